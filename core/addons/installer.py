@@ -1,0 +1,146 @@
+"""Install, uninstall and upgrade addons in one database.
+
+Install state lives in ``core_addon``. Installing an addon installs its dependencies first;
+uninstall refuses while an installed addon depends on it and keeps the addon's tables
+unless ``purge``. Schema changes go through Alembic (one branch per addon, see
+``core.migrations``); ``schema="create_all"`` builds tables straight from the models, which
+the test plugin uses for speed (the migration tests prove both give the same schema).
+"""
+from __future__ import annotations
+
+import importlib
+
+from sqlalchemy import select
+
+from core.addons.graph import closure, dependents
+from core.db import Base
+from core.errors import AddonError
+from core.mixins import utcnow
+from core.models import InstalledAddon
+
+
+def _create_tables(rt, owners) -> None:
+    import core.models  # noqa: F401 - kernel tables
+
+    tables = rt.registry.tables(owners) if rt.registry else []
+    if "core" in owners and not tables:
+        from core.models import KERNEL_MODELS
+
+        tables = [m.__table__ for m in KERNEL_MODELS] + [Base.metadata.tables["core_customer_tag"],
+                                                         Base.metadata.tables["core_user_role"]]
+    Base.metadata.create_all(rt.engine, tables=tables)
+
+
+def _run_step(ref: str | None, rt) -> None:
+    if not ref:
+        return
+    module, func = ref.split(":")
+    fn = getattr(importlib.import_module(module), func)
+    with rt.session() as s:
+        fn(s)
+        s.commit()
+
+
+def init_db(rt, schema: str = "migrate") -> None:
+    """Create the kernel's tables (or bring them to head) and its default roles."""
+    if schema == "create_all":
+        _create_tables(rt, ["core"])
+    else:
+        from core.migrations import upgrade_heads
+
+        upgrade_heads(rt)
+    rt.reload()
+    _sync(rt)
+
+
+def _sync(rt) -> None:
+    from core.security.permissions import sync_roles
+
+    with rt.session() as s:
+        sync_roles(s, rt.registry)
+        s.commit()
+
+
+def installed_versions(rt) -> dict[str, str]:
+    with rt.session() as s:
+        return dict(s.execute(select(InstalledAddon.name, InstalledAddon.version)
+                              .where(InstalledAddon.state == "installed")).all())
+
+
+def install(rt, names, schema: str = "migrate") -> list[str]:
+    """Install ``names`` and their dependencies (plus auto-install bridges). Returns what
+    was newly installed, in order."""
+    available = rt.registry.available
+    current = set(installed_versions(rt))
+    order = closure(list(names), available)
+    # auto_install bridges whose dependencies are now all present
+    target = set(order) | current
+    changed = True
+    while changed:
+        changed = False
+        for info in available.values():
+            auto = info.manifest.auto_install
+            if info.name in target or not auto:
+                continue
+            needs = set(info.manifest.dependency_names) if auto is True else set(auto)
+            if needs and needs <= target:
+                target.add(info.name)
+                changed = True
+    order = closure(sorted(target), available)
+    new = [n for n in order if n not in current]
+    for name in new:
+        if not available[name].manifest.installable:
+            raise AddonError(f"addon {name} is not installable")
+    if not new:
+        return []
+    with rt.session() as s:
+        for name in new:
+            s.merge(InstalledAddon(name=name, version=available[name].manifest.version,
+                                   state="installed", installed_at=utcnow()))
+        s.commit()
+    try:
+        rt.reload()
+        if schema == "create_all":
+            _create_tables(rt, new)
+        else:
+            from core.migrations import upgrade_heads
+
+            upgrade_heads(rt)
+    except Exception:
+        with rt.session() as s:
+            for name in new:
+                row = s.get(InstalledAddon, name)
+                if row is not None:
+                    s.delete(row)
+            s.commit()
+        rt.reload()
+        raise
+    _sync(rt)
+    for name in new:
+        _run_step(available[name].manifest.post_install, rt)
+    return new
+
+
+def uninstall(rt, name: str, purge: bool = False) -> None:
+    available = rt.registry.available
+    current = installed_versions(rt)
+    if name not in current:
+        raise AddonError(f"addon {name} is not installed")
+    deps = dependents(name, current, available)
+    if deps:
+        raise AddonError(f"cannot uninstall {name}: installed addon(s) {', '.join(deps)} depend on it")
+    _run_step(available[name].manifest.pre_uninstall, rt)
+    tables = rt.registry.tables([name])
+    with rt.session() as s:
+        row = s.get(InstalledAddon, name)
+        if purge:
+            s.delete(row)
+        else:
+            row.state = "uninstalled"
+        s.commit()
+    if purge:
+        from core.migrations import forget_branch
+
+        Base.metadata.drop_all(rt.engine, tables=tables)
+        forget_branch(rt, name)
+    rt.reload()

@@ -1,0 +1,95 @@
+"""Database plumbing: the one declarative base, engines for SQLite and PostgreSQL, sessions.
+
+SQLite is made safe for ledgers with the SQLAlchemy-documented recipe: pysqlite's own
+transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``,
+so two writers serialise instead of double-spending (SQLite ignores ``FOR UPDATE``).
+PostgreSQL runs at READ COMMITTED, where "lock the owner row, then sum the ledger" is safe.
+"""
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import MetaData, Numeric, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Money columns: exact decimal, never float.
+Money = Numeric(14, 2, asdecimal=True)
+#: Quantities (3 decimals for weighed goods).
+Quantity = Numeric(12, 3, asdecimal=True)
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __repr__(self) -> str:
+        ident = getattr(self, "id", None)
+        return f"<{type(self).__name__} {ident}>"
+
+
+def money(value) -> Decimal:
+    """Round any number-like to cents (half-up), as an exact Decimal."""
+    from decimal import ROUND_HALF_UP
+
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def make_engine(url: str, echo: bool = False, **kw) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        kw.setdefault("connect_args", {}).update({"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, echo=echo, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if u.database and u.database != ":memory:":
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    kw.setdefault("pool_size", 10)
+    kw.setdefault("max_overflow", 20)
+    return create_engine(u, echo=echo, isolation_level="READ COMMITTED", **kw)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def transaction(session: Session):
+    """One business operation = one transaction: commit on success, roll back on any error."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def is_postgres(bind) -> bool:
+    return bind.dialect.name == "postgresql"

@@ -1,0 +1,116 @@
+"""The kernel's own declarations: its tables, permissions, summary panels, widgets, checks."""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from core.contrib import Breach, DashboardWidget, Permission, SensitiveAction, SummaryPanel
+from core.hookspecs import hookimpl
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import KERNEL_MODELS, Product, Sale, SaleLine, SalePayment, Store
+
+ADMIN = ("hq_admin",)
+MANAGERS = ("hq_admin", "region_manager", "franchisee", "store_manager")
+STAFF = MANAGERS + ("cashier", "agent")
+
+PERMISSIONS = (
+    Permission("core.org.read", _l("See companies, regions and stores"), STAFF + ("marketer", "technician")),
+    Permission("core.org.write", _l("Edit companies, regions and stores"), ADMIN),
+    Permission("core.customer.read", _l("See customers"), STAFF + ("marketer",)),
+    Permission("core.customer.write", _l("Create and edit customers"), STAFF),
+    Permission("core.customer.merge", _l("Merge duplicate customers"), MANAGERS),
+    Permission("core.customer.view_sensitive", _l("See customers' phone, ID number and address"),
+               MANAGERS + ("agent",)),
+    Permission("core.product.read", _l("See products and prices"), STAFF + ("marketer", "technician")),
+    Permission("core.product.write", _l("Edit products and price lists"), ADMIN),
+    Permission("core.employee.read", _l("See employees"), MANAGERS),
+    Permission("core.employee.write", _l("Edit employees"), ADMIN + ("store_manager",)),
+    Permission("core.user.admin", _l("Manage users, roles and API tokens"), ADMIN),
+    Permission("core.sale.read", _l("See sales"), STAFF + ("marketer",)),
+    Permission("core.sale.create", _l("Ring up sales"), MANAGERS + ("cashier",)),
+    Permission("core.sale.refund", _l("Refund sales"), MANAGERS),
+    Permission("core.audit.read", _l("Read the audit log"), ADMIN),
+    Permission("core.approval.decide", _l("Approve or reject sensitive actions"), MANAGERS),
+    Permission("core.report.read", _l("See reports and the dashboard"), MANAGERS + ("marketer",)),
+)
+
+
+@hookimpl
+def register_models():
+    return KERNEL_MODELS
+
+
+@hookimpl
+def register_permissions():
+    return PERMISSIONS
+
+
+@hookimpl
+def register_sensitive_actions():
+    return [SensitiveAction("core.sale.refund", _l("Refund over the approval threshold"), approvals=2)]
+
+
+@hookimpl
+def customer_summary(session, customer, user):
+    rows = session.execute(
+        select(Sale.number, Sale.confirmed_at, Sale.total).where(Sale.customer_id == customer.id,
+                                                                 Sale.state != "draft")
+        .order_by(Sale.confirmed_at.desc()).limit(5)).all()
+    fields = tuple((n, f"{t:%Y-%m-%d} {a}") for n, t, a in rows) or ((_l("Recent purchases"), _l("none")),)
+    return [SummaryPanel(title=_l("Recent purchases"), fields=fields, priority=90, addon="core",
+                         permission="core.sale.read")]
+
+
+@hookimpl
+def dashboard_widgets(session, user, store_ids):
+    since = utcnow() - timedelta(days=30)
+    conf = [Sale.state != "draft", Sale.confirmed_at >= since]
+    if store_ids is not None:
+        conf.append(Sale.store_id.in_(store_ids))
+    by_day = session.execute(select(Sale.business_date, func.sum(Sale.total)).where(*conf)
+                             .group_by(Sale.business_date).order_by(Sale.business_date)).all()
+    by_store = session.execute(select(Store.code, func.sum(Sale.total)).join(Store, Store.id == Sale.store_id)
+                               .where(*conf).group_by(Store.code).order_by(func.sum(Sale.total).desc())
+                               .limit(20)).all()
+    top = session.execute(select(Product.name, func.sum(SaleLine.qty), func.sum(SaleLine.total))
+                          .join(Sale, Sale.id == SaleLine.sale_id).join(Product, Product.id == SaleLine.product_id)
+                          .where(*conf).group_by(Product.name).order_by(func.sum(SaleLine.total).desc())
+                          .limit(10)).all()
+    total = sum((r[1] or Decimal(0) for r in by_day), Decimal(0))
+    return [
+        DashboardWidget("core.revenue_30d", _l("Net sales, last 30 days"), "number",
+                        {"value": f"{total:,.2f}"}, priority=10, permission="core.report.read"),
+        DashboardWidget("core.sales_by_day", _l("Sales by day"), "bar",
+                        {"labels": [str(d) for d, _ in by_day], "values": [float(v or 0) for _, v in by_day]},
+                        priority=20, permission="core.report.read"),
+        DashboardWidget("core.sales_by_store", _l("Sales by store"), "bar",
+                        {"labels": [c for c, _ in by_store], "values": [float(v or 0) for _, v in by_store]},
+                        priority=30, permission="core.report.read"),
+        DashboardWidget("core.top_products", _l("Top products"), "table",
+                        {"columns": [_l("Product"), _l("Quantity"), _l("Sales")],
+                         "rows": [[n, f"{q:g}", f"{t:,.2f}"] for n, q, t in top]},
+                        priority=40, permission="core.report.read"),
+    ]
+
+
+@hookimpl
+def check_invariants(session):
+    """Each confirmed sale's total equals its lines and its payments."""
+    breaches = []
+    lines = (select(SaleLine.sale_id, func.sum(SaleLine.total).label("s")).group_by(SaleLine.sale_id).subquery())
+    pays = (select(SalePayment.sale_id, func.sum(SalePayment.amount).label("s"))
+            .group_by(SalePayment.sale_id).subquery())
+    bad = session.execute(
+        select(Sale.id, Sale.number, Sale.total, lines.c.s, pays.c.s)
+        .outerjoin(lines, lines.c.sale_id == Sale.id).outerjoin(pays, pays.c.sale_id == Sale.id)
+        .where(Sale.state != "draft",
+               (func.coalesce(lines.c.s, 0) != Sale.total) | (func.coalesce(pays.c.s, 0) != Sale.total))
+        .limit(100)).all()
+    for sid, number, total, lsum, psum in bad:
+        breaches.append(Breach("core.sale_totals",
+                               f"sale {number}: total {total}, lines {lsum}, payments {psum}",
+                               (f"core_sale:{sid}",)))
+    return breaches

@@ -1,0 +1,244 @@
+"""The contract between the kernel and addons: every hook, typed and documented.
+
+Conventions (see docs/hooks.md):
+- ``register_*`` hooks are called once when the app is built and return iterables;
+- ``on_*`` hooks react to a business event inside the caller's transaction and return None;
+  raising ``core.errors.BusinessError`` (or anything) rolls the whole operation back;
+- other hooks compute something and return data; the kernel applies it;
+- only ``prepare_*`` and ``register_cli_commands`` receive an object to change in place.
+Only addons installed in the current database are registered, so only they are called.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("banyan")
+hookimpl = pluggy.HookimplMarker("banyan")
+
+
+# ---------------------------------------------------------------------------------------
+# startup declarations
+# ---------------------------------------------------------------------------------------
+
+@hookspec
+def register_models() -> Iterable[type]:
+    """Return the mapped classes this addon owns.
+
+    Called when the plugin manager is built. The kernel uses the result for ownership: the
+    table-prefix check, purge on uninstall, the migration autogenerate scope and symmetry
+    checks. Every table must be named ``<addon>_<entity>``.
+    Implemented by: the kernel (core_* tables), membership, loyalty.
+    """
+
+
+@hookspec
+def register_permissions() -> Iterable[Any]:
+    """Return ``core.contrib.Permission`` objects this addon declares.
+
+    Called when the app is built and on install (default roles receive them). Every admin
+    view and API endpoint must name one of these.
+    Implemented by: the kernel, membership, loyalty.
+    """
+
+
+@hookspec
+def register_record_rules() -> Iterable[Any]:
+    """Return ``core.contrib.RecordRule`` objects limiting which rows a user may see.
+
+    Rules are ANDed into every ORM select made on a scoped session (lists, reports, exports
+    and the API alike). Models with a ``store_id`` column are scoped by the kernel already.
+    Implemented by: the kernel (customers by home store), membership (cards via customer).
+    """
+
+
+@hookspec
+def register_admin_views(app) -> Iterable[Any]:
+    """Return Flask-Admin views; each declares ``permission = "<name>"``.
+
+    Called once while the back office is built, inside an app context. The kernel sets the
+    menu category from the addon's manifest and enforces the permission.
+    Implemented by: the kernel, membership, loyalty.
+    """
+
+
+@hookspec
+def register_blueprints(app) -> Iterable[Any]:
+    """Return flask-smorest Blueprints, mounted under ``/api/v1/<addon>/``.
+
+    Each endpoint declares its permission with ``core.api.requires(<permission>)``; an
+    endpoint without one fails at startup.
+    Implemented by: the kernel (under /api/v1/), membership, loyalty.
+    """
+
+
+@hookspec
+def register_cli_commands(cli) -> None:
+    """Add click commands or groups to the ``banyan`` command group ``cli`` (in place).
+
+    Implemented by: membership, loyalty.
+    """
+
+
+@hookspec
+def register_jobs() -> Iterable[Any]:
+    """Return ``core.contrib.Job`` objects: periodic or on-demand background work.
+
+    The worker (``banyan worker``) schedules jobs with a cron ``schedule``; each job runs in
+    its own transaction, is retried ``retries`` times and logged when it fails.
+    Implemented by: membership (tier downgrade), loyalty (points expiry, reminders).
+    """
+
+
+@hookspec
+def register_sensitive_actions() -> Iterable[Any]:
+    """Return ``core.contrib.SensitiveAction`` objects needing four-eyes approval.
+
+    Implemented by: the kernel (large refunds), membership (large stored-value adjustments).
+    """
+
+
+@hookspec(historic=True)
+def startup(app) -> None:
+    """Called once after the app is built, so addons can warm caches or add Jinja filters.
+
+    Historic: a plugin registered later (tests, runtime install) is still initialised.
+    Implemented by: none of the built-in addons yet.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# checkout and pricing
+# ---------------------------------------------------------------------------------------
+
+@hookspec(firstresult=True)
+def resolve_price(session, product, store, customer, at: datetime) -> Decimal | None:
+    """Return the unit price of ``product`` for ``customer`` at ``store`` at instant ``at``.
+
+    Called by the checkout service for every line, inside the sale's transaction. The first
+    non-None result wins; the kernel's price-list default (retail list) runs last.
+    Implemented by: the kernel (retail price list), membership (member price list).
+    """
+
+
+@hookspec
+def price_ticket(session, ticket) -> Iterable[Any]:
+    """Return ``core.contrib.Adjustment`` objects (discounts are negative amounts).
+
+    Called once per checkout after every line is priced, inside the sale's transaction.
+    ``ticket`` is the unsaved-state ``core.models.Sale`` with lines at list price. The kernel
+    applies all adjustments in ascending ``priority`` and never lets a line go below zero.
+    Implemented by: membership (tier discount), loyalty (promotions and coupons).
+    """
+
+
+@hookspec
+def payment_methods(session, ticket, user) -> Iterable[Any]:
+    """Return ``core.contrib.PaymentMethod`` objects usable for this ticket.
+
+    Implemented by: the kernel (cash, card), membership (stored value), loyalty (points).
+    """
+
+
+@hookspec
+def validate_sale(session, sale) -> None:
+    """Raise ``BusinessError`` to refuse ``sale`` before it is confirmed.
+
+    Called after pricing and payments, inside the sale's transaction.
+    Implemented by: membership (blacklisted customers).
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# business events
+# ---------------------------------------------------------------------------------------
+
+@hookspec
+def on_sale_confirmed(session, sale) -> None:
+    """React to a confirmed sale (points, tier progress, commissions, royalties...).
+
+    Same transaction as the sale: an exception aborts the whole sale. An addon implementing
+    this hook must implement ``on_sale_refunded`` too; the loader refuses it otherwise.
+    Implemented by: membership (tier progress), loyalty (points earning).
+    """
+
+
+@hookspec
+def on_sale_refunded(session, refund, sale) -> None:
+    """Reverse what ``on_sale_confirmed`` did, for the lines ``refund`` gives back.
+
+    ``refund`` is the refund document (negative quantities, ``origin`` = ``sale``).
+    Same transaction as the refund: an exception aborts the whole refund.
+    Implemented by: membership, loyalty.
+    """
+
+
+@hookspec
+def on_customer_merged(session, kept, removed) -> None:
+    """Fix ledgers and aggregates when customer ``removed`` is merged into ``kept``.
+
+    The kernel has already re-pointed every plain foreign key to ``kept``; ``removed`` is
+    deleted after the hook returns. Same transaction as the merge.
+    Implemented by: membership (one member per customer), loyalty.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# customer data
+# ---------------------------------------------------------------------------------------
+
+@hookspec
+def customer_summary(session, customer, user) -> Iterable[Any]:
+    """Return ``core.contrib.SummaryPanel`` objects for the customer page and caller card.
+
+    Implemented by: the kernel (recent purchases), membership, loyalty.
+    """
+
+
+@hookspec
+def dashboard_widgets(session, user, store_ids) -> Iterable[Any]:
+    """Return ``core.contrib.DashboardWidget`` objects for the home dashboard.
+
+    ``store_ids`` is the list of stores the user may see, or None for all; widgets must
+    limit their figures to them.
+    Implemented by: the kernel (sales by day and store, top products), membership, loyalty.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# integrity
+# ---------------------------------------------------------------------------------------
+
+@hookspec
+def derived_balances(session, customer) -> Iterable[Any]:
+    """Return ``core.contrib.Balance`` objects derived from this addon's ledgers.
+
+    The test plugin checks that confirm-then-refund leaves each of them unchanged.
+    Implemented by: membership (stored value, tier spend), loyalty (points).
+    """
+
+
+@hookspec
+def check_invariants(session) -> Iterable[Any]:
+    """Return ``core.contrib.Breach`` objects for every invariant that does not hold.
+
+    Run by ``banyan check``: cached balances equal their ledgers, no orphan rows.
+    Implemented by: the kernel (sale totals), membership, loyalty.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# lifecycle and demo
+# ---------------------------------------------------------------------------------------
+
+@hookspec
+def load_demo_data(session, demo) -> None:
+    """Add this addon's demo data; ``demo`` is a ``core.contrib.DemoContext``.
+
+    Called in dependency order by ``banyan demo`` after the kernel built the chain and
+    before the six months of sales are rung up (so sales trigger the addons).
+    Implemented by: membership, loyalty.
+    """

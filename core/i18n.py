@@ -1,0 +1,85 @@
+"""Translations: one gettext domain per addon found by folder convention.
+
+Strings are marked with ``lazy_gettext`` (alias ``_l``) at import time and ``gettext``
+(alias ``_``) at request time. Outside a Flask request (CLI, jobs, tests) the default
+locale from the configuration applies. Catalogs live in ``core/translations`` and
+``addons/<name>/translations``; the app merges those of the installed addons.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from babel import Locale
+from babel.numbers import format_currency
+from babel.support import LazyProxy, Translations
+
+LOCALES = ("zh_Hans", "en")
+_catalog_dirs: list[Path] = [Path(__file__).parent / "translations"]
+_cache: dict[str, Translations] = {}
+_fallback_locale = {"value": "zh_Hans"}
+
+
+def add_catalog_dir(path: Path) -> None:
+    path = Path(path)
+    if path.is_dir() and path not in _catalog_dirs:
+        _catalog_dirs.append(path)
+        _cache.clear()
+
+
+def catalog_dirs() -> list[Path]:
+    return list(_catalog_dirs)
+
+
+def set_default_locale(locale: str) -> None:
+    _fallback_locale["value"] = locale
+
+
+def current_locale() -> str:
+    try:
+        from flask import has_request_context
+        from flask_babel import get_locale
+
+        if has_request_context():
+            loc = get_locale()
+            if loc is not None:
+                return str(loc)
+    except Exception:  # noqa: BLE001 - no app configured: fall back
+        pass
+    return _fallback_locale["value"]
+
+
+def translations(locale: str | None = None) -> Translations:
+    locale = locale or current_locale()
+    if locale not in _cache:
+        merged = Translations()
+        for d in _catalog_dirs:
+            t = Translations.load(str(d), [locale], domain="messages")
+            if isinstance(t, Translations):
+                merged.merge(t)
+        _cache[locale] = merged
+    return _cache[locale]
+
+
+def gettext(message: str, **kw) -> str:
+    text = translations().ugettext(message)
+    return text % kw if kw else text
+
+
+def ngettext(singular: str, plural: str, n: int, **kw) -> str:
+    text = translations().ungettext(singular, plural, n)
+    kw.setdefault("num", n)
+    return text % kw
+
+
+def lazy_gettext(message: str, **kw) -> LazyProxy:
+    return LazyProxy(gettext, message, enable_cache=False, **kw)
+
+
+_ = gettext
+_l = lazy_gettext
+
+
+def format_money(amount: Decimal, currency: str = "CNY", locale: str | None = None) -> str:
+    loc = Locale.parse(locale or current_locale())
+    return format_currency(amount, currency, locale=loc)

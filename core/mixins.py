@@ -1,0 +1,43 @@
+"""Column mixins shared by kernel and addon models."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import DateTime, ForeignKey, String, func
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from core.db import Money
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class IdPk:
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow,
+                                                 server_default=func.now())
+
+
+class StoreScoped:
+    """Rows that belong to a store. The kernel scopes every such model by the user's stores
+    (no per-view code): see ``core.security.scope``."""
+
+    @declared_attr
+    def store_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("core_store.id"), index=True)
+
+
+class LedgerEntry:
+    """An append-only ledger line: balances are sums of ``amount``; rows are never edited."""
+
+    amount: Mapped[Decimal] = mapped_column(Money)
+    kind: Mapped[str] = mapped_column(String(20))
+    posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    source: Mapped[str | None] = mapped_column(String(80), default=None)
+    note: Mapped[str | None] = mapped_column(String(255), default=None)

@@ -1,0 +1,108 @@
+"""Employees, users, roles, API tokens."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from core.db import Base
+from core.mixins import IdPk, Timestamps, utcnow
+from core.validation import normalize_phone
+
+EMPLOYEE_ROLES = ("manager", "clerk", "cashier", "technician", "agent", "marketer", "staff")
+SCOPE_KINDS = ("all", "company", "region", "store")
+
+
+class Employee(IdPk, Timestamps, Base):
+    __tablename__ = "core_employee"
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="clerk")
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("core_employee.id"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    store = relationship("Store")
+    manager: Mapped["Employee | None"] = relationship(remote_side="Employee.id")
+
+    @validates("phone")
+    def _v_phone(self, _key, value):
+        return normalize_phone(value)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+user_role = Table(
+    "core_user_role", Base.metadata,
+    Column("user_id", ForeignKey("core_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_code", ForeignKey("core_role.code", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Role(Base):
+    __tablename__ = "core_role"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    permissions: Mapped[list["RolePermission"]] = relationship(cascade="all, delete-orphan")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RolePermission(Base):
+    __tablename__ = "core_role_permission"
+    role_code: Mapped[str] = mapped_column(ForeignKey("core_role.code", ondelete="CASCADE"), primary_key=True)
+    permission: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class User(IdPk, Timestamps, Base):
+    """A login. ``scope_kind``/``scope_ref_id`` say which stores the user sees: all, those of
+    a company (HQ, branch or franchisee), of a region, or one store."""
+
+    __tablename__ = "core_user"
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("core_employee.id"), index=True)
+    locale: Mapped[str | None] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    scope_kind: Mapped[str] = mapped_column(String(10), default="all")
+    scope_ref_id: Mapped[int | None] = mapped_column()
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    employee: Mapped[Employee | None] = relationship()
+    roles: Mapped[list[Role]] = relationship(secondary=user_role)
+
+    # Flask-Login protocol
+    @property
+    def is_active(self) -> bool:  # noqa: D401
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class ApiToken(IdPk, Base):
+    """A per-user API token; only its SHA-256 is stored. Revoked tokens get 401."""
+
+    __tablename__ = "core_api_token"
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user: Mapped[User] = relationship()

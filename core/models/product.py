@@ -1,0 +1,73 @@
+"""Products, categories and store price lists with effective dates."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Money
+from core.mixins import IdPk, Timestamps, utcnow
+
+PRICE_KINDS = ("retail", "member", "wholesale")
+
+
+class ProductCategory(IdPk, Base):
+    __tablename__ = "core_product_category"
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("core_product_category.id"), index=True)
+    parent: Mapped["ProductCategory | None"] = relationship(remote_side="ProductCategory.id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(IdPk, Timestamps, Base):
+    __tablename__ = "core_product"
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    barcode: Mapped[str | None] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(160), index=True)
+    unit: Mapped[str] = mapped_column(String(16), default="pcs")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("core_product_category.id"), index=True)
+    cost: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    category: Mapped[ProductCategory | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class PriceList(IdPk, Timestamps, Base):
+    """A list of prices of one kind (retail, member, wholesale), for one store or, when
+    ``store_id`` is empty, for the whole chain. A store's own list wins over the chain's."""
+
+    __tablename__ = "core_price_list"
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16), default="retail")
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    store = relationship("Store")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PriceListItem(IdPk, Base):
+    """A price valid from ``valid_from`` (now or a set date) until the next item of the same
+    product in the same list takes over (or ``valid_to``)."""
+
+    __tablename__ = "core_price_list_item"
+    __table_args__ = (
+        Index("ix_core_price_list_item_lookup", "price_list_id", "product_id", "valid_from"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+    )
+    price_list_id: Mapped[int] = mapped_column(ForeignKey("core_price_list.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("core_product.id"), index=True)
+    price: Mapped[Decimal] = mapped_column(Money)
+    valid_from: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime)
+    price_list: Mapped[PriceList] = relationship()
+    product: Mapped[Product] = relationship()

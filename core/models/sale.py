@@ -1,0 +1,124 @@
+"""Sales: tickets with lines, adjustments and payments; refunds reference original lines.
+
+Refund documents are sales of kind ``refund`` with negative quantities and amounts, so a
+plain SUM over ``core_sale.total`` gives net revenue for any store, period or clerk.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Money, Quantity
+from core.mixins import IdPk, StoreScoped, utcnow
+
+SALE_STATES = ("draft", "confirmed", "partially_refunded", "refunded")
+SALE_KINDS = ("sale", "refund")
+
+
+class Sale(IdPk, StoreScoped, Base):
+    __tablename__ = "core_sale"
+    __table_args__ = (
+        UniqueConstraint("store_id", "number"),
+        UniqueConstraint("store_id", "idempotency_key"),
+        Index("ix_core_sale_store_date", "store_id", "business_date"),
+    )
+    number: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8), default="sale")
+    state: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    cashier_id: Mapped[int | None] = mapped_column(ForeignKey("core_employee.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    subtotal: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    discount_total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    business_date: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(255))
+
+    store = relationship("Store")
+    customer = relationship("Customer")
+    cashier = relationship("Employee")
+    origin: Mapped["Sale | None"] = relationship(remote_side="Sale.id")
+    lines: Mapped[list["SaleLine"]] = relationship(
+        back_populates="sale", cascade="all, delete-orphan", order_by="SaleLine.id")
+    adjustments: Mapped[list["SaleAdjustment"]] = relationship(
+        back_populates="sale", cascade="all, delete-orphan", order_by="SaleAdjustment.id")
+    payments: Mapped[list["SalePayment"]] = relationship(
+        back_populates="sale", cascade="all, delete-orphan", order_by="SalePayment.id")
+
+    @property
+    def is_refund(self) -> bool:
+        return self.kind == "refund"
+
+    def __str__(self) -> str:
+        return self.number or f"draft #{self.id}"
+
+
+class SaleLine(IdPk, Base):
+    """A ticket line at list price ``unit_price``; ``discount`` (<= 0) sums its adjustments.
+    ``clerk_id`` is the employee credited with the line (commissions)."""
+
+    __tablename__ = "core_sale_line"
+    sale_id: Mapped[int] = mapped_column(ForeignKey("core_sale.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("core_product.id"), index=True)
+    qty: Mapped[Decimal] = mapped_column(Quantity)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    discount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("core_employee.id"), index=True)
+    origin_line_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_line.id"), index=True)
+    refunded_qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
+
+    sale: Mapped[Sale] = relationship(back_populates="lines")
+    product = relationship("Product")
+    clerk = relationship("Employee")
+    origin_line: Mapped["SaleLine | None"] = relationship(remote_side="SaleLine.id")
+
+    @property
+    def gross(self) -> Decimal:
+        return (self.unit_price * self.qty).quantize(Decimal("0.01"))
+
+    def __str__(self) -> str:
+        return f"{self.product} x {self.qty}"
+
+
+class SaleAdjustment(IdPk, Base):
+    """A discount or surcharge and the rule that made it (printed on the ticket)."""
+
+    __tablename__ = "core_sale_adjustment"
+    sale_id: Mapped[int] = mapped_column(ForeignKey("core_sale.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_line.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    rule_code: Mapped[str] = mapped_column(String(80), index=True)
+    label: Mapped[str] = mapped_column(String(160))
+    sale: Mapped[Sale] = relationship(back_populates="adjustments")
+    line: Mapped[SaleLine | None] = relationship()
+
+
+class SalePayment(IdPk, Base):
+    __tablename__ = "core_sale_payment"
+    sale_id: Mapped[int] = mapped_column(ForeignKey("core_sale.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(40), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reference: Mapped[str | None] = mapped_column(String(80))
+    origin_payment_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_payment.id"), index=True)
+    sale: Mapped[Sale] = relationship(back_populates="payments")
+
+
+class DocumentSequence(Base):
+    """Per-store, per-document-kind counters; the row is locked while a number is taken."""
+
+    __tablename__ = "core_document_sequence"
+    store_id: Mapped[int] = mapped_column(ForeignKey("core_store.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    next_value: Mapped[int] = mapped_column(Integer, default=1)
+    __table_args__ = (CheckConstraint("next_value > 0", name="positive"),)

@@ -1,0 +1,1 @@
+"""Permissions, roles and record scope: one check serves the back office and the API."""

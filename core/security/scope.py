@@ -1,0 +1,112 @@
+"""Record scope, enforced centrally on the session (not per view).
+
+A scoped session carries the user's :class:`Scope`. On every ORM select the kernel adds
+``with_loader_criteria`` for each model it can scope: models with a ``store_id`` column
+(or naming their column in ``__scope_column__``) are limited to the user's stores, and
+addons add rules for other models through ``register_record_rules``. Lists, details,
+exports, reports and the API therefore obey one rule set.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, with_loader_criteria
+
+from core.models import Region, Store, User
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int | None
+    store_ids: frozenset[int] | None  # None: every store
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.store_ids is None
+
+    def allows_store(self, store_id: int | None) -> bool:
+        return self.store_ids is None or store_id in self.store_ids
+
+
+def store_ids_for(session: Session, user: User) -> frozenset[int] | None:
+    """The stores ``user`` may see: all (None), a company's, a region's (with sub-regions), one."""
+    if user.is_superuser or user.scope_kind == "all":
+        return None
+    ref = user.scope_ref_id
+    # read without scoping: this *defines* the scope
+    opts = {"banyan_unscoped": True}
+    if user.scope_kind == "store":
+        return frozenset([ref]) if ref else frozenset()
+    if user.scope_kind == "company":
+        rows = session.execute(select(Store.id).where(Store.operating_company_id == ref)
+                               .execution_options(**opts)).scalars().all()
+        regions = session.execute(select(Region.id).where(Region.company_id == ref)
+                                  .execution_options(**opts)).scalars().all()
+        if regions:
+            rows += session.execute(select(Store.id).where(Store.region_id.in_(regions))
+                                    .execution_options(**opts)).scalars().all()
+        return frozenset(rows)
+    if user.scope_kind == "region":
+        regions, frontier = {ref}, {ref}
+        while frontier:
+            frontier = set(session.execute(select(Region.id).where(Region.parent_id.in_(frontier))
+                                           .execution_options(**opts)).scalars()) - regions
+            regions |= frontier
+        return frozenset(session.execute(select(Store.id).where(Store.region_id.in_(regions))
+                                         .execution_options(**opts)).scalars())
+    return frozenset()
+
+
+def scope_session(session: Session, user: User) -> Scope:
+    scope = Scope(user.id, store_ids_for(session, user))
+    session.info["scope"] = scope
+    return scope
+
+
+def scope_of(session: Session) -> Scope | None:
+    return session.info.get("scope")
+
+
+def scoped_column(model):
+    """The column that ties ``model`` to a store, or None."""
+    name = getattr(model, "__scope_column__", None)
+    if name is None and "store_id" in getattr(model, "__table__").c:
+        name = "store_id"
+    return getattr(model, name) if name else None
+
+
+def criteria_for(registry, scope: Scope) -> list:
+    opts = []
+    if scope.unrestricted:
+        return opts
+    ids = sorted(scope.store_ids)
+    for models in registry.models_by_addon.values():
+        for model in models:
+            col = scoped_column(model)
+            if col is not None:
+                opts.append(with_loader_criteria(model, col.in_(ids), include_aliases=True))
+    for group in registry.hook.register_record_rules():
+        for rule in group or ():
+            crit = rule.where(scope)
+            if crit is not None:
+                opts.append(with_loader_criteria(rule.model, crit, include_aliases=True))
+    return opts
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _apply_scope(state):
+    scope = state.session.info.get("scope")
+    if scope is None or scope.unrestricted or not state.is_select:
+        return
+    if state.execution_options.get("banyan_unscoped"):
+        return
+    rt = state.session.info.get("runtime")
+    if rt is None:
+        return
+    cache = state.session.info.setdefault("_scope_criteria", None)
+    if cache is None:
+        cache = criteria_for(rt.registry, scope)
+        state.session.info["_scope_criteria"] = cache
+    if cache:
+        state.statement = state.statement.options(*cache)

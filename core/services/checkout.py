@@ -1,0 +1,254 @@
+"""The checkout: one function every surface uses (back office, API, CLI, demo, benchmarks).
+
+It prices the ticket through hooks, takes payments through hooks, confirms and fires
+``on_sale_confirmed``, all on the caller's session and transaction. It flushes, never
+commits: wrap the call in ``core.db.transaction`` so that a failure anywhere (a bad line,
+a refused payment, an addon's reaction) leaves nothing of the sale behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+
+from core.contrib import sort_by_priority
+from core.db import CENT, ZERO, money
+from core.errors import BusinessError, Conflict, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Customer, Product, Sale, SaleAdjustment, SaleLine, SalePayment, Store
+from core.runtime import hook_of, runtime_of
+from core.services.numbering import next_number
+
+
+@dataclass
+class LineRequest:
+    product_id: int
+    qty: Decimal
+    clerk_id: int | None = None
+
+
+@dataclass
+class PaymentRequest:
+    method: str
+    amount: Decimal | None = None  # None: whatever is left to pay
+    reference: str | None = None
+
+
+@dataclass
+class CheckoutRequest:
+    store_id: int
+    lines: list[LineRequest]
+    payments: list[PaymentRequest] = field(default_factory=list)
+    customer_id: int | None = None
+    cashier_id: int | None = None
+    idempotency_key: str | None = None
+    at: datetime | None = None
+    note: str | None = None
+
+    def fingerprint(self) -> str:
+        data = asdict(self)
+        data.pop("idempotency_key")
+        data.pop("at")
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _decimal(value, field_name: str) -> Decimal:
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        raise BusinessError({field_name: _l("Not a number.")}) from None
+    if not d.is_finite():
+        raise BusinessError({field_name: _l("Not a number.")})
+    return d
+
+
+def _validate(req: CheckoutRequest) -> None:
+    errors: dict[str, list] = {}
+    if not req.lines:
+        errors["lines"] = [_l("A sale needs at least one line.")]
+    for i, line in enumerate(req.lines):
+        qty = _decimal(line.qty, f"lines.{i}.qty")
+        if qty <= 0:
+            errors[f"lines.{i}.qty"] = [_l("Quantity must be greater than zero.")]
+        elif qty != qty.quantize(Decimal("0.001")):
+            errors[f"lines.{i}.qty"] = [_l("At most three decimals.")]
+        line.qty = qty
+    for i, pay in enumerate(req.payments):
+        if pay.amount is not None:
+            amount = _decimal(pay.amount, f"payments.{i}.amount")
+            if amount <= 0 or amount != amount.quantize(CENT):
+                errors[f"payments.{i}.amount"] = [_l("Must be a positive amount in cents.")]
+            pay.amount = amount
+    if errors:
+        raise BusinessError(errors)
+
+
+def find_replay(session, req: CheckoutRequest) -> Sale | None:
+    """The sale already recorded under this idempotency key, or None. A key reused with a
+    different request is a conflict (HTTP 409)."""
+    if not req.idempotency_key:
+        return None
+    sale = session.execute(select(Sale).where(Sale.store_id == req.store_id,
+                                              Sale.idempotency_key == req.idempotency_key)).scalar()
+    if sale is not None and sale.request_hash != req.fingerprint():
+        raise Conflict({"idempotency_key": _l("This key was used for a different sale.")})
+    return sale
+
+
+def apply_adjustments(sale: Sale, adjustments) -> None:
+    """Apply discounts/surcharges in priority order; no line ever goes below zero.
+
+    A ticket-level adjustment is spread over the lines pro rata, so every line carries its
+    share (refunds, commissions and margins stay exact per line)."""
+    for adj in adjustments:
+        amount = money(adj.amount)
+        if amount == 0:
+            continue
+        if adj.line is not None:
+            line = adj.line
+            amount = max(amount, -line.total)
+            if amount == 0:
+                continue
+            line.discount += amount
+            line.total += amount
+            sale.adjustments.append(SaleAdjustment(line=line, amount=amount, rule_code=adj.rule_code,
+                                                   label=str(adj.label)[:160]))
+            continue
+        base = sum((ln.total for ln in sale.lines), ZERO)
+        amount = max(amount, -base)
+        if amount == 0 or base == 0:
+            continue
+        left = amount
+        for idx, line in enumerate(sale.lines):
+            share = left if idx == len(sale.lines) - 1 else money(amount * line.total / base)
+            share = max(share, -line.total)
+            line.discount += share
+            line.total += share
+            left -= share
+        sale.adjustments.append(SaleAdjustment(line=None, amount=amount - left, rule_code=adj.rule_code,
+                                               label=str(adj.label)[:160]))
+
+
+def payment_method_map(session, sale, user) -> dict:
+    methods = sort_by_priority(hook_of(session).payment_methods(session=session, ticket=sale, user=user))
+    out = {}
+    for m in methods:
+        out.setdefault(m.code, m)
+    return out
+
+
+def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer | None, at) -> Sale:
+    """Build the unsaved ticket at list prices (used by checkout and by previews)."""
+    hook = hook_of(session)
+    ids = {ln.product_id for ln in req.lines}
+    products = {p.id: p for p in session.execute(select(Product).where(Product.id.in_(ids))).scalars()}
+    sale = Sale(store=store, store_id=store.id, customer=customer,
+                customer_id=customer.id if customer else None, cashier_id=req.cashier_id,
+                currency=runtime_of(session).currency, note=req.note, kind="sale", state="draft",
+                created_at=at)
+    errors = {}
+    for i, ln in enumerate(req.lines):
+        product = products.get(ln.product_id)
+        if product is None or not product.active:
+            errors[f"lines.{i}.product_id"] = [_l("No such product.")]
+            continue
+        price = hook.resolve_price(session=session, product=product, store=store, customer=customer, at=at)
+        if price is None:
+            errors[f"lines.{i}.product_id"] = [_l("This product has no price at this store.")]
+            continue
+        gross = money(Decimal(price) * ln.qty)
+        sale.lines.append(SaleLine(product=product, product_id=product.id, qty=ln.qty,
+                                   unit_price=money(price), discount=ZERO, total=gross,
+                                   clerk_id=ln.clerk_id or req.cashier_id))
+    if errors:
+        raise BusinessError(errors)
+    adjustments = sort_by_priority(hook.price_ticket(session=session, ticket=sale))
+    apply_adjustments(sale, adjustments)
+    sale.subtotal = sum((ln.gross for ln in sale.lines), ZERO)
+    sale.discount_total = sum((ln.discount for ln in sale.lines), ZERO)
+    sale.total = sum((ln.total for ln in sale.lines), ZERO)
+    return sale
+
+
+def _load_parties(session, req: CheckoutRequest):
+    store = session.get(Store, req.store_id)
+    if store is None or not store.active:
+        raise NotFound({"store_id": _l("No such store.")})
+    customer = None
+    if req.customer_id is not None:
+        customer = session.get(Customer, req.customer_id)
+        if customer is None or not customer.active:
+            raise NotFound({"customer_id": _l("No such customer.")})
+    return store, customer
+
+
+def preview(session, req: CheckoutRequest) -> Sale:
+    """Price a ticket without saving anything (promotion previews, POS display)."""
+    _validate(req)
+    store, customer = _load_parties(session, req)
+    with session.no_autoflush:
+        sale = price_lines(session, req, store, customer, req.at or utcnow())
+    return sale
+
+
+def checkout(session, req: CheckoutRequest, user=None) -> Sale:
+    """Ring up and confirm a sale. Returns the confirmed sale (or the one already recorded
+    under ``req.idempotency_key``, with ``sale.replayed = True``)."""
+    _validate(req)
+    replay = find_replay(session, req)
+    if replay is not None:
+        replay.replayed = True
+        return replay
+    store, customer = _load_parties(session, req)
+    at = req.at or utcnow()
+    hook = hook_of(session)
+    with session.no_autoflush:
+        sale = price_lines(session, req, store, customer, at)
+    sale.user_id = getattr(user, "id", None)
+    sale.idempotency_key = req.idempotency_key
+    sale.request_hash = req.fingerprint() if req.idempotency_key else None
+    session.add(sale)
+    session.flush()
+    take_payments(session, sale, req.payments or [PaymentRequest("cash")], user)
+    hook.validate_sale(session=session, sale=sale)
+    sale.number = next_number(session, store, "sale")
+    sale.state = "confirmed"
+    sale.confirmed_at = at
+    sale.business_date = at.date()
+    session.flush()
+    hook.on_sale_confirmed(session=session, sale=sale)
+    session.flush()
+    sale.replayed = False
+    return sale
+
+
+def take_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> None:
+    methods = payment_method_map(session, sale, user)
+    due = sale.total
+    errors = {}
+    for i, pay in enumerate(payments):
+        method = methods.get(pay.method)
+        if method is None:
+            errors[f"payments.{i}.method"] = [_l("Unknown payment method.")]
+            continue
+        amount = pay.amount if pay.amount is not None else due
+        if amount <= 0 and sale.total > 0:
+            errors[f"payments.{i}.amount"] = [_l("Nothing left to pay.")]
+            continue
+        if amount > due:
+            errors[f"payments.{i}.amount"] = [_l("Payments exceed the total.")]
+            continue
+        ref = pay.reference
+        if method.capture is not None:
+            ref = method.capture(session, sale, amount, pay.reference) or ref
+        sale.payments.append(SalePayment(method=method.code, amount=amount, reference=ref))
+        due -= amount
+    if errors:
+        raise BusinessError(errors)
+    if due != 0:
+        raise BusinessError({"payments": [_l("Payments do not cover the total.")]})

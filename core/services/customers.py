@@ -1,0 +1,100 @@
+"""Customer duplicate detection and merge."""
+from __future__ import annotations
+
+from sqlalchemy import and_, func, select, update
+
+from core.errors import BusinessError, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Customer, customer_tag
+from core.runtime import hook_of, runtime_of
+
+
+def find_duplicates(session, limit: int = 100) -> list[tuple[str, list[int]]]:
+    """Groups of active customers sharing a phone, an email, or a name and birthday."""
+    groups = []
+    for label, cols in (("phone", [Customer.phone]), ("email", [Customer.email]),
+                        ("name+birthday", [Customer.name, Customer.birthday])):
+        keyed = (select(*cols, func.count().label("n")).where(Customer.active.is_(True),
+                                                                *[c.is_not(None) for c in cols])
+                 .group_by(*cols).having(func.count() > 1).limit(limit))
+        for row in session.execute(keyed):
+            ids = session.execute(select(Customer.id).where(
+                Customer.active.is_(True), and_(*[c == v for c, v in zip(cols, row[:-1])]))
+                .order_by(Customer.id)).scalars().all()
+            groups.append((label, ids))
+    return groups
+
+
+def duplicates_of(session, customer: Customer) -> list[Customer]:
+    conds = []
+    if customer.phone:
+        conds.append(Customer.phone == customer.phone)
+    if customer.email:
+        conds.append(Customer.email == customer.email)
+    if customer.birthday:
+        conds.append(and_(Customer.name == customer.name, Customer.birthday == customer.birthday))
+    if not conds:
+        return []
+    from sqlalchemy import or_
+
+    return list(session.execute(select(Customer).where(Customer.id != customer.id, Customer.active.is_(True),
+                                                        or_(*conds))).scalars())
+
+
+def _referencing_columns(session):
+    """(table, column, unique) for every FK to core_customer.id among this database's tables."""
+    reg = runtime_of(session).registry
+    out = []
+    for table in reg.tables():
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "core_customer" and fk.parent.table.name != "core_customer":
+                col = fk.parent
+                unique = col.primary_key or col.unique or any(
+                    getattr(c, "columns", None) is not None and col.name in c.columns and len(c.columns) == 1
+                    for c in table.constraints if c.__class__.__name__ == "UniqueConstraint")
+                out.append((table, col, unique))
+    return out
+
+
+def merge_customers(session, kept_id: int, removed_id: int, user=None) -> Customer:
+    """Merge ``removed`` into ``kept``: every plain reference moves to ``kept``; addons then
+    fix their one-per-customer rows and aggregates through ``on_customer_merged``. The
+    removed record stays, inactive, pointing at ``kept`` (the audit trail keeps its history)."""
+    if kept_id == removed_id:
+        raise BusinessError({"removed_id": _l("A customer cannot be merged into itself.")})
+    kept = session.get(Customer, kept_id, with_for_update=True)
+    removed = session.get(Customer, removed_id, with_for_update=True)
+    if kept is None or not kept.active:
+        raise NotFound({"kept_id": _l("No such customer.")})
+    if removed is None or not removed.active:
+        raise NotFound({"removed_id": _l("No such customer.")})
+    # tags: union (the association table has the pair as its key)
+    for tag in removed.tags:
+        if tag not in kept.tags:
+            kept.tags.append(tag)
+    removed.tags.clear()
+    session.flush()
+    for table, col, unique in _referencing_columns(session):
+        if unique or table is customer_tag:
+            continue
+        session.execute(update(table).where(col == removed.id).values({col.name: kept.id}))
+    for field in ("phone", "email", "birthday", "address", "id_number", "home_store_id"):
+        if getattr(kept, field) is None and getattr(removed, field) is not None:
+            value = getattr(removed, field)
+            if field in ("phone", "email"):
+                setattr(removed, field, None)
+                session.flush()
+            setattr(kept, field, value)
+    kept.consent_email = kept.consent_email or removed.consent_email
+    kept.consent_sms = kept.consent_sms or removed.consent_sms
+    kept.consent_wechat = kept.consent_wechat or removed.consent_wechat
+    session.expire_all()
+    kept = session.get(Customer, kept_id)
+    removed = session.get(Customer, removed_id)
+    hook_of(session).on_customer_merged(session=session, kept=kept, removed=removed)
+    removed.active = False
+    removed.merged_into_id = kept.id
+    removed.merged_at = utcnow()
+    session.flush()
+    return kept

@@ -1,0 +1,156 @@
+"""pytest plugin of the kernel (entry point ``pytest11: banyan``).
+
+Fixtures: ``rt`` (a Runtime with exactly the addons of the ``addons`` marker installed),
+``session`` (rolled back after each test through a SAVEPOINT), ``make`` (factories),
+``register_plugin`` (a throwaway hook implementation), ``app``/``client``/``api`` when the
+web surfaces are importable. ``--db-url`` runs the same suite on PostgreSQL: each addon set
+gets its own freshly created database, dropped at the end.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+os.environ.setdefault("BANYAN_FAST_HASH", "1")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db-url", default=os.environ.get("BANYAN_TEST_DATABASE_URL", ""),
+                     help="run on this database server (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres); "
+                          "default: SQLite files in a temporary folder")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "addons(*names, extras=()): install these addons (and dependencies)")
+
+
+class _Databases:
+    """One database per distinct addon set, made on first use, dropped at session end."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.tmp = tempfile.TemporaryDirectory(prefix="banyan-test-")
+        self.runtimes: dict[tuple, object] = {}
+        self.created: list[str] = []
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.base_url) and make_url(self.base_url).get_backend_name() == "postgresql"
+
+    def new_url(self) -> str:
+        if not self.base_url:
+            return f"sqlite:///{self.tmp.name}/db-{uuid.uuid4().hex[:8]}.sqlite"
+        url = make_url(self.base_url)
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        name = f"banyan_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.created.append(name)
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    def runtime(self, addons: tuple[str, ...]):
+        key = tuple(sorted(addons))
+        if key not in self.runtimes:
+            from core.addons.installer import init_db, install
+            from core.config import load_config
+            from core.runtime import Runtime
+
+            cfg = load_config(overrides={"database": {"url": self.new_url()},
+                                         "instance": {"path": self.tmp.name},
+                                         "jobs": {"immediate": True, "backend": "memory"},
+                                         "locale": {"default": "en"}})
+            rt = Runtime.from_config(cfg, load=False)
+            rt.reload()
+            init_db(rt, schema="create_all")
+            if key:
+                install(rt, list(key), schema="create_all")
+            self.runtimes[key] = rt
+        return self.runtimes[key]
+
+    def close(self):
+        for rt in self.runtimes.values():
+            rt.dispose()
+        if self.is_postgres and self.created:
+            url = make_url(self.base_url)
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            admin = create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                for name in self.created:
+                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        self.tmp.cleanup()
+
+
+@pytest.fixture(scope="session")
+def banyan_databases(request):
+    dbs = _Databases(request.config.getoption("--db-url"))
+    yield dbs
+    dbs.close()
+
+
+def _marker_addons(request) -> tuple[str, ...]:
+    marker = request.node.get_closest_marker("addons")
+    if marker is None:
+        return ()
+    return tuple(marker.args) + tuple(marker.kwargs.get("extras", ()))
+
+
+@pytest.fixture
+def rt(request, banyan_databases):
+    """The Runtime of a database with exactly the marker's addons (and dependencies)."""
+    return banyan_databases.runtime(_marker_addons(request))
+
+
+@pytest.fixture
+def db_is_postgres(banyan_databases) -> bool:
+    return banyan_databases.is_postgres
+
+
+@pytest.fixture
+def session(rt):
+    """A session inside a transaction rolled back after the test. Every other session the
+    runtime makes during the test (the web app's included) joins it through a SAVEPOINT."""
+    conn = rt.engine.connect()
+    trans = conn.begin()
+    rt.extra["bind"] = conn
+    s = rt.session()
+    try:
+        yield s
+    finally:
+        s.close()
+        rt.extra.pop("bind", None)
+        if trans.is_active:
+            trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def make(session):
+    from core.testing.factories import Factories
+
+    return Factories(session)
+
+
+@pytest.fixture
+def register_plugin(rt):
+    """Register a throwaway plugin object for one test: ``register_plugin(obj)``."""
+    names = []
+
+    def _register(obj, name=None):
+        name = name or f"test-plugin-{uuid.uuid4().hex[:6]}"
+        rt.registry.pm.register(obj, name=name)
+        names.append(name)
+        return name
+
+    yield _register
+    for n in names:
+        rt.registry.pm.unregister(name=n)

@@ -1,0 +1,80 @@
+from decimal import Decimal
+
+import pytest
+
+from core.contrib import Adjustment
+from core.errors import BusinessError, Conflict
+from core.hookspecs import hookimpl
+from core.models import Sale
+from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
+from core.services.refund import refund
+from sqlalchemy import func, select
+
+
+def test_checkout_confirms_and_numbers(session, make):
+    store = make.store()
+    p1, p2 = make.product(price="12.50"), make.product(price="3.00")
+    sale = make.sale(store=store, products=[p1, p2], qty="2")
+    assert sale.state == "confirmed"
+    assert sale.total == Decimal("31.00")
+    assert sale.number == f"{store.code}-S000001"
+    assert make.sale(store=store, products=[p1]).number == f"{store.code}-S000002"
+    assert sum(p.amount for p in sale.payments) == sale.total
+
+
+def test_bad_quantity_names_the_field(session, make):
+    store, p = make.store(), make.product()
+    with pytest.raises(BusinessError) as exc:
+        checkout(session, CheckoutRequest(store.id, [LineRequest(p.id, Decimal("-1"))]))
+    assert "lines.0.qty" in exc.value.errors
+
+
+def test_hook_failure_rolls_back_whole_sale(session, make, register_plugin):
+    store, p = make.store(), make.product()
+    session.commit()
+
+    class Boom:
+        @hookimpl
+        def on_sale_confirmed(self, session, sale):
+            raise BusinessError("addon refused")
+
+        @hookimpl
+        def on_sale_refunded(self, session, refund, sale):
+            pass
+
+    register_plugin(Boom())
+    before = session.scalar(select(func.count()).select_from(Sale))
+    with pytest.raises(BusinessError):
+        checkout(session, CheckoutRequest(store.id, [LineRequest(p.id, Decimal(1))]))
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Sale)) == before
+
+
+def test_idempotency_key(session, make):
+    store, p = make.store(), make.product()
+    req = lambda q: CheckoutRequest(store.id, [LineRequest(p.id, Decimal(q))], idempotency_key="pos-1-42")
+    first = checkout(session, req(1))
+    again = checkout(session, req(1))
+    assert again.id == first.id and again.replayed
+    with pytest.raises(Conflict):
+        checkout(session, req(2))
+
+
+def test_ticket_discount_spread_and_refund_nets_zero(session, make, register_plugin):
+    store = make.store()
+    p1, p2 = make.product(price="10.00"), make.product(price="20.00")
+
+    class TenOff:
+        @hookimpl
+        def price_ticket(self, session, ticket):
+            return [Adjustment(Decimal("-3.33"), "test.off", "Test discount")]
+
+    register_plugin(TenOff())
+    sale = make.sale(store=store, products=[p1, p2])
+    assert sale.total == Decimal("26.67")
+    assert sum(ln.discount for ln in sale.lines) == Decimal("-3.33")
+    r1 = refund(session, sale.id, [__import__("core.services.refund", fromlist=["x"]).RefundLineRequest(sale.lines[0].id, Decimal(1))])
+    r2 = refund(session, sale.id)
+    assert sale.state == "refunded"
+    assert sale.total + r1.total + r2.total == 0
+    assert sum(p.amount for p in sale.payments + r1.payments + r2.payments) == 0
