@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+import core.audit  # noqa: F401 - audit listeners on every session
 from core.db import make_engine, make_session_factory
 
 

@@ -1,0 +1,71 @@
+"""The Flask app factory: back office and REST API built from what installed addons declare."""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from flask import Flask, request, session as http_session
+
+import core.audit  # noqa: F401 - installs the audit listeners
+from core.i18n import LOCALES
+
+
+def select_locale():
+    """?lang= (remembered in the session), then the user's preference, then Accept-Language."""
+    from core.web import current_user, runtime
+
+    lang = request.args.get("lang")
+    if lang in LOCALES:
+        http_session["lang"] = lang
+        return lang
+    if http_session.get("lang") in LOCALES:
+        return http_session["lang"]
+    user = current_user()
+    if user is not None and user.locale in LOCALES:
+        return user.locale
+    return request.accept_languages.best_match(LOCALES) or runtime().config["locale"]["default"]
+
+
+def create_app(config: dict | None = None, runtime=None) -> Flask:
+    """Build the app for ``runtime`` (or for the configured database)."""
+    from flask_babel import Babel
+
+    from core.config import load_config
+    from core.runtime import Runtime
+
+    if runtime is None:
+        runtime = Runtime.from_config(config or load_config())
+    cfg = runtime.config
+    app = Flask("banyan", template_folder=None)
+    app.extensions["banyan"] = runtime
+    sec = cfg["security"]
+    app.config.update(
+        SECRET_KEY=sec["secret_key"] or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(sec["secure_cookies"]),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=bool(sec["secure_cookies"]),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        BABEL_DEFAULT_LOCALE=cfg["locale"]["default"],
+        BABEL_DEFAULT_TIMEZONE=cfg["locale"]["timezone"],
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    Babel(app, locale_selector=select_locale)
+
+    from core.web import close_sessions
+
+    app.teardown_appcontext(close_sessions)
+
+    from core.security.login import init_login
+
+    init_login(app)
+    from core.api import init_api
+
+    init_api(app, runtime)
+    from core.admin import init_admin
+
+    init_admin(app, runtime)
+    runtime.registry.hook.startup.call_historic(kwargs={"app": app})
+    return app

@@ -1,0 +1,63 @@
+"""The ``banyan`` command. Errors are one clear line and a non-zero exit, never a traceback.
+
+Sub-command modules: ``core.cli.addons`` (addons list|install|uninstall|upgrade, addon new),
+``core.cli.db`` (db upgrade|dump|restore), ``core.cli.ops`` (init, demo, check, serve,
+worker, shell). Installed addons add their own through ``register_cli_commands``.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from core.errors import BanyanError
+
+
+class BanyanGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BanyanError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=BanyanGroup)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Settings file (TOML) overriding config/banyan.toml.")
+@click.pass_context
+def main(ctx, config_path):
+    """Banyan: plugin ERP for chain stores and franchise networks."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def get_runtime(ctx: click.Context, load: bool = True):
+    """The Runtime for the configured database (built once per command)."""
+    from core.config import load_config
+    from core.runtime import Runtime
+
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "runtime" not in root.obj:
+        cfg = load_config(root.obj.get("config_path"))
+        rt = Runtime.from_config(cfg, load=False)
+        if load:
+            rt.reload()
+        root.obj["runtime"] = rt
+        root.call_on_close(rt.dispose)
+    return root.obj["runtime"]
+
+
+def _load_subcommands() -> None:
+    import importlib
+
+    for mod in ("core.cli.addons", "core.cli.db", "core.cli.ops"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+_load_subcommands()
