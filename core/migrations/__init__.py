@@ -1,0 +1,277 @@
+"""Schema migrations: Alembic with one version branch per addon plus ``core`` for the kernel.
+
+The Alembic ``Config`` is built in code (no alembic.ini at runtime). Version locations are
+the kernel's ``core/migrations/versions`` plus ``<pkg>/migrations/versions`` of every
+available addon (found through ``importlib.resources``); only the branches of the kernel and
+the addons *installed in this database* are upgraded. An installed addon that ships no
+migrations yet gets its tables from its models (``create_all``) so development can start;
+the generic addon checks then fail until it has a migration. See README.md for the how-to.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from importlib.resources import files
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from core.errors import AddonError
+
+HERE = Path(__file__).resolve().parent
+KERNEL_VERSIONS = HERE / "versions"
+VERSION_TABLE = "alembic_version"
+
+
+# ---------------------------------------------------------------------------------------
+# ownership and filters
+# ---------------------------------------------------------------------------------------
+
+def table_owners(rt) -> dict[str, str]:
+    """table name -> owner ("core" or an addon name) for the kernel and loaded addons."""
+    out: dict[str, str] = {}
+    for owner in rt.registry.models_by_addon:
+        for t in rt.registry.tables([owner]):
+            out[t.name] = owner
+    return out
+
+
+def include_object_for(rt, addon: str | None):
+    """Alembic ``include_object``: known tables only (of ``addon`` when given)."""
+    owners = table_owners(rt)
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        if type_ == "table":
+            tname = name
+        else:
+            table = getattr(obj, "table", None)
+            if table is None:
+                return True
+            tname = table.name
+        owner = owners.get(tname)
+        if owner is None:
+            return False
+        return addon is None or owner == addon
+
+    return include_object
+
+
+# ---------------------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------------------
+
+def addon_versions_dir(package: str) -> Path | None:
+    """``<package>/migrations/versions`` as a filesystem path, or None when absent."""
+    try:
+        p = files(package).joinpath("migrations", "versions")
+    except ModuleNotFoundError:
+        return None
+    p = Path(str(p))
+    return p if p.is_dir() else None
+
+
+def version_locations(rt) -> list[Path]:
+    locs = [KERNEL_VERSIONS]
+    for info in rt.registry.available.values():
+        d = addon_versions_dir(info.package)
+        if d is not None and d not in locs:
+            locs.append(d)
+    return locs
+
+
+def make_config(rt, connection=None, addon: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in version_locations(rt)))
+    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    cfg.attributes["rt"] = rt
+    cfg.attributes["addon"] = addon
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def script_directory(rt) -> ScriptDirectory:
+    return ScriptDirectory.from_config(make_config(rt))
+
+
+def branch_labels(rt) -> set[str]:
+    labels: set[str] = set()
+    for rev in script_directory(rt).walk_revisions():
+        labels.update(rev.branch_labels or ())
+    return labels
+
+
+def _run(rt, fn, addon=None):
+    """Run an alembic command on one connection in one transaction."""
+    with rt.engine.begin() as conn:
+        cfg = make_config(rt, conn, addon)
+        try:
+            return fn(cfg)
+        except CommandError as exc:
+            raise AddonError(f"migration failed: {exc}") from None
+
+
+def current_heads(rt) -> list[str]:
+    if not inspect(rt.engine).has_table(VERSION_TABLE):
+        return []
+    with rt.engine.connect() as c:
+        return [r[0] for r in c.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))]
+
+
+# ---------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------
+
+def _owners_in_order(rt) -> list[str]:
+    return ["core"] + [a.name for a in rt.registry.addons]
+
+
+def upgrade_heads(rt, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Bring the kernel and every installed addon to its branch head. Returns the owners
+    whose tables were created from models because they ship no migrations."""
+    import core.models  # noqa: F401 - the kernel's tables are in the metadata
+    from core.db import Base
+
+    labels = branch_labels(rt)
+    created = []
+    for owner in _owners_in_order(rt):
+        if owner in exclude:
+            continue
+        if owner in labels:
+            _run(rt, lambda cfg, o=owner: command.upgrade(cfg, f"{o}@head"))
+        else:
+            Base.metadata.create_all(rt.engine, tables=rt.registry.tables([owner]))
+            created.append(owner)
+    return created
+
+
+def upgrade_addon(rt, name: str) -> None:
+    """Bring one addon's branch (and what it depends on) to its head."""
+    if name not in branch_labels(rt):
+        raise AddonError(f"addon {name} has no migrations branch")
+    _run(rt, lambda cfg: command.upgrade(cfg, f"{name}@head"))
+
+
+def forget_branch(rt, name: str) -> None:
+    """Remove ``name``'s revisions from alembic_version (its tables were dropped). The heads
+    of other branches it covered through ``depends_on`` are kept, as a downgrade would."""
+    if name not in branch_labels(rt):
+        return
+    heads = current_heads(rt)
+    script = script_directory(rt)
+    if not any(name in (script.get_revision(h).branch_labels or ()) for h in heads
+               if _known(script, h)):
+        return
+    _run(rt, lambda cfg: command.stamp(cfg, f"{name}@base"))
+
+
+def _known(script, rev_id) -> bool:
+    try:
+        return script.get_revision(rev_id) is not None
+    except CommandError:
+        return False
+
+
+def diff(rt, addon: str | None = None) -> list:
+    """Autogenerate's diff between the models and this database (known tables only)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from core.db import Base
+
+    with rt.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={
+            "include_object": include_object_for(rt, addon), "compare_type": True,
+            "render_as_batch": conn.dialect.name == "sqlite", "target_metadata": Base.metadata})
+        return compare_metadata(ctx, Base.metadata)
+
+
+def check(rt, addon: str | None = None) -> None:
+    """Raise AddonError when the models and the migrated database differ."""
+    d = diff(rt, addon)
+    if d:
+        what = addon or "the kernel and installed addons"
+        raise AddonError(f"models of {what} differ from the database; create a migration "
+                         f"(banyan db revision --addon NAME -m MSG): {d[:3]!r}")
+
+
+def _scratch_url(url) -> tuple[str, object]:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        tmp = tempfile.TemporaryDirectory(prefix="banyan-rev-")
+        return f"sqlite:///{tmp.name}/scratch.sqlite", tmp.cleanup
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    name = f"banyan_scratch_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(u, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return u.set(database=name).render_as_string(hide_password=False), drop
+
+
+def revision(rt, addon: str, message: str, version_path: str | os.PathLike | None = None) -> Path:
+    """Autogenerate the next revision of ``addon`` ("core" for the kernel).
+
+    The diff is computed against a scratch database of the same dialect (an empty SQLite
+    file, or a new PostgreSQL database on the same server) brought to the current heads,
+    so the developer's own database state never leaks into the migration. Only the
+    addon's tables are compared. The first revision starts the branch ``addon`` (an addon's
+    branch depends on ``core``). Returns the new file's path.
+    """
+    from core.addons.graph import closure
+    from core.db import make_engine
+    from core.plugins import build_registry
+    from core.runtime import Runtime
+
+    available = rt.registry.available
+    if addon == "core":
+        names = list(rt.registry.names)
+        package_dir = KERNEL_VERSIONS
+    else:
+        if addon not in available:
+            raise AddonError(f"addon {addon!r} is not available")
+        names = closure(sorted(set(rt.registry.names) | {addon}), available)
+        package_dir = addon_versions_dir(available[addon].package)
+        if package_dir is None:
+            base = Path(str(files(available[addon].package)))
+            package_dir = base / "migrations" / "versions"
+            package_dir.mkdir(parents=True, exist_ok=True)
+            (base / "migrations" / "__init__.py").touch()
+    reg = build_registry(names, available=available, only=[])
+    url, cleanup = _scratch_url(rt.config["database"]["url"])
+    scratch = Runtime(config=rt.config, engine=make_engine(url), registry=reg)
+    try:
+        upgrade_heads(scratch, exclude=(addon,))
+        labels = branch_labels(scratch)
+        kw: dict = {}
+        if addon in labels:
+            kw["head"] = f"{addon}@head"
+        else:
+            kw.update(head="base", branch_label=addon, version_path=str(version_path or package_dir))
+            deps = [d for d in available[addon].manifest.dependency_names if d in labels] if addon != "core" else []
+            if addon != "core":
+                deps = ["core"] + deps
+            if deps:
+                kw["depends_on"] = deps
+        if addon in labels:
+            _run(scratch, lambda cfg: command.upgrade(cfg, f"{addon}@head"))
+        out = _run(scratch, lambda cfg: command.revision(cfg, message=message, autogenerate=True, **kw),
+                   addon=addon)
+    finally:
+        scratch.dispose()
+        cleanup()
+    scripts = out if isinstance(out, list) else [out]
+    return Path(scripts[0].path)
