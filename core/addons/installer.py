@@ -144,3 +144,49 @@ def uninstall(rt, name: str, purge: bool = False) -> None:
         Base.metadata.drop_all(rt.engine, tables=tables)
         forget_branch(rt, name)
     rt.reload()
+
+
+def upgrade(rt, names=None, schema: str = "migrate") -> list[tuple[str, str, str]]:
+    """Migrate ``names`` (default: every installed addon, plus the kernel) to the code's
+    version and record the manifest version in ``core_addon``. Returns (name, old, new)."""
+    from packaging.version import Version
+
+    available = rt.registry.available
+    current = installed_versions(rt)
+    targets = list(names) if names else list(current)
+    for name in targets:
+        if name not in current:
+            raise AddonError(f"addon {name} is not installed")
+        if name not in available:
+            raise AddonError(f"addon {name} is installed but no distribution provides it")
+        new = available[name].manifest.version
+        if Version(new) < Version(current[name]):
+            raise AddonError(f"addon {name}: the database is at {current[name]}, newer than the "
+                             f"code's {new}; refusing to downgrade")
+    if schema == "create_all":
+        _create_tables(rt, ["core"] + targets)
+    else:
+        from core import migrations
+
+        if names:
+            labels = migrations.branch_labels(rt)
+            for name in targets:
+                if name in labels:
+                    migrations.upgrade_addon(rt, name)
+                else:
+                    _create_tables(rt, [name])
+        else:
+            migrations.upgrade_heads(rt)
+    changed = []
+    with rt.session() as s:
+        for name in targets:
+            row = s.get(InstalledAddon, name)
+            new = available[name].manifest.version
+            if row.version != new:
+                changed.append((name, row.version, new))
+                row.version = new
+                row.updated_at = utcnow()
+        s.commit()
+    rt.reload()
+    _sync(rt)
+    return changed
