@@ -49,6 +49,7 @@ class CheckoutRequest:
     idempotency_key: str | None = None
     at: datetime | None = None
     note: str | None = None
+    codes: list[str] = field(default_factory=list)  # coupon/voucher codes, read by price_ticket hooks
 
     def fingerprint(self) -> str:
         data = asdict(self)
@@ -151,6 +152,7 @@ def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer 
                 customer_id=customer.id if customer else None, cashier_id=req.cashier_id,
                 currency=runtime_of(session).currency, note=req.note, kind="sale", state="draft",
                 created_at=at)
+    sale.codes = [str(c).strip() for c in (req.codes or []) if str(c).strip()]  # transient, for price_ticket
     errors = {}
     for i, ln in enumerate(req.lines):
         product = products.get(ln.product_id)
