@@ -1,0 +1,99 @@
+"""Meta-tests: every kernel hookspec is documented (with its exact signature) and tested."""
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from core import hookspecs
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS_MD = ROOT / "docs" / "hooks.md"
+HEADING = re.compile(r"^## (\w+)\((.*)\)\s*$", re.M)
+
+
+def specs() -> dict[str, inspect.Signature]:
+    out = {}
+    for name, fn in vars(hookspecs).items():
+        if callable(fn) and hasattr(fn, "banyan_spec"):
+            out[name] = inspect.signature(fn)
+    return out
+
+
+def documented() -> dict[str, str]:
+    return {m.group(1): m.group(2) for m in HEADING.finditer(HOOKS_MD.read_text("utf-8"))}
+
+
+def _params(sig: inspect.Signature) -> list[str]:
+    return list(sig.parameters)
+
+
+def _heading_params(args: str) -> list[str]:
+    # "session, product, store, customer, at" (annotations or defaults after ':'/'=' ignored)
+    return [a.split(":")[0].split("=")[0].strip() for a in args.split(",") if a.strip()]
+
+
+def test_specs_are_found():
+    assert len(specs()) >= 20
+    assert "resolve_price" in specs()
+
+
+@pytest.mark.parametrize("name", sorted(specs()))
+def test_hooks_documented(name):
+    docs = documented()
+    assert name in docs, f"docs/hooks.md has no '## {name}(...)' heading"
+    assert _heading_params(docs[name]) == _params(specs()[name]), (
+        f"docs/hooks.md: heading '## {name}({docs[name]})' differs from the spec {name}{specs()[name]}")
+
+
+def test_no_heading_for_unknown_hooks():
+    extra = set(documented()) - set(specs())
+    assert not extra, f"docs/hooks.md documents hooks that are not specs: {sorted(extra)}"
+
+
+def _section(name: str) -> str:
+    text = HOOKS_MD.read_text("utf-8")
+    start = text.index(f"## {name}(")
+    nxt = text.find("\n## ", start + 1)
+    return text[start:nxt if nxt != -1 else len(text)]
+
+
+@pytest.mark.parametrize("name", sorted(specs()))
+def test_hook_sections_are_complete(name):
+    body = _section(name)
+    assert "Implemented by:" in body
+    assert "```python" in body, f"{name}: no example"
+    assert "**Returns**" in body and "**Arguments**" in body
+    spec_opts = getattr(vars(hookspecs)[name], "banyan_spec")
+    if spec_opts.get("firstresult"):
+        assert "first non-None wins" in body
+
+
+@pytest.mark.parametrize("name", sorted(specs()))
+def test_hooks_tested(name):
+    source = (ROOT / "tests" / "test_hooks.py").read_text("utf-8")
+    assert re.search(rf"^def test_hook_{name}\(", source, re.M), f"tests/test_hooks.py lacks test_hook_{name}"
+
+
+def test_doc_links_resolve():
+    """Relative links between the docs (and from the README) point at files that exist."""
+    link = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for target in link.findall(page.read_text("utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).resolve().exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_configuration_documents_every_setting():
+    from core.config import _packaged_defaults
+
+    text = (ROOT / "docs" / "configuration.md").read_text("utf-8")
+    missing = [f"{section}.{key}" for section, values in _packaged_defaults().items() for key in values
+               if f"BANYAN_{section}_{key}".upper() not in text]
+    assert not missing, f"docs/configuration.md lacks: {missing}"
