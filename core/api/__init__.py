@@ -1,0 +1,301 @@
+"""The REST API: flask-smorest blueprints under ``/api/v1/``, token authentication,
+permission checks, one JSON error format, pagination.
+
+* Addons return :class:`Blueprint` objects from ``register_blueprints(app)``; the kernel
+  mounts them under ``/api/v1/<addon>/`` (its own under ``/api/v1/``).
+* Every endpoint names its permission with :func:`requires` (put it right under
+  ``@bp.route`` so authentication comes before body validation). An endpoint without one
+  makes the app refuse to start.
+* Errors, always ``{"code", "status", "errors": {"json": {field: [messages]}}, "message"}``:
+  422 for bad input (webargs/marshmallow or a :class:`core.errors.BusinessError`), 401
+  without a valid token, 403 without the permission, 404, 409 on conflicts.
+* Authentication: ``Authorization: Bearer <token>`` (see :mod:`core.security.tokens`);
+  a logged-in back-office user (session cookie) may also read (GET).
+"""
+from __future__ import annotations
+
+import html
+import json
+from functools import wraps
+from http import HTTPStatus
+
+import flask_smorest
+from flask import Response, current_app, g, jsonify, request
+from flask_smorest import Api
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from core.errors import AddonError, BusinessError
+from core.i18n import gettext as _
+
+API_PREFIX = "/api/v1"
+#: pseudo-permission: any authenticated user (``GET /api/v1/me``)
+AUTHENTICATED = "@authenticated"
+#: counts stop here: a list over millions of rows reports ``"total": null`` past it
+COUNT_CAP = 10_000
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_ID = 2**31 - 1
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint whose pagination header copes with huge tables: the count
+    is capped at :data:`COUNT_CAP` (``"total": null, "total_at_least": N`` past it)."""
+
+    def _set_pagination_metadata(self, page_params, result, headers):
+        capped = getattr(page_params, "count_capped", False)
+        if not capped:
+            return super()._set_pagination_metadata(page_params, result, headers)
+        headers = {} if headers is None else headers
+        page = page_params.page
+        meta = {"total": None, "total_at_least": page_params.item_count, "page": page, "first_page": 1}
+        if page > 1:
+            meta["previous_page"] = page - 1
+        if getattr(page_params, "has_next", False):
+            meta["next_page"] = page + 1
+        headers[self.PAGINATION_HEADER_NAME] = json.dumps(meta)
+        return result, headers
+
+
+def paginate_select(session, stmt, page_params: PaginationParameters, count: bool = True):
+    """Run ``stmt`` for one page; sets ``page_params.item_count`` from a count capped at
+    :data:`COUNT_CAP` (a full COUNT over a million rows would dominate the request)."""
+    size = page_params.page_size
+    rows = session.execute(stmt.offset((page_params.page - 1) * size).limit(size + 1)).scalars().all()
+    page_params.has_next = len(rows) > size
+    rows = rows[:size]
+    if count:
+        sub = stmt.order_by(None).limit(COUNT_CAP + 1).subquery()
+        n = session.execute(select(func.count()).select_from(sub)).scalar()
+        if n > COUNT_CAP:
+            page_params.item_count = COUNT_CAP
+            page_params.count_capped = True
+        else:
+            page_params.item_count = n
+    return rows
+
+
+# --------------------------------------------------------------------------- auth
+
+def _login_user():
+    """The back-office (cookie) user, if Flask-Login is set up and someone is logged in."""
+    if getattr(current_app, "login_manager", None) is None:
+        return None
+    from flask_login import current_user as login_user
+
+    if getattr(login_user, "is_authenticated", False) and getattr(login_user, "active", False):
+        return login_user._get_current_object()
+    return None
+
+
+def authenticate():
+    """Resolve the request's user once. Returns the user, or None; sets ``g.api_user`` for
+    a valid bearer token and ``g.api_auth_failed`` for a bad one."""
+    if "api_auth_done" in g:
+        return g.get("api_user") or g.get("api_cookie_user")
+    g.api_auth_done = True
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _sp, token = header.partition(" ")
+        from core.security.tokens import user_for_token
+        from core.web import raw_session
+
+        user = user_for_token(raw_session(), token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            g.api_auth_failed = True
+            return None
+        g.api_user = user
+        return user
+    if request.method in SAFE_METHODS:
+        user = _login_user()
+        g.api_cookie_user = user
+        return user
+    return None
+
+
+def _error(status: int, errors: dict | None = None, message=None, headers=None):
+    payload = {"code": status, "status": HTTPStatus(status).phrase}
+    if errors:
+        payload["errors"] = {"json": errors}
+    if message is not None:
+        payload["message"] = str(message)
+    resp = jsonify(payload)
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def unauthorized():
+    return _error(401, message=_("A valid API token is required (Authorization: Bearer <token>)."),
+                  headers={"WWW-Authenticate": 'Bearer realm="banyan"'})
+
+
+def requires(permission: str):
+    """Refuse the request with 401 (no or bad token) or 403 (no ``permission``); the
+    permission is recorded on the view so the kernel can refuse unprotected endpoints."""
+    if not permission or not isinstance(permission, str):
+        raise TypeError("requires() needs a permission name")
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            user = authenticate()
+            if user is None:
+                return unauthorized()
+            if permission != AUTHENTICATED:
+                from core.security.permissions import has_permission
+                from core.web import db_session
+
+                if not has_permission(db_session(), user, permission):
+                    return _error(403, message=_("You do not have the permission %(perm)s.", perm=permission))
+            return func(*args, **kwargs)
+
+        wrapper._banyan_permission = permission
+        return wrapper
+
+    return decorator
+
+
+def can(permission: str) -> bool:
+    """Whether the request's user holds ``permission`` (cached for the request)."""
+    cache = g.setdefault("_api_perm_cache", {})
+    if permission not in cache:
+        from core.security.permissions import has_permission
+        from core.web import current_user, db_session
+
+        user = g.get("api_user") or g.get("api_cookie_user") or current_user()
+        cache[permission] = user is not None and has_permission(db_session(), user, permission)
+    return cache[permission]
+
+
+def request_user():
+    return g.get("api_user") or g.get("api_cookie_user")
+
+
+# --------------------------------------------------------------------------- errors
+
+def handle_business_error(exc: BusinessError):
+    status = exc.status if exc.status in (400, 401, 403, 404, 409, 422) else 422
+    return _error(status, errors=exc.errors, message=str(exc))
+
+
+def handle_integrity_error(exc: IntegrityError):
+    from core.web import db_session
+
+    db_session().rollback()
+    return _error(409, errors={"_": [_("This conflicts with existing data (a duplicate code or a record in use).")]},
+                  message=_("Conflict with existing data."))
+
+
+class BanyanApi(Api):
+    """flask-smorest's Api, whose JSON error handler only answers for ``/api`` paths: the
+    back office and the login page keep Flask's HTML errors (and their reasons)."""
+
+    def handle_http_exception(self, error):
+        if not request.path.startswith("/api"):
+            return error
+        return super().handle_http_exception(error)
+
+
+# --------------------------------------------------------------------------- docs page
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}}
+code{{background:#f3f3f3;padding:0 .3em}} .m{{display:inline-block;width:4.5em;font-weight:bold}}
+.GET{{color:#1769aa}} .POST{{color:#2e7d32}} .PATCH,.PUT{{color:#b26a00}} .DELETE{{color:#c62828}}
+li{{margin:.25em 0}} small{{color:#666}}</style></head>
+<body><h1>{title}</h1>
+<p>OpenAPI document: <a href="{spec}"><code>{spec}</code></a>.
+Authenticate with <code>Authorization: Bearer &lt;token&gt;</code>.</p>
+{sections}</body></html>"""
+
+
+def docs_page():
+    api = current_app.extensions["banyan_api"]["api"]
+    spec = api.spec.to_dict()
+    by_tag: dict[str, list[str]] = {}
+    for path, ops in sorted(spec.get("paths", {}).items()):
+        for method, op in ops.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            tag = (op.get("tags") or ["other"])[0]
+            summary = op.get("summary") or op.get("description") or ""
+            by_tag.setdefault(tag, []).append(
+                f'<li><span class="m {method.upper()}">{method.upper()}</span> <code>{html.escape(path)}</code> '
+                f'<small>{html.escape(summary)}</small></li>')
+    sections = "".join(f"<h2>{html.escape(t)}</h2><ul>{''.join(items)}</ul>" for t, items in by_tag.items())
+    body = DOCS_PAGE.format(title=html.escape(spec["info"]["title"]), spec=f"{API_PREFIX}/openapi.json",
+                            sections=sections)
+    return Response(body, mimetype="text/html")
+
+
+# --------------------------------------------------------------------------- wiring
+
+def _owner(plugin_name: str) -> str:
+    return "core" if plugin_name.startswith("core.") else plugin_name
+
+
+def collect_blueprints(app, registry) -> list[tuple[str, Blueprint]]:
+    """``(owner, blueprint)`` for every blueprint a plugin returns from ``register_blueprints``."""
+    out = []
+    for impl in reversed(registry.hook.register_blueprints.get_hookimpls()):
+        kwargs = {"app": app}
+        result = impl.function(*[kwargs[a] for a in impl.argnames])
+        for blp in result or ():
+            out.append((_owner(impl.plugin_name), blp))
+    return out
+
+
+def check_permissions(app, blp_name: str, declared: set[str]) -> None:
+    """Refuse to start when an endpoint of ``blp_name`` names no permission (or an undeclared one)."""
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(blp_name + "."):
+            continue
+        view = app.view_functions[rule.endpoint]
+        views = [view]
+        if hasattr(view, "view_class"):
+            views = [getattr(view.view_class, m.lower()) for m in (rule.methods or ())
+                     if hasattr(view.view_class, m.lower())]
+        for v in views:
+            perm = getattr(v, "_banyan_permission", None)
+            if perm is None:
+                raise AddonError(f"API endpoint {rule.endpoint} ({rule.rule}) declares no permission: "
+                                 "decorate it with core.api.requires('<permission>')")
+            if perm != AUTHENTICATED and perm not in declared:
+                raise AddonError(f"API endpoint {rule.endpoint} ({rule.rule}) requires permission {perm!r}, "
+                                 "which no installed addon declares")
+
+
+def init_api(app, rt) -> BanyanApi:
+    """Set up flask-smorest on ``app`` and mount the kernel's and the addons' blueprints."""
+    from core import __version__
+
+    app.config.setdefault("API_TITLE", "Banyan API")
+    app.config.setdefault("API_VERSION", __version__)
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
+    })
+    api = BanyanApi(app)
+    declared = set(rt.registry.permissions())
+    mounted = []
+    csrf = app.extensions.get("csrf")
+    for owner, blp in collect_blueprints(app, rt.registry):
+        base = API_PREFIX if owner == "core" else f"{API_PREFIX}/{owner}"
+        prefix = base + (blp.url_prefix or "")
+        blp.register_error_handler(BusinessError, handle_business_error)
+        blp.register_error_handler(IntegrityError, handle_integrity_error)
+        api.register_blueprint(blp, url_prefix=prefix)
+        check_permissions(app, blp.name, declared)
+        if csrf is not None:
+            csrf.exempt(blp)
+        mounted.append((owner, blp.name, prefix))
+    app.add_url_rule(f"{API_PREFIX}/docs", "api_docs_page", docs_page)
+    app.extensions["banyan_api"] = {"api": api, "blueprints": mounted}
+    return api

@@ -1,0 +1,523 @@
+"""Marshmallow schemas of the kernel's API (input schemas refuse unknown fields)."""
+from __future__ import annotations
+
+from datetime import timezone
+
+from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
+
+from core.i18n import lazy_gettext as _l
+from core.models.customer import CUSTOMER_KINDS
+from core.models.employee import EMPLOYEE_ROLES, SCOPE_KINDS
+from core.models.org import STORE_FORMATS, STORE_KINDS
+from core.models.product import PRICE_KINDS
+from core.models.sale import SALE_KINDS, SALE_STATES
+
+MAX_ID = 2**31 - 1
+
+
+class Str(fields.String):
+    """A string that a database can store: no NUL character, at most ``max`` characters."""
+
+    def __init__(self, max: int | None = None, min: int | None = None, **kw):
+        extra = kw.pop("validate", None)
+        validators = [] if extra is None else (list(extra) if isinstance(extra, (list, tuple)) else [extra])
+        if max is not None or min is not None:
+            validators.append(validate.Length(min=min, max=max))
+        super().__init__(validate=validators, **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        value = super()._deserialize(value, attr, data, **kw)
+        if "\x00" in value:
+            raise ValidationError(str(_l("Must not contain NUL characters.")))
+        return value.strip()
+
+
+def Id(**kw):
+    return fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)
+
+
+class NaiveUTC(fields.DateTime):
+    """Accepts ISO datetimes; aware ones are converted to naive UTC (how the database stores them)."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        dt = super()._deserialize(value, attr, data, **kw)
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        if not 1900 <= dt.year <= 9000:
+            raise ValidationError(str(_l("Out of range.")))
+        return dt
+
+
+class SafeDate(fields.Date):
+    def _deserialize(self, value, attr, data, **kw):
+        d = super()._deserialize(value, attr, data, **kw)
+        if not 1900 <= d.year <= 9000:
+            raise ValidationError(str(_l("Out of range.")))
+        return d
+
+
+def Money(**kw):
+    return fields.Decimal(places=None, as_string=True, allow_nan=False, **kw)
+
+
+def MoneyIn(**kw):
+    return fields.Decimal(as_string=True, allow_nan=False,
+                          validate=validate.Range(0, 10**11, max_inclusive=False), **kw)
+
+
+def Qty(**kw):
+    return fields.Decimal(as_string=True, allow_nan=False,
+                          validate=validate.Range(0, 10**8, min_inclusive=False, max_inclusive=False), **kw)
+
+
+class Input(Schema):
+    """Base of request bodies: unknown fields are refused (422 naming them)."""
+
+
+class Query(Schema):
+    """Base of query-string filters."""
+
+
+# --------------------------------------------------------------------------- org
+
+class CompanySchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+    tax_id = fields.String(allow_none=True)
+    active = fields.Boolean()
+
+
+class RegionSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    company_id = fields.Integer()
+    parent_id = fields.Integer(allow_none=True)
+
+
+class StoreSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    region_id = fields.Integer()
+    kind = fields.String()
+    format = fields.String()
+    operating_company_id = fields.Integer()
+    address = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    opened_on = fields.Date(allow_none=True)
+    active = fields.Boolean()
+
+
+class StoreQuery(Query):
+    kind = Str(validate=validate.OneOf(STORE_KINDS))
+    format = Str(validate=validate.OneOf(STORE_FORMATS))
+    region_id = Id()
+    operating_company_id = Id()
+    active = fields.Boolean()
+    q = Str(max=120, metadata={"description": "code or name contains"})
+
+
+class CodeNameQuery(Query):
+    q = Str(max=120, metadata={"description": "code or name contains"})
+
+
+# --------------------------------------------------------------------------- customers
+
+def mask(value: str | None) -> str | None:
+    """``+8613800138000`` -> ``+86138****8000``; short values keep only their last character."""
+    if not value:
+        return value
+    if len(value) <= 4:
+        return "*" * len(value)
+    if len(value) <= 8:
+        return value[:1] + "*" * (len(value) - 2) + value[-1:]
+    return value[:len(value) - 8] + "****" + value[-4:]
+
+
+class CustomerSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    gender = fields.String(allow_none=True)
+    birthday = fields.Date(allow_none=True)
+    id_number = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    home_store_id = fields.Integer(allow_none=True)
+    consent_email = fields.Boolean()
+    consent_sms = fields.Boolean()
+    consent_wechat = fields.Boolean()
+    note = fields.String(allow_none=True)
+    active = fields.Boolean()
+    merged_into_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    sensitive_masked = fields.Boolean(dump_only=True,
+                                      metadata={"description": "phone, id_number and address are masked"})
+
+    @post_dump
+    def _mask(self, data, **kw):
+        from core.api import can
+        from core.models import Customer
+
+        masked = not can("core.customer.view_sensitive")
+        if masked:
+            for name in Customer.__sensitive__:
+                if name in data:
+                    data[name] = mask(data[name])
+        data["sensitive_masked"] = masked
+        return data
+
+
+class CustomerIn(Input):
+    kind = Str(validate=validate.OneOf(CUSTOMER_KINDS))
+    name = Str(required=True, min=1, max=120)
+    phone = Str(max=20, allow_none=True)
+    email = Str(max=254, allow_none=True)
+    gender = Str(validate=validate.OneOf(("M", "F")), allow_none=True)
+    birthday = SafeDate(allow_none=True)
+    id_number = Str(max=32, allow_none=True)
+    address = Str(max=255, allow_none=True)
+    language = Str(max=10, allow_none=True)
+    home_store_id = Id(allow_none=True)
+    consent_email = fields.Boolean()
+    consent_sms = fields.Boolean()
+    consent_wechat = fields.Boolean()
+    note = Str(max=4000, allow_none=True)
+
+
+class CustomerPatch(CustomerIn):
+    name = Str(min=1, max=120)
+    active = fields.Boolean()
+
+
+class CustomerQuery(Query):
+    q = Str(max=120, metadata={"description": "name starts with, or exact phone / email"})
+    phone = Str(max=20)
+    email = Str(max=254)
+    home_store_id = Id()
+    active = fields.Boolean()
+    kind = Str(validate=validate.OneOf(CUSTOMER_KINDS))
+
+
+class MergeIn(Input):
+    removed_id = Id(required=True, metadata={"description": "the duplicate merged into this customer"})
+
+
+class PanelSchema(Schema):
+    title = fields.String()
+    addon = fields.String()
+    priority = fields.Integer()
+    panel_fields = fields.List(fields.List(fields.String()), data_key="fields",
+                               metadata={"description": "[label, value] pairs"})
+
+
+class DuplicateGroupSchema(Schema):
+    reason = fields.String()
+    customer_ids = fields.List(fields.Integer())
+
+
+# --------------------------------------------------------------------------- products
+
+class CategorySchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+
+
+class CategoryIn(Input):
+    code = Str(required=True, min=1, max=32)
+    name = Str(required=True, min=1, max=120)
+    parent_id = Id(allow_none=True)
+
+
+class ProductSchema(Schema):
+    id = fields.Integer()
+    sku = fields.String()
+    barcode = fields.String(allow_none=True)
+    name = fields.String()
+    unit = fields.String()
+    category_id = fields.Integer(allow_none=True)
+    cost = Money()
+    active = fields.Boolean()
+
+
+class ProductIn(Input):
+    sku = Str(required=True, min=1, max=40)
+    barcode = Str(max=40, allow_none=True)
+    name = Str(required=True, min=1, max=160)
+    unit = Str(min=1, max=16)
+    category_id = Id(allow_none=True)
+    cost = MoneyIn()
+    active = fields.Boolean()
+
+
+class ProductPatch(ProductIn):
+    sku = Str(min=1, max=40)
+    name = Str(min=1, max=160)
+
+
+class ProductQuery(Query):
+    q = Str(max=160, metadata={"description": "sku, barcode or name contains"})
+    category_id = Id()
+    active = fields.Boolean()
+
+
+class PriceQuery(Query):
+    store_id = Id(required=True)
+    at = NaiveUTC(metadata={"description": "instant (default now)"})
+    customer_id = Id()
+
+
+class PriceSchema(Schema):
+    product_id = fields.Integer()
+    store_id = fields.Integer()
+    customer_id = fields.Integer(allow_none=True)
+    at = fields.DateTime()
+    price = Money(allow_none=True)
+    currency = fields.String()
+
+
+class PriceListSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    store_id = fields.Integer(allow_none=True)
+    currency = fields.String()
+
+
+class PriceListIn(Input):
+    code = Str(required=True, min=1, max=32)
+    name = Str(required=True, min=1, max=120)
+    kind = Str(validate=validate.OneOf(PRICE_KINDS))
+    store_id = Id(allow_none=True)
+    currency = Str(validate=validate.Regexp(r"^[A-Z]{3}$"))
+
+
+class PriceItemSchema(Schema):
+    id = fields.Integer()
+    price_list_id = fields.Integer()
+    product_id = fields.Integer()
+    price = Money()
+    valid_from = fields.DateTime()
+    valid_to = fields.DateTime(allow_none=True)
+
+
+class PriceItemIn(Input):
+    product_id = Id(required=True)
+    price = MoneyIn(required=True)
+    valid_from = NaiveUTC(metadata={"description": "when the price takes effect (default now)"})
+
+
+class PriceItemQuery(Query):
+    product_id = Id()
+
+
+# --------------------------------------------------------------------------- employees
+
+class EmployeeSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    store_id = fields.Integer(allow_none=True)
+    role = fields.String()
+    manager_id = fields.Integer(allow_none=True)
+    phone = fields.String(allow_none=True)
+    active = fields.Boolean()
+
+
+class EmployeeIn(Input):
+    code = Str(required=True, min=1, max=32)
+    name = Str(required=True, min=1, max=120)
+    store_id = Id(allow_none=True)
+    role = Str(validate=validate.OneOf(EMPLOYEE_ROLES))
+    manager_id = Id(allow_none=True)
+    phone = Str(max=20, allow_none=True)
+    active = fields.Boolean()
+
+
+class EmployeePatch(EmployeeIn):
+    code = Str(min=1, max=32)
+    name = Str(min=1, max=120)
+
+
+class EmployeeQuery(Query):
+    store_id = Id()
+    role = Str(validate=validate.OneOf(EMPLOYEE_ROLES))
+    active = fields.Boolean()
+    q = Str(max=120)
+
+
+# --------------------------------------------------------------------------- sales
+
+class SaleLineSchema(Schema):
+    id = fields.Integer(allow_none=True)
+    product_id = fields.Integer()
+    qty = fields.Decimal(as_string=True)
+    unit_price = Money()
+    discount = Money()
+    total = Money()
+    clerk_id = fields.Integer(allow_none=True)
+    origin_line_id = fields.Integer(allow_none=True)
+    refunded_qty = fields.Decimal(as_string=True, allow_none=True)
+
+
+class SaleAdjustmentSchema(Schema):
+    line_id = fields.Integer(allow_none=True)
+    amount = Money()
+    rule_code = fields.String()
+    label = fields.String()
+
+
+class AdjustmentPreviewSchema(Schema):
+    line_index = fields.Integer(allow_none=True)
+    amount = Money()
+    rule_code = fields.String()
+    label = fields.String()
+
+
+class SalePaymentSchema(Schema):
+    id = fields.Integer()
+    method = fields.String()
+    amount = Money()
+    reference = fields.String(allow_none=True)
+    origin_payment_id = fields.Integer(allow_none=True)
+
+
+class SaleSchema(Schema):
+    id = fields.Integer()
+    number = fields.String(allow_none=True)
+    kind = fields.String()
+    state = fields.String()
+    store_id = fields.Integer()
+    customer_id = fields.Integer(allow_none=True)
+    cashier_id = fields.Integer(allow_none=True)
+    user_id = fields.Integer(allow_none=True)
+    origin_id = fields.Integer(allow_none=True)
+    currency = fields.String()
+    subtotal = Money()
+    discount_total = Money()
+    total = Money()
+    confirmed_at = fields.DateTime(allow_none=True)
+    business_date = fields.Date(allow_none=True)
+    note = fields.String(allow_none=True)
+    lines = fields.List(fields.Nested(SaleLineSchema))
+    adjustments = fields.List(fields.Nested(SaleAdjustmentSchema))
+    payments = fields.List(fields.Nested(SalePaymentSchema))
+
+
+class SaleSummarySchema(Schema):
+    id = fields.Integer()
+    number = fields.String(allow_none=True)
+    kind = fields.String()
+    state = fields.String()
+    store_id = fields.Integer()
+    customer_id = fields.Integer(allow_none=True)
+    origin_id = fields.Integer(allow_none=True)
+    total = Money()
+    confirmed_at = fields.DateTime(allow_none=True)
+    business_date = fields.Date(allow_none=True)
+
+
+class PreviewSchema(Schema):
+    store_id = fields.Integer()
+    customer_id = fields.Integer(allow_none=True)
+    currency = fields.String()
+    subtotal = Money()
+    discount_total = Money()
+    total = Money()
+    lines = fields.List(fields.Nested(SaleLineSchema))
+    adjustments = fields.List(fields.Nested(AdjustmentPreviewSchema))
+
+
+class LineIn(Input):
+    product_id = Id(required=True)
+    qty = Qty(required=True)
+    clerk_id = Id(allow_none=True)
+
+
+class PaymentIn(Input):
+    method = Str(required=True, min=1, max=40)
+    amount = MoneyIn(allow_none=True, metadata={"description": "default: what is left to pay"})
+    reference = Str(max=80, allow_none=True)
+
+
+class SaleIn(Input):
+    store_id = Id(required=True)
+    lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(min=1, max=500))
+    payments = fields.List(fields.Nested(PaymentIn), validate=validate.Length(max=20))
+    customer_id = Id(allow_none=True)
+    cashier_id = Id(allow_none=True)
+    note = Str(max=255, allow_none=True)
+
+
+class SaleQuery(Query):
+    store_id = Id()
+    customer_id = Id()
+    kind = Str(validate=validate.OneOf(SALE_KINDS))
+    state = Str(validate=validate.OneOf(SALE_STATES))
+    date_from = SafeDate(metadata={"description": "business date from (inclusive)"})
+    date_to = SafeDate(metadata={"description": "business date to (inclusive)"})
+
+    @validates_schema
+    def _range(self, data, **kw):
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError(str(_l("Must not be after date_to.")), "date_from")
+
+
+class RefundLineIn(Input):
+    line_id = Id(required=True)
+    qty = Qty(required=True)
+
+
+class RefundIn(Input):
+    lines = fields.List(fields.Nested(RefundLineIn), validate=validate.Length(min=1, max=500),
+                        metadata={"description": "omit to refund everything left"})
+    reason = Str(max=255, allow_none=True)
+
+
+# --------------------------------------------------------------------------- tokens / me
+
+class TokenSchema(Schema):
+    id = fields.Integer()
+    user_id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String()
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class NewTokenSchema(TokenSchema):
+    token = fields.String(metadata={"description": "the token itself: shown only once"})
+
+
+class TokenIn(Input):
+    name = Str(required=True, min=1, max=80)
+    user_id = Id(metadata={"description": "another user's token (default: yours)"})
+
+
+class TokenQuery(Query):
+    user_id = Id()
+    include_revoked = fields.Boolean(load_default=False)
+
+
+class MeSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    locale = fields.String(allow_none=True)
+    is_superuser = fields.Boolean()
+    scope_kind = fields.String(validate=validate.OneOf(SCOPE_KINDS))
+    scope_ref_id = fields.Integer(allow_none=True)
+    store_ids = fields.List(fields.Integer(), allow_none=True,
+                            metadata={"description": "stores you may see (null: all)"})
+    roles = fields.List(fields.String())
+    permissions = fields.List(fields.String())
