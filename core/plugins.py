@@ -18,7 +18,8 @@ from core.addons.discovery import AddonInfo, discover
 from core.addons.graph import check_versions, toposort
 from core.errors import AddonError
 
-KERNEL_PLUGINS = ("core.defaults.kernel", "core.defaults.payments", "core.defaults.pricing")
+KERNEL_PLUGINS = ("core.defaults.kernel", "core.defaults.payments", "core.defaults.pricing",
+                  "core.defaults.api")
 
 
 @dataclass
