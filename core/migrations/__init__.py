@@ -18,6 +18,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -160,22 +161,39 @@ def upgrade_addon(rt, name: str) -> None:
 
 
 def forget_branch(rt, name: str) -> None:
-    """Remove ``name``'s revisions from alembic_version (its tables were dropped). The heads
-    of other branches it covered through ``depends_on`` are kept, as a downgrade would."""
-    if name not in branch_labels(rt):
-        return
+    """Remove ``name``'s revisions from alembic_version (its tables were dropped).
+
+    A head of ``name`` may also stand for the revisions it depends on (``depends_on``
+    "core" or another addon), so the new rows are the heads of what stays applied: every
+    applied revision outside the branch that no other such revision descends from."""
     heads = current_heads(rt)
-    script = script_directory(rt)
-    if not any(name in (script.get_revision(h).branch_labels or ()) for h in heads
-               if _known(script, h)):
+    if not heads:
         return
-    _run(rt, lambda cfg: command.stamp(cfg, f"{name}@base"))
+    script = script_directory(rt)
+    revs = {}
+    stack = [h for h in heads if _known(script, h)]
+    while stack:  # everything applied: the heads and all their ancestors and dependencies
+        rid = stack.pop()
+        if rid in revs:
+            continue
+        rev = script.get_revision(rid)
+        revs[rid] = rev
+        stack.extend(rev._all_down_revisions)
+    keep = {rid for rid, rev in revs.items() if name not in (rev.branch_labels or ())}
+    if len(keep) == len(revs):
+        return
+    covered = {d for rid in keep for d in revs[rid]._all_down_revisions}
+    new_heads = sorted(keep - covered) + [h for h in heads if not _known(script, h)]
+    with rt.engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM {VERSION_TABLE}"))
+        for h in new_heads:
+            conn.execute(text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)"), {"v": h})
 
 
 def _known(script, rev_id) -> bool:
     try:
         return script.get_revision(rev_id) is not None
-    except CommandError:
+    except (CommandError, RevisionError):
         return False
 
 
