@@ -1,0 +1,1 @@
+"""Loyalty: points ledger with expiring lots, rewards, promotions and coupons (no side effects)."""

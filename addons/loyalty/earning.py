@@ -1,0 +1,146 @@
+"""Earning points on confirmed sales, and reversing them on refunds.
+
+Points of a line = floor((line total x base rate + bonus) x tier multiplier x event multiplier)
+where the base rate is that of the most specific active ``base`` rule (a rule for the store
+beats a chain-wide one), bonus = every matching ``bonus`` rule (per unit spent and per item),
+the tier multiplier comes from membership and the event multiplier is the highest of the
+events running at the store at that instant. Only members earn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from sqlalchemy import func, or_, select
+
+from core.models import SaleLine
+
+from . import ledger
+from .models import EarningRule, LoyaltyEntry, PointsEvent
+
+ONE = Decimal("1")
+
+
+@dataclass(frozen=True)
+class LinePoints:
+    line: object
+    points: int
+    base_rate: Decimal
+    bonus: Decimal
+    tier_multiplier: Decimal
+    event_multiplier: Decimal
+
+
+def _valid(model, at):
+    return (model.active.is_(True), or_(model.valid_from.is_(None), model.valid_from <= at),
+            or_(model.valid_to.is_(None), model.valid_to > at))
+
+
+def active_rules(session, store_id, at) -> list[EarningRule]:
+    return list(session.execute(
+        select(EarningRule).where(*_valid(EarningRule, at),
+                                  or_(EarningRule.store_id.is_(None), EarningRule.store_id == store_id))
+        .order_by(EarningRule.id)).scalars())
+
+
+def event_multiplier(session, store_id, at) -> Decimal:
+    best = session.execute(select(func.max(PointsEvent.multiplier)).where(
+        PointsEvent.active.is_(True), PointsEvent.starts_at <= at, PointsEvent.ends_at > at,
+        or_(PointsEvent.store_id.is_(None), PointsEvent.store_id == store_id))).scalar()
+    return Decimal(best) if best else ONE
+
+
+def tier_multiplier(session, customer_id) -> Decimal | None:
+    """The member's tier multiplier (1 for a member without tier); None if not a member."""
+    from addons.membership import services as membership
+
+    if membership.get_member(session, customer_id) is None:
+        return None
+    tier = membership.tier_of(session, customer_id)
+    return Decimal(str(tier.points_multiplier)) if tier is not None and tier.points_multiplier else ONE
+
+
+def compute(session, store_id, customer_id, lines, at, rules=None, tier_mult=None, share=ONE) -> list[LinePoints]:
+    """Points each line would earn (pure: reads rules, writes nothing). ``lines`` need
+    ``product_id``, ``product`` (category_id), ``qty`` and ``total``; ``share`` is the part of
+    the ticket not paid with points (points paid with points earn nothing)."""
+    if customer_id is None:
+        return []
+    mult = tier_mult if tier_mult is not None else tier_multiplier(session, customer_id)
+    if mult is None:
+        return []
+    rules = active_rules(session, store_id, at) if rules is None else rules
+    bases = [r for r in rules if r.kind == "base" and r.product_id is None and r.category_id is None]
+    base = next((r for r in bases if r.store_id == store_id), None) or next(iter(bases), None)
+    rate = Decimal(base.points_per_unit) if base else Decimal("0")
+    bonuses = [r for r in rules if r.kind == "bonus"]
+    event = event_multiplier(session, store_id, at)
+    out = []
+    for line in lines:
+        if line.qty <= 0 or line.total <= 0:
+            continue
+        category_id = getattr(line.product, "category_id", None) if getattr(line, "product", None) else None
+        bonus = Decimal("0")
+        for r in bonuses:
+            if (r.product_id is not None and r.product_id == line.product_id) or \
+                    (r.category_id is not None and r.category_id == category_id):
+                bonus += (Decimal(line.total) * share * Decimal(r.points_per_unit)
+                          + Decimal(line.qty) * Decimal(r.points_per_item))
+        raw = (Decimal(line.total) * share * rate + bonus) * mult * event
+        out.append(LinePoints(line, int(raw.to_integral_value(rounding=ROUND_DOWN)), rate, bonus, mult, event))
+    return out
+
+
+def earn_for_sale(session, sale) -> int:
+    """Post the points of a confirmed sale: one entry per line, keyed ``earn:line:<id>``."""
+    if sale.customer_id is None or sale.kind != "sale":
+        return 0
+    at = sale.confirmed_at or sale.created_at
+    total = 0
+    paid_points = sum((p.amount for p in sale.payments if p.method == "points"), Decimal("0"))
+    share = (Decimal(sale.total) - paid_points) / Decimal(sale.total) if sale.total else ONE
+    for lp in compute(session, sale.store_id, sale.customer_id, sale.lines, at, share=share):
+        if lp.points <= 0:
+            continue
+        ledger.credit(session, sale.customer_id, "earn", lp.points, store_id=sale.store_id, at=at,
+                      key=f"earn:line:{lp.line.id}", source=f"line:{lp.line.id}", sale_id=sale.id)
+        total += lp.points
+    return total
+
+
+def reverse_for_refund(session, refund, sale) -> int:
+    """Take back, per refunded line, the share of the points its original line earned (the
+    last refund of a line takes all that is left). Points already spent cannot be taken: the
+    reversal stops at the balance and the note records the shortfall."""
+    if refund.customer_id is None:
+        return 0
+    taken = 0
+    for rline in refund.lines:
+        origin = session.get(SaleLine, rline.origin_line_id) if rline.origin_line_id else None
+        if origin is None:
+            continue
+        earned = ledger.entry_by_key(session, f"earn:line:{origin.id}")
+        if earned is None:
+            continue
+        reversed_so_far = -int(session.execute(
+            select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+                LoyaltyEntry.source == f"line:{origin.id}", LoyaltyEntry.points < 0)).scalar() or 0)
+        left = earned.points - reversed_so_far
+        if origin.refunded_qty >= origin.qty:
+            due = left
+        else:
+            share = Decimal(earned.points) * (-Decimal(rline.qty)) / Decimal(origin.qty)
+            due = min(int(share.to_integral_value(rounding=ROUND_DOWN)), left)
+        if due <= 0:
+            continue
+        ledger.lock_account(session, refund.customer_id)
+        have = ledger.balance(session, refund.customer_id)
+        take = min(due, max(have, 0))
+        note = None if take == due else f"{due - take} points already spent"
+        if take <= 0:
+            continue
+        ledger.debit(session, refund.customer_id, "earn", take, store_id=refund.store_id,
+                     at=refund.confirmed_at, key=f"earn-reverse:line:{rline.id}", source=f"line:{origin.id}",
+                     sale_id=refund.id, prefer_entry_id=earned.id, note=note)
+        taken += take
+    return taken

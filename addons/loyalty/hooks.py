@@ -1,0 +1,136 @@
+"""Hook implementations of the loyalty addon: thin wrappers around services."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from core import hookimpl
+from core.contrib import Balance, Breach, DashboardWidget, PaymentMethod, SummaryPanel
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+
+from . import earning, promotions, services
+from .jobs import JOBS
+from .models import MODELS, LoyaltyEntry
+from .permissions import PERMISSIONS, RECORD_RULES
+
+
+@hookimpl
+def register_models():
+    return MODELS
+
+
+@hookimpl
+def register_permissions():
+    return PERMISSIONS
+
+
+@hookimpl
+def register_record_rules():
+    return RECORD_RULES
+
+
+@hookimpl
+def register_jobs():
+    return JOBS
+
+
+@hookimpl
+def price_ticket(session, ticket):
+    return promotions.adjustments(session, ticket)
+
+
+@hookimpl
+def payment_methods(session, ticket, user):
+    if getattr(ticket, "customer_id", None) is None:
+        return []
+    return [PaymentMethod(code="points", label=_l("Points"), capture=services.capture_points,
+                          refund=services.refund_points, priority=40)]
+
+
+@hookimpl
+def on_sale_confirmed(session, sale):
+    promotions.record_uses(session, sale)
+    earning.earn_for_sale(session, sale)
+
+
+@hookimpl
+def on_sale_refunded(session, refund, sale):
+    earning.reverse_for_refund(session, refund, sale)
+    promotions.release_uses(session, sale)
+
+
+@hookimpl
+def on_customer_merged(session, kept, removed):
+    services.merge_customers(session, kept, removed)
+
+
+@hookimpl
+def customer_summary(session, customer, user):
+    soon = services.expiring_soon(session, customer_id=customer.id)
+    pts = services.balance(session, customer.id)
+    fields = [(_l("Points"), pts), (_l("Value"), services.points_value(session, pts))]
+    if soon:
+        fields.append((_l("Expiring soon"), f"{soon[0]['points']} ({soon[0]['first_expiry']:%Y-%m-%d})"))
+    return [SummaryPanel(_l("Points"), tuple(fields), priority=30, permission="loyalty.points.read",
+                         addon="loyalty")]
+
+
+@hookimpl
+def derived_balances(session, customer):
+    from decimal import Decimal
+
+    return [Balance("loyalty.points", Decimal(services.balance(session, customer.id)))]
+
+
+@hookimpl
+def check_invariants(session):
+    return [Breach(c, m, r) for c, m, r in services.invariant_breaches(session)]
+
+
+@hookimpl
+def dashboard_widgets(session, user, store_ids):
+    since = utcnow() - timedelta(days=30)
+    stmt = (select(LoyaltyEntry.kind, func.sum(LoyaltyEntry.points))
+            .where(LoyaltyEntry.posted_at >= since).group_by(LoyaltyEntry.kind))
+    if store_ids is not None:
+        stmt = stmt.where(LoyaltyEntry.store_id.in_(list(store_ids)))
+    by_kind = {k: int(v or 0) for k, v in session.execute(stmt)}
+    liab = services.liability(session, store_ids)
+    pts = sum(r["points"] for r in liab)
+    value = sum((r["value"] for r in liab), services.points_value(session, 0))
+    top = services.promotion_results(session, date_from=since)[:5]
+    return [
+        DashboardWidget("loyalty.issued_redeemed", _l("Points issued vs redeemed (30 days)"), "bar",
+                        {"labels": [str(_l("Issued")), str(_l("Redeemed")), str(_l("Expired"))],
+                         "values": [by_kind.get("earn", 0), -by_kind.get("redeem", 0), -by_kind.get("expire", 0)]},
+                        priority=60, permission="loyalty.report.read"),
+        DashboardWidget("loyalty.liability", _l("Outstanding points liability"), "number",
+                        {"value": f"{value} ({pts})"}, priority=61, permission="loyalty.report.read"),
+        DashboardWidget("loyalty.top_promotions", _l("Top promotions (30 days)"), "table",
+                        {"columns": [str(_l("Promotion")), str(_l("Uses")), str(_l("Discount")), str(_l("ROI"))],
+                         "rows": [[r["name"], r["uses"], str(r["discount"]), str(r["roi"])] for r in top]},
+                        priority=62, permission="loyalty.report.read"),
+    ]
+
+
+@hookimpl
+def load_demo_data(session, demo):
+    from .demo import load
+
+    load(session, demo)
+
+
+@hookimpl
+def register_admin_views(app):
+    from .admin import views
+
+    return views()
+
+
+@hookimpl
+def register_blueprints(app):
+    from .api import blp
+
+    return [blp]

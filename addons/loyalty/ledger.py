@@ -1,0 +1,260 @@
+"""The points ledger: accounts, postings, lots (soonest-expiring first), expiry.
+
+Rules every function follows:
+- the customer's ``loyalty_account`` row is locked (``FOR UPDATE``) before a balance is read
+  and a debit is written, so two redemptions cannot spend the same points (PostgreSQL READ
+  COMMITTED; SQLite serialises writers with BEGIN IMMEDIATE);
+- every credit opens a lot; every debit consumes lots soonest-expiring first and records
+  which lots it took (``loyalty_lot_usage``), so expiry, liability and clearing are exact;
+- a posting with an ``idempotency_key`` already used returns the earlier posting unchanged.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, and_, cast, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import BusinessError, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Customer, Store
+from core.runtime import hook_of
+
+from .models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, LoyaltyPolicy
+
+
+def policy(session) -> LoyaltyPolicy:
+    """The chain's points policy (created with defaults on first use)."""
+    pol = session.execute(select(LoyaltyPolicy).order_by(LoyaltyPolicy.id).limit(1)).scalar()
+    if pol is None:
+        pol = LoyaltyPolicy()
+        session.add(pol)
+        session.flush()
+    return pol
+
+
+def add_months(at: datetime, months: int) -> datetime:
+    month = at.month - 1 + months
+    year = at.year + month // 12
+    month = month % 12 + 1
+    day = min(at.day, calendar.monthrange(year, month)[1])
+    return at.replace(year=year, month=month, day=day)
+
+
+def expiry_for(pol: LoyaltyPolicy, earned_at: datetime) -> datetime | None:
+    """When points earned at ``earned_at`` expire under the policy (None: never)."""
+    if pol.expiry_mode == "never":
+        return None
+    if pol.expiry_mode == "year_end":
+        return datetime(earned_at.year + 1 + (pol.year_end_offset or 0), 1, 1)
+    return add_months(earned_at, pol.expiry_months or 12)
+
+
+def lock_account(session, customer_id: int) -> LoyaltyAccount:
+    """The customer's points account, created if needed, locked for this transaction."""
+    stmt = (select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
+            .execution_options(banyan_unscoped=True))
+    acc = session.execute(stmt).scalar()
+    if acc is not None:
+        return acc
+    if session.get(Customer, customer_id) is None:
+        raise NotFound({"customer_id": _l("No such customer.")})
+    try:
+        with session.begin_nested():
+            session.add(LoyaltyAccount(customer_id=customer_id))
+    except IntegrityError:  # created meanwhile by a concurrent transaction
+        pass
+    return session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+
+
+def balance(session, customer_id: int) -> int:
+    """Points balance: the sum of the ledger."""
+    value = session.execute(select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
+                            .where(LoyaltyEntry.customer_id == customer_id)
+                            .execution_options(banyan_unscoped=True)).scalar()
+    return int(value or 0)
+
+
+def entry_by_key(session, key: str | None) -> LoyaltyEntry | None:
+    if not key:
+        return None
+    return session.execute(select(LoyaltyEntry).where(LoyaltyEntry.idempotency_key == key)
+                           .execution_options(banyan_unscoped=True)).scalar()
+
+
+def _company_of(session, store_id):
+    if store_id is None:
+        return None
+    store = session.get(Store, store_id)
+    return store.operating_company_id if store else None
+
+
+def _post(session, entry: LoyaltyEntry) -> LoyaltyEntry:
+    session.add(entry)
+    session.flush()
+    hook = hook_of(session)
+    if hasattr(hook, "loyalty_points_posted"):
+        hook.loyalty_points_posted(session=session, entry=entry)
+    return entry
+
+
+def credit(session, customer_id: int, kind: str, points: int, *, store_id=None, at=None, key=None,
+           source=None, note=None, sale_id=None, expires_at=None, lots_like=None) -> LoyaltyEntry:
+    """Add ``points`` (> 0) in a new lot. ``lots_like`` = [(lot, n)] copies origin store,
+    company and expiry of those lots instead (transfers keep liability and expiry)."""
+    done = entry_by_key(session, key)
+    if done is not None:
+        return done
+    if points <= 0:
+        raise BusinessError({"points": _l("Points must be greater than zero.")})
+    lock_account(session, customer_id)
+    at = at or utcnow()
+    entry = _post(session, LoyaltyEntry(customer_id=customer_id, kind=kind, points=points, store_id=store_id,
+                                        company_id=_company_of(session, store_id), sale_id=sale_id,
+                                        posted_at=at, idempotency_key=key, source=source, note=note))
+    if lots_like:
+        for lot, n in lots_like:
+            session.add(LoyaltyLot(customer_id=customer_id, entry_id=entry.id, store_id=lot.store_id,
+                                   company_id=lot.company_id, earned_at=lot.earned_at,
+                                   expires_at=lot.expires_at, points=n, remaining=n))
+    else:
+        if expires_at is None:
+            expires_at = expiry_for(policy(session), at)
+        session.add(LoyaltyLot(customer_id=customer_id, entry_id=entry.id, store_id=store_id,
+                               company_id=entry.company_id, earned_at=at, expires_at=expires_at,
+                               points=points, remaining=points))
+    session.flush()
+    return entry
+
+
+def open_lots(session, customer_id: int, prefer_entry_id=None) -> list[LoyaltyLot]:
+    """Lots with points left, in consumption order: the lot of ``prefer_entry_id`` first,
+    then soonest-expiring (never-expiring last), oldest first."""
+    never = LoyaltyLot.expires_at.is_(None)
+    lots = list(session.execute(
+        select(LoyaltyLot).where(LoyaltyLot.customer_id == customer_id, LoyaltyLot.remaining > 0)
+        .order_by(never, LoyaltyLot.expires_at, LoyaltyLot.id)
+        .execution_options(populate_existing=True, banyan_unscoped=True)).scalars())
+    if prefer_entry_id is not None:
+        lots.sort(key=lambda lot: lot.entry_id != prefer_entry_id)
+    return lots
+
+
+def debit(session, customer_id: int, kind: str, points: int, *, store_id=None, at=None, key=None,
+          source=None, note=None, sale_id=None, prefer_entry_id=None, partial=False):
+    """Take ``points`` (> 0). Refused when the balance is short, unless ``partial`` (then as
+    many as there are). Returns (entry or None, [(lot, n)] consumed)."""
+    done = entry_by_key(session, key)
+    if done is not None:
+        return done, [(u.lot, u.points) for u in session.execute(
+            select(LoyaltyLotUsage).where(LoyaltyLotUsage.entry_id == done.id)).scalars()]
+    if points <= 0:
+        raise BusinessError({"points": _l("Points must be greater than zero.")})
+    lock_account(session, customer_id)
+    have = balance(session, customer_id)
+    if have < points:
+        if not partial:
+            raise BusinessError({"points": [_l("Not enough points: %(have)s available.", have=have)]})
+        points = max(have, 0)
+        if points == 0:
+            return None, []
+    entry = _post(session, LoyaltyEntry(customer_id=customer_id, kind=kind, points=-points, store_id=store_id,
+                                        company_id=_company_of(session, store_id), sale_id=sale_id,
+                                        posted_at=at or utcnow(), idempotency_key=key, source=source,
+                                        note=note))
+    left = points
+    taken = []
+    for lot in open_lots(session, customer_id, prefer_entry_id):
+        if left == 0:
+            break
+        n = min(lot.remaining, left)
+        lot.remaining -= n
+        left -= n
+        taken.append((lot, n))
+        session.add(LoyaltyLotUsage(entry_id=entry.id, lot_id=lot.id, points=n))
+    if left:
+        raise BusinessError({"points": [_l("The points lots do not match the balance.")]})
+    session.flush()
+    return entry, taken
+
+
+def give_back(session, entry: LoyaltyEntry, points: int, *, kind=None, store_id=None, at=None, key=None,
+              source=None, note=None) -> LoyaltyEntry:
+    """Reverse ``points`` of debit ``entry`` into the very lots it consumed (latest-expiring
+    first), so expiry dates and the earning franchisee are kept."""
+    done = entry_by_key(session, key)
+    if done is not None:
+        return done
+    lock_account(session, entry.customer_id)
+    usages = list(session.execute(select(LoyaltyLotUsage).where(LoyaltyLotUsage.entry_id == entry.id)).scalars())
+    back = session.execute(select(LoyaltyLotUsage.lot_id, func.sum(LoyaltyLotUsage.points))
+                           .join(LoyaltyEntry, LoyaltyEntry.id == LoyaltyLotUsage.entry_id)
+                           .where(LoyaltyEntry.source == f"reverse:{entry.id}")
+                           .group_by(LoyaltyLotUsage.lot_id)).all()
+    already = {lot_id: -int(n) for lot_id, n in back}
+    rev = _post(session, LoyaltyEntry(customer_id=entry.customer_id, kind=kind or entry.kind, points=points,
+                                      store_id=store_id if store_id is not None else entry.store_id,
+                                      company_id=_company_of(session, store_id if store_id is not None
+                                                             else entry.store_id),
+                                      sale_id=entry.sale_id, posted_at=at or utcnow(), idempotency_key=key,
+                                      source=f"reverse:{entry.id}", note=note))
+    left = points
+    usages.sort(key=lambda u: (u.lot.expires_at is None, u.lot.expires_at or datetime.max, u.lot_id), reverse=True)
+    for u in usages:
+        if left == 0:
+            break
+        n = min(u.points - already.get(u.lot_id, 0), left)
+        if n <= 0:
+            continue
+        session.execute(select(LoyaltyLot).where(LoyaltyLot.id == u.lot_id).with_for_update())
+        u.lot.remaining += n
+        left -= n
+        session.add(LoyaltyLotUsage(entry_id=rev.id, lot_id=u.lot_id, points=-n))
+    if left:
+        raise BusinessError({"points": [_l("More points given back than were taken.")]})
+    session.flush()
+    return rev
+
+
+def expire_due(session, at: datetime | None = None) -> int:
+    """Expire every lot past its date, set-based: one UPDATE marks and empties the lots, one
+    INSERT ... SELECT posts an ``expire`` entry per lot, one UPDATE closes them. Returns the
+    number of points expired. Safe to run twice (a second run finds nothing)."""
+    at = at or utcnow()
+    due = and_(LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at <= at, LoyaltyLot.remaining > 0)
+    session.flush()
+    session.execute(update(LoyaltyLot).where(due)
+                    .values(pending_expiry=LoyaltyLot.remaining, remaining=0)
+                    .execution_options(synchronize_session=False))
+    stamp = at.strftime("%Y%m%d%H%M%S%f")
+    pending = select(LoyaltyLot.customer_id, literal("expire"), -LoyaltyLot.pending_expiry, LoyaltyLot.store_id,
+                     LoyaltyLot.company_id, literal(at), literal(f"expire:{stamp}:") + cast(LoyaltyLot.id, String(20)),
+                     literal("lot:") + cast(LoyaltyLot.id, String(20))
+                     ).where(LoyaltyLot.pending_expiry > 0)
+    total = session.execute(select(func.coalesce(func.sum(LoyaltyLot.pending_expiry), 0))
+                            .where(LoyaltyLot.pending_expiry > 0)).scalar()
+    session.execute(insert(LoyaltyEntry).from_select(
+        ["customer_id", "kind", "points", "store_id", "company_id", "posted_at", "idempotency_key", "source"],
+        pending))
+    session.execute(update(LoyaltyLot).where(LoyaltyLot.pending_expiry > 0)
+                    .values(expired_points=LoyaltyLot.expired_points + LoyaltyLot.pending_expiry, pending_expiry=0)
+                    .execution_options(synchronize_session=False))
+    session.expire_all()
+    return int(total or 0)
+
+
+def expiring_soon(session, within_days: int | None = None, at: datetime | None = None,
+                  customer_id: int | None = None) -> list[dict]:
+    """Members with points expiring within ``within_days`` (policy reminder days by default):
+    ``[{customer_id, points, first_expiry}]``, most points first (for reminders/campaigns)."""
+    at = at or utcnow()
+    days = within_days if within_days is not None else policy(session).reminder_days
+    stmt = (select(LoyaltyLot.customer_id, func.sum(LoyaltyLot.remaining), func.min(LoyaltyLot.expires_at))
+            .where(LoyaltyLot.remaining > 0, LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at > at,
+                   LoyaltyLot.expires_at <= at + timedelta(days=days))
+            .group_by(LoyaltyLot.customer_id).order_by(func.sum(LoyaltyLot.remaining).desc()))
+    if customer_id is not None:
+        stmt = stmt.where(LoyaltyLot.customer_id == customer_id)
+    return [{"customer_id": c, "points": int(p), "first_expiry": e} for c, p, e in session.execute(stmt)]

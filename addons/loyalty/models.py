@@ -1,0 +1,301 @@
+"""Loyalty tables: points ledger with lots, earning rules and events, rewards, promotions, coupons.
+
+Points are whole numbers. Every balance is a sum over ``loyalty_entry``; ``loyalty_lot`` keeps
+what is left of each credit so expiry is exact, and ``loyalty_lot_usage`` says which lots a
+debit consumed (clearing between franchisees is derived from it).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric,
+                        String, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Money
+from core.mixins import IdPk, Timestamps, utcnow
+
+ENTRY_KINDS = ("earn", "redeem", "expire", "adjust", "transfer")
+EXPIRY_MODES = ("months", "year_end", "never")
+REWARD_KINDS = ("goods", "coupon", "service")
+PROMOTION_KINDS = ("special_price", "spend_gift", "buy_n_get_m", "percent", "fixed")
+PROMOTION_TARGETS = ("lines", "ticket")
+
+
+class LoyaltyPolicy(IdPk, Timestamps, Base):
+    """The chain's points policy (one row): value of a point, expiry, reminders."""
+
+    __tablename__ = "loyalty_policy"
+    value_per_point: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("0.01"))
+    expiry_mode: Mapped[str] = mapped_column(String(10), default="months")
+    expiry_months: Mapped[int] = mapped_column(Integer, default=12)
+    year_end_offset: Mapped[int] = mapped_column(Integer, default=0)
+    reminder_days: Mapped[int] = mapped_column(Integer, default=30)
+    rebate_per_point: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("0.005"))
+    rebate_min_points: Mapped[int] = mapped_column(Integer, default=1000)
+    __table_args__ = (CheckConstraint("value_per_point >= 0", name="value_not_negative"),
+                      CheckConstraint("expiry_months > 0", name="months_positive"))
+
+    def __str__(self) -> str:
+        return f"{self.expiry_mode}/{self.value_per_point}"
+
+
+class LoyaltyAccount(Base):
+    """One row per customer holding points: the row locked before any balance is read."""
+
+    __tablename__ = "loyalty_account"
+    __audit__ = False
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    customer = relationship("Customer")
+
+    def __str__(self) -> str:
+        return str(self.customer or self.customer_id)
+
+
+class LoyaltyEntry(IdPk, Base):
+    """A ledger posting (append-only). ``points`` is signed; ``idempotency_key`` is unique per
+    source document line so a replayed sale never earns twice."""
+
+    __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
+    __tablename__ = "loyalty_entry"
+    __audit__ = False
+    __table_args__ = (UniqueConstraint("idempotency_key"),
+                      Index("ix_loyalty_entry_customer_posted", "customer_id", "posted_at"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), index=True)
+    points: Mapped[int] = mapped_column(Integer)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("core_company.id"), index=True)
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    source: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(String(255))
+    customer = relationship("Customer")
+    store = relationship("Store")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.points:+d}"
+
+
+class LoyaltyLot(IdPk, Base):
+    """What is left of one credit: consumed soonest-expiring first, expired exactly."""
+
+    __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
+    __tablename__ = "loyalty_lot"
+    __audit__ = False
+    __table_args__ = (CheckConstraint("remaining >= 0", name="remaining_not_negative"),
+                      CheckConstraint("remaining <= points", name="remaining_le_points"),
+                      Index("ix_loyalty_lot_open", "customer_id", "expires_at"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("loyalty_entry.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("core_company.id"), index=True)
+    earned_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    points: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer)
+    expired_points: Mapped[int] = mapped_column(Integer, default=0)
+    pending_expiry: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __str__(self) -> str:
+        return f"lot {self.id}: {self.remaining}/{self.points}"
+
+
+class LoyaltyLotUsage(IdPk, Base):
+    """Points of ``lot`` taken (positive) or given back (negative) by a debit ``entry``."""
+
+    __tablename__ = "loyalty_lot_usage"
+    __audit__ = False
+    entry_id: Mapped[int] = mapped_column(ForeignKey("loyalty_entry.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("loyalty_lot.id"), index=True)
+    points: Mapped[int] = mapped_column(Integer)
+    lot: Mapped[LoyaltyLot] = relationship()
+
+
+class EarningRule(IdPk, Timestamps, Base):
+    """``base`` rules give points per currency unit spent (the most specific store rule wins);
+    ``bonus`` rules add points on chosen products or categories."""
+
+    __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
+    __tablename__ = "loyalty_earning_rule"
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(8), default="base")
+    points_per_unit: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("1"))
+    points_per_item: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("0"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("core_product.id"), index=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("core_product_category.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    product = relationship("Product")
+    category = relationship("ProductCategory")
+    store = relationship("Store")
+    __table_args__ = (CheckConstraint("points_per_unit >= 0", name="ppu_not_negative"),
+                      CheckConstraint("points_per_item >= 0", name="ppi_not_negative"))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PointsEvent(IdPk, Timestamps, Base):
+    """A time-boxed multiplier (double points on a holiday), chain-wide or for one store."""
+
+    __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
+    __tablename__ = "loyalty_event"
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("2"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime)
+    ends_at: Mapped[datetime] = mapped_column(DateTime)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    store = relationship("Store")
+    __table_args__ = (CheckConstraint("multiplier > 0", name="multiplier_positive"),)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Reward(IdPk, Timestamps, Base):
+    """An item of the redemption catalog: goods, a coupon or a service, priced in points."""
+
+    __tablename__ = "loyalty_reward"
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(10), default="goods")
+    points_price: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int | None] = mapped_column(Integer)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("core_product.id"))
+    promotion_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_promotion.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    product = relationship("Product")
+    promotion = relationship("Promotion")
+    __table_args__ = (CheckConstraint("points_price > 0", name="price_positive"),
+                      CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Redemption(IdPk, Base):
+    __tablename__ = "loyalty_redemption"
+    __audit__ = False
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    reward_id: Mapped[int] = mapped_column(ForeignKey("loyalty_reward.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("loyalty_entry.id"))
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_coupon.id"))
+    points: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reward: Mapped[Reward] = relationship()
+    customer = relationship("Customer")
+
+
+class Promotion(IdPk, Timestamps, Base):
+    """A checkout promotion; see docs/addons/loyalty.md for how promotions combine."""
+
+    __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
+    __tablename__ = "loyalty_promotion"
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(8), default="lines")
+    percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    min_spend: Mapped[Decimal | None] = mapped_column(Money)
+    buy_qty: Mapped[int | None] = mapped_column(Integer)
+    get_qty: Mapped[int | None] = mapped_column(Integer)
+    gift_product_id: Mapped[int | None] = mapped_column(ForeignKey("core_product.id"))
+    members_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    birthday_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_coupon: Mapped[bool] = mapped_column(Boolean, default=False)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime)
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    exclusive: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    items: Mapped[list["PromotionItem"]] = relationship(back_populates="promotion",
+                                                        cascade="all, delete-orphan")
+    gift_product = relationship("Product")
+    store = relationship("Store")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PromotionItem(IdPk, Base):
+    """A product or category a line promotion applies to (and its member special price)."""
+
+    __tablename__ = "loyalty_promotion_item"
+    promotion_id: Mapped[int] = mapped_column(ForeignKey("loyalty_promotion.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("core_product.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("core_product_category.id"))
+    special_price: Mapped[Decimal | None] = mapped_column(Money)
+    promotion: Mapped[Promotion] = relationship(back_populates="items")
+    product = relationship("Product")
+    category = relationship("ProductCategory")
+
+    def __str__(self) -> str:
+        return str(self.product or self.category)
+
+
+class Coupon(IdPk, Timestamps, Base):
+    """A code that unlocks a promotion; ``max_uses`` 1 = single use, None = unlimited."""
+
+    __tablename__ = "loyalty_coupon"
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    promotion_id: Mapped[int] = mapped_column(ForeignKey("loyalty_promotion.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    max_uses: Mapped[int | None] = mapped_column(Integer, default=1)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    promotion: Mapped[Promotion] = relationship()
+    customer = relationship("Customer")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class PromotionUse(IdPk, Base):
+    """One promotion (and coupon) used on one confirmed sale; released when it is refunded."""
+
+    __tablename__ = "loyalty_promotion_use"
+    __audit__ = False
+    __table_args__ = (UniqueConstraint("sale_id", "promotion_id"),)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    promotion_id: Mapped[int] = mapped_column(ForeignKey("loyalty_promotion.id"), index=True)
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_coupon.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    discount: Mapped[Decimal] = mapped_column(Money)
+    used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    released: Mapped[bool] = mapped_column(Boolean, default=False)
+    promotion: Mapped[Promotion] = relationship()
+
+
+class Rebate(IdPk, Base):
+    """A year-end rebate granted on the points a customer earned in ``year`` (once a year)."""
+
+    __tablename__ = "loyalty_rebate"
+    __table_args__ = (UniqueConstraint("customer_id", "year"),)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_coupon.id"))
+    created_on: Mapped[date] = mapped_column(Date, default=lambda: utcnow().date())
+    customer = relationship("Customer")
+
+
+MODELS = [LoyaltyPolicy, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, EarningRule, PointsEvent,
+          Promotion, PromotionItem, Coupon, Reward, Redemption, PromotionUse, Rebate]
