@@ -57,6 +57,7 @@ def translations(locale: str | None = None) -> Translations:
             t = Translations.load(str(d), [locale], domain="messages")
             if isinstance(t, Translations):
                 merged.merge(t)
+                merged.plural = t.plural  # merge() keeps the empty base's (n != 1) plural rule
         _cache[locale] = merged
     return _cache[locale]
 
