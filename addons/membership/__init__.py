@@ -1,0 +1,1 @@
+"""Membership addon: members, cards, tiers, stored value. Public API: ``addons.membership.services``."""

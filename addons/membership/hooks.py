@@ -1,0 +1,216 @@
+"""Hook implementations of the membership addon: thin wrappers around ``services``."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core import hookimpl
+from core.contrib import (Adjustment, Balance, Breach, DashboardWidget, PaymentMethod, SensitiveAction,
+                          SummaryPanel)
+from core.db import money
+from core.errors import BusinessError
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.services.pricing import list_price
+
+from addons.membership import services as svc
+from addons.membership.models import MODELS
+
+
+@hookimpl
+def register_models():
+    return MODELS
+
+
+@hookimpl
+def register_permissions():
+    from addons.membership.permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def register_record_rules():
+    from addons.membership.permissions import RECORD_RULES
+
+    return RECORD_RULES
+
+
+@hookimpl
+def register_jobs():
+    from addons.membership.jobs import JOBS
+
+    return JOBS
+
+
+@hookimpl
+def register_sensitive_actions():
+    return [SensitiveAction("membership.stored_value.adjust", _l("Large manual stored-value adjustment"),
+                            approvals=2, threshold=Decimal("500.00"))]
+
+
+# --- checkout ------------------------------------------------------------------------------
+
+@hookimpl
+def resolve_price(session, product, store, customer, at):
+    """Active members pay the member price list's price when the product has one."""
+    if customer is None or not svc.is_active_member(session, customer.id):
+        return None
+    return list_price(session, product.id, store.id, "member", at)
+
+
+@hookimpl
+def price_ticket(session, ticket):
+    """Tier discount per line, named after the tier; lines priced from the member price list
+    get no extra tier discount."""
+    tier = svc.tier_of(session, ticket.customer_id)
+    if tier is None or tier.discount_rate <= 0:
+        return []
+    at = ticket.created_at or utcnow()
+    pct = f"{(tier.discount_rate * 100).normalize():f}"
+    label = _("%(tier)s member discount %(pct)s%%", tier=tier.name, pct=pct)
+    out = []
+    for line in ticket.lines:
+        if list_price(session, line.product_id, ticket.store_id, "member", at) is not None:
+            continue
+        amount = -money(line.total * tier.discount_rate)
+        if amount < 0:
+            out.append(Adjustment(amount=amount, rule_code=f"membership.tier.{tier.code}", label=label, line=line,
+                                  priority=20))
+    return out
+
+
+def _capture(session, sale, amount, reference):
+    customer_id = sale.customer_id
+    if reference:
+        card = svc.find_card(session, reference)
+        if card is None:
+            raise BusinessError({"payments": _l("No such card.")})
+        if customer_id is not None and card.member_id != customer_id:
+            raise BusinessError({"payments": _l("This card belongs to another member.")})
+        customer_id = card.member_id
+    if customer_id is None or svc.get_member(session, customer_id) is None:
+        raise BusinessError({"payments": _l("Stored value needs a member: give the customer or the card.")})
+    entries = svc.spend(session, customer_id, amount, sale.store_id, user=None, card_number=reference,
+                        sale_id=sale.id)
+    return entries[0].card.number if entries and entries[0].card is not None else reference
+
+
+def _refund(session, refund, payment, amount):
+    entries = svc.refund_spend(session, payment.sale_id, amount, refund_sale_id=refund.id,
+                               store_id=refund.store_id)
+    return entries[0].card.number if entries and entries[0].card is not None else None
+
+
+@hookimpl
+def payment_methods(session, ticket, user):
+    return [PaymentMethod(code="stored_value", label=_l("Stored value"), capture=_capture, refund=_refund,
+                          priority=30)]
+
+
+@hookimpl
+def validate_sale(session, sale):
+    if sale.customer_id is not None:
+        svc._refuse_blacklisted(session, sale.customer_id)
+
+
+# --- events --------------------------------------------------------------------------------
+
+@hookimpl
+def on_sale_confirmed(session, sale):
+    svc.record_sale(session, sale)
+
+
+@hookimpl
+def on_sale_refunded(session, refund, sale):
+    svc.reverse_sale(session, refund, sale)
+
+
+@hookimpl
+def on_customer_merged(session, kept, removed):
+    svc.merge_members(session, kept.id, removed.id)
+
+
+# --- customer data ---------------------------------------------------------------------------
+
+@hookimpl
+def customer_summary(session, customer, user):
+    member = svc.get_member(session, customer.id)
+    status = svc.list_status(session, customer.id)
+    listed = {"black": _l("Blacklisted"), "white": _l("Whitelisted")}.get(status)
+    if member is None:
+        fields = [(_l("Membership"), _l("Not a member"))]
+        if listed:
+            fields.append((_l("List"), listed))
+        return [SummaryPanel(title=_l("Membership"), fields=tuple(fields), priority=20,
+                             permission="membership.member.read", addon="membership")]
+    tier = svc.tier_of(session, customer.id)
+    card = svc.usable_card(session, customer.id)
+    sv = svc.stored_value_detail(session, customer.id)
+    progress = svc.progress_to_next_tier(session, customer.id)
+    fields = [
+        (_l("Status"), _(member.status)),
+        (_l("Tier"), tier.name if tier else "-"),
+        (_l("Card"), f"{card.number} ({_(card.status)})" if card else _("no active card")),
+        (_l("Stored value"), f"{sv['total']:.2f}"),
+        (_l("of which bonus"), f"{sv['bonus']:.2f}"),
+    ]
+    if progress and progress["next"] is not None:
+        fields.append((_l("Next tier"), f"{progress['next'].name} ({progress['ratio'] * 100:.0f}%)"))
+    if listed:
+        fields.append((_l("List"), listed))
+    return [SummaryPanel(title=_l("Membership"), fields=tuple(fields), priority=20,
+                         permission="membership.member.read", addon="membership")]
+
+
+@hookimpl
+def dashboard_widgets(session, user, store_ids):
+    by_tier = svc.members_by_tier(session, store_ids)
+    by_month = svc.new_members_by_month(session, store_ids)
+    liab = svc.liability(session, store_ids)
+    return [
+        DashboardWidget("membership.members_by_tier", _l("Members by tier"), "bar",
+                        {"labels": [n for n, _c in by_tier], "values": [c for _n, c in by_tier]},
+                        priority=50, permission="membership.member.read"),
+        DashboardWidget("membership.new_members", _l("New members per month"), "bar",
+                        {"labels": [m for m, _c in by_month], "values": [c for _m, c in by_month]},
+                        priority=51, permission="membership.member.read"),
+        DashboardWidget("membership.liability", _l("Stored-value liability"), "number",
+                        {"value": f"{liab['total']:,.2f}"}, priority=52, permission="membership.report.read"),
+    ]
+
+
+@hookimpl
+def derived_balances(session, customer):
+    if svc.get_member(session, customer.id) is None:
+        return []
+    sv = svc.stored_value_detail(session, customer.id)
+    return [Balance("membership.stored_value", sv["total"]),
+            Balance("membership.stored_value_bonus", sv["bonus"]),
+            Balance("membership.tier_spend", svc.tier_spend_total(session, customer.id))]
+
+
+@hookimpl
+def check_invariants(session):
+    return [Breach(check, message, records) for check, message, records in svc.invariant_breaches(session)]
+
+
+@hookimpl
+def load_demo_data(session, demo):
+    from addons.membership.demo import load
+
+    load(session, demo)
+
+
+@hookimpl
+def register_admin_views(app):
+    from addons.membership.admin import views
+
+    return views(app)
+
+
+@hookimpl
+def register_blueprints(app):
+    from addons.membership.api import blueprints
+
+    return blueprints(app)

@@ -1,0 +1,265 @@
+"""Membership tables (all ``membership_*``).
+
+* ``membership_member`` is a 1:1 extension of ``core_customer`` (PK = FK): one member per
+  customer, valid in every store of the chain.
+* Cards, card events, tier changes, the tier ledger, the stored-value ledger and clearing
+  entries hang off the member (FK to ``membership_member.customer_id``), so the kernel's
+  customer merge leaves them alone and ``on_customer_merged`` moves them explicitly.
+* Balances are never stored: they are sums over the ledgers (lock the member row first).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Money
+from core.mixins import IdPk, LedgerEntry, Timestamps, utcnow
+
+MEMBER_STATUSES = ("active", "suspended", "cancelled")
+CARD_STATUSES = ("issued", "active", "lost", "replaced", "cancelled")
+CARD_KINDS = ("physical", "virtual")
+LIST_KINDS = ("black", "white")
+SV_KINDS = ("topup", "bonus", "spend", "refund", "adjust", "forfeit", "transfer")
+TIER_ENTRY_KINDS = ("sale", "refund", "merge", "adjust")
+CANCEL_POLICIES = ("refund", "forfeit")
+
+MEMBER_FK = "membership_member.customer_id"
+
+
+class Tier(IdPk, Timestamps, Base):
+    """A membership level. A member qualifies when, over the last ``window_days``, their
+    spend reaches ``min_spend`` and/or their visits reach ``min_visits`` (``qualify`` =
+    "any": either threshold is enough; "all": every threshold set must be met). A tier with
+    no threshold is the entry tier. Higher ``rank`` = better tier."""
+
+    __tablename__ = "membership_tier"
+    __table_args__ = (
+        CheckConstraint("discount_rate >= 0 AND discount_rate < 1", name="discount_rate_range"),
+        CheckConstraint("points_multiplier >= 0", name="multiplier_not_negative"),
+    )
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    rank: Mapped[int] = mapped_column(Integer, unique=True)
+    min_spend: Mapped[Decimal | None] = mapped_column(Money)
+    min_visits: Mapped[int | None] = mapped_column(Integer)
+    qualify: Mapped[str] = mapped_column(String(8), default="any")
+    window_days: Mapped[int] = mapped_column(Integer, default=365)
+    grace_days: Mapped[int] = mapped_column(Integer, default=30)
+    discount_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0"))
+    points_multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal("1"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Member(Timestamps, Base):
+    """A customer enrolled in the programme (PK = FK to ``core_customer``)."""
+
+    __tablename__ = "membership_member"
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("membership_tier.id"), index=True)
+    tier_since: Mapped[datetime | None] = mapped_column(DateTime)
+    tier_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier_lock_reason: Mapped[str | None] = mapped_column(String(255))
+    downgrade_pending_since: Mapped[datetime | None] = mapped_column(DateTime)
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    enrol_store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="backoffice")
+    #: family cards: a child member's spending counts toward the parent's tier
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey(MEMBER_FK), index=True)
+
+    customer = relationship("Customer")
+    tier: Mapped[Tier | None] = relationship()
+    enrol_store = relationship("Store")
+    parent: Mapped["Member | None"] = relationship(remote_side="Member.customer_id")
+    cards: Mapped[list["Card"]] = relationship(back_populates="member", order_by="Card.id",
+                                               foreign_keys="Card.member_id")
+
+    @property
+    def id(self) -> int:
+        return self.customer_id
+
+    def __str__(self) -> str:
+        return str(self.customer) if self.customer is not None else f"member {self.customer_id}"
+
+
+class Card(IdPk, Timestamps, Base):
+    """A member card ("three cards in one": membership, points and stored value)."""
+
+    __tablename__ = "membership_card"
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="physical")
+    status: Mapped[str] = mapped_column(String(16), default="issued", index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey(MEMBER_FK), index=True)
+    issued_store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("membership_card.id"), index=True)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("membership_card.id"), index=True)
+
+    member: Mapped[Member] = relationship(back_populates="cards", foreign_keys=[member_id])
+    issued_store = relationship("Store")
+    replaced_by: Mapped["Card | None"] = relationship(remote_side="Card.id", foreign_keys=[replaced_by_id])
+    replaces: Mapped["Card | None"] = relationship(remote_side="Card.id", foreign_keys=[replaces_id])
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CardEvent(IdPk, Base):
+    """One change of a card (issue, activate, report_lost, replace, cancel, move) and who made it."""
+
+    __tablename__ = "membership_card_event"
+    __audit__ = False
+    card_id: Mapped[int] = mapped_column(ForeignKey("membership_card.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey(MEMBER_FK), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    at_store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    note: Mapped[str | None] = mapped_column(String(255))
+
+    card: Mapped[Card] = relationship()
+    user = relationship("User")
+
+
+class TierChange(IdPk, Base):
+    """History of a member's tier: enrol, upgrade, downgrade, manual override, refund, merge."""
+
+    __tablename__ = "membership_tier_change"
+    __audit__ = False
+    member_id: Mapped[int] = mapped_column(ForeignKey(MEMBER_FK), index=True)
+    from_tier_id: Mapped[int | None] = mapped_column(ForeignKey("membership_tier.id"))
+    to_tier_id: Mapped[int | None] = mapped_column(ForeignKey("membership_tier.id"))
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(255))
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    from_tier: Mapped[Tier | None] = relationship(foreign_keys=[from_tier_id])
+    to_tier: Mapped[Tier | None] = relationship(foreign_keys=[to_tier_id])
+
+
+class TierEntry(IdPk, Base):
+    """Tier ledger: spend and visits credited to ``member_id`` (the family parent when the
+    buyer is a child member). A refund posts the exact opposite, dated like the sale, so
+    any rolling window sees the pair together."""
+
+    __tablename__ = "membership_tier_entry"
+    __audit__ = False
+    member_id: Mapped[int] = mapped_column(ForeignKey(MEMBER_FK), index=True)
+    buyer_id: Mapped[int | None] = mapped_column(ForeignKey(MEMBER_FK), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    spend: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    visits: Mapped[int] = mapped_column(Integer, default=0)
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class StoredValueEntry(IdPk, LedgerEntry, Base):
+    """Stored-value ledger of a member. ``amount`` is signed; ``bonus_amount`` is the part
+    of ``amount`` that is bonus value (the rest is paid value). Each line belongs to the
+    bucket of the store/company that sold the value (``issuer_*``), which is what the
+    liability report and inter-company clearing read."""
+
+    __tablename__ = "membership_stored_value_entry"
+    __audit__ = False
+    member_id: Mapped[int] = mapped_column(ForeignKey(MEMBER_FK), index=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("membership_card.id"), index=True)
+    bonus_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    issuer_store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    issuer_company_id: Mapped[int | None] = mapped_column(ForeignKey("core_company.id"), index=True)
+    at_store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_payment.id"), index=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("membership_stored_value_entry.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+
+    card: Mapped[Card | None] = relationship()
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return self.amount - self.bonus_amount
+
+
+class ClearingEntry(IdPk, Base):
+    """Stored value sold by ``from_company`` and spent at a store of ``to_company``:
+    ``from_company`` owes ``amount`` to ``to_company`` (negative on refunds)."""
+
+    __tablename__ = "membership_clearing_entry"
+    __audit__ = False
+    from_company_id: Mapped[int] = mapped_column(ForeignKey("core_company.id"), index=True)
+    to_company_id: Mapped[int] = mapped_column(ForeignKey("core_company.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("membership_stored_value_entry.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey(MEMBER_FK), index=True)
+    posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    from_company = relationship("Company", foreign_keys=[from_company_id])
+    to_company = relationship("Company", foreign_keys=[to_company_id])
+
+
+class TopupRule(IdPk, Timestamps, Base):
+    """Top-up bonus: topping up at least ``min_amount`` adds ``bonus`` (the best rule wins)."""
+
+    __tablename__ = "membership_topup_rule"
+    __table_args__ = (CheckConstraint("min_amount > 0", name="min_positive"),
+                      CheckConstraint("bonus >= 0", name="bonus_not_negative"))
+    name: Mapped[str] = mapped_column(String(80))
+    min_amount: Mapped[Decimal] = mapped_column(Money)
+    bonus: Mapped[Decimal] = mapped_column(Money)
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ListEntry(IdPk, Timestamps, Base):
+    """Black list (refused at checkout, cannot enrol or top up) or white list (trusted,
+    shown to staff) entry with its reason. One active entry per customer."""
+
+    __tablename__ = "membership_list_entry"
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    lift_reason: Mapped[str | None] = mapped_column(String(255))
+
+    customer = relationship("Customer")
+
+
+class Policy(Base):
+    """Programme settings (one row, id 1), edited in the back office."""
+
+    __tablename__ = "membership_policy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: enrol a non-member customer automatically when a sale to them is confirmed
+    auto_enrol: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: what happens to stored value when a member's last card is cancelled
+    cancel_policy: Mapped[str] = mapped_column(String(8), default="refund")
+    #: manual stored-value adjustments at or above this need four-eyes approval
+    large_adjust_threshold: Mapped[Decimal] = mapped_column(Money, default=Decimal("500"))
+    card_prefix: Mapped[str] = mapped_column(String(8), default="88")
+
+
+MODELS = (Tier, Member, Card, CardEvent, TierChange, TierEntry, StoredValueEntry, ClearingEntry,
+          TopupRule, ListEntry, Policy)
