@@ -1,0 +1,1 @@
+"""Gift Card: a Banyan addon (no side effects on import)."""

@@ -1,0 +1,79 @@
+"""Public API of the gift card addon. Services flush, never commit.
+
+Every balance read that precedes a ledger write locks the card row first
+(``with_for_update``), so two tills cannot spend the same money on PostgreSQL; SQLite
+serialises writers with BEGIN IMMEDIATE.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from core.db import ZERO, money
+from core.errors import BusinessError, NotFound
+from core.i18n import lazy_gettext as _l
+
+from .models import GiftCard, GiftCardEntry
+
+
+def issue_card(session, code: str, amount, customer_id: int | None = None) -> GiftCard:
+    code = (code or "").strip().upper()
+    amount = money(amount)
+    if not code:
+        raise BusinessError({"code": _l("A card code is required.")})
+    if amount <= 0:
+        raise BusinessError({"amount": _l("The amount must be positive.")})
+    if session.execute(select(GiftCard.id).where(GiftCard.code == code)).first():
+        raise BusinessError({"code": _l("This card code is already used.")})
+    card = GiftCard(code=code, customer_id=customer_id, active=True)
+    session.add(card)
+    session.flush()
+    session.add(GiftCardEntry(card_id=card.id, amount=amount, kind="issue", source="issue"))
+    session.flush()
+    return card
+
+
+def lock_card(session, code: str) -> GiftCard:
+    card = session.execute(select(GiftCard).where(GiftCard.code == (code or "").strip().upper())
+                           .with_for_update()).scalar()
+    if card is None:
+        raise NotFound({"reference": _l("Unknown gift card.")})
+    return card
+
+
+def balance(session, card: GiftCard) -> Decimal:
+    total = session.execute(select(func.coalesce(func.sum(GiftCardEntry.amount), 0))
+                            .where(GiftCardEntry.card_id == card.id)).scalar()
+    return money(total)
+
+
+def customer_balance(session, customer_id: int) -> Decimal:
+    total = session.execute(select(func.coalesce(func.sum(GiftCardEntry.amount), 0))
+                            .join(GiftCard, GiftCard.id == GiftCardEntry.card_id)
+                            .where(GiftCard.customer_id == customer_id)).scalar()
+    return money(total)
+
+
+def capture(session, sale, amount, reference):
+    """PaymentMethod.capture: take ``amount`` from the card whose code is ``reference``."""
+    if not reference:
+        raise BusinessError({"payments": [_l("Scan or type the gift card code.")]})
+    card = lock_card(session, reference)
+    if not card.active:
+        raise BusinessError({"payments": [_l("This gift card is blocked.")]})
+    if balance(session, card) < amount:
+        raise BusinessError({"payments": [_l("The gift card balance is too low.")]})
+    session.add(GiftCardEntry(card_id=card.id, amount=-money(amount), kind="redeem",
+                              source=f"sale:{sale.number or ''}", sale_id=sale.id))
+    session.flush()
+    return card.code
+
+
+def refund(session, refund_doc, payment, amount):
+    """PaymentMethod.refund: put ``amount`` (positive) back on the card that paid."""
+    card = lock_card(session, payment.reference)
+    session.add(GiftCardEntry(card_id=card.id, amount=money(amount), kind="refund",
+                              source=f"refund:{refund_doc.number or ''}", sale_id=refund_doc.id))
+    session.flush()
+    return card.code
