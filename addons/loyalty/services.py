@@ -352,6 +352,7 @@ def whatif(session, date_from, date_to, change=None, store_ids=None) -> dict:
         if change is not None:
             change(session)
             session.flush()
+            session.expire_all()  # the change may be Core UPDATEs: reload rules and promotions
         pts_new = 0
         for snap in snapshots:
             pts_new += sum(lp.points for lp in earning.compute(session, snap.store_id, snap.customer_id,

@@ -1,0 +1,54 @@
+"""Real threads, real transactions (no shared test connection): no balance goes negative."""
+import threading
+import time
+
+import pytest
+
+from addons.loyalty import services
+from addons.membership import services as membership
+from core import hookimpl
+from core.db import transaction
+from core.errors import BusinessError
+from core.models import Customer
+
+# a database of its own (the marker's addon set differs), since this test commits
+pytestmark = pytest.mark.addons("loyalty", "membership")
+
+
+class SlowPosting:
+    @hookimpl
+    def loyalty_points_posted(self, session, entry):
+        if entry.points < 0:
+            time.sleep(0.2)  # hold the account lock while the others queue
+
+
+def test_concurrent_redemptions_never_overspend(rt, register_plugin):
+    with rt.session() as s, transaction(s):
+        c = Customer(name="Race")
+        s.add(c)
+        s.flush()
+        membership.enrol(s, c.id)
+        services.adjust(s, c.id, 100, note="start")
+        cid = c.id
+    register_plugin(SlowPosting())
+    barrier = threading.Barrier(5)
+    results = []
+
+    def spend():
+        barrier.wait()
+        try:
+            with rt.session() as s, transaction(s):
+                services.adjust(s, cid, -30, note="spend")
+            results.append("ok")
+        except BusinessError:
+            results.append("refused")
+
+    threads = [threading.Thread(target=spend) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == ["ok"] * 3 + ["refused"] * 2
+    with rt.session() as s:
+        assert services.balance(s, cid) == 10
+        assert services.invariant_breaches(s) == []
