@@ -1,0 +1,70 @@
+"""The back office: Flask-Admin built from what the installed addons declare.
+
+``init_admin(app, rt)`` asks every plugin for its views (``register_admin_views``), files
+each under its owner's menu category (the addon manifest's ``category``; kernel views name
+their own), refuses a view whose ``permission`` is not declared by ``register_permissions``,
+and makes the home page the dashboard.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from core.errors import AddonError
+from core.i18n import lazy_gettext as _l
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+def _owner(plugin_name: str) -> str:
+    return "core" if plugin_name.startswith("core.") else plugin_name
+
+
+def collect_views(app, rt) -> list[tuple[str, object]]:
+    """(owner, view) for every view the plugins return, kernel first, then addons in order."""
+    pm = rt.registry.pm
+    order = {name: i for i, name in enumerate(["core"] + rt.registry.names)}
+    impls = sorted(pm.hook.register_admin_views.get_hookimpls(),
+                   key=lambda impl: order.get(_owner(impl.plugin_name), len(order)))
+    out = []
+    for impl in impls:
+        kwargs = {"app": app}
+        views = impl.function(*[kwargs[a] for a in impl.argnames])
+        for view in views or ():
+            out.append((_owner(impl.plugin_name), view))
+    return out
+
+
+def check_view(owner: str, view, permissions: dict) -> None:
+    perm = getattr(view, "permission", None)
+    if not perm:
+        raise AddonError(f"addon {owner}: admin view {type(view).__name__} declares no permission")
+    if perm not in permissions:
+        raise AddonError(f"addon {owner}: admin view {type(view).__name__} names undeclared permission {perm!r}")
+    write = getattr(view, "write_permission", None)
+    if write and write not in permissions:
+        raise AddonError(f"addon {owner}: admin view {type(view).__name__} names undeclared permission {write!r}")
+
+
+def init_admin(app, rt) -> Admin:
+    from core.admin.pages import DashboardView
+
+    admin = Admin(app, name="Banyan", url="/admin",
+                  theme=Bootstrap4Theme(base_template="banyan/admin_base.html", fluid=True),
+                  index_view=DashboardView(), translations_path=str(TRANSLATIONS))
+    permissions = rt.registry.permissions()
+    manifests = {info.name: info.manifest for info in rt.registry.addons}
+    with app.app_context(), warnings.catch_warnings():
+        # Flask-Admin 2.2 deprecates plain sessions; ours is the request's scoped session
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"flask_admin.*")
+        warnings.filterwarnings("ignore", message="Passing a session object directly", category=DeprecationWarning)
+        for owner, view in collect_views(app, rt):
+            check_view(owner, view, permissions)
+            if owner != "core":
+                view.category = _l(manifests[owner].category)
+            admin.add_view(view)
+    app.extensions["banyan_admin"] = admin
+    return admin

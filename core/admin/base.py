@@ -1,0 +1,325 @@
+"""Base classes of every back-office view (kernel and addons).
+
+``BanyanModelView`` is a Flask-Admin ``ModelView`` that
+- reads and writes through the request's *scoped* session (``core.web.db_session()``), so
+  the user's record scope applies to lists, details, exports and relation pickers alike;
+- is visible only with ``permission`` and writable only with ``write_permission``;
+- masks ``Model.__sensitive__`` fields in list, detail, export and edit forms unless the
+  user holds ``core.customer.view_sensitive``;
+- exports any list to CSV and XLSX (openpyxl);
+- never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
+  and sorts on the primary key by default;
+- saves in one transaction and shows ``BusinessError`` messages on the form's fields.
+
+``BanyanView`` is the base of custom pages, with the same ``permission`` rule.
+"""
+from __future__ import annotations
+
+import io
+import logging
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.helpers import get_redirect_target
+from jinja2 import pass_context
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import BusinessError
+from core.i18n import gettext, lazy_gettext as _l
+
+log = logging.getLogger(__name__)
+
+SENSITIVE_PERMISSION = "core.customer.view_sensitive"
+MASK = "****"
+
+
+class RequestSession:
+    """Stands in for a session in Flask-Admin: every use goes to the request's session."""
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "session":
+            raise AttributeError(name)
+        from core.web import db_session
+
+        return getattr(db_session(), name)
+
+
+def mask(value) -> str:
+    """Hide a sensitive value, keeping only its last four characters when it is long."""
+    if value is None or value == "":
+        return ""
+    text = str(value)
+    return MASK + text[-4:] if len(text) >= 8 else MASK
+
+
+def _deny():
+    from core.web import current_user
+
+    if current_user() is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return abort(403)
+
+
+class _Permissioned:
+    permission: str | None = None
+
+    def is_accessible(self):
+        from core.web import current_user, has_perm
+
+        return current_user() is not None and bool(self.permission) and has_perm(self.permission)
+
+    def inaccessible_callback(self, name, **kwargs):
+        return _deny()
+
+
+class BanyanView(_Permissioned, BaseView):
+    """A custom back-office page; ``permission`` is required to see it."""
+
+
+def apply_business_error(form, exc: BusinessError) -> None:
+    """Put each message on its form field (flash the ones without a field)."""
+    for key, messages in exc.errors.items():
+        field_name = key.split(".")[0]
+        field = form[field_name] if form is not None and field_name in form else None
+        if field is not None:
+            field.errors = list(field.errors or ()) + list(messages)
+        else:
+            for m in messages:
+                flash(m, "error")
+
+
+class BanyanModelView(_Permissioned, ModelView):
+    """Permission-aware, scope-aware model view (see the module docstring)."""
+
+    write_permission: str | None = None
+    #: what the view offers at all; the user also needs ``write_permission`` to write
+    allow_create = True
+    allow_edit = True
+    allow_delete = False
+    can_view_details = True
+    allow_export = True
+    export_types = ["csv", "xlsx"]
+    export_max_rows = 100_000
+    page_size = 50
+    column_display_pk = True
+    #: big tables: prev/next pager without a COUNT of the whole table on every page
+    simple_list_pager = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        # a subclass writing ``can_create = True`` must not bypass the write permission
+        for flag in ("create", "edit", "delete", "export"):
+            if f"can_{flag}" in cls.__dict__ and not isinstance(cls.__dict__[f"can_{flag}"], property):
+                setattr(cls, f"allow_{flag}", bool(cls.__dict__[f"can_{flag}"]))
+                delattr(cls, f"can_{flag}")
+
+    def __init__(self, model, name=None, category=None, endpoint=None, url=None, **kw):
+        if self.column_default_sort is None:
+            pk = model.__mapper__.primary_key[0].key
+            self.column_default_sort = (pk, True)
+        super().__init__(model, RequestSession(), name=name, category=category, endpoint=endpoint,
+                         url=url, **kw)
+
+    # --- permissions -----------------------------------------------------------------------
+    def can_write(self) -> bool:
+        from core.web import has_perm
+
+        return has_perm(self.write_permission or self.permission)
+
+    @property
+    def can_create(self):
+        return self.allow_create and self.can_write()
+
+    @property
+    def can_edit(self):
+        return self.allow_edit and self.can_write()
+
+    @property
+    def can_delete(self):
+        return self.allow_delete and self.can_write()
+
+    @property
+    def can_export(self):
+        return self.allow_export
+
+    def is_action_allowed(self, name):
+        if not super().is_action_allowed(name):
+            return False
+        if name == "export_selected":
+            return self.allow_export
+        if name == "deactivate":
+            return hasattr(self.model, "active") and self.allow_edit and self.can_write()
+        if name == "delete":
+            return self.can_delete
+        return self.can_write()
+
+    # --- sensitive fields ------------------------------------------------------------------
+    def sensitive_fields(self) -> tuple[str, ...]:
+        return tuple(getattr(self.model, "__sensitive__", ()) or ())
+
+    def sees_sensitive(self) -> bool:
+        from core.web import has_perm
+
+        return has_perm(SENSITIVE_PERMISSION)
+
+    def _hidden(self, name) -> bool:
+        return str(name) in self.sensitive_fields() and not self.sees_sensitive()
+
+    @pass_context
+    def get_list_value(self, context, model, name):
+        if self._hidden(name):
+            return mask(getattr(model, str(name), None))
+        return super().get_list_value(context, model, name)
+
+    @pass_context
+    def get_detail_value(self, context, model, name):
+        if self._hidden(name):
+            return mask(getattr(model, str(name), None))
+        return super().get_detail_value(context, model, name)
+
+    def get_export_value(self, model, name):
+        if self._hidden(name):
+            return mask(getattr(model, str(name), None))
+        return super().get_export_value(model, name)
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if self.sensitive_fields() and not self.sees_sensitive():
+            for f in self.sensitive_fields():
+                if f in form:
+                    del form[f]
+        return form
+
+    # --- export ----------------------------------------------------------------------------
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        if export_type == "xlsx" and self.can_export and "xlsx" in self.export_types:
+            return self._export_xlsx()
+        return super().export(export_type)
+
+    def _export_xlsx(self):
+        from flask import Response
+        from openpyxl import Workbook
+        from werkzeug.utils import secure_filename
+
+        _count, data = self._export_data()
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(str(self.name)[:31] or "export")
+        ws.append([str(c[1]) for c in self._export_columns])
+        for row in data:
+            ws.append([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+        buf = io.BytesIO()
+        wb.save(buf)
+        filename = secure_filename(self.get_export_name("xlsx"))
+        return Response(buf.getvalue(), headers={"Content-Disposition": f"attachment;filename={filename}"},
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    # --- saving: one transaction, BusinessError on the fields ------------------------------
+    def _fail(self, form, exc) -> bool:
+        self.session.rollback()
+        if isinstance(exc, BusinessError):
+            apply_business_error(form, exc)
+        elif isinstance(exc, IntegrityError):
+            flash(gettext("This record clashes with another one (a code or number already used?)."), "error")
+        else:
+            raise exc
+        return False
+
+    def create_model(self, form):
+        s = self.session
+        try:
+            model = self.build_new_instance()
+            form.populate_obj(model)
+            s.add(model)
+            self._on_model_change(form, model, True)
+            s.flush()
+            s.commit()
+        except (BusinessError, IntegrityError) as exc:
+            return self._fail(form, exc)
+        self.after_model_change(form, model, True)
+        return model
+
+    def update_model(self, form, model):
+        s = self.session
+        try:
+            form.populate_obj(model)
+            self._on_model_change(form, model, False)
+            s.flush()
+            s.commit()
+        except (BusinessError, IntegrityError) as exc:
+            return self._fail(form, exc)
+        self.after_model_change(form, model, False)
+        return True
+
+    def delete_model(self, model):
+        s = self.session
+        try:
+            self.on_model_delete(model)
+            s.delete(model)
+            s.flush()
+            s.commit()
+        except (BusinessError, IntegrityError) as exc:
+            s.rollback()
+            if isinstance(exc, BusinessError):
+                for messages in exc.errors.values():
+                    for m in messages:
+                        flash(m, "error")
+            else:
+                flash(gettext("This record is still in use and cannot be deleted."), "error")
+            return False
+        self.after_model_delete(model)
+        return True
+
+    # --- bulk actions ----------------------------------------------------------------------
+    def selected(self, ids):
+        pk = self.model.__mapper__.primary_key[0]
+        values = [int(i) if pk.type.python_type is int else i for i in ids]
+        return self.session.query(self.model).filter(pk.in_(values)).all()
+
+    @action("deactivate", _l("Deactivate"), _l("Deactivate the selected records?"))
+    def action_deactivate(self, ids):
+        try:
+            rows = self.selected(ids)
+            for row in rows:
+                row.active = False
+            self.session.flush()
+            self.session.commit()
+        except BusinessError as exc:
+            self.session.rollback()
+            flash(str(exc), "error")
+            return
+        flash(gettext("%(num)d record(s) deactivated.", num=len(rows)))
+
+    @action("export_selected", _l("Export selected (CSV)"))
+    def action_export_selected(self, ids):
+        import csv
+
+        from flask import Response
+
+        rows = self.selected(ids)
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow([str(c[1]) for c in self._export_columns])
+        for row in rows:
+            w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment;filename={self.endpoint}-selected.csv"})
+
+    def redirect_back(self):
+        return redirect(get_redirect_target() or self.get_url(".index_view"))
+
+
+def _cell(value):
+    from decimal import Decimal
+
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return value.striptags()
+    if isinstance(value, Decimal):
+        return value
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,167 @@
+"""Four-eyes approvals for sensitive actions.
+
+Addons declare actions with ``register_sensitive_actions()`` (``SensitiveAction(name, label,
+approvals, threshold)``) and register the function that performs one with
+``register_executor(name, func)``; ``func(session, request, user)`` runs in the transaction
+of the vote that reaches the required number of approvals and returns an optional short
+result text (e.g. the refund number). A requester never approves their own request, and
+each approver counts once. Services flush, never commit.
+
+The kernel wires refunds: a back-office refund above ``[security] refund_approval_threshold``
+becomes an approval request (``refund_or_request``) instead of being paid out at once.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Callable
+
+from sqlalchemy import select
+
+from core.db import ZERO, money
+from core.errors import BusinessError, Forbidden, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Sale
+from core.models.approval import ApprovalRequest, ApprovalVote
+from core.runtime import hook_of, runtime_of
+
+_executors: dict[str, Callable] = {}
+
+DECIDE_PERMISSION = "core.approval.decide"
+REFUND_ACTION = "core.sale.refund"
+
+
+def register_executor(name: str, func: Callable) -> None:
+    """Register the function that performs sensitive action ``name`` once approved."""
+    _executors[name] = func
+
+
+def executor_of(name: str) -> Callable | None:
+    return _executors.get(name)
+
+
+def sensitive_actions(session) -> dict:
+    return {a.name: a for group in hook_of(session).register_sensitive_actions() for a in (group or ())}
+
+
+def threshold_of(session, action) -> Decimal | None:
+    """Amount above which ``action`` needs approval (None: always needs it)."""
+    if action.threshold is not None:
+        return Decimal(str(action.threshold))
+    if action.name == REFUND_ACTION:
+        value = Decimal(str(runtime_of(session).config["security"].get("refund_approval_threshold") or "0"))
+        return value if value > 0 else Decimal("Infinity")
+    return None
+
+
+def needs_approval(session, name: str, amount: Decimal | None) -> bool:
+    action = sensitive_actions(session).get(name)
+    if action is None:
+        return False
+    limit = threshold_of(session, action)
+    return limit is None or (amount is not None and amount > limit)
+
+
+def request_approval(session, action: str, payload: dict, amount, user, store_id: int | None = None,
+                     label: str | None = None) -> ApprovalRequest:
+    """Record a pending request for ``action``; nothing runs until it is approved."""
+    declared = sensitive_actions(session).get(action)
+    if declared is None:
+        raise BusinessError({"action": _l("Unknown sensitive action.")})
+    if executor_of(action) is None:
+        raise BusinessError({"action": _l("No executor is registered for this action.")})
+    req = ApprovalRequest(action=action, label=(label or str(declared.label))[:200], payload=dict(payload),
+                          amount=money(amount) if amount is not None else None, store_id=store_id,
+                          required=max(1, int(declared.approvals)), requested_by_id=getattr(user, "id", None))
+    session.add(req)
+    session.flush()
+    return req
+
+
+def _pending(session, request_id: int) -> ApprovalRequest:
+    req = session.execute(select(ApprovalRequest).where(ApprovalRequest.id == request_id)
+                          .with_for_update()).scalar()
+    if req is None:
+        raise NotFound({"id": _l("No such approval request.")})
+    session.refresh(req)
+    if req.state != "pending":
+        raise BusinessError({"id": _l("This request was already decided.")})
+    return req
+
+
+def _check_voter(session, req: ApprovalRequest, user) -> None:
+    from core.security.permissions import has_permission
+
+    if user is None or not has_permission(session, user, DECIDE_PERMISSION):
+        raise Forbidden({"id": _l("You may not decide approval requests.")})
+    if req.requested_by_id == user.id:
+        raise Forbidden({"id": _l("You cannot approve your own request.")})
+    if any(v.user_id == user.id for v in req.votes):
+        raise BusinessError({"id": _l("You already voted on this request.")})
+
+
+def approve(session, request_id: int, user, note: str | None = None) -> ApprovalRequest:
+    """Add ``user``'s approval; when enough distinct users approved, run the action now."""
+    req = _pending(session, request_id)
+    _check_voter(session, req, user)
+    req.votes.append(ApprovalVote(user_id=user.id, decision="approve", note=note))
+    session.flush()
+    if req.approvals >= req.required:
+        func = executor_of(req.action)
+        if func is None:
+            raise BusinessError({"action": _l("No executor is registered for this action.")})
+        result = func(session, req, user)
+        req.state = "approved"
+        req.decided_at = utcnow()
+        req.result = str(result)[:255] if result is not None else None
+        session.flush()
+    return req
+
+
+def reject(session, request_id: int, user, note: str | None = None) -> ApprovalRequest:
+    """Refuse the request: it is closed and its action never runs."""
+    req = _pending(session, request_id)
+    _check_voter(session, req, user)
+    req.votes.append(ApprovalVote(user_id=user.id, decision="reject", note=note))
+    req.state = "rejected"
+    req.decided_at = utcnow()
+    session.flush()
+    return req
+
+
+# --- the kernel's sensitive action: refunds over the threshold ------------------------------
+
+def refundable_amount(sale: Sale) -> Decimal:
+    """What a full refund of what is left on ``sale`` would pay back."""
+    total = ZERO
+    for line in sale.lines:
+        left = line.qty - line.refunded_qty
+        if left > 0:
+            total += money(line.total * left / line.qty)
+    return total
+
+
+def refund_or_request(session, sale_id: int, user, reason: str | None = None):
+    """Refund what is left of ``sale_id`` now, or, above the threshold, ask for approval.
+    Returns ``("refunded", refund_doc)`` or ``("pending", ApprovalRequest)``."""
+    from core.services.refund import refund
+
+    sale = session.get(Sale, sale_id)
+    if sale is None or sale.kind != "sale":
+        raise NotFound({"sale_id": _l("No such sale.")})
+    amount = refundable_amount(sale)
+    if needs_approval(session, REFUND_ACTION, amount):
+        req = request_approval(session, REFUND_ACTION, {"sale_id": sale.id, "reason": reason}, amount, user,
+                               store_id=sale.store_id, label=f"{_l('Refund')} {sale.number}")
+        return "pending", req
+    return "refunded", refund(session, sale.id, None, user=user, reason=reason)
+
+
+def _execute_refund(session, req: ApprovalRequest, user):
+    from core.services.refund import refund
+
+    doc = refund(session, int(req.payload["sale_id"]), None, user=user, reason=req.payload.get("reason"))
+    return doc.number
+
+
+register_executor(REFUND_ACTION, _execute_refund)
