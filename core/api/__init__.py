@@ -289,9 +289,12 @@ def init_api(app, rt) -> BanyanApi:
     for owner, blp in collect_blueprints(app, rt.registry):
         base = API_PREFIX if owner == "core" else f"{API_PREFIX}/{owner}"
         prefix = base + (blp.url_prefix or "")
-        blp.register_error_handler(BusinessError, handle_business_error)
-        blp.register_error_handler(IntegrityError, handle_integrity_error)
         api.register_blueprint(blp, url_prefix=prefix)
+        # error handlers for this blueprint's views only (the back office shows its own);
+        # set on the app, since a blueprint cannot change once registered on another app
+        handlers = app.error_handler_spec[blp.name][None]
+        handlers.setdefault(BusinessError, handle_business_error)
+        handlers.setdefault(IntegrityError, handle_integrity_error)
         check_permissions(app, blp.name, declared)
         if csrf is not None:
             csrf.exempt(blp)

@@ -751,9 +751,8 @@ def create_api_token(data):
         raise Forbidden({"user_id": _l("You may not make tokens for this user.")})
     with transaction(s):
         plain, token = create_token(s, target, data["name"])
-    out = S.TokenSchema().dump(token)
-    out["token"] = plain
-    return out
+    token.token = plain  # shown this once; only its hash is stored
+    return token
 
 
 @account.route("/tokens/<int:token_id>", methods=["DELETE"])

@@ -36,6 +36,11 @@ def Id(**kw):
     return fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)
 
 
+def QId(**kw):
+    """An id in a query string (always text there)."""
+    return fields.Integer(validate=validate.Range(1, MAX_ID), **kw)
+
+
 class NaiveUTC(fields.DateTime):
     """Accepts ISO datetimes; aware ones are converted to naive UTC (how the database stores them)."""
 
@@ -115,8 +120,8 @@ class StoreSchema(Schema):
 class StoreQuery(Query):
     kind = Str(validate=validate.OneOf(STORE_KINDS))
     format = Str(validate=validate.OneOf(STORE_FORMATS))
-    region_id = Id()
-    operating_company_id = Id()
+    region_id = QId()
+    operating_company_id = QId()
     active = fields.Boolean()
     q = Str(max=120, metadata={"description": "code or name contains"})
 
@@ -127,15 +132,19 @@ class CodeNameQuery(Query):
 
 # --------------------------------------------------------------------------- customers
 
-def mask(value: str | None) -> str | None:
-    """``+8613800138000`` -> ``+86138****8000``; short values keep only their last character."""
+def mask(value: str | None, kind: str = "phone") -> str | None:
+    """Hide the middle of a sensitive value: phone ``+8613800138000`` -> ``+86138****8000``,
+    ID number -> first 3 and last 4 characters, address -> its first 3 characters only."""
     if not value:
         return value
-    if len(value) <= 4:
-        return "*" * len(value)
-    if len(value) <= 8:
-        return value[:1] + "*" * (len(value) - 2) + value[-1:]
-    return value[:len(value) - 8] + "****" + value[-4:]
+    if kind == "address":
+        return value[:3] + "****"
+    prefix = ""
+    if kind == "phone" and value.startswith("+86"):
+        prefix, value = "+86", value[3:]
+    if len(value) <= 7:
+        return prefix + value[:1] + "*" * max(len(value) - 1, 3)
+    return prefix + value[:3] + "****" + value[-4:]
 
 
 class CustomerSchema(Schema):
@@ -170,7 +179,7 @@ class CustomerSchema(Schema):
         if masked:
             for name in Customer.__sensitive__:
                 if name in data:
-                    data[name] = mask(data[name])
+                    data[name] = mask(data[name], name)
         data["sensitive_masked"] = masked
         return data
 
@@ -201,7 +210,7 @@ class CustomerQuery(Query):
     q = Str(max=120, metadata={"description": "name starts with, or exact phone / email"})
     phone = Str(max=20)
     email = Str(max=254)
-    home_store_id = Id()
+    home_store_id = QId()
     active = fields.Boolean()
     kind = Str(validate=validate.OneOf(CUSTOMER_KINDS))
 
@@ -266,14 +275,14 @@ class ProductPatch(ProductIn):
 
 class ProductQuery(Query):
     q = Str(max=160, metadata={"description": "sku, barcode or name contains"})
-    category_id = Id()
+    category_id = QId()
     active = fields.Boolean()
 
 
 class PriceQuery(Query):
-    store_id = Id(required=True)
+    store_id = QId(required=True)
     at = NaiveUTC(metadata={"description": "instant (default now)"})
-    customer_id = Id()
+    customer_id = QId()
 
 
 class PriceSchema(Schema):
@@ -318,7 +327,7 @@ class PriceItemIn(Input):
 
 
 class PriceItemQuery(Query):
-    product_id = Id()
+    product_id = QId()
 
 
 # --------------------------------------------------------------------------- employees
@@ -350,7 +359,7 @@ class EmployeePatch(EmployeeIn):
 
 
 class EmployeeQuery(Query):
-    store_id = Id()
+    store_id = QId()
     role = Str(validate=validate.OneOf(EMPLOYEE_ROLES))
     active = fields.Boolean()
     q = Str(max=120)
@@ -460,8 +469,8 @@ class SaleIn(Input):
 
 
 class SaleQuery(Query):
-    store_id = Id()
-    customer_id = Id()
+    store_id = QId()
+    customer_id = QId()
     kind = Str(validate=validate.OneOf(SALE_KINDS))
     state = Str(validate=validate.OneOf(SALE_STATES))
     date_from = SafeDate(metadata={"description": "business date from (inclusive)"})
@@ -506,7 +515,7 @@ class TokenIn(Input):
 
 
 class TokenQuery(Query):
-    user_id = Id()
+    user_id = QId()
     include_revoked = fields.Boolean(load_default=False)
 
 
