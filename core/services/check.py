@@ -34,11 +34,23 @@ def _ref(table: str, ident) -> str:
 
 def orphan_rows(session) -> list[Breach]:
     """Rows of any installed table whose single-column foreign key points at no row."""
+    from sqlalchemy import inspect
+
     breaches = []
-    for table in runtime_of(session).registry.tables():
+    existing = set(inspect(session.connection()).get_table_names())
+    tables = runtime_of(session).registry.tables()
+    missing = sorted(t.name for t in tables if t.name not in existing)
+    if missing:
+        breaches.append(Breach("core.schema", f"{len(missing)} table(s) of the installed code are missing "
+                               "from the database (run banyan db upgrade)", tuple(missing)))
+    for table in tables:
+        if table.name not in existing:
+            continue
         pk = list(table.primary_key.columns)
         for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name):
             col, target = fk.parent, fk.column
+            if target.table.name not in existing:
+                continue
             ref = target.table.alias("ref")
             cond = and_(col.is_not(None), ref.c[target.name].is_(None))
             base = table.outerjoin(ref, ref.c[target.name] == col)
