@@ -51,6 +51,9 @@ class PriceList(IdPk, Timestamps, Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     store = relationship("Store")
 
+    # chain-wide lists (no store) apply everywhere: scoped by a record rule, not by store_id
+    __scope_column__ = ""
+
     def __str__(self) -> str:
         return self.name
 
