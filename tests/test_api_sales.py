@@ -1,0 +1,110 @@
+"""/api/v1/sales: checkout with Idempotency-Key, list, detail, refund, preview."""
+from sqlalchemy import func, select
+
+from core.api.testing import api, api_app  # noqa: F401
+from core.models import Sale
+
+
+def nsales(session):
+    return session.scalar(select(func.count()).select_from(Sale))
+
+
+def body(store, product, qty="2", **kw):
+    return {"store_id": store.id, "lines": [{"product_id": product.id, "qty": qty}], **kw}
+
+
+def test_create_sale_and_idempotency(api, make, session):
+    u = make.user(roles=("cashier",))
+    store, p = make.store(), make.product(price="12.50")
+    h = {"Idempotency-Key": "pos-7-0001"}
+    r = api.post("/api/v1/sales", user=u, json=body(store, p), headers=h)
+    assert r.status_code == 201, r.json
+    assert r.json["total"] == "25.00" and r.json["state"] == "confirmed" and r.json["number"]
+    again = api.post("/api/v1/sales", user=u, json=body(store, p), headers=h)
+    assert again.status_code == 200 and again.json["id"] == r.json["id"]
+    clash = api.post("/api/v1/sales", user=u, json=body(store, p, qty="3"), headers=h)
+    assert clash.status_code == 409 and clash.json["code"] == 409
+    assert nsales(session) == 1
+
+
+def test_payments_and_customer(api, make):
+    u = make.user(roles=("cashier",))
+    store, p, c = make.store(), make.product(price="10.00"), make.customer()
+    r = api.post("/api/v1/sales", user=u, json=body(store, p, customer_id=c.id, payments=[
+        {"method": "card", "amount": "5.00", "reference": "T1"}, {"method": "cash"}]))
+    assert r.status_code == 201, r.json
+    assert [(x["method"], x["amount"]) for x in r.json["payments"]] == [("card", "5.00"), ("cash", "15.00")]
+    assert r.json["customer_id"] == c.id
+
+
+def test_bad_sale_input_422_nothing_saved(api, make, session):
+    u = make.user(roles=("cashier",))
+    store, p = make.store(), make.product()
+    before = nsales(session)
+    cases = [
+        ({"store_id": store.id, "lines": []}, "lines"),
+        ({"store_id": store.id}, "lines"),
+        (body(store, p, qty="-1"), "lines"),
+        (body(store, p, qty="abc"), "lines"),
+        ({"lines": [{"product_id": p.id, "qty": "1"}]}, "store_id"),
+        (body(store, p, customer_id=999999), "customer_id"),
+        ({"store_id": 999999, "lines": [{"product_id": p.id, "qty": "1"}]}, "store_id"),
+        ({"store_id": store.id, "lines": [{"product_id": 999999, "qty": "1"}]}, "lines.0.product_id"),
+        (body(store, p, payments=[{"method": "bitcoin"}]), "payments.0.method"),
+        (body(store, p, payments=[{"method": "cash", "amount": "1.00"}]), "payments"),
+        (body(store, p, extra=1), "extra"),
+    ]
+    for b, field in cases:
+        r = api.post("/api/v1/sales", user=u, json=b)
+        assert r.status_code == 422, (b, r.json)
+        assert field in r.json["errors"]["json"], (b, r.json)
+    assert nsales(session) == before
+    r = api.post("/api/v1/sales", user=u, json=body(store, p), headers={"Idempotency-Key": "x" * 81})
+    assert r.status_code == 422 and "Idempotency-Key" in r.json["errors"]["json"]
+
+
+def test_list_detail_refund(api, make):
+    manager = make.user(roles=("store_manager",))
+    store, p = make.store(), make.product(price="8.00")
+    c = make.customer()
+    sale = make.sale(store=store, products=[p], qty="3", customer=c)
+    make.sale(store=make.store(), products=[p])
+    listed = api.get(f"/api/v1/sales?store_id={store.id}", user=manager).json
+    assert [s["id"] for s in listed] == [sale.id]
+    assert len(api.get(f"/api/v1/sales?customer_id={c.id}&kind=sale", user=manager).json) == 1
+    d = api.get(f"/api/v1/sales/{sale.id}", user=manager).json
+    assert d["total"] == "24.00" and len(d["lines"]) == 1
+    line_id = d["lines"][0]["id"]
+    r = api.post(f"/api/v1/sales/{sale.id}/refund", user=manager, json={"lines": [{"line_id": line_id, "qty": "1"}]})
+    assert r.status_code == 201, r.json
+    assert r.json["kind"] == "refund" and r.json["total"] == "-8.00" and r.json["origin_id"] == sale.id
+    assert api.get(f"/api/v1/sales/{sale.id}", user=manager).json["state"] == "partially_refunded"
+    r = api.post(f"/api/v1/sales/{sale.id}/refund", user=manager, json={"lines": [{"line_id": line_id, "qty": "5"}]})
+    assert r.status_code == 422
+    r = api.post(f"/api/v1/sales/{sale.id}/refund", user=manager, json={})
+    assert r.status_code == 201 and r.json["total"] == "-16.00"
+    assert api.get("/api/v1/sales/999999", user=manager).status_code == 404
+    assert api.post("/api/v1/sales/999999/refund", user=manager, json={}).status_code == 404
+    cashier = make.user(roles=("cashier",))
+    assert api.post(f"/api/v1/sales/{sale.id}/refund", user=cashier, json={}).status_code == 403
+    assert api.get("/api/v1/sales?date_from=2020-02-01&date_to=2020-01-01", user=manager).status_code == 422
+
+
+def test_preview_saves_nothing(api, make, session):
+    u = make.user(roles=("cashier",))
+    store, p = make.store(), make.product(price="4.00")
+    before = nsales(session)
+    r = api.post("/api/v1/sales/preview", user=u, json=body(store, p, qty="3"))
+    assert r.status_code == 200, r.json
+    assert r.json["total"] == "12.00" and r.json["lines"][0]["unit_price"] == "4.00"
+    assert nsales(session) == before
+
+
+def test_store_cashier_sells_only_in_own_store(api, make, session):
+    mine, other = make.store(), make.store()
+    p = make.product(price="3.00")
+    cashier = make.user(roles=("cashier",), scope_kind="store", scope_ref_id=mine.id)
+    r = api.post("/api/v1/sales", user=cashier, json=body(mine, p))
+    assert r.status_code == 201, r.json
+    r = api.post("/api/v1/sales", user=cashier, json=body(other, p))
+    assert r.status_code == 422 and "store_id" in r.json["errors"]["json"]
