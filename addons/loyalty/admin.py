@@ -1,0 +1,196 @@
+"""Back-office views: rules, events, promotions, coupons, rewards, ledger, member points, reports."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from sqlalchemy import select
+
+from core.admin.base import BanyanModelView, BanyanView
+from core.db import transaction
+from core.errors import BusinessError
+from core.i18n import gettext, lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Company, Customer, Store
+
+from . import services
+from .models import (Coupon, EarningRule, LoyaltyEntry, LoyaltyPolicy, PointsEvent, Promotion, PromotionItem,
+                     Redemption, Reward)
+
+
+class RuleAdmin(BanyanModelView):
+    permission = "loyalty.rule.read"
+    write_permission = "loyalty.rule.write"
+    allow_delete = True
+
+
+class EarningRuleView(RuleAdmin):
+    column_list = ("code", "name", "kind", "points_per_unit", "points_per_item", "product", "category", "store",
+                   "valid_from", "valid_to", "active")
+    column_labels = {"code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"),
+                     "points_per_unit": _l("Points per unit spent"), "points_per_item": _l("Points per item"),
+                     "product": _l("Product"), "category": _l("Category"), "store": _l("Store"),
+                     "valid_from": _l("Valid from"), "valid_to": _l("Valid to"), "active": _l("Active")}
+    form_columns = ("code", "name", "kind", "points_per_unit", "points_per_item", "product", "category", "store",
+                    "valid_from", "valid_to", "active")
+    form_choices = {"kind": [("base", _l("Base")), ("bonus", _l("Bonus"))]}
+
+
+class EventView(RuleAdmin):
+    column_list = ("code", "name", "multiplier", "starts_at", "ends_at", "store", "active")
+    form_columns = column_list
+    column_labels = {"code": _l("Code"), "name": _l("Name"), "multiplier": _l("Multiplier"),
+                     "starts_at": _l("Starts"), "ends_at": _l("Ends"), "store": _l("Store"), "active": _l("Active")}
+
+
+class PromotionView(RuleAdmin):
+    column_list = ("code", "name", "kind", "target", "percent", "amount", "min_spend", "priority", "exclusive",
+                   "requires_coupon", "valid_from", "valid_to", "active")
+    column_labels = {"code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"), "target": _l("Applies to"),
+                     "percent": _l("Percent"), "amount": _l("Amount"), "min_spend": _l("Minimum spend"),
+                     "priority": _l("Priority"), "exclusive": _l("Exclusive"),
+                     "requires_coupon": _l("Needs a coupon"), "valid_from": _l("Valid from"),
+                     "valid_to": _l("Valid to"), "active": _l("Active")}
+    form_columns = ("code", "name", "kind", "target", "percent", "amount", "min_spend", "buy_qty", "get_qty",
+                    "gift_product", "members_only", "birthday_only", "requires_coupon", "store", "valid_from",
+                    "valid_to", "max_uses", "per_customer_limit", "priority", "exclusive", "active")
+    form_choices = {"kind": [("special_price", _l("Member special price")), ("spend_gift", _l("Spend N get a gift")),
+                             ("buy_n_get_m", _l("Buy N get M")), ("percent", _l("Percentage off")),
+                             ("fixed", _l("Fixed amount off"))],
+                    "target": [("lines", _l("Chosen products/categories")), ("ticket", _l("Whole ticket"))]}
+
+
+class PromotionItemView(RuleAdmin):
+    column_list = ("promotion", "product", "category", "special_price")
+    form_columns = column_list
+    column_labels = {"promotion": _l("Promotion"), "product": _l("Product"), "category": _l("Category"),
+                     "special_price": _l("Special price")}
+
+
+class CouponView(RuleAdmin):
+    column_list = ("code", "promotion", "customer", "amount", "max_uses", "per_customer_limit", "valid_from",
+                   "valid_to", "active")
+    form_columns = column_list
+    column_searchable_list = ("code",)
+    column_labels = {"code": _l("Code"), "promotion": _l("Promotion"), "customer": _l("Customer"),
+                     "amount": _l("Amount"), "max_uses": _l("Uses allowed"),
+                     "per_customer_limit": _l("Uses per customer"), "valid_from": _l("Valid from"),
+                     "valid_to": _l("Valid to"), "active": _l("Active")}
+
+
+class RewardView(RuleAdmin):
+    column_list = ("code", "name", "kind", "points_price", "stock", "product", "promotion", "active")
+    form_columns = column_list
+    column_labels = {"code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"), "points_price": _l("Points"),
+                     "stock": _l("Stock"), "product": _l("Product"), "promotion": _l("Promotion"),
+                     "active": _l("Active")}
+    form_choices = {"kind": [("goods", _l("Goods")), ("coupon", _l("Coupon")), ("service", _l("Service"))]}
+
+
+class PolicyView(BanyanModelView):
+    permission = "loyalty.rule.read"
+    write_permission = "loyalty.rule.write"
+    allow_create = False
+    column_list = ("value_per_point", "expiry_mode", "expiry_months", "year_end_offset", "reminder_days",
+                   "rebate_per_point", "rebate_min_points")
+    form_columns = column_list
+    form_choices = {"expiry_mode": [("months", _l("After N months")), ("year_end", _l("Cleared at year end")),
+                                    ("never", _l("Never"))]}
+    column_labels = {"value_per_point": _l("Value of a point"), "expiry_mode": _l("Expiry"),
+                     "expiry_months": _l("Months"), "year_end_offset": _l("Years kept after the year earned"),
+                     "reminder_days": _l("Remind days before expiry"), "rebate_per_point": _l("Rebate per point"),
+                     "rebate_min_points": _l("Minimum points for a rebate")}
+
+
+class LedgerView(BanyanModelView):
+    permission = "loyalty.points.read"
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+    column_list = ("id", "posted_at", "customer", "kind", "points", "store", "source", "note")
+    column_filters = ("kind", "customer_id", "store_id", "posted_at")
+    column_labels = {"posted_at": _l("Posted"), "customer": _l("Customer"), "kind": _l("Kind"),
+                     "points": _l("Points"), "store": _l("Store"), "source": _l("Source"), "note": _l("Note")}
+
+
+class RedemptionView(BanyanModelView):
+    permission = "loyalty.points.read"
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("id", "created_at", "customer", "reward", "points", "store_id")
+    column_labels = {"created_at": _l("Date"), "customer": _l("Customer"), "reward": _l("Reward"),
+                     "points": _l("Points")}
+
+
+class MemberPointsView(BanyanView):
+    """A member's points: balance, what expires soon, history; manual adjustment."""
+
+    permission = "loyalty.points.read"
+
+    @expose("/", methods=["GET", "POST"])
+    def index(self):
+        from core.web import db_session, has_perm
+
+        s = db_session()
+        cid = request.values.get("customer_id", type=int)
+        customer = s.execute(select(Customer).where(Customer.id == cid)).scalar() if cid else None
+        if request.method == "POST" and customer is not None:
+            if not has_perm("loyalty.points.adjust"):
+                return self.inaccessible_callback("index")
+            try:
+                with transaction(s):
+                    services.adjust(s, customer.id, int(request.form.get("points") or 0),
+                                    note=request.form.get("note", "").strip(),
+                                    store_id=request.form.get("store_id", type=int))
+                flash(gettext("Points adjusted."), "success")
+                return redirect(url_for(".index", customer_id=customer.id))
+            except (BusinessError, ValueError) as exc:
+                msgs = exc.errors.values() if isinstance(exc, BusinessError) else [[str(exc)]]
+                for m in msgs:
+                    for text in (m if isinstance(m, list) else [m]):
+                        flash(str(text), "error")
+        data = None
+        if customer is not None:
+            pts = services.balance(s, customer.id)
+            data = {"points": pts, "value": services.points_value(s, pts),
+                    "soon": services.expiring_soon(s, customer_id=customer.id),
+                    "history": services.history(s, customer.id, limit=100)}
+        return self.render("loyalty/member_points.html", customer=customer, data=data,
+                           can_adjust=has_perm("loyalty.points.adjust"))
+
+
+class ReportsView(BanyanView):
+    """Liability per store and franchisee, breakage, clearing, promotion results, leaderboard."""
+
+    permission = "loyalty.report.read"
+
+    @expose("/")
+    def index(self):
+        from core.web import db_session
+
+        s = db_session()
+        days = request.args.get("days", default=90, type=int)
+        since = utcnow() - timedelta(days=max(1, min(days, 3660)))
+        companies = dict(s.execute(select(Company.id, Company.name)).all())
+        stores = dict(s.execute(select(Store.id, Store.name)).all())
+        return self.render("loyalty/reports.html", days=days, companies=companies, stores=stores,
+                           liability=services.liability(s), breakage=services.breakage(s, date_from=since),
+                           clearing=services.clearing(s, date_from=since),
+                           results=services.promotion_results(s, date_from=since),
+                           leaders=services.leaderboard(s, date_from=since))
+
+
+def views():
+    cat = _l("Loyalty")
+    return [
+        MemberPointsView(name=_l("Member points"), category=cat, endpoint="loyalty_member_points"),
+        EarningRuleView(EarningRule, name=_l("Earning rules"), category=cat, endpoint="loyalty_rules"),
+        EventView(PointsEvent, name=_l("Points events"), category=cat, endpoint="loyalty_events"),
+        PromotionView(Promotion, name=_l("Promotions"), category=cat, endpoint="loyalty_promotions"),
+        PromotionItemView(PromotionItem, name=_l("Promotion items"), category=cat, endpoint="loyalty_promo_items"),
+        CouponView(Coupon, name=_l("Coupons"), category=cat, endpoint="loyalty_coupons"),
+        RewardView(Reward, name=_l("Rewards"), category=cat, endpoint="loyalty_rewards"),
+        RedemptionView(Redemption, name=_l("Redemptions"), category=cat, endpoint="loyalty_redemptions"),
+        LedgerView(LoyaltyEntry, name=_l("Points ledger"), category=cat, endpoint="loyalty_ledger"),
+        PolicyView(LoyaltyPolicy, name=_l("Points policy"), category=cat, endpoint="loyalty_policy"),
+        ReportsView(name=_l("Loyalty reports"), category=cat, endpoint="loyalty_reports"),
+    ]

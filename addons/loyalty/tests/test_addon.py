@@ -1,0 +1,5 @@
+from core.testing.checks import AddonChecks
+
+
+class TestLoyalty(AddonChecks):
+    addon = "loyalty"
