@@ -89,6 +89,7 @@ def merge_customers(session, kept_id: int, removed_id: int, user=None) -> Custom
     kept.consent_email = kept.consent_email or removed.consent_email
     kept.consent_sms = kept.consent_sms or removed.consent_sms
     kept.consent_wechat = kept.consent_wechat or removed.consent_wechat
+    session.flush()  # expire_all() below would otherwise drop the fields copied onto kept
     session.expire_all()
     kept = session.get(Customer, kept_id)
     removed = session.get(Customer, removed_id)

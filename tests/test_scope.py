@@ -1,0 +1,85 @@
+from sqlalchemy import select
+
+from core.models import Customer, Employee, Sale, Store
+
+
+def _visible(rt, user, model):
+    s = rt.session(user=user, scoped=True)
+    try:
+        return {row.id for row in s.execute(select(model)).scalars()}
+    finally:
+        s.close()
+
+
+def _world(make):
+    hq = make.hq
+    east, south = make.region(name="East"), make.region(name="South")
+    east_north = make.region(name="East-North", parent_id=east.id)
+    franchisee = make.company("franchisee", name="Franchisee Ltd")
+    stores = {
+        "e1": make.store(region=east),
+        "en1": make.store(region=east_north),
+        "s1": make.store(region=south),
+        "f1": make.store(region=south, kind="franchise", operator=franchisee),
+        "f2": make.store(region=east_north, kind="franchise", operator=franchisee),
+    }
+    p = make.product()
+    data = {}
+    for key, st in stores.items():
+        c = make.customer(home_store_id=st.id)
+        e = make.employee(store=st)
+        sale = make.sale(store=st, products=[p], customer=c)
+        data[key] = {"store": st.id, "customer": c.id, "employee": e.id, "sale": sale.id}
+    return hq, east, east_north, franchisee, data
+
+
+def _ids(data, keys, field):
+    return {data[k][field] for k in keys}
+
+
+def test_store_user_sees_only_their_store(session, rt, make):
+    _, _, _, _, data = _world(make)
+    user = make.user(roles=("cashier",), scope_kind="store", scope_ref_id=data["e1"]["store"])
+    session.flush()
+    everything = set(data)
+    assert _visible(rt, user, Sale) & _ids(data, everything, "sale") == _ids(data, ["e1"], "sale")
+    assert _visible(rt, user, Customer) & _ids(data, everything, "customer") == _ids(data, ["e1"], "customer")
+    assert _visible(rt, user, Employee) & _ids(data, everything, "employee") == _ids(data, ["e1"], "employee")
+    assert _visible(rt, user, Store) == {data["e1"]["store"]}
+    # a get() of another store's sale through the scoped session finds nothing
+    s = rt.session(user=user, scoped=True)
+    try:
+        assert s.execute(select(Sale).where(Sale.id == data["s1"]["sale"])).scalar() is None
+    finally:
+        s.close()
+
+
+def test_franchisee_company_scope(session, rt, make):
+    _, _, _, franchisee, data = _world(make)
+    user = make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=franchisee.id)
+    session.flush()
+    mine = ["f1", "f2"]
+    assert _visible(rt, user, Store) == _ids(data, mine, "store")
+    assert _visible(rt, user, Sale) & _ids(data, set(data), "sale") == _ids(data, mine, "sale")
+    assert _visible(rt, user, Customer) & _ids(data, set(data), "customer") == _ids(data, mine, "customer")
+
+
+def test_region_scope_includes_sub_regions(session, rt, make):
+    _, east, east_north, _, data = _world(make)
+    manager = make.user(roles=("region_manager",), scope_kind="region", scope_ref_id=east.id)
+    sub = make.user(roles=("region_manager",), scope_kind="region", scope_ref_id=east_north.id)
+    session.flush()
+    assert _visible(rt, manager, Store) == _ids(data, ["e1", "en1", "f2"], "store")
+    assert _visible(rt, manager, Sale) & _ids(data, set(data), "sale") == _ids(data, ["e1", "en1", "f2"], "sale")
+    assert _visible(rt, sub, Store) == _ids(data, ["en1", "f2"], "store")
+    assert _visible(rt, sub, Employee) & _ids(data, set(data), "employee") == _ids(data, ["en1", "f2"], "employee")
+
+
+def test_unrestricted_and_superuser_see_all(session, rt, make):
+    _, _, _, _, data = _world(make)
+    boss = make.user(scope_kind="all")
+    root = make.user(scope_kind="store", scope_ref_id=data["e1"]["store"], superuser=True)
+    session.flush()
+    for u in (boss, root):
+        assert _ids(data, set(data), "sale") <= _visible(rt, u, Sale)
+        assert _ids(data, set(data), "customer") <= _visible(rt, u, Customer)
