@@ -188,12 +188,30 @@ def test_hook_register_admin_views(rt, session, register_plugin):
             calls.append(app)
             return [HookTestView(name="Hook test", endpoint="hooktest")]
 
-    register_plugin(V())
+    # named like a kernel plugin: the back office files addon views under their manifest's
+    # category, and a throwaway plugin has no manifest
+    register_plugin(V(), name="core.hooktest_views")
     app = _app(rt)
     assert calls == [app]
-    admin = app.extensions["admin"][0] if isinstance(app.extensions["admin"], list) else app.extensions["admin"]
+    admin = app.extensions["banyan_admin"]
     assert any(isinstance(v, HookTestView) for v in admin._views)
     assert "hooktest.index" in app.view_functions
+
+    class Undeclared(BaseView):
+        permission = "hooktest.nobody.declared.this"
+
+        @expose("/")
+        def index(self):
+            return "never"
+
+    class Bad:
+        @hookimpl
+        def register_admin_views(self, app):
+            return [Undeclared(name="Bad", endpoint="hooktest_bad")]
+
+    register_plugin(Bad(), name="core.hooktest_bad")
+    with pytest.raises(AddonError, match="undeclared permission"):
+        _app(rt)
 
 
 def test_hook_register_blueprints(rt, session, register_plugin):
@@ -220,11 +238,13 @@ def test_hook_register_blueprints(rt, session, register_plugin):
     assert any(r.startswith("/api/v1/") and r.endswith("/ping") for r in rules), sorted(rules)
 
 
-def test_hook_register_cli_commands(rt, register_plugin):
+def test_hook_register_cli_commands(rt, session, register_plugin, monkeypatch):
     import click
+    from click.testing import CliRunner
 
     from core.cli import main
 
+    session.commit()
     calls = []
 
     class C:
@@ -232,25 +252,19 @@ def test_hook_register_cli_commands(rt, register_plugin):
         def register_cli_commands(self, cli):
             calls.append(cli)
 
-            @click.command("hooktest-hello")
-            def hello():
-                click.echo("hello from a hook")
-
-            cli.add_command(hello)
+            @cli.command("hooktest-hello")
+            @click.argument("who")
+            def hello(who):
+                click.echo(f"hello {who} from a hook")
 
     register_plugin(C())
-    # the kernel hands the real ``banyan`` group to the hook (done by core.cli when it loads
-    # the configured database's addons); here we call the hook as core.cli does and run it
-    try:
-        rt.hook.register_cli_commands(cli=main)
-        assert calls == [main]
-        from click.testing import CliRunner
-
-        result = CliRunner().invoke(main, ["hooktest-hello"])
-        assert result.exit_code == 0, result.output
-        assert "hello from a hook" in result.output
-    finally:
-        main.commands.pop("hooktest-hello", None)
+    # `banyan` builds the configured database's runtime and asks its addons for commands
+    monkeypatch.setenv("BANYAN_DATABASE_URL", rt.engine.url.render_as_string(hide_password=False))
+    result = CliRunner().invoke(main, ["hooktest-hello", "Li"], obj={"runtime": rt})
+    assert result.exit_code == 0, result.output
+    assert "hello Li from a hook" in result.output
+    assert len(calls) == 1 and isinstance(calls[0], click.Group)
+    assert "hooktest-hello" not in main.commands  # added to the run's own group, not globally
 
 
 def test_hook_register_jobs(rt, session, make, register_plugin):
@@ -288,7 +302,9 @@ def test_hook_register_jobs(rt, session, make, register_plugin):
         declared_jobs(rt)
 
 
-def test_hook_register_sensitive_actions(rt, register_plugin):
+def test_hook_register_sensitive_actions(session, make, register_plugin, monkeypatch):
+    from core import approvals
+
     class S:
         @hookimpl
         def register_sensitive_actions(self):
@@ -296,36 +312,52 @@ def test_hook_register_sensitive_actions(rt, register_plugin):
                                     threshold=Decimal("1000"))]
 
     register_plugin(S())
-    actions = {a.name: a for a in _flat(rt.hook.register_sensitive_actions())}
-    # the kernel's default: refunds need two approvers
-    assert actions["core.sale.refund"].approvals == 2
-    assert actions["hooktest.big_adjust"].threshold == Decimal("1000")
+    ran = []
+    monkeypatch.setitem(approvals._executors, "hooktest.big_adjust",
+                        lambda session, req, user: ran.append((req.payload, user.id)) or "done")
+    declared = approvals.sensitive_actions(session)
+    assert declared["core.sale.refund"].approvals == 2  # the kernel's own: large refunds
+    assert approvals.needs_approval(session, "hooktest.big_adjust", Decimal("999")) is False
+    assert approvals.needs_approval(session, "hooktest.big_adjust", Decimal("1500")) is True
+    clerk = make.user(roles=("cashier",))
+    bosses = [make.user(roles=("hq_admin",)) for _ in range(3)]
+    from core.security.permissions import sync_roles
+
+    sync_roles(session, session.info["runtime"].registry)
+    req = approvals.request_approval(session, "hooktest.big_adjust", {"card": "C1"}, Decimal("1500"), clerk)
+    assert req.required == 3  # from the declared action
+    approvals.approve(session, req.id, bosses[0])
+    approvals.approve(session, req.id, bosses[1])
+    assert ran == [] and req.state == "pending"
+    approvals.approve(session, req.id, bosses[2])
+    assert ran == [({"card": "C1"}, bosses[2].id)] and req.state == "approved"
+    with pytest.raises(BusinessError):
+        approvals.request_approval(session, "hooktest.undeclared", {}, None, clerk)
 
 
-def test_hook_startup(rt, register_plugin):
-    import flask
-
+def test_hook_startup(rt, session, register_plugin):
     seen = []
 
     class Early:
         @hookimpl
         def startup(self, app):
             seen.append(("early", app))
+            app.jinja_env.filters["hooktest_shout"] = lambda v: str(v).upper()
 
     register_plugin(Early())
-    app = flask.Flask("hooktest")
-    # the app factory calls the hook historically, exactly like this ...
-    rt.hook.startup.call_historic(kwargs={"app": app})
-    assert seen == [("early", app)]
+    app = _app(rt)  # the app factory calls the hook once the app is built
+    assert seen[-1] == ("early", app)
+    assert [a for who, a in seen if a is app] == [app]
+    assert app.jinja_env.from_string("{{ 'ok' | hooktest_shout }}").render() == "OK"
 
     class Late:
         @hookimpl
         def startup(self, app):
             seen.append(("late", app))
 
-    # ... so a plugin registered afterwards is still initialised with the same app
+    # historic: a plugin registered afterwards is still initialised with the app
     register_plugin(Late())
-    assert seen == [("early", app), ("late", app)]
+    assert ("late", app) in seen
 
 
 # ---------------------------------------------------------------------------------------
@@ -548,28 +580,47 @@ def test_hook_customer_summary(rt, session, make, register_plugin):
 
 
 def test_hook_dashboard_widgets(rt, session, make, register_plugin):
-    a, b = make.store(), make.store()
+    a, b = make.store(code="HOOKTEST-A"), make.store(code="HOOKTEST-B")
     p = make.product(price="10.00")
     _ring(session, a, [p])
     _ring(session, b, [p])
     _ring(session, b, [p])
+    manager = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=a.id, password="pw-123456")
+    from core.security.permissions import sync_roles
+
+    sync_roles(session, rt.registry)
+    session.commit()
+    asked = []
 
     class W:
         @hookimpl
         def dashboard_widgets(self, session, user, store_ids):
-            return [DashboardWidget("hooktest.n", "Stores seen", "number",
+            asked.append((user and user.id, store_ids))
+            return [DashboardWidget("hooktest.n", "Hook test widget", "number",
                                     {"value": str(len(store_ids) if store_ids is not None else "all")},
                                     priority=1)]
 
     register_plugin(W())
+    # the kernel's own widgets, called directly for every store and for one
     every = {w.key: w for w in _flat(rt.hook.dashboard_widgets(session=session, user=None, store_ids=None))}
-    assert every["hooktest.n"].data["value"] == "all"
     by_store = dict(zip(every["core.sales_by_store"].data["labels"], every["core.sales_by_store"].data["values"]))
     assert by_store[a.code] == 10.0 and by_store[b.code] == 20.0
     only_a = {w.key: w for w in _flat(rt.hook.dashboard_widgets(session=session, user=None, store_ids=[a.id]))}
     assert only_a["core.revenue_30d"].data["value"] == "10.00"
     assert only_a["core.sales_by_store"].data["labels"] == [a.code]
-    assert only_a["hooktest.n"].data["value"] == "1"
+    # the back-office home page asks with the signed-in user's stores and shows the result
+    app = _app(rt)
+    app.config["WTF_CSRF_ENABLED"] = False
+    asked.clear()
+    with app.test_client() as client:
+        r = client.post("/login", data={"username": manager.username, "password": "pw-123456"})
+        assert r.status_code in (302, 303), r.status_code
+        page = client.get("/admin/?lang=en")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+    assert asked == [(manager.id, [a.id])]
+    assert "Hook test widget" in html
+    assert a.code in html and b.code not in html
 
 
 def test_hook_derived_balances(rt, session, make, register_plugin):
@@ -604,17 +655,15 @@ def test_hook_derived_balances(rt, session, make, register_plugin):
 
 
 def test_hook_check_invariants(rt, session, make, register_plugin):
+    from core.services.check import run_checks
+
     store, p = make.store(), make.product(price="10.00")
     sale = _ring(session, store, [p])
-
-    def kernel_breaches():
-        return [b for b in _flat(rt.hook.check_invariants(session=session)) if b.check == "core.sale_totals"]
-
-    assert kernel_breaches() == []
-    # a sale whose total no longer matches its lines and payments is reported by the kernel
+    assert [b for b in run_checks(session) if b.check == "core.sale_totals"] == []
+    # the kernel's own implementation reports a sale whose total no longer matches
     sale.total = Decimal("11.00")
     session.flush()
-    found = kernel_breaches()
+    found = [b for b in run_checks(session) if b.check == "core.sale_totals"]
     assert len(found) == 1 and found[0].records == (f"core_sale:{sale.id}",)
 
     class Extra:
@@ -622,35 +671,41 @@ def test_hook_check_invariants(rt, session, make, register_plugin):
         def check_invariants(self, session):
             return [Breach("hooktest.always", "always broken", ("x:1",))]
 
+    class Crashes:
+        @hookimpl
+        def check_invariants(self, session):
+            raise RuntimeError("boom")
+
     register_plugin(Extra())
-    assert {b.check for b in _flat(rt.hook.check_invariants(session=session))} == {"core.sale_totals",
-                                                                                   "hooktest.always"}
+    name = register_plugin(Crashes())
+    checks = {b.check for b in run_checks(session)}
+    assert {"core.sale_totals", "hooktest.always", f"{name}.check_failed"} <= checks
 
 
 # ---------------------------------------------------------------------------------------
 # lifecycle and demo
 # ---------------------------------------------------------------------------------------
 
-def test_hook_load_demo_data(rt, session, make, register_plugin):
-    import random
+def test_hook_load_demo_data(rt, session, register_plugin):
+    from core.demo import build_demo
+    from core.models import Store
 
-    from core.contrib import DemoContext
-
-    store = make.store()
-    customer = make.customer()
     calls = []
 
     class Demo:
         @hookimpl
         def load_demo_data(self, session, demo):
-            calls.append(demo)
-            demo.extra["hooktest"] = len(demo.stores)
-            c = demo.customers[0]
-            c.note_for_hooktest = demo.rng.random()
+            # the kernel built the chain first; sales are rung up after the addons ran
+            calls.append((len(demo.stores), len(demo.customers), len(demo.products), len(demo.sales)))
+            demo.extra["hooktest.first_store"] = demo.stores[0].id
+            demo.customers[0].note = f"hooktest {demo.rng.random()}"
 
     register_plugin(Demo())
-    demo = DemoContext(rng=random.Random(7), stores=[store], customers=[customer])
-    rt.hook.load_demo_data(session=session, demo=demo)
-    assert calls == [demo] and demo.extra["hooktest"] == 1
-    # the seeded RNG makes demo data reproducible
-    assert customer.note_for_hooktest == random.Random(7).random()
+    demo = build_demo(rt, scale=0.02, months=1, seed=5, progress=False)
+    assert len(calls) == 1
+    stores, customers, products, sales = calls[0]
+    assert stores > 0 and customers > 0 and products > 0
+    assert demo.extra["result"]["sales"] > 0  # then the sales went through the checkout
+    assert session.get(Store, demo.extra["hooktest.first_store"]) is not None
+    noted = session.execute(select(Customer.note).where(Customer.note.like("hooktest %"))).scalars().all()
+    assert len(noted) == 1
