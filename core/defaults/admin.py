@@ -77,6 +77,8 @@ class CustomerView(BanyanModelView):
     write_permission = "core.customer.write"
     simple_list_pager = True
     column_list = ("id", "name", "kind", "phone", "email", "home_store", "tags", "active")
+    column_export_list = ("id", "name", "kind", "phone", "email", "id_number", "address", "birthday", "home_store",
+                          "tags", "active", "created_at")
     column_searchable_list = ("name", "phone", "email")
     column_filters = ("kind", "active", "home_store_id")
     form_excluded_columns = ("created_at", "updated_at", "merged_at")
@@ -213,7 +215,7 @@ class UserView(BanyanModelView):
 class RoleView(BanyanModelView):
     permission = "core.user.admin"
     column_list = ("code", "name")
-    form_excluded_columns = ("permissions",)
+    form_columns = ("code", "name", "grants")
     form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[])}
 
     def _choices(self):

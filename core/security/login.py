@@ -124,7 +124,11 @@ def _load_user(user_id: str):
         ident = int(user_id)
     except (TypeError, ValueError):
         return None
-    user = raw_session().get(User, ident)
+    s = raw_session()
+    user = s.get(User, ident)
+    # end the lookup's transaction at once: on SQLite every transaction holds the write lock,
+    # and the request's own session must be free to write (expire_on_commit is off)
+    s.commit()
     if user is None or not user.active:
         return None
     return user
