@@ -1260,3 +1260,52 @@ def invariant_breaches(session) -> list[tuple[str, str, tuple]]:
         out.append(("membership.card_replacement", f"card {number}: status and replacement disagree",
                     (f"membership_card:{card_id}",)))
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# four-eyes approval of large adjustments (core.approvals)
+# ---------------------------------------------------------------------------------------
+
+ADJUST_ACTION = "membership.stored_value.adjust"
+
+
+def adjust_or_request(session, customer_id: int, amount, reason: str, user, store_id: int | None = None,
+                      bonus: bool = False):
+    """Adjust now, or, at or above the policy threshold, file a four-eyes approval request
+    (``core.approvals``) that performs the adjustment once approved.
+    Returns ``("done", [entries])`` or ``("pending", ApprovalRequest)``."""
+    value = _amount(amount, allow_negative=True)
+    reason = _reason(reason)
+    require_member(session, customer_id)
+    if abs(value) < get_policy(session).large_adjust_threshold:
+        return "done", adjust(session, customer_id, value, reason, user=user, store_id=store_id, bonus=bonus)
+    from core.approvals import request_approval
+
+    req = request_approval(session, ADJUST_ACTION,
+                           {"customer_id": customer_id, "amount": str(value), "reason": reason,
+                            "store_id": store_id, "bonus": bool(bonus)},
+                           abs(value), user, store_id=store_id,
+                           label=_("Stored-value adjustment %(amount)s for customer %(id)s",
+                                   amount=f"{value:.2f}", id=customer_id))
+    return "pending", req
+
+
+def _execute_adjust(session, req, user):
+    from core.models import User
+
+    p = req.payload
+    requester = session.get(User, req.requested_by_id) if req.requested_by_id else None
+    entries = adjust(session, int(p["customer_id"]), Decimal(p["amount"]), p["reason"], user=requester,
+                     store_id=p.get("store_id"), bonus=bool(p.get("bonus")), approved_by=user)
+    return f"{len(entries)} entries"
+
+
+def _register_executor() -> None:
+    try:
+        from core.approvals import register_executor
+    except ImportError:  # approvals not part of this kernel
+        return
+    register_executor(ADJUST_ACTION, _execute_adjust)
+
+
+_register_executor()

@@ -1,0 +1,391 @@
+"""Back-office views: members (with the member page), cards, tiers, stored-value ledger,
+top-up bonuses, black/white list, settings, liability and clearing."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from markupsafe import Markup, escape
+from sqlalchemy import select
+
+from core.admin.base import BanyanModelView, BanyanView
+from core.db import transaction
+from core.errors import BusinessError
+from core.i18n import gettext, lazy_gettext as _l
+from core.models import Company, Customer, Store
+
+from addons.membership import services as svc
+from addons.membership.models import (CARD_STATUSES, Card, CardEvent, ClearingEntry, ListEntry, Member, Policy,
+                                      StoredValueEntry, Tier, TierChange, TopupRule)
+
+STATUS_LABELS = {"active": _l("active"), "suspended": _l("suspended"), "cancelled": _l("cancelled"),
+                 "issued": _l("issued"), "lost": _l("lost"), "replaced": _l("replaced")}
+
+
+def _flash_error(exc: BusinessError) -> None:
+    for messages in exc.errors.values():
+        for m in messages:
+            flash(str(m), "error")
+
+
+def _member_link(view, context, model, name):
+    cid = getattr(model, "customer_id", None) or getattr(model, "member_id", None)
+    label = getattr(model, name, None)
+    return Markup(f'<a href="{url_for("membership_member_page.index", customer_id=cid)}">{escape(label)}</a>')
+
+
+class MemberView(BanyanModelView):
+    permission = "membership.member.read"
+    write_permission = "membership.member.write"
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+    column_list = ("customer_id", "customer", "status", "tier", "tier_locked", "enrolled_at", "enrol_store",
+                   "channel", "parent_id")
+    column_filters = ("status", "channel", "enrolled_at", "tier_locked")
+    column_labels = {"customer_id": _l("Customer ID"), "customer": _l("Customer"), "status": _l("Status"),
+                     "tier": _l("Tier"), "tier_locked": _l("Tier set by hand"), "enrolled_at": _l("Enrolled"),
+                     "enrol_store": _l("Enrolled at"), "channel": _l("Channel"), "parent_id": _l("Family parent")}
+    column_formatters = {"customer": _member_link}
+
+
+class CardView(BanyanModelView):
+    permission = "membership.member.read"
+    write_permission = "membership.card.write"
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+    column_list = ("number", "member", "kind", "status", "issued_at", "activated_at", "closed_at", "issued_store",
+                   "replaced_by")
+    column_searchable_list = ("number",)
+    column_filters = ("status", "kind", "issued_at")
+    column_labels = {"number": _l("Card number"), "member": _l("Member"), "kind": _l("Kind"), "status": _l("Status"),
+                     "issued_at": _l("Issued"), "activated_at": _l("Activated"), "closed_at": _l("Closed"),
+                     "issued_store": _l("Issued at"), "replaced_by": _l("Replaced by")}
+    column_formatters = {"member": _member_link}
+
+    def _bulk(self, ids, func, done):
+        from core.web import current_user, db_session
+
+        s = db_session()
+        try:
+            with transaction(s):
+                for card in self.selected(ids):
+                    func(s, card, user=current_user())
+            flash(done, "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+
+    @action("activate", _l("Activate"), _l("Activate the selected cards?"))
+    def action_activate(self, ids):
+        self._bulk(ids, svc.activate_card, gettext("Cards activated."))
+
+    @action("report_lost", _l("Report lost"), _l("Block the selected cards as lost?"))
+    def action_report_lost(self, ids):
+        self._bulk(ids, svc.report_lost, gettext("Cards blocked as lost."))
+
+
+class TierView(BanyanModelView):
+    permission = "membership.member.read"
+    write_permission = "membership.tier.write"
+    column_list = ("rank", "code", "name", "min_spend", "min_visits", "qualify", "window_days", "grace_days",
+                   "discount_rate", "points_multiplier", "active")
+    form_columns = column_list
+    column_default_sort = ("rank", False)
+    form_choices = {"qualify": [("any", _l("Any threshold is enough")), ("all", _l("Every threshold"))]}
+    column_labels = {"rank": _l("Rank"), "code": _l("Code"), "name": _l("Name"), "min_spend": _l("Spend threshold"),
+                     "min_visits": _l("Visits threshold"), "qualify": _l("Qualify with"),
+                     "window_days": _l("Window (days)"), "grace_days": _l("Grace before downgrade (days)"),
+                     "discount_rate": _l("Discount rate (0.10 = 10 %)"), "points_multiplier": _l("Points multiplier"),
+                     "active": _l("Active")}
+
+    def on_model_change(self, form, model, is_created):
+        errors = {}
+        rate = Decimal(model.discount_rate or 0)
+        if not (0 <= rate < 1):
+            errors["discount_rate"] = [gettext("A rate from 0 (none) to below 1, e.g. 0.10 for 10 % off.")]
+        if model.points_multiplier is None or model.points_multiplier < 0:
+            errors["points_multiplier"] = [gettext("Must be zero or more.")]
+        if (model.window_days or 0) < 1:
+            errors["window_days"] = [gettext("At least one day.")]
+        if (model.grace_days or 0) < 0:
+            errors["grace_days"] = [gettext("Must be zero or more.")]
+        for f in ("min_spend", "min_visits"):
+            if getattr(model, f) is not None and getattr(model, f) < 0:
+                errors[f] = [gettext("Must be zero or more.")]
+        if errors:
+            raise BusinessError(errors)
+
+
+class TopupRuleView(BanyanModelView):
+    permission = "membership.member.read"
+    write_permission = "membership.settings.write"
+    allow_delete = True
+    column_list = ("name", "min_amount", "bonus", "valid_from", "valid_to", "active")
+    form_columns = column_list
+    column_labels = {"name": _l("Name"), "min_amount": _l("Top up at least"), "bonus": _l("Bonus"),
+                     "valid_from": _l("Valid from"), "valid_to": _l("Valid to"), "active": _l("Active")}
+
+    def on_model_change(self, form, model, is_created):
+        if model.min_amount is None or model.min_amount <= 0:
+            raise BusinessError({"min_amount": [gettext("Must be a positive amount.")]})
+        if model.bonus is None or model.bonus < 0:
+            raise BusinessError({"bonus": [gettext("Must be zero or more.")]})
+        if model.valid_from and model.valid_to and model.valid_to <= model.valid_from:
+            raise BusinessError({"valid_to": [gettext("Must be after the start.")]})
+
+
+class PolicyView(BanyanModelView):
+    permission = "membership.member.read"
+    write_permission = "membership.settings.write"
+    allow_create = allow_delete = False
+    column_list = ("auto_enrol", "cancel_policy", "large_adjust_threshold", "card_prefix")
+    form_columns = column_list
+    form_choices = {"cancel_policy": [("refund", _l("Refund paid value, forfeit bonus")),
+                                      ("forfeit", _l("Forfeit all stored value"))]}
+    column_labels = {"auto_enrol": _l("Enrol customers automatically at checkout"),
+                     "cancel_policy": _l("When the last card is cancelled"),
+                     "large_adjust_threshold": _l("Adjustments needing approval from"),
+                     "card_prefix": _l("Card number prefix")}
+
+    def get_query(self):
+        from core.web import db_session
+
+        with transaction(db_session()):
+            svc.get_policy(db_session())
+        return super().get_query()
+
+
+class LedgerView(BanyanModelView):
+    permission = "membership.member.read"
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+    column_list = ("id", "posted_at", "member_id", "card", "kind", "amount", "bonus_amount", "issuer_store_id",
+                   "at_store_id", "sale_id", "source", "note")
+    column_filters = ("kind", "member_id", "issuer_store_id", "at_store_id", "posted_at")
+    column_labels = {"posted_at": _l("Posted"), "member_id": _l("Member"), "card": _l("Card"), "kind": _l("Kind"),
+                     "amount": _l("Amount"), "bonus_amount": _l("of which bonus"),
+                     "issuer_store_id": _l("Sold by store"), "at_store_id": _l("At store"), "sale_id": _l("Sale"),
+                     "source": _l("Source"), "note": _l("Note")}
+    column_formatters = {"member_id": _member_link}
+
+
+class ListView(BanyanModelView):
+    permission = "membership.member.read"
+    write_permission = "membership.list.write"
+    allow_edit = False
+    column_list = ("customer", "kind", "reason", "active", "created_at", "lifted_at", "lift_reason")
+    form_columns = ("customer", "kind", "reason")
+    form_choices = {"kind": [("black", _l("Black list")), ("white", _l("White list"))]}
+    column_filters = ("kind", "active")
+    column_labels = {"customer": _l("Customer"), "kind": _l("List"), "reason": _l("Reason"), "active": _l("Active"),
+                     "created_at": _l("Since"), "lifted_at": _l("Lifted"), "lift_reason": _l("Why lifted")}
+
+    def create_model(self, form):
+        from core.web import current_user, db_session
+
+        s = db_session()
+        customer = form.customer.data
+        try:
+            with transaction(s):
+                entry = svc.add_to_list(s, customer.id if customer else 0, form.kind.data, form.reason.data,
+                                        user=current_user())
+        except BusinessError as exc:
+            from core.admin.base import apply_business_error
+
+            apply_business_error(form, exc)
+            return False
+        return entry
+
+    @action("lift", _l("Take off the list"), _l("Take the selected customers off the list?"))
+    def action_lift(self, ids):
+        from core.web import current_user, db_session
+
+        s = db_session()
+        try:
+            with transaction(s):
+                for entry in self.selected(ids):
+                    if entry.active:
+                        svc.lift_list_entry(s, entry.customer_id, gettext("Lifted in the back office"),
+                                            user=current_user())
+            flash(gettext("Taken off the list."), "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+
+
+class ClearingView(BanyanModelView):
+    permission = "membership.report.read"
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+    column_list = ("posted_at", "from_company", "to_company", "amount", "sale_id", "member_id")
+    column_filters = ("from_company_id", "to_company_id", "posted_at")
+    column_labels = {"posted_at": _l("Posted"), "from_company": _l("Owed by"), "to_company": _l("Owed to"),
+                     "amount": _l("Amount"), "sale_id": _l("Sale"), "member_id": _l("Member")}
+
+
+def _money(raw: str, field: str) -> Decimal:
+    try:
+        return Decimal((raw or "").strip())
+    except InvalidOperation:
+        raise BusinessError({field: [gettext("Not a number.")]}) from None
+
+
+class MemberPage(BanyanView):
+    """One member: tier, progress, balances, cards with their lifecycle actions, top-up,
+    adjustment, list status and history. Also enrols a customer who is not a member."""
+
+    permission = "membership.member.read"
+
+    def _customer(self, s):
+        cid = request.values.get("customer_id", type=int)
+        number = (request.values.get("card") or "").strip()
+        if not cid and number:
+            card = svc.find_card(s, number)
+            cid = card.member_id if card else None
+            if cid is None:
+                flash(gettext("No such card."), "error")
+        if not cid:
+            return None
+        # record scope: the customer must be visible to this user
+        return s.execute(select(Customer).where(Customer.id == cid)).scalar()
+
+    @expose("/", methods=["GET"])
+    def index(self):
+        from core.web import db_session, has_perm
+
+        s = db_session()
+        customer = self._customer(s)
+        data = None
+        if customer is not None and svc.get_member(s, customer.id) is not None:
+            member = svc.get_member(s, customer.id)
+            cards = s.execute(select(Card).where(Card.member_id == customer.id).order_by(Card.id)
+                              .execution_options(banyan_unscoped=True)).scalars().all()
+            data = {
+                "member": member, "tier": svc.tier_of(s, customer.id),
+                "progress": svc.progress_to_next_tier(s, customer.id),
+                "balance": svc.stored_value_detail(s, customer.id), "cards": cards,
+                "children": svc.children_of(s, customer.id),
+                "ledger": svc.stored_value_history(s, customer.id, 100),
+                "events": s.execute(select(CardEvent).where(CardEvent.member_id == customer.id)
+                                    .order_by(CardEvent.at.desc(), CardEvent.id.desc()).limit(100)
+                                    .execution_options(banyan_unscoped=True)).scalars().all(),
+                "changes": s.execute(select(TierChange).where(TierChange.member_id == customer.id)
+                                     .order_by(TierChange.at.desc(), TierChange.id.desc()).limit(50)
+                                     .execution_options(banyan_unscoped=True)).scalars().all(),
+            }
+        stores = s.execute(select(Store).where(Store.active.is_(True)).order_by(Store.code)).scalars().all()
+        perms = {p: has_perm(p) for p in ("membership.member.write", "membership.card.write",
+                                          "membership.stored_value.topup", "membership.stored_value.adjust",
+                                          "membership.tier.write", "membership.list.write")}
+        return self.render("membership/member.html", customer=customer, data=data, stores=stores, perms=perms,
+                           list_status=svc.list_status(s, customer.id) if customer else None,
+                           tiers=svc.tiers(s), status_labels=STATUS_LABELS)
+
+    @expose("/do", methods=["POST"])
+    def do(self):
+        from core.web import current_user, db_session, has_perm
+
+        s = db_session()
+        customer = self._customer(s)
+        if customer is None:
+            flash(gettext("No such customer."), "error")
+            return redirect(url_for(".index"))
+        op = request.form.get("op", "")
+        needs = {"enrol": "membership.member.write", "topup": "membership.stored_value.topup",
+                 "adjust": "membership.stored_value.adjust", "set_tier": "membership.tier.write",
+                 "issue": "membership.card.write", "activate": "membership.card.write",
+                 "report_lost": "membership.card.write", "replace": "membership.card.write",
+                 "cancel": "membership.card.write"}
+        if op not in needs:
+            flash(gettext("Unknown action."), "error")
+            return redirect(url_for(".index", customer_id=customer.id))
+        if not has_perm(needs[op]):
+            return self.inaccessible_callback("do")
+        user = current_user()
+        f = request.form
+        store_id = f.get("store_id", type=int)
+        if store_id is not None and s.execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
+            flash(gettext("No such store."), "error")
+            return redirect(url_for(".index", customer_id=customer.id))
+        try:
+            with transaction(s):
+                if op == "enrol":
+                    svc.enrol(s, customer.id, store_id=store_id, card_number=f.get("card_number") or None, user=user)
+                    msg = gettext("Enrolled.")
+                elif op == "topup":
+                    entries = svc.topup(s, customer.id, _money(f.get("amount"), "amount"), store_id, user=user,
+                                        card_number=f.get("card_number") or None)
+                    msg = gettext("Topped up %(amount)s.", amount=f"{sum(e.amount for e in entries):.2f}")
+                elif op == "adjust":
+                    status, _res = svc.adjust_or_request(s, customer.id, _money(f.get("amount"), "amount"),
+                                                         f.get("reason"), user, store_id=store_id,
+                                                         bonus=bool(f.get("bonus")))
+                    msg = gettext("Adjusted.") if status == "done" else gettext("Sent for approval.")
+                elif op == "set_tier":
+                    svc.set_tier(s, customer.id, f.get("tier"), f.get("reason"), user=user, lock=bool(f.get("lock")))
+                    msg = gettext("Tier changed.")
+                elif op == "issue":
+                    svc.issue_card(s, customer.id, number=f.get("card_number") or None, kind=f.get("kind", "physical"),
+                                   store_id=store_id, user=user, activate=True)
+                    msg = gettext("Card issued.")
+                else:
+                    card = svc.require_card(s, f.get("card_number") or "")
+                    if card.member_id != customer.id:
+                        raise BusinessError({"card": [gettext("This card belongs to another member.")]})
+                    if op == "activate":
+                        svc.activate_card(s, card, user=user, store_id=store_id)
+                    elif op == "report_lost":
+                        svc.report_lost(s, card, user=user, store_id=store_id)
+                    elif op == "replace":
+                        svc.replace_card(s, card, new_number=f.get("new_number") or None, user=user, store_id=store_id)
+                    else:
+                        svc.cancel_card(s, card, f.get("reason"), user=user, store_id=store_id,
+                                        policy=f.get("policy") or None)
+                    msg = gettext("Card updated.")
+            flash(msg, "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+        return redirect(url_for(".index", customer_id=customer.id))
+
+
+class LiabilityPage(BanyanView):
+    """Outstanding stored value by issuing store and franchisee, breakage, inter-company clearing."""
+
+    permission = "membership.report.read"
+
+    @expose("/")
+    def index(self):
+        from sqlalchemy import func
+
+        from core.security.scope import scope_of
+        from core.web import db_session
+
+        s = db_session()
+        scope = scope_of(s)
+        store_ids = None if scope is None or scope.store_ids is None else sorted(scope.store_ids)
+        stores = dict(s.execute(select(Store.id, Store.name)).all())
+        companies = dict(s.execute(select(Company.id, Company.name)).all())
+        clearing = s.execute(select(ClearingEntry.from_company_id, ClearingEntry.to_company_id,
+                                    func.sum(ClearingEntry.amount))
+                             .group_by(ClearingEntry.from_company_id, ClearingEntry.to_company_id)).all()
+        return self.render("membership/liability.html", liability=svc.liability(s, store_ids), stores=stores,
+                           companies=companies, clearing=clearing)
+
+
+def views(app=None):
+    cat = _l("Membership")
+    return [
+        MemberPage(name=_l("Member page"), category=cat, endpoint="membership_member_page"),
+        MemberView(Member, name=_l("Members"), category=cat, endpoint="membership_members"),
+        CardView(Card, name=_l("Cards"), category=cat, endpoint="membership_cards"),
+        TierView(Tier, name=_l("Tiers"), category=cat, endpoint="membership_tiers"),
+        LedgerView(StoredValueEntry, name=_l("Stored-value ledger"), category=cat, endpoint="membership_ledger"),
+        TopupRuleView(TopupRule, name=_l("Top-up bonuses"), category=cat, endpoint="membership_topup_rules"),
+        ListView(ListEntry, name=_l("Black and white list"), category=cat, endpoint="membership_lists"),
+        PolicyView(Policy, name=_l("Membership settings"), category=cat, endpoint="membership_policy"),
+        ClearingView(ClearingEntry, name=_l("Stored-value clearing"), category=cat, endpoint="membership_clearing"),
+        LiabilityPage(name=_l("Stored-value liability"), category=cat, endpoint="membership_liability"),
+    ]
+
+
+__all__ = ["views", "CARD_STATUSES"]

@@ -1,0 +1,217 @@
+"""REST API of the membership addon, mounted under ``/api/v1/membership/``.
+
+Member details and history obey the user's record scope (the customer's home store). The
+card/phone lookup works chain-wide, as a membership is valid in every store: it is what a
+till anywhere in the chain needs to give member benefits.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.api import Blueprint, request_user, requires
+from core.db import transaction
+from core.errors import NotFound
+from core.i18n import lazy_gettext as _l
+from core.models import Customer, Store
+from core.web import db_session
+
+from addons.membership import schemas as S
+from addons.membership import services as svc
+from addons.membership.models import Card, CardEvent, TierChange
+
+blp = Blueprint("membership", __name__, url_prefix="", description="Members, cards, tiers and stored value")
+
+
+def _visible_customer(customer_id: int, field: str = "customer_id") -> Customer:
+    c = db_session().execute(select(Customer).where(Customer.id == customer_id)).scalar()
+    if c is None:
+        raise NotFound({field: _l("No such customer.")})
+    return c
+
+
+def _visible_store(store_id, field: str = "store_id"):
+    if store_id is None:
+        return None
+    if db_session().execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
+        raise NotFound({field: _l("No such store.")})
+    return store_id
+
+
+def member_out(s, customer_id: int) -> dict:
+    member = svc.require_member(s, customer_id)
+    customer = s.execute(select(Customer).where(Customer.id == customer_id)
+                         .execution_options(banyan_unscoped=True)).scalar()
+    progress = svc.progress_to_next_tier(s, customer_id)
+    cards = s.execute(select(Card).where(Card.member_id == customer_id).order_by(Card.id)
+                      .execution_options(banyan_unscoped=True)).scalars().all()
+    return {"customer_id": customer_id, "name": customer.name if customer else "", "status": member.status,
+            "tier": svc.tier_of(s, customer_id), "tier_locked": member.tier_locked, "parent_id": member.parent_id,
+            "enrolled_at": member.enrolled_at, "list_status": svc.list_status(s, customer_id), "cards": cards,
+            "balance": {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)},
+            "progress": progress}
+
+
+def _card_in_scope(number: str) -> Card:
+    card = svc.find_card(db_session(), number)
+    if card is None:
+        raise NotFound({"card": _l("No such card.")})
+    _visible_customer(card.member_id, "card")
+    return card
+
+
+@blp.route("/members", methods=["POST"])
+@requires("membership.member.write")
+@blp.arguments(S.EnrolIn)
+@blp.response(201, S.MemberOut)
+def enrol(data):
+    """Enrol a customer (an active card is issued: the scanned number or a generated one)."""
+    s = db_session()
+    _visible_customer(data["customer_id"])
+    with transaction(s):
+        svc.enrol(s, data["customer_id"], store_id=_visible_store(data["store_id"]), card_number=data["card_number"],
+                  user=request_user(), channel="api", parent_customer_id=data["parent_customer_id"])
+    return member_out(s, data["customer_id"])
+
+
+@blp.route("/members/<int:customer_id>", methods=["GET"])
+@requires("membership.member.read")
+@blp.response(200, S.MemberOut)
+def get_member(customer_id):
+    """A member: tier, progress to the next tier, cards and stored-value balance."""
+    _visible_customer(customer_id)
+    return member_out(db_session(), customer_id)
+
+
+@blp.route("/lookup", methods=["GET"])
+@requires("membership.member.read")
+@blp.arguments(S.LookupQuery, location="query")
+@blp.response(200, S.MemberOut)
+def lookup(args):
+    """Find a member by card number (the card must be active) or by phone, chain-wide."""
+    s = db_session()
+    member = svc.lookup(s, card_number=args["card_number"], phone=args["phone"])
+    return member_out(s, member.customer_id)
+
+
+@blp.route("/members/<int:customer_id>/cards", methods=["POST"])
+@requires("membership.card.write")
+@blp.arguments(S.IssueIn)
+@blp.response(201, S.CardOut)
+def issue(data, customer_id):
+    """Issue a new card to a member."""
+    s = db_session()
+    _visible_customer(customer_id)
+    with transaction(s):
+        card = svc.issue_card(s, customer_id, number=data["card_number"], kind=data["kind"],
+                              store_id=_visible_store(data["store_id"]), user=request_user(),
+                              activate=data["activate"])
+    return card
+
+
+def _card_action(number, data, func, **extra):
+    s = db_session()
+    card = _card_in_scope(number)
+    with transaction(s):
+        result = func(s, card, user=request_user(), store_id=_visible_store(data.get("store_id")), **extra)
+    return result
+
+
+@blp.route("/cards/<string:number>/activate", methods=["POST"])
+@requires("membership.card.write")
+@blp.arguments(S.CardActionIn)
+@blp.response(200, S.CardOut)
+def activate(data, number):
+    """issued -> active."""
+    return _card_action(number, data, svc.activate_card)
+
+
+@blp.route("/cards/<string:number>/report-lost", methods=["POST"])
+@requires("membership.card.write")
+@blp.arguments(S.CardActionIn)
+@blp.response(200, S.CardOut)
+def report_lost(data, number):
+    """Block the card at once."""
+    return _card_action(number, data, svc.report_lost, note=data.get("note"))
+
+
+@blp.route("/cards/<string:number>/replace", methods=["POST"])
+@requires("membership.card.write")
+@blp.arguments(S.ReplaceIn)
+@blp.response(201, S.CardOut)
+def replace(data, number):
+    """Replace the card; returns the new card (balance and history carried over)."""
+    return _card_action(number, data, svc.replace_card, new_number=data.get("new_number"))
+
+
+@blp.route("/cards/<string:number>/cancel", methods=["POST"])
+@requires("membership.card.write")
+@blp.arguments(S.CancelIn)
+@blp.response(200, S.CardOut)
+def cancel(data, number):
+    """Cancel the card (stored value refunded or forfeited by policy if it was the last card)."""
+    return _card_action(number, data, svc.cancel_card, reason=data["reason"], policy=data.get("policy"))
+
+
+@blp.route("/members/<int:customer_id>/topup", methods=["POST"])
+@requires("membership.stored_value.topup")
+@blp.arguments(S.TopupIn)
+@blp.response(201, S.BalanceOut)
+def topup(data, customer_id):
+    """Top up stored value (the best top-up bonus rule adds its bonus)."""
+    s = db_session()
+    _visible_customer(customer_id)
+    with transaction(s):
+        svc.topup(s, customer_id, data["amount"], _visible_store(data["store_id"]), user=request_user(),
+                  card_number=data["card_number"], note=data["note"])
+    return {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)}
+
+
+@blp.route("/members/<int:customer_id>/adjust", methods=["POST"])
+@requires("membership.stored_value.adjust")
+@blp.arguments(S.AdjustIn)
+@blp.response(200, S.AdjustOut)
+def adjust(data, customer_id):
+    """Manual adjustment with a reason; large ones become a four-eyes approval request."""
+    s = db_session()
+    _visible_customer(customer_id)
+    with transaction(s):
+        status, result = svc.adjust_or_request(s, customer_id, data["amount"], data["reason"], request_user(),
+                                               store_id=_visible_store(data["store_id"]), bonus=data["bonus"])
+    return {"status": status, "approval_request_id": result.id if status == "pending" else None,
+            "balance": {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)}}
+
+
+@blp.route("/members/<int:customer_id>/balance", methods=["GET"])
+@requires("membership.member.read")
+@blp.response(200, S.BalanceOut)
+def balance(customer_id):
+    """Stored-value balance: total, paid value and bonus value."""
+    s = db_session()
+    _visible_customer(customer_id)
+    svc.require_member(s, customer_id)
+    return {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)}
+
+
+@blp.route("/members/<int:customer_id>/history", methods=["GET"])
+@requires("membership.member.read")
+@blp.arguments(S.HistoryQuery, location="query")
+@blp.response(200, S.HistoryOut)
+def history(args, customer_id):
+    """Stored-value ledger, card events and tier changes, newest first."""
+    s = db_session()
+    _visible_customer(customer_id)
+    svc.require_member(s, customer_id)
+    limit = args["limit"]
+    events = s.execute(select(CardEvent).where(CardEvent.member_id == customer_id)
+                       .order_by(CardEvent.at.desc(), CardEvent.id.desc()).limit(limit)).scalars().all()
+    changes = s.execute(select(TierChange).where(TierChange.member_id == customer_id)
+                        .order_by(TierChange.at.desc(), TierChange.id.desc()).limit(limit)).scalars().all()
+    return {"stored_value": svc.stored_value_history(s, customer_id, limit),
+            "cards": events,
+            "tiers": [{"from_tier": c.from_tier.name if c.from_tier else None,
+                       "to_tier": c.to_tier.name if c.to_tier else None, "reason": c.reason, "note": c.note,
+                       "sale_id": c.sale_id, "at": c.at} for c in changes]}
+
+
+def blueprints(app):
+    return [blp]

@@ -1,0 +1,156 @@
+"""Marshmallow schemas of the membership API."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+ID = validate.Range(min=1, max=2**31 - 1)
+MONEY = dict(as_string=True, places=2)
+
+
+class EnrolIn(Schema):
+    customer_id = fields.Int(required=True, validate=ID)
+    store_id = fields.Int(load_default=None, allow_none=True, validate=ID)
+    card_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=6, max=32))
+    parent_customer_id = fields.Int(load_default=None, allow_none=True, validate=ID)
+
+
+class TierOut(Schema):
+    code = fields.Str()
+    name = fields.Str()
+    rank = fields.Int()
+    discount_rate = fields.Decimal(as_string=True)
+    points_multiplier = fields.Decimal(as_string=True)
+
+
+class CardOut(Schema):
+    id = fields.Int()
+    number = fields.Str()
+    kind = fields.Str()
+    status = fields.Str()
+    member_id = fields.Int()
+    issued_at = fields.DateTime()
+    activated_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    replaced_by_id = fields.Int(allow_none=True)
+    replaces_id = fields.Int(allow_none=True)
+
+
+class BalanceOut(Schema):
+    customer_id = fields.Int()
+    total = fields.Decimal(**MONEY)
+    paid = fields.Decimal(**MONEY)
+    bonus = fields.Decimal(**MONEY)
+
+
+class ProgressOut(Schema):
+    next = fields.Nested(TierOut, allow_none=True)
+    spend = fields.Decimal(**MONEY)
+    visits = fields.Int()
+    window_days = fields.Int()
+    spend_needed = fields.Decimal(allow_none=True, **MONEY)
+    visits_needed = fields.Int(allow_none=True)
+    ratio = fields.Decimal(as_string=True)
+    close = fields.Bool()
+
+
+class MemberOut(Schema):
+    customer_id = fields.Int()
+    name = fields.Str()
+    status = fields.Str()
+    tier = fields.Nested(TierOut, allow_none=True)
+    tier_locked = fields.Bool()
+    parent_id = fields.Int(allow_none=True)
+    enrolled_at = fields.DateTime()
+    list_status = fields.Str(allow_none=True)
+    cards = fields.List(fields.Nested(CardOut))
+    balance = fields.Nested(BalanceOut)
+    progress = fields.Nested(ProgressOut, allow_none=True)
+
+
+class LookupQuery(Schema):
+    card_number = fields.Str(load_default=None, validate=validate.Length(min=1, max=32))
+    phone = fields.Str(load_default=None, validate=validate.Length(min=3, max=32))
+
+
+class IssueIn(Schema):
+    card_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=6, max=32))
+    kind = fields.Str(load_default="physical", validate=validate.OneOf(["physical", "virtual"]))
+    store_id = fields.Int(load_default=None, allow_none=True, validate=ID)
+    activate = fields.Bool(load_default=False)
+
+
+class CardActionIn(Schema):
+    store_id = fields.Int(load_default=None, allow_none=True, validate=ID)
+    note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
+
+
+class ReplaceIn(CardActionIn):
+    new_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=6, max=32))
+
+
+class CancelIn(CardActionIn):
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=255))
+    policy = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(["refund", "forfeit"]))
+
+
+class TopupIn(Schema):
+    amount = fields.Decimal(required=True, places=2, validate=validate.Range(min=0.01, max=10_000_000))
+    store_id = fields.Int(required=True, validate=ID)
+    card_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
+    note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
+
+
+class AdjustIn(Schema):
+    amount = fields.Decimal(required=True, places=2, validate=validate.Range(min=-10_000_000, max=10_000_000))
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=255))
+    store_id = fields.Int(load_default=None, allow_none=True, validate=ID)
+    bonus = fields.Bool(load_default=False)
+
+
+class AdjustOut(Schema):
+    status = fields.Str()
+    approval_request_id = fields.Int(allow_none=True)
+    balance = fields.Nested(BalanceOut)
+
+
+class EntryOut(Schema):
+    id = fields.Int()
+    kind = fields.Str()
+    amount = fields.Decimal(**MONEY)
+    bonus_amount = fields.Decimal(**MONEY)
+    card_id = fields.Int(allow_none=True)
+    issuer_store_id = fields.Int(allow_none=True)
+    at_store_id = fields.Int(allow_none=True)
+    sale_id = fields.Int(allow_none=True)
+    posted_at = fields.DateTime()
+    source = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True)
+
+
+class CardEventOut(Schema):
+    card_id = fields.Int()
+    action = fields.Str()
+    from_status = fields.Str(allow_none=True)
+    to_status = fields.Str(allow_none=True)
+    at = fields.DateTime()
+    user_id = fields.Int(allow_none=True)
+    note = fields.Str(allow_none=True)
+
+
+class TierChangeOut(Schema):
+    from_tier = fields.Str(allow_none=True)
+    to_tier = fields.Str(allow_none=True)
+    reason = fields.Str()
+    note = fields.Str(allow_none=True)
+    sale_id = fields.Int(allow_none=True)
+    at = fields.DateTime()
+
+
+class HistoryOut(Schema):
+    stored_value = fields.List(fields.Nested(EntryOut))
+    cards = fields.List(fields.Nested(CardEventOut))
+    tiers = fields.List(fields.Nested(TierChangeOut))
+
+
+class HistoryQuery(Schema):
+    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=500))

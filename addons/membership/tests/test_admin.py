@@ -1,0 +1,107 @@
+"""Back office: every membership view lists; the member page shows tier, progress and
+balances and performs card/stored-value actions; tiers and lists are created via forms."""
+import re
+
+import pytest
+from sqlalchemy import select
+
+from addons.membership import services as svc
+from addons.membership.models import ListEntry, Tier
+from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
+
+pytestmark = pytest.mark.addons("membership")
+
+LISTS = ["membership_members", "membership_cards", "membership_tiers", "membership_ledger",
+         "membership_topup_rules", "membership_lists", "membership_policy", "membership_clearing",
+         "membership_liability", "membership_member_page"]
+
+
+@pytest.fixture
+def admin(admin_app, session, make):
+    from core.security.permissions import sync_roles
+
+    sync_roles(session, admin_app.extensions["banyan"].registry)
+    user = make.user(username="mboss")
+    session.commit()
+    return login(admin_app, user)
+
+
+def _errors(html):
+    return re.findall(r"alert-(?:danger|error)[^>]*>(.*?)</div>", html, re.S)
+
+
+def test_every_view_lists(admin, session, member):
+    svc.topup(session, member.id, "10", member.home_store_id)
+    session.commit()
+    for endpoint in LISTS:
+        r = admin.get(f"/admin/{endpoint}/")
+        assert r.status_code == 200, endpoint
+
+
+def test_member_page_and_actions(admin, session, make, member):
+    store_id = member.home_store_id
+    svc.save_topup_rule(session, "1000 gets 100", "1000", "100")
+    session.commit()
+    url = f"/admin/membership_member_page/?customer_id={member.id}"
+    html = admin.get(url).get_data(as_text=True)
+    assert member.name in html and "Normal" in html and 'id="tier-progress"' in html
+    token = csrf_token(admin, url)
+    r = admin.post("/admin/membership_member_page/do", data={"csrf_token": token, "customer_id": member.id,
+                                                              "op": "topup", "store_id": store_id, "amount": "1000"})
+    assert r.status_code == 302
+    html = admin.get(url).get_data(as_text=True)
+    assert "1100.00" in html and not _errors(html)
+    r = admin.post("/admin/membership_member_page/do", data={"csrf_token": token, "customer_id": member.id,
+                                                              "op": "report_lost", "card_number": "CARD-0001"})
+    assert r.status_code == 302
+    session.expire_all()
+    assert svc.find_card(session, "CARD-0001").status == "lost"
+    r = admin.post("/admin/membership_member_page/do", data={"csrf_token": token, "customer_id": member.id,
+                                                              "op": "topup", "store_id": store_id, "amount": "abc"})
+    html = admin.get(url).get_data(as_text=True)
+    assert _errors(html)
+
+
+def test_enrol_from_member_page(admin, session, make, tiers):
+    c = make.customer()
+    session.commit()
+    url = f"/admin/membership_member_page/?customer_id={c.id}"
+    assert "not a member" in admin.get(url).get_data(as_text=True)
+    r = admin.post("/admin/membership_member_page/do", data={"csrf_token": csrf_token(admin, url),
+                                                              "customer_id": c.id, "op": "enrol"})
+    assert r.status_code == 302
+    session.expire_all()
+    assert svc.get_member(session, c.id) is not None
+
+
+def test_create_tier_and_blacklist_entry_via_forms(admin, session, make):
+    c = make.customer()
+    session.commit()
+    new = "/admin/membership_tiers/new/"
+    data = {"rank": "40", "code": "vip", "name": "VIP", "min_spend": "50000", "qualify": "any",
+            "window_days": "365", "grace_days": "30", "discount_rate": "0.25", "points_multiplier": "3",
+            "active": "y"}
+    r = admin.post(new, data={**data, "csrf_token": csrf_token(admin, new)})
+    assert r.status_code == 302
+    assert session.execute(select(Tier).where(Tier.code == "vip")).scalar() is not None
+    r = admin.post(new, data={**data, "code": "bad", "rank": "41", "discount_rate": "1.5",
+                              "csrf_token": csrf_token(admin, new)})
+    assert r.status_code == 200 and "below 1" in r.get_data(as_text=True)
+    new = "/admin/membership_lists/new/"
+    r = admin.post(new, data={"customer": str(c.id), "kind": "black", "reason": "fraud",
+                              "csrf_token": csrf_token(admin, new)})
+    assert r.status_code == 302
+    session.expire_all()
+    assert session.execute(select(ListEntry.kind).where(ListEntry.customer_id == c.id)).scalar() == "black"
+
+
+def test_cashier_cannot_open_settings(admin_app, session, make):
+    from core.security.permissions import sync_roles
+
+    sync_roles(session, admin_app.extensions["banyan"].registry)
+    cashier = make.user(username="till1", roles=("cashier",))
+    session.commit()
+    client = login(admin_app, cashier)
+    assert client.get("/admin/membership_members/").status_code == 200
+    assert client.get("/admin/membership_tiers/new/").status_code in (302, 403)
+    assert client.get("/admin/membership_liability/").status_code == 403
