@@ -61,18 +61,38 @@ class SafeDate(fields.Date):
         return d
 
 
+DECIMAL_DOC = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,3})?$", "example": "1.00"}
+
+
+class DecimalIn(fields.Decimal):
+    """A decimal given as a string (or a JSON number), ``low < value`` (or ``<=``) ``< high``."""
+
+    def __init__(self, low, high, low_inclusive=True, **kw):
+        self.low, self.high, self.low_inclusive = low, high, low_inclusive
+        kw.setdefault("metadata", {})
+        kw["metadata"] = {**DECIMAL_DOC, **kw["metadata"]}
+        super().__init__(as_string=True, allow_nan=False, **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        d = super()._deserialize(value, attr, data, **kw)
+        if d < self.low or (d == self.low and not self.low_inclusive) or d >= self.high:
+            op = ">=" if self.low_inclusive else ">"
+            raise ValidationError(str(_l("Must be %(op)s %(low)s and below %(high)s.", op=op, low=self.low,
+                                         high=self.high)))
+        return d
+
+
 def Money(**kw):
+    kw.setdefault("metadata", {"type": "string", "example": "1.00"})
     return fields.Decimal(places=None, as_string=True, allow_nan=False, **kw)
 
 
 def MoneyIn(**kw):
-    return fields.Decimal(as_string=True, allow_nan=False,
-                          validate=validate.Range(0, 10**11, max_inclusive=False), **kw)
+    return DecimalIn(0, 10**11, **kw)
 
 
 def Qty(**kw):
-    return fields.Decimal(as_string=True, allow_nan=False,
-                          validate=validate.Range(0, 10**8, min_inclusive=False, max_inclusive=False), **kw)
+    return DecimalIn(0, 10**8, low_inclusive=False, **kw)
 
 
 class Input(Schema):
@@ -370,13 +390,13 @@ class EmployeeQuery(Query):
 class SaleLineSchema(Schema):
     id = fields.Integer(allow_none=True)
     product_id = fields.Integer()
-    qty = fields.Decimal(as_string=True)
+    qty = fields.Decimal(as_string=True, metadata={"type": "string"})
     unit_price = Money()
     discount = Money()
     total = Money()
     clerk_id = fields.Integer(allow_none=True)
     origin_line_id = fields.Integer(allow_none=True)
-    refunded_qty = fields.Decimal(as_string=True, allow_none=True)
+    refunded_qty = fields.Decimal(as_string=True, allow_none=True, metadata={"type": "string"})
 
 
 class SaleAdjustmentSchema(Schema):
