@@ -39,7 +39,7 @@ class RequestSession:
     """Stands in for a session in Flask-Admin: every use goes to the request's session."""
 
     def __getattr__(self, name):
-        if name.startswith("__") or name == "session":
+        if name.startswith("_") or name == "session":
             raise AttributeError(name)
         from core.web import db_session
 
@@ -195,9 +195,30 @@ class BanyanModelView(_Permissioned, ModelView):
     # --- export ----------------------------------------------------------------------------
     @expose("/export/<export_type>/")
     def export(self, export_type):
-        if export_type == "xlsx" and self.can_export and "xlsx" in self.export_types:
-            return self._export_xlsx()
+        if self.can_export and export_type in self.export_types:
+            if export_type == "xlsx":
+                return self._export_xlsx()
+            if export_type == "csv":
+                return self._export_csv_now()
         return super().export(export_type)
+
+    def _export_csv_now(self):
+        """CSV built inside the request (Flask-Admin streams it after the request's session
+        is closed, which breaks lazy relations)."""
+        import csv
+
+        from flask import Response
+        from werkzeug.utils import secure_filename
+
+        _count, data = self._export_data()
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow([str(c[1]) for c in self._export_columns])
+        for row in data:
+            w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+        filename = secure_filename(self.get_export_name("csv"))
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment;filename={filename}"})
 
     def _export_xlsx(self):
         from flask import Response
