@@ -36,7 +36,7 @@ def _store(store_id, field="store_id"):
 
 @blp.route("/customers/<int:customer_id>/balance", methods=["GET"])
 @requires("loyalty.points.read")
-@blp.response(200, S.BalanceOut)
+@blp.response(200, S.LoyaltyBalanceOut)
 def balance(customer_id):
     """Points balance, its value and the points expiring soon."""
     s = db_session()
@@ -50,8 +50,8 @@ def balance(customer_id):
 
 @blp.route("/customers/<int:customer_id>/history", methods=["GET"])
 @requires("loyalty.points.read")
-@blp.arguments(S.HistoryQuery, location="query")
-@blp.response(200, S.EntryOut(many=True))
+@blp.arguments(S.LoyaltyHistoryQuery, location="query")
+@blp.response(200, S.LoyaltyEntryOut(many=True))
 def history(args, customer_id):
     """Ledger postings, newest first."""
     _customer(customer_id)
@@ -60,8 +60,8 @@ def history(args, customer_id):
 
 @blp.route("/customers/<int:customer_id>/redeem", methods=["POST"])
 @requires("loyalty.points.redeem")
-@blp.arguments(S.RedeemIn)
-@blp.response(201, S.RedemptionOut)
+@blp.arguments(S.LoyaltyRedeemIn)
+@blp.response(201, S.LoyaltyRedemptionOut)
 def redeem(data, customer_id):
     """Exchange points for a catalog reward."""
     s = db_session()
@@ -77,8 +77,8 @@ def redeem(data, customer_id):
 
 @blp.route("/customers/<int:customer_id>/transfer", methods=["POST"])
 @requires("loyalty.points.redeem")
-@blp.arguments(S.TransferIn)
-@blp.response(201, S.TransferOut)
+@blp.arguments(S.LoyaltyTransferIn)
+@blp.response(201, S.LoyaltyTransferOut)
 def transfer(data, customer_id):
     """Give points to another member."""
     s = db_session()
@@ -94,8 +94,8 @@ def transfer(data, customer_id):
 
 @blp.route("/coupons/validate", methods=["GET"])
 @requires("loyalty.points.read")
-@blp.arguments(S.CouponQuery, location="query")
-@blp.response(200, S.CouponOut)
+@blp.arguments(S.LoyaltyCouponQuery, location="query")
+@blp.response(200, S.LoyaltyCouponOut)
 def validate_coupon(args):
     """Whether a coupon code can be used now (for this customer and store)."""
     s = db_session()
@@ -107,8 +107,8 @@ def validate_coupon(args):
 
 @blp.route("/preview", methods=["POST"])
 @requires("core.sale.create")
-@blp.arguments(S.PreviewIn)
-@blp.response(200, S.PreviewOut)
+@blp.arguments(S.LoyaltyPreviewIn)
+@blp.response(200, S.LoyaltyPreviewOut)
 def preview(data):
     """Price a ticket with its promotions and the points it would earn (nothing is saved)."""
     from core.services.checkout import CheckoutRequest, LineRequest

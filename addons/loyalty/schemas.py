@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 
-class BalanceOut(Schema):
+class LoyaltyBalanceOut(Schema):
     customer_id = fields.Int()
     points = fields.Int()
     value = fields.Decimal(as_string=True)
@@ -12,7 +12,7 @@ class BalanceOut(Schema):
     first_expiry = fields.DateTime(allow_none=True)
 
 
-class EntryOut(Schema):
+class LoyaltyEntryOut(Schema):
     id = fields.Int()
     kind = fields.Str()
     points = fields.Int()
@@ -23,18 +23,18 @@ class EntryOut(Schema):
     note = fields.Str(allow_none=True)
 
 
-class HistoryQuery(Schema):
+class LoyaltyHistoryQuery(Schema):
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Int(load_default=0, validate=validate.Range(min=0))
 
 
-class RedeemIn(Schema):
+class LoyaltyRedeemIn(Schema):
     reward_id = fields.Int(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     store_id = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
     idempotency_key = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=60))
 
 
-class RedemptionOut(Schema):
+class LoyaltyRedemptionOut(Schema):
     id = fields.Int()
     reward_id = fields.Int()
     points = fields.Int()
@@ -42,51 +42,51 @@ class RedemptionOut(Schema):
     balance = fields.Int()
 
 
-class TransferIn(Schema):
+class LoyaltyTransferIn(Schema):
     to_customer_id = fields.Int(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     points = fields.Int(required=True, validate=validate.Range(min=1, max=10**9))
     note = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=255))
     idempotency_key = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=60))
 
 
-class TransferOut(Schema):
+class LoyaltyTransferOut(Schema):
     from_balance = fields.Int()
     to_balance = fields.Int()
 
 
-class CouponQuery(Schema):
+class LoyaltyCouponQuery(Schema):
     code = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     customer_id = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
     store_id = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
 
 
-class CouponOut(Schema):
+class LoyaltyCouponOut(Schema):
     code = fields.Str()
     valid = fields.Bool()
     promotion = fields.Str()
     reason = fields.Str(allow_none=True)
 
 
-class LineIn(Schema):
+class LoyaltyLineIn(Schema):
     product_id = fields.Int(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     qty = fields.Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=10**6))
 
 
-class PreviewIn(Schema):
+class LoyaltyPreviewIn(Schema):
     store_id = fields.Int(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     customer_id = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
-    lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(min=1, max=500))
+    lines = fields.List(fields.Nested(LoyaltyLineIn), required=True, validate=validate.Length(min=1, max=500))
     codes = fields.List(fields.Str(validate=validate.Length(max=40)), load_default=list,
                         validate=validate.Length(max=20))
 
 
-class AdjustmentOut(Schema):
+class LoyaltyAdjustmentOut(Schema):
     rule_code = fields.Str()
     label = fields.Str()
     amount = fields.Decimal(as_string=True)
 
 
-class PreviewLineOut(Schema):
+class LoyaltyPreviewLineOut(Schema):
     product_id = fields.Int()
     qty = fields.Decimal(as_string=True)
     unit_price = fields.Decimal(as_string=True)
@@ -94,10 +94,10 @@ class PreviewLineOut(Schema):
     total = fields.Decimal(as_string=True)
 
 
-class PreviewOut(Schema):
+class LoyaltyPreviewOut(Schema):
     subtotal = fields.Decimal(as_string=True)
     discount_total = fields.Decimal(as_string=True)
     total = fields.Decimal(as_string=True)
     points = fields.Int()
-    adjustments = fields.List(fields.Nested(AdjustmentOut))
-    lines = fields.List(fields.Nested(PreviewLineOut))
+    adjustments = fields.List(fields.Nested(LoyaltyAdjustmentOut))
+    lines = fields.List(fields.Nested(LoyaltyPreviewLineOut))

@@ -47,7 +47,7 @@ def test_coupon_validate_and_preview(api, session, make, member):
     p = make.product(price="100.00")
     promo = Promotion(code="V10", name="Ten off", kind="fixed", target="ticket", amount=Decimal("10"),
                       requires_coupon=True)
-    pct = Promotion(code="P5", name="Five percent", kind="percent", percent=Decimal("5"))
+    pct = Promotion(code="P5", name="Five percent", kind="percent", percent=Decimal("5"), priority=10)
     pct.items.append(PromotionItem(product_id=p.id))
     session.add_all([promo, pct])
     session.flush()
