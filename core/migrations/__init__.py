@@ -1,10 +1,10 @@
 """Schema migrations: Alembic with one version branch per addon plus ``core`` for the kernel.
 
 The Alembic ``Config`` is built in code (no alembic.ini at runtime). Version locations are
-the kernel's ``core/migrations/versions`` plus ``<pkg>/migrations/versions`` of every
-available addon (found through ``importlib.resources``); only the branches of the kernel and
-the addons *installed in this database* are upgraded. An installed addon that ships no
-migrations yet gets its tables from its models (``create_all``) so development can start;
+the kernel's ``core/migrations/versions`` plus ``<pkg>/migrations/versions`` (found through
+``importlib.resources``) of the addons installed (or uninstalled but kept) in this
+database; only the branches of the kernel and the installed addons are upgraded. An
+installed addon that ships no migrations yet gets its tables from its models (``create_all``) so development can start;
 the generic addon checks then fail until it has a migration. See README.md for the how-to.
 """
 from __future__ import annotations
@@ -77,10 +77,21 @@ def addon_versions_dir(package: str) -> Path | None:
     return p if p.is_dir() else None
 
 
-def version_locations(rt) -> list[Path]:
+def version_locations(rt, connection=None) -> list[Path]:
+    """The kernel's folder plus those of the addons loaded in ``rt`` and of any addon with
+    a row in ``core_addon`` (uninstalled ones keep their revisions in alembic_version).
+    Addons merely available on the machine are left out: their heads must not count."""
+    names = [a.name for a in rt.registry.addons]
+    if connection is not None:  # inside _run's transaction (SQLite allows one writer)
+        if inspect(connection).has_table("core_addon"):
+            names += list(connection.execute(text("SELECT name FROM core_addon")).scalars())
+    elif rt.engine is not None and inspect(rt.engine).has_table("core_addon"):
+        with rt.engine.connect() as c:
+            names += list(c.execute(text("SELECT name FROM core_addon")).scalars())
     locs = [KERNEL_VERSIONS]
-    for info in rt.registry.available.values():
-        d = addon_versions_dir(info.package)
+    for name in names:
+        info = rt.registry.available.get(name)
+        d = addon_versions_dir(info.package) if info else None
         if d is not None and d not in locs:
             locs.append(d)
     return locs
@@ -90,7 +101,7 @@ def make_config(rt, connection=None, addon: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     cfg.set_main_option("path_separator", "os")
-    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in version_locations(rt)))
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in version_locations(rt, connection)))
     cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     cfg.attributes["rt"] = rt
     cfg.attributes["addon"] = addon

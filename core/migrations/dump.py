@@ -22,7 +22,8 @@ from core.migrations import table_owners
 FORMAT = 1
 #: tables ``banyan init`` fills (roles) or the installer manages: allowed to hold rows
 #: before a restore, they are replaced by the dump's rows.
-INIT_TABLES = {"core_role", "core_role_permission", "core_addon", "core_document_sequence"}
+INIT_TABLES = {"core_role", "core_role_permission", "core_addon", "core_document_sequence",
+               "core_audit_log"}
 
 
 def _tables(rt):
@@ -178,5 +179,6 @@ def _reset_sequences(conn, tables) -> None:
 
 def table_counts(rt) -> dict[str, int]:
     with rt.engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
         return {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
-                for t in _tables(rt) if inspect(rt.engine).has_table(t.name)}
+                for t in _tables(rt) if t.name in present}

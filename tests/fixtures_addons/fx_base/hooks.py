@@ -1,0 +1,8 @@
+from core import hookimpl
+
+
+@hookimpl
+def register_models():
+    from .models import FxBaseThing
+
+    return [FxBaseThing]

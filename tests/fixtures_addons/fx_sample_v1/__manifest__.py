@@ -1,0 +1,2 @@
+{"name": "sample", "title": "Sample", "version": "1.0.0", "summary": "migration fixture",
+ "category": "Test", "depends": [], "requires_core": ">=0.1", "license": "MIT"}
