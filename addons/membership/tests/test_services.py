@@ -372,3 +372,62 @@ def test_invariants_hold(session, make, member):
                                  issuer_store_id=store.id))
     session.flush()
     assert [b[0] for b in svc.invariant_breaches(session)] == ["membership.stored_value_not_negative"]
+
+
+def test_demo_data(rt, session, make):
+    import random
+
+    from core.contrib import DemoContext
+    from core.models import PriceList
+
+    demo = DemoContext(rng=random.Random(3), months=2)
+    demo.stores = [make.store() for _ in range(2)]
+    demo.customers = [make.customer(home_store_id=demo.stores[i % 2].id) for i in range(20)]
+    demo.products = [make.product(price=f"{10 + i}.00") for i in range(10)]
+    rt.hook.load_demo_data(session=session, demo=demo)
+    members = [c for c in demo.customers if svc.get_member(session, c.id) is not None]
+    assert 6 <= len(members) <= 18
+    assert [t.code for t in svc.tiers(session)] == ["normal", "silver", "gold", "diamond"]
+    assert all(svc.usable_card(session, c.id) is not None for c in members)
+    assert session.execute(select(PriceList).where(PriceList.kind == "member")).scalar() is not None
+    assert svc.liability(session, [s.id for s in demo.stores])["total"] > 0
+
+
+def test_hooks_summary_widgets_jobs(rt, session, make, member):
+    store = make.store()
+    svc.topup(session, member.id, "25", store.id)
+    panels = [p for group in rt.hook.customer_summary(session=session, customer=member, user=None) for p in group]
+    mine = next(p for p in panels if p.addon == "membership")
+    values = {str(k): str(v) for k, v in mine.fields}
+    assert values["Tier"] == "Normal" and values["Stored value"] == "25.00" and "CARD-0001" in values["Card"]
+    widgets = {w.key: w for group in rt.hook.dashboard_widgets(session=session, user=None, store_ids=[store.id])
+               for w in group}
+    assert widgets["membership.liability"].data["value"] == "25.00"
+    home = {w.key: w for group in rt.hook.dashboard_widgets(session=session, user=None,
+                                                            store_ids=[member.home_store_id]) for w in group}
+    assert home["membership.members_by_tier"].data == {"labels": ["Normal"], "values": [1]}
+    assert sum(home["membership.new_members"].data["values"]) == 1
+    jobs = [j for group in rt.hook.register_jobs() for j in group]
+    assert any(j.name == "membership.tier_downgrade" and j.schedule for j in jobs)
+    assert any(a.name == "membership.stored_value.adjust" for g in rt.hook.register_sensitive_actions() for a in g)
+
+
+def test_record_rules_scope_members_by_home_store(rt, session, make, member):
+    from core.security.scope import scope_session
+
+    other_store = make.store()
+    outsider = make.customer(home_store_id=other_store.id)
+    svc.enrol(session, outsider.id)
+    user = make.user(roles=("cashier",), scope_kind="store", scope_ref_id=member.home_store_id)
+    outsider_card = svc.usable_card(session, outsider.id).number
+    session.commit()
+    scoped = rt.session(user=user, scoped=True)
+    try:
+        ids = scoped.execute(select(Member.customer_id)).scalars().all()
+        assert member.id in ids and outsider.id not in ids
+        cards = scoped.execute(select(Card.number)).scalars().all()
+        assert "CARD-0001" in cards and outsider_card not in cards
+        # business rules stay chain-wide: the outsider's tier is still known at any till
+        assert svc.get_member(scoped, outsider.id) is not None
+    finally:
+        scoped.close()

@@ -1,0 +1,5 @@
+from core.testing.checks import AddonChecks
+
+
+class TestMembership(AddonChecks):
+    addon = "membership"
