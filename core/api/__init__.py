@@ -62,7 +62,11 @@ def paginate_select(session, stmt, page_params: PaginationParameters, count: boo
     """Run ``stmt`` for one page; sets ``page_params.item_count`` from a count capped at
     :data:`COUNT_CAP` (a full COUNT over a million rows would dominate the request)."""
     size = page_params.page_size
-    rows = session.execute(stmt.offset((page_params.page - 1) * size).limit(size + 1)).scalars().all()
+    offset = (page_params.page - 1) * size
+    if offset > MAX_ID:  # far past any table's end (and past what a database accepts)
+        rows = []
+    else:
+        rows = session.execute(stmt.offset(offset).limit(size + 1)).scalars().all()
     page_params.has_next = len(rows) > size
     rows = rows[:size]
     if count:
