@@ -122,6 +122,10 @@ class BanyanModelView(_Permissioned, ModelView):
         super().__init__(model, RequestSession(), name=name, category=category, endpoint=endpoint,
                          url=url, **kw)
 
+    def _prettify_name(self, name):
+        """Column and field names without a label: translated when a catalog has them."""
+        return _l(name.replace("_", " ").strip().capitalize())
+
     # --- permissions -----------------------------------------------------------------------
     def can_write(self) -> bool:
         from core.web import has_perm

@@ -42,9 +42,104 @@ def _commit_or_flash(view, work) -> bool:
         return False
 
 
+LABELS = {
+    "id": _l("ID"),
+    "code": _l("Code"),
+    "name": _l("Name"),
+    "kind": _l("Kind"),
+    "parent": _l("Parent"),
+    "tax_id": _l("Tax ID"),
+    "active": _l("Active"),
+    "company": _l("Company"),
+    "region": _l("Region"),
+    "format": _l("Format"),
+    "operating_company": _l("Operating company"),
+    "address": _l("Address"),
+    "phone": _l("Phone"),
+    "opened_on": _l("Opened on"),
+    "store": _l("Store"),
+    "email": _l("Email"),
+    "gender": _l("Gender"),
+    "birthday": _l("Birthday"),
+    "id_number": _l("ID number"),
+    "language": _l("Language"),
+    "home_store": _l("Home store"),
+    "consent_email": _l("Email consent"),
+    "consent_sms": _l("SMS consent"),
+    "consent_wechat": _l("WeChat consent"),
+    "note": _l("Note"),
+    "tags": _l("Tags"),
+    "contacts": _l("Contacts"),
+    "title": _l("Title"),
+    "is_decision_maker": _l("Decision-maker"),
+    "sku": _l("SKU"),
+    "barcode": _l("Barcode"),
+    "unit": _l("Unit"),
+    "category": _l("Category"),
+    "cost": _l("Cost"),
+    "currency": _l("Currency"),
+    "items": _l("Prices"),
+    "product": _l("Product"),
+    "price": _l("Price"),
+    "valid_from": _l("Valid from"),
+    "valid_to": _l("Valid until"),
+    "role": _l("Role"),
+    "manager": _l("Manager"),
+    "username": _l("Username"),
+    "employee": _l("Employee"),
+    "locale": _l("Language"),
+    "is_superuser": _l("Superuser"),
+    "scope_kind": _l("Scope"),
+    "scope_ref_id": _l("Scope record ID"),
+    "roles": _l("Roles"),
+    "last_login_at": _l("Last sign-in"),
+    "user": _l("User"),
+    "prefix": _l("Prefix"),
+    "created_at": _l("Created"),
+    "updated_at": _l("Updated"),
+    "last_used_at": _l("Last used"),
+    "revoked_at": _l("Revoked"),
+    "number": _l("Number"),
+    "state": _l("State"),
+    "customer": _l("Customer"),
+    "cashier": _l("Cashier"),
+    "origin": _l("Original sale"),
+    "subtotal": _l("Subtotal"),
+    "discount_total": _l("Discounts"),
+    "total": _l("Total"),
+    "confirmed_at": _l("Confirmed"),
+    "business_date": _l("Business date"),
+    "lines": _l("Lines"),
+    "adjustments": _l("Adjustments"),
+    "payments": _l("Payments"),
+    "at": _l("At"),
+    "user_id": _l("User ID"),
+    "model": _l("Model"),
+    "record_id": _l("Record"),
+    "action": _l("Action"),
+    "changes": _l("Changes"),
+    "label": _l("Label"),
+    "amount": _l("Amount"),
+    "requested_by": _l("Requested by"),
+    "requested_at": _l("Requested"),
+    "required": _l("Approvals needed"),
+    "result": _l("Result"),
+    "payload": _l("Details"),
+    "decided_at": _l("Decided"),
+    "votes": _l("Votes"),
+    "store_id": _l("Store"),
+    "category_id": _l("Category"),
+    "home_store_id": _l("Home store"),
+}
+
+
+class KernelView(BanyanModelView):
+    column_labels = LABELS
+
+
 # --- organisation ------------------------------------------------------------------------------
 
-class OrgView(BanyanModelView):
+class OrgView(KernelView):
     permission = "core.org.read"
     write_permission = "core.org.write"
     column_exclude_list = ("created_at", "updated_at")
@@ -72,7 +167,7 @@ class WarehouseView(OrgView):
 
 # --- customers ---------------------------------------------------------------------------------
 
-class CustomerView(BanyanModelView):
+class CustomerView(KernelView):
     permission = "core.customer.read"
     write_permission = "core.customer.write"
     simple_list_pager = True
@@ -139,14 +234,14 @@ class CustomerView(BanyanModelView):
             flash(gettext("Customers merged."))
 
 
-class TagView(BanyanModelView):
+class TagView(KernelView):
     permission = "core.customer.read"
     write_permission = "core.customer.write"
 
 
 # --- products ----------------------------------------------------------------------------------
 
-class ProductView(BanyanModelView):
+class ProductView(KernelView):
     permission = "core.product.read"
     write_permission = "core.product.write"
     column_list = ("sku", "barcode", "name", "unit", "category", "cost", "active")
@@ -155,13 +250,13 @@ class ProductView(BanyanModelView):
     form_excluded_columns = ("created_at", "updated_at")
 
 
-class CategoryView(BanyanModelView):
+class CategoryView(KernelView):
     permission = "core.product.read"
     write_permission = "core.product.write"
     column_searchable_list = ("code", "name")
 
 
-class PriceListView(BanyanModelView):
+class PriceListView(KernelView):
     permission = "core.product.read"
     write_permission = "core.product.write"
     column_exclude_list = ("created_at", "updated_at")
@@ -172,7 +267,7 @@ class PriceListView(BanyanModelView):
 
 # --- people ------------------------------------------------------------------------------------
 
-class EmployeeView(BanyanModelView):
+class EmployeeView(KernelView):
     permission = "core.employee.read"
     write_permission = "core.employee.write"
     column_exclude_list = ("created_at", "updated_at")
@@ -180,7 +275,7 @@ class EmployeeView(BanyanModelView):
     column_searchable_list = ("code", "name")
 
 
-class UserView(BanyanModelView):
+class UserView(KernelView):
     permission = "core.user.admin"
     column_list = ("id", "username", "employee", "active", "is_superuser", "scope_kind", "scope_ref_id", "roles",
                    "last_login_at")
@@ -212,7 +307,7 @@ class UserView(BanyanModelView):
             raise BusinessError({"new_password": _l("A new user needs a password.")})
 
 
-class RoleView(BanyanModelView):
+class RoleView(KernelView):
     permission = "core.user.admin"
     column_list = ("code", "name")
     form_columns = ("code", "name", "grants")
@@ -245,7 +340,7 @@ class RoleView(BanyanModelView):
             model.permissions.append(RolePermission(role_code=model.code, permission=name))
 
 
-class ApiTokenView(BanyanModelView):
+class ApiTokenView(KernelView):
     permission = "core.user.admin"
     allow_edit = False
     can_view_details = False
@@ -305,7 +400,7 @@ def _payments(view, context, model, name):
     return _table([_l("Method"), _l("Amount"), _l("Reference")], [(p.method, p.amount, p.reference) for p in model.payments])
 
 
-class SaleView(BanyanModelView):
+class SaleView(KernelView):
     permission = "core.sale.read"
     write_permission = "core.sale.refund"
     allow_create = allow_edit = allow_delete = False
@@ -349,7 +444,7 @@ class SaleView(BanyanModelView):
 
 # --- control ----------------------------------------------------------------------------------
 
-class AuditLogView(BanyanModelView):
+class AuditLogView(KernelView):
     permission = "core.audit.read"
     allow_create = allow_edit = allow_delete = False
     column_editable_list = ()
@@ -361,7 +456,7 @@ class AuditLogView(BanyanModelView):
         return name == "export_selected"
 
 
-class ApprovalView(BanyanModelView):
+class ApprovalView(KernelView):
     permission = "core.approval.decide"
     allow_create = allow_edit = allow_delete = False
     column_list = ("id", "label", "amount", "store", "state", "requested_by", "requested_at", "required", "result")
