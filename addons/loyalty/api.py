@@ -7,6 +7,7 @@ from core.api import Blueprint, requires
 from core.db import transaction
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
 from core.models import Customer, Store
 from core.web import db_session
 
@@ -100,7 +101,7 @@ def validate_coupon(args):
     """Whether a coupon code can be used now (for this customer and store)."""
     s = db_session()
     coupon = promotions.find_coupon(s, args["code"])
-    problem = promotions.coupon_problem(s, coupon, args["customer_id"], args["store_id"], services.utcnow())
+    problem = promotions.coupon_problem(s, coupon, args["customer_id"], args["store_id"], utcnow())
     return {"code": promotions.normalise(args["code"]), "valid": problem is None,
             "promotion": coupon.promotion.name if coupon else "", "reason": str(problem) if problem else None}
 

@@ -9,18 +9,18 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from core.db import ZERO, money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
-from core.models import Company, Product, Sale, SaleAdjustment, SaleLine, Store
+from core.models import Product, Sale, SaleAdjustment, SaleLine
 
 from . import earning, ledger, promotions
 from .ledger import balance, expire_due, expiring_soon, lock_account, policy  # noqa: F401 (public)
-from .models import (Coupon, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, Promotion, PromotionUse, Rebate,
+from .models import (Coupon, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, Promotion, Rebate,
                      Redemption, Reward)
 from .promotions import validate_coupon  # noqa: F401 (public)
 
