@@ -132,3 +132,40 @@ def test_upgrade_refuses_downgrade(frt):
     with pytest.raises(AddonError) as exc:
         upgrade(frt, ["fxbase"])
     assert "refusing to downgrade" in str(exc.value)
+
+
+def test_addons_cli(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from core.cli import main
+
+    use_addons(monkeypatch, info("fx_base"), info("fx_child"), info("fx_sample"))
+    monkeypatch.setenv("BANYAN_DATABASE_URL", f"sqlite:///{tmp_path}/cli.sqlite")
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(main, list(args))
+
+    assert run("db", "upgrade").exit_code == 0
+    r = run("addons", "install", "fxchild")
+    assert r.exit_code == 0 and "installed: fxbase, fxchild" in r.output, r.output
+    r = run("addons", "list")
+    rows = {l.split()[0]: l for l in r.output.splitlines()}
+    assert "installed" in rows["fxchild"] and "fixture-fx_child" in rows["fxchild"]
+    assert "on_sale_confirmed" in rows["fxchild"] and "on_sale_refunded" in rows["fxchild"]
+    assert "available" in rows["sample"]
+    r = run("addons", "uninstall", "fxbase")
+    assert r.exit_code == 2
+    assert r.output == "error: cannot uninstall fxbase: installed addon(s) fxchild depend on it\n"
+    r = run("addons", "install", "nosuch")
+    assert r.exit_code == 2 and r.output.startswith("error: addon 'nosuch' is not available")
+    r = run("addons", "uninstall", "fxchild")
+    assert r.exit_code == 0 and "tables kept" in r.output
+    r = run("addons", "install", "sample")
+    assert r.exit_code == 0
+    r = run("addons", "upgrade")
+    assert r.exit_code == 0 and "no version changes" in r.output
+    r = run("addons", "uninstall", "sample", "--purge")
+    assert r.exit_code == 0 and "tables dropped" in r.output
+    r = run("addons", "list")
+    assert "uninstalled" in next(l for l in r.output.splitlines() if l.startswith("fxchild"))

@@ -131,9 +131,9 @@ class AddonChecks:
 
         rt = self._fresh_runtime(banyan_databases)
         try:
+            install(rt, [self.addon])
             assert self.addon in migrations.branch_labels(rt), (
                 f"addon {self.addon} has no migrations branch: banyan db revision --addon {self.addon} -m init")
-            install(rt, [self.addon])
             assert migrations.diff(rt, self.addon) == []
         finally:
             rt.dispose()
