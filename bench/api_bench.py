@@ -1,0 +1,238 @@
+"""API benchmark: ``POST /api/v1/sales`` under 16 concurrent clients, and list pages over
+1,000,000 customers, against the app served by gunicorn on 127.0.0.1.
+
+    python bench/api_bench.py --db-url postgresql+psycopg://postgres@127.0.0.1/postgres
+
+It makes a fresh database (dropped at the end), bulk-inserts the customers with one Core
+``INSERT ... SELECT`` (chunked executemany on SQLite), starts gunicorn, runs a bounded number
+of requests, stops gunicorn and prints the figures (p50/p95/p99 latency, throughput).
+Targets: p99 of POST /api/v1/sales < 50 ms; the back-office list page p95 < 300 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from sqlalchemy import String, cast, create_engine, func, insert, literal, select, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-pass-1"
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, int(round(p / 100 * len(values) + 0.5)) - 1))
+    return values[k]
+
+
+def make_database(base_url: str) -> str:
+    url = make_url(base_url)
+    if url.get_backend_name() == "sqlite":
+        path = Path("/tmp") / f"banyan-api-bench-{uuid.uuid4().hex[:6]}.sqlite"
+        return f"sqlite:///{path}"
+    name = f"banyan_bench_api_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+
+
+def drop_database(base_url: str, url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        Path(u.database).unlink(missing_ok=True)
+        return
+    admin = create_engine(make_url(base_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(url: str, n_customers: int):
+    """Schema, one store, 20 products with prices, an admin with a token, n customers."""
+    from core.addons.installer import init_db
+    from core.config import load_config
+    from core.models import Customer
+    from core.runtime import Runtime
+    from core.security.tokens import create_token
+    from core.testing.factories import Factories
+
+    cfg = load_config(overrides={"database": {"url": url}, "locale": {"default": "en"}})
+    rt = Runtime.from_config(cfg, load=False)
+    rt.reload()
+    init_db(rt, schema="create_all")
+    with rt.session() as s:
+        make = Factories(s)
+        store = make.store()
+        products = [make.product(price=f"{5 + i}.50") for i in range(20)]
+        admin = make.user(roles=("hq_admin",), password=PASSWORD, username="bench-admin", superuser=True)
+        token, _t = create_token(s, admin, "bench")
+        s.commit()
+        ids = (store.id, [p.id for p in products])
+    t0 = time.perf_counter()
+    table = Customer.__table__
+    with rt.engine.begin() as conn:
+        if rt.engine.dialect.name == "postgresql":
+            series = select(func.generate_series(1, n_customers).label("n")).subquery()
+            conn.execute(insert(table).from_select(
+                ["kind", "name", "phone", "home_store_id", "active", "consent_email", "consent_sms",
+                 "consent_wechat", "created_at", "updated_at"],
+                select(literal("person"), func.concat("Bench customer ", series.c.n),
+                       func.concat("+86139", func.lpad(cast(series.c.n, String), 8, "0")),
+                       literal(ids[0]), literal(True), literal(False), literal(False), literal(False),
+                       func.now(), func.now())))
+            conn.execute(text("ANALYZE core_customer"))
+        else:
+            chunk = 20_000
+            for start in range(1, n_customers + 1, chunk):
+                conn.execute(insert(table), [
+                    {"kind": "person", "name": f"Bench customer {i}", "phone": f"+86139{i:08d}",
+                     "home_store_id": ids[0], "active": True, "consent_email": False, "consent_sms": False,
+                     "consent_wechat": False}
+                    for i in range(start, min(start + chunk, n_customers + 1))])
+    insert_s = time.perf_counter() - t0
+    rt.dispose()
+    return token, ids, insert_s
+
+
+def start_gunicorn(url: str, port: int, workers: int, threads: int):
+    env = dict(os.environ, BANYAN_DATABASE_URL=url, BANYAN_SECURITY_SECRET_KEY="bench-secret",
+               BANYAN_LOCALE_DEFAULT="en", BANYAN_JOBS_IMMEDIATE="1")
+    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
+           "-b", f"127.0.0.1:{port}", "--log-level", "warning", "core.app:create_app()"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    for _ in range(200):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def bench_sales(base, token, ids, total, clients):
+    store_id, product_ids = ids
+    lat, errors = [], []
+    lock = threading.Lock()
+    counter = iter(range(total))
+    local = threading.local()
+
+    def one(i):
+        sess = getattr(local, "s", None)
+        if sess is None:
+            sess = local.s = requests.Session()
+        body = {"store_id": store_id, "lines": [{"product_id": product_ids[(i + k) % 20], "qty": "1"}
+                                                for k in range(1 + i % 3)]}
+        t = time.perf_counter()
+        r = sess.post(f"{base}/api/v1/sales", json=body,
+                      headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"bench-{i}"})
+        dt = time.perf_counter() - t
+        with lock:
+            if r.status_code == 201:
+                lat.append(dt)
+            else:
+                errors.append((r.status_code, r.text[:200]))
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, counter))
+    wall = time.perf_counter() - t0
+    return lat, errors, wall
+
+
+def bench_get(sess, url, n, headers=None):
+    lat, bad = [], []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = sess.get(url, headers=headers or {})
+        dt = time.perf_counter() - t
+        (lat if r.status_code == 200 else bad).append(dt if r.status_code == 200 else r.status_code)
+    return lat, bad
+
+
+def admin_login(base):
+    sess = requests.Session()
+    page = sess.get(f"{base}/login")
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text) or \
+        re.search(r'value="([^"]+)"[^>]*name="csrf_token"', page.text)
+    data = {"username": "bench-admin", "password": PASSWORD}
+    if m:
+        data["csrf_token"] = m.group(1)
+    sess.post(f"{base}/login", data=data, allow_redirects=False)
+    return sess
+
+
+def fmt(lat):
+    return (f"p50 {pct(lat, 50) * 1000:.1f} ms, p95 {pct(lat, 95) * 1000:.1f} ms, "
+            f"p99 {pct(lat, 99) * 1000:.1f} ms (n={len(lat)})")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db-url", default="postgresql+psycopg://postgres@127.0.0.1/postgres")
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--sales", type=int, default=2000, help="POST /api/v1/sales requests in total")
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--list-requests", type=int, default=40)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--port", type=int, default=5891)
+    args = ap.parse_args(argv)
+
+    url = make_database(args.db_url)
+    proc = None
+    try:
+        token, ids, insert_s = seed(url, args.customers)
+        print(f"seeded {args.customers:,} customers in {insert_s:.1f} s ({make_url(url).get_backend_name()})")
+        proc = start_gunicorn(url, args.port, args.workers, args.threads)
+        base = f"http://127.0.0.1:{args.port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        # warm up every worker
+        warm = requests.Session()
+        for _ in range(4 * args.workers):
+            warm.get(f"{base}/api/v1/customers?page_size=50", headers=auth)
+        lat, errors, wall = bench_sales(base, token, ids, args.sales, args.clients)
+        print(f"POST /api/v1/sales x{args.sales}, {args.clients} clients: {fmt(lat)}; "
+              f"{len(lat) / wall:.0f} req/s; errors {len(errors)} {errors[:2]}")
+        s = requests.Session()
+        lat_api, bad = bench_get(s, f"{base}/api/v1/customers?page_size=50", args.list_requests, auth)
+        print(f"GET /api/v1/customers?page_size=50 over {args.customers:,}: {fmt(lat_api)} bad={bad[:3]}")
+        lat_api2, bad2 = bench_get(s, f"{base}/api/v1/customers?page_size=50&page=200",
+                                   args.list_requests // 2, auth)
+        print(f"GET /api/v1/customers?page_size=50&page=200: {fmt(lat_api2)} bad={bad2[:3]}")
+        adm = admin_login(base)
+        first = adm.get(f"{base}/admin/customer/", allow_redirects=False)
+        if first.status_code == 200:
+            lat_adm, bad3 = bench_get(adm, f"{base}/admin/customer/", args.list_requests)
+            print(f"GET /admin/customer/ over {args.customers:,}: {fmt(lat_adm)} bad={bad3[:3]}")
+        else:
+            print(f"GET /admin/customer/: not measured (HTTP {first.status_code}: "
+                  f"the back-office customer list is not available in this build)")
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        drop_database(args.db_url, url)
+
+
+if __name__ == "__main__":
+    main()
