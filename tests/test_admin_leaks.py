@@ -141,3 +141,25 @@ def test_masked_fields_stay_masked_for_a_scoped_cashier(admin_app, session, worl
         assert "CustA" in text or 'value="CustA"' in text
         assert stored.phone not in text and stored.id_number not in text
         assert "CustB" not in text
+
+
+def test_audit_log_masks_sensitive_changes(admin_app, session, make):
+    from core.models import Role, RolePermission
+
+    session.add(Role(code="auditor_only", name="Auditor"))
+    session.flush()
+    session.add(RolePermission(role_code="auditor_only", permission="core.audit.read"))
+    auditor = make.user(username="auditor", roles=("auditor_only",))
+    boss = make.user(username="auditboss")
+    session.commit()
+
+    rt = session.info["runtime"]  # its sessions write audit rows
+    with rt.session(user=boss) as s:
+        s.add(Customer(name="Audited", phone=PHONES["A"]))
+        s.commit()
+    stored = session.execute(select(Customer.phone).where(Customer.name == "Audited")).scalar()
+    masked = login(admin_app, auditor)
+    for url in ("/admin/auditlog/", "/admin/auditlog/export/csv/"):
+        text = masked.get(url).get_data(as_text=True)
+        assert "Audited" in text and stored not in text
+    assert stored in login(admin_app, boss).get("/admin/auditlog/export/csv/").get_data(as_text=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 from sqlalchemy.orm import relationship
 from wtforms import PasswordField, SelectMultipleField, StringField
@@ -454,6 +455,40 @@ class AuditLogView(KernelView):
 
     def is_action_allowed(self, name):
         return name == "export_selected"
+
+    def _sensitive_by_table(self) -> dict:
+        from core.web import runtime
+
+        return {m.__tablename__: set(getattr(m, "__sensitive__", ()) or ())
+                for models in runtime().registry.models_by_addon.values() for m in models}
+
+    def _masked_changes(self, model):
+        """The logged changes, with sensitive fields masked for users who may not see them."""
+        from core.admin.base import mask
+
+        changes = dict(model.changes or {})
+        if self.sees_sensitive():
+            return changes
+        hidden = self._sensitive_by_table().get(model.model, set())
+        return {k: ([mask(x) for x in v] if isinstance(v, list) else mask(v)) if k in hidden else v
+                for k, v in changes.items()}
+
+    @pass_context
+    def get_list_value(self, context, model, name):
+        if name == "changes":
+            return self._masked_changes(model)
+        return super().get_list_value(context, model, name)
+
+    @pass_context
+    def get_detail_value(self, context, model, name):
+        if name == "changes":
+            return self._masked_changes(model)
+        return super().get_detail_value(context, model, name)
+
+    def get_export_value(self, model, name):
+        if name == "changes":
+            return self._masked_changes(model)
+        return super().get_export_value(model, name)
 
 
 class ApprovalView(KernelView):
