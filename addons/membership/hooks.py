@@ -128,6 +128,7 @@ def on_sale_refunded(session, refund, sale):
 
 @hookimpl
 def on_customer_merged(session, kept, removed):
+    svc.merge_lists(session, kept.id)
     svc.merge_members(session, kept.id, removed.id)
 
 

@@ -1159,6 +1159,22 @@ def reverse_sale(session, refund, sale) -> None:
 # customer merge
 # ---------------------------------------------------------------------------------------
 
+def merge_lists(session, kept_id: int) -> None:
+    """After a merge the kept customer may hold two active list entries: keep the black one
+    (or the oldest) and close the others."""
+    entries = _x(session, select(ListEntry).where(ListEntry.customer_id == kept_id, ListEntry.active.is_(True))
+                 .order_by(ListEntry.id)).scalars().all()
+    if len(entries) < 2:
+        return
+    keep = next((e for e in entries if e.kind == "black"), entries[0])
+    for e in entries:
+        if e is not keep:
+            e.active = False
+            e.lifted_at = utcnow()
+            e.lift_reason = "customer merge"
+    session.flush()
+
+
 def merge_members(session, kept_id: int, removed_id: int) -> None:
     """Keep one member per customer: move the removed member's cards, events, ledgers and
     children onto the kept customer (creating its member row if needed), keep the better
@@ -1205,6 +1221,9 @@ def merge_members(session, kept_id: int, removed_id: int) -> None:
     session.execute(delete(Member).where(Member.customer_id == removed_id)
                     .execution_options(synchronize_session=False))
     session.expire_all()
+    # the combined spend and visits may now reach a better tier
+    evaluate_upgrade(session, get_member(session, kept_id))
+    session.flush()
 
 
 # ---------------------------------------------------------------------------------------
@@ -1259,6 +1278,11 @@ def invariant_breaches(session) -> list[tuple[str, str, tuple]]:
     for card_id, number in bad_cards:
         out.append(("membership.card_replacement", f"card {number}: status and replacement disagree",
                     (f"membership_card:{card_id}",)))
+    dup = _x(session, select(ListEntry.customer_id, func.count()).where(ListEntry.active.is_(True))
+             .group_by(ListEntry.customer_id).having(func.count() > 1).limit(100)).all()
+    for customer_id, n in dup:
+        out.append(("membership.one_list_entry", f"customer {customer_id}: {n} active list entries",
+                    (f"core_customer:{customer_id}",)))
     return out
 
 

@@ -431,3 +431,38 @@ def test_record_rules_scope_members_by_home_store(rt, session, make, member):
         assert svc.get_member(scoped, outsider.id) is not None
     finally:
         scoped.close()
+
+
+def test_downgrade_job_runs_through_the_job_runner(rt, session, make, member, tiers):
+    from core.jobs import run_job_now
+
+    svc.set_tier(session, member.id, "silver", reason="trial", lock=False)
+    session.commit()
+    result = run_job_now(rt, "membership.tier_downgrade")
+    assert result["grace_started"] >= 1
+    session.expire_all()
+    assert svc.get_member(session, member.id).downgrade_pending_since is not None
+
+
+def test_merge_combines_spend_toward_the_tier(session, make, member, tiers):
+    store, p = make.store(), make.product(price="600")
+    other = make.customer()
+    svc.enrol(session, other.id)
+    make.sale(store=store, products=[p], customer=member)
+    make.sale(store=store, products=[p], customer=other)
+    assert svc.tier_of(session, member.id).code == "normal"
+    merge_customers(session, member.id, other.id)
+    assert svc.tier_spend_total(session, member.id) == D("1200.00")
+    assert svc.tier_of(session, member.id).code == "silver"
+
+
+def test_merge_keeps_one_list_entry_black_wins(session, make):
+    a, b = make.customer(), make.customer()
+    svc.add_to_list(session, a.id, "white", "vip")
+    svc.add_to_list(session, b.id, "black", "fraud")
+    merge_customers(session, a.id, b.id)
+    assert svc.list_status(session, a.id) == "black"
+    from addons.membership.models import ListEntry
+
+    assert session.scalar(select(func.count()).select_from(ListEntry)
+                          .where(ListEntry.customer_id == a.id, ListEntry.active.is_(True))) == 1
