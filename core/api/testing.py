@@ -11,32 +11,8 @@ def build_app(rt):
     """The full app (``core.app.create_app``) for runtime ``rt``."""
     from core.app import create_app
 
-    try:
-        app = create_app(runtime=rt)
-    except ModuleNotFoundError as exc:  # the back office is not complete yet
-        if not (exc.name or "").startswith("core.admin"):
-            raise
-        app = _app_without_admin(rt)
+    app = create_app(runtime=rt)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=True)
-    return app
-
-
-def _app_without_admin(rt):
-    from flask import Flask
-    from flask_babel import Babel
-
-    from core.api import init_api
-    from core.app import select_locale
-    from core.security.login import init_login
-    from core.web import close_sessions
-
-    app = Flask("banyan", template_folder=None)
-    app.extensions["banyan"] = rt
-    app.config.update(SECRET_KEY="test", BABEL_DEFAULT_LOCALE="en")
-    Babel(app, locale_selector=select_locale)
-    app.teardown_appcontext(close_sessions)
-    init_login(app)
-    init_api(app, rt)
     return app
 
 
