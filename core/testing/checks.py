@@ -33,6 +33,18 @@ class AddonChecks:
     """Base class: set ``addon`` to the addon's technical name."""
 
     addon: str = ""
+    #: set True when the symmetry customer's balances must move on a sale (proves the
+    #: check is not vacuous); override ``symmetry_customer`` to enrol them first
+    symmetry_expects_change: bool = False
+
+    def symmetry_customer(self, session, make):
+        """The customer for the symmetry check; override to make one the addon reacts to
+        (e.g. enrolled as a member)."""
+        return make.customer()
+
+    def symmetry_payments(self, session, customer):
+        """Payments (``PaymentRequest`` list) for the symmetry sale; None means cash."""
+        return None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -174,7 +186,7 @@ class AddonChecks:
         if not info.manifest.demo:
             pytest.skip(f"{self.addon}: manifest does not declare demo data")
         demo = DemoContext(rng=random.Random(7), scale=0.05, months=1)
-        demo.companies = [make.hq()]
+        demo.companies = [make.hq]
         demo.regions = [make.region(company=demo.companies[0])]
         demo.stores = [make.store(region=demo.regions[0]) for _ in range(2)]
         demo.customers = [make.customer() for _ in range(5)]
@@ -200,11 +212,16 @@ class AddonChecks:
             return out
 
         store = make.store()
-        customer = make.customer()
+        customer = self.symmetry_customer(session, make)
         products = [make.product(price="120.00"), make.product(price="35.50")]
+        payments = self.symmetry_payments(session, customer)
+        session.flush()
         before = balances(customer)
-        sale = make.sale(store=store, products=products, customer=customer, qty="2")
+        sale = make.sale(store=store, products=products, customer=customer, qty="2", payments=payments)
         assert sale.state == "confirmed"
+        session.flush()
+        if self.symmetry_expects_change:
+            assert balances(customer) != before, f"{self.addon}: the sale moved no balance"
         refund(session, sale.id)
         session.flush()
         session.expire_all()

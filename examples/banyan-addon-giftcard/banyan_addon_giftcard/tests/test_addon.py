@@ -11,6 +11,13 @@ from core.testing.checks import AddonChecks
 
 class TestGiftCard(AddonChecks):
     addon = "giftcard"
+    symmetry_expects_change = True
+
+    def symmetry_payments(self, session, customer):
+        from banyan_addon_giftcard.services import issue_card
+
+        issue_card(session, f"SYM-{customer.id}", "1000.00", customer_id=customer.id)
+        return [PaymentRequest("giftcard", reference=f"SYM-{customer.id}")]
 
 
 pytestmark = pytest.mark.addons("giftcard")
