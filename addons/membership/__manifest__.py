@@ -15,4 +15,5 @@
     "application": True,
     "author": "Banyan",
     "demo": True,
+    "post_install": "addons.membership.services:install_defaults",
 }

@@ -152,7 +152,7 @@ class PolicyView(BanyanModelView):
         from core.web import db_session
 
         with transaction(db_session()):
-            svc.get_policy(db_session())
+            svc.install_defaults(db_session())
         return super().get_query()
 
 

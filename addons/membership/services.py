@@ -84,12 +84,22 @@ def _reason(reason, field: str = "reason") -> str:
     return reason[:255]
 
 
+def _default_policy() -> Policy:
+    return Policy(id=1, auto_enrol=False, cancel_policy="refund", large_adjust_threshold=Decimal("500.00"),
+                  card_prefix="88")
+
+
 def get_policy(session) -> Policy:
-    """The programme settings (created with defaults on first use)."""
+    """The programme settings (the defaults, unsaved, until someone changes them)."""
+    policy = _x(session, select(Policy).where(Policy.id == 1)).scalar()
+    return policy if policy is not None else _default_policy()
+
+
+def install_defaults(session) -> Policy:
+    """Create the settings row (manifest ``post_install``; idempotent)."""
     policy = _x(session, select(Policy).where(Policy.id == 1)).scalar()
     if policy is None:
-        policy = Policy(id=1, auto_enrol=False, cancel_policy="refund",
-                        large_adjust_threshold=Decimal("500.00"), card_prefix="88")
+        policy = _default_policy()
         session.add(policy)
         session.flush()
     return policy
@@ -97,7 +107,7 @@ def get_policy(session) -> Policy:
 
 def set_policy(session, user=None, **values) -> Policy:
     """Change programme settings: auto_enrol, cancel_policy, large_adjust_threshold, card_prefix."""
-    policy = get_policy(session)
+    policy = install_defaults(session)
     errors = {}
     for key, value in values.items():
         if key == "auto_enrol":
