@@ -263,3 +263,72 @@ def test_sale_details_show_lines_adjustments_and_payments(admin, session, make):
     session.commit()
     html = admin.get(f"/admin/sale/details/?id={sale.id}").get_data(as_text=True)
     assert sale.number in html and "cash" in html and str(sale.lines[0].product) in html
+
+
+def test_checkout_page_rings_up_and_shows_discount_labels(admin, session, make, register_plugin):
+    from decimal import Decimal
+
+    from core.contrib import Adjustment
+    from core.hookspecs import hookimpl
+    from core.models import Sale
+
+    class Promo:
+        @hookimpl
+        def price_ticket(self, session, ticket):
+            return [Adjustment(amount=Decimal("-1.00"), rule_code="test.promo", label="Spring promo",
+                               line=ticket.lines[0])]
+
+    register_plugin(Promo())
+    store, p = make.store(), make.product(price="10.00")
+    cust = make.customer(name="Checkout Customer")
+    session.commit()
+    url = "/admin/checkout/"
+    r = admin.post(url, data={"store_id": store.id, "customer_id": cust.id, "lines-0-product_id": p.id,
+                              "lines-0-qty": "3", "payments-0-method": "cash", **_form(admin, url)})
+    assert r.status_code == 302
+    html = admin.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Spring promo" in html and "29.00" in html
+    sale = session.execute(select(Sale).where(Sale.customer_id == cust.id)).scalar()
+    assert sale.total == Decimal("29.00") and sale.adjustments[0].label == "Spring promo"
+    # errors come back on the right row and nothing is saved
+    r = admin.post(url, data={"store_id": store.id, "lines-2-product_id": p.id, "lines-2-qty": "0",
+                              "payments-0-method": "nope", **_form(admin, url)})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert re.search(r'data-field="lines-2-qty">[^<]*greater than zero', html)
+    assert session.execute(select(func.count()).select_from(Sale)).scalar() == 1
+
+
+def test_view_with_undeclared_permission_is_refused_at_startup(rt, session, register_plugin):
+    from core.admin.base import BanyanView
+    from core.app import create_app
+    from core.errors import AddonError
+    from core.hookspecs import hookimpl
+
+    from flask_admin import expose
+
+    class Rogue(BanyanView):
+        permission = "nobody.declared.this"
+
+        @expose("/")
+        def index(self):
+            return "rogue"
+
+    class Plugin:
+        @hookimpl
+        def register_admin_views(self, app):
+            return [Rogue(name="Rogue", endpoint="rogue")]
+
+    register_plugin(Plugin(), name="rogue")
+    with pytest.raises(AddonError, match="undeclared permission 'nobody.declared.this'"):
+        create_app(runtime=rt)
+
+
+@pytest.mark.addons("membership")
+def test_addon_views_get_the_manifest_category(admin_app, rt):
+    admin = admin_app.extensions["banyan_admin"]
+    category = rt.registry.addon("membership").manifest.category
+    addon_views = [v for v in admin._views if v.endpoint.startswith("membership")]
+    assert addon_views and all(str(v.category) == category for v in addon_views)
+    kernel = {v.endpoint: str(v.category) for v in admin._views}
+    assert kernel["customer"] == "Customers" and kernel["sale"] == "Sales" and kernel["user"] == "Settings"
