@@ -20,6 +20,7 @@ from fxtools import fresh_runtime, info, use_addons  # noqa: E402
 from core import migrations  # noqa: E402
 from core.addons.installer import install, installed_versions, upgrade  # noqa: E402
 from core.migrations.dump import dump, restore, table_counts  # noqa: E402
+from core.errors import AddonError  # noqa: E402
 
 
 def test_kernel_migrations_match_models(banyan_databases):
@@ -155,51 +156,74 @@ def _snapshot(rt, sale_id):
                 "customers": sorted(s.execute(select(Customer.name)).scalars())}
 
 
-def _targets(banyan_databases, tmp_path):
-    out = [fresh_runtime(banyan_databases)]
-    if banyan_databases.is_postgres:  # cross-dialect: PostgreSQL dump into SQLite
-        from core.addons.installer import init_db
-        from core.config import load_config
-        from core.runtime import Runtime
+def _sqlite_runtime(path):
+    from core.addons.installer import init_db
+    from core.config import load_config
+    from core.runtime import Runtime
 
-        cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp_path}/x.sqlite"},
-                                     "jobs": {"immediate": True, "backend": "memory"}})
-        rt = Runtime.from_config(cfg, load=True)
-        init_db(rt)
-        out.append(rt)
-    return out
+    cfg = load_config(overrides={"database": {"url": f"sqlite:///{path}"},
+                                 "jobs": {"immediate": True, "backend": "memory"}})
+    rt = Runtime.from_config(cfg, load=True)
+    init_db(rt)
+    return rt
 
 
-def test_dump_restore_round_trip(banyan_databases, tmp_path):
-    src = fresh_runtime(banyan_databases)
-    targets = _targets(banyan_databases, tmp_path)
+def _round_trip(src, dst):
+    sale_id = _fill(src)
+    buf = io.StringIO()
+    counts = dump(src, buf)
+    assert counts["core_sale"] == 3 and counts["core_customer"] == 1
+    header = json.loads(buf.getvalue().splitlines()[0])
+    assert header["dialect"] == src.engine.dialect.name
+    assert header["tables"].index("core_store") < header["tables"].index("core_sale")
+    buf.seek(0)
+    restore(dst, buf)
+    assert table_counts(dst) == table_counts(src)
+    assert _snapshot(dst, sale_id) == _snapshot(src, sale_id)
+    # sequences continue after the restored ids
+    from core.testing.factories import Factories
+
+    with dst.session() as s:
+        Factories(s).customer()
+        s.commit()
+    # a second restore into a database holding business data is refused
+    buf.seek(0)
+    with pytest.raises(AddonError) as exc:
+        restore(dst, buf)
+    assert "empty" in str(exc.value)
+
+
+def test_dump_restore_round_trip(banyan_databases):
+    src, dst = fresh_runtime(banyan_databases), fresh_runtime(banyan_databases)
     try:
-        sale_id = _fill(src)
-        buf = io.StringIO()
-        counts = dump(src, buf)
-        assert counts["core_sale"] == 3 and counts["core_customer"] == 1
-        header = json.loads(buf.getvalue().splitlines()[0])
-        assert header["tables"].index("core_store") < header["tables"].index("core_sale")
-        for dst in targets:
-            buf.seek(0)
-            restore(dst, buf)
-            assert table_counts(dst) == table_counts(src)
-            assert _snapshot(dst, sale_id) == _snapshot(src, sale_id)
-            # sequences continue after the restored ids
-            from core.testing.factories import Factories
-
-            with dst.session() as s:
-                Factories(s).customer()
-                s.commit()
-            # a second restore into a database holding business data is refused
-            buf.seek(0)
-            with pytest.raises(Exception) as exc:
-                restore(dst, buf)
-            assert "empty" in str(exc.value)
+        _round_trip(src, dst)
     finally:
         src.dispose()
-        for t in targets:
-            t.dispose()
+        dst.dispose()
+
+
+def test_dump_restore_across_dialects(banyan_databases, tmp_path):
+    if not banyan_databases.is_postgres:
+        pytest.skip("needs --db-url postgresql+psycopg://... (SQLite <-> PostgreSQL)")
+    pairs = [(fresh_runtime(banyan_databases), _sqlite_runtime(tmp_path / "to.sqlite")),
+             (_sqlite_runtime(tmp_path / "from.sqlite"), fresh_runtime(banyan_databases))]
+    try:
+        for src, dst in pairs:
+            _round_trip(src, dst)
+    finally:
+        for src, dst in pairs:
+            src.dispose()
+            dst.dispose()
+
+
+def test_migrate_refuses_a_create_all_database(banyan_databases):
+    rt = fresh_runtime(banyan_databases, schema="create_all")
+    try:
+        with pytest.raises(AddonError) as exc:
+            migrations.upgrade_heads(rt)
+        assert "built without migrations" in str(exc.value)
+    finally:
+        rt.dispose()
 
 
 def test_db_cli_upgrade_dump_restore(tmp_path, monkeypatch):

@@ -151,6 +151,9 @@ def upgrade_heads(rt, exclude: tuple[str, ...] = ()) -> list[str]:
     import core.models  # noqa: F401 - the kernel's tables are in the metadata
     from core.db import Base
 
+    if not current_heads(rt) and inspect(rt.engine).has_table("core_addon"):
+        raise AddonError("this database was built without migrations (create_all); "
+                         "start a new database with banyan init, or banyan db dump/restore into one")
     labels = branch_labels(rt)
     created = []
     for owner in _owners_in_order(rt):
