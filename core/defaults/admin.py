@@ -7,7 +7,7 @@ from flask_admin.actions import action
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 from sqlalchemy.orm import relationship
-from wtforms import PasswordField, SelectMultipleField, StringField
+from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
 
 from core.admin.base import BanyanModelView, apply_business_error

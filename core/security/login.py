@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session as http_session,
+from flask import (Blueprint, flash, redirect, render_template, request, session as http_session,
                    url_for)
 from flask_login import LoginManager, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
