@@ -104,7 +104,7 @@ def dashboard_widgets(session, user, store_ids):
                         {"labels": [c for c, _ in by_store], "values": [float(v or 0) for _, v in by_store]},
                         priority=30, permission="core.report.read"),
         DashboardWidget("core.top_products", _l("Top products"), "table",
-                        {"columns": [_l("Product"), _l("Quantity"), _l("Sales")],
+                        {"columns": [_l("Product"), _l("Quantity"), _l("Sales amount")],
                          "rows": [[n, f"{q:g}", f"{t:,.2f}"] for n, q, t in top]},
                         priority=40, permission="core.report.read"),
     ]
