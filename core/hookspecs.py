@@ -145,9 +145,11 @@ def payment_methods(session, ticket, user) -> Iterable[Any]:
 
 @hookspec
 def validate_sale(session, sale) -> None:
-    """Raise ``BusinessError`` to refuse ``sale`` before it is confirmed.
+    """Raise ``BusinessError`` to refuse ``sale``.
 
-    Called after pricing and payments, inside the sale's transaction.
+    Called after pricing and payments and before ``on_sale_confirmed``, inside the sale's
+    transaction. The sale already carries its number and state ``confirmed`` (it is written
+    once, in its final state), but nothing is committed: raising rolls all of it back.
     Implemented by: membership (blacklisted customers).
     """
 

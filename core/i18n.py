@@ -53,7 +53,9 @@ def translations(locale: str | None = None) -> Translations:
     locale = locale or current_locale()
     if locale not in _cache:
         merged = Translations()
-        for d in _catalog_dirs:
+        # Later merges win, so merge the kernel's catalog last: an addon may translate its
+        # own strings, but the kernel's wording of a shared msgid stays the same everywhere.
+        for d in reversed(_catalog_dirs):
             t = Translations.load(str(d), [locale], domain="messages")
             if isinstance(t, Translations):
                 merged.merge(t)

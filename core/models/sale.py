@@ -47,7 +47,9 @@ class Sale(IdPk, StoreScoped, Base):
     store = relationship("Store")
     customer = relationship("Customer")
     cashier = relationship("Employee")
-    origin: Mapped["Sale | None"] = relationship(remote_side="Sale.id")
+    # view-only like SaleLine.origin_line: a writable self-reference makes every flush of
+    # sales run the unit of work's cycle resolution (set origin_id instead)
+    origin: Mapped["Sale | None"] = relationship(remote_side="Sale.id", viewonly=True)
     lines: Mapped[list["SaleLine"]] = relationship(
         back_populates="sale", cascade="all, delete-orphan", order_by="SaleLine.id")
     adjustments: Mapped[list["SaleAdjustment"]] = relationship(
@@ -81,7 +83,9 @@ class SaleLine(IdPk, Base):
     sale: Mapped[Sale] = relationship(back_populates="lines")
     product = relationship("Product")
     clerk = relationship("Employee")
-    origin_line: Mapped["SaleLine | None"] = relationship(remote_side="SaleLine.id")
+    # view-only: refunds set origin_line_id directly, so the unit of work can batch line
+    # INSERTs (a writable self-reference makes it insert lines one row at a time)
+    origin_line: Mapped["SaleLine | None"] = relationship(remote_side="SaleLine.id", viewonly=True)
 
     @property
     def gross(self) -> Decimal:

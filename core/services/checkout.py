@@ -23,6 +23,7 @@ from core.mixins import utcnow
 from core.models import Customer, Product, Sale, SaleAdjustment, SaleLine, SalePayment, Store
 from core.runtime import hook_of, runtime_of
 from core.services.numbering import next_number
+from core.services.pricing import clear_prefetch, prefetch_for
 
 
 @dataclass
@@ -148,12 +149,29 @@ def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer 
     hook = hook_of(session)
     ids = {ln.product_id for ln in req.lines}
     products = {p.id: p for p in session.execute(select(Product).where(Product.id.in_(ids))).scalars()}
+    # collections start empty so appending after the flush never lazy-loads them
     sale = Sale(store=store, store_id=store.id, customer=customer,
                 customer_id=customer.id if customer else None, cashier_id=req.cashier_id,
                 currency=runtime_of(session).currency, note=req.note, kind="sale", state="draft",
-                created_at=at)
+                created_at=at, lines=[], adjustments=[], payments=[])
     sale.codes = [str(c).strip() for c in (req.codes or []) if str(c).strip()]  # transient, for price_ticket
     errors = {}
+    prefetch_for(session, ids, store.id, at)
+    try:
+        _price_each_line(session, hook, req, sale, products, store, customer, at, errors)
+        if errors:
+            raise BusinessError(errors)
+        adjustments = sort_by_priority(hook.price_ticket(session=session, ticket=sale))
+    finally:
+        clear_prefetch(session)
+    apply_adjustments(sale, adjustments)
+    sale.subtotal = sum((ln.gross for ln in sale.lines), ZERO)
+    sale.discount_total = sum((ln.discount for ln in sale.lines), ZERO)
+    sale.total = sum((ln.total for ln in sale.lines), ZERO)
+    return sale
+
+
+def _price_each_line(session, hook, req, sale, products, store, customer, at, errors) -> None:
     for i, ln in enumerate(req.lines):
         product = products.get(ln.product_id)
         if product is None or not product.active:
@@ -167,14 +185,6 @@ def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer 
         sale.lines.append(SaleLine(product=product, product_id=product.id, qty=ln.qty,
                                    unit_price=money(price), discount=ZERO, total=gross,
                                    clerk_id=ln.clerk_id or req.cashier_id))
-    if errors:
-        raise BusinessError(errors)
-    adjustments = sort_by_priority(hook.price_ticket(session=session, ticket=sale))
-    apply_adjustments(sale, adjustments)
-    sale.subtotal = sum((ln.gross for ln in sale.lines), ZERO)
-    sale.discount_total = sum((ln.discount for ln in sale.lines), ZERO)
-    sale.total = sum((ln.total for ln in sale.lines), ZERO)
-    return sale
 
 
 def _load_parties(session, req: CheckoutRequest):
@@ -214,15 +224,16 @@ def checkout(session, req: CheckoutRequest, user=None) -> Sale:
     sale.user_id = getattr(user, "id", None)
     sale.idempotency_key = req.idempotency_key
     sale.request_hash = req.fingerprint() if req.idempotency_key else None
-    session.add(sale)
-    session.flush()
-    take_payments(session, sale, req.payments or [PaymentRequest("cash")], user)
-    hook.validate_sale(session=session, sale=sale)
+    # The sale is written once, already numbered and confirmed: nothing is visible to anyone
+    # before the transaction commits, and any refusal below rolls back the number too.
     sale.number = next_number(session, store, "sale")
     sale.state = "confirmed"
     sale.confirmed_at = at
     sale.business_date = at.date()
+    session.add(sale)
+    take_payments(session, sale, req.payments or [PaymentRequest("cash")], user)
     session.flush()
+    hook.validate_sale(session=session, sale=sale)
     hook.on_sale_confirmed(session=session, sale=sale)
     session.flush()
     sale.replayed = False
@@ -247,6 +258,8 @@ def take_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> 
             continue
         ref = pay.reference
         if method.capture is not None:
+            if sale.id is None:  # captures may record the sale's id; cash and card need no flush
+                session.flush()
             ref = method.capture(session, sale, amount, pay.reference) or ref
         sale.payments.append(SalePayment(method=method.code, amount=amount, reference=ref))
         due -= amount

@@ -1,31 +1,35 @@
-"""Per-store document numbers (``S01-000123``), gap-free, taken under a row lock."""
+"""Per-store document numbers (``S01-S000123``), gap-free.
+
+The number is taken with one ``UPDATE ... RETURNING`` on the store's counter row: it takes
+the row lock (held until the sale's transaction ends, so a rolled-back sale gives its
+number back) and reads the value in a single round trip.
+"""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
 from core.models import DocumentSequence, Store
 
+_take = (update(DocumentSequence)
+         .values(next_value=DocumentSequence.next_value + 1)
+         .returning(DocumentSequence.next_value))
+
+
+def _take_value(session, store_id: int, code: str) -> int | None:
+    row = session.execute(_take.where(DocumentSequence.store_id == store_id, DocumentSequence.code == code),
+                          execution_options={"synchronize_session": False}).first()
+    return None if row is None else row[0] - 1
+
 
 def next_number(session, store: Store, code: str) -> str:
-    seq = session.execute(
-        select(DocumentSequence).where(DocumentSequence.store_id == store.id, DocumentSequence.code == code)
-        .with_for_update()
-    ).scalar_one_or_none()
-    if seq is None:
+    value = _take_value(session, store.id, code)
+    if value is None:
         try:
             with session.begin_nested():
-                session.add(DocumentSequence(store_id=store.id, code=code, next_value=1))
+                session.execute(insert(DocumentSequence).values(store_id=store.id, code=code, next_value=1))
         except IntegrityError:  # another transaction created it first
             pass
-        seq = session.execute(
-            select(DocumentSequence).where(DocumentSequence.store_id == store.id,
-                                           DocumentSequence.code == code).with_for_update()
-        ).scalar_one()
-    value = seq.next_value
-    session.execute(update(DocumentSequence)
-                    .where(DocumentSequence.store_id == store.id, DocumentSequence.code == code)
-                    .values(next_value=DocumentSequence.next_value + 1))
-    seq.next_value = value + 1
+        value = _take_value(session, store.id, code)
     prefix = "R" if code == "refund" else "S"
     return f"{store.code}-{prefix}{value:06d}"

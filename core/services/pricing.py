@@ -1,28 +1,60 @@
-"""Price-list lookups with effective dates."""
+"""Price-list lookups with effective dates.
+
+During a checkout the ticket's product ids are known before any line is priced, so the
+first lookup of a price kind fetches that kind's prices for the whole ticket in one query
+(``prefetch_for``); the other lines are answered from that memo.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from core.models import PriceList, PriceListItem
+
+_prices = (
+    select(PriceListItem.product_id, PriceListItem.price)
+    .join(PriceList, PriceList.id == PriceListItem.price_list_id)
+    .where(PriceListItem.product_id.in_(bindparam("product_ids", expanding=True)),
+           PriceList.kind == bindparam("kind"),
+           or_(PriceList.store_id == bindparam("store_id"), PriceList.store_id.is_(None)),
+           PriceListItem.valid_from <= bindparam("at"),
+           or_(PriceListItem.valid_to.is_(None), PriceListItem.valid_to > bindparam("at")))
+    # best first: the store's own list before the chain's, then the latest valid_from
+    .order_by(PriceListItem.product_id, PriceList.store_id.is_(None), PriceListItem.valid_from.desc())
+)
+
+
+def list_prices(session, product_ids, store_id: int, kind: str, at: datetime) -> dict[int, Decimal]:
+    """``{product_id: price}`` of ``kind`` in force at ``at`` (missing ids have no price)."""
+    out: dict[int, Decimal] = {}
+    rows = session.execute(_prices, {"product_ids": list(product_ids), "kind": kind,
+                                     "store_id": store_id, "at": at})
+    for pid, price in rows:
+        out.setdefault(pid, price)
+    return out
+
+
+def prefetch_for(session, product_ids, store_id: int, at: datetime) -> None:
+    """Announce the products about to be priced (the checkout does this per ticket)."""
+    session.info["_price_memo"] = {"ids": tuple(product_ids), "store_id": store_id, "at": at}
+
+
+def clear_prefetch(session) -> None:
+    session.info.pop("_price_memo", None)
 
 
 def list_price(session, product_id: int, store_id: int, kind: str, at: datetime) -> Decimal | None:
     """The price of ``kind`` in force at ``at``: the store's own list wins over the chain's;
     within a list, the item with the latest ``valid_from`` not after ``at``."""
-    stmt = (
-        select(PriceListItem.price)
-        .join(PriceList, PriceList.id == PriceListItem.price_list_id)
-        .where(PriceListItem.product_id == product_id, PriceList.kind == kind,
-               or_(PriceList.store_id == store_id, PriceList.store_id.is_(None)),
-               PriceListItem.valid_from <= at,
-               or_(PriceListItem.valid_to.is_(None), PriceListItem.valid_to > at))
-        .order_by(PriceList.store_id.is_(None), PriceListItem.valid_from.desc())
-        .limit(1)
-    )
-    return session.execute(stmt).scalar()
+    memo = session.info.get("_price_memo")
+    if memo and memo["store_id"] == store_id and memo["at"] == at and product_id in memo["ids"]:
+        prices = memo.get(kind)
+        if prices is None:
+            prices = memo[kind] = list_prices(session, memo["ids"], store_id, kind, at)
+        return prices.get(product_id)
+    return list_prices(session, [product_id], store_id, kind, at).get(product_id)
 
 
 def set_price(session, price_list: PriceList, product, price: Decimal, valid_from: datetime | None = None):

@@ -60,9 +60,9 @@ def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, 
     if not wanted:
         raise BusinessError({"lines": [_l("Nothing left to refund.")]})
     at = at or utcnow()
-    doc = Sale(store_id=sale.store_id, store=sale.store, kind="refund", state="draft", origin=sale,
+    doc = Sale(store_id=sale.store_id, store=sale.store, kind="refund", state="draft", origin_id=sale.id,
                customer_id=sale.customer_id, cashier_id=sale.cashier_id, user_id=getattr(user, "id", None),
-               currency=sale.currency, note=reason, created_at=at)
+               currency=sale.currency, note=reason, created_at=at, lines=[], adjustments=[], payments=[])
     refunded_before = dict(session.execute(
         select(SaleLine.origin_line_id, func.sum(SaleLine.total))
         .where(SaleLine.origin_line_id.in_([ln.id for ln, _ in wanted])).group_by(SaleLine.origin_line_id)
@@ -76,18 +76,19 @@ def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, 
         gross = money(line.unit_price * qty)
         doc.lines.append(SaleLine(product_id=line.product_id, qty=-qty, unit_price=line.unit_price,
                                   discount=-(gross - total), total=-total, clerk_id=line.clerk_id,
-                                  origin_line=line))
+                                  origin_line_id=line.id))
         line.refunded_qty += qty
     doc.subtotal = sum((ln.gross for ln in doc.lines), ZERO)
     doc.total = sum((ln.total for ln in doc.lines), ZERO)
     doc.discount_total = doc.total - doc.subtotal
-    session.add(doc)
-    session.flush()
-    _refund_payments(session, sale, doc, -doc.total, user)
+    # numbered before money moves: the same lock order as checkout (counter, then accounts)
     doc.number = next_number(session, sale.store, "refund")
     doc.state = "confirmed"
     doc.confirmed_at = at
     doc.business_date = at.date()
+    session.add(doc)
+    session.flush()
+    _refund_payments(session, sale, doc, -doc.total, user)
     fully = all(ln.refunded_qty >= ln.qty for ln in sale.lines)
     sale.state = "refunded" if fully else "partially_refunded"
     session.flush()
