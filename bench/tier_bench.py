@@ -112,7 +112,7 @@ def days_before(conn, at: datetime, days):
     if conn.dialect.name == "postgresql":
         return literal(at) - days * literal_column("interval '1 day'")
     return func.datetime(literal(at.strftime("%Y-%m-%d %H:%M:%S")),
-                         literal("-") + days.cast(text_type()) + literal(" days")).concat(".000000")
+                         (-days).cast(text_type()) + literal(" days")).concat(".000000")
 
 
 def text_type():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, cast, func, insert, literal, select, update
+from sqlalchemy import DateTime, String, and_, cast, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import BusinessError, NotFound
@@ -219,28 +219,46 @@ def give_back(session, entry: LoyaltyEntry, points: int, *, kind=None, store_id=
 
 
 def expire_due(session, at: datetime | None = None) -> int:
-    """Expire every lot past its date, set-based: one UPDATE marks and empties the lots, one
-    INSERT ... SELECT posts an ``expire`` entry per lot, one UPDATE closes them. Returns the
-    number of points expired. Safe to run twice (a second run finds nothing)."""
+    """Expire every lot past its date, set-based; returns the number of points expired. Each
+    lot gets one ``expire`` entry (key ``expire:<at>:<lot id>``) and is emptied into
+    ``expired_points``. Safe to run twice (a second run finds nothing).
+
+    PostgreSQL: one statement (``UPDATE ... FROM`` the due lots ``RETURNING`` what each had
+    left, feeding ``INSERT`` of the entries). The UPDATE only takes a lot whose ``remaining``
+    is still what the snapshot read, so a lot changed by a concurrent debit meanwhile is left
+    for the next run instead of being expired with a stale amount.
+    SQLite (writers are serialised: the transaction holds the write lock): ``INSERT ... SELECT``
+    of the entries, then one ``UPDATE`` of the same lots."""
     at = at or utcnow()
     due = and_(LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at <= at, LoyaltyLot.remaining > 0)
-    session.flush()
-    session.execute(update(LoyaltyLot).where(due)
-                    .values(pending_expiry=LoyaltyLot.remaining, remaining=0)
-                    .execution_options(synchronize_session=False))
     stamp = at.strftime("%Y%m%d%H%M%S%f")
-    pending = select(LoyaltyLot.customer_id, literal("expire"), -LoyaltyLot.pending_expiry, LoyaltyLot.store_id,
-                     LoyaltyLot.company_id, literal(at), literal(f"expire:{stamp}:") + cast(LoyaltyLot.id, String(20)),
-                     literal("lot:") + cast(LoyaltyLot.id, String(20))
-                     ).where(LoyaltyLot.pending_expiry > 0)
-    total = session.execute(select(func.coalesce(func.sum(LoyaltyLot.pending_expiry), 0))
-                            .where(LoyaltyLot.pending_expiry > 0)).scalar()
-    session.execute(insert(LoyaltyEntry).from_select(
-        ["customer_id", "kind", "points", "store_id", "company_id", "posted_at", "idempotency_key", "source"],
-        pending))
-    session.execute(update(LoyaltyLot).where(LoyaltyLot.pending_expiry > 0)
-                    .values(expired_points=LoyaltyLot.expired_points + LoyaltyLot.pending_expiry, pending_expiry=0)
-                    .execution_options(synchronize_session=False))
+    cols = ["customer_id", "kind", "points", "store_id", "company_id", "posted_at", "idempotency_key", "source"]
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        snap = select(LoyaltyLot.id, LoyaltyLot.remaining).where(due).cte("due")
+        upd = (update(LoyaltyLot).where(LoyaltyLot.id == snap.c.id, LoyaltyLot.remaining == snap.c.remaining)
+               .values(remaining=0, expired_points=LoyaltyLot.expired_points + snap.c.remaining)
+               .returning(LoyaltyLot.id, LoyaltyLot.customer_id, LoyaltyLot.store_id, LoyaltyLot.company_id,
+                          snap.c.remaining.label("pts"))
+               .cte("upd"))
+        ins = (insert(LoyaltyEntry).from_select(cols, select(
+            upd.c.customer_id, literal("expire"), -upd.c.pts, upd.c.store_id, upd.c.company_id,
+            literal(at, DateTime), literal(f"expire:{stamp}:") + cast(upd.c.id, String(20)),
+            literal("lot:") + cast(upd.c.id, String(20))))
+            .returning(LoyaltyEntry.points).cte("ins"))
+        total = session.execute(select(func.coalesce(-func.sum(ins.c.points), 0))
+                                .execution_options(synchronize_session=False)).scalar()
+    else:
+        total = session.execute(select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(due)).scalar()
+        if total:
+            session.execute(insert(LoyaltyEntry).from_select(cols, select(
+                LoyaltyLot.customer_id, literal("expire"), -LoyaltyLot.remaining, LoyaltyLot.store_id,
+                LoyaltyLot.company_id, literal(at, DateTime),
+                literal(f"expire:{stamp}:") + cast(LoyaltyLot.id, String(20)),
+                literal("lot:") + cast(LoyaltyLot.id, String(20))).where(due)))
+            session.execute(update(LoyaltyLot).where(due)
+                            .values(expired_points=LoyaltyLot.expired_points + LoyaltyLot.remaining, remaining=0)
+                            .execution_options(synchronize_session=False))
     session.expire_all()
     return int(total or 0)
 

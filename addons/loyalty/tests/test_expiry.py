@@ -1,0 +1,36 @@
+"""The set-based expiry: one ``expire`` entry per due lot, exact amounts, nothing else touched."""
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from addons.loyalty import services
+from addons.loyalty.models import LoyaltyEntry, LoyaltyLot
+
+pytestmark = pytest.mark.addons("loyalty")
+
+
+def test_expire_due_posts_one_entry_per_due_lot(session, make):
+    now = datetime(2026, 3, 1)
+    a, b = make.customer(), make.customer()
+    store = make.store()
+    due_a = services.ledger.credit(session, a.id, "adjust", 100, at=now, store_id=store.id,
+                                   expires_at=now + timedelta(days=5))
+    due_b = services.ledger.credit(session, b.id, "adjust", 40, at=now, expires_at=now + timedelta(days=10))
+    later = services.ledger.credit(session, b.id, "adjust", 70, at=now, expires_at=now + timedelta(days=40))
+    services.adjust(session, a.id, -30, note="spent part")            # lot of due_a keeps 70
+    services.adjust(session, b.id, -40, note="spent all of the first lot")
+    at = now + timedelta(days=20)
+    assert services.expire_due(session, at=at) == 70
+    lots = {lot.entry_id: lot for lot in session.execute(select(LoyaltyLot)).scalars()}
+    assert (lots[due_a.id].remaining, lots[due_a.id].expired_points) == (0, 70)
+    assert (lots[due_b.id].remaining, lots[due_b.id].expired_points) == (0, 0)  # nothing left: no entry
+    assert (lots[later.id].remaining, lots[later.id].expired_points) == (70, 0)
+    entries = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.kind == "expire")).scalars().all()
+    assert [(e.customer_id, e.points, e.store_id, e.posted_at, e.source) for e in entries] == [
+        (a.id, -70, store.id, at, f"lot:{lots[due_a.id].id}")]
+    assert entries[0].idempotency_key == f"expire:{at:%Y%m%d%H%M%S%f}:{lots[due_a.id].id}"
+    assert services.balance(session, a.id) == 0 and services.balance(session, b.id) == 70
+    assert services.expire_due(session, at=at) == 0
+    assert services.expire_due(session, at=now + timedelta(days=41)) == 70
+    assert services.invariant_breaches(session) == []
