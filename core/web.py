@@ -33,7 +33,17 @@ def db_session():
     s = g.get("_banyan_session")
     if s is None:
         user = current_user()
-        s = runtime().session(user=user, scoped=user is not None)
+        ctx = g.get("api_auth")
+        if user is not None and ctx is not None and user is g.get("api_user"):
+            # a verified API token carries the user's stores and permissions (cached briefly)
+            from core.security.permissions import preset_permissions
+            from core.security.scope import scope_session
+
+            s = runtime().session(user=user)
+            scope_session(s, user, store_ids=ctx.store_ids)
+            preset_permissions(s, user, ctx.permissions)
+        else:
+            s = runtime().session(user=user, scoped=user is not None)
         g._banyan_session = s
     return s
 

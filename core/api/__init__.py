@@ -93,6 +93,18 @@ def _login_user():
     return None
 
 
+def token_cache():
+    """The app's cache of verified tokens (see :mod:`core.security.tokens`); its lifetime is
+    ``app.config["BANYAN_TOKEN_CACHE_SECONDS"]`` (default 5 s, 0 turns caching off)."""
+    cache = current_app.extensions.get("banyan_token_cache")
+    if cache is None:
+        from core.security.tokens import CACHE_SECONDS, TokenCache
+
+        cache = TokenCache(ttl=current_app.config.get("BANYAN_TOKEN_CACHE_SECONDS", CACHE_SECONDS))
+        current_app.extensions["banyan_token_cache"] = cache
+    return cache
+
+
 def authenticate():
     """Resolve the request's user once. Returns the user, or None; sets ``g.api_user`` for
     a valid bearer token and ``g.api_auth_failed`` for a bad one."""
@@ -102,13 +114,18 @@ def authenticate():
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _sp, token = header.partition(" ")
-        from core.security.tokens import user_for_token
+        from core.security import tokens
         from core.web import raw_session
 
-        user = user_for_token(raw_session(), token.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
+        ctx = None
+        if scheme.lower() == "bearer":
+            ctx = tokens.authenticate(raw_session(), token.strip(), token_cache())
+        if ctx is None:
             g.api_auth_failed = True
             return None
+        # the request's own copy of the cached (detached) user: no query, lazy loads work
+        user = raw_session().merge(ctx.user, load=False)
+        g.api_auth = ctx
         g.api_user = user
         return user
     if request.method in SAFE_METHODS:

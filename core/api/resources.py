@@ -577,12 +577,15 @@ def _checkout_request(data, key=None):
         idempotency_key=key, note=data.get("note"))
 
 
-def _check_sale_refs(data):
-    ref_visible(Store, data["store_id"], "store_id")
-    ref_visible(Customer, data.get("customer_id"), "customer_id")
-    ref_visible(Employee, data.get("cashier_id"), "cashier_id")
+def _check_sale_refs(data) -> list:
+    """Check the body's references; returns the rows, which the caller keeps while the
+    checkout runs so its ``session.get`` finds them in the identity map (no second query)."""
+    rows = [ref_visible(Store, data["store_id"], "store_id"),
+            ref_visible(Customer, data.get("customer_id"), "customer_id"),
+            ref_visible(Employee, data.get("cashier_id"), "cashier_id")]
     for i, ln in enumerate(data["lines"]):
-        ref_visible(Employee, ln.get("clerk_id"), f"lines.{i}.clerk_id")
+        rows.append(ref_visible(Employee, ln.get("clerk_id"), f"lines.{i}.clerk_id"))
+    return rows
 
 
 def _idempotency_key():
@@ -616,11 +619,12 @@ def create_sale(data):
 
     s = db_session()
     key = _idempotency_key()
-    _check_sale_refs(data)
+    refs = _check_sale_refs(data)
     req = _checkout_request(data, key)
     try:
         with transaction(s):
             sale = _sale_or_422(lambda: checkout(s, req, user=request_user()))
+        del refs
     except IntegrityError:
         if not key:
             raise
@@ -641,9 +645,10 @@ def preview_sale(data):
     from core.services.checkout import preview
 
     s = db_session()
-    _check_sale_refs(data)
+    refs = _check_sale_refs(data)
     try:
         sale = _sale_or_422(lambda: preview(s, _checkout_request(data)))
+        del refs
         index = {id(ln): i for i, ln in enumerate(sale.lines)}
         out = {"store_id": sale.store_id, "customer_id": sale.customer_id, "currency": sale.currency,
                "subtotal": sale.subtotal, "discount_total": sale.discount_total, "total": sale.total,

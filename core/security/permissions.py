@@ -54,6 +54,11 @@ def user_permissions(session, user: User) -> frozenset[str]:
     return perms
 
 
+def preset_permissions(session, user: User, perms: frozenset[str]) -> None:
+    """Give ``session`` ``user``'s permission names already read (e.g. with a cached token)."""
+    session.info["_perms"] = (user.id, frozenset(perms))
+
+
 def has_permission(session, user: User | None, name: str) -> bool:
     if user is None or not user.active:
         return False

@@ -58,8 +58,15 @@ def store_ids_for(session: Session, user: User) -> frozenset[int] | None:
     return frozenset()
 
 
-def scope_session(session: Session, user: User) -> Scope:
-    scope = Scope(user.id, store_ids_for(session, user))
+_COMPUTE = object()
+
+
+def scope_session(session: Session, user: User, store_ids=_COMPUTE) -> Scope:
+    """Scope ``session`` to ``user``'s stores (``store_ids`` when already known, e.g. cached
+    with a verified API token; otherwise read now)."""
+    if store_ids is _COMPUTE:
+        store_ids = store_ids_for(session, user)
+    scope = Scope(user.id, store_ids)
     session.info["scope"] = scope
     return scope
 

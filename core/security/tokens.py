@@ -3,14 +3,27 @@
 Only the SHA-256 of a token is stored, with a short prefix so people can tell their
 tokens apart. The plain token is shown once, when it is created. A revoked token, or one
 whose user is inactive, authenticates nobody.
+
+Verified tokens are cached briefly in the process (:class:`TokenCache`, keyed by the token's
+hash): the user, their permissions and their stores are then reused for
+:data:`CACHE_SECONDS` (5 s) instead of being read again on every request. Any ORM change to
+a token, user, role, grant, store, region or company (revoking a token, deactivating a
+user, changing roles or scope) empties every cache of the process at once; another process
+(another gunicorn worker) notices within :data:`CACHE_SECONDS`. So a revoked token gets
+401 at once from the worker that revoked it and at most 5 s later from every other one.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
@@ -20,6 +33,8 @@ from core.models import ApiToken, User
 TOKEN_PREFIX = "bnyn_"
 #: last_used_at is refreshed at most this often (one cheap UPDATE, not one per request)
 TOUCH_EVERY = timedelta(minutes=1)
+#: how long a verified token is trusted without reading the database again
+CACHE_SECONDS = 5.0
 
 
 def hash_token(plain: str) -> str:
@@ -55,23 +70,153 @@ def revoke(session, token_id: int, user: User | None = None) -> ApiToken:
 
 
 def user_for_token(session, plain: str | None) -> User | None:
-    """The active user owning the live token ``plain``, or None. The lookup is its own
-    short transaction on ``session`` (``last_used_at`` is refreshed at most once a minute)."""
+    """The active user owning the live token ``plain``, or None (no cache: see
+    :func:`authenticate`). The lookup is its own short transaction on ``session``."""
+    ctx = authenticate(session, plain)
+    return None if ctx is None else ctx.user
+
+
+# --------------------------------------------------------------------------- cache
+
+@dataclass
+class AuthContext:
+    """What a verified token grants: the user (a detached snapshot), their permission names
+    and their stores (None: every store)."""
+
+    token_id: int
+    user: User
+    permissions: frozenset[str]
+    store_ids: frozenset[int] | None
+    expires: float  # time.monotonic()
+    last_used_at: datetime | None
+
+
+_CACHES: "weakref.WeakSet[TokenCache]" = weakref.WeakSet()
+#: ORM classes whose changes may change what a cached token grants
+_AUTH_CLASSES: tuple = ()
+
+
+class TokenCache:
+    """Verified tokens of one app, keyed by token hash, trusted for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = CACHE_SECONDS, max_entries: int = 10_000):
+        self.ttl = float(ttl)
+        self.max_entries = max_entries
+        self._data: dict[str, AuthContext] = {}
+        self._lock = threading.Lock()
+        #: bumped by every clear(): a lookup that began before a clear is not cached
+        self.generation = 0
+        _CACHES.add(self)
+
+    def get(self, token_hash: str) -> AuthContext | None:
+        ctx = self._data.get(token_hash)
+        if ctx is None:
+            return None
+        if ctx.expires <= time.monotonic():
+            with self._lock:
+                if self._data.get(token_hash) is ctx:
+                    del self._data[token_hash]
+            return None
+        return ctx
+
+    def put(self, token_hash: str, ctx: AuthContext, generation: int) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if generation != self.generation:
+                return  # users, roles or tokens changed while this lookup ran
+            if len(self._data) >= self.max_entries:
+                self._data.clear()
+            self._data[token_hash] = ctx
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._data.clear()
+
+
+def forget_all() -> None:
+    """Empty every token cache of this process (after a change to users, roles or tokens)."""
+    for cache in list(_CACHES):
+        cache.clear()
+
+
+def _auth_classes() -> tuple:
+    global _AUTH_CLASSES
+    if not _AUTH_CLASSES:
+        from core.models import Company, Region, Role, RolePermission, Store
+
+        _AUTH_CLASSES = (ApiToken, User, Role, RolePermission, Store, Region, Company)
+    return _AUTH_CLASSES
+
+
+@event.listens_for(Session, "before_flush")
+def _note_auth_changes(session, _ctx, _instances):
+    if not _CACHES:
+        return
+    classes = _auth_classes()
+    for objs in (session.new, session.dirty, session.deleted):
+        if any(isinstance(o, classes) for o in objs):
+            session.info["_banyan_auth_changed"] = True
+            forget_all()
+            return
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session):
+    # again after the commit: a request may have cached the old rows in between
+    if session.info.pop("_banyan_auth_changed", False):
+        forget_all()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_flag(session, _previous):
+    session.info.pop("_banyan_auth_changed", None)
+
+
+def authenticate(session, plain: str | None, cache: TokenCache | None = None) -> AuthContext | None:
+    """The :class:`AuthContext` of the live token ``plain``, or None. On a cache miss the
+    token, its user, their permissions and stores are read on ``session`` in one short
+    transaction (ended at once); on a hit no query runs (but ``last_used_at`` is still
+    refreshed once a minute)."""
     if not plain or len(plain) > 200:
         return None
+    digest = hash_token(plain)
+    ctx = cache.get(digest) if cache is not None else None
+    now = utcnow()
+    if ctx is not None:
+        if ctx.last_used_at is None or now - ctx.last_used_at > TOUCH_EVERY:
+            ctx.last_used_at = now
+            session.execute(update(ApiToken).where(ApiToken.id == ctx.token_id).values(last_used_at=now)
+                            .execution_options(synchronize_session=False))
+            session.commit()
+        return ctx
+    from core.security.permissions import user_permissions
+    from core.security.scope import store_ids_for
+
+    generation = cache.generation if cache is not None else 0
     row = session.execute(
         select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(plain))).first()
+        .where(ApiToken.token_hash == digest)).first()
     if row is None:
+        session.rollback()
         return None
     token, user = row
     if token.revoked_at is not None or not user.active:
         session.rollback()
         return None
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
+    perms = frozenset() if user.is_superuser else user_permissions(session, user)
+    store_ids = store_ids_for(session, user)
+    last_used = token.last_used_at
+    if last_used is None or now - last_used > TOUCH_EVERY:
         session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
                         .execution_options(synchronize_session=False))
+        last_used = now
     # end the lookup's transaction at once (on SQLite every transaction holds the write lock)
     session.commit()
-    return user
+    ctx = AuthContext(token_id=token.id, user=user, permissions=perms, store_ids=store_ids,
+                      expires=time.monotonic() + (cache.ttl if cache is not None else 0), last_used_at=last_used)
+    if cache is not None:
+        session.expunge(user)  # the cached snapshot belongs to no session
+        cache.put(digest, ctx, generation)
+    return ctx
