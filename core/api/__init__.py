@@ -41,7 +41,15 @@ MAX_ID = 2**31 - 1
 
 class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest blueprint whose pagination header copes with huge tables: the count
-    is capped at :data:`COUNT_CAP` (``"total": null, "total_at_least": N`` past it)."""
+    is capped at :data:`COUNT_CAP` (``"total": null, "total_at_least": N`` past it), and
+    whose argument schemas are built once, not per request."""
+
+    def arguments(self, schema, **kwargs):
+        """As flask-smorest's, but a schema *class* is instantiated once here: webargs would
+        otherwise build a new schema (and its nested ones) on every request."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, **kwargs)
 
     def _set_pagination_metadata(self, page_params, result, headers):
         capped = getattr(page_params, "count_capped", False)
