@@ -2,7 +2,7 @@
 checkout measured in the same run.
 
 Two databases built from the same ``bench.datagen`` data: one with the kernel only, one with
-membership and loyalty installed, every customer a member at a tier with a 5 % discount, two
+membership and loyalty installed, every customer a member at silver (5 % discount; gold above it, so each sale checks for an upgrade), two
 active promotions (10 % off the bench category, 5.00 off tickets of 50.00 or more) and a base
 earning rule (1 point per yuan). N three-line sales, every one to a customer (a member), are
 confirmed through ``core.services.checkout.checkout`` on each side, one session and one
@@ -48,6 +48,7 @@ def setup_addons(rt, g) -> None:
         msvc.save_tier(s, "normal", "Normal", 0)
         silver = msvc.save_tier(s, "silver", "Silver", 10, min_spend="1000", discount_rate="0.05",
                                 points_multiplier="1.2")
+        msvc.save_tier(s, "gold", "Gold", 20, min_spend="50000", discount_rate="0.10", points_multiplier="1.5")
         s.flush()
         now = utcnow()
         s.execute(insert(Member.__table__), [

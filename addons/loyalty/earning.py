@@ -99,12 +99,13 @@ def earn_for_sale(session, sale) -> int:
     total = 0
     paid_points = sum((p.amount for p in sale.payments if p.method == "points"), Decimal("0"))
     share = (Decimal(sale.total) - paid_points) / Decimal(sale.total) if sale.total else ONE
-    for lp in compute(session, sale.store_id, sale.customer_id, sale.lines, at, share=share):
-        if lp.points <= 0:
-            continue
-        ledger.credit(session, sale.customer_id, "earn", lp.points, store_id=sale.store_id, at=at,
-                      key=f"earn:line:{lp.line.id}", source=f"line:{lp.line.id}", sale_id=sale.id)
-        total += lp.points
+    earned = [lp for lp in compute(session, sale.store_id, sale.customer_id, sale.lines, at, share=share)
+              if lp.points > 0]
+    if earned:
+        ledger.credit_many(session, sale.customer_id, "earn",
+                           [(lp.points, f"earn:line:{lp.line.id}", f"line:{lp.line.id}") for lp in earned],
+                           store_id=sale.store_id, at=at, sale_id=sale.id)
+        total = sum(lp.points for lp in earned)
     return total
 
 

@@ -263,8 +263,17 @@ def record_uses(session, sale) -> None:
         c = find_coupon(session, code)
         if c is not None:
             coupons.setdefault(c.promotion_id, c)
+    promos = {p.code: p for p in session.execute(select(Promotion).where(Promotion.code.in_(list(by_code))))
+              .scalars()}
+    # only promotions with a limit (or used with a coupon) are locked: re-checking their uses
+    # must be serialised; unlimited ones need no lock, so busy tills do not queue on them
+    limited = sorted(p.id for p in promos.values()
+                     if p.max_uses is not None or p.per_customer_limit is not None or p.id in coupons)
+    if limited:
+        session.execute(select(Promotion).where(Promotion.id.in_(limited)).order_by(Promotion.id)
+                        .with_for_update().execution_options(populate_existing=True)).scalars().all()
     for code, discount in by_code.items():
-        promo = session.execute(select(Promotion).where(Promotion.code == code).with_for_update()).scalar()
+        promo = promos.get(code)
         if promo is None:
             continue
         coupon = coupons.get(promo.id)

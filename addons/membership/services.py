@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, and_, case, delete, false,
-                        func, insert, literal, null, or_, select, text, true, update)
+from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, and_, case, delete, event,
+                        false, func, insert, literal, null, or_, select, text, true, update)
+from sqlalchemy.orm import Session
 
 from core.db import CENT, ZERO, money
 from core.errors import BusinessError, Conflict, Forbidden, NotFound
@@ -155,11 +156,75 @@ class TierInfo:
                    id=tier.id)
 
 
+# --- per-session memo of the lookups the checkout repeats --------------------------------
+#
+# One sale asks for the same member (price resolution per line, tier discount, promotions,
+# points multiplier, blacklist check, tier ledger) many times. ``session.info[_MEMO]`` keeps
+# what one query found: the customer's member row and active list entry (or None), and the
+# tiers. It is dropped whenever it could be stale: a flush that adds or deletes a member, or
+# touches a list entry or a tier; pending (unflushed) such objects; commit and rollback (other
+# transactions' changes become visible); and explicitly after bulk SQL on those tables.
+
+_MEMO = "membership.memo"
+_WATCHED = (Member, ListEntry, Tier)
+
+
+def _forget(session) -> None:
+    """Drop the lookup memo of ``session`` (after bulk SQL on members, lists or tiers)."""
+    session.info.pop(_MEMO, None)
+
+
+def _memo(session) -> dict:
+    memo = session.info.get(_MEMO)
+    if memo is None:
+        memo = session.info[_MEMO] = {}
+    elif memo and (any(isinstance(o, _WATCHED) for o in session.new)
+                   or any(isinstance(o, (ListEntry, Tier)) for o in session.dirty)):
+        memo.clear()
+    return memo
+
+
+@event.listens_for(Session, "after_flush")
+def _memo_after_flush(session, flush_context) -> None:
+    memo = session.info.get(_MEMO)
+    if not memo:
+        return
+    if any(isinstance(o, _WATCHED) for o in session.new) or \
+            any(isinstance(o, _WATCHED) for o in session.deleted) or \
+            any(isinstance(o, (ListEntry, Tier)) for o in session.dirty):
+        memo.clear()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _memo_end(session, transaction) -> None:
+    if transaction.parent is None:  # the session's own transaction: commit or rollback
+        session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _memo_rollback(session, previous_transaction) -> None:  # any rollback, savepoints included
+    session.info.pop(_MEMO, None)
+
+
+def _party(session, customer_id: int) -> tuple[Member | None, ListEntry | None]:
+    """(member row or None, active list entry or None) of a customer: one query, memoised."""
+    memo = _memo(session)
+    key = ("party", customer_id)
+    found = memo.get(key)
+    if found is None:
+        row = _x(session, select(Member, ListEntry).select_from(Customer)
+                 .outerjoin(Member, Member.customer_id == Customer.id)
+                 .outerjoin(ListEntry, and_(ListEntry.customer_id == Customer.id, ListEntry.active.is_(True)))
+                 .where(Customer.id == customer_id).limit(1)).first()
+        found = memo[key] = (row[0], row[1]) if row is not None else (None, None)
+    return found
+
+
 def get_member(session, customer_id: int | None) -> Member | None:
     """The member row of customer ``customer_id`` (any status), or None."""
     if customer_id is None:
         return None
-    return _x(session, select(Member).where(Member.customer_id == customer_id)).scalar()
+    return _party(session, customer_id)[0]
 
 
 def is_active_member(session, customer_id: int | None) -> bool:
@@ -187,13 +252,13 @@ def list_status(session, customer_id: int | None) -> str | None:
     """"black", "white" or None for customer ``customer_id``."""
     if customer_id is None:
         return None
-    return _x(session, select(ListEntry.kind).where(ListEntry.customer_id == customer_id,
-                                                    ListEntry.active.is_(True))).scalar()
+    entry = active_list_entry(session, customer_id)
+    return entry.kind if entry is not None else None
 
 
 def active_list_entry(session, customer_id: int) -> ListEntry | None:
-    return _x(session, select(ListEntry).where(ListEntry.customer_id == customer_id,
-                                               ListEntry.active.is_(True))).scalar()
+    entry = _party(session, customer_id)[1]
+    return entry if entry is not None and entry.active else None
 
 
 def is_blacklisted(session, customer_id: int | None) -> bool:
@@ -248,10 +313,18 @@ def lift_list_entry(session, customer_id: int, reason: str, user=None) -> ListEn
 # ---------------------------------------------------------------------------------------
 
 def tiers(session, active_only: bool = True) -> list[Tier]:
-    stmt = select(Tier).order_by(Tier.rank)
-    if active_only:
-        stmt = stmt.where(Tier.active.is_(True))
-    return list(_x(session, stmt).scalars())
+    """Tiers by rank (memoised per session, see ``_MEMO``)."""
+    memo = _memo(session)
+    every = memo.get("tiers")
+    if every is None:
+        every = memo["tiers"] = list(_x(session, select(Tier).order_by(Tier.rank)).scalars())
+    return [t for t in every if t.active] if active_only else list(every)
+
+
+def _tier(session, tier_id: int | None) -> Tier | None:
+    if tier_id is None:
+        return None
+    return next((t for t in tiers(session, active_only=False) if t.id == tier_id), None)
 
 
 def entry_tier(session) -> Tier | None:
@@ -342,7 +415,7 @@ def tier_of(session, customer_id: int | None) -> TierInfo | None:
     account = _account(session, member)
     if account.tier_id is None:
         return None
-    tier = _x(session, select(Tier).where(Tier.id == account.tier_id)).scalar()
+    tier = _tier(session, account.tier_id)
     return TierInfo.of(tier) if tier is not None else None
 
 
@@ -383,7 +456,8 @@ def qualified_tier(session, member_id: int, at: datetime | None = None) -> Tier 
 def _rank(session, tier_id: int | None) -> int:
     if tier_id is None:
         return -(10 ** 9)
-    return _x(session, select(Tier.rank).where(Tier.id == tier_id)).scalar() or 0
+    tier = _tier(session, tier_id)
+    return tier.rank if tier is not None else 0
 
 
 def _change_tier(session, member: Member, tier: Tier | None, reason: str, *, user=None, sale_id=None,
@@ -405,6 +479,10 @@ def evaluate_upgrade(session, member: Member, sale_id: int | None = None, at=Non
     """Upgrade ``member`` at once if the rules now give a better tier (never downgrades)."""
     if member.tier_locked or member.status != "active":
         return None
+    current = _rank(session, member.tier_id)
+    if member.downgrade_pending_since is None and member.tier_id is not None and \
+            not any(t.rank > current for t in tiers(session)):
+        return None  # already at the top: no upgrade possible, no grace period to clear
     best = qualified_tier(session, member.customer_id, at)
     if best is not None and best.rank > _rank(session, member.tier_id):
         return _change_tier(session, member, best, "upgrade", sale_id=sale_id, at=at)
@@ -603,6 +681,7 @@ def run_tier_downgrades(session, at: datetime | None = None) -> dict:
         downgrade_pending_since=case((tmp.c.action == "G", literal(at, DateTime)), else_=null()),
         updated_at=utcnow()))
     _EVAL.drop(conn)
+    _forget(session)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Member):
             session.expire(obj)
@@ -1330,6 +1409,7 @@ def merge_members(session, kept_id: int, removed_id: int) -> None:
     session.execute(delete(Member).where(Member.customer_id == removed_id)
                     .execution_options(synchronize_session=False))
     session.expire_all()
+    _forget(session)
     # the combined spend and visits may now reach a better tier
     evaluate_upgrade(session, get_member(session, kept_id))
     session.flush()
