@@ -130,42 +130,43 @@ def credit(session, customer_id: int, kind: str, points: int, *, store_id=None, 
 
 
 def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, at=None,
-                sale_id=None) -> list[LoyaltyEntry]:
+                sale_id=None) -> list[int]:
     """Several credits of one customer at once (the lines of a sale): ``items`` is
-    ``[(points > 0, key, source)]``. Same result as :func:`credit` per item (keys already
-    posted are skipped, each entry gets its own lot) with one key lookup, one account lock,
-    one policy read and two flushes in all."""
+    ``[(points > 0, key, source)]`` with a unique idempotency ``key`` each. Same result as
+    :func:`credit` per item (keys already posted are skipped, each entry gets its own lot),
+    with one key lookup, one account lock, one policy read, one INSERT of the entries and one
+    of the lots. Returns the entry ids, in the order of ``items``."""
     items = [(int(p), k, src) for p, k, src in items]
     if any(p <= 0 for p, _k, _s in items):
         raise BusinessError({"points": _l("Points must be greater than zero.")})
-    keys = [k for _p, k, _s in items if k]
-    done = {}
-    if keys:
-        done = {e.idempotency_key: e for e in session.execute(
-            select(LoyaltyEntry).where(LoyaltyEntry.idempotency_key.in_(keys))
-            .execution_options(banyan_unscoped=True)).scalars()}
-    todo = [(p, k, src) for p, k, src in items if not k or k not in done]
-    if not todo:
-        return [done[k] for _p, k, _s in items]
-    lock_account(session, customer_id)
-    at = at or utcnow()
-    company_id = _company_of(session, store_id)
-    expires_at = expiry_for(policy(session), at)
-    entries = [LoyaltyEntry(customer_id=customer_id, kind=kind, points=p, store_id=store_id, company_id=company_id,
-                            sale_id=sale_id, posted_at=at, idempotency_key=k, source=src) for p, k, src in todo]
-    session.add_all(entries)
-    session.flush()
-    hook = hook_of(session)
-    if hasattr(hook, "loyalty_points_posted"):
-        for entry in entries:
-            hook.loyalty_points_posted(session=session, entry=entry)
-    # the lots in one executemany (nothing reads them back in this transaction's objects)
-    session.execute(insert(LoyaltyLot), [dict(customer_id=customer_id, entry_id=e.id, store_id=store_id,
-                                              company_id=company_id, earned_at=at, expires_at=expires_at,
-                                              points=e.points, remaining=e.points, expired_points=0,
-                                              pending_expiry=0) for e in entries])
-    fresh = iter(entries)
-    return [done[k] if k and k in done else next(fresh) for _p, k, _s in items]
+    if any(not k for _p, k, _s in items) or len({k for _p, k, _s in items}) != len(items):
+        raise ValueError("credit_many needs a distinct idempotency key per item")
+    entries = LoyaltyEntry.__table__
+    ids = dict(session.execute(select(entries.c.idempotency_key, entries.c.id)
+                               .where(entries.c.idempotency_key.in_([k for _p, k, _s in items]))).all())
+    todo = [(p, k, src) for p, k, src in items if k not in ids]
+    if todo:
+        lock_account(session, customer_id)
+        at = at or utcnow()
+        company_id = _company_of(session, store_id)
+        expires_at = expiry_for(policy(session), at)
+        new = dict((k, i) for i, k in session.execute(
+            insert(entries).returning(entries.c.id, entries.c.idempotency_key),
+            [dict(customer_id=customer_id, kind=kind, points=p, store_id=store_id, company_id=company_id,
+                  sale_id=sale_id, posted_at=at, idempotency_key=k, source=src, note=None)
+             for p, k, src in todo]).all())
+        ids.update(new)
+        session.execute(insert(LoyaltyLot.__table__), [
+            dict(customer_id=customer_id, entry_id=new[k], store_id=store_id, company_id=company_id, earned_at=at,
+                 expires_at=expires_at, points=p, remaining=p, expired_points=0, pending_expiry=0)
+            for p, k, _src in todo])
+        hook = getattr(hook_of(session), "loyalty_points_posted", None)
+        if hook is not None and hook.get_hookimpls():
+            posted = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.id.in_(list(new.values())))
+                                     .order_by(LoyaltyEntry.id).execution_options(banyan_unscoped=True)).scalars()
+            for entry in posted:
+                hook(session=session, entry=entry)
+    return [ids[k] for _p, k, _s in items]
 
 
 def open_lots(session, customer_id: int, prefer_entry_id=None) -> list[LoyaltyLot]:

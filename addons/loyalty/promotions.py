@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 
 from core.contrib import Adjustment
 from core.db import ZERO, money
@@ -272,6 +272,7 @@ def record_uses(session, sale) -> None:
     if limited:
         session.execute(select(Promotion).where(Promotion.id.in_(limited)).order_by(Promotion.id)
                         .with_for_update().execution_options(populate_existing=True)).scalars().all()
+    rows = []
     for code, discount in by_code.items():
         promo = promos.get(code)
         if promo is None:
@@ -288,10 +289,11 @@ def record_uses(session, sale) -> None:
         if promo.per_customer_limit is not None and sale.customer_id is not None and _uses(
                 session, promotion_id=promo.id, customer_id=sale.customer_id) >= promo.per_customer_limit:
             raise BusinessError({"codes": [_l("Promotion %(name)s: limit per customer reached.", name=promo.name)]})
-        session.add(PromotionUse(sale_id=sale.id, promotion_id=promo.id, coupon_id=coupon.id if coupon else None,
-                                 customer_id=sale.customer_id, discount=discount,
-                                 used_at=sale.confirmed_at or utcnow()))
-    session.flush()
+        rows.append(dict(sale_id=sale.id, promotion_id=promo.id, coupon_id=coupon.id if coupon else None,
+                         customer_id=sale.customer_id, discount=discount, used_at=sale.confirmed_at or utcnow(),
+                         released=False))
+    if rows:  # one executemany (each promotion appears once: by_code is keyed by promotion code)
+        session.execute(insert(PromotionUse.__table__), rows)
 
 
 def release_uses(session, sale) -> int:

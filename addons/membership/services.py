@@ -1309,9 +1309,9 @@ def record_sale(session, sale) -> None:
     account = _account(session, member)
     account = _lock_member(session, account.customer_id)
     at = sale.confirmed_at or utcnow()
-    session.add(TierEntry(member_id=account.customer_id, buyer_id=member.customer_id, kind="sale",
-                          spend=sale.total, visits=1, sale_id=sale.id, posted_at=at, created_at=utcnow()))
-    session.flush()
+    session.execute(insert(TierEntry.__table__).values(
+        member_id=account.customer_id, buyer_id=member.customer_id, kind="sale", spend=sale.total, visits=1,
+        sale_id=sale.id, posted_at=at, created_at=utcnow()))
     evaluate_upgrade(session, account, sale_id=sale.id, at=at)
 
 
