@@ -7,10 +7,21 @@ It makes a fresh database (dropped at the end), bulk-inserts the customers with 
 ``INSERT ... SELECT`` (chunked executemany on SQLite), starts gunicorn, runs a bounded number
 of requests, stops gunicorn and prints the figures (p50/p95/p99 latency, throughput).
 Targets: p99 of POST /api/v1/sales < 50 ms; the back-office list page p95 < 300 ms.
+
+The sales load generator is deliberately light (it shares the machine with the server):
+one ``http.client`` keep-alive connection per client thread, bodies and headers prepared
+up front. It reports where the CPU went during the sales run, read from ``/proc``: the
+load generator itself, gunicorn (master + workers, also as CPU ms per sale) and the rest
+of the machine (PostgreSQL and anything else running).
+
+    python bench/api_bench.py --customers 1000 --sales 1000 --list-requests 0 \
+        --workers 2 --threads 4          # a quick sales-only run
 """
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import re
 import signal
@@ -20,7 +31,6 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -110,13 +120,16 @@ def seed(url: str, n_customers: int):
     return token, ids, insert_s
 
 
-def start_gunicorn(url: str, port: int, workers: int, threads: int):
+def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class: str | None = None):
     env = dict(os.environ, BANYAN_DATABASE_URL=url, BANYAN_SECURITY_SECRET_KEY="bench-secret",
                BANYAN_LOCALE_DEFAULT="en", BANYAN_JOBS_IMMEDIATE="1")
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
-           "-b", f"127.0.0.1:{port}", "--log-level", "warning", "core.app:create_app()"]
+           "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256"]
+    if worker_class:
+        cmd += ["-k", worker_class]
+    cmd.append("core.app:create_app()")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    for _ in range(200):
+    for _ in range(300):
         try:
             requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
             return proc
@@ -126,34 +139,113 @@ def start_gunicorn(url: str, port: int, workers: int, threads: int):
     raise SystemExit("gunicorn did not start")
 
 
-def bench_sales(base, token, ids, total, clients):
+# --------------------------------------------------------------------------- CPU accounting
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds of the gunicorn master and its workers."""
+    return _proc_cpu(pid) + sum(_proc_cpu(c) for c in _children(pid))
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        vals = [int(x) for x in f.readline().split()[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    total = sum(vals[:8])
+    return (total - idle) / TICK, total / TICK
+
+
+# --------------------------------------------------------------------------- sales load
+
+def bench_sales(port, token, ids, total, clients, server_pid=None):
+    """``total`` POST /api/v1/sales from ``clients`` threads, each on its own keep-alive
+    connection. Returns latencies, errors, wall seconds and a CPU breakdown."""
     store_id, product_ids = ids
+    bodies = [json.dumps({"store_id": store_id,
+                          "lines": [{"product_id": product_ids[(i + k) % 20], "qty": "1"}
+                                    for k in range(1 + i % 3)]}).encode() for i in range(total)]
+    run = uuid.uuid4().hex[:8]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     lat, errors = [], []
     lock = threading.Lock()
     counter = iter(range(total))
-    local = threading.local()
 
-    def one(i):
-        sess = getattr(local, "s", None)
-        if sess is None:
-            sess = local.s = requests.Session()
-        body = {"store_id": store_id, "lines": [{"product_id": product_ids[(i + k) % 20], "qty": "1"}
-                                                for k in range(1 + i % 3)]}
-        t = time.perf_counter()
-        r = sess.post(f"{base}/api/v1/sales", json=body,
-                      headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"bench-{i}"})
-        dt = time.perf_counter() - t
-        with lock:
-            if r.status_code == 201:
-                lat.append(dt)
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine, bad = [], []
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            h = dict(headers, **{"Idempotency-Key": f"bench-{run}-{i}"})
+            t = time.perf_counter()
+            try:
+                conn.request("POST", "/api/v1/sales", body=bodies[i], headers=h)
+                r = conn.getresponse()
+                data = r.read()
+            except (OSError, http.client.HTTPException) as exc:  # e.g. a sync worker closed it
+                conn.close()
+                bad.append((0, repr(exc)[:200]))
+                continue
+            dt = time.perf_counter() - t
+            if r.status == 201:
+                mine.append(dt)
             else:
-                errors.append((r.status_code, r.text[:200]))
+                bad.append((r.status, data[:200]))
+        conn.close()
+        with lock:
+            lat.extend(mine)
+            errors.extend(bad)
 
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    busy0, tot0 = machine_busy()
+    srv0 = server_cpu(server_pid) if server_pid else 0.0
+    me0 = time.process_time()
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, counter))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     wall = time.perf_counter() - t0
-    return lat, errors, wall
+    me = time.process_time() - me0
+    srv = (server_cpu(server_pid) - srv0) if server_pid else float("nan")
+    busy1, tot1 = machine_busy()
+    cpu = {"loadgen": me, "server": srv, "machine_busy": busy1 - busy0, "machine_total": tot1 - tot0}
+    return lat, errors, wall, cpu
+
+
+def fmt_cpu(cpu, n):
+    total = cpu["machine_total"] or float("nan")
+    rest = cpu["machine_busy"] - cpu["loadgen"] - cpu["server"]
+    return (f"CPU: load generator {cpu['loadgen'] / total:.0%} of the machine "
+            f"({cpu['loadgen'] / n * 1000:.1f} ms/request), gunicorn {cpu['server'] / total:.0%} "
+            f"({cpu['server'] / n * 1000:.1f} ms/sale), rest (PostgreSQL + others) {rest / total:.0%}, "
+            f"idle {1 - cpu['machine_busy'] / total:.0%}")
 
 
 def bench_get(sess, url, n, headers=None):
@@ -191,7 +283,8 @@ def main(argv=None):
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--list-requests", type=int, default=40)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--worker-class", default=None, help="gunicorn -k (default: sync, gthread when --threads > 1)")
     ap.add_argument("--port", type=int, default=5891)
     args = ap.parse_args(argv)
 
@@ -200,16 +293,18 @@ def main(argv=None):
     try:
         token, ids, insert_s = seed(url, args.customers)
         print(f"seeded {args.customers:,} customers in {insert_s:.1f} s ({make_url(url).get_backend_name()})")
-        proc = start_gunicorn(url, args.port, args.workers, args.threads)
+        proc = start_gunicorn(url, args.port, args.workers, args.threads, args.worker_class)
         base = f"http://127.0.0.1:{args.port}"
         auth = {"Authorization": f"Bearer {token}"}
-        # warm up every worker
-        warm = requests.Session()
-        for _ in range(4 * args.workers):
-            warm.get(f"{base}/api/v1/customers?page_size=50", headers=auth)
-        lat, errors, wall = bench_sales(base, token, ids, args.sales, args.clients)
-        print(f"POST /api/v1/sales x{args.sales}, {args.clients} clients: {fmt(lat)}; "
-              f"{len(lat) / wall:.0f} req/s; errors {len(errors)} {errors[:2]}")
+        # warm up every worker (imports, pools, caches) with a few sales
+        warm = max(32, 8 * args.workers)
+        bench_sales(args.port, token, ids, warm, min(args.clients, 2 * args.workers))
+        lat, errors, wall, cpu = bench_sales(args.port, token, ids, args.sales, args.clients, proc.pid)
+        print(f"POST /api/v1/sales x{args.sales}, {args.clients} clients, gunicorn {args.workers} workers x "
+              f"{args.threads} threads: {fmt(lat)}; {len(lat) / wall:.0f} req/s; errors {len(errors)} {errors[:2]}")
+        print("  " + fmt_cpu(cpu, args.sales))
+        if args.list_requests <= 0:
+            return
         s = requests.Session()
         lat_api, bad = bench_get(s, f"{base}/api/v1/customers?page_size=50", args.list_requests, auth)
         print(f"GET /api/v1/customers?page_size=50 over {args.customers:,}: {fmt(lat_api)} bad={bad[:3]}")

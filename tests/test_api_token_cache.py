@@ -108,3 +108,23 @@ def test_lookup_overtaken_by_a_change_is_not_cached():
     assert cache.get("h") is None
     cache.put("h", ctx, cache.generation)
     assert cache.get("h") is ctx
+
+
+def test_scope_criteria_built_once_per_scope(rt, make, session):
+    from sqlalchemy import select
+
+    from core.models import Customer
+    from core.security.scope import Scope, cached_criteria
+
+    a, b = make.store(), make.store()
+    make.customer(home_store_id=a.id)
+    make.customer(home_store_id=b.id)
+    session.commit()
+    first = cached_criteria(rt.registry, Scope(7, frozenset([a.id])))
+    assert cached_criteria(rt.registry, Scope(7, frozenset([a.id]))) is first
+    assert cached_criteria(rt.registry, Scope(7, frozenset([b.id]))) is not first
+    for store in (a, b, a):  # the shared options still limit each session to its own stores
+        user = make.user(scope_kind="store", scope_ref_id=store.id)
+        with rt.session(user=user, scoped=True) as s:
+            homes = set(s.execute(select(Customer.home_store_id)).scalars())
+        assert homes == {store.id}

@@ -8,6 +8,7 @@ exports, reports and the API therefore obey one rule set.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy import event, select
@@ -101,6 +102,34 @@ def criteria_for(registry, scope: Scope) -> list:
     return opts
 
 
+#: criteria are kept per registry (on the registry object) and scope, shared by sessions:
+#: the options are immutable and rules depend on the scope only (RecordRule's contract)
+_CRITERIA_MAX = 512
+_criteria_lock = threading.Lock()
+
+
+def cached_criteria(registry, scope: Scope) -> list:
+    """:func:`criteria_for`, built once per registry and scope (not on every request)."""
+    per = getattr(registry, "_banyan_scope_criteria", None)
+    if per is not None:
+        opts = per.get(scope)
+        if opts is not None:
+            return opts
+    opts = criteria_for(registry, scope)
+    with _criteria_lock:
+        per = getattr(registry, "_banyan_scope_criteria", None)
+        if per is None:
+            per = {}
+            try:
+                registry._banyan_scope_criteria = per
+            except AttributeError:  # a registry that takes no attributes: no caching
+                return opts
+        if len(per) >= _CRITERIA_MAX:
+            per.clear()
+        per[scope] = opts
+    return opts
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _apply_scope(state):
     scope = state.session.info.get("scope")
@@ -113,7 +142,7 @@ def _apply_scope(state):
         return
     cache = state.session.info.setdefault("_scope_criteria", None)
     if cache is None:
-        cache = criteria_for(rt.registry, scope)
+        cache = cached_criteria(rt.registry, scope)
         state.session.info["_scope_criteria"] = cache
     if cache:
         state.statement = state.statement.options(*cache)
