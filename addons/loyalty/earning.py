@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from core.models import SaleLine
 
@@ -36,17 +36,25 @@ def _valid(model, at):
             or_(model.valid_to.is_(None), model.valid_to > at))
 
 
+_AT, _STORE = bindparam("at"), bindparam("store_id")
+_RULES = (select(EarningRule)
+          .where(EarningRule.active.is_(True), or_(EarningRule.valid_from.is_(None), EarningRule.valid_from <= _AT),
+                 or_(EarningRule.valid_to.is_(None), EarningRule.valid_to > _AT),
+                 or_(EarningRule.store_id.is_(None), EarningRule.store_id == _STORE))
+          .order_by(EarningRule.id))
+_EVENT = select(func.max(PointsEvent.multiplier)).where(
+    PointsEvent.active.is_(True), PointsEvent.starts_at <= _AT, PointsEvent.ends_at > _AT,
+    or_(PointsEvent.store_id.is_(None), PointsEvent.store_id == _STORE))
+# statements built once (the checkout runs them for every sale); a NULL store matches only
+# chain-wide rows, as ``store_id == None`` would
+
+
 def active_rules(session, store_id, at) -> list[EarningRule]:
-    return list(session.execute(
-        select(EarningRule).where(*_valid(EarningRule, at),
-                                  or_(EarningRule.store_id.is_(None), EarningRule.store_id == store_id))
-        .order_by(EarningRule.id)).scalars())
+    return list(session.execute(_RULES, {"at": at, "store_id": store_id}).scalars())
 
 
 def event_multiplier(session, store_id, at) -> Decimal:
-    best = session.execute(select(func.max(PointsEvent.multiplier)).where(
-        PointsEvent.active.is_(True), PointsEvent.starts_at <= at, PointsEvent.ends_at > at,
-        or_(PointsEvent.store_id.is_(None), PointsEvent.store_id == store_id))).scalar()
+    best = session.execute(_EVENT, {"at": at, "store_id": store_id}).scalar()
     return Decimal(best) if best else ONE
 
 

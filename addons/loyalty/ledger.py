@@ -13,7 +13,9 @@ from __future__ import annotations
 import calendar
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, String, and_, cast, func, insert, literal, select, update
+from sqlalchemy import DateTime, String, and_, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import BusinessError, NotFound
@@ -52,21 +54,30 @@ def expiry_for(pol: LoyaltyPolicy, earned_at: datetime) -> datetime | None:
     return add_months(earned_at, pol.expiry_months or 12)
 
 
+_ACCOUNT = (select(LoyaltyAccount).where(LoyaltyAccount.customer_id == bindparam("customer_id"))
+            .with_for_update().execution_options(banyan_unscoped=True))
+
+
 def lock_account(session, customer_id: int) -> LoyaltyAccount:
     """The customer's points account, created if needed, locked for this transaction."""
-    stmt = (select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
-            .execution_options(banyan_unscoped=True))
-    acc = session.execute(stmt).scalar()
+    acc = session.execute(_ACCOUNT, {"customer_id": customer_id}).scalar()
     if acc is not None:
         return acc
     if session.get(Customer, customer_id) is None:
         raise NotFound({"customer_id": _l("No such customer.")})
-    try:
-        with session.begin_nested():
-            session.add(LoyaltyAccount(customer_id=customer_id))
-    except IntegrityError:  # created meanwhile by a concurrent transaction
-        pass
-    return session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        # one INSERT that does nothing when a concurrent transaction created the row meanwhile
+        ins = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(ins(LoyaltyAccount.__table__).values(customer_id=customer_id, created_at=utcnow())
+                        .on_conflict_do_nothing(index_elements=["customer_id"]))
+    else:
+        try:
+            with session.begin_nested():
+                session.add(LoyaltyAccount(customer_id=customer_id))
+        except IntegrityError:  # created meanwhile by a concurrent transaction
+            pass
+    return session.execute(_ACCOUNT.execution_options(populate_existing=True), {"customer_id": customer_id}).scalar_one()
 
 
 def balance(session, customer_id: int) -> int:

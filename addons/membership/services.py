@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, and_, case, delete, event,
-                        false, func, insert, literal, null, or_, select, text, true, update)
+                        bindparam, false, func, insert, literal, null, or_, select, text, true, update)
 from sqlalchemy.orm import Session
 
 from core.db import CENT, ZERO, money
@@ -206,16 +206,19 @@ def _memo_rollback(session, previous_transaction) -> None:  # any rollback, save
     session.info.pop(_MEMO, None)
 
 
+_PARTY = (select(Member, ListEntry).select_from(Customer)
+          .outerjoin(Member, Member.customer_id == Customer.id)
+          .outerjoin(ListEntry, and_(ListEntry.customer_id == Customer.id, ListEntry.active.is_(True)))
+          .where(Customer.id == bindparam("customer_id")).limit(1).execution_options(**UNSCOPED))
+
+
 def _party(session, customer_id: int) -> tuple[Member | None, ListEntry | None]:
     """(member row or None, active list entry or None) of a customer: one query, memoised."""
     memo = _memo(session)
     key = ("party", customer_id)
     found = memo.get(key)
     if found is None:
-        row = _x(session, select(Member, ListEntry).select_from(Customer)
-                 .outerjoin(Member, Member.customer_id == Customer.id)
-                 .outerjoin(ListEntry, and_(ListEntry.customer_id == Customer.id, ListEntry.active.is_(True)))
-                 .where(Customer.id == customer_id).limit(1)).first()
+        row = session.execute(_PARTY, {"customer_id": customer_id}).first()
         found = memo[key] = (row[0], row[1]) if row is not None else (None, None)
     return found
 
@@ -419,14 +422,16 @@ def tier_of(session, customer_id: int | None) -> TierInfo | None:
     return TierInfo.of(tier) if tier is not None else None
 
 
+_WINDOW = (select(func.coalesce(func.sum(TierEntry.spend), 0), func.coalesce(func.sum(TierEntry.visits), 0))
+           .where(TierEntry.member_id == bindparam("member_id"), TierEntry.posted_at > bindparam("since"),
+                  TierEntry.posted_at <= bindparam("at")).execution_options(**UNSCOPED))
+
+
 def window_stats(session, member_id: int, window_days: int, at: datetime | None = None) -> tuple[Decimal, int]:
     """(spend, visits) credited to member ``member_id`` over the ``window_days`` before ``at``."""
     at = at or utcnow()
     since = at - timedelta(days=window_days)
-    spend, visits = _x(session, select(func.coalesce(func.sum(TierEntry.spend), 0),
-                                       func.coalesce(func.sum(TierEntry.visits), 0))
-                       .where(TierEntry.member_id == member_id, TierEntry.posted_at > since,
-                              TierEntry.posted_at <= at)).one()
+    spend, visits = session.execute(_WINDOW, {"member_id": member_id, "since": since, "at": at}).one()
     return money(spend), int(visits)
 
 
