@@ -275,6 +275,62 @@ def fmt(lat):
             f"p99 {pct(lat, 99) * 1000:.1f} ms (n={len(lat)})")
 
 
+def profile_in_process(url: str, token: str, ids, n: int) -> None:
+    """``n`` POST /api/v1/sales through the Flask test client in this process: CPU ms and SQL
+    statements per request, then a profile (pyinstrument when installed, else cProfile)."""
+    os.environ.update(BANYAN_DATABASE_URL=url, BANYAN_SECURITY_SECRET_KEY="bench-secret",
+                      BANYAN_LOCALE_DEFAULT="en", BANYAN_JOBS_IMMEDIATE="1")
+    from sqlalchemy import event
+
+    from core.app import create_app
+
+    app = create_app()
+    rt = app.extensions["banyan"]
+    client = app.test_client()
+    store_id, product_ids = ids
+    run = uuid.uuid4().hex[:8]
+    statements = [0]
+
+    def count(*_a, **_k):
+        statements[0] += 1
+
+    def one(i):
+        body = {"store_id": store_id, "lines": [{"product_id": product_ids[(i + k) % 20], "qty": "1"}
+                                                for k in range(1 + i % 3)]}
+        r = client.post("/api/v1/sales", json=body,
+                        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"p-{run}-{i}"})
+        if r.status_code != 201:
+            raise SystemExit(f"POST /api/v1/sales answered {r.status_code}: {r.data[:300]!r}")
+
+    for i in range(30):  # warm up
+        one(-1 - i)
+    event.listen(rt.engine, "before_cursor_execute", count)
+    w0, c0 = time.perf_counter(), time.process_time()
+    for i in range(n):
+        one(i)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    event.remove(rt.engine, "before_cursor_execute", count)
+    print(f"in-process POST /api/v1/sales x{n}: {wall / n * 1000:.2f} ms wall, {cpu / n * 1000:.2f} ms CPU, "
+          f"{statements[0] / n:.1f} SQL statements per request (Flask test client, no HTTP)")
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.runcall(lambda: [one(n + i) for i in range(n)])
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+    else:
+        prof = Profiler(interval=0.0005)
+        prof.start()
+        for i in range(n):
+            one(n + i)
+        prof.stop()
+        print(prof.output_text(unicode=False, color=False))
+    rt.dispose()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db-url", default="postgresql+psycopg://postgres@127.0.0.1/postgres")
@@ -286,6 +342,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--worker-class", default=None, help="gunicorn -k (default: sync, gthread when --threads > 1)")
     ap.add_argument("--port", type=int, default=5891)
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="instead of gunicorn: profile N sales in-process (Flask test client)")
     args = ap.parse_args(argv)
 
     url = make_database(args.db_url)
@@ -293,6 +351,9 @@ def main(argv=None):
     try:
         token, ids, insert_s = seed(url, args.customers)
         print(f"seeded {args.customers:,} customers in {insert_s:.1f} s ({make_url(url).get_backend_name()})")
+        if args.profile:
+            profile_in_process(url, token, ids, args.profile)
+            return
         proc = start_gunicorn(url, args.port, args.workers, args.threads, args.worker_class)
         base = f"http://127.0.0.1:{args.port}"
         auth = {"Authorization": f"Bearer {token}"}
