@@ -27,9 +27,12 @@ from core.runtime import hook_of
 from .models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, LoyaltyPolicy
 
 
+_POLICY = select(LoyaltyPolicy).order_by(LoyaltyPolicy.id).limit(1)
+
+
 def policy(session) -> LoyaltyPolicy:
     """The chain's points policy (created with defaults on first use)."""
-    pol = session.execute(select(LoyaltyPolicy).order_by(LoyaltyPolicy.id).limit(1)).scalar()
+    pol = session.execute(_POLICY).scalar()
     if pol is None:
         pol = LoyaltyPolicy()
         session.add(pol)
@@ -140,6 +143,11 @@ def credit(session, customer_id: int, kind: str, points: int, *, store_id=None, 
     return entry
 
 
+_ENTRIES = LoyaltyEntry.__table__
+_KEYS = select(_ENTRIES.c.idempotency_key, _ENTRIES.c.id).where(
+    _ENTRIES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+
+
 def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, at=None,
                 sale_id=None) -> list[int]:
     """Several credits of one customer at once (the lines of a sale): ``items`` is
@@ -153,8 +161,7 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
     if any(not k for _p, k, _s in items) or len({k for _p, k, _s in items}) != len(items):
         raise ValueError("credit_many needs a distinct idempotency key per item")
     entries = LoyaltyEntry.__table__
-    ids = dict(session.execute(select(entries.c.idempotency_key, entries.c.id)
-                               .where(entries.c.idempotency_key.in_([k for _p, k, _s in items]))).all())
+    ids = dict(session.execute(_KEYS, {"keys": [k for _p, k, _s in items]}).all())
     todo = [(p, k, src) for p, k, src in items if k not in ids]
     if todo:
         lock_account(session, customer_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select
 
 from core.contrib import Adjustment
 from core.db import ZERO, money
@@ -101,6 +101,15 @@ def _is_member(session, customer_id) -> bool:
     return customer_id is not None and membership.get_member(session, customer_id) is not None
 
 
+_LIVE = (select(Promotion)
+         .where(Promotion.active.is_(True),
+                or_(Promotion.valid_from.is_(None), Promotion.valid_from <= bindparam("at")),
+                or_(Promotion.valid_to.is_(None), Promotion.valid_to > bindparam("at")),
+                or_(Promotion.store_id.is_(None), Promotion.store_id == bindparam("store_id")))
+         .order_by(Promotion.priority, Promotion.id))
+"""Promotions live at a store at an instant (built once: the checkout runs it for every sale)."""
+
+
 def candidates(session, ticket, at, codes, whatif_used=None) -> list[tuple[Promotion, Coupon | None]]:
     """Promotions that may apply to ``ticket``, in the order they are tried. With
     ``whatif_used`` (codes of promotions a past sale got) usage limits are ignored and coupon
@@ -115,12 +124,7 @@ def candidates(session, ticket, at, codes, whatif_used=None) -> list[tuple[Promo
         if problem is not None:
             raise BusinessError({"codes": [_l("Coupon %(code)s: %(reason)s", code=coupon.code, reason=problem)]})
         coupons.setdefault(coupon.promotion_id, coupon)
-    promos = session.execute(
-        select(Promotion).where(Promotion.active.is_(True),
-                                or_(Promotion.valid_from.is_(None), Promotion.valid_from <= at),
-                                or_(Promotion.valid_to.is_(None), Promotion.valid_to > at),
-                                or_(Promotion.store_id.is_(None), Promotion.store_id == store_id))
-        .order_by(Promotion.priority, Promotion.id)).scalars()
+    promos = session.execute(_LIVE, {"at": at, "store_id": store_id}).scalars()
     out = []
     member = None
     for p in promos:
@@ -168,7 +172,14 @@ def evaluate(session, ticket, at=None, codes=None, promotions=None) -> list[Appl
     customer_id, customer and lines (product_id, product, qty, unit_price, total)."""
     at = at or getattr(ticket, "created_at", None) or utcnow()
     codes = [normalise(c) for c in (codes if codes is not None else getattr(ticket, "codes", None) or [])]
-    cands = promotions if promotions is not None else candidates(session, ticket, at, codes)
+    if promotions is None:
+        cands = candidates(session, ticket, at, codes)
+        try:  # the confirmed sale records its uses from these same rows (see record_uses)
+            ticket._loyalty_promotions = {p.code: p for p, _c in cands}
+        except AttributeError:  # a read-only ticket object
+            pass
+    else:
+        cands = promotions
     lines = [ln for ln in ticket.lines if ln.qty > 0]
     left = {id(ln): Decimal(ln.total) for ln in lines}
     touched: set[int] = set()
@@ -263,8 +274,12 @@ def record_uses(session, sale) -> None:
         c = find_coupon(session, code)
         if c is not None:
             coupons.setdefault(c.promotion_id, c)
-    promos = {p.code: p for p in session.execute(select(Promotion).where(Promotion.code.in_(list(by_code))))
-              .scalars()}
+    priced = getattr(sale, "_loyalty_promotions", None) or {}
+    if all(code in priced for code in by_code):  # loaded by price_ticket in this transaction
+        promos = {code: priced[code] for code in by_code}
+    else:
+        promos = {p.code: p for p in session.execute(select(Promotion).where(Promotion.code.in_(list(by_code))))
+                  .scalars()}
     # only promotions with a limit (or used with a coupon) are locked: re-checking their uses
     # must be serialised; unlimited ones need no lock, so busy tills do not queue on them
     limited = sorted(p.id for p in promos.values()

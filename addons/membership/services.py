@@ -242,10 +242,13 @@ def require_member(session, customer_id: int) -> Member:
     return member
 
 
+_LOCK_MEMBER = (select(Member).where(Member.customer_id == bindparam("customer_id")).with_for_update()
+                .execution_options(populate_existing=True, **UNSCOPED))
+
+
 def _lock_member(session, customer_id: int) -> Member:
     """Lock the member row (FOR UPDATE on PostgreSQL; SQLite serialises writers) and reload it."""
-    member = _x(session, select(Member).where(Member.customer_id == customer_id)
-                .with_for_update().execution_options(populate_existing=True)).scalar()
+    member = session.execute(_LOCK_MEMBER, {"customer_id": customer_id}).scalar()
     if member is None:
         raise NotFound({"customer_id": _l("This customer is not a member.")})
     return member
