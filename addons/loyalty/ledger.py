@@ -151,40 +151,45 @@ _KEYS = select(_ENTRIES.c.idempotency_key, _ENTRIES.c.id).where(
 def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, at=None,
                 sale_id=None) -> list[int]:
     """Several credits of one customer at once (the lines of a sale): ``items`` is
-    ``[(points > 0, key, source)]`` with a unique idempotency ``key`` each. Same result as
+    ``[(points > 0, key, source)]`` with a distinct idempotency ``key`` each. Same result as
     :func:`credit` per item (keys already posted are skipped, each entry gets its own lot),
-    with one key lookup, one account lock, one policy read, one INSERT of the entries and one
-    of the lots. Returns the entry ids, in the order of ``items``."""
+    with one account lock, one policy read, one INSERT of the entries (``ON CONFLICT DO
+    NOTHING`` on the key: a replay posts nothing) and one INSERT of the lots. Returns the
+    ids of the entries posted now."""
     items = [(int(p), k, src) for p, k, src in items]
     if any(p <= 0 for p, _k, _s in items):
         raise BusinessError({"points": _l("Points must be greater than zero.")})
     if any(not k for _p, k, _s in items) or len({k for _p, k, _s in items}) != len(items):
         raise ValueError("credit_many needs a distinct idempotency key per item")
-    entries = LoyaltyEntry.__table__
-    ids = dict(session.execute(_KEYS, {"keys": [k for _p, k, _s in items]}).all())
-    todo = [(p, k, src) for p, k, src in items if k not in ids]
-    if todo:
-        lock_account(session, customer_id)
-        at = at or utcnow()
-        company_id = _company_of(session, store_id)
-        expires_at = expiry_for(policy(session), at)
-        new = dict((k, i) for i, k in session.execute(
-            insert(entries).returning(entries.c.id, entries.c.idempotency_key),
-            [dict(customer_id=customer_id, kind=kind, points=p, store_id=store_id, company_id=company_id,
-                  sale_id=sale_id, posted_at=at, idempotency_key=k, source=src, note=None)
-             for p, k, src in todo]).all())
-        ids.update(new)
-        session.execute(insert(LoyaltyLot.__table__), [
-            dict(customer_id=customer_id, entry_id=new[k], store_id=store_id, company_id=company_id, earned_at=at,
-                 expires_at=expires_at, points=p, remaining=p, expired_points=0, pending_expiry=0)
-            for p, k, _src in todo])
-        hook = getattr(hook_of(session), "loyalty_points_posted", None)
-        if hook is not None and hook.get_hookimpls():
-            posted = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.id.in_(list(new.values())))
-                                     .order_by(LoyaltyEntry.id).execution_options(banyan_unscoped=True)).scalars()
-            for entry in posted:
-                hook(session=session, entry=entry)
-    return [ids[k] for _p, k, _s in items]
+    lock_account(session, customer_id)
+    at = at or utcnow()
+    company_id = _company_of(session, store_id)
+    expires_at = expiry_for(policy(session), at)
+    rows = [dict(customer_id=customer_id, kind=kind, points=p, store_id=store_id, company_id=company_id,
+                 sale_id=sale_id, posted_at=at, idempotency_key=k, source=src, note=None) for p, k, src in items]
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(_ENTRIES).on_conflict_do_nothing(
+            index_elements=["idempotency_key"])
+    else:
+        done = set(dict(session.execute(_KEYS, {"keys": [r["idempotency_key"] for r in rows]}).all()))
+        rows = [r for r in rows if r["idempotency_key"] not in done]
+        ins = insert(_ENTRIES)
+    new = dict((k, i) for i, k in session.execute(
+        ins.returning(_ENTRIES.c.id, _ENTRIES.c.idempotency_key), rows).all()) if rows else {}
+    if not new:
+        return []
+    session.execute(insert(LoyaltyLot.__table__), [
+        dict(customer_id=customer_id, entry_id=new[k], store_id=store_id, company_id=company_id, earned_at=at,
+             expires_at=expires_at, points=p, remaining=p, expired_points=0, pending_expiry=0)
+        for p, k, _src in items if k in new])
+    hook = getattr(hook_of(session), "loyalty_points_posted", None)
+    if hook is not None and hook.get_hookimpls():
+        posted = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.id.in_(list(new.values())))
+                                 .order_by(LoyaltyEntry.id).execution_options(banyan_unscoped=True)).scalars()
+        for entry in posted:
+            hook(session=session, entry=entry)
+    return [new[k] for _p, k, _s in items if k in new]
 
 
 def open_lots(session, customer_id: int, prefer_entry_id=None) -> list[LoyaltyLot]:

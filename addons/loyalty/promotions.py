@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy.orm import joinedload
 
 from core.contrib import Adjustment
 from core.db import ZERO, money
@@ -106,7 +107,7 @@ _LIVE = (select(Promotion)
                 or_(Promotion.valid_from.is_(None), Promotion.valid_from <= bindparam("at")),
                 or_(Promotion.valid_to.is_(None), Promotion.valid_to > bindparam("at")),
                 or_(Promotion.store_id.is_(None), Promotion.store_id == bindparam("store_id")))
-         .order_by(Promotion.priority, Promotion.id))
+         .options(joinedload(Promotion.items)).order_by(Promotion.priority, Promotion.id))
 """Promotions live at a store at an instant (built once: the checkout runs it for every sale)."""
 
 
@@ -124,7 +125,7 @@ def candidates(session, ticket, at, codes, whatif_used=None) -> list[tuple[Promo
         if problem is not None:
             raise BusinessError({"codes": [_l("Coupon %(code)s: %(reason)s", code=coupon.code, reason=problem)]})
         coupons.setdefault(coupon.promotion_id, coupon)
-    promos = session.execute(_LIVE, {"at": at, "store_id": store_id}).scalars()
+    promos = session.execute(_LIVE, {"at": at, "store_id": store_id}).unique().scalars()
     out = []
     member = None
     for p in promos:
