@@ -339,7 +339,7 @@ def main(argv=None):
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--list-requests", type=int, default=40)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--worker-class", default=None, help="gunicorn -k (default: sync, gthread when --threads > 1)")
     ap.add_argument("--port", type=int, default=5891)
     ap.add_argument("--profile", type=int, default=0, metavar="N",

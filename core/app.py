@@ -51,6 +51,7 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
         BABEL_DEFAULT_TIMEZONE=cfg["locale"]["timezone"],
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        BANYAN_TOKEN_CACHE_SECONDS=float(sec.get("token_cache_seconds", 5)),
     )
     Babel(app, locale_selector=select_locale)
 

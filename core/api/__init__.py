@@ -10,7 +10,9 @@ permission checks, one JSON error format, pagination.
   422 for bad input (webargs/marshmallow or a :class:`core.errors.BusinessError`), 401
   without a valid token, 403 without the permission, 404, 409 on conflicts.
 * Authentication: ``Authorization: Bearer <token>`` (see :mod:`core.security.tokens`);
-  a logged-in back-office user (session cookie) may also read (GET).
+  a logged-in back-office user (session cookie) may also read (GET). A verified token is
+  trusted for ``security.token_cache_seconds`` (5 s) per process: a revoked token gets 401
+  at once from the process that revoked it, and within 5 s from every other one.
 """
 from __future__ import annotations
 
@@ -238,7 +240,8 @@ code{{background:#f3f3f3;padding:0 .3em}} .m{{display:inline-block;width:4.5em;f
 li{{margin:.25em 0}} small{{color:#666}}</style></head>
 <body><h1>{title}</h1>
 <p>OpenAPI document: <a href="{spec}"><code>{spec}</code></a>.
-Authenticate with <code>Authorization: Bearer &lt;token&gt;</code>.</p>
+Authenticate with <code>Authorization: Bearer &lt;token&gt;</code>. A revoked token, or one
+whose user was deactivated, is refused within {cache_seconds:g} s.</p>
 {sections}</body></html>"""
 
 
@@ -257,7 +260,7 @@ def docs_page():
                 f'<small>{html.escape(summary)}</small></li>')
     sections = "".join(f"<h2>{html.escape(t)}</h2><ul>{''.join(items)}</ul>" for t, items in by_tag.items())
     body = DOCS_PAGE.format(title=html.escape(spec["info"]["title"]), spec=f"{API_PREFIX}/openapi.json",
-                            sections=sections)
+                            sections=sections, cache_seconds=token_cache().ttl)
     return Response(body, mimetype="text/html")
 
 

@@ -6,11 +6,12 @@ whose user is inactive, authenticates nobody.
 
 Verified tokens are cached briefly in the process (:class:`TokenCache`, keyed by the token's
 hash): the user, their permissions and their stores are then reused for
-:data:`CACHE_SECONDS` (5 s) instead of being read again on every request. Any ORM change to
+``security.token_cache_seconds`` (default :data:`CACHE_SECONDS`, 5 s; 0 turns the cache off)
+instead of being read again on every request. Any ORM change to
 a token, user, role, grant, store, region or company (revoking a token, deactivating a
 user, changing roles or scope) empties every cache of the process at once; another process
-(another gunicorn worker) notices within :data:`CACHE_SECONDS`. So a revoked token gets
-401 at once from the worker that revoked it and at most 5 s later from every other one.
+(another gunicorn worker) notices when its entry expires. So a revoked token gets 401 at
+once from the worker that revoked it and at most 5 s later from every other one.
 """
 from __future__ import annotations
 
