@@ -9,6 +9,10 @@ confirmed through ``core.services.checkout.checkout`` on each side, one session 
 transaction per sale, interleaved in chunks so machine load hits both alike. Prints sales/s,
 SQL statements per sale and the ratio (addons ÷ kernel; target >= 0.5).
 
+A third database, kernel only with a query-free stub plugin giving each sale the same seven
+adjustments the addons give (``SameAdjustments``), shows how much of the gap is the kernel's
+own cost of writing adjustment rows rather than the addons' work.
+
     python -m bench.addons_bench [--n 10000] [--db-url postgresql+psycopg://postgres@127.0.0.1/postgres]
 """
 from __future__ import annotations
@@ -28,7 +32,9 @@ from sqlalchemy import event, func, insert, select  # noqa: E402
 
 from bench.checkout_bench import scratch_database  # noqa: E402
 from bench.datagen import generate, open_runtime  # noqa: E402
-from core.db import transaction  # noqa: E402
+from core import hookimpl  # noqa: E402
+from core.contrib import Adjustment  # noqa: E402
+from core.db import money, transaction  # noqa: E402
 from core.mixins import utcnow  # noqa: E402
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout  # noqa: E402
 
@@ -85,6 +91,23 @@ def run(rt, g, items) -> float:
     return time.perf_counter() - t
 
 
+class SameAdjustments:
+    """Diagnostic plugin for a kernel-only runtime: the same number and kinds of adjustments
+    the two addons give a bench sale (5 % and 10 % per line, 5.00 off the ticket from 50.00),
+    computed in memory with no query. Kernel + this plugin is the best the addons could do:
+    what is left is the kernel's cost of writing the extra adjustment rows."""
+
+    @hookimpl
+    def price_ticket(self, session, ticket):
+        out = []
+        for line in ticket.lines:
+            out.append(Adjustment(-money(line.total * Decimal("0.10")), "bench.pct", "10 %", line, 10))
+            out.append(Adjustment(-money(line.total * Decimal("0.05")), "bench.tier", "tier", line, 20))
+        if sum((ln.total for ln in ticket.lines), Decimal(0)) >= 50:
+            out.append(Adjustment(Decimal("-5.00"), "bench.ticket", "5 off", None, 30))
+        return out
+
+
 class Counter:
     def __init__(self, engine):
         self.n = 0
@@ -105,21 +128,28 @@ def main(argv=None) -> dict:
     tmp = tempfile.mkdtemp(prefix="banyan-addons-")
     url_k, drop_k = scratch_database(args.db_url or f"sqlite:///{tmp}/kernel.sqlite")
     url_a, drop_a = scratch_database(args.db_url or f"sqlite:///{tmp}/addons.sqlite")
+    url_s, drop_s = scratch_database(args.db_url or f"sqlite:///{tmp}/stub.sqlite")
     rt_k = open_runtime(url_k, f"{tmp}/k")
     rt_a = open_runtime(url_a, f"{tmp}/a")
+    rt_s = open_runtime(url_s, f"{tmp}/s")
     try:
         g_k = generate(rt_k, 1.0, args.seed)
         g_a = generate(rt_a, 1.0, args.seed)
+        g_s = generate(rt_s, 1.0, args.seed)
+        rt_s.registry.pm.register(SameAdjustments(), name="bench_same_adjustments")
         setup_addons(rt_a, g_a)
         items_k = plan(g_k, args.n, args.seed)
         items_a = plan(g_a, args.n, args.seed)
+        items_s = plan(g_s, args.n, args.seed)
         run(rt_k, g_k, plan(g_k, 50, 99))   # warm-up: imports, statement caches, sequences
         run(rt_a, g_a, plan(g_a, 50, 99))
-        c_k, c_a = Counter(rt_k.engine), Counter(rt_a.engine)
-        t_k = t_a = 0.0
+        run(rt_s, g_s, plan(g_s, 50, 99))
+        c_k, c_a, c_s = Counter(rt_k.engine), Counter(rt_a.engine), Counter(rt_s.engine)
+        t_k = t_a = t_s = 0.0
         for i in range(0, args.n, args.chunk):
             t_a += run(rt_a, g_a, items_a[i:i + args.chunk])
             t_k += run(rt_k, g_k, items_k[i:i + args.chunk])
+            t_s += run(rt_s, g_s, items_s[i:i + args.chunk])
         from addons.loyalty.models import LoyaltyEntry, PromotionUse
         from addons.membership.models import TierEntry
         from core.models import SaleAdjustment
@@ -132,18 +162,28 @@ def main(argv=None) -> dict:
         result = {"database": rt_a.engine.dialect.name, "n": args.n,
                   "addons_sales_per_s": round(args.n / t_a, 1), "kernel_sales_per_s": round(args.n / t_k, 1),
                   "ratio": round(t_k / t_a, 3), "target": TARGET,
+                  "kernel_same_adjustments_sales_per_s": round(args.n / t_s, 1),
+                  "ratio_kernel_same_adjustments": round(t_k / t_s, 3),
+                  "ratio_addons_vs_same_adjustments": round(t_s / t_a, 3),
+                  "sql_per_sale_same_adjustments": round(c_s.n / args.n, 1),
                   "sql_per_sale_addons": round(c_a.n / args.n, 1), "sql_per_sale_kernel": round(c_k.n / args.n, 1),
                   "check": check}
     finally:
         rt_k.dispose()
         rt_a.dispose()
+        rt_s.dispose()
         drop_k()
         drop_a()
+        drop_s()
     print(f"{result['database']}: {args.n} three-line member sales per side")
     print(f"  membership + loyalty : {result['addons_sales_per_s']:8.1f} sales/s "
           f"({result['sql_per_sale_addons']} SQL statements per sale)")
     print(f"  kernel only          : {result['kernel_sales_per_s']:8.1f} sales/s "
           f"({result['sql_per_sale_kernel']} SQL statements per sale)")
+    print(f"  kernel + same adjustments from a query-free stub plugin: "
+          f"{result['kernel_same_adjustments_sales_per_s']:8.1f} sales/s "
+          f"({result['sql_per_sale_same_adjustments']} SQL statements per sale; "
+          f"ratio to kernel {result['ratio_kernel_same_adjustments']:.3f})")
     verdict = "meets" if result["ratio"] >= TARGET else "MISSES"
     print(f"  ratio                : {result['ratio']:.3f} ({verdict} target {TARGET}); {result['check']}")
     print(json.dumps(result))
