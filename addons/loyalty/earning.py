@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, or_, select
 from core.models import SaleLine
 
 from . import ledger
-from .models import EarningRule, LoyaltyEntry, PointsEvent
+from .models import EarningRule, LoyaltyEntry, LoyaltyPolicy, PointsEvent
 
 ONE = Decimal("1")
 
@@ -68,7 +68,8 @@ def tier_multiplier(session, customer_id) -> Decimal | None:
     return Decimal(str(tier.points_multiplier)) if tier is not None and tier.points_multiplier else ONE
 
 
-def compute(session, store_id, customer_id, lines, at, rules=None, tier_mult=None, share=ONE) -> list[LinePoints]:
+def compute(session, store_id, customer_id, lines, at, rules=None, tier_mult=None, share=ONE,
+            event=None) -> list[LinePoints]:
     """Points each line would earn (pure: reads rules, writes nothing). ``lines`` need
     ``product_id``, ``product`` (category_id), ``qty`` and ``total``; ``share`` is the part of
     the ticket not paid with points (points paid with points earn nothing)."""
@@ -82,7 +83,7 @@ def compute(session, store_id, customer_id, lines, at, rules=None, tier_mult=Non
     base = next((r for r in bases if r.store_id == store_id), None) or next(iter(bases), None)
     rate = Decimal(base.points_per_unit) if base else Decimal("0")
     bonuses = [r for r in rules if r.kind == "bonus"]
-    event = event_multiplier(session, store_id, at)
+    event = event_multiplier(session, store_id, at) if event is None else event
     out = []
     for line in lines:
         if line.qty <= 0 or line.total <= 0:
@@ -107,14 +108,29 @@ def earn_for_sale(session, sale) -> int:
     total = 0
     paid_points = sum((p.amount for p in sale.payments if p.method == "points"), Decimal("0"))
     share = (Decimal(sale.total) - paid_points) / Decimal(sale.total) if sale.total else ONE
-    earned = [lp for lp in compute(session, sale.store_id, sale.customer_id, sale.lines, at, share=share)
-              if lp.points > 0]
+    mult = tier_multiplier(session, sale.customer_id)
+    if mult is None:
+        return 0  # not a member: no points (and no need to read the policy)
+    pol, event = _sale_context(session, sale.store_id, at)
+    earned = [lp for lp in compute(session, sale.store_id, sale.customer_id, sale.lines, at, share=share,
+                                   event=event, tier_mult=mult) if lp.points > 0]
     if earned:
         ledger.credit_many(session, sale.customer_id, "earn",
                            [(lp.points, f"earn:line:{lp.line.id}", f"line:{lp.line.id}") for lp in earned],
-                           store_id=sale.store_id, at=at, sale_id=sale.id)
+                           store_id=sale.store_id, at=at, sale_id=sale.id, pol=pol)
         total = sum(lp.points for lp in earned)
     return total
+
+
+_CONTEXT = select(LoyaltyPolicy, _EVENT.scalar_subquery()).order_by(LoyaltyPolicy.id).limit(1)
+
+
+def _sale_context(session, store_id, at):
+    """(points policy, event multiplier) in one query (the policy row is created if missing)."""
+    row = session.execute(_CONTEXT, {"at": at, "store_id": store_id}).first()
+    if row is None:
+        return ledger.policy(session), event_multiplier(session, store_id, at)
+    return row[0], (Decimal(row[1]) if row[1] else ONE)
 
 
 def reverse_for_refund(session, refund, sale) -> int:

@@ -149,13 +149,13 @@ _KEYS = select(_ENTRIES.c.idempotency_key, _ENTRIES.c.id).where(
 
 
 def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, at=None,
-                sale_id=None) -> list[int]:
+                sale_id=None, pol: LoyaltyPolicy | None = None) -> list[int]:
     """Several credits of one customer at once (the lines of a sale): ``items`` is
     ``[(points > 0, key, source)]`` with a distinct idempotency ``key`` each. Same result as
     :func:`credit` per item (keys already posted are skipped, each entry gets its own lot),
     with one account lock, one policy read, one INSERT of the entries (``ON CONFLICT DO
-    NOTHING`` on the key: a replay posts nothing) and one INSERT of the lots. Returns the
-    ids of the entries posted now."""
+    NOTHING`` on the key: a replay posts nothing) and one INSERT of the lots (``pol``: the
+    policy when the caller has read it already). Returns the ids of the entries posted now."""
     items = [(int(p), k, src) for p, k, src in items]
     if any(p <= 0 for p, _k, _s in items):
         raise BusinessError({"points": _l("Points must be greater than zero.")})
@@ -164,7 +164,7 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
     lock_account(session, customer_id)
     at = at or utcnow()
     company_id = _company_of(session, store_id)
-    expires_at = expiry_for(policy(session), at)
+    expires_at = expiry_for(pol if pol is not None else policy(session), at)
     rows = [dict(customer_id=customer_id, kind=kind, points=p, store_id=store_id, company_id=company_id,
                  sale_id=sale_id, posted_at=at, idempotency_key=k, source=src, note=None) for p, k, src in items]
     dialect = session.get_bind().dialect.name
