@@ -11,8 +11,8 @@ Targets: p99 of POST /api/v1/sales < 50 ms; the back-office list page p95 < 300 
 The sales load generator is deliberately light (it shares the machine with the server):
 one ``http.client`` keep-alive connection per client thread, bodies and headers prepared
 up front. It reports where the CPU went during the sales run, read from ``/proc``: the
-load generator itself, gunicorn (master + workers, also as CPU ms per sale) and the rest
-of the machine (PostgreSQL and anything else running).
+load generator itself, gunicorn (master + workers, also as CPU ms per sale), the PostgreSQL
+backends serving the bench database, and everything else on the machine.
 
     python bench/api_bench.py --customers 1000 --sales 1000 --list-requests 0 \
         --workers 2 --threads 4          # a quick sales-only run
@@ -36,6 +36,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import String, cast, create_engine, func, insert, literal, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-pass-1"
@@ -170,6 +171,21 @@ def server_cpu(pid: int) -> float:
     return _proc_cpu(pid) + sum(_proc_cpu(c) for c in _children(pid))
 
 
+def db_backends(url: str) -> dict[int, float]:
+    """PostgreSQL backends serving the bench database (on this machine): pid -> CPU seconds."""
+    u = make_url(url)
+    if u.get_backend_name() != "postgresql":
+        return {}
+    eng = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with eng.connect() as c:
+            pids = c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
+                             {"d": u.database}).scalars().all()
+    finally:
+        eng.dispose()
+    return {pid: _proc_cpu(pid) for pid in pids}
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -181,7 +197,7 @@ def machine_busy() -> tuple[float, float]:
 
 # --------------------------------------------------------------------------- sales load
 
-def bench_sales(port, token, ids, total, clients, server_pid=None):
+def bench_sales(port, token, ids, total, clients, server_pid=None, db_url=None):
     """``total`` POST /api/v1/sales from ``clients`` threads, each on its own keep-alive
     connection. Returns latencies, errors, wall seconds and a CPU breakdown."""
     store_id, product_ids = ids
@@ -223,6 +239,7 @@ def bench_sales(port, token, ids, total, clients, server_pid=None):
             errors.extend(bad)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
+    db0 = db_backends(db_url) if db_url else {}
     busy0, tot0 = machine_busy()
     srv0 = server_cpu(server_pid) if server_pid else 0.0
     me0 = time.process_time()
@@ -235,16 +252,20 @@ def bench_sales(port, token, ids, total, clients, server_pid=None):
     me = time.process_time() - me0
     srv = (server_cpu(server_pid) - srv0) if server_pid else float("nan")
     busy1, tot1 = machine_busy()
-    cpu = {"loadgen": me, "server": srv, "machine_busy": busy1 - busy0, "machine_total": tot1 - tot0}
+    db1 = db_backends(db_url) if db_url else {}
+    db = sum(v - db0.get(pid, 0.0) for pid, v in db1.items()) if db_url else float("nan")
+    cpu = {"loadgen": me, "server": srv, "db": db, "machine_busy": busy1 - busy0, "machine_total": tot1 - tot0}
     return lat, errors, wall, cpu
 
 
 def fmt_cpu(cpu, n):
     total = cpu["machine_total"] or float("nan")
-    rest = cpu["machine_busy"] - cpu["loadgen"] - cpu["server"]
+    db = cpu["db"] if cpu["db"] == cpu["db"] else 0.0
+    rest = cpu["machine_busy"] - cpu["loadgen"] - cpu["server"] - db
     return (f"CPU: load generator {cpu['loadgen'] / total:.0%} of the machine "
             f"({cpu['loadgen'] / n * 1000:.1f} ms/request), gunicorn {cpu['server'] / total:.0%} "
-            f"({cpu['server'] / n * 1000:.1f} ms/sale), rest (PostgreSQL + others) {rest / total:.0%}, "
+            f"({cpu['server'] / n * 1000:.1f} ms/sale), PostgreSQL backends {db / total:.0%} "
+            f"({db / n * 1000:.1f} ms/sale), everything else {rest / total:.0%}, "
             f"idle {1 - cpu['machine_busy'] / total:.0%}")
 
 
@@ -360,7 +381,7 @@ def main(argv=None):
         # warm up every worker (imports, pools, caches) with a few sales
         warm = max(32, 8 * args.workers)
         bench_sales(args.port, token, ids, warm, min(args.clients, 2 * args.workers))
-        lat, errors, wall, cpu = bench_sales(args.port, token, ids, args.sales, args.clients, proc.pid)
+        lat, errors, wall, cpu = bench_sales(args.port, token, ids, args.sales, args.clients, proc.pid, url)
         print(f"POST /api/v1/sales x{args.sales}, {args.clients} clients, gunicorn {args.workers} workers x "
               f"{args.threads} threads: {fmt(lat)}; {len(lat) / wall:.0f} req/s; errors {len(errors)} {errors[:2]}")
         print("  " + fmt_cpu(cpu, args.sales))
