@@ -176,7 +176,7 @@ def generate(rt, members: int) -> dict:
             "consent_email": literal(False), "consent_sms": literal(False), "consent_wechat": literal(False),
             "active": literal(True), "created_at": now, "updated_at": now})
         base = conn.execute(select(func.min(Customer.id))).scalar() - 1
-        # tiers spread 40/30/20/10 %; 15 % of the members are already in a grace period
+        # tiers spread 40/30/20/10 % (products are reduced first: int4 on PostgreSQL)
         tier = case_of(i_mod=lambda i: (i * 7) % 10, mapping=[(4, tier_of[0]), (7, tier_of[1]),
                                                                 (9, tier_of[2]), (10, tier_of[3])])
         out["members_s"] = bulk(conn, Member.__table__, members, lambda i: {
@@ -187,9 +187,9 @@ def generate(rt, members: int) -> dict:
         out["entries_s"] = bulk(conn, TierEntry.__table__, 3 * members, lambda i: {
             "member_id": (i % members) + 1 + base, "buyer_id": (i % members) + 1 + base, "kind": literal("sale"),
             # each member spends at their own level (0 to 1.5 x the base amount), a third visit twice
-            "spend": (((i * 7919) % 4000) * (((i % members) * 37) % 7)).cast(Numeric()) / 4
+            "spend": ((((i % 4000) * 7919) % 4000) * (((i % members) * 37) % 7)).cast(Numeric()) / 4
             + literal(Decimal("0.50")),
-            "visits": literal(1) + ((i % members) % 3 == 0).cast(Integer()), "posted_at": days_before(conn, AT, (i * 13) % 400),
+            "visits": literal(1) + ((i % members) % 3 == 0).cast(Integer()), "posted_at": days_before(conn, AT, ((i % 400) * 13) % 400),
             "created_at": now})
     out["tier_ids"] = ids
     return out
