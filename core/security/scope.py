@@ -110,9 +110,12 @@ _criteria_lock = threading.Lock()
 
 def cached_criteria(registry, scope: Scope) -> list:
     """:func:`criteria_for`, built once per registry and scope (not on every request)."""
+    # the registered plugins are part of the key: registering one (tests, runtime install)
+    # may add record rules, and must not be answered from a stale entry
+    key = (scope, tuple(name for name, _ in registry.pm.list_name_plugin()))
     per = getattr(registry, "_banyan_scope_criteria", None)
     if per is not None:
-        opts = per.get(scope)
+        opts = per.get(key)
         if opts is not None:
             return opts
     opts = criteria_for(registry, scope)
@@ -126,7 +129,7 @@ def cached_criteria(registry, scope: Scope) -> list:
                 return opts
         if len(per) >= _CRITERIA_MAX:
             per.clear()
-        per[scope] = opts
+        per[key] = opts
     return opts
 
 
