@@ -192,14 +192,18 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
     return [new[k] for _p, k, _s in items if k in new]
 
 
-def open_lots(session, customer_id: int, prefer_entry_id=None) -> list[LoyaltyLot]:
+def open_lots(session, customer_id: int, prefer_entry_id=None, lock: bool = False) -> list[LoyaltyLot]:
     """Lots with points left, in consumption order: the lot of ``prefer_entry_id`` first,
-    then soonest-expiring (never-expiring last), oldest first."""
+    then soonest-expiring (never-expiring last), oldest first. ``lock`` takes their row
+    locks (FOR UPDATE), which a debit needs: the expiry job updates lots without the account
+    lock, and a lot read unlocked could be written back over a concurrent expiry."""
     never = LoyaltyLot.expires_at.is_(None)
-    lots = list(session.execute(
-        select(LoyaltyLot).where(LoyaltyLot.customer_id == customer_id, LoyaltyLot.remaining > 0)
-        .order_by(never, LoyaltyLot.expires_at, LoyaltyLot.id)
-        .execution_options(populate_existing=True, banyan_unscoped=True)).scalars())
+    stmt = (select(LoyaltyLot).where(LoyaltyLot.customer_id == customer_id, LoyaltyLot.remaining > 0)
+            .order_by(never, LoyaltyLot.expires_at, LoyaltyLot.id)
+            .execution_options(populate_existing=True, banyan_unscoped=True))
+    if lock:
+        stmt = stmt.with_for_update()
+    lots = list(session.execute(stmt).scalars())
     if prefer_entry_id is not None:
         lots.sort(key=lambda lot: lot.entry_id != prefer_entry_id)
     return lots
@@ -216,6 +220,9 @@ def debit(session, customer_id: int, kind: str, points: int, *, store_id=None, a
     if points <= 0:
         raise BusinessError({"points": _l("Points must be greater than zero.")})
     lock_account(session, customer_id)
+    # lots first: once they are locked, a concurrent expiry has either committed (and the
+    # balance below sees it) or waits for this transaction
+    lots = open_lots(session, customer_id, prefer_entry_id, lock=True)
     have = balance(session, customer_id)
     if have < points:
         if not partial:
@@ -229,7 +236,7 @@ def debit(session, customer_id: int, kind: str, points: int, *, store_id=None, a
                                         note=note))
     left = points
     taken = []
-    for lot in open_lots(session, customer_id, prefer_entry_id):
+    for lot in lots:
         if left == 0:
             break
         n = min(lot.remaining, left)

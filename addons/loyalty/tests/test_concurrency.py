@@ -52,3 +52,45 @@ def test_concurrent_redemptions_never_overspend(rt, register_plugin):
     with rt.session() as s:
         assert services.balance(s, cid) == 10
         assert services.invariant_breaches(s) == []
+
+
+def test_redemption_racing_the_expiry_job_never_overspends(rt):
+    """The expiry job updates lots without the account lock; a redemption that read a lot
+    before expiry committed must not write its stale remainder back over the expiry."""
+    from datetime import timedelta
+
+    from addons.loyalty import ledger
+    from core.mixins import utcnow
+
+    with rt.session() as s, transaction(s):
+        c = Customer(name="Expiry race")
+        s.add(c)
+        s.flush()
+        membership.enrol(s, c.id)
+        ledger.credit(s, c.id, "adjust", 100, at=utcnow() - timedelta(days=800),
+                      expires_at=utcnow() - timedelta(days=1), note="old points")
+        cid = c.id
+    expiring = rt.session()
+    expiring.begin()
+    assert ledger.expire_due(expiring) >= 100  # lot updated and locked, not committed
+    outcome = []
+
+    def redeem():
+        try:
+            with rt.session() as s, transaction(s):
+                services.adjust(s, cid, -30, note="spend")
+            outcome.append("ok")
+        except BusinessError:
+            outcome.append("refused")
+
+    t = threading.Thread(target=redeem)
+    t.start()
+    time.sleep(0.5)  # the redemption now waits: on the lot's row lock (PostgreSQL), on the
+    # database write lock (SQLite, BEGIN IMMEDIATE)
+    expiring.commit()
+    expiring.close()
+    t.join(30)
+    assert outcome == ["refused"]
+    with rt.session() as s:
+        assert services.balance(s, cid) == 0
+        assert services.invariant_breaches(s) == []
