@@ -574,7 +574,7 @@ def _checkout_request(data, key=None):
         payments=[PaymentRequest(p["method"], p.get("amount"), p.get("reference"))
                   for p in data.get("payments") or []],
         customer_id=data.get("customer_id"), cashier_id=data.get("cashier_id"),
-        idempotency_key=key, note=data.get("note"))
+        idempotency_key=key, note=data.get("note"), codes=list(data.get("codes") or []))
 
 
 def _check_sale_refs(data) -> list:

@@ -486,6 +486,8 @@ class SaleIn(Input):
     customer_id = Id(allow_none=True)
     cashier_id = Id(allow_none=True)
     note = Str(max=255, allow_none=True)
+    codes = fields.List(Str(max=64), validate=validate.Length(max=10),
+                        metadata={"description": "coupon or voucher codes, read by the promotion addons"})
 
 
 class SaleQuery(Query):

@@ -62,3 +62,22 @@ def test_coupon_validate_and_preview(api, session, make, member):
     assert resp.status_code == 200, resp.json
     assert resp.json["total"] == "85.00"
     assert {a["rule_code"] for a in resp.json["adjustments"]} == {"loyalty.promo.P5", "loyalty.promo.V10"}
+
+
+def test_coupon_code_through_post_sales(api, session, make, member):
+    """A POS sends the coupon with the sale: the kernel's POST /api/v1/sales carries codes."""
+    admin = make.user(roles=("hq_admin",))
+    store = make.store()
+    p = make.product(price="100.00")
+    promo = Promotion(code="V10", name="Ten off", kind="fixed", target="ticket", amount=Decimal("10"),
+                      requires_coupon=True)
+    session.add(promo)
+    session.flush()
+    session.add(Coupon(code="TEN", promotion_id=promo.id, max_uses=1))
+    session.flush()
+    body = {"store_id": store.id, "lines": [{"product_id": p.id, "qty": "1"}], "codes": ["TEN"]}
+    resp = api.post("/api/v1/sales", user=admin, json=body)
+    assert resp.status_code == 201, resp.json
+    assert resp.json["total"] == "90.00"
+    resp = api.post("/api/v1/sales", user=admin, json=body)  # single use: refused, naming the field
+    assert resp.status_code == 422 and "codes" in resp.json["errors"]["json"], resp.json
