@@ -153,7 +153,7 @@ class CompanyView(OrgView):
 
 
 class RegionView(OrgView):
-    pass
+    """Regions: the OrgView defaults (no choices of their own)."""
 
 
 class StoreView(OrgView):
@@ -163,7 +163,7 @@ class StoreView(OrgView):
 
 
 class WarehouseView(OrgView):
-    pass
+    """Warehouses: the OrgView defaults (no choices of their own)."""
 
 
 # --- customers ---------------------------------------------------------------------------------
