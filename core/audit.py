@@ -1,7 +1,10 @@
 """Audit trail: every create, update and delete flushed through the ORM, from any surface,
 is written to ``core_audit_log`` in the same transaction (who, when, model, record, and the
 changed fields old -> new). Append-only models (ledgers, sale lines) opt out with
-``__audit__ = False``: they are their own history."""
+``__audit__ = False``: they are their own history. Documents that record who made them and
+when (a sale or refund carries its user, store, time and every amount) set
+``__audit_create__ = False``: their creation is not copied into the log, their later
+changes are (e.g. a sale becoming refunded)."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -56,7 +59,7 @@ def _collect(session, _ctx, _instances):
         return
     pending = session.info.setdefault("_audit_pending", [])
     for obj in session.new:
-        if _audited(obj):
+        if _audited(obj) and getattr(type(obj), "__audit_create__", True):
             pending.append(("create", obj, None))
     for obj in session.dirty:
         if _audited(obj) and session.is_modified(obj, include_collections=False):

@@ -78,3 +78,17 @@ def test_ticket_discount_spread_and_refund_nets_zero(session, make, register_plu
     assert sale.state == "refunded"
     assert sale.total + r1.total + r2.total == 0
     assert sum(p.amount for p in sale.payments + r1.payments + r2.payments) == 0
+
+
+def test_sale_audit_records_changes_not_its_own_creation(session, make):
+    """A sale carries its own who/when/amounts; the audit log records what changes later."""
+    from core.models import AuditLog
+
+    store, p = make.store(), make.product()
+    sale = make.sale(store=store, products=[p], qty="2")
+    rows = lambda: session.execute(select(AuditLog.action, AuditLog.changes).where(  # noqa: E731
+        AuditLog.model == "core_sale", AuditLog.record_id == str(sale.id))).all()
+    assert rows() == []
+    refund(session, sale.id)
+    (action, changes), = rows()
+    assert action == "update" and changes["state"] == ["confirmed", "refunded"]

@@ -44,6 +44,9 @@ class Sale(IdPk, StoreScoped, Base):
     business_date: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(String(255))
 
+    #: a sale is its own record of creation (user, store, time, amounts); see core.audit
+    __audit_create__ = False
+
     store = relationship("Store")
     customer = relationship("Customer")
     cashier = relationship("Employee")
