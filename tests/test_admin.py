@@ -326,9 +326,18 @@ def test_view_with_undeclared_permission_is_refused_at_startup(rt, session, regi
 
 @pytest.mark.addons("membership")
 def test_addon_views_get_the_manifest_category(admin_app, rt):
+    from core import i18n
+
     admin = admin_app.extensions["banyan_admin"]
-    category = rt.registry.addon("membership").manifest.category
+    assert rt.registry.addon("membership").manifest.category == "Sales/Membership"
     addon_views = [v for v in admin._views if v.endpoint.startswith("membership")]
-    assert addon_views and all(str(v.category) == category for v in addon_views)
+    # the menu shows the category's last part, translated through the addon's catalog
+    assert addon_views and all(str(v.category) == "Membership" for v in addon_views)
+    before = i18n._fallback_locale["value"]
+    i18n.set_default_locale("zh_Hans")
+    try:
+        assert {str(v.category) for v in addon_views} == {"会员"}
+    finally:
+        i18n.set_default_locale(before)
     kernel = {v.endpoint: str(v.category) for v in admin._views}
     assert kernel["customer"] == "Customers" and kernel["sale"] == "Sales" and kernel["user"] == "Settings"

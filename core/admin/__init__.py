@@ -64,7 +64,13 @@ def init_admin(app, rt) -> Admin:
         for owner, view in collect_views(app, rt):
             check_view(owner, view, permissions)
             if owner != "core":
-                view.category = _l(manifests[owner].category)
+                view.category = menu_category(manifests[owner].category)
             admin.add_view(view)
     app.extensions["banyan_admin"] = admin
     return admin
+
+
+def menu_category(category: str):
+    """The menu label of a manifest category such as ``"Sales/Membership"``: its last part,
+    translated through the addon's catalog (the menu is one level deep)."""
+    return _l(category.rsplit("/", 1)[-1].strip())
