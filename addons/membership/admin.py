@@ -22,6 +22,16 @@ from addons.membership.models import (CARD_STATUSES, Card, CardEvent, ClearingEn
 
 STATUS_LABELS = {"active": _l("active"), "suspended": _l("suspended"), "cancelled": _l("cancelled"),
                  "issued": _l("issued"), "lost": _l("lost"), "replaced": _l("replaced")}
+#: labels of the codes stored in the card, ledger and tier history shown on the member page
+CODE_LABELS = {
+    "physical": _l("Physical card"), "virtual": _l("Virtual card"),
+    "issue": _l("Card issued"), "activate": _l("Card activated"), "report_lost": _l("Reported lost"),
+    "replace": _l("Replaced"), "carry_over": _l("Carried over"), "cancel": _l("Cancelled"),
+    "merge": _l("Merged"),
+    "topup": _l("Top-up"), "bonus": _l("Top-up bonus"), "spend": _l("Spend"), "refund": _l("Refund"),
+    "adjust": _l("Adjustment"), "forfeit": _l("Forfeit"), "transfer": _l("Transfer"),
+    "enrol": _l("Enrolment"), "upgrade": _l("Upgrade"), "downgrade": _l("Downgrade"), "manual": _l("Set by hand"),
+}
 
 
 def _flash_error(exc: BusinessError) -> None:
@@ -279,7 +289,7 @@ class MemberPage(BanyanView):
                                           "membership.tier.write", "membership.list.write")}
         return self.render("membership/member.html", customer=customer, data=data, stores=stores, perms=perms,
                            list_status=svc.list_status(s, customer.id) if customer else None,
-                           tiers=svc.tiers(s), status_labels=STATUS_LABELS)
+                           tiers=svc.tiers(s), status_labels=STATUS_LABELS, code_labels=CODE_LABELS)
 
     @expose("/do", methods=["POST"])
     def do(self):
