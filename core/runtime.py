@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import core.audit  # noqa: F401 - audit listeners on every session
+import core.cache  # noqa: F401 - configuration-token listeners on every session
 from core.db import make_engine, make_session_factory
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import uuid
 from decimal import Decimal
 
 from sqlalchemy import func, inspect, select, text
@@ -23,7 +24,7 @@ FORMAT = 1
 #: tables ``banyan init`` fills (roles) or the installer manages: allowed to hold rows
 #: before a restore, they are replaced by the dump's rows.
 INIT_TABLES = {"core_role", "core_role_permission", "core_addon", "core_document_sequence",
-               "core_audit_log"}
+               "core_audit_log", "core_config_version"}
 
 
 def _tables(rt):
@@ -155,6 +156,10 @@ def restore(rt, fp, force: bool = False) -> dict[str, int]:
                 if len(batch) >= 500:
                     flush()
             flush()
+            # a fresh configuration token: every running process reloads what it cached
+            version = tables["core_config_version"]
+            conn.execute(version.delete())
+            conn.execute(version.insert().values(id=1, token=uuid.uuid4().hex))
             if pg:
                 _reset_sequences(conn, ordered)
     finally:

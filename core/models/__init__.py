@@ -1,6 +1,7 @@
 """The kernel's shared data. Addons extend it with their own tables (never new columns)."""
 from core.models.approval import ApprovalRequest, ApprovalVote
 from core.models.audit import AuditLog, InstalledAddon
+from core.models.cache import ConfigVersion
 from core.models.customer import Customer, CustomerContact, Tag, customer_tag
 from core.models.employee import ApiToken, Employee, Role, RolePermission, User, user_role
 from core.models.jobs import JobRun
@@ -12,7 +13,7 @@ KERNEL_MODELS = (
     Company, Region, Store, Warehouse, Tag, Customer, CustomerContact, ProductCategory, Product,
     PriceList, PriceListItem, Employee, Role, RolePermission, User, ApiToken, Sale, SaleLine,
     SaleAdjustment, SalePayment, DocumentSequence, AuditLog, InstalledAddon, JobRun,
-    ApprovalRequest, ApprovalVote,
+    ApprovalRequest, ApprovalVote, ConfigVersion,
 )
 
 __all__ = [m.__name__ for m in KERNEL_MODELS] + ["customer_tag", "user_role", "KERNEL_MODELS"]

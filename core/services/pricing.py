@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import bindparam, or_, select
 
+from core.cache import cached
 from core.models import PriceList, PriceListItem
 
 _prices = (
@@ -26,9 +27,21 @@ _prices = (
 )
 
 
+@cached("core.price_list_scopes", watch_models=(PriceList,))
+def price_list_scopes(session) -> frozenset[tuple[str, int | None]]:
+    """``(kind, store_id)`` of every price list (``store_id`` None: chain-wide)."""
+    rows = session.execute(select(PriceList.kind, PriceList.store_id).execution_options(banyan_unscoped=True))
+    return frozenset((kind, store_id) for kind, store_id in rows)
+
+
 def list_prices(session, product_ids, store_id: int, kind: str, at: datetime) -> dict[int, Decimal]:
-    """``{product_id: price}`` of ``kind`` in force at ``at`` (missing ids have no price)."""
+    """``{product_id: price}`` of ``kind`` in force at ``at`` (missing ids have no price).
+    Asks the database only when a list of that kind exists for the store or the chain (a
+    chain without member prices pays nothing for the member-price lookup)."""
     out: dict[int, Decimal] = {}
+    scopes = price_list_scopes(session)
+    if (kind, store_id) not in scopes and (kind, None) not in scopes:
+        return out
     rows = session.execute(_prices, {"product_ids": list(product_ids), "kind": kind,
                                      "store_id": store_id, "at": at})
     for pid, price in rows:
