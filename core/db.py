@@ -91,5 +91,12 @@ def transaction(session: Session):
         raise
 
 
+def serialises_writers(session: Session) -> bool:
+    """Whether this session's transactions hold the database's only write lock from their
+    first statement (SQLite: ``BEGIN IMMEDIATE``). Then a row read earlier in the transaction
+    cannot have changed, and re-reading it ``FOR UPDATE`` before a write is unnecessary."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
 def is_postgres(bind) -> bool:
     return bind.dialect.name == "postgresql"

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import func, select
 
+from core.cache import cached, snapshot
 from core.models import SaleLine
 
 from . import ledger
@@ -31,30 +32,42 @@ class LinePoints:
     event_multiplier: Decimal
 
 
-def _valid(model, at):
-    return (model.active.is_(True), or_(model.valid_from.is_(None), model.valid_from <= at),
-            or_(model.valid_to.is_(None), model.valid_to > at))
+@dataclass(frozen=True)
+class EarningConfig:
+    """What earning reads on every sale, cached per process (``core.cache``): the points
+    policy (None until it is first created), the active rules by id and the active events."""
+
+    policy: object
+    rules: tuple
+    events: tuple
 
 
-_AT, _STORE = bindparam("at"), bindparam("store_id")
-_RULES = (select(EarningRule)
-          .where(EarningRule.active.is_(True), or_(EarningRule.valid_from.is_(None), EarningRule.valid_from <= _AT),
-                 or_(EarningRule.valid_to.is_(None), EarningRule.valid_to > _AT),
-                 or_(EarningRule.store_id.is_(None), EarningRule.store_id == _STORE))
-          .order_by(EarningRule.id))
-_EVENT = select(func.max(PointsEvent.multiplier)).where(
-    PointsEvent.active.is_(True), PointsEvent.starts_at <= _AT, PointsEvent.ends_at > _AT,
-    or_(PointsEvent.store_id.is_(None), PointsEvent.store_id == _STORE))
-# statements built once (the checkout runs them for every sale); a NULL store matches only
-# chain-wide rows, as ``store_id == None`` would
+@cached("loyalty.earning", watch_models=(EarningRule, PointsEvent, LoyaltyPolicy))
+def earning_config(session) -> EarningConfig:
+    unscoped = {"banyan_unscoped": True}
+    pol = session.execute(select(LoyaltyPolicy).order_by(LoyaltyPolicy.id).limit(1)
+                          .execution_options(**unscoped)).scalar()
+    rules = session.execute(select(EarningRule).where(EarningRule.active.is_(True)).order_by(EarningRule.id)
+                            .execution_options(**unscoped)).scalars()
+    events = session.execute(select(PointsEvent).where(PointsEvent.active.is_(True))
+                             .execution_options(**unscoped)).scalars()
+    return EarningConfig(snapshot(pol) if pol is not None else None,
+                         tuple(snapshot(r) for r in rules), tuple(snapshot(e) for e in events))
 
 
-def active_rules(session, store_id, at) -> list[EarningRule]:
-    return list(session.execute(_RULES, {"at": at, "store_id": store_id}).scalars())
+def active_rules(session, store_id, at) -> list:
+    """Earning rules in force at store ``store_id`` at ``at`` (read-only snapshots, by id); a
+    None store matches only chain-wide rules."""
+    return [r for r in earning_config(session).rules
+            if (r.valid_from is None or r.valid_from <= at) and (r.valid_to is None or r.valid_to > at)
+            and (r.store_id is None or r.store_id == store_id)]
 
 
 def event_multiplier(session, store_id, at) -> Decimal:
-    best = session.execute(_EVENT, {"at": at, "store_id": store_id}).scalar()
+    """The highest multiplier of the points events running at the store at ``at`` (else 1)."""
+    best = max((e.multiplier for e in earning_config(session).events
+                if e.starts_at <= at < e.ends_at and (e.store_id is None or e.store_id == store_id)),
+               default=None)
     return Decimal(best) if best else ONE
 
 
@@ -122,15 +135,12 @@ def earn_for_sale(session, sale) -> int:
     return total
 
 
-_CONTEXT = select(LoyaltyPolicy, _EVENT.scalar_subquery()).order_by(LoyaltyPolicy.id).limit(1)
-
-
 def _sale_context(session, store_id, at):
-    """(points policy, event multiplier) in one query (the policy row is created if missing)."""
-    row = session.execute(_CONTEXT, {"at": at, "store_id": store_id}).first()
-    if row is None:
-        return ledger.policy(session), event_multiplier(session, store_id, at)
-    return row[0], (Decimal(row[1]) if row[1] else ONE)
+    """(points policy, event multiplier): from the cache; the policy row is created if missing."""
+    pol = earning_config(session).policy
+    if pol is None:
+        pol = ledger.policy(session)
+    return pol, event_multiplier(session, store_id, at)
 
 
 def reverse_for_refund(session, refund, sale) -> int:

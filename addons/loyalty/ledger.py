@@ -3,7 +3,9 @@
 Rules every function follows:
 - the customer's ``loyalty_account`` row is locked (``FOR UPDATE``) before a balance is read
   and a debit is written, so two redemptions cannot spend the same points (PostgreSQL READ
-  COMMITTED; SQLite serialises writers with BEGIN IMMEDIATE);
+  COMMITTED; SQLite serialises writers with BEGIN IMMEDIATE). Credits take no lock: they only
+  add an entry and a new lot, which a concurrent debit either sees whole or not at all, and
+  never spends twice (a debit also locks the lots it consumes);
 - every credit opens a lot; every debit consumes lots soonest-expiring first and records
   which lots it took (``loyalty_lot_usage``), so expiry, liability and clearing are exact;
 - a posting with an ``idempotency_key`` already used returns the earlier posting unchanged.
@@ -123,7 +125,6 @@ def credit(session, customer_id: int, kind: str, points: int, *, store_id=None, 
         return done
     if points <= 0:
         raise BusinessError({"points": _l("Points must be greater than zero.")})
-    lock_account(session, customer_id)
     at = at or utcnow()
     entry = _post(session, LoyaltyEntry(customer_id=customer_id, kind=kind, points=points, store_id=store_id,
                                         company_id=_company_of(session, store_id), sale_id=sale_id,
@@ -144,6 +145,7 @@ def credit(session, customer_id: int, kind: str, points: int, *, store_id=None, 
 
 
 _ENTRIES = LoyaltyEntry.__table__
+_LOTS = LoyaltyLot.__table__
 _KEYS = select(_ENTRIES.c.idempotency_key, _ENTRIES.c.id).where(
     _ENTRIES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 
@@ -153,36 +155,40 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
     """Several credits of one customer at once (the lines of a sale): ``items`` is
     ``[(points > 0, key, source)]`` with a distinct idempotency ``key`` each. Same result as
     :func:`credit` per item (keys already posted are skipped, each entry gets its own lot),
-    with one account lock, one policy read, one INSERT of the entries (``ON CONFLICT DO
-    NOTHING`` on the key: a replay posts nothing) and one INSERT of the lots (``pol``: the
-    policy when the caller has read it already). Returns the ids of the entries posted now."""
+    with one policy read (``pol``: the policy when the caller has read it already), one
+    INSERT of the entries (``ON CONFLICT DO NOTHING`` on the key: a replay posts nothing) and
+    one INSERT of their lots -- on PostgreSQL both in one statement. Like every credit it
+    takes no account lock (see the module docstring). Returns the ids of the entries posted now."""
     items = [(int(p), k, src) for p, k, src in items]
     if any(p <= 0 for p, _k, _s in items):
         raise BusinessError({"points": _l("Points must be greater than zero.")})
     if any(not k for _p, k, _s in items) or len({k for _p, k, _s in items}) != len(items):
         raise ValueError("credit_many needs a distinct idempotency key per item")
-    lock_account(session, customer_id)
     at = at or utcnow()
     company_id = _company_of(session, store_id)
     expires_at = expiry_for(pol if pol is not None else policy(session), at)
     rows = [dict(customer_id=customer_id, kind=kind, points=p, store_id=store_id, company_id=company_id,
                  sale_id=sale_id, posted_at=at, idempotency_key=k, source=src, note=None) for p, k, src in items]
     dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(_ENTRIES).on_conflict_do_nothing(
-            index_elements=["idempotency_key"])
+    if dialect == "postgresql":
+        new = _post_with_lots(session, rows, expires_at)
+    elif dialect == "sqlite":
+        ins = sqlite_insert(_ENTRIES).on_conflict_do_nothing(index_elements=["idempotency_key"])
     else:
         done = set(dict(session.execute(_KEYS, {"keys": [r["idempotency_key"] for r in rows]}).all()))
         rows = [r for r in rows if r["idempotency_key"] not in done]
         ins = insert(_ENTRIES)
-    new = dict((k, i) for i, k in session.execute(
-        ins.returning(_ENTRIES.c.id, _ENTRIES.c.idempotency_key), rows).all()) if rows else {}
+    if dialect != "postgresql":
+        new = dict((k, i) for i, k in session.execute(
+            ins.returning(_ENTRIES.c.id, _ENTRIES.c.idempotency_key), rows).all()) if rows else {}
+        if new:
+            session.execute(insert(_LOTS), [
+                dict(customer_id=customer_id, entry_id=new[k], store_id=store_id, company_id=company_id,
+                     earned_at=at, expires_at=expires_at, points=p, remaining=p, expired_points=0,
+                     pending_expiry=0)
+                for p, k, _src in items if k in new])
     if not new:
         return []
-    session.execute(insert(LoyaltyLot.__table__), [
-        dict(customer_id=customer_id, entry_id=new[k], store_id=store_id, company_id=company_id, earned_at=at,
-             expires_at=expires_at, points=p, remaining=p, expired_points=0, pending_expiry=0)
-        for p, k, _src in items if k in new])
     hook = getattr(hook_of(session), "loyalty_points_posted", None)
     if hook is not None and hook.get_hookimpls():
         posted = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.id.in_(list(new.values())))
@@ -190,6 +196,23 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
         for entry in posted:
             hook(session=session, entry=entry)
     return [new[k] for _p, k, _s in items if k in new]
+
+
+def _post_with_lots(session, rows, expires_at) -> dict[str, int]:
+    """PostgreSQL: the entries and one lot per entry posted in one statement (the lots are
+    inserted by a data-modifying CTE from the entries actually inserted); ``{key: entry id}``."""
+    posted = (pg_insert(_ENTRIES).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
+              .returning(_ENTRIES.c.id, _ENTRIES.c.idempotency_key, _ENTRIES.c.customer_id, _ENTRIES.c.store_id,
+                         _ENTRIES.c.company_id, _ENTRIES.c.posted_at, _ENTRIES.c.points)
+              .cte("posted"))
+    lots = insert(_LOTS).from_select(
+        ["customer_id", "entry_id", "store_id", "company_id", "earned_at", "expires_at", "points", "remaining",
+         "expired_points", "pending_expiry"],
+        select(posted.c.customer_id, posted.c.id, posted.c.store_id, posted.c.company_id, posted.c.posted_at,
+               literal(expires_at, DateTime), posted.c.points, posted.c.points, literal(0), literal(0)),
+    ).cte("lots")
+    stmt = select(posted.c.idempotency_key, posted.c.id).add_cte(lots)
+    return dict(session.execute(stmt.execution_options(banyan_unscoped=True)).all())
 
 
 def open_lots(session, customer_id: int, prefer_entry_id=None, lock: bool = False) -> list[LoyaltyLot]:

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import bindparam, func, insert, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import selectinload
 
+from core.cache import cached, snapshot
 from core.contrib import Adjustment
 from core.db import ZERO, money
 from core.errors import BusinessError
@@ -102,13 +103,21 @@ def _is_member(session, customer_id) -> bool:
     return customer_id is not None and membership.get_member(session, customer_id) is not None
 
 
-_LIVE = (select(Promotion)
-         .where(Promotion.active.is_(True),
-                or_(Promotion.valid_from.is_(None), Promotion.valid_from <= bindparam("at")),
-                or_(Promotion.valid_to.is_(None), Promotion.valid_to > bindparam("at")),
-                or_(Promotion.store_id.is_(None), Promotion.store_id == bindparam("store_id")))
-         .options(joinedload(Promotion.items)).order_by(Promotion.priority, Promotion.id))
-"""Promotions live at a store at an instant (built once: the checkout runs it for every sale)."""
+@cached("loyalty.promotions", watch_models=(Promotion, PromotionItem))
+def active_promotions(session) -> tuple:
+    """Every active promotion with its ``items``, in the order they are tried, as read-only
+    snapshots cached per process (``core.cache``); validity and store are checked per ticket."""
+    rows = session.execute(select(Promotion).where(Promotion.active.is_(True))
+                           .options(selectinload(Promotion.items)).order_by(Promotion.priority, Promotion.id)
+                           .execution_options(banyan_unscoped=True)).scalars()
+    return tuple(snapshot(p, items=tuple(snapshot(it) for it in p.items)) for p in rows)
+
+
+def live_promotions(session, store_id, at) -> list:
+    """The active promotions in force at store ``store_id`` at instant ``at``."""
+    return [p for p in active_promotions(session)
+            if (p.valid_from is None or p.valid_from <= at) and (p.valid_to is None or p.valid_to > at)
+            and (p.store_id is None or p.store_id == store_id)]
 
 
 def candidates(session, ticket, at, codes, whatif_used=None) -> list[tuple[Promotion, Coupon | None]]:
@@ -125,7 +134,7 @@ def candidates(session, ticket, at, codes, whatif_used=None) -> list[tuple[Promo
         if problem is not None:
             raise BusinessError({"codes": [_l("Coupon %(code)s: %(reason)s", code=coupon.code, reason=problem)]})
         coupons.setdefault(coupon.promotion_id, coupon)
-    promos = session.execute(_LIVE, {"at": at, "store_id": store_id}).unique().scalars()
+    promos = live_promotions(session, store_id, at)
     out = []
     member = None
     for p in promos:

@@ -37,7 +37,8 @@ from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Ta
                         bindparam, false, func, insert, literal, null, or_, select, text, true, update)
 from sqlalchemy.orm import Session
 
-from core.db import CENT, ZERO, money
+from core.cache import cached, snapshot
+from core.db import CENT, ZERO, is_postgres, money, serialises_writers
 from core.errors import BusinessError, Conflict, Forbidden, NotFound
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
@@ -160,13 +161,14 @@ class TierInfo:
 #
 # One sale asks for the same member (price resolution per line, tier discount, promotions,
 # points multiplier, blacklist check, tier ledger) many times. ``session.info[_MEMO]`` keeps
-# what one query found: the customer's member row and active list entry (or None), and the
-# tiers. It is dropped whenever it could be stale: a flush that adds or deletes a member, or
-# touches a list entry or a tier; pending (unflushed) such objects; commit and rollback (other
-# transactions' changes become visible); and explicitly after bulk SQL on those tables.
+# what one query found: the customer's member row and active list entry (or None). It is
+# dropped whenever it could be stale: a flush that adds or deletes a member, or touches a list
+# entry; pending (unflushed) such objects; commit and rollback (other transactions' changes
+# become visible); and explicitly after bulk SQL on those tables. Tiers are configuration,
+# cached per process by ``core.cache``.
 
 _MEMO = "membership.memo"
-_WATCHED = (Member, ListEntry, Tier)
+_WATCHED = (Member, ListEntry)
 
 
 def _forget(session) -> None:
@@ -179,7 +181,7 @@ def _memo(session) -> dict:
     if memo is None:
         memo = session.info[_MEMO] = {}
     elif memo and (any(isinstance(o, _WATCHED) for o in session.new)
-                   or any(isinstance(o, (ListEntry, Tier)) for o in session.dirty)):
+                   or any(isinstance(o, ListEntry) for o in session.dirty)):
         memo.clear()
     return memo
 
@@ -191,7 +193,7 @@ def _memo_after_flush(session, flush_context) -> None:
         return
     if any(isinstance(o, _WATCHED) for o in session.new) or \
             any(isinstance(o, _WATCHED) for o in session.deleted) or \
-            any(isinstance(o, (ListEntry, Tier)) for o in session.dirty):
+            any(isinstance(o, ListEntry) for o in session.dirty):
         memo.clear()
 
 
@@ -247,7 +249,12 @@ _LOCK_MEMBER = (select(Member).where(Member.customer_id == bindparam("customer_i
 
 
 def _lock_member(session, customer_id: int) -> Member:
-    """Lock the member row (FOR UPDATE on PostgreSQL; SQLite serialises writers) and reload it."""
+    """Lock the member row (FOR UPDATE on PostgreSQL) and reload it. SQLite serialises
+    writers: a member already read in this transaction is current, no second read needed."""
+    if serialises_writers(session):
+        member = _memo(session).get(("party", customer_id), (None,))[0]
+        if member is not None:
+            return member
     member = session.execute(_LOCK_MEMBER, {"customer_id": customer_id}).scalar()
     if member is None:
         raise NotFound({"customer_id": _l("This customer is not a member.")})
@@ -318,12 +325,16 @@ def lift_list_entry(session, customer_id: int, reason: str, user=None) -> ListEn
 # tiers
 # ---------------------------------------------------------------------------------------
 
-def tiers(session, active_only: bool = True) -> list[Tier]:
-    """Tiers by rank (memoised per session, see ``_MEMO``)."""
-    memo = _memo(session)
-    every = memo.get("tiers")
-    if every is None:
-        every = memo["tiers"] = list(_x(session, select(Tier).order_by(Tier.rank)).scalars())
+@cached("membership.tiers", watch_models=(Tier,))
+def _all_tiers(session) -> tuple:
+    """Every tier by rank, as read-only snapshots (cached per process, see ``core.cache``)."""
+    return tuple(snapshot(t) for t in _x(session, select(Tier).order_by(Tier.rank)).scalars())
+
+
+def tiers(session, active_only: bool = True) -> list:
+    """Tiers by rank: read-only snapshots with the columns of :class:`Tier` (to change one,
+    use :func:`save_tier`)."""
+    every = _all_tiers(session)
     return [t for t in every if t.active] if active_only else list(every)
 
 
@@ -449,10 +460,11 @@ def _meets(tier: Tier, spend: Decimal, visits: int) -> bool:
     return all(checks) if tier.qualify == "all" else any(checks)
 
 
-def qualified_tier(session, member_id: int, at: datetime | None = None) -> Tier | None:
-    """The best active tier member ``member_id`` qualifies for by the rules."""
+def qualified_tier(session, member_id: int, at: datetime | None = None, stats=None) -> Tier | None:
+    """The best active tier member ``member_id`` qualifies for by the rules (``stats``:
+    ``{window_days: (spend, visits)}`` already read by the caller)."""
     best = None
-    cache: dict[int, tuple[Decimal, int]] = {}
+    cache: dict[int, tuple[Decimal, int]] = dict(stats or {})
     for tier in tiers(session):
         if tier.window_days not in cache:
             cache[tier.window_days] = window_stats(session, member_id, tier.window_days, at)
@@ -483,19 +495,26 @@ def _change_tier(session, member: Member, tier: Tier | None, reason: str, *, use
     return change
 
 
-def evaluate_upgrade(session, member: Member, sale_id: int | None = None, at=None) -> TierChange | None:
-    """Upgrade ``member`` at once if the rules now give a better tier (never downgrades)."""
+def _may_upgrade(session, member: Member) -> bool:
+    """Whether :func:`evaluate_upgrade` has anything to decide: an active, unlocked member
+    below the top tier or in a grace period."""
     if member.tier_locked or member.status != "active":
-        return None
+        return False
+    if member.downgrade_pending_since is not None or member.tier_id is None:
+        return True
     current = _rank(session, member.tier_id)
-    if member.downgrade_pending_since is None and member.tier_id is not None and \
-            not any(t.rank > current for t in tiers(session)):
-        return None  # already at the top: no upgrade possible, no grace period to clear
-    best = qualified_tier(session, member.customer_id, at)
+    return any(t.rank > current for t in tiers(session))
+
+
+def evaluate_upgrade(session, member: Member, sale_id: int | None = None, at=None, stats=None) -> TierChange | None:
+    """Upgrade ``member`` at once if the rules now give a better tier (never downgrades)."""
+    if not _may_upgrade(session, member):
+        return None  # e.g. already at the top: no upgrade possible, no grace period to clear
+    best = qualified_tier(session, member.customer_id, at, stats)
     if best is not None and best.rank > _rank(session, member.tier_id):
         return _change_tier(session, member, best, "upgrade", sale_id=sale_id, at=at)
-    if best is not None and best.rank >= _rank(session, member.tier_id):
-        member.downgrade_pending_since = None
+    if best is not None and best.rank >= _rank(session, member.tier_id) and member.downgrade_pending_since is not None:
+        member.downgrade_pending_since = None  # qualifies again: the grace period ends
     return None
 
 
@@ -1317,10 +1336,33 @@ def record_sale(session, sale) -> None:
     account = _account(session, member)
     account = _lock_member(session, account.customer_id)
     at = sale.confirmed_at or utcnow()
-    session.execute(insert(TierEntry.__table__).values(
-        member_id=account.customer_id, buyer_id=member.customer_id, kind="sale", spend=sale.total, visits=1,
-        sale_id=sale.id, posted_at=at, created_at=utcnow()))
-    evaluate_upgrade(session, account, sale_id=sale.id, at=at)
+    row = dict(member_id=account.customer_id, buyer_id=member.customer_id, kind="sale", spend=sale.total,
+               visits=1, sale_id=sale.id, posted_at=at, created_at=utcnow())
+    windows = sorted({t.window_days for t in tiers(session)}) if _may_upgrade(session, account) else []
+    stats = None
+    if windows and is_postgres(session.get_bind()):
+        stats = _post_with_window_stats(session, row, windows, at)
+    else:
+        session.execute(insert(TierEntry.__table__).values(**row))
+    evaluate_upgrade(session, account, sale_id=sale.id, at=at, stats=stats)
+
+
+def _post_with_window_stats(session, row: dict, windows, at) -> dict[int, tuple[Decimal, int]]:
+    """PostgreSQL: insert the tier-ledger ``row`` and read the account's spend and visits over
+    each of ``windows`` (days), this row included, in one statement. The account row is
+    locked already, so no concurrent sale of the account can slip between."""
+    table = TierEntry.__table__
+    credited = insert(table).values(**row).returning(table.c.spend, table.c.visits).cte("credited")
+    cols = []
+    for w in windows:
+        inside = (table.c.member_id == row["member_id"], table.c.posted_at > at - timedelta(days=w),
+                  table.c.posted_at <= at)
+        cols.append(select(func.coalesce(func.sum(table.c.spend), 0)).where(*inside).scalar_subquery()
+                    + credited.c.spend)
+        cols.append(select(func.coalesce(func.sum(table.c.visits), 0)).where(*inside).scalar_subquery()
+                    + credited.c.visits)
+    values = session.execute(select(*cols).select_from(credited).execution_options(**UNSCOPED)).one()
+    return {w: (money(values[2 * i]), int(values[2 * i + 1])) for i, w in enumerate(windows)}
 
 
 def reverse_sale(session, refund, sale) -> None:

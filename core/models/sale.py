@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import (CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String,
                         UniqueConstraint)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.db import Base, Money, Quantity
 from core.mixins import IdPk, StoreScoped, utcnow
@@ -73,6 +73,7 @@ class SaleLine(IdPk, Base):
     ``clerk_id`` is the employee credited with the line (commissions)."""
 
     __tablename__ = "core_sale_line"
+    _sentinel: Mapped[int] = orm_insert_sentinel()
     sale_id: Mapped[int] = mapped_column(ForeignKey("core_sale.id", ondelete="CASCADE"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("core_product.id"), index=True)
     qty: Mapped[Decimal] = mapped_column(Quantity)
@@ -102,6 +103,7 @@ class SaleAdjustment(IdPk, Base):
     """A discount or surcharge and the rule that made it (printed on the ticket)."""
 
     __tablename__ = "core_sale_adjustment"
+    _sentinel: Mapped[int] = orm_insert_sentinel()
     sale_id: Mapped[int] = mapped_column(ForeignKey("core_sale.id", ondelete="CASCADE"), index=True)
     line_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_line.id", ondelete="CASCADE"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)

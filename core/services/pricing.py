@@ -36,12 +36,14 @@ def price_list_scopes(session) -> frozenset[tuple[str, int | None]]:
 
 def list_prices(session, product_ids, store_id: int, kind: str, at: datetime) -> dict[int, Decimal]:
     """``{product_id: price}`` of ``kind`` in force at ``at`` (missing ids have no price).
-    Asks the database only when a list of that kind exists for the store or the chain (a
-    chain without member prices pays nothing for the member-price lookup)."""
+    For kinds other than retail (which every selling chain has) the database is asked only
+    when a list of that kind exists for the store or the chain: a chain without member
+    prices pays nothing for the member-price lookup."""
     out: dict[int, Decimal] = {}
-    scopes = price_list_scopes(session)
-    if (kind, store_id) not in scopes and (kind, None) not in scopes:
-        return out
+    if kind != "retail":
+        scopes = price_list_scopes(session)
+        if (kind, store_id) not in scopes and (kind, None) not in scopes:
+            return out
     rows = session.execute(_prices, {"product_ids": list(product_ids), "kind": kind,
                                      "store_id": store_id, "at": at})
     for pid, price in rows:

@@ -162,6 +162,24 @@ def test_upgrade_as_soon_as_a_sale_crosses_the_threshold(session, make, member, 
     assert (info.code, info.discount_rate, info.points_multiplier) == ("gold", D("0.10"), D("1.5"))
 
 
+def test_upgrade_in_the_sale_counts_each_tier_window_and_the_sale_itself(session, make, member, tiers):
+    """Gold looks back 30 days, silver a year: old spend counts for silver only. On PostgreSQL
+    the sale's ledger row and the window sums come back from one statement."""
+    svc.save_tier(session, "silver", "Silver", 10, min_spend="1000", discount_rate="0")
+    svc.save_tier(session, "gold", "Gold", 20, min_spend="5000", window_days=30, discount_rate="0.10",
+                  points_multiplier="1.5")
+    store, p = make.store(), make.product(price="1000")
+    now = utcnow()
+    for days in (200, 100, 60, 40):  # 4000 spent, all of it outside gold's 30 days
+        make.sale(store=store, products=[p], customer=member, at=now - timedelta(days=days))
+    assert svc.tier_of(session, member.id).code == "silver"
+    make.sale(store=store, products=[p, p, p, p], customer=member, at=now - timedelta(days=1))  # 4000 in 30 days
+    assert svc.tier_of(session, member.id).code == "silver"
+    make.sale(store=store, products=[p], customer=member, at=now)  # this sale makes 5000 in 30 days
+    assert svc.tier_of(session, member.id).code == "gold"
+    assert svc.window_stats(session, member.id, 30, now) == (D("5000.00"), 2)
+
+
 def test_visits_threshold(session, make, member):
     store, p = make.store(), make.product(price="1")
     for _ in range(5):
