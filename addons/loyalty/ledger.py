@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, String, and_, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import DateTime, String, and_, bindparam, cast, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -160,6 +160,8 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
     one INSERT of their lots -- on PostgreSQL both in one statement. Like every credit it
     takes no account lock (see the module docstring). Returns the ids of the entries posted now."""
     items = [(int(p), k, src) for p, k, src in items]
+    if not items:
+        return []
     if any(p <= 0 for p, _k, _s in items):
         raise BusinessError({"points": _l("Points must be greater than zero.")})
     if any(not k for _p, k, _s in items) or len({k for _p, k, _s in items}) != len(items):
@@ -172,17 +174,16 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         new = _post_with_lots(session, rows, expires_at)
-    elif dialect == "sqlite":
-        ins = sqlite_insert(_ENTRIES).on_conflict_do_nothing(index_elements=["idempotency_key"])
     else:
-        done = set(dict(session.execute(_KEYS, {"keys": [r["idempotency_key"] for r in rows]}).all()))
-        rows = [r for r in rows if r["idempotency_key"] not in done]
-        ins = insert(_ENTRIES)
-    if dialect != "postgresql":
-        new = dict((k, i) for i, k in session.execute(
-            ins.returning(_ENTRIES.c.id, _ENTRIES.c.idempotency_key), rows).all()) if rows else {}
+        if dialect == "sqlite":
+            stmt = _SQLITE_POST
+        else:  # no ON CONFLICT here: leave out the keys already posted
+            done = set(dict(session.execute(_KEYS, {"keys": [r["idempotency_key"] for r in rows]}).all()))
+            rows = [r for r in rows if r["idempotency_key"] not in done]
+            stmt = _PLAIN_POST
+        new = dict((k, i) for i, k in session.execute(stmt, rows).all()) if rows else {}
         if new:
-            session.execute(insert(_LOTS), [
+            session.execute(_LOT_ROWS, [
                 dict(customer_id=customer_id, entry_id=new[k], store_id=store_id, company_id=company_id,
                      earned_at=at, expires_at=expires_at, points=p, remaining=p, expired_points=0,
                      pending_expiry=0)
@@ -198,21 +199,38 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
     return [new[k] for _p, k, _s in items if k in new]
 
 
+# statements built once: credit_many runs for every sale with a member
+_SQLITE_POST = (sqlite_insert(_ENTRIES).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(_ENTRIES.c.id, _ENTRIES.c.idempotency_key))
+_PLAIN_POST = insert(_ENTRIES).returning(_ENTRIES.c.id, _ENTRIES.c.idempotency_key)
+_LOT_ROWS = insert(_LOTS)
+_POST_WITH_LOTS = text("""
+WITH posted AS (
+    INSERT INTO loyalty_entry (customer_id, kind, points, store_id, company_id, sale_id, posted_at,
+                               idempotency_key, source, note)
+    SELECT :customer_id, :kind, u.points, :store_id, :company_id, :sale_id, :at, u.key, u.source, NULL
+    FROM unnest(CAST(:points AS integer[]), CAST(:keys AS varchar[]), CAST(:sources AS varchar[]))
+         AS u(points, key, source)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, idempotency_key, points),
+lots AS (
+    INSERT INTO loyalty_lot (customer_id, entry_id, store_id, company_id, earned_at, expires_at, points,
+                             remaining, expired_points, pending_expiry)
+    SELECT :customer_id, id, :store_id, :company_id, :at, :expires_at, points, points, 0, 0 FROM posted)
+SELECT idempotency_key, id FROM posted
+""").bindparams(bindparam("at", type_=DateTime), bindparam("expires_at", type_=DateTime))
+
+
 def _post_with_lots(session, rows, expires_at) -> dict[str, int]:
     """PostgreSQL: the entries and one lot per entry posted in one statement (the lots are
-    inserted by a data-modifying CTE from the entries actually inserted); ``{key: entry id}``."""
-    posted = (pg_insert(_ENTRIES).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
-              .returning(_ENTRIES.c.id, _ENTRIES.c.idempotency_key, _ENTRIES.c.customer_id, _ENTRIES.c.store_id,
-                         _ENTRIES.c.company_id, _ENTRIES.c.posted_at, _ENTRIES.c.points)
-              .cte("posted"))
-    lots = insert(_LOTS).from_select(
-        ["customer_id", "entry_id", "store_id", "company_id", "earned_at", "expires_at", "points", "remaining",
-         "expired_points", "pending_expiry"],
-        select(posted.c.customer_id, posted.c.id, posted.c.store_id, posted.c.company_id, posted.c.posted_at,
-               literal(expires_at, DateTime), posted.c.points, posted.c.points, literal(0), literal(0)),
-    ).cte("lots")
-    stmt = select(posted.c.idempotency_key, posted.c.id).add_cte(lots)
-    return dict(session.execute(stmt.execution_options(banyan_unscoped=True)).all())
+    inserted by a data-modifying CTE from the entries actually inserted; the rows travel as
+    arrays, so the statement text never changes); ``{key: entry id}``."""
+    first = rows[0]
+    params = {"customer_id": first["customer_id"], "kind": first["kind"], "store_id": first["store_id"],
+              "company_id": first["company_id"], "sale_id": first["sale_id"], "at": first["posted_at"],
+              "expires_at": expires_at, "points": [r["points"] for r in rows],
+              "keys": [r["idempotency_key"] for r in rows], "sources": [r["source"] for r in rows]}
+    return dict(session.execute(_POST_WITH_LOTS, params).all())
 
 
 def open_lots(session, customer_id: int, prefer_entry_id=None, lock: bool = False) -> list[LoyaltyLot]:

@@ -318,7 +318,10 @@ def record_uses(session, sale) -> None:
                          customer_id=sale.customer_id, discount=discount, used_at=sale.confirmed_at or utcnow(),
                          released=False))
     if rows:  # one executemany (each promotion appears once: by_code is keyed by promotion code)
-        session.execute(insert(PromotionUse.__table__), rows)
+        session.execute(_USE_ROWS, rows)
+
+
+_USE_ROWS = insert(PromotionUse.__table__)
 
 
 def release_uses(session, sale) -> int:

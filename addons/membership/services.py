@@ -27,6 +27,7 @@ Rules chosen (see docs/addons/membership.md):
 """
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -1343,25 +1344,39 @@ def record_sale(session, sale) -> None:
     if windows and is_postgres(session.get_bind()):
         stats = _post_with_window_stats(session, row, windows, at)
     else:
-        session.execute(insert(TierEntry.__table__).values(**row))
+        session.execute(_TIER_ROW, row)
     evaluate_upgrade(session, account, sale_id=sale.id, at=at, stats=stats)
+
+
+_TIER_ROW = insert(TierEntry.__table__)
+
+
+@functools.lru_cache(maxsize=8)
+def _post_with_window_stats_sql(n_windows: int):
+    """The statement of :func:`_post_with_window_stats` for ``n_windows`` windows (built once)."""
+    sums = ",\n       ".join(
+        f"(SELECT coalesce(sum(spend), 0) FROM membership_tier_entry WHERE member_id = :member_id"
+        f" AND posted_at > :since{i} AND posted_at <= :at) + credited.spend,"
+        f" (SELECT coalesce(sum(visits), 0) FROM membership_tier_entry WHERE member_id = :member_id"
+        f" AND posted_at > :since{i} AND posted_at <= :at) + credited.visits" for i in range(n_windows))
+    return text(f"""
+WITH credited AS (
+    INSERT INTO membership_tier_entry (member_id, buyer_id, kind, spend, visits, sale_id, posted_at, created_at)
+    VALUES (:member_id, :buyer_id, :kind, :spend, :visits, :sale_id, :at, :created_at)
+    RETURNING spend, visits)
+SELECT {sums}
+FROM credited""").bindparams(bindparam("at", type_=DateTime), bindparam("created_at", type_=DateTime),
+                             *[bindparam(f"since{i}", type_=DateTime) for i in range(n_windows)])
 
 
 def _post_with_window_stats(session, row: dict, windows, at) -> dict[int, tuple[Decimal, int]]:
     """PostgreSQL: insert the tier-ledger ``row`` and read the account's spend and visits over
-    each of ``windows`` (days), this row included, in one statement. The account row is
-    locked already, so no concurrent sale of the account can slip between."""
-    table = TierEntry.__table__
-    credited = insert(table).values(**row).returning(table.c.spend, table.c.visits).cte("credited")
-    cols = []
-    for w in windows:
-        inside = (table.c.member_id == row["member_id"], table.c.posted_at > at - timedelta(days=w),
-                  table.c.posted_at <= at)
-        cols.append(select(func.coalesce(func.sum(table.c.spend), 0)).where(*inside).scalar_subquery()
-                    + credited.c.spend)
-        cols.append(select(func.coalesce(func.sum(table.c.visits), 0)).where(*inside).scalar_subquery()
-                    + credited.c.visits)
-    values = session.execute(select(*cols).select_from(credited).execution_options(**UNSCOPED)).one()
+    each of ``windows`` (days), this row included, in one statement (the sums cannot see the
+    row inserted by the same statement, so it is added to them). The account row is locked
+    already, so no concurrent sale of the account can slip between."""
+    params = dict(row, at=at, **{f"since{i}": at - timedelta(days=w) for i, w in enumerate(windows)})
+    params.pop("posted_at")
+    values = session.execute(_post_with_window_stats_sql(len(windows)), params).one()
     return {w: (money(values[2 * i]), int(values[2 * i + 1])) for i, w in enumerate(windows)}
 
 
