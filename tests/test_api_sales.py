@@ -27,6 +27,23 @@ def test_create_sale_and_idempotency(api, make, session):
     assert nsales(session) == 1
 
 
+def test_retry_is_answered_with_the_recorded_sale_even_when_data_changed_since(api, make, session):
+    """The first attempt does not look for a replay (one query fewer); a retry fails on the
+    key or on its own checks and is answered with the recorded sale."""
+    u = make.user(roles=("cashier",))
+    store, p = make.store(), make.product(price="3.00")
+    h = {"Idempotency-Key": "pos-9-0042"}
+    first = api.post("/api/v1/sales", user=u, json=body(store, p), headers=h)
+    assert first.status_code == 201, first.json
+    p.active = False  # the product is withdrawn before the till retries
+    session.flush()
+    again = api.post("/api/v1/sales", user=u, json=body(store, p), headers=h)
+    assert again.status_code == 200 and again.json["id"] == first.json["id"], again.json
+    fresh = api.post("/api/v1/sales", user=u, json=body(store, p), headers={"Idempotency-Key": "pos-9-0043"})
+    assert fresh.status_code == 422 and "lines.0.product_id" in fresh.json["errors"]["json"]
+    assert nsales(session) == 1
+
+
 def test_payments_and_customer(api, make):
     u = make.user(roles=("cashier",))
     store, p, c = make.store(), make.product(price="10.00"), make.customer()

@@ -619,16 +619,19 @@ def create_sale(data):
 
     s = db_session()
     key = _idempotency_key()
-    refs = _check_sale_refs(data)
     req = _checkout_request(data, key)
     try:
         with transaction(s):
-            sale = _sale_or_422(lambda: checkout(s, req, user=request_user()))
+            refs = _check_sale_refs(data)
+            sale = _sale_or_422(lambda: checkout(s, req, user=request_user(), look_for_replay=False))
         del refs
-    except IntegrityError:
+    except (IntegrityError, BusinessError):
         if not key:
             raise
-        # a concurrent request with the same key won the race: answer with its sale
+        # A retry of a recorded sale (or a concurrent request with the same key that won the
+        # race) fails on the unique key, or on its own checks when data changed since (say a
+        # product was deactivated): it is answered with the recorded sale, or 409 when the
+        # key was used for a different sale.
         sale = find_replay(s, req)
         if sale is None:
             raise
