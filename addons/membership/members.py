@@ -1,0 +1,328 @@
+"""Members: programme policy, the per-session memo of member and list lookups, black and
+white lists, family (parent/child) links, status, and finding a member by card or phone.
+
+Tiers, cards, stored value and the lifecycle build on this module; it imports none of them.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from sqlalchemy import and_, bindparam, event, func, select
+from sqlalchemy.orm import Session
+
+from core.db import serialises_writers
+from core.errors import BusinessError, Conflict, NotFound
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Customer
+
+from addons.membership._common import UNSCOPED, _amount, _reason, _uid, _x
+from addons.membership.models import CANCEL_POLICIES, LIST_KINDS, Card, ListEntry, Member, Policy
+
+
+# ---------------------------------------------------------------------------------------
+# programme policy
+# ---------------------------------------------------------------------------------------
+
+def _default_policy() -> Policy:
+    return Policy(id=1, auto_enrol=False, cancel_policy="refund", large_adjust_threshold=Decimal("500.00"),
+                  card_prefix="88")
+
+
+def get_policy(session) -> Policy:
+    """The programme settings (the defaults, unsaved, until someone changes them)."""
+    policy = _x(session, select(Policy).where(Policy.id == 1)).scalar()
+    return policy if policy is not None else _default_policy()
+
+
+def install_defaults(session) -> Policy:
+    """Create the settings row (manifest ``post_install``; idempotent)."""
+    policy = _x(session, select(Policy).where(Policy.id == 1)).scalar()
+    if policy is None:
+        policy = _default_policy()
+        session.add(policy)
+        session.flush()
+    return policy
+
+
+def set_policy(session, user=None, **values) -> Policy:
+    """Change programme settings: auto_enrol, cancel_policy, large_adjust_threshold, card_prefix."""
+    policy = install_defaults(session)
+    errors = {}
+    for key, value in values.items():
+        if key == "auto_enrol":
+            policy.auto_enrol = bool(value)
+        elif key == "cancel_policy":
+            if value not in CANCEL_POLICIES:
+                errors[key] = [_l("Must be refund or forfeit.")]
+            else:
+                policy.cancel_policy = value
+        elif key == "large_adjust_threshold":
+            policy.large_adjust_threshold = _amount(value, key)
+        elif key == "card_prefix":
+            if not re.fullmatch(r"[0-9]{1,8}", str(value or "")):
+                errors[key] = [_l("One to eight digits.")]
+            else:
+                policy.card_prefix = str(value)
+        else:
+            errors[key] = [_l("Unknown setting.")]
+    if errors:
+        raise BusinessError(errors)
+    session.flush()
+    return policy
+
+
+# ---------------------------------------------------------------------------------------
+# members
+# ---------------------------------------------------------------------------------------
+
+# --- per-session memo of the lookups the checkout repeats --------------------------------
+#
+# One sale asks for the same member (price resolution per line, tier discount, promotions,
+# points multiplier, blacklist check, tier ledger) many times. ``session.info[_MEMO]`` keeps
+# what one query found: the customer's member row and active list entry (or None). It is
+# dropped whenever it could be stale: a flush that adds or deletes a member, or touches a list
+# entry; pending (unflushed) such objects; commit and rollback (other transactions' changes
+# become visible); and explicitly after bulk SQL on those tables. Tiers are configuration,
+# cached per process by ``core.cache``.
+
+_MEMO = "membership.memo"
+_WATCHED = (Member, ListEntry)
+
+
+def _forget(session) -> None:
+    """Drop the lookup memo of ``session`` (after bulk SQL on members, lists or tiers)."""
+    session.info.pop(_MEMO, None)
+
+
+def _memo(session) -> dict:
+    memo = session.info.get(_MEMO)
+    if memo is None:
+        memo = session.info[_MEMO] = {}
+    elif memo and (any(isinstance(o, _WATCHED) for o in session.new)
+                   or any(isinstance(o, ListEntry) for o in session.dirty)):
+        memo.clear()
+    return memo
+
+
+@event.listens_for(Session, "after_flush")
+def _memo_after_flush(session, flush_context) -> None:
+    memo = session.info.get(_MEMO)
+    if not memo:
+        return
+    if any(isinstance(o, _WATCHED) for o in session.new) or \
+            any(isinstance(o, _WATCHED) for o in session.deleted) or \
+            any(isinstance(o, ListEntry) for o in session.dirty):
+        memo.clear()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _memo_end(session, transaction) -> None:
+    if transaction.parent is None:  # the session's own transaction: commit or rollback
+        session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _memo_rollback(session, previous_transaction) -> None:  # any rollback, savepoints included
+    session.info.pop(_MEMO, None)
+
+
+_PARTY = (select(Member, ListEntry).select_from(Customer)
+          .outerjoin(Member, Member.customer_id == Customer.id)
+          .outerjoin(ListEntry, and_(ListEntry.customer_id == Customer.id, ListEntry.active.is_(True)))
+          .where(Customer.id == bindparam("customer_id")).limit(1).execution_options(**UNSCOPED))
+
+
+def _party(session, customer_id: int) -> tuple[Member | None, ListEntry | None]:
+    """(member row or None, active list entry or None) of a customer: one query, memoised."""
+    memo = _memo(session)
+    key = ("party", customer_id)
+    found = memo.get(key)
+    if found is None:
+        row = session.execute(_PARTY, {"customer_id": customer_id}).first()
+        found = memo[key] = (row[0], row[1]) if row is not None else (None, None)
+    return found
+
+
+def get_member(session, customer_id: int | None) -> Member | None:
+    """The member row of customer ``customer_id`` (any status), or None."""
+    if customer_id is None:
+        return None
+    return _party(session, customer_id)[0]
+
+
+def is_active_member(session, customer_id: int | None) -> bool:
+    member = get_member(session, customer_id)
+    return member is not None and member.status == "active"
+
+
+def require_member(session, customer_id: int) -> Member:
+    member = get_member(session, customer_id)
+    if member is None:
+        raise NotFound({"customer_id": _l("This customer is not a member.")})
+    return member
+
+
+_LOCK_MEMBER = (select(Member).where(Member.customer_id == bindparam("customer_id")).with_for_update()
+                .execution_options(populate_existing=True, **UNSCOPED))
+
+
+def _lock_member(session, customer_id: int) -> Member:
+    """Lock the member row (FOR UPDATE on PostgreSQL) and reload it. SQLite serialises
+    writers: a member already read in this transaction is current, no second read needed."""
+    if serialises_writers(session):
+        member = _memo(session).get(("party", customer_id), (None,))[0]
+        if member is not None:
+            return member
+    member = session.execute(_LOCK_MEMBER, {"customer_id": customer_id}).scalar()
+    if member is None:
+        raise NotFound({"customer_id": _l("This customer is not a member.")})
+    return member
+
+
+# ---------------------------------------------------------------------------------------
+# black and white lists
+# ---------------------------------------------------------------------------------------
+
+def list_status(session, customer_id: int | None) -> str | None:
+    """"black", "white" or None for customer ``customer_id``."""
+    if customer_id is None:
+        return None
+    entry = active_list_entry(session, customer_id)
+    return entry.kind if entry is not None else None
+
+
+def active_list_entry(session, customer_id: int) -> ListEntry | None:
+    entry = _party(session, customer_id)[1]
+    return entry if entry is not None and entry.active else None
+
+
+def is_blacklisted(session, customer_id: int | None) -> bool:
+    return list_status(session, customer_id) == "black"
+
+
+def _refuse_blacklisted(session, customer_id: int, field: str = "customer_id") -> None:
+    entry = active_list_entry(session, customer_id)
+    if entry is not None and entry.kind == "black":
+        raise BusinessError({field: _("This customer is blacklisted: %(reason)s", reason=entry.reason)})
+
+
+def add_to_list(session, customer_id: int, kind: str, reason: str, user=None) -> ListEntry:
+    """Put a customer on the black or white list (closing any other active entry)."""
+    if kind not in LIST_KINDS:
+        raise BusinessError({"kind": _l("Must be black or white.")})
+    reason = _reason(reason)
+    customer = _x(session, select(Customer).where(Customer.id == customer_id)).scalar()
+    if customer is None:
+        raise NotFound({"customer_id": _l("No such customer.")})
+    current = active_list_entry(session, customer_id)
+    if current is not None:
+        if current.kind == kind:
+            raise Conflict({"kind": _l("The customer is already on this list.")})
+        current.active = False
+        current.lifted_at = utcnow()
+        current.lifted_by_id = _uid(user)
+        current.lift_reason = reason
+        session.flush()
+    entry = ListEntry(customer_id=customer_id, kind=kind, reason=reason, active=True, created_by_id=_uid(user))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def lift_list_entry(session, customer_id: int, reason: str, user=None) -> ListEntry:
+    """Take a customer off whatever list they are on."""
+    reason = _reason(reason)
+    entry = active_list_entry(session, customer_id)
+    if entry is None:
+        raise NotFound({"customer_id": _l("The customer is on no list.")})
+    entry.active = False
+    entry.lifted_at = utcnow()
+    entry.lifted_by_id = _uid(user)
+    entry.lift_reason = reason
+    session.flush()
+    return entry
+
+
+# ---------------------------------------------------------------------------------------
+# family and status
+# ---------------------------------------------------------------------------------------
+
+def set_parent(session, customer_id: int, parent_customer_id: int | None, user=None) -> Member:
+    """Make member ``customer_id`` a child (family) member of ``parent_customer_id`` (None: detach)."""
+    member = require_member(session, customer_id)
+    if parent_customer_id is None:
+        member.parent_id = None
+        session.flush()
+        return member
+    if parent_customer_id == customer_id:
+        raise BusinessError({"parent_customer_id": _l("A member cannot be their own parent.")})
+    parent = get_member(session, parent_customer_id)
+    if parent is None:
+        raise NotFound({"parent_customer_id": _l("The parent is not a member.")})
+    if parent.parent_id is not None:
+        raise BusinessError({"parent_customer_id": _l("The parent is itself a child member.")})
+    has_children = _x(session, select(func.count()).select_from(Member)
+                      .where(Member.parent_id == customer_id)).scalar()
+    if has_children:
+        raise BusinessError({"parent_customer_id": _l("This member already has child members.")})
+    member.parent_id = parent_customer_id
+    session.flush()
+    return member
+
+
+def children_of(session, customer_id: int) -> list[Member]:
+    return list(_x(session, select(Member).where(Member.parent_id == customer_id)).scalars())
+
+
+def set_member_status(session, customer_id: int, status: str, reason: str, user=None) -> Member:
+    """Suspend, reactivate or cancel a membership (benefits apply to active members only)."""
+    if status not in ("active", "suspended", "cancelled"):
+        raise BusinessError({"status": _l("Unknown status.")})
+    _reason(reason)
+    member = _lock_member(session, customer_id)
+    member.status = status
+    session.flush()
+    return member
+
+
+# ---------------------------------------------------------------------------------------
+# finding members by card or phone
+# ---------------------------------------------------------------------------------------
+
+USABLE = ("active",)
+
+
+def find_card(session, number: str) -> Card | None:
+    number = (number or "").strip()
+    return _x(session, select(Card).where(Card.number == number)).scalar() if number else None
+
+
+def usable_card(session, customer_id: int) -> Card | None:
+    """The member's active card (the most recent one)."""
+    return _x(session, select(Card).where(Card.member_id == customer_id, Card.status.in_(USABLE))
+              .order_by(Card.id.desc()).limit(1)).scalar()
+
+
+def lookup(session, card_number: str | None = None, phone: str | None = None) -> Member:
+    """Find a member by card number (the card must be usable) or by phone."""
+    if card_number:
+        card = find_card(session, card_number)
+        if card is None:
+            raise NotFound({"card_number": _l("No such card.")})
+        if card.status not in USABLE:
+            raise BusinessError({"card_number": _("This card is %(state)s and cannot be used.",
+                                                  state=_(card.status))})
+        return require_member(session, card.member_id)
+    if phone:
+        from core.validation import normalize_phone
+
+        norm = normalize_phone(phone)
+        ids = _x(session, select(Member.customer_id).join(Customer, Customer.id == Member.customer_id)
+                 .where(Customer.phone == norm, Customer.active.is_(True))).scalars().all()
+        if not ids:
+            raise NotFound({"phone": _l("No member with this phone number.")})
+        return require_member(session, ids[0])
+    raise BusinessError({"card_number": _l("Give a card number or a phone number.")})

@@ -1,0 +1,99 @@
+"""Reports: stored-value liability and inter-company clearing, members by tier, new members
+by month, and the membership invariants (``check_invariants``)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_, select
+
+from core.db import ZERO, money
+from core.mixins import utcnow
+from core.models import Customer
+
+from addons.membership._common import _x
+from addons.membership.models import Card, ClearingEntry, ListEntry, Member, StoredValueEntry, Tier
+
+
+def liability(session, store_ids=None) -> dict:
+    """Outstanding stored value (a liability) by issuing store and by operating company
+    (franchisee), plus breakage (value forfeited on cancelled cards)."""
+    conds = []
+    if store_ids is not None:
+        conds.append(StoredValueEntry.issuer_store_id.in_(list(store_ids)))
+    by_store = _x(session, select(StoredValueEntry.issuer_store_id, func.sum(StoredValueEntry.amount),
+                                  func.sum(StoredValueEntry.bonus_amount)).where(*conds)
+                  .group_by(StoredValueEntry.issuer_store_id).order_by(StoredValueEntry.issuer_store_id)).all()
+    by_company = _x(session, select(StoredValueEntry.issuer_company_id, func.sum(StoredValueEntry.amount))
+                    .where(*conds).group_by(StoredValueEntry.issuer_company_id)
+                    .order_by(StoredValueEntry.issuer_company_id)).all()
+    breakage = _x(session, select(func.coalesce(func.sum(StoredValueEntry.amount), 0))
+                  .where(StoredValueEntry.kind == "forfeit", *conds)).scalar()
+    total = sum((money(a or 0) for _, a, _b in by_store), ZERO)
+    return {"total": total,
+            "by_store": [{"store_id": s, "total": money(a or 0), "bonus": money(b or 0)} for s, a, b in by_store],
+            "by_company": [{"company_id": c, "total": money(a or 0)} for c, a in by_company],
+            "breakage": -money(breakage or 0)}
+
+
+def clearing_balance(session, from_company_id: int, to_company_id: int) -> Decimal:
+    """What ``from_company`` owes ``to_company`` for stored value spent at its stores."""
+    return money(_x(session, select(func.coalesce(func.sum(ClearingEntry.amount), 0))
+                    .where(ClearingEntry.from_company_id == from_company_id,
+                           ClearingEntry.to_company_id == to_company_id)).scalar() or 0)
+
+
+def members_by_tier(session, store_ids=None) -> list[tuple[str, int]]:
+    stmt = (select(Tier.name, func.count(Member.customer_id)).join(Member, Member.tier_id == Tier.id)
+            .where(Member.status == "active").group_by(Tier.name, Tier.rank).order_by(Tier.rank))
+    if store_ids is not None:
+        stmt = stmt.join(Customer, Customer.id == Member.customer_id).where(Customer.home_store_id.in_(list(store_ids)))
+    return [(n, int(c)) for n, c in _x(session, stmt).all()]
+
+
+def new_members_by_month(session, store_ids=None, months: int = 12) -> list[tuple[str, int]]:
+    since = utcnow() - timedelta(days=31 * months)
+    if session.get_bind().dialect.name == "postgresql":
+        month = func.to_char(Member.enrolled_at, "YYYY-MM")
+    else:
+        month = func.strftime("%Y-%m", Member.enrolled_at)
+    stmt = select(month, func.count()).where(Member.enrolled_at >= since).group_by(month).order_by(month)
+    if store_ids is not None:
+        stmt = stmt.join(Customer, Customer.id == Member.customer_id).where(Customer.home_store_id.in_(list(store_ids)))
+    return [(m, int(c)) for m, c in _x(session, stmt).all()]
+
+
+def invariant_breaches(session) -> list[tuple[str, str, tuple]]:
+    """(check, message, records) for every membership invariant that does not hold."""
+    out = []
+    neg = _x(session, select(StoredValueEntry.member_id, StoredValueEntry.issuer_store_id,
+                             func.sum(StoredValueEntry.amount), func.sum(StoredValueEntry.bonus_amount))
+             .group_by(StoredValueEntry.member_id, StoredValueEntry.issuer_store_id)
+             .having(or_(func.sum(StoredValueEntry.amount) < 0, func.sum(StoredValueEntry.bonus_amount) < 0,
+                         func.sum(StoredValueEntry.amount) < func.sum(StoredValueEntry.bonus_amount)))
+             .limit(100)).all()
+    for member_id, store_id, amount, bonus in neg:
+        out.append(("membership.stored_value_not_negative",
+                    f"member {member_id}, issuer store {store_id}: total {amount}, bonus {bonus}",
+                    (f"membership_member:{member_id}",)))
+    rev = (select(StoredValueEntry.reverses_id, func.sum(StoredValueEntry.amount).label("back"))
+           .where(StoredValueEntry.reverses_id.is_not(None)).group_by(StoredValueEntry.reverses_id).subquery())
+    over = _x(session, select(StoredValueEntry.id, StoredValueEntry.amount, rev.c.back)
+              .join(rev, rev.c.reverses_id == StoredValueEntry.id)
+              .where(rev.c.back > -StoredValueEntry.amount).limit(100)).all()
+    for entry_id, amount, back in over:
+        out.append(("membership.refund_not_above_spend", f"entry {entry_id}: spent {amount}, refunded {back}",
+                    (f"membership_stored_value_entry:{entry_id}",)))
+    bad_cards = _x(session, select(Card.id, Card.number).where(
+        or_(and_(Card.status == "replaced", Card.replaced_by_id.is_(None)),
+            and_(Card.status.in_(("issued", "active", "lost")), Card.replaced_by_id.is_not(None))))
+        .limit(100)).all()
+    for card_id, number in bad_cards:
+        out.append(("membership.card_replacement", f"card {number}: status and replacement disagree",
+                    (f"membership_card:{card_id}",)))
+    dup = _x(session, select(ListEntry.customer_id, func.count()).where(ListEntry.active.is_(True))
+             .group_by(ListEntry.customer_id).having(func.count() > 1).limit(100)).all()
+    for customer_id, n in dup:
+        out.append(("membership.one_list_entry", f"customer {customer_id}: {n} active list entries",
+                    (f"core_customer:{customer_id}",)))
+    return out
