@@ -1,0 +1,238 @@
+"""Generated leak tests over the back-office views of the installed addons (membership,
+loyalty, and the example gift card addon when it is importable).
+
+A view is *store-carrying* when its model is tied to a store: by a column
+(``core.security.scope.scoped_column``), by a record rule an addon registers, or through a
+foreign key to a store-carrying table (a customer, a sale, a promotion...), followed to any
+depth. For every such view a user scoped to franchisee Alpha must see none of franchisee
+Bravo's rows in the list, the detail and edit pages, and the CSV/XLSX exports. The views
+come from ``register_admin_views``, so a new addon view is covered without writing a test;
+one the seeding below leaves empty on either side fails, it is never skipped.
+
+Which franchisee a row belongs to comes from the seeding, not from the record rules under
+test: every row created while seeding one franchisee's business (through the addons'
+services) is that franchisee's."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core.addons import discover
+from core.admin.base import BanyanModelView
+from core.admin.testing import admin_app, login  # noqa: F401
+from core.db import Base
+from core.plugins import build_registry
+from core.security.scope import scoped_column
+
+ADDONS = ("membership", "loyalty") + (("giftcard",) if "giftcard" in discover() else ())
+pytestmark = pytest.mark.addons(*ADDONS)
+
+TAGS = {"A": "Alpha", "B": "Bravo"}
+
+
+def _store_carrying_tables(registry) -> set[str]:
+    """Tables whose rows belong to a store: a scope column, a record rule, or a foreign key
+    to such a table (to any depth)."""
+    ruled = {rule.model for group in registry.hook.register_record_rules() for rule in group or ()}
+    classes = [m.class_ for m in Base.registry.mappers]
+    tables = {c.__tablename__ for c in classes if scoped_column(c) is not None or c in ruled}
+    grew = True
+    while grew:
+        grew = False
+        for c in classes:
+            if c.__tablename__ in tables:
+                continue
+            if any(fk.column.table.name in tables for fk in c.__table__.foreign_keys):
+                tables.add(c.__tablename__)
+                grew = True
+    return tables
+
+
+def addon_views(registry) -> list[BanyanModelView]:
+    """Every model view the installed addons register (not the kernel's)."""
+    out = []
+    for impl in registry.pm.hook.register_admin_views.get_hookimpls():
+        if impl.plugin_name not in ADDONS:
+            continue
+        for view in impl.function(app=None) or ():
+            if isinstance(view, BanyanModelView):
+                out.append(view)
+    return out
+
+
+def _scoped_addon_endpoints():
+    reg = build_registry(list(ADDONS))
+    tables = _store_carrying_tables(reg)
+    return sorted(v.endpoint for v in addon_views(reg) if v.model.__tablename__ in tables)
+
+
+SCOPED_ENDPOINTS = _scoped_addon_endpoints()
+
+
+def test_the_generated_set_covers_the_addon_views():
+    expected = {"membership_members", "membership_cards", "membership_ledger", "membership_lists",
+                "membership_clearing", "loyalty_rules", "loyalty_events", "loyalty_promotions",
+                "loyalty_promo_items", "loyalty_coupons", "loyalty_rewards", "loyalty_redemptions",
+                "loyalty_ledger"}
+    if "giftcard" in ADDONS:
+        expected.add("giftcard_card")
+    assert expected <= set(SCOPED_ENDPOINTS)
+    # chain-wide settings carry no store and stay out
+    assert not {"membership_tiers", "membership_topup_rules", "membership_policy",
+                "loyalty_policy"} & set(SCOPED_ENDPOINTS)
+
+
+def _pks(session, model) -> set[str]:
+    pk = model.__mapper__.primary_key[0]
+    return {str(x) for x in session.execute(select(pk).execution_options(banyan_unscoped=True)).scalars()}
+
+
+def _seed_chain(session, make):
+    """What the chain shares: an HQ direct store, tiers, a top-up bonus, the base earning rule."""
+    from datetime import timedelta
+
+    from addons.loyalty.models import EarningRule
+    from addons.membership import services as membership
+    from core.mixins import utcnow
+
+    hq = make.company("hq", name="Chain HQ")
+    hq_store = make.store(kind="direct", operator=hq, name="HQ Flagship")
+    membership.save_tier(session, "normal", "Normal", 0)
+    membership.save_tier(session, "silver", "Silver", 10, min_spend="50", discount_rate="0.05")
+    membership.save_topup_rule(session, "200 gets 20", "200", "20")
+    session.add(EarningRule(code="BASE", name="1 per yuan", kind="base", points_per_unit=Decimal("1")))
+    session.flush()
+    return {"hq_store": hq_store, "product": make.product(price="100.00", name="Tea"), "now": utcnow(),
+            "day": timedelta(days=1)}
+
+
+def _seed_franchisee(session, make, chain, key):
+    """One franchisee's business, through the addons' services where they exist."""
+    from addons.loyalty import services as loyalty
+    from addons.loyalty.models import Coupon, EarningRule, PointsEvent, Promotion, PromotionItem, Reward
+    from addons.membership import services as membership
+    from core.services.checkout import PaymentRequest
+
+    tag = TAGS[key]
+    company = make.company("franchisee", name=f"{tag} Franchise Ltd")
+    store = make.store(kind="franchise", operator=company, name=f"{tag} Shop")
+    buyer = make.customer(name=f"{tag} Buyer", home_store_id=store.id)
+    friend = make.customer(name=f"{tag} Friend", home_store_id=store.id)
+    product = chain["product"]
+
+    # membership: enrolment (member, card, card event, tier change), a second card reported
+    # lost, a white-list entry, value topped up at the HQ store (clearing when spent here)
+    membership.enrol(session, buyer.id, store_id=store.id, card_number=f"{tag}-CARD-1")
+    membership.enrol(session, friend.id, store_id=store.id, card_number=f"{tag}-CARD-2")
+    spare = membership.issue_card(session, buyer.id, number=f"{tag}-CARD-3", store_id=store.id, activate=True)
+    membership.report_lost(session, spare, store_id=store.id)
+    membership.add_to_list(session, friend.id, "white", f"{tag} regular")
+    membership.topup(session, buyer.id, "200", chain["hq_store"].id)
+
+    # loyalty configuration for this franchisee's store only
+    session.add(EarningRule(code=f"{tag}-BONUS", name=f"{tag} bonus on tea", kind="bonus",
+                            points_per_item=Decimal("5"), product_id=product.id, store_id=store.id))
+    session.add(PointsEvent(code=f"{tag}-2X", name=f"{tag} double points", multiplier=Decimal("2"),
+                            starts_at=chain["now"] - chain["day"], ends_at=chain["now"] + chain["day"],
+                            store_id=store.id))
+    promo = Promotion(code=f"{tag}-TEA", name=f"{tag} tea 10% off", kind="percent", target="lines",
+                      percent=Decimal("10"), requires_coupon=True, store_id=store.id)
+    promo.items.append(PromotionItem(product_id=product.id))
+    session.add(promo)
+    session.flush()
+    session.add(Coupon(code=f"{tag}-TEA-1", promotion_id=promo.id, customer_id=buyer.id, max_uses=1))
+    reward = Reward(code=f"{tag}-RW", name=f"{tag} tea voucher", kind="coupon", points_price=20,
+                    promotion_id=promo.id)
+    session.add(reward)
+    session.flush()
+
+    # a sale here paid with that stored value and the coupon: stored-value spend, clearing
+    # from HQ to this franchisee, tier ledger, points earned in lots, promotion use
+    sale = make.sale(store=store, products=[product], customer=buyer, codes=[f"{tag}-TEA-1"],
+                     payments=[PaymentRequest("stored_value")])
+    # points: a goodwill adjustment booked at no store, a transfer, a redemption here
+    loyalty.adjust(session, buyer.id, 30, note=f"{tag} goodwill")
+    loyalty.transfer(session, buyer.id, friend.id, 10, note=f"{tag} gift")
+    loyalty.redeem_reward(session, buyer.id, reward.id, store_id=store.id)
+    if "giftcard" in ADDONS:
+        from banyan_addon_giftcard.services import issue_card
+
+        issue_card(session, f"{tag}-GC-1", "50", customer_id=buyer.id)
+    session.flush()
+    return {"company": company, "store": store, "buyer": buyer, "sale": sale}
+
+
+@pytest.fixture
+def world(session, make):
+    """Chain-wide rows, then each franchisee's; every row of a view's model is credited to
+    the franchisee whose seeding created it."""
+    registry = session.info["runtime"].registry
+    models = {v.model for v in addon_views(registry)}
+    chain = _seed_chain(session, make)
+    out = {"rows": {}}
+    before = {m: _pks(session, m) for m in models}
+    for key in ("A", "B"):
+        out[key] = _seed_franchisee(session, make, chain, key)
+        after = {m: _pks(session, m) for m in models}
+        out["rows"][key] = {m: after[m] - before[m] for m in models}
+        before = after
+    out["user"] = make.user(username="alpha-franchise-admin", roles=("hq_admin",), scope_kind="company",
+                            scope_ref_id=out["A"]["company"].id)
+    session.commit()
+    return out
+
+
+#: known leaks of addons shipped outside addons/ (the example third-party addon): each must
+#: still leak, or the test fails so that the entry goes once the addon is fixed
+KNOWN_LEAKS = {
+    "giftcard_card": "the example gift card addon registers no record rule: a card bound to a customer "
+                     "is visible to every franchisee (fix in banyan_addon_giftcard/permissions.py + hooks.py)",
+}
+
+
+def _view(app, endpoint):
+    admin = app.extensions["banyan_admin"]
+    return next(v for v in admin._views if v.endpoint == endpoint)
+
+
+@pytest.mark.parametrize("endpoint", SCOPED_ENDPOINTS)
+def test_no_rows_of_another_franchisee(admin_app, session, world, endpoint):
+    model = _view(admin_app, endpoint).model
+    mine, theirs = world["rows"]["A"][model], world["rows"]["B"][model]
+    assert mine and theirs, (f"{endpoint}: the seeding made no {model.__name__} row for "
+                             f"{'both franchisees' if not mine and not theirs else 'one franchisee'}; "
+                             f"extend _seed_franchisee in {__file__}")
+    client = login(admin_app, world["user"])
+    base = f"/admin/{endpoint}/"
+    r = client.get(base + "?page_size=500")
+    assert r.status_code == 200, r.status_code
+    html = r.get_data(as_text=True)
+    listed = set(re.findall(r'name="rowid"[^>]*value="([^"]+)"', html))
+    if endpoint in KNOWN_LEAKS:
+        assert listed & theirs, f"{endpoint} no longer leaks: take it out of KNOWN_LEAKS"
+        pytest.xfail(KNOWN_LEAKS[endpoint])
+    assert not listed & theirs, f"{endpoint} lists the other franchisee's rows {sorted(listed & theirs)}"
+    assert mine <= listed, f"{endpoint} hides this franchisee's own rows {sorted(mine - listed)}"
+    for pk in theirs:
+        for page in ("details", "edit"):
+            r = client.get(f"{base}{page}/?id={pk}")
+            assert r.status_code in (302, 404), (page, pk, r.status_code)
+            assert f"id={pk}" not in (r.headers.get("Location") or ""), (page, pk)
+    text = client.get(base + "export/csv/").get_data(as_text=True)
+    assert len(list(csv.reader(io.StringIO(text)))) - 1 == len(listed)
+    from openpyxl import load_workbook
+
+    xr = client.get(base + "export/xlsx/")
+    assert xr.status_code == 200
+    sheet = [row for row in load_workbook(io.BytesIO(xr.data)).active.iter_rows(values_only=True)]
+    assert len(sheet) - 1 == len(listed)
+    cells = " ".join(str(c) for row in sheet for c in row if c is not None)
+    other = TAGS["B"].lower()
+    for where, content in (("list", html), ("csv", text), ("xlsx", cells)):
+        assert other not in content.lower(), f"{endpoint} {where} shows the other franchisee's data"
+    assert TAGS["A"].lower() in (html + text).lower(), f"{endpoint} shows nothing of this franchisee's rows"
