@@ -11,6 +11,7 @@ from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
 
 from core.admin.base import BanyanModelView, apply_business_error
+from core.admin.refund import SaleRefundMixin
 from core.errors import BusinessError
 from core.hookspecs import hookimpl
 from core.i18n import gettext, lazy_gettext as _l
@@ -401,10 +402,13 @@ def _payments(view, context, model, name):
     return _table([_l("Method"), _l("Amount"), _l("Reference")], [(p.method, p.amount, p.reference) for p in model.payments])
 
 
-class SaleView(KernelView):
+class SaleView(SaleRefundMixin, KernelView):
+    """Sales and refunds; the details page links to the refund page of one sale."""
+
     permission = "core.sale.read"
     write_permission = "core.sale.refund"
     allow_create = allow_edit = allow_delete = False
+    details_template = "banyan/sale_details.html"
     simple_list_pager = True
     column_list = ("id", "number", "kind", "state", "store", "customer", "total", "confirmed_at")
     column_searchable_list = ("number",)

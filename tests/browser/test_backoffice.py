@@ -1,5 +1,6 @@
 """Real headless Chromium against the real app on a committed SQLite file: sign in, create a
-customer, ring up a sale on the checkout page, find it on the dashboard, switch to Chinese."""
+customer, ring up a sale on the checkout page, find it on the dashboard, refund one line,
+switch to Chinese."""
 import threading
 from datetime import datetime
 from decimal import Decimal
@@ -127,6 +128,25 @@ def test_backoffice_end_to_end(server, page):
     assert "Jasmine tea" in page.inner_text("[data-widget='core.top_products']")
     assert "101.50" in page.inner_text("[data-widget='core.revenue_30d']")
     page.screenshot(path=str(SHOTS / "dashboard-en.png"), full_page=True)
+
+    # refund one of the two teas from the sale's page
+    from sqlalchemy import select
+
+    from core.models import Sale
+
+    with rt.session() as s:
+        sale_id = s.execute(select(Sale.id).where(Sale.number == number)).scalar_one()
+    page.goto(f"{base}/admin/sale/details/?id={sale_id}")
+    page.click("#sale-refund")
+    page.fill("#refund-lines tr:has-text('Jasmine tea') input", "1")
+    page.fill("#reason", "Leaking tin")
+    page.screenshot(path=str(SHOTS / "refund-en.png"), full_page=True)
+    page.click("#refund-submit")
+    page.wait_for_url(f"{base}/admin/sale/details/**")
+    text = page.inner_text("body")
+    assert "Refunded:" in text
+    assert "-28.00" in text and "Leaking tin" in text
+    page.goto(f"{base}/admin/")  # the language links drop the query string (?id=) of a details page
 
     # switch to Chinese: Flask-Admin's own labels and ours
     page.click("#lang-zh")
