@@ -187,12 +187,9 @@ def world(session, make):
     return out
 
 
-#: known leaks of addons shipped outside addons/ (the example third-party addon): each must
-#: still leak, or the test fails so that the entry goes once the addon is fixed
-KNOWN_LEAKS = {
-    "giftcard_card": "the example gift card addon registers no record rule: a card bound to a customer "
-                     "is visible to every franchisee (fix in banyan_addon_giftcard/permissions.py + hooks.py)",
-}
+#: known leaks of third-party addons (endpoint -> why): each must still leak, or the test
+#: fails so that the entry goes once the addon is fixed. Empty: keep it that way.
+KNOWN_LEAKS: dict[str, str] = {}
 
 
 def _view(app, endpoint):

@@ -233,6 +233,17 @@ def _post_with_lots(session, rows, expires_at) -> dict[str, int]:
     return dict(session.execute(_POST_WITH_LOTS, params).all())
 
 
+def _lots_by_id(session, ids, lock: bool = False) -> dict[int, LoyaltyLot]:
+    """The lots ``ids`` (unscoped, current; ``lock``: FOR UPDATE, in id order)."""
+    if not ids:
+        return {}
+    stmt = (select(LoyaltyLot).where(LoyaltyLot.id.in_(sorted(ids))).order_by(LoyaltyLot.id)
+            .execution_options(populate_existing=True, banyan_unscoped=True))
+    if lock:
+        stmt = stmt.with_for_update()
+    return {lot.id: lot for lot in session.execute(stmt).scalars()}
+
+
 def open_lots(session, customer_id: int, prefer_entry_id=None, lock: bool = False) -> list[LoyaltyLot]:
     """Lots with points left, in consumption order: the lot of ``prefer_entry_id`` first,
     then soonest-expiring (never-expiring last), oldest first. ``lock`` takes their row
@@ -256,8 +267,10 @@ def debit(session, customer_id: int, kind: str, points: int, *, store_id=None, a
     many as there are). Returns (entry or None, [(lot, n)] consumed)."""
     done = entry_by_key(session, key)
     if done is not None:
-        return done, [(u.lot, u.points) for u in session.execute(
-            select(LoyaltyLotUsage).where(LoyaltyLotUsage.entry_id == done.id)).scalars()]
+        usages = list(session.execute(select(LoyaltyLotUsage).where(LoyaltyLotUsage.entry_id == done.id)
+                                      .execution_options(banyan_unscoped=True)).scalars())
+        lots = _lots_by_id(session, {u.lot_id for u in usages})
+        return done, [(lots[u.lot_id], u.points) for u in usages]
     if points <= 0:
         raise BusinessError({"points": _l("Points must be greater than zero.")})
     lock_account(session, customer_id)
@@ -299,11 +312,15 @@ def give_back(session, entry: LoyaltyEntry, points: int, *, kind=None, store_id=
     if done is not None:
         return done
     lock_account(session, entry.customer_id)
-    usages = list(session.execute(select(LoyaltyLotUsage).where(LoyaltyLotUsage.entry_id == entry.id)).scalars())
+    # the ledger is read whole, whoever asks: the lots may have been earned at stores outside
+    # the user's scope, and a reversal booked elsewhere still counts
+    usages = list(session.execute(select(LoyaltyLotUsage).where(LoyaltyLotUsage.entry_id == entry.id)
+                                  .execution_options(banyan_unscoped=True)).scalars())
     back = session.execute(select(LoyaltyLotUsage.lot_id, func.sum(LoyaltyLotUsage.points))
                            .join(LoyaltyEntry, LoyaltyEntry.id == LoyaltyLotUsage.entry_id)
                            .where(LoyaltyEntry.source == f"reverse:{entry.id}")
-                           .group_by(LoyaltyLotUsage.lot_id)).all()
+                           .group_by(LoyaltyLotUsage.lot_id).execution_options(banyan_unscoped=True)).all()
+    lots = _lots_by_id(session, {u.lot_id for u in usages}, lock=True)
     already = {lot_id: -int(n) for lot_id, n in back}
     rev = _post(session, LoyaltyEntry(customer_id=entry.customer_id, kind=kind or entry.kind, points=points,
                                       store_id=store_id if store_id is not None else entry.store_id,
@@ -312,15 +329,15 @@ def give_back(session, entry: LoyaltyEntry, points: int, *, kind=None, store_id=
                                       sale_id=entry.sale_id, posted_at=at or utcnow(), idempotency_key=key,
                                       source=f"reverse:{entry.id}", note=note))
     left = points
-    usages.sort(key=lambda u: (u.lot.expires_at is None, u.lot.expires_at or datetime.max, u.lot_id), reverse=True)
+    usages.sort(key=lambda u: (lots[u.lot_id].expires_at is None, lots[u.lot_id].expires_at or datetime.max,
+                               u.lot_id), reverse=True)
     for u in usages:
         if left == 0:
             break
         n = min(u.points - already.get(u.lot_id, 0), left)
         if n <= 0:
             continue
-        session.execute(select(LoyaltyLot).where(LoyaltyLot.id == u.lot_id).with_for_update())
-        u.lot.remaining += n
+        lots[u.lot_id].remaining += n
         left -= n
         session.add(LoyaltyLotUsage(entry_id=rev.id, lot_id=u.lot_id, points=-n))
     if left:

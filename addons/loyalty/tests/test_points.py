@@ -162,6 +162,29 @@ def test_points_payment_and_clearing(session, make, member, base_rule):
     assert hq_store.id
 
 
+def test_scoped_cashier_refunds_points_paid_from_lots_earned_elsewhere(rt, session, make, member, base_rule):
+    """The ledger is read whole inside a refund, whatever the user's scope: the points go back
+    into the lots they came from, though those were earned at a store the cashier cannot see."""
+    fr1, fr2 = make.store(kind="franchise"), make.store(kind="franchise")
+    p, cheap = make.product(price="100.00"), make.product(price="10.00")
+    c = member(home_store_id=fr2.id)
+    _sale(session, fr1, c, [(p, 2)])  # 200 points in a lot of franchisee 1
+    sale = _sale(session, fr2, c, [(cheap, 1)], payments=[PaymentRequest("points", Decimal("1.50")),
+                                                          PaymentRequest("cash")])
+    cashier = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=fr2.id)
+    session.commit()
+    scoped = rt.session(user=cashier, scoped=True)
+    try:
+        assert not scoped.execute(select(LoyaltyLot).where(LoyaltyLot.store_id == fr1.id)).scalars().all()
+        refund(scoped, sale.id, user=cashier)
+        scoped.commit()
+    finally:
+        scoped.close()
+    lot = session.execute(select(LoyaltyLot).where(LoyaltyLot.store_id == fr1.id)
+                          .execution_options(populate_existing=True)).scalar_one()
+    assert lot.remaining == 200 and services.balance(session, c.id) == 200
+
+
 def test_points_payment_refused_when_short(session, make, member):
     c = member()
     p = make.product(price="10.00")

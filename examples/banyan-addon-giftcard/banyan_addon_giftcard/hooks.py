@@ -21,6 +21,13 @@ def register_permissions():
 
 
 @hookimpl
+def register_record_rules():
+    from .permissions import RECORD_RULES
+
+    return RECORD_RULES
+
+
+@hookimpl
 def register_admin_views(app):
     from .admin import views
 

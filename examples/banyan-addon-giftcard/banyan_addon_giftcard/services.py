@@ -2,7 +2,9 @@
 
 Every balance read that precedes a ledger write locks the card row first
 (``with_for_update``), so two tills cannot spend the same money on PostgreSQL; SQLite
-serialises writers with BEGIN IMMEDIATE.
+serialises writers with BEGIN IMMEDIATE. Services read cards and ledger unscoped: a card
+presented at any till is the card, whoever the cashier (record rules limit what users
+browse, not what the business rules see).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from core.i18n import lazy_gettext as _l
 
 from .models import GiftCard, GiftCardEntry
 
+UNSCOPED = {"banyan_unscoped": True}
+
 
 def issue_card(session, code: str, amount, customer_id: int | None = None) -> GiftCard:
     code = (code or "").strip().upper()
@@ -24,7 +28,7 @@ def issue_card(session, code: str, amount, customer_id: int | None = None) -> Gi
         raise BusinessError({"code": _l("A card code is required.")})
     if amount <= 0:
         raise BusinessError({"amount": _l("The amount must be positive.")})
-    if session.execute(select(GiftCard.id).where(GiftCard.code == code)).first():
+    if session.execute(select(GiftCard.id).where(GiftCard.code == code).execution_options(**UNSCOPED)).first():
         raise BusinessError({"code": _l("This card code is already used.")})
     card = GiftCard(code=code, customer_id=customer_id, active=True)
     session.add(card)
@@ -36,7 +40,7 @@ def issue_card(session, code: str, amount, customer_id: int | None = None) -> Gi
 
 def lock_card(session, code: str) -> GiftCard:
     card = session.execute(select(GiftCard).where(GiftCard.code == (code or "").strip().upper())
-                           .with_for_update()).scalar()
+                           .with_for_update().execution_options(**UNSCOPED)).scalar()
     if card is None:
         raise NotFound({"reference": _l("Unknown gift card.")})
     return card
@@ -44,14 +48,14 @@ def lock_card(session, code: str) -> GiftCard:
 
 def balance(session, card: GiftCard) -> Decimal:
     total = session.execute(select(func.coalesce(func.sum(GiftCardEntry.amount), 0))
-                            .where(GiftCardEntry.card_id == card.id)).scalar()
+                            .where(GiftCardEntry.card_id == card.id).execution_options(**UNSCOPED)).scalar()
     return money(total)
 
 
 def customer_balance(session, customer_id: int) -> Decimal:
     total = session.execute(select(func.coalesce(func.sum(GiftCardEntry.amount), 0))
                             .join(GiftCard, GiftCard.id == GiftCardEntry.card_id)
-                            .where(GiftCard.customer_id == customer_id)).scalar()
+                            .where(GiftCard.customer_id == customer_id).execution_options(**UNSCOPED)).scalar()
     return money(total)
 
 
