@@ -7,18 +7,19 @@ of the vote that reaches the required number of approvals and returns an optiona
 result text (e.g. the refund number). A requester never approves their own request, and
 each approver counts once. Services flush, never commit.
 
-The kernel wires refunds: a back-office refund above ``[security] refund_approval_threshold``
-becomes an approval request (``refund_or_request``) instead of being paid out at once.
+The kernel wires refunds: a refund (back office or API) that takes a sale's refunds above
+``[security] refund_approval_threshold`` becomes an approval request (``refund_or_request``)
+instead of being paid out at once.
 """
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import ZERO, money
-from core.errors import BusinessError, Forbidden, NotFound
+from core.errors import BusinessError, Conflict, Forbidden, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Sale
@@ -131,36 +132,67 @@ def reject(session, request_id: int, user, note: str | None = None) -> ApprovalR
 
 # --- the kernel's sensitive action: refunds over the threshold ------------------------------
 
-def refundable_amount(sale: Sale) -> Decimal:
-    """What a full refund of what is left on ``sale`` would pay back."""
+def refundable_amount(sale: Sale, lines=None) -> Decimal:
+    """What refunding ``lines`` (``RefundLineRequest``s; None: everything left) of ``sale``
+    would pay back. Lines that are not on the sale or ask for more than is left are left to
+    the refund service to refuse."""
+    by_id = {ln.id: ln for ln in sale.lines}
+    if lines is None:
+        wanted = [(ln, ln.qty - ln.refunded_qty) for ln in sale.lines]
+    else:
+        wanted = [(by_id.get(r.line_id), Decimal(str(r.qty))) for r in lines]
     total = ZERO
-    for line in sale.lines:
-        left = line.qty - line.refunded_qty
-        if left > 0:
-            total += money(line.total * left / line.qty)
+    for line, qty in wanted:
+        if line is not None and 0 < qty <= line.qty - line.refunded_qty:
+            total += money(line.total * qty / line.qty)
     return total
 
 
-def refund_or_request(session, sale_id: int, user, reason: str | None = None):
-    """Refund what is left of ``sale_id`` now, or, above the threshold, ask for approval.
-    Returns ``("refunded", refund_doc)`` or ``("pending", ApprovalRequest)``."""
+def refunded_so_far(session, sale: Sale) -> Decimal:
+    """What the refunds of ``sale`` have paid back already."""
+    total = session.execute(select(func.coalesce(func.sum(Sale.total), 0))
+                            .where(Sale.origin_id == sale.id, Sale.kind == "refund")
+                            .execution_options(banyan_unscoped=True)).scalar()
+    return -money(total or 0)
+
+
+def refund_or_request(session, sale_id: int, user, reason: str | None = None, lines=None):
+    """Refund ``lines`` of ``sale_id`` (``RefundLineRequest``s; None: everything left) now or,
+    when the sale's refunds with this one pass the threshold, ask for approval (so splitting
+    a refund in small ones does not avoid it; one request per sale waits at a time). Every
+    surface goes through here: back office and API. Returns ``("refunded", refund_doc)`` or
+    ``("pending", ApprovalRequest)``."""
     from core.services.refund import refund
 
     sale = session.get(Sale, sale_id)
     if sale is None or sale.kind != "sale":
         raise NotFound({"sale_id": _l("No such sale.")})
-    amount = refundable_amount(sale)
-    if needs_approval(session, REFUND_ACTION, amount):
-        req = request_approval(session, REFUND_ACTION, {"sale_id": sale.id, "reason": reason}, amount, user,
+    amount = refundable_amount(sale, lines)
+    if needs_approval(session, REFUND_ACTION, refunded_so_far(session, sale) + amount):
+        if amount <= 0:  # nothing valid to ask for: let the service say what is wrong
+            return "refunded", refund(session, sale.id, lines, user=user, reason=reason)
+        waiting = session.execute(select(ApprovalRequest.id).where(
+            ApprovalRequest.action == REFUND_ACTION, ApprovalRequest.state == "pending",
+            ApprovalRequest.store_id == sale.store_id).execution_options(banyan_unscoped=True)).scalars().all()
+        for req_id in waiting:
+            if int(session.get(ApprovalRequest, req_id).payload.get("sale_id", 0)) == sale.id:
+                raise Conflict({"sale_id": _l("A refund of this sale is already waiting for approval (#%(id)s).",
+                                              id=req_id)})
+        payload = {"sale_id": sale.id, "reason": reason,
+                   "lines": None if lines is None else [[int(r.line_id), str(r.qty)] for r in lines]}
+        req = request_approval(session, REFUND_ACTION, payload, amount, user,
                                store_id=sale.store_id, label=f"{_l('Refund')} {sale.number}")
         return "pending", req
-    return "refunded", refund(session, sale.id, None, user=user, reason=reason)
+    return "refunded", refund(session, sale.id, lines, user=user, reason=reason)
 
 
 def _execute_refund(session, req: ApprovalRequest, user):
-    from core.services.refund import refund
+    """Run an approved refund: exactly the lines and quantities that were asked for."""
+    from core.services.refund import RefundLineRequest, refund
 
-    doc = refund(session, int(req.payload["sale_id"]), None, user=user, reason=req.payload.get("reason"))
+    asked = req.payload.get("lines")
+    lines = None if asked is None else [RefundLineRequest(int(i), Decimal(q)) for i, q in asked]
+    doc = refund(session, int(req.payload["sale_id"]), lines, user=user, reason=req.payload.get("reason"))
     return doc.number
 
 

@@ -167,39 +167,48 @@ def test_other_stores_and_users_without_the_permission_are_refused(admin_app, se
     assert boss.get(_url(doc)).status_code == 404
 
 
-def test_approval_threshold_applies(boss, session, make, rt):
+def test_approval_threshold_applies_to_the_sales_refunds_together(boss, session, make, rt):
+    """Refunds of one sale count together, so splitting does not avoid approval; the approved
+    request refunds exactly what was asked; one request per sale waits at a time."""
+    from core.approvals import approve
+
     threshold = Decimal(rt.config["security"]["refund_approval_threshold"])
     dear = make.product(price=str(threshold))
     sale = make.sale(products=[dear], qty="3")
+    approvers = [make.user(username=n, roles=("store_manager",)) for n in ("ann", "ben")]
     session.commit()
     line = sale.lines[0]
     html = boss.get(_url(sale)).get_data(as_text=True)
     assert 'id="approval-hint"' in html and str(threshold) in html
 
-    # a part above the threshold cannot become an approval request (it would refund it all)
-    r = _post(boss, sale, {f"qty-{line.id}": "2", "reason": "Two broken"})
-    assert r.status_code == 422 and list(_field_errors(r.get_data(as_text=True))) == ["lines"]
-    session.expire_all()
-    assert _refunds(session) == 0
-    assert session.execute(select(func.count()).select_from(ApprovalRequest)).scalar() == 0
-
-    # at the threshold it is paid out at once
+    # up to the threshold it is paid out at once
     r = _post(boss, sale, {f"qty-{line.id}": "1", "reason": "One broken"})
     assert r.status_code == 302
     session.expire_all()
     assert _refunds(session) == 1 and session.get(SaleLine, line.id).refunded_qty == 1
 
-    # everything left (2 x threshold) waits for two approvers; nothing is paid out yet
-    r = _post(boss, sale, {f"qty-{line.id}": "2", "reason": "All broken"})
+    # one more unit takes the sale's refunds past it: it waits for approval, nothing is paid
+    r = _post(boss, sale, {f"qty-{line.id}": "1", "reason": "Second broken"})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/admin/sale/details/?id={sale.id}")
     req = session.execute(select(ApprovalRequest)).scalar_one()
     assert f"approval request #{req.id}" in boss.get(r.headers["Location"]).get_data(as_text=True)
-    assert (req.state, req.amount, req.payload) == ("pending", threshold * 2,
-                                                    {"sale_id": sale.id, "reason": "All broken"})
+    assert (req.state, req.amount, req.payload) == (
+        "pending", threshold, {"sale_id": sale.id, "reason": "Second broken", "lines": [[line.id, "1"]]})
     session.expire_all()
-    assert _refunds(session) == 1 and session.get(Sale, sale.id).state == "partially_refunded"
-    assert session.get(SaleLine, line.id).refunded_qty == 1
+    assert _refunds(session) == 1 and session.get(SaleLine, line.id).refunded_qty == 1
 
+    # a second request for the same sale is refused while the first waits
+    r = _post(boss, sale, {f"qty-{line.id}": "2", "reason": "All broken"})
+    assert r.status_code == 422 and "_" in _field_errors(r.get_data(as_text=True))
+    assert session.execute(select(func.count()).select_from(ApprovalRequest)).scalar() == 1
+
+    # approved by two others: exactly the one unit asked for is refunded, not all that is left
+    for who in approvers:
+        approve(session, req.id, who)
+    session.commit()
+    session.expire_all()
+    assert session.get(ApprovalRequest, req.id).state == "approved"
+    assert _refunds(session) == 2 and session.get(SaleLine, line.id).refunded_qty == 2
 
 
 def test_service_errors_land_on_the_requested_rows(boss, session, make, monkeypatch):

@@ -1,4 +1,6 @@
 """/api/v1/sales: checkout with Idempotency-Key, list, detail, refund, preview."""
+from decimal import Decimal
+
 from sqlalchemy import func, select
 
 from core.api.testing import api, api_app  # noqa: F401
@@ -105,6 +107,31 @@ def test_list_detail_refund(api, make):
     cashier = make.user(roles=("cashier",))
     assert api.post(f"/api/v1/sales/{sale.id}/refund", user=cashier, json={}).status_code == 403
     assert api.get("/api/v1/sales?date_from=2020-02-01&date_to=2020-01-01", user=manager).status_code == 422
+
+
+def test_refund_above_the_threshold_waits_for_approval(api, make, session, rt):
+    """The API refunds through the same four-eyes rule as the back office: 202 with the
+    request, counting the sale's earlier refunds; the approved request refunds those lines."""
+    from core.approvals import approve
+    from core.models.approval import ApprovalRequest
+
+    threshold = rt.config["security"]["refund_approval_threshold"]
+    manager = make.user(roles=("store_manager",))
+    store, p = make.store(), make.product(price=str(threshold))
+    sale = make.sale(store=store, products=[p], qty="3")
+    line_id = sale.lines[0].id
+    one = {"lines": [{"line_id": line_id, "qty": "1"}], "reason": "damaged"}
+    assert api.post(f"/api/v1/sales/{sale.id}/refund", user=manager, json=one).status_code == 201
+    r = api.post(f"/api/v1/sales/{sale.id}/refund", user=manager, json=one)
+    assert r.status_code == 202, r.json
+    assert r.json["state"] == "pending" and r.json["required"] >= 2
+    assert Decimal(r.json["amount"]) == Decimal(str(threshold))  # this refund's amount
+    assert api.post(f"/api/v1/sales/{sale.id}/refund", user=manager, json={}).status_code == 409
+    for name in ("ann", "ben"):
+        approve(session, r.json["id"], make.user(username=name, roles=("store_manager",)))
+    session.flush()
+    assert session.get(ApprovalRequest, r.json["id"]).state == "approved"
+    assert Decimal(api.get(f"/api/v1/sales/{sale.id}", user=manager).json["lines"][0]["refunded_qty"]) == 2
 
 
 def test_preview_saves_nothing(api, make, session):

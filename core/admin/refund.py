@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from core.db import ZERO, money, transaction
 from core.errors import BusinessError
-from core.i18n import gettext, lazy_gettext as _l
+from core.i18n import gettext
 from core.models import Sale, SaleLine
 
 #: quantities are stored with 3 decimals (weighed goods)
@@ -89,24 +89,14 @@ def refund_amount(wanted: list[tuple[Row, Decimal]]) -> Decimal:
 
 
 def refund_lines_or_request(session, sale: Sale, wanted: list[tuple[Row, Decimal]], user, reason: str):
-    """Refund the chosen quantities now, or ask for approval above the threshold.
-    Returns ``("refunded", refund_doc)`` or ``("pending", ApprovalRequest)``.
+    """Refund the chosen quantities now, or ask for approval above the threshold (the
+    approved request refunds exactly these quantities). Returns ``("refunded", refund_doc)``
+    or ``("pending", ApprovalRequest)``."""
+    from core.approvals import refund_or_request
+    from core.services.refund import RefundLineRequest
 
-    ``refund_or_request`` takes no lines yet and its approved executor refunds everything left
-    on the sale, so only a refund of the whole remainder can wait for approval; a partial one
-    above the threshold is refused rather than turned into a larger refund later."""
-    from core.approvals import REFUND_ACTION, needs_approval, refund_or_request
-    from core.services.refund import RefundLineRequest, refund
-
-    if needs_approval(session, REFUND_ACTION, refund_amount(wanted)):
-        chosen = {row.line.id: qty for row, qty in wanted}
-        everything = all(chosen.get(r.line.id, ZERO) == r.left for r in rows_of(sale) if r.left > 0)
-        if not everything:
-            raise BusinessError({"lines": [_l("Above the approval threshold only everything left on the sale "
-                                              "can be sent for approval: refund less, or every line in full.")]})
-        return refund_or_request(session, sale.id, user, reason=reason)
     lines = [RefundLineRequest(row.line.id, qty) for row, qty in wanted]
-    return "refunded", refund(session, sale.id, lines, user=user, reason=reason)
+    return refund_or_request(session, sale.id, user, reason=reason, lines=lines)
 
 
 def _to_fields(errors: dict, wanted: list[tuple[Row, Decimal]]) -> dict:

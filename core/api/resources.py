@@ -6,7 +6,7 @@ scope is simply "not found". Writes run inside ``core.db.transaction``.
 """
 from __future__ import annotations
 
-from flask import request
+from flask import jsonify, request
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -702,10 +702,16 @@ def get_sale(sale_id):
 @sales.route("/<int:sale_id>/refund", methods=["POST"])
 @requires("core.sale.refund")
 @sales.arguments(S.RefundIn)
-@sales.response(201, S.SaleSchema)
+@sales.response(201, S.SaleSchema, description="refunded: the refund document")
+@sales.alt_response(202, schema=S.PendingApprovalSchema,
+                    description="the sale's refunds pass the approval threshold: an approval request waits")
+@sales.alt_response(409, description="a refund of this sale is already waiting for approval")
 def refund_sale(data, sale_id):
-    """Refund some lines (or everything left) of a sale; returns the refund document."""
-    from core.services.refund import RefundLineRequest, refund
+    """Refund some lines (or everything left) of a sale. Above the refund approval threshold
+    (counting the sale's earlier refunds) nothing is paid yet: the answer is 202 with the
+    approval request, which refunds exactly these lines once approved."""
+    from core.approvals import refund_or_request
+    from core.services.refund import RefundLineRequest
 
     s = db_session()
     get_visible(Sale, sale_id)
@@ -713,7 +719,11 @@ def refund_sale(data, sale_id):
     if data.get("lines"):
         lines = [RefundLineRequest(ln["line_id"], ln["qty"]) for ln in data["lines"]]
     with transaction(s):
-        doc = refund(s, sale_id, lines, user=request_user(), reason=data.get("reason"))
+        kind, doc = refund_or_request(s, sale_id, request_user(), reason=data.get("reason"), lines=lines)
+    if kind == "pending":
+        resp = jsonify(S.PendingApprovalSchema().dump(doc))
+        resp.status_code = 202
+        return resp
     return doc
 
 

@@ -515,6 +515,15 @@ class RefundIn(Input):
     reason = Str(max=255, allow_none=True)
 
 
+class PendingApprovalSchema(Schema):
+    id = fields.Integer(metadata={"description": "the approval request"})
+    action = fields.String()
+    state = fields.String()
+    amount = Money(allow_none=True)
+    required = fields.Integer(metadata={"description": "distinct approvals needed"})
+    label = fields.String()
+
+
 # --------------------------------------------------------------------------- tokens / me
 
 class TokenSchema(Schema):
