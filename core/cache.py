@@ -94,6 +94,18 @@ def current_token(session) -> str | None:
     return token
 
 
+#: a scalar subquery of the token, for a hot path's first statement to fetch it on the way
+TOKEN_COLUMN = _READ.scalar_subquery().label("config_token")
+
+
+def prime(session, token: str | None) -> None:
+    """Record the token read by the caller in this transaction (see :data:`TOKEN_COLUMN`),
+    so the first cached read of the transaction needs no statement of its own."""
+    info = session.info
+    if token is not None and _TOKEN not in info and not info.get(_DIRTY):
+        info[_TOKEN] = token
+
+
 def cached(name: str, *, watch_models=()):
     """Decorator for ``loader(session) -> immutable value``: the value is computed once per
     token and process, per database. ``watch_models`` are the models the value is read from."""

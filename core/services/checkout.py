@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from core import cache
 from core.contrib import sort_by_priority
 from core.db import CENT, ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
@@ -187,8 +188,18 @@ def _price_each_line(session, hook, req, sale, products, store, customer, at, er
                                    clerk_id=ln.clerk_id or req.cashier_id))
 
 
+_STORE = select(Store, cache.TOKEN_COLUMN).where(Store.id == bindparam("id"))
+
+
 def _load_parties(session, req: CheckoutRequest):
-    store = session.get(Store, req.store_id)
+    # the store comes with the configuration token: addons' cached reads later in the sale
+    # (promotions, tiers, rules) then cost no statement of their own
+    store = session.identity_map.get(session.identity_key(Store, req.store_id))
+    if store is None:
+        row = session.execute(_STORE, {"id": req.store_id}).first()
+        if row is not None:
+            store = row[0]
+            cache.prime(session, row[1])
     if store is None or not store.active:
         raise NotFound({"store_id": _l("No such store.")})
     customer = None
