@@ -15,7 +15,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from sqlalchemy import select
 
-from core.db import ZERO, money, transaction
+from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext
 from core.models import Sale, SaleLine
@@ -81,11 +81,6 @@ def parse(form, rows: list[Row]) -> tuple[list[tuple[Row, Decimal]], str, dict]:
     elif len(reason) > REASON_MAX:
         errors["reason"] = [gettext("At most %(n)d characters.", n=REASON_MAX)]
     return wanted, reason, errors
-
-
-def refund_amount(wanted: list[tuple[Row, Decimal]]) -> Decimal:
-    """What the refund pays back, as ``core.approvals.refundable_amount`` counts it."""
-    return sum((money(row.line.total * qty / row.line.qty) for row, qty in wanted), ZERO)
 
 
 def refund_lines_or_request(session, sale: Sale, wanted: list[tuple[Row, Decimal]], user, reason: str):
