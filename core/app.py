@@ -26,6 +26,16 @@ def select_locale():
     return request.accept_languages.best_match(LOCALES) or runtime().config["locale"]["default"]
 
 
+def lang_url(code: str) -> str:
+    """This page's address in locale ``code``: the other query parameters (say a record's id
+    on a details page) are kept, so switching language stays on the page."""
+    from urllib.parse import urlencode
+
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return f"{request.path}?{urlencode(args, doseq=True)}"
+
+
 def create_app(config: dict | None = None, runtime=None) -> Flask:
     """Build the app for ``runtime`` (or for the configured database)."""
     from flask_babel import Babel
@@ -54,6 +64,7 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
         BANYAN_TOKEN_CACHE_SECONDS=float(sec.get("token_cache_seconds", 5)),
     )
     Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals["lang_url"] = lang_url
 
     from core.web import close_sessions
 

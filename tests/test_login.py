@@ -105,3 +105,18 @@ def test_user_locale_is_used_after_login(admin_app, session, make):
     assert "列表" in html  # Flask-Admin's own "List", from core/translations/zh_Hans/admin.mo
     c2 = login(admin_app, u)
     assert "列表" not in c2.get("/admin/customer/?lang=en").get_data(as_text=True)
+
+
+def test_language_links_stay_on_the_page(admin_app, session, make):
+    """Switching language on a record's page keeps its query (the record's id)."""
+    import re
+
+    u = make.user(username="jane", roles=("hq_admin",))
+    c = make.customer(name="Lang Switch")
+    session.commit()
+    client = login(admin_app, u)
+    html = client.get(f"/admin/customer/details/?id={c.id}").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)" id="lang-zh"', html).group(1).replace("&amp;", "&")
+    assert link.startswith("/admin/customer/details/?") and f"id={c.id}" in link and "lang=zh_Hans" in link
+    page = client.get(link)
+    assert page.status_code == 200 and "Lang Switch" in page.get_data(as_text=True)
