@@ -1,5 +1,4 @@
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -431,7 +430,6 @@ def test_hooks_summary_widgets_jobs(rt, session, make, member):
 
 
 def test_record_rules_scope_members_by_home_store(rt, session, make, member):
-    from core.security.scope import scope_session
 
     other_store = make.store()
     outsider = make.customer(home_store_id=other_store.id)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from core.db import ZERO, money
+from core.db import money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 
