@@ -25,6 +25,7 @@ from core.models import Customer, Product, Sale, SaleAdjustment, SaleLine, SaleP
 from core.runtime import hook_of, runtime_of
 from core.services.numbering import next_number
 from core.services.pricing import clear_prefetch, prefetch_for
+from core.services.sale_writer import insert_payments, insert_sale
 
 
 @dataclass
@@ -242,13 +243,14 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     sale.request_hash = req.fingerprint() if req.idempotency_key else None
     # The sale is written once, already numbered and confirmed: nothing is visible to anyone
     # before the transaction commits, and any refusal below rolls back the number too.
+    plan = plan_payments(session, sale, req.payments or [PaymentRequest("cash")], user)
     sale.number = next_number(session, store, "sale")
     sale.state = "confirmed"
     sale.confirmed_at = at
     sale.business_date = at.date()
-    session.add(sale)
-    take_payments(session, sale, req.payments or [PaymentRequest("cash")], user)
-    session.flush()
+    # written with prebuilt statements, not the unit of work (see core.services.sale_writer)
+    insert_sale(session, sale)
+    insert_payments(session, sale, capture_payments(session, sale, plan))
     hook.validate_sale(session=session, sale=sale)
     hook.on_sale_confirmed(session=session, sale=sale)
     session.flush()
@@ -256,10 +258,14 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     return sale
 
 
-def take_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> None:
+def plan_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> list:
+    """Check ``payments`` against the sale's total before anything is written: unknown
+    methods, amounts over what is due, or a total left uncovered raise ``BusinessError``
+    naming the field. Returns ``(method, amount, reference)`` for each payment."""
     methods = payment_method_map(session, sale, user)
     due = sale.total
     errors = {}
+    plan = []
     for i, pay in enumerate(payments):
         method = methods.get(pay.method)
         if method is None:
@@ -272,14 +278,22 @@ def take_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> 
         if amount > due:
             errors[f"payments.{i}.amount"] = [_l("Payments exceed the total.")]
             continue
-        ref = pay.reference
-        if method.capture is not None:
-            if sale.id is None:  # captures may record the sale's id; cash and card need no flush
-                session.flush()
-            ref = method.capture(session, sale, amount, pay.reference) or ref
-        sale.payments.append(SalePayment(method=method.code, amount=amount, reference=ref))
+        plan.append((method, amount, pay.reference))
         due -= amount
     if errors:
         raise BusinessError(errors)
     if due != 0:
         raise BusinessError({"payments": [_l("Payments do not cover the total.")]})
+    return plan
+
+
+def capture_payments(session, sale: Sale, plan: list) -> list[SalePayment]:
+    """Capture each planned payment (stored value, points, gift cards take their money here;
+    the sale is already written, so a capture may record its id). Returns the payment rows,
+    for :func:`core.services.sale_writer.insert_payments`."""
+    rows = []
+    for method, amount, ref in plan:
+        if method.capture is not None:
+            ref = method.capture(session, sale, amount, ref) or ref
+        rows.append(SalePayment(method=method.code, amount=amount, reference=ref))
+    return rows
