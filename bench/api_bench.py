@@ -121,13 +121,16 @@ def seed(url: str, n_customers: int):
     return token, ids, insert_s
 
 
-def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class: str | None = None):
+def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class: str | None = None,
+                   config: str | None = "config/gunicorn.conf.py"):
     env = dict(os.environ, BANYAN_DATABASE_URL=url, BANYAN_SECURITY_SECRET_KEY="bench-secret",
                BANYAN_LOCALE_DEFAULT="en", BANYAN_JOBS_IMMEDIATE="1")
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
            "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256"]
     if worker_class:
         cmd += ["-k", worker_class]
+    if config:
+        cmd += ["-c", config]
     cmd.append("core.app:create_app()")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     for _ in range(300):
@@ -363,6 +366,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--worker-class", default=None, help="gunicorn -k (default: sync, gthread when --threads > 1)")
     ap.add_argument("--port", type=int, default=5891)
+    ap.add_argument("--gunicorn-config", default="config/gunicorn.conf.py",
+                    help="gunicorn -c file ('none': gunicorn's defaults, no gc.freeze in workers)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="instead of gunicorn: profile N sales in-process (Flask test client)")
     args = ap.parse_args(argv)
@@ -375,7 +380,8 @@ def main(argv=None):
         if args.profile:
             profile_in_process(url, token, ids, args.profile)
             return
-        proc = start_gunicorn(url, args.port, args.workers, args.threads, args.worker_class)
+        proc = start_gunicorn(url, args.port, args.workers, args.threads, args.worker_class,
+                              None if args.gunicorn_config == "none" else args.gunicorn_config)
         base = f"http://127.0.0.1:{args.port}"
         auth = {"Authorization": f"Bearer {token}"}
         # warm up every worker (imports, pools, caches) with a few sales

@@ -238,11 +238,14 @@ def serve_cmd(ctx, host, port, workers, dev):
         run_simple(host, port, app, use_reloader=dev, threaded=True)
         return
 
+    from core.serving import post_worker_init
+
     class _Gunicorn(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("post_worker_init", post_worker_init)
 
         def load(self):
             return app
