@@ -6,19 +6,21 @@ number back) and reads the value in a single round trip.
 """
 from __future__ import annotations
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from core.models import DocumentSequence, Store
 
-_take = (update(DocumentSequence)
-         .values(next_value=DocumentSequence.next_value + 1)
-         .returning(DocumentSequence.next_value))
+_seq = DocumentSequence.__table__
+# a Core statement on the table, built once: no ORM bulk-update machinery on every sale
+_take = (update(_seq)
+         .where(_seq.c.store_id == bindparam("store"), _seq.c.code == bindparam("seq_code"))
+         .values(next_value=_seq.c.next_value + 1)
+         .returning(_seq.c.next_value))
 
 
 def _take_value(session, store_id: int, code: str) -> int | None:
-    row = session.execute(_take.where(DocumentSequence.store_id == store_id, DocumentSequence.code == code),
-                          execution_options={"synchronize_session": False}).first()
+    row = session.execute(_take, {"store": store_id, "seq_code": code}).first()
     return None if row is None else row[0] - 1
 
 
