@@ -1,3 +1,4 @@
+import pytest
 """/api/v1/sales: checkout with Idempotency-Key, list, detail, refund, preview."""
 from decimal import Decimal
 
@@ -152,3 +153,24 @@ def test_store_cashier_sells_only_in_own_store(api, make, session):
     assert r.status_code == 201, r.json
     r = api.post("/api/v1/sales", user=cashier, json=body(other, p))
     assert r.status_code == 422 and "store_id" in r.json["errors"]["json"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sales", "/api/v1/sales/preview"])
+def test_references_outside_the_scope_are_422(api, make, session, path):
+    """The checkout reads the store and the customer through the user's scope; employees are
+    checked by the API. None of another store's rows may be used, and nothing is saved."""
+    mine, other = make.store(), make.store()
+    p = make.product(price="3.00")
+    stranger = make.customer(home_store=other)
+    clerk = make.employee(store=other)
+    cashier = make.user(roles=("cashier",), scope_kind="store", scope_ref_id=mine.id)
+    before = nsales(session)
+    for extra, field in (({"customer_id": stranger.id}, "customer_id"),
+                         ({"customer_id": 10 ** 9}, "customer_id"),
+                         ({"cashier_id": clerk.id}, "cashier_id")):
+        r = api.post(path, user=cashier, json=body(mine, p, **extra))
+        assert r.status_code == 422 and field in r.json["errors"]["json"], (extra, r.json)
+    r = api.post(path, user=cashier, json={"store_id": mine.id,
+                                           "lines": [{"product_id": p.id, "qty": "1", "clerk_id": clerk.id}]})
+    assert r.status_code == 422 and "lines.0.clerk_id" in r.json["errors"]["json"], r.json
+    assert nsales(session) == before
