@@ -92,3 +92,22 @@ def test_sale_audit_records_changes_not_its_own_creation(session, make):
     refund(session, sale.id)
     (action, changes), = rows()
     assert action == "update" and changes["state"] == ["confirmed", "refunded"]
+
+
+def test_fingerprint_is_stable():
+    """Hashes stored with earlier sales must still match their retries: the fingerprint is
+    the JSON of the request as ``dataclasses.asdict`` gives it, without key and time."""
+    import dataclasses
+    import hashlib
+    import json
+    from datetime import datetime
+
+    req = CheckoutRequest(3, [LineRequest(7, Decimal("1.500"), clerk_id=4), LineRequest(8, Decimal(2))],
+                          payments=[PaymentRequest("card", Decimal("3.00"), "ref-1"), PaymentRequest("cash")],
+                          customer_id=11, cashier_id=5, idempotency_key="k-1", at=datetime(2026, 1, 2),
+                          note="n", codes=["SPRING"])
+    data = dataclasses.asdict(req)
+    del data["idempotency_key"], data["at"]
+    expected = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    assert req.fingerprint() == expected
+    assert CheckoutRequest(3, [LineRequest(7, Decimal("1.500"))]).fingerprint() != expected

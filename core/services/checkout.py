@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -55,9 +55,15 @@ class CheckoutRequest:
     codes: list[str] = field(default_factory=list)  # coupon/voucher codes, read by price_ticket hooks
 
     def fingerprint(self) -> str:
-        data = asdict(self)
-        data.pop("idempotency_key")
-        data.pop("at")
+        """A hash of everything the request asks for (not its key or time): a retry under
+        the same key must carry the same fingerprint. The same JSON as
+        ``asdict()`` without those two fields, built without its deep copies."""
+        data = {"store_id": self.store_id, "customer_id": self.customer_id, "cashier_id": self.cashier_id,
+                "note": self.note, "codes": self.codes,
+                "lines": [{"product_id": ln.product_id, "qty": ln.qty, "clerk_id": ln.clerk_id}
+                          for ln in self.lines],
+                "payments": [{"method": p.method, "amount": p.amount, "reference": p.reference}
+                             for p in self.payments]}
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -146,11 +152,14 @@ def payment_method_map(session, sale, user) -> dict:
     return out
 
 
+_PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
+
+
 def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer | None, at) -> Sale:
     """Build the unsaved ticket at list prices (used by checkout and by previews)."""
     hook = hook_of(session)
     ids = {ln.product_id for ln in req.lines}
-    products = {p.id: p for p in session.execute(select(Product).where(Product.id.in_(ids))).scalars()}
+    products = {p.id: p for p in session.execute(_PRODUCTS, {"ids": list(ids)}).scalars()}
     # collections start empty so appending after the flush never lazy-loads them
     sale = Sale(store=store, store_id=store.id, customer=customer,
                 customer_id=customer.id if customer else None, cashier_id=req.cashier_id,

@@ -20,7 +20,7 @@ _take = (update(_seq)
 
 
 def _take_value(session, store_id: int, code: str) -> int | None:
-    row = session.execute(_take, {"store": store_id, "seq_code": code}).first()
+    row = session.connection().execute(_take, {"store": store_id, "seq_code": code}).first()
     return None if row is None else row[0] - 1
 
 
