@@ -257,9 +257,13 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     sale.state = "confirmed"
     sale.confirmed_at = at
     sale.business_date = at.date()
-    # written with prebuilt statements, not the unit of work (see core.services.sale_writer)
-    insert_sale(session, sale)
-    insert_payments(session, sale, capture_payments(session, sale, plan))
+    # written with prebuilt statements, not the unit of work (see core.services.sale_writer);
+    # payments that capture nothing (cash, card) go with the sale, the others once captured
+    if all(method.capture is None for method, _amount, _ref in plan):
+        insert_sale(session, sale, capture_payments(session, sale, plan))
+    else:
+        insert_sale(session, sale)
+        insert_payments(session, sale, capture_payments(session, sale, plan))
     hook.validate_sale(session=session, sale=sale)
     hook.on_sale_confirmed(session=session, sale=sale)
     session.flush()

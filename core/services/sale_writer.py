@@ -8,6 +8,12 @@ per table (lines, adjustments and payments as multi-row ``INSERT ... RETURNING i
 about 0.55 ms. The objects are then attached to the session as *persistent*, so everything
 after the write (hooks, serialisers, later changes) sees an ordinary loaded sale.
 
+On PostgreSQL the whole document is one statement: data-modifying CTEs insert the header,
+the lines, the adjustments (joined to their lines by the lines' insert sentinel) and a
+payment that needs no capture, with the rows passed as arrays, so the text never changes
+and the server prepares it once. Every statement is a round trip during which the worker
+waits; an API sale went from 9 to 6 of them.
+
 What this means for addons:
 
 - Creating a sale fires no mapper events (``before_insert``/``after_insert``) and the sale
@@ -19,7 +25,7 @@ What this means for addons:
 """
 from __future__ import annotations
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -47,6 +53,85 @@ _INSERT_LINES = insert(SaleLine.__table__).returning(SaleLine.__table__.c.id, so
 _INSERT_ADJS = insert(SaleAdjustment.__table__).returning(SaleAdjustment.__table__.c.id,
                                                           sort_by_parameter_order=True)
 _INSERT_PAY = insert(SalePayment.__table__).returning(SalePayment.__table__.c.id)
+
+
+def _pg_type(model, key: str) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    return model.__table__.c[key].type.compile(dialect=postgresql.dialect())
+
+
+def _unnest(prefix: str, model, keys) -> str:
+    arrays = ", ".join(f"CAST(:{prefix}_{k} AS {_pg_type(model, k)}[])" for k in keys)
+    return f"unnest({arrays}) WITH ORDINALITY AS u({', '.join(keys)}, ord)"
+
+
+_LINE_KEYS = tuple(k for k, _ in _LINE if k != "sale_id")
+_ADJ_KEYS = tuple(k for k, _ in _ADJ if k not in ("sale_id", "line_id"))
+_PAY_KEYS = tuple(k for k, _ in _PAY if k != "sale_id")
+
+
+def _pg_document_sql(with_payment: bool) -> str:
+    """One statement for the header, lines, adjustments (and optionally one payment);
+    answers ``(part, id, ordinal)`` rows: part 0 header, 1 lines, 2 adjustments, 3 payment."""
+    header = [k for k, _ in _SALE]
+    sql = f"""
+WITH s AS (
+    INSERT INTO core_sale ({", ".join(header)}) VALUES ({", ".join(f":s_{k}" for k in header)})
+    RETURNING id),
+l AS (
+    INSERT INTO core_sale_line (_sentinel, sale_id, {", ".join(_LINE_KEYS)})
+    SELECT u.ord, s.id, {", ".join(f"u.{k}" for k in _LINE_KEYS)}
+    FROM s, {_unnest("l", SaleLine, _LINE_KEYS)}
+    RETURNING id, _sentinel),
+a AS (
+    INSERT INTO core_sale_adjustment (_sentinel, sale_id, line_id, {", ".join(_ADJ_KEYS)})
+    SELECT u.ord, s.id, l.id, {", ".join(f"u.{k}" for k in _ADJ_KEYS)}
+    FROM s CROSS JOIN unnest(CAST(:a_line AS INTEGER[])) WITH ORDINALITY AS n(line, ord)
+    JOIN {_unnest("a", SaleAdjustment, _ADJ_KEYS)} USING (ord)
+    LEFT JOIN l ON l._sentinel = n.line
+    RETURNING id, _sentinel)"""
+    if with_payment:
+        sql += f""",
+p AS (
+    INSERT INTO core_sale_payment (sale_id, {", ".join(_PAY_KEYS)})
+    SELECT s.id, {", ".join(f"CAST(:p_{k} AS {_pg_type(SalePayment, k)})" for k in _PAY_KEYS)} FROM s
+    RETURNING id)"""
+    sql += """
+SELECT 0, id, 0 FROM s UNION ALL SELECT 1, id, _sentinel FROM l UNION ALL SELECT 2, id, _sentinel FROM a"""
+    if with_payment:
+        sql += " UNION ALL SELECT 3, id, 0 FROM p"
+    return sql
+
+
+_PG_DOCUMENT = {with_payment: text(_pg_document_sql(with_payment)) for with_payment in (False, True)}
+
+
+def _pg_insert_document(conn, sale: Sale, payment: SalePayment | None) -> None:
+    params = {f"s_{k}": v for k, v in _values(sale, _SALE).items()}
+    lines = [_values(ln, _LINE) for ln in sale.lines]
+    for k in _LINE_KEYS:
+        params[f"l_{k}"] = [row[k] for row in lines]
+    position = {id(ln): i for i, ln in enumerate(sale.lines, 1)}
+    adjs = [_values(a, _ADJ) for a in sale.adjustments]
+    params["a_line"] = [position[id(a.line)] if a.line is not None else None for a in sale.adjustments]
+    for k in _ADJ_KEYS:
+        params[f"a_{k}"] = [row[k] for row in adjs]
+    if payment is not None:
+        params.update({f"p_{k}": v for k, v in _values(payment, _PAY).items() if k != "sale_id"})
+    parts = {0: {}, 1: {}, 2: {}, 3: {}}
+    for part, ident, ordinal in conn.execute(_PG_DOCUMENT[payment is not None], params):
+        parts[part][ordinal] = ident
+    if len(parts[1]) != len(sale.lines) or len(parts[2]) != len(sale.adjustments):  # pragma: no cover
+        raise RuntimeError("core_sale: the document was not written whole")
+    sale.id = parts[0][0]
+    for i, line in enumerate(sale.lines, 1):
+        line.id, line.sale_id = parts[1][i], sale.id
+    for i, adj in enumerate(sale.adjustments, 1):
+        adj.id, adj.sale_id = parts[2][i], sale.id
+        adj.line_id = adj.line.id if adj.line is not None else None
+    if payment is not None:
+        payment.id, payment.sale_id = parts[3][0], sale.id
 
 
 def _values(obj, columns) -> dict:
@@ -90,13 +175,21 @@ def _attach(session: Session, sale: Sale, objs) -> None:
     session.info[_WRITTEN] = written
 
 
-def insert_sale(session: Session, sale: Sale) -> Sale:
+def insert_sale(session: Session, sale: Sale, payments: list[SalePayment] = ()) -> Sale:
     """Write the new (transient) ``sale`` with its lines and adjustments, and attach them to
-    ``session`` as persistent. Payments are written by :func:`insert_payments`, after they
-    are captured (a capture may record the sale's id)."""
+    ``session`` as persistent. ``payments`` that need no capture may be written with it
+    (one statement on PostgreSQL); the others are written by :func:`insert_payments` once
+    captured (a capture may record the sale's id)."""
     if not _is_transient(sale) or sale.payments:
         raise ValueError("insert_sale() takes a new sale that is in no session, without payments")
     conn = session.connection()
+    payments = list(payments)
+    if conn.dialect.name == "postgresql" and len(payments) <= 1:
+        _pg_insert_document(conn, sale, payments[0] if payments else None)
+        _attach(session, sale, (*sale.lines, *sale.adjustments, sale))
+        if payments:
+            _add_payments(session, sale, payments)
+        return sale
     sale.id = conn.execute(_INSERT_SALE, _values(sale, _SALE)).scalar_one()
     for line in sale.lines:
         line.sale_id = sale.id
@@ -108,6 +201,8 @@ def insert_sale(session: Session, sale: Sale) -> Sale:
     if sale.adjustments:
         _insert_many(conn, _INSERT_ADJS, sale.adjustments, _ADJ)
     _attach(session, sale, (*sale.lines, *sale.adjustments, sale))
+    if payments:
+        insert_payments(session, sale, payments)
     return sale
 
 
@@ -117,8 +212,12 @@ def insert_payments(session: Session, sale: Sale, payments: list[SalePayment]) -
     conn = session.connection()
     for pay in payments:
         pay.sale_id = sale.id
-        row = _values(pay, _PAY)
-        pay.id = conn.execute(_INSERT_PAY, row).scalar_one()
+        pay.id = conn.execute(_INSERT_PAY, _values(pay, _PAY)).scalar_one()
+    _add_payments(session, sale, payments)
+
+
+def _add_payments(session: Session, sale: Sale, payments: list[SalePayment]) -> None:
+    for pay in payments:
         set_committed_value(pay, "sale", sale)
     set_committed_value(sale, "payments", [*sale.payments, *payments])
     _attach(session, sale, payments)
