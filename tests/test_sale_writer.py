@@ -152,3 +152,25 @@ def test_later_changes_go_through_the_orm(session, make):
     audit = session.scalars(select(AuditLog).where(AuditLog.model == "core_sale")).all()
     assert [a.action for a in audit] == ["update"] and audit[0].changes["note"] == [None, "corrected"]
     assert session.scalar(select(func.count()).select_from(SaleAdjustment)) == 0
+
+
+@pytest.mark.parametrize("start, expected", [(None, "S000001"), (999_999, "S999999"), (1_000_000, "S1000000")])
+def test_number_taken_with_the_write(session, make, start, expected):
+    """The sale is numbered as it is written (on PostgreSQL inside the same statement): the
+    store's first sale creates its counter, and the number reads as ``next_number`` makes it."""
+    from core.models import DocumentSequence
+    from core.services.numbering import next_number
+
+    store, other, p = make.store(), make.store(), make.product()
+    if start is not None:
+        session.add(DocumentSequence(store_id=store.id, code="sale", next_value=start))
+    session.commit()
+    sale = checkout(session, _req(store, p))
+    assert sale.number == f"{store.code}-{expected}"
+    after = checkout(session, _req(store, p, payments=[PaymentRequest("cash", Decimal("1.00")),
+                                                       PaymentRequest("card")]))  # the other path
+    session.commit()
+    assert after.number == f"{store.code}-S{(start or 1) + 1:06d}"
+    assert next_number(session, other, "sale") == f"{other.code}-S000001"
+    session.rollback()
+    assert session.get(DocumentSequence, (store.id, "sale")).next_value == (start or 1) + 2

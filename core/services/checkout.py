@@ -23,7 +23,6 @@ from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Customer, Product, Sale, SaleAdjustment, SaleLine, SalePayment, Store
 from core.runtime import hook_of, runtime_of
-from core.services.numbering import next_number
 from core.services.pricing import clear_prefetch, prefetch_for
 from core.services.sale_writer import insert_payments, insert_sale
 
@@ -253,16 +252,17 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     # The sale is written once, already numbered and confirmed: nothing is visible to anyone
     # before the transaction commits, and any refusal below rolls back the number too.
     plan = plan_payments(session, sale, req.payments or [PaymentRequest("cash")], user)
-    sale.number = next_number(session, store, "sale")
     sale.state = "confirmed"
     sale.confirmed_at = at
     sale.business_date = at.date()
-    # written with prebuilt statements, not the unit of work (see core.services.sale_writer);
-    # payments that capture nothing (cash, card) go with the sale, the others once captured
+    # Written with prebuilt statements, not the unit of work (see core.services.sale_writer),
+    # and numbered as it is written: the counter's row lock is held from there to the commit.
+    # Payments that capture nothing (cash, card) go with the sale, the others once captured
+    # (a capture may record the sale's id or number).
     if all(method.capture is None for method, _amount, _ref in plan):
-        insert_sale(session, sale, capture_payments(session, sale, plan))
+        insert_sale(session, sale, capture_payments(session, sale, plan), number_code="sale")
     else:
-        insert_sale(session, sale)
+        insert_sale(session, sale, number_code="sale")
         insert_payments(session, sale, capture_payments(session, sale, plan))
     hook.validate_sale(session=session, sale=sale)
     hook.on_sale_confirmed(session=session, sale=sale)

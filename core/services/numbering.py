@@ -24,14 +24,32 @@ def _take_value(session, store_id: int, code: str) -> int | None:
     return None if row is None else row[0] - 1
 
 
+def ensure_sequence(session, store_id: int, code: str) -> None:
+    """Create the store's counter row for ``code`` unless it exists (the first document)."""
+    try:
+        with session.begin_nested():
+            session.execute(insert(DocumentSequence).values(store_id=store_id, code=code, next_value=1))
+    except IntegrityError:  # it exists, or another transaction created it first
+        pass
+
+
+def number_prefix(store: Store, code: str) -> str:
+    return f"{store.code}-{'R' if code == 'refund' else 'S'}"
+
+
 def next_number(session, store: Store, code: str) -> str:
     value = _take_value(session, store.id, code)
     if value is None:
-        try:
-            with session.begin_nested():
-                session.execute(insert(DocumentSequence).values(store_id=store.id, code=code, next_value=1))
-        except IntegrityError:  # another transaction created it first
-            pass
+        ensure_sequence(session, store.id, code)
         value = _take_value(session, store.id, code)
-    prefix = "R" if code == "refund" else "S"
-    return f"{store.code}-{prefix}{value:06d}"
+    return f"{number_prefix(store, code)}{value:06d}"
+
+
+#: PostgreSQL: the same numbering inside a larger statement (see core.services.sale_writer).
+#: A CTE that takes the next value of ``:n_store``/``:n_code`` (no row: the CTE is empty,
+#: and the statement must write nothing), and the number built from it exactly as
+#: :func:`next_number` builds it (six digits at least).
+PG_TAKE_CTE = ("n AS (UPDATE core_document_sequence SET next_value = next_value + 1 "
+               "WHERE store_id = :n_store AND code = :n_code RETURNING next_value - 1 AS v)")
+PG_NUMBER = ("CAST(:n_prefix AS VARCHAR) || CASE WHEN n.v < 1000000 THEN lpad(CAST(n.v AS TEXT), 6, '0') "
+             "ELSE CAST(n.v AS TEXT) END")

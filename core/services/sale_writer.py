@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.models import Sale, SaleAdjustment, SaleLine, SalePayment
+from core.services import numbering
 
 _WRITTEN = "_banyan_sale_writer"  # session.info key: [(transaction, objects written), ...]
 
@@ -71,14 +72,16 @@ _ADJ_KEYS = tuple(k for k, _ in _ADJ if k not in ("sale_id", "line_id"))
 _PAY_KEYS = tuple(k for k, _ in _PAY if k != "sale_id")
 
 
-def _pg_document_sql(with_payment: bool) -> str:
-    """One statement for the header, lines, adjustments (and optionally one payment);
-    answers ``(part, id, ordinal)`` rows: part 0 header, 1 lines, 2 adjustments, 3 payment."""
+def _pg_document_sql(with_payment: bool, with_number: bool) -> str:
+    """One statement for the header, lines, adjustments, and optionally one payment and the
+    sale's number (taken from the store's counter in the same statement). Answers
+    ``(part, id, ordinal, number)`` rows: part 0 header, 1 lines, 2 adjustments, 3 payment."""
     header = [k for k, _ in _SALE]
-    sql = f"""
-WITH s AS (
-    INSERT INTO core_sale ({", ".join(header)}) VALUES ({", ".join(f":s_{k}" for k in header)})
-    RETURNING id),
+    values = ", ".join(numbering.PG_NUMBER if with_number and k == "number"
+                       else f"CAST(:s_{k} AS {_pg_type(Sale, k)})" for k in header)
+    sql = "WITH " + (numbering.PG_TAKE_CTE + ",\n" if with_number else "") + f"""s AS (
+    INSERT INTO core_sale ({", ".join(header)}) SELECT {values}{" FROM n" if with_number else ""}
+    RETURNING id, number),
 l AS (
     INSERT INTO core_sale_line (_sentinel, sale_id, {", ".join(_LINE_KEYS)})
     SELECT u.ord, s.id, {", ".join(f"u.{k}" for k in _LINE_KEYS)}
@@ -98,17 +101,23 @@ p AS (
     SELECT s.id, {", ".join(f"CAST(:p_{k} AS {_pg_type(SalePayment, k)})" for k in _PAY_KEYS)} FROM s
     RETURNING id)"""
     sql += """
-SELECT 0, id, 0 FROM s UNION ALL SELECT 1, id, _sentinel FROM l UNION ALL SELECT 2, id, _sentinel FROM a"""
+SELECT 0, id, 0, number FROM s
+UNION ALL SELECT 1, id, _sentinel, NULL FROM l UNION ALL SELECT 2, id, _sentinel, NULL FROM a"""
     if with_payment:
-        sql += " UNION ALL SELECT 3, id, 0 FROM p"
+        sql += " UNION ALL SELECT 3, id, 0, NULL FROM p"
     return sql
 
 
-_PG_DOCUMENT = {with_payment: text(_pg_document_sql(with_payment)) for with_payment in (False, True)}
+_PG_DOCUMENT = {(pay, num): text(_pg_document_sql(pay, num)) for pay in (False, True) for num in (False, True)}
 
 
-def _pg_insert_document(conn, sale: Sale, payment: SalePayment | None) -> None:
+def _pg_insert_document(conn, sale: Sale, payment: SalePayment | None, number_code: str | None) -> bool:
+    """Write the document in one statement; False when ``number_code``'s counter row does
+    not exist yet (then nothing was written)."""
     params = {f"s_{k}": v for k, v in _values(sale, _SALE).items()}
+    if number_code:
+        params.update(n_store=sale.store_id, n_code=number_code,
+                      n_prefix=numbering.number_prefix(sale.store, number_code))
     lines = [_values(ln, _LINE) for ln in sale.lines]
     for k in _LINE_KEYS:
         params[f"l_{k}"] = [row[k] for row in lines]
@@ -120,11 +129,17 @@ def _pg_insert_document(conn, sale: Sale, payment: SalePayment | None) -> None:
     if payment is not None:
         params.update({f"p_{k}": v for k, v in _values(payment, _PAY).items() if k != "sale_id"})
     parts = {0: {}, 1: {}, 2: {}, 3: {}}
-    for part, ident, ordinal in conn.execute(_PG_DOCUMENT[payment is not None], params):
+    number = None
+    for part, ident, ordinal, num in conn.execute(_PG_DOCUMENT[payment is not None, bool(number_code)], params):
         parts[part][ordinal] = ident
+        number = num if part == 0 else number
+    if not parts[0]:
+        if number_code:
+            return False
+        raise RuntimeError("core_sale: the header was not written")  # pragma: no cover
     if len(parts[1]) != len(sale.lines) or len(parts[2]) != len(sale.adjustments):  # pragma: no cover
         raise RuntimeError("core_sale: the document was not written whole")
-    sale.id = parts[0][0]
+    sale.id, sale.number = parts[0][0], number
     for i, line in enumerate(sale.lines, 1):
         line.id, line.sale_id = parts[1][i], sale.id
     for i, adj in enumerate(sale.adjustments, 1):
@@ -132,6 +147,7 @@ def _pg_insert_document(conn, sale: Sale, payment: SalePayment | None) -> None:
         adj.line_id = adj.line.id if adj.line is not None else None
     if payment is not None:
         payment.id, payment.sale_id = parts[3][0], sale.id
+    return True
 
 
 def _values(obj, columns) -> dict:
@@ -175,21 +191,31 @@ def _attach(session: Session, sale: Sale, objs) -> None:
     session.info[_WRITTEN] = written
 
 
-def insert_sale(session: Session, sale: Sale, payments: list[SalePayment] = ()) -> Sale:
+def insert_sale(session: Session, sale: Sale, payments: list[SalePayment] = (),
+                number_code: str | None = None) -> Sale:
     """Write the new (transient) ``sale`` with its lines and adjustments, and attach them to
-    ``session`` as persistent. ``payments`` that need no capture may be written with it
-    (one statement on PostgreSQL); the others are written by :func:`insert_payments` once
-    captured (a capture may record the sale's id)."""
+    ``session`` as persistent.
+
+    ``payments`` that need no capture may be written with it; the others are written by
+    :func:`insert_payments` once captured (a capture may record the sale's id or number).
+    ``number_code`` numbers the sale from its store's counter as part of the write (see
+    :mod:`core.services.numbering`). On PostgreSQL all of this is one statement."""
     if not _is_transient(sale) or sale.payments:
         raise ValueError("insert_sale() takes a new sale that is in no session, without payments")
     conn = session.connection()
     payments = list(payments)
     if conn.dialect.name == "postgresql" and len(payments) <= 1:
-        _pg_insert_document(conn, sale, payments[0] if payments else None)
+        payment = payments[0] if payments else None
+        if not _pg_insert_document(conn, sale, payment, number_code):
+            numbering.ensure_sequence(session, sale.store_id, number_code)  # the store's first
+            if not _pg_insert_document(conn, sale, payment, number_code):  # pragma: no cover
+                raise RuntimeError("core_document_sequence: no counter row after creating it")
         _attach(session, sale, (*sale.lines, *sale.adjustments, sale))
         if payments:
             _add_payments(session, sale, payments)
         return sale
+    if number_code:
+        sale.number = numbering.next_number(session, sale.store, number_code)
     sale.id = conn.execute(_INSERT_SALE, _values(sale, _SALE)).scalar_one()
     for line in sale.lines:
         line.sale_id = sale.id
