@@ -69,3 +69,30 @@ def test_negative_price_refused(session, make):
     with pytest.raises(BusinessError) as exc:
         set_price(session, make.chain_price_list(), p, Decimal("-0.01"), T0)
     assert "price" in exc.value.errors
+
+
+def test_checkout_read_of_retail_prices_matches_list_prices(session, make):
+    """The checkout reads products with their retail price in one statement
+    (``products_with_retail``); it must choose exactly as ``list_prices`` does."""
+    from core.services.pricing import list_prices, products_with_retail
+
+    s1, s2 = make.store(), make.store()
+    chain = make.chain_price_list()
+    own = PriceList(code=f"S-{s1.code}", name="Mall prices", kind="retail", store_id=s1.id)
+    member = PriceList(code=f"M-{s1.code}", name="Member", kind="member", store_id=s1.id)
+    session.add_all([own, member])
+    ps = [make.product(price="10.00") for _ in range(5)] + [make.product(price=None)]
+    set_price(session, own, ps[0], Decimal("11.50"), T0)                       # store list wins
+    set_price(session, chain, ps[1], Decimal("9.00"), T0 + timedelta(days=1))  # a later chain price
+    set_price(session, own, ps[2], Decimal("8.00"), T0 + timedelta(days=30))   # not yet in force
+    set_price(session, member, ps[3], Decimal("1.00"), T0)                      # another kind
+    session.add(PriceListItem(price_list=own, product=ps[4], price=Decimal("7.77"), valid_from=T0,
+                              valid_to=T0 + timedelta(days=7)))                 # ended
+    session.flush()
+    ids = [p.id for p in ps]
+    for store in (s1, s2):
+        for at in (T0 - timedelta(hours=1), T0, T0 + timedelta(days=2), T0 + timedelta(days=40)):
+            products, prices = products_with_retail(session, ids, store.id, at)
+            assert set(products) == set(ids)
+            assert prices == list_prices(session, ids, store.id, "retail", at), (store.code, at)
+    assert products_with_retail(session, ids, s1.id, T0 + timedelta(days=2))[1][ps[0].id] == Decimal("11.50")

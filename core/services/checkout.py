@@ -21,9 +21,16 @@ from core.db import CENT, ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
-from core.models import Customer, Product, Sale, SaleAdjustment, SaleLine, SalePayment, Store
+from core.models import (
+    Customer,
+    Sale,
+    SaleAdjustment,
+    SaleLine,
+    SalePayment,
+    Store,
+)
 from core.runtime import hook_of, runtime_of
-from core.services.pricing import clear_prefetch, prefetch_for
+from core.services.pricing import clear_prefetch, prefetch_for, products_with_retail
 from core.services.sale_writer import insert_payments, insert_sale
 
 
@@ -151,14 +158,13 @@ def payment_method_map(session, sale, user) -> dict:
     return out
 
 
-_PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
-
-
 def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer | None, at) -> Sale:
     """Build the unsaved ticket at list prices (used by checkout and by previews)."""
     hook = hook_of(session)
     ids = {ln.product_id for ln in req.lines}
-    products = {p.id: p for p in session.execute(_PRODUCTS, {"ids": list(ids)}).scalars()}
+    # the products come with their retail prices (one statement), which the kernel's
+    # default resolve_price then reads from the ticket's price memo
+    products, retail = products_with_retail(session, ids, store.id, at)
     # collections start empty so appending after the flush never lazy-loads them
     sale = Sale(store=store, store_id=store.id, customer=customer,
                 customer_id=customer.id if customer else None, cashier_id=req.cashier_id,
@@ -166,7 +172,7 @@ def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer 
                 created_at=at, lines=[], adjustments=[], payments=[])
     sale.codes = [str(c).strip() for c in (req.codes or []) if str(c).strip()]  # transient, for price_ticket
     errors = {}
-    prefetch_for(session, ids, store.id, at)
+    prefetch_for(session, ids, store.id, at, retail=retail)
     try:
         _price_each_line(session, hook, req, sale, products, store, customer, at, errors)
         if errors:

@@ -27,6 +27,46 @@ _prices = (
 )
 
 
+def _best_retail_price():
+    """Correlated subquery: the retail price in force for ``Product`` at the store, chosen
+    as ``_prices`` chooses (the store's own list first, then the latest ``valid_from``)."""
+    from core.models import Product
+
+    return (select(PriceListItem.price)
+            .join(PriceList, PriceList.id == PriceListItem.price_list_id)
+            .where(PriceListItem.product_id == Product.id, PriceList.kind == "retail",
+                   or_(PriceList.store_id == bindparam("store_id"), PriceList.store_id.is_(None)),
+                   PriceListItem.valid_from <= bindparam("at"),
+                   or_(PriceListItem.valid_to.is_(None), PriceListItem.valid_to > bindparam("at")))
+            .order_by(PriceList.store_id.is_(None), PriceListItem.valid_from.desc())
+            .limit(1).correlate(Product).scalar_subquery())
+
+
+def _products_with_retail():
+    from core.models import Product
+
+    return select(Product, _best_retail_price().label("retail_price")).where(
+        Product.id.in_(bindparam("ids", expanding=True)))
+
+
+_PRODUCTS_WITH_RETAIL = None
+
+
+def products_with_retail(session, product_ids, store_id: int, at: datetime) -> tuple[dict, dict]:
+    """The checkout's product read: ``({id: Product}, {id: retail price})`` in one statement.
+    The prices then answer :func:`list_price` for the ticket (see :func:`prefetch_for`)."""
+    global _PRODUCTS_WITH_RETAIL
+    if _PRODUCTS_WITH_RETAIL is None:
+        _PRODUCTS_WITH_RETAIL = _products_with_retail()
+    products, prices = {}, {}
+    rows = session.execute(_PRODUCTS_WITH_RETAIL, {"ids": list(product_ids), "store_id": store_id, "at": at})
+    for product, price in rows:
+        products[product.id] = product
+        if price is not None:
+            prices[product.id] = price
+    return products, prices
+
+
 @cached("core.price_list_scopes", watch_models=(PriceList,))
 def price_list_scopes(session) -> frozenset[tuple[str, int | None]]:
     """``(kind, store_id)`` of every price list (``store_id`` None: chain-wide)."""
@@ -53,9 +93,13 @@ def list_prices(session, product_ids, store_id: int, kind: str, at: datetime) ->
     return out
 
 
-def prefetch_for(session, product_ids, store_id: int, at: datetime) -> None:
-    """Announce the products about to be priced (the checkout does this per ticket)."""
-    session.info["_price_memo"] = {"ids": tuple(product_ids), "store_id": store_id, "at": at}
+def prefetch_for(session, product_ids, store_id: int, at: datetime, retail: dict | None = None) -> None:
+    """Announce the products about to be priced (the checkout does this per ticket), with
+    their ``retail`` prices when already read (:func:`products_with_retail`)."""
+    memo = {"ids": tuple(product_ids), "store_id": store_id, "at": at}
+    if retail is not None:
+        memo["retail"] = retail
+    session.info["_price_memo"] = memo
 
 
 def clear_prefetch(session) -> None:
