@@ -8,7 +8,7 @@ PostgreSQL runs at READ COMMITTED, where "lock the owner row, then sum the ledge
 from __future__ import annotations
 
 import contextlib
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from sqlalchemy import MetaData, Numeric, create_engine, event
@@ -41,9 +41,9 @@ class Base(DeclarativeBase):
 
 def money(value) -> Decimal:
     """Round any number-like to cents (half-up), as an exact Decimal."""
-    from decimal import ROUND_HALF_UP
-
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    if type(value) is not Decimal:  # a Decimal needs no conversion (the checkout's hot path)
+        value = Decimal(str(value))
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def make_engine(url: str, echo: bool = False, **kw) -> Engine:

@@ -174,3 +174,18 @@ def test_number_taken_with_the_write(session, make, start, expected):
     assert next_number(session, other, "sale") == f"{other.code}-S000001"
     session.rollback()
     assert session.get(DocumentSequence, (store.id, "sale")).next_value == (start or 1) + 2
+
+
+def test_adjustments_on_a_sale_in_a_session_go_through_the_orm(session, make):
+    """``apply_adjustments`` sets a new ticket's collection without ORM events (the writer
+    inserts the rows); on a sale already in a session it must append through the ORM, or
+    the unit of work would never insert them."""
+    from core.services.checkout import apply_adjustments
+
+    store, p = make.store(), make.product(price="10.00")
+    sale = checkout(session, _req(store, p))
+    apply_adjustments(sale, [Adjustment(amount=Decimal("-1.00"), rule_code="late", label="late", line=sale.lines[0])])
+    session.commit()
+    rows = session.execute(select(SaleAdjustment.rule_code, SaleAdjustment.amount, SaleAdjustment.line_id)
+                           .where(SaleAdjustment.sale_id == sale.id)).all()
+    assert rows == [("late", Decimal("-1.00"), sale.lines[0].id)]

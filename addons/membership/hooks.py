@@ -11,7 +11,7 @@ from core.errors import BusinessError
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
-from core.services.pricing import list_price
+from core.services.pricing import has_price_list, list_price
 
 from addons.membership import services as svc
 from addons.membership.models import MODELS
@@ -54,7 +54,9 @@ def register_sensitive_actions():
 @hookimpl
 def resolve_price(session, product, store, customer, at):
     """Active members pay the member price list's price when the product has one."""
-    if customer is None or not svc.is_active_member(session, customer.id):
+    if customer is None or not has_price_list(session, "member", store.id):
+        return None  # no member prices in this chain or store: no member lookup either
+    if not svc.is_active_member(session, customer.id):
         return None
     return list_price(session, product.id, store.id, "member", at)
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import cache
 from core.contrib import sort_by_priority
@@ -121,6 +122,21 @@ def apply_adjustments(sale: Sale, adjustments) -> None:
 
     A ticket-level adjustment is spread over the lines pro rata, so every line carries its
     share (refunds, commissions and margins stay exact per line)."""
+    new = []
+    _apply(sale, adjustments, new)
+    if not new:
+        return
+    if inspect(sale).transient:
+        # a new ticket (checkout, preview): the rows are written by core.services.sale_writer,
+        # so the collection is set without per-item append and backref events
+        set_committed_value(sale, "adjustments", [*sale.adjustments, *new])
+        for adj in new:
+            set_committed_value(adj, "sale", sale)
+    else:  # a sale in a session: through the ORM, so that its unit of work inserts them
+        sale.adjustments.extend(new)
+
+
+def _apply(sale: Sale, adjustments, new: list) -> None:
     for adj in adjustments:
         amount = money(adj.amount)
         if amount == 0:
@@ -132,8 +148,8 @@ def apply_adjustments(sale: Sale, adjustments) -> None:
                 continue
             line.discount += amount
             line.total += amount
-            sale.adjustments.append(SaleAdjustment(line=line, amount=amount, rule_code=adj.rule_code,
-                                                   label=str(adj.label)[:160]))
+            new.append(SaleAdjustment(line=line, amount=amount, rule_code=adj.rule_code,
+                                      label=str(adj.label)[:160]))
             continue
         base = sum((ln.total for ln in sale.lines), ZERO)
         amount = max(amount, -base)
@@ -146,8 +162,8 @@ def apply_adjustments(sale: Sale, adjustments) -> None:
             line.discount += share
             line.total += share
             left -= share
-        sale.adjustments.append(SaleAdjustment(line=None, amount=amount - left, rule_code=adj.rule_code,
-                                               label=str(adj.label)[:160]))
+        new.append(SaleAdjustment(line=None, amount=amount - left, rule_code=adj.rule_code,
+                                  label=str(adj.label)[:160]))
 
 
 def payment_method_map(session, sale, user) -> dict:

@@ -74,16 +74,21 @@ def price_list_scopes(session) -> frozenset[tuple[str, int | None]]:
     return frozenset((kind, store_id) for kind, store_id in rows)
 
 
+def has_price_list(session, kind: str, store_id: int) -> bool:
+    """Whether a price list of ``kind`` exists for the store or the chain (cached: no query
+    on the checkout path). Lets a hook skip its own lookups when there is nothing to price."""
+    scopes = price_list_scopes(session)
+    return (kind, store_id) in scopes or (kind, None) in scopes
+
+
 def list_prices(session, product_ids, store_id: int, kind: str, at: datetime) -> dict[int, Decimal]:
     """``{product_id: price}`` of ``kind`` in force at ``at`` (missing ids have no price).
     For kinds other than retail (which every selling chain has) the database is asked only
     when a list of that kind exists for the store or the chain: a chain without member
     prices pays nothing for the member-price lookup."""
     out: dict[int, Decimal] = {}
-    if kind != "retail":
-        scopes = price_list_scopes(session)
-        if (kind, store_id) not in scopes and (kind, None) not in scopes:
-            return out
+    if kind != "retail" and not has_price_list(session, kind, store_id):
+        return out
     # a business lookup, like the ledgers: on the session's connection, without the ORM
     # layer (nothing to load as objects) and without the user's record rules
     rows = session.connection().execute(_prices, {"product_ids": list(product_ids), "kind": kind,
