@@ -92,7 +92,10 @@ def seed(url: str, n_customers: int):
         store = make.store()
         products = [make.product(price=f"{5 + i}.50") for i in range(20)]
         admin = make.user(roles=("hq_admin",), password=PASSWORD, username="bench-admin", superuser=True)
+        cashier = make.user(roles=("cashier",), username="bench-cashier", scope_kind="store",
+                            scope_ref_id=store.id)
         token, _t = create_token(s, admin, "bench")
+        cashier_token, _t = create_token(s, cashier, "bench-till")
         s.commit()
         ids = (store.id, [p.id for p in products])
     t0 = time.perf_counter()
@@ -118,7 +121,7 @@ def seed(url: str, n_customers: int):
                     for i in range(start, min(start + chunk, n_customers + 1))])
     insert_s = time.perf_counter() - t0
     rt.dispose()
-    return token, ids, insert_s
+    return (token, cashier_token), ids, insert_s
 
 
 def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class: str | None = None,
@@ -366,6 +369,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--worker-class", default=None, help="gunicorn -k (default: sync, gthread when --threads > 1)")
     ap.add_argument("--port", type=int, default=5891)
+    ap.add_argument("--as-admin", action="store_true",
+                    help="ring the sales up as the unscoped superuser instead of a store's cashier")
     ap.add_argument("--gunicorn-config", default="config/gunicorn.conf.py",
                     help="gunicorn -c file ('none': gunicorn's defaults, no gc.freeze in workers)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
@@ -375,7 +380,10 @@ def main(argv=None):
     url = make_database(args.db_url)
     proc = None
     try:
-        token, ids, insert_s = seed(url, args.customers)
+        (admin_token, till_token), ids, insert_s = seed(url, args.customers)
+        # the sales are rung up as a till would: a cashier scoped to the store (record rules
+        # on every read), unless --as-admin (the superuser, no scope)
+        token = admin_token if args.as_admin else till_token
         print(f"seeded {args.customers:,} customers in {insert_s:.1f} s ({make_url(url).get_backend_name()})")
         if args.profile:
             profile_in_process(url, token, ids, args.profile)
@@ -383,13 +391,14 @@ def main(argv=None):
         proc = start_gunicorn(url, args.port, args.workers, args.threads, args.worker_class,
                               None if args.gunicorn_config == "none" else args.gunicorn_config)
         base = f"http://127.0.0.1:{args.port}"
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = {"Authorization": f"Bearer {admin_token}"}
         # warm up every worker (imports, pools, caches) with a few sales
         warm = max(32, 8 * args.workers)
         bench_sales(args.port, token, ids, warm, min(args.clients, 2 * args.workers))
         lat, errors, wall, cpu = bench_sales(args.port, token, ids, args.sales, args.clients, proc.pid, url)
         print(f"POST /api/v1/sales x{args.sales}, {args.clients} clients, gunicorn {args.workers} workers x "
-              f"{args.threads} threads: {fmt(lat)}; {len(lat) / wall:.0f} req/s; errors {len(errors)} {errors[:2]}")
+              f"{args.threads} threads, as {'superuser' if args.as_admin else 'store-scoped cashier'}: "
+              f"{fmt(lat)}; {len(lat) / wall:.0f} req/s; errors {len(errors)} {errors[:2]}")
         print("  " + fmt_cpu(cpu, args.sales))
         if args.list_requests <= 0:
             return
