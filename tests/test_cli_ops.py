@@ -185,3 +185,26 @@ def test_serve_builds_the_app_lazily(env, monkeypatch):
     assert result.exit_code == 0, result.output
     assert seen["port"] == 5099 and seen["host"] == "127.0.0.1"
     assert hasattr(seen["app"], "wsgi_app")
+
+
+def test_serve_runs_gunicorn_with_the_worker_hook(env, monkeypatch):
+    """``banyan serve`` (no --dev) serves with gunicorn and the worker hook that freezes the
+    loaded app's objects (core/serving.py)."""
+    pytest.importorskip("gunicorn")
+    from gunicorn.app.base import BaseApplication
+
+    from core.serving import post_worker_init
+
+    seen = {}
+
+    def fake_run(self):
+        seen["bind"] = self.cfg.bind
+        seen["hook"] = self.cfg.post_worker_init
+        seen["app"] = self.load()
+
+    monkeypatch.setattr(BaseApplication, "run", fake_run)
+    assert run(env, "init", "--admin-user", "boss", "--admin-password", "x1234").exit_code == 0
+    result = run(env, "serve", "--port", "5999")
+    assert result.exit_code == 0, result.output
+    assert seen["bind"] == ["127.0.0.1:5999"] and seen["hook"] is post_worker_init
+    assert seen["app"].extensions["banyan"] is not None
