@@ -83,3 +83,34 @@ def test_unrestricted_and_superuser_see_all(session, rt, make):
     for u in (boss, root):
         assert _ids(data, set(data), "sale") <= _visible(rt, u, Sale)
         assert _ids(data, set(data), "customer") <= _visible(rt, u, Customer)
+
+
+def test_a_statement_reused_across_users_keeps_each_users_scope(session, rt, make):
+    """Statements built once (the checkout's) get each scope's criteria applied once and the
+    result kept per scope: two users running the same statement object still see only their
+    own rows, every time, and one-off statements cannot grow what is kept."""
+    from core.security import scope as scope_mod
+
+    _, _, _, _, data = _world(make)
+    e1 = make.user(roles=("cashier",), scope_kind="store", scope_ref_id=data["e1"]["store"])
+    s1 = make.user(roles=("cashier",), scope_kind="store", scope_ref_id=data["s1"]["store"])
+    session.flush()
+    prebuilt = select(Sale.id).order_by(Sale.id)
+    everything = _ids(data, set(data), "sale")
+    for _round in range(3):
+        for user, key in ((e1, "e1"), (s1, "s1"), (e1, "e1")):
+            s = rt.session(user=user, scoped=True)
+            try:
+                assert set(s.execute(prebuilt).scalars()) & everything == _ids(data, [key], "sale")
+            finally:
+                s.close()
+    s = rt.session(user=e1, scoped=True)
+    try:
+        s.execute(prebuilt).all()
+        kept = s.info["_scope_criteria"]
+        assert prebuilt in kept.statements
+        for i in range(scope_mod._STATEMENTS_MAX + 10):  # one-off statements
+            s.execute(select(Sale.id).where(Sale.id == -i)).all()
+        assert len(kept.statements) == scope_mod._STATEMENTS_MAX
+    finally:
+        s.close()

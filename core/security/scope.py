@@ -9,6 +9,7 @@ exports, reports and the API therefore obey one rule set.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import event, select
@@ -106,6 +107,35 @@ def criteria_for(registry, scope: Scope) -> list:
 #: the options are immutable and rules depend on the scope only (RecordRule's contract)
 _CRITERIA_MAX = 512
 _criteria_lock = threading.Lock()
+_STATEMENTS_MAX = 256
+
+
+class _Criteria(list):
+    """A scope's ``with_loader_criteria`` options, plus the statements they were applied to.
+
+    Applying a dozen options to a statement (coercing each) and computing the new statement's
+    cache key cost about 0.2 ms per ORM select of a scoped user. Statements built once at
+    module level (the checkout's) come back on every request; for those the optioned
+    statement is kept, so its cache key is computed once (statements memoise their key).
+    The most recently used ``_STATEMENTS_MAX`` are kept, so one-off statements cannot grow it."""
+
+    def __init__(self, options):
+        super().__init__(options)
+        self.statements: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def apply(self, statement):
+        with self.lock:
+            optioned = self.statements.get(statement)
+            if optioned is not None:
+                self.statements.move_to_end(statement)
+                return optioned
+        optioned = statement.options(*self)
+        with self.lock:
+            self.statements[statement] = optioned
+            if len(self.statements) > _STATEMENTS_MAX:
+                self.statements.popitem(last=False)
+        return optioned
 
 
 def cached_criteria(registry, scope: Scope) -> list:
@@ -118,7 +148,7 @@ def cached_criteria(registry, scope: Scope) -> list:
         opts = per.get(key)
         if opts is not None:
             return opts
-    opts = criteria_for(registry, scope)
+    opts = _Criteria(criteria_for(registry, scope))
     with _criteria_lock:
         per = getattr(registry, "_banyan_scope_criteria", None)
         if per is None:
@@ -148,4 +178,4 @@ def _apply_scope(state):
         cache = cached_criteria(rt.registry, scope)
         state.session.info["_scope_criteria"] = cache
     if cache:
-        state.statement = state.statement.options(*cache)
+        state.statement = cache.apply(state.statement)
