@@ -111,3 +111,39 @@ def test_fingerprint_is_stable():
     expected = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     assert req.fingerprint() == expected
     assert CheckoutRequest(3, [LineRequest(7, Decimal("1.500"))]).fingerprint() != expected
+
+
+def test_store_and_products_read_together_and_their_errors(session, make, rt):
+    """The checkout reads the store, the configuration token and the ticket's products in one
+    statement; when that finds nothing it still tells a missing store from missing products."""
+    from sqlalchemy import event
+
+    from core.errors import NotFound
+    from core.services.checkout import preview
+
+    store, p1, p2 = make.store(), make.product(price="2.00"), make.product(price="3.00")
+    closed = make.store()
+    closed.active = False
+    session.commit()
+    selects = []
+    listener = lambda _c, _cur, statement, *_a: selects.append(statement) if statement.lstrip().startswith("SELECT") else None
+    event.listen(rt.engine, "before_cursor_execute", listener)
+    try:
+        ticket = preview(session, CheckoutRequest(store.id, [LineRequest(p1.id, Decimal(1)), LineRequest(p2.id, Decimal(2))]))
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", listener)
+    assert ticket.total == Decimal("8.00") and len(selects) == 1
+    session.rollback()
+    with pytest.raises(BusinessError) as exc:  # the store exists, none of the products do
+        checkout(session, CheckoutRequest(store.id, [LineRequest(10 ** 9, Decimal(1))]))
+    assert list(exc.value.errors) == ["lines.0.product_id"]
+    session.rollback()
+    with pytest.raises(BusinessError) as exc:  # one of two lines
+        checkout(session, CheckoutRequest(store.id, [LineRequest(p1.id, Decimal(1)), LineRequest(10 ** 9, Decimal(1))]))
+    assert list(exc.value.errors) == ["lines.1.product_id"]
+    session.rollback()
+    for store_id in (10 ** 9, closed.id):
+        with pytest.raises(NotFound) as exc:
+            checkout(session, CheckoutRequest(store_id, [LineRequest(p1.id, Decimal(1))]))
+        assert list(exc.value.errors) == ["store_id"]
+        session.rollback()

@@ -24,6 +24,7 @@ from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import (
     Customer,
+    Product,
     Sale,
     SaleAdjustment,
     SaleLine,
@@ -31,7 +32,7 @@ from core.models import (
     Store,
 )
 from core.runtime import hook_of, runtime_of
-from core.services.pricing import clear_prefetch, prefetch_for, products_with_retail
+from core.services.pricing import clear_prefetch, prefetch_for, products_with_retail, retail_price_column
 from core.services.sale_writer import insert_payments, insert_sale
 
 
@@ -174,13 +175,15 @@ def payment_method_map(session, sale, user) -> dict:
     return out
 
 
-def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer | None, at) -> Sale:
-    """Build the unsaved ticket at list prices (used by checkout and by previews)."""
+def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer | None, at,
+                loaded: tuple[dict, dict] | None = None) -> Sale:
+    """Build the unsaved ticket at list prices (used by checkout and by previews).
+    ``loaded``: the ticket's products and retail prices when already read (:func:`_load_ticket`)."""
     hook = hook_of(session)
     ids = {ln.product_id for ln in req.lines}
-    # the products come with their retail prices (one statement), which the kernel's
-    # default resolve_price then reads from the ticket's price memo
-    products, retail = products_with_retail(session, ids, store.id, at)
+    # the products come with their retail prices, which the kernel's default resolve_price
+    # then reads from the ticket's price memo
+    products, retail = loaded if loaded is not None else products_with_retail(session, ids, store.id, at)
     # collections start empty so appending after the flush never lazy-loads them
     sale = Sale(store=store, store_id=store.id, customer=customer,
                 customer_id=customer.id if customer else None, cashier_id=req.cashier_id,
@@ -220,17 +223,34 @@ def _price_each_line(session, hook, req, sale, products, store, customer, at, er
 
 
 _STORE = select(Store, cache.TOKEN_COLUMN).where(Store.id == bindparam("id"))
+# The store, the configuration token and the ticket's products with their retail prices, in
+# one statement (one row per product, the store repeated): a round trip fewer per sale.
+_STORE_AND_PRODUCTS = (
+    select(Store, cache.TOKEN_COLUMN, Product, retail_price_column())
+    .select_from(Store).join(Product, Product.id.in_(bindparam("ids", expanding=True)))
+    .where(Store.id == bindparam("store_id")))
 
 
-def _load_parties(session, req: CheckoutRequest):
-    # the store comes with the configuration token: addons' cached reads later in the sale
-    # (promotions, tiers, rules) then cost no statement of their own
-    store = session.identity_map.get(session.identity_key(Store, req.store_id))
-    if store is None:
+def _load_ticket(session, req: CheckoutRequest, at):
+    """``(store, customer, (products, retail prices))`` of the ticket, through the user's
+    scope; NotFound naming the field when the store or the customer is not there.
+
+    The store comes with the configuration token (addons' cached reads later in the sale,
+    promotions, tiers, rules, then cost no statement of their own) and with the products."""
+    ids = list({ln.product_id for ln in req.lines})
+    store, loaded = session.identity_map.get(session.identity_key(Store, req.store_id)), None
+    if store is None and ids:
+        rows = session.execute(_STORE_AND_PRODUCTS, {"store_id": req.store_id, "ids": ids, "at": at}).all()
+        if rows:
+            store = rows[0][0]
+            cache.prime(session, rows[0][1])
+            loaded = ({r[2].id: r[2] for r in rows}, {r[2].id: r[3] for r in rows if r[3] is not None})
+    if store is None:  # no row: no such store, or none of the products (then the lines say so)
         row = session.execute(_STORE, {"id": req.store_id}).first()
         if row is not None:
             store = row[0]
             cache.prime(session, row[1])
+            loaded = ({}, {}) if ids else None
     if store is None or not store.active:
         raise NotFound({"store_id": _l("No such store.")})
     customer = None
@@ -238,15 +258,16 @@ def _load_parties(session, req: CheckoutRequest):
         customer = session.get(Customer, req.customer_id)
         if customer is None or not customer.active:
             raise NotFound({"customer_id": _l("No such customer.")})
-    return store, customer
+    return store, customer, loaded
 
 
 def preview(session, req: CheckoutRequest) -> Sale:
     """Price a ticket without saving anything (promotion previews, POS display)."""
     _validate(req)
-    store, customer = _load_parties(session, req)
+    at = req.at or utcnow()
+    store, customer, loaded = _load_ticket(session, req, at)
     with session.no_autoflush:
-        sale = price_lines(session, req, store, customer, req.at or utcnow())
+        sale = price_lines(session, req, store, customer, at, loaded)
     return sale
 
 
@@ -263,11 +284,11 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     if replay is not None:
         replay.replayed = True
         return replay
-    store, customer = _load_parties(session, req)
     at = req.at or utcnow()
+    store, customer, loaded = _load_ticket(session, req, at)
     hook = hook_of(session)
     with session.no_autoflush:
-        sale = price_lines(session, req, store, customer, at)
+        sale = price_lines(session, req, store, customer, at, loaded)
     sale.user_id = getattr(user, "id", None)
     sale.idempotency_key = req.idempotency_key
     sale.request_hash = req.fingerprint() if req.idempotency_key else None

@@ -42,11 +42,16 @@ def _best_retail_price():
             .limit(1).correlate(Product).scalar_subquery())
 
 
+def retail_price_column():
+    """A column for a select of ``Product``: its retail price in force at ``:at`` at the store
+    ``:store_id`` (NULL when none), chosen as :func:`list_prices` chooses."""
+    return _best_retail_price().label("retail_price")
+
+
 def _products_with_retail():
     from core.models import Product
 
-    return select(Product, _best_retail_price().label("retail_price")).where(
-        Product.id.in_(bindparam("ids", expanding=True)))
+    return select(Product, retail_price_column()).where(Product.id.in_(bindparam("ids", expanding=True)))
 
 
 _PRODUCTS_WITH_RETAIL = None
