@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import DateTime, bindparam, delete, func, insert, select, text, update
 
-from core.db import is_postgres, money
+from core.db import Money, is_postgres, money
 from core.errors import Conflict, NotFound
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
@@ -81,7 +81,7 @@ def record_sale(session, sale) -> None:
                visits=1, sale_id=sale.id, posted_at=at, created_at=utcnow())
     windows = sorted({t.window_days for t in tiers(session)}) if _may_upgrade(session, account) else []
     stats = None
-    if windows and is_postgres(session.get_bind()):
+    if windows:
         stats = _post_with_window_stats(session, row, windows, at)
     else:
         session.execute(_TIER_ROW, row)
@@ -109,14 +109,36 @@ FROM credited""").bindparams(bindparam("at", type_=DateTime), bindparam("created
                              *[bindparam(f"since{i}", type_=DateTime) for i in range(n_windows)])
 
 
+@functools.lru_cache(maxsize=8)
+def _post_with_window_stats_sqlite_sql(n_windows: int):
+    """SQLite's form of :func:`_post_with_window_stats_sql`: ``INSERT ... RETURNING`` with the
+    sums as subqueries. They leave out the new row by id and add it, so the result does not
+    depend on whether SQLite lets them see it."""
+    def total(col: str, i: int) -> str:
+        return (f"(SELECT coalesce(sum(t.{col}), 0) FROM membership_tier_entry AS t"
+                f" WHERE t.member_id = :member_id AND t.posted_at > :since{i} AND t.posted_at <= :at"
+                f" AND t.id <> membership_tier_entry.id) + {col}")
+
+    sums = ",\n          ".join(f"{total('spend', i)}, {total('visits', i)}" for i in range(n_windows))
+    return text(f"""
+INSERT INTO membership_tier_entry (member_id, buyer_id, kind, spend, visits, sale_id, posted_at, created_at)
+VALUES (:member_id, :buyer_id, :kind, :spend, :visits, :sale_id, :at, :created_at)
+RETURNING {sums}""").bindparams(bindparam("at", type_=DateTime), bindparam("created_at", type_=DateTime),
+                                bindparam("spend", type_=Money),
+                                *[bindparam(f"since{i}", type_=DateTime) for i in range(n_windows)])
+
+
 def _post_with_window_stats(session, row: dict, windows, at) -> dict[int, tuple[Decimal, int]]:
-    """PostgreSQL: insert the tier-ledger ``row`` and read the account's spend and visits over
-    each of ``windows`` (days), this row included, in one statement (the sums cannot see the
-    row inserted by the same statement, so it is added to them). The account row is locked
-    already, so no concurrent sale of the account can slip between."""
+    """Insert the tier-ledger ``row`` and read the account's spend and visits over each of
+    ``windows`` (days), this row included, in one statement: on PostgreSQL a data-modifying
+    CTE (its sums cannot see the row inserted by the same statement, so it is added to them),
+    on SQLite ``INSERT ... RETURNING`` with subqueries. The account row is locked already
+    (SQLite: the write lock is held from the transaction's start), so no concurrent sale of
+    the account can slip between."""
     params = dict(row, at=at, **{f"since{i}": at - timedelta(days=w) for i, w in enumerate(windows)})
     params.pop("posted_at")
-    values = session.execute(_post_with_window_stats_sql(len(windows)), params).one()
+    build = _post_with_window_stats_sql if is_postgres(session.get_bind()) else _post_with_window_stats_sqlite_sql
+    values = session.execute(build(len(windows)), params).one()
     return {w: (money(values[2 * i]), int(values[2 * i + 1])) for i, w in enumerate(windows)}
 
 

@@ -162,8 +162,9 @@ def test_upgrade_as_soon_as_a_sale_crosses_the_threshold(session, make, member, 
 
 
 def test_upgrade_in_the_sale_counts_each_tier_window_and_the_sale_itself(session, make, member, tiers):
-    """Gold looks back 30 days, silver a year: old spend counts for silver only. On PostgreSQL
-    the sale's ledger row and the window sums come back from one statement."""
+    """Gold looks back 30 days, silver a year: old spend counts for silver only. The sale's
+    ledger row and the window sums come back from one statement (a data-modifying CTE on
+    PostgreSQL, INSERT ... RETURNING with subqueries on SQLite)."""
     svc.save_tier(session, "silver", "Silver", 10, min_spend="1000", discount_rate="0")
     svc.save_tier(session, "gold", "Gold", 20, min_spend="5000", window_days=30, discount_rate="0.10",
                   points_multiplier="1.5")
