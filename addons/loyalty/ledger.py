@@ -181,9 +181,12 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
             done = set(dict(session.execute(_KEYS, {"keys": [r["idempotency_key"] for r in rows]}).all()))
             rows = [r for r in rows if r["idempotency_key"] not in done]
             stmt = _PLAIN_POST
-        new = dict((k, i) for i, k in session.execute(stmt, rows).all()) if rows else {}
+        # ledger inserts run on the connection: no ORM execute layer (its events look for
+        # selects to scope and for cached configuration tables, neither of which this is)
+        conn = session.connection()
+        new = dict((k, i) for i, k in conn.execute(stmt, rows).all()) if rows else {}
         if new:
-            session.execute(_LOT_ROWS, [
+            conn.execute(_LOT_ROWS, [
                 dict(customer_id=customer_id, entry_id=new[k], store_id=store_id, company_id=company_id,
                      earned_at=at, expires_at=expires_at, points=p, remaining=p, expired_points=0,
                      pending_expiry=0)

@@ -318,7 +318,7 @@ def record_uses(session, sale) -> None:
                          customer_id=sale.customer_id, discount=discount, used_at=sale.confirmed_at or utcnow(),
                          released=False))
     if rows:  # one executemany (each promotion appears once: by_code is keyed by promotion code)
-        session.execute(_USE_ROWS, rows)
+        session.connection().execute(_USE_ROWS, rows)  # a ledger insert: no ORM layer
 
 
 _USE_ROWS = insert(PromotionUse.__table__)

@@ -84,7 +84,7 @@ def record_sale(session, sale) -> None:
     if windows:
         stats = _post_with_window_stats(session, row, windows, at)
     else:
-        session.execute(_TIER_ROW, row)
+        session.connection().execute(_TIER_ROW, row)  # a ledger insert: no ORM layer
     evaluate_upgrade(session, account, sale_id=sale.id, at=at, stats=stats)
 
 
@@ -138,7 +138,7 @@ def _post_with_window_stats(session, row: dict, windows, at) -> dict[int, tuple[
     params = dict(row, at=at, **{f"since{i}": at - timedelta(days=w) for i, w in enumerate(windows)})
     params.pop("posted_at")
     build = _post_with_window_stats_sql if is_postgres(session.get_bind()) else _post_with_window_stats_sqlite_sql
-    values = session.execute(build(len(windows)), params).one()
+    values = session.connection().execute(build(len(windows)), params).one()
     return {w: (money(values[2 * i]), int(values[2 * i + 1])) for i, w in enumerate(windows)}
 
 

@@ -123,18 +123,24 @@ def apply_adjustments(sale: Sale, adjustments) -> None:
 
     A ticket-level adjustment is spread over the lines pro rata, so every line carries its
     share (refunds, commissions and margins stay exact per line)."""
-    new = []
+    new = []  # (line or None, amount, rule_code, label)
     _apply(sale, adjustments, new)
     if not new:
         return
     if inspect(sale).transient:
-        # a new ticket (checkout, preview): the rows are written by core.services.sale_writer,
-        # so the collection is set without per-item append and backref events
-        set_committed_value(sale, "adjustments", [*sale.adjustments, *new])
-        for adj in new:
+        # A new ticket (checkout, preview): its rows are written by core.services.sale_writer,
+        # which sets the ids itself, so the objects are built and linked without the ORM's
+        # per-attribute events (relationship set, collection append, backref).
+        rows = []
+        for line, amount, rule_code, label in new:
+            adj = SaleAdjustment(amount=amount, rule_code=rule_code, label=label)
+            set_committed_value(adj, "line", line)
             set_committed_value(adj, "sale", sale)
+            rows.append(adj)
+        set_committed_value(sale, "adjustments", [*sale.adjustments, *rows])
     else:  # a sale in a session: through the ORM, so that its unit of work inserts them
-        sale.adjustments.extend(new)
+        sale.adjustments.extend(SaleAdjustment(line=line, amount=amount, rule_code=rule_code, label=label)
+                                for line, amount, rule_code, label in new)
 
 
 def _apply(sale: Sale, adjustments, new: list) -> None:
@@ -149,8 +155,7 @@ def _apply(sale: Sale, adjustments, new: list) -> None:
                 continue
             line.discount += amount
             line.total += amount
-            new.append(SaleAdjustment(line=line, amount=amount, rule_code=adj.rule_code,
-                                      label=str(adj.label)[:160]))
+            new.append((line, amount, adj.rule_code, str(adj.label)[:160]))
             continue
         base = sum((ln.total for ln in sale.lines), ZERO)
         amount = max(amount, -base)
@@ -163,8 +168,7 @@ def _apply(sale: Sale, adjustments, new: list) -> None:
             line.discount += share
             line.total += share
             left -= share
-        new.append(SaleAdjustment(line=None, amount=amount - left, rule_code=adj.rule_code,
-                                  label=str(adj.label)[:160]))
+        new.append((None, amount - left, adj.rule_code, str(adj.label)[:160]))
 
 
 def payment_method_map(session, sale, user) -> dict:
