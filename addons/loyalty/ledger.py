@@ -233,7 +233,7 @@ def _post_with_lots(session, rows, expires_at) -> dict[str, int]:
               "company_id": first["company_id"], "sale_id": first["sale_id"], "at": first["posted_at"],
               "expires_at": expires_at, "points": [r["points"] for r in rows],
               "keys": [r["idempotency_key"] for r in rows], "sources": [r["source"] for r in rows]}
-    return dict(session.execute(_POST_WITH_LOTS, params).all())
+    return dict(session.connection().execute(_POST_WITH_LOTS, params).all())  # a ledger insert: no ORM layer
 
 
 def _lots_by_id(session, ids, lock: bool = False) -> dict[int, LoyaltyLot]:
