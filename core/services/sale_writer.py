@@ -21,8 +21,10 @@ What this means for addons:
   is never in ``session.new``: react to ``on_sale_confirmed`` (it always could).
 - Later changes to a sale (its state, a line's ``refunded_qty``) go through the ORM as
   before, and are audited.
-- If the transaction rolls back, the written objects are expunged from the session, as the
-  unit of work does with objects it inserted.
+- If the transaction (or a savepoint) rolls back, the written objects become transient
+  again, keeping their values, as the unit of work treats the objects it inserted.
+- Every column of these tables is written from the object, so a column needs a Python-side
+  default (a server default alone would never apply; the module refuses to load then).
 """
 from __future__ import annotations
 
@@ -45,6 +47,10 @@ def _columns(model) -> tuple:
         default = col.default
         if default is not None and not (default.is_scalar or default.is_callable):
             raise TypeError(f"{model.__name__}.{col.key}: unsupported column default")
+        if default is None and col.server_default is not None:
+            # the writer sends every column, so a database-side default would never apply:
+            # give such a column a Python default too (as core.mixins.Timestamps does)
+            raise TypeError(f"{model.__name__}.{col.key}: a server default needs a Python default here")
         out.append((col.key, default))
     return tuple(out)
 
