@@ -221,11 +221,7 @@ def add_to_list(session, customer_id: int, kind: str, reason: str, user=None) ->
     if current is not None:
         if current.kind == kind:
             raise Conflict({"kind": _l("The customer is already on this list.")})
-        current.active = False
-        current.lifted_at = utcnow()
-        current.lifted_by_id = _uid(user)
-        current.lift_reason = reason
-        session.flush()
+        _lift(session, current, reason, user)
     entry = ListEntry(customer_id=customer_id, kind=kind, reason=reason, active=True, created_by_id=_uid(user))
     session.add(entry)
     session.flush()
@@ -238,12 +234,17 @@ def lift_list_entry(session, customer_id: int, reason: str, user=None) -> ListEn
     entry = active_list_entry(session, customer_id)
     if entry is None:
         raise NotFound({"customer_id": _l("The customer is on no list.")})
+    _lift(session, entry, reason, user)
+    return entry
+
+
+def _lift(session, entry: ListEntry, reason: str, user) -> None:
+    """End a list entry: who lifted it, when and why."""
     entry.active = False
     entry.lifted_at = utcnow()
     entry.lifted_by_id = _uid(user)
     entry.lift_reason = reason
     session.flush()
-    return entry
 
 
 # ---------------------------------------------------------------------------------------
