@@ -134,17 +134,13 @@ def reject(session, request_id: int, user, note: str | None = None) -> ApprovalR
 
 def refundable_amount(sale: Sale, lines=None) -> Decimal:
     """What refunding ``lines`` (``RefundLineRequest``s; None: everything left) of ``sale``
-    would pay back. Lines that are not on the sale or ask for more than is left are left to
-    the refund service to refuse."""
-    by_id = {ln.id: ln for ln in sale.lines}
-    if lines is None:
-        wanted = [(ln, ln.qty - ln.refunded_qty) for ln in sale.lines]
-    else:
-        wanted = [(by_id.get(r.line_id), Decimal(str(r.qty))) for r in lines]
+    would pay back. Raises ``BusinessError`` for the lines the refund would refuse
+    (``core.services.refund.refund_lines``), so no approval is ever asked for a bad refund."""
+    from core.services.refund import refund_lines
+
     total = ZERO
-    for line, qty in wanted:
-        if line is not None and 0 < qty <= line.qty - line.refunded_qty:
-            total += money(line.total * qty / line.qty)
+    for line, qty in refund_lines(sale, lines):
+        total += money(line.unit_price * qty) + money(line.discount * qty / line.qty)  # as the refund prices it
     return total
 
 
@@ -169,8 +165,6 @@ def refund_or_request(session, sale_id: int, user, reason: str | None = None, li
         raise NotFound({"sale_id": _l("No such sale.")})
     amount = refundable_amount(sale, lines)
     if needs_approval(session, REFUND_ACTION, refunded_so_far(session, sale) + amount):
-        if amount <= 0:  # nothing valid to ask for: let the service say what is wrong
-            return "refunded", refund(session, sale.id, lines, user=user, reason=reason)
         waiting = session.execute(select(ApprovalRequest.id).where(
             ApprovalRequest.action == REFUND_ACTION, ApprovalRequest.state == "pending",
             ApprovalRequest.store_id == sale.store_id).execution_options(banyan_unscoped=True)).scalars().all()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from core.db import ZERO, money
 from core.errors import BusinessError, NotFound
+from core.validation import points_input
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Product, Sale, SaleAdjustment, SaleLine
@@ -41,18 +42,18 @@ def points_value(session, points: int) -> Decimal:
 
 def adjust(session, customer_id: int, points: int, note: str, store_id=None, key=None) -> LoyaltyEntry:
     """Manual correction: positive opens a lot, negative consumes lots (never below zero)."""
-    if not note:
+    if not note or not str(note).strip():
         raise BusinessError({"note": [_l("Say why the points are adjusted.")]})
+    points = points_input(points, "points", allow_negative=True)
     if points > 0:
         return ledger.credit(session, customer_id, "adjust", points, store_id=store_id, key=key, note=note)
-    if points < 0:
-        return ledger.debit(session, customer_id, "adjust", -points, store_id=store_id, key=key, note=note)[0]
-    raise BusinessError({"points": [_l("Points must not be zero.")]})
+    return ledger.debit(session, customer_id, "adjust", -points, store_id=store_id, key=key, note=note)[0]
 
 
 def transfer(session, from_customer_id: int, to_customer_id: int, points: int, note=None, key=None):
     """Move points between members; the receiver gets the giver's lots (same expiry, same
     earning franchisee). Both accounts are locked in id order (no deadlock)."""
+    points = points_input(points, "points")
     if from_customer_id == to_customer_id:
         raise BusinessError({"to_customer_id": [_l("Choose another member.")]})
     _require_member(session, to_customer_id, "to_customer_id")

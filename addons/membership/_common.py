@@ -5,11 +5,11 @@ chain, so a cashier anywhere must see the member's tier and balance.
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from core.db import CENT
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
+from core.validation import money_input
 
 UNSCOPED = {"banyan_unscoped": True}
 
@@ -20,17 +20,8 @@ def _x(session, stmt):
 
 
 def _amount(value, field: str = "amount", allow_negative: bool = False) -> Decimal:
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        raise BusinessError({field: _l("Not a number.")}) from None
-    if not d.is_finite():
-        raise BusinessError({field: _l("Not a number.")})
-    if d != d.quantize(CENT):
-        raise BusinessError({field: _l("At most two decimals.")})
-    if d == 0 or (d < 0 and not allow_negative):
-        raise BusinessError({field: _l("Must be a positive amount.")})
-    return d.quantize(CENT)
+    """A money input as every money-moving operation checks it (``core.validation.money_input``)."""
+    return money_input(value, field, allow_negative=allow_negative)
 
 
 def _uid(user) -> int | None:

@@ -15,6 +15,7 @@ from core.db import CENT, ZERO, money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
+from core.validation import money_input
 
 from addons.membership._common import UNSCOPED, _reason, _uid, _x
 from addons.membership.members import _lock_member, get_member
@@ -91,11 +92,9 @@ def save_tier(session, code: str, name: str, rank: int, *, min_spend=None, min_v
         mult = Decimal(1)
     if min_spend not in (None, ""):
         try:
-            min_spend = Decimal(str(min_spend)).quantize(CENT)
-            if min_spend < 0:
-                raise ValueError
-        except (InvalidOperation, ValueError):
-            errors["min_spend"] = [_l("Must be zero or more.")]
+            min_spend = money_input(min_spend, "min_spend", allow_zero=True)
+        except BusinessError as exc:
+            errors.update(exc.errors)
     else:
         min_spend = None
     if min_visits not in (None, ""):

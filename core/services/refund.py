@@ -19,14 +19,55 @@ from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Sale, SaleLine, SalePayment
 from core.runtime import hook_of
-from core.services.checkout import _decimal, payment_method_map
+from core.services.checkout import payment_method_map
 from core.services.numbering import next_number
+from core.validation import duplicate_errors, quantity_input
 
 
 @dataclass
 class RefundLineRequest:
     line_id: int
     qty: Decimal
+
+
+def refund_lines(sale: Sale, lines: list[RefundLineRequest] | None) -> list[tuple[SaleLine, Decimal]]:
+    """``[(line, qty)]`` that refunding ``lines`` of ``sale`` gives back (None: everything
+    left), after the same checks as the checkout's lines: each line named once and on the
+    sale, quantities positive with at most three decimals and no more than is left on the
+    line. Raises ``BusinessError`` naming every bad field (``lines.<i>.line_id`` /
+    ``lines.<i>.qty``). Used by the refund and by the approval threshold alike."""
+    if sale.state not in ("confirmed", "partially_refunded"):
+        raise BusinessError({"sale_id": _l("Only a confirmed sale can be refunded.")})
+    if lines is None:
+        wanted = [(ln, ln.qty - ln.refunded_qty) for ln in sale.lines if ln.qty > ln.refunded_qty]
+        if not wanted:
+            raise BusinessError({"lines": [_l("Nothing left to refund.")]})
+        return wanted
+    by_id = {ln.id: ln for ln in sale.lines}
+    errors = duplicate_errors([r.line_id for r in lines], "lines", "line_id",
+                              _l("This line is named twice: give each line once with its whole quantity."))
+    wanted = []
+    for i, req in enumerate(lines):
+        if f"lines.{i}.line_id" in errors:
+            continue
+        line = by_id.get(req.line_id)
+        if line is None:
+            errors[f"lines.{i}.line_id"] = [_l("This line is not on the sale.")]
+            continue
+        try:
+            qty = quantity_input(req.qty, f"lines.{i}.qty")
+        except BusinessError as exc:
+            errors.update(exc.errors)
+            continue
+        if qty > line.qty - line.refunded_qty:
+            errors[f"lines.{i}.qty"] = [_l("More than is left to refund on this line.")]
+        else:
+            wanted.append((line, qty))
+    if errors:
+        raise BusinessError(errors)
+    if not wanted:
+        raise BusinessError({"lines": [_l("Nothing left to refund.")]})
+    return wanted
 
 
 def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, user=None,
@@ -36,51 +77,32 @@ def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, 
     if sale is None or sale.kind != "sale":
         raise NotFound({"sale_id": _l("No such sale.")})
     session.refresh(sale)
-    if sale.state not in ("confirmed", "partially_refunded"):
-        raise BusinessError({"sale_id": _l("Only a confirmed sale can be refunded.")})
-    by_id = {ln.id: ln for ln in sale.lines}
-    wanted: list[tuple[SaleLine, Decimal]] = []
-    errors = {}
-    if lines is None:
-        wanted = [(ln, ln.qty - ln.refunded_qty) for ln in sale.lines if ln.qty > ln.refunded_qty]
-    else:
-        for i, req in enumerate(lines):
-            qty = _decimal(req.qty, f"lines.{i}.qty")
-            line = by_id.get(req.line_id)
-            if line is None:
-                errors[f"lines.{i}.line_id"] = [_l("This line is not on the sale.")]
-            elif qty <= 0:
-                errors[f"lines.{i}.qty"] = [_l("Quantity must be greater than zero.")]
-            elif qty > line.qty - line.refunded_qty:
-                errors[f"lines.{i}.qty"] = [_l("More than is left to refund on this line.")]
-            else:
-                wanted.append((line, qty))
-    if errors:
-        raise BusinessError(errors)
-    if not wanted:
-        raise BusinessError({"lines": [_l("Nothing left to refund.")]})
+    wanted = refund_lines(sale, lines)
     at = at or utcnow()
     doc = Sale(store_id=sale.store_id, store=sale.store, kind="refund", state="draft", origin_id=sale.id,
                customer_id=sale.customer_id, cashier_id=sale.cashier_id, user_id=getattr(user, "id", None),
                currency=sale.currency, note=reason, created_at=at, lines=[], adjustments=[], payments=[])
-    refunded_before = dict(session.execute(
-        select(SaleLine.origin_line_id, func.sum(SaleLine.total))
+    # what earlier refunds gave back of each line: gross and discount (negative sums)
+    before = {oid: (g or ZERO, d or ZERO) for oid, g, d in session.execute(
+        select(SaleLine.origin_line_id, func.sum(SaleLine.total - SaleLine.discount), func.sum(SaleLine.discount))
         .where(SaleLine.origin_line_id.in_([ln.id for ln, _ in wanted])).group_by(SaleLine.origin_line_id)
-    ).all())
+    ).all()}
     for line, qty in wanted:
-        left_qty = line.qty - line.refunded_qty
-        if qty == left_qty:  # the last piece takes whatever rounding left
-            total = line.total + (refunded_before.get(line.id) or ZERO)
+        # gross and discount are given back separately, each rounded by core.db.money: a
+        # line sold without a discount is refunded without one, and the last piece takes
+        # whatever rounding left, so the refunds of a line add up to it exactly
+        if qty == line.qty - line.refunded_qty:
+            g_before, d_before = before.get(line.id, (ZERO, ZERO))
+            gross, discount = money(line.gross + g_before), money(line.discount + d_before)
         else:
-            total = money(line.total * qty / line.qty)
-        gross = money(line.unit_price * qty)
+            gross, discount = money(line.unit_price * qty), money(line.discount * qty / line.qty)
         doc.lines.append(SaleLine(product_id=line.product_id, qty=-qty, unit_price=line.unit_price,
-                                  discount=-(gross - total), total=-total, clerk_id=line.clerk_id,
+                                  discount=-discount, total=-(gross + discount), clerk_id=line.clerk_id,
                                   origin_line_id=line.id))
         line.refunded_qty += qty
-    doc.subtotal = sum((ln.gross for ln in doc.lines), ZERO)
+    doc.subtotal = sum((ln.total - ln.discount for ln in doc.lines), ZERO)
+    doc.discount_total = sum((ln.discount for ln in doc.lines), ZERO)
     doc.total = sum((ln.total for ln in doc.lines), ZERO)
-    doc.discount_total = doc.total - doc.subtotal
     # numbered before money moves: the same lock order as checkout (counter, then accounts)
     doc.number = next_number(session, sale.store, "refund")
     doc.state = "confirmed"

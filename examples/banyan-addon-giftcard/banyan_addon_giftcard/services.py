@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from core.db import money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
+from core.validation import money_input
 
 from .models import GiftCard, GiftCardEntry
 
@@ -23,11 +24,9 @@ UNSCOPED = {"banyan_unscoped": True}
 
 def issue_card(session, code: str, amount, customer_id: int | None = None) -> GiftCard:
     code = (code or "").strip().upper()
-    amount = money(amount)
     if not code:
         raise BusinessError({"code": _l("A card code is required.")})
-    if amount <= 0:
-        raise BusinessError({"amount": _l("The amount must be positive.")})
+    amount = money_input(amount, "amount")  # the kernel's checks: cents, range, positive
     if session.execute(select(GiftCard.id).where(GiftCard.code == code).execution_options(**UNSCOPED)).first():
         raise BusinessError({"code": _l("This card code is already used.")})
     card = GiftCard(code=code, customer_id=customer_id, active=True)

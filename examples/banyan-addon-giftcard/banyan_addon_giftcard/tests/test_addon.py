@@ -67,3 +67,13 @@ def test_issue_validates(session):
         issue_card(session, "gc-x", "10")
     with pytest.raises(BusinessError):
         issue_card(session, "GC-Y", "0")
+
+
+@pytest.mark.parametrize("amount", ["10.005", "abc", "0", "-5", "1e15"])
+def test_issue_amount_checked_like_every_money_input(session, amount):
+    """The kernel's money checks (core.validation.money_input): refused, never rounded."""
+    from banyan_addon_giftcard.services import issue_card
+
+    with pytest.raises(BusinessError) as exc:
+        issue_card(session, "GC-BAD", amount)
+    assert "amount" in exc.value.errors
