@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from core.db import money
 from core.mixins import utcnow
 from core.models import PriceList
 from core.services.pricing import list_price, set_price
@@ -41,7 +42,7 @@ def load(session, demo) -> None:
             if rng.random() < 0.2:
                 retail = list_price(session, product.id, demo.stores[0].id, "retail", utcnow())
                 if retail:
-                    set_price(session, plist, product, (Decimal(retail) * Decimal("0.95")).quantize(Decimal("0.01")),
+                    set_price(session, plist, product, money(Decimal(retail) * Decimal("0.95")),
                               since)
     stores = demo.stores or [None]
     for customer in demo.customers:

@@ -93,7 +93,11 @@ class SaleLine(IdPk, Base):
 
     @property
     def gross(self) -> Decimal:
-        return (self.unit_price * self.qty).quantize(Decimal("0.01"))
+        """``unit_price × qty`` in cents, rounded by ``core.db.money`` (the one rounding rule:
+        half up), exactly as the checkout priced the line."""
+        from core.db import money
+
+        return money(self.unit_price * self.qty)
 
     def __str__(self) -> str:
         return f"{self.product} x {self.qty}"
