@@ -55,6 +55,37 @@ class Adjustment:
     priority: int = 100
 
 
+#: The order in which ``price_ticket`` implementations are called (``pricing_stage``). Each
+#: stage sees the ticket as the stages before it left it: ``line.total`` is what is left to
+#: pay on the line after their adjustments, so a promotion's minimum spend, percentage or
+#: special price is measured on the price after the tier discount, and a coupon's on the
+#: price after the promotions. Line prices themselves (list price, member price) come
+#: before every stage, from ``resolve_price``. Written down in docs/hooks.md.
+PRICING_STAGES = {
+    "customer": 20,    # the customer's own discount (membership: tier discount)
+    "promotion": 50,   # promotions and the coupons that unlock them (loyalty)
+    "voucher": 80,     # money-off vouchers and anything priced on the final remainder
+}
+DEFAULT_PRICING_STAGE = PRICING_STAGES["promotion"]
+
+
+def pricing_stage(stage: str | int):
+    """Decorator for a ``price_ticket`` implementation: the stage it runs in
+    (a :data:`PRICING_STAGES` name or a number; default ``"promotion"``)::
+
+        @hookimpl
+        @pricing_stage("customer")
+        def price_ticket(session, ticket): ...
+    """
+    number = PRICING_STAGES[stage] if isinstance(stage, str) else int(stage)
+
+    def mark(func):
+        func.pricing_stage = number
+        return func
+
+    return mark
+
+
 @dataclass(frozen=True)
 class PaymentMethod:
     """A way to pay. ``capture(session, sale, amount, reference)`` takes the money inside the

@@ -128,9 +128,12 @@ def resolve_price(session, product, store, customer, at: datetime) -> Decimal | 
 def price_ticket(session, ticket) -> Iterable[Any]:
     """Return ``core.contrib.Adjustment`` objects (discounts are negative amounts).
 
-    Called once per checkout after every line is priced, inside the sale's transaction.
-    ``ticket`` is the unsaved-state ``core.models.Sale`` with lines at list price. The kernel
-    applies all adjustments in ascending ``priority`` and never lets a line go below zero.
+    Called once per checkout after every line is priced, inside the sale's transaction, one
+    pricing stage at a time (``core.contrib.PRICING_STAGES``: customer 20, promotion 50,
+    voucher 80; declare yours with ``core.contrib.pricing_stage``, default promotion).
+    ``ticket`` is the unsaved-state ``core.models.Sale``; each line's ``total`` is what the
+    earlier stages left of it. The kernel applies a stage's adjustments in ascending
+    ``priority`` before calling the next stage, and never lets a line go below zero.
     Implemented by: membership (tier discount), loyalty (promotions and coupons).
     """
 

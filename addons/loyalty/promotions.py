@@ -222,7 +222,8 @@ def evaluate(session, ticket, at=None, codes=None, promotions=None) -> list[Appl
             spend = sum((v for k, v in left.items() if k != id(gift)), ZERO)
             if promo.min_spend is not None and spend < promo.min_spend:
                 continue
-            amount = min(money(gift.unit_price), left[id(gift)])
+            # one unit free, at what is left of its price (after the tier discount, say)
+            amount = min(money(left[id(gift)] / Decimal(gift.qty)), left[id(gift)])
             if amount > 0:
                 adjs.append(Adjustment(-amount, code, label, gift, prio))
                 left[id(gift)] -= amount
@@ -234,22 +235,24 @@ def evaluate(session, ticket, at=None, codes=None, promotions=None) -> list[Appl
                 continue
             if promo.min_spend is not None and sum((left[id(ln)] for ln, _ in eligible), ZERO) < promo.min_spend:
                 continue
+            free = _free_units(promo, eligible) if promo.kind == "buy_n_get_m" else {}
             for ln, it in eligible:
                 rest = left[id(ln)]
+                qty = Decimal(ln.qty)
                 if promo.kind == "special_price":
                     if it.special_price is None:
                         continue
-                    amount = money((Decimal(ln.unit_price) - Decimal(it.special_price)) * Decimal(ln.qty))
+                    # the special price is what the customer pays: measured on what is left
+                    amount = rest - money(Decimal(it.special_price) * qty)
                 elif promo.kind == "buy_n_get_m":
-                    n, m = promo.buy_qty or 0, promo.get_qty or 0
-                    if n <= 0 or m <= 0:
+                    units = free.get(id(ln), ZERO)
+                    if units <= 0:
                         continue
-                    groups = (Decimal(ln.qty) / (n + m)).to_integral_value(rounding=ROUND_DOWN)
-                    amount = money(Decimal(ln.unit_price) * groups * m)
+                    amount = rest if units == qty else money(rest * units / qty)
                 elif promo.kind == "percent":
                     amount = money(rest * Decimal(promo.percent or 0) / 100)
                 elif promo.kind == "fixed":
-                    amount = money(Decimal(promo.amount or 0) * Decimal(ln.qty))
+                    amount = money(Decimal(promo.amount or 0) * qty)
                 else:
                     continue
                 amount = min(amount, rest)
@@ -263,6 +266,32 @@ def evaluate(session, ticket, at=None, codes=None, promotions=None) -> list[Appl
             if promo.exclusive:
                 break
     return applied
+
+
+def _free_units(promo, eligible) -> dict[int, Decimal]:
+    """Buy N get M: the free units of each line, ``{id(line): units}``. Quantities of the
+    same product at the same unit price are counted together across the ticket's lines (three
+    scans of one item under "buy 2 get 1" are one group of three, as one line of 3 would be).
+    Each complete group of ``N + M`` units gives ``M`` free; the free units are taken from the
+    lines scanned last. Weighed goods count whole units only."""
+    n, m = promo.buy_qty or 0, promo.get_qty or 0
+    if n <= 0 or m <= 0:
+        return {}
+    groups: dict[tuple, list] = {}
+    for ln, _it in eligible:
+        groups.setdefault((ln.product_id, Decimal(ln.unit_price)), []).append(ln)
+    out: dict[int, Decimal] = {}
+    for lines in groups.values():
+        qty = sum((Decimal(ln.qty) for ln in lines), ZERO)
+        to_give = (qty / (n + m)).to_integral_value(rounding=ROUND_DOWN) * m
+        for ln in reversed(lines):
+            if to_give <= 0:
+                break
+            units = min(Decimal(ln.qty).to_integral_value(rounding=ROUND_DOWN), to_give)
+            if units > 0:
+                out[id(ln)] = units
+                to_give -= units
+    return out
 
 
 def adjustments(session, ticket) -> list[Adjustment]:

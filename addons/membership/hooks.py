@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from core import hookimpl
 from core.contrib import (Adjustment, Balance, Breach, DashboardWidget, PaymentMethod, SensitiveAction,
-                          SummaryPanel)
+                          SummaryPanel, pricing_stage)
 from core.db import money
 from core.errors import BusinessError
 from core.i18n import gettext as _
@@ -62,9 +62,11 @@ def resolve_price(session, product, store, customer, at):
 
 
 @hookimpl
+@pricing_stage("customer")
 def price_ticket(session, ticket):
     """Tier discount per line, named after the tier; lines priced from the member price list
-    get no extra tier discount."""
+    get no extra tier discount. Runs in the ``customer`` stage, before promotions, which are
+    then measured on what is left (core.contrib.PRICING_STAGES)."""
     tier = svc.tier_of(session, ticket.customer_id)
     if tier is None or tier.discount_rate <= 0:
         return []

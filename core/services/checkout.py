@@ -11,13 +11,13 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import cache
-from core.contrib import sort_by_priority
+from core.contrib import DEFAULT_PRICING_STAGE, sort_by_priority
 from core.db import CENT, ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import lazy_gettext as _l
@@ -34,6 +34,7 @@ from core.models import (
 from core.runtime import hook_of, runtime_of
 from core.services.pricing import clear_prefetch, prefetch_for, products_with_retail, retail_price_column
 from core.services.sale_writer import insert_payments, insert_sale
+from core.validation import decimal_input, money_input, quantity_input
 
 
 @dataclass
@@ -76,32 +77,28 @@ class CheckoutRequest:
 
 
 def _decimal(value, field_name: str) -> Decimal:
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        raise BusinessError({field_name: _l("Not a number.")}) from None
-    if not d.is_finite():
-        raise BusinessError({field_name: _l("Not a number.")})
-    return d
+    """A finite Decimal or ``BusinessError`` naming the field (``core.validation``)."""
+    return decimal_input(value, field_name)
 
 
 def _validate(req: CheckoutRequest) -> None:
+    """The ticket's own checks, before anything is read: at least one line, quantities and
+    payment amounts as ``core.validation`` wants them (precision, range, sign). The refund
+    and the addons' money-moving operations use the same checks."""
     errors: dict[str, list] = {}
     if not req.lines:
         errors["lines"] = [_l("A sale needs at least one line.")]
     for i, line in enumerate(req.lines):
-        qty = _decimal(line.qty, f"lines.{i}.qty")
-        if qty <= 0:
-            errors[f"lines.{i}.qty"] = [_l("Quantity must be greater than zero.")]
-        elif qty != qty.quantize(Decimal("0.001")):
-            errors[f"lines.{i}.qty"] = [_l("At most three decimals.")]
-        line.qty = qty
+        try:
+            line.qty = quantity_input(line.qty, f"lines.{i}.qty")
+        except BusinessError as exc:
+            errors.update(exc.errors)
     for i, pay in enumerate(req.payments):
         if pay.amount is not None:
-            amount = _decimal(pay.amount, f"payments.{i}.amount")
-            if amount <= 0 or amount != amount.quantize(CENT):
-                errors[f"payments.{i}.amount"] = [_l("Must be a positive amount in cents.")]
-            pay.amount = amount
+            try:
+                pay.amount = money_input(pay.amount, f"payments.{i}.amount")
+            except BusinessError as exc:
+                errors.update(exc.errors)
     if errors:
         raise BusinessError(errors)
 
@@ -171,6 +168,33 @@ def _apply(sale: Sale, adjustments, new: list) -> None:
         new.append((None, amount - left, adj.rule_code, str(adj.label)[:160]))
 
 
+def pricing_stages(pm) -> list:
+    """Hook callers for ``price_ticket``, one per pricing stage, in stage order: the checkout
+    calls each and applies its adjustments before calling the next, so every stage sees the
+    running remainder. Implementations declare their stage with ``core.contrib.pricing_stage``
+    (default: ``"promotion"``); within a stage they are called together, as any hook. Built
+    once per set of implementations (plugins registered later get new callers)."""
+    impls = pm.hook.price_ticket.get_hookimpls()
+    key = tuple((id(i.plugin), getattr(i.function, "pricing_stage", DEFAULT_PRICING_STAGE)) for i in impls)
+    cache = pm.__dict__.setdefault("_banyan_pricing_stages", {})
+    callers = cache.get(key)
+    if callers is None:
+        stages: dict[int, set] = {}
+        for impl in impls:
+            stage = getattr(impl.function, "pricing_stage", DEFAULT_PRICING_STAGE)
+            stages.setdefault(stage, set()).add(impl.plugin)
+        if len(stages) <= 1:
+            callers = [pm.hook.price_ticket] if stages else []
+        else:
+            everyone = {impl.plugin for impl in impls}
+            callers = [pm.subset_hook_caller("price_ticket", remove_plugins=everyone - plugins)
+                       for _stage, plugins in sorted(stages.items(), key=lambda kv: kv[0])]
+        if len(cache) > 64:  # tests register throwaway plugins: keep this bounded
+            cache.clear()
+        cache[key] = callers
+    return callers
+
+
 def payment_method_map(session, sale, user) -> dict:
     methods = sort_by_priority(hook_of(session).payment_methods(session=session, ticket=sale, user=user))
     out = {}
@@ -200,10 +224,11 @@ def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer 
         _price_each_line(session, hook, req, sale, products, store, customer, at, errors)
         if errors:
             raise BusinessError(errors)
-        adjustments = sort_by_priority(hook.price_ticket(session=session, ticket=sale))
+        # each stage prices what the stages before it left (core.contrib.PRICING_STAGES)
+        for price_stage in pricing_stages(runtime_of(session).registry.pm):
+            apply_adjustments(sale, sort_by_priority(price_stage(session=session, ticket=sale)))
     finally:
         clear_prefetch(session)
-    apply_adjustments(sale, adjustments)
     sale.subtotal = sum((ln.gross for ln in sale.lines), ZERO)
     sale.discount_total = sum((ln.discount for ln in sale.lines), ZERO)
     sale.total = sum((ln.total for ln in sale.lines), ZERO)
