@@ -142,6 +142,12 @@ def end_of_local_day(day: date) -> datetime:
     return local_midnight(day + timedelta(days=1))
 
 
+def local_days_start(days: int) -> datetime:
+    """The instant (naive UTC) the period "the last ``days`` local days, today included"
+    starts: local midnight ``days - 1`` days ago (dashboards, "last 30 days" reports)."""
+    return local_midnight(local_today() - timedelta(days=max(1, int(days)) - 1))
+
+
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     """``(start, end)`` in naive UTC, half-open, of the local calendar month."""
     nxt = date(year + month // 12, month % 12 + 1, 1)

@@ -1,7 +1,6 @@
 """The kernel's own declarations: its tables, permissions, summary panels, widgets, checks."""
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -9,7 +8,7 @@ from sqlalchemy import func, select
 from core.contrib import Breach, DashboardWidget, Permission, SensitiveAction, SummaryPanel
 from core.hookspecs import hookimpl
 from core.i18n import lazy_gettext as _l
-from core.localtime import format_local, local_midnight, local_today
+from core.localtime import format_local, local_days_start
 from core.models import KERNEL_MODELS, Product, Sale, SaleLine, SalePayment, Store
 
 ADMIN = ("hq_admin",)
@@ -81,7 +80,7 @@ def customer_summary(session, customer, user):
 @hookimpl
 def dashboard_widgets(session, user, store_ids):
     # the last 30 local business days, today included
-    conf = [Sale.state != "draft", Sale.confirmed_at >= local_midnight(local_today() - timedelta(days=29))]
+    conf = [Sale.state != "draft", Sale.confirmed_at >= local_days_start(30)]
     if store_ids is not None:
         conf.append(Sale.store_id.in_(store_ids))
     by_day = session.execute(select(Sale.business_date, func.sum(Sale.total)).where(*conf)
