@@ -103,12 +103,12 @@ DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 class LocalDateTimeField(DateTimeField):
     """A datetime field for people: it shows and accepts the chain's local wall-clock time
-    (``YYYY-MM-DD HH:MM:SS``, or without the seconds) while its ``data`` is naive UTC, as the
-    column stores it. So ``2026-12-01 00:00:00`` typed in Shanghai is stored as
-    ``2026-11-30 16:00:00``, and shown back as typed."""
+    (``YYYY-MM-DD HH:MM:SS``, without the seconds, or a date alone = its local midnight) while
+    its ``data`` is naive UTC, as the column stores it. So ``2026-12-01 00:00:00`` typed in
+    Shanghai is stored as ``2026-11-30 16:00:00``, and shown back as typed."""
 
     def __init__(self, label=None, validators=None, format=None, **kw):
-        super().__init__(label, validators, format=format or [DATETIME_FORMAT, "%Y-%m-%d %H:%M"], **kw)
+        super().__init__(label, validators, format=format or [DATETIME_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%d"], **kw)
 
     def _value(self):
         if self.raw_data:
