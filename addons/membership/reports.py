@@ -50,12 +50,12 @@ def members_by_tier(session, store_ids=None) -> list[tuple[str, int]]:
     return [(n, int(c)) for n, c in _x(session, stmt).all()]
 
 
-def new_members_by_month(session, store_ids=None, months: int = 12) -> list[tuple[str, int]]:
+def new_members_by_month(session, store_ids=None, months: int = 12, at=None) -> list[tuple[str, int]]:
     """``[("YYYY-MM", members enrolled)]`` for the last ``months`` calendar months of the
-    chain's time zone (the current one last), zeros included. A member enrolled at 00:30 on
+    chain's time zone (the month of ``at``, naive UTC, default now, last), zeros included. A member enrolled at 00:30 on
     1 December in Shanghai counts in December: each month is bounded by local midnights
     (``core.localtime.month_bounds``), the same on every database."""
-    starts = recent_month_starts(months)
+    starts = recent_month_starts(months, now=at)
     bounds = [(f"{d:%Y-%m}", *month_bounds(d.year, d.month)) for d in starts]
     month = case(*[(and_(Member.enrolled_at >= lo, Member.enrolled_at < hi), label) for label, lo, hi in bounds],
                  else_=None)
