@@ -202,3 +202,21 @@ def test_runtime_sets_the_zone_from_its_settings(rt):
     finally:
         localtime.set_timezone("Asia/Shanghai")
 
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+def test_demo_sales_fall_in_local_business_hours(zone):
+    """The demo rings up sales between 08:00 and 22:00 local time on the local days before
+    today, whatever the chain's zone."""
+    import random
+
+    from core.contrib import DemoContext
+    from core.demo import sale_plan
+
+    now = datetime(2026, 12, 1, 2, 0)  # 10:00 in Shanghai, 21:00 the day before in New York
+    with use_timezone(zone):
+        plan = sale_plan(DemoContext(rng=random.Random(3), scale=0.2, months=1), now)
+        assert plan and all(t < now for t in plan)
+        hours = {localtime.to_local(t).hour for t in plan}
+        assert min(hours) >= 8 and max(hours) <= 21
+        assert max(localtime.business_date(t) for t in plan) < localtime.business_date(now)
