@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from core import hookimpl
 from core.contrib import Balance, Breach, DashboardWidget, PaymentMethod, SummaryPanel
 from core.i18n import lazy_gettext as _l
-from core.localtime import local_days_start
+from core.localtime import format_local, local_days_start
 
 from . import earning, promotions, services
 from .jobs import JOBS
@@ -71,7 +71,8 @@ def customer_summary(session, customer, user):
     pts = services.balance(session, customer.id)
     fields = [(_l("Points"), pts), (_l("Value"), services.points_value(session, pts))]
     if soon:
-        fields.append((_l("Expiring soon"), f"{soon[0]['points']} ({soon[0]['first_expiry']:%Y-%m-%d})"))
+        first = format_local(soon[0]["first_expiry"], "%Y-%m-%d")
+        fields.append((_l("Expiring soon"), f"{soon[0]['points']} ({first})"))
     return [SummaryPanel(_l("Points"), tuple(fields), priority=30, permission="loyalty.points.read",
                          addon="loyalty")]
 

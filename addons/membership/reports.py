@@ -59,7 +59,8 @@ def new_members_by_month(session, store_ids=None, months: int = 12, at=None) -> 
     bounds = [(f"{d:%Y-%m}", *month_bounds(d.year, d.month)) for d in starts]
     month = case(*[(and_(Member.enrolled_at >= lo, Member.enrolled_at < hi), label) for label, lo, hi in bounds],
                  else_=None)
-    inner = select(month.label("month")).where(Member.enrolled_at >= bounds[0][1], Member.enrolled_at < bounds[-1][2])
+    inner = select(month.label("month")).where(Member.enrolled_at >= bounds[0][1],
+                                               Member.enrolled_at < bounds[-1][2])
     if store_ids is not None:
         inner = inner.join(Customer, Customer.id == Member.customer_id).where(Customer.home_store_id.in_(list(store_ids)))
     sub = inner.subquery()  # grouped outside: PostgreSQL cannot match a CASE with bound values in GROUP BY

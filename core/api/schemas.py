@@ -512,8 +512,8 @@ class SaleQuery(Query):
     customer_id = QId()
     kind = Str(validate=validate.OneOf(SALE_KINDS))
     state = Str(validate=validate.OneOf(SALE_STATES))
-    date_from = SafeDate(metadata={"description": "business date from (inclusive): a local date in the chain's time zone"})
-    date_to = SafeDate(metadata={"description": "business date to (inclusive): a local date in the chain's time zone"})
+    date_from = SafeDate(metadata={"description": "business date from (inclusive), local to the chain's time zone"})
+    date_to = SafeDate(metadata={"description": "business date to (inclusive), local to the chain's time zone"})
 
     @validates_schema
     def _range(self, data, **kw):

@@ -72,7 +72,8 @@ def customer_summary(session, customer, user):
         select(Sale.number, Sale.confirmed_at, Sale.total).where(Sale.customer_id == customer.id,
                                                                  Sale.state != "draft")
         .order_by(Sale.confirmed_at.desc()).limit(5)).all()
-    fields = tuple((n, f"{format_local(t, '%Y-%m-%d')} {a}") for n, t, a in rows) or ((_l("Recent purchases"), _l("none")),)
+    fields = (tuple((n, f"{format_local(t, '%Y-%m-%d')} {a}") for n, t, a in rows)
+              or ((_l("Recent purchases"), _l("none")),))
     return [SummaryPanel(title=_l("Recent purchases"), fields=fields, priority=90, addon="core",
                          permission="core.sale.read")]
 
