@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.datagen import generate, open_runtime  # noqa: E402
 from core.db import money, transaction  # noqa: E402
+from core.localtime import business_date  # noqa: E402
 from core.mixins import utcnow  # noqa: E402
 from core.models import DocumentSequence, Sale, SaleLine, SalePayment  # noqa: E402
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout  # noqa: E402
@@ -102,7 +103,7 @@ def run_floor(engine, g, items, currency: str) -> float:
                 store_id=store, number=f"{g.store_codes[store]}-S{value:06d}", kind="sale", state="confirmed",
                 customer_id=customer, cashier_id=cashier, currency=currency, subtotal=total,
                 discount_total=Decimal("0"), total=total, created_at=now, confirmed_at=now,
-                business_date=now.date())).inserted_primary_key[0]
+                business_date=business_date(now))).inserted_primary_key[0]
             conn.execute(insert(line_t), [
                 dict(sale_id=sale_id, product_id=p, qty=q, unit_price=price, discount=Decimal("0"), total=amount,
                      clerk_id=cashier, refunded_qty=Decimal("0")) for p, q, price, amount in priced])

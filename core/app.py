@@ -65,6 +65,10 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
     )
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["lang_url"] = lang_url
+    from core.localtime import format_local
+
+    # {{ sale.confirmed_at|localtime }} (or |localtime('%Y-%m-%d')): stored UTC -> chain local time
+    app.jinja_env.filters["localtime"] = format_local
 
     from core.web import close_sessions
 

@@ -12,15 +12,15 @@ a savepoint so an addon refusing a ticket (a blacklisted customer...) skips only
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from core.contrib import DemoContext
 from core.db import money, transaction
 from core.errors import BusinessError
+from core.localtime import business_date, local_midnight, local_today, to_utc
 from core.mixins import utcnow
 from core.models import (Company, Customer, CustomerContact, Employee, PriceList, Product, ProductCategory,
                          Region, Role, Store, Tag, User, Warehouse)
@@ -117,7 +117,7 @@ def build_chain(session, demo: DemoContext) -> None:
     session.flush()
     demo.companies = [hq, *franchisees]
     demo.regions = list(regions.values())
-    opened = date.today() - timedelta(days=900)
+    opened = local_today() - timedelta(days=900)
     for code, name, region, kind, fmt, fr in STORES:
         demo.stores.append(Store(code=code, name=name, region_id=regions[region].id, kind=kind, format=fmt,
                                  operating_company_id=(franchisees[fr] if fr is not None else hq).id,
@@ -156,7 +156,7 @@ def build_chain(session, demo: DemoContext) -> None:
                 set_price(session, mall, p, money(price * Decimal("1.15")), since)
             demo.products.append(p)
     # a price change scheduled two weeks ahead (takes effect then, not before)
-    future = utcnow().replace(hour=16, minute=0, second=0, microsecond=0) + timedelta(days=14)
+    future = local_midnight(local_today() + timedelta(days=14))  # local midnight, two weeks on
     set_price(session, retail, demo.products[4], Decimal("19.00"), future)
     demo.extra["price_lists"] = {"retail": retail, "member": member, "mall": mall}
     demo.extra["scheduled_price_change"] = (demo.products[4], future)
@@ -213,7 +213,7 @@ def build_chain(session, demo: DemoContext) -> None:
     session.add_all(tags)
     used: set = set()
     count = max(20, int(200 * demo.scale))
-    today = date.today()
+    today = local_today()
     for i in range(count):
         home = rng.choice(demo.stores)
         c = Customer(kind="person", name=_name(rng), phone=_mobile(rng, used), home_store_id=home.id,
@@ -221,8 +221,8 @@ def build_chain(session, demo: DemoContext) -> None:
                      birthday=date(rng.randrange(1960, 2005), rng.randrange(1, 13), rng.randrange(1, 29)),
                      language=rng.choice(("zh_Hans", "zh_Hans", "zh_Hans", "en")),
                      consent_sms=rng.random() < 0.7, consent_email=rng.random() < 0.4,
-                     consent_wechat=rng.random() < 0.6, created_at=datetime.combine(
-                         today - timedelta(days=rng.randrange(30, 720)), time(3)))
+                     consent_wechat=rng.random() < 0.6, created_at=to_utc(datetime.combine(
+                         today - timedelta(days=rng.randrange(30, 720)), time(3))))
         if rng.random() < 0.4:
             c.email = f"user{i + 1}@example.com"
         if rng.random() < 0.1:
@@ -254,23 +254,23 @@ def build_chain(session, demo: DemoContext) -> None:
     session.flush()
 
 
-def _local_to_utc(day: date, minute_of_day: int, tz: ZoneInfo) -> datetime:
-    local = datetime.combine(day, time()) + timedelta(minutes=minute_of_day)
-    return local.replace(tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+def _local_to_utc(day: date, minute_of_day: int) -> datetime:
+    return to_utc(datetime.combine(day, time()) + timedelta(minutes=minute_of_day))
 
 
-def sale_plan(demo: DemoContext, tz: ZoneInfo, now: datetime) -> list[datetime]:
-    """Instants (naive UTC, ascending) of the sales to ring up: business hours, busier weekends."""
+def sale_plan(demo: DemoContext, now: datetime) -> list[datetime]:
+    """Instants (naive UTC, ascending) of the sales to ring up: business hours (local time,
+    ``[locale] timezone``) on the local days before today, busier weekends."""
     rng = demo.rng
     total = max(1, int(SALES_PER_MONTH * demo.months * demo.scale))
-    start = (now - timedelta(days=30 * demo.months)).date()
-    days = [start + timedelta(days=i) for i in range((now.date() - start).days)]
+    start = business_date(now - timedelta(days=30 * demo.months))
+    days = [start + timedelta(days=i) for i in range((business_date(now) - start).days)]
     weights = [1.4 if d.weekday() >= 5 else 1.0 for d in days]
     picked = rng.choices(days, weights=weights, k=total)
     out = []
     for d in picked:
         minute = int(min(max(rng.gauss(15 * 60, 3 * 60), 8 * 60), 21 * 60 + 59))  # 08:00-22:00 local
-        out.append(_local_to_utc(d, minute, tz))
+        out.append(_local_to_utc(d, minute))
     out.sort()
     return [t for t in out if t < now]
 
@@ -280,9 +280,8 @@ def ring_up_sales(rt, session, demo: DemoContext, progress: bool = True) -> dict
     from tqdm import tqdm
 
     rng = demo.rng
-    tz = ZoneInfo(rt.config["locale"].get("timezone") or "UTC")
     now = utcnow()
-    plan = sale_plan(demo, tz, now)
+    plan = sale_plan(demo, now)
     staff = demo.extra["staff_by_store"]
     store_weights = [1.6 if s.kind == "direct" else 1.0 for s in demo.stores]
     customers = [c for c in demo.customers if c.active and c not in demo.extra.get("duplicates", ())]

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import traceback
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from core.db import transaction
 from core.errors import ConfigError
+from core.localtime import to_local
 from core.mixins import utcnow
 
 log = logging.getLogger("banyan.jobs")
@@ -124,7 +124,6 @@ def _huey_instance(rt, name: str | None, backend: str | None, immediate: bool | 
 def build_huey(rt, name: str | None = None, backend: str | None = None, immediate: bool | None = None):
     """A Huey instance with one task per declared job (periodic when it has a schedule)."""
     huey = _huey_instance(rt, name, backend, immediate)
-    tz = ZoneInfo(rt.config.get("locale", {}).get("timezone") or "UTC")
     tasks = {}
     for job in declared_jobs(rt).values():
         func = _make_task_func(rt, job)
@@ -134,9 +133,8 @@ def build_huey(rt, name: str | None = None, backend: str | None = None, immediat
             cron = parse_cron(job.schedule)
 
             def in_business_time(ts, _cron=cron):
-                # Huey hands over naive UTC; schedules are written in business local time
-                local = ts.replace(tzinfo=timezone.utc).astimezone(tz).replace(tzinfo=None)
-                return _cron(local)
+                # Huey hands over naive UTC; schedules are written in the chain's local time
+                return _cron(to_local(ts))
 
             tasks[job.name] = huey.periodic_task(in_business_time, **opts)(func)
         else:

@@ -31,6 +31,9 @@ class Runtime:
         from core.i18n import set_default_locale
 
         set_default_locale(config["locale"]["default"])
+        from core.localtime import set_timezone
+
+        set_timezone(config["locale"].get("timezone"))
         if load:
             rt.reload()
         return rt

@@ -1,8 +1,6 @@
 """Back-office views: rules, events, promotions, coupons, rewards, ledger, member points, reports."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from sqlalchemy import select
@@ -11,7 +9,7 @@ from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
-from core.mixins import utcnow
+from core.localtime import local_days_start
 from core.models import Company, Customer, Store
 
 from . import services
@@ -169,7 +167,7 @@ class ReportsView(BanyanView):
 
         s = db_session()
         days = request.args.get("days", default=90, type=int)
-        since = utcnow() - timedelta(days=max(1, min(days, 3660)))
+        since = local_days_start(max(1, min(days, 3660)))  # whole local days, today included
         companies = dict(s.execute(select(Company.id, Company.name)).all())
         stores = dict(s.execute(select(Store.id, Store.name)).all())
         return self.render("loyalty/reports.html", days=days, companies=companies, stores=stores,

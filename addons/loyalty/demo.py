@@ -1,9 +1,10 @@
 """Demo data: earning rules, a double-points event, two promotions, a coupon, rewards."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
+from core.localtime import business_date, end_of_local_day, local_midnight, month_bounds
 from core.mixins import utcnow
 
 from .ledger import policy
@@ -13,15 +14,16 @@ from .models import Coupon, EarningRule, PointsEvent, Promotion, PromotionItem, 
 def load(session, demo) -> None:
     policy(session)
     now = utcnow()
-    start = now - timedelta(days=31 * max(demo.months, 1))
+    # the dates a person would type, in the chain's local time (stored UTC): local midnights
+    start = local_midnight(business_date(now - timedelta(days=31 * max(demo.months, 1))))
     session.add(EarningRule(code="BASE", name="1 point per yuan", kind="base", points_per_unit=Decimal("1")))
     products = list(demo.products)
     if products:
         session.add(EarningRule(code="BONUS1", name=f"Bonus on {products[0].name}", kind="bonus",
                                 points_per_unit=Decimal("1"), product_id=products[0].id))
-    mid = start + (now - start) / 2
+    mid = business_date(start + (now - start) / 2)
     session.add(PointsEvent(code="DOUBLE", name="Double points week", multiplier=Decimal("2"),
-                            starts_at=mid, ends_at=mid + timedelta(days=7)))
+                            starts_at=local_midnight(mid), ends_at=local_midnight(mid + timedelta(days=7))))
     promo = Promotion(code="MEMBER10", name="Members: 10% off selected goods", kind="percent", target="lines",
                       percent=Decimal("10"), members_only=True, priority=50)
     for p in products[1:4]:
@@ -35,11 +37,12 @@ def load(session, demo) -> None:
     session.add(voucher)
     session.flush()
     session.add(Coupon(code="WELCOME50", promotion_id=voucher.id, max_uses=100, per_customer_limit=1,
-                       valid_from=start, valid_to=now + timedelta(days=90)))
+                       valid_from=start, valid_to=end_of_local_day(business_date(now) + timedelta(days=90))))
     session.add(Reward(code="BAG", name="Shopping bag", kind="goods", points_price=500, stock=200,
                        product_id=products[-1].id if products else None))
     session.add(Reward(code="V50", name="50 yuan voucher", kind="coupon", points_price=5000,
                        promotion_id=voucher.id))
     session.add(Reward(code="WASH", name="Free cleaning service", kind="service", points_price=1500))
     session.flush()
-    demo.extra["loyalty"] = {"since": datetime(start.year, start.month, 1)}
+    first = business_date(start)
+    demo.extra["loyalty"] = {"since": month_bounds(first.year, first.month)[0]}

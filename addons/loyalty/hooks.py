@@ -1,14 +1,13 @@
 """Hook implementations of the loyalty addon: thin wrappers around services."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from core import hookimpl
 from core.contrib import Balance, Breach, DashboardWidget, PaymentMethod, SummaryPanel
 from core.i18n import lazy_gettext as _l
-from core.mixins import utcnow
+from core.localtime import format_local, local_days_start
 
 from . import earning, promotions, services
 from .jobs import JOBS
@@ -72,7 +71,8 @@ def customer_summary(session, customer, user):
     pts = services.balance(session, customer.id)
     fields = [(_l("Points"), pts), (_l("Value"), services.points_value(session, pts))]
     if soon:
-        fields.append((_l("Expiring soon"), f"{soon[0]['points']} ({soon[0]['first_expiry']:%Y-%m-%d})"))
+        first = format_local(soon[0]["first_expiry"], "%Y-%m-%d")
+        fields.append((_l("Expiring soon"), f"{soon[0]['points']} ({first})"))
     return [SummaryPanel(_l("Points"), tuple(fields), priority=30, permission="loyalty.points.read",
                          addon="loyalty")]
 
@@ -91,7 +91,7 @@ def check_invariants(session):
 
 @hookimpl
 def dashboard_widgets(session, user, store_ids):
-    since = utcnow() - timedelta(days=30)
+    since = local_days_start(30)  # the last 30 local days, today included
     stmt = (select(LoyaltyEntry.kind, func.sum(LoyaltyEntry.points))
             .where(LoyaltyEntry.posted_at >= since).group_by(LoyaltyEntry.kind))
     if store_ids is not None:

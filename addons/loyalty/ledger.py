@@ -12,7 +12,6 @@ Rules every function follows:
 """
 from __future__ import annotations
 
-import calendar
 from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, String, and_, bindparam, cast, func, insert, literal, select, text, update
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
+from core.localtime import add_local_months, local_year, year_bounds
 from core.mixins import utcnow
 from core.models import Customer, Store
 from core.runtime import hook_of
@@ -43,19 +43,21 @@ def policy(session) -> LoyaltyPolicy:
 
 
 def add_months(at: datetime, months: int) -> datetime:
-    month = at.month - 1 + months
-    year = at.year + month // 12
-    month = month % 12 + 1
-    day = min(at.day, calendar.monthrange(year, month)[1])
-    return at.replace(year=year, month=month, day=day)
+    """``months`` calendar months after the instant ``at`` (naive UTC), counted on the chain's
+    local calendar (``core.localtime.add_local_months``)."""
+    return add_local_months(at, months)
 
 
 def expiry_for(pol: LoyaltyPolicy, earned_at: datetime) -> datetime | None:
-    """When points earned at ``earned_at`` expire under the policy (None: never)."""
+    """When points earned at ``earned_at`` (naive UTC) expire under the policy, as naive UTC
+    (None: never). ``year_end``: the local new year after the local year of earning (plus
+    ``year_end_offset`` years), e.g. earned 00:30 on 1 Jan 2027 in Shanghai (still 2026 in
+    UTC) -> expires at local midnight 1 Jan 2028. ``months``: the same local time N months
+    later on the local calendar. Boundaries come from ``core.localtime``."""
     if pol.expiry_mode == "never":
         return None
     if pol.expiry_mode == "year_end":
-        return datetime(earned_at.year + 1 + (pol.year_end_offset or 0), 1, 1)
+        return year_bounds(local_year(earned_at) + (pol.year_end_offset or 0))[1]
     return add_months(earned_at, pol.expiry_months or 12)
 
 

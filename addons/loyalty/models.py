@@ -14,6 +14,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, In
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Money
+from core.localtime import local_today
 from core.mixins import IdPk, Timestamps, utcnow
 
 ENTRY_KINDS = ("earn", "redeem", "expire", "adjust", "transfer")
@@ -293,7 +294,7 @@ class Rebate(IdPk, Base):
     points: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Money)
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("loyalty_coupon.id"))
-    created_on: Mapped[date] = mapped_column(Date, default=lambda: utcnow().date())
+    created_on: Mapped[date] = mapped_column(Date, default=local_today)
     customer = relationship("Customer")
 
 

@@ -26,6 +26,7 @@ from core.contrib import Adjustment
 from core.db import ZERO, money
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
+from core.localtime import local_month
 from core.mixins import utcnow
 
 from .models import Coupon, Promotion, PromotionItem, PromotionUse
@@ -151,7 +152,7 @@ def candidates(session, ticket, at, codes, whatif_used=None) -> list[tuple[Promo
                 continue
         if p.birthday_only:
             birthday = getattr(getattr(ticket, "customer", None), "birthday", None)
-            if birthday is None or birthday.month != at.month:
+            if birthday is None or birthday.month != local_month(at):
                 continue
         if whatif_used is not None:
             out.append((p, coupon))

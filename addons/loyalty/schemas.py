@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from core.api.schemas import Instant
+
 
 class LoyaltyBalanceOut(Schema):
     customer_id = fields.Int()
     points = fields.Int()
     value = fields.Decimal(as_string=True)
     expiring_soon = fields.Int()
-    first_expiry = fields.DateTime(allow_none=True)
+    first_expiry = Instant(allow_none=True)
 
 
 class LoyaltyEntryOut(Schema):
@@ -18,7 +20,7 @@ class LoyaltyEntryOut(Schema):
     points = fields.Int()
     store_id = fields.Int(allow_none=True)
     sale_id = fields.Int(allow_none=True)
-    posted_at = fields.DateTime()
+    posted_at = Instant()
     source = fields.Str(allow_none=True)
     note = fields.Str(allow_none=True)
 

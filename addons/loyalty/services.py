@@ -5,7 +5,6 @@ Services flush, never commit: callers wrap them in ``core.db.transaction``.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from types import SimpleNamespace
 
@@ -16,6 +15,7 @@ from core.db import ZERO, money
 from core.errors import BusinessError, NotFound
 from core.validation import points_input
 from core.i18n import lazy_gettext as _l
+from core.localtime import year_bounds
 from core.mixins import utcnow
 from core.models import Product, Sale, SaleAdjustment, SaleLine
 
@@ -188,7 +188,7 @@ def year_end_rebates(session, year: int, apply: bool = False) -> list[dict]:
     """Rebate per member on the points earned in ``year`` (policy rate and minimum). With
     ``apply`` each member gets it once, as a single-use voucher for the amount."""
     pol = policy(session)
-    start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
+    start, end = year_bounds(year)  # local new year to local new year (core.localtime)
     rows = session.execute(select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
                            .where(LoyaltyEntry.kind == "earn", LoyaltyEntry.posted_at >= start,
                                   LoyaltyEntry.posted_at < end)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from core.db import money
+from core.localtime import local_midnight, local_today
 from core.mixins import utcnow
 from core.models import PriceList
 from core.services.pricing import list_price, set_price
@@ -37,7 +38,7 @@ def load(session, demo) -> None:
             plist = PriceList(code="MEMBER", name="会员价 Member prices", kind="member")
             session.add(plist)
             session.flush()
-        since = utcnow() - timedelta(days=31 * (demo.months + 1))
+        since = local_midnight(local_today() - timedelta(days=31 * (demo.months + 1)))
         for product in demo.products:
             if rng.random() < 0.2:
                 retail = list_price(session, product.id, demo.stores[0].id, "retail", utcnow())

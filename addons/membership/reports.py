@@ -2,13 +2,12 @@
 by month, and the membership invariants (``check_invariants``)."""
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from core.db import ZERO, money
-from core.mixins import utcnow
+from core.localtime import month_bounds, recent_month_starts
 from core.models import Customer
 
 from addons.membership._common import _x
@@ -51,16 +50,22 @@ def members_by_tier(session, store_ids=None) -> list[tuple[str, int]]:
     return [(n, int(c)) for n, c in _x(session, stmt).all()]
 
 
-def new_members_by_month(session, store_ids=None, months: int = 12) -> list[tuple[str, int]]:
-    since = utcnow() - timedelta(days=31 * months)
-    if session.get_bind().dialect.name == "postgresql":
-        month = func.to_char(Member.enrolled_at, "YYYY-MM")
-    else:
-        month = func.strftime("%Y-%m", Member.enrolled_at)
-    stmt = select(month, func.count()).where(Member.enrolled_at >= since).group_by(month).order_by(month)
+def new_members_by_month(session, store_ids=None, months: int = 12, at=None) -> list[tuple[str, int]]:
+    """``[("YYYY-MM", members enrolled)]`` for the last ``months`` calendar months of the
+    chain's time zone (the month of ``at``, naive UTC, default now, last), zeros included. A member enrolled at 00:30 on
+    1 December in Shanghai counts in December: each month is bounded by local midnights
+    (``core.localtime.month_bounds``), the same on every database."""
+    starts = recent_month_starts(months, now=at)
+    bounds = [(f"{d:%Y-%m}", *month_bounds(d.year, d.month)) for d in starts]
+    month = case(*[(and_(Member.enrolled_at >= lo, Member.enrolled_at < hi), label) for label, lo, hi in bounds],
+                 else_=None)
+    inner = select(month.label("month")).where(Member.enrolled_at >= bounds[0][1],
+                                               Member.enrolled_at < bounds[-1][2])
     if store_ids is not None:
-        stmt = stmt.join(Customer, Customer.id == Member.customer_id).where(Customer.home_store_id.in_(list(store_ids)))
-    return [(m, int(c)) for m, c in _x(session, stmt).all()]
+        inner = inner.join(Customer, Customer.id == Member.customer_id).where(Customer.home_store_id.in_(list(store_ids)))
+    sub = inner.subquery()  # grouped outside: PostgreSQL cannot match a CASE with bound values in GROUP BY
+    counts = {m: int(c) for m, c in _x(session, select(sub.c.month, func.count()).group_by(sub.c.month)).all()}
+    return [(label, counts.get(label, 0)) for label, _lo, _hi in bounds]
 
 
 def invariant_breaches(session) -> list[tuple[str, str, tuple]]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from core.api.schemas import Instant
+
 ID = validate.Range(min=1, max=2**31 - 1)
 MONEY = dict(as_string=True, places=2)
 
@@ -28,9 +30,9 @@ class CardOut(Schema):
     kind = fields.Str()
     status = fields.Str()
     member_id = fields.Int()
-    issued_at = fields.DateTime()
-    activated_at = fields.DateTime(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
+    issued_at = Instant()
+    activated_at = Instant(allow_none=True)
+    closed_at = Instant(allow_none=True)
     replaced_by_id = fields.Int(allow_none=True)
     replaces_id = fields.Int(allow_none=True)
 
@@ -60,7 +62,7 @@ class MemberOut(Schema):
     tier = fields.Nested(TierOut, allow_none=True)
     tier_locked = fields.Bool()
     parent_id = fields.Int(allow_none=True)
-    enrolled_at = fields.DateTime()
+    enrolled_at = Instant()
     list_status = fields.Str(allow_none=True)
     cards = fields.List(fields.Nested(CardOut))
     balance = fields.Nested(BalanceOut)
@@ -122,7 +124,7 @@ class EntryOut(Schema):
     issuer_store_id = fields.Int(allow_none=True)
     at_store_id = fields.Int(allow_none=True)
     sale_id = fields.Int(allow_none=True)
-    posted_at = fields.DateTime()
+    posted_at = Instant()
     source = fields.Str(allow_none=True)
     note = fields.Str(allow_none=True)
 
@@ -132,7 +134,7 @@ class CardEventOut(Schema):
     action = fields.Str()
     from_status = fields.Str(allow_none=True)
     to_status = fields.Str(allow_none=True)
-    at = fields.DateTime()
+    at = Instant()
     user_id = fields.Int(allow_none=True)
     note = fields.Str(allow_none=True)
 
@@ -143,7 +145,7 @@ class TierChangeOut(Schema):
     reason = fields.Str()
     note = fields.Str(allow_none=True)
     sale_id = fields.Int(allow_none=True)
-    at = fields.DateTime()
+    at = Instant()
 
 
 class HistoryOut(Schema):

@@ -9,7 +9,10 @@
 - exports any list to CSV and XLSX (openpyxl);
 - never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
   and sorts on the primary key by default;
-- saves in one transaction and shows ``BusinessError`` messages on the form's fields.
+- saves in one transaction and shows ``BusinessError`` messages on the form's fields;
+- shows and accepts every ``DateTime`` column in the chain's local time (``[locale] timezone``)
+  while storing naive UTC: form fields (:class:`LocalDateTimeField`), list, detail and export
+  values, and the list filters on datetime columns (see ``core.localtime``).
 
 ``BanyanView`` is the base of custom pages, with the same ``permission`` rule.
 """
@@ -21,13 +24,17 @@ import logging
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import ModelView, filters as sqla_filters
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.form import DateTimeField
+from flask_admin.model.form import converts
 from flask_admin.helpers import get_redirect_target
 from jinja2 import pass_context
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
+from core.localtime import format_local, to_local, to_utc
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,65 @@ def apply_business_error(form, exc: BusinessError) -> None:
                 flash(m, "error")
 
 
+# --- local time in the back office ----------------------------------------------------------
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class LocalDateTimeField(DateTimeField):
+    """A datetime field for people: it shows and accepts the chain's local wall-clock time
+    (``YYYY-MM-DD HH:MM:SS``, without the seconds, or a date alone = its local midnight) while
+    its ``data`` is naive UTC, as the column stores it. So ``2026-12-01 00:00:00`` typed in
+    Shanghai is stored as ``2026-11-30 16:00:00``, and shown back as typed."""
+
+    def __init__(self, label=None, validators=None, format=None, **kw):
+        super().__init__(label, validators, format=format or [DATETIME_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%d"], **kw)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return to_local(self.data).strftime(DATETIME_FORMAT) if self.data else ""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            self.data = to_utc(self.data)
+
+
+class LocalModelConverter(AdminModelConverter):
+    """Form converter of every Banyan model view (inline forms use it too): ``DateTime``
+    columns get :class:`LocalDateTimeField`."""
+
+    @converts("DateTime")
+    def convert_datetime(self, field_args, **extra):
+        return LocalDateTimeField(**field_args)
+
+
+class _LocalFilterMixin:
+    """A datetime list filter whose typed value is local time (converted to UTC to query)."""
+
+    def clean(self, value):
+        cleaned = super().clean(value)
+        if isinstance(cleaned, list):
+            return [to_utc(v) for v in cleaned]
+        return to_utc(cleaned)
+
+
+def _local_filter(base):
+    return type(f"Local{base.__name__}", (_LocalFilterMixin, base), {})
+
+
+class LocalFilterConverter(sqla_filters.FilterConverter):
+    """List filters: datetime values are typed in the chain's local time."""
+
+    datetime_filters = tuple(f if f is sqla_filters.FilterEmpty else _local_filter(f)
+                             for f in sqla_filters.FilterConverter.datetime_filters)
+
+
+def local_datetime_formatter(view, value, name):
+    """Type formatter of list, detail and export values: a stored datetime in local time."""
+    return format_local(value, DATETIME_FORMAT)
+
+
 class BanyanModelView(_Permissioned, ModelView):
     """Permission-aware, scope-aware model view (see the module docstring)."""
 
@@ -106,6 +172,9 @@ class BanyanModelView(_Permissioned, ModelView):
     column_display_pk = True
     #: big tables: prev/next pager without a COUNT of the whole table on every page
     simple_list_pager = False
+    #: datetimes are shown, typed and filtered in the chain's local time (stored UTC)
+    model_form_converter = LocalModelConverter
+    filter_converter = LocalFilterConverter()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -121,6 +190,11 @@ class BanyanModelView(_Permissioned, ModelView):
             self.column_default_sort = (pk, True)
         super().__init__(model, RequestSession(), name=name, category=category, endpoint=endpoint,
                          url=url, **kw)
+        from datetime import datetime
+
+        for formatters in (self.column_type_formatters, self.column_type_formatters_export,
+                           self.column_type_formatters_detail):
+            formatters.setdefault(datetime, local_datetime_formatter)
 
     def _prettify_name(self, name):
         """Column and field names without a label: translated when a catalog has them."""

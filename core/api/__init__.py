@@ -301,6 +301,17 @@ def check_permissions(app, blp_name: str, declared: set[str]) -> None:
                                  "which no installed addon declares")
 
 
+#: how the API reads and writes times (also in docs/configuration.md, [locale] timezone)
+TIME_RULE = (
+    "Times and dates. Datetimes are ISO 8601. In responses they are in the chain's local time "
+    "(setting [locale] timezone) WITH its offset, e.g. 2026-12-01T00:30:00+08:00. In requests a "
+    "datetime with an offset (Z, +08:00) means that instant; one WITHOUT an offset is the chain's "
+    "local wall-clock time, as typed in the back office. Dates (YYYY-MM-DD), such as the business "
+    "date of a sale and the date_from/date_to filters, are local calendar dates in the chain's "
+    "time zone: a sale rung at 00:30 in Shanghai on 1 December belongs to 2026-12-01."
+)
+
+
 def init_api(app, rt) -> BanyanApi:
     """Set up flask-smorest on ``app`` and mount the kernel's and the addons' blueprints."""
     from core import __version__
@@ -313,6 +324,7 @@ def init_api(app, rt) -> BanyanApi:
     app.config.setdefault("API_SPEC_OPTIONS", {
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearerAuth": []}],
+        "info": {"description": TIME_RULE},
     })
     api = BanyanApi(app)
     declared = set(rt.registry.permissions())

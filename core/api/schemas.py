@@ -1,11 +1,10 @@
 """Marshmallow schemas of the kernel's API (input schemas refuse unknown fields)."""
 from __future__ import annotations
 
-from datetime import timezone
-
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
 from core.i18n import lazy_gettext as _l
+from core.localtime import aware_local, to_utc
 from core.models.customer import CUSTOMER_KINDS
 from core.models.employee import EMPLOYEE_ROLES, SCOPE_KINDS
 from core.models.org import STORE_FORMATS, STORE_KINDS
@@ -41,19 +40,37 @@ def QId(**kw):
     return fields.Integer(validate=validate.Range(1, MAX_ID), **kw)
 
 
-class NaiveUTC(fields.DateTime):
-    """Accepts ISO datetimes; aware ones are converted to naive UTC (how the database stores them)."""
+class Instant(fields.DateTime):
+    """A point in time in the API (the rule is in docs/index.md, "Times and dates").
+
+    In: ISO 8601. With an offset (``Z``, ``+08:00``) it means that instant; WITHOUT one it
+    is the chain's local wall-clock time (``[locale] timezone``), as in the back office.
+    Loads as naive UTC, how the database stores it.
+    Out: ISO 8601 in the chain's local time WITH its offset, e.g. ``2026-12-01T00:30:00+08:00``
+    (the stored naive UTC ``2026-11-30T16:30:00``), so a client may read either the wall-clock
+    time or the instant, and may send it back unchanged."""
+
+    def __init__(self, **kw):
+        meta = {"example": "2026-12-01T00:30:00+08:00", **kw.pop("metadata", {})}
+        super().__init__(metadata=meta, **kw)
+
+    def _serialize(self, value, attr, obj, **kw):
+        return super()._serialize(aware_local(value), attr, obj, **kw)
 
     def _deserialize(self, value, attr, data, **kw):
         dt = super()._deserialize(value, attr, data, **kw)
-        if dt.tzinfo is not None:
-            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
         if not 1900 <= dt.year <= 9000:
             raise ValidationError(str(_l("Out of range.")))
-        return dt
+        return to_utc(dt)
+
+
+#: the former name of :class:`Instant` (input)
+NaiveUTC = Instant
 
 
 class SafeDate(fields.Date):
+    """A calendar date (``YYYY-MM-DD``); business dates are the chain's local dates."""
+
     def _deserialize(self, value, attr, data, **kw):
         d = super()._deserialize(value, attr, data, **kw)
         if not 1900 <= d.year <= 9000:
@@ -185,8 +202,8 @@ class CustomerSchema(Schema):
     note = fields.String(allow_none=True)
     active = fields.Boolean()
     merged_into_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = Instant()
+    updated_at = Instant()
     sensitive_masked = fields.Boolean(dump_only=True,
                                       metadata={"description": "phone, id_number and address are masked"})
 
@@ -301,7 +318,7 @@ class ProductQuery(Query):
 
 class PriceQuery(Query):
     store_id = QId(required=True)
-    at = NaiveUTC(metadata={"description": "instant (default now)"})
+    at = Instant(metadata={"description": "instant (default now)"})
     customer_id = QId()
 
 
@@ -309,7 +326,7 @@ class PriceSchema(Schema):
     product_id = fields.Integer()
     store_id = fields.Integer()
     customer_id = fields.Integer(allow_none=True)
-    at = fields.DateTime()
+    at = Instant()
     price = Money(allow_none=True)
     currency = fields.String()
 
@@ -336,14 +353,14 @@ class PriceItemSchema(Schema):
     price_list_id = fields.Integer()
     product_id = fields.Integer()
     price = Money()
-    valid_from = fields.DateTime()
-    valid_to = fields.DateTime(allow_none=True)
+    valid_from = Instant()
+    valid_to = Instant(allow_none=True)
 
 
 class PriceItemIn(Input):
     product_id = Id(required=True)
     price = MoneyIn(required=True)
-    valid_from = NaiveUTC(metadata={"description": "when the price takes effect (default now)"})
+    valid_from = Instant(metadata={"description": "when the price takes effect (default now)"})
 
 
 class PriceItemQuery(Query):
@@ -435,7 +452,7 @@ class SaleSchema(Schema):
     subtotal = Money()
     discount_total = Money()
     total = Money()
-    confirmed_at = fields.DateTime(allow_none=True)
+    confirmed_at = Instant(allow_none=True)
     business_date = fields.Date(allow_none=True)
     note = fields.String(allow_none=True)
     lines = fields.List(fields.Nested(SaleLineSchema))
@@ -452,7 +469,7 @@ class SaleSummarySchema(Schema):
     customer_id = fields.Integer(allow_none=True)
     origin_id = fields.Integer(allow_none=True)
     total = Money()
-    confirmed_at = fields.DateTime(allow_none=True)
+    confirmed_at = Instant(allow_none=True)
     business_date = fields.Date(allow_none=True)
 
 
@@ -495,8 +512,8 @@ class SaleQuery(Query):
     customer_id = QId()
     kind = Str(validate=validate.OneOf(SALE_KINDS))
     state = Str(validate=validate.OneOf(SALE_STATES))
-    date_from = SafeDate(metadata={"description": "business date from (inclusive)"})
-    date_to = SafeDate(metadata={"description": "business date to (inclusive)"})
+    date_from = SafeDate(metadata={"description": "business date from (inclusive), local to the chain's time zone"})
+    date_to = SafeDate(metadata={"description": "business date to (inclusive), local to the chain's time zone"})
 
     @validates_schema
     def _range(self, data, **kw):
@@ -531,9 +548,9 @@ class TokenSchema(Schema):
     user_id = fields.Integer()
     name = fields.String()
     prefix = fields.String()
-    created_at = fields.DateTime()
-    last_used_at = fields.DateTime(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
+    created_at = Instant()
+    last_used_at = Instant(allow_none=True)
+    revoked_at = Instant(allow_none=True)
 
 
 class NewTokenSchema(TokenSchema):

@@ -1,7 +1,6 @@
 """The kernel's own declarations: its tables, permissions, summary panels, widgets, checks."""
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -9,7 +8,7 @@ from sqlalchemy import func, select
 from core.contrib import Breach, DashboardWidget, Permission, SensitiveAction, SummaryPanel
 from core.hookspecs import hookimpl
 from core.i18n import lazy_gettext as _l
-from core.mixins import utcnow
+from core.localtime import format_local, local_days_start
 from core.models import KERNEL_MODELS, Product, Sale, SaleLine, SalePayment, Store
 
 ADMIN = ("hq_admin",)
@@ -73,15 +72,16 @@ def customer_summary(session, customer, user):
         select(Sale.number, Sale.confirmed_at, Sale.total).where(Sale.customer_id == customer.id,
                                                                  Sale.state != "draft")
         .order_by(Sale.confirmed_at.desc()).limit(5)).all()
-    fields = tuple((n, f"{t:%Y-%m-%d} {a}") for n, t, a in rows) or ((_l("Recent purchases"), _l("none")),)
+    fields = (tuple((n, f"{format_local(t, '%Y-%m-%d')} {a}") for n, t, a in rows)
+              or ((_l("Recent purchases"), _l("none")),))
     return [SummaryPanel(title=_l("Recent purchases"), fields=fields, priority=90, addon="core",
                          permission="core.sale.read")]
 
 
 @hookimpl
 def dashboard_widgets(session, user, store_ids):
-    since = utcnow() - timedelta(days=30)
-    conf = [Sale.state != "draft", Sale.confirmed_at >= since]
+    # the last 30 local business days, today included
+    conf = [Sale.state != "draft", Sale.confirmed_at >= local_days_start(30)]
     if store_ids is not None:
         conf.append(Sale.store_id.in_(store_ids))
     by_day = session.execute(select(Sale.business_date, func.sum(Sale.total)).where(*conf)

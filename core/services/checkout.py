@@ -21,6 +21,7 @@ from core.contrib import DEFAULT_PRICING_STAGE, sort_by_priority
 from core.db import CENT, ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import lazy_gettext as _l
+from core.localtime import business_date
 from core.mixins import utcnow
 from core.models import (
     Customer,
@@ -326,7 +327,7 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     plan = plan_payments(session, sale, req.payments or [PaymentRequest("cash")], user)
     sale.state = "confirmed"
     sale.confirmed_at = at
-    sale.business_date = at.date()
+    sale.business_date = business_date(at)  # local date (core.localtime)
     # Written with prebuilt statements, not the unit of work (see core.services.sale_writer),
     # and numbered as it is written: the counter's row lock is held from there to the commit.
     # Payments that capture nothing (cash, card) go with the sale, the others once captured

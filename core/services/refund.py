@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from core.db import ZERO, money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
+from core.localtime import business_date
 from core.mixins import utcnow
 from core.models import Sale, SaleLine, SalePayment
 from core.runtime import hook_of
@@ -107,7 +108,7 @@ def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, 
     doc.number = next_number(session, sale.store, "refund")
     doc.state = "confirmed"
     doc.confirmed_at = at
-    doc.business_date = at.date()
+    doc.business_date = business_date(at)  # local date (core.localtime)
     session.add(doc)
     session.flush()
     _refund_payments(session, sale, doc, -doc.total, user)

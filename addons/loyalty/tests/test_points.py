@@ -113,13 +113,15 @@ def test_fifo_by_expiry_and_expiry_job(session, make, member):
 
 def test_year_end_policy(session):
     from addons.loyalty.ledger import expiry_for, policy
+    from core.localtime import use_timezone
 
     pol = policy(session)
     pol.expiry_mode = "year_end"
-    assert expiry_for(pol, datetime(2026, 5, 3)) == datetime(2027, 1, 1)
-    pol.expiry_mode = "months"
-    pol.expiry_months = 12
-    assert expiry_for(pol, datetime(2024, 2, 29)) == datetime(2025, 2, 28)
+    with use_timezone("Asia/Shanghai"):  # stored UTC: local new year 2027 is 16:00 UTC on 31 Dec 2026
+        assert expiry_for(pol, datetime(2026, 5, 3)) == datetime(2026, 12, 31, 16, 0)
+        pol.expiry_mode = "months"
+        pol.expiry_months = 12
+        assert expiry_for(pol, datetime(2024, 2, 29)) == datetime(2025, 2, 28)
 
 
 def test_transfer_and_no_negative(session, make, member):
