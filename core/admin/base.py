@@ -22,6 +22,8 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.model.form import converts
 from flask_admin.helpers import get_redirect_target
 from jinja2 import pass_context
 from sqlalchemy.exc import IntegrityError
@@ -90,6 +92,15 @@ def apply_business_error(form, exc: BusinessError) -> None:
                 flash(m, "error")
 
 
+class BanyanModelConverter(AdminModelConverter):
+    """Flask-Admin's converter, knowing the kernel's column types: a :class:`core.codes.Code`
+    column is a text field (its value is normalised when set on the model)."""
+
+    @converts("core.codes.Code")
+    def conv_code(self, *args, **kwargs):
+        return self.conv_String(*args, **kwargs)
+
+
 class BanyanModelView(_Permissioned, ModelView):
     """Permission-aware, scope-aware model view (see the module docstring)."""
 
@@ -106,6 +117,7 @@ class BanyanModelView(_Permissioned, ModelView):
     column_display_pk = True
     #: big tables: prev/next pager without a COUNT of the whole table on every page
     simple_list_pager = False
+    model_form_converter = BanyanModelConverter
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
