@@ -96,6 +96,8 @@ def _validate(req: CheckoutRequest) -> None:
             errors[f"lines.{i}.qty"] = [_l("Quantity must be greater than zero.")]
         elif qty != qty.quantize(Decimal("0.001")):
             errors[f"lines.{i}.qty"] = [_l("At most three decimals.")]
+        else:  # as stored (3 decimals): the first answer shows what every later read shows
+            qty = qty.quantize(Decimal("0.001"))
         line.qty = qty
     for i, pay in enumerate(req.payments):
         if pay.amount is not None:
