@@ -120,9 +120,12 @@ def idempotent(replay_status: int | None = None):
                 if 200 <= resp.status_code < 300:
                     _store(s, scope, endpoint, key, fp, resp)
                 s.commit()
-            except IntegrityError:
+            except (IntegrityError, BusinessError):
+                # a concurrent duplicate won: our record's insert failed on the unique key,
+                # or the operation itself was refused by what the winner did (say, nothing
+                # left to refund); either way its answer is the answer
                 s.rollback()
-                record = _find(s, scope, endpoint, key)  # a concurrent duplicate won
+                record = _find(s, scope, endpoint, key)
                 if record is None:
                     raise
                 resp = _replay(record, fp, replay_status)

@@ -148,6 +148,7 @@ def replace(data, number):
 
 @blp.route("/cards/<string:number>/cancel", methods=["POST"])
 @requires("membership.card.write")
+@idempotent()
 @blp.arguments(S.CancelIn)
 @blp.response(200, S.CardOut)
 def cancel(data, number):
