@@ -87,6 +87,19 @@ def pricing_stage(stage: str | int):
 
 
 @dataclass(frozen=True)
+class CodeClaim:
+    """An addon's answer about one code typed on a ticket (``claim_codes`` hook).
+
+    ``code`` is the canonical code (as in ``ticket.codes``). ``refused`` is None when the
+    addon recognises the code and used it on this ticket; otherwise the reason, for the
+    cashier (unknown to this addon: return no claim at all). ``addon`` names the claimer."""
+
+    code: str
+    refused: Any = None
+    addon: str = ""
+
+
+@dataclass(frozen=True)
 class PaymentMethod:
     """A way to pay. ``capture(session, sale, amount, reference)`` takes the money inside the
     sale's transaction (raise BusinessError to refuse); ``refund(session, refund, payment,

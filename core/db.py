@@ -82,13 +82,24 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextlib.contextmanager
 def transaction(session: Session):
-    """One business operation = one transaction: commit on success, roll back on any error."""
+    """One business operation = one transaction: commit on success, roll back on any error.
+
+    While ``session.info[HOLD_COMMIT]`` is set (:mod:`core.idempotency` sets it around an
+    idempotent request), success only flushes: the holder commits, after writing its own
+    rows in the same transaction. Errors still roll back at once."""
     try:
         yield session
-        session.commit()
+        if session.info.get(HOLD_COMMIT):
+            session.flush()
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+#: ``session.info`` key: :func:`transaction` leaves the commit to whoever set it
+HOLD_COMMIT = "banyan_hold_commit"
 
 
 def serialises_writers(session: Session) -> bool:

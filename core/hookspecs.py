@@ -139,6 +139,20 @@ def price_ticket(session, ticket) -> Iterable[Any]:
 
 
 @hookspec
+def claim_codes(session, ticket, codes, adjustments) -> Iterable[Any]:
+    """Return ``core.contrib.CodeClaim`` objects for the codes of ``codes`` this addon knows.
+
+    Called once per checkout and preview that carries codes (coupons, vouchers...), right
+    after ``price_ticket``, inside the sale's transaction. ``codes`` are the ticket's codes
+    in canonical form (``core.codes.normalize_code``), ``adjustments`` every adjustment the
+    ``price_ticket`` implementations returned. A code no addon claims, or one claimed with a
+    ``refused`` reason, refuses the whole ticket with a 422 on ``codes``: a typed code is
+    never silently ignored.
+    Implemented by: loyalty (coupons).
+    """
+
+
+@hookspec
 def payment_methods(session, ticket, user) -> Iterable[Any]:
     """Return ``core.contrib.PaymentMethod`` objects usable for this ticket.
 

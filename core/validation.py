@@ -87,7 +87,8 @@ def money_input(value, field: str = "amount", *, allow_negative: bool = False, a
 
 def quantity_input(value, field: str = "qty") -> Decimal:
     """A quantity on a line (units or kilograms): ``0 < value <= QTY_MAX`` with at most three
-    decimals. Returns it with exactly three decimals' precision kept as given."""
+    decimals. Returns it with exactly three decimals, as stored (``"2"`` is ``2.000``), so
+    the first answer shows what every later read shows."""
     d = decimal_input(value, field)
     if d <= 0:
         raise BusinessError({field: [_l("Quantity must be greater than zero.")]})
@@ -95,7 +96,7 @@ def quantity_input(value, field: str = "qty") -> Decimal:
         raise BusinessError({field: [_l("At most three decimals.")]})
     if d > QTY_MAX:
         raise BusinessError({field: [_l("Too large.")]})
-    return d
+    return d.quantize(_MILLI)
 
 
 def points_input(value, field: str = "points", *, allow_negative: bool = False) -> int:

@@ -391,6 +391,27 @@ def test_hook_resolve_price(session, make, register_plugin):
     assert "lines.0.product_id" in exc.value.errors
 
 
+def test_hook_claim_codes(session, make, register_plugin):
+    from core.contrib import CodeClaim
+
+    store, p = make.store(), make.product(price="10.00")
+    seen = []
+
+    class Vouchers:
+        @hookimpl
+        def claim_codes(self, session, ticket, codes, adjustments):
+            seen.append((list(codes), [a.rule_code for a in adjustments]))
+            return [CodeClaim(c, None if c == "V1" else "expired", "hooktest") for c in codes if c.startswith("V")]
+
+    register_plugin(Vouchers())
+    req = CheckoutRequest(store.id, [LineRequest(p.id, Decimal(1))], codes=[" v1", "Ｖ1"])
+    assert preview(session, req).total == Decimal("10.00")
+    assert seen == [(["V1"], [])]  # canonical, once each
+    with pytest.raises(BusinessError) as exc:
+        preview(session, CheckoutRequest(store.id, [LineRequest(p.id, Decimal(1))], codes=["v2", "x"]))
+    assert exc.value.errors == {"codes": ["Code V2: expired", "Code X: unknown code."]}
+
+
 def test_hook_price_ticket(session, make, register_plugin):
     store = make.store()
     p1, p2 = make.product(price="10.00"), make.product(price="30.00")

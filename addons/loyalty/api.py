@@ -7,6 +7,7 @@ from core.api import Blueprint, requires
 from core.db import transaction
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
+from core.idempotency import idempotent
 from core.mixins import utcnow
 from core.models import Customer, Store
 from core.web import db_session
@@ -61,6 +62,7 @@ def history(args, customer_id):
 
 @blp.route("/customers/<int:customer_id>/redeem", methods=["POST"])
 @requires("loyalty.points.redeem")
+@idempotent()
 @blp.arguments(S.LoyaltyRedeemIn)
 @blp.response(201, S.LoyaltyRedemptionOut)
 def redeem(data, customer_id):
@@ -78,6 +80,7 @@ def redeem(data, customer_id):
 
 @blp.route("/customers/<int:customer_id>/transfer", methods=["POST"])
 @requires("loyalty.points.redeem")
+@idempotent()
 @blp.arguments(S.LoyaltyTransferIn)
 @blp.response(201, S.LoyaltyTransferOut)
 def transfer(data, customer_id):

@@ -41,6 +41,13 @@ def price_ticket(session, ticket):
 
 
 @hookimpl
+def claim_codes(session, ticket, codes, adjustments):
+    from .codes import claims
+
+    return claims(session, ticket, codes, adjustments)
+
+
+@hookimpl
 def payment_methods(session, ticket, user):
     if getattr(ticket, "customer_id", None) is None:
         return []

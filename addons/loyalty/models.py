@@ -13,6 +13,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, In
                         String, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.codes import Code
 from core.db import Base, Money
 from core.localtime import local_today
 from core.mixins import IdPk, Timestamps, utcnow
@@ -122,7 +123,7 @@ class EarningRule(IdPk, Timestamps, Base):
 
     __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
     __tablename__ = "loyalty_earning_rule"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(8), default="base")
     points_per_unit: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("1"))
@@ -148,7 +149,7 @@ class PointsEvent(IdPk, Timestamps, Base):
 
     __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
     __tablename__ = "loyalty_event"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("2"))
     starts_at: Mapped[datetime] = mapped_column(DateTime)
@@ -166,7 +167,7 @@ class Reward(IdPk, Timestamps, Base):
     """An item of the redemption catalog: goods, a coupon or a service, priced in points."""
 
     __tablename__ = "loyalty_reward"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(10), default="goods")
     points_price: Mapped[int] = mapped_column(Integer)
@@ -202,7 +203,7 @@ class Promotion(IdPk, Timestamps, Base):
 
     __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
     __tablename__ = "loyalty_promotion"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(String(8), default="lines")
@@ -252,7 +253,7 @@ class Coupon(IdPk, Timestamps, Base):
     """A code that unlocks a promotion; ``max_uses`` 1 = single use, None = unlimited."""
 
     __tablename__ = "loyalty_coupon"
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(Code(40), unique=True)
     promotion_id: Mapped[int] = mapped_column(ForeignKey("loyalty_promotion.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
     amount: Mapped[Decimal | None] = mapped_column(Money)

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
 from core.cache import cached, snapshot
+from core.codes import normalize_code
 from core.contrib import Adjustment
 from core.db import ZERO, money
 from core.errors import BusinessError
@@ -46,7 +47,8 @@ class Applied:
 
 
 def normalise(code: str) -> str:
-    return str(code).strip().upper()
+    """The canonical form of a typed coupon code (the kernel's rule, ``core.codes``)."""
+    return normalize_code(code) or ""
 
 
 def _uses(session, *, promotion_id=None, coupon_id=None, customer_id=None) -> int:

@@ -12,6 +12,7 @@ from core.api import Blueprint, request_user, requires
 from core.db import transaction
 from core.errors import NotFound
 from core.i18n import lazy_gettext as _l
+from core.idempotency import idempotent
 from core.models import Customer, Store
 from core.web import db_session
 
@@ -95,6 +96,7 @@ def lookup(args):
 
 @blp.route("/members/<int:customer_id>/cards", methods=["POST"])
 @requires("membership.card.write")
+@idempotent()
 @blp.arguments(S.IssueIn)
 @blp.response(201, S.CardOut)
 def issue(data, customer_id):
@@ -136,6 +138,7 @@ def report_lost(data, number):
 
 @blp.route("/cards/<string:number>/replace", methods=["POST"])
 @requires("membership.card.write")
+@idempotent()
 @blp.arguments(S.ReplaceIn)
 @blp.response(201, S.CardOut)
 def replace(data, number):
@@ -145,6 +148,7 @@ def replace(data, number):
 
 @blp.route("/cards/<string:number>/cancel", methods=["POST"])
 @requires("membership.card.write")
+@idempotent()
 @blp.arguments(S.CancelIn)
 @blp.response(200, S.CardOut)
 def cancel(data, number):
@@ -154,6 +158,7 @@ def cancel(data, number):
 
 @blp.route("/members/<int:customer_id>/topup", methods=["POST"])
 @requires("membership.stored_value.topup")
+@idempotent()
 @blp.arguments(S.TopupIn)
 @blp.response(201, S.BalanceOut)
 def topup(data, customer_id):
@@ -168,6 +173,7 @@ def topup(data, customer_id):
 
 @blp.route("/members/<int:customer_id>/adjust", methods=["POST"])
 @requires("membership.stored_value.adjust")
+@idempotent()
 @blp.arguments(S.AdjustIn)
 @blp.response(200, S.AdjustOut)
 def adjust(data, customer_id):

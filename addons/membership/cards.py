@@ -8,6 +8,7 @@ import re
 
 from sqlalchemy import func, select
 
+from core.codes import normalize_code
 from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import gettext as _
@@ -78,7 +79,7 @@ def issue_card(session, customer_id: int, number: str | None = None, kind: str =
     if kind not in CARD_KINDS:
         raise BusinessError({"kind": _l("Must be physical or virtual.")})
     if number is not None:
-        number = number.strip()
+        number = normalize_code(number) or ""
         if not CARD_RE.match(number):
             raise BusinessError({"card_number": _l("6 to 32 letters, digits or dashes.")})
         if find_card(session, number) is not None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import and_, bindparam, event, func, select
 from sqlalchemy.orm import Session
 
+from core.codes import normalize_code
 from core.db import serialises_writers
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import gettext as _
@@ -297,7 +298,7 @@ USABLE = ("active",)
 
 
 def find_card(session, number: str) -> Card | None:
-    number = (number or "").strip()
+    number = normalize_code(number)  # the kernel's rule for typed codes (core.codes)
     return _x(session, select(Card).where(Card.number == number)).scalar() if number else None
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (Boolean, CheckConstraint, DateTime, ForeignKey, Integer,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.codes import Code
 from core.db import Base, Money
 from core.mixins import IdPk, LedgerEntry, Timestamps, utcnow
 
@@ -41,7 +42,7 @@ class Tier(IdPk, Timestamps, Base):
         CheckConstraint("discount_rate >= 0 AND discount_rate < 1", name="discount_rate_range"),
         CheckConstraint("points_multiplier >= 0", name="multiplier_not_negative"),
     )
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32, kind="key"), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     rank: Mapped[int] = mapped_column(Integer, unique=True)
     min_spend: Mapped[Decimal | None] = mapped_column(Money)
@@ -95,7 +96,7 @@ class Card(IdPk, Timestamps, Base):
     """A member card ("three cards in one": membership, points and stored value)."""
 
     __tablename__ = "membership_card"
-    number: Mapped[str] = mapped_column(String(32), unique=True)
+    number: Mapped[str] = mapped_column(Code(32), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default="physical")
     status: Mapped[str] = mapped_column(String(16), default="issued", index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey(MEMBER_FK), index=True)

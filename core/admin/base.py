@@ -123,7 +123,12 @@ class LocalDateTimeField(DateTimeField):
 
 class LocalModelConverter(AdminModelConverter):
     """Form converter of every Banyan model view (inline forms use it too): ``DateTime``
-    columns get :class:`LocalDateTimeField`."""
+    columns get :class:`LocalDateTimeField`; a :class:`core.codes.Code` column is a text
+    field (its value is normalised when set on the model)."""
+
+    @converts("core.codes.Code")
+    def conv_code(self, *args, **kwargs):
+        return self.conv_String(*args, **kwargs)
 
     @converts("DateTime")
     def convert_datetime(self, field_args, **extra):

@@ -1,6 +1,7 @@
 """Custom back-office pages: the home dashboard and the checkout counter."""
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal, InvalidOperation
 
@@ -150,6 +151,7 @@ class CheckoutView(BanyanView):
             return self._render(f, self._to_rows(errors, lines, payments), status=422)
         req = CheckoutRequest(store_id=store_id, lines=[ln for _, ln in lines],
                               payments=[p for _, p in payments], customer_id=customer_id,
+                              codes=re.split(r"[,;\n，；]", f.get("codes") or ""),
                               idempotency_key=(f.get("token") or None))
         s = db_session()
         try:

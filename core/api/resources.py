@@ -6,7 +6,7 @@ scope is simply "not found". Writes run inside ``core.db.transaction``.
 """
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -17,6 +17,7 @@ from core.contrib import sort_by_priority
 from core.db import money, transaction
 from core.errors import BusinessError, Conflict, Forbidden, NotFound
 from core.i18n import lazy_gettext as _l
+from core.idempotency import idempotent, request_key
 from core.mixins import utcnow
 from core.models import (ApiToken, Company, Customer, Employee, PriceList, PriceListItem, Product,
                          ProductCategory, Region, Sale, Store, User)
@@ -598,16 +599,6 @@ def _check_sale_refs(data) -> None:
         ref_visible(Employee, ln.get("clerk_id"), f"lines.{i}.clerk_id")
 
 
-def _idempotency_key():
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > 80 or not key.isprintable():
-        raise BusinessError({"Idempotency-Key": _l("1 to 80 printable characters.")})
-    return key
-
-
 def _sale_or_422(fn):
     """Body references that do not resolve are bad input (422), not a missing resource."""
     try:
@@ -618,17 +609,20 @@ def _sale_or_422(fn):
 
 @sales.route("", methods=["POST"])
 @requires("core.sale.create")
+@idempotent(replay_status=200)
 @sales.arguments(S.SaleIn)
 @sales.response(201, S.SaleSchema, description="the sale was recorded")
 @sales.alt_response(200, schema=S.SaleSchema, description="replay: the sale already recorded under this Idempotency-Key")
 @sales.alt_response(409, description="the Idempotency-Key was used for a different sale")
 def create_sale(data):
     """Ring up and confirm a sale. Send an ``Idempotency-Key`` header so a retry never
-    records the sale twice: the replay answers 200 with the same sale."""
+    records the sale twice: the replay answers 200 with the first answer's body, byte for
+    byte (``core.idempotency``); a sale recorded under the key otherwise (the back office,
+    another user of the store) is answered 200 with that sale."""
     from core.services.checkout import checkout, find_replay
 
     s = db_session()
-    key = _idempotency_key()
+    key = request_key()
     req = _checkout_request(data, key)
     try:
         with transaction(s):
@@ -709,6 +703,7 @@ def get_sale(sale_id):
 
 @sales.route("/<int:sale_id>/refund", methods=["POST"])
 @requires("core.sale.refund")
+@idempotent()
 @sales.arguments(S.RefundIn)
 @sales.response(201, S.SaleSchema, description="refunded: the refund document")
 @sales.alt_response(202, schema=S.PendingApprovalSchema,
@@ -717,7 +712,8 @@ def get_sale(sale_id):
 def refund_sale(data, sale_id):
     """Refund some lines (or everything left) of a sale. Above the refund approval threshold
     (counting the sale's earlier refunds) nothing is paid yet: the answer is 202 with the
-    approval request, which refunds exactly these lines once approved."""
+    approval request, which refunds exactly these lines once approved. With an
+    ``Idempotency-Key`` a retry answers the first answer and refunds nothing more."""
     from core.approvals import refund_or_request
     from core.services.refund import RefundLineRequest
 

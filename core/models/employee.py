@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from core.codes import Code
 from core.db import Base
 from core.mixins import IdPk, Timestamps, utcnow
 from core.validation import normalize_phone
@@ -16,7 +17,7 @@ SCOPE_KINDS = ("all", "company", "region", "store")
 
 class Employee(IdPk, Timestamps, Base):
     __tablename__ = "core_employee"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
     role: Mapped[str] = mapped_column(String(20), default="clerk")

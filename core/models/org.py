@@ -6,6 +6,7 @@ from datetime import date
 from sqlalchemy import Boolean, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.codes import Code
 from core.db import Base
 from core.mixins import IdPk, Timestamps
 
@@ -21,7 +22,7 @@ class Company(IdPk, Timestamps, Base):
     settlements work on."""
 
     __tablename__ = "core_company"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(16), default="hq")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("core_company.id"), index=True)
@@ -37,7 +38,7 @@ class Region(IdPk, Timestamps, Base):
     """A sales region under a company (HQ or branch); regions may nest."""
 
     __tablename__ = "core_region"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     company_id: Mapped[int] = mapped_column(ForeignKey("core_company.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("core_region.id"), index=True)
@@ -50,7 +51,7 @@ class Region(IdPk, Timestamps, Base):
 
 class Store(IdPk, Timestamps, Base):
     __tablename__ = "core_store"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     region_id: Mapped[int] = mapped_column(ForeignKey("core_region.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="direct")
@@ -74,7 +75,7 @@ class Warehouse(IdPk, Timestamps, Base):
     """A stock location: the HQ warehouse (no store) or a store's back room."""
 
     __tablename__ = "core_warehouse"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     company_id: Mapped[int] = mapped_column(ForeignKey("core_company.id"), index=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.codes import Code
 from core.db import Base, Money
 from core.mixins import IdPk, Timestamps, utcnow
 
@@ -15,7 +16,7 @@ PRICE_KINDS = ("retail", "member", "wholesale")
 
 class ProductCategory(IdPk, Base):
     __tablename__ = "core_product_category"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("core_product_category.id"), index=True)
     parent: Mapped["ProductCategory | None"] = relationship(remote_side="ProductCategory.id")
@@ -26,8 +27,8 @@ class ProductCategory(IdPk, Base):
 
 class Product(IdPk, Timestamps, Base):
     __tablename__ = "core_product"
-    sku: Mapped[str] = mapped_column(String(40), unique=True)
-    barcode: Mapped[str | None] = mapped_column(String(40), unique=True)
+    sku: Mapped[str] = mapped_column(Code(40), unique=True)
+    barcode: Mapped[str | None] = mapped_column(Code(40, kind="barcode"), unique=True)
     name: Mapped[str] = mapped_column(String(160), index=True)
     unit: Mapped[str] = mapped_column(String(16), default="pcs")
     category_id: Mapped[int | None] = mapped_column(ForeignKey("core_product_category.id"), index=True)
@@ -44,7 +45,7 @@ class PriceList(IdPk, Timestamps, Base):
     ``store_id`` is empty, for the whole chain. A store's own list wins over the chain's."""
 
     __tablename__ = "core_price_list"
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(16), default="retail")
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import cache
+from core.codes import claim_ticket_codes, ticket_codes
 from core.contrib import DEFAULT_PRICING_STAGE, sort_by_priority
 from core.db import CENT, ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
@@ -218,7 +219,7 @@ def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer 
                 customer_id=customer.id if customer else None, cashier_id=req.cashier_id,
                 currency=runtime_of(session).currency, note=req.note, kind="sale", state="draft",
                 created_at=at, lines=[], adjustments=[], payments=[])
-    sale.codes = [str(c).strip() for c in (req.codes or []) if str(c).strip()]  # transient, for price_ticket
+    sale.codes = ticket_codes(req.codes)  # canonical (core.codes); transient, for price_ticket
     errors = {}
     prefetch_for(session, ids, store.id, at, retail=retail)
     try:
@@ -226,8 +227,12 @@ def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer 
         if errors:
             raise BusinessError(errors)
         # each stage prices what the stages before it left (core.contrib.PRICING_STAGES)
+        made = []
         for price_stage in pricing_stages(runtime_of(session).registry.pm):
-            apply_adjustments(sale, sort_by_priority(price_stage(session=session, ticket=sale)))
+            adjustments = sort_by_priority(price_stage(session=session, ticket=sale))
+            apply_adjustments(sale, adjustments)
+            made.extend(adjustments)
+        claim_ticket_codes(session, hook, sale, made)  # every typed code used, or 422
     finally:
         clear_prefetch(session)
     sale.subtotal = sum((ln.gross for ln in sale.lines), ZERO)

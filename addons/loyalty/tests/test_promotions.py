@@ -115,9 +115,11 @@ def test_coupon_limits_usage_and_release(session, make, member):
     refund(session, s1.id)  # full refund releases the use
     assert services.validate_coupon(session, "SAVE20", c3.id, store.id).code == "SAVE20"
     small = make.product(price="10.00")
-    assert checkout(session, _req(store, c3, [(small, 1)], codes=["SAVE20"])).total == Decimal("10.00")
+    with pytest.raises(BusinessError, match="Spend at least 50.00"):  # a coupon that gives nothing is refused
+        checkout(session, _req(store, c3, [(small, 1)], codes=["SAVE20"]))
+    checkout(session, _req(store, c3, [(a, 1)], codes=["SAVE20"]))
     uses = session.execute(select(func.count(PromotionUse.id)).where(PromotionUse.released.is_(False))).scalar()
-    assert uses == 1
+    assert uses == 2  # c2 and c3
 
 
 def test_results_and_whatif_leave_data_unchanged(session, make, member):

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields
 
 from core.api import Blueprint, requires
 from core.db import transaction
+from core.idempotency import idempotent
 from core.web import db_session
 
 from .permissions import READ, WRITE
@@ -38,6 +39,7 @@ def get_card(code):
 
 @blp.route("/cards", methods=["POST"])
 @requires(WRITE)
+@idempotent()
 @blp.arguments(CardIn)
 @blp.response(201, CardOut)
 def post_card(data):

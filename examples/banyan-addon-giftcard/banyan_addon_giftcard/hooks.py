@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from core import hookimpl
-from core.contrib import Balance, PaymentMethod, SummaryPanel
+from core.contrib import Balance, CodeClaim, PaymentMethod, SummaryPanel
 from core.i18n import lazy_gettext as _l
 
 
@@ -47,6 +47,17 @@ def payment_methods(session, ticket, user):
 
     return [PaymentMethod(code="giftcard", label=_l("Gift card"), capture=services.capture,
                           refund=services.refund, priority=50)]
+
+
+@hookimpl
+def claim_codes(session, ticket, codes, adjustments):
+    """A gift card code typed as a ticket code is refused with the way to use it (the
+    kernel refuses codes nobody claims; this one says why)."""
+    from .services import find_card
+
+    return [CodeClaim(code=code, refused=_l("A gift card pays: choose the gift card payment and scan it there."),
+                      addon="giftcard")
+            for code in codes if find_card(session, code) is not None]
 
 
 @hookimpl

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.codes import Code
 from core.db import Base
 from core.mixins import IdPk, LedgerEntry, Timestamps
 
@@ -11,7 +12,7 @@ from core.mixins import IdPk, LedgerEntry, Timestamps
 class GiftCard(IdPk, Timestamps, Base):
     __tablename__ = "giftcard_card"
 
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 

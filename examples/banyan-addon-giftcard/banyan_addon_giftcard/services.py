@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from core.codes import normalize_code
 from core.db import money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
@@ -23,7 +24,7 @@ UNSCOPED = {"banyan_unscoped": True}
 
 
 def issue_card(session, code: str, amount, customer_id: int | None = None) -> GiftCard:
-    code = (code or "").strip().upper()
+    code = normalize_code(code, strict=True)
     if not code:
         raise BusinessError({"code": _l("A card code is required.")})
     amount = money_input(amount, "amount")  # the kernel's checks: cents, range, positive
@@ -37,8 +38,14 @@ def issue_card(session, code: str, amount, customer_id: int | None = None) -> Gi
     return card
 
 
+def find_card(session, code: str) -> GiftCard | None:
+    """The card whose code is ``code`` (typed in any form: see ``core.codes``), or None."""
+    return session.execute(select(GiftCard).where(GiftCard.code == normalize_code(code))
+                           .execution_options(**UNSCOPED)).scalar()
+
+
 def lock_card(session, code: str) -> GiftCard:
-    card = session.execute(select(GiftCard).where(GiftCard.code == (code or "").strip().upper())
+    card = session.execute(select(GiftCard).where(GiftCard.code == normalize_code(code))
                            .with_for_update().execution_options(**UNSCOPED)).scalar()
     if card is None:
         raise NotFound({"reference": _l("Unknown gift card.")})

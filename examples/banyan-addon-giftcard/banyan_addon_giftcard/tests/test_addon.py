@@ -77,3 +77,25 @@ def test_issue_amount_checked_like_every_money_input(session, amount):
     with pytest.raises(BusinessError) as exc:
         issue_card(session, "GC-BAD", amount)
     assert "amount" in exc.value.errors
+
+
+def test_card_codes_are_normalised_and_refused_as_ticket_codes(session, make):
+    """A card saved as ``gc 7`` is ``GC7`` at every till (full-width too); typed as a ticket
+    code it is refused with the way to use it, never ignored (kernel ``claim_codes`` rule)."""
+    from banyan_addon_giftcard.models import GiftCard
+    from banyan_addon_giftcard.services import balance, issue_card, lock_card
+
+    card = issue_card(session, " gc 7", "50.00")
+    assert card.code == "GC7"
+    assert lock_card(session, "ｇｃ７").id == card.id
+    with pytest.raises(BusinessError):
+        issue_card(session, "Gc7", "10.00")  # the same code typed differently
+    session.add(GiftCard(code="gc 8"))  # a direct save (import, shell) is normalised too
+    session.flush()
+    assert lock_card(session, "GC8").code == "GC8"
+    store, product = make.store(), make.product(price="10.00")
+    with pytest.raises(BusinessError) as exc:
+        make.sale(store=store, products=[product], codes=["gc7"])
+    assert "gift card payment" in exc.value.errors["codes"][0]
+    sale = make.sale(store=store, products=[product], payments=[PaymentRequest("giftcard", reference="ｇｃ ７")])
+    assert sale.payments[0].reference == "GC7" and balance(session, card) == Decimal("40.00")

@@ -1,0 +1,152 @@
+"""``Idempotency-Key``: a retried request that moves money or stock takes effect once.
+
+Every API endpoint that moves money or stock (a sale, a refund, a stored-value top-up or
+adjustment, a points redemption or transfer, a card issued with value...) is decorated with
+:func:`idempotent`, placed right under ``core.api.requires``::
+
+    @blp.route("/members/<int:customer_id>/topup", methods=["POST"])
+    @requires("membership.stored_value.topup")
+    @idempotent()
+    @blp.arguments(TopupIn)
+    @blp.response(201, EntrySchema)
+    def topup(data, customer_id): ...
+
+The contract, for a request carrying ``Idempotency-Key: <1 to 80 printable characters>``:
+
+* the first request runs; its answer (status, content type and the exact body bytes) is
+  stored in ``core_idempotency`` under (the user, the endpoint, the key) **in the same
+  transaction as the operation** (``core.db.transaction`` leaves the commit to this
+  decorator), so either both are recorded or neither is;
+* a retry with the same key and the same request (method, path and JSON body, compared by
+  a SHA-256 fingerprint of the canonical JSON) is answered byte for byte with the stored
+  answer, with the header ``Idempotent-Replayed: true``, and does nothing else. An endpoint
+  may document another replay status (``POST /sales`` answers 200 instead of 201);
+* the same key with a different request is refused with 409;
+* concurrent duplicates are settled by the unique key: the loser's insert fails (PostgreSQL
+  waits for the winner's commit), its whole operation rolls back and it answers the stored
+  answer. On SQLite writers are serialised from their first statement, so the second
+  request finds the record before doing anything;
+* only successful answers (2xx) are stored: a refused request changed nothing, and a retry
+  is judged afresh (and may succeed once the cause is fixed).
+
+Without the header the endpoint behaves as before (no protection against retries).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import wraps
+
+from flask import Response, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.db import HOLD_COMMIT
+from core.errors import BusinessError, Conflict
+from core.i18n import lazy_gettext as _l
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+_UNSCOPED = {"banyan_unscoped": True}
+
+
+def request_key() -> str | None:
+    """The request's ``Idempotency-Key`` (stripped), None without one; 422 when malformed."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 80 or not key.isprintable():
+        raise BusinessError({HEADER: _l("1 to 80 printable characters.")})
+    return key
+
+
+def fingerprint() -> str:
+    """SHA-256 of the request's method, path and canonical JSON body (key order and
+    whitespace do not matter; a body that is not JSON is hashed as sent)."""
+    raw = request.get_data(cache=True)
+    try:
+        body = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        body = raw
+    return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + body).hexdigest()
+
+
+def _find(session, scope: str, endpoint: str, key: str):
+    from core.models import IdempotencyRecord
+
+    return session.execute(select(IdempotencyRecord).where(
+        IdempotencyRecord.scope == scope, IdempotencyRecord.endpoint == endpoint,
+        IdempotencyRecord.key == key).execution_options(**_UNSCOPED)).scalar()
+
+
+def _replay(record, fp: str, replay_status: int | None) -> Response:
+    if record.fingerprint != fp:
+        raise Conflict({HEADER: _l("This key was used for a different request.")})
+    resp = Response(record.body, status=replay_status or record.status, content_type=record.content_type)
+    resp.headers[REPLAY_HEADER] = "true"
+    return resp
+
+
+def idempotent(replay_status: int | None = None):
+    """Make a flask-smorest view honour ``Idempotency-Key`` (see the module docstring).
+    ``replay_status``: the status of a replayed answer when it is not the first one's
+    (document it on the endpoint)."""
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            from core.api import request_user
+            from core.web import db_session
+
+            key = request_key()
+            if key is None:
+                return func(*args, **kwargs)
+            user = request_user()
+            scope = f"user:{getattr(user, 'id', '')}"
+            endpoint = request.endpoint or request.path
+            fp = fingerprint()
+            s = db_session()
+            record = _find(s, scope, endpoint, key)
+            if record is not None:
+                resp = _replay(record, fp, replay_status)
+                s.rollback()
+                return resp
+            s.info[HOLD_COMMIT] = True
+            try:
+                resp = func(*args, **kwargs)
+                if not isinstance(resp, Response):  # pragma: no cover - smorest always answers a Response
+                    raise TypeError("@idempotent must sit above the flask-smorest decorators")
+                if 200 <= resp.status_code < 300:
+                    _store(s, scope, endpoint, key, fp, resp)
+                s.commit()
+            except (IntegrityError, BusinessError):
+                # a concurrent duplicate won: our record's insert failed on the unique key,
+                # or the operation itself was refused by what the winner did (say, nothing
+                # left to refund); either way its answer is the answer
+                s.rollback()
+                record = _find(s, scope, endpoint, key)
+                if record is None:
+                    raise
+                resp = _replay(record, fp, replay_status)
+                s.rollback()
+            except BaseException:
+                s.rollback()
+                raise
+            finally:
+                s.info.pop(HOLD_COMMIT, None)
+            return resp
+
+        wrapper._banyan_idempotent = True
+        return wrapper
+
+    return decorator
+
+
+def _store(session, scope, endpoint, key, fp, resp: Response) -> None:
+    from core.models import IdempotencyRecord
+
+    session.add(IdempotencyRecord(scope=scope, endpoint=endpoint[:120], key=key, fingerprint=fp,
+                                  status=resp.status_code, content_type=resp.content_type or "application/json",
+                                  body=resp.get_data()))
+    session.flush()
