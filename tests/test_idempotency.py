@@ -2,7 +2,6 @@
 over the endpoints the app declares: a replay answers the first answer byte for byte and
 takes no second effect; the key with another body is 409. Plus 10 concurrent duplicates on
 PostgreSQL: one effect."""
-import threading
 from decimal import Decimal
 
 import pytest

@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String,
-                        UniqueConstraint)
+from sqlalchemy import (Boolean, CheckConstraint, DateTime, ForeignKey, Integer, Numeric, String)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import bindparam, func, select
 
 from core.cache import cached, snapshot
-from core.db import CENT, ZERO, money
+from core.db import ZERO, money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core import cache
 from core.codes import claim_ticket_codes, ticket_codes
 from core.contrib import DEFAULT_PRICING_STAGE, sort_by_priority
-from core.db import CENT, ZERO, money
+from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import lazy_gettext as _l
 from core.localtime import business_date

@@ -1,7 +1,7 @@
 """Gift cards and their ledger. The balance of a card is the sum of its ledger lines."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.codes import Code
