@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from core.contrib import MergeRule
 from core.db import ZERO, money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
@@ -399,19 +400,18 @@ def preview_promotions(session, req) -> dict:
 # ---------------------------------------------------------------------------------------
 
 
-def merge_customers(session, kept, removed) -> None:
-    """Ledger, lots, uses and redemptions were re-pointed by the kernel; drop the removed
-    member's account row and move its rebates where the kept member has none that year."""
-    from .models import LoyaltyAccount
+#: how the kernel merges loyalty's rows keyed by customer when both customers hold one:
+#: the account row only carries the lock (keep the kept one); two rebates for the same year
+#: add up into the kept customer's (points and amount; both coupons move to the kept customer)
+MERGE_RULES = (MergeRule("loyalty_account", "keep_kept"),
+               MergeRule("loyalty_rebate", "sum", columns=("points", "amount")))
 
+
+def merge_customers(session, kept, removed) -> None:
+    """Ledger, lots, uses, redemptions, coupons, the account row and rebates were merged by
+    the kernel (plain re-point and ``MERGE_RULES``); lock the kept customer's account so the
+    combined balance is read consistently by what follows in the transaction."""
     lock_account(session, kept.id)
-    acc = session.get(LoyaltyAccount, removed.id)
-    if acc is not None:
-        session.delete(acc)
-    years = set(session.execute(select(Rebate.year).where(Rebate.customer_id == kept.id)).scalars())
-    for r in session.execute(select(Rebate).where(Rebate.customer_id == removed.id)).scalars():
-        if r.year not in years:
-            r.customer_id = kept.id
     session.flush()
 
 
