@@ -437,4 +437,34 @@ def invariant_breaches(session) -> list[tuple[str, str, tuple]]:
     for lot_id in bad:
         out.append(("loyalty.lot_usage", f"lot {lot_id}: remaining does not match its usage and expiry",
                     (f"loyalty_lot:{lot_id}",)))
+    out.extend(unreversed_refunds(session))
+    return out
+
+
+def unreversed_refunds(session, limit: int = 100) -> list[tuple[str, str, tuple]]:
+    """Refund lines whose original line earned points but that took none back although the
+    customer's ledger held points when the refund was confirmed (``earning.reverse_for_refund``
+    takes min(due, balance), so a positive balance means a reversal entry must exist): e.g.
+    refunded while loyalty was uninstalled, and not replayed on reinstall."""
+    from sqlalchemy import String, and_, cast, literal
+    from sqlalchemy.orm import aliased
+
+    earned, back = aliased(LoyaltyEntry), aliased(LoyaltyEntry)
+    candidates = session.execute(
+        select(SaleLine.id, Sale.id, Sale.number, Sale.customer_id, Sale.confirmed_at)
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .join(earned, and_(earned.idempotency_key == literal("earn:line:") + cast(SaleLine.origin_line_id, String),
+                           earned.points > 0))
+        .where(Sale.kind == "refund", Sale.state != "draft", Sale.customer_id.is_not(None),
+               ~select(back.id).where(back.idempotency_key == literal("earn-reverse:line:")
+                                      + cast(SaleLine.id, String)).exists())
+        .order_by(SaleLine.id).limit(limit)).all()
+    out = []
+    for line_id, refund_id, number, customer_id, at in candidates:
+        held = session.execute(select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+            LoyaltyEntry.customer_id == customer_id, LoyaltyEntry.posted_at <= at)).scalar()
+        if int(held or 0) > 0:
+            out.append(("loyalty.refund_reversed",
+                        f"refund {number or refund_id}, line {line_id}: the points its sale earned were not "
+                        f"taken back", (f"core_sale:{refund_id}", f"core_sale_line:{line_id}")))
     return out
