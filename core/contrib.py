@@ -140,6 +140,48 @@ class Breach:
     records: tuple[str, ...] = ()
 
 
+#: resolvers a :class:`MergeRule` may name (see its docstring)
+MERGE_RESOLVERS = ("keep_kept", "keep_newest", "sum", "owner")
+
+
+@dataclass(frozen=True)
+class MergeRule:
+    """How a customer merge resolves the rows of ``table`` that a unique key (primary key,
+    unique constraint or unique index) containing a customer column allows only once per
+    customer, when the kept AND the removed customer both hold one.
+
+    Returned by ``register_merge_rules``; the table's owner declares it and the kernel
+    applies it (``core.services.merge_rules``). A removed customer's row with no counterpart
+    on the kept customer is simply re-pointed. For a row that has one, ``resolve`` is:
+
+    - ``"keep_kept"``: the kept customer's row stays, the removed customer's is deleted;
+    - ``"keep_newest"``: the row with the larger ``newest_by`` wins; its other columns are
+      copied onto the kept row and the removed row is deleted;
+    - ``"sum"``: the removed row's ``columns`` are added to the kept row's (e.g. a year's
+      points and amount), then the removed row is deleted;
+    - ``"owner"``: the kernel leaves the table alone; the owner moves or merges its rows in
+      ``on_customer_merged`` (e.g. a 1:1 extension row with children hanging off it);
+    - a callable ``resolve(session, table, kept_row, removed_row)`` (``table`` a SQLAlchemy
+      ``Table``, the rows as mappings) that folds the removed row into the kept one with SQL;
+      the kernel deletes the removed row afterwards.
+
+    The removed row is deleted, so nothing may reference it by foreign key (use ``"owner"``
+    then). A table with such a key and no rule refuses to load (``AddonError`` at startup).
+    """
+
+    table: str
+    resolve: str | Callable[..., Any]
+    columns: tuple[str, ...] = ()
+    newest_by: str = "id"
+
+    def __post_init__(self):
+        if not callable(self.resolve) and self.resolve not in MERGE_RESOLVERS:
+            raise ValueError(f"MergeRule({self.table!r}): resolve must be one of "
+                             f"{', '.join(MERGE_RESOLVERS)} or a callable, not {self.resolve!r}")
+        if self.resolve == "sum" and not self.columns:
+            raise ValueError(f"MergeRule({self.table!r}): resolve='sum' needs the columns to add")
+
+
 @dataclass(frozen=True)
 class DashboardWidget:
     """A dashboard block: ``kind`` is "number", "table" or "bar"; ``data`` fits the kind.

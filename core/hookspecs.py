@@ -101,6 +101,21 @@ def register_sensitive_actions() -> Iterable[Any]:
     """
 
 
+@hookspec
+def register_merge_rules() -> Iterable[Any]:
+    """Return ``core.contrib.MergeRule`` objects for this addon's own tables whose unique key
+    (primary key, unique constraint or unique index) contains a customer column.
+
+    Called when the plugin manager is built. A customer merge re-points plain customer
+    columns itself; for a keyed table it applies the rule where both customers hold a row
+    (keep the kept one, keep the newest, sum columns, a callable, or "owner": the addon
+    merges the rows in ``on_customer_merged``). A keyed table without a rule from its owner
+    refuses to load, so a merge never fails on a duplicate key at run time.
+    Implemented by: the kernel (customer tags), membership (member row), loyalty (account,
+    year-end rebates).
+    """
+
+
 @hookspec(historic=True)
 def startup(app) -> None:
     """Called once after the app is built, so addons can warm caches or add Jinja filters.
@@ -199,8 +214,10 @@ def on_sale_refunded(session, refund, sale) -> None:
 def on_customer_merged(session, kept, removed) -> None:
     """Fix ledgers and aggregates when customer ``removed`` is merged into ``kept``.
 
-    The kernel has already re-pointed every plain foreign key to ``kept``; ``removed`` is
-    deleted after the hook returns. Same transaction as the merge.
+    The kernel has already re-pointed every plain foreign key to ``kept`` and applied the
+    ``register_merge_rules`` rules of keyed tables (except "owner" ones, which the addon
+    merges here); ``removed`` is retired (inactive, ``merged_into_id`` = kept) after the
+    hook returns. Same transaction as the merge.
     Implemented by: membership (one member per customer), loyalty.
     """
 

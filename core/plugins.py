@@ -28,6 +28,8 @@ class Registry:
     addons: list[AddonInfo]                 # installed and loaded, dependency order
     available: dict[str, AddonInfo]
     models_by_addon: dict[str, list[type]] = field(default_factory=dict)
+    #: {table name: core.contrib.MergeRule} from ``register_merge_rules`` (checked at load)
+    merge_rules: dict = field(default_factory=dict)
 
     @property
     def hook(self):
@@ -138,4 +140,7 @@ def build_registry(installed, available: dict[str, AddonInfo] | None = None,
             if not m.__table__.name.startswith(owner + "_"):
                 raise AddonError(f"addon {owner}: table {m.__table__.name} must be prefixed '{owner}_'")
         reg.models_by_addon.setdefault(owner, []).extend(models)
+    from core.services.merge_rules import check_rules
+
+    reg.merge_rules = check_rules(reg)
     return reg

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import String, func, select
+from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.contrib import (Adjustment, Balance, Breach, DashboardWidget, Job, PaymentMethod, Permission,
@@ -92,6 +92,66 @@ def test_hook_register_models(rt, monkeypatch):
     _fake_kernel_plugin(monkeypatch, _BadModel)
     with pytest.raises(AddonError, match="elsewhere_thing"):
         build_registry([], available={})
+
+
+class _Wallet(_OtherBase):
+    """Keyed by (customer, currency): two wallets in one currency must add up on a merge."""
+
+    __tablename__ = "core_hooktest_wallet"
+    __table_args__ = (UniqueConstraint("customer_id", "currency"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey(Customer.__table__.c.id))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+
+
+class _Profile(_OtherBase):
+    """A 1:1 extension (PK = FK) whose newest row wins on a merge."""
+
+    __tablename__ = "core_hooktest_profile"
+    customer_id: Mapped[int] = mapped_column(ForeignKey(Customer.__table__.c.id), primary_key=True)
+    nickname: Mapped[str] = mapped_column(String(20), unique=True)
+    updated: Mapped[int] = mapped_column()
+
+
+def test_hook_register_merge_rules(rt, session, make, monkeypatch):
+    from core.contrib import MergeRule
+    from core.plugins import build_registry
+    from core.services.customers import merge_customers
+
+    # a table keyed by customer without a rule from its owner refuses to load, naming it
+    _fake_kernel_plugin(monkeypatch, _Wallet)
+    with pytest.raises(AddonError, match="core_hooktest_wallet.*register_merge_rules"):
+        build_registry([], available={})
+    rules = [MergeRule("core_hooktest_wallet", "sum", columns=("amount",)),
+             MergeRule("core_hooktest_profile", "keep_newest", newest_by="updated")]
+    mod = sys.modules[f"core._hooktest_{_Wallet.__name__.lower()}"]
+    mod.register_models = hookimpl(lambda: [_Wallet, _Profile])
+    mod.register_merge_rules = hookimpl(lambda: rules)
+    reg = build_registry([], available={})
+    assert reg.merge_rules["core_hooktest_wallet"] is rules[0]
+    assert reg.merge_rules["core_hooktest_profile"] is rules[1]
+    with pytest.raises(ValueError, match="sum"):
+        MergeRule("x", "sum")
+    with pytest.raises(ValueError, match="keep_kept"):
+        MergeRule("x", "drop_everything")
+    # the kernel applies the owner's rule in merge_customers
+    for model in (_Wallet, _Profile):
+        model.__table__.create(session.connection())
+    monkeypatch.setitem(rt.registry.models_by_addon, "core",
+                        rt.registry.models_by_addon["core"] + [_Wallet, _Profile])
+    monkeypatch.setattr(rt.registry, "merge_rules", {**rt.registry.merge_rules, **reg.merge_rules})
+    kept, removed = make.customer(), make.customer()
+    w, p = _Wallet.__table__, _Profile.__table__
+    session.execute(w.insert(), [dict(customer_id=kept.id, currency="CNY", amount=Decimal("10.50")),
+                                 dict(customer_id=removed.id, currency="CNY", amount=Decimal("4.25")),
+                                 dict(customer_id=removed.id, currency="HKD", amount=Decimal("7.00"))])
+    session.execute(p.insert(), [dict(customer_id=kept.id, nickname="old", updated=1),
+                                 dict(customer_id=removed.id, nickname="new", updated=2)])
+    merge_customers(session, kept.id, removed.id)
+    wallets = session.execute(select(w.c.customer_id, w.c.currency, w.c.amount).order_by(w.c.currency)).all()
+    assert wallets == [(kept.id, "CNY", Decimal("14.75")), (kept.id, "HKD", Decimal("7.00"))]
+    assert session.execute(select(p.c.customer_id, p.c.nickname, p.c.updated)).all() == [(kept.id, "new", 2)]
 
 
 def test_hook_register_permissions(rt, session, register_plugin):

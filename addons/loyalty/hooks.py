@@ -26,6 +26,11 @@ def register_permissions():
 
 
 @hookimpl
+def register_merge_rules():
+    return services.MERGE_RULES
+
+
+@hookimpl
 def register_record_rules():
     return RECORD_RULES
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from core.contrib import MergeRule
 from core.db import ZERO, money
 from core.errors import BusinessError, NotFound
 from core.validation import points_input
@@ -400,19 +401,18 @@ def preview_promotions(session, req) -> dict:
 # ---------------------------------------------------------------------------------------
 
 
-def merge_customers(session, kept, removed) -> None:
-    """Ledger, lots, uses and redemptions were re-pointed by the kernel; drop the removed
-    member's account row and move its rebates where the kept member has none that year."""
-    from .models import LoyaltyAccount
+#: how the kernel merges loyalty's rows keyed by customer when both customers hold one:
+#: the account row only carries the lock (keep the kept one); two rebates for the same year
+#: add up into the kept customer's (points and amount; both coupons move to the kept customer)
+MERGE_RULES = (MergeRule("loyalty_account", "keep_kept"),
+               MergeRule("loyalty_rebate", "sum", columns=("points", "amount")))
 
+
+def merge_customers(session, kept, removed) -> None:
+    """Ledger, lots, uses, redemptions, coupons, the account row and rebates were merged by
+    the kernel (plain re-point and ``MERGE_RULES``); lock the kept customer's account so the
+    combined balance is read consistently by what follows in the transaction."""
     lock_account(session, kept.id)
-    acc = session.get(LoyaltyAccount, removed.id)
-    if acc is not None:
-        session.delete(acc)
-    years = set(session.execute(select(Rebate.year).where(Rebate.customer_id == kept.id)).scalars())
-    for r in session.execute(select(Rebate).where(Rebate.customer_id == removed.id)).scalars():
-        if r.year not in years:
-            r.customer_id = kept.id
     session.flush()
 
 
@@ -438,4 +438,34 @@ def invariant_breaches(session) -> list[tuple[str, str, tuple]]:
     for lot_id in bad:
         out.append(("loyalty.lot_usage", f"lot {lot_id}: remaining does not match its usage and expiry",
                     (f"loyalty_lot:{lot_id}",)))
+    out.extend(unreversed_refunds(session))
+    return out
+
+
+def unreversed_refunds(session, limit: int = 100) -> list[tuple[str, str, tuple]]:
+    """Refund lines whose original line earned points but that took none back although the
+    customer's ledger held points when the refund was confirmed (``earning.reverse_for_refund``
+    takes min(due, balance), so a positive balance means a reversal entry must exist): e.g.
+    refunded while loyalty was uninstalled, and not replayed on reinstall."""
+    from sqlalchemy import String, and_, cast, literal
+    from sqlalchemy.orm import aliased
+
+    earned, back = aliased(LoyaltyEntry), aliased(LoyaltyEntry)
+    candidates = session.execute(
+        select(SaleLine.id, Sale.id, Sale.number, Sale.customer_id, Sale.confirmed_at)
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .join(earned, and_(earned.idempotency_key == literal("earn:line:") + cast(SaleLine.origin_line_id, String),
+                           earned.points > 0))
+        .where(Sale.kind == "refund", Sale.state != "draft", Sale.customer_id.is_not(None),
+               ~select(back.id).where(back.idempotency_key == literal("earn-reverse:line:")
+                                      + cast(SaleLine.id, String)).exists())
+        .order_by(SaleLine.id).limit(limit)).all()
+    out = []
+    for line_id, refund_id, number, customer_id, at in candidates:
+        held = session.execute(select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+            LoyaltyEntry.customer_id == customer_id, LoyaltyEntry.posted_at <= at)).scalar()
+        if int(held or 0) > 0:
+            out.append(("loyalty.refund_reversed",
+                        f"refund {number or refund_id}, line {line_id}: the points its sale earned were not "
+                        f"taken back", (f"core_sale:{refund_id}", f"core_sale_line:{line_id}")))
     return out

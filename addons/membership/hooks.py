@@ -23,6 +23,15 @@ def register_models():
 
 
 @hookimpl
+def register_merge_rules():
+    """The member row (PK = FK) has cards and ledgers hanging off it: ``merge_members``
+    merges it in ``on_customer_merged``."""
+    from core.contrib import MergeRule
+
+    return [MergeRule("membership_member", "owner")]
+
+
+@hookimpl
 def register_permissions():
     from addons.membership.permissions import PERMISSIONS
 

@@ -11,7 +11,7 @@ from core.localtime import month_bounds, recent_month_starts
 from core.models import Customer
 
 from addons.membership._common import _x
-from addons.membership.models import Card, ClearingEntry, ListEntry, Member, StoredValueEntry, Tier
+from addons.membership.models import Card, ClearingEntry, ListEntry, Member, StoredValueEntry, Tier, TierEntry
 
 
 def liability(session, store_ids=None) -> dict:
@@ -101,4 +101,22 @@ def invariant_breaches(session) -> list[tuple[str, str, tuple]]:
     for customer_id, n in dup:
         out.append(("membership.one_list_entry", f"customer {customer_id}: {n} active list entries",
                     (f"core_customer:{customer_id}",)))
+    out.extend(unreversed_refunds(session))
     return out
+
+
+def unreversed_refunds(session) -> list[tuple[str, str, tuple]]:
+    """Refunds of a sale that credited tier spend but posted no tier-ledger reversal (e.g.
+    refunded while membership was uninstalled, and not replayed on reinstall)."""
+    from sqlalchemy.orm import aliased
+
+    from core.models import Sale
+
+    back = aliased(TierEntry)
+    rows = _x(session, select(Sale.id, Sale.number).join(
+        TierEntry, and_(TierEntry.sale_id == Sale.origin_id, TierEntry.kind == "sale"))
+        .where(Sale.kind == "refund", Sale.state != "draft",
+               ~select(back.id).where(back.sale_id == Sale.id, back.kind == "refund").exists())
+        .order_by(Sale.id).limit(100)).all()
+    return [("membership.refund_reversed", f"refund {number or rid}: the tier spend of its sale was not reversed",
+             (f"core_sale:{rid}",)) for rid, number in rows]

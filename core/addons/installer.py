@@ -2,7 +2,8 @@
 
 Install state lives in ``core_addon``. Installing an addon installs its dependencies first;
 uninstall refuses while an installed addon depends on it and keeps the addon's tables
-unless ``purge``. Schema changes go through Alembic (one branch per addon, see
+unless ``purge``. An addon installed again after an uninstall that kept its tables replays
+the refunds and customer merges it missed (``core.services.replay``). Schema changes go through Alembic (one branch per addon, see
 ``core.migrations``); ``schema="create_all"`` builds tables straight from the models, which
 the test plugin uses for speed (the migration tests prove both give the same schema).
 """
@@ -94,6 +95,10 @@ def install(rt, names, schema: str = "migrate") -> list[str]:
     if not new:
         return []
     with rt.session() as s:
+        # an addon coming back after an uninstall (tables kept) catches up on what it missed
+        away_since = {row.name: row.updated_at for row in s.execute(
+            select(InstalledAddon).where(InstalledAddon.name.in_(new),
+                                         InstalledAddon.state == "uninstalled")).scalars()}
         for name in new:
             s.merge(InstalledAddon(name=name, version=available[name].manifest.version,
                                    state="installed", installed_at=utcnow()))
@@ -118,7 +123,19 @@ def install(rt, names, schema: str = "migrate") -> list[str]:
     _sync(rt)
     for name in new:
         _run_step(available[name].manifest.post_install, rt)
+        if name in away_since:
+            _catch_up(rt, name, away_since[name])
     return new
+
+
+def _catch_up(rt, name: str, since) -> None:
+    """Replay the merges and refunds addon ``name`` missed while uninstalled (one transaction;
+    see ``core.services.replay``)."""
+    from core.services.replay import replay_missed_events
+
+    with rt.session() as s:
+        replay_missed_events(s, rt.registry, name, since)
+        s.commit()
 
 
 def uninstall(rt, name: str, purge: bool = False) -> None:

@@ -48,6 +48,14 @@ def register_permissions():
 
 
 @hookimpl
+def register_merge_rules():
+    """A tag both customers carry stays once (the association's key is the pair)."""
+    from core.contrib import MergeRule
+
+    return [MergeRule("core_customer_tag", "keep_kept")]
+
+
+@hookimpl
 def register_record_rules():
     """A store-limited user sees chain-wide price lists and those of their stores."""
     from sqlalchemy import or_

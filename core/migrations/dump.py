@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import json
 import uuid
+from collections import Counter
 from decimal import Decimal
 
 from sqlalchemy import func, inspect, select, text
@@ -97,12 +98,85 @@ def _read_header(fp) -> dict:
     return header
 
 
+def _comparable(table):
+    """Columns that say what a row IS: not the moments it was written at, which differ
+    between two installs of the same code."""
+    return [c for c in table.columns
+            if not isinstance(c.type, (sqltypes.DateTime, sqltypes.Date, sqltypes.Time))]
+
+
+def _hashable(value):
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return value  # Decimal("1.50") == Decimal("1.5"): values compare across dialects
+
+
+def _row_keys(conn, table) -> Counter:
+    cols = _comparable(table)
+    return Counter(tuple(_hashable(v) for v in r) for r in conn.execute(select(*cols)))
+
+
+def seeded_rows(rt, names) -> dict[str, Counter]:
+    """What a fresh ``banyan init`` plus ``banyan addons install`` of ``names`` writes by
+    itself (default roles, settings singletons, every ``post_install`` step), per table, as
+    a multiset of row values without their timestamps. Built in a throwaway SQLite database
+    with the same settings, so no owner has to list its seed rows by hand."""
+    import copy
+    import tempfile
+
+    from core.addons.installer import init_db, install
+    from core.runtime import Runtime
+
+    with tempfile.TemporaryDirectory(prefix="banyan-seed-") as tmp:
+        cfg = copy.deepcopy(rt.config)
+        cfg["database"] = {**cfg.get("database", {}), "url": f"sqlite:///{tmp}/seed.sqlite"}
+        cfg["instance"] = {**cfg.get("instance", {}), "path": tmp}
+        cfg["jobs"] = {**cfg.get("jobs", {}), "immediate": True, "backend": "memory"}
+        ref = Runtime.from_config(cfg, load=False)
+        try:
+            ref.reload()
+            init_db(ref, schema="create_all")
+            if names:
+                install(ref, sorted(names), schema="create_all")
+            with ref.engine.connect() as conn:
+                return {t.name: _row_keys(conn, t) for t in _tables(ref)}
+        finally:
+            ref.dispose()
+
+
+def business_tables(rt, tables) -> list[str]:
+    """Names of ``tables`` holding rows that a fresh install would not have written: real
+    data a restore would destroy. Installer-managed tables (``INIT_TABLES``) never count;
+    a table whose rows are all seeded defaults, unchanged, does not either (an operator's
+    edit of a seeded settings row does: it is data)."""
+    from core.addons.installer import installed_versions
+
+    with rt.engine.connect() as probe:
+        filled = [t for t in tables if t.name not in INIT_TABLES
+                  and probe.execute(select(func.count()).select_from(t)).scalar()]
+    if not filled:
+        return []
+    seeds = seeded_rows(rt, list(installed_versions(rt)))
+    busy = []
+    with rt.engine.connect() as probe:
+        for t in filled:
+            extra = _row_keys(probe, t) - seeds.get(t.name, Counter())
+            if extra:
+                busy.append(t.name)
+    return busy
+
+
 def restore(rt, fp, force: bool = False) -> dict[str, int]:
     """Load a dump into an initialised database (``banyan init``) holding no business data.
 
-    The dump's addons are installed first when missing; the rows of every known table are
-    then replaced, with foreign-key checks deferred for the load; PostgreSQL sequences are
-    reset past the restored ids.
+    The dump's addons are installed first when missing. Rows that init and install write
+    by themselves (``seeded_rows``: roles, settings singletons, ``post_install`` steps) are
+    not business data; any other row refuses the restore (``AddonError``) unless ``force``.
+    The rows of every known table, seeded ones included, are then replaced by the dump's,
+    with foreign-key checks deferred for the load; PostgreSQL sequences are reset past the
+    restored ids. Returns {table: rows loaded}.
     """
     from core.addons.installer import install
 
@@ -114,9 +188,7 @@ def restore(rt, fp, force: bool = False) -> dict[str, int]:
     unknown = [n for n in header["tables"] if n not in tables]
     if unknown:
         raise AddonError(f"dump has tables this database does not know: {', '.join(unknown)}")
-    with rt.engine.connect() as probe:
-        busy = [n for n, t in tables.items() if n not in INIT_TABLES
-                and probe.execute(select(func.count()).select_from(t)).scalar()]
+    busy = business_tables(rt, tables.values())
     if busy and not force:
         raise AddonError(f"restore needs an empty initialised database; these tables hold rows: "
                          f"{', '.join(sorted(busy)[:5])}")

@@ -161,7 +161,34 @@ def merged_customers(session) -> list[Breach]:
                    tuple(_ref("core_customer", r.id) for r in bad[:MAX_RECORDS]))]
 
 
-KERNEL_CHECKS = (orphan_rows, refund_links, confirmed_sales, merged_customers)
+def merged_customer_rows(session) -> list[Breach]:
+    """No row of an installed table still points at a customer merged into another: the
+    merge (or, for an addon that was uninstalled then, its replay on reinstall, see
+    ``core.services.replay``) moves every reference to the kept customer."""
+    from sqlalchemy import inspect
+
+    from core.services.merge_rules import customer_columns
+
+    existing = set(inspect(session.connection()).get_table_names())
+    merged = select(Customer.id).where(Customer.merged_into_id.is_not(None))
+    breaches = []
+    for table in runtime_of(session).registry.tables():
+        if table.name not in existing:
+            continue
+        for col in customer_columns(table):
+            c = table.c[col]
+            count = session.execute(select(func.count()).select_from(table).where(c.in_(merged))
+                                    .execution_options(banyan_unscoped=True)).scalar()
+            if count:
+                ids = session.execute(select(c).where(c.in_(merged)).distinct().order_by(c).limit(MAX_RECORDS)
+                                      .execution_options(banyan_unscoped=True)).scalars()
+                breaches.append(Breach("core.merged_customer_rows",
+                                       f"{count} row(s) of {table.name} still point at merged customer(s) ({col})",
+                                       tuple(_ref("core_customer", i) for i in ids)))
+    return breaches
+
+
+KERNEL_CHECKS = (orphan_rows, refund_links, confirmed_sales, merged_customers, merged_customer_rows)
 
 
 def _hook_breaches(session) -> list[Breach]:

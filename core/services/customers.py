@@ -6,7 +6,7 @@ from sqlalchemy import and_, func, select, update
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
-from core.models import Customer, customer_tag
+from core.models import Customer
 from core.runtime import hook_of, runtime_of
 
 
@@ -43,24 +43,25 @@ def duplicates_of(session, customer: Customer) -> list[Customer]:
 
 
 def _referencing_columns(session):
-    """(table, column, unique) for every FK to core_customer.id among this database's tables."""
-    reg = runtime_of(session).registry
-    out = []
-    for table in reg.tables():
-        for fk in table.foreign_keys:
-            if fk.column.table.name == "core_customer" and fk.parent.table.name != "core_customer":
-                col = fk.parent
-                unique = col.primary_key or col.unique or any(
-                    getattr(c, "columns", None) is not None and col.name in c.columns and len(c.columns) == 1
-                    for c in table.constraints if c.__class__.__name__ == "UniqueConstraint")
-                out.append((table, col, unique))
-    return out
+    """(table, column) for every foreign key to core_customer.id among this database's tables."""
+    from core.services.merge_rules import customer_columns
+
+    return [(table, table.c[col]) for table in runtime_of(session).registry.tables()
+            for col in customer_columns(table)]
 
 
 def merge_customers(session, kept_id: int, removed_id: int, user=None) -> Customer:
-    """Merge ``removed`` into ``kept``: every plain reference moves to ``kept``; addons then
-    fix their one-per-customer rows and aggregates through ``on_customer_merged``. The
-    removed record stays, inactive, pointing at ``kept`` (the audit trail keeps its history)."""
+    """Merge ``removed`` into ``kept`` inside the caller's transaction and return ``kept``.
+
+    Every plain reference moves to ``kept``; a table whose unique key contains the customer
+    (a member row, an account, a rebate per year, a tag) is resolved by its owner's
+    ``MergeRule`` (``register_merge_rules``, applied by ``core.services.merge_rules``);
+    addons then fix their ledgers and aggregates through ``on_customer_merged``. The
+    removed record stays, inactive, pointing at ``kept`` (the audit trail keeps its
+    history). Raises BusinessError (same id) or NotFound (either customer missing or
+    already merged away)."""
+    from core.services.merge_rules import apply_rules
+
     if kept_id == removed_id:
         raise BusinessError({"removed_id": _l("A customer cannot be merged into itself.")})
     kept = session.get(Customer, kept_id, with_for_update=True)
@@ -69,16 +70,14 @@ def merge_customers(session, kept_id: int, removed_id: int, user=None) -> Custom
         raise NotFound({"kept_id": _l("No such customer.")})
     if removed is None or not removed.active:
         raise NotFound({"removed_id": _l("No such customer.")})
-    # tags: union (the association table has the pair as its key)
-    for tag in removed.tags:
-        if tag not in kept.tags:
-            kept.tags.append(tag)
-    removed.tags.clear()
     session.flush()
-    for table, col, unique in _referencing_columns(session):
-        if unique or table is customer_tag:
+    registry = runtime_of(session).registry
+    handled = apply_rules(session, registry.tables(), registry.merge_rules, kept.id, removed.id)
+    for table, col in _referencing_columns(session):
+        if table.name in handled:
             continue
-        session.execute(update(table).where(col == removed.id).values({col.name: kept.id}))
+        session.execute(update(table).where(col == removed.id).values({col.name: kept.id})
+                        .execution_options(banyan_unscoped=True))
     for field in ("phone", "email", "birthday", "address", "id_number", "home_store_id"):
         if getattr(kept, field) is None and getattr(removed, field) is not None:
             value = getattr(removed, field)

@@ -117,6 +117,23 @@ class AddonChecks:
         for name in self._owned_tables(registry):
             assert name.startswith(self.addon + "_"), f"table {name} must be prefixed {self.addon}_"
 
+    def test_merge_rules_cover_customer_keys(self):
+        """Every owned table whose unique key contains a customer column has a MergeRule
+        from this addon (``register_merge_rules``), so a customer merge never stops on a
+        duplicate key; the loader refuses the addon otherwise (build_registry)."""
+        from core.services.merge_rules import collect_rules, customer_unique_keys
+
+        registry = self._registry()
+        rules = collect_rules(registry)
+        owned = self._owned_tables(registry)
+        for key in customer_unique_keys(registry.tables([self.addon])):
+            assert key.table.name in rules and rules[key.table.name][0] == self.addon, (
+                f"{self.addon}: table {key.table.name} has unique key ({', '.join(key.key)}) on the "
+                f"customer column {key.column} but no MergeRule from register_merge_rules")
+        for table, (owner, _rule) in rules.items():
+            if owner == self.addon:
+                assert table in owned, f"{self.addon}: merge rule for {table}, which it does not own"
+
     def test_permissions_have_translated_labels(self):
         from babel.support import Translations
 
