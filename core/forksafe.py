@@ -39,6 +39,7 @@ _ENTRIES: list[tuple[weakref.ref, Callable, str]] = []
 #: module-level resets (no object to hold): reset(), label
 _FUNCS: list[tuple[Callable[[], None], str]] = []
 _lock = threading.Lock()
+_prune_at = 64
 #: what the child inherited and must neither use nor close (old pools, old connections)
 _INHERITED: list = []
 #: the registered engines (:func:`close_in_parent`)
@@ -51,10 +52,12 @@ def register(obj, reset: Callable[[object], None], label: str | None = None):
     closing or using the inherited ones (hand those to :func:`keep_inherited`). Returns ``obj``.
 
     Raises TypeError when ``obj`` cannot be weakly referenced (use :func:`on_fork`)."""
+    global _prune_at
     ref = weakref.ref(obj)
     with _lock:
-        if len(_ENTRIES) > 64:  # drop the entries of collected objects now and then
+        if len(_ENTRIES) >= _prune_at:  # drop the entries of collected objects now and then
             _ENTRIES[:] = [e for e in _ENTRIES if e[0]() is not None]
+            _prune_at = max(64, 2 * len(_ENTRIES))
         _ENTRIES.append((ref, reset, label or type(obj).__name__))
     return obj
 
