@@ -2,7 +2,8 @@
 right: ``banyan serve`` (the app is loaded in the master, then forked) and gunicorn with
 ``--preload`` and config/gunicorn.conf.py. Workers that shared the master's pooled
 connection answered with another request's sale, 404s and 500s, and once committed a sale
-without its payment (core/forksafe.py is the fix)."""
+without its payment (core/forksafe.py is the fix). After the load, the checks of ``banyan
+check`` (core.services.check.run_checks) must find nothing."""
 from __future__ import annotations
 
 import json
