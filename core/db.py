@@ -1,6 +1,6 @@
 """Database plumbing: the one declarative base, engines for SQLite and PostgreSQL, sessions.
 
-SQLite is made safe for ledgers with the SQLAlchemy-documented recipe: pysqlite's own
+Every engine made here is fork-safe (:mod:`core.forksafe`). SQLite is made safe for ledgers with the SQLAlchemy-documented recipe: pysqlite's own
 transaction handling is switched off and every transaction starts with ``BEGIN IMMEDIATE``,
 so two writers serialise instead of double-spending (SQLite ignores ``FOR UPDATE``).
 PostgreSQL runs at READ COMMITTED, where "lock the owner row, then sum the ledger" is safe.
@@ -47,6 +47,10 @@ def money(value) -> Decimal:
 
 
 def make_engine(url: str, echo: bool = False, **kw) -> Engine:
+    """An engine for ``url`` (SQLite or PostgreSQL), registered with :mod:`core.forksafe` so a
+    forked process (a gunicorn worker) starts with its own empty pool, never the parent's."""
+    from core.forksafe import register_engine
+
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -68,12 +72,12 @@ def make_engine(url: str, echo: bool = False, **kw) -> Engine:
         def _sqlite_begin(conn):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-        return engine
+        return register_engine(engine)
     if u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 20)
-    return create_engine(u, echo=echo, isolation_level="READ COMMITTED", **kw)
+    return register_engine(create_engine(u, echo=echo, isolation_level="READ COMMITTED", **kw))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

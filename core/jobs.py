@@ -121,9 +121,34 @@ def _huey_instance(rt, name: str | None, backend: str | None, immediate: bool | 
     return SqliteHuey(name, filename=str(folder / "jobs.sqlite"), immediate=immediate, utc=True)
 
 
+def reset_huey_after_fork(huey) -> None:
+    """Give a forked child its own connection to ``huey``'s queue (see :mod:`core.forksafe`).
+
+    SQLite and other SQL storages keep one connection and a lock per instance: the child
+    drops both, keeping the inherited connection referenced but unused, and opens its own on
+    first use. Redis: the client's pool is reset (redis-py's own after-fork step, done now
+    rather than on the next command). The memory queue holds no connection."""
+    import threading
+
+    from huey.storage import BaseSqlStorage, RedisStorage
+
+    from core.forksafe import keep_inherited
+
+    storage = huey.storage
+    if isinstance(storage, BaseSqlStorage):
+        keep_inherited(storage._conn)
+        storage._conn = None
+        storage.lock = threading.Lock()
+    elif isinstance(storage, RedisStorage):
+        storage.pool.reset()
+
+
 def build_huey(rt, name: str | None = None, backend: str | None = None, immediate: bool | None = None):
-    """A Huey instance with one task per declared job (periodic when it has a schedule)."""
-    huey = _huey_instance(rt, name, backend, immediate)
+    """A Huey instance with one task per declared job (periodic when it has a schedule),
+    registered with :mod:`core.forksafe` (a forked process gets its own queue connection)."""
+    from core.forksafe import register
+
+    huey = register(_huey_instance(rt, name, backend, immediate), reset_huey_after_fork)
     tasks = {}
     for job in declared_jobs(rt).values():
         func = _make_task_func(rt, job)

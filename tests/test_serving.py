@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_config_file_uses_the_worker_hook():
     settings = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
     assert settings["post_worker_init"] is serving.post_worker_init
+    assert settings["when_ready"] is serving.when_ready
     assert settings["workers"] == 2
 
 

@@ -238,13 +238,17 @@ def serve_cmd(ctx, host, port, workers, dev):
         run_simple(host, port, app, use_reloader=dev, threaded=True)
         return
 
-    from core.serving import post_worker_init
+    from core.serving import post_worker_init, when_ready
 
+    # the app is loaded here, in the master, before gunicorn forks the workers: each worker
+    # starts with its own empty connection pools (core.forksafe), and the master closes the
+    # connections it opened while loading (when_ready)
     class _Gunicorn(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("when_ready", when_ready)
             self.cfg.set("post_worker_init", post_worker_init)
 
         def load(self):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
+from core.forksafe import on_fork, register
 from core.models import Region, Store, User
 
 
@@ -110,6 +111,13 @@ _criteria_lock = threading.Lock()
 _STATEMENTS_MAX = 256
 
 
+@on_fork
+def _new_lock_after_fork() -> None:
+    # another thread of the parent may have held it when the process forked
+    global _criteria_lock
+    _criteria_lock = threading.Lock()
+
+
 class _Criteria(list):
     """A scope's ``with_loader_criteria`` options, plus the statements they were applied to.
 
@@ -122,6 +130,10 @@ class _Criteria(list):
     def __init__(self, options):
         super().__init__(options)
         self.statements: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+        register(self, _Criteria._after_fork)
+
+    def _after_fork(self) -> None:
         self.lock = threading.Lock()
 
     def apply(self, statement):

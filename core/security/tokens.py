@@ -108,6 +108,14 @@ class TokenCache:
         #: bumped by every clear(): a lookup that began before a clear is not cached
         self.generation = 0
         _CACHES.add(self)
+        from core.forksafe import register
+
+        register(self, TokenCache._after_fork)
+
+    def _after_fork(self) -> None:
+        # a forked child starts empty, with its own lock (the parent may have held it)
+        self._lock = threading.Lock()
+        self._data = {}
 
     def get(self, token_hash: str) -> AuthContext | None:
         ctx = self._data.get(token_hash)
