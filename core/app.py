@@ -1,8 +1,10 @@
 """The Flask app factory: back office and REST API built from what installed addons declare."""
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask, request, session as http_session
 
@@ -36,6 +38,33 @@ def lang_url(code: str) -> str:
     return f"{request.path}?{urlencode(args, doseq=True)}"
 
 
+def instance_secret_key(folder) -> str:
+    """The key that signs sessions and CSRF tokens when ``[security] secret_key`` is empty:
+    64 hex characters made once and kept in ``<instance>/secret_key`` (mode 0600), so every
+    worker and every restart on this machine signs with the same key. A random key per
+    process would log people out whenever the next request reaches another gunicorn worker.
+    Several machines behind one address must share a configured ``secret_key``."""
+    path = Path(folder) / "secret_key"
+    try:
+        key = path.read_text().strip()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".secret_key.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)  # first writer wins; a concurrent one reads the winner's key
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
+
+
 def create_app(config: dict | None = None, runtime=None) -> Flask:
     """Build the app for ``runtime`` (or for the configured database)."""
     from flask_babel import Babel
@@ -50,7 +79,7 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
     app.extensions["banyan"] = runtime
     sec = cfg["security"]
     app.config.update(
-        SECRET_KEY=sec["secret_key"] or secrets.token_hex(32),
+        SECRET_KEY=sec["secret_key"] or instance_secret_key(cfg["instance"]["path"]),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(sec["secure_cookies"]),

@@ -32,3 +32,28 @@ def test_post_worker_init_freezes_what_the_app_left(rt):
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_empty_secret_key_is_made_once_and_shared_by_every_app(tmp_path):
+    """Without ``[security] secret_key`` every worker (each builds its own app) and every
+    restart must sign sessions with one key: it is made once in the instance folder."""
+    import os
+    import stat
+
+    from core.app import instance_secret_key
+
+    first = instance_secret_key(tmp_path)
+    assert len(first) == 64 and instance_secret_key(tmp_path) == first
+    assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
+    # two processes racing to make it agree on the winner's key
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(r)
+        os.write(w, instance_secret_key(tmp_path / "race").encode())
+        os._exit(0)
+    os.close(w)
+    mine = instance_secret_key(tmp_path / "race")
+    os.waitpid(pid, 0)
+    theirs = os.read(r, 200).decode()
+    assert mine == theirs and len(mine) == 64
