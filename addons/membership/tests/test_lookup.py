@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from addons.membership import services as svc
+from core.admin.testing import admin_app  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 from core.lookup import AUDIT_MODEL, mask_name, normalize_identifier
 from core.models import AuditLog
@@ -182,3 +183,39 @@ def test_stored_value_still_pays_at_a_store_of_a(session, make, chain):
                      payments=[PaymentRequest("stored_value", reference="BCARD-7001")])
     assert sale.payments[0].amount == Decimal("40.00")
     assert svc.stored_value_balance(session, chain["member"].id) == Decimal("110.00")
+
+
+# --- the back office's member page searches chain-wide through the same service -----------
+
+def _page(admin_app, session, user, query):
+    from core.admin.testing import login
+    from core.security.permissions import sync_roles
+
+    sync_roles(session, admin_app.extensions["banyan"].registry)
+    session.commit()
+    return login(admin_app, user).get(f"/admin/membership_member_page/?{query}").get_data(as_text=True)
+
+
+def test_member_page_shows_only_the_till_answer_for_b_member(admin_app, session, make, chain):
+    cashier = chain["cashier_a"]
+    html = _page(admin_app, session, cashier, "phone=13900139001")
+    assert 'id="lookup-name">张*明<' in html and "Gold" in html
+    assert "张小明" not in html and "BCARD-7001" not in html and "150.00" not in html
+    html = _page(admin_app, session, cashier, "card=BCARD-7001")
+    assert 'id="lookup-balance">150.00<' in html and "张小明" not in html
+    actions = [r.action for r in _audit_rows(session, cashier)]
+    assert actions == ["found", "found"]
+
+
+def test_member_page_opens_own_members_and_refuses_partial_numbers(admin_app, session, make, chain):
+    a_member = make.customer(name="王大力", phone="13900139003", home_store_id=chain["A"].id)
+    svc.enrol(session, a_member.id, store_id=chain["A"].id, card_number="ACARD-7003")
+    manager = make.user(roles=("store_manager",), scope_kind="company", scope_ref_id=chain["coA"].id)
+    html = _page(admin_app, session, manager, "card=ACARD-7003")
+    assert 'id="member-name">王大力<' in html and "lookup-result" not in html
+    html = _page(admin_app, session, manager, "card=BCARD-70")
+    assert "lookup-result" not in html and "张" not in html
+    # a reader who does not serve customers finds only the members in their own scope
+    marketer = make.user(roles=("marketer",), scope_kind="company", scope_ref_id=chain["coA"].id)
+    html = _page(admin_app, session, marketer, "card=BCARD-7001")
+    assert "lookup-result" not in html and "张" not in html
