@@ -54,10 +54,13 @@ def member_out(s, customer_id: int) -> dict:
 
 
 def _card_in_scope(number: str) -> Card:
-    card = svc.find_card(db_session(), number)
-    if card is None:
+    """The card, when its member is in the user's record scope. Another franchisee's card
+    gets the same 404 as a number that does not exist: card actions are no way to learn
+    which numbers exist (finding a member chain-wide is ``/lookup``'s job)."""
+    s = db_session()
+    card = svc.find_card(s, number)
+    if card is None or s.execute(select(Customer.id).where(Customer.id == card.member_id)).scalar() is None:
         raise NotFound({"card": _l("No such card.")})
-    _visible_customer(card.member_id, "card")
     return card
 
 

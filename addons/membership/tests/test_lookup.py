@@ -219,3 +219,12 @@ def test_member_page_opens_own_members_and_refuses_partial_numbers(admin_app, se
     marketer = make.user(roles=("marketer",), scope_kind="company", scope_ref_id=chain["coA"].id)
     html = _page(admin_app, session, marketer, "card=BCARD-7001")
     assert "lookup-result" not in html and "张" not in html
+
+
+def test_card_actions_do_not_tell_whether_b_card_exists(api, chain):
+    """Card actions outside the scope answer exactly like an unknown number."""
+    cashier = chain["cashier_a"]
+    theirs = api.post(f"{BASE}/cards/BCARD-7001/report-lost", user=cashier, json={})
+    unknown = api.post(f"{BASE}/cards/NOPE-9999/report-lost", user=cashier, json={})
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.json == unknown.json
