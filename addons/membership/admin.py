@@ -17,6 +17,7 @@ from core.i18n import gettext, lazy_gettext as _l
 from core.models import Company, Customer, Store
 
 from addons.membership import services as svc
+from addons.membership.lookup import PERMISSION, lookup_member
 from addons.membership.models import (CARD_STATUSES, Card, CardEvent, ClearingEntry, ListEntry, Member, Policy,
                                       StoredValueEntry, Tier, TierChange, TopupRule)
 
@@ -248,23 +249,58 @@ class MemberPage(BanyanView):
 
     def _customer(self, s):
         cid = request.values.get("customer_id", type=int)
-        number = (request.values.get("card") or "").strip()
-        if not cid and number:
-            card = svc.find_card(s, number)
-            cid = card.member_id if card else None
-            if cid is None:
-                flash(gettext("No such card."), "error")
         if not cid:
             return None
         # record scope: the customer must be visible to this user
         return s.execute(select(Customer).where(Customer.id == cid)).scalar()
+
+    def _search(self, s):
+        """``(customer, found)`` for the search box (``?card=`` or ``?phone=``).
+
+        The user's own members (record scope) open as always. A member outside the scope is
+        looked up chain-wide through ``core.lookup`` (permission ``membership.member.lookup``,
+        audited, rate-limited) and ``found`` is the till's answer: masked name, tier, whether
+        stored value can pay, the balance only with the card. Nothing else of that member."""
+        from core.errors import Forbidden
+        from core.lookup import normalize_identifier
+        from core.web import current_user, has_perm
+
+        number = (request.args.get("card") or "").strip()
+        phone = (request.args.get("phone") or "").strip()
+        proof = (request.args.get("proof") or "").strip() or None
+        if not number and not phone:
+            return None, None
+        try:
+            if number:
+                norm = normalize_identifier("card", number, "card_number")
+                # scoped read: only cards of members this user may see
+                cid = s.execute(select(Card.member_id).where(Card.number.in_({number, norm}))).scalar()
+            else:
+                norm = normalize_identifier("phone", phone, "phone")
+                cid = s.execute(select(Member.customer_id).join(Customer, Customer.id == Member.customer_id)
+                                .where(Customer.phone == norm, Customer.active.is_(True))
+                                .order_by(Member.customer_id).limit(1)).scalar()
+            if cid is not None:
+                return s.execute(select(Customer).where(Customer.id == cid)).scalar(), None
+            if not has_perm(PERMISSION):
+                flash(gettext("No such card.") if number else gettext("No member with this phone number."), "error")
+                return None, None
+            return None, lookup_member(s, current_user(), card_number=number or None, phone=phone or None,
+                                       proof=proof)
+        except Forbidden:
+            return None, None
+        except BusinessError as exc:
+            _flash_error(exc)
+            return None, None
 
     @expose("/", methods=["GET"])
     def index(self):
         from core.web import db_session, has_perm
 
         s = db_session()
-        customer = self._customer(s)
+        customer, found = self._search(s)
+        if customer is None and found is None:
+            customer = self._customer(s)
         data = None
         if customer is not None and svc.get_member(s, customer.id) is not None:
             member = svc.get_member(s, customer.id)
@@ -288,6 +324,7 @@ class MemberPage(BanyanView):
                                           "membership.stored_value.topup", "membership.stored_value.adjust",
                                           "membership.tier.write", "membership.list.write")}
         return self.render("membership/member.html", customer=customer, data=data, stores=stores, perms=perms,
+                           found=found,
                            list_status=svc.list_status(s, customer.id) if customer else None,
                            tiers=svc.tiers(s), status_labels=STATUS_LABELS, code_labels=CODE_LABELS)
 

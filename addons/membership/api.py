@@ -1,8 +1,9 @@
 """REST API of the membership addon, mounted under ``/api/v1/membership/``.
 
 Member details and history obey the user's record scope (the customer's home store). The
-card/phone lookup works chain-wide, as a membership is valid in every store: it is what a
-till anywhere in the chain needs to give member benefits.
+card/phone lookup works chain-wide, as a membership is valid in every store, through the
+kernel's lookup service (``addons/membership/lookup.py``, ``core.lookup``): exact
+identifiers only, the least data, audited, rate-limited per user.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from core.web import db_session
 
 from addons.membership import schemas as S
 from addons.membership import services as svc
+from addons.membership.lookup import PERMISSION, lookup_member
 from addons.membership.models import Card, CardEvent, TierChange
 
 blp = Blueprint("membership", __name__, url_prefix="", description="Members, cards, tiers and stored value")
@@ -53,10 +55,13 @@ def member_out(s, customer_id: int) -> dict:
 
 
 def _card_in_scope(number: str) -> Card:
-    card = svc.find_card(db_session(), number)
-    if card is None:
+    """The card, when its member is in the user's record scope. Another franchisee's card
+    gets the same 404 as a number that does not exist: card actions are no way to learn
+    which numbers exist (finding a member chain-wide is ``/lookup``'s job)."""
+    s = db_session()
+    card = svc.find_card(s, number)
+    if card is None or s.execute(select(Customer.id).where(Customer.id == card.member_id)).scalar() is None:
         raise NotFound({"card": _l("No such card.")})
-    _visible_customer(card.member_id, "card")
     return card
 
 
@@ -84,14 +89,22 @@ def get_member(customer_id):
 
 
 @blp.route("/lookup", methods=["GET"])
-@requires("membership.member.read")
+@requires(PERMISSION)
 @blp.arguments(S.LookupQuery, location="query")
-@blp.response(200, S.MemberOut)
+@blp.response(200, S.LookupOut)
+@blp.alt_response(403, description="the user's roles do not serve customers (no membership.member.lookup)")
+@blp.alt_response(404, description="no member has exactly this card number or phone")
+@blp.alt_response(422, description="a malformed phone or card number, a lost card, or a proof card that is not the member's")
+@blp.alt_response(429, description="too many lookups by this user; the Retry-After header gives the seconds to wait")
 def lookup(args):
-    """Find a member by card number (the card must be active) or by phone, chain-wide."""
-    s = db_session()
-    member = svc.lookup(s, card_number=args["card_number"], phone=args["phone"])
-    return member_out(s, member.customer_id)
+    """Find any member of the chain by exact card number or exact phone, for the till.
+
+    Answers the least needed to serve: a masked name, the status, the tier and whether
+    stored value can pay. The balance only with the card: a lookup by card number, or
+    ``proof=<card number>`` beside a phone. Never card numbers or contact data. Each lookup
+    is audited and rate-limited per user (settings ``[lookup]``)."""
+    return lookup_member(db_session(), request_user(), card_number=args["card_number"], phone=args["phone"],
+                         proof=args["proof"])
 
 
 @blp.route("/members/<int:customer_id>/cards", methods=["POST"])

@@ -14,9 +14,14 @@ ADMIN = ("hq_admin",)
 MANAGERS = ("hq_admin", "region_manager", "franchisee", "store_manager")
 TILL = MANAGERS + ("cashier",)
 READERS = TILL + ("agent", "marketer")
+#: the roles that serve customers face to face or on the phone: they may find any member of
+#: the chain by an exact card number or phone (core.lookup: least data, audited, rate-limited)
+SERVERS = TILL + ("agent",)
 
 PERMISSIONS = (
     Permission("membership.member.read", _l("See members, cards, tiers and balances"), READERS),
+    Permission("membership.member.lookup", _l("Find any member of the chain by exact card number or phone"),
+               SERVERS),
     Permission("membership.member.write", _l("Enrol members and edit memberships"), TILL),
     Permission("membership.card.write", _l("Issue, activate, report lost, replace and cancel cards"), TILL),
     Permission("membership.tier.write", _l("Define tiers and override a member's tier"), ADMIN),

@@ -70,8 +70,29 @@ class MemberOut(Schema):
 
 
 class LookupQuery(Schema):
-    card_number = fields.Str(load_default=None, validate=validate.Length(min=1, max=32))
-    phone = fields.Str(load_default=None, validate=validate.Length(min=3, max=32))
+    card_number = fields.Str(load_default=None, validate=validate.Length(min=1, max=32),
+                             metadata={"description": "exact card number (the card must be active): shows the balance"})
+    phone = fields.Str(load_default=None, validate=validate.Length(min=3, max=32),
+                       metadata={"description": "exact phone number (normalised to E.164)"})
+    proof = fields.Str(load_default=None, validate=validate.Length(min=1, max=32),
+                       metadata={"description": "with phone: the member's card number, to see the balance"})
+
+
+class CanPayOut(Schema):
+    stored_value = fields.Bool(metadata={"description": "paying by stored value is possible now"})
+
+
+class LookupOut(Schema):
+    """A member found chain-wide: the least the till needs (no card numbers, no contact data)."""
+
+    customer_id = fields.Int()
+    name = fields.Str(metadata={"description": "masked, e.g. 张*明 or J*** S."})
+    status = fields.Str()
+    tier = fields.Nested(TierOut, allow_none=True)
+    can_pay = fields.Nested(CanPayOut)
+    proof = fields.Bool(metadata={"description": "the card was presented: the balance is shown"})
+    balance = fields.Nested(BalanceOut, allow_none=True,
+                            metadata={"description": "only when proof is true, else null"})
 
 
 class IssueIn(Schema):

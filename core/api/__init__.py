@@ -8,7 +8,8 @@ permission checks, one JSON error format, pagination.
   makes the app refuse to start.
 * Errors, always ``{"code", "status", "errors": {"json": {field: [messages]}}, "message"}``:
   422 for bad input (webargs/marshmallow or a :class:`core.errors.BusinessError`), 401
-  without a valid token, 403 without the permission, 404, 409 on conflicts.
+  without a valid token, 403 without the permission, 404, 409 on conflicts, 429 with
+  ``Retry-After`` (seconds) over a rate limit (:mod:`core.lookup`).
 * Authentication: ``Authorization: Bearer <token>`` (see :mod:`core.security.tokens`);
   a logged-in back-office user (session cookie) may also read (GET). A verified token is
   trusted for ``security.token_cache_seconds`` (5 s) per process: a revoked token gets 401
@@ -208,8 +209,11 @@ def request_user():
 # --------------------------------------------------------------------------- errors
 
 def handle_business_error(exc: BusinessError):
-    status = exc.status if exc.status in (400, 401, 403, 404, 409, 422) else 422
-    return _error(status, errors=exc.errors, message=str(exc))
+    status = exc.status if exc.status in (400, 401, 403, 404, 409, 422, 429) else 422
+    headers = None
+    if status == 429:  # core.lookup.RateLimited: say when to come back
+        headers = {"Retry-After": str(getattr(exc, "retry_after", 60))}
+    return _error(status, errors=exc.errors, message=str(exc), headers=headers)
 
 
 def handle_integrity_error(exc: IntegrityError):

@@ -66,6 +66,7 @@ class _Databases:
             cfg = load_config(overrides={"database": {"url": self.new_url()},
                                          "instance": {"path": self.tmp.name},
                                          "jobs": {"immediate": True, "backend": "memory"},
+                                         "lookup": {"backend": "memory"},
                                          "locale": {"default": "en"}})
             rt = Runtime.from_config(cfg, load=False)
             rt.reload()
@@ -128,6 +129,10 @@ def session(rt):
     finally:
         s.close()
         rt.extra.pop("bind", None)
+        # per-user rate limits (core.lookup) start afresh: the next test may reuse user ids
+        limiter = rt.extra.pop("lookup_limiter", None)
+        if limiter is not None:
+            limiter.close()
         if trans.is_active:
             trans.rollback()
         conn.close()

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from core.api import Blueprint, requires
+from core.api import Blueprint, request_user, requires
 from core.db import transaction
 from core.idempotency import idempotent
 from core.web import db_session
 
-from .permissions import READ, WRITE
-from .services import balance, issue_card, lock_card
+from .permissions import LOOKUP, WRITE
+from .services import balance, issue_card, lookup_card
 
 blp = Blueprint("giftcard", __name__, description="Gift cards")
 
@@ -27,14 +27,28 @@ class CardOut(Schema):
     balance = fields.Decimal(as_string=True)
 
 
+class CanPayOut(Schema):
+    giftcard = fields.Bool()
+
+
+class CardLookupOut(Schema):
+    """A gift card found by its code at any till: no customer data."""
+
+    code = fields.Str()
+    active = fields.Bool()
+    balance = fields.Decimal(as_string=True)
+    can_pay = fields.Nested(CanPayOut)
+
+
 @blp.route("/cards/<code>")
-@requires(READ)
-@blp.response(200, CardOut)
+@requires(LOOKUP)
+@blp.response(200, CardLookupOut)
+@blp.alt_response(404, description="no gift card has exactly this code")
+@blp.alt_response(429, description="too many lookups by this user; see Retry-After")
 def get_card(code):
-    session = db_session()
-    card = lock_card(session, code)
-    return {"code": card.code, "customer_id": card.customer_id, "active": card.active,
-            "balance": balance(session, card)}
+    """A gift card's balance by its exact code, at any till (the code is the proof). The
+    customer a card may be bound to is not shown. Audited and rate-limited per user."""
+    return lookup_card(db_session(), request_user(), code)
 
 
 @blp.route("/cards", methods=["POST"])

@@ -9,9 +9,13 @@ from .models import GiftCard, GiftCardEntry
 
 READ = "giftcard.card.read"
 WRITE = "giftcard.card.write"
+#: a gift card's balance by its code, at any till (core.lookup: audited, rate-limited)
+LOOKUP = "giftcard.card.lookup"
 
 PERMISSIONS = (
     Permission(READ, _l("See gift cards"), ("hq_admin", "store_manager", "cashier")),
+    Permission(LOOKUP, _l("Check any gift card's balance by its code"),
+               ("hq_admin", "region_manager", "franchisee", "store_manager", "cashier", "agent")),
     Permission(WRITE, _l("Issue gift cards"), ("hq_admin", "store_manager")),
 )
 

@@ -52,6 +52,45 @@ def lock_card(session, code: str) -> GiftCard:
     return card
 
 
+def find_card(session, code: str) -> GiftCard | None:
+    """The card whose code is exactly ``code`` (normalised), read without locking, or None."""
+    return session.execute(select(GiftCard).where(GiftCard.code == (code or "").strip().upper())
+                           .execution_options(**UNSCOPED)).scalar()
+
+
+def _lookup_find(session, kind, value):
+    from core.lookup import LookupHit
+
+    card = find_card(session, value)
+    if card is None:
+        return None
+    # the code is the bearer's proof; the customer it may be bound to is never shown
+    return LookupHit(customer_id=card.customer_id, record_id=f"giftcard:{card.id}", proven=True,
+                     data={"card_id": card.id})
+
+
+def _lookup_answer(session, hit, proven):
+    card = session.execute(select(GiftCard).where(GiftCard.id == hit.data["card_id"])
+                           .execution_options(**UNSCOPED)).scalar()
+    value = balance(session, card)
+    return {"code": card.code, "active": card.active, "balance": value if proven else None,
+            "can_pay": {"giftcard": bool(card.active and value > 0)}}
+
+
+def lookup_card(session, user, code) -> dict:
+    """A gift card's state by its exact code, at any till (``core.lookup``): ``{"code",
+    "active", "balance", "can_pay": {"giftcard"}}``. The code is the proof, so the balance is
+    shown; the customer a card may be bound to is not. Permission ``giftcard.card.lookup``;
+    audited and rate-limited per user; 404 for an unknown code, 422 for a malformed one."""
+    from core.lookup import LookupTarget, lookup
+
+    from .permissions import LOOKUP
+
+    target = LookupTarget(name="giftcard.card", permission=LOOKUP, kinds=("code",), find=_lookup_find,
+                          answer=_lookup_answer)
+    return lookup(session, user, target, "code", code, field="code")
+
+
 def balance(session, card: GiftCard) -> Decimal:
     total = session.execute(select(func.coalesce(func.sum(GiftCardEntry.amount), 0))
                             .where(GiftCardEntry.card_id == card.id).execution_options(**UNSCOPED)).scalar()

@@ -99,3 +99,55 @@ def test_card_codes_are_normalised_and_refused_as_ticket_codes(session, make):
     assert "gift card payment" in exc.value.errors["codes"][0]
     sale = make.sale(store=store, products=[product], payments=[PaymentRequest("giftcard", reference="ｇｃ ７")])
     assert sale.payments[0].reference == "GC7" and balance(session, card) == Decimal("40.00")
+
+
+# --- chain-wide lookup by code (issue 11 §2): the code's holder sees the balance, nobody
+# --- sees the customer the card is bound to
+
+from core.api.testing import api, api_app  # noqa: E402,F401
+
+
+@pytest.fixture
+def two_franchisees(session, make):
+    from banyan_addon_giftcard.services import issue_card
+
+    out = {}
+    for side in ("A", "B"):
+        co = make.company("franchisee", name=f"Franchisee {side}")
+        out[side] = make.store(region=make.region(company=co), kind="franchise", operator=co)
+        out[f"co{side}"] = co
+    out["customer"] = make.customer(name="Li Lei", phone="13900139005", home_store_id=out["B"].id)
+    issue_card(session, "GC-B-0001", "80.00", customer_id=out["customer"].id)
+    out["cashier_a"] = make.user(roles=("cashier",), scope_kind="company", scope_ref_id=out["coA"].id)
+    return out
+
+
+def test_lookup_by_code_gives_balance_and_no_customer(api, session, two_franchisees):
+    from sqlalchemy import select
+
+    from core.models import AuditLog
+
+    cashier = two_franchisees["cashier_a"]
+    r = api.get("/api/v1/giftcard/cards/gc-b-0001", user=cashier)
+    assert r.status_code == 200, r.json
+    assert r.json == {"code": "GC-B-0001", "active": True, "balance": "80.00", "can_pay": {"giftcard": True}}
+    assert "Li Lei" not in r.get_data(as_text=True)
+    for partial in ("GC-B-000", "GC-B", "GC-B-0001X"):
+        assert api.get(f"/api/v1/giftcard/cards/{partial}", user=cashier).status_code == 404
+    rows = session.execute(select(AuditLog).where(AuditLog.model == "core.lookup", AuditLog.user_id == cashier.id)
+                           .order_by(AuditLog.id)).scalars().all()
+    assert [x.action for x in rows] == ["found", "missing", "missing", "missing"]
+    assert rows[0].changes["target"] == "giftcard.card" and rows[0].changes["kind"] == "code"
+    assert rows[0].record_id == str(two_franchisees["customer"].id)
+
+
+def test_lookup_by_code_needs_a_serving_role_and_is_rate_limited(api, rt, make, two_franchisees):
+    marketer = make.user(roles=("marketer",))
+    assert api.get("/api/v1/giftcard/cards/GC-B-0001", user=marketer).status_code == 403
+    rt.config["lookup"].update(per_minute=1, burst=2)
+    try:
+        cashier = two_franchisees["cashier_a"]
+        codes = [api.get("/api/v1/giftcard/cards/GC-B-0001", user=cashier).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+    finally:
+        rt.config["lookup"].update(per_minute=10, burst=30)

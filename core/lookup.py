@@ -1,0 +1,235 @@
+"""Chain-wide lookups: find a customer (or a card) anywhere in the chain by one exact
+identifier, and answer with the least the till needs.
+
+Record scope (``core.security.scope``) keeps every read of another franchisee's customers
+out of a user's reach. A few reads must cross it: a membership or a gift card is valid in
+every store, so a cashier of franchisee A must be able to serve a member of franchisee B
+who shows a card or gives a phone number. Those reads go through :func:`lookup` only, which
+holds the rules for all of them (kernel and addons):
+
+1. **Permission.** The target names a permission (e.g. ``membership.member.lookup``) granted
+   to the roles that serve customers; anyone else gets :class:`~core.errors.Forbidden` (403)
+   and nothing else, not even whether the identifier exists.
+2. **Rate limit per user** (:mod:`core.ratelimit`, settings ``[lookup]``): over the limit,
+   :class:`RateLimited` (HTTP 429 with ``Retry-After``). One number at a time, the whole
+   customer base cannot be walked.
+3. **Exact identifiers only.** :func:`normalize_identifier` turns what was typed into the
+   stored form (phone -> E.164, card numbers and codes -> :func:`normalize_code`); the
+   target compares it with ``=``. No prefix, no ``LIKE``, no fuzzy match: a partial number
+   finds nothing (404) or is refused as malformed (422).
+4. **Least data.** The target's ``answer`` gets ``proven``: True only when the person
+   presented the secret that proves they hold the account (the card number or gift-card
+   code itself, or a card number given beside a phone). Without it: a masked name
+   (:func:`mask_name`), the tier, what payment is possible. With it: also the balance.
+   Never card numbers, contact data, history or anything the record scope hides.
+5. **Audit.** Every lookup (found, not found, refused, limited) is one ``core_audit_log`` row,
+   ``model = "core.lookup"``: who (``user_id``), when, ``record_id`` = the customer found (or
+   ``"-"``), ``action`` = ``found`` / ``missing`` / ``refused`` / ``limited``, and in
+   ``changes`` the target, the identifier kind, a masked identifier and whether proof was
+   given. The row is committed by the lookup itself (one transaction per lookup), so a 404
+   or a 429 is recorded too.
+
+Addons declare a :class:`LookupTarget` (see ``addons/membership/lookup.py`` and the gift card
+example) and call :func:`lookup` from their endpoints and pages; they never read another
+franchisee's customer for a person any other way.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from core.errors import BusinessError, Forbidden, NotFound
+from core.i18n import lazy_gettext as _l
+from core.models import AuditLog
+
+AUDIT_MODEL = "core.lookup"
+#: identifier kinds the kernel knows how to normalise
+KINDS = ("phone", "card", "code")
+
+
+class RateLimited(BusinessError):
+    """Too many lookups: HTTP 429; ``retry_after`` is in whole seconds."""
+
+    status = 429
+
+    def __init__(self, retry_after: int, field: str = "_"):
+        self.retry_after = int(retry_after)
+        super().__init__({field: [_l("Too many lookups. Try again in %(seconds)s seconds.", seconds=self.retry_after)]})
+
+
+@dataclass(frozen=True)
+class LookupHit:
+    """What a target found: the customer behind it (None for an anonymous bearer card), the
+    record's id (for the audit row), whether the identifier itself is the proof (a card
+    number, a gift-card code), and anything the target's ``answer`` needs (``data``)."""
+
+    customer_id: int | None
+    record_id: Any = None
+    proven: bool = False
+    data: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class LookupTarget:
+    """A chain-wide lookup an addon (or the kernel) offers.
+
+    * ``name``: ``"<addon>.<thing>"``, written to the audit row;
+    * ``permission``: needed to look up at all (declare it with ``register_permissions``);
+    * ``kinds``: identifier kinds accepted, from :data:`KINDS`;
+    * ``find(session, kind, value) -> LookupHit | None``: exact match on the normalised
+      ``value``, reading unscoped (``execution_options(banyan_unscoped=True)``); may raise
+      ``BusinessError`` (say, a card reported lost), which is audited as ``refused``;
+    * ``answer(session, hit, proven) -> dict``: the response; only with ``proven`` may it
+      contain balances;
+    * ``prove(session, hit, secret) -> bool`` (optional): whether ``secret`` (a normalised
+      card number or code presented beside another identifier) belongs to ``hit``.
+    """
+
+    name: str
+    permission: str
+    kinds: tuple[str, ...]
+    find: Callable[..., LookupHit | None]
+    answer: Callable[..., dict]
+    prove: Callable[..., bool] | None = None
+
+
+# --------------------------------------------------------------------------- normalising
+
+def normalize_code(raw: str | None) -> str:
+    """A card number or code as stored: the kernel's one rule (:func:`core.codes.normalize_code`:
+    full-width to half-width, spaces dropped, upper case), or ``""``."""
+    from core.codes import normalize_code as canonical
+
+    return canonical(raw) or ""
+
+
+def normalize_identifier(kind: str, raw, field: str) -> str:
+    """``raw`` in its stored form, or ``BusinessError`` naming ``field``: a phone must be a
+    valid number (E.164, via ``core.validation.normalize_phone``); a card number or code must
+    be 4 to 64 printable characters without spaces inside."""
+    if kind not in KINDS:
+        raise BusinessError({field: [_l("Unknown kind of identifier.")]})
+    if raw is None or not str(raw).strip():
+        raise BusinessError({field: [_l("Give the exact number or code.")]})
+    if kind == "phone":
+        from core.validation import normalize_phone
+
+        return normalize_phone(str(raw), field=field)
+    value = normalize_code(str(raw))
+    if not (4 <= len(value) <= 64) or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise BusinessError({field: [_l("Give the exact number or code.")]})
+    return value
+
+
+# --------------------------------------------------------------------------- masking
+
+def _is_cjk(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def mask_name(name: str | None) -> str:
+    """A name a cashier may read aloud without learning it: ``张小明`` -> ``张*明``,
+    ``张明`` -> ``张*``, ``欧阳小明`` -> ``欧**明``, ``John Smith`` -> ``J*** S.``,
+    ``Mary Ann Smith`` -> ``M*** S.``, ``Madonna`` -> ``M***``. Empty stays empty."""
+    name = (name or "").strip()
+    if not name:
+        return ""
+    words = [w for w in re.split(r"\s+", name) if w]
+    if len(words) == 1 and any(_is_cjk(ch) for ch in name):
+        if len(name) == 1:
+            return "*"
+        if len(name) == 2:
+            return name[0] + "*"
+        return name[0] + "*" * (len(name) - 2) + name[-1]
+    first = words[0][0] + "***"
+    if len(words) == 1:
+        return first
+    return f"{first} {words[-1][0]}."
+
+
+def mask_identifier(kind: str, value: str) -> str:
+    """The identifier as written to the audit row: the middle hidden (``+86138****8000``,
+    ``CARD****0001``), so the log does not become a list of numbers to try."""
+    from core.api.schemas import mask
+
+    return mask(value, "phone" if kind == "phone" else "code") or ""
+
+
+# --------------------------------------------------------------------------- the service
+
+def limiter(runtime):
+    """The runtime's :class:`core.ratelimit.RateLimiter` for lookups, built from settings
+    ``[lookup]`` on first use (``backend = ""``: Redis when ``[jobs] backend = "redis"``,
+    otherwise a SQLite file ``ratelimit.sqlite`` in the instance folder)."""
+    cached = runtime.extra.get("lookup_limiter")
+    if cached is not None:
+        return cached
+    from pathlib import Path
+
+    from core.ratelimit import RateLimiter
+
+    cfg = runtime.config.get("lookup", {})
+    backend = cfg.get("backend") or ("redis" if runtime.config["jobs"]["backend"] == "redis" else "sqlite")
+    made = RateLimiter(int(cfg.get("per_minute", 10)), int(cfg.get("burst", 30)), backend,
+                       path=Path(runtime.config["instance"]["path"]) / "ratelimit.sqlite",
+                       redis_url=runtime.config["jobs"]["redis_url"])
+    return runtime.extra.setdefault("lookup_limiter", made)
+
+
+def _audit(session, user, target: LookupTarget, kind: str, value: str | None, action: str,
+           hit: LookupHit | None = None, proven: bool = False) -> None:
+    """One ``core.lookup`` audit row, committed with the lookup's transaction."""
+    customer_id = hit.customer_id if hit is not None else None
+    session.add(AuditLog(user_id=getattr(user, "id", None), model=AUDIT_MODEL,
+                         record_id=str(customer_id) if customer_id is not None else "-", action=action,
+                         changes={"target": target.name, "kind": kind, "found": hit is not None,
+                                  "customer_id": customer_id,
+                                  "record": None if hit is None or hit.record_id is None else str(hit.record_id),
+                                  "identifier": mask_identifier(kind, value) if value else None,
+                                  "proof": proven}))
+    session.commit()
+
+
+def lookup(session, user, target: LookupTarget, kind: str, raw, *, proof=None, field: str | None = None) -> dict:
+    """Look ``raw`` (an identifier of ``kind``) up chain-wide through ``target``.
+
+    Returns ``target.answer(session, hit, proven)``. Raises ``Forbidden`` (403) without
+    ``target.permission``, :class:`RateLimited` (429) over the user's limit,
+    ``BusinessError`` (422, naming ``field``, default the kind) for a malformed identifier
+    or proof, ``NotFound`` (404) when nothing matches exactly. ``proof`` is a card number or
+    code presented beside the identifier: the balance is shown only when it belongs to what
+    was found (a wrong one is refused with 422 naming ``proof``). Commits its audit row."""
+    from core.security.permissions import has_permission
+
+    field = field or kind
+    if not has_permission(session, user, target.permission):
+        raise Forbidden({"_": [_l("You may not look customers up.")]})
+    rt = session.info.get("runtime")
+    if rt is not None:
+        allowed, wait = limiter(rt).hit(target.name, user.id)
+        if not allowed:
+            _audit(session, user, target, kind, None, "limited")
+            raise RateLimited(wait)
+    if kind not in target.kinds:
+        raise BusinessError({field: [_l("Unknown kind of identifier.")]})
+    value = normalize_identifier(kind, raw, field)
+    secret = normalize_identifier("code", proof, "proof") if proof not in (None, "") else None
+    try:
+        hit = target.find(session, kind, value)
+    except BusinessError:
+        _audit(session, user, target, kind, value, "refused")
+        raise
+    if hit is None:
+        _audit(session, user, target, kind, value, "missing")
+        raise NotFound({field: [_l("Nothing matches exactly.")]})
+    proven = hit.proven
+    if secret is not None and not proven:
+        proven = bool(target.prove and target.prove(session, hit, secret))
+        if not proven:
+            _audit(session, user, target, kind, value, "refused", hit)
+            raise BusinessError({"proof": [_l("This card does not belong to the customer found.")]})
+    out = target.answer(session, hit, proven)
+    _audit(session, user, target, kind, value, "found", hit, proven)
+    return out
