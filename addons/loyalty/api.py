@@ -399,7 +399,7 @@ def _period(args):
 
 @blp.route("/reports/liability", methods=["GET"])
 @requires(REPORT)
-@blp.response(200, S.LiabilityOut)
+@blp.response(200, S.PointsLiabilityOut)
 def liability_report():
     """Outstanding points and their value per earning store and franchisee (operating
     company), over the lots you may see."""

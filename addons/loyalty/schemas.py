@@ -333,17 +333,17 @@ class PeriodQuery(Query):
     date_to = Instant(metadata={"description": "before this instant (default: now)"})
 
 
-class LiabilityRowOut(Schema):
+class PointsLiabilityRowOut(Schema):
     company_id = fields.Int(allow_none=True)
     store_id = fields.Int(allow_none=True)
     points = fields.Int()
     value = Money()
 
 
-class LiabilityOut(Schema):
+class PointsLiabilityOut(Schema):
     points = fields.Int()
     value = Money()
-    rows = fields.List(fields.Nested(LiabilityRowOut))
+    rows = fields.List(fields.Nested(PointsLiabilityRowOut))
 
 
 class BreakageRowOut(Schema):

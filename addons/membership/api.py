@@ -290,7 +290,7 @@ def deactivate_tier(tier_id):
 
 @blp.route("/reports/liability", methods=["GET"])
 @requires("membership.report.read")
-@blp.response(200, S.LiabilityOut)
+@blp.response(200, S.StoredValueLiabilityOut)
 def liability_report():
     """Outstanding stored value by issuing store and franchisee, and breakage (value
     forfeited on cancelled cards), over the stores you may see."""
@@ -302,8 +302,8 @@ def liability_report():
 
 @blp.route("/reports/clearing", methods=["GET"])
 @requires("membership.report.read")
-@blp.arguments(S.ClearingQuery, location="query")
-@blp.response(200, S.ClearingOut(many=True))
+@blp.arguments(S.StoredValueClearingQuery, location="query")
+@blp.response(200, S.StoredValueClearingOut(many=True))
 def clearing_report(args):
     """What one operating company owes another for stored value its members spent at the
     other's stores, per pair (the clearing entries you may see, i.e. of your companies)."""

@@ -215,19 +215,19 @@ class CompanyLiabilityOut(Schema):
     total = Money()
 
 
-class LiabilityOut(Schema):
+class StoredValueLiabilityOut(Schema):
     total = Money(metadata={"description": "outstanding stored value (a liability)"})
     by_store = fields.List(fields.Nested(StoreLiabilityOut), metadata={"description": "by issuing store"})
     by_company = fields.List(fields.Nested(CompanyLiabilityOut), metadata={"description": "by issuing franchisee"})
     breakage = Money(metadata={"description": "value forfeited on cancelled cards"})
 
 
-class ClearingQuery(Query):
+class StoredValueClearingQuery(Query):
     date_from = Instant()
     date_to = Instant()
 
 
-class ClearingOut(Schema):
+class StoredValueClearingOut(Schema):
     from_company_id = fields.Int(metadata={"description": "owes (its members' value was spent elsewhere)"})
     to_company_id = fields.Int(metadata={"description": "is owed (the value was spent at its stores)"})
     amount = Money()

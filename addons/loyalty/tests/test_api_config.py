@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from addons.loyalty import services
 from addons.loyalty.models import Coupon, EarningRule, LoyaltyPolicy, PointsEvent, Promotion, PromotionItem
+from core.admin.testing import admin_app  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 
 pytestmark = pytest.mark.addons("loyalty")
@@ -235,3 +236,36 @@ def test_openapi_lists_the_new_endpoints(api, chain):
               "/api/v1/loyalty/coupons", "/api/v1/loyalty/policy", "/api/v1/loyalty/reports/liability",
               "/api/v1/loyalty/reports/breakage", "/api/v1/loyalty/reports/clearing"):
         assert p in paths, p
+
+
+def test_back_office_forms_use_the_same_rules(admin_app, session, make, chain):  # noqa: F811
+    """The promotion and event forms refuse what the API refuses (a percentage of -50, a
+    franchisee's marketer naming another franchisee's store), and save nothing."""
+    from core.admin.testing import csrf_token, login
+
+    session.commit()
+    for user, data, field_text in (
+        (chain["admin"], {"code": "NEG", "name": "Neg", "kind": "percent", "target": "lines", "percent": "-50",
+                          "priority": "100"}, "Must be &gt; 0"),
+        (chain["marketer_a"], {"code": "BSTORE", "name": "B", "kind": "fixed", "target": "ticket", "amount": "5",
+                               "priority": "100", "store": str(chain["B"].id)}, None),
+        (chain["marketer_a"], {"code": "CHAIN", "name": "Chain", "kind": "fixed", "target": "ticket",
+                               "amount": "5", "priority": "100"}, "chain-wide"),
+    ):
+        client = login(admin_app, user)
+        before = _count(session, Promotion)
+        r = client.post("/admin/loyalty_promotions/new/",
+                        data={**data, "csrf_token": csrf_token(client, "/admin/loyalty_promotions/new/")},
+                        follow_redirects=True)
+        assert r.status_code == 200
+        if field_text:
+            assert field_text in r.get_data(as_text=True)
+        assert _count(session, Promotion) == before, data["code"]
+    client = login(admin_app, chain["marketer_a"])
+    r = client.post("/admin/loyalty_promotions/new/",
+                    data={"code": "AOK", "name": "A", "kind": "fixed", "target": "ticket", "amount": "5",
+                          "priority": "100", "store": str(chain["A"].id),
+                          "csrf_token": csrf_token(client, "/admin/loyalty_promotions/new/")})
+    assert r.status_code == 302
+    session.expire_all()
+    assert session.execute(select(Promotion.store_id).where(Promotion.code == "AOK")).scalar() == chain["A"].id
