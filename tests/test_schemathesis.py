@@ -28,7 +28,8 @@ def test_no_generated_request_gives_500(api, make, session):
 
     for op in ops:
         if time.monotonic() - started > budget:
-            pytest.fail(f"schemathesis run over budget ({budget:.0f}s for {len(ops)} operations) at {op.method} {op.path}")
+            pytest.fail(f"schemathesis run over budget ({budget:.0f}s for {len(ops)} operations) "
+                        f"at {op.method} {op.path}")
 
         @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
