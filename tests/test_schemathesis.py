@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from core.api.testing import api, api_app  # noqa: F401
 
 MAX_EXAMPLES = 12
-BUDGET_S = 50
+#: time allowed per operation (the run grows with the API: a fixed total would fail as endpoints are added)
+BUDGET_PER_OP_S = 1.5
 
 
 def test_no_generated_request_gives_500(api, make, session):
@@ -20,13 +21,15 @@ def test_no_generated_request_gives_500(api, make, session):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api.app)
     ops = [r.ok() for r in schema.get_all_operations()]
     assert len(ops) >= 25
+    budget = BUDGET_PER_OP_S * len(ops)
     started = time.monotonic()
     failures = []
     statuses = []
 
     for op in ops:
-        if time.monotonic() - started > BUDGET_S:
-            pytest.fail(f"schemathesis run over budget ({BUDGET_S}s) at {op.method} {op.path}")
+        if time.monotonic() - started > budget:
+            pytest.fail(f"schemathesis run over budget ({budget:.0f}s for {len(ops)} operations) "
+                        f"at {op.method} {op.path}")
 
         @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))

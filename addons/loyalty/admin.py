@@ -12,15 +12,23 @@ from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import local_days_start
 from core.models import Company, Customer, Store
 
-from . import services
+from . import config, services
 from .models import (Coupon, EarningRule, LoyaltyEntry, LoyaltyPolicy, PointsEvent, Promotion, PromotionItem,
                      Redemption, Reward)
 
 
 class RuleAdmin(BanyanModelView):
+    """Configuration views: every save goes through ``config.check`` (the API's rules)."""
+
     permission = "loyalty.rule.read"
     write_permission = "loyalty.rule.write"
     allow_delete = True
+
+    def on_model_change(self, form, model, is_created):
+        if type(model) in config.CHECKS:
+            config.sync_foreign_keys(model)
+            with self.session.no_autoflush:
+                config.check(self.session, model)
 
 
 class EarningRuleView(RuleAdmin):
@@ -86,10 +94,9 @@ class RewardView(RuleAdmin):
     form_choices = {"kind": [("goods", _l("Goods")), ("coupon", _l("Coupon")), ("service", _l("Service"))]}
 
 
-class PolicyView(BanyanModelView):
-    permission = "loyalty.rule.read"
-    write_permission = "loyalty.rule.write"
+class PolicyView(RuleAdmin):
     allow_create = False
+    allow_delete = False
     column_list = ("value_per_point", "expiry_mode", "expiry_months", "year_end_offset", "reminder_days",
                    "rebate_per_point", "rebate_min_points")
     form_columns = column_list

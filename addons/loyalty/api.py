@@ -1,10 +1,22 @@
-"""REST API of the loyalty addon, mounted under ``/api/v1/loyalty/``."""
+"""REST API of the loyalty addon, mounted under ``/api/v1/loyalty/``.
+
+Besides the till's calls (balance, redeem, transfer, coupon check, preview), the chain's
+configuration: earning rules, points events, promotions with their items, coupons and the
+points policy (read: ``loyalty.rule.read``, write: ``loyalty.rule.write``), and the points
+liability, breakage and clearing reports (``loyalty.report.read``). They have the back
+office's permissions and record scope (a user limited to some stores sees their rows and
+the chain-wide ones) and its rules, which live in :mod:`addons.loyalty.config`: a store
+reference outside the writer's stores is 422, and only a user who sees every store may
+create or change a chain-wide row (no store) or the policy.
+"""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
 
-from core.api import Blueprint, requires
-from core.db import transaction
+from sqlalchemy import or_, select
+
+from core.api import Blueprint, paginate_select, requires
+from core.db import money, transaction
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.idempotency import idempotent
@@ -12,9 +24,9 @@ from core.mixins import utcnow
 from core.models import Customer, Store
 from core.web import db_session
 
-from . import promotions, services
+from . import config, promotions, services
 from . import schemas as S
-from .models import Coupon
+from .models import Coupon, EarningRule, PointsEvent, Promotion, PromotionItem
 
 blp = Blueprint("loyalty", __name__, url_prefix="", description="Points, rewards, coupons and promotions")
 
@@ -128,3 +140,293 @@ def preview(data):
         return services.preview_promotions(s, req)
     finally:
         s.rollback()
+
+
+# ---------------------------------------------------------------------------------------
+# configuration: earning rules, events, promotions, coupons (list, detail, create, PATCH,
+# deactivate), promotion items, the policy
+# ---------------------------------------------------------------------------------------
+
+READ, WRITE, REPORT = "loyalty.rule.read", "loyalty.rule.write", "loyalty.report.read"
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _get(model, ident: int, field: str = "id"):
+    """The row ``ident`` of ``model`` if the user's record scope shows it, else 404."""
+    row = None
+    if 0 < ident <= 2**31 - 1:
+        row = db_session().execute(select(model).where(model.id == ident)).scalar()
+    if row is None:
+        raise NotFound({field: _l("Not found.")})
+    return row
+
+
+def _endpoint(rule, methods, name, func, doc, permission, args=(), response=None, status=200, paginate=False):
+    """Register ``func`` as ``name`` (decorators in the kernel's order: route, requires,
+    arguments, response, paginate)."""
+    func.__name__ = func.__qualname__ = name
+    func.__doc__ = doc
+    view = func
+    if paginate:
+        view = blp.paginate()(view)
+    if response is not None:
+        view = blp.response(status, response)(view)
+    for schema, location in reversed(args):
+        view = blp.arguments(schema, location=location)(view)
+    view = requires(permission)(view)
+    return blp.route(rule, methods=methods, endpoint=name)(view)
+
+
+def _config_resource(path: str, model, out, create_in, patch_in, query, what: str):
+    """GET list (paginated, filtered), POST, GET one, PATCH, POST .../deactivate of ``model``."""
+    key = path.strip("/").replace("-", "_")
+
+    def list_rows(args, pagination_parameters):
+        stmt = select(model).order_by(model.code, model.id)
+        if "active" in args:
+            stmt = stmt.where(model.active.is_(args["active"]))
+        if args.get("q"):
+            stmt = stmt.where(or_(model.code.like(_like(args["q"]), escape="\\"),
+                                  model.name.like(_like(args["q"]), escape="\\")))
+        if args.get("code"):
+            stmt = stmt.where(model.code == promotions.normalise(args["code"]))
+        for col in ("store_id", "kind", "promotion_id", "customer_id"):
+            if args.get(col):
+                stmt = stmt.where(getattr(model, col) == args[col])
+        if "chain_wide" in args:
+            stmt = stmt.where(model.store_id.is_(None) if args["chain_wide"] else model.store_id.is_not(None))
+        return paginate_select(db_session(), stmt, pagination_parameters)
+
+    def create(data):
+        s = db_session()
+        with transaction(s):
+            row = config.save(s, model(), data)
+        return row
+
+    def get_one(ident):
+        return _get(model, ident)
+
+    def update(data, ident):
+        s = db_session()
+        with transaction(s):
+            row = config.save(s, _get(model, ident), data)
+        return row
+
+    def deactivate(ident):
+        s = db_session()
+        with transaction(s):
+            row = config.deactivate(s, _get(model, ident))
+        return row
+
+    _endpoint(path, ["GET"], f"list_{key}", list_rows, f"{what}: those of your stores and the chain-wide ones.",
+              READ, args=[(query, "query")], response=out(many=True), paginate=True)
+    _endpoint(path, ["POST"], f"create_{key}", create,
+              f"Create one of the {what.lower()} (no ``store_id``: chain-wide, for a user who sees every store).",
+              WRITE, args=[(create_in, "json")], response=out, status=201)
+    _endpoint(f"{path}/<int:ident>", ["GET"], f"get_{key}", get_one, f"One of the {what.lower()}.", READ,
+              response=out)
+    _endpoint(f"{path}/<int:ident>", ["PATCH"], f"update_{key}", update,
+              f"Change some fields of one of the {what.lower()} (the back office's rules).", WRITE,
+              args=[(patch_in, "json")], response=out)
+    _endpoint(f"{path}/<int:ident>/deactivate", ["POST"], f"deactivate_{key}", deactivate,
+              f"Switch one of the {what.lower()} off (it is kept, with its history).", WRITE, response=out)
+
+
+_config_resource("/earning-rules", EarningRule, S.EarningRuleOut, S.EarningRuleIn, S.EarningRulePatch,
+                 S.ConfigQuery, "Earning rules")
+_config_resource("/events", PointsEvent, S.EventOut, S.EventIn, S.EventPatch, S.ConfigQuery, "Points events")
+
+
+def _prefixed(exc: BusinessError, prefix: str) -> BusinessError:
+    return BusinessError({f"{prefix}.{k}": v for k, v in exc.errors.items()}, status=exc.status)
+
+
+@blp.route("/promotions", methods=["POST"])
+@requires(WRITE)
+@blp.arguments(S.PromotionIn)
+@blp.response(201, S.PromotionOut)
+def create_promotion(data):
+    """Create a promotion with its items (no ``store_id``: chain-wide, for a user who sees
+    every store). Item errors are named ``items.<i>.<field>``."""
+    s = db_session()
+    items = data.pop("items")
+    with transaction(s):
+        promo = config.save(s, Promotion(), data)
+        for i, item in enumerate(items):
+            try:
+                config.save(s, PromotionItem(promotion_id=promo.id), item)
+            except BusinessError as exc:
+                raise _prefixed(exc, f"items.{i}") from None
+    return promo
+
+
+@blp.route("/promotions/<int:ident>", methods=["GET"])
+@requires(READ)
+@blp.response(200, S.PromotionOut)
+def get_promotion(ident):
+    """One promotion with its items."""
+    return _get(Promotion, ident)
+
+
+@blp.route("/promotions/<int:ident>", methods=["PATCH"])
+@requires(WRITE)
+@blp.arguments(S.PromotionPatch)
+@blp.response(200, S.PromotionOut)
+def update_promotion(data, ident):
+    """Change some fields of a promotion (its items: ``/promotions/<id>/items``)."""
+    s = db_session()
+    with transaction(s):
+        promo = config.save(s, _get(Promotion, ident), data)
+    return promo
+
+
+@blp.route("/promotions/<int:ident>/deactivate", methods=["POST"])
+@requires(WRITE)
+@blp.response(200, S.PromotionOut)
+def deactivate_promotion(ident):
+    """Switch a promotion off (kept, with its uses)."""
+    s = db_session()
+    with transaction(s):
+        promo = config.deactivate(s, _get(Promotion, ident))
+    return promo
+
+
+@blp.route("/promotions", methods=["GET"])
+@requires(READ)
+@blp.arguments(S.PromotionQuery, location="query")
+@blp.response(200, S.PromotionOut(many=True))
+@blp.paginate()
+def list_promotions(args, pagination_parameters):
+    """Promotions: those of your stores and the chain-wide ones, with their items."""
+    stmt = select(Promotion).order_by(Promotion.priority, Promotion.code, Promotion.id)
+    if "active" in args:
+        stmt = stmt.where(Promotion.active.is_(args["active"]))
+    if args.get("q"):
+        stmt = stmt.where(or_(Promotion.code.like(_like(args["q"]), escape="\\"),
+                              Promotion.name.like(_like(args["q"]), escape="\\")))
+    if args.get("store_id"):
+        stmt = stmt.where(Promotion.store_id == args["store_id"])
+    if "chain_wide" in args:
+        stmt = stmt.where(Promotion.store_id.is_(None) if args["chain_wide"] else Promotion.store_id.is_not(None))
+    if args.get("kind"):
+        stmt = stmt.where(Promotion.kind == args["kind"])
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+def _item(ident: int, item_id: int) -> PromotionItem:
+    promo = _get(Promotion, ident)
+    item = None
+    if 0 < item_id <= 2**31 - 1:
+        item = db_session().execute(select(PromotionItem).where(PromotionItem.id == item_id,
+                                                                PromotionItem.promotion_id == promo.id)).scalar()
+    if item is None:
+        raise NotFound({"item_id": _l("Not found.")})
+    return item
+
+
+@blp.route("/promotions/<int:ident>/items", methods=["POST"])
+@requires(WRITE)
+@blp.arguments(S.PromotionItemIn)
+@blp.response(201, S.PromotionItemOut)
+def add_promotion_item(data, ident):
+    """Add a product or a category (with its special price for a special-price promotion)."""
+    s = db_session()
+    promo = _get(Promotion, ident)
+    with transaction(s):
+        item = config.save(s, PromotionItem(promotion_id=promo.id), data)
+    return item
+
+
+@blp.route("/promotions/<int:ident>/items/<int:item_id>", methods=["PATCH"])
+@requires(WRITE)
+@blp.arguments(S.PromotionItemPatch)
+@blp.response(200, S.PromotionItemOut)
+def update_promotion_item(data, ident, item_id):
+    """Change an item of a promotion."""
+    s = db_session()
+    with transaction(s):
+        item = config.save(s, _item(ident, item_id), data)
+    return item
+
+
+@blp.route("/promotions/<int:ident>/items/<int:item_id>", methods=["DELETE"])
+@requires(WRITE)
+@blp.response(204)
+def remove_promotion_item(ident, item_id):
+    """Take a product or category off a promotion."""
+    s = db_session()
+    with transaction(s):
+        config.remove_item(s, _item(ident, item_id))
+
+
+_config_resource("/coupons", Coupon, S.CouponOut, S.CouponIn, S.CouponPatch, S.CouponListQuery, "Coupons")
+
+
+@blp.route("/policy", methods=["GET"])
+@requires(READ)
+@blp.response(200, S.PolicyOut)
+def get_policy():
+    """The chain's points policy: value of a point, expiry, reminders, year-end rebate."""
+    s = db_session()
+    with transaction(s):
+        pol = services.policy(s)  # created with the defaults on first use
+    return pol
+
+
+@blp.route("/policy", methods=["PATCH"])
+@requires(WRITE)
+@blp.arguments(S.PolicyPatch)
+@blp.response(200, S.PolicyOut)
+def update_policy(data):
+    """Change the points policy (chain-wide: only a user who sees every store)."""
+    s = db_session()
+    with transaction(s):
+        pol = config.save(s, services.policy(s), data)
+    return pol
+
+
+# ---------------------------------------------------------------------------------------
+# reports (the back office's "Loyalty reports", same record scope)
+# ---------------------------------------------------------------------------------------
+
+def _period(args):
+    date_to = args.get("date_to") or utcnow()
+    date_from = args.get("date_from") or date_to - timedelta(days=90)
+    if date_from >= date_to:
+        raise BusinessError({"date_to": [_l("Must be after the start.")]})
+    return date_from, date_to
+
+
+@blp.route("/reports/liability", methods=["GET"])
+@requires(REPORT)
+@blp.response(200, S.PointsLiabilityOut)
+def liability_report():
+    """Outstanding points and their value per earning store and franchisee (operating
+    company), over the lots you may see."""
+    rows = services.liability(db_session())
+    return {"points": sum(r["points"] for r in rows), "value": sum((r["value"] for r in rows), money(0)),
+            "rows": rows}
+
+
+@blp.route("/reports/breakage", methods=["GET"])
+@requires(REPORT)
+@blp.arguments(S.PeriodQuery, location="query")
+@blp.response(200, S.BreakageRowOut(many=True))
+def breakage_report(args):
+    """Points that expired unused in the period, and their value, per franchisee."""
+    date_from, date_to = _period(args)
+    return services.breakage(db_session(), date_from=date_from, date_to=date_to)
+
+
+@blp.route("/reports/clearing", methods=["GET"])
+@requires(REPORT)
+@blp.arguments(S.PeriodQuery, location="query")
+@blp.response(200, S.ClearingRowOut(many=True))
+def clearing_report(args):
+    """Points earned at one franchisee's store and redeemed at another's in the period:
+    ``owed_by`` owes ``owed_to`` their value."""
+    date_from, date_to = _period(args)
+    return services.clearing(db_session(), date_from=date_from, date_to=date_to)

@@ -103,3 +103,257 @@ class LoyaltyPreviewOut(Schema):
     points = fields.Int()
     adjustments = fields.List(fields.Nested(LoyaltyAdjustmentOut))
     lines = fields.List(fields.Nested(LoyaltyPreviewLineOut))
+
+
+# ---------------------------------------------------------------------------------------
+# configuration: earning rules, events, promotions and items, coupons, policy; reports.
+# Bodies are typed here; the business rules (ranges, what each kind needs, scope) are in
+# addons/loyalty/config.py, shared with the back office.
+# ---------------------------------------------------------------------------------------
+
+from core.api.schemas import DecimalIn, Id, Input, Money, MoneyIn, QId, Query, Str  # noqa: E402
+
+from .models import EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS  # noqa: E402
+
+EARNING_KINDS = ("base", "bonus")
+
+
+def Rate(**kw):
+    """A rate or multiplier (string or number); its business range is checked by the service."""
+    return DecimalIn(0, 10**6, **kw)
+
+
+class ConfigQuery(Query):
+    q = Str(max=120, metadata={"description": "code or name contains"})
+    active = fields.Boolean()
+    store_id = QId(metadata={"description": "rows of this store (chain-wide rows have none)"})
+    chain_wide = fields.Boolean(metadata={"description": "only rows with no store (true) or only with one"})
+
+
+class EarningRuleOut(Schema):
+    id = fields.Int()
+    code = fields.Str()
+    name = fields.Str()
+    kind = fields.Str()
+    points_per_unit = fields.Decimal(as_string=True)
+    points_per_item = fields.Decimal(as_string=True)
+    product_id = fields.Int(allow_none=True)
+    category_id = fields.Int(allow_none=True)
+    store_id = fields.Int(allow_none=True)
+    valid_from = Instant(allow_none=True)
+    valid_to = Instant(allow_none=True)
+    active = fields.Bool()
+
+
+class EarningRulePatch(Input):
+    code = Str(min=1, max=32)
+    name = Str(min=1, max=120)
+    kind = fields.Str(validate=validate.OneOf(EARNING_KINDS))
+    points_per_unit = Rate()
+    points_per_item = Rate()
+    product_id = Id(allow_none=True)
+    category_id = Id(allow_none=True)
+    store_id = Id(allow_none=True, metadata={"description": "none: chain-wide (a chain-level user only)"})
+    valid_from = Instant(allow_none=True)
+    valid_to = Instant(allow_none=True)
+    active = fields.Boolean()
+
+
+class EarningRuleIn(EarningRulePatch):
+    code = Str(required=True, min=1, max=32)
+    name = Str(required=True, min=1, max=120)
+    kind = fields.Str(required=True, validate=validate.OneOf(EARNING_KINDS))
+
+
+class EventOut(Schema):
+    id = fields.Int()
+    code = fields.Str()
+    name = fields.Str()
+    multiplier = fields.Decimal(as_string=True)
+    starts_at = Instant()
+    ends_at = Instant()
+    store_id = fields.Int(allow_none=True)
+    active = fields.Bool()
+
+
+class EventPatch(Input):
+    code = Str(min=1, max=32)
+    name = Str(min=1, max=120)
+    multiplier = Rate()
+    starts_at = Instant()
+    ends_at = Instant()
+    store_id = Id(allow_none=True, metadata={"description": "none: chain-wide (a chain-level user only)"})
+    active = fields.Boolean()
+
+
+class EventIn(EventPatch):
+    code = Str(required=True, min=1, max=32)
+    name = Str(required=True, min=1, max=120)
+    multiplier = Rate(required=True)
+    starts_at = Instant(required=True)
+    ends_at = Instant(required=True)
+
+
+class PromotionItemOut(Schema):
+    id = fields.Int()
+    promotion_id = fields.Int()
+    product_id = fields.Int(allow_none=True)
+    category_id = fields.Int(allow_none=True)
+    special_price = Money(allow_none=True)
+
+
+class PromotionItemPatch(Input):
+    product_id = Id(allow_none=True)
+    category_id = Id(allow_none=True)
+    special_price = MoneyIn(allow_none=True)
+
+
+class PromotionItemIn(PromotionItemPatch):
+    pass
+
+
+class PromotionOut(Schema):
+    id = fields.Int()
+    code = fields.Str()
+    name = fields.Str()
+    kind = fields.Str()
+    target = fields.Str()
+    percent = fields.Decimal(as_string=True, allow_none=True)
+    amount = Money(allow_none=True)
+    min_spend = Money(allow_none=True)
+    buy_qty = fields.Int(allow_none=True)
+    get_qty = fields.Int(allow_none=True)
+    gift_product_id = fields.Int(allow_none=True)
+    members_only = fields.Bool()
+    birthday_only = fields.Bool()
+    requires_coupon = fields.Bool()
+    store_id = fields.Int(allow_none=True)
+    valid_from = Instant(allow_none=True)
+    valid_to = Instant(allow_none=True)
+    max_uses = fields.Int(allow_none=True)
+    per_customer_limit = fields.Int(allow_none=True)
+    priority = fields.Int()
+    exclusive = fields.Bool()
+    active = fields.Bool()
+    items = fields.List(fields.Nested(PromotionItemOut))
+
+
+class PromotionPatch(Input):
+    code = Str(min=1, max=32)
+    name = Str(min=1, max=120)
+    kind = fields.Str(validate=validate.OneOf(PROMOTION_KINDS))
+    target = fields.Str(validate=validate.OneOf(PROMOTION_TARGETS))
+    percent = DecimalIn(0, 1000, allow_none=True, metadata={"description": "percent kind: 0 < p <= 100"})
+    amount = MoneyIn(allow_none=True)
+    min_spend = MoneyIn(allow_none=True)
+    buy_qty = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**6))
+    get_qty = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**6))
+    gift_product_id = Id(allow_none=True)
+    members_only = fields.Boolean()
+    birthday_only = fields.Boolean()
+    requires_coupon = fields.Boolean()
+    store_id = Id(allow_none=True, metadata={"description": "none: chain-wide (a chain-level user only)"})
+    valid_from = Instant(allow_none=True)
+    valid_to = Instant(allow_none=True)
+    max_uses = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9))
+    per_customer_limit = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9))
+    priority = fields.Int(strict=True, validate=validate.Range(-10**6, 10**6))
+    exclusive = fields.Boolean()
+    active = fields.Boolean()
+
+
+class PromotionIn(PromotionPatch):
+    code = Str(required=True, min=1, max=32)
+    name = Str(required=True, min=1, max=120)
+    kind = fields.Str(required=True, validate=validate.OneOf(PROMOTION_KINDS))
+    items = fields.List(fields.Nested(PromotionItemIn), load_default=list, validate=validate.Length(max=500))
+
+
+class PromotionQuery(ConfigQuery):
+    kind = fields.Str(validate=validate.OneOf(PROMOTION_KINDS))
+
+
+class CouponOut(Schema):
+    id = fields.Int()
+    code = fields.Str()
+    promotion_id = fields.Int()
+    customer_id = fields.Int(allow_none=True)
+    amount = Money(allow_none=True)
+    max_uses = fields.Int(allow_none=True)
+    per_customer_limit = fields.Int(allow_none=True)
+    valid_from = Instant(allow_none=True)
+    valid_to = Instant(allow_none=True)
+    active = fields.Bool()
+
+
+class CouponPatch(Input):
+    customer_id = Id(allow_none=True)
+    amount = MoneyIn(allow_none=True)
+    max_uses = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9))
+    per_customer_limit = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9))
+    valid_from = Instant(allow_none=True)
+    valid_to = Instant(allow_none=True)
+    active = fields.Boolean()
+
+
+class CouponIn(CouponPatch):
+    code = Str(required=True, min=1, max=40)
+    promotion_id = Id(required=True)
+
+
+class CouponListQuery(Query):
+    code = Str(max=40)
+    promotion_id = QId()
+    customer_id = QId()
+    active = fields.Boolean()
+
+
+class PolicyOut(Schema):
+    value_per_point = fields.Decimal(as_string=True)
+    expiry_mode = fields.Str()
+    expiry_months = fields.Int()
+    year_end_offset = fields.Int()
+    reminder_days = fields.Int()
+    rebate_per_point = fields.Decimal(as_string=True)
+    rebate_min_points = fields.Int()
+
+
+class PolicyPatch(Input):
+    value_per_point = Rate()
+    expiry_mode = fields.Str(validate=validate.OneOf(EXPIRY_MODES))
+    expiry_months = fields.Int(strict=True, validate=validate.Range(1, 1200))
+    year_end_offset = fields.Int(strict=True, validate=validate.Range(0, 100))
+    reminder_days = fields.Int(strict=True, validate=validate.Range(0, 3660))
+    rebate_per_point = Rate()
+    rebate_min_points = fields.Int(strict=True, validate=validate.Range(0, 10**9))
+
+
+class PeriodQuery(Query):
+    date_from = Instant(metadata={"description": "from this instant (default: 90 days ago)"})
+    date_to = Instant(metadata={"description": "before this instant (default: now)"})
+
+
+class PointsLiabilityRowOut(Schema):
+    company_id = fields.Int(allow_none=True)
+    store_id = fields.Int(allow_none=True)
+    points = fields.Int()
+    value = Money()
+
+
+class PointsLiabilityOut(Schema):
+    points = fields.Int()
+    value = Money()
+    rows = fields.List(fields.Nested(PointsLiabilityRowOut))
+
+
+class BreakageRowOut(Schema):
+    company_id = fields.Int(allow_none=True)
+    points = fields.Int()
+    value = Money()
+
+
+class ClearingRowOut(Schema):
+    owed_by = fields.Int(metadata={"description": "company where the points were earned"})
+    owed_to = fields.Int(metadata={"description": "company where they were redeemed"})
+    points = fields.Int()
+    value = Money()

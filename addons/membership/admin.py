@@ -111,21 +111,9 @@ class TierView(BanyanModelView):
                      "active": _l("Active")}
 
     def on_model_change(self, form, model, is_created):
-        errors = {}
-        rate = Decimal(model.discount_rate or 0)
-        if not (0 <= rate < 1):
-            errors["discount_rate"] = [gettext("A rate from 0 (none) to below 1, e.g. 0.10 for 10 % off.")]
-        if model.points_multiplier is None or model.points_multiplier < 0:
-            errors["points_multiplier"] = [gettext("Must be zero or more.")]
-        if (model.window_days or 0) < 1:
-            errors["window_days"] = [gettext("At least one day.")]
-        if (model.grace_days or 0) < 0:
-            errors["grace_days"] = [gettext("Must be zero or more.")]
-        for f in ("min_spend", "min_visits"):
-            if getattr(model, f) is not None and getattr(model, f) < 0:
-                errors[f] = [gettext("Must be zero or more.")]
-        if errors:
-            raise BusinessError(errors)
+        from core.web import db_session
+
+        svc.check_tier(db_session(), model)  # the API's and save_tier's rules
 
 
 class TopupRuleView(BanyanModelView):

@@ -4,13 +4,19 @@ Member details and history obey the user's record scope (the customer's home sto
 card/phone lookup works chain-wide, as a membership is valid in every store, through the
 kernel's lookup service (``addons/membership/lookup.py``, ``core.lookup``): exact
 identifiers only, the least data, audited, rate-limited per user.
+
+The tiers (read: ``membership.member.read``; create, change, deactivate:
+``membership.tier.write`` and a user who sees every store, as tiers are chain-wide) and the
+stored-value liability (with breakage) and clearing reports (``membership.report.read``,
+limited to the user's stores as in the back office) are here for chains running their own
+tills and apps. Tier rules live once in ``tiers.check_tier``.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.api import Blueprint, request_user, requires
-from core.db import transaction
+from core.api import Blueprint, paginate_select, request_user, requires
+from core.db import money, transaction
 from core.errors import NotFound
 from core.i18n import lazy_gettext as _l
 from core.idempotency import idempotent
@@ -20,7 +26,7 @@ from core.web import db_session
 from addons.membership import schemas as S
 from addons.membership import services as svc
 from addons.membership.lookup import PERMISSION, lookup_member
-from addons.membership.models import Card, CardEvent, TierChange
+from addons.membership.models import Card, CardEvent, ClearingEntry, Tier, TierChange
 
 blp = Blueprint("membership", __name__, url_prefix="", description="Members, cards, tiers and stored value")
 
@@ -230,6 +236,107 @@ def history(args, customer_id):
             "tiers": [{"from_tier": c.from_tier.name if c.from_tier else None,
                        "to_tier": c.to_tier.name if c.to_tier else None, "reason": c.reason, "note": c.note,
                        "sale_id": c.sale_id, "at": c.at} for c in changes]}
+
+
+# --------------------------------------------------------------------------- tiers
+
+def _tier(tier_id: int) -> Tier:
+    row = None
+    if 0 < tier_id <= 2**31 - 1:
+        row = db_session().execute(select(Tier).where(Tier.id == tier_id)).scalar()
+    if row is None:
+        raise NotFound({"id": _l("Not found.")})
+    return row
+
+
+@blp.route("/tiers", methods=["GET"])
+@requires("membership.member.read")
+@blp.arguments(S.TierQuery, location="query")
+@blp.response(200, S.TierDetailOut(many=True))
+@blp.paginate()
+def list_tiers(args, pagination_parameters):
+    """Tiers by rank (lowest first)."""
+    stmt = select(Tier).order_by(Tier.rank, Tier.id)
+    if "active" in args:
+        stmt = stmt.where(Tier.active.is_(args["active"]))
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+@blp.route("/tiers", methods=["POST"])
+@requires("membership.tier.write")
+@blp.arguments(S.TierIn)
+@blp.response(201, S.TierDetailOut)
+def create_tier(data):
+    """Create a tier (chain-wide: only a user who sees every store)."""
+    s = db_session()
+    with transaction(s):
+        tier = svc.update_tier(s, Tier(), **data)
+    return tier
+
+
+@blp.route("/tiers/<int:tier_id>", methods=["GET"])
+@requires("membership.member.read")
+@blp.response(200, S.TierDetailOut)
+def get_tier(tier_id):
+    """One tier."""
+    return _tier(tier_id)
+
+
+@blp.route("/tiers/<int:tier_id>", methods=["PATCH"])
+@requires("membership.tier.write")
+@blp.arguments(S.TierPatch)
+@blp.response(200, S.TierDetailOut)
+def update_tier(data, tier_id):
+    """Change some fields of a tier (its code stays)."""
+    s = db_session()
+    with transaction(s):
+        tier = svc.update_tier(s, _tier(tier_id), **data)
+    return tier
+
+
+@blp.route("/tiers/<int:tier_id>/deactivate", methods=["POST"])
+@requires("membership.tier.write")
+@blp.response(200, S.TierDetailOut)
+def deactivate_tier(tier_id):
+    """Switch a tier off: no one is upgraded into it any more (members keep their history)."""
+    s = db_session()
+    with transaction(s):
+        tier = svc.update_tier(s, _tier(tier_id), active=False)
+    return tier
+
+
+# --------------------------------------------------------------------------- reports
+
+@blp.route("/reports/liability", methods=["GET"])
+@requires("membership.report.read")
+@blp.response(200, S.StoredValueLiabilityOut)
+def liability_report():
+    """Outstanding stored value by issuing store and franchisee, and breakage (value
+    forfeited on cancelled cards), over the stores you may see."""
+    from core.api.resources import scope_store_ids
+
+    ids = scope_store_ids()
+    return svc.liability(db_session(), None if ids is None else sorted(ids))
+
+
+@blp.route("/reports/clearing", methods=["GET"])
+@requires("membership.report.read")
+@blp.arguments(S.StoredValueClearingQuery, location="query")
+@blp.response(200, S.StoredValueClearingOut(many=True))
+def clearing_report(args):
+    """What one operating company owes another for stored value its members spent at the
+    other's stores, per pair (the clearing entries you may see, i.e. of your companies)."""
+    from sqlalchemy import func
+
+    stmt = (select(ClearingEntry.from_company_id, ClearingEntry.to_company_id, func.sum(ClearingEntry.amount))
+            .group_by(ClearingEntry.from_company_id, ClearingEntry.to_company_id)
+            .order_by(ClearingEntry.from_company_id, ClearingEntry.to_company_id))
+    if args.get("date_from"):
+        stmt = stmt.where(ClearingEntry.posted_at >= args["date_from"])
+    if args.get("date_to"):
+        stmt = stmt.where(ClearingEntry.posted_at < args["date_to"])
+    return [{"from_company_id": a, "to_company_id": b, "amount": money(t or 0)}
+            for a, b, t in db_session().execute(stmt)]
 
 
 def blueprints(app):

@@ -177,3 +177,78 @@ class HistoryOut(Schema):
 
 class HistoryQuery(Schema):
     limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+# ---------------------------------------------------------------------------------------
+# tiers and reports. Bodies are typed here; the rules are membership.tiers.check_tier's
+# (shared with the back office and save_tier).
+# ---------------------------------------------------------------------------------------
+
+from core.api.schemas import DecimalIn, Input, Money, MoneyIn, Query, Str  # noqa: E402
+
+
+class TierDetailOut(Schema):
+    id = fields.Int()
+    code = fields.Str()
+    name = fields.Str()
+    rank = fields.Int()
+    min_spend = Money(allow_none=True)
+    min_visits = fields.Int(allow_none=True)
+    qualify = fields.Str()
+    window_days = fields.Int()
+    grace_days = fields.Int()
+    discount_rate = fields.Decimal(as_string=True)
+    points_multiplier = fields.Decimal(as_string=True)
+    active = fields.Bool()
+
+
+class TierPatch(Input):
+    name = Str(min=1, max=80)
+    rank = fields.Int(strict=True, validate=validate.Range(-10**6, 10**6))
+    min_spend = MoneyIn(allow_none=True, metadata={"description": "spend threshold over the window; none: no threshold"})
+    min_visits = fields.Int(strict=True, allow_none=True, validate=validate.Range(0, 10**9))
+    qualify = fields.Str(validate=validate.OneOf(["any", "all"]))
+    window_days = fields.Int(strict=True, validate=validate.Range(1, 3660))
+    grace_days = fields.Int(strict=True, validate=validate.Range(0, 3660))
+    discount_rate = DecimalIn(0, 1, metadata={"description": "0.10 = 10 % off"})
+    points_multiplier = DecimalIn(0, 1000)
+    active = fields.Boolean()
+
+
+class TierIn(TierPatch):
+    code = Str(required=True, min=1, max=32, metadata={"description": "lower-case letters, digits, underscores"})
+    name = Str(required=True, min=1, max=80)
+    rank = fields.Int(required=True, strict=True, validate=validate.Range(-10**6, 10**6))
+
+
+class TierQuery(Query):
+    active = fields.Boolean()
+
+
+class StoreLiabilityOut(Schema):
+    store_id = fields.Int(allow_none=True)
+    total = Money()
+    bonus = Money()
+
+
+class CompanyLiabilityOut(Schema):
+    company_id = fields.Int(allow_none=True)
+    total = Money()
+
+
+class StoredValueLiabilityOut(Schema):
+    total = Money(metadata={"description": "outstanding stored value (a liability)"})
+    by_store = fields.List(fields.Nested(StoreLiabilityOut), metadata={"description": "by issuing store"})
+    by_company = fields.List(fields.Nested(CompanyLiabilityOut), metadata={"description": "by issuing franchisee"})
+    breakage = Money(metadata={"description": "value forfeited on cancelled cards"})
+
+
+class StoredValueClearingQuery(Query):
+    date_from = Instant()
+    date_to = Instant()
+
+
+class StoredValueClearingOut(Schema):
+    from_company_id = fields.Int(metadata={"description": "owes (its members' value was spent elsewhere)"})
+    to_company_id = fields.Int(metadata={"description": "is owed (the value was spent at its stores)"})
+    amount = Money()

@@ -54,8 +54,8 @@ from addons.membership.members import (_LOCK_MEMBER, _MEMO, _PARTY, _WATCHED, US
                                        set_parent, set_policy, usable_card)
 from addons.membership.tiers import (_WINDOW, CLOSE_RATIO, TierInfo, _account, _all_tiers, _change_tier, _may_upgrade,
                                      _meets, _rank, _tier, entry_tier, evaluate_upgrade, progress_to_next_tier,
-                                     qualified_tier, save_tier, set_tier, tier_of, tier_spend_total, tiers,
-                                     unlock_tier, window_stats)
+                                     qualified_tier, save_tier, set_tier, check_tier, update_tier, tier_of,
+                                     tier_spend_total, tiers, unlock_tier, window_stats)
 from addons.membership.tier_job import _EVAL, _downgrade_candidates, _meets_sql, run_tier_downgrades, tier_evaluation
 from addons.membership.stored_value import (ADJUST_ACTION, _allocate, _buckets, _card_for, _consume, _execute_adjust,
                                             _register_executor, _store, adjust, adjust_or_request, refund_spend,

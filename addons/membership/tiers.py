@@ -66,66 +66,117 @@ def entry_tier(session) -> Tier | None:
     return _x(session, select(Tier).where(Tier.active.is_(True)).order_by(Tier.rank).limit(1)).scalar()
 
 
-def save_tier(session, code: str, name: str, rank: int, *, min_spend=None, min_visits=None,
-              qualify: str = "any", window_days: int = 365, grace_days: int = 30,
-              discount_rate="0", points_multiplier="1", active: bool = True) -> Tier:
-    """Create or update the tier ``code`` (validated)."""
-    errors = {}
-    code = (code or "").strip().lower()
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", code):
+def _decimal_field(errors: dict, value, field: str, low: Decimal, high: Decimal, places: int, message) -> Decimal:
+    try:
+        d = Decimal(str(value).strip())
+        if not d.is_finite() or d < low or d >= high or d != d.quantize(Decimal(1).scaleb(-places)):
+            raise ValueError
+        return d
+    except (InvalidOperation, ValueError, TypeError):
+        errors[field] = [message]
+        return low
+
+
+def _int_field(errors: dict, value, field: str, low: int, high: int, message):
+    try:
+        if isinstance(value, bool) or value is None or value == "":
+            raise ValueError
+        d = Decimal(str(value).strip())
+        if not d.is_finite() or d != d.to_integral_value() or not low <= d <= high:
+            raise ValueError
+        return int(d)
+    except (InvalidOperation, ValueError, TypeError):
+        errors[field] = [message]
+        return low
+
+
+def check_tier(session, tier: Tier) -> None:
+    """Validate ``tier`` in place (normalising its fields), the one rule set of the back
+    office, the API and :func:`save_tier`: a writer who sees every store (tiers are
+    chain-wide), code ``[a-z][a-z0-9_]{0,31}`` unique, a name of
+    at most 80 characters, a rank (-10^6..10^6) no other tier has, thresholds >= 0 (spend: money,
+    visits: whole), qualify any|all, window 1..3660 days, grace 0..3660 days, discount rate
+    ``0 <= r < 1`` (4 decimals, 0.10 = 10 % off), points multiplier ``0 <= m < 1000`` (3
+    decimals). Raises BusinessError naming every bad field; writes nothing."""
+    from core.security.scope import scope_of
+
+    errors: dict = {}
+    scope = scope_of(session)
+    if scope is not None and not scope.unrestricted:
+        raise BusinessError({"_": [_l("Tiers apply to the whole chain: only a user who sees every store may "
+                                      "change them.")]})
+    tier.code = (tier.code or "").strip().lower()
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", tier.code):
         errors["code"] = [_l("Lower-case letters, digits and underscores.")]
-    if not (name or "").strip():
+    tier.name = (tier.name or "").strip()
+    if not tier.name:
         errors["name"] = [_l("A name is required.")]
-    try:
-        rate = Decimal(str(discount_rate))
-        if not (0 <= rate < 1):
-            raise ValueError
-    except (InvalidOperation, ValueError):
-        errors["discount_rate"] = [_l("A rate from 0 (none) to below 1, e.g. 0.10 for 10 % off.")]
-        rate = Decimal(0)
-    try:
-        mult = Decimal(str(points_multiplier))
-        if mult < 0:
-            raise ValueError
-    except (InvalidOperation, ValueError):
-        errors["points_multiplier"] = [_l("Must be zero or more.")]
-        mult = Decimal(1)
-    if min_spend not in (None, ""):
+    elif len(tier.name) > 80 or re.search(r"[\x00-\x1f\x7f]", tier.name):
+        errors["name"] = [_l("At most 80 characters, no control characters.")]
+    tier.rank = _int_field(errors, tier.rank, "rank", -10**6, 10**6, _l("A whole number."))
+    tier.discount_rate = _decimal_field(errors, 0 if tier.discount_rate is None else tier.discount_rate,
+                                        "discount_rate", Decimal(0), Decimal(1), 4,
+                                        _l("A rate from 0 (none) to below 1, e.g. 0.10 for 10 % off."))
+    tier.points_multiplier = _decimal_field(errors, 1 if tier.points_multiplier is None else tier.points_multiplier,
+                                            "points_multiplier", Decimal(0), Decimal(1000), 3,
+                                            _l("Must be zero or more."))
+    if tier.min_spend not in (None, ""):
         try:
-            min_spend = money_input(min_spend, "min_spend", allow_zero=True)
+            tier.min_spend = money_input(tier.min_spend, "min_spend", allow_zero=True)
         except BusinessError as exc:
             errors.update(exc.errors)
     else:
-        min_spend = None
-    if min_visits not in (None, ""):
-        try:
-            min_visits = int(min_visits)
-            if min_visits < 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors["min_visits"] = [_l("Must be zero or more.")]
+        tier.min_spend = None
+    if tier.min_visits not in (None, ""):
+        tier.min_visits = _int_field(errors, tier.min_visits, "min_visits", 0, 10**9, _l("Must be zero or more."))
     else:
-        min_visits = None
-    if qualify not in ("any", "all"):
+        tier.min_visits = None
+    tier.qualify = tier.qualify or "any"
+    if tier.qualify not in ("any", "all"):
         errors["qualify"] = [_l("Must be any or all.")]
-    if int(window_days) < 1:
-        errors["window_days"] = [_l("At least one day.")]
-    if int(grace_days) < 0:
-        errors["grace_days"] = [_l("Must be zero or more.")]
+    tier.window_days = _int_field(errors, 365 if tier.window_days is None else tier.window_days, "window_days",
+                                  1, 3660, _l("At least one day."))
+    tier.grace_days = _int_field(errors, 30 if tier.grace_days is None else tier.grace_days, "grace_days",
+                                 0, 3660, _l("Must be zero or more."))
+    tier.active = True if tier.active is None else bool(tier.active)
     if errors:
         raise BusinessError(errors)
-    tier = _x(session, select(Tier).where(Tier.code == code)).scalar()
-    clash = _x(session, select(Tier).where(Tier.rank == int(rank), Tier.code != code)).scalar()
-    if clash is not None:
-        raise BusinessError({"rank": _l("Another tier has this rank.")})
-    if tier is None:
-        tier = Tier(code=code)
+    with session.no_autoflush:
+        stmt = select(Tier.id).where(Tier.code == tier.code)
+        if tier.id is not None:
+            stmt = stmt.where(Tier.id != tier.id)
+        if _x(session, stmt).first() is not None:
+            errors["code"] = [_l("Another tier has this code.")]
+        stmt = select(Tier.id).where(Tier.rank == tier.rank)
+        if tier.id is not None:
+            stmt = stmt.where(Tier.id != tier.id)
+        if _x(session, stmt).first() is not None:
+            errors["rank"] = [_l("Another tier has this rank.")]
+    if errors:
+        raise BusinessError(errors)
+
+
+def update_tier(session, tier: Tier, **fields) -> Tier:
+    """Set ``fields`` on the stored or new ``tier``, validate it (:func:`check_tier`), flush."""
+    for key, value in fields.items():
+        setattr(tier, key, value)
+    check_tier(session, tier)
+    if tier.id is None:
         session.add(tier)
-    tier.name, tier.rank, tier.min_spend, tier.min_visits = name.strip(), int(rank), min_spend, min_visits
-    tier.qualify, tier.window_days, tier.grace_days = qualify, int(window_days), int(grace_days)
-    tier.discount_rate, tier.points_multiplier, tier.active = rate, mult, bool(active)
     session.flush()
     return tier
+
+
+def save_tier(session, code: str, name: str, rank: int, *, min_spend=None, min_visits=None,
+              qualify: str = "any", window_days: int = 365, grace_days: int = 30,
+              discount_rate="0", points_multiplier="1", active: bool = True) -> Tier:
+    """Create or update the tier ``code`` (validated by :func:`check_tier`)."""
+    normal = (code or "").strip().lower()
+    tier = _x(session, select(Tier).where(Tier.code == normal)).scalar() if normal else None
+    return update_tier(session, tier if tier is not None else Tier(), code=code, name=name, rank=rank,
+                       min_spend=min_spend, min_visits=min_visits, qualify=qualify, window_days=window_days,
+                       grace_days=grace_days, discount_rate=discount_rate, points_multiplier=points_multiplier,
+                       active=active)
 
 
 def _account(session, member: Member) -> Member:

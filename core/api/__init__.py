@@ -245,7 +245,10 @@ li{{margin:.25em 0}} small{{color:#666}}</style></head>
 <body><h1>{title}</h1>
 <p>OpenAPI document: <a href="{spec}"><code>{spec}</code></a>.
 Authenticate with <code>Authorization: Bearer &lt;token&gt;</code>. A revoked token, or one
-whose user was deactivated, is refused within {cache_seconds:g} s.</p>
+whose user was deactivated, is refused within {cache_seconds:g} s.
+No token yet? On the server, <code>banyan users token USERNAME</code> prints one (shown once);
+later ones are made in the back office (Settings &gt; API tokens) or with
+<code>POST {prefix}/tokens</code>.</p>
 {sections}</body></html>"""
 
 
@@ -264,6 +267,7 @@ def docs_page():
                 f'<small>{html.escape(summary)}</small></li>')
     sections = "".join(f"<h2>{html.escape(t)}</h2><ul>{''.join(items)}</ul>" for t, items in by_tag.items())
     body = DOCS_PAGE.format(title=html.escape(spec["info"]["title"]), spec=f"{API_PREFIX}/openapi.json",
+                            prefix=API_PREFIX,
                             sections=sections, cache_seconds=token_cache().ttl)
     return Response(body, mimetype="text/html")
 
@@ -316,6 +320,17 @@ TIME_RULE = (
 )
 
 
+#: how an integrator gets in (also in the README's quick start)
+FIRST_TOKEN = (
+    "Authentication. Send Authorization: Bearer <token>. The first token of a new install comes "
+    "from the command line on the server: banyan users token USERNAME [--label NAME] prints a token "
+    "for that login (banyan users create makes a login for the integration first). Later tokens: "
+    "the back office (Settings > API tokens), or POST /api/v1/tokens with a token. A token is shown "
+    "once, carries its user's permissions and record scope, and is revoked with "
+    "DELETE /api/v1/tokens/<id> or in the back office."
+)
+
+
 def init_api(app, rt) -> BanyanApi:
     """Set up flask-smorest on ``app`` and mount the kernel's and the addons' blueprints."""
     from core import __version__
@@ -328,7 +343,7 @@ def init_api(app, rt) -> BanyanApi:
     app.config.setdefault("API_SPEC_OPTIONS", {
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearerAuth": []}],
-        "info": {"description": TIME_RULE},
+        "info": {"description": FIRST_TOKEN + "\n\n" + TIME_RULE},
     })
     api = BanyanApi(app)
     declared = set(rt.registry.permissions())

@@ -733,15 +733,14 @@ def refund_sale(data, sale_id):
 
 # --------------------------------------------------------------------------- tokens / me
 
-def _may_manage_tokens_of(target: User) -> bool:
-    me = request_user()
-    if target.id == me.id or me.is_superuser:
-        return True
-    return me.scope_kind == "all" and not target.is_superuser
+def _may_manage_tokens_of(target: User | None) -> bool:
+    from core.security.tokens import may_manage_tokens_of
+
+    return may_manage_tokens_of(request_user(), target, can("core.user.admin"))
 
 
 @account.route("/tokens", methods=["GET"])
-@requires("core.user.admin")
+@requires("core.token.own")
 @account.arguments(S.TokenQuery, location="query")
 @account.response(200, S.TokenSchema(many=True))
 @account.paginate()
@@ -758,7 +757,7 @@ def list_tokens(args, pagination_parameters):
 
 
 @account.route("/tokens", methods=["POST"])
-@requires("core.user.admin")
+@requires("core.token.own")
 @account.arguments(S.TokenIn)
 @account.response(201, S.NewTokenSchema)
 def create_api_token(data):
@@ -778,7 +777,7 @@ def create_api_token(data):
 
 
 @account.route("/tokens/<int:token_id>", methods=["DELETE"])
-@requires("core.user.admin")
+@requires("core.token.own")
 @account.response(204)
 def revoke_api_token(token_id):
     """Revoke a token: it authenticates nobody from now on."""

@@ -6,6 +6,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from jinja2 import pass_context
 from markupsafe import Markup, escape
+from sqlalchemy import select
 from sqlalchemy.orm import relationship
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
@@ -343,22 +344,67 @@ class RoleView(KernelView):
 
 
 class ApiTokenView(KernelView):
-    permission = "core.user.admin"
+    """API tokens: everyone holding ``core.token.own`` manages their own; a user admin with a
+    chain-level scope also other users' (the rule is ``core.security.tokens.may_manage_tokens_of``,
+    shared with the API). The token itself is shown once, when it is created; the list shows
+    only its prefix."""
+
+    permission = "core.token.own"
     allow_edit = False
+    allow_delete = False
     can_view_details = False
     column_list = ("id", "user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
     column_export_list = column_list
+    column_labels = {**LABELS, "name": _l("Label"), "prefix": _l("Starts with")}
     form_columns = ("user", "name")
+    form_args = {"user": {"description": _l("Leave empty for a token of your own.")}}
+
+    def _admin(self) -> bool:
+        return _has("core.user.admin")
+
+    def _visible(self, query):
+        from core.web import current_user
+
+        me = current_user()
+        if me.is_superuser:
+            return query
+        if self._admin() and me.scope_kind == "all":
+            supers = select(User.id).where(User.is_superuser.is_(True))
+            return query.filter((ApiToken.user_id == me.id) | ApiToken.user_id.not_in(supers))
+        return query.filter(ApiToken.user_id == me.id)
+
+    def get_query(self):
+        return self._visible(super().get_query())
+
+    def get_count_query(self):
+        return self._visible(super().get_count_query())
+
+    def _may_manage(self, user) -> bool:
+        from core.security.tokens import may_manage_tokens_of
+        from core.web import current_user
+
+        return may_manage_tokens_of(current_user(), user, self._admin())
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if not self._admin():
+            del form.user  # your own tokens only
+        return form
 
     def create_model(self, form):
         from core.models import User as _User
         from core.security.tokens import create_token
+        from core.web import current_user
 
         s = self.session
-        user = form.user.data
+        picked = getattr(form, "user", None)
+        user = picked.data if picked is not None and picked.data is not None else current_user()
         try:
-            if user is None or s.get(_User, user.id) is None:
-                raise BusinessError({"user": _l("Pick a user.")})
+            user = s.get(_User, user.id) if user is not None else None
+            if user is None or not user.active:
+                raise BusinessError({"user": _l("Pick an active user.")})
+            if not self._may_manage(user):
+                raise BusinessError({"user": _l("You may not make tokens for this user.")})
             plain, token = create_token(s, user, form.name.data)
             s.commit()
         except BusinessError as exc:
@@ -373,11 +419,14 @@ class ApiTokenView(KernelView):
         from core.security.tokens import revoke
 
         def work():
-            for i in ids:
-                revoke(self.session, int(i))
+            for token in self.selected(ids):
+                if not self._may_manage(self.session.get(User, token.user_id)):
+                    raise BusinessError({"id": _l("You may not revoke this token.")})
+                revoke(self.session, token.id)
 
         if _commit_or_flash(self, work):
             flash(gettext("Token(s) revoked."))
+
 
 
 # --- sales ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ PERMISSIONS = (
     Permission("core.employee.read", _l("See employees"), MANAGERS),
     Permission("core.employee.write", _l("Edit employees"), ADMIN + ("store_manager",)),
     Permission("core.user.admin", _l("Manage users, roles and API tokens"), ADMIN),
+    Permission("core.token.own", _l("Create and revoke your own API tokens"), ADMIN + ("franchisee", "technician")),
     Permission("core.sale.read", _l("See sales"), STAFF + ("marketer",)),
     Permission("core.sale.create", _l("Ring up sales"), MANAGERS + ("cashier",)),
     Permission("core.sale.refund", _l("Refund sales"), MANAGERS),

@@ -56,6 +56,24 @@ def create_token(session, user: User, name: str) -> tuple[str, ApiToken]:
     return plain, token
 
 
+#: the permission to create and revoke one's own API tokens (``core.user.admin`` is needed on
+#: top of it to manage another user's)
+OWN_PERMISSION = "core.token.own"
+
+
+def may_manage_tokens_of(me: User, target: User | None, is_user_admin: bool) -> bool:
+    """Whether ``me`` may list, create and revoke ``target``'s API tokens: their own always
+    (given :data:`OWN_PERMISSION`, checked by the surface); another user's only with
+    ``core.user.admin`` (``is_user_admin``), a chain-level scope (``scope_kind == "all"``),
+    and never a superuser's unless ``me`` is one. The one rule of the back office
+    (``/admin/apitoken``), the API (``/api/v1/tokens``) and ``banyan users token``."""
+    if target is None or me is None:
+        return False
+    if target.id == me.id or me.is_superuser:
+        return True
+    return is_user_admin and me.scope_kind == "all" and not target.is_superuser
+
+
 def revoke(session, token_id: int, user: User | None = None) -> ApiToken:
     """Revoke token ``token_id`` (only among ``user``'s tokens when ``user`` is given)."""
     stmt = select(ApiToken).where(ApiToken.id == token_id)
