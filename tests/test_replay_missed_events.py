@@ -7,8 +7,6 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures_addons"))
 

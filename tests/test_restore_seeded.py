@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures_addons"))
 
