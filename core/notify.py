@@ -59,6 +59,8 @@ log = logging.getLogger("banyan.notify")
 
 #: the job that sends the outbox (queued after each commit that wrote mail, and every minute)
 MAIL_JOB = "core.mail.send"
+#: who sees the outbox; holders of the roles granted it hear of every email that gave up
+MAIL_ADMIN = "core.mail.admin"
 CHANNELS = ("app", "email")
 #: a message claimed longer ago than this (its worker died while sending) is queued again
 STALE_CLAIM = timedelta(minutes=15)
@@ -432,13 +434,27 @@ def _finish(rt, msg, token: str, cfg: dict, now: datetime, error: str | None) ->
         values = dict(state="queued", claim=None, last_error=error[:4000],
                       next_attempt_at=now + backoff(cfg, msg.attempts))
     with rt.session() as s, transaction(s):
-        s.execute(update(MailMessage).where(MailMessage.id == msg.id, MailMessage.claim == token)
-                  .values(**values).execution_options(synchronize_session=False))
+        done = s.execute(update(MailMessage).where(MailMessage.id == msg.id, MailMessage.claim == token)
+                         .values(**values).execution_options(synchronize_session=False)).rowcount
+        if done and values["state"] == "failed":
+            _tell_mail_admins(s, s.get(MailMessage, msg.id))
     if values["state"] == "failed":
         log.error("email %s to %s failed after %d attempt(s): %s", msg.id, msg.to_address, msg.attempts, error)
     elif error is not None:
         log.warning("email %s to %s: attempt %d failed, retrying: %s", msg.id, msg.to_address, msg.attempts, error)
     return values["state"]
+
+
+def _tell_mail_admins(session: Session, msg) -> None:
+    """In-app notice to the holders of the roles granted ``core.mail.admin``: an email gave up."""
+    from core.models import RolePermission
+
+    roles = session.execute(select(RolePermission.role_code).where(RolePermission.permission == MAIL_ADMIN)
+                            .order_by(RolePermission.role_code)).scalars().all()
+    if roles:
+        notify(session, [ToRole(code) for code in roles], kind="core.mail.failed", channels=("app",),
+               template="notifications/mail_failed.txt", context={"message": msg},
+               link=("core_mail_message", msg.id))
 
 
 def _error_text(exc: BaseException) -> str:
