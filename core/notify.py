@@ -109,9 +109,16 @@ def _id_of(obj) -> int | None:
     return obj if isinstance(obj, int) else obj.id
 
 
-def _locale_of(user) -> str:
-    loc = getattr(user, "locale", None)
+def chain_locale(rt) -> str:
+    """The chain's ``[locale] default`` of this runtime (not the process-wide fallback, which
+    the last runtime built in the process set)."""
+    loc = rt.config.get("locale", {}).get("default")
     return loc if loc in LOCALES else default_locale()
+
+
+def _locale_of(user, rt) -> str:
+    loc = getattr(user, "locale", None)
+    return loc if loc in LOCALES else chain_locale(rt)
 
 
 def users_with_role(session: Session, code: str, store_id: int | None = None) -> list:
@@ -136,7 +143,10 @@ def users_with_role(session: Session, code: str, store_id: int | None = None) ->
 
 def _targets(session: Session, recipients, store_id: int | None) -> list[_Target]:
     from core.models import Employee, Role, User
+    from core.runtime import runtime_of
     from core.validation import normalize_email
+
+    rt = runtime_of(session)
 
     users: dict[int, Any] = {}
     addresses: list[str] = []
@@ -162,12 +172,12 @@ def _targets(session: Session, recipients, store_id: int | None) -> list[_Target
             addresses.append(normalize_email(r, field="recipients"))
         else:
             raise TypeError(f"notify(): cannot notify {r!r}: pass users, employees, roles or email addresses")
-    out = [_Target(user=u, address=u.mail_address, locale=_locale_of(u)) for u in users.values()]
+    out = [_Target(user=u, address=u.mail_address, locale=_locale_of(u, rt)) for u in users.values()]
     seen = {t.address for t in out if t.address}
     for a in addresses:
         if a and a not in seen:
             seen.add(a)
-            out.append(_Target(address=a, locale=default_locale()))
+            out.append(_Target(address=a, locale=chain_locale(rt)))
     return out
 
 

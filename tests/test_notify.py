@@ -69,7 +69,11 @@ def _body(msg) -> str:
     return msg.get_body(preferencelist=("plain",)).get_content()
 
 
-def test_user_and_role_get_it_in_app_and_by_email_in_their_language(session, make, smtp):
+def test_user_and_role_get_it_in_app_and_by_email_in_their_language(session, make, smtp, monkeypatch):
+    import core.i18n
+
+    # the process-wide fallback is whatever runtime was built last: this database says "en"
+    monkeypatch.setitem(core.i18n._fallback_locale, "value", "zh_Hans")
     store_a, store_b = make.store(), make.store()
     boss = make.user(roles=(), locale="zh_Hans", email="Boss@Example.com")
     manager_a = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=store_a.id,
