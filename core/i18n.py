@@ -7,6 +7,8 @@ locale from the configuration applies. Catalogs live in ``core/translations`` an
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +20,8 @@ LOCALES = ("zh_Hans", "en")
 _catalog_dirs: list[Path] = [Path(__file__).parent / "translations"]
 _cache: dict[str, Translations] = {}
 _fallback_locale = {"value": "zh_Hans"}
+#: set by :func:`force_locale`: wins over the request's and the default locale
+_forced_locale: contextvars.ContextVar[str | None] = contextvars.ContextVar("banyan_forced_locale", default=None)
 
 
 def add_catalog_dir(path: Path) -> None:
@@ -35,7 +39,27 @@ def set_default_locale(locale: str) -> None:
     _fallback_locale["value"] = locale
 
 
+def default_locale() -> str:
+    """The chain's default locale (``[locale] default``)."""
+    return _fallback_locale["value"]
+
+
+@contextlib.contextmanager
+def force_locale(locale: str | None):
+    """Translate in ``locale`` inside the block, whatever the request's locale is: used to
+    write to someone else in their language (``core.notify``). ``None`` or an unknown code
+    means the chain's default locale. Lazy strings resolved inside the block follow it."""
+    token = _forced_locale.set(locale if locale in LOCALES else default_locale())
+    try:
+        yield
+    finally:
+        _forced_locale.reset(token)
+
+
 def current_locale() -> str:
+    forced = _forced_locale.get()
+    if forced is not None:
+        return forced
     try:
         from flask import has_request_context
         from flask_babel import get_locale

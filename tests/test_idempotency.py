@@ -23,6 +23,8 @@ NOT_MONEY = {
     "core_employees.create_employee": "a duplicate code is refused",
     "core_sales.preview_sale": "writes nothing",
     "core_account.create_api_token": "no money; each call is a new token by design",
+    "core_notifications.read_notification": "marks read: repeating it changes nothing",
+    "core_notifications.read_all": "marks read: repeating it changes nothing",
     "loyalty.preview": "writes nothing",
     "membership.enrol": "enrolling twice is refused",
     "membership.activate": "a state change; repeating it is refused",

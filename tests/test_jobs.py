@@ -83,10 +83,12 @@ def test_periodic_job_registered_with_its_schedule_in_business_time(rt, register
     task = huey.banyan_tasks[name]
     assert task.task_class.__name__ == name
     # 02:30 in Asia/Shanghai is 18:30 UTC the day before
-    due = [type(t).__name__ for t in huey.read_periodic(datetime(2026, 3, 1, 18, 30))]
-    assert due == [name]
-    assert huey.read_periodic(datetime(2026, 3, 1, 2, 30)) == []
-    assert huey.read_periodic(datetime(2026, 3, 1, 18, 31)) == []
+    def due(at):  # the test's jobs due at ``at`` (the kernel's mail job runs every minute)
+        return [type(t).__name__ for t in huey.read_periodic(at) if type(t).__name__.startswith(name)]
+
+    assert due(datetime(2026, 3, 1, 18, 30)) == [name]
+    assert due(datetime(2026, 3, 1, 2, 30)) == []
+    assert due(datetime(2026, 3, 1, 18, 31)) == []
 
 
 def test_bad_cron_is_a_config_error():

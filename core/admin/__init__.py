@@ -39,10 +39,12 @@ def collect_views(app, rt) -> list[tuple[str, object]]:
 
 
 def check_view(owner: str, view, permissions: dict) -> None:
+    from core.api import AUTHENTICATED
+
     perm = getattr(view, "permission", None)
     if not perm:
         raise AddonError(f"addon {owner}: admin view {type(view).__name__} declares no permission")
-    if perm not in permissions:
+    if perm != AUTHENTICATED and perm not in permissions:
         raise AddonError(f"addon {owner}: admin view {type(view).__name__} names undeclared permission {perm!r}")
     write = getattr(view, "write_permission", None)
     if write and write not in permissions:
@@ -67,7 +69,17 @@ def init_admin(app, rt) -> Admin:
                 view.category = menu_category(manifests[owner].category)
             admin.add_view(view)
     app.extensions["banyan_admin"] = admin
+    app.jinja_env.globals["banyan_unread_notifications"] = unread_notifications
     return admin
+
+
+def unread_notifications() -> int | None:
+    """The signed-in user's unread notification count (the bell), or None when signed out."""
+    from core.notify import unread_count
+    from core.web import current_user, db_session
+
+    user = current_user()
+    return None if user is None else unread_count(db_session(), user)
 
 
 def menu_category(category: str):

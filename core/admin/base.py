@@ -70,12 +70,16 @@ def _deny():
 
 
 class _Permissioned:
+    #: the permission that opens the view; ``core.api.AUTHENTICATED`` = any signed-in user
     permission: str | None = None
 
     def is_accessible(self):
+        from core.api import AUTHENTICATED
         from core.web import current_user, has_perm
 
-        return current_user() is not None and bool(self.permission) and has_perm(self.permission)
+        if current_user() is None or not self.permission:
+            return False
+        return self.permission == AUTHENTICATED or has_perm(self.permission)
 
     def inaccessible_callback(self, name, **kwargs):
         return _deny()

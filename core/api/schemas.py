@@ -377,6 +377,7 @@ class EmployeeSchema(Schema):
     role = fields.String()
     manager_id = fields.Integer(allow_none=True)
     phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
     active = fields.Boolean()
 
 
@@ -387,6 +388,7 @@ class EmployeeIn(Input):
     role = Str(validate=validate.OneOf(EMPLOYEE_ROLES))
     manager_id = Id(allow_none=True)
     phone = Str(max=20, allow_none=True)
+    email = Str(max=254, allow_none=True)
     active = fields.Boolean()
 
 

@@ -595,8 +595,9 @@ def _has(name: str) -> bool:
 
 @hookimpl
 def register_admin_views(app):
+    from core.admin.notifications import MailOutboxView, NotificationsView
     from core.admin.pages import CheckoutView
-    from core.models import Tag
+    from core.models import MailMessage, Tag
 
     return [
         CompanyView(Company, name=_l("Companies"), category=ORG, endpoint="company"),
@@ -616,4 +617,6 @@ def register_admin_views(app):
         RoleView(Role, name=_l("Roles"), category=SETTINGS, endpoint="role"),
         ApiTokenView(ApiToken, name=_l("API tokens"), category=SETTINGS, endpoint="apitoken"),
         AuditLogView(AuditLog, name=_l("Audit log"), category=SETTINGS, endpoint="auditlog"),
+        MailOutboxView(MailMessage, name=_l("Email outbox"), category=SETTINGS, endpoint="mailmessage"),
+        NotificationsView(name=_l("Notifications"), endpoint="notifications", url="/admin/notifications"),
     ]

@@ -7,6 +7,7 @@ from core.hookspecs import hookimpl
 
 @hookimpl(trylast=True)
 def register_blueprints(app):
+    from core.api.notifications import notifications
     from core.api.resources import BLUEPRINTS
 
-    return BLUEPRINTS
+    return (*BLUEPRINTS, notifications)

@@ -35,6 +35,7 @@ PERMISSIONS = (
     Permission("core.audit.read", _l("Read the audit log"), ADMIN),
     Permission("core.approval.decide", _l("Approve or reject sensitive actions"), MANAGERS),
     Permission("core.report.read", _l("See reports and the dashboard"), MANAGERS + ("marketer",)),
+    Permission("core.mail.admin", _l("See the email outbox and send failed emails again"), ADMIN),
 )
 
 
@@ -46,6 +47,16 @@ def register_models():
 @hookimpl
 def register_permissions():
     return PERMISSIONS
+
+
+@hookimpl
+def register_jobs():
+    """The outbox sender: queued after every commit that wrote an email, and every minute
+    (retries that fall due, and a send whose enqueue was lost). See ``core.notify``."""
+    from core.contrib import Job
+    from core.notify import MAIL_JOB, mail_job
+
+    return [Job(MAIL_JOB, mail_job, schedule="* * * * *", retries=0)]
 
 
 @hookimpl
@@ -103,7 +114,15 @@ def dashboard_widgets(session, user, store_ids):
                           .where(*conf).group_by(Product.name).order_by(func.sum(SaleLine.total).desc())
                           .limit(10)).all()
     total = sum((r[1] or Decimal(0) for r in by_day), Decimal(0))
-    return [
+    from core.models import MailMessage
+
+    failed_mail = session.execute(select(func.count()).select_from(MailMessage)
+                                  .where(MailMessage.state == "failed")).scalar()
+    # an alert, shown only while some email gave up (Settings > Email outbox sends it again)
+    alerts = [DashboardWidget("core.mail_failed", _l("Emails that could not be sent"), "number",
+                              {"value": str(failed_mail)}, priority=5, permission="core.mail.admin")
+              ] if failed_mail else []
+    return alerts + [
         DashboardWidget("core.revenue_30d", _l("Net sales, last 30 days"), "number",
                         {"value": f"{total:,.2f}"}, priority=10, permission="core.report.read"),
         DashboardWidget("core.sales_by_day", _l("Sales by day"), "bar",

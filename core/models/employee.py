@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from core.codes import Code
 from core.db import Base
 from core.mixins import IdPk, Timestamps, utcnow
-from core.validation import normalize_phone
+from core.validation import normalize_email, normalize_phone
 
 EMPLOYEE_ROLES = ("manager", "clerk", "cashier", "technician", "agent", "marketer", "staff")
 SCOPE_KINDS = ("all", "company", "region", "store")
@@ -23,6 +23,8 @@ class Employee(IdPk, Timestamps, Base):
     role: Mapped[str] = mapped_column(String(20), default="clerk")
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("core_employee.id"), index=True)
     phone: Mapped[str | None] = mapped_column(String(20))
+    #: where notifications by email go when the employee has no login (``core.notify``)
+    email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     store = relationship("Store")
     manager: Mapped["Employee | None"] = relationship(remote_side="Employee.id")
@@ -30,6 +32,10 @@ class Employee(IdPk, Timestamps, Base):
     @validates("phone")
     def _v_phone(self, _key, value):
         return normalize_phone(value)
+
+    @validates("email")
+    def _v_email(self, _key, value):
+        return normalize_email(value)
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -67,6 +73,8 @@ class User(IdPk, Timestamps, Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("core_employee.id"), index=True)
     locale: Mapped[str | None] = mapped_column(String(10))
+    #: the user's own address for notifications by email; falls back to their employee's
+    email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     scope_kind: Mapped[str] = mapped_column(String(10), default="all")
@@ -90,6 +98,15 @@ class User(IdPk, Timestamps, Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+    @validates("email")
+    def _v_email(self, _key, value):
+        return normalize_email(value)
+
+    @property
+    def mail_address(self) -> str | None:
+        """Where this user's notifications by email go: ``email``, else their employee's."""
+        return self.email or (self.employee.email if self.employee is not None else None)
 
     def __str__(self) -> str:
         return self.username

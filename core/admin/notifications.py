@@ -1,0 +1,157 @@
+"""Back-office notifications: the signed-in user's own list (opened from the bell in the top
+bar), and the email outbox for operators (failed emails are sent again from there)."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from sqlalchemy import select
+
+from core.admin.base import BanyanModelView, BanyanView
+from core.api import AUTHENTICATED
+from core.db import transaction
+from core.i18n import gettext, lazy_gettext as _l
+
+PAGE_SIZE = 50
+
+
+def record_url(table: str, ident: int) -> str | None:
+    """The back-office page of row ``ident`` of ``table``: the details (else the edit) page of
+    the first model view on that table the user may open; None when there is none."""
+    from flask import current_app
+
+    admin = current_app.extensions.get("banyan_admin")
+    for view in getattr(admin, "_views", ()):
+        if not isinstance(view, ModelView) or getattr(view.model, "__tablename__", None) != table:
+            continue
+        if not view.is_accessible():
+            continue
+        if view.can_view_details:
+            return url_for(f"{view.endpoint}.details_view", id=ident)
+        return url_for(f"{view.endpoint}.edit_view", id=ident)
+    return None
+
+
+class NotificationsView(BanyanView):
+    """Your notifications: newest first, mark one or all read, open the subject record."""
+
+    permission = AUTHENTICATED
+
+    def is_visible(self):
+        return False  # reached from the bell in the top bar
+
+    def _me(self):
+        from core.web import current_user
+
+        return current_user()
+
+    def _own(self, notification_id: int):
+        from core.models import Notification
+        from core.web import db_session
+
+        n = db_session().execute(select(Notification).where(Notification.id == notification_id,
+                                                            Notification.user_id == self._me().id)).scalar()
+        if n is None:
+            abort(404)
+        return n
+
+    @expose("/")
+    def index(self):
+        from core.models import Notification
+        from core.notify import link_path
+        from core.web import db_session
+
+        page = max(request.args.get("page", 1, type=int), 1)
+        unread_only = request.args.get("unread") == "1"
+        stmt = select(Notification).where(Notification.user_id == self._me().id)
+        if unread_only:
+            stmt = stmt.where(Notification.read_at.is_(None))
+        rows = db_session().execute(stmt.order_by(Notification.id.desc()).offset((page - 1) * PAGE_SIZE)
+                                    .limit(PAGE_SIZE + 1)).scalars().all()
+        return self.render("banyan/notifications.html", rows=rows[:PAGE_SIZE], page=page,
+                           has_next=len(rows) > PAGE_SIZE, unread_only=unread_only,
+                           has_link=lambda n: bool(link_path(n.link_model, n.link_id, n.url)))
+
+    @expose("/<int:notification_id>/read", methods=["POST"])
+    def read(self, notification_id):
+        from core.notify import mark_read
+        from core.web import db_session
+
+        n = self._own(notification_id)
+        s = db_session()
+        with transaction(s):
+            mark_read(s, self._me(), [n.id])
+        return redirect(url_for(".index"))
+
+    @expose("/read-all", methods=["POST"])
+    def read_all(self):
+        from core.notify import mark_read
+        from core.web import db_session
+
+        s = db_session()
+        with transaction(s):
+            n = mark_read(s, self._me())
+        flash(gettext("%(n)s notification(s) marked read.", n=n))
+        return redirect(url_for(".index"))
+
+    @expose("/<int:notification_id>/open")
+    def open(self, notification_id):
+        """Mark the notification read and go to its subject."""
+        from core.notify import mark_read
+        from core.web import db_session
+
+        n = self._own(notification_id)
+        s = db_session()
+        with transaction(s):
+            mark_read(s, self._me(), [n.id])
+        if n.link_model and n.link_id is not None:
+            return self.go(n.link_model, n.link_id)
+        if n.url:
+            return redirect(n.url)
+        return redirect(url_for(".index"))
+
+    @expose("/go/<model>/<int:record_id>")
+    def go(self, model, record_id):
+        """The page of a notification's subject record (the link in emails)."""
+        target = record_url(model, record_id)
+        if target is None:
+            flash(gettext("You cannot open this record here."), "error")
+            return redirect(url_for(".index"))
+        return redirect(target)
+
+
+class MailOutboxView(BanyanModelView):
+    """Every email the chain sent or tries to send; failed ones can be queued again."""
+
+    permission = "core.mail.admin"
+    allow_create = False
+    allow_edit = False
+    allow_delete = False
+    simple_list_pager = True
+    column_list = ("id", "created_at", "kind", "to_address", "subject", "state", "attempts",
+                   "next_attempt_at", "sent_at", "last_error")
+    column_filters = ("state", "kind", "to_address", "created_at")
+    column_searchable_list = ("to_address", "subject")
+    column_exclude_list = ("claim",)
+    column_details_exclude_list = ("claim",)
+    column_labels = {
+        "id": _l("ID"), "created_at": _l("Created"), "kind": _l("Kind"), "to_address": _l("To"),
+        "subject": _l("Subject"), "body": _l("Text"), "state": _l("State"), "attempts": _l("Attempts"),
+        "next_attempt_at": _l("Next attempt"), "sent_at": _l("Sent"), "last_error": _l("Last error"),
+        "locale": _l("Language"), "user": _l("User"), "claimed_at": _l("Claimed"),
+    }
+    column_formatters = {"state": lambda v, c, m, p: STATE_LABELS.get(m.state, m.state)}
+
+    @action("retry", _l("Send again"), _l("Send the selected failed emails again?"))
+    def action_retry(self, ids):
+        from core.notify import requeue
+        from core.web import db_session
+
+        s = db_session()
+        with transaction(s):
+            n = requeue(s, [int(i) for i in ids])
+        flash(gettext("%(n)s email(s) queued again.", n=n))
+
+
+STATE_LABELS = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Failed")}
