@@ -119,7 +119,7 @@ def test_input_checks_one_rule():
 # ---------------------------------------------------------------------------------------
 
 def test_weighed_line_header_agrees_with_line(session, make):
-    p = make.product(price="12.25")
+    p = make.product(price="12.25", sold_by_weight=True)
     sale = make.sale(products=[p], qty="0.500")
     line = sale.lines[0]
     assert line.total == D("6.13") and line.gross == D("6.13")  # 6.125, half up

@@ -35,7 +35,7 @@ from core.models import (
 from core.runtime import hook_of, runtime_of
 from core.services.pricing import clear_prefetch, prefetch_for, products_with_retail, retail_price_column
 from core.services.sale_writer import insert_payments, insert_sale
-from core.validation import decimal_input, money_input, quantity_input
+from core.validation import decimal_input, money_input, quantity_input, unit_quantity
 
 
 @dataclass
@@ -241,6 +241,11 @@ def _price_each_line(session, hook, req, sale, products, store, customer, at, er
         product = products.get(ln.product_id)
         if product is None or not product.active:
             errors[f"lines.{i}.product_id"] = [_l("No such product.")]
+            continue
+        try:
+            unit_quantity(product, ln.qty, f"lines.{i}.qty")
+        except BusinessError as exc:
+            errors.update(exc.errors)
             continue
         price = hook.resolve_price(session=session, product=product, store=store, customer=customer, at=at)
         if price is None:
