@@ -52,7 +52,9 @@ MESSAGE_CODES = {
     "No such sale.": "not_found",
     "Out of range.": "out_of_range",
     "Must be %(op)s %(low)s and below %(high)s.": "out_of_range",
-    "Not enough stored value.": "insufficient_funds",
+    "Insufficient stored value: the balance is %(balance)s.": "insufficient_funds",
+    "Not enough points: %(have)s available.": "insufficient_points",
+    "The gift card balance is too low.": "insufficient_funds",
 }
 
 
