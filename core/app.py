@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask, request, session as http_session
 
 import core.audit  # noqa: F401 - installs the audit listeners
-from core.i18n import LOCALES
+from core.i18n import LOCALES, locale_from_accept
 
 
 def select_locale():
@@ -25,7 +25,7 @@ def select_locale():
     user = current_user()
     if user is not None and user.locale in LOCALES:
         return user.locale
-    return request.accept_languages.best_match(LOCALES) or runtime().config["locale"]["default"]
+    return locale_from_accept(request.accept_languages) or runtime().config["locale"]["default"]
 
 
 def lang_url(code: str) -> str:

@@ -81,6 +81,11 @@ def make_engine(url: str, echo: bool = False, **kw) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions of ``engine``; every ORM write goes through the column rules' flush guard
+    (``core.fields.check_flush``): a value a column cannot hold is a ``BusinessError``."""
+    from core.fields import install_flush_guard
+
+    install_flush_guard()
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

@@ -35,6 +35,22 @@ def catalog_dirs() -> list[Path]:
     return list(_catalog_dirs)
 
 
+def locale_from_accept(accept) -> str | None:
+    """The best of :data:`LOCALES` for an ``Accept-Language`` header (werkzeug's parsed
+    ``request.accept_languages``), by the client's order of preference: any Chinese tag
+    (``zh``, ``zh-CN``, ``zh-Hans``, ``zh-SG``...) is ``zh_Hans``, the only Chinese
+    catalog; any English one is ``en``. None when nothing matches. (werkzeug's own
+    ``best_match`` answers ``zh-CN,zh;q=0.9,en;q=0.8`` with English.)"""
+    for tag, quality in accept or ():
+        if quality <= 0:
+            continue
+        primary = tag.replace("_", "-").split("-", 1)[0].lower()
+        for loc in LOCALES:
+            if loc.split("_", 1)[0].lower() == primary:
+                return loc
+    return None
+
+
 def set_default_locale(locale: str) -> None:
     _fallback_locale["value"] = locale
 

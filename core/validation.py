@@ -99,6 +99,16 @@ def quantity_input(value, field: str = "qty") -> Decimal:
     return d.quantize(_MILLI)
 
 
+def unit_quantity(product, qty: Decimal, field: str = "qty") -> Decimal:
+    """``qty`` (already through :func:`quantity_input`) as the product's unit of measure
+    allows: whole units for a product sold by the piece, up to three decimals for one sold
+    by weight (``Product.sold_by_weight``, ``Product.qty_places``). Raises
+    ``BusinessError`` naming ``field``. The checkout and the refund both call it."""
+    if not product.sold_by_weight and qty != qty.to_integral_value():
+        raise BusinessError({field: [_l("This product is sold by the piece: whole units only.")]})
+    return qty
+
+
 def points_input(value, field: str = "points", *, allow_negative: bool = False) -> int:
     """A number of points: a whole number, non-zero, ``|value| <= POINTS_MAX``, positive
     unless ``allow_negative``. ``"5"`` and ``5.0`` are 5; ``5.5`` is refused."""

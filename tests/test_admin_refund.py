@@ -92,7 +92,7 @@ def test_refund_one_of_three_units_leaves_the_rest_refundable(boss, session, mak
 
 
 def test_weighed_goods_refund_three_decimals(boss, session, make):
-    sale = make.sale(products=[make.product(price="40.00")], qty="1.250")
+    sale = make.sale(products=[make.product(price="40.00", sold_by_weight=True)], qty="1.250")
     session.commit()
     line = sale.lines[0]
     r = _post(boss, sale, {f"qty-{line.id}": "0.375", "reason": "Short weight"})

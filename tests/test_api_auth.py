@@ -70,7 +70,9 @@ def test_me(api, make):
 
 def test_unknown_api_path_is_json_404_and_other_paths_html(api):
     r = api.get("/api/v1/no-such-thing")
-    assert r.status_code == 404 and r.json == {"code": 404, "status": "Not Found"}
+    assert r.status_code == 404 and r.json == {"code": 404, "status": "Not Found", "message": "Not found.",
+                                               "errors": {"json": {"_": [{"code": "not_found",
+                                                                          "message": "Not found."}]}}}
     r = api.get("/no-such-page")
     assert r.status_code == 404 and r.mimetype == "text/html"
 

@@ -64,8 +64,8 @@ def test_bad_sale_input_422_nothing_saved(api, make, session):
     cases = [
         ({"store_id": store.id, "lines": []}, "lines"),
         ({"store_id": store.id}, "lines"),
-        (body(store, p, qty="-1"), "lines"),
-        (body(store, p, qty="abc"), "lines"),
+        (body(store, p, qty="-1"), "lines.0.qty"),
+        (body(store, p, qty="abc"), "lines.0.qty"),
         ({"lines": [{"product_id": p.id, "qty": "1"}]}, "store_id"),
         (body(store, p, customer_id=999999), "customer_id"),
         ({"store_id": 999999, "lines": [{"product_id": p.id, "qty": "1"}]}, "store_id"),

@@ -119,7 +119,7 @@ def test_input_checks_one_rule():
 # ---------------------------------------------------------------------------------------
 
 def test_weighed_line_header_agrees_with_line(session, make):
-    p = make.product(price="12.25")
+    p = make.product(price="12.25", sold_by_weight=True)
     sale = make.sale(products=[p], qty="0.500")
     line = sale.lines[0]
     assert line.total == D("6.13") and line.gross == D("6.13")  # 6.125, half up
@@ -132,7 +132,7 @@ def test_weighed_line_header_agrees_with_line(session, make):
 
 def test_header_invariant_holds_over_many_weighed_tickets(session, make):
     rng = random.Random(7)
-    products = [make.product(price=f"{rng.randint(1, 9999) / 100:.2f}") for _ in range(6)]
+    products = [make.product(price=f"{rng.randint(1, 9999) / 100:.2f}", sold_by_weight=True) for _ in range(6)]
     store = make.store()
     for _ in range(25):
         picks = rng.sample(products, 3)

@@ -143,16 +143,16 @@ class MemberPointsView(BanyanView):
                 return self.inaccessible_callback("index")
             try:
                 with transaction(s):
-                    services.adjust(s, customer.id, int(request.form.get("points") or 0),
+                    # the typed text as it is: services.adjust checks it (core.validation.points_input)
+                    services.adjust(s, customer.id, request.form.get("points", ""),
                                     note=request.form.get("note", "").strip(),
                                     store_id=request.form.get("store_id", type=int))
                 flash(gettext("Points adjusted."), "success")
                 return redirect(url_for(".index", customer_id=customer.id))
-            except (BusinessError, ValueError) as exc:
-                msgs = exc.errors.values() if isinstance(exc, BusinessError) else [[str(exc)]]
-                for m in msgs:
-                    for text in (m if isinstance(m, list) else [m]):
-                        flash(str(text), "error")
+            except BusinessError as exc:
+                for messages in exc.errors.values():
+                    for text in messages:
+                        flash(text, "error")
         data = None
         if customer is not None:
             pts = services.balance(s, customer.id)

@@ -127,12 +127,16 @@ def points_for_amount(session, amount: Decimal) -> int:
 def capture_points(session, sale, amount: Decimal, reference=None) -> str:
     """Pay ``amount`` of ``sale`` with the customer's points (rounded up to whole points)."""
     if sale.customer_id is None:
-        raise BusinessError({"payments": [_l("Paying with points needs a customer on the ticket.")]})
+        raise BusinessError({"_": [_l("Paying with points needs a customer on the ticket.")]})
     n = sum(1 for p in sale.payments if p.method == "points")
     pts = points_for_amount(session, amount)
-    entry, _ = ledger.debit(session, sale.customer_id, "redeem", pts, store_id=sale.store_id,
-                            key=f"pay:sale:{sale.id}:{n}", source=f"sale:{sale.id}", sale_id=sale.id,
-                            at=sale.created_at)
+    try:
+        entry, _ = ledger.debit(session, sale.customer_id, "redeem", pts, store_id=sale.store_id,
+                                key=f"pay:sale:{sale.id}:{n}", source=f"sale:{sale.id}", sale_id=sale.id,
+                                at=sale.created_at)
+    except BusinessError as exc:  # not enough points: the payment's amount is too large
+        raise BusinessError({("amount" if k == "points" else k): v for k, v in exc.errors.items()},
+                            status=exc.status) from None
     return f"points:{entry.id}"
 
 

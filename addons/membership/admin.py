@@ -2,7 +2,7 @@
 top-up bonuses, black/white list, settings, liability and clearing."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
@@ -222,13 +222,6 @@ class ClearingView(BanyanModelView):
                      "amount": _l("Amount"), "sale_id": _l("Sale"), "member_id": _l("Member")}
 
 
-def _money(raw: str, field: str) -> Decimal:
-    try:
-        return Decimal((raw or "").strip())
-    except InvalidOperation:
-        raise BusinessError({field: [gettext("Not a number.")]}) from None
-
-
 class MemberPage(BanyanView):
     """One member: tier, progress, balances, cards with their lifecycle actions, top-up,
     adjustment, list status and history. Also enrols a customer who is not a member."""
@@ -348,11 +341,11 @@ class MemberPage(BanyanView):
                     svc.enrol(s, customer.id, store_id=store_id, card_number=f.get("card_number") or None, user=user)
                     msg = gettext("Enrolled.")
                 elif op == "topup":
-                    entries = svc.topup(s, customer.id, _money(f.get("amount"), "amount"), store_id, user=user,
+                    entries = svc.topup(s, customer.id, f.get("amount"), store_id, user=user,
                                         card_number=f.get("card_number") or None)
                     msg = gettext("Topped up %(amount)s.", amount=f"{sum(e.amount for e in entries):.2f}")
                 elif op == "adjust":
-                    status, _res = svc.adjust_or_request(s, customer.id, _money(f.get("amount"), "amount"),
+                    status, _res = svc.adjust_or_request(s, customer.id, f.get("amount"),
                                                          f.get("reason"), user, store_id=store_id,
                                                          bonus=bool(f.get("bonus")))
                     msg = gettext("Adjusted.") if status == "done" else gettext("Sent for approval.")

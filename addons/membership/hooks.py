@@ -94,18 +94,25 @@ def price_ticket(session, ticket):
 
 
 def _capture(session, sale, amount, reference):
+    """Pay with stored value. Errors name the payment's fields (``amount``: a shortfall;
+    ``reference``: the card); the checkout makes them ``payments.<i>.amount`` etc."""
     customer_id = sale.customer_id
     if reference:
         card = svc.find_card(session, reference)
         if card is None:
-            raise BusinessError({"payments": _l("No such card.")})
+            raise BusinessError({"reference": _l("No such card.")})
         if customer_id is not None and card.member_id != customer_id:
-            raise BusinessError({"payments": _l("This card belongs to another member.")})
+            raise BusinessError({"reference": _l("This card belongs to another member.")})
         customer_id = card.member_id
     if customer_id is None or svc.get_member(session, customer_id) is None:
-        raise BusinessError({"payments": _l("Stored value needs a member: give the customer or the card.")})
-    entries = svc.spend(session, customer_id, amount, sale.store_id, user=None, card_number=reference,
-                        sale_id=sale.id)
+        raise BusinessError({"_": _l("Stored value needs a member: give the customer or the card.")})
+    try:
+        entries = svc.spend(session, customer_id, amount, sale.store_id, user=None, card_number=reference,
+                            sale_id=sale.id)
+    except BusinessError as exc:
+        # the card is the payment's reference
+        raise BusinessError({("reference" if k == "card_number" else k): v for k, v in exc.errors.items()},
+                            status=exc.status) from None
     return entries[0].card.number if entries and entries[0].card is not None else reference
 
 

@@ -43,14 +43,14 @@ class Tier(IdPk, Timestamps, Base):
     )
     code: Mapped[str] = mapped_column(Code(32, kind="key"), unique=True)
     name: Mapped[str] = mapped_column(String(80))
-    rank: Mapped[int] = mapped_column(Integer, unique=True)
-    min_spend: Mapped[Decimal | None] = mapped_column(Money)
-    min_visits: Mapped[int | None] = mapped_column(Integer)
+    rank: Mapped[int] = mapped_column(Integer, unique=True, info={"min": 0})
+    min_spend: Mapped[Decimal | None] = mapped_column(Money, info={"min": 0})
+    min_visits: Mapped[int | None] = mapped_column(Integer, info={"min": 0})
     qualify: Mapped[str] = mapped_column(String(8), default="any")
-    window_days: Mapped[int] = mapped_column(Integer, default=365)
-    grace_days: Mapped[int] = mapped_column(Integer, default=30)
-    discount_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0"))
-    points_multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal("1"))
+    window_days: Mapped[int] = mapped_column(Integer, default=365, info={"min": 1})
+    grace_days: Mapped[int] = mapped_column(Integer, default=30, info={"min": 0})
+    discount_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0"), info={"min": 0, "max": "0.9999"})
+    points_multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal("1"), info={"min": 0})
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     def __str__(self) -> str:
@@ -220,8 +220,8 @@ class TopupRule(IdPk, Timestamps, Base):
     __table_args__ = (CheckConstraint("min_amount > 0", name="min_positive"),
                       CheckConstraint("bonus >= 0", name="bonus_not_negative"))
     name: Mapped[str] = mapped_column(String(80))
-    min_amount: Mapped[Decimal] = mapped_column(Money)
-    bonus: Mapped[Decimal] = mapped_column(Money)
+    min_amount: Mapped[Decimal] = mapped_column(Money, info={"min": 0, "min_exclusive": True})
+    bonus: Mapped[Decimal] = mapped_column(Money, info={"min": 0})
     valid_from: Mapped[datetime | None] = mapped_column(DateTime)
     valid_to: Mapped[datetime | None] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -257,7 +257,7 @@ class Policy(Base):
     #: what happens to stored value when a member's last card is cancelled
     cancel_policy: Mapped[str] = mapped_column(String(8), default="refund")
     #: manual stored-value adjustments at or above this need four-eyes approval
-    large_adjust_threshold: Mapped[Decimal] = mapped_column(Money, default=Decimal("500"))
+    large_adjust_threshold: Mapped[Decimal] = mapped_column(Money, default=Decimal("500"), info={"min": 0})
     card_prefix: Mapped[str] = mapped_column(String(8), default="88")
 
 

@@ -162,8 +162,8 @@ def _consume(session, member: Member, amount: Decimal, *, kind: str, store: Stor
     buckets = _buckets(session, member.customer_id)
     available = sum((b["total"] for b in buckets), ZERO)
     if amount > available:
-        raise BusinessError({field: _("Insufficient stored value: the balance is %(balance)s.",
-                                      balance=f"{available:.2f}")})
+        raise BusinessError({field: _l("Insufficient stored value: the balance is %(balance)s.",
+                                       balance=f"{available:.2f}")})
     company_id = store.operating_company_id if store is not None else None
     entries = []
     for take in _allocate(buckets, amount, company_id):

@@ -51,8 +51,43 @@ def check_view(owner: str, view, permissions: dict) -> None:
         raise AddonError(f"addon {owner}: admin view {type(view).__name__} names undeclared permission {write!r}")
 
 
+#: Flask-Admin messages its shipped catalog (``core/translations/*/admin.mo``, a copy of
+#: Flask-Admin's zh_Hans_CN one) lacks: translated through the kernel's catalog instead
+ADMIN_GAPS = (_l("Failed to create record."), _l("Failed to update record."), _l("Record was successfully created."),
+              _l("Record was successfully saved."))
+
+
+def wire_admin_translations() -> None:
+    """Flask-Admin's own strings in the user's language: its ``admin`` catalog first, the
+    kernel's ``messages`` catalog for the msgids it lacks (see :data:`ADMIN_GAPS`). WTForms'
+    messages ("Not a valid integer value.") come from WTForms' catalog, which Flask-Admin
+    already loads for the request's locale. Idempotent."""
+    from flask_admin import babel as admin_babel
+
+    dom = getattr(admin_babel, "domain", None)
+    if dom is None or getattr(dom, "_banyan_wired", False):
+        return
+    original = dom.get_translations
+
+    def get_translations():
+        t = original()
+        catalog = getattr(t, "_catalog", None)
+        if catalog is not None and not getattr(t, "_banyan_merged", False):
+            from core.i18n import current_locale, translations
+
+            for key, value in getattr(translations(current_locale()), "_catalog", {}).items():
+                catalog.setdefault(key, value)
+            t._banyan_merged = True
+        return t
+
+    dom.get_translations = get_translations
+    dom._banyan_wired = True
+
+
 def init_admin(app, rt) -> Admin:
     from core.admin.pages import DashboardView
+
+    wire_admin_translations()
 
     admin = Admin(app, name="Banyan", url="/admin",
                   theme=Bootstrap4Theme(base_template="banyan/admin_base.html", fluid=True),

@@ -30,9 +30,11 @@ from flask_admin.form import DateTimeField
 from flask_admin.model.form import converts
 from flask_admin.helpers import get_redirect_target
 from jinja2 import pass_context
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
+from wtforms.validators import Length, ValidationError
 
 from core.errors import BusinessError
+from core.fields import rule_of
 from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import format_local, to_local, to_utc
 
@@ -125,10 +127,51 @@ class LocalDateTimeField(DateTimeField):
             self.data = to_utc(self.data)
 
 
+class RuleValidator:
+    """A WTForms validator from a column's :class:`core.fields.FieldRule` (range, decimals,
+    length, control characters, allowed characters): the back office refuses what the API
+    and the database session refuse, with the same messages, on the field."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __call__(self, form, field):
+        if field.errors:  # the field could not even parse the input ("Not a valid integer")
+            return
+        value = field.data
+        if isinstance(value, str):
+            value = value.strip() if self.rule.kind != "string" else value
+            if self.rule.kind != "string" and value == "":
+                return
+        messages = self.rule.errors(value)
+        if self.rule.kind == "string" and any(isinstance(v, Length) for v in field.validators):
+            # Flask-Admin's own Length validator already says it
+            messages = [m for m in messages if getattr(m, "_args", ("",))[0] != "At most %(max)s characters."]
+        if messages:
+            raise ValidationError(" ".join(str(m) for m in messages))
+
+
+def _single_column(prop):
+    columns = getattr(prop, "columns", None)
+    if columns and len(columns) == 1 and getattr(columns[0], "table", None) is not None:
+        return columns[0]
+    return None
+
+
 class LocalModelConverter(AdminModelConverter):
     """Form converter of every Banyan model view (inline forms use it too): ``DateTime``
     columns get :class:`LocalDateTimeField`; a :class:`core.codes.Code` column is a text
-    field (its value is normalised when set on the model)."""
+    field (its value is normalised when set on the model); every column field gets a
+    :class:`RuleValidator` from the column's rule (``core.fields``)."""
+
+    def convert(self, model, mapper, name, prop, field_args, hidden_pk):
+        column = _single_column(prop)
+        if column is not None and not column.primary_key:
+            rule = rule_of(column)
+            if rule.kind != "other":
+                field_args = dict(field_args or {})
+                field_args["validators"] = list(field_args.get("validators") or ()) + [RuleValidator(rule)]
+        return super().convert(model, mapper, name, prop, field_args, hidden_pk)
 
     @converts("core.codes.Code")
     def conv_code(self, *args, **kwargs):
@@ -331,6 +374,9 @@ class BanyanModelView(_Permissioned, ModelView):
             apply_business_error(form, exc)
         elif isinstance(exc, IntegrityError):
             flash(gettext("This record clashes with another one (a code or number already used?)."), "error")
+        elif isinstance(exc, DataError):  # a value the rules did not foresee: refused, not a 500
+            log.warning("back office: database refused a value: %s", exc.orig)
+            flash(gettext("A value does not fit its field."), "error")
         else:
             raise exc
         return False
@@ -344,7 +390,7 @@ class BanyanModelView(_Permissioned, ModelView):
             self._on_model_change(form, model, True)
             s.flush()
             s.commit()
-        except (BusinessError, IntegrityError) as exc:
+        except (BusinessError, IntegrityError, DataError) as exc:
             return self._fail(form, exc)
         self.after_model_change(form, model, True)
         return model
@@ -356,7 +402,7 @@ class BanyanModelView(_Permissioned, ModelView):
             self._on_model_change(form, model, False)
             s.flush()
             s.commit()
-        except (BusinessError, IntegrityError) as exc:
+        except (BusinessError, IntegrityError, DataError) as exc:
             return self._fail(form, exc)
         self.after_model_change(form, model, False)
         return True

@@ -6,10 +6,12 @@ permission checks, one JSON error format, pagination.
 * Every endpoint names its permission with :func:`requires` (put it right under
   ``@bp.route`` so authentication comes before body validation). An endpoint without one
   makes the app refuse to start.
-* Errors, always ``{"code", "status", "errors": {"json": {field: [messages]}}, "message"}``:
-  422 for bad input (webargs/marshmallow or a :class:`core.errors.BusinessError`), 401
-  without a valid token, 403 without the permission, 404, 409 on conflicts, 429 with
-  ``Retry-After`` (seconds) over a rate limit (:mod:`core.lookup`).
+* Errors, always ``{"code", "status", "message", "errors": {"json": {"lines.0.qty":
+  [{"code", "message"}]}}}`` (flat field paths, stable codes, messages in the request's
+  language; see :mod:`core.api.errors`): 422 for bad input (webargs/marshmallow or a
+  :class:`core.errors.BusinessError`), 401 without a valid token, 403 without the
+  permission, 404, 409 on conflicts, 429 with ``Retry-After`` (seconds) over a rate limit
+  (:mod:`core.lookup`).
 * Authentication: ``Authorization: Bearer <token>`` (see :mod:`core.security.tokens`);
   a logged-in back-office user (session cookie) may also read (GET). A verified token is
   trusted for ``security.token_cache_seconds`` (5 s) per process: a revoked token gets 401
@@ -20,10 +22,9 @@ from __future__ import annotations
 import html
 import json
 from functools import wraps
-from http import HTTPStatus
 
 import flask_smorest
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import func, select
@@ -147,16 +148,11 @@ def authenticate():
 
 
 def _error(status: int, errors: dict | None = None, message=None, headers=None):
-    payload = {"code": status, "status": HTTPStatus(status).phrase}
-    if errors:
-        payload["errors"] = {"json": errors}
-    if message is not None:
-        payload["message"] = str(message)
-    resp = jsonify(payload)
-    resp.status_code = status
-    for k, v in (headers or {}).items():
-        resp.headers[k] = v
-    return resp
+    """An error answer in the API's one format (:mod:`core.api.errors`): ``errors`` is
+    ``{field path: [messages]}``; every 4xx of the kernel and of the addons goes through it."""
+    from core.api.errors import response
+
+    return response(status, errors, message, headers)
 
 
 def unauthorized():
@@ -224,14 +220,25 @@ def handle_integrity_error(exc: IntegrityError):
                   message=_("Conflict with existing data."))
 
 
+def _error_schema():
+    from core.api.errors import ErrorSchema
+
+    return ErrorSchema
+
+
 class BanyanApi(Api):
-    """flask-smorest's Api, whose JSON error handler only answers for ``/api`` paths: the
-    back office and the login page keep Flask's HTML errors (and their reasons)."""
+    """flask-smorest's Api, whose JSON error handler only answers for ``/api`` paths (the
+    back office and the login page keep Flask's HTML errors, and their reasons), in the
+    API's one error format, documented as the ``Error`` schema."""
+
+    ERROR_SCHEMA = _error_schema()
 
     def handle_http_exception(self, error):
         if not request.path.startswith("/api"):
             return error
-        return super().handle_http_exception(error)
+        from core.api.errors import http_error_response
+
+        return http_error_response(error)
 
 
 # --------------------------------------------------------------------------- docs page

@@ -3,19 +3,22 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
+from core.errors import coded
+from core.fields import CONTROL_CHARS, rule_of
 from core.i18n import lazy_gettext as _l
 from core.localtime import aware_local, to_utc
 from core.models.customer import CUSTOMER_KINDS
 from core.models.employee import EMPLOYEE_ROLES, SCOPE_KINDS
 from core.models.org import STORE_FORMATS, STORE_KINDS
-from core.models.product import PRICE_KINDS
+from core.models.product import PRICE_KINDS, PriceListItem, Product
 from core.models.sale import SALE_KINDS, SALE_STATES
 
 MAX_ID = 2**31 - 1
 
 
 class Str(fields.String):
-    """A string that a database can store: no NUL character, at most ``max`` characters."""
+    """A string that a database can store: no control character (NUL and the other C0
+    characters but tab and line breaks, as ``core.fields``), at most ``max`` characters."""
 
     def __init__(self, max: int | None = None, min: int | None = None, **kw):
         extra = kw.pop("validate", None)
@@ -26,8 +29,8 @@ class Str(fields.String):
 
     def _deserialize(self, value, attr, data, **kw):
         value = super()._deserialize(value, attr, data, **kw)
-        if "\x00" in value:
-            raise ValidationError(str(_l("Must not contain NUL characters.")))
+        if CONTROL_CHARS.search(value):
+            raise ValidationError(coded(_l("Must not contain control characters.")))
         return value.strip()
 
 
@@ -60,7 +63,7 @@ class Instant(fields.DateTime):
     def _deserialize(self, value, attr, data, **kw):
         dt = super()._deserialize(value, attr, data, **kw)
         if not 1900 <= dt.year <= 9000:
-            raise ValidationError(str(_l("Out of range.")))
+            raise ValidationError(coded(_l("Out of range.")))
         return to_utc(dt)
 
 
@@ -74,7 +77,7 @@ class SafeDate(fields.Date):
     def _deserialize(self, value, attr, data, **kw):
         d = super()._deserialize(value, attr, data, **kw)
         if not 1900 <= d.year <= 9000:
-            raise ValidationError(str(_l("Out of range.")))
+            raise ValidationError(coded(_l("Out of range.")))
         return d
 
 
@@ -94,8 +97,8 @@ class DecimalIn(fields.Decimal):
         d = super()._deserialize(value, attr, data, **kw)
         if d < self.low or (d == self.low and not self.low_inclusive) or d >= self.high:
             op = ">=" if self.low_inclusive else ">"
-            raise ValidationError(str(_l("Must be %(op)s %(low)s and below %(high)s.", op=op, low=self.low,
-                                         high=self.high)))
+            raise ValidationError(coded(_l("Must be %(op)s %(low)s and below %(high)s.", op=op, low=self.low,
+                                           high=self.high)))
         return d
 
 
@@ -110,6 +113,64 @@ def MoneyIn(**kw):
 
 def Qty(**kw):
     return DecimalIn(0, 10**8, low_inclusive=False, **kw)
+
+
+class RuleDecimal(fields.Decimal):
+    """A decimal checked against a column's rule (``core.fields``): range and decimals as
+    the column declares them. Given as a string (or a JSON number)."""
+
+    def __init__(self, rule, **kw):
+        self.rule = rule
+        doc = {"type": "string", "example": "1.00"}
+        if rule.decimals is not None:
+            doc["description"] = f"at most {rule.decimals} decimals"
+        if rule.minimum is not None:
+            doc["x-minimum"] = str(rule.minimum)
+        if rule.maximum is not None:
+            doc["x-maximum"] = str(rule.maximum)
+        kw["metadata"] = {**doc, **kw.get("metadata", {})}
+        super().__init__(as_string=True, allow_nan=False, **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        d = super()._deserialize(value, attr, data, **kw)
+        errors = self.rule.errors(d)
+        if errors:
+            raise ValidationError([coded(m) for m in errors])
+        return d
+
+
+class RuleInteger(fields.Integer):
+    """An integer checked against a column's rule (range as the column declares it)."""
+
+    def __init__(self, rule, **kw):
+        self.rule = rule
+        super().__init__(strict=True, **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        n = super()._deserialize(value, attr, data, **kw)
+        errors = self.rule.errors(n)
+        if errors:
+            raise ValidationError([coded(m) for m in errors])
+        return n
+
+
+def from_column(attr, min: int | None = None, **kw):
+    """The input field of an ORM column (``from_column(Product.cost)``) from its rule
+    (``core.fields.rule_of``): text with its length and no control characters, an integer
+    or a decimal in the declared range with the column's decimals. The back office and the
+    database session apply the same rule; ``min`` is a minimum length for text."""
+    rule = rule_of(attr)
+    if rule.kind == "string":
+        extra = kw.pop("validate", None)
+        validators = [] if extra is None else (list(extra) if isinstance(extra, (list, tuple)) else [extra])
+        if rule.pattern:
+            validators.append(validate.Regexp(rule.pattern))
+        return Str(max=rule.max_length, min=min if min is not None else rule.min_length, validate=validators, **kw)
+    if rule.kind == "integer":
+        return RuleInteger(rule, **kw)
+    if rule.kind in ("decimal", "float"):
+        return RuleDecimal(rule, **kw)
+    raise TypeError(f"no input field for column {attr}")
 
 
 class Input(Schema):
@@ -292,6 +353,7 @@ class ProductSchema(Schema):
     unit = fields.String()
     category_id = fields.Integer(allow_none=True)
     cost = Money()
+    sold_by_weight = fields.Boolean()
     active = fields.Boolean()
 
 
@@ -301,7 +363,8 @@ class ProductIn(Input):
     name = Str(required=True, min=1, max=160)
     unit = Str(min=1, max=16)
     category_id = Id(allow_none=True)
-    cost = MoneyIn()
+    cost = from_column(Product.cost)
+    sold_by_weight = fields.Boolean(metadata={"description": "sold by weight (3 decimals) or by the piece"})
     active = fields.Boolean()
 
 
@@ -359,7 +422,7 @@ class PriceItemSchema(Schema):
 
 class PriceItemIn(Input):
     product_id = Id(required=True)
-    price = MoneyIn(required=True)
+    price = from_column(PriceListItem.price, required=True)
     valid_from = Instant(metadata={"description": "when the price takes effect (default now)"})
 
 
@@ -520,7 +583,7 @@ class SaleQuery(Query):
     @validates_schema
     def _range(self, data, **kw):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise ValidationError(str(_l("Must not be after date_to.")), "date_from")
+            raise ValidationError(coded(_l("Must not be after date_to.")), "date_from")
 
 
 class RefundLineIn(Input):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
@@ -31,10 +31,19 @@ class Product(IdPk, Timestamps, Base):
     barcode: Mapped[str | None] = mapped_column(Code(40, kind="barcode"), unique=True)
     name: Mapped[str] = mapped_column(String(160), index=True)
     unit: Mapped[str] = mapped_column(String(16), default="pcs")
+    #: the unit of measure: False (default) = sold by the piece, a line holds whole units;
+    #: True = sold by weight (kilograms), a line holds up to three decimals (Quantity's scale).
+    #: Checked by the checkout and the refund (``core.validation.unit_quantity``).
+    sold_by_weight: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     category_id: Mapped[int | None] = mapped_column(ForeignKey("core_product_category.id"), index=True)
-    cost: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    cost: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), info={"min": 0})
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     category: Mapped[ProductCategory | None] = relationship()
+
+    @property
+    def qty_places(self) -> int:
+        """Decimals a quantity of this product may have: 3 by weight, 0 by the piece."""
+        return 3 if self.sold_by_weight else 0
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
@@ -70,7 +79,7 @@ class PriceListItem(IdPk, Base):
     )
     price_list_id: Mapped[int] = mapped_column(ForeignKey("core_price_list.id", ondelete="CASCADE"))
     product_id: Mapped[int] = mapped_column(ForeignKey("core_product.id"), index=True)
-    price: Mapped[Decimal] = mapped_column(Money)
+    price: Mapped[Decimal] = mapped_column(Money, info={"min": 0})
     valid_from: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     valid_to: Mapped[datetime | None] = mapped_column(DateTime)
     price_list: Mapped[PriceList] = relationship()

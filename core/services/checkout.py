@@ -36,7 +36,7 @@ from core.models import (
 from core.runtime import hook_of, runtime_of
 from core.services.pricing import clear_prefetch, prefetch_for, products_with_retail, retail_price_column
 from core.services.sale_writer import insert_payments, insert_sale
-from core.validation import decimal_input, money_input, quantity_input
+from core.validation import decimal_input, money_input, quantity_input, unit_quantity
 
 
 @dataclass
@@ -247,6 +247,11 @@ def _price_each_line(session, hook, req, sale, products, store, customer, at, er
         if product is None or not product.active:
             errors[f"lines.{i}.product_id"] = [_l("No such product.")]
             continue
+        try:
+            unit_quantity(product, ln.qty, f"lines.{i}.qty")
+        except BusinessError as exc:
+            errors.update(exc.errors)
+            continue
         price = hook.resolve_price(session=session, product=product, store=store, customer=customer, at=at)
         if price is None:
             errors[f"lines.{i}.product_id"] = [_l("This product has no price at this store.")]
@@ -383,8 +388,36 @@ def capture_payments(session, sale: Sale, plan: list) -> list[SalePayment]:
     the sale is already written, so a capture may record its id). Returns the payment rows,
     for :func:`core.services.sale_writer.insert_payments`."""
     rows = []
-    for method, amount, ref in plan:
+    # the plan holds the request's payments in order (plan_payments raises on any bad one)
+    for i, (method, amount, ref) in enumerate(plan):
         if method.capture is not None:
-            ref = method.capture(session, sale, amount, ref) or ref
+            try:
+                ref = method.capture(session, sale, amount, ref) or ref
+            except BusinessError as exc:
+                raise payment_error(exc, i) from None
         rows.append(SalePayment(method=method.code, amount=amount, reference=ref))
     return rows
+
+
+#: fields of one payment: a capture's (or a refund's) error naming one is about that payment
+PAYMENT_FIELDS = ("amount", "reference", "method")
+#: fields of the ticket itself, left as they are
+TICKET_FIELDS = ("customer_id", "store_id", "cashier_id", "codes")
+
+
+def payment_error(exc: BusinessError, index: int) -> BusinessError:
+    """``exc`` raised by the capture of payment ``index``, its fields as paths of the
+    request: ``amount`` -> ``payments.<index>.amount`` (``reference``, ``method`` alike),
+    ``customer_id``/``store_id`` stay, anything else (``_``, ``payments``, an addon's own
+    name) -> ``payments.<index>``. A stored-value, points or gift-card shortfall thus names
+    the payment that asked for it, as a schema error would."""
+    errors = {}
+    for key, messages in exc.errors.items():
+        if key in PAYMENT_FIELDS:
+            path = f"payments.{index}.{key}"
+        elif key in TICKET_FIELDS or key.startswith("payments."):
+            path = key
+        else:
+            path = f"payments.{index}"
+        errors.setdefault(path, []).extend(messages)
+    return type(exc)(errors, status=exc.status)

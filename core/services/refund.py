@@ -22,7 +22,7 @@ from core.models import Sale, SaleLine, SalePayment
 from core.runtime import hook_of
 from core.services.checkout import payment_method_map
 from core.services.numbering import next_number
-from core.validation import duplicate_errors, quantity_input
+from core.validation import duplicate_errors, quantity_input, unit_quantity
 
 
 @dataclass
@@ -56,7 +56,7 @@ def refund_lines(sale: Sale, lines: list[RefundLineRequest] | None) -> list[tupl
             errors[f"lines.{i}.line_id"] = [_l("This line is not on the sale.")]
             continue
         try:
-            qty = quantity_input(req.qty, f"lines.{i}.qty")
+            qty = unit_quantity(line.product, quantity_input(req.qty, f"lines.{i}.qty"), f"lines.{i}.qty")
         except BusinessError as exc:
             errors.update(exc.errors)
             continue

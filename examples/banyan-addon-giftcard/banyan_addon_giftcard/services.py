@@ -107,12 +107,12 @@ def customer_balance(session, customer_id: int) -> Decimal:
 def capture(session, sale, amount, reference):
     """PaymentMethod.capture: take ``amount`` from the card whose code is ``reference``."""
     if not reference:
-        raise BusinessError({"payments": [_l("Scan or type the gift card code.")]})
+        raise BusinessError({"reference": [_l("Scan or type the gift card code.")]})
     card = lock_card(session, reference)
     if not card.active:
-        raise BusinessError({"payments": [_l("This gift card is blocked.")]})
+        raise BusinessError({"reference": [_l("This gift card is blocked.")]})
     if balance(session, card) < amount:
-        raise BusinessError({"payments": [_l("The gift card balance is too low.")]})
+        raise BusinessError({"amount": [_l("The gift card balance is too low.")]})
     session.add(GiftCardEntry(card_id=card.id, amount=-money(amount), kind="redeem",
                               source=f"sale:{sale.number or ''}", sale_id=sale.id))
     session.flush()
