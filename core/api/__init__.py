@@ -208,7 +208,7 @@ def request_user():
 # --------------------------------------------------------------------------- errors
 
 def handle_business_error(exc: BusinessError):
-    status = exc.status if exc.status in (400, 401, 403, 404, 409, 422) else 422
+    status = exc.status if exc.status in (400, 401, 403, 404, 409, 413, 422) else 422
     return _error(status, errors=exc.errors, message=str(exc))
 
 
@@ -227,6 +227,11 @@ class BanyanApi(Api):
     def handle_http_exception(self, error):
         if not request.path.startswith("/api"):
             return error
+        if error.code == 413:  # a body over MAX_CONTENT_LENGTH: said on the upload's field
+            from core.files import too_large, settings
+
+            exc = too_large(settings(current_app.extensions["banyan"]).max_size)
+            return _error(413, errors=exc.errors, message=str(exc))
         return super().handle_http_exception(error)
 
 

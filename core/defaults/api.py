@@ -8,5 +8,6 @@ from core.hookspecs import hookimpl
 @hookimpl(trylast=True)
 def register_blueprints(app):
     from core.api.resources import BLUEPRINTS
+    from core.files.api import blp as files
 
-    return BLUEPRINTS
+    return BLUEPRINTS + (files,)
