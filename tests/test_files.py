@@ -242,6 +242,18 @@ def test_temporary_files_of_interrupted_writes_are_swept(session, store_dir):
     assert F.collect_garbage(session)["temporary"] == 1 and not stale.exists()
 
 
+def test_customer_merge_moves_attachments(session, make, store_dir):
+    from core.services.customers import merge_customers
+
+    store = make.store()
+    kept, removed = make.customer(home_store_id=store.id), make.customer()
+    row = F.attach(session, "core_customer", removed.id, "id-card.jpg", JPEG, None)
+    merge_customers(session, kept.id, removed.id)
+    session.refresh(row)
+    assert (row.owner_id, row.store_id) == (kept.id, store.id)
+    assert [r.id for r in F.list_for(session, "core_customer", kept.id, None)] == [row.id]
+
+
 # --------------------------------------------------------------------------- purge
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures_addons"))

@@ -51,7 +51,7 @@ from core.mixins import utcnow
 __all__ = [
     "FileOwner", "Download", "FileSettings", "attach", "list_for", "open_for_download", "delete",
     "get_for", "owners", "settings", "settings_from", "storage_of", "sanitize_filename", "collect_garbage",
-    "purge_addon", "FileTooLarge",
+    "purge_addon", "repoint", "FileTooLarge",
 ]
 
 log = logging.getLogger("banyan.files")
@@ -384,6 +384,25 @@ def delete(session, file_id: int, user=None) -> None:
     row = get_for(session, file_id, user, write=True)
     session.delete(row)
     session.flush()
+
+
+def repoint(session, model, old_id: int, new_id: int) -> int:
+    """Move the files of record ``old_id`` of ``model`` to record ``new_id`` (a customer
+    merge: files reference their record by table and id, which no foreign key re-points).
+    Their ``store_id`` becomes the new record's store. Returns how many moved."""
+    from sqlalchemy import update
+
+    from core.models import FileRecord
+
+    name = model.__table__.name
+    new = session.get(model, new_id)
+    values = {"owner_id": new_id}
+    if new is not None:
+        values["store_id"] = _store_of(new)
+    return session.execute(update(FileRecord).where(FileRecord.owner_table == name,
+                                                    FileRecord.owner_id == old_id)
+                           .values(values).execution_options(banyan_unscoped=True,
+                                                             synchronize_session=False)).rowcount or 0
 
 
 def _runtime(session):
