@@ -311,6 +311,8 @@ def test_api_round_trip(api, make, store_dir):
     assert body["size"] == len(PNG) and body["record"] == customer.id and body["owner"] == "core_customer"
     listed = api.get(f"/api/v1/files?owner=core_customer&record={customer.id}", user=admin)
     assert [f["id"] for f in listed.get_json()] == [body["id"]]
+    assert body["id"] in [f["id"] for f in api.get("/api/v1/files?owner=core_customer", user=admin).get_json()]
+    assert api.get(f"/api/v1/files?record={customer.id}", user=admin).status_code == 422
     got = api.get(f"/api/v1/files/{body['id']}", user=admin)
     assert got.status_code == 200 and got.data == PNG
     assert got.headers["Content-Type"] == "image/png"
@@ -359,11 +361,13 @@ def test_api_scope_404(api, make, store_dir):
     r = api.post("/api/v1/files", user=user_a, content_type="multipart/form-data",
                  data={"owner": "core_sale", "record": str(sale_b.id), "file": (io.BytesIO(PNG), "x.png")})
     assert r.status_code == 404 and "record" in r.get_json()["errors"]["json"]
+    assert theirs.id not in [f["id"] for f in api.get("/api/v1/files", user=user_a).get_json()]
     sale_a = make.sale(store=a)
     r = api.post("/api/v1/files", user=user_a, content_type="multipart/form-data",
                  data={"owner": "core_sale", "record": str(sale_a.id), "file": (io.BytesIO(PNG), "x.png")})
     assert r.status_code == 201
     assert api.get(f"/api/v1/files/{r.get_json()['id']}", user=user_a).data == PNG
+    assert [f["id"] for f in api.get("/api/v1/files", user=user_a).get_json()] == [r.get_json()["id"]]
 
 
 # --------------------------------------------------------------------------- back office

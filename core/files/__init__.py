@@ -50,7 +50,7 @@ from core.mixins import utcnow
 
 __all__ = [
     "FileOwner", "Download", "FileSettings", "attach", "list_for", "open_for_download", "delete",
-    "get_for", "owners", "settings", "settings_from", "storage_of", "sanitize_filename", "collect_garbage",
+    "get_for", "visible", "owners", "settings", "settings_from", "storage_of", "sanitize_filename", "collect_garbage",
     "purge_addon", "repoint", "FileTooLarge",
 ]
 
@@ -338,6 +338,40 @@ def list_for(session, owner, record_id: int, user=None) -> list:
     return list(session.execute(
         select(FileRecord).where(FileRecord.owner_table == fo.name, FileRecord.owner_id == record_id)
         .order_by(FileRecord.uploaded_at, FileRecord.id).execution_options(**_UNSCOPED)).scalars())
+
+
+def visible(session, user=None, owner=None):
+    """A select of the files ``user`` may read (optionally of one ``owner`` only): of the
+    owners whose read permission they hold, the files whose record is visible to them. For
+    lists across records (``GET /api/v1/files`` without ``record``); order and page it."""
+    from sqlalchemy import false, or_
+
+    from core.models import FileRecord
+
+    if owner is not None:
+        _addon, fo = _resolve(session, owner)
+        declared = [fo]
+    else:
+        declared = [fo for _addon, fo in owners(_registry(session)).values()]
+    parts = []
+    from core.security.permissions import has_permission
+
+    for fo in declared:
+        if user is not None and not has_permission(session, user, fo.read_permission):
+            continue
+        pk = fo.model.__mapper__.primary_key[0]
+        parts.append((FileRecord.owner_table == fo.name) & FileRecord.owner_id.in_(select(pk)))
+    stmt = select(FileRecord).where(or_(*parts) if parts else false()).execution_options(**_UNSCOPED)
+    if user is not None:
+        from core.security.scope import Scope, cached_criteria, scope_of, store_ids_for
+
+        scope = scope_of(session)
+        if scope is None or scope.user_id != user.id:
+            scope = Scope(user.id, store_ids_for(session, user))
+        if not scope.unrestricted:
+            # the record rules reach the records in the subqueries too (with_loader_criteria)
+            stmt = stmt.options(*cached_criteria(_registry(session), scope))
+    return stmt
 
 
 def get_for(session, file_id: int, user=None, write: bool = False):

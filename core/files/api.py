@@ -42,8 +42,8 @@ class FileSchema(Schema):
 
 
 class FileQuery(Schema):
-    owner = Str(max=80, required=True, metadata={"description": "owner name, e.g. core_customer"})
-    record = QId(required=True, metadata={"description": "the owning record's id"})
+    owner = Str(max=80, metadata={"description": "owner name, e.g. core_customer"})
+    record = QId(metadata={"description": "the owning record's id (with owner)"})
 
 
 UPLOAD_BODY = {
@@ -96,9 +96,21 @@ def upload():
 @requires(AUTHENTICATED)
 @blp.arguments(FileQuery, location="query")
 @blp.response(200, FileSchema(many=True))
-def list_files(args):
-    """The files of one record."""
-    return F.list_for(db_session(), args["owner"], args["record"], request_user())
+@blp.paginate()
+def list_files(args, pagination_parameters):
+    """The files of one record (owner and record), of one owner, or all you may read."""
+    from core.api import paginate_select
+    from core.models import FileRecord
+
+    s, user = db_session(), request_user()
+    if "record" in args:
+        if "owner" not in args:
+            raise BusinessError({"owner": _l("Missing data for required field.")})
+        F.list_for(s, args["owner"], args["record"], user)  # 403 / 404 on the record
+        stmt = F.visible(s, user, args["owner"]).where(FileRecord.owner_id == args["record"])
+    else:
+        stmt = F.visible(s, user, args.get("owner"))
+    return paginate_select(s, stmt.order_by(FileRecord.id), pagination_parameters)
 
 
 @blp.route("/<int:file_id>", methods=["GET"])
