@@ -44,6 +44,7 @@ from typing import BinaryIO
 
 from sqlalchemy import delete as sql_delete, select
 
+from core.contrib import FileOwner  # re-exported: ``from core.files import FileOwner``
 from core.errors import AddonError, BusinessError, Forbidden, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
@@ -55,8 +56,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("banyan.files")
-
-from core.contrib import FileOwner  # noqa: E402 - re-exported: ``from core.files import FileOwner``
 
 _UNSCOPED = {"banyan_unscoped": True}
 MAX_ID = 2**31 - 1
