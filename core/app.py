@@ -70,6 +70,7 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
     from flask_babel import Babel
 
     from core.config import load_config
+    from core.files import settings_from as _files_settings
     from core.runtime import Runtime
 
     if runtime is None:
@@ -89,7 +90,8 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
         BABEL_DEFAULT_LOCALE=cfg["locale"]["default"],
         BABEL_DEFAULT_TIMEZONE=cfg["locale"]["timezone"],
         WTF_CSRF_TIME_LIMIT=None,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # a request may carry one attachment of [files] max_size plus its form (core.files)
+        MAX_CONTENT_LENGTH=max(16 * 1024 * 1024, _files_settings(cfg).max_size + 1024 * 1024),
         BANYAN_TOKEN_CACHE_SECONDS=float(sec.get("token_cache_seconds", 5)),
     )
     Babel(app, locale_selector=select_locale)

@@ -63,6 +63,10 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | None = 
     if not inst.is_absolute():
         inst = Path.cwd() / inst
     cfg["instance"]["path"] = str(inst)
+    files = cfg.get("files")
+    if files is not None:
+        root = Path(files["root"] or "files")
+        files["root"] = str(root if root.is_absolute() else inst / root)
     if not cfg["database"]["url"]:
         cfg["database"]["url"] = f"sqlite:///{inst / 'banyan.sqlite'}"
     return cfg

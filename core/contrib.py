@@ -41,6 +41,25 @@ class Job:
 
 
 @dataclass(frozen=True)
+class FileOwner:
+    """Records of ``model`` may carry attachments (``core.files``); returned by
+    ``register_file_owners``, declared by the addon that owns ``model``.
+
+    A user reads (lists, downloads) a record's files with ``read_permission`` and adds or
+    deletes them with ``write_permission``, and only while the record itself is visible to
+    them through the record rules (``core.security.scope``); otherwise the file is "not
+    found". The owner is named by ``model``'s table (``spare_parts_repair``)."""
+
+    model: type
+    read_permission: str
+    write_permission: str
+
+    @property
+    def name(self) -> str:
+        return self.model.__table__.name
+
+
+@dataclass(frozen=True)
 class Adjustment:
     """A discount (negative ``amount``) or surcharge on a ticket line (``line``) or the ticket.
 

@@ -116,6 +116,20 @@ def register_merge_rules() -> Iterable[Any]:
     """
 
 
+@hookspec
+def register_file_owners() -> Iterable[Any]:
+    """Return ``core.contrib.FileOwner`` objects: which of this addon's models carry
+    attachments, and the permissions that read and write them.
+
+    Called when the file store resolves an owner (``core.files``: upload, list, download,
+    delete, on every surface). A file is attached to one record of the model; a user reaches
+    it only with the owner's permission and while the record is visible to them through the
+    record rules, else it is "not found" (404). Purging the addon removes its files. One
+    owner per model; declare only your own models.
+    Implemented by: the kernel (customers, stores, products, employees, sales).
+    """
+
+
 @hookspec(historic=True)
 def startup(app) -> None:
     """Called once after the app is built, so addons can warm caches or add Jinja filters.

@@ -35,6 +35,11 @@ def world(make, session):
         session.add(pl)
         session.flush()
         w[side] = dict(company=co, region=region, store=store, customer=cust, employee=emp, sale=sale, pricelist=pl)
+    from core import files
+
+    for side in ("a", "b"):  # one attachment per franchisee, on its sale
+        w[side]["file"] = files.attach(session, "core_sale", w[side]["sale"].id, "receipt.pdf",
+                                       b"%PDF-1.4\n" + side.encode(), None).id
     session.commit()
     return w
 
@@ -53,6 +58,7 @@ FOREIGN = {
     "/api/v1/categories": lambda b: set(),
     "/api/v1/tokens": lambda b: set(),        # one's own tokens only
     "/api/v1/notifications": lambda b: set(),  # one's own only (tests/test_notify.py)
+    "/api/v1/files": lambda b: {("id", b["file"])},
 }
 #: any row carrying one of these keys with the other franchisee's value is a leak
 REF_KEYS = ("store_id", "home_store_id", "operating_company_id", "customer_id", "region_id", "company_id")

@@ -362,6 +362,41 @@ def test_hook_register_jobs(rt, session, make, register_plugin):
         declared_jobs(rt)
 
 
+def test_hook_register_file_owners(rt, session, make, register_plugin, tmp_path, monkeypatch):
+    """A declared owner's records take attachments, under the owner's permissions; an owner
+    declared twice, or for a table no addon registered, refuses to resolve."""
+    from core import files
+    from core.contrib import FileOwner
+    from core.files.storage import LocalFolderStorage
+    from core.models import Warehouse
+
+    monkeypatch.setitem(rt.extra, "file_storage", LocalFolderStorage(tmp_path))
+    store = make.store()
+    wh = Warehouse(code="W1", name="Main", store_id=store.id, company_id=store.operating_company_id)
+    session.add(wh)
+    session.flush()
+    with pytest.raises(BusinessError):
+        files.attach(session, "core_warehouse", wh.id, "plan.pdf", b"%PDF-1.4\n", None)
+
+    class Owners:
+        @hookimpl
+        def register_file_owners(self):
+            return [FileOwner(Warehouse, "core.org.read", "core.org.write")]
+
+    register_plugin(Owners())
+    assert files.owners(rt.registry)["core_warehouse"][0] == "core"
+    row = files.attach(session, "core_warehouse", wh.id, "plan.pdf", b"%PDF-1.4\n", None)
+    assert (row.owner_addon, row.store_id) == ("core", wh.store_id)
+    cashier = make.user(roles=("cashier",))
+    assert files.list_for(session, Warehouse, wh.id, cashier)[0].id == row.id
+    with pytest.raises(BusinessError):
+        files.attach(session, "core_warehouse", wh.id, "plan.pdf", b"%PDF-1.4\n", cashier)
+
+    register_plugin(Owners())
+    with pytest.raises(AddonError, match="declared twice"):
+        files.owners(rt.registry)
+
+
 def test_hook_register_sensitive_actions(session, make, register_plugin, monkeypatch):
     from core import approvals
 

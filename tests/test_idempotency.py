@@ -22,6 +22,7 @@ NOT_MONEY = {
     "core_products.schedule_price": "sets a price from a date: repeating sets the same price",
     "core_employees.create_employee": "a duplicate code is refused",
     "core_sales.preview_sale": "writes nothing",
+    "core_files.upload": "no money; the same bytes are stored once, a repeat adds a second row",
     "core_account.create_api_token": "no money; each call is a new token by design",
     "core_notifications.read_notification": "marks read: repeating it changes nothing",
     "core_notifications.read_all": "marks read: repeating it changes nothing",

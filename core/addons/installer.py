@@ -2,7 +2,7 @@
 
 Install state lives in ``core_addon``. Installing an addon installs its dependencies first;
 uninstall refuses while an installed addon depends on it and keeps the addon's tables
-unless ``purge``. An addon installed again after an uninstall that kept its tables replays
+(and the files attached to its records) unless ``purge``. An addon installed again after an uninstall that kept its tables replays
 the refunds and customer merges it missed (``core.services.replay``). Schema changes go through Alembic (one branch per addon, see
 ``core.migrations``); ``schema="create_all"`` builds tables straight from the models, which
 the test plugin uses for speed (the migration tests prove both give the same schema).
@@ -156,8 +156,10 @@ def uninstall(rt, name: str, purge: bool = False) -> None:
             row.state = "uninstalled"
         s.commit()
     if purge:
+        from core.files import purge_addon
         from core.migrations import forget_branch
 
+        purge_addon(rt, name, tables)
         Base.metadata.drop_all(rt.engine, tables=tables)
         forget_branch(rt, name)
     rt.reload()

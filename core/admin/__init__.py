@@ -84,6 +84,15 @@ def wire_admin_translations() -> None:
     dom._banyan_wired = True
 
 
+def check_attachments(owner: str, view, file_owners: dict) -> None:
+    """A view with ``attachments = True`` must show a model declared by ``register_file_owners``."""
+    if getattr(view, "attachments", False):
+        table = getattr(getattr(view, "model", None), "__table__", None)
+        if table is None or table.name not in file_owners:
+            raise AddonError(f"addon {owner}: admin view {type(view).__name__} has attachments = True, "
+                             f"but its model is not a FileOwner (register_file_owners)")
+
+
 def init_admin(app, rt) -> Admin:
     from core.admin.pages import DashboardView
 
@@ -98,8 +107,14 @@ def init_admin(app, rt) -> Admin:
         # Flask-Admin 2.2 deprecates plain sessions; ours is the request's scoped session
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"flask_admin.*")
         warnings.filterwarnings("ignore", message="Passing a session object directly", category=DeprecationWarning)
+        from core.files import owners as file_owners
+        from core.files.admin import bp as files_bp
+
+        app.register_blueprint(files_bp)
+        declared_owners = file_owners(rt.registry)
         for owner, view in collect_views(app, rt):
             check_view(owner, view, permissions)
+            check_attachments(owner, view, declared_owners)
             if owner != "core":
                 view.category = menu_category(manifests[owner].category)
             admin.add_view(view)

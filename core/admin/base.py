@@ -41,6 +41,7 @@ from core.localtime import format_local, to_local, to_utc
 log = logging.getLogger(__name__)
 
 SENSITIVE_PERMISSION = "core.customer.view_sensitive"
+ATTACHMENTS_TEMPLATE = "banyan/details_attachments.html"
 MASK = "****"
 
 
@@ -224,6 +225,9 @@ class BanyanModelView(_Permissioned, ModelView):
     column_display_pk = True
     #: big tables: prev/next pager without a COUNT of the whole table on every page
     simple_list_pager = False
+    #: the details page lists the record's files, with upload and delete for writers
+    #: (``core.files``); the model must be declared by ``register_file_owners``
+    attachments = False
     #: datetimes are shown, typed and filtered in the chain's local time (stored UTC)
     model_form_converter = LocalModelConverter
     filter_converter = LocalFilterConverter()
@@ -247,6 +251,16 @@ class BanyanModelView(_Permissioned, ModelView):
         for formatters in (self.column_type_formatters, self.column_type_formatters_export,
                            self.column_type_formatters_detail):
             formatters.setdefault(datetime, local_datetime_formatter)
+        if self.attachments and self.details_template != ATTACHMENTS_TEMPLATE:
+            self.attachments_base_template = self.details_template
+            self.details_template = ATTACHMENTS_TEMPLATE
+            self.can_view_details = True
+
+    def attachments_panel(self, model):
+        """The attachments panel's data for ``model`` (``core.files.admin.panel``)."""
+        from core.files.admin import panel
+
+        return panel(self, model) if self.attachments else None
 
     def _prettify_name(self, name):
         """Column and field names without a label: translated when a catalog has them."""

@@ -205,7 +205,7 @@ def request_user():
 # --------------------------------------------------------------------------- errors
 
 def handle_business_error(exc: BusinessError):
-    status = exc.status if exc.status in (400, 401, 403, 404, 409, 422, 429) else 422
+    status = exc.status if exc.status in (400, 401, 403, 404, 409, 413, 422, 429) else 422
     headers = None
     if status == 429:  # core.lookup.RateLimited: say when to come back
         headers = {"Retry-After": str(getattr(exc, "retry_after", 60))}
@@ -236,6 +236,11 @@ class BanyanApi(Api):
     def handle_http_exception(self, error):
         if not request.path.startswith("/api"):
             return error
+        if error.code == 413:  # a body over MAX_CONTENT_LENGTH: said on the upload's field
+            from core.files import settings, too_large
+
+            exc = too_large(settings(current_app.extensions["banyan"]).max_size)
+            return _error(413, errors=exc.errors, message=str(exc))
         from core.api.errors import http_error_response
 
         return http_error_response(error)

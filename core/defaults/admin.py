@@ -159,6 +159,7 @@ class RegionView(OrgView):
 
 
 class StoreView(OrgView):
+    attachments = True
     form_choices = {"kind": [("direct", _l("Directly operated")), ("franchise", _l("Franchise"))],
                     "format": [("street", _l("Street")), ("mall_counter", _l("Mall counter")),
                                ("shop_in_shop", _l("Shop in shop"))]}
@@ -173,6 +174,7 @@ class WarehouseView(OrgView):
 class CustomerView(KernelView):
     permission = "core.customer.read"
     write_permission = "core.customer.write"
+    attachments = True
     simple_list_pager = True
     column_list = ("id", "name", "kind", "phone", "email", "home_store", "tags", "active")
     column_export_list = ("id", "name", "kind", "phone", "email", "id_number", "address", "birthday", "home_store",
@@ -247,6 +249,7 @@ class TagView(KernelView):
 class ProductView(KernelView):
     permission = "core.product.read"
     write_permission = "core.product.write"
+    attachments = True
     column_list = ("sku", "barcode", "name", "unit", "category", "cost", "active")
     column_searchable_list = ("sku", "barcode", "name")
     column_filters = ("active", "category_id")
@@ -273,6 +276,7 @@ class PriceListView(KernelView):
 class EmployeeView(KernelView):
     permission = "core.employee.read"
     write_permission = "core.employee.write"
+    attachments = True
     column_exclude_list = ("created_at", "updated_at")
     form_excluded_columns = ("created_at", "updated_at")
     column_searchable_list = ("code", "name")
@@ -456,6 +460,7 @@ class SaleView(SaleRefundMixin, KernelView):
 
     permission = "core.sale.read"
     write_permission = "core.sale.refund"
+    attachments = True
     allow_create = allow_edit = allow_delete = False
     details_template = "banyan/sale_details.html"
     simple_list_pager = True

@@ -9,5 +9,6 @@ from core.hookspecs import hookimpl
 def register_blueprints(app):
     from core.api.notifications import notifications
     from core.api.resources import BLUEPRINTS
+    from core.files.api import blp as files
 
-    return (*BLUEPRINTS, notifications)
+    return (*BLUEPRINTS, notifications, files)

@@ -75,10 +75,42 @@ def register_record_rules():
     from core.contrib import RecordRule
     from core.models import PriceList
 
+    from core.models import FileRecord
+
     def where(scope):
         return or_(PriceList.store_id.is_(None), PriceList.store_id.in_(sorted(scope.store_ids)))
 
-    return [RecordRule(PriceList, "core.price_list.store", where)]
+    def file_where(scope):
+        # a file of a chain-wide record (a product) has no store; access itself is decided
+        # on the owning record (core.files)
+        return or_(FileRecord.store_id.is_(None), FileRecord.store_id.in_(sorted(scope.store_ids)))
+
+    return [RecordRule(PriceList, "core.price_list.store", where),
+            RecordRule(FileRecord, "core.file.store", file_where)]
+
+
+@hookimpl
+def register_file_owners():
+    """Kernel records that carry attachments, read and written with the record's own rights."""
+    from core.contrib import FileOwner
+    from core.models import Customer, Employee, Product, Sale, Store
+
+    return [
+        FileOwner(Customer, "core.customer.read", "core.customer.write"),
+        FileOwner(Store, "core.org.read", "core.org.write"),
+        FileOwner(Product, "core.product.read", "core.product.write"),
+        FileOwner(Employee, "core.employee.read", "core.employee.write"),
+        FileOwner(Sale, "core.sale.read", "core.sale.create"),
+    ]
+
+
+@hookimpl
+def register_jobs():
+    """``core.files.gc``: unreferenced blobs and the files of deleted records (daily 03:17)."""
+    from core.contrib import Job
+    from core.files import collect_garbage
+
+    return [Job("core.files.gc", collect_garbage, schedule="17 3 * * *", retries=1)]
 
 
 @hookimpl

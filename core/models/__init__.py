@@ -4,6 +4,7 @@ from core.models.audit import AuditLog, InstalledAddon
 from core.models.cache import ConfigVersion
 from core.models.customer import Customer, CustomerContact, Tag, customer_tag
 from core.models.employee import ApiToken, Employee, Role, RolePermission, User, user_role
+from core.models.files import FileRecord
 from core.models.idempotency import IdempotencyRecord
 from core.models.jobs import JobRun
 from core.models.notify import MailMessage, Notification
@@ -15,7 +16,7 @@ KERNEL_MODELS = (
     Company, Region, Store, Warehouse, Tag, Customer, CustomerContact, ProductCategory, Product,
     PriceList, PriceListItem, Employee, Role, RolePermission, User, ApiToken, Sale, SaleLine,
     SaleAdjustment, SalePayment, DocumentSequence, AuditLog, InstalledAddon, JobRun,
-    ApprovalRequest, ApprovalVote, ConfigVersion, IdempotencyRecord, Notification, MailMessage,
+    ApprovalRequest, ApprovalVote, ConfigVersion, IdempotencyRecord, Notification, MailMessage, FileRecord,
 )
 
 __all__ = [m.__name__ for m in KERNEL_MODELS] + ["customer_tag", "user_role", "KERNEL_MODELS"]

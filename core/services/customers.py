@@ -53,7 +53,7 @@ def _referencing_columns(session):
 def merge_customers(session, kept_id: int, removed_id: int, user=None) -> Customer:
     """Merge ``removed`` into ``kept`` inside the caller's transaction and return ``kept``.
 
-    Every plain reference moves to ``kept``; a table whose unique key contains the customer
+    Every plain reference moves to ``kept``, and so do its attachments (``core.files``); a table whose unique key contains the customer
     (a member row, an account, a rebate per year, a tag) is resolved by its owner's
     ``MergeRule`` (``register_merge_rules``, applied by ``core.services.merge_rules``);
     addons then fix their ledgers and aggregates through ``on_customer_merged``. The
@@ -85,6 +85,10 @@ def merge_customers(session, kept_id: int, removed_id: int, user=None) -> Custom
                 setattr(removed, field, None)
                 session.flush()
             setattr(kept, field, value)
+    # attachments name their record by (table, id), not by foreign key: moved here
+    from core.files import repoint
+
+    repoint(session, Customer, removed.id, kept.id)
     kept.consent_email = kept.consent_email or removed.consent_email
     kept.consent_sms = kept.consent_sms or removed.consent_sms
     kept.consent_wechat = kept.consent_wechat or removed.consent_wechat
