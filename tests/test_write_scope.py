@@ -348,3 +348,66 @@ def test_the_kernel_check_holds_without_any_surface(session, world):
                           store_id=world["A"]["store"].id))
         s.flush()
         s.rollback()
+
+
+# --- issue 11 §3 -----------------------------------------------------------------------------------
+
+def test_companies_regions_users_of_another_franchisee_are_hidden(admin_app, session, world):
+    client = login(admin_app, world["user"])
+    b = world["B"]
+    for endpoint, row, marker in (("company", b["company"], "Franchisee B"), ("region", b["region"], "Region B"),
+                                  ("user", b["user"], "cashier-b")):
+        html = client.get(f"/admin/{endpoint}/").get_data(as_text=True)
+        assert marker not in html, endpoint
+        assert client.get(f"/admin/{endpoint}/details/?id={row.id}").status_code in (302, 404), endpoint
+        assert marker not in client.get(f"/admin/{endpoint}/export/csv/").get_data(as_text=True), endpoint
+    assert "Franchisee A" in client.get("/admin/company/").get_data(as_text=True)
+
+
+def test_a_scoped_admin_cannot_give_a_wider_scope(session, world):
+    from core.errors import BusinessError
+    from core.models import User
+
+    rt = session.info["runtime"]
+    with rt.session(user=world["user"], scoped=True) as s:
+        for kind, ref in (("all", None), ("store", world["B"]["store"].id),
+                          ("company", world["B"]["company"].id)):
+            s.add(User(username=f"wide-{kind}", scope_kind=kind, scope_ref_id=ref))
+            with pytest.raises(BusinessError):
+                s.flush()
+            s.rollback()
+        s.add(User(username="narrow", scope_kind="store", scope_ref_id=world["A"]["store"].id))
+        s.flush()
+        s.rollback()
+
+
+def test_contact_phones_masked_in_the_customer_form_and_kept_on_save(admin_app, session, world, make):
+    from core.models import Customer, CustomerContact
+
+    cust = world["A"]["customer"]
+    session.add(CustomerContact(customer_id=cust.id, name="Buyer Wang", phone="13712345678"))
+    cashier = make.user(username="cashier-a", roles=("cashier",), scope_kind="store",
+                        scope_ref_id=world["A"]["store"].id)
+    session.commit()
+    stored = session.execute(select(CustomerContact.phone)).scalar()
+    client = login(admin_app, cashier)
+    url = f"/admin/customer/edit/?id={cust.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert "Buyer Wang" in html and stored not in html and "13712345678" not in html
+    contact = session.execute(select(CustomerContact)).scalar()
+    shown = re.search(r'name="contacts-0-phone"[^>]*value="([^"]*)"', html) or re.search(
+        r'value="([^"]*)"[^>]*name="contacts-0-phone"', html)
+    assert shown and "****" in shown.group(1)
+    base = {"name": "CustA renamed", "kind": "person", "home_store": str(world["A"]["store"].id),
+            "contacts-0-id": str(contact.id), "contacts-0-name": "Buyer Wang",
+            "contacts-0-phone": shown.group(1), "csrf_token": csrf_token(client, url)}
+    r = client.post(url, data=base)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    session.expire_all()
+    assert session.get(Customer, cust.id).name == "CustA renamed"
+    assert session.get(CustomerContact, contact.id).phone == stored  # not overwritten by the mask
+    r = client.post(url, data=dict(base, **{"contacts-0-phone": "13000000000",
+                                            "csrf_token": csrf_token(client, url)}))
+    assert r.status_code == 200 and "You may not change this field." in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(CustomerContact, contact.id).phone == stored

@@ -501,15 +501,14 @@ def mask_sensitive(form, obj) -> None:
             mask_form_field(form[name], getattr(obj, name, None))
     for field in form:
         model = getattr(field, "model", None)
-        prop = getattr(field, "prop", None)
         entries = getattr(field, "entries", None)
-        if model is None or not (prop and entries):
+        if model is None or not entries or getattr(field, "inline_view", None) is None:
             continue
         from flask_admin.contrib.sqla.fields import get_field_id, get_obj_pk
         from flask_admin.contrib.sqla.tools import get_primary_key
 
         pk = get_primary_key(model)
-        rows = {get_obj_pk(row, pk): row for row in getattr(obj, prop, None) or ()}
+        rows = {get_obj_pk(row, pk): row for row in getattr(obj, field.name, None) or ()}
         for entry in entries:
             row = rows.get(get_field_id(entry))
             if row is not None:
