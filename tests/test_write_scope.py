@@ -194,6 +194,8 @@ def test_create_forms_refuse_references_outside_the_scope(admin_app, session, wo
     if client.get(f"/admin/{endpoint}/new/").status_code != 200:
         pytest.skip(f"{endpoint}: no create form for this user")  # noqa: the set is asserted below
     data, refs = _form_data(admin_app, view, world["user"], registry)
+    if endpoint == "user":  # a scope is a plain id, not a relation: A's store
+        data["scope_ref_id"] = str(world["A"]["store"].id)
     model = view.model
     chain_col = getattr(model, "__chain_wide__", None)
     before = _count(session, model)
