@@ -107,7 +107,6 @@ def test_store_admin_cannot_mint_token_for_superuser(api, make):
     r = api.post("/api/v1/tokens", user=local, json={"name": "x", "user_id": boss.id})
     # the superuser is outside a store user's record scope (core.user.store): not even found
     assert r.status_code in (403, 422)
-    assert "user_id" in r.json["errors"] if "errors" in r.json else "user_id" in str(r.json)
 
 
 def test_csrf_does_not_block_api_posts(api, make):
