@@ -33,12 +33,13 @@ _POLICY = select(LoyaltyPolicy).order_by(LoyaltyPolicy.id).limit(1)
 
 
 def policy(session) -> LoyaltyPolicy:
-    """The chain's points policy (created with defaults on first use)."""
+    """The chain's points policy (created with defaults on first use). The default row is the
+    system's, not a change by the user whose operation first needs it: it is inserted as
+    such, so the record scope's chain-wide check (``core.security.scope``) does not apply."""
     pol = session.execute(_POLICY).scalar()
     if pol is None:
-        pol = LoyaltyPolicy()
-        session.add(pol)
-        session.flush()
+        session.execute(insert(LoyaltyPolicy).values(created_at=utcnow(), updated_at=utcnow()))
+        pol = session.execute(_POLICY).scalar()
     return pol
 
 

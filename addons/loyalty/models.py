@@ -27,6 +27,7 @@ PROMOTION_TARGETS = ("lines", "ticket")
 
 class LoyaltyPolicy(IdPk, Timestamps, Base):
     """The chain's points policy (one row): value of a point, expiry, reminders."""
+    __chain_wide__ = True  # the chain's policy: see core.security.scope
 
     __tablename__ = "loyalty_policy"
     value_per_point: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("0.01"), info={"min": 0})
@@ -59,6 +60,8 @@ class LoyaltyAccount(Base):
 class LoyaltyEntry(IdPk, Base):
     """A ledger posting (append-only). ``points`` is signed; ``idempotency_key`` is unique per
     source document line so a replayed sale never earns twice."""
+    #: derived by the ledger from the store (company) and from earlier lots: never user input
+    __scope_derived__ = ("company_id",)
 
     __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
     __tablename__ = "loyalty_entry"
@@ -84,6 +87,7 @@ class LoyaltyEntry(IdPk, Base):
 
 class LoyaltyLot(IdPk, Base):
     """What is left of one credit: consumed soonest-expiring first, expired exactly."""
+    __scope_derived__ = ("store_id", "company_id", "entry_id")  # copied from the credit or earlier lots
 
     __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
     __tablename__ = "loyalty_lot"
@@ -108,6 +112,7 @@ class LoyaltyLot(IdPk, Base):
 
 class LoyaltyLotUsage(IdPk, Base):
     """Points of ``lot`` taken (positive) or given back (negative) by a debit ``entry``."""
+    __scope_derived__ = ("lot_id", "entry_id")  # which lots a debit consumed: the ledger decides
 
     __tablename__ = "loyalty_lot_usage"
     __audit__ = False
@@ -120,6 +125,7 @@ class LoyaltyLotUsage(IdPk, Base):
 class EarningRule(IdPk, Timestamps, Base):
     """``base`` rules give points per currency unit spent (the most specific store rule wins);
     ``bonus`` rules add points on chosen products or categories."""
+    __chain_wide__ = "store_id"  # no store: a rule for the whole chain (core.security.scope)
 
     __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
     __tablename__ = "loyalty_earning_rule"
@@ -146,6 +152,7 @@ class EarningRule(IdPk, Timestamps, Base):
 
 class PointsEvent(IdPk, Timestamps, Base):
     """A time-boxed multiplier (double points on a holiday), chain-wide or for one store."""
+    __chain_wide__ = "store_id"
 
     __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
     __tablename__ = "loyalty_event"
@@ -165,6 +172,8 @@ class PointsEvent(IdPk, Timestamps, Base):
 
 class Reward(IdPk, Timestamps, Base):
     """An item of the redemption catalog: goods, a coupon or a service, priced in points."""
+    __chain_wide__ = "promotion_id"  # a reward not tied to a store's promotion is the chain's
+    __scope_operational__ = ("stock",)  # redemptions count it down
 
     __tablename__ = "loyalty_reward"
     code: Mapped[str] = mapped_column(Code(32), unique=True)
@@ -200,6 +209,7 @@ class Redemption(IdPk, Base):
 
 class Promotion(IdPk, Timestamps, Base):
     """A checkout promotion; see docs/addons/loyalty.md for how promotions combine."""
+    __chain_wide__ = "store_id"
 
     __scope_column__ = ""  # chain-wide rows (store NULL) stay visible: see permissions.RECORD_RULES
     __tablename__ = "loyalty_promotion"
@@ -235,6 +245,7 @@ class Promotion(IdPk, Timestamps, Base):
 
 class PromotionItem(IdPk, Base):
     """A product or category a line promotion applies to (and its member special price)."""
+    __scope_parent__ = "promotion_id"
 
     __tablename__ = "loyalty_promotion_item"
     promotion_id: Mapped[int] = mapped_column(ForeignKey("loyalty_promotion.id", ondelete="CASCADE"), index=True)

@@ -35,6 +35,7 @@ class Tier(IdPk, Timestamps, Base):
     spend reaches ``min_spend`` and/or their visits reach ``min_visits`` (``qualify`` =
     "any": either threshold is enough; "all": every threshold set must be met). A tier with
     no threshold is the entry tier. Higher ``rank`` = better tier."""
+    __chain_wide__ = True  # chain settings: see core.security.scope
 
     __tablename__ = "membership_tier"
     __table_args__ = (
@@ -174,6 +175,8 @@ class StoredValueEntry(IdPk, LedgerEntry, Base):
     of ``amount`` that is bonus value (the rest is paid value). Each line belongs to the
     bucket of the store/company that sold the value (``issuer_*``), which is what the
     liability report and inter-company clearing read."""
+    #: the store and company that issued the value being spent: derived, never user input
+    __scope_derived__ = ("issuer_store_id", "issuer_company_id")
 
     __tablename__ = "membership_stored_value_entry"
     __audit__ = False
@@ -198,6 +201,7 @@ class StoredValueEntry(IdPk, LedgerEntry, Base):
 class ClearingEntry(IdPk, Base):
     """Stored value sold by ``from_company`` and spent at a store of ``to_company``:
     ``from_company`` owes ``amount`` to ``to_company`` (negative on refunds)."""
+    __scope_derived__ = ("from_company_id", "to_company_id")  # the two sides: derived from the ledger
 
     __tablename__ = "membership_clearing_entry"
     __audit__ = False
@@ -215,6 +219,7 @@ class ClearingEntry(IdPk, Base):
 
 class TopupRule(IdPk, Timestamps, Base):
     """Top-up bonus: topping up at least ``min_amount`` adds ``bonus`` (the best rule wins)."""
+    __chain_wide__ = True
 
     __tablename__ = "membership_topup_rule"
     __table_args__ = (CheckConstraint("min_amount > 0", name="min_positive"),
@@ -249,6 +254,7 @@ class ListEntry(IdPk, Timestamps, Base):
 
 class Policy(Base):
     """Programme settings (one row, id 1), edited in the back office."""
+    __chain_wide__ = True
 
     __tablename__ = "membership_policy"
     id: Mapped[int] = mapped_column(primary_key=True)

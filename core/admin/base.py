@@ -4,8 +4,12 @@
 - reads and writes through the request's *scoped* session (``core.web.db_session()``), so
   the user's record scope applies to lists, details, exports and relation pickers alike;
 - is visible only with ``permission`` and writable only with ``write_permission``;
-- masks ``Model.__sensitive__`` fields in list, detail, export and edit forms unless the
-  user holds ``core.customer.view_sensitive``;
+- masks ``Model.__sensitive__`` fields in list, detail, export and edit forms (inline rows
+  included: shown masked and read-only, never written back) unless the user holds
+  ``core.customer.view_sensitive``;
+- refuses a posted relation choice that is not among the field's (scoped) choices, on the
+  field, instead of saving it as empty; the record scope's write check
+  (``core.security.scope``) refuses the rest, and its errors land on the same fields;
 - exports any list to CSV and XLSX (openpyxl);
 - never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
   and sorts on the primary key by default;
@@ -92,11 +96,22 @@ class BanyanView(_Permissioned, BaseView):
     """A custom back-office page; ``permission`` is required to see it."""
 
 
+def _form_field(form, key: str):
+    """The field of ``form`` an error key names: the field itself, or the relation field
+    of a foreign-key column (``store_id`` -> ``store``, as the record scope names them)."""
+    if form is None:
+        return None
+    name = key.split(".")[0]
+    for candidate in (name, name[:-3] if name.endswith("_id") else None):
+        if candidate and candidate in form:
+            return form[candidate]
+    return None
+
+
 def apply_business_error(form, exc: BusinessError) -> None:
     """Put each message on its form field (flash the ones without a field)."""
     for key, messages in exc.errors.items():
-        field_name = key.split(".")[0]
-        field = form[field_name] if form is not None and field_name in form else None
+        field = _form_field(form, key)
         if field is not None:
             field.errors = list(field.errors or ()) + list(messages)
         else:
@@ -329,12 +344,25 @@ class BanyanModelView(_Permissioned, ModelView):
         return super().get_export_value(model, name)
 
     def edit_form(self, obj=None):
+        """The edit form; for users who may not see sensitive values, the sensitive fields of
+        the record and of its inline rows (``__sensitive__`` of their models) show the masked
+        value, read-only, and are never written back (see :func:`mask_form_field`)."""
         form = super().edit_form(obj)
-        if self.sensitive_fields() and not self.sees_sensitive():
-            for f in self.sensitive_fields():
-                if f in form:
-                    del form[f]
+        if obj is not None and not self.sees_sensitive():
+            mask_sensitive(form, obj)
         return form
+
+    def validate_form(self, form):
+        """Flask-Admin's validation, plus two checks of every field, inline rows included: a
+        posted choice that is not among the field's choices (a store, customer or promotion
+        outside the user's scope) is an error on that field, never saved as "none"; and a
+        masked sensitive value may not be changed."""
+        ok = super().validate_form(form)
+        from flask_admin.helpers import is_form_submitted
+
+        if is_form_submitted():
+            ok = check_posted_fields(form) and ok
+        return ok
 
     # --- export ----------------------------------------------------------------------------
     @expose("/export/<export_type>/")
@@ -477,6 +505,83 @@ class BanyanModelView(_Permissioned, ModelView):
 
     def redirect_back(self):
         return redirect(get_redirect_target() or self.get_url(".index_view"))
+
+
+# --- form checks: choices within scope, masked sensitive values --------------------------------
+
+def _subforms(form):
+    """``(field, subform)`` pairs of the inline rows and nested forms of ``form``."""
+    for field in form:
+        for entry in getattr(field, "entries", None) or ():
+            sub = getattr(entry, "form", None)
+            if sub is not None:
+                yield entry, sub
+        sub = getattr(field, "form", None) if not hasattr(field, "entries") else None
+        if sub is not None and hasattr(sub, "_fields"):
+            yield field, sub
+
+
+def check_posted_fields(form) -> bool:
+    """Add an error to every relation field whose posted value is not one of its choices,
+    and to every masked field whose value was changed; ``False`` if any. Recurses into
+    inline forms."""
+    from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+
+    ok = True
+    for field in form:
+        raw = (field.raw_data or [None])[0] if getattr(field, "raw_data", None) is not None else None
+        if isinstance(field, QuerySelectField) and not isinstance(field, QuerySelectMultipleField):
+            if raw not in (None, "", "__None") and field.data is None:
+                field.errors = list(field.errors or ()) + [
+                    gettext("Not a valid choice: it is not among the records you may use.")]
+                ok = False
+        masked = getattr(field, "_banyan_masked", None)
+        posted = getattr(field, "_banyan_posted", None)
+        if masked is not None and posted is not None and posted not in masked:
+            field.errors = list(field.errors or ()) + [gettext("You may not change this field.")]
+            ok = False
+    for _field, sub in _subforms(form):
+        ok = check_posted_fields(sub) and ok
+    return ok
+
+
+def _skip_populate(obj, name):
+    """A masked field writes nothing: the stored value stays as it is."""
+
+
+def mask_form_field(field, value) -> None:
+    """Show ``value`` masked and read-only in ``field``; posting the masked value back
+    (unchanged) keeps the stored value, any other value is refused by
+    :func:`check_posted_fields`."""
+    shown = mask(value)
+    field._banyan_posted = (field.raw_data or [None])[0] if request.method == "POST" else None
+    field._banyan_masked = {shown, "" if value is None else str(value)}
+    field.data = shown
+    field.raw_data = [shown]
+    field.render_kw = {**(field.render_kw or {}), "readonly": True}
+    field.populate_obj = _skip_populate
+
+
+def mask_sensitive(form, obj) -> None:
+    """Mask the sensitive fields of ``obj`` in ``form`` and of its inline rows that already
+    exist (a new inline row is typed in full)."""
+    for name in getattr(type(obj), "__sensitive__", ()) or ():
+        if name in form:
+            mask_form_field(form[name], getattr(obj, name, None))
+    for field in form:
+        model = getattr(field, "model", None)
+        entries = getattr(field, "entries", None)
+        if model is None or not entries or getattr(field, "inline_view", None) is None:
+            continue
+        from flask_admin.contrib.sqla.fields import get_field_id, get_obj_pk
+        from flask_admin.contrib.sqla.tools import get_primary_key
+
+        pk = get_primary_key(model)
+        rows = {get_obj_pk(row, pk): row for row in getattr(obj, field.name, None) or ()}
+        for entry in entries:
+            row = rows.get(get_field_id(entry))
+            if row is not None:
+                mask_sensitive(entry.form, row)
 
 
 def _cell(value):

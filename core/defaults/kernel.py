@@ -36,6 +36,9 @@ PERMISSIONS = (
     Permission("core.approval.decide", _l("Approve or reject sensitive actions"), MANAGERS),
     Permission("core.report.read", _l("See reports and the dashboard"), MANAGERS + ("marketer",)),
     Permission("core.mail.admin", _l("See the email outbox and send failed emails again"), ADMIN),
+    # core.security.scope.CHAIN_PERMISSION: rows for the whole chain (no store), chain settings
+    Permission("core.chain.write", _l("Create, change and delete chain-wide records (no store): "
+                                      "promotions, rules, price lists, products, policies"), ADMIN),
 )
 
 
@@ -69,24 +72,63 @@ def register_merge_rules():
 
 @hookimpl
 def register_record_rules():
-    """A store-limited user sees chain-wide price lists and those of their stores."""
-    from sqlalchemy import or_
+    """Kernel rows without a store column of their own, limited to a store-limited user's
+    stores: chain-wide price lists and those of their stores; the companies of their stores
+    (operating company, and the company their region belongs to) and their stores' regions,
+    as the API lists them; users who work in their stores or whose scope lies inside theirs,
+    those users' API tokens, and the audit entries those users wrote."""
+    from sqlalchemy import and_, or_
 
     from core.contrib import RecordRule
-    from core.models import PriceList
+    from core.models import ApiToken, AuditLog, Company, Employee, PriceList, Region, Store, User
 
     from core.models import FileRecord
 
-    def where(scope):
+    def price_lists(scope):
         return or_(PriceList.store_id.is_(None), PriceList.store_id.in_(sorted(scope.store_ids)))
+
+    def _stores(scope):
+        return sorted(scope.store_ids)
+
+    def companies(scope):
+        ids = _stores(scope)
+        return or_(Company.id.in_(select(Store.operating_company_id).where(Store.id.in_(ids))),
+                   Company.id.in_(select(Region.company_id).join(Store, Store.region_id == Region.id)
+                                  .where(Store.id.in_(ids))))
+
+    def regions(scope):
+        return Region.id.in_(select(Store.region_id).where(Store.id.in_(_stores(scope))))
+
+    def users_of(scope):
+        ids = _stores(scope)
+        own_companies = select(Store.operating_company_id).where(Store.id.in_(ids))
+        return or_(User.id == scope.user_id,
+                   User.employee_id.in_(select(Employee.id).where(Employee.store_id.in_(ids))),
+                   and_(User.scope_kind == "store", User.scope_ref_id.in_(ids)),
+                   and_(User.scope_kind == "company", User.scope_ref_id.in_(own_companies),
+                        User.is_superuser.is_(False)))
+
+    def users(scope):
+        return users_of(scope)
+
+    def tokens(scope):
+        return ApiToken.user_id.in_(select(User.id).where(users_of(scope)))
+
+    def audit(scope):
+        return AuditLog.user_id.in_(select(User.id).where(users_of(scope)))
 
     def file_where(scope):
         # a file of a chain-wide record (a product) has no store; access itself is decided
         # on the owning record (core.files)
-        return or_(FileRecord.store_id.is_(None), FileRecord.store_id.in_(sorted(scope.store_ids)))
+        return or_(FileRecord.store_id.is_(None), FileRecord.store_id.in_(_stores(scope)))
 
-    return [RecordRule(PriceList, "core.price_list.store", where),
-            RecordRule(FileRecord, "core.file.store", file_where)]
+    return [RecordRule(PriceList, "core.price_list.store", price_lists),
+            RecordRule(FileRecord, "core.file.store", file_where),
+            RecordRule(Company, "core.company.store", companies),
+            RecordRule(Region, "core.region.store", regions),
+            RecordRule(User, "core.user.store", users),
+            RecordRule(ApiToken, "core.api_token.user", tokens),
+            RecordRule(AuditLog, "core.audit_log.user", audit)]
 
 
 @hookimpl

@@ -92,6 +92,9 @@ class CustomerContact(IdPk, Timestamps, Base):
     is_decision_maker: Mapped[bool] = mapped_column(Boolean, default=False)
     customer: Mapped[Customer] = relationship(back_populates="contacts", foreign_keys=[customer_id])
 
+    #: masked like the customer's own (inline in the customer form, exports): core.admin.base
+    __sensitive__ = ("phone",)
+
     @validates("phone")
     def _v_phone(self, _key, value):
         return normalize_phone(value)

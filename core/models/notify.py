@@ -25,6 +25,9 @@ class Notification(IdPk, Base):
     __tablename__ = "core_notification"
     __table_args__ = (Index("ix_core_notification_user_read", "user_id", "read_at"),)
     __audit__ = False
+    #: the recipient is chosen by core.notify (a role's holders, an approver at HQ), not typed
+    #: by the sender: a cashier's operation may notify people outside the cashier's scope
+    __scope_derived__ = ("user_id",)
     user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(80))
     subject: Mapped[str] = mapped_column(String(255))
@@ -49,6 +52,7 @@ class MailMessage(IdPk, Base):
     __audit__ = False
     kind: Mapped[str] = mapped_column(String(80))
     to_address: Mapped[str] = mapped_column(String(254))
+    __scope_derived__ = ("user_id",)  # as Notification.user_id
     user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), index=True)
     locale: Mapped[str] = mapped_column(String(10))
     subject: Mapped[str] = mapped_column(String(255))

@@ -15,6 +15,7 @@ PRICE_KINDS = ("retail", "member", "wholesale")
 
 
 class ProductCategory(IdPk, Base):
+    __chain_wide__ = True  # chain settings: see core.security.scope
     __tablename__ = "core_product_category"
     code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -26,6 +27,7 @@ class ProductCategory(IdPk, Base):
 
 
 class Product(IdPk, Timestamps, Base):
+    __chain_wide__ = True
     __tablename__ = "core_product"
     sku: Mapped[str] = mapped_column(Code(40), unique=True)
     barcode: Mapped[str | None] = mapped_column(Code(40, kind="barcode"), unique=True)
@@ -52,6 +54,7 @@ class Product(IdPk, Timestamps, Base):
 class PriceList(IdPk, Timestamps, Base):
     """A list of prices of one kind (retail, member, wholesale), for one store or, when
     ``store_id`` is empty, for the whole chain. A store's own list wins over the chain's."""
+    __chain_wide__ = "store_id"  # no store: the chain's list (core.security.scope)
 
     __tablename__ = "core_price_list"
     code: Mapped[str] = mapped_column(Code(32), unique=True)
@@ -71,6 +74,7 @@ class PriceList(IdPk, Timestamps, Base):
 class PriceListItem(IdPk, Base):
     """A price valid from ``valid_from`` (now or a set date) until the next item of the same
     product in the same list takes over (or ``valid_to``)."""
+    __scope_parent__ = "price_list_id"  # a chain-wide list's prices are chain-wide
 
     __tablename__ = "core_price_list_item"
     __table_args__ = (

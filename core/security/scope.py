@@ -191,3 +191,264 @@ def _apply_scope(state):
         state.session.info["_scope_criteria"] = cache
     if cache:
         state.statement = cache.apply(state.statement)
+
+
+# --- writes ----------------------------------------------------------------------------------
+#
+# Reads are limited by the criteria above; writes are checked by the same rules, once, in a
+# ``before_flush`` listener, so no surface (back-office form, inline form, custom page, bulk
+# action, API endpoint, import) can skip it. On a session scoped to a user:
+#
+# 1. every reference a write sets (a foreign key to a model the scope limits: stores,
+#    customers, members, companies, regions, promotions...) must name a row that user can
+#    see; a reference outside the scope is refused (BusinessError naming the column), never
+#    dropped or widened;
+# 2. a store-limited user cannot leave the row's own store column empty (that would take the
+#    row out of their scope), and
+# 3. chain-wide rows (``__chain_wide__``: a store column left empty, or a chain setting) are
+#    created, changed or deleted only with :data:`CHAIN_PERMISSION`.
+#
+# Model declarations (all optional, on the mapped class):
+#
+# ``__chain_wide__``       ``True``: every row is a chain-wide setting (products, policies);
+#                          ``"store_id"``: the row is chain-wide when that column is empty.
+# ``__scope_parent__``     the foreign-key column of the row this one is part of (a price
+#                          list's items, a promotion's products): the row is chain-wide when
+#                          its parent is.
+# ``__scope_derived__``    foreign-key columns a service derives from other records (the
+#                          issuing store of stored value, the franchisee on the other side of
+#                          a clearing): not checked, they are never user input.
+# ``__scope_operational__`` columns business operations change on chain-wide rows (a
+#                          reward's stock): changing only these needs no chain permission.
+
+#: the permission to create, change or delete chain-wide rows (see docs/permissions.md)
+CHAIN_PERMISSION = "core.chain.write"
+
+
+class _Refs:
+    """What the write check knows about one mapped class (built once per class)."""
+
+    __slots__ = ("refs", "scope_col", "chain", "parent", "operational")
+
+    def __init__(self, cls):
+        from sqlalchemy import inspect as sa_inspect
+
+        mapper = sa_inspect(cls)
+        derived = set(getattr(cls, "__scope_derived__", ()) or ())
+        by_col = {}
+        for prop in mapper.column_attrs:
+            for col in prop.columns:
+                by_col[col] = prop.key
+        #: (attribute key, relationship key or None, target class)
+        self.refs = []
+        for fk in cls.__table__.foreign_keys:
+            key = by_col.get(fk.parent)
+            if key is None or key in derived:
+                continue
+            target = _class_of_table(fk.column.table.name)
+            if target is None or target is cls and key == "id":
+                continue
+            rel = next((r.key for r in mapper.relationships
+                        if r.direction.name == "MANYTOONE" and list(r.local_columns) == [fk.parent]), None)
+            self.refs.append((key, rel, target))
+        col = scoped_column(cls)
+        self.scope_col = col.key if col is not None and col.key != "id" else None
+        self.chain = getattr(cls, "__chain_wide__", None)
+        self.parent = getattr(cls, "__scope_parent__", None)
+        self.operational = set(getattr(cls, "__scope_operational__", ()) or ())
+
+
+_TABLE_CLASSES: dict = {}
+_REFS: dict = {}
+_LIMITED: dict = {}
+
+
+def _class_of_table(name):
+    if not _TABLE_CLASSES or name not in _TABLE_CLASSES:
+        from core.db import Base
+
+        _TABLE_CLASSES.clear()
+        _TABLE_CLASSES.update({m.class_.__tablename__: m.class_ for m in Base.registry.mappers})
+    return _TABLE_CLASSES.get(name)
+
+
+def _refs_of(cls) -> _Refs:
+    r = _REFS.get(cls)
+    if r is None:
+        r = _REFS[cls] = _Refs(cls)
+    return r
+
+
+def _limited_models(registry) -> frozenset:
+    """Models the scope limits: by a store column or by a record rule."""
+    key = id(registry)
+    got = _LIMITED.get(key)
+    if got is None:
+        ruled = {rule.model for group in registry.hook.register_record_rules() for rule in group or ()}
+        scoped = {m for models in registry.models_by_addon.values() for m in models
+                  if scoped_column(m) is not None}
+        got = _LIMITED[key] = frozenset(ruled | scoped)
+    return got
+
+
+def _changed(state, key) -> bool:
+    return state.attrs[key].history.has_changes()
+
+
+def _ref_value(obj, state, key, rel):
+    """The value a reference will have once flushed: a related object set through the
+    relationship wins over the (not yet synchronised) column. ``(value, pending)``: pending
+    when it names a row created in this same flush (checked as a row of its own)."""
+    if rel is not None:
+        hist = state.attrs[rel].history
+        if hist.added:
+            target = hist.added[0]
+            if target is None:
+                return None, False
+            tstate = object_state(target)
+            if tstate.key is None:  # a new row: it is checked itself
+                return None, True
+            return tstate.identity[0], False
+    return getattr(obj, key), False
+
+
+def object_state(obj):
+    from sqlalchemy import inspect as sa_inspect
+
+    return sa_inspect(obj)
+
+
+def _ref_touched(state, key, rel) -> bool:
+    return _changed(state, key) or (rel is not None and _changed(state, rel))
+
+
+class WriteCheck:
+    """Checks one flush of a scoped session; collects ``{column: [messages]}``."""
+
+    def __init__(self, session: Session, scope: Scope):
+        self.session = session
+        self.scope = scope
+        rt = session.info.get("runtime")
+        self.limited = _limited_models(rt.registry) if rt is not None else frozenset()
+        self.errors: dict[str, list] = {}
+        self._chain_ok = None
+        self._seen: dict = {}
+
+    def may_write_chain(self) -> bool:
+        if self._chain_ok is None:
+            from core.security.permissions import has_permission
+
+            user = self.session.get(User, self.scope.user_id) if self.scope.user_id else None
+            self._chain_ok = has_permission(self.session, user, CHAIN_PERMISSION)
+        return self._chain_ok
+
+    def refuse(self, key, message) -> None:
+        msgs = self.errors.setdefault(key, [])
+        if str(message) not in msgs:
+            msgs.append(str(message))
+
+    def visible(self, target, ident) -> bool:
+        """Whether the user's scope sees row ``ident`` of ``target``."""
+        if target is Store:
+            return self.scope.allows_store(ident)
+        if self.scope.unrestricted or target not in self.limited:
+            return True
+        k = (target, ident)
+        if k not in self._seen:
+            pk = target.__mapper__.primary_key[0]
+            self._seen[k] = self.session.execute(select(pk).where(pk == ident)).first() is not None
+        return self._seen[k]
+
+    def _rel(self, info: _Refs, key):
+        return next((r for k, r, _t in info.refs if k == key), None)
+
+    def chain_wide(self, obj, info: _Refs) -> tuple[bool, str | None]:
+        """Whether ``obj`` is, or was before this change, a chain-wide row, and the column
+        that makes it so (``None``: the whole model is a chain setting)."""
+        if info.chain is True:
+            return True, None
+        state = object_state(obj)
+        if isinstance(info.chain, str):
+            value, pending = _ref_value(obj, state, info.chain, self._rel(info, info.chain))
+            before = None
+            if state.key is not None:
+                hist = state.attrs[info.chain].history
+                before = (hist.deleted or hist.unchanged or [getattr(obj, info.chain)])[0]
+            was_wide = state.key is not None and before is None
+            return (value is None and not pending) or was_wide, info.chain
+        if info.parent:
+            rel = next((r for r in state.mapper.relationships
+                        if [c.key for c in r.local_columns] == [info.parent]), None)
+            parent = getattr(obj, rel.key) if rel is not None else None
+            ident = getattr(obj, info.parent)
+            if parent is None and ident is not None and rel is not None:
+                parent = self.session.get(rel.mapper.class_, ident)
+            if parent is not None:
+                return self.chain_wide(parent, _refs_of(type(parent)))[0], info.parent
+        return False, None
+
+    def check_user_scope(self, user: User, state, kind: str) -> None:
+        """A store-limited user gives other users a scope inside their own, never wider."""
+        from core.i18n import lazy_gettext as _l
+
+        keys = ("scope_kind", "scope_ref_id", "is_superuser")
+        if kind == "dirty" and not any(_changed(state, k) for k in keys):
+            return
+        granted = store_ids_for(self.session, user)
+        if granted is None or not granted <= self.scope.store_ids:
+            self.refuse("scope_ref_id" if user.scope_kind in ("company", "region", "store") else "scope_kind",
+                        _l("Wider than the stores you may work for."))
+
+    def check(self, obj, kind: str) -> None:
+        """Check one ``new``, ``dirty`` or ``deleted`` object."""
+        from core.i18n import lazy_gettext as _l
+
+        info = _refs_of(type(obj))
+        state = object_state(obj)
+        if kind != "deleted":
+            for key, rel, target in info.refs:
+                if kind == "dirty" and not _ref_touched(state, key, rel):
+                    continue
+                value, pending = _ref_value(obj, state, key, rel)
+                if value is not None and not pending and not self.visible(target, value):
+                    self.refuse(key, _l("Outside the stores you may work for."))
+            col = info.scope_col
+            if col and not info.chain and not self.scope.unrestricted:
+                rel = self._rel(info, col)
+                value, pending = _ref_value(obj, state, col, rel)
+                if value is None and not pending and (kind == "new" or _ref_touched(state, col, rel)):
+                    self.refuse(col, _l("Required: you may only work for some stores."))
+            if isinstance(obj, User) and not self.scope.unrestricted:
+                self.check_user_scope(obj, state, kind)
+        if info.chain is None and not info.parent:
+            return
+        if kind == "dirty":
+            changed = {a.key for a in state.mapper.column_attrs if _changed(state, a.key)}
+            changed |= {r.key for r in state.mapper.relationships
+                        if r.direction.name == "MANYTOONE" and _changed(state, r.key)}
+            if not changed - info.operational:
+                return
+        wide, col = self.chain_wide(obj, info)
+        if wide and not self.may_write_chain():
+            self.refuse(col or "_", _l("This applies to the whole chain: only users allowed to change "
+                                       "chain-wide records may create, change or delete it."))
+
+
+@event.listens_for(Session, "before_flush")
+def _check_writes(session, _ctx, _instances):
+    """Refuse a flush of a scoped session that writes outside the user's scope (see above)."""
+    scope = session.info.get("scope")
+    if scope is None:
+        return
+    check = WriteCheck(session, scope)
+    for obj in list(session.new):
+        check.check(obj, "new")
+    for obj in list(session.dirty):
+        if session.is_modified(obj, include_collections=False):
+            check.check(obj, "dirty")
+    for obj in list(session.deleted):
+        check.check(obj, "deleted")
+    if check.errors:
+        from core.errors import BusinessError
+
+        raise BusinessError(check.errors)

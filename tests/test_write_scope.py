@@ -1,0 +1,415 @@
+"""Writes are checked against the writer's record scope, from every surface.
+
+Generated over every back-office model view (kernel and installed addons) that can create:
+a user scoped to franchisee A, holding every permission but the chain-wide one
+(``core.chain.write``), posts the create form with a reference to franchisee B's row in each
+relation field that points at a scoped model (a store, a customer, a promotion, a company...),
+and, where leaving the store empty makes the row chain-wide, with that field empty. Each is
+refused on the form, and the table's row count is unchanged. The same form with A's rows is
+accepted (so the test can fail). The case list of issue 11 §1 follows, on both surfaces."""
+from __future__ import annotations
+
+import itertools
+import re
+from decimal import Decimal
+
+import pytest
+from flask import g
+from sqlalchemy import func, select
+
+from core.addons import discover
+from core.admin.base import BanyanModelView
+from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
+from core.api.testing import api, api_app  # noqa: F401
+from core.plugins import build_registry
+from core.security.scope import CHAIN_PERMISSION, _limited_models
+
+ADDONS = ("membership", "loyalty") + (("giftcard",) if "giftcard" in discover() else ())
+pytestmark = pytest.mark.addons(*ADDONS)
+
+
+def _create_views():
+    reg = build_registry(list(ADDONS))
+    out = []
+    for group in reg.hook.register_admin_views(app=None):
+        for view in group or ():
+            if isinstance(view, BanyanModelView) and view.allow_create:
+                out.append(view.endpoint)
+    return sorted(out)
+
+
+CREATE_ENDPOINTS = _create_views()
+
+#: values a form needs beyond the generic filler (business rules of the model)
+EXTRA = {
+    "loyalty_promotions": {"kind": "percent", "target": "ticket", "percent": "10"},
+    "loyalty_rules": {"kind": "base"},
+    "loyalty_rewards": {"kind": "goods"},
+    "user": {"scope_kind": "store", "new_password": "secret-pass-9", "locale": ""},
+    "membership_lists": {"kind": "white"},
+    "customer": {"kind": "person", "gender": ""},
+    "membership_tiers": {"qualify": "spend"},
+}
+#: views left out of the "accepted with A's rows" half, and why
+NOT_ACCEPTED = {
+    "role": "roles are chain-wide definitions with no store: checked by the chain-wide case",
+    "apitoken": "creates a token through its own service (covered by the refusal half)",
+}
+
+
+@pytest.fixture
+def world(session, make):
+    from addons.loyalty.models import Promotion
+    from addons.membership import services as membership
+
+    out = {}
+    for key in ("A", "B"):
+        company = make.company("franchisee", name=f"Franchisee {key}")
+        region = make.region(name=f"Region {key}")
+        store = make.store(region=region, kind="franchise", operator=company, name=f"Shop{key}")
+        customer = make.customer(name=f"Cust{key}", home_store_id=store.id)
+        employee = make.employee(store=store, name=f"Emp{key}")
+        membership.enrol(session, customer.id, store_id=store.id, card_number=f"CARD-{key}")
+        promo = Promotion(code=f"P-{key}", name=f"Promo {key}", kind="percent", target="ticket",
+                          percent=Decimal("5"), store_id=store.id)
+        session.add(promo)
+        session.flush()
+        out[key] = {"company": company, "region": region, "store": store, "customer": customer,
+                    "employee": employee, "promotion": promo}
+    chain = Promotion(code="SPEND200", name="spend 200", kind="fixed", target="ticket", amount=Decimal("20"),
+                      min_spend=Decimal("200"))
+    session.add(chain)
+    session.flush()
+    out["chain_promotion"] = chain
+    # every permission but the chain-wide one, scoped to franchisee A
+    from core.models import Role, RolePermission
+
+    registry = session.info["runtime"].registry
+    session.add(Role(code="franchise_boss", name="Franchise boss"))
+    session.flush()
+    for name in registry.permissions():
+        if name != CHAIN_PERMISSION:
+            session.add(RolePermission(role_code="franchise_boss", permission=name))
+    out["B"]["user"] = make.user(username="cashier-b", roles=("cashier",), scope_kind="store",
+                                 scope_ref_id=out["B"]["store"].id)
+    out["user"] = make.user(username="boss-a", roles=("franchise_boss",), scope_kind="company",
+                            scope_ref_id=out["A"]["company"].id)
+    session.commit()
+    return out
+
+
+def _view(app, endpoint):
+    return next(v for v in app.extensions["banyan_admin"]._views if v.endpoint == endpoint)
+
+
+def _count(session, model) -> int:
+    pk = model.__mapper__.primary_key[0]
+    session.expire_all()
+    return session.execute(select(func.count(pk)).execution_options(banyan_unscoped=True)).scalar()
+
+
+_serial = itertools.count(1)
+
+
+def _form_data(app, view, user, registry):
+    """A valid create form of ``view`` for ``user``: ``(data, refs)``; refs maps each relation
+    field pointing at a scoped model to that model."""
+    from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+    from wtforms import (BooleanField, DateField, DateTimeField, DecimalField, FloatField, IntegerField,
+                         PasswordField, SelectField)
+
+    limited = _limited_models(registry)
+    data, refs = {}, {}
+    n = next(_serial)
+    with app.test_request_context(f"/admin/{view.endpoint}/new/"):
+        g.api_user = user
+        form = view.create_form()
+        rels = view.model.__mapper__.relationships
+        day = 1
+        for field in form:
+            name = field.name
+            if name == "csrf_token" or getattr(field, "entries", None) is not None:
+                continue
+            if isinstance(field, QuerySelectMultipleField):
+                continue
+            if isinstance(field, QuerySelectField):
+                target = rels[name].mapper.class_ if name in rels else None
+                if target in limited:
+                    refs[name] = target
+                choices = field._get_object_list()
+                if choices and (not field.allow_blank or target in limited):
+                    data[name] = choices[0][0]
+                continue
+            if isinstance(field, BooleanField):
+                continue
+            if isinstance(field, SelectField):
+                values = [c[0] for c in field.choices if c[0] not in ("", "__None")]
+                if values:
+                    data[name] = values[0]
+            elif isinstance(field, (IntegerField,)):
+                data[name] = "1"
+            elif isinstance(field, (DecimalField, FloatField)):
+                data[name] = "1"
+            elif isinstance(field, DateField):
+                data[name] = "2030-01-01"
+            elif isinstance(field, DateTimeField):
+                data[name] = f"2030-01-{day:02d} 00:00:00"
+                day += 1
+            elif isinstance(field, PasswordField):
+                data[name] = "secret-pass-9"
+            elif "email" in name:
+                data[name] = f"w{n}@example.com"
+            elif "phone" in name:
+                data[name] = f"1390000{n:04d}"
+            else:
+                longest = min([v.max for v in field.validators if getattr(v, "max", -1) > 0] or [40])
+                data[name] = f"W{n}{name}"[:longest]
+    data.update(EXTRA.get(view.endpoint, {}))
+    return data, refs
+
+
+def _b_row(world, model):
+    from core.models import Company, Customer, Employee, Region, Store, User
+
+    from addons.loyalty.models import Promotion
+    from addons.membership.models import Member
+
+    b = world["B"]
+    return {Store: b["store"].id, Customer: b["customer"].id, Employee: b["employee"].id,
+            Company: b["company"].id, Region: b["region"].id, Promotion: b["promotion"].id,
+            Member: b["customer"].id, User: b["user"].id}.get(model)
+
+
+def _post(client, endpoint, data):
+    url = f"/admin/{endpoint}/new/"
+    body = dict(data, csrf_token=csrf_token(client, url))
+    return client.post(url, data=body)
+
+
+@pytest.mark.parametrize("endpoint", CREATE_ENDPOINTS)
+def test_create_forms_refuse_references_outside_the_scope(admin_app, session, world, endpoint):
+    view = _view(admin_app, endpoint)
+    registry = session.info["runtime"].registry
+    client = login(admin_app, world["user"])
+    if client.get(f"/admin/{endpoint}/new/").status_code != 200:
+        pytest.skip(f"{endpoint}: no create form for this user")  # noqa: the set is asserted below
+    data, refs = _form_data(admin_app, view, world["user"], registry)
+    if endpoint == "user":  # a scope is a plain id, not a relation: A's store
+        data["scope_ref_id"] = str(world["A"]["store"].id)
+    model = view.model
+    chain_col = getattr(model, "__chain_wide__", None)
+    before = _count(session, model)
+    tried = 0
+    for name, target in refs.items():
+        theirs = _b_row(world, target)
+        assert theirs is not None, f"{endpoint}.{name}: seed a row of {target.__name__} for B"
+        r = _post(client, endpoint, dict(data, **{name: str(theirs)}))
+        assert r.status_code == 200, (endpoint, name, r.status_code)  # the form again, not a redirect
+        html = r.get_data(as_text=True)
+        assert "Not a valid choice" in html or "Outside the stores" in html, (endpoint, name)
+        assert _count(session, model) == before, f"{endpoint}: saved with B's {name}"
+        tried += 1
+    if isinstance(chain_col, str):
+        rel = chain_col[:-3]
+        r = _post(client, endpoint, dict(data, **{rel: "__None"}))
+        assert r.status_code == 200, (endpoint, "chain-wide", r.status_code)
+        assert "whole chain" in r.get_data(as_text=True), endpoint
+        assert _count(session, model) == before, f"{endpoint}: saved chain-wide"
+        tried += 1
+    elif chain_col is True:
+        r = _post(client, endpoint, data)
+        assert _count(session, model) == before, f"{endpoint}: a chain setting saved without {CHAIN_PERMISSION}"
+        tried += 1
+        return
+    if endpoint in NOT_ACCEPTED:
+        return
+    r = _post(client, endpoint, data)
+    html = r.get_data(as_text=True)
+    errors = re.findall(r'(?:invalid-feedback|help-block|alert)[^>]*>\s*([^<]+)<', html)
+    assert _count(session, model) == before + 1, (endpoint, "A's own rows refused", r.status_code, errors,
+                                                  data)
+    assert tried or not refs
+
+
+def test_every_scoped_reference_is_tried(admin_app, session, world):
+    """The generated test above reaches the store, customer and promotion pickers."""
+    registry = session.info["runtime"].registry
+    seen = set()
+    for endpoint in CREATE_ENDPOINTS:
+        _data, refs = _form_data(admin_app, _view(admin_app, endpoint), world["user"], registry)
+        seen |= {f"{endpoint}.{k}" for k in refs}
+    assert {"customer.home_store", "employee.store", "pricelist.store", "loyalty_rules.store",
+            "loyalty_events.store", "loyalty_promotions.store", "loyalty_coupons.customer",
+            "loyalty_coupons.promotion", "loyalty_promo_items.promotion", "warehouse.store",
+            "membership_lists.customer"} <= seen
+
+
+# --- issue 11 §1 cases ---------------------------------------------------------------------------
+
+def test_marketer_edits_the_chain_wide_promotion_refused(admin_app, session, world):
+    from addons.loyalty.models import Promotion
+
+    promo = world["chain_promotion"]
+    client = login(admin_app, world["user"])
+    url = f"/admin/loyalty_promotions/edit/?id={promo.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert "spend 200" in html  # a chain-wide promotion is seen (it applies in A's stores)
+    data = {"code": "SPEND200", "name": "spend 200", "kind": "fixed", "target": "ticket", "amount": "99",
+            "min_spend": "200", "priority": "100", "store": "__None", "csrf_token": csrf_token(client, url)}
+    r = client.post(url, data=data)
+    assert r.status_code == 200 and "whole chain" in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Promotion, promo.id).amount == Decimal("20.00")
+    # nor moved into A's store, nor deleted
+    r = client.post(url, data=dict(data, store=str(world["A"]["store"].id)))
+    session.expire_all()
+    assert session.get(Promotion, promo.id).store_id is None
+    r = client.post("/admin/loyalty_promotions/delete/",
+                    data={"id": promo.id, "csrf_token": csrf_token(client, "/admin/loyalty_promotions/")})
+    session.expire_all()
+    assert session.get(Promotion, promo.id) is not None
+
+
+def test_chain_permission_allows_chain_wide_rows(admin_app, session, world, make):
+    from addons.loyalty.models import Promotion
+
+    hq = make.user(username="hq-marketer", roles=("hq_admin",))
+    session.commit()
+    client = login(admin_app, hq)
+    url = f"/admin/loyalty_promotions/edit/?id={world['chain_promotion'].id}"
+    data = {"code": "SPEND200", "name": "spend 200", "kind": "fixed", "target": "ticket", "amount": "25",
+            "min_spend": "200", "priority": "100", "store": "__None", "csrf_token": csrf_token(client, url)}
+    assert client.post(url, data=data).status_code == 302
+    session.expire_all()
+    assert session.get(Promotion, world["chain_promotion"].id).amount == Decimal("25.00")
+
+
+def test_points_adjustment_posting_another_franchisees_store_refused(admin_app, session, world, make):
+    from addons.loyalty import services as loyalty
+    from addons.loyalty.models import LoyaltyEntry
+
+    manager = make.user(username="manager-a", roles=("store_manager",), scope_kind="store",
+                        scope_ref_id=world["A"]["store"].id)
+    session.commit()
+    client = login(admin_app, manager)
+    cust = world["A"]["customer"]
+    url = f"/admin/loyalty_member_points/?customer_id={cust.id}"
+    before = _count(session, LoyaltyEntry)
+    r = client.post(url, data={"points": "50", "note": "goodwill", "store_id": str(world["B"]["store"].id),
+                               "customer_id": cust.id, "csrf_token": csrf_token(client, url)},
+                    follow_redirects=True)
+    assert "Outside the stores" in r.get_data(as_text=True)
+    assert _count(session, LoyaltyEntry) == before and loyalty.balance(session, cust.id) == 0
+    r = client.post(url, data={"points": "50", "note": "goodwill", "store_id": str(world["A"]["store"].id),
+                               "customer_id": cust.id, "csrf_token": csrf_token(client, url)})
+    assert _count(session, LoyaltyEntry) == before + 1
+
+
+def test_api_writes_refuse_references_outside_the_scope(api, session, world):
+    """The API's write endpoints that take a store: B's store is 422 naming the field, and a
+    price list without a store (chain-wide) needs the chain permission."""
+    from core.models import Customer, Employee, PriceList
+
+    user = world["user"]
+    b_store = world["B"]["store"].id
+    cases = [("/api/v1/customers", {"name": "X", "home_store_id": b_store}, Customer, "home_store_id"),
+             ("/api/v1/price-lists", {"code": "PLX", "name": "X", "store_id": b_store}, PriceList, "store_id"),
+             ("/api/v1/price-lists", {"code": "PLY", "name": "Y"}, PriceList, "store_id"),
+             ("/api/v1/employees", {"code": "EX", "name": "X", "store_id": b_store}, Employee, "store_id")]
+    for path, body, model, field in cases:
+        before = _count(session, model)
+        r = api.post(path, json=body, user=user)
+        assert r.status_code == 422, (path, body, r.status_code, r.json)
+        assert field in str(r.json), (path, r.json)
+        assert _count(session, model) == before
+    r = api.post("/api/v1/price-lists", json={"code": "PLA", "name": "A", "store_id": world["A"]["store"].id},
+                 user=user)
+    assert r.status_code == 201, r.json
+
+
+def test_the_kernel_check_holds_without_any_surface(session, world):
+    """The flush check itself: a scoped session cannot write B's store or a chain-wide row,
+    whatever code does it (a service, an import)."""
+    from addons.loyalty.models import EarningRule
+    from core.errors import BusinessError
+    from core.models import Customer
+
+    rt = session.info["runtime"]
+    with rt.session(user=world["user"], scoped=True) as s:
+        s.add(Customer(name="Sneaky", home_store_id=world["B"]["store"].id))
+        with pytest.raises(BusinessError) as exc:
+            s.flush()
+        assert "home_store_id" in exc.value.errors
+        s.rollback()
+        s.add(EarningRule(code="X1", name="x", kind="base", points_per_unit=Decimal("9")))
+        with pytest.raises(BusinessError) as exc:
+            s.flush()
+        assert "store_id" in exc.value.errors
+        s.rollback()
+        s.add(EarningRule(code="X2", name="x", kind="base", points_per_unit=Decimal("9"),
+                          store_id=world["A"]["store"].id))
+        s.flush()
+        s.rollback()
+
+
+# --- issue 11 §3 -----------------------------------------------------------------------------------
+
+def test_companies_regions_users_of_another_franchisee_are_hidden(admin_app, session, world):
+    client = login(admin_app, world["user"])
+    b = world["B"]
+    for endpoint, row, marker in (("company", b["company"], "Franchisee B"), ("region", b["region"], "Region B"),
+                                  ("user", b["user"], "cashier-b")):
+        html = client.get(f"/admin/{endpoint}/").get_data(as_text=True)
+        assert marker not in html, endpoint
+        assert client.get(f"/admin/{endpoint}/details/?id={row.id}").status_code in (302, 404), endpoint
+        assert marker not in client.get(f"/admin/{endpoint}/export/csv/").get_data(as_text=True), endpoint
+    assert "Franchisee A" in client.get("/admin/company/").get_data(as_text=True)
+
+
+def test_a_scoped_admin_cannot_give_a_wider_scope(session, world):
+    from core.errors import BusinessError
+    from core.models import User
+
+    rt = session.info["runtime"]
+    with rt.session(user=world["user"], scoped=True) as s:
+        for kind, ref in (("all", None), ("store", world["B"]["store"].id),
+                          ("company", world["B"]["company"].id)):
+            s.add(User(username=f"wide-{kind}", scope_kind=kind, scope_ref_id=ref))
+            with pytest.raises(BusinessError):
+                s.flush()
+            s.rollback()
+        s.add(User(username="narrow", scope_kind="store", scope_ref_id=world["A"]["store"].id))
+        s.flush()
+        s.rollback()
+
+
+def test_contact_phones_masked_in_the_customer_form_and_kept_on_save(admin_app, session, world, make):
+    from core.models import Customer, CustomerContact
+
+    cust = world["A"]["customer"]
+    session.add(CustomerContact(customer_id=cust.id, name="Buyer Wang", phone="13712345678"))
+    cashier = make.user(username="cashier-a", roles=("cashier",), scope_kind="store",
+                        scope_ref_id=world["A"]["store"].id)
+    session.commit()
+    stored = session.execute(select(CustomerContact.phone)).scalar()
+    client = login(admin_app, cashier)
+    url = f"/admin/customer/edit/?id={cust.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert "Buyer Wang" in html and stored not in html and "13712345678" not in html
+    contact = session.execute(select(CustomerContact)).scalar()
+    shown = re.search(r'name="contacts-0-phone"[^>]*value="([^"]*)"', html) or re.search(
+        r'value="([^"]*)"[^>]*name="contacts-0-phone"', html)
+    assert shown and "****" in shown.group(1)
+    base = {"name": "CustA renamed", "kind": "person", "home_store": str(world["A"]["store"].id),
+            "contacts-0-id": str(contact.id), "contacts-0-name": "Buyer Wang",
+            "contacts-0-phone": shown.group(1), "csrf_token": csrf_token(client, url)}
+    r = client.post(url, data=base)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    session.expire_all()
+    assert session.get(Customer, cust.id).name == "CustA renamed"
+    assert session.get(CustomerContact, contact.id).phone == stored  # not overwritten by the mask
+    r = client.post(url, data=dict(base, **{"contacts-0-phone": "13000000000",
+                                            "csrf_token": csrf_token(client, url)}))
+    assert r.status_code == 200 and "You may not change this field." in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(CustomerContact, contact.id).phone == stored
