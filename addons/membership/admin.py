@@ -2,7 +2,6 @@
 top-up bonuses, black/white list, settings, liability and clearing."""
 from __future__ import annotations
 
-from decimal import Decimal
 
 from flask import flash, redirect, request, url_for
 from flask_admin import expose

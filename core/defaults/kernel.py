@@ -54,12 +54,16 @@ def register_permissions():
 
 @hookimpl
 def register_jobs():
-    """The outbox sender: queued after every commit that wrote an email, and every minute
-    (retries that fall due, and a send whose enqueue was lost). See ``core.notify``."""
+    """The outbox sender (``core.mail.send``): queued after every commit that wrote an email,
+    and every minute (retries that fall due, and a send whose enqueue was lost; see
+    ``core.notify``); ``core.files.gc``: unreferenced blobs and the files of deleted records
+    (daily 03:17)."""
     from core.contrib import Job
+    from core.files import collect_garbage
     from core.notify import MAIL_JOB, mail_job
 
-    return [Job(MAIL_JOB, mail_job, schedule="* * * * *", retries=0)]
+    return [Job(MAIL_JOB, mail_job, schedule="* * * * *", retries=0),
+            Job("core.files.gc", collect_garbage, schedule="17 3 * * *", retries=1)]
 
 
 @hookimpl
@@ -144,15 +148,6 @@ def register_file_owners():
         FileOwner(Employee, "core.employee.read", "core.employee.write"),
         FileOwner(Sale, "core.sale.read", "core.sale.create"),
     ]
-
-
-@hookimpl
-def register_jobs():
-    """``core.files.gc``: unreferenced blobs and the files of deleted records (daily 03:17)."""
-    from core.contrib import Job
-    from core.files import collect_garbage
-
-    return [Job("core.files.gc", collect_garbage, schedule="17 3 * * *", retries=1)]
 
 
 @hookimpl

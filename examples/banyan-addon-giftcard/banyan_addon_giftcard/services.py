@@ -52,12 +52,6 @@ def lock_card(session, code: str) -> GiftCard:
     return card
 
 
-def find_card(session, code: str) -> GiftCard | None:
-    """The card whose code is exactly ``code`` (normalised), read without locking, or None."""
-    return session.execute(select(GiftCard).where(GiftCard.code == (code or "").strip().upper())
-                           .execution_options(**UNSCOPED)).scalar()
-
-
 def _lookup_find(session, kind, value):
     from core.lookup import LookupHit
 
