@@ -30,6 +30,19 @@ NOT_MONEY = {
     "membership.enrol": "enrolling twice is refused",
     "membership.activate": "a state change; repeating it is refused",
     "membership.report_lost": "a state change; repeating it is refused",
+    # configuration (issue 11 §6): no money or stock moves; a duplicate code is refused and
+    # deactivating twice changes nothing
+    "loyalty.create_promotion": "configuration; a duplicate code is refused",
+    "loyalty.add_promotion_item": "configuration of a promotion",
+    "loyalty.create_coupons": "configuration; a duplicate code is refused",
+    "loyalty.create_earning_rules": "configuration; a duplicate code is refused",
+    "loyalty.create_events": "configuration; a duplicate code is refused",
+    "loyalty.deactivate_promotion": "a state change; repeating it changes nothing",
+    "loyalty.deactivate_coupons": "a state change; repeating it changes nothing",
+    "loyalty.deactivate_earning_rules": "a state change; repeating it changes nothing",
+    "loyalty.deactivate_events": "a state change; repeating it changes nothing",
+    "membership.create_tier": "configuration; a duplicate code is refused",
+    "membership.deactivate_tier": "a state change; repeating it changes nothing",
 }
 
 

@@ -246,7 +246,7 @@ def test_back_office_forms_use_the_same_rules(admin_app, session, make, chain): 
     session.commit()
     for user, data, field_text in (
         (chain["admin"], {"code": "NEG", "name": "Neg", "kind": "percent", "target": "lines", "percent": "-50",
-                          "priority": "100"}, "Must be &gt; 0"),
+                          "priority": "100"}, "Must be at least 0"),
         (chain["marketer_a"], {"code": "BSTORE", "name": "B", "kind": "fixed", "target": "ticket", "amount": "5",
                                "priority": "100", "store": str(chain["B"].id)}, None),
         (chain["marketer_a"], {"code": "CHAIN", "name": "Chain", "kind": "fixed", "target": "ticket",

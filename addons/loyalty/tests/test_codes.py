@@ -74,7 +74,7 @@ def test_api_sale_and_preview(api, make, session):
     body = {"store_id": store.id, "lines": [{"product_id": p.id, "qty": "1"}], "codes": ["spring10"]}
     for url in ("/api/v1/sales/preview", "/api/v1/sales"):
         r = api.post(url, user=u, json=body)
-        assert r.status_code == 422 and "Spend at least 30.00" in r.json["errors"]["json"]["codes"][0], r.json
+        assert r.status_code == 422 and "Spend at least 30.00" in r.json["errors"]["json"]["codes"][0]["message"], r.json
     body["lines"][0]["qty"] = "2"
     assert api.post("/api/v1/sales/preview", user=u, json=body).json["total"] == "30.00"
     r = api.post("/api/v1/sales", user=u, json={**body, "codes": ["ｓｐｒｉｎｇ１０"]})
