@@ -132,16 +132,16 @@ def reject(session, request_id: int, user, note: str | None = None) -> ApprovalR
 
 # --- the kernel's sensitive action: refunds over the threshold ------------------------------
 
-def refundable_amount(sale: Sale, lines=None) -> Decimal:
+def refundable_amount(session, sale: Sale, lines=None) -> Decimal:
     """What refunding ``lines`` (``RefundLineRequest``s; None: everything left) of ``sale``
-    would pay back. Raises ``BusinessError`` for the lines the refund would refuse
-    (``core.services.refund.refund_lines``), so no approval is ever asked for a bad refund."""
-    from core.services.refund import refund_lines
+    would pay back, priced exactly as the refund prices it (the last piece of a line takes
+    the rounding left: ``core.services.refund.priced_pieces``). Raises ``BusinessError`` for
+    the lines the refund would refuse (``refund_lines``), so no approval is ever asked for a
+    bad refund."""
+    from core.services.refund import priced_pieces, refund_lines
 
-    total = ZERO
-    for line, qty in refund_lines(sale, lines):
-        total += money(line.unit_price * qty) + money(line.discount * qty / line.qty)  # as the refund prices it
-    return total
+    return sum((gross + discount for _line, _qty, gross, discount in priced_pieces(session, refund_lines(sale, lines))),
+               ZERO)
 
 
 def refunded_so_far(session, sale: Sale) -> Decimal:
@@ -163,7 +163,7 @@ def refund_or_request(session, sale_id: int, user, reason: str | None = None, li
     sale = session.get(Sale, sale_id)
     if sale is None or sale.kind != "sale":
         raise NotFound({"sale_id": _l("No such sale.")})
-    amount = refundable_amount(sale, lines)
+    amount = refundable_amount(session, sale, lines)
     if needs_approval(session, REFUND_ACTION, refunded_so_far(session, sale) + amount):
         waiting = session.execute(select(ApprovalRequest.id).where(
             ApprovalRequest.action == REFUND_ACTION, ApprovalRequest.state == "pending",

@@ -50,6 +50,16 @@ REPLAY_HEADER = "Idempotent-Replayed"
 _UNSCOPED = {"banyan_unscoped": True}
 
 
+def user_key(user, key: str | None, prefix: str = "") -> str | None:
+    """``key`` as a stored business key of ``user`` (at most 80 characters): an
+    ``Idempotency-Key`` belongs to the user who sent it, so two cashiers who happen to send
+    the same key never meet on the sale's or a ledger's own unique key. None stays None."""
+    if not key:
+        return None
+    text = f"{prefix}u{getattr(user, 'id', 0)}:{key}"
+    return text if len(text) <= 80 else f"{prefix}h:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
 def request_key() -> str | None:
     """The request's ``Idempotency-Key`` (stripped), None without one; 422 when malformed."""
     key = request.headers.get(HEADER)

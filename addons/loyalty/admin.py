@@ -79,6 +79,7 @@ class CouponView(RuleAdmin):
                    "valid_to", "active")
     form_columns = column_list
     column_searchable_list = ("code",)
+    form_args = {"max_uses": {"default": 1, "description": _l("Empty: unlimited.")}}
     column_labels = {"code": _l("Code"), "promotion": _l("Promotion"), "customer": _l("Customer"),
                      "amount": _l("Amount"), "max_uses": _l("Uses allowed"),
                      "per_customer_limit": _l("Uses per customer"), "valid_from": _l("Valid from"),

@@ -15,11 +15,11 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
-from core.api import Blueprint, paginate_select, requires
+from core.api import Blueprint, paginate_select, request_user, requires
 from core.db import money, transaction
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
-from core.idempotency import idempotent
+from core.idempotency import idempotent, user_key
 from core.mixins import utcnow
 from core.models import Customer, Store
 from core.web import db_session
@@ -83,7 +83,7 @@ def redeem(data, customer_id):
     _customer(customer_id)
     with transaction(s):
         red = services.redeem_reward(s, customer_id, data["reward_id"], store_id=_store(data["store_id"]),
-                                     key=data["idempotency_key"] and f"api-redeem:{data['idempotency_key']}")
+                                     key=user_key(request_user(), data["idempotency_key"], "api-redeem:"))
         code = s.get(Coupon, red.coupon_id).code if red.coupon_id else None
         out = {"id": red.id, "reward_id": red.reward_id, "points": red.points, "coupon_code": code,
                "balance": services.balance(s, customer_id)}
@@ -102,7 +102,7 @@ def transfer(data, customer_id):
     _customer(data["to_customer_id"], "to_customer_id")
     with transaction(s):
         services.transfer(s, customer_id, data["to_customer_id"], data["points"], note=data["note"],
-                          key=data["idempotency_key"] and f"api-transfer:{data['idempotency_key']}")
+                          key=user_key(request_user(), data["idempotency_key"], "api-transfer:"))
         out = {"from_balance": services.balance(s, customer_id),
                "to_balance": services.balance(s, data["to_customer_id"])}
     return out

@@ -268,7 +268,8 @@ class Coupon(IdPk, Timestamps, Base):
     promotion_id: Mapped[int] = mapped_column(ForeignKey("loyalty_promotion.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
     amount: Mapped[Decimal | None] = mapped_column(Money, info={"min": 0})
-    max_uses: Mapped[int | None] = mapped_column(Integer, default=1, info={"min": 0})
+    # no column default: None must stay None (unlimited); the back office and the API offer 1
+    max_uses: Mapped[int | None] = mapped_column(Integer, info={"min": 0})
     per_customer_limit: Mapped[int | None] = mapped_column(Integer, info={"min": 0})
     valid_from: Mapped[datetime | None] = mapped_column(DateTime)
     valid_to: Mapped[datetime | None] = mapped_column(DateTime)

@@ -4,7 +4,8 @@ How promotions combine (also in docs/addons/loyalty.md):
 1. Candidates: active, inside their validity, for this store (or chain-wide), with uses left
    (``max_uses``, ``per_customer_limit``), members only / birthday month when so flagged, and
    -- when ``requires_coupon`` -- unlocked by a valid code on the ticket.
-2. They are tried in ascending ``priority`` (then id).
+2. They are tried in ascending ``priority`` (then id), the automatic ones first and then
+   those a coupon unlocks: a coupon is priced on what the promotions left.
 3. A line gets at most ONE line promotion (special price, buy N get M, percentage or fixed
    off products/categories, gift): the first that applies to it.
 4. Ticket promotions (percentage or fixed off the whole ticket, vouchers) stack, each computed
@@ -166,6 +167,9 @@ def candidates(session, ticket, at, codes, whatif_used=None) -> list[tuple[Promo
                 >= p.per_customer_limit):
             continue
         out.append((p, coupon))
+    # automatic promotions first, then those a coupon unlocks: a coupon is priced on what the
+    # promotions left, whatever its priority (each group keeps its priority order)
+    out.sort(key=lambda pc: bool(pc[0].requires_coupon))
     return out
 
 
@@ -272,24 +276,30 @@ def evaluate(session, ticket, at=None, codes=None, promotions=None) -> list[Appl
 
 
 def _free_units(promo, eligible) -> dict[int, Decimal]:
-    """Buy N get M: the free units of each line, ``{id(line): units}``. Quantities of the
-    same product at the same unit price are counted together across the ticket's lines (three
-    scans of one item under "buy 2 get 1" are one group of three, as one line of 3 would be).
-    Each complete group of ``N + M`` units gives ``M`` free; the free units are taken from the
-    lines scanned last. Weighed goods count whole units only."""
+    """Buy N get M: the free units of each line, ``{id(line): units}``. Units are counted
+    together across the ticket's lines: those of the same product at the same unit price
+    for a product item (three scans of one item under "buy 2 get 1" are one group of three,
+    as one line of 3 would be), and every product of the category for a category item (buy
+    any 2 of the category, get 1). Each complete group of ``N + M`` units gives ``M`` free,
+    the cheapest units first (among equal prices, those scanned last). Weighed goods count
+    whole units only."""
     n, m = promo.buy_qty or 0, promo.get_qty or 0
     if n <= 0 or m <= 0:
         return {}
     groups: dict[tuple, list] = {}
-    for ln, _it in eligible:
-        groups.setdefault((ln.product_id, Decimal(ln.unit_price)), []).append(ln)
+    for ln, it in eligible:
+        key = ("category", it.category_id) if it.product_id is None else ("product", ln.product_id,
+                                                                         Decimal(ln.unit_price))
+        groups.setdefault(key, []).append(ln)
     out: dict[int, Decimal] = {}
     for lines in groups.values():
-        qty = sum((Decimal(ln.qty) for ln in lines), ZERO)
+        qty = sum((Decimal(ln.qty).to_integral_value(rounding=ROUND_DOWN) for ln in lines), ZERO)
         to_give = (qty / (n + m)).to_integral_value(rounding=ROUND_DOWN) * m
-        for ln in reversed(lines):
+        cheapest_first = sorted(range(len(lines)), key=lambda i: (Decimal(lines[i].unit_price), -i))
+        for i in cheapest_first:
             if to_give <= 0:
                 break
+            ln = lines[i]
             units = min(Decimal(ln.qty).to_integral_value(rounding=ROUND_DOWN), to_give)
             if units > 0:
                 out[id(ln)] = units

@@ -299,6 +299,8 @@ class CouponPatch(Input):
 class CouponIn(CouponPatch):
     code = Str(required=True, min=1, max=40)
     promotion_id = Id(required=True)
+    max_uses = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9), load_default=1,
+                          metadata={"description": "uses in all; omitted: 1 (single use); null: unlimited"})
 
 
 class CouponListQuery(Query):

@@ -617,13 +617,14 @@ def _sale_or_422(fn):
 def create_sale(data):
     """Ring up and confirm a sale. Send an ``Idempotency-Key`` header so a retry never
     records the sale twice: the replay answers 200 with the first answer's body, byte for
-    byte (``core.idempotency``); a sale recorded under the key otherwise (the back office,
-    another user of the store) is answered 200 with that sale."""
+    byte (``core.idempotency``). Keys belong to the user who sends them: another cashier's
+    sale under the same key is not this one."""
+    from core.idempotency import user_key
     from core.services.checkout import checkout, find_replay
 
     s = db_session()
     key = request_key()
-    req = _checkout_request(data, key)
+    req = _checkout_request(data, user_key(request_user(), key))
     try:
         with transaction(s):
             _check_sale_refs(data)

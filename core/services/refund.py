@@ -71,6 +71,29 @@ def refund_lines(sale: Sale, lines: list[RefundLineRequest] | None) -> list[tupl
     return wanted
 
 
+def priced_pieces(session, wanted) -> list[tuple[SaleLine, Decimal, Decimal, Decimal]]:
+    """``[(line, qty, gross, discount)]``: what refunding ``qty`` of each line gives back
+    (positive amounts; ``gross + discount`` is paid back). Gross and discount are given back
+    separately, each rounded by ``core.db.money``: a line sold without a discount is refunded
+    without one, and the last piece of a line takes whatever rounding left, so the refunds
+    of a line add up to it exactly. The refund and the approval threshold
+    (``core.approvals.refundable_amount``) price pieces through here alike."""
+    # what earlier refunds gave back of each line: gross and discount (negative sums)
+    before = {oid: (g or ZERO, d or ZERO) for oid, g, d in session.execute(
+        select(SaleLine.origin_line_id, func.sum(SaleLine.total - SaleLine.discount), func.sum(SaleLine.discount))
+        .where(SaleLine.origin_line_id.in_([ln.id for ln, _ in wanted])).group_by(SaleLine.origin_line_id)
+        .execution_options(banyan_unscoped=True)).all()}
+    out = []
+    for line, qty in wanted:
+        if qty == line.qty - line.refunded_qty:
+            g_before, d_before = before.get(line.id, (ZERO, ZERO))
+            gross, discount = money(line.gross + g_before), money(line.discount + d_before)
+        else:
+            gross, discount = money(line.unit_price * qty), money(line.discount * qty / line.qty)
+        out.append((line, qty, gross, discount))
+    return out
+
+
 def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, user=None,
            reason: str | None = None, at: datetime | None = None) -> Sale:
     """Refund ``lines`` of sale ``sale_id`` (all that is left when ``lines`` is None)."""
@@ -83,20 +106,7 @@ def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, 
     doc = Sale(store_id=sale.store_id, store=sale.store, kind="refund", state="draft", origin_id=sale.id,
                customer_id=sale.customer_id, cashier_id=sale.cashier_id, user_id=getattr(user, "id", None),
                currency=sale.currency, note=reason, created_at=at, lines=[], adjustments=[], payments=[])
-    # what earlier refunds gave back of each line: gross and discount (negative sums)
-    before = {oid: (g or ZERO, d or ZERO) for oid, g, d in session.execute(
-        select(SaleLine.origin_line_id, func.sum(SaleLine.total - SaleLine.discount), func.sum(SaleLine.discount))
-        .where(SaleLine.origin_line_id.in_([ln.id for ln, _ in wanted])).group_by(SaleLine.origin_line_id)
-    ).all()}
-    for line, qty in wanted:
-        # gross and discount are given back separately, each rounded by core.db.money: a
-        # line sold without a discount is refunded without one, and the last piece takes
-        # whatever rounding left, so the refunds of a line add up to it exactly
-        if qty == line.qty - line.refunded_qty:
-            g_before, d_before = before.get(line.id, (ZERO, ZERO))
-            gross, discount = money(line.gross + g_before), money(line.discount + d_before)
-        else:
-            gross, discount = money(line.unit_price * qty), money(line.discount * qty / line.qty)
+    for line, qty, gross, discount in priced_pieces(session, wanted):
         doc.lines.append(SaleLine(product_id=line.product_id, qty=-qty, unit_price=line.unit_price,
                                   discount=-discount, total=-(gross + discount), clerk_id=line.clerk_id,
                                   origin_line_id=line.id))
@@ -138,8 +148,12 @@ def _refund_payments(session, sale: Sale, doc: Sale, amount: Decimal, user) -> N
         if share <= 0:
             continue
         method = methods.get(payment.method)
+        if method is None:  # its addon is not installed: nobody could give this money back
+            raise BusinessError({"payments": [_l(
+                "This sale was paid with %(method)s, which is not available now (its addon is not "
+                "installed): refund it once it is back.", method=payment.method)]})
         ref = None
-        if method is not None and method.refund is not None:
+        if method.refund is not None:
             ref = method.refund(session, doc, payment, share)
         doc.payments.append(SalePayment(method=payment.method, amount=-share, reference=ref or payment.reference,
                                         origin_payment_id=payment.id))
