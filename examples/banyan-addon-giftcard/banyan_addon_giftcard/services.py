@@ -39,7 +39,8 @@ def issue_card(session, code: str, amount, customer_id: int | None = None) -> Gi
 
 
 def find_card(session, code: str) -> GiftCard | None:
-    """The card whose code is ``code`` (typed in any form: see ``core.codes``), or None."""
+    """The card whose code is ``code`` (typed in any form: see ``core.codes``), read without
+    locking, or None."""
     return session.execute(select(GiftCard).where(GiftCard.code == normalize_code(code))
                            .execution_options(**UNSCOPED)).scalar()
 
@@ -50,12 +51,6 @@ def lock_card(session, code: str) -> GiftCard:
     if card is None:
         raise NotFound({"reference": _l("Unknown gift card.")})
     return card
-
-
-def find_card(session, code: str) -> GiftCard | None:
-    """The card whose code is exactly ``code`` (normalised), read without locking, or None."""
-    return session.execute(select(GiftCard).where(GiftCard.code == (code or "").strip().upper())
-                           .execution_options(**UNSCOPED)).scalar()
 
 
 def _lookup_find(session, kind, value):
