@@ -79,7 +79,7 @@ def register_blueprints(app) -> Iterable[Any]:
 def register_cli_commands(cli) -> None:
     """Add click commands or groups to the ``banyan`` command group ``cli`` (in place).
 
-    Implemented by: membership, loyalty.
+    Implemented by: no built-in addon yet (tests/test_cli_ops.py registers one).
     """
 
 

@@ -98,3 +98,51 @@ def test_configuration_documents_every_setting():
     missing = [f"{section}.{key}" for section, values in _packaged_defaults().items() for key in values
                if f"BANYAN_{section}_{key}".upper() not in text]
     assert not missing, f"docs/configuration.md lacks: {missing}"
+
+
+GUIDE = ROOT / "docs" / "writing-an-addon.md"
+DOTTED = re.compile(r"(?<![\w./-])((?:core|addons)(?:\.\w+)+)")
+
+
+def _guide_code() -> str:
+    """The fenced code blocks and the inline code spans of docs/writing-an-addon.md."""
+    text = GUIDE.read_text("utf-8")
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.M | re.S)
+    rest = re.sub(r"^```[^\n]*\n.*?^```", "", text, flags=re.M | re.S)
+    return "\n".join(blocks + re.findall(r"`([^`\n]+)`", rest))
+
+
+def _resolve(dotted: str):
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError as exc:
+            if exc.name and not ".".join(parts[:cut]).startswith(exc.name):
+                raise
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+def test_guide_names_exist():
+    """Every ``core.``/``addons.`` dotted name in the guide's code is importable (a module,
+    or an attribute of one): the guide never sends a partner to an API that does not exist."""
+    from core.notify import MAIL_JOB
+
+    not_python = {MAIL_JOB}  # dotted names that are not modules: the kernel's job names
+    names = sorted(set(DOTTED.findall(_guide_code())))
+    assert len(names) > 30, names
+    missing = []
+    for name in names:
+        if name in not_python:
+            continue
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError) as exc:
+            missing.append(f"{name}: {exc}")
+    assert not missing, "docs/writing-an-addon.md names what does not exist:\n" + "\n".join(missing)

@@ -1,6 +1,8 @@
 """``banyan addons list|install|uninstall|upgrade`` and ``banyan addon new``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from core.cli import get_runtime, main
@@ -98,12 +100,23 @@ def addon_group():
 @addon_group.command("new")
 @click.argument("name")
 @click.option("--path", "path", type=click.Path(file_okay=False), default=".",
-              help="Folder in which banyan-addon-NAME/ is created.")
+              help="Folder in which banyan-addon-NAME/ is created; with --builtin, Banyan's "
+                   "source tree (the folder holding setup.cfg and addons/).")
 @click.option("--title", default=None, help="Human title (default: from NAME).")
-def new_cmd(name, path, title):
-    """Scaffold a pip-installable addon package banyan-addon-NAME."""
-    from core.scaffold import new_addon
+@click.option("--builtin", is_flag=True,
+              help="Make a built-in addon addons/NAME in Banyan's source tree (membership's "
+                   "layout), declare its entry point in setup.cfg and add docs/addons/NAME.md.")
+def new_cmd(name, path, title, builtin):
+    """Scaffold an addon: a pip-installable package banyan-addon-NAME, or with --builtin
+    the built-in addons/NAME."""
+    from core.scaffold import new_addon, new_builtin_addon
 
+    if builtin:
+        out = new_builtin_addon(name, path, title=title)
+        click.echo(f"created {out}, docs/addons/{name}.md and the entry point in setup.cfg")
+        click.echo(f"next: pip install -e {Path(path).resolve()} (re-reads the entry points) "
+                   f"&& banyan addons install {name}")
+        return
     out = new_addon(name, path, title=title)
     click.echo(f"created {out}")
     click.echo(f"next: pip install -e {out} && banyan addons install {name}")

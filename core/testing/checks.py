@@ -245,3 +245,139 @@ class AddonChecks:
         after = balances(customer)
         assert after == before, f"{self.addon}: balances not restored by a full refund: {before} -> {after}"
 
+
+    # ---- optional dependencies, roles and access (issue 12) ------------------------------
+
+    def test_optional_dependencies_present_and_absent(self, banyan_databases):
+        """Each ``optional_depends`` addon (Tryton's *extras*): this addon loads, installs and
+        matches its migrations both without it and with it installed (its ``optionalhook``
+        bridges then bind); skipped when the manifest declares none."""
+        from core import migrations
+        from core.addons.graph import closure
+        from core.addons.installer import install, installed_versions
+        from core.plugins import build_registry
+
+        info = self._info()
+        optional = info.manifest.optional_depends
+        if not optional:
+            pytest.skip(f"{self.addon}: manifest declares no optional_depends")
+        available = self._available()
+        base = closure([self.addon], available)
+        for extra in optional:
+            assert extra in available, (
+                f"{self.addon}: optional dependency {extra!r} is not discovered (declare only addons "
+                "that exist; an optional dependency that is never present is never tested)")
+            for with_extra in (False, True):
+                names = closure([self.addon, extra], available) if with_extra else base
+                registry = build_registry(names, available=available, only=[])  # runs check_pending
+                assert registry.pm.get_plugin(self.addon) is not None
+                assert (registry.pm.get_plugin(extra) is not None) == (with_extra or extra in base)
+                rt = self._fresh_runtime(banyan_databases)
+                try:
+                    install(rt, [self.addon, extra] if with_extra else [self.addon])
+                    assert self.addon in installed_versions(rt)
+                    assert (extra in installed_versions(rt)) == (with_extra or extra in base)
+                    assert migrations.diff(rt, self.addon) == [], (
+                        f"{self.addon} {'with' if with_extra else 'without'} {extra}: models differ from migrations")
+                finally:
+                    rt.dispose()
+
+    def _own_permissions(self):
+        info = self._info()
+        hooks = importlib.import_module(f"{info.package}.hooks")
+        return list(hooks.register_permissions()) if hasattr(hooks, "register_permissions") else []
+
+    def test_every_permission_granted_to_a_known_role(self):
+        """Each declared permission names at least one default role, and only roles the
+        kernel knows (``core.security.permissions.DEFAULT_ROLES``): a permission no role holds
+        is given to nobody on install, and an unknown role code (a typo) would be created as
+        a new, empty role."""
+        from core.security.permissions import DEFAULT_ROLES
+
+        for perm in self._own_permissions():
+            assert perm.default_roles, f"{self.addon}: permission {perm.name} is granted to no role"
+            unknown = [r for r in perm.default_roles if r not in DEFAULT_ROLES]
+            assert not unknown, (f"{self.addon}: permission {perm.name} names unknown roles {unknown}; "
+                                 f"known: {sorted(DEFAULT_ROLES)}")
+
+    def _role_with(self, session, code: str, permission: str | None):
+        from core.models import Role, RolePermission
+
+        role = Role(code=code, name=code)
+        session.add(role)
+        session.flush()
+        if permission:
+            session.add(RolePermission(role_code=code, permission=permission))
+            session.flush()
+        return role
+
+    def test_views_and_endpoints_reachable_with_their_permission_only(self, rt, session, make):
+        """Every back-office view and API endpoint of this addon answers a user whose only
+        role holds its permission (anything but 401/403 and 5xx: a 404 or 422 for the
+        placeholder ids and the empty body sent is fine), and refuses a signed-in user whose
+        role lacks it: 403 from the API, 403 or a redirect to the login page from the back
+        office. The views and endpoints come from this addon's hooks, so a new one is
+        covered without writing a test."""
+        import uuid
+
+        from werkzeug.routing import IntegerConverter
+
+        from core.admin import collect_views
+        from core.admin.testing import login
+        from core.api import AUTHENTICATED, collect_blueprints
+        from core.api.testing import ApiClient, build_app
+        from core.security.permissions import sync_roles
+
+        sync_roles(session, rt.registry)
+        app = build_app(rt)
+        app.config.update(SECRET_KEY="addon-checks", WTF_CSRF_ENABLED=True)
+        endpoints = {v.endpoint for owner, v in collect_views(None, rt) if owner == self.addon}
+        admin = app.extensions["banyan_admin"]
+        views = [v for v in admin._views if v.endpoint in endpoints]
+        blueprints = [b.name for owner, b in collect_blueprints(None, rt.registry) if owner == self.addon]
+        targets = []  # (kind, permission, method, url)
+        for v in views:
+            targets.append(("view", v.permission, "GET", v.url.rstrip("/") + "/"))
+        urls = app.url_map.bind("localhost")
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint.split(".")[0] not in blueprints:
+                continue
+            view = app.view_functions[rule.endpoint]
+            values = {a: (999999 if isinstance(rule._converters[a], IntegerConverter) else "zz-none")
+                      for a in rule.arguments}
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                func = getattr(view.view_class, method.lower()) if hasattr(view, "view_class") else view
+                perm = getattr(func, "_banyan_permission", None)
+                targets.append(("api", perm, method, urls.build(rule.endpoint, values, method=method)))
+        if not targets:
+            pytest.skip(f"{self.addon}: no back-office view and no API endpoint")
+        session.commit()
+        api = ApiClient(app, session)
+        none_role = self._role_with(session, f"zz_{uuid.uuid4().hex[:8]}", None)
+        nobody = make.user(roles=(none_role.code,))
+        holders = {}
+        failures = []
+        for kind, perm, method, url in targets:
+            assert perm, f"{self.addon}: {kind} {method} {url} declares no permission"
+            if perm not in holders:
+                role = self._role_with(session, f"zz_{uuid.uuid4().hex[:8]}",
+                                       None if perm == AUTHENTICATED else perm)
+                holders[perm] = make.user(roles=(role.code,))
+            checks = [(holders[perm], True)] + ([(nobody, False)] if perm != AUTHENTICATED else [])
+            for user, allowed in checks:
+                if kind == "api":
+                    resp = api.request(method, url, user=user, json={} if method != "GET" else None,
+                                       headers={"Idempotency-Key": uuid.uuid4().hex})
+                    refused = resp.status_code == 403
+                else:
+                    session.commit()
+                    client = login(app, user)
+                    resp = client.get(url)
+                    refused = resp.status_code == 403 or (
+                        resp.status_code == 302 and "/login" in resp.headers.get("Location", ""))
+                if allowed and (refused or resp.status_code in (401, 403) or resp.status_code >= 500):
+                    failures.append(f"{kind} {method} {url}: {resp.status_code} for a role holding {perm}")
+                if not allowed and not refused:
+                    failures.append(f"{kind} {method} {url}: {resp.status_code} for a role without {perm}")
+                session.rollback()
+        assert not failures, f"{self.addon}:\n" + "\n".join(failures)

@@ -39,7 +39,8 @@ def issue_card(session, code: str, amount, customer_id: int | None = None) -> Gi
 
 
 def find_card(session, code: str) -> GiftCard | None:
-    """The card whose code is ``code`` (typed in any form: see ``core.codes``), or None."""
+    """The card whose code is ``code`` (typed in any form: see ``core.codes``), read without
+    locking, or None."""
     return session.execute(select(GiftCard).where(GiftCard.code == normalize_code(code))
                            .execution_options(**UNSCOPED)).scalar()
 

@@ -83,11 +83,12 @@ def test_card_codes_are_normalised_and_refused_as_ticket_codes(session, make):
     """A card saved as ``gc 7`` is ``GC7`` at every till (full-width too); typed as a ticket
     code it is refused with the way to use it, never ignored (kernel ``claim_codes`` rule)."""
     from banyan_addon_giftcard.models import GiftCard
-    from banyan_addon_giftcard.services import balance, issue_card, lock_card
+    from banyan_addon_giftcard.services import balance, find_card, issue_card, lock_card
 
     card = issue_card(session, " gc 7", "50.00")
     assert card.code == "GC7"
     assert lock_card(session, "ｇｃ７").id == card.id
+    assert find_card(session, "ｇｃ ７").id == card.id
     with pytest.raises(BusinessError):
         issue_card(session, "Gc7", "10.00")  # the same code typed differently
     session.add(GiftCard(code="gc 8"))  # a direct save (import, shell) is normalised too
