@@ -7,6 +7,8 @@ locale from the configuration applies. Catalogs live in ``core/translations`` an
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,7 +37,29 @@ def set_default_locale(locale: str) -> None:
     _fallback_locale["value"] = locale
 
 
+#: a locale forced for a block of code (:func:`force_locale`), e.g. a job writing a report
+#: in the language of the user who started it
+_forced_locale: contextvars.ContextVar[str | None] = contextvars.ContextVar("banyan_forced_locale", default=None)
+
+
+@contextlib.contextmanager
+def force_locale(locale: str | None):
+    """Translate in ``locale`` (one of :data:`LOCALES`) inside the block, whatever the request
+    or default locale; ``None`` changes nothing. Lazy strings rendered inside use it too."""
+    if locale is None:
+        yield
+        return
+    token = _forced_locale.set(locale)
+    try:
+        yield
+    finally:
+        _forced_locale.reset(token)
+
+
 def current_locale() -> str:
+    forced = _forced_locale.get()
+    if forced is not None:
+        return forced
     try:
         from flask import has_request_context
         from flask_babel import get_locale

@@ -5,6 +5,7 @@ from core.models.cache import ConfigVersion
 from core.models.customer import Customer, CustomerContact, Tag, customer_tag
 from core.models.employee import ApiToken, Employee, Role, RolePermission, User, user_role
 from core.models.idempotency import IdempotencyRecord
+from core.models.imports import ImportRun
 from core.models.jobs import JobRun
 from core.models.org import Company, Region, Store, Warehouse
 from core.models.product import PriceList, PriceListItem, Product, ProductCategory
@@ -14,7 +15,7 @@ KERNEL_MODELS = (
     Company, Region, Store, Warehouse, Tag, Customer, CustomerContact, ProductCategory, Product,
     PriceList, PriceListItem, Employee, Role, RolePermission, User, ApiToken, Sale, SaleLine,
     SaleAdjustment, SalePayment, DocumentSequence, AuditLog, InstalledAddon, JobRun,
-    ApprovalRequest, ApprovalVote, ConfigVersion, IdempotencyRecord,
+    ApprovalRequest, ApprovalVote, ConfigVersion, IdempotencyRecord, ImportRun,
 )
 
 __all__ = [m.__name__ for m in KERNEL_MODELS] + ["customer_tag", "user_role", "KERNEL_MODELS"]
