@@ -67,6 +67,10 @@ class FormatQuery(Schema):
     format = Str(load_default="xlsx", validate=validate.OneOf(("xlsx", "csv")))
 
 
+class ReportQuery(Schema):
+    format = Str(load_default="csv", validate=validate.OneOf(("xlsx", "csv")))
+
+
 class RunIn(Schema):
     mode = Str(required=True, validate=validate.OneOf(MODES))
 
@@ -178,7 +182,7 @@ def rerun_import(data, import_id):
 
 @imports.route("/<int:import_id>/report", methods=["GET"])
 @requires("core.import.use")
-@imports.arguments(FormatQuery, location="query")
+@imports.arguments(ReportQuery, location="query")
 @imports.response(200)
 def import_report(args, import_id):
     """The error report (row, column, message) as CSV or XLSX."""
