@@ -239,6 +239,39 @@ def one_of(values: dict, name: str, allowed, default=None):
 
 
 # ---------------------------------------------------------------------------------------
+# writing many rows (for ``load_batch``)
+# ---------------------------------------------------------------------------------------
+
+def bulk_insert(session, table, rows: list[dict]) -> list[int]:
+    """Insert ``rows`` (dicts of final column values, all with the same keys, ``id`` left
+    out) into ``table`` on the session's connection and transaction; returns their ids in
+    order. PostgreSQL: ids are taken from the table's sequence in one query and the rows
+    sent with ``COPY ... FROM STDIN`` (no statement text to build or parse per chunk);
+    elsewhere one ``INSERT ... RETURNING`` of many rows. No ORM events run: the caller
+    has checked the rows (and writes the audit trail, see ``core.imports.kernel``)."""
+    from sqlalchemy import insert, text
+
+    if not rows:
+        return []
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(conn.execute(stmt, rows).scalars())
+    ids = list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                            {"t": table.name, "n": len(rows)}).scalars())
+    keys = list(rows[0])
+    cols = ", ".join(['"id"'] + [f'"{k}"' for k in keys])
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as cp:
+            for ident, row in zip(ids, rows):
+                cp.write_row([ident] + [row[k] for k in keys])
+    finally:
+        cur.close()
+    return ids
+
+
+# ---------------------------------------------------------------------------------------
 # running
 # ---------------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import insert, select
 
 from core.contrib import Importer, ImportColumn
+from core.db import money
 from core.errors import BusinessError, Conflict
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
@@ -44,8 +45,9 @@ def _existing(ctx, column, values) -> set:
 
 
 def _insert_returning_ids(ctx, table, rows: list[dict]) -> list[int]:
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(ctx.session.execute(stmt, rows).scalars())
+    from core.imports import bulk_insert
+
+    return bulk_insert(ctx.session, table, rows)
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,6 +170,8 @@ def load_products(ctx, rows):
         now = utcnow()
         for v in good:
             v["created_at"] = v["updated_at"] = now
+        for v in good:
+            v["cost"] = money(v["cost"])
         _audit_batch(ctx, "core_product", _insert_returning_ids(ctx, Product.__table__, good))
     return refused
 
