@@ -166,7 +166,7 @@ def _date(text: str, name: str) -> date:
 
     t = text.strip()[:10].replace("/", "-").replace(".", "-")
     try:
-        d = datetime.strptime(t, "%Y-%m-%d").date()
+        d = date.fromisoformat(t) if len(t) == 10 else datetime.strptime(t, "%Y-%m-%d").date()
     except ValueError:
         raise BusinessError({name: _l("Not a date (write YYYY-MM-DD).")}) from None
     if not 1900 <= d.year <= 9000:
@@ -455,7 +455,11 @@ def execute(rt, import_id: int) -> None:
     with force_locale(locale):
         try:
             imp = get_importer(rt.registry, importer_name)
-            table = read_file(imp, filename, data or b"")
+            kept = _READ.pop(import_id, None)
+            if kept is not None and kept[0] == len(data or b""):
+                table = kept[1]
+            else:
+                table = read_file(imp, filename, data or b"")
             outcome["total_rows"] = len(table.rows)
             _progress(rt, import_id, 0, len(table.rows))
             report = _Report([c.name for c in imp.columns])
@@ -537,7 +541,13 @@ def create(session, importer_name: str, filename: str, data: bytes, user, mode: 
                     total_rows=len(table.rows))
     session.add(rec)
     session.flush()
+    _READ[rec.id] = (len(data), table)
     return rec
+
+
+#: files read at upload, by import id, for a run in the same process (not read twice);
+#: :func:`execute` takes its entry, or reads the stored file when there is none
+_READ: dict[int, tuple[int, "Table"]] = {}
 
 
 def again(session, rec, mode: str):

@@ -37,11 +37,18 @@ def _audit_batch(ctx, table: str, ids: list[int]) -> None:
 
 def _existing(ctx, column, values) -> set:
     """Which of ``values`` ``column`` already holds (across every store: unscoped)."""
-    values = [v for v in values if v is not None]
+    values = sorted({v for v in values if v is not None})
     if not values:
         return set()
-    return set(ctx.session.execute(select(column).where(column.in_(values)).execution_options(**UNSCOPED))
-               .scalars())
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        # one array parameter, not a statement with a placeholder per value
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        cond = column == any_(bindparam("values", values, type_=ARRAY(column.type)))
+    else:
+        cond = column.in_(values)
+    return set(ctx.session.execute(select(column).where(cond).execution_options(**UNSCOPED)).scalars())
 
 
 def _insert_returning_ids(ctx, table, rows: list[dict]) -> list[int]:
