@@ -246,3 +246,47 @@ def test_import_run_kept_when_a_loader_breaks(rt, make, session, register_plugin
     rec = session.get(ImportRun, rec.id)
     assert rec.state == "failed" and "disk on fire" in rec.error
     assert customers(session) == before
+
+
+def test_phone_and_email_shortcuts_give_the_full_rules_results():
+    """The bulk-import shortcuts of normalize_phone and normalize_email answer exactly as
+    phonenumbers and email_validator do (or leave the case to them)."""
+    import random
+
+    import phonenumbers
+    from email_validator import EmailNotValidError, validate_email
+
+    from core.errors import BusinessError
+    from core.validation import normalize_email, normalize_phone
+
+    def full_phone(t):
+        try:
+            n = phonenumbers.parse(t, "CN")
+        except phonenumbers.NumberParseException:
+            return "ERR"
+        return phonenumbers.format_number(n, 0) if phonenumbers.is_valid_number(n) else "ERR"
+
+    def ours(fn, t):
+        try:
+            return fn(t)
+        except BusinessError:
+            return "ERR"
+
+    rng = random.Random(5)
+    for _ in range(20000):
+        n = rng.choice((7, 8, 10, 11, 11, 11, 12))
+        t = rng.choice("1123456789") + "".join(rng.choice("0123456789") for _ in range(n - 1))
+        assert ours(normalize_phone, t) == full_phone(t), t
+    for t in ("179 5113800138000", "+86 138 0013 8000", "008613800138000", "8613800138000", "01012345678"):
+        assert ours(normalize_phone, t) == full_phone(t), t
+
+    def full_email(t):
+        try:
+            return validate_email(t, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            return "ERR"
+
+    for local in ("a", "A.b", "a..b", ".a", "x+y", "o'neil", "a" * 64, "a" * 65, "ü", '"q r"'):
+        for domain in ("Example.COM", "localhost", "a.test", "中国.cn", "-a.com", "a..com", "[1.2.3.4]", "qq.com"):
+            t = f"{local}@{domain}"
+            assert ours(normalize_email, t) == full_email(t), t

@@ -44,10 +44,11 @@ class ImportView(BanyanView):
         return self.render("banyan/imports.html", importers=self._importers(), recent=recent,
                            chosen=request.args.get("importer"))
 
-    @expose("/template/<name>")
-    def template_view(self, name):
+    @expose("/template/<importer_name>")
+    def template_view(self, importer_name):
         from core.imports import template
 
+        name = importer_name
         imp = {i.name: i for i in self._importers()}.get(name)
         if imp is None:
             abort(404)
