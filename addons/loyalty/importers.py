@@ -38,8 +38,14 @@ def load(ctx, v: dict) -> None:
     s = ctx.session
     member = membership.lookup(s, card_number=v.get("card_number"), phone=v.get("phone"))
     ledger.lock_account(s, member.customer_id)
-    ledger.credit(s, member.customer_id, "adjust", v["points"], store_id=v["store_id"], source="opening_balance",
-                  note=(v.get("note") or "opening balance")[:255])
+    # an opening balance is carried over once per member: a file imported twice (or a
+    # retried upload) is refused, not credited again
+    key = f"opening-balance:{member.customer_id}"
+    if ledger.entry_by_key(s, key) is not None:
+        raise BusinessError({"card_number" if v.get("card_number") else "phone":
+                             _l("This member has an opening points balance already.")})
+    ledger.credit(s, member.customer_id, "adjust", v["points"], store_id=v["store_id"], key=key,
+                  source="opening_balance", note=(v.get("note") or "opening balance")[:255])
 
 
 IMPORTERS = (

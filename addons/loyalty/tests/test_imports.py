@@ -54,3 +54,7 @@ def test_opening_points_land_in_the_ledger(rt, session, make):
     lot = session.execute(select(LoyaltyLot).where(LoyaltyLot.entry_id == entry.id)).scalar_one()
     assert lot.remaining == 1200 and lot.expires_at is not None
     assert run_checks(session) == []
+    # the same file again: the opening balances are refused, not credited twice
+    rec = run(rt, session, rows, mode="valid_only")
+    assert rec.written_rows == 0 and {(e["row"], e["column"]) for e in rec.errors} >= {(2, "card_number"), (3, "phone")}
+    assert loyalty.balance(session, a.id) == 1200
