@@ -249,3 +249,74 @@ def sort_by_priority(items: Iterable) -> list:
     """Flatten hook results (lists of items) and sort them on ``priority`` (stable)."""
     flat = [x for group in items if group for x in group]
     return sorted(flat, key=lambda x: getattr(x, "priority", 100))
+
+
+#: value types an :class:`ImportColumn` may declare (how a cell is read before the importer
+#: checks it: ``str`` as typed, ``int``/``decimal``/``money`` as text of a number, ``date`` as
+#: ``YYYY-MM-DD`` or a spreadsheet date, ``bool`` as yes/no, 1/0, true/false, 是/否)
+IMPORT_TYPES = ("str", "int", "decimal", "money", "date", "bool", "phone", "email", "code")
+
+
+@dataclass(frozen=True)
+class ImportColumn:
+    """One column of an import file. ``name`` is the machine name (a header may give it, or
+    ``label`` in any interface language); ``type`` is one of :data:`IMPORT_TYPES`; ``help``
+    is shown in the template and on the import page."""
+
+    name: str
+    label: Any
+    required: bool = False
+    type: str = "str"
+    help: Any = None
+
+    def __post_init__(self):
+        if self.type not in IMPORT_TYPES:
+            raise ValueError(f"ImportColumn({self.name!r}): type must be one of {', '.join(IMPORT_TYPES)}")
+
+
+@dataclass(frozen=True)
+class Importer:
+    """A kind of record that can be bulk-imported (``register_importers``).
+
+    The kernel reads the file, maps headers to ``columns``, skips blank rows and refuses a
+    missing required value, then hands each row (``{column name: cell text or None}``) to
+    ``parse(ctx, row)``, which returns the row's clean values or raises
+    ``core.errors.BusinessError({column: message})``: the same field rules the API and the
+    back office apply (``core.validation``, ``core.codes``). Values of the ``unique``
+    columns (after ``parse``) must not repeat inside the file.
+
+    Writing, one of:
+
+    - ``load_row(ctx, values)``: writes one row through the addon's services (each row in
+      its own savepoint, so a row refused by a service is reported and, with "valid rows
+      only", skipped);
+    - ``load_batch(ctx, rows)``: writes a chunk of rows (``[(row number, values)]``) at once
+      (``insert().values`` / executemany), for large files. It may return
+      ``{row number: {column: message}}`` for rows it refuses (duplicates found in SQL);
+      it must then write none of the refused rows.
+
+    ``ctx`` is a ``core.imports.ImportContext`` (session scoped to the importing user,
+    the user, their stores, a per-run ``cache`` dict). ``permission`` is needed to import.
+    """
+
+    name: str
+    label: Any
+    columns: tuple
+    permission: str
+    parse: Callable[..., Any]
+    load_row: Callable[..., Any] | None = None
+    load_batch: Callable[..., Any] | None = None
+    unique: tuple[str, ...] = ()
+    help: Any = None
+    priority: int = 100
+    addon: str = ""
+
+    def __post_init__(self):
+        if (self.load_row is None) == (self.load_batch is None):
+            raise ValueError(f"Importer({self.name!r}): give exactly one of load_row and load_batch")
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Importer({self.name!r}): a column name is given twice")
+        missing = [u for u in self.unique if u not in names]
+        if missing:
+            raise ValueError(f"Importer({self.name!r}): unique names unknown columns {missing}")

@@ -130,6 +130,20 @@ def register_file_owners() -> Iterable[Any]:
     """
 
 
+@hookspec
+def register_importers() -> Iterable[Any]:
+    """Return ``core.contrib.Importer`` objects: kinds of records that can be bulk-imported
+    from CSV or XLSX (back office Import page, ``POST /api/v1/imports``, ``banyan import``).
+
+    Called when an import is listed, started or run. The kernel reads the file, checks each
+    row with the importer's ``parse`` (the same field rules as the API), reports errors by
+    row and column, and writes with ``load_row`` or ``load_batch`` inside one transaction
+    (all-or-nothing, or the valid rows only). Names are unique across addons.
+    Implemented by: the kernel (customers, products, price-list items, employees),
+    membership (members with cards and opening stored value), loyalty (opening points).
+    """
+
+
 @hookspec(historic=True)
 def startup(app) -> None:
     """Called once after the app is built, so addons can warm caches or add Jinja filters.

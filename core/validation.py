@@ -10,9 +10,67 @@ from core.i18n import lazy_gettext as _l
 DEFAULT_REGION = "CN"
 
 
+class _FastMobile:
+    """The common case of :func:`normalize_phone` without ``phonenumbers.parse`` (about 170 µs
+    a number, which is most of a bulk import's time): a plain string of digits that is a
+    mobile number of ``region`` by that region's own metadata in ``phonenumbers``.
+
+    It answers only when the result cannot differ from the full path: the digits do not start
+    with ``0`` or the country code (parse might strip an international, national or country
+    prefix from those) nor with a prefix ``phonenumbers`` strips for parsing (carrier codes);
+    they match the region's general pattern and its mobile pattern, with a possible length of
+    both (``is_valid_number``'s test). The E.164 form is then ``+<country code><digits>``.
+    Anything else (spaces, ``+86``, fixed lines, invalid numbers) takes the full path."""
+
+    def __init__(self, region: str):
+        import re
+
+        from phonenumbers import PhoneMetadata
+
+        md = PhoneMetadata.metadata_for_region(region)
+        self.ok = md is not None and md.mobile is not None and md.mobile.national_number_pattern is not None
+        if not self.ok:
+            return
+        self.prefix = f"+{md.country_code}"
+        self.cc = str(md.country_code)
+        self.general = re.compile(md.general_desc.national_number_pattern)
+        self.general_lengths = set(md.general_desc.possible_length or ())
+        self.mobile = re.compile(md.mobile.national_number_pattern)
+        self.mobile_lengths = set(md.mobile.possible_length or ()) or self.general_lengths
+        npp = md.national_prefix_for_parsing
+        self.strip = re.compile(npp) if npp else None
+
+    def __call__(self, text: str) -> str | None:
+        if not self.ok or not text.isascii() or not text.isdigit() or text[0] == "0" or text.startswith(self.cc):
+            return None
+        n = len(text)
+        if n not in self.general_lengths or n not in self.mobile_lengths:
+            return None
+        if self.strip is not None and self.strip.match(text):
+            return None
+        if self.general.fullmatch(text) and self.mobile.fullmatch(text):
+            return self.prefix + text
+        return None
+
+
+_FAST_MOBILE: dict[str, _FastMobile] = {}
+
+
 def normalize_phone(raw: str | None, field: str = "phone", region: str = DEFAULT_REGION) -> str | None:
-    """Return the number in E.164 (``+8613800138000``) or raise ``BusinessError``."""
-    if raw is None or not str(raw).strip():
+    """Return the number in E.164 (``+8613800138000``) or raise ``BusinessError``.
+
+    The rule is ``phonenumbers``' (parse in ``region``, must be a valid number); plain mobile
+    numbers take a shortcut with the same result (:class:`_FastMobile`)."""
+    if raw is None:
+        return None
+    text = raw if isinstance(raw, str) else str(raw)
+    fast = _FAST_MOBILE.get(region)
+    if fast is None:
+        fast = _FAST_MOBILE[region] = _FastMobile(region)
+    found = fast(text.strip())
+    if found is not None:
+        return found
+    if not text.strip():
         return None
     try:
         num = phonenumbers.parse(str(raw), region)
@@ -23,9 +81,38 @@ def normalize_phone(raw: str | None, field: str = "phone", region: str = DEFAULT
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalize_email(raw: str | None, field: str = "email") -> str | None:
-    if raw is None or not str(raw).strip():
+import functools  # noqa: E402
+import re  # noqa: E402
+
+#: a local part ``email_validator`` always accepts as it is: an ASCII dot-atom
+_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain_of(domain: str) -> str | None:
+    """The normalised domain as ``email_validator`` gives it, or None when it refuses it
+    (checked once per domain: most of a file's addresses share a few domains)."""
+    try:
+        return validate_email(f"a@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
         return None
+
+
+def normalize_email(raw: str | None, field: str = "email") -> str | None:
+    """Return the address in lower case or raise ``BusinessError``; the rule is
+    ``email_validator``'s (no deliverability check). A plain ASCII local part (a dot-atom of
+    at most 64 characters) is accepted as it is and only its domain is validated, once per
+    domain; anything else goes through the full validation."""
+    if raw is None:
+        return None
+    text = (raw if isinstance(raw, str) else str(raw)).strip()
+    if not text:
+        return None
+    local, at, domain = text.rpartition("@")
+    if at and len(text) <= 254 and len(local) <= 64 and _PLAIN_LOCAL.fullmatch(local):
+        norm = _domain_of(domain)
+        if norm is not None and len(local) + 1 + len(norm) <= 254:
+            return f"{local}@{norm}".lower()
     try:
         return validate_email(str(raw).strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:

@@ -59,6 +59,7 @@ FOREIGN = {
     "/api/v1/tokens": lambda b: set(),        # one's own tokens only
     "/api/v1/notifications": lambda b: set(),  # one's own only (tests/test_notify.py)
     "/api/v1/files": lambda b: {("id", b["file"])},
+    "/api/v1/imports/importers": lambda b: set(),  # kinds of record, not rows
 }
 #: any row carrying one of these keys with the other franchisee's value is a leak
 REF_KEYS = ("store_id", "home_store_id", "operating_company_id", "customer_id", "region_id", "company_id")

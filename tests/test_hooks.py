@@ -397,6 +397,45 @@ def test_hook_register_file_owners(rt, session, make, register_plugin, tmp_path,
         files.owners(rt.registry)
 
 
+def test_hook_register_importers(rt, session, make, register_plugin):
+    """An addon's importer is listed with its owner, runs on the kernel's machinery (file,
+    conversion, parse, batch write, report), and a second one with its name is refused."""
+    from core.contrib import Importer, ImportColumn
+    from core.db import transaction
+    from core.errors import AddonError
+    from core.imports import create, execute, importers
+    from core.models import ImportRun, Store
+
+    written = []
+
+    def load_batch(ctx, rows):
+        written.extend(v["code"] for _n, v in rows)
+        return {n: {"code": "taken"} for n, v in rows if v["code"] == "TAKEN"}
+
+    imp = Importer("hooktest.codes", "Codes", (ImportColumn("code", "Code", required=True, type="code"),),
+                   "core.product.write", parse=lambda ctx, v: v, load_batch=load_batch, unique=("code",))
+
+    class P:
+        @hookimpl
+        def register_importers(self):
+            return [imp]
+
+    name = register_plugin(P())
+    assert importers(rt.registry)["hooktest.codes"].addon == name
+    assert list(importers(rt.registry))[:4] == ["customers", "products", "price_list_items", "employees"]
+    with transaction(session):
+        rec = create(session, "hooktest.codes", "c.csv", b"code\na 1\ntaken\nA1\n", None, "valid_only")
+    execute(rt, rec.id)
+    session.expire_all()
+    rec = session.get(ImportRun, rec.id)
+    assert written == ["A1", "TAKEN"] and rec.written_rows == 1
+    assert rec.errors == [{"row": 3, "column": "code", "message": "taken"},
+                          {"row": 4, "column": "code", "message": "Repeats row 2."}]
+    register_plugin(P())
+    with pytest.raises(AddonError, match="hooktest.codes"):
+        importers(rt.registry)
+
+
 def test_hook_register_sensitive_actions(session, make, register_plugin, monkeypatch):
     from core import approvals
 

@@ -14,6 +14,10 @@ pytestmark = pytest.mark.addons("loyalty", "giftcard")
 
 #: POST endpoints that move no money or stock (everything else must be idempotent)
 NOT_MONEY = {
+    "core_imports.create_import": ("repeating an import is refused row by row: customers, products and employees "
+                                   "by their duplicate checks, members because enrolling twice is refused (their "
+                                   "opening stored value with it), opening points once per member (ledger key)"),
+    "core_imports.rerun_import": "a file is written once; running it again after a real run is refused",
     "core_customers.create_customer": "creates a customer record",
     "core_customers.merge_customer": "merging twice is refused (the removed one is inactive)",
     "core_products.create_product": "catalog data; a duplicate SKU is refused",

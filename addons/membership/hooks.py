@@ -235,3 +235,10 @@ def register_blueprints(app):
     from addons.membership.api import blueprints
 
     return blueprints(app)
+
+
+@hookimpl
+def register_importers():
+    from addons.membership.importers import IMPORTERS
+
+    return IMPORTERS

@@ -11,6 +11,7 @@ Stable API for other addons (loyalty, campaign, call_center...)::
     tier_of(session, customer_id) -> TierInfo | None        # effective tier (family parent's for a child)
     enrol(session, customer_id, store_id=None, card_number=None, user=None, ...) -> Member
     stored_value_balance(session, customer_id) -> Decimal   # 0 for non-members
+    open_stored_value(session, customer_id, amount, store_id, user=None) -> StoredValueEntry
     progress_to_next_tier(session, customer_id) -> dict | None
     is_active_member(session, customer_id) -> bool
     list_status(session, customer_id) -> "black" | "white" | None
@@ -58,7 +59,7 @@ from addons.membership.tiers import (_WINDOW, CLOSE_RATIO, TierInfo, _account, _
                                      tier_spend_total, tiers, unlock_tier, window_stats)
 from addons.membership.tier_job import _EVAL, _downgrade_candidates, _meets_sql, run_tier_downgrades, tier_evaluation
 from addons.membership.stored_value import (ADJUST_ACTION, _allocate, _buckets, _card_for, _consume, _execute_adjust,
-                                            _register_executor, _store, adjust, adjust_or_request, refund_spend,
+                                            _register_executor, _store, adjust, adjust_or_request, open_stored_value, refund_spend,
                                             save_topup_rule, spend, stored_value_balance, stored_value_detail,
                                             stored_value_history, topup, topup_bonus)
 from addons.membership.cards import (CARD_RE, TRANSITIONS, _event, _luhn_digit, _transition, activate_card,

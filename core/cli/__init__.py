@@ -2,7 +2,7 @@
 
 Sub-command modules: ``core.cli.addons`` (addons list|install|uninstall|upgrade, addon new),
 ``core.cli.db`` (db upgrade|dump|restore), ``core.cli.ops`` (init, demo, check, serve,
-worker, shell), ``core.cli.users`` (users list|create|token). Installed addons add their own through ``register_cli_commands``.
+worker, shell), ``core.cli.users`` (users list|create|token), ``core.cli.imports`` (import). Installed addons add their own through ``register_cli_commands``.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def get_runtime(ctx: click.Context, load: bool = True):
 def _load_subcommands() -> None:
     import importlib
 
-    for mod in ("core.cli.addons", "core.cli.db", "core.cli.ops", "core.cli.users"):
+    for mod in ("core.cli.addons", "core.cli.db", "core.cli.ops", "core.cli.users", "core.cli.imports"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -6,6 +6,7 @@ from core.models.customer import Customer, CustomerContact, Tag, customer_tag
 from core.models.employee import ApiToken, Employee, Role, RolePermission, User, user_role
 from core.models.files import FileRecord
 from core.models.idempotency import IdempotencyRecord
+from core.models.imports import ImportRun
 from core.models.jobs import JobRun
 from core.models.notify import MailMessage, Notification
 from core.models.org import Company, Region, Store, Warehouse
@@ -17,6 +18,7 @@ KERNEL_MODELS = (
     PriceList, PriceListItem, Employee, Role, RolePermission, User, ApiToken, Sale, SaleLine,
     SaleAdjustment, SalePayment, DocumentSequence, AuditLog, InstalledAddon, JobRun,
     ApprovalRequest, ApprovalVote, ConfigVersion, IdempotencyRecord, Notification, MailMessage, FileRecord,
+    ImportRun,
 )
 
 __all__ = [m.__name__ for m in KERNEL_MODELS] + ["customer_tag", "user_role", "KERNEL_MODELS"]

@@ -1,0 +1,44 @@
+"""Bulk imports: one row per uploaded file and run (dry run, then the real run)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+from core.mixins import IdPk, utcnow
+
+IMPORT_MODES = ("dry_run", "all_or_nothing", "valid_only")
+#: queued -> running -> done (rows written, or a dry run finished) | failed (nothing written:
+#: errors in an all-or-nothing run, or the run broke; ``error`` says why)
+IMPORT_STATES = ("queued", "running", "done", "failed")
+
+
+class ImportRun(IdPk, Base):
+    """An uploaded import file and the outcome of its last run.
+
+    ``errors`` is the row-by-row report: ``[{"row": n, "column": name, "message": text}]``
+    (row 1 is the header; messages in ``locale``, the importing user's language).
+    ``content`` holds the file until a real run has written it (a dry run keeps it, so the
+    real run needs no second upload)."""
+
+    __tablename__ = "core_import"
+    __audit__ = False
+    importer: Mapped[str] = mapped_column(String(80), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), index=True)
+    locale: Mapped[str] = mapped_column(String(10), default="zh_Hans")
+    mode: Mapped[str] = mapped_column(String(16), default="dry_run")
+    state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    error_rows: Mapped[int] = mapped_column(Integer, default=0)
+    written_rows: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
