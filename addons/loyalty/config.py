@@ -23,6 +23,7 @@ from sqlalchemy import select
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.models import Customer, Product, ProductCategory, Store
+from core.security.scope import CHAIN_REFUSED, may_write_chain_wide
 from core.validation import MONEY_MAX, POINTS_MAX, decimal_input
 
 from .models import (EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS, Coupon, EarningRule, LoyaltyPolicy,
@@ -157,9 +158,8 @@ def _store(session, obj, err: _Errors, field: str = "store_id") -> None:
     store_id = getattr(obj, field)
     ids = _scope_store_ids(session)
     if store_id is None:
-        if ids is not None:
-            err.add(field, _l("Only a user who sees every store may make or change a chain-wide row: "
-                              "name one of your stores."))
+        if not may_write_chain_wide(session):  # the kernel's write-check rule (core.chain.write)
+            err.add(field, CHAIN_REFUSED)
         return
     if ids is not None and store_id not in ids:
         err.add(field, _l("No such record."))
@@ -180,9 +180,8 @@ def _was_chain_wide(obj) -> bool:
 
 
 def _chain_wide_guard(session, obj, err: _Errors) -> None:
-    if _scope_store_ids(session) is not None and _was_chain_wide(obj) and "store_id" not in err:
-        err.add("store_id", _l("Only a user who sees every store may make or change a chain-wide row: "
-                               "name one of your stores."))
+    if _was_chain_wide(obj) and "store_id" not in err and not may_write_chain_wide(session):
+        err.add("store_id", CHAIN_REFUSED)
 
 
 # ---------------------------------------------------------------------------------------
@@ -273,8 +272,8 @@ def _writable_promotion(session, promotion_id, err: _Errors, field: str = "promo
         err.add(field, _l("Required."))
         return None
     promo = _visible(session, Promotion, promotion_id, field, err)
-    if promo is not None and promo.store_id is None and _scope_store_ids(session) is not None:
-        err.add(field, _l("Only a user who sees every store may change a chain-wide promotion."))
+    if promo is not None and promo.store_id is None and not may_write_chain_wide(session):
+        err.add(field, CHAIN_REFUSED)
     return promo
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
 from core.forksafe import on_fork, register
+from core.i18n import lazy_gettext as _l
 from core.models import Region, Store, User
 
 
@@ -223,6 +224,22 @@ def _apply_scope(state):
 
 #: the permission to create, change or delete chain-wide rows (see docs/permissions.md)
 CHAIN_PERMISSION = "core.chain.write"
+#: what a writer without it is told (the one message, whichever surface or service refuses)
+CHAIN_REFUSED = _l("This applies to the whole chain: only users allowed to change "
+                   "chain-wide records may create, change or delete it.")
+
+
+def may_write_chain_wide(session) -> bool:
+    """Whether the session's user may create, change or delete chain-wide rows: an unscoped
+    session (CLI, jobs, the system) may; a user needs :data:`CHAIN_PERMISSION`. Services
+    that check chain-wide rows before the flush (to name the field early) use this, so
+    their rule is the write check's rule."""
+    scope = session.info.get("scope")
+    if scope is None or not scope.user_id:
+        return True
+    from core.security.permissions import has_permission
+
+    return has_permission(session, session.get(User, scope.user_id), CHAIN_PERMISSION)
 
 
 class _Refs:
@@ -430,8 +447,7 @@ class WriteCheck:
                 return
         wide, col = self.chain_wide(obj, info)
         if wide and not self.may_write_chain():
-            self.refuse(col or "_", _l("This applies to the whole chain: only users allowed to change "
-                                       "chain-wide records may create, change or delete it."))
+            self.refuse(col or "_", CHAIN_REFUSED)
 
 
 @event.listens_for(Session, "before_flush")
