@@ -303,10 +303,12 @@ def world(session, make):
     a_clerk = make.user(username="cashier-a", roles=("cashier",), scope_kind="store",
                         scope_ref_id=out["A"]["store"])
     out["B"]["user"], out["A"]["user"] = b_user.id, a_clerk.id
-    out["A"]["token"] = create_token(session, a_clerk, "a's till")[1].id
-    out["B"]["token"] = create_token(session, b_user, "b's till")[1].id
     out["boss"] = make.user(username="boss-a", roles=("franchise_boss",), scope_kind="company",
                             scope_ref_id=out["A"]["company"])
+    # tokens are one's own: A's token is the writer's, and tokens are made for oneself
+    out["A"]["token"] = create_token(session, out["boss"], "a's till")[1].id
+    out["B"]["token"] = create_token(session, b_user, "b's till")[1].id
+    out["A"]["user"] = out["boss"].id
     session.commit()
     return out
 
@@ -449,7 +451,8 @@ def test_write_refuses_references_outside_the_scope(api, session, world, route):
     # body fields: B's row is 422 naming the field
     for field, k in fields:
         body = make_body(a, _n())
-        refused(url_a, _set(body, field, b[k]), f"B's {k} in {field}", status=422,
+        # another user's tokens are a permission question: 403 naming the field
+        refused(url_a, _set(body, field, b[k]), f"B's {k} in {field}", status=403 if k == "user" else 422,
                 name=field.rsplit(".", 1)[-1])
         if k == "store":  # no store: refused, or accepted without a new chain-wide row
             variants = [("null", _set(make_body(a, _n()), field, None))]
@@ -466,3 +469,24 @@ def test_write_refuses_references_outside_the_scope(api, session, world, route):
     r = _send(api, boss, method, url_a, make_body(a, _n()) if make_body else None)
     assert 200 <= r.status_code < 300, f"{route}: A's own rows refused ({r.status_code}): {r.json}"
     assert tried or not (fields or [k for k in kinds.values() if k])
+
+
+def test_the_flush_check_sees_only_the_scopes_rows(session, world):
+    """The kernel's write check looks a referenced row up through the scope: a bare-column
+    lookup (``select(table.c.id)``) escaped the scope's criteria, so every customer, promotion
+    or employee of another franchisee passed as "visible" (a gift card was issued to B's
+    customer). Now B's row is refused on any model, by any code."""
+    from core.errors import BusinessError
+    from core.models import CustomerContact, User
+
+    rt = session.info["runtime"]
+    boss = session.get(User, world["boss"].id)
+    with rt.session(user=boss, scoped=True) as s:
+        s.add(CustomerContact(customer_id=world["B"]["customer"], name="Spy"))
+        with pytest.raises(BusinessError) as exc:
+            s.flush()
+        assert "customer_id" in exc.value.errors
+        s.rollback()
+        s.add(CustomerContact(customer_id=world["A"]["customer"], name="Buyer"))
+        s.flush()
+        s.rollback()
