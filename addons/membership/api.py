@@ -81,6 +81,8 @@ def enrol(data):
     """Enrol a customer (an active card is issued: the scanned number or a generated one)."""
     s = db_session()
     _visible_customer(data["customer_id"], in_body=True)
+    if data["parent_customer_id"] is not None:
+        _visible_customer(data["parent_customer_id"], "parent_customer_id", in_body=True)
     with transaction(s):
         svc.enrol(s, data["customer_id"], store_id=_visible_store(data["store_id"]), card_number=data["card_number"],
                   user=request_user(), channel="api", parent_customer_id=data["parent_customer_id"])
