@@ -31,12 +31,14 @@ from .models import Coupon, EarningRule, PointsEvent, Promotion, PromotionItem
 blp = Blueprint("loyalty", __name__, url_prefix="", description="Points, rewards, coupons and promotions")
 
 
-def _customer(customer_id: int, field: str = "customer_id") -> Customer:
+def _customer(customer_id: int, field: str = "customer_id", in_body: bool = False) -> Customer:
+    """The customer if the user's scope shows it: 404 for a path parameter, 422 naming the
+    field for a body field (issue 11 §1)."""
     c = None
     if 0 < customer_id <= 2**31 - 1:
         c = db_session().execute(select(Customer).where(Customer.id == customer_id)).scalar()
     if c is None:
-        raise NotFound({field: _l("Not found.")})
+        raise (BusinessError if in_body else NotFound)({field: _l("Not found.")})
     return c
 
 
@@ -99,7 +101,7 @@ def transfer(data, customer_id):
     """Give points to another member."""
     s = db_session()
     _customer(customer_id)
-    _customer(data["to_customer_id"], "to_customer_id")
+    _customer(data["to_customer_id"], "to_customer_id", in_body=True)
     with transaction(s):
         services.transfer(s, customer_id, data["to_customer_id"], data["points"], note=data["note"],
                           key=user_key(request_user(), data["idempotency_key"], "api-transfer:"))
@@ -132,7 +134,7 @@ def preview(data):
     s = db_session()
     _store(data["store_id"])
     if data["customer_id"] is not None:
-        _customer(data["customer_id"])
+        _customer(data["customer_id"], in_body=True)
     req = CheckoutRequest(store_id=data["store_id"], customer_id=data["customer_id"],
                           lines=[LineRequest(ln["product_id"], ln["qty"]) for ln in data["lines"]],
                           codes=data["codes"])

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from core.api import Blueprint, paginate_select, request_user, requires
 from core.db import money, transaction
-from core.errors import NotFound
+from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.idempotency import idempotent
 from core.models import Customer, Store
@@ -31,10 +31,12 @@ from addons.membership.models import Card, CardEvent, ClearingEntry, Tier, TierC
 blp = Blueprint("membership", __name__, url_prefix="", description="Members, cards, tiers and stored value")
 
 
-def _visible_customer(customer_id: int, field: str = "customer_id") -> Customer:
+def _visible_customer(customer_id: int, field: str = "customer_id", in_body: bool = False) -> Customer:
+    """The customer if the user's scope shows it. A path parameter naming an invisible row is
+    404; a body field is 422 naming the field (issue 11 §1: a reference outside the scope)."""
     c = db_session().execute(select(Customer).where(Customer.id == customer_id)).scalar()
     if c is None:
-        raise NotFound({field: _l("No such customer.")})
+        raise (BusinessError if in_body else NotFound)({field: _l("No such customer.")})
     return c
 
 
@@ -42,7 +44,7 @@ def _visible_store(store_id, field: str = "store_id"):
     if store_id is None:
         return None
     if db_session().execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
-        raise NotFound({field: _l("No such store.")})
+        raise BusinessError({field: _l("No such store.")})  # a body field: 422 naming it
     return store_id
 
 
@@ -78,7 +80,9 @@ def _card_in_scope(number: str) -> Card:
 def enrol(data):
     """Enrol a customer (an active card is issued: the scanned number or a generated one)."""
     s = db_session()
-    _visible_customer(data["customer_id"])
+    _visible_customer(data["customer_id"], in_body=True)
+    if data["parent_customer_id"] is not None:
+        _visible_customer(data["parent_customer_id"], "parent_customer_id", in_body=True)
     with transaction(s):
         svc.enrol(s, data["customer_id"], store_id=_visible_store(data["store_id"]), card_number=data["card_number"],
                   user=request_user(), channel="api", parent_customer_id=data["parent_customer_id"])

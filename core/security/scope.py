@@ -372,7 +372,10 @@ class WriteCheck:
             return True
         k = (target, ident)
         if k not in self._seen:
-            pk = target.__mapper__.primary_key[0]
+            # the mapped attribute, not the table's column: a select of a bare Column is a Core
+            # statement the scope's loader criteria do not reach (every row would be "visible")
+            mapper = target.__mapper__
+            pk = mapper.get_property_by_column(mapper.primary_key[0]).class_attribute
             self._seen[k] = self.session.execute(select(pk).where(pk == ident)).first() is not None
         return self._seen[k]
 

@@ -42,9 +42,9 @@ def test_bad_input_gives_field_errors(api, make, member, boss):
     r = api.post(f"{BASE}/members/{member.id}/topup", user=boss, json={"amount": "-5", "store_id": store.id})
     assert r.status_code == 422 and "amount" in r.json["errors"]["json"]
     r = api.post(f"{BASE}/members/{member.id}/topup", user=boss, json={"amount": "10", "store_id": 999999})
-    assert r.status_code == 404
+    assert r.status_code == 422 and "store_id" in r.json["errors"]["json"]  # a body field: 422 naming it
     r = api.post(f"{BASE}/members", user=boss, json={"customer_id": 999999})
-    assert r.status_code == 404
+    assert r.status_code == 422 and "customer_id" in r.json["errors"]["json"]
     assert api.get(f"{BASE}/lookup?card_number=NOPE", user=boss).status_code == 404
 
 
