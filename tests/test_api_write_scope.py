@@ -67,6 +67,8 @@ UNSCOPED_PATH = {
     "tier_id": "tiers are chain settings (core.chain.write, tests/test_write_scope.py)",
     "product_id": "the catalogue is chain-wide",
     "notification_id": "one's own notifications only (tests/test_notify.py)",
+    "import_id": "an import run is its user's own; each imported row's references are checked against the "
+                 "user's scope (tests/test_imports.py, franchisee scope)",
 }
 
 _serial = itertools.count(1)
