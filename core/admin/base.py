@@ -35,7 +35,7 @@ from flask_admin.model.form import converts
 from flask_admin.helpers import get_redirect_target
 from jinja2 import pass_context
 from sqlalchemy.exc import DataError, IntegrityError
-from wtforms.validators import Length, ValidationError
+from wtforms.validators import Length, StopValidation
 
 from core.errors import BusinessError
 from core.fields import rule_of
@@ -164,7 +164,9 @@ class RuleValidator:
             # Flask-Admin's own Length validator already says it
             messages = [m for m in messages if getattr(m, "_args", ("",))[0] != "At most %(max)s characters."]
         if messages:
-            raise ValidationError(" ".join(str(m) for m in messages))
+            # stop the chain: later validators (Flask-Admin's Unique runs a query) must never
+            # see a value the column cannot hold (PostgreSQL refuses NUL even in a WHERE)
+            raise StopValidation(" ".join(str(m) for m in messages))
 
 
 def _single_column(prop):
@@ -186,7 +188,7 @@ class LocalModelConverter(AdminModelConverter):
             rule = rule_of(column)
             if rule.kind != "other":
                 field_args = dict(field_args or {})
-                field_args["validators"] = list(field_args.get("validators") or ()) + [RuleValidator(rule)]
+                field_args["validators"] = [RuleValidator(rule), *(field_args.get("validators") or ())]
         return super().convert(model, mapper, name, prop, field_args, hidden_pk)
 
     @converts("core.codes.Code")
