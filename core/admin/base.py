@@ -34,6 +34,7 @@ from flask_admin.form import DateTimeField
 from flask_admin.model.form import converts
 from flask_admin.helpers import get_redirect_target
 from jinja2 import pass_context
+from sqlalchemy import Integer
 from sqlalchemy.exc import DataError, IntegrityError
 from wtforms.validators import Length, StopValidation
 
@@ -184,7 +185,9 @@ class LocalModelConverter(AdminModelConverter):
 
     def convert(self, model, mapper, name, prop, field_args, hidden_pk):
         column = _single_column(prop)
-        if column is not None and not column.primary_key:
+        # every column a person types, a typed primary key too (a role's code); not the
+        # generated integer ids
+        if column is not None and not (column.primary_key and isinstance(column.type, Integer)):
             rule = rule_of(column)
             if rule.kind != "other":
                 field_args = dict(field_args or {})
