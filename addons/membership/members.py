@@ -155,11 +155,13 @@ def get_member(session, customer_id: int | None) -> Member | None:
 
 
 def is_active_member(session, customer_id: int | None) -> bool:
+    """True when customer ``customer_id`` is a member with status ``active`` (False for None)."""
     member = get_member(session, customer_id)
     return member is not None and member.status == "active"
 
 
 def require_member(session, customer_id: int) -> Member:
+    """The member row of ``customer_id`` (any status); NotFound ``{"customer_id"}`` otherwise."""
     member = get_member(session, customer_id)
     if member is None:
         raise NotFound({"customer_id": _l("This customer is not a member.")})
@@ -196,11 +198,13 @@ def list_status(session, customer_id: int | None) -> str | None:
 
 
 def active_list_entry(session, customer_id: int) -> ListEntry | None:
+    """The customer's active black or white list entry (``kind``, ``reason``), or None."""
     entry = _party(session, customer_id)[1]
     return entry if entry is not None and entry.active else None
 
 
 def is_blacklisted(session, customer_id: int | None) -> bool:
+    """True when the customer is on the black list now (False for None)."""
     return list_status(session, customer_id) == "black"
 
 
@@ -276,6 +280,7 @@ def set_parent(session, customer_id: int, parent_customer_id: int | None, user=N
 
 
 def children_of(session, customer_id: int) -> list[Member]:
+    """The family (child) members attached to member ``customer_id``, any status."""
     return list(_x(session, select(Member).where(Member.parent_id == customer_id)).scalars())
 
 
@@ -298,6 +303,8 @@ USABLE = ("active",)
 
 
 def find_card(session, number: str) -> Card | None:
+    """The card whose number is ``number`` as typed (spaces and full-width digits allowed:
+    ``core.codes``), any status, or None."""
     number = normalize_code(number)  # the kernel's rule for typed codes (core.codes)
     return _x(session, select(Card).where(Card.number == number)).scalar() if number else None
 
