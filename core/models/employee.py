@@ -10,9 +10,10 @@ from core.codes import Code
 from core.db import Base
 from core.mixins import IdPk, Timestamps, utcnow
 from core.validation import normalize_email, normalize_phone
+from core.labels import EMPLOYEE_ROLE, SCOPE_KIND
 
-EMPLOYEE_ROLES = ("manager", "clerk", "cashier", "technician", "agent", "marketer", "staff")
-SCOPE_KINDS = ("all", "company", "region", "store")
+EMPLOYEE_ROLES = EMPLOYEE_ROLE.codes  # declared with labels in core.labels
+SCOPE_KINDS = SCOPE_KIND.codes  # declared with labels in core.labels
 
 
 class Employee(IdPk, Timestamps, Base):
