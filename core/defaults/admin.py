@@ -411,6 +411,11 @@ class SaleView(SaleRefundMixin, KernelView):
 # --- control ----------------------------------------------------------------------------------
 
 class AuditLogView(KernelView):
+    """The audit trail for people: who made the change (the user's name), the record by its
+    type and name, and the changed fields as "field: before → after" with the fields' and
+    the coded values' labels (``core.labels``); sensitive fields masked for users who may
+    not see them. Exports carry the same text."""
+
     permission = "core.audit.read"
     allow_create = allow_edit = allow_delete = False
     column_editable_list = ()
@@ -438,22 +443,91 @@ class AuditLogView(KernelView):
         return {k: ([mask(x) for x in v] if isinstance(v, list) else mask(v)) if k in hidden else v
                 for k, v in changes.items()}
 
+    def _record(self, model) -> str:
+        """The changed record by its name (``str(record)``) and id; the id alone when it is
+        gone or outside the user's scope."""
+        from core.admin.base import _model_of
+
+        cls = _model_of(model.model)
+        row = None
+        if cls is not None and len(cls.__mapper__.primary_key) == 1 and model.record_id not in (None, "?"):
+            try:
+                key = cls.__mapper__.primary_key[0].type.python_type(model.record_id)
+                row = self.session.get(cls, key)
+            except (TypeError, ValueError, NotImplementedError):
+                row = None
+        return f"{row} (#{model.record_id})" if row is not None else f"#{model.record_id}"
+
+    def _user(self, model) -> str:
+        if model.user_id is None:
+            return gettext("System")
+        user = self.session.get(User, model.user_id)
+        return str(user) if user is not None else f"#{model.user_id}"
+
+    def change_lines(self, model) -> list[tuple[str, str, str]]:
+        """``(field label, before, after)`` of each logged change, values for people."""
+        from core.admin.base import _model_of
+        from core.labels import codes_of, field_label, yes_no
+
+        cls = _model_of(model.model)
+
+        def shown(field, value):
+            if value is None or value == "":
+                return "—"
+            codes = codes_of(cls, field) if cls is not None else None
+            if codes is not None:
+                return str(codes.label(value))
+            if isinstance(value, bool):
+                return str(yes_no(value))
+            if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+                from datetime import datetime
+
+                try:  # a stored timestamp (naive UTC, ISO): in the chain's local time
+                    return format_local(datetime.fromisoformat(value), "%Y-%m-%d %H:%M:%S")
+                except ValueError:
+                    return value
+            return str(value)
+
+        out = []
+        for field, pair in self._masked_changes(model).items():
+            before, after = (pair if isinstance(pair, list) and len(pair) == 2 else (None, pair))
+            label = (field_label(cls, field) if cls is not None else None) or field
+            out.append((str(label), shown(field, before), shown(field, after)))
+        return out
+
+    def _changes_html(self, model) -> Markup:
+        items = "".join(f"<li><strong>{escape(label)}</strong>: {escape(before)} → {escape(after)}</li>"
+                        for label, before, after in self.change_lines(model))
+        return Markup(f'<ul class="list-unstyled mb-0">{items}</ul>')
+
+    def _value(self, model, name, html: bool):
+        from core.labels import table_label
+
+        if name == "changes":
+            if html:
+                return self._changes_html(model)
+            return "; ".join(f"{label}: {before} → {after}" for label, before, after in self.change_lines(model))
+        if name == "user_id":
+            return self._user(model)
+        if name == "model":
+            return str(table_label(model.model))
+        if name == "record_id":
+            return self._record(model)
+        return None
+
     @pass_context
     def get_list_value(self, context, model, name):
-        if name == "changes":
-            return self._masked_changes(model)
-        return super().get_list_value(context, model, name)
+        shown = self._value(model, name, html=True)
+        return super().get_list_value(context, model, name) if shown is None else shown
 
     @pass_context
     def get_detail_value(self, context, model, name):
-        if name == "changes":
-            return self._masked_changes(model)
-        return super().get_detail_value(context, model, name)
+        shown = self._value(model, name, html=True)
+        return super().get_detail_value(context, model, name) if shown is None else shown
 
     def get_export_value(self, model, name):
-        if name == "changes":
-            return self._masked_changes(model)
-        return super().get_export_value(model, name)
+        shown = self._value(model, name, html=False)
+        return super().get_export_value(model, name) if shown is None else shown
 
 
 class ApprovalView(KernelView):
