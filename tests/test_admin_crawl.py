@@ -9,6 +9,7 @@ button captions; not scripts, styles or attribute values) and reports, per page:
 - a raw code: a text that is exactly a code of a declared coded-value set
   (``core.labels.choice_sets``: ``partially_refunded``, ``direct``, ``fixed``...) or of a
   payment method (``cash``);
+  (``<code>`` text is literal, not checked: an import file's column names);
 - ``__None``, ``None`` or a Python dict (``{'...``) shown as text;
 - English interface text: a text that is exactly a msgid of a catalog (kernel, addons,
   Flask-Admin's) whose Chinese translation differs from it, or Flask-Admin's English label of
@@ -34,7 +35,9 @@ from core.admin.testing import admin_app, login  # noqa: F401
 ADDONS = ("membership", "loyalty") + (("giftcard",) if "giftcard" in discover() else ())
 pytestmark = pytest.mark.addons(*ADDONS)
 
-SKIP_TAGS = {"script", "style", "noscript", "template"}
+#: not interface text: scripts, and ``<code>``/``<kbd>``, literal identifiers a person types
+#: (an import file's column names)
+SKIP_TAGS = {"script", "style", "noscript", "template", "code", "kbd"}
 
 
 class _Visible(HTMLParser):
@@ -113,7 +116,10 @@ def _english_texts(app) -> dict[str, str]:
                 or why.startswith("Flask-Admin's label")}
 
 
-def _codes(app) -> set[str]:
+def _codes(app, session) -> set[str]:
+    """The codes of every declared coded-value set, less the codes of records (a role's code
+    ``cashier`` is the record's own identifier, shown as such in its ``code`` column)."""
+    from core.db import Base
     from core.labels import LANGUAGE, choice_sets
 
     codes = set()
@@ -122,6 +128,9 @@ def _codes(app) -> set[str]:
             if choices is LANGUAGE:
                 continue
             codes |= {c for c in choices.codes if isinstance(c, str) and str(choices.label(c)) != c}
+    for mapper in Base.registry.mappers:
+        if "code" in mapper.columns:
+            codes -= set(session.execute(select(mapper.columns["code"])).scalars())
     return codes
 
 
@@ -149,18 +158,25 @@ def _pages(app, session) -> list[str]:
     return urls
 
 
+def _near(texts, i) -> str:
+    if os.environ.get("BANYAN_CRAWL_CONTEXT") != "1":
+        return ""
+    return " near " + repr(" | ".join(texts[max(0, i - 3):i]))
+
+
 def findings(html: str, english: dict[str, str], codes: set[str]) -> list[str]:
     """What is wrong with the visible text of one page (empty: nothing)."""
     out = []
-    for text in visible_texts(html):
+    texts = visible_texts(html)
+    for i, text in enumerate(texts):
         if "__None" in text:
             out.append(f"'__None' shown: {text!r}")
         elif text == "None" or text.startswith("{'"):
             out.append(f"a Python value shown: {text!r}")
         elif text in codes:
-            out.append(f"raw code {text!r}")
+            out.append(f"raw code {text!r}" + _near(texts, i))
         elif text in english:
-            out.append(f"English {text!r} ({english[text]})")
+            out.append(f"English {text!r} ({english[text]})" + _near(texts, i))
     return sorted(set(out))
 
 
@@ -168,7 +184,7 @@ def test_findings_catch_what_they_should():
     html = ("<html><head><script>var x = 'cash';</script></head><body><td>partially_refunded</td>"
             "<option value='__None'>__None</option><label>Buy Qty</label><td>现金</td>"
             "<input type='submit' value='Save'><p>{'a': 1}</p></body></html>")
-    got = findings(html, {"Buy Qty": "label", "Save": "msgid"}, {"cash", "partially_refunded"})
+    got = findings(html + "<code>cash</code>", {"Buy Qty": "label", "Save": "msgid"}, {"cash", "partially_refunded"})
     assert got == sorted(["raw code 'partially_refunded'", "'__None' shown: '__None'", "English 'Buy Qty' (label)",
                           "English 'Save' (msgid)", "a Python value shown: \"{'a': 1}\""])
 
@@ -185,7 +201,7 @@ def test_every_page_in_chinese_shows_labels_not_codes(admin_app, rt, session, ma
     boss = make.user(username="crawler", superuser=True, locale="zh_Hans")
     session.commit()
     client = login(admin_app, boss)
-    english, codes = _english_texts(admin_app), _codes(admin_app)
+    english, codes = _english_texts(admin_app), _codes(admin_app, session)
     report, pages = {}, _pages(admin_app, session)
     assert len(pages) > 60
     for url in pages:

@@ -48,6 +48,10 @@ CARD_ACTION = Choices("membership.card_event.action", [
 TIER_CHANGE_REASON = Choices("membership.tier_change.reason", [
     ("enrol", _l("Enrolment")), ("upgrade", _l("Upgrade")), ("downgrade", _l("Downgrade")),
     ("manual", _l("Set by hand")), ("merge", _l("Merged"))])
+SV_SOURCE = Choices("membership.stored_value.source", [
+    ("topup", _l("Top-up")), ("spend", _l("Spend")), ("sale", _l("Sale")), ("sale_refund", _l("Sale refund")),
+    ("manual", _l("Set by hand")), ("opening_balance", _l("Opening balance")),
+    ("card_replace", _l("Card replaced")), ("card_cancel", _l("Card cancelled"))])
 
 MEMBER_STATUSES = MEMBER_STATUS.codes
 CARD_STATUSES = CARD_STATUS.codes
@@ -308,12 +312,12 @@ describe(Member, name=_l("Member"), codes={"status": MEMBER_STATUS, "channel": M
     "parent": _l("Family parent")})
 describe(Card, name=_l("Membership card"), codes={"kind": CARD_KIND, "status": CARD_STATUS}, labels={
     "number": _l("Card number"), "activated_at": _l("Activated"), "issued_store": _l("Issued at"),
-    "replaced_by": _l("Replaced by")})
+    "replaced_by": _l("Replaced by"), "replaces": _l("Replaces")})
 describe(CardEvent, name=_l("Card event"), codes={"action": CARD_ACTION, "from_status": CARD_STATUS,
                                                   "to_status": CARD_STATUS})
 describe(TierChange, name=_l("Tier change"), codes={"reason": TIER_CHANGE_REASON})
 describe(TierEntry, name=_l("Tier ledger entry"), codes={"kind": TIER_ENTRY_KIND})
-describe(StoredValueEntry, name=_l("Stored-value entry"), codes={"kind": SV_KIND}, labels={
+describe(StoredValueEntry, name=_l("Stored-value entry"), codes={"kind": SV_KIND, "source": SV_SOURCE}, labels={
     "bonus_amount": _l("of which bonus"), "issuer_store_id": _l("Sold by store"), "at_store_id": _l("At store")})
 describe(ClearingEntry, name=_l("Stored-value clearing entry"), labels={
     "from_company": _l("Owed by"), "to_company": _l("Owed to")})

@@ -236,7 +236,16 @@ class LocalModelConverter(AdminModelConverter):
             if rule.kind != "other":
                 field_args = dict(field_args or {})
                 field_args["validators"] = [RuleValidator(rule), *(field_args.get("validators") or ())]
-        return super().convert(model, mapper, name, prop, field_args, hidden_pk)
+        field = super().convert(model, mapper, name, prop, field_args, hidden_pk)
+        kwargs = getattr(field, "kwargs", None)
+        if kwargs is not None and kwargs.get("allow_blank") and not kwargs.get("blank_text"):
+            import inspect
+
+            if "blank_text" in inspect.signature(field.field_class.__init__).parameters:
+                # an empty choice: a dash, not its value "__None" (WTForms shows the value
+                # of an option whose label is empty)
+                kwargs["blank_text"] = "—"
+        return field
 
     @converts("core.codes.Code")
     def conv_code(self, *args, **kwargs):

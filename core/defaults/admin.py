@@ -221,6 +221,8 @@ class UserView(KernelView):
 class RoleView(KernelView):
     permission = "core.user.admin"
     column_list = ("code", "name")
+    #: a default role by its translated label (``Role.label``)
+    column_formatters = {"name": lambda view, context, model, name: model.label}
     form_columns = ("code", "name", "grants")
     form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[])}
 

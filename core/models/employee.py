@@ -55,8 +55,23 @@ class Role(Base):
     name: Mapped[str] = mapped_column(String(120))
     permissions: Mapped[list["RolePermission"]] = relationship(cascade="all, delete-orphan")
 
-    def __str__(self) -> str:
+    @property
+    def label(self):
+        """The role's name for people: a default role (``core.security.permissions``) that
+        nobody renamed shows its translated label, any other its stored name."""
+        from core.i18n import force_locale
+        from core.security.permissions import DEFAULT_ROLES
+
+        default = DEFAULT_ROLES.get(self.code)
+        if default is not None:
+            with force_locale("en"):
+                english = str(default)
+            if self.name in (english, self.code):
+                return default
         return self.name
+
+    def __str__(self) -> str:
+        return str(self.label)
 
 
 class RolePermission(Base):
