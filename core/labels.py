@@ -234,6 +234,14 @@ FIELD_LABELS: dict[str, Any] = {
     "next_attempt_at": _l("Next attempt"), "password": _l("Password"), "items": _l("Prices"),
     "unit_price": _l("Unit price"), "discount": _l("Discount"), "clerk": _l("Clerk"), "decision": _l("Decision"),
     "issued_at": _l("Issued"), "closed_at": _l("Closed"), "stock": _l("Stock"), "card": _l("Card"),
+    "idempotency_key": _l("Idempotency key"), "request_hash": _l("Request fingerprint"),
+    "refunded_qty": _l("Refunded"), "started_at": _l("Started"), "finished_at": _l("Finished"), "error": _l("Error"),
+    "filename": _l("File name"), "size": _l("Size (bytes)"), "content_type": _l("Content type"),
+    "read_at": _l("Read"), "url": _l("Link"), "expires_at": _l("Expires"), "entry_id": _l("Ledger entry"),
+    "coupon": _l("Coupon"), "used_at": _l("Used"), "version": _l("Version"), "installed_at": _l("Installed"),
+    "job": _l("Job"), "attempt": _l("Attempt"), "line": _l("Sale line"), "origin_line": _l("Original line"),
+    "origin_payment_id": _l("Original payment"), "request": _l("Approval request"), "price_list": _l("Price list"),
+    "permission": _l("Permission"), "year": _l("Year"), "lot": _l("Points lot"),
 }
 
 #: (table, attribute) -> label / coded-value set; table -> the model's human name
@@ -379,8 +387,17 @@ describe("core_sale_payment", name=_l("Payment"), codes={"method": PAYMENT_METHO
 describe("core_audit_log", name=_l("Audit log"), labels={"user_id": _l("User")}, codes={"action": AUDIT_ACTION})
 describe("core_approval_request", name=_l("Approval request"), codes={"state": APPROVAL_STATE})
 describe("core_approval_vote", name=_l("Approval vote"), codes={"decision": APPROVAL_DECISION})
-describe("core_job_run", name=_l("Job run"), codes={"state": JOB_STATE})
-describe("core_mail_message", name=_l("Email"), codes={"state": MAIL_STATE, "locale": LANGUAGE})
-describe("core_notification", name=_l("Notification"))
-describe("core_import", name=_l("Import"), codes={"mode": IMPORT_MODE, "state": IMPORT_STATE, "locale": LANGUAGE})
-describe("core_file", name=_l("File"))
+describe("core_job_run", name=_l("Job run"), codes={"state": JOB_STATE},
+         labels={"task_id": _l("Task"), "retries_left": _l("Retries left")})
+describe("core_mail_message", name=_l("Email"), codes={"state": MAIL_STATE, "locale": LANGUAGE},
+         labels={"claim": _l("Claimed by"), "claimed_at": _l("Claimed")})
+describe("core_notification", name=_l("Notification"),
+         labels={"link_model": _l("Record type"), "link_id": _l("Record")})
+describe("core_import", name=_l("Import"), codes={"mode": IMPORT_MODE, "state": IMPORT_STATE, "locale": LANGUAGE},
+         labels={"importer": _l("Import of"), "content": _l("File"), "mode": _l("Mode"),
+                 "total_rows": _l("Rows"), "processed_rows": _l("Rows read"), "error_rows": _l("Rows with errors"),
+                 "written_rows": _l("Rows written"), "errors": _l("Errors")})
+describe("core_file", name=_l("File"),
+         labels={"owner_addon": _l("Addon"), "owner_table": _l("Record type"), "owner_id": _l("Record"),
+                 "sha256": _l("SHA-256"), "storage_key": _l("Storage key"), "uploaded_by_id": _l("Uploaded by"),
+                 "uploaded_at": _l("Uploaded")})

@@ -335,7 +335,9 @@ describe(LoyaltyPolicy, name=_l("Points policy"), codes={"expiry_mode": EXPIRY_M
     "rebate_per_point": _l("Rebate per point"), "rebate_min_points": _l("Minimum points for a rebate")})
 describe(LoyaltyAccount, name=_l("Points account"))
 describe(LoyaltyEntry, name=_l("Points entry"), codes={"kind": ENTRY_KIND})
-describe(LoyaltyLot, name=_l("Points lot"))
+describe(LoyaltyLot, name=_l("Points lot"), labels={
+    "earned_at": _l("Earned"), "remaining": _l("Remaining"), "expired_points": _l("Expired points"),
+    "pending_expiry": _l("Expiry pending")})
 describe(LoyaltyLotUsage, name=_l("Points lot usage"))
 describe(EarningRule, name=_l("Earning rule"), codes={"kind": EARNING_KIND}, labels={
     "points_per_unit": _l("Points per unit spent"), "points_per_item": _l("Points per item")})
@@ -352,8 +354,8 @@ describe(Promotion, name=_l("Promotion"), codes={"kind": PROMOTION_KIND, "target
 describe(PromotionItem, name=_l("Promotion item"), labels={"special_price": _l("Special price")})
 describe(Coupon, name=_l("Coupon"), labels={"max_uses": _l("Uses allowed"),
                                             "per_customer_limit": _l("Uses per customer")})
-describe(PromotionUse, name=_l("Promotion use"))
-describe(Rebate, name=_l("Rebate"))
+describe(PromotionUse, name=_l("Promotion use"), labels={"released": _l("Released")})
+describe(Rebate, name=_l("Rebate"), labels={"created_on": _l("Created")})
 
 MODELS = [LoyaltyPolicy, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, EarningRule, PointsEvent,
           Promotion, PromotionItem, Coupon, Reward, Redemption, PromotionUse, Rebate]

@@ -309,21 +309,27 @@ describe(Tier, name=_l("Membership tier"), codes={"qualify": TIER_QUALIFY}, labe
 describe(Member, name=_l("Member"), codes={"status": MEMBER_STATUS, "channel": MEMBER_CHANNEL}, labels={
     "customer_id": _l("Customer ID"), "tier": _l("Tier"), "tier_locked": _l("Tier set by hand"),
     "enrolled_at": _l("Enrolled"), "enrol_store": _l("Enrolled at"), "channel": _l("Channel"),
-    "parent": _l("Family parent")})
+    "parent": _l("Family parent"), "tier_since": _l("Tier since"), "tier_lock_reason": _l("Why set by hand"),
+    "downgrade_pending_since": _l("Downgrade pending since"), "enrolled_by_id": _l("Enrolled by")})
 describe(Card, name=_l("Membership card"), codes={"kind": CARD_KIND, "status": CARD_STATUS}, labels={
     "number": _l("Card number"), "activated_at": _l("Activated"), "issued_store": _l("Issued at"),
     "replaced_by": _l("Replaced by"), "replaces": _l("Replaces")})
 describe(CardEvent, name=_l("Card event"), codes={"action": CARD_ACTION, "from_status": CARD_STATUS,
-                                                  "to_status": CARD_STATUS})
-describe(TierChange, name=_l("Tier change"), codes={"reason": TIER_CHANGE_REASON})
-describe(TierEntry, name=_l("Tier ledger entry"), codes={"kind": TIER_ENTRY_KIND})
+                                                  "to_status": CARD_STATUS},
+         labels={"from_status": _l("From"), "to_status": _l("To"), "at_store_id": _l("At store")})
+describe(TierChange, name=_l("Tier change"), codes={"reason": TIER_CHANGE_REASON},
+         labels={"from_tier": _l("From tier"), "to_tier": _l("To tier")})
+describe(TierEntry, name=_l("Tier ledger entry"), codes={"kind": TIER_ENTRY_KIND},
+         labels={"buyer_id": _l("Buyer"), "spend": _l("Spend"), "visits": _l("Visits")})
 describe(StoredValueEntry, name=_l("Stored-value entry"), codes={"kind": SV_KIND, "source": SV_SOURCE}, labels={
-    "bonus_amount": _l("of which bonus"), "issuer_store_id": _l("Sold by store"), "at_store_id": _l("At store")})
+    "bonus_amount": _l("of which bonus"), "issuer_store_id": _l("Sold by store"), "at_store_id": _l("At store"),
+    "issuer_company_id": _l("Sold by company"), "payment_id": _l("Payment"), "reverses_id": _l("Reverses")})
 describe(ClearingEntry, name=_l("Stored-value clearing entry"), labels={
     "from_company": _l("Owed by"), "to_company": _l("Owed to")})
 describe(TopupRule, name=_l("Top-up bonus"), labels={"min_amount": _l("Top up at least"), "bonus": _l("Bonus")})
 describe(ListEntry, name=_l("Black or white list entry"), codes={"kind": LIST_KIND}, labels={
-    "kind": _l("List"), "created_at": _l("Since"), "lifted_at": _l("Lifted"), "lift_reason": _l("Why lifted")})
+    "kind": _l("List"), "created_at": _l("Since"), "lifted_at": _l("Lifted"), "lift_reason": _l("Why lifted"),
+    "created_by_id": _l("Added by"), "lifted_by_id": _l("Lifted by")})
 describe(Policy, name=_l("Membership settings"), codes={"cancel_policy": CANCEL_POLICY}, labels={
     "auto_enrol": _l("Enrol customers automatically at checkout"),
     "cancel_policy": _l("When the last card is cancelled"),
