@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable
 from core.i18n import lazy_gettext as _l
 
 __all__ = ["Choices", "HookChoices", "describe", "field_label", "codes_of", "table_label", "choice_sets",
-           "FIELD_LABELS", "YES_NO", "yes_no", "describe_for_docs"]
+           "FIELD_LABELS", "YES_NO", "yes_no", "describe_for_docs", "openapi_coded_values"]
 
 _SETS: dict[str, "Choices"] = {}
 
@@ -359,6 +359,32 @@ def describe_for_docs(choices: Choices) -> str:
 
     with force_locale("en"):
         return "; ".join(f"{code} = {label}" for code, label in choices.choices())
+
+
+def openapi_coded_values(converter, field, ret, **kwargs) -> dict:
+    """apispec attribute function (``core.api`` registers it): a field whose ``OneOf``
+    validator allows exactly the codes of a declared set, or whose metadata names one
+    (``metadata={"codes": SET}``), gets the set's codes as ``enum`` and ``code = label``
+    pairs in its description."""
+    from marshmallow import validate
+
+    codes = (field.metadata or {}).get("codes")
+    if codes is None:
+        for v in getattr(field, "validators", ()) or ():
+            if isinstance(v, validate.OneOf):
+                wanted = set(v.choices)
+                codes = next((c for c in _SETS.values() if not isinstance(c, HookChoices) and c.codes
+                              and set(c.codes) == wanted), None)
+                if codes is not None:
+                    break
+    if not isinstance(codes, Choices):
+        return {}
+    text = describe_for_docs(codes)
+    before = ret.get("description") or (field.metadata or {}).get("description")
+    out = {"description": f"{before} ({text})" if before else text}
+    if "enum" not in ret:
+        out["enum"] = list(codes.codes)
+    return out
 
 
 # --- the kernel's models -------------------------------------------------------------------------

@@ -423,6 +423,7 @@ class AuditLogView(KernelView):
     column_editable_list = ()
     simple_list_pager = True
     column_list = ("id", "at", "user_id", "model", "record_id", "action", "changes")
+    column_details_list = column_export_list = column_list
     column_filters = ("model", "action", "user_id", "record_id")
 
     def is_action_allowed(self, name):
