@@ -99,7 +99,10 @@ class Choices:
         ``""`` for None."""
         if code is None or code == "":
             return ""
-        return self._items().get(code, code)
+        try:
+            return self._items().get(code, code)
+        except TypeError:  # not a code (a view's formatter already made it a label)
+            return code
 
     def choices(self) -> list[tuple[str, Any]]:
         """``(code, label)`` pairs for a select."""
@@ -416,7 +419,7 @@ describe("core_approval_vote", name=_l("Approval vote"), codes={"decision": APPR
 describe("core_job_run", name=_l("Job run"), codes={"state": JOB_STATE},
          labels={"task_id": _l("Task"), "retries_left": _l("Retries left")})
 describe("core_mail_message", name=_l("Email"), codes={"state": MAIL_STATE, "locale": LANGUAGE},
-         labels={"claim": _l("Claimed by"), "claimed_at": _l("Claimed")})
+         labels={"claim": _l("Claimed by"), "claimed_at": _l("Claimed"), "body": _l("Text")})
 describe("core_notification", name=_l("Notification"),
          labels={"link_model": _l("Record type"), "link_id": _l("Record")})
 describe("core_import", name=_l("Import"), codes={"mode": IMPORT_MODE, "state": IMPORT_STATE, "locale": LANGUAGE},
