@@ -134,3 +134,33 @@ def test_payment_methods_from_the_hook_keep_their_labels(admin_app):
         assert str(PAYMENT_METHOD.label("cash")) == "Cash" and str(PAYMENT_METHOD.label("card")) == "Bank card"
         assert PAYMENT_METHOD.label("unknown_method") == "unknown_method"
     assert gettext  # the kernel's catalog is loaded in the app
+
+
+def test_gender_migration_brings_old_lowercase_rows_to_the_declared_set(session, make):
+    """Rows the back office once saved as f/m are read as F/M (core.labels.GENDER) after upgrade."""
+    import importlib.util
+    from pathlib import Path
+
+    from alembic import op as alembic_op
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+
+    from core.labels import GENDER
+
+    path = next(Path("core/migrations/versions").glob("*_6a1f3c9d2b47_*.py"))
+    spec = importlib.util.spec_from_file_location("mig_gender", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    a, b, c = make.customer(), make.customer(), make.customer()
+    conn = session.connection()
+    for cust, g in ((a, "f"), (b, "m"), (c, None)):
+        conn.execute(text("UPDATE core_customer SET gender = :g WHERE id = :i"), {"g": g, "i": cust.id})
+    ctx = MigrationContext.configure(conn)
+    with Operations.context(ctx):
+        assert alembic_op is not None
+        mod.upgrade()
+    got = dict(conn.execute(text("SELECT id, gender FROM core_customer WHERE id IN (:a, :b, :c)"),
+                            {"a": a.id, "b": b.id, "c": c.id}).all())
+    assert got == {a.id: "F", b.id: "M", c.id: None}
+    assert set(GENDER.codes) == {"F", "M"}
