@@ -32,10 +32,12 @@ from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.db import InfoKey
 from core.models import Sale, SaleAdjustment, SaleLine, SalePayment
 from core.services import numbering
 
-_WRITTEN = "_banyan_sale_writer"  # session.info key: [(transaction, objects written), ...]
+#: ``[(transaction or savepoint, objects written in it), ...]`` of the session's transaction
+_WRITTEN: InfoKey[list] = InfoKey("core.sale_writer.written")
 
 
 def _columns(model) -> tuple:
@@ -193,9 +195,9 @@ def _attach(session: Session, sale: Sale, objs) -> None:
     root = session.get_transaction()
     txn = session.get_nested_transaction() or root
     # entries of transactions that ended without a commit or rollback (session closed) go
-    written = [e for e in session.info.get(_WRITTEN, ()) if _descends_from(e[0], root)]
+    written = [e for e in _WRITTEN.get(session, ()) if _descends_from(e[0], root)]
     written.append((txn, tuple(objs)))
-    session.info[_WRITTEN] = written
+    _WRITTEN.set(session, written)
 
 
 def insert_sale(session: Session, sale: Sale, payments: list[SalePayment] = (),
@@ -275,7 +277,7 @@ def _unwrite_rolled_back(session) -> None:
     """Fired after the database rolled back the innermost savepoint (or the transaction),
     before the session expires its objects: what was written inside it becomes transient
     again, keeping its values, exactly as the unit of work treats the rows it inserted."""
-    written = session.info.get(_WRITTEN)
+    written = _WRITTEN.get(session)
     if not written:
         return
     boundary = session.get_nested_transaction() or session.get_transaction()
@@ -288,11 +290,11 @@ def _unwrite_rolled_back(session) -> None:
             if obj in session:
                 session.expunge(obj)
             make_transient(obj)
-    session.info[_WRITTEN] = keep
+    _WRITTEN.set(session, keep)
 
 
 @event.listens_for(Session, "after_commit")
 def _forget_committed(session) -> None:
     # also fired when a savepoint is released: its sales stay on record until the root ends
     if not session.in_nested_transaction():
-        session.info.pop(_WRITTEN, None)
+        _WRITTEN.pop(session)
