@@ -254,11 +254,9 @@ class TransactionMemo:
 
     def of(self, session) -> dict:
         """This memo's dictionary in ``session``'s current transaction (made on first use).
-        Keys and values are the owner's; it is emptied when stale (see the class). Outside a
-        transaction (nothing read yet since the last commit) a fresh dictionary is answered
-        each time: nothing would drop what it kept."""
-        if not session.in_transaction():
-            return {}
+        Keys and values are the owner's; it is emptied when stale (see the class). Asked
+        between transactions (nothing read since the last commit), it lasts until the end
+        of the transaction that the next read begins."""
         info = session.info
         memos = info.get(_MEMOS)
         if memos is None:
