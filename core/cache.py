@@ -51,7 +51,7 @@ from __future__ import annotations
 import functools
 import uuid
 from types import SimpleNamespace
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
