@@ -139,7 +139,7 @@ def idempotent(replay_status: int | None = None):
                 resp = _replay(record, fp, replay_status)
                 s.rollback()
                 return resp
-            s.info[HOLD_COMMIT] = True
+            HOLD_COMMIT.set(s, True)
             try:
                 resp = func(*args, **kwargs)
                 if not isinstance(resp, Response):  # pragma: no cover - smorest always answers a Response
@@ -161,7 +161,7 @@ def idempotent(replay_status: int | None = None):
                 s.rollback()
                 raise
             finally:
-                s.info.pop(HOLD_COMMIT, None)
+                HOLD_COMMIT.pop(s)
             return resp
 
         wrapper._banyan_idempotent = True

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, func, select
 
+from core.cache import TransactionMemo
 from core.codes import normalize_code
 from core.db import serialises_writers
 from core.errors import BusinessError, Conflict, NotFound
@@ -79,55 +79,29 @@ def set_policy(session, user=None, **values) -> Policy:
 # members
 # ---------------------------------------------------------------------------------------
 
-# --- per-session memo of the lookups the checkout repeats --------------------------------
+# --- per-transaction memo of the lookups the checkout repeats ----------------------------
 #
 # One sale asks for the same member (price resolution per line, tier discount, promotions,
-# points multiplier, blacklist check, tier ledger) many times. ``session.info[_MEMO]`` keeps
-# what one query found: the customer's member row and active list entry (or None). It is
-# dropped whenever it could be stale: a flush that adds or deletes a member, or touches a list
-# entry; pending (unflushed) such objects; commit and rollback (other transactions' changes
-# become visible); and explicitly after bulk SQL on those tables. Tiers are configuration,
-# cached per process by ``core.cache``.
+# points multiplier, blacklist check, tier ledger) many times. The kernel's per-transaction
+# memo (``core.cache.TransactionMemo``) keeps what one query found: the customer's member row
+# and active list entry (or None). The kernel drops it whenever it could be stale: a flush
+# that adds or deletes a member, or adds, deletes or touches a list entry; pending
+# (unflushed) such objects; commit and rollback (other transactions' changes become
+# visible); and, through ``_forget``, after bulk SQL on those tables. Tiers are
+# configuration, cached per process by ``core.cache.cached``.
 
-_MEMO = "membership.memo"
 _WATCHED = (Member, ListEntry)
+#: ``{("party", customer_id): (member or None, active list entry or None)}``
+PARTY_MEMO = TransactionMemo("membership.party", watch=_WATCHED, watch_updates=(ListEntry,))
 
 
 def _forget(session) -> None:
     """Drop the lookup memo of ``session`` (after bulk SQL on members, lists or tiers)."""
-    session.info.pop(_MEMO, None)
+    PARTY_MEMO.forget(session)
 
 
 def _memo(session) -> dict:
-    memo = session.info.get(_MEMO)
-    if memo is None:
-        memo = session.info[_MEMO] = {}
-    elif memo and (any(isinstance(o, _WATCHED) for o in session.new)
-                   or any(isinstance(o, ListEntry) for o in session.dirty)):
-        memo.clear()
-    return memo
-
-
-@event.listens_for(Session, "after_flush")
-def _memo_after_flush(session, flush_context) -> None:
-    memo = session.info.get(_MEMO)
-    if not memo:
-        return
-    if any(isinstance(o, _WATCHED) for o in session.new) or \
-            any(isinstance(o, _WATCHED) for o in session.deleted) or \
-            any(isinstance(o, ListEntry) for o in session.dirty):
-        memo.clear()
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _memo_end(session, transaction) -> None:
-    if transaction.parent is None:  # the session's own transaction: commit or rollback
-        session.info.pop(_MEMO, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _memo_rollback(session, previous_transaction) -> None:  # any rollback, savepoints included
-    session.info.pop(_MEMO, None)
+    return PARTY_MEMO.of(session)
 
 
 _PARTY = (select(Member, ListEntry).select_from(Customer)

@@ -84,7 +84,7 @@ Rules chosen (see docs/addons/membership.md):
 Where the code lives (this module re-exports it; other code imports from here)::
 
     _common.py       unscoped execution and input checks
-    members.py       policy, per-session memo of member and list lookups, black and white
+    members.py       policy, per-transaction memo of member and list lookups, black and white
                      lists, family links, status, finding a member by card or phone
     tiers.py         tier configuration, tier_of, window stats, upgrades, manual tier, progress
     tier_job.py      the periodic, set-based tier evaluation and downgrade
@@ -102,8 +102,8 @@ from __future__ import annotations
 # ruff: noqa: F401
 
 from addons.membership._common import UNSCOPED, _amount, _reason, _uid, _x
-from addons.membership.members import (_LOCK_MEMBER, _MEMO, _PARTY, _WATCHED, USABLE, _default_policy, _forget,
-                                       _lock_member, _memo, _memo_after_flush, _memo_end, _memo_rollback, _party,
+from addons.membership.members import (_LOCK_MEMBER, _PARTY, _WATCHED, PARTY_MEMO, USABLE, _default_policy, _forget,
+                                       _lock_member, _memo, _party,
                                        _refuse_blacklisted, active_list_entry, add_to_list, children_of, find_card,
                                        get_member, get_policy, install_defaults, is_active_member, is_blacklisted,
                                        lift_list_entry, list_status, lookup, require_member, set_member_status,
