@@ -101,7 +101,9 @@ def test_quantities_without_trailing_zeros(admin, session, make):
 
 def test_audit_log_shows_who_what_and_before_after(admin, session, make):
     boss = make.user(username="auditor1")
-    session.info["user_id"] = boss.id
+    from core.db import USER_ID
+
+    USER_ID.set(session, boss.id)
     pl = PriceList(code="PLX", name="Spring", kind="retail")
     session.add(pl)
     session.flush()
