@@ -232,8 +232,13 @@ def test_customer_duplicates_and_merge(admin, session, make):
     session.commit()
     html = admin.get("/admin/customer/duplicates/").get_data(as_text=True)
     assert "Sun Li" in html
-    r = admin.post("/admin/customer/merge/", data={"kept_id": a.id, "removed_id": b.id,
-                                                   **_form(admin, "/admin/customer/duplicates/")})
+    form = {"kept_id": a.id, "removed_id": b.id, **_form(admin, "/admin/customer/duplicates/")}
+    # a plain POST only shows the comparison: nothing is merged before the user confirms
+    r = admin.post("/admin/customer/merge/", data=form)
+    assert r.status_code == 200 and "merge-comparison" in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Customer, b.id).merged_into_id is None
+    r = admin.post("/admin/customer/merge/", data={**form, "confirm": "1"})
     assert r.status_code == 302
     session.expire_all()
     assert session.get(Customer, b.id).merged_into_id == a.id

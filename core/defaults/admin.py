@@ -12,6 +12,7 @@ from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
 
 from core.admin.base import BanyanModelView, apply_business_error
+from core.admin.customers import CustomerPageMixin
 from core.admin.refund import SaleRefundMixin
 from core.errors import BusinessError
 from core.hookspecs import hookimpl
@@ -171,7 +172,9 @@ class WarehouseView(OrgView):
 
 # --- customers ---------------------------------------------------------------------------------
 
-class CustomerView(KernelView):
+class CustomerView(CustomerPageMixin, KernelView):
+    """Customers; the details page is the customer page (``core.admin.customers``)."""
+
     permission = "core.customer.read"
     write_permission = "core.customer.write"
     attachments = True
@@ -185,58 +188,6 @@ class CustomerView(KernelView):
     form_choices = {"kind": [("person", _l("Person")), ("company", _l("Company"))],
                     "gender": [("", "—"), ("f", _l("Female")), ("m", _l("Male"))]}
     inline_models = ((CustomerContact, {"form_excluded_columns": ("created_at", "updated_at")}),)
-
-    @expose("/duplicates/")
-    def duplicates_view(self):
-        from core.services.customers import find_duplicates
-
-        groups = []
-        for label, ids in find_duplicates(self.session, limit=100):
-            rows = self.session.query(Customer).filter(Customer.id.in_(ids)).order_by(Customer.id).all()
-            if len(rows) > 1:  # the other copies may be out of this user's scope
-                groups.append((label, rows))
-        return self.render("banyan/duplicates.html", groups=groups, view=self,
-                           can_merge=_has("core.customer.merge"))
-
-    @expose("/merge/", methods=["POST"])
-    def merge_view(self):
-        if not _has("core.customer.merge"):
-            flash(gettext("You may not merge customers."), "error")
-            return redirect(url_for(".duplicates_view"))
-        kept = request.form.get("kept_id", type=int)
-        removed = request.form.get("removed_id", type=int)
-        if self._merge(kept, [removed]):
-            flash(gettext("Customers merged."))
-        return redirect(url_for(".duplicates_view"))
-
-    def _merge(self, kept_id, removed_ids) -> bool:
-        from core.services.customers import merge_customers
-        from core.web import current_user
-
-        def work():
-            if kept_id is None or not removed_ids or None in removed_ids:
-                raise BusinessError({"_": _l("Pick the customer to keep and the one to merge into it.")})
-            for rid in removed_ids:
-                # both records must be visible to this user: the scoped session decides
-                if self.session.get(Customer, kept_id) is None or self.session.get(Customer, rid) is None:
-                    raise BusinessError({"_": _l("No such customer.")})
-                merge_customers(self.session, kept_id, rid, user=current_user())
-
-        return bool(_commit_or_flash(self, work))
-
-    def is_action_allowed(self, name):
-        if name == "merge":
-            return _has("core.customer.merge")
-        return super().is_action_allowed(name)
-
-    @action("merge", _l("Merge into the oldest"), _l("Merge the selected customers into the oldest one?"))
-    def action_merge(self, ids):
-        ids = sorted(int(i) for i in ids)
-        if len(ids) < 2:
-            flash(gettext("Select at least two customers to merge."), "error")
-            return
-        if self._merge(ids[0], ids[1:]):
-            flash(gettext("Customers merged."))
 
 
 class TagView(KernelView):
