@@ -432,11 +432,17 @@ class SaleView(SaleRefundMixin, KernelView):
             return False
         return super().is_action_allowed(name)
 
-    @action("refund", _l("Refund"), _l("Refund what is left of the selected sales?"))
+    @action("refund", _l("Refund"))
     def action_refund(self, ids):
         from core.approvals import refund_or_request
         from core.web import current_user
 
+        if request.form.get("confirm") != "1":  # it cannot be undone: say what it gives back first
+            from core.admin.refund import bulk_refund_lines
+
+            return self.render("banyan/action_confirm.html", title=_l("Refund what is left of the selected sales"),
+                               action="refund", ids=[str(i) for i in ids], danger=True,
+                               lines=bulk_refund_lines(self.session, self.selected(ids), current_user()))
         outcome = []
 
         def work():
