@@ -119,6 +119,9 @@ def init_admin(app, rt) -> Admin:
                 view.category = menu_category(manifests[owner].category)
             admin.add_view(view)
     app.extensions["banyan_admin"] = admin
+    from core.admin.errors import init_error_pages
+
+    init_error_pages(app)
     app.jinja_env.globals["banyan_unread_notifications"] = unread_notifications
     return admin
 

@@ -10,7 +10,7 @@
 - refuses a posted relation choice that is not among the field's (scoped) choices, on the
   field, instead of saving it as empty; the record scope's write check
   (``core.security.scope``) refuses the rest, and its errors land on the same fields;
-- exports any list to CSV and XLSX (openpyxl);
+- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl);
 - never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
   and sorts on the primary key by default;
 - saves in one transaction and shows ``BusinessError`` messages on the form's fields;
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 SENSITIVE_PERMISSION = "core.customer.view_sensitive"
 ATTACHMENTS_TEMPLATE = "banyan/details_attachments.html"
 MASK = "****"
+#: starts every CSV export: Excel opens UTF-8 (Chinese text) correctly only after it
+CSV_BOM = "\ufeff"
 
 
 class RequestSession:
@@ -389,12 +391,13 @@ class BanyanModelView(_Permissioned, ModelView):
 
         _count, data = self._export_data()
         out = io.StringIO()
+        out.write(CSV_BOM)  # Excel reads the file as UTF-8 (Chinese text) only with the byte-order mark
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in data:
             w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
         filename = secure_filename(self.get_export_name("csv"))
-        return Response(out.getvalue(), mimetype="text/csv",
+        return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={filename}"})
 
     def _export_xlsx(self):
@@ -501,11 +504,12 @@ class BanyanModelView(_Permissioned, ModelView):
 
         rows = self.selected(ids)
         out = io.StringIO()
+        out.write(CSV_BOM)  # Excel reads the file as UTF-8 (Chinese text) only with the byte-order mark
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in rows:
             w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
-        return Response(out.getvalue(), mimetype="text/csv",
+        return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={self.endpoint}-selected.csv"})
 
     def redirect_back(self):

@@ -13,6 +13,7 @@ from wtforms.validators import Length, Optional
 
 from core.admin.base import BanyanModelView, apply_business_error
 from core.admin.customers import CustomerPageMixin
+from core.admin.roles import PermissionChecklist, permission_groups
 from core.admin.refund import SaleRefundMixin
 from core.errors import BusinessError
 from core.hookspecs import hookimpl
@@ -269,21 +270,22 @@ class RoleView(KernelView):
     permission = "core.user.admin"
     column_list = ("code", "name")
     form_columns = ("code", "name", "grants")
-    form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[])}
+    form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[], widget=PermissionChecklist())}
 
-    def _choices(self):
+    def _fill(self, form):
+        """The permissions as translated checkboxes grouped by addon (``core.admin.roles``)."""
         from core.web import runtime
 
-        return sorted((name, f"{name} — {p.label}") for name, p in runtime().registry.permissions().items())
-
-    def create_form(self, obj=None):
-        form = super().create_form(obj)
-        form.grants.choices = self._choices()
+        groups = permission_groups(runtime())
+        form.grants.groups = groups
+        form.grants.choices = [(name, label) for _title, perms in groups for name, label in perms]
         return form
 
+    def create_form(self, obj=None):
+        return self._fill(super().create_form(obj))
+
     def edit_form(self, obj=None):
-        form = super().edit_form(obj)
-        form.grants.choices = self._choices()
+        form = self._fill(super().edit_form(obj))
         if request.method == "GET" and obj is not None:
             form.grants.data = [p.permission for p in obj.permissions]
         return form
@@ -557,7 +559,9 @@ def _has(name: str) -> bool:
 
 @hookimpl
 def register_admin_views(app):
+    from core.admin.addons_page import AddonsView
     from core.admin.notifications import MailOutboxView, NotificationsView
+    from core.admin.preferences import PreferencesView
     from core.admin.pages import CheckoutView
     from core.models import MailMessage, Tag
 
@@ -581,4 +585,6 @@ def register_admin_views(app):
         AuditLogView(AuditLog, name=_l("Audit log"), category=SETTINGS, endpoint="auditlog"),
         MailOutboxView(MailMessage, name=_l("Email outbox"), category=SETTINGS, endpoint="mailmessage"),
         NotificationsView(name=_l("Notifications"), endpoint="notifications", url="/admin/notifications"),
+        AddonsView(name=_l("Addons"), category=SETTINGS, endpoint="addons", url="/admin/addons"),
+        PreferencesView(name=_l("Preferences"), endpoint="preferences", url="/admin/preferences"),
     ]
