@@ -266,6 +266,10 @@ class BanyanModelView(_Permissioned, ModelView):
         if self.column_default_sort is None:
             pk = model.__mapper__.primary_key[0].key
             self.column_default_sort = (pk, True)
+        from core.admin.ajax import default_ajax_refs
+
+        # customers and products are picked by typing (scoped), not from a capped dropdown
+        self.form_ajax_refs = default_ajax_refs(model, self.form_ajax_refs, self.form_excluded_columns)
         super().__init__(model, RequestSession(), name=name, category=category, endpoint=endpoint,
                          url=url, **kw)
         from datetime import datetime
@@ -535,11 +539,13 @@ def check_posted_fields(form) -> bool:
     and to every masked field whose value was changed; ``False`` if any. Recurses into
     inline forms."""
     from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+    from flask_admin.model.fields import AjaxSelectField
 
     ok = True
     for field in form:
         raw = (field.raw_data or [None])[0] if getattr(field, "raw_data", None) is not None else None
-        if isinstance(field, QuerySelectField) and not isinstance(field, QuerySelectMultipleField):
+        single = isinstance(field, (QuerySelectField, AjaxSelectField)) and not isinstance(field, QuerySelectMultipleField)
+        if single:
             if raw not in (None, "", "__None") and field.data is None:
                 field.errors = list(field.errors or ()) + [
                     gettext("Not a valid choice: it is not among the records you may use.")]

@@ -13,6 +13,7 @@ from wtforms.validators import Length, Optional
 
 from core.admin.base import BanyanModelView, apply_business_error
 from core.admin.customers import CustomerPageMixin
+from core.admin.price_grid import PriceGridMixin
 from core.admin.roles import PermissionChecklist, permission_groups
 from core.admin.refund import SaleRefundMixin
 from core.errors import BusinessError
@@ -214,13 +215,15 @@ class CategoryView(KernelView):
     column_searchable_list = ("code", "name")
 
 
-class PriceListView(KernelView):
+class PriceListView(PriceGridMixin, KernelView):
+    """Price lists; the details page shows the prices, edited as a pasted grid
+    (``core.admin.price_grid``), not as inline sub-forms."""
+
     permission = "core.product.read"
     write_permission = "core.product.write"
     column_exclude_list = ("created_at", "updated_at")
-    form_excluded_columns = ("created_at", "updated_at")
+    form_excluded_columns = ("created_at", "updated_at", "items")
     form_choices = {"kind": [("retail", _l("Retail")), ("member", _l("Member")), ("wholesale", _l("Wholesale"))]}
-    inline_models = ((PriceListItem, {"form_columns": ("id", "product", "price", "valid_from", "valid_to")}),)
 
 
 # --- people ------------------------------------------------------------------------------------
