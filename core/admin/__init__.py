@@ -123,6 +123,9 @@ def init_admin(app, rt) -> Admin:
 
     init_error_pages(app)
     app.jinja_env.globals["banyan_unread_notifications"] = unread_notifications
+    from core.admin.listing import breadcrumbs
+
+    app.jinja_env.globals["banyan_breadcrumbs"] = breadcrumbs
     return admin
 
 

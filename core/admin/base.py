@@ -38,6 +38,7 @@ from sqlalchemy import Integer
 from sqlalchemy.exc import DataError, IntegrityError
 from wtforms.validators import Length, StopValidation
 
+from core.admin.listing import ListingMixin
 from core.errors import BusinessError
 from core.fields import rule_of
 from core.i18n import gettext, lazy_gettext as _l
@@ -231,7 +232,7 @@ def local_datetime_formatter(view, value, name):
     return format_local(value, DATETIME_FORMAT)
 
 
-class BanyanModelView(_Permissioned, ModelView):
+class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     """Permission-aware, scope-aware model view (see the module docstring)."""
 
     write_permission: str | None = None
