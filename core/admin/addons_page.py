@@ -34,12 +34,12 @@ def _rt():
     return runtime()
 
 
-def schema_mode(rt) -> str:
+def schema_mode(connection) -> str:
     """``"migrate"`` for a database under Alembic (``banyan init``), ``"create_all"`` for one
-    built straight from the models (tests, demos)."""
+    built straight from the models (tests, demos). ``connection``: the request's."""
     from core.migrations import VERSION_TABLE
 
-    return "migrate" if inspect(rt.engine).has_table(VERSION_TABLE) else "create_all"
+    return "migrate" if inspect(connection).has_table(VERSION_TABLE) else "create_all"
 
 
 def addon_rows(rt) -> list[dict]:
@@ -134,8 +134,8 @@ class AddonsView(BanyanView):
                                lines=lines)
         from core.web import db_session
 
+        schema = schema_mode(db_session().connection())
         db_session().commit()  # hold no read transaction while the installer writes (SQLite)
-        schema = schema_mode(rt)
         try:
             if op == "install":
                 done = installer.install(rt, [name], schema=schema)
