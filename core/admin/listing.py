@@ -69,7 +69,7 @@ def breadcrumbs(view, request) -> list[tuple[str, str | None]]:
     out = [(str(view.admin.index_view.name), url_for("admin.index"))]
     if view is view.admin.index_view:
         return out[:1]
-    if view.category:
+    if view.category and str(view.category) != str(view.name):
         out.append((str(view.category), None))
     endpoint = request.endpoint or ""
     index = f"{view.endpoint}.index_view" if hasattr(view, "index_view") else f"{view.endpoint}.index"
