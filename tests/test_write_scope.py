@@ -118,6 +118,7 @@ def _form_data(app, view, user, registry):
     """A valid create form of ``view`` for ``user``: ``(data, refs)``; refs maps each relation
     field pointing at a scoped model to that model."""
     from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+    from flask_admin.model.fields import AjaxSelectField
     from wtforms import (BooleanField, DateField, DateTimeField, DecimalField, FloatField, IntegerField,
                          PasswordField, SelectField)
 
@@ -134,6 +135,14 @@ def _form_data(app, view, user, registry):
             if name == "csrf_token" or getattr(field, "entries", None) is not None:
                 continue
             if isinstance(field, QuerySelectMultipleField):
+                continue
+            if isinstance(field, AjaxSelectField):  # a searchable select (core.admin.ajax): the first offered
+                target = rels[name].mapper.class_ if name in rels else None
+                if target in limited:
+                    refs[name] = target
+                offered = field.loader.get_list("", 0, 1)
+                if offered:
+                    data[name] = str(field.loader.format(offered[0])[0])
                 continue
             if isinstance(field, QuerySelectField):
                 target = rels[name].mapper.class_ if name in rels else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core import hookimpl
-from core.contrib import Balance, Breach, DashboardWidget, PaymentMethod, SummaryPanel
+from core.contrib import Balance, Breach, DashboardWidget, PanelLink, PaymentMethod, SummaryPanel
 from core.i18n import lazy_gettext as _l
 from core.localtime import format_local, local_days_start
 
@@ -85,8 +85,9 @@ def customer_summary(session, customer, user):
     if soon:
         first = format_local(soon[0]["first_expiry"], "%Y-%m-%d")
         fields.append((_l("Expiring soon"), f"{soon[0]['points']} ({first})"))
+    links = (PanelLink(_l("Points history"), "loyalty_member_points.index", (("customer_id", customer.id),)),)
     return [SummaryPanel(_l("Points"), tuple(fields), priority=30, permission="loyalty.points.read",
-                         addon="loyalty")]
+                         addon="loyalty", links=links)]
 
 
 @hookimpl

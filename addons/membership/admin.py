@@ -7,7 +7,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
@@ -78,8 +78,15 @@ class CardView(BanyanModelView):
     def action_activate(self, ids):
         self._bulk(ids, svc.activate_card, gettext("Cards activated."))
 
-    @action("report_lost", _l("Report lost"), _l("Block the selected cards as lost?"))
+    @action("report_lost", _l("Report lost"))
     def action_report_lost(self, ids):
+        """Blocks the selected cards only after the confirmation page (``confirm=1``)."""
+        if request.form.get("confirm") != "1":
+            cards = self.selected(ids)
+            return self.render("banyan/action_confirm.html", title=_l("Report the cards lost"), action="report_lost",
+                               ids=[str(c.id) for c in cards], danger=True,
+                               lines=[gettext("These cards are blocked at once: they can no longer pay, be topped "
+                                              "up or be looked up at the till.")] + [c.number for c in cards])
         self._bulk(ids, svc.report_lost, gettext("Cards blocked as lost."))
 
 
@@ -295,6 +302,9 @@ class MemberPage(BanyanView):
             return self.inaccessible_callback("do")
         user = current_user()
         f = request.form
+        if op in IRREVERSIBLE and f.get("confirm") != "1":
+            # nothing is done before the user has read what will happen and confirmed
+            return self._confirm(s, customer, op, f)
         store_id = f.get("store_id", type=int)
         if store_id is not None and s.execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
             flash(gettext("No such store."), "error")
@@ -338,6 +348,63 @@ class MemberPage(BanyanView):
         except BusinessError as exc:
             _flash_error(exc)
         return redirect(url_for(".index", customer_id=customer.id))
+
+
+    def _confirm(self, s, customer, op, form):
+        """The confirmation page of an action that cannot be undone: what it will do, and a
+        form that posts the same fields again with ``confirm=1``."""
+        from flask import abort
+
+        card = s.execute(select(Card).where(Card.number == (form.get("card_number") or ""),
+                                            Card.member_id == customer.id)
+                         .execution_options(banyan_unscoped=True)).scalar()
+        if card is None:
+            flash(gettext("No such card."), "error")
+            return redirect(url_for(".index", customer_id=customer.id))
+        if op not in IRREVERSIBLE:
+            abort(400)
+        lines = confirmation_lines(s, customer, op, card, form)
+        fields = [(k, v) for k, v in form.items(multi=True) if k not in ("csrf_token", "confirm")]
+        return self.render("membership/confirm.html", customer=customer, card=card, title=IRREVERSIBLE[op],
+                           lines=lines, fields=fields, danger=op == "cancel")
+
+
+#: member-page actions that cannot be undone: each asks first (``confirm=1``)
+IRREVERSIBLE = {"report_lost": _l("Report the card lost"), "replace": _l("Replace the card"),
+                "cancel": _l("Cancel the card")}
+
+
+def confirmation_lines(s, customer, op, card, form) -> list:
+    """What ``op`` on ``card`` will do, in sentences for the confirmation page; for a cancel
+    that settles the stored value, the amounts refunded and forfeited (by the chosen or the
+    default policy)."""
+    number = card.number
+    if op == "report_lost":
+        return [gettext("Card %(number)s is blocked at once: it can no longer pay, be topped up or be looked up "
+                        "at the till. Only a replacement card can take over.", number=number)]
+    if op == "replace":
+        new = (form.get("new_number") or "").strip()
+        return [gettext("Card %(number)s is closed and a new card takes over: %(new)s.", number=number,
+                        new=new or gettext("a generated number")),
+                gettext("The stored value and the history of the old card move to the new card.")]
+    policy = (form.get("policy") or "").strip() or svc.get_policy(s).cancel_policy
+    others = s.execute(select(func.count()).select_from(Card).where(
+        Card.member_id == customer.id, Card.id != card.id, Card.status.in_(("issued", "active")))
+        .execution_options(banyan_unscoped=True)).scalar()
+    lines = [gettext("Card %(number)s is cancelled for good.", number=number)]
+    if others:
+        lines.append(gettext("The member keeps the stored value on their other card(s)."))
+        return lines
+    sv = svc.stored_value_detail(s, customer.id)
+    paid, bonus = sv["total"] - sv["bonus"], sv["bonus"]
+    if policy == "forfeit":
+        lines.append(gettext("It is the member's last card: all stored value, %(total)s (of which bonus "
+                             "%(bonus)s), is forfeited.", total=f"{sv['total']:.2f}", bonus=f"{bonus:.2f}"))
+    else:
+        lines.append(gettext("It is the member's last card: the paid value, %(paid)s, is refunded to the "
+                             "member and the bonus, %(bonus)s, is forfeited.", paid=f"{paid:.2f}",
+                             bonus=f"{bonus:.2f}"))
+    return lines
 
 
 class LiabilityPage(BanyanView):

@@ -10,7 +10,7 @@
 - refuses a posted relation choice that is not among the field's (scoped) choices, on the
   field, instead of saving it as empty; the record scope's write check
   (``core.security.scope``) refuses the rest, and its errors land on the same fields;
-- exports any list to CSV and XLSX (openpyxl);
+- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl);
 - never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
   and sorts on the primary key by default;
 - saves in one transaction and shows ``BusinessError`` messages on the form's fields;
@@ -45,6 +45,7 @@ from sqlalchemy import Integer
 from sqlalchemy.exc import DataError, IntegrityError
 from wtforms.validators import Length, StopValidation
 
+from core.admin.listing import ListingMixin
 from core.errors import BusinessError
 from core.fields import rule_of
 from core.i18n import format_money, gettext, lazy_gettext as _l
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 SENSITIVE_PERMISSION = "core.customer.view_sensitive"
 ATTACHMENTS_TEMPLATE = "banyan/details_attachments.html"
 MASK = "****"
+#: starts every CSV export: Excel opens UTF-8 (Chinese text) correctly only after it
+CSV_BOM = "\ufeff"
 
 
 class RequestSession:
@@ -314,7 +317,7 @@ def plain_number(value) -> str:
     return text
 
 
-class BanyanModelView(_Permissioned, ModelView):
+class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     """Permission-aware, scope-aware model view (see the module docstring)."""
 
     write_permission: str | None = None
@@ -350,6 +353,10 @@ class BanyanModelView(_Permissioned, ModelView):
             pk = model.__mapper__.primary_key[0].key
             self.column_default_sort = (pk, True)
         self._declare_labels(model)
+        from core.admin.ajax import default_ajax_refs
+
+        # customers and products are picked by typing (scoped), not from a capped dropdown
+        self.form_ajax_refs = default_ajax_refs(model, self.form_ajax_refs, self.form_excluded_columns)
         super().__init__(model, RequestSession(), name=name, category=category, endpoint=endpoint,
                          url=url, **kw)
         from datetime import datetime
@@ -531,12 +538,13 @@ class BanyanModelView(_Permissioned, ModelView):
 
         _count, data = self._export_data()
         out = io.StringIO()
+        out.write(CSV_BOM)  # Excel reads the file as UTF-8 (Chinese text) only with the byte-order mark
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in data:
             w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
         filename = secure_filename(self.get_export_name("csv"))
-        return Response(out.getvalue(), mimetype="text/csv",
+        return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={filename}"})
 
     def _export_xlsx(self):
@@ -643,11 +651,12 @@ class BanyanModelView(_Permissioned, ModelView):
 
         rows = self.selected(ids)
         out = io.StringIO()
+        out.write(CSV_BOM)  # Excel reads the file as UTF-8 (Chinese text) only with the byte-order mark
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in rows:
             w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
-        return Response(out.getvalue(), mimetype="text/csv",
+        return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={self.endpoint}-selected.csv"})
 
     def redirect_back(self):
@@ -673,11 +682,13 @@ def check_posted_fields(form) -> bool:
     and to every masked field whose value was changed; ``False`` if any. Recurses into
     inline forms."""
     from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+    from flask_admin.model.fields import AjaxSelectField
 
     ok = True
     for field in form:
         raw = (field.raw_data or [None])[0] if getattr(field, "raw_data", None) is not None else None
-        if isinstance(field, QuerySelectField) and not isinstance(field, QuerySelectMultipleField):
+        single = isinstance(field, (QuerySelectField, AjaxSelectField)) and not isinstance(field, QuerySelectMultipleField)
+        if single:
             if raw not in (None, "", "__None") and field.data is None:
                 field.errors = list(field.errors or ()) + [
                     gettext("Not a valid choice: it is not among the records you may use.")]

@@ -12,6 +12,9 @@ from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
 
 from core.admin.base import BanyanModelView, apply_business_error, plain_number
+from core.admin.customers import CustomerPageMixin
+from core.admin.price_grid import PriceGridMixin
+from core.admin.roles import PermissionChecklist, permission_groups
 from core.admin.refund import SaleRefundMixin
 from core.errors import BusinessError
 from core.hookspecs import hookimpl
@@ -81,7 +84,9 @@ class WarehouseView(OrgView):
 
 # --- customers ---------------------------------------------------------------------------------
 
-class CustomerView(KernelView):
+class CustomerView(CustomerPageMixin, KernelView):
+    """Customers; the details page is the customer page (``core.admin.customers``)."""
+
     permission = "core.customer.read"
     write_permission = "core.customer.write"
     attachments = True
@@ -93,58 +98,6 @@ class CustomerView(KernelView):
     column_filters = ("kind", "active", "home_store_id")
     form_excluded_columns = ("created_at", "updated_at", "merged_at")
     inline_models = ((CustomerContact, {"form_excluded_columns": ("created_at", "updated_at")}),)
-
-    @expose("/duplicates/")
-    def duplicates_view(self):
-        from core.services.customers import find_duplicates
-
-        groups = []
-        for label, ids in find_duplicates(self.session, limit=100):
-            rows = self.session.query(Customer).filter(Customer.id.in_(ids)).order_by(Customer.id).all()
-            if len(rows) > 1:  # the other copies may be out of this user's scope
-                groups.append((label, rows))
-        return self.render("banyan/duplicates.html", groups=groups, view=self,
-                           can_merge=_has("core.customer.merge"))
-
-    @expose("/merge/", methods=["POST"])
-    def merge_view(self):
-        if not _has("core.customer.merge"):
-            flash(gettext("You may not merge customers."), "error")
-            return redirect(url_for(".duplicates_view"))
-        kept = request.form.get("kept_id", type=int)
-        removed = request.form.get("removed_id", type=int)
-        if self._merge(kept, [removed]):
-            flash(gettext("Customers merged."))
-        return redirect(url_for(".duplicates_view"))
-
-    def _merge(self, kept_id, removed_ids) -> bool:
-        from core.services.customers import merge_customers
-        from core.web import current_user
-
-        def work():
-            if kept_id is None or not removed_ids or None in removed_ids:
-                raise BusinessError({"_": _l("Pick the customer to keep and the one to merge into it.")})
-            for rid in removed_ids:
-                # both records must be visible to this user: the scoped session decides
-                if self.session.get(Customer, kept_id) is None or self.session.get(Customer, rid) is None:
-                    raise BusinessError({"_": _l("No such customer.")})
-                merge_customers(self.session, kept_id, rid, user=current_user())
-
-        return bool(_commit_or_flash(self, work))
-
-    def is_action_allowed(self, name):
-        if name == "merge":
-            return _has("core.customer.merge")
-        return super().is_action_allowed(name)
-
-    @action("merge", _l("Merge into the oldest"), _l("Merge the selected customers into the oldest one?"))
-    def action_merge(self, ids):
-        ids = sorted(int(i) for i in ids)
-        if len(ids) < 2:
-            flash(gettext("Select at least two customers to merge."), "error")
-            return
-        if self._merge(ids[0], ids[1:]):
-            flash(gettext("Customers merged."))
 
 
 class TagView(KernelView):
@@ -170,12 +123,14 @@ class CategoryView(KernelView):
     column_searchable_list = ("code", "name")
 
 
-class PriceListView(KernelView):
+class PriceListView(PriceGridMixin, KernelView):
+    """Price lists; the details page shows the prices, edited as a pasted grid
+    (``core.admin.price_grid``), not as inline sub-forms."""
+
     permission = "core.product.read"
     write_permission = "core.product.write"
     column_exclude_list = ("created_at", "updated_at")
-    form_excluded_columns = ("created_at", "updated_at")
-    inline_models = ((PriceListItem, {"form_columns": ("id", "product", "price", "valid_from", "valid_to")}),)
+    form_excluded_columns = ("created_at", "updated_at", "items")
 
 
 # --- people ------------------------------------------------------------------------------------
@@ -224,21 +179,22 @@ class RoleView(KernelView):
     #: a default role by its translated label (``Role.label``)
     column_formatters = {"name": lambda view, context, model, name: model.label}
     form_columns = ("code", "name", "grants")
-    form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[])}
+    form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[], widget=PermissionChecklist())}
 
-    def _choices(self):
+    def _fill(self, form):
+        """The permissions as translated checkboxes grouped by addon (``core.admin.roles``)."""
         from core.web import runtime
 
-        return sorted((name, f"{name} — {p.label}") for name, p in runtime().registry.permissions().items())
-
-    def create_form(self, obj=None):
-        form = super().create_form(obj)
-        form.grants.choices = self._choices()
+        groups = permission_groups(runtime())
+        form.grants.groups = groups
+        form.grants.choices = [(name, label) for _title, perms in groups for name, label in perms]
         return form
 
+    def create_form(self, obj=None):
+        return self._fill(super().create_form(obj))
+
     def edit_form(self, obj=None):
-        form = super().edit_form(obj)
-        form.grants.choices = self._choices()
+        form = self._fill(super().edit_form(obj))
         if request.method == "GET" and obj is not None:
             form.grants.data = [p.permission for p in obj.permissions]
         return form
@@ -390,11 +346,17 @@ class SaleView(SaleRefundMixin, KernelView):
             return False
         return super().is_action_allowed(name)
 
-    @action("refund", _l("Refund"), _l("Refund what is left of the selected sales?"))
+    @action("refund", _l("Refund"))
     def action_refund(self, ids):
         from core.approvals import refund_or_request
         from core.web import current_user
 
+        if request.form.get("confirm") != "1":  # it cannot be undone: say what it gives back first
+            from core.admin.refund import bulk_refund_lines
+
+            return self.render("banyan/action_confirm.html", title=_l("Refund what is left of the selected sales"),
+                               action="refund", ids=[str(i) for i in ids], danger=True,
+                               lines=bulk_refund_lines(self.session, self.selected(ids), current_user()))
         outcome = []
 
         def work():
@@ -584,7 +546,9 @@ def _has(name: str) -> bool:
 
 @hookimpl
 def register_admin_views(app):
+    from core.admin.addons_page import AddonsView
     from core.admin.notifications import MailOutboxView, NotificationsView
+    from core.admin.preferences import PreferencesView
     from core.admin.pages import CheckoutView
     from core.models import MailMessage, Tag
 
@@ -608,4 +572,6 @@ def register_admin_views(app):
         AuditLogView(AuditLog, name=_l("Audit log"), category=SETTINGS, endpoint="auditlog"),
         MailOutboxView(MailMessage, name=_l("Email outbox"), category=SETTINGS, endpoint="mailmessage"),
         NotificationsView(name=_l("Notifications"), endpoint="notifications", url="/admin/notifications"),
+        AddonsView(name=_l("Addons"), category=SETTINGS, endpoint="addons", url="/admin/addons"),
+        PreferencesView(name=_l("Preferences"), endpoint="preferences", url="/admin/preferences"),
     ]

@@ -35,6 +35,7 @@ PERMISSIONS = (
     Permission("core.audit.read", _l("Read the audit log"), ADMIN),
     Permission("core.approval.decide", _l("Approve or reject sensitive actions"), MANAGERS),
     Permission("core.report.read", _l("See reports and the dashboard"), MANAGERS + ("marketer",)),
+    Permission("core.addons.admin", _l("Install, upgrade and uninstall addons"), ADMIN),
     Permission("core.mail.admin", _l("See the email outbox and send failed emails again"), ADMIN),
     # core.security.scope.CHAIN_PERMISSION: rows for the whole chain (no store), chain settings
     Permission("core.chain.write", _l("Create, change and delete chain-wide records (no store): "
