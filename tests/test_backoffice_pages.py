@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.models import ApiToken, Customer, PriceList, PriceListItem, User
+from core.db import RUNTIME
 
 pytestmark = pytest.mark.addons("membership", "loyalty")
 
@@ -22,7 +23,7 @@ def two_stores(session, make):
     """Store A and store B with a customer each, a store manager of A and an HQ admin."""
     from core.security.permissions import sync_roles
 
-    sync_roles(session, session.info["runtime"].registry)
+    sync_roles(session, RUNTIME.require(session).registry)
     a, b = make.store(name="Store A"), make.store(name="Store B")
     out = {"a": a, "b": b,
            "cust_a": make.customer(name="Wang Fang", phone="13800000011", home_store_id=a.id),

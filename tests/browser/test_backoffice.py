@@ -149,7 +149,7 @@ def test_backoffice_end_to_end(server, page):
     page.wait_for_url(f"{base}/admin/sale/details/**")
     text = page.inner_text("body")
     assert "Refunded:" in text
-    assert "-28.00" in text and "Leaking tin" in text
+    assert "-CN¥28.00" in text and "Leaking tin" in text
     page.goto(f"{base}/admin/")  # the language links drop the query string (?id=) of a details page
 
     # switch to Chinese: Flask-Admin's own labels and ours
