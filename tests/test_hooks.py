@@ -138,8 +138,8 @@ def test_hook_register_merge_rules(rt, session, make, monkeypatch):
     # the kernel applies the owner's rule in merge_customers
     for model in (_Wallet, _Profile):
         model.__table__.create(session.connection())
-    monkeypatch.setitem(rt.registry.models_by_addon, "core",
-                        rt.registry.models_by_addon["core"] + [_Wallet, _Profile])
+    monkeypatch.setitem(rt.registry.tables_by_addon, "core",
+                        rt.registry.tables_by_addon["core"] + [_Wallet.__table__, _Profile.__table__])
     monkeypatch.setattr(rt.registry, "merge_rules", {**rt.registry.merge_rules, **reg.merge_rules})
     kept, removed = make.customer(), make.customer()
     w, p = _Wallet.__table__, _Profile.__table__

@@ -25,10 +25,9 @@ def _create_tables(rt, owners) -> None:
 
     tables = rt.registry.tables(owners) if rt.registry else []
     if "core" in owners and not tables:
-        from core.models import KERNEL_MODELS
+        from core.models import KERNEL_MODELS, KERNEL_TABLES
 
-        tables = [m.__table__ for m in KERNEL_MODELS] + [Base.metadata.tables["core_customer_tag"],
-                                                         Base.metadata.tables["core_user_role"]]
+        tables = [m.__table__ for m in KERNEL_MODELS] + list(KERNEL_TABLES)
     Base.metadata.create_all(rt.engine, tables=tables)
 
 

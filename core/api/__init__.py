@@ -286,19 +286,13 @@ def docs_page():
 
 # --------------------------------------------------------------------------- wiring
 
-def _owner(plugin_name: str) -> str:
-    return "core" if plugin_name.startswith("core.") else plugin_name
-
-
 def collect_blueprints(app, registry) -> list[tuple[str, Blueprint]]:
-    """``(owner, blueprint)`` for every blueprint a plugin returns from ``register_blueprints``."""
-    out = []
-    for impl in reversed(registry.hook.register_blueprints.get_hookimpls()):
-        kwargs = {"app": app}
-        result = impl.function(*[kwargs[a] for a in impl.argnames])
-        for blp in result or ():
-            out.append((_owner(impl.plugin_name), blp))
-    return out
+    """``(owner, blueprint)`` for every blueprint a plugin returns from ``register_blueprints``,
+    in pluggy's call order (the addons, last loaded first, then the kernel)."""
+    from core.plugins import implementations
+
+    return [(impl.owner, blp) for impl in reversed(implementations(registry.pm, "register_blueprints"))
+            for result in impl(app=app) for blp in result]
 
 
 def check_permissions(app, blp_name: str, declared: set[str]) -> None:
