@@ -46,6 +46,17 @@ def register_permissions() -> Iterable[Any]:
 
 
 @hookspec
+def register_roles() -> Iterable[Any]:
+    """Return ``core.contrib.RoleDef`` objects: the roles this addon adds.
+
+    Called when the plugin manager is built (the permissions' roles are checked against
+    them) and whenever the roles are synced into ``core_role``. A role code is declared once,
+    by one owner; a ``Permission`` may only grant declared roles.
+    Implemented by: the kernel (hq_admin ... technician).
+    """
+
+
+@hookspec
 def register_record_rules() -> Iterable[Any]:
     """Return ``core.contrib.RecordRule`` objects limiting which rows a user may see.
 

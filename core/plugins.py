@@ -172,6 +172,13 @@ class Registry:
         """{name: core.contrib.Permission} of the kernel and the loaded addons."""
         return {p.name: p for _owner, p in self.collect_items("register_permissions")}
 
+    def roles(self) -> dict:
+        """{code: core.contrib.RoleDef} of the kernel and the loaded addons (see
+        ``core.security.permissions.declared_roles``)."""
+        from core.security.permissions import declared_roles
+
+        return declared_roles(self)
+
 
 def new_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager("banyan")
@@ -251,7 +258,9 @@ def build_registry(installed, available: dict[str, AddonInfo] | None = None,
         if not isinstance(item, Table):
             reg.models_by_addon.setdefault(owner, []).append(item)
         reg.tables_by_addon.setdefault(owner, []).append(table)
+    from core.security.permissions import check_grants
     from core.services.merge_rules import check_rules
 
+    check_grants(reg)  # every role a permission grants is declared (register_roles)
     reg.merge_rules = check_rules(reg)
     return reg

@@ -173,6 +173,31 @@ def test_hook_register_permissions(rt, session, register_plugin):
     assert ("hq_admin", "hooktest.thing.read") not in grants
 
 
+def test_hook_register_roles(rt, session, register_plugin):
+    from core.contrib import RoleDef
+    from core.models import Role, RolePermission
+    from core.security.permissions import sync_roles
+
+    # the kernel declares its own roles through the hook
+    assert {r.code for r in rt.registry.roles().values() if r.addon == "core"} >= {"hq_admin", "cashier"}
+
+    class R:
+        @hookimpl
+        def register_roles(self):
+            return [RoleDef("hooktest_fitter", "Fitter", "Fits things.")]
+
+        @hookimpl
+        def register_permissions(self):
+            return [Permission("hooktest.thing.fit", "Fit things", ("hooktest_fitter",))]
+
+    name = register_plugin(R())
+    role = rt.registry.roles()["hooktest_fitter"]
+    assert role.addon == name and role.description == "Fits things."
+    sync_roles(session, rt.registry)
+    assert session.get(Role, "hooktest_fitter").name == "Fitter"
+    assert session.get(RolePermission, ("hooktest_fitter", "hooktest.thing.fit")) is not None
+
+
 def test_hook_register_record_rules(rt, session, make, register_plugin):
     store_a, store_b = make.store(), make.store()
     cheap = make.product(price="1.00", name="cheap thing")

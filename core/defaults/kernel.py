@@ -48,6 +48,13 @@ def register_models():
 
 
 @hookimpl
+def register_roles():
+    from core.security.permissions import KERNEL_ROLES
+
+    return KERNEL_ROLES
+
+
+@hookimpl
 def register_permissions():
     return PERMISSIONS
 
