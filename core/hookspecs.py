@@ -57,6 +57,16 @@ def register_roles() -> Iterable[Any]:
 
 
 @hookspec
+def register_price_list_kinds() -> Iterable[Any]:
+    """Return ``core.contrib.PriceListKind`` objects: the kinds of price list this addon uses.
+
+    The back office and the API accept only declared kinds for a price list (a field-level
+    error names ``kind`` otherwise). A code is declared once, by one owner.
+    Implemented by: the kernel (retail, wholesale), membership (member).
+    """
+
+
+@hookspec
 def register_record_rules() -> Iterable[Any]:
     """Return ``core.contrib.RecordRule`` objects limiting which rows a user may see.
 

@@ -198,6 +198,31 @@ def test_hook_register_roles(rt, session, register_plugin):
     assert session.get(RolePermission, ("hooktest_fitter", "hooktest.thing.fit")) is not None
 
 
+def test_hook_register_price_list_kinds(rt, session, make, register_plugin):
+    from core.api.testing import ApiClient, build_app
+    from core.contrib import PriceListKind
+    from core.services.pricing import price_list_kinds
+    from core.security.permissions import sync_roles
+
+    assert set(price_list_kinds(rt.registry)) == {"retail", "wholesale"}  # the kernel's own
+
+    class K:
+        @hookimpl
+        def register_price_list_kinds(self):
+            return [PriceListKind("hooktest", "Hook test prices")]
+
+    name = register_plugin(K())
+    assert price_list_kinds(rt.registry)["hooktest"].addon == name
+    # the API takes the declared kind and still refuses others, on the field
+    sync_roles(session, rt.registry)
+    api = ApiClient(build_app(rt), session)
+    user = make.user()
+    ok = api.post("/api/v1/price-lists", user=user, json={"code": "HT1", "name": "x", "kind": "hooktest"})
+    assert ok.status_code == 201, ok.json
+    bad = api.post("/api/v1/price-lists", user=user, json={"code": "HT2", "name": "x", "kind": "nothook"})
+    assert bad.status_code == 422 and "kind" in bad.json["errors"]["json"]
+
+
 def test_hook_register_record_rules(rt, session, make, register_plugin):
     store_a, store_b = make.store(), make.store()
     cheap = make.product(price="1.00", name="cheap thing")

@@ -358,7 +358,8 @@ def init_api(app, rt) -> BanyanApi:
     for owner, blp in collect_blueprints(app, rt.registry):
         base = API_PREFIX if owner == "core" else f"{API_PREFIX}/{owner}"
         prefix = base + (blp.url_prefix or "")
-        api.register_blueprint(blp, url_prefix=prefix)
+        with app.app_context():  # the spec is built here: registry-backed choices need the app
+            api.register_blueprint(blp, url_prefix=prefix)
         # error handlers for this blueprint's views only (the back office shows its own);
         # set on the app, since a blueprint cannot change once registered on another app
         handlers = app.error_handler_spec[blp.name][None]

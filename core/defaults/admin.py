@@ -267,8 +267,28 @@ class PriceListView(KernelView):
     write_permission = "core.product.write"
     column_exclude_list = ("created_at", "updated_at")
     form_excluded_columns = ("created_at", "updated_at")
-    form_choices = {"kind": [("retail", _l("Retail")), ("member", _l("Member")), ("wholesale", _l("Wholesale"))]}
+    # a select; its choices are the kinds the installed addons declare (_with_kinds)
+    form_choices = {"kind": [("retail", _l("Retail"))]}
     inline_models = ((PriceListItem, {"form_columns": ("id", "product", "price", "valid_from", "valid_to")}),)
+
+    def _with_kinds(self, form, current: str | None = None):
+        """The declared price-list kinds (``register_price_list_kinds``) as the kind's choices;
+        anything else is refused on the field ("Not a valid choice"). A list whose kind no
+        installed addon declares (its addon was uninstalled) may keep that kind."""
+        from core.services.pricing import price_list_kinds
+        from core.web import runtime
+
+        choices = [(code, kind.label) for code, kind in price_list_kinds(runtime().registry).items()]
+        if current and current not in dict(choices):
+            choices.append((current, current))
+        form.kind.choices = choices
+        return form
+
+    def create_form(self, obj=None):
+        return self._with_kinds(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._with_kinds(super().edit_form(obj), getattr(obj, "kind", None))
 
 
 # --- people ------------------------------------------------------------------------------------
