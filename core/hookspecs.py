@@ -25,12 +25,13 @@ hookimpl = pluggy.HookimplMarker("banyan")
 # ---------------------------------------------------------------------------------------
 
 @hookspec
-def register_models() -> Iterable[type]:
-    """Return the mapped classes this addon owns.
+def register_models() -> Iterable[Any]:
+    """Return the mapped classes this addon owns, and its plain ``sqlalchemy.Table``s
+    (association tables without a class).
 
     Called when the plugin manager is built. The kernel uses the result for ownership: the
-    table-prefix check, purge on uninstall, the migration autogenerate scope and symmetry
-    checks. Every table must be named ``<addon>_<entity>``.
+    table-prefix check, the customer-merge check, purge on uninstall, the migration
+    autogenerate scope and symmetry checks. Every table must be named ``<addon>_<entity>``.
     Implemented by: the kernel (core_* tables), membership, loyalty.
     """
 

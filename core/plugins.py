@@ -2,7 +2,20 @@
 
 ``build_registry`` follows the loader steps of ARCHITECTURE.md §4: discover manifests,
 order installed addons topologically, import their ``models`` and ``hooks``, add any
-``hookspecs`` they offer, register them in order, then ``check_pending``.
+``hookspecs`` they offer, register them in order, then ``check_pending``; then it records
+the tables each owner declares and checks permissions' roles and merge rules. A load error
+is an ``AddonError`` that starts with ``addon <name>:``.
+
+Collecting declarations: :func:`collect` (and :func:`collect_items`, ``Registry.collect``)
+is the one way kernel code asks every plugin for something and learns which addon answered.
+It calls the hook once per plugin through ``pm.subset_hook_caller`` (the hook restricted to
+that plugin), so each call takes pluggy's normal path: argument checks, ``firstresult``,
+the plugin's own wrappers and the hook-call monitoring behind ``BANYAN_TRACE_HOOKS``. Why not
+the alternatives: calling ``impl.function`` skips all of that; one plain ``hook(...)`` call
+drops ``None`` results, so results cannot be paired with implementations by position; a
+hookwrapper sees only the combined result list, not who returned what; and
+``hook._hookexec`` is private to pluggy. The subset callers are built once per set of
+implementations and kept on the plugin manager.
 """
 from __future__ import annotations
 

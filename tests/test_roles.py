@@ -150,3 +150,16 @@ def test_install_uninstall_purge_and_reinstall_of_an_addon_role(roles_rt):
     install(rt, ["fxroles"])
     with rt.session() as s:
         assert s.get(RolePermission, ("fxroles_clerk", "fxroles.thing.read")) is not None
+
+
+def test_the_role_list_shows_each_roles_description(rt, session, make):
+    from core.admin.testing import login
+    from core.app import create_app
+
+    sync_roles(session, rt.registry)
+    app = create_app(runtime=rt)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=True, SECRET_KEY="test-secret")
+    client = login(app, make.user(username="boss"))
+    session.commit()
+    html = client.get("/admin/role/").get_data(as_text=True)
+    assert "Rings up sales and serves customers at the till." in html

@@ -334,9 +334,20 @@ class UserView(KernelView):
             raise BusinessError({"new_password": _l("A new user needs a password.")})
 
 
+def _role_description(view, context, model, name):
+    """What the role is for, as its declaration (``register_roles``) says; empty for a role
+    an administrator made, or one whose addon is not installed."""
+    from core.web import runtime
+
+    role = runtime().registry.roles().get(model.code)
+    return "" if role is None else str(role.description)
+
+
 class RoleView(KernelView):
     permission = "core.user.admin"
-    column_list = ("code", "name")
+    column_list = ("code", "name", "description")
+    column_labels = {**LABELS, "description": _l("Description")}
+    column_formatters = {"description": _role_description}
     form_columns = ("code", "name", "grants")
     form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[])}
 
