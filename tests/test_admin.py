@@ -263,7 +263,11 @@ def test_sale_details_show_lines_adjustments_and_payments(admin, session, make):
     sale = make.sale()
     session.commit()
     html = admin.get(f"/admin/sale/details/?id={sale.id}").get_data(as_text=True)
-    assert sale.number in html and "cash" in html and str(sale.lines[0].product) in html
+    from core.i18n import gettext
+
+    # the payment method by its label (the kernel's PaymentMethod), not its code
+    assert sale.number in html and gettext("Cash") in html and str(sale.lines[0].product) in html
+    assert ">cash<" not in html
 
 
 def test_checkout_page_rings_up_and_shows_discount_labels(admin, session, make, register_plugin):

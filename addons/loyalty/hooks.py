@@ -54,8 +54,8 @@ def claim_codes(session, ticket, codes, adjustments):
 
 @hookimpl
 def payment_methods(session, ticket, user):
-    if getattr(ticket, "customer_id", None) is None:
-        return []
+    if ticket is not None and getattr(ticket, "customer_id", None) is None:
+        return []  # points pay only for a known customer (no ticket: the list of every method)
     return [PaymentMethod(code="points", label=_l("Points"), capture=services.capture_points,
                           refund=services.refund_points, priority=40)]
 

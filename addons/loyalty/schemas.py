@@ -113,9 +113,7 @@ class LoyaltyPreviewOut(Schema):
 
 from core.api.schemas import DecimalIn, Id, Input, Money, MoneyIn, QId, Query, Str  # noqa: E402
 
-from .models import EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS  # noqa: E402
-
-EARNING_KINDS = ("base", "bonus")
+from .models import EARNING_KINDS, EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS  # noqa: E402
 
 
 def Rate(**kw):

@@ -64,13 +64,16 @@ def register_jobs():
     """The outbox sender (``core.mail.send``): queued after every commit that wrote an email,
     and every minute (retries that fall due, and a send whose enqueue was lost; see
     ``core.notify``); ``core.files.gc``: unreferenced blobs and the files of deleted records
-    (daily 03:17)."""
+    (daily 03:17); ``core.idempotency.purge``: stored ``Idempotency-Key`` answers older than
+    ``[idempotency] retention_days`` (daily 03:43)."""
     from core.contrib import Job
     from core.files import collect_garbage
+    from core.idempotency import PURGE_JOB, purge_job
     from core.notify import MAIL_JOB, mail_job
 
     return [Job(MAIL_JOB, mail_job, schedule="* * * * *", retries=0),
-            Job("core.files.gc", collect_garbage, schedule="17 3 * * *", retries=1)]
+            Job("core.files.gc", collect_garbage, schedule="17 3 * * *", retries=1),
+            Job(PURGE_JOB, purge_job, schedule="43 3 * * *", retries=1)]
 
 
 @hookimpl
