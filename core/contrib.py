@@ -17,6 +17,29 @@ class Permission:
 
 
 @dataclass(frozen=True)
+class RoleDef:
+    """A role the kernel or an addon declares (``register_roles``): ``code`` is the key users
+    and permissions name (``[a-z][a-z0-9_]*``, at most 40 characters), ``label`` and
+    ``description`` lazy translated strings. ``addon`` is filled in by the registry."""
+
+    code: str
+    label: Any
+    description: Any = ""
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class PriceListKind:
+    """A kind of price list (``register_price_list_kinds``): ``code`` is stored in
+    ``core_price_list.kind`` (``[a-z][a-z0-9_]*``, at most 16 characters), ``label`` a lazy
+    translated string. ``addon`` is filled in by the registry."""
+
+    code: str
+    label: Any
+    addon: str = ""
+
+
+@dataclass(frozen=True)
 class RecordRule:
     """Row scope for ``model``: ``where(scope)`` returns a SQL criterion or ``None`` (no limit).
 

@@ -2,9 +2,9 @@
 
 The kernel builds the organisation (HQ, two regions, eight stores of which three are
 franchised, warehouses), customers (valid mainland mobile numbers, key accounts with
-contacts, a few deliberate duplicates), fifty products with retail and member prices (and
-one price change scheduled in the future), employees and users. Then every installed
-addon adds its part through ``load_demo_data(session, demo)`` and, last, months of sales
+contacts, a few deliberate duplicates), fifty products with retail prices (and one price
+change scheduled in the future; membership adds member prices), employees and users. Then
+every installed addon adds its part through ``load_demo_data(session, demo)`` and, last, months of sales
 and some refunds are rung up through the checkout and refund services, so every addon
 reacts to them exactly as in production. Sales are committed in batches; each one runs in
 a savepoint so an addon refusing a ticket (a blacklisted customer...) skips only that one.
@@ -133,10 +133,9 @@ def build_chain(session, demo: DemoContext) -> None:
 
     # catalogue and prices
     retail = PriceList(code="RETAIL", name="零售价 Retail", kind="retail")
-    member = PriceList(code="MEMBER", name="会员价 Member", kind="member")
     mall = PriceList(code="RETAIL-SH02", name="徐家汇商场价 Xujiahui mall prices", kind="retail",
                      store_id=demo.stores[1].id)
-    session.add_all([retail, member, mall])
+    session.add_all([retail, mall])
     since = datetime(2000, 1, 1)
     sku = 0
     for code, cat_name, items in CATEGORIES:
@@ -151,14 +150,13 @@ def build_chain(session, demo: DemoContext) -> None:
             session.add(p)
             session.flush()
             set_price(session, retail, p, price, since)
-            set_price(session, member, p, money(price * Decimal("0.92")), since)
             if sku % 7 == 0:
                 set_price(session, mall, p, money(price * Decimal("1.15")), since)
             demo.products.append(p)
     # a price change scheduled two weeks ahead (takes effect then, not before)
     future = local_midnight(local_today() + timedelta(days=14))  # local midnight, two weeks on
     set_price(session, retail, demo.products[4], Decimal("19.00"), future)
-    demo.extra["price_lists"] = {"retail": retail, "member": member, "mall": mall}
+    demo.extra["price_lists"] = {"retail": retail, "mall": mall}  # membership adds "member"
     demo.extra["scheduled_price_change"] = (demo.products[4], future)
 
     # people

@@ -25,12 +25,13 @@ hookimpl = pluggy.HookimplMarker("banyan")
 # ---------------------------------------------------------------------------------------
 
 @hookspec
-def register_models() -> Iterable[type]:
-    """Return the mapped classes this addon owns.
+def register_models() -> Iterable[Any]:
+    """Return the mapped classes this addon owns, and its plain ``sqlalchemy.Table``s
+    (association tables without a class).
 
     Called when the plugin manager is built. The kernel uses the result for ownership: the
-    table-prefix check, purge on uninstall, the migration autogenerate scope and symmetry
-    checks. Every table must be named ``<addon>_<entity>``.
+    table-prefix check, the customer-merge check, purge on uninstall, the migration
+    autogenerate scope and symmetry checks. Every table must be named ``<addon>_<entity>``.
     Implemented by: the kernel (core_* tables), membership, loyalty.
     """
 
@@ -42,6 +43,27 @@ def register_permissions() -> Iterable[Any]:
     Called when the app is built and on install (default roles receive them). Every admin
     view and API endpoint must name one of these.
     Implemented by: the kernel, membership, loyalty.
+    """
+
+
+@hookspec
+def register_roles() -> Iterable[Any]:
+    """Return ``core.contrib.RoleDef`` objects: the roles this addon adds.
+
+    Called when the plugin manager is built (the permissions' roles are checked against
+    them) and whenever the roles are synced into ``core_role``. A role code is declared once,
+    by one owner; a ``Permission`` may only grant declared roles.
+    Implemented by: the kernel (hq_admin ... technician).
+    """
+
+
+@hookspec
+def register_price_list_kinds() -> Iterable[Any]:
+    """Return ``core.contrib.PriceListKind`` objects: the kinds of price list this addon uses.
+
+    The back office and the API accept only declared kinds for a price list (a field-level
+    error names ``kind`` otherwise). A code is declared once, by one owner.
+    Implemented by: the kernel (retail, wholesale), membership (member).
     """
 
 

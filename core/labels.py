@@ -11,10 +11,11 @@ Coded values
     ``STORE_KIND.codes`` is the tuple the models and API schemas validate against,
     ``STORE_KIND.label("direct")`` the label in the current language (an unknown code is shown
     as itself), ``STORE_KIND.choices()`` the ``(code, label)`` pairs of a form's select.
-    An *open* set (``open=True``, e.g. price-list kinds) takes more codes from addons:
-    ``PRICE_LIST_KIND.add("member", _l("Member"))`` -- the label comes with the code's
-    registration. Payment methods are the codes the ``payment_methods`` hook offers, with the
-    labels of their ``PaymentMethod`` (:data:`PAYMENT_METHOD`).
+    An *open* set (``open=True``) takes more codes from addons: ``SET.add(code, _l(label),
+    addon)`` -- the label comes with the code's registration. Sets whose codes a hook
+    declares are :class:`HookChoices`: payment methods are the codes the ``payment_methods``
+    hook offers, with the labels of their ``PaymentMethod`` (:data:`PAYMENT_METHOD`), and
+    price-list kinds those of ``register_price_list_kinds`` (:data:`PRICE_LIST_KIND`).
 
 Field labels
     The label of field ``attr`` of a model is looked up by :func:`field_label`:
@@ -159,9 +160,17 @@ EMPLOYEE_ROLE = Choices("core.employee.role", [
     ("staff", _l("Staff"))])
 SCOPE_KIND = Choices("core.user.scope_kind", [("all", _l("All stores")), ("company", _l("A company's stores")),
                                               ("region", _l("A region's stores")), ("store", _l("One store"))])
-#: open: an addon registers the kinds it prices with (``PRICE_LIST_KIND.add(code, label, addon)``)
-PRICE_LIST_KIND = Choices("core.price_list.kind", [("retail", _l("Retail")), ("member", _l("Member")),
-                                                   ("wholesale", _l("Wholesale"))], open=True)
+def _price_list_kinds():
+    """``(code, label)`` of every price-list kind the kernel and the installed addons declare
+    (``register_price_list_kinds``, see ``core.services.pricing.price_list_kinds``)."""
+    from core.services.pricing import price_list_kinds
+    from core.web import runtime
+
+    return [(code, kind.label) for code, kind in price_list_kinds(runtime().registry).items()]
+
+
+#: the kernel knows no addon: the kinds come from the registry (retail, wholesale, member...)
+PRICE_LIST_KIND = HookChoices("core.price_list.kind", _price_list_kinds)
 SALE_KIND = Choices("core.sale.kind", [("sale", _l("Sale")), ("refund", _l("Refund"))])
 SALE_STATE = Choices("core.sale.state", [("draft", _l("Draft")), ("confirmed", _l("Confirmed")),
                                          ("partially_refunded", _l("Partially refunded")),

@@ -56,12 +56,9 @@ def _store_carrying_tables(registry) -> set[str]:
 def addon_views(registry) -> list[BanyanModelView]:
     """Every model view the installed addons register (not the kernel's)."""
     out = []
-    for impl in registry.pm.hook.register_admin_views.get_hookimpls():
-        if impl.plugin_name not in ADDONS:
-            continue
-        for view in impl.function(app=None) or ():
-            if isinstance(view, BanyanModelView):
-                out.append(view)
+    for owner, view in registry.collect_items("register_admin_views", app=None):
+        if owner in ADDONS and isinstance(view, BanyanModelView):
+            out.append(view)
     return out
 
 

@@ -139,8 +139,8 @@ def test_hook_register_merge_rules(rt, session, make, monkeypatch):
     # the kernel applies the owner's rule in merge_customers
     for model in (_Wallet, _Profile):
         model.__table__.create(session.connection())
-    monkeypatch.setitem(rt.registry.models_by_addon, "core",
-                        rt.registry.models_by_addon["core"] + [_Wallet, _Profile])
+    monkeypatch.setitem(rt.registry.tables_by_addon, "core",
+                        rt.registry.tables_by_addon["core"] + [_Wallet.__table__, _Profile.__table__])
     monkeypatch.setattr(rt.registry, "merge_rules", {**rt.registry.merge_rules, **reg.merge_rules})
     kept, removed = make.customer(), make.customer()
     w, p = _Wallet.__table__, _Profile.__table__
@@ -172,6 +172,56 @@ def test_hook_register_permissions(rt, session, register_plugin):
     grants = set(session.execute(select(RolePermission.role_code, RolePermission.permission)).all())
     assert ("cashier", "hooktest.thing.read") in grants
     assert ("hq_admin", "hooktest.thing.read") not in grants
+
+
+def test_hook_register_roles(rt, session, register_plugin):
+    from core.contrib import RoleDef
+    from core.models import Role, RolePermission
+    from core.security.permissions import sync_roles
+
+    # the kernel declares its own roles through the hook
+    assert {r.code for r in rt.registry.roles().values() if r.addon == "core"} >= {"hq_admin", "cashier"}
+
+    class R:
+        @hookimpl
+        def register_roles(self):
+            return [RoleDef("hooktest_fitter", "Fitter", "Fits things.")]
+
+        @hookimpl
+        def register_permissions(self):
+            return [Permission("hooktest.thing.fit", "Fit things", ("hooktest_fitter",))]
+
+    name = register_plugin(R())
+    role = rt.registry.roles()["hooktest_fitter"]
+    assert role.addon == name and role.description == "Fits things."
+    sync_roles(session, rt.registry)
+    assert session.get(Role, "hooktest_fitter").name == "Fitter"
+    assert session.get(RolePermission, ("hooktest_fitter", "hooktest.thing.fit")) is not None
+
+
+def test_hook_register_price_list_kinds(rt, session, make, register_plugin):
+    from core.api.testing import ApiClient, build_app
+    from core.contrib import PriceListKind
+    from core.services.pricing import price_list_kinds
+    from core.security.permissions import sync_roles
+
+    assert set(price_list_kinds(rt.registry)) == {"retail", "wholesale"}  # the kernel's own
+
+    class K:
+        @hookimpl
+        def register_price_list_kinds(self):
+            return [PriceListKind("hooktest", "Hook test prices")]
+
+    name = register_plugin(K())
+    assert price_list_kinds(rt.registry)["hooktest"].addon == name
+    # the API takes the declared kind and still refuses others, on the field
+    sync_roles(session, rt.registry)
+    api = ApiClient(build_app(rt), session)
+    user = make.user()
+    ok = api.post("/api/v1/price-lists", user=user, json={"code": "HT1", "name": "x", "kind": "hooktest"})
+    assert ok.status_code == 201, ok.json
+    bad = api.post("/api/v1/price-lists", user=user, json={"code": "HT2", "name": "x", "kind": "nothook"})
+    assert bad.status_code == 422 and "kind" in bad.json["errors"]["json"]
 
 
 def test_hook_register_record_rules(rt, session, make, register_plugin):

@@ -1,9 +1,8 @@
-"""Hooks the loyalty addon offers to other addons (e.g. campaign)."""
+"""Hooks the loyalty addon offers to other addons (e.g. campaign). Documented in docs/hooks.md
+(section "Hooks offered by addons") and tested in ``addons/loyalty/tests/test_hooks.py``."""
 from __future__ import annotations
 
-import pluggy
-
-hookspec = pluggy.HookspecMarker("banyan")
+from core import hookspec
 
 
 @hookspec

@@ -1,7 +1,7 @@
 """Demo data: tiers, top-up bonuses, a member price list, members for ~60 % of customers."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -31,13 +31,20 @@ def load(session, demo) -> None:
                           points_multiplier=mult, window_days=365, grace_days=30)
         svc.save_topup_rule(session, "充500送30", "500", "30")
         svc.save_topup_rule(session, "充1000送100", "1000", "100")
-    # member prices on about one product in five, 5 % under retail
+    # the member price list (kind "member", declared by this addon): 8 % under the retail
+    # price every product starts with, then 5 % under retail on about one product in five
     if demo.products and demo.stores:
         plist = session.execute(select(PriceList).where(PriceList.code == "MEMBER")).scalar()
         if plist is None:
-            plist = PriceList(code="MEMBER", name="会员价 Member prices", kind="member")
+            plist = PriceList(code="MEMBER", name="会员价 Member", kind="member")
             session.add(plist)
             session.flush()
+            start = datetime(2000, 1, 1)  # when the kernel's demo prices start
+            for product in demo.products:
+                retail = list_price(session, product.id, demo.stores[0].id, "retail", start)
+                if retail:
+                    set_price(session, plist, product, money(Decimal(retail) * Decimal("0.92")), start)
+        demo.extra.setdefault("price_lists", {})["member"] = plist
         since = local_midnight(local_today() - timedelta(days=31 * (demo.months + 1)))
         for product in demo.products:
             if rng.random() < 0.2:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core import hookimpl
-from core.contrib import (Adjustment, Balance, Breach, DashboardWidget, PaymentMethod, SensitiveAction,
-                          PanelLink, SummaryPanel, pricing_stage)
+from core.contrib import (Adjustment, Balance, Breach, DashboardWidget, PanelLink, PaymentMethod, PriceListKind,
+                          SensitiveAction, SummaryPanel, pricing_stage)
 from core.db import money
 from core.errors import BusinessError
 from core.i18n import gettext as _
@@ -59,6 +59,12 @@ def register_sensitive_actions():
 
 
 # --- checkout ------------------------------------------------------------------------------
+
+@hookimpl
+def register_price_list_kinds():
+    """Member prices live in price lists of kind "member" (read by resolve_price below)."""
+    return [PriceListKind("member", _l("Member"))]
+
 
 @hookimpl
 def resolve_price(session, product, store, customer, at):

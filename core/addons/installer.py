@@ -2,7 +2,7 @@
 
 Install state lives in ``core_addon``. Installing an addon installs its dependencies first;
 uninstall refuses while an installed addon depends on it and keeps the addon's tables
-(and the files attached to its records) unless ``purge``. An addon installed again after an uninstall that kept its tables replays
+(and the files attached to its records, its roles and its permissions' grants) unless ``purge``. An addon installed again after an uninstall that kept its tables replays
 the refunds and customer merges it missed (``core.services.replay``). Schema changes go through Alembic (one branch per addon, see
 ``core.migrations``); ``schema="create_all"`` builds tables straight from the models, which
 the test plugin uses for speed (the migration tests prove both give the same schema).
@@ -25,10 +25,9 @@ def _create_tables(rt, owners) -> None:
 
     tables = rt.registry.tables(owners) if rt.registry else []
     if "core" in owners and not tables:
-        from core.models import KERNEL_MODELS
+        from core.models import KERNEL_MODELS, KERNEL_TABLES
 
-        tables = [m.__table__ for m in KERNEL_MODELS] + [Base.metadata.tables["core_customer_tag"],
-                                                         Base.metadata.tables["core_user_role"]]
+        tables = [m.__table__ for m in KERNEL_MODELS] + list(KERNEL_TABLES)
     Base.metadata.create_all(rt.engine, tables=tables)
 
 
@@ -151,9 +150,12 @@ def uninstall(rt, name: str, purge: bool = False) -> None:
     with rt.session() as s:
         row = s.get(InstalledAddon, name)
         if purge:
+            from core.security.permissions import purge_roles
+
             s.delete(row)
+            purge_roles(s, rt.registry, name)  # its roles and its permissions' grants
         else:
-            row.state = "uninstalled"
+            row.state = "uninstalled"  # roles and grants stay: a reinstall finds them
         s.commit()
     if purge:
         from core.files import purge_addon

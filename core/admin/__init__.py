@@ -1,8 +1,8 @@
 """The back office: Flask-Admin built from what the installed addons declare.
 
 ``init_admin(app, rt)`` asks every plugin for its views (``register_admin_views``), files
-each under its owner's menu category (the addon manifest's ``category``; kernel views name
-their own), refuses a view whose ``permission`` is not declared by ``register_permissions``,
+each under its menu category (the ``category=`` a view passes; an addon's view without one goes
+under its manifest's ``category``), prefixes an addon view's endpoint with ``<addon>_``, refuses a view whose ``permission`` is not declared by ``register_permissions``,
 and makes the home page the dashboard.
 """
 from __future__ import annotations
@@ -19,23 +19,11 @@ from core.i18n import lazy_gettext as _l
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 
-def _owner(plugin_name: str) -> str:
-    return "core" if plugin_name.startswith("core.") else plugin_name
-
-
 def collect_views(app, rt) -> list[tuple[str, object]]:
     """(owner, view) for every view the plugins return, kernel first, then addons in order."""
-    pm = rt.registry.pm
     order = {name: i for i, name in enumerate(["core"] + rt.registry.names)}
-    impls = sorted(pm.hook.register_admin_views.get_hookimpls(),
-                   key=lambda impl: order.get(_owner(impl.plugin_name), len(order)))
-    out = []
-    for impl in impls:
-        kwargs = {"app": app}
-        views = impl.function(*[kwargs[a] for a in impl.argnames])
-        for view in views or ():
-            out.append((_owner(impl.plugin_name), view))
-    return out
+    found = rt.registry.collect_items("register_admin_views", app=app)
+    return sorted(found, key=lambda pair: order.get(pair[0], len(order)))  # stable within an owner
 
 
 def check_view(owner: str, view, permissions: dict) -> None:
@@ -116,7 +104,7 @@ def init_admin(app, rt) -> Admin:
             check_view(owner, view, permissions)
             check_attachments(owner, view, declared_owners)
             if owner != "core":
-                view.category = menu_category(manifests[owner].category)
+                fill_owner(owner, view, manifests[owner])
             admin.add_view(view)
     app.extensions["banyan_admin"] = admin
     from core.admin.errors import init_error_pages
@@ -136,6 +124,16 @@ def unread_notifications() -> int | None:
 
     user = current_user()
     return None if user is None else unread_count(db_session(), user)
+
+
+def fill_owner(owner: str, view, manifest) -> None:
+    """What an addon's view leaves out, from its owner: the menu category (the manifest's
+    ``category`` unless the view passed its own ``category=``) and the ``<owner>_`` prefix of
+    its endpoint (so two addons' views never share an endpoint or a URL)."""
+    if view.category is None:
+        view.category = menu_category(manifest.category)
+    if not view.endpoint.startswith(owner + "_"):
+        view.endpoint = f"{owner}_{view.endpoint}"
 
 
 def menu_category(category: str):

@@ -286,19 +286,13 @@ def docs_page():
 
 # --------------------------------------------------------------------------- wiring
 
-def _owner(plugin_name: str) -> str:
-    return "core" if plugin_name.startswith("core.") else plugin_name
-
-
 def collect_blueprints(app, registry) -> list[tuple[str, Blueprint]]:
-    """``(owner, blueprint)`` for every blueprint a plugin returns from ``register_blueprints``."""
-    out = []
-    for impl in reversed(registry.hook.register_blueprints.get_hookimpls()):
-        kwargs = {"app": app}
-        result = impl.function(*[kwargs[a] for a in impl.argnames])
-        for blp in result or ():
-            out.append((_owner(impl.plugin_name), blp))
-    return out
+    """``(owner, blueprint)`` for every blueprint a plugin returns from ``register_blueprints``,
+    in pluggy's call order (the addons, last loaded first, then the kernel)."""
+    from core.plugins import implementations
+
+    return [(impl.owner, blp) for impl in reversed(implementations(registry.pm, "register_blueprints"))
+            for result in impl(app=app) for blp in result]
 
 
 def check_permissions(app, blp_name: str, declared: set[str]) -> None:
@@ -368,7 +362,8 @@ def init_api(app, rt) -> BanyanApi:
     for owner, blp in collect_blueprints(app, rt.registry):
         base = API_PREFIX if owner == "core" else f"{API_PREFIX}/{owner}"
         prefix = base + (blp.url_prefix or "")
-        api.register_blueprint(blp, url_prefix=prefix)
+        with app.app_context():  # the spec is built here: registry-backed choices need the app
+            api.register_blueprint(blp, url_prefix=prefix)
         # error handlers for this blueprint's views only (the back office shows its own);
         # set on the app, since a blueprint cannot change once registered on another app
         handlers = app.error_handler_spec[blp.name][None]

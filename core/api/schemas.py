@@ -10,7 +10,7 @@ from core.localtime import aware_local, to_utc
 from core.models.customer import CUSTOMER_KINDS
 from core.models.employee import EMPLOYEE_ROLES, SCOPE_KINDS
 from core.models.org import STORE_FORMATS, STORE_KINDS
-from core.models.product import PRICE_KINDS, PriceListItem, Product
+from core.models.product import PriceListItem, Product
 from core.models.sale import SALE_KINDS, SALE_STATES
 
 MAX_ID = 2**31 - 1
@@ -403,10 +403,39 @@ class PriceListSchema(Schema):
     currency = fields.String()
 
 
+class RegisteredChoice(validate.OneOf):
+    """``OneOf`` whose choices are read when used, from the app's registry: ``source(registry)``
+    returns them (e.g. ``core.services.pricing.price_list_kinds``). Validation and the
+    OpenAPI ``enum`` both see the kinds the installed addons declare. Needs an app context."""
+
+    def __init__(self, source, *, error: str | None = None):  # no OneOf.__init__: it reads choices
+        self._source = source
+        self.labels = []
+        self.labels_text = ""
+        self.error = error or self.default_message
+
+    @property
+    def choices(self):
+        from core.web import runtime
+
+        return tuple(self._source(runtime().registry))
+
+    @property
+    def choices_text(self):
+        return ", ".join(str(c) for c in self.choices)
+
+
+def _price_list_kinds(registry):
+    from core.services.pricing import price_list_kinds
+
+    return price_list_kinds(registry)
+
+
 class PriceListIn(Input):
     code = Str(required=True, min=1, max=32)
     name = Str(required=True, min=1, max=120)
-    kind = Str(validate=validate.OneOf(PRICE_KINDS))
+    kind = Str(validate=RegisteredChoice(_price_list_kinds))  # register_price_list_kinds
+
     store_id = Id(allow_none=True)
     currency = Str(validate=validate.Regexp(r"^[A-Z]{3}$"))
 

@@ -131,6 +131,27 @@ class PriceListView(PriceGridMixin, KernelView):
     write_permission = "core.product.write"
     column_exclude_list = ("created_at", "updated_at")
     form_excluded_columns = ("created_at", "updated_at", "items")
+    # a select; its choices are the kinds the installed addons declare (_with_kinds)
+    form_choices = {"kind": [("retail", _l("Retail"))]}
+
+    def _with_kinds(self, form, current: str | None = None):
+        """The declared price-list kinds (``register_price_list_kinds``) as the kind's choices;
+        anything else is refused on the field ("Not a valid choice"). A list whose kind no
+        installed addon declares (its addon was uninstalled) may keep that kind."""
+        from core.services.pricing import price_list_kinds
+        from core.web import runtime
+
+        choices = [(code, kind.label) for code, kind in price_list_kinds(runtime().registry).items()]
+        if current and current not in dict(choices):
+            choices.append((current, current))
+        form.kind.choices = choices
+        return form
+
+    def create_form(self, obj=None):
+        return self._with_kinds(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._with_kinds(super().edit_form(obj), getattr(obj, "kind", None))
 
 
 # --- people ------------------------------------------------------------------------------------
@@ -173,11 +194,22 @@ class UserView(KernelView):
             raise BusinessError({"new_password": _l("A new user needs a password.")})
 
 
+def _role_description(view, context, model, name):
+    """What the role is for, as its declaration (``register_roles``) says; empty for a role
+    an administrator made, or one whose addon is not installed."""
+    from core.web import runtime
+
+    role = runtime().registry.roles().get(model.code)
+    return "" if role is None else str(role.description)
+
+
 class RoleView(KernelView):
     permission = "core.user.admin"
-    column_list = ("code", "name")
-    #: a default role by its translated label (``Role.label``)
-    column_formatters = {"name": lambda view, context, model, name: model.label}
+    column_list = ("code", "name", "description")
+    column_labels = {"description": _l("Description")}
+    #: a default role by its translated label (``Role.label``); what it is for, as declared
+    column_formatters = {"name": lambda view, context, model, name: model.label,
+                         "description": _role_description}
     form_columns = ("code", "name", "grants")
     form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[], widget=PermissionChecklist())}
 

@@ -9,7 +9,7 @@ from core.contrib import Breach, DashboardWidget, Permission, SensitiveAction, S
 from core.hookspecs import hookimpl
 from core.i18n import lazy_gettext as _l
 from core.localtime import format_local, local_days_start
-from core.models import KERNEL_MODELS, Product, Sale, SaleLine, SalePayment, Store
+from core.models import KERNEL_MODELS, KERNEL_TABLES, Product, Sale, SaleLine, SalePayment, Store
 
 ADMIN = ("hq_admin",)
 MANAGERS = ("hq_admin", "region_manager", "franchisee", "store_manager")
@@ -45,7 +45,14 @@ PERMISSIONS = (
 
 @hookimpl
 def register_models():
-    return KERNEL_MODELS
+    return KERNEL_MODELS + KERNEL_TABLES
+
+
+@hookimpl
+def register_roles():
+    from core.security.permissions import KERNEL_ROLES
+
+    return KERNEL_ROLES
 
 
 @hookimpl

@@ -69,14 +69,10 @@ def importers(registry) -> dict[str, Importer]:
     from core.errors import AddonError
 
     found: dict[str, Importer] = {}
-    for impl in registry.hook.register_importers.get_hookimpls():
-        owner = "core" if impl.plugin_name.startswith("core.") else impl.plugin_name
-        for imp in impl.function() or ():
-            if imp.name in found:
-                raise AddonError(f"importer {imp.name!r} is declared by {found[imp.name].addon} and {owner}")
-            from dataclasses import replace
-
-            found[imp.name] = replace(imp, addon=owner)
+    for owner, imp in registry.collect_items("register_importers"):  # fills in imp.addon
+        if imp.name in found:
+            raise AddonError(f"importer {imp.name!r} is declared by {found[imp.name].addon} and {owner}")
+        found[imp.name] = imp
     return dict(sorted(found.items(), key=lambda kv: (kv[1].priority, kv[0])))
 
 

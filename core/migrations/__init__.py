@@ -37,7 +37,7 @@ VERSION_TABLE = "alembic_version"
 def table_owners(rt) -> dict[str, str]:
     """table name -> owner ("core" or an addon name) for the kernel and loaded addons."""
     out: dict[str, str] = {}
-    for owner in rt.registry.models_by_addon:
+    for owner in rt.registry.tables_by_addon:
         for t in rt.registry.tables([owner]):
             out[t.name] = owner
     return out

@@ -21,4 +21,7 @@ KERNEL_MODELS = (
     ImportRun,
 )
 
-__all__ = [m.__name__ for m in KERNEL_MODELS] + ["customer_tag", "user_role", "KERNEL_MODELS"]
+#: the kernel's plain (association) tables, declared through register_models like its classes
+KERNEL_TABLES = (customer_tag, user_role)
+
+__all__ = [m.__name__ for m in KERNEL_MODELS] + ["customer_tag", "user_role", "KERNEL_MODELS", "KERNEL_TABLES"]

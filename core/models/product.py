@@ -11,8 +11,6 @@ from core.codes import Code
 from core.db import Base, Money
 from core.mixins import IdPk, Timestamps, utcnow
 
-PRICE_KINDS = ("retail", "member", "wholesale")
-
 
 class ProductCategory(IdPk, Base):
     __chain_wide__ = True  # chain settings: see core.security.scope
@@ -52,8 +50,9 @@ class Product(IdPk, Timestamps, Base):
 
 
 class PriceList(IdPk, Timestamps, Base):
-    """A list of prices of one kind (retail, member, wholesale), for one store or, when
-    ``store_id`` is empty, for the whole chain. A store's own list wins over the chain's."""
+    """A list of prices of one kind (``kind``: retail, wholesale, or a kind an addon declares,
+    such as membership's member), for one store or, when ``store_id`` is empty, for the whole
+    chain. A store's own list wins over the chain's."""
     __chain_wide__ = "store_id"  # no store: the chain's list (core.security.scope)
 
     __tablename__ = "core_price_list"

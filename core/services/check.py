@@ -193,16 +193,19 @@ KERNEL_CHECKS = (orphan_rows, refund_links, confirmed_sales, merged_customers, m
 
 def _hook_breaches(session) -> list[Breach]:
     out = []
-    for impl in runtime_of(session).registry.hook.check_invariants.get_hookimpls():
+    from core.plugins import implementations
+
+    for impl in implementations(runtime_of(session).registry.pm, "check_invariants"):
         try:
             with session.begin_nested():
-                result = impl.function(**{name: session for name in impl.argnames})
+                results = impl(session=session)
         except Exception as exc:  # a crashing check is itself a finding
             log.exception("check_invariants of %s crashed", impl.plugin_name)
-            out.append(Breach(f"{impl.plugin_name}.check_failed",
-                              f"the checks of {impl.plugin_name} crashed: {type(exc).__name__}: {exc}"))
+            out.append(Breach(f"{impl.owner}.check_failed",
+                              f"the checks of {impl.owner} crashed: {type(exc).__name__}: {exc}"))
             continue
-        out.extend(result or ())
+        for result in results:
+            out.extend(result)
     return out
 
 

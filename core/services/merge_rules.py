@@ -72,13 +72,11 @@ def customer_unique_keys(tables) -> list[CustomerKey]:
 def collect_rules(registry) -> dict[str, tuple[str, object]]:
     """{table name: (owner, MergeRule)} from every ``register_merge_rules`` implementation."""
     rules: dict[str, tuple[str, object]] = {}
-    for impl in registry.pm.hook.register_merge_rules.get_hookimpls():
-        owner = "core" if impl.plugin_name.startswith("core.") else impl.plugin_name
-        for rule in impl.function() or ():
-            if rule.table in rules:
-                raise AddonError(f"addon {owner}: a merge rule for {rule.table} is already declared "
-                                 f"by {rules[rule.table][0]}")
-            rules[rule.table] = (owner, rule)
+    for owner, rule in registry.collect_items("register_merge_rules"):
+        if rule.table in rules:
+            raise AddonError(f"addon {owner}: a merge rule for {rule.table} is already declared "
+                             f"by {rules[rule.table][0]}")
+        rules[rule.table] = (owner, rule)
     return rules
 
 
@@ -87,7 +85,7 @@ def check_rules(registry) -> dict[str, object]:
     and that its owner gave no merge rule, or a rule declared for another owner's table.
     Returns {table name: MergeRule}."""
     rules = collect_rules(registry)
-    owner_of = {m.__table__.name: owner for owner, models in registry.models_by_addon.items() for m in models}
+    owner_of = {t.name: owner for owner, tables in registry.tables_by_addon.items() for t in tables}
     for name, (owner, _rule) in rules.items():
         if owner_of.get(name, owner) != owner:
             raise AddonError(f"addon {owner}: declares a merge rule for {name}, which belongs to "

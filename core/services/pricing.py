@@ -6,6 +6,7 @@ first lookup of a price kind fetches that kind's prices for the whole ticket in 
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,6 +15,31 @@ from sqlalchemy import bindparam, or_, select
 from core.cache import cached
 from core.db import InfoKey
 from core.models import PriceList, PriceListItem
+
+#: code rule of a price-list kind (``core_price_list.kind`` is 16 characters)
+KIND_CODE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+
+
+def price_list_kinds(registry) -> dict:
+    """{code: core.contrib.PriceListKind} of every kind the kernel and the installed addons
+    declare (``register_price_list_kinds``), kernel first, each with its ``addon`` filled in.
+    ``AddonError`` (naming the addon) for a malformed code or one declared twice."""
+    from core.contrib import PriceListKind
+    from core.errors import AddonError
+
+    out: dict = {}
+    for owner, kind in registry.collect_items("register_price_list_kinds"):
+        if not isinstance(kind, PriceListKind):
+            raise AddonError(f"addon {owner}: register_price_list_kinds returned {kind!r}, "
+                             "not a core.contrib.PriceListKind")
+        if not KIND_CODE.match(kind.code):
+            raise AddonError(f"addon {owner}: price-list kind {kind.code!r} must be lowercase letters, digits "
+                             "and '_', start with a letter and be at most 16 characters")
+        if kind.code in out:
+            raise AddonError(f"addon {owner}: price-list kind {kind.code!r} is already declared by "
+                             f"{out[kind.code].addon}")
+        out[kind.code] = kind
+    return out
 
 _prices = (
     select(PriceListItem.product_id, PriceListItem.price)

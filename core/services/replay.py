@@ -31,15 +31,16 @@ _UNSCOPED = {"banyan_unscoped": True}
 
 
 def _impl(registry, hook: str, name: str):
-    for impl in getattr(registry.pm.hook, hook).get_hookimpls():
-        if impl.plugin_name == name:
-            return impl
-    return None
+    """Addon ``name``'s own implementation of ``hook`` (a ``core.plugins.Implementation``)."""
+    from core.plugins import implementations
+
+    found = implementations(registry.pm, hook, owner=name)
+    return found[0] if found else None
 
 
 def _call(impl, **kwargs) -> None:
     if impl is not None:
-        impl.function(**{k: kwargs[k] for k in impl.argnames})
+        impl(**kwargs)
 
 
 def missed_events(session, since: datetime) -> list[tuple[datetime, str, int]]:

@@ -14,12 +14,13 @@ PostgreSQL) built through the real migrations.
 """
 from __future__ import annotations
 
-import importlib
 import random
 from importlib.resources import files
 
 import pytest
 from sqlalchemy import func, inspect, select
+
+from core.plugins import collect_items
 
 
 def _msgid(label) -> str:
@@ -138,18 +139,23 @@ class AddonChecks:
         from babel.support import Translations
 
         info = self._info()
-        hooks = importlib.import_module(f"{info.package}.hooks")
-        perms = list(hooks.register_permissions()) if hasattr(hooks, "register_permissions") else []
+        perms = self._own_permissions()
+        roles = self._own_roles()
         folder = str(files(info.package).joinpath("translations"))
         catalogs = {loc: Translations.load(folder, [loc], domain="messages") for loc in ("zh_Hans", "en")}
         for loc, cat in catalogs.items():
-            if perms:
+            if perms or roles:
                 assert isinstance(cat, Translations), f"{self.addon}: no compiled {loc} catalog in {folder}"
         for p in perms:
             assert p.name.startswith(self.addon + "."), f"permission {p.name} must start with {self.addon}."
             msgid = _msgid(p.label)
             zh = catalogs["zh_Hans"].ugettext(msgid)
             assert zh and zh != msgid, f"permission {p.name}: label {msgid!r} has no zh_Hans translation"
+        for r in roles:
+            for what, text in (("label", r.label), ("description", r.description)):
+                msgid = _msgid(text)
+                zh = catalogs["zh_Hans"].ugettext(msgid)
+                assert msgid and zh and zh != msgid, f"role {r.code}: {what} {msgid!r} has no zh_Hans translation"
             assert catalogs["en"]._catalog.get(msgid), f"permission {p.name}: label {msgid!r} missing in en"
 
     def test_services_declare_public_api(self):
@@ -300,22 +306,24 @@ class AddonChecks:
                     rt.dispose()
 
     def _own_permissions(self):
-        info = self._info()
-        hooks = importlib.import_module(f"{info.package}.hooks")
-        return list(hooks.register_permissions()) if hasattr(hooks, "register_permissions") else []
+        """The permissions this addon declares (``register_permissions``, through the registry)."""
+        return [p for _owner, p in collect_items(self._registry().pm, "register_permissions", owner=self.addon)]
+
+    def _own_roles(self):
+        """The roles this addon declares (``register_roles``)."""
+        return [r for r in self._registry().roles().values() if r.addon == self.addon]
 
     def test_every_permission_granted_to_a_known_role(self):
-        """Each declared permission names at least one default role, and only roles the
-        kernel knows (``core.security.permissions.DEFAULT_ROLES``): a permission no role holds
-        is given to nobody on install, and an unknown role code (a typo) would be created as
-        a new, empty role."""
-        from core.security.permissions import DEFAULT_ROLES
-
+        """Each declared permission names at least one default role, and only declared roles
+        (the kernel's and those of the addon and its dependencies, ``register_roles``): a
+        permission no role holds is given to nobody on install. (An unknown role already
+        fails the load; see ``core.security.permissions.check_grants``.)"""
+        roles = self._registry().roles()
         for perm in self._own_permissions():
             assert perm.default_roles, f"{self.addon}: permission {perm.name} is granted to no role"
-            unknown = [r for r in perm.default_roles if r not in DEFAULT_ROLES]
+            unknown = [r for r in perm.default_roles if r not in roles]
             assert not unknown, (f"{self.addon}: permission {perm.name} names unknown roles {unknown}; "
-                                 f"known: {sorted(DEFAULT_ROLES)}")
+                                 f"declared: {sorted(roles)}")
 
     def _role_with(self, session, code: str, permission: str | None):
         from core.models import Role, RolePermission

@@ -108,7 +108,13 @@ def _marker_addons(request) -> tuple[str, ...]:
 @pytest.fixture
 def rt(request, banyan_databases):
     """The Runtime of a database with exactly the marker's addons (and dependencies)."""
-    return banyan_databases.runtime(_marker_addons(request))
+    from core.i18n import set_default_locale
+
+    rt = banyan_databases.runtime(_marker_addons(request))
+    # the default locale is process-wide: a test that built another runtime (a CLI test reads
+    # the configured one) must not leave it to the next test of a runtime built before
+    set_default_locale(rt.config["locale"]["default"])
+    return rt
 
 
 @pytest.fixture

@@ -62,3 +62,46 @@ def test_demo_loader(session, make):
     assert session.execute(select(EarningRule).where(EarningRule.code == "BASE")).scalar() is not None
     assert len(session.execute(select(Promotion)).scalars().all()) == 3
     assert len(session.execute(select(Reward)).scalars().all()) == 3
+
+
+# ---------------------------------------------------------------------------------------
+# the hook loyalty offers (docs/hooks.md, "Hooks offered by addons"; tests/test_docs.py
+# requires this test for every spec in addons/loyalty/hookspecs.py)
+# ---------------------------------------------------------------------------------------
+
+def test_hook_loyalty_points_posted(session, make, member, base_rule, register_plugin):
+    from core import hookimpl
+    from core.errors import BusinessError
+    from addons.loyalty.models import LoyaltyEntry
+
+    seen = []
+
+    class Listener:
+        @hookimpl
+        def loyalty_points_posted(self, session, entry):
+            assert isinstance(entry, LoyaltyEntry) and entry.id is not None  # flushed
+            seen.append((entry.kind, entry.points))
+
+    register_plugin(Listener())
+    c = member()
+    # a single posting (credit) and a debit both call it ...
+    services.adjust(session, c.id, 25, note="hook test")
+    services.adjust(session, c.id, -5, note="hook test")
+    assert seen == [("adjust", 25), ("adjust", -5)]
+    # ... and so does the batched posting of a sale's points (credit_many)
+    seen.clear()
+    make.sale(store=make.store(), products=[make.product(price="12.00")], customer=c)
+    assert seen and all(points > 0 for _kind, points in seen) and sum(p for _k, p in seen) == 12
+
+    # raising aborts the posting: same transaction
+    class Refuses:
+        @hookimpl
+        def loyalty_points_posted(self, session, entry):
+            raise BusinessError({"points": "refused by a listener"})
+
+    register_plugin(Refuses())
+    before = services.balance(session, c.id)
+    with pytest.raises(BusinessError):
+        with session.begin_nested():
+            services.adjust(session, c.id, 7, note="refused")
+    assert services.balance(session, c.id) == before
