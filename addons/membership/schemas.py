@@ -93,6 +93,9 @@ class LookupOut(Schema):
     proof = fields.Bool(metadata={"description": "the card was presented: the balance is shown"})
     balance = fields.Nested(BalanceOut, allow_none=True,
                             metadata={"description": "only when proof is true, else null"})
+    customer_ref = fields.Str(metadata={"description": "signed reference to the customer, for this user, for "
+                                                       "[lookup] ref_minutes: give it to POST /api/v1/sales "
+                                                       "(customer_ref) to ring this member up at any store"})
 
 
 class IssueIn(Schema):
