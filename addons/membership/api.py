@@ -190,7 +190,7 @@ def topup(data, customer_id):
     _visible_customer(customer_id)
     with transaction(s):
         svc.topup(s, customer_id, data["amount"], _visible_store(data["store_id"]), user=request_user(),
-                  card_number=data["card_number"], note=data["note"])
+                  card_number=data["card_number"], note=data["note"], tender=data["tender"])
     return {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)}
 
 

@@ -124,6 +124,8 @@ class TopupIn(Schema):
     store_id = fields.Int(required=True, validate=ID)
     card_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
     note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    tender = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(("cash", "card")),
+                        metadata={"description": "how the top-up was paid: cash or card (recorded on the top-up line)"})
 
 
 class AdjustIn(Schema):
