@@ -126,6 +126,8 @@ class TopupIn(Schema):
     note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
     tender = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(("cash", "card")),
                         metadata={"description": "how the top-up was paid: cash or card (recorded on the top-up line)"})
+    customer_ref = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=512),
+                              metadata={"description": "the reference of a lookup: top up a member of another store"})
 
 
 class AdjustIn(Schema):

@@ -14,6 +14,8 @@ from core.pinyin import MAX_LEN as INITIALS_LEN, initials
 
 def _initials_default(context) -> str:
     """Core inserts (bulk import) that give a name but no initials get them computed."""
+    if context is None:  # a form scaffold asking for a default value: nothing to derive from yet
+        return ""
     return initials(context.get_current_parameters().get("name"))
 
 PRICE_KINDS = ("retail", "member", "wholesale")

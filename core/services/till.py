@@ -330,7 +330,7 @@ def receipt(session, sale_id: int, user) -> dict:
                   for ln in sale.lines],
         "discounts": ticket_level, "subtotal": sale.subtotal, "discount_total": sale.discount_total,
         "total": sale.total,
-        "payments": [{"label": labels.get(p.method, p.method), "amount": p.amount,
+        "payments": [{"method": p.method, "label": labels.get(p.method, p.method), "amount": p.amount,
                       "reference": mask(p.reference, "code") if p.reference else None} for p in sale.payments],
     }
 
