@@ -66,3 +66,12 @@ def test_receipt_of_another_stores_sale_is_not_found(admin_app, session, make):
     session.commit()
     client = login(admin_app, cashier)
     assert client.get(f"/admin/till/receipt/{sale.id}").status_code == 404
+
+
+def test_sale_page_reprints_the_receipt(admin_app, session, make):
+    sale = make.sale()
+    session.commit()
+    client = login(admin_app, make.user(roles=("marketer",)))  # may see sales, may not sell
+    html = client.get(f"/admin/sale/details/?id={sale.id}").get_data(as_text=True)
+    assert f"/admin/till/receipt/{sale.id}?layout=80mm" in html and "layout=a4" in html
+    assert client.get(f"/admin/till/receipt/{sale.id}?layout=a4").status_code == 200

@@ -53,6 +53,16 @@ class TillView(BanyanView):
     def __init__(self, **kw):
         super().__init__(static_folder=str(STATIC), static_url_path="/till-static", **kw)
 
+    def _handle_view(self, name, **kwargs):
+        # a receipt is reprinted by whoever may see the sale (the sale page links to it)
+        if name == "receipt":
+            from core.web import current_user, has_perm
+
+            if current_user() is None or not has_perm("core.sale.read"):
+                return self.inaccessible_callback(name, **kwargs)
+            return None
+        return super()._handle_view(name, **kwargs)
+
     def _stores(self):
         from core.web import db_session
 
