@@ -72,6 +72,8 @@ class TillPreviewIn(S.Input):
     customer_id = S.Id(allow_none=True)
     customer_ref = S.Str(max=512, allow_none=True)
     codes = fields.List(S.Str(max=64), load_default=list, validate=validate.Length(max=10))
+    balances = fields.Boolean(load_default=True, metadata={
+        "description": "answer the customer's balances too (ask when the customer changes, not on every line)"})
 
 
 class TillDiscount(Schema):
@@ -220,7 +222,7 @@ def preview(data):
             payments=[PaymentRequest(p["method"], p.get("amount"), p.get("reference")) for p in data["payments"]],
             codes=list(data["codes"]))
         try:
-            return till_preview(s, req, request_user())
+            return till_preview(s, req, request_user(), balances=data["balances"])
         except NotFound as exc:  # a body reference that does not resolve: bad input
             raise BusinessError(exc.errors) from None
     finally:

@@ -165,7 +165,17 @@ def _panels(session, results, user) -> list[dict]:
             if p.permission is None or (user is not None and has_permission(session, user, p.permission))]
 
 
-def till_preview(session, req, user) -> dict:
+def _addon_summaries(session):
+    """The ``customer_summary`` caller without the kernel's own panel (recent purchases: a
+    history, not a balance, and a query the till need not pay for on every change)."""
+    from core.runtime import runtime_of
+
+    pm = runtime_of(session).registry.pm
+    kernel = [plugin for name, plugin in pm.list_name_plugin() if name.startswith("core.")]
+    return pm.subset_hook_caller("customer_summary", remove_plugins=kernel)
+
+
+def till_preview(session, req, user, balances: bool = True) -> dict:
     """The till's live preview of checkout request ``req`` (``CheckoutRequest``; its
     ``payments`` are the tenders typed so far, amounts optional) for ``user``. Saves
     nothing (the caller rolls back). Shape::
@@ -177,7 +187,9 @@ def till_preview(session, req, user) -> dict:
          "discounts": [... ticket-level, same shape ...],
          "codes": [{"code", "state": "applied"|"unknown"|"refused", "message"}],
          "customer": {"id", "name", "proven"} | None,
-         "earn": [panel], "balances": [panel], "payment_methods": [{"code", "label"}],
+         "earn": [panel], "balances": [panel] (only when ``balances``: they do not change with
+         the lines, the till asks for them when the customer changes),
+         "payment_methods": [{"code", "label"}],
          "errors": {field path: [messages]}}
 
     A refused code does not fail the preview: the ticket is priced without it and the code
@@ -263,18 +275,19 @@ def till_preview(session, req, user) -> dict:
                 errors[f"payments.{i}.amount"] = [str(_l("Payments exceed the total."))]
         left -= amount
     customer = None
-    earn, balances = [], []
+    earn = []
+    if sale.customer is None or not balances:
+        balances = []
     if sale.customer is not None:
         from core.lookup import mask_name
 
         proven = bool(getattr(sale, "customer_proven", False))
         customer = {"id": sale.customer_id, "proven": proven,
                     "name": sale.customer.name if proven else mask_name(sale.customer.name)}
-        if proven:
+        if proven and balances:
             # the addons' panels (stored value, points, gift cards), not the kernel's history
-            found = [p for group in rt_hook.customer_summary(session=session, customer=sale.customer, user=user)
-                     for p in group or () if p.addon not in ("", "core")]
-            balances = _panels(session, [found], user)
+            balances = _panels(session, _addon_summaries(session)(session=session, customer=sale.customer,
+                                                                  user=user), user)
     earn = _panels(session, rt_hook.ticket_preview(session=session, ticket=sale), user)
     return {"store_id": sale.store_id, "currency": sale.currency, "subtotal": sale.subtotal,
             "discount_total": sale.discount_total, "total": sale.total, "due": max(left, ZERO) if left > 0 else ZERO,

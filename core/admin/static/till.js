@@ -290,13 +290,20 @@
     }
     return body;
   }
+  // balances do not change with the lines: asked for when the customer changes (or is topped up)
+  var balances = [], needBalances = true;
   function refresh() {
     if (!storeId()) { return; }
     var seq = ++state.seq;
-    api('POST', '/till/preview', ticketBody(true)).then(function (res) {
+    var body = ticketBody(true);
+    var asked = needBalances && !!state.customer;
+    body.balances = asked;
+    api('POST', '/till/preview', body).then(function (res) {
       if (seq !== state.seq) { return; }  // a newer change is on its way
       clearErrors();
       if (!res.ok) { showErrors(errorsOf(res)); return; }
+      if (asked && res.data.lines.length) { balances = res.data.balances; needBalances = false; }
+      res.data.balances = state.customer ? balances : [];
       state.preview = res.data;
       renderPreview();
     });
@@ -343,6 +350,7 @@
   // ---------------------------------------------------------------- customer
   function setCustomer(c) {
     state.customer = c;
+    balances = []; needBalances = true;
     renderCustomer();
     refresh();
   }
@@ -561,6 +569,7 @@
           : $('till-store-name').textContent) + ' · ' + new Date().toLocaleString();
         done(fmt(T.topupDone, {amount: body.amount, balance: res.data.total}));
         $('till-topup-amount').value = '';
+        needBalances = true;
         refresh();
         window.print();
       });
