@@ -222,7 +222,7 @@ def preview(data):
             payments=[PaymentRequest(p["method"], p.get("amount"), p.get("reference")) for p in data["payments"]],
             codes=list(data["codes"]))
         try:
-            return till_preview(s, req, request_user(), balances=data["balances"])
+            return till_preview(s, req, request_user(), with_balances=data["balances"])
         except NotFound as exc:  # a body reference that does not resolve: bad input
             raise BusinessError(exc.errors) from None
     finally:

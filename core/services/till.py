@@ -175,7 +175,7 @@ def _addon_summaries(session):
     return pm.subset_hook_caller("customer_summary", remove_plugins=kernel)
 
 
-def till_preview(session, req, user, balances: bool = True) -> dict:
+def till_preview(session, req, user, with_balances: bool = True) -> dict:
     """The till's live preview of checkout request ``req`` (``CheckoutRequest``; its
     ``payments`` are the tenders typed so far, amounts optional) for ``user``. Saves
     nothing (the caller rolls back). Shape::
@@ -187,7 +187,7 @@ def till_preview(session, req, user, balances: bool = True) -> dict:
          "discounts": [... ticket-level, same shape ...],
          "codes": [{"code", "state": "applied"|"unknown"|"refused", "message"}],
          "customer": {"id", "name", "proven"} | None,
-         "earn": [panel], "balances": [panel] (only when ``balances``: they do not change with
+         "earn": [panel], "balances": [panel] (only with ``with_balances``: they do not change with
          the lines, the till asks for them when the customer changes),
          "payment_methods": [{"code", "label"}],
          "errors": {field path: [messages]}}
@@ -275,16 +275,14 @@ def till_preview(session, req, user, balances: bool = True) -> dict:
                 errors[f"payments.{i}.amount"] = [str(_l("Payments exceed the total."))]
         left -= amount
     customer = None
-    earn = []
-    if sale.customer is None or not balances:
-        balances = []
+    earn, balances = [], []
     if sale.customer is not None:
         from core.lookup import mask_name
 
         proven = bool(getattr(sale, "customer_proven", False))
         customer = {"id": sale.customer_id, "proven": proven,
                     "name": sale.customer.name if proven else mask_name(sale.customer.name)}
-        if proven and balances:
+        if proven and with_balances:
             # the addons' panels (stored value, points, gift cards), not the kernel's history
             balances = _panels(session, _addon_summaries(session)(session=session, customer=sale.customer,
                                                                   user=user), user)
