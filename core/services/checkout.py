@@ -283,7 +283,7 @@ def ticket_customer(session, req: CheckoutRequest, user) -> tuple[Customer | Non
     record scope (proven: the user may see the customer anyway). ``req.customer_ref``, a
     reference from a chain-wide lookup (``core.lookup.read_customer_ref``: signed, this
     user's, not expired), is read past the scope: the one customer it names (proven when
-    the card was presented). NotFound/BusinessError name ``customer_id`` or ``customer_ref``."""
+    the card was presented, or when the user's scope shows the customer anyway). NotFound/BusinessError name ``customer_id`` or ``customer_ref``."""
     if req.customer_ref:
         from core.lookup import read_customer_ref
 
@@ -298,7 +298,8 @@ def ticket_customer(session, req: CheckoutRequest, user) -> tuple[Customer | Non
         from core.security.scope import grant_customer
 
         grant_customer(session, customer.id)  # the sale's rows may reference this one customer
-        return customer, ref.proven
+        proven = ref.proven or session.execute(select(Customer.id).where(Customer.id == customer.id)).first() is not None
+        return customer, proven
     if req.customer_id is None:
         return None, False
     customer = session.get(Customer, req.customer_id)

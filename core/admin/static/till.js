@@ -237,6 +237,7 @@
   // ---------------------------------------------------------------- lines
   function renderLines() {
     var tbody = $('till-lines').querySelector('tbody');
+    var focusedId = document.activeElement && tbody.contains(document.activeElement) ? document.activeElement.id : null;
     tbody.innerHTML = '';
     var pv = state.preview && state.preview.lines && state.preview.lines.length === state.lines.length
       ? state.preview.lines : null;
@@ -244,6 +245,7 @@
       var qty = el('input', {'class': 'form-control form-control-sm bn-qty', value: l.qty, 'data-path': 'lines.' + i + '.qty',
                              inputmode: 'decimal', 'aria-label': (l.sold_by_weight ? T.weight : T.qty) + ' ' + l.name,
                              id: 'till-qty-' + i});
+      qty.addEventListener('input', function () { l.qty = qty.value.trim(); });
       qty.addEventListener('change', function () { l.qty = qty.value.trim(); refresh(); });
       qty.addEventListener('keydown', function (ev) {
         if (ev.key === 'Enter') { ev.preventDefault(); l.qty = qty.value.trim(); refresh(); $('till-scan').focus(); }
@@ -271,6 +273,7 @@
       tbody.appendChild(tr);
     });
     $('till-empty').classList.toggle('d-none', state.lines.length > 0);
+    if (focusedId && $(focusedId)) { $(focusedId).focus(); }  // a preview arriving keeps the cashier's place
   }
 
   // ---------------------------------------------------------------- preview
