@@ -341,7 +341,7 @@
         refresh();
       });
       codes.appendChild(el('li', {'class': 'bn-code-' + c.state, 'data-code': c.code, 'data-state': c.state},
-        [el('strong', {text: c.code}), el('span', {text: ' · ' + T[c.state] + ': ' + c.message}), rm]));
+        [el('strong', {text: c.code}), el('span', {text: ' · ' + (c.state === 'applied' ? T.applied : T[c.state] + ': ' + c.message)}), rm]));
     });
     $('till-due').textContent = p.due;
     $('till-change').textContent = p.change;
