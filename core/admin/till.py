@@ -27,15 +27,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 #: texts the script shows, translated in the page's language
 SCRIPT_TEXTS = {
     "remove": _l("Remove"), "qty": _l("Quantity"), "weight": _l("Weight (kg)"), "noPrice": _l("no price"),
-    "pick": _l("Choose a product"), "nothing": _l("Nothing found."), "found": _l("Customer"),
-    "notFound": _l("No customer has exactly this number or code."), "walkIn": _l("Walk-in customer"),
+    "nothing": _l("Nothing found."), "found": _l("Customer"),
+    "notFound": _l("No customer has exactly this number or code."),
     "applied": _l("Applied"), "unknown": _l("Unknown code"), "refused": _l("Refused"),
-    "change": _l("Change"), "due": _l("Left to pay"), "rest": _l("Rest"), "confirmFail": _l("The sale was refused."),
+    "rest": _l("Rest"), "confirmFail": _l("The sale was refused."),
     "sold": _l("Sale recorded: %(number)s"), "emailSent": _l("Receipt sent to %(to)s."),
-    "topupDone": _l("Topped up: %(amount)s. Stored value now %(balance)s."), "network": _l("No answer from the server."),
-    "empty": _l("Scan or type a product to start a ticket."), "proven": _l("card presented"),
-    "member": _l("member"), "listPrice": _l("list price"), "clear": _l("Clear customer"),
-    "enrolled": _l("Enrolled: %(name)s"), "method": _l("Payment method"), "tryAgain": _l("Too many lookups. Try again in %(seconds)s seconds."),
+    "topupDone": _l("Topped up: %(amount)s. Stored value now %(balance)s."),
+    "network": _l("No answer from the server."), "empty": _l("Scan or type a product to start a ticket."),
+    "enrolled": _l("Enrolled: %(name)s"), "method": _l("Payment method"),
+    "tryAgain": _l("Too many lookups. Try again in %(seconds)s seconds."),
 }
 
 
