@@ -88,7 +88,7 @@ def test_favourites_set_by_the_manager_read_by_the_cashier(api, shop):
     assert [p["sku"] for p in r.json] == ["TEA1", "COLA330"]
     # another store's grid is not theirs to set
     r = api.request("PUT", f"{T}/favourites", json={**body, "store_id": shop["other"].id}, user=shop["manager"])
-    assert r.status_code == 404
+    assert r.status_code == 422 and "store_id" in r.json["errors"]["json"]
     r = api.request("PUT", f"{T}/favourites", json={**body, "product_ids": [999999]}, user=shop["manager"])
     assert r.status_code == 422 and "product_ids.0" in r.json["errors"]["json"]
 

@@ -214,7 +214,7 @@ def preview(data):
     s = db_session()
     try:
         if not data["lines"]:
-            visible_store(s, data["store_id"])
+            visible_store(s, data["store_id"], in_body=True)
             return _empty(data)
         req = CheckoutRequest(
             store_id=data["store_id"], customer_id=data.get("customer_id"), customer_ref=data.get("customer_ref"),

@@ -59,11 +59,12 @@ def _with_prices(session, products: list[Product], store_id: int) -> list[dict]:
     return [product_row(p, prices.get(p.id)) for p in products]
 
 
-def visible_store(session, store_id) -> Store:
-    """The active store ``store_id`` if the user's scope shows it; NotFound naming ``store_id``."""
+def visible_store(session, store_id, in_body: bool = False) -> Store:
+    """The active store ``store_id`` if the user's scope shows it; otherwise NotFound (404,
+    a query parameter) or, ``in_body``, BusinessError (422), naming ``store_id``."""
     store = session.execute(select(Store).where(Store.id == store_id)).scalar() if store_id else None
     if store is None or not store.active:
-        raise NotFound({"store_id": _l("No such store.")})
+        raise (BusinessError if in_body else NotFound)({"store_id": [_l("No such store.")]})
     return store
 
 
@@ -119,8 +120,9 @@ def favourites(session, store_id: int) -> list[dict]:
 def set_favourites(session, store_id: int, product_ids: list[int]) -> list[dict]:
     """Replace the store's favourites grid with ``product_ids`` in that order (duplicates
     dropped). Flushes; the caller commits. BusinessError naming ``product_ids`` (or
-    ``product_ids.<i>``) for too many or unknown products."""
-    visible_store(session, store_id)
+    ``product_ids.<i>``) for too many or unknown products, or ``store_id`` for a store the
+    user's scope does not show."""
+    visible_store(session, store_id, in_body=True)
     ids = list(dict.fromkeys(int(i) for i in product_ids))
     if len(ids) > FAVOURITES_MAX:
         raise BusinessError({"product_ids": [_l("At most %(n)s favourites.", n=FAVOURITES_MAX)]})
