@@ -65,9 +65,14 @@ class TillLookupOut(Schema):
     customer_ref = fields.String(metadata={"description": "give it as customer_ref to the preview and the sale"})
 
 
+class TillLineIn(S.Input):
+    product_id = S.Id(required=True)
+    qty = S.Qty(required=True)
+
+
 class TillPreviewIn(S.Input):
     store_id = S.Id(required=True)
-    lines = fields.List(fields.Nested(S.LineIn), load_default=list, validate=validate.Length(max=500))
+    lines = fields.List(fields.Nested(TillLineIn), load_default=list, validate=validate.Length(max=500))
     payments = fields.List(fields.Nested(S.PaymentIn), load_default=list, validate=validate.Length(max=20))
     customer_id = S.Id(allow_none=True)
     customer_ref = S.Str(max=512, allow_none=True)
