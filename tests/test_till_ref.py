@@ -121,3 +121,28 @@ def test_expired_reference_is_refused(api, rt, chain, monkeypatch):
     r = api.post("/api/v1/sales/preview", json=_ticket(chain, customer_ref=ref), user=chain["cashier"])
     assert r.status_code == 422
     assert "expired" in r.json["errors"]["json"]["customer_ref"][0]["message"]
+
+
+def test_cross_store_topup_records_its_tender(api, session, chain):
+    from sqlalchemy import select
+
+    from addons.membership.models import StoredValueEntry
+
+    cashier, member = chain["cashier"], chain["member"]
+    url = f"{M}/members/{member.id}/topup"
+    body = {"amount": "50.00", "store_id": chain["A"].id, "tender": "card"}
+    # without the reference, B's member is not the cashier's to top up
+    assert api.post(url, json=body, user=cashier).status_code == 404
+    ref = _ref(api, chain)
+    r = api.post(url, json={**body, "tender": "points", "customer_ref": ref}, user=cashier)
+    assert r.status_code == 422 and "tender" in r.json["errors"]["json"]
+    r = api.post(url, json={**body, "customer_ref": ref}, user=cashier)
+    assert r.status_code == 201, r.json
+    assert r.json["total"] == "200.00"
+    session.expire_all()
+    line = session.execute(select(StoredValueEntry).where(StoredValueEntry.kind == "topup")
+                           .order_by(StoredValueEntry.id.desc())).scalars().first()
+    assert (line.tender, line.at_store_id, line.amount) == ("card", chain["A"].id, Decimal("50.00"))
+    # a reference for another customer does not top this one up
+    other = api.post(f"{M}/members/{member.id + 1}/topup", json={**body, "customer_ref": ref}, user=cashier)
+    assert other.status_code == 422 and "customer_ref" in other.json["errors"]["json"]
