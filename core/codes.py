@@ -156,20 +156,34 @@ def ticket_codes(raw) -> list[str]:
 def claim_ticket_codes(session, hook, ticket, adjustments) -> None:
     """Every code on ``ticket`` must be claimed by an addon (``claim_codes`` hook) and not
     refused; otherwise ``BusinessError({"codes": [one message per code]})``. The rule of
-    the checkout and of previews, whichever addon owns the codes."""
+    the checkout and of previews, whichever addon owns the codes.
+
+    Each code's outcome is kept as ``ticket.code_results`` (and on the error, as
+    ``exc.code_results``): ``[{"code", "state": "applied" | "unknown" | "refused",
+    "reason": message or None, "rule_code": str}]``, in typed order, so a till can say per
+    code what happened (``core.services.till``)."""
     codes = list(getattr(ticket, "codes", None) or ())
+    ticket.code_results = []
     if not codes:
         return
     claims: dict[str, list] = {}
     for result in hook.claim_codes(session=session, ticket=ticket, codes=codes, adjustments=list(adjustments)):
         for claim in result or ():
             claims.setdefault(normalize_code(claim.code), []).append(claim)
-    problems = []
+    problems, results = [], []
     for code in codes:
         got = claims.get(code)
         if not got:
             problems.append(_l("Code %(code)s: unknown code.", code=code))
+            results.append({"code": code, "state": "unknown", "reason": _l("Unknown code."), "rule_code": ""})
         elif all(c.refused is not None for c in got):
             problems.append(_l("Code %(code)s: %(reason)s", code=code, reason=got[0].refused))
+            results.append({"code": code, "state": "refused", "reason": got[0].refused, "rule_code": ""})
+        else:
+            used = next(c for c in got if c.refused is None)
+            results.append({"code": code, "state": "applied", "reason": None, "rule_code": used.rule_code})
+    ticket.code_results = results
     if problems:
-        raise BusinessError({"codes": problems})
+        exc = BusinessError({"codes": problems})
+        exc.code_results = results
+        raise exc

@@ -134,11 +134,14 @@ class CodeClaim:
 
     ``code`` is the canonical code (as in ``ticket.codes``). ``refused`` is None when the
     addon recognises the code and used it on this ticket; otherwise the reason, for the
-    cashier (unknown to this addon: return no claim at all). ``addon`` names the claimer."""
+    cashier (unknown to this addon: return no claim at all). ``addon`` names the claimer.
+    ``rule_code``: the ``rule_code`` of the adjustment the code unlocked, when it did (the
+    till names that discount after the code)."""
 
     code: str
     refused: Any = None
     addon: str = ""
+    rule_code: str = ""
 
 
 @dataclass(frozen=True)

@@ -289,6 +289,16 @@ def customer_summary(session, customer, user) -> Iterable[Any]:
 
 
 @hookspec
+def ticket_preview(session, ticket) -> Iterable[Any]:
+    """Return ``core.contrib.SummaryPanel`` objects shown beside a ticket being rung up
+    (the till's live preview): what this ticket will bring the customer, such as the points
+    it will earn. Read-only, on the request's scoped session; ``ticket`` is the priced,
+    unsaved ``core.models.Sale`` of a preview (``customer_id`` may be None).
+    Implemented by: loyalty (points to be earned).
+    """
+
+
+@hookspec
 def dashboard_widgets(session, user, store_ids) -> Iterable[Any]:
     """Return ``core.contrib.DashboardWidget`` objects for the home dashboard.
 

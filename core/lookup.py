@@ -29,9 +29,21 @@ holds the rules for all of them (kernel and addons):
    given. The row is committed by the lookup itself (one transaction per lookup), so a 404
    or a 429 is recorded too.
 
+6. **A signed reference, not the record.** Every answer that names a customer also carries
+   ``customer_ref``: a short-lived token signed with the instance secret (itsdangerous),
+   bound to the user who looked up and to the customer found, and saying whether the
+   card was presented (``proven``). The checkout and its preview (``CheckoutRequest.
+   customer_ref``, ``customer_ref`` in ``POST /api/v1/sales`` and ``/sales/preview``, the
+   till) accept it *as* the customer, reading that one customer past the record scope
+   (:func:`read_customer_ref`). It opens no other read: the customer's page, list and API
+   record stay behind the scope, and another user, a changed token or one older than
+   ``[lookup] ref_minutes`` is refused (422 naming ``customer_ref``).
+
 Addons declare a :class:`LookupTarget` (see ``addons/membership/lookup.py`` and the gift card
 example) and call :func:`lookup` from their endpoints and pages; they never read another
-franchisee's customer for a person any other way.
+franchisee's customer for a person any other way. The kernel's own target,
+:data:`CUSTOMER`, finds any active customer by exact phone (the till, for customers who are
+not members).
 """
 from __future__ import annotations
 
@@ -232,5 +244,98 @@ def lookup(session, user, target: LookupTarget, kind: str, raw, *, proof=None, f
             _audit(session, user, target, kind, value, "refused", hit)
             raise BusinessError({"proof": [_l("This card does not belong to the customer found.")]})
     out = target.answer(session, hit, proven)
+    if hit.customer_id is not None:
+        out["customer_ref"] = issue_customer_ref(session, user, hit.customer_id, proven)
     _audit(session, user, target, kind, value, "found", hit, proven)
     return out
+
+
+# --------------------------------------------------------------------------- references
+
+#: what the signature is for (a token signed for anything else never verifies here)
+REF_SALT = "banyan.lookup.customer-ref"
+#: the default lifetime of a reference, minutes (setting ``[lookup] ref_minutes``)
+REF_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """A verified reference: the customer, whether the card was presented, who looked up."""
+
+    customer_id: int
+    proven: bool
+    user_id: int
+
+
+def _serializer(rt):
+    """The runtime's signer for references (the instance secret, :data:`REF_SALT`)."""
+    signer = rt.extra.get("lookup_ref_signer")
+    if signer is None:
+        from itsdangerous import URLSafeTimedSerializer
+
+        from core.app import instance_secret_key
+
+        secret = rt.config["security"].get("secret_key") or instance_secret_key(rt.config["instance"]["path"])
+        signer = rt.extra.setdefault("lookup_ref_signer", URLSafeTimedSerializer(secret, salt=REF_SALT))
+    return signer
+
+
+def _ref_minutes(rt) -> int:
+    return int(rt.config.get("lookup", {}).get("ref_minutes", REF_MINUTES))
+
+
+def issue_customer_ref(session, user, customer_id: int, proven: bool = False) -> str:
+    """A signed, URL-safe reference to ``customer_id`` for ``user`` (see rule 6 above),
+    valid ``[lookup] ref_minutes`` minutes. Only :func:`lookup` issues them."""
+    from core.runtime import runtime_of
+
+    return _serializer(runtime_of(session)).dumps({"u": int(user.id), "c": int(customer_id), "p": bool(proven)})
+
+
+def read_customer_ref(session, user, token, field: str = "customer_ref") -> CustomerRef:
+    """Verify ``token`` for ``user``: the :class:`CustomerRef`, or ``BusinessError`` (422)
+    naming ``field`` when it is expired (older than ``[lookup] ref_minutes``), forged or
+    altered, or issued to another user."""
+    from itsdangerous import BadSignature, SignatureExpired
+
+    from core.runtime import runtime_of
+
+    if user is None or not isinstance(token, str) or not token or len(token) > 512:
+        raise BusinessError({field: [_l("Not a valid customer reference: look the customer up again.")]})
+    rt = runtime_of(session)
+    try:
+        data = _serializer(rt).loads(token, max_age=_ref_minutes(rt) * 60)
+    except SignatureExpired:
+        raise BusinessError({field: [_l("This customer reference has expired: look the customer up again.")]}) from None
+    except BadSignature:
+        raise BusinessError({field: [_l("Not a valid customer reference: look the customer up again.")]}) from None
+    if not isinstance(data, dict) or data.get("u") != user.id or not isinstance(data.get("c"), int):
+        raise BusinessError({field: [_l("Not a valid customer reference: look the customer up again.")]})
+    return CustomerRef(customer_id=data["c"], proven=bool(data.get("p")), user_id=user.id)
+
+
+# --------------------------------------------------------------------------- kernel target
+
+def _customer_find(session, kind: str, value: str) -> LookupHit | None:
+    from sqlalchemy import select
+
+    from core.models import Customer
+
+    ids = session.execute(select(Customer.id).where(Customer.phone == value, Customer.active.is_(True))
+                          .order_by(Customer.id).limit(1).execution_options(banyan_unscoped=True)).scalars().all()
+    return LookupHit(customer_id=ids[0], record_id=f"customer:{ids[0]}") if ids else None
+
+
+def _customer_answer(session, hit: LookupHit, proven: bool) -> dict:
+    from sqlalchemy import select
+
+    from core.models import Customer
+
+    name = session.execute(select(Customer.name).where(Customer.id == hit.customer_id)
+                           .execution_options(banyan_unscoped=True)).scalar()
+    return {"customer_id": hit.customer_id, "name": mask_name(name), "proof": proven}
+
+
+#: any active customer by exact phone, for whoever may ring up sales (``core.sale.create``)
+CUSTOMER = LookupTarget(name="core.customer", permission="core.sale.create", kinds=("phone",),
+                        find=_customer_find, answer=_customer_answer)

@@ -111,7 +111,7 @@ def test_no_rows_of_another_franchisee(admin_app, session, world, endpoint):
 
 def test_relation_pickers_and_checkout_offer_only_own_stores(admin_app, session, world):
     client = login(admin_app, world["user"])
-    for url in ("/admin/customer/new/", "/admin/employee/new/", "/admin/checkout/"):
+    for url in ("/admin/customer/new/", "/admin/employee/new/", "/admin/till/"):
         html = client.get(url).get_data(as_text=True)
         assert world["A"]["store"].name in html, url
         assert world["B"]["store"].name not in html, url

@@ -164,6 +164,12 @@ EXAMPLES = {
         "body": lambda a, n: {"amount": "10.00", "store_id": a["store"]}},
     ("POST", "/api/v1/membership/members/<int:customer_id>/adjust"): {
         "body": lambda a, n: {"amount": "1.00", "reason": "goodwill", "store_id": a["store"]}},
+    # the till
+    ("POST", "/api/v1/till/preview"): {
+        "body": lambda a, n: {"store_id": a["store"], "customer_id": a["customer"],
+                              "lines": [{"product_id": a["product"], "qty": "1"}], "payments": [{"method": "cash"}]}},
+    ("PUT", "/api/v1/till/favourites"): {"body": lambda a, n: {"store_id": a["store"], "product_ids": [a["product"]]}},
+    ("POST", "/api/v1/till/sales/<int:sale_id>/email"): {"body": lambda a, n: {"email": f"r{n}@example.com"}},
     # giftcard (example addon)
     ("POST", "/api/v1/giftcard/cards"): {
         "body": lambda a, n: {"code": f"GC{n:06d}", "amount": "20.00", "customer_id": a["customer"]}},

@@ -785,6 +785,28 @@ def test_hook_customer_summary(rt, session, make, register_plugin):
     assert len(empty[0].fields) == 1  # "none"
 
 
+def test_hook_ticket_preview(rt, session, make, register_plugin):
+    from core.services.till import till_preview
+
+    store, p = make.store(), make.product(price="25.00")
+    customer = make.customer()
+    seen = []
+
+    class Stamps:
+        @hookimpl
+        def ticket_preview(self, session, ticket):
+            seen.append((ticket.customer_id, [ln.total for ln in ticket.lines]))
+            return [SummaryPanel("Stamps", (("Stamps to be earned", len(ticket.lines)),), priority=5, addon="stamps"),
+                    SummaryPanel("Secret", (("x", 1),), permission="nobody.has.this", addon="stamps")]
+
+    register_plugin(Stamps())
+    req = CheckoutRequest(store_id=store.id, lines=[LineRequest(p.id, Decimal("2"))], customer_id=customer.id)
+    out = till_preview(session, req, make.user())
+    assert seen == [(customer.id, [Decimal("50.00")])]
+    assert out["earn"] == [{"title": "Stamps", "addon": "stamps", "fields": [["Stamps to be earned", "1"]]}]
+    session.rollback()
+
+
 def test_hook_dashboard_widgets(rt, session, make, register_plugin):
     a, b = make.store(code="HOOKTEST-A"), make.store(code="HOOKTEST-B")
     p = make.product(price="10.00")

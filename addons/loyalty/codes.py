@@ -29,7 +29,8 @@ def claims(session, ticket, codes, adjustments) -> list[CodeClaim]:
         problem = promotions.coupon_problem(session, coupon, ticket.customer_id, ticket.store_id, at)
         if problem is None and promotions.RULE_PREFIX + coupon.promotion.code not in used:
             problem = _why_nothing(ticket, coupon.promotion)
-        out.append(CodeClaim(code=code, refused=problem, addon="loyalty"))
+        out.append(CodeClaim(code=code, refused=problem, addon="loyalty",
+                             rule_code="" if problem else promotions.RULE_PREFIX + coupon.promotion.code))
     return out
 
 

@@ -91,6 +91,19 @@ def customer_summary(session, customer, user):
 
 
 @hookimpl
+def ticket_preview(session, ticket):
+    """The points the ticket will earn (the earning rules, tier multiplier and events, as
+    the confirmed sale would earn them; nothing without a customer)."""
+    if getattr(ticket, "customer_id", None) is None or not ticket.lines:
+        return []
+    from core.mixins import utcnow
+
+    points = sum(lp.points for lp in earning.compute(session, ticket.store_id, ticket.customer_id, ticket.lines,
+                                                     ticket.created_at or utcnow()))
+    return [SummaryPanel(_l("Points"), ((_l("Points to be earned"), points),), priority=30, addon="loyalty")]
+
+
+@hookimpl
 def derived_balances(session, customer):
     from decimal import Decimal
 

@@ -134,9 +134,10 @@ def candidates(session, ticket, at, codes, whatif_used=None) -> list[tuple[Promo
         coupon = find_coupon(session, code)
         if coupon is None:
             continue  # not a loyalty code (another addon may own it)
-        problem = coupon_problem(session, coupon, customer_id, store_id, at)
-        if problem is not None:
-            raise BusinessError({"codes": [_l("Coupon %(code)s: %(reason)s", code=coupon.code, reason=problem)]})
+        if coupon_problem(session, coupon, customer_id, store_id, at) is not None:
+            # it unlocks nothing; claim_codes (codes.claims) refuses it with the reason, so the
+            # ticket is still refused (422 on codes) and a till's preview can say which code
+            continue
         coupons.setdefault(coupon.promotion_id, coupon)
     promos = live_promotions(session, store_id, at)
     out = []

@@ -187,10 +187,18 @@ def cancel(data, number):
 def topup(data, customer_id):
     """Top up stored value (the best top-up bonus rule adds its bonus)."""
     s = db_session()
-    _visible_customer(customer_id)
+    if data.get("customer_ref"):  # a member of any store, found by a lookup at this till
+        from core.lookup import read_customer_ref
+        from core.security.scope import grant_customer
+
+        if read_customer_ref(s, request_user(), data["customer_ref"]).customer_id != customer_id:
+            raise BusinessError({"customer_ref": [_l("This reference is for another customer.")]})
+        grant_customer(s, customer_id)
+    else:
+        _visible_customer(customer_id)
     with transaction(s):
         svc.topup(s, customer_id, data["amount"], _visible_store(data["store_id"]), user=request_user(),
-                  card_number=data["card_number"], note=data["note"])
+                  card_number=data["card_number"], note=data["note"], tender=data["tender"])
     return {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)}
 
 

@@ -224,6 +224,9 @@ class StoredValueEntry(IdPk, LedgerEntry, Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_payment.id"), index=True)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("membership_stored_value_entry.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    #: how a top-up was paid (``TOPUP_TENDERS``: cash, card); None on other lines and on
+    #: top-ups recorded before it was kept
+    tender: Mapped[str | None] = mapped_column(String(16))
 
     card: Mapped[Card | None] = relationship()
 

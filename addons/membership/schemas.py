@@ -93,6 +93,9 @@ class LookupOut(Schema):
     proof = fields.Bool(metadata={"description": "the card was presented: the balance is shown"})
     balance = fields.Nested(BalanceOut, allow_none=True,
                             metadata={"description": "only when proof is true, else null"})
+    customer_ref = fields.Str(metadata={"description": "signed reference to the customer, for this user, for "
+                                                       "[lookup] ref_minutes: give it to POST /api/v1/sales "
+                                                       "(customer_ref) to ring this member up at any store"})
 
 
 class IssueIn(Schema):
@@ -121,6 +124,10 @@ class TopupIn(Schema):
     store_id = fields.Int(required=True, validate=ID)
     card_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
     note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    tender = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(("cash", "card")),
+                        metadata={"description": "how the top-up was paid: cash or card (recorded on the top-up line)"})
+    customer_ref = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=512),
+                              metadata={"description": "the reference of a lookup: top up a member of another store"})
 
 
 class AdjustIn(Schema):

@@ -116,7 +116,7 @@ from addons.membership.tier_job import _EVAL, _downgrade_candidates, _meets_sql,
 from addons.membership.stored_value import (ADJUST_ACTION, _allocate, _buckets, _card_for, _consume, _execute_adjust,
                                             _register_executor, _store, adjust, adjust_or_request, open_stored_value, refund_spend,
                                             save_topup_rule, spend, stored_value_balance, stored_value_detail,
-                                            stored_value_history, topup, topup_bonus)
+                                            stored_value_history, topup, topup_bonus, TOPUP_TENDERS)
 from addons.membership.cards import (CARD_RE, TRANSITIONS, _event, _luhn_digit, _transition, activate_card,
                                      cancel_card, card_history, generate_card_number, issue_card, replace_card,
                                      report_lost, require_card)

@@ -113,10 +113,19 @@ def _card_for(session, member: Member, card_number: str | None) -> Card:
     return card
 
 
+#: how the member may pay for a top-up at the till, with its label (stored value or points
+#: cannot buy stored value)
+TOPUP_TENDERS = {"cash": _l("Cash"), "card": _l("Bank card")}
+
+
 def topup(session, customer_id: int, amount, store_id: int, user=None, card_number: str | None = None,
-          note: str | None = None, at: datetime | None = None) -> list[StoredValueEntry]:
+          note: str | None = None, at: datetime | None = None, tender: str | None = None) -> list[StoredValueEntry]:
     """Top up a member's stored value at ``store_id`` (paid value) plus the bonus of the best
-    top-up rule (bonus value). Returns the ledger lines written."""
+    top-up rule (bonus value). ``tender``: how it was paid, one of :data:`TOPUP_TENDERS`
+    (kept on the top-up line; ``BusinessError`` naming ``tender`` otherwise; None when the
+    caller does not know, e.g. a migration of old balances). Returns the ledger lines written."""
+    if tender is not None and tender not in TOPUP_TENDERS:
+        raise BusinessError({"tender": _l("Pay a top-up in cash or by bank card.")})
     amount = _amount(amount)
     store = _store(session, store_id)
     member = _lock_member(session, customer_id)
@@ -129,7 +138,8 @@ def topup(session, customer_id: int, amount, store_id: int, user=None, card_numb
     common = dict(member_id=customer_id, card_id=card.id, issuer_store_id=store.id,
                   issuer_company_id=store.operating_company_id, at_store_id=store.id, user_id=_uid(user),
                   posted_at=at)
-    entries = [StoredValueEntry(kind="topup", amount=amount, bonus_amount=ZERO, source="topup", note=note, **common)]
+    entries = [StoredValueEntry(kind="topup", amount=amount, bonus_amount=ZERO, source="topup", note=note,
+                                tender=tender, **common)]
     if bonus > 0:
         entries.append(StoredValueEntry(kind="bonus", amount=bonus, bonus_amount=bonus,
                                         source=f"topup_rule:{rule.id}", note=rule.name[:255], **common))

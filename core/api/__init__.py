@@ -13,7 +13,8 @@ permission checks, one JSON error format, pagination.
   permission, 404, 409 on conflicts, 429 with ``Retry-After`` (seconds) over a rate limit
   (:mod:`core.lookup`).
 * Authentication: ``Authorization: Bearer <token>`` (see :mod:`core.security.tokens`);
-  a logged-in back-office user (session cookie) may also read (GET). A verified token is
+  a logged-in back-office user (session cookie) may also read (GET), and write when the
+  request carries the page's CSRF token in the ``X-CSRFToken`` header (the till). A verified token is
   trusted for ``security.token_cache_seconds`` (5 s) per process: a revoked token gets 401
   at once from the process that revoked it, and within 5 s from every other one.
 """
@@ -140,11 +141,33 @@ def authenticate():
         g.api_auth = ctx
         g.api_user = user
         return user
-    if request.method in SAFE_METHODS:
+    if request.method in SAFE_METHODS or _csrf_header_valid():
         user = _login_user()
         g.api_cookie_user = user
         return user
     return None
+
+
+#: the header a back-office page sends its CSRF token in when it writes through the API
+CSRF_HEADER = "X-CSRFToken"
+
+
+def _csrf_header_valid() -> bool:
+    """Whether the request carries a valid CSRF token (Flask-WTF's, tied to the login
+    session) in :data:`CSRF_HEADER`: a back-office page (the till) may then write through
+    the API with the signed-in user's session cookie. Without it a cookie alone writes
+    nothing (401), so another site cannot make a signed-in browser post."""
+    token = request.headers.get(CSRF_HEADER)
+    if not token or current_app.extensions.get("csrf") is None:
+        return False
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
 
 
 def _error(status: int, errors: dict | None = None, message=None, headers=None):

@@ -589,7 +589,8 @@ def _checkout_request(data, key=None):
         payments=[PaymentRequest(p["method"], p.get("amount"), p.get("reference"))
                   for p in data.get("payments") or []],
         customer_id=data.get("customer_id"), cashier_id=data.get("cashier_id"),
-        idempotency_key=key, note=data.get("note"), codes=list(data.get("codes") or []))
+        idempotency_key=key, note=data.get("note"), codes=list(data.get("codes") or []),
+        customer_ref=data.get("customer_ref"))
 
 
 def _check_sale_refs(data) -> None:
@@ -656,7 +657,7 @@ def preview_sale(data):
     s = db_session()
     _check_sale_refs(data)
     try:
-        sale = _sale_or_422(lambda: preview(s, _checkout_request(data)))
+        sale = _sale_or_422(lambda: preview(s, _checkout_request(data), user=request_user()))
         index = {id(ln): i for i, ln in enumerate(sale.lines)}
         out = {"store_id": sale.store_id, "customer_id": sale.customer_id, "currency": sale.currency,
                "subtotal": sale.subtotal, "discount_total": sale.discount_total, "total": sale.total,

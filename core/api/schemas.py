@@ -595,6 +595,9 @@ class SaleIn(Input):
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(min=1, max=500))
     payments = fields.List(fields.Nested(PaymentIn), validate=validate.Length(max=20))
     customer_id = Id(allow_none=True)
+    customer_ref = Str(max=512, allow_none=True, metadata={
+        "description": "the signed reference a chain-wide lookup answered with (core.lookup): the customer, "
+                       "even of another store; for the user who looked up, for [lookup] ref_minutes"})
     cashier_id = Id(allow_none=True)
     note = Str(max=255, allow_none=True)
     codes = fields.List(Str(max=64), validate=validate.Length(max=10),

@@ -114,7 +114,7 @@ class ProductView(KernelView):
     column_list = ("sku", "barcode", "name", "unit", "category", "cost", "active")
     column_searchable_list = ("sku", "barcode", "name")
     column_filters = ("active", "category_id")
-    form_excluded_columns = ("created_at", "updated_at")
+    form_excluded_columns = ("created_at", "updated_at", "name_initials")  # derived from the name
 
 
 class CategoryView(KernelView):
@@ -582,6 +582,7 @@ def register_admin_views(app):
     from core.admin.notifications import MailOutboxView, NotificationsView
     from core.admin.preferences import PreferencesView
     from core.admin.pages import CheckoutView
+    from core.admin.till import TillView
     from core.models import MailMessage, Tag
 
     return [
@@ -595,6 +596,7 @@ def register_admin_views(app):
         ProductView(Product, name=_l("Products"), category=PRODUCTS, endpoint="product"),
         CategoryView(ProductCategory, name=_l("Categories"), category=PRODUCTS, endpoint="category"),
         PriceListView(PriceList, name=_l("Price lists"), category=PRODUCTS, endpoint="pricelist"),
+        TillView(name=_l("Till"), category=SALES, endpoint="till", url="/admin/till"),
         CheckoutView(name=_l("New sale"), category=SALES, endpoint="checkout", url="/admin/checkout"),
         SaleView(Sale, name=_l("Sales"), category=SALES, endpoint="sale"),
         ApprovalView(ApprovalRequest, name=_l("Approvals"), category=SALES, endpoint="approval"),

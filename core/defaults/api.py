@@ -9,6 +9,7 @@ from core.hookspecs import hookimpl
 def register_blueprints(app):
     from core.api.notifications import notifications
     from core.api.resources import BLUEPRINTS
+    from core.api.till import till
     from core.files.api import blp as files
 
-    return (*BLUEPRINTS, notifications, files)
+    return (*BLUEPRINTS, notifications, files, till)

@@ -32,6 +32,7 @@ PERMISSIONS = (
     Permission("core.sale.read", _l("See sales"), STAFF + ("marketer",)),
     Permission("core.sale.create", _l("Ring up sales"), MANAGERS + ("cashier",)),
     Permission("core.sale.refund", _l("Refund sales"), MANAGERS),
+    Permission("core.till.favourites", _l("Set the favourite products of a store's till"), MANAGERS),
     Permission("core.audit.read", _l("Read the audit log"), ADMIN),
     Permission("core.approval.decide", _l("Approve or reject sensitive actions"), MANAGERS),
     Permission("core.report.read", _l("See reports and the dashboard"), MANAGERS + ("marketer",)),

@@ -371,7 +371,8 @@ class WriteCheck:
             msgs.append(str(message))
 
     def visible(self, target, ident) -> bool:
-        """Whether the user's scope sees row ``ident`` of ``target``."""
+        """Whether the user's scope sees row ``ident`` of ``target`` (or the row is the
+        session's granted customer's: :func:`grant_customer`)."""
         if target is Store:
             return self.scope.allows_store(ident)
         if self.scope.unrestricted or target not in self.limited:
@@ -382,7 +383,8 @@ class WriteCheck:
             # statement the scope's loader criteria do not reach (every row would be "visible")
             mapper = target.__mapper__
             pk = mapper.get_property_by_column(mapper.primary_key[0]).class_attribute
-            self._seen[k] = self.session.execute(select(pk).where(pk == ident)).first() is not None
+            self._seen[k] = (self.session.execute(select(pk).where(pk == ident)).first() is not None
+                             or _of_granted_customer(self.session, target, pk, ident))
         return self._seen[k]
 
     def _rel(self, info: _Refs, key):
@@ -457,6 +459,50 @@ class WriteCheck:
         wide, col = self.chain_wide(obj, info)
         if wide and not self.may_write_chain():
             self.refuse(col or "_", CHAIN_REFUSED)
+
+
+# --- a customer granted by a chain-wide lookup --------------------------------------------------
+#
+# A till serves a member of any store (``core.lookup``: the lookup answers with a signed
+# reference, the checkout verifies it). The sale then writes rows that reference that one
+# customer and its own rows (membership, card, stored-value and points ledgers), outside
+# the cashier's scope. :func:`grant_customer` lets this session's writes reference them; it
+# grants no read (reads stay scoped) and lasts as long as the session (one request).
+
+GRANTED = "banyan_granted_customers"
+
+
+def grant_customer(session, customer_id: int) -> None:
+    """Let ``session``'s writes reference customer ``customer_id`` and the rows that belong
+    to it (called by the checkout once a lookup's reference is verified, never otherwise)."""
+    session.info.setdefault(GRANTED, set()).add(int(customer_id))
+
+
+def _customer_columns(cls) -> list:
+    """Columns of ``cls`` whose value is a customer id: a foreign key to ``core_customer.id``
+    or to a column that is itself one (a membership's key, which is its customer's id)."""
+    out = []
+    for fk in cls.__table__.foreign_keys:
+        col = fk.column
+        if col.table.name == "core_customer" and col.name == "id":
+            out.append(fk.parent)
+        elif any(f.column.table.name == "core_customer" and f.column.name == "id" for f in col.foreign_keys):
+            out.append(fk.parent)
+    return out
+
+
+def _of_granted_customer(session, target, pk, ident) -> bool:
+    granted = session.info.get(GRANTED)
+    if not granted:
+        return False
+    if target.__tablename__ == "core_customer":
+        return ident in granted
+    cols = _customer_columns(target)
+    if not cols:
+        return False
+    row = session.execute(select(*cols).select_from(target.__table__).where(pk == ident)
+                          .execution_options(banyan_unscoped=True)).first()
+    return row is not None and any(v in granted for v in row)
 
 
 @event.listens_for(Session, "before_flush")

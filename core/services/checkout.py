@@ -62,13 +62,16 @@ class CheckoutRequest:
     at: datetime | None = None
     note: str | None = None
     codes: list[str] = field(default_factory=list)  # coupon/voucher codes, read by price_ticket hooks
+    #: a signed reference from a chain-wide lookup (``core.lookup``): the customer, even one
+    #: outside the user's record scope; needs the user who looked up (checkout/preview ``user``)
+    customer_ref: str | None = None
 
     def fingerprint(self) -> str:
         """A hash of everything the request asks for (not its key or time): a retry under
         the same key must carry the same fingerprint. The same JSON as
         ``asdict()`` without those two fields, built without its deep copies."""
         data = {"store_id": self.store_id, "customer_id": self.customer_id, "cashier_id": self.cashier_id,
-                "note": self.note, "codes": self.codes,
+                "note": self.note, "codes": self.codes, **({"customer_ref": self.customer_ref} if self.customer_ref else {}),
                 "lines": [{"product_id": ln.product_id, "qty": ln.qty, "clerk_id": ln.clerk_id}
                           for ln in self.lines],
                 "payments": [{"method": p.method, "amount": p.amount, "reference": p.reference}
@@ -88,6 +91,8 @@ class LoadedTicket:
     at: datetime
     products: dict[int, Product] | None = None
     retail: dict[int, Decimal] | None = None
+    #: whether the customer's balances may be shown to this user (:func:`ticket_customer`)
+    customer_proven: bool = True
 
 
 @dataclass(slots=True, eq=False)
@@ -285,9 +290,44 @@ _STORE_AND_PRODUCTS = (
     .where(Store.id == bindparam("store_id")))
 
 
-def load_ticket(session, req: CheckoutRequest, at) -> LoadedTicket:
-    """The ticket's store, customer, products and retail prices, through the user's scope;
-    NotFound naming the field when the store or the customer is not there.
+_CUSTOMER_BY_REF = (select(Customer).where(Customer.id == bindparam("id"))
+                    .execution_options(banyan_unscoped=True))
+
+
+def ticket_customer(session, req: CheckoutRequest, user) -> tuple[Customer | None, bool]:
+    """``(customer, proven)`` of the ticket. ``req.customer_id`` is read through the user's
+    record scope (proven: the user may see the customer anyway). ``req.customer_ref``, a
+    reference from a chain-wide lookup (``core.lookup.read_customer_ref``: signed, this
+    user's, not expired), is read past the scope: the one customer it names (proven when
+    the card was presented, or when the user's scope shows the customer anyway). NotFound/BusinessError name ``customer_id`` or ``customer_ref``."""
+    if req.customer_ref:
+        from core.lookup import read_customer_ref
+
+        ref = read_customer_ref(session, user, req.customer_ref)
+        if req.customer_id is not None and req.customer_id != ref.customer_id:
+            raise BusinessError({"customer_ref": [_l("This reference is for another customer than customer_id.")]})
+        customer = session.identity_map.get(session.identity_key(Customer, ref.customer_id))
+        if customer is None:
+            customer = session.execute(_CUSTOMER_BY_REF, {"id": ref.customer_id}).scalar()
+        if customer is None or not customer.active:
+            raise NotFound({"customer_ref": _l("No such customer.")})
+        from core.security.scope import grant_customer
+
+        grant_customer(session, customer.id)  # the sale's rows may reference this one customer
+        proven = ref.proven or session.execute(select(Customer.id).where(Customer.id == customer.id)).first() is not None
+        return customer, proven
+    if req.customer_id is None:
+        return None, False
+    customer = session.get(Customer, req.customer_id)
+    if customer is None or not customer.active:
+        raise NotFound({"customer_id": _l("No such customer.")})
+    return customer, True
+
+
+def load_ticket(session, req: CheckoutRequest, at, user=None) -> LoadedTicket:
+    """The ticket's store, customer, products and retail prices, through the user's scope
+    (the customer of a ``customer_ref`` past it: :func:`ticket_customer`); NotFound naming
+    the field when the store or the customer is not there.
 
     The store comes with the configuration token (addons' cached reads later in the sale,
     promotions, tiers, rules, then cost no statement of their own) and with the products."""
@@ -310,20 +350,19 @@ def load_ticket(session, req: CheckoutRequest, at) -> LoadedTicket:
                 products, retail = {}, {}
     if store is None or not store.active:
         raise NotFound({"store_id": _l("No such store.")})
-    customer = None
-    if req.customer_id is not None:
-        customer = session.get(Customer, req.customer_id)
-        if customer is None or not customer.active:
-            raise NotFound({"customer_id": _l("No such customer.")})
-    return LoadedTicket(store, customer, at, products, retail)
+    customer, proven = ticket_customer(session, req, user)
+    return LoadedTicket(store, customer, at, products, retail, customer_proven=proven)
 
 
-def preview(session, req: CheckoutRequest) -> Sale:
-    """Price a ticket without saving anything (promotion previews, POS display)."""
+def preview(session, req: CheckoutRequest, user=None) -> Sale:
+    """Price a ticket without saving anything (promotion previews, POS display). ``user``:
+    who asks (needed to accept ``req.customer_ref``). The ticket's ``customer_proven`` says
+    whether its customer's balances may be shown (:func:`ticket_customer`)."""
     _validate(req)
-    loaded = load_ticket(session, req, req.at or utcnow())
+    loaded = load_ticket(session, req, req.at or utcnow(), user)
     with session.no_autoflush:
         sale = price_lines(session, req, loaded.store, loaded.customer, loaded.at, loaded)
+    sale.customer_proven = loaded.customer_proven
     return sale
 
 
@@ -341,7 +380,7 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
         replay.replayed = True
         return replay
     at = req.at or utcnow()
-    loaded = load_ticket(session, req, at)
+    loaded = load_ticket(session, req, at, user)
     hook = hook_of(session)
     with session.no_autoflush:
         sale = price_lines(session, req, loaded.store, loaded.customer, at, loaded)
@@ -418,7 +457,7 @@ def capture_payments(session, sale: Sale, plan: list[PlannedPayment]) -> list[Sa
 #: fields of one payment: a capture's (or a refund's) error naming one is about that payment
 PAYMENT_FIELDS = ("amount", "reference", "method")
 #: fields of the ticket itself, left as they are
-TICKET_FIELDS = ("customer_id", "store_id", "cashier_id", "codes")
+TICKET_FIELDS = ("customer_id", "customer_ref", "store_id", "cashier_id", "codes")
 
 
 def payment_error(exc: BusinessError, index: int) -> BusinessError:

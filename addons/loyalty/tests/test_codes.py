@@ -81,19 +81,25 @@ def test_api_sale_and_preview(api, make, session):
     assert r.status_code == 201 and r.json["total"] == "30.00", r.json
 
 
-def test_back_office_checkout_applies_and_refuses_coupons(admin_app, session, make):
+def test_back_office_till_applies_and_refuses_coupons(admin_app, session, make):
+    """The till (session cookie + the page's CSRF token): the coupon applies once; then the
+    preview says it is used up, and the sale is refused on its codes field."""
     _coupon(session, max_uses=1)
     client = login(admin_app, make.user(username="till"))
     store, p = make.store(), make.product(price="50.00")
     session.commit()
-    url = "/admin/checkout/"
+    token = re.search(r'data-csrf="([^"]+)"', client.get("/admin/till/").get_data(as_text=True)).group(1)
+    body = {"store_id": store.id, "lines": [{"product_id": p.id, "qty": "1"}], "payments": [{"method": "cash"}]}
 
     def ring(codes):
-        return client.post(url, data={"store_id": store.id, "lines-0-product_id": p.id, "lines-0-qty": "1",
-                                      "payments-0-method": "cash", "codes": codes, "csrf_token": csrf_token(client, url)})
+        return client.post("/api/v1/sales", json={**body, "codes": codes}, headers={"X-CSRFToken": token})
 
-    assert ring("spring10").status_code == 302
+    assert ring(["spring10"]).status_code == 201
     assert session.execute(select(Sale.total)).scalar() == Decimal("40.00")
-    again = ring("SPRING10")
+    again = ring(["SPRING10"])
     assert again.status_code == 422
-    assert re.search(r'data-field="codes">[^<]*used up', again.get_data(as_text=True))
+    assert "used up" in again.json["errors"]["json"]["codes"][0]["message"]
+    preview = client.post("/api/v1/till/preview", json={**body, "codes": ["spring10"]}, headers={"X-CSRFToken": token})
+    assert preview.status_code == 200
+    assert preview.json["codes"] == [{"code": "SPRING10", "state": "refused", "message": "This coupon has been used up."}]
+    assert preview.json["total"] == "50.00"

@@ -5,7 +5,7 @@ The gender set (``core.labels.GENDER``) is ``F``/``M``; this brings old rows to 
 by their label and pass the select when edited.
 
 Revision ID: 6a1f3c9d2b47
-Revises: 5d2e8f1a7c33
+Revises: 8a4c6e2b1d90
 Create Date: 2026-11-29 18:00:00.000000
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '6a1f3c9d2b47'
-down_revision = '5d2e8f1a7c33'
+down_revision = '8a4c6e2b1d90'
 branch_labels = None
 depends_on = None
 

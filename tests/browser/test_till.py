@@ -1,0 +1,217 @@
+"""The cashier's journey at the till (issue 13) in real headless Chromium, at 1440 and
+390 px wide, in Chinese and in English: scan a barcode, find products by pinyin initials
+and add a weighed one, look up a member of ANOTHER franchisee's store by card, a coupon
+that applies and one that does not (the sale refuses it on the codes field), a split
+payment (stored value short refused on its field, a top-up paid in cash with its receipt,
+then stored value + cash with change),
+confirm by keyboard, the receipt (80 mm) with labels and the card masked, and the store
+still set for the next ticket."""
+import threading
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SHOTS = Path("/tmp/banyan-browser")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from werkzeug.serving import make_server
+
+    from addons.loyalty.models import Coupon, EarningRule, Promotion
+    from addons.membership import services as msvc
+    from core.addons.installer import init_db, install
+    from core.app import create_app
+    from core.config import load_config
+    from core.models import Company, Customer, PriceList, Product, Region, Store
+    from core.runtime import Runtime
+    from core.services.pricing import set_price
+    from core.testing.factories import Factories
+
+    tmp = tmp_path_factory.mktemp("till")
+    cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp}/banyan.sqlite"},
+                                 "instance": {"path": str(tmp)},
+                                 "jobs": {"immediate": True, "backend": "memory"},
+                                 "lookup": {"backend": "memory"},
+                                 "security": {"secret_key": "browser-test-secret"},
+                                 "locale": {"default": "en"}})
+    rt = Runtime.from_config(cfg, load=False)
+    rt.reload()
+    init_db(rt, schema="create_all")
+    install(rt, ["membership", "loyalty"], schema="create_all")
+    with rt.session() as s:
+        stores = {}
+        for side in ("A", "B"):
+            co = Company(code=f"FR{side}", name=f"Franchisee {side}", kind="franchisee")
+            s.add(co)
+            s.flush()
+            region = Region(code=f"R{side}", name=f"Region {side}", company_id=co.id)
+            s.add(region)
+            s.flush()
+            stores[side] = Store(code=f"S{side}01", name=f"Store {side}", region_id=region.id, kind="franchise",
+                                 operating_company_id=co.id)
+            s.add(stores[side])
+        pl = PriceList(code="RETAIL", name="Retail", kind="retail")
+        s.add(pl)
+        for sku, name, barcode, price, weight in (
+                ("COLA330", "可口可乐 330ml", "6901234567892", "3.50", False),
+                ("TEA1", "茉莉花茶", "6901234567809", "28.00", False),
+                ("RICE1", "东北大米", "6901234567816", "12.00", True)):
+            p = Product(sku=sku, name=name, barcode=barcode, sold_by_weight=weight, unit="kg" if weight else "pcs")
+            s.add(p)
+            s.flush()
+            set_price(s, pl, p, Decimal(price), datetime(2000, 1, 1))
+        msvc.save_tier(s, "normal", "Normal", 0)
+        msvc.save_tier(s, "gold", "Gold", 20, min_spend="5000", discount_rate="0.10")
+        member = Customer(name="张小明", phone="13900139001", home_store_id=stores["B"].id)
+        s.add(member)
+        s.flush()
+        msvc.enrol(s, member.id, store_id=stores["B"].id, card_number="BCARD-7001")
+        msvc.set_tier(s, member.id, "gold", "VIP", user=None)
+        msvc.topup(s, member.id, "30.00", stores["B"].id, tender="cash")
+        s.add(EarningRule(code="BASE", name="1 per yuan", kind="base", points_per_unit=Decimal("1")))
+        promo = Promotion(code="V5", name="Five off", kind="fixed", target="ticket", amount=Decimal("5"),
+                          requires_coupon=True)
+        s.add(promo)
+        s.flush()
+        s.add(Coupon(code="SAVE5", promotion_id=promo.id))
+        f = Factories(s)
+        for lang in ("en", "zh_Hans"):
+            f.user(username=f"cashier-{lang}", password="browser-pass-1", roles=("cashier",), scope_kind="store",
+                   scope_ref_id=stores["A"].id, locale=lang)
+        s.commit()
+    app = create_app(runtime=rt)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_port}", rt
+    srv.shutdown()
+    t.join(5)
+    rt.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _wait_text(page, selector, text):
+    page.wait_for_function("([s, t]) => { const e = document.querySelector(s); return e && e.textContent.includes(t); }",
+                           arg=[selector, text], timeout=15000)
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize("lang", ["en", "zh_Hans"])
+def test_cashier_journey_at_the_till(server, browser, lang, width):
+    base, rt = server
+    SHOTS.mkdir(exist_ok=True)
+    ctx = browser.new_context(viewport={"width": width, "height": 900}, has_touch=width < 500)
+    page = ctx.new_page()
+    page.goto(f"{base}/login?lang={lang}")
+    page.fill("input[name=username]", f"cashier-{lang}")
+    page.fill("input[name=password]", "browser-pass-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin/**")
+    page.goto(f"{base}/admin/till/?lang={lang}")
+    store_id = page.get_attribute("#till-store", "value")
+    assert store_id and page.inner_text("#till-store-name").startswith("SA01")  # preset: a one-store cashier
+
+    # scan a barcode: Enter adds it at once, and the scan field keeps the focus
+    page.fill("#till-scan", "6901234567809")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#till-qty-0")
+    assert page.evaluate("document.activeElement.id") == "till-scan"
+    # pinyin initials: the match list, chosen with Enter
+    page.type("#till-scan", "kkkl", delay=30)
+    page.wait_for_selector("#till-result-0")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#till-qty-1")
+    # a weighed product asks for its weight
+    page.fill("#till-scan", "6901234567816")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#till-qty-2")
+    assert page.evaluate("document.activeElement.id") == "till-qty-2"
+    page.keyboard.type("1.5")
+    page.keyboard.press("Enter")
+    _wait_text(page, "#till-total", "49.50")  # 28.00 + 3.50 + 18.00
+
+    # the member of franchisee B, by card: gold prices and balances, chain-wide
+    page.keyboard.press("F4")
+    page.keyboard.type("BCARD-7001")
+    page.keyboard.press("Enter")
+    _wait_text(page, "#till-customer-name", "张小明")
+    _wait_text(page, "#till-total", "44.55")  # 10 % gold tier discount
+    page.wait_for_selector("#till-balances [data-addon='membership']")  # the card was shown: balances
+    page.wait_for_selector("#till-balances [data-addon='loyalty']")
+    assert page.locator("#till-discounts tr[data-kind='tier']").count() == 3
+    _wait_text(page, "#till-earn", "44")  # points to be earned
+
+    # coupons: one applied, one unknown; the sale refuses the unknown one on the codes field
+    page.keyboard.press("F6")
+    page.keyboard.type("save5")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#till-codes li[data-code='SAVE5'][data-state='applied']")
+    _wait_text(page, "#till-total", "39.55")
+    page.fill("#till-code", "NOPE-404")
+    page.press("#till-code", "Enter")
+    page.wait_for_selector("#till-codes li[data-code='NOPE-404'][data-state='unknown']")
+    page.keyboard.press("F9")
+    _wait_text(page, "[data-field='codes']", "NOPE-404")
+    page.click("#till-codes li[data-code='NOPE-404'] button")
+    page.wait_for_selector("#till-codes li[data-code='NOPE-404']", state="detached")
+
+    # split payment: stored value for all of it is short (30.00): refused on its amount
+    page.select_option("#till-pay-method-0", "stored_value")
+    page.wait_for_function("document.querySelector('#till-pay-method-0').value === 'stored_value'")
+    page.keyboard.press("F9")
+    page.wait_for_selector("[data-field='payments.0.amount']:not(:empty)")
+    assert "payments.0.amount" == page.get_attribute("#till-pay-amount-0.is-invalid", "data-path")
+    # the member tops up 30.00 in cash at this till (another franchisee's member): printed receipt
+    page.fill("#till-topup-amount", "30.00")
+    page.select_option("#till-topup-tender", "cash")
+    page.click("#till-topup-go")
+    _wait_text(page, "#till-topup-receipt-body", "30.00")
+    assert page.locator("#till-topup-receipt-body").inner_text().count("30.00") >= 1
+    assert "cash" not in page.inner_text("#till-topup-receipt-body")  # the tender's label, not its code
+    # 30.00 stored value, the rest in cash: 20.00 given, change 10.45
+    page.fill("#till-pay-amount-0", "30.00")
+    page.press("#till-pay-amount-0", "Enter")
+    page.click("#till-pay-add")
+    page.select_option("#till-pay-method-1", "cash")
+    page.fill("#till-pay-amount-1", "20")
+    page.press("#till-pay-amount-1", "Enter")
+    _wait_text(page, "#till-change", "10.45")
+    page.screenshot(path=str(SHOTS / f"till-{lang}-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#till-done:not(.d-none)", timeout=15000)
+    number = page.inner_text("#till-receipt-number")
+    assert number.startswith("SA01-")
+
+    # the next ticket: empty, same store
+    assert page.locator("#till-lines tbody tr").count() == 0
+    assert page.get_attribute("#till-store", "value") == store_id
+
+    # the receipt: 80 mm, labels not codes, card masked, change
+    page.goto(base + page.get_attribute("#till-print-80", "href").replace("&print=1", ""))
+    receipt = page.inner_text("#receipt")
+    assert number in receipt and "39.55" in receipt and "10.45" in page.inner_text("#receipt-change")
+    assert "stored_value" not in receipt and "BCARD-7001" not in receipt
+    assert "张*明" in receipt
+    page.screenshot(path=str(SHOTS / f"till-receipt-{lang}-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    ctx.close()
