@@ -12,13 +12,14 @@ from core.models.notify import MailMessage, Notification
 from core.models.org import Company, Region, Store, Warehouse
 from core.models.product import PriceList, PriceListItem, Product, ProductCategory
 from core.models.sale import DocumentSequence, Sale, SaleAdjustment, SaleLine, SalePayment
+from core.models.target import SalesTarget
 
 KERNEL_MODELS = (
     Company, Region, Store, Warehouse, Tag, Customer, CustomerContact, ProductCategory, Product,
     PriceList, PriceListItem, Employee, Role, RolePermission, User, ApiToken, Sale, SaleLine,
     SaleAdjustment, SalePayment, DocumentSequence, AuditLog, InstalledAddon, JobRun,
     ApprovalRequest, ApprovalVote, ConfigVersion, IdempotencyRecord, Notification, MailMessage, FileRecord,
-    ImportRun,
+    ImportRun, SalesTarget,
 )
 
 __all__ = [m.__name__ for m in KERNEL_MODELS] + ["customer_tag", "user_role", "KERNEL_MODELS"]
