@@ -121,25 +121,29 @@ _LABEL = re.compile(r'(<desc class="label">)(.*?)(</desc>)', re.S)
 _ID = re.compile(r'id="chart-[0-9a-f-]+"')
 
 
-def render(chart: Chart) -> Markup:
-    """The chart as an inline ``<svg>`` (``Markup``): no script, no external file. Each figure
-    carries a ``<title>`` (label, series and value: the browser's tooltip) and, when the
-    series gives one, a link around its bar or point. ``role="img"`` and the chart's title
-    name it for screen readers."""
+def render(chart: Chart, width: int = 800) -> Markup:
+    """The chart as an inline ``<svg>`` (``Markup``) drawn ``width`` units wide (it scales to
+    its box; fewer units = larger text): no script, no external file. Each figure carries a
+    ``<title>`` (label, series and value: the browser's tooltip) and, when the series gives
+    one, a link around its bar or point. ``role="img"`` and the chart's title name it for
+    screen readers."""
     import pygal
 
-    common = dict(style=_style(), js=[], disable_xml_declaration=True, width=800, height=chart.height,
+    narrow = width < 800
+    height = int(chart.height * 1.1) if narrow else chart.height
+    rotate = len(chart.labels) > (6 if narrow else 10)
+    common = dict(style=_style(), js=[], disable_xml_declaration=True, width=width, height=height,
                   explicit_size=False, show_legend=len(chart.series) > 1 or chart.kind == "pie",
-                  legend_at_bottom=True, legend_at_bottom_columns=min(4, max(1, len(chart.series))),
-                  truncate_legend=40, truncate_label=24, margin=8, spacing=6, print_values=False,
+                  legend_at_bottom=True, legend_at_bottom_columns=1 if narrow else min(4, max(1, len(chart.series))),
+                  truncate_legend=40, truncate_label=14 if narrow else 24, margin=8, spacing=6, print_values=False,
                   show_y_guides=True, include_x_axis=True, value_formatter=chart.fmt,
                   no_data_text="", tooltip_border_radius=4)
     if chart.kind == "bar":
-        c = pygal.Bar(x_label_rotation=-45 if len(chart.labels) > 10 else 0, **common)
+        c = pygal.Bar(x_label_rotation=-45 if rotate else 0, **common)
     elif chart.kind == "hbar":
         c = pygal.HorizontalBar(**common)
     elif chart.kind == "line":
-        c = pygal.Line(x_label_rotation=-45 if len(chart.labels) > 10 else 0, dots_size=3, **common)
+        c = pygal.Line(x_label_rotation=-45 if rotate else 0, dots_size=3, **common)
     else:
         c = pygal.Pie(inner_radius=.45, **common)
     labels = [str(lbl) for lbl in chart.labels]
@@ -150,9 +154,10 @@ def render(chart: Chart) -> Markup:
             c.add(label, [_point(chart, s, i, label)])
     else:
         c.x_labels = labels
-        if chart.kind == "bar" and len(labels) > 16:
+        most = 7 if narrow else 16
+        if chart.kind in ("bar", "line") and len(labels) > most:
             # keep every label in the table, but only every n-th on the axis
-            c.x_labels_major_every = max(1, len(labels) // 8)
+            c.x_labels_major_every = -(-len(labels) // most)
             c.show_minor_x_labels = False
         for s in chart.series:
             c.add(str(s.name), [_point(chart, s, i, labels[i]) for i in range(len(labels))])
@@ -164,6 +169,13 @@ def render(chart: Chart) -> Markup:
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(str(chart.title), quote=True)}" '
                                f'preserveAspectRatio="xMidYMid meet" ', 1)
     return Markup(svg)
+
+
+def render_responsive(chart: Chart) -> Markup:
+    """Two drawings of the chart: 800 units wide for wide screens and 420 for phones (the
+    stylesheet shows one of them: ``.bn-wide`` / ``.bn-narrow`` at 576 px), so labels stay
+    readable at 390 px."""
+    return Markup(f'<div class="bn-wide">{render(chart)}</div><div class="bn-narrow">{render(chart, 420)}</div>')
 
 
 def _point(chart: Chart, s: Series, i: int, label: str) -> dict | None:
@@ -188,4 +200,4 @@ def chart_from_widget(data: dict, title: Any = "") -> Chart:
                  title=title, money=data.get("money", True))
 
 
-__all__ = ["Chart", "Series", "render", "format_figure", "chart_from_widget", "KINDS", "COLOURS"]
+__all__ = ["Chart", "Series", "render", "render_responsive", "format_figure", "chart_from_widget", "KINDS", "COLOURS"]

@@ -147,6 +147,9 @@ def test_attainment_against_target(session, chain):
     # month to date at A: 10.00 + 20.00 + 5.50 - 10.00 = 25.50; expected 310 x 11/31 = 110.00
     assert (at.target, at.sales, at.expected) == (D("310.00"), D("25.50"), D("110.00"))
     assert at.percent == D("8.2") and at.pace == D("23.2")  # 25.5/310 = 8.23 %, 25.5/110 = 23.18 %
+    # the network: only A has a target, so only A's sales count against it (not B's 10.00)
+    net = figures.attainment(session, date(2026, 3, 11))
+    assert (net.target, net.sales) == (D("310.00"), D("25.50"))
     none = figures.attainment(session, date(2026, 3, 11), store_id=chain["b"].id)
     assert none.target is None and none.percent is None and none.sales == D("10.00")
 

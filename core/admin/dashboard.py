@@ -23,7 +23,7 @@ from flask import request, url_for
 from flask_admin import expose
 
 from core.admin.base import BanyanModelView, BanyanView
-from core.charts import Chart, Series, chart_from_widget, render
+from core.charts import Chart, Series, chart_from_widget, render_responsive
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import local_today
@@ -97,7 +97,7 @@ def compared_chart(rows, title, period: Period, dim: str, kind: str = "hbar", ba
 
 
 def _card(key, title, chart: Chart, note=None) -> dict:
-    return {"key": key, "title": title, "chart": chart, "svg": render(chart), "note": note}
+    return {"key": key, "title": title, "chart": chart, "svg": render_responsive(chart), "note": note}
 
 
 # --------------------------------------------------------------------------- the homes
@@ -213,7 +213,7 @@ def home_context() -> dict:
 
 def widget_svg(widget):
     """The SVG of a ``DashboardWidget`` of kind ``"bar"`` (drawn by ``core.charts``)."""
-    return render(chart_from_widget(widget.data, widget.title))
+    return render_responsive(chart_from_widget(widget.data, widget.title))
 
 
 # --------------------------------------------------------------------------- figures page

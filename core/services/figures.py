@@ -325,8 +325,9 @@ class Attainment:
 
 
 def attainment(session, today: date, store_ids=None, store_id: int | None = None) -> Attainment:
-    """The month of ``today`` (local): targets of ``store_id`` (or of all ``store_ids``)
-    added up, against net sales from the 1st through ``today``."""
+    """The month of ``today`` (local): the target of ``store_id``, or the targets of all
+    ``store_ids`` (None = every store) added up, against net sales from the 1st through
+    ``today`` of the same stores (for several stores: those that have a target this month)."""
     import calendar
 
     days_in_month = calendar.monthrange(today.year, today.month)[1]
@@ -334,8 +335,11 @@ def attainment(session, today: date, store_ids=None, store_id: int | None = None
     tg = targets(session, today.year, today.month, ids)
     target = sum(tg.values(), ZERO) if tg else None
     mtd = Period(today.replace(day=1), today)
-    filters = {"store": store_id} if store_id is not None else None
-    sales = totals(session, mtd, store_ids, filters).amount
+    if store_id is not None:
+        sales = totals(session, mtd, store_ids, {"store": store_id}).amount
+    else:
+        # the network against its targets: the sales of the stores that have one
+        sales = totals(session, mtd, sorted(tg) if tg else store_ids).amount
     elapsed = today.day
     expected = money(target * elapsed / days_in_month) if target else None
     percent = (sales * 100 / target).quantize(Decimal("0.1")) if target else None
