@@ -110,21 +110,19 @@ def _needs_lines(dim: str | None, filters: dict | None) -> bool:
 
 
 def _key_label(dim: str):
-    """(key column, label columns (joined by a space for people), joins) for a dimension
-    other than day."""
+    """(key column, joins the key needs, label table, label columns (joined by a space for
+    people)) for a dimension other than day. Sums are grouped by the key alone; the labels
+    are joined to the (few) grouped rows afterwards."""
     if dim == "store":
-        return Sale.store_id, (Store.code, Store.name), [(Store, Store.id == Sale.store_id)]
+        return Sale.store_id, [], Store, (Store.code, Store.name)
     if dim == "region":
-        return Store.region_id, (Region.name,), [(Store, Store.id == Sale.store_id), (Region, Region.id == Store.region_id)]
+        return Store.region_id, [(Store, Store.id == Sale.store_id)], Region, (Region.name,)
     if dim == "company":
-        return (Store.operating_company_id, (Company.name,),
-                [(Store, Store.id == Sale.store_id), (Company, Company.id == Store.operating_company_id)])
+        return Store.operating_company_id, [(Store, Store.id == Sale.store_id)], Company, (Company.name,)
     if dim == "category":
-        return (Product.category_id, (ProductCategory.name,),
-                [(Product, Product.id == SaleLine.product_id),
-                 (ProductCategory, ProductCategory.id == Product.category_id, True)])
+        return Product.category_id, [(Product, Product.id == SaleLine.product_id)], ProductCategory, (ProductCategory.name,)
     if dim == "clerk":
-        return SaleLine.clerk_id, (Employee.code, Employee.name), [(Employee, Employee.id == SaleLine.clerk_id, True)]
+        return SaleLine.clerk_id, [], Employee, (Employee.code, Employee.name)
     raise ValueError(f"unknown dimension {dim!r}; one of {', '.join(DIMENSIONS)}")
 
 
@@ -159,7 +157,7 @@ def compare(session, dim: str, period: Period, store_ids=None, filters: dict | N
     (a store that sold last year and not now shows 0 now)."""
     if dim == "day":
         raise ValueError("use by_day() for days")
-    key, label, joins = _key_label(dim)
+    key, joins, table, label = _key_label(dim)
     amount = _amount(dim, filters)
     prev, ly = period.previous(), period.last_year()
 
@@ -167,13 +165,13 @@ def compare(session, dim: str, period: Period, store_ids=None, filters: dict | N
         return func.coalesce(func.sum(case((_in_period(p), amount), else_=literal(0))), 0)
 
     tickets = func.count(func.distinct(case((_in_period(period), Sale.id), else_=None)))
-    cur = bucket(period).label("cur")
-    stmt = select(key.label("k"), cur, bucket(prev).label("prev"), bucket(ly).label("ly"), tickets.label("n"),
-                  *label).select_from(Sale)
-    stmt = _apply_joins(stmt, dim, filters)
-    stmt = _joins(stmt, joins)
-    stmt = (stmt.where(*_filters(store_ids, filters), or_(_in_period(period), _in_period(prev), _in_period(ly)))
-            .group_by(key, *label).order_by(cur.desc(), key))
+    inner = select(key.label("k"), bucket(period).label("cur"), bucket(prev).label("prev"), bucket(ly).label("ly"),
+                   tickets.label("n")).select_from(Sale)
+    inner = _joins(_apply_joins(inner, dim, filters), joins)
+    sub = (inner.where(*_filters(store_ids, filters), or_(_in_period(period), _in_period(prev), _in_period(ly)))
+           .group_by(key).subquery())
+    stmt = (select(sub.c.k, sub.c.cur, sub.c.prev, sub.c.ly, sub.c.n, *label)
+            .outerjoin(table, table.id == sub.c.k).order_by(sub.c.cur.desc(), sub.c.k))
     if limit:
         stmt = stmt.limit(limit)
     out = []
@@ -193,13 +191,14 @@ def by(session, dim: str, period: Period, store_ids=None, filters: dict | None =
     """Net sales by ``dim`` in ``period`` only: ``[Figure]``, largest first."""
     if dim == "day":
         return [Figure(d, f"{d:%Y-%m-%d}", a, n) for d, a, n in _days(session, period, store_ids, filters)]
-    key, label, joins = _key_label(dim)
+    key, joins, table, label = _key_label(dim)
     amount = _amount(dim, filters)
-    total = func.coalesce(func.sum(amount), 0).label("a")
-    stmt = select(key, total, func.count(func.distinct(Sale.id)), *label).select_from(Sale)
-    stmt = _joins(_apply_joins(stmt, dim, filters), joins)
-    stmt = (stmt.where(*_filters(store_ids, filters), _in_period(period)).group_by(key, *label)
-            .order_by(total.desc(), key))
+    inner = select(key.label("k"), func.coalesce(func.sum(amount), 0).label("a"),
+                   func.count(func.distinct(Sale.id)).label("n")).select_from(Sale)
+    inner = _joins(_apply_joins(inner, dim, filters), joins)
+    sub = inner.where(*_filters(store_ids, filters), _in_period(period)).group_by(key).subquery()
+    stmt = (select(sub.c.k, sub.c.a, sub.c.n, *label).outerjoin(table, table.id == sub.c.k)
+            .order_by(sub.c.a.desc(), sub.c.k))
     if limit:
         stmt = stmt.limit(limit)
     return [Figure(k, _label(dim, k, names), money(a or 0), int(n or 0))
