@@ -249,7 +249,8 @@ class DashboardWidget:
     """A dashboard block: ``kind`` is "number", "table" or "bar"; ``data`` fits the kind.
 
     number: {"value": str}; table: {"columns": [...], "rows": [[...]]};
-    bar: {"labels": [...], "values": [...]}.
+    bar: {"labels": [...], "values": [...], "links"?: [url | None], "kind"?: "bar" | "hbar" |
+    "line" | "pie", "money"?: bool}, drawn by ``core.charts``.
     """
 
     key: str

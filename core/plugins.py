@@ -34,7 +34,7 @@ from core.addons.graph import check_versions, toposort
 from core.errors import AddonError
 
 KERNEL_PLUGINS = ("core.defaults.kernel", "core.defaults.payments", "core.defaults.pricing",
-                  "core.defaults.api", "core.defaults.admin", "core.defaults.imports")
+                  "core.defaults.api", "core.defaults.admin", "core.defaults.imports", "core.defaults.dashboard")
 
 
 def owner_of(plugin_name: str) -> str:

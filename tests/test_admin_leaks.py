@@ -15,7 +15,7 @@ from sqlalchemy import select
 from core.admin.base import BanyanModelView
 from core.admin.testing import admin_app, login  # noqa: F401
 from core.db import RUNTIME
-from core.models import Customer, PriceList, Warehouse
+from core.models import Customer, PriceList, SalesTarget, Warehouse
 from core.models.approval import ApprovalRequest
 from core.plugins import build_registry
 from core.security.scope import scoped_column
@@ -53,6 +53,7 @@ def world(session, make):
         make.employee(store=store, name=f"Emp{key}")
         session.add(Warehouse(code=f"WH{key}{store.id}", name=f"Wh{key}", company_id=company.id, store_id=store.id))
         session.add(PriceList(code=f"PL{key}{store.id}", name=f"Pl{key}", store_id=store.id))
+        session.add(SalesTarget(store_id=store.id, year=2026, month=3, amount=Decimal("1000.00")))
         session.add(ApprovalRequest(action="core.sale.refund", label=f"Refund {sale.number}",
                                     payload={"sale_id": sale.id}, amount=Decimal("9999"), store_id=store.id))
         out[key] = {"company": company, "store": store, "customer": customer, "sale": sale}

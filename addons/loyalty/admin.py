@@ -9,7 +9,6 @@ from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
-from core.localtime import local_days_start
 from core.models import Company, Customer, Store
 
 from . import config, services
@@ -129,24 +128,70 @@ class MemberPointsView(BanyanView):
 
 
 class ReportsView(BanyanView):
-    """Liability per store and franchisee, breakage, clearing, promotion results, leaderboard."""
+    """Liability per store and franchisee, breakage, clearing, promotion results (each ROI
+    with how it was computed), leaderboard (masked names) for a period of local days; each
+    table exports to CSV (UTF-8 with BOM) or XLSX with ``?export=csv|xlsx&table=NAME``."""
 
     permission = "loyalty.report.read"
+    TABLES = ("liability", "breakage", "clearing", "results", "leaders")
 
     @expose("/")
     def index(self):
+        from core.reporting import export_response, last_days, period_from_args
+        from core.security.scope import scope_of
         from core.web import db_session
 
         s = db_session()
-        days = request.args.get("days", default=90, type=int)
-        since = local_days_start(max(1, min(days, 3660)))  # whole local days, today included
+        errors = {}
+        try:
+            period = period_from_args(request.args, default_days=90)
+        except BusinessError as exc:
+            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
+            period = last_days(90)
+        lo, hi = period.bounds()
+        scope = scope_of(s)
+        store_ids = None if scope is None or scope.store_ids is None else sorted(scope.store_ids)
         companies = dict(s.execute(select(Company.id, Company.name)).all())
         stores = dict(s.execute(select(Store.id, Store.name)).all())
-        return self.render("loyalty/reports.html", days=days, companies=companies, stores=stores,
-                           liability=services.liability(s), breakage=services.breakage(s, date_from=since),
-                           clearing=services.clearing(s, date_from=since),
-                           results=services.promotion_results(s, date_from=since),
-                           leaders=services.leaderboard(s, date_from=since))
+        results = services.promotion_results(s, date_from=lo, date_to=hi)
+        for r in results:
+            r["how"] = services.roi_explanation(r)
+        data = {"liability": services.liability(s, store_ids=store_ids),
+                "breakage": services.breakage(s, date_from=lo, date_to=hi),
+                "clearing": services.clearing(s, date_from=lo, date_to=hi),
+                "results": results,
+                "leaders": services.leaderboard(s, date_from=lo, date_to=hi, store_ids=store_ids, limit=50)}
+        fmt, table = request.args.get("export"), request.args.get("table")
+        if fmt and not errors:
+            if table not in self.TABLES:
+                errors["table"] = [gettext("Pick a value from the list.")]
+            else:
+                columns, rows = self._table(table, data[table], companies, stores)
+                return export_response(fmt, f"loyalty_{table}", columns, rows, period)
+        return self.render("loyalty/reports.html", period=period, errors=errors, companies=companies,
+                           stores=stores, **data), 400 if errors else 200
+
+    @staticmethod
+    def _table(name, rows, companies, stores):
+        t = gettext
+        if name == "liability":
+            return ([t("Franchisee"), t("Store"), t("Points"), t("Value")],
+                    [[companies.get(r["company_id"], ""), stores.get(r["store_id"], ""), r["points"], r["value"]]
+                     for r in rows])
+        if name == "breakage":
+            return ([t("Franchisee"), t("Points"), t("Value")],
+                    [[companies.get(r["company_id"], ""), r["points"], r["value"]] for r in rows])
+        if name == "clearing":
+            return ([t("Owed by (earned at)"), t("Owed to (redeemed at)"), t("Points"), t("Value")],
+                    [[companies.get(r["owed_by"], ""), companies.get(r["owed_to"], ""), r["points"], r["value"]]
+                     for r in rows])
+        if name == "results":
+            return ([t("Promotion"), t("Uses"), t("Discount"), t("Sales"), t("Cost of goods"), t("Margin"), t("ROI"),
+                     t("How it was computed")],
+                    [[r["name"], r["uses"], r["discount"], r["sales"], r["cost"], r["margin"], r["roi"], r["how"]]
+                     for r in rows])
+        return ([t("Rank"), t("Member"), t("Phone"), t("Points")],
+                [[r["rank"], r["name"], r["phone"], r["points"]] for r in rows])
 
 
 def views():

@@ -21,18 +21,31 @@ from .models import LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, Promotion
 
 def leaderboard(session, date_from=None, date_to=None, store_ids=None, limit: int = 10) -> list[dict]:
     """Members ranked by points earned (net of refunds) in ``[date_from, date_to)`` (naive
-    UTC), at most ``limit``: ``[{"rank", "customer_id", "points": int}]``, only positive totals."""
-    stmt = (select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points).label("pts"))
-            .where(LoyaltyEntry.kind == "earn").group_by(LoyaltyEntry.customer_id)
-            .order_by(func.sum(LoyaltyEntry.points).desc(), LoyaltyEntry.customer_id).limit(limit))
+    UTC), at most ``limit``: ``[{"rank", "customer_id", "name", "phone", "points": int}]``,
+    only positive totals. ``name`` and ``phone`` are **masked** (``core.lookup.mask_name``:
+    ``张小明`` -> ``张*明``; the phone's middle hidden), so the board can be shown and exported
+    without disclosing who the members are; ``customer_id`` stays for links."""
+    from core.api.schemas import mask
+    from core.lookup import mask_name
+    from core.models import Customer
+
+    pts = func.sum(LoyaltyEntry.points).label("pts")
+    ranked = (select(LoyaltyEntry.customer_id.label("cid"), pts)
+              .where(LoyaltyEntry.kind == "earn").group_by(LoyaltyEntry.customer_id)
+              .order_by(pts.desc(), LoyaltyEntry.customer_id).limit(limit))
     if date_from is not None:
-        stmt = stmt.where(LoyaltyEntry.posted_at >= date_from)
+        ranked = ranked.where(LoyaltyEntry.posted_at >= date_from)
     if date_to is not None:
-        stmt = stmt.where(LoyaltyEntry.posted_at < date_to)
+        ranked = ranked.where(LoyaltyEntry.posted_at < date_to)
     if store_ids is not None:
-        stmt = stmt.where(LoyaltyEntry.store_id.in_(list(store_ids)))
-    return [{"rank": i + 1, "customer_id": c, "points": int(p)}
-            for i, (c, p) in enumerate(session.execute(stmt)) if p and p > 0]
+        ranked = ranked.where(LoyaltyEntry.store_id.in_(list(store_ids)))
+    sub = ranked.subquery()
+    rows = session.execute(select(sub.c.cid, sub.c.pts, Customer.name, Customer.phone)
+                           .outerjoin(Customer, Customer.id == sub.c.cid)
+                           .order_by(sub.c.pts.desc(), sub.c.cid)).all()
+    return [{"rank": i + 1, "customer_id": c, "name": mask_name(name) or "****", "phone": mask(phone) or "",
+             "points": int(p)}
+            for i, (c, p, name, phone) in enumerate(rows) if p and p > 0]
 
 
 def liability(session, store_ids=None) -> list[dict]:
@@ -84,10 +97,12 @@ def clearing(session, date_from=None, date_to=None) -> list[dict]:
 
 
 def promotion_results(session, date_from=None, date_to=None) -> list[dict]:
-    """Per promotion: uses, discount given, sales and margin of the tickets that used it,
-    ROI = margin / discount (from core_sale_adjustment.rule_code; refunds netted):
-    ``[{"code", "name", "uses": int, "discount", "sales", "margin": Decimal, "roi": Decimal |
-    None}]``, largest discount first; sales confirmed in ``[date_from, date_to)``."""
+    """Per promotion: uses, discount given, sales, cost of goods and margin of the tickets that
+    used it, ROI = margin / discount (from core_sale_adjustment.rule_code; refunds netted;
+    cost = ``core_product.cost`` x quantity, margin = sales - cost):
+    ``[{"code", "name", "uses": int, "discount", "sales", "cost", "margin": Decimal, "roi":
+    Decimal | None}]``, largest discount first; sales confirmed in ``[date_from, date_to)``.
+    :func:`roi_explanation` says how a row's ROI was computed."""
     prefix = promotions.RULE_PREFIX
     adj = (select(SaleAdjustment.sale_id, SaleAdjustment.rule_code, func.sum(SaleAdjustment.amount).label("disc"))
            .join(Sale, Sale.id == SaleAdjustment.sale_id)
@@ -114,10 +129,27 @@ def promotion_results(session, date_from=None, date_to=None) -> list[dict]:
         pcode = code[len(prefix):]
         discount = money(-(disc or 0))
         margin = money(margin or 0)
+        sales = money(sales or 0)
         out.append({"code": pcode, "name": names.get(pcode, pcode), "uses": int(uses), "discount": discount,
-                    "sales": money(sales or 0), "margin": margin,
+                    "sales": sales, "cost": sales - margin, "margin": margin,
                     "roi": (margin / discount).quantize(Decimal("0.01")) if discount else None})
     return out
+
+
+def roi_explanation(row: dict) -> str:
+    """How a :func:`promotion_results` row's ROI was computed, with its own figures, in the
+    request's language: "ROI = margin ÷ discount = (sales 500.00 − cost of goods 300.00) ÷
+    discount 50.00 = 4.00 (12 tickets that used it, refunds netted)"."""
+    from core.i18n import gettext
+
+    figures = dict(sales=f"{row['sales']:,.2f}", cost=f"{row['cost']:,.2f}", margin=f"{row['margin']:,.2f}",
+                   discount=f"{row['discount']:,.2f}", uses=row["uses"])
+    if row.get("roi") is None:
+        return gettext("No ROI: no discount was given (margin %(margin)s = sales %(sales)s − cost of goods "
+                       "%(cost)s, on %(uses)s tickets).", **figures)
+    return gettext("ROI = margin ÷ discount = (sales %(sales)s − cost of goods %(cost)s) ÷ discount %(discount)s "
+                   "= %(roi)s, on the %(uses)s tickets that used it, refunds netted.", roi=f"{row['roi']:,.2f}",
+                   **figures)
 
 
 def invariant_breaches(session) -> list[tuple[str, str, tuple]]:

@@ -32,6 +32,7 @@ Stable API (``__all__``)::
     year_end_rebates(session, year, apply=False) -> list[dict]
     expire_due(session, at=None) -> int               # points expired (periodic job)
     leaderboard, liability, breakage, clearing, promotion_results -> list[dict]   # reports
+    roi_explanation(row) -> str       # how a promotion_results row's ROI was computed
     whatif(session, date_from, date_to, change=None, store_ids=None) -> dict
     preview_promotions(session, req: CheckoutRequest) -> dict
     invariant_breaches(session), unreversed_refunds(session, limit=100)
@@ -75,7 +76,7 @@ from .models import (Coupon, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, Promotio
 from .payment import _refunded_money, capture_points, points_for_amount, refund_points
 from .promotions import validate_coupon
 from .reports import (breakage, clearing, invariant_breaches, leaderboard, liability, promotion_results,
-                      unreversed_refunds)
+                      roi_explanation, unreversed_refunds)
 from .rewards import _rebate_promotion, new_coupon_code, redeem_reward, year_end_rebates
 from .simulation import _past_sales, _snapshot, preview_promotions, whatif
 
@@ -86,6 +87,6 @@ __all__ = [
     # rewards, coupons, points as payment
     "redeem_reward", "validate_coupon", "points_for_amount", "year_end_rebates",
     # reports and simulation
-    "leaderboard", "liability", "breakage", "clearing", "promotion_results", "whatif",
+    "leaderboard", "liability", "breakage", "clearing", "promotion_results", "roi_explanation", "whatif",
     "preview_promotions", "invariant_breaches", "unreversed_refunds",
 ]

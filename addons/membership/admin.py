@@ -408,7 +408,9 @@ def confirmation_lines(s, customer, op, card, form) -> list:
 
 
 class LiabilityPage(BanyanView):
-    """Outstanding stored value by issuing store and franchisee, breakage, inter-company clearing."""
+    """Stored value rolled forward over a period (opening, top-ups, bonus, spend, refunds,
+    adjustments, transfers, forfeits, closing) by issuing store, exported to CSV or XLSX;
+    outstanding stored value now by store and franchisee; clearing in the period."""
 
     permission = "membership.report.read"
 
@@ -416,19 +418,39 @@ class LiabilityPage(BanyanView):
     def index(self):
         from sqlalchemy import func
 
+        from core.reporting import export_response, last_days, period_from_args
         from core.security.scope import scope_of
         from core.web import db_session
 
         s = db_session()
         scope = scope_of(s)
         store_ids = None if scope is None or scope.store_ids is None else sorted(scope.store_ids)
+        errors = {}
+        try:
+            period = period_from_args(request.args, default_days=30)
+        except BusinessError as exc:
+            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
+            period = last_days(30)
+        lo, hi = period.bounds()
         stores = dict(s.execute(select(Store.id, Store.name)).all())
         companies = dict(s.execute(select(Company.id, Company.name)).all())
+        movements = svc.liability_movements(s, lo, hi, store_ids)
+        kinds = [("opening", _l("Opening balance")), ("topup", _l("Top-ups")), ("bonus", _l("Bonus")),
+                 ("spend", _l("Spent")), ("refund", _l("Refunded")), ("adjust", _l("Adjustments")),
+                 ("transfer", _l("Transfers")), ("forfeit", _l("Forfeited")), ("closing", _l("Closing balance"))]
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            columns = [gettext("Store"), gettext("Franchisee")] + [str(label) for _k, label in kinds]
+            rows = [[stores.get(r["store_id"], r["store_id"]), companies.get(r["company_id"], r["company_id"])]
+                    + [r[k] for k, _label in kinds] for r in movements]
+            return export_response(fmt, "stored_value_liability", columns, rows, period)
         clearing = s.execute(select(ClearingEntry.from_company_id, ClearingEntry.to_company_id,
                                     func.sum(ClearingEntry.amount))
+                             .where(ClearingEntry.posted_at >= lo, ClearingEntry.posted_at < hi)
                              .group_by(ClearingEntry.from_company_id, ClearingEntry.to_company_id)).all()
         return self.render("membership/liability.html", liability=svc.liability(s, store_ids), stores=stores,
-                           companies=companies, clearing=clearing)
+                           companies=companies, clearing=clearing, movements=movements, kinds=kinds,
+                           period=period, errors=errors), 400 if errors else 200
 
 
 def views(app=None):

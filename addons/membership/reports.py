@@ -35,6 +35,40 @@ def liability(session, store_ids=None) -> dict:
             "breakage": -money(breakage or 0)}
 
 
+#: the stored-value movements of a period, in the order a roll-forward shows them
+MOVEMENT_KINDS = ("topup", "bonus", "spend", "refund", "adjust", "transfer", "forfeit")
+
+
+def liability_movements(session, date_from, date_to, store_ids=None) -> list[dict]:
+    """The stored-value liability rolled forward over ``[date_from, date_to)`` (naive UTC,
+    e.g. ``core.reporting.Period.bounds()``), per issuing store, in **one** grouped query:
+    ``[{"store_id", "company_id", "opening", "topup", "bonus", "spend", "refund", "adjust",
+    "transfer", "forfeit", "closing": Decimal}]``. ``opening`` is the balance before
+    ``date_from``, ``closing`` the balance before ``date_to``; the movements are the ledger's
+    signed amounts of each kind in the period, so ``opening + movements = closing``. Limited
+    to ``store_ids`` (issuing stores) when given. Reads the whole chain (like :func:`liability`);
+    surfaces pass the user's stores."""
+    amt = StoredValueEntry.amount
+    at = StoredValueEntry.posted_at
+    in_period = and_(at >= date_from, at < date_to)
+    cols = [func.coalesce(func.sum(case((at < date_from, amt), else_=0)), 0).label("opening")]
+    cols += [func.coalesce(func.sum(case((and_(in_period, StoredValueEntry.kind == k), amt), else_=0)), 0).label(k)
+             for k in MOVEMENT_KINDS]
+    cols.append(func.coalesce(func.sum(case((at < date_to, amt), else_=0)), 0).label("closing"))
+    stmt = (select(StoredValueEntry.issuer_store_id, StoredValueEntry.issuer_company_id, *cols)
+            .where(at < date_to).group_by(StoredValueEntry.issuer_store_id, StoredValueEntry.issuer_company_id)
+            .order_by(StoredValueEntry.issuer_store_id, StoredValueEntry.issuer_company_id))
+    if store_ids is not None:
+        stmt = stmt.where(StoredValueEntry.issuer_store_id.in_(list(store_ids)))
+    out = []
+    for store_id, company_id, opening, *rest in _x(session, stmt).all():
+        row = {"store_id": store_id, "company_id": company_id, "opening": money(opening or 0)}
+        row.update({k: money(v or 0) for k, v in zip(MOVEMENT_KINDS, rest[:-1])})
+        row["closing"] = money(rest[-1] or 0)
+        out.append(row)
+    return out
+
+
 def clearing_balance(session, from_company_id: int, to_company_id: int) -> Decimal:
     """What ``from_company`` owes ``to_company`` for stored value spent at its stores."""
     return money(_x(session, select(func.coalesce(func.sum(ClearingEntry.amount), 0))

@@ -17,7 +17,8 @@ def bar_rows(data: dict) -> list[tuple[str, float, float]]:
 
 
 class DashboardView(AdminIndexView):
-    """Home page: widgets from every addon (``dashboard_widgets``), limited to the user's stores."""
+    """Home page: the figures of the user's role (``core.admin.dashboard``), then the widgets
+    from every addon (``dashboard_widgets``), limited to the user's stores."""
 
     def __init__(self):
         super().__init__(name=_l("Home"), url="/admin", endpoint="admin")
@@ -43,7 +44,11 @@ class DashboardView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        return self.render("banyan/dashboard.html", widgets=self.widgets(), bar_rows=bar_rows)
+        from core.admin.dashboard import home_context, widget_svg
+
+        home = home_context()  # the home of the user's role (core.admin.dashboard)
+        return (self.render("banyan/dashboard.html", home=home, widgets=self.widgets(), bar_rows=bar_rows,
+                            widget_svg=widget_svg), 400 if home.get("errors") else 200)
 
 
 class CheckoutView(BanyanView):

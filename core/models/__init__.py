@@ -12,6 +12,7 @@ from core.models.notify import MailMessage, Notification
 from core.models.org import Company, Region, Store, Warehouse
 from core.models.product import PriceList, PriceListItem, Product, ProductCategory
 from core.models.sale import DocumentSequence, Sale, SaleAdjustment, SaleLine, SalePayment
+from core.models.target import SalesTarget
 from core.models.till import TillFavourite
 
 KERNEL_MODELS = (
@@ -19,7 +20,7 @@ KERNEL_MODELS = (
     PriceList, PriceListItem, Employee, Role, RolePermission, User, ApiToken, Sale, SaleLine,
     SaleAdjustment, SalePayment, DocumentSequence, AuditLog, InstalledAddon, JobRun,
     ApprovalRequest, ApprovalVote, ConfigVersion, IdempotencyRecord, Notification, MailMessage, FileRecord,
-    ImportRun, TillFavourite,
+    ImportRun, TillFavourite, SalesTarget,
 )
 
 #: the kernel's plain (association) tables, declared through register_models like its classes
