@@ -16,7 +16,7 @@ field                    accepts
                          ``places=`` the most decimals, ``low_inclusive``/``high_inclusive``
 ``MoneyIn()``            an amount: at most 2 decimals, ``0 <= v < 10**11`` (``positive=True``:
                          ``> 0``; ``allow_negative=True``: ``-10**11 < v``; ``high=``: a
-                         business ceiling, inclusive)
+                         business ceiling, inclusive, and ``-high`` the floor when negative)
 ``Qty()``                a quantity: ``0 < v < 10**8``, at most 3 decimals
 ``Points()``             whole points, non-zero, ``|v| <= 10**9`` (``allow_negative=True``)
 ``Instant()``            an ISO 8601 datetime (offset, or the chain's local time), to naive UTC
@@ -184,12 +184,13 @@ MONEY_HIGH = 10**11
 def MoneyIn(*, positive: bool = False, allow_negative: bool = False, high=None, **kw) -> DecimalIn:
     """An amount of money: at most two decimals. Default ``0 <= v < 10**11``; ``positive``:
     ``v > 0``; ``allow_negative``: ``-10**11 < v`` (an adjustment); ``high``: a business
-    ceiling, inclusive (``MoneyIn(positive=True, high=10_000_000)``)."""
-    low = -MONEY_HIGH if allow_negative else 0
-    low_inclusive = not (positive or allow_negative)
+    ceiling, inclusive (``MoneyIn(positive=True, high=10_000_000)``), with ``allow_negative``
+    also the floor (``-high <= v <= high``)."""
     if high is None:
-        return DecimalIn(low, MONEY_HIGH, low_inclusive, places=2, **kw)
-    return DecimalIn(low, high, low_inclusive, high_inclusive=True, places=2, **kw)
+        low = -MONEY_HIGH if allow_negative else 0
+        return DecimalIn(low, MONEY_HIGH, not (positive or allow_negative), places=2, **kw)
+    low = -Decimal(high) if allow_negative else 0
+    return DecimalIn(low, high, not positive, high_inclusive=True, places=2, **kw)
 
 
 def Qty(**kw) -> DecimalIn:
