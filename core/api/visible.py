@@ -19,11 +19,12 @@ outside ``1..2**31-1`` is "not visible" without a query (a database would refuse
 
 Rows that belong to a user rather than to a store (a token, an import run, a notification)
 pass an extra condition: ``get_visible(ImportRun, ident, where=[ImportRun.user_id == me])``
-answers the same 404 for another user's row.
+answers the same 404 for another user's row; a rule that is Python, not SQL, is ``allow``
+(``allow=lambda token: may_manage(token.user_id)``).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import bindparam, select
 
@@ -69,14 +70,14 @@ def _find(model, ident, where: tuple, options: tuple, session):
 
 
 def get_visible(model, ident: int, field: str = "id", *, where: Iterable = (), options: Iterable = (),
-                session=None) -> Any:
+                allow: Callable[[Any], bool] | None = None, session=None) -> Any:
     """The row ``ident`` of ``model`` named by a **path parameter**, if the user's record
-    scope shows it (and every ``where`` criterion holds), else :class:`~core.errors.NotFound`
-    (HTTP 404) on ``field``, ``"Not found."``, the same for a missing row and for a row out
-    of scope. ``options``: loader options (``selectinload(Sale.lines)``). ``session``:
-    default the request's scoped session."""
+    scope shows it (and every ``where`` criterion holds, and ``allow(row)`` when given), else
+    :class:`~core.errors.NotFound` (HTTP 404) on ``field``, ``"Not found."``, the same for a
+    missing row and for a row out of scope. ``options``: loader options
+    (``selectinload(Sale.lines)``). ``session``: default the request's scoped session."""
     row = _find(model, ident, tuple(where), tuple(options), session)
-    if row is None:
+    if row is None or (allow is not None and not allow(row)):
         raise NotFound({field: _l("Not found.")})
     return row
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from core.api import AUTHENTICATED, Blueprint, can, paginate_select, request_user, requires
 from core.api import schemas as S
-from core.api.visible import MAX_ID, scope_store_ids
+from core.api.visible import get_visible, scope_store_ids
 from core.db import transaction
 from core.errors import BusinessError, Forbidden, NotFound
 from core.i18n import lazy_gettext as _l
@@ -34,6 +34,7 @@ def list_tokens(args, pagination_parameters):
         stmt = stmt.where(ApiToken.revoked_at.is_(None))
     target = db_session().get(User, user_id)
     if target is None or not _may_manage_tokens_of(target):
+        # whose tokens to list: answered like a path (404), so a user's existence does not leak
         raise NotFound({"user_id": _l("Not found.")})
     return paginate_select(db_session(), stmt, pagination_parameters)
 
@@ -66,9 +67,7 @@ def revoke_api_token(token_id):
     from core.security.tokens import revoke
 
     s = db_session()
-    token = s.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
-    if token is None or not _may_manage_tokens_of(s.get(User, token.user_id)):
-        raise NotFound({"id": _l("Not found.")})
+    token = get_visible(ApiToken, token_id, allow=lambda t: _may_manage_tokens_of(s.get(User, t.user_id)))
     with transaction(s):
         revoke(s, token.id)
 
