@@ -116,7 +116,6 @@ COUPON_TARGET = "loyalty.coupon"
 @requires("loyalty.points.read")
 @blp.arguments(S.LoyaltyCouponQuery, location="query")
 @blp.response(200, S.LoyaltyCouponOut)
-@blp.alt_response(422, description="a customer or store you may not see, or a malformed code")
 @blp.alt_response(429, description="too many coupon checks by this user; the Retry-After header gives the seconds")
 def validate_coupon(args):
     """Whether a coupon code can be used now (for this customer and store).

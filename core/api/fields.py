@@ -120,6 +120,8 @@ class Points(fields.Integer):
 
     def __init__(self, allow_negative: bool = False, **kw):
         self.allow_negative = allow_negative
+        doc = {"minimum": -POINTS_MAX if allow_negative else 1, "maximum": POINTS_MAX}
+        kw["metadata"] = {**doc, **kw.get("metadata", {})}
         super().__init__(strict=True, **kw)
 
     def _deserialize(self, value, attr, data, **kw):
@@ -149,8 +151,10 @@ class DecimalIn(fields.Decimal):
                  **kw):
         self.low, self.high, self.low_inclusive = Decimal(low), Decimal(high), low_inclusive
         self.high_inclusive, self.max_places = high_inclusive, places
-        kw.setdefault("metadata", {})
-        kw["metadata"] = {**DECIMAL_DOC, **kw["metadata"]}
+        doc = dict(DECIMAL_DOC)
+        if self.low < 0:  # a negative value is allowed: say so in the OpenAPI pattern
+            doc["pattern"] = "^-?" + doc["pattern"][1:]
+        kw["metadata"] = {**doc, **kw.get("metadata", {})}
         super().__init__(as_string=True, allow_nan=False, **kw)
 
     def _deserialize(self, value, attr, data, **kw):
