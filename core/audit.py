@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from core.db import RUNTIME, USER_ID, InfoKey
 from core.models import AuditLog, DocumentSequence, SaleAdjustment, SaleLine, SalePayment
 
 SKIP = {AuditLog, DocumentSequence, SaleLine, SaleAdjustment, SalePayment}
@@ -53,11 +54,15 @@ def _changes(obj, created: bool) -> dict:
     return out
 
 
+#: what the flush under way changes, collected before it and written after it
+_PENDING: InfoKey[list] = InfoKey("core.audit.pending")
+
+
 @event.listens_for(Session, "before_flush")
 def _collect(session, _ctx, _instances):
-    if session.info.get("runtime") is None:
+    if RUNTIME.get(session) is None:
         return
-    pending = session.info.setdefault("_audit_pending", [])
+    pending = _PENDING.setdefault(session, list)
     for obj in session.new:
         if _audited(obj) and getattr(type(obj), "__audit_create__", True):
             pending.append(("create", obj, None))
@@ -72,10 +77,10 @@ def _collect(session, _ctx, _instances):
 
 @event.listens_for(Session, "after_flush")
 def _write(session, _ctx):
-    pending = session.info.pop("_audit_pending", None)
+    pending = _PENDING.pop(session)
     if not pending:
         return
-    user_id = session.info.get("user_id")
+    user_id = USER_ID.get(session)
     rows = []
     for action, obj, changes in pending:
         ident = inspect(obj).identity

@@ -132,14 +132,31 @@ class PaymentMethod:
 
 
 @dataclass(frozen=True)
+class PanelLink:
+    """A link under a :class:`SummaryPanel` on the back office's customer page: the Flask
+    endpoint (``"membership_member_page.index"``) and its URL parameters. The page shows it
+    only when the endpoint exists and the user holds ``permission`` (when given); a
+    ``primary`` link is drawn as a button (say "Enrol")."""
+
+    label: Any
+    endpoint: str
+    params: tuple[tuple[str, Any], ...] = ()
+    permission: str | None = None
+    primary: bool = False
+
+
+@dataclass(frozen=True)
 class SummaryPanel:
-    """A block on the customer page / caller card: ``fields`` is a list of (label, value)."""
+    """A block on the customer page / caller card: ``fields`` is a list of (label, value);
+    ``links`` are :class:`PanelLink` objects to the addon's own pages for this customer
+    (the back office shows them, the API leaves them out)."""
 
     title: Any
     fields: tuple[tuple[Any, Any], ...]
     priority: int = 100
     permission: str | None = None
     addon: str = ""
+    links: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any, Callable, Generic, TypeVar, overload
 
-from sqlalchemy import MetaData, Numeric, create_engine, event
+from sqlalchemy import MetaData, Numeric, create_engine, event, util
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -80,25 +81,124 @@ def make_engine(url: str, echo: bool = False, **kw) -> Engine:
     return register_engine(create_engine(u, echo=echo, isolation_level="READ COMMITTED", **kw))
 
 
+T = TypeVar("T")
+_UNSET: Any = object()
+
+
+class InfoKey(Generic[T]):
+    """A typed key of ``session.info``, as pytest's ``StashKey``: the key object itself is
+    the dictionary key (hashed by identity), so two modules can never collide on a name and a
+    type checker knows what the value is. Define one per module, at import time::
+
+        SCOPE: InfoKey[Scope] = InfoKey("core.scope")
+        SCOPE.set(session, scope)
+        scope = SCOPE.get(session)          # Scope | None
+
+    ``name`` (dotted, starting with the owning package: ``core.`` or the addon's name) is for
+    ``repr`` and error messages only. Sessions made by :func:`make_session_factory` refuse any
+    other kind of key in ``session.info`` (``TypeError``). Per-transaction values that must
+    be dropped on commit and rollback go through :class:`core.cache.TransactionMemo` instead.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"InfoKey({self.name!r})"
+
+    @overload
+    def get(self, session: Session) -> T | None: ...
+    @overload
+    def get(self, session: Session, default: T) -> T: ...
+
+    def get(self, session, default=None):
+        """The value in ``session``, or ``default`` (None) when it is not set."""
+        return session.info.get(self, default)
+
+    def require(self, session: Session) -> T:
+        """The value in ``session``; ``KeyError`` naming the key when it is not set."""
+        try:
+            return session.info[self]
+        except KeyError:
+            raise KeyError(f"session.info has no {self.name!r}") from None
+
+    def set(self, session: Session, value: T) -> None:
+        dict.__setitem__(session.info, self, value)
+
+    def setdefault(self, session: Session, factory: Callable[[], T]) -> T:
+        """The value in ``session``; when not set, ``factory()`` is stored and returned."""
+        info = session.info
+        value = info.get(self, _UNSET)
+        if value is _UNSET:
+            value = factory()
+            dict.__setitem__(info, self, value)
+        return value
+
+    def pop(self, session: Session, default: T | None = None) -> T | None:
+        """Remove the value; answers it, or ``default`` when it was not set."""
+        return session.info.pop(self, default)
+
+    def is_set(self, session: Session) -> bool:
+        return self in session.info
+
+
+class SessionInfo(dict):
+    """``session.info`` of Banyan sessions: only :class:`InfoKey` keys may be stored (plain
+    strings in three naming styles collided and could not be found by name)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def _check(key) -> None:
+        if not isinstance(key, InfoKey):
+            raise TypeError(f"session.info takes core.db.InfoKey keys, not {key!r}: "
+                            "define a module-level InfoKey (docs/writing-an-addon.md)")
+
+    def __setitem__(self, key, value) -> None:
+        self._check(key)
+        dict.__setitem__(self, key, value)
+
+    def setdefault(self, key, default=None):
+        self._check(key)
+        return dict.setdefault(self, key, default)
+
+    def update(self, *args, **kw) -> None:
+        for key in dict(*args, **kw):
+            self._check(key)
+        dict.update(self, *args, **kw)
+
+
+class BanyanSession(Session):
+    """The session class of every runtime: a plain :class:`~sqlalchemy.orm.Session` whose
+    ``info`` is a :class:`SessionInfo`."""
+
+    @util.memoized_property
+    def info(self) -> SessionInfo:  # type: ignore[override]
+        return SessionInfo()
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions of ``engine``; every ORM write goes through the column rules' flush guard
-    (``core.fields.check_flush``): a value a column cannot hold is a ``BusinessError``."""
+    """Sessions of ``engine`` (:class:`BanyanSession`); every ORM write goes through the
+    column rules' flush guard (``core.fields.check_flush``): a value a column cannot hold is
+    a ``BusinessError``."""
     from core.fields import install_flush_guard
 
     install_flush_guard()
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=engine, class_=BanyanSession, expire_on_commit=False)
 
 
 @contextlib.contextmanager
 def transaction(session: Session):
     """One business operation = one transaction: commit on success, roll back on any error.
 
-    While ``session.info[HOLD_COMMIT]`` is set (:mod:`core.idempotency` sets it around an
+    While :data:`HOLD_COMMIT` is set (:mod:`core.idempotency` sets it around an
     idempotent request), success only flushes: the holder commits, after writing its own
     rows in the same transaction. Errors still roll back at once."""
     try:
         yield session
-        if session.info.get(HOLD_COMMIT):
+        if HOLD_COMMIT.get(session):
             session.flush()
         else:
             session.commit()
@@ -107,8 +207,12 @@ def transaction(session: Session):
         raise
 
 
-#: ``session.info`` key: :func:`transaction` leaves the commit to whoever set it
-HOLD_COMMIT = "banyan_hold_commit"
+#: set (True): :func:`transaction` leaves the commit to whoever set it
+HOLD_COMMIT: InfoKey[bool] = InfoKey("core.hold_commit")
+#: the :class:`core.runtime.Runtime` that made the session (read it with ``runtime_of``)
+RUNTIME: InfoKey[Any] = InfoKey("core.runtime")
+#: id of the user the session acts for (audit rows, imports), when there is one
+USER_ID: InfoKey[int] = InfoKey("core.user_id")
 
 
 def serialises_writers(session: Session) -> bool:

@@ -199,6 +199,10 @@ def claim_codes(session, ticket, codes, adjustments) -> Iterable[Any]:
 def payment_methods(session, ticket, user) -> Iterable[Any]:
     """Return ``core.contrib.PaymentMethod`` objects usable for this ticket.
 
+    ``ticket`` (and ``session``, ``user``) is None when the caller lists every method the
+    addons offer, for their labels (``core.labels.PAYMENT_METHOD``: lists, exports, receipts):
+    return every method then, whatever a ticket would need.
+
     Implemented by: the kernel (cash, card), membership (stored value), loyalty (points).
     """
 

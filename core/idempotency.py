@@ -30,20 +30,37 @@ The contract, for a request carrying ``Idempotency-Key: <1 to 80 printable chara
   is judged afresh (and may succeed once the cause is fixed).
 
 Without the header the endpoint behaves as before (no protection against retries).
+
+Retention: a record is kept ``[idempotency] retention_days`` (default 7) after its request;
+the daily job ``core.idempotency.purge`` (:func:`purge_expired`, also ``banyan jobs run
+core.idempotency.purge``) deletes older ones in batches. A retry sent later than that runs
+again, where the operation's own business key does not stop it (a sale's and the ledgers'
+``idempotency_key`` columns are kept for good and still refuse a second effect).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import Response, request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from core.db import HOLD_COMMIT
-from core.errors import BusinessError, Conflict
+from core.errors import BusinessError, ConfigError, Conflict
 from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+
+log = logging.getLogger("banyan.idempotency")
+
+#: the periodic job that deletes expired records, daily at 03:43 (business time)
+PURGE_JOB = "core.idempotency.purge"
+#: rows deleted per statement by :func:`purge_expired`
+PURGE_BATCH = 1000
+DEFAULT_RETENTION_DAYS = 7
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -122,7 +139,7 @@ def idempotent(replay_status: int | None = None):
                 resp = _replay(record, fp, replay_status)
                 s.rollback()
                 return resp
-            s.info[HOLD_COMMIT] = True
+            HOLD_COMMIT.set(s, True)
             try:
                 resp = func(*args, **kwargs)
                 if not isinstance(resp, Response):  # pragma: no cover - smorest always answers a Response
@@ -144,7 +161,7 @@ def idempotent(replay_status: int | None = None):
                 s.rollback()
                 raise
             finally:
-                s.info.pop(HOLD_COMMIT, None)
+                HOLD_COMMIT.pop(s)
             return resp
 
         wrapper._banyan_idempotent = True
@@ -160,3 +177,56 @@ def _store(session, scope, endpoint, key, fp, resp: Response) -> None:
                                   status=resp.status_code, content_type=resp.content_type or "application/json",
                                   body=resp.get_data()))
     session.flush()
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def retention_days(config: dict) -> int:
+    """``[idempotency] retention_days`` of a configuration dict (``core.config.load_config``):
+    whole days, at least 1 (default 7). ConfigError for anything else."""
+    raw = (config.get("idempotency") or {}).get("retention_days", DEFAULT_RETENTION_DAYS)
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"[idempotency] retention_days must be a whole number of days, not {raw!r}") from None
+    if isinstance(raw, bool) or days < 1 or str(raw).strip() != str(days):
+        raise ConfigError(f"[idempotency] retention_days must be a whole number of days, at least 1, not {raw!r}")
+    return days
+
+
+def purge_expired(session, now: datetime | None = None, days: int | None = None,
+                  batch: int = PURGE_BATCH) -> int:
+    """Delete the ``core_idempotency`` records created before ``now - days`` (``now``: naive
+    UTC, default the current time; ``days``: default ``[idempotency] retention_days`` of the
+    session's runtime) and return how many were deleted. A record exactly ``days`` old is
+    kept. Rows go ``batch`` at a time (oldest ids first, one bounded ``DELETE ... WHERE id IN
+    (SELECT ... LIMIT batch)`` per round, using the index on ``created_at``), all in the
+    caller's transaction; a second run deletes nothing. Works on the caller's session:
+    flushes nothing of its own, never commits."""
+    from core.models import IdempotencyRecord
+
+    if days is None:
+        from core.runtime import runtime_of
+
+        days = retention_days(runtime_of(session).config)
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    table = IdempotencyRecord.__table__
+    total = 0
+    while True:
+        ids = (select(table.c.id).where(table.c.created_at < cutoff).order_by(table.c.id).limit(batch)
+               .scalar_subquery())
+        done = session.execute(delete(table).where(table.c.id.in_(ids)).execution_options(**_UNSCOPED)).rowcount
+        total += done or 0
+        if not done or done < batch:
+            break
+    if total:
+        log.info("idempotency: %d record(s) older than %d day(s) deleted", total, days)
+    return total
+
+
+def purge_job(session) -> int:
+    """The job ``core.idempotency.purge``: :func:`purge_expired` with the configured retention."""
+    return purge_expired(session)

@@ -40,6 +40,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from core.db import RUNTIME
 from core.errors import BusinessError, Forbidden, NotFound
 from core.i18n import lazy_gettext as _l
 from core.models import AuditLog
@@ -209,7 +210,7 @@ def lookup(session, user, target: LookupTarget, kind: str, raw, *, proof=None, f
     field = field or kind
     if not has_permission(session, user, target.permission):
         raise Forbidden({"_": [_l("You may not look customers up.")]})
-    rt = session.info.get("runtime")
+    rt = RUNTIME.get(session)
     if rt is not None:
         allowed, wait = limiter(rt).hit(target.name, user.id)
         if not allowed:

@@ -50,7 +50,7 @@ from typing import Any, Iterable
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
-from core.db import is_postgres, transaction
+from core.db import RUNTIME, InfoKey, is_postgres, transaction
 from core.errors import BusinessError
 from core.i18n import LOCALES, default_locale, force_locale, lazy_gettext as _l
 from core.mixins import utcnow
@@ -67,8 +67,8 @@ STALE_CLAIM = timedelta(minutes=15)
 #: the back-office address that opens a notification's subject record
 GO_PATH = "/admin/notifications/go/{model}/{id}"
 
-_PENDING = "banyan_mail_pending"
-_ARMED = "banyan_mail_armed"
+_PENDING: InfoKey[bool] = InfoKey("core.notify.mail_pending")
+_ARMED: InfoKey[bool] = InfoKey("core.notify.mail_armed")
 
 
 # --------------------------------------------------------------------------- recipients
@@ -310,17 +310,17 @@ def notify(session: Session, recipients, subject=None, body=None, *, kind: str, 
 
 def send_after_commit(session: Session) -> None:
     """Queue the mail job once ``session``'s transaction commits (nothing if it rolls back)."""
-    session.info[_PENDING] = True
-    if not session.info.get(_ARMED):
+    _PENDING.set(session, True)
+    if not _ARMED.get(session):
         event.listen(session, "after_commit", _after_commit)
         event.listen(session, "after_rollback", _after_rollback)
-        session.info[_ARMED] = True
+        _ARMED.set(session, True)
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(_PENDING, False):
+    if not _PENDING.pop(session, False):
         return
-    rt = session.info.get("runtime")
+    rt = RUNTIME.get(session)
     try:
         from core.jobs import enqueue
 
@@ -330,7 +330,7 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    _PENDING.pop(session)
 
 
 # --------------------------------------------------------------------------- reading

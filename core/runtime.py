@@ -1,6 +1,6 @@
 """Per-database runtime: the registry (plugin manager) and settings travel on the session.
 
-Every session made by :class:`Runtime` carries ``session.info["runtime"]``, so services,
+Every session made by :class:`Runtime` carries it (key :data:`core.db.RUNTIME`), so services,
 hooks and jobs reach the hooks of *this* database's installed addons without globals.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import core.audit  # noqa: F401 - audit listeners on every session
 import core.cache  # noqa: F401 - configuration-token listeners on every session
-from core.db import make_engine, make_session_factory
+from core.db import RUNTIME, USER_ID, make_engine, make_session_factory
 
 
 @dataclass
@@ -76,9 +76,9 @@ class Runtime:
             s = self.session_factory(bind=bind, join_transaction_mode="create_savepoint")
         else:
             s = self.session_factory()
-        s.info["runtime"] = self
+        RUNTIME.set(s, self)
         if user is not None:
-            s.info["user_id"] = user.id
+            USER_ID.set(s, user.id)
             if scoped:
                 from core.security.scope import scope_session
 
@@ -91,7 +91,7 @@ class Runtime:
 
 
 def runtime_of(session: Session) -> Runtime:
-    rt = session.info.get("runtime")
+    rt = RUNTIME.get(session)
     if rt is None:
         raise RuntimeError("session was not made by core.runtime.Runtime.session()")
     return rt

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from core.admin.base import BanyanModelView
 from core.admin.testing import admin_app, login  # noqa: F401
+from core.db import RUNTIME
 from core.models import Customer, PriceList, Warehouse
 from core.models.approval import ApprovalRequest
 from core.plugins import build_registry
@@ -153,7 +154,7 @@ def test_audit_log_masks_sensitive_changes(admin_app, session, make):
     boss = make.user(username="auditboss")
     session.commit()
 
-    rt = session.info["runtime"]  # its sessions write audit rows
+    rt = RUNTIME.require(session)  # its sessions write audit rows
     with rt.session(user=boss) as s:
         s.add(Customer(name="Audited", phone=PHONES["A"]))
         s.commit()

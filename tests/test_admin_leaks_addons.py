@@ -25,7 +25,7 @@ from sqlalchemy import select
 from core.addons import discover
 from core.admin.base import BanyanModelView
 from core.admin.testing import admin_app, login  # noqa: F401
-from core.db import Base
+from core.db import RUNTIME, Base
 from core.plugins import build_registry
 from core.security.scope import scoped_column
 
@@ -171,7 +171,7 @@ def _seed_franchisee(session, make, chain, key):
 def world(session, make):
     """Chain-wide rows, then each franchisee's; every row of a view's model is credited to
     the franchisee whose seeding created it."""
-    registry = session.info["runtime"].registry
+    registry = RUNTIME.require(session).registry
     models = {v.model for v in addon_views(registry)}
     chain = _seed_chain(session, make)
     out = {"rows": {}}

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.contrib import Adjustment
+from core.services.checkout import PaymentRequest
 from core.hookspecs import hookimpl
 from core.models import Sale, SaleLine, SalePayment
 from core.models.approval import ApprovalRequest
@@ -33,8 +34,11 @@ def _url(sale):
     return f"/admin/sale/refund/?id={sale.id}"
 
 
-def _post(client, sale, data):
-    return client.post(_url(sale), data={**data, "csrf_token": csrf_token(client, "/admin/sale/")})
+def _post(client, sale, data, confirm=True):
+    """Post the refund form; ``confirm`` adds the confirmation step's ``confirm=1`` (without
+    it the page only shows what the refund would give back)."""
+    extra = {"confirm": "1"} if confirm else {}
+    return client.post(_url(sale), data={**data, **extra, "csrf_token": csrf_token(client, "/admin/sale/")})
 
 
 def _field_errors(html) -> dict:
@@ -234,3 +238,24 @@ def test_service_errors_land_on_the_requested_rows(boss, session, make, monkeypa
         "_": ["Only a confirmed sale can be refunded."]}
     session.expire_all()
     assert _refunds(session) == 0
+
+
+def test_refund_asks_first_with_the_amount_by_method(boss, session, make):
+    tea = make.product(price="10.00")
+    sale = make.sale(products=[tea], qty="3", payments=[PaymentRequest("cash", Decimal("20.00")), PaymentRequest("card", Decimal("10.00"))])
+    session.commit()
+    line = sale.lines[0]
+    r = _post(boss, sale, {f"qty-{line.id}": "2", "reason": "Wrong size"}, confirm=False)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'id="refund-confirm"' in html and "20.00" in html
+    methods = dict(re.findall(r"<tr><td>([^<]+)</td><td class=\"text-right\">([\d.]+) CNY</td></tr>",
+                              html.split('id="refund-by-method"')[1]))
+    assert methods == {"Cash": "13.33", "Bank card": "6.67"}, methods
+    assert _refunds(session) == 0  # nothing happened before the confirmation
+    hidden = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', html))
+    assert hidden["confirm"] == "1" and hidden[f"qty-{line.id}"] == "2"
+    r = _post(boss, sale, {f"qty-{line.id}": "2", "reason": "Wrong size"})
+    assert r.status_code == 302
+    session.expire_all()
+    assert _refunds(session) == 1

@@ -29,6 +29,7 @@ from sqlalchemy import inspect as sa_inspect, text
 
 from core.addons import discover
 from core.api.testing import api, api_app  # noqa: F401
+from core.db import RUNTIME
 from core.security.scope import CHAIN_PERMISSION
 
 ADDONS = ("membership", "loyalty") + (("giftcard",) if "giftcard" in discover() else ())
@@ -294,7 +295,7 @@ def world(session, make):
         w["sale"] = sale.id
         w["sale_line"] = sale.lines[0].id
         w["file"] = files.attach(session, "core_sale", sale.id, "receipt.pdf", b"%PDF-1.4\n" + key.encode(), None).id
-    registry = session.info["runtime"].registry
+    registry = RUNTIME.require(session).registry
     session.add(Role(code="franchise_boss", name="Franchise boss"))
     session.flush()
     for name in registry.permissions():
@@ -484,7 +485,7 @@ def test_the_flush_check_sees_only_the_scopes_rows(session, world):
     from core.errors import BusinessError
     from core.models import CustomerContact, User
 
-    rt = session.info["runtime"]
+    rt = RUNTIME.require(session)
     boss = session.get(User, world["boss"].id)
     with rt.session(user=boss, scoped=True) as s:
         s.add(CustomerContact(customer_id=world["B"]["customer"], name="Spy"))

@@ -119,8 +119,13 @@ def test_back_office_refund_and_approval_pages(admin_app, session, make, rt):
     m2 = make.user(username="mgr2", roles=("region_manager",))
     session.commit()
     c = login(admin_app, boss)
-    r = c.post("/admin/sale/action/", data={"action": "refund", "rowid": [str(small.id), str(big.id)],
-                                            "csrf_token": csrf_token(c, "/admin/sale/")})
+    form = {"action": "refund", "rowid": [str(small.id), str(big.id)], "csrf_token": csrf_token(c, "/admin/sale/")}
+    # the bulk refund asks first: the page says what each sale gives back, nothing is refunded yet
+    r = c.post("/admin/sale/action/", data=form)
+    assert r.status_code == 200 and "Needs approval first." in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Sale, small.id).state == "confirmed"
+    r = c.post("/admin/sale/action/", data={**form, "confirm": "1"})
     assert r.status_code == 302
     session.expire_all()
     assert session.get(Sale, small.id).state == "refunded"

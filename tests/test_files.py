@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from core import files as F
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
+from core.db import RUNTIME
 from core.errors import BusinessError, Forbidden, NotFound
 from core.files.sniff import sniff
 from core.files.storage import LocalFolderStorage, Storage
@@ -42,7 +43,7 @@ def temporaries(st: LocalFolderStorage) -> list[Path]:
 
 
 def _rt(session):
-    return session.info["runtime"]
+    return RUNTIME.require(session)
 
 
 # --------------------------------------------------------------------------- service

@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.contrib import (Adjustment, Balance, Breach, DashboardWidget, Job, PaymentMethod, Permission,
                           RecordRule, SensitiveAction, SummaryPanel, sort_by_priority)
+from core.db import RUNTIME
 from core.errors import AddonError, BusinessError
 from core.hookspecs import hookimpl
 from core.models import Customer, Product, Sale, SalePayment
@@ -457,7 +458,7 @@ def test_hook_register_sensitive_actions(session, make, register_plugin, monkeyp
     bosses = [make.user(roles=("hq_admin",)) for _ in range(3)]
     from core.security.permissions import sync_roles
 
-    sync_roles(session, session.info["runtime"].registry)
+    sync_roles(session, RUNTIME.require(session).registry)
     req = approvals.request_approval(session, "hooktest.big_adjust", {"card": "C1"}, Decimal("1500"), clerk)
     assert req.required == 3  # from the declared action
     approvals.approve(session, req.id, bosses[0])

@@ -2,6 +2,7 @@
 and datetimes, the back office (forms, lists, details, filters, templates), price-list dates,
 and the layer's boundaries in another time zone."""
 import re
+from html import unescape
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -120,28 +121,19 @@ def test_back_office_shows_sales_in_local_time(admin_app, session, make):
 
 
 def test_price_list_item_dates_typed_in_local_time(admin_app, session, make):
-    """Price-list items (an inline form of the price list) take local dates and store UTC."""
+    """Prices pasted into a price list's grid take local dates and store UTC."""
     admin = make.user(roles=("hq_admin",))
     store, p = make.store(), make.product(price="10.00")
     chain = make.chain_price_list()
     session.commit()
     client = login(admin_app, admin)
-    url = f"/admin/pricelist/edit/?id={chain.id}"
+    url = f"/admin/pricelist/prices/?id={chain.id}"
     html = client.get(url).get_data(as_text=True)
-    data = {"code": chain.code, "name": chain.name, "kind": chain.kind, "currency": chain.currency,
-            "csrf_token": csrf_token(client, url)}
-    # keep the existing items as they are, add one from local midnight on 1 December
-    rows = re.findall(r'name="items-(\d+)-id"[^>]*value="(\d+)"', html)
-    for idx, item_id in rows:
-        it = session.get(PriceListItem, int(item_id))
-        data.update({f"items-{idx}-id": item_id, f"items-{idx}-product": str(it.product_id),
-                     f"items-{idx}-price": str(it.price),
-                     f"items-{idx}-valid_from": localtime.to_local(it.valid_from).strftime("%Y-%m-%d %H:%M:%S")})
-    n = len(rows)
-    data.update({f"items-{n}-product": str(p.id), f"items-{n}-price": "12.00",
-                 f"items-{n}-valid_from": "2026-12-01 00:00:00", f"items-{n}-valid_to": "2026-12-02 00:00"})
-    r = client.post(url, data=data)
-    assert r.status_code == 302, re.findall(r"invalid-feedback[^>]*>([^<]+)", r.get_data(as_text=True))
+    # the grid opens with the stored prices; add one from local midnight on 1 December
+    text = html.split('name="grid"')[1].split(">", 1)[1].split("</textarea>")[0]
+    text = unescape(text) + f"\n{p.sku}\t12.00\t2026-12-01\t2026-12-02 00:00"
+    r = client.post(url, data={"grid": text, "csrf_token": csrf_token(client, url)})
+    assert r.status_code == 302, re.findall(r'grid-error[^>]*>(.*?)</tr>', r.get_data(as_text=True), re.S)
     session.expire_all()
     new = session.execute(select(PriceListItem).where(PriceListItem.product_id == p.id,
                                                       PriceListItem.price == Decimal("12.00"))).scalar_one()
@@ -150,7 +142,7 @@ def test_price_list_item_dates_typed_in_local_time(admin_app, session, make):
     assert _sell(session, store, p, local(2026, 12, 1, 0, 30)).total == Decimal("12.00")
     assert _sell(session, store, p, local(2026, 12, 2, 7, 0)).total == Decimal("10.00")
     html = client.get(url).get_data(as_text=True)
-    assert 'value="2026-12-01 00:00:00"' in html
+    assert f"{p.sku}\t12.00\t2026-12-01\t2026-12-02" in unescape(html)
 
 
 def test_back_office_datetime_filters_are_local():

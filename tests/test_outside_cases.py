@@ -85,7 +85,7 @@ def test_p03_api_refund_empty_lines_list_is_not_a_full_refund(api, session, make
 
 def _admin_post(client, sale, data):
     return client.post(f"/admin/sale/refund/?id={sale.id}",
-                       data={**data, "csrf_token": csrf_token(client, "/admin/sale/")})
+                       data={"confirm": "1", **data, "csrf_token": csrf_token(client, "/admin/sale/")})
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def test_builtin_scaffold_layout(tmp_path):
     r = CliRunner().invoke(main, ["addon", "new", "zz_shelf", "--builtin", "--path", str(repo)])
     assert r.exit_code == 0, r.output
     pkg = repo / "addons" / "zz_shelf"
-    for rel in ("__init__.py", "__manifest__.py", "models.py", "services.py", "hooks.py", "permissions.py",
+    for rel in ("__init__.py", "__manifest__.py", "models.py", "services.py", "items.py", "hooks.py", "permissions.py",
                 "admin.py", "api.py", "schemas.py", "jobs.py", "demo.py", "migrations/__init__.py",
                 "templates/zz_shelf/.gitkeep", "tests/__init__.py", "tests/conftest.py", "tests/test_addon.py",
                 "translations/zh_Hans/LC_MESSAGES/messages.po", "translations/zh_Hans/LC_MESSAGES/messages.mo",
@@ -106,6 +106,8 @@ def test_builtin_scaffold_layout(tmp_path):
     [mig] = list((pkg / "migrations" / "versions").glob("*.py"))
     assert "branch_labels = ('zz_shelf',)" in mig.read_text()
     assert '__all__ = ["create_item", "items_of"]' in (pkg / "services.py").read_text()
+    assert "from .items import create_item, items_of" in (pkg / "services.py").read_text()
+    assert "def create_item" in (pkg / "items.py").read_text()
     assert "from addons.zz_shelf import services" in (pkg / "tests" / "test_addon.py").read_text()
     assert "{{" not in "".join(p.read_text("utf-8") for p in pkg.rglob("*.py"))
     # setup.cfg: one line added at the end of the banyan.addons block, the rest byte for byte

@@ -107,7 +107,7 @@ def test_a_statement_reused_across_users_keeps_each_users_scope(session, rt, mak
     s = rt.session(user=e1, scoped=True)
     try:
         s.execute(prebuilt).all()
-        kept = s.info["_scope_criteria"]
+        kept = scope_mod._SCOPE_CRITERIA.require(s)
         assert prebuilt in kept.statements
         for i in range(scope_mod._STATEMENTS_MAX + 10):  # one-off statements
             s.execute(select(Sale.id).where(Sale.id == -i)).all()

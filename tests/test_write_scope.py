@@ -21,6 +21,7 @@ from core.addons import discover
 from core.admin.base import BanyanModelView
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
+from core.db import RUNTIME
 from core.plugins import build_registry
 from core.security.scope import CHAIN_PERMISSION, _limited_models
 
@@ -86,7 +87,7 @@ def world(session, make):
     # every permission but the chain-wide one, scoped to franchisee A
     from core.models import Role, RolePermission
 
-    registry = session.info["runtime"].registry
+    registry = RUNTIME.require(session).registry
     session.add(Role(code="franchise_boss", name="Franchise boss"))
     session.flush()
     for name in registry.permissions():
@@ -117,6 +118,7 @@ def _form_data(app, view, user, registry):
     """A valid create form of ``view`` for ``user``: ``(data, refs)``; refs maps each relation
     field pointing at a scoped model to that model."""
     from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+    from flask_admin.model.fields import AjaxSelectField
     from wtforms import (BooleanField, DateField, DateTimeField, DecimalField, FloatField, IntegerField,
                          PasswordField, SelectField)
 
@@ -133,6 +135,14 @@ def _form_data(app, view, user, registry):
             if name == "csrf_token" or getattr(field, "entries", None) is not None:
                 continue
             if isinstance(field, QuerySelectMultipleField):
+                continue
+            if isinstance(field, AjaxSelectField):  # a searchable select (core.admin.ajax): the first offered
+                target = rels[name].mapper.class_ if name in rels else None
+                if target in limited:
+                    refs[name] = target
+                offered = field.loader.get_list("", 0, 1)
+                if offered:
+                    data[name] = str(field.loader.format(offered[0])[0])
                 continue
             if isinstance(field, QuerySelectField):
                 target = rels[name].mapper.class_ if name in rels else None
@@ -191,7 +201,7 @@ def _post(client, endpoint, data):
 @pytest.mark.parametrize("endpoint", CREATE_ENDPOINTS)
 def test_create_forms_refuse_references_outside_the_scope(admin_app, session, world, endpoint):
     view = _view(admin_app, endpoint)
-    registry = session.info["runtime"].registry
+    registry = RUNTIME.require(session).registry
     client = login(admin_app, world["user"])
     if client.get(f"/admin/{endpoint}/new/").status_code != 200:
         pytest.skip(f"{endpoint}: no create form for this user")  # noqa: the set is asserted below
@@ -235,7 +245,7 @@ def test_create_forms_refuse_references_outside_the_scope(admin_app, session, wo
 
 def test_every_scoped_reference_is_tried(admin_app, session, world):
     """The generated test above reaches the store, customer and promotion pickers."""
-    registry = session.info["runtime"].registry
+    registry = RUNTIME.require(session).registry
     seen = set()
     for endpoint in CREATE_ENDPOINTS:
         _data, refs = _form_data(admin_app, _view(admin_app, endpoint), world["user"], registry)
@@ -336,7 +346,7 @@ def test_the_kernel_check_holds_without_any_surface(session, world):
     from core.errors import BusinessError
     from core.models import Customer
 
-    rt = session.info["runtime"]
+    rt = RUNTIME.require(session)
     with rt.session(user=world["user"], scoped=True) as s:
         s.add(Customer(name="Sneaky", home_store_id=world["B"]["store"].id))
         with pytest.raises(BusinessError) as exc:
@@ -372,7 +382,7 @@ def test_a_scoped_admin_cannot_give_a_wider_scope(session, world):
     from core.errors import BusinessError
     from core.models import User
 
-    rt = session.info["runtime"]
+    rt = RUNTIME.require(session)
     with rt.session(user=world["user"], scoped=True) as s:
         for kind, ref in (("all", None), ("store", world["B"]["store"].id),
                           ("company", world["B"]["company"].id)):

@@ -34,44 +34,26 @@ class RuleAdmin(BanyanModelView):
 class EarningRuleView(RuleAdmin):
     column_list = ("code", "name", "kind", "points_per_unit", "points_per_item", "product", "category", "store",
                    "valid_from", "valid_to", "active")
-    column_labels = {"code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"),
-                     "points_per_unit": _l("Points per unit spent"), "points_per_item": _l("Points per item"),
-                     "product": _l("Product"), "category": _l("Category"), "store": _l("Store"),
-                     "valid_from": _l("Valid from"), "valid_to": _l("Valid to"), "active": _l("Active")}
     form_columns = ("code", "name", "kind", "points_per_unit", "points_per_item", "product", "category", "store",
                     "valid_from", "valid_to", "active")
-    form_choices = {"kind": [("base", _l("Base")), ("bonus", _l("Bonus"))]}
 
 
 class EventView(RuleAdmin):
     column_list = ("code", "name", "multiplier", "starts_at", "ends_at", "store", "active")
     form_columns = column_list
-    column_labels = {"code": _l("Code"), "name": _l("Name"), "multiplier": _l("Multiplier"),
-                     "starts_at": _l("Starts"), "ends_at": _l("Ends"), "store": _l("Store"), "active": _l("Active")}
 
 
 class PromotionView(RuleAdmin):
     column_list = ("code", "name", "kind", "target", "percent", "amount", "min_spend", "priority", "exclusive",
                    "requires_coupon", "valid_from", "valid_to", "active")
-    column_labels = {"code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"), "target": _l("Applies to"),
-                     "percent": _l("Percent"), "amount": _l("Amount"), "min_spend": _l("Minimum spend"),
-                     "priority": _l("Priority"), "exclusive": _l("Exclusive"),
-                     "requires_coupon": _l("Needs a coupon"), "valid_from": _l("Valid from"),
-                     "valid_to": _l("Valid to"), "active": _l("Active")}
     form_columns = ("code", "name", "kind", "target", "percent", "amount", "min_spend", "buy_qty", "get_qty",
                     "gift_product", "members_only", "birthday_only", "requires_coupon", "store", "valid_from",
                     "valid_to", "max_uses", "per_customer_limit", "priority", "exclusive", "active")
-    form_choices = {"kind": [("special_price", _l("Member special price")), ("spend_gift", _l("Spend N get a gift")),
-                             ("buy_n_get_m", _l("Buy N get M")), ("percent", _l("Percentage off")),
-                             ("fixed", _l("Fixed amount off"))],
-                    "target": [("lines", _l("Chosen products/categories")), ("ticket", _l("Whole ticket"))]}
 
 
 class PromotionItemView(RuleAdmin):
     column_list = ("promotion", "product", "category", "special_price")
     form_columns = column_list
-    column_labels = {"promotion": _l("Promotion"), "product": _l("Product"), "category": _l("Category"),
-                     "special_price": _l("Special price")}
 
 
 class CouponView(RuleAdmin):
@@ -80,19 +62,11 @@ class CouponView(RuleAdmin):
     form_columns = column_list
     column_searchable_list = ("code",)
     form_args = {"max_uses": {"default": 1, "description": _l("Empty: unlimited.")}}
-    column_labels = {"code": _l("Code"), "promotion": _l("Promotion"), "customer": _l("Customer"),
-                     "amount": _l("Amount"), "max_uses": _l("Uses allowed"),
-                     "per_customer_limit": _l("Uses per customer"), "valid_from": _l("Valid from"),
-                     "valid_to": _l("Valid to"), "active": _l("Active")}
 
 
 class RewardView(RuleAdmin):
     column_list = ("code", "name", "kind", "points_price", "stock", "product", "promotion", "active")
     form_columns = column_list
-    column_labels = {"code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"), "points_price": _l("Points"),
-                     "stock": _l("Stock"), "product": _l("Product"), "promotion": _l("Promotion"),
-                     "active": _l("Active")}
-    form_choices = {"kind": [("goods", _l("Goods")), ("coupon", _l("Coupon")), ("service", _l("Service"))]}
 
 
 class PolicyView(RuleAdmin):
@@ -101,12 +75,6 @@ class PolicyView(RuleAdmin):
     column_list = ("value_per_point", "expiry_mode", "expiry_months", "year_end_offset", "reminder_days",
                    "rebate_per_point", "rebate_min_points")
     form_columns = column_list
-    form_choices = {"expiry_mode": [("months", _l("After N months")), ("year_end", _l("Cleared at year end")),
-                                    ("never", _l("Never"))]}
-    column_labels = {"value_per_point": _l("Value of a point"), "expiry_mode": _l("Expiry"),
-                     "expiry_months": _l("Months"), "year_end_offset": _l("Years kept after the year earned"),
-                     "reminder_days": _l("Remind days before expiry"), "rebate_per_point": _l("Rebate per point"),
-                     "rebate_min_points": _l("Minimum points for a rebate")}
 
 
 class LedgerView(BanyanModelView):
@@ -115,16 +83,12 @@ class LedgerView(BanyanModelView):
     simple_list_pager = True
     column_list = ("id", "posted_at", "customer", "kind", "points", "store", "source", "note")
     column_filters = ("kind", "customer_id", "store_id", "posted_at")
-    column_labels = {"posted_at": _l("Posted"), "customer": _l("Customer"), "kind": _l("Kind"),
-                     "points": _l("Points"), "store": _l("Store"), "source": _l("Source"), "note": _l("Note")}
 
 
 class RedemptionView(BanyanModelView):
     permission = "loyalty.points.read"
     allow_create = allow_edit = allow_delete = False
     column_list = ("id", "created_at", "customer", "reward", "points", "store_id")
-    column_labels = {"created_at": _l("Date"), "customer": _l("Customer"), "reward": _l("Reward"),
-                     "points": _l("Points")}
 
 
 class MemberPointsView(BanyanView):

@@ -26,11 +26,9 @@ from core.models import Customer, Product, ProductCategory, Store
 from core.security.scope import CHAIN_REFUSED, may_write_chain_wide
 from core.validation import MONEY_MAX, POINTS_MAX, decimal_input
 
-from .models import (EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS, Coupon, EarningRule, LoyaltyPolicy,
-                     PointsEvent, Promotion, PromotionItem)
+from .models import (EARNING_KINDS, EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS, Coupon, EarningRule,
+                     LoyaltyPolicy, PointsEvent, Promotion, PromotionItem)
 from .promotions import normalise
-
-EARNING_KINDS = ("base", "bonus")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

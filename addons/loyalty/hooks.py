@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core import hookimpl
-from core.contrib import Balance, Breach, DashboardWidget, PaymentMethod, SummaryPanel
+from core.contrib import Balance, Breach, DashboardWidget, PanelLink, PaymentMethod, SummaryPanel
 from core.i18n import lazy_gettext as _l
 from core.localtime import format_local, local_days_start
 
@@ -54,8 +54,8 @@ def claim_codes(session, ticket, codes, adjustments):
 
 @hookimpl
 def payment_methods(session, ticket, user):
-    if getattr(ticket, "customer_id", None) is None:
-        return []
+    if ticket is not None and getattr(ticket, "customer_id", None) is None:
+        return []  # points pay only for a known customer (no ticket: the list of every method)
     return [PaymentMethod(code="points", label=_l("Points"), capture=services.capture_points,
                           refund=services.refund_points, priority=40)]
 
@@ -85,8 +85,9 @@ def customer_summary(session, customer, user):
     if soon:
         first = format_local(soon[0]["first_expiry"], "%Y-%m-%d")
         fields.append((_l("Expiring soon"), f"{soon[0]['points']} ({first})"))
+    links = (PanelLink(_l("Points history"), "loyalty_member_points.index", (("customer_id", customer.id),)),)
     return [SummaryPanel(_l("Points"), tuple(fields), priority=30, permission="loyalty.points.read",
-                         addon="loyalty")]
+                         addon="loyalty", links=links)]
 
 
 @hookimpl

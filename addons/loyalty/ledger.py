@@ -67,7 +67,8 @@ _ACCOUNT = (select(LoyaltyAccount).where(LoyaltyAccount.customer_id == bindparam
 
 
 def lock_account(session, customer_id: int) -> LoyaltyAccount:
-    """The customer's points account, created if needed, locked for this transaction."""
+    """The customer's points account, created if needed, locked (``FOR UPDATE``) for this
+    transaction. NotFound ``{"customer_id"}`` for an unknown customer."""
     acc = session.execute(_ACCOUNT, {"customer_id": customer_id}).scalar()
     if acc is not None:
         return acc
@@ -89,7 +90,9 @@ def lock_account(session, customer_id: int) -> LoyaltyAccount:
 
 
 def balance(session, customer_id: int) -> int:
-    """Points balance: the sum of the ledger."""
+    """Points balance (whole points, ``int``): the sum of the ledger; 0 for a customer
+    without entries. Read without a lock: lock the account first before a write that
+    depends on it."""
     value = session.execute(select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
                             .where(LoyaltyEntry.customer_id == customer_id)
                             .execution_options(banyan_unscoped=True)).scalar()

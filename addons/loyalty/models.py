@@ -15,14 +15,32 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
 from core.db import Base, Money
+from core.i18n import lazy_gettext as _l
+from core.labels import Choices, describe
 from core.localtime import local_today
 from core.mixins import IdPk, Timestamps, utcnow
 
-ENTRY_KINDS = ("earn", "redeem", "expire", "adjust", "transfer")
-EXPIRY_MODES = ("months", "year_end", "never")
-REWARD_KINDS = ("goods", "coupon", "service")
-PROMOTION_KINDS = ("special_price", "spend_gift", "buy_n_get_m", "percent", "fixed")
-PROMOTION_TARGETS = ("lines", "ticket")
+# the coded values of the loyalty tables, each declared once with its label (core.labels)
+ENTRY_KIND = Choices("loyalty.entry.kind", [
+    ("earn", _l("Earned")), ("redeem", _l("Redeemed")), ("expire", _l("Expired")), ("adjust", _l("Adjustment")),
+    ("transfer", _l("Transfer"))])
+EXPIRY_MODE = Choices("loyalty.expiry_mode", [
+    ("months", _l("After N months")), ("year_end", _l("Cleared at year end")), ("never", _l("Never"))])
+REWARD_KIND = Choices("loyalty.reward.kind", [("goods", _l("Goods")), ("coupon", _l("Coupon")),
+                                              ("service", _l("Service"))])
+PROMOTION_KIND = Choices("loyalty.promotion.kind", [
+    ("special_price", _l("Member special price")), ("spend_gift", _l("Spend N get a gift")),
+    ("buy_n_get_m", _l("Buy N get M")), ("percent", _l("Percentage off")), ("fixed", _l("Fixed amount off"))])
+PROMOTION_TARGET = Choices("loyalty.promotion.target", [
+    ("lines", _l("Chosen products/categories")), ("ticket", _l("Whole ticket"))])
+EARNING_KIND = Choices("loyalty.earning_rule.kind", [("base", _l("Base")), ("bonus", _l("Bonus"))])
+
+ENTRY_KINDS = ENTRY_KIND.codes
+EXPIRY_MODES = EXPIRY_MODE.codes
+REWARD_KINDS = REWARD_KIND.codes
+PROMOTION_KINDS = PROMOTION_KIND.codes
+PROMOTION_TARGETS = PROMOTION_TARGET.codes
+EARNING_KINDS = EARNING_KIND.codes
 
 
 class LoyaltyPolicy(IdPk, Timestamps, Base):
@@ -310,6 +328,34 @@ class Rebate(IdPk, Base):
     created_on: Mapped[date] = mapped_column(Date, default=local_today)
     customer = relationship("Customer")
 
+
+describe(LoyaltyPolicy, name=_l("Points policy"), codes={"expiry_mode": EXPIRY_MODE}, labels={
+    "value_per_point": _l("Value of a point"), "expiry_mode": _l("Expiry"), "expiry_months": _l("Months"),
+    "year_end_offset": _l("Years kept after the year earned"), "reminder_days": _l("Remind days before expiry"),
+    "rebate_per_point": _l("Rebate per point"), "rebate_min_points": _l("Minimum points for a rebate")})
+describe(LoyaltyAccount, name=_l("Points account"))
+describe(LoyaltyEntry, name=_l("Points entry"), codes={"kind": ENTRY_KIND})
+describe(LoyaltyLot, name=_l("Points lot"), labels={
+    "earned_at": _l("Earned"), "remaining": _l("Remaining"), "expired_points": _l("Expired points"),
+    "pending_expiry": _l("Expiry pending")})
+describe(LoyaltyLotUsage, name=_l("Points lot usage"))
+describe(EarningRule, name=_l("Earning rule"), codes={"kind": EARNING_KIND}, labels={
+    "points_per_unit": _l("Points per unit spent"), "points_per_item": _l("Points per item")})
+describe(PointsEvent, name=_l("Points event"), labels={
+    "multiplier": _l("Multiplier"), "starts_at": _l("Starts"), "ends_at": _l("Ends")})
+describe(Reward, name=_l("Reward"), codes={"kind": REWARD_KIND}, labels={"points_price": _l("Points")})
+describe(Redemption, name=_l("Redemption"), labels={"created_at": _l("Date"), "reward": _l("Reward")})
+describe(Promotion, name=_l("Promotion"), codes={"kind": PROMOTION_KIND, "target": PROMOTION_TARGET}, labels={
+    "target": _l("Applies to"), "percent": _l("Percent"), "min_spend": _l("Minimum spend"),
+    "buy_qty": _l("Buy quantity"), "get_qty": _l("Free quantity"), "gift_product": _l("Gift product"),
+    "members_only": _l("Members only"), "birthday_only": _l("Birthday only"), "requires_coupon": _l("Needs a coupon"),
+    "max_uses": _l("Uses allowed"), "per_customer_limit": _l("Uses per customer"), "exclusive": _l("Exclusive"),
+    "items": _l("Promotion items")})
+describe(PromotionItem, name=_l("Promotion item"), labels={"special_price": _l("Special price")})
+describe(Coupon, name=_l("Coupon"), labels={"max_uses": _l("Uses allowed"),
+                                            "per_customer_limit": _l("Uses per customer")})
+describe(PromotionUse, name=_l("Promotion use"), labels={"released": _l("Released")})
+describe(Rebate, name=_l("Rebate"), labels={"created_on": _l("Created")})
 
 MODELS = [LoyaltyPolicy, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, EarningRule, PointsEvent,
           Promotion, PromotionItem, Coupon, Reward, Redemption, PromotionUse, Rebate]

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, MoneyIn, Points, QId, QInt, Qty,
                              Query, Str)
 
-from .models import EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS
+from .models import EARNING_KINDS, EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS
 
 
 class LoyaltyBalanceOut(Schema):
@@ -114,8 +114,6 @@ class LoyaltyPreviewOut(Schema):
 # Bodies are typed here; the business rules (ranges, what each kind needs, scope) are in
 # addons/loyalty/config.py, shared with the back office.
 # ---------------------------------------------------------------------------------------
-
-EARNING_KINDS = ("base", "bonus")
 
 
 def Rate(**kw):

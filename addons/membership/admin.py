@@ -7,7 +7,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
@@ -17,21 +17,15 @@ from core.models import Company, Customer, Store
 
 from addons.membership import services as svc
 from addons.membership.lookup import PERMISSION, lookup_member
-from addons.membership.models import (CARD_STATUSES, Card, CardEvent, ClearingEntry, ListEntry, Member, Policy,
+from addons.membership.models import (CARD_ACTION, CARD_KIND, CARD_STATUS, CARD_STATUSES, MEMBER_STATUS, SV_KIND,
+                                      TIER_CHANGE_REASON, Card, CardEvent, ClearingEntry, ListEntry, Member, Policy,
                                       StoredValueEntry, Tier, TierChange, TopupRule)
 
-STATUS_LABELS = {"active": _l("active"), "suspended": _l("suspended"), "cancelled": _l("cancelled"),
-                 "issued": _l("issued"), "lost": _l("lost"), "replaced": _l("replaced")}
+#: the member page's labels of member and card states (declared in models, core.labels)
+STATUS_LABELS = {**dict(CARD_STATUS.choices()), **dict(MEMBER_STATUS.choices())}
 #: labels of the codes stored in the card, ledger and tier history shown on the member page
-CODE_LABELS = {
-    "physical": _l("Physical card"), "virtual": _l("Virtual card"),
-    "issue": _l("Card issued"), "activate": _l("Card activated"), "report_lost": _l("Reported lost"),
-    "replace": _l("Replaced"), "carry_over": _l("Carried over"), "cancel": _l("Cancelled"),
-    "merge": _l("Merged"),
-    "topup": _l("Top-up"), "bonus": _l("Top-up bonus"), "spend": _l("Spend"), "refund": _l("Refund"),
-    "adjust": _l("Adjustment"), "forfeit": _l("Forfeit"), "transfer": _l("Transfer"),
-    "enrol": _l("Enrolment"), "upgrade": _l("Upgrade"), "downgrade": _l("Downgrade"), "manual": _l("Set by hand"),
-}
+CODE_LABELS = {**dict(TIER_CHANGE_REASON.choices()), **dict(SV_KIND.choices()), **dict(CARD_ACTION.choices()),
+               **dict(CARD_KIND.choices())}
 
 
 def _flash_error(exc: BusinessError) -> None:
@@ -54,9 +48,6 @@ class MemberView(BanyanModelView):
     column_list = ("customer_id", "customer", "status", "tier", "tier_locked", "enrolled_at", "enrol_store",
                    "channel", "parent_id")
     column_filters = ("status", "channel", "enrolled_at", "tier_locked")
-    column_labels = {"customer_id": _l("Customer ID"), "customer": _l("Customer"), "status": _l("Status"),
-                     "tier": _l("Tier"), "tier_locked": _l("Tier set by hand"), "enrolled_at": _l("Enrolled"),
-                     "enrol_store": _l("Enrolled at"), "channel": _l("Channel"), "parent_id": _l("Family parent")}
     column_formatters = {"customer": _member_link}
 
 
@@ -69,9 +60,6 @@ class CardView(BanyanModelView):
                    "replaced_by")
     column_searchable_list = ("number",)
     column_filters = ("status", "kind", "issued_at")
-    column_labels = {"number": _l("Card number"), "member": _l("Member"), "kind": _l("Kind"), "status": _l("Status"),
-                     "issued_at": _l("Issued"), "activated_at": _l("Activated"), "closed_at": _l("Closed"),
-                     "issued_store": _l("Issued at"), "replaced_by": _l("Replaced by")}
     column_formatters = {"member": _member_link}
 
     def _bulk(self, ids, func, done):
@@ -90,8 +78,15 @@ class CardView(BanyanModelView):
     def action_activate(self, ids):
         self._bulk(ids, svc.activate_card, gettext("Cards activated."))
 
-    @action("report_lost", _l("Report lost"), _l("Block the selected cards as lost?"))
+    @action("report_lost", _l("Report lost"))
     def action_report_lost(self, ids):
+        """Blocks the selected cards only after the confirmation page (``confirm=1``)."""
+        if request.form.get("confirm") != "1":
+            cards = self.selected(ids)
+            return self.render("banyan/action_confirm.html", title=_l("Report the cards lost"), action="report_lost",
+                               ids=[str(c.id) for c in cards], danger=True,
+                               lines=[gettext("These cards are blocked at once: they can no longer pay, be topped "
+                                              "up or be looked up at the till.")] + [c.number for c in cards])
         self._bulk(ids, svc.report_lost, gettext("Cards blocked as lost."))
 
 
@@ -102,12 +97,6 @@ class TierView(BanyanModelView):
                    "discount_rate", "points_multiplier", "active")
     form_columns = column_list
     column_default_sort = ("rank", False)
-    form_choices = {"qualify": [("any", _l("Any threshold is enough")), ("all", _l("Every threshold"))]}
-    column_labels = {"rank": _l("Rank"), "code": _l("Code"), "name": _l("Name"), "min_spend": _l("Spend threshold"),
-                     "min_visits": _l("Visits threshold"), "qualify": _l("Qualify with"),
-                     "window_days": _l("Window (days)"), "grace_days": _l("Grace before downgrade (days)"),
-                     "discount_rate": _l("Discount rate (0.10 = 10 %)"), "points_multiplier": _l("Points multiplier"),
-                     "active": _l("Active")}
 
     def on_model_change(self, form, model, is_created):
         from core.web import db_session
@@ -121,8 +110,6 @@ class TopupRuleView(BanyanModelView):
     allow_delete = True
     column_list = ("name", "min_amount", "bonus", "valid_from", "valid_to", "active")
     form_columns = column_list
-    column_labels = {"name": _l("Name"), "min_amount": _l("Top up at least"), "bonus": _l("Bonus"),
-                     "valid_from": _l("Valid from"), "valid_to": _l("Valid to"), "active": _l("Active")}
 
     def on_model_change(self, form, model, is_created):
         if model.min_amount is None or model.min_amount <= 0:
@@ -139,12 +126,6 @@ class PolicyView(BanyanModelView):
     allow_create = allow_delete = False
     column_list = ("auto_enrol", "cancel_policy", "large_adjust_threshold", "card_prefix")
     form_columns = column_list
-    form_choices = {"cancel_policy": [("refund", _l("Refund paid value, forfeit bonus")),
-                                      ("forfeit", _l("Forfeit all stored value"))]}
-    column_labels = {"auto_enrol": _l("Enrol customers automatically at checkout"),
-                     "cancel_policy": _l("When the last card is cancelled"),
-                     "large_adjust_threshold": _l("Adjustments needing approval from"),
-                     "card_prefix": _l("Card number prefix")}
 
     def get_query(self):
         from core.web import db_session
@@ -161,10 +142,6 @@ class LedgerView(BanyanModelView):
     column_list = ("id", "posted_at", "member_id", "card", "kind", "amount", "bonus_amount", "issuer_store_id",
                    "at_store_id", "sale_id", "source", "note")
     column_filters = ("kind", "member_id", "issuer_store_id", "at_store_id", "posted_at")
-    column_labels = {"posted_at": _l("Posted"), "member_id": _l("Member"), "card": _l("Card"), "kind": _l("Kind"),
-                     "amount": _l("Amount"), "bonus_amount": _l("of which bonus"),
-                     "issuer_store_id": _l("Sold by store"), "at_store_id": _l("At store"), "sale_id": _l("Sale"),
-                     "source": _l("Source"), "note": _l("Note")}
     column_formatters = {"member_id": _member_link}
 
 
@@ -174,10 +151,7 @@ class ListView(BanyanModelView):
     allow_edit = False
     column_list = ("customer", "kind", "reason", "active", "created_at", "lifted_at", "lift_reason")
     form_columns = ("customer", "kind", "reason")
-    form_choices = {"kind": [("black", _l("Black list")), ("white", _l("White list"))]}
     column_filters = ("kind", "active")
-    column_labels = {"customer": _l("Customer"), "kind": _l("List"), "reason": _l("Reason"), "active": _l("Active"),
-                     "created_at": _l("Since"), "lifted_at": _l("Lifted"), "lift_reason": _l("Why lifted")}
 
     def create_model(self, form):
         from core.web import current_user, db_session
@@ -217,8 +191,6 @@ class ClearingView(BanyanModelView):
     simple_list_pager = True
     column_list = ("posted_at", "from_company", "to_company", "amount", "sale_id", "member_id")
     column_filters = ("from_company_id", "to_company_id", "posted_at")
-    column_labels = {"posted_at": _l("Posted"), "from_company": _l("Owed by"), "to_company": _l("Owed to"),
-                     "amount": _l("Amount"), "sale_id": _l("Sale"), "member_id": _l("Member")}
 
 
 class MemberPage(BanyanView):
@@ -330,6 +302,9 @@ class MemberPage(BanyanView):
             return self.inaccessible_callback("do")
         user = current_user()
         f = request.form
+        if op in IRREVERSIBLE and f.get("confirm") != "1":
+            # nothing is done before the user has read what will happen and confirmed
+            return self._confirm(s, customer, op, f)
         store_id = f.get("store_id", type=int)
         if store_id is not None and s.execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
             flash(gettext("No such store."), "error")
@@ -373,6 +348,63 @@ class MemberPage(BanyanView):
         except BusinessError as exc:
             _flash_error(exc)
         return redirect(url_for(".index", customer_id=customer.id))
+
+
+    def _confirm(self, s, customer, op, form):
+        """The confirmation page of an action that cannot be undone: what it will do, and a
+        form that posts the same fields again with ``confirm=1``."""
+        from flask import abort
+
+        card = s.execute(select(Card).where(Card.number == (form.get("card_number") or ""),
+                                            Card.member_id == customer.id)
+                         .execution_options(banyan_unscoped=True)).scalar()
+        if card is None:
+            flash(gettext("No such card."), "error")
+            return redirect(url_for(".index", customer_id=customer.id))
+        if op not in IRREVERSIBLE:
+            abort(400)
+        lines = confirmation_lines(s, customer, op, card, form)
+        fields = [(k, v) for k, v in form.items(multi=True) if k not in ("csrf_token", "confirm")]
+        return self.render("membership/confirm.html", customer=customer, card=card, title=IRREVERSIBLE[op],
+                           lines=lines, fields=fields, danger=op == "cancel")
+
+
+#: member-page actions that cannot be undone: each asks first (``confirm=1``)
+IRREVERSIBLE = {"report_lost": _l("Report the card lost"), "replace": _l("Replace the card"),
+                "cancel": _l("Cancel the card")}
+
+
+def confirmation_lines(s, customer, op, card, form) -> list:
+    """What ``op`` on ``card`` will do, in sentences for the confirmation page; for a cancel
+    that settles the stored value, the amounts refunded and forfeited (by the chosen or the
+    default policy)."""
+    number = card.number
+    if op == "report_lost":
+        return [gettext("Card %(number)s is blocked at once: it can no longer pay, be topped up or be looked up "
+                        "at the till. Only a replacement card can take over.", number=number)]
+    if op == "replace":
+        new = (form.get("new_number") or "").strip()
+        return [gettext("Card %(number)s is closed and a new card takes over: %(new)s.", number=number,
+                        new=new or gettext("a generated number")),
+                gettext("The stored value and the history of the old card move to the new card.")]
+    policy = (form.get("policy") or "").strip() or svc.get_policy(s).cancel_policy
+    others = s.execute(select(func.count()).select_from(Card).where(
+        Card.member_id == customer.id, Card.id != card.id, Card.status.in_(("issued", "active")))
+        .execution_options(banyan_unscoped=True)).scalar()
+    lines = [gettext("Card %(number)s is cancelled for good.", number=number)]
+    if others:
+        lines.append(gettext("The member keeps the stored value on their other card(s)."))
+        return lines
+    sv = svc.stored_value_detail(s, customer.id)
+    paid, bonus = sv["total"] - sv["bonus"], sv["bonus"]
+    if policy == "forfeit":
+        lines.append(gettext("It is the member's last card: all stored value, %(total)s (of which bonus "
+                             "%(bonus)s), is forfeited.", total=f"{sv['total']:.2f}", bonus=f"{bonus:.2f}"))
+    else:
+        lines.append(gettext("It is the member's last card: the paid value, %(paid)s, is refunded to the "
+                             "member and the bonus, %(bonus)s, is forfeited.", paid=f"{paid:.2f}",
+                             bonus=f"{bonus:.2f}"))
+    return lines
 
 
 class LiabilityPage(BanyanView):

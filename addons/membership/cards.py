@@ -54,6 +54,8 @@ def generate_card_number(session) -> str:
 
 
 def require_card(session, number_or_id) -> Card:
+    """``number_or_id`` as a ``Card``: a card passes through, an int is a card id, anything
+    else a card number (``find_card``). NotFound ``{"card"}`` when there is none."""
     if isinstance(number_or_id, Card):
         return number_or_id
     card = None

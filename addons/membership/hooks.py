@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from core import hookimpl
 from core.contrib import (Adjustment, Balance, Breach, DashboardWidget, PaymentMethod, SensitiveAction,
-                          SummaryPanel, pricing_stage)
+                          PanelLink, SummaryPanel, pricing_stage)
 from core.db import money
 from core.errors import BusinessError
 from core.i18n import gettext as _
@@ -154,6 +154,10 @@ def on_customer_merged(session, kept, removed):
 
 # --- customer data ---------------------------------------------------------------------------
 
+#: the member page of the back office (addons.membership.admin.MemberPage)
+PAGE = "membership_member_page.index"
+
+
 @hookimpl
 def customer_summary(session, customer, user):
     member = svc.get_member(session, customer.id)
@@ -163,8 +167,10 @@ def customer_summary(session, customer, user):
         fields = [(_l("Membership"), _l("Not a member"))]
         if listed:
             fields.append((_l("List"), listed))
+        enrol = PanelLink(_l("Enrol"), PAGE, (("customer_id", customer.id),),
+                          permission="membership.member.write", primary=True)
         return [SummaryPanel(title=_l("Membership"), fields=tuple(fields), priority=20,
-                             permission="membership.member.read", addon="membership")]
+                             permission="membership.member.read", addon="membership", links=(enrol,))]
     tier = svc.tier_of(session, customer.id)
     card = svc.usable_card(session, customer.id)
     sv = svc.stored_value_detail(session, customer.id)
@@ -180,8 +186,9 @@ def customer_summary(session, customer, user):
         fields.append((_l("Next tier"), f"{progress['next'].name} ({progress['ratio'] * 100:.0f}%)"))
     if listed:
         fields.append((_l("List"), listed))
+    links = (PanelLink(_l("Member page"), PAGE, (("customer_id", customer.id),)),)
     return [SummaryPanel(title=_l("Membership"), fields=tuple(fields), priority=20,
-                         permission="membership.member.read", addon="membership")]
+                         permission="membership.member.read", addon="membership", links=links)]
 
 
 @hookimpl

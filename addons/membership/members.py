@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, func, select
 
+from core.cache import TransactionMemo
 from core.codes import normalize_code
 from core.db import serialises_writers
 from core.errors import BusinessError, Conflict, NotFound
@@ -79,55 +79,29 @@ def set_policy(session, user=None, **values) -> Policy:
 # members
 # ---------------------------------------------------------------------------------------
 
-# --- per-session memo of the lookups the checkout repeats --------------------------------
+# --- per-transaction memo of the lookups the checkout repeats ----------------------------
 #
 # One sale asks for the same member (price resolution per line, tier discount, promotions,
-# points multiplier, blacklist check, tier ledger) many times. ``session.info[_MEMO]`` keeps
-# what one query found: the customer's member row and active list entry (or None). It is
-# dropped whenever it could be stale: a flush that adds or deletes a member, or touches a list
-# entry; pending (unflushed) such objects; commit and rollback (other transactions' changes
-# become visible); and explicitly after bulk SQL on those tables. Tiers are configuration,
-# cached per process by ``core.cache``.
+# points multiplier, blacklist check, tier ledger) many times. The kernel's per-transaction
+# memo (``core.cache.TransactionMemo``) keeps what one query found: the customer's member row
+# and active list entry (or None). The kernel drops it whenever it could be stale: a flush
+# that adds or deletes a member, or adds, deletes or touches a list entry; pending
+# (unflushed) such objects; commit and rollback (other transactions' changes become
+# visible); and, through ``_forget``, after bulk SQL on those tables. Tiers are
+# configuration, cached per process by ``core.cache.cached``.
 
-_MEMO = "membership.memo"
 _WATCHED = (Member, ListEntry)
+#: ``{("party", customer_id): (member or None, active list entry or None)}``
+PARTY_MEMO = TransactionMemo("membership.party", watch=_WATCHED, watch_updates=(ListEntry,))
 
 
 def _forget(session) -> None:
     """Drop the lookup memo of ``session`` (after bulk SQL on members, lists or tiers)."""
-    session.info.pop(_MEMO, None)
+    PARTY_MEMO.forget(session)
 
 
 def _memo(session) -> dict:
-    memo = session.info.get(_MEMO)
-    if memo is None:
-        memo = session.info[_MEMO] = {}
-    elif memo and (any(isinstance(o, _WATCHED) for o in session.new)
-                   or any(isinstance(o, ListEntry) for o in session.dirty)):
-        memo.clear()
-    return memo
-
-
-@event.listens_for(Session, "after_flush")
-def _memo_after_flush(session, flush_context) -> None:
-    memo = session.info.get(_MEMO)
-    if not memo:
-        return
-    if any(isinstance(o, _WATCHED) for o in session.new) or \
-            any(isinstance(o, _WATCHED) for o in session.deleted) or \
-            any(isinstance(o, ListEntry) for o in session.dirty):
-        memo.clear()
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _memo_end(session, transaction) -> None:
-    if transaction.parent is None:  # the session's own transaction: commit or rollback
-        session.info.pop(_MEMO, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _memo_rollback(session, previous_transaction) -> None:  # any rollback, savepoints included
-    session.info.pop(_MEMO, None)
+    return PARTY_MEMO.of(session)
 
 
 _PARTY = (select(Member, ListEntry).select_from(Customer)
@@ -155,11 +129,13 @@ def get_member(session, customer_id: int | None) -> Member | None:
 
 
 def is_active_member(session, customer_id: int | None) -> bool:
+    """True when customer ``customer_id`` is a member with status ``active`` (False for None)."""
     member = get_member(session, customer_id)
     return member is not None and member.status == "active"
 
 
 def require_member(session, customer_id: int) -> Member:
+    """The member row of ``customer_id`` (any status); NotFound ``{"customer_id"}`` otherwise."""
     member = get_member(session, customer_id)
     if member is None:
         raise NotFound({"customer_id": _l("This customer is not a member.")})
@@ -196,11 +172,13 @@ def list_status(session, customer_id: int | None) -> str | None:
 
 
 def active_list_entry(session, customer_id: int) -> ListEntry | None:
+    """The customer's active black or white list entry (``kind``, ``reason``), or None."""
     entry = _party(session, customer_id)[1]
     return entry if entry is not None and entry.active else None
 
 
 def is_blacklisted(session, customer_id: int | None) -> bool:
+    """True when the customer is on the black list now (False for None)."""
     return list_status(session, customer_id) == "black"
 
 
@@ -276,6 +254,7 @@ def set_parent(session, customer_id: int, parent_customer_id: int | None, user=N
 
 
 def children_of(session, customer_id: int) -> list[Member]:
+    """The family (child) members attached to member ``customer_id``, any status."""
     return list(_x(session, select(Member).where(Member.parent_id == customer_id)).scalars())
 
 
@@ -298,6 +277,8 @@ USABLE = ("active",)
 
 
 def find_card(session, number: str) -> Card | None:
+    """The card whose number is ``number`` as typed (spaces and full-width digits allowed:
+    ``core.codes``), any status, or None."""
     number = normalize_code(number)  # the kernel's rule for typed codes (core.codes)
     return _x(session, select(Card).where(Card.number == number)).scalar() if number else None
 

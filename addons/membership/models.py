@@ -17,15 +17,49 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
 from core.db import Base, Money
+from core.i18n import lazy_gettext as _l
+from core.labels import Choices, describe
 from core.mixins import IdPk, LedgerEntry, Timestamps, utcnow
 
-MEMBER_STATUSES = ("active", "suspended", "cancelled")
-CARD_STATUSES = ("issued", "active", "lost", "replaced", "cancelled")
-CARD_KINDS = ("physical", "virtual")
-LIST_KINDS = ("black", "white")
-SV_KINDS = ("topup", "bonus", "spend", "refund", "adjust", "forfeit", "transfer")
-TIER_ENTRY_KINDS = ("sale", "refund", "merge", "adjust")
-CANCEL_POLICIES = ("refund", "forfeit")
+# the coded values of the membership tables, each declared once with its label (core.labels)
+MEMBER_STATUS = Choices("membership.member.status", [
+    ("active", _l("active")), ("suspended", _l("suspended")), ("cancelled", _l("cancelled"))])
+CARD_STATUS = Choices("membership.card.status", [
+    ("issued", _l("issued")), ("active", _l("active")), ("lost", _l("lost")), ("replaced", _l("replaced")),
+    ("cancelled", _l("cancelled"))])
+CARD_KIND = Choices("membership.card.kind", [("physical", _l("Physical card")), ("virtual", _l("Virtual card"))])
+LIST_KIND = Choices("membership.list.kind", [("black", _l("Black list")), ("white", _l("White list"))])
+SV_KIND = Choices("membership.stored_value.kind", [
+    ("topup", _l("Top-up")), ("bonus", _l("Top-up bonus")), ("spend", _l("Spend")), ("refund", _l("Refund")),
+    ("adjust", _l("Adjustment")), ("forfeit", _l("Forfeit")), ("transfer", _l("Transfer"))])
+TIER_ENTRY_KIND = Choices("membership.tier_entry.kind", [
+    ("sale", _l("Sale")), ("refund", _l("Refund")), ("merge", _l("Merged")), ("adjust", _l("Adjustment"))])
+CANCEL_POLICY = Choices("membership.cancel_policy", [
+    ("refund", _l("Refund paid value, forfeit bonus")), ("forfeit", _l("Forfeit all stored value"))])
+TIER_QUALIFY = Choices("membership.tier.qualify", [
+    ("any", _l("Any threshold is enough")), ("all", _l("Every threshold"))])
+MEMBER_CHANNEL = Choices("membership.member.channel", [
+    ("backoffice", _l("Back office")), ("checkout", _l("At checkout")), ("api", _l("API")),
+    ("import", _l("Import")), ("demo", _l("Demo data"))])
+CARD_ACTION = Choices("membership.card_event.action", [
+    ("issue", _l("Card issued")), ("activate", _l("Card activated")), ("report_lost", _l("Reported lost")),
+    ("replace", _l("Replaced")), ("carry_over", _l("Carried over")), ("cancel", _l("Cancelled")),
+    ("merge", _l("Merged"))])
+TIER_CHANGE_REASON = Choices("membership.tier_change.reason", [
+    ("enrol", _l("Enrolment")), ("upgrade", _l("Upgrade")), ("downgrade", _l("Downgrade")),
+    ("manual", _l("Set by hand")), ("merge", _l("Merged"))])
+SV_SOURCE = Choices("membership.stored_value.source", [
+    ("topup", _l("Top-up")), ("spend", _l("Spend")), ("sale", _l("Sale")), ("sale_refund", _l("Sale refund")),
+    ("manual", _l("Set by hand")), ("opening_balance", _l("Opening balance")),
+    ("card_replace", _l("Card replaced")), ("card_cancel", _l("Card cancelled"))])
+
+MEMBER_STATUSES = MEMBER_STATUS.codes
+CARD_STATUSES = CARD_STATUS.codes
+CARD_KINDS = CARD_KIND.codes
+LIST_KINDS = LIST_KIND.codes
+SV_KINDS = SV_KIND.codes
+TIER_ENTRY_KINDS = TIER_ENTRY_KIND.codes
+CANCEL_POLICIES = CANCEL_POLICY.codes
 
 MEMBER_FK = "membership_member.customer_id"
 
@@ -266,6 +300,40 @@ class Policy(Base):
     large_adjust_threshold: Mapped[Decimal] = mapped_column(Money, default=Decimal("500"), info={"min": 0})
     card_prefix: Mapped[str] = mapped_column(String(8), default="88")
 
+
+describe(Tier, name=_l("Membership tier"), codes={"qualify": TIER_QUALIFY}, labels={
+    "rank": _l("Rank"), "min_spend": _l("Spend threshold"), "min_visits": _l("Visits threshold"),
+    "qualify": _l("Qualify with"), "window_days": _l("Window (days)"),
+    "grace_days": _l("Grace before downgrade (days)"), "discount_rate": _l("Discount rate (0.10 = 10 %)"),
+    "points_multiplier": _l("Points multiplier")})
+describe(Member, name=_l("Member"), codes={"status": MEMBER_STATUS, "channel": MEMBER_CHANNEL}, labels={
+    "customer_id": _l("Customer ID"), "tier": _l("Tier"), "tier_locked": _l("Tier set by hand"),
+    "enrolled_at": _l("Enrolled"), "enrol_store": _l("Enrolled at"), "channel": _l("Channel"),
+    "parent": _l("Family parent"), "tier_since": _l("Tier since"), "tier_lock_reason": _l("Why set by hand"),
+    "downgrade_pending_since": _l("Downgrade pending since"), "enrolled_by_id": _l("Enrolled by")})
+describe(Card, name=_l("Membership card"), codes={"kind": CARD_KIND, "status": CARD_STATUS}, labels={
+    "number": _l("Card number"), "activated_at": _l("Activated"), "issued_store": _l("Issued at"),
+    "replaced_by": _l("Replaced by"), "replaces": _l("Replaces")})
+describe(CardEvent, name=_l("Card event"), codes={"action": CARD_ACTION, "from_status": CARD_STATUS,
+                                                  "to_status": CARD_STATUS},
+         labels={"from_status": _l("From"), "to_status": _l("To"), "at_store_id": _l("At store")})
+describe(TierChange, name=_l("Tier change"), codes={"reason": TIER_CHANGE_REASON},
+         labels={"from_tier": _l("From tier"), "to_tier": _l("To tier")})
+describe(TierEntry, name=_l("Tier ledger entry"), codes={"kind": TIER_ENTRY_KIND},
+         labels={"buyer_id": _l("Buyer"), "spend": _l("Spend"), "visits": _l("Visits")})
+describe(StoredValueEntry, name=_l("Stored-value entry"), codes={"kind": SV_KIND, "source": SV_SOURCE}, labels={
+    "bonus_amount": _l("of which bonus"), "issuer_store_id": _l("Sold by store"), "at_store_id": _l("At store"),
+    "issuer_company_id": _l("Sold by company"), "payment_id": _l("Payment"), "reverses_id": _l("Reverses")})
+describe(ClearingEntry, name=_l("Stored-value clearing entry"), labels={
+    "from_company": _l("Owed by"), "to_company": _l("Owed to")})
+describe(TopupRule, name=_l("Top-up bonus"), labels={"min_amount": _l("Top up at least"), "bonus": _l("Bonus")})
+describe(ListEntry, name=_l("Black or white list entry"), codes={"kind": LIST_KIND}, labels={
+    "kind": _l("List"), "created_at": _l("Since"), "lifted_at": _l("Lifted"), "lift_reason": _l("Why lifted"),
+    "created_by_id": _l("Added by"), "lifted_by_id": _l("Lifted by")})
+describe(Policy, name=_l("Membership settings"), codes={"cancel_policy": CANCEL_POLICY}, labels={
+    "auto_enrol": _l("Enrol customers automatically at checkout"),
+    "cancel_policy": _l("When the last card is cancelled"),
+    "large_adjust_threshold": _l("Adjustments needing approval from"), "card_prefix": _l("Card number prefix")})
 
 MODELS = (Tier, Member, Card, CardEvent, TierChange, TierEntry, StoredValueEntry, ClearingEntry,
           TopupRule, ListEntry, Policy)

@@ -43,6 +43,8 @@ def clearing_balance(session, from_company_id: int, to_company_id: int) -> Decim
 
 
 def members_by_tier(session, store_ids=None) -> list[tuple[str, int]]:
+    """``[(tier name, active members)]`` by tier rank; with ``store_ids``, members whose home
+    store is one of them."""
     stmt = (select(Tier.name, func.count(Member.customer_id)).join(Member, Member.tier_id == Tier.id)
             .where(Member.status == "active").group_by(Tier.name, Tier.rank).order_by(Tier.rank))
     if store_ids is not None:

@@ -69,6 +69,10 @@ def topup_bonus(session, amount: Decimal, at: datetime | None = None) -> tuple[D
 
 def save_topup_rule(session, name: str, min_amount, bonus, valid_from=None, valid_to=None,
                     active: bool = True, rule_id: int | None = None) -> TopupRule:
+    """Create (or, with ``rule_id``, change) a top-up rule: topping up at least ``min_amount``
+    (money) gives ``bonus`` (money, bonus value) while ``[valid_from, valid_to)`` holds.
+    BusinessError ``{"name"}`` when empty, ``{"min_amount"}``/``{"bonus"}`` for a bad amount,
+    ``{"valid_to"}`` when not after ``valid_from``."""
     if not (name or "").strip():
         raise BusinessError({"name": _l("A name is required.")})
     min_amount = _amount(min_amount, "min_amount")
@@ -315,6 +319,7 @@ def adjust(session, customer_id: int, amount, reason: str, user=None, store_id: 
 
 
 def stored_value_history(session, customer_id: int, limit: int = 200) -> list[StoredValueEntry]:
+    """The member's stored-value ledger lines, newest first, at most ``limit``."""
     return list(_x(session, select(StoredValueEntry).where(StoredValueEntry.member_id == customer_id)
                    .order_by(StoredValueEntry.posted_at.desc(), StoredValueEntry.id.desc()).limit(limit)).scalars())
 

@@ -119,7 +119,13 @@ def init_admin(app, rt) -> Admin:
                 view.category = menu_category(manifests[owner].category)
             admin.add_view(view)
     app.extensions["banyan_admin"] = admin
+    from core.admin.errors import init_error_pages
+
+    init_error_pages(app)
     app.jinja_env.globals["banyan_unread_notifications"] = unread_notifications
+    from core.admin.listing import breadcrumbs
+
+    app.jinja_env.globals["banyan_breadcrumbs"] = breadcrumbs
     return admin
 
 

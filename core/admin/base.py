@@ -10,13 +10,20 @@
 - refuses a posted relation choice that is not among the field's (scoped) choices, on the
   field, instead of saving it as empty; the record scope's write check
   (``core.security.scope``) refuses the rest, and its errors land on the same fields;
-- exports any list to CSV and XLSX (openpyxl);
+- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl);
 - never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
   and sorts on the primary key by default;
 - saves in one transaction and shows ``BusinessError`` messages on the form's fields;
 - shows and accepts every ``DateTime`` column in the chain's local time (``[locale] timezone``)
   while storing naive UTC: form fields (:class:`LocalDateTimeField`), list, detail and export
-  values, and the list filters on datetime columns (see ``core.localtime``).
+  values, and the list filters on datetime columns (see ``core.localtime``);
+- takes every field label and coded-value label from ``core.labels`` (list, detail and form
+  labels, inline forms included, select choices, list filters, exports): a view sets
+  ``column_labels`` only to say something else than the model's declared label;
+- shows values for people (:meth:`BanyanModelView.display_value`): a coded value by its label,
+  money with its currency, quantities and rates without trailing zeros, yes/no for booleans
+  in exports, and a foreign key to a store, company, region, warehouse, employee, user or
+  category by the record's name (``code name`` for a store) instead of its id.
 
 ``BanyanView`` is the base of custom pages, with the same ``permission`` rule.
 """
@@ -38,9 +45,11 @@ from sqlalchemy import Integer
 from sqlalchemy.exc import DataError, IntegrityError
 from wtforms.validators import Length, StopValidation
 
+from core.admin.listing import ListingMixin
 from core.errors import BusinessError
 from core.fields import rule_of
-from core.i18n import gettext, lazy_gettext as _l
+from core.i18n import format_money, gettext, lazy_gettext as _l
+from core.labels import HookChoices, codes_of, field_label, yes_no
 from core.localtime import format_local, to_local, to_utc
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,8 @@ log = logging.getLogger(__name__)
 SENSITIVE_PERMISSION = "core.customer.view_sensitive"
 ATTACHMENTS_TEMPLATE = "banyan/details_attachments.html"
 MASK = "****"
+#: starts every CSV export: Excel opens UTF-8 (Chinese text) correctly only after it
+CSV_BOM = "\ufeff"
 
 
 class RequestSession:
@@ -181,9 +192,45 @@ class LocalModelConverter(AdminModelConverter):
     """Form converter of every Banyan model view (inline forms use it too): ``DateTime``
     columns get :class:`LocalDateTimeField`; a :class:`core.codes.Code` column is a text
     field (its value is normalised when set on the model); every column field gets a
-    :class:`RuleValidator` from the column's rule (``core.fields``)."""
+    :class:`RuleValidator` from the column's rule (``core.fields``); every field gets its
+    label from ``core.labels`` (unless the view's ``column_labels`` or ``form_args`` say
+    otherwise) and a coded column is a select of its declared codes and labels (unless the
+    view's ``form_choices`` say otherwise)."""
+
+    _banyan_model = None
+
+    def _get_label(self, name, field_args):
+        if "label" in field_args:
+            return field_args["label"]
+        own = getattr(self.view, "column_labels", None) or {}
+        if name in own:
+            return own[name]
+        if self._banyan_model is not None:
+            label = field_label(self._banyan_model, name)
+            if label is not None:
+                return label
+        return super()._get_label(name, field_args)
+
+    def _get_field_override(self, name):
+        override = super()._get_field_override(name)
+        if override is not None or self._banyan_model is None:
+            return override
+        if name in (getattr(self.view, "form_choices", None) or {}):
+            return None
+        codes = codes_of(self._banyan_model, name)
+        if codes is None or isinstance(codes, HookChoices):
+            return None
+        column = _single_column(self._banyan_model.__mapper__.attrs[name])
+        from flask_admin.form import Select2Field
+
+        def select(**kwargs):
+            return Select2Field(choices=codes.choices(), allow_blank=bool(column is not None and column.nullable),
+                                **kwargs)
+
+        return select
 
     def convert(self, model, mapper, name, prop, field_args, hidden_pk):
+        self._banyan_model = model
         column = _single_column(prop)
         # every column a person types, a typed primary key too (a role's code); not the
         # generated integer ids
@@ -192,7 +239,16 @@ class LocalModelConverter(AdminModelConverter):
             if rule.kind != "other":
                 field_args = dict(field_args or {})
                 field_args["validators"] = [RuleValidator(rule), *(field_args.get("validators") or ())]
-        return super().convert(model, mapper, name, prop, field_args, hidden_pk)
+        field = super().convert(model, mapper, name, prop, field_args, hidden_pk)
+        kwargs = getattr(field, "kwargs", None)
+        if kwargs is not None and kwargs.get("allow_blank") and not kwargs.get("blank_text"):
+            import inspect
+
+            if "blank_text" in inspect.signature(field.field_class.__init__).parameters:
+                # an empty choice: a dash, not its value "__None" (WTForms shows the value
+                # of an option whose label is empty)
+                kwargs["blank_text"] = "—"
+        return field
 
     @converts("core.codes.Code")
     def conv_code(self, *args, **kwargs):
@@ -229,7 +285,39 @@ def local_datetime_formatter(view, value, name):
     return format_local(value, DATETIME_FORMAT)
 
 
-class BanyanModelView(_Permissioned, ModelView):
+def _export_bool(view, value, name):
+    return str(yes_no(value))
+
+
+class _ChoiceMap(dict):
+    """Flask-Admin's choices map of one coded column, read at each use (labels in the
+    request's language; payment methods from the hook): ``get(code)`` is the label."""
+
+    def __init__(self, codes):
+        super().__init__()
+        self.codes = codes
+
+    def get(self, key, default=None):
+        return self.codes.label(key) if key is not None else default
+
+    def __bool__(self):
+        return True
+
+
+#: foreign keys to these tables are shown by the record's name (small tables, fetched once
+#: per request through the session's identity map)
+NAMED_TABLES = ("core_store", "core_company", "core_region", "core_warehouse", "core_employee", "core_user",
+                "core_product_category", "core_role")
+
+
+def plain_number(value) -> str:
+    """A Decimal without trailing zeros and without an exponent (``2.500`` -> ``2.5``,
+    ``3.000`` -> ``3``)."""
+    text = format(value.normalize(), "f") if value == value else str(value)
+    return text
+
+
+class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     """Permission-aware, scope-aware model view (see the module docstring)."""
 
     write_permission: str | None = None
@@ -264,6 +352,11 @@ class BanyanModelView(_Permissioned, ModelView):
         if self.column_default_sort is None:
             pk = model.__mapper__.primary_key[0].key
             self.column_default_sort = (pk, True)
+        self._declare_labels(model)
+        from core.admin.ajax import default_ajax_refs
+
+        # customers and products are picked by typing (scoped), not from a capped dropdown
+        self.form_ajax_refs = default_ajax_refs(model, self.form_ajax_refs, self.form_excluded_columns)
         super().__init__(model, RequestSession(), name=name, category=category, endpoint=endpoint,
                          url=url, **kw)
         from datetime import datetime
@@ -271,6 +364,27 @@ class BanyanModelView(_Permissioned, ModelView):
         for formatters in (self.column_type_formatters, self.column_type_formatters_export,
                            self.column_type_formatters_detail):
             formatters.setdefault(datetime, local_datetime_formatter)
+        self.column_type_formatters_export = {**self.column_type_formatters_export, bool: _export_bool}
+        for attr, codes in self._coded.items():
+            self._column_choices_map[attr] = _ChoiceMap(codes)
+
+    def _declare_labels(self, model) -> None:
+        """Labels and coded-value sets of the model's fields from ``core.labels``; what the
+        view's class says itself (``column_labels``, ``column_choices``) wins."""
+        own_labels = dict(self.column_labels or {})
+        own_choices = dict(self.column_choices or {})
+        labels, self._coded = {}, {}
+        for attr in model.__mapper__.attrs.keys():
+            label = field_label(model, attr)
+            if label is not None:
+                labels[attr] = label
+            codes = codes_of(model, attr)
+            if codes is not None and attr not in own_choices:
+                self._coded[attr] = codes
+        # the list filters' options (static sets; a hook's set has no options at startup)
+        choices = {attr: codes.choices() for attr, codes in self._coded.items() if not isinstance(codes, HookChoices)}
+        self.column_labels = {**labels, **own_labels}
+        self.column_choices = {**choices, **own_choices}
         if self.attachments and self.details_template != ATTACHMENTS_TEMPLATE:
             self.attachments_base_template = self.details_template
             self.details_template = ATTACHMENTS_TEMPLATE
@@ -335,18 +449,53 @@ class BanyanModelView(_Permissioned, ModelView):
     def get_list_value(self, context, model, name):
         if self._hidden(name):
             return mask(getattr(model, str(name), None))
-        return super().get_list_value(context, model, name)
+        shown = self.display_value(model, name, self.column_formatters)
+        return super().get_list_value(context, model, name) if shown is None else shown
 
     @pass_context
     def get_detail_value(self, context, model, name):
         if self._hidden(name):
             return mask(getattr(model, str(name), None))
-        return super().get_detail_value(context, model, name)
+        shown = self.display_value(model, name, self.column_formatters_detail)
+        return super().get_detail_value(context, model, name) if shown is None else shown
 
     def get_export_value(self, model, name):
         if self._hidden(name):
             return mask(getattr(model, str(name), None))
-        return super().get_export_value(model, name)
+        shown = self.display_value(model, name, self.column_formatters_export, export=True)
+        return super().get_export_value(model, name) if shown is None else shown
+
+    def display_value(self, model, name, formatters, export: bool = False):
+        """The value of column ``name`` for people, or None to let Flask-Admin format it (a
+        view's own column formatter, a coded value, a datetime, anything else). Money shows
+        with its currency (``model.currency`` or CNY; exports keep the number), other
+        decimals without trailing zeros, a foreign key to a :data:`NAMED_TABLES` row by the
+        row's name."""
+        from decimal import Decimal
+
+        from sqlalchemy import Numeric
+
+        name = str(name)
+        if name in (formatters or {}) or name in self._coded or "." in name:
+            return None
+        prop = self.model.__mapper__.attrs.get(name)
+        column = _single_column(prop) if prop is not None else None
+        if column is None:
+            return None
+        value = getattr(model, name, None)
+        if value is None:
+            return None
+        if isinstance(value, Decimal) and isinstance(column.type, Numeric):
+            if (column.type.precision, column.type.scale) == (14, 2):  # core.db.Money
+                return value if export else format_money(value, getattr(model, "currency", None) or "CNY")
+            return plain_number(value)
+        fks = list(column.foreign_keys)
+        if len(fks) == 1 and fks[0].column.table.name in NAMED_TABLES:
+            target = _model_of(fks[0].column.table.name)
+            if target is not None and target.__mapper__.primary_key[0].name == fks[0].column.name:
+                row = self.session.get(target, value)
+                return str(row) if row is not None else value
+        return None
 
     def edit_form(self, obj=None):
         """The edit form; for users who may not see sensitive values, the sensitive fields of
@@ -389,12 +538,13 @@ class BanyanModelView(_Permissioned, ModelView):
 
         _count, data = self._export_data()
         out = io.StringIO()
+        out.write(CSV_BOM)  # Excel reads the file as UTF-8 (Chinese text) only with the byte-order mark
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in data:
             w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
         filename = secure_filename(self.get_export_name("csv"))
-        return Response(out.getvalue(), mimetype="text/csv",
+        return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={filename}"})
 
     def _export_xlsx(self):
@@ -501,11 +651,12 @@ class BanyanModelView(_Permissioned, ModelView):
 
         rows = self.selected(ids)
         out = io.StringIO()
+        out.write(CSV_BOM)  # Excel reads the file as UTF-8 (Chinese text) only with the byte-order mark
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in rows:
             w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
-        return Response(out.getvalue(), mimetype="text/csv",
+        return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={self.endpoint}-selected.csv"})
 
     def redirect_back(self):
@@ -531,11 +682,13 @@ def check_posted_fields(form) -> bool:
     and to every masked field whose value was changed; ``False`` if any. Recurses into
     inline forms."""
     from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+    from flask_admin.model.fields import AjaxSelectField
 
     ok = True
     for field in form:
         raw = (field.raw_data or [None])[0] if getattr(field, "raw_data", None) is not None else None
-        if isinstance(field, QuerySelectField) and not isinstance(field, QuerySelectMultipleField):
+        single = isinstance(field, (QuerySelectField, AjaxSelectField)) and not isinstance(field, QuerySelectMultipleField)
+        if single:
             if raw not in (None, "", "__None") and field.data is None:
                 field.errors = list(field.errors or ()) + [
                     gettext("Not a valid choice: it is not among the records you may use.")]
@@ -587,6 +740,21 @@ def mask_sensitive(form, obj) -> None:
             row = rows.get(get_field_id(entry))
             if row is not None:
                 mask_sensitive(entry.form, row)
+
+
+def _model_of(table: str):
+    """The mapped class of ``table``, or None."""
+    from core.db import Base
+
+    found = _MODELS.get(table)
+    if found is None:
+        for mapper in Base.registry.mappers:
+            if getattr(mapper.class_, "__tablename__", None) == table:
+                found = _MODELS[table] = mapper.class_
+    return found
+
+
+_MODELS: dict[str, type] = {}
 
 
 def _cell(value):

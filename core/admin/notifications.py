@@ -135,13 +135,7 @@ class MailOutboxView(BanyanModelView):
     column_searchable_list = ("to_address", "subject")
     column_exclude_list = ("claim",)
     column_details_exclude_list = ("claim",)
-    column_labels = {
-        "id": _l("ID"), "created_at": _l("Created"), "kind": _l("Kind"), "to_address": _l("To"),
-        "subject": _l("Subject"), "body": _l("Text"), "state": _l("State"), "attempts": _l("Attempts"),
-        "next_attempt_at": _l("Next attempt"), "sent_at": _l("Sent"), "last_error": _l("Last error"),
-        "locale": _l("Language"), "user": _l("User"), "claimed_at": _l("Claimed"),
-    }
-    column_formatters = {"state": lambda v, c, m, p: STATE_LABELS.get(m.state, m.state)}
+    # labels and the states' labels: core.labels (core_mail_message)
 
     @action("retry", _l("Send again"), _l("Send the selected failed emails again?"))
     def action_retry(self, ids):
@@ -153,5 +147,3 @@ class MailOutboxView(BanyanModelView):
             n = requeue(s, [int(i) for i in ids])
         flash(gettext("%(n)s email(s) queued again.", n=n))
 
-
-STATE_LABELS = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Failed")}

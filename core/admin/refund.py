@@ -94,6 +94,55 @@ def refund_lines_or_request(session, sale: Sale, wanted: list[tuple[Row, Decimal
     return refund_or_request(session, sale.id, user, reason=reason, lines=lines)
 
 
+def refund_preview(session, sale: Sale, wanted: list[tuple[Row, Decimal]], user) -> dict:
+    """What refunding ``wanted`` gives back, before anything is written: ``lines``
+    ``[(line, qty, amount)]``, the ``total`` and ``by_method`` ``[(label, amount)]`` (the
+    split the refund will make, ``core.services.refund.refund_split``), and whether it will
+    wait for approval (``needs_approval``, with the ``threshold``). Raises BusinessError when
+    the amount exceeds what is left to give back."""
+    from core.approvals import REFUND_ACTION, needs_approval, refunded_so_far, sensitive_actions, threshold_of
+    from core.services.checkout import payment_method_map
+    from core.services.refund import priced_pieces, refund_split
+
+    pieces = priced_pieces(session, [(row.line, qty) for row, qty in wanted])
+    lines = [(line, qty, gross + discount) for line, qty, gross, discount in pieces]
+    total = sum((amount for _l, _q, amount in lines), Decimal(0))
+    methods = payment_method_map(session, sale, user)
+    by_method: dict[str, list] = {}
+    for payment, share in refund_split(session, sale, total):
+        method = methods.get(payment.method)
+        label = str(method.label) if method is not None else payment.method
+        by_method.setdefault(label, [label, Decimal(0)])[1] += share
+    needs = needs_approval(session, REFUND_ACTION, refunded_so_far(session, sale) + total)
+    action = sensitive_actions(session).get(REFUND_ACTION)
+    threshold = threshold_of(session, action) if action is not None else None
+    return {"lines": lines, "total": total, "by_method": [tuple(v) for v in by_method.values()],
+            "needs_approval": needs, "threshold": threshold if needs else None}
+
+
+def bulk_refund_lines(session, sales, user) -> list[str]:
+    """One sentence per sale for the bulk refund's confirmation: its number, what is left to
+    give back and the amount by method (or why it cannot be refunded)."""
+    out = []
+    for sale in sales:
+        wanted = [(row, row.left) for row in rows_of(sale) if row.left > 0]
+        if not can_refund(sale) or not wanted:
+            out.append(gettext("%(number)s: nothing left to refund.", number=sale.number))
+            continue
+        try:
+            p = refund_preview(session, sale, wanted, user)
+        except BusinessError as exc:
+            out.append(f"{sale.number}: " + " ".join(str(m) for ms in exc.errors.values() for m in ms))
+            continue
+        methods = ", ".join(f"{label} {amount:.2f}" for label, amount in p["by_method"])
+        text = gettext("%(number)s: %(total)s %(currency)s back (%(methods)s).", number=sale.number,
+                       total=f"{p['total']:.2f}", currency=sale.currency, methods=methods)
+        if p["needs_approval"]:
+            text += " " + gettext("Needs approval first.")
+        out.append(text)
+    return out
+
+
 def _to_fields(errors: dict, wanted: list[tuple[Row, Decimal]]) -> dict:
     """Service errors name positions among the requested lines (``lines.0.qty``): map them
     back to the rows of the form; anything else goes on the form."""
@@ -161,6 +210,15 @@ class SaleRefundMixin:
         if errors:
             return self._render_refund(sale, form, errors, 422)
         s = db_session()
+        if form.get("confirm") != "1":
+            # a refund cannot be undone: show what it gives back, by method, and ask first
+            try:
+                preview = refund_preview(s, sale, wanted, current_user())
+            except BusinessError as exc:
+                return self._render_refund(sale, form, _to_fields(exc.errors, wanted), 422)
+            fields = [(k, v) for k, v in form.items(multi=True) if k not in ("csrf_token", "confirm")]
+            return self.render("banyan/sale_refund_confirm.html", sale=sale, preview=preview, fields=fields,
+                               reason=reason, qty_text=qty_text)
         sale_id = sale.id
         requested = [(row.line.id, qty) for row, qty in wanted]
         try:

@@ -358,6 +358,10 @@ def init_api(app, rt) -> BanyanApi:
         "info": {"description": FIRST_TOKEN + "\n\n" + TIME_RULE},
     })
     api = BanyanApi(app)
+    from core.labels import openapi_coded_values
+
+    # coded values documented with their labels (core.labels)
+    api.ma_plugin.converter.add_attribute_function(openapi_coded_values)
     declared = set(rt.registry.permissions())
     mounted = []
     csrf = app.extensions.get("csrf")

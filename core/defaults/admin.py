@@ -11,11 +11,16 @@ from sqlalchemy.orm import relationship
 from wtforms import PasswordField, SelectMultipleField
 from wtforms.validators import Length, Optional
 
-from core.admin.base import BanyanModelView, apply_business_error
+from core.admin.base import BanyanModelView, apply_business_error, plain_number
+from core.admin.customers import CustomerPageMixin
+from core.admin.price_grid import PriceGridMixin
+from core.admin.roles import PermissionChecklist, permission_groups
 from core.admin.refund import SaleRefundMixin
 from core.errors import BusinessError
 from core.hookspecs import hookimpl
-from core.i18n import gettext, lazy_gettext as _l
+from core.i18n import format_money, gettext, lazy_gettext as _l
+from core.labels import APPROVAL_DECISION, PAYMENT_METHOD
+from core.localtime import format_local
 from core.models import (ApiToken, AuditLog, Company, Customer, CustomerContact, Employee, PriceList, PriceListItem,
                          Product, ProductCategory, Region, Role, RolePermission, Sale, Store, User, Warehouse)
 from core.models.approval import ApprovalRequest
@@ -45,99 +50,10 @@ def _commit_or_flash(view, work) -> bool:
         return False
 
 
-LABELS = {
-    "id": _l("ID"),
-    "code": _l("Code"),
-    "name": _l("Name"),
-    "kind": _l("Kind"),
-    "parent": _l("Parent"),
-    "tax_id": _l("Tax ID"),
-    "active": _l("Active"),
-    "company": _l("Company"),
-    "region": _l("Region"),
-    "format": _l("Format"),
-    "operating_company": _l("Operating company"),
-    "address": _l("Address"),
-    "phone": _l("Phone"),
-    "opened_on": _l("Opened on"),
-    "store": _l("Store"),
-    "email": _l("Email"),
-    "gender": _l("Gender"),
-    "birthday": _l("Birthday"),
-    "id_number": _l("ID number"),
-    "language": _l("Language"),
-    "home_store": _l("Home store"),
-    "consent_email": _l("Email consent"),
-    "consent_sms": _l("SMS consent"),
-    "consent_wechat": _l("WeChat consent"),
-    "note": _l("Note"),
-    "tags": _l("Tags"),
-    "contacts": _l("Contacts"),
-    "title": _l("Title"),
-    "is_decision_maker": _l("Decision-maker"),
-    "sku": _l("SKU"),
-    "barcode": _l("Barcode"),
-    "unit": _l("Unit"),
-    "category": _l("Category"),
-    "cost": _l("Cost"),
-    "currency": _l("Currency"),
-    "items": _l("Prices"),
-    "product": _l("Product"),
-    "price": _l("Price"),
-    "valid_from": _l("Valid from"),
-    "valid_to": _l("Valid until"),
-    "role": _l("Role"),
-    "manager": _l("Manager"),
-    "username": _l("Username"),
-    "employee": _l("Employee"),
-    "locale": _l("Language"),
-    "is_superuser": _l("Superuser"),
-    "scope_kind": _l("Scope"),
-    "scope_ref_id": _l("Scope record ID"),
-    "roles": _l("Roles"),
-    "last_login_at": _l("Last sign-in"),
-    "user": _l("User"),
-    "prefix": _l("Prefix"),
-    "created_at": _l("Created"),
-    "updated_at": _l("Updated"),
-    "last_used_at": _l("Last used"),
-    "revoked_at": _l("Revoked"),
-    "number": _l("Number"),
-    "state": _l("State"),
-    "customer": _l("Customer"),
-    "cashier": _l("Cashier"),
-    "origin": _l("Original sale"),
-    "subtotal": _l("Subtotal"),
-    "discount_total": _l("Discounts"),
-    "total": _l("Total"),
-    "confirmed_at": _l("Confirmed"),
-    "business_date": _l("Business date"),
-    "lines": _l("Lines"),
-    "adjustments": _l("Adjustments"),
-    "payments": _l("Payments"),
-    "at": _l("At"),
-    "user_id": _l("User ID"),
-    "model": _l("Model"),
-    "record_id": _l("Record"),
-    "action": _l("Action"),
-    "changes": _l("Changes"),
-    "label": _l("Label"),
-    "amount": _l("Amount"),
-    "requested_by": _l("Requested by"),
-    "requested_at": _l("Requested"),
-    "required": _l("Approvals needed"),
-    "result": _l("Result"),
-    "payload": _l("Details"),
-    "decided_at": _l("Decided"),
-    "votes": _l("Votes"),
-    "store_id": _l("Store"),
-    "category_id": _l("Category"),
-    "home_store_id": _l("Home store"),
-}
 
 
 class KernelView(BanyanModelView):
-    column_labels = LABELS
+    """The kernel's views: labels and coded values come from ``core.labels``."""
 
 
 # --- organisation ------------------------------------------------------------------------------
@@ -151,7 +67,7 @@ class OrgView(KernelView):
 
 
 class CompanyView(OrgView):
-    form_choices = {"kind": [("hq", _l("Headquarters")), ("branch", _l("Branch")), ("franchisee", _l("Franchisee"))]}
+    """Companies: the OrgView defaults (kinds from ``core.labels.COMPANY_KIND``)."""
 
 
 class RegionView(OrgView):
@@ -160,9 +76,6 @@ class RegionView(OrgView):
 
 class StoreView(OrgView):
     attachments = True
-    form_choices = {"kind": [("direct", _l("Directly operated")), ("franchise", _l("Franchise"))],
-                    "format": [("street", _l("Street")), ("mall_counter", _l("Mall counter")),
-                               ("shop_in_shop", _l("Shop in shop"))]}
 
 
 class WarehouseView(OrgView):
@@ -171,7 +84,9 @@ class WarehouseView(OrgView):
 
 # --- customers ---------------------------------------------------------------------------------
 
-class CustomerView(KernelView):
+class CustomerView(CustomerPageMixin, KernelView):
+    """Customers; the details page is the customer page (``core.admin.customers``)."""
+
     permission = "core.customer.read"
     write_permission = "core.customer.write"
     attachments = True
@@ -182,61 +97,7 @@ class CustomerView(KernelView):
     column_searchable_list = ("name", "phone", "email")
     column_filters = ("kind", "active", "home_store_id")
     form_excluded_columns = ("created_at", "updated_at", "merged_at")
-    form_choices = {"kind": [("person", _l("Person")), ("company", _l("Company"))],
-                    "gender": [("", "—"), ("f", _l("Female")), ("m", _l("Male"))]}
     inline_models = ((CustomerContact, {"form_excluded_columns": ("created_at", "updated_at")}),)
-
-    @expose("/duplicates/")
-    def duplicates_view(self):
-        from core.services.customers import find_duplicates
-
-        groups = []
-        for label, ids in find_duplicates(self.session, limit=100):
-            rows = self.session.query(Customer).filter(Customer.id.in_(ids)).order_by(Customer.id).all()
-            if len(rows) > 1:  # the other copies may be out of this user's scope
-                groups.append((label, rows))
-        return self.render("banyan/duplicates.html", groups=groups, view=self,
-                           can_merge=_has("core.customer.merge"))
-
-    @expose("/merge/", methods=["POST"])
-    def merge_view(self):
-        if not _has("core.customer.merge"):
-            flash(gettext("You may not merge customers."), "error")
-            return redirect(url_for(".duplicates_view"))
-        kept = request.form.get("kept_id", type=int)
-        removed = request.form.get("removed_id", type=int)
-        if self._merge(kept, [removed]):
-            flash(gettext("Customers merged."))
-        return redirect(url_for(".duplicates_view"))
-
-    def _merge(self, kept_id, removed_ids) -> bool:
-        from core.services.customers import merge_customers
-        from core.web import current_user
-
-        def work():
-            if kept_id is None or not removed_ids or None in removed_ids:
-                raise BusinessError({"_": _l("Pick the customer to keep and the one to merge into it.")})
-            for rid in removed_ids:
-                # both records must be visible to this user: the scoped session decides
-                if self.session.get(Customer, kept_id) is None or self.session.get(Customer, rid) is None:
-                    raise BusinessError({"_": _l("No such customer.")})
-                merge_customers(self.session, kept_id, rid, user=current_user())
-
-        return bool(_commit_or_flash(self, work))
-
-    def is_action_allowed(self, name):
-        if name == "merge":
-            return _has("core.customer.merge")
-        return super().is_action_allowed(name)
-
-    @action("merge", _l("Merge into the oldest"), _l("Merge the selected customers into the oldest one?"))
-    def action_merge(self, ids):
-        ids = sorted(int(i) for i in ids)
-        if len(ids) < 2:
-            flash(gettext("Select at least two customers to merge."), "error")
-            return
-        if self._merge(ids[0], ids[1:]):
-            flash(gettext("Customers merged."))
 
 
 class TagView(KernelView):
@@ -262,13 +123,14 @@ class CategoryView(KernelView):
     column_searchable_list = ("code", "name")
 
 
-class PriceListView(KernelView):
+class PriceListView(PriceGridMixin, KernelView):
+    """Price lists; the details page shows the prices, edited as a pasted grid
+    (``core.admin.price_grid``), not as inline sub-forms."""
+
     permission = "core.product.read"
     write_permission = "core.product.write"
     column_exclude_list = ("created_at", "updated_at")
-    form_excluded_columns = ("created_at", "updated_at")
-    form_choices = {"kind": [("retail", _l("Retail")), ("member", _l("Member")), ("wholesale", _l("Wholesale"))]}
-    inline_models = ((PriceListItem, {"form_columns": ("id", "product", "price", "valid_from", "valid_to")}),)
+    form_excluded_columns = ("created_at", "updated_at", "items")
 
 
 # --- people ------------------------------------------------------------------------------------
@@ -291,9 +153,6 @@ class UserView(KernelView):
     column_searchable_list = ("username",)
     form_excluded_columns = ("password_hash", "created_at", "updated_at", "last_login_at")
     form_extra_fields = {"new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=8)])}
-    form_choices = {"scope_kind": [("all", _l("All stores")), ("company", _l("A company's stores")),
-                                   ("region", _l("A region's stores")), ("store", _l("One store"))],
-                    "locale": [("", "—"), ("zh_Hans", "中文"), ("en", "English")]}
 
     def on_model_change(self, form, model, is_created):
         from core.security.passwords import hash_password
@@ -317,22 +176,25 @@ class UserView(KernelView):
 class RoleView(KernelView):
     permission = "core.user.admin"
     column_list = ("code", "name")
+    #: a default role by its translated label (``Role.label``)
+    column_formatters = {"name": lambda view, context, model, name: model.label}
     form_columns = ("code", "name", "grants")
-    form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[])}
+    form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[], widget=PermissionChecklist())}
 
-    def _choices(self):
+    def _fill(self, form):
+        """The permissions as translated checkboxes grouped by addon (``core.admin.roles``)."""
         from core.web import runtime
 
-        return sorted((name, f"{name} — {p.label}") for name, p in runtime().registry.permissions().items())
-
-    def create_form(self, obj=None):
-        form = super().create_form(obj)
-        form.grants.choices = self._choices()
+        groups = permission_groups(runtime())
+        form.grants.groups = groups
+        form.grants.choices = [(name, label) for _title, perms in groups for name, label in perms]
         return form
 
+    def create_form(self, obj=None):
+        return self._fill(super().create_form(obj))
+
     def edit_form(self, obj=None):
-        form = super().edit_form(obj)
-        form.grants.choices = self._choices()
+        form = self._fill(super().edit_form(obj))
         if request.method == "GET" and obj is not None:
             form.grants.data = [p.permission for p in obj.permissions]
         return form
@@ -359,7 +221,6 @@ class ApiTokenView(KernelView):
     can_view_details = False
     column_list = ("id", "user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
     column_export_list = column_list
-    column_labels = {**LABELS, "name": _l("Label"), "prefix": _l("Starts with")}
     form_columns = ("user", "name")
     form_args = {"user": {"description": _l("Leave empty for a token of your own.")}}
 
@@ -442,17 +303,21 @@ def _table(headers, rows) -> Markup:
 
 
 def _lines(view, context, model, name):
+    cur = model.currency
     return _table([_l("Product"), _l("Quantity"), _l("Unit price"), _l("Discount"), _l("Total"), _l("Refunded")],
-                  [(ln.product, f"{ln.qty:g}", ln.unit_price, ln.discount, ln.total, f"{ln.refunded_qty:g}")
-                   for ln in model.lines])
+                  [(ln.product, plain_number(ln.qty), format_money(ln.unit_price, cur), format_money(ln.discount, cur),
+                    format_money(ln.total, cur), plain_number(ln.refunded_qty)) for ln in model.lines])
 
 
 def _adjustments(view, context, model, name):
-    return _table([_l("Rule"), _l("Label"), _l("Amount")], [(a.rule_code, a.label, a.amount) for a in model.adjustments])
+    return _table([_l("Rule"), _l("Label"), _l("Amount")],
+                  [(a.rule_code, a.label, format_money(a.amount, model.currency)) for a in model.adjustments])
 
 
 def _payments(view, context, model, name):
-    return _table([_l("Method"), _l("Amount"), _l("Reference")], [(p.method, p.amount, p.reference) for p in model.payments])
+    return _table([_l("Method"), _l("Amount"), _l("Reference")],
+                  [(PAYMENT_METHOD.label(p.method), format_money(p.amount, model.currency), p.reference)
+                   for p in model.payments])
 
 
 class SaleView(SaleRefundMixin, KernelView):
@@ -481,11 +346,17 @@ class SaleView(SaleRefundMixin, KernelView):
             return False
         return super().is_action_allowed(name)
 
-    @action("refund", _l("Refund"), _l("Refund what is left of the selected sales?"))
+    @action("refund", _l("Refund"))
     def action_refund(self, ids):
         from core.approvals import refund_or_request
         from core.web import current_user
 
+        if request.form.get("confirm") != "1":  # it cannot be undone: say what it gives back first
+            from core.admin.refund import bulk_refund_lines
+
+            return self.render("banyan/action_confirm.html", title=_l("Refund what is left of the selected sales"),
+                               action="refund", ids=[str(i) for i in ids], danger=True,
+                               lines=bulk_refund_lines(self.session, self.selected(ids), current_user()))
         outcome = []
 
         def work():
@@ -504,11 +375,17 @@ class SaleView(SaleRefundMixin, KernelView):
 # --- control ----------------------------------------------------------------------------------
 
 class AuditLogView(KernelView):
+    """The audit trail for people: who made the change (the user's name), the record by its
+    type and name, and the changed fields as "field: before → after" with the fields' and
+    the coded values' labels (``core.labels``); sensitive fields masked for users who may
+    not see them. Exports carry the same text."""
+
     permission = "core.audit.read"
     allow_create = allow_edit = allow_delete = False
     column_editable_list = ()
     simple_list_pager = True
     column_list = ("id", "at", "user_id", "model", "record_id", "action", "changes")
+    column_details_list = column_export_list = column_list
     column_filters = ("model", "action", "user_id", "record_id")
 
     def is_action_allowed(self, name):
@@ -531,22 +408,91 @@ class AuditLogView(KernelView):
         return {k: ([mask(x) for x in v] if isinstance(v, list) else mask(v)) if k in hidden else v
                 for k, v in changes.items()}
 
+    def _record(self, model) -> str:
+        """The changed record by its name (``str(record)``) and id; the id alone when it is
+        gone or outside the user's scope."""
+        from core.admin.base import _model_of
+
+        cls = _model_of(model.model)
+        row = None
+        if cls is not None and len(cls.__mapper__.primary_key) == 1 and model.record_id not in (None, "?"):
+            try:
+                key = cls.__mapper__.primary_key[0].type.python_type(model.record_id)
+                row = self.session.get(cls, key)
+            except (TypeError, ValueError, NotImplementedError):
+                row = None
+        return f"{row} (#{model.record_id})" if row is not None else f"#{model.record_id}"
+
+    def _user(self, model) -> str:
+        if model.user_id is None:
+            return gettext("System")
+        user = self.session.get(User, model.user_id)
+        return str(user) if user is not None else f"#{model.user_id}"
+
+    def change_lines(self, model) -> list[tuple[str, str, str]]:
+        """``(field label, before, after)`` of each logged change, values for people."""
+        from core.admin.base import _model_of
+        from core.labels import codes_of, field_label, yes_no
+
+        cls = _model_of(model.model)
+
+        def shown(field, value):
+            if value is None or value == "":
+                return "—"
+            codes = codes_of(cls, field) if cls is not None else None
+            if codes is not None:
+                return str(codes.label(value))
+            if isinstance(value, bool):
+                return str(yes_no(value))
+            if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+                from datetime import datetime
+
+                try:  # a stored timestamp (naive UTC, ISO): in the chain's local time
+                    return format_local(datetime.fromisoformat(value), "%Y-%m-%d %H:%M:%S")
+                except ValueError:
+                    return value
+            return str(value)
+
+        out = []
+        for field, pair in self._masked_changes(model).items():
+            before, after = (pair if isinstance(pair, list) and len(pair) == 2 else (None, pair))
+            label = (field_label(cls, field) if cls is not None else None) or field
+            out.append((str(label), shown(field, before), shown(field, after)))
+        return out
+
+    def _changes_html(self, model) -> Markup:
+        items = "".join(f"<li><strong>{escape(label)}</strong>: {escape(before)} → {escape(after)}</li>"
+                        for label, before, after in self.change_lines(model))
+        return Markup(f'<ul class="list-unstyled mb-0">{items}</ul>')
+
+    def _value(self, model, name, html: bool):
+        from core.labels import table_label
+
+        if name == "changes":
+            if html:
+                return self._changes_html(model)
+            return "; ".join(f"{label}: {before} → {after}" for label, before, after in self.change_lines(model))
+        if name == "user_id":
+            return self._user(model)
+        if name == "model":
+            return str(table_label(model.model))
+        if name == "record_id":
+            return self._record(model)
+        return None
+
     @pass_context
     def get_list_value(self, context, model, name):
-        if name == "changes":
-            return self._masked_changes(model)
-        return super().get_list_value(context, model, name)
+        shown = self._value(model, name, html=True)
+        return super().get_list_value(context, model, name) if shown is None else shown
 
     @pass_context
     def get_detail_value(self, context, model, name):
-        if name == "changes":
-            return self._masked_changes(model)
-        return super().get_detail_value(context, model, name)
+        shown = self._value(model, name, html=True)
+        return super().get_detail_value(context, model, name) if shown is None else shown
 
     def get_export_value(self, model, name):
-        if name == "changes":
-            return self._masked_changes(model)
-        return super().get_export_value(model, name)
+        shown = self._value(model, name, html=False)
+        return super().get_export_value(model, name) if shown is None else shown
 
 
 class ApprovalView(KernelView):
@@ -557,7 +503,7 @@ class ApprovalView(KernelView):
     column_details_list = ("id", "action", "label", "payload", "amount", "store", "state", "required",
                            "requested_by", "requested_at", "decided_at", "result", "votes")
     column_formatters_detail = {"votes": lambda v, c, m, n: _table(
-        [_l("User"), _l("Decision"), _l("At")], [(x.user, x.decision, x.at) for x in m.votes])}
+        [_l("User"), _l("Decision"), _l("At")], [(x.user, APPROVAL_DECISION.label(x.decision), format_local(x.at)) for x in m.votes])}
 
     def is_action_allowed(self, name):
         return name in ("approve", "reject", "export_selected") and _has(self.permission)
@@ -600,7 +546,9 @@ def _has(name: str) -> bool:
 
 @hookimpl
 def register_admin_views(app):
+    from core.admin.addons_page import AddonsView
     from core.admin.notifications import MailOutboxView, NotificationsView
+    from core.admin.preferences import PreferencesView
     from core.admin.pages import CheckoutView
     from core.models import MailMessage, Tag
 
@@ -624,4 +572,6 @@ def register_admin_views(app):
         AuditLogView(AuditLog, name=_l("Audit log"), category=SETTINGS, endpoint="auditlog"),
         MailOutboxView(MailMessage, name=_l("Email outbox"), category=SETTINGS, endpoint="mailmessage"),
         NotificationsView(name=_l("Notifications"), endpoint="notifications", url="/admin/notifications"),
+        AddonsView(name=_l("Addons"), category=SETTINGS, endpoint="addons", url="/admin/addons"),
+        PreferencesView(name=_l("Preferences"), endpoint="preferences", url="/admin/preferences"),
     ]

@@ -35,6 +35,7 @@ PERMISSIONS = (
     Permission("core.audit.read", _l("Read the audit log"), ADMIN),
     Permission("core.approval.decide", _l("Approve or reject sensitive actions"), MANAGERS),
     Permission("core.report.read", _l("See reports and the dashboard"), MANAGERS + ("marketer",)),
+    Permission("core.addons.admin", _l("Install, upgrade and uninstall addons"), ADMIN),
     Permission("core.mail.admin", _l("See the email outbox and send failed emails again"), ADMIN),
     # core.security.scope.CHAIN_PERMISSION: rows for the whole chain (no store), chain settings
     Permission("core.chain.write", _l("Create, change and delete chain-wide records (no store): "
@@ -57,13 +58,16 @@ def register_jobs():
     """The outbox sender (``core.mail.send``): queued after every commit that wrote an email,
     and every minute (retries that fall due, and a send whose enqueue was lost; see
     ``core.notify``); ``core.files.gc``: unreferenced blobs and the files of deleted records
-    (daily 03:17)."""
+    (daily 03:17); ``core.idempotency.purge``: stored ``Idempotency-Key`` answers older than
+    ``[idempotency] retention_days`` (daily 03:43)."""
     from core.contrib import Job
     from core.files import collect_garbage
+    from core.idempotency import PURGE_JOB, purge_job
     from core.notify import MAIL_JOB, mail_job
 
     return [Job(MAIL_JOB, mail_job, schedule="* * * * *", retries=0),
-            Job("core.files.gc", collect_garbage, schedule="17 3 * * *", retries=1)]
+            Job("core.files.gc", collect_garbage, schedule="17 3 * * *", retries=1),
+            Job(PURGE_JOB, purge_job, schedule="43 3 * * *", retries=1)]
 
 
 @hookimpl

@@ -107,13 +107,14 @@ def delete(file_id):
 def panel(view, model) -> dict | None:
     """What ``banyan/attachments_panel.html`` shows for ``model`` on ``view``'s details
     page, or None when the user may not read the owner's files (no panel at all)."""
+    from core.runtime import runtime_of
     from core.security.permissions import has_permission
     from core.web import db_session
 
     s = db_session()
     user = _user()
     owner = model.__table__.name
-    _addon, fo = F.owners(s.info["runtime"].registry)[owner]
+    _addon, fo = F.owners(runtime_of(s).registry)[owner]
     if user is None or not has_permission(s, user, fo.read_permission):
         return None
     ident = model.__mapper__.primary_key_from_instance(model)[0]
@@ -121,7 +122,7 @@ def panel(view, model) -> dict | None:
         rows = F.list_for(s, owner, ident, user)
     except NotFound:
         return None
-    conf = F.settings(s.info["runtime"])
+    conf = F.settings(runtime_of(s))
     return {"owner": owner, "record": ident, "files": rows,
             "can_write": has_permission(s, user, fo.write_permission),
             "max_size": F.human_size(conf.max_size), "accept": ",".join(sorted(conf.allowed_types)),

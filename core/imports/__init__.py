@@ -36,6 +36,7 @@ from datetime import date
 from sqlalchemy import select, update
 
 from core.contrib import Importer, ImportColumn  # noqa: F401 (re-exported for addons)
+from core.db import USER_ID
 from core.errors import BusinessError, Forbidden, NotFound
 from core.i18n import LOCALES, force_locale
 from core.i18n import gettext as _
@@ -466,7 +467,7 @@ def execute(rt, import_id: int) -> None:
             with rt.session() as s:
                 user = s.get(User, user_id) if user_id is not None else None
                 if user is not None:
-                    s.info["user_id"] = user.id
+                    USER_ID.set(s, user.id)
                     from core.security.scope import scope_session
 
                     scope_session(s, user)

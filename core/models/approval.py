@@ -9,8 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Money
 from core.mixins import IdPk, utcnow
+from core.labels import APPROVAL_STATE
 
-APPROVAL_STATES = ("pending", "approved", "rejected")
+APPROVAL_STATES = APPROVAL_STATE.codes  # declared with labels in core.labels
 
 
 class ApprovalRequest(IdPk, Base):

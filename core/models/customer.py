@@ -10,8 +10,9 @@ from core.db import Base
 from core.i18n import lazy_gettext as _l
 from core.mixins import IdPk, Timestamps
 from core.validation import normalize_email, normalize_phone
+from core.labels import CUSTOMER_KIND
 
-CUSTOMER_KINDS = ("person", "company")
+CUSTOMER_KINDS = CUSTOMER_KIND.codes  # declared with labels in core.labels
 
 customer_tag = Table(
     "core_customer_tag", Base.metadata,

@@ -10,9 +10,10 @@ from core.codes import Code
 from core.db import Base
 from core.mixins import IdPk, Timestamps, utcnow
 from core.validation import normalize_email, normalize_phone
+from core.labels import EMPLOYEE_ROLE, SCOPE_KIND
 
-EMPLOYEE_ROLES = ("manager", "clerk", "cashier", "technician", "agent", "marketer", "staff")
-SCOPE_KINDS = ("all", "company", "region", "store")
+EMPLOYEE_ROLES = EMPLOYEE_ROLE.codes  # declared with labels in core.labels
+SCOPE_KINDS = SCOPE_KIND.codes  # declared with labels in core.labels
 
 
 class Employee(IdPk, Timestamps, Base):
@@ -54,8 +55,23 @@ class Role(Base):
     name: Mapped[str] = mapped_column(String(120))
     permissions: Mapped[list["RolePermission"]] = relationship(cascade="all, delete-orphan")
 
-    def __str__(self) -> str:
+    @property
+    def label(self):
+        """The role's name for people: a default role (``core.security.permissions``) that
+        nobody renamed shows its translated label, any other its stored name."""
+        from core.i18n import force_locale
+        from core.security.permissions import DEFAULT_ROLES
+
+        default = DEFAULT_ROLES.get(self.code)
+        if default is not None:
+            with force_locale("en"):
+                english = str(default)
+            if self.name in (english, self.code):
+                return default
         return self.name
+
+    def __str__(self) -> str:
+        return str(self.label)
 
 
 class RolePermission(Base):

@@ -8,11 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
 from core.mixins import IdPk, utcnow
+from core.labels import IMPORT_MODE, IMPORT_STATE
 
-IMPORT_MODES = ("dry_run", "all_or_nothing", "valid_only")
+IMPORT_MODES = IMPORT_MODE.codes  # declared with labels in core.labels
 #: queued -> running -> done (rows written, or a dry run finished) | failed (nothing written:
 #: errors in an all-or-nothing run, or the run broke; ``error`` says why)
-IMPORT_STATES = ("queued", "running", "done", "failed")
+IMPORT_STATES = IMPORT_STATE.codes  # declared with labels in core.labels
 
 
 class ImportRun(IdPk, Base):

@@ -8,8 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
 from core.mixins import IdPk, utcnow
+from core.labels import JOB_STATE
 
-JOB_RUN_STATES = ("running", "success", "retrying", "failed")
+JOB_RUN_STATES = JOB_STATE.codes  # declared with labels in core.labels
 
 
 class JobRun(IdPk, Base):

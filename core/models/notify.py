@@ -9,9 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
 from core.mixins import IdPk, utcnow
+from core.labels import MAIL_STATE
 
 #: outbox states: waiting for a (first or next) attempt, claimed by a worker, done, given up
-MAIL_STATES = ("queued", "sending", "sent", "failed")
+MAIL_STATES = MAIL_STATE.codes  # declared with labels in core.labels
 
 
 class Notification(IdPk, Base):

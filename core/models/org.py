@@ -9,10 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base
 from core.mixins import IdPk, Timestamps
+from core.labels import COMPANY_KIND, STORE_FORMAT, STORE_KIND
 
-COMPANY_KINDS = ("hq", "branch", "franchisee")
-STORE_KINDS = ("direct", "franchise")
-STORE_FORMATS = ("street", "mall_counter", "shop_in_shop")
+COMPANY_KINDS = COMPANY_KIND.codes  # declared with labels in core.labels
+STORE_KINDS = STORE_KIND.codes  # declared with labels in core.labels
+STORE_FORMATS = STORE_FORMAT.codes  # declared with labels in core.labels
 
 
 class Company(IdPk, Timestamps, Base):

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relations
 
 from core.db import Base, Money, Quantity
 from core.mixins import IdPk, StoreScoped, utcnow
+from core.labels import SALE_KIND, SALE_STATE
 
-SALE_STATES = ("draft", "confirmed", "partially_refunded", "refunded")
-SALE_KINDS = ("sale", "refund")
+SALE_STATES = SALE_STATE.codes  # declared with labels in core.labels
+SALE_KINDS = SALE_KIND.codes  # declared with labels in core.labels
 
 
 class Sale(IdPk, StoreScoped, Base):

@@ -11,7 +11,7 @@ Two variants:
   own ``setup.cfg`` entry point (``new_addon``);
 * built-in (``--builtin``): ``<repo>/addons/NAME/`` in Banyan's own tree, with the layout
   of ``addons/membership`` (``builtin/package/`` overlays the partner package: services with
-  ``__all__``, schemas, jobs, demo, templates, tests/conftest), the entry point added to the
+  ``__all__`` re-exporting ``items.py``, schemas, jobs, demo, templates, tests/conftest), the entry point added to the
   repository's ``setup.cfg`` and an operator page ``docs/addons/NAME.md``
   (``new_builtin_addon``).
 """

@@ -98,12 +98,19 @@ def login():
                 _record_failure(s, username)
                 error, status = gettext("Wrong username or password."), 401
             else:
+                # the language picked on the login page is kept (and becomes the user's
+                # preference when they have none yet); otherwise their preference applies
+                from core.i18n import LOCALES
+
+                chosen = http_session.get("lang") if http_session.get("lang") in LOCALES else None
                 user.last_login_at = utcnow()
+                if chosen and not user.locale:
+                    user.locale = chosen
                 s.commit()
                 http_session.clear()
                 login_user(user)
-                if user.locale:
-                    http_session["lang"] = user.locale
+                if chosen or user.locale:
+                    http_session["lang"] = chosen or user.locale
                 return redirect(_safe_next(request.args.get("next") or request.form.get("next")))
     return render_template("banyan/login.html", error=error, username=username,
                            next=request.args.get("next", "")), status

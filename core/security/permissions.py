@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core.db import InfoKey
 from core.i18n import lazy_gettext as _l
 from core.models import Role, RolePermission, User, user_role
 
@@ -41,22 +42,26 @@ def sync_roles(session, registry) -> None:
     session.flush()
 
 
+#: ``(user id, permission names)`` read once per session
+_PERMS: InfoKey[tuple[int, frozenset[str]]] = InfoKey("core.security.permissions")
+
+
 def user_permissions(session, user: User) -> frozenset[str]:
     if user is None:
         return frozenset()
-    cached = session.info.get("_perms")
+    cached = _PERMS.get(session)
     if cached is not None and cached[0] == user.id:
         return cached[1]
     perms = frozenset(session.execute(
         select(RolePermission.permission).join(user_role, user_role.c.role_code == RolePermission.role_code)
         .where(user_role.c.user_id == user.id)).scalars())
-    session.info["_perms"] = (user.id, perms)
+    _PERMS.set(session, (user.id, perms))
     return perms
 
 
 def preset_permissions(session, user: User, perms: frozenset[str]) -> None:
     """Give ``session`` ``user``'s permission names already read (e.g. with a cached token)."""
-    session.info["_perms"] = (user.id, frozenset(perms))
+    _PERMS.set(session, (user.id, frozenset(perms)))
 
 
 def has_permission(session, user: User | None, name: str) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
+from core.db import RUNTIME, InfoKey
 from core.forksafe import on_fork, register
 from core.i18n import lazy_gettext as _l
 from core.models import Region, Store, User
@@ -63,6 +64,10 @@ def store_ids_for(session: Session, user: User) -> frozenset[int] | None:
 
 
 _COMPUTE = object()
+#: the :class:`Scope` a session is limited to (None: unscoped)
+SCOPE: InfoKey[Scope] = InfoKey("core.scope")
+#: the scope's loader criteria, built on the session's first scoped read
+_SCOPE_CRITERIA: InfoKey = InfoKey("core.scope.criteria")
 
 
 def scope_session(session: Session, user: User, store_ids=_COMPUTE) -> Scope:
@@ -71,12 +76,12 @@ def scope_session(session: Session, user: User, store_ids=_COMPUTE) -> Scope:
     if store_ids is _COMPUTE:
         store_ids = store_ids_for(session, user)
     scope = Scope(user.id, store_ids)
-    session.info["scope"] = scope
+    SCOPE.set(session, scope)
     return scope
 
 
 def scope_of(session: Session) -> Scope | None:
-    return session.info.get("scope")
+    return SCOPE.get(session)
 
 
 def scoped_column(model):
@@ -178,18 +183,19 @@ def cached_criteria(registry, scope: Scope) -> list:
 
 @event.listens_for(Session, "do_orm_execute")
 def _apply_scope(state):
-    scope = state.session.info.get("scope")
+    session = state.session
+    scope = SCOPE.get(session)
     if scope is None or scope.unrestricted or not state.is_select:
         return
     if state.execution_options.get("banyan_unscoped"):
         return
-    rt = state.session.info.get("runtime")
+    rt = RUNTIME.get(session)
     if rt is None:
         return
-    cache = state.session.info.setdefault("_scope_criteria", None)
+    cache = _SCOPE_CRITERIA.get(session)
     if cache is None:
         cache = cached_criteria(rt.registry, scope)
-        state.session.info["_scope_criteria"] = cache
+        _SCOPE_CRITERIA.set(session, cache)
     if cache:
         state.statement = cache.apply(state.statement)
 
@@ -234,7 +240,7 @@ def may_write_chain_wide(session) -> bool:
     session (CLI, jobs, the system) may; a user needs :data:`CHAIN_PERMISSION`. Services
     that check chain-wide rows before the flush (to name the field early) use this, so
     their rule is the write check's rule."""
-    scope = session.info.get("scope")
+    scope = SCOPE.get(session)
     if scope is None or not scope.user_id:
         return True
     from core.security.permissions import has_permission
@@ -345,7 +351,7 @@ class WriteCheck:
     def __init__(self, session: Session, scope: Scope):
         self.session = session
         self.scope = scope
-        rt = session.info.get("runtime")
+        rt = RUNTIME.get(session)
         self.limited = _limited_models(rt.registry) if rt is not None else frozenset()
         self.errors: dict[str, list] = {}
         self._chain_ok = None
@@ -456,7 +462,7 @@ class WriteCheck:
 @event.listens_for(Session, "before_flush")
 def _check_writes(session, _ctx, _instances):
     """Refuse a flush of a scoped session that writes outside the user's scope (see above)."""
-    scope = session.info.get("scope")
+    scope = SCOPE.get(session)
     if scope is None:
         return
     check = WriteCheck(session, scope)

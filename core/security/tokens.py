@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from core.db import InfoKey
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
@@ -177,6 +178,10 @@ def _auth_classes() -> tuple:
     return _AUTH_CLASSES
 
 
+#: set when the transaction wrote a row the token caches depend on
+_AUTH_CHANGED: InfoKey[bool] = InfoKey("core.security.tokens.auth_changed")
+
+
 @event.listens_for(Session, "before_flush")
 def _note_auth_changes(session, _ctx, _instances):
     if not _CACHES:
@@ -184,7 +189,7 @@ def _note_auth_changes(session, _ctx, _instances):
     classes = _auth_classes()
     for objs in (session.new, session.dirty, session.deleted):
         if any(isinstance(o, classes) for o in objs):
-            session.info["_banyan_auth_changed"] = True
+            _AUTH_CHANGED.set(session, True)
             forget_all()
             return
 
@@ -192,13 +197,13 @@ def _note_auth_changes(session, _ctx, _instances):
 @event.listens_for(Session, "after_commit")
 def _forget_after_commit(session):
     # again after the commit: a request may have cached the old rows in between
-    if session.info.pop("_banyan_auth_changed", False):
+    if _AUTH_CHANGED.pop(session, False):
         forget_all()
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_flag(session, _previous):
-    session.info.pop("_banyan_auth_changed", None)
+    _AUTH_CHANGED.pop(session)
 
 
 def authenticate(session, plain: str | None, cache: TokenCache | None = None) -> AuthContext | None:

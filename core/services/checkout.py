@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, inspect, select
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam, select
 
 from core import cache
 from core.codes import claim_ticket_codes, ticket_codes
@@ -28,14 +27,13 @@ from core.models import (
     Customer,
     Product,
     Sale,
-    SaleAdjustment,
     SaleLine,
     SalePayment,
     Store,
 )
 from core.runtime import hook_of, runtime_of
 from core.services.pricing import clear_prefetch, prefetch_for, products_with_retail, retail_price_column
-from core.services.sale_writer import insert_payments, insert_sale
+from core.services.sale_writer import NewAdjustment, NewSale, add_adjustments, insert_payments, new_sale, write
 from core.validation import decimal_input, money_input, quantity_input, unit_quantity
 
 
@@ -76,6 +74,32 @@ class CheckoutRequest:
                 "payments": [{"method": p.method, "amount": p.amount, "reference": p.reference}
                              for p in self.payments]}
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(slots=True, eq=False)
+class LoadedTicket:
+    """What the checkout reads before pricing (:func:`load_ticket`): the ``store``, the
+    ``customer`` (None: walk-in), the time ``at``, and, when read with the store,
+    ``products`` (``{id: Product}``) and their ``retail`` prices (``{id: Decimal}``, a
+    product without a retail price is missing). ``products`` None: not read yet."""
+
+    store: Store
+    customer: Customer | None
+    at: datetime
+    products: dict[int, Product] | None = None
+    retail: dict[int, Decimal] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class PlannedPayment:
+    """One payment of the request, checked against the total (:func:`plan_payments`):
+    the addon's ``method`` (``core.contrib.PaymentMethod``), the ``amount`` it takes and the
+    request's ``reference``; ``index`` is its position in the request (error paths)."""
+
+    method: object
+    amount: Decimal
+    reference: str | None
+    index: int
 
 
 def _decimal(value, field_name: str) -> Decimal:
@@ -122,27 +146,13 @@ def apply_adjustments(sale: Sale, adjustments) -> None:
 
     A ticket-level adjustment is spread over the lines pro rata, so every line carries its
     share (refunds, commissions and margins stay exact per line)."""
-    new = []  # (line or None, amount, rule_code, label)
+    new: list[NewAdjustment] = []
     _apply(sale, adjustments, new)
-    if not new:
-        return
-    if inspect(sale).transient:
-        # A new ticket (checkout, preview): its rows are written by core.services.sale_writer,
-        # which sets the ids itself, so the objects are built and linked without the ORM's
-        # per-attribute events (relationship set, collection append, backref).
-        rows = []
-        for line, amount, rule_code, label in new:
-            adj = SaleAdjustment(amount=amount, rule_code=rule_code, label=label)
-            set_committed_value(adj, "line", line)
-            set_committed_value(adj, "sale", sale)
-            rows.append(adj)
-        set_committed_value(sale, "adjustments", [*sale.adjustments, *rows])
-    else:  # a sale in a session: through the ORM, so that its unit of work inserts them
-        sale.adjustments.extend(SaleAdjustment(line=line, amount=amount, rule_code=rule_code, label=label)
-                                for line, amount, rule_code, label in new)
+    # a new ticket's rows are linked the writer's way, a saved sale's through the ORM
+    add_adjustments(sale, new)
 
 
-def _apply(sale: Sale, adjustments, new: list) -> None:
+def _apply(sale: Sale, adjustments, new: list[NewAdjustment]) -> None:
     for adj in adjustments:
         amount = money(adj.amount)
         if amount == 0:
@@ -154,7 +164,7 @@ def _apply(sale: Sale, adjustments, new: list) -> None:
                 continue
             line.discount += amount
             line.total += amount
-            new.append((line, amount, adj.rule_code, str(adj.label)[:160]))
+            new.append(NewAdjustment(line, amount, adj.rule_code, str(adj.label)[:160]))
             continue
         base = sum((ln.total for ln in sale.lines), ZERO)
         amount = max(amount, -base)
@@ -167,7 +177,7 @@ def _apply(sale: Sale, adjustments, new: list) -> None:
             line.discount += share
             line.total += share
             left -= share
-        new.append((None, amount - left, adj.rule_code, str(adj.label)[:160]))
+        new.append(NewAdjustment(None, amount - left, adj.rule_code, str(adj.label)[:160]))
 
 
 def pricing_stages(pm) -> list:
@@ -206,19 +216,22 @@ def payment_method_map(session, sale, user) -> dict:
 
 
 def price_lines(session, req: CheckoutRequest, store: Store, customer: Customer | None, at,
-                loaded: tuple[dict, dict] | None = None) -> Sale:
-    """Build the unsaved ticket at list prices (used by checkout and by previews).
-    ``loaded``: the ticket's products and retail prices when already read (:func:`_load_ticket`)."""
+                loaded: LoadedTicket | None = None) -> Sale:
+    """Build the unsaved (transient) ticket, priced through the hooks (used by checkout and
+    by previews). ``loaded``: what :func:`load_ticket` read, products and retail prices
+    included when it read them (otherwise they are read here)."""
     hook = hook_of(session)
     ids = {ln.product_id for ln in req.lines}
     # the products come with their retail prices, which the kernel's default resolve_price
     # then reads from the ticket's price memo
-    products, retail = loaded if loaded is not None else products_with_retail(session, ids, store.id, at)
-    # collections start empty so appending after the flush never lazy-loads them
-    sale = Sale(store=store, store_id=store.id, customer=customer,
-                customer_id=customer.id if customer else None, cashier_id=req.cashier_id,
-                currency=runtime_of(session).currency, note=req.note, kind="sale", state="draft",
-                created_at=at, lines=[], adjustments=[], payments=[])
+    if loaded is not None and loaded.products is not None:
+        products, retail = loaded.products, loaded.retail or {}
+    else:
+        products, retail = products_with_retail(session, ids, store.id, at)
+    sale = new_sale(store=store, store_id=store.id, customer=customer,
+                    customer_id=customer.id if customer else None, cashier_id=req.cashier_id,
+                    currency=runtime_of(session).currency, note=req.note, kind="sale", state="draft",
+                    created_at=at)
     sale.codes = ticket_codes(req.codes)  # canonical (core.codes); transient, for price_ticket
     errors = {}
     prefetch_for(session, ids, store.id, at, retail=retail)
@@ -264,33 +277,37 @@ def _price_each_line(session, hook, req, sale, products, store, customer, at, er
 
 _STORE = select(Store, cache.TOKEN_COLUMN).where(Store.id == bindparam("id"))
 # The store, the configuration token and the ticket's products with their retail prices, in
-# one statement (one row per product, the store repeated): a round trip fewer per sale.
+# one statement (one row per product, the store repeated): a round trip fewer per sale
+# (bench/README.md, "Timings the code refers to").
 _STORE_AND_PRODUCTS = (
     select(Store, cache.TOKEN_COLUMN, Product, retail_price_column())
     .select_from(Store).join(Product, Product.id.in_(bindparam("ids", expanding=True)))
     .where(Store.id == bindparam("store_id")))
 
 
-def _load_ticket(session, req: CheckoutRequest, at):
-    """``(store, customer, (products, retail prices))`` of the ticket, through the user's
-    scope; NotFound naming the field when the store or the customer is not there.
+def load_ticket(session, req: CheckoutRequest, at) -> LoadedTicket:
+    """The ticket's store, customer, products and retail prices, through the user's scope;
+    NotFound naming the field when the store or the customer is not there.
 
     The store comes with the configuration token (addons' cached reads later in the sale,
     promotions, tiers, rules, then cost no statement of their own) and with the products."""
     ids = list({ln.product_id for ln in req.lines})
-    store, loaded = session.identity_map.get(session.identity_key(Store, req.store_id)), None
+    store = session.identity_map.get(session.identity_key(Store, req.store_id))
+    products = retail = None
     if store is None and ids:
         rows = session.execute(_STORE_AND_PRODUCTS, {"store_id": req.store_id, "ids": ids, "at": at}).all()
         if rows:
             store = rows[0][0]
             cache.prime(session, rows[0][1])
-            loaded = ({r[2].id: r[2] for r in rows}, {r[2].id: r[3] for r in rows if r[3] is not None})
+            products = {r[2].id: r[2] for r in rows}
+            retail = {r[2].id: r[3] for r in rows if r[3] is not None}
     if store is None:  # no row: no such store, or none of the products (then the lines say so)
         row = session.execute(_STORE, {"id": req.store_id}).first()
         if row is not None:
             store = row[0]
             cache.prime(session, row[1])
-            loaded = ({}, {}) if ids else None
+            if ids:
+                products, retail = {}, {}
     if store is None or not store.active:
         raise NotFound({"store_id": _l("No such store.")})
     customer = None
@@ -298,16 +315,15 @@ def _load_ticket(session, req: CheckoutRequest, at):
         customer = session.get(Customer, req.customer_id)
         if customer is None or not customer.active:
             raise NotFound({"customer_id": _l("No such customer.")})
-    return store, customer, loaded
+    return LoadedTicket(store, customer, at, products, retail)
 
 
 def preview(session, req: CheckoutRequest) -> Sale:
     """Price a ticket without saving anything (promotion previews, POS display)."""
     _validate(req)
-    at = req.at or utcnow()
-    store, customer, loaded = _load_ticket(session, req, at)
+    loaded = load_ticket(session, req, req.at or utcnow())
     with session.no_autoflush:
-        sale = price_lines(session, req, store, customer, at, loaded)
+        sale = price_lines(session, req, loaded.store, loaded.customer, loaded.at, loaded)
     return sale
 
 
@@ -325,10 +341,10 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
         replay.replayed = True
         return replay
     at = req.at or utcnow()
-    store, customer, loaded = _load_ticket(session, req, at)
+    loaded = load_ticket(session, req, at)
     hook = hook_of(session)
     with session.no_autoflush:
-        sale = price_lines(session, req, store, customer, at, loaded)
+        sale = price_lines(session, req, loaded.store, loaded.customer, at, loaded)
     sale.user_id = getattr(user, "id", None)
     sale.idempotency_key = req.idempotency_key
     sale.request_hash = req.fingerprint() if req.idempotency_key else None
@@ -342,10 +358,10 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     # and numbered as it is written: the counter's row lock is held from there to the commit.
     # Payments that capture nothing (cash, card) go with the sale, the others once captured
     # (a capture may record the sale's id or number).
-    if all(method.capture is None for method, _amount, _ref in plan):
-        insert_sale(session, sale, capture_payments(session, sale, plan), number_code="sale")
+    if all(p.method.capture is None for p in plan):
+        write(session, NewSale(sale, capture_payments(session, sale, plan), number_code="sale"))
     else:
-        insert_sale(session, sale, number_code="sale")
+        write(session, NewSale(sale, number_code="sale"))
         insert_payments(session, sale, capture_payments(session, sale, plan))
     hook.validate_sale(session=session, sale=sale)
     hook.on_sale_confirmed(session=session, sale=sale)
@@ -354,10 +370,10 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     return sale
 
 
-def plan_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> list:
+def plan_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> list[PlannedPayment]:
     """Check ``payments`` against the sale's total before anything is written: unknown
     methods, amounts over what is due, or a total left uncovered raise ``BusinessError``
-    naming the field. Returns ``(method, amount, reference)`` for each payment."""
+    naming the field. Returns a :class:`PlannedPayment` for each payment, in order."""
     methods = payment_method_map(session, sale, user)
     due = sale.total
     errors = {}
@@ -374,7 +390,7 @@ def plan_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> 
         if amount > due:
             errors[f"payments.{i}.amount"] = [_l("Payments exceed the total.")]
             continue
-        plan.append((method, amount, pay.reference))
+        plan.append(PlannedPayment(method, amount, pay.reference, i))
         due -= amount
     if errors:
         raise BusinessError(errors)
@@ -383,19 +399,19 @@ def plan_payments(session, sale: Sale, payments: list[PaymentRequest], user) -> 
     return plan
 
 
-def capture_payments(session, sale: Sale, plan: list) -> list[SalePayment]:
+def capture_payments(session, sale: Sale, plan: list[PlannedPayment]) -> list[SalePayment]:
     """Capture each planned payment (stored value, points, gift cards take their money here;
     the sale is already written, so a capture may record its id). Returns the payment rows,
     for :func:`core.services.sale_writer.insert_payments`."""
     rows = []
-    # the plan holds the request's payments in order (plan_payments raises on any bad one)
-    for i, (method, amount, ref) in enumerate(plan):
+    for p in plan:
+        method, ref = p.method, p.reference
         if method.capture is not None:
             try:
-                ref = method.capture(session, sale, amount, ref) or ref
+                ref = method.capture(session, sale, p.amount, ref) or ref
             except BusinessError as exc:
-                raise payment_error(exc, i) from None
-        rows.append(SalePayment(method=method.code, amount=amount, reference=ref))
+                raise payment_error(exc, p.index) from None
+        rows.append(SalePayment(method=method.code, amount=p.amount, reference=ref))
     return rows
 
 

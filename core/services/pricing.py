@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, or_, select
 
 from core.cache import cached
+from core.db import InfoKey
 from core.models import PriceList, PriceListItem
 
 _prices = (
@@ -103,23 +104,27 @@ def list_prices(session, product_ids, store_id: int, kind: str, at: datetime) ->
     return out
 
 
+#: the ticket being priced: ``{"ids", "store_id", "at", "retail"?, <kind>: {id: price}}``
+_PRICE_MEMO: InfoKey[dict] = InfoKey("core.pricing.ticket_prices")
+
+
 def prefetch_for(session, product_ids, store_id: int, at: datetime, retail: dict | None = None) -> None:
     """Announce the products about to be priced (the checkout does this per ticket), with
     their ``retail`` prices when already read (:func:`products_with_retail`)."""
     memo = {"ids": tuple(product_ids), "store_id": store_id, "at": at}
     if retail is not None:
         memo["retail"] = retail
-    session.info["_price_memo"] = memo
+    _PRICE_MEMO.set(session, memo)
 
 
 def clear_prefetch(session) -> None:
-    session.info.pop("_price_memo", None)
+    _PRICE_MEMO.pop(session)
 
 
 def list_price(session, product_id: int, store_id: int, kind: str, at: datetime) -> Decimal | None:
     """The price of ``kind`` in force at ``at``: the store's own list wins over the chain's;
     within a list, the item with the latest ``valid_from`` not after ``at``."""
-    memo = session.info.get("_price_memo")
+    memo = session.info.get(_PRICE_MEMO)
     if memo and memo["store_id"] == store_id and memo["at"] == at and product_id in memo["ids"]:
         prices = memo.get(kind)
         if prices is None:

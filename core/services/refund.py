@@ -130,8 +130,11 @@ def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, 
     return doc
 
 
-def _refund_payments(session, sale: Sale, doc: Sale, amount: Decimal, user) -> None:
-    """Give ``amount`` back over the sale's payments, pro rata to what each still holds."""
+def refund_split(session, sale: Sale, amount: Decimal) -> list[tuple[SalePayment, Decimal]]:
+    """How ``amount`` (positive) is given back over the sale's payments: ``[(payment, share)]``,
+    pro rata to what each payment still holds, the last one taking the rounding. Raises
+    BusinessError (``lines``) when ``amount`` exceeds what is left. Reads only: the refund
+    uses it, and the back office shows it ("the amount by method") before confirming."""
     given_back = dict(session.execute(
         select(SalePayment.origin_payment_id, func.sum(SalePayment.amount))
         .where(SalePayment.origin_payment_id.in_([p.id for p in sale.payments]))
@@ -141,12 +144,21 @@ def _refund_payments(session, sale: Sale, doc: Sale, amount: Decimal, user) -> N
     pool = sum((h for _, h in holding), ZERO)
     if amount > pool:
         raise BusinessError({"lines": [_l("The refund exceeds what was paid.")]})
-    methods = payment_method_map(session, sale, user)
+    out = []
     left = amount
     for idx, (payment, held) in enumerate(holding):
         share = left if idx == len(holding) - 1 else min(money(amount * held / pool), left)
         if share <= 0:
             continue
+        out.append((payment, share))
+        left -= share
+    return out
+
+
+def _refund_payments(session, sale: Sale, doc: Sale, amount: Decimal, user) -> None:
+    """Give ``amount`` back over the sale's payments (:func:`refund_split`)."""
+    methods = payment_method_map(session, sale, user)
+    for payment, share in refund_split(session, sale, amount):
         method = methods.get(payment.method)
         if method is None:  # its addon is not installed: nobody could give this money back
             raise BusinessError({"payments": [_l(
@@ -157,4 +169,3 @@ def _refund_payments(session, sale: Sale, doc: Sale, amount: Decimal, user) -> N
             ref = method.refund(session, doc, payment, share)
         doc.payments.append(SalePayment(method=payment.method, amount=-share, reference=ref or payment.reference,
                                         origin_payment_id=payment.id))
-        left -= share

@@ -2,18 +2,24 @@
 
 A checkout creates a sale once, with its lines, adjustments and payments, and never
 rewrites it in the same transaction. Flushing those objects through the ORM's unit of
-work cost about 1.4 ms of CPU per sale, a third of a ``POST /api/v1/sales`` (measured with
-the API benchmark's in-process profile); the same rows written with one prebuilt ``INSERT``
-per table (lines, adjustments and payments as multi-row ``INSERT ... RETURNING id``) cost
-about 0.55 ms. The objects are then attached to the session as *persistent*, so everything
-after the write (hooks, serialisers, later changes) sees an ordinary loaded sale.
+work cost more CPU than the whole rest of the write: one prebuilt ``INSERT`` per table
+(lines, adjustments and payments as multi-row ``INSERT ... RETURNING id``) does it in
+about a third of the time (figures: bench/README.md, "Timings the code refers to"). The
+objects are then attached to the session as *persistent*, so everything after the write
+(hooks, serialisers, later changes) sees an ordinary loaded sale.
 
 On PostgreSQL the whole document is one statement: data-modifying CTEs insert the header,
 the lines, the adjustments (joined to their lines by the lines' insert sentinel) and a
 payment that needs no capture, with the rows passed as arrays, so the text never changes
 and the server prepares it once. Every statement is a round trip during which the worker
-waits: with the checkout's single read of the store and products, an API sale now makes 4
-round trips (BEGIN, that read, this statement, COMMIT) where it made 9.
+waits (round trips per API sale before and after: bench/README.md, same section).
+
+This module owns every object of a new sale from the moment it is built until the
+transaction ends: :func:`new_sale` builds the transient header, :func:`add_adjustments`
+links adjustments without ORM events while the sale is new, :func:`insert_sale` /
+:func:`insert_payments` write and attach them, and its listeners make them transient again
+when the transaction or a savepoint rolls back. The checkout (``core.services.checkout``)
+hands it a :class:`NewSale`.
 
 What this means for addons:
 
@@ -28,14 +34,97 @@ What this means for addons:
 """
 from __future__ import annotations
 
-from sqlalchemy import event, insert, text
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import event, inspect, insert, text
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.db import InfoKey
 from core.models import Sale, SaleAdjustment, SaleLine, SalePayment
 from core.services import numbering
 
-_WRITTEN = "_banyan_sale_writer"  # session.info key: [(transaction, objects written), ...]
+#: ``[(transaction or savepoint, objects written in it), ...]`` of the session's transaction
+_WRITTEN: InfoKey[list] = InfoKey("core.sale_writer.written")
+
+
+@dataclass(slots=True, eq=False)
+class NewAdjustment:
+    """One priced adjustment of a ticket, before it is an ORM row: on ``line`` (None: the
+    ticket), ``amount`` (money, negative for a discount) from rule ``rule_code``."""
+
+    line: SaleLine | None
+    amount: Decimal
+    rule_code: str
+    label: str
+
+
+@dataclass(slots=True, eq=False)
+class NewSale:
+    """What the checkout hands the writer: the priced, transient ``sale`` (its ``lines`` and
+    ``adjustments`` linked, totals set), the ``payments`` to write with it (captured, or
+    needing no capture), and the counter to number it from (``number_code``, None: keep
+    ``sale.number``). ``lines``/``adjustments``/totals read through to the sale, so there is
+    one copy of each."""
+
+    sale: Sale
+    payments: list[SalePayment] = field(default_factory=list)
+    number_code: str | None = None
+
+    @property
+    def lines(self) -> list[SaleLine]:
+        return self.sale.lines
+
+    @property
+    def adjustments(self) -> list[SaleAdjustment]:
+        return self.sale.adjustments
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.sale.subtotal
+
+    @property
+    def discount_total(self) -> Decimal:
+        return self.sale.discount_total
+
+    @property
+    def total(self) -> Decimal:
+        return self.sale.total
+
+
+def new_sale(**values) -> Sale:
+    """A new, transient sale with ``values`` (column values and ``store``/``customer``),
+    its ``lines``, ``adjustments`` and ``payments`` starting empty, so that appending to them
+    never lazy-loads. Write it with :func:`insert_sale`."""
+    return Sale(lines=[], adjustments=[], payments=[], **values)
+
+
+def add_adjustments(sale: Sale, rows: Iterable[NewAdjustment]) -> None:
+    """Add adjustment ``rows`` to ``sale``. A new sale (transient, to be written by
+    :func:`insert_sale`, which sets the ids itself) gets them linked without the ORM's
+    per-attribute events (relationship set, collection append, backref); a sale already in
+    a session gets them through the ORM, so that its unit of work inserts them."""
+    rows = list(rows)
+    if not rows:
+        return
+    if inspect(sale).transient:
+        made = []
+        for row in rows:
+            adj = SaleAdjustment(amount=row.amount, rule_code=row.rule_code, label=row.label)
+            set_committed_value(adj, "line", row.line)
+            set_committed_value(adj, "sale", sale)
+            made.append(adj)
+        set_committed_value(sale, "adjustments", [*sale.adjustments, *made])
+    else:
+        sale.adjustments.extend(SaleAdjustment(line=row.line, amount=row.amount, rule_code=row.rule_code,
+                                               label=row.label) for row in rows)
+
+
+def write(session: Session, doc: NewSale) -> Sale:
+    """Write ``doc`` (:func:`insert_sale` with its payments and number code)."""
+    return insert_sale(session, doc.sale, doc.payments, number_code=doc.number_code)
 
 
 def _columns(model) -> tuple:
@@ -193,9 +282,9 @@ def _attach(session: Session, sale: Sale, objs) -> None:
     root = session.get_transaction()
     txn = session.get_nested_transaction() or root
     # entries of transactions that ended without a commit or rollback (session closed) go
-    written = [e for e in session.info.get(_WRITTEN, ()) if _descends_from(e[0], root)]
+    written = [e for e in _WRITTEN.get(session, ()) if _descends_from(e[0], root)]
     written.append((txn, tuple(objs)))
-    session.info[_WRITTEN] = written
+    _WRITTEN.set(session, written)
 
 
 def insert_sale(session: Session, sale: Sale, payments: list[SalePayment] = (),
@@ -257,8 +346,6 @@ def _add_payments(session: Session, sale: Sale, payments: list[SalePayment]) -> 
 
 
 def _is_transient(obj) -> bool:
-    from sqlalchemy import inspect
-
     return inspect(obj).transient
 
 
@@ -275,7 +362,7 @@ def _unwrite_rolled_back(session) -> None:
     """Fired after the database rolled back the innermost savepoint (or the transaction),
     before the session expires its objects: what was written inside it becomes transient
     again, keeping its values, exactly as the unit of work treats the rows it inserted."""
-    written = session.info.get(_WRITTEN)
+    written = _WRITTEN.get(session)
     if not written:
         return
     boundary = session.get_nested_transaction() or session.get_transaction()
@@ -288,11 +375,11 @@ def _unwrite_rolled_back(session) -> None:
             if obj in session:
                 session.expunge(obj)
             make_transient(obj)
-    session.info[_WRITTEN] = keep
+    _WRITTEN.set(session, keep)
 
 
 @event.listens_for(Session, "after_commit")
 def _forget_committed(session) -> None:
     # also fired when a savepoint is released: its sales stay on record until the root ends
     if not session.in_nested_transaction():
-        session.info.pop(_WRITTEN, None)
+        _WRITTEN.pop(session)

@@ -152,6 +152,23 @@ class AddonChecks:
             assert zh and zh != msgid, f"permission {p.name}: label {msgid!r} has no zh_Hans translation"
             assert catalogs["en"]._catalog.get(msgid), f"permission {p.name}: label {msgid!r} missing in en"
 
+    def test_services_declare_public_api(self):
+        """``services`` declares ``__all__`` (its public API), every listed name exists and
+        every listed function or class has a docstring (``core.testing.contract``)."""
+        from core.testing.contract import services_problems
+
+        problems = services_problems(self._info().package)
+        assert not problems, f"{self.addon}:\n" + "\n".join(problems)
+
+    def test_imports_other_addons_through_services_only(self):
+        """No module of this addon (tests included) imports another addon's anything but
+        ``services`` or ``hookspecs``, nor a name of its ``services`` missing from its
+        ``__all__`` (a static scan: ``core.testing.contract.scan_addon``)."""
+        from core.testing.contract import scan_addon
+
+        found = scan_addon(self.addon, self._available())
+        assert not found, f"{self.addon} breaks the addon import contract:\n" + "\n".join(map(str, found))
+
     # ---- schema and lifecycle (fresh databases, real migrations) -------------------------
 
     def test_migrations_match_models(self, banyan_databases):

@@ -142,10 +142,14 @@ def test_backoffice_end_to_end(server, page):
     page.fill("#reason", "Leaking tin")
     page.screenshot(path=str(SHOTS / "refund-en.png"), full_page=True)
     page.click("#refund-submit")
+    # a refund cannot be undone: the page says what it gives back, by method, and asks first
+    page.wait_for_selector("#refund-confirm")
+    assert "28.00" in page.inner_text("#refund-by-method")
+    page.click("#refund-confirm")
     page.wait_for_url(f"{base}/admin/sale/details/**")
     text = page.inner_text("body")
     assert "Refunded:" in text
-    assert "-28.00" in text and "Leaking tin" in text
+    assert "-CN¥28.00" in text and "Leaking tin" in text
     page.goto(f"{base}/admin/")  # the language links drop the query string (?id=) of a details page
 
     # switch to Chinese: Flask-Admin's own labels and ours

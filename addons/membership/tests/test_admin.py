@@ -1,6 +1,7 @@
 """Back office: every membership view lists; the member page shows tier, progress and
 balances and performs card/stored-value actions; tiers and lists are created via forms."""
 import re
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -51,8 +52,13 @@ def test_member_page_and_actions(admin, session, make, member):
     assert r.status_code == 302
     html = admin.get(url).get_data(as_text=True)
     assert "1100.00" in html and not _errors(html)
-    r = admin.post("/admin/membership_member_page/do", data={"csrf_token": token, "customer_id": member.id,
-                                                              "op": "report_lost", "card_number": "CARD-0001"})
+    lost = {"csrf_token": token, "customer_id": member.id, "op": "report_lost", "card_number": "CARD-0001"}
+    # reporting a card lost cannot be undone: the first post only says what will happen
+    r = admin.post("/admin/membership_member_page/do", data=lost)
+    assert r.status_code == 200 and "is blocked at once" in r.get_data(as_text=True)
+    session.expire_all()
+    assert svc.find_card(session, "CARD-0001").status == "active"
+    r = admin.post("/admin/membership_member_page/do", data={**lost, "confirm": "1"})
     assert r.status_code == 302
     session.expire_all()
     assert svc.find_card(session, "CARD-0001").status == "lost"
@@ -105,3 +111,38 @@ def test_cashier_cannot_open_settings(admin_app, session, make):
     assert client.get("/admin/membership_members/").status_code == 200
     assert client.get("/admin/membership_tiers/new/").status_code in (302, 403)
     assert client.get("/admin/membership_liability/").status_code == 403
+
+
+@pytest.mark.parametrize("policy, says", [("forfeit", "all stored value, 1100.00 (of which bonus 100.00), is forfeited"),
+                                          ("refund", "the paid value, 1000.00, is refunded")])
+def test_cancelling_the_last_card_says_what_is_forfeited_first(admin, session, make, member, policy, says):
+    svc.save_topup_rule(session, "1000 gets 100", "1000", "100")
+    svc.topup(session, member.id, "1000", member.home_store_id)
+    session.commit()
+    url = f"/admin/membership_member_page/?customer_id={member.id}"
+    form = {"csrf_token": csrf_token(admin, url), "customer_id": member.id, "op": "cancel",
+            "card_number": "CARD-0001", "reason": "closing", "policy": policy}
+    r = admin.post("/admin/membership_member_page/do", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and says in html, html[-3000:]
+    session.expire_all()
+    assert svc.find_card(session, "CARD-0001").status == "active"
+    assert svc.stored_value_detail(session, member.id)["total"] == Decimal("1100.00")
+    r = admin.post("/admin/membership_member_page/do", data={**form, "confirm": "1"})
+    assert r.status_code == 302
+    session.expire_all()
+    assert svc.find_card(session, "CARD-0001").status == "cancelled"
+    assert svc.stored_value_detail(session, member.id)["total"] == Decimal("0.00")
+
+
+def test_bulk_report_lost_asks_first(admin, session, member):
+    card = svc.find_card(session, "CARD-0001")
+    session.commit()
+    form = {"action": "report_lost", "rowid": str(card.id), "csrf_token": csrf_token(admin, "/admin/membership_cards/")}
+    r = admin.post("/admin/membership_cards/action/", data=form)
+    assert r.status_code == 200 and "CARD-0001" in r.get_data(as_text=True)
+    session.expire_all()
+    assert svc.find_card(session, "CARD-0001").status == "active"
+    assert admin.post("/admin/membership_cards/action/", data={**form, "confirm": "1"}).status_code == 302
+    session.expire_all()
+    assert svc.find_card(session, "CARD-0001").status == "lost"

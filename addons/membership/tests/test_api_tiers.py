@@ -97,7 +97,7 @@ def test_liability_and_clearing_reports_are_scoped(api, session, make, tiers):
 
 
 def test_back_office_tier_form_uses_the_same_rules(session, make, tiers):
-    from core.security.scope import scope_session
+    from core.security.scope import SCOPE, scope_session
 
     tier = session.get(Tier, tiers["gold"].id)
     tier.discount_rate = Decimal("-0.5")
@@ -114,4 +114,4 @@ def test_back_office_tier_form_uses_the_same_rules(session, make, tiers):
             svc.check_tier(session, Tier(code="x", name="X", rank=77))
         assert "_" in exc.value.errors
     finally:
-        session.info.pop("scope", None)
+        SCOPE.pop(session)

@@ -6,7 +6,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.codes import Code
 from core.db import Base
+from core.i18n import lazy_gettext as _l
+from core.labels import Choices, describe
 from core.mixins import IdPk, LedgerEntry, Timestamps
+
+#: the ledger's kinds, with their labels (core.labels)
+ENTRY_KIND = Choices("giftcard.entry.kind", [("issue", _l("Issued")), ("redeem", _l("Redeemed")),
+                                             ("refund", _l("Refund"))])
 
 
 class GiftCard(IdPk, Timestamps, Base):
@@ -29,5 +35,8 @@ class GiftCardEntry(IdPk, LedgerEntry, Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("giftcard_card.id"), index=True)
     sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
 
+
+describe(GiftCard, name=_l("Gift card"), labels={"customer_id": _l("Customer")})
+describe(GiftCardEntry, name=_l("Gift card entry"), codes={"kind": ENTRY_KIND})
 
 MODELS = (GiftCard, GiftCardEntry)

@@ -1,4 +1,18 @@
-"""Public API of the gift card addon. Services flush, never commit.
+"""Public API of the gift card addon: other addons import only this module, and only the
+names in ``__all__``. Services flush, never commit. Money is ``Decimal`` with 2 places in the
+chain's currency; errors are ``core.errors`` exceptions with field-level messages
+(``BusinessError`` 422, ``NotFound`` 404)::
+
+    issue_card(session, code, amount, customer_id=None) -> GiftCard
+        BusinessError {"code"} empty, malformed or used; {"amount"} not a positive amount
+    find_card(session, code) -> GiftCard | None           # no lock
+    lock_card(session, code) -> GiftCard                  # FOR UPDATE; NotFound {"reference"}
+    lookup_card(session, user, code) -> dict              # the till's lookup (audited, rate-limited)
+    balance(session, card) -> Decimal
+    customer_balance(session, customer_id) -> Decimal     # all the customer's cards; 0.00 for none
+
+``capture`` and ``refund`` are the "giftcard" payment method's steps (``hooks.py``), not part
+of the stable API.
 
 Every balance read that precedes a ledger write locks the card row first
 (``with_for_update``), so two tills cannot spend the same money on PostgreSQL; SQLite
@@ -22,8 +36,13 @@ from .models import GiftCard, GiftCardEntry
 
 UNSCOPED = {"banyan_unscoped": True}
 
+__all__ = ["issue_card", "find_card", "lock_card", "lookup_card", "balance", "customer_balance"]
+
 
 def issue_card(session, code: str, amount, customer_id: int | None = None) -> GiftCard:
+    """Issue card ``code`` loaded with ``amount`` (money, positive, cents at most), bound to
+    ``customer_id`` when given. BusinessError ``{"code"}`` when the code is empty, malformed
+    or already used, ``{"amount"}`` for a bad amount."""
     code = normalize_code(code, strict=True)
     if not code:
         raise BusinessError({"code": _l("A card code is required.")})
@@ -46,6 +65,8 @@ def find_card(session, code: str) -> GiftCard | None:
 
 
 def lock_card(session, code: str) -> GiftCard:
+    """The card whose code is ``code``, locked (``FOR UPDATE``) for this transaction, before a
+    balance read that precedes a write. NotFound ``{"reference"}`` for an unknown code."""
     card = session.execute(select(GiftCard).where(GiftCard.code == normalize_code(code))
                            .with_for_update().execution_options(**UNSCOPED)).scalar()
     if card is None:
@@ -87,12 +108,14 @@ def lookup_card(session, user, code) -> dict:
 
 
 def balance(session, card: GiftCard) -> Decimal:
+    """The card's balance (money, 2 places): the sum of its ledger, read without a lock."""
     total = session.execute(select(func.coalesce(func.sum(GiftCardEntry.amount), 0))
                             .where(GiftCardEntry.card_id == card.id).execution_options(**UNSCOPED)).scalar()
     return money(total)
 
 
 def customer_balance(session, customer_id: int) -> Decimal:
+    """The balance of every card bound to the customer (money, 2 places); 0.00 for none."""
     total = session.execute(select(func.coalesce(func.sum(GiftCardEntry.amount), 0))
                             .join(GiftCard, GiftCard.id == GiftCardEntry.card_id)
                             .where(GiftCard.customer_id == customer_id).execution_options(**UNSCOPED)).scalar()

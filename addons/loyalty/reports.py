@@ -1,0 +1,175 @@
+"""Loyalty reports: leaderboard, outstanding-points liability, breakage, clearing between
+franchisees, promotion results (ROI), and the invariant checks behind ``banyan check``.
+
+Read-only: nothing here writes. Reads are not limited by record scope; surfaces pass
+``store_ids`` (the user's stores) where a report offers it.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from core.db import money
+from core.models import Product, Sale, SaleAdjustment, SaleLine
+
+from . import promotions
+from .ledger import policy
+from .models import LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, Promotion
+
+
+def leaderboard(session, date_from=None, date_to=None, store_ids=None, limit: int = 10) -> list[dict]:
+    """Members ranked by points earned (net of refunds) in ``[date_from, date_to)`` (naive
+    UTC), at most ``limit``: ``[{"rank", "customer_id", "points": int}]``, only positive totals."""
+    stmt = (select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points).label("pts"))
+            .where(LoyaltyEntry.kind == "earn").group_by(LoyaltyEntry.customer_id)
+            .order_by(func.sum(LoyaltyEntry.points).desc(), LoyaltyEntry.customer_id).limit(limit))
+    if date_from is not None:
+        stmt = stmt.where(LoyaltyEntry.posted_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(LoyaltyEntry.posted_at < date_to)
+    if store_ids is not None:
+        stmt = stmt.where(LoyaltyEntry.store_id.in_(list(store_ids)))
+    return [{"rank": i + 1, "customer_id": c, "points": int(p)}
+            for i, (c, p) in enumerate(session.execute(stmt)) if p and p > 0]
+
+
+def liability(session, store_ids=None) -> list[dict]:
+    """Outstanding points and their value per earning store and franchisee (operating
+    company of the store where they were earned): ``[{"company_id", "store_id", "points":
+    int, "value": Decimal}]``, limited to ``store_ids`` when given."""
+    vpp = policy(session).value_per_point
+    stmt = (select(LoyaltyLot.company_id, LoyaltyLot.store_id, func.sum(LoyaltyLot.remaining))
+            .where(LoyaltyLot.remaining > 0).group_by(LoyaltyLot.company_id, LoyaltyLot.store_id)
+            .order_by(LoyaltyLot.company_id, LoyaltyLot.store_id))
+    if store_ids is not None:
+        stmt = stmt.where(LoyaltyLot.store_id.in_(list(store_ids)))
+    return [{"company_id": c, "store_id": s, "points": int(p), "value": money(Decimal(int(p)) * vpp)}
+            for c, s, p in session.execute(stmt)]
+
+
+def breakage(session, date_from=None, date_to=None) -> list[dict]:
+    """Points expired unused (and their value) per franchisee in ``[date_from, date_to)``:
+    income, no longer a liability. ``[{"company_id", "points": int, "value": Decimal}]``."""
+    vpp = policy(session).value_per_point
+    stmt = (select(LoyaltyEntry.company_id, func.sum(-LoyaltyEntry.points)).where(LoyaltyEntry.kind == "expire")
+            .group_by(LoyaltyEntry.company_id).order_by(LoyaltyEntry.company_id))
+    if date_from is not None:
+        stmt = stmt.where(LoyaltyEntry.posted_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(LoyaltyEntry.posted_at < date_to)
+    return [{"company_id": c, "points": int(p), "value": money(Decimal(int(p)) * vpp)}
+            for c, p in session.execute(stmt)]
+
+
+def clearing(session, date_from=None, date_to=None) -> list[dict]:
+    """Clearing entries: points earned at one operating company's store and redeemed (or paid)
+    at another's. ``owed_by`` (earning company) owes ``owed_to`` (redeeming company) the value:
+    ``[{"owed_by", "owed_to", "points": int, "value": Decimal}]``."""
+    vpp = policy(session).value_per_point
+    stmt = (select(LoyaltyLot.company_id, LoyaltyEntry.company_id, func.sum(LoyaltyLotUsage.points))
+            .join(LoyaltyEntry, LoyaltyEntry.id == LoyaltyLotUsage.entry_id)
+            .join(LoyaltyLot, LoyaltyLot.id == LoyaltyLotUsage.lot_id)
+            .where(LoyaltyEntry.kind == "redeem", LoyaltyEntry.company_id.is_not(None),
+                   LoyaltyLot.company_id.is_not(None), LoyaltyEntry.company_id != LoyaltyLot.company_id)
+            .group_by(LoyaltyLot.company_id, LoyaltyEntry.company_id)
+            .order_by(LoyaltyLot.company_id, LoyaltyEntry.company_id))
+    if date_from is not None:
+        stmt = stmt.where(LoyaltyEntry.posted_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(LoyaltyEntry.posted_at < date_to)
+    return [{"owed_by": a, "owed_to": b, "points": int(p), "value": money(Decimal(int(p)) * vpp)}
+            for a, b, p in session.execute(stmt) if p]
+
+
+def promotion_results(session, date_from=None, date_to=None) -> list[dict]:
+    """Per promotion: uses, discount given, sales and margin of the tickets that used it,
+    ROI = margin / discount (from core_sale_adjustment.rule_code; refunds netted):
+    ``[{"code", "name", "uses": int, "discount", "sales", "margin": Decimal, "roi": Decimal |
+    None}]``, largest discount first; sales confirmed in ``[date_from, date_to)``."""
+    prefix = promotions.RULE_PREFIX
+    adj = (select(SaleAdjustment.sale_id, SaleAdjustment.rule_code, func.sum(SaleAdjustment.amount).label("disc"))
+           .join(Sale, Sale.id == SaleAdjustment.sale_id)
+           .where(SaleAdjustment.rule_code.like(prefix + "%"), Sale.kind == "sale", Sale.state != "draft"))
+    if date_from is not None:
+        adj = adj.where(Sale.confirmed_at >= date_from)
+    if date_to is not None:
+        adj = adj.where(Sale.confirmed_at < date_to)
+    adj = adj.group_by(SaleAdjustment.sale_id, SaleAdjustment.rule_code).subquery()
+    refund = aliased(Sale)
+    doc_ids = select(Sale.id.label("doc_id"), Sale.id.label("sale_id")).union_all(
+        select(refund.id, refund.origin_id).where(refund.kind == "refund", refund.state == "confirmed")).subquery()
+    per_sale = (select(doc_ids.c.sale_id, func.sum(SaleLine.total).label("sales"),
+                       func.sum(SaleLine.total - Product.cost * SaleLine.qty).label("margin"))
+                .join(SaleLine, SaleLine.sale_id == doc_ids.c.doc_id).join(Product, Product.id == SaleLine.product_id)
+                .group_by(doc_ids.c.sale_id).subquery())
+    rows = session.execute(select(adj.c.rule_code, func.count(adj.c.sale_id), func.sum(adj.c.disc),
+                                  func.sum(per_sale.c.sales), func.sum(per_sale.c.margin))
+                           .join(per_sale, per_sale.c.sale_id == adj.c.sale_id)
+                           .group_by(adj.c.rule_code).order_by(func.sum(adj.c.disc))).all()
+    names = dict(session.execute(select(Promotion.code, Promotion.name)).all())
+    out = []
+    for code, uses, disc, sales, margin in rows:
+        pcode = code[len(prefix):]
+        discount = money(-(disc or 0))
+        margin = money(margin or 0)
+        out.append({"code": pcode, "name": names.get(pcode, pcode), "uses": int(uses), "discount": discount,
+                    "sales": money(sales or 0), "margin": margin,
+                    "roi": (margin / discount).quantize(Decimal("0.01")) if discount else None})
+    return out
+
+
+def invariant_breaches(session) -> list[tuple[str, str, tuple]]:
+    """(check, message, records) for: ledger balance != lots remaining; negative balances;
+    a lot whose usage does not explain its remaining points."""
+    out = []
+    led = dict(session.execute(select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+                               .group_by(LoyaltyEntry.customer_id)).all())
+    lots = dict(session.execute(select(LoyaltyLot.customer_id, func.sum(LoyaltyLot.remaining))
+                                .group_by(LoyaltyLot.customer_id)).all())
+    for cid in sorted(set(led) | set(lots)):
+        a, b = int(led.get(cid) or 0), int(lots.get(cid) or 0)
+        if a != b:
+            out.append(("loyalty.lots_match_ledger", f"customer {cid}: ledger {a} != lots {b}",
+                        (f"core_customer:{cid}",)))
+        if a < 0:
+            out.append(("loyalty.balance_not_negative", f"customer {cid}: balance {a}", (f"core_customer:{cid}",)))
+    used = func.coalesce(select(func.sum(LoyaltyLotUsage.points)).where(LoyaltyLotUsage.lot_id == LoyaltyLot.id)
+                         .correlate(LoyaltyLot).scalar_subquery(), 0)
+    bad = session.execute(select(LoyaltyLot.id).where(
+        LoyaltyLot.points - used - LoyaltyLot.expired_points - LoyaltyLot.pending_expiry != LoyaltyLot.remaining)).scalars()
+    for lot_id in bad:
+        out.append(("loyalty.lot_usage", f"lot {lot_id}: remaining does not match its usage and expiry",
+                    (f"loyalty_lot:{lot_id}",)))
+    out.extend(unreversed_refunds(session))
+    return out
+
+
+def unreversed_refunds(session, limit: int = 100) -> list[tuple[str, str, tuple]]:
+    """Refund lines whose original line earned points but that took none back although the
+    customer's ledger held points when the refund was confirmed (``earning.reverse_for_refund``
+    takes min(due, balance), so a positive balance means a reversal entry must exist): e.g.
+    refunded while loyalty was uninstalled, and not replayed on reinstall."""
+    from sqlalchemy import String, and_, cast, literal
+    from sqlalchemy.orm import aliased
+
+    earned, back = aliased(LoyaltyEntry), aliased(LoyaltyEntry)
+    candidates = session.execute(
+        select(SaleLine.id, Sale.id, Sale.number, Sale.customer_id, Sale.confirmed_at)
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .join(earned, and_(earned.idempotency_key == literal("earn:line:") + cast(SaleLine.origin_line_id, String),
+                           earned.points > 0))
+        .where(Sale.kind == "refund", Sale.state != "draft", Sale.customer_id.is_not(None),
+               ~select(back.id).where(back.idempotency_key == literal("earn-reverse:line:")
+                                      + cast(SaleLine.id, String)).exists())
+        .order_by(SaleLine.id).limit(limit)).all()
+    out = []
+    for line_id, refund_id, number, customer_id, at in candidates:
+        held = session.execute(select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+            LoyaltyEntry.customer_id == customer_id, LoyaltyEntry.posted_at <= at)).scalar()
+        if int(held or 0) > 0:
+            out.append(("loyalty.refund_reversed",
+                        f"refund {number or refund_id}, line {line_id}: the points its sale earned were not "
+                        f"taken back", (f"core_sale:{refund_id}", f"core_sale_line:{line_id}")))
+    return out
