@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 from core.api.testing import api, api_app  # noqa: F401
+from core.db import RUNTIME
 from core.security.scope import CHAIN_PERMISSION
 
 pytestmark = pytest.mark.addons("membership", "loyalty")
@@ -51,7 +52,7 @@ def two(session, make):
                     "item": item.id}
     session.add(Role(code="vis_boss", name="Everything but the chain"))
     session.flush()
-    for name in session.info["runtime"].registry.permissions():
+    for name in RUNTIME.get(session).registry.permissions():
         if name != CHAIN_PERMISSION:
             session.add(RolePermission(role_code="vis_boss", permission=name))
     out["user"] = make.user(username="vis-a", roles=("vis_boss",), scope_kind="store",
