@@ -141,14 +141,23 @@ def read_file(imp: Importer, filename: str, data: bytes) -> Table:
             problems.append(_("Required column %(col)s is missing.", col=str(col.label)))
     if problems:
         raise BusinessError({"file": problems})
+    blank = dict.fromkeys(c.name for c in imp.columns)
     rows = []
-    width = len(cols)
-    for number, cells in raw:
-        values = {c.name: None for c in imp.columns}
-        for i, text in enumerate(cells[:width]):
-            if cols[i] is not None:
-                values[cols[i]] = text
-        rows.append((number, values))
+    if None not in cols:
+        # every file column is named: zip pairs them (and stops at the shorter of the two)
+        for number, cells in raw:
+            values = blank.copy()
+            values.update(zip(cols, cells))
+            rows.append((number, values))
+    else:
+        pairs = [(i, name) for i, name in enumerate(cols) if name is not None]
+        for number, cells in raw:
+            values = blank.copy()
+            n = len(cells)
+            for i, name in pairs:
+                if i < n:
+                    values[name] = cells[i]
+            rows.append((number, values))
     return Table(columns=cols, rows=rows)
 
 
@@ -182,49 +191,99 @@ def convert(col: ImportColumn, text: str | None):
     Raises ``BusinessError({column: message})``."""
     if text is None or not str(text).strip():
         return None
+    return converter(col)(text)
+
+
+#: column types whose conversion depends on the text alone and whose values repeat in a
+#: file (store codes, yes/no, dates, prices): a run converts each distinct text once
+_MEMO_TYPES = frozenset({"code", "bool", "date", "money", "int", "decimal"})
+#: distinct texts remembered per column and run (a column of unique values stops there)
+MEMO_MAX = 20000
+
+
+def _typed(col: ImportColumn):
+    """The conversion of a non-blank cell of ``col`` (see :func:`convert`), without the NUL
+    check."""
     name, kind = col.name, col.type
-    if "\x00" in text:
-        raise BusinessError({name: _l("Must not contain NUL characters.")})
     if kind == "str":
-        return text.strip()
+        return str.strip
     if kind == "phone":
         from core.validation import normalize_phone
 
-        return normalize_phone(text, field=name)
+        return lambda text: normalize_phone(text, field=name)
     if kind == "email":
         from core.validation import normalize_email
 
-        return normalize_email(text, field=name)
+        return lambda text: normalize_email(text, field=name)
     if kind == "code":
         from core.codes import normalize_code
 
-        return normalize_code(text, strict=True, field=name)
+        return lambda text: normalize_code(text, strict=True, field=name)
     if kind == "bool":
-        return _bool(text, name)
+        return lambda text: _bool(text, name)
     if kind == "date":
-        return _date(text, name)
+        return lambda text: _date(text, name)
     if kind == "money":
         from core.validation import money_input
 
-        return money_input(text, name, allow_negative=True, allow_zero=True)
+        return lambda text: money_input(text, name, allow_negative=True, allow_zero=True)
     from core.validation import decimal_input
 
-    d = decimal_input(text, name)
-    if kind == "int":
-        if d != d.to_integral_value():
-            raise BusinessError({name: _l("A whole number.")})
-        return int(d)
-    return d
+    def number(text):
+        d = decimal_input(text, name)
+        if kind == "int":
+            if d != d.to_integral_value():
+                raise BusinessError({name: _l("A whole number.")})
+            return int(d)
+        return d
+
+    return number
+
+
+def converter(col: ImportColumn):
+    """A function of one non-blank cell text of ``col`` to its value (:func:`convert`'s
+    rules); raises ``BusinessError({column: message})``. Types whose result depends on the
+    text alone remember up to :data:`MEMO_MAX` distinct texts (values, never errors): make
+    one per run."""
+    typed = _typed(col)
+    name = col.name
+
+    def checked(text):
+        if "\x00" in text:
+            raise BusinessError({name: _l("Must not contain NUL characters.")})
+        return typed(text)
+
+    if col.type not in _MEMO_TYPES:
+        return checked
+    memo: dict = {}
+
+    def remembered(text):
+        try:
+            return memo[text]
+        except KeyError:
+            value = checked(text)
+            if len(memo) < MEMO_MAX:
+                memo[text] = value
+            return value
+
+    return remembered
+
+
+_LENGTHS: dict = {}
 
 
 def check_length(values: dict, model, *names) -> None:
     """Refuse text longer than its column of ``model`` holds (``BusinessError``), the
     model's own limit: what the API's schema and the back-office form enforce."""
+    lengths = _LENGTHS.get(model)
+    if lengths is None:
+        lengths = _LENGTHS[model] = {c.name: getattr(c.type, "length", None) for c in model.__table__.c}
     for name in names:
         value = values.get(name)
-        length = getattr(model.__table__.c[name].type, "length", None)
-        if isinstance(value, str) and length is not None and len(value) > length:
-            raise BusinessError({name: _("At most %(n)s characters.", n=length)})
+        if isinstance(value, str):
+            length = lengths[name]
+            if length is not None and len(value) > length:
+                raise BusinessError({name: _("At most %(n)s characters.", n=length)})
 
 
 def one_of(values: dict, name: str, allowed, default=None):
@@ -245,11 +304,45 @@ def one_of(values: dict, name: str, allowed, default=None):
 def bulk_insert(session, table, rows: list[dict]) -> list[int]:
     """Insert ``rows`` (dicts of final column values, all with the same keys, ``id`` left
     out) into ``table`` on the session's connection and transaction; returns their ids in
-    order. PostgreSQL: ids are taken from the table's sequence in one query and the rows
-    sent with ``COPY ... FROM STDIN`` (no statement text to build or parse per chunk);
-    elsewhere one ``INSERT ... RETURNING`` of many rows. No ORM events run: the caller
-    has checked the rows (and writes the audit trail, see ``core.imports.kernel``)."""
-    from sqlalchemy import insert, text
+    order. The rows first pass the flush's write check (``core.security.scope.check_rows``:
+    the user's stores, referenced rows they can see, chain-wide rows); when any is refused,
+    ``BusinessError`` ``{column: [messages]}`` (of the first refused row; ``.rows`` holds
+    ``{index: errors}`` of all) and nothing is written. PostgreSQL: ids are taken from the
+    table's sequence in one query and the rows sent with ``COPY ... FROM STDIN`` (no
+    statement text to build or parse per chunk); elsewhere one ``INSERT ... RETURNING`` of
+    many rows. No ORM events run: the caller writes the audit trail (see
+    ``core.imports.kernel``). :func:`insert_rows` reports refused rows instead of raising."""
+    from core.security.scope import check_rows
+
+    refused = check_rows(session, table, rows)
+    if refused:
+        exc = BusinessError(refused[min(refused)])
+        exc.rows = refused
+        raise exc
+    return _insert(session, table, rows)
+
+
+def insert_rows(ctx, table, rows: list[tuple[int, dict]]) -> tuple[list[int], dict]:
+    """For a ``load_batch``: write the numbered rows ``[(row number, values)]`` into
+    ``table`` as :func:`bulk_insert` does, leaving out those the write check refuses.
+    Returns ``(ids of the written rows in order, {row number: {column: [messages]}})``;
+    the second is what ``load_batch`` returns for them (column names of the model: a
+    ``home_store_id`` error is shown on the import's ``home_store`` column)."""
+    from core.security.scope import check_rows
+
+    values = [v for _n, v in rows]
+    refused = check_rows(ctx.session, table, values)
+    if not refused:
+        return _insert(ctx.session, table, values), {}
+    good = [v for i, v in enumerate(values) if i not in refused]
+    return _insert(ctx.session, table, good), {rows[i][0]: errs for i, errs in refused.items()}
+
+
+def _insert(session, table, rows: list[dict]) -> list[int]:
+    """:func:`bulk_insert` without the write check: callers have checked ``rows``."""
+    from operator import itemgetter
+
+    from sqlalchemy import insert
 
     if not rows:
         return []
@@ -257,15 +350,23 @@ def bulk_insert(session, table, rows: list[dict]) -> list[int]:
     if conn.dialect.name != "postgresql":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(conn.execute(stmt, rows).scalars())
-    ids = list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                            {"t": table.name, "n": len(rows)}).scalars())
     keys = list(rows[0])
     cols = ", ".join(['"id"'] + [f'"{k}"' for k in keys])
     cur = conn.connection.dbapi_connection.cursor()
     try:
+        # the ids as one array value (one row to read, not one per id)
+        cur.execute("SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) FROM generate_series(1, %s)",
+                    (table.name, len(rows)))
+        ids = cur.fetchone()[0]
+        get = itemgetter(*keys)
         with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as cp:
-            for ident, row in zip(ids, rows):
-                cp.write_row([ident] + [row[k] for k in keys])
+            write = cp.write_row
+            if len(keys) == 1:
+                for ident, row in zip(ids, rows):
+                    write((ident, row[keys[0]]))
+            else:
+                for ident, row in zip(ids, rows):
+                    write((ident, *get(row)))
     finally:
         cur.close()
     return ids
@@ -279,8 +380,9 @@ def bulk_insert(session, table, rows: list[dict]) -> list[int]:
 class ImportContext:
     """What an importer's ``parse``, ``load_row`` and ``load_batch`` receive.
 
-    ``session`` is scoped to ``user`` (record rules apply to its selects); ``store_ids`` the
-    stores the user may see (None: all); ``cache`` lives for one run (lookups by code)."""
+    ``session`` is scoped to ``user`` (record rules apply to its selects, the write check
+    to its writes); ``store_ids`` the stores the user may see (None: all); ``cache`` lives
+    for one run (lookups by code)."""
 
     session: object
     user: object
@@ -289,13 +391,10 @@ class ImportContext:
     store_ids: frozenset | None = None
     cache: dict = field(default_factory=dict)
 
-    def allows_store(self, store_id) -> bool:
-        return self.store_ids is None or store_id in self.store_ids
-
     def store_by_code(self, code, column: str = "store", required: bool = False):
         """The store with ``code`` among those the user may see, or None for a blank cell
         (``required``: an error). Raises ``BusinessError({column: ...})``."""
-        return self.by_code(_store_model(), code, column, required, _l("No such store."))
+        return self.by_code(_store_model(), code, column, required, _NO_STORE)
 
     def by_code(self, model, code, column: str, required: bool = False, missing=None, attr: str = "code"):
         """The row of ``model`` whose ``attr`` is ``code`` and that the user may see (read once
@@ -315,17 +414,17 @@ class ImportContext:
         return row
 
     def require_store(self, store, column: str = "store"):
-        """A store-limited user's records must belong to one of their stores: the store
-        itself (must be theirs), or their only store when ``store`` is None."""
-        if self.store_ids is None:
-            return store
-        if store is None:
-            if len(self.store_ids) == 1:
-                return self.session.get(_store_model(), next(iter(self.store_ids)))
-            raise BusinessError({column: _l("Required: you may only see some stores.")})
-        if store.id not in self.store_ids:
-            raise BusinessError({column: _l("No such store.")})
+        """The store a row is written for: ``store``, or the user's only store when it is
+        None and they are limited to one. Whether the user may write for it is the write
+        check's (``core.security.scope``: at the flush of a ``load_row``, in
+        :func:`insert_rows` / :func:`bulk_insert` for a ``load_batch``), which refuses a
+        store outside their scope, or none when they are limited to several."""
+        if store is None and self.store_ids is not None and len(self.store_ids) == 1:
+            return self.session.get(_store_model(), next(iter(self.store_ids)))
         return store
+
+
+_NO_STORE = _l("No such store.")
 
 
 def _store_model():
@@ -335,9 +434,17 @@ def _store_model():
 
 
 def _messages(exc: BusinessError, columns) -> list[tuple[str, str]]:
+    """``(import column, message)`` pairs of ``exc``: a model column ``X_id`` (the write
+    check names those) is shown on the import's column ``X`` when there is one."""
     out = []
     for key, msgs in exc.errors.items():
-        col = key.split(".")[0] if key.split(".")[0] in columns else ("" if key == "_" else key)
+        head = key.split(".")[0]
+        if head in columns:
+            col = head
+        elif head.endswith("_id") and head[:-3] in columns:
+            col = head[:-3]
+        else:
+            col = "" if key == "_" else key
         out.extend((col, m) for m in msgs)
     return out
 
@@ -364,18 +471,26 @@ def _progress(rt, import_id: int, done: int, total: int | None = None) -> None:
     from core.models import ImportRun
 
     with rt.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # progress is advisory: its commit need not wait for the disk (the run's own
+            # outcome is committed normally)
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         values = {"processed_rows": done}
         if total is not None:
             values["total_rows"] = total
         conn.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == import_id).values(**values))
 
 
+_REQUIRED = _l("Required.")
+
+
 def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -> int:
     """Parse and write the rows of ``table`` (steps 2 to 4 of the module docstring) on
     ``ctx.session``; errors go to ``report``. Returns the number of rows written."""
     imp = ctx.importer
-    cols = {c.name: c for c in imp.columns}
-    required = [c for c in imp.columns if c.required]
+    convert_cell = {c.name: converter(c) for c in imp.columns}
+    required = [c.name for c in imp.columns if c.required]
+    unique = imp.unique
     firsts: dict[tuple, int] = {}
     written = 0
     batch: list[tuple[int, dict]] = []
@@ -391,15 +506,19 @@ def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -
         batch.clear()
 
     for i, (number, raw) in enumerate(table.rows, start=1):
-        values, ok = {}, True
-        for col in required:
-            if raw.get(col.name) is None:
-                report.add(number, col.name, _l("Required."))
+        ok = True
+        for name in required:
+            if raw[name] is None:
+                report.add(number, name, _REQUIRED)
                 ok = False
         if ok:
+            values = {}
             for name, text in raw.items():
+                if text is None:
+                    values[name] = None
+                    continue
                 try:
-                    values[name] = convert(cols[name], text)
+                    values[name] = convert_cell[name](text)
                 except BusinessError as exc:
                     report.add_exc(number, exc)
                     ok = False
@@ -410,7 +529,7 @@ def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -
                 report.add_exc(number, exc)
                 ok = False
         if ok:
-            for name in imp.unique:
+            for name in unique:
                 value = values.get(name)
                 if value is None:
                     continue

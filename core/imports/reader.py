@@ -77,7 +77,8 @@ def read_table(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, l
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
         except csv.Error:
             dialect = csv.excel
-        rows = ([cell_text(c) for c in r] for r in csv.reader(io.StringIO(text, newline=""), dialect))
+        # a CSV cell is already text: strip it, blank is None (``cell_text`` for strings)
+        rows = ([c.strip() or None for c in r] for r in csv.reader(io.StringIO(text, newline=""), dialect))
     header: list[str] | None = None
     out = []
     for number, cells in enumerate(rows, start=1):
