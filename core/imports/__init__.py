@@ -13,7 +13,9 @@ Addons declare importers with ``register_importers`` (``core.contrib.Importer``)
 3. Values of the importer's ``unique`` columns must not repeat inside the file.
 4. The rows are written by the importer (``load_row`` per row in a savepoint, or
    ``load_batch`` per chunk of :data:`CHUNK` rows) inside ONE transaction, on a session
-   scoped to the importing user (their record rules apply to every lookup).
+   scoped to the importing user: their record rules apply to every lookup, and the write
+   check of ``core.security.scope`` to every row written, at the flush of a ``load_row``
+   and in :func:`insert_rows` / :func:`bulk_insert` (``check_rows``) for a batch.
 5. A dry run then rolls back; an all-or-nothing run rolls back when any row has an error
    (state ``failed``, nothing written); a "valid rows only" run commits the rows without
    errors. The report (row, column, message in the user's language) is kept on the
@@ -194,74 +196,82 @@ def convert(col: ImportColumn, text: str | None):
     return converter(col)(text)
 
 
-#: column types whose conversion depends on the text alone and whose values repeat in a
-#: file (store codes, yes/no, dates, prices): a run converts each distinct text once
+#: column types whose conversion depends on the text alone (see :func:`converter`)
 _MEMO_TYPES = frozenset({"code", "bool", "date", "money", "int", "decimal"})
 #: distinct texts remembered per column and run (a column of unique values stops there)
 MEMO_MAX = 20000
 
 
 def _typed(col: ImportColumn):
-    """The conversion of a non-blank cell of ``col`` (see :func:`convert`), without the NUL
-    check."""
+    """The conversion of one non-blank cell text of ``col`` (see :func:`convert`)."""
     name, kind = col.name, col.type
+    nul = _l("Must not contain NUL characters.")
+
     if kind == "str":
-        return str.strip
-    if kind == "phone":
-        from core.validation import normalize_phone
+        def conv(text):
+            if "\x00" in text:
+                raise BusinessError({name: nul})
+            return text.strip()
+        return conv
+    if kind in ("phone", "email"):
+        from core.validation import normalize_email, normalize_phone
 
-        return lambda text: normalize_phone(text, field=name)
-    if kind == "email":
-        from core.validation import normalize_email
+        normalize = normalize_phone if kind == "phone" else normalize_email
 
-        return lambda text: normalize_email(text, field=name)
+        def conv(text):
+            if "\x00" in text:
+                raise BusinessError({name: nul})
+            return normalize(text, field=name)
+        return conv
     if kind == "code":
         from core.codes import normalize_code
 
-        return lambda text: normalize_code(text, strict=True, field=name)
-    if kind == "bool":
-        return lambda text: _bool(text, name)
-    if kind == "date":
-        return lambda text: _date(text, name)
-    if kind == "money":
+        def typed(text):
+            return normalize_code(text, strict=True, field=name)
+    elif kind == "bool":
+        def typed(text):
+            return _bool(text, name)
+    elif kind == "date":
+        def typed(text):
+            return _date(text, name)
+    elif kind == "money":
         from core.validation import money_input
 
-        return lambda text: money_input(text, name, allow_negative=True, allow_zero=True)
-    from core.validation import decimal_input
+        def typed(text):
+            return money_input(text, name, allow_negative=True, allow_zero=True)
+    else:
+        from core.validation import decimal_input
 
-    def number(text):
-        d = decimal_input(text, name)
-        if kind == "int":
-            if d != d.to_integral_value():
-                raise BusinessError({name: _l("A whole number.")})
-            return int(d)
-        return d
+        def typed(text):
+            d = decimal_input(text, name)
+            if kind == "int":
+                if d != d.to_integral_value():
+                    raise BusinessError({name: _l("A whole number.")})
+                return int(d)
+            return d
 
-    return number
+    def conv(text):
+        if "\x00" in text:
+            raise BusinessError({name: nul})
+        return typed(text)
+    return conv
 
 
 def converter(col: ImportColumn):
     """A function of one non-blank cell text of ``col`` to its value (:func:`convert`'s
     rules); raises ``BusinessError({column: message})``. Types whose result depends on the
-    text alone remember up to :data:`MEMO_MAX` distinct texts (values, never errors): make
-    one per run."""
-    typed = _typed(col)
-    name = col.name
-
-    def checked(text):
-        if "\x00" in text:
-            raise BusinessError({name: _l("Must not contain NUL characters.")})
-        return typed(text)
-
+    text alone (codes, yes/no, dates, numbers: values that repeat in a file) remember up
+    to :data:`MEMO_MAX` distinct texts (values, never errors): make one per run."""
+    conv = _typed(col)
     if col.type not in _MEMO_TYPES:
-        return checked
+        return conv
     memo: dict = {}
 
     def remembered(text):
         try:
             return memo[text]
         except KeyError:
-            value = checked(text)
+            value = conv(text)
             if len(memo) < MEMO_MAX:
                 memo[text] = value
             return value
@@ -428,9 +438,15 @@ _NO_STORE = _l("No such store.")
 
 
 def _store_model():
-    from core.models import Store
+    global _STORE
+    if _STORE is None:
+        from core.models import Store
 
-    return Store
+        _STORE = Store
+    return _STORE
+
+
+_STORE = None
 
 
 def _messages(exc: BusinessError, columns) -> list[tuple[str, str]]:

@@ -21,6 +21,8 @@ from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from core.imports import check_length, insert_rows, one_of
 from core.mixins import utcnow
+from core.models import Customer
+from core.models.customer import CUSTOMER_KINDS
 
 UNSCOPED = {"banyan_unscoped": True}
 
@@ -98,11 +100,9 @@ CUSTOMER_COLUMNS = (
 
 def parse_customer(ctx, v: dict) -> dict:
     """A row as the values of a new ``core_customer`` row (the API's and the model's rules)."""
-    from core.models import Customer
-    from core.models.customer import CUSTOMER_KINDS
-
     check_length(v, Customer, "name", "id_number", "address", "language")
-    if v.get("note") and len(v["note"]) > 4000:
+    note = v.get("note")
+    if note and len(note) > 4000:
         raise BusinessError({"note": _("At most %(n)s characters.", n=4000)})
     kind = one_of(v, "kind", CUSTOMER_KINDS, "person")
     gender = one_of(v, "gender", ("M", "F"))
@@ -117,8 +117,6 @@ def parse_customer(ctx, v: dict) -> dict:
 def load_customers(ctx, rows: list[tuple[int, dict]]) -> dict:
     """Write a chunk of customers; refuse those whose phone or e-mail an active customer
     already has (the duplicate rule of ``core.services.customers``)."""
-    from core.models import Customer
-
     found = _existing(ctx, {Customer.phone: [v["phone"] for _n, v in rows],
                             Customer.email: [v["email"] for _n, v in rows]})
     phones, emails = found[Customer.phone], found[Customer.email]

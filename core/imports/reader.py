@@ -87,7 +87,7 @@ def read_table(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, l
             while header and not header[-1]:
                 header.pop()
             continue
-        if not any(c for c in cells):
+        if not any(cells):  # cells are text or None
             continue
         out.append((number, list(cells)))
     if not header:
