@@ -112,8 +112,9 @@ def _header_keys(imp: Importer) -> dict[str, str]:
 
 @dataclass
 class Table:
-    """A file read for an importer: ``columns`` (one column name per file column, None for a
-    blank header) and the data rows ``[(row number, {column name: text or None})]``."""
+    """A file read for an importer: ``columns`` (the importer's column name of each file
+    column, None for a blank header) and the data rows ``[(row number, cells)]``, each
+    cell text or None (a row may have fewer or more cells than ``columns``)."""
 
     columns: list
     rows: list
@@ -124,7 +125,7 @@ def read_file(imp: Importer, filename: str, data: bytes) -> Table:
     unknown, repeated or missing column."""
     from core.imports.reader import read_table
 
-    header, raw = read_table(filename, data)
+    header, rows = read_table(filename, data)
     keys = _header_keys(imp)
     cols, problems, seen = [], [], set()
     for text in header:
@@ -143,23 +144,6 @@ def read_file(imp: Importer, filename: str, data: bytes) -> Table:
             problems.append(_("Required column %(col)s is missing.", col=str(col.label)))
     if problems:
         raise BusinessError({"file": problems})
-    blank = dict.fromkeys(c.name for c in imp.columns)
-    rows = []
-    if None not in cols:
-        # every file column is named: zip pairs them (and stops at the shorter of the two)
-        for number, cells in raw:
-            values = blank.copy()
-            values.update(zip(cols, cells))
-            rows.append((number, values))
-    else:
-        pairs = [(i, name) for i, name in enumerate(cols) if name is not None]
-        for number, cells in raw:
-            values = blank.copy()
-            n = len(cells)
-            for i, name in pairs:
-                if i < n:
-                    values[name] = cells[i]
-            rows.append((number, values))
     return Table(columns=cols, rows=rows)
 
 
@@ -500,14 +484,22 @@ def _progress(rt, import_id: int, done: int, total: int | None = None) -> None:
 _REQUIRED = _l("Required.")
 
 
+_MISSING = object()
+
+
 def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -> int:
     """Parse and write the rows of ``table`` (steps 2 to 4 of the module docstring) on
     ``ctx.session``; errors go to ``report``. Returns the number of rows written."""
     imp = ctx.importer
-    convert_cell = {c.name: converter(c) for c in imp.columns}
-    required = [c.name for c in imp.columns if c.required]
+    by_name = {c.name: c for c in imp.columns}
+    blank = dict.fromkeys(by_name)
+    # per file column: (index, name, conversion, memo of converted texts or None)
+    plan = [(i, name, _typed(by_name[name]), {} if by_name[name].type in _MEMO_TYPES else None)
+            for i, name in enumerate(table.columns) if name is not None]
+    width = len(table.columns)
+    required = [(table.columns.index(c.name), c.name) for c in imp.columns if c.required]
     unique = imp.unique
-    firsts: dict[tuple, int] = {}
+    firsts: dict[str, dict] = {name: {} for name in unique}
     written = 0
     batch: list[tuple[int, dict]] = []
 
@@ -521,20 +513,30 @@ def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -
         written += len(batch) - len(refused)
         batch.clear()
 
-    for i, (number, raw) in enumerate(table.rows, start=1):
+    for i, (number, cells) in enumerate(table.rows, start=1):
         ok = True
-        for name in required:
-            if raw[name] is None:
+        if len(cells) < width:
+            cells = list(cells) + [None] * (width - len(cells))
+        for at, name in required:
+            if cells[at] is None:
                 report.add(number, name, _REQUIRED)
                 ok = False
         if ok:
-            values = {}
-            for name, text in raw.items():
+            values = blank.copy()
+            for at, name, conv, memo in plan:
+                text = cells[at]
                 if text is None:
-                    values[name] = None
                     continue
                 try:
-                    values[name] = convert_cell[name](text)
+                    if memo is None:
+                        values[name] = conv(text)
+                    else:
+                        value = memo.get(text, _MISSING)
+                        if value is _MISSING:
+                            value = conv(text)
+                            if len(memo) < MEMO_MAX:
+                                memo[text] = value
+                        values[name] = value
                 except BusinessError as exc:
                     report.add_exc(number, exc)
                     ok = False
@@ -549,7 +551,7 @@ def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -
                 value = values.get(name)
                 if value is None:
                     continue
-                first = firsts.setdefault((name, value), number)
+                first = firsts[name].setdefault(value, number)
                 if first != number:
                     report.add(number, name, _("Repeats row %(row)s.", row=first))
                     ok = False

@@ -39,6 +39,23 @@ def _audit_batch(ctx, table: str, ids: list[int]) -> None:
         "action": "import", "changes": {"ids": ids}, "at": utcnow()}])
 
 
+def _any_of(col, name: str, values: list):
+    """PostgreSQL: ``col = ANY(...)`` of ``values`` in one parameter (not a placeholder per
+    value). Texts go as ONE string split on the server (``string_to_array``): psycopg
+    builds an array parameter element by element in Python, and the server parses it,
+    several times the cost; values that are not text, are empty or hold the separator go as an
+    array."""
+    from sqlalchemy import String, any_, bindparam, func
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    if all(type(v) is str and v for v in values):
+        joined = "\n".join(values)
+        if joined.count("\n") == len(values) - 1:
+            return col == any_(func.string_to_array(bindparam(name, joined, type_=String), "\n",
+                                                    type_=ARRAY(String)))
+    return col == any_(bindparam(name, values, type_=ARRAY(col.type)))
+
+
 def _existing(ctx, columns: dict) -> dict:
     """Which of the given values each column already holds, across every store (unscoped):
     ``{column: values}`` -> ``{column: set of those found}``, in ONE statement: a
@@ -57,13 +74,9 @@ def _existing(ctx, columns: dict) -> dict:
         return found
     conn = ctx.session.connection()
     pg = conn.dialect.name == "postgresql"
-    if pg:
-        from sqlalchemy import any_, bindparam
-        from sqlalchemy.dialects.postgresql import ARRAY
     parts = []
     for i, col, vals in wanted:
-        # PostgreSQL: one array parameter, not a statement with a placeholder per value
-        cond = col == any_(bindparam(f"v{i}", vals, type_=ARRAY(col.type))) if pg else col.in_(vals)
+        cond = _any_of(col, f"v{i}", vals) if pg else col.in_(vals)
         parts.append(select(literal(i).label("k"), col.label("v")).where(cond))
     stmt = parts[0] if len(parts) == 1 else union_all(*parts)
     cols = list(columns)

@@ -89,7 +89,7 @@ def read_table(filename: str, data: bytes) -> tuple[list[str], list[tuple[int, l
             continue
         if not any(cells):  # cells are text or None
             continue
-        out.append((number, list(cells)))
+        out.append((number, cells))
     if not header:
         raise BusinessError({"file": _l("The file has no header row.")})
     return header, out
