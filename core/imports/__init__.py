@@ -464,21 +464,41 @@ class _Report:
             self.add(row, col, msg)
 
 
-def _progress(rt, import_id: int, done: int, total: int | None = None) -> None:
-    """Write progress from its own connection (not on SQLite: see the module docstring)."""
-    if rt.engine.dialect.name == "sqlite" or rt.extra.get("bind") is not None:
-        return
-    from core.models import ImportRun
+class _Progress:
+    """Writes a run's progress (``processed_rows``, ``total_rows``) from a connection of its
+    own, committed at once so pollers see it (not on SQLite, nor in tests sharing one
+    connection: see the module docstring). One connection for the whole run, in autocommit,
+    with ``synchronous_commit`` off on PostgreSQL: progress is advisory, its commits need
+    not wait for the disk (the run's outcome is committed normally). Call :meth:`close`."""
 
-    with rt.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # progress is advisory: its commit need not wait for the disk (the run's own
-            # outcome is committed normally)
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    def __init__(self, rt, import_id: int):
+        self.rt, self.import_id, self.conn = rt, import_id, None
+        self.off = rt.engine.dialect.name == "sqlite" or rt.extra.get("bind") is not None
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self.off:
+            return
+        from core.models import ImportRun
+
+        if self.conn is None:
+            self.conn = self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self.conn.dialect.name == "postgresql":
+                self.conn.exec_driver_sql("SET synchronous_commit TO OFF")
         values = {"processed_rows": done}
         if total is not None:
             values["total_rows"] = total
-        conn.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == import_id).values(**values))
+        table = ImportRun.__table__
+        self.conn.execute(update(table).where(table.c.id == self.import_id).values(**values))
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            if self.conn.dialect.name == "postgresql":
+                self.conn.exec_driver_sql("RESET synchronous_commit")  # the pool's next user
+        finally:
+            self.conn.close()
+            self.conn = None
 
 
 _REQUIRED = _l("Required.")
@@ -579,26 +599,32 @@ def execute(rt, import_id: int) -> None:
     from core.models import ImportRun, User
     from core.security.scope import scope_of
 
+    from sqlalchemy.orm import defer
+
     with rt.session() as s:
-        rec = s.get(ImportRun, import_id)
+        # the file itself is read only when this process has not kept it read (below)
+        rec = s.get(ImportRun, import_id, options=[defer(ImportRun.content)])
         if rec is None or rec.state not in ("queued",):
             return
         rec.state, rec.started_at, rec.processed_rows = "running", utcnow(), 0
         rec.errors, rec.error, rec.error_rows, rec.written_rows = None, None, 0, 0
         s.commit()
-        data, filename, importer_name = rec.content, rec.filename, rec.importer
+        filename, importer_name, size = rec.filename, rec.importer, rec.size
         mode, locale, user_id = rec.mode, rec.locale, rec.user_id
     outcome: dict = {}
+    progress = _Progress(rt, import_id)
     with force_locale(locale):
         try:
             imp = get_importer(rt.registry, importer_name)
             kept = _READ.pop(import_id, None)
-            if kept is not None and kept[0] == len(data or b""):
+            if kept is not None and kept[0] == size:
                 table = kept[1]
             else:
+                with rt.session() as s:
+                    data = s.scalar(select(ImportRun.content).where(ImportRun.id == import_id))
                 table = read_file(imp, filename, data or b"")
             outcome["total_rows"] = len(table.rows)
-            _progress(rt, import_id, 0, len(table.rows))
+            progress(0, len(table.rows))
             report = _Report([c.name for c in imp.columns])
             with rt.session() as s:
                 user = s.get(User, user_id) if user_id is not None else None
@@ -611,8 +637,7 @@ def execute(rt, import_id: int) -> None:
                 ctx = ImportContext(session=s, user=user, importer=imp, dry_run=mode == "dry_run",
                                     store_ids=None if scope is None else scope.store_ids)
                 try:
-                    written = run_rows(ctx, table, report,
-                                       on_chunk=lambda n: _progress(rt, import_id, n))
+                    written = run_rows(ctx, table, report, on_chunk=progress)
                     failed = mode == "all_or_nothing" and report.bad
                     if mode == "dry_run" or failed:
                         s.rollback()
@@ -634,8 +659,10 @@ def execute(rt, import_id: int) -> None:
         except Exception as exc:  # recorded, so a failed import is never silently lost
             log.error("import %s failed: %s", import_id, traceback.format_exc())
             outcome.update(state="failed", error=_("The import stopped: %(error)s", error=str(exc))[:4000])
+        finally:
+            progress.close()
     with rt.session() as s:
-        rec = s.get(ImportRun, import_id)
+        rec = s.get(ImportRun, import_id, options=[defer(ImportRun.content)])
         for key, value in outcome.items():
             setattr(rec, key, value)
         if outcome.get("written_rows") and mode != "dry_run":
