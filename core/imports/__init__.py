@@ -334,8 +334,6 @@ def insert_rows(ctx, table, rows: list[tuple[int, dict]]) -> tuple[list[int], di
 
 def _insert(session, table, rows: list[dict]) -> list[int]:
     """:func:`bulk_insert` without the write check: callers have checked ``rows``."""
-    from operator import itemgetter
-
     from sqlalchemy import insert
 
     if not rows:
@@ -348,22 +346,51 @@ def _insert(session, table, rows: list[dict]) -> list[int]:
     cols = ", ".join(['"id"'] + [f'"{k}"' for k in keys])
     cur = conn.connection.dbapi_connection.cursor()
     try:
-        # the ids as one array value (one row to read, not one per id)
-        cur.execute("SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) FROM generate_series(1, %s)",
-                    (table.name, len(rows)))
+        # the ids as one array value (one row to read, not one per id); the sequence is
+        # looked up once, not for every id
+        cur.execute("SELECT array_agg(nextval(q.seq)) FROM (SELECT pg_get_serial_sequence(%s, 'id')::regclass"
+                    " AS seq) q, generate_series(1, %s)", (table.name, len(rows)))
         ids = cur.fetchone()[0]
-        get = itemgetter(*keys)
         with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as cp:
             write = cp.write_row
-            if len(keys) == 1:
-                for ident, row in zip(ids, rows):
-                    write((ident, row[keys[0]]))
-            else:
-                for ident, row in zip(ids, rows):
-                    write((ident, *get(row)))
+            for values in _copy_rows(table, keys, ids, rows):
+                write(values)
     finally:
         cur.close()
     return ids
+
+
+def _copy_rows(table, keys: list, ids: list, rows: list[dict]):
+    """The tuples ``(id, value, ...)`` of ``rows`` for ``COPY``. Dates and times are given as
+    ISO text, formatted once per object: the rows of a chunk share their ``created_at``
+    and repeated dates are one object (:func:`converter`), and psycopg would format each
+    occurrence again (most of the client's time of a ``COPY`` of customers)."""
+    from operator import itemgetter
+
+    from sqlalchemy import Date, DateTime
+
+    get = itemgetter(*keys)
+    timed = [i + 1 for i, k in enumerate(keys) if isinstance(table.c[k].type, (Date, DateTime))]
+    if not timed:
+        if len(keys) == 1:
+            return ((ident, row[keys[0]]) for ident, row in zip(ids, rows))
+        return ((ident, *get(row)) for ident, row in zip(ids, rows))
+    texts: dict[int, str] = {}  # id() of a value -> its text; the rows keep the values alive
+    single = len(keys) == 1
+
+    def rows_out():
+        for ident, row in zip(ids, rows):
+            values = [ident, row[keys[0]]] if single else [ident, *get(row)]
+            for i in timed:
+                value = values[i]
+                if value is not None:
+                    text = texts.get(id(value))
+                    if text is None:
+                        text = texts[id(value)] = value.isoformat()
+                    values[i] = text
+            yield values
+
+    return rows_out()
 
 
 # ---------------------------------------------------------------------------------------
