@@ -382,3 +382,19 @@ def test_bulk_insert_and_check_rows_apply_the_flush_rules(rt, make, session):
         assert check_rows(s, Product, [product]) == {0: {"_": [str(CHAIN_REFUSED)]}}
         assert len(bulk_insert(s, Customer.__table__, [row("fine", one.id)])) == 1
         s.rollback()
+
+
+def test_duplicate_lookup_takes_any_values(make, session):
+    """The per-chunk duplicate lookup (one statement for several columns) finds texts sent
+    as one string, and values that cannot be (a line break in a text, numbers)."""
+    from core.imports import ImportContext
+    from core.imports.kernel import IMPORTERS, _existing
+
+    odd, plain = make.customer(name="two\nlines"), make.customer(name="plain")
+    ctx = ImportContext(session=session, user=None, importer=IMPORTERS[0])
+    found = _existing(ctx, {Customer.name: ["two\nlines", "plain", "nobody", None],
+                            Customer.id: [odd.id, -1], Customer.email: [None]})
+    assert found == {Customer.name: {"two\nlines", "plain"}, Customer.id: {odd.id}, Customer.email: set()}
+    found = _existing(ctx, {Customer.name: ["plain", "nobody"], Customer.phone: ["+8613800000000"]})
+    assert found == {Customer.name: {"plain"}, Customer.phone: set()}
+    assert plain.id

@@ -39,27 +39,50 @@ def _audit_batch(ctx, table: str, ids: list[int]) -> None:
         "action": "import", "changes": {"ids": ids}, "at": utcnow()}])
 
 
-def _any_of(col, name: str, values: list):
-    """PostgreSQL: ``col = ANY(...)`` of ``values`` in one parameter (not a placeholder per
-    value). Texts go as ONE string split on the server (``string_to_array``): psycopg
-    builds an array parameter element by element in Python, and the server parses it,
-    several times the cost; values that are not text, are empty or hold the separator go as an
-    array."""
-    from sqlalchemy import String, any_, bindparam, func
+def _as_text_list(values: list) -> str | None:
+    """``values`` as one string, one per line, when they are non-empty texts without a line
+    break; else None."""
+    try:
+        joined = "\n".join(values)
+    except TypeError:
+        return None
+    return joined if "" not in values and joined.count("\n") == len(values) - 1 else None
+
+
+_LOOKUPS: dict = {}
+
+
+def _lookup(kinds: tuple):
+    """The duplicate lookup for ``kinds`` ``((index, column, as_text), ...)``: a ``UNION
+    ALL`` of ``SELECT index, column WHERE column = ANY(parameter v<index>)``, built once
+    (the values are parameters). PostgreSQL: texts go as ONE string split on the server
+    (``string_to_array``): psycopg builds an array parameter element by element in Python
+    and the server parses it, several times the cost; other values go as an array.
+    ``as_text`` None: not PostgreSQL, an expanding ``IN``."""
+    stmt = _LOOKUPS.get(kinds)
+    if stmt is not None:
+        return stmt
+    from sqlalchemy import String, any_, bindparam, func, literal, union_all
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    if all(type(v) is str and v for v in values):
-        joined = "\n".join(values)
-        if joined.count("\n") == len(values) - 1:
-            return col == any_(func.string_to_array(bindparam(name, joined, type_=String), "\n",
-                                                    type_=ARRAY(String)))
-    return col == any_(bindparam(name, values, type_=ARRAY(col.type)))
+    parts = []
+    for i, col, as_text in kinds:
+        if as_text is None:
+            cond = col.in_(bindparam(f"v{i}", expanding=True))
+        elif as_text:
+            cond = col == any_(func.string_to_array(bindparam(f"v{i}", type_=String), "\n", type_=ARRAY(String)))
+        else:
+            cond = col == any_(bindparam(f"v{i}", type_=ARRAY(col.type)))
+        parts.append(select(literal(i).label("k"), col.label("v")).where(cond))
+    stmt = _LOOKUPS[kinds] = parts[0] if len(parts) == 1 else union_all(*parts)
+    return stmt
 
 
 def _existing(ctx, columns: dict) -> dict:
     """Which of the given values each column already holds, across every store (unscoped):
-    ``{column: values}`` -> ``{column: set of those found}``, in ONE statement: a
-    ``UNION ALL`` of one lookup per column, each answered by that column's own index.
+    ``{column: values}`` -> ``{column: set of those found}``, in ONE statement (one per kind
+    of column type: texts, numbers): a ``UNION ALL`` of one lookup per column, each
+    answered by that column's own index.
 
     PostgreSQL: the planner is told not to scan the table (``enable_seqscan`` off for this
     statement only). The rows this run has written are in no statistics: a table emptied
@@ -69,32 +92,36 @@ def _existing(ctx, columns: dict) -> dict:
     chunk (90 s instead of 9 for 100,000 customers) when the plan tipped that way. A
     lookup of at most :data:`core.imports.CHUNK` values by an indexed column is an index
     scan whatever the table's size."""
-    from sqlalchemy import literal, union_all
-
-    wanted = [(col, sorted({v for v in values if v is not None})) for col, values in columns.items()]
-    wanted = [(i, col, vals) for i, (col, vals) in enumerate(wanted) if vals]
-    found = {col: set() for col in columns}
-    if not wanted:
-        return found
     conn = ctx.session.connection()
     pg = conn.dialect.name == "postgresql"
-    parts = []
-    for i, col, vals in wanted:
-        cond = _any_of(col, f"v{i}", vals) if pg else col.in_(vals)
-        parts.append(select(literal(i).label("k"), col.label("v")).where(cond))
-    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    kinds, params = [], {}
+    for i, (col, values) in enumerate(columns.items()):
+        vals = list({v for v in values if v is not None})
+        if not vals:
+            continue
+        text = _as_text_list(vals) if pg else None
+        kinds.append((i, col, None if not pg else text is not None))
+        params[f"v{i}"] = text if text is not None else vals
+    found = {col: set() for col in columns}
+    if not kinds:
+        return found
+    # one UNION per kind of column type (a UNION's columns share one type): one statement
+    # for the usual case, texts
+    groups: dict = {}
+    for kind in kinds:
+        groups.setdefault(kind[1].type._type_affinity, []).append(kind)
     cols = list(columns)
-    # a Core statement on the session's connection: no ORM events (the scope's criteria
-    # would not apply anyway: the uniqueness is the chain's), no ORM result processing
     if pg:
         prev = conn.exec_driver_sql("SELECT current_setting('enable_seqscan'), "
                                     "set_config('enable_seqscan', 'off', true)").scalar()
-        result = conn.execute(stmt).all()  # (an error aborts the transaction, and the setting)
+    for group in groups.values():
+        # a Core statement on the session's connection: no ORM events (the scope's criteria
+        # would not apply anyway: the uniqueness is the chain's), no ORM result processing
+        # (an error aborts the transaction, and with it the setting)
+        for k, value in conn.execute(_lookup(tuple(group)), {f"v{i}": params[f"v{i}"] for i, _c, _t in group}):
+            found[cols[k]].add(value)
+    if pg:
         conn.exec_driver_sql("SELECT set_config('enable_seqscan', %(v)s, true)", {"v": prev})
-    else:
-        result = conn.execute(stmt).all()
-    for k, value in result:
-        found[cols[k]].add(value)
     return found
 
 
