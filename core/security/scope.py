@@ -608,7 +608,7 @@ def check_rows(session, model, rows: list[dict]) -> dict[int, dict[str, list[str
     [messages]}}`` for the rows refused: empty when all pass or the session is not scoped
     (CLI, jobs). The caller must write none of the refused rows (``core.imports.bulk_insert``
     raises; ``core.imports.insert_rows`` leaves them out and reports them)."""
-    scope = session.info.get("scope")
+    scope = SCOPE.get(session)
     if scope is None or not rows:
         return {}
     cls = model if hasattr(model, "__mapper__") else _class_of_table(model.name)
