@@ -310,6 +310,10 @@ NAMED_TABLES = ("core_store", "core_company", "core_region", "core_warehouse", "
                 "core_product_category", "core_role")
 
 
+#: how many list columns a row's card shows on a phone when the view names none (``column_card``)
+CARD_DEFAULT = 4
+
+
 def plain_number(value) -> str:
     """A Decimal without trailing zeros and without an exponent (``2.500`` -> ``2.5``,
     ``3.000`` -> ``3``)."""
@@ -339,6 +343,13 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     #: datetimes are shown, typed and filtered in the chain's local time (stored UTC)
     model_form_converter = LocalModelConverter
     filter_converter = LocalFilterConverter()
+    #: the list: on a narrow screen (below 768 px) each row is a card (``core/static/banyan/
+    #: responsive.css``); a view's own list template should extend this one to keep the cards
+    list_template = "banyan/list.html"
+    #: the key fields a list row's card shows on a phone, by list column name (see
+    #: :meth:`card_columns`); None = the first :data:`CARD_DEFAULT` list columns, less a
+    #: generated integer id
+    column_card: tuple[str, ...] | None = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -399,6 +410,19 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     def _prettify_name(self, name):
         """Column and field names without a label: translated when a catalog has them."""
         return _l(name.replace("_", " ").strip().capitalize())
+
+    def card_columns(self, list_columns) -> tuple[str, ...]:
+        """The list columns a row's card shows on a phone, in list order: those of
+        ``column_card`` that the list shows (an unknown name is ignored, so a view may name a
+        column another addon removes), else the first :data:`CARD_DEFAULT` list columns that
+        are not a generated integer primary key. ``list_columns`` are the list's
+        ``(name, label)`` pairs. The first one is the card's title."""
+        names = [str(c) for c, _label in list_columns]
+        if self.column_card is not None:
+            wanted = {str(c) for c in self.column_card}
+            return tuple(n for n in names if n in wanted)
+        generated = {c.key for c in self.model.__mapper__.primary_key if isinstance(c.type, Integer)}
+        return tuple(n for n in names if n not in generated)[:CARD_DEFAULT]
 
     # --- permissions -----------------------------------------------------------------------
     def can_write(self) -> bool:
