@@ -312,6 +312,8 @@ NAMED_TABLES = ("core_store", "core_company", "core_region", "core_warehouse", "
 
 #: how many list columns a row's card shows on a phone when the view names none (``column_card``)
 CARD_DEFAULT = 4
+#: the columns that make a card's title when the view names no ``column_card``, by preference
+CARD_TITLES = ("name", "number", "username", "title", "label", "code", "sku")
 
 
 def plain_number(value) -> str:
@@ -346,9 +348,9 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     #: the list: on a narrow screen (below 768 px) each row is a card (``core/static/banyan/
     #: responsive.css``); a view's own list template should extend this one to keep the cards
     list_template = "banyan/list.html"
-    #: the key fields a list row's card shows on a phone, by list column name (see
-    #: :meth:`card_columns`); None = the first :data:`CARD_DEFAULT` list columns, less a
-    #: generated integer id
+    #: the key fields a list row's card shows on a phone, by list column name, the card's
+    #: title first (see :meth:`card_columns`); None = a name-like column as the title, then
+    #: the first list columns, less a generated integer id (:data:`CARD_DEFAULT` in all)
     column_card: tuple[str, ...] | None = None
 
     def __init_subclass__(cls, **kw):
@@ -412,17 +414,24 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         return _l(name.replace("_", " ").strip().capitalize())
 
     def card_columns(self, list_columns) -> tuple[str, ...]:
-        """The list columns a row's card shows on a phone, in list order: those of
-        ``column_card`` that the list shows (an unknown name is ignored, so a view may name a
-        column another addon removes), else the first :data:`CARD_DEFAULT` list columns that
-        are not a generated integer primary key. ``list_columns`` are the list's
-        ``(name, label)`` pairs. The first one is the card's title."""
+        """The list columns a row's card shows on a phone: the card's title, then the other
+        key fields in the list's order. With ``column_card``, the title is its first name the
+        list shows and the key fields are its names the list shows (an unknown name is
+        ignored, so a view may name a column another addon removes). Without, the title is
+        the list's first column among :data:`CARD_TITLES`, and the key fields the first list
+        columns that are not a generated integer primary key, :data:`CARD_DEFAULT` columns
+        in all. ``list_columns`` are the list's ``(name, label)`` pairs."""
         names = [str(c) for c, _label in list_columns]
         if self.column_card is not None:
-            wanted = {str(c) for c in self.column_card}
-            return tuple(n for n in names if n in wanted)
-        generated = {c.key for c in self.model.__mapper__.primary_key if isinstance(c.type, Integer)}
-        return tuple(n for n in names if n not in generated)[:CARD_DEFAULT]
+            wanted = [n for n in map(str, self.column_card) if n in names]
+            title = wanted[0] if wanted else None
+            rest = [n for n in names if n in wanted and n != title]
+        else:
+            generated = {c.key for c in self.model.__mapper__.primary_key if isinstance(c.type, Integer)}
+            names = [n for n in names if n not in generated]
+            title = next((t for t in CARD_TITLES if t in names), None)
+            rest = [n for n in names if n != title][:CARD_DEFAULT - (title is not None)]
+        return tuple(([title] if title else []) + rest)
 
     # --- permissions -----------------------------------------------------------------------
     def can_write(self) -> bool:
