@@ -23,7 +23,10 @@
 - shows values for people (:meth:`BanyanModelView.display_value`): a coded value by its label,
   money with its currency, quantities and rates without trailing zeros, yes/no for booleans
   in exports, and a foreign key to a store, company, region, warehouse, employee, user or
-  category by the record's name (``code name`` for a store) instead of its id.
+  category by the record's name (``code name`` for a store) instead of its id;
+- lists through ``banyan/list.html``: below 768 px wide each row is a card with the view's key
+  fields (``column_card``, :meth:`BanyanModelView.card_columns`), styled by
+  ``core/static/banyan/responsive.css``.
 
 ``BanyanView`` is the base of custom pages, with the same ``permission`` rule.
 """
