@@ -41,6 +41,9 @@ INSPECT = """() => {
   const box = el => { const r = el.getBoundingClientRect(); return {w: r.width, h: r.height, top: r.top}; };
   const text = el => (el.innerText || '').trim();
   const out = {scroll: document.documentElement.scrollWidth, inner: window.innerWidth};
+  // a page's own table scrolls in its own box (responsive.js), never widening the page
+  out.unboxed = [...document.querySelectorAll('table')].filter(t => shown(t) && !t.classList.contains('searchable')
+    && !t.parentElement.closest('table') && !t.parentElement.classList.contains('table-responsive')).length;
   const table = document.querySelector('table.model-list');
   if (table) {
     const rows = [...table.querySelectorAll('tbody tr')].filter(tr => tr.querySelector('td.bn-key'));
@@ -160,6 +163,7 @@ def _inspect(page, width=PHONE) -> dict:
     got = page.evaluate(INSPECT)
     assert got["inner"] == width, (page.url, got["inner"])
     assert got["scroll"] <= width, f"{page.url}: the page is {got['scroll']} px wide on a {width} px screen"
+    assert not got["unboxed"], f"{page.url}: {got['unboxed']} table(s) outside a scrolling box"
     return got
 
 
