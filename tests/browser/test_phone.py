@@ -281,8 +281,9 @@ def test_cashier_on_a_phone(server, browser, lang):
     assert bell.is_visible() and not page.is_visible("#notification-bell")
     assert bell.bounding_box()["height"] >= 44
     assert page.inner_text("#notification-count-compact").strip() == "1"
-    # the till (the checkout page until the till replaces it)
+    # the till (the old checkout address leads there)
     page.goto(f"{base}/admin/checkout/")
+    assert page.url.startswith(f"{base}/admin/till/")
     _inspect(page)
     page.screenshot(path=str(SHOTS / f"phone-till-{lang}.png"), full_page=True)
     # the sales list, through the menu, as cards
