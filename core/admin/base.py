@@ -23,7 +23,10 @@
 - shows values for people (:meth:`BanyanModelView.display_value`): a coded value by its label,
   money with its currency, quantities and rates without trailing zeros, yes/no for booleans
   in exports, and a foreign key to a store, company, region, warehouse, employee, user or
-  category by the record's name (``code name`` for a store) instead of its id.
+  category by the record's name (``code name`` for a store) instead of its id;
+- lists through ``banyan/list.html``: below 768 px wide each row is a card with the view's key
+  fields (``column_card``, :meth:`BanyanModelView.card_columns`), styled by
+  ``core/static/banyan/responsive.css``.
 
 ``BanyanView`` is the base of custom pages, with the same ``permission`` rule.
 """
@@ -310,6 +313,12 @@ NAMED_TABLES = ("core_store", "core_company", "core_region", "core_warehouse", "
                 "core_product_category", "core_role")
 
 
+#: how many list columns a row's card shows on a phone when the view names none (``column_card``)
+CARD_DEFAULT = 4
+#: the columns that make a card's title when the view names no ``column_card``, by preference
+CARD_TITLES = ("name", "number", "username", "title", "label", "code", "sku")
+
+
 def plain_number(value) -> str:
     """A Decimal without trailing zeros and without an exponent (``2.500`` -> ``2.5``,
     ``3.000`` -> ``3``)."""
@@ -339,6 +348,13 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     #: datetimes are shown, typed and filtered in the chain's local time (stored UTC)
     model_form_converter = LocalModelConverter
     filter_converter = LocalFilterConverter()
+    #: the list: on a narrow screen (below 768 px) each row is a card (``core/static/banyan/
+    #: responsive.css``); a view's own list template should extend this one to keep the cards
+    list_template = "banyan/list.html"
+    #: the key fields a list row's card shows on a phone, by list column name, the card's
+    #: title first (see :meth:`card_columns`); None = a name-like column as the title, then
+    #: the first list columns, less a generated integer id (:data:`CARD_DEFAULT` in all)
+    column_card: tuple[str, ...] | None = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -399,6 +415,26 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     def _prettify_name(self, name):
         """Column and field names without a label: translated when a catalog has them."""
         return _l(name.replace("_", " ").strip().capitalize())
+
+    def card_columns(self, list_columns) -> tuple[str, ...]:
+        """The list columns a row's card shows on a phone: the card's title, then the other
+        key fields in the list's order. With ``column_card``, the title is its first name the
+        list shows and the key fields are its names the list shows (an unknown name is
+        ignored, so a view may name a column another addon removes). Without, the title is
+        the list's first column among :data:`CARD_TITLES`, and the key fields the first list
+        columns that are not a generated integer primary key, :data:`CARD_DEFAULT` columns
+        in all. ``list_columns`` are the list's ``(name, label)`` pairs."""
+        names = [str(c) for c, _label in list_columns]
+        if self.column_card is not None:
+            wanted = [n for n in map(str, self.column_card) if n in names]
+            title = wanted[0] if wanted else None
+            rest = [n for n in names if n in wanted and n != title]
+        else:
+            generated = {c.key for c in self.model.__mapper__.primary_key if isinstance(c.type, Integer)}
+            names = [n for n in names if n not in generated]
+            title = next((t for t in CARD_TITLES if t in names), None)
+            rest = [n for n in names if n != title][:CARD_DEFAULT - (title is not None)]
+        return tuple(([title] if title else []) + rest)
 
     # --- permissions -----------------------------------------------------------------------
     def can_write(self) -> bool:

@@ -92,6 +92,7 @@ class CustomerView(CustomerPageMixin, KernelView):
     attachments = True
     simple_list_pager = True
     column_list = ("id", "name", "kind", "phone", "email", "home_store", "tags", "active")
+    column_card = ("name", "phone", "home_store", "kind")  # a row's card on a phone
     column_export_list = ("id", "name", "kind", "phone", "email", "id_number", "address", "birthday", "home_store",
                           "tags", "active", "created_at")
     column_searchable_list = ("name", "phone", "email")
@@ -362,6 +363,7 @@ class SaleView(SaleRefundMixin, KernelView):
     details_template = "banyan/sale_details.html"
     simple_list_pager = True
     column_list = ("id", "number", "kind", "state", "store", "customer", "total", "confirmed_at")
+    column_card = ("number", "state", "store", "total", "confirmed_at")  # a row's card on a phone
     column_searchable_list = ("number",)
     column_filters = ("state", "kind", "store_id", "business_date")
     column_details_list = ("number", "kind", "state", "store", "customer", "cashier", "origin", "subtotal",
