@@ -129,6 +129,9 @@ class StockMove(IdPk, Base):
     __audit__ = False  # a ledger: its own history
     __table_args__ = (Index("ix_spare_parts_move_part_wh", "part_id", "warehouse_id"),)
     __scope_column__ = ""  # scoped by its warehouse's store (permissions.RECORD_RULES)
+    #: filled in by the stock services: the surfaces check the warehouses a user names, and a
+    #: transfer from the nearest location (another store's back room) is the service's choice
+    __scope_derived__ = ("warehouse_id", "work_order_id", "request_id")
     part_id: Mapped[int] = mapped_column(ForeignKey("spare_parts_part.id"))
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("core_warehouse.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)
@@ -268,6 +271,9 @@ class WorkOrder(IdPk, Timestamps, Base):
     technician (a user holding the ``technician`` role)."""
 
     __tablename__ = "spare_parts_work_order"
+    #: the serial's registration, found by the service: an item bought at another store of
+    #: the chain is repaired here under its warranty
+    __scope_derived__ = ("warranty_id",)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("core_store.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
@@ -319,6 +325,10 @@ class PartRequest(IdPk, Timestamps, Base):
     charged to the customer through a kernel sale (``sale``). Each step records who and when."""
 
     __tablename__ = "spare_parts_request"
+    #: the shipping location is proposed by the service from the chain's stock (HQ or a
+    #: neighbour store), the approval, sale and faulty-part location come from the steps
+    __scope_derived__ = ("ship_warehouse_id", "return_warehouse_id", "approval_request_id", "sale_id",
+                         "requested_part_id", "part_id")
     number: Mapped[str] = mapped_column(String(32), unique=True)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("spare_parts_work_order.id"), index=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("core_store.id"), index=True)

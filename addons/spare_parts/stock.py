@@ -28,7 +28,7 @@ from sqlalchemy import and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core.db import ZERO, money
-from core.errors import BusinessError, NotFound
+from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Store, Warehouse
