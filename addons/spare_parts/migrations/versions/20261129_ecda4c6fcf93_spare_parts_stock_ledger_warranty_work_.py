@@ -1,4 +1,4 @@
-"""spare parts, stock ledger, warranty, work orders, replacement requests
+"""spare_parts: parts, stock ledger and balances, warranty, work orders, replacement requests
 
 Revision ID: ecda4c6fcf93
 Revises: 
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
+
+import core.codes
 
 
 revision = 'ecda4c6fcf93'
