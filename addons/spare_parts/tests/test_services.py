@@ -341,3 +341,30 @@ def test_technician_sees_own_work_orders_only(rt, session, chain):
             scope_session(s, s.get(type(user), user.id))
             seen = set(s.execute(select(WorkOrder.id).where(WorkOrder.id.in_([mine.id, theirs.id]))).scalars())
             assert seen == expected, user.username
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+def test_reports(session, chain, registered, make):
+    start, end = datetime(2000, 1, 1), datetime(2100, 1, 1)
+    make.sale(store=chain.a1, products=[chain.product], customer=chain.customer, qty="4")
+    p_c = chain.parts["P-C"]
+    svc.receive(session, p_c.id, chain.wh["HQ"].id, "5")
+    wo = _work_order(session, chain)
+    req = svc.raise_request(session, wo.id, p_c.id, "noise", "Loud", user=chain.tech)
+    svc.approve_request(session, req.id, chain.approver)
+    svc.ship_request(session, req.id, user=chain.keeper)
+    svc.install_request(session, req.id, user=chain.tech)
+    svc.finish_work_order(session, wo.id, user=chain.tech)
+    quick = svc.create_work_order(session, chain.a1.id, "Loose knob", product_id=chain.product.id,
+                                  fault_code="mechanical", user=chain.admin)
+    svc.start_work_order(session, quick.id, user=chain.tech)
+    svc.finish_work_order(session, quick.id, user=chain.tech)
+    assert svc.consumption(session, start, end, "warehouse") == [
+        {"key": chain.wh["HQ"].id, "qty": D("1.000"), "cost": D("100.00")}]
+    assert svc.consumption(session, start, end, "product")[0]["key"] == chain.product.id
+    rates = {r["fault_code"]: r for r in svc.failure_rate(session, start, end)}
+    assert rates["noise"]["failures"] == 1 and rates["noise"]["sold"] == D(4) and rates["noise"]["per_100"] == D("25.00")
+    stats = svc.repair_stats(session, start, end)
+    assert stats["done"] == 2 and stats["first_time_fix"] == D("0.5000")
+    assert svc.warranty_cost(session, start, end) == D("100.00")
