@@ -154,7 +154,7 @@ def schedule(session, work_order_id: int, technician_id: int, appointment_at: da
     wo.appointment_at = to_utc(appointment_at) if appointment_at.tzinfo else appointment_at
     session.flush()
     notify(session, [session.get(User, technician_id)], _l("Work order %(number)s is yours", number=wo.number),
-           _l("%(symptom)s", symptom=wo.symptom), kind="spare_parts.work_order.assigned", link=(WorkOrder, wo.id))
+           wo.symptom, kind="spare_parts.work_order.assigned", link=(WorkOrder, wo.id))
     return wo
 
 
