@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import case, func, insert, literal, select, text  # noqa: E402
+from sqlalchemy import Integer, case, cast, func, insert, literal, select, text  # noqa: E402
 
 from bench.tier_bench import analyze, days_before, open_addons_runtime, scratch, series  # noqa: E402
 
@@ -69,14 +69,14 @@ def generate(rt, parts: int, warehouses: int, moves: int) -> dict:
         w0 = s.execute(select(func.min(Warehouse.id))).scalar()
         sm = series(conn, moves)
         i = sm.c.i - 1
-        g = i // 4
+        g = cast(i // 4, Integer)
         # groups of four moves of one part at one location: a receipt of 20, then three
         # issues of 1 or 2 (no location goes below zero), each at a time of the past year
         kind = case((i % 4 == 0, "receive"), else_="issue")
         qty = case((i % 4 == 0, 20), else_=-(1 + i % 2))
         conn.execute(insert(StockMove).from_select(
             ["part_id", "warehouse_id", "kind", "qty", "reserved", "faulty", "unit_cost", "at"],
-            select(literal(p0) + (g * 7919) % parts, literal(w0) + (g * 31) % warehouses, kind, qty,
+            select(literal(p0) + (g * 997) % parts, literal(w0) + (g * 31) % warehouses, kind, qty,
                    literal(0), literal(0), literal(12.5), days_before(conn, AT, i % 365))))
         conn.execute(insert(StockBalance).from_select(
             ["part_id", "warehouse_id", "on_hand", "reserved", "faulty"],

@@ -200,6 +200,8 @@ class WorkOrderView(_Steps, BanyanModelView):
     column_searchable_list = ("number", "serial")
     column_filters = ("status", "fault_code", "store_id", "technician_id", "customer_id", "appointment_at")
     form_choices = {"fault_code": [("", "")] + FAULT_CODE.choices()}
+    #: filters in the URL by name (the customer page links to `?flt0_customer_equals=<id>`)
+    named_filter_urls = True
 
     def create_model(self, form):
         """Through ``create_work_order`` (numbering, warranty link, technician check)."""

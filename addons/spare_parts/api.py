@@ -60,7 +60,7 @@ def list_parts(args, pagination_parameters):
     stmt = select(Part).order_by(Part.number)
     if args["q"]:
         stmt = stmt.where(or_(Part.number.like(_like(args["q"]), escape="\\"),
-                              Part.name.like(_like(args["q"]), escape="\\")))
+                              Part.name.ilike(_like(args["q"]), escape="\\")))
     if args["active"] is not None:
         stmt = stmt.where(Part.active.is_(args["active"]))
     if args["product_id"]:

@@ -94,7 +94,7 @@ def customer_summary(session, customer, user):
     if orders:
         fields = tuple((wo.number, f"{WORK_ORDER_STATUS.label(wo.status)} · {wo.symptom[:40]}") for wo in orders[:10])
         links = (PanelLink(_l("Work orders"), "spare_parts_work_order.index_view",
-                           (("flt0_customer_id_equals", customer.id),)),)
+                           (("flt0_customer_equals", customer.id),)),)
         panels.append(SummaryPanel(title=_l("Open work orders"), fields=fields, priority=61, permission=WO_READ,
                                    links=links))
     return panels
