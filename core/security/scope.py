@@ -469,13 +469,14 @@ class WriteCheck:
 # the cashier's scope. :func:`grant_customer` lets this session's writes reference them; it
 # grants no read (reads stay scoped) and lasts as long as the session (one request).
 
-GRANTED = "banyan_granted_customers"
+#: the customer ids this session may reference in writes (:func:`grant_customer`)
+GRANTED: InfoKey[set] = InfoKey("core.scope.granted_customers")
 
 
 def grant_customer(session, customer_id: int) -> None:
     """Let ``session``'s writes reference customer ``customer_id`` and the rows that belong
     to it (called by the checkout once a lookup's reference is verified, never otherwise)."""
-    session.info.setdefault(GRANTED, set()).add(int(customer_id))
+    GRANTED.setdefault(session, set).add(int(customer_id))
 
 
 def _customer_columns(cls) -> list:
@@ -492,7 +493,7 @@ def _customer_columns(cls) -> list:
 
 
 def _of_granted_customer(session, target, pk, ident) -> bool:
-    granted = session.info.get(GRANTED)
+    granted = GRANTED.get(session)
     if not granted:
         return False
     if target.__tablename__ == "core_customer":
