@@ -12,8 +12,9 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from core.api import Blueprint, paginate_select, request_user, requires
+from core.api.visible import get_visible, ref_visible
 from core.db import transaction
-from core.errors import BusinessError, NotFound
+from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.localtime import local_day_bounds, local_today
 from core.models import Customer, SaleLine, Store, Warehouse
@@ -29,18 +30,9 @@ blp = Blueprint("spare_parts", __name__, description="Spare parts, stock, warran
                                                      "requests")
 
 
-def _row(model, ident, field: str, in_body: bool = False, message=None):
-    """The row if the caller's scope shows it: 404 for a path id, 422 naming a body field."""
-    if ident is None:
-        return None
-    row = db_session().execute(select(model).where(model.id == ident)).scalar()
-    if row is None:
-        raise (BusinessError if in_body else NotFound)({field: message or _l("Not found.")})
-    return row
-
-
 def _warehouse(ident, field="warehouse_id"):
-    return _row(Warehouse, ident, field, in_body=True, message=_l("No such location."))
+    """A location named in a body: one the caller sees (422 naming ``field`` otherwise)."""
+    return ref_visible(Warehouse, ident, field)
 
 
 def _like(q: str) -> str:
@@ -96,7 +88,7 @@ def get_part(part_id):
     """A part with its supersession chain, the part supplied for it and its stock at the
     locations the caller sees."""
     s = db_session()
-    return _part_detail(s, _row(Part, part_id, "part_id"))
+    return _part_detail(s, get_visible(Part, part_id, "part_id"))
 
 
 @blp.route("/parts/<int:part_id>/supersede", methods=["POST"])
@@ -106,7 +98,7 @@ def get_part(part_id):
 def supersede(data, part_id):
     """Name the part that supersedes this one (null: none). 422 ``superseded_by_id`` for a loop."""
     s = db_session()
-    _row(Part, part_id, "part_id")
+    get_visible(Part, part_id, "part_id")
     with transaction(s):
         part = svc.supersede(s, part_id, data["superseded_by_id"])
     return _part_detail(s, part)
@@ -119,7 +111,7 @@ def supersede(data, part_id):
 def add_fit(data, part_id):
     """Record a product (and model) the part fits."""
     s = db_session()
-    _row(Part, part_id, "part_id")
+    get_visible(Part, part_id, "part_id")
     with transaction(s):
         svc.add_fit(s, part_id, data["product_id"], data["model"])
     return svc.get_part(s, part_id)
@@ -157,7 +149,7 @@ def list_moves(args, pagination_parameters):
 
 def _stock_write(func, data, *wh_fields, **extra):
     s = db_session()
-    _row(Part, data["part_id"], "part_id", in_body=True, message=_l("No such part."))
+    ref_visible(Part, data["part_id"], "part_id")
     for f in wh_fields:
         _warehouse(data[f], f)
     with transaction(s):
@@ -179,7 +171,7 @@ def receive(data):
 @blp.response(201, S.MoveOut)
 def issue(data):
     """Issue parts from a location to a work order (422 ``qty`` when the location holds too little)."""
-    _row(WorkOrder, data["work_order_id"], "work_order_id", in_body=True, message=_l("No such work order."))
+    ref_visible(WorkOrder, data["work_order_id"], "work_order_id")
     return _stock_write(svc.issue, data, "warehouse_id")
 
 
@@ -276,8 +268,8 @@ def list_warranties(args, pagination_parameters):
 def register(data):
     """Register a sold item by serial and purchase date (at a store the caller sees)."""
     s = db_session()
-    _row(Store, data["store_id"], "store_id", in_body=True, message=_l("No such store."))
-    _row(Customer, data["customer_id"], "customer_id", in_body=True, message=_l("No such customer."))
+    ref_visible(Store, data["store_id"], "store_id")
+    ref_visible(Customer, data["customer_id"], "customer_id")
     with transaction(s):
         w = svc.register_warranty(s, data.pop("serial"), data.pop("product_id"), data.pop("store_id"),
                                   data.pop("purchase_date"), **data)
@@ -293,7 +285,7 @@ def register_from_line(data):
     date from the sale)."""
     s = db_session()
     line = s.execute(select(SaleLine).where(SaleLine.id == data["sale_line_id"])).scalar()
-    if line is None or _visible_sale_store(line) is None:
+    if line is None or _visible_sale(line) is None:
         raise BusinessError({"sale_line_id": _l("No such sale line.")})
     with transaction(s):
         w = svc.register_from_sale_line(s, data["sale_line_id"], data["serial"], model=data["model"],
@@ -301,7 +293,7 @@ def register_from_line(data):
     return w
 
 
-def _visible_sale_store(line):
+def _visible_sale(line):
     from core.models import Sale
 
     return db_session().execute(select(Sale.id).where(Sale.id == line.sale_id)).scalar()
@@ -350,8 +342,8 @@ def my_day():
 def create_work_order(data):
     """Open a work order for a repair request (scheduled at once with a technician and an appointment)."""
     s = db_session()
-    _row(Store, data["store_id"], "store_id", in_body=True, message=_l("No such store."))
-    _row(Customer, data["customer_id"], "customer_id", in_body=True, message=_l("No such customer."))
+    ref_visible(Store, data["store_id"], "store_id")
+    ref_visible(Customer, data["customer_id"], "customer_id")
     with transaction(s):
         wo = svc.create_work_order(s, data.pop("store_id"), data.pop("symptom"), user=request_user(), **data)
     return _wo_detail(s, wo)
@@ -362,12 +354,12 @@ def create_work_order(data):
 @blp.response(200, S.WorkOrderDetailOut)
 def get_work_order(work_order_id):
     """A work order with its steps and replacement requests."""
-    return _wo_detail(db_session(), _row(WorkOrder, work_order_id, "work_order_id"))
+    return _wo_detail(db_session(), get_visible(WorkOrder, work_order_id, "work_order_id"))
 
 
 def _wo_action(work_order_id, func, *args, **kw):
     s = db_session()
-    _row(WorkOrder, work_order_id, "work_order_id")
+    get_visible(WorkOrder, work_order_id, "work_order_id")
     with transaction(s):
         wo = func(s, work_order_id, *args, user=request_user(), **kw)
     return _wo_detail(s, wo)
@@ -435,7 +427,7 @@ def raise_request(data, work_order_id):
     """Raise a parts replacement request with its fault report (photos: ``POST /api/v1/files``
     with owner ``spare_parts_request``). A superseded part is supplied as its successor."""
     s = db_session()
-    _row(WorkOrder, work_order_id, "work_order_id")
+    get_visible(WorkOrder, work_order_id, "work_order_id")
     with transaction(s):
         req = svc.raise_request(s, work_order_id, data["part_id"], data["fault_code"], data["symptom"],
                                 qty=data["qty"], user=request_user())
@@ -475,12 +467,12 @@ def queue():
 @blp.response(200, S.RequestOut)
 def get_request(request_id):
     """A replacement request with who did each step and when."""
-    return _row(PartRequest, request_id, "request_id")
+    return get_visible(PartRequest, request_id, "request_id")
 
 
 def _req_action(request_id, func, *args, **kw):
     s = db_session()
-    _row(PartRequest, request_id, "request_id")
+    get_visible(PartRequest, request_id, "request_id")
     with transaction(s):
         return func(s, request_id, *args, **kw)
 

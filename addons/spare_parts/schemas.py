@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.schemas import Id, Input, Instant, Money, QId, Qty, Query, SafeDate, Str, from_column
+from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, QId, Qty, Query, SafeDate, Str,
+                             from_column)
 
 from .models import FAULT_CODE, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
 
 QTY = dict(as_string=True)
-FAULT = validate.OneOf(FAULT_CODE.codes)
 
 
 # --- parts ---------------------------------------------------------------------------------------
@@ -131,8 +131,8 @@ class TransferIn(Input):
 class AdjustIn(Input):
     part_id = Id(required=True)
     warehouse_id = Id(required=True)
-    delta = fields.Decimal(as_string=True, allow_nan=False, required=True,
-                           metadata={"description": "signed change of the quantity on hand"})
+    delta = DecimalIn(-10**8, 10**8, required=True, places=3,
+                      metadata={"description": "signed change of the quantity on hand, not zero"})
     reason = Str(max=255, required=True)
 
 
@@ -192,14 +192,14 @@ class WarrantyIn(Input):
     purchase_date = SafeDate(required=True)
     customer_id = Id(load_default=None, allow_none=True)
     model = Str(max=80, load_default=None, allow_none=True)
-    extended_months = fields.Int(strict=True, load_default=0, validate=validate.Range(0, 120))
+    extended_months = Int(0, 120, load_default=0)
 
 
 class SaleLineWarrantyIn(Input):
     sale_line_id = Id(required=True)
     serial = from_column(Warranty.serial, required=True, min=1)
     model = Str(max=80, load_default=None, allow_none=True)
-    extended_months = fields.Int(strict=True, load_default=0, validate=validate.Range(0, 120))
+    extended_months = Int(0, 120, load_default=0)
 
 
 class WarrantyQuery(Query):
@@ -209,7 +209,7 @@ class WarrantyQuery(Query):
 
 class CheckQuery(Query):
     serial = Str(max=60, required=True, min=1)
-    fault_code = Str(max=24, load_default=None, validate=FAULT)
+    fault_code = Choice(FAULT_CODE.codes, load_default=None)
     on = SafeDate(load_default=None)
 
 
@@ -252,14 +252,14 @@ class WorkOrderIn(Input):
     customer_id = Id(load_default=None, allow_none=True)
     product_id = Id(load_default=None, allow_none=True)
     serial = Str(max=60, load_default=None, allow_none=True)
-    fault_code = Str(max=24, load_default=None, allow_none=True, validate=FAULT)
+    fault_code = Choice(FAULT_CODE.codes, load_default=None, allow_none=True)
     technician_id = Id(load_default=None, allow_none=True)
     appointment_at = Instant(load_default=None, allow_none=True)
     notes = Str(max=4000, load_default=None, allow_none=True)
 
 
 class WorkOrderQuery(Query):
-    status = Str(max=16, load_default=None, validate=validate.OneOf(WORK_ORDER_STATUS.codes))
+    status = Choice(WORK_ORDER_STATUS.codes, load_default=None)
     store_id = QId(load_default=None)
     customer_id = QId(load_default=None)
     mine = fields.Bool(load_default=False, metadata={"description": "only those assigned to the caller"})
@@ -271,11 +271,12 @@ class ScheduleIn(Input):
 
 
 class HoursIn(Input):
-    hours = fields.Decimal(as_string=True, allow_nan=False, required=True)
+    hours = DecimalIn(0, 24, low_inclusive=False, high_inclusive=True, places=2, required=True)
 
 
 class FinishIn(Input):
-    hours = fields.Decimal(as_string=True, allow_nan=False, load_default=None, allow_none=True)
+    hours = DecimalIn(0, 24, low_inclusive=False, high_inclusive=True, places=2, load_default=None,
+                      allow_none=True)
     note = Str(max=255, load_default=None, allow_none=True)
 
 
@@ -333,13 +334,13 @@ class RequestOut(Schema):
 
 class RequestIn(Input):
     part_id = Id(required=True)
-    fault_code = Str(max=24, required=True, validate=FAULT)
+    fault_code = Choice(FAULT_CODE.codes, required=True)
     symptom = Str(max=500, required=True, min=1)
     qty = Qty(load_default="1")
 
 
 class RequestQuery(Query):
-    status = Str(max=12, load_default=None, validate=validate.OneOf(REQUEST_STATUS.codes))
+    status = Choice(REQUEST_STATUS.codes, load_default=None)
     work_order_id = QId(load_default=None)
 
 
