@@ -1,10 +1,9 @@
-"""Background jobs of campaign (``core.contrib.Job``), returned by ``register_jobs``.
-
-The scaffold has none yet. A job function takes a session: the kernel
-(``core.jobs.execute_job``) opens it in a transaction of its own, commits it, records the run
-and retries a failure ``retries`` times; the function flushes, never commits. See
-docs/writing-an-addon.md, "Jobs".
-"""
+"""Background jobs: sending running plans (queued on start, and every minute for retries and
+for work a dead worker left)."""
 from __future__ import annotations
 
-JOBS: tuple = ()
+from core.contrib import Job
+
+from .sending import send_job
+
+JOBS = (Job("campaign.send", send_job, schedule="* * * * *", retries=2, retry_delay=60),)

@@ -1,23 +1,16 @@
-"""Campaign services: the addon's public, stable API (other addons import only this module
-and ``hookspecs``, and only the names in ``__all__``: ``AddonChecks`` holds them to it).
-Every function works on the caller's session: it flushes, never commits; surfaces wrap
-calls in ``core.db.transaction(session)``.
-
-Stable API::
-
-    create_item(session, name, customer_id=None, note=None) -> CampaignItem
-        BusinessError {"name": ...} for an empty name (nothing is written)
-    items_of(session, customer_id) -> list[CampaignItem]   # in id order
-
-Where the code lives (this module re-exports it; other code imports from here)::
-
-    items.py       create an item, a customer's items
-
-Add one module per concern next to it (as ``addons/membership`` has members.py, tiers.py,
-stored_value.py, cards.py, lifecycle.py, reports.py), each importing only the ones above it.
-"""
+"""The public API of the campaign addon: other addons import only this module (or
+``hookspecs.py``). Each function flushes; the caller owns the transaction."""
 from __future__ import annotations
 
-from .items import create_item, items_of
+from .audience import RFM_CODES, count_rules, delivery_counts, rfm_matrix, rfm_rules, save_segment, snapshot
+from .channels import ChannelAdapter, ChannelError, Message, channels
+from .consent import opt_out, opt_outs_of, unsubscribe
+from .plans import APPROVE_ACTION, finish, save_plan, start, submit, sync_rejection
+from .rendering import preview, render, unsubscribe_token
+from .results import results
+from .sending import send_due
 
-__all__ = ["create_item", "items_of"]
+__all__ = ["APPROVE_ACTION", "ChannelAdapter", "ChannelError", "Message", "RFM_CODES", "channels", "count_rules",
+           "delivery_counts", "finish", "opt_out", "opt_outs_of", "preview", "render", "results", "rfm_matrix",
+           "rfm_rules", "save_plan", "save_segment", "send_due", "snapshot", "start", "submit", "sync_rejection",
+           "unsubscribe", "unsubscribe_token"]
