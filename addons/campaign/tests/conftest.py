@@ -68,3 +68,17 @@ def make_plan(rt, chain, code="P1", channel="outbox", holdout="0", list_code="ne
         if start:
             svc.start(s, plan)
         return plan.id
+
+
+REAL_ENQUEUE = None
+
+
+@pytest.fixture(autouse=True)
+def manual_sending(monkeypatch):
+    """Tests drive ``send_due`` themselves: starting a plan does not queue the job (the
+    kernel runs jobs at once in tests). ``test_start_queues_sending`` checks the real path."""
+    global REAL_ENQUEUE
+    from addons.campaign import plans
+
+    REAL_ENQUEUE = plans._enqueue_after_commit
+    monkeypatch.setattr(plans, "_enqueue_after_commit", lambda session: None)
