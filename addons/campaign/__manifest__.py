@@ -2,7 +2,7 @@
     "name": "campaign",
     "title": "Campaign",
     "version": "0.1.0",
-    "summary": "Campaign for Banyan.",
+    "summary": "Customer segments, marketing plans with approval, consented messages, hold-out groups and ROI.",
     "category": "Extra/Campaign",
     "depends": [],
     "requires_core": ">=0.3,<1",

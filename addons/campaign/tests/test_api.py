@@ -73,7 +73,13 @@ def test_plan_journey(api, session, make):
     r = api.post(f"/api/v1/campaign/plans/{pid}/start", user=marketer)
     assert r.status_code == 200 and r.json["state"] == "running"
     rec = api.get(f"/api/v1/campaign/plans/{pid}/recipients", user=marketer)
-    assert rec.status_code == 200 and any(x["customer_id"] == c.id for x in rec.json)
+    assert rec.status_code == 200 and rec.json and all(x["state"] == "queued" for x in rec.json)
+    from sqlalchemy import select
+
+    from addons.campaign.models import Recipient
+
+    assert session.execute(select(Recipient.state).where(Recipient.plan_id == pid,
+                                                         Recipient.customer_id == c.id)).scalar() == "queued"
     res = api.get(f"/api/v1/campaign/plans/{pid}/results", user=marketer)
     assert res.status_code == 200 and "uplift" in res.json
     r = api.post("/api/v1/campaign/optouts", user=marketer, json={"customer_id": c.id, "channel": "outbox",
