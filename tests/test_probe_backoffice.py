@@ -144,3 +144,39 @@ def test_scoped_admin_cannot_change_chain_wide_roles(admin_app, session, make, t
     assert r.status_code in (302, 403)
     session.expire_all()
     assert session.get(Role, "mine") is None
+
+
+# --- exports: no formula runs when Excel opens them ----------------------------------------------
+
+def test_exports_write_formula_like_text_as_text(admin_app, session, make, two_stores):
+    from openpyxl import load_workbook
+
+    evil = '=HYPERLINK("http://evil.example","Click")'
+    for name in (evil, "@SUM(1+1)", "-2+3"):
+        make.customer(name=name, phone=None, home_store_id=two_stores["a"].id)
+    session.commit()
+    hq = login(admin_app, two_stores["hq"])
+    rows = list(csv.reader(io.StringIO(hq.get("/admin/customer/export/csv/").data.decode("utf-8-sig"))))
+    cells = [c for row in rows[1:] for c in row]
+    assert "'" + evil in cells and "'@SUM(1+1)" in cells and "'-2+3" in cells
+    assert not any(c and c[0] in "=+-@" and not re.fullmatch(r"[+-]?\d+(\.\d+)?", c) for c in cells)
+    assert "+8613800000011" in cells  # a plain number stays as it is
+    ids = [str(c.id) for c in session.execute(select(Customer)).scalars()]
+    r = _post(hq, "/admin/customer/action/", {"action": "export_selected", "rowid": ids}, page="/admin/customer/")
+    assert "'" + evil in [c for row in csv.reader(io.StringIO(r.data.decode("utf-8-sig"))) for c in row]
+    wb = load_workbook(io.BytesIO(hq.get("/admin/customer/export/xlsx/").data))
+    cells = {c.value: c.data_type for row in wb.active.iter_rows() for c in row if c.value is not None}
+    assert cells[evil] == "s" and "f" not in cells.values()
+
+
+def test_import_error_report_writes_formula_like_text_as_text():
+    from types import SimpleNamespace
+
+    from openpyxl import load_workbook
+
+    from core.imports import report_file
+
+    rec = SimpleNamespace(errors=[{"row": 2, "column": "SKU", "message": "=cmd|' /C calc'!A0"}])
+    assert "'=cmd" in report_file(rec, "csv").decode("utf-8-sig")
+    ws = load_workbook(io.BytesIO(report_file(rec, "xlsx"))).active
+    assert [c.data_type for c in ws[2]][2] == "s"

@@ -10,7 +10,8 @@
 - refuses a posted relation choice that is not among the field's (scoped) choices, on the
   field, instead of saving it as empty; the record scope's write check
   (``core.security.scope``) refuses the rest, and its errors land on the same fields;
-- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl);
+- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl),
+  a text Excel would run as a formula written as text (``core.spreadsheet``);
 - never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
   and sorts on the primary key by default;
 - saves in one transaction and shows ``BusinessError`` messages on the form's fields;
@@ -51,6 +52,7 @@ from core.fields import rule_of
 from core.i18n import format_money, gettext, lazy_gettext as _l
 from core.labels import HookChoices, codes_of, field_label, yes_no
 from core.localtime import format_local, to_local, to_utc
+from core.spreadsheet import csv_cell, xlsx_row
 
 log = logging.getLogger(__name__)
 
@@ -542,7 +544,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in data:
-            w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            w.writerow([csv_cell(_cell(self.get_export_value(row, c[0]))) for c in self._export_columns])
         filename = secure_filename(self.get_export_name("csv"))
         return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={filename}"})
@@ -557,7 +559,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         ws = wb.create_sheet(str(self.name)[:31] or "export")
         ws.append([str(c[1]) for c in self._export_columns])
         for row in data:
-            ws.append([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            ws.append(xlsx_row(ws, [_cell(self.get_export_value(row, c[0])) for c in self._export_columns]))
         buf = io.BytesIO()
         wb.save(buf)
         filename = secure_filename(self.get_export_name("xlsx"))
@@ -655,7 +657,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in rows:
-            w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            w.writerow([csv_cell(_cell(self.get_export_value(row, c[0]))) for c in self._export_columns])
         return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={self.endpoint}-selected.csv"})
 
