@@ -180,3 +180,111 @@ def test_import_error_report_writes_formula_like_text_as_text():
     assert "'=cmd" in report_file(rec, "csv").decode("utf-8-sig")
     ws = load_workbook(io.BytesIO(report_file(rec, "xlsx"))).active
     assert [c.data_type for c in ws[2]][2] == "s"
+
+
+# --- bad query input: 4xx or the nearest sensible answer, never a 500 -------------------------------
+
+HUGE = "99999999999999999999"
+
+
+def test_malformed_ids_pages_searches_and_filters_never_reach_the_database(admin_app, session, make, two_stores):
+    pl = PriceList(code="SPRING", name="Spring", kind="retail")
+    session.add(pl)
+    session.commit()
+    hq = login(admin_app, two_stores["hq"])
+    a = two_stores["cust_a"].id
+    expect = {
+        # Flask-Admin's own pages: a bad id is "record does not exist" (redirect to the list)
+        f"/admin/customer/details/?id={HUGE}": 302, "/admin/customer/details/?id=abc": 302,
+        f"/admin/customer/edit/?id={HUGE}": 302, "/admin/customer/details/?id=-3": 302,
+        # the custom pages: no such record
+        f"/admin/customer/merge/?kept_id={HUGE}&removed_id={a}": 404,
+        f"/admin/customer/merge/?kept_id={a}&removed_id={HUGE}": 404,
+        f"/admin/pricelist/prices/?id={HUGE}": 404,
+        # pages: the nearest real one; search and filters: control characters are dropped
+        "/admin/customer/?page=-1": 200, f"/admin/customer/?page={HUGE}": 200, "/admin/sale/?page=-1": 200,
+        f"/admin/sale/?page={HUGE}": 200, "/admin/auditlog/?page=-5": 200,
+        "/admin/customer/?search=%00": 200, "/admin/sale/?search=Wang%00": 200,
+        "/admin/customer/?flt1_0=%00": 200,
+        f"/admin/notifications/?page={HUGE}": 200, "/admin/notifications/?page=-1": 200,
+        # the searchable selects
+        "/admin/membership_lists/ajax/lookup/?name=customer&query=%00": 200,
+        "/admin/membership_lists/ajax/lookup/?name=customer&query=a&offset=-1": 200,
+        f"/admin/membership_lists/ajax/lookup/?name=customer&query=a&offset={HUGE}": 200,
+        f"/admin/membership_lists/ajax/lookup/?name=customer&query=a&limit={HUGE}": 200,
+    }
+    got = {url: hq.get(url).status_code for url in expect}
+    assert got == expect
+    html = hq.get("/admin/customer/?page=-1").get_data(as_text=True)
+    assert "Wang Fang" in html and "Zhou Jie" in html
+    # a datetime filter far out of range is an invalid filter value, not a crash
+    view = next(v for v in admin_app.extensions["banyan_admin"]._views if v.endpoint == "membership_members")
+    key = next(k for k, (_i, f) in view._filter_args.items() if type(f).__name__ == "LocalDateTimeGreaterFilter")
+    r = hq.get(f"/admin/membership_members/?flt1_{key}=0001-01-01+00:00:00")
+    assert r.status_code == 200 and "Invalid Filter Value" in r.get_data(as_text=True)
+    # a posted token id that cannot be one: not found
+    r = _post(hq, "/admin/preferences/tokens/revoke", {"token_id": HUGE, "confirm": "1"}, page="/admin/preferences/")
+    assert r.status_code == 404
+    # bulk actions: ids that cannot name a record are left out
+    r = _post(hq, "/admin/customer/action/", {"action": "export_selected", "rowid": [HUGE, "abc", str(a)]},
+              page="/admin/customer/")
+    assert r.status_code == 200 and "Wang Fang" in r.data.decode("utf-8-sig")
+
+
+def test_searchable_select_matches_percent_and_underscore_literally(admin_app, session, make, two_stores):
+    make.customer(name="50% off club", home_store_id=two_stores["a"].id)
+    make.customer(name="a_b", home_store_id=two_stores["a"].id)
+    session.commit()
+    mgr = login(admin_app, two_stores["manager"])
+
+    def labels(q):
+        return sorted(x[1] for x in mgr.get(f"/admin/membership_lists/ajax/lookup/?name=customer&query={q}").get_json())
+
+    assert labels("%25") == ["50% off club"]
+    assert labels("_") == ["a_b"]
+    assert labels("Zhou") == []  # another store's customer, as before
+
+
+def test_database_refusal_is_a_400_page_not_a_500(admin_app, session, two_stores):
+    from sqlalchemy.exc import DataError
+
+    def boom():
+        from core.web import db_session
+
+        db_session()
+        raise DataError("SELECT 1", {}, Exception("integer out of range"))
+
+    admin_app.add_url_rule("/admin/_probe_boom", "probe_boom", boom)
+    admin_app.add_url_rule("/api/v1/_probe_boom", "probe_boom_api", boom)
+    hq = login(admin_app, two_stores["hq"])
+    r = hq.get("/admin/_probe_boom")
+    assert r.status_code == 400 and 'data-code="400"' in r.get_data(as_text=True) and "navbar" in r.get_data(as_text=True)
+    r = hq.get("/api/v1/_probe_boom")
+    assert r.status_code == 400 and r.is_json
+
+
+# --- the price grid -------------------------------------------------------------------------------
+
+def test_price_grid_refuses_control_characters_and_dates_out_of_range(admin_app, session, make, two_stores,
+                                                                      monkeypatch):
+    from core.admin import price_grid
+
+    pl = PriceList(code="SPRING", name="Spring", kind="retail")
+    session.add(pl)
+    make.product(sku="TEA1", name="Tea")
+    session.commit()
+    hq = login(admin_app, two_stores["hq"])
+    url = f"/admin/pricelist/prices/?id={pl.id}"
+    grid = "TEA\x001\t1\nTEA1\t1\t0001-01-01\nTEA1\t2\t2030-01-01\t9999-12-31 23:59\nTEA1\t3\t1899-12-31"
+    r = _post(hq, url, {"grid": grid})
+    assert r.status_code == 422
+    errors = dict(re.findall(r'grid-error" data-line="(\d+)">.*?<td>([^<]*)</td></tr>', r.get_data(as_text=True),
+                             re.S))
+    assert set(errors) == {"1", "2", "3", "4"}, errors
+    assert "not a date" in errors["2"] and "not a date" in errors["3"]
+    assert session.execute(select(PriceListItem).where(PriceListItem.price_list_id == pl.id)).first() is None
+    # too many lines: refused before anything is parsed or looked up
+    monkeypatch.setattr(price_grid, "MAX_LINES", 3)
+    monkeypatch.setattr(price_grid, "parse_grid", lambda *a, **k: pytest.fail("parsed a paste that is too long"))
+    r = _post(hq, url, {"grid": "\n".join(f"TEA1\t{i}\t2030-01-{i + 1:02d}" for i in range(6))})
+    assert r.status_code == 422 and "At most 3 lines" in r.get_data(as_text=True)

@@ -22,6 +22,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from sqlalchemy import func, select
 
+from core.admin.args import id_or_none, record_id
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 
@@ -172,8 +173,8 @@ class CustomerPageMixin:
         transaction."""
         if not _has(MERGE_PERMISSION):
             abort(403)
-        kept_id = request.values.get("kept_id", type=int)
-        removed_ids = [int(x) for x in request.values.getlist("removed_id") if x.isdigit()]
+        kept_id = request.values.get("kept_id", type=record_id)
+        removed_ids = [id_or_none(x) for x in request.values.getlist("removed_id")]
         kept, removed = self._merge_records(kept_id, removed_ids)
         if request.method == "POST" and request.form.get("confirm") == "1":
             if self._merge(kept.id, [r.id for r in removed]):
