@@ -288,3 +288,12 @@ def test_price_grid_refuses_control_characters_and_dates_out_of_range(admin_app,
     monkeypatch.setattr(price_grid, "parse_grid", lambda *a, **k: pytest.fail("parsed a paste that is too long"))
     r = _post(hq, url, {"grid": "\n".join(f"TEA1\t{i}\t2030-01-{i + 1:02d}" for i in range(6))})
     assert r.status_code == 422 and "At most 3 lines" in r.get_data(as_text=True)
+
+
+# --- labels, not codes ------------------------------------------------------------------------------
+
+def test_merge_comparison_shows_the_kind_by_its_label(admin_app, session, two_stores):
+    hq = login(admin_app, two_stores["hq"])
+    a, b = two_stores["cust_a"], two_stores["cust_b"]
+    html = hq.get(f"/admin/customer/merge/?kept_id={a.id}&removed_id={b.id}").get_data(as_text=True)
+    assert "<td>person</td>" not in html and "<td>Person</td>" in html

@@ -139,6 +139,7 @@ class CustomerPageMixin:
         """Side by side: ``rows`` of (label, kept value, [removed values]), and per record its
         number of sales, so the user sees what is kept and what disappears."""
         from core.admin.base import mask
+        from core.labels import codes_of
         from core.localtime import format_local
         from core.models import Sale
 
@@ -151,7 +152,10 @@ class CustomerPageMixin:
                 return ""
             if name == "created_at":
                 return format_local(v, "%Y-%m-%d %H:%M")
-            return mask(v) if hide and name in sensitive else str(v)
+            if hide and name in sensitive:
+                return mask(v)
+            codes = codes_of(type(c), name)  # a coded value (kind) by its label, not its code
+            return str(codes.label(v)) if codes is not None else str(v)
 
         rows = []
         for name, label in COMPARED:
