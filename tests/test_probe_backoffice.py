@@ -169,6 +169,18 @@ def test_exports_write_formula_like_text_as_text(admin_app, session, make, two_s
     assert cells[evil] == "s" and "f" not in cells.values()
 
 
+def test_report_tables_write_formula_like_text_as_text():
+    from openpyxl import load_workbook
+
+    from core.reporting import table_csv, table_xlsx
+
+    rows = [["=HYPERLINK(\"http://evil.example\")", -12.5, "-3"]]
+    cells = next(csv.reader(io.StringIO(table_csv(["a", "b", "c"], rows).decode("utf-8-sig").splitlines()[1])))
+    assert cells == ["'=HYPERLINK(\"http://evil.example\")", "-12.5", "-3"]
+    ws = load_workbook(io.BytesIO(table_xlsx(["a", "b", "c"], rows))).active
+    assert [c.data_type for c in ws[2]] == ["s", "n", "s"]
+
+
 def test_import_error_report_writes_formula_like_text_as_text():
     from types import SimpleNamespace
 
@@ -207,6 +219,7 @@ def test_malformed_ids_pages_searches_and_filters_never_reach_the_database(admin
         "/admin/customer/?search=%00": 200, "/admin/sale/?search=Wang%00": 200,
         "/admin/customer/?flt1_0=%00": 200,
         f"/admin/notifications/?page={HUGE}": 200, "/admin/notifications/?page=-1": 200,
+        f"/admin/figures/sales/?page={HUGE}": 200, "/admin/figures/sales/?page=-1": 200,
         # the searchable selects
         "/admin/membership_lists/ajax/lookup/?name=customer&query=%00": 200,
         "/admin/membership_lists/ajax/lookup/?name=customer&query=a&offset=-1": 200,
