@@ -10,7 +10,8 @@
 - refuses a posted relation choice that is not among the field's (scoped) choices, on the
   field, instead of saving it as empty; the record scope's write check
   (``core.security.scope``) refuses the rest, and its errors land on the same fields;
-- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl);
+- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl),
+  a text Excel would run as a formula written as text (``core.spreadsheet``);
 - never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
   and sorts on the primary key by default;
 - saves in one transaction and shows ``BusinessError`` messages on the form's fields;
@@ -54,6 +55,7 @@ from core.fields import rule_of
 from core.i18n import format_money, gettext, lazy_gettext as _l
 from core.labels import HookChoices, codes_of, field_label, yes_no
 from core.localtime import format_local, to_local, to_utc
+from core.spreadsheet import csv_cell, xlsx_row
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +265,17 @@ class LocalModelConverter(AdminModelConverter):
 
 
 class _LocalFilterMixin:
-    """A datetime list filter whose typed value is local time (converted to UTC to query)."""
+    """A datetime list filter whose typed value is local time (converted to UTC to query);
+    a value outside ``core.localtime.YEARS`` is an invalid filter value (flashed, ignored)."""
+
+    def validate(self, value):
+        if not super().validate(value):
+            return False
+        try:
+            self.clean(value)
+        except ValueError:
+            return False
+        return True
 
     def clean(self, value):
         cleaned = super().clean(value)
@@ -578,7 +590,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in data:
-            w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            w.writerow([csv_cell(_cell(self.get_export_value(row, c[0]))) for c in self._export_columns])
         filename = secure_filename(self.get_export_name("csv"))
         return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={filename}"})
@@ -593,7 +605,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         ws = wb.create_sheet(str(self.name)[:31] or "export")
         ws.append([str(c[1]) for c in self._export_columns])
         for row in data:
-            ws.append([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            ws.append(xlsx_row(ws, [_cell(self.get_export_value(row, c[0])) for c in self._export_columns]))
         buf = io.BytesIO()
         wb.save(buf)
         filename = secure_filename(self.get_export_name("xlsx"))
@@ -659,10 +671,61 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         self.after_model_delete(model)
         return True
 
+    # --- ids, pages, searches and filters from the request -----------------------------------
+    def _key(self, raw):
+        """``raw`` (a posted or query-string id) as a value of the model's primary key, or
+        None when it cannot be one (not a number, out of the column's range, a control
+        character): such an id names no record, it is never sent to the database."""
+        from core.admin.args import has_control, record_id
+
+        pk = self.model.__mapper__.primary_key
+        if len(pk) != 1 or raw is None:
+            return None
+        try:
+            if pk[0].type.python_type is int:
+                return record_id(raw)
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+        return None if has_control(str(raw)) else str(raw)
+
+    def get_one(self, id):
+        """The record ``id`` names (through the scoped session), or None: Flask-Admin then
+        says the record does not exist, whether the id is malformed, unknown or another
+        store's."""
+        if len(self.model.__mapper__.primary_key) != 1:
+            return super().get_one(id)
+        key = self._key(id)
+        return self.session.get(self.model, key) if key is not None else None
+
+    def _get_list_extra_args(self):
+        """The list's query string with the page brought into range (a negative or huge
+        ``page`` is the first or an empty page, not a database error) and control
+        characters dropped from the search."""
+        from core.admin.args import MAX_OFFSET, clamp, search_text
+
+        args = super()._get_list_extra_args()
+        size = max(args.page_size or self.page_size or 1, 1)
+        return args.clone(page=clamp(args.page, 0, MAX_OFFSET // size, 0), search=search_text(args.search))
+
+    def _get_list_filter_args(self):
+        """Flask-Admin's filters, without values holding control characters (no stored
+        value holds one, and PostgreSQL refuses them in a query)."""
+        from core.admin.args import has_control
+
+        found = super()._get_list_filter_args()
+        if found is None:
+            return None
+        return [f for f in found if not has_control(f[2]) and not (
+            isinstance(f[2], (list, tuple)) and any(has_control(v) for v in f[2]))]
+
     # --- bulk actions ----------------------------------------------------------------------
     def selected(self, ids):
+        """The records of the posted ``ids`` the user may see (ids that cannot name a record
+        are left out)."""
         pk = self.model.__mapper__.primary_key[0]
-        values = [int(i) if pk.type.python_type is int else i for i in ids]
+        values = [k for k in (self._key(i) for i in ids) if k is not None]
+        if not values:
+            return []
         return self.session.query(self.model).filter(pk.in_(values)).all()
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected records?"))
@@ -691,7 +754,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in rows:
-            w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            w.writerow([csv_cell(_cell(self.get_export_value(row, c[0]))) for c in self._export_columns])
         return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={self.endpoint}-selected.csv"})
 

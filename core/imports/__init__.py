@@ -816,7 +816,10 @@ def template(imp: Importer, fmt: str = "xlsx") -> bytes:
 
 def report_file(rec, fmt: str = "csv") -> bytes:
     """The error report of ``rec`` (row, column, message) as CSV (UTF-8 with BOM, which
-    Excel opens correctly) or XLSX."""
+    Excel opens correctly) or XLSX; messages quoting a cell that looks like a formula are
+    written as text (``core.spreadsheet``)."""
+    from core.spreadsheet import csv_cell, xlsx_row
+
     head = [_("Row"), _("Column"), _("Message")]
     rows = [[e["row"], e["column"], e["message"]] for e in (rec.errors or [])]
     if fmt == "xlsx":
@@ -826,12 +829,12 @@ def report_file(rec, fmt: str = "csv") -> bytes:
         ws = wb.active
         ws.append(head)
         for r in rows:
-            ws.append(r)
+            ws.append(xlsx_row(ws, r))
         out = io.BytesIO()
         wb.save(out)
         return out.getvalue()
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(head)
-    w.writerows(rows)
+    w.writerows([csv_cell(v) for v in r] for r in rows)
     return buf.getvalue().encode("utf-8-sig")

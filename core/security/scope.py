@@ -590,6 +590,10 @@ def _check_writes(session, _ctx, _instances):
             check.check(obj, "dirty")
     for obj in list(session.deleted):
         check.check(obj, "deleted")
+    # roles, users and tokens: nobody hands out more than they hold (core.security.delegation)
+    from core.security.delegation import check_flush
+
+    check_flush(session, scope, check.refuse)
     if check.errors:
         from core.errors import BusinessError
 
