@@ -410,7 +410,7 @@ describe("core_customer", name=_l("Customer"),
          codes={"kind": CUSTOMER_KIND, "gender": GENDER, "language": LANGUAGE})
 describe("core_customer_contact", name=_l("Customer contact"))
 describe("core_product_category", name=_l("Product category"))
-describe("core_product", name=_l("Product"))
+describe("core_product", name=_l("Product"), labels={"name_initials": _l("Pinyin initials")})
 describe("core_price_list", name=_l("Price list"), codes={"kind": PRICE_LIST_KIND})
 describe("core_price_list_item", name=_l("Price"))
 describe("core_employee", name=_l("Employee"), codes={"role": EMPLOYEE_ROLE})

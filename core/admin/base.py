@@ -524,8 +524,10 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         from sqlalchemy import Numeric
 
         name = str(name)
-        if name in (formatters or {}) or name in self._coded or "." in name:
+        if name in (formatters or {}) or "." in name:
             return None
+        if name in self._coded:  # Flask-Admin's choices map; an empty code shows as nothing
+            return "" if getattr(model, name, None) in (None, "") else None
         prop = self.model.__mapper__.attrs.get(name)
         column = _single_column(prop) if prop is not None else None
         if column is None:
