@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Money
 from core.codes import Code
-from core.labels import Choices
+from core.labels import Choices, describe
 from core.i18n import lazy_gettext as _l
 from core.mixins import IdPk, Timestamps, utcnow
 from core.models import Store
@@ -150,3 +150,29 @@ class Outbox(IdPk, Base):
 
 
 MODELS = (Segment, Template, Plan, Recipient, OptOut, Outbox)
+
+
+# --- labels: of each model, its fields and its coded values, once (core.labels) -------------------
+describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND}, labels={
+    "kind": _l("Kind"), "rules": _l("Rules"), "rfm_class": _l("RFM class"), "owner_id": _l("Owner"),
+    "last_count": _l("Last count")})
+describe(Template, name=_l("Message template"), labels={
+    "channel": _l("Channel"), "subject": _l("Subject"), "body": _l("Body")})
+describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE}, labels={
+    "owner_id": _l("Owner"), "date_from": _l("From"), "date_to": _l("Until"), "budget": _l("Budget"),
+    "expected_cost": _l("Expected cost"), "actual_cost": _l("Actual cost"),
+    "cost_per_message": _l("Cost per message"), "channel": _l("Channel"), "list_code": _l("Mailing list"),
+    "segment": _l("Segment"), "segment_id": _l("Segment"), "template_code": _l("Template"),
+    "holdout_share": _l("Hold-out share"), "conversion_days": _l("Conversion window (days)"),
+    "approval_id": _l("Approval request"), "snapshot_at": _l("Audience taken at"),
+    "started_at": _l("Started"), "finished_at": _l("Finished")})
+describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE}, labels={
+    "plan": _l("Marketing plan"), "plan_id": _l("Marketing plan"), "holdout": _l("Hold-out"),
+    "address": _l("Address"), "claim": _l("Claimed by"), "claimed_at": _l("Claimed at"),
+    "attempts": _l("Attempts"), "sent_at": _l("Sent at"), "error": _l("Error")})
+describe(OptOut, name=_l("Opt-out"), labels={
+    "channel": _l("Channel"), "list_code": _l("Mailing list"), "at": _l("At"), "source": _l("Source"),
+    "method": _l("Method")})
+describe(Outbox, name=_l("Outbox message"), labels={
+    "plan_id": _l("Marketing plan"), "recipient_id": _l("Recipient"), "channel": _l("Channel"),
+    "to_address": _l("To"), "subject": _l("Subject"), "body": _l("Body")})

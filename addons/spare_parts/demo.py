@@ -80,7 +80,10 @@ def load(session, demo) -> None:
     machines = demo.products[: max(2, min(6, len(demo.products)))]
     for i, product in enumerate(machines):
         svc.set_product_warranty(session, product.id, 24 if i % 3 == 0 else 12)
-        for number in rng.sample(sorted(parts), 5):  # five distinct parts per product
+        # the pump and heater every machine has (the work orders below ask for them), plus
+        # other distinct parts drawn at random
+        fitted = {"PUMP-V3", "HEAT-01"} | set(rng.sample(sorted(parts), 4))
+        for number in sorted(fitted):
             svc.add_fit(session, parts[number].id, product.id)
     keeper = _user(session, "parts_keeper", "parts_keeper")
     store0 = demo.stores[0]
