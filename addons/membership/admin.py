@@ -279,7 +279,8 @@ class MemberPage(BanyanView):
         return self.render("membership/member.html", customer=customer, data=data, stores=stores, perms=perms,
                            found=found,
                            list_status=svc.list_status(s, customer.id) if customer else None,
-                           tiers=svc.tiers(s), status_labels=STATUS_LABELS, code_labels=CODE_LABELS)
+                           tiers=svc.tiers(s), status_labels=STATUS_LABELS, code_labels=CODE_LABELS,
+                           tenders=list(svc.TOPUP_TENDERS.items()))
 
     @expose("/do", methods=["POST"])
     def do(self):
@@ -316,8 +317,10 @@ class MemberPage(BanyanView):
                     svc.enrol(s, customer.id, store_id=store_id, card_number=f.get("card_number") or None, user=user)
                     msg = gettext("Enrolled.")
                 elif op == "topup":
+                    # the member is at the desk and pays: how (cash, bank card) is recorded
+                    # on the top-up line, as at the till; a missing one is refused on "tender"
                     entries = svc.topup(s, customer.id, f.get("amount"), store_id, user=user,
-                                        card_number=f.get("card_number") or None)
+                                        card_number=f.get("card_number") or None, tender=f.get("tender", ""))
                     msg = gettext("Topped up %(amount)s.", amount=f"{sum(e.amount for e in entries):.2f}")
                 elif op == "adjust":
                     status, _res = svc.adjust_or_request(s, customer.id, f.get("amount"),

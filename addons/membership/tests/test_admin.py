@@ -48,7 +48,8 @@ def test_member_page_and_actions(admin, session, make, member):
     assert member.name in html and "Normal" in html and 'id="tier-progress"' in html
     token = csrf_token(admin, url)
     r = admin.post("/admin/membership_member_page/do", data={"csrf_token": token, "customer_id": member.id,
-                                                              "op": "topup", "store_id": store_id, "amount": "1000"})
+                                                              "op": "topup", "store_id": store_id, "amount": "1000",
+                                                              "tender": "card"})
     assert r.status_code == 302
     html = admin.get(url).get_data(as_text=True)
     assert "1100.00" in html and not _errors(html)
@@ -146,3 +147,29 @@ def test_bulk_report_lost_asks_first(admin, session, member):
     assert admin.post("/admin/membership_cards/action/", data={**form, "confirm": "1"}).status_code == 302
     session.expire_all()
     assert svc.find_card(session, "CARD-0001").status == "lost"
+
+
+def test_member_page_topup_records_its_tender(admin, session, member):
+    """The member page asks how a top-up was paid and keeps it on the top-up line, as the
+    till does; a post without it (or with another way to pay) writes nothing and says why."""
+    from addons.membership.models import StoredValueEntry
+
+    url = f"/admin/membership_member_page/?customer_id={member.id}"
+    html = admin.get(url).get_data(as_text=True)
+    assert 'name="tender"' in html and 'value="cash"' in html and 'value="card"' in html
+    token = csrf_token(admin, url)
+    base = {"csrf_token": token, "customer_id": member.id, "op": "topup", "store_id": member.home_store_id,
+            "amount": "50"}
+    for bad in ({}, {"tender": ""}, {"tender": "points"}):
+        r = admin.post("/admin/membership_member_page/do", data={**base, **bad})
+        assert r.status_code == 302
+        assert "Pay a top-up in cash or by bank card." in admin.get(url).get_data(as_text=True), bad
+    session.expire_all()
+    assert session.scalars(select(StoredValueEntry).where(StoredValueEntry.member_id == member.id)).all() == []
+    r = admin.post("/admin/membership_member_page/do", data={**base, "tender": "cash"})
+    assert r.status_code == 302
+    session.expire_all()
+    line = session.scalars(select(StoredValueEntry).where(StoredValueEntry.member_id == member.id)).one()
+    assert (line.kind, line.amount, line.tender) == ("topup", Decimal("50.00"), "cash")
+    html = admin.get(url).get_data(as_text=True)
+    assert "<td>Cash</td>" in html  # the history shows how it was paid, by its label
