@@ -381,3 +381,26 @@ def test_big_list_count_is_capped_with_numbered_pages(admin_app, session, make, 
     assert 'name="search"' in html and 'id="breadcrumbs"' in html
     html = hq.get("/admin/customer/?search=Many%203").get_data(as_text=True)
     assert "(1)" in html
+
+
+def test_a_record_of_another_store_is_the_404_page(admin_app, session, two_stores):
+    """A record's page or edit form opened by its address, when the record is another
+    store's, is the 404 page inside the layout, exactly as for an id that does not exist
+    (not a redirect to the list that says the record does not exist)."""
+    mgr = login(admin_app, two_stores["manager"])
+    theirs, mine = two_stores["cust_b"].id, two_stores["cust_a"].id
+    answers = []
+    for url in (f"/admin/customer/details/?id={theirs}", f"/admin/customer/edit/?id={theirs}",
+                "/admin/customer/details/?id=99999999", "/admin/customer/edit/?id=99999999"):
+        r = mgr.get(url)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 404, (url, r.status_code, r.headers.get("Location"))
+        assert 'id="error-page" data-code="404"' in html and "navbar" in html, url
+        assert two_stores["cust_b"].name not in html, url
+        # the page names its own address (language links): compare without the id
+        answers.append(re.sub(r"id=\d+", "id=N", re.sub(r'name="csrf_token"[^>]*>', "", html)))
+    assert answers[0] == answers[2] and answers[1] == answers[3]  # another store's = unknown
+    # the user's own customer opens, and a page without an id still goes back to the list
+    assert mgr.get(f"/admin/customer/details/?id={mine}").status_code == 200
+    assert mgr.get(f"/admin/customer/edit/?id={mine}").status_code == 200
+    assert mgr.get("/admin/customer/details/").status_code == 302

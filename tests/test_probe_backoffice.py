@@ -206,9 +206,9 @@ def test_malformed_ids_pages_searches_and_filters_never_reach_the_database(admin
     hq = login(admin_app, two_stores["hq"])
     a = two_stores["cust_a"].id
     expect = {
-        # Flask-Admin's own pages: a bad id is "record does not exist" (redirect to the list)
-        f"/admin/customer/details/?id={HUGE}": 302, "/admin/customer/details/?id=abc": 302,
-        f"/admin/customer/edit/?id={HUGE}": 302, "/admin/customer/details/?id=-3": 302,
+        # a record's page or form with a bad id: the 404 page (BanyanModelView.details_view)
+        f"/admin/customer/details/?id={HUGE}": 404, "/admin/customer/details/?id=abc": 404,
+        f"/admin/customer/edit/?id={HUGE}": 404, "/admin/customer/details/?id=-3": 404,
         # the custom pages: no such record
         f"/admin/customer/merge/?kept_id={HUGE}&removed_id={a}": 404,
         f"/admin/customer/merge/?kept_id={a}&removed_id={HUGE}": 404,

@@ -690,6 +690,30 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             return None
         return None if has_control(str(raw)) else str(raw)
 
+    def _missing_record(self) -> bool:
+        """True when the request names a record (``?id=``) that this user cannot have: unknown,
+        malformed, or outside their scope (the scoped session hides it)."""
+        from flask_admin.model.helpers import get_mdict_item_or_list
+
+        id = get_mdict_item_or_list(request.args, "id")
+        return id is not None and self.get_one(id) is None
+
+    @expose("/details/")
+    def details_view(self):
+        """A record's page; a record the user cannot have is the 404 page inside the layout
+        (Flask-Admin would send them back to the list with a notice), whether it does not
+        exist or is another store's: the answer does not tell which."""
+        if self.can_view_details and self._missing_record():
+            abort(404)
+        return super().details_view()
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        """The edit form; a record the user cannot have is the 404 page, as :meth:`details_view`."""
+        if self.can_edit and self._missing_record():
+            abort(404)
+        return super().edit_view()
+
     def get_one(self, id):
         """The record ``id`` names (through the scoped session), or None: Flask-Admin then
         says the record does not exist, whether the id is malformed, unknown or another
