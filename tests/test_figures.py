@@ -85,6 +85,32 @@ def test_by_day_aligns_comparisons(session, chain):
     ]
 
 
+def test_by_day_is_one_query_and_periods_may_overlap(session, chain):
+    """The three periods of by_day are read in one grouped query; a period longer than a
+    year overlaps its last year, and each day still has its own figure in both."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        rows = figures.by_day(session, MAR)
+        assert len(seen) == 1, seen
+        long = figures.by_day(session, Period(date(2025, 3, 1), date(2026, 3, 31)))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [(r.key, r.amount) for r in rows] == [(date(2026, 3, 10), D("20.00")), (date(2026, 3, 11), D("5.50"))]
+    by_key = {r.key: r for r in long}
+    assert len(long) == 396 and by_key[date(2025, 3, 11)].amount == D("11.00")
+    assert by_key[date(2026, 3, 11)].last_year == D("11.00")  # 2025-03-11 is in both periods
+    assert sum(r.amount for r in long) == D("46.50")  # 25.50 + 10.00 + 11.00
+
+
 def test_by_store_region_franchisee(session, chain):
     by_store = {r.label: (r.amount, r.previous, r.last_year, r.tickets) for r in figures.compare(session, "store", MAR)}
     assert by_store == {"SA Alpha": (D("15.50"), D("10.00"), D("0.00"), 3),

@@ -190,7 +190,7 @@ def by(session, dim: str, period: Period, store_ids=None, filters: dict | None =
        limit: int | None = None) -> list[Figure]:
     """Net sales by ``dim`` in ``period`` only: ``[Figure]``, largest first."""
     if dim == "day":
-        return [Figure(d, f"{d:%Y-%m-%d}", a, n) for d, a, n in _days(session, period, store_ids, filters)]
+        return [Figure(d, f"{d:%Y-%m-%d}", a, n) for d, a, n in _days(session, period, store_ids, filters)[0]]
     key, joins, table, label = _key_label(dim)
     amount = _amount(dim, filters)
     inner = select(key.label("k"), func.coalesce(func.sum(amount), 0).label("a"),
@@ -205,14 +205,18 @@ def by(session, dim: str, period: Period, store_ids=None, filters: dict | None =
             for k, a, n, *names in session.execute(stmt)]
 
 
-def _days(session, period: Period, store_ids, filters) -> list[tuple[date, Decimal, int]]:
+def _days(session, period: Period, store_ids, filters, *more: Period) -> list[list[tuple[date, Decimal, int]]]:
+    """``[(day, amount, tickets)]`` for every local day of ``period`` (zeros included), and
+    likewise for each of ``more``: **one** query grouped by day over all the periods (a day's
+    figure does not depend on the period asking for it, so overlapping periods are fine)."""
+    periods = (period, *more)
     amount = _amount("day", filters)
     stmt = select(Sale.business_date, func.coalesce(func.sum(amount), 0), func.count(func.distinct(Sale.id)))
     stmt = _apply_joins(stmt.select_from(Sale), "day", filters)
-    stmt = (stmt.where(*_filters(store_ids, filters), _in_period(period))
-            .group_by(Sale.business_date).order_by(Sale.business_date))
+    stmt = (stmt.where(*_filters(store_ids, filters), or_(*(_in_period(p) for p in periods)))
+            .group_by(Sale.business_date))
     found = {_as_date(d): (money(a or 0), int(n or 0)) for d, a, n in session.execute(stmt)}
-    return [(d, *found.get(d, (ZERO, 0))) for d in period.dates()]
+    return [[(d, *found.get(d, (ZERO, 0))) for d in p.dates()] for p in periods]
 
 
 def _as_date(value) -> date:
@@ -225,10 +229,8 @@ def _as_date(value) -> date:
 
 def by_day(session, period: Period, store_ids=None, filters: dict | None = None) -> list[Compared]:
     """Net sales on each local day of ``period`` (zeros included), with the day at the same
-    position in the previous period and the same date last year: three grouped queries."""
-    cur = _days(session, period, store_ids, filters)
-    prev = _days(session, period.previous(), store_ids, filters)
-    ly = _days(session, period.last_year(), store_ids, filters)
+    position in the previous period and the same date last year: one grouped query."""
+    cur, prev, ly = _days(session, period, store_ids, filters, period.previous(), period.last_year())
     ly_by_date = {d: a for d, a, _n in ly}
     out = []
     for i, (d, a, n) in enumerate(cur):
