@@ -1,0 +1,154 @@
+"""The commission ledger: periods, the employee account lock, posting lines.
+
+Invariants (``reports.invariant_breaches`` checks them):
+- every line is posted once: its ``key`` is unique (``s:<sale line>:<level>:<employee>``
+  for a sale, ``r:<refund line>:<original commission line>`` for a reversal,
+  ``t:<employee>:<period>`` for a tier bonus); a replay posts nothing;
+- a line's period is never one whose statement for that employee is approved or paid: a
+  line aimed at such a period goes into the next period that is still open for the employee
+  (so a paid statement never changes, and a correction is never lost);
+- an approved or paid statement's ``total`` is the sum of the lines attached to it, and
+  every line of its employee and period is attached to it.
+
+Locking: posting lines takes the employees' ``commissions_account`` rows ``FOR SHARE``
+(postings for the same employee run side by side) and settling a statement takes the row
+``FOR UPDATE``: a statement is never approved between a posting's choice of period and its
+insert. Rows are locked in employee id order (no deadlock). SQLite serialises writers.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from core.mixins import utcnow
+
+from .models import CommissionAccount, CommissionLine, CommissionStatement
+
+SETTLED = ("approved", "paid")
+_U = {"banyan_unscoped": True}
+_LINES = CommissionLine.__table__
+
+
+def period_of(day: date) -> int:
+    """The period (``yyyymm``) of a local date."""
+    return day.year * 100 + day.month
+
+
+def next_period(period: int) -> int:
+    y, m = divmod(period, 100)
+    return (y + 1) * 100 + 1 if m == 12 else period + 1
+
+
+def previous_period(period: int) -> int:
+    y, m = divmod(period, 100)
+    return (y - 1) * 100 + 12 if m == 1 else period - 1
+
+
+def period_bounds(period: int) -> tuple[date, date]:
+    """``[first day, first day of the next period)`` of ``period`` (local dates)."""
+    y, m = divmod(period, 100)
+    n = next_period(period)
+    return date(y, m, 1), date(n // 100, n % 100, 1)
+
+
+def valid_period(value) -> int | None:
+    """``value`` as a period ``yyyymm`` (2000-01 .. 2999-12), else None."""
+    try:
+        p = int(value)
+    except (TypeError, ValueError):
+        return None
+    return p if 200001 <= p <= 299912 and 1 <= p % 100 <= 12 else None
+
+
+def lock_accounts(session, employee_ids, exclusive: bool = False) -> None:
+    """Lock the accounts of ``employee_ids`` for this transaction (created if missing):
+    ``FOR SHARE`` to post lines, ``FOR UPDATE`` (``exclusive``) to settle a statement."""
+    ids = sorted(set(employee_ids))
+    if not ids:
+        return
+    stmt = (select(CommissionAccount.employee_id).where(CommissionAccount.employee_id.in_(ids))
+            .order_by(CommissionAccount.employee_id).with_for_update(read=not exclusive)
+            .execution_options(**_U))
+    have = set(session.execute(stmt).scalars())
+    missing = [i for i in ids if i not in have]
+    if not missing:
+        return
+    dialect = session.get_bind().dialect.name
+    rows = [{"employee_id": i, "created_at": utcnow()} for i in missing]
+    if dialect in ("postgresql", "sqlite"):
+        ins = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.connection().execute(ins(CommissionAccount.__table__).on_conflict_do_nothing(
+            index_elements=["employee_id"]), rows)
+    else:
+        session.connection().execute(insert(CommissionAccount.__table__), rows)
+    session.execute(stmt.where(CommissionAccount.employee_id.in_(missing)))
+
+
+def settled_periods(session, employee_ids, from_period: int) -> dict[int, set[int]]:
+    """``{employee_id: {periods}}`` whose statement is approved or paid, from ``from_period``."""
+    out: dict[int, set[int]] = {}
+    if not employee_ids:
+        return out
+    for emp, period in session.execute(
+            select(CommissionStatement.employee_id, CommissionStatement.period)
+            .where(CommissionStatement.employee_id.in_(sorted(set(employee_ids))),
+                   CommissionStatement.period >= from_period, CommissionStatement.state.in_(SETTLED))
+            .execution_options(**_U)):
+        out.setdefault(emp, set()).add(period)
+    return out
+
+
+def open_period(settled: dict[int, set[int]], employee_id: int, period: int) -> int:
+    """``period``, or the first later one whose statement for the employee is not settled."""
+    taken = settled.get(employee_id)
+    while taken and period in taken:
+        period = next_period(period)
+    return period
+
+
+def post(session, rows: list[dict]) -> int:
+    """Insert ledger ``rows`` (dicts of ``commissions_line`` columns, each with its ``key``
+    and its aimed ``period``): locks the employees' accounts (shared), moves each row past
+    settled periods, and skips keys already posted. Returns the number of rows posted."""
+    if not rows:
+        return 0
+    emps = {r["employee_id"] for r in rows}
+    lock_accounts(session, emps)
+    settled = settled_periods(session, emps, min(r["period"] for r in rows))
+    now = utcnow()
+    for r in rows:
+        r["period"] = open_period(settled, r["employee_id"], r["period"])
+        r.setdefault("posted_at", now)
+    dialect = session.get_bind().dialect.name
+    conn = session.connection()
+    if dialect in ("postgresql", "sqlite"):
+        ins = pg_insert if dialect == "postgresql" else sqlite_insert
+        result = conn.execute(ins(_LINES).on_conflict_do_nothing(index_elements=["key"]), _fill(rows))
+        return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    done = set(session.execute(select(_LINES.c.key).where(_LINES.c.key.in_([r["key"] for r in rows]))).scalars())
+    rows = [r for r in rows if r["key"] not in done]
+    if rows:
+        conn.execute(insert(_LINES), _fill(rows))
+    return len(rows)
+
+
+_DEFAULTS = {"store_id": None, "sale_id": None, "sale_line_id": None, "product_id": None, "origin_id": None,
+             "plan_id": None, "rule_id": None, "basis": None, "statement_id": None, "reason": None}
+
+
+def _fill(rows: list[dict]) -> list[dict]:
+    """Every row with the same keys (an executemany needs one shape)."""
+    from decimal import Decimal
+
+    zero = Decimal("0")
+    out = []
+    for r in rows:
+        row = dict(_DEFAULTS)
+        row.update({"base_amount": zero, "sales_amount": zero, "qty": zero, "rate": zero,
+                    "share_pct": Decimal("100"), "due": r.get("amount", zero), "level": "seller"})
+        row.update(r)
+        out.append(row)
+    return out
