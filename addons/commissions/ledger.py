@@ -124,16 +124,18 @@ def post(session, rows: list[dict]) -> int:
         r.setdefault("posted_at", now)
     dialect = session.get_bind().dialect.name
     conn = session.connection()
-    if dialect in ("postgresql", "sqlite"):
-        ins = pg_insert if dialect == "postgresql" else sqlite_insert
-        result = conn.execute(ins(_LINES).on_conflict_do_nothing(index_elements=["key"]), _fill(rows))
-        return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    if dialect in _UPSERT:
+        return len(conn.execute(_UPSERT[dialect], _fill(rows)).all())
     done = set(session.execute(select(_LINES.c.key).where(_LINES.c.key.in_([r["key"] for r in rows]))).scalars())
     rows = [r for r in rows if r["key"] not in done]
     if rows:
         conn.execute(insert(_LINES), _fill(rows))
     return len(rows)
 
+
+#: built once: every sale posts through it (``ON CONFLICT DO NOTHING`` on the key: a replay posts nothing)
+_UPSERT = {"postgresql": pg_insert(_LINES).on_conflict_do_nothing(index_elements=["key"]).returning(_LINES.c.id),
+           "sqlite": sqlite_insert(_LINES).on_conflict_do_nothing(index_elements=["key"]).returning(_LINES.c.id)}
 
 _DEFAULTS = {"store_id": None, "sale_id": None, "sale_line_id": None, "product_id": None, "origin_id": None,
              "plan_id": None, "rule_id": None, "basis": None, "statement_id": None, "reason": None}

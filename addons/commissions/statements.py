@@ -160,22 +160,23 @@ def prepare_statements(session, period: int) -> int:
     if p is None:
         raise BusinessError({"period": [_l("A period is written yyyymm, e.g. 202611.")]})
     L, S, E = CommissionLine.__table__, CommissionStatement.__table__, Employee.__table__
-    have = select(S.c.id).where(S.c.employee_id == L.c.employee_id, S.c.period == p).exists()
+    S2 = S.alias("existing")
+    have = select(S2.c.id).where(S2.c.employee_id == L.c.employee_id, S2.c.period == p).exists()
     emps = (select(L.c.employee_id).where(L.c.period == p, ~have).distinct().subquery())
     now = utcnow()
     src = select(emps.c.employee_id, E.c.store_id, literal(p, Integer), literal("draft", String),
                  literal(ZERO, S.c.total.type), literal(now, DateTime), literal(now, DateTime)).join_from(
         emps, E, E.c.id == emps.c.employee_id)
-    made = session.execute(insert(S).from_select(
+    made = len(session.execute(insert(S).from_select(
         ["employee_id", "store_id", "period", "state", "total", "created_at", "updated_at"], src)
-        .execution_options(**_U)).rowcount or 0
+        .returning(S.c.id).execution_options(**_U)).all())
     live = (select(func.coalesce(func.sum(L.c.amount), 0)).where(
         L.c.employee_id == S.c.employee_id, L.c.period == S.c.period, L.c.statement_id.is_(None))
         .scalar_subquery())
     session.execute(update(S).where(S.c.period == p, S.c.state == "draft").values(total=live)
                     .execution_options(synchronize_session=False, **_U))
     session.expire_all()
-    return max(made, 0)
+    return made
 
 
 def statement(session, statement_id: int) -> CommissionStatement:
@@ -316,10 +317,11 @@ def balance(session, employee_id: int) -> dict:
     """``{"earned": all lines, "paid": lines on paid statements, "approved": on approved
     statements, "open": not yet on a statement}`` (money, derived from the ledger)."""
     L, S = CommissionLine, CommissionStatement
-    rows = dict(session.execute(
-        select(func.coalesce(S.state, "open"), func.sum(L.amount)).select_from(L)
-        .outerjoin(S, S.id == L.statement_id).where(L.employee_id == employee_id)
-        .group_by(func.coalesce(S.state, "open")).execution_options(**_U)).all())
+    rows: dict = {}
+    for state, amount in session.execute(
+            select(S.state, func.sum(L.amount)).select_from(L).outerjoin(S, S.id == L.statement_id)
+            .where(L.employee_id == employee_id).group_by(S.state).execution_options(**_U)):
+        rows[state or "open"] = amount
     out = {k: money(Decimal(rows.get(k) or 0)) for k in ("paid", "approved", "open")}
     out["earned"] = money(sum(out.values(), ZERO))
     return out
