@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.mixins import utcnow
+from core.runtime import hook_of
 
 from .models import CommissionAccount, CommissionLine, CommissionStatement
 
@@ -125,12 +126,16 @@ def post(session, rows: list[dict]) -> int:
     dialect = session.get_bind().dialect.name
     conn = session.connection()
     if dialect in _UPSERT:
-        return len(conn.execute(_UPSERT[dialect], _fill(rows)).all())
-    done = set(session.execute(select(_LINES.c.key).where(_LINES.c.key.in_([r["key"] for r in rows]))).scalars())
-    rows = [r for r in rows if r["key"] not in done]
-    if rows:
-        conn.execute(insert(_LINES), _fill(rows))
-    return len(rows)
+        ids = [i for (i,) in conn.execute(_UPSERT[dialect], _fill(rows)).all()]
+    else:  # no ON CONFLICT here: leave out the keys already posted
+        done = set(session.execute(select(_LINES.c.key).where(_LINES.c.key.in_([r["key"] for r in rows]))).scalars())
+        rows = [r for r in rows if r["key"] not in done]
+        ids = [i for (i,) in conn.execute(insert(_LINES).returning(_LINES.c.id), _fill(rows)).all()] if rows else []
+    if ids:
+        hook = hook_of(session).commissions_lines_posted  # this addon's own spec: always there
+        if hook.get_hookimpls():
+            hook(session=session, line_ids=sorted(ids))
+    return len(ids)
 
 
 #: built once: every sale posts through it (``ON CONFLICT DO NOTHING`` on the key: a replay posts nothing)
