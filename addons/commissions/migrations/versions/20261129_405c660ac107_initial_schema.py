@@ -9,6 +9,8 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 
+import core.codes
+
 
 revision = '405c660ac107'
 down_revision = None
