@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from core.db import ZERO, money
 from core.localtime import business_date
-from core.models import Employee, Product, SaleLine
+from core.models import Product, SaleLine
 
 from . import ledger, rules
 from .models import CommissionLine
@@ -41,10 +41,21 @@ def _day(doc):
     return doc.business_date or business_date(doc.confirmed_at or doc.created_at)
 
 
-def _store_manager(session, store_id: int):
-    return session.execute(select(Employee).where(Employee.store_id == store_id, Employee.role == "manager",
-                                                  Employee.active.is_(True)).order_by(Employee.id).limit(1)
-                           .execution_options(**_U)).scalar()
+def _products(session, lines) -> dict:
+    """``{product_id: (category_id, cost)}`` of the lines' products, from the lines' loaded
+    products where the checkout left them, else in one query."""
+    out, missing = {}, set()
+    for line in lines:
+        product = line.__dict__.get("product")
+        if product is not None:
+            out[line.product_id] = (product.category_id, product.cost)
+        else:
+            missing.add(line.product_id)
+    if missing:
+        out.update({i: (c, cost) for i, c, cost in session.execute(
+            select(Product.id, Product.category_id, Product.cost).where(Product.id.in_(sorted(missing)))
+            .execution_options(**_U))})
+    return out
 
 
 def sale_rows(session, sale, cfg=None) -> list[dict]:
@@ -57,31 +68,30 @@ def sale_rows(session, sale, cfg=None) -> list[dict]:
     period = ledger.period_of(day)
     store_id = sale.store_id
     managers = []
-    if "store_manager" in cfg.levels or "region_manager" in cfg.levels:
-        sm = _store_manager(session, store_id)
-        if sm is not None:
-            if "store_manager" in cfg.levels:
-                managers.append(("store_manager", sm))
-            if "region_manager" in cfg.levels and sm.manager_id:
-                rm = session.get(Employee, sm.manager_id)
-                if rm is not None and rm.active:
-                    managers.append(("region_manager", rm))
+    sm = cfg.employees.get(cfg.store_managers.get(store_id))
+    if sm is not None:
+        if "store_manager" in cfg.levels:
+            managers.append(("store_manager", sm))
+        rm = cfg.employees.get(sm.manager_id)
+        if "region_manager" in cfg.levels and rm is not None:
+            managers.append(("region_manager", rm))
+    products = _products(session, sale.lines)
     out: list[dict] = []
     for line in sale.lines:
         if line.qty <= 0:
             continue
-        product = line.product if line.product is not None else session.get(Product, line.product_id)
-        chain = rules.ancestors(cfg, product.category_id)
+        category_id, cost = products[line.product_id]
+        chain = rules.ancestors(cfg, category_id)
         net = Decimal(line.total)
         common = {"store_id": store_id, "period": period, "business_date": day, "sale_id": sale.id,
                   "sale_line_id": line.id, "product_id": line.product_id, "qty": Decimal(line.qty)}
         credited = line.clerk_id or sale.cashier_id
         if credited and "seller" in cfg.levels:
-            emp = session.get(Employee, credited)
+            emp = cfg.employees.get(credited)  # an inactive employee earns nothing
             plan = rules.plan_for(cfg, emp, "seller", store_id, day) if emp is not None else None
             if plan is not None:
                 rule = rules.rule_for(cfg, plan.id, line.product_id, chain, store_id, emp.role)
-                base, amount = rules.earn(rule, net, Decimal(line.qty), product.cost)
+                base, amount = rules.earn(rule, net, Decimal(line.qty), cost)
                 shares = rules.split_for(cfg, store_id, credited, day) or ((credited, rules.HUNDRED),)
                 amounts = rules.split_amounts(amount, shares)
                 sales = rules.split_amounts(net, shares)
@@ -96,7 +106,7 @@ def sale_rows(session, sale, cfg=None) -> list[dict]:
             if plan is None:
                 continue
             rule = rules.rule_for(cfg, plan.id, line.product_id, chain, store_id, emp.role)
-            base, amount = rules.earn(rule, net, Decimal(line.qty), product.cost)
+            base, amount = rules.earn(rule, net, Decimal(line.qty), cost)
             out.append({**common, "key": f"s:{line.id}:{level}:{emp.id}", "employee_id": emp.id, "kind": "sale",
                         "level": level, "plan_id": plan.id, "rule_id": rule.id if rule else None,
                         "basis": rule.basis if rule else None, "rate": Decimal(rule.rate) if rule else ZERO,

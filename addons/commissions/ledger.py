@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -102,6 +102,32 @@ def settled_periods(session, employee_ids, from_period: int) -> dict[int, set[in
     return out
 
 
+def _locked_settled(session, ids, from_period):
+    A, S = CommissionAccount, CommissionStatement
+    stmt = (select(A.employee_id, S.period).select_from(A)
+            .outerjoin(S, and_(S.employee_id == A.employee_id, S.period >= from_period, S.state.in_(SETTLED)))
+            .where(A.employee_id.in_(ids)).order_by(A.employee_id).with_for_update(read=True, of=A)
+            .execution_options(**_U))
+    return session.execute(stmt).all()
+
+
+def lock_for_posting(session, employee_ids, from_period: int) -> dict[int, set[int]]:
+    """:func:`lock_accounts` (shared) and :func:`settled_periods` in one statement: locks the
+    accounts ``FOR SHARE`` (creating missing ones) and returns ``{employee_id: {periods}}``
+    settled from ``from_period``."""
+    ids = sorted(set(employee_ids))
+    rows = _locked_settled(session, ids, from_period)
+    missing = set(ids) - {e for e, _p in rows}
+    if missing:
+        lock_accounts(session, missing)
+        rows += _locked_settled(session, sorted(missing), from_period)
+    out: dict[int, set[int]] = {}
+    for emp, period in rows:
+        if period is not None:
+            out.setdefault(emp, set()).add(period)
+    return out
+
+
 def open_period(settled: dict[int, set[int]], employee_id: int, period: int) -> int:
     """``period``, or the first later one whose statement for the employee is not settled."""
     taken = settled.get(employee_id)
@@ -116,9 +142,7 @@ def post(session, rows: list[dict]) -> int:
     settled periods, and skips keys already posted. Returns the number of rows posted."""
     if not rows:
         return 0
-    emps = {r["employee_id"] for r in rows}
-    lock_accounts(session, emps)
-    settled = settled_periods(session, emps, min(r["period"] for r in rows))
+    settled = lock_for_posting(session, {r["employee_id"] for r in rows}, min(r["period"] for r in rows))
     now = utcnow()
     for r in rows:
         r["period"] = open_period(settled, r["employee_id"], r["period"])

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from core.cache import cached, snapshot
 from core.db import ZERO, money
-from core.models import ProductCategory
+from core.models import Employee, ProductCategory
 
 from .models import (CommissionAssignment, CommissionPlan, CommissionPolicy, CommissionRule, CommissionSplit,
                      CommissionSplitShare, CommissionTier)
@@ -50,11 +50,23 @@ class Config:
     levels: frozenset     # levels that have at least one assignment
     splits: tuple         # split snapshots with ``shares`` = ((employee_id, percent), ...)
     parents: dict         # category id -> parent id
+    employees: dict       # employee id -> Staff (active employees only)
+    store_managers: dict  # store id -> the store manager's employee id (lowest id)
+
+
+@dataclass(frozen=True)
+class Staff:
+    """What attribution needs of an employee (cached with the configuration)."""
+
+    id: int
+    role: str
+    store_id: int | None
+    manager_id: int | None
 
 
 @cached("commissions.config", watch_models=(CommissionPolicy, CommissionPlan, CommissionRule, CommissionTier,
                                             CommissionAssignment, CommissionSplit, CommissionSplitShare,
-                                            ProductCategory))
+                                            ProductCategory, Employee))
 def config(session) -> Config:
     """The commission configuration (:class:`Config`): read once per configuration change
     and process, shared read-only snapshots."""
@@ -82,9 +94,16 @@ def config(session) -> Config:
     splits = tuple(snapshot(s, shares=tuple(shares.get(s.id, ()))) for s in session.execute(
         select(CommissionSplit).order_by(CommissionSplit.id).execution_options(**_U)).scalars())
     parents = dict(session.execute(select(ProductCategory.id, ProductCategory.parent_id).execution_options(**_U)).all())
+    employees, managers = {}, {}
+    if assignments:  # nobody earns anything: no need to read the staff
+        for e in session.execute(select(Employee.id, Employee.role, Employee.store_id, Employee.manager_id)
+                                 .where(Employee.active.is_(True)).order_by(Employee.id).execution_options(**_U)):
+            employees[e.id] = Staff(e.id, e.role, e.store_id, e.manager_id)
+            if e.role == "manager" and e.store_id is not None:
+                managers.setdefault(e.store_id, e.id)
     return Config(snapshot(pol) if pol is not None else None, plans,
                   {k: tuple(v) for k, v in rules.items()}, {k: tuple(v) for k, v in tiers.items()},
-                  assignments, frozenset(a.level for a in assignments), splits, parents)
+                  assignments, frozenset(a.level for a in assignments), splits, parents, employees, managers)
 
 
 def _in_force(row, day: date) -> bool:
