@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -102,13 +102,17 @@ def settled_periods(session, employee_ids, from_period: int) -> dict[int, set[in
     return out
 
 
+_A, _S = CommissionAccount.__table__, CommissionStatement.__table__
+#: built once (every sale runs it), sent on the connection: no ORM execute layer
+_LOCK_SETTLED = (
+    select(_A.c.employee_id, _S.c.period).select_from(_A.outerjoin(_S, and_(
+        _S.c.employee_id == _A.c.employee_id, _S.c.period >= bindparam("from_period"), _S.c.state.in_(SETTLED))))
+    .where(_A.c.employee_id.in_(bindparam("ids", expanding=True))).order_by(_A.c.employee_id)
+    .with_for_update(read=True, of=_A))
+
+
 def _locked_settled(session, ids, from_period):
-    A, S = CommissionAccount, CommissionStatement
-    stmt = (select(A.employee_id, S.period).select_from(A)
-            .outerjoin(S, and_(S.employee_id == A.employee_id, S.period >= from_period, S.state.in_(SETTLED)))
-            .where(A.employee_id.in_(ids)).order_by(A.employee_id).with_for_update(read=True, of=A)
-            .execution_options(**_U))
-    return session.execute(stmt).all()
+    return list(session.connection().execute(_LOCK_SETTLED, {"ids": list(ids), "from_period": from_period}).all())
 
 
 def lock_for_posting(session, employee_ids, from_period: int) -> dict[int, set[int]]:
