@@ -163,7 +163,7 @@ def reverse_refund(session, refund, sale) -> int:
             if settled:
                 kind = "clawback"
                 if (day - c.business_date).days > window:
-                    kind, amount, reason = "waived", ZERO, f"refund {(day - c.business_date).days} days after sale"
+                    kind, amount = "waived", ZERO  # the kind says why; `due` what was not clawed back
             rows.append({"key": f"r:{rline.id}:{c.id}", "employee_id": c.employee_id, "store_id": refund.store_id,
                          "period": period if settled else c.period, "business_date": day, "kind": kind,
                          "level": c.level, "sale_id": refund.id, "sale_line_id": rline.id,

@@ -20,7 +20,7 @@ from sqlalchemy import DateTime, Integer, String, and_, func, insert, literal, s
 from core.approvals import executor_of, register_executor, request_approval
 from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
-from core.i18n import lazy_gettext as _l
+from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import local_today
 from core.mixins import utcnow
 from core.models import Employee
@@ -222,7 +222,7 @@ def approve_statement(session, statement_id: int, user=None) -> CommissionStatem
     total = pending_total(session, st)
     if total > Decimal(policy(session).four_eyes_threshold):
         req = request_approval(session, APPROVE_ACTION, {"statement_id": st.id}, total, user, store_id=st.store_id,
-                               label=str(_l("Approve commission statement %(period)s", period=st.period)))
+                               label=gettext("Approve commission statement %(period)s", period=st.period))
         st.approval_request_id = req.id
         session.flush()
         return st
@@ -239,8 +239,7 @@ def _settle(session, st: CommissionStatement, user) -> CommissionStatement:
         ledger.post(session, [{
             "key": f"t:{st.employee_id}:{st.period}", "employee_id": st.employee_id, "store_id": emp.store_id,
             "period": st.period, "business_date": first, "kind": "tier", "level": "seller", "plan_id": plan.id,
-            "base_amount": info["sales"], "rate": Decimal(info["percent"] or 0), "amount": info["bonus"],
-            "reason": f"{plan.tier_mode} tiers at {info['percent']}% of {info['target']}"}])
+            "base_amount": info["sales"], "rate": Decimal(info["percent"] or 0), "amount": info["bonus"]}])
     L = CommissionLine.__table__
     session.execute(update(L).where(L.c.employee_id == st.employee_id, L.c.period == st.period,
                                     L.c.statement_id.is_(None)).values(statement_id=st.id)
