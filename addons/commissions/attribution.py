@@ -115,17 +115,28 @@ def sale_rows(session, sale, cfg=None) -> list[dict]:
 
 
 def post_sale(session, sale) -> int:
-    """Write the commission lines of confirmed ``sale`` (``on_sale_confirmed``); returns the
-    number of lines written (0 on a replay)."""
-    return ledger.post(session, sale_rows(session, sale))
+    """Write the commission lines of confirmed ``sale`` (``on_sale_confirmed``) and its team
+    pool's entries (``pools``); returns the number of commission lines written (0 on a replay)."""
+    cfg = rules.config(session)
+    n = ledger.post(session, sale_rows(session, sale, cfg))
+    if cfg.pools and sale.kind == "sale":
+        from . import pools
+
+        pools.post_sale(session, sale, cfg, _day(sale), _products(session, sale.lines))
+    return n
 
 
 def reverse_refund(session, refund, sale) -> int:
-    """Reverse, per refund line, the commission lines of its original sale line
-    (``on_sale_refunded``; see the module docstring). Returns the number of lines written."""
+    """Reverse, per refund line, the commission lines of its original sale line and the team
+    pool's entries (``on_sale_refunded``; see the module docstring). Returns the number of
+    commission lines written."""
     origin_ids = [ln.origin_line_id for ln in refund.lines if ln.origin_line_id]
     if not origin_ids:
         return 0
+    if rules.config(session).pools:
+        from . import pools
+
+        pools.reverse_refund(session, refund, _day(refund))
     originals: dict[int, list] = {}
     for c in session.execute(select(CommissionLine).where(CommissionLine.sale_line_id.in_(origin_ids),
                                                           CommissionLine.kind == "sale")

@@ -38,7 +38,10 @@ LEVEL = Choices("commissions.level", [
 LINE_KIND = Choices("commissions.line.kind", [
     ("sale", _l("Sale")), ("reversal", _l("Refund reversal")), ("clawback", _l("Clawback")),
     ("waived", _l("Not clawed back (window passed)")), ("tier", _l("Tier bonus")),
-    ("adjustment", _l("Adjustment"))])
+    ("pool", _l("Team pool share")), ("settle", _l("Shared out to the team")), ("adjustment", _l("Adjustment"))])
+POOL_MODE = Choices("commissions.pool.split_mode", [
+    ("equal", _l("Equal shares")), ("hours", _l("By hours worked")), ("fixed", _l("Fixed shares"))])
+POOL_MODES = POOL_MODE.codes
 STATEMENT_STATE = Choices("commissions.statement.state", [
     ("draft", _l("Draft")), ("approved", _l("Approved")), ("paid", _l("Paid"))])
 
@@ -191,6 +194,92 @@ class CommissionSplitShare(IdPk, Base):
     employee = relationship("Employee")
 
 
+class CommissionPool(IdPk, StoreScoped, Timestamps, Base):
+    """A team pool (公佣) of one store: on every sale line of the store, on local dates
+    ``valid_from`` <= d < ``valid_to``, the pool earns by plan ``plan_id``'s rules; at the end
+    of the period the pool's total is shared among its members (``split_mode``: equal
+    shares, by hours worked in the period, or fixed percentages)."""
+
+    __tablename__ = "commissions_pool"
+    __table_args__ = (CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="dates_ordered"),)
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("commissions_plan.id"), index=True)
+    split_mode: Mapped[str] = mapped_column(String(8), default="equal")
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    plan: Mapped[CommissionPlan] = relationship()
+    store = relationship("Store")
+    members: Mapped[list["CommissionPoolMember"]] = relationship(
+        back_populates="pool", cascade="all, delete-orphan", order_by="CommissionPoolMember.position")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class CommissionPoolMember(IdPk, Base):
+    """A member of a pool; ``share`` (%) is used by the ``fixed`` mode (the shares sum to
+    100). The first member (lowest ``position``) takes the rounding remainder."""
+    __scope_parent__ = "pool_id"
+
+    __tablename__ = "commissions_pool_member"
+    __table_args__ = (UniqueConstraint("pool_id", "employee_id"),)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id", ondelete="CASCADE"), index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    share: Mapped[Decimal | None] = mapped_column(Numeric(7, 4), info={"min": 0, "max": 100})
+    pool: Mapped[CommissionPool] = relationship(back_populates="members")
+    employee = relationship("Employee")
+
+
+class CommissionPoolHours(IdPk, Base):
+    """Hours a member worked for the pool in period ``period`` (the ``hours`` mode)."""
+    __scope_parent__ = "pool_id"
+
+    __tablename__ = "commissions_pool_hours"
+    __table_args__ = (UniqueConstraint("pool_id", "employee_id", "period"),
+                      CheckConstraint("hours >= 0", name="hours_not_negative"))
+    pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id", ondelete="CASCADE"), index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"), index=True)
+    period: Mapped[int] = mapped_column(Integer)
+    hours: Mapped[Decimal] = mapped_column(Numeric(7, 2), info={"min": 0, "max": 744})
+    employee = relationship("Employee")
+
+
+class CommissionPoolEntry(IdPk, Base):
+    """The pool's ledger (append-only): what the pool earned on a sale line, its reversals,
+    and the settlement that shared a period's total out (kind ``settle``, amount = -total)."""
+    __audit__ = False
+    __scope_derived__ = ("pool_id", "sale_id", "sale_line_id", "origin_id", "rule_id")
+
+    __tablename__ = "commissions_pool_entry"
+    __table_args__ = (Index("ix_commissions_pool_entry_pool_period", "pool_id", "period"),)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id"))
+    period: Mapped[int] = mapped_column(Integer)
+    business_date: Mapped[date] = mapped_column(Date)
+    posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(10))
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    sale_line_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_line.id"), index=True)
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_pool_entry.id"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_rule.id"))
+    amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+
+
+class CommissionPoolSettlement(IdPk, Base):
+    """A pool's period, shared out (once): no entry is posted into it afterwards."""
+    __scope_parent__ = "pool_id"
+
+    __tablename__ = "commissions_pool_settlement"
+    __table_args__ = (UniqueConstraint("pool_id", "period"),)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id"), index=True)
+    period: Mapped[int] = mapped_column(Integer)
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    settled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class CommissionTarget(IdPk, StoreScoped, Timestamps, Base):
     """What an employee should sell (credited net sales) in period ``period`` (yyyymm)."""
     __scope_column__ = ""  # own rows or the scope's stores: permissions.RECORD_RULES
@@ -305,6 +394,12 @@ describe(CommissionAssignment, name=_l("Plan assignment"), codes={"level": LEVEL
          labels={"valid_from": _l("Valid from"), "valid_to": _l("Valid until")})
 describe(CommissionSplit, name=_l("Commission split"))
 describe(CommissionSplitShare, name=_l("Split share"), labels={"percent": _l("Share (%)")})
+describe(CommissionPool, name=_l("Team pool"), codes={"split_mode": POOL_MODE},
+         labels={"valid_from": _l("Valid from"), "valid_to": _l("Valid until")})
+describe(CommissionPoolMember, name=_l("Pool member"), labels={"share": _l("Share (%)")})
+describe(CommissionPoolHours, name=_l("Pool hours"), labels={"period": _l("Period (yyyymm)")})
+describe(CommissionPoolEntry, name=_l("Pool entry"), codes={"kind": LINE_KIND})
+describe(CommissionPoolSettlement, name=_l("Pool settlement"), labels={"period": _l("Period (yyyymm)")})
 describe(CommissionTarget, name=_l("Commission target"), labels={"period": _l("Period (yyyymm)")})
 describe(CommissionAccount, name=_l("Commission account"))
 describe(CommissionStatement, name=_l("Commission statement"), codes={"state": STATEMENT_STATE},
@@ -314,4 +409,5 @@ describe(CommissionLine, name=_l("Commission line"), codes={"kind": LINE_KIND, "
                  "share_pct": _l("Share (%)")})
 
 MODELS = (CommissionPolicy, CommissionPlan, CommissionRule, CommissionTier, CommissionAssignment, CommissionSplit,
-          CommissionSplitShare, CommissionTarget, CommissionAccount, CommissionStatement, CommissionLine)
+          CommissionSplitShare, CommissionPool, CommissionPoolMember, CommissionPoolHours, CommissionPoolEntry,
+          CommissionPoolSettlement, CommissionTarget, CommissionAccount, CommissionStatement, CommissionLine)

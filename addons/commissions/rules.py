@@ -31,8 +31,8 @@ from core.cache import cached, snapshot
 from core.db import ZERO, money
 from core.models import Employee, ProductCategory
 
-from .models import (CommissionAssignment, CommissionPlan, CommissionPolicy, CommissionRule, CommissionSplit,
-                     CommissionSplitShare, CommissionTier)
+from .models import (CommissionAssignment, CommissionPlan, CommissionPolicy, CommissionPool, CommissionRule,
+                     CommissionSplit, CommissionSplitShare, CommissionTier)
 
 HUNDRED = Decimal("100")
 _U = {"banyan_unscoped": True}
@@ -52,6 +52,7 @@ class Config:
     parents: dict         # category id -> parent id
     employees: dict       # employee id -> Staff (active employees only)
     store_managers: dict  # store id -> the store manager's employee id (lowest id)
+    pools: tuple = ()     # active pool snapshots
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Staff:
 
 @cached("commissions.config", watch_models=(CommissionPolicy, CommissionPlan, CommissionRule, CommissionTier,
                                             CommissionAssignment, CommissionSplit, CommissionSplitShare,
-                                            ProductCategory, Employee))
+                                            ProductCategory, Employee, CommissionPool))
 def config(session) -> Config:
     """The commission configuration (:class:`Config`): read once per configuration change
     and process, shared read-only snapshots."""
@@ -94,8 +95,11 @@ def config(session) -> Config:
     splits = tuple(snapshot(s, shares=tuple(shares.get(s.id, ()))) for s in session.execute(
         select(CommissionSplit).order_by(CommissionSplit.id).execution_options(**_U)).scalars())
     parents = dict(session.execute(select(ProductCategory.id, ProductCategory.parent_id).execution_options(**_U)).all())
+    pools = tuple(snapshot(p) for p in session.execute(
+        select(CommissionPool).where(CommissionPool.active.is_(True)).order_by(CommissionPool.id)
+        .execution_options(**_U)).scalars() if p.plan_id in plans)
     employees, managers = {}, {}
-    if assignments:  # nobody earns anything: no need to read the staff
+    if assignments or pools:  # nobody earns anything: no need to read the staff
         for e in session.execute(select(Employee.id, Employee.role, Employee.store_id, Employee.manager_id)
                                  .where(Employee.active.is_(True)).order_by(Employee.id).execution_options(**_U)):
             employees[e.id] = Staff(e.id, e.role, e.store_id, e.manager_id)
@@ -103,7 +107,8 @@ def config(session) -> Config:
                 managers.setdefault(e.store_id, e.id)
     return Config(snapshot(pol) if pol is not None else None, plans,
                   {k: tuple(v) for k, v in rules.items()}, {k: tuple(v) for k, v in tiers.items()},
-                  assignments, frozenset(a.level for a in assignments), splits, parents, employees, managers)
+                  assignments, frozenset(a.level for a in assignments), splits, parents, employees, managers,
+                  pools)
 
 
 def _in_force(row, day: date) -> bool:

@@ -26,6 +26,10 @@ Stable API (``__all__``)::
         BusinessError {"state"} unless draft; Conflict {"state"} while a 2nd approval is pending
     pay_statement(session, statement_id, user=None, reference=None) -> CommissionStatement
     adjust(session, employee_id, amount, reason, period=None, key=None) -> int (period)
+    create_pool(session, code, name, store_id, plan_id, split_mode, valid_from, members, valid_to=None)
+        -> CommissionPool   # members [(employee_id, share % or None)], the first takes remainders
+    set_pool_hours(session, pool_id, employee_id, period, hours) -> CommissionPoolHours
+    settle_pool(session, pool_id, period) -> Decimal  # share a period's pool out (once)
     balance(session, employee_id) -> dict             # earned, paid, approved, open
     statement_lines(session, statement) -> list[CommissionLine]
     payroll(session, period) -> list[dict]            # with last year's same period
@@ -40,6 +44,7 @@ Where the code lives (each module imports only those listed above it)::
     ledger.py       periods, the account lock, posting lines past settled periods
     statements.py   policy, targets, attainment, tier bonus, statements, adjustments, balance
     attribution.py  lines of a confirmed sale, reversals of a refund
+    pools.py        team pools: the pool's ledger, sharing a period out (equal, hours, fixed)
     config.py       checks of configuration rows and the services that create them
     reports.py      payroll, dashboard figures, invariants, what-if
 """
@@ -48,6 +53,7 @@ from __future__ import annotations
 from .attribution import post_sale, reverse_refund, sale_rows
 from .config import assign_plan, create_plan, create_split
 from .ledger import period_bounds, period_of
+from .pools import create_pool, set_hours as set_pool_hours, settle as settle_pool
 from .reports import invariant_breaches, payroll, whatif
 from .rules import config
 from .statements import (adjust, approve_statement, attainment, balance, pay_statement, policy,
@@ -56,6 +62,6 @@ from .statements import (adjust, approve_statement, attainment, balance, pay_sta
 __all__ = [
     "config", "create_plan", "assign_plan", "create_split", "set_target", "attainment",
     "sale_rows", "post_sale", "reverse_refund", "policy", "prepare_statements", "approve_statement",
-    "pay_statement", "adjust", "balance", "statement_lines", "payroll", "whatif", "invariant_breaches",
+    "pay_statement", "adjust", "create_pool", "set_pool_hours", "settle_pool", "balance", "statement_lines", "payroll", "whatif", "invariant_breaches",
     "period_of", "period_bounds",
 ]

@@ -153,12 +153,16 @@ def _seller_plan(session, cfg, employee_id: int, period: int):
 # --- statements ---------------------------------------------------------------------------------
 
 def prepare_statements(session, period: int) -> int:
-    """Make the draft statements of ``period`` (one per employee with lines in it and no
-    statement yet) and refresh every draft's total: set-based, idempotent (a second run
-    changes nothing). Returns the number of statements created."""
+    """Share out the team pools of ``period`` not yet shared (``pools.settle_due``), make
+    the draft statements of ``period`` (one per employee with lines in it and no statement
+    yet) and refresh every draft's total: set-based, idempotent (a second run changes
+    nothing). Returns the number of statements created."""
     p = ledger.valid_period(period)
     if p is None:
         raise BusinessError({"period": [_l("A period is written yyyymm, e.g. 202611.")]})
+    from .pools import settle_due
+
+    settle_due(session, p)  # the team pools' shares are lines of the period too
     L, S, E = CommissionLine.__table__, CommissionStatement.__table__, Employee.__table__
     S2 = S.alias("existing")
     have = select(S2.c.id).where(S2.c.employee_id == L.c.employee_id, S2.c.period == p).exists()

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 405c660ac107
+Revision ID: ec20a791a047
 Revises: 
-Create Date: 2026-11-29 17:59:48.555551
+Create Date: 2026-11-29 18:20:34.093121
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import core.codes
 
 
-revision = '405c660ac107'
+revision = 'ec20a791a047'
 down_revision = None
 branch_labels = ('commissions',)
 depends_on = 'core'
@@ -55,6 +55,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('commissions_tier', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_commissions_tier_plan_id'), ['plan_id'], unique=False)
+
+    op.create_table('commissions_pool',
+    sa.Column('code', core.codes.Code(length=32), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('plan_id', sa.Integer(), nullable=False),
+    sa.Column('split_mode', sa.String(length=8), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=False),
+    sa.Column('valid_to', sa.Date(), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), server_default=sa.func.now(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), server_default=sa.func.now(), nullable=False),
+    sa.CheckConstraint('valid_to IS NULL OR valid_to > valid_from', name=op.f('ck_commissions_pool_dates_ordered')),
+    sa.ForeignKeyConstraint(['plan_id'], ['commissions_plan.id'], name=op.f('fk_commissions_pool_plan_id_commissions_plan')),
+    sa.ForeignKeyConstraint(['store_id'], ['core_store.id'], name=op.f('fk_commissions_pool_store_id_core_store')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commissions_pool')),
+    sa.UniqueConstraint('code', name=op.f('uq_commissions_pool_code'))
+    )
+    with op.batch_alter_table('commissions_pool', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_commissions_pool_plan_id'), ['plan_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commissions_pool_store_id'), ['store_id'], unique=False)
 
     op.create_table('commissions_rule',
     sa.Column('plan_id', sa.Integer(), nullable=False),
@@ -109,6 +131,50 @@ def upgrade() -> None:
         batch_op.create_index('ix_commissions_assignment_lookup', ['level', 'employee_id', 'valid_from'], unique=False)
         batch_op.create_index(batch_op.f('ix_commissions_assignment_plan_id'), ['plan_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_commissions_assignment_store_id'), ['store_id'], unique=False)
+
+    op.create_table('commissions_pool_hours',
+    sa.Column('pool_id', sa.Integer(), nullable=False),
+    sa.Column('employee_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.Integer(), nullable=False),
+    sa.Column('hours', sa.Numeric(precision=7, scale=2), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.CheckConstraint('hours >= 0', name=op.f('ck_commissions_pool_hours_hours_not_negative')),
+    sa.ForeignKeyConstraint(['employee_id'], ['core_employee.id'], name=op.f('fk_commissions_pool_hours_employee_id_core_employee')),
+    sa.ForeignKeyConstraint(['pool_id'], ['commissions_pool.id'], name=op.f('fk_commissions_pool_hours_pool_id_commissions_pool'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commissions_pool_hours')),
+    sa.UniqueConstraint('pool_id', 'employee_id', 'period', name=op.f('uq_commissions_pool_hours_pool_id_employee_id_period'))
+    )
+    with op.batch_alter_table('commissions_pool_hours', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_commissions_pool_hours_employee_id'), ['employee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commissions_pool_hours_pool_id'), ['pool_id'], unique=False)
+
+    op.create_table('commissions_pool_member',
+    sa.Column('pool_id', sa.Integer(), nullable=False),
+    sa.Column('employee_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('share', sa.Numeric(precision=7, scale=4), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['employee_id'], ['core_employee.id'], name=op.f('fk_commissions_pool_member_employee_id_core_employee')),
+    sa.ForeignKeyConstraint(['pool_id'], ['commissions_pool.id'], name=op.f('fk_commissions_pool_member_pool_id_commissions_pool'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commissions_pool_member')),
+    sa.UniqueConstraint('pool_id', 'employee_id', name=op.f('uq_commissions_pool_member_pool_id_employee_id'))
+    )
+    with op.batch_alter_table('commissions_pool_member', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_commissions_pool_member_employee_id'), ['employee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commissions_pool_member_pool_id'), ['pool_id'], unique=False)
+
+    op.create_table('commissions_pool_settlement',
+    sa.Column('pool_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('settled_at', sa.DateTime(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['pool_id'], ['commissions_pool.id'], name=op.f('fk_commissions_pool_settlement_pool_id_commissions_pool')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commissions_pool_settlement')),
+    sa.UniqueConstraint('pool_id', 'period', name=op.f('uq_commissions_pool_settlement_pool_id_period'))
+    )
+    with op.batch_alter_table('commissions_pool_settlement', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_commissions_pool_settlement_pool_id'), ['pool_id'], unique=False)
 
     op.create_table('commissions_split',
     sa.Column('employee_id', sa.Integer(), nullable=False),
@@ -239,11 +305,45 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_commissions_line_statement_id'), ['statement_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_commissions_line_store_id'), ['store_id'], unique=False)
 
+    op.create_table('commissions_pool_entry',
+    sa.Column('key', sa.String(length=80), nullable=False),
+    sa.Column('pool_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.Integer(), nullable=False),
+    sa.Column('business_date', sa.Date(), nullable=False),
+    sa.Column('posted_at', sa.DateTime(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('sale_id', sa.Integer(), nullable=True),
+    sa.Column('sale_line_id', sa.Integer(), nullable=True),
+    sa.Column('origin_id', sa.Integer(), nullable=True),
+    sa.Column('rule_id', sa.Integer(), nullable=True),
+    sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['origin_id'], ['commissions_pool_entry.id'], name=op.f('fk_commissions_pool_entry_origin_id_commissions_pool_entry')),
+    sa.ForeignKeyConstraint(['pool_id'], ['commissions_pool.id'], name=op.f('fk_commissions_pool_entry_pool_id_commissions_pool')),
+    sa.ForeignKeyConstraint(['rule_id'], ['commissions_rule.id'], name=op.f('fk_commissions_pool_entry_rule_id_commissions_rule')),
+    sa.ForeignKeyConstraint(['sale_id'], ['core_sale.id'], name=op.f('fk_commissions_pool_entry_sale_id_core_sale')),
+    sa.ForeignKeyConstraint(['sale_line_id'], ['core_sale_line.id'], name=op.f('fk_commissions_pool_entry_sale_line_id_core_sale_line')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commissions_pool_entry')),
+    sa.UniqueConstraint('key', name=op.f('uq_commissions_pool_entry_key'))
+    )
+    with op.batch_alter_table('commissions_pool_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_commissions_pool_entry_origin_id'), ['origin_id'], unique=False)
+        batch_op.create_index('ix_commissions_pool_entry_pool_period', ['pool_id', 'period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commissions_pool_entry_sale_id'), ['sale_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commissions_pool_entry_sale_line_id'), ['sale_line_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('commissions_pool_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_entry_sale_line_id'))
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_entry_sale_id'))
+        batch_op.drop_index('ix_commissions_pool_entry_pool_period')
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_entry_origin_id'))
+
+    op.drop_table('commissions_pool_entry')
     with op.batch_alter_table('commissions_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_commissions_line_store_id'))
         batch_op.drop_index(batch_op.f('ix_commissions_line_statement_id'))
@@ -276,6 +376,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_commissions_split_employee_id'))
 
     op.drop_table('commissions_split')
+    with op.batch_alter_table('commissions_pool_settlement', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_settlement_pool_id'))
+
+    op.drop_table('commissions_pool_settlement')
+    with op.batch_alter_table('commissions_pool_member', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_member_pool_id'))
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_member_employee_id'))
+
+    op.drop_table('commissions_pool_member')
+    with op.batch_alter_table('commissions_pool_hours', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_hours_pool_id'))
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_hours_employee_id'))
+
+    op.drop_table('commissions_pool_hours')
     with op.batch_alter_table('commissions_assignment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_commissions_assignment_store_id'))
         batch_op.drop_index(batch_op.f('ix_commissions_assignment_plan_id'))
@@ -291,6 +405,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_commissions_rule_category_id'))
 
     op.drop_table('commissions_rule')
+    with op.batch_alter_table('commissions_pool', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_store_id'))
+        batch_op.drop_index(batch_op.f('ix_commissions_pool_plan_id'))
+
+    op.drop_table('commissions_pool')
     with op.batch_alter_table('commissions_tier', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_commissions_tier_plan_id'))
 
