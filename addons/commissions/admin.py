@@ -13,8 +13,9 @@ from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 
 from . import config, ledger, reports, statements
-from .models import (CommissionAssignment, CommissionLine, CommissionPlan, CommissionPolicy, CommissionRule,
-                     CommissionSplit, CommissionSplitShare, CommissionStatement, CommissionTarget, CommissionTier)
+from .models import (CommissionAssignment, CommissionLine, CommissionPlan, CommissionPolicy, CommissionPool,
+                     CommissionPoolEntry, CommissionPoolHours, CommissionPoolMember, CommissionRule, CommissionSplit,
+                     CommissionSplitShare, CommissionStatement, CommissionTarget, CommissionTier)
 from .permissions import (ADJUST, APPROVE, LINE_READ, OWN_READ, PAY, PLAN_READ, PLAN_WRITE, TARGET_WRITE)
 
 
@@ -72,6 +73,43 @@ class SplitView(ConfigView):
     column_filters = ("store_id", "employee_id", "valid_from")
     form_columns = ("store", "employee", "valid_from", "valid_to", "note")
     inline_models = ((CommissionSplitShare, {"form_columns": ("id", "employee", "percent", "position")}),)
+
+
+class PoolView(ConfigView):
+    write_permission = TARGET_WRITE
+    column_list = ("code", "name", "store", "plan", "split_mode", "valid_from", "valid_to", "active")
+    column_filters = ("store_id", "split_mode", "active")
+    form_columns = column_list
+    inline_models = ((CommissionPoolMember, {"form_columns": ("id", "employee", "position", "share")}),)
+
+    def on_model_change(self, form, model, is_created):
+        from decimal import Decimal
+
+        if model.split_mode == "fixed" and sum((Decimal(m.share or 0) for m in model.members), Decimal(0)) != 100:
+            raise BusinessError({"members": [_l("The shares must add up to 100%.")]})
+        if model.valid_to is not None and model.valid_from is not None and model.valid_to <= model.valid_from:
+            raise BusinessError({"valid_to": [_l("Must be after the start date.")]})
+
+
+class PoolHoursView(BanyanModelView):
+    permission = PLAN_READ
+    write_permission = TARGET_WRITE
+    column_list = ("pool_id", "employee", "period", "hours")
+    column_filters = ("pool_id", "employee_id", "period")
+    form_columns = ("pool_id", "employee", "period", "hours")
+
+    def on_model_change(self, form, model, is_created):
+        if ledger.valid_period(model.period) is None:
+            raise BusinessError({"period": [_l("A period is written yyyymm, e.g. 202611.")]})
+
+
+class PoolEntryView(BanyanModelView):
+    permission = PLAN_READ
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+    column_list = ("id", "pool_id", "business_date", "period", "kind", "sale_id", "rule_id", "amount")
+    column_filters = ("pool_id", "period", "kind")
+    column_default_sort = ("id", True)
 
 
 class TargetView(BanyanModelView):
@@ -254,5 +292,8 @@ def views():
         AssignmentView(CommissionAssignment, name=_l("Plan assignments"), category=cat,
                        endpoint="commissions_assignments"),
         SplitView(CommissionSplit, name=_l("Splits"), category=cat, endpoint="commissions_splits"),
+        PoolView(CommissionPool, name=_l("Team pools"), category=cat, endpoint="commissions_pools"),
+        PoolHoursView(CommissionPoolHours, name=_l("Pool hours"), category=cat, endpoint="commissions_pool_hours"),
+        PoolEntryView(CommissionPoolEntry, name=_l("Pool ledger"), category=cat, endpoint="commissions_pool_ledger"),
         PolicyView(CommissionPolicy, name=_l("Commission policy"), category=cat, endpoint="commissions_policy"),
     ]

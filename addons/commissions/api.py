@@ -21,10 +21,10 @@ from core.i18n import gettext, lazy_gettext as _l
 from core.models import Employee, Product, ProductCategory, Store
 from core.web import db_session
 
-from . import config, reports, statements
+from . import config, pools, reports, statements
 from . import schemas as S
-from .models import (CommissionAssignment, CommissionLine, CommissionPlan, CommissionSplit, CommissionStatement,
-                     CommissionTarget)
+from .models import (CommissionAssignment, CommissionLine, CommissionPlan, CommissionPool, CommissionSplit,
+                     CommissionStatement, CommissionTarget)
 from .permissions import ADJUST, APPROVE, LINE_READ, OWN_READ, PAY, PLAN_READ, PLAN_WRITE, TARGET_WRITE
 
 blp = Blueprint("commissions", __name__, url_prefix="", description="Commission plans, lines, targets and statements")
@@ -167,6 +167,60 @@ def get_attainment(args):
     out = statements.attainment(s, emp_id, args.get("period"))
     out.update(statements.balance(s, emp_id))
     return out
+
+
+@blp.route("/pools", methods=["GET"])
+@requires(PLAN_READ)
+@blp.response(200, S.PoolOut(many=True))
+@blp.paginate()
+def list_pools(pagination_parameters):
+    """Team pools of the stores you see."""
+    stmt = select(CommissionPool).options(selectinload(CommissionPool.members)).order_by(CommissionPool.code)
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+@blp.route("/pools", methods=["POST"])
+@requires(TARGET_WRITE)
+@blp.arguments(S.PoolIn)
+@blp.response(201, S.PoolOut)
+def create_pool(data):
+    """A team pool of a store: it earns on the store's sales by the plan's rules; each
+    period's total is shared among the members (equal, by hours, fixed shares)."""
+    s = db_session()
+    ref_visible(Store, data["store_id"], "store_id")
+    ref_visible(CommissionPlan, data["plan_id"], "plan_id")
+    for i, m in enumerate(data["members"]):
+        ref_visible(Employee, m["employee_id"], f"members.{i}.employee_id")
+    with transaction(s):
+        pool = pools.create_pool(s, data["code"], data["name"], data["store_id"], data["plan_id"], data["split_mode"],
+                                 data["valid_from"], [(m["employee_id"], m["share"]) for m in data["members"]],
+                                 valid_to=data["valid_to"])
+    return pool
+
+
+@blp.route("/pools/<int:pool_id>/hours", methods=["PUT"])
+@requires(TARGET_WRITE)
+@blp.arguments(S.PoolHoursIn)
+@blp.response(204)
+def put_pool_hours(data, pool_id):
+    """Record a member's hours for a period (the ``hours`` mode)."""
+    s = db_session()
+    get_visible(CommissionPool, pool_id)
+    with transaction(s):
+        pools.set_hours(s, pool_id, data["employee_id"], data["period"], data["hours"])
+
+
+@blp.route("/pools/<int:pool_id>/settle", methods=["POST"])
+@requires(APPROVE)
+@blp.arguments(S.PeriodIn)
+@blp.response(200, S.PoolSettleOut)
+def settle_pool(data, pool_id):
+    """Share a period of the pool out to its members (once; 422 ``period`` the second time)."""
+    s = db_session()
+    get_visible(CommissionPool, pool_id)
+    with transaction(s):
+        total = pools.settle(s, pool_id, data["period"])
+    return {"pool_id": pool_id, "period": data["period"], "total": total}
 
 
 # --- the ledger and statements -----------------------------------------------------------------

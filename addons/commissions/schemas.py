@@ -8,7 +8,7 @@ from core.errors import coded
 from core.i18n import lazy_gettext as _l
 from core.labels import EMPLOYEE_ROLE
 
-from .models import BASES, LEVELS, LINE_KINDS, STATEMENT_STATES, TIER_MODES
+from .models import BASES, LEVELS, LINE_KINDS, POOL_MODES, STATEMENT_STATES, TIER_MODES
 
 MONEY = dict(as_string=True, places=2)
 
@@ -266,3 +266,48 @@ class WhatIfRowOut(Schema):
     actual = fields.Decimal(**MONEY)
     simulated = fields.Decimal(**MONEY)
     difference = fields.Decimal(**MONEY)
+
+
+class PoolMemberIn(Input):
+    employee_id = Id(required=True)
+    share = DecimalIn(0, 100, False, high_inclusive=True, places=4, load_default=None, allow_none=True)
+
+
+class PoolIn(Input):
+    code = Str(max=32, min=1, required=True)
+    name = Str(max=120, min=1, required=True)
+    store_id = Id(required=True)
+    plan_id = Id(required=True)
+    split_mode = Choice(POOL_MODES, load_default="equal")
+    valid_from = SafeDate(required=True)
+    valid_to = SafeDate(load_default=None, allow_none=True)
+    members = fields.List(fields.Nested(PoolMemberIn), required=True, validate=validate.Length(min=1, max=100))
+
+
+class PoolMemberOut(Schema):
+    employee_id = fields.Int()
+    share = fields.Decimal(as_string=True, allow_none=True)
+
+
+class PoolOut(Schema):
+    id = fields.Int()
+    code = fields.Str()
+    name = fields.Str()
+    store_id = fields.Int()
+    plan_id = fields.Int()
+    split_mode = fields.Str()
+    valid_from = fields.Date()
+    valid_to = fields.Date(allow_none=True)
+    members = fields.List(fields.Nested(PoolMemberOut))
+
+
+class PoolHoursIn(Input):
+    employee_id = Id(required=True)
+    period = Period(required=True)
+    hours = DecimalIn(0, 744, places=2, high_inclusive=True, required=True)
+
+
+class PoolSettleOut(Schema):
+    pool_id = fields.Int()
+    period = fields.Int()
+    total = fields.Decimal(**MONEY)

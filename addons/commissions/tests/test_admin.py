@@ -26,7 +26,9 @@ def test_pages_render(admin_app, session, make, shop):
     for url in ("/admin/commissions_desk/?period=202610", "/admin/commissions_statements/",
                 "/admin/commissions_lines/", "/admin/commissions_targets/", "/admin/commissions_plans/",
                 "/admin/commissions_plans/new/", "/admin/commissions_rules/", "/admin/commissions_assignments/",
-                "/admin/commissions_splits/", "/admin/commissions_splits/new/", "/admin/commissions_policy/"):
+                "/admin/commissions_splits/", "/admin/commissions_splits/new/", "/admin/commissions_policy/",
+                "/admin/commissions_pools/", "/admin/commissions_pools/new/", "/admin/commissions_pool_hours/",
+                "/admin/commissions_pool_ledger/"):
         assert client.get(url).status_code == 200, url
     html = client.get("/admin/commissions_desk/?period=202610").get_data(as_text=True)
     assert shop.clerks[0].name in html and "<svg" in html

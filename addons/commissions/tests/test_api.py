@@ -112,3 +112,25 @@ def test_payroll_export_and_whatif(api, session, make, shop):
                     json={"period": 202610, "replace": [{"plan_id": shop.plan.id, "with_plan_id": richer.id}]})
     assert resp.status_code == 200 and resp.json == [
         {"employee_id": shop.clerks[0].id, "actual": "1.00", "simulated": "2.00", "difference": "1.00"}]
+
+
+def test_pool_api(api, session, make, shop):
+    hq = make.user()
+    plan = svc.create_plan(session, "TEAMP", "Team", rules_=[{"basis": "net_pct", "rate": Decimal("1")}])
+    a, b = shop.clerks[:2]
+    resp = api.post("/api/v1/commissions/pools", user=hq, json={
+        "code": "T1", "name": "Team", "store_id": shop.store.id, "plan_id": plan.id, "split_mode": "hours",
+        "valid_from": "2020-01-01", "members": [{"employee_id": a.id}, {"employee_id": b.id}]})
+    assert resp.status_code == 201, resp.json
+    pid = resp.json["id"]
+    sell(session, shop.store, [(shop.products[0], 10, a)], at=OCT)
+    resp = api.post(f"/api/v1/commissions/pools/{pid}/settle", user=hq, json={"period": 202610})
+    assert resp.status_code == 422 and "hours" in str(resp.json)
+    for emp, h in ((a, "30"), (b, "10")):
+        resp = api.request("PUT", f"/api/v1/commissions/pools/{pid}/hours", user=hq,
+                           json={"employee_id": emp.id, "period": 202610, "hours": h})
+        assert resp.status_code == 204, resp.json
+    resp = api.post(f"/api/v1/commissions/pools/{pid}/settle", user=hq, json={"period": 202610})
+    assert resp.status_code == 200 and resp.json["total"] == "1.00"
+    lines = api.get("/api/v1/commissions/lines?kind=pool", user=hq).json
+    assert sorted((r["employee_id"], r["amount"]) for r in lines) == sorted([(a.id, "0.75"), (b.id, "0.25")])
