@@ -347,11 +347,12 @@ class CommissionLine(IdPk, Base):
     __scope_column__ = ""  # own rows or the scope's stores: permissions.RECORD_RULES
 
     __tablename__ = "commissions_line"
-    __table_args__ = (Index("ix_commissions_line_emp_period", "employee_id", "period"),
+    # indexes kept few: every sale writes several lines (see bench/README.md, commissions)
+    __table_args__ = (Index("ix_commissions_line_emp_period", "employee_id", "period", "statement_id"),
                       Index("ix_commissions_line_period_stmt", "period", "statement_id"))
     key: Mapped[str] = mapped_column(String(80), unique=True)
     employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"))
-    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"))
     period: Mapped[int] = mapped_column(Integer)
     business_date: Mapped[date] = mapped_column(Date)
     posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -371,7 +372,7 @@ class CommissionLine(IdPk, Base):
     share_pct: Mapped[Decimal] = mapped_column(Numeric(7, 4), default=Decimal("100"))
     due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
-    statement_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_statement.id"), index=True)
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_statement.id"))
     reason: Mapped[str | None] = mapped_column(String(255))
     employee = relationship("Employee")
     store = relationship("Store")

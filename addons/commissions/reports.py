@@ -79,9 +79,10 @@ def invariant_breaches(session) -> list[tuple[str, str, list]]:
     reversals exceed them."""
     out = []
     L, S = CommissionLine, CommissionStatement
-    attached = (select(func.coalesce(func.sum(L.amount), 0)).where(L.statement_id == S.id).scalar_subquery())
-    bad = list(session.execute(select(S.id).where(S.state.in_(ledger.SETTLED), S.total != attached)
-                               .execution_options(**_U)).scalars())
+    sums = (select(L.statement_id.label("sid"), func.sum(L.amount).label("amount"))
+            .where(L.statement_id.is_not(None)).group_by(L.statement_id).subquery())
+    bad = list(session.execute(select(S.id).outerjoin(sums, sums.c.sid == S.id).where(
+        S.state.in_(ledger.SETTLED), S.total != func.coalesce(sums.c.amount, 0)).execution_options(**_U)).scalars())
     if bad:
         out.append(("commissions.statement_total", "settled statement total differs from its lines", bad))
     orphans = list(session.execute(select(L.id).join(S, and_(S.employee_id == L.employee_id, S.period == L.period))

@@ -248,7 +248,8 @@ def _settle(session, st: CommissionStatement, user) -> CommissionStatement:
     session.execute(update(L).where(L.c.employee_id == st.employee_id, L.c.period == st.period,
                                     L.c.statement_id.is_(None)).values(statement_id=st.id)
                     .execution_options(synchronize_session=False, **_U))
-    total = session.execute(select(func.coalesce(func.sum(L.c.amount), 0)).where(L.c.statement_id == st.id)).scalar()
+    total = session.execute(select(func.coalesce(func.sum(L.c.amount), 0)).where(
+        L.c.employee_id == st.employee_id, L.c.period == st.period, L.c.statement_id == st.id)).scalar()
     st.total = money(Decimal(total or 0))
     st.state = "approved"
     st.approved_at = utcnow()
@@ -332,7 +333,6 @@ def balance(session, employee_id: int) -> dict:
 
 def statement_lines(session, st: CommissionStatement) -> list[CommissionLine]:
     """The lines of a statement: attached ones, or for a draft those it would take now."""
-    cond = (CommissionLine.statement_id == st.id) if st.state != "draft" else and_(
-        CommissionLine.employee_id == st.employee_id, CommissionLine.period == st.period,
-        CommissionLine.statement_id.is_(None))
+    cond = and_(CommissionLine.employee_id == st.employee_id, CommissionLine.period == st.period,
+                CommissionLine.statement_id == st.id if st.state != "draft" else CommissionLine.statement_id.is_(None))
     return list(session.execute(select(CommissionLine).where(cond).order_by(CommissionLine.id)).scalars())

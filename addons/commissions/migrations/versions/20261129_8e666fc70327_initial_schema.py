@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ec20a791a047
+Revision ID: 8e666fc70327
 Revises: 
-Create Date: 2026-11-29 18:20:34.093121
+Create Date: 2026-11-29 18:25:39.516578
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import core.codes
 
 
-revision = 'ec20a791a047'
+revision = '8e666fc70327'
 down_revision = None
 branch_labels = ('commissions',)
 depends_on = 'core'
@@ -297,13 +297,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('key', name=op.f('uq_commissions_line_key'))
     )
     with op.batch_alter_table('commissions_line', schema=None) as batch_op:
-        batch_op.create_index('ix_commissions_line_emp_period', ['employee_id', 'period'], unique=False)
+        batch_op.create_index('ix_commissions_line_emp_period', ['employee_id', 'period', 'statement_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_commissions_line_origin_id'), ['origin_id'], unique=False)
         batch_op.create_index('ix_commissions_line_period_stmt', ['period', 'statement_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_commissions_line_sale_id'), ['sale_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_commissions_line_sale_line_id'), ['sale_line_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_commissions_line_statement_id'), ['statement_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_commissions_line_store_id'), ['store_id'], unique=False)
 
     op.create_table('commissions_pool_entry',
     sa.Column('key', sa.String(length=80), nullable=False),
@@ -345,8 +343,6 @@ def downgrade() -> None:
 
     op.drop_table('commissions_pool_entry')
     with op.batch_alter_table('commissions_line', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_commissions_line_store_id'))
-        batch_op.drop_index(batch_op.f('ix_commissions_line_statement_id'))
         batch_op.drop_index(batch_op.f('ix_commissions_line_sale_line_id'))
         batch_op.drop_index(batch_op.f('ix_commissions_line_sale_id'))
         batch_op.drop_index('ix_commissions_line_period_stmt')
