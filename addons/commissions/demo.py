@@ -1,7 +1,7 @@
 """Demo data of commissions (``banyan demo``): a chain plan (2% of net sales, 5% on a chosen
 category, 1.50 per unit on one product, 20% of margin on another), a store-manager override
 plan (0.5%), a region plan (0.2%), targets with marginal tiers for the clerks, a 60/40 split,
-and the commission lines of the sales the kernel's demo already made (posted as the checkout
+a team pool (0.3% shared equally by the first store's clerks) and the commission lines of the sales the kernel's demo already made (posted as the checkout
 would have)."""
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def load(session, demo) -> None:
         if len(staff) >= 2:
             create_split(session, store_id, start, [(staff[0].id, 60), (staff[1].id, 40)], note="柜组合作")
             break
+    if by_store:
+        from .pools import create_pool
+
+        team = create_plan(session, "DEMO-TEAM", "柜组公佣", rules_=[{"basis": "net_pct", "rate": Decimal("0.3")}])
+        store_id, staff = next(iter(by_store.items()))
+        create_pool(session, "DEMO-POOL", "一楼柜组", store_id, team.id, "equal", start, [(e.id, None) for e in staff])
     sales = session.execute(select(Sale).where(Sale.kind == "sale", Sale.state == "confirmed").order_by(Sale.id)
                             .limit(max(50, int(2000 * demo.scale)))).scalars()
     for sale in sales:
