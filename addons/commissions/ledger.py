@@ -4,22 +4,23 @@ Invariants (``reports.invariant_breaches`` checks them):
 - every line is posted once: its ``key`` is unique (``s:<sale line>:<level>:<employee>``
   for a sale, ``r:<refund line>:<original commission line>`` for a reversal,
   ``t:<employee>:<period>`` for a tier bonus); a replay posts nothing;
-- a line's period is never one whose statement for that employee is approved or paid: a
-  line aimed at such a period goes into the next period that is still open for the employee
-  (so a paid statement never changes, and a correction is never lost);
+- a line's period is after the employee's ``settled_through`` (the latest period with an
+  approved or paid statement): a line aimed at it or before goes into the period after it
+  (so a settled statement never changes, and a correction is never lost);
 - an approved or paid statement's ``total`` is the sum of the lines attached to it, and
   every line of its employee and period is attached to it.
 
-Locking: posting lines takes the employees' ``commissions_account`` rows ``FOR SHARE``
-(postings for the same employee run side by side) and settling a statement takes the row
-``FOR UPDATE``: a statement is never approved between a posting's choice of period and its
-insert. Rows are locked in employee id order (no deadlock). SQLite serialises writers.
+Locking: posting lines takes the employees' ``commissions_account`` rows ``FOR SHARE`` and
+reads ``settled_through`` from them in the same statement (postings for the same employee
+run side by side); approving a statement takes the row ``FOR UPDATE`` and moves
+``settled_through``: a statement is never approved between a posting's choice of period and
+its insert. Rows are locked in employee id order (no deadlock). SQLite serialises writers.
 """
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -88,56 +89,33 @@ def lock_accounts(session, employee_ids, exclusive: bool = False) -> None:
     session.execute(stmt.where(CommissionAccount.employee_id.in_(missing)))
 
 
-def settled_periods(session, employee_ids, from_period: int) -> dict[int, set[int]]:
-    """``{employee_id: {periods}}`` whose statement is approved or paid, from ``from_period``."""
-    out: dict[int, set[int]] = {}
-    if not employee_ids:
-        return out
-    for emp, period in session.execute(
-            select(CommissionStatement.employee_id, CommissionStatement.period)
-            .where(CommissionStatement.employee_id.in_(sorted(set(employee_ids))),
-                   CommissionStatement.period >= from_period, CommissionStatement.state.in_(SETTLED))
-            .execution_options(**_U)):
-        out.setdefault(emp, set()).add(period)
-    return out
+_A = CommissionAccount.__table__
+#: built once (every sale runs it), sent on the connection: no ORM execute layer. The row
+#: lock is taken before ``settled_through`` is read: a posting that waited for an approval
+#: reads the row as the approval left it (PostgreSQL re-reads a locked row once it is free)
+_LOCK_SETTLED = (select(_A.c.employee_id, _A.c.settled_through)
+                 .where(_A.c.employee_id.in_(bindparam("ids", expanding=True))).order_by(_A.c.employee_id)
+                 .with_for_update(read=True))
 
 
-_A, _S = CommissionAccount.__table__, CommissionStatement.__table__
-#: built once (every sale runs it), sent on the connection: no ORM execute layer
-_LOCK_SETTLED = (
-    select(_A.c.employee_id, _S.c.period).select_from(_A.outerjoin(_S, and_(
-        _S.c.employee_id == _A.c.employee_id, _S.c.period >= bindparam("from_period"), _S.c.state.in_(SETTLED))))
-    .where(_A.c.employee_id.in_(bindparam("ids", expanding=True))).order_by(_A.c.employee_id)
-    .with_for_update(read=True, of=_A))
-
-
-def _locked_settled(session, ids, from_period):
-    return list(session.connection().execute(_LOCK_SETTLED, {"ids": list(ids), "from_period": from_period}).all())
-
-
-def lock_for_posting(session, employee_ids, from_period: int) -> dict[int, set[int]]:
-    """:func:`lock_accounts` (shared) and :func:`settled_periods` in one statement: locks the
-    accounts ``FOR SHARE`` (creating missing ones) and returns ``{employee_id: {periods}}``
-    settled from ``from_period``."""
+def lock_for_posting(session, employee_ids) -> dict[int, int | None]:
+    """Lock the accounts of ``employee_ids`` ``FOR SHARE`` (creating missing ones) and
+    return ``{employee_id: settled_through}`` (one statement when every account exists)."""
     ids = sorted(set(employee_ids))
-    rows = _locked_settled(session, ids, from_period)
-    missing = set(ids) - {e for e, _p in rows}
+    conn = session.connection()
+    rows = dict(conn.execute(_LOCK_SETTLED, {"ids": ids}).all())
+    missing = [i for i in ids if i not in rows]
     if missing:
         lock_accounts(session, missing)
-        rows += _locked_settled(session, sorted(missing), from_period)
-    out: dict[int, set[int]] = {}
-    for emp, period in rows:
-        if period is not None:
-            out.setdefault(emp, set()).add(period)
-    return out
+        rows.update(dict(session.connection().execute(_LOCK_SETTLED, {"ids": missing}).all()))
+    return rows
 
 
-def open_period(settled: dict[int, set[int]], employee_id: int, period: int) -> int:
-    """``period``, or the first later one whose statement for the employee is not settled."""
-    taken = settled.get(employee_id)
-    while taken and period in taken:
-        period = next_period(period)
-    return period
+def open_period(settled: dict, employee_id: int, period: int) -> int:
+    """``period``, or the period after the employee's ``settled_through`` when ``period`` is
+    not after it."""
+    through = settled.get(employee_id)
+    return next_period(through) if through is not None and period <= through else period
 
 
 def post(session, rows: list[dict]) -> int:
@@ -146,7 +124,7 @@ def post(session, rows: list[dict]) -> int:
     settled periods, and skips keys already posted. Returns the number of rows posted."""
     if not rows:
         return 0
-    settled = lock_for_posting(session, {r["employee_id"] for r in rows}, min(r["period"] for r in rows))
+    settled = lock_for_posting(session, {r["employee_id"] for r in rows})
     now = utcnow()
     for r in rows:
         r["period"] = open_period(settled, r["employee_id"], r["period"])

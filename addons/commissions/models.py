@@ -300,11 +300,14 @@ class CommissionTarget(IdPk, StoreScoped, Timestamps, Base):
 
 class CommissionAccount(Base):
     """One row per employee, the lock that orders postings and settlements (no balance is
-    stored here: balances are sums over ``commissions_line``)."""
+    stored here: balances are sums over ``commissions_line``). ``settled_through`` is the
+    latest period with an approved or paid statement: a line aimed at it or before goes into
+    the period after it (written by the approval, read by postings under the row lock)."""
     __audit__ = False
 
     __tablename__ = "commissions_account"
     employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id", ondelete="CASCADE"), primary_key=True)
+    settled_through: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

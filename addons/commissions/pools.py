@@ -66,7 +66,9 @@ def _post(session, rows: list[dict]) -> int:
     settled = _lock(session, {r["pool_id"] for r in rows})
     now = utcnow()
     for r in rows:
-        r["period"] = ledger.open_period(settled, r["pool_id"], r["period"])
+        taken = settled.get(r["pool_id"], set())
+        while r["period"] in taken:
+            r["period"] = ledger.next_period(r["period"])
         r.setdefault("posted_at", now)
         for k in ("sale_id", "sale_line_id", "origin_id", "rule_id"):
             r.setdefault(k, None)

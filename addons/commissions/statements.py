@@ -27,7 +27,7 @@ from core.models import Employee
 from core.models.approval import ApprovalRequest
 
 from . import ledger, rules
-from .models import CommissionLine, CommissionPolicy, CommissionStatement, CommissionTarget
+from .models import CommissionAccount, CommissionLine, CommissionPolicy, CommissionStatement, CommissionTarget
 
 APPROVE_ACTION = "commissions.statement.approve"
 HUNDRED = Decimal("100")
@@ -251,6 +251,8 @@ def _settle(session, st: CommissionStatement, user) -> CommissionStatement:
     total = session.execute(select(func.coalesce(func.sum(L.c.amount), 0)).where(
         L.c.employee_id == st.employee_id, L.c.period == st.period, L.c.statement_id == st.id)).scalar()
     st.total = money(Decimal(total or 0))
+    acc = session.get(CommissionAccount, st.employee_id)
+    acc.settled_through = max(acc.settled_through or 0, st.period)
     st.state = "approved"
     st.approved_at = utcnow()
     st.approved_by_id = getattr(user, "id", None)

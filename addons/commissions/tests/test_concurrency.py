@@ -123,3 +123,64 @@ def test_concurrent_double_refund_claws_back_once(rt):
         assert svc.balance(s, clerk_id) == {"paid": Decimal("3.00"), "approved": Decimal("0.00"),
                                             "open": Decimal("-3.00"), "earned": Decimal("0.00")}
         assert svc.invariant_breaches(s) == []
+
+
+class SlowApproval:
+    """Holds the approval (and its exclusive account lock) open after its tier line."""
+
+    def __init__(self):
+        self.posted = threading.Event()
+
+    @hookimpl
+    def commissions_lines_posted(self, session, line_ids):
+        if threading.current_thread().name == "approver":
+            self.posted.set()
+            time.sleep(0.5)
+
+
+def test_posting_racing_an_approval_moves_to_the_next_period(rt, register_plugin):
+    """The other order: the approval holds the account when the sale comes; the sale waits,
+    then sees the period settled and books into the next one."""
+    with rt.session() as s, transaction(s):
+        make = Factories(s)
+        store = make.store()
+        clerk = make.employee(store=store, role="clerk")
+        product = make.product(price="10.00")
+        plan = svc.create_plan(s, "RACE3", "RACE3", tier_mode="whole", rules_=[{"basis": "net_pct", "rate": Decimal("10")}],
+                               tiers=[{"from_pct": Decimal("0"), "rate": Decimal("1")}])
+        svc.assign_plan(s, plan.id, date(2020, 1, 1), employee_id=clerk.id)
+        svc.set_target(s, clerk.id, 202610, "100.00")
+        sell(s, store, [(product, 3, clerk)], at=OCT)
+        svc.prepare_statements(s, 202610)
+        st_id = s.execute(select(CommissionStatement.id).where(CommissionStatement.employee_id == clerk.id)).scalar()
+        ids = (store.id, clerk.id, product.id)
+    slow = SlowApproval()
+    register_plugin(slow)
+    errors, late = [], []
+
+    def approve():
+        try:
+            with rt.session() as s, transaction(s):
+                svc.approve_statement(s, st_id)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def post():
+        slow.posted.wait(10)
+        try:
+            with rt.session() as s, transaction(s):
+                late.append(sell(s, s.get(Store, ids[0]), [(s.get(Product, ids[2]), 2, s.get(Employee, ids[1]))],
+                                 at=datetime(2026, 10, 20, 4)).id)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve, name="approver"), threading.Thread(target=post, name="seller")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    with rt.session() as s:
+        periods = s.execute(select(CommissionLine.period).where(CommissionLine.sale_id == late[0])).scalars().all()
+        assert periods == [202611]
+        assert svc.invariant_breaches(s) == []

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 8e666fc70327
+Revision ID: 31e57af943ee
 Revises: 
-Create Date: 2026-11-29 18:25:39.516578
+Create Date: 2026-11-29 18:32:13.741483
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import core.codes
 
 
-revision = '8e666fc70327'
+revision = '31e57af943ee'
 down_revision = None
 branch_labels = ('commissions',)
 depends_on = 'core'
@@ -105,6 +105,7 @@ def upgrade() -> None:
 
     op.create_table('commissions_account',
     sa.Column('employee_id', sa.Integer(), nullable=False),
+    sa.Column('settled_through', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['employee_id'], ['core_employee.id'], name=op.f('fk_commissions_account_employee_id_core_employee'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('employee_id', name=op.f('pk_commissions_account'))
