@@ -18,7 +18,7 @@ from core.api.visible import get_visible, ref_visible, scope_store_ids
 from core.db import transaction
 from core.errors import BusinessError, Forbidden
 from core.i18n import gettext, lazy_gettext as _l
-from core.models import Employee, Product, ProductCategory, Store
+from core.models import Employee, Product, ProductCategory, SaleLine, Store
 from core.web import db_session
 
 from . import config, pools, reports, statements
@@ -233,9 +233,11 @@ def settle_pool(data, pool_id):
 def list_lines(args, pagination_parameters):
     """Commission lines you may see, newest first (filters: employee, period, sale, kind)."""
     stmt = select(CommissionLine).order_by(CommissionLine.id.desc())
-    for col in ("employee_id", "period", "sale_id", "kind"):
+    for col in ("employee_id", "period", "kind"):
         if args.get(col):
             stmt = stmt.where(getattr(CommissionLine, col) == args[col])
+    if args.get("sale_id"):  # a sale's or a refund's lines, through their sale lines (indexed)
+        stmt = stmt.where(CommissionLine.sale_line_id.in_(select(SaleLine.id).where(SaleLine.sale_id == args["sale_id"])))
     return paginate_select(db_session(), stmt, pagination_parameters)
 
 

@@ -83,8 +83,10 @@ def sale_rows(session, sale, cfg=None) -> list[dict]:
         category_id, cost = products[line.product_id]
         chain = rules.ancestors(cfg, category_id)
         net = Decimal(line.total)
+        # every column of the ledger row (``ledger.post(..., complete=True)`` copies nothing)
         common = {"store_id": store_id, "period": period, "business_date": day, "sale_id": sale.id,
-                  "sale_line_id": line.id, "product_id": line.product_id, "qty": Decimal(line.qty)}
+                  "sale_line_id": line.id, "product_id": line.product_id, "qty": Decimal(line.qty),
+                  "origin_id": None, "statement_id": None, "reason": None}
         credited = line.clerk_id or sale.cashier_id
         if credited and "seller" in cfg.levels:
             emp = cfg.employees.get(credited)  # an inactive employee earns nothing
@@ -110,7 +112,8 @@ def sale_rows(session, sale, cfg=None) -> list[dict]:
             out.append({**common, "key": f"s:{line.id}:{level}:{emp.id}", "employee_id": emp.id, "kind": "sale",
                         "level": level, "plan_id": plan.id, "rule_id": rule.id if rule else None,
                         "basis": rule.basis if rule else None, "rate": Decimal(rule.rate) if rule else ZERO,
-                        "base_amount": money(base), "sales_amount": net, "amount": amount, "due": amount})
+                        "base_amount": money(base), "share_pct": rules.HUNDRED, "sales_amount": net,
+                        "amount": amount, "due": amount})
     return out
 
 
@@ -118,7 +121,7 @@ def post_sale(session, sale) -> int:
     """Write the commission lines of confirmed ``sale`` (``on_sale_confirmed``) and its team
     pool's entries (``pools``); returns the number of commission lines written (0 on a replay)."""
     cfg = rules.config(session)
-    n = ledger.post(session, sale_rows(session, sale, cfg))
+    n = ledger.post(session, sale_rows(session, sale, cfg), complete=True)
     if cfg.pools and sale.kind == "sale":
         from . import pools
 

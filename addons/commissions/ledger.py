@@ -118,21 +118,23 @@ def open_period(settled: dict, employee_id: int, period: int) -> int:
     return next_period(through) if through is not None and period <= through else period
 
 
-def post(session, rows: list[dict]) -> int:
+def post(session, rows: list[dict], complete: bool = False) -> int:
     """Insert ledger ``rows`` (dicts of ``commissions_line`` columns, each with its ``key``
     and its aimed ``period``): locks the employees' accounts (shared), moves each row past
-    settled periods, and skips keys already posted. Returns the number of rows posted."""
+    settled periods, and skips keys already posted; ``complete``: every row already has every
+    column (the sale path), else missing ones get their defaults. Returns the number posted."""
     if not rows:
         return 0
     settled = lock_for_posting(session, {r["employee_id"] for r in rows})
     now = utcnow()
     for r in rows:
-        r["period"] = open_period(settled, r["employee_id"], r["period"])
+        if settled.get(r["employee_id"]) is not None:
+            r["period"] = open_period(settled, r["employee_id"], r["period"])
         r.setdefault("posted_at", now)
     dialect = session.get_bind().dialect.name
     conn = session.connection()
     if dialect in _UPSERT:
-        ids = [i for (i,) in conn.execute(_UPSERT[dialect], _fill(rows)).all()]
+        ids = [i for (i,) in conn.execute(_UPSERT[dialect], rows if complete else _fill(rows)).all()]
     else:  # no ON CONFLICT here: leave out the keys already posted
         done = set(session.execute(select(_LINES.c.key).where(_LINES.c.key.in_([r["key"] for r in rows]))).scalars())
         rows = [r for r in rows if r["key"] not in done]

@@ -350,9 +350,9 @@ class CommissionLine(IdPk, Base):
     __scope_column__ = ""  # own rows or the scope's stores: permissions.RECORD_RULES
 
     __tablename__ = "commissions_line"
-    # indexes kept few: every sale writes several lines (see bench/README.md, commissions)
-    __table_args__ = (Index("ix_commissions_line_emp_period", "employee_id", "period", "statement_id"),
-                      Index("ix_commissions_line_period_stmt", "period", "statement_id"))
+    # few indexes: every sale writes several lines (bench/README.md, "Commissions"); a sale's
+    # lines are found through their sale lines (``sale_line_id``), a period's by a scan (monthly)
+    __table_args__ = (Index("ix_commissions_line_emp_period", "employee_id", "period", "statement_id"),)
     key: Mapped[str] = mapped_column(String(80), unique=True)
     employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"))
@@ -361,7 +361,7 @@ class CommissionLine(IdPk, Base):
     posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(10))
     level: Mapped[str] = mapped_column(String(16), default="seller")
-    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"), index=True)
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"))
     sale_line_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_line.id"), index=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("core_product.id"))
     origin_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_line.id"), index=True)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, select
 
 from core.db import ZERO, money
-from core.models import Employee, Sale, Store
+from core.models import Employee, Sale, SaleLine, Store
 
 from . import attribution, ledger, rules
 from .models import CommissionLine, CommissionStatement
@@ -67,9 +67,9 @@ def totals_by_day(session, days: int = 30, store_ids=None) -> list[tuple]:
 def on_customer_sales(session, customer_id: int) -> Decimal:
     """Commission standing on the sales and refunds of one customer (0 after a full
     refund of everything they bought): the customer's figure for the symmetry check."""
-    v = session.execute(select(func.coalesce(func.sum(CommissionLine.amount), 0)).join(
-        Sale, Sale.id == CommissionLine.sale_id).where(Sale.customer_id == customer_id)
-        .execution_options(**_U)).scalar()
+    lines = select(SaleLine.id).join(Sale, Sale.id == SaleLine.sale_id).where(Sale.customer_id == customer_id)
+    v = session.execute(select(func.coalesce(func.sum(CommissionLine.amount), 0)).where(
+        CommissionLine.sale_line_id.in_(lines)).execution_options(**_U)).scalar()
     return money(Decimal(v or 0))
 
 
@@ -130,13 +130,14 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     if sale_ids:
         L = CommissionLine
         origin = L.__table__.alias("o")
+        of_sales = select(SaleLine.id).where(SaleLine.sale_id.in_(sale_ids))
         for emp, amount in session.execute(
-                select(L.employee_id, func.sum(L.amount)).where(L.sale_id.in_(sale_ids)).group_by(L.employee_id)
-                .execution_options(**_U)):
+                select(L.employee_id, func.sum(L.amount)).where(L.sale_line_id.in_(of_sales), L.kind == "sale")
+                .group_by(L.employee_id).execution_options(**_U)):
             actual[emp] = money(Decimal(amount or 0))
         for emp, amount in session.execute(
                 select(L.employee_id, func.sum(L.amount)).join(origin, origin.c.id == L.origin_id)
-                .where(origin.c.sale_id.in_(sale_ids)).group_by(L.employee_id).execution_options(**_U)):
+                .where(origin.c.sale_line_id.in_(of_sales)).group_by(L.employee_id).execution_options(**_U)):
             actual[emp] = actual.get(emp, ZERO) + money(Decimal(amount or 0))
     return [{"employee_id": e, "actual": actual.get(e, ZERO), "simulated": simulated.get(e, ZERO),
              "difference": simulated.get(e, ZERO) - actual.get(e, ZERO)}

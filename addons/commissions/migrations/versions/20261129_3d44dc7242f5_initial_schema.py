@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 31e57af943ee
+Revision ID: 3d44dc7242f5
 Revises: 
-Create Date: 2026-11-29 18:32:13.741483
+Create Date: 2026-11-29 18:39:42.957324
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import core.codes
 
 
-revision = '31e57af943ee'
+revision = '3d44dc7242f5'
 down_revision = None
 branch_labels = ('commissions',)
 depends_on = 'core'
@@ -300,8 +300,6 @@ def upgrade() -> None:
     with op.batch_alter_table('commissions_line', schema=None) as batch_op:
         batch_op.create_index('ix_commissions_line_emp_period', ['employee_id', 'period', 'statement_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_commissions_line_origin_id'), ['origin_id'], unique=False)
-        batch_op.create_index('ix_commissions_line_period_stmt', ['period', 'statement_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_commissions_line_sale_id'), ['sale_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_commissions_line_sale_line_id'), ['sale_line_id'], unique=False)
 
     op.create_table('commissions_pool_entry',
@@ -345,8 +343,6 @@ def downgrade() -> None:
     op.drop_table('commissions_pool_entry')
     with op.batch_alter_table('commissions_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_commissions_line_sale_line_id'))
-        batch_op.drop_index(batch_op.f('ix_commissions_line_sale_id'))
-        batch_op.drop_index('ix_commissions_line_period_stmt')
         batch_op.drop_index(batch_op.f('ix_commissions_line_origin_id'))
         batch_op.drop_index('ix_commissions_line_emp_period')
 
