@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from core.mixins import utcnow
 from core.runtime import hook_of
 
-from .models import CommissionAccount, CommissionLine, CommissionStatement
+from .models import CommissionAccount, CommissionLine
 
 SETTLED = ("approved", "paid")
 _U = {"banyan_unscoped": True}

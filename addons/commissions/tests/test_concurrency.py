@@ -15,7 +15,7 @@ from addons.commissions.models import CommissionLine, CommissionStatement
 from core import hookimpl
 from core.db import transaction
 from core.errors import BusinessError
-from core.models import Employee, Product, Region, Store
+from core.models import Employee, Product, Store
 from core.services.refund import refund
 from core.testing.factories import Factories
 
