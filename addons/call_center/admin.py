@@ -39,7 +39,15 @@ class TicketView(BanyanModelView):
     column_default_sort = ("opened_at", True)
     form_columns = ("subject", "description", "ticket_type", "channel", "priority", "customer", "store", "team",
                     "agent")
-    form_edit_rules = ("subject", "description")
+    #: an existing ticket changes type, priority, assignee and status through its services
+    #: (SLA targets, routing, history), so its edit form only has the texts
+    EDITABLE = ("subject", "description")
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        for name in [n for n in form._fields if n not in self.EDITABLE and n != "csrf_token"]:
+            del form[name]
+        return form
 
     def create_model(self, form):
         from core.web import current_user

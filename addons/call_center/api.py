@@ -42,7 +42,9 @@ def requires_line_token(permission: str):
             plain = request.headers.get(svc_token_header(), "")
             raw = raw_session()
             user = svc.user_for_line_token(raw, plain.strip())
-            raw.rollback()
+            if user is not None:
+                raw.expunge(user)  # a detached snapshot, as the kernel's token cache keeps
+            raw.rollback()  # the lookup is its own short transaction
             if user is None:
                 return _error(401, message=_("A valid telephony token is required (%(header)s).",
                                              header=svc_token_header()))
@@ -53,9 +55,16 @@ def requires_line_token(permission: str):
             return func(*args, **kwargs)
 
         wrapper._banyan_permission = permission
+        wrapper._banyan_test_headers = _line_token_headers
         return wrapper
 
     return decorator
+
+
+def _line_token_headers(session, user) -> dict:
+    """A fresh telephony token of ``user`` as request headers (``AddonChecks`` calls it)."""
+    plain, _row = svc.create_line_token(session, "addon-checks", user.id)
+    return {svc_token_header(): plain}
 
 
 def svc_token_header() -> str:

@@ -135,6 +135,7 @@ class RoutingRule(IdPk, Timestamps, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     team: Mapped[Team | None] = relationship()
     agent = relationship("User", foreign_keys=[agent_id])
+    store = relationship("Store")
 
     def __str__(self) -> str:
         return self.name

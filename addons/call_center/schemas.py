@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from core.api.fields import Choice, Id, Input, Instant, Query, Str, from_column
+from core.api.fields import Choice, Id, Input, Instant, QId, Query, Str, from_column
 
 from .models import CHANNELS, DIRECTIONS, OUTCOMES, PRIORITIES, STATUSES, TICKET_TYPES, Ticket
 
@@ -36,7 +36,7 @@ class AssignIn(Input):
 
 class TicketQuery(Query):
     status = Choice(STATUSES, load_default=None)
-    customer_id = Id(load_default=None)
+    customer_id = QId(load_default=None)
 
 
 class TicketOut(Schema):
