@@ -8,7 +8,8 @@ A ticket that is ``new`` or ``open`` (a ticket ``waiting`` on the customer is pa
   no first response, or ``resolution_due_at``): its priority goes up one step and it is
   reassigned to its team's supervisor (kept when the team has none).
 
-Each level is applied once (``escalation`` only rises), by one INSERT of ``escalated``
+Each level is applied once (``escalation`` only rises; the tickets are locked first, so two
+concurrent runs escalate once), by one INSERT of ``escalated``
 events and one UPDATE of the tickets, whatever their number; the supervisors of the teams
 concerned get one notification each with the count. A second run at the same instant
 changes nothing.
@@ -48,7 +49,14 @@ def run_escalations(session, at: datetime | None = None) -> dict:
     supervisor = select(Team.supervisor_id).where(Team.id == Ticket.team_id).scalar_subquery()
     counts, per_supervisor = {}, {}
     for level in (2, 1):
-        cond = conds[level]
+        # lock the tickets due for this level first: a concurrent run waits here, then finds
+        # them escalated (PostgreSQL re-checks the condition on the locked rows) and does nothing
+        ids = session.execute(select(Ticket.id).where(conds[level]).order_by(Ticket.id)
+                              .with_for_update()).scalars().all()
+        if not ids:
+            counts[level] = 0
+            continue
+        cond = and_(Ticket.id.in_(ids), conds[level])
         rows = session.execute(select(Team.supervisor_id, func.count(Ticket.id))
                                .select_from(Ticket).join(Team, Team.id == Ticket.team_id)
                                .where(cond, Team.supervisor_id.is_not(None))
