@@ -2,15 +2,20 @@
 
 Agents use the kernel's ``agent`` role; this addon adds ``cc_supervisor`` (SLA policies,
 calendars, routing, telephony tokens, reports). Tickets and calls with a store are limited to
-the user's stores by the kernel; their events follow the ticket."""
+the user's stores by the kernel; their events follow the ticket. Teams, telephony tokens and
+routing rules that name a user are shown to a store-limited user only when that user is one
+they see (``core.security.scope.users_of``)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core.contrib import Permission, RecordRule, RoleDef
 from core.i18n import lazy_gettext as _l
 
-from .models import Ticket, TicketEvent
+from core.models import User
+from core.security.scope import users_of
+
+from .models import LineToken, RoutingRule, Team, Ticket, TicketEvent
 
 TICKET_READ = "call_center.ticket.read"
 TICKET_WRITE = "call_center.ticket.write"
@@ -45,4 +50,19 @@ def _events(scope):
     return TicketEvent.ticket_id.in_(select(Ticket.id).where(Ticket.store_id.in_(sorted(scope.store_ids))))
 
 
-RECORD_RULES = (RecordRule(TicketEvent, "call_center_ticket_event_by_ticket_store", _events),)
+def _of_users(column, optional: bool):
+    def where(scope):
+        if scope.unrestricted:
+            return None
+        seen = column.in_(select(User.id).where(users_of(scope)))
+        return or_(column.is_(None), seen) if optional else seen
+    return where
+
+
+RECORD_RULES = (
+    RecordRule(TicketEvent, "call_center_ticket_event_by_ticket_store", _events),
+    # a team led, a token run or a rule assigning to a user outside the scope is not shown
+    RecordRule(Team, "call_center_team_by_supervisor", _of_users(Team.supervisor_id, True)),
+    RecordRule(LineToken, "call_center_line_token_by_user", _of_users(LineToken.user_id, False)),
+    RecordRule(RoutingRule, "call_center_routing_rule_by_agent", _of_users(RoutingRule.agent_id, True)),
+)
