@@ -22,8 +22,8 @@ from core.web import db_session
 
 from . import services as svc
 from .models import CallRecord, Team, Ticket
-from .permissions import CALL_READ, CALL_WRITE, SCREEN_POP, TICKET_READ, TICKET_WRITE, WEBHOOK
-from .schemas import (AssignIn, CallIn, CallOut, EndCallIn, IncomingCallIn, ScreenPopOut, StatusIn, TicketIn,
+from .permissions import CALL_READ, CALL_WRITE, REPORT, SCREEN_POP, TICKET_READ, TICKET_WRITE, WEBHOOK
+from .schemas import (AgentFiguresOut, AssignIn, CallIn, QueueOut, ReportQuery, CallOut, EndCallIn, IncomingCallIn, ScreenPopOut, StatusIn, TicketIn,
                       TicketOut, TicketQuery)
 
 blp = Blueprint("call_center", __name__, description="Call center: tickets, SLAs, calls and the screen-pop")
@@ -215,3 +215,26 @@ def post_end_call(data, call_id):
         ref_visible(Ticket, data.get("ticket_id"), "ticket_id")
         call = svc.end_call(session, call_id, **data)
     return call
+
+
+@blp.route("/queue")
+@requires(TICKET_READ)
+@blp.response(200, QueueOut)
+def get_queue():
+    """The live queue: open tickets you may see by status, breached now, unassigned."""
+    return svc.queue(db_session())
+
+
+@blp.route("/reports/agents")
+@requires(REPORT)
+@blp.arguments(ReportQuery, location="query")
+@blp.response(200, AgentFiguresOut(many=True))
+def get_agent_report(query):
+    """Per agent over the last ``days`` days (default 30): calls, average handling time in
+    seconds, tickets resolved, first-contact resolution and SLA breach rate (fractions)."""
+    from datetime import timedelta
+
+    from core.mixins import utcnow
+
+    now = utcnow()
+    return svc.agent_report(db_session(), now - timedelta(days=query["days"]), now)

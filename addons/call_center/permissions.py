@@ -24,6 +24,7 @@ CALL_WRITE = "call_center.call.write"
 SCREEN_POP = "call_center.screen_pop"
 WEBHOOK = "call_center.telephony.webhook"
 CONFIG = "call_center.config.write"
+REPORT = "call_center.report.read"
 READ = TICKET_READ
 
 SUPERVISOR = "cc_supervisor"
@@ -40,6 +41,7 @@ PERMISSIONS = (
     Permission(CALL_WRITE, _l("Record calls"), STAFF),
     Permission(SCREEN_POP, _l("Open a caller's screen-pop"), STAFF),
     Permission(WEBHOOK, _l("Post incoming calls from the phone system"), STAFF),
+    Permission(REPORT, _l("See the call center's figures per agent"), MANAGERS),
     Permission(CONFIG, _l("Edit SLA policies, calendars, teams, routing and telephony tokens"), MANAGERS),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from core.api.fields import Choice, Id, Input, Instant, QId, Query, Str, from_column
+from core.api.fields import Choice, Id, Input, Instant, QId, QInt, Query, Str, from_column
 
 from .models import CHANNELS, DIRECTIONS, OUTCOMES, PRIORITIES, STATUSES, TICKET_TYPES, Ticket
 
@@ -124,3 +124,22 @@ class ScreenPopOut(Schema):
     open_tickets = fields.List(fields.Nested(PopTicketOut))
     create_customer = fields.Bool()
     call_id = fields.Int(allow_none=True)
+
+
+class ReportQuery(Query):
+    days = QInt(1, 366, load_default=30)
+
+
+class AgentFiguresOut(Schema):
+    agent_id = fields.Int()
+    calls = fields.Int()
+    avg_handling_seconds = fields.Int(allow_none=True)
+    resolved = fields.Int()
+    fcr_rate = fields.Decimal(as_string=True, allow_none=True)
+    breach_rate = fields.Decimal(as_string=True, allow_none=True)
+
+
+class QueueOut(Schema):
+    by_status = fields.Dict(keys=fields.Str(), values=fields.Int())
+    breached = fields.Int()
+    unassigned = fields.Int()

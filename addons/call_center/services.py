@@ -20,6 +20,10 @@ Stable API::
     business_minutes(hours, start, end) -> int;  add_business_minutes(hours, start, minutes) -> datetime
     # escalation (escalation.py)
     run_escalations(session, at=None) -> {"breached": n, "warned": n, "notified": n}
+    # figures (reports.py)
+    queue(session, store_ids=None, at=None) -> {"by_status": {...}, "breached": n, "unassigned": n}
+    agent_report(session, start, end, store_ids=None) -> [{"agent_id", "calls", "avg_handling_seconds",
+                                                          "resolved", "fcr_rate", "breach_rate"}]
     # telephony (calls.py)
     screen_pop(session, user, raw_number) -> dict;  find_caller(session, e164) -> (Customer, Contact)
     record_call(...) -> CallRecord;  end_call(session, call_id, *, outcome, ...) -> CallRecord
@@ -31,6 +35,7 @@ Where the code lives::
     tickets.py         routing, SLA targets, status machine, assignment
     escalation.py      the periodic set-based escalation
     calls.py           telephony tokens, screen-pop, call records
+    reports.py         the live queue and per-agent figures
 """
 from __future__ import annotations
 
@@ -38,9 +43,10 @@ from .business_hours import Hours, add_business_minutes, business_minutes, cn_ho
 from .calls import (create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
                     screen_pop, user_for_line_token)
 from .escalation import run_escalations
+from .reports import agent_report, queue
 from .tickets import TRANSITIONS, assign, create_ticket, open_tickets_of, policy_for, route, set_status, sla_state
 
 __all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "hours_of",
            "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
            "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
-           "open_tickets_of", "policy_for", "route", "set_status", "sla_state"]
+           "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue"]

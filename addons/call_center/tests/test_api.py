@@ -111,3 +111,17 @@ def test_calls_recorded_and_ended(api, session, make, agent):
     r = api.post(f"{BASE}/calls/{cid}/end", user=agent, json={"outcome": "resolved"})
     assert r.status_code == 422 and "call" in str(r.json)
     assert [c["agent_id"] for c in api.get(f"{BASE}/calls", user=agent).json] == [agent.id]
+
+
+def test_queue_and_agent_report(api, session, make, agent, boss, team, policy):
+    t = svc.create_ticket(session, subject="q", ticket_type="inquiry", channel="phone", team_id=team.id,
+                          agent_id=agent.id)
+    svc.set_status(session, t.id, "resolved")
+    svc.create_ticket(session, subject="r", ticket_type="inquiry", channel="chat")
+    r = api.get(f"{BASE}/queue", user=agent)
+    assert r.status_code == 200 and r.json["by_status"]["new"] == 1 and r.json["unassigned"] == 1
+    assert api.get(f"{BASE}/reports/agents", user=agent).status_code == 403
+    r = api.get(f"{BASE}/reports/agents?days=7", user=boss)
+    assert r.status_code == 200 and r.json[0]["agent_id"] == agent.id and r.json[0]["resolved"] == 1
+    assert r.json[0]["breach_rate"] == "0.0000"
+    assert api.get(f"{BASE}/reports/agents?days=0", user=boss).status_code == 422

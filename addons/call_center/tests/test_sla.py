@@ -1,6 +1,7 @@
 """SLA targets in business hours: a weekend, a public holiday, the chain's closing day and a
 pause on the customer, computed by hand; the escalation job with the clock moved."""
 from datetime import date, time
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -114,3 +115,28 @@ def test_routing_assigns_and_notifies(session, team, agent, calendar):
     assert (i.team_id, i.agent_id) == (team.id, None)
     assert session.execute(select(func.count()).select_from(Notification).where(
         Notification.user_id == agent.id, Notification.kind == "call_center.ticket.assigned")).scalar() == 1
+
+
+def test_queue_and_agent_figures(session, team, policy, agent):
+    from addons.call_center.models import CallRecord
+
+    a = svc.create_ticket(session, subject="a", ticket_type="inquiry", channel="phone", team_id=team.id,
+                          agent_id=agent.id, at=local(2026, 4, 7, 9, 0))
+    b = svc.create_ticket(session, subject="b", ticket_type="inquiry", channel="phone", team_id=team.id,
+                          agent_id=agent.id, at=local(2026, 4, 7, 9, 0))
+    svc.create_ticket(session, subject="c", ticket_type="inquiry", channel="phone", at=local(2026, 4, 7, 9, 0))
+    svc.set_status(session, a.id, "resolved", at=local(2026, 4, 7, 9, 20))   # in time
+    svc.set_status(session, b.id, "open", at=local(2026, 4, 7, 9, 50))       # response due 10:00: in time
+    svc.set_status(session, b.id, "resolved", at=local(2026, 4, 7, 14, 0))   # resolution due 13:00: late
+    c1 = svc.record_call(session, number="13800138000", agent_id=agent.id, started_at=local(2026, 4, 7, 9, 0))
+    svc.end_call(session, c1.id, outcome="resolved", at=local(2026, 4, 7, 9, 4))
+    c2 = svc.record_call(session, number="13800138001", agent_id=agent.id, started_at=local(2026, 4, 7, 10, 0))
+    svc.end_call(session, c2.id, outcome="ticket", at=local(2026, 4, 7, 10, 6))
+    q = svc.queue(session, at=local(2026, 4, 7, 15, 0))
+    assert q["by_status"] == {"new": 1, "open": 0, "waiting": 0} and q["unassigned"] == 1
+    # the unassigned ticket has no team, so no calendar: wall clock, due 13:00, breached at 15:00
+    assert q["breached"] == 1
+    rows = svc.agent_report(session, local(2026, 4, 7, 0, 0), local(2026, 4, 8, 0, 0))
+    assert rows == [{"agent_id": agent.id, "calls": 2, "avg_handling_seconds": 300, "resolved": 2,
+                     "fcr_rate": Decimal("0.5000"), "breach_rate": Decimal("0.5000")}]
+    assert session.get(CallRecord, c1.id).duration_seconds == 240
