@@ -125,3 +125,22 @@ def test_queue_and_agent_report(api, session, make, agent, boss, team, policy):
     assert r.status_code == 200 and r.json[0]["agent_id"] == agent.id and r.json[0]["resolved"] == 1
     assert r.json[0]["breach_rate"] == "0.0000"
     assert api.get(f"{BASE}/reports/agents?days=0", user=boss).status_code == 422
+
+
+def test_routing_by_customer_tier(session, make, agent, team):
+    from addons.call_center.models import RoutingRule
+    from addons.membership import services as membership
+
+    store = make.store()
+    membership.save_tier(session, "normal", "Normal", 0)
+    membership.save_tier(session, "gold", "Gold", 20, min_spend="5000")
+    vip, plain = make.customer(home_store_id=store.id), make.customer(home_store_id=store.id)
+    membership.enrol(session, vip.id, store_id=store.id, card_number="CC-GOLD-1")
+    membership.set_tier(session, vip.id, "gold", reason="test")
+    session.add_all([RoutingRule(sequence=1, name="gold", customer_tier="gold", agent_id=agent.id),
+                     RoutingRule(sequence=5, name="rest", team_id=team.id)])
+    session.flush()
+    a = svc.create_ticket(session, subject="vip", ticket_type="inquiry", channel="phone", customer_id=vip.id)
+    b = svc.create_ticket(session, subject="plain", ticket_type="inquiry", channel="phone", customer_id=plain.id)
+    assert (a.agent_id, a.team_id) == (agent.id, None)
+    assert (b.agent_id, b.team_id) == (None, team.id)
