@@ -12,7 +12,8 @@ from core.i18n import gettext
 from core.i18n import lazy_gettext as _l
 
 from . import services as svc
-from .models import (Calendar, CallRecord, Closure, LineToken, RoutingRule, SlaPolicy, Team, Ticket, TicketEvent)
+from .models import (Calendar, CallRecord, Closure, FollowUpRule, FollowUpTask, LineToken, RoutingRule, SlaPolicy,
+                     Team, Ticket, TicketEvent)
 from .permissions import CALL_READ, CALL_WRITE, CONFIG, SCREEN_POP, TICKET_READ, TICKET_WRITE
 
 
@@ -164,6 +165,32 @@ class RoutingRuleView(ConfigView):
     column_default_sort = ("sequence", False)
 
 
+class FollowUpRuleView(ConfigView):
+    column_list = ("name", "kind", "ticket_type", "days", "agent", "active")
+    form_columns = column_list
+
+
+class FollowUpTaskView(BanyanModelView):
+    """Agents' follow-up calls, soonest due first; "Done" closes the selected open tasks."""
+    permission = TICKET_READ
+    write_permission = TICKET_WRITE
+    can_create = can_edit = can_delete = False
+    column_list = ("due_at", "rule", "customer", "ticket", "agent", "status", "done_at", "note")
+    column_filters = ("status", "due_at")
+    column_default_sort = ("due_at", False)
+
+    @action("done", _l("Done"), _l("Mark the selected follow-ups done?"))
+    def action_done(self, ids):
+        s = self.session
+        try:
+            with transaction(s):
+                for t in self.selected(ids):
+                    svc.complete_task(s, t.id)
+            flash(gettext("Follow-ups done."), "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+
+
 class LineTokenView(BanyanModelView):
     """Telephony tokens: the list, and revoke (asks first). New tokens are made on the
     screen-pop page's token form, which shows the plain token once."""
@@ -257,5 +284,7 @@ def views(app=None):
         ClosureView(Closure, name=_l("Closing days"), category=cat, endpoint="call_center_closure"),
         TeamView(Team, name=_l("Teams"), category=cat, endpoint="call_center_team"),
         RoutingRuleView(RoutingRule, name=_l("Routing rules"), category=cat, endpoint="call_center_routing_rule"),
+        FollowUpTaskView(FollowUpTask, name=_l("Follow-ups"), category=cat, endpoint="call_center_follow_up_task"),
+        FollowUpRuleView(FollowUpRule, name=_l("Follow-up rules"), category=cat, endpoint="call_center_follow_up_rule"),
         LineTokenView(LineToken, name=_l("Telephony tokens"), category=cat, endpoint="call_center_line_token"),
     ]

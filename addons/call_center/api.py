@@ -21,10 +21,10 @@ from core.models import Customer, Product, Sale, Store, User
 from core.web import db_session
 
 from . import services as svc
-from .models import CallRecord, Team, Ticket
+from .models import CallRecord, FollowUpTask, Team, Ticket
 from .permissions import CALL_READ, CALL_WRITE, REPORT, SCREEN_POP, TICKET_READ, TICKET_WRITE, WEBHOOK
-from .schemas import (AgentFiguresOut, AssignIn, CallIn, QueueOut, ReportQuery, CallOut, EndCallIn, IncomingCallIn, ScreenPopOut, StatusIn, TicketIn,
-                      TicketOut, TicketQuery)
+from .schemas import (AgentFiguresOut, AssignIn, CallIn, CallOut, EndCallIn, IncomingCallIn, QueueOut, ReportQuery,
+                      ScreenPopOut, StatusIn, TaskDoneIn, TaskOut, TicketIn, TicketOut, TicketQuery)
 
 blp = Blueprint("call_center", __name__, description="Call center: tickets, SLAs, calls and the screen-pop")
 
@@ -238,3 +238,27 @@ def get_agent_report(query):
 
     now = utcnow()
     return svc.agent_report(db_session(), now - timedelta(days=query["days"]), now)
+
+
+@blp.route("/follow-ups")
+@requires(TICKET_READ)
+@blp.response(200, TaskOut(many=True))
+@blp.paginate()
+def list_follow_ups(pagination_parameters):
+    """Open follow-up tasks you may see, soonest due first."""
+    stmt = select(FollowUpTask).where(FollowUpTask.status == "open").order_by(FollowUpTask.due_at, FollowUpTask.id)
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+@blp.route("/follow-ups/<int:task_id>/done", methods=["POST"])
+@requires(TICKET_WRITE)
+@blp.arguments(TaskDoneIn)
+@blp.response(200, TaskOut)
+def post_follow_up_done(data, task_id):
+    """Close a follow-up (``done`` or ``cancelled``; 422 ``status`` when it is not open).
+    Moves no money or stock: no Idempotency-Key."""
+    session = db_session()
+    with transaction(session):
+        get_visible(FollowUpTask, task_id)
+        task = svc.complete_task(session, task_id, note=data.get("note"), status=data["status"])
+    return task

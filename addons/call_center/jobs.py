@@ -1,4 +1,4 @@
-"""Background jobs of call_center: the SLA escalation every five minutes."""
+"""Background jobs of call_center: the SLA escalation every five minutes, follow-up tasks daily."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,4 +21,19 @@ def escalate(target=None, at: datetime | None = None) -> dict:
     return run_escalations(target, at)
 
 
-JOBS = (Job("call_center.escalate", escalate, schedule="*/5 * * * *", retries=3, retry_delay=60),)
+def follow_ups(target=None, at: datetime | None = None) -> dict:
+    """Create the due follow-up tasks (see ``follow_ups.py``); ``target`` as for :func:`escalate`."""
+    from .services import run_follow_ups
+
+    if hasattr(target, "session") and hasattr(target, "registry"):
+        from core.db import transaction
+
+        with target.session() as s, transaction(s):
+            return run_follow_ups(s, at)
+    if target is None:
+        raise TypeError("follow_ups needs a Runtime or a session")
+    return run_follow_ups(target, at)
+
+
+JOBS = (Job("call_center.escalate", escalate, schedule="*/5 * * * *", retries=3, retry_delay=60),
+        Job("call_center.follow_ups", follow_ups, schedule="15 1 * * *", retries=3, retry_delay=300))

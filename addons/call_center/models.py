@@ -43,6 +43,11 @@ CHANNELS = CHANNEL.codes
 PRIORITIES = PRIORITY.codes
 STATUSES = STATUS.codes
 OPEN_STATUSES = ("new", "open", "waiting")
+FOLLOW_UP_KIND = Choices("call_center.follow_up.kind", [
+    ("after_resolution", _l("Days after a ticket is resolved")),
+    ("periodic", _l("Every so many days for key accounts"))])
+TASK_STATUS = Choices("call_center.task.status", [("open", _l("Open")), ("done", _l("Done")),
+                                                  ("cancelled", _l("Cancelled"))])
 DIRECTIONS = DIRECTION.codes
 OUTCOMES = OUTCOME.codes
 
@@ -225,6 +230,50 @@ class LineToken(IdPk, Base):
         return f"{self.name} ({self.prefix}…)"
 
 
+class FollowUpRule(IdPk, Timestamps, Base):
+    """Makes follow-up tasks: ``after_resolution`` (a call back ``days`` after a ticket of
+    ``ticket_type`` is resolved, for the ticket's agent or ``agent_id``), or ``periodic``
+    (every ``days`` days for each active key account, i.e. a company customer)."""
+    __tablename__ = "call_center_follow_up_rule"
+    __chain_wide__ = True
+
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    ticket_type: Mapped[str | None] = mapped_column(String(16))
+    days: Mapped[int] = mapped_column(Integer, info={"min": 1, "max": 3660})
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    agent = relationship("User", foreign_keys=[agent_id])
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FollowUpTask(IdPk, Base):
+    """A call to make: for a customer (and the ticket it follows), due at an instant."""
+    __tablename__ = "call_center_follow_up_task"
+    __table_args__ = (UniqueConstraint("rule_id", "ticket_id"),)
+    __scope_derived__ = ("rule_id",)
+
+    rule_id: Mapped[int] = mapped_column(ForeignKey("call_center_follow_up_rule.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_ticket.id"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(String(500))
+    rule: Mapped[FollowUpRule] = relationship()
+    customer = relationship("Customer")
+    agent = relationship("User", foreign_keys=[agent_id])
+    ticket: Mapped[Ticket | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.rule} #{self.id}"
+
+
 class CallRecord(IdPk, Base):
     """One phone call: who, when, how long, how it ended, the ticket it led to."""
     __tablename__ = "call_center_call"
@@ -280,4 +329,11 @@ describe(CallRecord, name=_l("Call"), codes={"direction": DIRECTION, "outcome": 
     "ticket_id": _l("Ticket"), "started_at": _l("Started at"), "ended_at": _l("Ended at"),
     "duration_seconds": _l("Duration (seconds)"), "outcome": _l("Outcome"), "notes": _l("Notes")})
 
-MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord)
+describe(FollowUpRule, name=_l("Follow-up rule"), codes={"kind": FOLLOW_UP_KIND, "ticket_type": TICKET_TYPE},
+         labels={"kind": _l("Kind"), "ticket_type": _l("Ticket type"), "days": _l("Days"), "agent_id": _l("Agent")})
+describe(FollowUpTask, name=_l("Follow-up task"), codes={"status": TASK_STATUS}, labels={
+    "rule_id": _l("Rule"), "ticket_id": _l("Ticket"), "agent_id": _l("Agent"), "due_at": _l("Due at"),
+    "status": _l("Status"), "done_at": _l("Done at")})
+
+MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord,
+          FollowUpRule, FollowUpTask)

@@ -15,7 +15,7 @@ from core.i18n import lazy_gettext as _l
 from core.models import User
 from core.security.scope import users_of
 
-from .models import LineToken, RoutingRule, Team, Ticket, TicketEvent
+from .models import FollowUpRule, LineToken, RoutingRule, Team, Ticket, TicketEvent
 
 TICKET_READ = "call_center.ticket.read"
 TICKET_WRITE = "call_center.ticket.write"
@@ -67,4 +67,5 @@ RECORD_RULES = (
     RecordRule(Team, "call_center_team_by_supervisor", _of_users(Team.supervisor_id, True)),
     RecordRule(LineToken, "call_center_line_token_by_user", _of_users(LineToken.user_id, False)),
     RecordRule(RoutingRule, "call_center_routing_rule_by_agent", _of_users(RoutingRule.agent_id, True)),
+    RecordRule(FollowUpRule, "call_center_follow_up_rule_by_agent", _of_users(FollowUpRule.agent_id, True)),
 )

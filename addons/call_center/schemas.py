@@ -143,3 +143,20 @@ class QueueOut(Schema):
     by_status = fields.Dict(keys=fields.Str(), values=fields.Int())
     breached = fields.Int()
     unassigned = fields.Int()
+
+
+class TaskDoneIn(Input):
+    status = Choice(("done", "cancelled"), load_default="done")
+    note = Str(max=500, load_default=None, allow_none=True)
+
+
+class TaskOut(Schema):
+    id = fields.Int()
+    rule_id = fields.Int()
+    customer_id = fields.Int()
+    ticket_id = fields.Int(allow_none=True)
+    agent_id = fields.Int(allow_none=True)
+    due_at = Instant()
+    status = fields.Str()
+    done_at = Instant(allow_none=True)
+    note = fields.Str(allow_none=True)

@@ -20,6 +20,9 @@ Stable API::
     business_minutes(hours, start, end) -> int;  add_business_minutes(hours, start, minutes) -> datetime
     # escalation (escalation.py)
     run_escalations(session, at=None) -> {"breached": n, "warned": n, "notified": n}
+    # follow-ups (follow_ups.py)
+    run_follow_ups(session, at=None) -> {rule_id: tasks created}      # idempotent
+    complete_task(session, task_id, note=None, status="done", at=None) -> FollowUpTask
     # figures (reports.py)
     queue(session, store_ids=None, at=None) -> {"by_status": {...}, "breached": n, "unassigned": n}
     agent_report(session, start, end, store_ids=None) -> [{"agent_id", "calls", "avg_handling_seconds",
@@ -36,6 +39,7 @@ Where the code lives::
     escalation.py      the periodic set-based escalation
     calls.py           telephony tokens, screen-pop, call records
     reports.py         the live queue and per-agent figures
+    follow_ups.py      follow-up rules and the tasks they make
 """
 from __future__ import annotations
 
@@ -43,10 +47,12 @@ from .business_hours import Hours, add_business_minutes, business_minutes, cn_ho
 from .calls import (create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
                     screen_pop, user_for_line_token)
 from .escalation import run_escalations
+from .follow_ups import complete_task, run_follow_ups
 from .reports import agent_report, queue
 from .tickets import TRANSITIONS, assign, create_ticket, open_tickets_of, policy_for, route, set_status, sla_state
 
 __all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "hours_of",
            "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
            "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
-           "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue"]
+           "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue",
+           "complete_task", "run_follow_ups"]

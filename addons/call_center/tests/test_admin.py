@@ -14,7 +14,8 @@ pytestmark = pytest.mark.addons("call_center")
 
 VIEWS = ["call_center_screenpop", "call_center_ticket", "call_center_ticket_event", "call_center_call",
          "call_center_sla_policy", "call_center_calendar", "call_center_closure", "call_center_team",
-         "call_center_routing_rule", "call_center_line_token"]
+         "call_center_routing_rule", "call_center_line_token", "call_center_follow_up_task",
+         "call_center_follow_up_rule"]
 
 
 @pytest.fixture

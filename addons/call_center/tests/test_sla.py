@@ -1,6 +1,6 @@
 """SLA targets in business hours: a weekend, a public holiday, the chain's closing day and a
 pause on the customer, computed by hand; the escalation job with the clock moved."""
-from datetime import date, time
+from datetime import date
 from decimal import Decimal
 
 import pytest
