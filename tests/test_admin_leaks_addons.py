@@ -80,7 +80,8 @@ def test_the_generated_set_covers_the_addon_views():
         expected.add("giftcard_card")
     if "call_center" in ADDONS:
         expected |= {"call_center_ticket", "call_center_ticket_event", "call_center_call", "call_center_team",
-                     "call_center_line_token", "call_center_routing_rule"}
+                     "call_center_line_token", "call_center_routing_rule", "call_center_follow_up_task",
+                     "call_center_follow_up_rule"}
     assert expected <= set(SCOPED_ENDPOINTS)
     # chain-wide settings carry no store and stay out
     assert not {"membership_tiers", "membership_topup_rules", "membership_policy",
@@ -178,6 +179,14 @@ def _seed_franchisee(session, make, chain, key):
                                            channel="phone", customer_id=buyer.id, store_id=store.id, sale_id=sale.id)
         call_center.record_call(session, number="13800138000", customer_id=buyer.id, store_id=store.id,
                                 ticket_id=ticket.id, outcome="ticket")
+        from addons.call_center.models import FollowUpRule, FollowUpTask
+
+        rule = FollowUpRule(name=f"{tag} call back", kind="after_resolution", ticket_type="complaint", days=3,
+                            agent_id=lead.id)
+        session.add(rule)
+        session.flush()
+        session.add(FollowUpTask(rule_id=rule.id, customer_id=buyer.id, ticket_id=ticket.id, store_id=store.id,
+                                 agent_id=lead.id, due_at=chain["now"] + chain["day"]))
     session.flush()
     return {"company": company, "store": store, "buyer": buyer, "sale": sale}
 
