@@ -49,9 +49,10 @@ def run_follow_ups(session, at: datetime | None = None) -> dict:
             src = (select(literal(rule.id), Customer.id, literal(None), Customer.home_store_id,
                           literal(rule.agent_id), literal(now), literal(now), literal("open"))
                    .where(Customer.kind == "company", Customer.active.is_(True), ~recent))
-        result = session.execute(insert(FollowUpTask).from_select(
-            ["rule_id", "customer_id", "ticket_id", "store_id", "agent_id", "created_at", "due_at", "status"], src))
-        out[rule.id] = result.rowcount or 0
+        made = session.execute(insert(FollowUpTask.__table__).from_select(
+            ["rule_id", "customer_id", "ticket_id", "store_id", "agent_id", "created_at", "due_at", "status"], src)
+            .returning(FollowUpTask.__table__.c.id)).scalars().all()
+        out[rule.id] = len(made)
     return out
 
 
