@@ -166,7 +166,8 @@ def get_screen_pop(number):
 @blp.response(201, ScreenPopOut)
 def post_incoming_call(data):
     """The phone system posts an incoming call (header ``X-Call-Center-Token``): the call is
-    recorded (``ringing``) and the screen-pop returned with its ``call_id``. A retry makes a
+    recorded (``ringing``), its agent (when given) is told in the app with a link to the
+    screen-pop page, and the screen-pop is returned with its ``call_id``. A retry makes a
     second call record; it moves no money or stock: no Idempotency-Key."""
     session = db_session()
     with transaction(session):
@@ -176,6 +177,7 @@ def post_incoming_call(data):
         call = svc.record_call(session, number=pop["number"], line=data.get("line"), agent_id=data.get("agent_id"),
                                customer_id=customer_id, outcome="ringing")
         pop["call_id"] = call.id
+        svc.announce_call(session, call, pop)
     return pop
 
 

@@ -162,3 +162,21 @@ def end_call(session, call_id: int, *, outcome: str, notes: str | None = None, t
         call.ticket_id = ticket_id
     session.flush()
     return call
+
+
+def announce_call(session, call: CallRecord, pop: dict) -> None:
+    """Tell the call's agent in the app (the back office's bell) that a call is ringing, with
+    a link to the screen-pop page of its number. Nothing without an agent."""
+    from urllib.parse import quote
+
+    from core.notify import notify
+
+    if call.agent_id is None:
+        return
+    agent = session.get(User, call.agent_id)
+    if agent is None or not agent.active:
+        return
+    who = pop["customer"]["name"] if pop.get("customer") else call.number
+    notify(session, [agent], subject=_l("Incoming call: %(who)s", who=who), body=_l("Line %(line)s",
+           line=call.line or "-"), link=f"/admin/call_center_screenpop/?number={quote(call.number)}",
+           kind="call_center.call.incoming", channels=("app",))

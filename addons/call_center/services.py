@@ -29,6 +29,7 @@ Stable API::
                                                           "resolved", "fcr_rate", "breach_rate"}]
     # telephony (calls.py)
     screen_pop(session, user, raw_number) -> dict;  find_caller(session, e164) -> (Customer, Contact)
+    announce_call(session, call, pop)       # in-app notice to the call's agent, linking the screen-pop
     record_call(...) -> CallRecord;  end_call(session, call_id, *, outcome, ...) -> CallRecord
     create_line_token(session, name, user_id) -> (plain, LineToken);  revoke_line_token(...)
 
@@ -44,7 +45,7 @@ Where the code lives::
 from __future__ import annotations
 
 from .business_hours import Hours, add_business_minutes, business_minutes, cn_holidays, hours_of
-from .calls import (create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
+from .calls import (announce_call, create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
                     screen_pop, user_for_line_token)
 from .escalation import run_escalations
 from .follow_ups import complete_task, run_follow_ups
@@ -52,7 +53,7 @@ from .reports import agent_report, queue
 from .tickets import TRANSITIONS, assign, create_ticket, open_tickets_of, policy_for, route, set_status, sla_state
 
 __all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "hours_of",
-           "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
+           "announce_call", "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
            "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
            "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue",
            "complete_task", "run_follow_ups"]

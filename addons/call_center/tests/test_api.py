@@ -89,8 +89,11 @@ def test_screen_pop_shows_every_addons_panel_and_open_tickets(api, session, make
     session.add(CustomerContact(customer_id=account.id, name="李雷", phone="13700137000"))
     plain, _ = svc.create_line_token(session, "PBX", agent.id)
     session.commit()
-    r = api.post(f"{BASE}/telephony/calls", headers={"X-Call-Center-Token": plain}, json={"number": "13900139000"})
+    r = api.post(f"{BASE}/telephony/calls", headers={"X-Call-Center-Token": plain},
+                 json={"number": "13900139000", "agent_id": agent.id, "line": "400"})
     assert r.status_code == 201, r.json
+    notes = api.get("/api/v1/notifications", user=agent).json
+    assert any(n["kind"] == "call_center.call.incoming" and "王芳" in n["subject"] for n in notes), notes
     assert r.json["customer"]["id"] == c.id
     addons = {p["addon"] for p in r.json["panels"]}
     assert {"membership", "call_center"} <= addons
