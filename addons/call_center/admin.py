@@ -111,10 +111,26 @@ class TicketView(BanyanModelView):
                                gettext("Tickets cancelled."))
 
 
+def _event_value(view, context, model, name):
+    """A history row's before/after by its label: a status for status changes and creation,
+    a priority for escalations; anything else (an agent, a team) as recorded."""
+    from .models import PRIORITY, STATUS
+
+    value = getattr(model, name)
+    if value is None:
+        return ""
+    if model.kind in ("status", "created"):
+        return STATUS.label(value)
+    if model.kind == "escalated":
+        return PRIORITY.label(value)
+    return value
+
+
 class TicketEventView(BanyanModelView):
     permission = TICKET_READ
     can_create = can_edit = can_delete = False
     column_list = ("ticket", "kind", "at", "user_id", "from_value", "to_value", "note")
+    column_formatters = {"from_value": _event_value, "to_value": _event_value}
     column_filters = ("kind", "at", "ticket_id")
     column_default_sort = ("at", True)
 

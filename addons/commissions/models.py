@@ -389,17 +389,19 @@ class CommissionLine(IdPk, Base):
 
 describe(CommissionPolicy, name=_l("Commission policy"), labels={
     "clawback_days": _l("Clawback window (days)"), "four_eyes_threshold": _l("Second approver above")})
-describe(CommissionPlan, name=_l("Commission plan"), codes={"tier_mode": TIER_MODE})
+describe(CommissionPlan, name=_l("Commission plan"), codes={"tier_mode": TIER_MODE},
+         labels={"tier_mode": _l("Tier mode")})
 describe(CommissionRule, name=_l("Commission rule"), codes={"basis": BASIS, "role": EMPLOYEE_ROLE},
-         labels={"rate": _l("Rate")})
+         labels={"rate": _l("Rate"), "basis": _l("Basis"), "plan": _l("Commission plan")})
 describe(CommissionTier, name=_l("Commission tier"), labels={"from_pct": _l("From attainment (%)"),
                                                             "rate": _l("Rate (% of sales)")})
 describe(CommissionAssignment, name=_l("Plan assignment"), codes={"level": LEVEL, "role": EMPLOYEE_ROLE},
-         labels={"valid_from": _l("Valid from"), "valid_to": _l("Valid until")})
+         labels={"valid_from": _l("Valid from"), "valid_to": _l("Valid until"), "level": _l("Level"),
+                 "plan": _l("Commission plan")})
 describe(CommissionSplit, name=_l("Commission split"))
 describe(CommissionSplitShare, name=_l("Split share"), labels={"percent": _l("Share (%)")})
 describe(CommissionPool, name=_l("Team pool"), codes={"split_mode": POOL_MODE},
-         labels={"valid_from": _l("Valid from"), "valid_to": _l("Valid until")})
+         labels={"valid_from": _l("Valid from"), "valid_to": _l("Valid until"), "split_mode": _l("Split mode")})
 describe(CommissionPoolMember, name=_l("Pool member"), labels={"share": _l("Share (%)")})
 describe(CommissionPoolHours, name=_l("Pool hours"), labels={"period": _l("Period (yyyymm)")})
 describe(CommissionPoolEntry, name=_l("Pool entry"), codes={"kind": LINE_KIND})
@@ -407,10 +409,12 @@ describe(CommissionPoolSettlement, name=_l("Pool settlement"), labels={"period":
 describe(CommissionTarget, name=_l("Commission target"), labels={"period": _l("Period (yyyymm)")})
 describe(CommissionAccount, name=_l("Commission account"))
 describe(CommissionStatement, name=_l("Commission statement"), codes={"state": STATEMENT_STATE},
-         labels={"period": _l("Period (yyyymm)"), "payment_reference": _l("Payment reference")})
+         labels={"period": _l("Period (yyyymm)"), "payment_reference": _l("Payment reference"),
+                 "approved_at": _l("Approved at"), "paid_at": _l("Paid at")})
 describe(CommissionLine, name=_l("Commission line"), codes={"kind": LINE_KIND, "level": LEVEL, "basis": BASIS},
          labels={"due": _l("Due"), "sales_amount": _l("Credited sales"), "base_amount": _l("Base"),
-                 "share_pct": _l("Share (%)")})
+                 "share_pct": _l("Share (%)"), "plan": _l("Commission plan"), "basis": _l("Basis"),
+                 "level": _l("Level"), "statement": _l("Commission statement")})
 
 MODELS = (CommissionPolicy, CommissionPlan, CommissionRule, CommissionTier, CommissionAssignment, CommissionSplit,
           CommissionSplitShare, CommissionPool, CommissionPoolMember, CommissionPoolHours, CommissionPoolEntry,

@@ -7,10 +7,11 @@ from decimal import Decimal
 from sqlalchemy import and_, func, select
 
 from core.db import ZERO, money
+from core.i18n import lazy_gettext as _l
 from core.models import Employee, Sale, SaleLine, Store
 
 from . import attribution, ledger, rules
-from .models import CommissionLine, CommissionStatement
+from .models import STATEMENT_STATE, CommissionLine, CommissionStatement
 
 _U = {"banyan_unscoped": True}
 
@@ -44,6 +45,8 @@ def payroll(session, period: int) -> list[dict]:
         now, before = sums.get(i, {}).get(period, ZERO), sums.get(i, {}).get(last, ZERO)
         out.append({"employee_id": i, "code": e.code if e else "", "name": e.name if e else "",
                     "store": stores.get(e.store_id, "") if e else "", "state": states.get(i, "open"),
+                    "state_label": (STATEMENT_STATE.label(states[i]) if i in states
+                                    else _l("Not yet on a statement")),
                     "amount": now, "last_year": before, "change": change(now, before)})
     return out
 
