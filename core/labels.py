@@ -215,6 +215,7 @@ PAYMENT_METHOD = HookChoices("core.payment.method", _payment_methods)
 
 #: the shared vocabulary: common attribute names, labelled once for every model
 FIELD_LABELS: dict[str, Any] = {
+    "period": _l("Period"), "position": _l("Position"), "hours": _l("Hours"), "plan": _l("Plan"),
     "id": _l("ID"), "code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"), "parent": _l("Parent"),
     "tax_id": _l("Tax ID"), "active": _l("Active"), "company": _l("Company"), "region": _l("Region"),
     "format": _l("Format"), "operating_company": _l("Operating company"), "address": _l("Address"),
@@ -424,6 +425,7 @@ describe("core_customer", name=_l("Customer"),
 describe("core_customer_contact", name=_l("Customer contact"))
 describe("core_product_category", name=_l("Product category"))
 describe("core_product", name=_l("Product"), labels={"name_initials": _l("Pinyin initials")})
+describe("core_till_favourite", name=_l("Till favourite"), labels={"position": _l("Position")})
 describe("core_price_list", name=_l("Price list"), codes={"kind": PRICE_LIST_KIND})
 describe("core_price_list_item", name=_l("Price"))
 describe("core_employee", name=_l("Employee"), codes={"role": EMPLOYEE_ROLE})

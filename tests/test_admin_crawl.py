@@ -48,12 +48,18 @@ class _Visible(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.texts: list[str] = []
         self._skip = 0
+        self._in_template_div = False
 
     def handle_starttag(self, tag, attrs):
         if tag in SKIP_TAGS:
             self._skip += 1
             return
         a = dict(attrs)
+        if tag == "div" and "inline-field-template" in (a.get("class") or ""):
+            # Flask-Admin's hidden template of a new inline row: escaped HTML as one text node
+            # (its labels are checked where the row is shown)
+            self._in_template_div = True
+            return
         if a.get("placeholder"):
             self.texts.append(a["placeholder"])
         if tag == "input" and a.get("type") in ("submit", "button") and a.get("value"):
@@ -62,9 +68,11 @@ class _Visible(HTMLParser):
     def handle_endtag(self, tag):
         if tag in SKIP_TAGS and self._skip:
             self._skip -= 1
+        if tag == "div":
+            self._in_template_div = False
 
     def handle_data(self, data):
-        if not self._skip and data.strip():
+        if not self._skip and not self._in_template_div and data.strip():
             self.texts.append(data)
 
 
@@ -130,7 +138,9 @@ def _codes(app, session) -> set[str]:
         for name, choices in choice_sets().items():
             if choices is LANGUAGE:
                 continue
-            codes |= {c for c in choices.codes if isinstance(c, str) and str(choices.label(c)) != c}
+            # numeric codes (a priority 1..4) cannot be told from ids and counts on a page
+            codes |= {c for c in choices.codes if isinstance(c, str) and str(choices.label(c)) != c
+                      and not c.isdigit()}
     for mapper in Base.registry.mappers:
         if "code" in mapper.columns:
             codes -= set(session.execute(select(mapper.columns["code"])).scalars())

@@ -29,7 +29,7 @@ from core.db import RUNTIME, Base
 from core.plugins import build_registry
 from core.security.scope import scoped_column
 
-ADDONS = ("membership", "loyalty") + (("giftcard",) if "giftcard" in discover() else ())
+ADDONS = ("membership", "loyalty") + tuple(a for a in ("giftcard", "call_center") if a in discover())
 pytestmark = pytest.mark.addons(*ADDONS)
 
 TAGS = {"A": "Alpha", "B": "Bravo"}
@@ -78,6 +78,10 @@ def test_the_generated_set_covers_the_addon_views():
                 "loyalty_ledger"}
     if "giftcard" in ADDONS:
         expected.add("giftcard_card")
+    if "call_center" in ADDONS:
+        expected |= {"call_center_ticket", "call_center_ticket_event", "call_center_call", "call_center_team",
+                     "call_center_line_token", "call_center_routing_rule", "call_center_follow_up_task",
+                     "call_center_follow_up_rule"}
     assert expected <= set(SCOPED_ENDPOINTS)
     # chain-wide settings carry no store and stay out
     assert not {"membership_tiers", "membership_topup_rules", "membership_policy",
@@ -160,6 +164,29 @@ def _seed_franchisee(session, make, chain, key):
         from banyan_addon_giftcard.services import issue_card
 
         issue_card(session, f"{tag}-GC-1", "50", customer_id=buyer.id)
+    if "call_center" in ADDONS:
+        from addons.call_center import services as call_center
+        from addons.call_center.models import RoutingRule, Team
+
+        lead = make.user(username=f"{tag.lower()}-cc-lead", roles=("agent",), scope_kind="store",
+                         scope_ref_id=store.id)
+        team = Team(name=f"{tag} hotline", supervisor_id=lead.id)
+        session.add(team)
+        session.flush()
+        session.add(RoutingRule(name=f"{tag} complaints", store_id=store.id, team_id=team.id, agent_id=lead.id))
+        call_center.create_line_token(session, f"{tag} PBX", lead.id)
+        ticket = call_center.create_ticket(session, subject=f"{tag} complaint", ticket_type="complaint",
+                                           channel="phone", customer_id=buyer.id, store_id=store.id, sale_id=sale.id)
+        call_center.record_call(session, number="13800138000", customer_id=buyer.id, store_id=store.id,
+                                ticket_id=ticket.id, outcome="ticket")
+        from addons.call_center.models import FollowUpRule, FollowUpTask
+
+        rule = FollowUpRule(name=f"{tag} call back", kind="after_resolution", ticket_type="complaint", days=3,
+                            agent_id=lead.id)
+        session.add(rule)
+        session.flush()
+        session.add(FollowUpTask(rule_id=rule.id, customer_id=buyer.id, ticket_id=ticket.id, store_id=store.id,
+                                 agent_id=lead.id, due_at=chain["now"] + chain["day"]))
     session.flush()
     return {"company": company, "store": store, "buyer": buyer, "sale": sale}
 

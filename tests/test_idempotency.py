@@ -26,6 +26,8 @@ NOT_MONEY = {
     "core_products.schedule_price": "sets a price from a date: repeating sets the same price",
     "core_employees.create_employee": "a duplicate code is refused",
     "core_sales.preview_sale": "writes nothing",
+    "core_till.preview": "writes nothing (the till's live preview)",
+    "core_till.email_receipt": "no money; sends the receipt of a sale already written, again if asked",
     "core_files.upload": "no money; the same bytes are stored once, a repeat adds a second row",
     "core_account.create_api_token": "no money; each call is a new token by design",
     "core_notifications.read_notification": "marks read: repeating it changes nothing",

@@ -159,6 +159,10 @@ def test_merge_everything_in_the_back_office(admin_app, session, make, pair):
     session.commit()
     admin = login(admin_app, user)
     token = csrf_token(admin, "/admin/customer/duplicates/")
+    # the first post shows the comparison and asks; nothing is merged until confirmed
     r = admin.post("/admin/customer/merge/", data={"kept_id": a_id, "removed_id": b_id, "csrf_token": token})
+    assert r.status_code == 200 and _balances(session, b_id) == before_b
+    r = admin.post("/admin/customer/merge/", data={"kept_id": a_id, "removed_id": b_id, "csrf_token": token,
+                                                  "confirm": "1"})
     assert r.status_code == 302
     _assert_combined(session, a_id, b_id, before_a, before_b, year, rebates)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Money
 from core.codes import Code
-from core.labels import Choices, describe
+from core.labels import Choices, HookChoices, describe
 from core.i18n import lazy_gettext as _l
 from core.mixins import IdPk, Timestamps, utcnow
 from core.models import Store
@@ -152,13 +152,25 @@ class Outbox(IdPk, Base):
 MODELS = (Segment, Template, Plan, Recipient, OptOut, Outbox)
 
 
+def _channel_items():
+    """``(code, label)`` of every channel adapter the installed addons register."""
+    from core.web import runtime
+
+    from .channels import channels
+
+    return [(code, a.label) for code, a in channels(runtime()).items()]
+
+
+#: the channels, labelled by the adapters that the ``campaign_channels`` hook registers
+CHANNEL = HookChoices("campaign.channel", _channel_items)
+
 # --- labels: of each model, its fields and its coded values, once (core.labels) -------------------
 describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND}, labels={
     "kind": _l("Kind"), "rules": _l("Rules"), "rfm_class": _l("RFM class"), "owner_id": _l("Owner"),
     "last_count": _l("Last count")})
-describe(Template, name=_l("Message template"), labels={
+describe(Template, name=_l("Message template"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "subject": _l("Subject"), "body": _l("Body")})
-describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE}, labels={
+describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel": CHANNEL}, labels={
     "owner_id": _l("Owner"), "date_from": _l("From"), "date_to": _l("Until"), "budget": _l("Budget"),
     "expected_cost": _l("Expected cost"), "actual_cost": _l("Actual cost"),
     "cost_per_message": _l("Cost per message"), "channel": _l("Channel"), "list_code": _l("Mailing list"),
@@ -170,9 +182,9 @@ describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE}, labe
     "plan": _l("Marketing plan"), "plan_id": _l("Marketing plan"), "holdout": _l("Hold-out"),
     "address": _l("Address"), "claim": _l("Claimed by"), "claimed_at": _l("Claimed at"),
     "attempts": _l("Attempts"), "sent_at": _l("Sent at"), "error": _l("Error")})
-describe(OptOut, name=_l("Opt-out"), labels={
+describe(OptOut, name=_l("Opt-out"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "list_code": _l("Mailing list"), "at": _l("At"), "source": _l("Source"),
     "method": _l("Method")})
-describe(Outbox, name=_l("Outbox message"), labels={
+describe(Outbox, name=_l("Outbox message"), codes={"channel": CHANNEL}, labels={
     "plan_id": _l("Marketing plan"), "recipient_id": _l("Recipient"), "channel": _l("Channel"),
     "to_address": _l("To"), "subject": _l("Subject"), "body": _l("Body")})

@@ -93,10 +93,10 @@ def register_record_rules():
     (operating company, and the company their region belongs to) and their stores' regions,
     as the API lists them; users who work in their stores or whose scope lies inside theirs,
     those users' API tokens, and the audit entries those users wrote."""
-    from sqlalchemy import and_, or_
+    from sqlalchemy import or_
 
     from core.contrib import RecordRule
-    from core.models import ApiToken, AuditLog, Company, Employee, PriceList, Region, Store, User
+    from core.models import ApiToken, AuditLog, Company, PriceList, Region, Store, User
 
     from core.models import FileRecord
 
@@ -115,14 +115,7 @@ def register_record_rules():
     def regions(scope):
         return Region.id.in_(select(Store.region_id).where(Store.id.in_(_stores(scope))))
 
-    def users_of(scope):
-        ids = _stores(scope)
-        own_companies = select(Store.operating_company_id).where(Store.id.in_(ids))
-        return or_(User.id == scope.user_id,
-                   User.employee_id.in_(select(Employee.id).where(Employee.store_id.in_(ids))),
-                   and_(User.scope_kind == "store", User.scope_ref_id.in_(ids)),
-                   and_(User.scope_kind == "company", User.scope_ref_id.in_(own_companies),
-                        User.is_superuser.is_(False)))
+    from core.security.scope import users_of
 
     def users(scope):
         return users_of(scope)

@@ -84,6 +84,24 @@ def scope_of(session: Session) -> Scope | None:
     return SCOPE.get(session)
 
 
+def users_of(scope: Scope):
+    """The criterion (on ``core_user``) of the users a store-limited ``scope`` sees: itself,
+    users who work in its stores, and users whose own scope lies inside its stores or their
+    operating companies (never a superuser that way). The kernel's record rule on users; an
+    addon whose rows point at a user (a team's supervisor) limits them with it."""
+    from sqlalchemy import and_, or_
+
+    from core.models import Employee
+
+    ids = sorted(scope.store_ids)
+    own_companies = select(Store.operating_company_id).where(Store.id.in_(ids))
+    return or_(User.id == scope.user_id,
+               User.employee_id.in_(select(Employee.id).where(Employee.store_id.in_(ids))),
+               and_(User.scope_kind == "store", User.scope_ref_id.in_(ids)),
+               and_(User.scope_kind == "company", User.scope_ref_id.in_(own_companies),
+                    User.is_superuser.is_(False)))
+
+
 def scoped_column(model):
     """The column that ties ``model`` to a store, or None."""
     name = getattr(model, "__scope_column__", None)

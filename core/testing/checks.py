@@ -362,7 +362,7 @@ class AddonChecks:
         blueprints = [b.name for owner, b in collect_blueprints(None, rt.registry) if owner == self.addon]
         targets = []  # (kind, permission, method, url)
         for v in views:
-            targets.append(("view", v.permission, "GET", v.url.rstrip("/") + "/"))
+            targets.append(("view", v.permission, "GET", v.url.rstrip("/") + "/", None))
         urls = app.url_map.bind("localhost")
         for rule in app.url_map.iter_rules():
             if rule.endpoint.split(".")[0] not in blueprints:
@@ -373,7 +373,10 @@ class AddonChecks:
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
                 func = getattr(view.view_class, method.lower()) if hasattr(view, "view_class") else view
                 perm = getattr(func, "_banyan_permission", None)
-                targets.append(("api", perm, method, urls.build(rule.endpoint, values, method=method)))
+                # an endpoint authenticated by credentials of its own (a webhook's token)
+                # says how to make them for a user: ``_banyan_test_headers(session, user)``
+                targets.append(("api", perm, method, urls.build(rule.endpoint, values, method=method),
+                                getattr(func, "_banyan_test_headers", None)))
         if not targets:
             pytest.skip(f"{self.addon}: no back-office view and no API endpoint")
         session.commit()
@@ -382,7 +385,7 @@ class AddonChecks:
         nobody = make.user(roles=(none_role.code,))
         holders = {}
         failures = []
-        for kind, perm, method, url in targets:
+        for kind, perm, method, url, own_auth in targets:
             assert perm, f"{self.addon}: {kind} {method} {url} declares no permission"
             if perm not in holders:
                 role = self._role_with(session, f"zz_{uuid.uuid4().hex[:8]}",
@@ -391,8 +394,12 @@ class AddonChecks:
             checks = [(holders[perm], True)] + ([(nobody, False)] if perm != AUTHENTICATED else [])
             for user, allowed in checks:
                 if kind == "api":
-                    resp = api.request(method, url, user=user, json={} if method != "GET" else None,
-                                       headers={"Idempotency-Key": uuid.uuid4().hex})
+                    headers = {"Idempotency-Key": uuid.uuid4().hex}
+                    if own_auth is not None:
+                        headers.update(own_auth(session, user))
+                        session.commit()
+                    resp = api.request(method, url, user=None if own_auth else user,
+                                       json={} if method != "GET" else None, headers=headers)
                     refused = resp.status_code == 403
                 else:
                     session.commit()

@@ -83,7 +83,8 @@ def test_reports_page_period_explanations_and_exports(admin_app, session, make, 
         r = c.get("/admin/loyalty_reports/?from=2026-03-10&to=2026-03-10&export=csv&table=leaders")
     assert r.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
-    assert rows == [["Rank", "Member", "Phone", "Points"], ["1", "张*明", "+86138****5678", "180"]]
+    # a cell starting with "+" would be a formula in Excel: the export quotes it (core.spreadsheet)
+    assert rows == [["Rank", "Member", "Phone", "Points"], ["1", "张*明", "'+86138****5678", "180"]]
     assert "loyalty_leaders_20260310_20260310.csv" in r.headers["Content-Disposition"]
     with use_timezone("Asia/Shanghai"):
         r = c.get("/admin/loyalty_reports/?from=2026-03-10&to=2026-03-11&export=xlsx&table=results")

@@ -1,0 +1,1 @@
+"""Call Center: a Banyan addon (no side effects on import)."""

@@ -1,0 +1,266 @@
+"""REST endpoints of call_center, mounted under /api/v1/call_center/.
+
+Rows named by a request: ``get_visible`` for a path id (404 when the user's scope does not
+show it), ``ref_visible`` for a reference in a body (422 naming the field).
+
+The telephony webhook ``POST /telephony/calls`` is authenticated by a telephony token (header
+``X-Call-Center-Token``, made in the back office or by ``create_line_token``), not by an API
+token: it runs with the permissions and scope of the token's user."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+from sqlalchemy import select
+
+from core.api import Blueprint, _error, paginate_select, request_user, requires
+from core.api.visible import get_visible, ref_visible
+from core.db import transaction
+from core.i18n import gettext as _
+from core.models import Customer, Product, Sale, Store, User
+from core.web import db_session
+
+from . import services as svc
+from .models import CallRecord, FollowUpTask, Team, Ticket
+from .permissions import CALL_READ, CALL_WRITE, REPORT, SCREEN_POP, TICKET_READ, TICKET_WRITE, WEBHOOK
+from .schemas import (AgentFiguresOut, AssignIn, CallIn, CallOut, EndCallIn, IncomingCallIn, QueueOut, ReportQuery,
+                      ScreenPopOut, StatusIn, TaskDoneIn, TaskOut, TicketIn, TicketOut, TicketQuery)
+
+blp = Blueprint("call_center", __name__, description="Call center: tickets, SLAs, calls and the screen-pop")
+
+
+def requires_line_token(permission: str):
+    """Authenticate the request by its telephony token (401 otherwise) and require
+    ``permission`` of the token's user (403). A bearer API token is not accepted here."""
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            from core.security.permissions import has_permission
+            from core.web import raw_session
+
+            plain = request.headers.get(svc_token_header(), "")
+            raw = raw_session()
+            user = svc.user_for_line_token(raw, plain.strip())
+            if user is not None:
+                raw.expunge(user)  # a detached snapshot, as the kernel's token cache keeps
+            raw.rollback()  # the lookup is its own short transaction
+            if user is None:
+                return _error(401, message=_("A valid telephony token is required (%(header)s).",
+                                             header=svc_token_header()))
+            g.api_auth_done = True
+            g.api_user = raw.merge(user, load=False)
+            if not has_permission(db_session(), g.api_user, permission):
+                return _error(403, message=_("You do not have the permission %(perm)s.", perm=permission))
+            return func(*args, **kwargs)
+
+        wrapper._banyan_permission = permission
+        wrapper._banyan_test_headers = _line_token_headers
+        return wrapper
+
+    return decorator
+
+
+def _line_token_headers(session, user) -> dict:
+    """A fresh telephony token of ``user`` as request headers (``AddonChecks`` calls it)."""
+    plain, _row = svc.create_line_token(session, "addon-checks", user.id)
+    return {svc_token_header(): plain}
+
+
+def svc_token_header() -> str:
+    from .calls import TOKEN_HEADER
+
+    return TOKEN_HEADER
+
+
+def _refs(data: dict) -> None:
+    ref_visible(Customer, data.get("customer_id"), "customer_id")
+    ref_visible(Store, data.get("store_id"), "store_id")
+    ref_visible(Sale, data.get("sale_id"), "sale_id")
+    ref_visible(Product, data.get("product_id"), "product_id")
+    ref_visible(Team, data.get("team_id"), "team_id")
+    ref_visible(User, data.get("agent_id"), "agent_id")
+
+
+@blp.route("/tickets")
+@requires(TICKET_READ)
+@blp.arguments(TicketQuery, location="query")
+@blp.response(200, TicketOut(many=True))
+@blp.paginate()
+def list_tickets(query, pagination_parameters):
+    """Tickets you may see, newest first; filter by ``status`` and ``customer_id``."""
+    stmt = select(Ticket).order_by(Ticket.opened_at.desc(), Ticket.id.desc())
+    if query.get("status"):
+        stmt = stmt.where(Ticket.status == query["status"])
+    if query.get("customer_id"):
+        stmt = stmt.where(Ticket.customer_id == query["customer_id"])
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+@blp.route("/tickets/<int:ticket_id>")
+@requires(TICKET_READ)
+@blp.response(200, TicketOut)
+def get_ticket(ticket_id):
+    """One ticket (404 when you may not see it)."""
+    return get_visible(Ticket, ticket_id)
+
+
+@blp.route("/tickets", methods=["POST"])
+@requires(TICKET_WRITE)
+@blp.arguments(TicketIn)
+@blp.response(201, TicketOut)
+def post_ticket(data):
+    """Open a ticket: routed (when no team or agent is given) and given its SLA targets; the
+    assignee is notified. Moves no money or stock: no Idempotency-Key."""
+    session = db_session()
+    with transaction(session):
+        _refs(data)
+        ticket = svc.create_ticket(session, user=request_user(), **data)
+    return ticket
+
+
+@blp.route("/tickets/<int:ticket_id>/status", methods=["POST"])
+@requires(TICKET_WRITE)
+@blp.arguments(StatusIn)
+@blp.response(200, TicketOut)
+def post_status(data, ticket_id):
+    """Move a ticket along its status machine (422 on ``status`` for a refused move).
+    Moves no money or stock: no Idempotency-Key."""
+    session = db_session()
+    with transaction(session):
+        get_visible(Ticket, ticket_id)
+        ticket = svc.set_status(session, ticket_id, data["status"], user=request_user(), note=data.get("note"))
+    return ticket
+
+
+@blp.route("/tickets/<int:ticket_id>/assign", methods=["POST"])
+@requires(TICKET_WRITE)
+@blp.arguments(AssignIn)
+@blp.response(200, TicketOut)
+def post_assign(data, ticket_id):
+    """Give a ticket to an agent and/or team (notified). Moves no money or stock."""
+    session = db_session()
+    with transaction(session):
+        get_visible(Ticket, ticket_id)
+        ref_visible(Team, data.get("team_id"), "team_id")
+        ref_visible(User, data.get("agent_id"), "agent_id")
+        ticket = svc.assign(session, ticket_id, agent_id=data.get("agent_id"), team_id=data.get("team_id"),
+                            user=request_user(), note=data.get("note"))
+    return ticket
+
+
+@blp.route("/screen-pop/<string:number>")
+@requires(SCREEN_POP)
+@blp.response(200, ScreenPopOut)
+def get_screen_pop(number):
+    """The screen-pop of a phone number (422 on ``number`` when it is no valid number)."""
+    session = db_session()
+    out = svc.screen_pop(session, request_user(), number)
+    session.rollback()
+    return {**out, "call_id": None}
+
+
+@blp.route("/telephony/calls", methods=["POST"])
+@requires_line_token(WEBHOOK)
+@blp.arguments(IncomingCallIn)
+@blp.response(201, ScreenPopOut)
+def post_incoming_call(data):
+    """The phone system posts an incoming call (header ``X-Call-Center-Token``): the call is
+    recorded (``ringing``), its agent (when given) is told in the app with a link to the
+    screen-pop page, and the screen-pop is returned with its ``call_id``. A retry makes a
+    second call record; it moves no money or stock: no Idempotency-Key."""
+    session = db_session()
+    with transaction(session):
+        ref_visible(User, data.get("agent_id"), "agent_id")
+        pop = svc.screen_pop(session, g.api_user, data["number"])
+        customer_id = pop["customer"]["id"] if pop["customer"] else None
+        call = svc.record_call(session, number=pop["number"], line=data.get("line"), agent_id=data.get("agent_id"),
+                               customer_id=customer_id, outcome="ringing")
+        pop["call_id"] = call.id
+        svc.announce_call(session, call, pop)
+    return pop
+
+
+@blp.route("/calls")
+@requires(CALL_READ)
+@blp.response(200, CallOut(many=True))
+@blp.paginate()
+def list_calls(pagination_parameters):
+    """Call records you may see, newest first."""
+    stmt = select(CallRecord).order_by(CallRecord.started_at.desc(), CallRecord.id.desc())
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+@blp.route("/calls", methods=["POST"])
+@requires(CALL_WRITE)
+@blp.arguments(CallIn)
+@blp.response(201, CallOut)
+def post_call(data):
+    """Record a call by hand (an outgoing call back, a call the phone system missed)."""
+    session = db_session()
+    with transaction(session):
+        ref_visible(Customer, data.get("customer_id"), "customer_id")
+        ref_visible(Ticket, data.get("ticket_id"), "ticket_id")
+        call = svc.record_call(session, agent_id=request_user().id, **data)
+    return call
+
+
+@blp.route("/calls/<int:call_id>/end", methods=["POST"])
+@requires(CALL_WRITE)
+@blp.arguments(EndCallIn)
+@blp.response(200, CallOut)
+def post_end_call(data, call_id):
+    """End a call: duration, outcome, notes, linked ticket (422 ``call`` when already ended)."""
+    session = db_session()
+    with transaction(session):
+        get_visible(CallRecord, call_id)
+        ref_visible(Ticket, data.get("ticket_id"), "ticket_id")
+        call = svc.end_call(session, call_id, **data)
+    return call
+
+
+@blp.route("/queue")
+@requires(TICKET_READ)
+@blp.response(200, QueueOut)
+def get_queue():
+    """The live queue: open tickets you may see by status, breached now, unassigned."""
+    return svc.queue(db_session())
+
+
+@blp.route("/reports/agents")
+@requires(REPORT)
+@blp.arguments(ReportQuery, location="query")
+@blp.response(200, AgentFiguresOut(many=True))
+def get_agent_report(query):
+    """Per agent over the last ``days`` days (default 30): calls, average handling time in
+    seconds, tickets resolved, first-contact resolution and SLA breach rate (fractions)."""
+    from datetime import timedelta
+
+    from core.mixins import utcnow
+
+    now = utcnow()
+    return svc.agent_report(db_session(), now - timedelta(days=query["days"]), now)
+
+
+@blp.route("/follow-ups")
+@requires(TICKET_READ)
+@blp.response(200, TaskOut(many=True))
+@blp.paginate()
+def list_follow_ups(pagination_parameters):
+    """Open follow-up tasks you may see, soonest due first."""
+    stmt = select(FollowUpTask).where(FollowUpTask.status == "open").order_by(FollowUpTask.due_at, FollowUpTask.id)
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+@blp.route("/follow-ups/<int:task_id>/done", methods=["POST"])
+@requires(TICKET_WRITE)
+@blp.arguments(TaskDoneIn)
+@blp.response(200, TaskOut)
+def post_follow_up_done(data, task_id):
+    """Close a follow-up (``done`` or ``cancelled``; 422 ``status`` when it is not open).
+    Moves no money or stock: no Idempotency-Key."""
+    session = db_session()
+    with transaction(session):
+        get_visible(FollowUpTask, task_id)
+        task = svc.complete_task(session, task_id, note=data.get("note"), status=data["status"])
+    return task

@@ -1,0 +1,182 @@
+"""Telephony: the purpose-made tokens of the phone system, the screen-pop, call records.
+
+The screen-pop of a number is read through the caller's (scoped) session: a customer the
+agent may not see is not shown. The number is normalised by the kernel's one rule
+(``core.validation.normalize_phone``, E.164) and matched against customers' phones and the
+phones of key accounts' contacts (``core_customer_contact``).
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+
+from core.errors import BusinessError, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Customer, CustomerContact, User
+from core.security.tokens import hash_token
+
+from .models import DIRECTIONS, OUTCOMES, CallRecord, LineToken
+from .tickets import open_tickets_of
+
+TOKEN_PREFIX = "bncc_"
+#: the header the phone system sends its token in
+TOKEN_HEADER = "X-Call-Center-Token"
+
+
+def create_line_token(session, name: str, user_id: int) -> tuple[str, LineToken]:
+    """A new telephony token ``(plain, row)``; the plain token is shown once. Calls posted
+    with it run as ``user_id`` (its permissions and scope). BusinessError ``name``/``user_id``."""
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise BusinessError({"name": [_l("A token needs a name of at most 80 characters.")]})
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise BusinessError({"user_id": [_l("No such active user.")]})
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = LineToken(name=name, token_hash=hash_token(plain), prefix=plain[:12], user_id=user.id,
+                    created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return plain, row
+
+
+def revoke_line_token(session, token_id: int) -> LineToken:
+    """Revoke a telephony token (again: no change). NotFound for an unknown id."""
+    row = session.get(LineToken, token_id)
+    if row is None:
+        raise NotFound({"id": _l("No such token.")})
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+    return row
+
+
+def user_for_line_token(session, plain: str | None) -> User | None:
+    """The active user a live telephony token runs as, or None (unknown, revoked, inactive)."""
+    if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
+        return None
+    row = session.execute(select(LineToken).where(LineToken.token_hash == hash_token(plain),
+                                                  LineToken.revoked_at.is_(None))).scalar()
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None
+
+
+def normalise_number(raw, field: str = "number") -> str:
+    """``raw`` as E.164 (``+8613800138000``), or BusinessError naming ``field``."""
+    from core.lookup import normalize_identifier
+
+    return normalize_identifier("phone", raw, field)
+
+
+def find_caller(session, number: str) -> tuple[Customer | None, CustomerContact | None]:
+    """The active customer whose phone is ``number`` (E.164), else the key account one of
+    whose contacts has it (with that contact); ``(None, None)`` when nobody visible has it."""
+    customer = session.execute(select(Customer).where(Customer.phone == number, Customer.active.is_(True))
+                               .order_by(Customer.id).limit(1)).scalar()
+    if customer is not None:
+        return customer, None
+    contact = session.execute(select(CustomerContact).join(Customer, Customer.id == CustomerContact.customer_id)
+                              .where(CustomerContact.phone == number, Customer.active.is_(True))
+                              .order_by(CustomerContact.id).limit(1)).scalar()
+    if contact is not None:
+        return session.get(Customer, contact.customer_id), contact
+    return None, None
+
+
+def screen_pop(session, user, raw_number, *, panels=True) -> dict:
+    """What the agent sees when ``raw_number`` calls::
+
+        {"number": "+86...", "customer": {"id", "name", "kind"} | None,
+         "contact": {"id", "name", "title"} | None,
+         "panels": [{"addon", "title", "fields": [[label, value], ...]}],   # customer_summary
+         "open_tickets": [{"id", "number", "subject", "status", "priority", "resolution_due_at"}],
+         "create_customer": bool}     # True for an unknown number
+
+    Panels are those of every installed addon the user may see (their permission)."""
+    from core.contrib import sort_by_priority
+    from core.runtime import runtime_of
+    from core.security.permissions import has_permission
+
+    number = normalise_number(raw_number)
+    customer, contact = find_caller(session, number)
+    out = {"number": number, "customer": None, "contact": None, "panels": [], "open_tickets": [],
+           "create_customer": customer is None}
+    if customer is None:
+        return out
+    out["customer"] = {"id": customer.id, "name": customer.name, "kind": customer.kind}
+    if contact is not None:
+        out["contact"] = {"id": contact.id, "name": contact.name, "title": contact.title}
+    if panels:
+        found = runtime_of(session).registry.collect_items("customer_summary", session=session,
+                                                           customer=customer, user=user)
+        for p in sort_by_priority([[panel for _owner, panel in found]]):
+            if p.permission is None or has_permission(session, user, p.permission):
+                out["panels"].append({"addon": p.addon, "title": str(p.title),
+                                      "fields": [[str(a), "" if b is None else str(b)] for a, b in p.fields]})
+    out["open_tickets"] = [{"id": t.id, "number": t.number, "subject": t.subject, "status": t.status,
+                            "priority": t.priority, "resolution_due_at": t.resolution_due_at}
+                           for t in open_tickets_of(session, customer.id)]
+    return out
+
+
+def record_call(session, *, number, direction: str = "in", line: str | None = None, agent_id: int | None = None,
+                customer_id: int | None = None, store_id: int | None = None, started_at: datetime | None = None,
+                outcome: str = "ringing", notes: str | None = None, ticket_id: int | None = None) -> CallRecord:
+    """A call record (the number normalised). BusinessError naming ``number``, ``direction``
+    or ``outcome``."""
+    number = normalise_number(number)
+    if direction not in DIRECTIONS:
+        raise BusinessError({"direction": [_l("Unknown direction.")]})
+    if outcome not in OUTCOMES:
+        raise BusinessError({"outcome": [_l("Unknown outcome.")]})
+    call = CallRecord(number=number, direction=direction, line=line, agent_id=agent_id, customer_id=customer_id,
+                      store_id=store_id, started_at=started_at or utcnow(), outcome=outcome, notes=notes,
+                      ticket_id=ticket_id)
+    session.add(call)
+    session.flush()
+    return call
+
+
+def end_call(session, call_id: int, *, outcome: str, notes: str | None = None, ticket_id: int | None = None,
+             at: datetime | None = None) -> CallRecord:
+    """Close a call: ``ended_at`` (UTC, default now), the duration in whole seconds, the
+    outcome, notes and the ticket it led to. BusinessError ``outcome``/``call`` (ended)."""
+    call = session.execute(select(CallRecord).where(CallRecord.id == call_id).with_for_update()).scalar()
+    if call is None:
+        raise NotFound({"id": _l("No such call.")})
+    if call.ended_at is not None:
+        raise BusinessError({"call": [_l("This call has already ended.")]})
+    if outcome not in OUTCOMES or outcome == "ringing":
+        raise BusinessError({"outcome": [_l("Unknown outcome.")]})
+    call.ended_at = at or utcnow()
+    call.duration_seconds = max(0, int((call.ended_at - call.started_at).total_seconds()))
+    call.outcome = outcome
+    if notes is not None:
+        call.notes = notes
+    if ticket_id is not None:
+        call.ticket_id = ticket_id
+    session.flush()
+    return call
+
+
+def announce_call(session, call: CallRecord, pop: dict) -> None:
+    """Tell the call's agent in the app (the back office's bell) that a call is ringing, with
+    a link to the screen-pop page of its number. Nothing without an agent."""
+    from urllib.parse import quote
+
+    from core.notify import notify
+
+    if call.agent_id is None:
+        return
+    agent = session.get(User, call.agent_id)
+    if agent is None or not agent.active:
+        return
+    who = pop["customer"]["name"] if pop.get("customer") else call.number
+    notify(session, [agent], subject=_l("Incoming call: %(who)s", who=who), body=_l("Line %(line)s",
+           line=call.line or "-"), link=f"/admin/call_center_screenpop/?number={quote(call.number)}",
+           kind="call_center.call.incoming", channels=("app",))

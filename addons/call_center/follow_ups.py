@@ -1,0 +1,74 @@
+"""Follow-up tasks (job ``call_center.follow_ups``, daily), set-based and idempotent: one
+INSERT ... SELECT per active rule, whatever the number of tickets or customers.
+
+* ``after_resolution``: a task for each resolved (or closed) ticket of the rule's type that
+  has none of this rule yet, due ``days`` after ``resolved_at``, for the rule's agent or the
+  ticket's; the unique key (rule, ticket) makes a second run add nothing.
+* ``periodic``: a task for each active key account (customer of kind ``company``) that has
+  no open task of this rule and none created in the last ``days`` days, due now.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func, insert, literal, select, text
+
+from core.db import is_postgres
+from core.errors import BusinessError, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Customer
+
+from .models import FollowUpRule, FollowUpTask, Ticket
+
+
+def _plus_days(session, column, days: int):
+    if is_postgres(session.get_bind()):
+        return column + text(f"interval '{int(days)} days'")
+    return func.datetime(column, f"+{int(days)} days")
+
+
+def run_follow_ups(session, at: datetime | None = None) -> dict:
+    """Create the due follow-up tasks at ``at`` (UTC, default now); ``{rule_id: created}``."""
+    now = at or utcnow()
+    out = {}
+    rules = session.execute(select(FollowUpRule).where(FollowUpRule.active.is_(True))
+                            .order_by(FollowUpRule.id)).scalars().all()
+    for rule in rules:
+        if rule.kind == "after_resolution":
+            has = exists().where(FollowUpTask.rule_id == rule.id, FollowUpTask.ticket_id == Ticket.id)
+            src = (select(literal(rule.id), Ticket.customer_id, Ticket.id, Ticket.store_id,
+                          func.coalesce(literal(rule.agent_id), Ticket.agent_id), literal(now),
+                          _plus_days(session, Ticket.resolved_at, rule.days), literal("open"))
+                   .where(Ticket.ticket_type == rule.ticket_type, Ticket.status.in_(("resolved", "closed")),
+                          Ticket.resolved_at.is_not(None), Ticket.customer_id.is_not(None), ~has))
+        else:
+            recent = exists().where(FollowUpTask.rule_id == rule.id, FollowUpTask.customer_id == Customer.id,
+                                    (FollowUpTask.status == "open")
+                                    | (FollowUpTask.created_at > now - timedelta(days=rule.days)))
+            src = (select(literal(rule.id), Customer.id, literal(None), Customer.home_store_id,
+                          literal(rule.agent_id), literal(now), literal(now), literal("open"))
+                   .where(Customer.kind == "company", Customer.active.is_(True), ~recent))
+        made = session.execute(insert(FollowUpTask.__table__).from_select(
+            ["rule_id", "customer_id", "ticket_id", "store_id", "agent_id", "created_at", "due_at", "status"], src)
+            .returning(FollowUpTask.__table__.c.id)).scalars().all()
+        out[rule.id] = len(made)
+    return out
+
+
+def complete_task(session, task_id: int, note: str | None = None, status: str = "done",
+                  at: datetime | None = None) -> FollowUpTask:
+    """Mark an open task ``done`` (or ``cancelled``). BusinessError ``status`` when it is not
+    open any more; NotFound for an unknown id."""
+    if status not in ("done", "cancelled"):
+        raise BusinessError({"status": [_l("A task is done or cancelled.")]})
+    task = session.execute(select(FollowUpTask).where(FollowUpTask.id == task_id).with_for_update()).scalar()
+    if task is None:
+        raise NotFound({"id": _l("No such task.")})
+    if task.status != "open":
+        raise BusinessError({"status": [_l("This task is not open any more.")]})
+    task.status, task.done_at = status, at or utcnow()
+    if note:
+        task.note = note[:500]
+    session.flush()
+    return task

@@ -1,0 +1,123 @@
+"""Hook implementations of call_center: thin, the work is in services.py."""
+from __future__ import annotations
+
+from core import hookimpl
+from core.contrib import DashboardWidget, PanelLink, SummaryPanel
+from core.i18n import lazy_gettext as _l
+
+
+@hookimpl
+def register_models():
+    from .models import MODELS
+
+    return MODELS
+
+
+@hookimpl
+def register_roles():
+    from .permissions import ROLES
+
+    return ROLES
+
+
+@hookimpl
+def register_permissions():
+    from .permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def register_record_rules():
+    from .permissions import RECORD_RULES
+
+    return RECORD_RULES
+
+
+@hookimpl
+def register_jobs():
+    from .jobs import JOBS
+
+    return JOBS
+
+
+@hookimpl
+def load_demo_data(session, demo):
+    from .demo import load
+
+    load(session, demo)
+
+
+@hookimpl
+def register_admin_views(app):
+    from .admin import views
+
+    return views()
+
+
+@hookimpl
+def register_blueprints(app):
+    from .api import blp
+
+    return [blp]
+
+
+@hookimpl
+def customer_summary(session, customer, user):
+    """The customer's open tickets (number, subject, status), for who may see tickets."""
+    from .models import PRIORITY, STATUS
+    from .permissions import TICKET_READ
+    from .services import open_tickets_of
+
+    tickets = open_tickets_of(session, customer.id, limit=5)
+    if not tickets:
+        return []
+    fields = tuple((f"{t.number} {t.subject}", f"{STATUS.label(t.status)} · {PRIORITY.label(t.priority)}")
+                   for t in tickets)
+    return [SummaryPanel(title=_l("Open tickets"), fields=fields, permission=TICKET_READ, priority=40,
+                         links=(PanelLink(_l("Screen-pop"), "call_center_screenpop.index",
+                                          (("customer_id", customer.id),), permission=TICKET_READ),))]
+
+
+@hookimpl
+def dashboard_widgets(session, user, store_ids):
+    """The live queue (open tickets by status, chart) and how many are breached now; the
+    agents' figures of the last 30 days (calls, handling time, resolved, FCR, breach rate)."""
+    from datetime import timedelta
+
+    from core.mixins import utcnow
+    from core.models import User
+
+    from .models import STATUS
+    from .permissions import REPORT, TICKET_READ
+    from .services import agent_report, queue
+
+    q = queue(session, store_ids)
+    now = utcnow()
+    rows = agent_report(session, now - timedelta(days=30), now, store_ids)
+    names = dict(session.execute(_names(User, [r["agent_id"] for r in rows])).all()) if rows else {}
+
+    def pct(v):
+        return "" if v is None else f"{v * 100:.1f}%"
+
+    return [
+        DashboardWidget("call_center.queue", _l("Open tickets by status"), "bar",
+                        {"labels": [str(STATUS.label(s)) for s in q["by_status"]],
+                         "values": list(q["by_status"].values())}, priority=60, permission=TICKET_READ),
+        DashboardWidget("call_center.breached", _l("Open tickets past their SLA"), "number",
+                        {"value": str(q["breached"])}, priority=61, permission=TICKET_READ),
+        DashboardWidget("call_center.agents", _l("Agents, last 30 days"), "table",
+                        {"columns": [str(_l("Agent")), str(_l("Calls")), str(_l("Average handling (s)")),
+                                     str(_l("Resolved")), str(_l("First-contact resolution")),
+                                     str(_l("SLA breach rate"))],
+                         "rows": [[names.get(r["agent_id"], str(r["agent_id"])), r["calls"],
+                                   "" if r["avg_handling_seconds"] is None else r["avg_handling_seconds"],
+                                   r["resolved"], pct(r["fcr_rate"]), pct(r["breach_rate"])] for r in rows]},
+                        priority=62, permission=REPORT),
+    ]
+
+
+def _names(model, ids):
+    from sqlalchemy import select
+
+    return select(model.id, model.username).where(model.id.in_(ids))

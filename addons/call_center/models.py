@@ -1,0 +1,339 @@
+"""Tables of call_center: every table is named ``call_center_<entity>``.
+
+Instants are naive UTC (``core.mixins.utcnow``); business hours are read in the chain's zone
+(``core.localtime``). Coded values are ``core.labels.Choices`` sets declared once here.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base
+from core.i18n import lazy_gettext as _l
+from core.labels import Choices, describe
+from core.mixins import IdPk, Timestamps, utcnow
+
+TICKET_TYPE = Choices("call_center.ticket.type", [
+    ("inquiry", _l("Inquiry")), ("complaint", _l("Complaint")), ("praise", _l("Praise")),
+    ("suggestion", _l("Suggestion")), ("requirement", _l("New requirement"))])
+CHANNEL = Choices("call_center.ticket.channel", [
+    ("phone", _l("Phone")), ("email", _l("Email")), ("web", _l("Web form")), ("chat", _l("Chat"))])
+PRIORITY = Choices("call_center.ticket.priority", [
+    ("low", _l("Low")), ("normal", _l("Normal")), ("high", _l("High")), ("urgent", _l("Urgent"))])
+#: a ticket's states; ``waiting`` (on the customer) pauses the SLA clock
+STATUS = Choices("call_center.ticket.status", [
+    ("new", _l("New")), ("open", _l("Open")), ("waiting", _l("Waiting on customer")),
+    ("resolved", _l("Resolved")), ("closed", _l("Closed")), ("cancelled", _l("Cancelled"))])
+EVENT_KIND = Choices("call_center.event.kind", [
+    ("created", _l("Created")), ("status", _l("Status changed")), ("assigned", _l("Assigned")),
+    ("responded", _l("First response")), ("escalated", _l("Escalated")), ("note", _l("Note"))])
+DIRECTION = Choices("call_center.call.direction", [("in", _l("Incoming")), ("out", _l("Outgoing"))])
+OUTCOME = Choices("call_center.call.outcome", [
+    ("ringing", _l("Ringing")), ("answered", _l("Answered")), ("missed", _l("Missed")),
+    ("resolved", _l("Resolved on the call")), ("ticket", _l("Ticket opened")),
+    ("callback", _l("Call back"))])
+#: escalation levels the periodic job sets (never lowered): 1 about to breach, 2 breached
+ESCALATION = Choices("call_center.ticket.escalation", [
+    ("0", _l("None")), ("1", _l("About to breach")), ("2", _l("Breached"))])
+
+TICKET_TYPES = TICKET_TYPE.codes
+CHANNELS = CHANNEL.codes
+PRIORITIES = PRIORITY.codes
+STATUSES = STATUS.codes
+OPEN_STATUSES = ("new", "open", "waiting")
+FOLLOW_UP_KIND = Choices("call_center.follow_up.kind", [
+    ("after_resolution", _l("Days after a ticket is resolved")),
+    ("periodic", _l("Every so many days for key accounts"))])
+TASK_STATUS = Choices("call_center.task.status", [("open", _l("Open")), ("done", _l("Done")),
+                                                  ("cancelled", _l("Cancelled"))])
+DIRECTIONS = DIRECTION.codes
+OUTCOMES = OUTCOME.codes
+
+
+class Calendar(IdPk, Timestamps, Base):
+    """Business hours: the same opening hours on each working weekday, minus mainland China's
+    public holidays (``holidays`` library) when ``cn_holidays``, minus the closing days."""
+    __tablename__ = "call_center_calendar"
+    __chain_wide__ = True
+
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    opens_at: Mapped[time] = mapped_column(Time, default=time(9, 0))
+    closes_at: Mapped[time] = mapped_column(Time, default=time(18, 0))
+    #: ISO weekdays that are working days, e.g. "12345" (Monday to Friday)
+    weekdays: Mapped[str] = mapped_column(String(7), default="12345")
+    cn_holidays: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    closures: Mapped[list["Closure"]] = relationship(back_populates="calendar", cascade="all, delete-orphan",
+                                                     order_by="Closure.day")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Closure(IdPk, Base):
+    """A day the chain closes on its own (a company day, a move): no business hours."""
+    __tablename__ = "call_center_closure"
+    __table_args__ = (UniqueConstraint("calendar_id", "day"),)
+    __scope_parent__ = "calendar_id"
+
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("call_center_calendar.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(120))
+    calendar: Mapped[Calendar] = relationship(back_populates="closures")
+
+    def __str__(self) -> str:
+        return self.day.isoformat()
+
+
+class Team(IdPk, Timestamps, Base):
+    """A group of agents with a calendar and a supervisor (who hears of escalations and gets
+    the tickets that breach)."""
+    __tablename__ = "call_center_team"
+    __chain_wide__ = True
+
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_calendar.id"), index=True)
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    calendar: Mapped[Calendar | None] = relationship()
+    supervisor = relationship("User", foreign_keys=[supervisor_id])
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaPolicy(IdPk, Timestamps, Base):
+    """Targets, in business minutes, for tickets of one type and priority."""
+    __tablename__ = "call_center_sla_policy"
+    __table_args__ = (UniqueConstraint("ticket_type", "priority"),)
+    __chain_wide__ = True
+
+    ticket_type: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(8))
+    response_minutes: Mapped[int] = mapped_column(Integer, info={"min": 1, "max": 100000})
+    resolution_minutes: Mapped[int] = mapped_column(Integer, info={"min": 1, "max": 1000000})
+    #: how long (wall-clock minutes) before a target the job escalates "about to breach"
+    warn_minutes: Mapped[int] = mapped_column(Integer, default=60, info={"min": 0, "max": 100000})
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self) -> str:
+        return f"{self.ticket_type}/{self.priority}"
+
+
+class RoutingRule(IdPk, Timestamps, Base):
+    """The first active rule (lowest ``sequence``) whose every given condition matches a new
+    ticket assigns its team and/or agent. An empty condition matches anything."""
+    __tablename__ = "call_center_routing_rule"
+    __chain_wide__ = "store_id"
+
+    sequence: Mapped[int] = mapped_column(Integer, default=10, info={"min": 0, "max": 100000})
+    name: Mapped[str] = mapped_column(String(80))
+    ticket_type: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(8))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    #: a membership tier code (read through membership's public API when it is installed)
+    customer_tier: Mapped[str | None] = mapped_column(String(32))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_team.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    team: Mapped[Team | None] = relationship()
+    agent = relationship("User", foreign_keys=[agent_id])
+    store = relationship("Store")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(IdPk, Timestamps, Base):
+    """A customer's request. SLA: ``response_due_at``/``resolution_due_at`` are the instants
+    the targets fall due in business time, pauses included; ``paused_minutes`` are the
+    business minutes spent ``waiting`` so far; ``paused_since`` is set while waiting."""
+    __tablename__ = "call_center_ticket"
+    __scope_derived__ = ("calendar_id", "sla_policy_id")
+    __audit_create__ = False  # its "created" event is the record
+
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    ticket_type: Mapped[str] = mapped_column(String(16), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    priority: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12), default="new", index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("core_product.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_team.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_sla_policy.id"))
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_calendar.id"))
+    opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    paused_since: Mapped[datetime | None] = mapped_column(DateTime)
+    paused_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    response_due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    #: when the escalation job first warns (due instant minus the policy's ``warn_minutes``)
+    response_warn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolution_warn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    escalation: Mapped[int] = mapped_column(Integer, default=0)
+
+    customer = relationship("Customer")
+    store = relationship("Store")
+    team: Mapped[Team | None] = relationship()
+    agent = relationship("User", foreign_keys=[agent_id])
+    sla_policy: Mapped[SlaPolicy | None] = relationship()
+    calendar: Mapped[Calendar | None] = relationship()
+
+    @property
+    def number(self) -> str:
+        return f"T{self.id:06d}"
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"
+
+
+class TicketEvent(IdPk, Base):
+    """What happened to a ticket (append-only): created, status, assignment, escalation."""
+    __tablename__ = "call_center_ticket_event"
+    __audit__ = False  # append-only history, itself the record
+    __scope_parent__ = "ticket_id"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("call_center_ticket.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    from_value: Mapped[str | None] = mapped_column(String(40))
+    to_value: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(String(500))
+    ticket: Mapped[Ticket] = relationship()
+
+
+class LineToken(IdPk, Base):
+    """A token the phone system sends (header ``X-Call-Center-Token``) to post calls. Only
+    its SHA-256 is kept; calls are read and written with ``user``'s permissions and scope."""
+    __tablename__ = "call_center_line_token"
+    __chain_wide__ = True
+
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user = relationship("User")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class FollowUpRule(IdPk, Timestamps, Base):
+    """Makes follow-up tasks: ``after_resolution`` (a call back ``days`` after a ticket of
+    ``ticket_type`` is resolved, for the ticket's agent or ``agent_id``), or ``periodic``
+    (every ``days`` days for each active key account, i.e. a company customer)."""
+    __tablename__ = "call_center_follow_up_rule"
+    __chain_wide__ = True
+
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    ticket_type: Mapped[str | None] = mapped_column(String(16))
+    days: Mapped[int] = mapped_column(Integer, info={"min": 1, "max": 3660})
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    agent = relationship("User", foreign_keys=[agent_id])
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FollowUpTask(IdPk, Base):
+    """A call to make: for a customer (and the ticket it follows), due at an instant."""
+    __tablename__ = "call_center_follow_up_task"
+    __table_args__ = (UniqueConstraint("rule_id", "ticket_id"),)
+    __scope_derived__ = ("rule_id",)
+
+    rule_id: Mapped[int] = mapped_column(ForeignKey("call_center_follow_up_rule.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_ticket.id"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(String(500))
+    rule: Mapped[FollowUpRule] = relationship()
+    customer = relationship("Customer")
+    agent = relationship("User", foreign_keys=[agent_id])
+    ticket: Mapped[Ticket | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.rule} #{self.id}"
+
+
+class CallRecord(IdPk, Base):
+    """One phone call: who, when, how long, how it ended, the ticket it led to."""
+    __tablename__ = "call_center_call"
+
+    direction: Mapped[str] = mapped_column(String(3), default="in")
+    number: Mapped[str] = mapped_column(String(20), index=True)
+    line: Mapped[str | None] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_ticket.id"))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, info={"min": 0, "max": 86400})
+    outcome: Mapped[str] = mapped_column(String(10), default="ringing")
+    notes: Mapped[str | None] = mapped_column(Text)
+    customer = relationship("Customer")
+    agent = relationship("User", foreign_keys=[agent_id])
+    ticket: Mapped[Ticket | None] = relationship()
+
+
+describe(Calendar, name=_l("Business calendar"), labels={
+    "opens_at": _l("Opens at"), "closes_at": _l("Closes at"),
+    "weekdays": _l("Working weekdays (1 = Monday)"), "cn_holidays": _l("Mainland China public holidays")})
+describe(Closure, name=_l("Closing day"), labels={"day": _l("Day"), "calendar_id": _l("Calendar")})
+describe(Team, name=_l("Team"), labels={"calendar_id": _l("Calendar"), "supervisor_id": _l("Supervisor")})
+describe(SlaPolicy, name=_l("SLA policy"), codes={"ticket_type": TICKET_TYPE, "priority": PRIORITY}, labels={
+    "ticket_type": _l("Ticket type"), "priority": _l("Priority"),
+    "response_minutes": _l("Response target (business minutes)"),
+    "resolution_minutes": _l("Resolution target (business minutes)"),
+    "warn_minutes": _l("Warn before breach (minutes)")})
+describe(RoutingRule, name=_l("Routing rule"), codes={"ticket_type": TICKET_TYPE, "channel": CHANNEL}, labels={
+    "sequence": _l("Sequence"), "ticket_type": _l("Ticket type"), "channel": _l("Channel"),
+    "customer_tier": _l("Customer tier"), "team_id": _l("Team"), "agent_id": _l("Agent")})
+describe(Ticket, name=_l("Ticket"), codes={"ticket_type": TICKET_TYPE, "channel": CHANNEL, "priority": PRIORITY,
+                                           "status": STATUS, "escalation": ESCALATION}, labels={
+    "subject": _l("Subject"), "description": _l("Description"), "ticket_type": _l("Type"),
+    "channel": _l("Channel"), "priority": _l("Priority"), "status": _l("Status"), "sale_id": _l("Sale"),
+    "product_id": _l("Product"), "team_id": _l("Team"), "agent_id": _l("Agent"),
+    "sla_policy_id": _l("SLA policy"), "calendar_id": _l("Calendar"), "opened_at": _l("Opened at"),
+    "first_response_at": _l("First response at"), "resolved_at": _l("Resolved at"),
+    "closed_at": _l("Closed at"), "paused_since": _l("Waiting since"),
+    "paused_minutes": _l("Paused (business minutes)"), "response_due_at": _l("Response due"),
+    "resolution_due_at": _l("Resolution due"), "response_warn_at": _l("Response warning at"),
+    "resolution_warn_at": _l("Resolution warning at"), "escalation": _l("Escalation")})
+describe(TicketEvent, name=_l("Ticket event"), codes={"kind": EVENT_KIND}, labels={
+    "ticket_id": _l("Ticket"), "at": _l("At"), "user_id": _l("User"), "from_value": _l("From"),
+    "to_value": _l("To")})
+describe(LineToken, name=_l("Telephony token"), labels={"prefix": _l("Prefix"), "user_id": _l("Runs as"),
+                                                        "revoked_at": _l("Revoked at")})
+describe(CallRecord, name=_l("Call"), codes={"direction": DIRECTION, "outcome": OUTCOME}, labels={
+    "direction": _l("Direction"), "number": _l("Number"), "line": _l("Line"), "agent_id": _l("Agent"),
+    "ticket_id": _l("Ticket"), "started_at": _l("Started at"), "ended_at": _l("Ended at"),
+    "duration_seconds": _l("Duration (seconds)"), "outcome": _l("Outcome"), "notes": _l("Notes")})
+
+describe(FollowUpRule, name=_l("Follow-up rule"), codes={"kind": FOLLOW_UP_KIND, "ticket_type": TICKET_TYPE},
+         labels={"kind": _l("Kind"), "ticket_type": _l("Ticket type"), "days": _l("Days"), "agent_id": _l("Agent")})
+describe(FollowUpTask, name=_l("Follow-up task"), codes={"status": TASK_STATUS}, labels={
+    "rule_id": _l("Rule"), "ticket_id": _l("Ticket"), "agent_id": _l("Agent"), "due_at": _l("Due at"),
+    "status": _l("Status"), "done_at": _l("Done at")})
+
+MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord,
+          FollowUpRule, FollowUpTask)

@@ -1,0 +1,162 @@
+"""Marshmallow schemas of the call_center API, built from the kernel's fields
+(``core.api.fields``) so inputs are as strict as the kernel's."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from core.api.fields import Choice, Id, Input, Instant, QId, QInt, Query, Str, from_column
+
+from .models import CHANNELS, DIRECTIONS, OUTCOMES, PRIORITIES, STATUSES, TICKET_TYPES, Ticket
+
+
+class TicketIn(Input):
+    subject = from_column(Ticket.subject, min=1, required=True)
+    description = Str(max=10000, load_default=None, allow_none=True)
+    ticket_type = Choice(TICKET_TYPES, required=True)
+    channel = Choice(CHANNELS, required=True)
+    priority = Choice(PRIORITIES, load_default="normal")
+    customer_id = Id(load_default=None, allow_none=True)
+    store_id = Id(load_default=None, allow_none=True)
+    sale_id = Id(load_default=None, allow_none=True)
+    product_id = Id(load_default=None, allow_none=True)
+    team_id = Id(load_default=None, allow_none=True)
+    agent_id = Id(load_default=None, allow_none=True)
+
+
+class StatusIn(Input):
+    status = Choice(STATUSES, required=True)
+    note = Str(max=500, load_default=None, allow_none=True)
+
+
+class AssignIn(Input):
+    agent_id = Id(load_default=None, allow_none=True)
+    team_id = Id(load_default=None, allow_none=True)
+    note = Str(max=500, load_default=None, allow_none=True)
+
+
+class TicketQuery(Query):
+    status = Choice(STATUSES, load_default=None)
+    customer_id = QId(load_default=None)
+
+
+class TicketOut(Schema):
+    id = fields.Int()
+    number = fields.Str()
+    subject = fields.Str()
+    description = fields.Str(allow_none=True)
+    ticket_type = fields.Str()
+    channel = fields.Str()
+    priority = fields.Str()
+    status = fields.Str()
+    customer_id = fields.Int(allow_none=True)
+    store_id = fields.Int(allow_none=True)
+    sale_id = fields.Int(allow_none=True)
+    product_id = fields.Int(allow_none=True)
+    team_id = fields.Int(allow_none=True)
+    agent_id = fields.Int(allow_none=True)
+    opened_at = Instant()
+    first_response_at = Instant(allow_none=True)
+    resolved_at = Instant(allow_none=True)
+    response_due_at = Instant(allow_none=True)
+    resolution_due_at = Instant(allow_none=True)
+    paused_minutes = fields.Int()
+    escalation = fields.Int()
+
+
+class IncomingCallIn(Input):
+    """What the phone system posts when a call comes in."""
+    number = Str(required=True, min=3, max=40)
+    line = Str(max=40, load_default=None, allow_none=True)
+    agent_id = Id(load_default=None, allow_none=True)
+
+
+class CallIn(Input):
+    number = Str(required=True, min=3, max=40)
+    direction = Choice(DIRECTIONS, load_default="in")
+    line = Str(max=40, load_default=None, allow_none=True)
+    customer_id = Id(load_default=None, allow_none=True)
+    ticket_id = Id(load_default=None, allow_none=True)
+    outcome = Choice(OUTCOMES, load_default="answered")
+    notes = Str(max=5000, load_default=None, allow_none=True)
+
+
+class EndCallIn(Input):
+    outcome = Choice([o for o in OUTCOMES if o != "ringing"], required=True)
+    notes = Str(max=5000, load_default=None, allow_none=True)
+    ticket_id = Id(load_default=None, allow_none=True)
+
+
+class CallOut(Schema):
+    id = fields.Int()
+    direction = fields.Str()
+    number = fields.Str()
+    line = fields.Str(allow_none=True)
+    customer_id = fields.Int(allow_none=True)
+    agent_id = fields.Int(allow_none=True)
+    ticket_id = fields.Int(allow_none=True)
+    started_at = Instant()
+    ended_at = Instant(allow_none=True)
+    duration_seconds = fields.Int(allow_none=True)
+    outcome = fields.Str()
+    notes = fields.Str(allow_none=True)
+
+
+class PopTicketOut(Schema):
+    id = fields.Int()
+    number = fields.Str()
+    subject = fields.Str()
+    status = fields.Str()
+    priority = fields.Str()
+    resolution_due_at = Instant(allow_none=True)
+
+
+class PopPanelOut(Schema):
+    addon = fields.Str()
+    title = fields.Str()
+    fields_ = fields.List(fields.List(fields.Str()), data_key="fields", attribute="fields")
+
+
+class ScreenPopOut(Schema):
+    number = fields.Str()
+    customer = fields.Dict(allow_none=True)
+    contact = fields.Dict(allow_none=True)
+    panels = fields.List(fields.Nested(PopPanelOut))
+    open_tickets = fields.List(fields.Nested(PopTicketOut))
+    create_customer = fields.Bool()
+    call_id = fields.Int(allow_none=True)
+
+
+class ReportQuery(Query):
+    days = QInt(1, 366, load_default=30)
+
+
+class AgentFiguresOut(Schema):
+    agent_id = fields.Int()
+    calls = fields.Int()
+    avg_handling_seconds = fields.Int(allow_none=True)
+    resolved = fields.Int()
+    fcr_rate = fields.Decimal(as_string=True, allow_none=True)
+    breach_rate = fields.Decimal(as_string=True, allow_none=True)
+
+
+class QueueOut(Schema):
+    by_status = fields.Dict(keys=fields.Str(), values=fields.Int())
+    breached = fields.Int()
+    unassigned = fields.Int()
+
+
+class TaskDoneIn(Input):
+    status = Choice(("done", "cancelled"), load_default="done")
+    note = Str(max=500, load_default=None, allow_none=True)
+
+
+class TaskOut(Schema):
+    id = fields.Int()
+    rule_id = fields.Int()
+    customer_id = fields.Int()
+    ticket_id = fields.Int(allow_none=True)
+    agent_id = fields.Int(allow_none=True)
+    due_at = Instant()
+    status = fields.Str()
+    done_at = Instant(allow_none=True)
+    note = fields.Str(allow_none=True)

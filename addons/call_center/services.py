@@ -1,0 +1,59 @@
+"""Call Center services: the addon's public, stable API (other addons import only this module
+and ``hookspecs``, and only the names in ``__all__``). Every function works on the caller's
+session: it flushes, never commits; surfaces wrap calls in ``core.db.transaction(session)``.
+Instants are naive UTC; business minutes are whole minutes.
+
+Stable API::
+
+    # tickets (tickets.py)
+    create_ticket(session, *, subject, ticket_type, channel, priority="normal", description=None,
+                  customer_id=None, store_id=None, sale_id=None, product_id=None, team_id=None,
+                  agent_id=None, user=None, at=None) -> Ticket
+        BusinessError {"subject"|"ticket_type"|"channel"|"priority": ...}
+    set_status(session, ticket_id, status, user=None, note=None, at=None) -> Ticket
+        BusinessError {"status"} for a move the status machine refuses; NotFound
+    assign(session, ticket_id, *, agent_id=None, team_id=None, user=None, note=None) -> Ticket
+    sla_state(session, ticket, at=None) -> dict      # due instants, breached flags, paused minutes
+    open_tickets_of(session, customer_id, limit=20) -> list[Ticket]
+    # business hours (business_hours.py)
+    hours_of(session, calendar_id) -> Hours | None
+    business_minutes(hours, start, end) -> int;  add_business_minutes(hours, start, minutes) -> datetime
+    # escalation (escalation.py)
+    run_escalations(session, at=None) -> {"breached": n, "warned": n, "notified": n}
+    # follow-ups (follow_ups.py)
+    run_follow_ups(session, at=None) -> {rule_id: tasks created}      # idempotent
+    complete_task(session, task_id, note=None, status="done", at=None) -> FollowUpTask
+    # figures (reports.py)
+    queue(session, store_ids=None, at=None) -> {"by_status": {...}, "breached": n, "unassigned": n}
+    agent_report(session, start, end, store_ids=None) -> [{"agent_id", "calls", "avg_handling_seconds",
+                                                          "resolved", "fcr_rate", "breach_rate"}]
+    # telephony (calls.py)
+    screen_pop(session, user, raw_number) -> dict;  find_caller(session, e164) -> (Customer, Contact)
+    announce_call(session, call, pop)       # in-app notice to the call's agent, linking the screen-pop
+    record_call(...) -> CallRecord;  end_call(session, call_id, *, outcome, ...) -> CallRecord
+    create_line_token(session, name, user_id) -> (plain, LineToken);  revoke_line_token(...)
+
+Where the code lives::
+
+    business_hours.py  calendars, China's holidays, closing days, business-minute arithmetic
+    tickets.py         routing, SLA targets, status machine, assignment
+    escalation.py      the periodic set-based escalation
+    calls.py           telephony tokens, screen-pop, call records
+    reports.py         the live queue and per-agent figures
+    follow_ups.py      follow-up rules and the tasks they make
+"""
+from __future__ import annotations
+
+from .business_hours import Hours, add_business_minutes, business_minutes, cn_holidays, hours_of
+from .calls import (announce_call, create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
+                    screen_pop, user_for_line_token)
+from .escalation import run_escalations
+from .follow_ups import complete_task, run_follow_ups
+from .reports import agent_report, queue
+from .tickets import TRANSITIONS, assign, create_ticket, open_tickets_of, policy_for, route, set_status, sla_state
+
+__all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "hours_of",
+           "announce_call", "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
+           "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
+           "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue",
+           "complete_task", "run_follow_ups"]

@@ -1,0 +1,149 @@
+"""/api/v1/call_center: tickets, status moves, the telephony webhook and its token, the
+screen-pop with every addon's panel, call records, scope."""
+import pytest
+from core.api.testing import api, api_app  # noqa: F401
+from core.models import CustomerContact
+
+from addons.call_center import services as svc
+
+pytestmark = pytest.mark.addons("call_center", "membership")
+
+BASE = "/api/v1/call_center"
+
+
+@pytest.fixture
+def boss(make):
+    return make.user(roles=("hq_admin",))
+
+
+def test_ticket_lifecycle_through_the_api(api, make, agent, team, policy):
+    store = make.store()
+    c = make.customer(home_store_id=store.id)
+    r = api.post(f"{BASE}/tickets", user=agent, json={"subject": "积分没有到账", "ticket_type": "inquiry",
+                                                      "channel": "phone", "customer_id": c.id, "store_id": store.id,
+                                                      "team_id": team.id})
+    assert r.status_code == 201, r.json
+    tid = r.json["id"]
+    assert r.json["number"] == f"T{tid:06d}" and r.json["resolution_due_at"]
+    assert api.post(f"{BASE}/tickets/{tid}/status", user=agent, json={"status": "waiting"}).json["status"] == "waiting"
+    r = api.post(f"{BASE}/tickets/{tid}/status", user=agent, json={"status": "closed"})
+    assert r.status_code == 422 and "status" in str(r.json)
+    r = api.get(f"{BASE}/tickets?customer_id={c.id}", user=agent)
+    assert [t["id"] for t in r.json] == [tid]
+
+
+def test_bad_input_and_references(api, make, agent):
+    r = api.post(f"{BASE}/tickets", user=agent, json={"subject": "", "ticket_type": "rant", "channel": "phone"})
+    assert r.status_code == 422 and {"subject", "ticket_type"} <= set(r.json["errors"]["json"])
+    r = api.post(f"{BASE}/tickets", user=agent, json={"subject": "x", "ticket_type": "inquiry", "channel": "phone",
+                                                      "customer_id": 999999})
+    assert r.status_code == 422 and "customer_id" in str(r.json)
+    assert api.get(f"{BASE}/tickets/999999", user=agent).status_code == 404
+
+
+def test_store_manager_sees_only_own_store_tickets(api, session, make, agent):
+    mine, other = make.store(), make.store()
+    manager = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=mine.id)
+    t1 = svc.create_ticket(session, subject="a", ticket_type="inquiry", channel="phone", store_id=mine.id)
+    t2 = svc.create_ticket(session, subject="b", ticket_type="inquiry", channel="phone", store_id=other.id)
+    session.commit()
+    assert [t["id"] for t in api.get(f"{BASE}/tickets", user=manager).json] == [t1.id]
+    assert api.get(f"{BASE}/tickets/{t2.id}", user=manager).status_code == 404
+    assert api.post(f"{BASE}/tickets", user=manager, json={"subject": "x", "ticket_type": "inquiry",
+                                                          "channel": "phone"}).status_code == 403
+
+
+def test_webhook_needs_its_own_token(api, session, make, agent):
+    plain, row = svc.create_line_token(session, "PBX", agent.id)
+    session.commit()
+    hdr = {"X-Call-Center-Token": plain}
+    body = {"number": "138 0013 8000", "line": "400-800"}
+    assert api.post(f"{BASE}/telephony/calls", json=body).status_code == 401
+    # an ordinary API token of the same user is not accepted
+    assert api.post(f"{BASE}/telephony/calls", user=agent, json=body).status_code == 401
+    assert api.post(f"{BASE}/telephony/calls", headers={"X-Call-Center-Token": plain + "x"},
+                    json=body).status_code == 401
+    r = api.post(f"{BASE}/telephony/calls", headers=hdr, json=body)
+    assert r.status_code == 201, r.json
+    assert r.json["number"] == "+8613800138000" and r.json["create_customer"] is True
+    calls = api.get(f"{BASE}/calls", user=agent).json
+    assert [(c["id"], c["number"], c["outcome"]) for c in calls] == [(r.json["call_id"], "+8613800138000", "ringing")]
+    svc.revoke_line_token(session, row.id)
+    session.commit()
+    assert api.post(f"{BASE}/telephony/calls", headers=hdr, json=body).status_code == 401
+    plain2, _ = svc.create_line_token(session, "PBX2", make.user(roles=("cashier",)).id)
+    session.commit()
+    assert api.post(f"{BASE}/telephony/calls", headers={"X-Call-Center-Token": plain2}, json=body).status_code == 403
+
+
+def test_screen_pop_shows_every_addons_panel_and_open_tickets(api, session, make, agent, boss):
+    from addons.membership import services as membership
+
+    store = make.store()
+    membership.save_tier(session, "normal", "Normal", 0)
+    c = make.customer(home_store_id=store.id, phone="13900139000", name="王芳")
+    membership.enrol(session, c.id, store_id=store.id, card_number="CC-0001")
+    t = svc.create_ticket(session, subject="换货", ticket_type="complaint", channel="phone", customer_id=c.id,
+                          store_id=store.id)
+    account = make.customer(kind="company", name="星河公司")
+    session.add(CustomerContact(customer_id=account.id, name="李雷", phone="13700137000"))
+    plain, _ = svc.create_line_token(session, "PBX", agent.id)
+    session.commit()
+    r = api.post(f"{BASE}/telephony/calls", headers={"X-Call-Center-Token": plain},
+                 json={"number": "13900139000", "agent_id": agent.id, "line": "400"})
+    assert r.status_code == 201, r.json
+    notes = api.get("/api/v1/notifications", user=agent).json
+    assert any(n["kind"] == "call_center.call.incoming" and "王芳" in n["subject"] for n in notes), notes
+    assert r.json["customer"]["id"] == c.id
+    addons = {p["addon"] for p in r.json["panels"]}
+    assert {"membership", "call_center"} <= addons
+    assert [x["id"] for x in r.json["open_tickets"]] == [t.id]
+    r = api.get(f"{BASE}/screen-pop/+8613700137000", user=boss)
+    assert r.json["customer"]["id"] == account.id and r.json["contact"]["name"] == "李雷"
+    r = api.get(f"{BASE}/screen-pop/abc", user=boss)
+    assert r.status_code == 422 and "number" in str(r.json)
+
+
+def test_calls_recorded_and_ended(api, session, make, agent):
+    r = api.post(f"{BASE}/calls", user=agent, json={"number": "13800138000", "direction": "out",
+                                                    "outcome": "callback"})
+    assert r.status_code == 201, r.json
+    cid = r.json["id"]
+    r = api.post(f"{BASE}/calls/{cid}/end", user=agent, json={"outcome": "resolved", "notes": "ok"})
+    assert r.status_code == 200 and r.json["duration_seconds"] >= 0 and r.json["outcome"] == "resolved"
+    r = api.post(f"{BASE}/calls/{cid}/end", user=agent, json={"outcome": "resolved"})
+    assert r.status_code == 422 and "call" in str(r.json)
+    assert [c["agent_id"] for c in api.get(f"{BASE}/calls", user=agent).json] == [agent.id]
+
+
+def test_queue_and_agent_report(api, session, make, agent, boss, team, policy):
+    t = svc.create_ticket(session, subject="q", ticket_type="inquiry", channel="phone", team_id=team.id,
+                          agent_id=agent.id)
+    svc.set_status(session, t.id, "resolved")
+    svc.create_ticket(session, subject="r", ticket_type="inquiry", channel="chat")
+    r = api.get(f"{BASE}/queue", user=agent)
+    assert r.status_code == 200 and r.json["by_status"]["new"] == 1 and r.json["unassigned"] == 1
+    assert api.get(f"{BASE}/reports/agents", user=agent).status_code == 403
+    r = api.get(f"{BASE}/reports/agents?days=7", user=boss)
+    assert r.status_code == 200 and r.json[0]["agent_id"] == agent.id and r.json[0]["resolved"] == 1
+    assert r.json[0]["breach_rate"] == "0.0000"
+    assert api.get(f"{BASE}/reports/agents?days=0", user=boss).status_code == 422
+
+
+def test_routing_by_customer_tier(session, make, agent, team):
+    from addons.call_center.models import RoutingRule
+    from addons.membership import services as membership
+
+    store = make.store()
+    membership.save_tier(session, "normal", "Normal", 0)
+    membership.save_tier(session, "gold", "Gold", 20, min_spend="5000")
+    vip, plain = make.customer(home_store_id=store.id), make.customer(home_store_id=store.id)
+    membership.enrol(session, vip.id, store_id=store.id, card_number="CC-GOLD-1")
+    membership.set_tier(session, vip.id, "gold", reason="test")
+    session.add_all([RoutingRule(sequence=1, name="gold", customer_tier="gold", agent_id=agent.id),
+                     RoutingRule(sequence=5, name="rest", team_id=team.id)])
+    session.flush()
+    a = svc.create_ticket(session, subject="vip", ticket_type="inquiry", channel="phone", customer_id=vip.id)
+    b = svc.create_ticket(session, subject="plain", ticket_type="inquiry", channel="phone", customer_id=plain.id)
+    assert (a.agent_id, a.team_id) == (agent.id, None)
+    assert (b.agent_id, b.team_id) == (None, team.id)

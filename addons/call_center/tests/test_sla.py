@@ -1,0 +1,142 @@
+"""SLA targets in business hours: a weekend, a public holiday, the chain's closing day and a
+pause on the customer, computed by hand; the escalation job with the clock moved."""
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from core.errors import BusinessError
+from core.models import Notification
+
+from addons.call_center import services as svc
+from addons.call_center.models import Closure, Ticket, TicketEvent
+
+from .conftest import local
+
+pytestmark = pytest.mark.addons("call_center")
+
+
+def test_china_holidays_come_from_the_library():
+    days = svc.cn_holidays(2026)
+    assert date(2026, 4, 6) in days and date(2026, 10, 1) in days and date(2026, 4, 7) not in days
+
+
+def test_business_minutes_skip_weekend_and_holiday(session, calendar):
+    hours = svc.hours_of(session, calendar.id)
+    # Fri 2026-04-03 17:30 -> Tue 2026-04-07 09:30: 30 min Friday, weekend, Mon 6 April is a
+    # public holiday (Qingming, observed), 30 min Tuesday
+    assert svc.business_minutes(hours, local(2026, 4, 3, 17, 30), local(2026, 4, 7, 9, 30)) == 60
+    assert svc.add_business_minutes(hours, local(2026, 4, 3, 17, 30), 240) == local(2026, 4, 7, 12, 30)
+    # exactly at closing time: due at closing, not at the next opening
+    assert svc.add_business_minutes(hours, local(2026, 4, 3, 17, 30), 30) == local(2026, 4, 3, 18, 0)
+    # outside hours the clock starts at the next opening
+    assert svc.add_business_minutes(hours, local(2026, 4, 4, 11, 0), 10) == local(2026, 4, 7, 9, 10)
+
+
+def test_friday_evening_ticket_over_a_holiday_with_a_two_hour_pause(session, team, policy, supervisor):
+    """Opened Fri 3 April 2026 17:30, resolution target 4 business hours: 30 minutes Friday,
+    weekend, holiday Monday, 3h30 from Tuesday 09:00 = 12:30; waiting on the customer from
+    10:00 to 12:00 Tuesday adds 2 hours: due at 14:30 Shanghai time exactly."""
+    t = svc.create_ticket(session, subject="Where is my parcel", ticket_type="inquiry", channel="phone",
+                          team_id=team.id, at=local(2026, 4, 3, 17, 30))
+    assert t.calendar_id == team.calendar_id and t.sla_policy_id == policy.id
+    assert t.resolution_due_at == local(2026, 4, 7, 12, 30)
+    assert t.response_due_at == local(2026, 4, 7, 9, 30)
+    svc.set_status(session, t.id, "waiting", at=local(2026, 4, 7, 10, 0))
+    # while paused, the figures move with the clock
+    assert svc.sla_state(session, t, at=local(2026, 4, 7, 11, 0))["resolution_due_at"] == local(2026, 4, 7, 13, 30)
+    svc.set_status(session, t.id, "open", at=local(2026, 4, 7, 12, 0))
+    assert t.paused_minutes == 120
+    assert t.resolution_due_at == local(2026, 4, 7, 14, 30)
+    assert not svc.sla_state(session, t, at=local(2026, 4, 7, 14, 30))["resolution_breached"]
+    assert svc.sla_state(session, t, at=local(2026, 4, 7, 14, 31))["resolution_breached"]
+
+    # the job, with the clock moved: 13:45 is inside the 60-minute warning -> level 1
+    assert svc.run_escalations(session, at=local(2026, 4, 7, 13, 45)) == {"breached": 0, "warned": 1, "notified": 1}
+    session.refresh(t)
+    assert (t.escalation, t.priority) == (1, "high")
+    assert svc.run_escalations(session, at=local(2026, 4, 7, 13, 50)) == {"breached": 0, "warned": 0, "notified": 0}
+    # 14:30 is the due minute itself: not breached yet
+    assert svc.run_escalations(session, at=local(2026, 4, 7, 14, 30))["breached"] == 0
+    assert svc.run_escalations(session, at=local(2026, 4, 7, 14, 31))["breached"] == 1
+    session.refresh(t)
+    assert (t.escalation, t.priority, t.agent_id) == (2, "urgent", supervisor.id)
+    # idempotent: a second run escalates nothing and records nothing
+    assert svc.run_escalations(session, at=local(2026, 4, 7, 14, 31))["breached"] == 0
+    events = session.execute(select(TicketEvent.to_value, TicketEvent.note).where(
+        TicketEvent.ticket_id == t.id, TicketEvent.kind == "escalated").order_by(TicketEvent.id)).all()
+    assert events == [("high", "about to breach"), ("urgent", "breached")]
+    assert session.execute(select(func.count()).select_from(Notification).where(
+        Notification.user_id == supervisor.id, Notification.kind == "call_center.ticket.escalated")).scalar() == 2
+
+
+def test_chain_closing_day_moves_the_target(session, team, policy, calendar):
+    session.add(Closure(calendar_id=calendar.id, day=date(2026, 4, 7), note="stock-take"))
+    session.flush()
+    t = svc.create_ticket(session, subject="Opening hours", ticket_type="inquiry", channel="web",
+                          team_id=team.id, at=local(2026, 4, 3, 17, 30))
+    assert t.resolution_due_at == local(2026, 4, 8, 12, 30)
+
+
+def test_waiting_ticket_is_not_escalated(session, team, policy):
+    t = svc.create_ticket(session, subject="Call me back", ticket_type="inquiry", channel="phone",
+                          team_id=team.id, at=local(2026, 4, 7, 9, 0))
+    svc.set_status(session, t.id, "waiting", at=local(2026, 4, 7, 9, 10))
+    assert svc.run_escalations(session, at=local(2026, 4, 9, 9, 0)) == {"breached": 0, "warned": 0, "notified": 0}
+
+
+def test_status_machine_refuses_bad_moves(session, team, policy):
+    t = svc.create_ticket(session, subject="x", ticket_type="inquiry", channel="phone", team_id=team.id)
+    svc.set_status(session, t.id, "resolved")
+    svc.set_status(session, t.id, "closed")
+    with pytest.raises(BusinessError) as err:
+        svc.set_status(session, t.id, "open")
+    assert "status" in err.value.errors
+
+
+def test_bad_ticket_input_names_fields(session):
+    with pytest.raises(BusinessError) as err:
+        svc.create_ticket(session, subject=" ", ticket_type="rant", channel="fax", priority="max")
+    assert set(err.value.errors) == {"subject", "ticket_type", "channel", "priority"}
+    assert session.execute(select(func.count()).select_from(Ticket)).scalar() == 0
+
+
+def test_routing_assigns_and_notifies(session, team, agent, calendar):
+    from addons.call_center.models import RoutingRule
+
+    session.add_all([RoutingRule(sequence=1, name="complaints", ticket_type="complaint", agent_id=agent.id,
+                                 team_id=team.id),
+                     RoutingRule(sequence=9, name="rest", team_id=team.id)])
+    session.flush()
+    c = svc.create_ticket(session, subject="Rude cashier", ticket_type="complaint", channel="phone")
+    i = svc.create_ticket(session, subject="Hours?", ticket_type="inquiry", channel="chat")
+    assert (c.team_id, c.agent_id) == (team.id, agent.id)
+    assert (i.team_id, i.agent_id) == (team.id, None)
+    assert session.execute(select(func.count()).select_from(Notification).where(
+        Notification.user_id == agent.id, Notification.kind == "call_center.ticket.assigned")).scalar() == 1
+
+
+def test_queue_and_agent_figures(session, team, policy, agent):
+    from addons.call_center.models import CallRecord
+
+    a = svc.create_ticket(session, subject="a", ticket_type="inquiry", channel="phone", team_id=team.id,
+                          agent_id=agent.id, at=local(2026, 4, 7, 9, 0))
+    b = svc.create_ticket(session, subject="b", ticket_type="inquiry", channel="phone", team_id=team.id,
+                          agent_id=agent.id, at=local(2026, 4, 7, 9, 0))
+    svc.create_ticket(session, subject="c", ticket_type="inquiry", channel="phone", at=local(2026, 4, 7, 9, 0))
+    svc.set_status(session, a.id, "resolved", at=local(2026, 4, 7, 9, 20))   # in time
+    svc.set_status(session, b.id, "open", at=local(2026, 4, 7, 9, 50))       # response due 10:00: in time
+    svc.set_status(session, b.id, "resolved", at=local(2026, 4, 7, 14, 0))   # resolution due 13:00: late
+    c1 = svc.record_call(session, number="13800138000", agent_id=agent.id, started_at=local(2026, 4, 7, 9, 0))
+    svc.end_call(session, c1.id, outcome="resolved", at=local(2026, 4, 7, 9, 4))
+    c2 = svc.record_call(session, number="13800138001", agent_id=agent.id, started_at=local(2026, 4, 7, 10, 0))
+    svc.end_call(session, c2.id, outcome="ticket", at=local(2026, 4, 7, 10, 6))
+    q = svc.queue(session, at=local(2026, 4, 7, 15, 0))
+    assert q["by_status"] == {"new": 1, "open": 0, "waiting": 0} and q["unassigned"] == 1
+    # the unassigned ticket has no team, so no calendar: wall clock, due 13:00, breached at 15:00
+    assert q["breached"] == 1
+    rows = svc.agent_report(session, local(2026, 4, 7, 0, 0), local(2026, 4, 8, 0, 0))
+    assert rows == [{"agent_id": agent.id, "calls": 2, "avg_handling_seconds": 300, "resolved": 2,
+                     "fcr_rate": Decimal("0.5000"), "breach_rate": Decimal("0.5000")}]
+    assert session.get(CallRecord, c1.id).duration_seconds == 240

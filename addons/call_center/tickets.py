@@ -1,0 +1,252 @@
+"""Tickets: creation (routing and SLA targets), assignment, the status machine, and the SLA
+clock (paused while ``waiting`` on the customer).
+
+Status machine (anything else is refused with ``BusinessError`` on ``status``)::
+
+    new -> open | waiting | resolved | cancelled
+    open -> waiting | resolved | cancelled
+    waiting -> open | resolved | cancelled
+    resolved -> open (reopened) | closed
+    closed, cancelled: final
+
+Every function works on the caller's session: it flushes, never commits.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from core.errors import BusinessError, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import User
+
+from .business_hours import add_business_minutes, business_minutes, hours_of
+from .models import (CHANNELS, PRIORITIES, TICKET_TYPES, RoutingRule, SlaPolicy, Team, Ticket, TicketEvent)
+
+TRANSITIONS = {
+    "new": ("open", "waiting", "resolved", "cancelled"),
+    "open": ("waiting", "resolved", "cancelled"),
+    "waiting": ("open", "resolved", "cancelled"),
+    "resolved": ("open", "closed"),
+    "closed": (),
+    "cancelled": (),
+}
+
+
+def _event(session, ticket: Ticket, kind: str, user=None, before=None, after=None, note=None, at=None):
+    session.add(TicketEvent(ticket_id=ticket.id, kind=kind, user_id=getattr(user, "id", user),
+                            from_value=None if before is None else str(before)[:40],
+                            to_value=None if after is None else str(after)[:40],
+                            note=note and str(note)[:500], at=at or utcnow()))
+
+
+def policy_for(session, ticket_type: str, priority: str) -> SlaPolicy | None:
+    """The active SLA policy of a type and priority, or None (no targets)."""
+    return session.execute(select(SlaPolicy).where(SlaPolicy.ticket_type == ticket_type,
+                                                   SlaPolicy.priority == priority,
+                                                   SlaPolicy.active.is_(True))).scalar()
+
+
+def _tier_code(session, customer_id: int | None) -> str | None:
+    from core.runtime import runtime_of
+
+    if customer_id is None or "membership" not in runtime_of(session).registry.models_by_addon:
+        return None
+    from addons.membership import services as membership
+
+    tier = membership.tier_of(session, customer_id)
+    return tier.code if tier is not None else None
+
+
+def route(session, ticket: Ticket) -> RoutingRule | None:
+    """The first active routing rule (by ``sequence``, then id) matching ``ticket``'s type,
+    channel, store and customer tier; an empty condition matches anything."""
+    tier = None
+    for rule in session.execute(select(RoutingRule).where(RoutingRule.active.is_(True))
+                                .order_by(RoutingRule.sequence, RoutingRule.id)).scalars():
+        if rule.ticket_type and rule.ticket_type != ticket.ticket_type:
+            continue
+        if rule.channel and rule.channel != ticket.channel:
+            continue
+        if rule.store_id and rule.store_id != ticket.store_id:
+            continue
+        if rule.customer_tier:
+            if tier is None:
+                tier = _tier_code(session, ticket.customer_id) or ""
+            if rule.customer_tier != tier:
+                continue
+        return rule
+    return None
+
+
+def _set_targets(session, ticket: Ticket) -> None:
+    """(Re)compute the due instants from the policy, the calendar and the pauses so far."""
+    policy = ticket.sla_policy_id and session.get(SlaPolicy, ticket.sla_policy_id)
+    if not policy:
+        ticket.response_due_at = ticket.resolution_due_at = None
+        ticket.response_warn_at = ticket.resolution_warn_at = None
+        return
+    hours = hours_of(session, ticket.calendar_id)
+    paused = ticket.paused_minutes or 0
+    ticket.response_due_at = add_business_minutes(hours, ticket.opened_at, policy.response_minutes + paused)
+    ticket.resolution_due_at = add_business_minutes(hours, ticket.opened_at, policy.resolution_minutes + paused)
+    warn = timedelta(minutes=policy.warn_minutes or 0)
+    ticket.response_warn_at = ticket.response_due_at - warn
+    ticket.resolution_warn_at = ticket.resolution_due_at - warn
+
+
+def _notify_assignee(session, ticket: Ticket) -> None:
+    from core.notify import notify
+
+    recipients = []
+    if ticket.agent_id:
+        recipients.append(session.get(User, ticket.agent_id))
+    elif ticket.team_id:
+        team = session.get(Team, ticket.team_id)
+        if team is not None and team.supervisor_id:
+            recipients.append(session.get(User, team.supervisor_id))
+    recipients = [r for r in recipients if r is not None]
+    if recipients:
+        notify(session, recipients, subject=_l("Ticket %(number)s is yours", number=ticket.number),
+               body=_l("%(subject)s", subject=ticket.subject), link=(Ticket, ticket.id),
+               kind="call_center.ticket.assigned", store=ticket.store_id)
+
+
+def create_ticket(session, *, subject: str, ticket_type: str, channel: str, priority: str = "normal",
+                  description: str | None = None, customer_id: int | None = None, store_id: int | None = None,
+                  sale_id: int | None = None, product_id: int | None = None, team_id: int | None = None,
+                  agent_id: int | None = None, user=None, at: datetime | None = None) -> Ticket:
+    """A new ticket (status ``new``), routed when no team nor agent is given, with SLA targets
+    from the policy of its type and priority counted in the calendar of its team (none: wall
+    clock). The assignee is notified (in app and by email). ``at`` (UTC) defaults to now.
+    BusinessError naming ``subject``/``ticket_type``/``channel``/``priority`` for a bad value."""
+    errors = {}
+    if not (subject or "").strip():
+        errors["subject"] = [_l("A subject is required.")]
+    if ticket_type not in TICKET_TYPES:
+        errors["ticket_type"] = [_l("Unknown ticket type.")]
+    if channel not in CHANNELS:
+        errors["channel"] = [_l("Unknown channel.")]
+    if priority not in PRIORITIES:
+        errors["priority"] = [_l("Unknown priority.")]
+    if errors:
+        raise BusinessError(errors)
+    ticket = Ticket(subject=subject.strip(), description=description, ticket_type=ticket_type, channel=channel,
+                    priority=priority, status="new", customer_id=customer_id, store_id=store_id, sale_id=sale_id,
+                    product_id=product_id, team_id=team_id, agent_id=agent_id, opened_at=at or utcnow(),
+                    paused_minutes=0, escalation=0)
+    session.add(ticket)
+    if team_id is None and agent_id is None:
+        rule = route(session, ticket)
+        if rule is not None:
+            ticket.team_id, ticket.agent_id = rule.team_id, rule.agent_id
+    if ticket.team_id:
+        team = session.get(Team, ticket.team_id)
+        ticket.calendar_id = team.calendar_id if team else None
+    policy = policy_for(session, ticket_type, priority)
+    ticket.sla_policy_id = policy.id if policy else None
+    _set_targets(session, ticket)
+    session.flush()
+    _event(session, ticket, "created", user, after=ticket.status, at=ticket.opened_at)
+    if ticket.agent_id or ticket.team_id:
+        _event(session, ticket, "assigned", user, after=ticket.agent_id or f"team:{ticket.team_id}",
+               at=ticket.opened_at)
+        _notify_assignee(session, ticket)
+    session.flush()
+    return ticket
+
+
+def _locked(session, ticket_id: int) -> Ticket:
+    ticket = session.execute(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).scalar()
+    if ticket is None:
+        raise NotFound({"id": _l("No such ticket.")})
+    return ticket
+
+
+def set_status(session, ticket_id: int, status: str, user=None, note: str | None = None,
+               at: datetime | None = None) -> Ticket:
+    """Move the ticket along the status machine (see the module docstring). Entering
+    ``waiting`` stops the SLA clock; leaving it adds the business minutes waited to
+    ``paused_minutes`` and moves both due instants by them. Resolving stamps ``resolved_at``
+    (and the first response when none was given). BusinessError ``status`` for a move the
+    machine refuses."""
+    now = at or utcnow()
+    ticket = _locked(session, ticket_id)
+    before = ticket.status
+    if status not in TRANSITIONS.get(before, ()):
+        raise BusinessError({"status": [_l("A ticket cannot go from %(before)s to %(after)s.",
+                                           before=before, after=status)]})
+    if before == "waiting" and ticket.paused_since is not None:
+        ticket.paused_minutes = (ticket.paused_minutes or 0) + business_minutes(
+            hours_of(session, ticket.calendar_id), ticket.paused_since, now)
+        ticket.paused_since = None
+        _set_targets(session, ticket)
+    if status == "waiting":
+        ticket.paused_since = now
+    if status in ("open", "waiting", "resolved") and ticket.first_response_at is None:
+        ticket.first_response_at = now
+    if status == "resolved":
+        ticket.resolved_at = now
+    elif status == "open" and before == "resolved":
+        ticket.resolved_at = None
+    if status in ("closed", "cancelled"):
+        ticket.closed_at = now
+    ticket.status = status
+    _event(session, ticket, "status", user, before, status, note, at=now)
+    session.flush()
+    return ticket
+
+
+def assign(session, ticket_id: int, *, agent_id: int | None = None, team_id: int | None = None, user=None,
+           note: str | None = None) -> Ticket:
+    """Give the ticket to an agent and/or team, record it and notify the new assignee.
+    Changing the team takes that team's calendar for the targets."""
+    ticket = _locked(session, ticket_id)
+    before = ticket.agent_id or (ticket.team_id and f"team:{ticket.team_id}")
+    if team_id is not None and team_id != ticket.team_id:
+        team = session.get(Team, team_id)
+        if team is None:
+            raise BusinessError({"team_id": [_l("No such team.")]})
+        ticket.team_id = team_id
+        ticket.calendar_id = team.calendar_id
+        _set_targets(session, ticket)
+    ticket.agent_id = agent_id
+    _event(session, ticket, "assigned", user, before, agent_id or f"team:{ticket.team_id}", note)
+    session.flush()
+    _notify_assignee(session, ticket)
+    return ticket
+
+
+def sla_state(session, ticket: Ticket, at: datetime | None = None) -> dict:
+    """The ticket's SLA figures at ``at`` (UTC, default now): ``{"response_due_at",
+    "resolution_due_at", "response_breached": bool, "resolution_breached": bool,
+    "paused_minutes": int}`` where a pause still running moves the due instants by the
+    business minutes waited so far."""
+    now = at or utcnow()
+    resp, reso = ticket.response_due_at, ticket.resolution_due_at
+    paused = ticket.paused_minutes or 0
+    if ticket.paused_since is not None and ticket.sla_policy_id:
+        hours = hours_of(session, ticket.calendar_id)
+        extra = business_minutes(hours, ticket.paused_since, now)
+        paused += extra
+        policy = session.get(SlaPolicy, ticket.sla_policy_id)
+        resp = add_business_minutes(hours, ticket.opened_at, policy.response_minutes + paused)
+        reso = add_business_minutes(hours, ticket.opened_at, policy.resolution_minutes + paused)
+    responded = ticket.first_response_at
+    resolved = ticket.resolved_at
+    return {
+        "response_due_at": resp, "resolution_due_at": reso, "paused_minutes": paused,
+        "response_breached": bool(resp and (responded or now) > resp),
+        "resolution_breached": bool(reso and (resolved or now) > reso),
+    }
+
+
+def open_tickets_of(session, customer_id: int, limit: int = 20) -> list[Ticket]:
+    """The customer's tickets that are new, open or waiting, newest first (at most ``limit``)."""
+    from .models import OPEN_STATUSES
+
+    return list(session.execute(select(Ticket).where(Ticket.customer_id == customer_id,
+                                                     Ticket.status.in_(OPEN_STATUSES))
+                                .order_by(Ticket.opened_at.desc(), Ticket.id.desc()).limit(limit)).scalars())

@@ -1,0 +1,1 @@
+"""Commissions: a Banyan addon (no side effects on import)."""

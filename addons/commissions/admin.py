@@ -1,0 +1,299 @@
+"""Back-office views of commissions: plans (with rules and tiers), assignments, splits, targets,
+the ledger, statements with their actions (approve, pay: each asks for confirmation), the
+policy, and a desk page (own attainment, payroll of a period with export, prepare drafts)."""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+
+from core.admin.base import BanyanModelView, BanyanView
+from core.db import transaction
+from core.errors import BusinessError
+from core.i18n import gettext, lazy_gettext as _l
+
+from . import config, ledger, reports, statements
+from .models import (CommissionAssignment, CommissionLine, CommissionPlan, CommissionPolicy, CommissionPool,
+                     CommissionPoolEntry, CommissionPoolHours, CommissionPoolMember, CommissionRule, CommissionSplit,
+                     CommissionSplitShare, CommissionStatement, CommissionTarget, CommissionTier)
+from .permissions import (ADJUST, APPROVE, LINE_READ, OWN_READ, PAY, PLAN_READ, PLAN_WRITE, TARGET_WRITE)
+
+
+def _flash(exc: BusinessError) -> None:
+    for field, messages in exc.errors.items():
+        for text in messages if isinstance(messages, (list, tuple)) else [messages]:
+            flash(f"{field}: {text}", "error")
+
+
+class ConfigView(BanyanModelView):
+    """Configuration rows: every save goes through ``config.check`` (the API's rules)."""
+
+    permission = PLAN_READ
+    write_permission = PLAN_WRITE
+
+    def on_model_change(self, form, model, is_created):
+        if type(model) in config.CHECKS:
+            with self.session.no_autoflush:
+                config.check(self.session, model)
+
+
+class PlanView(ConfigView):
+    column_list = ("code", "name", "tier_mode", "active", "note")
+    column_searchable_list = ("code", "name")
+    column_filters = ("tier_mode", "active")
+    form_columns = ("code", "name", "tier_mode", "active", "note")
+    inline_models = ((CommissionRule, {"form_columns": ("id", "product", "category", "store", "role", "basis", "rate",
+                                                        "active")}),
+                     (CommissionTier, {"form_columns": ("id", "from_pct", "rate")}))
+
+    def after_model_change(self, form, model, is_created):
+        for r in model.rules:
+            config.check_rule(self.session, r)
+        for t in model.tiers:
+            config.check_tier(self.session, t)
+
+
+class RuleView(ConfigView):
+    column_list = ("plan", "product", "category", "store", "role", "basis", "rate", "active")
+    column_filters = ("plan_id", "basis", "role", "active")
+    form_columns = column_list
+
+
+class AssignmentView(ConfigView):
+    column_list = ("plan", "level", "employee", "role", "store", "valid_from", "valid_to")
+    column_filters = ("plan_id", "level", "employee_id", "role", "store_id", "valid_from")
+    column_default_sort = ("valid_from", True)
+    form_columns = column_list
+
+
+class SplitView(ConfigView):
+    permission = PLAN_READ
+    write_permission = TARGET_WRITE
+    column_list = ("store", "employee", "valid_from", "valid_to", "note")
+    column_filters = ("store_id", "employee_id", "valid_from")
+    form_columns = ("store", "employee", "valid_from", "valid_to", "note")
+    inline_models = ((CommissionSplitShare, {"form_columns": ("id", "employee", "percent", "position")}),)
+
+
+class PoolView(ConfigView):
+    write_permission = TARGET_WRITE
+    column_list = ("code", "name", "store", "plan", "split_mode", "valid_from", "valid_to", "active")
+    column_filters = ("store_id", "split_mode", "active")
+    form_columns = column_list
+    inline_models = ((CommissionPoolMember, {"form_columns": ("id", "employee", "position", "share")}),)
+
+    def on_model_change(self, form, model, is_created):
+        from decimal import Decimal
+
+        if model.split_mode == "fixed" and sum((Decimal(m.share or 0) for m in model.members), Decimal(0)) != 100:
+            raise BusinessError({"members": [_l("The shares must add up to 100%.")]})
+        if model.valid_to is not None and model.valid_from is not None and model.valid_to <= model.valid_from:
+            raise BusinessError({"valid_to": [_l("Must be after the start date.")]})
+
+
+class PoolHoursView(BanyanModelView):
+    permission = PLAN_READ
+    write_permission = TARGET_WRITE
+    column_list = ("pool_id", "employee", "period", "hours")
+    column_filters = ("pool_id", "employee_id", "period")
+    form_columns = ("pool_id", "employee", "period", "hours")
+
+    def on_model_change(self, form, model, is_created):
+        if ledger.valid_period(model.period) is None:
+            raise BusinessError({"period": [_l("A period is written yyyymm, e.g. 202611.")]})
+
+
+class PoolEntryView(BanyanModelView):
+    permission = PLAN_READ
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+    column_list = ("id", "pool_id", "business_date", "period", "kind", "sale_id", "rule_id", "amount")
+    column_filters = ("pool_id", "period", "kind")
+    column_default_sort = ("id", True)
+
+
+class TargetView(BanyanModelView):
+    permission = OWN_READ
+    write_permission = TARGET_WRITE
+    column_list = ("employee", "store", "period", "amount")
+    column_filters = ("employee_id", "store_id", "period")
+    column_default_sort = ("period", True)
+    form_columns = ("employee", "period", "amount")
+
+    def on_model_change(self, form, model, is_created):
+        errors = {}
+        if model.employee is None:
+            errors["employee"] = [_l("No such employee.")]
+        elif model.employee.store_id is None:
+            errors["employee"] = [_l("Targets are set for employees of a store.")]
+        if ledger.valid_period(model.period) is None:
+            errors["period"] = [_l("A period is written yyyymm, e.g. 202611.")]
+        if errors:
+            raise BusinessError(errors)
+        model.store_id = model.employee.store_id
+
+
+class LineView(BanyanModelView):
+    """The ledger: read-only; a sales clerk sees their own lines only (record rule)."""
+
+    permission = OWN_READ
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+    column_list = ("id", "business_date", "period", "employee", "store", "kind", "level", "sale_id", "plan", "rule",
+                   "basis", "rate", "base_amount", "sales_amount", "share_pct", "amount", "statement_id", "reason")
+    column_filters = ("employee_id", "store_id", "period", "kind", "level", "sale_id", "statement_id",
+                      "business_date")
+    column_default_sort = ("id", True)
+
+
+class StatementView(BanyanModelView):
+    """Statements: approve and pay are list actions that ask for confirmation first."""
+
+    permission = OWN_READ
+    write_permission = APPROVE
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("id", "period", "employee", "store", "state", "total", "approval_request_id", "approved_at",
+                   "paid_at", "payment_reference")
+    column_filters = ("period", "state", "employee_id", "store_id")
+    column_default_sort = ("period", True)
+
+    def is_action_allowed(self, name):
+        from core.web import has_perm
+
+        if name == "approve":
+            return has_perm(APPROVE)
+        if name == "pay":
+            return has_perm(PAY)
+        return super().is_action_allowed(name)
+
+    def _run(self, ids, name, func, done, confirm_lines):
+        from core.web import current_user, db_session
+
+        if request.form.get("confirm") != "1":
+            rows = self.selected(ids)
+            return self.render("banyan/action_confirm.html", title=confirm_lines[0], action=name,
+                               ids=[str(r.id) for r in rows], danger=name == "pay",
+                               lines=confirm_lines[1:] + [f"{r.period} {r.employee} {r.total}" for r in rows])
+        s = db_session()
+        user = current_user()
+        try:
+            with transaction(s):
+                for st in self.selected(ids):
+                    if user is not None and user.employee_id and user.employee_id == st.employee_id:
+                        raise BusinessError({"id": [_l("You cannot settle your own statement.")]})
+                    func(s, st.id, user)
+            flash(done, "success")
+        except BusinessError as exc:
+            _flash(exc)
+        return None
+
+    @action("approve", _l("Approve"))
+    def action_approve(self, ids):
+        return self._run(ids, "approve", statements.approve_statement, gettext("Statements approved."),
+                         [gettext("Approve the statements"),
+                          gettext("Their lines and totals are frozen; later refunds claw back in a later period. "
+                                  "Above the policy's threshold a second approver must confirm.")])
+
+    @action("pay", _l("Mark paid"))
+    def action_pay(self, ids):
+        return self._run(ids, "pay", statements.pay_statement, gettext("Statements marked paid."),
+                         [gettext("Mark the statements paid"),
+                          gettext("A paid statement never changes again.")])
+
+
+class PolicyView(BanyanModelView):
+    permission = PLAN_READ
+    write_permission = PLAN_WRITE
+    allow_create = allow_delete = False
+    column_list = ("clawback_days", "four_eyes_threshold")
+    form_columns = column_list
+
+
+class DeskView(BanyanView):
+    """Own attainment and balance; for managers the payroll of a period (with last year's
+    figure and CSV/XLSX export) and, with the right, preparing the period's drafts and
+    posting an adjustment with its reason."""
+
+    permission = OWN_READ
+
+    @expose("/", methods=["GET", "POST"])
+    def index(self):
+        from core.localtime import local_today
+        from core.reporting import export_response
+        from core.web import current_user, db_session, has_perm
+
+        s = db_session()
+        user = current_user()
+        today_period = ledger.period_of(local_today())
+        period = ledger.valid_period(request.values.get("period") or today_period)
+        errors = {}
+        if period is None:
+            errors["period"] = [gettext("A period is written yyyymm, e.g. 202611.")]
+            period = today_period
+        if request.method == "POST":
+            op = request.form.get("op")
+            try:
+                if op == "prepare" and has_perm(APPROVE):
+                    if request.form.get("confirm") != "1":
+                        errors["confirm"] = [gettext("Tick the box to confirm.")]
+                    else:
+                        with transaction(s):
+                            made = statements.prepare_statements(s, period)
+                        flash(gettext("%(num)d draft statement(s) made.", num=made), "success")
+                        return redirect(url_for(".index", period=period))
+                elif op == "adjust" and has_perm(ADJUST):
+                    from sqlalchemy import select
+
+                    from core.models import Employee
+
+                    emp = request.form.get("employee_id", type=int)
+                    if emp is None or s.execute(select(Employee.id).where(Employee.id == emp)).scalar() is None:
+                        raise BusinessError({"employee_id": [_l("No such employee.")]})
+                    with transaction(s):
+                        got = statements.adjust(s, emp, request.form.get("amount", ""), request.form.get("reason", ""),
+                                                period=request.form.get("adjust_period") or None)
+                    flash(gettext("Adjustment posted in %(period)s.", period=got), "success")
+                    return redirect(url_for(".index", period=period))
+            except BusinessError as exc:
+                errors.update({k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
+                               for k, v in exc.errors.items()})
+        mine = None
+        if user is not None and user.employee_id:
+            mine = statements.attainment(s, user.employee_id, period)
+            mine.update(statements.balance(s, user.employee_id))
+        rows = reports.payroll(s, period) if has_perm(LINE_READ) else []
+        fmt = request.args.get("export")
+        if fmt in ("csv", "xlsx") and has_perm(LINE_READ):
+            columns = [gettext("Code"), gettext("Employee"), gettext("Store"), gettext("State"), gettext("Amount"),
+                       gettext("Same period last year"), gettext("Change (%)")]
+            return export_response(fmt, f"commissions_payroll_{period}", columns,
+                                   [[r["code"], r["name"], r["store"], r["state"], r["amount"], r["last_year"],
+                                     r["change"]] for r in rows])
+        chart = None
+        if rows:
+            from core.charts import chart_from_widget, render_responsive
+
+            chart = render_responsive(chart_from_widget(
+                {"labels": [r["name"] for r in rows[:30]], "values": [r["amount"] for r in rows[:30]], "kind": "hbar"},
+                gettext("Commission by employee")))
+        return self.render("commissions/desk.html", period=period, mine=mine, rows=rows, errors=errors, chart=chart,
+                           can_prepare=has_perm(APPROVE), can_adjust=has_perm(ADJUST)), 400 if errors else 200
+
+
+def views():
+    cat = _l("Commissions")
+    return [
+        DeskView(name=_l("Commission desk"), category=cat, endpoint="commissions_desk"),
+        StatementView(CommissionStatement, name=_l("Statements"), category=cat, endpoint="commissions_statements"),
+        LineView(CommissionLine, name=_l("Commission lines"), category=cat, endpoint="commissions_lines"),
+        TargetView(CommissionTarget, name=_l("Targets"), category=cat, endpoint="commissions_targets"),
+        PlanView(CommissionPlan, name=_l("Commission plans"), category=cat, endpoint="commissions_plans"),
+        RuleView(CommissionRule, name=_l("Commission rules"), category=cat, endpoint="commissions_rules"),
+        AssignmentView(CommissionAssignment, name=_l("Plan assignments"), category=cat,
+                       endpoint="commissions_assignments"),
+        SplitView(CommissionSplit, name=_l("Splits"), category=cat, endpoint="commissions_splits"),
+        PoolView(CommissionPool, name=_l("Team pools"), category=cat, endpoint="commissions_pools"),
+        PoolHoursView(CommissionPoolHours, name=_l("Pool hours"), category=cat, endpoint="commissions_pool_hours"),
+        PoolEntryView(CommissionPoolEntry, name=_l("Pool ledger"), category=cat, endpoint="commissions_pool_ledger"),
+        PolicyView(CommissionPolicy, name=_l("Commission policy"), category=cat, endpoint="commissions_policy"),
+    ]

@@ -1,0 +1,340 @@
+"""Targets and attainment, tier bonuses, period statements (draft -> approved -> paid),
+adjustments, balances.
+
+Tier bonus of a period (posted once, when the statement is approved, as a ``tier`` line):
+credited net sales S of the employee's ``seller`` lines of the period, target T, attainment
+A = S / T x 100 (%). The seller plan in force on the period's last day gives the tiers
+(``from_pct`` ascending). ``whole``: the highest tier with ``from_pct <= A`` pays its rate on
+all of S. ``marginal``: each tier pays its rate on the part of S between T x its
+``from_pct`` / 100 and T x the next tier's ``from_pct`` / 100 (no upper bound for the last).
+The bonus is rounded once, to the cent, half up. Because it is computed on the period's
+totals when the statement is approved, crossing a tier in the middle of the period pays the
+reached tier exactly as the mode says, whatever the order of the sales.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import DateTime, Integer, String, and_, func, insert, literal, select, update
+
+from core.approvals import executor_of, register_executor, request_approval
+from core.db import ZERO, money
+from core.errors import BusinessError, Conflict, NotFound
+from core.i18n import gettext, lazy_gettext as _l
+from core.localtime import local_today
+from core.mixins import utcnow
+from core.models import Employee
+from core.models.approval import ApprovalRequest
+
+from . import ledger, rules
+from .models import CommissionAccount, CommissionLine, CommissionPolicy, CommissionStatement, CommissionTarget
+
+APPROVE_ACTION = "commissions.statement.approve"
+HUNDRED = Decimal("100")
+_U = {"banyan_unscoped": True}
+_POLICY = select(CommissionPolicy).order_by(CommissionPolicy.id).limit(1)
+
+
+def policy(session) -> CommissionPolicy:
+    """The chain's commission policy (created with defaults on first use, as the system)."""
+    pol = session.execute(_POLICY.execution_options(**_U)).scalar()
+    if pol is None:
+        session.execute(insert(CommissionPolicy).values(created_at=utcnow(), updated_at=utcnow()))
+        pol = session.execute(_POLICY.execution_options(**_U)).scalar()
+    return pol
+
+
+# --- targets and attainment -------------------------------------------------------------------
+
+def set_target(session, employee_id: int, period, amount) -> CommissionTarget:
+    """Set (create or change) an employee's target for ``period`` (yyyymm). BusinessError
+    ``{"employee_id"}`` unknown employee or one without a store, ``{"period"}``,
+    ``{"amount"}`` not a positive amount with at most 2 decimals."""
+    errors: dict = {}
+    emp = session.get(Employee, employee_id) if isinstance(employee_id, int) else None
+    if emp is None:
+        errors["employee_id"] = [_l("No such employee.")]
+    elif emp.store_id is None:
+        errors["employee_id"] = [_l("Targets are set for employees of a store.")]
+    p = ledger.valid_period(period)
+    if p is None:
+        errors["period"] = [_l("A period is written yyyymm, e.g. 202611.")]
+    value = _amount(amount, "amount", errors, positive=True)
+    if errors:
+        raise BusinessError(errors)
+    row = session.execute(select(CommissionTarget).where(CommissionTarget.employee_id == employee_id,
+                                                         CommissionTarget.period == p)).scalar()
+    if row is None:
+        row = CommissionTarget(employee_id=employee_id, period=p, store_id=emp.store_id, amount=value)
+        session.add(row)
+    else:
+        row.amount = value
+    session.flush()
+    return row
+
+
+def _amount(value, field: str, errors: dict, positive: bool = False, nonzero: bool = False) -> Decimal | None:
+    try:
+        d = Decimal(str(value).strip())
+        if not d.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError, TypeError):
+        errors[field] = [_l("Enter an amount, e.g. 12.50.")]
+        return None
+    if d != d.quantize(Decimal("0.01")):
+        errors[field] = [_l("At most 2 decimals.")]
+    elif positive and d <= 0:
+        errors[field] = [_l("Must be greater than zero.")]
+    elif nonzero and d == 0:
+        errors[field] = [_l("Must not be zero.")]
+    elif abs(d) >= Decimal("1e12"):
+        errors[field] = [_l("Too large.")]
+    return d
+
+
+def credited_sales(session, employee_id: int, period: int) -> Decimal:
+    """Net sales credited to the employee as seller in ``period`` (refunds netted)."""
+    v = session.execute(select(func.coalesce(func.sum(CommissionLine.sales_amount), 0)).where(
+        CommissionLine.employee_id == employee_id, CommissionLine.period == period,
+        CommissionLine.level == "seller", CommissionLine.kind.in_(("sale", "reversal", "clawback", "waived")))
+        .execution_options(**_U)).scalar()
+    return money(v or 0)
+
+
+def tier_bonus(tiers, mode: str, sales: Decimal, target: Decimal | None) -> tuple[Decimal, Decimal | None]:
+    """``(bonus, attainment %)`` for credited ``sales`` against ``target`` (see the module
+    docstring). No target, no tiers or mode ``none``: ``(0, attainment or None)``."""
+    if not target or target <= 0:
+        return ZERO, None
+    pct = (sales / target * HUNDRED).quantize(Decimal("0.01"))
+    if mode not in ("whole", "marginal") or not tiers:
+        return ZERO, pct
+    tiers = sorted(tiers, key=lambda t: Decimal(t.from_pct))
+    if mode == "whole":
+        reached = [t for t in tiers if Decimal(t.from_pct) <= pct]
+        if not reached:
+            return ZERO, pct
+        return max(money(sales * Decimal(reached[-1].rate) / HUNDRED), ZERO), pct
+    raw = Decimal("0")
+    for i, t in enumerate(tiers):
+        lo = target * Decimal(t.from_pct) / HUNDRED
+        hi = target * Decimal(tiers[i + 1].from_pct) / HUNDRED if i + 1 < len(tiers) else None
+        part = (min(sales, hi) if hi is not None else sales) - lo
+        if part > 0:
+            raw += part * Decimal(t.rate) / HUNDRED
+    return money(raw), pct
+
+
+def attainment(session, employee_id: int, period: int | None = None) -> dict:
+    """Real-time attainment of an employee: ``{"period", "target" (None), "sales",
+    "percent" (None without target), "tier_mode", "bonus" (what the tiers would pay now)}``."""
+    period = period or ledger.period_of(local_today())
+    target = session.execute(select(CommissionTarget.amount).where(
+        CommissionTarget.employee_id == employee_id, CommissionTarget.period == period)
+        .execution_options(**_U)).scalar()
+    sales = credited_sales(session, employee_id, period)
+    cfg = rules.config(session)
+    plan = _seller_plan(session, cfg, employee_id, period)
+    mode = plan.tier_mode if plan is not None else "none"
+    bonus, pct = tier_bonus(cfg.tiers.get(plan.id, ()) if plan else (), mode, sales, target)
+    return {"employee_id": employee_id, "period": period, "target": target, "sales": sales, "percent": pct,
+            "tier_mode": mode, "bonus": bonus}
+
+
+def _seller_plan(session, cfg, employee_id: int, period: int):
+    emp = session.get(Employee, employee_id)
+    if emp is None:
+        return None
+    first, nxt = ledger.period_bounds(period)
+    day = min(nxt.fromordinal(nxt.toordinal() - 1), max(local_today(), first))
+    return rules.plan_for(cfg, emp, "seller", emp.store_id, day)
+
+
+# --- statements ---------------------------------------------------------------------------------
+
+def prepare_statements(session, period: int) -> int:
+    """Share out the team pools of ``period`` not yet shared (``pools.settle_due``), make
+    the draft statements of ``period`` (one per employee with lines in it and no statement
+    yet) and refresh every draft's total: set-based, idempotent (a second run changes
+    nothing). Returns the number of statements created."""
+    p = ledger.valid_period(period)
+    if p is None:
+        raise BusinessError({"period": [_l("A period is written yyyymm, e.g. 202611.")]})
+    from .pools import settle_due
+
+    settle_due(session, p)  # the team pools' shares are lines of the period too
+    L, S, E = CommissionLine.__table__, CommissionStatement.__table__, Employee.__table__
+    S2 = S.alias("existing")
+    have = select(S2.c.id).where(S2.c.employee_id == L.c.employee_id, S2.c.period == p).exists()
+    emps = (select(L.c.employee_id).where(L.c.period == p, ~have).distinct().subquery())
+    now = utcnow()
+    src = select(emps.c.employee_id, E.c.store_id, literal(p, Integer), literal("draft", String),
+                 literal(ZERO, S.c.total.type), literal(now, DateTime), literal(now, DateTime)).join_from(
+        emps, E, E.c.id == emps.c.employee_id)
+    made = len(session.execute(insert(S).from_select(
+        ["employee_id", "store_id", "period", "state", "total", "created_at", "updated_at"], src)
+        .returning(S.c.id).execution_options(**_U)).all())
+    live = (select(func.coalesce(func.sum(L.c.amount), 0)).where(
+        L.c.employee_id == S.c.employee_id, L.c.period == S.c.period, L.c.statement_id.is_(None))
+        .scalar_subquery())
+    session.execute(update(S).where(S.c.period == p, S.c.state == "draft").values(total=live)
+                    .execution_options(synchronize_session=False, **_U))
+    session.expire_all()
+    return made
+
+
+def statement(session, statement_id: int) -> CommissionStatement:
+    """The statement (read unscoped: surfaces check their scope first). NotFound ``{"id"}``."""
+    st = session.execute(select(CommissionStatement).where(CommissionStatement.id == statement_id)
+                         .execution_options(**_U)).scalar() if isinstance(statement_id, int) else None
+    if st is None:
+        raise NotFound({"id": _l("No such statement.")})
+    return st
+
+
+def _locked(session, statement_id: int) -> CommissionStatement:
+    st = statement(session, statement_id)
+    ledger.lock_accounts(session, [st.employee_id], exclusive=True)
+    session.refresh(st)
+    return st
+
+
+def pending_total(session, st: CommissionStatement) -> Decimal:
+    """What approving ``st`` now would freeze: its unattached lines plus the tier bonus."""
+    lines = session.execute(select(func.coalesce(func.sum(CommissionLine.amount), 0)).where(
+        CommissionLine.employee_id == st.employee_id, CommissionLine.period == st.period,
+        CommissionLine.statement_id.is_(None)).execution_options(**_U)).scalar()
+    done = session.execute(select(CommissionLine.id).where(
+        CommissionLine.key == f"t:{st.employee_id}:{st.period}").execution_options(**_U)).scalar()
+    bonus = ZERO if done else attainment(session, st.employee_id, st.period)["bonus"]
+    return money(Decimal(lines or 0) + bonus)
+
+
+def approve_statement(session, statement_id: int, user=None) -> CommissionStatement:
+    """Approve a draft statement: post its tier bonus, attach its lines, freeze its total.
+    Above the policy's ``four_eyes_threshold`` this only records an approval request
+    (``core.approvals``; the statement then names it) and a second person's approval
+    finishes it. BusinessError ``{"state"}`` unless draft; Conflict ``{"state"}`` while a
+    request is pending."""
+    st = _locked(session, statement_id)
+    if st.state != "draft":
+        raise BusinessError({"state": [_l("Only a draft statement can be approved.")]})
+    if st.approval_request_id is not None:
+        req = session.get(ApprovalRequest, st.approval_request_id)
+        if req is not None and req.state == "pending":
+            raise Conflict({"state": [_l("This statement is waiting for a second approver.")]})
+    total = pending_total(session, st)
+    if total > Decimal(policy(session).four_eyes_threshold):
+        req = request_approval(session, APPROVE_ACTION, {"statement_id": st.id}, total, user, store_id=st.store_id,
+                               label=gettext("Approve commission statement %(period)s", period=st.period))
+        st.approval_request_id = req.id
+        session.flush()
+        return st
+    return _settle(session, st, user)
+
+
+def _settle(session, st: CommissionStatement, user) -> CommissionStatement:
+    cfg = rules.config(session)
+    plan = _seller_plan(session, cfg, st.employee_id, st.period)
+    info = attainment(session, st.employee_id, st.period)
+    if plan is not None and info["bonus"] != 0:
+        first, _nxt = ledger.period_bounds(st.period)
+        emp = session.get(Employee, st.employee_id)
+        ledger.post(session, [{
+            "key": f"t:{st.employee_id}:{st.period}", "employee_id": st.employee_id, "store_id": emp.store_id,
+            "period": st.period, "business_date": first, "kind": "tier", "level": "seller", "plan_id": plan.id,
+            "base_amount": info["sales"], "rate": Decimal(info["percent"] or 0), "amount": info["bonus"]}])
+    L = CommissionLine.__table__
+    session.execute(update(L).where(L.c.employee_id == st.employee_id, L.c.period == st.period,
+                                    L.c.statement_id.is_(None)).values(statement_id=st.id)
+                    .execution_options(synchronize_session=False, **_U))
+    total = session.execute(select(func.coalesce(func.sum(L.c.amount), 0)).where(
+        L.c.employee_id == st.employee_id, L.c.period == st.period, L.c.statement_id == st.id)).scalar()
+    st.total = money(Decimal(total or 0))
+    acc = session.get(CommissionAccount, st.employee_id)
+    acc.settled_through = max(acc.settled_through or 0, st.period)
+    st.state = "approved"
+    st.approved_at = utcnow()
+    st.approved_by_id = getattr(user, "id", None)
+    session.flush()
+    return st
+
+
+def _execute_approval(session, req, user):
+    st = _locked(session, int(req.payload["statement_id"]))
+    if st.state != "draft":
+        raise BusinessError({"state": [_l("Only a draft statement can be approved.")]})
+    _settle(session, st, user)
+    return f"{st.period} {st.total}"
+
+
+if executor_of(APPROVE_ACTION) is None:
+    register_executor(APPROVE_ACTION, _execute_approval)
+
+
+def pay_statement(session, statement_id: int, user=None, reference: str | None = None) -> CommissionStatement:
+    """Mark an approved statement paid (``reference``: the payroll or transfer number, at
+    most 80 characters). A paid statement never changes again. BusinessError ``{"state"}``
+    unless approved, ``{"reference"}`` too long."""
+    if reference is not None and len(reference) > 80:
+        raise BusinessError({"reference": [_l("At most 80 characters.")]})
+    st = _locked(session, statement_id)
+    if st.state != "approved":
+        raise BusinessError({"state": [_l("Only an approved statement can be paid.")]})
+    st.state = "paid"
+    st.paid_at = utcnow()
+    st.paid_by_id = getattr(user, "id", None)
+    st.payment_reference = (reference or "").strip() or None
+    session.flush()
+    return st
+
+
+def adjust(session, employee_id: int, amount, reason: str, period=None, key: str | None = None) -> int:
+    """Post a manual adjustment (positive or negative) with its ``reason`` into ``period``
+    (default: this local month; a settled period moves it to the next open one). Returns
+    the period it went into. BusinessError ``{"employee_id"}``, ``{"amount"}`` (zero, more
+    than 2 decimals), ``{"reason"}`` (required, at most 255 characters), ``{"period"}``."""
+    errors: dict = {}
+    emp = session.get(Employee, employee_id) if isinstance(employee_id, int) else None
+    if emp is None:
+        errors["employee_id"] = [_l("No such employee.")]
+    value = _amount(amount, "amount", errors, nonzero=True)
+    reason = (reason or "").strip()
+    if not reason:
+        errors["reason"] = [_l("Give the reason for the adjustment.")]
+    elif len(reason) > 255:
+        errors["reason"] = [_l("At most 255 characters.")]
+    p = ledger.period_of(local_today()) if period in (None, "") else ledger.valid_period(period)
+    if p is None:
+        errors["period"] = [_l("A period is written yyyymm, e.g. 202611.")]
+    if errors:
+        raise BusinessError(errors)
+    import uuid
+
+    row = {"key": f"a:{key or uuid.uuid4().hex}"[:80], "employee_id": emp.id, "store_id": emp.store_id,
+           "period": p, "business_date": local_today(), "kind": "adjustment", "level": "seller",
+           "amount": value, "reason": reason}
+    ledger.post(session, [row])
+    return session.execute(select(CommissionLine.period).where(CommissionLine.key == row["key"])
+                           .execution_options(**_U)).scalar()
+
+
+def balance(session, employee_id: int) -> dict:
+    """``{"earned": all lines, "paid": lines on paid statements, "approved": on approved
+    statements, "open": not yet on a statement}`` (money, derived from the ledger)."""
+    L, S = CommissionLine, CommissionStatement
+    rows: dict = {}
+    for state, amount in session.execute(
+            select(S.state, func.sum(L.amount)).select_from(L).outerjoin(S, S.id == L.statement_id)
+            .where(L.employee_id == employee_id).group_by(S.state).execution_options(**_U)):
+        rows[state or "open"] = amount
+    out = {k: money(Decimal(rows.get(k) or 0)) for k in ("paid", "approved", "open")}
+    out["earned"] = money(sum(out.values(), ZERO))
+    return out
+
+
+def statement_lines(session, st: CommissionStatement) -> list[CommissionLine]:
+    """The lines of a statement: attached ones, or for a draft those it would take now."""
+    cond = and_(CommissionLine.employee_id == st.employee_id, CommissionLine.period == st.period,
+                CommissionLine.statement_id == st.id if st.state != "draft" else CommissionLine.statement_id.is_(None))
+    return list(session.execute(select(CommissionLine).where(cond).order_by(CommissionLine.id)).scalars())
