@@ -1,0 +1,266 @@
+"""Monthly royalty statements: draft → reviewed → posted (to receivables).
+
+How a statement for franchisee F and month M is computed (:func:`compute_statements`):
+
+1. The contract: F's non-draft contract covering M (the latest when two do). Its stores are
+   those listed on it, or every store F operates when none are listed.
+2. Sales, in SQL: Σ line totals (after discounts) of confirmed sales of those stores with a
+   business date in M, by product category.
+3. Refunds of those sales (refund documents whose original sale is in M), by category,
+   subtracted, unless another statement already counted them.
+4. Royalty per category = money(net × rate), the rate being the category's own rate on the
+   contract or the contract's royalty rate; marketing fund = money(net × marketing rate).
+   When the royalty lines add up to less than the minimum monthly royalty, a *minimum* line
+   brings them to it.
+5. Corrections: a refund of a sale of an earlier month whose statement is already posted is
+   not counted there (a posted statement never changes) but here, as a *correction* line per
+   category at the rate of this contract (royalty, and marketing fund when it has one).
+
+Each refund counted is claimed by the statement (``franchise_statement_refund``), so it is
+never counted twice; recomputing a draft releases its claims first. Rounding: money() (half
+up to the cent) on each line; the total is the sum of the lines.
+"""
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import delete, exists, func, insert, literal, select, union_all
+
+from core.db import ZERO, money
+from core.errors import BusinessError, Conflict, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Product, Sale, SaleLine, Store
+
+from . import credit
+from .models import Contract, ContractRate, ContractStore, Statement, StatementLine, StatementRefund
+
+_U = {"banyan_unscoped": True}
+
+
+def month_of(year: int, month: int) -> tuple[date, date]:
+    if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+        raise BusinessError({"month": _l("Give a month between 1 and 12 of a year between 2000 and 2100.")})
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _contracts(start: date, end: date, company_ids=None):
+    """Select (contract id, company id) of the contract applying to each franchisee in the month."""
+    stmt = (select(func.max(Contract.id).label("contract_id"), Contract.company_id.label("company_id"))
+            .where(Contract.state != "draft", Contract.start_on <= end, Contract.end_on >= start)
+            .group_by(Contract.company_id))
+    if company_ids is not None:
+        stmt = stmt.where(Contract.company_id.in_(list(company_ids)))
+    return stmt.subquery("chosen")
+
+
+def _contract_stores(chosen):
+    """Select (contract_id, company_id, store_id): listed stores, or every store operated."""
+    listed = (select(chosen.c.contract_id, chosen.c.company_id, ContractStore.store_id)
+              .join(ContractStore, ContractStore.contract_id == chosen.c.contract_id))
+    operated = (select(chosen.c.contract_id, chosen.c.company_id, Store.id.label("store_id"))
+                .join(Store, Store.operating_company_id == chosen.c.company_id)
+                .where(~exists().where(ContractStore.contract_id == chosen.c.contract_id)))
+    return union_all(listed, operated).subquery("cs")
+
+
+def _unclaimed(refund_id, keep_statement_id=None):
+    claimed = select(StatementRefund.refund_id).where(StatementRefund.refund_id == refund_id)
+    if keep_statement_id is not None:
+        claimed = claimed.where(StatementRefund.statement_id != keep_statement_id)
+    return ~exists(claimed)
+
+
+def _refunds_select(cs, start: date, end: date, correction: bool):
+    """Select (company_id, contract_id, refund id, category, total) of unclaimed refunds of
+    sales of the month (``correction`` False) or of earlier months with a posted statement."""
+    origin = Sale.__table__.alias("origin")
+    refund = Sale.__table__.alias("refund")
+    cond = [refund.c.kind == "refund", refund.c.state != "draft"]
+    if correction:
+        posted = Statement.__table__.alias("posted")
+        cond += [origin.c.business_date < start,
+                 exists().where(posted.c.company_id == cs.c.company_id, posted.c.state == "posted",
+                                posted.c.period <= origin.c.business_date,
+                                posted.c.period_end >= origin.c.business_date)]
+    else:
+        cond += [origin.c.business_date >= start, origin.c.business_date <= end]
+    cond.append(_unclaimed(refund.c.id))
+    return (select(cs.c.company_id, cs.c.contract_id, refund.c.id.label("refund_id"),
+                   Product.category_id, SaleLine.total)
+            .select_from(refund)
+            .join(origin, origin.c.id == refund.c.origin_id)
+            .join(cs, cs.c.store_id == refund.c.store_id)
+            .join(SaleLine, SaleLine.sale_id == refund.c.id)
+            .join(Product, Product.id == SaleLine.product_id)
+            .where(*cond))
+
+
+def _figures(session, start: date, end: date, company_ids=None) -> tuple[dict, dict, dict]:
+    """``(sales, refunds, corrections)``: ``{(company, contract): {category: amount}}`` and
+    the refund ids each franchisee would claim ``{company: set}`` (in ``refunds``' key
+    ``"_ids"``)."""
+    chosen = _contracts(start, end, company_ids)
+    cs = _contract_stores(chosen)
+    sales = defaultdict(lambda: defaultdict(lambda: ZERO))
+    stmt = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, func.sum(SaleLine.total))
+            .select_from(SaleLine)
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .join(cs, cs.c.store_id == Sale.store_id)
+            .join(Product, Product.id == SaleLine.product_id)
+            .where(Sale.kind == "sale", Sale.state != "draft", Sale.business_date >= start, Sale.business_date <= end)
+            .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id))
+    for company, contract, category, total in session.execute(stmt.execution_options(**_U)):
+        sales[(company, contract)][category] += total
+    out = []
+    for correction in (False, True):
+        sub = _refunds_select(cs, start, end, correction).subquery()
+        agg = defaultdict(lambda: defaultdict(lambda: ZERO))
+        stmt = (select(sub.c.company_id, sub.c.contract_id, sub.c.category_id, func.sum(sub.c.total))
+                .group_by(sub.c.company_id, sub.c.contract_id, sub.c.category_id))
+        for company, contract, category, total in session.execute(stmt.execution_options(**_U)):
+            agg[(company, contract)][category] += total
+        out.append(agg)
+    return sales, out[0], out[1]
+
+
+def compute_statements(session, year: int, month: int, company_ids=None) -> list[Statement]:
+    """Compute (or recompute, when still draft) the statements of ``year``-``month`` for
+    every franchisee with a contract covering it (or only ``company_ids``). Reviewed and
+    posted statements are left as they are. Returns the statements written."""
+    start, end = month_of(year, month)
+    sales, refunds, corrections = _figures(session, start, end, company_ids)
+    keys = set(sales) | set(refunds) | set(corrections)
+    chosen = session.execute(select(_contracts(start, end, company_ids)).execution_options(**_U)).all()
+    keys |= {(company, contract) for contract, company in chosen}
+    existing = {st.company_id: st for st in session.execute(
+        select(Statement).where(Statement.period == start).execution_options(**_U)).scalars()}
+    written = []
+    for company_id, contract_id in sorted(keys):
+        st = existing.get(company_id)
+        if st is not None and st.state != "draft":
+            continue
+        contract = session.get(Contract, contract_id)
+        if st is None:
+            st = Statement(company_id=company_id, period=start, period_end=end, state="draft")
+            session.add(st)
+        else:
+            st.lines.clear()
+            session.execute(delete(StatementRefund).where(StatementRefund.statement_id == st.id))
+        st.contract_id = contract_id
+        _fill(session, st, contract, sales.get((company_id, contract_id), {}),
+              refunds.get((company_id, contract_id), {}), corrections.get((company_id, contract_id), {}))
+        st.computed_at = utcnow()
+        session.flush()
+        _claim(session, st, start, end)
+        written.append(st)
+    session.flush()
+    return written
+
+
+def _fill(session, st: Statement, contract: Contract, sales: dict, refunds: dict, corrections: dict) -> None:
+    rates = {r.category_id: r.rate for r in session.execute(
+        select(ContractRate).where(ContractRate.contract_id == contract.id).execution_options(**_U)).scalars()}
+    net_by_cat = {c: money(sales.get(c, ZERO) + refunds.get(c, ZERO)) for c in set(sales) | set(refunds)}
+    royalty = ZERO
+    for category in sorted(net_by_cat, key=lambda c: (c is None, c or 0)):
+        base = net_by_cat[category]
+        rate = rates.get(category, contract.royalty_rate)
+        amount = money(base * rate)
+        royalty += amount
+        st.lines.append(StatementLine(kind="royalty", category_id=category, base=base, rate=rate, amount=amount))
+    net = money(sum(net_by_cat.values(), ZERO))
+    st.net_sales = net
+    if contract.marketing_rate:
+        st.lines.append(StatementLine(kind="marketing", base=net, rate=contract.marketing_rate,
+                                      amount=money(net * contract.marketing_rate)))
+    if royalty < contract.minimum_royalty:
+        st.lines.append(StatementLine(kind="minimum", base=royalty, amount=money(contract.minimum_royalty - royalty),
+                                      note=str(_l("Minimum monthly royalty %(amount)s",
+                                                  amount=money(contract.minimum_royalty)))))
+    late = ZERO
+    for category in sorted(corrections, key=lambda c: (c is None, c or 0)):
+        base = money(corrections[category])
+        rate = rates.get(category, contract.royalty_rate)
+        late += base
+        st.lines.append(StatementLine(kind="correction", category_id=category, base=base, rate=rate,
+                                      amount=money(base * rate),
+                                      note=str(_l("Refunds of sales of earlier, posted months"))))
+    if late and contract.marketing_rate:
+        st.lines.append(StatementLine(kind="correction", base=late, rate=contract.marketing_rate,
+                                      amount=money(late * contract.marketing_rate),
+                                      note=str(_l("Marketing fund on refunds of earlier, posted months"))))
+    st.total = money(sum((line.amount for line in st.lines), ZERO))
+
+
+def _claim(session, st: Statement, start: date, end: date) -> None:
+    """Record the refunds ``st`` counted (set-based INSERT ... SELECT)."""
+    chosen = _contracts(start, end, [st.company_id])
+    cs = _contract_stores(chosen)
+    ids = union_all(*(select(s.c.refund_id) for s in (
+        _refunds_select(cs, start, end, False).subquery(), _refunds_select(cs, start, end, True).subquery())))
+    ids = ids.subquery()
+    session.execute(insert(StatementRefund).from_select(
+        ["refund_id", "statement_id"], select(ids.c.refund_id, literal(st.id)).distinct()))
+
+
+def _statement(session, statement_id: int, lock: bool = True) -> Statement:
+    stmt = select(Statement).where(Statement.id == statement_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    st = session.execute(stmt).scalar()
+    if st is None:
+        raise NotFound({"statement_id": _l("No such statement.")})
+    return st
+
+
+def review(session, statement_id: int, user=None) -> Statement:
+    """Mark a draft statement reviewed (it is no longer recomputed). Conflict unless draft."""
+    st = _statement(session, statement_id)
+    if st.state != "draft":
+        raise Conflict({"state": _l("Only a draft statement can be reviewed.")})
+    st.state, st.reviewed_by_id = "reviewed", getattr(user, "id", None)
+    session.flush()
+    return st
+
+
+def reopen(session, statement_id: int, user=None) -> Statement:
+    """Back to draft (a reviewed statement that needs recomputing). Conflict once posted."""
+    st = _statement(session, statement_id)
+    if st.state != "reviewed":
+        raise Conflict({"state": _l("Only a reviewed statement can be reopened.")})
+    st.state, st.reviewed_by_id = "draft", None
+    session.flush()
+    return st
+
+
+def post(session, statement_id: int, user=None) -> Statement:
+    """Post a reviewed statement to the franchisee's receivables (a royalty debit for a
+    positive total, a credit note for a negative one). It never changes afterwards."""
+    st = _statement(session, statement_id)
+    if st.state != "reviewed":
+        raise Conflict({"state": _l("Only a reviewed statement can be posted.")})
+    ref = statement_reference(session, st)
+    if st.total > 0:
+        entry = credit.post_debit(session, st.company_id, "royalty", st.total, st.period_end, reference=ref, user=user)
+    elif st.total < 0:
+        entry = credit.post_credit(session, st.company_id, "credit_note", -st.total, st.period_end, reference=ref,
+                                   user=user)
+    else:
+        entry = None
+    st.entry_id = entry.id if entry is not None else None
+    st.state, st.posted_at = "posted", utcnow()
+    session.flush()
+    return st
+
+
+def statement_reference(session, st: Statement) -> str:
+    from core.models import Company
+
+    code = session.execute(select(Company.code).where(Company.id == st.company_id).execution_options(**_U)).scalar()
+    return f"RS-{code}-{st.period:%Y%m}"
+
+
+__all__ = ["compute_statements", "review", "reopen", "post", "month_of", "statement_reference"]
