@@ -1,33 +1,219 @@
-"""REST endpoints of franchise, mounted under /api/v1/franchise/ (imported only by the web app)."""
+"""REST API of franchise, mounted under ``/api/v1/franchise/``. Lists and details read
+through the user's scoped session (a franchisee's user sees its own rows only; another
+franchisee's row is 404); every write goes through ``services`` in one transaction."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.api import Blueprint, requires
+from core.api import Blueprint, paginate_select, request_user, requires
 from core.db import transaction
+from core.errors import NotFound
+from core.i18n import lazy_gettext as _l
 from core.web import db_session
 
-from .models import FranchiseItem
-from .permissions import READ, WRITE
-from .schemas import ItemSchema
-from .services import create_item
+from . import schemas as S
+from . import services as svc
+from .models import Franchisee, Order, Payment, ReceivableEntry, Shipment, Statement
+from .permissions import (CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
+                          ORDER_WRITE, PAYMENT_WRITE, STATEMENT_READ, STATEMENT_WRITE)
 
-blp = Blueprint("franchise", __name__, description="Franchise")
-
-
-@blp.route("/items")
-@requires(READ)
-@blp.response(200, ItemSchema(many=True))
-def list_items():
-    return list(db_session().execute(select(FranchiseItem).order_by(FranchiseItem.id)).scalars())
+blp = Blueprint("franchise", __name__, url_prefix="", description="Franchisees, credit, orders and royalties")
 
 
-@blp.route("/items", methods=["POST"])
-@requires(WRITE)
-@blp.arguments(ItemSchema)
-@blp.response(201, ItemSchema)
-def post_item(data):
-    session = db_session()
-    with transaction(session):
-        item = create_item(session, **data)
-    return item
+def _visible(model, ident, field):
+    row = db_session().execute(select(model).where(model.__mapper__.primary_key[0] == ident)).scalar()
+    if row is None:
+        raise NotFound({field: _l("Not found.")})
+    return row
+
+
+@blp.route("/franchisees", methods=["GET"])
+@requires(FRANCHISEE_READ)
+@blp.response(200, S.FranchiseeOut(many=True))
+@blp.paginate()
+def list_franchisees(pagination_parameters):
+    """Franchisee accounts the user may see, by company."""
+    return paginate_select(db_session(), select(Franchisee).order_by(Franchisee.company_id), pagination_parameters)
+
+
+@blp.route("/franchisees/<int:company_id>/credit", methods=["GET"])
+@requires(CREDIT_READ)
+@blp.response(200, S.CreditOut)
+def get_credit(company_id):
+    """Credit state: limit, balance, open orders, available, overdue (and past grace)."""
+    _visible(Franchisee, company_id, "company_id")
+    return svc.credit_state(db_session(), company_id)
+
+
+@blp.route("/aging", methods=["GET"])
+@requires(CREDIT_READ)
+@blp.arguments(S.AgingQuery, location="query")
+@blp.response(200, S.AgingOut(many=True))
+def get_aging(args):
+    """Open receivables by bucket per franchisee, region or the network (the user's view)."""
+    return svc.aging(db_session(), args["as_of"], args["by"])
+
+
+@blp.route("/receivables", methods=["GET"])
+@requires(CREDIT_READ)
+@blp.response(200, S.EntryOut(many=True))
+@blp.paginate()
+def list_receivables(pagination_parameters):
+    """Receivable ledger lines, newest first."""
+    return paginate_select(db_session(), select(ReceivableEntry).order_by(ReceivableEntry.id.desc()),
+                           pagination_parameters)
+
+
+@blp.route("/payments", methods=["GET"])
+@requires(CREDIT_READ)
+@blp.response(200, S.PaymentOut(many=True))
+@blp.paginate()
+def list_payments(pagination_parameters):
+    return paginate_select(db_session(), select(Payment).order_by(Payment.id.desc()), pagination_parameters)
+
+
+@blp.route("/payments", methods=["POST"])
+@requires(PAYMENT_WRITE)
+@blp.arguments(S.PaymentIn)
+@blp.response(201, S.PaymentOut)
+def post_payment(data):
+    """Record a payment, allocated to ``invoice`` first, then oldest due first."""
+    s = db_session()
+    with transaction(s):
+        p = svc.record_payment(s, data["company_id"], data["amount"], data["received_on"], data["method"],
+                               data["bank_reference"], data["invoice"], user=request_user())
+    return p
+
+
+@blp.route("/orders", methods=["GET"])
+@requires(ORDER_READ)
+@blp.response(200, S.OrderOut(many=True))
+@blp.paginate()
+def list_orders(pagination_parameters):
+    return paginate_select(db_session(), select(Order).order_by(Order.id.desc()), pagination_parameters)
+
+
+@blp.route("/orders", methods=["POST"])
+@requires(ORDER_WRITE)
+@blp.arguments(S.OrderIn)
+@blp.response(201, S.OrderOut)
+def post_order(data):
+    """A draft replenishment order of a store."""
+    s = db_session()
+    with transaction(s):
+        order = svc.create_order(s, data["store_id"], [(li["product_id"], li["qty"]) for li in data["lines"]],
+                                 user=request_user(), note=data["note"])
+    return order
+
+
+@blp.route("/orders/<int:order_id>", methods=["GET"])
+@requires(ORDER_READ)
+@blp.response(200, S.OrderOut)
+def get_order(order_id):
+    return _visible(Order, order_id, "order_id")
+
+
+def _step(func, order_id, *args):
+    s = db_session()
+    _visible(Order, order_id, "order_id")
+    with transaction(s):
+        func(s, order_id, *args, user=request_user())
+    return _visible(Order, order_id, "order_id")
+
+
+@blp.route("/orders/<int:order_id>/submit", methods=["POST"])
+@requires(ORDER_WRITE)
+@blp.response(200, S.OrderOut)
+def submit_order(order_id):
+    """Submit a draft: priced at the wholesale price; the collection policy may hold it."""
+    return _step(svc.submit, order_id)
+
+
+@blp.route("/orders/<int:order_id>/approve", methods=["POST"])
+@requires(ORDER_APPROVE)
+@blp.response(200, S.OrderOut)
+def approve_order(order_id):
+    return _step(svc.approve, order_id)
+
+
+@blp.route("/orders/<int:order_id>/reject", methods=["POST"])
+@requires(ORDER_APPROVE)
+@blp.arguments(S.RejectIn)
+@blp.response(200, S.OrderOut)
+def reject_order(data, order_id):
+    return _step(svc.reject, order_id, data["reason"])
+
+
+@blp.route("/orders/<int:order_id>/release", methods=["POST"])
+@requires(ORDER_APPROVE)
+@blp.response(202, S.OrderOut)
+def release_order(order_id):
+    """Ask for the release of a held order (two approvers, ``/api/v1/approvals``)."""
+    return _step(svc.request_release, order_id)
+
+
+@blp.route("/orders/<int:order_id>/ship", methods=["POST"])
+@requires(ORDER_SHIP)
+@blp.arguments(S.ShipIn)
+@blp.response(201, S.ShipmentOut)
+def ship_order(data, order_id):
+    s = db_session()
+    _visible(Order, order_id, "order_id")
+    with transaction(s):
+        sh = svc.ship(s, order_id, data["quantities"], user=request_user())
+    return sh
+
+
+@blp.route("/shipments/<int:shipment_id>/receive", methods=["POST"])
+@requires(ORDER_RECEIVE)
+@blp.arguments(S.ShipIn)
+@blp.response(200, S.ShipmentOut)
+def receive_shipment(data, shipment_id):
+    s = db_session()
+    _visible(Shipment, shipment_id, "shipment_id")
+    with transaction(s):
+        sh = svc.receive(s, shipment_id, data["quantities"], user=request_user())
+    return sh
+
+
+@blp.route("/statements", methods=["GET"])
+@requires(STATEMENT_READ)
+@blp.response(200, S.StatementOut(many=True))
+@blp.paginate()
+def list_statements(pagination_parameters):
+    return paginate_select(db_session(), select(Statement).order_by(Statement.period.desc(), Statement.id),
+                           pagination_parameters)
+
+
+@blp.route("/statements/compute", methods=["POST"])
+@requires(STATEMENT_WRITE)
+@blp.arguments(S.ComputeIn)
+@blp.response(200, S.StatementOut(many=True))
+def compute(data):
+    """Compute (or recompute the drafts of) every franchisee's statement of the month."""
+    s = db_session()
+    with transaction(s):
+        rows = svc.compute_statements(s, data["year"], data["month"])
+    return rows
+
+
+@blp.route("/statements/<int:statement_id>/review", methods=["POST"])
+@requires(STATEMENT_WRITE)
+@blp.response(200, S.StatementOut)
+def review(statement_id):
+    s = db_session()
+    _visible(Statement, statement_id, "statement_id")
+    with transaction(s):
+        st = svc.review_statement(s, statement_id, user=request_user())
+    return st
+
+
+@blp.route("/statements/<int:statement_id>/post", methods=["POST"])
+@requires(STATEMENT_WRITE)
+@blp.response(200, S.StatementOut)
+def post(statement_id):
+    s = db_session()
+    _visible(Statement, statement_id, "statement_id")
+    with transaction(s):
+        st = svc.post_statement(s, statement_id, user=request_user())
+    return st

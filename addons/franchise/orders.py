@@ -218,7 +218,7 @@ def ship(session, order_id: int, quantities: dict[int, Decimal] | None = None, u
     if not shipment.lines:
         raise BusinessError({"lines": _l("Ship at least one quantity.")})
     shipment.value = money(value)
-    session.add(shipment)
+    order.shipments.append(shipment)
     order.state = "shipped" if all(line.shipped_qty >= line.qty for line in order.lines) else "shipping"
     session.flush()
     if order.company_id is not None:
