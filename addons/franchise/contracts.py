@@ -104,6 +104,8 @@ def activate(session, contract_id: int, user=None) -> Contract:
 
 
 def terminate(session, contract_id: int, reason: str, user=None) -> Contract:
+    """End an active or expiring contract early with ``reason`` (BusinessError
+    ``{"reason"}`` when empty, Conflict ``{"state"}`` in another state, NotFound)."""
     reason = (reason or "").strip()
     if not reason:
         raise BusinessError({"reason": _l("Say why the contract is terminated.")})

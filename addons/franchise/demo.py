@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from core.localtime import local_today
-from core.models import PriceList, PriceListItem, Store
+from core.models import PriceList, PriceListItem
 
 from . import services as svc
 
@@ -14,8 +14,6 @@ from . import services as svc
 def load(session, demo) -> None:
     """Draws every random choice from ``demo.rng`` so runs repeat."""
     franchisees = [c for c in demo.companies if c.kind == "franchisee"]
-    if not franchisees:
-        return
     today = local_today()
     wholesale = PriceList(code="PL-WHOLESALE", name="加盟批发价", kind="wholesale")
     session.add(wholesale)
@@ -25,6 +23,9 @@ def load(session, demo) -> None:
         session.add(PriceListItem(price_list_id=wholesale.id, product_id=p.id,
                                   price=(cost * Decimal("1.15")).quantize(Decimal("0.01"))))
     session.flush()
+    direct = [s for s in demo.stores if s.kind == "direct"]
+    if direct and demo.products:  # a direct store orders too (it posts nothing to receivables)
+        svc.create_order(session, direct[0].id, [(demo.products[0].id, 12)])
     people = [("王建国", "李会计"), ("陈海燕", "赵出纳"), ("刘志强", "孙财务"), ("周婷", "吴会计")]
     for n, company in enumerate(franchisees):
         owner, finance = people[n % len(people)]
@@ -47,6 +48,3 @@ def load(session, demo) -> None:
                 svc.ship(session, order.id)
         svc.record_payment(session, company.id, Decimal("20000.00"), today - timedelta(days=3), "bank",
                            f"BANK-DEMO-{n + 1}")
-    direct = session.query(Store).filter(Store.kind == "direct").first()
-    if direct is not None and demo.products:
-        svc.create_order(session, direct.id, [(demo.products[0].id, 12)])

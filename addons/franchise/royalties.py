@@ -41,6 +41,7 @@ _U = {"banyan_unscoped": True}
 
 
 def month_of(year: int, month: int) -> tuple[date, date]:
+    """(first day, last day) of the month; BusinessError ``{"month"}`` out of range."""
     if not 1 <= month <= 12 or not 2000 <= year <= 2100:
         raise BusinessError({"month": _l("Give a month between 1 and 12 of a year between 2000 and 2100.")})
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])

@@ -1,7 +1,10 @@
-"""The generic addon checks, plus this addon's own tests."""
-import pytest
+"""The generic addon checks, plus the contract expiry job."""
+from datetime import date, timedelta
 
-from core.errors import BusinessError
+import pytest
+from sqlalchemy import select
+
+from core.models import Notification
 from core.testing.checks import AddonChecks
 
 from addons.franchise import services as svc
@@ -13,11 +16,19 @@ class TestFranchise(AddonChecks):
     addon = "franchise"
 
 
-def test_items_of_customer(session, item):
-    assert [i.name for i in svc.items_of(session, item.customer_id)] == ["first"]
-
-
-def test_empty_name_refused(session):
-    with pytest.raises(BusinessError) as err:
-        svc.create_item(session, "  ")
-    assert "name" in err.value.errors
+def test_expiry_job_marks_expiring_once_and_ends(session, make, net):
+    today = date(2026, 6, 1)
+    admin = make.user(roles=("hq_admin",))
+    soon = svc.create_contract(session, "EXP-1", net.a.company.id, date(2025, 1, 1), today + timedelta(days=30))
+    past = svc.create_contract(session, "EXP-2", net.b.company.id, date(2025, 1, 1), today - timedelta(days=1))
+    later = svc.create_contract(session, "EXP-3", net.b.company.id, date(2026, 1, 1), today + timedelta(days=300))
+    for c in (soon, past, later):
+        c.state = "active"
+    session.flush()
+    assert svc.expiry_job(session, today) == {"expiring": 1, "ended": 1}
+    session.expire_all()
+    assert (soon.state, past.state, later.state) == ("expiring", "ended", "active")
+    notes = session.execute(select(Notification).where(Notification.user_id == admin.id,
+                                                       Notification.kind == "franchise.contract.expiring")).all()
+    assert len(notes) == 1
+    assert svc.expiry_job(session, today) == {"expiring": 0, "ended": 0}  # a second run changes nothing

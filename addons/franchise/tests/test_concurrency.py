@@ -78,8 +78,23 @@ def _race(rt, ids):
     return sorted(results)
 
 
-def test_at_most_one_of_two_orders_takes_the_last_credit(rt, last_thousand):
+def _slow_reason(monkeypatch):
+    """Each transaction waits after deciding and before committing: the window a race needs."""
+    import time
+
+    real = credit.hold_reason
+
+    def slow(*args, **kw):
+        reason = real(*args, **kw)
+        time.sleep(0.5)
+        return reason
+
+    monkeypatch.setattr(credit, "hold_reason", slow)
+
+
+def test_at_most_one_of_two_orders_takes_the_last_credit(rt, last_thousand, monkeypatch):
     _keys, ids = last_thousand
+    _slow_reason(monkeypatch)
     assert _race(rt, ids) == ["held", "submitted"]
 
 
@@ -87,16 +102,7 @@ def test_without_the_lock_both_pass_on_postgresql(rt, last_thousand, monkeypatch
     if rt.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers: there is no race to lose")
     _keys, ids = last_thousand
-    real = credit.lock_account
-
-    def no_lock(session, company_id):
-        import time
-
-        acc = credit.require_account(session, company_id)
-        time.sleep(0.3)  # both transactions read before either commits
-        return acc
-
-    monkeypatch.setattr(credit, "lock_account", no_lock)
+    _slow_reason(monkeypatch)
+    monkeypatch.setattr(credit, "lock_account", lambda session, company_id: credit.require_account(session, company_id))
     assert _race(rt, ids) == ["submitted", "submitted"]
-    monkeypatch.setattr(credit, "lock_account", real)
-    assert orders.credit is credit
+    assert orders.credit is credit  # the order service calls the patched module's functions

@@ -9,6 +9,8 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 
+import core.codes
+
 
 revision = 'd95f286cc307'
 down_revision = None
