@@ -97,7 +97,9 @@ class LookupTarget:
     * ``answer(session, hit, proven) -> dict``: the response; only with ``proven`` may it
       contain balances;
     * ``prove(session, hit, secret) -> bool`` (optional): whether ``secret`` (a normalised
-      card number or code presented beside another identifier) belongs to ``hit``.
+      card number or code presented beside another identifier) belongs to ``hit``;
+    * ``min_length``: the shortest card number or code accepted (default 4; a coupon code
+      may be shorter: the rate limit is what keeps short codes from being walked).
     """
 
     name: str
@@ -106,6 +108,7 @@ class LookupTarget:
     find: Callable[..., LookupHit | None]
     answer: Callable[..., dict]
     prove: Callable[..., bool] | None = None
+    min_length: int = 4
 
 
 # --------------------------------------------------------------------------- normalising
@@ -118,10 +121,10 @@ def normalize_code(raw: str | None) -> str:
     return canonical(raw) or ""
 
 
-def normalize_identifier(kind: str, raw, field: str) -> str:
+def normalize_identifier(kind: str, raw, field: str, min_length: int = 4) -> str:
     """``raw`` in its stored form, or ``BusinessError`` naming ``field``: a phone must be a
     valid number (E.164, via ``core.validation.normalize_phone``); a card number or code must
-    be 4 to 64 printable characters without spaces inside."""
+    be ``min_length`` (default 4) to 64 printable characters without spaces inside."""
     if kind not in KINDS:
         raise BusinessError({field: [_l("Unknown kind of identifier.")]})
     if raw is None or not str(raw).strip():
@@ -131,7 +134,7 @@ def normalize_identifier(kind: str, raw, field: str) -> str:
 
         return normalize_phone(str(raw), field=field)
     value = normalize_code(str(raw))
-    if not (4 <= len(value) <= 64) or any(ch.isspace() or not ch.isprintable() for ch in value):
+    if not (min_length <= len(value) <= 64) or any(ch.isspace() or not ch.isprintable() for ch in value):
         raise BusinessError({field: [_l("Give the exact number or code.")]})
     return value
 
@@ -227,7 +230,7 @@ def lookup(session, user, target: LookupTarget, kind: str, raw, *, proof=None, f
             raise RateLimited(wait)
     if kind not in target.kinds:
         raise BusinessError({field: [_l("Unknown kind of identifier.")]})
-    value = normalize_identifier(kind, raw, field)
+    value = normalize_identifier(kind, raw, field, target.min_length)
     secret = normalize_identifier("code", proof, "proof") if proof not in (None, "") else None
     try:
         hit = target.find(session, kind, value)

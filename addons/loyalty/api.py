@@ -8,6 +8,12 @@ office's permissions and record scope (a user limited to some stores sees their 
 the chain-wide ones) and its rules, which live in :mod:`addons.loyalty.config`: a store
 reference outside the writer's stores is 422, and only a user who sees every store may
 create or change a chain-wide row (no store) or the policy.
+
+Rows named by a request follow the kernel's rule (:mod:`core.api.visible`): a customer,
+promotion, rule, event, coupon or item in the path that the user's scope does not show is
+404 (the same as one that does not exist); a customer or store in a body or a query string
+is 422 naming the field. ``/coupons/validate`` answers through ``core.lookup`` (audited,
+rate-limited, exact code) and only about customers and stores the user may see.
 """
 from __future__ import annotations
 
@@ -16,8 +22,9 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from core.api import Blueprint, paginate_select, request_user, requires
+from core.api.visible import get_visible, ref_visible
 from core.db import money, transaction
-from core.errors import BusinessError, NotFound
+from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.idempotency import idempotent, user_key
 from core.mixins import utcnow
@@ -31,22 +38,14 @@ from .models import Coupon, EarningRule, PointsEvent, Promotion, PromotionItem
 blp = Blueprint("loyalty", __name__, url_prefix="", description="Points, rewards, coupons and promotions")
 
 
-def _customer(customer_id: int, field: str = "customer_id", in_body: bool = False) -> Customer:
-    """The customer if the user's scope shows it: 404 for a path parameter, 422 naming the
-    field for a body field (issue 11 §1)."""
-    c = None
-    if 0 < customer_id <= 2**31 - 1:
-        c = db_session().execute(select(Customer).where(Customer.id == customer_id)).scalar()
-    if c is None:
-        raise (BusinessError if in_body else NotFound)({field: _l("Not found.")})
-    return c
+def _customer(customer_id: int) -> Customer:
+    """The customer of the path if the user's scope shows it, else 404 on ``customer_id``."""
+    return get_visible(Customer, customer_id, "customer_id")
 
 
 def _store(store_id, field="store_id"):
-    if store_id is None:
-        return None
-    if db_session().execute(select(Store).where(Store.id == store_id)).scalar() is None:
-        raise BusinessError({field: [_l("No such record.")]})
+    """A store named in a body or query, checked against the user's scope (422 naming ``field``)."""
+    ref_visible(Store, store_id, field)
     return store_id
 
 
@@ -101,7 +100,7 @@ def transfer(data, customer_id):
     """Give points to another member."""
     s = db_session()
     _customer(customer_id)
-    _customer(data["to_customer_id"], "to_customer_id", in_body=True)
+    ref_visible(Customer, data["to_customer_id"], "to_customer_id")
     with transaction(s):
         services.transfer(s, customer_id, data["to_customer_id"], data["points"], note=data["note"],
                           key=user_key(request_user(), data["idempotency_key"], "api-transfer:"))
@@ -110,17 +109,49 @@ def transfer(data, customer_id):
     return out
 
 
+COUPON_TARGET = "loyalty.coupon"
+
+
 @blp.route("/coupons/validate", methods=["GET"])
 @requires("loyalty.points.read")
 @blp.arguments(S.LoyaltyCouponQuery, location="query")
 @blp.response(200, S.LoyaltyCouponOut)
+@blp.alt_response(429, description="too many coupon checks by this user; the Retry-After header gives the seconds")
 def validate_coupon(args):
-    """Whether a coupon code can be used now (for this customer and store)."""
+    """Whether a coupon code can be used now (for this customer and store).
+
+    Answers only about what you may see: a coupon of another franchisee's promotion or bound
+    to a customer outside your scope is an unknown code, and a ``customer_id`` or
+    ``store_id`` outside your scope is 422 naming it. Each check goes through the kernel's
+    lookup service (``core.lookup``): exact code, audited, rate-limited per user (settings
+    ``[lookup]``), so codes and their owners cannot be walked."""
+    from core.errors import NotFound
+    from core.lookup import LookupHit, LookupTarget, lookup
+
     s = db_session()
-    coupon = promotions.find_coupon(s, args["code"])
-    problem = promotions.coupon_problem(s, coupon, args["customer_id"], args["store_id"], utcnow())
-    return {"code": promotions.normalise(args["code"]), "valid": problem is None,
-            "promotion": coupon.promotion.name if coupon else "", "reason": str(problem) if problem else None}
+    ref_visible(Customer, args["customer_id"], "customer_id")
+    ref_visible(Store, args["store_id"], "store_id")
+
+    def find(session, kind, value):
+        coupon = promotions.find_coupon(session, value)  # the scoped session: only coupons you may see
+        if coupon is None:
+            return None
+        return LookupHit(customer_id=coupon.customer_id, record_id=f"coupon:{coupon.id}", proven=True,
+                         data={"coupon": coupon})
+
+    def answer(session, hit, proven):
+        coupon = hit.data["coupon"]
+        problem = promotions.coupon_problem(session, coupon, args["customer_id"], args["store_id"], utcnow())
+        return {"code": coupon.code, "valid": problem is None, "promotion": coupon.promotion.name,
+                "reason": str(problem) if problem else None}
+
+    target = LookupTarget(name=COUPON_TARGET, permission="loyalty.points.read", kinds=("code",), find=find,
+                          answer=answer, min_length=1)
+    try:
+        return lookup(s, request_user(), target, "code", args["code"], field="code")
+    except NotFound:  # audited as "missing"; the till's answer stays a reason, as for any unusable code
+        return {"code": promotions.normalise(args["code"]), "valid": False, "promotion": "",
+                "reason": str(_l("Unknown coupon code."))}
 
 
 @blp.route("/preview", methods=["POST"])
@@ -133,8 +164,7 @@ def preview(data):
 
     s = db_session()
     _store(data["store_id"])
-    if data["customer_id"] is not None:
-        _customer(data["customer_id"], in_body=True)
+    ref_visible(Customer, data["customer_id"], "customer_id")
     req = CheckoutRequest(store_id=data["store_id"], customer_id=data["customer_id"],
                           lines=[LineRequest(ln["product_id"], ln["qty"]) for ln in data["lines"]],
                           codes=data["codes"])
@@ -154,16 +184,6 @@ READ, WRITE, REPORT = "loyalty.rule.read", "loyalty.rule.write", "loyalty.report
 
 def _like(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _get(model, ident: int, field: str = "id"):
-    """The row ``ident`` of ``model`` if the user's record scope shows it, else 404."""
-    row = None
-    if 0 < ident <= 2**31 - 1:
-        row = db_session().execute(select(model).where(model.id == ident)).scalar()
-    if row is None:
-        raise NotFound({field: _l("Not found.")})
-    return row
 
 
 def _endpoint(rule, methods, name, func, doc, permission, args=(), response=None, status=200, paginate=False):
@@ -209,18 +229,18 @@ def _config_resource(path: str, model, out, create_in, patch_in, query, what: st
         return row
 
     def get_one(ident):
-        return _get(model, ident)
+        return get_visible(model, ident)
 
     def update(data, ident):
         s = db_session()
         with transaction(s):
-            row = config.save(s, _get(model, ident), data)
+            row = config.save(s, get_visible(model, ident), data)
         return row
 
     def deactivate(ident):
         s = db_session()
         with transaction(s):
-            row = config.deactivate(s, _get(model, ident))
+            row = config.deactivate(s, get_visible(model, ident))
         return row
 
     _endpoint(path, ["GET"], f"list_{key}", list_rows, f"{what}: those of your stores and the chain-wide ones.",
@@ -270,7 +290,7 @@ def create_promotion(data):
 @blp.response(200, S.PromotionOut)
 def get_promotion(ident):
     """One promotion with its items."""
-    return _get(Promotion, ident)
+    return get_visible(Promotion, ident)
 
 
 @blp.route("/promotions/<int:ident>", methods=["PATCH"])
@@ -281,7 +301,7 @@ def update_promotion(data, ident):
     """Change some fields of a promotion (its items: ``/promotions/<id>/items``)."""
     s = db_session()
     with transaction(s):
-        promo = config.save(s, _get(Promotion, ident), data)
+        promo = config.save(s, get_visible(Promotion, ident), data)
     return promo
 
 
@@ -292,7 +312,7 @@ def deactivate_promotion(ident):
     """Switch a promotion off (kept, with its uses)."""
     s = db_session()
     with transaction(s):
-        promo = config.deactivate(s, _get(Promotion, ident))
+        promo = config.deactivate(s, get_visible(Promotion, ident))
     return promo
 
 
@@ -319,14 +339,10 @@ def list_promotions(args, pagination_parameters):
 
 
 def _item(ident: int, item_id: int) -> PromotionItem:
-    promo = _get(Promotion, ident)
-    item = None
-    if 0 < item_id <= 2**31 - 1:
-        item = db_session().execute(select(PromotionItem).where(PromotionItem.id == item_id,
-                                                                PromotionItem.promotion_id == promo.id)).scalar()
-    if item is None:
-        raise NotFound({"item_id": _l("Not found.")})
-    return item
+    """Item ``item_id`` of promotion ``ident``: 404 on ``id`` for the promotion, on ``item_id``
+    for an item of another promotion or none."""
+    promo = get_visible(Promotion, ident)
+    return get_visible(PromotionItem, item_id, "item_id", where=[PromotionItem.promotion_id == promo.id])
 
 
 @blp.route("/promotions/<int:ident>/items", methods=["POST"])
@@ -336,7 +352,7 @@ def _item(ident: int, item_id: int) -> PromotionItem:
 def add_promotion_item(data, ident):
     """Add a product or a category (with its special price for a special-price promotion)."""
     s = db_session()
-    promo = _get(Promotion, ident)
+    promo = get_visible(Promotion, ident)
     with transaction(s):
         item = config.save(s, PromotionItem(promotion_id=promo.id), data)
     return item

@@ -1,9 +1,14 @@
-"""Marshmallow schemas of the loyalty API."""
+"""Marshmallow schemas of the loyalty API. Inputs are built from the kernel's public fields
+(:mod:`core.api.fields`): text without control characters and with a length, ids and points
+as JSON integers in range, quantities and amounts with their decimals and bounds."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.schemas import Instant
+from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, MoneyIn, Points, QId, QInt, Qty,
+                             Query, Str)
+
+from .models import EARNING_KINDS, EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS
 
 
 class LoyaltyBalanceOut(Schema):
@@ -25,15 +30,15 @@ class LoyaltyEntryOut(Schema):
     note = fields.Str(allow_none=True)
 
 
-class LoyaltyHistoryQuery(Schema):
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+class LoyaltyHistoryQuery(Query):
+    limit = QInt(1, 500, load_default=50)
+    offset = QInt(0, 10**6, load_default=0)
 
 
-class LoyaltyRedeemIn(Schema):
-    reward_id = fields.Int(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-    store_id = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
-    idempotency_key = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=60))
+class LoyaltyRedeemIn(Input):
+    reward_id = Id(required=True)
+    store_id = Id(allow_none=True, load_default=None)
+    idempotency_key = Str(allow_none=True, load_default=None, max=60)
 
 
 class LoyaltyRedemptionOut(Schema):
@@ -44,11 +49,11 @@ class LoyaltyRedemptionOut(Schema):
     balance = fields.Int()
 
 
-class LoyaltyTransferIn(Schema):
-    to_customer_id = fields.Int(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-    points = fields.Int(required=True, validate=validate.Range(min=1, max=10**9))
-    note = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=255))
-    idempotency_key = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=60))
+class LoyaltyTransferIn(Input):
+    to_customer_id = Id(required=True)
+    points = Points(required=True)
+    note = Str(allow_none=True, load_default=None, max=255)
+    idempotency_key = Str(allow_none=True, load_default=None, max=60)
 
 
 class LoyaltyTransferOut(Schema):
@@ -56,10 +61,10 @@ class LoyaltyTransferOut(Schema):
     to_balance = fields.Int()
 
 
-class LoyaltyCouponQuery(Schema):
-    code = fields.Str(required=True, validate=validate.Length(min=1, max=40))
-    customer_id = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
-    store_id = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+class LoyaltyCouponQuery(Query):
+    code = Str(required=True, min=1, max=40)
+    customer_id = QId(allow_none=True, load_default=None)
+    store_id = QId(allow_none=True, load_default=None)
 
 
 class LoyaltyCouponOut(Schema):
@@ -69,17 +74,16 @@ class LoyaltyCouponOut(Schema):
     reason = fields.Str(allow_none=True)
 
 
-class LoyaltyLineIn(Schema):
-    product_id = fields.Int(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-    qty = fields.Decimal(required=True, validate=validate.Range(min=0, min_inclusive=False, max=10**6))
+class LoyaltyLineIn(Input):
+    product_id = Id(required=True)
+    qty = Qty(required=True)
 
 
-class LoyaltyPreviewIn(Schema):
-    store_id = fields.Int(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-    customer_id = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+class LoyaltyPreviewIn(Input):
+    store_id = Id(required=True)
+    customer_id = Id(allow_none=True, load_default=None)
     lines = fields.List(fields.Nested(LoyaltyLineIn), required=True, validate=validate.Length(min=1, max=500))
-    codes = fields.List(fields.Str(validate=validate.Length(max=40)), load_default=list,
-                        validate=validate.Length(max=20))
+    codes = fields.List(Str(max=40), load_default=list, validate=validate.Length(max=20))
 
 
 class LoyaltyAdjustmentOut(Schema):
@@ -110,10 +114,6 @@ class LoyaltyPreviewOut(Schema):
 # Bodies are typed here; the business rules (ranges, what each kind needs, scope) are in
 # addons/loyalty/config.py, shared with the back office.
 # ---------------------------------------------------------------------------------------
-
-from core.api.schemas import DecimalIn, Id, Input, Money, MoneyIn, QId, Query, Str  # noqa: E402
-
-from .models import EARNING_KINDS, EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS  # noqa: E402
 
 
 def Rate(**kw):
@@ -146,7 +146,7 @@ class EarningRuleOut(Schema):
 class EarningRulePatch(Input):
     code = Str(min=1, max=32)
     name = Str(min=1, max=120)
-    kind = fields.Str(validate=validate.OneOf(EARNING_KINDS))
+    kind = Choice(EARNING_KINDS)
     points_per_unit = Rate()
     points_per_item = Rate()
     product_id = Id(allow_none=True)
@@ -160,7 +160,7 @@ class EarningRulePatch(Input):
 class EarningRuleIn(EarningRulePatch):
     code = Str(required=True, min=1, max=32)
     name = Str(required=True, min=1, max=120)
-    kind = fields.Str(required=True, validate=validate.OneOf(EARNING_KINDS))
+    kind = Choice(EARNING_KINDS, required=True)
 
 
 class EventOut(Schema):
@@ -239,13 +239,13 @@ class PromotionOut(Schema):
 class PromotionPatch(Input):
     code = Str(min=1, max=32)
     name = Str(min=1, max=120)
-    kind = fields.Str(validate=validate.OneOf(PROMOTION_KINDS))
-    target = fields.Str(validate=validate.OneOf(PROMOTION_TARGETS))
+    kind = Choice(PROMOTION_KINDS)
+    target = Choice(PROMOTION_TARGETS)
     percent = DecimalIn(0, 1000, allow_none=True, metadata={"description": "percent kind: 0 < p <= 100"})
     amount = MoneyIn(allow_none=True)
     min_spend = MoneyIn(allow_none=True)
-    buy_qty = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**6))
-    get_qty = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**6))
+    buy_qty = Int(1, 10**6, allow_none=True)
+    get_qty = Int(1, 10**6, allow_none=True)
     gift_product_id = Id(allow_none=True)
     members_only = fields.Boolean()
     birthday_only = fields.Boolean()
@@ -253,9 +253,9 @@ class PromotionPatch(Input):
     store_id = Id(allow_none=True, metadata={"description": "none: chain-wide (a chain-level user only)"})
     valid_from = Instant(allow_none=True)
     valid_to = Instant(allow_none=True)
-    max_uses = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9))
-    per_customer_limit = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9))
-    priority = fields.Int(strict=True, validate=validate.Range(-10**6, 10**6))
+    max_uses = Int(1, 10**9, allow_none=True)
+    per_customer_limit = Int(1, 10**9, allow_none=True)
+    priority = Int(-10**6, 10**6)
     exclusive = fields.Boolean()
     active = fields.Boolean()
 
@@ -263,12 +263,12 @@ class PromotionPatch(Input):
 class PromotionIn(PromotionPatch):
     code = Str(required=True, min=1, max=32)
     name = Str(required=True, min=1, max=120)
-    kind = fields.Str(required=True, validate=validate.OneOf(PROMOTION_KINDS))
+    kind = Choice(PROMOTION_KINDS, required=True)
     items = fields.List(fields.Nested(PromotionItemIn), load_default=list, validate=validate.Length(max=500))
 
 
 class PromotionQuery(ConfigQuery):
-    kind = fields.Str(validate=validate.OneOf(PROMOTION_KINDS))
+    kind = Choice(PROMOTION_KINDS)
 
 
 class CouponOut(Schema):
@@ -287,8 +287,8 @@ class CouponOut(Schema):
 class CouponPatch(Input):
     customer_id = Id(allow_none=True)
     amount = MoneyIn(allow_none=True)
-    max_uses = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9))
-    per_customer_limit = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9))
+    max_uses = Int(1, 10**9, allow_none=True)
+    per_customer_limit = Int(1, 10**9, allow_none=True)
     valid_from = Instant(allow_none=True)
     valid_to = Instant(allow_none=True)
     active = fields.Boolean()
@@ -297,7 +297,7 @@ class CouponPatch(Input):
 class CouponIn(CouponPatch):
     code = Str(required=True, min=1, max=40)
     promotion_id = Id(required=True)
-    max_uses = fields.Int(strict=True, allow_none=True, validate=validate.Range(1, 10**9), load_default=1,
+    max_uses = Int(1, 10**9, allow_none=True, load_default=1,
                           metadata={"description": "uses in all; omitted: 1 (single use); null: unlimited"})
 
 
@@ -320,12 +320,12 @@ class PolicyOut(Schema):
 
 class PolicyPatch(Input):
     value_per_point = Rate()
-    expiry_mode = fields.Str(validate=validate.OneOf(EXPIRY_MODES))
-    expiry_months = fields.Int(strict=True, validate=validate.Range(1, 1200))
-    year_end_offset = fields.Int(strict=True, validate=validate.Range(0, 100))
-    reminder_days = fields.Int(strict=True, validate=validate.Range(0, 3660))
+    expiry_mode = Choice(EXPIRY_MODES)
+    expiry_months = Int(1, 1200)
+    year_end_offset = Int(0, 100)
+    reminder_days = Int(0, 3660)
     rebate_per_point = Rate()
-    rebate_min_points = fields.Int(strict=True, validate=validate.Range(0, 10**9))
+    rebate_min_points = Int(0, 10**9)
 
 
 class PeriodQuery(Query):

@@ -10,14 +10,20 @@ The tiers (read: ``membership.member.read``; create, change, deactivate:
 stored-value liability (with breakage) and clearing reports (``membership.report.read``,
 limited to the user's stores as in the back office) are here for chains running their own
 tills and apps. Tier rules live once in ``tiers.check_tier``.
+
+Rows named by a request follow the kernel's rule (:mod:`core.api.visible`): a customer, a
+tier or a card in the path that the user's scope does not show is 404 (the same as one that
+does not exist); a customer or store in a body is 422 naming the field.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from core.api import Blueprint, paginate_select, request_user, requires
+from core.api.visible import get_visible, ref_visible, scope_store_ids
 from core.db import money, transaction
 from core.errors import BusinessError, NotFound
+from core.fields import CONTROL_CHARS
 from core.i18n import lazy_gettext as _l
 from core.idempotency import idempotent
 from core.models import Customer, Store
@@ -31,20 +37,9 @@ from addons.membership.models import Card, CardEvent, ClearingEntry, Tier, TierC
 blp = Blueprint("membership", __name__, url_prefix="", description="Members, cards, tiers and stored value")
 
 
-def _visible_customer(customer_id: int, field: str = "customer_id", in_body: bool = False) -> Customer:
-    """The customer if the user's scope shows it. A path parameter naming an invisible row is
-    404; a body field is 422 naming the field (issue 11 §1: a reference outside the scope)."""
-    c = db_session().execute(select(Customer).where(Customer.id == customer_id)).scalar()
-    if c is None:
-        raise (BusinessError if in_body else NotFound)({field: _l("No such customer.")})
-    return c
-
-
-def _visible_store(store_id, field: str = "store_id"):
-    if store_id is None:
-        return None
-    if db_session().execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
-        raise BusinessError({field: _l("No such store.")})  # a body field: 422 naming it
+def _store_id(store_id, field: str = "store_id") -> int | None:
+    """A store named in a body, checked against the user's scope (422 naming ``field``)."""
+    ref_visible(Store, store_id, field)
     return store_id
 
 
@@ -64,12 +59,12 @@ def member_out(s, customer_id: int) -> dict:
 
 def _card_in_scope(number: str) -> Card:
     """The card, when its member is in the user's record scope. Another franchisee's card
-    gets the same 404 as a number that does not exist: card actions are no way to learn
-    which numbers exist (finding a member chain-wide is ``/lookup``'s job)."""
-    s = db_session()
-    card = svc.find_card(s, number)
-    if card is None or s.execute(select(Customer.id).where(Customer.id == card.member_id)).scalar() is None:
-        raise NotFound({"card": _l("No such card.")})
+    gets the same 404 on ``card`` as a number that does not exist: card actions are no way
+    to learn which numbers exist (finding a member chain-wide is ``/lookup``'s job)."""
+    card = None if CONTROL_CHARS.search(number) else svc.find_card(db_session(), number)
+    if card is None:
+        raise NotFound({"card": _l("Not found.")})
+    get_visible(Customer, card.member_id, "card")
     return card
 
 
@@ -80,11 +75,10 @@ def _card_in_scope(number: str) -> Card:
 def enrol(data):
     """Enrol a customer (an active card is issued: the scanned number or a generated one)."""
     s = db_session()
-    _visible_customer(data["customer_id"], in_body=True)
-    if data["parent_customer_id"] is not None:
-        _visible_customer(data["parent_customer_id"], "parent_customer_id", in_body=True)
+    ref_visible(Customer, data["customer_id"], "customer_id")
+    ref_visible(Customer, data["parent_customer_id"], "parent_customer_id")
     with transaction(s):
-        svc.enrol(s, data["customer_id"], store_id=_visible_store(data["store_id"]), card_number=data["card_number"],
+        svc.enrol(s, data["customer_id"], store_id=_store_id(data["store_id"]), card_number=data["card_number"],
                   user=request_user(), channel="api", parent_customer_id=data["parent_customer_id"])
     return member_out(s, data["customer_id"])
 
@@ -94,7 +88,7 @@ def enrol(data):
 @blp.response(200, S.MemberOut)
 def get_member(customer_id):
     """A member: tier, progress to the next tier, cards and stored-value balance."""
-    _visible_customer(customer_id)
+    get_visible(Customer, customer_id, "customer_id")
     return member_out(db_session(), customer_id)
 
 
@@ -125,10 +119,10 @@ def lookup(args):
 def issue(data, customer_id):
     """Issue a new card to a member."""
     s = db_session()
-    _visible_customer(customer_id)
+    get_visible(Customer, customer_id, "customer_id")
     with transaction(s):
         card = svc.issue_card(s, customer_id, number=data["card_number"], kind=data["kind"],
-                              store_id=_visible_store(data["store_id"]), user=request_user(),
+                              store_id=_store_id(data["store_id"]), user=request_user(),
                               activate=data["activate"])
     return card
 
@@ -137,7 +131,7 @@ def _card_action(number, data, func, **extra):
     s = db_session()
     card = _card_in_scope(number)
     with transaction(s):
-        result = func(s, card, user=request_user(), store_id=_visible_store(data.get("store_id")), **extra)
+        result = func(s, card, user=request_user(), store_id=_store_id(data.get("store_id")), **extra)
     return result
 
 
@@ -195,9 +189,9 @@ def topup(data, customer_id):
             raise BusinessError({"customer_ref": [_l("This reference is for another customer.")]})
         grant_customer(s, customer_id)
     else:
-        _visible_customer(customer_id)
+        get_visible(Customer, customer_id, "customer_id")
     with transaction(s):
-        svc.topup(s, customer_id, data["amount"], _visible_store(data["store_id"]), user=request_user(),
+        svc.topup(s, customer_id, data["amount"], _store_id(data["store_id"]), user=request_user(),
                   card_number=data["card_number"], note=data["note"], tender=data["tender"])
     return {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)}
 
@@ -210,10 +204,10 @@ def topup(data, customer_id):
 def adjust(data, customer_id):
     """Manual adjustment with a reason; large ones become a four-eyes approval request."""
     s = db_session()
-    _visible_customer(customer_id)
+    get_visible(Customer, customer_id, "customer_id")
     with transaction(s):
         status, result = svc.adjust_or_request(s, customer_id, data["amount"], data["reason"], request_user(),
-                                               store_id=_visible_store(data["store_id"]), bonus=data["bonus"])
+                                               store_id=_store_id(data["store_id"]), bonus=data["bonus"])
     return {"status": status, "approval_request_id": result.id if status == "pending" else None,
             "balance": {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)}}
 
@@ -224,7 +218,7 @@ def adjust(data, customer_id):
 def balance(customer_id):
     """Stored-value balance: total, paid value and bonus value."""
     s = db_session()
-    _visible_customer(customer_id)
+    get_visible(Customer, customer_id, "customer_id")
     svc.require_member(s, customer_id)
     return {"customer_id": customer_id, **svc.stored_value_detail(s, customer_id)}
 
@@ -236,7 +230,7 @@ def balance(customer_id):
 def history(args, customer_id):
     """Stored-value ledger, card events and tier changes, newest first."""
     s = db_session()
-    _visible_customer(customer_id)
+    get_visible(Customer, customer_id, "customer_id")
     svc.require_member(s, customer_id)
     limit = args["limit"]
     events = s.execute(select(CardEvent).where(CardEvent.member_id == customer_id)
@@ -251,15 +245,6 @@ def history(args, customer_id):
 
 
 # --------------------------------------------------------------------------- tiers
-
-def _tier(tier_id: int) -> Tier:
-    row = None
-    if 0 < tier_id <= 2**31 - 1:
-        row = db_session().execute(select(Tier).where(Tier.id == tier_id)).scalar()
-    if row is None:
-        raise NotFound({"id": _l("Not found.")})
-    return row
-
 
 @blp.route("/tiers", methods=["GET"])
 @requires("membership.member.read")
@@ -291,7 +276,7 @@ def create_tier(data):
 @blp.response(200, S.TierDetailOut)
 def get_tier(tier_id):
     """One tier."""
-    return _tier(tier_id)
+    return get_visible(Tier, tier_id)
 
 
 @blp.route("/tiers/<int:tier_id>", methods=["PATCH"])
@@ -302,7 +287,7 @@ def update_tier(data, tier_id):
     """Change some fields of a tier (its code stays)."""
     s = db_session()
     with transaction(s):
-        tier = svc.update_tier(s, _tier(tier_id), **data)
+        tier = svc.update_tier(s, get_visible(Tier, tier_id), **data)
     return tier
 
 
@@ -313,7 +298,7 @@ def deactivate_tier(tier_id):
     """Switch a tier off: no one is upgraded into it any more (members keep their history)."""
     s = db_session()
     with transaction(s):
-        tier = svc.update_tier(s, _tier(tier_id), active=False)
+        tier = svc.update_tier(s, get_visible(Tier, tier_id), active=False)
     return tier
 
 
@@ -325,8 +310,6 @@ def deactivate_tier(tier_id):
 def liability_report():
     """Outstanding stored value by issuing store and franchisee, and breakage (value
     forfeited on cancelled cards), over the stores you may see."""
-    from core.api.resources import scope_store_ids
-
     ids = scope_store_ids()
     return svc.liability(db_session(), None if ids is None else sorted(ids))
 

@@ -1,19 +1,22 @@
-"""Marshmallow schemas of the membership API."""
+"""Marshmallow schemas of the membership API. Inputs are built from the kernel's public
+fields (:mod:`core.api.fields`): text without control characters and with a length, ids as
+JSON integers in range, amounts with at most two decimals and a ceiling."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from core.api.schemas import Instant
+from core.api.fields import Choice, DecimalIn, Id, Input, Instant, Int, Money, MoneyIn, QInt, Query, Str
 
-ID = validate.Range(min=1, max=2**31 - 1)
 MONEY = dict(as_string=True, places=2)
+#: a top-up or an adjustment at most this much (a typo of a few zeros is refused)
+MAX_AMOUNT = 10_000_000
 
 
-class EnrolIn(Schema):
-    customer_id = fields.Int(required=True, validate=ID)
-    store_id = fields.Int(load_default=None, allow_none=True, validate=ID)
-    card_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=6, max=32))
-    parent_customer_id = fields.Int(load_default=None, allow_none=True, validate=ID)
+class EnrolIn(Input):
+    customer_id = Id(required=True)
+    store_id = Id(load_default=None, allow_none=True)
+    card_number = Str(load_default=None, allow_none=True, min=6, max=32)
+    parent_customer_id = Id(load_default=None, allow_none=True)
 
 
 class TierOut(Schema):
@@ -69,13 +72,12 @@ class MemberOut(Schema):
     progress = fields.Nested(ProgressOut, allow_none=True)
 
 
-class LookupQuery(Schema):
-    card_number = fields.Str(load_default=None, validate=validate.Length(min=1, max=32),
-                             metadata={"description": "exact card number (the card must be active): shows the balance"})
-    phone = fields.Str(load_default=None, validate=validate.Length(min=3, max=32),
-                       metadata={"description": "exact phone number (normalised to E.164)"})
-    proof = fields.Str(load_default=None, validate=validate.Length(min=1, max=32),
-                       metadata={"description": "with phone: the member's card number, to see the balance"})
+class LookupQuery(Query):
+    card_number = Str(load_default=None, min=1, max=32,
+                      metadata={"description": "exact card number (the card must be active): shows the balance"})
+    phone = Str(load_default=None, min=3, max=32, metadata={"description": "exact phone number (normalised to E.164)"})
+    proof = Str(load_default=None, min=1, max=32,
+                metadata={"description": "with phone: the member's card number, to see the balance"})
 
 
 class CanPayOut(Schema):
@@ -98,42 +100,43 @@ class LookupOut(Schema):
                                                        "(customer_ref) to ring this member up at any store"})
 
 
-class IssueIn(Schema):
-    card_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=6, max=32))
-    kind = fields.Str(load_default="physical", validate=validate.OneOf(["physical", "virtual"]))
-    store_id = fields.Int(load_default=None, allow_none=True, validate=ID)
+class IssueIn(Input):
+    card_number = Str(load_default=None, allow_none=True, min=6, max=32)
+    kind = Choice(["physical", "virtual"], load_default="physical")
+    store_id = Id(load_default=None, allow_none=True)
     activate = fields.Bool(load_default=False)
 
 
-class CardActionIn(Schema):
-    store_id = fields.Int(load_default=None, allow_none=True, validate=ID)
-    note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
+class CardActionIn(Input):
+    store_id = Id(load_default=None, allow_none=True)
+    note = Str(load_default=None, allow_none=True, max=255)
 
 
 class ReplaceIn(CardActionIn):
-    new_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=6, max=32))
+    new_number = Str(load_default=None, allow_none=True, min=6, max=32)
 
 
 class CancelIn(CardActionIn):
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=255))
-    policy = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(["refund", "forfeit"]))
+    reason = Str(required=True, min=1, max=255)
+    policy = Choice(["refund", "forfeit"], load_default=None, allow_none=True)
 
 
-class TopupIn(Schema):
-    amount = fields.Decimal(required=True, places=2, validate=validate.Range(min=0.01, max=10_000_000))
-    store_id = fields.Int(required=True, validate=ID)
-    card_number = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
-    note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
-    tender = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(("cash", "card")),
-                        metadata={"description": "how the top-up was paid: cash or card (recorded on the top-up line)"})
-    customer_ref = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=512),
-                              metadata={"description": "the reference of a lookup: top up a member of another store"})
+class TopupIn(Input):
+    amount = MoneyIn(required=True, positive=True, high=MAX_AMOUNT)
+    store_id = Id(required=True)
+    card_number = Str(load_default=None, allow_none=True, min=1, max=32)
+    note = Str(load_default=None, allow_none=True, max=255)
+    tender = Choice(("cash", "card"), load_default=None, allow_none=True,
+                    metadata={"description": "how the top-up was paid: cash or card (recorded on the top-up line)"})
+    customer_ref = Str(load_default=None, allow_none=True, max=512,
+                       metadata={"description": "the reference of a lookup: top up a member of another store"})
 
 
-class AdjustIn(Schema):
-    amount = fields.Decimal(required=True, places=2, validate=validate.Range(min=-10_000_000, max=10_000_000))
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=255))
-    store_id = fields.Int(load_default=None, allow_none=True, validate=ID)
+class AdjustIn(Input):
+    amount = MoneyIn(required=True, allow_negative=True, high=MAX_AMOUNT,
+                     metadata={"description": "negative: take value off; at least -10000000"})
+    reason = Str(required=True, min=1, max=255)
+    store_id = Id(load_default=None, allow_none=True)
     bonus = fields.Bool(load_default=False)
 
 
@@ -182,16 +185,14 @@ class HistoryOut(Schema):
     tiers = fields.List(fields.Nested(TierChangeOut))
 
 
-class HistoryQuery(Schema):
-    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=500))
+class HistoryQuery(Query):
+    limit = QInt(1, 500, load_default=100)
 
 
 # ---------------------------------------------------------------------------------------
 # tiers and reports. Bodies are typed here; the rules are membership.tiers.check_tier's
 # (shared with the back office and save_tier).
 # ---------------------------------------------------------------------------------------
-
-from core.api.schemas import DecimalIn, Input, Money, MoneyIn, Query, Str  # noqa: E402
 
 
 class TierDetailOut(Schema):
@@ -211,12 +212,12 @@ class TierDetailOut(Schema):
 
 class TierPatch(Input):
     name = Str(min=1, max=80)
-    rank = fields.Int(strict=True, validate=validate.Range(-10**6, 10**6))
+    rank = Int(-10**6, 10**6)
     min_spend = MoneyIn(allow_none=True, metadata={"description": "spend threshold over the window; none: no threshold"})
-    min_visits = fields.Int(strict=True, allow_none=True, validate=validate.Range(0, 10**9))
-    qualify = fields.Str(validate=validate.OneOf(["any", "all"]))
-    window_days = fields.Int(strict=True, validate=validate.Range(1, 3660))
-    grace_days = fields.Int(strict=True, validate=validate.Range(0, 3660))
+    min_visits = Int(0, 10**9, allow_none=True)
+    qualify = Choice(["any", "all"])
+    window_days = Int(1, 3660)
+    grace_days = Int(0, 3660)
     discount_rate = DecimalIn(0, 1, metadata={"description": "0.10 = 10 % off"})
     points_multiplier = DecimalIn(0, 1000)
     active = fields.Boolean()
@@ -225,7 +226,7 @@ class TierPatch(Input):
 class TierIn(TierPatch):
     code = Str(required=True, min=1, max=32, metadata={"description": "lower-case letters, digits, underscores"})
     name = Str(required=True, min=1, max=80)
-    rank = fields.Int(required=True, strict=True, validate=validate.Range(-10**6, 10**6))
+    rank = Int(-10**6, 10**6, required=True)
 
 
 class TierQuery(Query):

@@ -1,184 +1,19 @@
-"""Marshmallow schemas of the kernel's API (input schemas refuse unknown fields)."""
+"""Marshmallow schemas of the kernel's API (input schemas refuse unknown fields). The input
+fields they are built from are public in :mod:`core.api.fields` (re-exported here for code
+that imported them from this module)."""
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
+from core.api.fields import (DECIMAL_DOC, MAX_ID, DecimalIn, Id, Input, Instant, Money, MoneyIn,  # noqa: F401
+                             NaiveUTC, QId, Qty, Query, RuleDecimal, RuleInteger, SafeDate, Str, from_column)  # noqa: F401
 from core.errors import coded
-from core.fields import CONTROL_CHARS, rule_of
 from core.i18n import lazy_gettext as _l
-from core.localtime import aware_local, to_utc
 from core.models.customer import CUSTOMER_KINDS
 from core.models.employee import EMPLOYEE_ROLES, SCOPE_KINDS
 from core.models.org import STORE_FORMATS, STORE_KINDS
 from core.models.product import PriceListItem, Product
 from core.models.sale import SALE_KINDS, SALE_STATES
-
-MAX_ID = 2**31 - 1
-
-
-class Str(fields.String):
-    """A string that a database can store: no control character (NUL and the other C0
-    characters but tab and line breaks, as ``core.fields``), at most ``max`` characters."""
-
-    def __init__(self, max: int | None = None, min: int | None = None, **kw):
-        extra = kw.pop("validate", None)
-        validators = [] if extra is None else (list(extra) if isinstance(extra, (list, tuple)) else [extra])
-        if max is not None or min is not None:
-            validators.append(validate.Length(min=min, max=max))
-        super().__init__(validate=validators, **kw)
-
-    def _deserialize(self, value, attr, data, **kw):
-        value = super()._deserialize(value, attr, data, **kw)
-        if CONTROL_CHARS.search(value):
-            raise ValidationError(coded(_l("Must not contain control characters.")))
-        return value.strip()
-
-
-def Id(**kw):
-    return fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kw)
-
-
-def QId(**kw):
-    """An id in a query string (always text there)."""
-    return fields.Integer(validate=validate.Range(1, MAX_ID), **kw)
-
-
-class Instant(fields.DateTime):
-    """A point in time in the API (the rule is in docs/index.md, "Times and dates").
-
-    In: ISO 8601. With an offset (``Z``, ``+08:00``) it means that instant; WITHOUT one it
-    is the chain's local wall-clock time (``[locale] timezone``), as in the back office.
-    Loads as naive UTC, how the database stores it.
-    Out: ISO 8601 in the chain's local time WITH its offset, e.g. ``2026-12-01T00:30:00+08:00``
-    (the stored naive UTC ``2026-11-30T16:30:00``), so a client may read either the wall-clock
-    time or the instant, and may send it back unchanged."""
-
-    def __init__(self, **kw):
-        meta = {"example": "2026-12-01T00:30:00+08:00", **kw.pop("metadata", {})}
-        super().__init__(metadata=meta, **kw)
-
-    def _serialize(self, value, attr, obj, **kw):
-        return super()._serialize(aware_local(value), attr, obj, **kw)
-
-    def _deserialize(self, value, attr, data, **kw):
-        dt = super()._deserialize(value, attr, data, **kw)
-        if not 1900 <= dt.year <= 9000:
-            raise ValidationError(coded(_l("Out of range.")))
-        return to_utc(dt)
-
-
-#: the former name of :class:`Instant` (input)
-NaiveUTC = Instant
-
-
-class SafeDate(fields.Date):
-    """A calendar date (``YYYY-MM-DD``); business dates are the chain's local dates."""
-
-    def _deserialize(self, value, attr, data, **kw):
-        d = super()._deserialize(value, attr, data, **kw)
-        if not 1900 <= d.year <= 9000:
-            raise ValidationError(coded(_l("Out of range.")))
-        return d
-
-
-DECIMAL_DOC = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,3})?$", "example": "1.00"}
-
-
-class DecimalIn(fields.Decimal):
-    """A decimal given as a string (or a JSON number), ``low < value`` (or ``<=``) ``< high``."""
-
-    def __init__(self, low, high, low_inclusive=True, **kw):
-        self.low, self.high, self.low_inclusive = low, high, low_inclusive
-        kw.setdefault("metadata", {})
-        kw["metadata"] = {**DECIMAL_DOC, **kw["metadata"]}
-        super().__init__(as_string=True, allow_nan=False, **kw)
-
-    def _deserialize(self, value, attr, data, **kw):
-        d = super()._deserialize(value, attr, data, **kw)
-        if d < self.low or (d == self.low and not self.low_inclusive) or d >= self.high:
-            op = ">=" if self.low_inclusive else ">"
-            raise ValidationError(coded(_l("Must be %(op)s %(low)s and below %(high)s.", op=op, low=self.low,
-                                           high=self.high)))
-        return d
-
-
-def Money(**kw):
-    kw.setdefault("metadata", {"type": "string", "example": "1.00"})
-    return fields.Decimal(places=None, as_string=True, allow_nan=False, **kw)
-
-
-def MoneyIn(**kw):
-    return DecimalIn(0, 10**11, **kw)
-
-
-def Qty(**kw):
-    return DecimalIn(0, 10**8, low_inclusive=False, **kw)
-
-
-class RuleDecimal(fields.Decimal):
-    """A decimal checked against a column's rule (``core.fields``): range and decimals as
-    the column declares them. Given as a string (or a JSON number)."""
-
-    def __init__(self, rule, **kw):
-        self.rule = rule
-        doc = {"type": "string", "example": "1.00"}
-        if rule.decimals is not None:
-            doc["description"] = f"at most {rule.decimals} decimals"
-        if rule.minimum is not None:
-            doc["x-minimum"] = str(rule.minimum)
-        if rule.maximum is not None:
-            doc["x-maximum"] = str(rule.maximum)
-        kw["metadata"] = {**doc, **kw.get("metadata", {})}
-        super().__init__(as_string=True, allow_nan=False, **kw)
-
-    def _deserialize(self, value, attr, data, **kw):
-        d = super()._deserialize(value, attr, data, **kw)
-        errors = self.rule.errors(d)
-        if errors:
-            raise ValidationError([coded(m) for m in errors])
-        return d
-
-
-class RuleInteger(fields.Integer):
-    """An integer checked against a column's rule (range as the column declares it)."""
-
-    def __init__(self, rule, **kw):
-        self.rule = rule
-        super().__init__(strict=True, **kw)
-
-    def _deserialize(self, value, attr, data, **kw):
-        n = super()._deserialize(value, attr, data, **kw)
-        errors = self.rule.errors(n)
-        if errors:
-            raise ValidationError([coded(m) for m in errors])
-        return n
-
-
-def from_column(attr, min: int | None = None, **kw):
-    """The input field of an ORM column (``from_column(Product.cost)``) from its rule
-    (``core.fields.rule_of``): text with its length and no control characters, an integer
-    or a decimal in the declared range with the column's decimals. The back office and the
-    database session apply the same rule; ``min`` is a minimum length for text."""
-    rule = rule_of(attr)
-    if rule.kind == "string":
-        extra = kw.pop("validate", None)
-        validators = [] if extra is None else (list(extra) if isinstance(extra, (list, tuple)) else [extra])
-        if rule.pattern:
-            validators.append(validate.Regexp(rule.pattern))
-        return Str(max=rule.max_length, min=min if min is not None else rule.min_length, validate=validators, **kw)
-    if rule.kind == "integer":
-        return RuleInteger(rule, **kw)
-    if rule.kind in ("decimal", "float"):
-        return RuleDecimal(rule, **kw)
-    raise TypeError(f"no input field for column {attr}")
-
-
-class Input(Schema):
-    """Base of request bodies: unknown fields are refused (422 naming them)."""
-
-
-class Query(Schema):
-    """Base of query-string filters."""
 
 
 # --------------------------------------------------------------------------- org

@@ -81,3 +81,59 @@ def test_coupon_code_through_post_sales(api, session, make, member):
     assert resp.json["total"] == "90.00"
     resp = api.post("/api/v1/sales", user=admin, json=body)  # single use: refused, naming the field
     assert resp.status_code == 422 and "codes" in resp.json["errors"]["json"], resp.json
+
+
+def test_coupon_validate_answers_only_what_a_scoped_cashier_may_see(api, session, make):
+    """/coupons/validate goes through core.lookup: a cashier of franchisee A learns nothing
+    about B's coupons or customers (an unknown code, 422 on a customer or store outside A),
+    every check is audited, and the checks are rate-limited per user."""
+    from sqlalchemy import select
+
+    from core.lookup import AUDIT_MODEL
+    from core.models import AuditLog
+
+    stores, customers = {}, {}
+    for key in ("A", "B"):
+        company = make.company("franchisee", name=f"Franchisee {key}")
+        stores[key] = make.store(region=make.region(name=f"R{key}"), kind="franchise", operator=company)
+        customers[key] = make.customer(name=f"Cust {key}", home_store_id=stores[key].id)
+    chain = Promotion(code="CW", name="Chain wide", kind="fixed", target="ticket", amount=Decimal("5"),
+                      requires_coupon=True)
+    session.add(chain)
+    session.flush()
+    session.add_all([Coupon(code="MINE-A", promotion_id=chain.id, customer_id=customers["A"].id),
+                     Coupon(code="MINE-B", promotion_id=chain.id, customer_id=customers["B"].id),
+                     Coupon(code="OPEN", promotion_id=chain.id)])
+    session.flush()
+    cashier = make.user(username="coupon-cashier", roles=("cashier",), scope_kind="store",
+                        scope_ref_id=stores["A"].id)
+    url = "/api/v1/loyalty/coupons/validate"
+
+    def check(**q):
+        return api.get(url, query_string=q, user=cashier)
+
+    # A's own coupon, for A's customer: valid
+    r = check(code="mine-a", customer_id=customers["A"].id, store_id=stores["A"].id)
+    assert r.status_code == 200 and r.json["valid"] is True, r.json
+    # B's customer's coupon is an unknown code, exactly as one that does not exist
+    r_b, r_none = check(code="MINE-B"), check(code="NO-SUCH")
+    assert r_b.status_code == r_none.status_code == 200
+    assert (r_b.json["valid"], r_b.json["promotion"], r_b.json["reason"]) == \
+        (r_none.json["valid"], r_none.json["promotion"], r_none.json["reason"]) == (False, "", "Unknown coupon code.")
+    # asking about B's customer or store: 422 naming it (no answer about their uses or coupons)
+    r = check(code="OPEN", customer_id=customers["B"].id)
+    assert r.status_code == 422 and set(r.json["errors"]["json"]) == {"customer_id"}, r.json
+    r = check(code="OPEN", store_id=stores["B"].id)
+    assert r.status_code == 422 and set(r.json["errors"]["json"]) == {"store_id"}, r.json
+    # every check is audited under the coupon target, with the coupon's customer when found
+    session.expire_all()
+    rows = session.execute(select(AuditLog).where(AuditLog.model == AUDIT_MODEL,
+                                                  AuditLog.user_id == cashier.id)).scalars().all()
+    assert [r.changes["target"] for r in rows] == ["loyalty.coupon"] * 3
+    assert [r.action for r in rows] == ["found", "missing", "missing"]
+    assert rows[0].record_id == str(customers["A"].id)
+    # the rate limit: walking codes stops with 429 and Retry-After
+    statuses = [check(code=f"GUESS{i:03d}").status_code for i in range(60)]
+    assert statuses.count(429) > 0 and set(statuses) <= {200, 429}
+    r = check(code="GUESS999")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
