@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.api import Blueprint, paginate_select, request_user, requires
+from core.api.visible import get_visible, ref_visible
 from core.db import transaction
-from core.errors import NotFound
-from core.i18n import lazy_gettext as _l
+from core.models import Company, Store
 from core.web import db_session
 
 from . import schemas as S
@@ -21,10 +21,12 @@ blp = Blueprint("franchise", __name__, url_prefix="", description="Franchisees, 
 
 
 def _visible(model, ident, field):
-    row = db_session().execute(select(model).where(model.__mapper__.primary_key[0] == ident)).scalar()
-    if row is None:
-        raise NotFound({field: _l("Not found.")})
-    return row
+    """The row named by a path parameter, or 404 (the same for another franchisee's)."""
+    return get_visible(model, ident, field)
+
+
+def _quantities(lines):
+    return None if not lines else {li["line_id"]: li["qty"] for li in lines}
 
 
 @blp.route("/franchisees", methods=["GET"])
@@ -41,7 +43,8 @@ def list_franchisees(pagination_parameters):
 @blp.response(200, S.CreditOut)
 def get_credit(company_id):
     """Credit state: limit, balance, open orders, available, overdue (and past grace)."""
-    _visible(Franchisee, company_id, "company_id")
+    _visible(Company, company_id, "company_id")
+    svc.require_account(db_session(), company_id)
     return svc.credit_state(db_session(), company_id)
 
 
@@ -79,6 +82,7 @@ def list_payments(pagination_parameters):
 def post_payment(data):
     """Record a payment, allocated to ``invoice`` first, then oldest due first."""
     s = db_session()
+    ref_visible(Company, data["company_id"], "company_id")
     with transaction(s):
         p = svc.record_payment(s, data["company_id"], data["amount"], data["received_on"], data["method"],
                                data["bank_reference"], data["invoice"], user=request_user())
@@ -100,6 +104,7 @@ def list_orders(pagination_parameters):
 def post_order(data):
     """A draft replenishment order of a store."""
     s = db_session()
+    ref_visible(Store, data["store_id"], "store_id")
     with transaction(s):
         order = svc.create_order(s, data["store_id"], [(li["product_id"], li["qty"]) for li in data["lines"]],
                                  user=request_user(), note=data["note"])
@@ -152,6 +157,40 @@ def release_order(order_id):
     return _step(svc.request_release, order_id)
 
 
+def _vote(order_id, decide):
+    from core.errors import Conflict
+    from core.i18n import lazy_gettext as _l
+
+    s = db_session()
+    order = _visible(Order, order_id, "order_id")
+    if order.release_request_id is None:
+        raise Conflict({"order_id": _l("No release of this order was asked for.")})
+    with transaction(s):
+        decide(s, order.release_request_id, request_user())
+    return _visible(Order, order_id, "order_id")
+
+
+@blp.route("/orders/<int:order_id>/release/approve", methods=["POST"])
+@requires("core.approval.decide")
+@blp.response(200, S.OrderOut)
+def approve_release(order_id):
+    """One approver's yes to the release (``core.approvals``: the requester cannot vote;
+    the second distinct approval releases the order)."""
+    from core import approvals
+
+    return _vote(order_id, approvals.approve)
+
+
+@blp.route("/orders/<int:order_id>/release/reject", methods=["POST"])
+@requires("core.approval.decide")
+@blp.response(200, S.OrderOut)
+def reject_release(order_id):
+    """Refuse the release: the order stays held (it may then be rejected)."""
+    from core import approvals
+
+    return _vote(order_id, approvals.reject)
+
+
 @blp.route("/orders/<int:order_id>/ship", methods=["POST"])
 @requires(ORDER_SHIP)
 @blp.arguments(S.ShipIn)
@@ -160,7 +199,7 @@ def ship_order(data, order_id):
     s = db_session()
     _visible(Order, order_id, "order_id")
     with transaction(s):
-        sh = svc.ship(s, order_id, data["quantities"], user=request_user())
+        sh = svc.ship(s, order_id, _quantities(data["lines"]), user=request_user())
     return sh
 
 
@@ -172,7 +211,7 @@ def receive_shipment(data, shipment_id):
     s = db_session()
     _visible(Shipment, shipment_id, "shipment_id")
     with transaction(s):
-        sh = svc.receive(s, shipment_id, data["quantities"], user=request_user())
+        sh = svc.receive(s, shipment_id, _quantities(data["lines"]), user=request_user())
     return sh
 
 

@@ -1,11 +1,13 @@
-"""Marshmallow schemas of the franchise API (money as strings with two decimals)."""
+"""Marshmallow schemas of the franchise API: inputs from the kernel's strict fields
+(``core.api.fields``), money out as strings with two decimals."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.schemas import Instant
+from core.api.fields import Choice, Id, Input, Instant, Int, MoneyIn, Qty, Query, SafeDate, Str
 
-ID = validate.Range(min=1, max=2**31 - 1)
+from .models import PAYMENT_METHOD
+
 MONEY = dict(as_string=True, places=2)
 
 
@@ -31,9 +33,9 @@ class CreditOut(Schema):
     grace_days = fields.Int()
 
 
-class AgingQuery(Schema):
-    by = fields.Str(load_default="franchisee", validate=validate.OneOf(("franchisee", "region", "network")))
-    as_of = fields.Date(load_default=None)
+class AgingQuery(Query):
+    by = Choice(("franchisee", "region", "network"), load_default="franchisee")
+    as_of = SafeDate(load_default=None)
 
 
 class AgingOut(Schema):
@@ -57,13 +59,13 @@ class EntryOut(Schema):
     reference = fields.Str(allow_none=True)
 
 
-class PaymentIn(Schema):
-    company_id = fields.Int(required=True, validate=ID)
-    amount = fields.Decimal(required=True, places=2, validate=validate.Range(min=0.01, max=10**11))
-    received_on = fields.Date(required=True)
-    method = fields.Str(load_default="bank", validate=validate.OneOf(("bank", "cash", "other")))
-    bank_reference = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=80))
-    invoice = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=80))
+class PaymentIn(Input):
+    company_id = Id(required=True)
+    amount = MoneyIn(positive=True, required=True)
+    received_on = SafeDate(required=True)
+    method = Choice(PAYMENT_METHOD.codes, load_default="bank")
+    bank_reference = Str(max=80, load_default=None, allow_none=True)
+    invoice = Str(max=80, load_default=None, allow_none=True)
 
 
 class PaymentOut(Schema):
@@ -76,15 +78,15 @@ class PaymentOut(Schema):
     invoice_reference = fields.Str(allow_none=True)
 
 
-class OrderLineIn(Schema):
-    product_id = fields.Int(required=True, validate=ID)
-    qty = fields.Decimal(required=True, validate=validate.Range(min=0.001, max=10**8))
+class OrderLineIn(Input):
+    product_id = Id(required=True)
+    qty = Qty(required=True)
 
 
-class OrderIn(Schema):
-    store_id = fields.Int(required=True, validate=ID)
+class OrderIn(Input):
+    store_id = Id(required=True)
     lines = fields.List(fields.Nested(OrderLineIn), required=True, validate=validate.Length(min=1, max=500))
-    note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=255))
+    note = Str(max=255, load_default=None, allow_none=True)
 
 
 class OrderLineOut(Schema):
@@ -111,13 +113,19 @@ class OrderOut(Schema):
     lines = fields.List(fields.Nested(OrderLineOut))
 
 
-class RejectIn(Schema):
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=255))
+class RejectIn(Input):
+    reason = Str(max=255, min=1, required=True)
 
 
-class ShipIn(Schema):
-    quantities = fields.Dict(keys=fields.Str(), values=fields.Decimal(validate=validate.Range(min=0.001)),
-                             load_default=None, allow_none=True)
+class QtyLineIn(Input):
+    line_id = Id(required=True)
+    qty = Qty(required=True)
+
+
+class ShipIn(Input):
+    """``lines`` to ship (order line ids) or received (shipment line ids); empty: all."""
+    lines = fields.List(fields.Nested(QtyLineIn), load_default=None, allow_none=True,
+                        validate=validate.Length(max=500))
 
 
 class ShipmentOut(Schema):
@@ -129,9 +137,9 @@ class ShipmentOut(Schema):
     received_at = Instant(allow_none=True)
 
 
-class ComputeIn(Schema):
-    year = fields.Int(required=True, validate=validate.Range(min=2000, max=2100))
-    month = fields.Int(required=True, validate=validate.Range(min=1, max=12))
+class ComputeIn(Input):
+    year = Int(2000, 2100, required=True)
+    month = Int(1, 12, required=True)
 
 
 class StatementLineOut(Schema):
