@@ -160,7 +160,7 @@ class OrderView(BanyanModelView):
 class ShipmentView(BanyanModelView):
     permission = ORDER_READ
     allow_create = allow_edit = allow_delete = False
-    column_list = ("number", "order", "shipped_at", "value", "received_at")
+    column_list = ("number", "order", "store", "shipped_at", "value", "received_at")
     column_filters = ("shipped_at", "received_at")
 
     @action("receive", _l("Received as shipped"), _l("Confirm the selected shipments arrived as shipped?"))

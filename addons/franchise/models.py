@@ -264,6 +264,7 @@ class Shipment(IdPk, Base):
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("franchise_receivable.id"), index=True)
     received_at: Mapped[datetime | None] = mapped_column(DateTime)
     order: Mapped[Order] = relationship(back_populates="shipments")
+    store = relationship("Store")
     lines: Mapped[list["ShipmentLine"]] = relationship(back_populates="shipment", cascade="all, delete-orphan",
                                                        order_by="ShipmentLine.id")
 
