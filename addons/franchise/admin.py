@@ -4,7 +4,7 @@ royalty statements (compute / review / post). Rows are limited by the kernel's r
 every action goes through ``services`` in one transaction and asks for confirmation."""
 from __future__ import annotations
 
-from flask import flash
+from flask import flash, request
 from flask_admin.actions import action
 
 from core.admin.base import BanyanModelView
@@ -37,6 +37,16 @@ def _run(view, ids, func, done, permission) -> None:
         for messages in exc.errors.values():
             for m in messages:
                 flash(str(m), "error")
+
+
+def _ask_first(view, ids, action_name, title, warning, describe):
+    """The server-side confirmation page of an action that cannot be undone (None once the
+    form came back with ``confirm=1``)."""
+    if request.form.get("confirm") == "1":
+        return None
+    rows = view.selected(ids)
+    return view.render("banyan/action_confirm.html", title=title, action=action_name, danger=True,
+                       ids=[str(r.id) for r in rows], lines=[warning] + [describe(r) for r in rows])
 
 
 class FranchiseeView(BanyanModelView):
@@ -151,9 +161,13 @@ class OrderView(BanyanModelView):
         _run(self, ids, lambda s, o, u: svc.request_release(s, o.id, u), gettext("Release requested."),
              ORDER_APPROVE)
 
-    @action("ship", _l("Ship everything left"),
-            _l("Ship everything left of the selected orders? A franchised store's receivables are debited."))
+    @action("ship", _l("Ship everything left"))
     def action_ship(self, ids):
+        page = _ask_first(self, ids, "ship", _l("Ship everything left"),
+                          gettext("Everything left of these orders is shipped; a franchised store's receivables "
+                                  "are debited with its value."), lambda o: f"{o.number} {o.store}")
+        if page is not None:
+            return page
         _run(self, ids, lambda s, o, u: svc.ship(s, o.id, None, u), gettext("Shipped."), ORDER_SHIP)
 
 
@@ -180,9 +194,13 @@ class StatementView(BanyanModelView):
     def action_review(self, ids):
         _run(self, ids, lambda s, st, u: svc.review_statement(s, st.id, u), gettext("Reviewed."), STATEMENT_WRITE)
 
-    @action("post", _l("Post to receivables"),
-            _l("Post the selected statements to receivables? A posted statement can never be changed."))
+    @action("post", _l("Post to receivables"))
     def action_post(self, ids):
+        page = _ask_first(self, ids, "post", _l("Post to receivables"),
+                          gettext("A posted statement can never be changed: its total is debited to the "
+                                  "franchisee's receivables."), lambda st: f"{st} {st.total}")
+        if page is not None:
+            return page
         _run(self, ids, lambda s, st, u: svc.post_statement(s, st.id, u), gettext("Posted."), STATEMENT_WRITE)
 
 
