@@ -76,3 +76,18 @@ def register_blueprints(app):
     from .api import blp
 
     return [blp]
+
+
+@hookimpl
+def dashboard_widgets(session, user, store_ids):
+    """Aging buckets, the orders waiting for HQ and the receivables trend (scoped)."""
+    from .reports import widgets
+
+    return widgets(session)
+
+
+@hookimpl
+def check_invariants(session):
+    from .reports import invariant_breaches
+
+    return invariant_breaches(session)

@@ -158,3 +158,35 @@ def test_reject_needs_a_reason_and_bad_lines_are_named(session, net):
     assert svc.reject(session, order.id, "duplicate").state == "rejected"
     with pytest.raises(Conflict):
         svc.approve(session, order.id)
+
+
+def test_dashboard_widgets_and_invariants(session, make, rt, net):
+    from sqlalchemy import insert
+
+    from core.security.scope import scope_session
+
+    from addons.franchise.models import ReceivableEntry
+    from addons.franchise.reports import invariant_breaches, widgets
+
+    svc.post_debit(session, net.a.company.id, "fee", "70.00", date.today() - timedelta(days=40),
+                   due_on=date.today() - timedelta(days=35))
+    svc.post_debit(session, net.b.company.id, "fee", "30.00", date.today())
+    held = _order(session, net, net.b.store, 1000)
+    assert held.state == "held"
+    user = make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=net.a.company.id)
+    session.commit()
+    by_key = {w.key: w for w in widgets(session)}
+    assert by_key["franchise.aging"].data["values"] == [D("30.00"), D("0"), D("70.00"), D("0"), D("0")]
+    assert [r[0] for r in by_key["franchise.orders_waiting"].data["rows"]] == [held.number]
+    with rt.session() as s:
+        scope_session(s, user)
+        mine = {w.key: w for w in widgets(s)}
+        assert sum(mine["franchise.aging"].data["values"]) == D("70.00")  # only its own
+        assert mine["franchise.orders_waiting"].data["rows"] == []
+    assert invariant_breaches(session) == []
+    debit = session.query(ReceivableEntry).filter_by(company_id=net.b.company.id).one()
+    credit_row = svc.post_credit(session, net.a.company.id, "credit_note", "1.00", date.today())
+    session.execute(insert(Allocation).values(company_id=net.b.company.id, credit_id=credit_row.id,
+                                              debit_id=debit.id, amount=D("50.00")))
+    assert {b.check for b in invariant_breaches(session)} == {"franchise.debit_over_allocated",
+                                                             "franchise.credit_over_allocated"}
