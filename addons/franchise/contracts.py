@@ -130,23 +130,36 @@ def renew(session, contract_id: int, number: str, end_on: date, user=None) -> Co
 
 
 def expiry_job(session, today: date | None = None) -> dict:
-    """Set-based expiry pass (see the module docstring). Returns ``{"expiring": n, "ended": n}``."""
+    """Set-based expiry pass (see the module docstring). Returns ``{"expiring": n, "ended": n}``.
+    Each state change is written to the audit log in the same transaction (one bulk insert)."""
+    from sqlalchemy import insert
+
+    from core.models import AuditLog
     from core.notify import notify, role
 
     today = today or local_today()
-    ended = session.execute(update(Contract).where(Contract.state.in_(("active", "expiring")),
-                                                   Contract.end_on < today)
-                            .values(state="ended").execution_options(synchronize_session=False)).rowcount
+    ending = session.execute(select(Contract.id, Contract.state).where(
+        Contract.state.in_(("active", "expiring")), Contract.end_on < today).execution_options(**_U)).all()
     soon = session.execute(select(Contract.id, Contract.number, Contract.end_on).where(
-        Contract.state == "active", Contract.end_on <= today + timedelta(days=REMINDER_DAYS))
-        .execution_options(**_U)).all()
+        Contract.state == "active", Contract.end_on >= today,
+        Contract.end_on <= today + timedelta(days=REMINDER_DAYS)).execution_options(**_U)).all()
+    if ending:
+        session.execute(update(Contract).where(Contract.id.in_([r[0] for r in ending]))
+                        .values(state="ended").execution_options(synchronize_session=False))
     if soon:
         session.execute(update(Contract).where(Contract.id.in_([r[0] for r in soon]))
                         .values(state="expiring", reminded_on=today).execution_options(synchronize_session=False))
-        for cid, number, end_on in soon:
-            notify(session, [role("hq_admin")], _l("Franchise contract %(number)s ends on %(end)s",
-                                                   number=number, end=end_on.isoformat()),
-                   _l("Renew it or prepare its end."), kind="franchise.contract.expiring",
-                   link=("franchise_contract", cid), channels=("app",))
+    audit = ([{"model": Contract.__tablename__, "record_id": str(cid), "action": "update",
+               "changes": {"state": [state, "ended"]}} for cid, state in ending]
+             + [{"model": Contract.__tablename__, "record_id": str(cid), "action": "update",
+                 "changes": {"state": ["active", "expiring"], "reminded_on": [None, today.isoformat()]}}
+                for cid, _n, _e in soon])
+    if audit:
+        session.execute(insert(AuditLog), audit)
+    for cid, number, end_on in soon:
+        notify(session, [role("hq_admin")], _l("Franchise contract %(number)s ends on %(end)s",
+                                               number=number, end=end_on.isoformat()),
+               _l("Renew it or prepare its end."), kind="franchise.contract.expiring",
+               link=("franchise_contract", cid), channels=("app",))
     session.flush()
-    return {"expiring": len(soon), "ended": ended}
+    return {"expiring": len(soon), "ended": len(ending)}

@@ -156,6 +156,7 @@ class ReceivableEntry(IdPk, LedgerEntry, Base):
     company = relationship("Company")
 
     __scope_derived__ = ("user_id",)
+    __audit__ = False  # append-only ledger: its own history (user, time, document)
 
     def __str__(self) -> str:
         return f"{self.reference or self.kind} {self.amount}"
@@ -172,6 +173,7 @@ class Allocation(IdPk, Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     credit = relationship("ReceivableEntry", foreign_keys=[credit_id])
+    __audit__ = False  # append-only, written with its ledger entry
     debit = relationship("ReceivableEntry", foreign_keys=[debit_id])
 
 
@@ -344,6 +346,7 @@ class StatementRefund(Base):
     statement_id: Mapped[int] = mapped_column(ForeignKey("franchise_statement.id", ondelete="CASCADE"), index=True)
 
     __scope_derived__ = ("refund_id",)
+    __audit__ = False  # derived: what a statement counted (rebuilt with a draft, frozen when posted)
 
 
 describe(Franchisee, name=_l("Franchisee account"), labels={

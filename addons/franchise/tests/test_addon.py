@@ -32,3 +32,9 @@ def test_expiry_job_marks_expiring_once_and_ends(session, make, net):
                                                        Notification.kind == "franchise.contract.expiring")).all()
     assert len(notes) == 1
     assert svc.expiry_job(session, today) == {"expiring": 0, "ended": 0}  # a second run changes nothing
+    from core.models import AuditLog
+
+    logged = session.execute(select(AuditLog.record_id, AuditLog.changes).where(
+        AuditLog.model == "franchise_contract", AuditLog.action == "update")).all()
+    assert {(r, c["state"][1]) for r, c in logged if "state" in c} >= {(str(soon.id), "expiring"),
+                                                                       (str(past.id), "ended")}
