@@ -63,7 +63,7 @@ def generate(rt, entries: int, franchisees: int) -> dict:
         i = s.c.i
         debit = (i % 5) != 0
         cols = {
-            "company_id": ((i + 4) / 5) % franchisees + 1 + cbase,  # groups of five share a franchisee
+            "company_id": ((i + 4) // 5) % franchisees + 1 + cbase,  # groups of five share a franchisee
             "kind": case((debit, literal("shipment")), else_=literal("payment")),
             "amount": case((debit, (literal(100) + i % 900).cast(Numeric(14, 2))),
                            else_=literal(Decimal("-50.00"), Numeric(14, 2))),
@@ -79,7 +79,7 @@ def generate(rt, entries: int, franchisees: int) -> dict:
         nxt = i + (literal(5) - i % 5)  # the next credit's number
         out["allocations_s"], _ = timed(lambda: conn.execute(insert(Allocation.__table__).from_select(
             ["company_id", "credit_id", "debit_id", "amount", "at"],
-            select(((i + 4) / 5) % franchisees + 1 + cbase, nxt + ebase, i + ebase, literal(Decimal("25.00")),
+            select(((i + 4) // 5) % franchisees + 1 + cbase, nxt + ebase, i + ebase, literal(Decimal("25.00")),
                    func.now())
             .where((i % 5) != 0, (i % 3) == 0, i <= entries - 5))))
     return out
