@@ -47,7 +47,7 @@ STATEMENT_STATE = Choices("franchise.statement.state", [
     ("draft", _l("Draft")), ("reviewed", _l("Reviewed")), ("posted", _l("Posted"))])
 LINE_KIND = Choices("franchise.statement_line.kind", [
     ("royalty", _l("Royalty")), ("marketing", _l("Marketing fund")), ("minimum", _l("Minimum royalty top-up")),
-    ("correction", _l("Correction for a late refund"))])
+    ("correction", _l("Correction for a late refund")), ("clearing", _l("Clearing with another company"))])
 PAYMENT_METHOD = Choices("franchise.payment.method", [
     ("bank", _l("Bank transfer")), ("cash", _l("Cash")), ("other", _l("Other"))])
 
@@ -328,14 +328,17 @@ class StatementLine(IdPk, Base):
     statement_id: Mapped[int] = mapped_column(ForeignKey("franchise_statement.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(12), info={"choices": LINE_KIND})
     category_id: Mapped[int | None] = mapped_column(ForeignKey("core_product_category.id"), index=True)
+    counterparty_id: Mapped[int | None] = mapped_column(ForeignKey(COMPANY_FK), index=True)
     base: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     rate: Mapped[Decimal | None] = mapped_column(Rate)
     amount: Mapped[Decimal] = mapped_column(Money)
     note: Mapped[str | None] = mapped_column(String(255))
     statement: Mapped[Statement] = relationship(back_populates="lines")
     category = relationship("ProductCategory")
+    counterparty = relationship("Company")
 
     __scope_parent__ = "statement_id"
+    __scope_derived__ = ("counterparty_id",)  # the other side of a clearing, from the clearing hooks
 
 
 class StatementRefund(Base):
@@ -381,7 +384,8 @@ describe(ShipmentLine, name=_l("Shipment line"), labels={"received_qty": _l("Rec
 describe(Statement, name=_l("Royalty statement"), labels={
     "period": _l("Month"), "net_sales": _l("Net sales"), "total": _l("Total due"), "posted_at": _l("Posted"),
     "company": _l("Franchisee")}, codes={"state": STATEMENT_STATE})
-describe(StatementLine, name=_l("Statement line"), labels={"base": _l("Base"), "rate": _l("Rate")},
+describe(StatementLine, name=_l("Statement line"), labels={"base": _l("Base"), "rate": _l("Rate"),
+                                                           "counterparty": _l("Other company")},
          codes={"kind": LINE_KIND})
 
 MODELS = (Franchisee, Contract, ContractStore, ContractRate, ReceivableEntry, Allocation, Payment, Order, OrderLine,

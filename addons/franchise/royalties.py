@@ -12,7 +12,13 @@ How a statement for franchisee F and month M is computed (:func:`compute_stateme
    contract or the contract's royalty rate; marketing fund = money(net × marketing rate).
    When the royalty lines add up to less than the minimum monthly royalty, a *minimum* line
    brings them to it.
-5. Corrections: a refund of a sale of an earlier month whose statement is already posted is
+5. Clearing: what franchisees and HQ owe each other for business done across them
+   (stored value sold at one company's store and spent at another's, points earned at one
+   and redeemed at another) comes from the ``franchise_clearing`` hook that membership and
+   loyalty implement, netted per pair and per kind: a *clearing* line per counterparty,
+   positive when this franchisee owes (HQ collects it), negative when it is owed (HQ pays it
+   through the statement).
+6. Corrections: a refund of a sale of an earlier month whose statement is already posted is
    not counted there (a posted statement never changes) but here, as a *correction* line per
    category at the rate of this contract (royalty, and marketing fund when it has one).
 
@@ -136,6 +142,7 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     keys = set(sales) | set(refunds) | set(corrections)
     chosen = session.execute(select(_contracts(start, end, company_ids)).execution_options(**_U)).all()
     keys |= {(company, contract) for contract, company in chosen}
+    clearing = _clearing(session, year, month)
     existing = {st.company_id: st for st in session.execute(
         select(Statement).where(Statement.period == start).execution_options(**_U)).scalars()}
     written = []
@@ -152,7 +159,8 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
             session.execute(delete(StatementRefund).where(StatementRefund.statement_id == st.id))
         st.contract_id = contract_id
         _fill(session, st, contract, sales.get((company_id, contract_id), {}),
-              refunds.get((company_id, contract_id), {}), corrections.get((company_id, contract_id), {}))
+              refunds.get((company_id, contract_id), {}), corrections.get((company_id, contract_id), {}),
+              clearing.get(company_id, {}))
         st.computed_at = utcnow()
         session.flush()
         _claim(session, st, start, end)
@@ -161,7 +169,27 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     return written
 
 
-def _fill(session, st: Statement, contract: Contract, sales: dict, refunds: dict, corrections: dict) -> None:
+def _clearing(session, year: int, month: int) -> dict:
+    """``{company: {(counterparty, label): net amount}}`` from the ``franchise_clearing``
+    hook for the local month: what ``company`` owes ``counterparty`` (negative: is owed)."""
+    from core.localtime import month_bounds
+    from core.runtime import hook_of
+
+    date_from, date_to = month_bounds(year, month)
+    out: dict = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for group in hook_of(session).franchise_clearing(session=session, date_from=date_from, date_to=date_to):
+        for item in group or ():
+            a, b, amount = item["owed_by"], item["owed_to"], money(item["amount"])
+            if a == b or not amount:
+                continue
+            label = str(item.get("label") or "")
+            out[a][(b, label)] += amount
+            out[b][(a, label)] -= amount
+    return out
+
+
+def _fill(session, st: Statement, contract: Contract, sales: dict, refunds: dict, corrections: dict,
+          clearing: dict | None = None) -> None:
     rates = {r.category_id: r.rate for r in session.execute(
         select(ContractRate).where(ContractRate.contract_id == contract.id).execution_options(**_U)).scalars()}
     net_by_cat = {c: money(sales.get(c, ZERO) + refunds.get(c, ZERO)) for c in set(sales) | set(refunds)}
@@ -193,6 +221,10 @@ def _fill(session, st: Statement, contract: Contract, sales: dict, refunds: dict
         st.lines.append(StatementLine(kind="correction", base=late, rate=contract.marketing_rate,
                                       amount=money(late * contract.marketing_rate),
                                       note=str(_l("Marketing fund on refunds of earlier, posted months"))))
+    for (counterparty, label), amount in sorted((clearing or {}).items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if amount:
+            st.lines.append(StatementLine(kind="clearing", counterparty_id=counterparty, base=amount,
+                                          amount=money(amount), note=label[:255] or None))
     st.total = money(sum((line.amount for line in st.lines), ZERO))
 
 

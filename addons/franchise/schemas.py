@@ -145,6 +145,7 @@ class ComputeIn(Input):
 class StatementLineOut(Schema):
     kind = fields.Str()
     category_id = fields.Int(allow_none=True)
+    counterparty_id = fields.Int(allow_none=True)
     base = fields.Decimal(**MONEY)
     rate = fields.Decimal(as_string=True, allow_none=True)
     amount = fields.Decimal(**MONEY)

@@ -1,8 +1,8 @@
 """franchise: initial schema
 
-Revision ID: d95f286cc307
+Revision ID: 25da1bea2f11
 Revises: 
-Create Date: 2026-11-29 17:57:57.853719
+Create Date: 2026-11-29 18:16:48.593160
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import core.codes
 
 
-revision = 'd95f286cc307'
+revision = '25da1bea2f11'
 down_revision = None
 branch_labels = ('franchise',)
 depends_on = 'core'
@@ -264,17 +264,20 @@ def upgrade() -> None:
     sa.Column('statement_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=12), nullable=False),
     sa.Column('category_id', sa.Integer(), nullable=True),
+    sa.Column('counterparty_id', sa.Integer(), nullable=True),
     sa.Column('base', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('rate', sa.Numeric(precision=7, scale=4), nullable=True),
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('note', sa.String(length=255), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['category_id'], ['core_product_category.id'], name=op.f('fk_franchise_statement_line_category_id_core_product_category')),
+    sa.ForeignKeyConstraint(['counterparty_id'], ['core_company.id'], name=op.f('fk_franchise_statement_line_counterparty_id_core_company')),
     sa.ForeignKeyConstraint(['statement_id'], ['franchise_statement.id'], name=op.f('fk_franchise_statement_line_statement_id_franchise_statement'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_franchise_statement_line'))
     )
     with op.batch_alter_table('franchise_statement_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_franchise_statement_line_category_id'), ['category_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_franchise_statement_line_counterparty_id'), ['counterparty_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_franchise_statement_line_statement_id'), ['statement_id'], unique=False)
 
     op.create_table('franchise_statement_refund',
@@ -319,6 +322,7 @@ def downgrade() -> None:
     op.drop_table('franchise_statement_refund')
     with op.batch_alter_table('franchise_statement_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_franchise_statement_line_statement_id'))
+        batch_op.drop_index(batch_op.f('ix_franchise_statement_line_counterparty_id'))
         batch_op.drop_index(batch_op.f('ix_franchise_statement_line_category_id'))
 
     op.drop_table('franchise_statement_line')
