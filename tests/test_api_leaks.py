@@ -73,6 +73,7 @@ FOREIGN = {
     "/api/v1/franchise/payments": lambda b: set(),
     "/api/v1/franchise/orders": lambda b: set(),
     "/api/v1/franchise/statements": lambda b: set(),
+    "/api/v1/franchise/benchmark": lambda b: {("store_id", b["store"].id)},
 }
 #: list endpoints that need a query: given with the user's own store (and, below, with the
 #: other franchisee's store, which answers 404)
@@ -80,6 +81,8 @@ QUERIES = {
     "/api/v1/till/favourites": lambda w: {"store_id": w.store.id},
     "/api/v1/till/products": lambda w: {"store_id": w.store.id, "q": "Product"},
 }
+#: list endpoints that need a query answering the same for both sides (not a store of theirs)
+PERIOD = {"/api/v1/franchise/benchmark": {"date_from": "2026-01-01", "date_to": "2026-12-31"}}
 #: any row carrying one of these keys with the other franchisee's value is a leak
 REF_KEYS = ("store_id", "home_store_id", "operating_company_id", "customer_id", "region_id", "company_id")
 
@@ -102,7 +105,7 @@ def test_no_rows_of_another_franchisee(api, make, world, role):
     forbidden_refs = refs_of(b)
     seen_own = 0
     for path in list_endpoints(api.app):
-        query = {"page_size": 100}
+        query = {"page_size": 100, **PERIOD.get(path, {})}
         if path in QUERIES:
             query.update(QUERIES[path](types.SimpleNamespace(**a)))
             other = {**query, **QUERIES[path](types.SimpleNamespace(**b))}

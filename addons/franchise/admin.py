@@ -5,16 +5,17 @@ every action goes through ``services`` in one transaction and asks for confirmat
 from __future__ import annotations
 
 from flask import flash, request
+from flask_admin import expose
 from flask_admin.actions import action
 
-from core.admin.base import BanyanModelView
+from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 
 from . import services as svc
 from .models import Contract, Franchisee, Order, Payment, ReceivableEntry, Shipment, Statement
-from .permissions import (CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
+from .permissions import (BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
                           ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, STATEMENT_READ,
                           STATEMENT_WRITE)
 
@@ -204,6 +205,42 @@ class StatementView(BanyanModelView):
         _run(self, ids, lambda s, st, u: svc.post_statement(s, st.id, u), gettext("Posted."), STATEMENT_WRITE)
 
 
+class BenchmarkPage(BanyanView):
+    """The user's franchised stores beside the network's quartiles for a period (default the
+    last 30 days), exported to CSV or XLSX from the same rows (``benchmark.benchmark_rows``):
+    suppressed below five franchisees."""
+
+    permission = BENCHMARK_READ
+
+    @expose("/")
+    def index(self):
+        from core.reporting import export_response, last_days, period_from_args
+        from core.web import db_session
+
+        from .benchmark import MIN_FRANCHISEES, benchmark_rows, network_benchmark
+
+        errors = {}
+        try:
+            period = period_from_args(request.args, default_days=30)
+        except BusinessError as exc:
+            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
+            period = last_days(30)
+        rows = benchmark_rows(network_benchmark(db_session(), period.first, period.last))
+        figures = [("net_sales", _l("Net sales")), ("tickets", _l("Tickets")), ("average_ticket", _l("Average ticket"))]
+        labels = {"network_p25": gettext("Network, 25th percentile"), "network_median": gettext("Network, median"),
+                  "network_p75": gettext("Network, 75th percentile"), "network": gettext("Network")}
+        suppressed = gettext("Not shown: fewer than %(n)s franchisees share the network.", n=MIN_FRANCHISEES)
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            columns = [""] + [str(label) for _k, label in figures]
+            out = [[labels.get(r["scope"]) or r["store"]]
+                   + ([suppressed] + [""] * (len(figures) - 1) if r["suppressed"] else [r[k] for k, _l_ in figures])
+                   for r in rows]
+            return export_response(fmt, "network_benchmark", columns, out, period)
+        return self.render("franchise/benchmark.html", rows=rows, figures=figures, labels=labels,
+                           suppressed=suppressed, period=period, errors=errors), 400 if errors else 200
+
+
 def views():
     return [
         FranchiseeView(Franchisee, name=_l("Franchisees"), endpoint="franchise_franchisees"),
@@ -213,4 +250,5 @@ def views():
         ReceivableView(ReceivableEntry, name=_l("Receivables"), endpoint="franchise_receivables"),
         PaymentView(Payment, name=_l("Payments"), endpoint="franchise_payments"),
         StatementView(Statement, name=_l("Royalty statements"), endpoint="franchise_statements"),
+        BenchmarkPage(name=_l("Network benchmark"), endpoint="franchise_benchmark"),
     ]

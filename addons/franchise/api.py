@@ -14,7 +14,7 @@ from core.web import db_session
 from . import schemas as S
 from . import services as svc
 from .models import Franchisee, Order, Payment, ReceivableEntry, Shipment, Statement
-from .permissions import (CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
+from .permissions import (BENCHMARK_READ, CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
                           ORDER_WRITE, PAYMENT_WRITE, STATEMENT_READ, STATEMENT_WRITE)
 
 blp = Blueprint("franchise", __name__, url_prefix="", description="Franchisees, credit, orders and royalties")
@@ -256,3 +256,20 @@ def post(statement_id):
     with transaction(s):
         st = svc.post_statement(s, statement_id, user=request_user())
     return st
+
+
+@blp.route("/benchmark", methods=["GET"])
+@requires(BENCHMARK_READ)
+@blp.arguments(S.BenchmarkQuery, location="query")
+@blp.response(200, S.BenchmarkRowOut(many=True))
+@blp.paginate()
+def get_benchmark(args, pagination_parameters):
+    """The user's own franchised stores' figures for the period, then the network's 25th
+    percentile, median and 75th percentile rows; the network rows are one ``suppressed`` row
+    when fewer than five franchisees share the network (never another franchisee's numbers)."""
+    from .benchmark import benchmark_rows, network_benchmark
+
+    rows = benchmark_rows(network_benchmark(db_session(), args["date_from"], args["date_to"]))
+    pagination_parameters.item_count = len(rows)
+    first = pagination_parameters.first_item
+    return rows[first:first + pagination_parameters.page_size]

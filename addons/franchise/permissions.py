@@ -41,6 +41,7 @@ ORDER_SHIP = "franchise.order.ship"
 ORDER_RECEIVE = "franchise.order.receive"
 STATEMENT_READ = "franchise.statement.read"
 STATEMENT_WRITE = "franchise.statement.write"
+BENCHMARK_READ = "franchise.benchmark.read"
 READ = FRANCHISEE_READ  # the customer page's panel and the scaffold's name
 
 PERMISSIONS = (
@@ -58,6 +59,8 @@ PERMISSIONS = (
     Permission(ORDER_RECEIVE, _l("Confirm receipt of shipments"), HQ + ("store_manager",) + FRANCHISEE),
     Permission(STATEMENT_READ, _l("See royalty statements"), READ_ACCOUNTS),
     Permission(STATEMENT_WRITE, _l("Compute, review and post royalty statements"), CREDIT),
+    Permission(BENCHMARK_READ, _l("See the stores' figures beside the network's quartiles"),
+               READ_ACCOUNTS + ("store_manager",)),
 )
 
 

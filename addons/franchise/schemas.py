@@ -160,3 +160,18 @@ class StatementOut(Schema):
     net_sales = fields.Decimal(**MONEY)
     total = fields.Decimal(**MONEY)
     lines = fields.List(fields.Nested(StatementLineOut))
+
+
+class BenchmarkQuery(Query):
+    date_from = SafeDate(required=True)
+    date_to = SafeDate(required=True)
+
+
+class BenchmarkRowOut(Schema):
+    scope = fields.Str()
+    store_id = fields.Int(allow_none=True)
+    store = fields.Str()
+    suppressed = fields.Bool()
+    net_sales = fields.Decimal(allow_none=True, **MONEY)
+    tickets = fields.Decimal(allow_none=True, as_string=True)
+    average_ticket = fields.Decimal(allow_none=True, **MONEY)
