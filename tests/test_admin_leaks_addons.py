@@ -76,7 +76,8 @@ def test_the_generated_set_covers_the_addon_views():
                 "membership_clearing", "loyalty_rules", "loyalty_events", "loyalty_promotions",
                 "loyalty_promo_items", "loyalty_coupons", "loyalty_rewards", "loyalty_redemptions",
                 "loyalty_ledger", "franchise_franchisees", "franchise_contracts", "franchise_orders",
-                "franchise_shipments", "franchise_receivables", "franchise_payments", "franchise_statements"}
+                "franchise_shipments", "franchise_receivables", "franchise_payments", "franchise_statements",
+                "franchise_inspections", "franchise_actions"}
     if "giftcard" in ADDONS:
         expected.add("giftcard_card")
     assert expected <= set(SCOPED_ENDPOINTS)
@@ -115,7 +116,12 @@ def _seed_chain(session, make):
     session.add(wholesale)
     session.flush()
     set_price(session, wholesale, product, Decimal("60.00"), datetime(2000, 1, 1))
-    return {"hq_store": hq_store, "product": product, "now": utcnow(), "day": timedelta(days=1)}
+    from addons.franchise import services as franchise
+
+    checklist = franchise.create_checklist(session, "STD", "Standard visit", [("cleanliness", "Floor clean", 2),
+                                                                             ("service", "Greeting", 1)])
+    return {"hq_store": hq_store, "product": product, "now": utcnow(), "day": timedelta(days=1),
+            "checklist": checklist}
 
 
 def _seed_franchisee(session, make, chain, key):
@@ -182,6 +188,11 @@ def _seed_franchisee(session, make, chain, key):
     franchise.receive(session, shipment.id)
     franchise.record_payment(session, company.id, Decimal("500.00"), chain["now"].date(), bank_reference=f"{tag}-BANK")
     franchise.compute_statements(session, chain["now"].year, chain["now"].month, [company.id])
+    items = chain["checklist"].items
+    inspection = franchise.record_inspection(session, store.id, chain["checklist"].id,
+                                             {items[0].id: 80, items[1].id: 95}, note=f"{tag} visit")
+    franchise.add_action(session, inspection.id, f"{tag}: mop the back room", chain["now"].date() + 7 * chain["day"],
+                         items[0].id)
     if "giftcard" in ADDONS:
         from banyan_addon_giftcard.services import issue_card
 

@@ -14,8 +14,9 @@ from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 
 from . import services as svc
-from .models import Contract, Franchisee, Order, Payment, ReceivableEntry, Shipment, Statement
-from .permissions import (BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
+from .models import (Checklist, ChecklistItem, Contract, CorrectiveAction, Franchisee, Inspection, Order, Payment,
+                     ReceivableEntry, Shipment, Statement)
+from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
                           ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, STATEMENT_READ,
                           STATEMENT_WRITE)
 
@@ -205,6 +206,37 @@ class StatementView(BanyanModelView):
         _run(self, ids, lambda s, st, u: svc.post_statement(s, st.id, u), gettext("Posted."), STATEMENT_WRITE)
 
 
+class ChecklistView(BanyanModelView):
+    permission = AUDIT_READ
+    write_permission = AUDIT_WRITE
+    column_list = ("code", "name", "active")
+    form_columns = ("code", "name", "active")
+    inline_models = ((ChecklistItem, dict(form_columns=("id", "area", "text", "weight"))),)
+
+
+class InspectionView(BanyanModelView):
+    """Inspections are recorded through the API or the services (every item scored at once,
+    the weighted score computed); the list shows the score and the detail each item's."""
+
+    permission = AUDIT_READ
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("inspected_on", "store", "checklist", "score", "inspector", "note")
+    column_filters = ("inspected_on", "score")
+    column_default_sort = ("inspected_on", True)
+
+
+class CorrectiveActionView(BanyanModelView):
+    permission = AUDIT_READ
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("store", "description", "due_on", "state", "done_at", "inspection")
+    column_filters = ("state", "due_on")
+    column_default_sort = ("due_on", False)
+
+    @action("done", _l("Mark done"), _l("Mark the selected corrective actions done?"))
+    def action_done(self, ids):
+        _run(self, ids, lambda s, a, u: svc.close_action(s, a.id), gettext("Marked done."), AUDIT_CLOSE)
+
+
 class BenchmarkPage(BanyanView):
     """The user's franchised stores beside the network's quartiles for a period (default the
     last 30 days), exported to CSV or XLSX from the same rows (``benchmark.benchmark_rows``):
@@ -250,5 +282,8 @@ def views():
         ReceivableView(ReceivableEntry, name=_l("Receivables"), endpoint="franchise_receivables"),
         PaymentView(Payment, name=_l("Payments"), endpoint="franchise_payments"),
         StatementView(Statement, name=_l("Royalty statements"), endpoint="franchise_statements"),
+        ChecklistView(Checklist, name=_l("Audit checklists"), endpoint="franchise_checklists"),
+        InspectionView(Inspection, name=_l("Store audits"), endpoint="franchise_inspections"),
+        CorrectiveActionView(CorrectiveAction, name=_l("Corrective actions"), endpoint="franchise_actions"),
         BenchmarkPage(name=_l("Network benchmark"), endpoint="franchise_benchmark"),
     ]

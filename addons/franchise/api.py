@@ -8,13 +8,14 @@ from sqlalchemy import select
 from core.api import Blueprint, paginate_select, request_user, requires
 from core.api.visible import get_visible, ref_visible
 from core.db import transaction
+from core.errors import BusinessError
 from core.models import Company, Store
 from core.web import db_session
 
 from . import schemas as S
 from . import services as svc
-from .models import Franchisee, Order, Payment, ReceivableEntry, Shipment, Statement
-from .permissions import (BENCHMARK_READ, CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
+from .models import CorrectiveAction, Franchisee, Inspection, Order, Payment, ReceivableEntry, Shipment, Statement
+from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
                           ORDER_WRITE, PAYMENT_WRITE, STATEMENT_READ, STATEMENT_WRITE)
 
 blp = Blueprint("franchise", __name__, url_prefix="", description="Franchisees, credit, orders and royalties")
@@ -273,3 +274,65 @@ def get_benchmark(args, pagination_parameters):
     pagination_parameters.item_count = len(rows)
     first = pagination_parameters.first_item
     return rows[first:first + pagination_parameters.page_size]
+
+
+@blp.route("/inspections", methods=["GET"])
+@requires(AUDIT_READ)
+@blp.response(200, S.InspectionOut(many=True))
+@blp.paginate()
+def list_inspections(pagination_parameters):
+    """Store audits the user may see, newest first."""
+    return paginate_select(db_session(), select(Inspection).order_by(Inspection.inspected_on.desc(), Inspection.id.desc()),
+                           pagination_parameters)
+
+
+@blp.route("/inspections", methods=["POST"])
+@requires(AUDIT_WRITE)
+@blp.arguments(S.InspectionIn)
+@blp.response(201, S.InspectionOut)
+def post_inspection(data):
+    """Record an inspection (every item of the checklist scored 0-100; the weighted score is
+    computed) with its corrective actions, in one transaction."""
+    s = db_session()
+    ref_visible(Store, data["store_id"], "store_id")
+    with transaction(s):
+        insp = svc.record_inspection(s, data["store_id"], data["checklist_id"],
+                                     {r["item_id"]: r["score"] for r in data["scores"]}, user=request_user(),
+                                     inspected_on=data["inspected_on"], note=data["note"],
+                                     notes={r["item_id"]: r["note"] for r in data["scores"] if r["note"]})
+        for n, a in enumerate(data["actions"]):
+            try:
+                svc.add_action(s, insp.id, a["description"], a["due_on"], a["item_id"])
+            except BusinessError as exc:
+                raise BusinessError({f"actions.{n}.{k}": v for k, v in exc.errors.items()})
+    return insp
+
+
+@blp.route("/corrective-actions", methods=["GET"])
+@requires(AUDIT_READ)
+@blp.response(200, S.ActionOut(many=True))
+@blp.paginate()
+def list_actions(pagination_parameters):
+    """Corrective actions, open ones and the earliest due first."""
+    return paginate_select(db_session(), select(CorrectiveAction).order_by(
+        CorrectiveAction.state.desc(), CorrectiveAction.due_on, CorrectiveAction.id), pagination_parameters)
+
+
+@blp.route("/corrective-actions/<int:action_id>/done", methods=["POST"])
+@requires(AUDIT_CLOSE)
+@blp.response(200, S.ActionOut)
+def action_done(action_id):
+    s = db_session()
+    _visible(CorrectiveAction, action_id, "action_id")
+    with transaction(s):
+        act = svc.close_action(s, action_id)
+    return act
+
+
+@blp.route("/stores/<int:store_id>/audit-trend", methods=["GET"])
+@requires(AUDIT_READ)
+@blp.response(200, S.TrendOut(many=True))
+def audit_trend(store_id):
+    """The store's inspection scores, oldest first."""
+    _visible(Store, store_id, "store_id")
+    return [{"inspected_on": d, "score": sc} for d, sc in svc.score_trend(db_session(), store_id)]

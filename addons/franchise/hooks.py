@@ -44,6 +44,17 @@ def register_sensitive_actions():
 
 
 @hookimpl
+def register_file_owners():
+    """Photos and documents as evidence of a store audit."""
+    from core.contrib import FileOwner
+
+    from .models import Inspection
+    from .permissions import AUDIT_READ, AUDIT_WRITE
+
+    return [FileOwner(Inspection, AUDIT_READ, AUDIT_WRITE)]
+
+
+@hookimpl
 def register_importers():
     from .payments import IMPORTERS
 

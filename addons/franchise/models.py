@@ -48,6 +48,10 @@ STATEMENT_STATE = Choices("franchise.statement.state", [
 LINE_KIND = Choices("franchise.statement_line.kind", [
     ("royalty", _l("Royalty")), ("marketing", _l("Marketing fund")), ("minimum", _l("Minimum royalty top-up")),
     ("correction", _l("Correction for a late refund")), ("clearing", _l("Clearing with another company"))])
+AUDIT_AREA = Choices("franchise.audit.area", [
+    ("cleanliness", _l("Cleanliness")), ("service", _l("Service")), ("brand", _l("Brand standards")),
+    ("food_safety", _l("Food safety")), ("other", _l("Other"))])
+ACTION_STATE = Choices("franchise.corrective_action.state", [("open", _l("Open")), ("done", _l("Done"))])
 PAYMENT_METHOD = Choices("franchise.payment.method", [
     ("bank", _l("Bank transfer")), ("cash", _l("Cash")), ("other", _l("Other"))])
 
@@ -352,6 +356,95 @@ class StatementRefund(Base):
     __audit__ = False  # derived: what a statement counted (rebuilt with a draft, frozen when posted)
 
 
+class Checklist(IdPk, Timestamps, Base):
+    """A store-audit checklist (chain-wide): weighted items by area."""
+
+    __tablename__ = "franchise_checklist"
+    __chain_wide__ = True
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    items: Mapped[list["ChecklistItem"]] = relationship(back_populates="checklist", cascade="all, delete-orphan",
+                                                        order_by="ChecklistItem.id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChecklistItem(IdPk, Base):
+    """One point inspected; ``weight`` (1-100) is its share of the inspection's score."""
+
+    __tablename__ = "franchise_checklist_item"
+    __table_args__ = (CheckConstraint("weight >= 1 AND weight <= 100", name="weight_range"),)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("franchise_checklist.id", ondelete="CASCADE"), index=True)
+    area: Mapped[str] = mapped_column(String(16), default="other", info={"choices": AUDIT_AREA})
+    text: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[int] = mapped_column(Integer, default=1, info={"min": 1, "max": 100})
+    checklist: Mapped[Checklist] = relationship(back_populates="items")
+
+    __scope_parent__ = "checklist_id"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Inspection(IdPk, Base):
+    """A store audit by an HQ user: a score (0-100) per item, the weighted total ``score``
+    (one decimal), a note; photos and documents are attached through the kernel's file store."""
+
+    __tablename__ = "franchise_inspection"
+    store_id: Mapped[int] = mapped_column(ForeignKey("core_store.id"), index=True)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("franchise_checklist.id"), index=True)
+    inspector_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), index=True)
+    inspected_on: Mapped[date] = mapped_column(Date, index=True)
+    score: Mapped[Decimal] = mapped_column(Numeric(5, 1), default=Decimal("0"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    store = relationship("Store")
+    checklist = relationship("Checklist")
+    inspector = relationship("User")
+    scores: Mapped[list["InspectionScore"]] = relationship(back_populates="inspection", cascade="all, delete-orphan",
+                                                           order_by="InspectionScore.id")
+
+    __scope_derived__ = ("inspector_id",)
+
+    def __str__(self) -> str:
+        return f"{self.store} {self.inspected_on}"
+
+
+class InspectionScore(IdPk, Base):
+    __tablename__ = "franchise_inspection_score"
+    __table_args__ = (UniqueConstraint("inspection_id", "item_id"),
+                      CheckConstraint("score >= 0 AND score <= 100", name="score_range"))
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("franchise_inspection.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("franchise_checklist_item.id"), index=True)
+    score: Mapped[int] = mapped_column(Integer, info={"min": 0, "max": 100})
+    note: Mapped[str | None] = mapped_column(String(255))
+    inspection: Mapped[Inspection] = relationship(back_populates="scores")
+    item = relationship("ChecklistItem")
+
+    __scope_parent__ = "inspection_id"
+
+
+class CorrectiveAction(IdPk, Base):
+    """What the store must put right after an inspection, by ``due_on``."""
+
+    __tablename__ = "franchise_corrective_action"
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("franchise_inspection.id", ondelete="CASCADE"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("core_store.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("franchise_checklist_item.id"), index=True)
+    description: Mapped[str] = mapped_column(String(255))
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    state: Mapped[str] = mapped_column(String(8), default="open", index=True, info={"choices": ACTION_STATE})
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    inspection = relationship("Inspection")
+    store = relationship("Store")
+    item = relationship("ChecklistItem")
+
+    def __str__(self) -> str:
+        return self.description
+
+
 describe(Franchisee, name=_l("Franchisee account"), labels={
     "owner_name": _l("Owner"), "owner_phone": _l("Owner's phone"), "finance_name": _l("Finance contact"),
     "finance_phone": _l("Finance phone"), "finance_email": _l("Finance email"), "credit_limit": _l("Credit limit"),
@@ -388,5 +481,15 @@ describe(StatementLine, name=_l("Statement line"), labels={"base": _l("Base"), "
                                                            "counterparty": _l("Other company")},
          codes={"kind": LINE_KIND})
 
-MODELS = (Franchisee, Contract, ContractStore, ContractRate, ReceivableEntry, Allocation, Payment, Order, OrderLine,
+describe(Checklist, name=_l("Audit checklist"))
+describe(ChecklistItem, name=_l("Checklist item"), labels={"area": _l("Area"), "text": _l("What is checked"),
+                                                          "weight": _l("Weight")}, codes={"area": AUDIT_AREA})
+describe(Inspection, name=_l("Store audit"), labels={"inspector": _l("Inspector"), "inspected_on": _l("Inspected on"),
+                                                    "score": _l("Score")})
+describe(InspectionScore, name=_l("Audit score"), labels={"score": _l("Score")})
+describe(CorrectiveAction, name=_l("Corrective action"), labels={"description": _l("What to put right"),
+                                                                "due_on": _l("Due"), "done_at": _l("Done")},
+         codes={"state": ACTION_STATE})
+
+MODELS = (Checklist, ChecklistItem, Inspection, InspectionScore, CorrectiveAction, Franchisee, Contract, ContractStore, ContractRate, ReceivableEntry, Allocation, Payment, Order, OrderLine,
           Shipment, ShipmentLine, Statement, StatementLine, StatementRefund)

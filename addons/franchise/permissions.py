@@ -12,7 +12,7 @@ from core.contrib import Permission, RecordRule, RoleDef
 from core.i18n import lazy_gettext as _l
 from core.security.scope import operating_companies
 
-from .models import (Allocation, Contract, ContractRate, Franchisee, OrderLine, Payment, ReceivableEntry,
+from .models import (Allocation, InspectionScore, Contract, ContractRate, Franchisee, OrderLine, Payment, ReceivableEntry,
                      ShipmentLine, Statement, StatementLine, StatementRefund)
 
 ROLES = (
@@ -42,6 +42,9 @@ ORDER_RECEIVE = "franchise.order.receive"
 STATEMENT_READ = "franchise.statement.read"
 STATEMENT_WRITE = "franchise.statement.write"
 BENCHMARK_READ = "franchise.benchmark.read"
+AUDIT_READ = "franchise.audit.read"
+AUDIT_WRITE = "franchise.audit.write"
+AUDIT_CLOSE = "franchise.audit.close"
 READ = FRANCHISEE_READ  # the customer page's panel and the scaffold's name
 
 PERMISSIONS = (
@@ -59,6 +62,10 @@ PERMISSIONS = (
     Permission(ORDER_RECEIVE, _l("Confirm receipt of shipments"), HQ + ("store_manager",) + FRANCHISEE),
     Permission(STATEMENT_READ, _l("See royalty statements"), READ_ACCOUNTS),
     Permission(STATEMENT_WRITE, _l("Compute, review and post royalty statements"), CREDIT),
+    Permission(AUDIT_READ, _l("See store audits, their scores and corrective actions"),
+               READ_ACCOUNTS + ("store_manager",)),
+    Permission(AUDIT_WRITE, _l("Define audit checklists and inspect stores"), HQ + ("region_manager",)),
+    Permission(AUDIT_CLOSE, _l("Mark corrective actions done"), HQ + ("region_manager", "store_manager") + FRANCHISEE),
     Permission(BENCHMARK_READ, _l("See the stores' figures beside the network's quartiles"),
                READ_ACCOUNTS + ("store_manager",)),
 )
@@ -108,7 +115,16 @@ def _refunds(scope):
     return StatementRefund.statement_id.in_(select(Statement.id).where(Statement.company_id.in_(companies)))
 
 
+def _inspection_scores(scope):
+    from .models import Inspection
+
+    if scope.store_ids is None:
+        return None
+    return InspectionScore.inspection_id.in_(select(Inspection.id).where(Inspection.store_id.in_(sorted(scope.store_ids))))
+
+
 RECORD_RULES = (
+    RecordRule(InspectionScore, "franchise_inspection_score.store", _inspection_scores),
     _by_company(Franchisee, Franchisee.company_id),
     _by_company(Contract, Contract.company_id),
     _by_parent(ContractRate, ContractRate.contract_id, Contract, Contract.company_id),

@@ -175,3 +175,57 @@ class BenchmarkRowOut(Schema):
     net_sales = fields.Decimal(allow_none=True, **MONEY)
     tickets = fields.Decimal(allow_none=True, as_string=True)
     average_ticket = fields.Decimal(allow_none=True, **MONEY)
+
+
+class ScoreIn(Input):
+    item_id = Id(required=True)
+    score = Int(0, 100, required=True)
+    note = Str(max=255, load_default=None, allow_none=True)
+
+
+class InspectionIn(Input):
+    store_id = Id(required=True)
+    checklist_id = Id(required=True)
+    inspected_on = SafeDate(load_default=None)
+    note = Str(max=2000, load_default=None, allow_none=True)
+    scores = fields.List(fields.Nested(ScoreIn), required=True, validate=validate.Length(min=1, max=200))
+    actions = fields.List(fields.Nested(lambda: ActionIn()), load_default=list, validate=validate.Length(max=50))
+
+
+class ActionIn(Input):
+    description = Str(max=255, min=1, required=True)
+    due_on = SafeDate(required=True)
+    item_id = Id(load_default=None, allow_none=True)
+
+
+class ScoreOut(Schema):
+    item_id = fields.Int()
+    score = fields.Int()
+    note = fields.Str(allow_none=True)
+
+
+class ActionOut(Schema):
+    id = fields.Int()
+    inspection_id = fields.Int()
+    store_id = fields.Int()
+    item_id = fields.Int(allow_none=True)
+    description = fields.Str()
+    due_on = fields.Date()
+    state = fields.Str()
+    done_at = Instant(allow_none=True)
+
+
+class InspectionOut(Schema):
+    id = fields.Int()
+    store_id = fields.Int()
+    checklist_id = fields.Int()
+    inspector_id = fields.Int(allow_none=True)
+    inspected_on = fields.Date()
+    score = fields.Decimal(as_string=True)
+    note = fields.Str(allow_none=True)
+    scores = fields.List(fields.Nested(ScoreOut))
+
+
+class TrendOut(Schema):
+    inspected_on = fields.Date()
+    score = fields.Decimal(as_string=True)

@@ -18,13 +18,19 @@ Stable API::
     create_contract / activate_contract / terminate_contract / renew_contract
     compute_statements(session, year, month, company_ids=None) -> list[Statement]
     review_statement / reopen_statement / post_statement
+    create_checklist(session, code, name, [(area, text, weight)]) -> Checklist
+    record_inspection(session, store_id, checklist_id, {item id: 0-100}, user) -> Inspection
+    add_action(session, inspection_id, description, due_on) / close_action / score_trend
+    network_benchmark(session, date_from, date_to) -> dict    # own stores + network quartiles
 
 Where the code lives: credit.py (ledger, allocation, aging, policy), payments.py (payments,
 bank import), orders.py (replenishment orders), contracts.py (contracts, expiry job),
-royalties.py (statements).
+royalties.py (statements), audits.py (store audits), benchmark.py (network benchmark).
 """
 from __future__ import annotations
 
+from .audits import add_action, close_action, create_checklist, record_inspection, score_trend
+from .benchmark import network_benchmark
 from .contracts import activate as activate_contract
 from .contracts import create_contract, expiry_job
 from .contracts import renew as renew_contract
@@ -42,4 +48,5 @@ __all__ = ["open_account", "set_terms", "require_account", "lock_account", "cred
            "bad_debt_ratio", "due_date", "hold_reason", "open_amounts", "post_debit", "post_credit", "record_payment",
            "create_order", "submit", "approve", "reject", "request_release", "ship", "receive", "differences",
            "RELEASE_ACTION", "create_contract", "activate_contract", "terminate_contract", "renew_contract",
-           "expiry_job", "compute_statements", "month_of", "review_statement", "reopen_statement", "post_statement"]
+           "expiry_job", "compute_statements", "month_of", "review_statement", "reopen_statement", "post_statement",
+           "create_checklist", "record_inspection", "add_action", "close_action", "score_trend", "network_benchmark"]
