@@ -32,7 +32,7 @@ import calendar
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import delete, exists, func, insert, literal, select, union_all
+from sqlalchemy import delete, exists, func, insert, select, union_all
 
 from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
@@ -136,36 +136,49 @@ def _figures(session, start: date, end: date, company_ids=None) -> tuple[dict, d
 def compute_statements(session, year: int, month: int, company_ids=None) -> list[Statement]:
     """Compute (or recompute, when still draft) the statements of ``year``-``month`` for
     every franchisee with a contract covering it (or only ``company_ids``). Reviewed and
-    posted statements are left as they are. Returns the statements written."""
+    posted statements are left as they are. Returns the statements written.
+
+    Set-based: the drafts' refund claims are released in one DELETE, the month's figures
+    read in three grouped SELECTs, contracts and rates in one each, and the new claims
+    written in one INSERT ... SELECT; only the statements and their lines are ORM rows."""
     start, end = month_of(year, month)
+    existing = {st.company_id: st for st in session.execute(
+        select(Statement).where(Statement.period == start).execution_options(**_U)).scalars()
+        if company_ids is None or st.company_id in set(company_ids)}
+    drafts = [st.id for st in existing.values() if st.state == "draft"]
+    if drafts:  # a draft's refunds are counted again below
+        session.execute(delete(StatementRefund).where(StatementRefund.statement_id.in_(drafts)))
     sales, refunds, corrections = _figures(session, start, end, company_ids)
     keys = set(sales) | set(refunds) | set(corrections)
     chosen = session.execute(select(_contracts(start, end, company_ids)).execution_options(**_U)).all()
     keys |= {(company, contract) for contract, company in chosen}
+    contract_ids = sorted({contract for _company, contract in keys})
+    contracts = {c.id: c for c in session.execute(select(Contract).where(Contract.id.in_(contract_ids))
+                                                  .execution_options(**_U)).scalars()}
+    rates: dict = defaultdict(dict)
+    for r in session.execute(select(ContractRate).where(ContractRate.contract_id.in_(contract_ids))
+                             .execution_options(**_U)).scalars():
+        rates[r.contract_id][r.category_id] = r.rate
     clearing = _clearing(session, year, month)
-    existing = {st.company_id: st for st in session.execute(
-        select(Statement).where(Statement.period == start).execution_options(**_U)).scalars()}
     written = []
     for company_id, contract_id in sorted(keys):
         st = existing.get(company_id)
         if st is not None and st.state != "draft":
             continue
-        contract = session.get(Contract, contract_id)
         if st is None:
             st = Statement(company_id=company_id, period=start, period_end=end, state="draft")
             session.add(st)
         else:
             st.lines.clear()
-            session.execute(delete(StatementRefund).where(StatementRefund.statement_id == st.id))
         st.contract_id = contract_id
-        _fill(session, st, contract, sales.get((company_id, contract_id), {}),
+        _fill(st, contracts[contract_id], rates[contract_id], sales.get((company_id, contract_id), {}),
               refunds.get((company_id, contract_id), {}), corrections.get((company_id, contract_id), {}),
               clearing.get(company_id, {}))
         st.computed_at = utcnow()
-        session.flush()
-        _claim(session, st, start, end)
         written.append(st)
     session.flush()
+    if written:
+        _claim(session, [st.id for st in written], start, end)
     return written
 
 
@@ -188,10 +201,8 @@ def _clearing(session, year: int, month: int) -> dict:
     return out
 
 
-def _fill(session, st: Statement, contract: Contract, sales: dict, refunds: dict, corrections: dict,
+def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: dict, corrections: dict,
           clearing: dict | None = None) -> None:
-    rates = {r.category_id: r.rate for r in session.execute(
-        select(ContractRate).where(ContractRate.contract_id == contract.id).execution_options(**_U)).scalars()}
     net_by_cat = {c: money(sales.get(c, ZERO) + refunds.get(c, ZERO)) for c in set(sales) | set(refunds)}
     royalty = ZERO
     for category in sorted(net_by_cat, key=lambda c: (c is None, c or 0)):
@@ -228,15 +239,16 @@ def _fill(session, st: Statement, contract: Contract, sales: dict, refunds: dict
     st.total = money(sum((line.amount for line in st.lines), ZERO))
 
 
-def _claim(session, st: Statement, start: date, end: date) -> None:
-    """Record the refunds ``st`` counted (set-based INSERT ... SELECT)."""
-    chosen = _contracts(start, end, [st.company_id])
-    cs = _contract_stores(chosen)
-    ids = union_all(*(select(s.c.refund_id) for s in (
-        _refunds_select(cs, start, end, False).subquery(), _refunds_select(cs, start, end, True).subquery())))
-    ids = ids.subquery()
+def _claim(session, statement_ids: list[int], start: date, end: date) -> None:
+    """Record the refunds the statements ``statement_ids`` counted, in one INSERT ... SELECT
+    (each refund goes to the statement of its store's franchisee for the month)."""
+    cs = _contract_stores(_contracts(start, end))
+    both = union_all(*(select(s.c.company_id, s.c.refund_id) for s in (
+        _refunds_select(cs, start, end, False).subquery(), _refunds_select(cs, start, end, True).subquery()))).subquery()
     session.execute(insert(StatementRefund).from_select(
-        ["refund_id", "statement_id"], select(ids.c.refund_id, literal(st.id)).distinct()))
+        ["refund_id", "statement_id"],
+        select(both.c.refund_id, Statement.id).join(Statement, Statement.company_id == both.c.company_id)
+        .where(Statement.period == start, Statement.id.in_(statement_ids)).distinct()))
 
 
 def _statement(session, statement_id: int, lock: bool = True) -> Statement:
