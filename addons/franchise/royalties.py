@@ -32,7 +32,7 @@ import calendar
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import delete, exists, func, insert, select, union_all
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, union_all
 
 from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
@@ -80,35 +80,33 @@ def _unclaimed(refund_id, keep_statement_id=None):
     return ~exists(claimed)
 
 
-def _refunds_select(cs, start: date, end: date, correction: bool):
-    """Select (company_id, contract_id, refund id, category, total) of unclaimed refunds of
-    sales of the month (``correction`` False) or of earlier months with a posted statement."""
+def _refunds_select(cs, start: date, end: date):
+    """Select (company_id, contract_id, refund id, category, total, correction) of the
+    unclaimed refund lines the month's statements count: refunds of sales of the month
+    (``correction`` 0) and refunds of sales of earlier months whose statement is posted
+    (``correction`` 1)."""
     origin = Sale.__table__.alias("origin")
     refund = Sale.__table__.alias("refund")
-    cond = [refund.c.kind == "refund", refund.c.state != "draft"]
-    if correction:
-        posted = Statement.__table__.alias("posted")
-        cond += [origin.c.business_date < start,
-                 exists().where(posted.c.company_id == cs.c.company_id, posted.c.state == "posted",
-                                posted.c.period <= origin.c.business_date,
-                                posted.c.period_end >= origin.c.business_date)]
-    else:
-        cond += [origin.c.business_date >= start, origin.c.business_date <= end]
-    cond.append(_unclaimed(refund.c.id))
-    return (select(cs.c.company_id, cs.c.contract_id, refund.c.id.label("refund_id"),
-                   Product.category_id, SaleLine.total)
+    posted = Statement.__table__.alias("posted")
+    earlier_posted = and_(origin.c.business_date < start,
+                          exists().where(posted.c.company_id == cs.c.company_id, posted.c.state == "posted",
+                                         posted.c.period <= origin.c.business_date,
+                                         posted.c.period_end >= origin.c.business_date))
+    in_month = and_(origin.c.business_date >= start, origin.c.business_date <= end)
+    return (select(cs.c.company_id, cs.c.contract_id, refund.c.id.label("refund_id"), Product.category_id,
+                   SaleLine.total, case((origin.c.business_date < start, 1), else_=0).label("correction"))
             .select_from(refund)
             .join(origin, origin.c.id == refund.c.origin_id)
             .join(cs, cs.c.store_id == refund.c.store_id)
             .join(SaleLine, SaleLine.sale_id == refund.c.id)
             .join(Product, Product.id == SaleLine.product_id)
-            .where(*cond))
+            .where(refund.c.kind == "refund", refund.c.state != "draft", or_(in_month, earlier_posted),
+                   _unclaimed(refund.c.id)))
 
 
 def _figures(session, start: date, end: date, company_ids=None) -> tuple[dict, dict, dict]:
-    """``(sales, refunds, corrections)``: ``{(company, contract): {category: amount}}`` and
-    the refund ids each franchisee would claim ``{company: set}`` (in ``refunds``' key
-    ``"_ids"``)."""
+    """``(sales, refunds, corrections)``, each ``{(company, contract): {category: amount}}``:
+    two grouped SELECTs (the sales; the refunds of this month's and of posted months' sales)."""
     chosen = _contracts(start, end, company_ids)
     cs = _contract_stores(chosen)
     sales = defaultdict(lambda: defaultdict(lambda: ZERO))
@@ -121,16 +119,14 @@ def _figures(session, start: date, end: date, company_ids=None) -> tuple[dict, d
             .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id))
     for company, contract, category, total in session.execute(stmt.execution_options(**_U)):
         sales[(company, contract)][category] += total
-    out = []
-    for correction in (False, True):
-        sub = _refunds_select(cs, start, end, correction).subquery()
-        agg = defaultdict(lambda: defaultdict(lambda: ZERO))
-        stmt = (select(sub.c.company_id, sub.c.contract_id, sub.c.category_id, func.sum(sub.c.total))
-                .group_by(sub.c.company_id, sub.c.contract_id, sub.c.category_id))
-        for company, contract, category, total in session.execute(stmt.execution_options(**_U)):
-            agg[(company, contract)][category] += total
-        out.append(agg)
-    return sales, out[0], out[1]
+    refunds = defaultdict(lambda: defaultdict(lambda: ZERO))
+    corrections = defaultdict(lambda: defaultdict(lambda: ZERO))
+    sub = _refunds_select(cs, start, end).subquery()
+    stmt = (select(sub.c.company_id, sub.c.contract_id, sub.c.category_id, sub.c.correction, func.sum(sub.c.total))
+            .group_by(sub.c.company_id, sub.c.contract_id, sub.c.category_id, sub.c.correction))
+    for company, contract, category, correction, total in session.execute(stmt.execution_options(**_U)):
+        (corrections if correction else refunds)[(company, contract)][category] += total
+    return sales, refunds, corrections
 
 
 def compute_statements(session, year: int, month: int, company_ids=None) -> list[Statement]:
@@ -243,8 +239,7 @@ def _claim(session, statement_ids: list[int], start: date, end: date) -> None:
     """Record the refunds the statements ``statement_ids`` counted, in one INSERT ... SELECT
     (each refund goes to the statement of its store's franchisee for the month)."""
     cs = _contract_stores(_contracts(start, end))
-    both = union_all(*(select(s.c.company_id, s.c.refund_id) for s in (
-        _refunds_select(cs, start, end, False).subquery(), _refunds_select(cs, start, end, True).subquery()))).subquery()
+    both = _refunds_select(cs, start, end).subquery()
     session.execute(insert(StatementRefund).from_select(
         ["refund_id", "statement_id"],
         select(both.c.refund_id, Statement.id).join(Statement, Statement.company_id == both.c.company_id)
