@@ -343,6 +343,7 @@ class StatementLine(IdPk, Base):
 
     __scope_parent__ = "statement_id"
     __scope_derived__ = ("counterparty_id",)  # the other side of a clearing, from the clearing hooks
+    __audit__ = False  # computed with its statement (whose computation and states are audited)
 
 
 class StatementRefund(Base):

@@ -104,11 +104,9 @@ def _refunds_select(cs, start: date, end: date):
                    _unclaimed(refund.c.id)))
 
 
-def _figures(session, start: date, end: date, company_ids=None) -> tuple[dict, dict, dict]:
-    """``(sales, refunds, corrections)``, each ``{(company, contract): {category: amount}}``:
-    two grouped SELECTs (the sales; the refunds of this month's and of posted months' sales)."""
-    chosen = _contracts(start, end, company_ids)
-    cs = _contract_stores(chosen)
+def _sales(session, start: date, end: date, company_ids=None) -> dict:
+    """``{(company, contract): {category: net of the month's sale lines}}``: one grouped SELECT."""
+    cs = _contract_stores(_contracts(start, end, company_ids))
     sales = defaultdict(lambda: defaultdict(lambda: ZERO))
     stmt = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, func.sum(SaleLine.total))
             .select_from(SaleLine)
@@ -119,14 +117,28 @@ def _figures(session, start: date, end: date, company_ids=None) -> tuple[dict, d
             .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id))
     for company, contract, category, total in session.execute(stmt.execution_options(**_U)):
         sales[(company, contract)][category] += total
+    return sales
+
+
+def _claimed_refunds(session, statement_ids: list[int], start: date) -> tuple[dict, dict]:
+    """``(refunds, corrections)``, each ``{company: {category: amount}}``, of the refunds the
+    statements ``statement_ids`` claimed: one grouped SELECT over the claims."""
+    origin = Sale.__table__.alias("origin")
     refunds = defaultdict(lambda: defaultdict(lambda: ZERO))
     corrections = defaultdict(lambda: defaultdict(lambda: ZERO))
-    sub = _refunds_select(cs, start, end).subquery()
-    stmt = (select(sub.c.company_id, sub.c.contract_id, sub.c.category_id, sub.c.correction, func.sum(sub.c.total))
-            .group_by(sub.c.company_id, sub.c.contract_id, sub.c.category_id, sub.c.correction))
-    for company, contract, category, correction, total in session.execute(stmt.execution_options(**_U)):
-        (corrections if correction else refunds)[(company, contract)][category] += total
-    return sales, refunds, corrections
+    late = case((origin.c.business_date < start, 1), else_=0)
+    stmt = (select(Statement.company_id, Product.category_id, late, func.sum(SaleLine.total))
+            .select_from(StatementRefund)
+            .join(Statement, Statement.id == StatementRefund.statement_id)
+            .join(Sale, Sale.id == StatementRefund.refund_id)
+            .join(origin, origin.c.id == Sale.origin_id)
+            .join(SaleLine, SaleLine.sale_id == Sale.id)
+            .join(Product, Product.id == SaleLine.product_id)
+            .where(StatementRefund.statement_id.in_(statement_ids))
+            .group_by(Statement.company_id, Product.category_id, late))
+    for company, category, correction, total in session.execute(stmt.execution_options(**_U)):
+        (corrections if correction else refunds)[company][category] += total
+    return refunds, corrections
 
 
 def compute_statements(session, year: int, month: int, company_ids=None) -> list[Statement]:
@@ -134,20 +146,21 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     every franchisee with a contract covering it (or only ``company_ids``). Reviewed and
     posted statements are left as they are. Returns the statements written.
 
-    Set-based: the drafts' refund claims are released in one DELETE, the month's figures
-    read in three grouped SELECTs, contracts and rates in one each, and the new claims
-    written in one INSERT ... SELECT; only the statements and their lines are ORM rows."""
+    Set-based: the drafts' lines and refund claims are deleted in one statement each; the
+    month's sales are read in one grouped SELECT; the statements' rows are written, then
+    their refund claims in one INSERT ... SELECT and the claimed refunds read back grouped;
+    the lines go in with one executemany. Contracts and rates are read once."""
     start, end = month_of(year, month)
+    only = None if company_ids is None else set(company_ids)
     existing = {st.company_id: st for st in session.execute(
         select(Statement).where(Statement.period == start).execution_options(**_U)).scalars()
-        if company_ids is None or st.company_id in set(company_ids)}
+        if only is None or st.company_id in only}
     drafts = [st.id for st in existing.values() if st.state == "draft"]
-    if drafts:  # a draft's refunds are counted again below
+    if drafts:  # a draft's refunds are claimed, and its lines written, again below
         session.execute(delete(StatementRefund).where(StatementRefund.statement_id.in_(drafts)))
-    sales, refunds, corrections = _figures(session, start, end, company_ids)
-    keys = set(sales) | set(refunds) | set(corrections)
+        session.execute(delete(StatementLine).where(StatementLine.statement_id.in_(drafts)))
     chosen = session.execute(select(_contracts(start, end, company_ids)).execution_options(**_U)).all()
-    keys |= {(company, contract) for contract, company in chosen}
+    keys = sorted((company, contract) for contract, company in chosen)
     contract_ids = sorted({contract for _company, contract in keys})
     contracts = {c.id: c for c in session.execute(select(Contract).where(Contract.id.in_(contract_ids))
                                                   .execution_options(**_U)).scalars()}
@@ -155,26 +168,36 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     for r in session.execute(select(ContractRate).where(ContractRate.contract_id.in_(contract_ids))
                              .execution_options(**_U)).scalars():
         rates[r.contract_id][r.category_id] = r.rate
-    clearing = _clearing(session, year, month)
+    sales = _sales(session, start, end, company_ids)
     written = []
-    for company_id, contract_id in sorted(keys):
+    for company_id, contract_id in keys:
         st = existing.get(company_id)
         if st is not None and st.state != "draft":
             continue
         if st is None:
             st = Statement(company_id=company_id, period=start, period_end=end, state="draft")
             session.add(st)
-        else:
-            st.lines.clear()
         st.contract_id = contract_id
-        _fill(st, contracts[contract_id], rates[contract_id], sales.get((company_id, contract_id), {}),
-              refunds.get((company_id, contract_id), {}), corrections.get((company_id, contract_id), {}),
-              clearing.get(company_id, {}))
-        st.computed_at = utcnow()
         written.append(st)
+    if not written:
+        return []
     session.flush()
-    if written:
-        _claim(session, [st.id for st in written], start, end)
+    _claim(session, [st.id for st in written], start, end)
+    refunds, corrections = _claimed_refunds(session, [st.id for st in written], start)
+    clearing = _clearing(session, year, month)
+    rows = []
+    for st in written:
+        key = (st.company_id, st.contract_id)
+        lines = _fill(st, contracts[st.contract_id], rates[st.contract_id], sales.get(key, {}),
+                      refunds.get(st.company_id, {}), corrections.get(st.company_id, {}),
+                      clearing.get(st.company_id, {}))
+        rows += [{**line, "statement_id": st.id} for line in lines]
+        st.computed_at = utcnow()
+    if rows:
+        session.execute(insert(StatementLine.__table__), rows)  # Core executemany: one statement
+    session.flush()
+    for st in written:
+        session.expire(st, ["lines"])
     return written
 
 
@@ -197,8 +220,15 @@ def _clearing(session, year: int, month: int) -> dict:
     return out
 
 
+def _line(kind, amount, base=ZERO, rate=None, category_id=None, counterparty_id=None, note=None) -> dict:
+    return {"kind": kind, "amount": amount, "base": base, "rate": rate, "category_id": category_id,
+            "counterparty_id": counterparty_id, "note": note}
+
+
 def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: dict, corrections: dict,
-          clearing: dict | None = None) -> None:
+          clearing: dict | None = None) -> list[dict]:
+    """Set ``st``'s net sales and total; return its lines (dicts for one bulk INSERT)."""
+    lines = []
     net_by_cat = {c: money(sales.get(c, ZERO) + refunds.get(c, ZERO)) for c in set(sales) | set(refunds)}
     royalty = ZERO
     for category in sorted(net_by_cat, key=lambda c: (c is None, c or 0)):
@@ -206,33 +236,30 @@ def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: 
         rate = rates.get(category, contract.royalty_rate)
         amount = money(base * rate)
         royalty += amount
-        st.lines.append(StatementLine(kind="royalty", category_id=category, base=base, rate=rate, amount=amount))
+        lines.append(_line("royalty", amount, base, rate, category))
     net = money(sum(net_by_cat.values(), ZERO))
     st.net_sales = net
     if contract.marketing_rate:
-        st.lines.append(StatementLine(kind="marketing", base=net, rate=contract.marketing_rate,
-                                      amount=money(net * contract.marketing_rate)))
+        lines.append(_line("marketing", money(net * contract.marketing_rate), net, contract.marketing_rate))
     if royalty < contract.minimum_royalty:
-        st.lines.append(StatementLine(kind="minimum", base=royalty, amount=money(contract.minimum_royalty - royalty),
-                                      note=str(_l("Minimum monthly royalty %(amount)s",
-                                                  amount=money(contract.minimum_royalty)))))
+        lines.append(_line("minimum", money(contract.minimum_royalty - royalty), royalty,
+                           note=str(_l("Minimum monthly royalty %(amount)s", amount=money(contract.minimum_royalty)))))
     late = ZERO
     for category in sorted(corrections, key=lambda c: (c is None, c or 0)):
         base = money(corrections[category])
         rate = rates.get(category, contract.royalty_rate)
         late += base
-        st.lines.append(StatementLine(kind="correction", category_id=category, base=base, rate=rate,
-                                      amount=money(base * rate),
-                                      note=str(_l("Refunds of sales of earlier, posted months"))))
+        lines.append(_line("correction", money(base * rate), base, rate, category,
+                           note=str(_l("Refunds of sales of earlier, posted months"))))
     if late and contract.marketing_rate:
-        st.lines.append(StatementLine(kind="correction", base=late, rate=contract.marketing_rate,
-                                      amount=money(late * contract.marketing_rate),
-                                      note=str(_l("Marketing fund on refunds of earlier, posted months"))))
+        lines.append(_line("correction", money(late * contract.marketing_rate), late, contract.marketing_rate,
+                           note=str(_l("Marketing fund on refunds of earlier, posted months"))))
     for (counterparty, label), amount in sorted((clearing or {}).items(), key=lambda kv: (kv[0][0], kv[0][1])):
         if amount:
-            st.lines.append(StatementLine(kind="clearing", counterparty_id=counterparty, base=amount,
-                                          amount=money(amount), note=label[:255] or None))
-    st.total = money(sum((line.amount for line in st.lines), ZERO))
+            lines.append(_line("clearing", money(amount), amount, counterparty_id=counterparty,
+                               note=label[:255] or None))
+    st.total = money(sum((line["amount"] for line in lines), ZERO))
+    return lines
 
 
 def _claim(session, statement_ids: list[int], start: date, end: date) -> None:
