@@ -11,6 +11,8 @@ from flask import Flask, request, session as http_session
 import core.audit  # noqa: F401 - installs the audit listeners
 from core.i18n import LOCALES, locale_from_accept
 
+STATIC = Path(__file__).resolve().parent / "static"
+
 
 def select_locale():
     """?lang= (remembered in the session), then the user's preference, then Accept-Language."""
@@ -76,7 +78,8 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
     if runtime is None:
         runtime = Runtime.from_config(config or load_config())
     cfg = runtime.config
-    app = Flask("banyan", template_folder=None)
+    # the kernel's own stylesheets and scripts (core/static), at /static/...
+    app = Flask("banyan", template_folder=None, static_folder=str(STATIC), static_url_path="/static")
     app.extensions["banyan"] = runtime
     sec = cfg["security"]
     app.config.update(

@@ -364,3 +364,39 @@ class Importer:
         missing = [u for u in self.unique if u not in names]
         if missing:
             raise ValueError(f"Importer({self.name!r}): unique names unknown columns {missing}")
+
+
+#: the value types a segment field may have (``SegmentField.type``)
+SEGMENT_TYPES = ("number", "money", "date", "text", "choice", "bool")
+
+
+@dataclass(frozen=True)
+class SegmentParam:
+    """A whole-number parameter of a segment field, such as the ``days`` of "spend in the last
+    N days": ``name`` is the key in a rule's ``params``; ``minimum``/``maximum`` bound it."""
+
+    name: str
+    label: Any
+    default: int
+    minimum: int = 1
+    maximum: int = 3660
+
+
+@dataclass(frozen=True)
+class SegmentField:
+    """A customer attribute that segment rules can test (``segment_fields``).
+
+    ``code`` is ``<addon>.<name>`` (the kernel's start with ``core.``); ``type`` is one of
+    :data:`SEGMENT_TYPES`. ``expression(params)`` returns a SQL column expression over
+    ``core_customer`` (a column of ``core.models.Customer`` or a scalar subquery correlated to
+    ``Customer.id``); ``params`` maps each :class:`SegmentParam` name to an ``int``. It must
+    never load rows into Python. ``choices(session)`` lists ``[(value, label)]`` for a
+    ``choice`` field. ``addon`` is filled in by the registry."""
+
+    code: str
+    label: Any
+    type: str
+    expression: Callable[[dict], Any]
+    params: tuple = ()
+    choices: Callable[[Any], list] | None = None
+    addon: str = ""

@@ -289,6 +289,18 @@ def customer_summary(session, customer, user) -> Iterable[Any]:
 
 
 @hookspec
+def segment_fields() -> Iterable[Any]:
+    """Return ``core.contrib.SegmentField`` objects: customer attributes that marketing
+    segments can filter on, each with its SQL expression over the customer and its type.
+
+    Collected by ``core.segments.fields``; rules are compiled to one SQL ``WHERE`` by
+    ``core.segments.compile_rules``. Implemented by: the kernel (home store, birthday month,
+    last purchase, spend and visits in a period), membership (tier, stored value), loyalty
+    (points balance, points expiring within N days).
+    """
+
+
+@hookspec
 def ticket_preview(session, ticket) -> Iterable[Any]:
     """Return ``core.contrib.SummaryPanel`` objects shown beside a ticket being rung up
     (the till's live preview): what this ticket will bring the customer, such as the points

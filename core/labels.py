@@ -348,7 +348,20 @@ def field_label(model, attr: str) -> Any:
         label = FIELD_LABELS.get(partner)
     if label is None and attr.endswith("_id"):
         label = FIELD_LABELS.get(attr[:-3])
+    if label is None:
+        label = _referenced_table_name(model, attr)
     return label
+
+
+def _referenced_table_name(model, attr: str) -> Any:
+    """For a foreign-key column with no label of its own: the human name of the table it
+    references (``work_order_id`` -> "Work order"), when that table declares one."""
+    table = getattr(model, "__table__", model if hasattr(model, "c") else None)
+    column = table.c.get(attr) if table is not None and hasattr(table, "c") else None
+    fks = list(column.foreign_keys) if column is not None else []
+    if len(fks) != 1:
+        return None
+    return _TABLES.get(fks[0].column.table.name)
 
 
 def codes_of(model, attr: str) -> Choices | None:
@@ -410,7 +423,7 @@ describe("core_customer", name=_l("Customer"),
          codes={"kind": CUSTOMER_KIND, "gender": GENDER, "language": LANGUAGE})
 describe("core_customer_contact", name=_l("Customer contact"))
 describe("core_product_category", name=_l("Product category"))
-describe("core_product", name=_l("Product"))
+describe("core_product", name=_l("Product"), labels={"name_initials": _l("Pinyin initials")})
 describe("core_price_list", name=_l("Price list"), codes={"kind": PRICE_LIST_KIND})
 describe("core_price_list_item", name=_l("Price"))
 describe("core_employee", name=_l("Employee"), codes={"role": EMPLOYEE_ROLE})

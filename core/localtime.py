@@ -86,12 +86,26 @@ def to_local(value: datetime | None) -> datetime | None:
     return value.astimezone(chain_tz()).replace(tzinfo=None)
 
 
+#: the years a typed time may have (the API's ``Instant`` and every back-office date): outside
+#: them the zone's offset may not even be computable (``0001-01-01`` in UTC+8 is before year 1)
+YEARS = (1900, 9000)
+
+
+class OutOfRange(ValueError):
+    """A typed time outside :data:`YEARS`; a ``ValueError``, so a form field or a parser
+    that refuses unreadable dates refuses it the same way."""
+
+
 def to_utc(value: datetime | None) -> datetime | None:
     """Naive local wall-clock time (an aware value keeps its own offset) -> naive UTC, as stored.
     A wall-clock time that a daylight-saving change skips or repeats takes the first reading
-    (``fold=0``)."""
+    (``fold=0``). Raises :class:`OutOfRange` for a year outside :data:`YEARS`."""
     if value is None:
         return None
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        from core.i18n import gettext
+
+        raise OutOfRange(gettext("Out of range."))
     if value.tzinfo is None:
         value = value.replace(tzinfo=chain_tz())
     return value.astimezone(timezone.utc).replace(tzinfo=None)

@@ -385,6 +385,12 @@ def _connect(cfg: dict) -> smtplib.SMTP:
     return smtp
 
 
+def connect_smtp(cfg: dict) -> smtplib.SMTP:
+    """An SMTP connection with the ``[mail]`` settings ``cfg`` (:func:`mail_settings`):
+    STARTTLS and login when configured. For addons that send mail of their own (campaigns)."""
+    return _connect(cfg)
+
+
 def build_message(cfg: dict, msg) -> EmailMessage:
     """The RFC 5322 message of outbox row ``msg`` (UTF-8 text, subject encoded as needed)."""
     em = EmailMessage()

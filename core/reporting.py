@@ -153,27 +153,33 @@ def _cell(value):
 
 
 def table_csv(columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> bytes:
-    """The table as CSV bytes, UTF-8 with a byte-order mark (Excel then reads Chinese text)."""
+    """The table as CSV bytes, UTF-8 with a byte-order mark (Excel then reads Chinese text);
+    a text Excel would run as a formula is written as text (``core.spreadsheet``)."""
     import csv
+
+    from core.spreadsheet import csv_cell
 
     out = io.StringIO()
     out.write(CSV_BOM)
     w = csv.writer(out)
     w.writerow([str(c) for c in columns])
     for row in rows:
-        w.writerow(["" if v is None else _cell(v) for v in row])
+        w.writerow(["" if v is None else csv_cell(_cell(v)) for v in row])
     return out.getvalue().encode("utf-8")
 
 
 def table_xlsx(columns: Sequence[Any], rows: Iterable[Sequence[Any]], sheet: str = "report") -> bytes:
-    """The table as an XLSX workbook (one sheet; numbers stay numbers)."""
+    """The table as an XLSX workbook (one sheet; numbers stay numbers; a text that looks
+    like a formula is a string cell, ``core.spreadsheet``)."""
     from openpyxl import Workbook
+
+    from core.spreadsheet import xlsx_row
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet((str(sheet) or "report")[:31])
     ws.append([str(c) for c in columns])
     for row in rows:
-        ws.append([_cell(v) for v in row])
+        ws.append(xlsx_row(ws, [_cell(v) for v in row]))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -785,6 +785,36 @@ def test_hook_customer_summary(rt, session, make, register_plugin):
     assert len(empty[0].fields) == 1  # "none"
 
 
+def test_hook_segment_fields(rt, session, make, register_plugin):
+    from core import segments
+    from core.contrib import SegmentField
+
+    a, b = make.customer(), make.customer()
+    a.note = "vip"
+    session.flush()
+
+    class Notes:
+        @hookimpl
+        def segment_fields(self):
+            return [SegmentField("hooktest.note", "Note", "text", lambda params: Customer.note)]
+
+    register_plugin(Notes(), name="hooktest")
+    known = segments.fields(rt.registry)
+    assert known["hooktest.note"].addon == "hooktest" and "core.spend" in known
+    stmt = segments.audience(session, {"op": "and", "rules": [
+        {"field": "hooktest.note", "operator": "eq", "value": "vip"}]})
+    assert session.execute(stmt).scalars().all() == [a.id]
+
+    class Stray:
+        @hookimpl
+        def segment_fields(self):
+            return [SegmentField("other.note", "Note", "text", lambda params: Customer.note)]
+
+    register_plugin(Stray(), name="hookstray")
+    with pytest.raises(AddonError, match="must start with"):
+        segments.fields(rt.registry)
+
+
 def test_hook_ticket_preview(rt, session, make, register_plugin):
     from core.services.till import till_preview
 

@@ -290,3 +290,111 @@ def test_phone_and_email_shortcuts_give_the_full_rules_results():
         for domain in ("Example.COM", "localhost", "a.test", "中国.cn", "-a.com", "a..com", "[1.2.3.4]", "qq.com"):
             t = f"{local}@{domain}"
             assert ours(normalize_email, t) == full_email(t), t
+
+
+def _raw_store_importer(register_plugin):
+    """An importer that takes a home store's id as written, without looking it up through
+    the user's scope (as a careless addon might): only the write check stands between it
+    and another store."""
+    from core.contrib import Importer, ImportColumn
+    from core.hookspecs import hookimpl
+    from core.imports import insert_rows
+    from core.mixins import utcnow
+
+    def parse(ctx, v):
+        return {"kind": "person", "name": v["name"], "home_store_id": v["home_store"], "active": True,
+                "consent_email": False, "consent_sms": False, "consent_wechat": False}
+
+    def load(ctx, rows):
+        for _n, v in rows:
+            v["created_at"] = v["updated_at"] = utcnow()
+        _ids, refused = insert_rows(ctx, Customer.__table__, rows)
+        return refused
+
+    class Plugin:
+        @hookimpl
+        def register_importers(self):
+            return [Importer("raw_customers", "Raw customers", (
+                ImportColumn("name", "Name", required=True), ImportColumn("home_store", "Home store", type="int")),
+                "core.customer.write", parse, load_batch=load)]
+
+    register_plugin(Plugin())
+
+
+def test_batched_rows_for_another_store_are_refused_by_the_write_check(rt, make, session, register_plugin):
+    """A store-limited user's batch insert (COPY on PostgreSQL) goes through the flush's write
+    check (core.security.scope.check_rows): a row for another store is a row-level error on
+    its column, and nothing of an all-or-nothing run is written."""
+    from core.db import transaction
+    from core.imports import create, execute
+
+    _raw_store_importer(register_plugin)
+    mine, theirs = make.store(), make.store()
+    manager = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=mine.id)
+    data = csv_bytes([["name", "home_store"], ["Mine", mine.id], ["Theirs", theirs.id], ["Mine too", mine.id]])
+    before = customers(session)
+    runs = {}
+    for mode in ("all_or_nothing", "valid_only"):
+        with transaction(session):
+            rec = create(session, "raw_customers", "r.csv", data, manager, mode)
+        execute(rt, rec.id)
+        session.expire_all()
+        runs[mode] = session.get(ImportRun, rec.id)
+    failed, partial = runs["all_or_nothing"], runs["valid_only"]
+    outside = "Outside the stores you may work for."
+    assert failed.state == "failed" and failed.written_rows == 0, failed.errors
+    assert failed.errors == [{"row": 3, "column": "home_store", "message": outside}]
+    assert partial.state == "done" and partial.written_rows == 2 and partial.errors == failed.errors
+    assert customers(session) == before + 2
+    names = session.execute(select(Customer.name, Customer.home_store_id).where(
+        Customer.name.in_(("Mine", "Theirs", "Mine too")))).all()
+    assert sorted(names) == [("Mine", mine.id), ("Mine too", mine.id)]
+
+
+def test_bulk_insert_and_check_rows_apply_the_flush_rules(rt, make, session):
+    """``bulk_insert`` refuses the whole batch when a row breaks the write check; the rules
+    are the flush's: another store, an empty store column, chain-wide rows."""
+    from core.errors import BusinessError
+    from core.imports import bulk_insert
+    from core.mixins import utcnow
+    from core.security.scope import CHAIN_REFUSED, check_rows, scope_session
+
+    one, other = make.store(), make.store()
+    now = utcnow()
+
+    def row(name, store):
+        return {"kind": "person", "name": name, "home_store_id": store, "active": True, "consent_email": False,
+                "consent_sms": False, "consent_wechat": False, "created_at": now, "updated_at": now}
+
+    with rt.session() as s:
+        assert check_rows(s, Customer, [row("x", other.id)]) == {}  # not scoped: CLI, jobs
+        mgr = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=one.id)
+        scope_session(s, mgr)
+        before = customers(s)
+        with pytest.raises(BusinessError) as err:
+            bulk_insert(s, Customer.__table__, [row("ok", one.id), row("no", other.id)])
+        assert err.value.rows == {1: {"home_store_id": ["Outside the stores you may work for."]}}
+        assert customers(s) == before
+        assert check_rows(s, Customer.__table__, [row("ok", one.id), row("none", None)]) == {
+            1: {"home_store_id": ["Required: you may only work for some stores."]}}
+        # chain-wide rows (every product) need core.chain.write, as at a flush
+        product = {"sku": "P-1", "name": "P", "unit": "pcs", "cost": 0, "active": True}
+        assert check_rows(s, Product, [product]) == {0: {"_": [str(CHAIN_REFUSED)]}}
+        assert len(bulk_insert(s, Customer.__table__, [row("fine", one.id)])) == 1
+        s.rollback()
+
+
+def test_duplicate_lookup_takes_any_values(make, session):
+    """The per-chunk duplicate lookup (one statement for several columns) finds texts sent
+    as one string, and values that cannot be (a line break in a text, numbers)."""
+    from core.imports import ImportContext
+    from core.imports.kernel import IMPORTERS, _existing
+
+    odd, plain = make.customer(name="two\nlines"), make.customer(name="plain")
+    ctx = ImportContext(session=session, user=None, importer=IMPORTERS[0])
+    found = _existing(ctx, {Customer.name: ["two\nlines", "plain", "nobody", None],
+                            Customer.id: [odd.id, -1], Customer.email: [None]})
+    assert found == {Customer.name: {"two\nlines", "plain"}, Customer.id: {odd.id}, Customer.email: set()}
+    found = _existing(ctx, {Customer.name: ["plain", "nobody"], Customer.phone: ["+8613800000000"]})
+    assert found == {Customer.name: {"plain"}, Customer.phone: set()}
+    assert plain.id

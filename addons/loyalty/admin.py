@@ -5,6 +5,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from sqlalchemy import select
 
+from core.admin.args import record_id
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
@@ -100,7 +101,7 @@ class MemberPointsView(BanyanView):
         from core.web import db_session, has_perm
 
         s = db_session()
-        cid = request.values.get("customer_id", type=int)
+        cid = request.values.get("customer_id", type=record_id)
         customer = s.execute(select(Customer).where(Customer.id == cid)).scalar() if cid else None
         if request.method == "POST" and customer is not None:
             if not has_perm("loyalty.points.adjust"):
@@ -110,7 +111,7 @@ class MemberPointsView(BanyanView):
                     # the typed text as it is: services.adjust checks it (core.validation.points_input)
                     services.adjust(s, customer.id, request.form.get("points", ""),
                                     note=request.form.get("note", "").strip(),
-                                    store_id=request.form.get("store_id", type=int))
+                                    store_id=request.form.get("store_id", type=record_id))
                 flash(gettext("Points adjusted."), "success")
                 return redirect(url_for(".index", customer_id=customer.id))
             except BusinessError as exc:

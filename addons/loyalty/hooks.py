@@ -175,3 +175,31 @@ def franchise_clearing(session, date_from, date_to):
     points' value, per pair (franchise nets it in the monthly statements)."""
     return [{"owed_by": r["owed_by"], "owed_to": r["owed_to"], "amount": r["value"], "label": _l("Points")}
             for r in services.clearing(session, date_from, date_to) if r["value"]]
+
+
+@hookimpl
+def segment_fields():
+    """Points balance and points expiring within N days, for marketing segments."""
+    from datetime import timedelta
+
+    from core.contrib import SegmentField, SegmentParam
+    from core.mixins import utcnow
+    from core.models import Customer
+
+    from .models import LoyaltyLot
+
+    def points(params):
+        return (select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
+                .where(LoyaltyEntry.customer_id == Customer.id)
+                .correlate_except(LoyaltyEntry).scalar_subquery())
+
+    def expiring(params):
+        now = utcnow()
+        return (select(func.coalesce(func.sum(LoyaltyLot.remaining), 0))
+                .where(LoyaltyLot.customer_id == Customer.id, LoyaltyLot.remaining > 0,
+                       LoyaltyLot.expires_at > now, LoyaltyLot.expires_at <= now + timedelta(days=params["days"]))
+                .correlate_except(LoyaltyLot).scalar_subquery())
+
+    return [SegmentField("loyalty.points", _l("Points balance"), "number", points),
+            SegmentField("loyalty.points_expiring", _l("Points expiring within N days"), "number", expiring,
+                         params=(SegmentParam("days", _l("Days"), 30),))]

@@ -9,6 +9,7 @@ from flask_admin.actions import action
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
+from core.admin.args import record_id
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
@@ -200,7 +201,7 @@ class MemberPage(BanyanView):
     permission = "membership.member.read"
 
     def _customer(self, s):
-        cid = request.values.get("customer_id", type=int)
+        cid = request.values.get("customer_id", type=record_id)
         if not cid:
             return None
         # record scope: the customer must be visible to this user
@@ -305,7 +306,7 @@ class MemberPage(BanyanView):
         if op in IRREVERSIBLE and f.get("confirm") != "1":
             # nothing is done before the user has read what will happen and confirmed
             return self._confirm(s, customer, op, f)
-        store_id = f.get("store_id", type=int)
+        store_id = f.get("store_id", type=record_id)
         if store_id is not None and s.execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
             flash(gettext("No such store."), "error")
             return redirect(url_for(".index", customer_id=customer.id))

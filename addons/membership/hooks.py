@@ -265,3 +265,30 @@ def franchise_clearing(session, date_from, date_to):
 
     return [{"owed_by": a, "owed_to": b, "amount": amount, "label": _l("Stored value")}
             for a, b, amount in svc.clearing_between(session, date_from, date_to)]
+
+
+@hookimpl
+def segment_fields():
+    """Tier (a choice of the tiers) and stored-value balance, for marketing segments."""
+    from sqlalchemy import func, select
+
+    from core.contrib import SegmentField
+    from core.models import Customer
+
+    from .models import Member, StoredValueEntry, Tier
+
+    def tier(params):
+        return (select(Tier.code).join(Member, Member.tier_id == Tier.id)
+                .where(Member.customer_id == Customer.id, Member.status == "active")
+                .correlate_except(Member, Tier).scalar_subquery())
+
+    def tiers(session):
+        return [(c, n) for c, n in session.execute(select(Tier.code, Tier.name).order_by(Tier.rank))]
+
+    def stored_value(params):
+        return (select(func.coalesce(func.sum(StoredValueEntry.amount), 0))
+                .where(StoredValueEntry.member_id == Customer.id)
+                .correlate_except(StoredValueEntry).scalar_subquery())
+
+    return [SegmentField("membership.tier", _l("Tier"), "choice", tier, choices=tiers),
+            SegmentField("membership.stored_value", _l("Stored value balance"), "money", stored_value)]

@@ -324,7 +324,11 @@ describe(TierChange, name=_l("Tier change"), codes={"reason": TIER_CHANGE_REASON
          labels={"from_tier": _l("From tier"), "to_tier": _l("To tier")})
 describe(TierEntry, name=_l("Tier ledger entry"), codes={"kind": TIER_ENTRY_KIND},
          labels={"buyer_id": _l("Buyer"), "spend": _l("Spend"), "visits": _l("Visits")})
-describe(StoredValueEntry, name=_l("Stored-value entry"), codes={"kind": SV_KIND, "source": SV_SOURCE}, labels={
+#: how a top-up was paid at the till (recorded on the top-up line)
+SV_TENDER = Choices("membership.stored_value.tender", [("cash", _l("Cash")), ("card", _l("Bank card"))])
+describe(StoredValueEntry, name=_l("Stored-value entry"),
+         codes={"kind": SV_KIND, "source": SV_SOURCE, "tender": SV_TENDER}, labels={
+    "tender": _l("Paid by"),
     "bonus_amount": _l("of which bonus"), "issuer_store_id": _l("Sold by store"), "at_store_id": _l("At store"),
     "issuer_company_id": _l("Sold by company"), "payment_id": _l("Payment"), "reverses_id": _l("Reverses")})
 describe(ClearingEntry, name=_l("Stored-value clearing entry"), labels={

@@ -6,7 +6,9 @@ form relation to :data:`SEARCHED` models that the view did not configure itself.
 reads through the request's *scoped* session (``core.admin.base.RequestSession``): the
 choices offered while typing and the record a posted id resolves to are only the user's own
 (another store's customer is never offered, and posting its id is refused on the field by
-``core.admin.base.check_posted_fields``).
+``core.admin.base.check_posted_fields``). What is typed is matched literally (``%`` and ``_``
+are not wildcards); a bad ``offset``, ``limit`` or id is brought into range or refused, never
+sent to the database as it is (``core.admin.args``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 #: what the select searches in, per model (the label shown is the record's ``str``)
 SEARCHED = {"Customer": ("name", "phone", "email"), "Product": ("sku", "barcode", "name")}
 PAGE = 20
+#: the most a lookup answers at once, whatever ``limit`` the request asks
+MAX_LIMIT = 50
 
 
 class ScopedAjaxLoader(QueryAjaxModelLoader):
@@ -30,11 +34,35 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return q
 
     def get_one(self, pk):
+        from core.admin.args import record_id
         from core.web import db_session
 
+        try:
+            pk = record_id(pk)
+        except (TypeError, ValueError):
+            return None  # not an id at all: "not among the records you may use"
         s = db_session()
         with s.no_autoflush:
             return s.get(self.model, pk)
+
+    def get_list(self, term, offset=0, limit=PAGE):
+        """The records whose searched fields contain ``term`` literally (``%`` and ``_``
+        are not wildcards, control characters are dropped), ``limit`` (at most
+        :data:`MAX_LIMIT`) from ``offset`` (never negative)."""
+        from sqlalchemy import String, cast, or_
+
+        from core.admin.args import MAX_OFFSET, clamp, escape_like, search_text
+
+        pattern = f"%{escape_like(search_text(term or ''))}%"
+        query = self.get_query().filter(or_(*(cast(f, String).ilike(pattern, escape="\\")
+                                              for f in self._cached_fields)))
+        if self.filters:  # Flask-Admin's ``filters`` option: SQL conditions set by the view itself
+            from sqlalchemy import and_, text
+
+            query = query.filter(and_(*(text(f"{self.model.__tablename__.lower()}.{v}") for v in self.filters)))
+        if self.order_by:
+            query = query.order_by(self.order_by)
+        return query.offset(clamp(offset, 0, MAX_OFFSET, 0)).limit(clamp(limit, 1, MAX_LIMIT, PAGE)).all()
 
 
 def default_ajax_refs(model, configured: dict | None, excluded=()) -> dict:

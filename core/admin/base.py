@@ -10,7 +10,8 @@
 - refuses a posted relation choice that is not among the field's (scoped) choices, on the
   field, instead of saving it as empty; the record scope's write check
   (``core.security.scope``) refuses the rest, and its errors land on the same fields;
-- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl);
+- exports any list to CSV (UTF-8 with a byte-order mark, for Excel) and XLSX (openpyxl),
+  a text Excel would run as a formula written as text (``core.spreadsheet``);
 - never counts the whole table on each page when ``simple_list_pager`` is on (big tables),
   and sorts on the primary key by default;
 - saves in one transaction and shows ``BusinessError`` messages on the form's fields;
@@ -23,7 +24,10 @@
 - shows values for people (:meth:`BanyanModelView.display_value`): a coded value by its label,
   money with its currency, quantities and rates without trailing zeros, yes/no for booleans
   in exports, and a foreign key to a store, company, region, warehouse, employee, user or
-  category by the record's name (``code name`` for a store) instead of its id.
+  category by the record's name (``code name`` for a store) instead of its id;
+- lists through ``banyan/list.html``: below 768 px wide each row is a card with the view's key
+  fields (``column_card``, :meth:`BanyanModelView.card_columns`), styled by
+  ``core/static/banyan/responsive.css``.
 
 ``BanyanView`` is the base of custom pages, with the same ``permission`` rule.
 """
@@ -51,6 +55,7 @@ from core.fields import rule_of
 from core.i18n import format_money, gettext, lazy_gettext as _l
 from core.labels import HookChoices, codes_of, field_label, yes_no
 from core.localtime import format_local, to_local, to_utc
+from core.spreadsheet import csv_cell, xlsx_row
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +265,17 @@ class LocalModelConverter(AdminModelConverter):
 
 
 class _LocalFilterMixin:
-    """A datetime list filter whose typed value is local time (converted to UTC to query)."""
+    """A datetime list filter whose typed value is local time (converted to UTC to query);
+    a value outside ``core.localtime.YEARS`` is an invalid filter value (flashed, ignored)."""
+
+    def validate(self, value):
+        if not super().validate(value):
+            return False
+        try:
+            self.clean(value)
+        except ValueError:
+            return False
+        return True
 
     def clean(self, value):
         cleaned = super().clean(value)
@@ -310,6 +325,12 @@ NAMED_TABLES = ("core_store", "core_company", "core_region", "core_warehouse", "
                 "core_product_category", "core_role")
 
 
+#: how many list columns a row's card shows on a phone when the view names none (``column_card``)
+CARD_DEFAULT = 4
+#: the columns that make a card's title when the view names no ``column_card``, by preference
+CARD_TITLES = ("name", "number", "username", "title", "label", "code", "sku")
+
+
 def plain_number(value) -> str:
     """A Decimal without trailing zeros and without an exponent (``2.500`` -> ``2.5``,
     ``3.000`` -> ``3``)."""
@@ -339,6 +360,13 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     #: datetimes are shown, typed and filtered in the chain's local time (stored UTC)
     model_form_converter = LocalModelConverter
     filter_converter = LocalFilterConverter()
+    #: the list: on a narrow screen (below 768 px) each row is a card (``core/static/banyan/
+    #: responsive.css``); a view's own list template should extend this one to keep the cards
+    list_template = "banyan/list.html"
+    #: the key fields a list row's card shows on a phone, by list column name, the card's
+    #: title first (see :meth:`card_columns`); None = a name-like column as the title, then
+    #: the first list columns, less a generated integer id (:data:`CARD_DEFAULT` in all)
+    column_card: tuple[str, ...] | None = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -399,6 +427,26 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
     def _prettify_name(self, name):
         """Column and field names without a label: translated when a catalog has them."""
         return _l(name.replace("_", " ").strip().capitalize())
+
+    def card_columns(self, list_columns) -> tuple[str, ...]:
+        """The list columns a row's card shows on a phone: the card's title, then the other
+        key fields in the list's order. With ``column_card``, the title is its first name the
+        list shows and the key fields are its names the list shows (an unknown name is
+        ignored, so a view may name a column another addon removes). Without, the title is
+        the list's first column among :data:`CARD_TITLES`, and the key fields the first list
+        columns that are not a generated integer primary key, :data:`CARD_DEFAULT` columns
+        in all. ``list_columns`` are the list's ``(name, label)`` pairs."""
+        names = [str(c) for c, _label in list_columns]
+        if self.column_card is not None:
+            wanted = [n for n in map(str, self.column_card) if n in names]
+            title = wanted[0] if wanted else None
+            rest = [n for n in names if n in wanted and n != title]
+        else:
+            generated = {c.key for c in self.model.__mapper__.primary_key if isinstance(c.type, Integer)}
+            names = [n for n in names if n not in generated]
+            title = next((t for t in CARD_TITLES if t in names), None)
+            rest = [n for n in names if n != title][:CARD_DEFAULT - (title is not None)]
+        return tuple(([title] if title else []) + rest)
 
     # --- permissions -----------------------------------------------------------------------
     def can_write(self) -> bool:
@@ -476,8 +524,10 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         from sqlalchemy import Numeric
 
         name = str(name)
-        if name in (formatters or {}) or name in self._coded or "." in name:
+        if name in (formatters or {}) or "." in name:
             return None
+        if name in self._coded:  # Flask-Admin's choices map; an empty code shows as nothing
+            return "" if getattr(model, name, None) in (None, "") else None
         prop = self.model.__mapper__.attrs.get(name)
         column = _single_column(prop) if prop is not None else None
         if column is None:
@@ -542,7 +592,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in data:
-            w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            w.writerow([csv_cell(_cell(self.get_export_value(row, c[0]))) for c in self._export_columns])
         filename = secure_filename(self.get_export_name("csv"))
         return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={filename}"})
@@ -557,7 +607,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         ws = wb.create_sheet(str(self.name)[:31] or "export")
         ws.append([str(c[1]) for c in self._export_columns])
         for row in data:
-            ws.append([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            ws.append(xlsx_row(ws, [_cell(self.get_export_value(row, c[0])) for c in self._export_columns]))
         buf = io.BytesIO()
         wb.save(buf)
         filename = secure_filename(self.get_export_name("xlsx"))
@@ -623,10 +673,61 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         self.after_model_delete(model)
         return True
 
+    # --- ids, pages, searches and filters from the request -----------------------------------
+    def _key(self, raw):
+        """``raw`` (a posted or query-string id) as a value of the model's primary key, or
+        None when it cannot be one (not a number, out of the column's range, a control
+        character): such an id names no record, it is never sent to the database."""
+        from core.admin.args import has_control, record_id
+
+        pk = self.model.__mapper__.primary_key
+        if len(pk) != 1 or raw is None:
+            return None
+        try:
+            if pk[0].type.python_type is int:
+                return record_id(raw)
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+        return None if has_control(str(raw)) else str(raw)
+
+    def get_one(self, id):
+        """The record ``id`` names (through the scoped session), or None: Flask-Admin then
+        says the record does not exist, whether the id is malformed, unknown or another
+        store's."""
+        if len(self.model.__mapper__.primary_key) != 1:
+            return super().get_one(id)
+        key = self._key(id)
+        return self.session.get(self.model, key) if key is not None else None
+
+    def _get_list_extra_args(self):
+        """The list's query string with the page brought into range (a negative or huge
+        ``page`` is the first or an empty page, not a database error) and control
+        characters dropped from the search."""
+        from core.admin.args import MAX_OFFSET, clamp, search_text
+
+        args = super()._get_list_extra_args()
+        size = max(args.page_size or self.page_size or 1, 1)
+        return args.clone(page=clamp(args.page, 0, MAX_OFFSET // size, 0), search=search_text(args.search))
+
+    def _get_list_filter_args(self):
+        """Flask-Admin's filters, without values holding control characters (no stored
+        value holds one, and PostgreSQL refuses them in a query)."""
+        from core.admin.args import has_control
+
+        found = super()._get_list_filter_args()
+        if found is None:
+            return None
+        return [f for f in found if not has_control(f[2]) and not (
+            isinstance(f[2], (list, tuple)) and any(has_control(v) for v in f[2]))]
+
     # --- bulk actions ----------------------------------------------------------------------
     def selected(self, ids):
+        """The records of the posted ``ids`` the user may see (ids that cannot name a record
+        are left out)."""
         pk = self.model.__mapper__.primary_key[0]
-        values = [int(i) if pk.type.python_type is int else i for i in ids]
+        values = [k for k in (self._key(i) for i in ids) if k is not None]
+        if not values:
+            return []
         return self.session.query(self.model).filter(pk.in_(values)).all()
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected records?"))
@@ -655,7 +756,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         w = csv.writer(out)
         w.writerow([str(c[1]) for c in self._export_columns])
         for row in rows:
-            w.writerow([_cell(self.get_export_value(row, c[0])) for c in self._export_columns])
+            w.writerow([csv_cell(_cell(self.get_export_value(row, c[0]))) for c in self._export_columns])
         return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment;filename={self.endpoint}-selected.csv"})
 

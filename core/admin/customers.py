@@ -22,6 +22,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from sqlalchemy import func, select
 
+from core.admin.args import id_or_none, record_id
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 
@@ -138,6 +139,7 @@ class CustomerPageMixin:
         """Side by side: ``rows`` of (label, kept value, [removed values]), and per record its
         number of sales, so the user sees what is kept and what disappears."""
         from core.admin.base import mask
+        from core.labels import codes_of
         from core.localtime import format_local
         from core.models import Sale
 
@@ -150,7 +152,10 @@ class CustomerPageMixin:
                 return ""
             if name == "created_at":
                 return format_local(v, "%Y-%m-%d %H:%M")
-            return mask(v) if hide and name in sensitive else str(v)
+            if hide and name in sensitive:
+                return mask(v)
+            codes = codes_of(type(c), name)  # a coded value (kind) by its label, not its code
+            return str(codes.label(v)) if codes is not None else str(v)
 
         rows = []
         for name, label in COMPARED:
@@ -172,8 +177,8 @@ class CustomerPageMixin:
         transaction."""
         if not _has(MERGE_PERMISSION):
             abort(403)
-        kept_id = request.values.get("kept_id", type=int)
-        removed_ids = [int(x) for x in request.values.getlist("removed_id") if x.isdigit()]
+        kept_id = request.values.get("kept_id", type=record_id)
+        removed_ids = [id_or_none(x) for x in request.values.getlist("removed_id")]
         kept, removed = self._merge_records(kept_id, removed_ids)
         if request.method == "POST" and request.form.get("confirm") == "1":
             if self._merge(kept.id, [r.id for r in removed]):

@@ -22,6 +22,7 @@ from decimal import Decimal
 from flask import request, url_for
 from flask_admin import expose
 
+from core.admin.args import MAX_OFFSET, bounded
 from core.admin.base import BanyanModelView, BanyanView
 from core.charts import Chart, Series, chart_from_widget, render_responsive
 from core.errors import BusinessError
@@ -303,7 +304,7 @@ class FiguresView(BanyanView):
                 continue
             filters[name] = value
             named.append((labels[name], str(obj)))
-        page = max(0, request.args.get("page", default=0, type=int) or 0)
+        page = request.args.get("page", default=0, type=bounded(0, MAX_OFFSET // PAGE))
 
         def link(**overrides):
             args = {k: v for k, v in request.args.items() if k not in ("page", "export")}

@@ -8,12 +8,15 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from sqlalchemy import select
 
+from core.admin.args import bounded
 from core.admin.base import BanyanModelView, BanyanView
 from core.api import AUTHENTICATED
 from core.db import transaction
 from core.i18n import gettext, lazy_gettext as _l
 
 PAGE_SIZE = 50
+#: pages beyond it are empty anyway; a bigger number is the first page, not a database error
+MAX_PAGE = 100_000
 
 
 def record_url(table: str, ident: int) -> str | None:
@@ -62,7 +65,7 @@ class NotificationsView(BanyanView):
         from core.notify import link_path
         from core.web import db_session
 
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = request.args.get("page", 1, type=bounded(1, MAX_PAGE))
         unread_only = request.args.get("unread") == "1"
         stmt = select(Notification).where(Notification.user_id == self._me().id)
         if unread_only:

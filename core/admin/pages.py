@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 
+from core.admin.args import record_id
 from core.admin.base import BanyanView, _deny
 from core.contrib import sort_by_priority
 from core.i18n import lazy_gettext as _l
@@ -62,7 +63,7 @@ class CheckoutView(BanyanView):
 
     @expose("/", methods=["GET", "POST"])
     def index(self):
-        sale_id = request.args.get("sale", type=int)
+        sale_id = request.args.get("sale", type=record_id)
         if sale_id:
             return redirect(url_for("till.receipt", sale_id=sale_id))
         return redirect(url_for("till.index"))

@@ -16,6 +16,7 @@ from flask import abort, flash, redirect, request, session as http_session, url_
 from flask_admin import expose
 from sqlalchemy import select
 
+from core.admin.args import record_id
 from core.admin.base import BanyanView
 from core.api import AUTHENTICATED
 from core.db import transaction
@@ -132,7 +133,7 @@ class PreferencesView(BanyanView):
 
         self._require_tokens()
         me = _me()
-        token_id = request.form.get("token_id", type=int)
+        token_id = request.form.get("token_id", type=record_id)
         s = db_session()
         token = s.execute(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == me.id)).scalar() \
             if token_id else None

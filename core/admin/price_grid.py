@@ -14,7 +14,8 @@ its line: a line whose SKU and ``valid from`` match a stored price updates it; a
 line schedules a new price.
 
 :func:`parse_grid` checks every line (product known, price a non-negative amount with at
-most two decimals, dates readable, until after from, no line twice) and returns the errors
+most two decimals, dates readable and within ``core.localtime.YEARS``, until after from, no
+line twice) and returns the errors
 per line; :func:`save_grid` saves all lines in one transaction, or nothing when any line is
 wrong. The list is read through the user's scoped session (another store's list is a 404)
 and the record scope's write check refuses a list the user may not change.
@@ -29,6 +30,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from sqlalchemy import func, select
 
+from core.admin.args import record_id
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
@@ -83,7 +85,11 @@ def parse_grid(session, text: str, now: datetime | None = None) -> list[GridLine
     if raw and _split(raw[0][1])[0].lower() in HEADERS:
         raw = raw[1:]
     lines = [GridLine(n, _split(ln)) for n, ln in raw]
-    skus = {ln.cells[0] for ln in lines if ln.cells and ln.cells[0]}
+    sku_rule = rule_of(Product.sku)
+    # a SKU no product can have (too long, a control character such as NUL, which PostgreSQL
+    # refuses even in a query) is the line's error, never looked up
+    bad_sku = {ln.cells[0]: sku_rule.errors(ln.cells[0]) for ln in lines if ln.cells and ln.cells[0]}
+    skus = {sku for sku, errors in bad_sku.items() if not errors}
     products = {}
     for chunk in [sorted(skus)[i:i + 500] for i in range(0, len(skus), 500)]:
         products.update({p.sku: p for p in session.execute(select(Product).where(Product.sku.in_(chunk))).scalars()})
@@ -95,6 +101,8 @@ def parse_grid(session, text: str, now: datetime | None = None) -> list[GridLine
             ln.errors.append(gettext("At most four columns: SKU, price, valid from, valid until."))
         if not sku:
             ln.errors.append(gettext("The SKU is missing."))
+        elif bad_sku.get(sku):
+            ln.errors.extend(str(m) for m in bad_sku[sku])
         else:
             ln.product = products.get(sku)
             if ln.product is None:
@@ -183,7 +191,7 @@ class PriceGridMixin:
     def _grid_list(self):
         from core.models import PriceList
 
-        list_id = request.args.get("id", type=int)
+        list_id = request.args.get("id", type=record_id)
         price_list = self.session.get(PriceList, list_id) if list_id else None  # scoped: not yours = 404
         if price_list is None:
             abort(404)
@@ -200,6 +208,9 @@ class PriceGridMixin:
                                lines=None, columns=COLUMNS, max_lines=MAX_LINES)
         text = request.form.get("grid", "")
         s = self.session
+        if sum(1 for ln in text.splitlines() if ln.strip()) > MAX_LINES + 1:  # + a header line
+            # counted before anything is parsed or looked up: a huge paste costs nothing
+            return self._grid_errors(price_list, text, [], gettext("At most %(n)d lines at a time.", n=MAX_LINES))
         lines = parse_grid(s, text)
         if not lines:
             return self._grid_errors(price_list, text, [], gettext("Paste at least one line."))

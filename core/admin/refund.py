@@ -15,6 +15,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from sqlalchemy import select
 
+from core.admin.args import record_id
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext
@@ -172,7 +173,7 @@ class SaleRefundMixin:
 
         if not self.may_refund():
             abort(403)
-        sale_id = request.args.get("id", type=int)
+        sale_id = request.args.get("id", type=record_id)
         # the scoped session: a sale of a store this user may not see is simply not found
         sale = db_session().get(Sale, sale_id) if sale_id else None
         if sale is None or sale.kind != "sale":

@@ -36,10 +36,14 @@ def permission_groups(rt) -> list[tuple[object, list[tuple[str, object]]]]:
 
 class PermissionChecklist:
     """WTForms widget of a ``SelectMultipleField`` whose ``groups`` attribute holds
-    :func:`permission_groups`: a fieldset of checkboxes per group, the code as a tooltip."""
+    :func:`permission_groups`: a fieldset of checkboxes per group, the code as a tooltip.
+    A permission outside the field's ``held`` set (the editor's own permissions; None =
+    all) is shown disabled: nobody grants or withdraws what they do not hold
+    (``core.security.delegation``)."""
 
     def __call__(self, field, **kwargs):
         chosen = set(field.data or ())
+        held = getattr(field, "held", None)  # None: the user may change every permission
         parts = ['<div class="permission-groups" id="%s">' % escape(field.id)]
         for gi, (title, perms) in enumerate(getattr(field, "groups", ()) or ()):
             parts.append('<fieldset class="border rounded p-2 mb-2 permission-group"><legend class="h6 w-auto px-1">'
@@ -47,6 +51,8 @@ class PermissionChecklist:
             for pi, (name, label) in enumerate(perms):
                 cid = f"{field.id}-{gi}-{pi}"
                 checked = " checked" if name in chosen else ""
+                if held is not None and name not in held:
+                    checked += " disabled"  # not the user's to grant or withdraw
                 parts.append(f'<div class="col-12 col-md-6 col-xl-4"><div class="form-check">'
                              f'<input class="form-check-input" type="checkbox" name="{escape(field.name)}" '
                              f'id="{cid}" value="{escape(name)}"{checked}>'

@@ -40,7 +40,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from core.errors import coded
 from core.fields import CONTROL_CHARS, rule_of
 from core.i18n import lazy_gettext as _l
-from core.localtime import aware_local, to_utc
+from core.localtime import YEARS, aware_local, to_utc
 
 #: the largest row id (PostgreSQL ``integer``)
 MAX_ID = 2**31 - 1
@@ -280,7 +280,7 @@ class Instant(fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kw):
         dt = super()._deserialize(value, attr, data, **kw)
-        if not 1900 <= dt.year <= 9000:
+        if not YEARS[0] <= dt.year <= YEARS[1]:
             raise ValidationError(coded(_l("Out of range.")))
         return to_utc(dt)
 
@@ -295,6 +295,6 @@ class SafeDate(fields.Date):
 
     def _deserialize(self, value, attr, data, **kw):
         d = super()._deserialize(value, attr, data, **kw)
-        if not 1900 <= d.year <= 9000:
+        if not YEARS[0] <= d.year <= YEARS[1]:
             raise ValidationError(coded(_l("Out of range.")))
         return d

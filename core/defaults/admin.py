@@ -92,6 +92,7 @@ class CustomerView(CustomerPageMixin, KernelView):
     attachments = True
     simple_list_pager = True
     column_list = ("id", "name", "kind", "phone", "email", "home_store", "tags", "active")
+    column_card = ("name", "phone", "home_store", "kind")  # a row's card on a phone
     column_export_list = ("id", "name", "kind", "phone", "email", "id_number", "address", "birthday", "home_store",
                           "tags", "active", "created_at")
     column_searchable_list = ("name", "phone", "email")
@@ -213,12 +214,30 @@ class RoleView(KernelView):
     form_columns = ("code", "name", "grants")
     form_extra_fields = {"grants": SelectMultipleField(_l("Permissions"), choices=[], widget=PermissionChecklist())}
 
+    def can_write(self) -> bool:
+        """Roles apply to the whole chain: only a chain-level user administrator changes them
+        (the rule of ``core.security.delegation``, which the save enforces)."""
+        from core.web import current_user
+
+        me = current_user()
+        return super().can_write() and me is not None and (me.is_superuser or me.scope_kind == "all")
+
+    def _held(self):
+        """The permissions this user may grant or withdraw (None: all, a superuser)."""
+        from core.security.permissions import user_permissions
+        from core.web import current_user, db_session
+
+        me = current_user()
+        return None if me.is_superuser else user_permissions(db_session(), me)
+
     def _fill(self, form):
-        """The permissions as translated checkboxes grouped by addon (``core.admin.roles``)."""
+        """The permissions as translated checkboxes grouped by addon (``core.admin.roles``);
+        the ones the user does not hold are shown but cannot be changed."""
         from core.web import runtime
 
         groups = permission_groups(runtime())
         form.grants.groups = groups
+        form.grants.held = self._held()
         form.grants.choices = [(name, label) for _title, perms in groups for name, label in perms]
         return form
 
@@ -232,8 +251,12 @@ class RoleView(KernelView):
         return form
 
     def on_model_change(self, form, model, is_created):
-        wanted = set(form.grants.data or ())
+        held = self._held()
         have = {p.permission: p for p in model.permissions}
+        # a permission the user does not hold is shown disabled (not posted): it stays as it is;
+        # one posted anyway is refused by the delegation check
+        kept = set() if held is None else {name for name in have if name not in held}
+        wanted = set(form.grants.data or ()) | kept
         for name, row in have.items():
             if name not in wanted:
                 model.permissions.remove(row)
@@ -362,6 +385,7 @@ class SaleView(SaleRefundMixin, KernelView):
     details_template = "banyan/sale_details.html"
     simple_list_pager = True
     column_list = ("id", "number", "kind", "state", "store", "customer", "total", "confirmed_at")
+    column_card = ("number", "state", "store", "total", "confirmed_at")  # a row's card on a phone
     column_searchable_list = ("number",)
     column_filters = ("state", "kind", "store_id", "business_date")
     column_details_list = ("number", "kind", "state", "store", "customer", "cashier", "origin", "subtotal",

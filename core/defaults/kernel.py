@@ -264,3 +264,11 @@ def check_invariants(session):
                                f"sale {number}: line {lid} {qty} x {price}, discount {discount}, total {total}",
                                (f"core_sale_line:{lid}",)))
     return breaches
+
+
+@hookimpl
+def segment_fields():
+    """Home store, birthday month, language, last purchase, spend and visits in N days."""
+    from core.segments import kernel_fields
+
+    return kernel_fields()

@@ -13,7 +13,9 @@ Addons declare importers with ``register_importers`` (``core.contrib.Importer``)
 3. Values of the importer's ``unique`` columns must not repeat inside the file.
 4. The rows are written by the importer (``load_row`` per row in a savepoint, or
    ``load_batch`` per chunk of :data:`CHUNK` rows) inside ONE transaction, on a session
-   scoped to the importing user (their record rules apply to every lookup).
+   scoped to the importing user: their record rules apply to every lookup, and the write
+   check of ``core.security.scope`` to every row written, at the flush of a ``load_row``
+   and in :func:`insert_rows` / :func:`bulk_insert` (``check_rows``) for a batch.
 5. A dry run then rolls back; an all-or-nothing run rolls back when any row has an error
    (state ``failed``, nothing written); a "valid rows only" run commits the rows without
    errors. The report (row, column, message in the user's language) is kept on the
@@ -107,8 +109,9 @@ def _header_keys(imp: Importer) -> dict[str, str]:
 
 @dataclass
 class Table:
-    """A file read for an importer: ``columns`` (one column name per file column, None for a
-    blank header) and the data rows ``[(row number, {column name: text or None})]``."""
+    """A file read for an importer: ``columns`` (the importer's column name of each file
+    column, None for a blank header) and the data rows ``[(row number, cells)]``, each
+    cell text or None (a row may have fewer or more cells than ``columns``)."""
 
     columns: list
     rows: list
@@ -119,7 +122,7 @@ def read_file(imp: Importer, filename: str, data: bytes) -> Table:
     unknown, repeated or missing column."""
     from core.imports.reader import read_table
 
-    header, raw = read_table(filename, data)
+    header, rows = read_table(filename, data)
     keys = _header_keys(imp)
     cols, problems, seen = [], [], set()
     for text in header:
@@ -138,14 +141,6 @@ def read_file(imp: Importer, filename: str, data: bytes) -> Table:
             problems.append(_("Required column %(col)s is missing.", col=str(col.label)))
     if problems:
         raise BusinessError({"file": problems})
-    rows = []
-    width = len(cols)
-    for number, cells in raw:
-        values = {c.name: None for c in imp.columns}
-        for i, text in enumerate(cells[:width]):
-            if cols[i] is not None:
-                values[cols[i]] = text
-        rows.append((number, values))
     return Table(columns=cols, rows=rows)
 
 
@@ -179,49 +174,107 @@ def convert(col: ImportColumn, text: str | None):
     Raises ``BusinessError({column: message})``."""
     if text is None or not str(text).strip():
         return None
+    return converter(col)(text)
+
+
+#: column types whose conversion depends on the text alone (see :func:`converter`)
+_MEMO_TYPES = frozenset({"code", "bool", "date", "money", "int", "decimal"})
+#: distinct texts remembered per column and run (a column of unique values stops there)
+MEMO_MAX = 20000
+
+
+def _typed(col: ImportColumn):
+    """The conversion of one non-blank cell text of ``col`` (see :func:`convert`)."""
     name, kind = col.name, col.type
-    if "\x00" in text:
-        raise BusinessError({name: _l("Must not contain NUL characters.")})
+    nul = _l("Must not contain NUL characters.")
+
     if kind == "str":
-        return text.strip()
-    if kind == "phone":
-        from core.validation import normalize_phone
+        def conv(text):
+            if "\x00" in text:
+                raise BusinessError({name: nul})
+            return text.strip()
+        return conv
+    if kind in ("phone", "email"):
+        from core.validation import normalize_email, normalize_phone
 
-        return normalize_phone(text, field=name)
-    if kind == "email":
-        from core.validation import normalize_email
+        normalize = normalize_phone if kind == "phone" else normalize_email
 
-        return normalize_email(text, field=name)
+        def conv(text):
+            if "\x00" in text:
+                raise BusinessError({name: nul})
+            return normalize(text, field=name)
+        return conv
     if kind == "code":
         from core.codes import normalize_code
 
-        return normalize_code(text, strict=True, field=name)
-    if kind == "bool":
-        return _bool(text, name)
-    if kind == "date":
-        return _date(text, name)
-    if kind == "money":
+        def typed(text):
+            return normalize_code(text, strict=True, field=name)
+    elif kind == "bool":
+        def typed(text):
+            return _bool(text, name)
+    elif kind == "date":
+        def typed(text):
+            return _date(text, name)
+    elif kind == "money":
         from core.validation import money_input
 
-        return money_input(text, name, allow_negative=True, allow_zero=True)
-    from core.validation import decimal_input
+        def typed(text):
+            return money_input(text, name, allow_negative=True, allow_zero=True)
+    else:
+        from core.validation import decimal_input
 
-    d = decimal_input(text, name)
-    if kind == "int":
-        if d != d.to_integral_value():
-            raise BusinessError({name: _l("A whole number.")})
-        return int(d)
-    return d
+        def typed(text):
+            d = decimal_input(text, name)
+            if kind == "int":
+                if d != d.to_integral_value():
+                    raise BusinessError({name: _l("A whole number.")})
+                return int(d)
+            return d
+
+    def conv(text):
+        if "\x00" in text:
+            raise BusinessError({name: nul})
+        return typed(text)
+    return conv
+
+
+def converter(col: ImportColumn):
+    """A function of one non-blank cell text of ``col`` to its value (:func:`convert`'s
+    rules); raises ``BusinessError({column: message})``. Types whose result depends on the
+    text alone (codes, yes/no, dates, numbers: values that repeat in a file) remember up
+    to :data:`MEMO_MAX` distinct texts (values, never errors): make one per run."""
+    conv = _typed(col)
+    if col.type not in _MEMO_TYPES:
+        return conv
+    memo: dict = {}
+
+    def remembered(text):
+        try:
+            return memo[text]
+        except KeyError:
+            value = conv(text)
+            if len(memo) < MEMO_MAX:
+                memo[text] = value
+            return value
+
+    return remembered
+
+
+_LENGTHS: dict = {}
 
 
 def check_length(values: dict, model, *names) -> None:
     """Refuse text longer than its column of ``model`` holds (``BusinessError``), the
     model's own limit: what the API's schema and the back-office form enforce."""
+    lengths = _LENGTHS.get(model)
+    if lengths is None:
+        lengths = _LENGTHS[model] = {c.name: getattr(c.type, "length", None) for c in model.__table__.c}
     for name in names:
         value = values.get(name)
-        length = getattr(model.__table__.c[name].type, "length", None)
-        if isinstance(value, str) and length is not None and len(value) > length:
-            raise BusinessError({name: _("At most %(n)s characters.", n=length)})
+        if isinstance(value, str):
+            length = lengths[name]
+            if length is not None and len(value) > length:
+                raise BusinessError({name: _("At most %(n)s characters.", n=length)})
 
 
 def one_of(values: dict, name: str, allowed, default=None):
@@ -242,11 +295,43 @@ def one_of(values: dict, name: str, allowed, default=None):
 def bulk_insert(session, table, rows: list[dict]) -> list[int]:
     """Insert ``rows`` (dicts of final column values, all with the same keys, ``id`` left
     out) into ``table`` on the session's connection and transaction; returns their ids in
-    order. PostgreSQL: ids are taken from the table's sequence in one query and the rows
-    sent with ``COPY ... FROM STDIN`` (no statement text to build or parse per chunk);
-    elsewhere one ``INSERT ... RETURNING`` of many rows. No ORM events run: the caller
-    has checked the rows (and writes the audit trail, see ``core.imports.kernel``)."""
-    from sqlalchemy import insert, text
+    order. The rows first pass the flush's write check (``core.security.scope.check_rows``:
+    the user's stores, referenced rows they can see, chain-wide rows); when any is refused,
+    ``BusinessError`` ``{column: [messages]}`` (of the first refused row; ``.rows`` holds
+    ``{index: errors}`` of all) and nothing is written. PostgreSQL: ids are taken from the
+    table's sequence in one query and the rows sent with ``COPY ... FROM STDIN`` (no
+    statement text to build or parse per chunk); elsewhere one ``INSERT ... RETURNING`` of
+    many rows. No ORM events run: the caller writes the audit trail (see
+    ``core.imports.kernel``). :func:`insert_rows` reports refused rows instead of raising."""
+    from core.security.scope import check_rows
+
+    refused = check_rows(session, table, rows)
+    if refused:
+        exc = BusinessError(refused[min(refused)])
+        exc.rows = refused
+        raise exc
+    return _insert(session, table, rows)
+
+
+def insert_rows(ctx, table, rows: list[tuple[int, dict]]) -> tuple[list[int], dict]:
+    """For a ``load_batch``: write the numbered rows ``[(row number, values)]`` into
+    ``table`` as :func:`bulk_insert` does, leaving out those the write check refuses.
+    Returns ``(ids of the written rows in order, {row number: {column: [messages]}})``;
+    the second is what ``load_batch`` returns for them (column names of the model: a
+    ``home_store_id`` error is shown on the import's ``home_store`` column)."""
+    from core.security.scope import check_rows
+
+    values = [v for _n, v in rows]
+    refused = check_rows(ctx.session, table, values)
+    if not refused:
+        return _insert(ctx.session, table, values), {}
+    good = [v for i, v in enumerate(values) if i not in refused]
+    return _insert(ctx.session, table, good), {rows[i][0]: errs for i, errs in refused.items()}
+
+
+def _insert(session, table, rows: list[dict]) -> list[int]:
+    """:func:`bulk_insert` without the write check: callers have checked ``rows``."""
+    from sqlalchemy import insert
 
     if not rows:
         return []
@@ -254,18 +339,55 @@ def bulk_insert(session, table, rows: list[dict]) -> list[int]:
     if conn.dialect.name != "postgresql":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(conn.execute(stmt, rows).scalars())
-    ids = list(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                            {"t": table.name, "n": len(rows)}).scalars())
     keys = list(rows[0])
     cols = ", ".join(['"id"'] + [f'"{k}"' for k in keys])
     cur = conn.connection.dbapi_connection.cursor()
     try:
+        # the ids as one array value (one row to read, not one per id); the sequence is
+        # looked up once, not for every id
+        cur.execute("SELECT array_agg(nextval(q.seq)) FROM (SELECT pg_get_serial_sequence(%s, 'id')::regclass"
+                    " AS seq) q, generate_series(1, %s)", (table.name, len(rows)))
+        ids = cur.fetchone()[0]
         with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as cp:
-            for ident, row in zip(ids, rows):
-                cp.write_row([ident] + [row[k] for k in keys])
+            write = cp.write_row
+            for values in _copy_rows(table, keys, ids, rows):
+                write(values)
     finally:
         cur.close()
     return ids
+
+
+def _copy_rows(table, keys: list, ids: list, rows: list[dict]):
+    """The tuples ``(id, value, ...)`` of ``rows`` for ``COPY``. Dates and times are given as
+    ISO text, formatted once per object: the rows of a chunk share their ``created_at``
+    and repeated dates are one object (:func:`converter`), and psycopg would format each
+    occurrence again (most of the client's time of a ``COPY`` of customers)."""
+    from operator import itemgetter
+
+    from sqlalchemy import Date, DateTime
+
+    get = itemgetter(*keys)
+    timed = [i + 1 for i, k in enumerate(keys) if isinstance(table.c[k].type, (Date, DateTime))]
+    if not timed:
+        if len(keys) == 1:
+            return ((ident, row[keys[0]]) for ident, row in zip(ids, rows))
+        return ((ident, *get(row)) for ident, row in zip(ids, rows))
+    texts: dict[int, str] = {}  # id() of a value -> its text; the rows keep the values alive
+    single = len(keys) == 1
+
+    def rows_out():
+        for ident, row in zip(ids, rows):
+            values = [ident, row[keys[0]]] if single else [ident, *get(row)]
+            for i in timed:
+                value = values[i]
+                if value is not None:
+                    text = texts.get(id(value))
+                    if text is None:
+                        text = texts[id(value)] = value.isoformat()
+                    values[i] = text
+            yield values
+
+    return rows_out()
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,8 +398,9 @@ def bulk_insert(session, table, rows: list[dict]) -> list[int]:
 class ImportContext:
     """What an importer's ``parse``, ``load_row`` and ``load_batch`` receive.
 
-    ``session`` is scoped to ``user`` (record rules apply to its selects); ``store_ids`` the
-    stores the user may see (None: all); ``cache`` lives for one run (lookups by code)."""
+    ``session`` is scoped to ``user`` (record rules apply to its selects, the write check
+    to its writes); ``store_ids`` the stores the user may see (None: all); ``cache`` lives
+    for one run (lookups by code)."""
 
     session: object
     user: object
@@ -286,13 +409,10 @@ class ImportContext:
     store_ids: frozenset | None = None
     cache: dict = field(default_factory=dict)
 
-    def allows_store(self, store_id) -> bool:
-        return self.store_ids is None or store_id in self.store_ids
-
     def store_by_code(self, code, column: str = "store", required: bool = False):
         """The store with ``code`` among those the user may see, or None for a blank cell
         (``required``: an error). Raises ``BusinessError({column: ...})``."""
-        return self.by_code(_store_model(), code, column, required, _l("No such store."))
+        return self.by_code(_store_model(), code, column, required, _NO_STORE)
 
     def by_code(self, model, code, column: str, required: bool = False, missing=None, attr: str = "code"):
         """The row of ``model`` whose ``attr`` is ``code`` and that the user may see (read once
@@ -312,29 +432,43 @@ class ImportContext:
         return row
 
     def require_store(self, store, column: str = "store"):
-        """A store-limited user's records must belong to one of their stores: the store
-        itself (must be theirs), or their only store when ``store`` is None."""
-        if self.store_ids is None:
-            return store
-        if store is None:
-            if len(self.store_ids) == 1:
-                return self.session.get(_store_model(), next(iter(self.store_ids)))
-            raise BusinessError({column: _l("Required: you may only see some stores.")})
-        if store.id not in self.store_ids:
-            raise BusinessError({column: _l("No such store.")})
+        """The store a row is written for: ``store``, or the user's only store when it is
+        None and they are limited to one. Whether the user may write for it is the write
+        check's (``core.security.scope``: at the flush of a ``load_row``, in
+        :func:`insert_rows` / :func:`bulk_insert` for a ``load_batch``), which refuses a
+        store outside their scope, or none when they are limited to several."""
+        if store is None and self.store_ids is not None and len(self.store_ids) == 1:
+            return self.session.get(_store_model(), next(iter(self.store_ids)))
         return store
 
 
-def _store_model():
-    from core.models import Store
+_NO_STORE = _l("No such store.")
 
-    return Store
+
+def _store_model():
+    global _STORE
+    if _STORE is None:
+        from core.models import Store
+
+        _STORE = Store
+    return _STORE
+
+
+_STORE = None
 
 
 def _messages(exc: BusinessError, columns) -> list[tuple[str, str]]:
+    """``(import column, message)`` pairs of ``exc``: a model column ``X_id`` (the write
+    check names those) is shown on the import's column ``X`` when there is one."""
     out = []
     for key, msgs in exc.errors.items():
-        col = key.split(".")[0] if key.split(".")[0] in columns else ("" if key == "_" else key)
+        head = key.split(".")[0]
+        if head in columns:
+            col = head
+        elif head.endswith("_id") and head[:-3] in columns:
+            col = head[:-3]
+        else:
+            col = "" if key == "_" else key
         out.extend((col, m) for m in msgs)
     return out
 
@@ -354,26 +488,62 @@ class _Report:
             self.add(row, col, msg)
 
 
-def _progress(rt, import_id: int, done: int, total: int | None = None) -> None:
-    """Write progress from its own connection (not on SQLite: see the module docstring)."""
-    if rt.engine.dialect.name == "sqlite" or rt.extra.get("bind") is not None:
-        return
-    from core.models import ImportRun
+class _Progress:
+    """Writes a run's progress (``processed_rows``, ``total_rows``) from a connection of its
+    own, committed at once so pollers see it (not on SQLite, nor in tests sharing one
+    connection: see the module docstring). One connection for the whole run, in autocommit,
+    with ``synchronous_commit`` off on PostgreSQL: progress is advisory, its commits need
+    not wait for the disk (the run's outcome is committed normally). Call :meth:`close`."""
 
-    with rt.engine.begin() as conn:
+    def __init__(self, rt, import_id: int):
+        self.rt, self.import_id, self.conn = rt, import_id, None
+        self.off = rt.engine.dialect.name == "sqlite" or rt.extra.get("bind") is not None
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self.off:
+            return
+        from core.models import ImportRun
+
+        if self.conn is None:
+            self.conn = self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self.conn.dialect.name == "postgresql":
+                self.conn.exec_driver_sql("SET synchronous_commit TO OFF")
         values = {"processed_rows": done}
         if total is not None:
             values["total_rows"] = total
-        conn.execute(update(ImportRun.__table__).where(ImportRun.__table__.c.id == import_id).values(**values))
+        table = ImportRun.__table__
+        self.conn.execute(update(table).where(table.c.id == self.import_id).values(**values))
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            if self.conn.dialect.name == "postgresql":
+                self.conn.exec_driver_sql("RESET synchronous_commit")  # the pool's next user
+        finally:
+            self.conn.close()
+            self.conn = None
+
+
+_REQUIRED = _l("Required.")
+
+
+_MISSING = object()
 
 
 def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -> int:
     """Parse and write the rows of ``table`` (steps 2 to 4 of the module docstring) on
     ``ctx.session``; errors go to ``report``. Returns the number of rows written."""
     imp = ctx.importer
-    cols = {c.name: c for c in imp.columns}
-    required = [c for c in imp.columns if c.required]
-    firsts: dict[tuple, int] = {}
+    by_name = {c.name: c for c in imp.columns}
+    blank = dict.fromkeys(by_name)
+    # per file column: (index, name, conversion, memo of converted texts or None)
+    plan = [(i, name, _typed(by_name[name]), {} if by_name[name].type in _MEMO_TYPES else None)
+            for i, name in enumerate(table.columns) if name is not None]
+    width = len(table.columns)
+    required = [(table.columns.index(c.name), c.name) for c in imp.columns if c.required]
+    unique = imp.unique
+    firsts: dict[str, dict] = {name: {} for name in unique}
     written = 0
     batch: list[tuple[int, dict]] = []
 
@@ -387,16 +557,30 @@ def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -
         written += len(batch) - len(refused)
         batch.clear()
 
-    for i, (number, raw) in enumerate(table.rows, start=1):
-        values, ok = {}, True
-        for col in required:
-            if raw.get(col.name) is None:
-                report.add(number, col.name, _l("Required."))
+    for i, (number, cells) in enumerate(table.rows, start=1):
+        ok = True
+        if len(cells) < width:
+            cells = list(cells) + [None] * (width - len(cells))
+        for at, name in required:
+            if cells[at] is None:
+                report.add(number, name, _REQUIRED)
                 ok = False
         if ok:
-            for name, text in raw.items():
+            values = blank.copy()
+            for at, name, conv, memo in plan:
+                text = cells[at]
+                if text is None:
+                    continue
                 try:
-                    values[name] = convert(cols[name], text)
+                    if memo is None:
+                        values[name] = conv(text)
+                    else:
+                        value = memo.get(text, _MISSING)
+                        if value is _MISSING:
+                            value = conv(text)
+                            if len(memo) < MEMO_MAX:
+                                memo[text] = value
+                        values[name] = value
                 except BusinessError as exc:
                     report.add_exc(number, exc)
                     ok = False
@@ -407,11 +591,11 @@ def run_rows(ctx: ImportContext, table: Table, report: _Report, on_chunk=None) -
                 report.add_exc(number, exc)
                 ok = False
         if ok:
-            for name in imp.unique:
+            for name in unique:
                 value = values.get(name)
                 if value is None:
                     continue
-                first = firsts.setdefault((name, value), number)
+                first = firsts[name].setdefault(value, number)
                 if first != number:
                     report.add(number, name, _("Repeats row %(row)s.", row=first))
                     ok = False
@@ -439,26 +623,32 @@ def execute(rt, import_id: int) -> None:
     from core.models import ImportRun, User
     from core.security.scope import scope_of
 
+    from sqlalchemy.orm import defer
+
     with rt.session() as s:
-        rec = s.get(ImportRun, import_id)
+        # the file itself is read only when this process has not kept it read (below)
+        rec = s.get(ImportRun, import_id, options=[defer(ImportRun.content)])
         if rec is None or rec.state not in ("queued",):
             return
         rec.state, rec.started_at, rec.processed_rows = "running", utcnow(), 0
         rec.errors, rec.error, rec.error_rows, rec.written_rows = None, None, 0, 0
         s.commit()
-        data, filename, importer_name = rec.content, rec.filename, rec.importer
+        filename, importer_name, size = rec.filename, rec.importer, rec.size
         mode, locale, user_id = rec.mode, rec.locale, rec.user_id
     outcome: dict = {}
+    progress = _Progress(rt, import_id)
     with force_locale(locale):
         try:
             imp = get_importer(rt.registry, importer_name)
             kept = _READ.pop(import_id, None)
-            if kept is not None and kept[0] == len(data or b""):
+            if kept is not None and kept[0] == size:
                 table = kept[1]
             else:
+                with rt.session() as s:
+                    data = s.scalar(select(ImportRun.content).where(ImportRun.id == import_id))
                 table = read_file(imp, filename, data or b"")
             outcome["total_rows"] = len(table.rows)
-            _progress(rt, import_id, 0, len(table.rows))
+            progress(0, len(table.rows))
             report = _Report([c.name for c in imp.columns])
             with rt.session() as s:
                 user = s.get(User, user_id) if user_id is not None else None
@@ -471,8 +661,7 @@ def execute(rt, import_id: int) -> None:
                 ctx = ImportContext(session=s, user=user, importer=imp, dry_run=mode == "dry_run",
                                     store_ids=None if scope is None else scope.store_ids)
                 try:
-                    written = run_rows(ctx, table, report,
-                                       on_chunk=lambda n: _progress(rt, import_id, n))
+                    written = run_rows(ctx, table, report, on_chunk=progress)
                     failed = mode == "all_or_nothing" and report.bad
                     if mode == "dry_run" or failed:
                         s.rollback()
@@ -494,8 +683,10 @@ def execute(rt, import_id: int) -> None:
         except Exception as exc:  # recorded, so a failed import is never silently lost
             log.error("import %s failed: %s", import_id, traceback.format_exc())
             outcome.update(state="failed", error=_("The import stopped: %(error)s", error=str(exc))[:4000])
+        finally:
+            progress.close()
     with rt.session() as s:
-        rec = s.get(ImportRun, import_id)
+        rec = s.get(ImportRun, import_id, options=[defer(ImportRun.content)])
         for key, value in outcome.items():
             setattr(rec, key, value)
         if outcome.get("written_rows") and mode != "dry_run":
@@ -625,7 +816,10 @@ def template(imp: Importer, fmt: str = "xlsx") -> bytes:
 
 def report_file(rec, fmt: str = "csv") -> bytes:
     """The error report of ``rec`` (row, column, message) as CSV (UTF-8 with BOM, which
-    Excel opens correctly) or XLSX."""
+    Excel opens correctly) or XLSX; messages quoting a cell that looks like a formula are
+    written as text (``core.spreadsheet``)."""
+    from core.spreadsheet import csv_cell, xlsx_row
+
     head = [_("Row"), _("Column"), _("Message")]
     rows = [[e["row"], e["column"], e["message"]] for e in (rec.errors or [])]
     if fmt == "xlsx":
@@ -635,12 +829,12 @@ def report_file(rec, fmt: str = "csv") -> bytes:
         ws = wb.active
         ws.append(head)
         for r in rows:
-            ws.append(r)
+            ws.append(xlsx_row(ws, r))
         out = io.BytesIO()
         wb.save(out)
         return out.getvalue()
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(head)
-    w.writerows(rows)
+    w.writerows([csv_cell(v) for v in r] for r in rows)
     return buf.getvalue().encode("utf-8-sig")

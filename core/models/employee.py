@@ -57,12 +57,19 @@ class Role(Base):
 
     @property
     def label(self):
-        """The role's name for people: a default role (``core.security.permissions``) that
-        nobody renamed shows its translated label, any other its stored name."""
-        from core.i18n import force_locale
-        from core.security.permissions import DEFAULT_ROLES
+        """The role's name for people: a declared role (the kernel's or an addon's,
+        ``register_roles``) that nobody renamed shows its translated label, any other its
+        stored name."""
+        from sqlalchemy.orm import object_session
 
-        default = DEFAULT_ROLES.get(self.code)
+        from core.db import RUNTIME
+        from core.i18n import force_locale
+        from core.security.permissions import DEFAULT_ROLES, role_labels
+
+        session = object_session(self)
+        rt = RUNTIME.get(session) if session is not None else None
+        labels = role_labels(rt.registry) if rt is not None else DEFAULT_ROLES
+        default = labels.get(self.code)
         if default is not None:
             with force_locale("en"):
                 english = str(default)

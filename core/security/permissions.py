@@ -53,6 +53,16 @@ def declared_roles(registry) -> dict[str, RoleDef]:
     return out
 
 
+def role_labels(registry) -> dict:
+    """{code: translated label} of every declared role (:func:`declared_roles`), computed once
+    per registry."""
+    cached = registry.__dict__.get("_role_labels")
+    if cached is None:
+        cached = {code: role.label for code, role in declared_roles(registry).items()}
+        registry.__dict__["_role_labels"] = cached
+    return cached
+
+
 def check_grants(registry, roles: dict[str, RoleDef] | None = None) -> None:
     """Refuse (``AddonError`` naming the addon) a permission whose ``default_roles`` names a
     role no one declares: a typo would otherwise become a new, empty role."""

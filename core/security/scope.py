@@ -324,6 +324,27 @@ def _limited_models(registry) -> frozenset:
     return got
 
 
+_DEFAULTS: dict = {}
+
+
+def _with_defaults(cls, values: dict) -> dict:
+    """``values`` with each missing column that has a plain (not computed) default set to
+    it: what the row will hold once inserted."""
+    defaults = _DEFAULTS.get(cls)
+    if defaults is None:
+        from sqlalchemy import inspect as sa_inspect
+
+        defaults = {}
+        for prop in sa_inspect(cls).column_attrs:
+            col = prop.columns[0]
+            default = getattr(col, "default", None)
+            if default is not None and default.is_scalar:
+                defaults[prop.key] = default.arg
+        _DEFAULTS[cls] = defaults
+    missing = {k: v for k, v in defaults.items() if k not in values}
+    return {**missing, **values} if missing else values
+
+
 def _changed(state, key) -> bool:
     return state.attrs[key].history.has_changes()
 
@@ -397,6 +418,49 @@ class WriteCheck:
                              or _of_granted_customer(self.session, target, pk, ident))
         return self._seen[k]
 
+    def look_up(self, target, idents) -> None:
+        """Find out, in one query, which of the rows ``idents`` of ``target`` the scope sees
+        (what :meth:`visible` then answers from memory): for many rows at once."""
+        if target is Store or self.scope.unrestricted or target not in self.limited:
+            return
+        todo = sorted({i for i in idents if i is not None and (target, i) not in self._seen})
+        if not todo:
+            return
+        mapper = target.__mapper__
+        pk = mapper.get_property_by_column(mapper.primary_key[0]).class_attribute
+        seen = set(self.session.execute(select(pk).where(pk.in_(todo))).scalars())
+        for ident in todo:
+            self._seen[(target, ident)] = ident in seen
+
+    def check_values(self, cls, values: dict) -> None:
+        """Rules 1 to 3 for a new row of ``cls`` given as its column values (a Core
+        ``INSERT`` or ``COPY``, which no flush sees), as :meth:`check` applies them to a new
+        object: keys are attribute names; a missing key is the column's default."""
+        info = _refs_of(cls)
+        values = _with_defaults(cls, values)
+        self.check_refs(info, lambda key, _rel: (values.get(key), False))
+        if issubclass(cls, User) and not self.scope.unrestricted:
+            from types import SimpleNamespace
+
+            self.check_user_scope(SimpleNamespace(**{k: values.get(k) for k in (
+                "is_superuser", "scope_kind", "scope_ref_id")}), None, "new")
+        if info.chain is None and not info.parent:
+            return
+        if info.chain is True:
+            wide, col = True, None
+        elif isinstance(info.chain, str):
+            wide, col = values.get(info.chain) is None, info.chain
+        else:
+            col, wide = info.parent, False
+            parent_cls = next((t for k, _r, t in info.refs if k == info.parent), None)
+            ident = values.get(info.parent)
+            if parent_cls is not None and ident is not None:
+                parent = self.session.get(parent_cls, ident)
+                if parent is not None:
+                    wide = self.chain_wide(parent, _refs_of(type(parent)))[0]
+        if wide and not self.may_write_chain():
+            self.refuse(col or "_", CHAIN_REFUSED)
+
     def _rel(self, info: _Refs, key):
         return next((r for k, r, _t in info.refs if k == key), None)
 
@@ -437,25 +501,31 @@ class WriteCheck:
             self.refuse("scope_ref_id" if user.scope_kind in ("company", "region", "store") else "scope_kind",
                         _l("Wider than the stores you may work for."))
 
+    def check_refs(self, info: _Refs, value_of, touched=None) -> None:
+        """Rules 1 and 2 for one row: each reference it sets names a row the user can see,
+        and a store-limited user does not leave its store column empty. ``value_of(key,
+        rel)`` gives ``(value, pending)`` (see ``_ref_value``); ``touched(key, rel)``, for a
+        change, whether the write sets that column (None: a new row, every column)."""
+        for key, rel, target in info.refs:
+            if touched is not None and not touched(key, rel):
+                continue
+            value, pending = value_of(key, rel)
+            if value is not None and not pending and not self.visible(target, value):
+                self.refuse(key, _l("Outside the stores you may work for."))
+        col = info.scope_col
+        if col and not info.chain and not self.scope.unrestricted:
+            rel = self._rel(info, col)
+            value, pending = value_of(col, rel)
+            if value is None and not pending and (touched is None or touched(col, rel)):
+                self.refuse(col, _l("Required: you may only work for some stores."))
+
     def check(self, obj, kind: str) -> None:
         """Check one ``new``, ``dirty`` or ``deleted`` object."""
-        from core.i18n import lazy_gettext as _l
-
         info = _refs_of(type(obj))
         state = object_state(obj)
         if kind != "deleted":
-            for key, rel, target in info.refs:
-                if kind == "dirty" and not _ref_touched(state, key, rel):
-                    continue
-                value, pending = _ref_value(obj, state, key, rel)
-                if value is not None and not pending and not self.visible(target, value):
-                    self.refuse(key, _l("Outside the stores you may work for."))
-            col = info.scope_col
-            if col and not info.chain and not self.scope.unrestricted:
-                rel = self._rel(info, col)
-                value, pending = _ref_value(obj, state, col, rel)
-                if value is None and not pending and (kind == "new" or _ref_touched(state, col, rel)):
-                    self.refuse(col, _l("Required: you may only work for some stores."))
+            self.check_refs(info, lambda key, rel: _ref_value(obj, state, key, rel),
+                            None if kind == "new" else lambda key, rel: _ref_touched(state, key, rel))
             if isinstance(obj, User) and not self.scope.unrestricted:
                 self.check_user_scope(obj, state, kind)
         if info.chain is None and not info.parent:
@@ -479,13 +549,14 @@ class WriteCheck:
 # the cashier's scope. :func:`grant_customer` lets this session's writes reference them; it
 # grants no read (reads stay scoped) and lasts as long as the session (one request).
 
-GRANTED = "banyan_granted_customers"
+#: the customer ids this session may reference in writes (:func:`grant_customer`)
+GRANTED: InfoKey[set] = InfoKey("core.scope.granted_customers")
 
 
 def grant_customer(session, customer_id: int) -> None:
     """Let ``session``'s writes reference customer ``customer_id`` and the rows that belong
     to it (called by the checkout once a lookup's reference is verified, never otherwise)."""
-    session.info.setdefault(GRANTED, set()).add(int(customer_id))
+    GRANTED.setdefault(session, set).add(int(customer_id))
 
 
 def _customer_columns(cls) -> list:
@@ -502,7 +573,7 @@ def _customer_columns(cls) -> list:
 
 
 def _of_granted_customer(session, target, pk, ident) -> bool:
-    granted = session.info.get(GRANTED)
+    granted = GRANTED.get(session)
     if not granted:
         return False
     if target.__tablename__ == "core_customer":
@@ -529,7 +600,42 @@ def _check_writes(session, _ctx, _instances):
             check.check(obj, "dirty")
     for obj in list(session.deleted):
         check.check(obj, "deleted")
+    # roles, users and tokens: nobody hands out more than they hold (core.security.delegation)
+    from core.security.delegation import check_flush
+
+    check_flush(session, scope, check.refuse)
     if check.errors:
         from core.errors import BusinessError
 
         raise BusinessError(check.errors)
+
+
+def check_rows(session, model, rows: list[dict]) -> dict[int, dict[str, list[str]]]:
+    """The write check of the flush (rules 1 to 3 above), for rows written with Core
+    statements (``INSERT`` of many rows, ``COPY``), which bypass ``before_flush``.
+
+    ``model`` is the mapped class, or its ``Table``; ``rows`` are dicts of the new rows'
+    column values by attribute name (keys left out take the column default). Each is
+    checked as a new object of ``model`` would be at a flush of ``session``, with the same
+    messages; referenced rows are looked up once per batch (one query per referenced model
+    the scope limits; stores cost no query). Returns ``{index in rows: {column:
+    [messages]}}`` for the rows refused: empty when all pass or the session is not scoped
+    (CLI, jobs). The caller must write none of the refused rows (``core.imports.bulk_insert``
+    raises; ``core.imports.insert_rows`` leaves them out and reports them)."""
+    scope = SCOPE.get(session)
+    if scope is None or not rows:
+        return {}
+    cls = model if hasattr(model, "__mapper__") else _class_of_table(model.name)
+    if cls is None:
+        raise ValueError(f"check_rows: {model!r} is not a mapped table")
+    check = WriteCheck(session, scope)
+    info = _refs_of(cls)
+    for key, _rel, target in info.refs:
+        check.look_up(target, {row.get(key) for row in rows})
+    refused = {}
+    for i, values in enumerate(rows):
+        check.errors = {}
+        check.check_values(cls, values)
+        if check.errors:
+            refused[i] = check.errors
+    return refused

@@ -48,12 +48,16 @@ def number_prefix(store: Store, code: str) -> str:
     return f"{store.code}-{'R' if code == 'refund' else 'S'}"
 
 
-def next_number(session, store: Store, code: str) -> str:
+def next_number(session, store: Store, code: str, letter: str | None = None) -> str:
+    """The store's next gap-free number of sequence ``code`` (at most 16 characters):
+    ``<store code>-<letter><six digits>``; ``letter`` defaults to R for refunds, S otherwise
+    (addons numbering their own documents give theirs, e.g. ``W`` for work orders)."""
     value = _take_value(session, store.id, code)
     if value is None:
         ensure_sequence(session, store.id, code)
         value = _take_value(session, store.id, code)
-    return f"{number_prefix(store, code)}{value:06d}"
+    prefix = number_prefix(store, code) if letter is None else f"{store.code}-{letter}"
+    return f"{prefix}{value:06d}"
 
 
 #: PostgreSQL: the same numbering inside a larger statement (see core.services.sale_writer).

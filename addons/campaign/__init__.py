@@ -1,0 +1,1 @@
+"""Campaign: a Banyan addon (no side effects on import)."""

@@ -1,0 +1,145 @@
+"""Back-office views of campaign: segments (with their live count and the RFM matrix chart),
+templates, plans (submit, start, finish as confirmed actions; results), recipients, opt-outs
+and the development outbox."""
+from __future__ import annotations
+
+from flask import flash
+from flask_admin.actions import action
+
+from core.admin.base import BanyanModelView
+from core.db import transaction
+from core.errors import BusinessError
+from core.i18n import gettext
+from core.i18n import lazy_gettext as _l
+
+from . import services as svc
+from .models import OptOut, Outbox, Plan, Recipient, Segment, Template
+from .permissions import CONSENT, READ, SEGMENT_READ, SEGMENT_WRITE, SEND, WRITE
+
+CATEGORY = _l("Campaign")
+
+
+def _flash(exc: BusinessError) -> None:
+    for field, messages in exc.errors.items():
+        for m in messages:
+            flash(m if field == "_" else f"{field}: {m}", "error")
+
+
+class SegmentView(BanyanModelView):
+    permission = SEGMENT_READ
+    write_permission = SEGMENT_WRITE
+    column_list = ("id", "name", "kind", "rfm_class", "store", "last_count", "updated_at")
+    column_searchable_list = ("name",)
+    column_filters = ("kind", "store_id")
+    form_columns = ("name", "kind", "rfm_class", "rules", "store")
+
+    def on_model_change(self, form, model, is_created):
+        from core.security.scope import scope_of
+
+        from .audience import RFM_CODES, count_rules, rules_of
+
+        if model.kind == "rfm" and model.rfm_class not in RFM_CODES:
+            raise BusinessError({"rfm_class": [_l("Unknown RFM class.")]})
+        scope = scope_of(self.session)
+        model.last_count = count_rules(self.session, rules_of(model), scope.store_ids if scope else None,
+                                       model.store_id)
+
+
+class TemplateView(BanyanModelView):
+    permission = READ
+    write_permission = WRITE
+    column_list = ("code", "channel", "language", "subject")
+    column_searchable_list = ("code", "subject")
+    column_filters = ("channel", "language")
+
+    def on_model_change(self, form, model, is_created):
+        from .rendering import check_source
+
+        check_source(model.subject or "", "subject")
+        check_source(model.body or "", "body")
+
+
+class PlanView(BanyanModelView):
+    permission = READ
+    write_permission = WRITE
+    column_list = ("code", "name", "state", "store", "date_from", "date_to", "channel", "list_code", "budget",
+                   "expected_cost", "actual_cost", "holdout_share")
+    column_searchable_list = ("code", "name")
+    column_filters = ("state", "channel", "date_from")
+    form_columns = ("code", "name", "store", "date_from", "date_to", "budget", "expected_cost", "cost_per_message",
+                    "channel", "list_code", "segment", "template_code", "holdout_share", "conversion_days")
+
+    def on_model_change(self, form, model, is_created):
+        from .plans import _check
+
+        if model.state not in ("draft", "rejected"):
+            raise BusinessError({"state": [_l("Only a draft plan can be edited.")]})
+        _check(self.session, model)
+
+    def _each(self, ids, func, done):
+        from core.web import current_user, db_session
+
+        s = db_session()
+        try:
+            with transaction(s):
+                for plan in self.selected(ids):
+                    func(s, plan, current_user())
+            flash(done, "success")
+        except BusinessError as exc:
+            _flash(exc)
+
+    @action("submit", _l("Submit for approval"), _l("Submit the selected plans for approval?"))
+    def action_submit(self, ids):
+        self._each(ids, svc.submit, gettext("Submitted for approval."))
+
+    @action("start", _l("Start sending"), _l("Start the selected plans? Their audience is frozen and messages "
+                                             "are sent; this cannot be undone."))
+    def action_start(self, ids):
+        from core.web import has_perm
+
+        if not has_perm(SEND):
+            flash(gettext("You may not start plans."), "error")
+            return
+        from core.api.visible import scope_store_ids
+
+        self._each(ids, lambda s, plan, user: svc.start(s, plan, scope_store_ids(s)), gettext("Sending started."))
+
+    @action("finish", _l("Finish"), _l("Finish the selected plans? The actual cost is computed from the "
+                                       "messages sent."))
+    def action_finish(self, ids):
+        self._each(ids, lambda s, plan, user: svc.finish(s, plan), gettext("Finished."))
+
+
+class RecipientView(BanyanModelView):
+    permission = READ
+    allow_create = allow_edit = False
+    simple_list_pager = True
+    column_list = ("plan", "customer_id", "holdout", "state", "attempts", "sent_at", "error")
+    column_filters = ("plan_id", "state", "holdout")
+
+
+class OptOutView(BanyanModelView):
+    permission = CONSENT
+    allow_edit = False
+    column_list = ("customer_id", "channel", "list_code", "at", "source", "method")
+    column_filters = ("channel", "list_code", "at")
+    form_columns = ("customer_id", "channel", "list_code", "source", "method")
+
+
+class OutboxView(BanyanModelView):
+    permission = READ
+    allow_create = allow_edit = False
+    simple_list_pager = True
+    column_list = ("plan_id", "to_address", "subject", "created_at")
+    column_filters = ("plan_id",)
+
+
+def views():
+    return [
+        SegmentView(Segment, name=_l("Segments"), endpoint="campaign_segment", category=CATEGORY),
+        TemplateView(Template, name=_l("Templates"), endpoint="campaign_template", category=CATEGORY),
+        PlanView(Plan, name=_l("Marketing plans"), endpoint="campaign_plan", category=CATEGORY),
+        RecipientView(Recipient, name=_l("Deliveries"), endpoint="campaign_recipient", category=CATEGORY),
+        OptOutView(OptOut, name=_l("Opt-outs"), endpoint="campaign_optout", category=CATEGORY),
+        OutboxView(Outbox, name=_l("Development outbox"), endpoint="campaign_outbox", category=CATEGORY),
+    ]

@@ -1,0 +1,178 @@
+"""Tables of campaign: every table is named ``campaign_<entity>``.
+
+* ``campaign_segment``: a saved rule tree (``core.segments``) or a ready-made RFM class.
+* ``campaign_plan``: a marketing plan (draft → submitted → approved → running → done) with its
+  budget, channel, list, template, hold-out share and conversion window.
+* ``campaign_template``: subject and body (sandboxed Jinja2) per code, channel and language.
+* ``campaign_recipient``: the audience snapshot of a plan, one row per customer, with its
+  hold-out flag and delivery status; the claim columns make sending resumable and idempotent.
+* ``campaign_optout``: a customer's opt-out of a channel, for one list or all (with proof).
+* ``campaign_outbox``: what the development adapter "sent".
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, Money
+from core.codes import Code
+from core.labels import Choices, describe
+from core.i18n import lazy_gettext as _l
+from core.mixins import IdPk, Timestamps, utcnow
+from core.models import Store
+
+PLAN_STATE = Choices("campaign.plan.state", [
+    ("draft", _l("Draft")), ("submitted", _l("Submitted")), ("approved", _l("Approved")),
+    ("running", _l("Running")), ("done", _l("Done")), ("rejected", _l("Rejected")),
+])
+RECIPIENT_STATE = Choices("campaign.recipient.state", [
+    ("queued", _l("Queued")), ("claimed", _l("Claimed")), ("sending", _l("Sending")), ("sent", _l("Sent")),
+    ("failed", _l("Failed")), ("uncertain", _l("Uncertain (worker stopped while sending)")),
+    ("skipped", _l("Skipped (no consent or address)")), ("holdout", _l("Hold-out (not messaged)")),
+])
+SEGMENT_KIND = Choices("campaign.segment.kind", [("rules", _l("Rules")), ("rfm", _l("RFM class"))])
+
+
+class Segment(IdPk, Timestamps, Base):
+    __tablename__ = "campaign_segment"
+
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(8), default="rules")
+    rules: Mapped[dict | None] = mapped_column(JSON)
+    rfm_class: Mapped[str | None] = mapped_column(String(20))
+    #: None: the whole chain (HQ); else the segment belongs to that store's team
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    last_count: Mapped[int | None] = mapped_column(Integer)
+
+    store: Mapped[Store | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Template(IdPk, Timestamps, Base):
+    __tablename__ = "campaign_template"
+    __table_args__ = (UniqueConstraint("code", "channel", "language"),)
+
+    code: Mapped[str] = mapped_column(Code(32, kind="key"))
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    language: Mapped[str] = mapped_column(String(10), default="zh_Hans")
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.channel}, {self.language})"
+
+
+class Plan(IdPk, Timestamps, Base):
+    __tablename__ = "campaign_plan"
+
+    code: Mapped[str] = mapped_column(Code(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    date_from: Mapped[date] = mapped_column(Date)
+    date_to: Mapped[date] = mapped_column(Date)
+    budget: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), info={"min": 0})
+    expected_cost: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), info={"min": 0})
+    actual_cost: Mapped[Decimal | None] = mapped_column(Money, info={"min": 0})
+    cost_per_message: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal("0"), info={"min": 0})
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    list_code: Mapped[str] = mapped_column(String(32), default="news")
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_segment.id"), index=True)
+    template_code: Mapped[str | None] = mapped_column(String(32))
+    holdout_share: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.1"),
+                                                   info={"min": 0, "max": "0.5"})
+    conversion_days: Mapped[int] = mapped_column(Integer, default=14, info={"min": 1, "max": 365})
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("core_approval_request.id"), index=True)
+    snapshot_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    segment: Mapped[Segment | None] = relationship()
+    store: Mapped[Store | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Recipient(IdPk, Base):
+    __tablename__ = "campaign_recipient"
+    __table_args__ = (UniqueConstraint("plan_id", "customer_id"),
+                      Index("ix_campaign_recipient_plan_state", "plan_id", "state"))
+    __scope_column__ = "store_id"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("campaign_plan.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    address: Mapped[str | None] = mapped_column(String(254))
+    claim: Mapped[str | None] = mapped_column(String(32), index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(String(255))
+
+    plan: Mapped[Plan] = relationship()
+
+
+class OptOut(IdPk, Base):
+    __tablename__ = "campaign_optout"
+    __table_args__ = (UniqueConstraint("customer_id", "channel", "list_code"),)
+    __scope_column__ = ""
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: "*" for every list of the channel
+    list_code: Mapped[str] = mapped_column(String(32), default="*")
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(40), default="backoffice")
+    method: Mapped[str] = mapped_column(String(40), default="manual")
+
+
+class Outbox(IdPk, Base):
+    __tablename__ = "campaign_outbox"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("campaign_plan.id", ondelete="CASCADE"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("campaign_recipient.id", ondelete="CASCADE"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+MODELS = (Segment, Template, Plan, Recipient, OptOut, Outbox)
+
+
+# --- labels: of each model, its fields and its coded values, once (core.labels) -------------------
+describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND}, labels={
+    "kind": _l("Kind"), "rules": _l("Rules"), "rfm_class": _l("RFM class"), "owner_id": _l("Owner"),
+    "last_count": _l("Last count")})
+describe(Template, name=_l("Message template"), labels={
+    "channel": _l("Channel"), "subject": _l("Subject"), "body": _l("Body")})
+describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE}, labels={
+    "owner_id": _l("Owner"), "date_from": _l("From"), "date_to": _l("Until"), "budget": _l("Budget"),
+    "expected_cost": _l("Expected cost"), "actual_cost": _l("Actual cost"),
+    "cost_per_message": _l("Cost per message"), "channel": _l("Channel"), "list_code": _l("Mailing list"),
+    "segment": _l("Segment"), "segment_id": _l("Segment"), "template_code": _l("Template"),
+    "holdout_share": _l("Hold-out share"), "conversion_days": _l("Conversion window (days)"),
+    "approval_id": _l("Approval request"), "snapshot_at": _l("Audience taken at"),
+    "started_at": _l("Started"), "finished_at": _l("Finished")})
+describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE}, labels={
+    "plan": _l("Marketing plan"), "plan_id": _l("Marketing plan"), "holdout": _l("Hold-out"),
+    "address": _l("Address"), "claim": _l("Claimed by"), "claimed_at": _l("Claimed at"),
+    "attempts": _l("Attempts"), "sent_at": _l("Sent at"), "error": _l("Error")})
+describe(OptOut, name=_l("Opt-out"), labels={
+    "channel": _l("Channel"), "list_code": _l("Mailing list"), "at": _l("At"), "source": _l("Source"),
+    "method": _l("Method")})
+describe(Outbox, name=_l("Outbox message"), labels={
+    "plan_id": _l("Marketing plan"), "recipient_id": _l("Recipient"), "channel": _l("Channel"),
+    "to_address": _l("To"), "subject": _l("Subject"), "body": _l("Body")})

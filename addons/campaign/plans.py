@@ -1,0 +1,179 @@
+"""Marketing plans: draft → submitted → approved → running → done (or rejected).
+
+Submitting files a ``core.approvals`` request (action ``campaign.plan.approve``); the vote that
+reaches the required approvals runs :func:`_approved`, which moves the plan to ``approved``.
+Starting a plan snapshots its audience (``audience.snapshot``) and queues the ``campaign.send``
+job. Each function is one business operation: it flushes, the caller commits.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from core import approvals
+from core.db import money
+from core.errors import BusinessError, Conflict
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+
+from .models import Plan, Recipient, Segment
+
+APPROVE_ACTION = "campaign.plan.approve"
+EDITABLE = ("code", "name", "store_id", "date_from", "date_to", "budget", "expected_cost", "channel", "list_code",
+            "segment_id", "template_code", "holdout_share", "conversion_days", "cost_per_message")
+
+
+def _check(session, plan: Plan) -> None:
+    from .channels import channels
+    from core.db import RUNTIME
+
+    errors = {}
+    if not (plan.code or "").strip():
+        errors["code"] = [_l("Enter a code.")]
+    if not (plan.name or "").strip():
+        errors["name"] = [_l("Enter a name.")]
+    if plan.date_from and plan.date_to and plan.date_to < plan.date_from:
+        errors["date_to"] = [_l("The end date is before the start date.")]
+    for name in ("budget", "expected_cost"):
+        if getattr(plan, name) is not None and Decimal(getattr(plan, name)) < 0:
+            errors[name] = [_l("Must not be negative.")]
+    if plan.holdout_share is None or not Decimal("0") <= Decimal(plan.holdout_share) <= Decimal("0.5"):
+        errors["holdout_share"] = [_l("Enter a share from 0 to 0.5.")]
+    if plan.expected_cost is not None and plan.budget is not None and Decimal(plan.expected_cost) > Decimal(plan.budget):
+        errors["expected_cost"] = [_l("The expected cost exceeds the budget.")]
+    if plan.channel not in channels(RUNTIME.get(session)):
+        errors["channel"] = [_l("Unknown channel.")]
+    if plan.segment_id is not None and session.get(Segment, plan.segment_id) is None:
+        errors["segment_id"] = [_l("No such segment.")]
+    if errors:
+        raise BusinessError(errors)
+
+
+def save_plan(session, values: dict, user=None, plan: Plan | None = None) -> Plan:
+    """Create or edit a draft plan from ``values`` (keys of :data:`EDITABLE`)."""
+    if plan is not None and plan.state not in ("draft", "rejected"):
+        raise Conflict({"state": [_l("Only a draft plan can be edited.")]})
+    plan = plan or Plan(owner_id=getattr(user, "id", None), state="draft")
+    for key in EDITABLE:
+        if key in values:
+            setattr(plan, key, values[key])
+    for key in ("budget", "expected_cost"):
+        if getattr(plan, key) is not None:
+            setattr(plan, key, money(getattr(plan, key)))
+    for key, default in (("holdout_share", "0.1"), ("cost_per_message", "0")):
+        try:
+            setattr(plan, key, Decimal(str(getattr(plan, key) if getattr(plan, key) is not None else default)))
+        except ArithmeticError:
+            raise BusinessError({key: [_l("Enter a number.")]}) from None
+    plan.channel = plan.channel or "email"
+    _check(session, plan)
+    if plan.id is None:
+        session.add(plan)
+    if plan.state == "rejected":
+        plan.state, plan.approval_id = "draft", None
+    session.flush()
+    return plan
+
+
+def submit(session, plan: Plan, user) -> Plan:
+    """Draft → submitted: files the approval request (amount = the expected cost)."""
+    if plan.state != "draft":
+        raise Conflict({"state": [_l("Only a draft plan can be submitted.")]})
+    errors = {}
+    if plan.segment_id is None:
+        errors["segment_id"] = [_l("Choose a segment.")]
+    if not plan.template_code:
+        errors["template_code"] = [_l("Choose a template.")]
+    if errors:
+        raise BusinessError(errors)
+    req = approvals.request_approval(session, APPROVE_ACTION, {"plan_id": plan.id}, plan.expected_cost, user,
+                                     store_id=plan.store_id, label=f"{plan.code} {plan.name}"[:200])
+    plan.state, plan.approval_id = "submitted", req.id
+    session.flush()
+    return plan
+
+
+def _approved(session, req, user):
+    plan = session.get(Plan, int(req.payload["plan_id"]))
+    if plan is None or plan.state != "submitted":
+        raise Conflict({"state": [_l("The plan is no longer waiting for approval.")]})
+    plan.state = "approved"
+    session.flush()
+    return plan.code
+
+
+approvals.register_executor(APPROVE_ACTION, _approved)
+
+
+def sync_rejection(session, plan: Plan) -> Plan:
+    """A submitted plan whose approval request was rejected goes back to ``rejected``."""
+    from core.models.approval import ApprovalRequest
+
+    if plan.state == "submitted" and plan.approval_id:
+        req = session.get(ApprovalRequest, plan.approval_id)
+        if req is not None and req.state == "rejected":
+            plan.state = "rejected"
+            session.flush()
+    return plan
+
+
+def start(session, plan: Plan, store_ids=None) -> dict:
+    """Approved → running: snapshot the audience (within ``store_ids``, the starting user's
+    stores) and queue sending. Returns the delivery counts."""
+    from core.db import RUNTIME
+
+    from .audience import snapshot
+    from .channels import channels
+
+    if plan.state != "approved":
+        raise Conflict({"state": [_l("Only an approved plan can be started.")]})
+    adapter = channels(RUNTIME.get(session))[plan.channel]
+    counts = snapshot(session, plan, store_ids, adapter.address())
+    plan.state, plan.started_at = "running", utcnow()
+    session.flush()
+    _enqueue_after_commit(session)
+    return counts
+
+
+def _enqueue_after_commit(session) -> None:
+    from sqlalchemy import event
+
+    from core.db import RUNTIME
+
+    rt = RUNTIME.get(session)
+
+    def go(_s):
+        from core.jobs import enqueue
+
+        try:
+            enqueue(rt, "campaign.send")
+        except Exception:  # the periodic run picks the plan up within a minute
+            import logging
+
+            logging.getLogger("banyan.campaign").warning("could not enqueue campaign.send", exc_info=True)
+
+    event.listen(session, "after_commit", go, once=True)
+
+
+def finish(session, plan: Plan, actual_cost: Decimal | None = None) -> Plan:
+    """Running → done. ``actual_cost`` entered, else computed: messages sent × cost per message."""
+    if plan.state != "running":
+        raise Conflict({"state": [_l("Only a running plan can be finished.")]})
+    if actual_cost is not None and Decimal(actual_cost) < 0:
+        raise BusinessError({"actual_cost": [_l("Must not be negative.")]})
+    sent = session.execute(select(func.count()).select_from(Recipient)
+                           .where(Recipient.plan_id == plan.id, Recipient.state == "sent")).scalar() or 0
+    plan.actual_cost = money(actual_cost if actual_cost is not None else Decimal(sent) * plan.cost_per_message)
+    plan.state, plan.finished_at = "done", utcnow()
+    session.flush()
+    return plan
+
+
+def default_dates() -> tuple[date, date]:
+    from datetime import timedelta
+
+    from core.localtime import local_today
+
+    return local_today(), local_today() + timedelta(days=14)

@@ -1,0 +1,108 @@
+"""Message templates rendered with sandboxed Jinja2, and signed unsubscribe links.
+
+A template is chosen by the plan's template code, its channel and the customer's language
+(falling back to the chain's language, then to any language of that code and channel). The
+personal fields a template may use are ``customer.name``, ``customer.first_name``,
+``customer.email``, ``customer.birthday``, ``customer.language``, ``store.name``,
+``plan.code``, ``plan.name`` and ``unsubscribe_url``. The sandbox refuses attribute access to
+anything else (a template cannot reach the database, the session or Python internals).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+
+from core.errors import BusinessError, NotFound
+from core.i18n import lazy_gettext as _l
+from core.models import Customer, Store
+
+from .models import Template
+
+_ENV = SandboxedEnvironment(autoescape=False, trim_blocks=True)
+
+
+def check_source(source: str, field: str) -> None:
+    """Refuse a template that does not parse (422 naming ``field``)."""
+    try:
+        _ENV.parse(source or "")
+    except TemplateError as exc:
+        raise BusinessError({field: [_l("The template does not parse: %(error)s", error=str(exc))]}) from None
+
+
+def pick_template(session, code: str, channel: str, language: str | None, default_language: str) -> Template:
+    rows = session.execute(select(Template).where(Template.code == code, Template.channel == channel)
+                           .execution_options(banyan_unscoped=True)).scalars().all()
+    if not rows:
+        raise NotFound({"template_code": _l("No template %(code)s for channel %(channel)s.", code=code,
+                                            channel=channel)})
+    by_lang = {t.language: t for t in rows}
+    return by_lang.get(language or "") or by_lang.get(default_language) or rows[0]
+
+
+def _secret(rt) -> bytes:
+    from core.app import instance_secret_key
+
+    return (rt.config["security"].get("secret_key") or instance_secret_key(rt.config["instance"]["path"])).encode()
+
+
+def unsubscribe_token(rt, customer_id: int, channel: str, list_code: str) -> str:
+    """``<customer>.<channel>.<list>.<signature>``: HMAC-SHA256 with the instance secret."""
+    payload = f"{customer_id}.{channel}.{list_code}"
+    sig = hmac.new(_secret(rt), payload.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{payload}.{sig}"
+
+
+def read_token(rt, token: str) -> tuple[int, str, str]:
+    """``(customer_id, channel, list_code)`` of a valid token; a forged one is a 422."""
+    parts = (token or "").split(".")
+    if len(parts) == 4 and parts[0].isdigit():
+        good = unsubscribe_token(rt, int(parts[0]), parts[1], parts[2])
+        if hmac.compare_digest(good, token):
+            return int(parts[0]), parts[1], parts[2]
+    raise BusinessError({"token": [_l("This unsubscribe link is not valid.")]})
+
+
+def context(session, rt, customer: Customer, plan, store: Store | None = None) -> dict:
+    from core.notify import mail_settings
+
+    base = mail_settings(rt)["base_url"].rstrip("/")
+    token = unsubscribe_token(rt, customer.id, plan.channel, plan.list_code)
+    name = customer.name or ""
+    return {
+        "customer": {"name": name, "first_name": name[1:] if len(name) in (2, 3) else name.split(" ")[0],
+                     "email": customer.email, "birthday": customer.birthday, "language": customer.language},
+        "store": {"name": store.name if store else ""},
+        "plan": {"code": plan.code, "name": plan.name},
+        "unsubscribe_url": f"{base}/campaign/unsubscribe/{token}",
+    }
+
+
+def render(template: Template, ctx: dict) -> tuple[str | None, str]:
+    """``(subject, body)`` of ``template`` with ``ctx``; a sandbox or syntax error is a 422."""
+    try:
+        subject = _ENV.from_string(template.subject).render(ctx) if template.subject else None
+        body = _ENV.from_string(template.body).render(ctx)
+    except TemplateError as exc:
+        raise BusinessError({"body": [_l("The template cannot be rendered: %(error)s", error=str(exc))]}) from None
+    return subject, body
+
+
+def preview(session, plan, customer_id: int) -> dict:
+    """The message ``plan`` would send to ``customer_id``: ``{to, subject, body, language}``."""
+    from core.db import RUNTIME
+    from core.notify import chain_locale
+
+    rt = RUNTIME.get(session)
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound({"customer_id": _l("No such customer.")})
+    if not plan.template_code:
+        raise BusinessError({"template_code": _l("Choose a template.")})
+    tpl = pick_template(session, plan.template_code, plan.channel, customer.language, chain_locale(rt))
+    store = session.get(Store, customer.home_store_id) if customer.home_store_id else None
+    subject, body = render(tpl, context(session, rt, customer, plan, store))
+    return {"to": customer.email, "subject": subject, "body": body, "language": tpl.language}

@@ -1,0 +1,81 @@
+"""Results of a plan: reach, delivery, conversions, revenue, and uplift against the hold-out.
+
+Conversion window: from the plan's start (``started_at``) for ``conversion_days`` days. A
+customer converts when they have a confirmed sale in the window; revenue is the net total of
+their sales and refunds in the window. Both groups are measured the same way:
+
+* ``recipients`` = customers messaged (state ``sent``), ``holdout`` = the hold-out group;
+* conversion rates ``p1``, ``p0``; uplift ``p1 - p0`` with a 95 % confidence interval
+  ``± 1.96 · sqrt(p1(1-p1)/n1 + p0(1-p0)/n0)`` (normal approximation);
+* attributed revenue = (revenue per recipient − revenue per hold-out customer) × recipients,
+  rounded to the cent (half-up, ``core.db.money``);
+* ROI = (attributed revenue − cost) / cost, cost = the actual cost (or the expected cost
+  while the plan runs); None when the cost is zero.
+
+All figures are aggregated in SQL (one grouped query).
+"""
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+
+from core.db import ZERO, money
+from core.mixins import utcnow
+from core.models import Sale
+
+from .models import Plan, Recipient
+
+
+def results(session, plan: Plan) -> dict:
+    """The figures of ``plan`` (see the module doc): ``{delivery: {state: n}, reach,
+    recipients/holdout: {customers, converted, revenue}, conversion_rate,
+    holdout_conversion_rate, uplift, uplift_ci95: (low, high), attributed_revenue, cost, roi,
+    window: {from, to}}``; rates are fractions (0..1), money ``Decimal`` to the cent, None
+    where a group is empty or the cost is zero."""
+    counts = dict(session.execute(select(Recipient.state, func.count()).where(Recipient.plan_id == plan.id)
+                                  .group_by(Recipient.state)).all())
+    start = plan.started_at or utcnow()
+    end = start + timedelta(days=int(plan.conversion_days))
+    per_customer = (select(Sale.customer_id.label("cid"), func.sum(Sale.total).label("rev"),
+                           func.sum(case((Sale.kind == "sale", 1), else_=0)).label("n"))
+                    .where(Sale.state != "draft", Sale.confirmed_at >= start, Sale.confirmed_at < end)
+                    .group_by(Sale.customer_id).subquery())
+    group = case((Recipient.holdout.is_(True), "holdout"), else_="recipients")
+    rows = session.execute(
+        select(group, func.count(Recipient.id), func.count(per_customer.c.cid),
+               func.coalesce(func.sum(per_customer.c.rev), 0))
+        .select_from(Recipient).outerjoin(per_customer, (per_customer.c.cid == Recipient.customer_id)
+                                          & (per_customer.c.n > 0))
+        .where(Recipient.plan_id == plan.id, Recipient.state.in_(("sent", "holdout")))
+        .group_by(group)).all()
+    g = {name: {"customers": int(n), "converted": int(c), "revenue": money(rev or 0)} for name, n, c, rev in rows}
+    rec = g.get("recipients", {"customers": 0, "converted": 0, "revenue": ZERO})
+    hold = g.get("holdout", {"customers": 0, "converted": 0, "revenue": ZERO})
+    p1 = rec["converted"] / rec["customers"] if rec["customers"] else None
+    p0 = hold["converted"] / hold["customers"] if hold["customers"] else None
+    uplift = ci = None
+    if p1 is not None and p0 is not None:
+        uplift = p1 - p0
+        half = 1.96 * math.sqrt(p1 * (1 - p1) / rec["customers"] + p0 * (1 - p0) / hold["customers"])
+        ci = (round(uplift - half, 4), round(uplift + half, 4))
+        uplift = round(uplift, 4)
+    attributed = None
+    if rec["customers"] and hold["customers"]:
+        attributed = money((rec["revenue"] / rec["customers"] - hold["revenue"] / hold["customers"]) * rec["customers"])
+    cost = plan.actual_cost if plan.actual_cost is not None else plan.expected_cost
+    roi = None
+    if attributed is not None and cost and Decimal(cost) > 0:
+        roi = ((attributed - Decimal(cost)) / Decimal(cost)).quantize(Decimal("0.0001"))
+    return {
+        "delivery": {k: int(v) for k, v in counts.items()},
+        "reach": int(counts.get("sent", 0)),
+        "recipients": rec, "holdout": hold,
+        "conversion_rate": None if p1 is None else round(p1, 4),
+        "holdout_conversion_rate": None if p0 is None else round(p0, 4),
+        "uplift": uplift, "uplift_ci95": ci,
+        "attributed_revenue": attributed, "cost": money(cost or 0), "roi": roi,
+        "window": {"from": start, "to": end},
+    }

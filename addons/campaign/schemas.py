@@ -1,0 +1,163 @@
+"""API schemas of the campaign addon (inputs from core.api.fields: strict, 422 naming the field)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from core.api.fields import Choice, DecimalIn, Id, Input, Int, Money, MoneyIn, QId, Query, SafeDate, Str
+
+from .audience import RFM_CODES
+
+
+class RulesIn(Input):
+    rules = fields.Dict(required=True)
+    store_id = Id(allow_none=True)
+
+
+class CountOut(Schema):
+    count = fields.Integer()
+
+
+class SegmentIn(Input):
+    name = Str(max=120, required=True)
+    rules = fields.Dict(allow_none=True)
+    rfm_class = Choice(list(RFM_CODES), allow_none=True)
+    store_id = Id(allow_none=True)
+
+
+class SegmentOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    rules = fields.Dict(allow_none=True)
+    rfm_class = fields.String(allow_none=True)
+    store_id = fields.Integer(allow_none=True)
+    last_count = fields.Integer(allow_none=True)
+
+
+class FieldOut(Schema):
+    code = fields.String()
+    label = fields.String()
+    type = fields.String()
+    addon = fields.String()
+    operators = fields.List(fields.String())
+    params = fields.List(fields.Dict())
+    choices = fields.List(fields.Dict(), allow_none=True)
+
+
+class RfmOut(Schema):
+    code = fields.String()
+    label = fields.String()
+    count = fields.Integer()
+
+
+class TemplateIn(Input):
+    code = Str(max=32, required=True)
+    channel = Str(max=16, required=True)
+    language = Str(max=10, required=True)
+    subject = Str(max=200, allow_none=True)
+    body = Str(max=20000, required=True)
+
+
+class TemplateOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    channel = fields.String()
+    language = fields.String()
+    subject = fields.String(allow_none=True)
+    body = fields.String()
+
+
+class PlanIn(Input):
+    code = Str(max=32, required=True)
+    name = Str(max=120, required=True)
+    store_id = Id(allow_none=True)
+    date_from = SafeDate(required=True)
+    date_to = SafeDate(required=True)
+    budget = MoneyIn()
+    expected_cost = MoneyIn()
+    cost_per_message = DecimalIn(0, 1000, places=4)
+    channel = Str(max=16)
+    list_code = Str(max=32)
+    segment_id = Id(allow_none=True)
+    template_code = Str(max=32, allow_none=True)
+    holdout_share = DecimalIn(0, "0.5", places=4, high_inclusive=True)
+    conversion_days = Int(1, 365)
+
+
+class PlanOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    state = fields.String()
+    store_id = fields.Integer(allow_none=True)
+    date_from = fields.Date()
+    date_to = fields.Date()
+    budget = Money()
+    expected_cost = Money()
+    actual_cost = Money(allow_none=True)
+    channel = fields.String()
+    list_code = fields.String()
+    segment_id = fields.Integer(allow_none=True)
+    template_code = fields.String(allow_none=True)
+    holdout_share = fields.Decimal(as_string=True)
+    conversion_days = fields.Integer()
+    approval_id = fields.Integer(allow_none=True)
+
+
+class PlanQuery(Query):
+    state = Str(max=12)
+
+
+class FinishIn(Input):
+    actual_cost = MoneyIn(allow_none=True)
+
+
+class PreviewQuery(Query):
+    customer_id = QId(required=True)
+
+
+class PreviewOut(Schema):
+    to = fields.String(allow_none=True)
+    subject = fields.String(allow_none=True)
+    body = fields.String()
+    language = fields.String()
+
+
+class OptOutIn(Input):
+    customer_id = Id(required=True)
+    channel = Str(max=16, required=True)
+    list_code = Str(max=32, allow_none=True)
+
+
+class OptOutOut(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    channel = fields.String()
+    list_code = fields.String()
+    at = fields.DateTime()
+    source = fields.String()
+    method = fields.String()
+
+
+class RecipientOut(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    holdout = fields.Boolean()
+    state = fields.String()
+    attempts = fields.Integer()
+    sent_at = fields.DateTime(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class ResultsOut(Schema):
+    delivery = fields.Dict()
+    reach = fields.Integer()
+    recipients = fields.Dict()
+    holdout = fields.Dict()
+    conversion_rate = fields.Float(allow_none=True)
+    holdout_conversion_rate = fields.Float(allow_none=True)
+    uplift = fields.Float(allow_none=True)
+    uplift_ci95 = fields.List(fields.Float(), allow_none=True)
+    attributed_revenue = Money(allow_none=True)
+    cost = Money()
+    roi = fields.Decimal(as_string=True, allow_none=True)

@@ -1,0 +1,181 @@
+"""Sending a running plan: resumable, idempotent, several workers at once.
+
+Each worker (the ``campaign.send`` job on the kernel's Huey queue, any backend) repeats:
+
+1. **recover**: rows ``claimed`` longer than :data:`STALE` by a worker that died go back to
+   ``queued`` (they were never started); rows left ``sending`` by a dead worker become
+   ``uncertain`` and are *not* sent again (we cannot know whether the channel accepted them).
+2. **claim** a batch of ``queued`` rows of running plans in one short transaction
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and a conditional ``UPDATE ... WHERE state =
+   'queued'`` everywhere), so two workers never claim the same recipient.
+3. for each claimed row: mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
+   *transactional* channel (the outbox) writes its message in the same transaction that marks
+   the row sent: exactly once. A channel error puts the row back in the queue until
+   ``max_attempts``, then ``failed``.
+
+Only one batch of recipients is in memory at a time; the audience is never loaded whole.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from core.db import is_postgres, transaction
+from core.mixins import utcnow
+from core.models import Customer, Store
+
+from .models import Plan, Recipient
+
+STALE = timedelta(minutes=15)
+BATCH = 200
+
+
+def settings(rt) -> dict:
+    cfg = dict(rt.config.get("campaign", {}))
+    cfg.setdefault("max_attempts", 3)
+    cfg.setdefault("batch", BATCH)
+    return cfg
+
+
+def recover(rt, now=None) -> dict:
+    now = now or utcnow()
+    with rt.session() as s, transaction(s):
+        back = s.execute(update(Recipient).where(Recipient.state == "claimed", Recipient.claimed_at < now - STALE)
+                         .values(state="queued", claim=None).execution_options(synchronize_session=False)).rowcount
+        lost = s.execute(update(Recipient).where(Recipient.state == "sending", Recipient.claimed_at < now - STALE)
+                         .values(state="uncertain", claim=None,
+                                 error="the worker stopped while sending; not sent again")
+                         .execution_options(synchronize_session=False)).rowcount
+    return {"requeued": back, "uncertain": lost}
+
+
+def claim(rt, limit: int, plan_id: int | None = None) -> tuple[str, list[int]]:
+    token = uuid.uuid4().hex
+    with rt.session() as s, transaction(s):
+        q = (select(Recipient.id).join(Plan, Plan.id == Recipient.plan_id)
+             .where(Recipient.state == "queued", Plan.state == "running").order_by(Recipient.id).limit(limit))
+        if plan_id is not None:
+            q = q.where(Recipient.plan_id == plan_id)
+        if is_postgres(s.get_bind()):
+            q = q.with_for_update(of=Recipient, skip_locked=True)
+        ids = s.execute(q).scalars().all()
+        if not ids:
+            return token, []
+        s.execute(update(Recipient).where(Recipient.id.in_(ids), Recipient.state == "queued")
+                  .values(state="claimed", claim=token, claimed_at=utcnow(), attempts=Recipient.attempts + 1)
+                  .execution_options(synchronize_session=False))
+        got = s.execute(select(Recipient.id).where(Recipient.claim == token).order_by(Recipient.id)).scalars().all()
+    return token, list(got)
+
+
+def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
+    from core.notify import chain_locale
+
+    from .channels import Message
+    from .rendering import context, pick_template, render, unsubscribe_token
+
+    customer = s.get(Customer, rec.customer_id)
+    key = (plan.id, customer.language)
+    if key not in cache:
+        cache[key] = pick_template(s, plan.template_code, plan.channel, customer.language, chain_locale(rt))
+    store = s.get(Store, customer.home_store_id) if customer.home_store_id else None
+    ctx = context(s, rt, customer, plan, store)
+    subject, body = render(cache[key], ctx)
+    headers = ()
+    if plan.channel == "email":
+        headers = (("List-Unsubscribe", f"<{ctx['unsubscribe_url']}>"),
+                   ("X-Banyan-Token", unsubscribe_token(rt, customer.id, plan.channel, plan.list_code)))
+    return Message(to=rec.address, subject=subject, body=body, headers=headers, key=f"{plan.id}.{rec.id}")
+
+
+def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_after: int | None = None) -> dict:
+    """Send claimed batches until no queued recipient of a running plan is left (or
+    ``stop_after`` messages). Returns ``{"sent", "failed", "retry", "skipped", "requeued",
+    "uncertain"}``. Channel errors are recorded per recipient, never raised."""
+    from .audience import optout_exists
+    from .channels import ChannelError, channels
+
+    cfg = settings(rt)
+    out = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
+    out.update(recover(rt))
+    adapters = channels(rt)
+    senders: dict[str, object] = {}
+    last_at: dict[str, float] = {}
+    cache: dict = {}
+    try:
+        while stop_after is None or out["sent"] < stop_after:
+            token, ids = claim(rt, limit or int(cfg["batch"]), plan_id)
+            if not ids:
+                break
+            for rid in ids:
+                with rt.session() as s:
+                    with transaction(s):
+                        rec = s.get(Recipient, rid)
+                        plan = s.get(Plan, rec.plan_id)
+                        adapter = adapters.get(plan.channel)
+                        opted = s.execute(select(optout_exists(plan.channel, plan.list_code, rec.customer_id))).scalar()
+                        if adapter is None or opted or plan.state != "running":
+                            rec.state, rec.claim = ("skipped" if opted or adapter is None else "queued"), None
+                            rec.error = "opted out" if opted else ("no such channel" if adapter is None else None)
+                            out["skipped"] += 1
+                            continue
+                        msg = _message(s, rt, rec, plan, cache)
+                        if not adapter.transactional:
+                            # committed before the channel is called: a crash now leaves 'sending'
+                            moved = s.execute(update(Recipient).where(Recipient.id == rid, Recipient.claim == token,
+                                                                      Recipient.state == "claimed")
+                                              .values(state="sending", claimed_at=utcnow())
+                                              .execution_options(synchronize_session=False)).rowcount
+                            if not moved:
+                                continue
+                    if adapter.rate_per_minute:
+                        gap = 60.0 / adapter.rate_per_minute - (time.monotonic() - last_at.get(adapter.code, 0.0))
+                        if gap > 0:
+                            time.sleep(gap)
+                    sender = senders.get(adapter.code) or senders.setdefault(adapter.code, adapter.connect(rt))
+                    with transaction(s):
+                        rec = s.get(Recipient, rid)
+                        s.refresh(rec)
+                        if rec.claim != token:
+                            continue
+                        try:
+                            sender.send(s, msg, rec)
+                            last_at[adapter.code] = time.monotonic()
+                            rec.state, rec.sent_at, rec.claim, rec.error = "sent", utcnow(), None, None
+                            out["sent"] += 1
+                        except ChannelError as exc:
+                            final = exc.permanent or rec.attempts >= int(cfg["max_attempts"])
+                            rec.state, rec.claim, rec.error = ("failed" if final else "queued"), None, str(exc)[:255]
+                            out["failed" if final else "retry"] += 1
+                if stop_after is not None and out["sent"] >= stop_after:
+                    break
+        finish_done(rt)
+    finally:
+        for sender in senders.values():
+            sender.close()
+    return out
+
+
+def finish_done(rt) -> int:
+    """Running plans with nobody left to send to (and past their end date) become done."""
+    from core.localtime import local_today
+
+    from .models import Plan
+
+    with rt.session() as s, transaction(s):
+        busy = select(Recipient.id).where(Recipient.plan_id == Plan.id,
+                                          Recipient.state.in_(("queued", "claimed", "sending"))).exists()
+        return s.execute(update(Plan).where(Plan.state == "running", Plan.date_to < local_today(), ~busy)
+                         .values(state="done", finished_at=utcnow())
+                         .execution_options(synchronize_session=False)).rowcount
+
+
+def send_job(session) -> None:
+    """The ``campaign.send`` job: :func:`send_due` with the session's runtime (its own short
+    transactions, so no lock is held while a channel is called)."""
+    from core.db import RUNTIME
+
+    send_due(RUNTIME.get(session))

@@ -1,0 +1,16 @@
+"""The public API of the campaign addon: other addons import only this module (or
+``hookspecs.py``). Each function flushes; the caller owns the transaction."""
+from __future__ import annotations
+
+from .audience import RFM_CODES, count_rules, delivery_counts, rfm_matrix, rfm_rules, save_segment, snapshot
+from .channels import ChannelAdapter, ChannelError, Message, channels
+from .consent import opt_out, opt_outs_of, unsubscribe
+from .plans import APPROVE_ACTION, finish, save_plan, start, submit, sync_rejection
+from .rendering import preview, render, unsubscribe_token
+from .results import results
+from .sending import send_due
+
+__all__ = ["APPROVE_ACTION", "ChannelAdapter", "ChannelError", "Message", "RFM_CODES", "channels", "count_rules",
+           "delivery_counts", "finish", "opt_out", "opt_outs_of", "preview", "render", "results", "rfm_matrix",
+           "rfm_rules", "save_plan", "save_segment", "send_due", "snapshot", "start", "submit", "sync_rejection",
+           "unsubscribe", "unsubscribe_token"]

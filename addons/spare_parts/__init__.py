@@ -1,0 +1,1 @@
+"""Spare parts and repairs: a Banyan addon (no side effects on import)."""

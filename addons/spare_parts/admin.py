@@ -1,0 +1,489 @@
+"""Back-office views of spare_parts (imported only when the back office is built).
+
+Lists with filters, search and CSV/XLSX export for the catalog, stock, alerts, warranty
+registrations, work orders and replacement requests; every step of a work order or request
+is a list action (those that cannot be undone ask for confirmation first) and goes through
+``services`` in one transaction. Pages: the technician's day (phone width), the HQ approval
+queue (warranty state and stock beside each request) and the stock lookup across locations
+with a one-step transfer from the nearest one.
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from sqlalchemy import select
+
+from core.admin.base import BanyanModelView, BanyanView
+from core.db import transaction
+from core.errors import BusinessError
+from core.i18n import gettext, lazy_gettext as _l
+from core.localtime import local_day_bounds, local_today
+from core.models import Warehouse
+
+from . import services as svc
+from .models import (FAULT_CODE, REQUEST_STATUS, WARRANTY_REASON, WORK_ORDER_STATUS, Part, PartFit, PartRequest, ProductWarranty,
+                     StockAlert, StockBalance, StockLevel, StockMove, Warranty, WorkOrder, WorkOrderEvent)
+from .permissions import (PART_READ, PART_WRITE, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
+                          STOCK_WRITE, WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
+
+CATEGORY = _l("Spare parts and repairs")
+
+
+def _flash_error(exc: BusinessError) -> None:
+    for field, messages in exc.errors.items():
+        for m in messages:
+            flash(f"{m}", "error")
+
+
+def _user():
+    from core.web import current_user
+
+    return current_user()
+
+
+def _session():
+    from core.web import db_session
+
+    return db_session()
+
+
+class _ReadOnly(BanyanModelView):
+    allow_create = allow_edit = allow_delete = False
+    simple_list_pager = True
+
+
+class PartView(BanyanModelView):
+    permission = PART_READ
+    write_permission = PART_WRITE
+    column_list = ("number", "name", "unit", "cost", "warranty_covered", "superseded_by", "product", "active")
+    form_columns = ("number", "name", "unit", "cost", "warranty_covered", "product", "superseded_by", "active")
+    column_searchable_list = ("number", "name")
+    column_filters = ("warranty_covered", "active")
+    column_default_sort = ("number", False)
+
+    def on_model_change(self, form, model, is_created):
+        """The services' rules: cost, unit, and a supersession that never loops."""
+        s = self.session
+        if model.cost is None or model.cost < 0:
+            raise BusinessError({"cost": [gettext("Must be zero or more.")]})
+        if model.superseded_by is not None:
+            model.superseded_by_id = model.superseded_by.id
+        if model.superseded_by_id is not None:
+            if model.id is not None and model.superseded_by_id == model.id:
+                raise BusinessError({"superseded_by": [gettext("A part cannot supersede itself.")]})
+            s.flush()
+            try:
+                svc.supersession_chain(s, model.id)
+            except BusinessError:
+                raise BusinessError({"superseded_by": [gettext("This would make the supersession chain loop.")]}) \
+                    from None
+
+
+class PartFitView(BanyanModelView):
+    permission = PART_READ
+    write_permission = PART_WRITE
+    allow_delete = True
+    column_list = ("part", "product", "model")
+    form_columns = ("part", "product", "model")
+    column_searchable_list = ("model",)
+
+
+class StockView(_ReadOnly):
+    permission = STOCK_READ
+    column_list = ("part", "warehouse", "on_hand", "reserved", "faulty")
+    column_filters = ("part_id", "warehouse_id", "on_hand")
+    column_default_sort = ("part_id", False)
+
+
+class MoveView(_ReadOnly):
+    permission = STOCK_READ
+    column_list = ("at", "kind", "part", "warehouse", "qty", "reserved", "faulty", "unit_cost", "reason", "ref",
+                   "work_order_id", "request_id", "user")
+    column_filters = ("kind", "at", "part_id", "warehouse_id", "work_order_id")
+    column_searchable_list = ("ref", "reason")
+
+
+class LevelView(BanyanModelView):
+    permission = STOCK_READ
+    write_permission = STOCK_WRITE
+    allow_delete = True
+    column_list = ("part", "warehouse", "safety_stock", "reorder_qty")
+    form_columns = column_list
+
+    def on_model_change(self, form, model, is_created):
+        for f in ("safety_stock", "reorder_qty"):
+            if getattr(model, f) is None or getattr(model, f) < 0:
+                raise BusinessError({f: [gettext("Must be zero or more.")]})
+        if model.warehouse is not None and self.session.execute(
+                select(Warehouse.id).where(Warehouse.id == model.warehouse.id)).scalar() is None:
+            raise BusinessError({"warehouse": [gettext("No such location.")]})
+
+
+class AlertView(_ReadOnly):
+    permission = STOCK_READ
+    column_list = ("raised_at", "part", "warehouse", "available", "safety_stock", "suggestion", "suggested_qty",
+                   "source_warehouse", "resolved_at")
+    column_filters = ("suggestion", "raised_at", "resolved_at")
+
+
+class ProductWarrantyView(BanyanModelView):
+    permission = WARRANTY_READ
+    write_permission = PART_WRITE
+    column_list = ("product", "months")
+    form_columns = column_list
+
+
+class WarrantyView(BanyanModelView):
+    permission = WARRANTY_READ
+    write_permission = WARRANTY_WRITE
+    allow_edit = False
+    column_list = ("serial", "product", "model", "customer", "store", "purchase_date", "months", "extended_months",
+                   "status", "void_reason")
+    form_columns = ("serial", "product", "model", "customer", "store", "purchase_date", "extended_months")
+    column_searchable_list = ("serial",)
+    column_filters = ("status", "purchase_date", "store_id", "customer_id")
+
+    def create_model(self, form):
+        """Through ``register_warranty`` (the product's months, the checks of the API)."""
+        s = self.session
+        try:
+            f = form.data
+            w = svc.register_warranty(s, f.get("serial") or "", getattr(f.get("product"), "id", None),
+                                      getattr(f.get("store"), "id", None), f.get("purchase_date"),
+                                      customer_id=getattr(f.get("customer"), "id", None), model=f.get("model"),
+                                      extended_months=f.get("extended_months") or 0)
+            s.commit()
+        except BusinessError as exc:
+            return self._fail(form, exc)
+        return w
+
+
+def _wo_formatter(view, context, model, name):
+    from markupsafe import Markup, escape
+
+    wo_id = getattr(model, "work_order_id", None)
+    label = getattr(model, name, None)
+    return Markup(f'<a href="{url_for("spare_parts_work_order.details_view", id=wo_id)}">{escape(label)}</a>')
+
+
+class _Steps:
+    """List actions that run a service step on each selected row in one transaction."""
+
+    def _run(self, ids, func, done, **kw):
+        s = _session()
+        try:
+            with transaction(s):
+                for row in self.selected(ids):
+                    func(s, row.id, user=_user(), **kw)
+            flash(done, "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+
+    def _confirm(self, ids, name, title, lines):
+        rows = self.selected(ids)
+        return self.render("banyan/action_confirm.html", title=title, action=name, ids=[str(r.id) for r in rows],
+                           danger=False, lines=lines + [str(r) for r in rows])
+
+
+class WorkOrderView(_Steps, BanyanModelView):
+    permission = WO_READ
+    write_permission = WO_WRITE
+    attachments = True
+    allow_edit = False
+    column_list = ("number", "status", "store", "customer", "product", "serial", "fault_code", "technician",
+                   "appointment_at", "labour_hours", "created_at")
+    column_details_list = column_list + ("symptom", "warranty", "started_at", "finished_at", "closed_at",
+                                         "cancel_reason", "notes")
+    form_columns = ("store", "customer", "product", "serial", "fault_code", "symptom", "technician",
+                    "appointment_at", "notes")
+    column_searchable_list = ("number", "serial")
+    column_filters = ("status", "fault_code", "store_id", "technician_id", "customer_id", "appointment_at")
+    form_choices = {"fault_code": [("", "")] + FAULT_CODE.choices()}
+    #: filters in the URL by name (the customer page links to `?flt0_customer_equals=<id>`)
+    named_filter_urls = True
+
+    def create_model(self, form):
+        """Through ``create_work_order`` (numbering, warranty link, technician check)."""
+        s = self.session
+        f = form.data
+        try:
+            wo = svc.create_work_order(
+                s, getattr(f.get("store"), "id", None), f.get("symptom") or "",
+                customer_id=getattr(f.get("customer"), "id", None), product_id=getattr(f.get("product"), "id", None),
+                serial=f.get("serial") or None, fault_code=f.get("fault_code") or None,
+                technician_id=getattr(f.get("technician"), "id", None), appointment_at=f.get("appointment_at"),
+                notes=f.get("notes"), user=_user())
+            s.commit()
+        except BusinessError as exc:
+            return self._fail(form, exc)
+        return wo
+
+    @action("start", _l("Start"))
+    def action_start(self, ids):
+        self._run(ids, svc.start_work_order, gettext("Started."))
+
+    @action("finish", _l("Finish"))
+    def action_finish(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "finish", gettext("Finish the work orders"),
+                                 [gettext("The jobs are marked done; the customer is told the item is ready.")])
+        self._run(ids, svc.finish_work_order, gettext("Done."))
+
+    @action("close", _l("Close"))
+    def action_close(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "close", gettext("Close the work orders"),
+                                 [gettext("A closed work order cannot be changed any more.")])
+        self._run(ids, svc.close_work_order, gettext("Closed."))
+
+    @action("cancel", _l("Cancel"))
+    def action_cancel(self, ids):
+        reason = (request.form.get("reason") or "").strip()
+        if request.form.get("confirm") != "1" or not reason:
+            rows = self.selected(ids)
+            return self.render("spare_parts/cancel_confirm.html", ids=[str(r.id) for r in rows], rows=rows)
+        self._run(ids, lambda s, i, user: svc.cancel_work_order(s, i, reason, user=user), gettext("Cancelled."))
+
+    def is_action_allowed(self, name):
+        from core.web import has_perm
+
+        if name in ("start", "finish"):
+            return has_perm(WO_WORK)
+        return super().is_action_allowed(name)
+
+
+class EventView(_ReadOnly):
+    permission = WO_READ
+    column_list = ("work_order_id", "from_status", "to_status", "user", "at", "note")
+    column_filters = ("to_status", "at", "work_order_id")
+    column_formatters = {"work_order_id": _wo_formatter}
+
+
+class RequestView(_Steps, BanyanModelView):
+    permission = REQ_READ
+    write_permission = REQ_WRITE
+    attachments = True
+    allow_create = allow_edit = False
+    column_list = ("number", "status", "work_order", "store", "requested_part", "part", "qty", "fault_code",
+                   "in_warranty", "warranty_reason", "amount", "ship_warehouse", "submitted_at")
+    column_details_list = column_list + ("symptom", "decision_note", "decided_at", "shipped_at", "installed_at",
+                                         "returned_at", "received_at", "sale_id", "approval_request_id")
+    column_searchable_list = ("number",)
+    column_filters = ("status", "in_warranty", "fault_code", "store_id", "submitted_at")
+    column_formatters = {"warranty_reason": lambda v, c, m, n: WARRANTY_REASON.label(m.warranty_reason)}
+
+    @action("ship", _l("Ship"))
+    def action_ship(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "ship", gettext("Ship the parts"),
+                                 [gettext("The parts are issued from the proposed location to the work orders.")])
+        self._run(ids, svc.ship_request, gettext("Shipped."))
+
+    @action("install", _l("Installed"))
+    def action_install(self, ids):
+        self._run(ids, svc.install_request, gettext("Installed."))
+
+    @action("send_back", _l("Faulty part sent back"))
+    def action_send_back(self, ids):
+        self._run(ids, svc.send_back_faulty, gettext("Faulty parts sent back."))
+
+    @action("charge", _l("Charge the customer"))
+    def action_charge(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "charge", gettext("Charge the customers"),
+                                 [gettext("A sale of each part is recorded for the customer, paid in cash.")])
+        self._run(ids, svc.charge_request, gettext("Charged."))
+
+    @action("cancel", _l("Cancel"))
+    def action_cancel(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "cancel", gettext("Cancel the requests"),
+                                 [gettext("Reserved parts are released.")])
+        self._run(ids, svc.cancel_request, gettext("Cancelled."))
+
+    def is_action_allowed(self, name):
+        from core.web import has_perm
+
+        needs = {"ship": REQ_SHIP, "charge": REQ_CHARGE}
+        if name in needs:
+            return has_perm(needs[name])
+        return super().is_action_allowed(name)
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+class TechnicianPage(BanyanView):
+    """The technician's phone view: my work orders today, start and finish a job, log hours,
+    request a part, check a warranty by serial (typed or scanned)."""
+
+    permission = WO_READ
+
+    @expose("/", methods=["GET"])
+    def index(self):
+        from core.web import has_perm
+
+        s = _session()
+        start, end = local_day_bounds(local_today())
+        orders = svc.technician_day(s, _user().id, start, end)
+        visible = set(s.execute(select(WorkOrder.id).where(WorkOrder.id.in_([o.id for o in orders]))).scalars())
+        check = None
+        serial = (request.args.get("serial") or "").strip()
+        if serial:
+            check = svc.check_warranty(s, serial)
+        parts = {o.id: svc.parts_for(s, o.product_id) if o.product_id else [] for o in orders}
+        return self.render("spare_parts/technician.html", orders=[o for o in orders if o.id in visible],
+                           parts=parts, check=check, serial=serial, status=WORK_ORDER_STATUS,
+                           faults=FAULT_CODE.choices(), can_work=has_perm(WO_WORK), can_request=has_perm(REQ_WRITE))
+
+    @expose("/do", methods=["POST"])
+    def do(self):
+        from core.web import has_perm
+
+        s = _session()
+        f = request.form
+        op = f.get("op", "")
+        wo_id = f.get("work_order_id", type=int)
+        needs = {"start": WO_WORK, "finish": WO_WORK, "hours": WO_WORK, "request": REQ_WRITE}
+        if op not in needs:
+            flash(gettext("Unknown action."), "error")
+            return redirect(url_for(".index"))
+        if not has_perm(needs[op]):
+            return self.inaccessible_callback("do")
+        if wo_id is None or s.execute(select(WorkOrder.id).where(WorkOrder.id == wo_id)).scalar() is None:
+            flash(gettext("No such work order."), "error")
+            return redirect(url_for(".index"))
+        if op == "finish" and f.get("confirm") != "1":
+            return self.render("spare_parts/tech_confirm.html", wo=svc.get_work_order(s, wo_id),
+                               hours=f.get("hours") or "")
+        try:
+            with transaction(s):
+                if op == "start":
+                    svc.start_work_order(s, wo_id, user=_user())
+                    msg = gettext("Started.")
+                elif op == "hours":
+                    svc.log_hours(s, wo_id, f.get("hours"), user=_user())
+                    msg = gettext("Hours logged.")
+                elif op == "finish":
+                    svc.finish_work_order(s, wo_id, hours=f.get("hours") or None, user=_user())
+                    msg = gettext("Done.")
+                else:
+                    req = svc.raise_request(s, wo_id, f.get("part_id", type=int) or 0, f.get("fault_code") or "",
+                                            f.get("symptom") or "", qty=f.get("qty") or "1", user=_user())
+                    msg = gettext("Request %(number)s sent.", number=req.number)
+            flash(msg, "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+        return redirect(url_for(".index"))
+
+
+class ApprovalPage(BanyanView):
+    """HQ's queue of in-warranty replacement requests, the warranty state and stock beside each."""
+
+    permission = "core.approval.decide"
+
+    @expose("/", methods=["GET"])
+    def index(self):
+        from core.security.scope import scope_of
+
+        s = _session()
+        scope = scope_of(s)
+        items = svc.approval_queue(s, None if scope is None or scope.unrestricted else scope.store_ids)
+        return self.render("spare_parts/approvals.html", items=items, fault_label=FAULT_CODE.label)
+
+    @expose("/do", methods=["POST"])
+    def do(self):
+        s = _session()
+        f = request.form
+        req_id = f.get("request_id", type=int)
+        op = f.get("op")
+        if req_id is None or s.execute(select(PartRequest.id).where(PartRequest.id == req_id)).scalar() is None:
+            flash(gettext("No such replacement request."), "error")
+            return redirect(url_for(".index"))
+        if op not in ("approve", "reject"):
+            flash(gettext("Unknown action."), "error")
+            return redirect(url_for(".index"))
+        if f.get("confirm") != "1":
+            return self.render("spare_parts/approval_confirm.html", req=svc.get_request(s, req_id), op=op,
+                               note=f.get("note") or "")
+        try:
+            with transaction(s):
+                func = svc.approve_request if op == "approve" else svc.reject_request
+                req = func(s, req_id, _user(), (f.get("note") or "").strip() or None)
+            flash(gettext("Request %(number)s: %(status)s.", number=req.number,
+                          status=str(REQUEST_STATUS.label(req.status))), "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+        return redirect(url_for(".index"))
+
+
+class StockLookupPage(BanyanView):
+    """Find a part across locations, nearest first, and transfer from there in one step."""
+
+    permission = STOCK_READ
+
+    @expose("/", methods=["GET"])
+    def index(self):
+        from core.web import has_perm
+
+        s = _session()
+        warehouses = s.execute(select(Warehouse).order_by(Warehouse.code)).scalars().all()
+        number = (request.args.get("number") or "").strip()
+        to_id = request.args.get("warehouse_id", type=int)
+        part, near, current = None, [], None
+        if number:
+            part = svc.find_part(s, number)
+            if part is None:
+                flash(gettext("No such part."), "error")
+            else:
+                current = svc.current_part(s, part.id)
+                if to_id is not None and to_id in {w.id for w in warehouses}:
+                    near = svc.nearest_holding(s, current.id, to_id, "1")
+        return self.render("spare_parts/stock_lookup.html", warehouses=warehouses, part=part, current=current,
+                           near=near, number=number, to_id=to_id, can_write=has_perm(STOCK_WRITE))
+
+    @expose("/transfer", methods=["POST"])
+    def transfer(self):
+        from core.web import has_perm
+
+        if not has_perm(STOCK_WRITE):
+            return self.inaccessible_callback("transfer")
+        s = _session()
+        f = request.form
+        to_id, part_id = f.get("warehouse_id", type=int), f.get("part_id", type=int)
+        back = url_for(".index", number=f.get("number", ""), warehouse_id=to_id)
+        if to_id is None or s.execute(select(Warehouse.id).where(Warehouse.id == to_id)).scalar() is None:
+            flash(gettext("No such location."), "error")
+            return redirect(back)
+        if f.get("confirm") != "1":
+            return self.render("spare_parts/transfer_confirm.html", part=svc.get_part(s, part_id or 0), f=f)
+        try:
+            with transaction(s):
+                out, _in = svc.transfer_from_nearest(s, part_id or 0, to_id, f.get("qty") or "", user=_user())
+            flash(gettext("Transferred %(qty)s from %(wh)s.", qty=f"{_in.qty.normalize():f}",
+                          wh=str(out.warehouse)), "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+        return redirect(back)
+
+
+def views():
+    cat = CATEGORY
+    return [
+        TechnicianPage(name=_l("My work orders today"), category=cat, endpoint="spare_parts_technician"),
+        WorkOrderView(WorkOrder, name=_l("Work orders"), category=cat, endpoint="spare_parts_work_order"),
+        RequestView(PartRequest, name=_l("Replacement requests"), category=cat, endpoint="spare_parts_request"),
+        ApprovalPage(name=_l("Replacement approvals"), category=cat, endpoint="spare_parts_approvals"),
+        StockLookupPage(name=_l("Find a part"), category=cat, endpoint="spare_parts_stock_lookup"),
+        PartView(Part, name=_l("Parts catalog"), category=cat, endpoint="spare_parts_part"),
+        PartFitView(PartFit, name=_l("Part fits"), category=cat, endpoint="spare_parts_part_fit"),
+        StockView(StockBalance, name=_l("Stock on hand"), category=cat, endpoint="spare_parts_stock"),
+        MoveView(StockMove, name=_l("Stock moves"), category=cat, endpoint="spare_parts_move"),
+        LevelView(StockLevel, name=_l("Safety stock"), category=cat, endpoint="spare_parts_level"),
+        AlertView(StockAlert, name=_l("Stock alerts"), category=cat, endpoint="spare_parts_alert"),
+        ProductWarrantyView(ProductWarranty, name=_l("Product warranty"), category=cat,
+                            endpoint="spare_parts_product_warranty"),
+        WarrantyView(Warranty, name=_l("Warranty registrations"), category=cat, endpoint="spare_parts_warranty"),
+        EventView(WorkOrderEvent, name=_l("Work order steps"), category=cat, endpoint="spare_parts_work_order_event"),
+    ]
+

@@ -1,0 +1,137 @@
+"""Hook implementations of spare_parts: thin, the work is in services.py."""
+from __future__ import annotations
+
+from core import hookimpl
+from core.contrib import Breach, DashboardWidget, FileOwner, PanelLink, SensitiveAction, SummaryPanel
+from core.i18n import lazy_gettext as _l
+
+from . import services as svc
+from .models import MODELS
+from .permissions import REQ_READ, REQ_WRITE, STOCK_READ, WARRANTY_READ, WO_READ, WO_WORK
+
+
+@hookimpl
+def register_models():
+    return MODELS
+
+
+@hookimpl
+def register_roles():
+    from .permissions import ROLES
+
+    return ROLES
+
+
+@hookimpl
+def register_permissions():
+    from .permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def register_record_rules():
+    from .permissions import RECORD_RULES
+
+    return RECORD_RULES
+
+
+@hookimpl
+def register_jobs():
+    from .jobs import JOBS
+
+    return JOBS
+
+
+@hookimpl
+def register_sensitive_actions():
+    """In-warranty replacements wait for one HQ approver (``core.approvals``), whatever the amount."""
+    from .requests import ACTION
+
+    return [SensitiveAction(ACTION, _l("In-warranty part replacement"), approvals=1, threshold=None)]
+
+
+@hookimpl
+def register_file_owners():
+    """Photos and fault reports on work orders and replacement requests (``core.files``)."""
+    from .models import PartRequest, WorkOrder
+
+    return [FileOwner(WorkOrder, WO_READ, WO_WORK), FileOwner(PartRequest, REQ_READ, REQ_WRITE)]
+
+
+@hookimpl
+def on_sale_refunded(session, refund, sale):
+    """A refunded item's warranty registration is void (see ``warranty.void_refunded``)."""
+    svc.void_refunded(session, sale)
+
+
+@hookimpl
+def check_invariants(session):
+    return [Breach(check, message, records) for check, message, records in svc.balance_breaches(session)]
+
+
+@hookimpl
+def customer_summary(session, customer, user):
+    """The caller's registered items with their warranty state, and open work orders."""
+    from core.security.permissions import has_permission
+
+    from .models import WORK_ORDER_STATUS
+
+    warranties = svc.warranties_of(session, customer.id)
+    orders = svc.open_work_orders_of(session, customer.id)
+    if not warranties and not orders:
+        return []
+    panels = []
+    if warranties and (user is None or has_permission(session, user, WARRANTY_READ)):
+        fields = []
+        for w in warranties[:10]:
+            check = svc.check_warranty(session, w.serial)
+            until = svc.covered_until(w)
+            fields.append((f"{w.product.name if w.product else ''} {w.serial}",
+                           f"{check.reason_label}" + (f" ({until.isoformat()})" if until else "")))
+        panels.append(SummaryPanel(title=_l("Registered items"), fields=tuple(fields), priority=60,
+                                   permission=WARRANTY_READ))
+    if orders:
+        fields = tuple((wo.number, f"{WORK_ORDER_STATUS.label(wo.status)} · {wo.symptom[:40]}") for wo in orders[:10])
+        links = (PanelLink(_l("Work orders"), "spare_parts_work_order.index_view",
+                           (("flt0_customer_equals", customer.id),)),)
+        panels.append(SummaryPanel(title=_l("Open work orders"), fields=fields, priority=61, permission=WO_READ,
+                                   links=links))
+    return panels
+
+
+@hookimpl
+def dashboard_widgets(session, user, store_ids):
+    from .models import WORK_ORDER_STATUS
+
+    counts = svc.count_by_status(session, store_ids)
+    shown = [(s, n) for s, n in counts if s not in ("closed", "cancelled")]
+    return [DashboardWidget("spare_parts.work_orders", _l("Open work orders by status"), "bar",
+                            {"labels": [str(WORK_ORDER_STATUS.label(s)) for s, _n in shown],
+                             "values": [n for _s, n in shown]}, priority=70, permission=WO_READ),
+            DashboardWidget("spare_parts.approvals", _l("Replacement requests waiting for HQ"), "number",
+                            {"value": str(len(svc.approval_queue(session, store_ids)))}, priority=71,
+                            permission=REQ_READ),
+            DashboardWidget("spare_parts.stock_value", _l("Spare parts stock value"), "number",
+                            {"value": f"{svc.stock_value(session, store_ids):,.2f}"}, priority=72, permission=STOCK_READ)]
+
+
+@hookimpl
+def load_demo_data(session, demo):
+    from .demo import load
+
+    load(session, demo)
+
+
+@hookimpl
+def register_admin_views(app):
+    from .admin import views
+
+    return views()
+
+
+@hookimpl
+def register_blueprints(app):
+    from .api import blp
+
+    return [blp]

@@ -1,0 +1,68 @@
+"""Spare parts and repairs: the addon's public, stable API (other addons import only this
+module, and only the names in ``__all__``). Every function works on the caller's session:
+it flushes, never commits; surfaces wrap calls in ``core.db.transaction(session)``. Errors
+are ``core.errors.BusinessError`` (422), ``NotFound`` (404) or ``Conflict`` (409), each
+naming the field.
+
+Where the code lives (this module re-exports it)::
+
+    catalog.py      parts, fits, supersession chains (followed to the end, loops refused)
+    stock.py        the stock ledger per part and warehouse, balances, nearest location
+    warranty.py     warranty months per product, registrations by serial, the warranty check
+    work_orders.py  dispatch work orders (派工单) and their status machine
+    requests.py     parts replacement requests (换件申请单): approval, charge, ship, install, return
+    reports.py      consumption, failure rate, repair time, first-time fix, warranty cost
+    jobs.py         the set-based stock-alert job
+
+Stable API (shapes and errors in each function's docstring)::
+
+    save_part(session, number, name, *, unit, cost, warranty_covered, product_id, active, part=None) -> Part
+    supersede(session, part_id, successor_id) -> Part
+    supersession_chain(session, part_id) -> list[Part];  current_part(session, part_id) -> Part
+    add_fit(session, part_id, product_id, model=None) -> PartFit;  parts_for(session, product_id, model=None)
+    receive / issue / transfer / adjust / reserve / release / return_faulty (stock moves)
+    on_hand(session, part_id, warehouse_id=None) -> Decimal;  holdings(session, part_id)
+    nearest_holding(session, part_id, warehouse_id, qty);  transfer_from_nearest(...)
+    set_product_warranty, register_warranty, register_from_sale_line, extend_warranty,
+    check_warranty(session, serial, on=None, fault_code=None) -> WarrantyCheck
+    create_work_order, schedule, start, wait_for_parts, finish, close, cancel_work_order, log_hours
+    raise_request, approve_request, reject_request, charge_request, ship_request, install_request,
+    send_back_faulty, receive_faulty, cancel_request, approval_queue
+    run_stock_alerts(session, at=None) -> {"raised", "closed"}
+    consumption(session, start, end, by="warehouse"|"part"|"product") -> [{"key", "qty", "cost"}]
+    failure_rate(session, start, end) -> [{"product_id", "fault_code", "failures", "sold", "per_100"}]
+    repair_stats(session, start, end) -> {"done", "avg_hours", "first_time_fix"}
+    warranty_cost(session, start, end) -> Decimal
+"""
+from __future__ import annotations
+
+from .catalog import (add_fit, current_part, find_part, fits, get_part, parts_for, save_part, supersede,
+                      supersession_chain)
+from .jobs import run_stock_alerts
+from .reports import consumption, failure_rate, repair_stats, warranty_cost
+from .requests import approval_queue, approve as approve_request, cancel as cancel_request
+from .requests import charge as charge_request, get_request, install as install_request, raise_request
+from .requests import receive_faulty, reject as reject_request, send_back_faulty, ship as ship_request
+from .stock import (Holding, adjust, available, balance_breaches, holdings, issue, ledger_on_hand, nearest_holding,
+                    on_hand, receive, release, reserve, return_faulty, stock_value, transfer, transfer_from_nearest)
+from .warranty import (WarrantyCheck, check_warranty, covered_until, extend_warranty, find_warranty,
+                       register_from_sale_line, register_warranty, set_product_warranty, void_refunded,
+                       warranties_of)
+from .work_orders import (cancel as cancel_work_order, close as close_work_order, count_by_status,
+                          create_work_order, finish as finish_work_order, get_work_order, log_hours,
+                          open_requests, open_work_orders_of, schedule, start as start_work_order,
+                          technician_day, wait_for_parts)
+
+__all__ = [
+    "consumption", "failure_rate", "repair_stats", "warranty_cost",
+    "add_fit", "current_part", "find_part", "fits", "get_part", "parts_for", "save_part", "supersede",
+    "supersession_chain", "run_stock_alerts", "approval_queue", "approve_request", "cancel_request",
+    "charge_request", "get_request", "install_request", "raise_request", "receive_faulty", "reject_request",
+    "send_back_faulty", "ship_request", "Holding", "adjust", "available", "balance_breaches", "holdings", "issue",
+    "ledger_on_hand", "nearest_holding", "on_hand", "receive", "release", "reserve", "return_faulty",
+    "stock_value", "transfer", "transfer_from_nearest", "WarrantyCheck", "check_warranty", "covered_until",
+    "extend_warranty", "find_warranty", "register_from_sale_line", "register_warranty", "set_product_warranty",
+    "void_refunded", "warranties_of", "cancel_work_order", "close_work_order", "count_by_status",
+    "create_work_order", "finish_work_order", "get_work_order", "log_hours", "open_requests",
+    "open_work_orders_of", "schedule", "start_work_order", "technician_day", "wait_for_parts",
+]

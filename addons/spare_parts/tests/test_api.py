@@ -1,0 +1,141 @@
+"""/api/v1/spare_parts: catalog, stock, warranty check, work orders, replacement requests,
+field errors, scope (a technician sees their own work orders only)."""
+from datetime import date
+
+import pytest
+
+from core.api.testing import api, api_app  # noqa: F401
+
+from addons.spare_parts import services as svc
+
+pytestmark = pytest.mark.addons("spare_parts")
+
+BASE = "/api/v1/spare_parts"
+
+
+def test_part_catalog_and_supersession(api, session, chain):
+    admin = chain.admin
+    r = api.post(f"{BASE}/parts", user=admin, json={"number": "api-1", "name": "Valve", "cost": "12.50"})
+    assert r.status_code == 201, r.json
+    assert r.json["number"] == "API-1" and r.json["cost"] == "12.50"
+    r = api.post(f"{BASE}/parts", user=admin, json={"number": "API-1", "name": "Again"})
+    assert r.status_code == 422 and "number" in r.json["errors"]["json"]
+    r = api.post(f"{BASE}/parts", user=admin, json={"number": "API-2", "name": "X", "cost": "-1", "bogus": 1})
+    assert r.status_code == 422 and {"cost", "bogus"} <= set(r.json["errors"]["json"])
+    a, c = chain.parts["P-A"], chain.parts["P-C"]
+    r = api.get(f"{BASE}/parts/{a.id}", user=admin)
+    assert r.status_code == 200 and r.json["current"]["id"] == c.id and len(r.json["chain"]) == 3
+    r = api.post(f"{BASE}/parts/{c.id}/supersede", user=admin, json={"superseded_by_id": a.id})
+    assert r.status_code == 422 and "superseded_by_id" in r.json["errors"]["json"]
+    r = api.get(f"{BASE}/parts?q=pump", user=admin)
+    assert r.status_code == 200 and len(r.json) >= 3
+    assert api.post(f"{BASE}/parts", user=chain.tech, json={"number": "T-1", "name": "x"}).status_code == 403
+
+
+def test_stock_endpoints(api, session, chain):
+    p = chain.parts["P-C"].id
+    keeper = chain.keeper
+    r = api.post(f"{BASE}/stock/receive", user=keeper, json={"part_id": p, "warehouse_id": chain.wh["HQ"].id,
+                                                             "qty": "10"})
+    assert r.status_code == 201, r.json
+    r = api.post(f"{BASE}/stock/transfer", user=keeper, json={"part_id": p, "from_warehouse_id": chain.wh["HQ"].id,
+                                                              "to_warehouse_id": chain.wh["A2"].id, "qty": "3"})
+    assert r.status_code == 201 and [m["kind"] for m in r.json["moves"]] == ["transfer_out", "transfer_in"]
+    r = api.post(f"{BASE}/stock/adjust", user=keeper, json={"part_id": p, "warehouse_id": chain.wh["A2"].id,
+                                                            "delta": "-9", "reason": "count"})
+    assert r.status_code == 422 and "delta" in r.json["errors"]["json"]
+    r = api.post(f"{BASE}/stock/adjust", user=keeper, json={"part_id": p, "warehouse_id": chain.wh["A2"].id,
+                                                            "delta": "-1"})
+    assert r.status_code == 422 and "reason" in r.json["errors"]["json"]
+    r = api.get(f"{BASE}/stock/nearest?part_id={p}&warehouse_id={chain.wh['A1'].id}&qty=2", user=keeper)
+    assert [h["warehouse_id"] for h in r.json] == [chain.wh["A2"].id, chain.wh["HQ"].id]
+    r = api.post(f"{BASE}/stock/transfer-nearest", user=keeper, json={"part_id": p, "qty": "2",
+                                                                      "to_warehouse_id": chain.wh["A1"].id})
+    assert r.status_code == 201 and r.json["moves"][0]["warehouse_id"] == chain.wh["A2"].id
+    r = api.get(f"{BASE}/stock?part_id={p}", user=keeper)
+    assert {(b["warehouse_id"], b["on_hand"]) for b in r.json} == {
+        (chain.wh["HQ"].id, "7.000"), (chain.wh["A2"].id, "1.000"), (chain.wh["A1"].id, "2.000")}
+    assert api.get(f"{BASE}/stock/moves?part_id={p}", user=keeper).status_code == 200
+
+
+def test_store_user_cannot_move_other_locations(api, session, chain, make):
+    manager = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=chain.a1.id)
+    p = chain.parts["P-C"].id
+    r = api.post(f"{BASE}/stock/receive", user=manager, json={"part_id": p, "warehouse_id": chain.wh["B1"].id,
+                                                               "qty": "1"})
+    assert r.status_code == 422 and "warehouse_id" in r.json["errors"]["json"]
+    r = api.post(f"{BASE}/stock/receive", user=manager, json={"part_id": p, "warehouse_id": chain.wh["A1"].id,
+                                                               "qty": "1"})
+    assert r.status_code == 201
+    svc.receive(session, p, chain.wh["B1"].id, "4")
+    seen = {b["warehouse_id"] for b in api.get(f"{BASE}/stock", user=manager).json}
+    assert seen == {chain.wh["A1"].id}
+
+
+def test_warranty_check_and_registration(api, session, chain, registered, make):
+    r = api.get(f"{BASE}/warranty/check?serial=sn-0001", user=chain.tech)
+    assert r.status_code == 200 and r.json["in_warranty"] and r.json["reason"] == "in_warranty"
+    r = api.get(f"{BASE}/warranty/check?serial=sn-0001&fault_code=misuse", user=chain.tech)
+    assert r.json["reason"] == "excluded_fault" and not r.json["in_warranty"]
+    assert api.get(f"{BASE}/warranty/check?serial=none", user=chain.tech).json["reason"] == "unknown_serial"
+    r = api.get(f"{BASE}/warranty/check?serial=x&fault_code=nope", user=chain.tech)
+    assert r.status_code == 422 and "fault_code" in r.json["errors"]["query"]
+    sale = make.sale(store=chain.a1, products=[chain.product], customer=chain.customer)
+    r = api.post(f"{BASE}/warranties/from-sale-line", user=chain.admin,
+                 json={"sale_line_id": sale.lines[0].id, "serial": "SN-API-1", "extended_months": 12})
+    assert r.status_code == 201, r.json
+    assert r.json["customer_id"] == chain.customer.id and r.json["months"] == 12 and r.json["extended_months"] == 12
+    r = api.post(f"{BASE}/warranties", user=chain.admin,
+                 json={"serial": "SN-API-1", "product_id": chain.product.id, "store_id": chain.a1.id,
+                       "purchase_date": date.today().isoformat()})
+    assert r.status_code == 422 and "serial" in r.json["errors"]["json"]
+
+
+def test_work_order_and_request_journey(api, session, chain, registered):
+    svc.receive(session, chain.parts["P-C"].id, chain.wh["HQ"].id, "3")
+    r = api.post(f"{BASE}/work-orders", user=chain.admin,
+                 json={"store_id": chain.a1.id, "symptom": "Pump loud", "serial": "SN-0001", "fault_code": "noise",
+                       "technician_id": chain.tech.id, "appointment_at": "2026-12-01T09:00:00"})
+    assert r.status_code == 201, r.json
+    wo = r.json
+    assert wo["status"] == "scheduled" and wo["warranty_id"] == registered.id
+    wid = wo["id"]
+    assert api.post(f"{BASE}/work-orders/{wid}/start", user=chain.tech).json["status"] == "in_progress"
+    r = api.post(f"{BASE}/work-orders/{wid}/hours", user=chain.tech, json={"hours": "-1"})
+    assert r.status_code == 422 and "hours" in r.json["errors"]["json"]
+    r = api.post(f"{BASE}/work-orders/{wid}/requests", user=chain.tech,
+                 json={"part_id": chain.parts["P-A"].id, "fault_code": "noise", "symptom": "Bearing"})
+    assert r.status_code == 201, r.json
+    req = r.json
+    assert req["part_id"] == chain.parts["P-C"].id and req["in_warranty"] and req["status"] == "submitted"
+    q = api.get(f"{BASE}/requests/approval-queue", user=chain.approver).json
+    assert [i["request"]["id"] for i in q] == [req["id"]] and q[0]["available"] == "3.000"
+    assert q[0]["warranty"]["in_warranty"] is True
+    assert api.post(f"{BASE}/requests/{req['id']}/approve", user=chain.tech, json={}).status_code == 403
+    r = api.post(f"{BASE}/requests/{req['id']}/approve", user=chain.approver, json={"note": "ok"})
+    assert r.status_code == 200 and r.json["status"] == "approved" and r.json["reserved"]
+    assert api.post(f"{BASE}/work-orders/{wid}/cancel", user=chain.admin, json={"reason": "x"}).status_code == 409
+    assert api.post(f"{BASE}/requests/{req['id']}/ship", user=chain.keeper, json={}).json["status"] == "shipped"
+    assert api.post(f"{BASE}/requests/{req['id']}/install", user=chain.tech).json["status"] == "installed"
+    assert api.post(f"{BASE}/work-orders/{wid}/finish", user=chain.tech, json={"hours": "2"}).status_code == 200
+    assert api.post(f"{BASE}/work-orders/{wid}/close", user=chain.admin).status_code == 409
+    assert api.post(f"{BASE}/requests/{req['id']}/send-back", user=chain.tech).json["status"] == "returned"
+    r = api.post(f"{BASE}/requests/{req['id']}/receive-faulty", user=chain.keeper,
+                 json={"warehouse_id": chain.wh["HQ"].id})
+    assert r.json["status"] == "closed" and r.json["received_by_id"] == chain.keeper.id
+    r = api.post(f"{BASE}/work-orders/{wid}/close", user=chain.admin)
+    assert r.status_code == 200 and r.json["status"] == "closed"
+    assert [e["to_status"] for e in r.json["events"]] == ["new", "scheduled", "in_progress", "waiting_parts",
+                                                         "in_progress", "done", "closed"]
+
+
+def test_technician_sees_own_work_orders(api, session, chain, make):
+    other = make.user(roles=("technician",), scope_kind="store", scope_ref_id=chain.a1.id)
+    mine = svc.create_work_order(session, chain.a1.id, "mine", technician_id=chain.tech.id,
+                                 appointment_at=__import__("datetime").datetime(2026, 12, 1, 9))
+    theirs = svc.create_work_order(session, chain.a1.id, "theirs", technician_id=other.id,
+                                   appointment_at=__import__("datetime").datetime(2026, 12, 1, 10))
+    ids = {w["id"] for w in api.get(f"{BASE}/work-orders", user=chain.tech).json}
+    assert mine.id in ids and theirs.id not in ids
+    assert api.get(f"{BASE}/work-orders/{theirs.id}", user=chain.tech).status_code == 404
+    assert api.post(f"{BASE}/work-orders/{theirs.id}/start", user=chain.tech).status_code == 404

@@ -1,0 +1,127 @@
+"""The segment compiler (core/segments.py): kernel fields, operators, groups, errors, scope."""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+
+from core import segments
+from core.errors import BusinessError
+from core.localtime import local_today
+from core.services.checkout import CheckoutRequest, LineRequest, checkout
+
+
+def _ids(session, rules, store_ids=None):
+    return sorted(session.execute(segments.audience(session, rules, store_ids)).scalars())
+
+
+def _and(*rules):
+    return {"op": "and", "rules": list(rules)}
+
+
+def _buy(session, store, product, customer, qty=1):
+    return checkout(session, CheckoutRequest(store_id=store.id, customer_id=customer.id,
+                                             lines=[LineRequest(product.id, Decimal(qty))]))
+
+
+def test_kernel_fields_spend_visits_last_purchase(session, make):
+    store, p = make.store(), make.product(price="100.00")
+    big, small, none = make.customer(), make.customer(), make.customer()
+    for c in (big, small):
+        c.home_store_id = store.id
+    session.flush()
+    _buy(session, store, p, big, qty=3)
+    _buy(session, store, p, big)
+    _buy(session, store, p, small)
+    spend = {"field": "core.spend", "params": {"days": 30}, "operator": "ge", "value": "400"}
+    assert _ids(session, _and(spend)) == [big.id]
+    visits = {"field": "core.visits", "params": {"days": 30}, "operator": "between", "value": [1, 1]}
+    assert _ids(session, _and(visits)) == [small.id]
+    recent = {"field": "core.last_purchase", "operator": "within_days", "value": 7}
+    assert _ids(session, _and(recent)) == sorted([big.id, small.id])
+    lapsed = {"field": "core.last_purchase", "operator": "not_within_days", "value": 7}
+    assert none.id in _ids(session, _and(lapsed)) and big.id not in _ids(session, _and(lapsed))
+    home = {"field": "core.home_store", "operator": "eq", "value": str(store.id)}
+    assert _ids(session, _and(home)) == sorted([big.id, small.id])
+    # or-group: big by spend, or none by "no home store"
+    either = {"op": "or", "rules": [spend, {"field": "core.home_store", "operator": "empty"}]}
+    assert big.id in _ids(session, either) and none.id in _ids(session, either)
+    assert small.id not in _ids(session, either)
+    assert segments.count(session, _and(spend)) == 1
+
+
+def test_birthday_month_and_store_limit(session, make):
+    s1, s2 = make.store(), make.store()
+    a, b = make.customer(), make.customer()
+    today = local_today()
+    a.birthday, a.home_store_id = today.replace(year=1990), s1.id
+    b.birthday, b.home_store_id = today.replace(year=1985), s2.id
+    session.flush()
+    rule = _and({"field": "core.birthday_month", "operator": "eq", "value": today.month})
+    assert _ids(session, rule) == sorted([a.id, b.id])
+    assert _ids(session, rule, store_ids={s1.id}) == [a.id]  # a franchisee sees their own only
+    assert _ids(session, rule, store_ids=set()) == []
+
+
+def test_errors_name_the_place(session):
+    bad = {"op": "and", "rules": [
+        {"field": "core.spend", "operator": "ge", "value": "lots"},
+        {"op": "xor", "rules": []},
+        {"field": "core.nothing", "operator": "eq", "value": 1},
+        {"field": "core.visits", "params": {"days": 0}, "operator": "ge", "value": 1},
+        {"field": "core.home_store", "operator": "eq", "value": "999999"},
+        {"field": "core.last_purchase", "operator": "before", "value": "yesterday"},
+    ]}
+    with pytest.raises(BusinessError) as err:
+        segments.compile_rules(session, bad)
+    keys = set(err.value.errors)
+    assert keys == {"rules.rules.0.value", "rules.rules.1.op", "rules.rules.2.field",
+                    "rules.rules.3.params.days", "rules.rules.4.value", "rules.rules.5.value"}
+    with pytest.raises(BusinessError):
+        segments.compile_rules(session, [])
+    too_many = {"op": "and", "rules": [{"field": "core.birthday_month", "operator": "eq", "value": 1}]
+                * (segments.MAX_CONDITIONS + 1)}
+    with pytest.raises(BusinessError):
+        segments.compile_rules(session, too_many)
+
+
+def test_one_statement_no_customer_loaded(session, make, rt):
+    """The audience is a SELECT of ids: compiling it touches no customer row."""
+    from sqlalchemy import event
+
+    make.customer()
+    seen = []
+    engine = session.get_bind()
+
+    def before(conn, cursor, statement, params, context, many):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        n = segments.count(session, _and({"field": "core.spend", "params": {"days": 365}, "operator": "ge",
+                                          "value": 0}))
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert n >= 1
+    assert len([s for s in seen if "core_customer" in s]) == 1
+
+
+def test_describe_lists_kernel_fields(session):
+    out = {f["code"]: f for f in segments.describe(session)}
+    assert out["core.spend"]["params"][0]["name"] == "days"
+    assert out["core.home_store"]["choices"] is not None
+    assert "within_days" in out["core.last_purchase"]["operators"]
+
+
+def test_dates_before_after(session, make):
+    store, p = make.store(), make.product(price="5.00")
+    c = make.customer()
+    _buy(session, store, p, c)
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
+    yesterday = (local_today() - timedelta(days=1)).isoformat()
+    assert c.id in _ids(session, _and({"field": "core.last_purchase", "operator": "before", "value": tomorrow}))
+    assert c.id in _ids(session, _and({"field": "core.last_purchase", "operator": "after", "value": yesterday}))
+    assert c.id not in _ids(session, _and({"field": "core.last_purchase", "operator": "after",
+                                           "value": local_today().isoformat()}))
