@@ -81,10 +81,9 @@ def _unclaimed(refund_id, keep_statement_id=None):
 
 
 def _refunds_select(cs, start: date, end: date):
-    """Select (company_id, contract_id, refund id, category, total, correction) of the
-    unclaimed refund lines the month's statements count: refunds of sales of the month
-    (``correction`` 0) and refunds of sales of earlier months whose statement is posted
-    (``correction`` 1)."""
+    """Select (company_id, contract_id, refund_id) of the unclaimed refund documents the
+    month's statements count: refunds of sales of the month, and refunds of sales of earlier
+    months whose statement is posted (the corrections)."""
     origin = Sale.__table__.alias("origin")
     refund = Sale.__table__.alias("refund")
     posted = Statement.__table__.alias("posted")
@@ -93,13 +92,10 @@ def _refunds_select(cs, start: date, end: date):
                                          posted.c.period <= origin.c.business_date,
                                          posted.c.period_end >= origin.c.business_date))
     in_month = and_(origin.c.business_date >= start, origin.c.business_date <= end)
-    return (select(cs.c.company_id, cs.c.contract_id, refund.c.id.label("refund_id"), Product.category_id,
-                   SaleLine.total, case((origin.c.business_date < start, 1), else_=0).label("correction"))
+    return (select(cs.c.company_id, cs.c.contract_id, refund.c.id.label("refund_id"))
             .select_from(refund)
             .join(origin, origin.c.id == refund.c.origin_id)
             .join(cs, cs.c.store_id == refund.c.store_id)
-            .join(SaleLine, SaleLine.sale_id == refund.c.id)
-            .join(Product, Product.id == SaleLine.product_id)
             .where(refund.c.kind == "refund", refund.c.state != "draft", or_(in_month, earlier_posted),
                    _unclaimed(refund.c.id)))
 
