@@ -75,6 +75,7 @@ FOREIGN = {
     "/api/v1/franchise/statements": lambda b: set(),
     "/api/v1/franchise/benchmark": lambda b: {("store_id", b["store"].id)},
     "/api/v1/franchise/inspections": lambda b: set(),
+    "/api/v1/franchise/contracts": lambda b: set(),
     "/api/v1/franchise/corrective-actions": lambda b: set(),
 }
 #: list endpoints that need a query: given with the user's own store (and, below, with the

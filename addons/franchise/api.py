@@ -14,8 +14,8 @@ from core.web import db_session
 
 from . import schemas as S
 from . import services as svc
-from .models import CorrectiveAction, Franchisee, Inspection, Order, Payment, ReceivableEntry, Shipment, Statement
-from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
+from .models import Contract, CorrectiveAction, Franchisee, Inspection, Order, Payment, ReceivableEntry, Shipment, Statement
+from .permissions import (CONTRACT_READ, CONTRACT_WRITE, AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
                           ORDER_WRITE, PAYMENT_WRITE, STATEMENT_READ, STATEMENT_WRITE)
 
 blp = Blueprint("franchise", __name__, url_prefix="", description="Franchisees, credit, orders and royalties")
@@ -336,3 +336,65 @@ def audit_trend(store_id):
     """The store's inspection scores, oldest first."""
     _visible(Store, store_id, "store_id")
     return [{"inspected_on": d, "score": sc} for d, sc in svc.score_trend(db_session(), store_id)]
+
+
+@blp.route("/contracts", methods=["GET"])
+@requires(CONTRACT_READ)
+@blp.response(200, S.ContractOut(many=True))
+@blp.paginate()
+def list_contracts(pagination_parameters):
+    """Franchise contracts the user may see, latest start first."""
+    return paginate_select(db_session(), select(Contract).order_by(Contract.start_on.desc(), Contract.id.desc()),
+                           pagination_parameters)
+
+
+@blp.route("/contracts", methods=["POST"])
+@requires(CONTRACT_WRITE)
+@blp.arguments(S.ContractIn)
+@blp.response(201, S.ContractOut)
+def post_contract(data):
+    """A draft contract with its stores (none: every store the franchisee operates) and
+    category royalty rates."""
+    s = db_session()
+    ref_visible(Company, data["company_id"], "company_id")
+    for n, sid in enumerate(data["store_ids"]):
+        ref_visible(Store, sid, f"store_ids.{n}")
+    with transaction(s):
+        c = svc.create_contract(s, data["number"], data["company_id"], data["start_on"], data["end_on"],
+                                data["royalty_rate"], data["marketing_rate"], data["minimum_royalty"],
+                                data["initial_fee"], data["deposit"], data["territory"], data["store_ids"],
+                                {r["category_id"]: r["rate"] for r in data["category_rates"]})
+    return c
+
+
+def _contract_step(func, contract_id, *args):
+    s = db_session()
+    _visible(Contract, contract_id, "contract_id")
+    with transaction(s):
+        out = func(s, contract_id, *args, user=request_user())
+    return out
+
+
+@blp.route("/contracts/<int:contract_id>/activate", methods=["POST"])
+@requires(CONTRACT_WRITE)
+@blp.response(200, S.ContractOut)
+def activate_contract(contract_id):
+    """Activate a draft (its initial fee is invoiced to the receivables)."""
+    return _contract_step(svc.activate_contract, contract_id)
+
+
+@blp.route("/contracts/<int:contract_id>/terminate", methods=["POST"])
+@requires(CONTRACT_WRITE)
+@blp.arguments(S.TerminateIn)
+@blp.response(200, S.ContractOut)
+def terminate_contract(data, contract_id):
+    return _contract_step(svc.terminate_contract, contract_id, data["reason"])
+
+
+@blp.route("/contracts/<int:contract_id>/renew", methods=["POST"])
+@requires(CONTRACT_WRITE)
+@blp.arguments(S.RenewIn)
+@blp.response(201, S.ContractOut)
+def renew_contract(data, contract_id):
+    """A draft contract continuing this one the day after it ends, on the same terms."""
+    return _contract_step(svc.renew_contract, contract_id, data["number"], data["end_on"])

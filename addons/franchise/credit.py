@@ -236,7 +236,8 @@ def overdue(session, company_id: int, as_of: date, grace_days: int = 0) -> tuple
 def credit_state(session, company_id: int, as_of: date | None = None) -> dict:
     """The franchisee's credit at a glance: ``limit``, ``balance``, ``open_orders``,
     ``available`` (limit - balance - open orders), ``overdue`` (past due),
-    ``overdue_past_grace`` and ``oldest_due`` (of those past grace), ``terms``, ``grace_days``."""
+    ``overdue_past_grace`` and ``oldest_due`` (of those past grace), ``terms``, ``grace_days``,
+    ``dso`` (days, :func:`dso`) and ``bad_debt_ratio`` (:func:`bad_debt_ratio`)."""
     as_of = as_of or local_today()
     acc = require_account(session, company_id)
     bal = balance(session, company_id)
@@ -246,7 +247,8 @@ def credit_state(session, company_id: int, as_of: date | None = None) -> dict:
     return {"company_id": company_id, "limit": money(acc.credit_limit), "balance": bal, "open_orders": orders,
             "available": money(acc.credit_limit - bal - orders), "overdue": past_due,
             "overdue_past_grace": past_grace, "oldest_due": oldest, "terms": acc.terms,
-            "grace_days": acc.grace_days}
+            "grace_days": acc.grace_days, "dso": dso(session, company_id, as_of),
+            "bad_debt_ratio": bad_debt_ratio(session, company_id, as_of)}
 
 
 def hold_reason(session, company_id: int, order_value: Decimal, as_of: date | None = None,

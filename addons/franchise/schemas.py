@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.fields import Choice, Id, Input, Instant, Int, MoneyIn, Qty, Query, SafeDate, Str
+from decimal import Decimal
+
+from core.api.fields import Choice, DecimalIn, Id, Input, Instant, Int, MoneyIn, Qty, Query, SafeDate, Str
 
 from .models import PAYMENT_METHOD
 
@@ -31,6 +33,8 @@ class CreditOut(Schema):
     oldest_due = fields.Date(allow_none=True)
     terms = fields.Str()
     grace_days = fields.Int()
+    dso = fields.Decimal(as_string=True, allow_none=True)
+    bad_debt_ratio = fields.Decimal(as_string=True, allow_none=True)
 
 
 class AgingQuery(Query):
@@ -229,3 +233,61 @@ class InspectionOut(Schema):
 class TrendOut(Schema):
     inspected_on = fields.Date()
     score = fields.Decimal(as_string=True)
+
+
+class RateIn(Input):
+    category_id = Id(required=True)
+    rate = DecimalIn(0, 1, places=4, required=True)
+
+
+class ContractIn(Input):
+    number = Str(max=32, min=1, required=True)
+    company_id = Id(required=True)
+    territory = Str(max=200, load_default=None, allow_none=True)
+    start_on = SafeDate(required=True)
+    end_on = SafeDate(required=True)
+    initial_fee = MoneyIn(load_default=Decimal("0"))
+    deposit = MoneyIn(load_default=Decimal("0"))
+    royalty_rate = DecimalIn(0, 1, places=4, required=True)
+    marketing_rate = DecimalIn(0, 1, places=4, load_default=Decimal("0"))
+    minimum_royalty = MoneyIn(load_default=Decimal("0"))
+    store_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=500))
+    category_rates = fields.List(fields.Nested(RateIn), load_default=list, validate=validate.Length(max=200))
+
+
+class TerminateIn(Input):
+    reason = Str(max=255, min=1, required=True)
+
+
+class RenewIn(Input):
+    number = Str(max=32, min=1, required=True)
+    end_on = SafeDate(required=True)
+
+
+RATE = dict(as_string=True, places=4)
+
+
+class ContractRateOut(Schema):
+    category_id = fields.Int()
+    rate = fields.Decimal(**RATE)
+
+
+class ContractOut(Schema):
+    id = fields.Int()
+    number = fields.Str()
+    company_id = fields.Int()
+    territory = fields.Str(allow_none=True)
+    start_on = fields.Date()
+    end_on = fields.Date()
+    initial_fee = fields.Decimal(**MONEY)
+    deposit = fields.Decimal(**MONEY)
+    royalty_rate = fields.Decimal(**RATE)
+    marketing_rate = fields.Decimal(**RATE)
+    minimum_royalty = fields.Decimal(**MONEY)
+    state = fields.Str()
+    renewal_of_id = fields.Int(allow_none=True)
+    store_ids = fields.Method("_stores")
+    rates = fields.List(fields.Nested(ContractRateOut))
+
+    def _stores(self, c):
+        return [s.store_id for s in c.stores]

@@ -91,3 +91,32 @@ def test_franchisee_user_sees_only_its_own(api, session, make, net):
     assert r.status_code == 422 and "store_id" in _errors(r)
     hq = make.user(roles=("hq_admin",))
     assert {r["company_id"] for r in api.get("/api/v1/franchise/statements", user=hq).json} >= {a, b}
+
+
+def test_contracts_through_the_api(api, session, make, net):
+    hq = make.user(roles=("hq_admin",))
+    body = {"number": "JM-2026-001", "company_id": net.a.company.id, "start_on": "2026-01-01",
+            "end_on": "2028-12-31", "royalty_rate": "0.05", "marketing_rate": "0.01", "minimum_royalty": "3000.00",
+            "initial_fee": "50000.00", "store_ids": [net.a.store.id],
+            "category_rates": [{"category_id": net.cat_a.id, "rate": "0.08"}]}
+    r = api.post("/api/v1/franchise/contracts", user=hq, json=body)
+    assert r.status_code == 201, r.json
+    cid = r.json["id"]
+    assert r.json["store_ids"] == [net.a.store.id] and r.json["rates"] == [{"category_id": net.cat_a.id,
+                                                                            "rate": "0.0800"}]
+    bad = api.post("/api/v1/franchise/contracts", user=hq, json={**body, "number": "X-2", "store_ids": [net.b.store.id]})
+    assert bad.status_code == 422 and "store_ids" in _errors(bad)
+    bad = api.post("/api/v1/franchise/contracts", user=hq, json={**body, "number": "X-3", "royalty_rate": "1.5"})
+    assert bad.status_code == 422 and "royalty_rate" in _errors(bad)
+    assert api.post(f"/api/v1/franchise/contracts/{cid}/activate", user=hq).json["state"] == "active"
+    owner = make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=net.a.company.id)
+    credit = api.get(f"/api/v1/franchise/franchisees/{net.a.company.id}/credit", user=owner).json
+    assert credit["balance"] == "50000.00" and credit["dso"] is not None and credit["bad_debt_ratio"] == "0.0000"
+    assert [c["id"] for c in api.get("/api/v1/franchise/contracts", user=owner).json] == [cid]
+    other = make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=net.b.company.id)
+    assert api.get("/api/v1/franchise/contracts", user=other).json == []
+    assert api.post(f"/api/v1/franchise/contracts/{cid}/terminate", user=hq, json={}).status_code == 422
+    r = api.post(f"/api/v1/franchise/contracts/{cid}/renew", user=hq, json={"number": "JM-2029-001",
+                                                                            "end_on": "2031-12-31"})
+    assert r.status_code == 201 and r.json["start_on"] == "2029-01-01" and r.json["renewal_of_id"] == cid
+    assert r.json["rates"] == [{"category_id": net.cat_a.id, "rate": "0.0800"}]
