@@ -29,7 +29,7 @@ from core.db import RUNTIME, Base
 from core.plugins import build_registry
 from core.security.scope import scoped_column
 
-ADDONS = ("membership", "loyalty") + tuple(a for a in ("giftcard", "call_center") if a in discover())
+ADDONS = ("membership", "loyalty", "franchise") + tuple(a for a in ("giftcard", "call_center") if a in discover())
 pytestmark = pytest.mark.addons(*ADDONS)
 
 TAGS = {"A": "Alpha", "B": "Bravo"}
@@ -75,7 +75,9 @@ def test_the_generated_set_covers_the_addon_views():
     expected = {"membership_members", "membership_cards", "membership_ledger", "membership_lists",
                 "membership_clearing", "loyalty_rules", "loyalty_events", "loyalty_promotions",
                 "loyalty_promo_items", "loyalty_coupons", "loyalty_rewards", "loyalty_redemptions",
-                "loyalty_ledger"}
+                "loyalty_ledger", "franchise_franchisees", "franchise_contracts", "franchise_orders",
+                "franchise_shipments", "franchise_receivables", "franchise_payments", "franchise_statements",
+                "franchise_inspections", "franchise_actions"}
     if "giftcard" in ADDONS:
         expected.add("giftcard_card")
     if "call_center" in ADDONS:
@@ -108,8 +110,22 @@ def _seed_chain(session, make):
     membership.save_topup_rule(session, "200 gets 20", "200", "20")
     session.add(EarningRule(code="BASE", name="1 per yuan", kind="base", points_per_unit=Decimal("1")))
     session.flush()
-    return {"hq_store": hq_store, "product": make.product(price="100.00", name="Tea"), "now": utcnow(),
-            "day": timedelta(days=1)}
+    product = make.product(price="100.00", name="Tea")
+    from datetime import datetime
+
+    from core.models import PriceList
+    from core.services.pricing import set_price
+
+    wholesale = PriceList(code="WHOLESALE", name="Wholesale", kind="wholesale")
+    session.add(wholesale)
+    session.flush()
+    set_price(session, wholesale, product, Decimal("60.00"), datetime(2000, 1, 1))
+    from addons.franchise import services as franchise
+
+    checklist = franchise.create_checklist(session, "STD", "Standard visit", [("cleanliness", "Floor clean", 2),
+                                                                             ("service", "Greeting", 1)])
+    return {"hq_store": hq_store, "product": product, "now": utcnow(), "day": timedelta(days=1),
+            "checklist": checklist}
 
 
 def _seed_franchisee(session, make, chain, key):
@@ -160,6 +176,27 @@ def _seed_franchisee(session, make, chain, key):
     loyalty.adjust(session, buyer.id, 30, note=f"{tag} goodwill")
     loyalty.transfer(session, buyer.id, friend.id, 10, note=f"{tag} gift")
     loyalty.redeem_reward(session, buyer.id, reward.id, store_id=store.id)
+    # franchise: account, contract (fee invoiced), an order shipped and received, a payment,
+    # the month's royalty statement
+    from addons.franchise import services as franchise
+
+    franchise.open_account(session, company.id, credit_limit=Decimal("100000.00"), owner_name=f"{tag} owner")
+    contract = franchise.create_contract(session, f"{tag}-CONTRACT", company.id, chain["now"].date() - chain["day"],
+                                         chain["now"].date() + 400 * chain["day"], royalty_rate="0.05",
+                                         initial_fee="1000.00")
+    franchise.activate_contract(session, contract.id)
+    order = franchise.create_order(session, store.id, [(product.id, 3)])
+    franchise.submit(session, order.id)
+    franchise.approve(session, order.id)
+    shipment = franchise.ship(session, order.id)
+    franchise.receive(session, shipment.id)
+    franchise.record_payment(session, company.id, Decimal("500.00"), chain["now"].date(), bank_reference=f"{tag}-BANK")
+    franchise.compute_statements(session, chain["now"].year, chain["now"].month, [company.id])
+    items = chain["checklist"].items
+    inspection = franchise.record_inspection(session, store.id, chain["checklist"].id,
+                                             {items[0].id: 80, items[1].id: 95}, note=f"{tag} visit")
+    franchise.add_action(session, inspection.id, f"{tag}: mop the back room", chain["now"].date() + 7 * chain["day"],
+                         items[0].id)
     if "giftcard" in ADDONS:
         from banyan_addon_giftcard.services import issue_card
 

@@ -19,7 +19,7 @@ from core.api import fields as F
 from core.api.testing import api, api_app  # noqa: F401
 
 GIFTCARD = "giftcard" in discover()
-pytestmark = pytest.mark.addons("membership", "loyalty", *(("giftcard",) if GIFTCARD else ()))
+pytestmark = pytest.mark.addons("membership", "loyalty", "franchise", *(("giftcard",) if GIFTCARD else ()))
 
 
 # --------------------------------------------------------------------------- the contract

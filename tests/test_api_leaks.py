@@ -66,6 +66,17 @@ FOREIGN = {
     "/api/v1/imports/importers": lambda b: set(),  # kinds of record, not rows
     "/api/v1/till/favourites": lambda b: set(),    # products (chain-wide) of a store given in the query
     "/api/v1/till/products": lambda b: set(),
+    # franchise: rows carry company_id / store_id, checked through REF_KEYS
+    "/api/v1/franchise/franchisees": lambda b: set(),
+    "/api/v1/franchise/aging": lambda b: {("key", b["company"].id)},
+    "/api/v1/franchise/receivables": lambda b: set(),
+    "/api/v1/franchise/payments": lambda b: set(),
+    "/api/v1/franchise/orders": lambda b: set(),
+    "/api/v1/franchise/statements": lambda b: set(),
+    "/api/v1/franchise/benchmark": lambda b: {("store_id", b["store"].id)},
+    "/api/v1/franchise/inspections": lambda b: set(),
+    "/api/v1/franchise/contracts": lambda b: set(),
+    "/api/v1/franchise/corrective-actions": lambda b: set(),
 }
 #: list endpoints that need a query: given with the user's own store (and, below, with the
 #: other franchisee's store, which answers 404)
@@ -73,6 +84,8 @@ QUERIES = {
     "/api/v1/till/favourites": lambda w: {"store_id": w.store.id},
     "/api/v1/till/products": lambda w: {"store_id": w.store.id, "q": "Product"},
 }
+#: list endpoints that need a query answering the same for both sides (not a store of theirs)
+PERIOD = {"/api/v1/franchise/benchmark": {"date_from": "2026-01-01", "date_to": "2026-12-31"}}
 #: any row carrying one of these keys with the other franchisee's value is a leak
 REF_KEYS = ("store_id", "home_store_id", "operating_company_id", "customer_id", "region_id", "company_id")
 
@@ -95,7 +108,7 @@ def test_no_rows_of_another_franchisee(api, make, world, role):
     forbidden_refs = refs_of(b)
     seen_own = 0
     for path in list_endpoints(api.app):
-        query = {"page_size": 100}
+        query = {"page_size": 100, **PERIOD.get(path, {})}
         if path in QUERIES:
             query.update(QUERIES[path](types.SimpleNamespace(**a)))
             other = {**query, **QUERIES[path](types.SimpleNamespace(**b))}
@@ -112,7 +125,7 @@ def test_no_rows_of_another_franchisee(api, make, world, role):
         else:
             forbidden = FOREIGN[path](b)
         for row in rows:
-            pairs = {(k, row.get(k)) for k in ("id",) + REF_KEYS if k in row}
+            pairs = {(k, row.get(k)) for k in ("id", "key") + REF_KEYS if k in row}
             leak = pairs & (forbidden | forbidden_refs)
             assert not leak, f"{path} as {role} shows the other franchisee's row: {row}"
             if ("id", a["customer"].id) in pairs and path == "/api/v1/customers":

@@ -10,6 +10,7 @@
                    "promotion; outstanding-points liability and clearing between franchisees.",
     "category": "Sales/Loyalty",
     "depends": ["membership"],
+    "optional_depends": ["franchise"],
     "requires_core": ">=0.1",
     "license": "LGPL-3.0-or-later",
     "application": True,

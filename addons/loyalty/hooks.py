@@ -169,6 +169,14 @@ def register_importers():
     return IMPORTERS
 
 
+@hookimpl(optionalhook=True)
+def franchise_clearing(session, date_from, date_to):
+    """Points earned at one operating company's store and redeemed at another's, at the
+    points' value, per pair (franchise nets it in the monthly statements)."""
+    return [{"owed_by": r["owed_by"], "owed_to": r["owed_to"], "amount": r["value"], "label": _l("Points")}
+            for r in services.clearing(session, date_from, date_to) if r["value"]]
+
+
 @hookimpl
 def segment_fields():
     """Points balance and points expiring within N days, for marketing segments."""

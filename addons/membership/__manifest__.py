@@ -10,6 +10,7 @@
                    "black/white lists.",
     "category": "Sales/Membership",
     "depends": [],
+    "optional_depends": ["franchise"],
     "requires_core": ">=0.3,<1",
     "license": "LGPL-3.0-or-later",
     "application": True,

@@ -257,6 +257,16 @@ def register_importers():
     return IMPORTERS
 
 
+@hookimpl(optionalhook=True)
+def franchise_clearing(session, date_from, date_to):
+    """Stored value sold by one operating company and spent at another's stores, per pair
+    (franchise nets it in the monthly statements)."""
+    from core.i18n import lazy_gettext as _l
+
+    return [{"owed_by": a, "owed_to": b, "amount": amount, "label": _l("Stored value")}
+            for a, b, amount in svc.clearing_between(session, date_from, date_to)]
+
+
 @hookimpl
 def segment_fields():
     """Tier (a choice of the tiers) and stored-value balance, for marketing segments."""

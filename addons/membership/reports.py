@@ -76,6 +76,17 @@ def clearing_balance(session, from_company_id: int, to_company_id: int) -> Decim
                            ClearingEntry.to_company_id == to_company_id)).scalar() or 0)
 
 
+def clearing_between(session, date_from, date_to) -> list[tuple[int, int, Decimal]]:
+    """``[(from company, to company, amount)]`` of the clearing entries posted in
+    ``[date_from, date_to)`` (naive UTC), summed per pair, pairs that net to zero left out.
+    Read unscoped: it feeds settlements between companies."""
+    stmt = (select(ClearingEntry.from_company_id, ClearingEntry.to_company_id, func.sum(ClearingEntry.amount))
+            .where(ClearingEntry.posted_at >= date_from, ClearingEntry.posted_at < date_to)
+            .group_by(ClearingEntry.from_company_id, ClearingEntry.to_company_id)
+            .order_by(ClearingEntry.from_company_id, ClearingEntry.to_company_id))
+    return [(a, b, money(t)) for a, b, t in _x(session, stmt).all() if t]
+
+
 def members_by_tier(session, store_ids=None) -> list[tuple[str, int]]:
     """``[(tier name, active members)]`` by tier rank; with ``store_ids``, members whose home
     store is one of them."""

@@ -64,6 +64,7 @@ exceptions with field-level messages: ``BusinessError`` (422), ``NotFound`` (404
     liability(session, store_ids=None) -> dict
     liability_movements(session, date_from, date_to, store_ids=None) -> [dict]   # opening, movements, closing
     clearing_balance(session, from_company_id, to_company_id) -> Decimal
+    clearing_between(session, date_from, date_to) -> [(from company, to company, Decimal)]
     members_by_tier(session, store_ids=None) -> [(tier name, int)]
     new_members_by_month(session, store_ids=None, months=12, at=None) -> [("YYYY-MM", int)]
     invariant_breaches(session) -> [(check, message, records)]
@@ -123,8 +124,8 @@ from addons.membership.cards import (CARD_RE, TRANSITIONS, _event, _luhn_digit, 
                                      report_lost, require_card)
 from addons.membership.lifecycle import (_TIER_ROW, _post_with_window_stats, _post_with_window_stats_sql, enrol,
                                          merge_lists, merge_members, record_sale, reverse_sale)
-from addons.membership.reports import (clearing_balance, invariant_breaches, liability, liability_movements,
-                                       members_by_tier, new_members_by_month)
+from addons.membership.reports import (clearing_balance, clearing_between, invariant_breaches, liability,
+                                       liability_movements, members_by_tier, new_members_by_month)
 
 __all__ = [
     # members, lists, family, policy, enrolment
@@ -141,6 +142,7 @@ __all__ = [
     "generate_card_number", "issue_card", "require_card", "activate_card", "report_lost",
     "replace_card", "cancel_card", "card_history",
     # reports
-    "liability", "liability_movements", "clearing_balance", "members_by_tier", "new_members_by_month",
+    "liability", "liability_movements", "clearing_balance", "clearing_between", "members_by_tier",
+    "new_members_by_month",
     "invariant_breaches",
 ]

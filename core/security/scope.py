@@ -63,6 +63,16 @@ def store_ids_for(session: Session, user: User) -> frozenset[int] | None:
     return frozenset()
 
 
+def operating_companies(scope: Scope):
+    """A select of the ids of the companies that operate a store of ``scope`` (for a
+    franchisee's user: their own company), for record rules on rows that belong to a
+    company rather than a store (a franchisee's receivables, contracts, statements). An
+    unrestricted scope: None (no limit)."""
+    if scope.store_ids is None:
+        return None
+    return select(Store.operating_company_id).where(Store.id.in_(sorted(scope.store_ids)))
+
+
 _COMPUTE = object()
 #: the :class:`Scope` a session is limited to (None: unscoped)
 SCOPE: InfoKey[Scope] = InfoKey("core.scope")

@@ -33,6 +33,17 @@ def ensure_sequence(session, store_id: int, code: str) -> None:
         pass
 
 
+def next_value(session, store_id: int, code: str) -> int:
+    """The next value (1, 2, ...) of the store's counter ``code`` (at most 16 characters),
+    taken under the counter row's lock: for documents an addon numbers per store (a
+    franchise replenishment order: ``next_value(s, store.id, "franchise_order")``)."""
+    value = _take_value(session, store_id, code)
+    if value is None:
+        ensure_sequence(session, store_id, code)
+        value = _take_value(session, store_id, code)
+    return value
+
+
 def number_prefix(store: Store, code: str) -> str:
     return f"{store.code}-{'R' if code == 'refund' else 'S'}"
 

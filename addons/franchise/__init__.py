@@ -1,0 +1,1 @@
+"""Franchise: a Banyan addon (no side effects on import)."""

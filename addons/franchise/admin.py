@@ -1,0 +1,289 @@
+"""Back-office views of franchise: franchisees, contracts, receivables, payments, orders
+(with the credit state and the approve / reject / release / ship / receive actions) and
+royalty statements (compute / review / post). Rows are limited by the kernel's record scope;
+every action goes through ``services`` in one transaction and asks for confirmation."""
+from __future__ import annotations
+
+from flask import flash, request
+from flask_admin import expose
+from flask_admin.actions import action
+
+from core.admin.base import BanyanModelView, BanyanView
+from core.db import transaction
+from core.errors import BusinessError
+from core.i18n import gettext, lazy_gettext as _l
+
+from . import services as svc
+from .models import (Checklist, ChecklistItem, Contract, CorrectiveAction, Franchisee, Inspection, Order, Payment,
+                     ReceivableEntry, Shipment, Statement)
+from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
+                          ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, STATEMENT_READ,
+                          STATEMENT_WRITE)
+
+
+def _run(view, ids, func, done, permission) -> None:
+    """Run ``func(session, row, user)`` on each selected row in one transaction."""
+    from core.security.permissions import has_permission
+    from core.web import current_user, db_session
+
+    s = db_session()
+    if not has_permission(s, current_user(), permission):
+        flash(gettext("You may not do this."), "error")
+        return
+    try:
+        with transaction(s):
+            for row in view.selected(ids):
+                func(s, row, current_user())
+        flash(done, "success")
+    except BusinessError as exc:
+        for messages in exc.errors.values():
+            for m in messages:
+                flash(str(m), "error")
+
+
+def _ask_first(view, ids, action_name, title, warning, describe):
+    """The server-side confirmation page of an action that cannot be undone (None once the
+    form came back with ``confirm=1``)."""
+    if request.form.get("confirm") == "1":
+        return None
+    rows = view.selected(ids)
+    return view.render("banyan/action_confirm.html", title=title, action=action_name, danger=True,
+                       ids=[str(r.id) for r in rows], lines=[warning] + [describe(r) for r in rows])
+
+
+class FranchiseeView(BanyanModelView):
+    permission = FRANCHISEE_READ
+    write_permission = FRANCHISEE_WRITE
+    allow_delete = False
+    column_list = ("company", "owner_name", "owner_phone", "finance_name", "credit_limit", "terms", "grace_days")
+    form_columns = ("company", "owner_name", "owner_phone", "finance_name", "finance_phone", "finance_email",
+                    "credit_limit", "terms", "grace_days", "note")
+    column_filters = ("terms",)
+
+    def on_model_change(self, form, model, is_created):
+        if model.company is not None and model.company.kind != "franchisee":
+            raise BusinessError({"company": [gettext("Must be a company of kind franchisee.")]})
+        svc.set_terms(model, model.credit_limit or 0, model.terms, model.grace_days or 0)
+
+
+class ContractView(BanyanModelView):
+    permission = CONTRACT_READ
+    write_permission = CONTRACT_WRITE
+    allow_delete = False
+    column_list = ("number", "company", "state", "start_on", "end_on", "royalty_rate", "marketing_rate",
+                   "minimum_royalty", "initial_fee", "deposit")
+    form_columns = ("number", "company", "territory", "start_on", "end_on", "initial_fee", "deposit", "royalty_rate",
+                    "marketing_rate", "minimum_royalty")
+    column_searchable_list = ("number",)
+    column_filters = ("state", "end_on")
+
+    def on_model_change(self, form, model, is_created):
+        if model.start_on and model.end_on and model.end_on <= model.start_on:
+            raise BusinessError({"end_on": [gettext("Must be after the start.")]})
+        if model.company is not None and model.company.kind != "franchisee":
+            raise BusinessError({"company": [gettext("Must be a company of kind franchisee.")]})
+
+    @action("activate", _l("Activate"), _l("Activate the selected contracts? The initial fee is invoiced."))
+    def action_activate(self, ids):
+        _run(self, ids, lambda s, c, u: svc.activate_contract(s, c.id, u), gettext("Contracts activated."),
+             CONTRACT_WRITE)
+
+
+class ReceivableView(BanyanModelView):
+    permission = CREDIT_READ
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("company", "kind", "doc_date", "due_on", "amount", "reference", "note", "posted_at")
+    column_filters = ("kind", "doc_date", "due_on")
+    column_searchable_list = ("reference",)
+    column_default_sort = ("id", True)
+
+
+class PaymentView(BanyanModelView):
+    permission = CREDIT_READ
+    write_permission = PAYMENT_WRITE
+    allow_edit = allow_delete = False
+    column_list = ("company", "received_on", "amount", "method", "bank_reference", "invoice_reference")
+    form_columns = ("company", "amount", "received_on", "method", "bank_reference", "invoice_reference")
+    column_filters = ("method", "received_on")
+    column_searchable_list = ("bank_reference",)
+
+    def create_model(self, form):
+        """Through the service: the ledger entry and the allocation are written with it."""
+        from core.web import current_user, db_session
+
+        s = db_session()
+        company = form.company.data
+        try:
+            with transaction(s):
+                p = svc.record_payment(s, company.id if company else 0, form.amount.data, form.received_on.data,
+                                       form.method.data or "bank", form.bank_reference.data,
+                                       form.invoice_reference.data, user=current_user())
+            return p
+        except BusinessError as exc:
+            for field, messages in exc.errors.items():
+                target = getattr(form, {"reference": "bank_reference", "invoice": "invoice_reference",
+                                        "company_id": "company"}.get(field, field), None)
+                for m in messages:
+                    if target is not None:
+                        target.errors = list(target.errors or []) + [str(m)]
+                    flash(str(m), "error")
+            return False
+
+
+def _credit_column(view, context, model, name):
+    if model.company_id is None:
+        return gettext("Direct store")
+    from core.web import db_session
+
+    try:
+        st = svc.credit_state(db_session(), model.company_id)
+    except BusinessError:
+        return ""
+    return gettext("available %(available)s, overdue %(overdue)s", available=st["available"],
+                   overdue=st["overdue_past_grace"])
+
+
+class OrderView(BanyanModelView):
+    permission = ORDER_READ
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("number", "store", "company", "state", "value", "hold_reason", "credit", "submitted_at",
+                   "approved_at", "released_at")
+    column_filters = ("state", "submitted_at")
+    column_searchable_list = ("number",)
+    column_formatters = {"credit": _credit_column}
+    column_labels = {"credit": _l("Credit state")}
+    column_default_sort = ("id", True)
+
+    @action("approve", _l("Approve"), _l("Approve the selected orders? The credit is checked again."))
+    def action_approve(self, ids):
+        _run(self, ids, lambda s, o, u: svc.approve(s, o.id, u), gettext("Orders approved or held."), ORDER_APPROVE)
+
+    @action("release", _l("Ask to release"), _l("Ask two approvers to release the selected held orders?"))
+    def action_release(self, ids):
+        _run(self, ids, lambda s, o, u: svc.request_release(s, o.id, u), gettext("Release requested."),
+             ORDER_APPROVE)
+
+    @action("ship", _l("Ship everything left"))
+    def action_ship(self, ids):
+        page = _ask_first(self, ids, "ship", _l("Ship everything left"),
+                          gettext("Everything left of these orders is shipped; a franchised store's receivables "
+                                  "are debited with its value."), lambda o: f"{o.number} {o.store}")
+        if page is not None:
+            return page
+        _run(self, ids, lambda s, o, u: svc.ship(s, o.id, None, u), gettext("Shipped."), ORDER_SHIP)
+
+
+class ShipmentView(BanyanModelView):
+    permission = ORDER_READ
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("number", "order", "store", "shipped_at", "value", "received_at")
+    column_filters = ("shipped_at", "received_at")
+
+    @action("receive", _l("Received as shipped"), _l("Confirm the selected shipments arrived as shipped?"))
+    def action_receive(self, ids):
+        _run(self, ids, lambda s, sh, u: svc.receive(s, sh.id, None, u), gettext("Receipt recorded."),
+             ORDER_RECEIVE)
+
+
+class StatementView(BanyanModelView):
+    permission = STATEMENT_READ
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("company", "period", "state", "net_sales", "total", "computed_at", "posted_at")
+    column_filters = ("state", "period")
+    column_default_sort = ("period", True)
+
+    @action("review", _l("Mark reviewed"), _l("Mark the selected statements reviewed?"))
+    def action_review(self, ids):
+        _run(self, ids, lambda s, st, u: svc.review_statement(s, st.id, u), gettext("Reviewed."), STATEMENT_WRITE)
+
+    @action("post", _l("Post to receivables"))
+    def action_post(self, ids):
+        page = _ask_first(self, ids, "post", _l("Post to receivables"),
+                          gettext("A posted statement can never be changed: its total is debited to the "
+                                  "franchisee's receivables."), lambda st: f"{st} {st.total}")
+        if page is not None:
+            return page
+        _run(self, ids, lambda s, st, u: svc.post_statement(s, st.id, u), gettext("Posted."), STATEMENT_WRITE)
+
+
+class ChecklistView(BanyanModelView):
+    permission = AUDIT_READ
+    write_permission = AUDIT_WRITE
+    column_list = ("code", "name", "active")
+    form_columns = ("code", "name", "active")
+    inline_models = ((ChecklistItem, dict(form_columns=("id", "area", "text", "weight"))),)
+
+
+class InspectionView(BanyanModelView):
+    """Inspections are recorded through the API or the services (every item scored at once,
+    the weighted score computed); the list shows the score and the detail each item's."""
+
+    permission = AUDIT_READ
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("inspected_on", "store", "checklist", "score", "inspector", "note")
+    column_filters = ("inspected_on", "score")
+    column_default_sort = ("inspected_on", True)
+
+
+class CorrectiveActionView(BanyanModelView):
+    permission = AUDIT_READ
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("store", "description", "due_on", "state", "done_at", "inspection")
+    column_filters = ("state", "due_on")
+    column_default_sort = ("due_on", False)
+
+    @action("done", _l("Mark done"), _l("Mark the selected corrective actions done?"))
+    def action_done(self, ids):
+        _run(self, ids, lambda s, a, u: svc.close_action(s, a.id), gettext("Marked done."), AUDIT_CLOSE)
+
+
+class BenchmarkPage(BanyanView):
+    """The user's franchised stores beside the network's quartiles for a period (default the
+    last 30 days), exported to CSV or XLSX from the same rows (``benchmark.benchmark_rows``):
+    suppressed below five franchisees."""
+
+    permission = BENCHMARK_READ
+
+    @expose("/")
+    def index(self):
+        from core.reporting import export_response, last_days, period_from_args
+        from core.web import db_session
+
+        from .benchmark import MIN_FRANCHISEES, benchmark_rows, network_benchmark
+
+        errors = {}
+        try:
+            period = period_from_args(request.args, default_days=30)
+        except BusinessError as exc:
+            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
+            period = last_days(30)
+        rows = benchmark_rows(network_benchmark(db_session(), period.first, period.last))
+        figures = [("net_sales", _l("Net sales")), ("tickets", _l("Tickets")), ("average_ticket", _l("Average ticket"))]
+        labels = {"network_p25": gettext("Network, 25th percentile"), "network_median": gettext("Network, median"),
+                  "network_p75": gettext("Network, 75th percentile"), "network": gettext("Network")}
+        suppressed = gettext("Not shown: fewer than %(n)s franchisees share the network.", n=MIN_FRANCHISEES)
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            columns = [""] + [str(label) for _k, label in figures]
+            out = [[labels.get(r["scope"]) or r["store"]]
+                   + ([suppressed] + [""] * (len(figures) - 1) if r["suppressed"] else [r[k] for k, _l_ in figures])
+                   for r in rows]
+            return export_response(fmt, "network_benchmark", columns, out, period)
+        return self.render("franchise/benchmark.html", rows=rows, figures=figures, labels=labels,
+                           suppressed=suppressed, period=period, errors=errors), 400 if errors else 200
+
+
+def views():
+    return [
+        FranchiseeView(Franchisee, name=_l("Franchisees"), endpoint="franchise_franchisees"),
+        ContractView(Contract, name=_l("Contracts"), endpoint="franchise_contracts"),
+        OrderView(Order, name=_l("Replenishment orders"), endpoint="franchise_orders"),
+        ShipmentView(Shipment, name=_l("Shipments"), endpoint="franchise_shipments"),
+        ReceivableView(ReceivableEntry, name=_l("Receivables"), endpoint="franchise_receivables"),
+        PaymentView(Payment, name=_l("Payments"), endpoint="franchise_payments"),
+        StatementView(Statement, name=_l("Royalty statements"), endpoint="franchise_statements"),
+        ChecklistView(Checklist, name=_l("Audit checklists"), endpoint="franchise_checklists"),
+        InspectionView(Inspection, name=_l("Store audits"), endpoint="franchise_inspections"),
+        CorrectiveActionView(CorrectiveAction, name=_l("Corrective actions"), endpoint="franchise_actions"),
+        BenchmarkPage(name=_l("Network benchmark"), endpoint="franchise_benchmark"),
+    ]

@@ -1,0 +1,120 @@
+"""Store audits: chain-wide checklists of weighted items, inspections by HQ users with a
+score (0-100) per item, corrective actions with due dates, and each store's score trend.
+
+Score of an inspection = Σ(item score × weight) ÷ Σ weight, rounded half up to one decimal;
+every item of the checklist must be scored. Evidence (photos, documents) is attached to the
+inspection through the kernel's file store (``FileOwner`` ``franchise_inspection``).
+Inspections and actions carry their store, so the kernel's record scope shows a franchisee
+its own stores' audits only.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+
+from core.errors import BusinessError, Conflict, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Store
+
+from .models import AUDIT_AREA, Checklist, ChecklistItem, CorrectiveAction, Inspection, InspectionScore
+
+
+def create_checklist(session, code: str, name: str, items) -> Checklist:
+    """A checklist with ``items`` (``[(area, text, weight)]``, at least one). BusinessError
+    naming ``code``, ``name``, ``items`` or ``items.N.area|text|weight``."""
+    code, name = (code or "").strip(), (name or "").strip()
+    if not code:
+        raise BusinessError({"code": _l("A code is required.")})
+    if not name:
+        raise BusinessError({"name": _l("A name is required.")})
+    items = list(items or ())
+    if not items:
+        raise BusinessError({"items": _l("Give at least one item.")})
+    c = Checklist(code=code, name=name)
+    for n, (area, text, weight) in enumerate(items):
+        if area not in AUDIT_AREA.codes:
+            raise BusinessError({f"items.{n}.area": _l("Must be one of: %(codes)s.", codes=", ".join(AUDIT_AREA.codes))})
+        if not (text or "").strip():
+            raise BusinessError({f"items.{n}.text": _l("Say what is checked.")})
+        if not isinstance(weight, int) or not 1 <= weight <= 100:
+            raise BusinessError({f"items.{n}.weight": _l("Must be a whole number from 1 to 100.")})
+        c.items.append(ChecklistItem(area=area, text=text.strip()[:200], weight=weight))
+    session.add(c)
+    session.flush()
+    return c
+
+
+def record_inspection(session, store_id: int, checklist_id: int, scores: dict, user=None,
+                      inspected_on: date | None = None, note: str | None = None, notes: dict | None = None) -> Inspection:
+    """Record an inspection of ``store_id`` with ``scores`` (``{item id: 0-100}`` for every
+    item of the checklist) and optional per-item ``notes``. BusinessError naming
+    ``store_id``, ``checklist_id`` or ``scores.<item id>``."""
+    from core.localtime import local_today
+
+    if session.execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
+        raise BusinessError({"store_id": _l("No such store.")})
+    checklist = session.get(Checklist, checklist_id)
+    if checklist is None or not checklist.active:
+        raise BusinessError({"checklist_id": _l("No such checklist.")})
+    scores = {int(k): v for k, v in (scores or {}).items()}
+    items = {i.id: i for i in checklist.items}
+    for key in scores:
+        if key not in items:
+            raise BusinessError({f"scores.{key}": _l("Not an item of this checklist.")})
+    insp = Inspection(store_id=store_id, checklist_id=checklist.id, inspector_id=getattr(user, "id", None),
+                      inspected_on=inspected_on or local_today(), note=note)
+    total = weights = 0
+    for item in checklist.items:
+        if item.id not in scores:
+            raise BusinessError({f"scores.{item.id}": _l("Score every item (%(text)s).", text=item.text)})
+        value = scores[item.id]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise BusinessError({f"scores.{item.id}": _l("Must be a whole number from 0 to 100.")})
+        insp.scores.append(InspectionScore(item_id=item.id, score=value, note=(notes or {}).get(item.id)))
+        total += value * item.weight
+        weights += item.weight
+    insp.score = (Decimal(total) / Decimal(weights)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    session.add(insp)
+    session.flush()
+    return insp
+
+
+def add_action(session, inspection_id: int, description: str, due_on: date, item_id: int | None = None) -> CorrectiveAction:
+    """A corrective action for the inspected store. BusinessError naming ``description``,
+    ``due_on`` (before the inspection) or ``item_id``; NotFound for an unseen inspection."""
+    insp = session.execute(select(Inspection).where(Inspection.id == inspection_id)).scalar()
+    if insp is None:
+        raise NotFound({"inspection_id": _l("No such inspection.")})
+    if not (description or "").strip():
+        raise BusinessError({"description": _l("Say what must be put right.")})
+    if due_on < insp.inspected_on:
+        raise BusinessError({"due_on": _l("Must not be before the inspection.")})
+    if item_id is not None and item_id not in {i.item_id for i in insp.scores}:
+        raise BusinessError({"item_id": _l("Not an item of this inspection.")})
+    act = CorrectiveAction(inspection_id=insp.id, store_id=insp.store_id, item_id=item_id,
+                           description=description.strip()[:255], due_on=due_on, state="open")
+    session.add(act)
+    session.flush()
+    return act
+
+
+def close_action(session, action_id: int) -> CorrectiveAction:
+    """Mark a corrective action done (Conflict when it already is)."""
+    act = session.execute(select(CorrectiveAction).where(CorrectiveAction.id == action_id)).scalar()
+    if act is None:
+        raise NotFound({"action_id": _l("No such corrective action.")})
+    if act.state == "done":
+        raise Conflict({"state": _l("Already done.")})
+    act.state, act.done_at = "done", utcnow()
+    session.flush()
+    return act
+
+
+def score_trend(session, store_id: int) -> list[tuple[date, Decimal]]:
+    """``[(inspected on, score)]`` of the store's inspections, oldest first (scoped read)."""
+    return [(d, s) for d, s in session.execute(
+        select(Inspection.inspected_on, Inspection.score).where(Inspection.store_id == store_id)
+        .order_by(Inspection.inspected_on, Inspection.id)).all()]

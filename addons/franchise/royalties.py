@@ -1,0 +1,329 @@
+"""Monthly royalty statements: draft → reviewed → posted (to receivables).
+
+How a statement for franchisee F and month M is computed (:func:`compute_statements`):
+
+1. The contract: F's non-draft contract covering M (the latest when two do). Its stores are
+   those listed on it, or every store F operates when none are listed.
+2. Sales, in SQL: Σ line totals (after discounts) of confirmed sales of those stores with a
+   business date in M, by product category.
+3. Refunds of those sales (refund documents whose original sale is in M), by category,
+   subtracted, unless another statement already counted them.
+4. Royalty per category = money(net × rate), the rate being the category's own rate on the
+   contract or the contract's royalty rate; marketing fund = money(net × marketing rate).
+   When the royalty lines add up to less than the minimum monthly royalty, a *minimum* line
+   brings them to it.
+5. Clearing: what franchisees and HQ owe each other for business done across them
+   (stored value sold at one company's store and spent at another's, points earned at one
+   and redeemed at another) comes from the ``franchise_clearing`` hook that membership and
+   loyalty implement, netted per pair and per kind: a *clearing* line per counterparty,
+   positive when this franchisee owes (HQ collects it), negative when it is owed (HQ pays it
+   through the statement).
+6. Corrections: a refund of a sale of an earlier month whose statement is already posted is
+   not counted there (a posted statement never changes) but here, as a *correction* line per
+   category at the rate of this contract (royalty, and marketing fund when it has one).
+
+Each refund counted is claimed by the statement (``franchise_statement_refund``), so it is
+never counted twice; recomputing a draft releases its claims first. Rounding: money() (half
+up to the cent) on each line; the total is the sum of the lines.
+"""
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, union_all
+
+from core.db import ZERO, money
+from core.errors import BusinessError, Conflict, NotFound
+from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
+from core.models import Product, Sale, SaleLine, Store
+
+from . import credit
+from .models import Contract, ContractRate, ContractStore, Statement, StatementLine, StatementRefund
+
+_U = {"banyan_unscoped": True}
+
+
+def month_of(year: int, month: int) -> tuple[date, date]:
+    """(first day, last day) of the month; BusinessError ``{"month"}`` out of range."""
+    if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+        raise BusinessError({"month": _l("Give a month between 1 and 12 of a year between 2000 and 2100.")})
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _contracts(start: date, end: date, company_ids=None):
+    """Select (contract id, company id) of the contract applying to each franchisee in the month."""
+    stmt = (select(func.max(Contract.id).label("contract_id"), Contract.company_id.label("company_id"))
+            .where(Contract.state != "draft", Contract.start_on <= end, Contract.end_on >= start)
+            .group_by(Contract.company_id))
+    if company_ids is not None:
+        stmt = stmt.where(Contract.company_id.in_(list(company_ids)))
+    return stmt.subquery("chosen")
+
+
+def _contract_stores(chosen):
+    """Select (contract_id, company_id, store_id): listed stores, or every store operated."""
+    listed = (select(chosen.c.contract_id, chosen.c.company_id, ContractStore.store_id)
+              .join(ContractStore, ContractStore.contract_id == chosen.c.contract_id))
+    operated = (select(chosen.c.contract_id, chosen.c.company_id, Store.id.label("store_id"))
+                .join(Store, Store.operating_company_id == chosen.c.company_id)
+                .where(~exists().where(ContractStore.contract_id == chosen.c.contract_id)))
+    return union_all(listed, operated).subquery("cs")
+
+
+def _unclaimed(refund_id, keep_statement_id=None):
+    claimed = select(StatementRefund.refund_id).where(StatementRefund.refund_id == refund_id)
+    if keep_statement_id is not None:
+        claimed = claimed.where(StatementRefund.statement_id != keep_statement_id)
+    return ~exists(claimed)
+
+
+def _refunds_select(cs, start: date, end: date):
+    """Select (company_id, contract_id, refund_id) of the unclaimed refund documents the
+    month's statements count: refunds of sales of the month, and refunds of sales of earlier
+    months whose statement is posted (the corrections)."""
+    origin = Sale.__table__.alias("origin")
+    refund = Sale.__table__.alias("refund")
+    posted = Statement.__table__.alias("posted")
+    earlier_posted = and_(origin.c.business_date < start,
+                          exists().where(posted.c.company_id == cs.c.company_id, posted.c.state == "posted",
+                                         posted.c.period <= origin.c.business_date,
+                                         posted.c.period_end >= origin.c.business_date))
+    in_month = and_(origin.c.business_date >= start, origin.c.business_date <= end)
+    return (select(cs.c.company_id, cs.c.contract_id, refund.c.id.label("refund_id"))
+            .select_from(refund)
+            .join(origin, origin.c.id == refund.c.origin_id)
+            .join(cs, cs.c.store_id == refund.c.store_id)
+            .where(refund.c.kind == "refund", refund.c.state != "draft", or_(in_month, earlier_posted),
+                   _unclaimed(refund.c.id)))
+
+
+def _sales(session, start: date, end: date, company_ids=None) -> dict:
+    """``{(company, contract): {category: net of the month's sale lines}}``: one grouped SELECT."""
+    cs = _contract_stores(_contracts(start, end, company_ids))
+    sales = defaultdict(lambda: defaultdict(lambda: ZERO))
+    stmt = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, func.sum(SaleLine.total))
+            .select_from(SaleLine)
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .join(cs, cs.c.store_id == Sale.store_id)
+            .join(Product, Product.id == SaleLine.product_id)
+            .where(Sale.kind == "sale", Sale.state != "draft", Sale.business_date >= start, Sale.business_date <= end)
+            .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id))
+    for company, contract, category, total in session.execute(stmt.execution_options(**_U)):
+        sales[(company, contract)][category] += total
+    return sales
+
+
+def _claimed_refunds(session, statement_ids: list[int], start: date) -> tuple[dict, dict]:
+    """``(refunds, corrections)``, each ``{company: {category: amount}}``, of the refunds the
+    statements ``statement_ids`` claimed: one grouped SELECT over the claims."""
+    origin = Sale.__table__.alias("origin")
+    refunds = defaultdict(lambda: defaultdict(lambda: ZERO))
+    corrections = defaultdict(lambda: defaultdict(lambda: ZERO))
+    late = case((origin.c.business_date < start, 1), else_=0)
+    stmt = (select(Statement.company_id, Product.category_id, late, func.sum(SaleLine.total))
+            .select_from(StatementRefund)
+            .join(Statement, Statement.id == StatementRefund.statement_id)
+            .join(Sale, Sale.id == StatementRefund.refund_id)
+            .join(origin, origin.c.id == Sale.origin_id)
+            .join(SaleLine, SaleLine.sale_id == Sale.id)
+            .join(Product, Product.id == SaleLine.product_id)
+            .where(StatementRefund.statement_id.in_(statement_ids))
+            .group_by(Statement.company_id, Product.category_id, late))
+    for company, category, correction, total in session.execute(stmt.execution_options(**_U)):
+        (corrections if correction else refunds)[company][category] += total
+    return refunds, corrections
+
+
+def compute_statements(session, year: int, month: int, company_ids=None) -> list[Statement]:
+    """Compute (or recompute, when still draft) the statements of ``year``-``month`` for
+    every franchisee with a contract covering it (or only ``company_ids``). Reviewed and
+    posted statements are left as they are. Returns the statements written.
+
+    Set-based: the drafts' lines and refund claims are deleted in one statement each; the
+    month's sales are read in one grouped SELECT; the statements' rows are written, then
+    their refund claims in one INSERT ... SELECT and the claimed refunds read back grouped;
+    the lines go in with one executemany. Contracts and rates are read once."""
+    start, end = month_of(year, month)
+    only = None if company_ids is None else set(company_ids)
+    existing = {st.company_id: st for st in session.execute(
+        select(Statement).where(Statement.period == start).execution_options(**_U)).scalars()
+        if only is None or st.company_id in only}
+    drafts = [st.id for st in existing.values() if st.state == "draft"]
+    if drafts:  # a draft's refunds are claimed, and its lines written, again below
+        session.execute(delete(StatementRefund).where(StatementRefund.statement_id.in_(drafts)))
+        session.execute(delete(StatementLine).where(StatementLine.statement_id.in_(drafts)))
+    chosen = session.execute(select(_contracts(start, end, company_ids)).execution_options(**_U)).all()
+    keys = sorted((company, contract) for contract, company in chosen)
+    contract_ids = sorted({contract for _company, contract in keys})
+    contracts = {c.id: c for c in session.execute(select(Contract).where(Contract.id.in_(contract_ids))
+                                                  .execution_options(**_U)).scalars()}
+    rates: dict = defaultdict(dict)
+    for r in session.execute(select(ContractRate).where(ContractRate.contract_id.in_(contract_ids))
+                             .execution_options(**_U)).scalars():
+        rates[r.contract_id][r.category_id] = r.rate
+    sales = _sales(session, start, end, company_ids)
+    written = []
+    for company_id, contract_id in keys:
+        st = existing.get(company_id)
+        if st is not None and st.state != "draft":
+            continue
+        if st is None:
+            st = Statement(company_id=company_id, period=start, period_end=end, state="draft")
+            session.add(st)
+        st.contract_id = contract_id
+        written.append(st)
+    if not written:
+        return []
+    session.flush()
+    _claim(session, [st.id for st in written], start, end)
+    refunds, corrections = _claimed_refunds(session, [st.id for st in written], start)
+    clearing = _clearing(session, year, month)
+    rows = []
+    for st in written:
+        key = (st.company_id, st.contract_id)
+        lines = _fill(st, contracts[st.contract_id], rates[st.contract_id], sales.get(key, {}),
+                      refunds.get(st.company_id, {}), corrections.get(st.company_id, {}),
+                      clearing.get(st.company_id, {}))
+        rows += [{**line, "statement_id": st.id} for line in lines]
+        st.computed_at = utcnow()
+    if rows:
+        session.execute(insert(StatementLine.__table__), rows)  # Core executemany: one statement
+    session.flush()
+    for st in written:
+        session.expire(st, ["lines"])
+    return written
+
+
+def _clearing(session, year: int, month: int) -> dict:
+    """``{company: {(counterparty, label): net amount}}`` from the ``franchise_clearing``
+    hook for the local month: what ``company`` owes ``counterparty`` (negative: is owed)."""
+    from core.localtime import month_bounds
+    from core.runtime import hook_of
+
+    date_from, date_to = month_bounds(year, month)
+    out: dict = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for group in hook_of(session).franchise_clearing(session=session, date_from=date_from, date_to=date_to):
+        for item in group or ():
+            a, b, amount = item["owed_by"], item["owed_to"], money(item["amount"])
+            if a == b or not amount:
+                continue
+            label = str(item.get("label") or "")
+            out[a][(b, label)] += amount
+            out[b][(a, label)] -= amount
+    return out
+
+
+def _line(kind, amount, base=ZERO, rate=None, category_id=None, counterparty_id=None, note=None) -> dict:
+    return {"kind": kind, "amount": amount, "base": base, "rate": rate, "category_id": category_id,
+            "counterparty_id": counterparty_id, "note": note}
+
+
+def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: dict, corrections: dict,
+          clearing: dict | None = None) -> list[dict]:
+    """Set ``st``'s net sales and total; return its lines (dicts for one bulk INSERT)."""
+    lines = []
+    net_by_cat = {c: money(sales.get(c, ZERO) + refunds.get(c, ZERO)) for c in set(sales) | set(refunds)}
+    royalty = ZERO
+    for category in sorted(net_by_cat, key=lambda c: (c is None, c or 0)):
+        base = net_by_cat[category]
+        rate = rates.get(category, contract.royalty_rate)
+        amount = money(base * rate)
+        royalty += amount
+        lines.append(_line("royalty", amount, base, rate, category))
+    net = money(sum(net_by_cat.values(), ZERO))
+    st.net_sales = net
+    if contract.marketing_rate:
+        lines.append(_line("marketing", money(net * contract.marketing_rate), net, contract.marketing_rate))
+    if royalty < contract.minimum_royalty:
+        lines.append(_line("minimum", money(contract.minimum_royalty - royalty), royalty,
+                           note=str(_l("Minimum monthly royalty %(amount)s", amount=money(contract.minimum_royalty)))))
+    late = ZERO
+    for category in sorted(corrections, key=lambda c: (c is None, c or 0)):
+        base = money(corrections[category])
+        rate = rates.get(category, contract.royalty_rate)
+        late += base
+        lines.append(_line("correction", money(base * rate), base, rate, category,
+                           note=str(_l("Refunds of sales of earlier, posted months"))))
+    if late and contract.marketing_rate:
+        lines.append(_line("correction", money(late * contract.marketing_rate), late, contract.marketing_rate,
+                           note=str(_l("Marketing fund on refunds of earlier, posted months"))))
+    for (counterparty, label), amount in sorted((clearing or {}).items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if amount:
+            lines.append(_line("clearing", money(amount), amount, counterparty_id=counterparty,
+                               note=label[:255] or None))
+    st.total = money(sum((line["amount"] for line in lines), ZERO))
+    return lines
+
+
+def _claim(session, statement_ids: list[int], start: date, end: date) -> None:
+    """Record the refunds the statements ``statement_ids`` counted, in one INSERT ... SELECT
+    (each refund goes to the statement of its store's franchisee for the month)."""
+    cs = _contract_stores(_contracts(start, end))
+    both = _refunds_select(cs, start, end).subquery()
+    session.execute(insert(StatementRefund).from_select(
+        ["refund_id", "statement_id"],
+        select(both.c.refund_id, Statement.id).join(Statement, Statement.company_id == both.c.company_id)
+        .where(Statement.period == start, Statement.id.in_(statement_ids)).distinct()))
+
+
+def _statement(session, statement_id: int, lock: bool = True) -> Statement:
+    stmt = select(Statement).where(Statement.id == statement_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    st = session.execute(stmt).scalar()
+    if st is None:
+        raise NotFound({"statement_id": _l("No such statement.")})
+    return st
+
+
+def review(session, statement_id: int, user=None) -> Statement:
+    """Mark a draft statement reviewed (it is no longer recomputed). Conflict unless draft."""
+    st = _statement(session, statement_id)
+    if st.state != "draft":
+        raise Conflict({"state": _l("Only a draft statement can be reviewed.")})
+    st.state, st.reviewed_by_id = "reviewed", getattr(user, "id", None)
+    session.flush()
+    return st
+
+
+def reopen(session, statement_id: int, user=None) -> Statement:
+    """Back to draft (a reviewed statement that needs recomputing). Conflict once posted."""
+    st = _statement(session, statement_id)
+    if st.state != "reviewed":
+        raise Conflict({"state": _l("Only a reviewed statement can be reopened.")})
+    st.state, st.reviewed_by_id = "draft", None
+    session.flush()
+    return st
+
+
+def post(session, statement_id: int, user=None) -> Statement:
+    """Post a reviewed statement to the franchisee's receivables (a royalty debit for a
+    positive total, a credit note for a negative one). It never changes afterwards."""
+    st = _statement(session, statement_id)
+    if st.state != "reviewed":
+        raise Conflict({"state": _l("Only a reviewed statement can be posted.")})
+    ref = statement_reference(session, st)
+    if st.total > 0:
+        entry = credit.post_debit(session, st.company_id, "royalty", st.total, st.period_end, reference=ref, user=user)
+    elif st.total < 0:
+        entry = credit.post_credit(session, st.company_id, "credit_note", -st.total, st.period_end, reference=ref,
+                                   user=user)
+    else:
+        entry = None
+    st.entry_id = entry.id if entry is not None else None
+    st.state, st.posted_at = "posted", utcnow()
+    session.flush()
+    return st
+
+
+def statement_reference(session, st: Statement) -> str:
+    from core.models import Company
+
+    code = session.execute(select(Company.code).where(Company.id == st.company_id).execution_options(**_U)).scalar()
+    return f"RS-{code}-{st.period:%Y%m}"
+
+
+__all__ = ["compute_statements", "review", "reopen", "post", "month_of", "statement_reference"]

@@ -1,0 +1,72 @@
+"""Royalty statements: exact to the cent with a category rate, a refund and the minimum;
+a refund after posting goes into the next statement as a correction."""
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import update
+
+from core.errors import Conflict
+from core.models import Sale
+from core.services.refund import RefundLineRequest, refund
+
+from addons.franchise import services as svc
+
+pytestmark = pytest.mark.addons("franchise")
+D = Decimal
+
+
+def _dated(session, doc, day):
+    session.execute(update(Sale).where(Sale.id == doc.id).values(business_date=day))
+    session.expire(doc)
+
+
+def test_month_with_refund_category_rate_and_minimum_then_late_refund(session, make, net):
+    contract = svc.create_contract(session, "C-1", net.a.company.id, date(2026, 1, 1), date(2027, 12, 31),
+                                   royalty_rate="0.05", marketing_rate="0.01", minimum_royalty="20.00",
+                                   category_rates={net.cat_a.id: "0.08"})
+    svc.activate_contract(session, contract.id)
+    sale = make.sale(store=net.a.store, products=[net.p1, net.p2], qty="1")
+    line1, line2 = sale.lines
+    session.execute(update(type(line1)).where(type(line1).id == line1.id).values(qty=3, total=D("300.00")))
+    _dated(session, sale, date(2026, 3, 10))
+    other = make.sale(store=net.b.store, products=[net.p1])  # another franchisee's sale: not counted
+    _dated(session, other, date(2026, 3, 10))
+    session.refresh(line1)
+    early = refund(session, sale.id, [RefundLineRequest(line1.id, D("1"))])
+    _dated(session, early, date(2026, 3, 20))
+    early_total = -early.total  # what the refund paid back on the gold line
+
+    (st,) = svc.compute_statements(session, 2026, 3, [net.a.company.id])
+    lines = {(ln.kind, ln.category_id): ln for ln in st.lines}
+    gold = D("300.00") - early_total
+    assert lines[("royalty", net.cat_a.id)].base == gold
+    assert lines[("royalty", net.cat_a.id)].amount == (gold * D("0.08")).quantize(D("0.01"))
+    assert lines[("royalty", net.cat_b.id)].amount == D("2.50")
+    royalty = lines[("royalty", net.cat_a.id)].amount + D("2.50")
+    assert lines[("minimum", None)].amount == D("20.00") - royalty
+    assert lines[("marketing", None)].amount == ((gold + D("50.00")) * D("0.01")).quantize(D("0.01"))
+    assert st.total == D("20.00") + lines[("marketing", None)].amount
+    assert st.net_sales == gold + D("50.00")
+    # recomputing a draft gives the same figures (its claims are released first)
+    first = (st.total, st.net_sales, [(ln.kind, ln.category_id, ln.amount) for ln in st.lines])
+    (again,) = svc.compute_statements(session, 2026, 3, [net.a.company.id])
+    assert again.id == st.id
+    assert (again.total, again.net_sales, [(ln.kind, ln.category_id, ln.amount) for ln in again.lines]) == first
+
+    svc.review_statement(session, st.id)
+    svc.post_statement(session, st.id)
+    assert svc.balance(session, net.a.company.id) == st.total
+    with pytest.raises(Conflict):
+        svc.post_statement(session, st.id)
+
+    late = refund(session, sale.id, [RefundLineRequest(line2.id, D("1"))])
+    _dated(session, late, date(2026, 4, 2))
+    assert svc.compute_statements(session, 2026, 3, [net.a.company.id]) == []  # posted: untouched
+    (april,) = svc.compute_statements(session, 2026, 4, [net.a.company.id])
+    corrections = [ln for ln in april.lines if ln.kind == "correction"]
+    assert sorted(ln.amount for ln in corrections) == [D("-2.50"), D("-0.50")]
+    assert april.total == D("20.00") - D("3.00")  # nothing sold in April: the minimum, less the corrections
+    # counted once: May has no correction for it
+    (may,) = svc.compute_statements(session, 2026, 5, [net.a.company.id])
+    assert not [ln for ln in may.lines if ln.kind == "correction"]
