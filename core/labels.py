@@ -215,6 +215,7 @@ PAYMENT_METHOD = HookChoices("core.payment.method", _payment_methods)
 
 #: the shared vocabulary: common attribute names, labelled once for every model
 FIELD_LABELS: dict[str, Any] = {
+    "computed_at": _l("Computed at"),
     "period": _l("Period"), "position": _l("Position"), "hours": _l("Hours"), "plan": _l("Plan"),
     "id": _l("ID"), "code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"), "parent": _l("Parent"),
     "tax_id": _l("Tax ID"), "active": _l("Active"), "company": _l("Company"), "region": _l("Region"),
@@ -355,8 +356,13 @@ def field_label(model, attr: str) -> Any:
 
 
 def _referenced_table_name(model, attr: str) -> Any:
-    """For a foreign-key column with no label of its own: the human name of the table it
-    references (``work_order_id`` -> "Work order"), when that table declares one."""
+    """For a foreign-key column or a relationship with no label of its own: the human name
+    of the table it references (``work_order_id``, ``work_order`` -> "Work order"), when that
+    table declares one."""
+    prop = _prop(model, attr)
+    target = getattr(prop, "mapper", None) if prop is not None else None
+    if target is not None:  # a relationship: the human name of the related model
+        return _TABLES.get(target.local_table.name)
     table = getattr(model, "__table__", model if hasattr(model, "c") else None)
     column = table.c.get(attr) if table is not None and hasattr(table, "c") else None
     fks = list(column.foreign_keys) if column is not None else []

@@ -98,7 +98,7 @@ def activate(session, contract_id: int, user=None) -> Contract:
     if c.initial_fee > 0 and session.execute(select(Franchisee.company_id).where(
             Franchisee.company_id == c.company_id).execution_options(**_U)).first():
         credit.post_debit(session, c.company_id, "fee", c.initial_fee, max(c.start_on, local_today()),
-                          reference=f"{c.number}-FEE", note=str(_l("Initial fee")), user=user)
+                          reference=f"{c.number}-FEE", user=user)
     session.flush()
     return c
 

@@ -462,7 +462,7 @@ describe(ContractRate, name=_l("Category royalty rate"), labels={"rate": _l("Roy
 describe(ContractStore, name=_l("Contract store"))
 describe(ReceivableEntry, name=_l("Receivable entry"), labels={
     "doc_date": _l("Document date"), "due_on": _l("Due"), "reference": _l("Reference"), "company": _l("Franchisee")},
-    codes={"kind": ENTRY_KIND})
+    codes={"kind": ENTRY_KIND, "source": ENTRY_KIND})
 describe(Allocation, name=_l("Payment allocation"))
 describe(Payment, name=_l("Franchisee payment"), labels={
     "received_on": _l("Received"), "method": _l("Method"), "bank_reference": _l("Bank reference"),
