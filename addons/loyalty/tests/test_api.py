@@ -128,7 +128,8 @@ def test_coupon_validate_answers_only_what_a_scoped_cashier_may_see(api, session
     # every check is audited under the coupon target, with the coupon's customer when found
     session.expire_all()
     rows = session.execute(select(AuditLog).where(AuditLog.model == AUDIT_MODEL,
-                                                  AuditLog.user_id == cashier.id)).scalars().all()
+                                                  AuditLog.user_id == cashier.id)
+                           .order_by(AuditLog.id)).scalars().all()
     assert [r.changes["target"] for r in rows] == ["loyalty.coupon"] * 3
     assert [r.action for r in rows] == ["found", "missing", "missing"]
     assert rows[0].record_id == str(customers["A"].id)

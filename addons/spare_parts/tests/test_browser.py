@@ -132,6 +132,7 @@ def test_technician_phone_then_hq_approval(server, browser):
         assert "PUMP-V2" in item.inner_text() and "In warranty" in page.inner_text(".warranty-state")
         assert page.inner_text(".stock-state").startswith("3")
         page.click(".queue-item button[value=approve]")
+        page.wait_for_selector("#confirm-what")  # the confirmation page has loaded
         assert page.locator("#confirm-what").count() == 1  # nothing done before confirming
         page.click("#confirm-submit")
         assert "Approved" in page.inner_text("body") and page.locator(".queue-item").count() == 0
