@@ -97,7 +97,27 @@ def extract_catalog(comp: Component) -> Catalog:
             strip_comment_tags=True, directory_filter=keep_dir):
         catalog.add(message, None, [(f"{comp.source.name}/{filename}", lineno)], auto_comments=comments,
                     context=context)
+    _add_manifest_strings(comp, catalog)
     return catalog
+
+
+def _add_manifest_strings(comp: Component, catalog: Catalog) -> None:
+    """An addon's ``title`` and ``summary`` (``__manifest__.py``) are msgids of its catalog:
+    the addons page and ``banyan addons list`` show them in the reader's language."""
+    import ast
+
+    path = comp.source / "__manifest__.py"
+    if not path.is_file():
+        return
+    try:
+        manifest = ast.literal_eval(path.read_text(encoding="utf-8").strip())
+    except (ValueError, SyntaxError):
+        return
+    for key in ("title", "summary"):
+        text = manifest.get(key) if isinstance(manifest, dict) else None
+        if isinstance(text, str) and text.strip():
+            catalog.add(text, None, [(f"{comp.source.name}/__manifest__.py", 1)],
+                        auto_comments=[f"manifest {key}"])
 
 
 def _write(path: Path, catalog: Catalog, **kw) -> None:

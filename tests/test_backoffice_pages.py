@@ -404,3 +404,15 @@ def test_a_record_of_another_store_is_the_404_page(admin_app, session, two_store
     assert mgr.get(f"/admin/customer/details/?id={mine}").status_code == 200
     assert mgr.get(f"/admin/customer/edit/?id={mine}").status_code == 200
     assert mgr.get("/admin/customer/details/").status_code == 302
+
+
+def test_addons_page_shows_titles_and_summaries_in_the_readers_language(admin_app, session, two_stores):
+    """A manifest's title and summary are msgids of the addon's catalog (core.i18n_tools)."""
+    user = two_stores["hq"]
+    user.locale = "zh_Hans"
+    session.commit()
+    html = login(admin_app, user).get("/admin/addons/").get_data(as_text=True)
+    row = html.split('data-addon="membership"')[1].split("</tr>")[0]
+    assert "会员" in row and "Members, cards" not in row
+    row = html.split('data-addon="loyalty"')[1].split("</tr>")[0]
+    assert "积分与促销" in row and "Points, rewards" not in row

@@ -1,6 +1,6 @@
 {
     "name": "franchise",
-    "title": "Franchise",
+    "title": "Franchise network",
     "version": "0.1.0",
     "summary": "Franchisees, contracts, credit control, replenishment orders and royalty statements.",
     "category": "Sales/Franchise",
