@@ -215,3 +215,53 @@ def test_cashier_journey_at_the_till(server, browser, lang, width):
     page.screenshot(path=str(SHOTS / f"till-receipt-{lang}-{width}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     ctx.close()
+
+
+def test_a_preview_landing_mid_typing_keeps_the_cashiers_text(server, browser):
+    """The till rebuilds its lines and payments when a preview arrives. A preview that lands
+    between two keystrokes (a slow network, a busy server) must not move the caret or drop
+    what was typed: '1' + preview + '.5' is 1.5 kg, and '2' + preview + '0' is 20.00 paid.
+    The previews are held by the test and let through mid-typing, so the race is certain."""
+    base, _rt = server
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    page.goto(f"{base}/login?lang=en")
+    page.fill("input[name=username]", "cashier-en")
+    page.fill("input[name=password]", "browser-pass-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin/**")
+    page.goto(f"{base}/admin/till/?lang=en")
+    held = []
+    page.route("**/till/preview", lambda route: held.append(route))
+
+    def release(rebuilt):
+        """Let the held previews through and wait until the page has rebuilt `rebuilt`."""
+        page.evaluate("s => document.querySelector(s).dataset.before = '1'", rebuilt)
+        while not held:
+            page.wait_for_timeout(20)
+        for route in held:
+            route.continue_()
+        held.clear()
+        page.wait_for_function("s => { const e = document.querySelector(s); return e && !e.dataset.before; }",
+                               arg=rebuilt, timeout=15000)
+
+    # a weighed product: its weight field has the focus, its preview is held
+    page.fill("#till-scan", "6901234567816")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#till-qty-0")
+    page.keyboard.type("1")
+    release("#till-qty-0")  # the lines are rebuilt while the cashier is typing
+    assert page.evaluate("document.activeElement.id") == "till-qty-0"
+    page.keyboard.type(".5")
+    assert page.input_value("#till-qty-0") == "1.5"
+    page.keyboard.press("Enter")  # the weight is sent; its preview is held
+    page.click("#till-pay-amount-0")
+    page.keyboard.type("2")
+    release("#till-pay-amount-0")  # the payments are rebuilt mid-typing
+    page.keyboard.type("0")
+    assert page.input_value("#till-pay-amount-0") == "20"
+    page.keyboard.press("Enter")
+    release("#till-pay-amount-0")
+    _wait_text(page, "#till-total", "18.00")  # 1.5 kg x 12.00
+    _wait_text(page, "#till-change", "2.00")
+    ctx.close()

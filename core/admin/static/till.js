@@ -45,6 +45,21 @@
   }
 
   // ---------------------------------------------------------------- API
+  // Rebuild part of the page without losing the cashier's place: the field being typed in keeps its
+  // focus, its text and its caret, even when a preview lands between two keystrokes.
+  function keepingPlace(container, rebuild) {
+    var a = document.activeElement;
+    var key = a && container.contains(a) ? (a.id || null) : null;
+    var typed = key && a.tagName === 'INPUT' ? {value: a.value, start: a.selectionStart, end: a.selectionEnd} : null;
+    rebuild();
+    var again = key ? $(key) : null;
+    if (!again) { return; }
+    if (typed) { again.value = typed.value; }
+    again.focus();
+    if (typed && typed.start !== null) {
+      try { again.setSelectionRange(typed.start, typed.end); } catch (e) { /* inputs without a caret */ }
+    }
+  }
   function api(method, path, body, extraHeaders) {
     var headers = {'Accept': 'application/json', 'X-CSRFToken': csrf};
     if (body !== undefined) { headers['Content-Type'] = 'application/json'; }
@@ -237,7 +252,10 @@
   // ---------------------------------------------------------------- lines
   function renderLines() {
     var tbody = $('till-lines').querySelector('tbody');
-    var focusedId = document.activeElement && tbody.contains(document.activeElement) ? document.activeElement.id : null;
+    keepingPlace(tbody, function () { buildLines(tbody); });
+    $('till-empty').classList.toggle('d-none', state.lines.length > 0);
+  }
+  function buildLines(tbody) {
     tbody.innerHTML = '';
     var pv = state.preview && state.preview.lines && state.preview.lines.length === state.lines.length
       ? state.preview.lines : null;
@@ -272,8 +290,6 @@
       ]);
       tbody.appendChild(tr);
     });
-    $('till-empty').classList.toggle('d-none', state.lines.length > 0);
-    if (focusedId && $(focusedId)) { $(focusedId).focus(); }  // a preview arriving keeps the cashier's place
   }
 
   // ---------------------------------------------------------------- preview
@@ -452,7 +468,9 @@
   }
   function renderPayments() {
     var box = $('till-payments');
-    var focused = document.activeElement && document.activeElement.getAttribute('data-path');
+    keepingPlace(box, function () { buildPayments(box); });
+  }
+  function buildPayments(box) {
     box.innerHTML = '';
     state.payments.forEach(function (pay, i) {
       var sel = el('select', {'class': 'form-control form-control-sm', 'data-path': 'payments.' + i + '.method',
@@ -466,6 +484,7 @@
       var amt = el('input', {'class': 'form-control form-control-sm', value: pay.amount, placeholder: T.rest,
                              inputmode: 'decimal', 'data-path': 'payments.' + i + '.amount', id: 'till-pay-amount-' + i,
                              'aria-label': T.rest});
+      amt.addEventListener('input', function () { pay.amount = amt.value.trim(); });
       amt.addEventListener('change', function () { pay.amount = amt.value.trim(); refresh(); });
       amt.addEventListener('keydown', function (ev) {
         if (ev.key === 'Enter') { ev.preventDefault(); pay.amount = amt.value.trim(); refresh(); }
@@ -482,10 +501,6 @@
       row.appendChild(el('div', {'class': 'invalid-feedback d-block', 'data-field': 'payments.' + i}));
       box.appendChild(row);
     });
-    if (focused) {
-      var again = root.querySelector('[data-path="' + focused + '"]');
-      if (again) { again.focus(); }
-    }
   }
   $('till-pay-add').addEventListener('click', function () {
     var used = state.payments.map(function (p) { return p.method; });
