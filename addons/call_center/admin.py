@@ -12,9 +12,10 @@ from core.i18n import gettext
 from core.i18n import lazy_gettext as _l
 
 from . import services as svc
-from .models import (Calendar, CallRecord, Closure, FollowUpRule, FollowUpTask, LineToken, RoutingRule, SlaPolicy,
-                     Team, Ticket, TicketEvent)
-from .permissions import CALL_READ, CALL_WRITE, CONFIG, SCREEN_POP, TICKET_READ, TICKET_WRITE
+from .models import (Article, ArticleCategory, Calendar, InboundEmail, CallRecord, Closure, FollowUpRule, FollowUpTask, LineToken,
+                     Rating, RoutingRule, SlaPolicy, Team, Ticket, TicketArticle, TicketEvent)
+from .permissions import (CALL_READ, CALL_WRITE, CONFIG, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP,
+                          TICKET_READ, TICKET_WRITE)
 
 
 def _flash_error(exc: BusinessError) -> None:
@@ -33,7 +34,9 @@ class TicketView(BanyanModelView):
     column_list = ("id", "subject", "ticket_type", "channel", "priority", "status", "customer", "store", "team",
                    "agent", "opened_at", "response_due_at", "resolution_due_at", "escalation")
     column_details_list = column_list + ("description", "sale_id", "product_id", "first_response_at",
-                                         "resolved_at", "closed_at", "paused_since", "paused_minutes")
+                                         "resolved_at", "closed_at", "paused_since", "paused_minutes", "rating")
+    column_formatters = {"rating": lambda v, c, m, n: _rating_text(m.rating)}
+    column_labels = {"rating": _l("Satisfaction rating")}
     column_searchable_list = ("subject",)
     column_filters = ("status", "ticket_type", "channel", "priority", "escalation", "opened_at",
                       "resolution_due_at")
@@ -109,6 +112,33 @@ class TicketView(BanyanModelView):
         return self._confirmed(ids, "cancel", _l("Cancel the tickets"),
                                gettext("A cancelled ticket cannot be reopened."), "cancelled",
                                gettext("Tickets cancelled."))
+
+
+def _rating_text(rating) -> str:
+    if rating is None:
+        return ""
+    return f"{rating.score}/5" + (f" · {rating.comment}" if rating.comment else "")
+
+
+class InboundEmailView(BanyanModelView):
+    """Emails taken in by the intake webhook, newest first, with the ticket each went to."""
+    permission = TICKET_READ
+    can_create = can_edit = can_delete = False
+    can_view_details = True
+    column_list = ("received_at", "from_address", "subject", "ticket", "created_ticket", "message_id")
+    column_details_list = column_list + ("in_reply_to", "body")
+    column_searchable_list = ("from_address", "subject", "message_id")
+    column_filters = ("received_at", "created_ticket", "ticket_id")
+    column_default_sort = ("received_at", True)
+
+
+class RatingView(BanyanModelView):
+    """Customers' ratings of resolved tickets (given through the signed link; read-only)."""
+    permission = TICKET_READ
+    can_create = can_edit = can_delete = False
+    column_list = ("rated_at", "ticket", "score", "comment", "agent", "team_id")
+    column_filters = ("score", "rated_at", "agent_id", "team_id")
+    column_default_sort = ("rated_at", True)
 
 
 def _event_value(view, context, model, name):
@@ -288,10 +318,158 @@ class ScreenPopPage(BanyanView):
         return redirect(url_for(".index", number=number))
 
 
+class ArticleCategoryView(BanyanModelView):
+    permission = KB_READ
+    write_permission = KB_WRITE
+    column_list = ("name", "parent")
+    form_columns = column_list
+    column_searchable_list = ("name",)
+
+
+class ArticleView(BanyanModelView):
+    """Knowledge-base articles: the search box is the knowledge base's own search (every
+    word in title, tags or text, best first); review, publish and withdraw are actions for
+    who may publish (withdrawing asks first)."""
+    permission = KB_READ
+    write_permission = KB_WRITE
+    can_delete = False
+    can_view_details = True
+    column_list = ("title", "category", "tags", "status", "language", "published_at", "updated_at")
+    column_details_list = column_list + ("body",)
+    column_filters = ("status", "language", "published_at")
+    column_searchable_list = ("title", "tags", "body")
+    column_default_sort = ("updated_at", True)
+    form_columns = ("title", "body", "category", "tags", "language")
+    PUBLISH_ACTIONS = ("review", "publish", "withdraw")
+
+    def is_action_allowed(self, name):
+        from core.web import has_perm
+
+        if name in self.PUBLISH_ACTIONS:
+            return has_perm(KB_PUBLISH)
+        return super().is_action_allowed(name)
+
+    def _move(self, ids, status, done):
+        s = self.session
+        try:
+            with transaction(s):
+                for a in self.selected(ids):
+                    svc.set_article_status(s, a.id, status)
+            flash(done, "success")
+        except BusinessError as exc:
+            _flash_error(exc)
+
+    @action("review", _l("Mark reviewed"), _l("Mark the selected articles reviewed?"))
+    def action_review(self, ids):
+        self._move(ids, "reviewed", gettext("Articles reviewed."))
+
+    @action("publish", _l("Publish"), _l("Publish the selected articles on the public help page?"))
+    def action_publish(self, ids):
+        self._move(ids, "published", gettext("Articles published."))
+
+    @action("withdraw", _l("Withdraw"))
+    def action_withdraw(self, ids):
+        """Taking an article off the public page asks first."""
+        if request.form.get("confirm") != "1":
+            rows = self.selected(ids)
+            return self.render("banyan/action_confirm.html", title=_l("Withdraw the articles"), action="withdraw",
+                               ids=[str(a.id) for a in rows], danger=True,
+                               lines=[gettext("Customers will no longer find these articles on the help page.")]
+                               + [str(a) for a in rows])
+        self._move(ids, "draft", gettext("Articles withdrawn."))
+        return None
+
+
+class TicketArticleView(BanyanModelView):
+    """Which article answered which ticket; a new row links an article to a ticket."""
+    permission = TICKET_READ
+    write_permission = KB_WRITE
+    can_edit = can_delete = False
+    column_list = ("ticket", "article", "user_id", "linked_at")
+    column_filters = ("ticket_id", "article_id", "linked_at")
+    column_default_sort = ("linked_at", True)
+    form_columns = ("ticket", "article")
+
+    def create_model(self, form):
+        from core.web import current_user
+
+        s = self.session
+        ticket, article = form.ticket.data, form.article.data
+        try:
+            with transaction(s):
+                if ticket is None:
+                    raise BusinessError({"ticket": [_l("Choose a ticket.")]})
+                if article is None:
+                    raise BusinessError({"article": [_l("Choose an article.")]})
+                link = svc.link_article(s, ticket.id, article.id, user=current_user())
+        except BusinessError as exc:
+            return self._fail(form, exc)
+        return link
+
+
+class SupervisorPage(BanyanView):
+    """The supervisor's page: the live queue, and per team and per agent over a period (open,
+    overdue against the SLA, first-response and resolution times, breach rate, satisfaction)
+    with charts; each table exports to CSV/XLSX (``?export=csv&by=team``)."""
+    permission = REPORT
+
+    @expose("/", methods=["GET"])
+    def index(self):
+        from core.charts import Chart, Series, render_responsive
+        from core.reporting import export_response, last_days, period_from_args
+        from core.web import db_session
+
+        from .models import STATUS
+        from .reports import names_of, queue, sla_figures
+
+        s = db_session()
+        errors = {}
+        try:
+            period = period_from_args(request.args)
+        except BusinessError as exc:
+            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
+            period = last_days(30)
+        start, end = period.bounds()
+        tables = {}
+        for by in ("team", "agent"):
+            rows = sla_figures(s, by, start, end)
+            names = names_of(s, by, [r["id"] for r in rows])
+            for r in rows:
+                r["name"] = names.get(r["id"], str(r["id"]))
+            tables[by] = rows
+        columns = [gettext("Name"), gettext("Open"), gettext("Overdue"), gettext("Opened"), gettext("Resolved"),
+                   gettext("First response (min)"), gettext("Resolution (min)"), gettext("SLA breach rate"),
+                   gettext("Ratings"), gettext("Satisfaction (1-5)")]
+        keys = ("name", "open", "overdue", "opened", "resolved", "avg_first_response_minutes",
+                "avg_resolution_minutes", "breach_rate", "ratings", "satisfaction")
+        export = request.args.get("export")
+        if export and not errors:
+            by = request.args.get("by") if request.args.get("by") in tables else "team"
+            return export_response(export, f"call_center_{by}", columns,
+                                   [[r[k] for k in keys] for r in tables[by]], period)
+        team_rows = tables["team"]
+        labels = [r["name"] for r in team_rows]
+        cards = [
+            {"key": "team-queue", "title": gettext("Open and overdue tickets by team"),
+             "chart": Chart(labels=labels, kind="hbar", money=False, title=gettext("Open and overdue tickets by team"),
+                            series=[Series(_l("Open"), [r["open"] for r in team_rows]),
+                                    Series(_l("Overdue"), [r["overdue"] for r in team_rows])])},
+            {"key": "team-satisfaction", "title": gettext("Satisfaction by team (1-5)"),
+             "chart": Chart(labels=labels, kind="hbar", money=False, title=gettext("Satisfaction by team (1-5)"),
+                            series=[Series(_l("Satisfaction (1-5)"), [r["satisfaction"] for r in team_rows])])},
+        ]
+        for card in cards:
+            card["svg"] = render_responsive(card["chart"])
+        q = queue(s)
+        return self.render("call_center/supervisor.html", period=period, errors=errors, cards=cards,
+                           tables=tables, columns=columns, keys=keys, queue=q, status_label=STATUS.label)
+
+
 def views(app=None):
     cat = _l("Call Center")
     return [
         ScreenPopPage(name=_l("Screen-pop"), category=cat, endpoint="call_center_screenpop"),
+        SupervisorPage(name=_l("Supervisor board"), category=cat, endpoint="call_center_supervisor"),
         TicketView(Ticket, name=_l("Tickets"), category=cat, endpoint="call_center_ticket"),
         TicketEventView(TicketEvent, name=_l("Ticket history"), category=cat, endpoint="call_center_ticket_event"),
         CallView(CallRecord, name=_l("Calls"), category=cat, endpoint="call_center_call"),
@@ -303,4 +481,11 @@ def views(app=None):
         FollowUpTaskView(FollowUpTask, name=_l("Follow-ups"), category=cat, endpoint="call_center_follow_up_task"),
         FollowUpRuleView(FollowUpRule, name=_l("Follow-up rules"), category=cat, endpoint="call_center_follow_up_rule"),
         LineTokenView(LineToken, name=_l("Telephony tokens"), category=cat, endpoint="call_center_line_token"),
+        InboundEmailView(InboundEmail, name=_l("Inbound emails"), category=cat, endpoint="call_center_inbound_email"),
+        RatingView(Rating, name=_l("Satisfaction ratings"), category=cat, endpoint="call_center_rating"),
+        ArticleView(Article, name=_l("Knowledge base"), category=cat, endpoint="call_center_article"),
+        ArticleCategoryView(ArticleCategory, name=_l("Article categories"), category=cat,
+                            endpoint="call_center_article_category"),
+        TicketArticleView(TicketArticle, name=_l("Articles of tickets"), category=cat,
+                          endpoint="call_center_ticket_article"),
     ]

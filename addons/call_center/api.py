@@ -3,9 +3,10 @@
 Rows named by a request: ``get_visible`` for a path id (404 when the user's scope does not
 show it), ``ref_visible`` for a reference in a body (422 naming the field).
 
-The telephony webhook ``POST /telephony/calls`` is authenticated by a telephony token (header
-``X-Call-Center-Token``, made in the back office or by ``create_line_token``), not by an API
-token: it runs with the permissions and scope of the token's user."""
+The telephony webhook ``POST /telephony/calls`` and the mail gateway's ``POST /email/inbound``
+are authenticated by a call-center integration token (header ``X-Call-Center-Token``, made in
+the back office or by ``create_line_token``), not by an API token: they run with the
+permissions and scope of the token's user, who needs the endpoint's own permission."""
 from __future__ import annotations
 
 from functools import wraps
@@ -13,7 +14,8 @@ from functools import wraps
 from flask import g, request
 from sqlalchemy import select
 
-from core.api import Blueprint, _error, paginate_select, request_user, requires
+from core.api import Blueprint, paginate_select, request_user, requires
+from core.api.errors import response as error_response
 from core.api.visible import get_visible, ref_visible
 from core.db import transaction
 from core.i18n import gettext as _
@@ -21,10 +23,13 @@ from core.models import Customer, Product, Sale, Store, User
 from core.web import db_session
 
 from . import services as svc
-from .models import CallRecord, FollowUpTask, Team, Ticket
-from .permissions import CALL_READ, CALL_WRITE, REPORT, SCREEN_POP, TICKET_READ, TICKET_WRITE, WEBHOOK
-from .schemas import (AgentFiguresOut, AssignIn, CallIn, CallOut, EndCallIn, IncomingCallIn, QueueOut, ReportQuery,
-                      ScreenPopOut, StatusIn, TaskDoneIn, TaskOut, TicketIn, TicketOut, TicketQuery)
+from .models import Article, ArticleCategory, CallRecord, FollowUpTask, Team, Ticket
+from .permissions import (CALL_READ, CALL_WRITE, EMAIL_INTAKE, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP, TICKET_READ,
+                          TICKET_WRITE, WEBHOOK)
+from .schemas import (AgentFiguresOut, ArticleIn, InboundEmailIn, InboundEmailOut, ArticleOut, ArticlePatch, ArticleQuery, ArticleStatusIn, AssignIn,
+                      CallIn, CallOut, EndCallIn, IncomingCallIn, LinkArticleIn, QueueOut, RatingLinkOut, ReportQuery, ScreenPopOut,
+                      SlaFiguresOut, SlaReportQuery,
+                      StatusIn, TaskDoneIn, TaskOut, TicketIn, TicketOut, TicketQuery)
 
 blp = Blueprint("call_center", __name__, description="Call center: tickets, SLAs, calls and the screen-pop")
 
@@ -46,12 +51,12 @@ def requires_line_token(permission: str):
                 raw.expunge(user)  # a detached snapshot, as the kernel's token cache keeps
             raw.rollback()  # the lookup is its own short transaction
             if user is None:
-                return _error(401, message=_("A valid telephony token is required (%(header)s).",
+                return error_response(401, message=_("A valid telephony token is required (%(header)s).",
                                              header=svc_token_header()))
             g.api_auth_done = True
             g.api_user = raw.merge(user, load=False)
             if not has_permission(db_session(), g.api_user, permission):
-                return _error(403, message=_("You do not have the permission %(perm)s.", perm=permission))
+                return error_response(403, message=_("You do not have the permission %(perm)s.", perm=permission))
             return func(*args, **kwargs)
 
         wrapper._banyan_permission = permission
@@ -149,6 +154,27 @@ def post_assign(data, ticket_id):
     return ticket
 
 
+@blp.route("/tickets/<int:ticket_id>/rating-link")
+@requires(TICKET_WRITE)
+@blp.response(200, RatingLinkOut)
+def get_rating_link(ticket_id):
+    """The signed rating link of a resolved ticket with a customer, to send by another
+    channel (a text message, the chat); 422 ``ticket`` when it is not resolved, has no
+    customer, or is rated already. Valid ``days`` days."""
+    from core.errors import BusinessError
+    from core.runtime import runtime_of
+
+    from .ratings import rating_days, rating_of, rating_url
+
+    session = db_session()
+    ticket = get_visible(Ticket, ticket_id)
+    if ticket.status not in ("resolved", "closed") or ticket.customer_id is None:
+        raise BusinessError({"ticket": [_("Only a resolved ticket with a customer can be rated.")]})
+    if rating_of(session, ticket.id) is not None:
+        raise BusinessError({"ticket": [_("This ticket has already been rated. Thank you.")]})
+    return {"url": rating_url(session, ticket), "days": rating_days(runtime_of(session))}
+
+
 @blp.route("/screen-pop/<string:number>")
 @requires(SCREEN_POP)
 @blp.response(200, ScreenPopOut)
@@ -179,6 +205,36 @@ def post_incoming_call(data):
         pop["call_id"] = call.id
         svc.announce_call(session, call, pop)
     return pop
+
+
+@blp.route("/email/inbound", methods=["POST"])
+@requires_line_token(EMAIL_INTAKE)
+@blp.arguments(InboundEmailIn)
+@blp.response(200, InboundEmailOut)
+@blp.alt_response(201, schema=InboundEmailOut, description="The email opened a new ticket.")
+def post_inbound_email(data):
+    """The mail gateway posts one inbound email (header ``X-Call-Center-Token``): ``from``,
+    ``subject``, ``body``, ``message_id``, ``in_reply_to``, ``references``. It becomes a new
+    ticket (201) or a reply on the ticket it threads to (200); the customer is matched by the
+    sender's address. Idempotent on ``message_id``: posting it again answers the same ticket
+    with ``duplicate`` true and changes nothing."""
+    from .intake import DuplicateEmail, intake_email
+
+    session = db_session()
+    try:
+        with transaction(session):
+            out = intake_email(session, message_id=data["message_id"], from_address=data["from_"],
+                               subject=data.get("subject"), body=data.get("body"),
+                               in_reply_to=data.get("in_reply_to"), references=data.get("references"),
+                               user=g.api_user)
+            answer = {"email_id": out["email"].id, "ticket_id": out["ticket"].id,
+                      "ticket_number": out["ticket"].number, "created": out["created"],
+                      "duplicate": out["duplicate"]}
+    except DuplicateEmail as dup:
+        ticket = session.get(Ticket, dup.ticket_id)
+        answer = {"email_id": dup.email_id, "ticket_id": ticket.id, "ticket_number": ticket.number,
+                  "created": False, "duplicate": True}
+    return answer, (201 if answer["created"] else 200)
 
 
 @blp.route("/calls")
@@ -242,6 +298,28 @@ def get_agent_report(query):
     return svc.agent_report(db_session(), now - timedelta(days=query["days"]), now)
 
 
+@blp.route("/reports/sla")
+@requires(REPORT)
+@blp.arguments(SlaReportQuery, location="query")
+@blp.response(200, SlaFiguresOut(many=True))
+def get_sla_report(query):
+    """The supervisor's figures per team (``by=team``) or agent (``by=agent``) over the last
+    ``days`` days: open and overdue tickets now, opened and resolved in the period, mean
+    first-response and resolution times (wall-clock minutes), SLA breach rate (fraction),
+    ratings and mean satisfaction (1-5)."""
+    from datetime import timedelta
+
+    from core.mixins import utcnow
+
+    from .reports import names_of, sla_figures
+
+    session = db_session()
+    now = utcnow()
+    rows = sla_figures(session, query["by"], now - timedelta(days=query["days"]), now, at=now)
+    names = names_of(session, query["by"], [r["id"] for r in rows])
+    return [{**r, "name": names.get(r["id"], str(r["id"]))} for r in rows]
+
+
 @blp.route("/follow-ups")
 @requires(TICKET_READ)
 @blp.response(200, TaskOut(many=True))
@@ -264,3 +342,94 @@ def post_follow_up_done(data, task_id):
         get_visible(FollowUpTask, task_id)
         task = svc.complete_task(session, task_id, note=data.get("note"), status=data["status"])
     return task
+
+
+# --------------------------------------------------------------------------- knowledge base
+
+@blp.route("/articles")
+@requires(KB_READ)
+@blp.arguments(ArticleQuery, location="query")
+@blp.response(200, ArticleOut(many=True))
+@blp.paginate()
+def list_articles(query, pagination_parameters):
+    """Articles, drafts included: ``q`` searches title, tags and text (every word, Chinese
+    as substrings; best first), filtered by ``status``, ``language``, ``category_id`` (and
+    its sub-categories)."""
+    session = db_session()
+    stmt = svc.search_articles(session, query.get("q"), published_only=False, language=query.get("language"),
+                               category_id=query.get("category_id"), limit=None)
+    if query.get("status"):
+        stmt = stmt.where(Article.status == query["status"])
+    return paginate_select(session, stmt, pagination_parameters)
+
+
+@blp.route("/articles/<int:article_id>")
+@requires(KB_READ)
+@blp.response(200, ArticleOut)
+def get_article(article_id):
+    """One article."""
+    return get_visible(Article, article_id)
+
+
+@blp.route("/articles", methods=["POST"])
+@requires(KB_WRITE)
+@blp.arguments(ArticleIn)
+@blp.response(201, ArticleOut)
+def post_article(data):
+    """Write an article (a draft)."""
+    session = db_session()
+    with transaction(session):
+        ref_visible(ArticleCategory, data.get("category_id"), "category_id")
+        art = svc.save_article(session, **data)
+    return art
+
+
+@blp.route("/articles/<int:article_id>", methods=["PATCH"])
+@requires(KB_WRITE)
+@blp.arguments(ArticlePatch)
+@blp.response(200, ArticleOut)
+def patch_article(data, article_id):
+    """Change an article's texts, category, tags or language (a published one stays published)."""
+    session = db_session()
+    with transaction(session):
+        get_visible(Article, article_id)
+        ref_visible(ArticleCategory, data.get("category_id"), "category_id")
+        art = svc.save_article(session, article_id=article_id, **data)
+    return art
+
+
+@blp.route("/articles/<int:article_id>/status", methods=["POST"])
+@requires(KB_PUBLISH)
+@blp.arguments(ArticleStatusIn)
+@blp.response(200, ArticleOut)
+def post_article_status(data, article_id):
+    """Review, publish or withdraw an article (422 ``status`` for a refused move)."""
+    session = db_session()
+    with transaction(session):
+        get_visible(Article, article_id)
+        art = svc.set_article_status(session, article_id, data["status"])
+    return art
+
+
+@blp.route("/tickets/<int:ticket_id>/articles")
+@requires(TICKET_READ)
+@blp.response(200, ArticleOut(many=True))
+def list_ticket_articles(ticket_id):
+    """The articles linked to a ticket."""
+    get_visible(Ticket, ticket_id)
+    return svc.articles_of_ticket(db_session(), ticket_id)
+
+
+@blp.route("/tickets/<int:ticket_id>/articles", methods=["POST"])
+@requires(KB_WRITE)
+@blp.arguments(LinkArticleIn)
+@blp.response(201, ArticleOut(many=True))
+def post_ticket_article(data, ticket_id):
+    """Link an article to a ticket (again: no change); answers the ticket's articles."""
+    session = db_session()
+    with transaction(session):
+        get_visible(Ticket, ticket_id)
+        ref_visible(Article, data["article_id"], "article_id")
+        svc.link_article(session, ticket_id, data["article_id"], user=request_user())
+        out = svc.articles_of_ticket(session, ticket_id)
+    return out

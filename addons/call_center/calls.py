@@ -95,6 +95,7 @@ def screen_pop(session, user, raw_number, *, panels=True) -> dict:
          "contact": {"id", "name", "title"} | None,
          "panels": [{"addon", "title", "fields": [[label, value], ...]}],   # customer_summary
          "open_tickets": [{"id", "number", "subject", "status", "priority", "resolution_due_at"}],
+         "articles": [{"id", "title"}],   # published articles matching the open tickets
          "create_customer": bool}     # True for an unknown number
 
     Panels are those of every installed addon the user may see (their permission)."""
@@ -105,7 +106,7 @@ def screen_pop(session, user, raw_number, *, panels=True) -> dict:
     number = normalise_number(raw_number)
     customer, contact = find_caller(session, number)
     out = {"number": number, "customer": None, "contact": None, "panels": [], "open_tickets": [],
-           "create_customer": customer is None}
+           "articles": [], "create_customer": customer is None}
     if customer is None:
         return out
     out["customer"] = {"id": customer.id, "name": customer.name, "kind": customer.kind}
@@ -121,6 +122,10 @@ def screen_pop(session, user, raw_number, *, panels=True) -> dict:
     out["open_tickets"] = [{"id": t.id, "number": t.number, "subject": t.subject, "status": t.status,
                             "priority": t.priority, "resolution_due_at": t.resolution_due_at}
                            for t in open_tickets_of(session, customer.id)]
+    if panels:
+        from .kb import suggest_for_customer
+
+        out["articles"] = [{"id": a.id, "title": a.title} for a in suggest_for_customer(session, customer.id)]
     return out
 
 

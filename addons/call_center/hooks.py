@@ -63,6 +63,19 @@ def register_blueprints(app):
 
 
 @hookimpl
+def startup(app):
+    """The pages without a login (``public.py``): the help centre of published articles and
+    the rating page of the signed link (its token is the proof: exempt from CSRF)."""
+    from .public import public
+
+    if "call_center_public" not in app.blueprints:
+        app.register_blueprint(public)
+        csrf = app.extensions.get("csrf")
+        if csrf is not None:
+            csrf.exempt(public)
+
+
+@hookimpl
 def customer_summary(session, customer, user):
     """The customer's open tickets (number, subject, status), for who may see tickets."""
     from .models import PRIORITY, STATUS

@@ -28,7 +28,8 @@ STATUS = Choices("call_center.ticket.status", [
     ("resolved", _l("Resolved")), ("closed", _l("Closed")), ("cancelled", _l("Cancelled"))])
 EVENT_KIND = Choices("call_center.event.kind", [
     ("created", _l("Created")), ("status", _l("Status changed")), ("assigned", _l("Assigned")),
-    ("responded", _l("First response")), ("escalated", _l("Escalated")), ("note", _l("Note"))])
+    ("responded", _l("First response")), ("escalated", _l("Escalated")), ("note", _l("Note")),
+    ("email", _l("Email received"))])
 DIRECTION = Choices("call_center.call.direction", [("in", _l("Incoming")), ("out", _l("Outgoing"))])
 OUTCOME = Choices("call_center.call.outcome", [
     ("ringing", _l("Ringing")), ("answered", _l("Answered")), ("missed", _l("Missed")),
@@ -187,6 +188,7 @@ class Ticket(IdPk, Timestamps, Base):
     agent = relationship("User", foreign_keys=[agent_id])
     sla_policy: Mapped[SlaPolicy | None] = relationship()
     calendar: Mapped[Calendar | None] = relationship()
+    rating: Mapped["Rating | None"] = relationship(back_populates="ticket", viewonly=True)
 
     @property
     def number(self) -> str:
@@ -295,6 +297,102 @@ class CallRecord(IdPk, Base):
     ticket: Mapped[Ticket | None] = relationship()
 
 
+ARTICLE_STATUS = Choices("call_center.article.status", [
+    ("draft", _l("Draft")), ("reviewed", _l("Reviewed")), ("published", _l("Published"))])
+ARTICLE_LANGUAGE = Choices("call_center.article.language", [("zh_Hans", _l("Chinese")), ("en", _l("English"))])
+
+
+class ArticleCategory(IdPk, Timestamps, Base):
+    """A knowledge-base category; ``parent_id`` nests categories (several levels)."""
+    __tablename__ = "call_center_article_category"
+    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(80))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_article_category.id"), index=True)
+    parent: Mapped["ArticleCategory | None"] = relationship(remote_side="ArticleCategory.id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Article(IdPk, Timestamps, Base):
+    """A knowledge-base article: draft -> reviewed -> published (only published articles are
+    on the public help page and in the agents' suggestions). ``tags`` are comma-separated."""
+    __tablename__ = "call_center_article"
+
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_article_category.id"), index=True)
+    tags: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
+    language: Mapped[str] = mapped_column(String(8), default="zh_Hans")
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    category: Mapped[ArticleCategory | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TicketArticle(IdPk, Base):
+    """An article linked to a ticket (the answer given, or the one to read)."""
+    __tablename__ = "call_center_ticket_article"
+    __table_args__ = (UniqueConstraint("ticket_id", "article_id"),)
+    __scope_parent__ = "ticket_id"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("call_center_ticket.id"), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("call_center_article.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"))
+    linked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ticket: Mapped[Ticket] = relationship()
+    article: Mapped[Article] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}/{self.article_id}"
+
+
+class Rating(IdPk, Base):
+    """A customer's satisfaction rating of a resolved ticket (1-5, once per ticket), given
+    through the signed link of ``ratings.py``; the ticket's agent and team when rated."""
+    __tablename__ = "call_center_rating"
+    __scope_parent__ = "ticket_id"
+    __scope_derived__ = ("customer_id", "agent_id", "team_id")
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("call_center_ticket.id"), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_team.id"), index=True)
+    score: Mapped[int] = mapped_column(Integer, info={"min": 1, "max": 5})
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    ticket: Mapped[Ticket] = relationship(back_populates="rating")
+    customer = relationship("Customer")
+    agent = relationship("User", foreign_keys=[agent_id])
+
+    def __str__(self) -> str:
+        return f"{self.score}/5"
+
+
+class InboundEmail(IdPk, Base):
+    """An email taken in by the intake webhook (``intake.py``): the ticket it opened or was
+    added to. ``message_id`` is unique: the same email posted twice is taken once."""
+    __tablename__ = "call_center_inbound_email"
+    __audit__ = False  # append-only, itself the record (the ticket's history notes it)
+    __scope_parent__ = "ticket_id"
+
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("call_center_ticket.id"), index=True)
+    from_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
+    in_reply_to: Mapped[str | None] = mapped_column(String(250))
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_ticket: Mapped[bool] = mapped_column(Boolean, default=False)
+    ticket: Mapped[Ticket] = relationship()
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
 describe(Calendar, name=_l("Business calendar"), labels={
     "opens_at": _l("Opens at"), "closes_at": _l("Closes at"),
     "weekdays": _l("Working weekdays (1 = Monday)"), "cn_holidays": _l("Mainland China public holidays")})
@@ -335,5 +433,20 @@ describe(FollowUpTask, name=_l("Follow-up task"), codes={"status": TASK_STATUS},
     "rule_id": _l("Rule"), "ticket_id": _l("Ticket"), "agent_id": _l("Agent"), "due_at": _l("Due at"),
     "status": _l("Status"), "done_at": _l("Done at")})
 
+describe(ArticleCategory, name=_l("Article category"), labels={"parent_id": _l("Parent category")})
+describe(Article, name=_l("Article"), codes={"status": ARTICLE_STATUS, "language": ARTICLE_LANGUAGE}, labels={
+    "title": _l("Article title"), "body": _l("Text"), "category_id": _l("Article category"), "tags": _l("Tags"),
+    "status": _l("Status"), "language": _l("Language"), "published_at": _l("Published at")})
+describe(TicketArticle, name=_l("Article of a ticket"), labels={
+    "ticket_id": _l("Ticket"), "article_id": _l("Article"), "user_id": _l("User"), "linked_at": _l("Linked at")})
+describe(Rating, name=_l("Satisfaction rating"), labels={
+    "ticket_id": _l("Ticket"), "agent_id": _l("Agent"), "team_id": _l("Team"), "score": _l("Score (1-5)"),
+    "comment": _l("Comment"), "rated_at": _l("Rated at")})
+describe(InboundEmail, name=_l("Inbound email"), labels={
+    "message_id": _l("Message-ID"), "ticket_id": _l("Ticket"), "from_address": _l("Sender"),
+    "subject": _l("Subject"), "body": _l("Text"), "in_reply_to": _l("In reply to"),
+    "received_at": _l("Received at"), "created_ticket": _l("Opened the ticket")})
+
 MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord,
-          FollowUpRule, FollowUpTask)
+          FollowUpRule, FollowUpTask, ArticleCategory, Article, TicketArticle, Rating,
+          InboundEmail)

@@ -25,6 +25,10 @@ SCREEN_POP = "call_center.screen_pop"
 WEBHOOK = "call_center.telephony.webhook"
 CONFIG = "call_center.config.write"
 REPORT = "call_center.report.read"
+EMAIL_INTAKE = "call_center.email.intake"
+KB_READ = "call_center.kb.read"
+KB_WRITE = "call_center.kb.write"
+KB_PUBLISH = "call_center.kb.publish"
 READ = TICKET_READ
 
 SUPERVISOR = "cc_supervisor"
@@ -42,6 +46,10 @@ PERMISSIONS = (
     Permission(SCREEN_POP, _l("Open a caller's screen-pop"), STAFF),
     Permission(WEBHOOK, _l("Post incoming calls from the phone system"), STAFF),
     Permission(REPORT, _l("See the call center's figures per agent"), MANAGERS),
+    Permission(EMAIL_INTAKE, _l("Post inbound emails from the mail gateway"), STAFF),
+    Permission(KB_READ, _l("Read the knowledge base, drafts included"), STAFF + ("store_manager",)),
+    Permission(KB_WRITE, _l("Write knowledge-base articles and link them to tickets"), STAFF),
+    Permission(KB_PUBLISH, _l("Review and publish knowledge-base articles"), MANAGERS),
     Permission(CONFIG, _l("Edit SLA policies, calendars, teams, routing and telephony tokens"), MANAGERS),
 )
 

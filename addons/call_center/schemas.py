@@ -6,7 +6,8 @@ from marshmallow import Schema, fields
 
 from core.api.fields import Choice, Id, Input, Instant, QId, QInt, Query, Str, from_column
 
-from .models import CHANNELS, DIRECTIONS, OUTCOMES, PRIORITIES, STATUSES, TICKET_TYPES, Ticket
+from .models import (ARTICLE_LANGUAGE, ARTICLE_STATUS, CHANNELS, DIRECTIONS, OUTCOMES, PRIORITIES, STATUSES,
+                     TICKET_TYPES, Ticket)
 
 
 class TicketIn(Input):
@@ -61,6 +62,13 @@ class TicketOut(Schema):
     resolution_due_at = Instant(allow_none=True)
     paused_minutes = fields.Int()
     escalation = fields.Int()
+    rating = fields.Method("_rating")
+
+    def _rating(self, obj):
+        r = obj.rating
+        if r is None:
+            return None
+        return {"score": r.score, "comment": r.comment, "rated_at": Instant()._serialize(r.rated_at, None, None)}
 
 
 class IncomingCallIn(Input):
@@ -116,12 +124,18 @@ class PopPanelOut(Schema):
     fields_ = fields.List(fields.List(fields.Str()), data_key="fields", attribute="fields")
 
 
+class PopArticleOut(Schema):
+    id = fields.Int()
+    title = fields.Str()
+
+
 class ScreenPopOut(Schema):
     number = fields.Str()
     customer = fields.Dict(allow_none=True)
     contact = fields.Dict(allow_none=True)
     panels = fields.List(fields.Nested(PopPanelOut))
     open_tickets = fields.List(fields.Nested(PopTicketOut))
+    articles = fields.List(fields.Nested(PopArticleOut))
     create_customer = fields.Bool()
     call_id = fields.Int(allow_none=True)
 
@@ -137,6 +151,8 @@ class AgentFiguresOut(Schema):
     resolved = fields.Int()
     fcr_rate = fields.Decimal(as_string=True, allow_none=True)
     breach_rate = fields.Decimal(as_string=True, allow_none=True)
+    ratings = fields.Int()
+    satisfaction = fields.Decimal(as_string=True, allow_none=True)
 
 
 class QueueOut(Schema):
@@ -160,3 +176,91 @@ class TaskOut(Schema):
     status = fields.Str()
     done_at = Instant(allow_none=True)
     note = fields.Str(allow_none=True)
+
+
+class ArticleIn(Input):
+    title = Str(required=True, min=1, max=200)
+    body = Str(max=100000, load_default="")
+    category_id = Id(load_default=None, allow_none=True)
+    tags = fields.List(Str(min=1, max=40), load_default=None, allow_none=True)
+    language = Choice(ARTICLE_LANGUAGE.codes, load_default="zh_Hans")
+
+
+class ArticlePatch(Input):
+    title = Str(min=1, max=200)
+    body = Str(max=100000)
+    category_id = Id(allow_none=True)
+    tags = fields.List(Str(min=1, max=40))
+    language = Choice(ARTICLE_LANGUAGE.codes)
+
+
+class ArticleStatusIn(Input):
+    status = Choice(ARTICLE_STATUS.codes, required=True)
+
+
+class ArticleQuery(Query):
+    q = Str(max=200, load_default=None)
+    status = Choice(ARTICLE_STATUS.codes, load_default=None)
+    language = Choice(ARTICLE_LANGUAGE.codes, load_default=None)
+    category_id = QId(load_default=None)
+
+
+class ArticleOut(Schema):
+    id = fields.Int()
+    title = fields.Str()
+    body = fields.Str()
+    category_id = fields.Int(allow_none=True)
+    tags = fields.Method("_tags")
+    status = fields.Str()
+    language = fields.Str()
+    published_at = Instant(allow_none=True)
+    updated_at = Instant()
+
+    def _tags(self, obj):
+        return [t for t in (obj.tags or "").split(",") if t]
+
+
+class LinkArticleIn(Input):
+    article_id = Id(required=True)
+
+
+class RatingLinkOut(Schema):
+    url = fields.Str()
+    days = fields.Int()
+
+
+class SlaReportQuery(Query):
+    by = Choice(("team", "agent"), load_default="team")
+    days = QInt(1, 366, load_default=30)
+
+
+class SlaFiguresOut(Schema):
+    id = fields.Int()
+    name = fields.Str()
+    open = fields.Int()
+    overdue = fields.Int()
+    opened = fields.Int()
+    resolved = fields.Int()
+    avg_first_response_minutes = fields.Decimal(as_string=True, allow_none=True)
+    avg_resolution_minutes = fields.Decimal(as_string=True, allow_none=True)
+    breach_rate = fields.Decimal(as_string=True, allow_none=True)
+    ratings = fields.Int()
+    satisfaction = fields.Decimal(as_string=True, allow_none=True)
+
+
+class InboundEmailIn(Input):
+    """What the mail gateway posts for one inbound email (header values as received)."""
+    message_id = Str(required=True, min=3, max=250)
+    from_ = Str(required=True, min=3, max=320, data_key="from")
+    subject = Str(max=1000, load_default=None, allow_none=True)
+    body = Str(max=100000, load_default=None, allow_none=True)
+    in_reply_to = Str(max=1000, load_default=None, allow_none=True)
+    references = Str(max=10000, load_default=None, allow_none=True)
+
+
+class InboundEmailOut(Schema):
+    email_id = fields.Int()
+    ticket_id = fields.Int()
+    ticket_number = fields.Str()
+    created = fields.Bool()
+    duplicate = fields.Bool()

@@ -26,12 +26,28 @@ Stable API::
     # figures (reports.py)
     queue(session, store_ids=None, at=None) -> {"by_status": {...}, "breached": n, "unassigned": n}
     agent_report(session, start, end, store_ids=None) -> [{"agent_id", "calls", "avg_handling_seconds",
-                                                          "resolved", "fcr_rate", "breach_rate"}]
+                                                          "resolved", "fcr_rate", "breach_rate",
+                                                          "ratings", "satisfaction"}]
+    sla_figures(session, by, start, end, store_ids=None, at=None) -> [{"id", "open", "overdue", "opened",
+        "resolved", "avg_first_response_minutes", "avg_resolution_minutes", "breach_rate", "ratings",
+        "satisfaction"}]                      # by = "team" | "agent"
+    # email intake (intake.py)
+    intake_email(session, *, message_id, from_address, subject, body, in_reply_to=None, references=None,
+                 user=None) -> {"email", "ticket", "created", "duplicate"}   # idempotent on message_id
+    # ratings (ratings.py)
+    rating_url(session, ticket) -> str;  rate(session, token, score, comment=None) -> Rating
     # telephony (calls.py)
     screen_pop(session, user, raw_number) -> dict;  find_caller(session, e164) -> (Customer, Contact)
     announce_call(session, call, pop)       # in-app notice to the call's agent, linking the screen-pop
     record_call(...) -> CallRecord;  end_call(session, call_id, *, outcome, ...) -> CallRecord
     create_line_token(session, name, user_id) -> (plain, LineToken);  revoke_line_token(...)
+    # knowledge base (kb.py)
+    save_article(session, *, article_id=None, title, body, category_id, tags, language) -> Article
+    set_article_status(session, article_id, status) -> Article     # draft -> reviewed -> published
+    search_articles(session, text, *, published_only=True, language=None, category_id=None,
+                    limit=20) -> Select[Article]          # LIKE on both databases, ranked in SQL
+    suggest_for_customer(session, customer_id, limit=3) -> list[Article]
+    link_article(session, ticket_id, article_id, user=None) -> TicketArticle;  articles_of_ticket(...)
 
 Where the code lives::
 
@@ -41,6 +57,10 @@ Where the code lives::
     calls.py           telephony tokens, screen-pop, call records
     reports.py         the live queue and per-agent figures
     follow_ups.py      follow-up rules and the tasks they make
+    kb.py              knowledge-base articles, search, links to tickets
+    ratings.py         satisfaction ratings by signed link
+    intake.py          inbound emails to tickets and replies
+    public.py          the pages without a login (help centre, rating page)
 """
 from __future__ import annotations
 
@@ -49,11 +69,16 @@ from .calls import (announce_call, create_line_token, end_call, find_caller, nor
                     screen_pop, user_for_line_token)
 from .escalation import run_escalations
 from .follow_ups import complete_task, run_follow_ups
-from .reports import agent_report, queue
+from .kb import (articles_of_ticket, link_article, save_article, search_articles, set_article_status,
+                 suggest_for_customer)
+from .intake import intake_email
+from .ratings import rate, rating_url
+from .reports import agent_report, queue, sla_figures
 from .tickets import TRANSITIONS, assign, create_ticket, open_tickets_of, policy_for, route, set_status, sla_state
 
 __all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "hours_of",
            "announce_call", "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
            "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
-           "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue",
-           "complete_task", "run_follow_ups"]
+           "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue", "sla_figures",
+           "complete_task", "run_follow_ups", "articles_of_ticket", "link_article", "save_article",
+           "search_articles", "set_article_status", "suggest_for_customer", "rate", "rating_url", "intake_email"]

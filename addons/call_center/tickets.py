@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from core.cache import TransactionMemo
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
@@ -170,7 +171,8 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
     """Move the ticket along the status machine (see the module docstring). Entering
     ``waiting`` stops the SLA clock; leaving it adds the business minutes waited to
     ``paused_minutes`` and moves both due instants by them. Resolving stamps ``resolved_at``
-    (and the first response when none was given). BusinessError ``status`` for a move the
+    (and the first response when none was given) and emails the customer the signed link
+    to rate the answer (``ratings.request_rating``). BusinessError ``status`` for a move the
     machine refuses."""
     now = at or utcnow()
     ticket = _locked(session, ticket_id)
@@ -196,6 +198,10 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
     ticket.status = status
     _event(session, ticket, "status", user, before, status, note, at=now)
     session.flush()
+    if status == "resolved":
+        from .ratings import request_rating
+
+        request_rating(session, ticket)
     return ticket
 
 
@@ -244,9 +250,23 @@ def sla_state(session, ticket: Ticket, at: datetime | None = None) -> dict:
 
 
 def open_tickets_of(session, customer_id: int, limit: int = 20) -> list[Ticket]:
-    """The customer's tickets that are new, open or waiting, newest first (at most ``limit``)."""
+    """The customer's tickets that are new, open or waiting, newest first (at most ``limit``).
+    Read once per transaction for up to :data:`OPEN_MEMO_SIZE` (the screen-pop asks three
+    times: its own list, this addon's ``customer_summary`` panel, the article suggestions);
+    a ticket written in the transaction empties the memo."""
+    if limit > OPEN_MEMO_SIZE:
+        return _open_tickets(session, customer_id, limit)
+    rows = _OPEN_MEMO.lookup(session, customer_id, lambda: _open_tickets(session, customer_id, OPEN_MEMO_SIZE))
+    return rows[:limit]
+
+
+def _open_tickets(session, customer_id: int, limit: int) -> list[Ticket]:
     from .models import OPEN_STATUSES
 
     return list(session.execute(select(Ticket).where(Ticket.customer_id == customer_id,
                                                      Ticket.status.in_(OPEN_STATUSES))
                                 .order_by(Ticket.opened_at.desc(), Ticket.id.desc()).limit(limit)).scalars())
+
+
+OPEN_MEMO_SIZE = 20
+_OPEN_MEMO = TransactionMemo("call_center.open_tickets", watch=(Ticket,))

@@ -60,3 +60,50 @@ def test_concurrent_escalations_escalate_once(rt, committed_tickets):
         assert s.execute(select(func.count()).select_from(TicketEvent)
                          .where(TicketEvent.kind == "escalated")).scalar() == 20
         assert set(s.execute(select(Ticket.priority)).scalars()) == {"high"}
+
+
+@pytest.fixture
+def clean_intake(rt):
+    yield
+    from addons.call_center.models import InboundEmail
+
+    with rt.session() as s, transaction(s):
+        for model in (InboundEmail, TicketEvent, Ticket):
+            s.execute(delete(model))
+
+
+def test_the_same_email_posted_twice_at_once_makes_one_ticket(rt, clean_intake):
+    """Two posts of one Message-ID race: the unique key decides, the loser answers the
+    winner's ticket (``DuplicateEmail``) and its own new ticket is rolled back."""
+    from addons.call_center.intake import DuplicateEmail
+    from addons.call_center.models import InboundEmail
+
+    barrier = threading.Barrier(2)
+    errors, outcomes = [], []
+
+    def post():
+        try:
+            with rt.session() as s:
+                try:
+                    with transaction(s):
+                        barrier.wait(timeout=10)
+                        out = svc.intake_email(s, message_id="<race@x>", from_address="race@example.com",
+                                               subject="同一封邮件")
+                        outcomes.append(("duplicate" if out["duplicate"] else "taken", out["ticket"].id))
+                except DuplicateEmail as dup:
+                    outcomes.append(("duplicate", dup.ticket_id))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    kinds = sorted(k for k, _ in outcomes)
+    ids = {tid for _, tid in outcomes}
+    assert kinds == ["duplicate", "taken"] and len(ids) == 1
+    with rt.session() as s:
+        assert s.execute(select(func.count()).select_from(InboundEmail)).scalar() == 1
+        assert s.execute(select(func.count()).select_from(Ticket).where(Ticket.subject == "同一封邮件")).scalar() == 1

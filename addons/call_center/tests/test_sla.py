@@ -138,5 +138,6 @@ def test_queue_and_agent_figures(session, team, policy, agent):
     assert q["breached"] == 1
     rows = svc.agent_report(session, local(2026, 4, 7, 0, 0), local(2026, 4, 8, 0, 0))
     assert rows == [{"agent_id": agent.id, "calls": 2, "avg_handling_seconds": 300, "resolved": 2,
-                     "fcr_rate": Decimal("0.5000"), "breach_rate": Decimal("0.5000")}]
+                     "fcr_rate": Decimal("0.5000"), "breach_rate": Decimal("0.5000"), "ratings": 0,
+                     "satisfaction": None}]
     assert session.get(CallRecord, c1.id).duration_seconds == 240

@@ -1,0 +1,177 @@
+"""The knowledge base: articles and their status machine, search (Chinese substrings, every
+word, ranked in SQL, wildcards escaped), categories with sub-categories, links to tickets,
+the API, the back office, and the public help page (published articles only, no login)."""
+import pytest
+from sqlalchemy import select
+
+from core.api.testing import api, api_app  # noqa: F401
+from core.errors import BusinessError
+
+from addons.call_center import services as svc
+from addons.call_center.models import Article, ArticleCategory, TicketArticle
+
+pytestmark = pytest.mark.addons("call_center")
+
+BASE = "/api/v1/call_center"
+
+
+def _published(session, title, body="", tags=None, **kw):
+    art = svc.save_article(session, title=title, body=body, tags=tags, **kw)
+    svc.set_article_status(session, art.id, "published")
+    return art
+
+
+def _titles(session, stmt):
+    return [a.title for a in session.execute(stmt).scalars()]
+
+
+def test_search_chinese_words_ranked_in_sql(session):
+    a = _published(session, "如何办理退货", "凭小票在七天内到门店退货。", tags=["退货", "售后"])
+    b = _published(session, "会员积分规则", "消费一元积一分；退货时积分扣回。")
+    c = _published(session, "营业时间", "每天九点到二十二点。", tags=["门店"])
+    draft = svc.save_article(session, title="退货的内部流程", body="草稿")
+    session.flush()
+    # a substring of Chinese text; title beats text; the draft is not published
+    assert _titles(session, svc.search_articles(session, "退货")) == [a.title, b.title]
+    assert draft.title in _titles(session, svc.search_articles(session, "退货", published_only=False))
+    # every word must occur (AND), anywhere in title, tags or text
+    assert _titles(session, svc.search_articles(session, "退货 积分")) == [b.title]
+    assert _titles(session, svc.search_articles(session, "门店 九点")) == [c.title]
+    # case-insensitive on Latin text; LIKE wildcards in the query are literal
+    _published(session, "VIP card lost", "Report it at any store.")
+    assert _titles(session, svc.search_articles(session, "vip")) == ["VIP card lost"]
+    assert _titles(session, svc.search_articles(session, "%")) == []
+    assert _titles(session, svc.search_articles(session, "_")) == []
+    # no words: every published article
+    assert len(_titles(session, svc.search_articles(session, ""))) == 4
+
+
+def test_categories_nest_and_filter(session):
+    top = ArticleCategory(name="售后")
+    session.add(top)
+    session.flush()
+    sub = ArticleCategory(name="退换货", parent_id=top.id)
+    other = ArticleCategory(name="会员")
+    session.add_all([sub, other])
+    session.flush()
+    a = _published(session, "换货流程", category_id=sub.id)
+    _published(session, "积分", category_id=other.id)
+    assert _titles(session, svc.search_articles(session, None, category_id=top.id)) == [a.title]
+    with pytest.raises(BusinessError) as e:
+        svc.save_article(session, title="x", category_id=999999)
+    assert "category_id" in e.value.errors
+
+
+def test_status_machine_and_validation(session):
+    art = svc.save_article(session, title="草稿", body="…", tags="a, b ,a")
+    assert (art.status, art.tags, art.published_at) == ("draft", "a,b", None)
+    svc.set_article_status(session, art.id, "reviewed")
+    svc.set_article_status(session, art.id, "published")
+    assert art.published_at is not None
+    with pytest.raises(BusinessError) as e:
+        svc.set_article_status(session, art.id, "reviewed")
+    assert "status" in e.value.errors
+    svc.set_article_status(session, art.id, "draft")
+    with pytest.raises(BusinessError) as e:
+        svc.save_article(session, title="  ", language="fr")
+    assert {"title", "language"} <= set(e.value.errors)
+
+
+def test_link_article_to_ticket_once(session):
+    t = svc.create_ticket(session, subject="退货", ticket_type="inquiry", channel="phone")
+    art = _published(session, "如何办理退货")
+    first = svc.link_article(session, t.id, art.id)
+    assert svc.link_article(session, t.id, art.id).id == first.id
+    assert [a.id for a in svc.articles_of_ticket(session, t.id)] == [art.id]
+    with pytest.raises(BusinessError):
+        svc.link_article(session, t.id, 999999)
+
+
+def test_screen_pop_suggests_articles_for_open_tickets(session, make, agent):
+    c = make.customer(phone="13300133000")
+    svc.create_ticket(session, subject="发票 补开", ticket_type="inquiry", channel="phone", customer_id=c.id)
+    art = _published(session, "如何补开发票", tags=["发票"])
+    _published(session, "营业时间")
+    pop = svc.screen_pop(session, agent, "13300133000")
+    assert [a["id"] for a in pop["articles"]] == [art.id]
+
+
+def test_articles_api(api, session, make, agent, supervisor):
+    r = api.post(f"{BASE}/articles", user=agent, json={"title": "退款多久到账", "body": "三到五个工作日。",
+                                                       "tags": ["退款"]})
+    assert r.status_code == 201, r.json
+    aid = r.json["id"]
+    assert r.json["status"] == "draft" and r.json["tags"] == ["退款"]
+    # an agent writes, a supervisor publishes
+    assert api.post(f"{BASE}/articles/{aid}/status", user=agent, json={"status": "published"}).status_code == 403
+    r = api.post(f"{BASE}/articles/{aid}/status", user=supervisor, json={"status": "published"})
+    assert r.status_code == 200 and r.json["published_at"]
+    r = api.post(f"{BASE}/articles/{aid}/status", user=supervisor, json={"status": "reviewed"})
+    assert r.status_code == 422 and "status" in r.json["errors"]["json"]
+    r = api.patch(f"{BASE}/articles/{aid}", user=agent, json={"body": "三到七个工作日。"})
+    assert r.status_code == 200 and r.json["status"] == "published"
+    assert [a["id"] for a in api.get(f"{BASE}/articles?q=到账", user=agent).json] == [aid]
+    assert api.get(f"{BASE}/articles?q=发票", user=agent).json == []
+    r = api.post(f"{BASE}/articles", user=agent, json={"title": "", "language": "fr", "category_id": 999999})
+    assert r.status_code == 422 and {"title", "language"} <= set(r.json["errors"]["json"])
+    r = api.post(f"{BASE}/articles", user=agent, json={"title": "x", "category_id": 999999})
+    assert r.status_code == 422 and "category_id" in r.json["errors"]["json"]
+    t = svc.create_ticket(session, subject="退款", ticket_type="inquiry", channel="phone")
+    session.commit()
+    r = api.post(f"{BASE}/tickets/{t.id}/articles", user=agent, json={"article_id": aid})
+    assert r.status_code == 201 and [a["id"] for a in r.json] == [aid]
+    assert [a["id"] for a in api.get(f"{BASE}/tickets/{t.id}/articles", user=agent).json] == [aid]
+    r = api.post(f"{BASE}/tickets/{t.id}/articles", user=agent, json={"article_id": 999999})
+    assert r.status_code == 422 and "article_id" in str(r.json)
+    assert api.get(f"{BASE}/articles").status_code == 401
+
+
+def test_public_help_page_shows_only_published_articles_and_no_customer_data(api, session, make):
+    c = make.customer(name="赵秘密", phone="13200132000")
+    pub = _published(session, "如何办理退货", "凭小票到门店。")
+    draft = svc.save_article(session, title="内部草稿退货流程", body="仅供客服")
+    reviewed = svc.save_article(session, title="已审核未发布退货", body="x")
+    svc.set_article_status(session, reviewed.id, "reviewed")
+    svc.create_ticket(session, subject="退货投诉机密", ticket_type="complaint", channel="phone", customer_id=c.id)
+    session.commit()
+    r = api.get("/help/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "如何办理退货" in html
+    for secret in ("内部草稿", "已审核未发布", "赵秘密", "13200132000", "退货投诉机密"):
+        assert secret not in html
+    html = api.get("/help/?q=退货").get_data(as_text=True)
+    assert "如何办理退货" in html and "内部草稿" not in html and "退货投诉机密" not in html
+    assert "help-empty" in api.get("/help/?q=不存在的词").get_data(as_text=True)
+    r = api.get(f"/help/{pub.id}")
+    assert r.status_code == 200 and "凭小票到门店。" in r.get_data(as_text=True)
+    assert api.get(f"/help/{draft.id}").status_code == 404
+    assert api.get(f"/help/{reviewed.id}").status_code == 404
+
+
+def test_back_office_publishes_and_links(session, make):
+    from core.admin.testing import csrf_token, login
+    from core.api.testing import build_app
+    from core.runtime import runtime_of
+    from core.security.permissions import sync_roles
+
+    rt = runtime_of(session)
+    sync_roles(session, rt.registry)
+    boss = make.user(roles=("cc_supervisor",))
+    art = svc.save_article(session, title="后台发布", body="…")
+    t = svc.create_ticket(session, subject="问", ticket_type="inquiry", channel="phone")
+    session.commit()
+    client = login(build_app(rt), boss)
+    for endpoint in ("call_center_article", "call_center_article_category", "call_center_ticket_article"):
+        assert client.get(f"/admin/{endpoint}/").status_code == 200, endpoint
+    token = csrf_token(client, "/admin/call_center_article/")
+    r = client.post("/admin/call_center_article/action/", data={"csrf_token": token, "action": "publish",
+                                                                 "rowid": [str(art.id)]})
+    assert r.status_code == 302
+    session.expire_all()
+    assert session.get(Article, art.id).status == "published"
+    token = csrf_token(client, "/admin/call_center_ticket_article/new/")
+    r = client.post("/admin/call_center_ticket_article/new/", data={"csrf_token": token, "ticket": str(t.id),
+                                                                     "article": str(art.id)})
+    assert r.status_code == 302
+    assert session.execute(select(TicketArticle.article_id).where(TicketArticle.ticket_id == t.id)).scalar() == art.id
