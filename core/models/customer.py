@@ -88,7 +88,8 @@ class CustomerContact(IdPk, Timestamps, Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     title: Mapped[str | None] = mapped_column(String(80))
-    phone: Mapped[str | None] = mapped_column(String(20))
+    #: indexed: the call center's screen-pop finds a key account by a contact's number
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
     email: Mapped[str | None] = mapped_column(String(254))
     is_decision_maker: Mapped[bool] = mapped_column(Boolean, default=False)
     customer: Mapped[Customer] = relationship(back_populates="contacts", foreign_keys=[customer_id])
