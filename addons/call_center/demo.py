@@ -1,14 +1,15 @@
 """Demo data of call_center (``banyan demo``): a Monday-to-Friday calendar with China's
 holidays and a chain closing day, a hotline team, SLA policies for every type and priority,
-routing rules, tickets of the first customers and their calls."""
+routing rules, tickets of the first customers and their calls, and a knowledge base (two
+levels of categories, published articles and one draft)."""
 from __future__ import annotations
 
 from datetime import date, time, timedelta
 
 from core.mixins import utcnow
 
-from .models import PRIORITIES, TICKET_TYPES, Calendar, Closure, RoutingRule, SlaPolicy, Team
-from .services import create_ticket, record_call, set_status
+from .models import PRIORITIES, TICKET_TYPES, ArticleCategory, Calendar, Closure, RoutingRule, SlaPolicy, Team
+from .services import create_ticket, record_call, save_article, set_article_status, set_status
 
 #: business minutes to respond / resolve by priority (complaints get half)
 TARGETS = {"low": (480, 2400), "normal": (240, 1440), "high": (120, 480), "urgent": (30, 240)}
@@ -19,6 +20,17 @@ SUBJECTS = {
     "suggestion": ["希望增加夜间营业", "建议开通微信支付优惠"],
     "requirement": ["企业团购需要开专票", "希望提供上门安装"],
 }
+
+#: (category, sub-category, title, text, tags, published)
+ARTICLES = [
+    ("售后服务", "退换货", "如何办理退货", "凭购物小票，七天内到任一门店办理退货；商品需保持完好。", "退货,小票", True),
+    ("售后服务", "退换货", "换货流程", "质量问题商品十五天内可换货，门店当场办理。", "换货,质量问题", True),
+    ("售后服务", "发票", "如何补开发票", "在购物后三十天内凭小票到门店服务台补开电子发票。", "发票,专票", True),
+    ("会员", None, "会员积分怎么查询", "在小程序“我的积分”或门店收银台查询，积分在消费次日到账。", "积分,会员", True),
+    ("会员", None, "储值卡余额查询", "拨打客服热线或在小程序查询储值卡余额。", "储值卡,余额", True),
+    ("门店", None, "门店营业时间", "各门店每天 9:00 至 22:00 营业，节假日以门店公告为准。", "营业时间", True),
+    ("会员", None, "会员等级调整规则（草稿）", "内部草稿：等级评定的细则待审核。", "会员,等级", False),
+]
 
 
 def load(session, demo) -> None:
@@ -59,3 +71,25 @@ def load(session, demo) -> None:
             set_status(session, ticket.id, "open", at=at + timedelta(minutes=20))
         if step == 2:
             set_status(session, ticket.id, "resolved", at=at + timedelta(hours=3))
+
+    _knowledge_base(session)
+
+
+def _knowledge_base(session) -> None:
+    cats: dict = {}
+    for top, sub, title, body, tags, published in ARTICLES:
+        if top not in cats:
+            cats[top] = ArticleCategory(name=top)
+            session.add(cats[top])
+            session.flush()
+        cat = cats[top]
+        if sub is not None:
+            key = (top, sub)
+            if key not in cats:
+                cats[key] = ArticleCategory(name=sub, parent_id=cats[top].id)
+                session.add(cats[key])
+                session.flush()
+            cat = cats[key]
+        art = save_article(session, title=title, body=body, category_id=cat.id, tags=tags)
+        if published:
+            set_article_status(session, art.id, "published")
