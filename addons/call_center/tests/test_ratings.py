@@ -117,3 +117,20 @@ def test_rating_service_validates(session, resolved):
     with pytest.raises(BusinessError) as e:
         ratings.rate(session, token, 3)
     assert str(e.value.errors["token"][0]) == str(ratings.ALREADY)
+
+
+def test_rating_shows_on_the_ticket_page_and_the_ratings_list(session, resolved, supervisor):
+    from core.admin.testing import login
+    from core.api.testing import build_app
+    from core.runtime import runtime_of
+    from core.security.permissions import sync_roles
+
+    ratings.rate(session, ratings.rating_token(session, resolved), 3, "一般")
+    rt = runtime_of(session)
+    sync_roles(session, rt.registry)
+    session.commit()
+    client = login(build_app(rt), supervisor)
+    html = client.get(f"/admin/call_center_ticket/details/?id={resolved.id}").get_data(as_text=True)
+    assert "3/5 · 一般" in html
+    html = client.get("/admin/call_center_rating/").get_data(as_text=True)
+    assert "一般" in html
