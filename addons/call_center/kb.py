@@ -3,9 +3,12 @@ and links from tickets to articles.
 
 Search is one SQL statement on both databases: every word of the query (split on white
 space; a word of Chinese characters is a substring, so "退货" finds "如何退货") must occur,
-case-insensitively, in the title, the tags or the text (``LIKE`` with the wildcards of the
-query escaped). Rows are ranked in the database: a word in the title weighs 3, in the tags
-2, in the text 1; ties go to the most recently published. No scoring loop in Python.
+ignoring ASCII case, in the title, the tags or the text (``LIKE`` on SQLite, ``ILIKE`` on
+PostgreSQL, with the wildcards of the query escaped). Trigram indexes (FTS5 trigram,
+pg_trgm) are not used: most Chinese words are two characters, shorter than a trigram, so
+every search scans the published articles (see ``bench/kb_search_bench.py``). Rows are
+ranked in the database: a word in the title weighs 3, in the tags 2 (found only in the text:
+0); ties go to the most recently published. No scoring loop in Python.
 
 Status machine (anything else is ``BusinessError`` on ``status``)::
 
@@ -40,6 +43,16 @@ def _like(term: str) -> str:
     """``term`` as a LIKE pattern matching it anywhere, its own ``%``, ``_`` and ``\\`` escaped."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def _contains(session, column, pattern):
+    """``column`` matches ``pattern`` ignoring ASCII case. SQLite's own ``LIKE`` already ignores
+    ASCII case (and, like its ``lower()``, only ASCII's), so it is used as is there: the
+    ``lower(x) LIKE lower(y)`` that ``ilike`` writes on SQLite lowers every text on every row.
+    PostgreSQL's ``ILIKE`` on its own."""
+    if session.get_bind().dialect.name == "sqlite":
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")
 
 
 def _terms(text: str | None) -> list[str]:
@@ -132,11 +145,13 @@ def search_articles(session, text: str | None = None, *, published_only: bool = 
     score = literal(0)
     for term in _terms(text):
         pat = _like(term)
-        in_title = Article.title.ilike(pat, escape="\\")
-        in_tags = Article.tags.ilike(pat, escape="\\")
-        in_body = Article.body.ilike(pat, escape="\\")
+        in_title = _contains(session, Article.title, pat)
+        in_tags = _contains(session, Article.tags, pat)
+        in_body = _contains(session, Article.body, pat)
         stmt = stmt.where(or_(in_title, in_tags, in_body))
-        score = score + case((in_title, 3), else_=0) + case((in_tags, 2), else_=0) + case((in_body, 1), else_=0)
+        # the text is not weighed: every row found has each word somewhere, and a second
+        # LIKE over every text would double the cost of the search
+        score = score + case((in_title, 3), else_=0) + case((in_tags, 2), else_=0)
     if published_only:
         stmt = stmt.where(Article.status == "published")
     if language:
@@ -174,7 +189,7 @@ def suggest_for_customer(session, customer_id: int, limit: int = 3) -> list[Arti
     conds = []
     for w in words:
         pat = _like(w)
-        c = or_(Article.title.ilike(pat, escape="\\"), Article.tags.ilike(pat, escape="\\"))
+        c = or_(_contains(session, Article.title, pat), _contains(session, Article.tags, pat))
         conds.append(c)
         score = score + case((c, 1), else_=0)
     stmt = (select(Article).where(Article.status == "published", or_(*conds))
