@@ -17,7 +17,7 @@ from . import services as svc
 from .models import (Checklist, ChecklistItem, Contract, CorrectiveAction, Franchisee, Inspection, Order, Payment,
                      ReceivableEntry, Shipment, Statement)
 from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
-                          ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, STATEMENT_READ,
+                          ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, ROLLUP_READ, STATEMENT_READ,
                           STATEMENT_WRITE)
 
 
@@ -273,6 +273,84 @@ class BenchmarkPage(BanyanView):
                            suppressed=suppressed, period=period, errors=errors), 400 if errors else 200
 
 
+class RollupPage(BanyanView):
+    """Network performance: the roll-up (``rollup.rollup``) of a period by franchisee, region,
+    store or store format, against the previous period and last year: headline cards, a
+    chart of net sales (bars link to the sales behind them) and the table of every figure,
+    exported to CSV or XLSX from the same rows. Only the stores the user sees."""
+
+    permission = ROLLUP_READ
+
+    @expose("/")
+    def index(self):
+        from core.admin.dashboard import drill_url, kpi
+        from core.charts import Chart, Series, format_figure, render_responsive
+        from core.reporting import export_response, last_days, period_from_args
+        from core.services.figures import Compared
+        from core.web import db_session
+
+        from .rollup import DIMENSIONS, rollup
+
+        dim = request.args.get("by") or "franchisee"
+        errors = {}
+        if dim not in DIMENSIONS:
+            errors["by"] = [gettext("Not one of the choices.")]
+            dim = "franchisee"
+        try:
+            period = period_from_args(request.args, default_days=30)
+        except BusinessError as exc:
+            errors.update({k: [str(m) for m in v] for k, v in exc.errors.items()})
+            period = last_days(30)
+        data = rollup(db_session(), dim, period)
+        total = data["total"]
+
+        def compared(name, label):
+            f, n = total[name], total["tickets"]
+            return kpi(label, Compared(None, label, f.current or 0, f.previous or 0, f.last_year or 0, n.current))
+
+        cards = [compared("net_sales", _l("Net sales")), compared("discounts", _l("Discounts")),
+                 compared("refunds", _l("Refunds"))]
+        filters = {"franchisee": "company", "region": "region", "store": "store"}
+
+        def link(key):
+            if dim not in filters or key is None:
+                return None
+            return drill_url(period, **{filters[dim]: key})
+
+        rows = data["rows"]
+        chart = Chart(labels=[r["label"] for r in rows], kind="hbar", title=_l("Net sales"), series=[
+            Series(_l("This period"), [r["figures"]["net_sales"].current for r in rows], [link(r["key"]) for r in rows]),
+            Series(_l("Previous period"), [r["figures"]["net_sales"].previous for r in rows]),
+            Series(_l("Same period last year"), [r["figures"]["net_sales"].last_year for r in rows])],
+            height=max(240, 60 * len(rows) + 80))
+        card = {"key": "rollup_net_sales", "title": _l("Net sales"), "chart": chart, "svg": render_responsive(chart),
+                "note": None}
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            columns = [str(DIMENSIONS[dim])]
+            for _k, label, _m in data["figures"]:
+                columns += [str(label), f"{label} · {gettext('Previous period')}",
+                            f"{label} · {gettext('Same period last year')}"]
+            out = [[r["label"]] + [v for k, _label, _m in data["figures"]
+                                   for v in (r["figures"][k].current, r["figures"][k].previous,
+                                             r["figures"][k].last_year)] for r in rows]
+            return export_response(fmt, f"franchise_rollup_{dim}", columns, out, period)
+
+        def cell(f, is_money):
+            def pct(v):
+                return "–" if v is None else f"{v:+.1f}%"
+            return {"value": format_figure(f.current, is_money), "previous": format_figure(f.previous, is_money),
+                    "last_year": format_figure(f.last_year, is_money), "vs_previous": pct(f.vs_previous),
+                    "vs_last_year": pct(f.vs_last_year)}
+
+        table = [{"label": r["label"], "key": r["key"],
+                  "cells": [cell(r["figures"][k], m) for k, _label, m in data["figures"]]} for r in rows]
+        footer = [cell(total[k], m) for k, _label, m in data["figures"]]
+        return self.render("franchise/rollup.html", dims=DIMENSIONS, dim=dim, period=period, errors=errors,
+                           cards=cards, card=card, figures=data["figures"], table=table, footer=footer), \
+            400 if errors else 200
+
+
 def views():
     return [
         FranchiseeView(Franchisee, name=_l("Franchisees"), endpoint="franchise_franchisees"),
@@ -286,4 +364,5 @@ def views():
         InspectionView(Inspection, name=_l("Store audits"), endpoint="franchise_inspections"),
         CorrectiveActionView(CorrectiveAction, name=_l("Corrective actions"), endpoint="franchise_actions"),
         BenchmarkPage(name=_l("Network benchmark"), endpoint="franchise_benchmark"),
+        RollupPage(name=_l("Network performance"), endpoint="franchise_rollup"),
     ]

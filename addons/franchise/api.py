@@ -16,7 +16,7 @@ from . import schemas as S
 from . import services as svc
 from .models import Contract, CorrectiveAction, Franchisee, Inspection, Order, Payment, ReceivableEntry, Shipment, Statement
 from .permissions import (CONTRACT_READ, CONTRACT_WRITE, AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
-                          ORDER_WRITE, PAYMENT_WRITE, STATEMENT_READ, STATEMENT_WRITE)
+                          ORDER_WRITE, PAYMENT_WRITE, ROLLUP_READ, STATEMENT_READ, STATEMENT_WRITE)
 
 blp = Blueprint("franchise", __name__, url_prefix="", description="Franchisees, credit, orders and royalties")
 
@@ -398,3 +398,36 @@ def terminate_contract(data, contract_id):
 def renew_contract(data, contract_id):
     """A draft contract continuing this one the day after it ends, on the same terms."""
     return _contract_step(svc.renew_contract, contract_id, data["number"], data["end_on"])
+
+
+def rollup_out(data: dict) -> dict:
+    """A roll-up (``rollup.rollup``) as the API's plain data."""
+    def figs(d):
+        return {k: f.as_dict() for k, f in d.items()}
+
+    def period(p):
+        return {"first": p.first, "last": p.last}
+
+    return {"dimension": data["dimension"], "period": period(data["period"]),
+            "previous": period(data["previous"]), "last_year": period(data["last_year"]),
+            "figures": [k for k, _label, _m in data["figures"]],
+            "rows": [{"key": r["key"], "label": r["label"], "figures": figs(r["figures"])} for r in data["rows"]],
+            "total": figs(data["total"])}
+
+
+@blp.route("/rollup", methods=["GET"])
+@requires(ROLLUP_READ)
+@blp.arguments(S.RollupQuery, location="query")
+@blp.response(200, S.RollupOut)
+def get_rollup(args):
+    """Net sales, discounts, refunds, tickets and average ticket (and the figures other
+    addons add: new members, service tickets) per franchisee, region, store or store format
+    (``by``) for the local days ``from``..``to`` (default: the last 30 days), each against the
+    previous period and the same period last year; only the stores the user sees."""
+    from core.reporting import period_from_args
+
+    from .rollup import rollup
+
+    raw = {k: (args[f"date_{k}"].isoformat() if args.get(f"date_{k}") else "") for k in ("from", "to")}
+    period = period_from_args(raw, default_days=30)
+    return rollup_out(rollup(db_session(), args["by"], period))

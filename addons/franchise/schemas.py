@@ -291,3 +291,38 @@ class ContractOut(Schema):
 
     def _stores(self, c):
         return [s.store_id for s in c.stores]
+
+
+class RollupQuery(Query):
+    by = Choice(("franchisee", "region", "store", "format"), load_default="franchisee")
+    date_from = SafeDate(data_key="from", load_default=None)
+    date_to = SafeDate(data_key="to", load_default=None)
+
+
+class FigureOut(Schema):
+    current = fields.Decimal(allow_none=True, as_string=True)
+    previous = fields.Decimal(allow_none=True, as_string=True)
+    last_year = fields.Decimal(allow_none=True, as_string=True)
+    vs_previous = fields.Decimal(allow_none=True, as_string=True)
+    vs_last_year = fields.Decimal(allow_none=True, as_string=True)
+
+
+class RollupRowOut(Schema):
+    key = fields.Raw(allow_none=True)
+    label = fields.Str()
+    figures = fields.Dict(keys=fields.Str(), values=fields.Nested(FigureOut))
+
+
+class PeriodOut(Schema):
+    first = fields.Date()
+    last = fields.Date()
+
+
+class RollupOut(Schema):
+    dimension = fields.Str()
+    period = fields.Nested(PeriodOut)
+    previous = fields.Nested(PeriodOut)
+    last_year = fields.Nested(PeriodOut)
+    figures = fields.List(fields.Str())
+    rows = fields.List(fields.Nested(RollupRowOut))
+    total = fields.Dict(keys=fields.Str(), values=fields.Nested(FigureOut))
