@@ -77,27 +77,6 @@ def test_figures_are_exact_per_franchisee_store_region_and_format(session, make,
     assert all(isinstance(r["label"], str) and r["label"] for r in formats)
 
 
-def test_hook_figures_are_added_up_per_dimension(session, make, net, register_plugin):
-    from core import hookimpl
-
-    seen = []
-
-    class Plugin:
-        @hookimpl
-        def franchise_rollup_figures(self, session, period_start, period_end, store_ids):
-            seen.append((period_start, period_end, store_ids))
-            n = 3 if period_start < datetime(2026, 3, 15) and period_end > datetime(2026, 3, 15) else 1
-            return [{"key": "visits", "label": "Visits", "counts": {net.a.store.id: n, net.b.store.id: 2}}]
-
-    register_plugin(Plugin())
-    data = rollup(session, "franchisee", MARCH, store_ids=[net.a.store.id])
-    assert len(seen) == 3 and all(s == [net.a.store.id] for *_t, s in seen)
-    assert "visits" in [k for k, _l, _m in data["figures"]]
-    (row,) = data["rows"]  # B's store is not among the stores asked for
-    assert row["key"] == net.a.company.id and _fig(row, "visits") == (3, 1, 1)
-    assert data["total"]["visits"].current == 3
-
-
 @pytest.mark.addons("franchise", "membership", "call_center")
 def test_new_members_and_service_tickets_come_from_their_addons(session, make, net):
     from core.localtime import local_today
