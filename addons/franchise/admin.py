@@ -4,6 +4,8 @@ royalty statements (compute / review / post). Rows are limited by the kernel's r
 every action goes through ``services`` in one transaction and asks for confirmation."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
@@ -14,7 +16,7 @@ from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 
 from . import services as svc
-from .models import (Checklist, ChecklistItem, Contract, CorrectiveAction, Franchisee, Inspection, Order, Payment,
+from .models import (Checklist, ChecklistItem, Contract, ContractRate, CorrectiveAction, Franchisee, Inspection, Order, Payment,
                      ReceivableEntry, Shipment, Statement)
 from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
                           ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, ROLLUP_READ, STATEMENT_READ,
@@ -76,8 +78,20 @@ class ContractView(BanyanModelView):
                     "marketing_rate", "minimum_royalty")
     column_searchable_list = ("number",)
     column_filters = ("state", "end_on")
+    #: a royalty rate of its own per product category (the contract's rate for the others)
+    inline_models = ((ContractRate, dict(form_columns=("id", "category", "rate"),
+                                         form_label=_l("Royalty rate per category"))),)
 
     def on_model_change(self, form, model, is_created):
+        categories = [r.category_id or getattr(r.category, "id", None) for r in model.rates]
+        for n, r in enumerate(model.rates, start=1):
+            if r.category is None and r.category_id is None:
+                raise BusinessError({"rates": [gettext("Row %(n)s: pick a category.", n=n)]})
+            if r.rate is None or not 0 <= r.rate < 1:
+                raise BusinessError({"rates": [gettext("Row %(n)s: the rate must be at least 0 and less than 1.",
+                                                       n=n)]})
+        if len(set(categories)) != len(categories):
+            raise BusinessError({"rates": [gettext("Give each category one rate only.")]})
         if model.start_on and model.end_on and model.end_on <= model.start_on:
             raise BusinessError({"end_on": [gettext("Must be after the start.")]})
         if model.company is not None and model.company.kind != "franchisee":
@@ -214,15 +228,116 @@ class ChecklistView(BanyanModelView):
     inline_models = ((ChecklistItem, dict(form_columns=("id", "area", "text", "weight"))),)
 
 
+ACTION_ROWS = 3
+
+
+def _int(raw):
+    try:
+        return int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+
+
 class InspectionView(BanyanModelView):
-    """Inspections are recorded through the API or the services (every item scored at once,
-    the weighted score computed); the list shows the score and the detail each item's."""
+    """Store audits. *Create* is a two-step form: pick the store and the checklist, then score
+    every item (0-100, with a note each), add the overall note and up to three corrective
+    actions (what, by when, for which item); the inspection and its actions are written in
+    one transaction through ``services`` (the weighted score computed there) and field errors
+    come back on their field. Photos and documents are attached on the audit's page (the
+    kernel's file store, ``attachments``)."""
 
     permission = AUDIT_READ
-    allow_create = allow_edit = allow_delete = False
+    write_permission = AUDIT_WRITE
+    allow_edit = allow_delete = False
+    attachments = True
     column_list = ("inspected_on", "store", "checklist", "score", "inspector", "note")
+    column_details_list = ("inspected_on", "store", "checklist", "score", "inspector", "note", "items")
     column_filters = ("inspected_on", "score")
     column_default_sort = ("inspected_on", True)
+    column_labels = {"items": _l("Scores")}
+
+    def _items_column(view, context, model, name):
+        from markupsafe import Markup, escape
+
+        rows = "".join(f"<li>{escape(sc.item)}: <strong>{sc.score}</strong>"
+                       f"{' — ' + str(escape(sc.note)) if sc.note else ''}</li>" for sc in model.scores)
+        return Markup(f'<ul class="mb-0" id="inspection-scores">{rows}</ul>')
+
+    column_formatters_detail = {"items": _items_column}
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        from flask import abort, redirect, url_for
+        from sqlalchemy import select
+
+        from core.localtime import local_today
+        from core.models import Store
+        from core.web import current_user, db_session
+
+        if not self.can_create:
+            abort(403)
+        s = db_session()
+        src = request.form if request.method == "POST" else request.args
+        errors: dict = {}
+        stores = s.execute(select(Store).where(Store.active.is_(True)).order_by(Store.code)).scalars().all()
+        checklists = s.execute(select(Checklist).where(Checklist.active.is_(True))
+                               .order_by(Checklist.code)).scalars().all()
+        store_id, checklist_id = _int(src.get("store_id")), _int(src.get("checklist_id"))
+        store = next((st for st in stores if st.id == store_id), None)
+        checklist = next((c for c in checklists if c.id == checklist_id), None)
+        if src.get("store_id") is not None and store is None:
+            errors["store_id"] = [gettext("Pick a store.")]
+        if src.get("checklist_id") is not None and checklist is None:
+            errors["checklist_id"] = [gettext("Pick a checklist.")]
+        values = {k: v for k, v in src.items()}
+        if request.method == "POST" and store is not None and checklist is not None:
+            scores, notes, actions = {}, {}, []
+            for item in checklist.items:
+                raw = (src.get(f"score_{item.id}") or "").strip()
+                value = _int(raw)
+                if value is None or not 0 <= value <= 100:
+                    errors[f"scores.{item.id}"] = [gettext("Must be a whole number from 0 to 100.")]
+                else:
+                    scores[item.id] = value
+                note = (src.get(f"note_{item.id}") or "").strip()
+                if note:
+                    notes[item.id] = note[:255]
+            inspected_on = local_today()
+            if (src.get("inspected_on") or "").strip():
+                try:
+                    inspected_on = date.fromisoformat(src["inspected_on"].strip())
+                except ValueError:
+                    errors["inspected_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+            for n in range(ACTION_ROWS):
+                what = (src.get(f"action_{n}_description") or "").strip()
+                due = (src.get(f"action_{n}_due_on") or "").strip()
+                if not what and not due:
+                    continue
+                try:
+                    due_on = date.fromisoformat(due)
+                except ValueError:
+                    errors[f"actions.{n}.due_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+                    continue
+                actions.append((n, what, due_on, _int(src.get(f"action_{n}_item_id"))))
+            if not errors:
+                try:
+                    with transaction(s):
+                        insp = svc.record_inspection(s, store.id, checklist.id, scores, user=current_user(),
+                                                     inspected_on=inspected_on,
+                                                     note=(src.get("note") or "").strip() or None, notes=notes)
+                        for n, what, due_on, item_id in actions:
+                            try:
+                                svc.add_action(s, insp.id, what, due_on, item_id)
+                            except BusinessError as exc:
+                                raise BusinessError({f"actions.{n}.{k}": v for k, v in exc.errors.items()})
+                    flash(gettext("Inspection recorded: score %(score)s.", score=insp.score), "success")
+                    return redirect(url_for(".details_view", id=insp.id))
+                except BusinessError as exc:
+                    errors = {k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
+                              for k, v in exc.errors.items()}
+        return self.render("franchise/inspection_form.html", stores=stores, checklists=checklists, store=store,
+                           checklist=checklist, errors=errors, values=values, action_rows=range(ACTION_ROWS),
+                           today=local_today()), 400 if errors else 200
 
 
 class CorrectiveActionView(BanyanModelView):
