@@ -18,7 +18,8 @@ from core.i18n import gettext, lazy_gettext as _l
 from . import services as svc
 from .models import (Checklist, ChecklistItem, Contract, ContractRate, CorrectiveAction, Franchisee, Inspection, Order, Payment,
                      ReceivableEntry, Shipment, Statement)
-from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
+from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ,
+                          CREDIT_WRITE, FRANCHISEE_READ, FRANCHISEE_WRITE,
                           ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, ROLLUP_READ, STATEMENT_READ,
                           STATEMENT_WRITE)
 
@@ -104,12 +105,80 @@ class ContractView(BanyanModelView):
 
 
 class ReceivableView(BanyanModelView):
+    """The receivables ledger (append-only). *Credit note or write-off* (``/adjust/``) posts
+    one to a franchisee after a confirmation page that names the franchisee, the amount and
+    the invoice; it goes through ``services.post_adjustment`` in one transaction and field
+    errors come back on their field."""
+
     permission = CREDIT_READ
     allow_create = allow_edit = allow_delete = False
     column_list = ("company", "kind", "doc_date", "due_on", "amount", "reference", "note", "posted_at")
     column_filters = ("kind", "doc_date", "due_on")
     column_searchable_list = ("reference",)
     column_default_sort = ("id", True)
+    list_template = "franchise/receivables_list.html"
+
+    @expose("/adjust/", methods=("GET", "POST"))
+    def adjust_view(self):
+        from decimal import Decimal, InvalidOperation
+
+        from flask import abort, redirect, url_for
+        from sqlalchemy import select
+
+        from core.localtime import local_today
+        from core.security.permissions import has_permission
+        from core.web import current_user, db_session
+
+        from .credit import ADJUSTMENT_KINDS
+
+        s = db_session()
+        if not has_permission(s, current_user(), CREDIT_WRITE):
+            abort(403)
+        kinds = {"credit_note": _l("Credit note"), "write_off": _l("Write-off")}
+        accounts = s.execute(select(Franchisee).order_by(Franchisee.company_id)).scalars().all()
+        src = request.form if request.method == "POST" else request.args
+        values = {k: (src.get(k) or "").strip() for k in ("company_id", "kind", "amount", "doc_date", "invoice",
+                                                            "reference", "note")}
+        values["kind"] = values["kind"] or "credit_note"
+        values["doc_date"] = values["doc_date"] or local_today().isoformat()
+        errors: dict = {}
+        account = next((a for a in accounts if str(a.company_id) == values["company_id"]), None)
+        if request.method == "POST":
+            if account is None:
+                errors["company_id"] = [gettext("Pick a franchisee.")]
+            if values["kind"] not in ADJUSTMENT_KINDS:
+                errors["kind"] = [gettext("Must be a credit note or a write-off.")]
+            amount = None
+            try:
+                amount = Decimal(values["amount"])
+                if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+                    raise InvalidOperation
+            except (InvalidOperation, ValueError):
+                errors["amount"] = [gettext("Enter an amount above zero with at most two decimals.")]
+            try:
+                doc_date = date.fromisoformat(values["doc_date"])
+            except ValueError:
+                errors["doc_date"] = [gettext("Enter a date as YYYY-MM-DD.")]
+            if values["kind"] == "write_off" and not values["note"]:
+                errors["note"] = [gettext("Say why the amount is written off.")]
+            if not errors and request.form.get("confirm") == "1":
+                try:
+                    with transaction(s):
+                        entry = svc.post_adjustment(s, account.company_id, values["kind"], amount, doc_date,
+                                                    values["invoice"] or None, values["note"] or None,
+                                                    values["reference"] or None, user=current_user())
+                    flash(gettext("%(kind)s of %(amount)s posted to %(company)s.", kind=kinds[values["kind"]],
+                                  amount=f"{-entry.amount:,.2f}", company=account.company), "success")
+                    return redirect(url_for(".index_view"))
+                except BusinessError as exc:
+                    errors = {k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
+                              for k, v in exc.errors.items()}
+            if not errors:  # asks first: a posted credit cannot be taken back
+                return self.render("franchise/adjust_confirm.html", values=values, account=account,
+                                   kind_label=kinds[values["kind"]], amount=f"{amount:,.2f}",
+                                   state=svc.credit_state(s, account.company_id))
+        return self.render("franchise/adjust.html", values=values, accounts=accounts, kinds=kinds,
+                           errors=errors), 400 if errors else 200
 
 
 class PaymentView(BanyanModelView):
@@ -466,6 +535,72 @@ class RollupPage(BanyanView):
             400 if errors else 200
 
 
+class AgingPage(BanyanView):
+    """Receivables aging per franchisee, region or the network on a day (default today):
+    current, 1-30, 31-60, 61-90 and over 90 days past due, overdue, DSO and bad-debt ratio,
+    a chart of the buckets and the month-end balance over twelve months, exported to CSV or
+    XLSX from the same rows. A franchisee's user sees its own."""
+
+    permission = CREDIT_READ
+
+    @expose("/")
+    def index(self):
+        from core.charts import Chart, Series, format_figure, render_responsive
+        from core.localtime import local_today
+        from core.reporting import export_response
+        from core.web import db_session
+
+        from .aging_report import report
+        from .credit import BUCKETS
+
+        dims = {"franchisee": _l("Franchisee"), "region": _l("Region"), "network": _l("Network")}
+        by = request.args.get("by") or "franchisee"
+        errors: dict = {}
+        if by not in dims:
+            errors["by"] = [gettext("Not one of the choices.")]
+            by = "franchisee"
+        as_of = local_today()
+        if (request.args.get("as_of") or "").strip():
+            try:
+                as_of = date.fromisoformat(request.args["as_of"].strip())
+            except ValueError:
+                errors["as_of"] = [gettext("Enter a date as YYYY-MM-DD.")]
+        data = report(db_session(), as_of, by)
+        names = {"current": _l("Current"), "d1_30": _l("1-30 days"), "d31_60": _l("31-60 days"),
+                 "d61_90": _l("61-90 days"), "over_90": _l("Over 90 days")}
+        net = data["network"]
+        buckets = Chart(labels=[names[b] for b in BUCKETS], kind="bar", title=_l("Open receivables by age"),
+                        series=[Series(_l("Open amount"), [net[b] for b in BUCKETS])])
+        trend = Chart(labels=[m.strftime("%Y-%m") for m, _v in data["trend"]], kind="line",
+                      title=_l("Receivables at month end"),
+                      series=[Series(_l("Balance"), [v for _m, v in data["trend"]])])
+        cards = [{"key": "aging_buckets", "title": _l("Open receivables by age"), "chart": buckets,
+                  "svg": render_responsive(buckets), "note": None},
+                 {"key": "aging_trend", "title": _l("Receivables at month end"), "chart": trend,
+                  "svg": render_responsive(trend), "note": None}]
+        columns = [dims[by]] + [names[b] for b in BUCKETS] + [_l("Total"), _l("Overdue"), _l("DSO (days)"),
+                                                              _l("Bad-debt ratio")]
+
+        def pct(v):
+            return None if v is None else f"{v * 100:.2f}%"
+
+        def cells(r):
+            return ([r["label"] or str(dims[by])] + [r[b] for b in BUCKETS]
+                    + [r["total"], r["overdue"], r["dso"], pct(r["bad_debt_ratio"])])
+
+        table = [cells(r) for r in data["rows"]]
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            return export_response(fmt, f"franchise_aging_{by}_{as_of:%Y%m%d}", [str(c) for c in columns], table)
+        shown = [[v if not hasattr(v, "quantize") or i > 7 else format_figure(v) for i, v in enumerate(row)]
+                 for row in table]
+        footer = None if by == "network" else cells({**net, "label": gettext("Network")})
+        return self.render("franchise/aging.html", dims=dims, by=by, as_of=as_of, errors=errors, cards=cards,
+                           columns=columns, table=shown, footer=footer and [
+                               v if not hasattr(v, "quantize") or i > 7 else format_figure(v)
+                               for i, v in enumerate(footer)]), 400 if errors else 200
+
+
 def views():
     return [
         FranchiseeView(Franchisee, name=_l("Franchisees"), endpoint="franchise_franchisees"),
@@ -480,4 +615,5 @@ def views():
         CorrectiveActionView(CorrectiveAction, name=_l("Corrective actions"), endpoint="franchise_actions"),
         BenchmarkPage(name=_l("Network benchmark"), endpoint="franchise_benchmark"),
         RollupPage(name=_l("Network performance"), endpoint="franchise_rollup"),
+        AgingPage(name=_l("Receivables aging"), endpoint="franchise_aging"),
     ]

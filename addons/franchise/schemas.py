@@ -326,3 +326,25 @@ class RollupOut(Schema):
     figures = fields.List(fields.Str())
     rows = fields.List(fields.Nested(RollupRowOut))
     total = fields.Dict(keys=fields.Str(), values=fields.Nested(FigureOut))
+
+
+class AdjustmentIn(Input):
+    amount = MoneyIn(positive=True, required=True)
+    doc_date = SafeDate(load_default=None)
+    invoice = Str(max=80, load_default=None, allow_none=True)
+    reference = Str(max=80, load_default=None, allow_none=True)
+    note = Str(max=255, load_default=None, allow_none=True)
+
+
+class AgingReportOut(Schema):
+    key = fields.Int(allow_none=True)
+    label = fields.Str()
+    current = fields.Decimal(**MONEY)
+    d1_30 = fields.Decimal(**MONEY)
+    d31_60 = fields.Decimal(**MONEY)
+    d61_90 = fields.Decimal(**MONEY)
+    over_90 = fields.Decimal(**MONEY)
+    total = fields.Decimal(**MONEY)
+    overdue = fields.Decimal(**MONEY)
+    dso = fields.Decimal(allow_none=True, as_string=True)
+    bad_debt_ratio = fields.Decimal(allow_none=True, as_string=True)
