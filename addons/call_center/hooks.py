@@ -134,3 +134,19 @@ def _names(model, ids):
     from sqlalchemy import select
 
     return select(model.id, model.username).where(model.id.in_(ids))
+
+
+@hookimpl(optionalhook=True)
+def franchise_rollup_figures(session, period_start, period_end, store_ids):
+    """Service tickets opened per store in the period, for franchise's performance roll-up:
+    one grouped SELECT."""
+    from sqlalchemy import func, select
+
+    from .models import Ticket
+
+    stmt = (select(Ticket.store_id, func.count())
+            .where(Ticket.opened_at >= period_start, Ticket.opened_at < period_end, Ticket.store_id.is_not(None))
+            .group_by(Ticket.store_id).execution_options(banyan_unscoped=True))
+    if store_ids is not None:
+        stmt = stmt.where(Ticket.store_id.in_(list(store_ids)))
+    return [{"key": "service_tickets", "label": _l("Service tickets"), "counts": dict(session.execute(stmt).all())}]

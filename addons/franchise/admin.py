@@ -4,6 +4,8 @@ royalty statements (compute / review / post). Rows are limited by the kernel's r
 every action goes through ``services`` in one transaction and asks for confirmation."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
@@ -14,10 +16,11 @@ from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 
 from . import services as svc
-from .models import (Checklist, ChecklistItem, Contract, CorrectiveAction, Franchisee, Inspection, Order, Payment,
+from .models import (Checklist, ChecklistItem, Contract, ContractRate, CorrectiveAction, Franchisee, Inspection, Order, Payment,
                      ReceivableEntry, Shipment, Statement)
-from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ, FRANCHISEE_READ, FRANCHISEE_WRITE,
-                          ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, STATEMENT_READ,
+from .permissions import (AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CONTRACT_READ, CONTRACT_WRITE, CREDIT_READ,
+                          CREDIT_WRITE, FRANCHISEE_READ, FRANCHISEE_WRITE,
+                          ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP, PAYMENT_WRITE, ROLLUP_READ, STATEMENT_READ,
                           STATEMENT_WRITE)
 
 
@@ -76,8 +79,20 @@ class ContractView(BanyanModelView):
                     "marketing_rate", "minimum_royalty")
     column_searchable_list = ("number",)
     column_filters = ("state", "end_on")
+    #: a royalty rate of its own per product category (the contract's rate for the others)
+    inline_models = ((ContractRate, dict(form_columns=("id", "category", "rate"),
+                                         form_label=_l("Royalty rate per category"))),)
 
     def on_model_change(self, form, model, is_created):
+        categories = [r.category_id or getattr(r.category, "id", None) for r in model.rates]
+        for n, r in enumerate(model.rates, start=1):
+            if r.category is None and r.category_id is None:
+                raise BusinessError({"rates": [gettext("Row %(n)s: pick a category.", n=n)]})
+            if r.rate is None or not 0 <= r.rate < 1:
+                raise BusinessError({"rates": [gettext("Row %(n)s: the rate must be at least 0 and less than 1.",
+                                                       n=n)]})
+        if len(set(categories)) != len(categories):
+            raise BusinessError({"rates": [gettext("Give each category one rate only.")]})
         if model.start_on and model.end_on and model.end_on <= model.start_on:
             raise BusinessError({"end_on": [gettext("Must be after the start.")]})
         if model.company is not None and model.company.kind != "franchisee":
@@ -90,12 +105,80 @@ class ContractView(BanyanModelView):
 
 
 class ReceivableView(BanyanModelView):
+    """The receivables ledger (append-only). *Credit note or write-off* (``/adjust/``) posts
+    one to a franchisee after a confirmation page that names the franchisee, the amount and
+    the invoice; it goes through ``services.post_adjustment`` in one transaction and field
+    errors come back on their field."""
+
     permission = CREDIT_READ
     allow_create = allow_edit = allow_delete = False
     column_list = ("company", "kind", "doc_date", "due_on", "amount", "reference", "note", "posted_at")
     column_filters = ("kind", "doc_date", "due_on")
     column_searchable_list = ("reference",)
     column_default_sort = ("id", True)
+    list_template = "franchise/receivables_list.html"
+
+    @expose("/adjust/", methods=("GET", "POST"))
+    def adjust_view(self):
+        from decimal import Decimal, InvalidOperation
+
+        from flask import abort, redirect, url_for
+        from sqlalchemy import select
+
+        from core.localtime import local_today
+        from core.security.permissions import has_permission
+        from core.web import current_user, db_session
+
+        from .credit import ADJUSTMENT_KINDS
+
+        s = db_session()
+        if not has_permission(s, current_user(), CREDIT_WRITE):
+            abort(403)
+        kinds = {"credit_note": _l("Credit note"), "write_off": _l("Write-off")}
+        accounts = s.execute(select(Franchisee).order_by(Franchisee.company_id)).scalars().all()
+        src = request.form if request.method == "POST" else request.args
+        values = {k: (src.get(k) or "").strip() for k in ("company_id", "kind", "amount", "doc_date", "invoice",
+                                                            "reference", "note")}
+        values["kind"] = values["kind"] or "credit_note"
+        values["doc_date"] = values["doc_date"] or local_today().isoformat()
+        errors: dict = {}
+        account = next((a for a in accounts if str(a.company_id) == values["company_id"]), None)
+        if request.method == "POST":
+            if account is None:
+                errors["company_id"] = [gettext("Pick a franchisee.")]
+            if values["kind"] not in ADJUSTMENT_KINDS:
+                errors["kind"] = [gettext("Must be a credit note or a write-off.")]
+            amount = None
+            try:
+                amount = Decimal(values["amount"])
+                if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+                    raise InvalidOperation
+            except (InvalidOperation, ValueError):
+                errors["amount"] = [gettext("Enter an amount above zero with at most two decimals.")]
+            try:
+                doc_date = date.fromisoformat(values["doc_date"])
+            except ValueError:
+                errors["doc_date"] = [gettext("Enter a date as YYYY-MM-DD.")]
+            if values["kind"] == "write_off" and not values["note"]:
+                errors["note"] = [gettext("Say why the amount is written off.")]
+            if not errors and request.form.get("confirm") == "1":
+                try:
+                    with transaction(s):
+                        entry = svc.post_adjustment(s, account.company_id, values["kind"], amount, doc_date,
+                                                    values["invoice"] or None, values["note"] or None,
+                                                    values["reference"] or None, user=current_user())
+                    flash(gettext("%(kind)s of %(amount)s posted to %(company)s.", kind=kinds[values["kind"]],
+                                  amount=f"{-entry.amount:,.2f}", company=account.company), "success")
+                    return redirect(url_for(".index_view"))
+                except BusinessError as exc:
+                    errors = {k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
+                              for k, v in exc.errors.items()}
+            if not errors:  # asks first: a posted credit cannot be taken back
+                return self.render("franchise/adjust_confirm.html", values=values, account=account,
+                                   kind_label=kinds[values["kind"]], amount=f"{amount:,.2f}",
+                                   state=svc.credit_state(s, account.company_id))
+        return self.render("franchise/adjust.html", values=values, accounts=accounts, kinds=kinds,
+                           errors=errors), 400 if errors else 200
 
 
 class PaymentView(BanyanModelView):
@@ -214,15 +297,116 @@ class ChecklistView(BanyanModelView):
     inline_models = ((ChecklistItem, dict(form_columns=("id", "area", "text", "weight"))),)
 
 
+ACTION_ROWS = 3
+
+
+def _int(raw):
+    try:
+        return int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+
+
 class InspectionView(BanyanModelView):
-    """Inspections are recorded through the API or the services (every item scored at once,
-    the weighted score computed); the list shows the score and the detail each item's."""
+    """Store audits. *Create* is a two-step form: pick the store and the checklist, then score
+    every item (0-100, with a note each), add the overall note and up to three corrective
+    actions (what, by when, for which item); the inspection and its actions are written in
+    one transaction through ``services`` (the weighted score computed there) and field errors
+    come back on their field. Photos and documents are attached on the audit's page (the
+    kernel's file store, ``attachments``)."""
 
     permission = AUDIT_READ
-    allow_create = allow_edit = allow_delete = False
+    write_permission = AUDIT_WRITE
+    allow_edit = allow_delete = False
+    attachments = True
     column_list = ("inspected_on", "store", "checklist", "score", "inspector", "note")
+    column_details_list = ("inspected_on", "store", "checklist", "score", "inspector", "note", "items")
     column_filters = ("inspected_on", "score")
     column_default_sort = ("inspected_on", True)
+    column_labels = {"items": _l("Scores")}
+
+    def _items_column(view, context, model, name):
+        from markupsafe import Markup, escape
+
+        rows = "".join(f"<li>{escape(sc.item)}: <strong>{sc.score}</strong>"
+                       f"{' — ' + str(escape(sc.note)) if sc.note else ''}</li>" for sc in model.scores)
+        return Markup(f'<ul class="mb-0" id="inspection-scores">{rows}</ul>')
+
+    column_formatters_detail = {"items": _items_column}
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        from flask import abort, redirect, url_for
+        from sqlalchemy import select
+
+        from core.localtime import local_today
+        from core.models import Store
+        from core.web import current_user, db_session
+
+        if not self.can_create:
+            abort(403)
+        s = db_session()
+        src = request.form if request.method == "POST" else request.args
+        errors: dict = {}
+        stores = s.execute(select(Store).where(Store.active.is_(True)).order_by(Store.code)).scalars().all()
+        checklists = s.execute(select(Checklist).where(Checklist.active.is_(True))
+                               .order_by(Checklist.code)).scalars().all()
+        store_id, checklist_id = _int(src.get("store_id")), _int(src.get("checklist_id"))
+        store = next((st for st in stores if st.id == store_id), None)
+        checklist = next((c for c in checklists if c.id == checklist_id), None)
+        if src.get("store_id") is not None and store is None:
+            errors["store_id"] = [gettext("Pick a store.")]
+        if src.get("checklist_id") is not None and checklist is None:
+            errors["checklist_id"] = [gettext("Pick a checklist.")]
+        values = {k: v for k, v in src.items()}
+        if request.method == "POST" and store is not None and checklist is not None:
+            scores, notes, actions = {}, {}, []
+            for item in checklist.items:
+                raw = (src.get(f"score_{item.id}") or "").strip()
+                value = _int(raw)
+                if value is None or not 0 <= value <= 100:
+                    errors[f"scores.{item.id}"] = [gettext("Must be a whole number from 0 to 100.")]
+                else:
+                    scores[item.id] = value
+                note = (src.get(f"note_{item.id}") or "").strip()
+                if note:
+                    notes[item.id] = note[:255]
+            inspected_on = local_today()
+            if (src.get("inspected_on") or "").strip():
+                try:
+                    inspected_on = date.fromisoformat(src["inspected_on"].strip())
+                except ValueError:
+                    errors["inspected_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+            for n in range(ACTION_ROWS):
+                what = (src.get(f"action_{n}_description") or "").strip()
+                due = (src.get(f"action_{n}_due_on") or "").strip()
+                if not what and not due:
+                    continue
+                try:
+                    due_on = date.fromisoformat(due)
+                except ValueError:
+                    errors[f"actions.{n}.due_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+                    continue
+                actions.append((n, what, due_on, _int(src.get(f"action_{n}_item_id"))))
+            if not errors:
+                try:
+                    with transaction(s):
+                        insp = svc.record_inspection(s, store.id, checklist.id, scores, user=current_user(),
+                                                     inspected_on=inspected_on,
+                                                     note=(src.get("note") or "").strip() or None, notes=notes)
+                        for n, what, due_on, item_id in actions:
+                            try:
+                                svc.add_action(s, insp.id, what, due_on, item_id)
+                            except BusinessError as exc:
+                                raise BusinessError({f"actions.{n}.{k}": v for k, v in exc.errors.items()})
+                    flash(gettext("Inspection recorded: score %(score)s.", score=insp.score), "success")
+                    return redirect(url_for(".details_view", id=insp.id))
+                except BusinessError as exc:
+                    errors = {k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
+                              for k, v in exc.errors.items()}
+        return self.render("franchise/inspection_form.html", stores=stores, checklists=checklists, store=store,
+                           checklist=checklist, errors=errors, values=values, action_rows=range(ACTION_ROWS),
+                           today=local_today()), 400 if errors else 200
 
 
 class CorrectiveActionView(BanyanModelView):
@@ -273,6 +457,150 @@ class BenchmarkPage(BanyanView):
                            suppressed=suppressed, period=period, errors=errors), 400 if errors else 200
 
 
+class RollupPage(BanyanView):
+    """Network performance: the roll-up (``rollup.rollup``) of a period by franchisee, region,
+    store or store format, against the previous period and last year: headline cards, a
+    chart of net sales (bars link to the sales behind them) and the table of every figure,
+    exported to CSV or XLSX from the same rows. Only the stores the user sees."""
+
+    permission = ROLLUP_READ
+
+    @expose("/")
+    def index(self):
+        from core.admin.dashboard import drill_url, kpi
+        from core.charts import Chart, Series, format_figure, render_responsive
+        from core.reporting import export_response, last_days, period_from_args
+        from core.services.figures import Compared
+        from core.web import db_session
+
+        from .rollup import DIMENSIONS, rollup
+
+        dim = request.args.get("by") or "franchisee"
+        errors = {}
+        if dim not in DIMENSIONS:
+            errors["by"] = [gettext("Not one of the choices.")]
+            dim = "franchisee"
+        try:
+            period = period_from_args(request.args, default_days=30)
+        except BusinessError as exc:
+            errors.update({k: [str(m) for m in v] for k, v in exc.errors.items()})
+            period = last_days(30)
+        data = rollup(db_session(), dim, period)
+        total = data["total"]
+
+        def compared(name, label):
+            f, n = total[name], total["tickets"]
+            return kpi(label, Compared(None, label, f.current or 0, f.previous or 0, f.last_year or 0, n.current))
+
+        cards = [compared("net_sales", _l("Net sales")), compared("discounts", _l("Discounts")),
+                 compared("refunds", _l("Refunds"))]
+        filters = {"franchisee": "company", "region": "region", "store": "store"}
+
+        def link(key):
+            if dim not in filters or key is None:
+                return None
+            return drill_url(period, **{filters[dim]: key})
+
+        rows = data["rows"]
+        chart = Chart(labels=[r["label"] for r in rows], kind="hbar", title=_l("Net sales"), series=[
+            Series(_l("This period"), [r["figures"]["net_sales"].current for r in rows], [link(r["key"]) for r in rows]),
+            Series(_l("Previous period"), [r["figures"]["net_sales"].previous for r in rows]),
+            Series(_l("Same period last year"), [r["figures"]["net_sales"].last_year for r in rows])],
+            height=max(240, 60 * len(rows) + 80))
+        card = {"key": "rollup_net_sales", "title": _l("Net sales"), "chart": chart, "svg": render_responsive(chart),
+                "note": None}
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            columns = [str(DIMENSIONS[dim])]
+            for _k, label, _m in data["figures"]:
+                columns += [str(label), f"{label} · {gettext('Previous period')}",
+                            f"{label} · {gettext('Same period last year')}"]
+            out = [[r["label"]] + [v for k, _label, _m in data["figures"]
+                                   for v in (r["figures"][k].current, r["figures"][k].previous,
+                                             r["figures"][k].last_year)] for r in rows]
+            return export_response(fmt, f"franchise_rollup_{dim}", columns, out, period)
+
+        def cell(f, is_money):
+            def pct(v):
+                return "–" if v is None else f"{v:+.1f}%"
+            return {"value": format_figure(f.current, is_money), "previous": format_figure(f.previous, is_money),
+                    "last_year": format_figure(f.last_year, is_money), "vs_previous": pct(f.vs_previous),
+                    "vs_last_year": pct(f.vs_last_year)}
+
+        table = [{"label": r["label"], "key": r["key"],
+                  "cells": [cell(r["figures"][k], m) for k, _label, m in data["figures"]]} for r in rows]
+        footer = [cell(total[k], m) for k, _label, m in data["figures"]]
+        return self.render("franchise/rollup.html", dims=DIMENSIONS, dim=dim, period=period, errors=errors,
+                           cards=cards, card=card, figures=data["figures"], table=table, footer=footer), \
+            400 if errors else 200
+
+
+class AgingPage(BanyanView):
+    """Receivables aging per franchisee, region or the network on a day (default today):
+    current, 1-30, 31-60, 61-90 and over 90 days past due, overdue, DSO and bad-debt ratio,
+    a chart of the buckets and the month-end balance over twelve months, exported to CSV or
+    XLSX from the same rows. A franchisee's user sees its own."""
+
+    permission = CREDIT_READ
+
+    @expose("/")
+    def index(self):
+        from core.charts import Chart, Series, format_figure, render_responsive
+        from core.localtime import local_today
+        from core.reporting import export_response
+        from core.web import db_session
+
+        from .aging_report import report
+        from .credit import BUCKETS
+
+        dims = {"franchisee": _l("Franchisee"), "region": _l("Region"), "network": _l("Network")}
+        by = request.args.get("by") or "franchisee"
+        errors: dict = {}
+        if by not in dims:
+            errors["by"] = [gettext("Not one of the choices.")]
+            by = "franchisee"
+        as_of = local_today()
+        if (request.args.get("as_of") or "").strip():
+            try:
+                as_of = date.fromisoformat(request.args["as_of"].strip())
+            except ValueError:
+                errors["as_of"] = [gettext("Enter a date as YYYY-MM-DD.")]
+        data = report(db_session(), as_of, by)
+        names = {"current": _l("Current"), "d1_30": _l("1-30 days"), "d31_60": _l("31-60 days"),
+                 "d61_90": _l("61-90 days"), "over_90": _l("Over 90 days")}
+        net = data["network"]
+        buckets = Chart(labels=[names[b] for b in BUCKETS], kind="bar", title=_l("Open receivables by age"),
+                        series=[Series(_l("Open amount"), [net[b] for b in BUCKETS])])
+        trend = Chart(labels=[m.strftime("%Y-%m") for m, _v in data["trend"]], kind="line",
+                      title=_l("Receivables at month end"),
+                      series=[Series(_l("Balance"), [v for _m, v in data["trend"]])])
+        cards = [{"key": "aging_buckets", "title": _l("Open receivables by age"), "chart": buckets,
+                  "svg": render_responsive(buckets), "note": None},
+                 {"key": "aging_trend", "title": _l("Receivables at month end"), "chart": trend,
+                  "svg": render_responsive(trend), "note": None}]
+        columns = [dims[by]] + [names[b] for b in BUCKETS] + [_l("Total"), _l("Overdue"), _l("DSO (days)"),
+                                                              _l("Bad-debt ratio")]
+
+        def pct(v):
+            return None if v is None else f"{v * 100:.2f}%"
+
+        def cells(r):
+            return ([r["label"] or str(dims[by])] + [r[b] for b in BUCKETS]
+                    + [r["total"], r["overdue"], r["dso"], pct(r["bad_debt_ratio"])])
+
+        table = [cells(r) for r in data["rows"]]
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            return export_response(fmt, f"franchise_aging_{by}_{as_of:%Y%m%d}", [str(c) for c in columns], table)
+        shown = [[v if not hasattr(v, "quantize") or i > 7 else format_figure(v) for i, v in enumerate(row)]
+                 for row in table]
+        footer = None if by == "network" else cells({**net, "label": gettext("Network")})
+        return self.render("franchise/aging.html", dims=dims, by=by, as_of=as_of, errors=errors, cards=cards,
+                           columns=columns, table=shown, footer=footer and [
+                               v if not hasattr(v, "quantize") or i > 7 else format_figure(v)
+                               for i, v in enumerate(footer)]), 400 if errors else 200
+
+
 def views():
     return [
         FranchiseeView(Franchisee, name=_l("Franchisees"), endpoint="franchise_franchisees"),
@@ -286,4 +614,6 @@ def views():
         InspectionView(Inspection, name=_l("Store audits"), endpoint="franchise_inspections"),
         CorrectiveActionView(CorrectiveAction, name=_l("Corrective actions"), endpoint="franchise_actions"),
         BenchmarkPage(name=_l("Network benchmark"), endpoint="franchise_benchmark"),
+        RollupPage(name=_l("Network performance"), endpoint="franchise_rollup"),
+        AgingPage(name=_l("Receivables aging"), endpoint="franchise_aging"),
     ]

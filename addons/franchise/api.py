@@ -15,8 +15,8 @@ from core.web import db_session
 from . import schemas as S
 from . import services as svc
 from .models import Contract, CorrectiveAction, Franchisee, Inspection, Order, Payment, ReceivableEntry, Shipment, Statement
-from .permissions import (CONTRACT_READ, CONTRACT_WRITE, AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CREDIT_READ, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
-                          ORDER_WRITE, PAYMENT_WRITE, STATEMENT_READ, STATEMENT_WRITE)
+from .permissions import (CONTRACT_READ, CONTRACT_WRITE, AUDIT_CLOSE, AUDIT_READ, AUDIT_WRITE, BENCHMARK_READ, CREDIT_READ, CREDIT_WRITE, FRANCHISEE_READ, ORDER_APPROVE, ORDER_READ, ORDER_RECEIVE, ORDER_SHIP,
+                          ORDER_WRITE, PAYMENT_WRITE, ROLLUP_READ, STATEMENT_READ, STATEMENT_WRITE)
 
 blp = Blueprint("franchise", __name__, url_prefix="", description="Franchisees, credit, orders and royalties")
 
@@ -398,3 +398,76 @@ def terminate_contract(data, contract_id):
 def renew_contract(data, contract_id):
     """A draft contract continuing this one the day after it ends, on the same terms."""
     return _contract_step(svc.renew_contract, contract_id, data["number"], data["end_on"])
+
+
+def rollup_out(data: dict) -> dict:
+    """A roll-up (``rollup.rollup``) as the API's plain data."""
+    def figs(d):
+        return {k: f.as_dict() for k, f in d.items()}
+
+    def period(p):
+        return {"first": p.first, "last": p.last}
+
+    return {"dimension": data["dimension"], "period": period(data["period"]),
+            "previous": period(data["previous"]), "last_year": period(data["last_year"]),
+            "figures": [k for k, _label, _m in data["figures"]],
+            "rows": [{"key": r["key"], "label": r["label"], "figures": figs(r["figures"])} for r in data["rows"]],
+            "total": figs(data["total"])}
+
+
+@blp.route("/rollup", methods=["GET"])
+@requires(ROLLUP_READ)
+@blp.arguments(S.RollupQuery, location="query")
+@blp.response(200, S.RollupOut)
+def get_rollup(args):
+    """Net sales, discounts, refunds, tickets and average ticket (and the figures other
+    addons add: new members, service tickets) per franchisee, region, store or store format
+    (``by``) for the local days ``from``..``to`` (default: the last 30 days), each against the
+    previous period and the same period last year; only the stores the user sees."""
+    from core.reporting import period_from_args
+
+    from .rollup import rollup
+
+    raw = {k: (args[f"date_{k}"].isoformat() if args.get(f"date_{k}") else "") for k in ("from", "to")}
+    period = period_from_args(raw, default_days=30)
+    return rollup_out(rollup(db_session(), args["by"], period))
+
+
+def _adjust(kind, company_id, data):
+    s = db_session()
+    _visible(Company, company_id, "company_id")
+    with transaction(s):
+        entry = svc.post_adjustment(s, company_id, kind, data["amount"], data["doc_date"], data["invoice"],
+                                    data["note"], data["reference"], user=request_user())
+    return entry
+
+
+@blp.route("/franchisees/<int:company_id>/credit-notes", methods=["POST"])
+@requires(CREDIT_WRITE)
+@blp.arguments(S.AdjustmentIn)
+@blp.response(201, S.EntryOut)
+def post_credit_note(data, company_id):
+    """A credit note to the franchisee, allocated to ``invoice`` first, then oldest due first."""
+    return _adjust("credit_note", company_id, data)
+
+
+@blp.route("/franchisees/<int:company_id>/write-offs", methods=["POST"])
+@requires(CREDIT_WRITE)
+@blp.arguments(S.AdjustmentIn)
+@blp.response(201, S.EntryOut)
+def post_write_off(data, company_id):
+    """Write off an amount the franchisee will not pay (``note``, the reason, is required),
+    allocated to ``invoice`` first, then oldest due first; it counts in the bad-debt ratio."""
+    return _adjust("write_off", company_id, data)
+
+
+@blp.route("/aging/report", methods=["GET"])
+@requires(CREDIT_READ)
+@blp.arguments(S.AgingQuery, location="query")
+@blp.response(200, S.AgingReportOut(many=True))
+def get_aging_report(args):
+    """The aging page's rows: buckets, overdue, DSO and bad-debt ratio per franchisee, region
+    or the network (the user's view)."""
+    from .aging_report import report
+
+    return report(db_session(), args["as_of"], args["by"])["rows"]

@@ -371,3 +371,57 @@ def monthly_trend(session, months: list[date], company_id: int | None = None) ->
             stmt = stmt.where(ReceivableEntry.company_id == company_id)
         out.append((start, money(session.execute(stmt).scalar())))
     return out
+
+
+def ratios(session, as_of: date | None = None, by: str = "franchisee", dso_days: int = 90,
+           bad_debt_days: int = 365) -> dict:
+    """``{key: {"dso": days | None, "bad_debt_ratio": fraction | None}}`` per franchisee
+    (company id), region (region id, :func:`franchisee_regions`) or the network (key None),
+    the same figures as :func:`dso` and :func:`bad_debt_ratio`, in **one** grouped SELECT
+    through the caller's session (a scoped user: its own franchisee's)."""
+    as_of = as_of or local_today()
+    e = ReceivableEntry
+    debit = e.amount > 0
+    recent = (e.doc_date > as_of - timedelta(days=dso_days)) & (e.doc_date <= as_of)
+    year = (e.doc_date > as_of - timedelta(days=bad_debt_days)) & (e.doc_date <= as_of)
+    figures = (func.coalesce(func.sum(e.amount), 0),
+               func.coalesce(func.sum(case((debit & recent, e.amount), else_=0)), 0),
+               func.coalesce(func.sum(case(((e.kind == "write_off") & year, -e.amount), else_=0)), 0),
+               func.coalesce(func.sum(case((debit & year, e.amount), else_=0)), 0))
+    if by == "franchisee":
+        stmt = select(e.company_id, *figures).group_by(e.company_id)
+    elif by == "region":
+        regions = franchisee_regions()
+        stmt = (select(regions.c.region_id, *figures).select_from(e)
+                .join(regions, regions.c.company_id == e.company_id).group_by(regions.c.region_id))
+    elif by == "network":
+        stmt = select(*figures)
+    else:
+        raise BusinessError({"by": _l("Must be franchisee, region or network.")})
+    out = {}
+    for row in session.execute(stmt):
+        key, (bal, billed, written, billed_year) = (None, tuple(row)) if by == "network" else (row[0], tuple(row[1:]))
+        out[key] = {"dso": (Decimal(bal) / Decimal(billed) * dso_days).quantize(Decimal("0.1")) if billed else None,
+                    "bad_debt_ratio": (Decimal(written) / Decimal(billed_year)).quantize(Decimal("0.0001"))
+                    if billed_year else None}
+    return out
+
+
+ADJUSTMENT_KINDS = ("credit_note", "write_off")
+
+
+def post_adjustment(session, company_id: int, kind: str, amount, doc_date: date | None = None,
+                    invoice: str | None = None, note: str | None = None, reference: str | None = None,
+                    user=None) -> ReceivableEntry:
+    """A credit note or a write-off (``kind``) of ``amount`` on the franchisee's receivables,
+    allocated to ``invoice`` first, then oldest due first (:func:`post_credit`). A write-off
+    needs its reason in ``note`` (it counts in the bad-debt ratio). BusinessError naming
+    ``kind``, ``amount``, ``note`` or ``invoice``; NotFound ``company_id``."""
+    if kind not in ADJUSTMENT_KINDS:
+        raise BusinessError({"kind": _l("Must be a credit note or a write-off.")})
+    require_account(session, company_id)
+    note = (note or "").strip() or None
+    if kind == "write_off" and not note:
+        raise BusinessError({"note": _l("Say why the amount is written off.")})
+    return post_credit(session, company_id, kind, amount, doc_date or local_today(), reference=reference,
+                       note=note, user=user, invoice=(invoice or "").strip() or None)

@@ -19,3 +19,19 @@ def franchise_clearing(session, date_from, date_to) -> Iterable[Any]:
     Implemented by: membership (stored value sold at one company's store and spent at
     another's), loyalty (points earned at one and redeemed at another).
     """
+
+
+@hookspec
+def franchise_rollup_figures(session, period_start, period_end, store_ids) -> Iterable[Any]:
+    """Return counts per store that the performance roll-up shows beside the sales figures,
+    for business done in ``[period_start, period_end)`` (naive UTC instants: a period of
+    local days, ``core.reporting.Period.bounds``).
+
+    Called by the roll-up (``addons.franchise.rollup.rollup``) on a read, three times per
+    page (the period, the previous period, the same period last year), with ``store_ids`` the
+    stores the user sees (a sorted list; ``None`` = every store). Count set-based (one grouped
+    SELECT) and only those stores. Return dicts ``{"key": a figure's code, "label": a lazy
+    text, "counts": {store id: int}}``; stores with nothing may be left out.
+    Implemented by: membership (``new_members``, members enrolled at the store), call_center
+    (``service_tickets``, tickets opened for the store).
+    """

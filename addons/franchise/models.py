@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+from sqlalchemy import (Boolean, false, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -352,6 +352,8 @@ class StatementRefund(Base):
     __tablename__ = "franchise_statement_refund"
     refund_id: Mapped[int] = mapped_column(ForeignKey("core_sale.id", ondelete="CASCADE"), primary_key=True)
     statement_id: Mapped[int] = mapped_column(ForeignKey("franchise_statement.id", ondelete="CASCADE"), index=True)
+    #: the refunded sale is of an earlier, posted month: counted as a correction line
+    correction: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __scope_derived__ = ("refund_id",)
     __audit__ = False  # derived: what a statement counted (rebuilt with a draft, frozen when posted)

@@ -42,6 +42,7 @@ ORDER_RECEIVE = "franchise.order.receive"
 STATEMENT_READ = "franchise.statement.read"
 STATEMENT_WRITE = "franchise.statement.write"
 BENCHMARK_READ = "franchise.benchmark.read"
+ROLLUP_READ = "franchise.rollup.read"
 AUDIT_READ = "franchise.audit.read"
 AUDIT_WRITE = "franchise.audit.write"
 AUDIT_CLOSE = "franchise.audit.close"
@@ -66,6 +67,8 @@ PERMISSIONS = (
                READ_ACCOUNTS + ("store_manager",)),
     Permission(AUDIT_WRITE, _l("Define audit checklists and inspect stores"), HQ + ("region_manager",)),
     Permission(AUDIT_CLOSE, _l("Mark corrective actions done"), HQ + ("region_manager", "store_manager") + FRANCHISEE),
+    Permission(ROLLUP_READ, _l("See the performance roll-up of the stores one may see"),
+               READ_ACCOUNTS + ("store_manager",)),
     Permission(BENCHMARK_READ, _l("See the stores' figures beside the network's quartiles"),
                READ_ACCOUNTS + ("store_manager",)),
 )

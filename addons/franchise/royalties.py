@@ -32,7 +32,7 @@ import calendar
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, union_all
+from sqlalchemy import Integer, and_, case, delete, exists, func, insert, literal, or_, select, union_all
 
 from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
@@ -73,68 +73,86 @@ def _contract_stores(chosen):
     return union_all(listed, operated).subquery("cs")
 
 
-def _unclaimed(refund_id, keep_statement_id=None):
-    claimed = select(StatementRefund.refund_id).where(StatementRefund.refund_id == refund_id)
-    if keep_statement_id is not None:
-        claimed = claimed.where(StatementRefund.statement_id != keep_statement_id)
-    return ~exists(claimed)
-
-
-def _refunds_select(cs, start: date, end: date):
-    """Select (company_id, contract_id, refund_id) of the unclaimed refund documents the
-    month's statements count: refunds of sales of the month, and refunds of sales of earlier
-    months whose statement is posted (the corrections)."""
-    origin = Sale.__table__.alias("origin")
-    refund = Sale.__table__.alias("refund")
-    posted = Statement.__table__.alias("posted")
-    earlier_posted = and_(origin.c.business_date < start,
-                          exists().where(posted.c.company_id == cs.c.company_id, posted.c.state == "posted",
-                                         posted.c.period <= origin.c.business_date,
-                                         posted.c.period_end >= origin.c.business_date))
-    in_month = and_(origin.c.business_date >= start, origin.c.business_date <= end)
-    return (select(cs.c.company_id, cs.c.contract_id, refund.c.id.label("refund_id"))
-            .select_from(refund)
-            .join(origin, origin.c.id == refund.c.origin_id)
-            .join(cs, cs.c.store_id == refund.c.store_id)
-            .where(refund.c.kind == "refund", refund.c.state != "draft", or_(in_month, earlier_posted),
-                   _unclaimed(refund.c.id)))
-
-
-def _sales(session, start: date, end: date, company_ids=None) -> dict:
-    """``{(company, contract): {category: net of the month's sale lines}}``: one grouped SELECT."""
+def _claim(session, start: date, end: date, company_ids=None, skipped=()) -> None:
+    """Claim for the month's draft statements (of ``company_ids``, or all, less the companies
+    ``skipped`` whose statement is reviewed or posted) the refund documents they count, in one
+    ``INSERT ... SELECT``: the confirmed refunds not yet claimed by any statement, of a sale of
+    the month, or of an earlier month whose statement is posted (those become corrections),
+    each for the statement of its store's franchisee. Driven from the refund documents joined
+    to the (few) contract stores; the statement is looked up per refund (a correlated
+    subquery), so the plan does not hinge on the statements just written."""
     cs = _contract_stores(_contracts(start, end, company_ids))
-    sales = defaultdict(lambda: defaultdict(lambda: ZERO))
-    stmt = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, func.sum(SaleLine.total))
-            .select_from(SaleLine)
-            .join(Sale, Sale.id == SaleLine.sale_id)
-            .join(cs, cs.c.store_id == Sale.store_id)
-            .join(Product, Product.id == SaleLine.product_id)
-            .where(Sale.kind == "sale", Sale.state != "draft", Sale.business_date >= start, Sale.business_date <= end)
-            .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id))
-    for company, contract, category, total in session.execute(stmt.execution_options(**_U)):
-        sales[(company, contract)][category] += total
-    return sales
-
-
-def _claimed_refunds(session, statement_ids: list[int], start: date) -> tuple[dict, dict]:
-    """``(refunds, corrections)``, each ``{company: {category: amount}}``, of the refunds the
-    statements ``statement_ids`` claimed: one grouped SELECT over the claims."""
+    doc = Sale.__table__.alias("doc")
     origin = Sale.__table__.alias("origin")
+    posted = Statement.__table__.alias("posted")
+    # the refund documents with their original sale's date, looked up by key once each (a
+    # derived table kept as such by OFFSET 0: a join to every sale would be planned as a
+    # merge over the whole table)
+    refunds = (select(doc.c.id, doc.c.store_id,
+                      select(origin.c.business_date).where(origin.c.id == doc.c.origin_id)
+                      .scalar_subquery().label("sold_on"))
+               .where(doc.c.kind == "refund", doc.c.state != "draft",
+                      # NOT IN (a key, never NULL): one hashed pass over the claims, whatever
+                      # their statistics say (an empty table's would plan a scan per refund)
+                      doc.c.id.not_in(select(StatementRefund.refund_id)))
+               .offset(0).subquery("refunds"))
+    sold_on = refunds.c.sold_on
+    earlier_posted = and_(sold_on < start,
+                          exists().where(posted.c.company_id == cs.c.company_id, posted.c.state == "posted",
+                                         posted.c.period <= sold_on, posted.c.period_end >= sold_on))
+    in_month = and_(sold_on >= start, sold_on <= end)
+    statement = (select(Statement.id).where(Statement.company_id == cs.c.company_id, Statement.period == start)
+                 .scalar_subquery())
+    claims = (select(refunds.c.id, statement, sold_on < start)
+              .select_from(refunds)
+              .join(cs, cs.c.store_id == refunds.c.store_id)
+              .where(or_(in_month, earlier_posted)))
+    if skipped:
+        claims = claims.where(cs.c.company_id.not_in(sorted(skipped)))
+    session.execute(insert(StatementRefund).from_select(["refund_id", "statement_id", "correction"], claims))
+
+
+def _counted(session, start: date, end: date, statement_ids: list[int], company_ids=None) -> tuple[dict, dict, dict]:
+    """What the month's statements count, in **one** SELECT (the ``UNION ALL`` of two grouped
+    parts; the shape of the hand-written query in ``bench/franchise_royalty_bench.py``):
+
+    - the lines of the month's confirmed sales, by franchisee, contract and category: one
+      pass over the sale lines joined to the sales of the month;
+    - the lines of the refund documents the statements ``statement_ids`` claimed
+      (:func:`_claim`), by franchisee, category and whether the claim is a correction:
+      driven from the claims, so only those refunds' lines are read (by index).
+
+    Returns ``(sales, refunds, corrections)``: ``{(company, contract): {category: amount}}``
+    for sales, ``{company: {category: amount}}`` for the other two (negative)."""
+    cs = _contract_stores(_contracts(start, end, company_ids))
+    doc = Sale.__table__.alias("doc")
+    sold = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, literal(0).label("late"),
+                   func.sum(SaleLine.total).label("total"))
+            .select_from(SaleLine)
+            .join(doc, doc.c.id == SaleLine.sale_id)
+            .join(cs, cs.c.store_id == doc.c.store_id)
+            .join(Product, Product.id == SaleLine.product_id)
+            .where(doc.c.kind == "sale", doc.c.state != "draft", doc.c.business_date >= start,
+                   doc.c.business_date <= end)
+            .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id))
+    refunded = (select(Statement.company_id, literal(None, type_=Integer), Product.category_id,
+                       case((StatementRefund.correction, 1), else_=2), func.sum(SaleLine.total))
+                .select_from(StatementRefund)
+                .join(Statement, Statement.id == StatementRefund.statement_id)
+                .join(SaleLine, SaleLine.sale_id == StatementRefund.refund_id)
+                .join(Product, Product.id == SaleLine.product_id)
+                .where(StatementRefund.statement_id.in_(statement_ids))
+                .group_by(Statement.company_id, Product.category_id, StatementRefund.correction))
+    sales = defaultdict(lambda: defaultdict(lambda: ZERO))
     refunds = defaultdict(lambda: defaultdict(lambda: ZERO))
     corrections = defaultdict(lambda: defaultdict(lambda: ZERO))
-    late = case((origin.c.business_date < start, 1), else_=0)
-    stmt = (select(Statement.company_id, Product.category_id, late, func.sum(SaleLine.total))
-            .select_from(StatementRefund)
-            .join(Statement, Statement.id == StatementRefund.statement_id)
-            .join(Sale, Sale.id == StatementRefund.refund_id)
-            .join(origin, origin.c.id == Sale.origin_id)
-            .join(SaleLine, SaleLine.sale_id == Sale.id)
-            .join(Product, Product.id == SaleLine.product_id)
-            .where(StatementRefund.statement_id.in_(statement_ids))
-            .group_by(Statement.company_id, Product.category_id, late))
-    for company, category, correction, total in session.execute(stmt.execution_options(**_U)):
-        (corrections if correction else refunds)[company][category] += total
-    return refunds, corrections
+    for company, contract, category, kind, total in session.execute(
+            union_all(sold, refunded).execution_options(**_U)):
+        if kind == 0:
+            sales[(company, contract)][category] += total
+        else:
+            (corrections if kind == 1 else refunds)[company][category] += total
+    return sales, refunds, corrections
 
 
 def compute_statements(session, year: int, month: int, company_ids=None) -> list[Statement]:
@@ -142,10 +160,14 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     every franchisee with a contract covering it (or only ``company_ids``). Reviewed and
     posted statements are left as they are. Returns the statements written.
 
-    Set-based: the drafts' lines and refund claims are deleted in one statement each; the
-    month's sales are read in one grouped SELECT; the statements' rows are written, then
-    their refund claims in one INSERT ... SELECT and the claimed refunds read back grouped;
-    the lines go in with one executemany. Contracts and rates are read once."""
+    Set-based, in one transaction and a fixed number of statements whatever the number of
+    franchisees and sales: the drafts' lines and refund claims are deleted (one DELETE each);
+    contracts and rates are read once; the new statements are inserted (one batch); the
+    refunds they count are claimed (one ``INSERT ... SELECT``, :func:`_claim`), so a refund is
+    never counted twice; the month's sales and the claimed refunds are summed in one SELECT
+    (:func:`_counted`); the lines' amounts are worked out per statement from those sums (a
+    few per category); the statements' totals are updated (one executemany) and the lines
+    inserted (one executemany)."""
     start, end = month_of(year, month)
     only = None if company_ids is None else set(company_ids)
     existing = {st.company_id: st for st in session.execute(
@@ -156,7 +178,10 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
         session.execute(delete(StatementRefund).where(StatementRefund.statement_id.in_(drafts)))
         session.execute(delete(StatementLine).where(StatementLine.statement_id.in_(drafts)))
     chosen = session.execute(select(_contracts(start, end, company_ids)).execution_options(**_U)).all()
-    keys = sorted((company, contract) for contract, company in chosen)
+    keys = sorted((company, contract) for contract, company in chosen
+                  if existing.get(company) is None or existing[company].state == "draft")
+    if not keys:
+        return []
     contract_ids = sorted({contract for _company, contract in keys})
     contracts = {c.id: c for c in session.execute(select(Contract).where(Contract.id.in_(contract_ids))
                                                   .execution_options(**_U)).scalars()}
@@ -164,31 +189,25 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     for r in session.execute(select(ContractRate).where(ContractRate.contract_id.in_(contract_ids))
                              .execution_options(**_U)).scalars():
         rates[r.contract_id][r.category_id] = r.rate
-    sales = _sales(session, start, end, company_ids)
     written = []
     for company_id, contract_id in keys:
         st = existing.get(company_id)
-        if st is not None and st.state != "draft":
-            continue
         if st is None:
             st = Statement(company_id=company_id, period=start, period_end=end, state="draft")
             session.add(st)
         st.contract_id = contract_id
         written.append(st)
-    if not written:
-        return []
     session.flush()
-    _claim(session, [st.id for st in written], start, end)
-    refunds, corrections = _claimed_refunds(session, [st.id for st in written], start)
+    ids = [st.id for st in written]
+    _claim(session, start, end, company_ids, skipped={c for c, st in existing.items() if st.state != "draft"})
+    sales, refunds, corrections = _counted(session, start, end, ids, company_ids)
     clearing = _clearing(session, year, month)
-    rows = []
+    rows, now = [], utcnow()
     for st in written:
-        key = (st.company_id, st.contract_id)
-        lines = _fill(st, contracts[st.contract_id], rates[st.contract_id], sales.get(key, {}),
-                      refunds.get(st.company_id, {}), corrections.get(st.company_id, {}),
-                      clearing.get(st.company_id, {}))
-        rows += [{**line, "statement_id": st.id} for line in lines]
-        st.computed_at = utcnow()
+        rows += [{**line, "statement_id": st.id} for line in _fill(
+            st, contracts[st.contract_id], rates[st.contract_id], sales.get((st.company_id, st.contract_id), {}),
+            refunds.get(st.company_id, {}), corrections.get(st.company_id, {}), clearing.get(st.company_id, {}))]
+        st.computed_at = now
     if rows:
         session.execute(insert(StatementLine.__table__), rows)  # Core executemany: one statement
     session.flush()
@@ -256,17 +275,6 @@ def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: 
                                note=label[:255] or None))
     st.total = money(sum((line["amount"] for line in lines), ZERO))
     return lines
-
-
-def _claim(session, statement_ids: list[int], start: date, end: date) -> None:
-    """Record the refunds the statements ``statement_ids`` counted, in one INSERT ... SELECT
-    (each refund goes to the statement of its store's franchisee for the month)."""
-    cs = _contract_stores(_contracts(start, end))
-    both = _refunds_select(cs, start, end).subquery()
-    session.execute(insert(StatementRefund).from_select(
-        ["refund_id", "statement_id"],
-        select(both.c.refund_id, Statement.id).join(Statement, Statement.company_id == both.c.company_id)
-        .where(Statement.period == start, Statement.id.in_(statement_ids)).distinct()))
 
 
 def _statement(session, statement_id: int, lock: bool = True) -> Statement:

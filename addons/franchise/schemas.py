@@ -291,3 +291,60 @@ class ContractOut(Schema):
 
     def _stores(self, c):
         return [s.store_id for s in c.stores]
+
+
+class RollupQuery(Query):
+    by = Choice(("franchisee", "region", "store", "format"), load_default="franchisee")
+    date_from = SafeDate(data_key="from", load_default=None)
+    date_to = SafeDate(data_key="to", load_default=None)
+
+
+class FigureOut(Schema):
+    current = fields.Decimal(allow_none=True, as_string=True)
+    previous = fields.Decimal(allow_none=True, as_string=True)
+    last_year = fields.Decimal(allow_none=True, as_string=True)
+    vs_previous = fields.Decimal(allow_none=True, as_string=True)
+    vs_last_year = fields.Decimal(allow_none=True, as_string=True)
+
+
+class RollupRowOut(Schema):
+    key = fields.Raw(allow_none=True)
+    label = fields.Str()
+    figures = fields.Dict(keys=fields.Str(), values=fields.Nested(FigureOut))
+
+
+class PeriodOut(Schema):
+    first = fields.Date()
+    last = fields.Date()
+
+
+class RollupOut(Schema):
+    dimension = fields.Str()
+    period = fields.Nested(PeriodOut)
+    previous = fields.Nested(PeriodOut)
+    last_year = fields.Nested(PeriodOut)
+    figures = fields.List(fields.Str())
+    rows = fields.List(fields.Nested(RollupRowOut))
+    total = fields.Dict(keys=fields.Str(), values=fields.Nested(FigureOut))
+
+
+class AdjustmentIn(Input):
+    amount = MoneyIn(positive=True, required=True)
+    doc_date = SafeDate(load_default=None)
+    invoice = Str(max=80, load_default=None, allow_none=True)
+    reference = Str(max=80, load_default=None, allow_none=True)
+    note = Str(max=255, load_default=None, allow_none=True)
+
+
+class AgingReportOut(Schema):
+    key = fields.Int(allow_none=True)
+    label = fields.Str()
+    current = fields.Decimal(**MONEY)
+    d1_30 = fields.Decimal(**MONEY)
+    d31_60 = fields.Decimal(**MONEY)
+    d61_90 = fields.Decimal(**MONEY)
+    over_90 = fields.Decimal(**MONEY)
+    total = fields.Decimal(**MONEY)
+    overdue = fields.Decimal(**MONEY)
+    dso = fields.Decimal(allow_none=True, as_string=True)
+    bad_debt_ratio = fields.Decimal(allow_none=True, as_string=True)

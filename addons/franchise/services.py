@@ -12,6 +12,8 @@ Stable API::
     dso(session, company_id|None, as_of=None, days=90) -> Decimal|None
     bad_debt_ratio(session, company_id|None, as_of=None, days=365) -> Decimal|None
     post_debit / post_credit(session, company_id, kind, amount, doc_date, ...) -> ReceivableEntry
+    post_adjustment(session, company_id, "credit_note"|"write_off", amount, doc_date, invoice, note) -> ReceivableEntry
+    ratios(session, as_of=None, by=...) -> {key: {"dso", "bad_debt_ratio"}}   # one grouped SELECT
     record_payment(session, company_id, amount, received_on, method, bank_reference, invoice, user) -> Payment
     create_order(session, store_id, [(product_id, qty)], user) -> Order
     submit / approve / reject / request_release / ship / receive               # the order's steps
@@ -36,7 +38,8 @@ from .contracts import create_contract, expiry_job
 from .contracts import renew as renew_contract
 from .contracts import terminate as terminate_contract
 from .credit import (aging, bad_debt_ratio, balance, credit_state, due_date, dso, hold_reason, lock_account,
-                     open_account, open_amounts, post_credit, post_debit, require_account, set_terms)
+                     open_account, open_amounts, post_adjustment, post_credit, post_debit, ratios, require_account,
+                     set_terms)
 from .orders import RELEASE_ACTION, approve, create_order, differences, receive, reject, request_release, ship, submit
 from .payments import record_payment
 from .royalties import compute_statements, month_of
@@ -45,7 +48,8 @@ from .royalties import reopen as reopen_statement
 from .royalties import review as review_statement
 
 __all__ = ["open_account", "set_terms", "require_account", "lock_account", "credit_state", "balance", "aging", "dso",
-           "bad_debt_ratio", "due_date", "hold_reason", "open_amounts", "post_debit", "post_credit", "record_payment",
+           "bad_debt_ratio", "due_date", "hold_reason", "open_amounts", "post_debit", "post_credit", "post_adjustment", "ratios",
+           "record_payment",
            "create_order", "submit", "approve", "reject", "request_release", "ship", "receive", "differences",
            "RELEASE_ACTION", "create_contract", "activate_contract", "terminate_contract", "renew_contract",
            "expiry_job", "compute_statements", "month_of", "review_statement", "reopen_statement", "post_statement",

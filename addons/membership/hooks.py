@@ -292,3 +292,22 @@ def segment_fields():
 
     return [SegmentField("membership.tier", _l("Tier"), "choice", tier, choices=tiers),
             SegmentField("membership.stored_value", _l("Stored value balance"), "money", stored_value)]
+
+
+@hookimpl(optionalhook=True)
+def franchise_rollup_figures(session, period_start, period_end, store_ids):
+    """New members per store (enrolled there in the period) for franchise's performance
+    roll-up: one grouped SELECT."""
+    from sqlalchemy import func, select
+
+    from core.i18n import lazy_gettext as _l
+
+    from .models import Member
+
+    stmt = (select(Member.enrol_store_id, func.count())
+            .where(Member.enrolled_at >= period_start, Member.enrolled_at < period_end,
+                   Member.enrol_store_id.is_not(None))
+            .group_by(Member.enrol_store_id).execution_options(banyan_unscoped=True))
+    if store_ids is not None:
+        stmt = stmt.where(Member.enrol_store_id.in_(list(store_ids)))
+    return [{"key": "new_members", "label": _l("New members"), "counts": dict(session.execute(stmt).all())}]

@@ -1,6 +1,7 @@
-"""The hook franchise offers: ``franchise_clearing``, netted per pair into the statements;
-membership's implementation (stored value sold by one franchisee and spent at another's
-store) end to end."""
+"""The hooks franchise offers: ``franchise_clearing``, netted per pair into the statements
+(membership's implementation end to end), and ``franchise_rollup_figures``, added up per
+dimension by the performance roll-up (membership's and call_center's implementations are
+proven in ``test_rollup.py``)."""
 from datetime import date
 from decimal import Decimal
 
@@ -61,3 +62,31 @@ def test_membership_stored_value_clearing_reaches_the_statements(session, make, 
     (lb,) = [ln for ln in sts[b].lines if ln.kind == "clearing"]
     assert (la.counterparty_id, la.amount) == (b, D("80.00"))
     assert (lb.counterparty_id, lb.amount) == (a, D("-80.00"))
+
+
+def test_hook_franchise_rollup_figures(session, net, register_plugin):
+    """A plugin's counts per store are added up per franchisee, for the stores asked for."""
+    from datetime import datetime
+
+    from core.reporting import Period
+
+    from addons.franchise.rollup import rollup
+
+    MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
+    seen = []
+
+    class Plugin:
+        @hookimpl
+        def franchise_rollup_figures(self, session, period_start, period_end, store_ids):
+            seen.append((period_start, period_end, store_ids))
+            n = 3 if period_start < datetime(2026, 3, 15) and period_end > datetime(2026, 3, 15) else 1
+            return [{"key": "visits", "label": "Visits", "counts": {net.a.store.id: n, net.b.store.id: 2}}]
+
+    register_plugin(Plugin())
+    data = rollup(session, "franchisee", MARCH, store_ids=[net.a.store.id])
+    assert len(seen) == 3 and all(s == [net.a.store.id] for *_t, s in seen)
+    assert "visits" in [k for k, _l, _m in data["figures"]]
+    (row,) = data["rows"]  # B's store is not among the stores asked for
+    visits = row["figures"]["visits"]
+    assert row["key"] == net.a.company.id and (visits.current, visits.previous, visits.last_year) == (3, 1, 1)
+    assert data["total"]["visits"].current == 3
