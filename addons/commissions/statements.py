@@ -30,6 +30,7 @@ from . import ledger, rules
 from .models import CommissionAccount, CommissionLine, CommissionPolicy, CommissionStatement, CommissionTarget
 
 APPROVE_ACTION = "commissions.statement.approve"
+ADJUST_ACTION = "commissions.adjustment"
 HUNDRED = Decimal("100")
 _U = {"banyan_unscoped": True}
 _POLICY = select(CommissionPolicy).order_by(CommissionPolicy.id).limit(1)
@@ -289,11 +290,9 @@ def pay_statement(session, statement_id: int, user=None, reference: str | None =
     return st
 
 
-def adjust(session, employee_id: int, amount, reason: str, period=None, key: str | None = None) -> int:
-    """Post a manual adjustment (positive or negative) with its ``reason`` into ``period``
-    (default: this local month; a settled period moves it to the next open one). Returns
-    the period it went into. BusinessError ``{"employee_id"}``, ``{"amount"}`` (zero, more
-    than 2 decimals), ``{"reason"}`` (required, at most 255 characters), ``{"period"}``."""
+def _checked_adjustment(session, employee_id, amount, reason, period):
+    """``(employee, amount, reason, period)`` of a valid adjustment, else BusinessError with
+    every field's message."""
     errors: dict = {}
     emp = session.get(Employee, employee_id) if isinstance(employee_id, int) else None
     if emp is None:
@@ -309,6 +308,17 @@ def adjust(session, employee_id: int, amount, reason: str, period=None, key: str
         errors["period"] = [_l("A period is written yyyymm, e.g. 202611.")]
     if errors:
         raise BusinessError(errors)
+    return emp, value, reason, p
+
+
+def adjust(session, employee_id: int, amount, reason: str, period=None, key: str | None = None) -> int:
+    """Post a manual adjustment (positive or negative) with its ``reason`` into ``period``
+    (default: this local month; a settled period moves it to the next open one). Returns
+    the period it went into. BusinessError ``{"employee_id"}``, ``{"amount"}`` (zero, more
+    than 2 decimals), ``{"reason"}`` (required, at most 255 characters), ``{"period"}``.
+    Surfaces never call this directly: a person's adjustment is a request
+    (``request_adjustment``) that a second person approves, and the approval posts it."""
+    emp, value, reason, p = _checked_adjustment(session, employee_id, amount, reason, period)
     import uuid
 
     row = {"key": f"a:{key or uuid.uuid4().hex}"[:80], "employee_id": emp.id, "store_id": emp.store_id,
@@ -317,6 +327,61 @@ def adjust(session, employee_id: int, amount, reason: str, period=None, key: str
     ledger.post(session, [row])
     return session.execute(select(CommissionLine.period).where(CommissionLine.key == row["key"])
                            .execution_options(**_U)).scalar()
+
+
+# --- four-eyes on manual adjustments (core.approvals) -------------------------------------------
+
+def request_adjustment(session, employee_id: int, amount, reason: str, user, period=None,
+                       key: str | None = None) -> ApprovalRequest:
+    """Ask for a manual adjustment: checked now (the same field errors as ``adjust``), posted
+    only when another person with ``core.approval.decide`` approves it (``core.approvals``,
+    action ``commissions.adjustment``: the requester can never approve their own). ``key``
+    (an idempotency key): asking again with the same key by the same user returns the first
+    request. Returns the pending ApprovalRequest; nothing is in the ledger yet."""
+    emp, value, reason, p = _checked_adjustment(session, employee_id, amount, reason, period)
+    uid = getattr(user, "id", None)
+    if key:
+        for req in session.execute(select(ApprovalRequest).where(
+                ApprovalRequest.action == ADJUST_ACTION, ApprovalRequest.requested_by_id == uid)
+                .order_by(ApprovalRequest.id).execution_options(**_U)).scalars():
+            if (req.payload or {}).get("key") == key:
+                return req
+    payload = {"employee_id": emp.id, "amount": str(value), "reason": reason,
+               "period": None if period in (None, "") else p, "key": key}
+    return request_approval(session, ADJUST_ACTION, payload, value, user, store_id=emp.store_id,
+                            label=gettext("Commission adjustment %(amount)s for %(name)s", amount=value,
+                                          name=emp.name)[:200])
+
+
+def adjustment_request(session, request_id) -> ApprovalRequest:
+    """The adjustment request ``request_id`` (read unscoped: surfaces check their scope
+    first). NotFound ``{"id"}`` for no such request or one of another action."""
+    req = session.get(ApprovalRequest, request_id) if isinstance(request_id, int) else None
+    if req is None or req.action != ADJUST_ACTION:
+        raise NotFound({"id": _l("No such adjustment request.")})
+    return req
+
+
+def decide_adjustment(session, request_id: int, user, approve: bool, note: str | None = None) -> ApprovalRequest:
+    """Approve (post the adjustment) or reject (post nothing) a pending adjustment request.
+    Forbidden ``{"id"}`` for the requester or a user without ``core.approval.decide``;
+    BusinessError ``{"id"}`` when already decided; NotFound for no such request."""
+    from core import approvals
+
+    adjustment_request(session, request_id)
+    return (approvals.approve if approve else approvals.reject)(session, request_id, user, note=note)
+
+
+def _execute_adjustment(session, req, user):
+    """The approved request's adjustment, posted once (its key names the request)."""
+    data = req.payload
+    got = adjust(session, int(data["employee_id"]), data["amount"], data["reason"], period=data.get("period"),
+                 key=f"req{req.id}")
+    return gettext("Posted in %(period)s", period=got)
+
+
+if executor_of(ADJUST_ACTION) is None:
+    register_executor(ADJUST_ACTION, _execute_adjustment)
 
 
 def balance(session, employee_id: int) -> dict:

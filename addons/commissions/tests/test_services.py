@@ -277,3 +277,31 @@ def test_payroll_compares_with_last_year(session, shop):
     (row,) = svc.payroll(session, 202610)
     assert (row["amount"], row["last_year"], row["state"]) == (D("3.00"), D("2.00"), "open")
     assert row["change"] == D("50.0") or row["change"] == D("50")
+
+
+def test_adjustment_request_four_eyes(session, make, shop):
+    """One user cannot both ask for and approve an adjustment; a second one posts it once."""
+    from core.errors import Forbidden
+
+    from addons.commissions.models import CommissionLine
+
+    asker, approver = make.user(), make.user()
+    clerk = shop.clerks[1]
+    with pytest.raises(BusinessError) as exc:
+        svc.request_adjustment(session, clerk.id, "0", "", asker, period=202613)
+    assert {"amount", "reason", "period"} <= set(exc.value.errors)
+    req = svc.request_adjustment(session, clerk.id, "-7.25", "  returned sample ", asker, period=202610)
+    assert req.state == "pending" and req.payload["reason"] == "returned sample"
+    lines = lambda: session.execute(select(CommissionLine).where(  # noqa: E731
+        CommissionLine.employee_id == clerk.id, CommissionLine.kind == "adjustment")).scalars().all()
+    assert lines() == []
+    with pytest.raises(Forbidden):
+        svc.decide_adjustment(session, req.id, asker, True)
+    assert lines() == []
+    svc.decide_adjustment(session, req.id, approver, True)
+    assert req.state == "approved"
+    [line] = lines()
+    assert (line.amount, line.period, line.reason) == (Decimal("-7.25"), 202610, "returned sample")
+    with pytest.raises(BusinessError):
+        svc.decide_adjustment(session, req.id, make.user(), True)
+    assert len(lines()) == 1
