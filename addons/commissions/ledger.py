@@ -131,7 +131,8 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
     Employees without an account yet get one (``lock_accounts``) and their rows go through
     the same statement a second time. SQLite serialises writers (the checkout already holds
     the write lock): the statement reads ``settled_through`` without a lock, and a missing
-    account reads as nothing settled."""
+    account reads as nothing settled. Rows are inserted in the order given (ids ascending):
+    the first share of a split has the lowest id of its sale line's shares."""
     if not rows:
         return 0
     now = utcnow()
@@ -209,8 +210,8 @@ def _pg_post():
         "WITH a AS (SELECT employee_id, settled_through FROM commissions_account "
         "WHERE employee_id = ANY(CAST(:ids AS integer[])) ORDER BY employee_id FOR SHARE), "
         f"ins AS (INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} "
-        "FROM json_array_elements(CAST(:rows AS json)) AS v(j) "
-        f"JOIN a ON a.employee_id = CAST(v.j ->> {_EMP} AS integer) "
+        "FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS v(j, n) "
+        f"JOIN a ON a.employee_id = CAST(v.j ->> {_EMP} AS integer) ORDER BY v.n "
         "ON CONFLICT (key) DO NOTHING RETURNING id) "
         "SELECT id, CAST(NULL AS integer) FROM ins UNION ALL SELECT NULL, employee_id FROM a")
 
@@ -221,7 +222,7 @@ def _sqlite_post():
     return text(
         f"INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} "
         f"FROM json_each(:rows) AS v LEFT JOIN commissions_account AS a ON a.employee_id = (v.value ->> {_EMP}) "
-        "WHERE true ON CONFLICT (key) DO NOTHING RETURNING id")
+        "WHERE true ORDER BY v.key ON CONFLICT (key) DO NOTHING RETURNING id")
 
 
 #: built once: every sale posts through it (see ``post``)
