@@ -117,3 +117,17 @@ def test_desk_adjustment_needs_a_second_person(admin_app, session, make, shop):
     session.expire_all()
     assert session.get(ApprovalRequest, req.id).state == "approved"
     assert [ln.amount for ln in posted()] == [Decimal("8.00")]
+
+
+def test_clerk_without_employee_link_sees_no_line(admin_app, session, make, shop):
+    a = shop.clerks[0]
+    sell(session, shop.store, [(shop.products[0], 1, a)], at=OCT)
+    svc.prepare_statements(session, 202610)
+    unlinked = make.user(roles=("sales_clerk",), scope_kind="store", scope_ref_id=shop.store.id)
+    session.commit()
+    client = login(admin_app, unlinked)
+    for url in ("/admin/commissions_lines/", "/admin/commissions_statements/"):
+        resp = client.get(url)
+        assert resp.status_code == 200 and a.name not in resp.get_data(as_text=True), url
+    desk = client.get("/admin/commissions_desk/?period=202610").get_data(as_text=True)
+    assert "my-attainment" not in desk and "payroll" not in desk and a.name not in desk

@@ -172,3 +172,25 @@ def test_adjustment_needs_a_second_person(api, session, make, shop):
     assert resp.status_code == 200 and resp.json["state"] == "rejected" and n() == 1
     assert api.get(f"/api/v1/commissions/adjustments/{req2}", user=asker).json["state"] == "rejected"
     assert api.get("/api/v1/commissions/adjustments/999999", user=asker).status_code == 404
+
+
+def test_clerk_without_employee_link_sees_nothing(api, session, make, shop):
+    """The own-rows rule goes through ``core_user.employee_id``: a clerk login linked to no
+    employee sees no line, statement or target (not everyone's), and has no attainment."""
+    a = shop.clerks[0]
+    sell(session, shop.store, [(shop.products[0], 2, a)], at=OCT)
+    svc.prepare_statements(session, 202610)
+    svc.set_target(session, a.id, 202610, "100.00")
+    linked = make.user(roles=("sales_clerk",), employee_id=a.id, scope_kind="store", scope_ref_id=shop.store.id)
+    unlinked = make.user(roles=("sales_clerk",), scope_kind="store", scope_ref_id=shop.store.id)
+    assert unlinked.employee_id is None
+    for url in ("/api/v1/commissions/lines", "/api/v1/commissions/statements", "/api/v1/commissions/targets"):
+        assert api.get(url, user=linked).json, url  # the rows exist and the linked clerk sees them
+        resp = api.get(url, user=unlinked)
+        assert resp.status_code == 200 and resp.json == [], url
+    st = api.get("/api/v1/commissions/statements", user=linked).json[0]
+    assert api.get(f"/api/v1/commissions/statements/{st['id']}", user=unlinked).status_code == 404
+    resp = api.get("/api/v1/commissions/attainment?period=202610", user=unlinked)
+    assert resp.status_code == 422 and "employee_id" in resp.json["errors"]["json"]
+    resp = api.get(f"/api/v1/commissions/attainment?period=202610&employee_id={a.id}", user=unlinked)
+    assert resp.status_code == 403
