@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import DateTime, Integer, String, and_, func, insert, literal, select, update
+from sqlalchemy import DateTime, and_, bindparam, func, insert, select, text, update
 
 from core.approvals import executor_of, register_executor, request_approval
 from core.db import ZERO, money
@@ -164,24 +164,46 @@ def prepare_statements(session, period: int) -> int:
     from .pools import settle_due
 
     settle_due(session, p)  # the team pools' shares are lines of the period too
-    L, S, E = CommissionLine.__table__, CommissionStatement.__table__, Employee.__table__
-    S2 = S.alias("existing")
-    have = select(S2.c.id).where(S2.c.employee_id == L.c.employee_id, S2.c.period == p).exists()
-    emps = (select(L.c.employee_id).where(L.c.period == p, ~have).distinct().subquery())
     now = utcnow()
-    src = select(emps.c.employee_id, E.c.store_id, literal(p, Integer), literal("draft", String),
-                 literal(ZERO, S.c.total.type), literal(now, DateTime), literal(now, DateTime)).join_from(
-        emps, E, E.c.id == emps.c.employee_id)
-    made = len(session.execute(insert(S).from_select(
-        ["employee_id", "store_id", "period", "state", "total", "created_at", "updated_at"], src)
-        .returning(S.c.id).execution_options(**_U)).all())
-    live = (select(func.coalesce(func.sum(L.c.amount), 0)).where(
-        L.c.employee_id == S.c.employee_id, L.c.period == S.c.period, L.c.statement_id.is_(None))
-        .scalar_subquery())
-    session.execute(update(S).where(S.c.period == p, S.c.state == "draft").values(total=live)
-                    .execution_options(synchronize_session=False, **_U))
+    params = {"p": p, "now": now}
+    if session.get_bind().dialect.name == "postgresql":  # one statement, one pass over the period's lines
+        made, changed = session.execute(_sql(_PREPARE_PG), params).one()
+    else:  # SQLite: no data-modifying CTE; the same two statements
+        changed = session.execute(_sql(_REFRESH), params).rowcount
+        made = len(session.execute(_sql(_MAKE), params).all())
+    from core.models import AuditLog
+
+    if made or changed:  # a bulk statement is audited as one entry
+        session.add(AuditLog(user_id=None, model=CommissionStatement.__tablename__, record_id="*", action="update",
+                             changes={"prepare_statements": p, "created": made, "totals_refreshed": changed}))
+        session.flush()
     session.expire_all()
     return made
+
+
+def _sql(sql: str):
+    return text(sql).bindparams(bindparam("now", type_=DateTime()))
+
+
+#: per employee, the period's lines not yet on a statement (what a draft's total is)
+_AGG = ("SELECT employee_id, SUM(amount) AS total FROM commissions_line "
+        "WHERE period = :p AND statement_id IS NULL GROUP BY employee_id")
+_REFRESH = ("UPDATE commissions_statement SET total = agg.total, updated_at = :now FROM (" + _AGG + ") AS agg "
+            "WHERE commissions_statement.employee_id = agg.employee_id AND commissions_statement.period = :p "
+            "AND commissions_statement.state = 'draft' AND commissions_statement.total <> agg.total")
+_MAKE = ("INSERT INTO commissions_statement (employee_id, store_id, period, state, total, created_at, updated_at) "
+         "SELECT agg.employee_id, e.store_id, :p, 'draft', agg.total, :now, :now FROM (" + _AGG + ") AS agg "
+         "JOIN core_employee e ON e.id = agg.employee_id WHERE NOT EXISTS (SELECT 1 FROM commissions_statement x "
+         "WHERE x.employee_id = agg.employee_id AND x.period = :p) RETURNING id")
+_PREPARE_PG = ("WITH agg AS MATERIALIZED (" + _AGG + "), "
+               "upd AS (UPDATE commissions_statement s SET total = agg.total, updated_at = :now FROM agg "
+               "WHERE s.employee_id = agg.employee_id AND s.period = :p AND s.state = 'draft' "
+               "AND s.total <> agg.total RETURNING s.id), "
+               "ins AS (INSERT INTO commissions_statement (employee_id, store_id, period, state, total, created_at, "
+               "updated_at) SELECT agg.employee_id, e.store_id, :p, 'draft', agg.total, :now, :now FROM agg "
+               "JOIN core_employee e ON e.id = agg.employee_id WHERE NOT EXISTS (SELECT 1 FROM commissions_statement x "
+               "WHERE x.employee_id = agg.employee_id AND x.period = :p) RETURNING id) "
+               "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)")
 
 
 def statement(session, statement_id: int) -> CommissionStatement:
