@@ -132,23 +132,36 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
         in_period.append(L.store_id.in_(sorted(store_ids)))
     mapping = []
     if replace:
-        combos = session.execute(
-            select(L.plan_id, L.product_id, L.store_id, Employee.role).join(Employee, Employee.id == L.employee_id)
+        found = session.execute(
+            select(L.plan_id, L.product_id, L.store_id, L.employee_id)
             .where(*in_period, L.plan_id.in_(sorted(replace))).distinct().execution_options(**_U)).all()
+        roles = dict(session.execute(select(Employee.id, Employee.role).where(
+            Employee.id.in_(sorted({f[3] for f in found}))).execution_options(**_U)).all())
+        combos = sorted({(pl, pr, st, roles.get(emp)) for pl, pr, st, emp in found}, key=str)
         cats = dict(session.execute(select(Product.id, Product.category_id).where(
             Product.id.in_(sorted({c[1] for c in combos if c[1] is not None}))).execution_options(**_U)).all())
         for plan_id, product_id, store_id, role in combos:
             rule = rules.rule_for(cfg, replace[plan_id], product_id, rules.ancestors(cfg, cats.get(product_id)),
                                   store_id, role)
-            mapping.append([plan_id, product_id, store_id, role, rule.basis if rule else None,
-                            str(rule.rate) if rule else None])
+            mapping.append({"plan_id": plan_id, "product_id": product_id, "store_id": store_id, "role": role,
+                            "basis": rule.basis if rule else None, "rate": str(rule.rate) if rule else None})
     pg = session.get_bind().dialect.name == "postgresql"
     params = {"m": json.dumps(mapping), "first": first, "nxt": nxt}
     where = "l.kind = 'sale' AND l.business_date >= :first AND l.business_date < :nxt"
     if store_ids is not None:
         ids = sorted(int(i) for i in store_ids)
         where += " AND l.store_id IN (" + (", ".join(str(i) for i in ids) or "NULL") + ")"
-    rows = session.execute(text(_WHATIF.format(m=_M_PG if pg else _M_SQLITE, where=where)), params).all()
+    sql = text(_WHATIF.format(m=_M_PG if pg else _M_SQLITE, where=where))
+    if pg:  # the mapping's row count is unknown to the planner: a nested loop over the split lines would be
+        # quadratic; hash joins only, for this statement (the setting is put back, inside the transaction)
+        was = session.execute(text("SELECT current_setting('enable_nestloop')")).scalar()
+        session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+        try:
+            rows = session.execute(sql, params).all()
+        finally:
+            session.execute(text("SELECT set_config('enable_nestloop', :was, true)"), {"was": was})
+    else:
+        rows = session.execute(sql, params).all()
     out = []
     for emp, actual, simulated in rows:
         a, s = money(Decimal(str(actual or 0))), money(Decimal(str(simulated or 0)))
@@ -156,47 +169,54 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     return out
 
 
-_M_PG = ("SELECT CAST(j ->> 0 AS integer) AS plan_id, CAST(j ->> 1 AS integer) AS product_id, "
-         "CAST(j ->> 2 AS integer) AS store_id, j ->> 3 AS role, j ->> 4 AS basis, CAST(j ->> 5 AS numeric) AS rate "
-         "FROM json_array_elements(CAST(:m AS json)) AS v(j)")
-_M_SQLITE = ("SELECT value ->> 0 AS plan_id, value ->> 1 AS product_id, value ->> 2 AS store_id, "
-             "value ->> 3 AS role, value ->> 4 AS basis, CAST(value ->> 5 AS REAL) AS rate FROM json_each(:m)")
+_M_PG = ("SELECT * FROM json_to_recordset(CAST(:m AS json)) AS m(plan_id integer, product_id integer, "
+         "store_id integer, role varchar, basis varchar, rate numeric)")
+_M_SQLITE = ("SELECT value ->> 'plan_id' AS plan_id, value ->> 'product_id' AS product_id, "
+             "value ->> 'store_id' AS store_id, value ->> 'role' AS role, value ->> 'basis' AS basis, "
+             "CAST(value ->> 'rate' AS REAL) AS rate FROM json_each(:m)")
 
 
-def _earn_sql(basis: str, rate: str, net: str) -> str:
+def _earn_sql(basis: str, rate: str, net: str, qty: str = "qty", cost: str = "cost") -> str:
     """``rules.earn`` in SQL (no rule: 0)."""
+    margin = f"ROUND({net} - ROUND(COALESCE({cost}, 0) * {qty}, 2), 2)"
     return (f"CASE WHEN {basis} IS NULL THEN 0 "
-            f"WHEN {basis} = 'per_unit' THEN ROUND(qty * {rate}, 2) "
-            f"WHEN {basis} = 'margin_pct' THEN ROUND(CASE WHEN ROUND({net} - ROUND(COALESCE(cost, 0) * qty, 2), 2) > 0 "
-            f"THEN ROUND({net} - ROUND(COALESCE(cost, 0) * qty, 2), 2) ELSE 0 END * {rate} / 100, 2) "
-            f"ELSE ROUND({net} * {rate} / 100, 2) END")
+            f"WHEN {basis} = 'per_unit' THEN ROUND({qty} * {rate}, 2) "
+            f"WHEN {basis} = 'margin_pct' THEN ROUND(CASE WHEN {margin} > 0 THEN {margin} ELSE 0 END * {rate} / 100.0, 2) "
+            f"ELSE ROUND({net} * {rate} / 100.0, 2) END")
 
 
+_JOINS = ("JOIN core_employee e ON e.id = l.employee_id "
+          "LEFT JOIN m ON m.plan_id = l.plan_id AND m.product_id = l.product_id AND m.store_id = l.store_id "
+          "AND m.role = e.role LEFT JOIN core_product p ON p.id = l.product_id ")
+_SIM = ("CASE WHEN m.plan_id IS NULL THEN l.amount ELSE "
+        + _earn_sql("m.basis", "m.rate", "l.sales_amount", "l.qty", "p.cost") + " END")
 _WHATIF = (
-    "WITH m AS ({m}), "
-    "rev AS (SELECT origin_id, SUM(qty) AS qty, SUM(amount) AS amount FROM commissions_line "
+    "WITH m AS MATERIALIZED ({m}), "
+    "rev AS MATERIALIZED (SELECT origin_id, SUM(qty) AS qty, SUM(amount) AS amount FROM commissions_line "
     "WHERE origin_id IS NOT NULL GROUP BY origin_id), "
-    "base AS (SELECT l.id, l.employee_id, l.sale_line_id, l.level, l.share_pct, l.qty, l.sales_amount, l.amount, "
-    "l.amount + COALESCE(r.amount, 0) AS actual, (l.qty + COALESCE(r.qty, 0)) * 1.0 / l.qty AS kept, "
-    "CASE WHEN m.plan_id IS NULL THEN 0 ELSE 1 END AS replaced, m.basis, m.rate, p.cost "
-    "FROM commissions_line l LEFT JOIN rev r ON r.origin_id = l.id "
-    "JOIN core_employee e ON e.id = l.employee_id "
-    "LEFT JOIN m ON m.plan_id = l.plan_id AND m.product_id = l.product_id AND m.store_id = l.store_id "
-    "AND m.role = e.role "
-    "LEFT JOIN core_product p ON p.id = l.product_id "
-    "WHERE {where} AND l.qty <> 0), "
-    "one AS (SELECT employee_id, actual, kept, CASE WHEN replaced = 0 THEN amount ELSE "
-    + _earn_sql("basis", "rate", "sales_amount") + " END AS sim FROM base WHERE replaced = 0 OR share_pct = 100), "
+    # every line but the replaced shares of a split, as if nothing was refunded: one pass
+    "one AS (SELECT l.employee_id, SUM(l.amount) AS actual, SUM(" + _SIM + ") AS sim "
+    "FROM commissions_line l " + _JOINS + "WHERE {where} AND l.qty <> 0 AND (m.plan_id IS NULL OR l.share_pct = 100) "
+    "GROUP BY l.employee_id), "
+    # ... then the refunded ones among them: what the refunds took back, booked and simulated
+    "fix AS (SELECT l.employee_id, SUM(r.amount) AS actual, "
+    "SUM(ROUND(" + _SIM + " * 1.0 * (l.qty + r.qty) / l.qty, 2) - " + _SIM + ") AS sim "
+    "FROM rev r JOIN commissions_line l ON l.id = r.origin_id " + _JOINS
+    + "WHERE {where} AND l.qty <> 0 AND (m.plan_id IS NULL OR l.share_pct = 100) GROUP BY l.employee_id), "
     # a replaced split: the credited employee's rule (the first share, lowest id) on the whole line
-    "s1 AS (SELECT id, employee_id, sale_line_id, level, actual, kept, share_pct, qty, cost, "
-    "FIRST_VALUE(basis) OVER (PARTITION BY sale_line_id, level ORDER BY id) AS fb, "
-    "FIRST_VALUE(rate) OVER (PARTITION BY sale_line_id, level ORDER BY id) AS fr, "
-    "FIRST_VALUE(id) OVER (PARTITION BY sale_line_id, level ORDER BY id) AS first_id, "
-    "SUM(sales_amount) OVER (PARTITION BY sale_line_id, level) AS net "
-    "FROM base WHERE replaced = 1 AND share_pct <> 100), "
+    "s1 AS (SELECT l.id, l.employee_id, l.sale_line_id, l.level, l.share_pct, l.qty, p.cost, "
+    "l.amount + COALESCE(r.amount, 0) AS actual, CASE WHEN r.origin_id IS NULL THEN 1 ELSE "
+    "(l.qty + r.qty) * 1.0 / l.qty END AS kept, "
+    "FIRST_VALUE(m.basis) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS fb, "
+    "FIRST_VALUE(m.rate) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS fr, "
+    "FIRST_VALUE(l.id) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS first_id, "
+    "SUM(l.sales_amount) OVER (PARTITION BY l.sale_line_id, l.level) AS net "
+    "FROM commissions_line l LEFT JOIN rev r ON r.origin_id = l.id " + _JOINS
+    + "WHERE {where} AND l.qty <> 0 AND m.plan_id IS NOT NULL AND l.share_pct <> 100), "
     "s2 AS (SELECT s1.*, " + _earn_sql("fb", "fr", "net") + " AS t FROM s1), "
-    "s3 AS (SELECT s2.*, CASE WHEN id = first_id THEN 0 ELSE ROUND(t * share_pct / 100, 2) END AS part FROM s2), "
+    "s3 AS (SELECT s2.*, CASE WHEN id = first_id THEN 0 ELSE ROUND(t * share_pct / 100.0, 2) END AS part FROM s2), "
     "s4 AS (SELECT employee_id, actual, kept, CASE WHEN id = first_id THEN "
     "t - SUM(part) OVER (PARTITION BY sale_line_id, level) ELSE part END AS sim FROM s3), "
-    "u AS (SELECT employee_id, actual, kept, sim FROM one UNION ALL SELECT employee_id, actual, kept, sim FROM s4) "
-    "SELECT employee_id, SUM(actual), SUM(ROUND(sim * kept, 2)) FROM u GROUP BY employee_id ORDER BY employee_id")
+    "u AS (SELECT employee_id, actual, sim FROM one UNION ALL SELECT employee_id, actual, sim FROM fix UNION ALL "
+    "SELECT employee_id, actual, CASE WHEN kept = 1 THEN sim ELSE ROUND(sim * kept, 2) END FROM s4) "
+    "SELECT employee_id, SUM(actual), SUM(sim) FROM u GROUP BY employee_id ORDER BY employee_id")
