@@ -43,11 +43,12 @@ PERIOD = 202610
 STATEMENT_TARGET = 1.5
 WHATIF_TARGET = 2.0
 
+#: the fastest single statement we could write by hand: aggregate first, then name the stores
 HAND_WRITTEN = text(
     "INSERT INTO commissions_statement (employee_id, store_id, period, state, total, created_at, updated_at) "
-    "SELECT l.employee_id, e.store_id, :p, 'draft', SUM(l.amount), now(), now() "
-    "FROM commissions_line l JOIN core_employee e ON e.id = l.employee_id "
-    "WHERE l.period = :p AND l.statement_id IS NULL GROUP BY l.employee_id, e.store_id")
+    "SELECT a.employee_id, e.store_id, :p, 'draft', a.total, now(), now() "
+    "FROM (SELECT employee_id, SUM(amount) AS total FROM commissions_line "
+    "WHERE period = :p AND statement_id IS NULL GROUP BY employee_id) AS a JOIN core_employee e ON e.id = a.employee_id")
 
 
 def fill(rt, g, n_lines: int) -> dict:
