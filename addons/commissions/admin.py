@@ -9,7 +9,7 @@ from flask_admin.actions import action
 
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
-from core.errors import BusinessError
+from core.errors import BusinessError, Forbidden
 from core.i18n import gettext, lazy_gettext as _l
 
 from . import config, ledger, reports, statements
@@ -17,6 +17,8 @@ from .models import (CommissionAssignment, CommissionLine, CommissionPlan, Commi
                      CommissionPoolEntry, CommissionPoolHours, CommissionPoolMember, CommissionRule, CommissionSplit,
                      CommissionSplitShare, CommissionStatement, CommissionTarget, CommissionTier)
 from .permissions import (ADJUST, APPROVE, LINE_READ, OWN_READ, PAY, PLAN_READ, PLAN_WRITE, TARGET_WRITE)
+
+DECIDE = "core.approval.decide"
 
 
 def _flash(exc: BusinessError) -> None:
@@ -250,11 +252,24 @@ class DeskView(BanyanView):
                     if emp is None or s.execute(select(Employee.id).where(Employee.id == emp)).scalar() is None:
                         raise BusinessError({"employee_id": [_l("No such employee.")]})
                     with transaction(s):
-                        got = statements.adjust(s, emp, request.form.get("amount", ""), request.form.get("reason", ""),
-                                                period=request.form.get("adjust_period") or None)
-                    flash(gettext("Adjustment posted in %(period)s.", period=got), "success")
+                        req = statements.request_adjustment(s, emp, request.form.get("amount", ""),
+                                                            request.form.get("reason", ""), user,
+                                                            period=request.form.get("adjust_period") or None)
+                    flash(gettext("Adjustment #%(id)s waits for a second person's approval.", id=req.id), "info")
                     return redirect(url_for(".index", period=period))
-            except BusinessError as exc:
+                elif op in ("adjust_approve", "adjust_reject") and has_perm(DECIDE):
+                    req_id = request.form.get("request_id", type=int)
+                    if req_id is None or _pending_adjustment(s, req_id) is None:
+                        raise BusinessError({"request_id": [_l("No such adjustment request.")]})
+                    if request.form.get("confirm") != "1":
+                        errors[f"confirm_{req_id}"] = [gettext("Tick the box to confirm.")]
+                    else:
+                        with transaction(s):
+                            statements.decide_adjustment(s, req_id, user, op == "adjust_approve")
+                        flash(gettext("Adjustment approved and posted.") if op == "adjust_approve"
+                              else gettext("Adjustment rejected: nothing was posted."), "success")
+                        return redirect(url_for(".index", period=period))
+            except (BusinessError, Forbidden) as exc:
                 errors.update({k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
                                for k, v in exc.errors.items()})
         mine = None
@@ -276,8 +291,25 @@ class DeskView(BanyanView):
             chart = render_responsive(chart_from_widget(
                 {"labels": [r["name"] for r in rows[:30]], "values": [r["amount"] for r in rows[:30]], "kind": "hbar"},
                 gettext("Commission by employee")))
+        pending = _pending_adjustments(s) if has_perm(ADJUST) or has_perm(DECIDE) else []
         return self.render("commissions/desk.html", period=period, mine=mine, rows=rows, errors=errors, chart=chart,
-                           can_prepare=has_perm(APPROVE), can_adjust=has_perm(ADJUST)), 400 if errors else 200
+                           can_prepare=has_perm(APPROVE), can_adjust=has_perm(ADJUST), pending=pending,
+                           can_decide=has_perm(DECIDE), user_id=getattr(user, "id", None)), 400 if errors else 200
+
+
+def _pending_adjustments(s) -> list:
+    """The adjustment requests waiting for a second person, in the user's scope."""
+    from sqlalchemy import select
+
+    from core.models.approval import ApprovalRequest
+
+    return list(s.execute(select(ApprovalRequest).where(ApprovalRequest.action == statements.ADJUST_ACTION,
+                                                        ApprovalRequest.state == "pending")
+                          .order_by(ApprovalRequest.id)).scalars())
+
+
+def _pending_adjustment(s, request_id: int):
+    return next((r for r in _pending_adjustments(s) if r.id == request_id), None)
 
 
 def views():

@@ -317,17 +317,66 @@ def pay(data, statement_id):
 @blp.route("/adjustments", methods=["POST"])
 @requires(ADJUST)
 @blp.arguments(S.AdjustIn)
-@blp.response(201, S.AdjustOut)
+@blp.response(202, S.AdjustmentRequestOut)
 def post_adjustment(data):
-    """A manual adjustment with its reason, into the period given (default this month; a
-    settled period moves it to the next open one)."""
+    """Ask for a manual adjustment with its reason (four eyes): 202 with the pending request;
+    nothing is posted until another person approves it (``/adjustments/<id>/approve``), then
+    it goes into the period given (default the month of the approval; a settled period moves
+    it to the next open one). ``Idempotency-Key``: the same key again returns the first request."""
     s = db_session()
     ref_visible(Employee, data["employee_id"], "employee_id")
     key = request.headers.get("Idempotency-Key")
     with transaction(s):
-        period = statements.adjust(s, data["employee_id"], data["amount"], data["reason"], period=data["period"],
-                                   key=f"u{getattr(request_user(), 'id', 0)}:{key}" if key else None)
-    return {"employee_id": data["employee_id"], "period": period}
+        req = statements.request_adjustment(s, data["employee_id"], data["amount"], data["reason"], request_user(),
+                                            period=data["period"], key=key[:80] if key else None)
+    return req
+
+
+def _adjustment(request_id):
+    from core.models.approval import ApprovalRequest
+
+    req = get_visible(ApprovalRequest, request_id)
+    if req.action != statements.ADJUST_ACTION:
+        from core.errors import NotFound
+
+        raise NotFound({"id": [_l("No such adjustment request.")]})
+    return req
+
+
+@blp.route("/adjustments/<int:request_id>", methods=["GET"])
+@requires(ADJUST)
+@blp.response(200, S.AdjustmentRequestOut)
+def get_adjustment(request_id):
+    """One adjustment request (404 outside your stores)."""
+    return _adjustment(request_id)
+
+
+def _decide(request_id, data, approve: bool):
+    s = db_session()
+    req = _adjustment(request_id)
+    with transaction(s):
+        statements.decide_adjustment(s, req.id, request_user(), approve, note=data["note"])
+    s.expire_all()
+    return _adjustment(request_id)
+
+
+@blp.route("/adjustments/<int:request_id>/approve", methods=["POST"])
+@requires("core.approval.decide")
+@blp.arguments(S.DecideIn)
+@blp.response(200, S.AdjustmentRequestOut)
+def approve_adjustment(data, request_id):
+    """The second person's yes: the adjustment is posted now. 403 for the person who asked
+    for it, 422 ``id`` once decided."""
+    return _decide(request_id, data, True)
+
+
+@blp.route("/adjustments/<int:request_id>/reject", methods=["POST"])
+@requires("core.approval.decide")
+@blp.arguments(S.DecideIn)
+@blp.response(200, S.AdjustmentRequestOut)
+def reject_adjustment(data, request_id):
+    """Refuse the adjustment: nothing is posted. 403 for the person who asked for it."""
+    return _decide(request_id, data, False)
 
 
 # --- reports ------------------------------------------------------------------------------------

@@ -36,9 +36,10 @@ def register_record_rules():
 
 @hookimpl
 def register_sensitive_actions():
-    from .statements import APPROVE_ACTION
+    from .statements import ADJUST_ACTION, APPROVE_ACTION
 
-    return [SensitiveAction(APPROVE_ACTION, _l("Approve a large commission statement"), approvals=1)]
+    return [SensitiveAction(APPROVE_ACTION, _l("Approve a large commission statement"), approvals=1),
+            SensitiveAction(ADJUST_ACTION, _l("Adjust a commission by hand"), approvals=1)]
 
 
 @hookimpl

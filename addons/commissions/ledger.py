@@ -18,9 +18,10 @@ its insert. Rows are locked in employee id order (no deadlock). SQLite serialise
 """
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, datetime
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -122,23 +123,40 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
     """Insert ledger ``rows`` (dicts of ``commissions_line`` columns, each with its ``key``
     and its aimed ``period``): locks the employees' accounts (shared), moves each row past
     settled periods, and skips keys already posted; ``complete``: every row already has every
-    column (the sale path), else missing ones get their defaults. Returns the number posted."""
+    column (the sale path), else missing ones get their defaults. Returns the number posted.
+
+    One statement (``_POST``) does it all when every employee has an account (every sale
+    after an employee's first): it locks the accounts ``FOR SHARE``, reads their
+    ``settled_through``, moves the rows' periods and inserts them ``ON CONFLICT DO NOTHING``.
+    Employees without an account yet get one (``lock_accounts``) and their rows go through
+    the same statement a second time. SQLite serialises writers (the checkout already holds
+    the write lock): the statement reads ``settled_through`` without a lock, and a missing
+    account reads as nothing settled. Rows are inserted in the order given (ids ascending):
+    the first share of a split has the lowest id of its sale line's shares."""
     if not rows:
         return 0
-    settled = lock_for_posting(session, {r["employee_id"] for r in rows})
     now = utcnow()
     for r in rows:
-        if settled.get(r["employee_id"]) is not None:
-            r["period"] = open_period(settled, r["employee_id"], r["period"])
         r.setdefault("posted_at", now)
+    rows = rows if complete else _fill(rows)
     dialect = session.get_bind().dialect.name
     conn = session.connection()
-    if dialect in _UPSERT:
-        ids = [i for (i,) in conn.execute(_UPSERT[dialect], rows if complete else _fill(rows)).all()]
-    else:  # no ON CONFLICT here: leave out the keys already posted
+    if dialect == "postgresql":
+        ids, found = _post_pg(conn, rows)
+        missing = {r["employee_id"] for r in rows} - found
+        if missing:
+            lock_accounts(session, missing)
+            more, _found = _post_pg(conn, [r for r in rows if r["employee_id"] in missing])
+            ids += more
+    elif dialect == "sqlite":
+        ids = [i for (i,) in conn.execute(_POST["sqlite"], {"rows": _json(rows)}).all()]
+    else:  # another database: lock, then insert the keys not yet posted
+        settled = lock_for_posting(session, {r["employee_id"] for r in rows})
+        for r in rows:
+            r["period"] = open_period(settled, r["employee_id"], r["period"])
         done = set(session.execute(select(_LINES.c.key).where(_LINES.c.key.in_([r["key"] for r in rows]))).scalars())
         rows = [r for r in rows if r["key"] not in done]
-        ids = [i for (i,) in conn.execute(insert(_LINES).returning(_LINES.c.id), _fill(rows)).all()] if rows else []
+        ids = [i for (i,) in conn.execute(insert(_LINES).returning(_LINES.c.id), rows).all()] if rows else []
     if ids:
         hook = hook_of(session).commissions_lines_posted  # this addon's own spec: always there
         if hook.get_hookimpls():
@@ -146,9 +164,69 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
     return len(ids)
 
 
-#: built once: every sale posts through it (``ON CONFLICT DO NOTHING`` on the key: a replay posts nothing)
-_UPSERT = {"postgresql": pg_insert(_LINES).on_conflict_do_nothing(index_elements=["key"]).returning(_LINES.c.id),
-           "sqlite": sqlite_insert(_LINES).on_conflict_do_nothing(index_elements=["key"]).returning(_LINES.c.id)}
+def _post_pg(conn, rows: list[dict]) -> tuple[list[int], set[int]]:
+    """Run ``_POST`` on PostgreSQL: ``(ids of the lines inserted, employees whose account
+    was locked)``; rows of an employee without an account are not inserted."""
+    ids, found = [], set()
+    for line_id, emp in conn.execute(_POST["postgresql"], {"rows": _json(rows),
+                                                             "ids": sorted({r["employee_id"] for r in rows})}):
+        if line_id is not None:
+            ids.append(line_id)
+        else:
+            found.add(emp)
+    return ids, found
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return str(value)  # Decimal, date
+
+
+def _json(rows: list[dict]) -> str:
+    """The rows as one JSON array of arrays in ``_COLS`` order (money as exact decimal text)."""
+    return json.dumps([[r[c] for c in _COLS] for r in rows], default=_plain, separators=(",", ":"))
+
+
+_COLS = [c.name for c in _LINES.columns if c.name != "id"]
+_SQL_TYPES = {"key": "varchar", "employee_id": "integer", "store_id": "integer", "period": "integer",
+              "business_date": "date", "posted_at": "timestamp", "kind": "varchar", "level": "varchar",
+              "sale_id": "integer", "sale_line_id": "integer", "product_id": "integer", "origin_id": "integer",
+              "plan_id": "integer", "rule_id": "integer", "basis": "varchar", "base_amount": "numeric",
+              "sales_amount": "numeric", "qty": "numeric", "rate": "numeric", "share_pct": "numeric",
+              "due": "numeric", "amount": "numeric", "statement_id": "integer", "reason": "varchar"}
+_EMP = _COLS.index("employee_id")
+assert set(_SQL_TYPES) == set(_COLS), "commissions_line changed: update ledger._SQL_TYPES"
+#: the period a row goes into: its aimed one, or the one after the account's ``settled_through``
+_PERIOD = ("CASE WHEN a.settled_through IS NOT NULL AND {p} <= a.settled_through THEN "
+           "(CASE WHEN a.settled_through % 100 = 12 THEN a.settled_through + 89 ELSE a.settled_through + 1 END) "
+           "ELSE {p} END")
+
+
+def _pg_post():
+    vals = ", ".join(f"CAST(v.j ->> {i} AS {_SQL_TYPES[c]})" if c != "period" else
+                     _PERIOD.format(p=f"CAST(v.j ->> {i} AS integer)") for i, c in enumerate(_COLS))
+    return text(
+        "WITH a AS (SELECT employee_id, settled_through FROM commissions_account "
+        "WHERE employee_id = ANY(CAST(:ids AS integer[])) ORDER BY employee_id FOR SHARE), "
+        f"ins AS (INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} "
+        "FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS v(j, n) "
+        f"JOIN a ON a.employee_id = CAST(v.j ->> {_EMP} AS integer) ORDER BY v.n "
+        "ON CONFLICT (key) DO NOTHING RETURNING id) "
+        "SELECT id, CAST(NULL AS integer) FROM ins UNION ALL SELECT NULL, employee_id FROM a")
+
+
+def _sqlite_post():
+    vals = ", ".join(f"v.value ->> {i}" if c != "period" else _PERIOD.format(p=f"(v.value ->> {i})")
+                     for i, c in enumerate(_COLS))
+    return text(
+        f"INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} "
+        f"FROM json_each(:rows) AS v LEFT JOIN commissions_account AS a ON a.employee_id = (v.value ->> {_EMP}) "
+        "WHERE true ORDER BY v.key ON CONFLICT (key) DO NOTHING RETURNING id")
+
+
+#: built once: every sale posts through it (see ``post``)
+_POST = {"postgresql": _pg_post(), "sqlite": _sqlite_post()}
 
 _DEFAULTS = {"store_id": None, "sale_id": None, "sale_line_id": None, "product_id": None, "origin_id": None,
              "plan_id": None, "rule_id": None, "basis": None, "statement_id": None, "reason": None}

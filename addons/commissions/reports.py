@@ -2,6 +2,7 @@
 the invariants ``banyan check`` runs, the what-if over a past period."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from sqlalchemy import and_, func, select
@@ -106,42 +107,126 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     """Payouts of ``period``'s sales had plan ``a`` been plan ``b`` for each ``a: b`` in
     ``replace``, against the commission actually booked on those sales: ``[{"employee_id",
     "actual", "simulated", "difference"}]``. Reads only (the what-if's test proves that
-    nothing changes); refunds are netted in proportion, as the ledger would."""
-    import dataclasses
+    nothing changes). Set-based, over the ledger's ``sale`` lines of the period's business
+    dates (each names its plan, employee, store, product, quantity and credited sales):
+
+    1. one grouped query gives the distinct (plan, product, store, role) of the lines whose
+       plan is replaced; the replacing plan's winning rule is resolved once per combination
+       (``rules.rule_for``, the same precedence as the checkout) -- configuration, not rows;
+    2. one statement recomputes every replaced line as the checkout would (``rules.earn``:
+       net % / per unit / margin %, rounded to the cent; a split's other shares
+       ``money(total x share / 100)`` and the first share the rest), keeps each line's own
+       amount when its plan is not replaced, scales each by the quantity not refunded (the
+       line's reversals), and sums per employee with what was booked (the line and its
+       reversals, clawbacks and waivers)."""
+    from sqlalchemy import text
+
+    from core.models import Product
 
     first, nxt = ledger.period_bounds(period)
+    replace = {int(a): int(b) for a, b in replace.items()}
     cfg = rules.config(session)
-    rules_by = dict(cfg.rules)
-    tiers = dict(cfg.tiers)
-    for a, b in replace.items():
-        rules_by[a] = cfg.rules.get(b, ())
-        tiers[a] = cfg.tiers.get(b, ())
-    sim = dataclasses.replace(cfg, rules=rules_by, tiers=tiers)
-    stmt = select(Sale).where(Sale.kind == "sale", Sale.business_date >= first, Sale.business_date < nxt,
-                              Sale.state.in_(("confirmed", "partially_refunded", "refunded")))
+    L = CommissionLine
+    in_period = [L.kind == "sale", L.business_date >= first, L.business_date < nxt]
     if store_ids is not None:
-        stmt = stmt.where(Sale.store_id.in_(list(store_ids)))
-    simulated: dict[int, Decimal] = {}
-    sale_ids = []
-    for sale in session.execute(stmt.execution_options(**_U)).scalars():
-        sale_ids.append(sale.id)
-        kept = {ln.id: (ln.qty - ln.refunded_qty) / ln.qty for ln in sale.lines if ln.qty > 0}
-        for row in attribution.sale_rows(session, sale, cfg=sim):
-            simulated[row["employee_id"]] = simulated.get(row["employee_id"], ZERO) + money(
-                row["amount"] * kept.get(row["sale_line_id"], 0))
-    actual: dict[int, Decimal] = {}
-    if sale_ids:
-        L = CommissionLine
-        origin = L.__table__.alias("o")
-        of_sales = select(SaleLine.id).where(SaleLine.sale_id.in_(sale_ids))
-        for emp, amount in session.execute(
-                select(L.employee_id, func.sum(L.amount)).where(L.sale_line_id.in_(of_sales), L.kind == "sale")
-                .group_by(L.employee_id).execution_options(**_U)):
-            actual[emp] = money(Decimal(amount or 0))
-        for emp, amount in session.execute(
-                select(L.employee_id, func.sum(L.amount)).join(origin, origin.c.id == L.origin_id)
-                .where(origin.c.sale_line_id.in_(of_sales)).group_by(L.employee_id).execution_options(**_U)):
-            actual[emp] = actual.get(emp, ZERO) + money(Decimal(amount or 0))
-    return [{"employee_id": e, "actual": actual.get(e, ZERO), "simulated": simulated.get(e, ZERO),
-             "difference": simulated.get(e, ZERO) - actual.get(e, ZERO)}
-            for e in sorted(set(actual) | set(simulated))]
+        in_period.append(L.store_id.in_(sorted(store_ids)))
+    mapping = []
+    if replace:
+        found = session.execute(
+            select(L.plan_id, L.product_id, L.store_id, L.employee_id)
+            .where(*in_period, L.plan_id.in_(sorted(replace))).distinct().execution_options(**_U)).all()
+        roles = dict(session.execute(select(Employee.id, Employee.role).where(
+            Employee.id.in_(sorted({f[3] for f in found}))).execution_options(**_U)).all())
+        combos = sorted({(pl, pr, st, roles.get(emp)) for pl, pr, st, emp in found}, key=str)
+        cats = dict(session.execute(select(Product.id, Product.category_id).where(
+            Product.id.in_(sorted({c[1] for c in combos if c[1] is not None}))).execution_options(**_U)).all())
+        for plan_id, product_id, store_id, role in combos:
+            rule = rules.rule_for(cfg, replace[plan_id], product_id, rules.ancestors(cfg, cats.get(product_id)),
+                                  store_id, role)
+            mapping.append({"plan_id": plan_id, "product_id": product_id, "store_id": store_id, "role": role,
+                            "basis": rule.basis if rule else None, "rate": str(rule.rate) if rule else None})
+    pg = session.get_bind().dialect.name == "postgresql"
+    params = {"m": json.dumps(mapping), "first": first, "nxt": nxt}
+    where = "l.kind = 'sale' AND l.business_date >= :first AND l.business_date < :nxt"
+    if store_ids is not None:
+        ids = sorted(int(i) for i in store_ids)
+        where += " AND l.store_id IN (" + (", ".join(str(i) for i in ids) or "NULL") + ")"
+    sql = text(_WHATIF.format(m=_M_PG if pg else _M_SQLITE, where=where))
+    if pg:  # the mapping's row count is unknown to the planner: a nested loop over the split lines would be
+        # quadratic; hash joins only, for this statement (the setting is put back, inside the transaction)
+        was = session.execute(text("SELECT current_setting('enable_nestloop')")).scalar()
+        session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
+        try:
+            rows = session.execute(sql, params).all()
+        finally:
+            session.execute(text("SELECT set_config('enable_nestloop', :was, true)"), {"was": was})
+    else:
+        rows = session.execute(sql, params).all()
+    totals = {emp: [Decimal(str(a or 0)), Decimal(str(v or 0))] for emp, a, v in rows}
+    for emp, a, v in session.execute(text(_FIX.format(m=_M_PG if pg else _M_SQLITE, where=where)), params):
+        t = totals.setdefault(emp, [Decimal(0), Decimal(0)])
+        t[0] += Decimal(str(a or 0))
+        t[1] += Decimal(str(v or 0))
+    rows = [(emp, a, v) for emp, (a, v) in sorted(totals.items())]
+    out = []
+    for emp, actual, simulated in rows:
+        a, s = money(Decimal(str(actual or 0))), money(Decimal(str(simulated or 0)))
+        out.append({"employee_id": emp, "actual": a, "simulated": s, "difference": s - a})
+    return out
+
+
+_M_PG = ("SELECT * FROM json_to_recordset(CAST(:m AS json)) AS m(plan_id integer, product_id integer, "
+         "store_id integer, role varchar, basis varchar, rate numeric)")
+_M_SQLITE = ("SELECT value ->> 'plan_id' AS plan_id, value ->> 'product_id' AS product_id, "
+             "value ->> 'store_id' AS store_id, value ->> 'role' AS role, value ->> 'basis' AS basis, "
+             "CAST(value ->> 'rate' AS REAL) AS rate FROM json_each(:m)")
+
+
+def _earn_sql(basis: str, rate: str, net: str, qty: str = "qty", cost: str = "cost") -> str:
+    """``rules.earn`` in SQL (no rule: 0)."""
+    margin = f"ROUND({net} - ROUND(COALESCE({cost}, 0) * {qty}, 2), 2)"
+    return (f"CASE WHEN {basis} IS NULL THEN 0 "
+            f"WHEN {basis} = 'per_unit' THEN ROUND({qty} * {rate}, 2) "
+            f"WHEN {basis} = 'margin_pct' THEN ROUND(CASE WHEN {margin} > 0 THEN {margin} ELSE 0 END * {rate} / 100.0, 2) "
+            f"ELSE ROUND({net} * {rate} / 100.0, 2) END")
+
+
+_JOINS = ("JOIN core_employee e ON e.id = l.employee_id "
+          "LEFT JOIN m ON m.plan_id = l.plan_id AND m.product_id = l.product_id AND m.store_id = l.store_id "
+          "AND m.role = e.role LEFT JOIN core_product p ON p.id = l.product_id ")
+_SIM = ("CASE WHEN m.plan_id IS NULL THEN l.amount ELSE "
+        + _earn_sql("m.basis", "m.rate", "l.sales_amount", "l.qty", "p.cost") + " END")
+_WHATIF = (
+    "WITH m AS MATERIALIZED ({m}), "
+    "rev AS MATERIALIZED (SELECT origin_id, SUM(qty) AS qty, SUM(amount) AS amount FROM commissions_line "
+    "WHERE origin_id IS NOT NULL GROUP BY origin_id), "
+    # every line but the replaced shares of a split, as if nothing was refunded: one pass
+    "one AS (SELECT l.employee_id, SUM(l.amount) AS actual, SUM(" + _SIM + ") AS sim "
+    "FROM commissions_line l " + _JOINS + "WHERE {where} AND l.qty <> 0 AND (m.plan_id IS NULL OR l.share_pct = 100) "
+    "GROUP BY l.employee_id), "
+    # a replaced split: the credited employee's rule (the first share, lowest id) on the whole line
+    "s1 AS (SELECT l.id, l.employee_id, l.sale_line_id, l.level, l.share_pct, l.qty, p.cost, "
+    "l.amount + COALESCE(r.amount, 0) AS actual, CASE WHEN r.origin_id IS NULL THEN 1 ELSE "
+    "(l.qty + r.qty) * 1.0 / l.qty END AS kept, "
+    "FIRST_VALUE(m.basis) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS fb, "
+    "FIRST_VALUE(m.rate) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS fr, "
+    "FIRST_VALUE(l.id) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS first_id, "
+    "SUM(l.sales_amount) OVER (PARTITION BY l.sale_line_id, l.level) AS net "
+    "FROM commissions_line l LEFT JOIN rev r ON r.origin_id = l.id " + _JOINS
+    + "WHERE {where} AND l.qty <> 0 AND m.plan_id IS NOT NULL AND l.share_pct <> 100), "
+    "s2 AS (SELECT s1.*, " + _earn_sql("fb", "fr", "net") + " AS t FROM s1), "
+    "s3 AS (SELECT s2.*, CASE WHEN id = first_id THEN 0 ELSE ROUND(t * share_pct / 100.0, 2) END AS part FROM s2), "
+    "s4 AS (SELECT employee_id, actual, kept, CASE WHEN id = first_id THEN "
+    "t - SUM(part) OVER (PARTITION BY sale_line_id, level) ELSE part END AS sim FROM s3), "
+    "u AS (SELECT employee_id, actual, sim FROM one UNION ALL "
+    "SELECT employee_id, actual, CASE WHEN kept = 1 THEN sim ELSE ROUND(sim * kept, 2) END FROM s4) "
+    "SELECT employee_id, SUM(actual), SUM(sim) FROM u GROUP BY employee_id ORDER BY employee_id")
+#: the refunded lines among ``one``'s: what the refunds took back, booked and simulated (a few
+#: lines found through their reversals: its own statement, so the planner may use the index)
+_FIX = (
+    "WITH m AS MATERIALIZED ({m}), "
+    "rev AS (SELECT origin_id, SUM(qty) AS qty, SUM(amount) AS amount FROM commissions_line "
+    "WHERE origin_id IS NOT NULL GROUP BY origin_id) "
+    "SELECT l.employee_id, SUM(r.amount), SUM(ROUND(" + _SIM + " * 1.0 * (l.qty + r.qty) / l.qty, 2) - " + _SIM + ") "
+    "FROM rev r JOIN commissions_line l ON l.id = r.origin_id " + _JOINS
+    + "WHERE {where} AND l.qty <> 0 AND (m.plan_id IS NULL OR l.share_pct = 100) GROUP BY l.employee_id")

@@ -217,6 +217,26 @@ class AdjustOut(Schema):
     period = fields.Int()
 
 
+class AdjustmentRequestOut(Schema):
+    """A manual adjustment waiting for (or decided by) a second person (``core.approvals``)."""
+    id = fields.Int()
+    state = fields.Str()
+    employee_id = fields.Function(lambda r: (r.payload or {}).get("employee_id"))
+    amount = fields.Decimal(**MONEY)
+    reason = fields.Function(lambda r: (r.payload or {}).get("reason"))
+    period = fields.Function(lambda r: (r.payload or {}).get("period"))
+    requested_by_id = fields.Int()
+    requested_at = fields.DateTime()
+    approvals = fields.Int()
+    required = fields.Int()
+    decided_at = fields.DateTime(allow_none=True)
+    result = fields.Str(allow_none=True)
+
+
+class DecideIn(Input):
+    note = Str(max=255, load_default=None, allow_none=True)
+
+
 class AttainmentQuery(Query):
     employee_id = QId()
     period = QPeriod()

@@ -25,7 +25,11 @@ Stable API (``__all__``)::
     approve_statement(session, statement_id, user=None) -> CommissionStatement
         BusinessError {"state"} unless draft; Conflict {"state"} while a 2nd approval is pending
     pay_statement(session, statement_id, user=None, reference=None) -> CommissionStatement
-    adjust(session, employee_id, amount, reason, period=None, key=None) -> int (period)
+    adjust(session, employee_id, amount, reason, period=None, key=None) -> int (period)  # posts now
+    request_adjustment(session, employee_id, amount, reason, user, period=None, key=None)
+        -> ApprovalRequest   # four eyes: posted when another person approves (core.approvals)
+    decide_adjustment(session, request_id, user, approve, note=None) -> ApprovalRequest
+        Forbidden {"id"} for the requester; BusinessError {"id"} once decided
     create_pool(session, code, name, store_id, plan_id, split_mode, valid_from, members, valid_to=None)
         -> CommissionPool   # members [(employee_id, share % or None)], the first takes remainders
     set_pool_hours(session, pool_id, employee_id, period, hours) -> CommissionPoolHours
@@ -56,12 +60,12 @@ from .ledger import period_bounds, period_of
 from .pools import create_pool, set_hours as set_pool_hours, settle as settle_pool
 from .reports import invariant_breaches, payroll, whatif
 from .rules import config
-from .statements import (adjust, approve_statement, attainment, balance, pay_statement, policy,
-                         prepare_statements, set_target, statement_lines)
+from .statements import (adjust, approve_statement, attainment, balance, decide_adjustment, pay_statement, policy,
+                         prepare_statements, request_adjustment, set_target, statement_lines)
 
 __all__ = [
     "config", "create_plan", "assign_plan", "create_split", "set_target", "attainment",
     "sale_rows", "post_sale", "reverse_refund", "policy", "prepare_statements", "approve_statement",
-    "pay_statement", "adjust", "create_pool", "set_pool_hours", "settle_pool", "balance", "statement_lines", "payroll", "whatif", "invariant_breaches",
+    "pay_statement", "adjust", "request_adjustment", "decide_adjustment", "create_pool", "set_pool_hours", "settle_pool", "balance", "statement_lines", "payroll", "whatif", "invariant_breaches",
     "period_of", "period_bounds",
 ]

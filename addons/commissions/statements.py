@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import DateTime, Integer, String, and_, func, insert, literal, select, update
+from sqlalchemy import DateTime, and_, bindparam, func, insert, select, text, update
 
 from core.approvals import executor_of, register_executor, request_approval
 from core.db import ZERO, money
@@ -30,6 +30,7 @@ from . import ledger, rules
 from .models import CommissionAccount, CommissionLine, CommissionPolicy, CommissionStatement, CommissionTarget
 
 APPROVE_ACTION = "commissions.statement.approve"
+ADJUST_ACTION = "commissions.adjustment"
 HUNDRED = Decimal("100")
 _U = {"banyan_unscoped": True}
 _POLICY = select(CommissionPolicy).order_by(CommissionPolicy.id).limit(1)
@@ -163,24 +164,46 @@ def prepare_statements(session, period: int) -> int:
     from .pools import settle_due
 
     settle_due(session, p)  # the team pools' shares are lines of the period too
-    L, S, E = CommissionLine.__table__, CommissionStatement.__table__, Employee.__table__
-    S2 = S.alias("existing")
-    have = select(S2.c.id).where(S2.c.employee_id == L.c.employee_id, S2.c.period == p).exists()
-    emps = (select(L.c.employee_id).where(L.c.period == p, ~have).distinct().subquery())
     now = utcnow()
-    src = select(emps.c.employee_id, E.c.store_id, literal(p, Integer), literal("draft", String),
-                 literal(ZERO, S.c.total.type), literal(now, DateTime), literal(now, DateTime)).join_from(
-        emps, E, E.c.id == emps.c.employee_id)
-    made = len(session.execute(insert(S).from_select(
-        ["employee_id", "store_id", "period", "state", "total", "created_at", "updated_at"], src)
-        .returning(S.c.id).execution_options(**_U)).all())
-    live = (select(func.coalesce(func.sum(L.c.amount), 0)).where(
-        L.c.employee_id == S.c.employee_id, L.c.period == S.c.period, L.c.statement_id.is_(None))
-        .scalar_subquery())
-    session.execute(update(S).where(S.c.period == p, S.c.state == "draft").values(total=live)
-                    .execution_options(synchronize_session=False, **_U))
+    params = {"p": p, "now": now}
+    if session.get_bind().dialect.name == "postgresql":  # one statement, one pass over the period's lines
+        made, changed = session.execute(_sql(_PREPARE_PG), params).one()
+    else:  # SQLite: no data-modifying CTE; the same two statements
+        changed = session.execute(_sql(_REFRESH), params).rowcount
+        made = len(session.execute(_sql(_MAKE), params).all())
+    from core.models import AuditLog
+
+    if made or changed:  # a bulk statement is audited as one entry
+        session.add(AuditLog(user_id=None, model=CommissionStatement.__tablename__, record_id="*", action="update",
+                             changes={"prepare_statements": p, "created": made, "totals_refreshed": changed}))
+        session.flush()
     session.expire_all()
     return made
+
+
+def _sql(sql: str):
+    return text(sql).bindparams(bindparam("now", type_=DateTime()))
+
+
+#: per employee, the period's lines not yet on a statement (what a draft's total is)
+_AGG = ("SELECT employee_id, SUM(amount) AS total FROM commissions_line "
+        "WHERE period = :p AND statement_id IS NULL GROUP BY employee_id")
+_REFRESH = ("UPDATE commissions_statement SET total = agg.total, updated_at = :now FROM (" + _AGG + ") AS agg "
+            "WHERE commissions_statement.employee_id = agg.employee_id AND commissions_statement.period = :p "
+            "AND commissions_statement.state = 'draft' AND commissions_statement.total <> agg.total")
+_MAKE = ("INSERT INTO commissions_statement (employee_id, store_id, period, state, total, created_at, updated_at) "
+         "SELECT agg.employee_id, e.store_id, :p, 'draft', agg.total, :now, :now FROM (" + _AGG + ") AS agg "
+         "JOIN core_employee e ON e.id = agg.employee_id WHERE NOT EXISTS (SELECT 1 FROM commissions_statement x "
+         "WHERE x.employee_id = agg.employee_id AND x.period = :p) RETURNING id")
+_PREPARE_PG = ("WITH agg AS MATERIALIZED (" + _AGG + "), "
+               "upd AS (UPDATE commissions_statement s SET total = agg.total, updated_at = :now FROM agg "
+               "WHERE s.employee_id = agg.employee_id AND s.period = :p AND s.state = 'draft' "
+               "AND s.total <> agg.total RETURNING s.id), "
+               "ins AS (INSERT INTO commissions_statement (employee_id, store_id, period, state, total, created_at, "
+               "updated_at) SELECT agg.employee_id, e.store_id, :p, 'draft', agg.total, :now, :now FROM agg "
+               "JOIN core_employee e ON e.id = agg.employee_id WHERE NOT EXISTS (SELECT 1 FROM commissions_statement x "
+               "WHERE x.employee_id = agg.employee_id AND x.period = :p) RETURNING id) "
+               "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)")
 
 
 def statement(session, statement_id: int) -> CommissionStatement:
@@ -289,11 +312,9 @@ def pay_statement(session, statement_id: int, user=None, reference: str | None =
     return st
 
 
-def adjust(session, employee_id: int, amount, reason: str, period=None, key: str | None = None) -> int:
-    """Post a manual adjustment (positive or negative) with its ``reason`` into ``period``
-    (default: this local month; a settled period moves it to the next open one). Returns
-    the period it went into. BusinessError ``{"employee_id"}``, ``{"amount"}`` (zero, more
-    than 2 decimals), ``{"reason"}`` (required, at most 255 characters), ``{"period"}``."""
+def _checked_adjustment(session, employee_id, amount, reason, period):
+    """``(employee, amount, reason, period)`` of a valid adjustment, else BusinessError with
+    every field's message."""
     errors: dict = {}
     emp = session.get(Employee, employee_id) if isinstance(employee_id, int) else None
     if emp is None:
@@ -309,6 +330,17 @@ def adjust(session, employee_id: int, amount, reason: str, period=None, key: str
         errors["period"] = [_l("A period is written yyyymm, e.g. 202611.")]
     if errors:
         raise BusinessError(errors)
+    return emp, value, reason, p
+
+
+def adjust(session, employee_id: int, amount, reason: str, period=None, key: str | None = None) -> int:
+    """Post a manual adjustment (positive or negative) with its ``reason`` into ``period``
+    (default: this local month; a settled period moves it to the next open one). Returns
+    the period it went into. BusinessError ``{"employee_id"}``, ``{"amount"}`` (zero, more
+    than 2 decimals), ``{"reason"}`` (required, at most 255 characters), ``{"period"}``.
+    Surfaces never call this directly: a person's adjustment is a request
+    (``request_adjustment``) that a second person approves, and the approval posts it."""
+    emp, value, reason, p = _checked_adjustment(session, employee_id, amount, reason, period)
     import uuid
 
     row = {"key": f"a:{key or uuid.uuid4().hex}"[:80], "employee_id": emp.id, "store_id": emp.store_id,
@@ -317,6 +349,61 @@ def adjust(session, employee_id: int, amount, reason: str, period=None, key: str
     ledger.post(session, [row])
     return session.execute(select(CommissionLine.period).where(CommissionLine.key == row["key"])
                            .execution_options(**_U)).scalar()
+
+
+# --- four-eyes on manual adjustments (core.approvals) -------------------------------------------
+
+def request_adjustment(session, employee_id: int, amount, reason: str, user, period=None,
+                       key: str | None = None) -> ApprovalRequest:
+    """Ask for a manual adjustment: checked now (the same field errors as ``adjust``), posted
+    only when another person with ``core.approval.decide`` approves it (``core.approvals``,
+    action ``commissions.adjustment``: the requester can never approve their own). ``key``
+    (an idempotency key): asking again with the same key by the same user returns the first
+    request. Returns the pending ApprovalRequest; nothing is in the ledger yet."""
+    emp, value, reason, p = _checked_adjustment(session, employee_id, amount, reason, period)
+    uid = getattr(user, "id", None)
+    if key:
+        for req in session.execute(select(ApprovalRequest).where(
+                ApprovalRequest.action == ADJUST_ACTION, ApprovalRequest.requested_by_id == uid)
+                .order_by(ApprovalRequest.id).execution_options(**_U)).scalars():
+            if (req.payload or {}).get("key") == key:
+                return req
+    payload = {"employee_id": emp.id, "amount": str(value), "reason": reason,
+               "period": None if period in (None, "") else p, "key": key}
+    return request_approval(session, ADJUST_ACTION, payload, value, user, store_id=emp.store_id,
+                            label=gettext("Commission adjustment %(amount)s for %(name)s", amount=value,
+                                          name=emp.name)[:200])
+
+
+def adjustment_request(session, request_id) -> ApprovalRequest:
+    """The adjustment request ``request_id`` (read unscoped: surfaces check their scope
+    first). NotFound ``{"id"}`` for no such request or one of another action."""
+    req = session.get(ApprovalRequest, request_id) if isinstance(request_id, int) else None
+    if req is None or req.action != ADJUST_ACTION:
+        raise NotFound({"id": _l("No such adjustment request.")})
+    return req
+
+
+def decide_adjustment(session, request_id: int, user, approve: bool, note: str | None = None) -> ApprovalRequest:
+    """Approve (post the adjustment) or reject (post nothing) a pending adjustment request.
+    Forbidden ``{"id"}`` for the requester or a user without ``core.approval.decide``;
+    BusinessError ``{"id"}`` when already decided; NotFound for no such request."""
+    from core import approvals
+
+    adjustment_request(session, request_id)
+    return (approvals.approve if approve else approvals.reject)(session, request_id, user, note=note)
+
+
+def _execute_adjustment(session, req, user):
+    """The approved request's adjustment, posted once (its key names the request)."""
+    data = req.payload
+    got = adjust(session, int(data["employee_id"]), data["amount"], data["reason"], period=data.get("period"),
+                 key=f"req{req.id}")
+    return gettext("Posted in %(period)s", period=got)
+
+
+if executor_of(ADJUST_ACTION) is None:
+    register_executor(ADJUST_ACTION, _execute_adjustment)
 
 
 def balance(session, employee_id: int) -> dict:

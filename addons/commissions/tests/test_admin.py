@@ -2,6 +2,7 @@
 the desk exports the payroll and refuses a bad period on its field."""
 import re
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 
@@ -73,3 +74,60 @@ def test_clerk_lists_only_own_lines(admin_app, session, make, shop):
     desk = client.get("/admin/commissions_desk/?period=202610").get_data(as_text=True)
     assert "my-attainment" in desk and "payroll" not in desk.split("my-attainment")[1][:20] and "prepare-form" not in desk
     assert re.search(r"10\.00", desk)
+
+
+def test_desk_adjustment_needs_a_second_person(admin_app, session, make, shop):
+    """The desk's adjustment form asks for approval; its author sees no approve button and
+    cannot approve by posting the form; another person approves after confirming."""
+    from addons.commissions.models import CommissionLine
+    from core.models.approval import ApprovalRequest
+
+    asker, approver = make.user(), make.user()
+    clerk = shop.clerks[2]
+    session.commit()
+    client = login(admin_app, asker)
+    token = csrf_token(client, "/admin/commissions_desk/")
+    resp = client.post("/admin/commissions_desk/", data={
+        "csrf_token": token, "op": "adjust", "employee_id": str(clerk.id), "amount": "8.00",
+        "reason": "window display", "adjust_period": "202610"})
+    assert resp.status_code == 302
+    session.expire_all()
+    req = session.execute(select(ApprovalRequest).where(ApprovalRequest.action == "commissions.adjustment")).scalar_one()
+    posted = lambda: session.execute(select(CommissionLine).where(  # noqa: E731
+        CommissionLine.employee_id == clerk.id, CommissionLine.kind == "adjustment")).scalars().all()
+    assert req.state == "pending" and posted() == []
+    html = client.get("/admin/commissions_desk/").get_data(as_text=True)
+    assert "pending-adjustments" in html and 'value="adjust_approve"' not in html
+    resp = client.post("/admin/commissions_desk/", data={"csrf_token": token, "op": "adjust_approve",
+                                                         "request_id": str(req.id), "confirm": "1"})
+    assert resp.status_code == 400
+    session.expire_all()
+    assert session.get(ApprovalRequest, req.id).state == "pending" and posted() == []
+    client = login(admin_app, approver)
+    token = csrf_token(client, "/admin/commissions_desk/")
+    assert 'value="adjust_approve"' in client.get("/admin/commissions_desk/").get_data(as_text=True)
+    resp = client.post("/admin/commissions_desk/", data={"csrf_token": token, "op": "adjust_approve",
+                                                         "request_id": str(req.id)})
+    assert resp.status_code == 400 and f"adj-confirm-{req.id}" in resp.get_data(as_text=True)
+    session.expire_all()
+    assert posted() == []  # nothing before confirming
+    resp = client.post("/admin/commissions_desk/", data={"csrf_token": token, "op": "adjust_approve",
+                                                         "request_id": str(req.id), "confirm": "1"})
+    assert resp.status_code == 302
+    session.expire_all()
+    assert session.get(ApprovalRequest, req.id).state == "approved"
+    assert [ln.amount for ln in posted()] == [Decimal("8.00")]
+
+
+def test_clerk_without_employee_link_sees_no_line(admin_app, session, make, shop):
+    a = shop.clerks[0]
+    sell(session, shop.store, [(shop.products[0], 1, a)], at=OCT)
+    svc.prepare_statements(session, 202610)
+    unlinked = make.user(roles=("sales_clerk",), scope_kind="store", scope_ref_id=shop.store.id)
+    session.commit()
+    client = login(admin_app, unlinked)
+    for url in ("/admin/commissions_lines/", "/admin/commissions_statements/"):
+        resp = client.get(url)
+        assert resp.status_code == 200 and a.name not in resp.get_data(as_text=True), url
+    desk = client.get("/admin/commissions_desk/?period=202610").get_data(as_text=True)
+    assert "my-attainment" not in desk and "payroll" not in desk and a.name not in desk

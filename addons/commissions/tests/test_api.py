@@ -91,7 +91,7 @@ def test_adjustment_and_target_errors_name_their_field(api, session, make, shop)
     resp = api.post("/api/v1/commissions/adjustments", user=hq,
                     json={"employee_id": shop.clerks[0].id, "amount": "-3.00", "reason": "broken vase",
                           "period": 202610})
-    assert resp.status_code == 201 and resp.json["period"] == 202610
+    assert resp.status_code == 202 and resp.json["period"] == 202610 and resp.json["state"] == "pending"
     resp = api.request("PUT", "/api/v1/commissions/targets", user=hq,
                    json={"employee_id": shop.clerks[0].id, "period": 202610, "amount": "0"})
     assert resp.status_code == 422 and "amount" in resp.json["errors"]["json"]
@@ -134,3 +134,63 @@ def test_pool_api(api, session, make, shop):
     assert resp.status_code == 200 and resp.json["total"] == "1.00"
     lines = api.get("/api/v1/commissions/lines?kind=pool", user=hq).json
     assert sorted((r["employee_id"], r["amount"]) for r in lines) == sorted([(a.id, "0.75"), (b.id, "0.25")])
+
+
+def test_adjustment_needs_a_second_person(api, session, make, shop):
+    """Four eyes: the adjustment is a request; its author cannot approve it, another person
+    with ``core.approval.decide`` can, and only then is the line in the ledger (once)."""
+    from sqlalchemy import func, select
+
+    from addons.commissions.models import CommissionLine
+
+    asker, other = make.user(), make.user()
+    clerk = shop.clerks[0]
+    n = lambda: session.scalar(select(func.count()).select_from(CommissionLine)  # noqa: E731
+                               .where(CommissionLine.kind == "adjustment", CommissionLine.employee_id == clerk.id))
+    body = {"employee_id": clerk.id, "amount": "12.50", "reason": "display bonus", "period": 202610}
+    resp = api.post("/api/v1/commissions/adjustments", user=asker, json=body, headers={"Idempotency-Key": "k1"})
+    assert resp.status_code == 202 and resp.json["state"] == "pending" and resp.json["amount"] == "12.50"
+    req_id = resp.json["id"]
+    again = api.post("/api/v1/commissions/adjustments", user=asker, json=body, headers={"Idempotency-Key": "k1"})
+    assert again.status_code == 202 and again.json["id"] == req_id
+    assert n() == 0
+    resp = api.post(f"/api/v1/commissions/adjustments/{req_id}/approve", user=asker, json={})
+    assert resp.status_code == 403 and "id" in str(resp.json)
+    assert n() == 0
+    clerk_user = make.user(roles=("sales_clerk",), employee_id=clerk.id, scope_kind="store", scope_ref_id=shop.store.id)
+    assert api.post(f"/api/v1/commissions/adjustments/{req_id}/approve", user=clerk_user, json={}).status_code == 403
+    resp = api.post(f"/api/v1/commissions/adjustments/{req_id}/approve", user=other, json={"note": "ok"})
+    assert resp.status_code == 200 and resp.json["state"] == "approved", resp.json
+    line = session.execute(select(CommissionLine).where(CommissionLine.kind == "adjustment",
+                                                        CommissionLine.employee_id == clerk.id)).scalar_one()
+    assert line.amount == Decimal("12.50") and line.reason == "display bonus" and line.period == 202610
+    resp = api.post(f"/api/v1/commissions/adjustments/{req_id}/approve", user=make.user(), json={})
+    assert resp.status_code == 422 and n() == 1  # decided once: never posted twice
+    # a rejected request posts nothing
+    req2 = api.post("/api/v1/commissions/adjustments", user=asker, json=dict(body, amount="-4.00")).json["id"]
+    resp = api.post(f"/api/v1/commissions/adjustments/{req2}/reject", user=other, json={})
+    assert resp.status_code == 200 and resp.json["state"] == "rejected" and n() == 1
+    assert api.get(f"/api/v1/commissions/adjustments/{req2}", user=asker).json["state"] == "rejected"
+    assert api.get("/api/v1/commissions/adjustments/999999", user=asker).status_code == 404
+
+
+def test_clerk_without_employee_link_sees_nothing(api, session, make, shop):
+    """The own-rows rule goes through ``core_user.employee_id``: a clerk login linked to no
+    employee sees no line, statement or target (not everyone's), and has no attainment."""
+    a = shop.clerks[0]
+    sell(session, shop.store, [(shop.products[0], 2, a)], at=OCT)
+    svc.prepare_statements(session, 202610)
+    svc.set_target(session, a.id, 202610, "100.00")
+    linked = make.user(roles=("sales_clerk",), employee_id=a.id, scope_kind="store", scope_ref_id=shop.store.id)
+    unlinked = make.user(roles=("sales_clerk",), scope_kind="store", scope_ref_id=shop.store.id)
+    assert unlinked.employee_id is None
+    for url in ("/api/v1/commissions/lines", "/api/v1/commissions/statements", "/api/v1/commissions/targets"):
+        assert api.get(url, user=linked).json, url  # the rows exist and the linked clerk sees them
+        resp = api.get(url, user=unlinked)
+        assert resp.status_code == 200 and resp.json == [], url
+    st = api.get("/api/v1/commissions/statements", user=linked).json[0]
+    assert api.get(f"/api/v1/commissions/statements/{st['id']}", user=unlinked).status_code == 404
+    resp = api.get("/api/v1/commissions/attainment?period=202610", user=unlinked)
+    assert resp.status_code == 422 and "employee_id" in resp.json["errors"]["json"]
+    resp = api.get(f"/api/v1/commissions/attainment?period=202610&employee_id={a.id}", user=unlinked)
+    assert resp.status_code == 403

@@ -277,3 +277,78 @@ def test_payroll_compares_with_last_year(session, shop):
     (row,) = svc.payroll(session, 202610)
     assert (row["amount"], row["last_year"], row["state"]) == (D("3.00"), D("2.00"), "open")
     assert row["change"] == D("50.0") or row["change"] == D("50")
+
+
+def test_adjustment_request_four_eyes(session, make, shop):
+    """One user cannot both ask for and approve an adjustment; a second one posts it once."""
+    from core.errors import Forbidden
+
+    from addons.commissions.models import CommissionLine
+
+    asker, approver = make.user(), make.user()
+    clerk = shop.clerks[1]
+    with pytest.raises(BusinessError) as exc:
+        svc.request_adjustment(session, clerk.id, "0", "", asker, period=202613)
+    assert {"amount", "reason", "period"} <= set(exc.value.errors)
+    req = svc.request_adjustment(session, clerk.id, "-7.25", "  returned sample ", asker, period=202610)
+    assert req.state == "pending" and req.payload["reason"] == "returned sample"
+    lines = lambda: session.execute(select(CommissionLine).where(  # noqa: E731
+        CommissionLine.employee_id == clerk.id, CommissionLine.kind == "adjustment")).scalars().all()
+    assert lines() == []
+    with pytest.raises(Forbidden):
+        svc.decide_adjustment(session, req.id, asker, True)
+    assert lines() == []
+    svc.decide_adjustment(session, req.id, approver, True)
+    assert req.state == "approved"
+    [line] = lines()
+    assert (line.amount, line.period, line.reason) == (Decimal("-7.25"), 202610, "returned sample")
+    with pytest.raises(BusinessError):
+        svc.decide_adjustment(session, req.id, make.user(), True)
+    assert len(lines()) == 1
+
+
+def _whatif_reference(session, period, replace):
+    """The what-if computed the slow way: each sale of the period through the checkout's own
+    code (``sale_rows``) with the plans replaced, scaled by the quantity not refunded."""
+    import dataclasses
+
+    from addons.commissions import attribution, ledger, rules
+    from core.db import money
+    from core.models import Sale
+
+    first, nxt = ledger.period_bounds(period)
+    cfg = rules.config(session)
+    sim = dataclasses.replace(cfg, rules={**cfg.rules, **{a: cfg.rules.get(b, ()) for a, b in replace.items()}})
+    out = {}
+    for sale in session.execute(select(Sale).where(Sale.kind == "sale", Sale.business_date >= first,
+                                                   Sale.business_date < nxt)).scalars():
+        kept = {ln.id: (ln.qty - ln.refunded_qty) / ln.qty for ln in sale.lines}
+        for row in attribution.sale_rows(session, sale, cfg=sim):
+            out[row["employee_id"]] = out.get(row["employee_id"], D("0")) + money(
+                row["amount"] * kept[row["sale_line_id"]])
+    return out
+
+
+def test_whatif_set_based_matches_the_checkout_code(session, make, shop):
+    """Splits (remainder to the first share), three levels, per-unit and margin rules, a
+    partial refund: the set-based what-if gives, to the cent, what the checkout's code would."""
+    other = svc.create_plan(session, "ALT", "Alternative", rules_=[
+        {"basis": "net_pct", "rate": D("3.3")},
+        {"basis": "per_unit", "rate": D("0.75"), "product_id": shop.products[1].id},
+        {"basis": "margin_pct", "rate": D("12.5"), "product_id": shop.products[2].id}])
+    mgr_plan = svc.create_plan(session, "MGR", "Manager", rules_=[{"basis": "net_pct", "rate": D("1")}])
+    mgr_alt = svc.create_plan(session, "MGR2", "Manager alt", rules_=[{"basis": "net_pct", "rate": D("0.7")}])
+    svc.assign_plan(session, mgr_plan.id, START, level="store_manager")
+    svc.assign_plan(session, mgr_plan.id, START, level="region_manager")
+    a, b, c = shop.clerks
+    svc.create_split(session, shop.store.id, START, [(a.id, D("33.33")), (b.id, D("33.33")), (c.id, D("33.34"))])
+    sales = [sell(session, shop.store, [(shop.products[0], 7, a), (shop.products[1], 3, b), (shop.products[2], 1, c)],
+                  at=OCT) for _ in range(3)]
+    refund(session, sales[0].id, [RefundLineRequest(sales[0].lines[0].id, D("2"))], at=OCT)
+    replace = {shop.plan.id: other.id, mgr_plan.id: mgr_alt.id}
+    got = {r["employee_id"]: r["simulated"] for r in svc.whatif(session, 202610, replace)}
+    assert got == _whatif_reference(session, 202610, replace)
+    assert len(got) == 5 and got[a.id] != got[b.id]
+    # nothing replaced: the simulation is what was booked
+    same = svc.whatif(session, 202610, {})
+    assert all(r["simulated"] == r["actual"] for r in same) and len(same) == 5
