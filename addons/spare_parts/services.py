@@ -11,6 +11,7 @@ Where the code lives (this module re-exports it)::
     warranty.py     warranty months per product, registrations by serial, the warranty check
     work_orders.py  dispatch work orders (派工单) and their status machine
     requests.py     parts replacement requests (换件申请单): approval, charge, ship, install, return
+    stocktake.py    stock takes: snapshot, counted quantities, differences, posting with approval
     reports.py      consumption, failure rate, repair time, first-time fix, warranty cost
     jobs.py         the set-based stock-alert job
 
@@ -28,6 +29,8 @@ Stable API (shapes and errors in each function's docstring)::
     create_work_order, schedule, start, wait_for_parts, finish, close, cancel_work_order, log_hours
     raise_request, approve_request, reject_request, charge_request, ship_request, install_request,
     send_back_faulty, receive_faulty, cancel_request, approval_queue
+    start_count(session, warehouse_id, note=None) -> StockCount;  record_counts(session, count_id, [(part_id, qty)])
+    submit_count, approve_count, reject_count, cancel_count, get_count, count_moves_since
     run_stock_alerts(session, at=None) -> {"raised", "closed"}
     consumption(session, start, end, by="warehouse"|"part"|"product") -> [{"key", "qty", "cost"}]
     failure_rate(session, start, end) -> [{"product_id", "fault_code", "failures", "sold", "per_100"}]
@@ -45,6 +48,8 @@ from .requests import charge as charge_request, get_request, install as install_
 from .requests import receive_faulty, reject as reject_request, send_back_faulty, ship as ship_request
 from .stock import (Holding, adjust, available, balance_breaches, holdings, issue, ledger_on_hand, nearest_holding,
                     on_hand, receive, release, reserve, return_faulty, stock_value, transfer, transfer_from_nearest)
+from .stocktake import (approve as approve_count, cancel as cancel_count, get_count, moves_since as count_moves_since,
+                        record_counts, reject as reject_count, start_count, submit as submit_count)
 from .warranty import (WarrantyCheck, check_warranty, covered_until, extend_warranty, find_warranty,
                        register_from_sale_line, register_warranty, set_product_warranty, void_refunded,
                        warranties_of)
@@ -64,5 +69,6 @@ __all__ = [
     "extend_warranty", "find_warranty", "register_from_sale_line", "register_warranty", "set_product_warranty",
     "void_refunded", "warranties_of", "cancel_work_order", "close_work_order", "count_by_status",
     "create_work_order", "finish_work_order", "get_work_order", "log_hours", "open_requests",
-    "open_work_orders_of", "schedule", "start_work_order", "technician_day", "wait_for_parts",
+    "open_work_orders_of", "approve_count", "cancel_count", "get_count", "count_moves_since", "record_counts",
+    "reject_count", "start_count", "submit_count", "schedule", "start_work_order", "technician_day", "wait_for_parts",
 ]
