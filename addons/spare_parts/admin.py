@@ -10,6 +10,7 @@ with a one-step transfer from the nearest one.
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
+from markupsafe import Markup
 from flask_admin import expose
 from flask_admin.actions import action
 from sqlalchemy import select
@@ -22,8 +23,9 @@ from core.localtime import local_day_bounds, local_today
 from core.models import Warehouse
 
 from . import services as svc
-from .models import (FAULT_CODE, REQUEST_STATUS, WARRANTY_REASON, WORK_ORDER_STATUS, Part, PartFit, PartRequest, ProductWarranty,
-                     StockAlert, StockBalance, StockLevel, StockMove, Warranty, WorkOrder, WorkOrderEvent)
+from .models import (COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WARRANTY_REASON, WORK_ORDER_STATUS, Part, PartFit,
+                     PartRequest, ProductWarranty, StockAlert, StockBalance, StockCount, StockCountLine, StockLevel,
+                     StockMove, Warranty, WorkOrder, WorkOrderEvent)
 from .permissions import (PART_READ, PART_WRITE, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
                           STOCK_WRITE, WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
 
@@ -311,6 +313,77 @@ class RequestView(_Steps, BanyanModelView):
         return super().is_action_allowed(name)
 
 
+def _count_lines_formatter(view, context, model, name):
+    """The lines of a stock take on its detail page: snapshot, moves since, expected,
+    counted, difference (a link to count them while it is open)."""
+    from flask import render_template
+
+    s = _session()
+    since = svc.count_moves_since(s, model) if model.lines else {}
+    return Markup(render_template("spare_parts/count_lines.html", count=model, since=since))
+
+
+class CountView(_Steps, BanyanModelView):
+    """Stock takes: list, detail with the lines, and the steps (submit, approve, reject,
+    cancel), each after a confirmation. Counting happens on the stock-take page."""
+
+    permission = STOCK_READ
+    write_permission = STOCK_WRITE
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("number", "status", "warehouse", "note", "started_at", "submitted_at", "decided_at")
+    column_details_list = column_list + ("decision_note", "approval_request_id", "lines")
+    column_searchable_list = ("number",)
+    column_filters = ("status", "warehouse_id", "started_at")
+    column_default_sort = ("id", True)
+    column_formatters_detail = {"lines": _count_lines_formatter}
+
+    def _decide(self, ids, name, title, lines, func, done):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, name, title, lines)
+        note = (request.form.get("note") or "").strip() or None
+        self._run(ids, lambda s, i, user: func(s, i, user, note), done)
+
+    @action("submit", _l("Submit for approval"))
+    def action_submit(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "submit", gettext("Submit the stock takes"),
+                                 [gettext("Counting stops; the differences wait for an approver.")])
+        self._run(ids, svc.submit_count, gettext("Submitted."))
+
+    @action("approve", _l("Approve and post"))
+    def action_approve(self, ids):
+        return self._decide(ids, "approve", gettext("Approve the stock takes"),
+                            [gettext("The differences are posted to the stock ledger as adjustments.")],
+                            svc.approve_count, gettext("Posted."))
+
+    @action("reject", _l("Reject"))
+    def action_reject(self, ids):
+        return self._decide(ids, "reject", gettext("Reject the stock takes"),
+                            [gettext("Nothing is posted; the location can be counted again.")],
+                            svc.reject_count, gettext("Rejected."))
+
+    @action("cancel", _l("Cancel"))
+    def action_cancel(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "cancel", gettext("Cancel the stock takes"),
+                                 [gettext("The counted quantities are dropped; nothing is posted.")])
+        self._run(ids, svc.cancel_count, gettext("Cancelled."))
+
+    def is_action_allowed(self, name):
+        from core.web import has_perm
+
+        if name in ("approve", "reject"):
+            return has_perm("core.approval.decide")
+        return super().is_action_allowed(name)
+
+
+class CountLineView(_ReadOnly):
+    permission = STOCK_READ
+    column_list = ("count", "warehouse", "part", "snapshot", "expected", "counted", "difference", "counted_at",
+                   "move_id")
+    column_filters = ("count_id", "warehouse_id", "part_id", "counted_at")
+
+
 # --- pages --------------------------------------------------------------------------------------
 
 class TechnicianPage(BanyanView):
@@ -467,6 +540,85 @@ class StockLookupPage(BanyanView):
         return redirect(back)
 
 
+class StockTakePage(BanyanView):
+    """Start a stock take of a location and enter the counted quantities (phone width: a
+    keeper counts with the phone in hand). Submitting and approving are steps of the
+    stock-take list (with confirmation)."""
+
+    permission = STOCK_READ
+
+    @expose("/", methods=["GET"])
+    def index(self):
+        from core.web import has_perm
+
+        s = _session()
+        warehouses = s.execute(select(Warehouse).order_by(Warehouse.code)).scalars().all()
+        active = s.execute(select(StockCount).where(StockCount.status.in_(("open", "submitted")))
+                           .order_by(StockCount.id.desc())).scalars().all()
+        return self.render("spare_parts/stock_take.html", warehouses=warehouses, active=active, count=None,
+                           status=COUNT_STATUS, can_write=has_perm(STOCK_WRITE))
+
+    @expose("/start", methods=["POST"])
+    def start(self):
+        from core.web import has_perm
+
+        if not has_perm(STOCK_WRITE):
+            return self.inaccessible_callback("start")
+        s = _session()
+        wh_id = request.form.get("warehouse_id", type=int)
+        if wh_id is None or s.execute(select(Warehouse.id).where(Warehouse.id == wh_id)).scalar() is None:
+            flash(gettext("No such location."), "error")
+            return redirect(url_for(".index"))
+        try:
+            with transaction(s):
+                count = svc.start_count(s, wh_id, note=request.form.get("note"), user=_user())
+            flash(gettext("Stock take %(number)s started.", number=count.number), "success")
+            return redirect(url_for(".count", count_id=count.id))
+        except BusinessError as exc:
+            _flash_error(exc)
+        return redirect(url_for(".index"))
+
+    def _visible(self, s, count_id):
+        return s.execute(select(StockCount).where(StockCount.id == count_id)).scalar()
+
+    @expose("/<int:count_id>", methods=["GET", "POST"])
+    def count(self, count_id):
+        from core.web import has_perm
+
+        s = _session()
+        count = self._visible(s, count_id)
+        if count is None:
+            from flask import abort
+
+            abort(404)
+        if request.method == "POST":
+            if not has_perm(STOCK_WRITE):
+                return self.inaccessible_callback("count")
+            f = request.form
+            entries = [(int(k.split("_", 1)[1]), v) for k, v in f.items()
+                       if k.startswith("part_") and k.split("_", 1)[1].isdigit() and v.strip()]
+            number = (f.get("add_number") or "").strip()
+            if number:
+                part = svc.find_part(s, number)
+                if part is None:
+                    flash(gettext("No such part."), "error")
+                    return redirect(url_for(".count", count_id=count_id))
+                entries.append((part.id, f.get("add_counted") or ""))
+            if not entries:
+                flash(gettext("Enter at least one counted quantity."), "error")
+                return redirect(url_for(".count", count_id=count_id))
+            try:
+                with transaction(s):
+                    svc.record_counts(s, count_id, entries, user=_user())
+                flash(gettext("Counts saved."), "success")
+            except BusinessError as exc:
+                _flash_error(exc)
+            return redirect(url_for(".count", count_id=count_id))
+        count = svc.get_count(s, count.id)
+        return self.render("spare_parts/stock_take.html", count=count, since=svc.count_moves_since(s, count),
+                           status=COUNT_STATUS, can_write=has_perm(STOCK_WRITE), warehouses=[], active=[])
+
+
 def views():
     cat = CATEGORY
     return [
@@ -475,6 +627,9 @@ def views():
         RequestView(PartRequest, name=_l("Replacement requests"), category=cat, endpoint="spare_parts_request"),
         ApprovalPage(name=_l("Replacement approvals"), category=cat, endpoint="spare_parts_approvals"),
         StockLookupPage(name=_l("Find a part"), category=cat, endpoint="spare_parts_stock_lookup"),
+        StockTakePage(name=_l("Count stock"), category=cat, endpoint="spare_parts_stock_take"),
+        CountView(StockCount, name=_l("Stock takes"), category=cat, endpoint="spare_parts_count"),
+        CountLineView(StockCountLine, name=_l("Stock take lines"), category=cat, endpoint="spare_parts_count_line"),
         PartView(Part, name=_l("Parts catalog"), category=cat, endpoint="spare_parts_part"),
         PartFitView(PartFit, name=_l("Part fits"), category=cat, endpoint="spare_parts_part_fit"),
         StockView(StockBalance, name=_l("Stock on hand"), category=cat, endpoint="spare_parts_stock"),

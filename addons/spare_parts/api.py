@@ -22,7 +22,7 @@ from core.web import db_session
 
 from . import schemas as S
 from . import services as svc
-from .models import Part, PartRequest, StockAlert, StockBalance, StockMove, Warranty, WorkOrder, WorkOrderEvent
+from .models import Part, PartRequest, StockAlert, StockCount, StockBalance, StockMove, Warranty, WorkOrder, WorkOrderEvent
 from .permissions import (PART_READ, PART_WRITE, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ, STOCK_WRITE,
                           WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
 
@@ -547,3 +547,106 @@ def cancel_request(request_id):
     """Cancel a request before shipment (its reservation is released)."""
     return _req_action(request_id, svc.cancel_request, user=request_user())
 
+
+
+# --- stock takes ---------------------------------------------------------------------------------
+
+def _count_detail(s, count):
+    since = svc.count_moves_since(s, count)
+    lines = [{**{c: getattr(ln, c) for c in ("part_id", "snapshot", "expected", "counted", "difference",
+                                             "counted_at", "move_id")}, "moves_since": since[ln.part_id]}
+             for ln in count.lines]
+    return {**{c: getattr(count, c) for c in S.CountOut().fields}, "lines": lines}
+
+
+@blp.route("/stock-takes")
+@requires(STOCK_READ)
+@blp.arguments(S.CountQuery, location="query")
+@blp.response(200, S.CountOut(many=True))
+@blp.paginate()
+def list_counts(args, pagination_parameters):
+    """Stock takes of the locations the caller sees, newest first."""
+    stmt = select(StockCount).order_by(StockCount.id.desc())
+    for col in ("status", "warehouse_id"):
+        if args[col]:
+            stmt = stmt.where(getattr(StockCount, col) == args[col])
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+@blp.route("/stock-takes", methods=["POST"])
+@requires(STOCK_WRITE)
+@blp.arguments(S.CountIn)
+@blp.response(201, S.CountDetailOut)
+def start_count(data):
+    """Start a stock take of a location: a snapshot of what the ledger says is on hand
+    (409 ``warehouse_id`` while another count of it is not finished)."""
+    s = db_session()
+    _warehouse(data["warehouse_id"])
+    with transaction(s):
+        count = svc.start_count(s, data["warehouse_id"], note=data["note"], user=request_user())
+    return _count_detail(s, count)
+
+
+@blp.route("/stock-takes/<int:count_id>")
+@requires(STOCK_READ)
+@blp.response(200, S.CountDetailOut)
+def get_count(count_id):
+    """A stock take with its lines: snapshot, moves since, expected, counted, difference."""
+    s = db_session()
+    return _count_detail(s, svc.get_count(s, get_visible(StockCount, count_id, "count_id").id))
+
+
+def _count_action(count_id, func, *args, **kw):
+    s = db_session()
+    get_visible(StockCount, count_id, "count_id")
+    with transaction(s):
+        count = func(s, count_id, *args, **kw)
+    return _count_detail(s, count)
+
+
+@blp.route("/stock-takes/<int:count_id>/lines", methods=["POST"])
+@requires(STOCK_WRITE)
+@blp.arguments(S.CountEntriesIn)
+@blp.response(200, S.CountDetailOut)
+def count_lines(data, count_id):
+    """Enter counted quantities (``lines``: part and counted quantity); the difference is
+    taken against the quantity on hand at that moment (snapshot plus moves since)."""
+    for i, line in enumerate(data["lines"]):
+        ref_visible(Part, line["part_id"], f"lines.{i}.part_id")
+    return _count_action(count_id, svc.record_counts, [(ln["part_id"], ln["counted"]) for ln in data["lines"]],
+                         user=request_user())
+
+
+@blp.route("/stock-takes/<int:count_id>/submit", methods=["POST"])
+@requires(STOCK_WRITE)
+@blp.response(200, S.CountDetailOut)
+def submit_count(count_id):
+    """Submit a fully counted stock take: it waits for an approver when a line differs
+    (422 ``lines`` naming the parts not counted)."""
+    return _count_action(count_id, svc.submit_count, user=request_user())
+
+
+@blp.route("/stock-takes/<int:count_id>/approve", methods=["POST"])
+@requires("core.approval.decide")
+@blp.arguments(S.DecisionIn)
+@blp.response(200, S.CountDetailOut)
+def approve_count(data, count_id):
+    """Approve a submitted stock take (403 for its submitter): the adjustments are posted."""
+    return _count_action(count_id, svc.approve_count, request_user(), data["note"])
+
+
+@blp.route("/stock-takes/<int:count_id>/reject", methods=["POST"])
+@requires("core.approval.decide")
+@blp.arguments(S.DecisionIn)
+@blp.response(200, S.CountDetailOut)
+def reject_count(data, count_id):
+    """Reject a submitted stock take: nothing is posted."""
+    return _count_action(count_id, svc.reject_count, request_user(), data["note"])
+
+
+@blp.route("/stock-takes/<int:count_id>/cancel", methods=["POST"])
+@requires(STOCK_WRITE)
+@blp.response(200, S.CountDetailOut)
+def cancel_count(count_id):
+    """Cancel a stock take still being counted."""
+    return _count_action(count_id, svc.cancel_count, user=request_user())

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, QId, Qty, Query, SafeDate, Str,
                              from_column)
 
-from .models import FAULT_CODE, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
+from .models import COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
 
 QTY = dict(as_string=True)
 
@@ -362,3 +362,56 @@ class QueueItemOut(Schema):
     warranty = fields.Nested(CheckOut)
     available = fields.Decimal(**QTY)
     holdings = fields.List(fields.Nested(HoldingOut))
+
+
+# --- stock takes ---------------------------------------------------------------------------------
+
+class CountLineOut(Schema):
+    part_id = fields.Int()
+    snapshot = fields.Decimal(**QTY, metadata={"description": "on hand when the count started"})
+    moves_since = fields.Decimal(**QTY, metadata={"description": "on hand now less the snapshot"})
+    expected = fields.Decimal(**QTY, allow_none=True,
+                              metadata={"description": "on hand when the counted quantity was entered"})
+    counted = fields.Decimal(**QTY, allow_none=True)
+    difference = fields.Decimal(**QTY, allow_none=True, metadata={"description": "counted - expected"})
+    counted_at = Instant(allow_none=True)
+    move_id = fields.Int(allow_none=True)
+
+
+class CountOut(Schema):
+    id = fields.Int()
+    number = fields.Str()
+    warehouse_id = fields.Int()
+    status = fields.Str(validate=validate.OneOf(COUNT_STATUS.codes))
+    note = fields.Str(allow_none=True)
+    approval_request_id = fields.Int(allow_none=True)
+    started_by_id = fields.Int(allow_none=True)
+    started_at = Instant()
+    submitted_by_id = fields.Int(allow_none=True)
+    submitted_at = Instant(allow_none=True)
+    decided_by_id = fields.Int(allow_none=True)
+    decided_at = Instant(allow_none=True)
+    decision_note = fields.Str(allow_none=True)
+
+
+class CountDetailOut(CountOut):
+    lines = fields.List(fields.Nested(CountLineOut))
+
+
+class CountIn(Input):
+    warehouse_id = Id(required=True)
+    note = Str(max=255, load_default=None, allow_none=True)
+
+
+class CountQuery(Query):
+    status = Choice(COUNT_STATUS.codes, load_default=None)
+    warehouse_id = QId(load_default=None)
+
+
+class CountEntryIn(Input):
+    part_id = Id(required=True)
+    counted = DecimalIn(0, 10 ** 9, low_inclusive=True, places=3, required=True)
+
+
+class CountEntriesIn(Input):
+    lines = fields.List(fields.Nested(CountEntryIn), required=True, validate=validate.Length(min=1, max=1000))

@@ -139,3 +139,42 @@ def test_technician_sees_own_work_orders(api, session, chain, make):
     assert mine.id in ids and theirs.id not in ids
     assert api.get(f"{BASE}/work-orders/{theirs.id}", user=chain.tech).status_code == 404
     assert api.post(f"{BASE}/work-orders/{theirs.id}/start", user=chain.tech).status_code == 404
+
+
+def test_stock_take_endpoints(api, session, chain, make):
+    b, c = chain.parts["P-B"].id, chain.parts["P-C"].id
+    hq = chain.wh["HQ"].id
+    svc.receive(session, b, hq, "10")
+    svc.receive(session, c, hq, "3")
+    keeper = chain.keeper
+    r = api.post(f"{BASE}/stock-takes", user=keeper, json={"warehouse_id": hq, "note": "Q4"})
+    assert r.status_code == 201, r.json
+    count_id = r.json["id"]
+    assert {ln["part_id"]: ln["snapshot"] for ln in r.json["lines"]} == {b: "10.000", c: "3.000"}
+    assert api.post(f"{BASE}/stock-takes", user=keeper, json={"warehouse_id": hq}).status_code == 409
+    svc.issue(session, b, hq, "2")  # moves during the count
+    r = api.get(f"{BASE}/stock-takes/{count_id}", user=keeper)
+    assert {ln["part_id"]: ln["moves_since"] for ln in r.json["lines"]}[b] == "-2.000"
+    r = api.post(f"{BASE}/stock-takes/{count_id}/lines", user=keeper,
+                 json={"lines": [{"part_id": b, "counted": "7"}, {"part_id": c, "counted": "-1"}]})
+    assert r.status_code == 422 and "counted" in str(r.json["errors"]["json"])
+    r = api.post(f"{BASE}/stock-takes/{count_id}/lines", user=keeper, json={"lines": [{"part_id": b, "counted": "7"}]})
+    assert r.status_code == 200 and {ln["part_id"]: ln["difference"] for ln in r.json["lines"]}[b] == "-1.000"
+    r = api.post(f"{BASE}/stock-takes/{count_id}/submit", user=keeper)
+    assert r.status_code == 422 and "lines" in r.json["errors"]["json"]
+    api.post(f"{BASE}/stock-takes/{count_id}/lines", user=keeper, json={"lines": [{"part_id": c, "counted": "3"}]})
+    r = api.post(f"{BASE}/stock-takes/{count_id}/submit", user=keeper)
+    assert r.status_code == 200 and r.json["status"] == "submitted"
+    assert api.post(f"{BASE}/stock-takes/{count_id}/approve", user=keeper, json={}).status_code == 403
+    r = api.post(f"{BASE}/stock-takes/{count_id}/approve", user=chain.approver, json={"note": "ok"})
+    assert r.status_code == 200 and r.json["status"] == "posted", r.json
+    assert svc.on_hand(session, b, hq) == svc.ledger_on_hand(session, b, hq) == 7
+    # scope: a store manager of A1 sees neither the HQ warehouse nor its stock takes
+    manager = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=chain.a1.id)
+    r = api.post(f"{BASE}/stock-takes", user=manager, json={"warehouse_id": hq})
+    assert r.status_code == 422 and "warehouse_id" in r.json["errors"]["json"]
+    assert api.get(f"{BASE}/stock-takes/{count_id}", user=manager).status_code == 404
+    assert api.get(f"{BASE}/stock-takes", user=manager).json == []
+    r = api.post(f"{BASE}/stock-takes", user=manager, json={"warehouse_id": chain.wh["A1"].id})
+    assert r.status_code == 201 and r.json["lines"] == []
+    assert api.post(f"{BASE}/stock-takes/{r.json['id']}/cancel", user=manager).json["status"] == "cancelled"
