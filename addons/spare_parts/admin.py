@@ -23,10 +23,11 @@ from core.localtime import local_day_bounds, local_today
 from core.models import Warehouse
 
 from . import services as svc
+from .reports import CONSUMPTION_KEYS
 from .models import (COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WARRANTY_REASON, WORK_ORDER_STATUS, Part, PartFit,
                      PartRequest, ProductWarranty, StockAlert, StockBalance, StockCount, StockCountLine, StockLevel,
                      StockMove, Warranty, WorkOrder, WorkOrderEvent)
-from .permissions import (PART_READ, PART_WRITE, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
+from .permissions import (PART_READ, PART_WRITE, REPORT_READ, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
                           STOCK_WRITE, WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
 
 CATEGORY = _l("Spare parts and repairs")
@@ -619,6 +620,94 @@ class StockTakePage(BanyanView):
                            status=COUNT_STATUS, can_write=has_perm(STOCK_WRITE), warehouses=[], active=[])
 
 
+class ReportsPage(BanyanView):
+    """Parts consumption (trend and by location, part or product), failure rate per 100
+    units sold, repair time, first-time fix rate and warranty cost for a period of local
+    days, with charts; each table exports to CSV or XLSX (``?export=csv|xlsx&table=NAME``).
+    A scoped user sees the figures of their stores only."""
+
+    permission = REPORT_READ
+    TABLES = ("trend", "consumption", "failures")
+
+    @expose("/")
+    def index(self):
+        from core.charts import Chart, Series, render_responsive
+        from core.models import Product
+        from core.reporting import export_response, last_days, period_from_args
+        from core.security.scope import scope_of
+
+        s = _session()
+        errors = {}
+        try:
+            period = period_from_args(request.args, default_days=30)
+        except BusinessError as exc:
+            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
+            period = last_days(30)
+        by = request.args.get("by") or "warehouse"
+        if by not in CONSUMPTION_KEYS:
+            errors["by"] = [gettext("Pick a value from the list.")]
+            by = "warehouse"
+        scope = scope_of(s)
+        store_ids = None if scope is None or scope.unrestricted else sorted(scope.store_ids)
+        lo, hi = period.bounds()
+        trend = svc.report_trend(s, period.first, period.last, store_ids)
+        cons = svc.consumption(s, lo, hi, by, store_ids)
+        fails = svc.failure_rate(s, lo, hi, store_ids)
+        stats = svc.repair_stats(s, lo, hi, store_ids)
+        wcost = svc.warranty_cost(s, lo, hi, store_ids)
+        names = self._names(s, by, [r["key"] for r in cons])
+        products = dict(s.execute(select(Product.id, Product.name).where(
+            Product.id.in_({r["product_id"] for r in fails})).execution_options(banyan_unscoped=True)).all())
+        for r in fails:
+            r["product"] = products.get(r["product_id"], "")
+            r["fault"] = str(FAULT_CODE.label(r["fault_code"])) if r["fault_code"] else gettext("Not given")
+        fmt, table = request.args.get("export"), request.args.get("table")
+        if fmt and not errors:
+            if table not in self.TABLES:
+                errors["table"] = [gettext("Pick a value from the list.")]
+            else:
+                columns, rows = self._table(table, trend, cons, fails, names)
+                return export_response(fmt, f"spare_parts_{table}", columns, rows, period)
+        charts = {
+            "trend": Chart(labels=[r["label"] for r in trend], kind="line", title=_l("Parts cost by period"),
+                           series=[Series(_l("Parts consumed (cost)"), [r["cost"] for r in trend]),
+                                   Series(_l("Warranty cost"), [r["warranty_cost"] for r in trend])]),
+            "consumption": Chart(labels=[names.get(r["key"], r["key"]) for r in cons], kind="hbar",
+                                 title=_l("Parts consumed (cost)"),
+                                 series=[Series(_l("Parts consumed (cost)"), [r["cost"] for r in cons])]),
+            "failures": Chart(labels=[f"{r['product']} · {r['fault']}" for r in fails], kind="hbar", money=False,
+                              title=_l("Failures per 100 units sold"),
+                              series=[Series(_l("Failures per 100 units sold"), [r["per_100"] for r in fails])]),
+        }
+        svgs = {k: (None if c.empty else render_responsive(c)) for k, c in charts.items()}
+        return self.render("spare_parts/reports.html", period=period, errors=errors, by=by, trend=trend,
+                           consumption=cons, names=names, failures=fails, stats=stats, warranty_cost=wcost,
+                           charts=charts, svgs=svgs, keys=CONSUMPTION_KEYS), 400 if errors else 200
+
+    @staticmethod
+    def _names(s, by, keys) -> dict:
+        from core.models import Product
+
+        model, label = {"warehouse": (Warehouse, lambda r: f"{r.code} {r.name}"),
+                        "part": (Part, lambda r: f"{r.number} {r.name}"),
+                        "product": (Product, lambda r: r.name)}[by]
+        rows = s.execute(select(model).where(model.id.in_(set(keys))).execution_options(
+            banyan_unscoped=True)).scalars()
+        return {r.id: label(r) for r in rows}
+
+    @staticmethod
+    def _table(name, trend, cons, fails, names):
+        t = gettext
+        if name == "trend":
+            return ([t("Period"), t("Quantity"), t("Cost"), t("Warranty cost")],
+                    [[r["label"], r["qty"], r["cost"], r["warranty_cost"]] for r in trend])
+        if name == "consumption":
+            return ([t("Key"), t("Quantity"), t("Cost")],
+                    [[names.get(r["key"], r["key"]), r["qty"], r["cost"]] for r in cons])
+        return ([t("Product"), t("Fault code"), t("Failures"), t("Units sold"), t("Failures per 100 units sold")],
+                [[r["product"], r["fault"], r["failures"], r["sold"], r["per_100"]] for r in fails])
+
+
 def views():
     cat = CATEGORY
     return [
@@ -630,6 +719,7 @@ def views():
         StockTakePage(name=_l("Count stock"), category=cat, endpoint="spare_parts_stock_take"),
         CountView(StockCount, name=_l("Stock takes"), category=cat, endpoint="spare_parts_count"),
         CountLineView(StockCountLine, name=_l("Stock take lines"), category=cat, endpoint="spare_parts_count_line"),
+        ReportsPage(name=_l("Repair and parts reports"), category=cat, endpoint="spare_parts_reports"),
         PartView(Part, name=_l("Parts catalog"), category=cat, endpoint="spare_parts_part"),
         PartFitView(PartFit, name=_l("Part fits"), category=cat, endpoint="spare_parts_part_fit"),
         StockView(StockBalance, name=_l("Stock on hand"), category=cat, endpoint="spare_parts_stock"),

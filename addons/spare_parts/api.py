@@ -23,7 +23,7 @@ from core.web import db_session
 from . import schemas as S
 from . import services as svc
 from .models import Part, PartRequest, StockAlert, StockCount, StockBalance, StockMove, Warranty, WorkOrder, WorkOrderEvent
-from .permissions import (PART_READ, PART_WRITE, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ, STOCK_WRITE,
+from .permissions import (PART_READ, PART_WRITE, REPORT_READ, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ, STOCK_WRITE,
                           WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
 
 blp = Blueprint("spare_parts", __name__, description="Spare parts, stock, warranty, work orders and replacement "
@@ -650,3 +650,66 @@ def reject_count(data, count_id):
 def cancel_count(count_id):
     """Cancel a stock take still being counted."""
     return _count_action(count_id, svc.cancel_count, user=request_user())
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+def _report_scope(args):
+    """The period asked for (``core.reporting.period_from_args``: 422 naming ``from``,
+    ``to`` or ``days``) and the caller's stores (None: every store)."""
+    from core.reporting import period_from_args
+    from core.security.scope import scope_of
+
+    raw = {"from": args["date_from"].isoformat() if args["date_from"] else None,
+           "to": args["date_to"].isoformat() if args["date_to"] else None,
+           "days": str(args["days"]) if args["days"] else None}
+    period = period_from_args(raw, default_days=30)
+    scope = scope_of(db_session())
+    return period, (None if scope is None or scope.unrestricted else sorted(scope.store_ids))
+
+
+@blp.route("/reports/consumption")
+@requires(REPORT_READ)
+@blp.arguments(S.ConsumptionQuery, location="query")
+@blp.response(200, S.ConsumptionRowOut(many=True))
+def consumption_report(args):
+    """Parts issued to repairs in the period (local days) by location, part or product, at
+    the unit cost recorded on each move; the caller's stores only when scoped."""
+    period, stores = _report_scope(args)
+    lo, hi = period.bounds()
+    return svc.consumption(db_session(), lo, hi, args["by"], stores)
+
+
+@blp.route("/reports/trend")
+@requires(REPORT_READ)
+@blp.arguments(S.ReportQuery, location="query")
+@blp.response(200, S.TrendRowOut(many=True))
+def trend_report(args):
+    """Parts consumed and warranty cost per day (per week or month for long periods)."""
+    period, stores = _report_scope(args)
+    return svc.report_trend(db_session(), period.first, period.last, stores)
+
+
+@blp.route("/reports/failure-rate")
+@requires(REPORT_READ)
+@blp.arguments(S.ReportQuery, location="query")
+@blp.response(200, S.FailureRowOut(many=True))
+def failure_report(args):
+    """Work orders opened per product and fault code, per 100 units sold in the period."""
+    period, stores = _report_scope(args)
+    lo, hi = period.bounds()
+    return svc.failure_rate(db_session(), lo, hi, stores)
+
+
+@blp.route("/reports/repairs")
+@requires(REPORT_READ)
+@blp.arguments(S.ReportQuery, location="query")
+@blp.response(200, S.RepairStatsOut)
+def repair_report(args):
+    """Work orders done in the period, average hours from opening to done, first-time fix
+    rate, and the cost of the parts shipped under warranty."""
+    period, stores = _report_scope(args)
+    lo, hi = period.bounds()
+    s = db_session()
+    return {"first": period.first, "last": period.last, **svc.repair_stats(s, lo, hi, stores),
+            "warranty_cost": svc.warranty_cost(s, lo, hi, stores)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, QId, Qty, Query, SafeDate, Str,
+from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, QId, QInt, Qty, Query, SafeDate, Str,
                              from_column)
 
 from .models import COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
@@ -415,3 +415,46 @@ class CountEntryIn(Input):
 
 class CountEntriesIn(Input):
     lines = fields.List(fields.Nested(CountEntryIn), required=True, validate=validate.Length(min=1, max=1000))
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+class ReportQuery(Query):
+    date_from = SafeDate(data_key="from", load_default=None, metadata={"description": "first local day"})
+    date_to = SafeDate(data_key="to", load_default=None, metadata={"description": "last local day (default today)"})
+    days = QInt(1, 3660, load_default=None, metadata={"description": "the last N days, when from/to are not given"})
+
+
+class ConsumptionQuery(ReportQuery):
+    by = Choice(("warehouse", "part", "product"), load_default="warehouse")
+
+
+class ConsumptionRowOut(Schema):
+    key = fields.Int(metadata={"description": "warehouse, part or product id (``by``)"})
+    qty = fields.Decimal(**QTY)
+    cost = Money()
+
+
+class FailureRowOut(Schema):
+    product_id = fields.Int()
+    fault_code = fields.Str(allow_none=True)
+    failures = fields.Int()
+    sold = fields.Decimal(**QTY)
+    per_100 = fields.Decimal(as_string=True, allow_none=True)
+
+
+class TrendRowOut(Schema):
+    label = fields.Str()
+    start = Instant()
+    qty = fields.Decimal(**QTY)
+    cost = Money()
+    warranty_cost = Money()
+
+
+class RepairStatsOut(Schema):
+    first = fields.Date()
+    last = fields.Date()
+    done = fields.Int()
+    avg_hours = fields.Decimal(as_string=True, allow_none=True)
+    first_time_fix = fields.Decimal(as_string=True, allow_none=True)
+    warranty_cost = Money()

@@ -35,14 +35,15 @@ Stable API (shapes and errors in each function's docstring)::
     consumption(session, start, end, by="warehouse"|"part"|"product") -> [{"key", "qty", "cost"}]
     failure_rate(session, start, end) -> [{"product_id", "fault_code", "failures", "sold", "per_100"}]
     repair_stats(session, start, end) -> {"done", "avg_hours", "first_time_fix"}
-    warranty_cost(session, start, end) -> Decimal
+    warranty_cost(session, start, end) -> Decimal  (each report takes store_ids=None: only those stores)
+    report_trend(session, first_day, last_day) -> [{"label", "start", "qty", "cost", "warranty_cost"}]
 """
 from __future__ import annotations
 
 from .catalog import (add_fit, current_part, find_part, fits, get_part, parts_for, save_part, supersede,
                       supersession_chain)
 from .jobs import run_stock_alerts
-from .reports import consumption, failure_rate, repair_stats, warranty_cost
+from .reports import consumption, failure_rate, repair_stats, trend as report_trend, warranty_cost
 from .requests import approval_queue, approve as approve_request, cancel as cancel_request
 from .requests import charge as charge_request, get_request, install as install_request, raise_request
 from .requests import receive_faulty, reject as reject_request, send_back_faulty, ship as ship_request
@@ -59,7 +60,7 @@ from .work_orders import (cancel as cancel_work_order, close as close_work_order
                           technician_day, wait_for_parts)
 
 __all__ = [
-    "consumption", "failure_rate", "repair_stats", "warranty_cost",
+    "consumption", "failure_rate", "repair_stats", "warranty_cost", "report_trend",
     "add_fit", "current_part", "find_part", "fits", "get_part", "parts_for", "save_part", "supersede",
     "supersession_chain", "run_stock_alerts", "approval_queue", "approve_request", "cancel_request",
     "charge_request", "get_request", "install_request", "raise_request", "receive_faulty", "reject_request",
