@@ -137,3 +137,10 @@ def register_blueprints(app):
     from .api import blp
 
     return [blp]
+
+
+@hookimpl
+def register_importers():
+    from .importers import IMPORTERS
+
+    return IMPORTERS
