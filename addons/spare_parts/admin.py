@@ -293,10 +293,24 @@ class RequestView(_Steps, BanyanModelView):
 
     @action("charge", _l("Charge the customer"))
     def action_charge(self, ids):
-        if request.form.get("confirm") != "1":
-            return self._confirm(ids, "charge", gettext("Charge the customers"),
-                                 [gettext("A sale of each part is recorded for the customer, paid in cash.")])
-        self._run(ids, svc.charge_request, gettext("Charged."))
+        """Asks how the customer pays (the payment methods the till offers for the ticket)
+        and confirms; each selected request is then charged by that method."""
+        method = (request.form.get("method") or "").strip()
+        if request.form.get("confirm") != "1" or not method:
+            s = _session()
+            rows = self.selected(ids)
+            options = []
+            try:
+                options = [(r, svc.charge_options(s, r.id, _user())) for r in rows]
+            except BusinessError as exc:
+                _flash_error(exc)
+                return redirect(url_for(".index_view"))
+            methods = options[0][1]["methods"] if options else []
+            return self.render("spare_parts/charge_confirm.html", options=options, methods=methods,
+                               ids=[str(r.id) for r in rows])
+        reference = (request.form.get("reference") or "").strip() or None
+        self._run(ids, lambda s, i, user: svc.charge_request(s, i, method=method, reference=reference, user=user),
+                  gettext("Charged."))
 
     @action("cancel", _l("Cancel"))
     def action_cancel(self, ids):
@@ -430,6 +444,13 @@ class TechnicianPage(BanyanView):
         if op == "finish" and f.get("confirm") != "1":
             return self.render("spare_parts/tech_confirm.html", wo=svc.get_work_order(s, wo_id),
                                hours=f.get("hours") or "")
+        supply = f.get("supply_part_id", type=int)
+        if op == "request" and supply is None:
+            # a superseded part: offer its successor (and the part itself while active), never substitute
+            asked = s.execute(select(Part).where(Part.id == (f.get("part_id", type=int) or 0))).scalar()
+            options = svc.supply_options(s, asked.id) if asked is not None else []
+            if asked is not None and [p.id for p in options] != [asked.id]:
+                return self.render("spare_parts/supply_choice.html", asked=asked, options=options, f=f)
         try:
             with transaction(s):
                 if op == "start":
@@ -443,7 +464,8 @@ class TechnicianPage(BanyanView):
                     msg = gettext("Done.")
                 else:
                     req = svc.raise_request(s, wo_id, f.get("part_id", type=int) or 0, f.get("fault_code") or "",
-                                            f.get("symptom") or "", qty=f.get("qty") or "1", user=_user())
+                                            f.get("symptom") or "", qty=f.get("qty") or "1", supply_part_id=supply,
+                                            user=_user())
                     msg = gettext("Request %(number)s sent.", number=req.number)
             flash(msg, "success")
         except BusinessError as exc:

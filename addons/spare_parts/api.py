@@ -425,12 +425,14 @@ def cancel(data, work_order_id):
 @blp.response(201, S.RequestOut)
 def raise_request(data, work_order_id):
     """Raise a parts replacement request with its fault report (photos: ``POST /api/v1/files``
-    with owner ``spare_parts_request``). A superseded part is supplied as its successor."""
+    with owner ``spare_parts_request``). A superseded part is not substituted: give
+    ``supply_part_id`` (its successor, or the part itself while still active); without it
+    the answer is 422 on ``supply_part_id`` naming the choices."""
     s = db_session()
     get_visible(WorkOrder, work_order_id, "work_order_id")
     with transaction(s):
         req = svc.raise_request(s, work_order_id, data["part_id"], data["fault_code"], data["symptom"],
-                                qty=data["qty"], user=request_user())
+                                qty=data["qty"], supply_part_id=data["supply_part_id"], user=request_user())
     return req
 
 
@@ -495,12 +497,25 @@ def reject(data, request_id):
     return _req_action(request_id, svc.reject_request, request_user(), data["note"])
 
 
+@blp.route("/requests/<int:request_id>/charge-options")
+@requires(REQ_CHARGE)
+@blp.response(200, S.ChargeOptionsOut)
+def charge_options(request_id):
+    """The amount of charging an out-of-warranty request and the payment methods the
+    customer may pay it with (the till's methods for that ticket)."""
+    get_visible(PartRequest, request_id, "request_id")
+    return svc.charge_options(db_session(), request_id, request_user())
+
+
 @blp.route("/requests/<int:request_id>/charge", methods=["POST"])
 @requires(REQ_CHARGE)
+@blp.arguments(S.ChargeIn)
 @blp.response(200, S.RequestOut)
-def charge(request_id):
-    """Charge an out-of-warranty request to the customer (a kernel sale, paid in cash)."""
-    return _req_action(request_id, svc.charge_request, user=request_user())
+def charge(data, request_id):
+    """Charge an out-of-warranty request to the customer: a kernel sale paid in full by
+    ``method`` (422 ``method`` for a method not offered)."""
+    return _req_action(request_id, svc.charge_request, method=data["method"], reference=data["reference"],
+                       user=request_user())
 
 
 @blp.route("/requests/<int:request_id>/ship", methods=["POST"])

@@ -122,7 +122,8 @@ def load(session, demo) -> None:
         svc.start_work_order(session, orders[0].id, user=tech)
         svc.log_hours(session, orders[0].id, "1.5", user=tech)
         svc.start_work_order(session, orders[1].id, user=tech)
-        svc.raise_request(session, orders[1].id, parts["PUMP-V1"].id, "leak", "水泵漏水 Pump leaks", user=tech)
+        svc.raise_request(session, orders[1].id, parts["PUMP-V1"].id, "leak", "水泵漏水 Pump leaks",
+                          supply_part_id=svc.supply_options(session, parts["PUMP-V1"].id)[0].id, user=tech)
         svc.start_work_order(session, orders[2].id, user=tech)
         req = svc.raise_request(session, orders[2].id, parts["HEAT-01"].id, "overheat", "加热管烧毁 Heater burnt",
                                 user=tech)

@@ -334,6 +334,9 @@ class RequestOut(Schema):
 
 class RequestIn(Input):
     part_id = Id(required=True)
+    supply_part_id = Id(load_default=None, allow_none=True, metadata={
+        "description": "the part to supply when part_id is superseded: its successor or, while still active, "
+                       "the part itself (422 naming this field lists the choices when it is missing)"})
     fault_code = Choice(FAULT_CODE.codes, required=True)
     symptom = Str(max=500, required=True, min=1)
     qty = Qty(load_default="1")
@@ -458,3 +461,18 @@ class RepairStatsOut(Schema):
     avg_hours = fields.Decimal(as_string=True, allow_none=True)
     first_time_fix = fields.Decimal(as_string=True, allow_none=True)
     warranty_cost = Money()
+
+
+class ChargeIn(Input):
+    method = Str(max=32, required=True, min=1, metadata={"description": "a payment method code of charge-options"})
+    reference = Str(max=64, load_default=None, allow_none=True)
+
+
+class MethodOut(Schema):
+    code = fields.Str()
+    label = fields.Str()
+
+
+class ChargeOptionsOut(Schema):
+    amount = Money()
+    methods = fields.List(fields.Nested(MethodOut))

@@ -27,7 +27,8 @@ Stable API (shapes and errors in each function's docstring)::
     set_product_warranty, register_warranty, register_from_sale_line, extend_warranty,
     check_warranty(session, serial, on=None, fault_code=None) -> WarrantyCheck
     create_work_order, schedule, start, wait_for_parts, finish, close, cancel_work_order, log_hours
-    raise_request, approve_request, reject_request, charge_request, ship_request, install_request,
+    raise_request(..., supply_part_id), supply_options, approve_request, reject_request,
+    charge_options, charge_request(..., method, reference), ship_request, install_request,
     send_back_faulty, receive_faulty, cancel_request, approval_queue
     start_count(session, warehouse_id, note=None) -> StockCount;  record_counts(session, count_id, [(part_id, qty)])
     submit_count, approve_count, reject_count, cancel_count, get_count, count_moves_since
@@ -45,7 +46,7 @@ from .catalog import (add_fit, current_part, find_part, fits, get_part, parts_fo
 from .jobs import run_stock_alerts
 from .reports import consumption, failure_rate, repair_stats, trend as report_trend, warranty_cost
 from .requests import approval_queue, approve as approve_request, cancel as cancel_request
-from .requests import charge as charge_request, get_request, install as install_request, raise_request
+from .requests import charge as charge_request, charge_options, get_request, supply_options, install as install_request, raise_request
 from .requests import receive_faulty, reject as reject_request, send_back_faulty, ship as ship_request
 from .stock import (Holding, adjust, available, balance_breaches, holdings, issue, ledger_on_hand, nearest_holding,
                     on_hand, receive, release, reserve, return_faulty, stock_value, transfer, transfer_from_nearest)
@@ -63,7 +64,7 @@ __all__ = [
     "consumption", "failure_rate", "repair_stats", "warranty_cost", "report_trend",
     "add_fit", "current_part", "find_part", "fits", "get_part", "parts_for", "save_part", "supersede",
     "supersession_chain", "run_stock_alerts", "approval_queue", "approve_request", "cancel_request",
-    "charge_request", "get_request", "install_request", "raise_request", "receive_faulty", "reject_request",
+    "charge_request", "charge_options", "supply_options", "get_request", "install_request", "raise_request", "receive_faulty", "reject_request",
     "send_back_faulty", "ship_request", "Holding", "adjust", "available", "balance_breaches", "holdings", "issue",
     "ledger_on_hand", "nearest_holding", "on_hand", "receive", "release", "reserve", "return_faulty",
     "stock_value", "transfer", "transfer_from_nearest", "WarrantyCheck", "check_warranty", "covered_until",

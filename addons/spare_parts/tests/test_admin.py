@@ -135,3 +135,31 @@ def test_stock_take_counted_submitted_and_approved_after_confirmation(synced, se
     session.expire_all()
     assert session.get(StockCount, count.id).status == "posted"
     assert svc.on_hand(session, b, hq) == svc.ledger_on_hand(session, b, hq) == 5
+
+
+def test_charge_asks_for_the_payment_method(synced, session, chain, registered):
+    from core.models import Sale
+
+    from addons.spare_parts.models import PartRequest
+
+    svc.receive(session, chain.parts["P-C"].id, chain.wh["A2"].id, "2")
+    wo = svc.create_work_order(session, chain.a1.id, "Wet", serial="SN-0001", technician_id=chain.tech.id,
+                               customer_id=chain.customer.id, user=chain.admin)
+    svc.start_work_order(session, wo.id, user=chain.tech)
+    req = svc.raise_request(session, wo.id, chain.parts["P-C"].id, "water_damage", "Dropped", user=chain.tech)
+    session.commit()
+    client = login(synced, chain.admin)
+    token = csrf_token(client, "/admin/spare_parts_request/")
+    r = client.post("/admin/spare_parts_request/action/", data={"action": "charge", "rowid": str(req.id),
+                                                                "csrf_token": token})
+    html = r.get_data(as_text=True)
+    assert 'name="method"' in html and 'value="card"' in html and "150.00" in html
+    session.expire_all()
+    assert session.get(PartRequest, req.id).status == "submitted"
+    client.post("/admin/spare_parts_request/action/", data={"action": "charge", "rowid": str(req.id), "confirm": "1",
+                                                            "method": "card", "reference": "SLIP-7",
+                                                            "csrf_token": token})
+    session.expire_all()
+    done = session.get(PartRequest, req.id)
+    assert done.status == "charged"
+    assert [p.method for p in session.get(Sale, done.sale_id).payments] == ["card"]

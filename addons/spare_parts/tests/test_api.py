@@ -105,6 +105,10 @@ def test_work_order_and_request_journey(api, session, chain, registered):
     assert r.status_code == 422 and "hours" in r.json["errors"]["json"]
     r = api.post(f"{BASE}/work-orders/{wid}/requests", user=chain.tech,
                  json={"part_id": chain.parts["P-A"].id, "fault_code": "noise", "symptom": "Bearing"})
+    assert r.status_code == 422 and chain.parts["P-C"].number in str(r.json["errors"]["json"]["supply_part_id"])
+    r = api.post(f"{BASE}/work-orders/{wid}/requests", user=chain.tech,
+                 json={"part_id": chain.parts["P-A"].id, "fault_code": "noise", "symptom": "Bearing",
+                       "supply_part_id": chain.parts["P-C"].id})
     assert r.status_code == 201, r.json
     req = r.json
     assert req["part_id"] == chain.parts["P-C"].id and req["in_warranty"] and req["status"] == "submitted"
@@ -178,3 +182,26 @@ def test_stock_take_endpoints(api, session, chain, make):
     r = api.post(f"{BASE}/stock-takes", user=manager, json={"warehouse_id": chain.wh["A1"].id})
     assert r.status_code == 201 and r.json["lines"] == []
     assert api.post(f"{BASE}/stock-takes/{r.json['id']}/cancel", user=manager).json["status"] == "cancelled"
+
+
+def test_charge_with_a_chosen_payment_method(api, session, chain, registered):
+    from core.models import Sale
+
+    svc.receive(session, chain.parts["P-C"].id, chain.wh["A2"].id, "2")
+    wo = svc.create_work_order(session, chain.a1.id, "Wet", serial="SN-0001", technician_id=chain.tech.id,
+                               customer_id=chain.customer.id, user=chain.admin)
+    svc.start_work_order(session, wo.id, user=chain.tech)
+    req = svc.raise_request(session, wo.id, chain.parts["P-C"].id, "water_damage", "Dropped in water",
+                            user=chain.tech)
+    r = api.get(f"{BASE}/requests/{req.id}/charge-options", user=chain.admin)
+    assert r.status_code == 200 and r.json["amount"] == "150.00"
+    assert {"cash", "card"} <= {m["code"] for m in r.json["methods"]}
+    assert api.post(f"{BASE}/requests/{req.id}/charge", user=chain.admin, json={}).status_code == 422
+    r = api.post(f"{BASE}/requests/{req.id}/charge", user=chain.admin, json={"method": "shells"})
+    assert r.status_code == 422 and "method" in r.json["errors"]["json"]
+    r = api.post(f"{BASE}/requests/{req.id}/charge", user=chain.admin, json={"method": "card", "reference": "S-1"})
+    assert r.status_code == 200 and r.json["status"] == "charged", r.json
+    sale = session.get(Sale, r.json["sale_id"])
+    assert [p.method for p in sale.payments] == ["card"]
+    assert api.get(f"{BASE}/requests/{req.id}/charge-options", user=chain.admin).status_code == 409
+    assert api.get(f"{BASE}/requests/{req.id}/charge-options", user=chain.tech).status_code == 403
