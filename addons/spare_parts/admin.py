@@ -93,10 +93,48 @@ class PartFitView(BanyanModelView):
 
 
 class StockView(_ReadOnly):
+    """Balances per part and location. The one step: the faulty parts held at the selected
+    rows go back to the supplier (a ``faulty_out`` line each), with the supplier's return
+    number, after a confirmation."""
+
     permission = STOCK_READ
+    write_permission = REQ_SHIP
     column_list = ("part", "warehouse", "on_hand", "reserved", "faulty")
-    column_filters = ("part_id", "warehouse_id", "on_hand")
+    column_filters = ("part_id", "warehouse_id", "on_hand", "faulty")
     column_default_sort = ("part_id", False)
+
+    def selected(self, ids):
+        """Rows are keyed ``part_id,warehouse_id`` (a composite key), in the user's scope."""
+        keys = []
+        for i in ids:
+            p, _sep, w = str(i).partition(",")
+            if p.isdigit() and w.isdigit():
+                keys.append((int(p), int(w)))
+        if not keys:
+            return []
+        from sqlalchemy import tuple_
+
+        return list(_session().execute(select(StockBalance).where(
+            tuple_(StockBalance.part_id, StockBalance.warehouse_id).in_(keys))).scalars())
+
+    @action("return_to_supplier", _l("Return faulty parts to the supplier"))
+    def action_return_to_supplier(self, ids):
+        rows = [r for r in self.selected(ids) if r.faulty > 0]
+        reason = (request.form.get("reason") or "").strip()
+        if not rows:
+            flash(gettext("No faulty parts are held at the selected rows."), "error")
+            return redirect(url_for(".index_view"))
+        if request.form.get("confirm") != "1" or not reason:
+            return self.render("spare_parts/supplier_return_confirm.html", rows=rows,
+                               ids=[f"{r.part_id},{r.warehouse_id}" for r in rows], reason=reason)
+        s = _session()
+        try:
+            with transaction(s):
+                for r in rows:
+                    svc.return_to_supplier(s, r.part_id, r.warehouse_id, r.faulty, reason, user=_user())
+            flash(gettext("Faulty parts returned to the supplier."), "success")
+        except BusinessError as exc:
+            _flash_error(exc)
 
 
 class MoveView(_ReadOnly):

@@ -194,6 +194,16 @@ def adjust(data):
     return _stock_write(svc.adjust, data, "warehouse_id")
 
 
+@blp.route("/stock/return-to-supplier", methods=["POST"])
+@requires(REQ_SHIP)
+@blp.arguments(S.SupplierReturnIn)
+@blp.response(201, S.MoveOut)
+def return_to_supplier(data):
+    """Send faulty parts held at a location back to the supplier (422 ``qty`` when fewer are
+    held, ``reason`` without the supplier's return number)."""
+    return _stock_write(svc.return_to_supplier, data, "warehouse_id")
+
+
 @blp.route("/stock/nearest")
 @requires(STOCK_READ)
 @blp.arguments(S.NearestQuery, location="query")

@@ -14,6 +14,9 @@ Warranty and repairs
     :class:`ProductWarranty` (warranty months per kernel product), :class:`Warranty` (a sold
     item registered by serial), :class:`WorkOrder` (派工单) with its status history
     :class:`WorkOrderEvent`, and :class:`PartRequest` (换件申请单) with its fault report.
+
+Stock takes
+    :class:`StockCount` (盘点, one location) and its :class:`StockCountLine` rows.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ MOVE_KIND = Choices("spare_parts.move.kind", [
     ("receive", _l("Receipt")), ("issue", _l("Issue to a work order")), ("transfer_out", _l("Transfer out")),
     ("transfer_in", _l("Transfer in")), ("adjust", _l("Adjustment")), ("reserve", _l("Reservation")),
     ("unreserve", _l("Reservation released")), ("faulty_return", _l("Faulty part returned")),
-    ("faulty_out", _l("Faulty part sent on"))])
+    ("faulty_out", _l("Faulty part returned to the supplier"))])
 
 #: fault codes of a fault report (故障信息反馈单); the ``EXCLUDED_FAULTS`` are not covered by
 #: the warranty (a warranty check answers "out: excluded fault")

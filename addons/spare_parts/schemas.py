@@ -128,6 +128,13 @@ class TransferIn(Input):
     reason = Str(max=255, load_default=None, allow_none=True)
 
 
+class SupplierReturnIn(Input):
+    part_id = Id(required=True)
+    warehouse_id = Id(required=True)
+    qty = Qty(required=True)
+    reason = Str(max=255, required=True, metadata={"description": "the supplier and its return (RMA) number"})
+
+
 class AdjustIn(Input):
     part_id = Id(required=True)
     warehouse_id = Id(required=True)

@@ -21,7 +21,7 @@ Stable API (shapes and errors in each function's docstring)::
     supersede(session, part_id, successor_id) -> Part
     supersession_chain(session, part_id) -> list[Part];  current_part(session, part_id) -> Part
     add_fit(session, part_id, product_id, model=None) -> PartFit;  parts_for(session, product_id, model=None)
-    receive / issue / transfer / adjust / reserve / release / return_faulty (stock moves)
+    receive / issue / transfer / adjust / reserve / release / return_faulty / return_to_supplier (stock moves)
     on_hand(session, part_id, warehouse_id=None) -> Decimal;  holdings(session, part_id)
     nearest_holding(session, part_id, warehouse_id, qty);  transfer_from_nearest(...)
     set_product_warranty, register_warranty, register_from_sale_line, extend_warranty,
@@ -49,7 +49,8 @@ from .requests import approval_queue, approve as approve_request, cancel as canc
 from .requests import charge as charge_request, charge_options, get_request, supply_options, install as install_request, raise_request
 from .requests import receive_faulty, reject as reject_request, send_back_faulty, ship as ship_request
 from .stock import (Holding, adjust, available, balance_breaches, holdings, issue, ledger_on_hand, nearest_holding,
-                    on_hand, receive, release, reserve, return_faulty, stock_value, transfer, transfer_from_nearest)
+                    on_hand, receive, release, reserve, return_faulty, return_to_supplier, stock_value, transfer,
+                    transfer_from_nearest)
 from .stocktake import (approve as approve_count, cancel as cancel_count, get_count, moves_since as count_moves_since,
                         record_counts, reject as reject_count, start_count, submit as submit_count)
 from .warranty import (WarrantyCheck, check_warranty, covered_until, extend_warranty, find_warranty,
@@ -67,6 +68,7 @@ __all__ = [
     "charge_request", "charge_options", "supply_options", "get_request", "install_request", "raise_request", "receive_faulty", "reject_request",
     "send_back_faulty", "ship_request", "Holding", "adjust", "available", "balance_breaches", "holdings", "issue",
     "ledger_on_hand", "nearest_holding", "on_hand", "receive", "release", "reserve", "return_faulty",
+    "return_to_supplier",
     "stock_value", "transfer", "transfer_from_nearest", "WarrantyCheck", "check_warranty", "covered_until",
     "extend_warranty", "find_warranty", "register_from_sale_line", "register_warranty", "set_product_warranty",
     "void_refunded", "warranties_of", "cancel_work_order", "close_work_order", "count_by_status",

@@ -163,3 +163,21 @@ def test_charge_asks_for_the_payment_method(synced, session, chain, registered):
     done = session.get(PartRequest, req.id)
     assert done.status == "charged"
     assert [p.method for p in session.get(Sale, done.sale_id).payments] == ["card"]
+
+
+def test_faulty_parts_returned_to_the_supplier_after_confirmation(synced, session, chain):
+    from addons.spare_parts.models import StockBalance
+
+    p, hq = chain.parts["P-A"].id, chain.wh["HQ"].id
+    svc.return_faulty(session, p, hq, "2")
+    session.commit()
+    client = login(synced, chain.keeper)
+    token = csrf_token(client, "/admin/spare_parts_stock/")
+    rowid = f"{p},{hq}"
+    r = client.post("/admin/spare_parts_stock/action/", data={"action": "return_to_supplier", "rowid": rowid,
+                                                              "csrf_token": token})
+    assert 'id="confirm-form"' in r.get_data(as_text=True) and 'name="reason"' in r.get_data(as_text=True)
+    client.post("/admin/spare_parts_stock/action/", data={"action": "return_to_supplier", "rowid": rowid,
+                                                          "confirm": "1", "reason": "Acme RMA-3", "csrf_token": token})
+    session.expire_all()
+    assert session.get(StockBalance, (p, hq)).faulty == 0

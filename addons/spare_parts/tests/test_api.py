@@ -205,3 +205,14 @@ def test_charge_with_a_chosen_payment_method(api, session, chain, registered):
     assert [p.method for p in sale.payments] == ["card"]
     assert api.get(f"{BASE}/requests/{req.id}/charge-options", user=chain.admin).status_code == 409
     assert api.get(f"{BASE}/requests/{req.id}/charge-options", user=chain.tech).status_code == 403
+
+
+def test_return_to_supplier_endpoint(api, session, chain):
+    p, hq = chain.parts["P-A"].id, chain.wh["HQ"].id
+    svc.return_faulty(session, p, hq, "2")
+    body = {"part_id": p, "warehouse_id": hq, "qty": "3", "reason": "Acme RMA-9"}
+    r = api.post(f"{BASE}/stock/return-to-supplier", user=chain.keeper, json=body)
+    assert r.status_code == 422 and "qty" in r.json["errors"]["json"]
+    r = api.post(f"{BASE}/stock/return-to-supplier", user=chain.keeper, json={**body, "qty": "2"})
+    assert r.status_code == 201 and r.json["kind"] == "faulty_out" and r.json["faulty"] == "-2.000"
+    assert api.post(f"{BASE}/stock/return-to-supplier", user=chain.tech, json=body).status_code == 403

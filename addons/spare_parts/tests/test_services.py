@@ -381,3 +381,20 @@ def test_reports(session, chain, registered, make):
     stats = svc.repair_stats(session, start, end)
     assert stats["done"] == 2 and stats["first_time_fix"] == D("0.5000")
     assert svc.warranty_cost(session, start, end) == D("100.00")
+
+
+def test_faulty_parts_returned_to_the_supplier(session, chain):
+    p, hq = chain.parts["P-A"].id, chain.wh["HQ"].id
+    svc.receive(session, p, hq, "2")
+    svc.return_faulty(session, p, hq, "3")
+    with pytest.raises(BusinessError) as err:
+        svc.return_to_supplier(session, p, hq, "2", "")
+    assert "reason" in err.value.errors
+    with pytest.raises(BusinessError) as err:
+        svc.return_to_supplier(session, p, hq, "4", "Acme RMA-1")
+    assert "qty" in err.value.errors
+    move = svc.return_to_supplier(session, p, hq, "3", "Acme RMA-1", user=chain.keeper)
+    assert (move.kind, move.faulty, move.qty, move.reason) == ("faulty_out", D("-3"), D("0"), "Acme RMA-1")
+    bal = svc.holdings(session, p)[0]
+    assert (bal.on_hand, bal.faulty) == (D("2"), D("0"))
+    assert svc.balance_breaches(session) == []
