@@ -22,9 +22,10 @@ from core.web import db_session
 
 from . import schemas as S
 from . import services as svc
-from .models import Part, PartRequest, StockAlert, StockCount, StockBalance, StockMove, Warranty, WorkOrder, WorkOrderEvent
-from .permissions import (PART_READ, PART_WRITE, REPORT_READ, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ, STOCK_WRITE,
-                          WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
+from .models import (Part, PartRequest, StockAlert, StockBalance, StockCount, StockMove, Warranty, WorkOrder,
+                     WorkOrderEvent)
+from .permissions import (PART_READ, PART_WRITE, REPORT_READ, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
+                          STOCK_WRITE, WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
 
 blp = Blueprint("spare_parts", __name__, description="Spare parts, stock, warranty, work orders and replacement "
                                                      "requests")

@@ -45,7 +45,8 @@ def register_jobs():
 
 @hookimpl
 def register_sensitive_actions():
-    """In-warranty replacements and stock-take adjustments wait for one approver (``core.approvals``), whatever the amount."""
+    """In-warranty replacements and stock-take adjustments wait for one approver
+    (``core.approvals``), whatever the amount."""
     from .requests import ACTION
     from .stocktake import ACTION as COUNT
 

@@ -11,8 +11,9 @@ Lifecycle (``REQUEST_STATUS``)::
   silently: the requester chooses the part to supply (``supply_part_id``) among
   :func:`supply_options` (the end of the supersession chain first, then the parts between,
   then the requested part itself while it is still active); without a choice the request
-  is refused with a 422 on ``supply_part_id`` naming the successor. It checks the warranty (serial, date, fault code, the part's
-  warranty-covered flag) and puts the work order in "waiting for parts".
+  is refused with a 422 on ``supply_part_id`` naming the successor. It checks the warranty
+  (serial, date, fault code, the part's warranty-covered flag) and puts the work order in
+  "waiting for parts".
 * In warranty, HQ approval goes through the kernel's four-eyes approvals
   (``core.approvals``, action ``spare_parts.replacement``: one approver other than the
   requester, holding ``core.approval.decide``); HQ is notified. Once approved, the quantity is

@@ -46,7 +46,8 @@ from .catalog import (add_fit, current_part, find_part, fits, get_part, parts_fo
 from .jobs import run_stock_alerts
 from .reports import consumption, failure_rate, repair_stats, trend as report_trend, warranty_cost
 from .requests import approval_queue, approve as approve_request, cancel as cancel_request
-from .requests import charge as charge_request, charge_options, get_request, supply_options, install as install_request, raise_request
+from .requests import charge as charge_request, charge_options, get_request, supply_options
+from .requests import install as install_request, raise_request
 from .requests import receive_faulty, reject as reject_request, send_back_faulty, ship as ship_request
 from .stock import (Holding, adjust, available, balance_breaches, holdings, issue, ledger_on_hand, nearest_holding,
                     on_hand, receive, release, reserve, return_faulty, return_to_supplier, stock_value, transfer,
@@ -65,7 +66,8 @@ __all__ = [
     "consumption", "failure_rate", "repair_stats", "warranty_cost", "report_trend",
     "add_fit", "current_part", "find_part", "fits", "get_part", "parts_for", "save_part", "supersede",
     "supersession_chain", "run_stock_alerts", "approval_queue", "approve_request", "cancel_request",
-    "charge_request", "charge_options", "supply_options", "get_request", "install_request", "raise_request", "receive_faulty", "reject_request",
+    "charge_request", "charge_options", "supply_options", "get_request", "install_request", "raise_request",
+    "receive_faulty", "reject_request",
     "send_back_faulty", "ship_request", "Holding", "adjust", "available", "balance_breaches", "holdings", "issue",
     "ledger_on_hand", "nearest_holding", "on_hand", "receive", "release", "reserve", "return_faulty",
     "return_to_supplier",
