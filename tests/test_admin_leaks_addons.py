@@ -1,5 +1,6 @@
 """Generated leak tests over the back-office views of the installed addons (membership,
-loyalty, and the example gift card addon when it is importable).
+loyalty, franchise, spare parts, call center, and the example gift card addon when it is
+importable).
 
 A view is *store-carrying* when its model is tied to a store: by a column
 (``core.security.scope.scoped_column``), by a record rule an addon registers, or through a
@@ -29,7 +30,8 @@ from core.db import RUNTIME, Base
 from core.plugins import build_registry
 from core.security.scope import scoped_column
 
-ADDONS = ("membership", "loyalty", "franchise") + tuple(a for a in ("giftcard", "call_center") if a in discover())
+ADDONS = ("membership", "loyalty", "franchise") + tuple(a for a in ("giftcard", "call_center", "spare_parts")
+                                                        if a in discover())
 pytestmark = pytest.mark.addons(*ADDONS)
 
 TAGS = {"A": "Alpha", "B": "Bravo"}
@@ -80,6 +82,10 @@ def test_the_generated_set_covers_the_addon_views():
                 "franchise_inspections", "franchise_actions"}
     if "giftcard" in ADDONS:
         expected.add("giftcard_card")
+    if "spare_parts" in ADDONS:
+        expected |= {"spare_parts_work_order", "spare_parts_request", "spare_parts_stock", "spare_parts_move",
+                     "spare_parts_level", "spare_parts_alert", "spare_parts_warranty", "spare_parts_work_order_event",
+                     "spare_parts_count", "spare_parts_count_line"}
     if "call_center" in ADDONS:
         expected |= {"call_center_ticket", "call_center_ticket_event", "call_center_call", "call_center_team",
                      "call_center_line_token", "call_center_routing_rule", "call_center_follow_up_task",
@@ -91,8 +97,11 @@ def test_the_generated_set_covers_the_addon_views():
 
 
 def _pks(session, model) -> set[str]:
-    pk = model.__mapper__.primary_key[0]
-    return {str(x) for x in session.execute(select(pk).execution_options(banyan_unscoped=True)).scalars()}
+    """Primary keys as the list shows them (``rowid``): a composite key is its values joined
+    by commas, as Flask-Admin writes it (spare parts' balance rows: part, warehouse)."""
+    cols = model.__mapper__.primary_key
+    rows = session.execute(select(*cols).execution_options(banyan_unscoped=True)).all()
+    return {",".join(str(v) for v in row) for row in rows}
 
 
 def _seed_chain(session, make):
@@ -224,8 +233,42 @@ def _seed_franchisee(session, make, chain, key):
         session.flush()
         session.add(FollowUpTask(rule_id=rule.id, customer_id=buyer.id, ticket_id=ticket.id, store_id=store.id,
                                  agent_id=lead.id, due_at=chain["now"] + chain["day"]))
+    if "spare_parts" in ADDONS:
+        _seed_spare_parts(session, make, chain, tag, company, store, buyer)
     session.flush()
     return {"company": company, "store": store, "buyer": buyer, "sale": sale}
+
+
+def _seed_spare_parts(session, make, chain, tag, company, store, buyer):
+    """The franchisee's back room with its own part: stock moves and balance, a safety
+    stock and its alert, a warranty registration, a work order with its steps and a
+    replacement request, and a stock take of the back room with its line."""
+    from addons.spare_parts import services as spare
+    from addons.spare_parts.models import StockLevel
+    from core.models import Warehouse
+
+    product = chain["product"]
+    spare.set_product_warranty(session, product.id, 12)
+    room = Warehouse(code=f"{tag}-ROOM", name=f"{tag} back room", company_id=company.id, store_id=store.id)
+    session.add(room)
+    session.flush()
+    part = spare.save_part(session, f"{tag}-PUMP", f"{tag} pump", cost="80")
+    spare.receive(session, part.id, room.id, "4", reason=f"{tag} delivery")
+    session.add(StockLevel(part_id=part.id, warehouse_id=room.id, safety_stock=Decimal("10"),
+                           reorder_qty=Decimal("6")))
+    session.flush()
+    spare.run_stock_alerts(session)  # this part is held nowhere else: a purchase is suggested
+    spare.register_warranty(session, f"{tag}-SN-1", product.id, store.id, chain["now"].date() - chain["day"],
+                            customer_id=buyer.id)
+    tech = make.user(username=f"{tag.lower()}-tech", roles=("technician",), scope_kind="store",
+                     scope_ref_id=store.id)
+    wo = spare.create_work_order(session, store.id, f"{tag} tea machine leaks", serial=f"{tag}-SN-1",
+                                 fault_code="leak", technician_id=tech.id, appointment_at=chain["now"])
+    spare.start_work_order(session, wo.id, user=tech)
+    spare.issue(session, part.id, room.id, "1", work_order_id=wo.id)
+    spare.raise_request(session, wo.id, part.id, "leak", f"{tag} pump seal", user=tech)
+    count = spare.start_count(session, room.id, note=f"{tag} monthly count")
+    spare.record_counts(session, count.id, [(part.id, "3")])
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ with a one-step transfer from the nearest one.
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
+from markupsafe import Markup
 from flask_admin import expose
 from flask_admin.actions import action
 from sqlalchemy import select
@@ -22,9 +23,11 @@ from core.localtime import local_day_bounds, local_today
 from core.models import Warehouse
 
 from . import services as svc
-from .models import (FAULT_CODE, REQUEST_STATUS, WARRANTY_REASON, WORK_ORDER_STATUS, Part, PartFit, PartRequest, ProductWarranty,
-                     StockAlert, StockBalance, StockLevel, StockMove, Warranty, WorkOrder, WorkOrderEvent)
-from .permissions import (PART_READ, PART_WRITE, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
+from .reports import CONSUMPTION_KEYS
+from .models import (COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WARRANTY_REASON, WORK_ORDER_STATUS, Part, PartFit,
+                     PartRequest, ProductWarranty, StockAlert, StockBalance, StockCount, StockCountLine, StockLevel,
+                     StockMove, Warranty, WorkOrder, WorkOrderEvent)
+from .permissions import (PART_READ, PART_WRITE, REPORT_READ, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
                           STOCK_WRITE, WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
 
 CATEGORY = _l("Spare parts and repairs")
@@ -90,10 +93,48 @@ class PartFitView(BanyanModelView):
 
 
 class StockView(_ReadOnly):
+    """Balances per part and location. The one step: the faulty parts held at the selected
+    rows go back to the supplier (a ``faulty_out`` line each), with the supplier's return
+    number, after a confirmation."""
+
     permission = STOCK_READ
+    write_permission = REQ_SHIP
     column_list = ("part", "warehouse", "on_hand", "reserved", "faulty")
-    column_filters = ("part_id", "warehouse_id", "on_hand")
+    column_filters = ("part_id", "warehouse_id", "on_hand", "faulty")
     column_default_sort = ("part_id", False)
+
+    def selected(self, ids):
+        """Rows are keyed ``part_id,warehouse_id`` (a composite key), in the user's scope."""
+        keys = []
+        for i in ids:
+            p, _sep, w = str(i).partition(",")
+            if p.isdigit() and w.isdigit():
+                keys.append((int(p), int(w)))
+        if not keys:
+            return []
+        from sqlalchemy import tuple_
+
+        return list(_session().execute(select(StockBalance).where(
+            tuple_(StockBalance.part_id, StockBalance.warehouse_id).in_(keys))).scalars())
+
+    @action("return_to_supplier", _l("Return faulty parts to the supplier"))
+    def action_return_to_supplier(self, ids):
+        rows = [r for r in self.selected(ids) if r.faulty > 0]
+        reason = (request.form.get("reason") or "").strip()
+        if not rows:
+            flash(gettext("No faulty parts are held at the selected rows."), "error")
+            return redirect(url_for(".index_view"))
+        if request.form.get("confirm") != "1" or not reason:
+            return self.render("spare_parts/supplier_return_confirm.html", rows=rows,
+                               ids=[f"{r.part_id},{r.warehouse_id}" for r in rows], reason=reason)
+        s = _session()
+        try:
+            with transaction(s):
+                for r in rows:
+                    svc.return_to_supplier(s, r.part_id, r.warehouse_id, r.faulty, reason, user=_user())
+            flash(gettext("Faulty parts returned to the supplier."), "success")
+        except BusinessError as exc:
+            _flash_error(exc)
 
 
 class MoveView(_ReadOnly):
@@ -290,10 +331,24 @@ class RequestView(_Steps, BanyanModelView):
 
     @action("charge", _l("Charge the customer"))
     def action_charge(self, ids):
-        if request.form.get("confirm") != "1":
-            return self._confirm(ids, "charge", gettext("Charge the customers"),
-                                 [gettext("A sale of each part is recorded for the customer, paid in cash.")])
-        self._run(ids, svc.charge_request, gettext("Charged."))
+        """Asks how the customer pays (the payment methods the till offers for the ticket)
+        and confirms; each selected request is then charged by that method."""
+        method = (request.form.get("method") or "").strip()
+        if request.form.get("confirm") != "1" or not method:
+            s = _session()
+            rows = self.selected(ids)
+            options = []
+            try:
+                options = [(r, svc.charge_options(s, r.id, _user())) for r in rows]
+            except BusinessError as exc:
+                _flash_error(exc)
+                return redirect(url_for(".index_view"))
+            methods = options[0][1]["methods"] if options else []
+            return self.render("spare_parts/charge_confirm.html", options=options, methods=methods,
+                               ids=[str(r.id) for r in rows])
+        reference = (request.form.get("reference") or "").strip() or None
+        self._run(ids, lambda s, i, user: svc.charge_request(s, i, method=method, reference=reference, user=user),
+                  gettext("Charged."))
 
     @action("cancel", _l("Cancel"))
     def action_cancel(self, ids):
@@ -309,6 +364,77 @@ class RequestView(_Steps, BanyanModelView):
         if name in needs:
             return has_perm(needs[name])
         return super().is_action_allowed(name)
+
+
+def _count_lines_formatter(view, context, model, name):
+    """The lines of a stock take on its detail page: snapshot, moves since, expected,
+    counted, difference (a link to count them while it is open)."""
+    from flask import render_template
+
+    s = _session()
+    since = svc.count_moves_since(s, model) if model.lines else {}
+    return Markup(render_template("spare_parts/count_lines.html", count=model, since=since))
+
+
+class CountView(_Steps, BanyanModelView):
+    """Stock takes: list, detail with the lines, and the steps (submit, approve, reject,
+    cancel), each after a confirmation. Counting happens on the stock-take page."""
+
+    permission = STOCK_READ
+    write_permission = STOCK_WRITE
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("number", "status", "warehouse", "note", "started_at", "submitted_at", "decided_at")
+    column_details_list = column_list + ("decision_note", "approval_request_id", "lines")
+    column_searchable_list = ("number",)
+    column_filters = ("status", "warehouse_id", "started_at")
+    column_default_sort = ("id", True)
+    column_formatters_detail = {"lines": _count_lines_formatter}
+
+    def _decide(self, ids, name, title, lines, func, done):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, name, title, lines)
+        note = (request.form.get("note") or "").strip() or None
+        self._run(ids, lambda s, i, user: func(s, i, user, note), done)
+
+    @action("submit", _l("Submit for approval"))
+    def action_submit(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "submit", gettext("Submit the stock takes"),
+                                 [gettext("Counting stops; the differences wait for an approver.")])
+        self._run(ids, svc.submit_count, gettext("Submitted."))
+
+    @action("approve", _l("Approve and post"))
+    def action_approve(self, ids):
+        return self._decide(ids, "approve", gettext("Approve the stock takes"),
+                            [gettext("The differences are posted to the stock ledger as adjustments.")],
+                            svc.approve_count, gettext("Posted."))
+
+    @action("reject", _l("Reject"))
+    def action_reject(self, ids):
+        return self._decide(ids, "reject", gettext("Reject the stock takes"),
+                            [gettext("Nothing is posted; the location can be counted again.")],
+                            svc.reject_count, gettext("Rejected."))
+
+    @action("cancel", _l("Cancel"))
+    def action_cancel(self, ids):
+        if request.form.get("confirm") != "1":
+            return self._confirm(ids, "cancel", gettext("Cancel the stock takes"),
+                                 [gettext("The counted quantities are dropped; nothing is posted.")])
+        self._run(ids, svc.cancel_count, gettext("Cancelled."))
+
+    def is_action_allowed(self, name):
+        from core.web import has_perm
+
+        if name in ("approve", "reject"):
+            return has_perm("core.approval.decide")
+        return super().is_action_allowed(name)
+
+
+class CountLineView(_ReadOnly):
+    permission = STOCK_READ
+    column_list = ("count", "warehouse", "part", "snapshot", "expected", "counted", "difference", "counted_at",
+                   "move_id")
+    column_filters = ("count_id", "warehouse_id", "part_id", "counted_at")
 
 
 # --- pages --------------------------------------------------------------------------------------
@@ -356,6 +482,13 @@ class TechnicianPage(BanyanView):
         if op == "finish" and f.get("confirm") != "1":
             return self.render("spare_parts/tech_confirm.html", wo=svc.get_work_order(s, wo_id),
                                hours=f.get("hours") or "")
+        supply = f.get("supply_part_id", type=int)
+        if op == "request" and supply is None:
+            # a superseded part: offer its successor (and the part itself while active), never substitute
+            asked = s.execute(select(Part).where(Part.id == (f.get("part_id", type=int) or 0))).scalar()
+            options = svc.supply_options(s, asked.id) if asked is not None else []
+            if asked is not None and [p.id for p in options] != [asked.id]:
+                return self.render("spare_parts/supply_choice.html", asked=asked, options=options, f=f)
         try:
             with transaction(s):
                 if op == "start":
@@ -369,7 +502,8 @@ class TechnicianPage(BanyanView):
                     msg = gettext("Done.")
                 else:
                     req = svc.raise_request(s, wo_id, f.get("part_id", type=int) or 0, f.get("fault_code") or "",
-                                            f.get("symptom") or "", qty=f.get("qty") or "1", user=_user())
+                                            f.get("symptom") or "", qty=f.get("qty") or "1", supply_part_id=supply,
+                                            user=_user())
                     msg = gettext("Request %(number)s sent.", number=req.number)
             flash(msg, "success")
         except BusinessError as exc:
@@ -467,6 +601,173 @@ class StockLookupPage(BanyanView):
         return redirect(back)
 
 
+class StockTakePage(BanyanView):
+    """Start a stock take of a location and enter the counted quantities (phone width: a
+    keeper counts with the phone in hand). Submitting and approving are steps of the
+    stock-take list (with confirmation)."""
+
+    permission = STOCK_READ
+
+    @expose("/", methods=["GET"])
+    def index(self):
+        from core.web import has_perm
+
+        s = _session()
+        warehouses = s.execute(select(Warehouse).order_by(Warehouse.code)).scalars().all()
+        active = s.execute(select(StockCount).where(StockCount.status.in_(("open", "submitted")))
+                           .order_by(StockCount.id.desc())).scalars().all()
+        return self.render("spare_parts/stock_take.html", warehouses=warehouses, active=active, count=None,
+                           status=COUNT_STATUS, can_write=has_perm(STOCK_WRITE))
+
+    @expose("/start", methods=["POST"])
+    def start(self):
+        from core.web import has_perm
+
+        if not has_perm(STOCK_WRITE):
+            return self.inaccessible_callback("start")
+        s = _session()
+        wh_id = request.form.get("warehouse_id", type=int)
+        if wh_id is None or s.execute(select(Warehouse.id).where(Warehouse.id == wh_id)).scalar() is None:
+            flash(gettext("No such location."), "error")
+            return redirect(url_for(".index"))
+        try:
+            with transaction(s):
+                count = svc.start_count(s, wh_id, note=request.form.get("note"), user=_user())
+            flash(gettext("Stock take %(number)s started.", number=count.number), "success")
+            return redirect(url_for(".count", count_id=count.id))
+        except BusinessError as exc:
+            _flash_error(exc)
+        return redirect(url_for(".index"))
+
+    def _visible(self, s, count_id):
+        return s.execute(select(StockCount).where(StockCount.id == count_id)).scalar()
+
+    @expose("/<int:count_id>", methods=["GET", "POST"])
+    def count(self, count_id):
+        from core.web import has_perm
+
+        s = _session()
+        count = self._visible(s, count_id)
+        if count is None:
+            from flask import abort
+
+            abort(404)
+        if request.method == "POST":
+            if not has_perm(STOCK_WRITE):
+                return self.inaccessible_callback("count")
+            f = request.form
+            entries = [(int(k.split("_", 1)[1]), v) for k, v in f.items()
+                       if k.startswith("part_") and k.split("_", 1)[1].isdigit() and v.strip()]
+            number = (f.get("add_number") or "").strip()
+            if number:
+                part = svc.find_part(s, number)
+                if part is None:
+                    flash(gettext("No such part."), "error")
+                    return redirect(url_for(".count", count_id=count_id))
+                entries.append((part.id, f.get("add_counted") or ""))
+            if not entries:
+                flash(gettext("Enter at least one counted quantity."), "error")
+                return redirect(url_for(".count", count_id=count_id))
+            try:
+                with transaction(s):
+                    svc.record_counts(s, count_id, entries, user=_user())
+                flash(gettext("Counts saved."), "success")
+            except BusinessError as exc:
+                _flash_error(exc)
+            return redirect(url_for(".count", count_id=count_id))
+        count = svc.get_count(s, count.id)
+        return self.render("spare_parts/stock_take.html", count=count, since=svc.count_moves_since(s, count),
+                           status=COUNT_STATUS, can_write=has_perm(STOCK_WRITE), warehouses=[], active=[])
+
+
+class ReportsPage(BanyanView):
+    """Parts consumption (trend and by location, part or product), failure rate per 100
+    units sold, repair time, first-time fix rate and warranty cost for a period of local
+    days, with charts; each table exports to CSV or XLSX (``?export=csv|xlsx&table=NAME``).
+    A scoped user sees the figures of their stores only."""
+
+    permission = REPORT_READ
+    TABLES = ("trend", "consumption", "failures")
+
+    @expose("/")
+    def index(self):
+        from core.charts import Chart, Series, render_responsive
+        from core.models import Product
+        from core.reporting import export_response, last_days, period_from_args
+        from core.security.scope import scope_of
+
+        s = _session()
+        errors = {}
+        try:
+            period = period_from_args(request.args, default_days=30)
+        except BusinessError as exc:
+            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
+            period = last_days(30)
+        by = request.args.get("by") or "warehouse"
+        if by not in CONSUMPTION_KEYS:
+            errors["by"] = [gettext("Pick a value from the list.")]
+            by = "warehouse"
+        scope = scope_of(s)
+        store_ids = None if scope is None or scope.unrestricted else sorted(scope.store_ids)
+        lo, hi = period.bounds()
+        trend = svc.report_trend(s, period.first, period.last, store_ids)
+        cons = svc.consumption(s, lo, hi, by, store_ids)
+        fails = svc.failure_rate(s, lo, hi, store_ids)
+        stats = svc.repair_stats(s, lo, hi, store_ids)
+        wcost = svc.warranty_cost(s, lo, hi, store_ids)
+        names = self._names(s, by, [r["key"] for r in cons])
+        products = dict(s.execute(select(Product.id, Product.name).where(
+            Product.id.in_({r["product_id"] for r in fails})).execution_options(banyan_unscoped=True)).all())
+        for r in fails:
+            r["product"] = products.get(r["product_id"], "")
+            r["fault"] = str(FAULT_CODE.label(r["fault_code"])) if r["fault_code"] else gettext("Not given")
+        fmt, table = request.args.get("export"), request.args.get("table")
+        if fmt and not errors:
+            if table not in self.TABLES:
+                errors["table"] = [gettext("Pick a value from the list.")]
+            else:
+                columns, rows = self._table(table, trend, cons, fails, names)
+                return export_response(fmt, f"spare_parts_{table}", columns, rows, period)
+        charts = {
+            "trend": Chart(labels=[r["label"] for r in trend], kind="line", title=_l("Parts cost by period"),
+                           series=[Series(_l("Parts consumed (cost)"), [r["cost"] for r in trend]),
+                                   Series(_l("Warranty cost"), [r["warranty_cost"] for r in trend])]),
+            "consumption": Chart(labels=[names.get(r["key"], r["key"]) for r in cons], kind="hbar",
+                                 title=_l("Parts consumed (cost)"),
+                                 series=[Series(_l("Parts consumed (cost)"), [r["cost"] for r in cons])]),
+            "failures": Chart(labels=[f"{r['product']} · {r['fault']}" for r in fails], kind="hbar", money=False,
+                              title=_l("Failures per 100 units sold"),
+                              series=[Series(_l("Failures per 100 units sold"), [r["per_100"] for r in fails])]),
+        }
+        svgs = {k: (None if c.empty else render_responsive(c)) for k, c in charts.items()}
+        return self.render("spare_parts/reports.html", period=period, errors=errors, by=by, trend=trend,
+                           consumption=cons, names=names, failures=fails, stats=stats, warranty_cost=wcost,
+                           charts=charts, svgs=svgs, keys=CONSUMPTION_KEYS), 400 if errors else 200
+
+    @staticmethod
+    def _names(s, by, keys) -> dict:
+        from core.models import Product
+
+        model, label = {"warehouse": (Warehouse, lambda r: f"{r.code} {r.name}"),
+                        "part": (Part, lambda r: f"{r.number} {r.name}"),
+                        "product": (Product, lambda r: r.name)}[by]
+        rows = s.execute(select(model).where(model.id.in_(set(keys))).execution_options(
+            banyan_unscoped=True)).scalars()
+        return {r.id: label(r) for r in rows}
+
+    @staticmethod
+    def _table(name, trend, cons, fails, names):
+        t = gettext
+        if name == "trend":
+            return ([t("Period"), t("Quantity"), t("Cost"), t("Warranty cost")],
+                    [[r["label"], r["qty"], r["cost"], r["warranty_cost"]] for r in trend])
+        if name == "consumption":
+            return ([t("Key"), t("Quantity"), t("Cost")],
+                    [[names.get(r["key"], r["key"]), r["qty"], r["cost"]] for r in cons])
+        return ([t("Product"), t("Fault code"), t("Failures"), t("Units sold"), t("Failures per 100 units sold")],
+                [[r["product"], r["fault"], r["failures"], r["sold"], r["per_100"]] for r in fails])
+
+
 def views():
     cat = CATEGORY
     return [
@@ -475,6 +776,10 @@ def views():
         RequestView(PartRequest, name=_l("Replacement requests"), category=cat, endpoint="spare_parts_request"),
         ApprovalPage(name=_l("Replacement approvals"), category=cat, endpoint="spare_parts_approvals"),
         StockLookupPage(name=_l("Find a part"), category=cat, endpoint="spare_parts_stock_lookup"),
+        StockTakePage(name=_l("Count stock"), category=cat, endpoint="spare_parts_stock_take"),
+        CountView(StockCount, name=_l("Stock takes"), category=cat, endpoint="spare_parts_count"),
+        CountLineView(StockCountLine, name=_l("Stock take lines"), category=cat, endpoint="spare_parts_count_line"),
+        ReportsPage(name=_l("Repair and parts reports"), category=cat, endpoint="spare_parts_reports"),
         PartView(Part, name=_l("Parts catalog"), category=cat, endpoint="spare_parts_part"),
         PartFitView(PartFit, name=_l("Part fits"), category=cat, endpoint="spare_parts_part_fit"),
         StockView(StockBalance, name=_l("Stock on hand"), category=cat, endpoint="spare_parts_stock"),

@@ -22,9 +22,10 @@ from core.web import db_session
 
 from . import schemas as S
 from . import services as svc
-from .models import Part, PartRequest, StockAlert, StockBalance, StockMove, Warranty, WorkOrder, WorkOrderEvent
-from .permissions import (PART_READ, PART_WRITE, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ, STOCK_WRITE,
-                          WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
+from .models import (Part, PartRequest, StockAlert, StockBalance, StockCount, StockMove, Warranty, WorkOrder,
+                     WorkOrderEvent)
+from .permissions import (PART_READ, PART_WRITE, REPORT_READ, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
+                          STOCK_WRITE, WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
 
 blp = Blueprint("spare_parts", __name__, description="Spare parts, stock, warranty, work orders and replacement "
                                                      "requests")
@@ -192,6 +193,16 @@ def transfer(data):
 def adjust(data):
     """Correct the quantity on hand with a reason (a count, damage, loss)."""
     return _stock_write(svc.adjust, data, "warehouse_id")
+
+
+@blp.route("/stock/return-to-supplier", methods=["POST"])
+@requires(REQ_SHIP)
+@blp.arguments(S.SupplierReturnIn)
+@blp.response(201, S.MoveOut)
+def return_to_supplier(data):
+    """Send faulty parts held at a location back to the supplier (422 ``qty`` when fewer are
+    held, ``reason`` without the supplier's return number)."""
+    return _stock_write(svc.return_to_supplier, data, "warehouse_id")
 
 
 @blp.route("/stock/nearest")
@@ -425,12 +436,14 @@ def cancel(data, work_order_id):
 @blp.response(201, S.RequestOut)
 def raise_request(data, work_order_id):
     """Raise a parts replacement request with its fault report (photos: ``POST /api/v1/files``
-    with owner ``spare_parts_request``). A superseded part is supplied as its successor."""
+    with owner ``spare_parts_request``). A superseded part is not substituted: give
+    ``supply_part_id`` (its successor, or the part itself while still active); without it
+    the answer is 422 on ``supply_part_id`` naming the choices."""
     s = db_session()
     get_visible(WorkOrder, work_order_id, "work_order_id")
     with transaction(s):
         req = svc.raise_request(s, work_order_id, data["part_id"], data["fault_code"], data["symptom"],
-                                qty=data["qty"], user=request_user())
+                                qty=data["qty"], supply_part_id=data["supply_part_id"], user=request_user())
     return req
 
 
@@ -495,12 +508,25 @@ def reject(data, request_id):
     return _req_action(request_id, svc.reject_request, request_user(), data["note"])
 
 
+@blp.route("/requests/<int:request_id>/charge-options")
+@requires(REQ_CHARGE)
+@blp.response(200, S.ChargeOptionsOut)
+def charge_options(request_id):
+    """The amount of charging an out-of-warranty request and the payment methods the
+    customer may pay it with (the till's methods for that ticket)."""
+    get_visible(PartRequest, request_id, "request_id")
+    return svc.charge_options(db_session(), request_id, request_user())
+
+
 @blp.route("/requests/<int:request_id>/charge", methods=["POST"])
 @requires(REQ_CHARGE)
+@blp.arguments(S.ChargeIn)
 @blp.response(200, S.RequestOut)
-def charge(request_id):
-    """Charge an out-of-warranty request to the customer (a kernel sale, paid in cash)."""
-    return _req_action(request_id, svc.charge_request, user=request_user())
+def charge(data, request_id):
+    """Charge an out-of-warranty request to the customer: a kernel sale paid in full by
+    ``method`` (422 ``method`` for a method not offered)."""
+    return _req_action(request_id, svc.charge_request, method=data["method"], reference=data["reference"],
+                       user=request_user())
 
 
 @blp.route("/requests/<int:request_id>/ship", methods=["POST"])
@@ -547,3 +573,169 @@ def cancel_request(request_id):
     """Cancel a request before shipment (its reservation is released)."""
     return _req_action(request_id, svc.cancel_request, user=request_user())
 
+
+
+# --- stock takes ---------------------------------------------------------------------------------
+
+def _count_detail(s, count):
+    since = svc.count_moves_since(s, count)
+    lines = [{**{c: getattr(ln, c) for c in ("part_id", "snapshot", "expected", "counted", "difference",
+                                             "counted_at", "move_id")}, "moves_since": since[ln.part_id]}
+             for ln in count.lines]
+    return {**{c: getattr(count, c) for c in S.CountOut().fields}, "lines": lines}
+
+
+@blp.route("/stock-takes")
+@requires(STOCK_READ)
+@blp.arguments(S.CountQuery, location="query")
+@blp.response(200, S.CountOut(many=True))
+@blp.paginate()
+def list_counts(args, pagination_parameters):
+    """Stock takes of the locations the caller sees, newest first."""
+    stmt = select(StockCount).order_by(StockCount.id.desc())
+    for col in ("status", "warehouse_id"):
+        if args[col]:
+            stmt = stmt.where(getattr(StockCount, col) == args[col])
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
+@blp.route("/stock-takes", methods=["POST"])
+@requires(STOCK_WRITE)
+@blp.arguments(S.CountIn)
+@blp.response(201, S.CountDetailOut)
+def start_count(data):
+    """Start a stock take of a location: a snapshot of what the ledger says is on hand
+    (409 ``warehouse_id`` while another count of it is not finished)."""
+    s = db_session()
+    _warehouse(data["warehouse_id"])
+    with transaction(s):
+        count = svc.start_count(s, data["warehouse_id"], note=data["note"], user=request_user())
+    return _count_detail(s, count)
+
+
+@blp.route("/stock-takes/<int:count_id>")
+@requires(STOCK_READ)
+@blp.response(200, S.CountDetailOut)
+def get_count(count_id):
+    """A stock take with its lines: snapshot, moves since, expected, counted, difference."""
+    s = db_session()
+    return _count_detail(s, svc.get_count(s, get_visible(StockCount, count_id, "count_id").id))
+
+
+def _count_action(count_id, func, *args, **kw):
+    s = db_session()
+    get_visible(StockCount, count_id, "count_id")
+    with transaction(s):
+        count = func(s, count_id, *args, **kw)
+    return _count_detail(s, count)
+
+
+@blp.route("/stock-takes/<int:count_id>/lines", methods=["POST"])
+@requires(STOCK_WRITE)
+@blp.arguments(S.CountEntriesIn)
+@blp.response(200, S.CountDetailOut)
+def count_lines(data, count_id):
+    """Enter counted quantities (``lines``: part and counted quantity); the difference is
+    taken against the quantity on hand at that moment (snapshot plus moves since)."""
+    for i, line in enumerate(data["lines"]):
+        ref_visible(Part, line["part_id"], f"lines.{i}.part_id")
+    return _count_action(count_id, svc.record_counts, [(ln["part_id"], ln["counted"]) for ln in data["lines"]],
+                         user=request_user())
+
+
+@blp.route("/stock-takes/<int:count_id>/submit", methods=["POST"])
+@requires(STOCK_WRITE)
+@blp.response(200, S.CountDetailOut)
+def submit_count(count_id):
+    """Submit a fully counted stock take: it waits for an approver when a line differs
+    (422 ``lines`` naming the parts not counted)."""
+    return _count_action(count_id, svc.submit_count, user=request_user())
+
+
+@blp.route("/stock-takes/<int:count_id>/approve", methods=["POST"])
+@requires("core.approval.decide")
+@blp.arguments(S.DecisionIn)
+@blp.response(200, S.CountDetailOut)
+def approve_count(data, count_id):
+    """Approve a submitted stock take (403 for its submitter): the adjustments are posted."""
+    return _count_action(count_id, svc.approve_count, request_user(), data["note"])
+
+
+@blp.route("/stock-takes/<int:count_id>/reject", methods=["POST"])
+@requires("core.approval.decide")
+@blp.arguments(S.DecisionIn)
+@blp.response(200, S.CountDetailOut)
+def reject_count(data, count_id):
+    """Reject a submitted stock take: nothing is posted."""
+    return _count_action(count_id, svc.reject_count, request_user(), data["note"])
+
+
+@blp.route("/stock-takes/<int:count_id>/cancel", methods=["POST"])
+@requires(STOCK_WRITE)
+@blp.response(200, S.CountDetailOut)
+def cancel_count(count_id):
+    """Cancel a stock take still being counted."""
+    return _count_action(count_id, svc.cancel_count, user=request_user())
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+def _report_scope(args):
+    """The period asked for (``core.reporting.period_from_args``: 422 naming ``from``,
+    ``to`` or ``days``) and the caller's stores (None: every store)."""
+    from core.reporting import period_from_args
+    from core.security.scope import scope_of
+
+    raw = {"from": args["date_from"].isoformat() if args["date_from"] else None,
+           "to": args["date_to"].isoformat() if args["date_to"] else None,
+           "days": str(args["days"]) if args["days"] else None}
+    period = period_from_args(raw, default_days=30)
+    scope = scope_of(db_session())
+    return period, (None if scope is None or scope.unrestricted else sorted(scope.store_ids))
+
+
+@blp.route("/reports/consumption")
+@requires(REPORT_READ)
+@blp.arguments(S.ConsumptionQuery, location="query")
+@blp.response(200, S.ConsumptionRowOut(many=True))
+def consumption_report(args):
+    """Parts issued to repairs in the period (local days) by location, part or product, at
+    the unit cost recorded on each move; the caller's stores only when scoped."""
+    period, stores = _report_scope(args)
+    lo, hi = period.bounds()
+    return svc.consumption(db_session(), lo, hi, args["by"], stores)
+
+
+@blp.route("/reports/trend")
+@requires(REPORT_READ)
+@blp.arguments(S.ReportQuery, location="query")
+@blp.response(200, S.TrendRowOut(many=True))
+def trend_report(args):
+    """Parts consumed and warranty cost per day (per week or month for long periods)."""
+    period, stores = _report_scope(args)
+    return svc.report_trend(db_session(), period.first, period.last, stores)
+
+
+@blp.route("/reports/failure-rate")
+@requires(REPORT_READ)
+@blp.arguments(S.ReportQuery, location="query")
+@blp.response(200, S.FailureRowOut(many=True))
+def failure_report(args):
+    """Work orders opened per product and fault code, per 100 units sold in the period."""
+    period, stores = _report_scope(args)
+    lo, hi = period.bounds()
+    return svc.failure_rate(db_session(), lo, hi, stores)
+
+
+@blp.route("/reports/repairs")
+@requires(REPORT_READ)
+@blp.arguments(S.ReportQuery, location="query")
+@blp.response(200, S.RepairStatsOut)
+def repair_report(args):
+    """Work orders done in the period, average hours from opening to done, first-time fix
+    rate, and the cost of the parts shipped under warranty."""
+    period, stores = _report_scope(args)
+    lo, hi = period.bounds()
+    s = db_session()
+    return {"first": period.first, "last": period.last, **svc.repair_stats(s, lo, hi, stores),
+            "warranty_cost": svc.warranty_cost(s, lo, hi, stores)}

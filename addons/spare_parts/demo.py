@@ -122,7 +122,8 @@ def load(session, demo) -> None:
         svc.start_work_order(session, orders[0].id, user=tech)
         svc.log_hours(session, orders[0].id, "1.5", user=tech)
         svc.start_work_order(session, orders[1].id, user=tech)
-        svc.raise_request(session, orders[1].id, parts["PUMP-V1"].id, "leak", "水泵漏水 Pump leaks", user=tech)
+        svc.raise_request(session, orders[1].id, parts["PUMP-V1"].id, "leak", "水泵漏水 Pump leaks",
+                          supply_part_id=svc.supply_options(session, parts["PUMP-V1"].id)[0].id, user=tech)
         svc.start_work_order(session, orders[2].id, user=tech)
         req = svc.raise_request(session, orders[2].id, parts["HEAT-01"].id, "overheat", "加热管烧毁 Heater burnt",
                                 user=tech)
@@ -137,5 +138,24 @@ def load(session, demo) -> None:
         svc.close_work_order(session, orders[3].id, user=admin)
         if len(orders) >= 6:
             svc.cancel_work_order(session, orders[5].id, "客户取消 Customer cancelled", user=admin)
+    _stock_take(session, store_wh.get(store0.id), keeper)
     svc.run_stock_alerts(session)
     session.flush()
+
+
+def _stock_take(session, wh, keeper) -> None:
+    """A stock take of the first back room: counted, one part short, waiting for approval."""
+    from sqlalchemy import select
+
+    from .models import ACTIVE_COUNT_STATES, StockCount
+
+    if wh is None or session.execute(select(StockCount.id).where(
+            StockCount.warehouse_id == wh.id, StockCount.status.in_(ACTIVE_COUNT_STATES))).first() is not None:
+        return
+    count = svc.start_count(session, wh.id, note="月度盘点 monthly count", user=keeper)
+    if not count.lines:
+        return
+    entries = [(ln.part_id, ln.snapshot) for ln in count.lines]
+    entries[0] = (entries[0][0], max(entries[0][1] - 1, Decimal(0)))
+    svc.record_counts(session, count.id, entries, user=keeper)
+    svc.submit_count(session, count.id, user=keeper)

@@ -45,10 +45,13 @@ def register_jobs():
 
 @hookimpl
 def register_sensitive_actions():
-    """In-warranty replacements wait for one HQ approver (``core.approvals``), whatever the amount."""
+    """In-warranty replacements and stock-take adjustments wait for one approver
+    (``core.approvals``), whatever the amount."""
     from .requests import ACTION
+    from .stocktake import ACTION as COUNT
 
-    return [SensitiveAction(ACTION, _l("In-warranty part replacement"), approvals=1, threshold=None)]
+    return [SensitiveAction(ACTION, _l("In-warranty part replacement"), approvals=1, threshold=None),
+            SensitiveAction(COUNT, _l("Spare parts stock take adjustment"), approvals=1, threshold=None)]
 
 
 @hookimpl
@@ -135,3 +138,10 @@ def register_blueprints(app):
     from .api import blp
 
     return [blp]
+
+
+@hookimpl
+def register_importers():
+    from .importers import IMPORTERS
+
+    return IMPORTERS

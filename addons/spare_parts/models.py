@@ -14,6 +14,9 @@ Warranty and repairs
     :class:`ProductWarranty` (warranty months per kernel product), :class:`Warranty` (a sold
     item registered by serial), :class:`WorkOrder` (派工单) with its status history
     :class:`WorkOrderEvent`, and :class:`PartRequest` (换件申请单) with its fault report.
+
+Stock takes
+    :class:`StockCount` (盘点, one location) and its :class:`StockCountLine` rows.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ MOVE_KIND = Choices("spare_parts.move.kind", [
     ("receive", _l("Receipt")), ("issue", _l("Issue to a work order")), ("transfer_out", _l("Transfer out")),
     ("transfer_in", _l("Transfer in")), ("adjust", _l("Adjustment")), ("reserve", _l("Reservation")),
     ("unreserve", _l("Reservation released")), ("faulty_return", _l("Faulty part returned")),
-    ("faulty_out", _l("Faulty part sent on"))])
+    ("faulty_out", _l("Faulty part returned to the supplier"))])
 
 #: fault codes of a fault report (故障信息反馈单); the ``EXCLUDED_FAULTS`` are not covered by
 #: the warranty (a warranty check answers "out: excluded fault")
@@ -72,6 +75,12 @@ WARRANTY_REASON = Choices("spare_parts.warranty.reason", [
     ("void", _l("Warranty void (item refunded)"))])
 
 WARRANTY_STATUS = Choices("spare_parts.warranty.status", [("active", _l("Active")), ("void", _l("Void"))])
+
+COUNT_STATUS = Choices("spare_parts.count.status", [
+    ("open", _l("Counting")), ("submitted", _l("Waiting for approval")), ("posted", _l("Posted")),
+    ("rejected", _l("Rejected")), ("cancelled", _l("Cancelled"))])
+#: a stock take in one of these states blocks a second one at its location
+ACTIVE_COUNT_STATES = ("open", "submitted")
 
 ALERT_SUGGESTION = Choices("spare_parts.alert.suggestion", [("transfer", _l("Transfer")),
                                                             ("purchase", _l("Purchase"))])
@@ -370,8 +379,66 @@ class PartRequest(IdPk, Timestamps, Base):
         return self.number
 
 
+class StockCount(IdPk, Base):
+    """A stock take (盘点) of one location: opened with a snapshot of what the ledger says is
+    on hand (:class:`StockCountLine.snapshot`), counted line by line, submitted for approval
+    (``core.approvals``, four-eyes) and posted as adjustment moves once approved. See
+    ``stocktake.py`` for the rule on moves posted while the count runs."""
+
+    __tablename__ = "spare_parts_count"
+    __scope_column__ = ""  # scoped by its warehouse's store (permissions.RECORD_RULES)
+    __scope_derived__ = ("approval_request_id",)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("core_warehouse.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    note: Mapped[str | None] = mapped_column(String(255))
+    approval_request_id: Mapped[int | None] = mapped_column(ForeignKey("core_approval_request.id"), index=True)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decision_note: Mapped[str | None] = mapped_column(String(255))
+    warehouse = relationship("Warehouse")
+    started_by = relationship("User", foreign_keys=[started_by_id])
+    lines: Mapped[list["StockCountLine"]] = relationship(back_populates="count", order_by="StockCountLine.id",
+                                                         cascade="all, delete-orphan")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class StockCountLine(IdPk, Base):
+    """One part of a stock take: ``snapshot`` is the quantity on hand when the count
+    started; ``expected`` the quantity on hand (snapshot plus the moves since) at the moment
+    ``counted`` was entered, and ``difference = counted - expected`` what the adjustment
+    posts. ``move_id`` is the adjustment move once posted."""
+
+    __tablename__ = "spare_parts_count_line"
+    __table_args__ = (UniqueConstraint("count_id", "part_id"),)
+    __scope_column__ = ""  # scoped by its warehouse's store (permissions.RECORD_RULES)
+    __scope_derived__ = ("move_id",)
+    count_id: Mapped[int] = mapped_column(ForeignKey("spare_parts_count.id", ondelete="CASCADE"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("core_warehouse.id"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("spare_parts_part.id"), index=True)
+    snapshot: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
+    expected: Mapped[Decimal | None] = mapped_column(Quantity)
+    counted: Mapped[Decimal | None] = mapped_column(Quantity)
+    difference: Mapped[Decimal | None] = mapped_column(Quantity)
+    counted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    counted_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    move_id: Mapped[int | None] = mapped_column(ForeignKey("spare_parts_move.id"))
+    count: Mapped[StockCount] = relationship(back_populates="lines")
+    part: Mapped[Part] = relationship()
+    warehouse = relationship("Warehouse")
+
+    def __str__(self) -> str:
+        return f"{self.part}"
+
+
 MODELS = (Part, PartFit, StockMove, StockBalance, StockLevel, StockAlert, ProductWarranty, Warranty, WorkOrder,
-          WorkOrderEvent, PartRequest)
+          WorkOrderEvent, PartRequest, StockCount, StockCountLine)
 
 describe(Part, name=_l("Spare part"), labels={
     "number": _l("Part number"), "unit": _l("Unit"), "cost": _l("Cost"),
@@ -415,3 +482,12 @@ describe(PartRequest, name=_l("Replacement request"), codes={"status": REQUEST_S
                  "submitted_at": _l("Submitted at"), "decided_at": _l("Decided at"), "shipped_at": _l("Shipped at"),
                  "installed_at": _l("Installed at"), "returned_at": _l("Faulty part sent at"),
                  "received_at": _l("Faulty part received at")})
+describe(StockCount, name=_l("Stock take"), codes={"status": COUNT_STATUS}, labels={
+    "number": _l("Number"), "warehouse": _l("Location"), "note": _l("Note"), "started_at": _l("Started at"),
+    "started_by": _l("Started by"), "submitted_at": _l("Submitted at"), "decided_at": _l("Decided at"),
+    "decision_note": _l("Approver's note"), "approval_request_id": _l("Approval request"),
+    "lines": _l("Lines")})
+describe(StockCountLine, name=_l("Stock take line"), labels={
+    "count": _l("Stock take"), "warehouse": _l("Location"), "part": _l("Spare part"),
+    "snapshot": _l("On hand at start"), "expected": _l("Expected when counted"), "counted": _l("Counted"),
+    "difference": _l("Difference"), "counted_at": _l("Counted at"), "move_id": _l("Adjustment move")})

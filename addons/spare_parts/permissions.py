@@ -20,7 +20,8 @@ from core.i18n import lazy_gettext as _l
 from core.models import Warehouse
 from core.models.employee import user_role
 
-from .models import PartRequest, StockAlert, StockBalance, StockLevel, StockMove, WorkOrder, WorkOrderEvent
+from .models import (PartRequest, StockAlert, StockBalance, StockCount, StockCountLine, StockLevel, StockMove, WorkOrder,
+                     WorkOrderEvent)
 
 KEEPER = "parts_keeper"
 TECH = "technician"
@@ -115,6 +116,7 @@ def _events(scope):
 
 RECORD_RULES = (
     _by_warehouse(StockMove), _by_warehouse(StockBalance), _by_warehouse(StockLevel), _by_warehouse(StockAlert),
+    _by_warehouse(StockCount), _by_warehouse(StockCountLine),
     RecordRule(WorkOrder, "spare_parts_work_order_own_for_technicians", _own_work_orders),
     RecordRule(PartRequest, "spare_parts_request_own_for_technicians", _own_requests),
     RecordRule(WorkOrderEvent, "spare_parts_work_order_event_by_work_order", _events),

@@ -7,15 +7,21 @@ Lifecycle (``REQUEST_STATUS``)::
     out of warranty:  submitted --charged (kernel sale)--> charged -> shipped -> installed -> closed
     before shipment:  submitted / approved / charged -> cancelled
 
-* Raising a request (from a work order) supplies the end of the requested part's
-  supersession chain, checks the warranty (serial, date, fault code, the part's
-  warranty-covered flag) and puts the work order in "waiting for parts".
+* Raising a request (from a work order) for a part that is superseded does not substitute
+  silently: the requester chooses the part to supply (``supply_part_id``) among
+  :func:`supply_options` (the end of the supersession chain first, then the parts between,
+  then the requested part itself while it is still active); without a choice the request
+  is refused with a 422 on ``supply_part_id`` naming the successor. It checks the warranty
+  (serial, date, fault code, the part's warranty-covered flag) and puts the work order in
+  "waiting for parts".
 * In warranty, HQ approval goes through the kernel's four-eyes approvals
   (``core.approvals``, action ``spare_parts.replacement``: one approver other than the
   requester, holding ``core.approval.decide``); HQ is notified. Once approved, the quantity is
   reserved at the proposed shipping location when it still holds it.
 * Out of warranty, the part is charged to the customer through a kernel sale of the part's
-  product (``Part.product``) at the store's price (``core.services.checkout``).
+  product (``Part.product``) at the store's price (``core.services.checkout``), paid by the
+  payment method the cashier chooses among those the kernel and the addons offer for that
+  ticket (:func:`charge_options`: the till's list, e.g. cash, card, stored value).
 * Shipping issues the part to the work order from the chosen location (out of the
   reservation when it is there); the store and the technician are notified. Installing puts
   the work order back "in progress". In warranty, the faulty part is sent back and received
@@ -38,7 +44,7 @@ from core.models.approval import ApprovalRequest
 from core.validation import quantity_input
 
 from . import stock
-from .catalog import current_part, fits, get_part
+from .catalog import fits, get_part, supersession_chain
 from .models import FAULT_CODE, PartRequest, WorkOrder
 from .warranty import check_warranty
 from .work_orders import get_work_order, wait_for_parts
@@ -90,11 +96,41 @@ def _proposed_source(session, part_id: int, store_id: int, qty: Decimal) -> int 
     return sorted(spare, key=lambda h: (h.store_id is not None, -h.available))[0].warehouse_id if spare else None
 
 
+def supply_options(session, part_id: int) -> list:
+    """The parts that may be supplied for a request of ``part_id``: the part itself when
+    nothing supersedes it; otherwise the active parts of its supersession chain, the end of
+    the chain (the current successor) first and the requested part last."""
+    chain = supersession_chain(session, part_id)
+    if len(chain) == 1:
+        return chain
+    return [p for p in reversed(chain) if p.active]
+
+
+def _supplied(session, asked, supply_part_id):
+    """The part to supply for ``asked`` (see :func:`supply_options`); BusinessError naming
+    ``supply_part_id`` when a superseded part comes without a choice or with another part."""
+    options = supply_options(session, asked.id)
+    if options == [asked] and supply_part_id in (None, asked.id):
+        return asked
+    if supply_part_id is None:
+        if not options:
+            raise BusinessError({"part_id": _l("Part %(number)s is no longer supplied.", number=asked.number)})
+        raise BusinessError({"supply_part_id": _l(
+            "Part %(number)s is superseded by %(successor)s: choose the part to supply (%(parts)s).",
+            number=asked.number, successor=options[0].number, parts=", ".join(p.number for p in options))})
+    chosen = [p for p in options if p.id == supply_part_id]
+    if not chosen:
+        raise BusinessError({"supply_part_id": _l("Choose one of: %(parts)s.",
+                                                  parts=", ".join(p.number for p in options) or "–")})
+    return chosen[0]
+
+
 def raise_request(session, work_order_id: int, part_id: int, fault_code: str, symptom: str, *, qty="1",
-                  user=None) -> PartRequest:
-    """Raise a replacement request from a work order with its fault report. The part
-    supplied is the end of ``part_id``'s supersession chain. BusinessError naming
-    ``part_id`` (unknown, inactive, or not fitting the work order's product), ``fault_code``,
+                  supply_part_id: int | None = None, user=None) -> PartRequest:
+    """Raise a replacement request from a work order with its fault report. A superseded
+    ``part_id`` needs ``supply_part_id``, one of :func:`supply_options` (its successor is
+    offered, never substituted silently). BusinessError naming ``part_id`` (unknown,
+    inactive, or not fitting the work order's product), ``supply_part_id``, ``fault_code``,
     ``symptom`` or ``qty``; Conflict ``{"status"}`` when the work order is not being worked on."""
     from core.notify import notify, role
     from core.services.numbering import next_number
@@ -115,7 +151,7 @@ def raise_request(session, work_order_id: int, part_id: int, fault_code: str, sy
     if errors:
         raise BusinessError(errors)
     asked = get_part(session, part_id)
-    part = current_part(session, asked.id)
+    part = _supplied(session, asked, supply_part_id)
     if not part.active:
         raise BusinessError({"part_id": _l("Part %(number)s is no longer supplied.", number=part.number)})
     model = wo.warranty.model if wo.warranty is not None else None
@@ -200,16 +236,11 @@ def reject(session, request_id: int, user, note: str | None = None) -> PartReque
     return sync_decision(session, req)
 
 
-def charge(session, request_id: int, *, payments=None, user=None) -> PartRequest:
-    """Charge an out-of-warranty request to the work order's customer: a kernel sale of the
-    part's product at the store's price (``payments``: ``PaymentRequest`` list, default cash).
-    BusinessError ``{"part_id"}`` when the part is sold as no product, ``{"customer_id"}``
-    when the work order has no customer; Conflict ``{"status"}`` unless submitted out of warranty."""
-    from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
+def _charge_ticket(session, req: PartRequest, payments):
+    """The checkout request of charging ``req``: its part's product × qty for the work
+    order's customer at its store. BusinessError naming ``part_id`` / ``customer_id``."""
+    from core.services.checkout import CheckoutRequest, LineRequest
 
-    req = get_request(session, request_id, lock=True)
-    if req.status != "submitted" or req.in_warranty:
-        raise Conflict({"status": _l("Only an out-of-warranty request waiting to be charged can be charged.")})
     part = get_part(session, req.part_id)
     if part.product_id is None:
         raise BusinessError({"part_id": _l("Part %(number)s is not sold as a product: it cannot be charged.",
@@ -217,9 +248,65 @@ def charge(session, request_id: int, *, payments=None, user=None) -> PartRequest
     wo = get_work_order(session, req.work_order_id)
     if wo.customer_id is None:
         raise BusinessError({"customer_id": _l("The work order has no customer to charge.")})
-    sale = checkout(session, CheckoutRequest(store_id=wo.store_id, lines=[LineRequest(part.product_id, req.qty)],
-                                             payments=payments or [PaymentRequest("cash")],
-                                             customer_id=wo.customer_id, note=req.number), user=user)
+    return CheckoutRequest(store_id=wo.store_id, lines=[LineRequest(part.product_id, req.qty)], payments=payments,
+                           customer_id=wo.customer_id, note=req.number)
+
+
+def _chargeable(session, request_id: int, lock: bool = False) -> PartRequest:
+    req = get_request(session, request_id, lock=lock)
+    if req.status != "submitted" or req.in_warranty:
+        raise Conflict({"status": _l("Only an out-of-warranty request waiting to be charged can be charged.")})
+    return req
+
+
+def charge_options(session, request_id: int, user) -> dict:
+    """What charging the request would cost and how it can be paid: ``{"amount",
+    "methods": [{"code", "label"}]}``, the payment methods the kernel and the addons offer
+    for that ticket and user (the till's list). Nothing is saved (a savepoint rolled back)."""
+    from core.services.checkout import payment_method_map, preview
+
+    req = _chargeable(session, request_id)
+    ticket = _charge_ticket(session, req, [])
+    nested = session.begin_nested()
+    try:
+        sale = preview(session, ticket, user=user)
+        methods = payment_method_map(session, sale, user)
+        out = {"amount": sale.total, "methods": [{"code": m.code, "label": str(m.label)} for m in methods.values()]}
+    finally:
+        nested.rollback()
+    return out
+
+
+def _payment_field(key: str) -> str:
+    if key == "payments.0" or key == "payments":
+        return "method"
+    return key[len("payments.0."):] if key.startswith("payments.0.") else key
+
+
+def charge(session, request_id: int, *, method: str = "cash", reference: str | None = None, payments=None,
+           user=None) -> PartRequest:
+    """Charge an out-of-warranty request to the work order's customer: a kernel sale of the
+    part's product at the store's price, paid in full by payment ``method`` (one of
+    :func:`charge_options`; ``reference``: a card slip or voucher number) or by ``payments``
+    (``PaymentRequest`` list, for a split payment). BusinessError ``{"part_id"}`` when the
+    part is sold as no product, ``{"customer_id"}`` when the work order has no customer,
+    ``{"method"}`` / ``{"reference"}`` for a payment the checkout refuses; Conflict
+    ``{"status"}`` unless submitted out of warranty."""
+    from core.services.checkout import PaymentRequest, checkout
+
+    req = _chargeable(session, request_id, lock=True)
+    method = (method or "").strip()
+    if payments is None and not method:
+        raise BusinessError({"method": _l("Choose how the customer pays.")})
+    single = payments is None
+    ticket = _charge_ticket(session, req, payments or [PaymentRequest(method, None, (reference or "").strip() or None)])
+    try:
+        sale = checkout(session, ticket, user=user)
+    except BusinessError as exc:
+        if not single:
+            raise
+        # the checkout names the first payment ("payments.0.method"): this form has one
+        raise BusinessError({_payment_field(k): v for k, v in exc.errors.items()}) from None
     req.sale_id, req.amount, req.status = sale.id, sale.total, "charged"
     req.decided_by_id, req.decided_at = getattr(user, "id", None), utcnow()
     _reserve_if_possible(session, req, user)

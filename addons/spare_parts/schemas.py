@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, QId, Qty, Query, SafeDate, Str,
+from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, QId, QInt, Qty, Query, SafeDate, Str,
                              from_column)
 
-from .models import FAULT_CODE, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
+from .models import COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
 
 QTY = dict(as_string=True)
 
@@ -126,6 +126,13 @@ class TransferIn(Input):
     to_warehouse_id = Id(required=True)
     qty = Qty(required=True)
     reason = Str(max=255, load_default=None, allow_none=True)
+
+
+class SupplierReturnIn(Input):
+    part_id = Id(required=True)
+    warehouse_id = Id(required=True)
+    qty = Qty(required=True)
+    reason = Str(max=255, required=True, metadata={"description": "the supplier and its return (RMA) number"})
 
 
 class AdjustIn(Input):
@@ -334,6 +341,9 @@ class RequestOut(Schema):
 
 class RequestIn(Input):
     part_id = Id(required=True)
+    supply_part_id = Id(load_default=None, allow_none=True, metadata={
+        "description": "the part to supply when part_id is superseded: its successor or, while still active, "
+                       "the part itself (422 naming this field lists the choices when it is missing)"})
     fault_code = Choice(FAULT_CODE.codes, required=True)
     symptom = Str(max=500, required=True, min=1)
     qty = Qty(load_default="1")
@@ -362,3 +372,114 @@ class QueueItemOut(Schema):
     warranty = fields.Nested(CheckOut)
     available = fields.Decimal(**QTY)
     holdings = fields.List(fields.Nested(HoldingOut))
+
+
+# --- stock takes ---------------------------------------------------------------------------------
+
+class CountLineOut(Schema):
+    part_id = fields.Int()
+    snapshot = fields.Decimal(**QTY, metadata={"description": "on hand when the count started"})
+    moves_since = fields.Decimal(**QTY, metadata={"description": "on hand now less the snapshot"})
+    expected = fields.Decimal(**QTY, allow_none=True,
+                              metadata={"description": "on hand when the counted quantity was entered"})
+    counted = fields.Decimal(**QTY, allow_none=True)
+    difference = fields.Decimal(**QTY, allow_none=True, metadata={"description": "counted - expected"})
+    counted_at = Instant(allow_none=True)
+    move_id = fields.Int(allow_none=True)
+
+
+class CountOut(Schema):
+    id = fields.Int()
+    number = fields.Str()
+    warehouse_id = fields.Int()
+    status = fields.Str(validate=validate.OneOf(COUNT_STATUS.codes))
+    note = fields.Str(allow_none=True)
+    approval_request_id = fields.Int(allow_none=True)
+    started_by_id = fields.Int(allow_none=True)
+    started_at = Instant()
+    submitted_by_id = fields.Int(allow_none=True)
+    submitted_at = Instant(allow_none=True)
+    decided_by_id = fields.Int(allow_none=True)
+    decided_at = Instant(allow_none=True)
+    decision_note = fields.Str(allow_none=True)
+
+
+class CountDetailOut(CountOut):
+    lines = fields.List(fields.Nested(CountLineOut))
+
+
+class CountIn(Input):
+    warehouse_id = Id(required=True)
+    note = Str(max=255, load_default=None, allow_none=True)
+
+
+class CountQuery(Query):
+    status = Choice(COUNT_STATUS.codes, load_default=None)
+    warehouse_id = QId(load_default=None)
+
+
+class CountEntryIn(Input):
+    part_id = Id(required=True)
+    counted = DecimalIn(0, 10 ** 9, low_inclusive=True, places=3, required=True)
+
+
+class CountEntriesIn(Input):
+    lines = fields.List(fields.Nested(CountEntryIn), required=True, validate=validate.Length(min=1, max=1000))
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+class ReportQuery(Query):
+    date_from = SafeDate(data_key="from", load_default=None, metadata={"description": "first local day"})
+    date_to = SafeDate(data_key="to", load_default=None, metadata={"description": "last local day (default today)"})
+    days = QInt(1, 3660, load_default=None, metadata={"description": "the last N days, when from/to are not given"})
+
+
+class ConsumptionQuery(ReportQuery):
+    by = Choice(("warehouse", "part", "product"), load_default="warehouse")
+
+
+class ConsumptionRowOut(Schema):
+    key = fields.Int(metadata={"description": "warehouse, part or product id (``by``)"})
+    qty = fields.Decimal(**QTY)
+    cost = Money()
+
+
+class FailureRowOut(Schema):
+    product_id = fields.Int()
+    fault_code = fields.Str(allow_none=True)
+    failures = fields.Int()
+    sold = fields.Decimal(**QTY)
+    per_100 = fields.Decimal(as_string=True, allow_none=True)
+
+
+class TrendRowOut(Schema):
+    label = fields.Str()
+    start = Instant()
+    qty = fields.Decimal(**QTY)
+    cost = Money()
+    warranty_cost = Money()
+
+
+class RepairStatsOut(Schema):
+    first = fields.Date()
+    last = fields.Date()
+    done = fields.Int()
+    avg_hours = fields.Decimal(as_string=True, allow_none=True)
+    first_time_fix = fields.Decimal(as_string=True, allow_none=True)
+    warranty_cost = Money()
+
+
+class ChargeIn(Input):
+    method = Str(max=32, required=True, min=1, metadata={"description": "a payment method code of charge-options"})
+    reference = Str(max=64, load_default=None, allow_none=True)
+
+
+class MethodOut(Schema):
+    code = fields.Str()
+    label = fields.Str()
+
+
+class ChargeOptionsOut(Schema):
+    amount = Money()
+    methods = fields.List(fields.Nested(MethodOut))

@@ -194,6 +194,21 @@ def return_faulty(session, part_id: int, warehouse_id: int, qty, *, request_id: 
                  work_order_id=work_order_id, reason=reason)
 
 
+def return_to_supplier(session, part_id: int, warehouse_id: int, qty, reason: str, *, user=None) -> StockMove:
+    """Send ``qty`` of the faulty parts held at the warehouse back to the supplier (a
+    ``faulty_out`` line: the faulty quantity goes down, good stock is untouched). ``reason``
+    is required: the supplier and its return authorisation (RMA) number. BusinessError
+    naming ``qty`` (more than is held) or ``reason``."""
+    qty = _checked(session, part_id, warehouse_id, qty)
+    reason = (reason or "").strip()
+    if not reason:
+        raise BusinessError({"reason": _l("Name the supplier and its return number.")})
+    if len(reason) > 255:
+        raise BusinessError({"reason": _l("At most %(n)s characters.", n=255)})
+    bal = _lock_balance(session, part_id, warehouse_id)
+    return _post(session, bal, "faulty_out", faulty=-qty, user=user, reason=reason)
+
+
 # --- reading --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

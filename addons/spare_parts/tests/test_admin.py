@@ -15,7 +15,8 @@ pytestmark = pytest.mark.addons("spare_parts")
 VIEWS = ["spare_parts_technician", "spare_parts_work_order", "spare_parts_request", "spare_parts_approvals",
          "spare_parts_stock_lookup", "spare_parts_part", "spare_parts_part_fit", "spare_parts_stock",
          "spare_parts_move", "spare_parts_level", "spare_parts_alert", "spare_parts_product_warranty",
-         "spare_parts_warranty", "spare_parts_work_order_event"]
+         "spare_parts_warranty", "spare_parts_work_order_event", "spare_parts_stock_take", "spare_parts_count",
+         "spare_parts_count_line"]
 
 
 @pytest.fixture
@@ -94,3 +95,89 @@ def test_technician_page_starts_a_job(synced, session, chain):
                                                           "csrf_token": token})
     session.expire_all()
     assert session.get(WorkOrder, wo.id).status == "in_progress"
+
+
+def test_stock_take_counted_submitted_and_approved_after_confirmation(synced, session, chain):
+    from addons.spare_parts.models import StockCount
+
+    b = chain.parts["P-B"].id
+    hq = chain.wh["HQ"].id
+    svc.receive(session, b, hq, "6")
+    session.commit()
+    keeper = login(synced, chain.keeper)
+    token = csrf_token(keeper, "/admin/spare_parts_stock_take/")
+    r = keeper.post("/admin/spare_parts_stock_take/start", data={"warehouse_id": str(hq), "csrf_token": token})
+    count = session.execute(StockCount.__table__.select()).first()
+    assert r.status_code == 302 and count is not None
+    html = keeper.get(f"/admin/spare_parts_stock_take/{count.id}").get_data(as_text=True)
+    assert f'name="part_{b}"' in html
+    keeper.post(f"/admin/spare_parts_stock_take/{count.id}", data={f"part_{b}": "-2", "csrf_token": token})
+    keeper.post(f"/admin/spare_parts_stock_take/{count.id}", data={f"part_{b}": "5", "csrf_token": token})
+    html = keeper.get(f"/admin/spare_parts_count/details/?id={count.id}").get_data(as_text=True)
+    assert 'id="count-lines"' in html and "-1" in html
+    token = csrf_token(keeper, "/admin/spare_parts_count/")
+    r = keeper.post("/admin/spare_parts_count/action/", data={"action": "submit", "rowid": str(count.id),
+                                                              "csrf_token": token})
+    assert 'id="confirm-form"' in r.get_data(as_text=True)
+    keeper.post("/admin/spare_parts_count/action/", data={"action": "submit", "rowid": str(count.id),
+                                                          "confirm": "1", "csrf_token": token})
+    session.expire_all()
+    assert session.get(StockCount, count.id).status == "submitted"
+    approver = login(synced, chain.approver)
+    token = csrf_token(approver, "/admin/spare_parts_count/")
+    r = approver.post("/admin/spare_parts_count/action/", data={"action": "approve", "rowid": str(count.id),
+                                                                "csrf_token": token})
+    assert 'id="confirm-form"' in r.get_data(as_text=True)
+    session.expire_all()
+    assert svc.on_hand(session, b, hq) == 6  # nothing before the confirmation
+    approver.post("/admin/spare_parts_count/action/", data={"action": "approve", "rowid": str(count.id),
+                                                            "confirm": "1", "csrf_token": token})
+    session.expire_all()
+    assert session.get(StockCount, count.id).status == "posted"
+    assert svc.on_hand(session, b, hq) == svc.ledger_on_hand(session, b, hq) == 5
+
+
+def test_charge_asks_for_the_payment_method(synced, session, chain, registered):
+    from core.models import Sale
+
+    from addons.spare_parts.models import PartRequest
+
+    svc.receive(session, chain.parts["P-C"].id, chain.wh["A2"].id, "2")
+    wo = svc.create_work_order(session, chain.a1.id, "Wet", serial="SN-0001", technician_id=chain.tech.id,
+                               customer_id=chain.customer.id, user=chain.admin)
+    svc.start_work_order(session, wo.id, user=chain.tech)
+    req = svc.raise_request(session, wo.id, chain.parts["P-C"].id, "water_damage", "Dropped", user=chain.tech)
+    session.commit()
+    client = login(synced, chain.admin)
+    token = csrf_token(client, "/admin/spare_parts_request/")
+    r = client.post("/admin/spare_parts_request/action/", data={"action": "charge", "rowid": str(req.id),
+                                                                "csrf_token": token})
+    html = r.get_data(as_text=True)
+    assert 'name="method"' in html and 'value="card"' in html and "150.00" in html
+    session.expire_all()
+    assert session.get(PartRequest, req.id).status == "submitted"
+    client.post("/admin/spare_parts_request/action/", data={"action": "charge", "rowid": str(req.id), "confirm": "1",
+                                                            "method": "card", "reference": "SLIP-7",
+                                                            "csrf_token": token})
+    session.expire_all()
+    done = session.get(PartRequest, req.id)
+    assert done.status == "charged"
+    assert [p.method for p in session.get(Sale, done.sale_id).payments] == ["card"]
+
+
+def test_faulty_parts_returned_to_the_supplier_after_confirmation(synced, session, chain):
+    from addons.spare_parts.models import StockBalance
+
+    p, hq = chain.parts["P-A"].id, chain.wh["HQ"].id
+    svc.return_faulty(session, p, hq, "2")
+    session.commit()
+    client = login(synced, chain.keeper)
+    token = csrf_token(client, "/admin/spare_parts_stock/")
+    rowid = f"{p},{hq}"
+    r = client.post("/admin/spare_parts_stock/action/", data={"action": "return_to_supplier", "rowid": rowid,
+                                                              "csrf_token": token})
+    assert 'id="confirm-form"' in r.get_data(as_text=True) and 'name="reason"' in r.get_data(as_text=True)
+    client.post("/admin/spare_parts_stock/action/", data={"action": "return_to_supplier", "rowid": rowid,
+                                                          "confirm": "1", "reason": "Acme RMA-3", "csrf_token": token})
+    session.expire_all()
+    assert session.get(StockBalance, (p, hq)).faulty == 0

@@ -105,6 +105,10 @@ def test_work_order_and_request_journey(api, session, chain, registered):
     assert r.status_code == 422 and "hours" in r.json["errors"]["json"]
     r = api.post(f"{BASE}/work-orders/{wid}/requests", user=chain.tech,
                  json={"part_id": chain.parts["P-A"].id, "fault_code": "noise", "symptom": "Bearing"})
+    assert r.status_code == 422 and chain.parts["P-C"].number in str(r.json["errors"]["json"]["supply_part_id"])
+    r = api.post(f"{BASE}/work-orders/{wid}/requests", user=chain.tech,
+                 json={"part_id": chain.parts["P-A"].id, "fault_code": "noise", "symptom": "Bearing",
+                       "supply_part_id": chain.parts["P-C"].id})
     assert r.status_code == 201, r.json
     req = r.json
     assert req["part_id"] == chain.parts["P-C"].id and req["in_warranty"] and req["status"] == "submitted"
@@ -139,3 +143,76 @@ def test_technician_sees_own_work_orders(api, session, chain, make):
     assert mine.id in ids and theirs.id not in ids
     assert api.get(f"{BASE}/work-orders/{theirs.id}", user=chain.tech).status_code == 404
     assert api.post(f"{BASE}/work-orders/{theirs.id}/start", user=chain.tech).status_code == 404
+
+
+def test_stock_take_endpoints(api, session, chain, make):
+    b, c = chain.parts["P-B"].id, chain.parts["P-C"].id
+    hq = chain.wh["HQ"].id
+    svc.receive(session, b, hq, "10")
+    svc.receive(session, c, hq, "3")
+    keeper = chain.keeper
+    r = api.post(f"{BASE}/stock-takes", user=keeper, json={"warehouse_id": hq, "note": "Q4"})
+    assert r.status_code == 201, r.json
+    count_id = r.json["id"]
+    assert {ln["part_id"]: ln["snapshot"] for ln in r.json["lines"]} == {b: "10.000", c: "3.000"}
+    assert api.post(f"{BASE}/stock-takes", user=keeper, json={"warehouse_id": hq}).status_code == 409
+    svc.issue(session, b, hq, "2")  # moves during the count
+    r = api.get(f"{BASE}/stock-takes/{count_id}", user=keeper)
+    assert {ln["part_id"]: ln["moves_since"] for ln in r.json["lines"]}[b] == "-2.000"
+    r = api.post(f"{BASE}/stock-takes/{count_id}/lines", user=keeper,
+                 json={"lines": [{"part_id": b, "counted": "7"}, {"part_id": c, "counted": "-1"}]})
+    assert r.status_code == 422 and "counted" in str(r.json["errors"]["json"])
+    r = api.post(f"{BASE}/stock-takes/{count_id}/lines", user=keeper, json={"lines": [{"part_id": b, "counted": "7"}]})
+    assert r.status_code == 200 and {ln["part_id"]: ln["difference"] for ln in r.json["lines"]}[b] == "-1.000"
+    r = api.post(f"{BASE}/stock-takes/{count_id}/submit", user=keeper)
+    assert r.status_code == 422 and "lines" in r.json["errors"]["json"]
+    api.post(f"{BASE}/stock-takes/{count_id}/lines", user=keeper, json={"lines": [{"part_id": c, "counted": "3"}]})
+    r = api.post(f"{BASE}/stock-takes/{count_id}/submit", user=keeper)
+    assert r.status_code == 200 and r.json["status"] == "submitted"
+    assert api.post(f"{BASE}/stock-takes/{count_id}/approve", user=keeper, json={}).status_code == 403
+    r = api.post(f"{BASE}/stock-takes/{count_id}/approve", user=chain.approver, json={"note": "ok"})
+    assert r.status_code == 200 and r.json["status"] == "posted", r.json
+    assert svc.on_hand(session, b, hq) == svc.ledger_on_hand(session, b, hq) == 7
+    # scope: a store manager of A1 sees neither the HQ warehouse nor its stock takes
+    manager = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=chain.a1.id)
+    r = api.post(f"{BASE}/stock-takes", user=manager, json={"warehouse_id": hq})
+    assert r.status_code == 422 and "warehouse_id" in r.json["errors"]["json"]
+    assert api.get(f"{BASE}/stock-takes/{count_id}", user=manager).status_code == 404
+    assert api.get(f"{BASE}/stock-takes", user=manager).json == []
+    r = api.post(f"{BASE}/stock-takes", user=manager, json={"warehouse_id": chain.wh["A1"].id})
+    assert r.status_code == 201 and r.json["lines"] == []
+    assert api.post(f"{BASE}/stock-takes/{r.json['id']}/cancel", user=manager).json["status"] == "cancelled"
+
+
+def test_charge_with_a_chosen_payment_method(api, session, chain, registered):
+    from core.models import Sale
+
+    svc.receive(session, chain.parts["P-C"].id, chain.wh["A2"].id, "2")
+    wo = svc.create_work_order(session, chain.a1.id, "Wet", serial="SN-0001", technician_id=chain.tech.id,
+                               customer_id=chain.customer.id, user=chain.admin)
+    svc.start_work_order(session, wo.id, user=chain.tech)
+    req = svc.raise_request(session, wo.id, chain.parts["P-C"].id, "water_damage", "Dropped in water",
+                            user=chain.tech)
+    r = api.get(f"{BASE}/requests/{req.id}/charge-options", user=chain.admin)
+    assert r.status_code == 200 and r.json["amount"] == "150.00"
+    assert {"cash", "card"} <= {m["code"] for m in r.json["methods"]}
+    assert api.post(f"{BASE}/requests/{req.id}/charge", user=chain.admin, json={}).status_code == 422
+    r = api.post(f"{BASE}/requests/{req.id}/charge", user=chain.admin, json={"method": "shells"})
+    assert r.status_code == 422 and "method" in r.json["errors"]["json"]
+    r = api.post(f"{BASE}/requests/{req.id}/charge", user=chain.admin, json={"method": "card", "reference": "S-1"})
+    assert r.status_code == 200 and r.json["status"] == "charged", r.json
+    sale = session.get(Sale, r.json["sale_id"])
+    assert [p.method for p in sale.payments] == ["card"]
+    assert api.get(f"{BASE}/requests/{req.id}/charge-options", user=chain.admin).status_code == 409
+    assert api.get(f"{BASE}/requests/{req.id}/charge-options", user=chain.tech).status_code == 403
+
+
+def test_return_to_supplier_endpoint(api, session, chain):
+    p, hq = chain.parts["P-A"].id, chain.wh["HQ"].id
+    svc.return_faulty(session, p, hq, "2")
+    body = {"part_id": p, "warehouse_id": hq, "qty": "3", "reason": "Acme RMA-9"}
+    r = api.post(f"{BASE}/stock/return-to-supplier", user=chain.keeper, json=body)
+    assert r.status_code == 422 and "qty" in r.json["errors"]["json"]
+    r = api.post(f"{BASE}/stock/return-to-supplier", user=chain.keeper, json={**body, "qty": "2"})
+    assert r.status_code == 201 and r.json["kind"] == "faulty_out" and r.json["faulty"] == "-2.000"
+    assert api.post(f"{BASE}/stock/return-to-supplier", user=chain.tech, json=body).status_code == 403

@@ -119,6 +119,11 @@ def test_technician_phone_then_hq_approval(server, browser):
         page.select_option(".request-part select[name=fault_code]", "leak")
         page.fill(".request-part textarea[name=symptom]", "Pump leaks")
         page.click(".request-part button[type=submit]")
+        # PUMP-V1 is superseded: its successor is offered (checked first), not substituted
+        page.wait_for_selector("#supply-form")
+        assert "PUMP-V2" in page.inner_text("#supply-form label >> nth=0") and _fits(page)
+        assert page.locator("#supply-form input[type=radio]").nth(0).is_checked()
+        page.click("#supply-submit")
         assert "sent" in page.inner_text("body") and "Waiting for parts" in page.inner_text(".wo-status")
         assert _fits(page)
         page.screenshot(path=str(SHOTS / "spare-parts-technician-390.png"), full_page=True)

@@ -101,3 +101,90 @@ def test_without_the_lock_the_race_over_issues(rt, five_on_hand, monkeypatch):
         ledger = svc.ledger_on_hand(s, part_id, wh_id)
         broken = results.count("ok") > 5 or ledger != svc.on_hand(s, part_id, wh_id) or ledger < 0
     assert broken, (results, ledger)
+
+
+# --- a stock take posted while issues run ----------------------------------------------------
+
+@pytest.fixture
+def counted(rt, five_on_hand):
+    """A committed stock take of the five units, counted 4 (difference -1) and submitted by
+    one user, with a second one to approve it; deleted afterwards."""
+    from core.models import User
+    from core.models.approval import ApprovalRequest, ApprovalVote
+    from core.testing.factories import Factories
+
+    from addons.spare_parts.models import StockCount, StockCountLine
+
+    _company, wh_id, part_id = five_on_hand
+    with rt.session() as s, transaction(s):
+        make = Factories(s)
+        keeper, approver = make.user(username="spconc-keeper"), make.user(username="spconc-approver")
+        count = svc.start_count(s, wh_id, user=keeper)
+        svc.record_counts(s, count.id, [(part_id, "4")], user=keeper)
+        svc.submit_count(s, count.id, user=keeper)
+        ids = (count.id, count.approval_request_id, keeper.id, approver.id)
+    yield ids
+    count_id, ar_id, *users = ids
+    with rt.session() as s, transaction(s):
+        s.execute(delete(StockCountLine).where(StockCountLine.count_id == count_id))
+        s.execute(delete(StockCount).where(StockCount.id == count_id))
+        s.execute(delete(ApprovalVote).where(ApprovalVote.request_id == ar_id))
+        s.execute(delete(ApprovalRequest).where(ApprovalRequest.id == ar_id))
+        for u in users:
+            s.delete(s.get(User, u))
+
+
+def test_stock_take_posted_while_issues_run(rt, five_on_hand, counted):
+    """Ten threads issue one unit each while an eleventh approves the count (-1): the
+    adjustment and the issues serialise on the balance row, so exactly four issues succeed
+    (5 - 1), nothing goes negative and on hand equals the ledger sum. The lock that makes
+    this hold is ``stock._lock_balance``; the test above shows the race without it."""
+    from core.models import User
+
+    _company, wh_id, part_id = five_on_hand
+    count_id, _ar, _keeper, approver_id = counted
+    barrier = threading.Barrier(11)
+    results, guard = [], threading.Lock()
+
+    def issuer():
+        outcome = "error"
+        try:
+            barrier.wait(timeout=30)
+            with rt.session() as s, transaction(s):
+                svc.issue(s, part_id, wh_id, "1")
+            outcome = "ok"
+        except BusinessError:
+            outcome = "refused"
+        except Exception as exc:  # noqa: BLE001
+            outcome = f"error: {exc!r}"
+        with guard:
+            results.append(outcome)
+
+    def approver():
+        outcome = "error"
+        try:
+            barrier.wait(timeout=30)
+            with rt.session() as s, transaction(s):
+                svc.approve_count(s, count_id, s.get(User, approver_id))
+            outcome = "posted"
+        except BusinessError as exc:
+            outcome = f"refused: {exc.errors}"
+        except Exception as exc:  # noqa: BLE001
+            outcome = f"error: {exc!r}"
+        with guard:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=issuer) for _ in range(10)] + [threading.Thread(target=approver)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    with rt.session() as s:
+        on_hand, ledger = svc.on_hand(s, part_id, wh_id), svc.ledger_on_hand(s, part_id, wh_id)
+        assert on_hand == ledger >= 0
+        assert svc.balance_breaches(s) == []
+        posted = svc.get_count(s, count_id).status == "posted"
+    if "posted" in results:
+        assert posted and results.count("ok") == 4 and on_hand == D("0"), results
+    else:  # the issues took the units first: the -1 finds nothing left to remove, all or nothing
+        assert not posted and results.count("ok") == 5 and on_hand == D("0"), results

@@ -249,8 +249,14 @@ def test_in_warranty_replacement_journey(session, chain, registered):
     p_a, p_c = chain.parts["P-A"], chain.parts["P-C"]
     svc.receive(session, p_c.id, chain.wh["HQ"].id, "5")
     wo = _work_order(session, chain)
-    req = svc.raise_request(session, wo.id, p_a.id, "noise", "Pump bearing worn", user=chain.tech)
-    assert req.part_id == p_c.id and req.requested_part_id == p_a.id  # superseded part offered its successor
+    with pytest.raises(BusinessError) as err:  # a superseded part: its successor is offered, not substituted
+        svc.raise_request(session, wo.id, p_a.id, "noise", "Pump bearing worn", user=chain.tech)
+    assert "supply_part_id" in err.value.errors and p_c.number in str(err.value.errors["supply_part_id"][0])
+    assert [p.id for p in svc.supply_options(session, p_a.id)] == [p_c.id, chain.parts["P-B"].id, p_a.id]
+    assert wo.status == "in_progress" and svc.open_requests(session, wo.id) == []
+    req = svc.raise_request(session, wo.id, p_a.id, "noise", "Pump bearing worn", supply_part_id=p_c.id,
+                            user=chain.tech)
+    assert req.part_id == p_c.id and req.requested_part_id == p_a.id
     assert req.in_warranty and req.status == "submitted" and wo.status == "waiting_parts"
     assert req.ship_warehouse_id == chain.wh["HQ"].id
     # the work order cannot close while the request is open
@@ -292,8 +298,15 @@ def test_out_of_warranty_is_charged_through_a_kernel_sale(session, chain, regist
                             user=chain.tech)
     assert not req.in_warranty and req.warranty_reason == "excluded_fault" and req.approval_request_id is None
     assert req.ship_warehouse_id == chain.wh["A2"].id  # same region first
-    svc.charge_request(session, req.id, user=chain.admin)
+    options = svc.charge_options(session, req.id, chain.admin)
+    assert options["amount"] == D("150.00") and {"cash", "card"} <= {m["code"] for m in options["methods"]}
+    with pytest.raises(BusinessError) as err:
+        with session.begin_nested():
+            svc.charge_request(session, req.id, method="bitcoin", user=chain.admin)
+    assert "method" in err.value.errors
+    svc.charge_request(session, req.id, method="card", reference="POS-8841", user=chain.admin)
     sale = session.get(Sale, req.sale_id)
+    assert [(p.method, p.amount) for p in sale.payments] == [("card", D("150.00"))]
     assert req.status == "charged" and sale.customer_id == chain.customer.id and req.amount == sale.total == D("150.00")
     svc.ship_request(session, req.id, user=chain.keeper)
     svc.install_request(session, req.id, user=chain.tech)
@@ -368,3 +381,20 @@ def test_reports(session, chain, registered, make):
     stats = svc.repair_stats(session, start, end)
     assert stats["done"] == 2 and stats["first_time_fix"] == D("0.5000")
     assert svc.warranty_cost(session, start, end) == D("100.00")
+
+
+def test_faulty_parts_returned_to_the_supplier(session, chain):
+    p, hq = chain.parts["P-A"].id, chain.wh["HQ"].id
+    svc.receive(session, p, hq, "2")
+    svc.return_faulty(session, p, hq, "3")
+    with pytest.raises(BusinessError) as err:
+        svc.return_to_supplier(session, p, hq, "2", "")
+    assert "reason" in err.value.errors
+    with pytest.raises(BusinessError) as err:
+        svc.return_to_supplier(session, p, hq, "4", "Acme RMA-1")
+    assert "qty" in err.value.errors
+    move = svc.return_to_supplier(session, p, hq, "3", "Acme RMA-1", user=chain.keeper)
+    assert (move.kind, move.faulty, move.qty, move.reason) == ("faulty_out", D("-3"), D("0"), "Acme RMA-1")
+    bal = svc.holdings(session, p)[0]
+    assert (bal.on_hand, bal.faulty) == (D("2"), D("0"))
+    assert svc.balance_breaches(session) == []
