@@ -224,3 +224,25 @@ def serialises_writers(session: Session) -> bool:
 
 def is_postgres(bind) -> bool:
     return bind.dialect.name == "postgresql"
+
+
+def insert_from_select(executor, target, columns, select_stmt) -> int:
+    """Run ``INSERT INTO target (columns) SELECT ...`` on ``executor`` (a Session or a
+    Connection, in its transaction) and return how many rows it wrote, on SQLite and on
+    PostgreSQL alike.
+
+    ``target`` is a mapped class or a Table. SQLAlchemy only keeps a cursor's row count for
+    UPDATE and DELETE: with psycopg an ``INSERT ... SELECT`` answers ``rowcount == -1``
+    (pysqlite answers the true count), so code that needs the number used a ``RETURNING``
+    and counted rows. The statement runs with ``preserve_rowcount``, which keeps the
+    driver's count (PostgreSQL's ``INSERT 0 n`` command tag). No ORM events run and the
+    session's write-scope flush check does not see these rows: the caller selects only
+    rows the writer may write and writes the audit trail."""
+    from sqlalchemy import insert
+
+    stmt = (insert(target).from_select(list(columns), select_stmt)
+            .execution_options(preserve_rowcount=True))
+    count = executor.execute(stmt).rowcount
+    if count is None or count < 0:  # a driver that cannot count: fail loudly, never guess
+        raise RuntimeError(f"the database driver gave no row count for INSERT ... SELECT into {target!r}")
+    return count
