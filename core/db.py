@@ -246,3 +246,29 @@ def insert_from_select(executor, target, columns, select_stmt) -> int:
     if count is None or count < 0:  # a driver that cannot count: fail loudly, never guess
         raise RuntimeError(f"the database driver gave no row count for INSERT ... SELECT into {target!r}")
     return count
+
+
+# --------------------------------------------------------------------------- searching text
+
+#: the escape character of every LIKE pattern the kernel builds (:func:`search_like`)
+LIKE_ESCAPE = "\\"
+
+
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE/ILIKE pattern with :data:`LIKE_ESCAPE`: its ``%``, ``_`` and the
+    escape character itself match literally. The one place the kernel escapes search text;
+    use it with ``escape=LIKE_ESCAPE`` (or :func:`search_like`, which does)."""
+    return (text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%")
+            .replace("_", LIKE_ESCAPE + "_"))
+
+
+def search_like(expr, text: str, *, how: str = "contains", case_sensitive: bool = False):
+    """The condition "``expr`` contains ``text`` literally" (``how``: ``"contains"``,
+    ``"prefix"`` or ``"exact"``) for a typed search, the same on SQLite and PostgreSQL:
+    ``%`` and ``_`` in ``text`` are not wildcards and an explicit ``ESCAPE`` is sent
+    (SQLite has no default escape character). ILIKE unless ``case_sensitive`` (then LIKE,
+    which SQLite still compares case-insensitively for ASCII)."""
+    body = escape_like(text)
+    pattern = {"contains": f"%{body}%", "prefix": f"{body}%", "exact": body}[how]
+    op = expr.like if case_sensitive else expr.ilike
+    return op(pattern, escape=LIKE_ESCAPE)
