@@ -247,6 +247,9 @@ def test_create_forms_refuse_references_outside_the_scope(admin_app, session, wo
     data, refs = _form_data(admin_app, view, world["user"], registry)
     if endpoint == "user":  # a scope is a plain id, not a relation: A's store
         data["scope_ref_id"] = str(world["A"]["store"].id)
+    plain_customer = "customer_id" in data and "customer_id" not in refs  # a plain id (campaign opt-outs)
+    if plain_customer:
+        data["customer_id"] = str(world["A"]["customer"].id)
     model = view.model
     chain_col = getattr(model, "__chain_wide__", None)
     before = _count(session, model)
@@ -261,6 +264,11 @@ def test_create_forms_refuse_references_outside_the_scope(admin_app, session, wo
         html = r.get_data(as_text=True)
         assert "Not a valid choice" in html or "Outside the stores" in html, (endpoint, name)
         assert _count(session, model) == before, f"{endpoint}: saved with B's {name}"
+        tried += 1
+    if plain_customer:
+        r = _post(client, endpoint, dict(data, customer_id=str(world["B"]["customer"].id)))
+        assert r.status_code == 200, (endpoint, "customer_id", r.status_code)
+        assert _count(session, model) == before, f"{endpoint}: saved with B's customer_id"
         tried += 1
     if isinstance(chain_col, str):
         rel = chain_col[:-3]
