@@ -224,3 +224,51 @@ def serialises_writers(session: Session) -> bool:
 
 def is_postgres(bind) -> bool:
     return bind.dialect.name == "postgresql"
+
+
+def insert_from_select(executor, target, columns, select_stmt) -> int:
+    """Run ``INSERT INTO target (columns) SELECT ...`` on ``executor`` (a Session or a
+    Connection, in its transaction) and return how many rows it wrote, on SQLite and on
+    PostgreSQL alike.
+
+    ``target`` is a mapped class or a Table. SQLAlchemy only keeps a cursor's row count for
+    UPDATE and DELETE: with psycopg an ``INSERT ... SELECT`` answers ``rowcount == -1``
+    (pysqlite answers the true count), so code that needs the number used a ``RETURNING``
+    and counted rows. The statement runs with ``preserve_rowcount``, which keeps the
+    driver's count (PostgreSQL's ``INSERT 0 n`` command tag). No ORM events run and the
+    session's write-scope flush check does not see these rows: the caller selects only
+    rows the writer may write and writes the audit trail."""
+    from sqlalchemy import insert
+
+    stmt = (insert(target).from_select(list(columns), select_stmt)
+            .execution_options(preserve_rowcount=True))
+    count = executor.execute(stmt).rowcount
+    if count is None or count < 0:  # a driver that cannot count: fail loudly, never guess
+        raise RuntimeError(f"the database driver gave no row count for INSERT ... SELECT into {target!r}")
+    return count
+
+
+# --------------------------------------------------------------------------- searching text
+
+#: the escape character of every LIKE pattern the kernel builds (:func:`search_like`)
+LIKE_ESCAPE = "\\"
+
+
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE/ILIKE pattern with :data:`LIKE_ESCAPE`: its ``%``, ``_`` and the
+    escape character itself match literally. The one place the kernel escapes search text;
+    use it with ``escape=LIKE_ESCAPE`` (or :func:`search_like`, which does)."""
+    return (text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%")
+            .replace("_", LIKE_ESCAPE + "_"))
+
+
+def search_like(expr, text: str, *, how: str = "contains", case_sensitive: bool = False):
+    """The condition "``expr`` contains ``text`` literally" (``how``: ``"contains"``,
+    ``"prefix"`` or ``"exact"``) for a typed search, the same on SQLite and PostgreSQL:
+    ``%`` and ``_`` in ``text`` are not wildcards and an explicit ``ESCAPE`` is sent
+    (SQLite has no default escape character). ILIKE unless ``case_sensitive`` (then LIKE,
+    which SQLite still compares case-insensitively for ASCII)."""
+    body = escape_like(text)
+    pattern = {"contains": f"%{body}%", "prefix": f"{body}%", "exact": body}[how]
+    op = expr.like if case_sensitive else expr.ilike
+    return op(pattern, escape=LIKE_ESCAPE)

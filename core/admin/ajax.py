@@ -51,11 +51,11 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         :data:`MAX_LIMIT`) from ``offset`` (never negative)."""
         from sqlalchemy import String, cast, or_
 
-        from core.admin.args import MAX_OFFSET, clamp, escape_like, search_text
+        from core.admin.args import MAX_OFFSET, clamp, search_text
+        from core.db import search_like
 
-        pattern = f"%{escape_like(search_text(term or ''))}%"
-        query = self.get_query().filter(or_(*(cast(f, String).ilike(pattern, escape="\\")
-                                              for f in self._cached_fields)))
+        text = search_text(term or "")
+        query = self.get_query().filter(or_(*(search_like(cast(f, String), text) for f in self._cached_fields)))
         if self.filters:  # Flask-Admin's ``filters`` option: SQL conditions set by the view itself
             from sqlalchemy import and_, text
 

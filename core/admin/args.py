@@ -71,7 +71,3 @@ def search_text(text: str | None) -> str | None:
 def has_control(text) -> bool:
     return isinstance(text, str) and CONTROL_CHARS.search(text) is not None
 
-
-def escape_like(text: str, escape: str = "\\") -> str:
-    """``text`` for a LIKE pattern, its ``%`` and ``_`` matching themselves."""
-    return text.replace(escape, escape * 2).replace("%", escape + "%").replace("_", escape + "_")

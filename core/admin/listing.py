@@ -45,6 +45,38 @@ class ListingMixin:
                 self.column_searchable_list = found
         return super()._refresh_cache()
 
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        """Flask-Admin's search (every word must match one searched column; ``^word``: starts
+        with, ``=word``: equals), with the words taken literally: ``%`` and ``_`` are not
+        wildcards (:func:`core.db.search_like`; Flask-Admin put them into the pattern as
+        typed)."""
+        from sqlalchemy import Unicode, cast, or_
+
+        from core.db import search_like
+
+        for term in search.split(" "):
+            how = "contains"
+            if term.startswith("^"):
+                how, term = "prefix", term[1:]
+            elif term.startswith("="):
+                how, term = "exact", term[1:]
+            if not term:
+                continue
+            conds, count_conds = [], []
+            for field, path in self._search_fields:
+                query, joins, alias = self._apply_path_joins(query, joins, path, inner_join=False)
+                column = field if alias is None else getattr(alias, field.key)
+                conds.append(search_like(cast(column, Unicode), term, how=how))
+                if count_query is not None:
+                    count_query, count_joins, count_alias = self._apply_path_joins(
+                        count_query, count_joins, path, inner_join=False)
+                    column = field if count_alias is None else getattr(count_alias, field.key)
+                    count_conds.append(search_like(cast(column, Unicode), term, how=how))
+            query = query.filter(or_(*conds))
+            if count_query is not None:
+                count_query = count_query.filter(or_(*count_conds))
+        return query, count_query, joins, count_joins
+
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         if not self.simple_list_pager or not execute:
             return super().get_list(page, sort_column, sort_desc, search, filters, execute=execute,

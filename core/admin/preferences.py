@@ -22,8 +22,8 @@ from core.api import AUTHENTICATED
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import LOCALES, gettext
+from core.security.passwords import MIN_PASSWORD
 
-MIN_PASSWORD = 8
 LANGUAGES = (("zh_Hans", "中文"), ("en", "English"))
 
 
@@ -80,7 +80,7 @@ class PreferencesView(BanyanView):
 
     @expose("/password", methods=["POST"])
     def password(self):
-        from core.security.passwords import hash_password, verify_password
+        from core.security.passwords import hash_password, password_errors, verify_password
         from core.web import db_session
 
         f = request.form
@@ -89,8 +89,9 @@ class PreferencesView(BanyanView):
         errors: dict[str, list] = {}
         if not verify_password(me.password_hash, current):
             errors["current_password"] = [gettext("This is not your current password.")]
-        if len(new) < MIN_PASSWORD:
-            errors["new_password"] = [gettext("At least %(n)d characters.", n=MIN_PASSWORD)]
+        problems = password_errors(new)
+        if problems:
+            errors["new_password"] = [str(p) for p in problems]
         elif new == current:
             errors["new_password"] = [gettext("Choose a password different from the current one.")]
         if new != again:

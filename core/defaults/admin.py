@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import relationship
 from wtforms import PasswordField, SelectMultipleField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
 from core.admin.base import BanyanModelView, apply_business_error, plain_number
 from core.admin.customers import CustomerPageMixin
@@ -24,6 +24,7 @@ from core.localtime import format_local
 from core.models import (ApiToken, AuditLog, Company, Customer, CustomerContact, Employee, PriceList, PriceListItem,
                          Product, ProductCategory, Region, Role, RolePermission, Sale, Store, User, Warehouse)
 from core.models.approval import ApprovalRequest
+from core.security.passwords import PasswordRules
 
 if "items" not in PriceList.__mapper__.relationships:
     # the price-list form edits its items inline: Flask-Admin needs the one-to-many side
@@ -174,7 +175,7 @@ class UserView(KernelView):
     column_export_exclude_list = ("password_hash",)
     column_searchable_list = ("username",)
     form_excluded_columns = ("password_hash", "created_at", "updated_at", "last_login_at")
-    form_extra_fields = {"new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=8)])}
+    form_extra_fields = {"new_password": PasswordField(_l("New password"), validators=[Optional(), PasswordRules()])}
 
     def on_model_change(self, form, model, is_created):
         from core.security.passwords import hash_password

@@ -15,8 +15,8 @@ from core.i18n import lazy_gettext as _l
 from core.models import Company, Region, Role, Store, User
 from core.models.employee import SCOPE_KINDS
 
-#: the back office's minimum (``UserView.new_password``)
-MIN_PASSWORD = 8
+from core.security.passwords import MIN_PASSWORD, password_errors  # noqa: F401 (MIN_PASSWORD: re-exported)
+
 _USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,60}")
 _SCOPE_MODELS = {"company": Company, "region": Region, "store": Store}
 
@@ -55,8 +55,8 @@ def create_user(session, username: str, password: str, *, roles=(), scope_kind: 
         errors["username"] = [_l("1 to 60 letters, digits and . _ @ -")]
     elif session.execute(select(User.id).where(User.username == username)).first() is not None:
         errors["username"] = [_l("Already in use.")]
-    if len(password or "") < MIN_PASSWORD or "\x00" in password:
-        errors["password"] = [_l("At least %(n)d characters.", n=MIN_PASSWORD)]
+    if password_errors(password):
+        errors["password"] = password_errors(password)
     found = {r.code: r for r in session.execute(select(Role).where(Role.code.in_(list(roles)))).scalars()}
     missing = sorted(set(roles) - set(found))
     if missing:

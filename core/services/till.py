@@ -42,7 +42,9 @@ DISCOUNT_KINDS = {"tier": _l("Tier discount"), "member_price": _l("Member price"
 
 
 def _like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    from core.db import escape_like
+
+    return escape_like(value)
 
 
 def product_row(product: Product, price: Decimal | None) -> dict:

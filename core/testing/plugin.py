@@ -27,6 +27,20 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "addons(*names, extras=()): install these addons (and dependencies)")
+    config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (row locks, concurrency); "
+                                       "skipped unless --db-url is a PostgreSQL server")
+
+
+def runs_on_postgres(config) -> bool:
+    """Whether this run's ``--db-url`` is a PostgreSQL server (else: SQLite files)."""
+    url = config.getoption("--db-url", default="")
+    return bool(url) and make_url(url).get_backend_name() == "postgresql"
+
+
+def pytest_runtest_setup(item):
+    # before any fixture runs: a postgres_only test builds no SQLite database it cannot use
+    if item.get_closest_marker("postgres_only") is not None and not runs_on_postgres(item.config):
+        pytest.skip("postgres_only: run with --db-url postgresql+psycopg://... (SQLite serialises writers)")
 
 
 class _Databases:

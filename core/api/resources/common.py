@@ -10,8 +10,11 @@ from core.web import db_session
 
 
 def like(value: str) -> str:
-    """``value`` with the ``LIKE`` wildcards escaped (use with ``escape="\\\\"``)."""
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """``value`` with the ``LIKE`` wildcards escaped (use with ``escape=core.db.LIKE_ESCAPE``);
+    :func:`core.db.escape_like`, the kernel's one escape."""
+    from core.db import escape_like
+
+    return escape_like(value)
 
 
 def unique(model, field: str, value, exclude_id: int | None = None) -> None:
