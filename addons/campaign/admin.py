@@ -62,12 +62,13 @@ class TemplateView(BanyanModelView):
 class PlanView(BanyanModelView):
     permission = READ
     write_permission = WRITE
-    column_list = ("code", "name", "state", "store", "date_from", "date_to", "channel", "list_code", "budget",
-                   "expected_cost", "actual_cost", "holdout_share")
+    column_list = ("code", "name", "state", "trigger", "store", "date_from", "date_to", "channel", "list_code",
+                   "budget", "expected_cost", "actual_cost", "holdout_share")
     column_searchable_list = ("code", "name")
-    column_filters = ("state", "channel", "date_from")
+    column_filters = ("state", "channel", "trigger", "date_from")
     form_columns = ("code", "name", "store", "date_from", "date_to", "budget", "expected_cost", "cost_per_message",
-                    "channel", "list_code", "segment", "template_code", "holdout_share", "conversion_days")
+                    "channel", "list_code", "segment", "template_code", "holdout_share", "conversion_days",
+                    "trigger", "trigger_days", "trigger_tier", "trigger_spend")
 
     def on_model_change(self, form, model, is_created):
         from .plans import _check
@@ -103,6 +104,25 @@ class PlanView(BanyanModelView):
         from core.api.visible import scope_store_ids
 
         self._each(ids, lambda s, plan, user: svc.start(s, plan, scope_store_ids(s)), gettext("Sending started."))
+
+    @action("trigger", _l("Evaluate trigger now"), _l("Add today's occurrences of the selected triggered plans? "
+                                                      "A customer never gets the same occurrence twice."))
+    def action_trigger(self, ids):
+        from core.errors import Conflict
+        from core.web import has_perm
+
+        from .triggers import evaluate_plan
+
+        if not has_perm(SEND):
+            flash(gettext("You may not start plans."), "error")
+            return
+
+        def run(s, plan, user):
+            if plan.state != "running" or not plan.trigger:
+                raise Conflict({"state": [_l("Only a running triggered plan can be evaluated.")]})
+            evaluate_plan(s, plan)
+
+        self._each(ids, run, gettext("Trigger evaluated."))
 
     @action("finish", _l("Finish"), _l("Finish the selected plans? The actual cost is computed from the "
                                        "messages sent."))

@@ -199,6 +199,40 @@ def finish_plan(data, plan_id):
     return plan
 
 
+@blp.route("/triggers", methods=["GET"])
+@requires(READ)
+@blp.response(200, S.TriggerKindOut(many=True))
+def trigger_kinds():
+    """The triggers a plan can have, and whether the addons each needs are installed."""
+    from .triggers import kinds
+
+    return kinds(db_session())
+
+
+@blp.route("/plans/<int:plan_id>/trigger", methods=["POST"])
+@requires(SEND)
+@blp.response(200, S.TriggerRunOut)
+def run_trigger(plan_id):
+    """Evaluate a running triggered plan now (the hourly job does the same): adds today's
+    occurrences, never one a customer already had."""
+    from core.errors import Conflict
+    from core.i18n import lazy_gettext as _l
+
+    from .triggers import evaluate_plan
+
+    s = db_session()
+    plan = get_visible(Plan, plan_id)
+    if plan.state != "running" or not plan.trigger:
+        raise Conflict({"state": [_l("Only a running triggered plan can be evaluated.")]})
+    with transaction(s):
+        added = evaluate_plan(s, plan)
+        from core.mixins import utcnow
+
+        plan.triggered_at = utcnow()
+        s.flush()
+    return {"added": added, "delivery": svc.delivery_counts(s, plan.id)}
+
+
 @blp.route("/plans/<int:plan_id>/preview", methods=["GET"])
 @requires(READ)
 @blp.arguments(S.PreviewQuery, location="query")

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields
 from core.api.fields import Choice, DecimalIn, Id, Input, Int, Money, MoneyIn, QId, Query, SafeDate, Str
 
 from .audience import RFM_CODES
+from .models import TRIGGER_KIND
 
 
 class RulesIn(Input):
@@ -82,6 +83,10 @@ class PlanIn(Input):
     template_code = Str(max=32, allow_none=True)
     holdout_share = DecimalIn(0, "0.5", places=4, high_inclusive=True)
     conversion_days = Int(1, 365)
+    trigger = Choice(list(TRIGGER_KIND.codes), allow_none=True)
+    trigger_days = Int(1, 3660, allow_none=True)
+    trigger_tier = Str(max=32, allow_none=True)
+    trigger_spend = MoneyIn(allow_none=True)
 
 
 class PlanOut(Schema):
@@ -102,6 +107,23 @@ class PlanOut(Schema):
     holdout_share = fields.Decimal(as_string=True)
     conversion_days = fields.Integer()
     approval_id = fields.Integer(allow_none=True)
+    trigger = fields.String(allow_none=True)
+    trigger_days = fields.Integer(allow_none=True)
+    trigger_tier = fields.String(allow_none=True)
+    trigger_spend = Money(allow_none=True)
+    triggered_at = fields.DateTime(allow_none=True)
+
+
+class TriggerKindOut(Schema):
+    code = fields.String()
+    label = fields.String()
+    available = fields.Boolean()
+    needs = fields.List(fields.String())
+
+
+class TriggerRunOut(Schema):
+    added = fields.Integer()
+    delivery = fields.Dict()
 
 
 class PlanQuery(Query):
