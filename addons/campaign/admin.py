@@ -13,7 +13,7 @@ from core.i18n import gettext
 from core.i18n import lazy_gettext as _l
 
 from . import services as svc
-from .models import OptOut, Outbox, Plan, Recipient, Segment, Template
+from .models import Consent, OptOut, Outbox, Plan, Policy, Recipient, Segment, Template
 from .permissions import CONSENT, READ, SEGMENT_READ, SEGMENT_WRITE, SEND, WRITE
 
 CATEGORY = _l("Campaign")
@@ -146,6 +146,57 @@ class OptOutView(BanyanModelView):
     form_columns = ("customer_id", "channel", "list_code", "source", "method")
 
 
+class ConsentView(BanyanModelView):
+    """Proof of consent (asked when, from where; confirmed when, how): read-only, with an
+    action that emails the double opt-in link again."""
+    permission = CONSENT
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("customer_id", "channel", "address", "requested_at", "source", "confirmed_at", "method")
+    column_filters = ("channel", "confirmed_at", "requested_at")
+
+    @action("resend", _l("Send the confirmation link again"), _l("Email the selected customers the link to "
+                                                                 "confirm their consent?"))
+    def action_resend(self, ids):
+        from core.web import db_session, runtime
+
+        from .consent import request_opt_in
+
+        s = db_session()
+        try:
+            with transaction(s):
+                for row in self.selected(ids):
+                    request_opt_in(s, runtime(), row.customer_id, row.channel, source=row.source)
+            flash(gettext("Confirmation links sent."), "success")
+        except BusinessError as exc:
+            _flash(exc)
+
+
+class PolicyView(BanyanModelView):
+    """The chain's messaging rules (one row): frequency cap and double opt-in."""
+    permission = READ
+    write_permission = WRITE
+    allow_delete = False
+    column_list = ("cap_messages", "cap_days", "double_opt_in", "updated_at")
+    form_columns = ("cap_messages", "cap_days", "double_opt_in")
+
+    def on_model_change(self, form, model, is_created):
+        from sqlalchemy import select
+
+        from core.security.scope import scope_of
+
+        scope = scope_of(self.session)
+        if scope is not None and not scope.unrestricted:
+            raise BusinessError({"_": [_l("Only head office changes the messaging rules.")]})
+        if is_created and self.session.execute(select(Policy.id).where(Policy.id != model.id)).first():
+            raise BusinessError({"_": [_l("The messaging rules exist already: edit them.")]})
+        if is_created:
+            model.id = 1   # the one row services read
+        if model.cap_messages is not None and not 1 <= model.cap_messages <= 1000:
+            raise BusinessError({"cap_messages": [_l("Enter a number from 1 to 1000, or nothing for no cap.")]})
+        if model.cap_days is None or not 1 <= model.cap_days <= 365:
+            raise BusinessError({"cap_days": [_l("Enter a number of days from 1 to 365.")]})
+
+
 class OutboxView(BanyanModelView):
     permission = READ
     allow_create = allow_edit = False
@@ -161,5 +212,7 @@ def views():
         PlanView(Plan, name=_l("Marketing plans"), endpoint="campaign_plan", category=CATEGORY),
         RecipientView(Recipient, name=_l("Deliveries"), endpoint="campaign_recipient", category=CATEGORY),
         OptOutView(OptOut, name=_l("Opt-outs"), endpoint="campaign_optout", category=CATEGORY),
+        ConsentView(Consent, name=_l("Consents"), endpoint="campaign_consent", category=CATEGORY),
+        PolicyView(Policy, name=_l("Messaging rules"), endpoint="campaign_policy", category=CATEGORY),
         OutboxView(Outbox, name=_l("Development outbox"), endpoint="campaign_outbox", category=CATEGORY),
     ]

@@ -123,11 +123,15 @@ def holdout_expr(plan: Plan, customer_id):
     return bucket < int(plan.holdout_share * 10000)
 
 
-def consent_expr(channel: str):
+def consent_expr(channel: str, confirmed: bool = False):
     """SQL over ``core_customer``: the customer opted in to ``channel`` (the kernel's consent
-    flags); opt-outs are checked separately (per list)."""
+    flags) and, when ``confirmed`` (double opt-in), confirmed it by the signed link; opt-outs
+    are checked separately (per list)."""
+    from .consent import confirmed_expr
+
     col = {"email": Customer.consent_email, "sms": Customer.consent_sms, "wechat": Customer.consent_wechat}.get(channel)
-    return col.is_(True) if col is not None else literal(True)
+    crit = col.is_(True) if col is not None else literal(True)
+    return and_(crit, confirmed_expr(channel, Customer.id)) if confirmed else crit
 
 
 def optout_exists(channel: str, list_code: str, customer_id):
@@ -147,7 +151,9 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
     if plan.snapshot_at is None:
         aud = kseg.audience(session, rules_of(plan.segment), _stores(store_ids, plan.segment.store_id)).subquery()
         addr = address if address is not None else literal(None, type_=Customer.email.type)
-        ok = and_(consent_expr(plan.channel), addr.is_not(None), addr != "",
+        from .consent import needs_confirmation
+
+        ok = and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), addr.is_not(None), addr != "",
                   ~optout_exists(plan.channel, plan.list_code, Customer.id))
         hold = holdout_expr(plan, Customer.id)
         state = case((hold, "holdout"), (ok, "queued"), else_="skipped")

@@ -32,6 +32,7 @@ RECIPIENT_STATE = Choices("campaign.recipient.state", [
     ("queued", _l("Queued")), ("claimed", _l("Claimed")), ("sending", _l("Sending")), ("sent", _l("Sent")),
     ("failed", _l("Failed")), ("uncertain", _l("Uncertain (worker stopped while sending)")),
     ("skipped", _l("Skipped (no consent or address)")), ("holdout", _l("Hold-out (not messaged)")),
+    ("capped", _l("Not sent: frequency cap reached")),
 ])
 TRIGGER_KIND = Choices("campaign.plan.trigger", [
     ("birthday", _l("Birthday")), ("lapsed", _l("No purchase for N days")),
@@ -152,6 +153,35 @@ class OptOut(IdPk, Base):
     method: Mapped[str] = mapped_column(String(40), default="manual")
 
 
+class Consent(IdPk, Base):
+    """Proof of a customer's consent on a channel: when it was asked for, from where and how,
+    and when the customer confirmed it by the signed link (double opt-in). One row per
+    customer and channel; asking again keeps the first confirmation."""
+    __tablename__ = "campaign_consent"
+    __table_args__ = (UniqueConstraint("customer_id", "channel"),)
+    __scope_column__ = ""
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(254))
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(40), default="backoffice")
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    method: Mapped[str | None] = mapped_column(String(40))
+
+
+class Policy(IdPk, Timestamps, Base):
+    """The chain's messaging rules (one row, id 1): the frequency cap across campaigns (at most
+    ``cap_messages`` per customer in ``cap_days`` days; None: no cap) and whether email needs a
+    confirmed double opt-in."""
+    __tablename__ = "campaign_policy"
+    __chain_wide__ = True
+
+    cap_messages: Mapped[int | None] = mapped_column(Integer, info={"min": 1, "max": 1000})
+    cap_days: Mapped[int] = mapped_column(Integer, default=7, info={"min": 1, "max": 365})
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Outbox(IdPk, Base):
     __tablename__ = "campaign_outbox"
 
@@ -165,7 +195,7 @@ class Outbox(IdPk, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-MODELS = (Segment, Template, Plan, Recipient, OptOut, Outbox)
+MODELS = (Segment, Template, Plan, Recipient, OptOut, Consent, Policy, Outbox)
 
 
 def _channel_items():
@@ -204,6 +234,12 @@ describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE}, labe
 describe(OptOut, name=_l("Opt-out"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "list_code": _l("Mailing list"), "at": _l("At"), "source": _l("Source"),
     "method": _l("Method")})
+describe(Consent, name=_l("Consent"), codes={"channel": CHANNEL}, labels={
+    "channel": _l("Channel"), "address": _l("Address"), "requested_at": _l("Asked at"), "source": _l("Source"),
+    "confirmed_at": _l("Confirmed at"), "method": _l("Method")})
+describe(Policy, name=_l("Messaging rules"), labels={
+    "cap_messages": _l("At most N messages per customer"), "cap_days": _l("In N days"),
+    "double_opt_in": _l("Email needs a confirmed double opt-in")})
 describe(Outbox, name=_l("Outbox message"), codes={"channel": CHANNEL}, labels={
     "plan_id": _l("Marketing plan"), "recipient_id": _l("Recipient"), "channel": _l("Channel"),
     "to_address": _l("To"), "subject": _l("Subject"), "body": _l("Body")})

@@ -49,6 +49,17 @@ def _secret(rt) -> bytes:
     return (rt.config["security"].get("secret_key") or instance_secret_key(rt.config["instance"]["path"])).encode()
 
 
+def sign(rt, purpose: str, payload: str) -> str:
+    """HMAC-SHA256 (32 hex digits) of ``payload`` for ``purpose`` with the instance secret: a
+    signature made for one purpose (a consent confirmation, a tracked link) is never valid for
+    another (the unsubscribe tokens sign the bare payload, which starts with a digit)."""
+    return hmac.new(_secret(rt), f"{purpose}:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_signature(rt, purpose: str, payload: str, signature: str) -> bool:
+    return hmac.compare_digest(sign(rt, purpose, payload), signature or "")
+
+
 def unsubscribe_token(rt, customer_id: int, channel: str, list_code: str) -> str:
     """``<customer>.<channel>.<list>.<signature>``: HMAC-SHA256 with the instance secret."""
     payload = f"{customer_id}.{channel}.{list_code}"

@@ -183,3 +183,32 @@ class ResultsOut(Schema):
     attributed_revenue = Money(allow_none=True)
     cost = Money()
     roi = fields.Decimal(as_string=True, allow_none=True)
+
+
+class PolicyIn(Input):
+    cap_messages = Int(1, 1000, allow_none=True)
+    cap_days = Int(1, 365)
+    double_opt_in = fields.Boolean()
+
+
+class PolicyOut(Schema):
+    cap_messages = fields.Integer(allow_none=True)
+    cap_days = fields.Integer()
+    double_opt_in = fields.Boolean()
+
+
+class ConsentIn(Input):
+    customer_id = Id(required=True)
+    channel = Choice(["email"], load_default="email")
+    source = Str(max=40)
+
+
+class ConsentOut(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    channel = fields.String()
+    address = fields.String(allow_none=True)
+    requested_at = fields.DateTime()
+    source = fields.String()
+    confirmed_at = fields.DateTime(allow_none=True)
+    method = fields.String(allow_none=True)

@@ -8,6 +8,10 @@ Each worker (the ``campaign.send`` job on the kernel's Huey queue, any backend) 
 2. **claim** a batch of ``queued`` rows of running plans in one short transaction
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and a conditional ``UPDATE ... WHERE state =
    'queued'`` everywhere), so two workers never claim the same recipient.
+   Then the batch is **screened**, set-based (:func:`screen`): without a confirmed double
+   opt-in (when the chain requires one) an email row is ``skipped``; a customer who already
+   got ``cap_messages`` messages in the last ``cap_days`` days, across every campaign, is
+   ``capped`` (within the batch, a customer's rows count in id order).
 3. for each claimed row: mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
    *transactional* channel (the outbox) writes its message in the same transaction that marks
    the row sent: exactly once. A channel error puts the row back in the queue until
@@ -67,8 +71,47 @@ def claim(rt, limit: int, plan_id: int | None = None) -> tuple[str, list[int]]:
         s.execute(update(Recipient).where(Recipient.id.in_(ids), Recipient.state == "queued")
                   .values(state="claimed", claim=token, claimed_at=utcnow(), attempts=Recipient.attempts + 1)
                   .execution_options(synchronize_session=False))
+        screen(s, token)
         got = s.execute(select(Recipient.id).where(Recipient.claim == token).order_by(Recipient.id)).scalars().all()
     return token, list(got)
+
+
+def screen(session, token: str, now=None) -> dict:
+    """Set-based checks of the batch claimed with ``token`` at send time (two statements at
+    most): double opt-in for email, then the frequency cap across campaigns. Returns
+    ``{"unconfirmed": n, "capped": n}``."""
+    from sqlalchemy import and_, func, or_
+    from sqlalchemy.orm import aliased
+
+    from .consent import confirmed_expr, get_policy
+
+    policy = get_policy(session)
+    out = {"unconfirmed": 0, "capped": 0}
+    if policy.double_opt_in:
+        out["unconfirmed"] = session.execute(
+            update(Recipient).where(Recipient.claim == token, Recipient.state == "claimed",
+                                    Recipient.plan_id.in_(select(Plan.id).where(Plan.channel == "email")),
+                                    ~confirmed_expr("email", Recipient.customer_id))
+            .values(state="skipped", claim=None, error="email consent not confirmed (double opt-in)")
+            .execution_options(synchronize_session=False)).rowcount
+    if policy.cap_messages:
+        since = (now or utcnow()) - timedelta(days=int(policy.cap_days))
+        prior = aliased(Recipient)
+        had = (select(func.count(prior.id))
+               .where(prior.customer_id == Recipient.customer_id,
+                      or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending"))
+               .correlate(Recipient).scalar_subquery())
+        ranked = (select(Recipient.id.label("id"),
+                         (func.row_number().over(partition_by=Recipient.customer_id, order_by=Recipient.id)
+                          + had).label("n"))
+                  .where(Recipient.claim == token, Recipient.state == "claimed").subquery())
+        over = select(ranked.c.id).where(ranked.c.n > int(policy.cap_messages))
+        out["capped"] = session.execute(
+            update(Recipient).where(Recipient.id.in_(over))
+            .values(state="capped", claim=None,
+                    error=f"frequency cap: {policy.cap_messages} in {policy.cap_days} days")
+            .execution_options(synchronize_session=False)).rowcount
+    return out
 
 
 def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):

@@ -152,7 +152,9 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
         stores = _stores(stores, plan.segment.store_id)
     aud = kseg.audience(session, seg_rules, stores).where(crit).add_columns(occurrence.label("occ")).subquery()
     addr = adapter.address()
-    ok = and_(consent_expr(plan.channel), addr.is_not(None), addr != "",
+    from .consent import needs_confirmation
+
+    ok = and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), addr.is_not(None), addr != "",
               ~optout_exists(plan.channel, plan.list_code, Customer.id))
     hold = holdout_expr(plan, Customer.id)
     state = case((hold, "holdout"), (ok, "queued"), else_="skipped")
