@@ -3,10 +3,12 @@ templates, plans (submit, start, finish as confirmed actions; results), recipien
 and the development outbox."""
 from __future__ import annotations
 
-from flask import flash
+from flask import abort, flash, request
+from flask_admin import expose
 from flask_admin.actions import action
+from markupsafe import Markup, escape
 
-from core.admin.base import BanyanModelView
+from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext
@@ -59,8 +61,16 @@ class TemplateView(BanyanModelView):
         check_source(model.body or "", "body")
 
 
+def _results_link(view, context, model, name):
+    from flask import url_for
+
+    return Markup(f'<a href="{escape(url_for("campaign_results.index", plan_id=model.id))}">'
+                  f'{escape(model.code)}</a>')
+
+
 class PlanView(BanyanModelView):
     permission = READ
+    column_formatters = {"code": _results_link}
     write_permission = WRITE
     column_list = ("code", "name", "state", "trigger", "store", "date_from", "date_to", "channel", "list_code",
                    "budget", "expected_cost", "actual_cost", "holdout_share")
@@ -205,6 +215,34 @@ class OutboxView(BanyanModelView):
     column_filters = ("plan_id",)
 
 
+class ResultsPage(BanyanView):
+    """A plan's results (``?plan_id=``): delivery, opens, clicks, conversions against the
+    hold-out with the uplift's confidence interval, attributed revenue, cost and ROI, with a
+    chart of the funnel. A plan outside the user's stores is a 404."""
+    permission = READ
+
+    @expose("/")
+    def index(self):
+        from sqlalchemy import select
+
+        from core.charts import Chart, Series, render_responsive
+        from core.web import db_session
+
+        from .models import RECIPIENT_STATE
+        from .results import results
+
+        s = db_session()
+        pid = request.args.get("plan_id", type=int)
+        plan = s.execute(select(Plan).where(Plan.id == pid)).scalar() if pid else None
+        if plan is None:
+            abort(404)
+        r = results(s, plan)
+        labels = [gettext("Sent"), gettext("Opened"), gettext("Clicked"), gettext("Converted")]
+        chart = render_responsive(Chart(labels=labels, money=False, title=gettext("Funnel"), series=[
+            Series(gettext("Recipients"), [r["reach"], r["opened"], r["clicked"], r["recipients"]["converted"]])]))
+        return self.render("campaign/results.html", plan=plan, r=r, chart=chart, state_label=RECIPIENT_STATE.label)
+
+
 def views():
     return [
         SegmentView(Segment, name=_l("Segments"), endpoint="campaign_segment", category=CATEGORY),
@@ -215,4 +253,5 @@ def views():
         ConsentView(Consent, name=_l("Consents"), endpoint="campaign_consent", category=CATEGORY),
         PolicyView(Policy, name=_l("Messaging rules"), endpoint="campaign_policy", category=CATEGORY),
         OutboxView(Outbox, name=_l("Development outbox"), endpoint="campaign_outbox", category=CATEGORY),
+        ResultsPage(name=_l("Campaign results"), endpoint="campaign_results", category=CATEGORY),
     ]

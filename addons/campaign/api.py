@@ -367,6 +367,41 @@ def unsubscribe(token):
                                   only=_("Only this list"), everything=_("Every list"))
 
 
+@public.route("/o/<token>.gif", methods=["GET"])
+def opened(token):
+    """The open pixel: records an ``open`` for a valid signature, answers the image anyway
+    (a mail program shows nothing broken)."""
+    from flask import Response, current_app
+
+    from .tracking import PIXEL, read_open, record
+
+    rt = current_app.extensions["banyan"]
+    rid = read_open(rt, token)
+    if rid is not None:
+        with rt.session() as s, transaction(s):
+            record(s, rid, "open")
+    return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store"})
+
+
+@public.route("/c/<int:recipient_id>/<sig>", methods=["GET"])
+def clicked(recipient_id, sig):
+    """A tracked link: redirects only to the link the signature covers (for this recipient);
+    anything else is a 400 page and goes nowhere."""
+    from flask import current_app, redirect, render_template_string
+
+    from core.i18n import gettext as _
+
+    from .tracking import read_click, record
+
+    rt = current_app.extensions["banyan"]
+    url = read_click(rt, recipient_id, sig, request.args.get("u"))
+    if url is None:
+        return render_template_string(_PAGE, message=_("This link is not valid."), form=False), 400
+    with rt.session() as s, transaction(s):
+        record(s, recipient_id, "click", url)
+    return redirect(url, code=302)
+
+
 @public.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token):
     """The double opt-in link: GET asks (a mail scanner prefetching the link confirms

@@ -182,6 +182,24 @@ class Policy(IdPk, Timestamps, Base):
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+EVENT_KIND = Choices("campaign.event.kind", [("open", _l("Opened")), ("click", _l("Clicked"))])
+
+
+class Event(IdPk, Base):
+    """An open (the tracking pixel loaded) or a click (a tracked link followed) of one
+    recipient's message. Append-only: its own history."""
+    __tablename__ = "campaign_event"
+    __table_args__ = (Index("ix_campaign_event_plan_kind", "plan_id", "kind"),)
+    __audit__ = False
+
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("campaign_recipient.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("campaign_plan.id", ondelete="CASCADE"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Outbox(IdPk, Base):
     __tablename__ = "campaign_outbox"
 
@@ -195,7 +213,7 @@ class Outbox(IdPk, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-MODELS = (Segment, Template, Plan, Recipient, OptOut, Consent, Policy, Outbox)
+MODELS = (Segment, Template, Plan, Recipient, OptOut, Consent, Policy, Event, Outbox)
 
 
 def _channel_items():
@@ -240,6 +258,9 @@ describe(Consent, name=_l("Consent"), codes={"channel": CHANNEL}, labels={
 describe(Policy, name=_l("Messaging rules"), labels={
     "cap_messages": _l("At most N messages per customer"), "cap_days": _l("In N days"),
     "double_opt_in": _l("Email needs a confirmed double opt-in")})
+describe(Event, name=_l("Message event"), codes={"kind": EVENT_KIND}, labels={
+    "recipient_id": _l("Recipient"), "plan_id": _l("Marketing plan"), "kind": _l("Kind"), "url": _l("Link"),
+    "at": _l("At")})
 describe(Outbox, name=_l("Outbox message"), codes={"channel": CHANNEL}, labels={
     "plan_id": _l("Marketing plan"), "recipient_id": _l("Recipient"), "channel": _l("Channel"),
     "to_address": _l("To"), "subject": _l("Subject"), "body": _l("Body")})

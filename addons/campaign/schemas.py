@@ -174,6 +174,11 @@ class RecipientOut(Schema):
 class ResultsOut(Schema):
     delivery = fields.Dict()
     reach = fields.Integer()
+    opened = fields.Integer()
+    clicked = fields.Integer()
+    clicks = fields.Integer()
+    open_rate = fields.Float(allow_none=True)
+    click_rate = fields.Float(allow_none=True)
     recipients = fields.Dict()
     holdout = fields.Dict()
     conversion_rate = fields.Float(allow_none=True)

@@ -127,11 +127,15 @@ def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
     store = s.get(Store, customer.home_store_id) if customer.home_store_id else None
     ctx = context(s, rt, customer, plan, store)
     subject, body = render(cache[key], ctx)
-    headers = ()
+    headers, html = (), None
     if plan.channel == "email":
+        from .tracking import track_body
+
         headers = (("List-Unsubscribe", f"<{ctx['unsubscribe_url']}>"),
                    ("X-Banyan-Token", unsubscribe_token(rt, customer.id, plan.channel, plan.list_code)))
-    return Message(to=rec.address, subject=subject, body=body, headers=headers, key=f"{plan.id}.{rec.id}")
+        body, html = track_body(rt, rec.id, body, keep=(ctx["unsubscribe_url"],))
+    return Message(to=rec.address, subject=subject, body=body, headers=headers, key=f"{plan.id}.{rec.id}",
+                   html=html)
 
 
 def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_after: int | None = None) -> dict:
