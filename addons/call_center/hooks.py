@@ -121,3 +121,23 @@ def _names(model, ids):
     from sqlalchemy import select
 
     return select(model.id, model.username).where(model.id.in_(ids))
+
+
+@hookimpl
+def segment_fields():
+    """Open complaints (new, open or waiting on the customer), for marketing segments (e.g.
+    leave customers with an open complaint out of a promotion)."""
+    from sqlalchemy import func, select
+
+    from core.contrib import SegmentField
+    from core.models import Customer
+
+    from .models import OPEN_STATUSES, Ticket
+
+    def open_complaints(params):
+        return (select(func.count(Ticket.id))
+                .where(Ticket.customer_id == Customer.id, Ticket.ticket_type == "complaint",
+                       Ticket.status.in_(OPEN_STATUSES))
+                .correlate_except(Ticket).scalar_subquery())
+
+    return [SegmentField("call_center.open_complaints", _l("Open complaints"), "number", open_complaints)]
