@@ -13,8 +13,7 @@ from core import segments as kseg
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
-from core.models import AuditLog, Customer
-from core.db import USER_ID
+from core.models import Customer
 
 from .models import OptOut, Plan, Recipient, Segment
 
@@ -160,11 +159,13 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
         src = (select(literal(plan.id, Integer), Customer.id, Customer.home_store_id, hold, state, addr,
                       literal(0, Integer))
                .where(Customer.id.in_(select(aud.c.id))).execution_options(banyan_unscoped=True))
-        session.execute(insert(Recipient).from_select(
-            ["plan_id", "customer_id", "store_id", "holdout", "state", "address", "attempts"], src))
+        from .bulk import audit
+
+        ids = session.execute(insert(Recipient).from_select(
+            ["plan_id", "customer_id", "store_id", "holdout", "state", "address", "attempts"], src)
+            .returning(Recipient.id)).scalars().all()
         plan.snapshot_at = utcnow()
-        session.add(AuditLog(user_id=USER_ID.get(session), model="campaign.recipient", record_id=str(plan.id),
-                             action="create", changes={"snapshot": plan.code}))
+        audit(session, ids, "create", {"snapshot": plan.code, "plan_id": plan.id})
         session.flush()
     return delivery_counts(session, plan.id)
 
@@ -180,7 +181,9 @@ def delivery_counts(session, plan_id: int) -> dict:
 
 def recheck_optouts(session, plan_id: int, channel: str, list_code: str) -> int:
     """Mark queued recipients who opted out since the snapshot as skipped (set-based)."""
-    return session.execute(update(Recipient).where(
+    from .bulk import update_recipients
+
+    return len(update_recipients(session, update(Recipient).where(
         Recipient.plan_id == plan_id, Recipient.state == "queued",
         optout_exists(channel, list_code, Recipient.customer_id))
-        .values(state="skipped", error="opted out").execution_options(synchronize_session=False)).rowcount
+        .values(state="skipped", error="opted out"), "opted out since the snapshot", "queued", "skipped"))

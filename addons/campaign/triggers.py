@@ -131,7 +131,7 @@ def _insert_ignoring_duplicates(session, cols, src):
         from sqlalchemy.dialects.sqlite import insert
     stmt = (insert(Recipient).from_select(cols, src).on_conflict_do_nothing()
             .execution_options(banyan_unscoped=True))
-    return len(session.execute(stmt.returning(Recipient.id)).all())
+    return session.execute(stmt.returning(Recipient.id)).scalars().all()
 
 
 def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
@@ -163,29 +163,25 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
            .select_from(Customer).join(aud, aud.c.id == Customer.id)
            .where(Customer.id.is_not(None))  # SQLite: "INSERT ... SELECT ... JOIN ... ON CONFLICT" needs a WHERE
            .execution_options(banyan_unscoped=True))
-    return _insert_ignoring_duplicates(
+    from .bulk import audit
+
+    ids = _insert_ignoring_duplicates(
         session, ["plan_id", "customer_id", "occurrence", "store_id", "holdout", "state", "address", "attempts"], src)
+    audit(session, ids, "create", {"trigger": plan.trigger, "plan_id": plan.id})
+    return len(ids)
 
 
 def evaluate(session, today: date | None = None) -> dict:
     """Evaluate every running triggered plan whose dates include today. Returns ``{plan code:
-    new recipients}``; writes one audit row per plan that gained recipients."""
-    from core.db import USER_ID
-    from core.models import AuditLog
-
+    new recipients}``; each insert is audited with the ids it added (``bulk.py``)."""
     today = today or local_today()
     plans = session.execute(select(Plan).where(Plan.state == "running", Plan.trigger.is_not(None),
                                                Plan.date_from <= today, Plan.date_to >= today)
                             .order_by(Plan.id).execution_options(banyan_unscoped=True)).scalars().all()
     out = {}
-    for plan in plans:
-        added = evaluate_plan(session, plan, today)
+    for plan in plans:   # one statement per plan (a handful of plans), never per customer
+        out[plan.code] = evaluate_plan(session, plan, today)
         plan.triggered_at = utcnow()
-        out[plan.code] = added
-        if added:
-            session.add(AuditLog(user_id=USER_ID.get(session), model="campaign.recipient", record_id=str(plan.id),
-                                 action="create", changes={"trigger": plan.trigger, "added": added,
-                                                           "day": today.isoformat()}))
     session.flush()
     return out
 
