@@ -148,7 +148,8 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
     if plan.segment is None:
         raise BusinessError({"segment_id": _l("Choose a segment.")})
     if plan.snapshot_at is None:
-        aud = kseg.audience(session, rules_of(plan.segment), _stores(store_ids, plan.segment.store_id)).subquery()
+        # the audience's own WHERE on core_customer (no "id IN (subquery)": one scan, as by hand)
+        aud = kseg.audience(session, rules_of(plan.segment), _stores(store_ids, plan.segment.store_id)).whereclause
         addr = address if address is not None else literal(None, type_=Customer.email.type)
         from .consent import needs_confirmation
 
@@ -158,7 +159,7 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
         state = case((hold, "holdout"), (ok, "queued"), else_="skipped")
         src = (select(literal(plan.id, Integer), Customer.id, Customer.home_store_id, hold, state, addr,
                       literal(0, Integer))
-               .where(Customer.id.in_(select(aud.c.id))).execution_options(banyan_unscoped=True))
+               .where(aud).execution_options(banyan_unscoped=True))
         from .bulk import audit
 
         ids = session.execute(insert(Recipient).from_select(

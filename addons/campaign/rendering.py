@@ -9,6 +9,7 @@ anything else (a template cannot reach the database, the session or Python inter
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -92,11 +93,18 @@ def context(session, rt, customer: Customer, plan, store: Store | None = None) -
     }
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str):
+    """The sandboxed template of ``source``, compiled once per process (a send renders the
+    same few templates thousands of times)."""
+    return _ENV.from_string(source)
+
+
 def render(template: Template, ctx: dict) -> tuple[str | None, str]:
     """``(subject, body)`` of ``template`` with ``ctx``; a sandbox or syntax error is a 422."""
     try:
-        subject = _ENV.from_string(template.subject).render(ctx) if template.subject else None
-        body = _ENV.from_string(template.body).render(ctx)
+        subject = _compiled(template.subject).render(ctx) if template.subject else None
+        body = _compiled(template.body).render(ctx)
     except TemplateError as exc:
         raise BusinessError({"body": [_l("The template cannot be rendered: %(error)s", error=str(exc))]}) from None
     return subject, body
