@@ -150,3 +150,23 @@ def franchise_rollup_figures(session, period_start, period_end, store_ids):
     if store_ids is not None:
         stmt = stmt.where(Ticket.store_id.in_(list(store_ids)))
     return [{"key": "service_tickets", "label": _l("Service tickets"), "counts": dict(session.execute(stmt).all())}]
+
+
+@hookimpl
+def segment_fields():
+    """Open complaints (new, open or waiting on the customer), for marketing segments (e.g.
+    leave customers with an open complaint out of a promotion)."""
+    from sqlalchemy import func, select
+
+    from core.contrib import SegmentField
+    from core.models import Customer
+
+    from .models import OPEN_STATUSES, Ticket
+
+    def open_complaints(params):
+        return (select(func.count(Ticket.id))
+                .where(Ticket.customer_id == Customer.id, Ticket.ticket_type == "complaint",
+                       Ticket.status.in_(OPEN_STATUSES))
+                .correlate_except(Ticket).scalar_subquery())
+
+    return [SegmentField("call_center.open_complaints", _l("Open complaints"), "number", open_complaints)]

@@ -3,17 +3,19 @@ templates, plans (submit, start, finish as confirmed actions; results), recipien
 and the development outbox."""
 from __future__ import annotations
 
-from flask import flash
+from flask import abort, flash, request
+from flask_admin import expose
 from flask_admin.actions import action
+from markupsafe import Markup, escape
 
-from core.admin.base import BanyanModelView
+from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext
 from core.i18n import lazy_gettext as _l
 
 from . import services as svc
-from .models import OptOut, Outbox, Plan, Recipient, Segment, Template
+from .models import Consent, OptOut, Outbox, Plan, Policy, Recipient, Segment, Template
 from .permissions import CONSENT, READ, SEGMENT_READ, SEGMENT_WRITE, SEND, WRITE
 
 CATEGORY = _l("Campaign")
@@ -59,15 +61,24 @@ class TemplateView(BanyanModelView):
         check_source(model.body or "", "body")
 
 
+def _results_link(view, context, model, name):
+    from flask import url_for
+
+    return Markup(f'<a href="{escape(url_for("campaign_results.index", plan_id=model.id))}">'
+                  f'{escape(model.code)}</a>')
+
+
 class PlanView(BanyanModelView):
     permission = READ
+    column_formatters = {"code": _results_link}
     write_permission = WRITE
-    column_list = ("code", "name", "state", "store", "date_from", "date_to", "channel", "list_code", "budget",
-                   "expected_cost", "actual_cost", "holdout_share")
+    column_list = ("code", "name", "state", "trigger", "store", "date_from", "date_to", "channel", "list_code",
+                   "budget", "expected_cost", "actual_cost", "holdout_share")
     column_searchable_list = ("code", "name")
-    column_filters = ("state", "channel", "date_from")
+    column_filters = ("state", "channel", "trigger", "date_from")
     form_columns = ("code", "name", "store", "date_from", "date_to", "budget", "expected_cost", "cost_per_message",
-                    "channel", "list_code", "segment", "template_code", "holdout_share", "conversion_days")
+                    "channel", "list_code", "segment", "template_code", "holdout_share", "conversion_days",
+                    "trigger", "trigger_days", "trigger_tier", "trigger_spend")
 
     def on_model_change(self, form, model, is_created):
         from .plans import _check
@@ -104,6 +115,25 @@ class PlanView(BanyanModelView):
 
         self._each(ids, lambda s, plan, user: svc.start(s, plan, scope_store_ids(s)), gettext("Sending started."))
 
+    @action("trigger", _l("Evaluate trigger now"), _l("Add today's occurrences of the selected triggered plans? "
+                                                      "A customer never gets the same occurrence twice."))
+    def action_trigger(self, ids):
+        from core.errors import Conflict
+        from core.web import has_perm
+
+        from .triggers import evaluate_plan
+
+        if not has_perm(SEND):
+            flash(gettext("You may not start plans."), "error")
+            return
+
+        def run(s, plan, user):
+            if plan.state != "running" or not plan.trigger:
+                raise Conflict({"state": [_l("Only a running triggered plan can be evaluated.")]})
+            evaluate_plan(s, plan)
+
+        self._each(ids, run, gettext("Trigger evaluated."))
+
     @action("finish", _l("Finish"), _l("Finish the selected plans? The actual cost is computed from the "
                                        "messages sent."))
     def action_finish(self, ids):
@@ -126,12 +156,91 @@ class OptOutView(BanyanModelView):
     form_columns = ("customer_id", "channel", "list_code", "source", "method")
 
 
+class ConsentView(BanyanModelView):
+    """Proof of consent (asked when, from where; confirmed when, how): read-only, with an
+    action that emails the double opt-in link again."""
+    permission = CONSENT
+    allow_create = allow_edit = allow_delete = False
+    column_list = ("customer_id", "channel", "address", "requested_at", "source", "confirmed_at", "method")
+    column_filters = ("channel", "confirmed_at", "requested_at")
+
+    @action("resend", _l("Send the confirmation link again"), _l("Email the selected customers the link to "
+                                                                 "confirm their consent?"))
+    def action_resend(self, ids):
+        from core.web import db_session, runtime
+
+        from .consent import request_opt_in
+
+        s = db_session()
+        try:
+            with transaction(s):
+                for row in self.selected(ids):
+                    request_opt_in(s, runtime(), row.customer_id, row.channel, source=row.source)
+            flash(gettext("Confirmation links sent."), "success")
+        except BusinessError as exc:
+            _flash(exc)
+
+
+class PolicyView(BanyanModelView):
+    """The chain's messaging rules (one row): frequency cap and double opt-in."""
+    permission = READ
+    write_permission = WRITE
+    allow_delete = False
+    column_list = ("cap_messages", "cap_days", "double_opt_in", "updated_at")
+    form_columns = ("cap_messages", "cap_days", "double_opt_in")
+
+    def on_model_change(self, form, model, is_created):
+        from sqlalchemy import select
+
+        from core.security.scope import scope_of
+
+        scope = scope_of(self.session)
+        if scope is not None and not scope.unrestricted:
+            raise BusinessError({"_": [_l("Only head office changes the messaging rules.")]})
+        if is_created and self.session.execute(select(Policy.id).where(Policy.id != model.id)).first():
+            raise BusinessError({"_": [_l("The messaging rules exist already: edit them.")]})
+        if is_created:
+            model.id = 1   # the one row services read
+        if model.cap_messages is not None and not 1 <= model.cap_messages <= 1000:
+            raise BusinessError({"cap_messages": [_l("Enter a number from 1 to 1000, or nothing for no cap.")]})
+        if model.cap_days is None or not 1 <= model.cap_days <= 365:
+            raise BusinessError({"cap_days": [_l("Enter a number of days from 1 to 365.")]})
+
+
 class OutboxView(BanyanModelView):
     permission = READ
     allow_create = allow_edit = False
     simple_list_pager = True
     column_list = ("plan_id", "to_address", "subject", "created_at")
     column_filters = ("plan_id",)
+
+
+class ResultsPage(BanyanView):
+    """A plan's results (``?plan_id=``): delivery, opens, clicks, conversions against the
+    hold-out with the uplift's confidence interval, attributed revenue, cost and ROI, with a
+    chart of the funnel. A plan outside the user's stores is a 404."""
+    permission = READ
+
+    @expose("/")
+    def index(self):
+        from sqlalchemy import select
+
+        from core.charts import Chart, Series, render_responsive
+        from core.web import db_session
+
+        from .models import RECIPIENT_STATE
+        from .results import results
+
+        s = db_session()
+        pid = request.args.get("plan_id", type=int)
+        plan = s.execute(select(Plan).where(Plan.id == pid)).scalar() if pid else None
+        if plan is None:
+            abort(404)
+        r = results(s, plan)
+        labels = [gettext("Sent"), gettext("Opened"), gettext("Clicked"), gettext("Converted")]
+        chart = render_responsive(Chart(labels=labels, money=False, title=gettext("Funnel"), series=[
+            Series(gettext("Recipients"), [r["reach"], r["opened"], r["clicked"], r["recipients"]["converted"]])]))
+        return self.render("campaign/results.html", plan=plan, r=r, chart=chart, state_label=RECIPIENT_STATE.label)
 
 
 def views():
@@ -141,5 +250,8 @@ def views():
         PlanView(Plan, name=_l("Marketing plans"), endpoint="campaign_plan", category=CATEGORY),
         RecipientView(Recipient, name=_l("Deliveries"), endpoint="campaign_recipient", category=CATEGORY),
         OptOutView(OptOut, name=_l("Opt-outs"), endpoint="campaign_optout", category=CATEGORY),
+        ConsentView(Consent, name=_l("Consents"), endpoint="campaign_consent", category=CATEGORY),
+        PolicyView(Policy, name=_l("Messaging rules"), endpoint="campaign_policy", category=CATEGORY),
         OutboxView(Outbox, name=_l("Development outbox"), endpoint="campaign_outbox", category=CATEGORY),
+        ResultsPage(name=_l("Campaign results"), endpoint="campaign_results", category=CATEGORY),
     ]

@@ -21,7 +21,7 @@ from core.web import db_session
 
 from . import schemas as S
 from . import services as svc
-from .models import OptOut, Plan, Recipient, Segment, Template
+from .models import Consent, OptOut, Plan, Recipient, Segment, Template
 from .permissions import CONSENT, READ, SEGMENT_READ, SEGMENT_WRITE, SEND, WRITE
 from .rendering import check_source
 
@@ -199,6 +199,40 @@ def finish_plan(data, plan_id):
     return plan
 
 
+@blp.route("/triggers", methods=["GET"])
+@requires(READ)
+@blp.response(200, S.TriggerKindOut(many=True))
+def trigger_kinds():
+    """The triggers a plan can have, and whether the addons each needs are installed."""
+    from .triggers import kinds
+
+    return kinds(db_session())
+
+
+@blp.route("/plans/<int:plan_id>/trigger", methods=["POST"])
+@requires(SEND)
+@blp.response(200, S.TriggerRunOut)
+def run_trigger(plan_id):
+    """Evaluate a running triggered plan now (the hourly job does the same): adds today's
+    occurrences, never one a customer already had."""
+    from core.errors import Conflict
+    from core.i18n import lazy_gettext as _l
+
+    from .triggers import evaluate_plan
+
+    s = db_session()
+    plan = get_visible(Plan, plan_id)
+    if plan.state != "running" or not plan.trigger:
+        raise Conflict({"state": [_l("Only a running triggered plan can be evaluated.")]})
+    with transaction(s):
+        added = evaluate_plan(s, plan)
+        from core.mixins import utcnow
+
+        plan.triggered_at = utcnow()
+        s.flush()
+    return {"added": added, "delivery": svc.delivery_counts(s, plan.id)}
+
+
 @blp.route("/plans/<int:plan_id>/preview", methods=["GET"])
 @requires(READ)
 @blp.arguments(S.PreviewQuery, location="query")
@@ -247,6 +281,61 @@ def list_optouts(pagination_parameters):
     return paginate_select(db_session(), select(OptOut).order_by(OptOut.id.desc()), pagination_parameters)
 
 
+@blp.route("/policy", methods=["GET"])
+@requires(READ)
+@blp.response(200, S.PolicyOut)
+def get_policy():
+    """The chain's messaging rules: frequency cap across campaigns, double opt-in for email."""
+    from .consent import get_policy as policy
+
+    return policy(db_session())
+
+
+@blp.route("/policy", methods=["PUT"])
+@requires(WRITE)
+@blp.arguments(S.PolicyIn)
+@blp.response(200, S.PolicyOut)
+def put_policy(data):
+    from core.errors import Forbidden
+    from core.i18n import lazy_gettext as _l
+
+    from .consent import set_policy
+
+    if scope_store_ids() is not None:  # chain-wide rules: HQ only
+        raise Forbidden({"_": [_l("Only head office changes the messaging rules.")]})
+    s = db_session()
+    with transaction(s):
+        row = set_policy(s, data)
+    return row
+
+
+@blp.route("/consents", methods=["POST"])
+@requires(CONSENT)
+@blp.arguments(S.ConsentIn)
+@blp.response(201, S.ConsentOut)
+def request_consent(data):
+    """Ask a customer to confirm their email consent (double opt-in): the signed link is
+    emailed to them; the consent counts once they open it."""
+    from flask import current_app
+
+    from .consent import request_opt_in
+
+    s = db_session()
+    get_visible(Customer, data["customer_id"], "customer_id")
+    with transaction(s):
+        row = request_opt_in(s, current_app.extensions["banyan"], data["customer_id"], data.get("channel", "email"),
+                             source=data.get("source") or "api")
+    return row
+
+
+@blp.route("/consents", methods=["GET"])
+@requires(CONSENT)
+@blp.response(200, S.ConsentOut(many=True))
+@blp.paginate()
+def list_consents(pagination_parameters):
+    return paginate_select(db_session(), select(Consent).order_by(Consent.id.desc()), pagination_parameters)
+
+
 # --------------------------------------------------------------------------- public unsubscribe page
 
 public = FlaskBlueprint("campaign_public", __name__, url_prefix="/campaign")
@@ -277,6 +366,72 @@ def unsubscribe(token):
                                                    list=list_code, channel=channel), form=True,
                                   only=_("Only this list"), everything=_("Every list"))
 
+
+@public.route("/o/<token>.gif", methods=["GET"])
+def opened(token):
+    """The open pixel: records an ``open`` for a valid signature, answers the image anyway
+    (a mail program shows nothing broken)."""
+    from flask import Response, current_app
+
+    from .tracking import PIXEL, read_open, record
+
+    rt = current_app.extensions["banyan"]
+    rid = read_open(rt, token)
+    if rid is not None:
+        with rt.session() as s, transaction(s):
+            record(s, rid, "open")
+    return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store"})
+
+
+@public.route("/c/<int:recipient_id>/<sig>", methods=["GET"])
+def clicked(recipient_id, sig):
+    """A tracked link: redirects only to the link the signature covers (for this recipient);
+    anything else is a 400 page and goes nowhere."""
+    from flask import current_app, redirect, render_template_string
+
+    from core.i18n import gettext as _
+
+    from .tracking import read_click, record
+
+    rt = current_app.extensions["banyan"]
+    url = read_click(rt, recipient_id, sig, request.args.get("u"))
+    if url is None:
+        return render_template_string(_PAGE, message=_("This link is not valid."), form=False), 400
+    with rt.session() as s, transaction(s):
+        record(s, recipient_id, "click", url)
+    return redirect(url, code=302)
+
+
+@public.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token):
+    """The double opt-in link: GET asks (a mail scanner prefetching the link confirms
+    nothing), POST records the confirmation. No login: the signature is the proof."""
+    from flask import current_app, render_template_string
+
+    from core.errors import BusinessError
+    from core.i18n import gettext as _
+
+    from .consent import confirm as do_confirm
+    from .consent import read_confirm_token
+
+    rt = current_app.extensions["banyan"]
+    try:
+        read_confirm_token(rt, token)
+    except BusinessError:
+        return render_template_string(_PAGE, message=_("This confirmation link is not valid."), form=False), 400
+    if request.method == "POST":
+        try:
+            with rt.session() as s, transaction(s):
+                do_confirm(s, rt, token)
+        except BusinessError:
+            return render_template_string(_PAGE, message=_("This confirmation link is not valid."), form=False), 400
+        return render_template_string(_PAGE, message=_("Thank you: your consent is confirmed."), form=False)
+    return render_template_string(_CONFIRM, message=_("Do you want to receive our emails?"),
+                                  yes=_("Yes, send me emails"))
+
+
+_CONFIRM = """<!doctype html><meta name=viewport content="width=device-width"><title>{{ message }}</title>
+<p>{{ message }}</p><form method=post><button>{{ yes }}</button></form>"""
 
 _PAGE = """<!doctype html><meta name=viewport content="width=device-width"><title>{{ message }}</title>
 <p>{{ message }}</p>{% if form %}<form method=post><button name=all value=0>{{ only }}</button>

@@ -13,8 +13,7 @@ from core import segments as kseg
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
-from core.models import AuditLog, Customer
-from core.db import USER_ID
+from core.models import Customer
 
 from .models import OptOut, Plan, Recipient, Segment
 
@@ -123,11 +122,15 @@ def holdout_expr(plan: Plan, customer_id):
     return bucket < int(plan.holdout_share * 10000)
 
 
-def consent_expr(channel: str):
+def consent_expr(channel: str, confirmed: bool = False):
     """SQL over ``core_customer``: the customer opted in to ``channel`` (the kernel's consent
-    flags); opt-outs are checked separately (per list)."""
+    flags) and, when ``confirmed`` (double opt-in), confirmed it by the signed link; opt-outs
+    are checked separately (per list)."""
+    from .consent import confirmed_expr
+
     col = {"email": Customer.consent_email, "sms": Customer.consent_sms, "wechat": Customer.consent_wechat}.get(channel)
-    return col.is_(True) if col is not None else literal(True)
+    crit = col.is_(True) if col is not None else literal(True)
+    return and_(crit, confirmed_expr(channel, Customer.id)) if confirmed else crit
 
 
 def optout_exists(channel: str, list_code: str, customer_id):
@@ -145,20 +148,25 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
     if plan.segment is None:
         raise BusinessError({"segment_id": _l("Choose a segment.")})
     if plan.snapshot_at is None:
-        aud = kseg.audience(session, rules_of(plan.segment), _stores(store_ids, plan.segment.store_id)).subquery()
+        # the audience's own WHERE on core_customer (no "id IN (subquery)": one scan, as by hand)
+        aud = kseg.audience(session, rules_of(plan.segment), _stores(store_ids, plan.segment.store_id)).whereclause
         addr = address if address is not None else literal(None, type_=Customer.email.type)
-        ok = and_(consent_expr(plan.channel), addr.is_not(None), addr != "",
+        from .consent import needs_confirmation
+
+        ok = and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), addr.is_not(None), addr != "",
                   ~optout_exists(plan.channel, plan.list_code, Customer.id))
         hold = holdout_expr(plan, Customer.id)
         state = case((hold, "holdout"), (ok, "queued"), else_="skipped")
         src = (select(literal(plan.id, Integer), Customer.id, Customer.home_store_id, hold, state, addr,
                       literal(0, Integer))
-               .where(Customer.id.in_(select(aud.c.id))).execution_options(banyan_unscoped=True))
-        session.execute(insert(Recipient).from_select(
-            ["plan_id", "customer_id", "store_id", "holdout", "state", "address", "attempts"], src))
+               .where(aud).execution_options(banyan_unscoped=True))
+        from .bulk import audit
+
+        ids = session.execute(insert(Recipient).from_select(
+            ["plan_id", "customer_id", "store_id", "holdout", "state", "address", "attempts"], src)
+            .returning(Recipient.id)).scalars().all()
         plan.snapshot_at = utcnow()
-        session.add(AuditLog(user_id=USER_ID.get(session), model="campaign.recipient", record_id=str(plan.id),
-                             action="create", changes={"snapshot": plan.code}))
+        audit(session, ids, "create", {"snapshot": plan.code, "plan_id": plan.id})
         session.flush()
     return delivery_counts(session, plan.id)
 
@@ -174,7 +182,9 @@ def delivery_counts(session, plan_id: int) -> dict:
 
 def recheck_optouts(session, plan_id: int, channel: str, list_code: str) -> int:
     """Mark queued recipients who opted out since the snapshot as skipped (set-based)."""
-    return session.execute(update(Recipient).where(
+    from .bulk import update_recipients
+
+    return len(update_recipients(session, update(Recipient).where(
         Recipient.plan_id == plan_id, Recipient.state == "queued",
         optout_exists(channel, list_code, Recipient.customer_id))
-        .values(state="skipped", error="opted out").execution_options(synchronize_session=False)).rowcount
+        .values(state="skipped", error="opted out"), "opted out since the snapshot", "queued", "skipped"))

@@ -38,6 +38,8 @@ class Message:
     body: str
     headers: tuple = ()
     key: str = ""
+    #: an HTML alternative (email: clickable tracked links and the open pixel), or None
+    html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class _SmtpSender:
         for name, value in message.headers:
             em[name] = value
         em.set_content(message.body)
+        if message.html:
+            em.add_alternative(message.html, subtype="html")
         try:
             if self.smtp is None:
                 self.smtp = connect_smtp(self.cfg)

@@ -121,3 +121,12 @@ def register_merge_rules():
     from .merge import MERGE_RULES
 
     return MERGE_RULES
+
+
+@hookimpl
+def dashboard_widgets(session, user, store_ids):
+    """For the marketer: running campaigns (sent, waiting, opened, clicked), messages sent per
+    day, plans waiting for approval; limited to the user's stores."""
+    from .dashboard import widgets
+
+    return widgets(session, user, store_ids)

@@ -1,4 +1,5 @@
-"""Customer merge: a plan's snapshot holds a customer once, and so does an opt-out key."""
+"""Customer merge: a plan's snapshot holds a customer once (per occurrence), and so do an
+opt-out key and a consent row."""
 from __future__ import annotations
 
 from sqlalchemy import update
@@ -15,4 +16,16 @@ def _recipient(session, table, kept_row, removed_row) -> None:
                     .values(recipient_id=kept_row["id"]).execution_options(synchronize_session=False))
 
 
-MERGE_RULES = (MergeRule("campaign_recipient", _recipient), MergeRule("campaign_optout", "keep_kept"))
+def _consent(session, table, kept_row, removed_row) -> None:
+    """Both customers have a consent row on the channel: the kept row stays, and takes the
+    removed one's confirmation (time, method, address) when only the removed customer had
+    confirmed; the proof is not lost."""
+    if kept_row["confirmed_at"] is None and removed_row["confirmed_at"] is not None:
+        session.execute(update(table).where(table.c.id == kept_row["id"])
+                        .values(confirmed_at=removed_row["confirmed_at"], method=removed_row["method"],
+                                address=removed_row["address"], requested_at=removed_row["requested_at"],
+                                source=removed_row["source"]))
+
+
+MERGE_RULES = (MergeRule("campaign_recipient", _recipient), MergeRule("campaign_optout", "keep_kept"),
+               MergeRule("campaign_consent", _consent))

@@ -32,6 +32,11 @@ RECIPIENT_STATE = Choices("campaign.recipient.state", [
     ("queued", _l("Queued")), ("claimed", _l("Claimed")), ("sending", _l("Sending")), ("sent", _l("Sent")),
     ("failed", _l("Failed")), ("uncertain", _l("Uncertain (worker stopped while sending)")),
     ("skipped", _l("Skipped (no consent or address)")), ("holdout", _l("Hold-out (not messaged)")),
+    ("capped", _l("Not sent: frequency cap reached")),
+])
+TRIGGER_KIND = Choices("campaign.plan.trigger", [
+    ("birthday", _l("Birthday")), ("lapsed", _l("No purchase for N days")),
+    ("points_expiring", _l("Points expiring within N days")), ("tier_upgrade", _l("Close to a tier upgrade")),
 ])
 SEGMENT_KIND = Choices("campaign.segment.kind", [("rules", _l("Rules")), ("rfm", _l("RFM class"))])
 
@@ -90,6 +95,13 @@ class Plan(IdPk, Timestamps, Base):
                                                    info={"min": 0, "max": "0.5"})
     conversion_days: Mapped[int] = mapped_column(Integer, default=14, info={"min": 1, "max": 365})
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("core_approval_request.id"), index=True)
+    #: None: a one-off plan (its audience is snapshotted when it starts); else a triggered plan
+    #: that the ``campaign.triggers`` job evaluates while it runs (see ``triggers.py``)
+    trigger: Mapped[str | None] = mapped_column(String(20), index=True)
+    trigger_days: Mapped[int | None] = mapped_column(Integer, info={"min": 1, "max": 3660})
+    trigger_tier: Mapped[str | None] = mapped_column(String(32))
+    trigger_spend: Mapped[Decimal | None] = mapped_column(Money, info={"min": 0})
+    triggered_at: Mapped[datetime | None] = mapped_column(DateTime)
     snapshot_at: Mapped[datetime | None] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -103,13 +115,18 @@ class Plan(IdPk, Timestamps, Base):
 
 class Recipient(IdPk, Base):
     __tablename__ = "campaign_recipient"
-    __table_args__ = (UniqueConstraint("plan_id", "customer_id"),
+    #: one row per plan, customer and occurrence: the never-twice rule of triggered plans (a
+    #: one-off plan has the single occurrence "")
+    __table_args__ = (UniqueConstraint("plan_id", "customer_id", "occurrence"),
                       Index("ix_campaign_recipient_plan_state", "plan_id", "state"))
     __scope_column__ = "store_id"
 
     plan_id: Mapped[int] = mapped_column(ForeignKey("campaign_plan.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    #: which occurrence of a trigger this row answers ("2026" for a birthday, the last purchase
+    #: for a lapse, ...); "" for a one-off plan
+    occurrence: Mapped[str] = mapped_column(String(40), default="", server_default="")
     holdout: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(10), default="queued")
     address: Mapped[str | None] = mapped_column(String(254))
@@ -136,6 +153,53 @@ class OptOut(IdPk, Base):
     method: Mapped[str] = mapped_column(String(40), default="manual")
 
 
+class Consent(IdPk, Base):
+    """Proof of a customer's consent on a channel: when it was asked for, from where and how,
+    and when the customer confirmed it by the signed link (double opt-in). One row per
+    customer and channel; asking again keeps the first confirmation."""
+    __tablename__ = "campaign_consent"
+    __table_args__ = (UniqueConstraint("customer_id", "channel"),)
+    __scope_column__ = ""
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(254))
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(40), default="backoffice")
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    method: Mapped[str | None] = mapped_column(String(40))
+
+
+class Policy(IdPk, Timestamps, Base):
+    """The chain's messaging rules (one row, id 1): the frequency cap across campaigns (at most
+    ``cap_messages`` per customer in ``cap_days`` days; None: no cap) and whether email needs a
+    confirmed double opt-in."""
+    __tablename__ = "campaign_policy"
+    __chain_wide__ = True
+
+    cap_messages: Mapped[int | None] = mapped_column(Integer, info={"min": 1, "max": 1000})
+    cap_days: Mapped[int] = mapped_column(Integer, default=7, info={"min": 1, "max": 365})
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+EVENT_KIND = Choices("campaign.event.kind", [("open", _l("Opened")), ("click", _l("Clicked"))])
+
+
+class Event(IdPk, Base):
+    """An open (the tracking pixel loaded) or a click (a tracked link followed) of one
+    recipient's message. Append-only: its own history."""
+    __tablename__ = "campaign_event"
+    __table_args__ = (Index("ix_campaign_event_plan_kind", "plan_id", "kind"),)
+    __audit__ = False
+
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("campaign_recipient.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("campaign_plan.id", ondelete="CASCADE"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Outbox(IdPk, Base):
     __tablename__ = "campaign_outbox"
 
@@ -149,7 +213,7 @@ class Outbox(IdPk, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-MODELS = (Segment, Template, Plan, Recipient, OptOut, Outbox)
+MODELS = (Segment, Template, Plan, Recipient, OptOut, Consent, Policy, Event, Outbox)
 
 
 def _channel_items():
@@ -170,7 +234,10 @@ describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND}, labels={
     "last_count": _l("Last count")})
 describe(Template, name=_l("Message template"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "subject": _l("Subject"), "body": _l("Body")})
-describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel": CHANNEL}, labels={
+describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel": CHANNEL, "trigger": TRIGGER_KIND},
+         labels={
+    "trigger": _l("Trigger"), "trigger_days": _l("Trigger days"), "trigger_tier": _l("Tier before the upgrade"),
+    "trigger_spend": _l("Spend close to the upgrade"), "triggered_at": _l("Triggers last evaluated"),
     "owner_id": _l("Owner"), "date_from": _l("From"), "date_to": _l("Until"), "budget": _l("Budget"),
     "expected_cost": _l("Expected cost"), "actual_cost": _l("Actual cost"),
     "cost_per_message": _l("Cost per message"), "channel": _l("Channel"), "list_code": _l("Mailing list"),
@@ -181,10 +248,19 @@ describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel":
 describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE}, labels={
     "plan": _l("Marketing plan"), "plan_id": _l("Marketing plan"), "holdout": _l("Hold-out"),
     "address": _l("Address"), "claim": _l("Claimed by"), "claimed_at": _l("Claimed at"),
-    "attempts": _l("Attempts"), "sent_at": _l("Sent at"), "error": _l("Error")})
+    "occurrence": _l("Occurrence"), "attempts": _l("Attempts"), "sent_at": _l("Sent at"), "error": _l("Error")})
 describe(OptOut, name=_l("Opt-out"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "list_code": _l("Mailing list"), "at": _l("At"), "source": _l("Source"),
     "method": _l("Method")})
+describe(Consent, name=_l("Consent"), codes={"channel": CHANNEL}, labels={
+    "channel": _l("Channel"), "address": _l("Address"), "requested_at": _l("Asked at"), "source": _l("Source"),
+    "confirmed_at": _l("Confirmed at"), "method": _l("Method")})
+describe(Policy, name=_l("Messaging rules"), labels={
+    "cap_messages": _l("At most N messages per customer"), "cap_days": _l("In N days"),
+    "double_opt_in": _l("Email needs a confirmed double opt-in")})
+describe(Event, name=_l("Message event"), codes={"kind": EVENT_KIND}, labels={
+    "recipient_id": _l("Recipient"), "plan_id": _l("Marketing plan"), "kind": _l("Kind"), "url": _l("Link"),
+    "at": _l("At")})
 describe(Outbox, name=_l("Outbox message"), codes={"channel": CHANNEL}, labels={
     "plan_id": _l("Marketing plan"), "recipient_id": _l("Recipient"), "channel": _l("Channel"),
     "to_address": _l("To"), "subject": _l("Subject"), "body": _l("Body")})

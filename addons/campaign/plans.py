@@ -22,7 +22,8 @@ from .models import Plan, Recipient, Segment
 
 APPROVE_ACTION = "campaign.plan.approve"
 EDITABLE = ("code", "name", "store_id", "date_from", "date_to", "budget", "expected_cost", "channel", "list_code",
-            "segment_id", "template_code", "holdout_share", "conversion_days", "cost_per_message")
+            "segment_id", "template_code", "holdout_share", "conversion_days", "cost_per_message", "trigger",
+            "trigger_days", "trigger_tier", "trigger_spend")
 
 
 def _check(session, plan: Plan) -> None:
@@ -47,6 +48,10 @@ def _check(session, plan: Plan) -> None:
         errors["channel"] = [_l("Unknown channel.")]
     if plan.segment_id is not None and session.get(Segment, plan.segment_id) is None:
         errors["segment_id"] = [_l("No such segment.")]
+    from .triggers import check as check_trigger
+
+    for key, msgs in check_trigger(session, plan).items():
+        errors.setdefault(key, []).extend(msgs)
     if errors:
         raise BusinessError(errors)
 
@@ -59,7 +64,8 @@ def save_plan(session, values: dict, user=None, plan: Plan | None = None) -> Pla
     for key in EDITABLE:
         if key in values:
             setattr(plan, key, values[key])
-    for key in ("budget", "expected_cost"):
+    plan.trigger = plan.trigger or None
+    for key in ("budget", "expected_cost", "trigger_spend"):
         if getattr(plan, key) is not None:
             setattr(plan, key, money(getattr(plan, key)))
     for key, default in (("holdout_share", "0.1"), ("cost_per_message", "0")):
@@ -82,7 +88,7 @@ def submit(session, plan: Plan, user) -> Plan:
     if plan.state != "draft":
         raise Conflict({"state": [_l("Only a draft plan can be submitted.")]})
     errors = {}
-    if plan.segment_id is None:
+    if plan.segment_id is None and not plan.trigger:
         errors["segment_id"] = [_l("Choose a segment.")]
     if not plan.template_code:
         errors["template_code"] = [_l("Choose a template.")]
@@ -121,17 +127,27 @@ def sync_rejection(session, plan: Plan) -> Plan:
 
 def start(session, plan: Plan, store_ids=None) -> dict:
     """Approved → running: snapshot the audience (within ``store_ids``, the starting user's
-    stores) and queue sending. Returns the delivery counts."""
+    stores) and queue sending. A triggered plan has no snapshot: today's occurrences of its
+    trigger are added now, and the ``campaign.triggers`` job adds each day's after. Returns
+    the delivery counts."""
     from core.db import RUNTIME
 
-    from .audience import snapshot
+    from .audience import delivery_counts, snapshot
     from .channels import channels
 
     if plan.state != "approved":
         raise Conflict({"state": [_l("Only an approved plan can be started.")]})
+    plan.state, plan.started_at = "running", utcnow()
+    if plan.trigger:
+        from .triggers import evaluate_plan
+
+        evaluate_plan(session, plan)
+        plan.triggered_at = utcnow()
+        session.flush()
+        _enqueue_after_commit(session)
+        return delivery_counts(session, plan.id)
     adapter = channels(RUNTIME.get(session))[plan.channel]
     counts = snapshot(session, plan, store_ids, adapter.address())
-    plan.state, plan.started_at = "running", utcnow()
     session.flush()
     _enqueue_after_commit(session)
     return counts

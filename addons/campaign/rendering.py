@@ -9,6 +9,7 @@ anything else (a template cannot reach the database, the session or Python inter
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -49,6 +50,17 @@ def _secret(rt) -> bytes:
     return (rt.config["security"].get("secret_key") or instance_secret_key(rt.config["instance"]["path"])).encode()
 
 
+def sign(rt, purpose: str, payload: str) -> str:
+    """HMAC-SHA256 (32 hex digits) of ``payload`` for ``purpose`` with the instance secret: a
+    signature made for one purpose (a consent confirmation, a tracked link) is never valid for
+    another (the unsubscribe tokens sign the bare payload, which starts with a digit)."""
+    return hmac.new(_secret(rt), f"{purpose}:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_signature(rt, purpose: str, payload: str, signature: str) -> bool:
+    return hmac.compare_digest(sign(rt, purpose, payload), signature or "")
+
+
 def unsubscribe_token(rt, customer_id: int, channel: str, list_code: str) -> str:
     """``<customer>.<channel>.<list>.<signature>``: HMAC-SHA256 with the instance secret."""
     payload = f"{customer_id}.{channel}.{list_code}"
@@ -81,11 +93,18 @@ def context(session, rt, customer: Customer, plan, store: Store | None = None) -
     }
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str):
+    """The sandboxed template of ``source``, compiled once per process (a send renders the
+    same few templates thousands of times)."""
+    return _ENV.from_string(source)
+
+
 def render(template: Template, ctx: dict) -> tuple[str | None, str]:
     """``(subject, body)`` of ``template`` with ``ctx``; a sandbox or syntax error is a 422."""
     try:
-        subject = _ENV.from_string(template.subject).render(ctx) if template.subject else None
-        body = _ENV.from_string(template.body).render(ctx)
+        subject = _compiled(template.subject).render(ctx) if template.subject else None
+        body = _compiled(template.body).render(ctx)
     except TemplateError as exc:
         raise BusinessError({"body": [_l("The template cannot be rendered: %(error)s", error=str(exc))]}) from None
     return subject, body

@@ -9,10 +9,12 @@ their sales and refunds in the window. Both groups are measured the same way:
   ``± 1.96 · sqrt(p1(1-p1)/n1 + p0(1-p0)/n0)`` (normal approximation);
 * attributed revenue = (revenue per recipient − revenue per hold-out customer) × recipients,
   rounded to the cent (half-up, ``core.db.money``);
+* opens and clicks (``tracking.py``): recipients who opened / clicked at least once, and
+  all clicks; rates over the reach (messages sent);
 * ROI = (attributed revenue − cost) / cost, cost = the actual cost (or the expected cost
   while the plan runs); None when the cost is zero.
 
-All figures are aggregated in SQL (one grouped query).
+All figures are aggregated in SQL (a few grouped queries, never a loop over recipients).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from core.db import ZERO, money
 from core.mixins import utcnow
 from core.models import Sale
 
-from .models import Plan, Recipient
+from .models import Event, Plan, Recipient
 
 
 def results(session, plan: Plan) -> dict:
@@ -65,13 +67,21 @@ def results(session, plan: Plan) -> dict:
     attributed = None
     if rec["customers"] and hold["customers"]:
         attributed = money((rec["revenue"] / rec["customers"] - hold["revenue"] / hold["customers"]) * rec["customers"])
+    ev = {kind: (int(who), int(n)) for kind, who, n in session.execute(
+        select(Event.kind, func.count(func.distinct(Event.recipient_id)), func.count(Event.id))
+        .where(Event.plan_id == plan.id).group_by(Event.kind)).all()}
+    reach = int(counts.get("sent", 0))
+    opened, clicked = ev.get("open", (0, 0))[0], ev.get("click", (0, 0))[0]
     cost = plan.actual_cost if plan.actual_cost is not None else plan.expected_cost
     roi = None
     if attributed is not None and cost and Decimal(cost) > 0:
         roi = ((attributed - Decimal(cost)) / Decimal(cost)).quantize(Decimal("0.0001"))
     return {
         "delivery": {k: int(v) for k, v in counts.items()},
-        "reach": int(counts.get("sent", 0)),
+        "reach": reach,
+        "opened": opened, "clicked": clicked, "clicks": ev.get("click", (0, 0))[1],
+        "open_rate": round(opened / reach, 4) if reach else None,
+        "click_rate": round(clicked / reach, 4) if reach else None,
         "recipients": rec, "holdout": hold,
         "conversion_rate": None if p1 is None else round(p1, 4),
         "holdout_conversion_rate": None if p0 is None else round(p0, 4),

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields
 from core.api.fields import Choice, DecimalIn, Id, Input, Int, Money, MoneyIn, QId, Query, SafeDate, Str
 
 from .audience import RFM_CODES
+from .models import TRIGGER_KIND
 
 
 class RulesIn(Input):
@@ -82,6 +83,10 @@ class PlanIn(Input):
     template_code = Str(max=32, allow_none=True)
     holdout_share = DecimalIn(0, "0.5", places=4, high_inclusive=True)
     conversion_days = Int(1, 365)
+    trigger = Choice(list(TRIGGER_KIND.codes), allow_none=True)
+    trigger_days = Int(1, 3660, allow_none=True)
+    trigger_tier = Str(max=32, allow_none=True)
+    trigger_spend = MoneyIn(allow_none=True)
 
 
 class PlanOut(Schema):
@@ -102,6 +107,23 @@ class PlanOut(Schema):
     holdout_share = fields.Decimal(as_string=True)
     conversion_days = fields.Integer()
     approval_id = fields.Integer(allow_none=True)
+    trigger = fields.String(allow_none=True)
+    trigger_days = fields.Integer(allow_none=True)
+    trigger_tier = fields.String(allow_none=True)
+    trigger_spend = Money(allow_none=True)
+    triggered_at = fields.DateTime(allow_none=True)
+
+
+class TriggerKindOut(Schema):
+    code = fields.String()
+    label = fields.String()
+    available = fields.Boolean()
+    needs = fields.List(fields.String())
+
+
+class TriggerRunOut(Schema):
+    added = fields.Integer()
+    delivery = fields.Dict()
 
 
 class PlanQuery(Query):
@@ -152,6 +174,11 @@ class RecipientOut(Schema):
 class ResultsOut(Schema):
     delivery = fields.Dict()
     reach = fields.Integer()
+    opened = fields.Integer()
+    clicked = fields.Integer()
+    clicks = fields.Integer()
+    open_rate = fields.Float(allow_none=True)
+    click_rate = fields.Float(allow_none=True)
     recipients = fields.Dict()
     holdout = fields.Dict()
     conversion_rate = fields.Float(allow_none=True)
@@ -161,3 +188,32 @@ class ResultsOut(Schema):
     attributed_revenue = Money(allow_none=True)
     cost = Money()
     roi = fields.Decimal(as_string=True, allow_none=True)
+
+
+class PolicyIn(Input):
+    cap_messages = Int(1, 1000, allow_none=True)
+    cap_days = Int(1, 365)
+    double_opt_in = fields.Boolean()
+
+
+class PolicyOut(Schema):
+    cap_messages = fields.Integer(allow_none=True)
+    cap_days = fields.Integer()
+    double_opt_in = fields.Boolean()
+
+
+class ConsentIn(Input):
+    customer_id = Id(required=True)
+    channel = Choice(["email"], load_default="email")
+    source = Str(max=40)
+
+
+class ConsentOut(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    channel = fields.String()
+    address = fields.String(allow_none=True)
+    requested_at = fields.DateTime()
+    source = fields.String()
+    confirmed_at = fields.DateTime(allow_none=True)
+    method = fields.String(allow_none=True)

@@ -8,6 +8,10 @@ Each worker (the ``campaign.send`` job on the kernel's Huey queue, any backend) 
 2. **claim** a batch of ``queued`` rows of running plans in one short transaction
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and a conditional ``UPDATE ... WHERE state =
    'queued'`` everywhere), so two workers never claim the same recipient.
+   Then the batch is **screened**, set-based (:func:`screen`): without a confirmed double
+   opt-in (when the chain requires one) an email row is ``skipped``; a customer who already
+   got ``cap_messages`` messages in the last ``cap_days`` days, across every campaign, is
+   ``capped`` (within the batch, a customer's rows count in id order).
 3. for each claimed row: mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
    *transactional* channel (the outbox) writes its message in the same transaction that marks
    the row sent: exactly once. A channel error puts the row back in the queue until
@@ -42,13 +46,16 @@ def settings(rt) -> dict:
 
 def recover(rt, now=None) -> dict:
     now = now or utcnow()
+    from .bulk import update_recipients
+
     with rt.session() as s, transaction(s):
-        back = s.execute(update(Recipient).where(Recipient.state == "claimed", Recipient.claimed_at < now - STALE)
-                         .values(state="queued", claim=None).execution_options(synchronize_session=False)).rowcount
-        lost = s.execute(update(Recipient).where(Recipient.state == "sending", Recipient.claimed_at < now - STALE)
-                         .values(state="uncertain", claim=None,
-                                 error="the worker stopped while sending; not sent again")
-                         .execution_options(synchronize_session=False)).rowcount
+        back = len(update_recipients(
+            s, update(Recipient).where(Recipient.state == "claimed", Recipient.claimed_at < now - STALE)
+            .values(state="queued", claim=None), "stale claim of a stopped worker", "claimed", "queued"))
+        lost = len(update_recipients(
+            s, update(Recipient).where(Recipient.state == "sending", Recipient.claimed_at < now - STALE)
+            .values(state="uncertain", claim=None, error="the worker stopped while sending; not sent again"),
+            "a stopped worker was sending", "sending", "uncertain"))
     return {"requeued": back, "uncertain": lost}
 
 
@@ -64,11 +71,52 @@ def claim(rt, limit: int, plan_id: int | None = None) -> tuple[str, list[int]]:
         ids = s.execute(q).scalars().all()
         if not ids:
             return token, []
-        s.execute(update(Recipient).where(Recipient.id.in_(ids), Recipient.state == "queued")
-                  .values(state="claimed", claim=token, claimed_at=utcnow(), attempts=Recipient.attempts + 1)
-                  .execution_options(synchronize_session=False))
+        from .bulk import update_recipients
+
+        update_recipients(s, update(Recipient).where(Recipient.id.in_(ids), Recipient.state == "queued")
+                          .values(state="claimed", claim=token, claimed_at=utcnow(), attempts=Recipient.attempts + 1),
+                          f"claimed by worker {token}", "queued", "claimed")
+        screen(s, token)
         got = s.execute(select(Recipient.id).where(Recipient.claim == token).order_by(Recipient.id)).scalars().all()
     return token, list(got)
+
+
+def screen(session, token: str, now=None) -> dict:
+    """Set-based checks of the batch claimed with ``token`` at send time (two statements at
+    most): double opt-in for email, then the frequency cap across campaigns. Returns
+    ``{"unconfirmed": n, "capped": n}``."""
+    from sqlalchemy import and_, func, or_
+    from sqlalchemy.orm import aliased
+
+    from .bulk import update_recipients
+    from .consent import confirmed_expr, get_policy
+
+    policy = get_policy(session)
+    out = {"unconfirmed": 0, "capped": 0}
+    if policy.double_opt_in:
+        out["unconfirmed"] = len(update_recipients(
+            session, update(Recipient).where(Recipient.claim == token, Recipient.state == "claimed",
+                                             Recipient.plan_id.in_(select(Plan.id).where(Plan.channel == "email")),
+                                             ~confirmed_expr("email", Recipient.customer_id))
+            .values(state="skipped", claim=None, error="email consent not confirmed (double opt-in)"),
+            "double opt-in not confirmed", "claimed", "skipped"))
+    if policy.cap_messages:
+        since = (now or utcnow()) - timedelta(days=int(policy.cap_days))
+        prior = aliased(Recipient)
+        had = (select(func.count(prior.id))
+               .where(prior.customer_id == Recipient.customer_id,
+                      or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending"))
+               .correlate(Recipient).scalar_subquery())
+        ranked = (select(Recipient.id.label("id"),
+                         (func.row_number().over(partition_by=Recipient.customer_id, order_by=Recipient.id)
+                          + had).label("n"))
+                  .where(Recipient.claim == token, Recipient.state == "claimed").subquery())
+        over = select(ranked.c.id).where(ranked.c.n > int(policy.cap_messages))
+        out["capped"] = len(update_recipients(
+            session, update(Recipient).where(Recipient.id.in_(over))
+            .values(state="capped", claim=None, error=f"frequency cap: {policy.cap_messages} in {policy.cap_days} days"),
+            "frequency cap", "claimed", "capped"))
+    return out
 
 
 def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
@@ -84,11 +132,15 @@ def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
     store = s.get(Store, customer.home_store_id) if customer.home_store_id else None
     ctx = context(s, rt, customer, plan, store)
     subject, body = render(cache[key], ctx)
-    headers = ()
+    headers, html = (), None
     if plan.channel == "email":
+        from .tracking import track_body
+
         headers = (("List-Unsubscribe", f"<{ctx['unsubscribe_url']}>"),
                    ("X-Banyan-Token", unsubscribe_token(rt, customer.id, plan.channel, plan.list_code)))
-    return Message(to=rec.address, subject=subject, body=body, headers=headers, key=f"{plan.id}.{rec.id}")
+        body, html = track_body(rt, rec.id, body, keep=(ctx["unsubscribe_url"],))
+    return Message(to=rec.address, subject=subject, body=body, headers=headers, key=f"{plan.id}.{rec.id}",
+                   html=html)
 
 
 def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_after: int | None = None) -> dict:
@@ -125,10 +177,13 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                         msg = _message(s, rt, rec, plan, cache)
                         if not adapter.transactional:
                             # committed before the channel is called: a crash now leaves 'sending'
-                            moved = s.execute(update(Recipient).where(Recipient.id == rid, Recipient.claim == token,
-                                                                      Recipient.state == "claimed")
-                                              .values(state="sending", claimed_at=utcnow())
-                                              .execution_options(synchronize_session=False)).rowcount
+                            from .bulk import update_recipients
+
+                            moved = len(update_recipients(
+                                s, update(Recipient).where(Recipient.id == rid, Recipient.claim == token,
+                                                           Recipient.state == "claimed")
+                                .values(state="sending", claimed_at=utcnow()), "handed to the channel",
+                                "claimed", "sending"))
                             if not moved:
                                 continue
                     if adapter.rate_per_minute:
@@ -168,9 +223,19 @@ def finish_done(rt) -> int:
     with rt.session() as s, transaction(s):
         busy = select(Recipient.id).where(Recipient.plan_id == Plan.id,
                                           Recipient.state.in_(("queued", "claimed", "sending"))).exists()
-        return s.execute(update(Plan).where(Plan.state == "running", Plan.date_to < local_today(), ~busy)
-                         .values(state="done", finished_at=utcnow())
-                         .execution_options(synchronize_session=False)).rowcount
+        ids = s.execute(update(Plan).where(Plan.state == "running", Plan.date_to < local_today(), ~busy)
+                        .values(state="done", finished_at=utcnow()).returning(Plan.id)
+                        .execution_options(synchronize_session=False)).scalars().all()
+        if ids:
+            from sqlalchemy import insert
+
+            from core.models import AuditLog
+
+            s.execute(insert(AuditLog.__table__), [{
+                "user_id": None, "model": Plan.__tablename__, "record_id": str(pid), "action": "update",
+                "changes": {"state": ["running", "done"], "why": "ended and nobody left to send to"},
+                "at": utcnow()} for pid in ids])
+        return len(ids)
 
 
 def send_job(session) -> None:

@@ -9,8 +9,11 @@ from .plans import APPROVE_ACTION, finish, save_plan, start, submit, sync_reject
 from .rendering import preview, render, unsubscribe_token
 from .results import results
 from .sending import send_due
+from .triggers import evaluate as evaluate_triggers
+from .triggers import evaluate_plan as evaluate_trigger
+from .triggers import kinds as trigger_kinds
 
 __all__ = ["APPROVE_ACTION", "ChannelAdapter", "ChannelError", "Message", "RFM_CODES", "channels", "count_rules",
-           "delivery_counts", "finish", "opt_out", "opt_outs_of", "preview", "render", "results", "rfm_matrix",
+           "delivery_counts", "evaluate_trigger", "evaluate_triggers", "finish", "opt_out", "opt_outs_of", "preview", "render", "results", "rfm_matrix",
            "rfm_rules", "save_plan", "save_segment", "send_due", "snapshot", "start", "submit", "sync_rejection",
-           "unsubscribe", "unsubscribe_token"]
+           "trigger_kinds", "unsubscribe", "unsubscribe_token"]

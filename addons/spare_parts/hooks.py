@@ -145,3 +145,36 @@ def register_importers():
     from .importers import IMPORTERS
 
     return IMPORTERS
+
+
+@hookimpl
+def segment_fields():
+    """Active warranties ending within N days (from today, in the chain's calendar), for
+    marketing segments (e.g. offer an extended warranty). A warranty ends ``months +
+    extended_months`` calendar months after its purchase date; compared as (month index, day)
+    so that SQLite and PostgreSQL agree without date arithmetic in SQL (31 January + 1 month
+    ends at the end of February)."""
+    from datetime import timedelta
+
+    from sqlalchemy import extract, func, select
+
+    from core.contrib import SegmentField, SegmentParam
+    from core.localtime import local_today
+    from core.models import Customer
+
+    from .models import Warranty
+
+    def key(d):
+        return (d.year * 12 + d.month - 1) * 100 + d.day
+
+    def ending(params):
+        today = local_today()
+        end = ((extract("year", Warranty.purchase_date) * 12 + extract("month", Warranty.purchase_date) - 1
+                + Warranty.months + Warranty.extended_months) * 100 + extract("day", Warranty.purchase_date))
+        return (select(func.count(Warranty.id))
+                .where(Warranty.customer_id == Customer.id, Warranty.status == "active",
+                       end >= key(today), end <= key(today + timedelta(days=params["days"])))
+                .correlate_except(Warranty).scalar_subquery())
+
+    return [SegmentField("spare_parts.warranty_ending", _l("Warranties ending within N days"), "number", ending,
+                         params=(SegmentParam("days", _l("Days"), 30),))]

@@ -1,0 +1,191 @@
+"""Triggered plans: birthday, lapsed customers, points about to expire, close to a tier upgrade.
+
+A triggered plan is a marketing plan with ``trigger`` set. It is approved like any plan; once
+started it stays ``running`` until its end date, and the periodic ``campaign.triggers`` job
+adds the customers the trigger selects *today* to its recipients, set-based (one ``INSERT ...
+SELECT`` per plan, never a loop over customers). The ``campaign.send`` job then sends them
+like any other recipient (consent, opt-outs, frequency caps, hold-out).
+
+**Never twice.** Each recipient row carries an *occurrence* key, and
+``(plan_id, customer_id, occurrence)`` is unique in the database. The insert skips rows that
+exist (``ON CONFLICT DO NOTHING``), so a second run of the job, or two jobs at once, change
+nothing. The occurrence of each trigger:
+
+* ``birthday``: the customer's birthday is today in the chain's time zone (29 February
+  birthdays are greeted on 28 February in other years); occurrence = the local year, so once
+  per birthday year.
+* ``lapsed``: a purchase before, none in the last ``trigger_days`` days; occurrence = the
+  moment of the last purchase, so once per lapse (a customer who comes back and lapses again
+  is a new occurrence).
+* ``points_expiring``: points expiring within ``trigger_days`` days, from the
+  ``loyalty.points_expiring`` segment field (the loyalty addon's ``segment_fields`` hook);
+  occurrence = the ``trigger_days``-long period of the local calendar the run falls in, so at
+  most once per period.
+* ``tier_upgrade``: in tier ``trigger_tier`` (the ``membership.tier`` segment field) and spent
+  at least ``trigger_spend`` over the last ``trigger_days`` days (``core.spend``): the marketer
+  sets the spend just under the next tier's threshold; occurrence = the tier, so once per tier.
+
+The plan's segment (optional) narrows every trigger further; a store plan only reaches that
+store's customers. Points and tiers come from the other addons only through their segment
+fields: this module imports no loyalty or membership model.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Integer, String, and_, case, cast, extract, func, literal, or_, select
+
+from core import segments as kseg
+from core.db import money
+from core.errors import BusinessError
+from core.i18n import lazy_gettext as _l
+from core.localtime import local_days_start, local_today
+from core.mixins import utcnow
+from core.models import Customer
+
+from .models import TRIGGER_KIND, Plan, Recipient
+
+#: the segment fields each trigger needs (from the kernel or another addon's segment_fields hook)
+NEEDS = {"points_expiring": ("loyalty.points_expiring",), "tier_upgrade": ("membership.tier", "core.spend")}
+
+
+def kinds(session) -> list[dict]:
+    """``[{code, label, available, needs}]``: every trigger, available when the segment fields
+    it needs are installed."""
+    known = kseg.fields_of(session)
+    return [{"code": code, "label": str(label), "needs": list(NEEDS.get(code, ())),
+             "available": all(f in known for f in NEEDS.get(code, ()))} for code, label in TRIGGER_KIND.choices()]
+
+
+def check(session, plan: Plan) -> dict:
+    """Field errors of the plan's trigger settings (``{}`` when fine or not triggered)."""
+    errors: dict[str, list] = {}
+    kind = plan.trigger
+    if not kind:
+        return errors
+    if kind not in TRIGGER_KIND:
+        return {"trigger": [_l("Unknown trigger.")]}
+    known = kseg.fields_of(session)
+    if any(f not in known for f in NEEDS.get(kind, ())):
+        return {"trigger": [_l("This trigger needs an addon that is not installed.")]}
+    if kind in ("lapsed", "points_expiring", "tier_upgrade"):
+        if plan.trigger_days is None or not 1 <= int(plan.trigger_days) <= 3660:
+            errors["trigger_days"] = [_l("Enter a number of days from 1 to 3660.")]
+    if kind == "tier_upgrade":
+        if not plan.trigger_tier:
+            errors["trigger_tier"] = [_l("Choose the tier before the upgrade.")]
+        if plan.trigger_spend is None or plan.trigger_spend < 0:
+            errors["trigger_spend"] = [_l("Enter the spend that counts as close to the upgrade.")]
+        if not errors:
+            try:
+                kseg.compile_rules(session, _tier_rules(plan), known)
+            except BusinessError as exc:
+                for path, msgs in exc.errors.items():
+                    key = "trigger_tier" if path.startswith("rules.rules.0") else "trigger_spend"
+                    errors.setdefault(key, []).extend(msgs)
+    return errors
+
+
+def _tier_rules(plan: Plan) -> dict:
+    return {"op": "and", "rules": [
+        {"field": "membership.tier", "operator": "eq", "value": plan.trigger_tier},
+        {"field": "core.spend", "params": {"days": int(plan.trigger_days)}, "operator": "ge",
+         "value": str(money(plan.trigger_spend))}]}
+
+
+def _birthday(today: date):
+    month, day = extract("month", Customer.birthday), extract("day", Customer.birthday)
+    crit = and_(month == today.month, day == today.day)
+    leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
+    if today.month == 2 and today.day == 28 and not leap:
+        crit = or_(crit, and_(month == 2, day == 29))
+    return crit, literal(str(today.year), String(40))
+
+
+def criterion(session, plan: Plan, today: date | None = None):
+    """``(criterion over Customer, occurrence expression)`` of the plan's trigger today."""
+    today = today or local_today()
+    known = kseg.fields_of(session)
+    kind = plan.trigger
+    if kind == "birthday":
+        return _birthday(today)
+    if kind == "lapsed":
+        last = known["core.last_purchase"].expression({})
+        return and_(last.is_not(None), last < local_days_start(int(plan.trigger_days))), cast(last, String(40))
+    if kind == "points_expiring":
+        expiring = known["loyalty.points_expiring"].expression({"days": int(plan.trigger_days)})
+        period = today.toordinal() // int(plan.trigger_days)
+        return expiring > 0, literal(f"p{period}", String(40))
+    if kind == "tier_upgrade":
+        return kseg.compile_rules(session, _tier_rules(plan), known), literal(f"tier:{plan.trigger_tier}", String(40))
+    raise BusinessError({"trigger": [_l("Unknown trigger.")]})
+
+
+def _insert_ignoring_duplicates(session, cols, src):
+    """``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): rows that exist
+    are left alone, so concurrent or repeated runs never add a recipient twice."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = (insert(Recipient).from_select(cols, src).on_conflict_do_nothing()
+            .execution_options(banyan_unscoped=True))
+    return session.execute(stmt.returning(Recipient.id)).scalars().all()
+
+
+def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
+    """Add today's occurrences of ``plan``'s trigger to its recipients (one statement).
+    Returns the number of new recipient rows (0 on a second run)."""
+    from core.db import RUNTIME
+
+    from .audience import _stores, consent_expr, holdout_expr, optout_exists, rules_of
+    from .channels import channels
+
+    adapter = channels(RUNTIME.get(session)).get(plan.channel)
+    if adapter is None:
+        return 0
+    crit, occurrence = criterion(session, plan, today)
+    seg_rules = rules_of(plan.segment) if plan.segment is not None else {"op": "and", "rules": []}
+    stores = None if plan.store_id is None else frozenset([plan.store_id])
+    if plan.segment is not None:
+        stores = _stores(stores, plan.segment.store_id)
+    aud = kseg.audience(session, seg_rules, stores).where(crit).add_columns(occurrence.label("occ")).subquery()
+    addr = adapter.address()
+    from .consent import needs_confirmation
+
+    ok = and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), addr.is_not(None), addr != "",
+              ~optout_exists(plan.channel, plan.list_code, Customer.id))
+    hold = holdout_expr(plan, Customer.id)
+    state = case((hold, "holdout"), (ok, "queued"), else_="skipped")
+    src = (select(literal(plan.id, Integer), Customer.id, aud.c.occ, Customer.home_store_id, hold, state, addr,
+                  literal(0, Integer))
+           .select_from(Customer).join(aud, aud.c.id == Customer.id)
+           .where(Customer.id.is_not(None))  # SQLite: "INSERT ... SELECT ... JOIN ... ON CONFLICT" needs a WHERE
+           .execution_options(banyan_unscoped=True))
+    from .bulk import audit
+
+    ids = _insert_ignoring_duplicates(
+        session, ["plan_id", "customer_id", "occurrence", "store_id", "holdout", "state", "address", "attempts"], src)
+    audit(session, ids, "create", {"trigger": plan.trigger, "plan_id": plan.id})
+    return len(ids)
+
+
+def evaluate(session, today: date | None = None) -> dict:
+    """Evaluate every running triggered plan whose dates include today. Returns ``{plan code:
+    new recipients}``; each insert is audited with the ids it added (``bulk.py``)."""
+    today = today or local_today()
+    plans = session.execute(select(Plan).where(Plan.state == "running", Plan.trigger.is_not(None),
+                                               Plan.date_from <= today, Plan.date_to >= today)
+                            .order_by(Plan.id).execution_options(banyan_unscoped=True)).scalars().all()
+    out = {}
+    for plan in plans:   # one statement per plan (a handful of plans), never per customer
+        out[plan.code] = evaluate_plan(session, plan, today)
+        plan.triggered_at = utcnow()
+    session.flush()
+    return out
+
+
+def trigger_job(session) -> dict:
+    """The ``campaign.triggers`` job (``core.jobs`` gives the session and commits)."""
+    return evaluate(session)
