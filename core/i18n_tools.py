@@ -9,6 +9,7 @@ with the source strings by ``update``; every other locale is translated by hand.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -211,6 +212,23 @@ def mo_is_current(comp: Component, locale: str) -> bool:
     return _messages(on_disk) == _messages(fresh)
 
 
+# Words a Chinese page may show as they are: acronyms and names of standards.
+KEPT_AS_IS = frozenset({"API", "SHA-256", "CSV", "XLSX", "SKU", "RFM", "SLA", "DSO", "URL", "SMTP", "ID"})
+
+
+def _left_in_english(msgid, strings) -> bool:
+    """A translation that is the English text again: the same words as the msgid once its
+    placeholders are taken out (``%(subject)s`` alone is not English), and not an acronym kept as is."""
+    ids = msgid if isinstance(msgid, (list, tuple)) else [msgid]
+    for mid, text in zip(ids, strings):
+        if text != mid or mid in KEPT_AS_IS:
+            continue
+        words = re.sub(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}", "", mid)
+        if re.search(r"[A-Za-z]{2,}", words):
+            return True
+    return False
+
+
 def problems(comp: Component) -> list[str]:
     """Everything wrong with ``comp``'s catalogs, one line each (empty list = all good)."""
     source = extract_catalog(comp)
@@ -237,6 +255,8 @@ def problems(comp: Component) -> list[str]:
                 out.append(f"{rel}:{msg.lineno}: fuzzy: {key[1]!r}")
             elif not all(strings):
                 out.append(f"{rel}:{msg.lineno}: untranslated: {key[1]!r}")
+            elif locale != "en" and _left_in_english(key[1], strings):
+                out.append(f"{rel}:{msg.lineno}: still English: {key[1]!r}")
         if not mo_is_current(comp, locale):
             out.append(f"{comp.mo(locale).relative_to(ROOT) if po.is_relative_to(ROOT) else comp.mo(locale)}: "
                        "stale or missing .mo (run compile)")

@@ -187,3 +187,16 @@ def test_kernel_permission_labels_translated(locale):
         assert any("\u4e00" <= ch <= "\u9fff" for ch in str(perm.label)), perm.name
     for code, label in DEFAULT_ROLES.items():
         assert any("\u4e00" <= ch <= "\u9fff" for ch in str(label)), code
+
+
+def test_a_chinese_entry_that_is_the_english_text_again_is_reported():
+    """A zh_Hans msgstr equal to its English msgid (an addon title filled from the source, as
+    'Commissions' was) is as missing as an empty one; placeholders alone and acronyms pass."""
+    from core.i18n_tools import _left_in_english
+
+    assert _left_in_english("Commissions", ["Commissions"])
+    assert _left_in_english("Sent to %(name)s", ["Sent to %(name)s"])
+    assert not _left_in_english("Commissions", ["提成"])
+    assert not _left_in_english("%(subject)s", ["%(subject)s"])
+    assert not _left_in_english("API", ["API"])
+    assert not _left_in_english(("%(n)d day", "%(n)d days"), ["%(n)d 天"])
