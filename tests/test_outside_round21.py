@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from core.admin.testing import admin_app, login  # noqa: F401
+from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 from core.models import PriceList, Warehouse
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
@@ -108,6 +108,24 @@ def test_r21_transfer_nearest_never_draws_another_franchisees_stock(api, session
     assert _count(session, StockMove, StockMove.warehouse_id == w.b.wh.id, StockMove.kind == "transfer_out") == 0
 
 
+def test_r21_back_office_find_a_part_never_draws_another_franchisees_stock(admin_app, session, w):
+    """Class: write to another franchisee's rows (back office). ``Find a part`` ->
+    ``POST /admin/spare_parts_stock_lookup/transfer`` (confirm) by franchisee A's store
+    manager moves two parts out of franchisee B's back room. Expected: an error message and
+    B's stock untouched."""
+    from addons.spare_parts import services as sp
+    from addons.spare_parts.models import StockMove
+
+    sp.receive(session, w.part.id, w.b.wh.id, "5")
+    session.commit()
+    client = login(admin_app, w.a.mgr)
+    page = f"/admin/spare_parts_stock_lookup/?number={w.part.number}&warehouse_id={w.a.wh.id}"
+    client.post("/admin/spare_parts_stock_lookup/transfer", data={
+        "warehouse_id": w.a.wh.id, "part_id": w.part.id, "qty": "2", "confirm": "1", "number": w.part.number,
+        "csrf_token": csrf_token(client, page)})
+    assert _count(session, StockMove, StockMove.warehouse_id == w.b.wh.id, StockMove.kind == "transfer_out") == 0
+
+
 def test_r21_commission_prepare_by_franchisee_touches_only_its_stores(api, session, make, w):
     """Class: write to another franchisee's rows. ``POST /commissions/statements/prepare`` by
     franchisee A's owner (who holds ``commissions.statement.approve``) makes draft statements
@@ -191,8 +209,11 @@ def test_r21_store_cannot_approve_its_own_in_warranty_part_request(api, session,
 def test_r21_part_approvals_page_shows_no_other_franchisees_back_room(admin_app, session, w):
     """Class: read of another franchisee's rows (back office). ``/admin/spare_parts_approvals/``
     as franchisee A's store manager lists, under A's own request, the stock held in franchisee
-    B's back room ("WH-R21-b Back room b: 4"). Expected: only locations A sees (its own and
-    HQ's), as ``GET /spare_parts/parts/<id>`` does."""
+    B's back room ("WH-R21-b Back room b: 4"); so does ``Find a part``
+    (``/admin/spare_parts_stock_lookup/``) among the nearest locations. Expected: only
+    locations A sees (its own and HQ's), as ``GET /spare_parts/parts/<id>`` does.
+    (``GET /api/v1/spare_parts/stock/nearest`` documents "quantities only, across the chain";
+    the back-office pages name B's location and what it holds.)"""
     from addons.spare_parts import services as sp
     from addons.spare_parts.models import FAULT_CODE
 
@@ -210,7 +231,10 @@ def test_r21_part_approvals_page_shows_no_other_franchisees_back_room(admin_app,
     assert r.status_code == 200
     html = r.get_data(as_text=True)
     assert "Back room a" in html  # A's own request is on the page, with A's stock
-    assert "Back room b" not in html, "franchisee B's back-room stock is shown"
+    assert "Back room b" not in html, "approvals: franchisee B's back-room stock is shown"
+    html = client.get(f"/admin/spare_parts_stock_lookup/?number={w.part.number}&warehouse_id={w.a.wh.id}"
+                      ).get_data(as_text=True)
+    assert "Back room b" not in html, "find a part: franchisee B's back-room stock is shown"
 
 
 # ------------------------------------------------------------------------------- idempotency ---
@@ -280,20 +304,69 @@ def test_r21_same_idempotency_key_with_another_body_is_409(api, session, w):
 
 # -------------------------------------------------------------------------------- bad input ---
 
-def test_r21_huge_exponent_unit_cost_is_a_field_error_not_500(api, session, w):
-    """Class: bad input answered 500. ``POST /spare_parts/stock/receive`` with
-    ``"unit_cost": "1e400"``: the input schema uses the *response* field ``Money`` (no range)
-    and ``core.validation.money_input`` raises ``decimal.InvalidOperation`` on quantize -> 500.
-    Expected: 422 naming ``unit_cost``; nothing received."""
-    from addons.spare_parts.models import StockMove
+HUGE = "1e400"
 
+
+def _huge_api_receive(api, admin_app, session, w):
+    r = api.post(f"{SP}/stock/receive", user=w.hq, json={"part_id": w.part.id, "warehouse_id": w.hq_wh.id,
+                                                         "qty": "1", "unit_cost": HUGE})
+    assert r.status_code == 422 and "unit_cost" in _fields(r), (r.status_code, r.json)
+
+
+def _huge_admin_find_part(api, admin_app, session, w):
+    client = login(admin_app, w.hq)
+    r = client.post("/admin/spare_parts_stock_lookup/transfer", data={
+        "warehouse_id": w.hq_wh.id, "part_id": w.part.id, "qty": HUGE, "confirm": "1",
+        "csrf_token": csrf_token(client, "/admin/spare_parts_stock_lookup/")})
+    assert r.status_code in (302, 400, 422), r.status_code
+
+
+def _huge_admin_technician(api, admin_app, session, w):
+    from addons.spare_parts import services as sp
+    from addons.spare_parts.models import FAULT_CODE
+
+    wo = sp.create_work_order(session, w.a.store.id, "x", customer_id=w.a.cust.id)
+    sp.schedule(session, wo.id, w.a.tech.id, datetime(2026, 12, 1, 10))
+    sp.start_work_order(session, wo.id)
+    session.commit()
+    client = login(admin_app, w.a.tech)
+    r = client.post("/admin/spare_parts_technician/do", data={
+        "op": "request", "work_order_id": wo.id, "part_id": w.part.id, "fault_code": list(FAULT_CODE.codes)[0],
+        "symptom": "x", "qty": HUGE, "csrf_token": csrf_token(client, "/admin/spare_parts_technician/")})
+    assert r.status_code in (302, 400, 422), r.status_code
+
+
+def _huge_admin_desk(api, admin_app, session, w):
+    client = login(admin_app, w.hq)
+    r = client.post("/admin/commissions_desk/", data={
+        "op": "adjust", "employee_id": w.a.clerk.id, "amount": HUGE, "reason": "x",
+        "csrf_token": csrf_token(client, "/admin/commissions_desk/")})
+    assert r.status_code in (400, 422), r.status_code
+
+
+@pytest.mark.parametrize("probe", [_huge_api_receive, _huge_admin_find_part, _huge_admin_technician,
+                                   _huge_admin_desk], ids=lambda f: f.__name__[6:])
+def test_r21_huge_exponent_is_a_field_error_not_500(api, admin_app, session, w, probe):
+    """Class: bad input answered 500. ``"1e400"`` passes ``Decimal()`` and ``is_finite()``
+    but ``quantize`` raises ``decimal.InvalidOperation`` (``core.validation.money_input`` /
+    ``quantity_input``, commissions' ``_amount``) -> 500 on: ``POST /spare_parts/stock/receive``
+    ``unit_cost`` (its input schema uses the *response* field ``Money``, no range); the back
+    office's ``Find a part`` transfer ``qty``; the technician page's part request ``qty``; the
+    commissions desk's adjustment ``amount``. Expected: 422/400 naming the field (a flashed
+    error on the redirecting pages); nothing saved."""
+    from addons.commissions.models import CommissionLine
+    from addons.spare_parts.models import PartRequest, StockMove
+
+    before = (_count(session, StockMove), _count(session, PartRequest), _count(session, CommissionLine))
     try:
-        r = api.post(f"{SP}/stock/receive", user=w.hq, json={"part_id": w.part.id, "warehouse_id": w.hq_wh.id,
-                                                             "qty": "1", "unit_cost": "1e400"})
+        probe(api, admin_app, session, w)
+    except AssertionError:
+        raise
     except Exception as exc:  # the test client propagates the server error
         pytest.fail(f"500: {exc!r}")
-    assert r.status_code == 422 and "unit_cost" in _fields(r), (r.status_code, r.json)
-    assert _count(session, StockMove, StockMove.warehouse_id == w.hq_wh.id) == 0
+    session.expire_all()
+    after = (_count(session, StockMove), _count(session, PartRequest), _count(session, CommissionLine))
+    assert after == before
 
 
 def test_r21_composite_key_detail_url_with_one_id_is_404_not_500(admin_app, session, w):
@@ -312,6 +385,27 @@ def test_r21_composite_key_detail_url_with_one_id_is_404_not_500(admin_app, sess
         except Exception as exc:
             pytest.fail(f"{page}: 500: {exc!r}")
         assert r.status_code in (302, 404), (page, r.status_code)
+
+
+@pytest.mark.parametrize("amount,reason", [("10.00", "bonus\x00"), ("10.00", "bo\x07nus"),
+                                           ("100000000000.00", "bonus")])
+def test_r21_back_office_adjustment_refuses_what_the_api_refuses(admin_app, session, w, amount, reason):
+    """Class: the back office accepts input the API refuses. The commissions desk
+    (``POST /admin/commissions_desk/`` op ``adjust``) books a manual adjustment whose reason
+    holds NUL / control characters (the API answers 422 ``control_character``; NUL cannot even
+    be stored by PostgreSQL) and an amount of 100,000,000,000.00 (the API's ``AdjustIn``
+    caps at 1,000,000,000). Expected: 400 with the field's message; nothing booked."""
+    from addons.commissions.models import CommissionLine
+
+    client = login(admin_app, w.hq)
+    try:
+        r = client.post("/admin/commissions_desk/", data={
+            "op": "adjust", "employee_id": w.a.clerk.id, "amount": amount, "reason": reason,
+            "csrf_token": csrf_token(client, "/admin/commissions_desk/")})
+    except Exception as exc:
+        pytest.fail(f"500: {exc!r}")
+    assert r.status_code in (400, 422), r.status_code
+    assert _count(session, CommissionLine, CommissionLine.employee_id == w.a.clerk.id) == 0
 
 
 @pytest.mark.parametrize("path,body,field", [
@@ -369,3 +463,19 @@ def test_r21_store_agent_can_record_a_call(api, session, w):
         r2 = api.post(f"{CC}/calls", user=w.a.agent, json={"number": w.a.cust.phone, "customer_id": w.a.cust.id,
                                                             "store_id": w.a.store.id})
         assert r2.status_code == 201, ((r.status_code, r.json), (r2.status_code, r2.json))
+
+
+def test_r21_store_agent_can_open_a_ticket_from_the_screen_pop(admin_app, session, w):
+    """Class: a store-scoped user cannot use the page at all. The back office's screen-pop
+    ``POST /admin/call_center_screenpop/ticket`` by store A's agent for A's own customer's
+    number flashes "Required: you may only work for some stores." and opens nothing (the
+    form has no store field; the call record it writes needs one). Expected: the ticket and
+    its call are recorded at the agent's only store."""
+    from addons.call_center.models import CallRecord, Ticket
+
+    client = login(admin_app, w.a.agent)
+    client.post("/admin/call_center_screenpop/ticket", data={
+        "number": w.a.cust.phone, "subject": "Broken", "ticket_type": "complaint",
+        "csrf_token": csrf_token(client, "/admin/call_center_screenpop/")})
+    assert _count(session, Ticket, Ticket.customer_id == w.a.cust.id) == 1
+    assert _count(session, CallRecord, CallRecord.customer_id == w.a.cust.id) == 1
