@@ -479,3 +479,30 @@ def test_r21_store_agent_can_open_a_ticket_from_the_screen_pop(admin_app, sessio
         "csrf_token": csrf_token(client, "/admin/call_center_screenpop/")})
     assert _count(session, Ticket, Ticket.customer_id == w.a.cust.id) == 1
     assert _count(session, CallRecord, CallRecord.customer_id == w.a.cust.id) == 1
+
+
+def test_r21_file_list_follows_the_technician_record_rule(api, session, make, w):
+    """Class: read of rows the user may not see (attachments). A technician sees only the
+    work orders assigned to them (spare_parts' record rule): store A's second technician gets
+    404 on the work order's photo (download and upload), yet ``GET
+    /api/v1/files?owner=spare_parts_work_order`` lists it (file name, size, SHA-256, record
+    id). Expected: the list holds only files of records the user sees -- none here."""
+    import base64
+    import io
+
+    from addons.spare_parts import services as sp
+
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+    other_tech = make.user(roles=("technician",), scope_kind="store", scope_ref_id=w.a.store.id)
+    wo = sp.create_work_order(session, w.a.store.id, "cracked", customer_id=w.a.cust.id)
+    sp.schedule(session, wo.id, w.a.tech.id, datetime(2026, 12, 1, 10))
+    session.commit()
+    r = api.post("/api/v1/files", user=w.a.tech, content_type="multipart/form-data",
+                 data={"owner": "spare_parts_work_order", "record": str(wo.id),
+                       "file": (io.BytesIO(png), "customer-a-serial.png")})
+    assert r.status_code == 201, r.json
+    fid = r.json["id"]
+    assert api.get(f"/api/v1/files/{fid}", user=other_tech).status_code == 404  # the record is hidden
+    r = api.get("/api/v1/files?owner=spare_parts_work_order", user=other_tech)
+    assert r.status_code == 200
+    assert [f["id"] for f in r.json] == [], r.json
