@@ -19,10 +19,12 @@ from sqlalchemy import DateTime, Integer, String, and_, func, insert, literal, s
 
 from core.approvals import executor_of, register_executor, request_approval
 from core.db import ZERO, money
+from core.fields import rule_of
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import local_today
 from core.mixins import utcnow
+from core.validation import decimal_input
 from core.models import Employee
 from core.models.approval import ApprovalRequest
 
@@ -32,6 +34,8 @@ from .models import CommissionAccount, CommissionLine, CommissionPolicy, Commiss
 APPROVE_ACTION = "commissions.statement.approve"
 HUNDRED = Decimal("100")
 _U = {"banyan_unscoped": True}
+#: the largest manual adjustment, either way (the API's ``AdjustIn`` says the same)
+ADJUST_HIGH = Decimal(10**9)
 _POLICY = select(CommissionPolicy).order_by(CommissionPolicy.id).limit(1)
 
 
@@ -73,13 +77,15 @@ def set_target(session, employee_id: int, period, amount) -> CommissionTarget:
     return row
 
 
-def _amount(value, field: str, errors: dict, positive: bool = False, nonzero: bool = False) -> Decimal | None:
+def _amount(value, field: str, errors: dict, positive: bool = False, nonzero: bool = False,
+            high: Decimal = Decimal("999999999999.99")) -> Decimal | None:
     try:
-        d = Decimal(str(value).strip())
-        if not d.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, ValueError, TypeError):
-        errors[field] = [_l("Enter an amount, e.g. 12.50.")]
+        d = decimal_input(value, field)  # the kernel's reading: no NaN, no "1e400"
+    except BusinessError as exc:
+        if value not in (None, "") and _is_number(value):
+            errors.update(exc.errors)  # a number, too large for any amount
+        else:
+            errors[field] = [_l("Enter an amount, e.g. 12.50.")]
         return None
     if d != d.quantize(Decimal("0.01")):
         errors[field] = [_l("At most 2 decimals.")]
@@ -87,9 +93,16 @@ def _amount(value, field: str, errors: dict, positive: bool = False, nonzero: bo
         errors[field] = [_l("Must be greater than zero.")]
     elif nonzero and d == 0:
         errors[field] = [_l("Must not be zero.")]
-    elif abs(d) >= Decimal("1e12"):
+    elif abs(d) > high:
         errors[field] = [_l("Too large.")]
     return d
+
+
+def _is_number(value) -> bool:
+    try:
+        return Decimal(str(value).strip()).is_finite()
+    except (InvalidOperation, ValueError, TypeError):
+        return False
 
 
 def credited_sales(session, employee_id: int, period: int) -> Decimal:
@@ -298,12 +311,13 @@ def adjust(session, employee_id: int, amount, reason: str, period=None, key: str
     emp = session.get(Employee, employee_id) if isinstance(employee_id, int) else None
     if emp is None:
         errors["employee_id"] = [_l("No such employee.")]
-    value = _amount(amount, "amount", errors, nonzero=True)
+    # the API's bounds (``AdjustIn``), for every caller: the back office's desk too
+    value = _amount(amount, "amount", errors, nonzero=True, high=ADJUST_HIGH)
     reason = (reason or "").strip()
     if not reason:
         errors["reason"] = [_l("Give the reason for the adjustment.")]
-    elif len(reason) > 255:
-        errors["reason"] = [_l("At most 255 characters.")]
+    elif msgs := rule_of(CommissionLine.reason).errors(reason):  # control characters, length
+        errors["reason"] = msgs
     p = ledger.period_of(local_today()) if period in (None, "") else ledger.valid_period(period)
     if p is None:
         errors["period"] = [_l("A period is written yyyymm, e.g. 202611.")]

@@ -690,6 +690,31 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             return None
         return None if has_control(str(raw)) else str(raw)
 
+    def _composite_key(self, raw):
+        """``raw`` (Flask-Admin's ``"a,b"`` encoding) as a tuple of the model's primary key
+        columns, or None when it has another number of parts or a part cannot be a value of
+        its column (as :meth:`_key`)."""
+        from flask_admin.contrib.sqla.tools import iterdecode
+
+        from core.admin.args import has_control, record_id
+
+        pk = self.model.__mapper__.primary_key
+        try:
+            parts = iterdecode(str(raw)) if raw is not None else ()
+        except Exception:  # a malformed encoding names no record
+            return None
+        if len(parts) != len(pk):
+            return None
+        out = []
+        for col, part in zip(pk, parts):
+            try:
+                out.append(record_id(part) if col.type.python_type is int else part)
+            except (TypeError, ValueError, NotImplementedError):
+                return None
+            if out[-1] is None or has_control(str(part)):
+                return None
+        return tuple(out)
+
     def _missing_record(self) -> bool:
         """True when the request names a record (``?id=``) that this user cannot have: unknown,
         malformed, or outside their scope (the scoped session hides it)."""
@@ -719,7 +744,8 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         says the record does not exist, whether the id is malformed, unknown or another
         store's."""
         if len(self.model.__mapper__.primary_key) != 1:
-            return super().get_one(id)
+            key = self._composite_key(id)  # "1" for a two-column key names nothing: never sent
+            return self.session.get(self.model, key) if key is not None else None
         key = self._key(id)
         return self.session.get(self.model, key) if key is not None else None
 
