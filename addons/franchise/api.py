@@ -27,7 +27,8 @@ def _visible(model, ident, field):
 
 
 def _quantities(lines):
-    return None if not lines else {li["line_id"]: li["qty"] for li in lines}
+    """The request's lines in order (errors then name ``lines.<index>.line_id`` / ``.qty``)."""
+    return None if not lines else [(li["line_id"], li["qty"]) for li in lines]
 
 
 @blp.route("/franchisees", methods=["GET"])

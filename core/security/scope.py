@@ -537,10 +537,26 @@ class WriteCheck:
             if value is None and not pending and (touched is None or touched(col, rel)):
                 self.refuse(col, _l("Required: you may only work for some stores."))
 
+    def default_store(self, obj, info: _Refs, state) -> None:
+        """A new row whose store column is left empty by a user who works for exactly one
+        store is that store's (as :func:`core.api.visible.require_store_for_scoped` answers
+        a request): an agent, a clerk or a technician records a call, a ticket or a note
+        without naming the store they work in. Chain-wide rows (``__chain_wide__``) keep
+        their empty column; a user of several stores must still name one."""
+        col = info.scope_col
+        ids = self.scope.store_ids
+        if not col or info.chain or ids is None or len(ids) != 1:
+            return
+        value, pending = _ref_value(obj, state, col, self._rel(info, col))
+        if value is None and not pending:
+            setattr(obj, col, next(iter(ids)))
+
     def check(self, obj, kind: str) -> None:
         """Check one ``new``, ``dirty`` or ``deleted`` object."""
         info = _refs_of(type(obj))
         state = object_state(obj)
+        if kind == "new":
+            self.default_store(obj, info, state)
         if kind != "deleted":
             self.check_refs(info, lambda key, rel: _ref_value(obj, state, key, rel),
                             None if kind == "new" else lambda key, rel: _ref_touched(state, key, rel))
