@@ -9,7 +9,6 @@ store may write them (the kernel's write check).
 """
 from __future__ import annotations
 
-from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -18,6 +17,7 @@ from core.api.visible import get_visible, ref_visible, scope_store_ids
 from core.db import transaction
 from core.errors import BusinessError, Forbidden
 from core.i18n import gettext, lazy_gettext as _l
+from core.idempotency import idempotent, request_key, user_key
 from core.models import Employee, Product, ProductCategory, SaleLine, Store
 from core.web import db_session
 
@@ -212,6 +212,7 @@ def put_pool_hours(data, pool_id):
 
 @blp.route("/pools/<int:pool_id>/settle", methods=["POST"])
 @requires(APPROVE)
+@idempotent()
 @blp.arguments(S.PeriodIn)
 @blp.response(200, S.PoolSettleOut)
 def settle_pool(data, pool_id):
@@ -302,6 +303,7 @@ def approve(statement_id):
 
 @blp.route("/statements/<int:statement_id>/pay", methods=["POST"])
 @requires(PAY)
+@idempotent()
 @blp.arguments(S.PayIn)
 @blp.response(200, S.StatementOut)
 def pay(data, statement_id):
@@ -316,6 +318,7 @@ def pay(data, statement_id):
 
 @blp.route("/adjustments", methods=["POST"])
 @requires(ADJUST)
+@idempotent()
 @blp.arguments(S.AdjustIn)
 @blp.response(201, S.AdjustOut)
 def post_adjustment(data):
@@ -323,10 +326,9 @@ def post_adjustment(data):
     settled period moves it to the next open one)."""
     s = db_session()
     ref_visible(Employee, data["employee_id"], "employee_id")
-    key = request.headers.get("Idempotency-Key")
-    with transaction(s):
+    with transaction(s):  # @idempotent answers a retry; the ledger's key stops a second line for good
         period = statements.adjust(s, data["employee_id"], data["amount"], data["reason"], period=data["period"],
-                                   key=f"u{getattr(request_user(), 'id', 0)}:{key}" if key else None)
+                                   key=user_key(request_user(), request_key()))
     return {"employee_id": data["employee_id"], "period": period}
 
 

@@ -16,6 +16,7 @@ from core.api.visible import get_visible, ref_visible
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
+from core.idempotency import idempotent
 from core.localtime import local_day_bounds, local_today
 from core.models import Customer, SaleLine, Store, Warehouse
 from core.web import db_session
@@ -158,6 +159,7 @@ def _stock_write(func, data, *wh_fields, **extra):
 
 @blp.route("/stock/receive", methods=["POST"])
 @requires(STOCK_WRITE)
+@idempotent()
 @blp.arguments(S.ReceiveIn)
 @blp.response(201, S.MoveOut)
 def receive(data):
@@ -167,6 +169,7 @@ def receive(data):
 
 @blp.route("/stock/issue", methods=["POST"])
 @requires(WO_WORK)
+@idempotent()
 @blp.arguments(S.IssueIn)
 @blp.response(201, S.MoveOut)
 def issue(data):
@@ -177,6 +180,7 @@ def issue(data):
 
 @blp.route("/stock/transfer", methods=["POST"])
 @requires(STOCK_WRITE)
+@idempotent()
 @blp.arguments(S.TransferIn)
 @blp.response(201, S.TransferOut)
 def transfer(data):
@@ -187,6 +191,7 @@ def transfer(data):
 
 @blp.route("/stock/adjust", methods=["POST"])
 @requires(STOCK_WRITE)
+@idempotent()
 @blp.arguments(S.AdjustIn)
 @blp.response(201, S.MoveOut)
 def adjust(data):
@@ -207,6 +212,7 @@ def nearest(args):
 
 @blp.route("/stock/transfer-nearest", methods=["POST"])
 @requires(STOCK_WRITE)
+@idempotent()
 @blp.arguments(S.NearestTransferIn)
 @blp.response(201, S.TransferOut)
 def transfer_nearest(data):
@@ -497,6 +503,7 @@ def reject(data, request_id):
 
 @blp.route("/requests/<int:request_id>/charge", methods=["POST"])
 @requires(REQ_CHARGE)
+@idempotent()
 @blp.response(200, S.RequestOut)
 def charge(request_id):
     """Charge an out-of-warranty request to the customer (a kernel sale, paid in cash)."""
@@ -505,6 +512,7 @@ def charge(request_id):
 
 @blp.route("/requests/<int:request_id>/ship", methods=["POST"])
 @requires(REQ_SHIP)
+@idempotent()
 @blp.arguments(S.ShipIn)
 @blp.response(200, S.RequestOut)
 def ship(data, request_id):
@@ -516,6 +524,7 @@ def ship(data, request_id):
 
 @blp.route("/requests/<int:request_id>/install", methods=["POST"])
 @requires(REQ_WRITE)
+@idempotent()
 @blp.response(200, S.RequestOut)
 def install(request_id):
     """The part was installed."""
@@ -524,6 +533,7 @@ def install(request_id):
 
 @blp.route("/requests/<int:request_id>/send-back", methods=["POST"])
 @requires(REQ_WRITE)
+@idempotent()
 @blp.response(200, S.RequestOut)
 def send_back(request_id):
     """The faulty part was sent back to HQ."""
@@ -532,6 +542,7 @@ def send_back(request_id):
 
 @blp.route("/requests/<int:request_id>/receive-faulty", methods=["POST"])
 @requires(REQ_SHIP)
+@idempotent()
 @blp.arguments(S.ReceiveFaultyIn)
 @blp.response(200, S.RequestOut)
 def receive_faulty(data, request_id):
