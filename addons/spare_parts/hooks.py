@@ -48,7 +48,8 @@ def register_sensitive_actions():
     """In-warranty replacements wait for one HQ approver (``core.approvals``), whatever the amount."""
     from .requests import ACTION
 
-    return [SensitiveAction(ACTION, _l("In-warranty part replacement"), approvals=1, threshold=None)]
+    return [SensitiveAction(ACTION, _l("In-warranty part replacement"), approvals=1, threshold=None,
+                            independent=True)]
 
 
 @hookimpl
