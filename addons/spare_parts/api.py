@@ -76,8 +76,7 @@ def create_part(data):
 
 def _part_detail(s, part):
     chain = svc.supersession_chain(s, part.id)
-    visible = {w for w in s.execute(select(Warehouse.id)).scalars()}
-    holdings = [h for h in svc.holdings(s, part.id) if h.warehouse_id in visible]
+    holdings = svc.holdings(s, part.id, visible=True)
     return {**{c: getattr(part, c) for c in S.PartOut().fields}, "chain": chain, "current": chain[-1],
             "on_hand": sum((h.on_hand for h in holdings), 0), "holdings": holdings}
 
