@@ -169,13 +169,19 @@ def prepare_statements(session, period: int) -> int:
     """Share out the team pools of ``period`` not yet shared (``pools.settle_due``), make
     the draft statements of ``period`` (one per employee with lines in it and no statement
     yet) and refresh every draft's total: set-based, idempotent (a second run changes
-    nothing). Returns the number of statements created."""
+    nothing). Returns the number of statements created. A session scoped to some stores
+    (a franchisee's, a store's user) prepares those stores' employees and pools only: the
+    set-based statements below pass the record scope by, so it is applied here."""
     p = ledger.valid_period(period)
     if p is None:
         raise BusinessError({"period": [_l("A period is written yyyymm, e.g. 202611.")]})
+    from core.security.scope import scope_of
+
     from .pools import settle_due
 
-    settle_due(session, p)  # the team pools' shares are lines of the period too
+    scope = scope_of(session)
+    store_ids = None if scope is None or scope.unrestricted else sorted(scope.store_ids)
+    settle_due(session, p, store_ids)  # the team pools' shares are lines of the period too
     L, S, E = CommissionLine.__table__, CommissionStatement.__table__, Employee.__table__
     S2 = S.alias("existing")
     have = select(S2.c.id).where(S2.c.employee_id == L.c.employee_id, S2.c.period == p).exists()
@@ -184,13 +190,18 @@ def prepare_statements(session, period: int) -> int:
     src = select(emps.c.employee_id, E.c.store_id, literal(p, Integer), literal("draft", String),
                  literal(ZERO, S.c.total.type), literal(now, DateTime), literal(now, DateTime)).join_from(
         emps, E, E.c.id == emps.c.employee_id)
+    if store_ids is not None:
+        src = src.where(E.c.store_id.in_(store_ids))
     made = len(session.execute(insert(S).from_select(
         ["employee_id", "store_id", "period", "state", "total", "created_at", "updated_at"], src)
         .returning(S.c.id).execution_options(**_U)).all())
     live = (select(func.coalesce(func.sum(L.c.amount), 0)).where(
         L.c.employee_id == S.c.employee_id, L.c.period == S.c.period, L.c.statement_id.is_(None))
         .scalar_subquery())
-    session.execute(update(S).where(S.c.period == p, S.c.state == "draft").values(total=live)
+    drafts = update(S).where(S.c.period == p, S.c.state == "draft")
+    if store_ids is not None:
+        drafts = drafts.where(S.c.store_id.in_(store_ids))
+    session.execute(drafts.values(total=live)
                     .execution_options(synchronize_session=False, **_U))
     session.expire_all()
     return made
