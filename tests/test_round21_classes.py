@@ -278,3 +278,21 @@ def test_file_list_without_owner_follows_the_record_rule_too(api, session, make,
     assert fid in [f["id"] for f in api.get("/api/v1/files", user=w.a.tech).json]
     assert fid not in [f["id"] for f in api.get("/api/v1/files", user=other_tech).json]
     assert fid not in [f["id"] for f in api.get("/api/v1/files?owner=spare_parts_work_order", user=w.b.mgr).json]
+
+
+@pytest.mark.parametrize("channel,language", [("fax", "en"), ("email", "xx-bogus")])
+def test_back_office_template_refuses_unknown_codes(admin_app, session, w, channel, language):
+    """The back office's template form: a channel no adapter registers (a run-time code list,
+    checked by the kernel's form conversion) or an unknown language is a form error."""
+    from addons.campaign.models import Template
+
+    client = login(admin_app, w.hq)
+    r = client.post("/admin/campaign_template/new/", data={
+        "code": "r21-bo", "channel": channel, "language": language, "subject": "Hi", "body": "x",
+        "csrf_token": csrf_token(client, "/admin/campaign_template/new/")})
+    assert r.status_code == 200  # the form again, with the error
+    assert _count(session, Template, Template.code == "r21-bo") == 0
+    r = client.post("/admin/campaign_template/new/", data={
+        "code": "r21-bo", "channel": "email", "language": "en", "subject": "Hi", "body": "x",
+        "csrf_token": csrf_token(client, "/admin/campaign_template/new/")})
+    assert _count(session, Template, Template.code == "r21-bo") == 1, r.get_data(as_text=True)[-2000:]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Money
 from core.codes import Code
-from core.labels import Choices, HookChoices, describe
+from core.labels import LANGUAGE, Choices, HookChoices, describe
 from core.i18n import lazy_gettext as _l
 from core.mixins import IdPk, Timestamps, utcnow
 from core.models import Store
@@ -172,7 +172,7 @@ CHANNEL = HookChoices("campaign.channel", _channel_items)
 describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND}, labels={
     "kind": _l("Kind"), "rules": _l("Rules"), "rfm_class": _l("RFM class"), "owner_id": _l("Owner"),
     "last_count": _l("Last count")})
-describe(Template, name=_l("Message template"), codes={"channel": CHANNEL}, labels={
+describe(Template, name=_l("Message template"), codes={"channel": CHANNEL, "language": LANGUAGE}, labels={
     "channel": _l("Channel"), "subject": _l("Subject"), "body": _l("Body")})
 describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel": CHANNEL}, labels={
     "owner_id": _l("Owner"), "date_from": _l("From"), "date_to": _l("Until"), "budget": _l("Budget"),

@@ -160,6 +160,22 @@ class LocalDateTimeField(DateTimeField):
             self.data = to_utc(self.data)
 
 
+class CodeValidator:
+    """A typed coded value (a :class:`core.labels.HookChoices`, whose codes the installed
+    addons give at run time, so no select list is built) must be one of the codes: the back
+    office refuses an unknown code as the API does."""
+
+    def __init__(self, codes):
+        self.codes = codes
+
+    def __call__(self, form, field):
+        value = field.data.strip() if isinstance(field.data, str) else field.data
+        if field.errors or value in (None, ""):
+            return
+        if value not in self.codes:
+            raise StopValidation(str(_l("Pick a value from the list.")))
+
+
 class RuleValidator:
     """A WTForms validator from a column's :class:`core.fields.FieldRule` (range, decimals,
     length, control characters, allowed characters): the back office refuses what the API
@@ -244,6 +260,10 @@ class LocalModelConverter(AdminModelConverter):
             if rule.kind != "other":
                 field_args = dict(field_args or {})
                 field_args["validators"] = [RuleValidator(rule), *(field_args.get("validators") or ())]
+            codes = codes_of(model, name)
+            if isinstance(codes, HookChoices):  # typed (its codes are known only at run time): checked
+                field_args = dict(field_args or {})
+                field_args["validators"] = [*(field_args.get("validators") or ()), CodeValidator(codes)]
         field = super().convert(model, mapper, name, prop, field_args, hidden_pk)
         kwargs = getattr(field, "kwargs", None)
         if kwargs is not None and kwargs.get("allow_blank") and not kwargs.get("blank_text"):
