@@ -39,6 +39,7 @@ SEGMENT_KIND = Choices("campaign.segment.kind", [("rules", _l("Rules")), ("rfm",
 class Segment(IdPk, Timestamps, Base):
     __tablename__ = "campaign_segment"
     __chain_wide__ = "store_id"  # no store: the whole chain's
+    __chain_wide_unscoped__ = True  # HQ's marketers write it; a franchisee's or store's user never
     __scope_operational__ = ("last_count",)  # a store's count of a chain segment
 
     name: Mapped[str] = mapped_column(String(120))
@@ -59,6 +60,7 @@ class Segment(IdPk, Timestamps, Base):
 class Template(IdPk, Timestamps, Base):
     __tablename__ = "campaign_template"
     __chain_wide__ = True  # no store: every plan of the chain renders it
+    __chain_wide_unscoped__ = True  # HQ's marketers write it; a franchisee's or store's user never
     __table_args__ = (UniqueConstraint("code", "channel", "language"),)
 
     code: Mapped[str] = mapped_column(Code(32, kind="key"))
@@ -74,6 +76,7 @@ class Template(IdPk, Timestamps, Base):
 class Plan(IdPk, Timestamps, Base):
     __tablename__ = "campaign_plan"
     __chain_wide__ = "store_id"  # no store: the whole chain's
+    __chain_wide_unscoped__ = True  # HQ's marketers write it; a franchisee's or store's user never
 
     code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
