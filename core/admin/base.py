@@ -170,8 +170,8 @@ class CodeValidator:
 
     def __call__(self, form, field):
         value = field.data.strip() if isinstance(field.data, str) else field.data
-        if field.errors or value in (None, ""):
-            return
+        if field.errors or value in (None, "") or value == getattr(field, "object_data", None):
+            return  # empty, or the record's own code (of an addon uninstalled since): kept as it is
         if value not in self.codes:
             raise StopValidation(str(_l("Pick a value from the list.")))
 
