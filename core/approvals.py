@@ -5,7 +5,8 @@ approvals, threshold)``) and register the function that performs one with
 ``register_executor(name, func)``; ``func(session, request, user)`` runs in the transaction
 of the vote that reaches the required number of approvals and returns an optional short
 result text (e.g. the refund number). A requester never approves their own request, and
-each approver counts once. Services flush, never commit.
+each approver counts once; an ``independent`` action is never decided by a user of the
+requesting store or of the company that operates it. Services flush, never commit.
 
 The kernel wires refunds: a refund (back office or API) that takes a sale's refunds above
 ``[security] refund_approval_threshold`` becomes an approval request (``refund_or_request``)
@@ -90,6 +91,28 @@ def _pending(session, request_id: int) -> ApprovalRequest:
     return req
 
 
+def _on_requesting_side(session, req: ApprovalRequest, user) -> bool:
+    """Whether ``user`` is a party to ``req`` for an ``independent`` action: a user limited
+    to a store, or to a company, of the company that operates the request's store (the
+    requesting store's own staff, its franchisee's owner or another of its shops). Users who
+    see every store, and region users (the chain's area managers), are not."""
+    action = sensitive_actions(session).get(req.action)
+    if action is None or not getattr(action, "independent", False) or req.store_id is None:
+        return False
+    if user.is_superuser or user.scope_kind not in ("store", "company") or not user.scope_ref_id:
+        return False
+    from core.models import Store
+
+    def operator(store_id):
+        return session.execute(select(Store.operating_company_id).where(Store.id == store_id)
+                               .execution_options(banyan_unscoped=True)).scalar()
+
+    asking = operator(req.store_id)
+    if user.scope_kind == "store":
+        return user.scope_ref_id == req.store_id or (asking is not None and operator(user.scope_ref_id) == asking)
+    return asking is not None and user.scope_ref_id == asking
+
+
 def _check_voter(session, req: ApprovalRequest, user) -> None:
     from core.security.permissions import has_permission
 
@@ -97,6 +120,8 @@ def _check_voter(session, req: ApprovalRequest, user) -> None:
         raise Forbidden({"id": _l("You may not decide approval requests.")})
     if req.requested_by_id == user.id:
         raise Forbidden({"id": _l("You cannot approve your own request.")})
+    if _on_requesting_side(session, req, user):
+        raise Forbidden({"id": _l("This request is decided outside the store or franchisee that asks for it.")})
     if any(v.user_id == user.id for v in req.votes):
         raise BusinessError({"id": _l("You already voted on this request.")})
 

@@ -263,12 +263,16 @@ class DashboardWidget:
 
 @dataclass(frozen=True)
 class SensitiveAction:
-    """An action that needs ``approvals`` distinct approvers when ``amount`` >= ``threshold``."""
+    """An action that needs ``approvals`` distinct approvers when ``amount`` >= ``threshold``.
+    ``independent``: decided outside the side that asks -- a voter limited to the request's
+    store or to the company operating it (scope ``store``/``company``) is refused (a
+    franchisee releasing its own held order, a store approving the part HQ pays for)."""
 
     name: str
     label: Any
     approvals: int = 2
     threshold: Decimal | None = None
+    independent: bool = False
 
 
 @dataclass

@@ -141,6 +141,8 @@ QTY_MAX = Decimal("99999999.999")
 POINTS_MAX = 1_000_000_000
 _CENT = Decimal("0.01")
 _MILLI = Decimal("0.001")
+#: the largest power of ten a typed number may reach (``quantize`` needs the digits in the context)
+_MAX_ADJUSTED = 18
 
 
 def decimal_input(value, field: str) -> Decimal:
@@ -154,6 +156,8 @@ def decimal_input(value, field: str) -> Decimal:
         raise BusinessError({field: [_l("Not a number.")]}) from None
     if not d.is_finite():
         raise BusinessError({field: [_l("Not a number.")]})
+    if d and d.adjusted() > _MAX_ADJUSTED:  # "1e400": finite, but no quantize can hold it
+        raise BusinessError({field: [_l("Too large.")]})
     return d
 
 

@@ -98,7 +98,13 @@ def list_templates(pagination_parameters):
 def create_template(data):
     from core.errors import Conflict
 
+    from core.errors import BusinessError
+
+    from .channels import code_errors
+
     s = db_session()
+    if errors := code_errors(s, channel=data["channel"], language=data["language"]):
+        raise BusinessError(errors)
     check_source(data.get("subject") or "", "subject")
     check_source(data["body"], "body")
     with transaction(s):

@@ -123,6 +123,21 @@ def builtin_channels() -> list[ChannelAdapter]:
     ]
 
 
+def code_errors(session, *, channel=None, language=None) -> dict:
+    """``{field: [message]}`` for a ``channel`` no installed adapter registers, or a
+    ``language`` that is not one of the kernel's (``core.labels.LANGUAGE``): what a template,
+    a plan and an opt-out check before they are saved (an unknown code is never stored)."""
+    from core.db import RUNTIME
+    from core.labels import LANGUAGE
+
+    errors = {}
+    if channel is not None and channel not in channels(RUNTIME.get(session)):
+        errors["channel"] = [_l("Unknown channel.")]
+    if language is not None and language not in LANGUAGE:
+        errors["language"] = [_l("Unknown language.")]
+    return errors
+
+
 def channels(rt) -> dict[str, ChannelAdapter]:
     """Every channel adapter of the installed addons, by code (a code twice: ``AddonError``)."""
     from core.plugins import collect_items

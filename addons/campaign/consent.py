@@ -31,6 +31,10 @@ def opt_out(session, customer_id: int, channel: str, list_code: str | None = Non
         raise NotFound({"customer_id": _l("No such customer.")})
     if not channel:
         raise BusinessError({"channel": _l("Choose a channel.")})
+    from .channels import code_errors
+
+    if errors := code_errors(session, channel=channel):
+        raise BusinessError(errors)
     code = list_code or "*"
     row = session.execute(select(OptOut).where(OptOut.customer_id == customer_id, OptOut.channel == channel,
                                                OptOut.list_code == code)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Money
 from core.codes import Code
-from core.labels import Choices, HookChoices, describe
+from core.labels import LANGUAGE, Choices, HookChoices, describe
 from core.i18n import lazy_gettext as _l
 from core.mixins import IdPk, Timestamps, utcnow
 from core.models import Store
@@ -43,6 +43,9 @@ SEGMENT_KIND = Choices("campaign.segment.kind", [("rules", _l("Rules")), ("rfm",
 
 class Segment(IdPk, Timestamps, Base):
     __tablename__ = "campaign_segment"
+    __chain_wide__ = "store_id"  # no store: the whole chain's
+    __chain_wide_unscoped__ = True  # HQ's marketers write it; a franchisee's or store's user never
+    __scope_operational__ = ("last_count",)  # a store's count of a chain segment
 
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(8), default="rules")
@@ -61,6 +64,8 @@ class Segment(IdPk, Timestamps, Base):
 
 class Template(IdPk, Timestamps, Base):
     __tablename__ = "campaign_template"
+    __chain_wide__ = True  # no store: every plan of the chain renders it
+    __chain_wide_unscoped__ = True  # HQ's marketers write it; a franchisee's or store's user never
     __table_args__ = (UniqueConstraint("code", "channel", "language"),)
 
     code: Mapped[str] = mapped_column(Code(32, kind="key"))
@@ -75,6 +80,8 @@ class Template(IdPk, Timestamps, Base):
 
 class Plan(IdPk, Timestamps, Base):
     __tablename__ = "campaign_plan"
+    __chain_wide__ = "store_id"  # no store: the whole chain's
+    __chain_wide_unscoped__ = True  # HQ's marketers write it; a franchisee's or store's user never
 
     code: Mapped[str] = mapped_column(Code(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -232,7 +239,7 @@ CHANNEL = HookChoices("campaign.channel", _channel_items)
 describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND}, labels={
     "kind": _l("Kind"), "rules": _l("Rules"), "rfm_class": _l("RFM class"), "owner_id": _l("Owner"),
     "last_count": _l("Last count")})
-describe(Template, name=_l("Message template"), codes={"channel": CHANNEL}, labels={
+describe(Template, name=_l("Message template"), codes={"channel": CHANNEL, "language": LANGUAGE}, labels={
     "channel": _l("Channel"), "subject": _l("Subject"), "body": _l("Body")})
 describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel": CHANNEL, "trigger": TRIGGER_KIND},
          labels={

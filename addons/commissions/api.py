@@ -9,7 +9,6 @@ store may write them (the kernel's write check).
 """
 from __future__ import annotations
 
-from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -18,6 +17,7 @@ from core.api.visible import get_visible, ref_visible, scope_store_ids
 from core.db import transaction
 from core.errors import BusinessError, Forbidden
 from core.i18n import gettext, lazy_gettext as _l
+from core.idempotency import idempotent
 from core.models import Employee, Product, ProductCategory, SaleLine, Store
 from core.web import db_session
 
@@ -212,6 +212,7 @@ def put_pool_hours(data, pool_id):
 
 @blp.route("/pools/<int:pool_id>/settle", methods=["POST"])
 @requires(APPROVE)
+@idempotent()
 @blp.arguments(S.PeriodIn)
 @blp.response(200, S.PoolSettleOut)
 def settle_pool(data, pool_id):
@@ -302,6 +303,7 @@ def approve(statement_id):
 
 @blp.route("/statements/<int:statement_id>/pay", methods=["POST"])
 @requires(PAY)
+@idempotent()
 @blp.arguments(S.PayIn)
 @blp.response(200, S.StatementOut)
 def pay(data, statement_id):
@@ -316,6 +318,7 @@ def pay(data, statement_id):
 
 @blp.route("/adjustments", methods=["POST"])
 @requires(ADJUST)
+@idempotent()
 @blp.arguments(S.AdjustIn)
 @blp.response(202, S.AdjustmentRequestOut)
 def post_adjustment(data):

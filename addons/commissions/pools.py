@@ -195,14 +195,17 @@ def settle(session, pool_id: int, period: int) -> Decimal:
     return total
 
 
-def settle_due(session, period: int) -> list[int]:
+def settle_due(session, period: int, store_ids=None) -> list[int]:
     """Share out every active pool's ``period`` not yet shared (pools in mode ``hours``
-    without hours are left for later). Returns the ids of the pools left."""
+    without hours are left for later); ``store_ids``: only those stores' pools. Returns the
+    ids of the pools left."""
     done = set(session.execute(select(CommissionPoolSettlement.pool_id).where(
         CommissionPoolSettlement.period == period).execution_options(**_U)).scalars())
     left = []
-    for pool in session.execute(select(CommissionPool).where(CommissionPool.active.is_(True))
-                                .order_by(CommissionPool.id).execution_options(**_U)).scalars():
+    due = select(CommissionPool).where(CommissionPool.active.is_(True)).order_by(CommissionPool.id)
+    if store_ids is not None:
+        due = due.where(CommissionPool.store_id.in_(list(store_ids)))
+    for pool in session.execute(due.execution_options(**_U)).scalars():
         if pool.id in done:
             continue
         try:

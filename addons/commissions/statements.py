@@ -19,10 +19,12 @@ from sqlalchemy import DateTime, and_, bindparam, func, insert, select, text, up
 
 from core.approvals import executor_of, register_executor, request_approval
 from core.db import ZERO, money
+from core.fields import rule_of
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import local_today
 from core.mixins import utcnow
+from core.validation import decimal_input
 from core.models import Employee
 from core.models.approval import ApprovalRequest
 
@@ -33,6 +35,8 @@ APPROVE_ACTION = "commissions.statement.approve"
 ADJUST_ACTION = "commissions.adjustment"
 HUNDRED = Decimal("100")
 _U = {"banyan_unscoped": True}
+#: the largest manual adjustment, either way (the API's ``AdjustIn`` says the same)
+ADJUST_HIGH = Decimal(10**9)
 _POLICY = select(CommissionPolicy).order_by(CommissionPolicy.id).limit(1)
 
 
@@ -74,13 +78,15 @@ def set_target(session, employee_id: int, period, amount) -> CommissionTarget:
     return row
 
 
-def _amount(value, field: str, errors: dict, positive: bool = False, nonzero: bool = False) -> Decimal | None:
+def _amount(value, field: str, errors: dict, positive: bool = False, nonzero: bool = False,
+            high: Decimal = Decimal("999999999999.99")) -> Decimal | None:
     try:
-        d = Decimal(str(value).strip())
-        if not d.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, ValueError, TypeError):
-        errors[field] = [_l("Enter an amount, e.g. 12.50.")]
+        d = decimal_input(value, field)  # the kernel's reading: no NaN, no "1e400"
+    except BusinessError as exc:
+        if value not in (None, "") and _is_number(value):
+            errors.update(exc.errors)  # a number, too large for any amount
+        else:
+            errors[field] = [_l("Enter an amount, e.g. 12.50.")]
         return None
     if d != d.quantize(Decimal("0.01")):
         errors[field] = [_l("At most 2 decimals.")]
@@ -88,9 +94,16 @@ def _amount(value, field: str, errors: dict, positive: bool = False, nonzero: bo
         errors[field] = [_l("Must be greater than zero.")]
     elif nonzero and d == 0:
         errors[field] = [_l("Must not be zero.")]
-    elif abs(d) >= Decimal("1e12"):
+    elif abs(d) > high:
         errors[field] = [_l("Too large.")]
     return d
+
+
+def _is_number(value) -> bool:
+    try:
+        return Decimal(str(value).strip()).is_finite()
+    except (InvalidOperation, ValueError, TypeError):
+        return False
 
 
 def credited_sales(session, employee_id: int, period: int) -> Decimal:
@@ -157,52 +170,67 @@ def prepare_statements(session, period: int) -> int:
     """Share out the team pools of ``period`` not yet shared (``pools.settle_due``), make
     the draft statements of ``period`` (one per employee with lines in it and no statement
     yet) and refresh every draft's total: set-based, idempotent (a second run changes
-    nothing). Returns the number of statements created."""
+    nothing). Returns the number of statements created. A session scoped to some stores
+    (a franchisee's, a store's user) prepares those stores' employees and pools only: the
+    set-based statements below pass the record scope by, so it is applied here."""
     p = ledger.valid_period(period)
     if p is None:
         raise BusinessError({"period": [_l("A period is written yyyymm, e.g. 202611.")]})
+    from core.security.scope import scope_of
+
     from .pools import settle_due
 
-    settle_due(session, p)  # the team pools' shares are lines of the period too
+    scope = scope_of(session)
+    store_ids = None if scope is None or scope.unrestricted else sorted(scope.store_ids)
+    settle_due(session, p, store_ids)  # the team pools' shares are lines of the period too
     now = utcnow()
     params = {"p": p, "now": now}
+    if store_ids is not None:  # a scoped user prepares its own stores' statements only
+        params["stores"] = store_ids
+    scoped = store_ids is not None
     if session.get_bind().dialect.name == "postgresql":  # one statement, one pass over the period's lines
-        made, changed = session.execute(_sql(_PREPARE_PG), params).one()
+        made, changed = session.execute(_sql(_PREPARE_PG, scoped), params).one()
     else:  # SQLite: no data-modifying CTE; the same two statements
-        changed = session.execute(_sql(_REFRESH), params).rowcount
-        made = len(session.execute(_sql(_MAKE), params).all())
+        changed = session.execute(_sql(_REFRESH, scoped), params).rowcount
+        made = len(session.execute(_sql(_MAKE, scoped), params).all())
     from core.models import AuditLog
 
     if made or changed:  # a bulk statement is audited as one entry
         session.add(AuditLog(user_id=None, model=CommissionStatement.__tablename__, record_id="*", action="update",
-                             changes={"prepare_statements": p, "created": made, "totals_refreshed": changed}))
+                             changes={"prepare_statements": p, "created": made, "totals_refreshed": changed,
+                                      "stores": store_ids}))
         session.flush()
     session.expire_all()
     return made
 
 
-def _sql(sql: str):
-    return text(sql).bindparams(bindparam("now", type_=DateTime()))
+def _sql(sql: str, scoped: bool = False):
+    """The statement ``sql`` (a template with ``{s_scope}``/``{e_scope}``), limited to the
+    stores bound as ``:stores`` when ``scoped``."""
+    stmt = text(sql.format(s_scope=" AND s.store_id IN :stores" if scoped else "",
+                           e_scope=" AND e.store_id IN :stores" if scoped else ""))
+    stmt = stmt.bindparams(bindparam("now", type_=DateTime()))
+    return stmt.bindparams(bindparam("stores", expanding=True)) if scoped else stmt
 
 
 #: per employee, the period's lines not yet on a statement (what a draft's total is)
 _AGG = ("SELECT employee_id, SUM(amount) AS total FROM commissions_line "
         "WHERE period = :p AND statement_id IS NULL GROUP BY employee_id")
-_REFRESH = ("UPDATE commissions_statement SET total = agg.total, updated_at = :now FROM (" + _AGG + ") AS agg "
-            "WHERE commissions_statement.employee_id = agg.employee_id AND commissions_statement.period = :p "
-            "AND commissions_statement.state = 'draft' AND commissions_statement.total <> agg.total")
+_REFRESH = ("UPDATE commissions_statement AS s SET total = agg.total, updated_at = :now FROM (" + _AGG + ") AS agg "
+            "WHERE s.employee_id = agg.employee_id AND s.period = :p "
+            "AND s.state = 'draft' AND s.total <> agg.total{s_scope}")
 _MAKE = ("INSERT INTO commissions_statement (employee_id, store_id, period, state, total, created_at, updated_at) "
          "SELECT agg.employee_id, e.store_id, :p, 'draft', agg.total, :now, :now FROM (" + _AGG + ") AS agg "
          "JOIN core_employee e ON e.id = agg.employee_id WHERE NOT EXISTS (SELECT 1 FROM commissions_statement x "
-         "WHERE x.employee_id = agg.employee_id AND x.period = :p) RETURNING id")
+         "WHERE x.employee_id = agg.employee_id AND x.period = :p){e_scope} RETURNING id")
 _PREPARE_PG = ("WITH agg AS MATERIALIZED (" + _AGG + "), "
                "upd AS (UPDATE commissions_statement s SET total = agg.total, updated_at = :now FROM agg "
                "WHERE s.employee_id = agg.employee_id AND s.period = :p AND s.state = 'draft' "
-               "AND s.total <> agg.total RETURNING s.id), "
+               "AND s.total <> agg.total{s_scope} RETURNING s.id), "
                "ins AS (INSERT INTO commissions_statement (employee_id, store_id, period, state, total, created_at, "
                "updated_at) SELECT agg.employee_id, e.store_id, :p, 'draft', agg.total, :now, :now FROM agg "
                "JOIN core_employee e ON e.id = agg.employee_id WHERE NOT EXISTS (SELECT 1 FROM commissions_statement x "
-               "WHERE x.employee_id = agg.employee_id AND x.period = :p) RETURNING id) "
+               "WHERE x.employee_id = agg.employee_id AND x.period = :p){e_scope} RETURNING id) "
                "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)")
 
 
@@ -319,12 +347,13 @@ def _checked_adjustment(session, employee_id, amount, reason, period):
     emp = session.get(Employee, employee_id) if isinstance(employee_id, int) else None
     if emp is None:
         errors["employee_id"] = [_l("No such employee.")]
-    value = _amount(amount, "amount", errors, nonzero=True)
+    # the API's bounds (``AdjustIn``), for every caller: the back office's desk too
+    value = _amount(amount, "amount", errors, nonzero=True, high=ADJUST_HIGH)
     reason = (reason or "").strip()
     if not reason:
         errors["reason"] = [_l("Give the reason for the adjustment.")]
-    elif len(reason) > 255:
-        errors["reason"] = [_l("At most 255 characters.")]
+    elif msgs := rule_of(CommissionLine.reason).errors(reason):  # control characters, length
+        errors["reason"] = msgs
     p = ledger.period_of(local_today()) if period in (None, "") else ledger.valid_period(period)
     if p is None:
         errors["period"] = [_l("A period is written yyyymm, e.g. 202611.")]

@@ -9,6 +9,7 @@ from core.api import Blueprint, paginate_select, request_user, requires
 from core.api.visible import get_visible, ref_visible
 from core.db import transaction
 from core.errors import BusinessError
+from core.idempotency import idempotent
 from core.models import Company, Store
 from core.web import db_session
 
@@ -27,7 +28,8 @@ def _visible(model, ident, field):
 
 
 def _quantities(lines):
-    return None if not lines else {li["line_id"]: li["qty"] for li in lines}
+    """The request's lines in order (errors then name ``lines.<index>.line_id`` / ``.qty``)."""
+    return None if not lines else [(li["line_id"], li["qty"]) for li in lines]
 
 
 @blp.route("/franchisees", methods=["GET"])
@@ -78,6 +80,7 @@ def list_payments(pagination_parameters):
 
 @blp.route("/payments", methods=["POST"])
 @requires(PAYMENT_WRITE)
+@idempotent()
 @blp.arguments(S.PaymentIn)
 @blp.response(201, S.PaymentOut)
 def post_payment(data):
@@ -194,6 +197,7 @@ def reject_release(order_id):
 
 @blp.route("/orders/<int:order_id>/ship", methods=["POST"])
 @requires(ORDER_SHIP)
+@idempotent()
 @blp.arguments(S.ShipIn)
 @blp.response(201, S.ShipmentOut)
 def ship_order(data, order_id):
@@ -206,6 +210,7 @@ def ship_order(data, order_id):
 
 @blp.route("/shipments/<int:shipment_id>/receive", methods=["POST"])
 @requires(ORDER_RECEIVE)
+@idempotent()
 @blp.arguments(S.ShipIn)
 @blp.response(200, S.ShipmentOut)
 def receive_shipment(data, shipment_id):
@@ -250,6 +255,7 @@ def review(statement_id):
 
 @blp.route("/statements/<int:statement_id>/post", methods=["POST"])
 @requires(STATEMENT_WRITE)
+@idempotent()
 @blp.response(200, S.StatementOut)
 def post(statement_id):
     s = db_session()

@@ -40,7 +40,7 @@ def register_sensitive_actions():
 
     from .orders import RELEASE_ACTION
 
-    return [SensitiveAction(RELEASE_ACTION, _l("Release a held replenishment order"), approvals=2)]
+    return [SensitiveAction(RELEASE_ACTION, _l("Release a held replenishment order"), approvals=2, independent=True)]
 
 
 @hookimpl

@@ -31,6 +31,7 @@ from core.mixins import utcnow
 from core.models import Product, Store
 from core.services.numbering import next_value
 from core.services.pricing import list_prices
+from core.validation import decimal_input, duplicate_errors
 
 from . import credit
 from .models import Order, OrderLine, Shipment, ShipmentLine
@@ -58,12 +59,26 @@ def _need(order: Order, *states: str) -> None:
                                     state=ORDER_STATE.label(order.state))})
 
 
+def _entries(quantities) -> list[tuple[int, object, str, str]]:
+    """``(line id, qty, field naming the id, field naming the qty)`` of ``quantities``: a
+    ``{line id: qty}`` (named ``lines.<id>``), or the request's ``[(line id, qty)]`` (named
+    by the entry's index, ``lines.<i>.line_id`` / ``lines.<i>.qty``, a line at most once)."""
+    if isinstance(quantities, dict):
+        return [(int(k), v, f"lines.{k}", f"lines.{k}") for k, v in quantities.items()]
+    pairs = [(int(k), v) for k, v in quantities]
+    errors = duplicate_errors([k for k, _v in pairs], "lines", "line_id")
+    if errors:
+        raise BusinessError(errors)
+    return [(k, v, f"lines.{i}.line_id", f"lines.{i}.qty") for i, (k, v) in enumerate(pairs)]
+
+
+def _number(value, field: str) -> Decimal:
+    return decimal_input(value, field)  # the kernel's reading: no NaN, no "1e400" (a 500 at quantize)
+
+
 def _qty(value, field: str) -> Decimal:
-    try:
-        q = Decimal(str(value))
-    except Exception:
-        raise BusinessError({field: _l("Must be a number.")})
-    if not q.is_finite() or q <= 0 or q != q.quantize(Decimal("0.001")):
+    q = _number(value, field)
+    if q <= 0 or q != q.quantize(Decimal("0.001")):
         raise BusinessError({field: _l("Must be more than zero, at most three decimals.")})
     return q
 
@@ -204,13 +219,13 @@ def ship(session, order_id: int, quantities: dict[int, Decimal] | None = None, u
     shipment = Shipment(order_id=order.id, store_id=order.store_id,
                         number=f"{order.number}-{len(order.shipments) + 1}")
     value = ZERO
-    for line_id, qty in quantities.items():
-        line = by_id.get(int(line_id))
+    for line_id, qty, id_field, qty_field in _entries(quantities):
+        line = by_id.get(line_id)
         if line is None:
-            raise BusinessError({f"lines.{line_id}": _l("No such line in this order.")})
-        qty = _qty(qty, f"lines.{line_id}")
+            raise BusinessError({id_field: _l("No such line in this order.")})
+        qty = _qty(qty, qty_field)
         if line.shipped_qty + qty > line.qty:
-            raise BusinessError({f"lines.{line_id}": _l("More than is left to ship (%(left)s).",
+            raise BusinessError({qty_field: _l("More than is left to ship (%(left)s).",
                                                         left=line.qty - line.shipped_qty)})
         line.shipped_qty += qty
         shipment.lines.append(ShipmentLine(order_line_id=line.id, qty=qty, unit_price=line.unit_price))
@@ -238,19 +253,17 @@ def receive(session, shipment_id: int, received: dict[int, Decimal] | None = Non
         raise NotFound({"shipment_id": _l("No such shipment.")})
     if shipment.received_at is not None:
         raise Conflict({"shipment_id": _l("This shipment was already received.")})
-    received = {int(k): v for k, v in (received or {}).items()}
+    entries = _entries(received or {})
     ids = {line.id for line in shipment.lines}
-    for key in received:
+    for key, _qty_, id_field, _f in entries:
         if key not in ids:
-            raise BusinessError({f"lines.{key}": _l("No such line in this shipment.")})
+            raise BusinessError({id_field: _l("No such line in this shipment.")})
+    given = {key: (v, f) for key, v, _i, f in entries}
     for line in shipment.lines:
-        qty = received.get(line.id, line.qty)
-        try:
-            qty = Decimal(str(qty))
-        except Exception:
-            raise BusinessError({f"lines.{line.id}": _l("Must be a number.")})
-        if not qty.is_finite() or qty < 0 or qty != qty.quantize(Decimal("0.001")):
-            raise BusinessError({f"lines.{line.id}": _l("Must be zero or more, at most three decimals.")})
+        qty, field = given.get(line.id, (line.qty, f"lines.{line.id}"))
+        qty = _number(qty, field)
+        if qty < 0 or qty != qty.quantize(Decimal("0.001")):
+            raise BusinessError({field: _l("Must be zero or more, at most three decimals.")})
         line.received_qty = qty
         line.order_line.received_qty += qty
     shipment.received_at = utcnow()

@@ -16,6 +16,7 @@ from core.api.visible import get_visible, ref_visible
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
+from core.idempotency import idempotent
 from core.localtime import local_day_bounds, local_today
 from core.models import Customer, SaleLine, Store, Warehouse
 from core.web import db_session
@@ -76,8 +77,7 @@ def create_part(data):
 
 def _part_detail(s, part):
     chain = svc.supersession_chain(s, part.id)
-    visible = {w for w in s.execute(select(Warehouse.id)).scalars()}
-    holdings = [h for h in svc.holdings(s, part.id) if h.warehouse_id in visible]
+    holdings = svc.holdings(s, part.id, visible=True)
     return {**{c: getattr(part, c) for c in S.PartOut().fields}, "chain": chain, "current": chain[-1],
             "on_hand": sum((h.on_hand for h in holdings), 0), "holdings": holdings}
 
@@ -159,6 +159,7 @@ def _stock_write(func, data, *wh_fields, **extra):
 
 @blp.route("/stock/receive", methods=["POST"])
 @requires(STOCK_WRITE)
+@idempotent()
 @blp.arguments(S.ReceiveIn)
 @blp.response(201, S.MoveOut)
 def receive(data):
@@ -168,6 +169,7 @@ def receive(data):
 
 @blp.route("/stock/issue", methods=["POST"])
 @requires(WO_WORK)
+@idempotent()
 @blp.arguments(S.IssueIn)
 @blp.response(201, S.MoveOut)
 def issue(data):
@@ -178,6 +180,7 @@ def issue(data):
 
 @blp.route("/stock/transfer", methods=["POST"])
 @requires(STOCK_WRITE)
+@idempotent()
 @blp.arguments(S.TransferIn)
 @blp.response(201, S.TransferOut)
 def transfer(data):
@@ -188,6 +191,7 @@ def transfer(data):
 
 @blp.route("/stock/adjust", methods=["POST"])
 @requires(STOCK_WRITE)
+@idempotent()
 @blp.arguments(S.AdjustIn)
 @blp.response(201, S.MoveOut)
 def adjust(data):
@@ -218,6 +222,7 @@ def nearest(args):
 
 @blp.route("/stock/transfer-nearest", methods=["POST"])
 @requires(STOCK_WRITE)
+@idempotent()
 @blp.arguments(S.NearestTransferIn)
 @blp.response(201, S.TransferOut)
 def transfer_nearest(data):
@@ -520,6 +525,7 @@ def charge_options(request_id):
 
 @blp.route("/requests/<int:request_id>/charge", methods=["POST"])
 @requires(REQ_CHARGE)
+@idempotent()
 @blp.arguments(S.ChargeIn)
 @blp.response(200, S.RequestOut)
 def charge(data, request_id):
@@ -531,6 +537,7 @@ def charge(data, request_id):
 
 @blp.route("/requests/<int:request_id>/ship", methods=["POST"])
 @requires(REQ_SHIP)
+@idempotent()
 @blp.arguments(S.ShipIn)
 @blp.response(200, S.RequestOut)
 def ship(data, request_id):
@@ -542,6 +549,7 @@ def ship(data, request_id):
 
 @blp.route("/requests/<int:request_id>/install", methods=["POST"])
 @requires(REQ_WRITE)
+@idempotent()
 @blp.response(200, S.RequestOut)
 def install(request_id):
     """The part was installed."""
@@ -550,6 +558,7 @@ def install(request_id):
 
 @blp.route("/requests/<int:request_id>/send-back", methods=["POST"])
 @requires(REQ_WRITE)
+@idempotent()
 @blp.response(200, S.RequestOut)
 def send_back(request_id):
     """The faulty part was sent back to HQ."""
@@ -558,6 +567,7 @@ def send_back(request_id):
 
 @blp.route("/requests/<int:request_id>/receive-faulty", methods=["POST"])
 @requires(REQ_SHIP)
+@idempotent()
 @blp.arguments(S.ReceiveFaultyIn)
 @blp.response(200, S.RequestOut)
 def receive_faulty(data, request_id):

@@ -50,7 +50,8 @@ def register_sensitive_actions():
     from .requests import ACTION
     from .stocktake import ACTION as COUNT
 
-    return [SensitiveAction(ACTION, _l("In-warranty part replacement"), approvals=1, threshold=None),
+    return [SensitiveAction(ACTION, _l("In-warranty part replacement"), approvals=1, threshold=None,
+                            independent=True),
             SensitiveAction(COUNT, _l("Spare parts stock take adjustment"), approvals=1, threshold=None)]
 
 

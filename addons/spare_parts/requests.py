@@ -419,7 +419,7 @@ def approval_queue(session, store_ids=None) -> list[dict]:
         if req.status != "submitted":
             continue
         wo = session.get(WorkOrder, req.work_order_id)
-        hs = stock.holdings(session, req.part_id, only_available=True)
+        hs = stock.holdings(session, req.part_id, only_available=True, visible=True)
         out.append({"request": req, "work_order": wo,
                     "warranty": check_warranty(session, wo.serial or "", fault_code=req.fault_code),
                     "available": sum((h.available for h in hs), Decimal("0")), "holdings": hs})

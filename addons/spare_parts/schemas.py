@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, QId, QInt, Qty, Query, SafeDate, Str,
-                             from_column)
+from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, MoneyIn, QId, QInt, Qty, Query, SafeDate,
+                             Str, from_column)
 
 from .models import COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
 
@@ -109,7 +109,7 @@ class ReceiveIn(Input):
     part_id = Id(required=True)
     warehouse_id = Id(required=True)
     qty = Qty(required=True)
-    unit_cost = Money(load_default=None, allow_none=True)
+    unit_cost = MoneyIn(load_default=None, allow_none=True)
     reason = Str(max=255, load_default=None, allow_none=True)
 
 

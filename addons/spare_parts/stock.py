@@ -252,8 +252,21 @@ def ledger_on_hand(session, part_id: int, warehouse_id: int | None = None) -> De
     return Decimal(session.execute(stmt.execution_options(**_U)).scalar() or 0).quantize(Q0)
 
 
-def holdings(session, part_id: int, only_available: bool = False) -> list[Holding]:
-    """Every location holding the part (or with parts reserved or faulty there), by code."""
+def visible_warehouse_ids(session) -> set[int] | None:
+    """The locations the session's user sees (the kernel's record scope on ``Warehouse``:
+    their stores' and the chain's own), None when the session is not scoped (jobs, CLI)."""
+    from core.security.scope import scope_of
+
+    scope = scope_of(session)
+    if scope is None or scope.unrestricted:
+        return None
+    return set(session.execute(select(Warehouse.id)).scalars())
+
+
+def holdings(session, part_id: int, only_available: bool = False, *, visible: bool = False) -> list[Holding]:
+    """Every location holding the part (or with parts reserved or faulty there), by code;
+    ``visible``: only the locations the session's user sees (:func:`visible_warehouse_ids`)
+    -- what a page shows by name and what a user may draw from."""
     stmt = (select(Warehouse.id, Warehouse.code, Warehouse.name, Warehouse.store_id, Store.region_id,
                    StockBalance.on_hand, StockBalance.reserved, StockBalance.faulty)
             .join(Warehouse, Warehouse.id == StockBalance.warehouse_id)
@@ -264,14 +277,16 @@ def holdings(session, part_id: int, only_available: bool = False) -> list[Holdin
         stmt = stmt.where(StockBalance.on_hand - StockBalance.reserved > 0)
     else:
         stmt = stmt.where((StockBalance.on_hand != 0) | (StockBalance.reserved != 0) | (StockBalance.faulty != 0))
+    seen = visible_warehouse_ids(session) if visible else None
     return [Holding(i, f"{c} {n}", s, r, Decimal(o), Decimal(res), Decimal(f))
-            for i, c, n, s, r, o, res, f in session.execute(stmt.execution_options(**_U)).all()]
+            for i, c, n, s, r, o, res, f in session.execute(stmt.execution_options(**_U)).all()
+            if seen is None or i in seen]
 
 
-def nearest_holding(session, part_id: int, warehouse_id: int, qty="1") -> list[Holding]:
+def nearest_holding(session, part_id: int, warehouse_id: int, qty="1", *, visible: bool = False) -> list[Holding]:
     """The other locations that can spare ``qty`` of the part, nearest first: the same region
     (stores of the region), then the HQ and central warehouses (no store), then the rest;
-    within each, the most available first."""
+    within each, the most available first. ``visible``: as :func:`holdings`."""
     qty = quantity_input(qty)
     here = get_warehouse(session, warehouse_id)
     region = here.store.region_id if here.store_id is not None else None
@@ -281,16 +296,18 @@ def nearest_holding(session, part_id: int, warehouse_id: int, qty="1") -> list[H
             return 0
         return 1 if h.store_id is None else 2
 
-    found = [h for h in holdings(session, part_id, only_available=True)
+    found = [h for h in holdings(session, part_id, only_available=True, visible=visible)
              if h.warehouse_id != warehouse_id and h.available >= qty]
     return sorted(found, key=lambda h: (rank(h), -h.available, h.warehouse))
 
 
 def transfer_from_nearest(session, part_id: int, to_warehouse_id: int, qty, *, user=None) -> tuple[StockMove, StockMove]:
     """Transfer ``qty`` from the nearest location that can spare it (:func:`nearest_holding`)
-    in one step. BusinessError ``{"qty"}`` when no other location holds enough."""
+    in one step, from a location the session's user sees (another franchisee's back room is
+    never drawn from, as :func:`transfer` called by the API refuses it). BusinessError
+    ``{"qty"}`` when no such location holds enough."""
     qty = quantity_input(qty)
-    for h in nearest_holding(session, part_id, to_warehouse_id, qty):
+    for h in nearest_holding(session, part_id, to_warehouse_id, qty, visible=True):
         try:
             with session.begin_nested():
                 return transfer(session, part_id, h.warehouse_id, to_warehouse_id, qty, user=user,

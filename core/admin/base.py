@@ -160,6 +160,22 @@ class LocalDateTimeField(DateTimeField):
             self.data = to_utc(self.data)
 
 
+class CodeValidator:
+    """A typed coded value (a :class:`core.labels.HookChoices`, whose codes the installed
+    addons give at run time, so no select list is built) must be one of the codes: the back
+    office refuses an unknown code as the API does."""
+
+    def __init__(self, codes):
+        self.codes = codes
+
+    def __call__(self, form, field):
+        value = field.data.strip() if isinstance(field.data, str) else field.data
+        if field.errors or value in (None, "") or value == getattr(field, "object_data", None):
+            return  # empty, or the record's own code (of an addon uninstalled since): kept as it is
+        if value not in self.codes:
+            raise StopValidation(str(_l("Pick a value from the list.")))
+
+
 class RuleValidator:
     """A WTForms validator from a column's :class:`core.fields.FieldRule` (range, decimals,
     length, control characters, allowed characters): the back office refuses what the API
@@ -244,6 +260,10 @@ class LocalModelConverter(AdminModelConverter):
             if rule.kind != "other":
                 field_args = dict(field_args or {})
                 field_args["validators"] = [RuleValidator(rule), *(field_args.get("validators") or ())]
+            codes = codes_of(model, name)
+            if isinstance(codes, HookChoices):  # typed (its codes are known only at run time): checked
+                field_args = dict(field_args or {})
+                field_args["validators"] = [*(field_args.get("validators") or ()), CodeValidator(codes)]
         field = super().convert(model, mapper, name, prop, field_args, hidden_pk)
         kwargs = getattr(field, "kwargs", None)
         if kwargs is not None and kwargs.get("allow_blank") and not kwargs.get("blank_text"):
@@ -690,6 +710,31 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             return None
         return None if has_control(str(raw)) else str(raw)
 
+    def _composite_key(self, raw):
+        """``raw`` (Flask-Admin's ``"a,b"`` encoding) as a tuple of the model's primary key
+        columns, or None when it has another number of parts or a part cannot be a value of
+        its column (as :meth:`_key`)."""
+        from flask_admin.contrib.sqla.tools import iterdecode
+
+        from core.admin.args import has_control, record_id
+
+        pk = self.model.__mapper__.primary_key
+        try:
+            parts = iterdecode(str(raw)) if raw is not None else ()
+        except Exception:  # a malformed encoding names no record
+            return None
+        if len(parts) != len(pk):
+            return None
+        out = []
+        for col, part in zip(pk, parts):
+            try:
+                out.append(record_id(part) if col.type.python_type is int else part)
+            except (TypeError, ValueError, NotImplementedError):
+                return None
+            if out[-1] is None or has_control(str(part)):
+                return None
+        return tuple(out)
+
     def _missing_record(self) -> bool:
         """True when the request names a record (``?id=``) that this user cannot have: unknown,
         malformed, or outside their scope (the scoped session hides it)."""
@@ -719,7 +764,8 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         says the record does not exist, whether the id is malformed, unknown or another
         store's."""
         if len(self.model.__mapper__.primary_key) != 1:
-            return super().get_one(id)
+            key = self._composite_key(id)  # "1" for a two-column key names nothing: never sent
+            return self.session.get(self.model, key) if key is not None else None
         key = self._key(id)
         return self.session.get(self.model, key) if key is not None else None
 

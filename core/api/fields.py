@@ -175,10 +175,25 @@ class DecimalIn(fields.Decimal):
         return d
 
 
+class _MoneyOut(fields.Decimal):
+    """``Money()``: written for responses; should a request schema use it all the same, a
+    value is read as ``MoneyIn(allow_negative=True)`` reads it (2 decimals, ``|v| < 10**11``),
+    never passed on unchecked ("1e400" would reach ``quantize`` and answer 500)."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        d = super()._deserialize(value, attr, data, **kw)
+        if abs(d) >= MONEY_HIGH:
+            raise ValidationError(coded(_l("Must be %(op)s %(low)s and below %(high)s.", op=">", low=-MONEY_HIGH,
+                                           high=MONEY_HIGH)))
+        if d.as_tuple().exponent < -2 and d != round(d, 2):
+            raise ValidationError(coded(_PLACES[2]))
+        return d
+
+
 def Money(**kw) -> fields.Decimal:
     """An amount in a response: a string with the stored decimals (``"12.50"``)."""
     kw.setdefault("metadata", {"type": "string", "example": "1.00"})
-    return fields.Decimal(places=None, as_string=True, allow_nan=False, **kw)
+    return _MoneyOut(places=None, as_string=True, allow_nan=False, **kw)
 
 
 #: the largest amount a money input takes (below ``core.validation.MONEY_MAX``)

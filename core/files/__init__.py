@@ -358,7 +358,10 @@ def visible(session, user=None, owner=None):
     for fo in declared:
         if user is not None and not has_permission(session, user, fo.read_permission):
             continue
-        pk = fo.model.__mapper__.primary_key[0]
+        # the mapped attribute, not the table's column: a select of a bare Column is a Core
+        # statement the record rules (loader criteria) never reach -- every record would pass
+        mapper = fo.model.__mapper__
+        pk = mapper.get_property_by_column(mapper.primary_key[0]).class_attribute
         parts.append((FileRecord.owner_table == fo.name) & FileRecord.owner_id.in_(select(pk)))
     stmt = select(FileRecord).where(or_(*parts) if parts else false()).execution_options(**_UNSCOPED)
     if user is not None:

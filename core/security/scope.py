@@ -255,6 +255,10 @@ def _apply_scope(state):
 #                          a clearing): not checked, they are never user input.
 # ``__scope_operational__`` columns business operations change on chain-wide rows (a
 #                          reward's stock): changing only these needs no chain permission.
+# ``__chain_wide_unscoped__`` ``True``: a user who sees every store may write the chain-wide
+#                          rows too, without the chain permission (the model's own
+#                          permissions decide: HQ marketers' campaign content); a user
+#                          limited to some stores never may.
 
 #: the permission to create, change or delete chain-wide rows (see docs/permissions.md)
 CHAIN_PERMISSION = "core.chain.write"
@@ -279,7 +283,7 @@ def may_write_chain_wide(session) -> bool:
 class _Refs:
     """What the write check knows about one mapped class (built once per class)."""
 
-    __slots__ = ("refs", "scope_col", "chain", "parent", "operational")
+    __slots__ = ("refs", "scope_col", "chain", "parent", "operational", "unscoped_ok")
 
     def __init__(self, cls):
         from sqlalchemy import inspect as sa_inspect
@@ -307,6 +311,7 @@ class _Refs:
         self.chain = getattr(cls, "__chain_wide__", None)
         self.parent = getattr(cls, "__scope_parent__", None)
         self.operational = set(getattr(cls, "__scope_operational__", ()) or ())
+        self.unscoped_ok = bool(getattr(cls, "__chain_wide_unscoped__", False))
 
 
 _TABLE_CLASSES: dict = {}
@@ -476,7 +481,7 @@ class WriteCheck:
                 parent = self.session.get(parent_cls, ident)
                 if parent is not None:
                     wide = self.chain_wide(parent, _refs_of(type(parent)))[0]
-        if wide and not self.may_write_chain():
+        if wide and not (info.unscoped_ok and self.scope.unrestricted) and not self.may_write_chain():
             self.refuse(col or "_", CHAIN_REFUSED)
 
     def _rel(self, info: _Refs, key):
@@ -537,10 +542,26 @@ class WriteCheck:
             if value is None and not pending and (touched is None or touched(col, rel)):
                 self.refuse(col, _l("Required: you may only work for some stores."))
 
+    def default_store(self, obj, info: _Refs, state) -> None:
+        """A new row whose store column is left empty by a user who works for exactly one
+        store is that store's (as :func:`core.api.visible.require_store_for_scoped` answers
+        a request): an agent, a clerk or a technician records a call, a ticket or a note
+        without naming the store they work in. Chain-wide rows (``__chain_wide__``) keep
+        their empty column; a user of several stores must still name one."""
+        col = info.scope_col
+        ids = self.scope.store_ids
+        if not col or info.chain or ids is None or len(ids) != 1:
+            return
+        value, pending = _ref_value(obj, state, col, self._rel(info, col))
+        if value is None and not pending:
+            setattr(obj, col, next(iter(ids)))
+
     def check(self, obj, kind: str) -> None:
         """Check one ``new``, ``dirty`` or ``deleted`` object."""
         info = _refs_of(type(obj))
         state = object_state(obj)
+        if kind == "new":
+            self.default_store(obj, info, state)
         if kind != "deleted":
             self.check_refs(info, lambda key, rel: _ref_value(obj, state, key, rel),
                             None if kind == "new" else lambda key, rel: _ref_touched(state, key, rel))
@@ -555,7 +576,7 @@ class WriteCheck:
             if not changed - info.operational:
                 return
         wide, col = self.chain_wide(obj, info)
-        if wide and not self.may_write_chain():
+        if wide and not (info.unscoped_ok and self.scope.unrestricted) and not self.may_write_chain():
             self.refuse(col or "_", CHAIN_REFUSED)
 
 
