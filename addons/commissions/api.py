@@ -9,6 +9,7 @@ store may write them (the kernel's write check).
 """
 from __future__ import annotations
 
+from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 

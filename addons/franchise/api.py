@@ -450,6 +450,7 @@ def _adjust(kind, company_id, data):
 
 @blp.route("/franchisees/<int:company_id>/credit-notes", methods=["POST"])
 @requires(CREDIT_WRITE)
+@idempotent()
 @blp.arguments(S.AdjustmentIn)
 @blp.response(201, S.EntryOut)
 def post_credit_note(data, company_id):
@@ -459,6 +460,7 @@ def post_credit_note(data, company_id):
 
 @blp.route("/franchisees/<int:company_id>/write-offs", methods=["POST"])
 @requires(CREDIT_WRITE)
+@idempotent()
 @blp.arguments(S.AdjustmentIn)
 @blp.response(201, S.EntryOut)
 def post_write_off(data, company_id):

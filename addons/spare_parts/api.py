@@ -201,6 +201,7 @@ def adjust(data):
 
 @blp.route("/stock/return-to-supplier", methods=["POST"])
 @requires(REQ_SHIP)
+@idempotent()
 @blp.arguments(S.SupplierReturnIn)
 @blp.response(201, S.MoveOut)
 def return_to_supplier(data):
