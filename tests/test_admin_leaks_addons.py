@@ -89,7 +89,8 @@ def test_the_generated_set_covers_the_addon_views():
     if "call_center" in ADDONS:
         expected |= {"call_center_ticket", "call_center_ticket_event", "call_center_call", "call_center_team",
                      "call_center_line_token", "call_center_routing_rule", "call_center_follow_up_task",
-                     "call_center_follow_up_rule"}
+                     "call_center_follow_up_rule", "call_center_rating", "call_center_ticket_article",
+                     "call_center_inbound_email"}
     assert expected <= set(SCOPED_ENDPOINTS)
     # chain-wide settings carry no store and stay out
     assert not {"membership_tiers", "membership_topup_rules", "membership_policy",
@@ -225,6 +226,16 @@ def _seed_franchisee(session, make, chain, key):
                                            channel="phone", customer_id=buyer.id, store_id=store.id, sale_id=sale.id)
         call_center.record_call(session, number="13800138000", customer_id=buyer.id, store_id=store.id,
                                 ticket_id=ticket.id, outcome="ticket")
+        from addons.call_center.models import InboundEmail, Rating
+
+        article = call_center.save_article(session, title=f"{tag} returns policy", body="Bring the receipt.",
+                                           language="zh_Hans")
+        call_center.link_article(session, ticket.id, article.id)
+        session.add(Rating(ticket_id=ticket.id, customer_id=buyer.id, agent_id=lead.id, team_id=team.id, score=4,
+                           comment=f"{tag} fine"))
+        session.add(InboundEmail(message_id=f"<{tag.lower()}-1@mail.example>", ticket_id=ticket.id,
+                                 from_address=f"{tag.lower()}@mail.example", subject=f"{tag} complaint",
+                                 body="Still waiting."))
         from addons.call_center.models import FollowUpRule, FollowUpTask
 
         rule = FollowUpRule(name=f"{tag} call back", kind="after_resolution", ticket_type="complaint", days=3,

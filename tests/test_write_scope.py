@@ -73,6 +73,7 @@ NOT_ACCEPTED = {
     "commissions_targets": "a period is written yyyymm ('Must be at least 200001.')",
     "franchise_contracts": "royalty rates are fractions ('Must be at most 0.9999.')",
     "franchise_payments": "the payer must be a franchisee company; the filler picks the first company",
+    "call_center_ticket_article": "needs a knowledge-base article, which the filler does not make",
     "spare_parts_level": "needs a spare part, which the filler does not make",
     "spare_parts_warranty": "needs a product (the filler leaves optional-looking pickers empty)",
     "spare_parts_work_order": "needs an active technician ('Not an active technician.')",
@@ -237,8 +238,18 @@ def _post(client, endpoint, data):
     return client.post(url, data=body)
 
 
+#: create pages of their own (not the generated form): their refusal of another franchisee's
+#: rows is tested where they live
+OWN_CREATE_PAGE = {
+    "franchise_inspections": "a two-step page (store_id, checklist_id, scores): "
+                             "addons/franchise/tests/test_admin_audits.py::test_franchisee_cannot_record_or_see_others_audits",
+}
+
+
 @pytest.mark.parametrize("endpoint", CREATE_ENDPOINTS)
 def test_create_forms_refuse_references_outside_the_scope(admin_app, session, world, endpoint):
+    if endpoint in OWN_CREATE_PAGE:
+        pytest.skip(OWN_CREATE_PAGE[endpoint])
     view = _view(admin_app, endpoint)
     registry = RUNTIME.require(session).registry
     client = login(admin_app, world["user"])

@@ -221,8 +221,12 @@ class ResultsPage(BanyanView):
     chart of the funnel. A plan outside the user's stores is a 404."""
     permission = READ
 
+    def is_visible(self):
+        return False  # one plan's page, reached from the plan's code in the plan list
+
     @expose("/")
     def index(self):
+        from flask import redirect, url_for
         from sqlalchemy import select
 
         from core.charts import Chart, Series, render_responsive
@@ -233,7 +237,10 @@ class ResultsPage(BanyanView):
 
         s = db_session()
         pid = request.args.get("plan_id", type=int)
-        plan = s.execute(select(Plan).where(Plan.id == pid)).scalar() if pid else None
+        if not pid:  # an old bookmark or a typed address: the plans, where each code leads here
+            flash(gettext("Pick a plan: its code opens its results."), "info")
+            return redirect(url_for("campaign_plan.index_view"))
+        plan = s.execute(select(Plan).where(Plan.id == pid)).scalar()
         if plan is None:
             abort(404)
         r = results(s, plan)

@@ -147,6 +147,7 @@ def test_results_page(rt, sent_mail, admin_app, session, make):
     assert re.search(r'id="reach">8<', body) and re.search(r'id="opened">1 \(12.5 %\)', body)
     assert "<svg" in body
     assert client.get("/admin/campaign_results/?plan_id=999999999").status_code == 404
+    assert client.get("/admin/campaign_results/").headers["Location"].endswith("/admin/campaign_plan/")  # no plan: the list
     other = make.store()
     fr = make.user(roles=("franchisee",), scope_kind="store", scope_ref_id=other.id)
     session.commit()
