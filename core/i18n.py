@@ -17,6 +17,8 @@ from babel.numbers import format_currency
 from babel.support import LazyProxy, Translations
 
 LOCALES = ("zh_Hans", "en")
+#: each language named in itself (a reader picks theirs by the name they read), never translated
+LANGUAGE_NAMES = (("zh_Hans", "中文"), ("en", "English"))
 _catalog_dirs: list[Path] = [Path(__file__).parent / "translations"]
 _cache: dict[str, Translations] = {}
 _fallback_locale = {"value": "zh_Hans"}

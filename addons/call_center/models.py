@@ -11,7 +11,7 @@ from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
-from core.i18n import lazy_gettext as _l
+from core.i18n import LANGUAGE_NAMES, lazy_gettext as _l
 from core.labels import Choices, describe
 from core.mixins import IdPk, Timestamps, utcnow
 
@@ -299,7 +299,8 @@ class CallRecord(IdPk, Base):
 
 ARTICLE_STATUS = Choices("call_center.article.status", [
     ("draft", _l("Draft")), ("reviewed", _l("Reviewed")), ("published", _l("Published"))])
-ARTICLE_LANGUAGE = Choices("call_center.article.language", [("zh_Hans", _l("Chinese")), ("en", _l("English"))])
+#: an article's language, named in itself as the language menu names it (core.i18n.LANGUAGE_NAMES)
+ARTICLE_LANGUAGE = Choices("call_center.article.language", list(LANGUAGE_NAMES))
 
 
 class ArticleCategory(IdPk, Timestamps, Base):

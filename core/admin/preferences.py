@@ -21,10 +21,10 @@ from core.admin.base import BanyanView
 from core.api import AUTHENTICATED
 from core.db import transaction
 from core.errors import BusinessError
-from core.i18n import LOCALES, gettext
+from core.i18n import LANGUAGE_NAMES, LOCALES, gettext
 from core.security.passwords import MIN_PASSWORD
 
-LANGUAGES = (("zh_Hans", "中文"), ("en", "English"))
+LANGUAGES = LANGUAGE_NAMES
 
 
 def _me():
