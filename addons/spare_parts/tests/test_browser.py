@@ -100,6 +100,12 @@ def _fits(page):
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
+def _wait_body(page, text):
+    """Wait until the page that a form post leads to shows ``text`` (reading the body at once
+    may catch the page in between, empty)."""
+    page.wait_for_function("t => document.body && document.body.innerText.includes(t)", arg=text, timeout=20000)
+
+
 def test_technician_phone_then_hq_approval(server, browser):
     base, _rt = server
     SHOTS.mkdir(exist_ok=True)
@@ -124,6 +130,7 @@ def test_technician_phone_then_hq_approval(server, browser):
         assert "PUMP-V2" in page.inner_text("#supply-form label >> nth=0") and _fits(page)
         assert page.locator("#supply-form input[type=radio]").nth(0).is_checked()
         page.click("#supply-submit")
+        _wait_body(page, "sent")  # the form posts and the page reloads: wait for the new page
         assert "sent" in page.inner_text("body") and "Waiting for parts" in page.inner_text(".wo-status")
         assert _fits(page)
         page.screenshot(path=str(SHOTS / "spare-parts-technician-390.png"), full_page=True)
@@ -140,6 +147,7 @@ def test_technician_phone_then_hq_approval(server, browser):
         page.wait_for_selector("#confirm-what")  # the confirmation page has loaded
         assert page.locator("#confirm-what").count() == 1  # nothing done before confirming
         page.click("#confirm-submit")
+        _wait_body(page, "Approved")
         assert "Approved" in page.inner_text("body") and page.locator(".queue-item").count() == 0
     finally:
         ctx.close()
