@@ -52,6 +52,7 @@ EXTRA = {
     "customer": {"kind": "person", "gender": ""},
     "membership_tiers": {"qualify": "spend"},
     "salestarget": {"year": "2030", "month": "1"},
+    "campaign_optout": {"channel": "email"},
 }
 #: views left out of the "accepted with A's rows" half, and why
 NOT_ACCEPTED = {
