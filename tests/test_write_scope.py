@@ -286,7 +286,8 @@ def test_create_forms_refuse_references_outside_the_scope(admin_app, session, wo
         rel = chain_col[:-3]
         r = _post(client, endpoint, dict(data, **{rel: "__None"}))
         assert r.status_code == 200, (endpoint, "chain-wide", r.status_code)
-        assert "whole chain" in r.get_data(as_text=True), endpoint
+        if endpoint not in NOT_ACCEPTED:  # those forms fail their own validation first (NOT_ACCEPTED says why)
+            assert "whole chain" in r.get_data(as_text=True), endpoint
         assert _count(session, model) == before, f"{endpoint}: saved chain-wide"
         tried += 1
     elif chain_col is True:
