@@ -28,8 +28,11 @@ def test_post_worker_init_freezes_what_the_app_left(rt):
         serving.post_worker_init(Worker())
         frozen = gc.get_freeze_count()
         assert frozen > 10_000  # the app, its addons, mappers and schemas
-        gc.collect(2)  # a full collection leaves them where they are
-        assert gc.get_freeze_count() == frozen
+        gc.collect(2)  # a full collection does not move them back into the generations;
+        # a few may still die by reference count (a frozen object whose last reference the
+        # collection dropped), so the count may fall a little, never rise or halve
+        after = gc.get_freeze_count()
+        assert frozen * 0.99 <= after <= frozen
     finally:
         gc.unfreeze()
 
