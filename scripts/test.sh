@@ -8,7 +8,8 @@
 #
 # Environment: BANYAN_VENV (default .venv), BANYAN_PG_URL (default
 # postgresql+psycopg://postgres@127.0.0.1/postgres; a fresh database is created per addon set),
-# BANYAN_FRESH_VENV=1 to recreate the virtualenv, BANYAN_SKIP_INSTALL=1 to reuse it as is.
+# BANYAN_FRESH_VENV=1 to recreate the virtualenv, BANYAN_SKIP_INSTALL=1 to reuse it as is,
+# BANYAN_SERIAL=1 to run the two databases one after the other instead of side by side.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -57,14 +58,8 @@ run_pytest() {  # name, extra pytest args...
   return $rc
 }
 
-declare -A RESULT=()
-STATUS=0
-if [[ $WHICH == all || $WHICH == sqlite ]]; then
-  rc=0; run_pytest sqlite "$@" || rc=$?
-  RESULT[sqlite]=$rc; [[ $rc == 0 ]] || STATUS=1
-fi
-if [[ $WHICH == all || $WHICH == postgres ]]; then
-  if ! "$PY" - "$PG_URL" <<'PYEOF'
+pg_reachable() {
+  "$PY" - "$PG_URL" <<'PYEOF'
 import sys
 from sqlalchemy import create_engine, text
 try:
@@ -73,12 +68,39 @@ try:
 except Exception as exc:  # noqa: BLE001
     sys.exit(f"error: PostgreSQL is not reachable at {sys.argv[1]}: {exc}")
 PYEOF
-  then
+}
+
+# Both databases: the two runs go side by side (BANYAN_SERIAL=1 runs them one after the
+# other). They share nothing: each run has its own temporary instance folders, SQLite files or
+# PostgreSQL databases, and ports picked free. The SQLite run writes to a log printed when it
+# ends; the PostgreSQL run prints as it goes.
+declare -A RESULT=()
+STATUS=0
+SQLITE_PID=""
+SQLITE_LOG=""
+if [[ $WHICH == all || $WHICH == sqlite ]]; then
+  if [[ $WHICH == all && "${BANYAN_SERIAL:-0}" != 1 ]]; then
+    SQLITE_LOG=$(mktemp "${TMPDIR:-/tmp}/banyan-sqlite-run.XXXXXX")
+    log "tests on sqlite: started beside the PostgreSQL run (its output follows when it ends)"
+    ( run_pytest sqlite "$@" ) >"$SQLITE_LOG" 2>&1 &
+    SQLITE_PID=$!
+  else
+    rc=0; run_pytest sqlite "$@" || rc=$?
+    RESULT[sqlite]=$rc; [[ $rc == 0 ]] || STATUS=1
+  fi
+fi
+if [[ $WHICH == all || $WHICH == postgres ]]; then
+  if ! pg_reachable; then
     RESULT[postgres]=unreachable; STATUS=1
   else
     rc=0; run_pytest postgres --db-url "$PG_URL" "$@" || rc=$?
     RESULT[postgres]=$rc; [[ $rc == 0 ]] || STATUS=1
   fi
+fi
+if [[ -n $SQLITE_PID ]]; then
+  rc=0; wait "$SQLITE_PID" || rc=$?
+  cat "$SQLITE_LOG"; rm -f "$SQLITE_LOG"
+  RESULT[sqlite]=$rc; [[ $rc == 0 ]] || STATUS=1
 fi
 
 summary="test.sh summary:"
