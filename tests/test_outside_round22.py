@@ -235,3 +235,49 @@ def test_r22_duplicate_code_error_names_its_field(api, session, w, path, body, f
     r = api.post(path, user=w.hq, json=body)
     assert r.status_code in (409, 422), (r.status_code, r.json)
     assert _fields(r) == {field}, r.json
+
+
+# -------------------------------------------------------------------- commissions, money ---
+
+def _sell(session, w, side, qty="1"):
+    sale = checkout(session, CheckoutRequest(store_id=side.store.id, lines=[LineRequest(w.product.id, Decimal(qty),
+                                                                                         side.clerk.id)],
+                                             payments=[PaymentRequest("cash")]))
+    session.flush()
+    return sale
+
+
+@pytest.mark.xfail(strict=True, reason="four-eyes approval of one amount settles another")
+def test_r22_statement_settles_only_the_total_the_second_approver_saw(api, session, w):
+    """Class: four-eyes approval of one amount settles another (money). Above the policy's
+    threshold, approving a statement files an approval request for its total at that moment
+    (10.00 here); sales keep coming in the same period (another 10.00) and when the second
+    person approves the request, ``_settle`` attaches *every* open line of the period: the
+    statement is approved and payable at 20.00, twice what was approved. Expected: the
+    statement settles the approved 10.00 (later lines wait for the next statement), or the
+    approval is refused because the total changed."""
+    from addons.commissions.models import CommissionLine, CommissionStatement
+    from addons.commissions.statements import policy
+    from core.models.approval import ApprovalRequest
+
+    policy(session).four_eyes_threshold = Decimal("1.00")
+    _sell(session, w, w.a)
+    period = session.execute(select(CommissionLine.period)).scalars().first()
+    session.commit()
+    assert api.post(f"{CM}/statements/prepare", user=w.hq, json={"period": period}).status_code == 200
+    st_id = session.execute(select(CommissionStatement.id).where(CommissionStatement.employee_id == w.a.clerk.id)
+                            .execution_options(banyan_unscoped=True)).scalar()
+    r = api.post(f"{CM}/statements/{st_id}/approve", user=w.hq)
+    assert r.status_code in (200, 202), r.json
+    req_id = r.json["approval_request_id"]
+    req = session.get(ApprovalRequest, req_id)
+    assert req.amount == Decimal("10.00")
+    _sell(session, w, w.a)  # another sale of the same period, after the request
+    session.commit()
+    from core import approvals
+
+    approvals.approve(session, req_id, w.hq2)
+    session.commit()
+    session.expire_all()
+    st = session.get(CommissionStatement, st_id)
+    assert not (st.state == "approved" and st.total != Decimal("10.00")), (st.state, st.total)
