@@ -281,3 +281,65 @@ def test_r22_statement_settles_only_the_total_the_second_approver_saw(api, sessi
     session.expire_all()
     st = session.get(CommissionStatement, st_id)
     assert not (st.state == "approved" and st.total != Decimal("10.00")), (st.state, st.total)
+
+
+def test_probe_forms(admin_app, session, w):
+    import re
+    session.commit()
+    client = login(admin_app, w.hq)
+    eps = []
+    for rule in admin_app.url_map.iter_rules():
+        r = str(rule)
+        if r.endswith("/new/") and any(r.startswith(f"/admin/{a}") for a in ("franchise", "commissions", "spare_parts", "call_center", "campaign")):
+            eps.append(r)
+    for ep in sorted(eps):
+        page = client.get(ep)
+        html = page.get_data(as_text=True)
+        if 'csrf_token' not in html:
+            print("NOFORM", ep, page.status_code)
+            continue
+        names = sorted(set(re.findall(r'name="([a-z_]+)"', html)) - {"csrf_token", "_continue_editing", "_add_another"})
+        for bad in ("1e400", "NaN", "-5", "x" * 3000, "ab\x00c"):
+            data = {n: bad for n in names}
+            try:
+                data["csrf_token"] = csrf_token(client, ep)
+                r = client.post(ep, data=data)
+                code = r.status_code
+            except Exception as exc:
+                code = f"EXC {type(exc).__name__}: {str(exc)[:150]}"
+            if not isinstance(code, int) or code >= 500 or code == 302:
+                print(ep, repr(bad[:10]), code, names)
+
+
+# ------------------------------------------------------------------ refunds after payment ---
+
+@pytest.mark.xfail(strict=True, reason="refund after payment leaves the paid-for work in force")
+def test_r22_refunded_part_charge_is_neither_shipped_nor_stuck(api, session, w):
+    """Class: refund after payment leaves the paid-for work in force. An out-of-warranty
+    part request is charged to the customer (``POST /spare_parts/requests/<id>/charge``: a
+    kernel sale). The sale is then refunded in full at the till; the request stays
+    ``charged``: HQ can still ship the part (issued from stock, free of charge), and the
+    request can never be cancelled ("Refund the customer's sale before cancelling a charged
+    request." although it is refunded). Expected: once the charge is refunded the request
+    leaves ``charged`` (cancel answers 200, ship answers 409) and no stock is issued."""
+    from addons.spare_parts import services as sp
+    from addons.spare_parts.models import FAULT_CODE, PartRequest, StockMove
+    from core.services.refund import refund
+
+    sp.receive(session, w.part.id, w.hq_wh.id, "5")
+    wo = sp.create_work_order(session, w.a.store.id, "no power", customer_id=w.a.cust.id, serial="R22-NOWARR")
+    sp.schedule(session, wo.id, w.a.tech.id, datetime(2026, 12, 1, 10))
+    sp.start_work_order(session, wo.id)
+    req = sp.raise_request(session, wo.id, w.part.id, list(FAULT_CODE.codes)[0], "dead", qty="1", user=w.a.tech)
+    session.commit()
+    assert not req.in_warranty
+    r = api.post(f"{SP}/requests/{req.id}/charge", user=w.hq, json={"method": "cash"})
+    assert r.status_code == 200, r.json
+    session.expire_all()
+    sale_id = session.get(PartRequest, req.id).sale_id
+    refund(session, sale_id, user=w.hq)
+    session.commit()
+    cancel = api.post(f"{SP}/requests/{req.id}/cancel", user=w.hq)
+    ship = api.post(f"{SP}/requests/{req.id}/ship", user=w.hq, json={"warehouse_id": w.hq_wh.id})
+    issued = _count(session, StockMove, StockMove.request_id == req.id, StockMove.kind == "issue")
+    assert (cancel.status_code, ship.status_code, issued) == (200, 409, 0), (cancel.json, ship.json, issued)
