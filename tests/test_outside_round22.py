@@ -283,34 +283,6 @@ def test_r22_statement_settles_only_the_total_the_second_approver_saw(api, sessi
     assert not (st.state == "approved" and st.total != Decimal("10.00")), (st.state, st.total)
 
 
-def test_probe_forms(admin_app, session, w):
-    import re
-    session.commit()
-    client = login(admin_app, w.hq)
-    eps = []
-    for rule in admin_app.url_map.iter_rules():
-        r = str(rule)
-        if r.endswith("/new/") and any(r.startswith(f"/admin/{a}") for a in ("franchise", "commissions", "spare_parts", "call_center", "campaign")):
-            eps.append(r)
-    for ep in sorted(eps):
-        page = client.get(ep)
-        html = page.get_data(as_text=True)
-        if 'csrf_token' not in html:
-            print("NOFORM", ep, page.status_code)
-            continue
-        names = sorted(set(re.findall(r'name="([a-z_]+)"', html)) - {"csrf_token", "_continue_editing", "_add_another"})
-        for bad in ("1e400", "NaN", "-5", "x" * 3000, "ab\x00c"):
-            data = {n: bad for n in names}
-            try:
-                data["csrf_token"] = csrf_token(client, ep)
-                r = client.post(ep, data=data)
-                code = r.status_code
-            except Exception as exc:
-                code = f"EXC {type(exc).__name__}: {str(exc)[:150]}"
-            if not isinstance(code, int) or code >= 500 or code == 302:
-                print(ep, repr(bad[:10]), code, names)
-
-
 # ------------------------------------------------------------------ refunds after payment ---
 
 @pytest.mark.xfail(strict=True, reason="refund after payment leaves the paid-for work in force")
@@ -343,3 +315,23 @@ def test_r22_refunded_part_charge_is_neither_shipped_nor_stuck(api, session, w):
     ship = api.post(f"{SP}/requests/{req.id}/ship", user=w.hq, json={"warehouse_id": w.hq_wh.id})
     issued = _count(session, StockMove, StockMove.request_id == req.id, StockMove.kind == "issue")
     assert (cancel.status_code, ship.status_code, issued) == (200, 409, 0), (cancel.json, ship.json, issued)
+
+
+@pytest.mark.xfail(strict=True, reason="read of another franchisee's rows")
+def test_r22_nearest_stock_api_names_no_other_franchisees_back_room(api, session, w):
+    """Class: read of another franchisee's rows (API). ``GET /spare_parts/stock/nearest``
+    documents "quantities only, across the chain", yet as franchisee A's owner or store
+    manager it answers franchisee B's location by name, id and store (``"warehouse":
+    "WH-R22-B Back room b", "warehouse_id": .., "store_id": ..``) with what it holds -- what
+    the back-office pages stopped showing in round 21. Expected: B's holding without its
+    location and store (quantities only), or not listed."""
+    from addons.spare_parts import services as sp
+
+    sp.receive(session, w.part.id, w.b.wh.id, "7")
+    session.commit()
+    for user in (w.a.owner, w.a.mgr):
+        r = api.get(f"{SP}/stock/nearest?part_id={w.part.id}&warehouse_id={w.a.wh.id}", user=user)
+        assert r.status_code == 200
+        named = [h for h in r.json if h.get("warehouse_id") == w.b.wh.id or h.get("store_id") == w.b.store.id
+                 or "Back room b" in str(h.get("warehouse"))]
+        assert not named, r.json
