@@ -365,3 +365,23 @@ def test_r22_ticket_is_never_given_to_an_agent_who_cannot_see_it(api, session, w
     assert api.get(f"{CC}/tickets/{tid}", user=w.b.agent).status_code == 200, \
         f"ticket {tid} assigned to an agent who cannot see it"
     assert session.get(Ticket, tid) is not None
+
+
+@pytest.mark.xfail(strict=True, reason="work assigned to a user outside the record's scope")
+def test_r22_work_order_is_never_scheduled_to_a_technician_who_cannot_see_it(api, session, w):
+    """Class: work assigned to a user outside the record's scope (cross-franchisee). HQ
+    schedules (``POST /spare_parts/work-orders/<id>/schedule``) a repair at franchisee A's
+    store to franchisee B's technician: 200, and the work order waits for a technician who
+    gets 404 on it (``/work-orders/today`` never shows it). Expected: 422 on
+    ``technician_id`` (the technician does not work at that store)."""
+    from addons.spare_parts import services as sp
+
+    wo = sp.create_work_order(session, w.a.store.id, "no power", customer_id=w.a.cust.id)
+    session.commit()
+    r = api.post(f"{SP}/work-orders/{wo.id}/schedule", user=w.hq,
+                 json={"technician_id": w.b.tech.id, "appointment_at": "2026-12-01T10:00:00+08:00"})
+    if r.status_code == 422 and "technician_id" in _fields(r):
+        return
+    assert r.status_code == 200, r.json
+    assert api.get(f"{SP}/work-orders/{wo.id}", user=w.b.tech).status_code == 200, \
+        "scheduled to a technician who cannot see it"
