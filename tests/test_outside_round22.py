@@ -385,3 +385,32 @@ def test_r22_work_order_is_never_scheduled_to_a_technician_who_cannot_see_it(api
     assert r.status_code == 200, r.json
     assert api.get(f"{SP}/work-orders/{wo.id}", user=w.b.tech).status_code == 200, \
         "scheduled to a technician who cannot see it"
+
+
+@pytest.mark.xfail(strict=True, reason="money crossing franchisees")
+@pytest.mark.parametrize("what", ["splits", "pools"])
+def test_r22_commission_of_a_franchisees_sale_never_goes_to_another_franchisees_clerk(api, session, w, what):
+    """Class: money crossing franchisees. A standing split (``POST /commissions/splits``) or a
+    team pool (``POST /commissions/pools``) at franchisee A's store takes franchisee B's
+    clerk as a member (201): A's sales then earn commission lines for B's clerk, which land
+    on B's clerk's statement (store B), approved and paid by franchisee B for sales of
+    franchisee A, and A's owner sees B's employee's lines. Expected: 422 naming the member
+    (``shares.1.employee_id`` / ``members.1.employee_id``): an employee of another company
+    than the store's operator cannot share its sales."""
+    from addons.commissions.models import CommissionLine, CommissionPoolMember, CommissionSplitShare
+
+    session.commit()
+    if what == "splits":
+        r = api.post(f"{CM}/splits", user=w.hq, json={"store_id": w.a.store.id, "valid_from": "2020-01-01", "shares": [
+            {"employee_id": w.a.clerk.id, "percent": "50"}, {"employee_id": w.b.clerk.id, "percent": "50"}]})
+        field, model = "shares.1.employee_id", CommissionSplitShare
+    else:
+        r = api.post(f"{CM}/pools", user=w.hq, json={
+            "code": "r22-pool", "name": "Floor", "store_id": w.a.store.id, "plan_id": w.plan.id, "split_mode": "equal",
+            "valid_from": "2020-01-01", "members": [{"employee_id": w.a.clerk.id}, {"employee_id": w.b.clerk.id}]})
+        field, model = "members.1.employee_id", CommissionPoolMember
+    assert r.status_code == 422 and field in _fields(r), (r.status_code, r.json)
+    assert _count(session, model, model.employee_id == w.b.clerk.id) == 0
+    _sell(session, w, w.a)
+    assert _count(session, CommissionLine, CommissionLine.employee_id == w.b.clerk.id) == 0
+
