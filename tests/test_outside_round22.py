@@ -414,3 +414,35 @@ def test_r22_commission_of_a_franchisees_sale_never_goes_to_another_franchisees_
     _sell(session, w, w.a)
     assert _count(session, CommissionLine, CommissionLine.employee_id == w.b.clerk.id) == 0
 
+
+
+# ------------------------------------------------------------------------- double opt-in ---
+
+@pytest.mark.xfail(strict=True, reason="consent link that works for another recipient")
+def test_r22_opt_in_link_confirms_only_the_address_it_was_sent_to(api, admin_app, session, w, rt):
+    """Class: consent link that works for another recipient (double opt-in). The
+    confirmation link signs only the customer and the channel, never the address it was
+    mailed to, and never expires: the link mailed to ``old@example.com`` still confirms
+    after the customer's email is changed to ``new@example.com``, so campaigns go to an
+    address nobody confirmed (the consent row even keeps ``address`` = the old one).
+    Expected: the old link is refused (400) once the address changed and nothing is
+    confirmed; the customer is asked again at the new address."""
+    from addons.campaign.consent import confirm_token
+    from addons.campaign.models import Consent
+    from core.models import Customer
+
+    cust = session.get(Customer, w.a.cust.id)
+    cust.email, cust.consent_email = "old@example.com", False
+    session.commit()
+    r = api.post(f"{CP}/consents", user=w.hq, json={"customer_id": cust.id, "channel": "email"})
+    assert r.status_code == 201, r.json
+    link = f"/campaign/confirm/{confirm_token(rt, cust.id, 'email')}"  # what was mailed to old@example.com
+    cust = session.get(Customer, w.a.cust.id)
+    cust.email = "new@example.com"
+    session.commit()
+    resp = admin_app.test_client().post(link)
+    session.expire_all()
+    row = session.execute(select(Consent).where(Consent.customer_id == cust.id)
+                          .execution_options(banyan_unscoped=True)).scalar()
+    cust = session.get(Customer, w.a.cust.id)
+    assert row.confirmed_at is None and not cust.consent_email, (resp.status_code, row.address, cust.email)
