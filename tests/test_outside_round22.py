@@ -5,7 +5,7 @@ REST API and the back office. Every test states what a chain operator expects an
 the product misbehaves; the docstring names the class of failure."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -446,3 +446,5 @@ def test_r22_opt_in_link_confirms_only_the_address_it_was_sent_to(api, admin_app
                           .execution_options(banyan_unscoped=True)).scalar()
     cust = session.get(Customer, w.a.cust.id)
     assert row.confirmed_at is None and not cust.consent_email, (resp.status_code, row.address, cust.email)
+
+
