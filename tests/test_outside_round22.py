@@ -448,3 +448,28 @@ def test_r22_opt_in_link_confirms_only_the_address_it_was_sent_to(api, admin_app
     assert row.confirmed_at is None and not cust.consent_email, (resp.status_code, row.address, cust.email)
 
 
+
+
+
+# ------------------------------------------------------------- chain-wide rows, review ---
+
+@pytest.mark.xfail(strict=True, reason="write to shared (chain-wide) rows by a scoped user, bypassing review")
+def test_r22_store_agent_cannot_rewrite_a_published_chain_wide_article(api, session, w):
+    """Class: write to shared (chain-wide) rows by a scoped user, bypassing review. HQ
+    publishes the knowledge-base article "HQ returns policy" (body "30 days"); store A's
+    agent, who may write drafts but not publish (``call_center.kb.publish`` is refused with
+    403), ``PATCH /call_center/articles/<id>`` its body: 200, the article stays
+    ``published`` and franchisee B's agents now read A's words as the chain's policy.
+    Expected: 403 for a scoped user on a chain-wide article (or the change waits for
+    review as a draft); B's agent still reads "30 days"."""
+    session.commit()
+    r = api.post(f"{CC}/articles", user=w.hq, json={"title": "HQ returns policy", "body": "30 days"})
+    assert r.status_code == 201, r.json
+    aid = r.json["id"]
+    assert api.post(f"{CC}/articles/{aid}/status", user=w.hq, json={"status": "published"}).status_code == 200
+    assert api.post(f"{CC}/articles/{aid}/status", user=w.a.agent,
+                    json={"status": "published"}).status_code == 403  # A's agent may not publish
+    api.patch(f"{CC}/articles/{aid}", user=w.a.agent, json={"body": "A's words: no returns"})
+    r = api.get(f"{CC}/articles/{aid}", user=w.b.agent)
+    assert r.status_code == 200
+    assert (r.json["status"], r.json["body"]) == ("published", "30 days"), r.json
