@@ -473,3 +473,4 @@ def test_r22_store_agent_cannot_rewrite_a_published_chain_wide_article(api, sess
     r = api.get(f"{CC}/articles/{aid}", user=w.b.agent)
     assert r.status_code == 200
     assert (r.json["status"], r.json["body"]) == ("published", "30 days"), r.json
+
