@@ -165,6 +165,8 @@ def idempotent(replay_status: int | None = None):
             return resp
 
         wrapper._banyan_idempotent = True
+        #: the status of a replayed answer when it is not the first one's (None: the same)
+        wrapper._banyan_replay_status = replay_status
         return wrapper
 
     return decorator

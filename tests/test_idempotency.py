@@ -9,7 +9,9 @@ no money or stock (or cannot take a second effect), or in :data:`KEYED_BY_SERVIC
 service keys its ledger row on the Idempotency-Key), or in :data:`ADDON_FIX_PENDING`: money
 or stock endpoints of an addon that still ignore the key, each an xfail(strict) test of its
 own, which passes (and so fails the run) once the addon marks it, so the entry is moved."""
+from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +19,7 @@ from sqlalchemy import func, select
 from core.addons import discover
 from core.api.testing import api, api_app, build_app  # noqa: F401
 from core.models import IdempotencyRecord, Sale
+from tests.test_outside_round21 import w  # noqa: F401  (franchise, commissions, spare_parts)
 
 ADDONS = tuple(sorted(discover()))
 pytestmark = pytest.mark.addons(*ADDONS)
@@ -142,11 +145,6 @@ KEYED_BY_SERVICE: dict[str, str] = {}
 ADDON_FIX_PENDING: dict[str, str] = {}
 
 
-#: addons whose idempotent POSTs are replayed by the kernel decorator's own tests and
-#: tests/test_round21_classes.py rather than one case each in :func:`_cases`
-REPLAYED_ELSEWHERE = frozenset({"franchise", "commissions", "spare_parts"})
-
-
 def _installed(endpoints, posts) -> set:
     """The listed endpoints whose blueprint (the kernel's, an addon's) the app has."""
     blueprints = {e.split(".", 1)[0] for e in posts}
@@ -210,6 +208,18 @@ def _cases(session, w):
     }
 
 
+def _idempotent_endpoints(app) -> dict:
+    """Every endpoint of the app whose view honours the Idempotency-Key (``@idempotent``,
+    found on the view functions, whichever blueprint declares it): ``{endpoint: method}``."""
+    out = {}
+    for rule in app.url_map.iter_rules():
+        if getattr(app.view_functions[rule.endpoint], "_banyan_idempotent", False):
+            methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+            assert len(methods) == 1, (rule.endpoint, methods)
+            out[rule.endpoint] = methods[0]
+    return out
+
+
 def _post_endpoints(app):
     return {rule.endpoint: app.view_functions[rule.endpoint] for rule in app.url_map.iter_rules()
             if rule.rule.startswith("/api/v1") and "POST" in (rule.methods or ())}
@@ -249,11 +259,10 @@ def test_every_money_or_stock_post_is_idempotent_and_covered(api_app, session, w
     assert not marked & (set(NOT_MONEY) | set(KEYED_BY_SERVICE)), "idempotent now: drop it from the lists"
     moved = marked & set(ADDON_FIX_PENDING)
     assert not moved, f"{sorted(moved)} honour the key now: move them from ADDON_FIX_PENDING to a case here"
-    # franchise, commissions and spare_parts mark their money and stock POSTs with the kernel's
-    # @idempotent (round 21); their replay is proven once in tests/test_round21_classes.py
-    # (stock transfer: one move, replayed, 409 for another body), not yet one case each here
-    without_case = {e for e in marked - cases if e.split(".", 1)[0] not in REPLAYED_ELSEWHERE}
-    assert not without_case, f"a new idempotent endpoint needs a case here: {sorted(without_case)}"
+    # every idempotent endpoint, whoever declares it, is replayed by
+    # test_every_idempotent_endpoint_replays_without_writing: it needs a request in REPLAY
+    without_case = _idempotent_endpoints(api_app).keys() - set(REPLAY)
+    assert not without_case, f"a new idempotent endpoint needs a request in REPLAY: {sorted(without_case)}"
     unmarked = set(posts) - marked
     listed = _installed(set(NOT_MONEY) | set(KEYED_BY_SERVICE) | set(ADDON_FIX_PENDING), posts)
     assert not unmarked - listed, ("a new POST: idempotent, or say in NOT_MONEY why it moves nothing",
@@ -315,3 +324,237 @@ def test_refused_request_is_not_recorded(api, session, world):
     ok = api.post(url, user=world["user"], json={"amount": "5.00", "store_id": world["store"].id},
                   headers={"Idempotency-Key": "t-1"})
     assert ok.status_code == 201, ok.json
+
+
+# --- every idempotent endpoint, replayed ------------------------------------------------------
+#
+# REPLAY gives, for each endpoint marked @idempotent, how to make one request that succeeds:
+# ``build(c) -> (url, body)`` where ``c`` has the session (``c.s``), this module's ``world``
+# and round 21's two-franchisee ``w``. Building may prepare rows through the services (an
+# approved order to ship, a charged request to send...). The census above fails for an
+# idempotent endpoint without an entry; the test below proves for each that the replay is
+# the first answer and writes nothing (no table gains or loses a row, the audit log
+# included, so an update would show), and that the key with another body is 409.
+
+SP, FR, CM = "/api/v1/spare_parts", "/api/v1/franchise", "/api/v1/commissions"
+
+
+def _case(name):
+    def build(c):
+        url, body, _effect = _cases(c.s, c.world)[name]
+        return url, body
+    return build
+
+
+def _sp_stock(c, qty="20"):
+    from addons.spare_parts import services as sp
+
+    sp.receive(c.s, c.w.part.id, c.w.hq_wh.id, qty)
+
+
+def _sp_work_order(c, serial=None):
+    from addons.spare_parts import services as sp
+
+    wo = sp.create_work_order(c.s, c.w.a.store.id, "Pump leaks", customer_id=c.w.a.cust.id, serial=serial,
+                              product_id=c.w.product.id if serial else None)
+    sp.schedule(c.s, wo.id, c.w.a.tech.id, datetime(2026, 12, 1, 10))
+    sp.start_work_order(c.s, wo.id)
+    return wo
+
+
+def _sp_request(c, state):
+    """A replacement request of store A in ``state``: ``charged`` (out of warranty, paid),
+    ``shipped``, ``installed`` or ``returned`` (in warranty, approved by HQ)."""
+    from addons.spare_parts import services as sp
+
+    _sp_stock(c)
+    if state == "charged":
+        wo = _sp_work_order(c)
+        req = sp.raise_request(c.s, wo.id, c.w.part.id, "water_damage", "Dropped in water")
+        return sp.charge_request(c.s, req.id, method="cash")
+    serial = f"RPL-{state}"
+    sp.register_warranty(c.s, serial, c.w.product.id, c.w.a.store.id, date.today(), customer_id=c.w.a.cust.id)
+    wo = _sp_work_order(c, serial)
+    req = sp.raise_request(c.s, wo.id, c.w.part.id, "leak", "Leaks", user=c.w.a.tech)
+    sp.approve_request(c.s, req.id, c.w.hq)
+    sp.ship_request(c.s, req.id, c.w.hq_wh.id)
+    if state in ("installed", "returned"):
+        sp.install_request(c.s, req.id)
+    if state == "returned":
+        sp.send_back_faulty(c.s, req.id)
+    return req
+
+
+def _sp_issue(c):
+    from addons.spare_parts import services as sp
+
+    sp.receive(c.s, c.w.part.id, c.w.a.wh.id, "5")
+    wo = _sp_work_order(c)
+    return f"{SP}/stock/issue", {"part_id": c.w.part.id, "warehouse_id": c.w.a.wh.id, "qty": "1",
+                                 "work_order_id": wo.id}
+
+
+def _sp_return_to_supplier(c):
+    from addons.spare_parts import services as sp
+
+    sp.return_faulty(c.s, c.w.part.id, c.w.hq_wh.id, "2")
+    return f"{SP}/stock/return-to-supplier", {"part_id": c.w.part.id, "warehouse_id": c.w.hq_wh.id, "qty": "1",
+                                              "reason": "Acme RMA-1"}
+
+
+def _fr_debit(c, amount="100.00"):
+    from addons.franchise import services as fr
+
+    fr.post_debit(c.s, c.w.a.co.id, "fee", amount, date.today())
+    return c.w.a.co.id
+
+
+def _fr_order(c, shipped=False):
+    from addons.franchise import services as fr
+
+    order = fr.create_order(c.s, c.w.a.store.id, [(c.w.product.id, 3)])
+    fr.submit(c.s, order.id)
+    fr.approve(c.s, order.id)
+    return fr.ship(c.s, order.id) if shipped else order
+
+
+def _fr_statement(c):
+    from addons.franchise import services as fr
+
+    contract = fr.create_contract(c.s, "RPL-1", c.w.a.co.id, date(2026, 1, 1), date(2026, 12, 31),
+                                  royalty_rate="0.05", minimum_royalty="10.00")
+    fr.activate_contract(c.s, contract.id)
+    st = next(st for st in fr.compute_statements(c.s, 2026, 3) if st.company_id == c.w.a.co.id)
+    fr.review_statement(c.s, st.id, c.w.hq)
+    return f"{FR}/statements/{st.id}/post", {}
+
+
+def _cm_sell(c, at):
+    from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
+
+    checkout(c.s, CheckoutRequest(store_id=c.w.a.store.id, lines=[LineRequest(c.w.product.id, Decimal("2"),
+                                                                              c.w.a.clerk.id)],
+                                  payments=[PaymentRequest("cash")], at=at))
+
+
+def _cm_pool(c):
+    from addons.commissions import services as cm
+
+    plan = cm.create_plan(c.s, "RPLPOOL", "One percent to the team", rules_=[{"basis": "net_pct", "rate": Decimal("1")}])
+    pool = cm.create_pool(c.s, "RPLTEAM", "Counter", c.w.a.store.id, plan.id, "equal", date(2020, 1, 1),
+                          [(c.w.a.clerk.id, None)])
+    _cm_sell(c, datetime(2026, 11, 15, 4))
+    return f"{CM}/pools/{pool.id}/settle", {"period": 202611}
+
+
+def _cm_statement(c):
+    from addons.commissions import services as cm
+    from addons.commissions.models import CommissionStatement
+
+    _cm_sell(c, datetime(2026, 9, 15, 4))
+    cm.prepare_statements(c.s, 202609)
+    st = c.s.execute(select(CommissionStatement).where(CommissionStatement.period == 202609,
+                                                       CommissionStatement.employee_id == c.w.a.clerk.id)).scalar_one()
+    cm.approve_statement(c.s, st.id, c.w.hq)
+    return f"{CM}/statements/{st.id}/pay", {"reference": "BANK-1"}
+
+
+def _then(prepare, url, body):
+    def build(c):
+        prepare(c)
+        return url(c), body(c)
+    return build
+
+
+def _req(state, action, body=None):
+    def build(c):
+        req = _sp_request(c, state)
+        return f"{SP}/requests/{req.id}/{action}", body(c) if body else {}
+    return build
+
+
+#: endpoint -> build(c) -> (url, body): one request each, for the replay test below
+REPLAY = {
+    **{name: _case(name) for name in (
+        "core_sales.create_sale", "core_sales.refund_sale", "loyalty.redeem", "loyalty.transfer",
+        "membership.issue", "membership.topup", "membership.adjust", "membership.replace", "membership.cancel",
+        "giftcard.post_card")},
+    # --- spare_parts: stock moves and the replacement request's steps
+    "spare_parts.receive": lambda c: (f"{SP}/stock/receive", {"part_id": c.w.part.id, "warehouse_id": c.w.hq_wh.id,
+                                                              "qty": "3"}),
+    "spare_parts.issue": _sp_issue,
+    "spare_parts.transfer": _then(_sp_stock, lambda c: f"{SP}/stock/transfer", lambda c: {
+        "part_id": c.w.part.id, "from_warehouse_id": c.w.hq_wh.id, "to_warehouse_id": c.w.a.wh.id, "qty": "2"}),
+    "spare_parts.adjust": _then(_sp_stock, lambda c: f"{SP}/stock/adjust", lambda c: {
+        "part_id": c.w.part.id, "warehouse_id": c.w.hq_wh.id, "delta": "-1", "reason": "Count"}),
+    "spare_parts.return_to_supplier": _sp_return_to_supplier,
+    "spare_parts.transfer_nearest": _then(_sp_stock, lambda c: f"{SP}/stock/transfer-nearest", lambda c: {
+        "part_id": c.w.part.id, "qty": "1", "to_warehouse_id": c.w.a.wh.id}),
+    "spare_parts.charge": lambda c: _charge(c),
+    "spare_parts.ship": _req("charged", "ship", lambda c: {"warehouse_id": c.w.hq_wh.id}),
+    "spare_parts.install": _req("shipped", "install"),
+    "spare_parts.send_back": _req("installed", "send-back"),
+    "spare_parts.receive_faulty": _req("returned", "receive-faulty", lambda c: {"warehouse_id": c.w.hq_wh.id}),
+    # --- franchise: payments, credit notes, write-offs, shipping and receiving, statements
+    "franchise.post_payment": _then(_fr_debit, lambda c: f"{FR}/payments", lambda c: {
+        "company_id": c.w.a.co.id, "amount": "5.00", "received_on": "2026-03-01"}),
+    "franchise.post_credit_note": lambda c: (f"{FR}/franchisees/{_fr_debit(c)}/credit-notes", {"amount": "5.00"}),
+    "franchise.post_write_off": lambda c: (f"{FR}/franchisees/{_fr_debit(c)}/write-offs",
+                                           {"amount": "5.00", "note": "Closed down"}),
+    "franchise.ship_order": lambda c: (f"{FR}/orders/{_fr_order(c).id}/ship", {}),
+    "franchise.receive_shipment": lambda c: (f"{FR}/shipments/{_fr_order(c, shipped=True).id}/receive", {}),
+    "franchise.post": _fr_statement,
+    # --- commissions: a pool shared out, a statement paid, an adjustment asked for
+    "commissions.settle_pool": _cm_pool,
+    "commissions.pay": _cm_statement,
+    "commissions.post_adjustment": lambda c: (f"{CM}/adjustments", {"employee_id": c.w.a.clerk.id, "amount": "12.50",
+                                                                    "reason": "Replay"}),
+}
+
+
+def _charge(c):
+    from addons.spare_parts import services as sp
+
+    wo = _sp_work_order(c)
+    req = sp.raise_request(c.s, wo.id, c.w.part.id, "water_damage", "Dropped in water")
+    return f"{SP}/requests/{req.id}/charge", {"method": "cash"}
+
+
+def _row_counts(session) -> dict[str, int]:
+    """Rows of every table of the database, in a few statements."""
+    from sqlalchemy import inspect, literal, union_all
+
+    from core.db import Base
+
+    session.commit()  # a fresh read: what the requests committed
+    present = set(inspect(session.get_bind()).get_table_names())
+    tables = [t for t in Base.metadata.sorted_tables if t.name in present]
+    out = {}
+    for i in range(0, len(tables), 100):
+        chunk = [select(literal(t.name).label("t"), func.count().label("n")).select_from(t) for t in tables[i:i + 100]]
+        out.update(session.execute(union_all(*chunk)).all())
+    return out
+
+
+def test_every_idempotent_endpoint_replays_without_writing(api_app, api, session, world, w):
+    marked = _idempotent_endpoints(api_app)
+    assert len(marked) >= len(_cases(session, world)) + 20  # the kernel's and every addon's
+    c = SimpleNamespace(s=session, world=world, w=w)
+    for n, (endpoint, method) in enumerate(sorted(marked.items())):
+        assert endpoint in REPLAY, f"{endpoint}: no request in REPLAY"
+        url, body = REPLAY[endpoint](c)
+        session.commit()
+        key = {"Idempotency-Key": f"replay-{n}"}
+        before = _row_counts(session)
+        first = api.request(method, url, user=world["user"], json=body, headers=key)
+        assert 200 <= first.status_code < 300, (endpoint, first.status_code, first.json)
+        after = _row_counts(session)
+        assert after != before, f"{endpoint}: the first request wrote nothing (the test could not fail)"
+        again = api.request(method, url, user=world["user"], json=body, headers=key)
+        status = getattr(api_app.view_functions[endpoint], "_banyan_replay_status", None) or first.status_code
+        assert (again.status_code, again.data) == (status, first.data), endpoint
+        assert again.headers.get("Idempotent-Replayed") == "true", endpoint
+        assert _row_counts(session) == after, f"{endpoint}: the replay wrote"
+        other = api.request(method, url, user=world["user"], json={**body, "note": "another"}, headers=key)
+        assert other.status_code == 409, (endpoint, other.status_code, other.json)
+        assert _row_counts(session) == after, f"{endpoint}: the refused request wrote"

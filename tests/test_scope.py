@@ -114,3 +114,47 @@ def test_a_statement_reused_across_users_keeps_each_users_scope(session, rt, mak
         assert len(kept.statements) == scope_mod._STATEMENTS_MAX
     finally:
         s.close()
+
+
+def test_a_row_part_of_another_is_seen_with_its_parent(session, rt, make):
+    """``__scope_parent__`` (a price list's prices) derives the read rule: a store user sees
+    the prices of the lists they see (their store's), not another store's, with no record
+    rule of their own; and the rule follows the parent's own rules to any depth."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    from core.models import PriceList, PriceListItem
+    from core.security.scope import Scope, _limited_models, _rules_by_model, row_criterion, scope_parent
+    from core.services.pricing import set_price
+
+    a, b = make.store(), make.store()
+    p = make.product()
+    items = {}
+    for key, store in (("a", a), ("b", b)):
+        pl = PriceList(code=f"PL-{key}-{store.id}", name=key, kind="retail", store_id=store.id)
+        session.add(pl)
+        session.flush()
+        items[key] = set_price(session, pl, p, Decimal("9.00"), datetime(2000, 1, 1)).id
+    user = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=a.id)
+    session.commit()
+    seen = _visible(rt, user, PriceListItem)
+    assert items["a"] in seen and items["b"] not in seen
+    assert PriceListItem not in _rules_by_model(rt.registry)  # derived, not written
+    assert PriceListItem in _limited_models(rt.registry)  # a reference to one is checked on write
+    assert scope_parent(PriceListItem)[1] is PriceList
+    assert row_criterion(rt.registry, PriceListItem, Scope(user.id, None)) is None  # every store: no limit
+    assert row_criterion(rt.registry, PriceListItem, Scope(user.id, frozenset({a.id}))) is not None
+
+
+def test_a_scope_parent_must_name_a_foreign_key():
+    import pytest
+
+    from core.models import Product
+    from core.security.scope import scope_parent
+
+    class Loose:  # a declaration naming a plain column (here Product.sku) is refused, named
+        __scope_parent__ = "sku"
+        sku = Product.sku
+
+    with pytest.raises(TypeError, match="sku"):
+        scope_parent(Loose)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, insert, literal, select, text
+from sqlalchemy import exists, func, literal, select, text
 
-from core.db import is_postgres
+from core.db import insert_from_select, is_postgres
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
@@ -49,10 +49,8 @@ def run_follow_ups(session, at: datetime | None = None) -> dict:
             src = (select(literal(rule.id), Customer.id, literal(None), Customer.home_store_id,
                           literal(rule.agent_id), literal(now), literal(now), literal("open"))
                    .where(Customer.kind == "company", Customer.active.is_(True), ~recent))
-        made = session.execute(insert(FollowUpTask.__table__).from_select(
-            ["rule_id", "customer_id", "ticket_id", "store_id", "agent_id", "created_at", "due_at", "status"], src)
-            .returning(FollowUpTask.__table__.c.id)).scalars().all()
-        out[rule.id] = len(made)
+        out[rule.id] = insert_from_select(session, FollowUpTask.__table__, [
+            "rule_id", "customer_id", "ticket_id", "store_id", "agent_id", "created_at", "due_at", "status"], src)
     return out
 
 

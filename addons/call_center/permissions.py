@@ -2,7 +2,8 @@
 
 Agents use the kernel's ``agent`` role; this addon adds ``cc_supervisor`` (SLA policies,
 calendars, routing, telephony tokens, reports). Tickets and calls with a store are limited to
-the user's stores by the kernel; their events follow the ticket. Teams, telephony tokens and
+the user's stores by the kernel; their events, ratings, linked articles and inbound emails
+follow the ticket (``__scope_parent__``, the kernel derives the rule). Teams, telephony tokens and
 routing rules that name a user are shown to a store-limited user only when that user is one
 they see (``core.security.scope.users_of``)."""
 from __future__ import annotations
@@ -15,8 +16,7 @@ from core.i18n import lazy_gettext as _l
 from core.models import User
 from core.security.scope import users_of
 
-from .models import (FollowUpRule, InboundEmail, LineToken, Rating, RoutingRule, Team, Ticket, TicketArticle,
-                     TicketEvent)
+from .models import FollowUpRule, LineToken, RoutingRule, Team
 
 TICKET_READ = "call_center.ticket.read"
 TICKET_WRITE = "call_center.ticket.write"
@@ -55,16 +55,6 @@ PERMISSIONS = (
 )
 
 
-def _of_ticket(column):
-    """A row that belongs to a ticket (its history, its rating, its linked articles, the emails
-    threaded into it) is seen by whoever sees the ticket's store."""
-    def where(scope):
-        if scope.unrestricted:
-            return None
-        return column.in_(select(Ticket.id).where(Ticket.store_id.in_(sorted(scope.store_ids))))
-    return where
-
-
 def _of_users(column, optional: bool):
     def where(scope):
         if scope.unrestricted:
@@ -75,10 +65,6 @@ def _of_users(column, optional: bool):
 
 
 RECORD_RULES = (
-    RecordRule(TicketEvent, "call_center_ticket_event_by_ticket_store", _of_ticket(TicketEvent.ticket_id)),
-    RecordRule(Rating, "call_center_rating_by_ticket_store", _of_ticket(Rating.ticket_id)),
-    RecordRule(TicketArticle, "call_center_ticket_article_by_ticket_store", _of_ticket(TicketArticle.ticket_id)),
-    RecordRule(InboundEmail, "call_center_inbound_email_by_ticket_store", _of_ticket(InboundEmail.ticket_id)),
     # a team led, a token run or a rule assigning to a user outside the scope is not shown
     RecordRule(Team, "call_center_team_by_supervisor", _of_users(Team.supervisor_id, True)),
     RecordRule(LineToken, "call_center_line_token_by_user", _of_users(LineToken.user_id, False)),

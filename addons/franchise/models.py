@@ -135,6 +135,7 @@ class ContractRate(IdPk, Base):
     are not included: the rate applies to products filed directly under the category)."""
 
     __tablename__ = "franchise_contract_rate"
+    __scope_parent__ = "contract_id"  # seen with its contract
     __table_args__ = (UniqueConstraint("contract_id", "category_id"),
                       CheckConstraint("rate >= 0 AND rate < 1", name="rate_range"))
     contract_id: Mapped[int] = mapped_column(ForeignKey("franchise_contract.id", ondelete="CASCADE"), index=True)
@@ -356,6 +357,7 @@ class StatementRefund(Base):
     correction: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __scope_derived__ = ("refund_id",)
+    __scope_parent__ = "statement_id"  # seen with its statement
     __audit__ = False  # derived: what a statement counted (rebuilt with a draft, frozen when posted)
 
 

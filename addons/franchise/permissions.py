@@ -3,17 +3,17 @@
 Franchisee users are the kernel's ``franchisee`` role with a scope of kind ``company`` on
 their franchisee's company (``core.security.scope``): they see its stores, and through the
 rules below its account, contracts, receivables, payments and statements. Orders and
-shipments carry a store and need no rule. No view or endpoint checks rows itself."""
+shipments carry a store and need no rule; rows that are part of another (an order's or a
+shipment's lines, a contract's rates, a statement's lines and refunds, an inspection's
+scores) declare ``__scope_parent__`` and are seen with it (the kernel derives that rule).
+No view or endpoint checks rows itself."""
 from __future__ import annotations
-
-from sqlalchemy import select
 
 from core.contrib import Permission, RecordRule, RoleDef
 from core.i18n import lazy_gettext as _l
 from core.security.scope import operating_companies
 
-from .models import (Allocation, InspectionScore, Contract, ContractRate, Franchisee, OrderLine, Payment, ReceivableEntry,
-                     ShipmentLine, Statement, StatementLine, StatementRefund)
+from .models import Allocation, Contract, Franchisee, Payment, ReceivableEntry, Statement
 
 ROLES = (
     RoleDef("credit_controller", _l("Credit controller"),
@@ -81,64 +81,18 @@ def _by_company(model, column):
     return RecordRule(model, f"{model.__tablename__}.company", where)
 
 
-def _by_parent(model, column, parent, parent_company):
-    def where(scope):
-        companies = operating_companies(scope)
-        if companies is None:
-            return None
-        return column.in_(select(parent.id).where(parent_company.in_(companies)))
-    return RecordRule(model, f"{model.__tablename__}.company", where)
-
-
-def _order_lines(scope):
-    from .models import Order
-
-    if scope.store_ids is None:
-        return None
-    return OrderLine.order_id.in_(select(Order.id).where(Order.store_id.in_(sorted(scope.store_ids))))
-
-
-def _shipment_lines(scope):
-    from .models import Shipment
-
-    if scope.store_ids is None:
-        return None
-    return ShipmentLine.shipment_id.in_(select(Shipment.id).where(Shipment.store_id.in_(sorted(scope.store_ids))))
-
-
 def _allocations(scope):
     companies = operating_companies(scope)
     return None if companies is None else Allocation.company_id.in_(companies)
 
 
-def _refunds(scope):
-    companies = operating_companies(scope)
-    if companies is None:
-        return None
-    return StatementRefund.statement_id.in_(select(Statement.id).where(Statement.company_id.in_(companies)))
-
-
-def _inspection_scores(scope):
-    from .models import Inspection
-
-    if scope.store_ids is None:
-        return None
-    return InspectionScore.inspection_id.in_(select(Inspection.id).where(Inspection.store_id.in_(sorted(scope.store_ids))))
-
-
 RECORD_RULES = (
-    RecordRule(InspectionScore, "franchise_inspection_score.store", _inspection_scores),
     _by_company(Franchisee, Franchisee.company_id),
     _by_company(Contract, Contract.company_id),
-    _by_parent(ContractRate, ContractRate.contract_id, Contract, Contract.company_id),
     _by_company(ReceivableEntry, ReceivableEntry.company_id),
     RecordRule(Allocation, "franchise_allocation.company", _allocations),
     _by_company(Payment, Payment.company_id),
     _by_company(Statement, Statement.company_id),
-    _by_parent(StatementLine, StatementLine.statement_id, Statement, Statement.company_id),
-    RecordRule(StatementRefund, "franchise_statement_refund.company", _refunds),
-    RecordRule(OrderLine, "franchise_order_line.store", _order_lines),
-    RecordRule(ShipmentLine, "franchise_shipment_line.store", _shipment_lines),
 )
 
 __all__ = ["ROLES", "PERMISSIONS", "RECORD_RULES"]

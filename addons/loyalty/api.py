@@ -23,7 +23,7 @@ from sqlalchemy import or_, select
 
 from core.api import Blueprint, paginate_select, request_user, requires
 from core.api.visible import get_visible, ref_visible
-from core.db import money, transaction
+from core.db import money, search_like, transaction
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.idempotency import idempotent, user_key
@@ -182,10 +182,6 @@ def preview(data):
 READ, WRITE, REPORT = "loyalty.rule.read", "loyalty.rule.write", "loyalty.report.read"
 
 
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _endpoint(rule, methods, name, func, doc, permission, args=(), response=None, status=200, paginate=False):
     """Register ``func`` as ``name`` (decorators in the kernel's order: route, requires,
     arguments, response, paginate)."""
@@ -211,8 +207,8 @@ def _config_resource(path: str, model, out, create_in, patch_in, query, what: st
         if "active" in args:
             stmt = stmt.where(model.active.is_(args["active"]))
         if args.get("q"):
-            stmt = stmt.where(or_(model.code.like(_like(args["q"]), escape="\\"),
-                                  model.name.like(_like(args["q"]), escape="\\")))
+            stmt = stmt.where(or_(search_like(model.code, args["q"], case_sensitive=True),
+                                  search_like(model.name, args["q"], case_sensitive=True)))
         if args.get("code"):
             stmt = stmt.where(model.code == promotions.normalise(args["code"]))
         for col in ("store_id", "kind", "promotion_id", "customer_id"):
@@ -327,8 +323,8 @@ def list_promotions(args, pagination_parameters):
     if "active" in args:
         stmt = stmt.where(Promotion.active.is_(args["active"]))
     if args.get("q"):
-        stmt = stmt.where(or_(Promotion.code.like(_like(args["q"]), escape="\\"),
-                              Promotion.name.like(_like(args["q"]), escape="\\")))
+        stmt = stmt.where(or_(search_like(Promotion.code, args["q"], case_sensitive=True),
+                              search_like(Promotion.name, args["q"], case_sensitive=True)))
     if args.get("store_id"):
         stmt = stmt.where(Promotion.store_id == args["store_id"])
     if "chain_wide" in args:

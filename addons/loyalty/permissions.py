@@ -7,8 +7,7 @@ from core.contrib import Permission, RecordRule
 from core.i18n import lazy_gettext as _l
 from core.models import Customer
 
-from .models import (Coupon, EarningRule, LoyaltyEntry, LoyaltyLot, PointsEvent, Promotion, PromotionItem,
-                     Reward)
+from .models import Coupon, EarningRule, LoyaltyEntry, LoyaltyLot, PointsEvent, Promotion, Reward
 
 ADMIN = ("hq_admin",)
 MANAGERS = ("hq_admin", "region_manager", "franchisee", "store_manager")
@@ -65,10 +64,6 @@ def _coupons(scope):
         Coupon.customer_id.is_(None) | Coupon.customer_id.in_(_customers_of(scope)))
 
 
-def _promotion_items(scope):
-    return None if scope.store_ids is None else PromotionItem.promotion_id.in_(_promotions_of(scope))
-
-
 def _rewards(scope):
     """A reward that hands out a coupon of one store's promotion is that store's."""
     if scope.store_ids is None:
@@ -82,7 +77,6 @@ RECORD_RULES = (
     RecordRule(EarningRule, "loyalty.rule.store", _by_store(EarningRule)),
     RecordRule(PointsEvent, "loyalty.event.store", _by_store(PointsEvent)),
     RecordRule(Promotion, "loyalty.promotion.store", _by_store(Promotion)),
-    RecordRule(PromotionItem, "loyalty.promotion_item.store", _promotion_items),
     RecordRule(Coupon, "loyalty.coupon.store", _coupons),
     RecordRule(Reward, "loyalty.reward.store", _rewards),
 )

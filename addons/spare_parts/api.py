@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 
 from core.api import Blueprint, paginate_select, request_user, requires
 from core.api.visible import get_visible, ref_visible
-from core.db import transaction
+from core.db import search_like, transaction
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.idempotency import idempotent
@@ -37,10 +37,6 @@ def _warehouse(ident, field="warehouse_id"):
     return ref_visible(Warehouse, ident, field)
 
 
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 # --- parts ---------------------------------------------------------------------------------------
 
 @blp.route("/parts")
@@ -53,8 +49,8 @@ def list_parts(args, pagination_parameters):
     gives the parts that fit a product."""
     stmt = select(Part).order_by(Part.number)
     if args["q"]:
-        stmt = stmt.where(or_(Part.number.like(_like(args["q"]), escape="\\"),
-                              Part.name.ilike(_like(args["q"]), escape="\\")))
+        stmt = stmt.where(or_(search_like(Part.number, args["q"], case_sensitive=True),
+                              search_like(Part.name, args["q"])))
     if args["active"] is not None:
         stmt = stmt.where(Part.active.is_(args["active"]))
     if args["product_id"]:

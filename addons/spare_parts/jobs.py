@@ -16,9 +16,10 @@ A second run changes nothing (idempotent). The parts keepers are notified of new
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, case, exists, func, insert, literal, select, update
+from sqlalchemy import and_, case, exists, func, literal, select, update
 
 from core.contrib import Job
+from core.db import insert_from_select
 from core.mixins import utcnow
 from core.models import AuditLog
 
@@ -56,13 +57,12 @@ def run_stock_alerts(session, at=None) -> dict:
                   .select_from(lvl.outerjoin(bal, and_(bal.c.part_id == lvl.c.part_id,
                                                        bal.c.warehouse_id == lvl.c.warehouse_id)))
                   .where(avail < lvl.c.safety_stock, ~exists(is_open)).subquery("c"))
-    raised = len(conn.execute(insert(alert).from_select(
-        ["part_id", "warehouse_id", "available", "safety_stock", "suggested_qty", "source_warehouse_id",
-         "suggestion", "raised_at"],
+    raised = insert_from_select(conn, alert, [
+        "part_id", "warehouse_id", "available", "safety_stock", "suggested_qty", "source_warehouse_id",
+        "suggestion", "raised_at"],
         select(candidates.c.part_id, candidates.c.warehouse_id, candidates.c.available, candidates.c.safety_stock,
                candidates.c.suggested_qty, candidates.c.source,
-               case((candidates.c.source.is_not(None), "transfer"), else_="purchase"), literal(at, alert.c.raised_at.type))
-    ).returning(alert.c.id)).all())  # (a driver's rowcount of INSERT ... SELECT may be -1)
+               case((candidates.c.source.is_not(None), "transfer"), else_="purchase"), literal(at, alert.c.raised_at.type)))
     if raised or closed:
         session.add(AuditLog(user_id=None, model=alert.name, record_id="*", action="update",
                              changes={"job": "spare_parts.stock_alerts", "raised": raised, "closed": closed}))

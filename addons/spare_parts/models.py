@@ -316,6 +316,7 @@ class WorkOrderEvent(IdPk, Base):
 
     __tablename__ = "spare_parts_work_order_event"
     __scope_column__ = ""
+    __scope_parent__ = "work_order_id"  # seen with its work order (a technician: their own)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("spare_parts_work_order.id", ondelete="CASCADE"),
                                                index=True)
     from_status: Mapped[str | None] = mapped_column(String(16))

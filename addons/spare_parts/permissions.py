@@ -20,8 +20,7 @@ from core.i18n import lazy_gettext as _l
 from core.models import Warehouse
 from core.models.employee import user_role
 
-from .models import (PartRequest, StockAlert, StockBalance, StockCount, StockCountLine, StockLevel, StockMove, WorkOrder,
-                     WorkOrderEvent)
+from .models import PartRequest, StockAlert, StockBalance, StockCount, StockCountLine, StockLevel, StockMove, WorkOrder
 
 KEEPER = "parts_keeper"
 TECH = "technician"
@@ -105,19 +104,9 @@ def _own_requests(scope):
     return or_(~technician_only(scope.user_id), PartRequest.work_order_id.in_(_assigned(scope)))
 
 
-def _events(scope):
-    visible = select(WorkOrder.id).execution_options(banyan_unscoped=True)
-    if not scope.unrestricted:
-        visible = visible.where(WorkOrder.store_id.in_(sorted(scope.store_ids)))
-    if scope.user_id is not None:
-        visible = visible.where(or_(~technician_only(scope.user_id), WorkOrder.technician_id == scope.user_id))
-    return WorkOrderEvent.work_order_id.in_(visible)
-
-
 RECORD_RULES = (
     _by_warehouse(StockMove), _by_warehouse(StockBalance), _by_warehouse(StockLevel), _by_warehouse(StockAlert),
     _by_warehouse(StockCount), _by_warehouse(StockCountLine),
     RecordRule(WorkOrder, "spare_parts_work_order_own_for_technicians", _own_work_orders),
     RecordRule(PartRequest, "spare_parts_request_own_for_technicians", _own_requests),
-    RecordRule(WorkOrderEvent, "spare_parts_work_order_event_by_work_order", _events),
 )

@@ -67,10 +67,18 @@ CSV_BOM = "\ufeff"
 
 
 class RequestSession:
-    """Stands in for a session in Flask-Admin: every use goes to the request's session."""
+    """Stands in for a session in Flask-Admin: every use goes to the request's session.
+
+    Flask-Admin (2.x) wants a database object whose ``session`` attribute is the session,
+    and deprecates a bare session; this object is both: its ``session`` is itself, a proxy
+    of the request's session."""
+
+    @property
+    def session(self):
+        return self
 
     def __getattr__(self, name):
-        if name.startswith("_") or name == "session":
+        if name.startswith("_"):
             raise AttributeError(name)
         from core.web import db_session
 

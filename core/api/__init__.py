@@ -25,6 +25,7 @@ import json
 from functools import wraps
 
 import flask_smorest
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationParameters
@@ -73,7 +74,10 @@ class Blueprint(flask_smorest.Blueprint):
 
 def paginate_select(session, stmt, page_params: PaginationParameters, count: bool = True):
     """Run ``stmt`` for one page; sets ``page_params.item_count`` from a count capped at
-    :data:`COUNT_CAP` (a full COUNT over a million rows would dominate the request)."""
+    :data:`COUNT_CAP` (a full COUNT over a million rows would dominate the request).
+    ``count=False`` (a ledger that only grows): no count at all; the pagination header then
+    says ``"total": null`` with ``total_at_least`` the rows up to this page (one more when a
+    next page exists) and ``next_page`` when there is one."""
     size = page_params.page_size
     offset = (page_params.page - 1) * size
     if offset > MAX_ID:  # far past any table's end (and past what a database accepts)
@@ -90,6 +94,9 @@ def paginate_select(session, stmt, page_params: PaginationParameters, count: boo
             page_params.count_capped = True
         else:
             page_params.item_count = n
+    else:
+        page_params.item_count = min(offset, MAX_ID) + len(rows) + (1 if page_params.has_next else 0)
+        page_params.count_capped = True
     return rows
 
 
@@ -360,6 +367,34 @@ FIRST_TOKEN = (
 )
 
 
+def schema_name_resolver(registry):
+    """The OpenAPI component name of a marshmallow schema: its class name without a trailing
+    ``Schema`` (apispec's rule), prefixed for an addon's schema by the addon's name in
+    CamelCase (``FranchisePaymentIn``, ``CommissionsPlanOut``). Two addons may then name
+    their schemas alike (``PlanOut``, ``CountOut``) and each keeps one stable name, whichever
+    loads first; the kernel's schemas keep their plain names (``Error``)."""
+    from apispec.ext.marshmallow.common import resolve_schema_cls
+
+    packages = sorted(((info.package, info.name) for info in getattr(registry, "addons", ())),
+                      key=lambda pair: -len(pair[0]))
+
+    def resolve(schema) -> str:
+        cls = resolve_schema_cls(schema)
+        cls = cls[0] if isinstance(cls, list) else cls
+        name = cls.__name__
+        if name.endswith("Schema"):
+            name = name[:-6] or name
+        module = cls.__module__ or ""
+        owner = next((addon for package, addon in packages
+                      if module == package or module.startswith(package + ".")), None)
+        if owner is None:
+            return name
+        prefix = "".join(part.capitalize() for part in owner.split("_"))
+        return prefix + name
+
+    return resolve
+
+
 def init_api(app, rt) -> BanyanApi:
     """Set up flask-smorest on ``app`` and mount the kernel's and the addons' blueprints."""
     from core import __version__
@@ -374,7 +409,8 @@ def init_api(app, rt) -> BanyanApi:
         "security": [{"bearerAuth": []}],
         "info": {"description": FIRST_TOKEN + "\n\n" + TIME_RULE},
     })
-    api = BanyanApi(app)
+    api = BanyanApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(
+        schema_name_resolver=schema_name_resolver(rt.registry))})
     from core.labels import openapi_coded_values
 
     # coded values documented with their labels (core.labels)

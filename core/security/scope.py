@@ -3,8 +3,10 @@
 A scoped session carries the user's :class:`Scope`. On every ORM select the kernel adds
 ``with_loader_criteria`` for each model it can scope: models with a ``store_id`` column
 (or naming their column in ``__scope_column__``) are limited to the user's stores, and
-addons add rules for other models through ``register_record_rules``. Lists, details,
-exports, reports and the API therefore obey one rule set.
+addons add rules for other models through ``register_record_rules``, and a model that is
+part of another (``__scope_parent__``: a ticket's events, an order's lines) is seen with its
+parent row, by a rule the kernel derives. Lists, details, exports, reports and the API
+therefore obey one rule set.
 """
 from __future__ import annotations
 
@@ -120,21 +122,110 @@ def scoped_column(model):
     return getattr(model, name) if name else None
 
 
+def scope_parent(model):
+    """``(column, parent class)`` of a model that declares ``__scope_parent__`` (the foreign
+    key of the row it is part of: a ticket's events, an order's lines), or None."""
+    name = getattr(model, "__scope_parent__", None)
+    if not name:
+        return None
+    col = getattr(model, name)
+    fks = list(col.property.columns[0].foreign_keys)
+    if len(fks) != 1:
+        raise TypeError(f"{model.__name__}.__scope_parent__ = {name!r}: not a foreign key to one table")
+    parent = _class_of_table(fks[0].column.table.name)
+    if parent is None:
+        raise TypeError(f"{model.__name__}.__scope_parent__ = {name!r}: {fks[0].column.table.name} is not mapped")
+    return col, parent
+
+
+def _rules_by_model(registry) -> dict:
+    """``{model: [RecordRule]}`` from ``register_record_rules`` (kept on the registry)."""
+    got = getattr(registry, "_banyan_rules_by_model", None)
+    key = tuple(name for name, _ in registry.pm.list_name_plugin())
+    if got is not None and got[0] == key:
+        return got[1]
+    rules: dict = {}
+    for group in registry.hook.register_record_rules():
+        for rule in group or ():
+            rules.setdefault(rule.model, []).append(rule)
+    try:
+        registry._banyan_rules_by_model = (key, rules)
+    except AttributeError:
+        pass
+    return rules
+
+
+def row_criterion(registry, model, scope: Scope, _seen: frozenset = frozenset()):
+    """The criterion of the rows of ``model`` that ``scope`` sees, or None (no limit): its
+    store column among the scope's stores, each of its record rules, and (for a model with
+    ``__scope_parent__``) its parent row being one the scope sees, to any depth. The read
+    side of ``__scope_parent__``: a row that is part of another is seen with it."""
+    from sqlalchemy import and_
+
+    if scope.unrestricted:
+        return None
+    parts = []
+    col = scoped_column(model)
+    if col is not None:
+        parts.append(col.in_(sorted(scope.store_ids)))
+    for rule in _rules_by_model(registry).get(model, ()):
+        crit = rule.where(scope)
+        if crit is not None:
+            parts.append(crit)
+    derived = _parent_criterion(registry, model, scope, _seen)
+    if derived is not None:
+        parts.append(derived)
+    return and_(*parts) if parts else None
+
+
+def _parent_criterion(registry, model, scope: Scope, _seen: frozenset = frozenset()):
+    """``model``'s parent key among the parent rows ``scope`` sees (None: no parent, or a
+    parent nothing limits, such as a chain-wide calendar)."""
+    found = scope_parent(model)
+    if found is None or model in _seen:
+        return None
+    col, parent = found
+    crit = row_criterion(registry, parent, scope, _seen | {model})
+    if crit is None:
+        return None
+    pk = parent.__mapper__.primary_key
+    if len(pk) != 1:
+        raise TypeError(f"{model.__name__}.__scope_parent__: {parent.__name__} has a composite key")
+    pk_attr = parent.__mapper__.get_property_by_column(pk[0]).class_attribute
+    return col.in_(select(pk_attr).where(crit))
+
+
+def _all_models(registry) -> list:
+    seen, out = set(), []
+    for models in registry.models_by_addon.values():
+        for model in models:
+            if model not in seen:
+                seen.add(model)
+                out.append(model)
+    return out
+
+
 def criteria_for(registry, scope: Scope) -> list:
     opts = []
     if scope.unrestricted:
         return opts
     ids = sorted(scope.store_ids)
-    for models in registry.models_by_addon.values():
-        for model in models:
-            col = scoped_column(model)
-            if col is not None:
-                opts.append(with_loader_criteria(model, col.in_(ids), include_aliases=True))
-    for group in registry.hook.register_record_rules():
-        for rule in group or ():
+    models = _all_models(registry)
+    for model in models:
+        col = scoped_column(model)
+        if col is not None:
+            opts.append(with_loader_criteria(model, col.in_(ids), include_aliases=True))
+    for model, rules in _rules_by_model(registry).items():
+        for rule in rules:
             crit = rule.where(scope)
             if crit is not None:
                 opts.append(with_loader_criteria(rule.model, crit, include_aliases=True))
+    # a row that is part of another (``__scope_parent__``) is seen with its parent: one
+    # rule, derived, for every such model (no addon writes it by hand)
+    for model in models:
+        crit = _parent_criterion(registry, model, scope)
+        if crit is not None:
+            opts.append(with_loader_criteria(model, crit, include_aliases=True))
     return opts
 
 
@@ -336,14 +427,24 @@ def _refs_of(cls) -> _Refs:
 
 
 def _limited_models(registry) -> frozenset:
-    """Models the scope limits: by a store column or by a record rule."""
+    """Models the scope limits: by a store column, by a record rule, or through the parent
+    they are part of (``__scope_parent__``)."""
     key = id(registry)
     got = _LIMITED.get(key)
     if got is None:
-        ruled = {rule.model for group in registry.hook.register_record_rules() for rule in group or ()}
-        scoped = {m for models in registry.models_by_addon.values() for m in models
-                  if scoped_column(m) is not None}
-        got = _LIMITED[key] = frozenset(ruled | scoped)
+        ruled = set(_rules_by_model(registry))
+        scoped = {m for m in _all_models(registry) if scoped_column(m) is not None}
+        got = ruled | scoped
+        # models seen with their parent (``__scope_parent__``), when something limits it
+        grew = True
+        while grew:
+            grew = False
+            for m in _all_models(registry):
+                found = m not in got and scope_parent(m)
+                if found and found[1] in got:
+                    got.add(m)
+                    grew = True
+        got = _LIMITED[key] = frozenset(got)
     return got
 
 

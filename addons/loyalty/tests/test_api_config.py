@@ -269,3 +269,21 @@ def test_back_office_forms_use_the_same_rules(admin_app, session, make, chain): 
     assert r.status_code == 302
     session.expire_all()
     assert session.execute(select(Promotion.store_id).where(Promotion.code == "AOK")).scalar() == chain["A"].id
+
+
+def test_search_takes_percent_and_underscore_literally(api, session, chain):
+    """``q`` on the configuration lists goes through the kernel's ``search_like``: ``%`` and
+    ``_`` typed by the user are characters, not wildcards."""
+    for code, name in (("R50", "50% off"), ("R500", "500 off"), ("R_X", "Under_score"), ("RAX", "Underscore")):
+        session.add(EarningRule(code=code, name=name, kind="base", points_per_unit=Decimal("1")))
+    session.commit()
+    admin = chain["admin"]
+
+    def codes(q):
+        resp = api.get(f"{L}/earning-rules", user=admin, query_string={"q": q})
+        assert resp.status_code == 200, resp.json
+        return {r["code"] for r in resp.json}
+
+    assert codes("50%") == {"R50"}
+    assert codes("R_") == {"R_X"}
+    assert codes("R5") == {"R50", "R500"}
