@@ -11,7 +11,7 @@ from core.i18n import lazy_gettext as _l
 from core.models import Employee, Sale, SaleLine, Store
 
 from . import ledger, rules
-from .models import STATEMENT_STATE, CommissionLine, CommissionStatement
+from .models import BASES, STATEMENT_STATE, CommissionLine, CommissionStatement
 
 _U = {"banyan_unscoped": True}
 
@@ -146,18 +146,28 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     pg = session.get_bind().dialect.name == "postgresql"
     if not pg:
         _sqlite_functions(session)
-    rm = " UNION ALL ".join(["SELECT CAST(NULL AS integer) AS plan_id, CAST(NULL AS integer) AS new_id WHERE 1 = 0"]
-                            + [f"SELECT {a}, {b}" for a, b in sorted(replace.items())])
     scope = ""
     if store_ids is not None:
         ids = sorted(int(i) for i in store_ids)
-        scope = " AND l.store_id IN (" + (", ".join(str(i) for i in ids) or "NULL") + ")"
+        scope = " AND {t}.store_id IN (" + (", ".join(str(i) for i in ids) or "NULL") + ")"
     f = _PG_F if pg else _SQLITE_F
-    sql = _WHATIF.format(rm=rm, scope=scope, mat="MATERIALIZED " if pg else "",
-                         earn1=f["earn"]("kr.basis", "kr.rate", "g1.net", "g1.qty", "kr.cost"),
-                         earn2=f["earn"]("basis", "rate", "line_net", "qty", "cost"),
-                         pct=f["pct"]("t", "share_pct"), ratio=f["ratio"]("s", "qty", "oq"),
-                         greatest=f["greatest"])
+    olds = ", ".join(str(a) for a in sorted(replace)) or "NULL"
+    if replace:
+        earn, needs_cost = _compiled(session, replace, f)
+        sim = (f"CASE WHEN l.plan_id IN ({olds}) THEN (CASE WHEN l.kind = 'sale' AND l.share_pct = 100 THEN "
+               + earn("l.plan_id", "l.product_id", "l.store_id", "l.employee_id", "l.sales_amount", "l.qty")
+               + f" WHEN l.kind IN ('tier', 'sale') OR l.origin_id IS NOT NULL THEN 0 ELSE l.amount END) "
+               "WHEN l.kind = 'tier' THEN 0 ELSE l.amount END")
+        earn_split = earn("sf.plan_id", "sf.product_id", "sf.store_id", "sf.first_emp", "sf.line_net", "sf.qty")
+    else:
+        needs_cost, sim, earn_split = False, "CASE WHEN l.kind = 'tier' THEN 0 ELSE l.amount END", "0"
+    part2 = f"l.plan_id IN ({olds}) AND (l.origin_id IS NOT NULL OR (l.share_pct <> 100 AND l.kind = 'sale'))"
+    agg, unpacked = _part2_sql(pg)
+    join_p = " LEFT JOIN core_product p ON p.id = {t}.product_id" if needs_cost else ""
+    sql = _WHATIF.format(sim=sim, agg=agg.format(part2=part2), rows=unpacked, olds=olds, earn_split=earn_split,
+                         join_l=join_p.format(t="l"), join_sf=join_p.format(t="sf"), scope=scope.format(t="l"),
+                         scope_s=scope.format(t="s"), scope_r=scope.format(t="r"), mat="MATERIALIZED " if pg else "",
+                         pct=f["pct"]("t", "share_pct"), ratio=f["ratio"]("s", "qty", "oq"), greatest=f["greatest"])
     rows = session.execute(text(sql), {"p": p}).all()
     if not rows:
         return []
@@ -212,14 +222,24 @@ def _dec(value) -> Decimal:
 #: the money arithmetic of ``rules.earn``, ``rules.split_amounts`` and ``reverse_refund``: in exact
 #: ``numeric`` on PostgreSQL (``ROUND`` is half away from zero, as the kernel's half-up)
 _PG_F = {
-    "earn": lambda b, r, net, qty, cost: (
-        f"(CASE WHEN {b} IS NULL THEN 0 WHEN {b} = 'per_unit' THEN ROUND({qty} * {r}, 2) "
-        f"WHEN {b} = 'margin_pct' THEN ROUND(GREATEST(ROUND({net} - ROUND(COALESCE({cost}, 0) * {qty}, 2), 2), 0)"
-        f" * {r} / 100, 2) ELSE ROUND({net} * {r} / 100, 2) END)"),
+    "earn": lambda b, r, net, qty, cost: _pg_earn(b, r, net, qty, cost),
     "pct": lambda t, pct: f"ROUND({t} * {pct} / 100, 2)",
     "ratio": lambda a, num, den: f"ROUND({a} * {num} / {den}, 2)",
     "greatest": "GREATEST",
 }
+
+
+def _pg_earn(b, r, net, qty, cost) -> str:
+    """``rules.earn`` in ``numeric``; ``b`` a basis literal (``'net_pct'``) or a column."""
+    by = {"per_unit": f"ROUND({qty} * {r}, 2)",
+          "margin_pct": f"ROUND(GREATEST(ROUND({net} - ROUND(COALESCE({cost}, 0) * {qty}, 2), 2), 0) * {r} / 100, 2)",
+          "net_pct": f"ROUND({net} * {r} / 100, 2)"}
+    if b.strip("'") in by:
+        return "(" + by[b.strip("'")] + ")"
+    return (f"(CASE WHEN {b} IS NULL THEN 0 WHEN {b} = 'per_unit' THEN {by['per_unit']} "
+            f"WHEN {b} = 'margin_pct' THEN {by['margin_pct']} ELSE {by['net_pct']} END)")
+
+
 #: on SQLite (floats) the same arithmetic is the kernel's own, as SQL functions (``_sqlite_functions``)
 _SQLITE_F = {
     "earn": lambda b, r, net, qty, cost: f"bn_earn({b}, {r}, {net}, {qty}, {cost})",
@@ -257,83 +277,146 @@ def _sqlite_functions(session) -> None:
     raw.create_function("bn_ratio", 3, _bn_ratio, deterministic=True)
 
 
+def _compiled(session, replace: dict[int, int], f) -> tuple[object, bool]:
+    """The replaced plans' rules as SQL: ``(earn, needs_cost)`` where ``earn(plan, product,
+    store, employee, net, qty)`` is one ``CASE`` over those column expressions giving what the
+    line earns by the replacing plan's winning rule (0 when none matches), in the precedence of
+    ``rules.rule_for``: product > nearer category > store > role > oldest rule. Category rules
+    are tried deepest category first (of two categories on one product's chain the deeper is
+    the nearer); a category criterion is ``product IN`` the products of the category and its
+    descendants, a role ``employee IN`` the employees of that role, so the period's lines are
+    read without a join. ``needs_cost``: a margin rule without a product needs ``p.cost``
+    (``core_product p`` joined); a margin rule of one product has its cost inlined."""
+    from core.models import Employee, Product
+
+    from .models import CommissionRule
+
+    cfg = rules.config(session)
+    by_plan: dict = {}
+    for r in session.execute(select(CommissionRule).where(CommissionRule.plan_id.in_(sorted(set(replace.values()))),
+                                                          CommissionRule.active.is_(True))
+                             .execution_options(**_U)).scalars():
+        by_plan.setdefault(r.plan_id, []).append(r)
+    every = [r for rs in by_plan.values() for r in rs]
+    depth = {c: len(rules.ancestors(cfg, c)) - 1 for c in cfg.parents}
+    below: dict = {}  # category -> itself and its descendants
+    for c in cfg.parents:
+        for a in rules.ancestors(cfg, c):
+            below.setdefault(a, set()).add(c)
+    cats = {r.category_id for r in every if r.category_id is not None}
+    in_cat: dict = {c: [] for c in cats}
+    if cats:
+        for pid, cid in session.execute(select(Product.id, Product.category_id).where(
+                Product.category_id.in_(sorted(set().union(*(below.get(c, {c}) for c in cats)))))
+                .execution_options(**_U)):
+            for c in cats:
+                if cid in below.get(c, {c}):
+                    in_cat[c].append(pid)
+    roles = {r.role for r in every if r.role is not None}
+    of_role: dict = {x: [] for x in roles}
+    if roles:
+        for eid, role in session.execute(select(Employee.id, Employee.role).where(Employee.role.in_(sorted(roles)))
+                                         .execution_options(**_U)):
+            of_role[role].append(eid)
+    costs = dict(session.execute(select(Product.id, Product.cost).where(Product.id.in_(sorted(
+        {r.product_id for r in every if r.basis == "margin_pct" and r.product_id is not None})))
+        .execution_options(**_U)).all()) if every else {}
+    needs_cost = any(r.basis == "margin_pct" and r.product_id is None for r in every)
+
+    def ints(values) -> str:
+        return ", ".join(str(int(v)) for v in sorted(values)) or "NULL"
+
+    def earn(plan, product, store, employee, net, qty) -> str:
+        whens = []
+        for old, new in sorted(replace.items()):
+            ordered = sorted(by_plan.get(new, ()), key=lambda r: (
+                r.product_id is None, r.category_id is None, -depth.get(r.category_id, 0), r.store_id is None,
+                r.role is None, r.id))
+            arms = []
+            for r in ordered:
+                cond = []
+                if r.product_id is not None:
+                    cond.append(f"{product} = {int(r.product_id)}")
+                if r.category_id is not None:
+                    cond.append(f"{product} IN ({ints(in_cat[r.category_id])})")
+                if r.store_id is not None:
+                    cond.append(f"{store} = {int(r.store_id)}")
+                if r.role is not None:
+                    cond.append(f"{employee} IN ({ints(of_role[r.role])})")
+                if r.basis not in BASES:
+                    continue
+                cost = "0"
+                if r.basis == "margin_pct":
+                    cost = _num(costs.get(r.product_id) or 0) if r.product_id is not None else "p.cost"
+                arms.append(f"WHEN {' AND '.join(cond) or '1 = 1'} THEN "
+                            + f["earn"](f"'{r.basis}'", _num(r.rate), net, qty, cost))
+            whens.append(f"WHEN {int(old)} THEN " + (f"CASE {' '.join(arms)} ELSE 0 END" if arms else "0"))
+        return f"(CASE {plan} {' '.join(whens)} ELSE 0 END)"
+
+    return earn, needs_cost
+
+
+def _num(value) -> str:
+    """A rate or cost as an exact SQL numeric literal."""
+    return format(Decimal(value), "f")
+
+
 _REV_KINDS = "('reversal', 'clawback', 'waived')"
+def _part2_sql(pg: bool) -> tuple[str, str]:
+    """``(aggregate, rows)``: the ids of the period's replaced split shares and reversals,
+    collected per employee in the one pass (``m``), and those lines again by primary key
+    (``d``): the month is read once."""
+    if pg:
+        return ("array_agg(l.id) FILTER (WHERE {part2}) AS ids",
+                "SELECT l.* FROM m CROSS JOIN LATERAL unnest(m.ids) AS x(id) JOIN commissions_line l ON l.id = x.id")
+    return ("json_group_array(l.id) FILTER (WHERE {part2}) AS ids",
+            "SELECT l.* FROM m CROSS JOIN json_each(m.ids) AS x JOIN commissions_line l ON l.id = x.value")
+
+
 _WHATIF = (
-    "WITH RECURSIVE rm AS ({rm}), "
-    # every category with its ancestors and their distance (``rules.ancestors``; cycle-safe)
-    "anc0 (cat_id, anc_id, depth) AS (SELECT id, id, 0 FROM core_product_category UNION ALL "
-    "SELECT a.cat_id, c.parent_id, a.depth + 1 FROM anc0 a JOIN core_product_category c ON c.id = a.anc_id "
-    "WHERE c.parent_id IS NOT NULL AND a.depth < 64), "
-    "anc AS (SELECT cat_id, anc_id, MIN(depth) AS depth FROM anc0 GROUP BY cat_id, anc_id), "
-    # the one pass over the period's lines: part 0 keeps its amount (summed per employee), part 1 is a
-    # replaced unsplit sale line (identical ones grouped), part 2 a replaced split share or reversal
-    "x AS (SELECT l.*, rm.new_id, CASE WHEN rm.new_id IS NULL OR l.kind NOT IN ('sale', 'reversal', 'clawback', "
-    "'waived') THEN 0 WHEN l.kind = 'sale' AND l.share_pct = 100 THEN 1 ELSE 2 END AS part "
-    "FROM commissions_line l LEFT JOIN rm ON rm.plan_id = l.plan_id WHERE l.period = :p{scope}), "
-    "g AS {mat}(SELECT employee_id, part, "
-    "CASE WHEN part > 0 THEN new_id END AS new_id, CASE WHEN part > 0 THEN product_id END AS product_id, "
-    "CASE WHEN part > 0 THEN store_id END AS store_id, CASE WHEN part > 0 THEN sales_amount END AS net, "
-    "CASE WHEN part > 0 THEN qty END AS qty, CASE WHEN part = 2 THEN id END AS id, "
-    "CASE WHEN part = 2 THEN kind END AS kind, CASE WHEN part = 2 THEN level END AS level, "
-    "CASE WHEN part = 2 THEN sale_line_id END AS sale_line_id, CASE WHEN part = 2 THEN origin_id END AS origin_id, "
-    "CASE WHEN part = 2 THEN share_pct END AS share_pct, COUNT(*) AS n, SUM(amount) AS amount, "
-    "SUM(CASE WHEN level = 'seller' AND kind IN ('sale', 'reversal', 'clawback', 'waived') THEN sales_amount "
-    "ELSE 0 END) AS credited, SUM(CASE WHEN kind = 'tier' THEN amount ELSE 0 END) AS tier, "
-    "SUM(CASE WHEN kind = 'tier' THEN 1 ELSE 0 END) AS n_tier "
-    "FROM x GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13), "
+    "WITH "
+    # the one pass over the period's lines, per employee: what the statement pays, the simulation of
+    # every line computed line by line ({sim}: a kept line is its amount, an unsplit sale line of a
+    # replaced plan the compiled rules), the credited sales, the tier line; and, collected, the few
+    # lines that need their neighbours (a replaced split share or reversal: {part2})
+    "m AS {mat}(SELECT l.employee_id, SUM(l.amount) AS actual, SUM({sim}) AS sim, "
+    "SUM(CASE WHEN l.level = 'seller' AND l.kind IN ('sale', 'reversal', 'clawback', 'waived') THEN l.sales_amount "
+    "ELSE 0 END) AS credited, SUM(CASE WHEN l.kind = 'tier' THEN l.amount ELSE 0 END) AS tier, "
+    "SUM(CASE WHEN l.kind = 'tier' THEN 1 ELSE 0 END) AS n_tier, {agg} "
+    "FROM commissions_line l{join_l} WHERE l.period = :p{scope} GROUP BY l.employee_id), "
+    "d AS {mat}({rows}), "
     # the sale-line shares a split or a reversal needs: the period's replaced split shares and, for a
     # reversal, its original line with every share of it (by the indexes on origin_id and sale_line_id)
-    "ro AS (SELECT DISTINCT origin_id FROM g WHERE part = 2 AND origin_id IS NOT NULL), "
-    "ss AS (SELECT id, employee_id, new_id, product_id, store_id, net, qty, share_pct, sale_line_id, level "
-    "FROM g WHERE part = 2 AND kind = 'sale' UNION "
-    "SELECT s.id, s.employee_id, rm.new_id, s.product_id, s.store_id, s.sales_amount, s.qty, s.share_pct, "
-    "s.sale_line_id, s.level FROM ro JOIN commissions_line o ON o.id = ro.origin_id "
+    "ro AS (SELECT DISTINCT origin_id FROM d WHERE origin_id IS NOT NULL), "
+    "ss AS (SELECT id, employee_id, plan_id, product_id, store_id, sales_amount AS net, qty, share_pct, "
+    "sale_line_id, level, 1 AS in_p FROM d WHERE origin_id IS NULL UNION ALL "
+    "SELECT DISTINCT s.id, s.employee_id, s.plan_id, s.product_id, s.store_id, s.sales_amount, s.qty, s.share_pct, "
+    "s.sale_line_id, s.level, 0 FROM ro JOIN commissions_line o ON o.id = ro.origin_id "
     "JOIN commissions_line s ON s.sale_line_id = o.sale_line_id AND s.level = o.level AND s.kind = 'sale' "
-    "JOIN rm ON rm.plan_id = s.plan_id), "
-    # a split line is computed once, with the credited employee's (the first share's) rule
+    "WHERE s.plan_id IN ({olds}) AND NOT (s.share_pct <> 100 AND s.period = :p{scope_s})), "
+    # a split line is computed once, on its whole net, with the credited employee's (the first
+    # share's) rule; the other shares money(total x share / 100), the first the rest
     "sf AS (SELECT ss.*, FIRST_VALUE(employee_id) OVER w AS first_emp, FIRST_VALUE(id) OVER w AS first_id, "
     "SUM(net) OVER w AS line_net FROM ss WINDOW w AS (PARTITION BY sale_line_id, level ORDER BY id "
     "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)), "
-    "g1 AS (SELECT g.employee_id AS emp, g.new_id, g.product_id, g.store_id, g.net, g.qty, g.n FROM g WHERE part = 1), "
-    # the winning rule of each distinct (replacing plan, product, store, role): ``rules.rule_for``
-    "k0 AS (SELECT DISTINCT g1.new_id, g1.product_id, g1.store_id, e.role FROM g1 "
-    "JOIN core_employee e ON e.id = g1.emp UNION SELECT DISTINCT sf.new_id, sf.product_id, sf.store_id, e.role "
-    "FROM sf JOIN core_employee e ON e.id = sf.first_emp), "
-    "k AS (SELECT k0.*, pr.category_id, pr.cost, (SELECT r.id FROM commissions_rule r "
-    "LEFT JOIN anc ON anc.cat_id = pr.category_id AND anc.anc_id = r.category_id "
-    "WHERE r.plan_id = k0.new_id AND r.active = true AND (r.product_id IS NULL OR r.product_id = k0.product_id) "
-    "AND (r.category_id IS NULL OR anc.anc_id IS NOT NULL) AND (r.store_id IS NULL OR r.store_id = k0.store_id) "
-    "AND (r.role IS NULL OR r.role = k0.role) ORDER BY CASE WHEN r.product_id IS NULL THEN 1 ELSE 0 END, "
-    "CASE WHEN r.category_id IS NULL THEN 1 ELSE 0 END, anc.depth, CASE WHEN r.store_id IS NULL THEN 1 ELSE 0 END, "
-    "CASE WHEN r.role IS NULL THEN 1 ELSE 0 END, r.id LIMIT 1) AS rule_id "
-    "FROM k0 LEFT JOIN core_product pr ON pr.id = k0.product_id), "
-    "kr AS (SELECT k.new_id, k.product_id, k.store_id, k.role, k.cost, r.basis, r.rate FROM k "
-    "LEFT JOIN commissions_rule r ON r.id = k.rule_id), "
-    # part 1: one computation per group of identical lines
-    "s1 AS (SELECT g1.emp AS employee_id, g1.n * {earn1} AS sim FROM g1 JOIN core_employee e ON e.id = g1.emp "
-    "JOIN kr ON kr.new_id = g1.new_id AND kr.product_id = g1.product_id AND kr.store_id = g1.store_id "
-    "AND kr.role = e.role), "
-    "sw AS (SELECT sf.id, sf.share_pct, sf.first_id, sf.sale_line_id, sf.level, sf.line_net, sf.qty, kr.cost, "
-    "kr.basis, kr.rate FROM sf JOIN core_employee e ON e.id = sf.first_emp JOIN kr ON kr.new_id = sf.new_id "
-    "AND kr.product_id = sf.product_id AND kr.store_id = sf.store_id AND kr.role = e.role), "
-    "st AS (SELECT sw.*, {earn2} AS t FROM sw), "
+    "st AS (SELECT sf.*, {earn_split} AS t FROM sf{join_sf}), "
     "sp AS (SELECT st.*, CASE WHEN id = first_id THEN 0 ELSE {pct} END AS part FROM st), "
-    "ssim AS (SELECT id, CASE WHEN id = first_id THEN t - SUM(part) OVER (PARTITION BY sale_line_id, level) "
-    "ELSE part END AS sim FROM sp), "
-    # reversals, replayed in order over each original line (``reverse_refund``)
-    "rv AS (SELECT r.id, r.origin_id, r.kind, r.qty, o.qty AS oq, ssim.sim AS s, "
+    "ssim AS (SELECT id, employee_id, in_p, CASE WHEN id = first_id THEN t - SUM(part) OVER "
+    "(PARTITION BY sale_line_id, level) ELSE part END AS sim FROM sp), "
+    # reversals, replayed in order over each original line (``reverse_refund``): each partial one
+    # money(line x refunded / sold) while anything is left, the last one what is left
+    "rv AS (SELECT r.id, r.employee_id, CASE WHEN r.period = :p{scope_r} THEN 1 ELSE 0 END AS in_p, r.origin_id, "
+    "r.kind, r.qty, o.qty AS oq, ssim.sim AS s, "
     "-SUM(r.qty) OVER (PARTITION BY r.origin_id ORDER BY r.id ROWS UNBOUNDED PRECEDING) >= o.qty AS last "
     "FROM ro JOIN commissions_line r ON r.origin_id = ro.origin_id JOIN commissions_line o ON o.id = r.origin_id "
     "JOIN ssim ON ssim.id = r.origin_id WHERE r.kind IN " + _REV_KINDS + "), "
     "rd AS (SELECT rv.*, CASE WHEN last THEN 0 ELSE {ratio} END AS d FROM rv), "
     "rc AS (SELECT rd.*, CASE WHEN last THEN -s ELSE {greatest}(SUM(d) OVER (PARTITION BY origin_id ORDER BY id "
     "ROWS UNBOUNDED PRECEDING), -s) END AS cum FROM rd), "
-    "rsim AS (SELECT id, CASE WHEN kind = 'waived' THEN 0 ELSE cum - COALESCE(LAG(cum) OVER "
+    "rsim AS (SELECT id, employee_id, in_p, CASE WHEN kind = 'waived' THEN 0 ELSE cum - COALESCE(LAG(cum) OVER "
     "(PARTITION BY origin_id ORDER BY id), 0) END AS sim FROM rc), "
-    "u AS (SELECT employee_id, amount AS actual, CASE WHEN part = 0 THEN amount - tier ELSE 0 END AS sim, "
-    "credited, tier, n_tier FROM g "
-    "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM s1 "
-    "UNION ALL SELECT g.employee_id, 0, ssim.sim, 0, 0, 0 FROM g JOIN ssim ON ssim.id = g.id WHERE g.part = 2 "
-    "UNION ALL SELECT g.employee_id, 0, rsim.sim, 0, 0, 0 FROM g JOIN rsim ON rsim.id = g.id WHERE g.part = 2) "
+    "u AS (SELECT employee_id, actual, sim, credited, tier, n_tier FROM m "
+    "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM ssim WHERE in_p = 1 "
+    "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM rsim WHERE in_p = 1) "
     "SELECT employee_id, SUM(actual), SUM(sim), SUM(credited), SUM(tier), SUM(n_tier) FROM u "
     "GROUP BY employee_id ORDER BY employee_id")
