@@ -229,11 +229,20 @@ _PG_F = {
 }
 
 
+def _is_literal(value: str) -> bool:
+    try:
+        Decimal(value)
+        return True
+    except Exception:  # noqa: BLE001 - a column name
+        return False
+
+
 def _pg_earn(b, r, net, qty, cost) -> str:
     """``rules.earn`` in ``numeric``; ``b`` a basis literal (``'net_pct'``) or a column."""
+    pct = _num(Decimal(r) / 100) if _is_literal(r) else f"{r} / 100"  # a constant rate: one product a line
     by = {"per_unit": f"ROUND({qty} * {r}, 2)",
-          "margin_pct": f"ROUND(GREATEST(ROUND({net} - ROUND(COALESCE({cost}, 0) * {qty}, 2), 2), 0) * {r} / 100, 2)",
-          "net_pct": f"ROUND({net} * {r} / 100, 2)"}
+          "margin_pct": f"ROUND(GREATEST(ROUND({net} - ROUND(COALESCE({cost}, 0) * {qty}, 2), 2), 0) * {pct}, 2)",
+          "net_pct": f"ROUND({net} * {pct}, 2)"}
     if b.strip("'") in by:
         return "(" + by[b.strip("'")] + ")"
     return (f"(CASE WHEN {b} IS NULL THEN 0 WHEN {b} = 'per_unit' THEN {by['per_unit']} "
@@ -362,15 +371,23 @@ def _num(value) -> str:
 
 
 _REV_KINDS = "('reversal', 'clawback', 'waived')"
+_D_COLS = (("id", "integer"), ("employee_id", "integer"), ("plan_id", "integer"), ("product_id", "integer"),
+           ("store_id", "integer"), ("sales_amount", "numeric"), ("qty", "numeric"), ("share_pct", "numeric"),
+           ("sale_line_id", "integer"), ("level", "varchar"), ("origin_id", "integer"))
+
+
 def _part2_sql(pg: bool) -> tuple[str, str]:
-    """``(aggregate, rows)``: the ids of the period's replaced split shares and reversals,
-    collected per employee in the one pass (``m``), and those lines again by primary key
-    (``d``): the month is read once."""
+    """``(aggregate, rows)``: the period's replaced split shares and reversals (the columns
+    their computation needs) collected per employee in the one pass (``m``), and unpacked as
+    rows (``d``): the month is read once, those lines are not looked up again."""
+    cols = ", ".join(f"l.{c}" for c, _t in _D_COLS)
     if pg:
-        return ("array_agg(l.id) FILTER (WHERE {part2}) AS ids",
-                "SELECT l.* FROM m CROSS JOIN LATERAL unnest(m.ids) AS x(id) JOIN commissions_line l ON l.id = x.id")
-    return ("json_group_array(l.id) FILTER (WHERE {part2}) AS ids",
-            "SELECT l.* FROM m CROSS JOIN json_each(m.ids) AS x JOIN commissions_line l ON l.id = x.value")
+        return (f"array_agg(ROW({cols})) FILTER (WHERE {{part2}}) AS a_rows",
+                "SELECT x.* FROM m CROSS JOIN LATERAL unnest(m.a_rows) AS x("
+                + ", ".join(f"{c} {t}" for c, t in _D_COLS) + ")")
+    return (f"json_group_array(json_array({cols})) FILTER (WHERE {{part2}}) AS a_rows",
+            "SELECT " + ", ".join(f"x.value ->> {i} AS {c}" for i, (c, _t) in enumerate(_D_COLS))
+            + " FROM m CROSS JOIN json_each(m.a_rows) AS x")
 
 
 _WHATIF = (
