@@ -88,6 +88,8 @@ def chain(session, make, shop):
     for qty in ("1", "2"):
         refund(session, s0.id, [RefundLineRequest(big.id, D(qty))], at=datetime(2026, 10, 20, 4))
     refund(session, s0.id, [RefundLineRequest(big.id, big.qty - 3)], at=datetime(2026, 10, 21, 4))  # the rest
+    split_line = next(ln for ln in s0.lines if ln.clerk_id == c.id and ln.qty > 1)  # shared three ways
+    refund(session, s0.id, [RefundLineRequest(split_line.id, D("1"))], at=datetime(2026, 10, 22, 4))
     svc.prepare_statements(session, 202610)
     for st in session.execute(select(CommissionStatement).where(CommissionStatement.period == 202610)).scalars():
         svc.approve_statement(session, st.id)
@@ -96,6 +98,9 @@ def chain(session, make, shop):
         svc.pay_statement(session, st.id, reference="PAY")
     s1 = sales[1]
     refund(session, s1.id, [RefundLineRequest(s1.lines[0].id, D("1"))], at=NOV)  # clawback into November
+    s2 = sales[2]
+    split_line = next(ln for ln in s2.lines if ln.clerk_id == c.id)
+    refund(session, s2.id, [RefundLineRequest(split_line.id, split_line.qty)], at=NOV)  # a split, clawed back
     for i in range(2):
         sell(session, shop.store, [(products[(i + j) % 5], 2 + j, (a, b, c)[(i + j) % 3]) for j in range(3)],
              at=datetime(2026, 11, 5 + i, 4))
