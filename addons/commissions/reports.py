@@ -397,9 +397,9 @@ _WHATIF = (
     # replaced plan the compiled rules), the credited sales, the tier line; and, collected, the few
     # lines that need their neighbours (a replaced split share or reversal: {part2})
     "m AS {mat}(SELECT l.employee_id, SUM(l.amount) AS actual, SUM({sim}) AS sim, "
-    "SUM(CASE WHEN l.level = 'seller' AND l.kind IN ('sale', 'reversal', 'clawback', 'waived') THEN l.sales_amount "
-    "ELSE 0 END) AS credited, SUM(CASE WHEN l.kind = 'tier' THEN l.amount ELSE 0 END) AS tier, "
-    "SUM(CASE WHEN l.kind = 'tier' THEN 1 ELSE 0 END) AS n_tier, {agg} "
+    "COALESCE(SUM(l.sales_amount) FILTER (WHERE l.level = 'seller' AND l.kind IN ('sale', 'reversal', 'clawback', "
+    "'waived')), 0) AS credited, COALESCE(SUM(l.amount) FILTER (WHERE l.kind = 'tier'), 0) AS tier, "
+    "COUNT(*) FILTER (WHERE l.kind = 'tier') AS n_tier, {agg} "
     "FROM commissions_line l{join_l} WHERE l.period = :p{scope} GROUP BY l.employee_id), "
     "d AS {mat}({rows}), "
     # the sale-line shares a split or a reversal needs: the period's replaced split shares and, for a
