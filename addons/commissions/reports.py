@@ -162,12 +162,14 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     else:
         needs_cost, sim, earn_split = False, "CASE WHEN l.kind = 'tier' THEN 0 ELSE l.amount END", "0"
     part2 = f"l.plan_id IN ({olds}) AND (l.origin_id IS NOT NULL OR (l.share_pct <> 100 AND l.kind = 'sale'))"
-    agg, unpacked = _part2_sql(pg)
     join_p = " LEFT JOIN core_product p ON p.id = {t}.product_id" if needs_cost else ""
-    sql = _WHATIF.format(sim=sim, agg=agg.format(part2=part2), rows=unpacked, olds=olds, earn_split=earn_split,
+    sql = _WHATIF.format(sim=sim, part2=part2, olds=olds, earn_split=earn_split,
                          join_l=join_p.format(t="l"), join_sf=join_p.format(t="sf"), scope=scope.format(t="l"),
                          scope_s=scope.format(t="s"), scope_r=scope.format(t="r"), mat="MATERIALIZED " if pg else "",
                          pct=f["pct"]("t", "share_pct"), ratio=f["ratio"]("s", "qty", "oq"), greatest=f["greatest"])
+    if pg:  # the splits' and refunds' windows sort a few hundred thousand rows: in memory, for this
+        # transaction only
+        session.execute(text("SELECT set_config('work_mem', '64MB', true)"))
     rows = session.execute(text(sql), {"p": p}).all()
     if not rows:
         return []
@@ -371,48 +373,34 @@ def _num(value) -> str:
 
 
 _REV_KINDS = "('reversal', 'clawback', 'waived')"
-_D_COLS = (("id", "integer"), ("employee_id", "integer"), ("plan_id", "integer"), ("product_id", "integer"),
-           ("store_id", "integer"), ("sales_amount", "numeric"), ("qty", "numeric"), ("share_pct", "numeric"),
-           ("sale_line_id", "integer"), ("level", "varchar"), ("origin_id", "integer"))
-
-
-def _part2_sql(pg: bool) -> tuple[str, str]:
-    """``(aggregate, rows)``: the period's replaced split shares and reversals (the columns
-    their computation needs) collected per employee in the one pass (``m``), and unpacked as
-    rows (``d``): the month is read once, those lines are not looked up again."""
-    cols = ", ".join(f"l.{c}" for c, _t in _D_COLS)
-    if pg:
-        return (f"array_agg(ROW({cols})) FILTER (WHERE {{part2}}) AS a_rows",
-                "SELECT x.* FROM m CROSS JOIN LATERAL unnest(m.a_rows) AS x("
-                + ", ".join(f"{c} {t}" for c, t in _D_COLS) + ")")
-    return (f"json_group_array(json_array({cols})) FILTER (WHERE {{part2}}) AS a_rows",
-            "SELECT " + ", ".join(f"x.value ->> {i} AS {c}" for i, (c, _t) in enumerate(_D_COLS))
-            + " FROM m CROSS JOIN json_each(m.a_rows) AS x")
+_D_COLS = ", ".join(f"l.{c}" for c in ("id", "employee_id", "plan_id", "product_id", "store_id", "sales_amount",
+                                         "qty", "share_pct", "sale_line_id", "level", "origin_id"))
 
 
 _WHATIF = (
     "WITH "
-    # the one pass over the period's lines, per employee: what the statement pays, the simulation of
-    # every line computed line by line ({sim}: a kept line is its amount, an unsplit sale line of a
-    # replaced plan the compiled rules), the credited sales, the tier line; and, collected, the few
-    # lines that need their neighbours (a replaced split share or reversal: {part2})
+    # the pass over the period's lines, per employee (as the statement's: parallel on PostgreSQL): what
+    # the statement pays, the simulation of every line computed line by line ({sim}: a kept line is its
+    # amount, an unsplit sale line of a replaced plan the compiled rules), the credited sales, the tier line
     "m AS {mat}(SELECT l.employee_id, SUM(l.amount) AS actual, SUM({sim}) AS sim, "
     "COALESCE(SUM(l.sales_amount) FILTER (WHERE l.level = 'seller' AND l.kind IN ('sale', 'reversal', 'clawback', "
     "'waived')), 0) AS credited, COALESCE(SUM(l.amount) FILTER (WHERE l.kind = 'tier'), 0) AS tier, "
-    "COUNT(*) FILTER (WHERE l.kind = 'tier') AS n_tier, {agg} "
+    "COUNT(*) FILTER (WHERE l.kind = 'tier') AS n_tier "
     "FROM commissions_line l{join_l} WHERE l.period = :p{scope} GROUP BY l.employee_id), "
-    "d AS {mat}({rows}), "
-    # the sale-line shares a split or a reversal needs: the period's replaced split shares and, for a
-    # reversal, its original line with every share of it (by the indexes on origin_id and sale_line_id)
-    "ro AS (SELECT DISTINCT origin_id FROM d WHERE origin_id IS NOT NULL), "
+    # the few lines that need their neighbours: the period's replaced split shares and reversals
+    "d AS {mat}(SELECT " + _D_COLS + " FROM commissions_line l WHERE l.period = :p{scope} AND {part2}), "
+    # a reversal's original line (looked up once), and for a split every share of it
+    "oo AS {mat}(SELECT o.id, o.employee_id, o.plan_id, o.product_id, o.store_id, o.sales_amount, o.qty, "
+    "o.share_pct, o.sale_line_id, o.level FROM (SELECT DISTINCT origin_id FROM d WHERE origin_id IS NOT NULL) AS ro "
+    "JOIN commissions_line o ON o.id = ro.origin_id), "
     "ss AS (SELECT id, employee_id, plan_id, product_id, store_id, sales_amount AS net, qty, share_pct, "
     "sale_line_id, level, 1 AS in_p FROM d WHERE origin_id IS NULL UNION ALL "
-    "SELECT o.id, o.employee_id, o.plan_id, o.product_id, o.store_id, o.sales_amount, o.qty, o.share_pct, "
-    "o.sale_line_id, o.level, 0 FROM ro JOIN commissions_line o ON o.id = ro.origin_id WHERE o.share_pct = 100 "
+    "SELECT id, employee_id, plan_id, product_id, store_id, sales_amount, qty, share_pct, sale_line_id, level, 0 "
+    "FROM oo WHERE share_pct = 100 "
     "UNION ALL SELECT DISTINCT s.id, s.employee_id, s.plan_id, s.product_id, s.store_id, s.sales_amount, s.qty, "
-    "s.share_pct, s.sale_line_id, s.level, 0 FROM ro JOIN commissions_line o ON o.id = ro.origin_id "
-    "JOIN commissions_line s ON s.sale_line_id = o.sale_line_id AND s.level = o.level AND s.kind = 'sale' "
-    "WHERE o.share_pct <> 100 AND s.plan_id IN ({olds}) AND NOT (s.period = :p{scope_s})), "
+    "s.share_pct, s.sale_line_id, s.level, 0 FROM oo "
+    "JOIN commissions_line s ON s.sale_line_id = oo.sale_line_id AND s.level = oo.level AND s.kind = 'sale' "
+    "WHERE oo.share_pct <> 100 AND s.plan_id IN ({olds}) AND NOT (s.period = :p{scope_s})), "
     # a split line is computed once, on its whole net, with the credited employee's (the first
     # share's) rule; the other shares money(total x share / 100), the first the rest
     "sf AS (SELECT ss.*, FIRST_VALUE(employee_id) OVER w AS first_emp, FIRST_VALUE(id) OVER w AS first_id, "
@@ -420,19 +408,24 @@ _WHATIF = (
     "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)), "
     "st AS (SELECT sf.*, {earn_split} AS t FROM sf{join_sf}), "
     "sp AS (SELECT st.*, CASE WHEN id = first_id THEN 0 ELSE {pct} END AS part FROM st), "
-    "ssim AS (SELECT id, employee_id, in_p, qty, CASE WHEN id = first_id THEN t - SUM(part) OVER "
+    "ssim AS {mat}(SELECT id, employee_id, in_p, qty, CASE WHEN id = first_id THEN t - SUM(part) OVER "
     "(PARTITION BY sale_line_id, level) ELSE part END AS sim FROM sp), "
     # reversals, replayed in order over each original line (``reverse_refund``): each partial one
-    # money(line x refunded / sold) while anything is left, the last one what is left
-    "rv AS (SELECT r.id, r.employee_id, CASE WHEN r.period = :p{scope_r} THEN 1 ELSE 0 END AS in_p, r.origin_id, "
-    "r.kind, r.qty, ssim.qty AS oq, ssim.sim AS s, "
-    "-SUM(r.qty) OVER (PARTITION BY r.origin_id ORDER BY r.id ROWS UNBOUNDED PRECEDING) >= ssim.qty AS last "
-    "FROM ssim JOIN commissions_line r ON r.origin_id = ssim.id WHERE r.kind IN " + _REV_KINDS + "), "
-    "rd AS (SELECT rv.*, CASE WHEN last THEN 0 ELSE {ratio} END AS d FROM rv), "
-    "rc AS (SELECT rd.*, CASE WHEN last THEN -s ELSE {greatest}(SUM(d) OVER (PARTITION BY origin_id ORDER BY id "
+    # money(line x refunded / sold) while anything is left, the last one what is left. The original
+    # line's simulation reaches its reversals by a window (the original sorts first), not a join
+    "rw AS (SELECT id AS okey, 0 AS ord, id, employee_id, 0 AS in_p, CAST(NULL AS varchar) AS kind, "
+    "qty AS oq, 0 AS qty, sim AS s FROM ssim UNION ALL "
+    "SELECT r.origin_id, 1, r.id, r.employee_id, CASE WHEN r.period = :p{scope_r} THEN 1 ELSE 0 END, r.kind, "
+    "NULL, r.qty, NULL FROM oo JOIN commissions_line r ON r.origin_id = oo.id WHERE r.kind IN " + _REV_KINDS + "), "
+    "rv AS (SELECT okey, ord, id, employee_id, in_p, kind, qty, MAX(oq) OVER o AS oq, MAX(s) OVER o AS s, "
+    "-SUM(qty) OVER (PARTITION BY okey ORDER BY ord, id ROWS UNBOUNDED PRECEDING) AS done FROM rw "
+    "WINDOW o AS (PARTITION BY okey)), "
+    "rd AS (SELECT rv.*, done >= oq AS last, CASE WHEN done >= oq THEN 0 ELSE {ratio} END AS d "
+    "FROM rv WHERE ord = 1 AND s IS NOT NULL), "
+    "rc AS (SELECT rd.*, CASE WHEN last THEN -s ELSE {greatest}(SUM(d) OVER (PARTITION BY okey ORDER BY id "
     "ROWS UNBOUNDED PRECEDING), -s) END AS cum FROM rd), "
     "rsim AS (SELECT id, employee_id, in_p, CASE WHEN kind = 'waived' THEN 0 ELSE cum - COALESCE(LAG(cum) OVER "
-    "(PARTITION BY origin_id ORDER BY id), 0) END AS sim FROM rc), "
+    "(PARTITION BY okey ORDER BY id), 0) END AS sim FROM rc), "
     "u AS (SELECT employee_id, actual, sim, credited, tier, n_tier FROM m "
     "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM ssim WHERE in_p = 1 "
     "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM rsim WHERE in_p = 1) "
