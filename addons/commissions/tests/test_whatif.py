@@ -240,3 +240,19 @@ def test_whatif_pays_the_replacing_plans_tiers(session, make, shop, mode, bonus)
     svc.approve_statement(session, st.id)
     (row,) = [r for r in svc.whatif(session, 202610, {tiered.id: shop.plan.id}) if r["employee_id"] == clerk.id]
     assert (row["actual"], row["simulated"]) == (st.total, D("150.00"))
+
+
+def test_whatif_replays_the_last_refund_taking_the_rest(session, shop):
+    """0.333 % of 30.00 is 0.10; three refunds of one unit each give back 0.03, 0.03 and the
+    rest, 0.04 (not a third again): the what-if of the plan in force replays the same."""
+    odd = svc.create_plan(session, "ODD", "Odd rate", rules_=[{"basis": "net_pct", "rate": D("0.333")}])
+    clerk = shop.clerks[0]
+    svc.assign_plan(session, odd.id, START, employee_id=clerk.id)
+    sale = sell(session, shop.store, [(shop.products[0], 3, clerk)], at=OCT)
+    for day in (16, 17, 18):
+        refund(session, sale.id, [RefundLineRequest(sale.lines[0].id, D("1"))], at=datetime(2026, 10, day, 4))
+    amounts = [r.amount for r in session.execute(select(CommissionLine).where(
+        CommissionLine.employee_id == clerk.id).order_by(CommissionLine.id)).scalars()]
+    assert amounts == [D("0.10"), D("-0.03"), D("-0.03"), D("-0.04")]
+    (row,) = svc.whatif(session, 202610, {odd.id: odd.id})
+    assert (row["actual"], row["simulated"]) == (D("0.00"), D("0.00"))
