@@ -125,11 +125,16 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
       employee's seller plan is replaced (credited sales and target do not change);
     - every other line keeps its amount.
 
-    One SQL statement reads the period's lines once, groups identical lines of a replaced
-    plan (same employee, plan, product, store, net and quantity: computed once, counted n
-    times), resolves the winning rules for the distinct combinations and sums per employee;
-    money is exact (``numeric`` on PostgreSQL, the kernel's ``money`` as SQL functions on
-    SQLite). The what-if of the plans in force (``{a: a}``) is the statements, to the cent."""
+    One SQL statement (``_WHATIF``), set-based, no loop over lines: the period's lines are summed
+    per employee as the statement does, with each line's simulated amount beside its amount
+    (the replacing plans' rules compiled into one ``CASE`` per line by ``_compiled``: no join,
+    parallel on PostgreSQL); the replaced split shares and reversals, a small part, are read
+    by their own filtered pass and recomputed with their neighbours (window functions). Money
+    is exact: ``numeric`` on PostgreSQL, the kernel's ``money`` as SQL functions on SQLite.
+    The what-if of the plans in force (``{a: a}``) is the statements, to the cent (tested).
+    Limits: a margin rule uses the product's cost now; a split whose shares fell into
+    different periods (one employee's period was already settled) is recomputed from the
+    shares in this period."""
     from sqlalchemy import text
 
     from core.localtime import local_today
