@@ -8,7 +8,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 
 from core.admin.base import BanyanModelView, BanyanView
-from core.db import transaction
+from core.db import ZERO, transaction
 from core.errors import BusinessError, Forbidden
 from core.i18n import gettext, lazy_gettext as _l
 
@@ -292,9 +292,39 @@ class DeskView(BanyanView):
                 {"labels": [r["name"] for r in rows[:30]], "values": [r["amount"] for r in rows[:30]], "kind": "hbar"},
                 gettext("Commission by employee")))
         pending = _pending_adjustments(s) if has_perm(ADJUST) or has_perm(DECIDE) else []
+        whatif = _whatif(s, period, errors) if has_perm(PLAN_READ) else None
         return self.render("commissions/desk.html", period=period, mine=mine, rows=rows, errors=errors, chart=chart,
+                           whatif=whatif,
                            can_prepare=has_perm(APPROVE), can_adjust=has_perm(ADJUST), pending=pending,
                            can_decide=has_perm(DECIDE), user_id=getattr(user, "id", None)), 400 if errors else 200
+
+
+def _whatif(s, period: int, errors: dict) -> dict:
+    """The desk's what-if (a GET form: it writes nothing): the plans to choose from and, when
+    a plan and its replacement are chosen, per employee of the user's stores what the
+    period's statements pay and would pay (``reports.whatif``), with the totals."""
+    from sqlalchemy import select
+
+    from core.api.visible import scope_store_ids
+    from core.models import Employee
+
+    plans = list(s.execute(select(CommissionPlan).order_by(CommissionPlan.code)).scalars())
+    out = {"plans": plans, "rows": None, "plan_id": request.args.get("plan_id", type=int),
+           "with_plan_id": request.args.get("with_plan_id", type=int)}
+    if request.args.get("whatif") != "1":
+        return out
+    ids = {p.id for p in plans}
+    for field in ("plan_id", "with_plan_id"):
+        if out[field] not in ids:
+            errors[field] = [gettext("Choose a plan.")]
+    if "plan_id" in errors or "with_plan_id" in errors:
+        return out
+    rows = reports.whatif(s, period, {out["plan_id"]: out["with_plan_id"]}, store_ids=scope_store_ids(s))
+    names = dict(s.execute(select(Employee.id, Employee.name).where(
+        Employee.id.in_([r["employee_id"] for r in rows]))).all()) if rows else {}
+    out["rows"] = [{**r, "name": names.get(r["employee_id"], "")} for r in rows]
+    out["totals"] = {k: sum((r[k] for r in rows), ZERO) for k in ("actual", "simulated", "difference")}
+    return out
 
 
 def _pending_adjustments(s) -> list:

@@ -409,8 +409,10 @@ def payroll(args):
 @blp.arguments(S.WhatIfIn)
 @blp.response(200, S.WhatIfRowOut(many=True))
 def whatif(data):
-    """Simulate plans replaced over a past period and compare with what was booked, per
-    employee of your stores. Changes nothing."""
+    """Simulate plans replaced over a past period: per employee of your stores, what the
+    period's statement pays (``actual``: its lines, plus the tier bonus approving a draft
+    would post) against what it would pay with the replacing plans' rules and tiers
+    (``simulated``). Changes nothing."""
     s = db_session()
     for i, r in enumerate(data["replace"]):
         for field in ("plan_id", "with_plan_id"):

@@ -169,8 +169,10 @@ def reverse_refund(session, refund, sale) -> int:
             if last:
                 due, sales = -left, -sales_left
             else:
-                share = Decimal(rline.qty) / Decimal(origin.qty)  # refund quantities are negative
-                due, sales = money(c.amount * share), money(c.sales_amount * share)
+                # refund quantities are negative; multiplied before dividing: the exact proportion,
+                # rounded once (the what-if replays the same arithmetic in SQL)
+                rq, q = Decimal(rline.qty), Decimal(origin.qty)
+                due, sales = money(c.amount * rq / q), money(c.sales_amount * rq / q)
                 due = max(due, -left) if left >= 0 else min(due, -left)
             settled = c.statement_id is not None
             kind, amount, reason = "reversal", due, None

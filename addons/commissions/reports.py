@@ -2,7 +2,6 @@
 the invariants ``banyan check`` runs, the what-if over a past period."""
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 from sqlalchemy import and_, func, select
@@ -11,8 +10,8 @@ from core.db import ZERO, money
 from core.i18n import lazy_gettext as _l
 from core.models import Employee, Sale, SaleLine, Store
 
-from . import attribution, ledger, rules
-from .models import STATEMENT_STATE, CommissionLine, CommissionStatement
+from . import ledger, rules
+from .models import BASES, STATEMENT_STATE, CommissionLine, CommissionStatement
 
 _U = {"banyan_unscoped": True}
 
@@ -104,129 +103,336 @@ def invariant_breaches(session) -> list[tuple[str, str, list]]:
 
 
 def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> list[dict]:
-    """Payouts of ``period``'s sales had plan ``a`` been plan ``b`` for each ``a: b`` in
-    ``replace``, against the commission actually booked on those sales: ``[{"employee_id",
-    "actual", "simulated", "difference"}]``. Reads only (the what-if's test proves that
-    nothing changes). Set-based, over the ledger's ``sale`` lines of the period's business
-    dates (each names its plan, employee, store, product, quantity and credited sales):
+    """What the statements of ``period`` would pay had plan ``a`` been plan ``b`` for each
+    ``a: b`` in ``replace``, against what they pay: ``[{"employee_id", "actual", "simulated",
+    "difference"}]`` per employee with lines in the period (of ``store_ids`` when given).
+    Reads only (a test proves that nothing changes).
 
-    1. one grouped query gives the distinct (plan, product, store, role) of the lines whose
-       plan is replaced; the replacing plan's winning rule is resolved once per combination
-       (``rules.rule_for``, the same precedence as the checkout) -- configuration, not rows;
-    2. one statement recomputes every replaced line as the checkout would (``rules.earn``:
-       net % / per unit / margin %, rounded to the cent; a split's other shares
-       ``money(total x share / 100)`` and the first share the rest), keeps each line's own
-       amount when its plan is not replaced, scales each by the quantity not refunded (the
-       line's reversals), and sums per employee with what was booked (the line and its
-       reversals, clawbacks and waivers)."""
+    ``actual`` is the employee's statement of the period: every ledger line of the period
+    (sales, reversals, clawbacks, tier bonus, pool shares, adjustments), plus, while the
+    statement is not yet approved, the tier bonus approving it would post (``pending_total``).
+    ``simulated`` is the same statement with the replaced plans' lines recomputed as the
+    checkout and the refund would have written them, and the tier bonus recomputed:
+
+    - a sale line of a replaced plan: the replacing plan's winning rule (``rules.rule_for``'s
+      precedence, resolved in SQL) on the line's net, quantity and the product's cost
+      (``rules.earn``); a split's other shares ``money(total x share / 100)``, the first
+      share the rest (``rules.split_amounts``);
+    - a reversal, clawback or waiver of such a line: ``reverse_refund``'s proportion of the
+      simulated line (``money(amount x refunded qty / sold qty)``, never past what is left,
+      the last refund takes the rest), replayed over the line's reversals in order;
+    - the tier bonus: ``tier_bonus`` with the replacing plan's tiers and mode when the
+      employee's seller plan is replaced (credited sales and target do not change);
+    - every other line keeps its amount.
+
+    One SQL statement (``_WHATIF``), set-based, no loop over lines: the period's lines are summed
+    per employee as the statement does, with each line's simulated amount beside its amount
+    (the replacing plans' rules compiled into one ``CASE`` per line by ``_compiled``: no join,
+    parallel on PostgreSQL); the replaced split shares and reversals, a small part, are read
+    by their own filtered pass and recomputed with their neighbours (window functions). Money
+    is exact: ``numeric`` on PostgreSQL, the kernel's ``money`` as SQL functions on SQLite.
+    The what-if of the plans in force (``{a: a}``) is the statements, to the cent (tested).
+    Limits: a margin rule uses the product's cost now; a split whose shares fell into
+    different periods (one employee's period was already settled) is recomputed from the
+    shares in this period."""
     from sqlalchemy import text
 
-    from core.models import Product
+    from core.localtime import local_today
 
-    first, nxt = ledger.period_bounds(period)
+    from .models import CommissionPlan, CommissionTarget, CommissionTier
+    from .statements import tier_bonus
+
+    p = ledger.valid_period(period)
+    if p is None:
+        from core.errors import BusinessError
+
+        raise BusinessError({"period": [_l("A period is written yyyymm, e.g. 202611.")]})
     replace = {int(a): int(b) for a, b in replace.items()}
-    cfg = rules.config(session)
-    L = CommissionLine
-    in_period = [L.kind == "sale", L.business_date >= first, L.business_date < nxt]
-    if store_ids is not None:
-        in_period.append(L.store_id.in_(sorted(store_ids)))
-    mapping = []
-    if replace:
-        found = session.execute(
-            select(L.plan_id, L.product_id, L.store_id, L.employee_id)
-            .where(*in_period, L.plan_id.in_(sorted(replace))).distinct().execution_options(**_U)).all()
-        roles = dict(session.execute(select(Employee.id, Employee.role).where(
-            Employee.id.in_(sorted({f[3] for f in found}))).execution_options(**_U)).all())
-        combos = sorted({(pl, pr, st, roles.get(emp)) for pl, pr, st, emp in found}, key=str)
-        cats = dict(session.execute(select(Product.id, Product.category_id).where(
-            Product.id.in_(sorted({c[1] for c in combos if c[1] is not None}))).execution_options(**_U)).all())
-        for plan_id, product_id, store_id, role in combos:
-            rule = rules.rule_for(cfg, replace[plan_id], product_id, rules.ancestors(cfg, cats.get(product_id)),
-                                  store_id, role)
-            mapping.append({"plan_id": plan_id, "product_id": product_id, "store_id": store_id, "role": role,
-                            "basis": rule.basis if rule else None, "rate": str(rule.rate) if rule else None})
     pg = session.get_bind().dialect.name == "postgresql"
-    params = {"m": json.dumps(mapping), "first": first, "nxt": nxt}
-    where = "l.kind = 'sale' AND l.business_date >= :first AND l.business_date < :nxt"
+    if not pg:
+        _sqlite_functions(session)
+    scope = ""
     if store_ids is not None:
         ids = sorted(int(i) for i in store_ids)
-        where += " AND l.store_id IN (" + (", ".join(str(i) for i in ids) or "NULL") + ")"
-    sql = text(_WHATIF.format(m=_M_PG if pg else _M_SQLITE, where=where))
-    if pg:  # the mapping's row count is unknown to the planner: a nested loop over the split lines would be
-        # quadratic; hash joins only, for this statement (the setting is put back, inside the transaction)
-        was = session.execute(text("SELECT current_setting('enable_nestloop')")).scalar()
-        session.execute(text("SELECT set_config('enable_nestloop', 'off', true)"))
-        try:
-            rows = session.execute(sql, params).all()
-        finally:
-            session.execute(text("SELECT set_config('enable_nestloop', :was, true)"), {"was": was})
+        scope = " AND {t}.store_id IN (" + (", ".join(str(i) for i in ids) or "NULL") + ")"
+    f = _PG_F if pg else _SQLITE_F
+    olds = ", ".join(str(a) for a in sorted(replace)) or "NULL"
+    if replace:
+        earn, needs_cost = _compiled(session, replace, f)
+        sim = (f"CASE WHEN l.plan_id IN ({olds}) THEN (CASE WHEN l.kind = 'sale' AND l.share_pct = 100 THEN "
+               + earn("l.plan_id", "l.product_id", "l.store_id", "l.employee_id", "l.sales_amount", "l.qty")
+               + f" WHEN l.kind IN ('tier', 'sale') OR l.origin_id IS NOT NULL THEN 0 ELSE l.amount END) "
+               "WHEN l.kind = 'tier' THEN 0 ELSE l.amount END")
+        earn_split = earn("sf.plan_id", "sf.product_id", "sf.store_id", "sf.first_emp", "sf.line_net", "sf.qty")
     else:
-        rows = session.execute(sql, params).all()
-    totals = {emp: [Decimal(str(a or 0)), Decimal(str(v or 0))] for emp, a, v in rows}
-    for emp, a, v in session.execute(text(_FIX.format(m=_M_PG if pg else _M_SQLITE, where=where)), params):
-        t = totals.setdefault(emp, [Decimal(0), Decimal(0)])
-        t[0] += Decimal(str(a or 0))
-        t[1] += Decimal(str(v or 0))
-    rows = [(emp, a, v) for emp, (a, v) in sorted(totals.items())]
+        needs_cost, sim, earn_split = False, "CASE WHEN l.kind = 'tier' THEN 0 ELSE l.amount END", "0"
+    part2 = f"l.plan_id IN ({olds}) AND (l.origin_id IS NOT NULL OR (l.share_pct <> 100 AND l.kind = 'sale'))"
+    join_p = " LEFT JOIN core_product p ON p.id = {t}.product_id" if needs_cost else ""
+    sql = _WHATIF.format(sim=sim, part2=part2, olds=olds, earn_split=earn_split,
+                         join_l=join_p.format(t="l"), join_sf=join_p.format(t="sf"), scope=scope.format(t="l"),
+                         scope_s=scope.format(t="s"), scope_r=scope.format(t="r"), mat="MATERIALIZED " if pg else "",
+                         pct=f["pct"]("t", "share_pct"), ratio=f["ratio"]("s", "qty", "oq"), greatest=f["greatest"])
+    if pg:  # the splits' and refunds' windows sort a few hundred thousand rows: in memory, for this
+        # transaction only
+        session.execute(text("SELECT set_config('work_mem', '64MB', true)"))
+    rows = session.execute(text(sql), {"p": p}).all()
+    if not rows:
+        return []
+    # the tier bonus, per employee (configuration and a few rows, not lines)
+    emps = [r[0] for r in rows]
+    cfg = rules.config(session)
+    targets = dict(session.execute(select(CommissionTarget.employee_id, CommissionTarget.amount).where(
+        CommissionTarget.period == p, CommissionTarget.employee_id.in_(emps)).execution_options(**_U)).all())
+    settled = set(session.execute(select(CommissionStatement.employee_id).where(
+        CommissionStatement.period == p, CommissionStatement.state.in_(ledger.SETTLED),
+        CommissionStatement.employee_id.in_(emps)).execution_options(**_U)).scalars())
+    staff = {e.id: e for e in session.execute(select(Employee).where(Employee.id.in_(emps))
+                                               .execution_options(**_U)).scalars()}
+    new_ids = sorted(set(replace.values()))
+    modes = dict(session.execute(select(CommissionPlan.id, CommissionPlan.tier_mode).where(
+        CommissionPlan.id.in_(new_ids)).execution_options(**_U)).all()) if new_ids else {}
+    new_tiers: dict = {}
+    for t in session.execute(select(CommissionTier).where(CommissionTier.plan_id.in_(new_ids))
+                             .order_by(CommissionTier.plan_id, CommissionTier.from_pct)
+                             .execution_options(**_U)).scalars() if new_ids else ():
+        new_tiers.setdefault(t.plan_id, []).append(t)
+    first, nxt = ledger.period_bounds(p)
+    day = min(nxt.fromordinal(nxt.toordinal() - 1), max(local_today(), first))  # as ``_seller_plan``
     out = []
-    for emp, actual, simulated in rows:
-        a, s = money(Decimal(str(actual or 0))), money(Decimal(str(simulated or 0)))
-        out.append({"employee_id": emp, "actual": a, "simulated": s, "difference": s - a})
+    for emp_id, actual, sim, credited, tier_lines, n_tier in rows:
+        actual, sim = _dec(actual), _dec(sim)
+        sales, target = money(_dec(credited)), targets.get(emp_id)
+        emp = staff.get(emp_id)
+        plan = rules.plan_for(cfg, emp, "seller", emp.store_id, day) if emp is not None else None
+        if n_tier:  # the statement was approved: its tier line is the bonus paid
+            bonus = _dec(tier_lines)
+        elif emp_id in settled or plan is None:
+            bonus = ZERO  # approved without a bonus (or no seller plan): nothing more to pay
+        else:  # what approving the statement now would post
+            bonus = tier_bonus(cfg.tiers.get(plan.id, ()), plan.tier_mode, sales, target)[0]
+        sim_bonus = bonus
+        if plan is not None and plan.id in replace:
+            new = replace[plan.id]
+            sim_bonus = tier_bonus(new_tiers.get(new, ()), modes.get(new, "none"), sales, target)[0]
+        a = money(actual + (ZERO if n_tier else bonus))
+        s = money(sim + sim_bonus)
+        out.append({"employee_id": emp_id, "actual": a, "simulated": s, "difference": s - a})
     return out
 
 
-_M_PG = ("SELECT * FROM json_to_recordset(CAST(:m AS json)) AS m(plan_id integer, product_id integer, "
-         "store_id integer, role varchar, basis varchar, rate numeric)")
-_M_SQLITE = ("SELECT value ->> 'plan_id' AS plan_id, value ->> 'product_id' AS product_id, "
-             "value ->> 'store_id' AS store_id, value ->> 'role' AS role, value ->> 'basis' AS basis, "
-             "CAST(value ->> 'rate' AS REAL) AS rate FROM json_each(:m)")
+def _dec(value) -> Decimal:
+    """A SQL result as Decimal (SQLite gives floats: their shortest text is the stored value)."""
+    return value if isinstance(value, Decimal) else Decimal(str(value or 0))
 
 
-def _earn_sql(basis: str, rate: str, net: str, qty: str = "qty", cost: str = "cost") -> str:
-    """``rules.earn`` in SQL (no rule: 0)."""
-    margin = f"ROUND({net} - ROUND(COALESCE({cost}, 0) * {qty}, 2), 2)"
-    return (f"CASE WHEN {basis} IS NULL THEN 0 "
-            f"WHEN {basis} = 'per_unit' THEN ROUND({qty} * {rate}, 2) "
-            f"WHEN {basis} = 'margin_pct' THEN ROUND(CASE WHEN {margin} > 0 THEN {margin} ELSE 0 END * {rate} / 100.0, 2) "
-            f"ELSE ROUND({net} * {rate} / 100.0, 2) END")
+# --- the what-if's SQL ------------------------------------------------------------------------------
+#: the money arithmetic of ``rules.earn``, ``rules.split_amounts`` and ``reverse_refund``: in exact
+#: ``numeric`` on PostgreSQL (``ROUND`` is half away from zero, as the kernel's half-up)
+_PG_F = {
+    "earn": lambda b, r, net, qty, cost: _pg_earn(b, r, net, qty, cost),
+    "pct": lambda t, pct: f"ROUND({t} * {pct} / 100, 2)",
+    "ratio": lambda a, num, den: f"ROUND({a} * {num} / {den}, 2)",
+    "greatest": "GREATEST",
+}
 
 
-_JOINS = ("JOIN core_employee e ON e.id = l.employee_id "
-          "LEFT JOIN m ON m.plan_id = l.plan_id AND m.product_id = l.product_id AND m.store_id = l.store_id "
-          "AND m.role = e.role LEFT JOIN core_product p ON p.id = l.product_id ")
-_SIM = ("CASE WHEN m.plan_id IS NULL THEN l.amount ELSE "
-        + _earn_sql("m.basis", "m.rate", "l.sales_amount", "l.qty", "p.cost") + " END")
+def _is_literal(value: str) -> bool:
+    try:
+        Decimal(value)
+        return True
+    except Exception:  # noqa: BLE001 - a column name
+        return False
+
+
+def _pg_earn(b, r, net, qty, cost) -> str:
+    """``rules.earn`` in ``numeric``; ``b`` a basis literal (``'net_pct'``) or a column."""
+    pct = _num(Decimal(r) / 100) if _is_literal(r) else f"{r} / 100"  # a constant rate: one product a line
+    by = {"per_unit": f"ROUND({qty} * {r}, 2)",
+          "margin_pct": f"ROUND(GREATEST(ROUND({net} - ROUND(COALESCE({cost}, 0) * {qty}, 2), 2), 0) * {pct}, 2)",
+          "net_pct": f"ROUND({net} * {pct}, 2)"}
+    if b.strip("'") in by:
+        return "(" + by[b.strip("'")] + ")"
+    return (f"(CASE WHEN {b} IS NULL THEN 0 WHEN {b} = 'per_unit' THEN {by['per_unit']} "
+            f"WHEN {b} = 'margin_pct' THEN {by['margin_pct']} ELSE {by['net_pct']} END)")
+
+
+#: on SQLite (floats) the same arithmetic is the kernel's own, as SQL functions (``_sqlite_functions``)
+_SQLITE_F = {
+    "earn": lambda b, r, net, qty, cost: f"bn_earn({b}, {r}, {net}, {qty}, {cost})",
+    "pct": lambda t, pct: f"bn_pct({t}, {pct})",
+    "ratio": lambda a, num, den: f"bn_ratio({a}, {num}, {den})",
+    "greatest": "MAX",
+}
+
+
+class _Rule:
+    __slots__ = ("basis", "rate")
+
+    def __init__(self, basis, rate):
+        self.basis, self.rate = basis, rate
+
+
+def _bn_earn(basis, rate, net, qty, cost):
+    if basis is None:
+        return 0.0
+    return float(rules.earn(_Rule(basis, _dec(rate)), money(_dec(net)), _dec(qty), _dec(cost))[1])
+
+
+def _bn_pct(total, pct):
+    return float(money(money(_dec(total)) * _dec(pct) / rules.HUNDRED))
+
+
+def _bn_ratio(amount, num, den):
+    return float(money(money(_dec(amount)) * _dec(num) / _dec(den)))
+
+
+def _sqlite_functions(session) -> None:
+    raw = session.connection().connection.driver_connection
+    raw.create_function("bn_earn", 5, _bn_earn, deterministic=True)
+    raw.create_function("bn_pct", 2, _bn_pct, deterministic=True)
+    raw.create_function("bn_ratio", 3, _bn_ratio, deterministic=True)
+
+
+def _compiled(session, replace: dict[int, int], f) -> tuple[object, bool]:
+    """The replaced plans' rules as SQL: ``(earn, needs_cost)`` where ``earn(plan, product,
+    store, employee, net, qty)`` is one ``CASE`` over those column expressions giving what the
+    line earns by the replacing plan's winning rule (0 when none matches), in the precedence of
+    ``rules.rule_for``: product > nearer category > store > role > oldest rule. Category rules
+    are tried deepest category first (of two categories on one product's chain the deeper is
+    the nearer); a category criterion is ``product IN`` the products of the category and its
+    descendants, a role ``employee IN`` the employees of that role, so the period's lines are
+    read without a join. ``needs_cost``: a margin rule without a product needs ``p.cost``
+    (``core_product p`` joined); a margin rule of one product has its cost inlined."""
+    from core.models import Employee, Product
+
+    from .models import CommissionRule
+
+    cfg = rules.config(session)
+    by_plan: dict = {}
+    for r in session.execute(select(CommissionRule).where(CommissionRule.plan_id.in_(sorted(set(replace.values()))),
+                                                          CommissionRule.active.is_(True))
+                             .execution_options(**_U)).scalars():
+        by_plan.setdefault(r.plan_id, []).append(r)
+    every = [r for rs in by_plan.values() for r in rs]
+    depth = {c: len(rules.ancestors(cfg, c)) - 1 for c in cfg.parents}
+    below: dict = {}  # category -> itself and its descendants
+    for c in cfg.parents:
+        for a in rules.ancestors(cfg, c):
+            below.setdefault(a, set()).add(c)
+    cats = {r.category_id for r in every if r.category_id is not None}
+    in_cat: dict = {c: [] for c in cats}
+    if cats:
+        for pid, cid in session.execute(select(Product.id, Product.category_id).where(
+                Product.category_id.in_(sorted(set().union(*(below.get(c, {c}) for c in cats)))))
+                .execution_options(**_U)):
+            for c in cats:
+                if cid in below.get(c, {c}):
+                    in_cat[c].append(pid)
+    roles = {r.role for r in every if r.role is not None}
+    of_role: dict = {x: [] for x in roles}
+    if roles:
+        for eid, role in session.execute(select(Employee.id, Employee.role).where(Employee.role.in_(sorted(roles)))
+                                         .execution_options(**_U)):
+            of_role[role].append(eid)
+    costs = dict(session.execute(select(Product.id, Product.cost).where(Product.id.in_(sorted(
+        {r.product_id for r in every if r.basis == "margin_pct" and r.product_id is not None})))
+        .execution_options(**_U)).all()) if every else {}
+    needs_cost = any(r.basis == "margin_pct" and r.product_id is None for r in every)
+
+    def ints(values) -> str:
+        return ", ".join(str(int(v)) for v in sorted(values)) or "NULL"
+
+    def earn(plan, product, store, employee, net, qty) -> str:
+        whens = []
+        for old, new in sorted(replace.items()):
+            ordered = sorted(by_plan.get(new, ()), key=lambda r: (
+                r.product_id is None, r.category_id is None, -depth.get(r.category_id, 0), r.store_id is None,
+                r.role is None, r.id))
+            arms = []
+            for r in ordered:
+                cond = []
+                if r.product_id is not None:
+                    cond.append(f"{product} = {int(r.product_id)}")
+                if r.category_id is not None:
+                    cond.append(f"{product} IN ({ints(in_cat[r.category_id])})")
+                if r.store_id is not None:
+                    cond.append(f"{store} = {int(r.store_id)}")
+                if r.role is not None:
+                    cond.append(f"{employee} IN ({ints(of_role[r.role])})")
+                if r.basis not in BASES:
+                    continue
+                cost = "0"
+                if r.basis == "margin_pct":
+                    cost = _num(costs.get(r.product_id) or 0) if r.product_id is not None else "p.cost"
+                arms.append(f"WHEN {' AND '.join(cond) or '1 = 1'} THEN "
+                            + f["earn"](f"'{r.basis}'", _num(r.rate), net, qty, cost))
+            whens.append(f"WHEN {int(old)} THEN " + (f"CASE {' '.join(arms)} ELSE 0 END" if arms else "0"))
+        return f"(CASE {plan} {' '.join(whens)} ELSE 0 END)"
+
+    return earn, needs_cost
+
+
+def _num(value) -> str:
+    """A rate or cost as an exact SQL numeric literal."""
+    return format(Decimal(value), "f")
+
+
+_REV_KINDS = "('reversal', 'clawback', 'waived')"
+_D_COLS = ", ".join(f"l.{c}" for c in ("id", "employee_id", "plan_id", "product_id", "store_id", "sales_amount",
+                                         "qty", "share_pct", "sale_line_id", "level", "origin_id"))
+
+
 _WHATIF = (
-    "WITH m AS MATERIALIZED ({m}), "
-    "rev AS MATERIALIZED (SELECT origin_id, SUM(qty) AS qty, SUM(amount) AS amount FROM commissions_line "
-    "WHERE origin_id IS NOT NULL GROUP BY origin_id), "
-    # every line but the replaced shares of a split, as if nothing was refunded: one pass
-    "one AS (SELECT l.employee_id, SUM(l.amount) AS actual, SUM(" + _SIM + ") AS sim "
-    "FROM commissions_line l " + _JOINS + "WHERE {where} AND l.qty <> 0 AND (m.plan_id IS NULL OR l.share_pct = 100) "
-    "GROUP BY l.employee_id), "
-    # a replaced split: the credited employee's rule (the first share, lowest id) on the whole line
-    "s1 AS (SELECT l.id, l.employee_id, l.sale_line_id, l.level, l.share_pct, l.qty, p.cost, "
-    "l.amount + COALESCE(r.amount, 0) AS actual, CASE WHEN r.origin_id IS NULL THEN 1 ELSE "
-    "(l.qty + r.qty) * 1.0 / l.qty END AS kept, "
-    "FIRST_VALUE(m.basis) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS fb, "
-    "FIRST_VALUE(m.rate) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS fr, "
-    "FIRST_VALUE(l.id) OVER (PARTITION BY l.sale_line_id, l.level ORDER BY l.id) AS first_id, "
-    "SUM(l.sales_amount) OVER (PARTITION BY l.sale_line_id, l.level) AS net "
-    "FROM commissions_line l LEFT JOIN rev r ON r.origin_id = l.id " + _JOINS
-    + "WHERE {where} AND l.qty <> 0 AND m.plan_id IS NOT NULL AND l.share_pct <> 100), "
-    "s2 AS (SELECT s1.*, " + _earn_sql("fb", "fr", "net") + " AS t FROM s1), "
-    "s3 AS (SELECT s2.*, CASE WHEN id = first_id THEN 0 ELSE ROUND(t * share_pct / 100.0, 2) END AS part FROM s2), "
-    "s4 AS (SELECT employee_id, actual, kept, CASE WHEN id = first_id THEN "
-    "t - SUM(part) OVER (PARTITION BY sale_line_id, level) ELSE part END AS sim FROM s3), "
-    "u AS (SELECT employee_id, actual, sim FROM one UNION ALL "
-    "SELECT employee_id, actual, CASE WHEN kept = 1 THEN sim ELSE ROUND(sim * kept, 2) END FROM s4) "
-    "SELECT employee_id, SUM(actual), SUM(sim) FROM u GROUP BY employee_id ORDER BY employee_id")
-#: the refunded lines among ``one``'s: what the refunds took back, booked and simulated (a few
-#: lines found through their reversals: its own statement, so the planner may use the index)
-_FIX = (
-    "WITH m AS MATERIALIZED ({m}), "
-    "rev AS (SELECT origin_id, SUM(qty) AS qty, SUM(amount) AS amount FROM commissions_line "
-    "WHERE origin_id IS NOT NULL GROUP BY origin_id) "
-    "SELECT l.employee_id, SUM(r.amount), SUM(ROUND(" + _SIM + " * 1.0 * (l.qty + r.qty) / l.qty, 2) - " + _SIM + ") "
-    "FROM rev r JOIN commissions_line l ON l.id = r.origin_id " + _JOINS
-    + "WHERE {where} AND l.qty <> 0 AND (m.plan_id IS NULL OR l.share_pct = 100) GROUP BY l.employee_id")
+    "WITH "
+    # the pass over the period's lines, per employee (as the statement's: parallel on PostgreSQL): what
+    # the statement pays, the simulation of every line computed line by line ({sim}: a kept line is its
+    # amount, an unsplit sale line of a replaced plan the compiled rules), the credited sales, the tier line
+    "m AS {mat}(SELECT l.employee_id, SUM(l.amount) AS actual, SUM({sim}) AS sim, "
+    "COALESCE(SUM(l.sales_amount) FILTER (WHERE l.level = 'seller' AND l.kind IN ('sale', 'reversal', 'clawback', "
+    "'waived')), 0) AS credited, COALESCE(SUM(l.amount) FILTER (WHERE l.kind = 'tier'), 0) AS tier, "
+    "COUNT(*) FILTER (WHERE l.kind = 'tier') AS n_tier "
+    "FROM commissions_line l{join_l} WHERE l.period = :p{scope} GROUP BY l.employee_id), "
+    # the few lines that need their neighbours: the period's replaced split shares and reversals
+    "d AS {mat}(SELECT " + _D_COLS + " FROM commissions_line l WHERE l.period = :p{scope} AND {part2}), "
+    # a reversal's original line (looked up once), and for a split every share of it
+    "oo AS {mat}(SELECT o.id, o.employee_id, o.plan_id, o.product_id, o.store_id, o.sales_amount, o.qty, "
+    "o.share_pct, o.sale_line_id, o.level FROM (SELECT DISTINCT origin_id FROM d WHERE origin_id IS NOT NULL) AS ro "
+    "JOIN commissions_line o ON o.id = ro.origin_id), "
+    "ss AS (SELECT id, employee_id, plan_id, product_id, store_id, sales_amount AS net, qty, share_pct, "
+    "sale_line_id, level, 1 AS in_p FROM d WHERE origin_id IS NULL UNION ALL "
+    "SELECT id, employee_id, plan_id, product_id, store_id, sales_amount, qty, share_pct, sale_line_id, level, 0 "
+    "FROM oo WHERE share_pct = 100 "
+    "UNION ALL SELECT DISTINCT s.id, s.employee_id, s.plan_id, s.product_id, s.store_id, s.sales_amount, s.qty, "
+    "s.share_pct, s.sale_line_id, s.level, 0 FROM oo "
+    "JOIN commissions_line s ON s.sale_line_id = oo.sale_line_id AND s.level = oo.level AND s.kind = 'sale' "
+    "WHERE oo.share_pct <> 100 AND s.plan_id IN ({olds}) AND NOT (s.period = :p{scope_s})), "
+    # a split line is computed once, on its whole net, with the credited employee's (the first
+    # share's) rule; the other shares money(total x share / 100), the first the rest
+    "sf AS (SELECT ss.*, FIRST_VALUE(employee_id) OVER w AS first_emp, FIRST_VALUE(id) OVER w AS first_id, "
+    "SUM(net) OVER w AS line_net FROM ss WINDOW w AS (PARTITION BY sale_line_id, level ORDER BY id "
+    "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)), "
+    "st AS (SELECT sf.*, {earn_split} AS t FROM sf{join_sf}), "
+    "sp AS (SELECT st.*, CASE WHEN id = first_id THEN 0 ELSE {pct} END AS part FROM st), "
+    "ssim AS {mat}(SELECT id, employee_id, in_p, qty, CASE WHEN id = first_id THEN t - SUM(part) OVER "
+    "(PARTITION BY sale_line_id, level) ELSE part END AS sim FROM sp), "
+    # reversals, replayed in order over each original line (``reverse_refund``): each partial one
+    # money(line x refunded / sold) while anything is left, the last one what is left. The original
+    # line's simulation reaches its reversals by a window (the original sorts first), not a join
+    "rw AS (SELECT id AS okey, 0 AS ord, id, employee_id, 0 AS in_p, CAST(NULL AS varchar) AS kind, "
+    "qty AS oq, 0 AS qty, sim AS s FROM ssim UNION ALL "
+    "SELECT r.origin_id, 1, r.id, r.employee_id, CASE WHEN r.period = :p{scope_r} THEN 1 ELSE 0 END, r.kind, "
+    "NULL, r.qty, NULL FROM oo JOIN commissions_line r ON r.origin_id = oo.id WHERE r.kind IN " + _REV_KINDS + "), "
+    "rv AS (SELECT okey, ord, id, employee_id, in_p, kind, qty, MAX(oq) OVER o AS oq, MAX(s) OVER o AS s, "
+    "-SUM(qty) OVER (PARTITION BY okey ORDER BY ord, id ROWS UNBOUNDED PRECEDING) AS done FROM rw "
+    "WINDOW o AS (PARTITION BY okey)), "
+    "rd AS (SELECT rv.*, done >= oq AS last, CASE WHEN done >= oq THEN 0 ELSE {ratio} END AS d "
+    "FROM rv WHERE ord = 1 AND s IS NOT NULL), "
+    "rc AS (SELECT rd.*, CASE WHEN last THEN -s ELSE {greatest}(SUM(d) OVER (PARTITION BY okey ORDER BY id "
+    "ROWS UNBOUNDED PRECEDING), -s) END AS cum FROM rd), "
+    "rsim AS (SELECT id, employee_id, in_p, CASE WHEN kind = 'waived' THEN 0 ELSE cum - COALESCE(LAG(cum) OVER "
+    "(PARTITION BY okey ORDER BY id), 0) END AS sim FROM rc), "
+    "u AS (SELECT employee_id, actual, sim, credited, tier, n_tier FROM m "
+    "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM ssim WHERE in_p = 1 "
+    "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM rsim WHERE in_p = 1) "
+    "SELECT employee_id, SUM(actual), SUM(sim), SUM(credited), SUM(tier), SUM(n_tier) FROM u "
+    "GROUP BY employee_id ORDER BY employee_id")

@@ -131,3 +131,32 @@ def test_clerk_without_employee_link_sees_no_line(admin_app, session, make, shop
         assert resp.status_code == 200 and a.name not in resp.get_data(as_text=True), url
     desk = client.get("/admin/commissions_desk/?period=202610").get_data(as_text=True)
     assert "my-attainment" not in desk and "payroll" not in desk and a.name not in desk
+
+
+def test_desk_whatif_compares_and_changes_nothing(admin_app, session, make, shop):
+    """The desk's what-if (a GET form): per employee what the statement pays and would pay
+    under another plan, with totals; a missing plan is refused on its field; nothing written."""
+    from sqlalchemy import func
+
+    from addons.commissions.models import CommissionLine
+
+    richer = svc.create_plan(session, "RICH", "Richer", rules_=[{"basis": "net_pct", "rate": Decimal("15")}])
+    sell(session, shop.store, [(shop.products[0], 4, shop.clerks[0])], at=OCT)
+    admin = make.user()
+    session.commit()
+    count = session.execute(select(func.count()).select_from(CommissionLine)).scalar()
+    client = login(admin_app, admin)
+    html = client.get("/admin/commissions_desk/?period=202610").get_data(as_text=True)
+    assert 'id="whatif-form"' in html and 'id="whatif-rows"' not in html
+    resp = client.get(f"/admin/commissions_desk/?period=202610&whatif=1&plan_id={shop.plan.id}"
+                      f"&with_plan_id={richer.id}")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    rows = re.search(r'id="whatif-rows".*?</table>', html, re.S).group(0)
+    assert shop.clerks[0].name in rows and "4.00" in rows and "6.00" in rows and "2.00" in rows
+    resp = client.get(f"/admin/commissions_desk/?period=202610&whatif=1&plan_id={shop.plan.id}")
+    assert resp.status_code == 400 and 'id="whatif-rows"' not in resp.get_data(as_text=True)
+    assert 'id="whatif-with_plan_id"' in resp.get_data(as_text=True)
+    assert "is-invalid" in re.search(r'<select[^>]*id="whatif-with_plan_id"', resp.get_data(as_text=True)).group(0)
+    session.expire_all()
+    assert session.execute(select(func.count()).select_from(CommissionLine)).scalar() == count
