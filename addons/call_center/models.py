@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint,
-                        event, text)
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint,
+                        event)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -319,7 +319,7 @@ class ArticleCategory(IdPk, Timestamps, Base):
 
 #: PostgreSQL's text-search vectors of an article's words: all of them, and the title's and
 #: tags' alone (the forgiving search); queries use these exact expressions, so the GIN
-#: indexes below serve them. SQLite: an FTS5 table over the same two columns (``kb_index``)
+#: indexes of ``kb_index`` serve them. SQLite: an FTS5 table over the same two columns
 ARTICLE_DOC = "to_tsvector('simple'::regconfig, coalesce(search_head, '') || ' ' || coalesce(search_body, ''))"
 ARTICLE_HEAD = "to_tsvector('simple'::regconfig, coalesce(search_head, ''))"
 
@@ -329,15 +329,9 @@ class Article(IdPk, Timestamps, Base):
     on the public help page and in the agents' suggestions). ``tags`` are comma-separated."""
     __tablename__ = "call_center_article"
     __audit_exclude__ = ("search_head", "search_body")  # derived from the texts
-    __table_args__ = (
-        Index("ix_call_center_article_search", text(ARTICLE_DOC), postgresql_using="gin").ddl_if(dialect="postgresql"),
-        Index("ix_call_center_article_search_head", text(ARTICLE_HEAD),
-              postgresql_using="gin").ddl_if(dialect="postgresql"),
-        # SQLite: a search checks and sorts the articles it found on this index alone,
-        # without reading their texts
-        Index("ix_call_center_article_listing", "id", "status", "language", "category_id", "published_at",
-              "updated_at").ddl_if(dialect="sqlite"),
-    )
+    # the search indexes are made per database by ``kb_index`` (and the migration)
+    __table_args__ = {"info": {"banyan_unmanaged_indexes": (
+        "ix_call_center_article_search", "ix_call_center_article_search_head", "ix_call_center_article_listing")}}
 
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")

@@ -16,9 +16,6 @@ down_revision = '63d2b81c7c7f'
 branch_labels = None
 depends_on = None
 
-DOC = "to_tsvector('simple'::regconfig, coalesce(search_head, '') || ' ' || coalesce(search_body, ''))"
-HEAD = "to_tsvector('simple'::regconfig, coalesce(search_head, ''))"
-
 
 def upgrade() -> None:
     from addons.call_center import kb_index
@@ -35,13 +32,10 @@ def upgrade() -> None:
         conn.execute(art.update().where(art.c.id == row.id)
                      .values(search_head=head_text(row.title, row.tags), search_body=body_text(row.body)))
     if conn.dialect.name == 'postgresql':
-        op.create_index('ix_call_center_article_search', 'call_center_article', [sa.text(DOC)],
-                        postgresql_using='gin')
-        op.create_index('ix_call_center_article_search_head', 'call_center_article', [sa.text(HEAD)],
-                        postgresql_using='gin')
+        for sql in kb_index.PG_INDEXES:
+            op.execute(sql)
     elif conn.dialect.name == 'sqlite':
-        op.create_index('ix_call_center_article_listing', 'call_center_article',
-                        ['id', 'status', 'language', 'category_id', 'published_at', 'updated_at'])
+        op.execute(kb_index.LISTING)
         for sql in kb_index.STATEMENTS:
             op.execute(sql)
         op.execute(kb_index.REBUILD)
@@ -50,15 +44,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == 'postgresql':
-        op.drop_index('ix_call_center_article_search_head', table_name='call_center_article')
-        op.drop_index('ix_call_center_article_search', table_name='call_center_article')
+        op.execute("DROP INDEX IF EXISTS ix_call_center_article_search_head")
+        op.execute("DROP INDEX IF EXISTS ix_call_center_article_search")
     elif conn.dialect.name == 'sqlite':
         from addons.call_center import kb_index
 
         for name in ('ai', 'ad', 'au'):
             op.execute(f"DROP TRIGGER IF EXISTS {kb_index.FTS}_{name}")
         op.execute(kb_index.DROP)
-        op.drop_index('ix_call_center_article_listing', table_name='call_center_article')
+        op.execute("DROP INDEX IF EXISTS ix_call_center_article_listing")
     with op.batch_alter_table('call_center_article') as batch:
         batch.drop_column('search_body')
         batch.drop_column('search_head')
