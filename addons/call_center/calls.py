@@ -115,23 +115,40 @@ def normalise_number(raw, field: str = "number") -> str:
 def find_caller(session, number: str) -> tuple[Customer | None, CustomerContact | None]:
     """The active customer whose phone is ``number`` (E.164), else the key account one of
     whose contacts has it (with that contact); ``(None, None)`` when nobody visible has it."""
-    from core.cache import TOKEN_COLUMN, prime
+    from core.cache import prime
 
     # the configuration cache's token comes along (the panels' tiers and policies need it):
     # one round trip fewer per screen-pop
-    row = session.execute(select(Customer, TOKEN_COLUMN).where(Customer.phone == number, Customer.active.is_(True))
-                          .order_by(Customer.id).limit(1)).first()
+    by_customer, by_contact = _caller_statements()
+    row = session.execute(by_customer, {"number": number}).first()
     if row is not None:
         prime(session, row[1])
         return row[0], None
-    row = session.execute(select(CustomerContact, Customer, TOKEN_COLUMN)
-                          .join(Customer, Customer.id == CustomerContact.customer_id)
-                          .where(CustomerContact.phone == number, Customer.active.is_(True))
-                          .order_by(CustomerContact.id).limit(1)).first()
+    row = session.execute(by_contact, {"number": number}).first()
     if row is not None:
         prime(session, row[2])
         return row[1], row[0]
     return None, None
+
+
+_CALLER: list = []
+
+
+def _caller_statements():
+    """The two statements of :func:`find_caller` (``number`` bound), built once."""
+    if not _CALLER:
+        from sqlalchemy import bindparam
+
+        from core.cache import TOKEN_COLUMN
+
+        number = bindparam("number")
+        _CALLER.append(select(Customer, TOKEN_COLUMN).where(Customer.phone == number, Customer.active.is_(True))
+                       .order_by(Customer.id).limit(1))
+        _CALLER.append(select(CustomerContact, Customer, TOKEN_COLUMN)
+                       .join(Customer, Customer.id == CustomerContact.customer_id)
+                       .where(CustomerContact.phone == number, Customer.active.is_(True))
+                       .order_by(CustomerContact.id).limit(1))
+    return _CALLER
 
 
 def screen_pop(session, user, raw_number, *, panels=True) -> dict:

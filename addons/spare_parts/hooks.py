@@ -89,10 +89,14 @@ def customer_summary(session, customer, user):
     from .warranty import check_registration
     from .work_orders import OPEN_STATES
 
-    has_w, has_o = session.execute(select(
-        exists().where(Warranty.customer_id == customer.id),
-        exists().where(WorkOrder.customer_id == customer.id, WorkOrder.status.in_(OPEN_STATES + ("done",))))
-        .execution_options(banyan_unscoped=True)).one()
+    if not _HAS:
+        from sqlalchemy import bindparam
+
+        cid = bindparam("customer_id")
+        _HAS.append(select(exists().where(Warranty.customer_id == cid),
+                           exists().where(WorkOrder.customer_id == cid, WorkOrder.status.in_(OPEN_STATES + ("done",))))
+                    .execution_options(banyan_unscoped=True))
+    has_w, has_o = session.execute(_HAS[0], {"customer_id": customer.id}).one()
     if not has_w and not has_o:
         return []
     panels = []
@@ -120,6 +124,10 @@ def customer_summary(session, customer, user):
         panels.append(SummaryPanel(title=_l("Open work orders"), fields=fields, priority=61, permission=WO_READ,
                                    links=links))
     return panels
+
+
+#: the statement of "has registrations, has open work orders" (made on first use)
+_HAS: list = []
 
 
 @hookimpl
