@@ -11,7 +11,8 @@ holds them. Measured: ``--queries`` searches (one or two words of the vocabulary
 word no article has, which goes through the forgiving search too) through
 ``services.search_articles`` (the back office's, the API's and the public page's search: an
 indexed probe, then the indexed search ranked in SQL), first page of 20, the rows fetched;
-p50/p95/p99 in ms, and the query plan of a two-word search (it must read the index).
+p50/p95/p99 in ms, this process's CPU ms per search, and the query plan of a two-word search
+(it must read the index).
 """
 from __future__ import annotations
 
@@ -83,17 +84,18 @@ def main(argv=None) -> dict:
         analyze(url)
         rt = open_addons_runtime(url, tmp, ["call_center"], create=False)
         rng = random.Random(3)
-        ms, hits = [], 0
+        ms, hits, cpu = [], 0, 0.0
         load_start = os.getloadavg()[0]
         with rt.session() as s:
             for k in range(args.queries + 10):
                 r = rng.random()
                 q = (rng.choice(WORDS) if r < 0.5 else f"{rng.choice(WORDS)} {rng.choice(WORDS)}" if r < 0.9
                      else "不存在的词语")
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 found = list(s.execute(svc.search_articles(s, q, limit=20)).scalars())
                 if k >= 10:
                     ms.append((time.perf_counter() - t) * 1000)
+                    cpu += time.process_time() - c
                     hits += bool(found)
             s.rollback()
             stmt = svc.search_articles(s, "会员 退货", limit=20)
@@ -105,6 +107,9 @@ def main(argv=None) -> dict:
         out = {"database": "postgresql" if "postgresql" in url else "sqlite", "articles": args.articles,
                "queries": len(ms), "with_hits": hits, "data_seconds": data_s,
                "p50_ms": pct(ms, 0.5), "p95_ms": pct(ms, 0.95), "p99_ms": pct(ms, 0.99),
+               # this process's CPU per search: all of it on SQLite (the database runs in the
+               # process), only the Python side on PostgreSQL
+               "cpu_ms_per_search": round(cpu * 1000 / len(ms), 2),
                "load_average": [round(load_start, 1), round(os.getloadavg()[0], 1)], "cpus": os.cpu_count(),
                "target_p95_ms": P95_TARGET_MS, "plan": plan}
         out["met"] = out["p95_ms"] < P95_TARGET_MS
