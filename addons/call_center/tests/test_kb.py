@@ -215,3 +215,16 @@ def test_search_is_served_by_the_index(session):
         assert "VIRTUAL TABLE INDEX" in plan and "call_center_article_fts" in plan, plan
         assert "SCAN call_center_article\n" not in plan + "\n", plan
     assert len(_titles(session, stmt)) == 20
+
+
+def test_index_words_stay_out_of_the_audit_log(session):
+    """The kernel's ``__audit_exclude__``: derived columns are in no audit entry."""
+    from core.models import AuditLog
+
+    art = svc.save_article(session, title="发票补开", body="凭小票办理。")
+    svc.save_article(session, article_id=art.id, title="发票补开流程")
+    rows = session.execute(select(AuditLog.action, AuditLog.changes).where(AuditLog.model == "call_center_article")
+                           .order_by(AuditLog.id)).all()
+    assert [a for a, _c in rows] == ["create", "update"]
+    assert "title" in rows[0][1] and "title" in rows[1][1]
+    assert not any(k in c for _a, c in rows for k in ("search_head", "search_body")), rows
