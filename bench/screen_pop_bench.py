@@ -20,8 +20,11 @@ per kind of number, and the query plan of the contact lookup (it must use
 
 Then, in one process, ``--lookups`` calls of ``services.find_caller`` alone (the part whose
 cost grows with the customer table: the indexed phone lookups), with the same mix, p50/p99.
-The machine's load average is printed at the start and the end: on a shared machine the
-webhook's latency is mostly waiting for a CPU, and the two figures tell the two apart.
+Last, ``--single`` calls through the webhook in one process: the CPU milliseconds and SQL
+statements per call (BEGIN/COMMIT included), and that single client's p50/p99. The machine's
+load average is printed at the start and the end: on a shared machine the webhook's latency
+is mostly waiting for a CPU; the CPU per call says what the latency is once every client has
+a CPU of its own (8 clients on 2 CPUs wait at least 4 × that).
 """
 from __future__ import annotations
 
@@ -168,6 +171,46 @@ def lookups(url: str, tmp: str, customers: int, accounts: int, n: int) -> dict:
             "by_kind_p99_ms": {k: pct(v, 0.99) for k, v in sorted(out.items())}}
 
 
+def in_process(url: str, tmp: str, token: str, customers: int, accounts: int, n: int) -> dict:
+    """``n`` calls through the webhook in this one process, after the clients: CPU ms per call
+    (``time.process_time``, the figure that decides the latency once every client has a CPU
+    of its own), SQL statements per call, wall p50/p99 with this single client."""
+    from sqlalchemy import event
+
+    from core.api.testing import build_app
+
+    rt = open_addons_runtime(url, tmp, ADDONS, create=False)
+    http = build_app(rt).test_client()
+    headers = {"X-Call-Center-Token": token}
+    rng = random.Random(11)
+    count = [0]
+
+    def before(*_a):
+        count[0] += 1
+
+    def number():
+        r = rng.random()
+        if r < 0.8:
+            return person_phone(rng.randint(1, customers))
+        if r < 0.9:
+            return contact_phone(rng.randint(1, accounts))
+        return f"+86150{rng.randint(0, 99_999_999):08d}"
+
+    for _ in range(10):
+        http.post(URL, json={"number": number(), "line": "400"}, headers=headers)
+    event.listen(rt.engine, "before_cursor_execute", before)
+    ms, cpu0 = [], time.process_time()
+    for _ in range(n):
+        t = time.perf_counter()
+        assert http.post(URL, json={"number": number(), "line": "400"}, headers=headers).status_code == 201
+        ms.append((time.perf_counter() - t) * 1000)
+    cpu = (time.process_time() - cpu0) * 1000 / n
+    event.remove(rt.engine, "before_cursor_execute", before)
+    rt.dispose()
+    return {"n": n, "cpu_ms_per_call": round(cpu, 2), "statements_per_call": round(count[0] / n, 1),
+            "p50_ms": pct(ms, 0.5), "p99_ms": pct(ms, 0.99)}
+
+
 def pct(values, q) -> float:
     values = sorted(values)
     return round(values[min(len(values) - 1, int(round(q * (len(values) - 1))))], 2)
@@ -181,6 +224,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=250, help="calls per client")
     ap.add_argument("--lookups", type=int, default=2000, help="find_caller calls, single process")
+    ap.add_argument("--single", type=int, default=300, help="webhook calls in one process, for CPU per call")
     args = ap.parse_args(argv)
 
     tmp = tempfile.mkdtemp(prefix="banyan-spop-")
@@ -201,6 +245,7 @@ def main(argv=None) -> dict:
         wall = time.perf_counter() - t0
         load_end = os.getloadavg()[0]
         found = lookups(url, tmp, args.customers, args.accounts, args.lookups)
+        single = in_process(url, tmp, made["token"], args.customers, args.accounts, args.single)
         allms = [ms for res in results for _k, ms in res]
         by_kind = {}
         for res in results:
@@ -215,6 +260,7 @@ def main(argv=None) -> dict:
             "by_kind_p99_ms": {k: pct(v, 0.99) for k, v in sorted(by_kind.items())},
             "contact_lookup_plan": plan,
             "find_caller": found,
+            "single_process": single,
             "load_average": [round(load_start, 1), round(load_end, 1)], "cpus": os.cpu_count(),
             "target_p99_ms": P99_TARGET_MS,
         }

@@ -4,7 +4,8 @@ changed fields old -> new). Append-only models (ledgers, sale lines) opt out wit
 ``__audit__ = False``: they are their own history. Documents that record who made them and
 when (a sale or refund carries its user, store, time and every amount) set
 ``__audit_create__ = False``: their creation is not copied into the log, their later
-changes are (e.g. a sale becoming refunded)."""
+changes are (e.g. a sale becoming refunded). Columns derived from others (a search index's
+words) are named in ``__audit_exclude__`` and left out of every entry."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -38,8 +39,11 @@ def _audited(obj) -> bool:
 def _changes(obj, created: bool) -> dict:
     out = {}
     state = inspect(obj)
+    exclude = getattr(type(obj), "__audit_exclude__", ())
     for attr in state.mapper.column_attrs:
         key = attr.key
+        if key in exclude:
+            continue
         hist = state.attrs[key].history
         if created:
             value = getattr(obj, key)

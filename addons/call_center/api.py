@@ -44,17 +44,19 @@ def requires_line_token(permission: str):
             from core.security.permissions import has_permission
             from core.web import raw_session
 
+            from .calls import authenticate_line_token
+
             plain = request.headers.get(svc_token_header(), "")
             raw = raw_session()
-            user = svc.user_for_line_token(raw, plain.strip())
-            if user is not None:
-                raw.expunge(user)  # a detached snapshot, as the kernel's token cache keeps
-            raw.rollback()  # the lookup is its own short transaction
-            if user is None:
+            ctx = authenticate_line_token(raw, plain.strip(), _line_token_cache())
+            if ctx is None:
                 return error_response(401, message=_("A valid telephony token is required (%(header)s).",
                                              header=svc_token_header()))
             g.api_auth_done = True
-            g.api_user = raw.merge(user, load=False)
+            # the request's own copy of the cached (detached) user; its stores and permissions
+            # come with the token (``core.web.db_session``): no query
+            g.api_auth = ctx
+            g.api_user = raw.merge(ctx.user, load=False)
             if not has_permission(db_session(), g.api_user, permission):
                 return error_response(403, message=_("You do not have the permission %(perm)s.", perm=permission))
             return func(*args, **kwargs)
@@ -64,6 +66,23 @@ def requires_line_token(permission: str):
         return wrapper
 
     return decorator
+
+
+def _line_token_cache():
+    """This app's cache of verified telephony tokens: a kernel ``TokenCache`` with the API
+    tokens' lifetime (``BANYAN_TOKEN_CACHE_SECONDS``, default 5 s; 0 turns it off)."""
+    from flask import current_app
+
+    cache = current_app.extensions.get("call_center_line_tokens")
+    if cache is None:
+        from core.security.tokens import CACHE_SECONDS, TokenCache, watch_auth_models
+
+        from .models import LineToken
+
+        watch_auth_models(LineToken)
+        cache = TokenCache(ttl=current_app.config.get("BANYAN_TOKEN_CACHE_SECONDS", CACHE_SECONDS))
+        current_app.extensions["call_center_line_tokens"] = cache
+    return cache
 
 
 def _line_token_headers(session, user) -> dict:

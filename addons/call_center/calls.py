@@ -8,6 +8,7 @@ phones of key accounts' contacts (``core_customer_contact``).
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime
 
 from sqlalchemy import select
@@ -66,6 +67,44 @@ def user_for_line_token(session, plain: str | None) -> User | None:
     return user if user is not None and user.active else None
 
 
+def authenticate_line_token(session, plain: str | None, cache=None):
+    """The kernel's :class:`~core.security.tokens.AuthContext` (user, permissions, stores) of
+    the live telephony token ``plain``, or None (unknown, revoked, inactive user).
+
+    With a ``cache`` (a :class:`~core.security.tokens.TokenCache`, one per app) a verified
+    token is trusted for the cache's lifetime without a query, as the kernel trusts API tokens:
+    revoking a telephony token, or any change to users, roles or scope, empties the caches of
+    the process at once (``watch_auth_models``), another worker's at most when its entry
+    expires. On a miss the token with its user, the permissions and the stores are read on
+    ``session`` (unscoped) in one short transaction, rolled back at once."""
+    from core.security.permissions import user_permissions
+    from core.security.scope import store_ids_for
+    from core.security.tokens import AuthContext
+
+    if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
+        return None
+    digest = hash_token(plain)
+    ctx = cache.get(digest) if cache is not None else None
+    if ctx is not None:
+        return ctx
+    generation = cache.generation if cache is not None else 0
+    row = session.execute(select(LineToken.id, User).join(User, User.id == LineToken.user_id)
+                          .where(LineToken.token_hash == digest, LineToken.revoked_at.is_(None))).first()
+    if row is None or not row[1].active:
+        session.rollback()
+        return None
+    token_id, user = row
+    perms = frozenset() if user.is_superuser else frozenset(user_permissions(session, user))
+    store_ids = store_ids_for(session, user)
+    session.expunge(user)  # a detached snapshot, as the kernel's token cache keeps
+    session.rollback()  # the lookup is its own short transaction
+    ctx = AuthContext(token_id=token_id, user=user, permissions=perms, store_ids=store_ids,
+                      expires=time.monotonic() + (cache.ttl if cache is not None else 0), last_used_at=None)
+    if cache is not None:
+        cache.put(digest, ctx, generation)
+    return ctx
+
+
 def normalise_number(raw, field: str = "number") -> str:
     """``raw`` as E.164 (``+8613800138000``), or BusinessError naming ``field``."""
     from core.lookup import normalize_identifier
@@ -76,16 +115,40 @@ def normalise_number(raw, field: str = "number") -> str:
 def find_caller(session, number: str) -> tuple[Customer | None, CustomerContact | None]:
     """The active customer whose phone is ``number`` (E.164), else the key account one of
     whose contacts has it (with that contact); ``(None, None)`` when nobody visible has it."""
-    customer = session.execute(select(Customer).where(Customer.phone == number, Customer.active.is_(True))
-                               .order_by(Customer.id).limit(1)).scalar()
-    if customer is not None:
-        return customer, None
-    contact = session.execute(select(CustomerContact).join(Customer, Customer.id == CustomerContact.customer_id)
-                              .where(CustomerContact.phone == number, Customer.active.is_(True))
-                              .order_by(CustomerContact.id).limit(1)).scalar()
-    if contact is not None:
-        return session.get(Customer, contact.customer_id), contact
+    from core.cache import prime
+
+    # the configuration cache's token comes along (the panels' tiers and policies need it):
+    # one round trip fewer per screen-pop
+    by_customer, by_contact = _caller_statements()
+    row = session.execute(by_customer, {"number": number}).first()
+    if row is not None:
+        prime(session, row[1])
+        return row[0], None
+    row = session.execute(by_contact, {"number": number}).first()
+    if row is not None:
+        prime(session, row[2])
+        return row[1], row[0]
     return None, None
+
+
+_CALLER: list = []
+
+
+def _caller_statements():
+    """The two statements of :func:`find_caller` (``number`` bound), built once."""
+    if not _CALLER:
+        from sqlalchemy import bindparam
+
+        from core.cache import TOKEN_COLUMN
+
+        number = bindparam("number")
+        _CALLER.append(select(Customer, TOKEN_COLUMN).where(Customer.phone == number, Customer.active.is_(True))
+                       .order_by(Customer.id).limit(1))
+        _CALLER.append(select(CustomerContact, Customer, TOKEN_COLUMN)
+                       .join(Customer, Customer.id == CustomerContact.customer_id)
+                       .where(CustomerContact.phone == number, Customer.active.is_(True))
+                       .order_by(CustomerContact.id).limit(1))
+    return _CALLER
 
 
 def screen_pop(session, user, raw_number, *, panels=True) -> dict:

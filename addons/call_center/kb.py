@@ -1,14 +1,26 @@
 """The knowledge base: articles (draft -> reviewed -> published), nested categories, search,
 and links from tickets to articles.
 
-Search is one SQL statement on both databases: every word of the query (split on white
-space; a word of Chinese characters is a substring, so "退货" finds "如何退货") must occur,
-ignoring ASCII case, in the title, the tags or the text (``LIKE`` on SQLite, ``ILIKE`` on
-PostgreSQL, with the wildcards of the query escaped). Trigram indexes (FTS5 trigram,
-pg_trgm) are not used: most Chinese words are two characters, shorter than a trigram, so
-every search scans the published articles (see ``bench/kb_search_bench.py``). Rows are
-ranked in the database: a word in the title weighs 3, in the tags 2 (found only in the text:
-0); ties go to the most recently published. No scoring loop in Python.
+Search uses the database's own full-text index, never a scan of the articles nor a scoring
+loop in Python. The texts are cut into words when an article is written (``search_terms``:
+Chinese bigrams, Latin trigrams, and in the title and tags also single characters and the
+pinyin of the Chinese, whole and by initials); the database indexes those words (SQLite: the
+FTS5 table of ``kb_index``; PostgreSQL: GIN indexes of ``to_tsvector('simple', ...)``), and a
+query is cut the same way:
+
+- **every word** of the query (split on white space) must occur in the title, the tags or
+  the text: all its bigrams/trigrams are looked up in the index (``"退货"`` finds
+  ``"如何退货"``; ``"vip"`` finds ``"VIP card"``; a query word with no letter, digit or
+  Chinese character, such as ``%``, matches nothing);
+- when no article has every word (a typo), the **forgiving search** looks in titles and tags
+  for any of the query's words, bigrams, trigrams or single Chinese characters, best match
+  first: ``"储直卡"`` still finds ``"储值卡"``, ``"wangfujin"`` finds ``"王府井"``;
+- a name typed in **pinyin**, whole or by initials (``wangfujing``, ``wfj``), finds an
+  article whose title or tags hold it in Chinese.
+
+Rows are ranked in the database by how well the title and tags match (SQLite ``bm25`` of
+the head column, PostgreSQL ``ts_rank`` of its vector); ties go to the most recently
+published. Figures: ``bench/kb_search_bench.py``.
 
 Status machine (anything else is ``BusinessError`` on ``status``)::
 
@@ -22,13 +34,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, literal, or_, select
+from sqlalchemy import String, and_, case, false, func, literal, literal_column, select
+from sqlalchemy import text as sql_text
 
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 
-from .models import ARTICLE_LANGUAGE, Article, ArticleCategory, Ticket, TicketArticle
+from .models import ARTICLE_DOC, ARTICLE_HEAD, ARTICLE_LANGUAGE, Article, ArticleCategory, Ticket, TicketArticle
+from .search_terms import fuzzy_words, query_words
 
 ARTICLE_TRANSITIONS = {
     "draft": ("reviewed", "published"),
@@ -37,26 +51,6 @@ ARTICLE_TRANSITIONS = {
 }
 #: at most this many words of a query are used
 MAX_TERMS = 8
-
-
-def _like(term: str) -> str:
-    """``term`` as a LIKE pattern matching it anywhere, its own ``%``, ``_`` and ``\\`` escaped."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _contains(session, column, pattern):
-    """``column`` matches ``pattern`` ignoring ASCII case. SQLite's own ``LIKE`` already ignores
-    ASCII case (and, like its ``lower()``, only ASCII's), so it is used as is there: the
-    ``lower(x) LIKE lower(y)`` that ``ilike`` writes on SQLite lowers every text on every row.
-    PostgreSQL's ``ILIKE`` on its own."""
-    if session.get_bind().dialect.name == "sqlite":
-        return column.like(pattern, escape="\\")
-    return column.ilike(pattern, escape="\\")
-
-
-def _terms(text: str | None) -> list[str]:
-    return [t for t in (text or "").split() if t][:MAX_TERMS]
 
 
 def _clean_tags(tags) -> str | None:
@@ -140,29 +134,99 @@ def search_articles(session, text: str | None = None, *, published_only: bool = 
                     category_id: int | None = None, limit: int | None = 20, offset: int = 0):
     """The statement (a ``Select`` of ``Article``) of the articles matching ``text`` (see the
     module docstring), best first; with no words, every article, most recently published or
-    changed first. ``limit=None`` leaves the statement unlimited (for pagination)."""
-    stmt = select(Article)
-    score = literal(0)
-    for term in _terms(text):
-        pat = _like(term)
-        in_title = _contains(session, Article.title, pat)
-        in_tags = _contains(session, Article.tags, pat)
-        in_body = _contains(session, Article.body, pat)
-        stmt = stmt.where(or_(in_title, in_tags, in_body))
-        # the text is not weighed: every row found has each word somewhere, and a second
-        # LIKE over every text would double the cost of the search
-        score = score + case((in_title, 3), else_=0) + case((in_tags, 2), else_=0)
+    changed first. ``limit=None`` leaves the statement unlimited (for pagination).
+
+    With words, one indexed statement first asks whether any article has them all (else the
+    forgiving search is returned). The search itself ranks and cuts the page on the index and
+    the article's small columns only (on SQLite a covering index), then reads the page's
+    articles: sorting whole articles (texts and all) is what made a search slow."""
+    filters = []
     if published_only:
-        stmt = stmt.where(Article.status == "published")
+        filters.append(Article.status == "published")
     if language:
-        stmt = stmt.where(Article.language == language)
+        filters.append(Article.language == language)
     if category_id:
-        stmt = stmt.where(Article.category_id.in_(_category_and_children(session, category_id)))
-    stmt = stmt.order_by(score.desc(), Article.published_at.desc().nulls_last(), Article.updated_at.desc(),
+        filters.append(Article.category_id.in_(_category_and_children(session, category_id)))
+    words = query_words(text, MAX_TERMS)
+    if not words:
+        stmt = select(Article).where(*filters).order_by(Article.published_at.desc().nulls_last(),
+                                                        Article.updated_at.desc(), Article.id.desc())
+        return stmt if limit is None else stmt.limit(limit).offset(offset)
+    if any(not w for w in words):
+        return select(Article).where(false())
+    strict = _has_all(session, [t for w in words for t in w])
+    if session.execute(select(Article.id).where(*filters, strict).limit(1)).first() is not None:
+        # ranked by how many of the query's words the title and tags hold
+        rank = sum((case((_in_head(session, w), 1), else_=0) for w in words), literal(0))
+        return _page(select(Article.id).where(*filters, strict), rank, limit, offset)
+    found, rank = _head_any(session, fuzzy_words(text, MAX_TERMS))
+    return _page(found.where(*filters), rank, limit, offset)
+
+
+def _page(ids, rank, limit, offset):
+    """``select(Article)`` of the ids of ``ids`` (a select of ``Article.id``), best ``rank``
+    first, then newest: ranked and cut in a subquery of small columns."""
+    keys = ids.add_columns(rank.label("rank"), Article.published_at.label("published_at"),
+                           Article.updated_at.label("updated_at"))
+    keys = keys.order_by(rank.desc(), Article.published_at.desc().nulls_last(), Article.updated_at.desc(),
                          Article.id.desc())
     if limit is not None:
-        stmt = stmt.limit(limit).offset(offset)
-    return stmt
+        keys = keys.limit(limit).offset(offset)
+    k = keys.subquery("kb_page")
+    return (select(Article).join(k, k.c.id == Article.id)
+            .order_by(k.c.rank.desc(), k.c.published_at.desc().nulls_last(), k.c.updated_at.desc(),
+                      Article.id.desc()))
+
+
+def _postgresql(session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _tsquery(words: list[str], op: str):
+    return func.to_tsquery(literal_column("'simple'::regconfig"),
+                           literal(op.join(f"'{w}'" for w in words), String))
+
+
+def _fts_ids(match: str):
+    """SQLite: the rowids (article ids) the FTS5 query ``match`` finds."""
+    from .kb_index import FTS
+
+    return (select(literal_column("rowid")).select_from(sql_text(FTS))
+            .where(literal_column(FTS).op("MATCH")(literal(match, String))))
+
+
+def _has_all(session, words: list[str]):
+    """The condition "the article's index holds every one of ``words``" (title, tags, text).
+    The words are whole index words (``search_terms``: letters, digits, Chinese characters
+    only), so quoting them is enough in either query language."""
+    if _postgresql(session):
+        return literal_column(ARTICLE_DOC).op("@@")(_tsquery(words, " & "))
+    return Article.id.in_(_fts_ids(" AND ".join(f'"{w}"' for w in words)))
+
+
+def _in_head(session, words: list[str]):
+    """The condition "the title and tags hold every one of ``words``", through the index."""
+    if _postgresql(session):
+        head = select(Article.id).where(literal_column(ARTICLE_HEAD).op("@@")(_tsquery(words, " & ")))
+        return Article.id.in_(head.correlate(None))
+    return Article.id.in_(_fts_ids("search_head : (" + " AND ".join(f'"{w}"' for w in words) + ")"))
+
+
+def _head_any(session, words: list[str]):
+    """``(select of the ids of the articles whose title or tags hold any of words, rank)``:
+    the forgiving search, ranked by the database (``ts_rank``; FTS5's ``bm25``, negated)."""
+    if _postgresql(session):
+        query = _tsquery(words, " | ")
+        return (select(Article.id).where(literal_column(ARTICLE_HEAD).op("@@")(query)),
+                func.ts_rank(literal_column(ARTICLE_HEAD), query))
+    from .kb_index import FTS
+
+    found = (select(literal_column("rowid").label("id"), (-func.bm25(literal_column(FTS), 1.0, 0.0)).label("score"))
+             .select_from(sql_text(FTS))
+             .where(literal_column(FTS).op("MATCH")(
+                 literal("search_head : (" + " OR ".join(f'"{w}"' for w in words) + ")", String)))
+             .subquery("kb_found"))
+    return select(Article.id).join(found, found.c.id == Article.id), found.c.score
 
 
 def _category_and_children(session, category_id: int) -> list[int]:
@@ -179,22 +243,12 @@ def suggest_for_customer(session, customer_id: int, limit: int = 3) -> list[Arti
 
     words = []
     for t in open_tickets_of(session, customer_id, limit=3):
-        for w in t.subject.split():
-            if w not in words:
-                words.append(w)
+        for w in query_words(t.subject, MAX_TERMS):
+            words.extend(x for x in w if x not in words)
     if not words:
         return []
-    words = words[:MAX_TERMS]
-    score = literal(0)
-    conds = []
-    for w in words:
-        pat = _like(w)
-        c = or_(_contains(session, Article.title, pat), _contains(session, Article.tags, pat))
-        conds.append(c)
-        score = score + case((c, 1), else_=0)
-    stmt = (select(Article).where(Article.status == "published", or_(*conds))
-            .order_by(score.desc(), Article.published_at.desc(), Article.id.desc()).limit(limit))
-    return list(session.execute(stmt).scalars())
+    found, rank = _head_any(session, words[:4 * MAX_TERMS])
+    return list(session.execute(_page(found.where(Article.status == "published"), rank, limit, 0)).scalars())
 
 
 def link_article(session, ticket_id: int, article_id: int, user=None, at: datetime | None = None) -> TicketArticle:

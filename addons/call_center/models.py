@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint)
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint,
+                        event)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -316,10 +317,21 @@ class ArticleCategory(IdPk, Timestamps, Base):
         return self.name
 
 
+#: PostgreSQL's text-search vectors of an article's words: all of them, and the title's and
+#: tags' alone (the forgiving search); queries use these exact expressions, so the GIN
+#: indexes of ``kb_index`` serve them. SQLite: an FTS5 table over the same two columns
+ARTICLE_DOC = "to_tsvector('simple'::regconfig, coalesce(search_head, '') || ' ' || coalesce(search_body, ''))"
+ARTICLE_HEAD = "to_tsvector('simple'::regconfig, coalesce(search_head, ''))"
+
+
 class Article(IdPk, Timestamps, Base):
     """A knowledge-base article: draft -> reviewed -> published (only published articles are
     on the public help page and in the agents' suggestions). ``tags`` are comma-separated."""
     __tablename__ = "call_center_article"
+    __audit_exclude__ = ("search_head", "search_body")  # derived from the texts
+    # the search indexes are made per database by ``kb_index`` (and the migration)
+    __table_args__ = {"info": {"banyan_unmanaged_indexes": (
+        "ix_call_center_article_search", "ix_call_center_article_search_head", "ix_call_center_article_listing")}}
 
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
@@ -328,10 +340,37 @@ class Article(IdPk, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
     language: Mapped[str] = mapped_column(String(8), default="zh_Hans")
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: the words the search index holds (``search_terms``), set from the texts on every write
+    search_head: Mapped[str | None] = mapped_column(Text, deferred=True)
+    search_body: Mapped[str | None] = mapped_column(Text, deferred=True)
     category: Mapped[ArticleCategory | None] = relationship()
 
     def __str__(self) -> str:
         return self.title
+
+
+def _article_words_on_insert(_mapper, _connection, art: Article) -> None:
+    from .search_terms import body_text, head_text
+
+    art.search_head = head_text(art.title, art.tags)
+    art.search_body = body_text(art.body)
+
+
+def _article_words_on_update(_mapper, _connection, art: Article) -> None:
+    """The index words again when a text changed (not on a status move)."""
+    from sqlalchemy import inspect as sa_inspect
+
+    from .search_terms import body_text, head_text
+
+    attrs = sa_inspect(art).attrs
+    if attrs.title.history.has_changes() or attrs.tags.history.has_changes():
+        art.search_head = head_text(art.title, art.tags)
+    if attrs.body.history.has_changes():
+        art.search_body = body_text(art.body)
+
+
+event.listen(Article, "before_insert", _article_words_on_insert)
+event.listen(Article, "before_update", _article_words_on_update)
 
 
 class TicketArticle(IdPk, Base):
@@ -451,3 +490,6 @@ describe(InboundEmail, name=_l("Inbound email"), labels={
 MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord,
           FollowUpRule, FollowUpTask, ArticleCategory, Article, TicketArticle, Rating,
           InboundEmail)
+
+
+from . import kb_index  # noqa: E402,F401  (SQLite's FTS5 table of the articles' words)

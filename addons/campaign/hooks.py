@@ -95,25 +95,41 @@ def startup(app):
 
 @hookimpl
 def customer_summary(session, customer, user):
-    """Contact history: messages sent per plan channel and list, and the customer's opt-outs."""
-    from sqlalchemy import func, select
-
-    from .models import OptOut, Plan, Recipient
+    """Contact history: messages sent per plan channel and list, and the customer's opt-outs
+    (one statement, built once: both read by their ``customer_id`` index, as one ``UNION ALL``)."""
     from .permissions import READ
 
-    rows = session.execute(select(Plan.channel, Plan.list_code, func.count())
-                           .join(Recipient, Recipient.plan_id == Plan.id)
-                           .where(Recipient.customer_id == customer.id, Recipient.state == "sent")
-                           .group_by(Plan.channel, Plan.list_code).order_by(Plan.channel, Plan.list_code)
-                           .execution_options(banyan_unscoped=True)).all()
-    fields = [(f"{ch} / {lst}", n) for ch, lst, n in rows]
-    outs = session.execute(select(OptOut.channel, OptOut.list_code).where(OptOut.customer_id == customer.id)
-                           .execution_options(banyan_unscoped=True)).all()
+    rows = session.execute(_contact_history(), {"customer_id": customer.id}).all()
+    fields = [(f"{ch} / {lst}", n) for k, ch, lst, n in rows if k == 0]
+    outs = [(ch, lst) for k, ch, lst, _n in rows if k == 1]
     if outs:
         fields.append((_l("Opted out"), ", ".join(f"{c}/{lst}" for c, lst in outs)))
     if not fields:
         return []
     return [SummaryPanel(title=_l("Contact history"), fields=tuple(fields), priority=70, permission=READ)]
+
+
+_CONTACT_HISTORY = []
+
+
+def _contact_history():
+    """The statement of :func:`customer_summary` (``customer_id`` bound), made on first use."""
+    if not _CONTACT_HISTORY:
+        from sqlalchemy import bindparam, func, literal, select, union_all
+
+        from .models import OptOut, Plan, Recipient
+
+        cid = bindparam("customer_id")
+        sent = (select(literal(0).label("k"), Plan.channel, Plan.list_code, func.count().label("n"))
+                .join(Recipient, Recipient.plan_id == Plan.id)
+                .where(Recipient.customer_id == cid, Recipient.state == "sent")
+                .group_by(Plan.channel, Plan.list_code))
+        outs = select(literal(1).label("k"), OptOut.channel, OptOut.list_code, literal(0).label("n")) \
+            .where(OptOut.customer_id == cid)
+        both = union_all(sent, outs).subquery()
+        _CONTACT_HISTORY.append(select(both).order_by(both.c.k, both.c.channel, both.c.list_code)
+                                .execution_options(banyan_unscoped=True))
+    return _CONTACT_HISTORY[0]
 
 
 @hookimpl

@@ -79,12 +79,14 @@ def on_customer_merged(session, kept, removed):
 
 @hookimpl
 def customer_summary(session, customer, user):
-    soon = services.expiring_soon(session, customer_id=customer.id)
-    pts = services.balance(session, customer.id)
-    fields = [(_l("Points"), pts), (_l("Value"), services.points_value(session, pts))]
-    if soon:
-        first = format_local(soon[0]["first_expiry"], "%Y-%m-%d")
-        fields.append((_l("Expiring soon"), f"{soon[0]['points']} ({first})"))
+    """Balance, its value, and the points expiring soon: one statement (``ledger.panel_figures``)."""
+    from .ledger import panel_figures
+
+    f = panel_figures(session, customer.id)
+    fields = [(_l("Points"), f["balance"]), (_l("Value"), f["value"])]
+    if f["expiring"]:
+        first = format_local(f["first_expiry"], "%Y-%m-%d")
+        fields.append((_l("Expiring soon"), f"{f['expiring']} ({first})"))
     links = (PanelLink(_l("Points history"), "loyalty_member_points.index", (("customer_id", customer.id),)),)
     return [SummaryPanel(_l("Points"), tuple(fields), priority=30, permission="loyalty.points.read",
                          addon="loyalty", links=links)]

@@ -13,12 +13,14 @@ Rules every function follows:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import DateTime, String, and_, bindparam, cast, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from core.db import money
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.localtime import add_local_months, local_year, year_bounds
@@ -411,3 +413,31 @@ def expiring_soon(session, within_days: int | None = None, at: datetime | None =
     if customer_id is not None:
         stmt = stmt.where(LoyaltyLot.customer_id == customer_id)
     return [{"customer_id": c, "points": int(p), "first_expiry": e} for c, p, e in session.execute(stmt)]
+
+
+_PANEL = select(
+    select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(LoyaltyEntry.customer_id == bindparam("customer_id"))
+    .scalar_subquery().label("balance"),
+    *(select(agg).where(LoyaltyLot.customer_id == bindparam("customer_id"), LoyaltyLot.remaining > 0,
+                        LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at > bindparam("at"),
+                        LoyaltyLot.expires_at <= bindparam("until")).scalar_subquery().label(name)
+      for name, agg in (("expiring", func.coalesce(func.sum(LoyaltyLot.remaining), 0)),
+                        ("first_expiry", func.min(LoyaltyLot.expires_at)))),
+).execution_options(banyan_unscoped=True)
+
+
+def panel_figures(session, customer_id: int, at: datetime | None = None) -> dict:
+    """The points panel of one customer in one statement: ``{"balance", "value",
+    "expiring", "first_expiry"}``: the balance (as :func:`balance`), its money value, and
+    the points expiring within the policy's reminder days (as :func:`expiring_soon`; 0 and
+    None when none), each by the ``customer_id`` indexes. The policy comes from the
+    configuration cache (``earning.earning_config``)."""
+    from .earning import earning_config
+
+    pol = earning_config(session).policy or policy(session)
+    at = at or utcnow()
+    row = session.execute(_PANEL, {"customer_id": customer_id, "at": at,
+                                   "until": at + timedelta(days=pol.reminder_days)}).one()
+    points = int(row.balance or 0)
+    return {"balance": points, "value": money(Decimal(points) * pol.value_per_point),
+            "expiring": int(row.expiring or 0), "first_expiry": row.first_expiry}

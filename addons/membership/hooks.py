@@ -166,10 +166,14 @@ PAGE = "membership_member_page.index"
 
 @hookimpl
 def customer_summary(session, customer, user):
-    member = svc.get_member(session, customer.id)
-    status = svc.list_status(session, customer.id)
-    listed = {"black": _l("Blacklisted"), "white": _l("Whitelisted")}.get(status)
-    if member is None:
+    """Status, tier, card, stored value and progress to the next tier: the party read (shared
+    with every membership check of the transaction) and, for a member, one statement more
+    (``summary.panel_figures``)."""
+    from addons.membership.summary import panel_figures
+
+    f = panel_figures(session, customer.id)
+    listed = {"black": _l("Blacklisted"), "white": _l("Whitelisted")}.get(f.list_status)
+    if f.member is None:
         fields = [(_l("Membership"), _l("Not a member"))]
         if listed:
             fields.append((_l("List"), listed))
@@ -177,19 +181,15 @@ def customer_summary(session, customer, user):
                           permission="membership.member.write", primary=True)
         return [SummaryPanel(title=_l("Membership"), fields=tuple(fields), priority=20,
                              permission="membership.member.read", addon="membership", links=(enrol,))]
-    tier = svc.tier_of(session, customer.id)
-    card = svc.usable_card(session, customer.id)
-    sv = svc.stored_value_detail(session, customer.id)
-    progress = svc.progress_to_next_tier(session, customer.id)
     fields = [
-        (_l("Status"), _(member.status)),
-        (_l("Tier"), tier.name if tier else "-"),
-        (_l("Card"), f"{card.number} ({_(card.status)})" if card else _("no active card")),
-        (_l("Stored value"), f"{sv['total']:.2f}"),
-        (_l("of which bonus"), f"{sv['bonus']:.2f}"),
+        (_l("Status"), _(f.member.status)),
+        (_l("Tier"), f.tier.name if f.tier else "-"),
+        (_l("Card"), f"{f.card_number} ({_(f.card_status)})" if f.card_number else _("no active card")),
+        (_l("Stored value"), f"{f.stored_value:.2f}"),
+        (_l("of which bonus"), f"{f.bonus:.2f}"),
     ]
-    if progress and progress["next"] is not None:
-        fields.append((_l("Next tier"), f"{progress['next'].name} ({progress['ratio'] * 100:.0f}%)"))
+    if f.next_tier is not None:
+        fields.append((_l("Next tier"), f"{f.next_tier.name} ({f.ratio * 100:.0f}%)"))
     if listed:
         fields.append((_l("List"), listed))
     links = (PanelLink(_l("Member page"), PAGE, (("customer_id", customer.id),)),)

@@ -76,32 +76,58 @@ def check_invariants(session):
 
 @hookimpl
 def customer_summary(session, customer, user):
-    """The caller's registered items with their warranty state, and open work orders."""
+    """The caller's registered items with their warranty state, and open work orders. One
+    statement when the customer has neither (the usual caller): whether each exists, by the
+    ``customer_id`` indexes; then one statement per kind that exists (the registrations with
+    their products joined; the work orders)."""
+    from sqlalchemy import exists, select
+
+    from core.localtime import local_today
     from core.security.permissions import has_permission
 
-    from .models import WORK_ORDER_STATUS
+    from .models import WORK_ORDER_STATUS, Warranty, WorkOrder
+    from .warranty import check_registration
+    from .work_orders import OPEN_STATES
 
-    warranties = svc.warranties_of(session, customer.id)
-    orders = svc.open_work_orders_of(session, customer.id)
-    if not warranties and not orders:
+    if not _HAS:
+        from sqlalchemy import bindparam
+
+        cid = bindparam("customer_id")
+        _HAS.append(select(exists().where(Warranty.customer_id == cid),
+                           exists().where(WorkOrder.customer_id == cid, WorkOrder.status.in_(OPEN_STATES + ("done",))))
+                    .execution_options(banyan_unscoped=True))
+    has_w, has_o = session.execute(_HAS[0], {"customer_id": customer.id}).one()
+    if not has_w and not has_o:
         return []
     panels = []
-    if warranties and (user is None or has_permission(session, user, WARRANTY_READ)):
+    if has_w and (user is None or has_permission(session, user, WARRANTY_READ)):
+        from sqlalchemy.orm import joinedload
+
+        rows = session.execute(select(Warranty).options(joinedload(Warranty.product))
+                               .where(Warranty.customer_id == customer.id)
+                               .order_by(Warranty.purchase_date.desc(), Warranty.id.desc()).limit(10)
+                               .execution_options(banyan_unscoped=True)).scalars().all()
+        today = local_today()
         fields = []
-        for w in warranties[:10]:
-            check = svc.check_warranty(session, w.serial)
+        for w in rows:
+            check = check_registration(w, on=today)
             until = svc.covered_until(w)
             fields.append((f"{w.product.name if w.product else ''} {w.serial}",
                            f"{check.reason_label}" + (f" ({until.isoformat()})" if until else "")))
         panels.append(SummaryPanel(title=_l("Registered items"), fields=tuple(fields), priority=60,
                                    permission=WARRANTY_READ))
-    if orders:
+    if has_o:
+        orders = svc.open_work_orders_of(session, customer.id)
         fields = tuple((wo.number, f"{WORK_ORDER_STATUS.label(wo.status)} · {wo.symptom[:40]}") for wo in orders[:10])
         links = (PanelLink(_l("Work orders"), "spare_parts_work_order.index_view",
                            (("flt0_customer_equals", customer.id),)),)
         panels.append(SummaryPanel(title=_l("Open work orders"), fields=fields, priority=61, permission=WO_READ,
                                    links=links))
     return panels
+
+
+#: the statement of "has registrations, has open work orders" (made on first use)
+_HAS: list = []
 
 
 @hookimpl

@@ -179,7 +179,12 @@ def check_warranty(session, serial: str, *, on: date | None = None, fault_code: 
     ``{"fault_code"}`` for an unknown code."""
     if fault_code is not None and fault_code not in FAULT_CODE:
         raise BusinessError({"fault_code": _l("Unknown fault code.")})
-    w = find_warranty(session, serial)
+    return check_registration(find_warranty(session, serial), on=on, fault_code=fault_code)
+
+
+def check_registration(w: Warranty | None, *, on: date | None = None, fault_code: str | None = None) -> WarrantyCheck:
+    """:func:`check_warranty` of a registration already read (no statement; ``fault_code``
+    already validated)."""
     if w is None:
         return WarrantyCheck(False, "unknown_serial")
     until = covered_until(w)

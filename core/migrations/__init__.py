@@ -43,8 +43,18 @@ def table_owners(rt) -> dict[str, str]:
     return out
 
 
+#: ``Table.info`` key: names of indexes the table's owner creates itself, per database
+#: (an expression index of PostgreSQL's full-text search, an index only SQLite needs), in its
+#: migration and in an ``after_create`` DDL event, because SQLAlchemy's metadata cannot
+#: describe them for one dialect only. Autogenerate and the checks leave them out.
+UNMANAGED_INDEXES = "banyan_unmanaged_indexes"
+
+
 def include_object_for(rt, addon: str | None):
-    """Alembic ``include_object``: known tables only (of ``addon`` when given)."""
+    """Alembic ``include_object``: known tables only (of ``addon`` when given), without the
+    indexes their owners create themselves (:data:`UNMANAGED_INDEXES`)."""
+    from core.db import Base
+
     owners = table_owners(rt)
 
     def include_object(obj, name, type_, reflected, compare_to):
@@ -58,6 +68,10 @@ def include_object_for(rt, addon: str | None):
         owner = owners.get(tname)
         if owner is None:
             return False
+        if type_ == "index":
+            declared = Base.metadata.tables.get(tname)
+            if declared is not None and name in declared.info.get(UNMANAGED_INDEXES, ()):
+                return False
         return addon is None or owner == addon
 
     return include_object

@@ -169,12 +169,27 @@ def forget_all() -> None:
         cache.clear()
 
 
+#: ORM classes added by :func:`watch_auth_models` (an addon's own credentials)
+_EXTRA_AUTH_CLASSES: list = []
+
+
+def watch_auth_models(*models) -> None:
+    """Make ORM changes to ``models`` empty every token cache of the process, as changes to
+    API tokens, users, roles and scope do: for an addon that caches its own credentials in a
+    :class:`TokenCache` (the call center's telephony tokens). Idempotent."""
+    global _AUTH_CLASSES
+    for model in models:
+        if model not in _EXTRA_AUTH_CLASSES:
+            _EXTRA_AUTH_CLASSES.append(model)
+    _AUTH_CLASSES = ()
+
+
 def _auth_classes() -> tuple:
     global _AUTH_CLASSES
     if not _AUTH_CLASSES:
         from core.models import Company, Region, Role, RolePermission, Store
 
-        _AUTH_CLASSES = (ApiToken, User, Role, RolePermission, Store, Region, Company)
+        _AUTH_CLASSES = (ApiToken, User, Role, RolePermission, Store, Region, Company, *_EXTRA_AUTH_CLASSES)
     return _AUTH_CLASSES
 
 
