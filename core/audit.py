@@ -87,8 +87,11 @@ def _write(session, _ctx):
     user_id = USER_ID.get(session)
     rows = []
     for action, obj, changes in pending:
-        ident = inspect(obj).identity
-        rid = ",".join(str(x) for x in ident) if ident else "?"
+        state = inspect(obj)
+        # a row created in this flush has no identity key yet (SQLAlchemy sets it after the
+        # flush), but its primary key columns already hold what the INSERT gave them
+        ident = state.identity or state.mapper.primary_key_from_instance(obj)
+        rid = ",".join(str(x) for x in ident) if ident and None not in ident else "?"
         if action == "create":
             changes = _changes(obj, True)
         if changes:

@@ -150,3 +150,15 @@ def test_store_and_products_read_together_and_their_errors(session, make, rt):
             checkout(session, CheckoutRequest(store_id, [LineRequest(p1.id, Decimal(1))]))
         assert list(exc.value.errors) == ["store_id"]
         session.rollback()
+
+
+def test_audit_names_the_id_of_a_row_created_in_the_flush(session, make):
+    """A created row is logged under its new primary key, not "?" (the identity key is set
+    only after the flush; the primary key columns are filled by the INSERT)."""
+    from core.models import AuditLog
+
+    store = make.store()
+    session.flush()
+    logged = session.execute(select(AuditLog.record_id).where(
+        AuditLog.model == store.__tablename__, AuditLog.action == "create")).scalars().all()
+    assert str(store.id) in logged and "?" not in logged
