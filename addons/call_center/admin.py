@@ -287,7 +287,8 @@ class ScreenPopPage(BanyanView):
                 _flash_error(exc)
         from .models import PRIORITY, TICKET_TYPE
 
-        return self.render("call_center/screen_pop.html", number=number, pop=pop,
+        call_id = request.args.get("call_id", type=int) if pop is not None else None
+        return self.render("call_center/screen_pop.html", number=number, pop=pop, call_id=call_id,
                            ticket_type_label=TICKET_TYPE.label, priority_label=PRIORITY.label)
 
     @expose("/ticket", methods=["POST"])
@@ -310,12 +311,33 @@ class ScreenPopPage(BanyanView):
                                            priority=request.form.get("priority", "normal"),
                                            description=request.form.get("description") or None,
                                            customer_id=cust, user=current_user())
-                svc.record_call(s, number=number, agent_id=current_user().id, customer_id=cust, outcome="ticket",
-                                ticket_id=ticket.id)
+                if not _end_ringing_call(s, request.form.get("call_id", type=int), pop["number"], ticket.id):
+                    svc.record_call(s, number=number, agent_id=current_user().id, customer_id=cust,
+                                    outcome="ticket", ticket_id=ticket.id)
             flash(gettext("Ticket %(number)s opened.", number=ticket.number), "success")
         except BusinessError as exc:
             _flash_error(exc)
         return redirect(url_for(".index", number=number))
+
+
+def _end_ringing_call(session, call_id, number: str, ticket_id: int) -> bool:
+    """End the ringing call ``call_id`` that the phone system posted (the screen-pop was
+    opened from its notification) with the outcome ``ticket``, when it is the signed-in
+    agent's own call of this number; False otherwise (the caller records a new call)."""
+    from sqlalchemy import select
+
+    from core.web import current_user
+
+    from .models import CallRecord
+
+    if not call_id:
+        return False
+    call = session.execute(select(CallRecord).where(CallRecord.id == call_id)).scalar()
+    if (call is None or call.agent_id != current_user().id or call.number != number
+            or call.ended_at is not None or call.outcome != "ringing"):
+        return False
+    svc.end_call(session, call.id, outcome="ticket", ticket_id=ticket_id)
+    return True
 
 
 class ArticleCategoryView(BanyanModelView):
