@@ -43,6 +43,7 @@ class TicketView(BanyanModelView):
     column_default_sort = ("opened_at", True)
     form_columns = ("subject", "description", "ticket_type", "channel", "priority", "customer", "store", "team",
                     "agent")
+    details_template = "call_center/ticket_details.html"
     #: an existing ticket changes type, priority, assignee and status through its services
     #: (SLA targets, routing, history), so its edit form only has the texts
     EDITABLE = ("subject", "description")
@@ -67,6 +68,51 @@ class TicketView(BanyanModelView):
         except BusinessError as exc:
             return self._fail(form, exc)
         return ticket
+
+    def kb_panel(self, ticket) -> dict:
+        """The details page's knowledge-base box: the articles linked to ``ticket``, and the
+        published articles matching ``?kb=`` (the knowledge base's own search), which who may
+        write articles links to the ticket with one button."""
+        from core.web import has_perm
+
+        q = (request.args.get("kb") or "").strip()[:200]
+        results = []
+        if q:
+            results = list(self.session.execute(svc.search_articles(self.session, q, published_only=True,
+                                                                     limit=10)).scalars())
+        linked = svc.articles_of_ticket(self.session, ticket.id)
+        taken = {a.id for a in linked}
+        return {"q": q, "linked": linked, "results": [a for a in results if a.id not in taken],
+                "searched": bool(q), "can_link": has_perm(KB_WRITE)}
+
+    @expose("/kb-link/", methods=["POST"])
+    def kb_link(self):
+        """Link a knowledge-base article to a ticket (the details page's button); for who may
+        write articles, on a ticket and an article they may see."""
+        from flask import abort, redirect, url_for
+
+        from core.web import current_user, has_perm
+
+        from .models import Article
+
+        if not has_perm(KB_WRITE):
+            abort(403)
+        ticket = self.get_one(request.form.get("ticket_id", ""))
+        if ticket is None:
+            abort(404)
+        article_id = request.form.get("article_id", type=int)
+        s = self.session
+        article = s.get(Article, article_id) if article_id and 0 < article_id < 2**31 else None
+        if article is None:
+            flash(gettext("Choose an article."), "error")
+        else:
+            try:
+                with transaction(s):
+                    svc.link_article(s, ticket.id, article.id, user=current_user())
+                flash(gettext("Article linked to the ticket."), "success")
+            except BusinessError as exc:
+                _flash_error(exc)
+        return redirect(url_for(".details_view", id=ticket.id, kb=request.form.get("kb") or None))
 
     def _move(self, ids, status, done):
         from core.web import current_user
