@@ -13,7 +13,7 @@ from core.i18n import lazy_gettext as _l
 
 from . import services as svc
 from .models import (Article, ArticleCategory, Calendar, InboundEmail, CallRecord, Closure, FollowUpRule, FollowUpTask, LineToken,
-                     Rating, RoutingRule, SlaPolicy, Team, Ticket, TicketArticle, TicketEvent)
+                     MailboxRun, Rating, RoutingRule, SlaPolicy, Team, Ticket, TicketArticle, TicketEvent)
 from .permissions import (CALL_READ, CALL_WRITE, CONFIG, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP,
                           TICKET_READ, TICKET_WRITE)
 
@@ -176,6 +176,19 @@ class InboundEmailView(BanyanModelView):
     column_searchable_list = ("from_address", "subject", "message_id")
     column_filters = ("received_at", "created_ticket", "ticket_id")
     column_default_sort = ("received_at", True)
+
+
+class MailboxRunView(BanyanModelView):
+    """Every run of the job that reads the IMAP mailbox (``[call_center] imap_*``): what it
+    took in, or why it could not read the mailbox (read-only)."""
+    permission = CONFIG
+    can_create = can_edit = can_delete = False
+    can_view_details = True
+    column_list = ("started_at", "state", "host", "folder", "fetched", "created", "replies", "duplicates",
+                   "rejected", "error")
+    column_details_list = column_list + ("finished_at",)
+    column_filters = ("state", "started_at")
+    column_default_sort = ("started_at", True)
 
 
 class RatingView(BanyanModelView):
@@ -529,8 +542,18 @@ class SupervisorPage(BanyanView):
         for card in cards:
             card["svg"] = render_responsive(card["chart"])
         q = queue(s)
+        from .mailbox import last_run, settings
+
+        mailbox = last_run(s) if settings(self._runtime())["host"] else None
         return self.render("call_center/supervisor.html", period=period, errors=errors, cards=cards,
-                           tables=tables, columns=columns, keys=keys, queue=q, status_label=STATUS.label)
+                           tables=tables, columns=columns, keys=keys, queue=q, status_label=STATUS.label,
+                           mailbox=mailbox)
+
+    @staticmethod
+    def _runtime():
+        from core.web import runtime
+
+        return runtime()
 
 
 def views(app=None):
@@ -550,6 +573,7 @@ def views(app=None):
         FollowUpRuleView(FollowUpRule, name=_l("Follow-up rules"), category=cat, endpoint="call_center_follow_up_rule"),
         LineTokenView(LineToken, name=_l("Telephony tokens"), category=cat, endpoint="call_center_line_token"),
         InboundEmailView(InboundEmail, name=_l("Inbound emails"), category=cat, endpoint="call_center_inbound_email"),
+        MailboxRunView(MailboxRun, name=_l("Mailbox runs"), category=cat, endpoint="call_center_mailbox_run"),
         RatingView(Rating, name=_l("Satisfaction ratings"), category=cat, endpoint="call_center_rating"),
         ArticleView(Article, name=_l("Knowledge base"), category=cat, endpoint="call_center_article"),
         ArticleCategoryView(ArticleCategory, name=_l("Article categories"), category=cat,

@@ -394,6 +394,32 @@ class InboundEmail(IdPk, Base):
         return self.message_id
 
 
+MAILBOX_STATE = Choices("call_center.mailbox.state", [("ok", _l("Read")), ("failed", _l("Failed"))])
+
+
+class MailboxRun(IdPk, Base):
+    """One run of the job that reads the IMAP mailbox (``mailbox.py``): what it took in, or
+    why it could not (``failed``: a refused login, the server down, a broken folder). A run
+    that fails after taking some messages in keeps their counts; they are committed."""
+    __tablename__ = "call_center_mailbox_run"
+    __audit__ = False  # append-only, itself the record
+
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(8))
+    host: Mapped[str] = mapped_column(String(200))
+    folder: Mapped[str] = mapped_column(String(200))
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.folder} {self.started_at:%Y-%m-%d %H:%M}"
+
+
 describe(Calendar, name=_l("Business calendar"), labels={
     "opens_at": _l("Opens at"), "closes_at": _l("Closes at"),
     "weekdays": _l("Working weekdays (1 = Monday)"), "cn_holidays": _l("Mainland China public holidays")})
@@ -448,6 +474,12 @@ describe(InboundEmail, name=_l("Inbound email"), labels={
     "subject": _l("Subject"), "body": _l("Text"), "in_reply_to": _l("In reply to"),
     "received_at": _l("Received at"), "created_ticket": _l("Opened the ticket")})
 
+describe(MailboxRun, name=_l("Mailbox run"), codes={"state": MAILBOX_STATE}, labels={
+    "started_at": _l("Started at"), "finished_at": _l("Finished at"), "state": _l("State"), "host": _l("Server"),
+    "folder": _l("Folder"), "fetched": _l("Messages read"), "created": _l("Tickets opened"),
+    "replies": _l("Replies"), "duplicates": _l("Already taken in"), "rejected": _l("Refused"),
+    "error": _l("Error")})
+
 MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord,
           FollowUpRule, FollowUpTask, ArticleCategory, Article, TicketArticle, Rating,
-          InboundEmail)
+          InboundEmail, MailboxRun)

@@ -1,0 +1,43 @@
+"""call_center: mailbox runs
+
+Revision ID: 5c1e7a9d2f40
+Revises: 63d2b81c7c7f
+Create Date: 2026-11-30 01:10:00
+"""
+from __future__ import annotations
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '5c1e7a9d2f40'
+down_revision = '63d2b81c7c7f'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('call_center_mailbox_run',
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.Column('state', sa.String(length=8), nullable=False),
+    sa.Column('host', sa.String(length=200), nullable=False),
+    sa.Column('folder', sa.String(length=200), nullable=False),
+    sa.Column('fetched', sa.Integer(), nullable=False),
+    sa.Column('created', sa.Integer(), nullable=False),
+    sa.Column('replies', sa.Integer(), nullable=False),
+    sa.Column('duplicates', sa.Integer(), nullable=False),
+    sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_call_center_mailbox_run'))
+    )
+    with op.batch_alter_table('call_center_mailbox_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_call_center_mailbox_run_started_at'), ['started_at'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('call_center_mailbox_run', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_call_center_mailbox_run_started_at'))
+
+    op.drop_table('call_center_mailbox_run')
