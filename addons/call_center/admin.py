@@ -421,7 +421,35 @@ class ArticleView(BanyanModelView):
     column_searchable_list = ("title", "tags", "body")
     column_default_sort = ("updated_at", True)
     form_columns = ("title", "body", "category", "tags", "language")
+    column_details_list = column_details_list + ("related",)
+    column_labels = {"related": _l("Related articles")}
+    column_formatters = {"related": lambda v, c, m, n: ", ".join(a.title for a in svc.related_articles(v.session, m.id))}
     PUBLISH_ACTIONS = ("review", "publish", "withdraw")
+
+    def scaffold_form(self):
+        """The form, plus "Related articles" (saved both ways by ``kb.relate_articles``)."""
+        from flask_admin.contrib.sqla.fields import QuerySelectMultipleField
+
+        class RelatedField(QuerySelectMultipleField):
+            def populate_obj(self, obj, name):  # saved by on_model_change, not as an attribute
+                pass
+
+        form_class = super().scaffold_form()
+        form_class.related = RelatedField(_l("Related articles"), query_factory=lambda: self.session.query(Article)
+                                          .order_by(Article.title, Article.id), get_label="title")
+        return form_class
+
+    def on_form_prefill(self, form, id):
+        art = self.get_one(id)
+        if art is not None and hasattr(form, "related"):
+            form.related.data = svc.related_articles(self.session, art.id)
+
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        if hasattr(form, "related"):
+            self.session.flush()
+            svc.relate_articles(self.session, model.id, [a.id for a in (form.related.data or [])
+                                                         if a.id != model.id])
 
     def is_action_allowed(self, name):
         from core.web import has_perm

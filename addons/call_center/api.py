@@ -27,7 +27,7 @@ from .models import Article, ArticleCategory, CallRecord, FollowUpTask, Team, Ti
 from .permissions import (CALL_READ, CALL_WRITE, EMAIL_INTAKE, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP, TICKET_READ,
                           TICKET_WRITE, WEBHOOK)
 from .schemas import (AgentFiguresOut, ArticleIn, InboundEmailIn, InboundEmailOut, ArticleOut, ArticlePatch, ArticleQuery, ArticleStatusIn, AssignIn,
-                      CallIn, CallOut, EndCallIn, IncomingCallIn, LinkArticleIn, QueueOut, RatingLinkOut, ReportQuery, ScreenPopOut,
+                      CallIn, CallOut, EndCallIn, IncomingCallIn, LinkArticleIn, RelatedIn, QueueOut, RatingLinkOut, ReportQuery, ScreenPopOut,
                       SlaFiguresOut, SlaReportQuery,
                       StatusIn, TaskDoneIn, TaskOut, TicketIn, TicketOut, TicketQuery)
 
@@ -409,6 +409,31 @@ def post_article_status(data, article_id):
         get_visible(Article, article_id)
         art = svc.set_article_status(session, article_id, data["status"])
     return art
+
+
+@blp.route("/articles/<int:article_id>/related")
+@requires(KB_READ)
+@blp.response(200, ArticleOut(many=True))
+def list_related_articles(article_id):
+    """The articles related to this one (the relation goes both ways)."""
+    get_visible(Article, article_id)
+    return svc.related_articles(db_session(), article_id)
+
+
+@blp.route("/articles/<int:article_id>/related", methods=["PUT"])
+@requires(KB_WRITE)
+@blp.arguments(RelatedIn)
+@blp.response(200, ArticleOut(many=True))
+def put_related_articles(data, article_id):
+    """Set the whole list of related articles (each lists this one back; at most 20; 422
+    ``related_ids`` for an unknown id or the article itself). Moves no money or stock."""
+    session = db_session()
+    with transaction(session):
+        get_visible(Article, article_id)
+        for i, ref in enumerate(data["related_ids"]):
+            ref_visible(Article, ref, f"related_ids.{i}")
+        out = svc.relate_articles(session, article_id, data["related_ids"])
+    return out
 
 
 @blp.route("/tickets/<int:ticket_id>/articles")

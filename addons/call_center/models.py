@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint)
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, Text, Time,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -394,6 +395,17 @@ class InboundEmail(IdPk, Base):
         return self.message_id
 
 
+class ArticleRelation(IdPk, Base):
+    """Two related articles ("see also"), one row per pair, the smaller id first: the
+    relation goes both ways (``kb.related_articles``)."""
+    __tablename__ = "call_center_article_relation"
+    __table_args__ = (UniqueConstraint("article_id", "related_id"),
+                      CheckConstraint("article_id < related_id", name="ordered"))
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("call_center_article.id"), index=True)
+    related_id: Mapped[int] = mapped_column(ForeignKey("call_center_article.id"), index=True)
+
+
 MAILBOX_STATE = Choices("call_center.mailbox.state", [("ok", _l("Read")), ("failed", _l("Failed"))])
 
 
@@ -461,6 +473,8 @@ describe(FollowUpTask, name=_l("Follow-up task"), codes={"status": TASK_STATUS},
     "status": _l("Status"), "done_at": _l("Done at")})
 
 describe(ArticleCategory, name=_l("Article category"), labels={"parent_id": _l("Parent category")})
+describe(ArticleRelation, name=_l("Related articles"), labels={"article_id": _l("Article"),
+                                                               "related_id": _l("Related article")})
 describe(Article, name=_l("Article"), codes={"status": ARTICLE_STATUS, "language": ARTICLE_LANGUAGE}, labels={
     "title": _l("Article title"), "body": _l("Text"), "category_id": _l("Article category"), "tags": _l("Tags"),
     "status": _l("Status"), "language": _l("Language"), "published_at": _l("Published at")})
@@ -482,4 +496,4 @@ describe(MailboxRun, name=_l("Mailbox run"), codes={"state": MAILBOX_STATE}, lab
 
 MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord,
           FollowUpRule, FollowUpTask, ArticleCategory, Article, TicketArticle, Rating,
-          InboundEmail, MailboxRun)
+          InboundEmail, MailboxRun, ArticleRelation)

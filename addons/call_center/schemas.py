@@ -220,6 +220,11 @@ class ArticleOut(Schema):
         return [t for t in (obj.tags or "").split(",") if t]
 
 
+class RelatedIn(Input):
+    related_ids = fields.List(Id(), required=True,
+                              metadata={"description": "the whole list of related articles (both ways)"})
+
+
 class LinkArticleIn(Input):
     article_id = Id(required=True)
 

@@ -1,4 +1,4 @@
-"""call_center: mailbox runs
+"""call_center: mailbox runs, related articles
 
 Revision ID: 5c1e7a9d2f40
 Revises: 63d2b81c7c7f
@@ -36,7 +36,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_call_center_mailbox_run_started_at'), ['started_at'], unique=False)
 
 
+    op.create_table('call_center_article_relation',
+    sa.Column('article_id', sa.Integer(), nullable=False),
+    sa.Column('related_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.CheckConstraint('article_id < related_id', name=op.f('ck_call_center_article_relation_ordered')),
+    sa.ForeignKeyConstraint(['article_id'], ['call_center_article.id'], name=op.f('fk_call_center_article_relation_article_id_call_center_article')),
+    sa.ForeignKeyConstraint(['related_id'], ['call_center_article.id'], name=op.f('fk_call_center_article_relation_related_id_call_center_article')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_call_center_article_relation')),
+    sa.UniqueConstraint('article_id', 'related_id', name=op.f('uq_call_center_article_relation_article_id_related_id'))
+    )
+    with op.batch_alter_table('call_center_article_relation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_call_center_article_relation_article_id'), ['article_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_center_article_relation_related_id'), ['related_id'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('call_center_article_relation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_call_center_article_relation_related_id'))
+        batch_op.drop_index(batch_op.f('ix_call_center_article_relation_article_id'))
+
+    op.drop_table('call_center_article_relation')
     with op.batch_alter_table('call_center_mailbox_run', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_call_center_mailbox_run_started_at'))
 
