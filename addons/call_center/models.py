@@ -406,7 +406,7 @@ class ArticleRelation(IdPk, Base):
     related_id: Mapped[int] = mapped_column(ForeignKey("call_center_article.id"), index=True)
 
 
-MAILBOX_STATE = Choices("call_center.mailbox.state", [("ok", _l("Read")), ("failed", _l("Failed"))])
+MAILBOX_STATE = Choices("call_center.mailbox.state", [("ok", _l("Mailbox read")), ("failed", _l("Failed"))])
 
 
 class MailboxRun(IdPk, Base):
@@ -491,7 +491,7 @@ describe(InboundEmail, name=_l("Inbound email"), labels={
 describe(MailboxRun, name=_l("Mailbox run"), codes={"state": MAILBOX_STATE}, labels={
     "started_at": _l("Started at"), "finished_at": _l("Finished at"), "state": _l("State"), "host": _l("Server"),
     "folder": _l("Folder"), "fetched": _l("Messages read"), "created": _l("Tickets opened"),
-    "replies": _l("Replies"), "duplicates": _l("Already taken in"), "rejected": _l("Refused"),
+    "replies": _l("Replies"), "duplicates": _l("Already taken in"), "rejected": _l("Messages refused"),
     "error": _l("Error")})
 
 MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord,
