@@ -161,3 +161,24 @@ def test_supervisor_board_shows_a_failing_mailbox(admin, session, rt, monkeypatc
     html = admin.get("/admin/call_center_supervisor/").get_data(as_text=True)
     assert 'id="sup-mailbox" data-state="failed"' in html and "AUTHENTICATIONFAILED" in html
     assert "AUTHENTICATIONFAILED" in admin.get("/admin/call_center_mailbox_run/").get_data(as_text=True)
+
+
+def test_unknown_number_creates_the_customer_with_the_number_and_comes_back(admin, session):
+    import html as htmllib
+    from urllib.parse import urlsplit
+
+    from core.models import Customer
+
+    page = admin.get("/admin/call_center_screenpop/?number=13500135000").get_data(as_text=True)
+    link = htmllib.unescape(re.search(r'href="([^"]+)" id="pop-create"', page).group(1))
+    form = admin.get(link).get_data(as_text=True)
+    assert re.search(r'name="phone"[^>]*value="\+8613500135000"|value="\+8613500135000"[^>]*name="phone"', form)
+    token = csrf_token(admin, link)
+    r = admin.post(link, data={"csrf_token": token, "name": "新来电客户", "phone": "+8613500135000",
+                               "kind": "person", "active": "y"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    back = urlsplit(r.location)
+    assert back.path == "/admin/call_center_screenpop/" and "13500135000" in back.query
+    session.expire_all()
+    assert session.execute(select(Customer.name).where(Customer.phone == "+8613500135000")).scalar() == "新来电客户"
+    assert "新来电客户" in admin.get(r.location).get_data(as_text=True)
