@@ -24,10 +24,10 @@ from core.web import db_session
 
 from . import services as svc
 from .models import Article, ArticleCategory, CallRecord, FollowUpTask, Team, Ticket
-from .permissions import (CALL_READ, CALL_WRITE, EMAIL_INTAKE, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP, TICKET_READ,
+from .permissions import (CALL_READ, CALL_WRITE, CONFIG, EMAIL_INTAKE, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP, TICKET_READ,
                           TICKET_WRITE, WEBHOOK)
 from .schemas import (AgentFiguresOut, ArticleIn, InboundEmailIn, InboundEmailOut, ArticleOut, ArticlePatch, ArticleQuery, ArticleStatusIn, AssignIn,
-                      CallIn, CallOut, EndCallIn, IncomingCallIn, LinkArticleIn, RelatedIn, QueueOut, RatingLinkOut, ReportQuery, ScreenPopOut,
+                      CallIn, CallOut, EndCallIn, IncomingCallIn, LinkArticleIn, MailboxRunOut, RelatedIn, QueueOut, RatingLinkOut, ReportQuery, ScreenPopOut,
                       SlaFiguresOut, SlaReportQuery,
                       StatusIn, TaskDoneIn, TaskOut, TicketIn, TicketOut, TicketQuery)
 
@@ -235,6 +235,19 @@ def post_inbound_email(data):
         answer = {"email_id": dup.email_id, "ticket_id": ticket.id, "ticket_number": ticket.number,
                   "created": False, "duplicate": True}
     return answer, (201 if answer["created"] else 200)
+
+
+@blp.route("/mailbox-runs")
+@requires(CONFIG)
+@blp.response(200, MailboxRunOut(many=True))
+@blp.paginate()
+def list_mailbox_runs(pagination_parameters):
+    """The runs of the job that reads the IMAP mailbox, newest first: what each took in, or
+    why it could not read the mailbox (``state`` failed, ``error``)."""
+    from .models import MailboxRun
+
+    stmt = select(MailboxRun).order_by(MailboxRun.id.desc())
+    return paginate_select(db_session(), stmt, pagination_parameters)
 
 
 @blp.route("/calls")

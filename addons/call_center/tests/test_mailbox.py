@@ -180,3 +180,23 @@ def test_the_job_is_declared_and_off_without_a_host(session, rt):
     assert job.func(session) == {"state": "off", "fetched": 0, "created": 0, "replies": 0, "duplicates": 0,
                                  "rejected": 0, "error": None}
     assert _count(session, MailboxRun) == 0
+
+
+def test_mailbox_runs_api(session, make, rt, imap):
+    from core.api.testing import build_app
+
+    imap.mailbox.add(_mail("<api1@x>"))
+    poll(rt)
+    imap.mailbox.password = "changed"
+    poll(rt)
+    boss, agent = make.user(roles=("cc_supervisor",)), make.user(roles=("agent",))
+    session.commit()
+    from core.api.testing import ApiClient
+
+    api = ApiClient(build_app(rt), session)
+    r = api.get("/api/v1/call_center/mailbox-runs", user=boss)
+    assert r.status_code == 200
+    assert [(x["state"], x["created"]) for x in r.json] == [("failed", 0), ("ok", 1)]
+    assert "AUTHENTICATIONFAILED" in r.json[0]["error"] and r.json[1]["error"] is None
+    assert api.get("/api/v1/call_center/mailbox-runs", user=agent).status_code == 403
+    assert api.get("/api/v1/call_center/mailbox-runs").status_code == 401
