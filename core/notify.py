@@ -342,6 +342,28 @@ def unread_count(session: Session, user) -> int:
                            .where(Notification.user_id == user.id, Notification.read_at.is_(None))).scalar()
 
 
+def last_id(session: Session, user) -> int:
+    """The id of ``user``'s newest notification (0 when none): the cursor a page starts the
+    live feed from, so it shows only what arrives after it was drawn."""
+    from core.models import Notification
+
+    return session.execute(select(func.max(Notification.id)).where(Notification.user_id == user.id)).scalar() or 0
+
+
+def live_feed(session: Session, user, after: int, limit: int = 20) -> dict:
+    """``user``'s notifications with an id above ``after`` (oldest first, at most ``limit``),
+    ``cursor`` (the last id returned, else ``after``) and ``unread`` (the bell's count).
+
+    This is the back office's live channel (the bell polls it): the rows are the ones
+    :func:`notify` committed, so any web worker answers it, and a user only ever reads their
+    own. A notification made before ``after`` was reached is never returned twice."""
+    from core.models import Notification
+
+    rows = session.execute(select(Notification).where(Notification.user_id == user.id, Notification.id > after)
+                           .order_by(Notification.id).limit(limit)).scalars().all()
+    return {"items": rows, "cursor": rows[-1].id if rows else after, "unread": unread_count(session, user)}
+
+
 def mark_read(session: Session, user, ids: Iterable[int] | None = None) -> int:
     """Mark ``user``'s notifications ``ids`` (all unread ones when None) read; returns how
     many changed. Another user's ids are ignored. The caller commits."""

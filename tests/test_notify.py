@@ -284,6 +284,50 @@ def test_back_office_bell_list_and_subject_link(session, make, admin_app):
     assert client.get("/admin/mailmessage/").status_code == 403
 
 
+def test_live_feed_gives_only_your_new_notifications_after_the_cursor(session, make, admin_app):
+    """The bell's live feed (live.js polls it): the page carries the cursor it was drawn at;
+    the feed answers only the signed-in user's notifications above it, oldest first, with
+    the next cursor and the unread count; another user's never appear."""
+    me, other = make.user(roles=("store_manager",)), make.user(roles=("store_manager",))
+    old = _notes(session, me, 1, subject="Before the page")
+    session.commit()
+    client = login(admin_app, me)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert f'data-live-cursor="{old.id}"' in html and 'data-live-url="/admin/notifications/live"' in html
+    assert "banyan/live.js" in html
+    r = client.get(f"/admin/notifications/live?after={old.id}")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert r.json == {"cursor": old.id, "unread": 1, "items": []}
+    customer = make.customer()
+    first = _notes(session, me, 1, subject="Call now", link=(Customer, customer.id))
+    _notes(session, other, 1, subject="Not yours")
+    second = _notes(session, me, 1, subject="Second")
+    session.commit()
+    r = client.get(f"/admin/notifications/live?after={old.id}").json
+    assert [i["subject"] for i in r["items"]] == ["Call now", "Second"]
+    assert r["cursor"] == second.id and r["unread"] == 3
+    assert r["items"][0]["url"] == f"/admin/notifications/{first.id}/open"
+    assert r["items"][0]["link"] == f"/admin/notifications/go/core_customer/{customer.id}"
+    assert r["items"][1]["link"] is None
+    assert client.get(f"/admin/notifications/live?after={second.id}").json["items"] == []
+    # a malformed cursor is the start (the page always sends one it was given)
+    assert len(client.get("/admin/notifications/live?after=x").json["items"]) == 3
+    # signed out: no feed (the login page, not JSON: live.js stops asking)
+    from core.admin.testing import csrf_token
+
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")}).status_code == 302
+    anon = client.get(f"/admin/notifications/live?after={old.id}")
+    assert anon.status_code in (302, 401, 403) and not anon.is_json
+
+
+def test_live_feed_can_be_turned_off(session, make, admin_app, rt, monkeypatch):
+    me = make.user(roles=("store_manager",))
+    session.commit()
+    monkeypatch.setitem(rt.config, "notify", {"live_poll_seconds": 0})
+    html = login(admin_app, me).get("/admin/").get_data(as_text=True)
+    assert 'id="notification-bell"' in html and "data-live-url" not in html
+
+
 def test_outbox_shows_failures_to_mail_admins(session, make, admin_app):
     admin = make.user(roles=("hq_admin",))
     session.merge(RolePermission(role_code="hq_admin", permission="core.mail.admin"))

@@ -13,7 +13,7 @@ from core.i18n import lazy_gettext as _l
 
 from . import services as svc
 from .models import (Article, ArticleCategory, Calendar, InboundEmail, CallRecord, Closure, FollowUpRule, FollowUpTask, LineToken,
-                     Rating, RoutingRule, SlaPolicy, Team, Ticket, TicketArticle, TicketEvent)
+                     MailboxRun, Rating, RoutingRule, SlaPolicy, Team, Ticket, TicketArticle, TicketEvent)
 from .permissions import (CALL_READ, CALL_WRITE, CONFIG, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP,
                           TICKET_READ, TICKET_WRITE)
 
@@ -43,6 +43,7 @@ class TicketView(BanyanModelView):
     column_default_sort = ("opened_at", True)
     form_columns = ("subject", "description", "ticket_type", "channel", "priority", "customer", "store", "team",
                     "agent")
+    details_template = "call_center/ticket_details.html"
     #: an existing ticket changes type, priority, assignee and status through its services
     #: (SLA targets, routing, history), so its edit form only has the texts
     EDITABLE = ("subject", "description")
@@ -67,6 +68,51 @@ class TicketView(BanyanModelView):
         except BusinessError as exc:
             return self._fail(form, exc)
         return ticket
+
+    def kb_panel(self, ticket) -> dict:
+        """The details page's knowledge-base box: the articles linked to ``ticket``, and the
+        published articles matching ``?kb=`` (the knowledge base's own search), which who may
+        write articles links to the ticket with one button."""
+        from core.web import has_perm
+
+        q = (request.args.get("kb") or "").strip()[:200]
+        results = []
+        if q:
+            results = list(self.session.execute(svc.search_articles(self.session, q, published_only=True,
+                                                                     limit=10)).scalars())
+        linked = svc.articles_of_ticket(self.session, ticket.id)
+        taken = {a.id for a in linked}
+        return {"q": q, "linked": linked, "results": [a for a in results if a.id not in taken],
+                "searched": bool(q), "can_link": has_perm(KB_WRITE)}
+
+    @expose("/kb-link/", methods=["POST"])
+    def kb_link(self):
+        """Link a knowledge-base article to a ticket (the details page's button); for who may
+        write articles, on a ticket and an article they may see."""
+        from flask import abort, redirect, url_for
+
+        from core.web import current_user, has_perm
+
+        from .models import Article
+
+        if not has_perm(KB_WRITE):
+            abort(403)
+        ticket = self.get_one(request.form.get("ticket_id", ""))
+        if ticket is None:
+            abort(404)
+        article_id = request.form.get("article_id", type=int)
+        s = self.session
+        article = s.get(Article, article_id) if article_id and 0 < article_id < 2**31 else None
+        if article is None:
+            flash(gettext("Choose an article."), "error")
+        else:
+            try:
+                with transaction(s):
+                    svc.link_article(s, ticket.id, article.id, user=current_user())
+                flash(gettext("Article linked to the ticket."), "success")
+            except BusinessError as exc:
+                _flash_error(exc)
+        return redirect(url_for(".details_view", id=ticket.id, kb=request.form.get("kb") or None))
 
     def _move(self, ids, status, done):
         from core.web import current_user
@@ -130,6 +176,19 @@ class InboundEmailView(BanyanModelView):
     column_searchable_list = ("from_address", "subject", "message_id")
     column_filters = ("received_at", "created_ticket", "ticket_id")
     column_default_sort = ("received_at", True)
+
+
+class MailboxRunView(BanyanModelView):
+    """Every run of the job that reads the IMAP mailbox (``[call_center] imap_*``): what it
+    took in, or why it could not read the mailbox (read-only)."""
+    permission = CONFIG
+    can_create = can_edit = can_delete = False
+    can_view_details = True
+    column_list = ("started_at", "state", "host", "folder", "fetched", "created", "replies", "duplicates",
+                   "rejected", "error")
+    column_details_list = column_list + ("finished_at",)
+    column_filters = ("state", "started_at")
+    column_default_sort = ("started_at", True)
 
 
 class RatingView(BanyanModelView):
@@ -287,7 +346,8 @@ class ScreenPopPage(BanyanView):
                 _flash_error(exc)
         from .models import PRIORITY, TICKET_TYPE
 
-        return self.render("call_center/screen_pop.html", number=number, pop=pop,
+        call_id = request.args.get("call_id", type=int) if pop is not None else None
+        return self.render("call_center/screen_pop.html", number=number, pop=pop, call_id=call_id,
                            ticket_type_label=TICKET_TYPE.label, priority_label=PRIORITY.label)
 
     @expose("/ticket", methods=["POST"])
@@ -310,12 +370,33 @@ class ScreenPopPage(BanyanView):
                                            priority=request.form.get("priority", "normal"),
                                            description=request.form.get("description") or None,
                                            customer_id=cust, user=current_user())
-                svc.record_call(s, number=number, agent_id=current_user().id, customer_id=cust, outcome="ticket",
-                                ticket_id=ticket.id)
+                if not _end_ringing_call(s, request.form.get("call_id", type=int), pop["number"], ticket.id):
+                    svc.record_call(s, number=number, agent_id=current_user().id, customer_id=cust,
+                                    outcome="ticket", ticket_id=ticket.id)
             flash(gettext("Ticket %(number)s opened.", number=ticket.number), "success")
         except BusinessError as exc:
             _flash_error(exc)
         return redirect(url_for(".index", number=number))
+
+
+def _end_ringing_call(session, call_id, number: str, ticket_id: int) -> bool:
+    """End the ringing call ``call_id`` that the phone system posted (the screen-pop was
+    opened from its notification) with the outcome ``ticket``, when it is the signed-in
+    agent's own call of this number; False otherwise (the caller records a new call)."""
+    from sqlalchemy import select
+
+    from core.web import current_user
+
+    from .models import CallRecord
+
+    if not call_id:
+        return False
+    call = session.execute(select(CallRecord).where(CallRecord.id == call_id)).scalar()
+    if (call is None or call.agent_id != current_user().id or call.number != number
+            or call.ended_at is not None or call.outcome != "ringing"):
+        return False
+    svc.end_call(session, call.id, outcome="ticket", ticket_id=ticket_id)
+    return True
 
 
 class ArticleCategoryView(BanyanModelView):
@@ -340,7 +421,35 @@ class ArticleView(BanyanModelView):
     column_searchable_list = ("title", "tags", "body")
     column_default_sort = ("updated_at", True)
     form_columns = ("title", "body", "category", "tags", "language")
+    column_details_list = column_details_list + ("related",)
+    column_labels = {"related": _l("Related articles")}
+    column_formatters = {"related": lambda v, c, m, n: ", ".join(a.title for a in svc.related_articles(v.session, m.id))}
     PUBLISH_ACTIONS = ("review", "publish", "withdraw")
+
+    def scaffold_form(self):
+        """The form, plus "Related articles" (saved both ways by ``kb.relate_articles``)."""
+        from flask_admin.contrib.sqla.fields import QuerySelectMultipleField
+
+        class RelatedField(QuerySelectMultipleField):
+            def populate_obj(self, obj, name):  # saved by on_model_change, not as an attribute
+                pass
+
+        form_class = super().scaffold_form()
+        form_class.related = RelatedField(_l("Related articles"), query_factory=lambda: self.session.query(Article)
+                                          .order_by(Article.title, Article.id), get_label="title")
+        return form_class
+
+    def on_form_prefill(self, form, id):
+        art = self.get_one(id)
+        if art is not None and hasattr(form, "related"):
+            form.related.data = svc.related_articles(self.session, art.id)
+
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        if hasattr(form, "related"):
+            self.session.flush()
+            svc.relate_articles(self.session, model.id, [a.id for a in (form.related.data or [])
+                                                         if a.id != model.id])
 
     def is_action_allowed(self, name):
         from core.web import has_perm
@@ -461,8 +570,18 @@ class SupervisorPage(BanyanView):
         for card in cards:
             card["svg"] = render_responsive(card["chart"])
         q = queue(s)
+        from .mailbox import last_run, settings
+
+        mailbox = last_run(s) if settings(self._runtime())["host"] else None
         return self.render("call_center/supervisor.html", period=period, errors=errors, cards=cards,
-                           tables=tables, columns=columns, keys=keys, queue=q, status_label=STATUS.label)
+                           tables=tables, columns=columns, keys=keys, queue=q, status_label=STATUS.label,
+                           mailbox=mailbox)
+
+    @staticmethod
+    def _runtime():
+        from core.web import runtime
+
+        return runtime()
 
 
 def views(app=None):
@@ -482,6 +601,7 @@ def views(app=None):
         FollowUpRuleView(FollowUpRule, name=_l("Follow-up rules"), category=cat, endpoint="call_center_follow_up_rule"),
         LineTokenView(LineToken, name=_l("Telephony tokens"), category=cat, endpoint="call_center_line_token"),
         InboundEmailView(InboundEmail, name=_l("Inbound emails"), category=cat, endpoint="call_center_inbound_email"),
+        MailboxRunView(MailboxRun, name=_l("Mailbox runs"), category=cat, endpoint="call_center_mailbox_run"),
         RatingView(Rating, name=_l("Satisfaction ratings"), category=cat, endpoint="call_center_rating"),
         ArticleView(Article, name=_l("Knowledge base"), category=cat, endpoint="call_center_article"),
         ArticleCategoryView(ArticleCategory, name=_l("Article categories"), category=cat,

@@ -24,10 +24,10 @@ from core.web import db_session
 
 from . import services as svc
 from .models import Article, ArticleCategory, CallRecord, FollowUpTask, Team, Ticket
-from .permissions import (CALL_READ, CALL_WRITE, EMAIL_INTAKE, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP, TICKET_READ,
+from .permissions import (CALL_READ, CALL_WRITE, CONFIG, EMAIL_INTAKE, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP, TICKET_READ,
                           TICKET_WRITE, WEBHOOK)
 from .schemas import (AgentFiguresOut, ArticleIn, InboundEmailIn, InboundEmailOut, ArticleOut, ArticlePatch, ArticleQuery, ArticleStatusIn, AssignIn,
-                      CallIn, CallOut, EndCallIn, IncomingCallIn, LinkArticleIn, QueueOut, RatingLinkOut, ReportQuery, ScreenPopOut,
+                      CallIn, CallOut, EndCallIn, IncomingCallIn, LinkArticleIn, MailboxRunOut, RelatedIn, QueueOut, RatingLinkOut, ReportQuery, ScreenPopOut,
                       SlaFiguresOut, SlaReportQuery,
                       StatusIn, TaskDoneIn, TaskOut, TicketIn, TicketOut, TicketQuery)
 
@@ -256,6 +256,19 @@ def post_inbound_email(data):
     return answer, (201 if answer["created"] else 200)
 
 
+@blp.route("/mailbox-runs")
+@requires(CONFIG)
+@blp.response(200, MailboxRunOut(many=True))
+@blp.paginate()
+def list_mailbox_runs(pagination_parameters):
+    """The runs of the job that reads the IMAP mailbox, newest first: what each took in, or
+    why it could not read the mailbox (``state`` failed, ``error``)."""
+    from .models import MailboxRun
+
+    stmt = select(MailboxRun).order_by(MailboxRun.id.desc())
+    return paginate_select(db_session(), stmt, pagination_parameters)
+
+
 @blp.route("/calls")
 @requires(CALL_READ)
 @blp.response(200, CallOut(many=True))
@@ -428,6 +441,31 @@ def post_article_status(data, article_id):
         get_visible(Article, article_id)
         art = svc.set_article_status(session, article_id, data["status"])
     return art
+
+
+@blp.route("/articles/<int:article_id>/related")
+@requires(KB_READ)
+@blp.response(200, ArticleOut(many=True))
+def list_related_articles(article_id):
+    """The articles related to this one (the relation goes both ways)."""
+    get_visible(Article, article_id)
+    return svc.related_articles(db_session(), article_id)
+
+
+@blp.route("/articles/<int:article_id>/related", methods=["PUT"])
+@requires(KB_WRITE)
+@blp.arguments(RelatedIn)
+@blp.response(200, ArticleOut(many=True))
+def put_related_articles(data, article_id):
+    """Set the whole list of related articles (each lists this one back; at most 20; 422
+    ``related_ids`` for an unknown id or the article itself). Moves no money or stock."""
+    session = db_session()
+    with transaction(session):
+        get_visible(Article, article_id)
+        for i, ref in enumerate(data["related_ids"]):
+            ref_visible(Article, ref, f"related_ids.{i}")
+        out = svc.relate_articles(session, article_id, data["related_ids"])
+    return out
 
 
 @blp.route("/tickets/<int:ticket_id>/articles")

@@ -234,7 +234,12 @@ def end_call(session, call_id: int, *, outcome: str, notes: str | None = None, t
 
 def announce_call(session, call: CallRecord, pop: dict) -> None:
     """Tell the call's agent in the app (the back office's bell) that a call is ringing, with
-    a link to the screen-pop page of its number. Nothing without an agent."""
+    a link to the screen-pop page of its number and call. Nothing without an agent.
+
+    This is also the live push: the agent's open back-office page polls the bell's feed
+    (``core.notify.live_feed``), so within ``[notify] live_poll_seconds`` the screen-pop page
+    draws the caller in place and any other page shows a toast linking to it. Only the
+    agent named by the call gets it (the notification is theirs alone)."""
     from urllib.parse import quote
 
     from core.notify import notify
@@ -246,5 +251,5 @@ def announce_call(session, call: CallRecord, pop: dict) -> None:
         return
     who = pop["customer"]["name"] if pop.get("customer") else call.number
     notify(session, [agent], subject=_l("Incoming call: %(who)s", who=who), body=_l("Line %(line)s",
-           line=call.line or "-"), link=f"/admin/call_center_screenpop/?number={quote(call.number)}",
+           line=call.line or "-"), link=f"/admin/call_center_screenpop/?number={quote(call.number)}&call_id={call.id}",
            kind="call_center.call.incoming", channels=("app",))

@@ -9,7 +9,7 @@ from datetime import date, time, timedelta
 from core.mixins import utcnow
 
 from .models import PRIORITIES, TICKET_TYPES, ArticleCategory, Calendar, Closure, RoutingRule, SlaPolicy, Team
-from .services import create_ticket, record_call, save_article, set_article_status, set_status
+from .services import create_ticket, record_call, relate_articles, save_article, set_article_status, set_status
 
 #: business minutes to respond / resolve by priority (complaints get half)
 TARGETS = {"low": (480, 2400), "normal": (240, 1440), "high": (120, 480), "urgent": (30, 240)}
@@ -77,6 +77,7 @@ def load(session, demo) -> None:
 
 def _knowledge_base(session) -> None:
     cats: dict = {}
+    by_category: dict = {}
     for top, sub, title, body, tags, published in ARTICLES:
         if top not in cats:
             cats[top] = ArticleCategory(name=top)
@@ -93,3 +94,8 @@ def _knowledge_base(session) -> None:
         art = save_article(session, title=title, body=body, category_id=cat.id, tags=tags)
         if published:
             set_article_status(session, art.id, "published")
+        by_category.setdefault(cat.id, []).append(art.id)
+    # articles of one category are related ("see also" on the help page)
+    for ids in by_category.values():
+        if len(ids) > 1:
+            relate_articles(session, ids[0], ids[1:])

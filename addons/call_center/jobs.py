@@ -1,4 +1,5 @@
-"""Background jobs of call_center: the SLA escalation every five minutes, follow-up tasks daily."""
+"""Background jobs of call_center: the SLA escalation every five minutes, follow-up tasks daily,
+the IMAP mailbox every two minutes (off while ``[call_center] imap_host`` is empty)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -35,5 +36,20 @@ def follow_ups(target=None, at: datetime | None = None) -> dict:
     return run_follow_ups(target, at)
 
 
+def mailbox(target=None, at: datetime | None = None) -> dict:
+    """Read the IMAP mailbox into tickets (see ``mailbox.py``). ``target`` is a Runtime or a
+    session of it; the run opens its own sessions (one transaction per message, none held
+    while talking to the IMAP server) and never raises for the mailbox's faults."""
+    from core.runtime import runtime_of
+
+    from .mailbox import poll
+
+    if target is None:
+        raise TypeError("mailbox needs a Runtime or a session")
+    rt = target if hasattr(target, "session") and hasattr(target, "registry") else runtime_of(target)
+    return poll(rt, at)
+
+
 JOBS = (Job("call_center.escalate", escalate, schedule="*/5 * * * *", retries=3, retry_delay=60),
-        Job("call_center.follow_ups", follow_ups, schedule="15 1 * * *", retries=3, retry_delay=300))
+        Job("call_center.follow_ups", follow_ups, schedule="15 1 * * *", retries=3, retry_delay=300),
+        Job("call_center.mailbox", mailbox, schedule="*/2 * * * *", retries=0))

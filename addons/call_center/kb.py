@@ -41,7 +41,8 @@ from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 
-from .models import ARTICLE_DOC, ARTICLE_HEAD, ARTICLE_LANGUAGE, Article, ArticleCategory, Ticket, TicketArticle
+from .models import (ARTICLE_DOC, ARTICLE_HEAD, ARTICLE_LANGUAGE, Article, ArticleCategory, ArticleRelation, Ticket,
+                     TicketArticle)
 from .search_terms import fuzzy_words, query_words
 
 ARTICLE_TRANSITIONS = {
@@ -273,3 +274,45 @@ def articles_of_ticket(session, ticket_id: int) -> list[Article]:
     return list(session.execute(select(Article).join(TicketArticle, TicketArticle.article_id == Article.id)
                                 .where(TicketArticle.ticket_id == ticket_id)
                                 .order_by(TicketArticle.id)).scalars())
+
+
+#: related articles one article may have at most
+MAX_RELATED = 20
+
+
+def related_articles(session, article_id: int, published_only: bool = False) -> list[Article]:
+    """The articles related to ``article_id`` (the relation goes both ways), by title."""
+    ids = (select(ArticleRelation.related_id).where(ArticleRelation.article_id == article_id)
+           .union(select(ArticleRelation.article_id).where(ArticleRelation.related_id == article_id)))
+    stmt = select(Article).where(Article.id.in_(ids)).order_by(Article.title, Article.id)
+    if published_only:
+        stmt = stmt.where(Article.status == "published")
+    return list(session.execute(stmt).scalars())
+
+
+def relate_articles(session, article_id: int, related_ids) -> list[Article]:
+    """Make ``related_ids`` exactly the articles related to ``article_id`` (both ways: each
+    of them lists ``article_id`` too). Returns them. NotFound for an unknown article;
+    BusinessError ``related_ids`` for an unknown id, the article itself, or more than
+    :data:`MAX_RELATED`."""
+    if session.get(Article, article_id) is None:
+        raise NotFound({"id": _l("No such article.")})
+    wanted = {int(i) for i in (related_ids or ())}
+    if article_id in wanted:
+        raise BusinessError({"related_ids": [_l("An article cannot be related to itself.")]})
+    if len(wanted) > MAX_RELATED:
+        raise BusinessError({"related_ids": [_l("At most %(n)s related articles.", n=MAX_RELATED)]})
+    found = set(session.execute(select(Article.id).where(Article.id.in_(wanted))).scalars()) if wanted else set()
+    if found != wanted:
+        raise BusinessError({"related_ids": [_l("No such article.")]})
+    current = {a.id for a in related_articles(session, article_id)}
+    gone = current - wanted
+    if gone:  # at most MAX_RELATED rows, deleted through the ORM: each is in the audit log
+        for row in session.execute(select(ArticleRelation).where(
+                or_(and_(ArticleRelation.article_id == article_id, ArticleRelation.related_id.in_(gone)),
+                    and_(ArticleRelation.related_id == article_id, ArticleRelation.article_id.in_(gone))))).scalars():
+            session.delete(row)
+    for other in sorted(wanted - current):
+        session.add(ArticleRelation(article_id=min(article_id, other), related_id=max(article_id, other)))
+    session.flush()
+    return related_articles(session, article_id)

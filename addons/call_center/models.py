@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint,
-                        event)
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, Text, Time,
+                        UniqueConstraint, event)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -433,6 +433,43 @@ class InboundEmail(IdPk, Base):
         return self.message_id
 
 
+class ArticleRelation(IdPk, Base):
+    """Two related articles ("see also"), one row per pair, the smaller id first: the
+    relation goes both ways (``kb.related_articles``)."""
+    __tablename__ = "call_center_article_relation"
+    __table_args__ = (UniqueConstraint("article_id", "related_id"),
+                      CheckConstraint("article_id < related_id", name="ordered"))
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("call_center_article.id"), index=True)
+    related_id: Mapped[int] = mapped_column(ForeignKey("call_center_article.id"), index=True)
+
+
+MAILBOX_STATE = Choices("call_center.mailbox.state", [("ok", _l("Mailbox read")), ("failed", _l("Failed"))])
+
+
+class MailboxRun(IdPk, Base):
+    """One run of the job that reads the IMAP mailbox (``mailbox.py``): what it took in, or
+    why it could not (``failed``: a refused login, the server down, a broken folder). A run
+    that fails after taking some messages in keeps their counts; they are committed."""
+    __tablename__ = "call_center_mailbox_run"
+    __audit__ = False  # append-only, itself the record
+
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(8))
+    host: Mapped[str] = mapped_column(String(200))
+    folder: Mapped[str] = mapped_column(String(200))
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.folder} {self.started_at:%Y-%m-%d %H:%M}"
+
+
 describe(Calendar, name=_l("Business calendar"), labels={
     "opens_at": _l("Opens at"), "closes_at": _l("Closes at"),
     "weekdays": _l("Working weekdays (1 = Monday)"), "cn_holidays": _l("Mainland China public holidays")})
@@ -474,6 +511,8 @@ describe(FollowUpTask, name=_l("Follow-up task"), codes={"status": TASK_STATUS},
     "status": _l("Status"), "done_at": _l("Done at")})
 
 describe(ArticleCategory, name=_l("Article category"), labels={"parent_id": _l("Parent category")})
+describe(ArticleRelation, name=_l("Related articles"), labels={"article_id": _l("Article"),
+                                                               "related_id": _l("Related article")})
 describe(Article, name=_l("Article"), codes={"status": ARTICLE_STATUS, "language": ARTICLE_LANGUAGE}, labels={
     "title": _l("Article title"), "body": _l("Text"), "category_id": _l("Article category"), "tags": _l("Tags"),
     "status": _l("Status"), "language": _l("Language"), "published_at": _l("Published at")})
@@ -487,9 +526,15 @@ describe(InboundEmail, name=_l("Inbound email"), labels={
     "subject": _l("Subject"), "body": _l("Text"), "in_reply_to": _l("In reply to"),
     "received_at": _l("Received at"), "created_ticket": _l("Opened the ticket")})
 
+describe(MailboxRun, name=_l("Mailbox run"), codes={"state": MAILBOX_STATE}, labels={
+    "started_at": _l("Started at"), "finished_at": _l("Finished at"), "state": _l("State"), "host": _l("Server"),
+    "folder": _l("Folder"), "fetched": _l("Messages read"), "created": _l("Tickets opened"),
+    "replies": _l("Replies"), "duplicates": _l("Already taken in"), "rejected": _l("Messages refused"),
+    "error": _l("Error")})
+
 MODELS = (Calendar, Closure, Team, SlaPolicy, RoutingRule, Ticket, TicketEvent, LineToken, CallRecord,
           FollowUpRule, FollowUpTask, ArticleCategory, Article, TicketArticle, Rating,
-          InboundEmail)
+          InboundEmail, MailboxRun, ArticleRelation)
 
 
 from . import kb_index  # noqa: E402,F401  (SQLite's FTS5 table of the articles' words)

@@ -1,6 +1,7 @@
 """Pages without a login (mounted by ``startup`` at ``/help``):
 
-* ``/help/`` and ``/help/<id>``: the knowledge base's PUBLISHED articles, read-only, for
+* ``/help/`` and ``/help/<id>`` (with its published related articles): the knowledge base's
+  PUBLISHED articles, read-only, for
   customers' self-service; the search of the back office (``kb.search_articles``) limited to
   published articles. Nothing else is read: no draft, no ticket, no customer. They read
   through the runtime's unscoped session in a short transaction that writes nothing.
@@ -50,8 +51,12 @@ def help_article(article_id):
         if art is None:
             s.rollback()
             abort(404)
+        from .kb import related_articles
+
         article = {"id": art.id, "title": art.title, "body": art.body or "", "published_at": art.published_at,
-                   "tags": [t for t in (art.tags or "").split(",") if t]}
+                   "tags": [t for t in (art.tags or "").split(",") if t],
+                   "related": [{"id": r.id, "title": r.title}
+                               for r in related_articles(s, art.id, published_only=True)]}
         s.rollback()
     return render_template("call_center/help.html", q="", items=[], page=1, more=False, article=article)
 

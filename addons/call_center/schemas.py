@@ -178,6 +178,21 @@ class TaskOut(Schema):
     note = fields.Str(allow_none=True)
 
 
+class MailboxRunOut(Schema):
+    id = fields.Int()
+    started_at = Instant()
+    finished_at = Instant(allow_none=True)
+    state = fields.Str(metadata={"description": "ok (read) or failed"})
+    host = fields.Str()
+    folder = fields.Str()
+    fetched = fields.Int(metadata={"description": "messages read"})
+    created = fields.Int(metadata={"description": "tickets opened"})
+    replies = fields.Int()
+    duplicates = fields.Int(metadata={"description": "messages already taken in"})
+    rejected = fields.Int(metadata={"description": "messages the intake refused"})
+    error = fields.Str(allow_none=True)
+
+
 class ArticleIn(Input):
     title = Str(required=True, min=1, max=200)
     body = Str(max=100000, load_default="")
@@ -218,6 +233,11 @@ class ArticleOut(Schema):
 
     def _tags(self, obj):
         return [t for t in (obj.tags or "").split(",") if t]
+
+
+class RelatedIn(Input):
+    related_ids = fields.List(Id(), required=True,
+                              metadata={"description": "the whole list of related articles (both ways)"})
 
 
 class LinkArticleIn(Input):

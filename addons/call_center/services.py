@@ -48,6 +48,11 @@ Stable API::
                     limit=20) -> Select[Article]          # LIKE on both databases, ranked in SQL
     suggest_for_customer(session, customer_id, limit=3) -> list[Article]
     link_article(session, ticket_id, article_id, user=None) -> TicketArticle;  articles_of_ticket(...)
+    related_articles(session, article_id, published_only=False) -> list[Article]   # both ways
+    relate_articles(session, article_id, related_ids) -> list[Article]   # sets the whole list
+    # the mailbox (mailbox.py)
+    poll_mailbox(rt, at=None) -> {"state": "ok"|"failed"|"off", "fetched", "created", "replies",
+                                  "duplicates", "rejected", "error"}      # never raises for IMAP faults
 
 Where the code lives::
 
@@ -60,6 +65,7 @@ Where the code lives::
     kb.py              knowledge-base articles, search, links to tickets
     ratings.py         satisfaction ratings by signed link
     intake.py          inbound emails to tickets and replies
+    mailbox.py         the IMAP mailbox read by a job into the intake
     public.py          the pages without a login (help centre, rating page)
 """
 from __future__ import annotations
@@ -69,8 +75,9 @@ from .calls import (announce_call, create_line_token, end_call, find_caller, nor
                     screen_pop, user_for_line_token)
 from .escalation import run_escalations
 from .follow_ups import complete_task, run_follow_ups
-from .kb import (articles_of_ticket, link_article, save_article, search_articles, set_article_status,
-                 suggest_for_customer)
+from .kb import (articles_of_ticket, link_article, relate_articles, related_articles, save_article, search_articles,
+                 set_article_status, suggest_for_customer)
+from .mailbox import poll as poll_mailbox
 from .intake import intake_email
 from .ratings import rate, rating_url
 from .reports import agent_report, queue, sla_figures
@@ -81,4 +88,5 @@ __all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "
            "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
            "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue", "sla_figures",
            "complete_task", "run_follow_ups", "articles_of_ticket", "link_article", "save_article",
-           "search_articles", "set_article_status", "suggest_for_customer", "rate", "rating_url", "intake_email"]
+           "search_articles", "set_article_status", "suggest_for_customer", "relate_articles", "related_articles",
+           "poll_mailbox", "rate", "rating_url", "intake_email"]

@@ -111,6 +111,7 @@ def init_admin(app, rt) -> Admin:
 
     init_error_pages(app)
     app.jinja_env.globals["banyan_unread_notifications"] = unread_notifications
+    app.jinja_env.globals["banyan_live_notifications"] = live_notifications
     from core.admin.listing import breadcrumbs
 
     app.jinja_env.globals["banyan_breadcrumbs"] = breadcrumbs
@@ -124,6 +125,20 @@ def unread_notifications() -> int | None:
 
     user = current_user()
     return None if user is None else unread_count(db_session(), user)
+
+
+def live_notifications() -> dict | None:
+    """What the bell's live feed starts from (``core/static/banyan/live.js``): the signed-in
+    user's newest notification id and the poll interval (``[notify] live_poll_seconds``; 0
+    turns the feed off), or None when signed out."""
+    from core.notify import last_id
+    from core.web import current_user, db_session, runtime
+
+    user = current_user()
+    if user is None:
+        return None
+    every = int((runtime().config.get("notify") or {}).get("live_poll_seconds", 3))
+    return {"cursor": last_id(db_session(), user), "every": max(0, every)}
 
 
 def fill_owner(owner: str, view, manifest) -> None:

@@ -11,10 +11,14 @@ from sqlalchemy import select
 from core.admin.args import bounded
 from core.admin.base import BanyanModelView, BanyanView
 from core.api import AUTHENTICATED
+from core.api.schemas import MAX_ID
 from core.db import transaction
 from core.i18n import gettext, lazy_gettext as _l
+from core.notify import link_path
 
 PAGE_SIZE = 50
+#: notifications one poll of the live feed returns at most (the rest come with the next poll)
+LIVE_LIMIT = 20
 #: pages beyond it are empty anyway; a bigger number is the first page, not a database error
 MAX_PAGE = 100_000
 
@@ -75,6 +79,25 @@ class NotificationsView(BanyanView):
         return self.render("banyan/notifications.html", rows=rows[:PAGE_SIZE], page=page,
                            has_next=len(rows) > PAGE_SIZE, unread_only=unread_only,
                            has_link=lambda n: bool(link_path(n.link_model, n.link_id, n.url)))
+
+    @expose("/live")
+    def live(self):
+        """The live feed of the bell (``core/static/banyan/live.js`` polls it): your
+        notifications newer than ``?after=<id>``, oldest first (at most :data:`LIVE_LIMIT`),
+        the cursor to ask from next time, and your unread count. JSON."""
+        from flask import jsonify
+
+        from core.notify import live_feed
+        from core.web import db_session
+
+        after = request.args.get("after", 0, type=bounded(0, MAX_ID))
+        feed = live_feed(db_session(), self._me(), after, limit=LIVE_LIMIT)
+        items = [{"id": n.id, "kind": n.kind, "subject": n.subject, "body": n.body,
+                  "url": url_for(".open", notification_id=n.id),
+                  "link": link_path(n.link_model, n.link_id, n.url)} for n in feed["items"]]
+        resp = jsonify({"cursor": feed["cursor"], "unread": feed["unread"], "items": items})
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     @expose("/<int:notification_id>/read", methods=["POST"])
     def read(self, notification_id):

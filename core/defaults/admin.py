@@ -100,6 +100,21 @@ class CustomerView(CustomerPageMixin, KernelView):
     column_filters = ("kind", "active", "home_store_id")
     form_excluded_columns = ("created_at", "updated_at", "merged_at")
     inline_models = ((CustomerContact, {"form_excluded_columns": ("created_at", "updated_at")}),)
+    #: fields the new-customer form takes from the address (``?phone=``: the call center's
+    #: screen-pop of an unknown number offers the form with the caller's number filled in)
+    PREFILL = ("phone", "name", "email")
+
+    def create_form(self, obj=None):
+        from flask import request
+
+        form = super().create_form(obj)
+        if request.method == "GET":
+            for name in self.PREFILL:
+                value = (request.args.get(name) or "").strip()
+                field = getattr(form, name, None)
+                if value and field is not None and not field.data and len(value) <= 200:
+                    field.data = value
+        return form
 
 
 class TagView(KernelView):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.addons("call_center")
 VIEWS = ["call_center_screenpop", "call_center_ticket", "call_center_ticket_event", "call_center_call",
          "call_center_sla_policy", "call_center_calendar", "call_center_closure", "call_center_team",
          "call_center_routing_rule", "call_center_line_token", "call_center_follow_up_task",
-         "call_center_follow_up_rule"]
+         "call_center_follow_up_rule", "call_center_mailbox_run", "call_center_inbound_email"]
 
 
 @pytest.fixture
@@ -82,3 +82,103 @@ def test_create_ticket_form_routes_and_sets_targets(admin, session, team, policy
     session.expire_all()
     t = session.execute(select(Ticket).where(Ticket.subject == "营业时间")).scalar()
     assert t.team_id == team.id and t.sla_policy_id == policy.id and t.resolution_due_at is not None
+
+
+def test_ticket_logged_from_a_posted_call_ends_that_call(admin, session, make, team, policy):
+    """The screen-pop opened from the call's notification carries ``call_id``: the ticket
+    logged from it ends that ringing call (outcome ``ticket``) instead of adding a call. A
+    call_id of another agent's call, or of another number, is not touched."""
+    from core.models import User
+
+    c = make.customer(phone="13700137000", name="周杰")
+    me = session.execute(select(User).where(User.username == "ccboss")).scalar_one()
+    other = make.user(roles=("agent",))
+    mine = svc.record_call(session, number="13700137000", agent_id=me.id, customer_id=c.id)
+    theirs = svc.record_call(session, number="13700137000", agent_id=other.id, customer_id=c.id)
+    session.commit()
+    html = admin.get(f"/admin/call_center_screenpop/?number=%2B8613700137000&call_id={mine.id}").get_data(as_text=True)
+    assert f'name="call_id" value="{mine.id}"' in html and 'id="pop-area"' in html
+    token = csrf_token(admin, "/admin/call_center_screenpop/")
+    for call, subject in ((mine, "来电咨询"), (theirs, "别人的来电")):
+        r = admin.post("/admin/call_center_screenpop/ticket", data={
+            "csrf_token": token, "number": "+8613700137000", "call_id": str(call.id), "subject": subject,
+            "ticket_type": "inquiry", "priority": "normal"})
+        assert r.status_code == 302
+    session.expire_all()
+    t1 = session.execute(select(Ticket).where(Ticket.subject == "来电咨询")).scalar_one()
+    t2 = session.execute(select(Ticket).where(Ticket.subject == "别人的来电")).scalar_one()
+    ended = session.get(CallRecord, mine.id)
+    assert (ended.outcome, ended.ticket_id, ended.ended_at is not None) == ("ticket", t1.id, True)
+    assert session.get(CallRecord, theirs.id).outcome == "ringing"
+    # the other agent's call id made a new call record of mine instead
+    new = session.execute(select(CallRecord).where(CallRecord.ticket_id == t2.id)).scalar_one()
+    assert new.id not in (mine.id, theirs.id) and new.agent_id == me.id
+    assert session.execute(select(CallRecord).where(CallRecord.ticket_id == t1.id)).scalars().all() == [ended]
+
+
+def test_ticket_page_searches_the_knowledge_base_and_links_an_article(admin_app, admin, session, make):
+    from addons.call_center.models import TicketArticle
+
+    art = svc.save_article(session, title="如何办理退货", body="凭小票。", tags=["退货"])
+    svc.set_article_status(session, art.id, "published")
+    draft = svc.save_article(session, title="退货草稿", body="x")
+    t = svc.create_ticket(session, subject="想退货", ticket_type="inquiry", channel="phone")
+    manager = make.user(roles=("store_manager",))
+    session.commit()
+    html = admin.get(f"/admin/call_center_ticket/details/?id={t.id}&kb=退货").get_data(as_text=True)
+    assert 'id="ticket-kb"' in html and "如何办理退货" in html and "退货草稿" not in html
+    assert 'class="kb-link"' in html
+    token = csrf_token(admin, f"/admin/call_center_ticket/details/?id={t.id}")
+    r = admin.post("/admin/call_center_ticket/kb-link/", data={"csrf_token": token, "ticket_id": str(t.id),
+                                                               "article_id": str(art.id), "kb": "退货"})
+    assert r.status_code == 302 and f"id={t.id}" in r.location
+    assert admin.post("/admin/call_center_ticket/kb-link/", data={"csrf_token": token, "ticket_id": "999999",
+                                                                  "article_id": str(art.id)}).status_code == 404
+    admin.post("/admin/call_center_ticket/kb-link/", data={"csrf_token": token, "ticket_id": str(t.id),
+                                                           "article_id": "x"})
+    session.expire_all()
+    links = session.execute(select(TicketArticle.article_id).where(TicketArticle.ticket_id == t.id)).scalars().all()
+    assert links == [art.id]
+    html = admin.get(f"/admin/call_center_ticket/details/?id={t.id}&kb=退货").get_data(as_text=True)
+    linked = html[html.index('id="kb-linked"'):html.index('id="kb-search"')]
+    assert "如何办理退货" in linked
+    # who may read tickets but not write articles: no button, and the post is refused
+    client = login(admin_app, manager)
+    page = client.get(f"/admin/call_center_ticket/details/?id={t.id}&kb=退货")
+    assert page.status_code == 200 and 'class="kb-link"' not in page.get_data(as_text=True)
+    token = csrf_token(client, f"/admin/call_center_ticket/details/?id={t.id}")
+    assert client.post("/admin/call_center_ticket/kb-link/", data={"csrf_token": token, "ticket_id": str(t.id),
+                                                                   "article_id": str(draft.id)}).status_code == 403
+
+
+def test_supervisor_board_shows_a_failing_mailbox(admin, session, rt, monkeypatch):
+    from addons.call_center.models import MailboxRun
+
+    monkeypatch.setitem(rt.config, "call_center", {**rt.config["call_center"], "imap_host": "imap.example.com"})
+    session.add(MailboxRun(state="failed", host="imap.example.com", folder="INBOX", fetched=0, created=0,
+                           replies=0, duplicates=0, rejected=0, error="IMAP4.error: [AUTHENTICATIONFAILED] no"))
+    session.commit()
+    html = admin.get("/admin/call_center_supervisor/").get_data(as_text=True)
+    assert 'id="sup-mailbox" data-state="failed"' in html and "AUTHENTICATIONFAILED" in html
+    assert "AUTHENTICATIONFAILED" in admin.get("/admin/call_center_mailbox_run/").get_data(as_text=True)
+
+
+def test_unknown_number_creates_the_customer_with_the_number_and_comes_back(admin, session):
+    import html as htmllib
+    from urllib.parse import urlsplit
+
+    from core.models import Customer
+
+    page = admin.get("/admin/call_center_screenpop/?number=13500135000").get_data(as_text=True)
+    link = htmllib.unescape(re.search(r'href="([^"]+)" id="pop-create"', page).group(1))
+    form = admin.get(link).get_data(as_text=True)
+    assert re.search(r'name="phone"[^>]*value="\+8613500135000"|value="\+8613500135000"[^>]*name="phone"', form)
+    token = csrf_token(admin, link)
+    r = admin.post(link, data={"csrf_token": token, "name": "新来电客户", "phone": "+8613500135000",
+                               "kind": "person", "active": "y"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    back = urlsplit(r.location)
+    assert back.path == "/admin/call_center_screenpop/" and "13500135000" in back.query
+    session.expire_all()
+    assert session.execute(select(Customer.name).where(Customer.phone == "+8613500135000")).scalar() == "新来电客户"
+    assert "新来电客户" in admin.get(r.location).get_data(as_text=True)

@@ -228,3 +228,86 @@ def test_index_words_stay_out_of_the_audit_log(session):
     assert [a for a, _c in rows] == ["create", "update"]
     assert "title" in rows[0][1] and "title" in rows[1][1]
     assert not any(k in c for _a, c in rows for k in ("search_head", "search_body")), rows
+
+
+def test_related_articles_go_both_ways_and_are_set_as_a_whole(session):
+    a = _published(session, "如何办理退货", "凭小票。")
+    b = _published(session, "退款多久到账", "三到七个工作日。")
+    c = svc.save_article(session, title="退货草稿", body="x")
+    assert [r.title for r in svc.relate_articles(session, a.id, [b.id, c.id])] == ["退款多久到账", "退货草稿"]
+    # both ways: b and c list a back, one row per pair (the smaller id first)
+    assert [r.id for r in svc.related_articles(session, b.id)] == [a.id]
+    assert [r.id for r in svc.related_articles(session, c.id)] == [a.id]
+    from addons.call_center.models import ArticleRelation
+
+    pairs = session.execute(select(ArticleRelation.article_id, ArticleRelation.related_id)).all()
+    assert sorted(pairs) == sorted([(min(a.id, b.id), max(a.id, b.id)), (min(a.id, c.id), max(a.id, c.id))])
+    # setting from the other side replaces that side's list only; again: no change
+    svc.relate_articles(session, c.id, [])
+    assert [r.id for r in svc.related_articles(session, a.id)] == [b.id]
+    svc.relate_articles(session, b.id, [a.id])
+    assert len(session.execute(select(ArticleRelation)).all()) == 1
+    assert [r.id for r in svc.related_articles(session, a.id, published_only=True)] == [b.id]
+    for bad in ([a.id], [999999], list(range(1, 30))):
+        with pytest.raises(BusinessError) as exc:
+            svc.relate_articles(session, a.id, bad)
+        assert "related_ids" in exc.value.errors
+
+
+def test_related_articles_api_and_public_page(api, session, agent):
+    a = _published(session, "如何办理退货", "凭小票。")
+    b = _published(session, "退款多久到账", "三到七个工作日。")
+    draft = svc.save_article(session, title="退货内部草稿", body="x")
+    session.commit()
+    r = api.request("PUT", f"{BASE}/articles/{a.id}/related", user=agent, json={"related_ids": [b.id, draft.id]})
+    assert r.status_code == 200, r.json
+    assert [x["id"] for x in r.json] == [b.id, draft.id]
+    assert [x["id"] for x in api.get(f"{BASE}/articles/{b.id}/related", user=agent).json] == [a.id]
+    r = api.request("PUT", f"{BASE}/articles/{a.id}/related", user=agent, json={"related_ids": [999999]})
+    assert r.status_code == 422 and "related_ids" in str(r.json)
+    r = api.request("PUT", f"{BASE}/articles/{a.id}/related", user=agent, json={"related_ids": [a.id]})
+    assert r.status_code == 422 and "related_ids" in str(r.json)
+    assert api.request("PUT", f"{BASE}/articles/999999/related", user=agent, json={"related_ids": []}).status_code == 404
+    # the public page lists the published related articles only
+    html = api.get(f"/help/{a.id}").get_data(as_text=True)
+    assert 'id="help-related"' in html and "退款多久到账" in html and "退货内部草稿" not in html
+    html = api.get(f"/help/{b.id}?lang=en").get_data(as_text=True)
+    assert 'id="help-related"' in html and "如何办理退货" in html
+
+
+def test_back_office_article_form_sets_related_articles(session, make):
+    from core.admin.testing import csrf_token, login
+    from core.api.testing import build_app
+    from core.runtime import runtime_of
+    from core.security.permissions import sync_roles
+
+    rt = runtime_of(session)
+    sync_roles(session, rt.registry)
+    boss = make.user(roles=("cc_supervisor",))
+    a = svc.save_article(session, title="甲文章", body="…")
+    b = svc.save_article(session, title="乙文章", body="…")
+    session.commit()
+    client = login(build_app(rt), boss)
+    form = client.get(f"/admin/call_center_article/edit/?id={a.id}").get_data(as_text=True)
+    assert 'name="related"' in form
+    token = csrf_token(client, f"/admin/call_center_article/edit/?id={a.id}")
+    r = client.post(f"/admin/call_center_article/edit/?id={a.id}", data={
+        "csrf_token": token, "title": "甲文章", "body": "…", "language": "zh_Hans", "related": [str(b.id)]})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    session.expire_all()
+    assert [x.id for x in svc.related_articles(session, b.id)] == [a.id]
+    details = client.get(f"/admin/call_center_article/details/?id={b.id}").get_data(as_text=True)
+    assert "甲文章" in details
+    # the prefilled form shows it; a new article relates at creation
+    import re
+
+    form = client.get(f"/admin/call_center_article/edit/?id={a.id}").get_data(as_text=True)
+    chosen = re.findall(r'<option[^>]*selected[^>]*value="(\d+)"|<option[^>]*value="(\d+)"[^>]*selected', form)
+    assert str(b.id) in {x or y for x, y in chosen}
+    token = csrf_token(client, "/admin/call_center_article/new/")
+    r = client.post("/admin/call_center_article/new/", data={
+        "csrf_token": token, "title": "丙文章", "body": "…", "language": "zh_Hans", "related": [str(a.id)]})
+    assert r.status_code == 302
+    session.expire_all()
+    c = session.execute(select(Article).where(Article.title == "丙文章")).scalar_one()
+    assert [x.id for x in svc.related_articles(session, c.id)] == [a.id]

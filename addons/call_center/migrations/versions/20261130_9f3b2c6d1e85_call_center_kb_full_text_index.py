@@ -2,7 +2,7 @@
 table and triggers, PostgreSQL GIN indexes)
 
 Revision ID: 9f3b2c6d1e85
-Revises: 63d2b81c7c7f
+Revises: 5c1e7a9d2f40
 Create Date: 2026-11-30 01:20:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '9f3b2c6d1e85'
-down_revision = '63d2b81c7c7f'
+down_revision = '5c1e7a9d2f40'
 branch_labels = None
 depends_on = None
 
