@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, and_, case, false, func, literal, literal_column, select
+from sqlalchemy import String, and_, case, false, func, literal, literal_column, or_, select
 from sqlalchemy import text as sql_text
 
 from core.errors import BusinessError, NotFound
