@@ -145,7 +145,7 @@ def test_incoming_call_pops_up_on_the_agents_open_page(server, browser, width):
         page.wait_for_timeout(300)  # the page's first poll is scheduled
         call = _post_call(base, ids, ids["agent"])
         # the pop is drawn in place: no reload, no click
-        page.wait_for_selector("#pop-area[data-live='1'] #pop-customer", timeout=15000)
+        page.wait_for_selector("#pop-area[data-live='1'] #pop-customer", timeout=30000)
         assert "王芳" in page.inner_text("#pop-customer")
         assert page.locator("#pop-search input[name=number]").input_value() == PHONE
         assert ids["ticket_number"] in page.inner_text("#pop-tickets")
@@ -160,7 +160,7 @@ def test_incoming_call_pops_up_on_the_agents_open_page(server, browser, width):
         # logging the call as a ticket ends the ringing call with it (no second call record)
         page.fill("#pop-ticket input[name=subject]", "咨询退货进度")
         page.click("#pop-ticket button[type=submit]")
-        page.wait_for_function("() => document.body.innerText.includes('opened')", timeout=20000)
+        page.wait_for_function("() => document.body.innerText.includes('opened')", timeout=30000)
         agent, outcome, ticket_id = _calls(rt)[call["call_id"]]
         assert (agent, outcome) == (ids["agent"], "ticket") and ticket_id is not None
         assert sum(1 for c in _calls(rt).values() if c[2] == ticket_id) == 1
@@ -177,13 +177,13 @@ def test_call_on_another_page_is_a_toast_that_opens_the_pop(server, browser, wid
         page.goto(f"{base}/admin/call_center_ticket/")
         page.wait_for_timeout(300)
         call = _post_call(base, ids, ids["agent"], line="8002")
-        toast = page.wait_for_selector(".bn-live-toast[data-kind='call_center.call.incoming']", timeout=15000)
+        toast = page.wait_for_selector(".bn-live-toast[data-kind='call_center.call.incoming']", timeout=30000)
         assert "王芳" in toast.inner_text()
         page.wait_for_function("() => document.getElementById('notification-count') !== null")
         assert _fits(page)
         page.screenshot(path=str(SHOTS / f"call-center-live-toast-{width}.png"), full_page=True)
         page.click(".bn-live-toast .bn-live-open")
-        page.wait_for_selector("#pop-customer", timeout=15000)
+        page.wait_for_selector("#pop-customer", timeout=30000)
         assert "王芳" in page.inner_text("#pop-customer")
         assert page.locator("#pop-ticket input[name=call_id]").input_value() == str(call["call_id"])
     finally:
@@ -218,7 +218,7 @@ def test_agent_links_an_article_from_the_ticket_page(server, browser, width):
         page.locator("#kb-results li", has_text="如何办理退货退款").locator("button").click()
         page.wait_for_function("() => document.querySelector('#kb-linked') && "
                                "document.querySelector('#kb-linked').innerText.includes('如何办理退货退款')",
-                               timeout=20000)
+                               timeout=30000)
         assert _fits(page)
         page.screenshot(path=str(SHOTS / f"call-center-ticket-kb-{width}.png"), full_page=True)
     finally:
