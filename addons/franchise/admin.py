@@ -421,6 +421,76 @@ class CorrectiveActionView(BanyanModelView):
         _run(self, ids, lambda s, a, u: svc.close_action(s, a.id), gettext("Marked done."), AUDIT_CLOSE)
 
 
+#: entity lines drawn beside the overall one when no store or franchisee is picked
+TREND_LINES = 6
+
+
+class AuditTrendPage(BanyanView):
+    """Store-audit score trend per store or per franchisee (``audits.monthly_scores``): the
+    monthly average score over the twelve months to a day (default today) as a line chart,
+    the average of every audit the user sees beside it, and a table (audits, average,
+    latest month, change) whose rows open that store's or franchisee's own chart; exported
+    to CSV or XLSX from the same rows. The kernel's record scope limits the inspections
+    read: a franchisee's user sees its own stores only (and ``all`` is theirs)."""
+
+    permission = AUDIT_READ
+
+    @expose("/")
+    def index(self):
+        from core.charts import Chart, Series, format_figure, render_responsive
+        from core.localtime import local_today
+        from core.reporting import export_response
+        from core.web import db_session
+
+        dims = {"store": _l("Store"), "franchisee": _l("Franchisee")}
+        by = request.args.get("by") or "store"
+        errors: dict = {}
+        if by not in dims:
+            errors["by"] = [gettext("Not one of the choices.")]
+            by = "store"
+        as_of = local_today()
+        if (request.args.get("as_of") or "").strip():
+            try:
+                as_of = date.fromisoformat(request.args["as_of"].strip())
+            except ValueError:
+                errors["as_of"] = [gettext("Enter a date as YYYY-MM-DD.")]
+        data = svc.monthly_scores(db_session(), as_of, by)
+        key, picked = _int(request.args.get("key")), None
+        if (request.args.get("key") or "").strip():
+            picked = next((r for r in data["rows"] if key is not None and r["key"] == key), None)
+            if picked is None:  # not seen (another franchisee's, or no audit in the months): named, not shown
+                errors["key"] = [gettext("No audits of this one in these months.")]
+        labels = [m.strftime("%Y-%m") for m in data["months"]]
+        everyone = Series(_l("All audits you see"), data["all"])
+        if picked is not None:
+            series = [Series(picked["label"], picked["scores"]), everyone]
+            title = gettext("Audit score of %(name)s", name=picked["label"])
+        else:
+            series = [everyone] + [Series(r["label"], r["scores"]) for r in data["rows"][:TREND_LINES]]
+            title = gettext("Audit score by month")
+        chart = Chart(labels=labels, series=series, kind="line", title=title, money=False, height=360)
+        card = {"key": "audit_trend", "title": title, "chart": chart,
+                "svg": None if chart.empty else render_responsive(chart),
+                "note": None if picked is not None or len(data["rows"]) <= TREND_LINES else gettext(
+                    "The %(n)s with the lowest latest score are drawn; pick one in the table for its own line.",
+                    n=TREND_LINES)}
+        columns = [dims[by], _l("Audits"), _l("Average score"), _l("Latest month"),
+                   _l("Change since the first month")] + labels
+        rows = [picked] if picked is not None else data["rows"]
+
+        def cells(r):
+            return [r["label"], r["audits"], r["average"], r["latest"], r["change"]] + list(r["scores"])
+
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            return export_response(fmt, f"franchise_audit_trend_{by}_{as_of:%Y%m%d}", [str(c) for c in columns],
+                                   [cells(r) for r in rows])
+        table = [{"key": r["key"], "cells": [v if i < 2 else format_figure(v, False) for i, v in enumerate(cells(r))]}
+                 for r in rows]
+        return self.render("franchise/audit_trend.html", dims=dims, by=by, as_of=as_of, errors=errors, card=card,
+                           columns=columns, table=table, picked=picked), 400 if errors else 200
+
+
 class BenchmarkPage(BanyanView):
     """The user's franchised stores beside the network's quartiles for a period (default the
     last 30 days), exported to CSV or XLSX from the same rows (``benchmark.benchmark_rows``):
@@ -616,4 +686,5 @@ def views():
         BenchmarkPage(name=_l("Network benchmark"), endpoint="franchise_benchmark"),
         RollupPage(name=_l("Network performance"), endpoint="franchise_rollup"),
         AgingPage(name=_l("Receivables aging"), endpoint="franchise_aging"),
+        AuditTrendPage(name=_l("Audit score trend"), endpoint="franchise_audit_trend"),
     ]

@@ -479,3 +479,16 @@ def get_aging_report(args):
     from .aging_report import report
 
     return report(db_session(), args["as_of"], args["by"])["rows"]
+
+
+@blp.route("/audit-trend", methods=["GET"])
+@requires(AUDIT_READ)
+@blp.arguments(S.AuditTrendQuery, location="query")
+@blp.response(200, S.AuditTrendOut)
+def get_audit_trend(args):
+    """The audit score trend page's figures: the monthly average score per store or per
+    franchisee over the twelve months to ``as_of`` (default today), and of every audit the
+    user sees (``all``)."""
+    from core.localtime import local_today
+
+    return svc.monthly_scores(db_session(), args["as_of"] or local_today(), args["by"])

@@ -348,3 +348,24 @@ class AgingReportOut(Schema):
     overdue = fields.Decimal(**MONEY)
     dso = fields.Decimal(allow_none=True, as_string=True)
     bad_debt_ratio = fields.Decimal(allow_none=True, as_string=True)
+
+
+class AuditTrendQuery(Query):
+    by = Choice(("store", "franchisee"), load_default="store")
+    as_of = SafeDate(load_default=None)
+
+
+class AuditTrendRowOut(Schema):
+    key = fields.Int(allow_none=True)
+    label = fields.Str()
+    audits = fields.Int()
+    average = fields.Decimal(as_string=True, allow_none=True)
+    latest = fields.Decimal(as_string=True, allow_none=True)
+    change = fields.Decimal(as_string=True, allow_none=True)
+    scores = fields.List(fields.Decimal(as_string=True, allow_none=True))
+
+
+class AuditTrendOut(Schema):
+    months = fields.List(fields.Date())
+    rows = fields.List(fields.Nested(AuditTrendRowOut))
+    all = fields.List(fields.Decimal(as_string=True, allow_none=True))

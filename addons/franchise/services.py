@@ -23,6 +23,7 @@ Stable API::
     create_checklist(session, code, name, [(area, text, weight)]) -> Checklist
     record_inspection(session, store_id, checklist_id, {item id: 0-100}, user) -> Inspection
     add_action(session, inspection_id, description, due_on) / close_action / score_trend
+    monthly_scores(session, as_of, by="store"|"franchisee", key=None) -> dict   # audit score trend by month
     network_benchmark(session, date_from, date_to) -> dict    # own stores + network quartiles
 
 Where the code lives: credit.py (ledger, allocation, aging, policy), payments.py (payments,
@@ -31,7 +32,7 @@ royalties.py (statements), audits.py (store audits), benchmark.py (network bench
 """
 from __future__ import annotations
 
-from .audits import add_action, close_action, create_checklist, record_inspection, score_trend
+from .audits import add_action, close_action, create_checklist, monthly_scores, record_inspection, score_trend
 from .benchmark import network_benchmark
 from .contracts import activate as activate_contract
 from .contracts import create_contract, expiry_job
@@ -53,4 +54,5 @@ __all__ = ["open_account", "set_terms", "require_account", "lock_account", "cred
            "create_order", "submit", "approve", "reject", "request_release", "ship", "receive", "differences",
            "RELEASE_ACTION", "create_contract", "activate_contract", "terminate_contract", "renew_contract",
            "expiry_job", "compute_statements", "month_of", "review_statement", "reopen_statement", "post_statement",
-           "create_checklist", "record_inspection", "add_action", "close_action", "score_trend", "network_benchmark"]
+           "create_checklist", "record_inspection", "add_action", "close_action", "score_trend", "monthly_scores",
+           "network_benchmark"]
