@@ -9,6 +9,7 @@ from datetime import date
 from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
+from wtforms import SelectMultipleField
 
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
@@ -75,13 +76,44 @@ class ContractView(BanyanModelView):
     allow_delete = False
     column_list = ("number", "company", "state", "start_on", "end_on", "royalty_rate", "marketing_rate",
                    "minimum_royalty", "initial_fee", "deposit")
-    form_columns = ("number", "company", "territory", "start_on", "end_on", "initial_fee", "deposit", "royalty_rate",
-                    "marketing_rate", "minimum_royalty")
+    form_columns = ("number", "company", "store_ids", "territory", "start_on", "end_on", "initial_fee", "deposit",
+                    "royalty_rate", "marketing_rate", "minimum_royalty")
     column_searchable_list = ("number",)
     column_filters = ("state", "end_on")
+    #: the stores the contract covers: franchised stores the user sees, checked on saving
+    #: against the contract's franchisee (``contracts.apply_stores``); none = all it operates
+    form_extra_fields = {"store_ids": SelectMultipleField(
+        _l("Stores covered"), coerce=int, choices=[], validate_choice=False,
+        description=_l("Stores of this franchisee whose sales pay this contract's royalty. "
+                       "None chosen: every store it operates."))}
     #: a royalty rate of its own per product category (the contract's rate for the others)
     inline_models = ((ContractRate, dict(form_columns=("id", "category", "rate"),
                                          form_label=_l("Royalty rate per category"))),)
+
+    def _stores(self, form):
+        """The store choices: franchised stores the user sees (the scoped session), labelled
+        with their operator, so the right franchisee's are easy to pick."""
+        from sqlalchemy import select
+        from sqlalchemy.orm import joinedload
+
+        from core.models import Company, Store
+        from core.web import db_session
+
+        stores = db_session().execute(select(Store).options(joinedload(Store.operating_company))
+                                      .join(Company, Company.id == Store.operating_company_id)
+                                      .where(Company.kind == "franchisee")
+                                      .order_by(Store.code)).scalars().all()
+        form.store_ids.choices = [(st.id, f"{st.code} {st.name} · {st.operating_company.name}") for st in stores]
+        return form
+
+    def create_form(self, obj=None):
+        return self._stores(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        form = self._stores(super().edit_form(obj))
+        if request.method == "GET" and obj is not None:
+            form.store_ids.data = sorted(row.store_id for row in obj.stores)
+        return form
 
     def on_model_change(self, form, model, is_created):
         categories = [r.category_id or getattr(r.category, "id", None) for r in model.rates]
@@ -97,6 +129,26 @@ class ContractView(BanyanModelView):
             raise BusinessError({"end_on": [gettext("Must be after the start.")]})
         if model.company is not None and model.company.kind != "franchisee":
             raise BusinessError({"company": [gettext("Must be a company of kind franchisee.")]})
+        self._apply_stores(form, model)
+
+    def _apply_stores(self, form, model):
+        """The chosen stores, each among the offered ones (a store posted by hand that the
+        user does not see is refused on the field) and operated by the contract's franchisee
+        (``contracts.apply_stores``, whose errors land on the field too)."""
+        from .contracts import apply_stores
+
+        offered = {value for value, _label in form.store_ids.choices}
+        chosen = list(form.store_ids.data or ())
+        for n, sid in enumerate(chosen):
+            if sid not in offered:
+                raise BusinessError({f"store_ids.{n}": [
+                    gettext("Not a valid choice: it is not among the records you may use.")]})
+        if sorted(chosen) != sorted(row.store_id for row in model.stores) and model.state in ("ended", "terminated"):
+            raise BusinessError({"store_ids": [
+                gettext("The stores of an ended or terminated contract cannot be changed.")]})
+        if model.company is not None:
+            model.company_id = model.company.id
+        apply_stores(self.session, model, chosen)
 
     @action("activate", _l("Activate"), _l("Activate the selected contracts? The initial fee is invoiced."))
     def action_activate(self, ids):
@@ -474,7 +526,7 @@ class AuditTrendPage(BanyanView):
                 "note": None if picked is not None or len(data["rows"]) <= TREND_LINES else gettext(
                     "The %(n)s with the lowest latest score are drawn; pick one in the table for its own line.",
                     n=TREND_LINES)}
-        columns = [dims[by], _l("Audits"), _l("Average score"), _l("Latest month"),
+        columns = [dims[by], _l("Audits"), _l("Average score"), _l("Latest month's score"),
                    _l("Change since the first month")] + labels
         rows = [picked] if picked is not None else data["rows"]
 

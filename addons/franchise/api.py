@@ -381,6 +381,24 @@ def _contract_step(func, contract_id, *args):
     return out
 
 
+@blp.route("/contracts/<int:contract_id>/stores", methods=["PUT"])
+@requires(CONTRACT_WRITE)
+@blp.arguments(S.ContractStoresIn)
+@blp.response(200, S.ContractOut)
+def put_contract_stores(data, contract_id):
+    """Replace the stores the contract covers (an empty list: every store its franchisee
+    operates). Each must be a store the user sees (422 ``store_ids.<index>``: "No such
+    record.") operated by the contract's franchisee (422 naming the store); 409 once the
+    contract has ended or been terminated."""
+    s = db_session()
+    _visible(Contract, contract_id, "contract_id")
+    for n, sid in enumerate(data["store_ids"]):
+        ref_visible(Store, sid, f"store_ids.{n}")
+    with transaction(s):
+        c = svc.set_contract_stores(s, contract_id, data["store_ids"], user=request_user())
+    return c
+
+
 @blp.route("/contracts/<int:contract_id>/activate", methods=["POST"])
 @requires(CONTRACT_WRITE)
 @blp.response(200, S.ContractOut)

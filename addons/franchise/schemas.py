@@ -255,6 +255,10 @@ class ContractIn(Input):
     category_rates = fields.List(fields.Nested(RateIn), load_default=list, validate=validate.Length(max=200))
 
 
+class ContractStoresIn(Input):
+    store_ids = fields.List(Id(), required=True, validate=validate.Length(max=500))
+
+
 class TerminateIn(Input):
     reason = Str(max=255, min=1, required=True)
 

@@ -18,6 +18,7 @@ Stable API::
     create_order(session, store_id, [(product_id, qty)], user) -> Order
     submit / approve / reject / request_release / ship / receive               # the order's steps
     create_contract / activate_contract / terminate_contract / renew_contract
+    set_contract_stores(session, contract_id, [store_id]) -> Contract   # [] = every store the franchisee operates
     compute_statements(session, year, month, company_ids=None) -> list[Statement]
     review_statement / reopen_statement / post_statement
     create_checklist(session, code, name, [(area, text, weight)]) -> Checklist
@@ -36,6 +37,7 @@ from .audits import add_action, close_action, create_checklist, monthly_scores, 
 from .benchmark import network_benchmark
 from .contracts import activate as activate_contract
 from .contracts import create_contract, expiry_job
+from .contracts import set_stores as set_contract_stores
 from .contracts import renew as renew_contract
 from .contracts import terminate as terminate_contract
 from .credit import (aging, bad_debt_ratio, balance, credit_state, due_date, dso, hold_reason, lock_account,
@@ -53,6 +55,7 @@ __all__ = ["open_account", "set_terms", "require_account", "lock_account", "cred
            "record_payment",
            "create_order", "submit", "approve", "reject", "request_release", "ship", "receive", "differences",
            "RELEASE_ACTION", "create_contract", "activate_contract", "terminate_contract", "renew_contract",
-           "expiry_job", "compute_statements", "month_of", "review_statement", "reopen_statement", "post_statement",
+           "set_contract_stores", "expiry_job", "compute_statements", "month_of", "review_statement",
+           "reopen_statement", "post_statement",
            "create_checklist", "record_inspection", "add_action", "close_action", "score_trend", "monthly_scores",
            "network_benchmark"]
