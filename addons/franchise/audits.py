@@ -143,8 +143,8 @@ def _average(total, count) -> Decimal | None:
 
 def monthly_scores(session, as_of: date, by: str = "store", key: int | None = None,
                    months: int = TREND_MONTHS) -> dict:
-    """The audit score trend per store or per franchisee (the store's operating company;
-    direct stores together under key ``None``) over the ``months`` local months ending with
+    """The audit score trend per store or per franchisee (the store's operating company: a
+    direct store's is the chain's own company) over the ``months`` local months ending with
     ``as_of``'s, read through the caller's session (a franchisee's user: its own stores).
 
     One grouped SELECT: inspections of the window, by entity and month (a ``CASE`` over the
@@ -180,10 +180,13 @@ def monthly_scores(session, as_of: date, by: str = "store", key: int | None = No
         cells[ent][i][1] += count
         overall[i][0] += Decimal(total)
         overall[i][1] += count
-    keys = [k for k in cells if k is not None]
-    model = Store if by == "store" else Company
-    labels = {k: str(n) for k, n in session.execute(select(model.id, model.name).where(model.id.in_(keys)))} \
-        if keys else {}
+    labels: dict = {}
+    if cells and by == "store":  # a store as the back office names it: code and name
+        labels = {k: f"{code} {name}" for k, code, name in session.execute(
+            select(Store.id, Store.code, Store.name).where(Store.id.in_(list(cells))))}
+    elif cells:
+        labels = {k: str(n) for k, n in session.execute(select(Company.id, Company.name)
+                                                        .where(Company.id.in_(list(cells))))}
     rows = []
     for ent, per_month in cells.items():
         if key is not None and ent != key:
@@ -191,7 +194,7 @@ def monthly_scores(session, as_of: date, by: str = "store", key: int | None = No
         scores = [_average(t, n) for t, n in per_month]
         seen = [s for s in scores if s is not None]
         audits = sum(n for _t, n in per_month)
-        rows.append({"key": ent, "label": labels.get(ent) or (str(_l("Direct stores")) if ent is None else ""),
+        rows.append({"key": ent, "label": labels.get(ent, ""),
                      "scores": scores, "audits": audits,
                      "average": _average(sum((t for t, _n in per_month), Decimal("0")), audits),
                      "latest": seen[-1] if seen else None,

@@ -478,7 +478,8 @@ describe(OrderLine, name=_l("Order line"), labels={"shipped_qty": _l("Shipped"),
 describe(Shipment, name=_l("Shipment"), labels={"shipped_at": _l("Shipped"), "received_at": _l("Received")})
 describe(ShipmentLine, name=_l("Shipment line"), labels={"received_qty": _l("Received")})
 describe(Statement, name=_l("Royalty statement"), labels={
-    "period": _l("Month"), "net_sales": _l("Net sales"), "total": _l("Total due"), "posted_at": _l("Posted"),
+    "period": _l("Month"), "period_end": _l("Last day of the month"), "net_sales": _l("Net sales"),
+    "total": _l("Total due"), "posted_at": _l("Posted"),
     "company": _l("Franchisee")}, codes={"state": STATEMENT_STATE})
 describe(StatementLine, name=_l("Statement line"), labels={"base": _l("Base"), "rate": _l("Rate"),
                                                            "counterparty": _l("Other company")},

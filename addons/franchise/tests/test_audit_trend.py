@@ -49,6 +49,7 @@ def test_monthly_averages_per_store_and_franchisee(session, net, audited):
     assert a1["scores"][-3:] == [D("80.3"), None, D("90.0")]  # April, May, June
     assert (a1["audits"], a1["average"], a1["latest"], a1["change"]) == (3, D("83.5"), D("90.0"), D("9.7"))
     assert all(v is None for v in a1["scores"][:-3])
+    assert rows[audited["a2"].id]["label"] == f"{audited['a2'].code} Store a2", rows
     assert (rows[audited["a2"].id]["latest"], rows[audited["a2"].id]["change"]) == (D("70.0"), None)
     assert rows[net.b.store.id]["scores"][-2] == D("60.0")
     assert [r["key"] for r in data["rows"]] == [net.b.store.id, audited["a2"].id, net.a.store.id]  # worst first
