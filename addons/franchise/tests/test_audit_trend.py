@@ -106,3 +106,37 @@ def test_api_audit_trend_scoped(api, session, make, net, audited):
     assert r.json["all"][-2] is None  # May's only audit is franchisee b's
     r = api.get("/api/v1/franchise/audit-trend?by=region", user=hq)
     assert r.status_code == 422 and "by" in str(r.json)
+
+
+def test_dashboard_widgets_for_audit_readers_are_scoped(session, make, rt, net, audited):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from core.localtime import local_today
+    from core.security.scope import scope_session
+
+    from addons.franchise.models import Inspection
+    from addons.franchise.reports import widgets
+
+    today = local_today()
+    mine = session.scalars(select(Inspection).where(Inspection.store_id == net.a.store.id)).first()
+    theirs = session.scalars(select(Inspection).where(Inspection.store_id == net.b.store.id)).first()
+    for insp, what in ((mine, "Fix the fridge"), (theirs, "Repaint the sign")):
+        insp.inspected_on = today
+        svc.add_action(session, insp.id, what, today + timedelta(days=7))
+    done = svc.add_action(session, mine.id, "Already fixed", today)
+    svc.close_action(session, done.id)
+    owner = make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=net.a.company.id)
+    session.commit()
+    by_key = {w.key: w for w in widgets(session)}
+    assert sorted(r[1] for r in by_key["franchise.actions_open"].data["rows"]) == ["Fix the fridge",
+                                                                                   "Repaint the sign"]
+    score = by_key["franchise.audit_score"].data
+    assert len(score["labels"]) == 6 and score["labels"][-1] == today.strftime("%Y-%m") and score["money"] is False
+    assert score["values"][-1] == D("70.3")  # this month: A's 80.5 and B's 60.0
+    with rt.session() as s:
+        scope_session(s, owner)
+        ours = {w.key: w for w in widgets(s)}
+        assert [r[1] for r in ours["franchise.actions_open"].data["rows"]] == ["Fix the fridge"]
+        assert ours["franchise.audit_score"].data["values"][-1] == D("80.5")  # its own store's only
