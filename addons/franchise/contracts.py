@@ -88,8 +88,9 @@ def apply_stores(session, contract: Contract, store_ids) -> Contract:
         if store is None:
             raise BusinessError({f"store_ids.{n}": _l("No such store.")})
         if store.operating_company_id is None or store.operating_company_id != contract.company_id:
-            raise BusinessError({f"store_ids.{n}": _l(
-                "%(store)s is not operated by this contract's franchisee.", store=f"{store.code} {store.name}")})
+            named = " ".join((store.code, store.name))
+            raise BusinessError({f"store_ids.{n}": _l("%(store)s is not operated by this contract's franchisee.",
+                                                      store=named)})
         wanted.append(sid)
     have = {row.store_id: row for row in contract.stores}
     for sid, row in have.items():
