@@ -155,6 +155,76 @@ class ContractView(BanyanModelView):
         _run(self, ids, lambda s, c, u: svc.activate_contract(s, c.id, u), gettext("Contracts activated."),
              CONTRACT_WRITE)
 
+    def _step(self, ids, name, title, lines, fields, values, errors, danger):
+        rows = self.selected(ids)
+        return self.render("franchise/contract_step.html", title=title, action=name, danger=danger,
+                           ids=[str(r.id) for r in rows], lines=lines + [f"{r.number} · {r.company}" for r in rows],
+                           fields=fields, values=values, errors=errors), 400 if errors else 200
+
+    @action("terminate", _l("Terminate"))
+    def action_terminate(self, ids):
+        """End the selected active contracts early, with the reason (a page asks for it and
+        for confirmation first; a missing reason comes back on its field)."""
+        reason = (request.form.get("reason") or "").strip()
+        confirmed = request.form.get("confirm") == "1"
+        if not confirmed or not reason:
+            errors = {"reason": [gettext("Say why the contract is terminated.")]} if confirmed else {}
+            return self._step(ids, "terminate", _l("Terminate"), [gettext(
+                "A terminated contract cannot be activated or renewed again; the reason is kept with it.")], [("reason", _l("Reason"), "text")], {"reason": reason},
+                errors, True)
+        _run(self, ids, lambda s, c, u: svc.terminate_contract(s, c.id, reason, u),
+             gettext("Contracts terminated."), CONTRACT_WRITE)
+
+    @action("renew", _l("Renew"))
+    def action_renew(self, ids):
+        """A draft contract continuing the selected one the day after it ends, on the same
+        terms, stores and category rates: a page asks the new number and end day; errors come
+        back on their field and nothing is saved."""
+        from flask import redirect, url_for
+
+        from core.security.permissions import has_permission
+        from core.web import current_user, db_session
+
+        rows = self.selected(ids)
+        if len(rows) != 1:
+            flash(gettext("Pick one contract to renew."), "error")
+            return None
+        old = rows[0]
+        values = {k: (request.form.get(k) or "").strip() for k in ("number", "end_on")}
+        fields = [("number", _l("Number of the new contract"), "text"), ("end_on", _l("Ends on"), "date")]
+        lines = [gettext("A draft is made from the day after %(end)s, on the same terms.", end=old.end_on.isoformat())]
+        if request.form.get("confirm") != "1":
+            return self._step(ids, "renew", _l("Renew"), lines, fields, values, {}, False)
+        s = db_session()
+        if not has_permission(s, current_user(), CONTRACT_WRITE):
+            flash(gettext("You may not do this."), "error")
+            return None
+        errors: dict = {}
+        end_on = None
+        try:
+            end_on = date.fromisoformat(values["end_on"])
+        except ValueError:
+            errors["end_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+        if not values["number"]:
+            errors["number"] = [gettext("A contract number is required.")]
+        if not errors:
+            try:
+                with transaction(s):
+                    new = svc.renew_contract(s, old.id, values["number"], end_on, current_user())
+                flash(gettext("Contract %(number)s drafted: check it, then activate it.", number=new.number),
+                      "success")
+                return redirect(url_for(".edit_view", id=new.id))
+            except BusinessError as exc:
+                errors = {k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
+                          for k, v in exc.errors.items()}
+            except Exception as exc:  # a number already used
+                from sqlalchemy.exc import IntegrityError
+
+                if not isinstance(exc, IntegrityError):
+                    raise
+                errors = {"number": [gettext("This number is already used.")]}
+        return self._step(ids, "renew", _l("Renew"), lines, fields, values, errors, False)
+
 
 class ReceivableView(BanyanModelView):
     """The receivables ledger (append-only). *Credit note or write-off* (``/adjust/``) posts

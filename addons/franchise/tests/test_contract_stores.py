@@ -126,3 +126,49 @@ def test_contract_form_offers_and_checks_the_stores(admin_app, session, make, ne
     assert r.status_code == 302
     session.expire_all()
     assert _stores(session, c.id) == sorted([net.a.store.id, second.id])
+
+
+def test_terminate_and_renew_from_the_contract_list(admin_app, session, make, net):
+    c = svc.create_contract(session, "C-7", net.a.company.id, date(2026, 1, 1), date(2027, 6, 30),
+                            royalty_rate="0.05", store_ids=[net.a.store.id])
+    svc.activate_contract(session, c.id)
+    other = svc.create_contract(session, "C-8", net.b.company.id, date(2026, 1, 1), date(2027, 6, 30))
+    svc.activate_contract(session, other.id)
+    hq = make.user(roles=("hq_admin",))
+    session.commit()
+    client = login(admin_app, hq)
+    url = "/admin/franchise_contracts/action/"
+    token = csrf_token(client, "/admin/franchise_contracts/")
+    # renew: the page asks the number and the end; a bad end comes back on its field
+    r = client.post(url, data={"csrf_token": token, "action": "renew", "rowid": [str(c.id)]})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'name="number"' in html and 'name="end_on"' in html and "2027-06-30" in html
+    r = client.post(url, data={"csrf_token": token, "action": "renew", "rowid": [str(c.id)], "confirm": "1",
+                               "number": "C-7R", "end_on": "2027-03-31"})
+    assert r.status_code == 400 and 'data-field="end_on"' in r.get_data(as_text=True)
+    assert session.scalars(select(Contract).where(Contract.number == "C-7R")).all() == []
+    r = client.post(url, data={"csrf_token": token, "action": "renew", "rowid": [str(c.id)], "confirm": "1",
+                               "number": "C-8", "end_on": "2028-06-30"})  # a number already used
+    assert r.status_code == 400 and 'data-field="number"' in r.get_data(as_text=True)
+    r = client.post(url, data={"csrf_token": token, "action": "renew", "rowid": [str(c.id)], "confirm": "1",
+                               "number": "C-7R", "end_on": "2028-06-30"})
+    assert r.status_code == 302
+    session.expire_all()
+    new = session.scalars(select(Contract).where(Contract.number == "C-7R")).one()
+    assert (new.state, new.start_on, new.renewal_of_id) == ("draft", date(2027, 7, 1), c.id)
+    assert _stores(session, new.id) == [net.a.store.id]
+    # terminate: asks first, with the reason on its field; nothing changes before
+    r = client.post(url, data={"csrf_token": token, "action": "terminate", "rowid": [str(c.id)]})
+    assert r.status_code == 200 and 'id="confirm-submit"' in r.get_data(as_text=True)
+    r = client.post(url, data={"csrf_token": token, "action": "terminate", "rowid": [str(c.id)], "confirm": "1",
+                               "reason": " "})
+    assert r.status_code == 400 and 'data-field="reason"' in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Contract, c.id).state == "active"
+    r = client.post(url, data={"csrf_token": token, "action": "terminate", "rowid": [str(c.id)], "confirm": "1",
+                               "reason": "Franchisee closed the shop"})
+    assert r.status_code == 302
+    session.expire_all()
+    done = session.get(Contract, c.id)
+    assert (done.state, done.terminated_reason) == ("terminated", "Franchisee closed the shop")
+    assert session.get(Contract, other.id).state == "active"
