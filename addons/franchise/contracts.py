@@ -141,7 +141,8 @@ def activate(session, contract_id: int, user=None) -> Contract:
 
 
 def terminate(session, contract_id: int, reason: str, user=None) -> Contract:
-    """End an active or expiring contract early with ``reason`` (BusinessError
+    """End an active or expiring contract early with ``reason``, on the local day (royalty
+    statements are computed for it up to that day's month, not after) (BusinessError
     ``{"reason"}`` when empty, Conflict ``{"state"}`` in another state, NotFound)."""
     reason = (reason or "").strip()
     if not reason:
@@ -149,7 +150,7 @@ def terminate(session, contract_id: int, reason: str, user=None) -> Contract:
     c = _contract(session, contract_id)
     if c.state not in ("active", "expiring"):
         raise Conflict({"state": _l("Only an active contract can be terminated.")})
-    c.state, c.terminated_reason = "terminated", reason[:255]
+    c.state, c.terminated_reason, c.terminated_on = "terminated", reason[:255], local_today()
     session.flush()
     return c
 

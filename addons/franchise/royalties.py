@@ -2,7 +2,8 @@
 
 How a statement for franchisee F and month M is computed (:func:`compute_statements`):
 
-1. The contract: F's non-draft contract covering M (the latest when two do). Its stores are
+1. The contract: F's non-draft contract covering M (the latest when two do); a terminated
+   one covers the months up to the one it was terminated in. Its stores are
    those listed on it, or every store F operates when none are listed.
 2. Sales, in SQL: Σ line totals (after discounts) of confirmed sales of those stores with a
    business date in M, by product category.
@@ -56,7 +57,9 @@ def month_of(year: int, month: int) -> tuple[date, date]:
 def _contracts(start: date, end: date, company_ids=None):
     """Select (contract id, company id) of the contract applying to each franchisee in the month."""
     stmt = (select(func.max(Contract.id).label("contract_id"), Contract.company_id.label("company_id"))
-            .where(Contract.state != "draft", Contract.start_on <= end, Contract.end_on >= start)
+            .where(Contract.state != "draft", Contract.start_on <= end, Contract.end_on >= start,
+                   # a terminated contract is charged up to the month it was terminated in
+                   or_(Contract.terminated_on.is_(None), Contract.terminated_on >= start))
             .group_by(Contract.company_id))
     if company_ids is not None:
         stmt = stmt.where(Contract.company_id.in_(list(company_ids)))

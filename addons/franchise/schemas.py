@@ -290,6 +290,8 @@ class ContractOut(Schema):
     minimum_royalty = fields.Decimal(**MONEY)
     state = fields.Str()
     renewal_of_id = fields.Int(allow_none=True)
+    terminated_on = fields.Date(allow_none=True)
+    terminated_reason = fields.Str(allow_none=True)
     store_ids = fields.Method("_stores")
     rates = fields.List(fields.Nested(ContractRateOut))
 

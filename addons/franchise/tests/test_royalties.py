@@ -114,3 +114,18 @@ def test_listed_stores_only_and_one_pass_over_the_sale_lines(session, make, net)
     from addons.franchise.models import StatementRefund
     claimed = dict(session.execute(select(StatementRefund.refund_id, StatementRefund.statement_id)).all())
     assert claimed == {back.id: st.id}
+
+
+def test_terminated_contract_is_charged_up_to_its_month(session, make, net):
+    from addons.franchise.models import Contract
+
+    contract = svc.create_contract(session, "C-T", net.a.company.id, date(2026, 1, 1), date(2027, 12, 31),
+                                   royalty_rate="0.10", minimum_royalty="5.00")
+    svc.activate_contract(session, contract.id)
+    svc.terminate_contract(session, contract.id, "Shop closed")
+    assert contract.terminated_on is not None  # the local day
+    session.execute(update(Contract).where(Contract.id == contract.id).values(terminated_on=date(2026, 3, 15)))
+    session.expire_all()
+    (march,) = svc.compute_statements(session, 2026, 3, [net.a.company.id])
+    assert march.total == D("5.00")  # the month it was terminated in: the minimum
+    assert svc.compute_statements(session, 2026, 4, [net.a.company.id]) == []  # after it: nothing
