@@ -169,9 +169,9 @@ class ContractView(BanyanModelView):
         confirmed = request.form.get("confirm") == "1"
         if not confirmed or not reason:
             errors = {"reason": [gettext("Say why the contract is terminated.")]} if confirmed else {}
-            return self._step(ids, "terminate", _l("Terminate"), [gettext(
-                "A terminated contract cannot be activated or renewed again; the reason is kept with it.")], [("reason", _l("Reason"), "text")], {"reason": reason},
-                errors, True)
+            warning = gettext("A terminated contract cannot be activated or renewed again; the reason is kept with it.")
+            return self._step(ids, "terminate", _l("Terminate"), [warning], [("reason", _l("Reason"), "text")],
+                              {"reason": reason}, errors, True)
         _run(self, ids, lambda s, c, u: svc.terminate_contract(s, c.id, reason, u),
              gettext("Contracts terminated."), CONTRACT_WRITE)
 
@@ -181,6 +181,7 @@ class ContractView(BanyanModelView):
         terms, stores and category rates: a page asks the new number and end day; errors come
         back on their field and nothing is saved."""
         from flask import redirect, url_for
+        from sqlalchemy.exc import IntegrityError
 
         from core.security.permissions import has_permission
         from core.web import current_user, db_session
@@ -217,11 +218,7 @@ class ContractView(BanyanModelView):
             except BusinessError as exc:
                 errors = {k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
                           for k, v in exc.errors.items()}
-            except Exception as exc:  # a number already used
-                from sqlalchemy.exc import IntegrityError
-
-                if not isinstance(exc, IntegrityError):
-                    raise
+            except IntegrityError:  # a number already used
                 errors = {"number": [gettext("This number is already used.")]}
         return self._step(ids, "renew", _l("Renew"), lines, fields, values, errors, False)
 
