@@ -9,6 +9,7 @@ from datetime import date
 from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
+from wtforms import SelectMultipleField
 
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
@@ -75,13 +76,44 @@ class ContractView(BanyanModelView):
     allow_delete = False
     column_list = ("number", "company", "state", "start_on", "end_on", "royalty_rate", "marketing_rate",
                    "minimum_royalty", "initial_fee", "deposit")
-    form_columns = ("number", "company", "territory", "start_on", "end_on", "initial_fee", "deposit", "royalty_rate",
-                    "marketing_rate", "minimum_royalty")
+    form_columns = ("number", "company", "store_ids", "territory", "start_on", "end_on", "initial_fee", "deposit",
+                    "royalty_rate", "marketing_rate", "minimum_royalty")
     column_searchable_list = ("number",)
     column_filters = ("state", "end_on")
+    #: the stores the contract covers: franchised stores the user sees, checked on saving
+    #: against the contract's franchisee (``contracts.apply_stores``); none = all it operates
+    form_extra_fields = {"store_ids": SelectMultipleField(
+        _l("Stores covered"), coerce=int, choices=[], validate_choice=False,
+        description=_l("Stores of this franchisee whose sales pay this contract's royalty. "
+                       "None chosen: every store it operates."))}
     #: a royalty rate of its own per product category (the contract's rate for the others)
     inline_models = ((ContractRate, dict(form_columns=("id", "category", "rate"),
                                          form_label=_l("Royalty rate per category"))),)
+
+    def _stores(self, form):
+        """The store choices: franchised stores the user sees (the scoped session), labelled
+        with their operator, so the right franchisee's are easy to pick."""
+        from sqlalchemy import select
+        from sqlalchemy.orm import joinedload
+
+        from core.models import Company, Store
+        from core.web import db_session
+
+        stores = db_session().execute(select(Store).options(joinedload(Store.operating_company))
+                                      .join(Company, Company.id == Store.operating_company_id)
+                                      .where(Company.kind == "franchisee")
+                                      .order_by(Store.code)).scalars().all()
+        form.store_ids.choices = [(st.id, f"{st.code} {st.name} · {st.operating_company.name}") for st in stores]
+        return form
+
+    def create_form(self, obj=None):
+        return self._stores(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        form = self._stores(super().edit_form(obj))
+        if request.method == "GET" and obj is not None:
+            form.store_ids.data = sorted(row.store_id for row in obj.stores)
+        return form
 
     def on_model_change(self, form, model, is_created):
         categories = [r.category_id or getattr(r.category, "id", None) for r in model.rates]
@@ -97,11 +129,98 @@ class ContractView(BanyanModelView):
             raise BusinessError({"end_on": [gettext("Must be after the start.")]})
         if model.company is not None and model.company.kind != "franchisee":
             raise BusinessError({"company": [gettext("Must be a company of kind franchisee.")]})
+        self._apply_stores(form, model)
+
+    def _apply_stores(self, form, model):
+        """The chosen stores, each among the offered ones (a store posted by hand that the
+        user does not see is refused on the field) and operated by the contract's franchisee
+        (``contracts.apply_stores``, whose errors land on the field too)."""
+        from .contracts import apply_stores
+
+        offered = {value for value, _label in form.store_ids.choices}
+        chosen = list(form.store_ids.data or ())
+        for n, sid in enumerate(chosen):
+            if sid not in offered:
+                raise BusinessError({f"store_ids.{n}": [
+                    gettext("Not a valid choice: it is not among the records you may use.")]})
+        if sorted(chosen) != sorted(row.store_id for row in model.stores) and model.state in ("ended", "terminated"):
+            raise BusinessError({"store_ids": [
+                gettext("The stores of an ended or terminated contract cannot be changed.")]})
+        if model.company is not None:
+            model.company_id = model.company.id
+        apply_stores(self.session, model, chosen)
 
     @action("activate", _l("Activate"), _l("Activate the selected contracts? The initial fee is invoiced."))
     def action_activate(self, ids):
         _run(self, ids, lambda s, c, u: svc.activate_contract(s, c.id, u), gettext("Contracts activated."),
              CONTRACT_WRITE)
+
+    def _step(self, ids, name, title, lines, fields, values, errors, danger):
+        rows = self.selected(ids)
+        return self.render("franchise/contract_step.html", title=title, action=name, danger=danger,
+                           ids=[str(r.id) for r in rows], lines=lines + [f"{r.number} · {r.company}" for r in rows],
+                           fields=fields, values=values, errors=errors), 400 if errors else 200
+
+    @action("terminate", _l("Terminate"))
+    def action_terminate(self, ids):
+        """End the selected active contracts early, with the reason (a page asks for it and
+        for confirmation first; a missing reason comes back on its field)."""
+        reason = (request.form.get("reason") or "").strip()
+        confirmed = request.form.get("confirm") == "1"
+        if not confirmed or not reason:
+            errors = {"reason": [gettext("Say why the contract is terminated.")]} if confirmed else {}
+            warning = gettext("A terminated contract cannot be activated or renewed again; the reason is kept with it.")
+            return self._step(ids, "terminate", _l("Terminate"), [warning], [("reason", _l("Reason"), "text")],
+                              {"reason": reason}, errors, True)
+        _run(self, ids, lambda s, c, u: svc.terminate_contract(s, c.id, reason, u),
+             gettext("Contracts terminated."), CONTRACT_WRITE)
+
+    @action("renew", _l("Renew"))
+    def action_renew(self, ids):
+        """A draft contract continuing the selected one the day after it ends, on the same
+        terms, stores and category rates: a page asks the new number and end day; errors come
+        back on their field and nothing is saved."""
+        from flask import redirect, url_for
+        from sqlalchemy.exc import IntegrityError
+
+        from core.security.permissions import has_permission
+        from core.web import current_user, db_session
+
+        rows = self.selected(ids)
+        if len(rows) != 1:
+            flash(gettext("Pick one contract to renew."), "error")
+            return None
+        old = rows[0]
+        values = {k: (request.form.get(k) or "").strip() for k in ("number", "end_on")}
+        fields = [("number", _l("Number of the new contract"), "text"), ("end_on", _l("Ends on"), "date")]
+        lines = [gettext("A draft is made from the day after %(end)s, on the same terms.", end=old.end_on.isoformat())]
+        if request.form.get("confirm") != "1":
+            return self._step(ids, "renew", _l("Renew"), lines, fields, values, {}, False)
+        s = db_session()
+        if not has_permission(s, current_user(), CONTRACT_WRITE):
+            flash(gettext("You may not do this."), "error")
+            return None
+        errors: dict = {}
+        end_on = None
+        try:
+            end_on = date.fromisoformat(values["end_on"])
+        except ValueError:
+            errors["end_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+        if not values["number"]:
+            errors["number"] = [gettext("A contract number is required.")]
+        if not errors:
+            try:
+                with transaction(s):
+                    new = svc.renew_contract(s, old.id, values["number"], end_on, current_user())
+                flash(gettext("Contract %(number)s drafted: check it, then activate it.", number=new.number),
+                      "success")
+                return redirect(url_for(".edit_view", id=new.id))
+            except BusinessError as exc:
+                errors = {k: [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
+                          for k, v in exc.errors.items()}
+            except IntegrityError:  # a number already used
+                errors = {"number": [gettext("This number is already used.")]}
+        return self._step(ids, "renew", _l("Renew"), lines, fields, values, errors, False)
 
 
 class ReceivableView(BanyanModelView):
@@ -421,6 +540,76 @@ class CorrectiveActionView(BanyanModelView):
         _run(self, ids, lambda s, a, u: svc.close_action(s, a.id), gettext("Marked done."), AUDIT_CLOSE)
 
 
+#: entity lines drawn beside the overall one when no store or franchisee is picked
+TREND_LINES = 6
+
+
+class AuditTrendPage(BanyanView):
+    """Store-audit score trend per store or per franchisee (``audits.monthly_scores``): the
+    monthly average score over the twelve months to a day (default today) as a line chart,
+    the average of every audit the user sees beside it, and a table (audits, average,
+    latest month, change) whose rows open that store's or franchisee's own chart; exported
+    to CSV or XLSX from the same rows. The kernel's record scope limits the inspections
+    read: a franchisee's user sees its own stores only (and ``all`` is theirs)."""
+
+    permission = AUDIT_READ
+
+    @expose("/")
+    def index(self):
+        from core.charts import Chart, Series, format_figure, render_responsive
+        from core.localtime import local_today
+        from core.reporting import export_response
+        from core.web import db_session
+
+        dims = {"store": _l("Store"), "franchisee": _l("Franchisee")}
+        by = request.args.get("by") or "store"
+        errors: dict = {}
+        if by not in dims:
+            errors["by"] = [gettext("Not one of the choices.")]
+            by = "store"
+        as_of = local_today()
+        if (request.args.get("as_of") or "").strip():
+            try:
+                as_of = date.fromisoformat(request.args["as_of"].strip())
+            except ValueError:
+                errors["as_of"] = [gettext("Enter a date as YYYY-MM-DD.")]
+        data = svc.monthly_scores(db_session(), as_of, by)
+        key, picked = _int(request.args.get("key")), None
+        if (request.args.get("key") or "").strip():
+            picked = next((r for r in data["rows"] if key is not None and r["key"] == key), None)
+            if picked is None:  # not seen (another franchisee's, or no audit in the months): named, not shown
+                errors["key"] = [gettext("No audits of this one in these months.")]
+        labels = [m.strftime("%Y-%m") for m in data["months"]]
+        everyone = Series(_l("All audits you see"), data["all"])
+        if picked is not None:
+            series = [Series(picked["label"], picked["scores"]), everyone]
+            title = gettext("Audit score of %(name)s", name=picked["label"])
+        else:
+            series = [everyone] + [Series(r["label"], r["scores"]) for r in data["rows"][:TREND_LINES]]
+            title = gettext("Audit score by month")
+        chart = Chart(labels=labels, series=series, kind="line", title=title, money=False, height=360)
+        card = {"key": "audit_trend", "title": title, "chart": chart,
+                "svg": None if chart.empty else render_responsive(chart),
+                "note": None if picked is not None or len(data["rows"]) <= TREND_LINES else gettext(
+                    "The %(n)s with the lowest latest score are drawn; pick one in the table for its own line.",
+                    n=TREND_LINES)}
+        columns = [dims[by], _l("Audits"), _l("Average score"), _l("Latest month's score"),
+                   _l("Change since the first month")] + labels
+        rows = [picked] if picked is not None else data["rows"]
+
+        def cells(r):
+            return [r["label"], r["audits"], r["average"], r["latest"], r["change"]] + list(r["scores"])
+
+        fmt = request.args.get("export")
+        if fmt and not errors:
+            return export_response(fmt, f"franchise_audit_trend_{by}_{as_of:%Y%m%d}", [str(c) for c in columns],
+                                   [cells(r) for r in rows])
+        table = [{"key": r["key"], "cells": [v if i < 2 else format_figure(v, False) for i, v in enumerate(cells(r))]}
+                 for r in rows]
+        return self.render("franchise/audit_trend.html", dims=dims, by=by, as_of=as_of, errors=errors, card=card,
+                           columns=columns, table=table, picked=picked), 400 if errors else 200
+
+
 class BenchmarkPage(BanyanView):
     """The user's franchised stores beside the network's quartiles for a period (default the
     last 30 days), exported to CSV or XLSX from the same rows (``benchmark.benchmark_rows``):
@@ -616,4 +805,5 @@ def views():
         BenchmarkPage(name=_l("Network benchmark"), endpoint="franchise_benchmark"),
         RollupPage(name=_l("Network performance"), endpoint="franchise_rollup"),
         AgingPage(name=_l("Receivables aging"), endpoint="franchise_aging"),
+        AuditTrendPage(name=_l("Audit score trend"), endpoint="franchise_audit_trend"),
     ]

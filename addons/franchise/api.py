@@ -381,6 +381,24 @@ def _contract_step(func, contract_id, *args):
     return out
 
 
+@blp.route("/contracts/<int:contract_id>/stores", methods=["PUT"])
+@requires(CONTRACT_WRITE)
+@blp.arguments(S.ContractStoresIn)
+@blp.response(200, S.ContractOut)
+def put_contract_stores(data, contract_id):
+    """Replace the stores the contract covers (an empty list: every store its franchisee
+    operates). Each must be a store the user sees (422 ``store_ids.<index>``: "No such
+    record.") operated by the contract's franchisee (422 naming the store); 409 once the
+    contract has ended or been terminated."""
+    s = db_session()
+    _visible(Contract, contract_id, "contract_id")
+    for n, sid in enumerate(data["store_ids"]):
+        ref_visible(Store, sid, f"store_ids.{n}")
+    with transaction(s):
+        c = svc.set_contract_stores(s, contract_id, data["store_ids"], user=request_user())
+    return c
+
+
 @blp.route("/contracts/<int:contract_id>/activate", methods=["POST"])
 @requires(CONTRACT_WRITE)
 @blp.response(200, S.ContractOut)
@@ -479,3 +497,16 @@ def get_aging_report(args):
     from .aging_report import report
 
     return report(db_session(), args["as_of"], args["by"])["rows"]
+
+
+@blp.route("/audit-trend", methods=["GET"])
+@requires(AUDIT_READ)
+@blp.arguments(S.AuditTrendQuery, location="query")
+@blp.response(200, S.AuditTrendOut)
+def get_audit_trend(args):
+    """The audit score trend page's figures: the monthly average score per store or per
+    franchisee over the twelve months to ``as_of`` (default today), and of every audit the
+    user sees (``all``)."""
+    from core.localtime import local_today
+
+    return svc.monthly_scores(db_session(), args["as_of"] or local_today(), args["by"])

@@ -118,3 +118,86 @@ def score_trend(session, store_id: int) -> list[tuple[date, Decimal]]:
     return [(d, s) for d, s in session.execute(
         select(Inspection.inspected_on, Inspection.score).where(Inspection.store_id == store_id)
         .order_by(Inspection.inspected_on, Inspection.id)).all()]
+
+
+#: months shown by the score trend (the chart and its table)
+TREND_MONTHS = 12
+TREND_DIMENSIONS = ("store", "franchisee")
+
+
+def trend_months(as_of: date, months: int = TREND_MONTHS) -> list[date]:
+    """The first days of the ``months`` months ending with ``as_of``'s, oldest first."""
+    y, m = as_of.year, as_of.month
+    out = []
+    for _ in range(months):
+        out.append(date(y, m, 1))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out[::-1]
+
+
+def _average(total, count) -> Decimal | None:
+    if not count:
+        return None
+    return (Decimal(total) / Decimal(count)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def monthly_scores(session, as_of: date, by: str = "store", key: int | None = None,
+                   months: int = TREND_MONTHS) -> dict:
+    """The audit score trend per store or per franchisee (the store's operating company: a
+    direct store's is the chain's own company) over the ``months`` local months ending with
+    ``as_of``'s, read through the caller's session (a franchisee's user: its own stores).
+
+    One grouped SELECT: inspections of the window, by entity and month (a ``CASE`` over the
+    month bounds), Σ score and count; the averages are worked out from those, rounded half
+    up to one decimal (as an inspection's score is). Returns ``{"months": [first days],
+    "rows": [{"key", "label", "scores": [average or None per month], "audits", "average",
+    "latest", "change"}], "all": [average per month of every inspection seen]}``; ``latest``
+    is the last month with audits, ``change`` latest minus the first month with audits.
+    ``key`` keeps that entity's row only (``all`` still covers every inspection seen).
+    BusinessError ``{"by"}`` for an unknown dimension."""
+    from sqlalchemy import and_, case, func
+
+    from core.models import Company
+
+    if by not in TREND_DIMENSIONS:
+        raise BusinessError({"by": _l("Not one of the choices.")})
+    starts = trend_months(as_of, months)
+    first, last = starts[0], starts[-1]
+    end = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    bounds = starts[1:] + [end]
+    bucket = case(*[(and_(Inspection.inspected_on >= a, Inspection.inspected_on < b), i)
+                    for i, (a, b) in enumerate(zip(starts, bounds))]).label("bucket")
+    entity = (Inspection.store_id if by == "store" else Store.operating_company_id).label("entity")
+    grouped = (select(entity, bucket, func.sum(Inspection.score), func.count(Inspection.id))
+               .select_from(Inspection).join(Store, Store.id == Inspection.store_id)
+               .where(Inspection.inspected_on >= first, Inspection.inspected_on < end)
+               .group_by(entity, bucket))
+    cells: dict = {}
+    overall = [[Decimal("0"), 0] for _ in starts]
+    for ent, i, total, count in session.execute(grouped).all():
+        cells.setdefault(ent, [[Decimal("0"), 0] for _ in starts])
+        cells[ent][i][0] += Decimal(total)
+        cells[ent][i][1] += count
+        overall[i][0] += Decimal(total)
+        overall[i][1] += count
+    labels: dict = {}
+    if cells and by == "store":  # a store as the back office names it: code and name
+        labels = {k: f"{code} {name}" for k, code, name in session.execute(
+            select(Store.id, Store.code, Store.name).where(Store.id.in_(list(cells))))}
+    elif cells:
+        labels = {k: str(n) for k, n in session.execute(select(Company.id, Company.name)
+                                                        .where(Company.id.in_(list(cells))))}
+    rows = []
+    for ent, per_month in cells.items():
+        if key is not None and ent != key:
+            continue
+        scores = [_average(t, n) for t, n in per_month]
+        seen = [s for s in scores if s is not None]
+        audits = sum(n for _t, n in per_month)
+        rows.append({"key": ent, "label": labels.get(ent, ""),
+                     "scores": scores, "audits": audits,
+                     "average": _average(sum((t for t, _n in per_month), Decimal("0")), audits),
+                     "latest": seen[-1] if seen else None,
+                     "change": (seen[-1] - seen[0]) if len(seen) > 1 else None})
+    rows.sort(key=lambda r: (r["latest"] is None, r["latest"] or 0, r["label"]))
+    return {"months": starts, "rows": rows, "all": [_average(t, n) for t, n in overall]}

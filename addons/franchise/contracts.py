@@ -63,16 +63,53 @@ def create_contract(session, number: str, company_id: int, start_on: date, end_o
                  minimum_royalty=_amount(minimum_royalty, "minimum_royalty"),
                  initial_fee=_amount(initial_fee, "initial_fee"), deposit=_amount(deposit, "deposit"),
                  territory=territory, state="draft", renewal_of_id=renewal_of_id)
-    for sid in store_ids or ():
-        store = session.execute(select(Store).where(Store.id == sid)).scalar()
-        if store is None or store.operating_company_id != company_id:
-            raise BusinessError({"store_ids": _l("Store %(id)s is not operated by this franchisee.", id=sid)})
-        c.stores.append(ContractStore(store_id=sid))
+    apply_stores(session, c, store_ids)
     for cat, rate in (category_rates or {}).items():
         if session.get(ProductCategory, cat) is None:
             raise BusinessError({"category_rates": _l("No such category: %(id)s.", id=cat)})
         c.rates.append(ContractRate(category_id=cat, rate=_rate(rate, "category_rates")))
     session.add(c)
+    session.flush()
+    return c
+
+
+def apply_stores(session, contract: Contract, store_ids) -> Contract:
+    """Make ``contract`` cover exactly ``store_ids`` (empty: every store its franchisee
+    operates, now and later). Each must be a store the caller's session sees (its record
+    scope) that the contract's franchisee operates (the kernel's ``operating_company``).
+    BusinessError naming ``store_ids.<index>`` for the first one that is not, or is listed
+    twice; nothing is changed then. Rows of stores no longer listed are removed, new ones
+    added (the contract is not flushed)."""
+    wanted: list[int] = []
+    for n, sid in enumerate(store_ids or ()):
+        if sid in wanted:
+            raise BusinessError({f"store_ids.{n}": _l("This store is listed twice.")})
+        store = session.execute(select(Store).where(Store.id == sid)).scalar() if isinstance(sid, int) else None
+        if store is None:
+            raise BusinessError({f"store_ids.{n}": _l("No such store.")})
+        if store.operating_company_id is None or store.operating_company_id != contract.company_id:
+            named = " ".join((store.code, store.name))
+            raise BusinessError({f"store_ids.{n}": _l("%(store)s is not operated by this contract's franchisee.",
+                                                      store=named)})
+        wanted.append(sid)
+    have = {row.store_id: row for row in contract.stores}
+    for sid, row in have.items():
+        if sid not in wanted:
+            contract.stores.remove(row)
+    for sid in wanted:
+        if sid not in have:
+            contract.stores.append(ContractStore(store_id=sid))
+    return contract
+
+
+def set_stores(session, contract_id: int, store_ids, user=None) -> Contract:
+    """Change the stores a contract covers (see :func:`apply_stores`): a draft, active or
+    expiring contract (Conflict ``{"state"}`` once ended or terminated; NotFound). Statements
+    computed afterwards count the new stores; posted ones never change."""
+    c = _contract(session, contract_id)
+    if c.state in ("ended", "terminated"):
+        raise Conflict({"state": _l("The stores of an ended or terminated contract cannot be changed.")})
+    apply_stores(session, c, store_ids)
     session.flush()
     return c
 
@@ -104,7 +141,8 @@ def activate(session, contract_id: int, user=None) -> Contract:
 
 
 def terminate(session, contract_id: int, reason: str, user=None) -> Contract:
-    """End an active or expiring contract early with ``reason`` (BusinessError
+    """End an active or expiring contract early with ``reason``, on the local day (royalty
+    statements are computed for it up to that day's month, not after) (BusinessError
     ``{"reason"}`` when empty, Conflict ``{"state"}`` in another state, NotFound)."""
     reason = (reason or "").strip()
     if not reason:
@@ -112,7 +150,7 @@ def terminate(session, contract_id: int, reason: str, user=None) -> Contract:
     c = _contract(session, contract_id)
     if c.state not in ("active", "expiring"):
         raise Conflict({"state": _l("Only an active contract can be terminated.")})
-    c.state, c.terminated_reason = "terminated", reason[:255]
+    c.state, c.terminated_reason, c.terminated_on = "terminated", reason[:255], local_today()
     session.flush()
     return c
 

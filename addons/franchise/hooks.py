@@ -91,7 +91,8 @@ def register_blueprints(app):
 
 @hookimpl
 def dashboard_widgets(session, user, store_ids):
-    """Aging buckets, the orders waiting for HQ and the receivables trend (scoped)."""
+    """Aging buckets, the orders waiting for HQ, the receivables trend, the open corrective
+    actions and the audit score trend (scoped)."""
     from .reports import widgets
 
     return widgets(session)

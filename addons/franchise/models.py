@@ -107,6 +107,8 @@ class Contract(IdPk, Timestamps, Base):
     renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("franchise_contract.id"), index=True)
     reminded_on: Mapped[date | None] = mapped_column(Date)
     terminated_reason: Mapped[str | None] = mapped_column(String(255))
+    #: the local day it was terminated: royalties are computed up to that day's month
+    terminated_on: Mapped[date | None] = mapped_column(Date)
     company = relationship("Company")
     renewal_of: Mapped["Contract | None"] = relationship(remote_side="Contract.id")
     stores: Mapped[list["ContractStore"]] = relationship(back_populates="contract", cascade="all, delete-orphan")
@@ -460,7 +462,8 @@ describe(Contract, name=_l("Franchise contract"), labels={
     "initial_fee": _l("Initial fee"), "deposit": _l("Deposit"), "royalty_rate": _l("Royalty rate"),
     "marketing_rate": _l("Marketing-fund rate"), "minimum_royalty": _l("Minimum monthly royalty"),
     "state": _l("Status"), "renewal_of": _l("Renewal of"), "reminded_on": _l("Expiry reminder sent"),
-    "terminated_reason": _l("Reason for termination"), "company": _l("Franchisee")},
+    "terminated_reason": _l("Reason for termination"), "terminated_on": _l("Terminated on"),
+    "company": _l("Franchisee")},
     codes={"state": CONTRACT_STATE})
 describe(ContractRate, name=_l("Category royalty rate"), labels={"rate": _l("Royalty rate")})
 describe(ContractStore, name=_l("Contract store"))
@@ -480,7 +483,8 @@ describe(OrderLine, name=_l("Order line"), labels={"shipped_qty": _l("Shipped"),
 describe(Shipment, name=_l("Shipment"), labels={"shipped_at": _l("Shipped"), "received_at": _l("Received")})
 describe(ShipmentLine, name=_l("Shipment line"), labels={"received_qty": _l("Received")})
 describe(Statement, name=_l("Royalty statement"), labels={
-    "period": _l("Month"), "net_sales": _l("Net sales"), "total": _l("Total due"), "posted_at": _l("Posted"),
+    "period": _l("Month"), "period_end": _l("Last day of the month"), "net_sales": _l("Net sales"),
+    "total": _l("Total due"), "posted_at": _l("Posted"),
     "company": _l("Franchisee")}, codes={"state": STATEMENT_STATE})
 describe(StatementLine, name=_l("Statement line"), labels={"base": _l("Base"), "rate": _l("Rate"),
                                                            "counterparty": _l("Other company")},

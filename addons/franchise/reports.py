@@ -3,7 +3,9 @@
 Widgets (``dashboard_widgets``) read through the caller's scoped session, so a franchisee's
 user sees its own figures only: open receivables by aging bucket, the orders waiting for HQ
 (submitted and held, with the hold reason), and the receivables balance at the end of each
-of the last six months (the trend). Invariants (``banyan check``): no debit or credit is
+of the last six months (the trend); for audit readers (store managers, franchisees, HQ) the
+corrective actions still open, earliest due first, and the average audit score of the last
+six months (``audits.monthly_scores``). Invariants (``banyan check``): no debit or credit is
 allocated beyond its amount."""
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import recent_month_starts
 
 from . import credit
-from .models import Allocation, Order, ReceivableEntry
-from .permissions import CREDIT_READ, ORDER_READ
+from .models import Allocation, CorrectiveAction, Order, ReceivableEntry
+from .permissions import AUDIT_READ, CREDIT_READ, ORDER_READ
 
 
 def widgets(session) -> list[DashboardWidget]:
@@ -38,6 +40,28 @@ def widgets(session) -> list[DashboardWidget]:
         DashboardWidget("franchise.receivables_trend", _l("Franchisee receivables, month end"), "bar",
                         {"labels": [m.strftime("%Y-%m") for m, _v in trend], "values": [v for _m, v in trend],
                          "kind": "line", "money": True}, priority=62, permission=CREDIT_READ),
+    ] + _audit_widgets(session)
+
+
+def _audit_widgets(session) -> list[DashboardWidget]:
+    from sqlalchemy.orm import joinedload
+
+    from core.localtime import local_today
+
+    from .audits import monthly_scores
+
+    open_actions = session.execute(select(CorrectiveAction).options(joinedload(CorrectiveAction.store))
+                                   .where(CorrectiveAction.state == "open")
+                                   .order_by(CorrectiveAction.due_on, CorrectiveAction.id).limit(10)).scalars().all()
+    trend = monthly_scores(session, local_today(), "store", months=6)
+    return [
+        DashboardWidget("franchise.actions_open", _l("Corrective actions still open"), "table",
+                        {"columns": [gettext("Store"), gettext("What to put right"), gettext("Due")],
+                         "rows": [[str(a.store), a.description, a.due_on.isoformat()] for a in open_actions]},
+                        priority=63, permission=AUDIT_READ),
+        DashboardWidget("franchise.audit_score", _l("Average audit score by month"), "bar",
+                        {"labels": [m.strftime("%Y-%m") for m in trend["months"]], "values": trend["all"],
+                         "kind": "line", "money": False}, priority=64, permission=AUDIT_READ),
     ]
 
 

@@ -2,7 +2,8 @@
 
 How a statement for franchisee F and month M is computed (:func:`compute_statements`):
 
-1. The contract: F's non-draft contract covering M (the latest when two do). Its stores are
+1. The contract: F's non-draft contract covering M (the latest when two do); a terminated
+   one covers the months up to the one it was terminated in. Its stores are
    those listed on it, or every store F operates when none are listed.
 2. Sales, in SQL: Σ line totals (after discounts) of confirmed sales of those stores with a
    business date in M, by product category.
@@ -32,7 +33,7 @@ import calendar
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import Integer, and_, case, delete, exists, func, insert, literal, or_, select, union_all
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, union_all
 
 from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
@@ -56,7 +57,9 @@ def month_of(year: int, month: int) -> tuple[date, date]:
 def _contracts(start: date, end: date, company_ids=None):
     """Select (contract id, company id) of the contract applying to each franchisee in the month."""
     stmt = (select(func.max(Contract.id).label("contract_id"), Contract.company_id.label("company_id"))
-            .where(Contract.state != "draft", Contract.start_on <= end, Contract.end_on >= start)
+            .where(Contract.state != "draft", Contract.start_on <= end, Contract.end_on >= start,
+                   # a terminated contract is charged up to the month it was terminated in
+                   or_(Contract.terminated_on.is_(None), Contract.terminated_on >= start))
             .group_by(Contract.company_id))
     if company_ids is not None:
         stmt = stmt.where(Contract.company_id.in_(list(company_ids)))
@@ -78,9 +81,9 @@ def _claim(session, start: date, end: date, company_ids=None, skipped=()) -> Non
     ``skipped`` whose statement is reviewed or posted) the refund documents they count, in one
     ``INSERT ... SELECT``: the confirmed refunds not yet claimed by any statement, of a sale of
     the month, or of an earlier month whose statement is posted (those become corrections),
-    each for the statement of its store's franchisee. Driven from the refund documents joined
-    to the (few) contract stores; the statement is looked up per refund (a correlated
-    subquery), so the plan does not hinge on the statements just written."""
+    each for the statement of its store's franchisee. Driven from the refund documents (found
+    through the ``origin_id`` index: only refunds point at an original sale) joined to the
+    (few) contract stores and to the month's statements."""
     cs = _contract_stores(_contracts(start, end, company_ids))
     doc = Sale.__table__.alias("doc")
     origin = Sale.__table__.alias("origin")
@@ -91,7 +94,7 @@ def _claim(session, start: date, end: date, company_ids=None, skipped=()) -> Non
     refunds = (select(doc.c.id, doc.c.store_id,
                       select(origin.c.business_date).where(origin.c.id == doc.c.origin_id)
                       .scalar_subquery().label("sold_on"))
-               .where(doc.c.kind == "refund", doc.c.state != "draft",
+               .where(doc.c.origin_id.is_not(None), doc.c.kind == "refund", doc.c.state != "draft",
                       # NOT IN (a key, never NULL): one hashed pass over the claims, whatever
                       # their statistics say (an empty table's would plan a scan per refund)
                       doc.c.id.not_in(select(StatementRefund.refund_id)))
@@ -101,11 +104,10 @@ def _claim(session, start: date, end: date, company_ids=None, skipped=()) -> Non
                           exists().where(posted.c.company_id == cs.c.company_id, posted.c.state == "posted",
                                          posted.c.period <= sold_on, posted.c.period_end >= sold_on))
     in_month = and_(sold_on >= start, sold_on <= end)
-    statement = (select(Statement.id).where(Statement.company_id == cs.c.company_id, Statement.period == start)
-                 .scalar_subquery())
-    claims = (select(refunds.c.id, statement, sold_on < start)
+    claims = (select(refunds.c.id, Statement.id, sold_on < start)
               .select_from(refunds)
               .join(cs, cs.c.store_id == refunds.c.store_id)
+              .join(Statement, and_(Statement.company_id == cs.c.company_id, Statement.period == start))
               .where(or_(in_month, earlier_posted)))
     if skipped:
         claims = claims.where(cs.c.company_id.not_in(sorted(skipped)))
@@ -113,45 +115,39 @@ def _claim(session, start: date, end: date, company_ids=None, skipped=()) -> Non
 
 
 def _counted(session, start: date, end: date, statement_ids: list[int], company_ids=None) -> tuple[dict, dict, dict]:
-    """What the month's statements count, in **one** SELECT (the ``UNION ALL`` of two grouped
-    parts; the shape of the hand-written query in ``bench/franchise_royalty_bench.py``):
-
-    - the lines of the month's confirmed sales, by franchisee, contract and category: one
-      pass over the sale lines joined to the sales of the month;
-    - the lines of the refund documents the statements ``statement_ids`` claimed
-      (:func:`_claim`), by franchisee, category and whether the claim is a correction:
-      driven from the claims, so only those refunds' lines are read (by index).
+    """What the month's statements count, in **one** SELECT and one pass over the sale lines
+    (the shape of the hand-written query in ``bench/franchise_royalty_bench.py``): the lines
+    of the contract stores' documents that are either confirmed sales of the month or refunds
+    the statements ``statement_ids`` claimed (:func:`_claim`; the claims are few, hashed and
+    joined to the documents before their lines), grouped by franchisee, contract, category
+    and the claim's ``correction`` flag (NULL for a sale). A claimed refund's store is one of
+    its statement's contract stores (that is how it was claimed), so both kinds take their
+    franchisee from the store.
 
     Returns ``(sales, refunds, corrections)``: ``{(company, contract): {category: amount}}``
     for sales, ``{company: {category: amount}}`` for the other two (negative)."""
     cs = _contract_stores(_contracts(start, end, company_ids))
     doc = Sale.__table__.alias("doc")
-    sold = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, literal(0).label("late"),
-                   func.sum(SaleLine.total).label("total"))
-            .select_from(SaleLine)
-            .join(doc, doc.c.id == SaleLine.sale_id)
-            .join(cs, cs.c.store_id == doc.c.store_id)
-            .join(Product, Product.id == SaleLine.product_id)
-            .where(doc.c.kind == "sale", doc.c.state != "draft", doc.c.business_date >= start,
-                   doc.c.business_date <= end)
-            .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id))
-    refunded = (select(Statement.company_id, literal(None, type_=Integer), Product.category_id,
-                       case((StatementRefund.correction, 1), else_=2), func.sum(SaleLine.total))
-                .select_from(StatementRefund)
-                .join(Statement, Statement.id == StatementRefund.statement_id)
-                .join(SaleLine, SaleLine.sale_id == StatementRefund.refund_id)
-                .join(Product, Product.id == SaleLine.product_id)
-                .where(StatementRefund.statement_id.in_(statement_ids))
-                .group_by(Statement.company_id, Product.category_id, StatementRefund.correction))
+    claim = StatementRefund.__table__.alias("claim")
+    counted = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, claim.c.correction,
+                      func.sum(SaleLine.total).label("total"))
+               .select_from(SaleLine)
+               .join(doc, doc.c.id == SaleLine.sale_id)
+               .join(cs, cs.c.store_id == doc.c.store_id)
+               .join(Product, Product.id == SaleLine.product_id)
+               .outerjoin(claim, and_(claim.c.refund_id == doc.c.id, claim.c.statement_id.in_(statement_ids)))
+               .where(doc.c.state != "draft",
+                      or_(and_(doc.c.kind == "sale", doc.c.business_date >= start, doc.c.business_date <= end),
+                          and_(doc.c.kind == "refund", claim.c.refund_id.is_not(None))))
+               .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id, claim.c.correction))
     sales = defaultdict(lambda: defaultdict(lambda: ZERO))
     refunds = defaultdict(lambda: defaultdict(lambda: ZERO))
     corrections = defaultdict(lambda: defaultdict(lambda: ZERO))
-    for company, contract, category, kind, total in session.execute(
-            union_all(sold, refunded).execution_options(**_U)):
-        if kind == 0:
+    for company, contract, category, correction, total in session.execute(counted.execution_options(**_U)):
+        if correction is None:
             sales[(company, contract)][category] += total
         else:
-            (corrections if kind == 1 else refunds)[company][category] += total
+            (corrections if correction else refunds)[company][category] += total
     return sales, refunds, corrections
 
 
@@ -164,8 +160,8 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     franchisees and sales: the drafts' lines and refund claims are deleted (one DELETE each);
     contracts and rates are read once; the new statements are inserted (one batch); the
     refunds they count are claimed (one ``INSERT ... SELECT``, :func:`_claim`), so a refund is
-    never counted twice; the month's sales and the claimed refunds are summed in one SELECT
-    (:func:`_counted`); the lines' amounts are worked out per statement from those sums (a
+    never counted twice; the month's sales and the claimed refunds are summed in one SELECT,
+    one pass over the sale lines (:func:`_counted`); the lines' amounts are worked out per statement from those sums (a
     few per category); the statements' totals are updated (one executemany) and the lines
     inserted (one executemany)."""
     start, end = month_of(year, month)

@@ -255,6 +255,10 @@ class ContractIn(Input):
     category_rates = fields.List(fields.Nested(RateIn), load_default=list, validate=validate.Length(max=200))
 
 
+class ContractStoresIn(Input):
+    store_ids = fields.List(Id(), required=True, validate=validate.Length(max=500))
+
+
 class TerminateIn(Input):
     reason = Str(max=255, min=1, required=True)
 
@@ -286,6 +290,8 @@ class ContractOut(Schema):
     minimum_royalty = fields.Decimal(**MONEY)
     state = fields.Str()
     renewal_of_id = fields.Int(allow_none=True)
+    terminated_on = fields.Date(allow_none=True)
+    terminated_reason = fields.Str(allow_none=True)
     store_ids = fields.Method("_stores")
     rates = fields.List(fields.Nested(ContractRateOut))
 
@@ -348,3 +354,24 @@ class AgingReportOut(Schema):
     overdue = fields.Decimal(**MONEY)
     dso = fields.Decimal(allow_none=True, as_string=True)
     bad_debt_ratio = fields.Decimal(allow_none=True, as_string=True)
+
+
+class AuditTrendQuery(Query):
+    by = Choice(("store", "franchisee"), load_default="store")
+    as_of = SafeDate(load_default=None)
+
+
+class AuditTrendRowOut(Schema):
+    key = fields.Int(allow_none=True)
+    label = fields.Str()
+    audits = fields.Int()
+    average = fields.Decimal(as_string=True, allow_none=True)
+    latest = fields.Decimal(as_string=True, allow_none=True)
+    change = fields.Decimal(as_string=True, allow_none=True)
+    scores = fields.List(fields.Decimal(as_string=True, allow_none=True))
+
+
+class AuditTrendOut(Schema):
+    months = fields.List(fields.Date())
+    rows = fields.List(fields.Nested(AuditTrendRowOut))
+    all = fields.List(fields.Decimal(as_string=True, allow_none=True))

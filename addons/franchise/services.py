@@ -18,11 +18,13 @@ Stable API::
     create_order(session, store_id, [(product_id, qty)], user) -> Order
     submit / approve / reject / request_release / ship / receive               # the order's steps
     create_contract / activate_contract / terminate_contract / renew_contract
+    set_contract_stores(session, contract_id, [store_id]) -> Contract   # [] = every store the franchisee operates
     compute_statements(session, year, month, company_ids=None) -> list[Statement]
     review_statement / reopen_statement / post_statement
     create_checklist(session, code, name, [(area, text, weight)]) -> Checklist
     record_inspection(session, store_id, checklist_id, {item id: 0-100}, user) -> Inspection
     add_action(session, inspection_id, description, due_on) / close_action / score_trend
+    monthly_scores(session, as_of, by="store"|"franchisee", key=None) -> dict   # audit score trend by month
     network_benchmark(session, date_from, date_to) -> dict    # own stores + network quartiles
 
 Where the code lives: credit.py (ledger, allocation, aging, policy), payments.py (payments,
@@ -31,10 +33,11 @@ royalties.py (statements), audits.py (store audits), benchmark.py (network bench
 """
 from __future__ import annotations
 
-from .audits import add_action, close_action, create_checklist, record_inspection, score_trend
+from .audits import add_action, close_action, create_checklist, monthly_scores, record_inspection, score_trend
 from .benchmark import network_benchmark
 from .contracts import activate as activate_contract
 from .contracts import create_contract, expiry_job
+from .contracts import set_stores as set_contract_stores
 from .contracts import renew as renew_contract
 from .contracts import terminate as terminate_contract
 from .credit import (aging, bad_debt_ratio, balance, credit_state, due_date, dso, hold_reason, lock_account,
@@ -52,5 +55,7 @@ __all__ = ["open_account", "set_terms", "require_account", "lock_account", "cred
            "record_payment",
            "create_order", "submit", "approve", "reject", "request_release", "ship", "receive", "differences",
            "RELEASE_ACTION", "create_contract", "activate_contract", "terminate_contract", "renew_contract",
-           "expiry_job", "compute_statements", "month_of", "review_statement", "reopen_statement", "post_statement",
-           "create_checklist", "record_inspection", "add_action", "close_action", "score_trend", "network_benchmark"]
+           "set_contract_stores", "expiry_job", "compute_statements", "month_of", "review_statement",
+           "reopen_statement", "post_statement",
+           "create_checklist", "record_inspection", "add_action", "close_action", "score_trend", "monthly_scores",
+           "network_benchmark"]

@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from core.errors import Conflict
 from core.models import Sale
@@ -70,3 +70,62 @@ def test_month_with_refund_category_rate_and_minimum_then_late_refund(session, m
     # counted once: May has no correction for it
     (may,) = svc.compute_statements(session, 2026, 5, [net.a.company.id])
     assert not [ln for ln in may.lines if ln.kind == "correction"]
+
+
+def test_listed_stores_only_and_one_pass_over_the_sale_lines(session, make, net):
+    """A contract listing one of its franchisee's two stores counts that store's sales and
+    in-month refunds only; the month's sales and refunds are read in one statement over the
+    sale lines (set-based: the same shape as the benchmark's hand-written query)."""
+    from sqlalchemy import event
+
+    second = make.store(region=net.a.region, kind="franchise", operator=net.a.company)
+    contract = svc.create_contract(session, "C-L", net.a.company.id, date(2026, 1, 1), date(2027, 12, 31),
+                                   royalty_rate="0.10", store_ids=[net.a.store.id])
+    svc.activate_contract(session, contract.id)
+    listed = make.sale(store=net.a.store, products=[net.p1, net.p2])  # 150.00
+    unlisted = make.sale(store=second, products=[net.p1])  # 100.00, not on the contract
+    for doc in (listed, unlisted):
+        _dated(session, doc, date(2026, 3, 5))
+    back = refund(session, listed.id, [RefundLineRequest(listed.lines[1].id, D("1"))])  # the 50.00 line
+    _dated(session, back, date(2026, 3, 6))
+    other_back = refund(session, unlisted.id, [RefundLineRequest(unlisted.lines[0].id, D("1"))])
+    _dated(session, other_back, date(2026, 3, 6))
+
+    seen = []
+    engine = session.get_bind()
+
+    def spy(conn, cursor, statement, params, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        (st,) = svc.compute_statements(session, 2026, 3, [net.a.company.id])
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert st.net_sales == D("100.00")
+    lines = {(ln.kind, ln.category_id): ln.amount for ln in st.lines}
+    assert lines == {("royalty", net.cat_a.id): D("10.00"), ("royalty", net.cat_b.id): D("0.00")}
+    assert st.total == D("10.00")
+    reads = [s for s in seen if "core_sale_line" in s and s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1, reads
+    import re
+    assert len(re.findall(r"(?:FROM|JOIN) core_sale_line\b", reads[0])) == 1, reads[0]  # one pass, not a UNION of two
+    # the listed store's refund is claimed by this statement; the unlisted store's by none
+    from addons.franchise.models import StatementRefund
+    claimed = dict(session.execute(select(StatementRefund.refund_id, StatementRefund.statement_id)).all())
+    assert claimed == {back.id: st.id}
+
+
+def test_terminated_contract_is_charged_up_to_its_month(session, make, net):
+    from addons.franchise.models import Contract
+
+    contract = svc.create_contract(session, "C-T", net.a.company.id, date(2026, 1, 1), date(2027, 12, 31),
+                                   royalty_rate="0.10", minimum_royalty="5.00")
+    svc.activate_contract(session, contract.id)
+    svc.terminate_contract(session, contract.id, "Shop closed")
+    assert contract.terminated_on is not None  # the local day
+    session.execute(update(Contract).where(Contract.id == contract.id).values(terminated_on=date(2026, 3, 15)))
+    session.expire_all()
+    (march,) = svc.compute_statements(session, 2026, 3, [net.a.company.id])
+    assert march.total == D("5.00")  # the month it was terminated in: the minimum
+    assert svc.compute_statements(session, 2026, 4, [net.a.company.id]) == []  # after it: nothing
