@@ -132,7 +132,6 @@ def test_r22_consents_of_another_franchisees_customers_are_hidden(api, admin_app
 
 # ------------------------------------------------------------------------- field messages ---
 
-@pytest.mark.xfail(strict=True, reason="422 naming a field that is not in the request")
 def test_r22_duplicate_bank_reference_error_names_the_request_field(api, session, w):
     """Class: 422 naming a field that is not in the request. ``POST /franchise/payments`` a
     second time with the same ``bank_reference`` answers 422 on ``reference``, a name the
@@ -145,7 +144,6 @@ def test_r22_duplicate_bank_reference_error_names_the_request_field(api, session
     assert _fields(r) == {"bank_reference"}, r.json
 
 
-@pytest.mark.xfail(strict=True, reason="duplicate codes differing only in case")
 def test_r22_bank_reference_differing_only_in_case_is_the_same_payment(api, session, w):
     """Class: duplicate codes differing only in case. A payment is recorded once per bank
     reference ("importing the same bank file twice records each payment once"), but
@@ -216,7 +214,6 @@ def test_r22_unsubscribe_link_works_for_a_list_code_with_a_dot(api, admin_app, s
 
 # ------------------------------------------------------------------- duplicates, messages ---
 
-@pytest.mark.xfail(strict=True, reason="duplicate code refused without a field-level message")
 @pytest.mark.parametrize("path,body,field", [
     (f"{FR}/contracts", {"number": "c-r22", "start_on": "2026-01-01", "end_on": "2027-01-01",
                          "royalty_rate": "0.05"}, "number"),
