@@ -244,7 +244,6 @@ def _sell(session, w, side, qty="1"):
     return sale
 
 
-@pytest.mark.xfail(strict=True, reason="four-eyes approval of one amount settles another")
 def test_r22_statement_settles_only_the_total_the_second_approver_saw(api, session, w):
     """Class: four-eyes approval of one amount settles another (money). Above the policy's
     threshold, approving a statement files an approval request for its total at that moment
