@@ -335,7 +335,6 @@ def test_r22_nearest_stock_api_names_no_other_franchisees_back_room(api, session
 
 # ------------------------------------------------------------ assignment across franchisees ---
 
-@pytest.mark.xfail(strict=True, reason="work assigned to a user outside the record's scope")
 @pytest.mark.parametrize("how", ["create", "assign"])
 def test_r22_ticket_is_never_given_to_an_agent_who_cannot_see_it(api, session, w, how):
     """Class: work assigned to a user outside the record's scope (cross-franchisee). HQ opens
@@ -363,7 +362,6 @@ def test_r22_ticket_is_never_given_to_an_agent_who_cannot_see_it(api, session, w
     assert session.get(Ticket, tid) is not None
 
 
-@pytest.mark.xfail(strict=True, reason="work assigned to a user outside the record's scope")
 def test_r22_work_order_is_never_scheduled_to_a_technician_who_cannot_see_it(api, session, w):
     """Class: work assigned to a user outside the record's scope (cross-franchisee). HQ
     schedules (``POST /spare_parts/work-orders/<id>/schedule``) a repair at franchisee A's
@@ -383,7 +381,6 @@ def test_r22_work_order_is_never_scheduled_to_a_technician_who_cannot_see_it(api
         "scheduled to a technician who cannot see it"
 
 
-@pytest.mark.xfail(strict=True, reason="money crossing franchisees")
 @pytest.mark.parametrize("what", ["splits", "pools"])
 def test_r22_commission_of_a_franchisees_sale_never_goes_to_another_franchisees_clerk(api, session, w, what):
     """Class: money crossing franchisees. A standing split (``POST /commissions/splits``) or a
