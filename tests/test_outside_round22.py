@@ -446,7 +446,6 @@ def test_r22_opt_in_link_confirms_only_the_address_it_was_sent_to(api, admin_app
 
 # ------------------------------------------------------------- chain-wide rows, review ---
 
-@pytest.mark.xfail(strict=True, reason="write to shared (chain-wide) rows by a scoped user, bypassing review")
 def test_r22_store_agent_cannot_rewrite_a_published_chain_wide_article(api, session, w):
     """Class: write to shared (chain-wide) rows by a scoped user, bypassing review. HQ
     publishes the knowledge-base article "HQ returns policy" (body "30 days"); store A's
