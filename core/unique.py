@@ -105,10 +105,12 @@ def conflict_of(exc, fields: dict[str, str] | None = None, sent=()) -> Conflict 
     table, cols = found
     attrs = _attributes(table, cols)
     names = [(fields or {}).get(a, a) for a in attrs]
+    own = {n for n, c in zip(names, cols) if not (table.c[c].foreign_keys or c == "id")}  # not a scope/parent
     chosen = [n for n in names if n in set(sent)]
+    if any(n in own for n in chosen):
+        chosen = [n for n in chosen if n in own]
     if not chosen:
-        keys = [n for n, c in zip(names, cols) if not (table.c[c].foreign_keys or c == "id")]
-        chosen = keys[-1:] or names[-1:]
+        chosen = [n for n in names if n in own][-1:] or names[-1:]
     return Conflict({n: [DUPLICATE] for n in chosen})
 
 
