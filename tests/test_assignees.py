@@ -98,3 +98,25 @@ def test_follow_up_tasks_go_to_the_rule_agent_only_where_they_see(session, two, 
     got = dict(session.execute(select(FollowUpTask.ticket_id, FollowUpTask.agent_id)
                                .where(FollowUpTask.rule_id == rule.id)).all())
     assert got == {tickets[0].id: a["agent"].id, tickets[1].id: b["agent"].id}
+
+
+def test_breached_ticket_goes_to_the_supervisor_only_where_they_see(session, two):
+    from addons.call_center import services as cc
+    from addons.call_center.escalation import run_escalations
+    from addons.call_center.models import Team
+
+    a, b = two["a"], two["b"]
+    team = Team(name="Complaints", supervisor_id=b["agent"].id)  # B's shop's lead
+    session.add(team)
+    session.flush()
+    past = datetime(2026, 1, 1)
+    tickets = [cc.create_ticket(session, subject="late", ticket_type="complaint", channel="phone",
+                                store_id=side["shop"].id, team_id=team.id, agent_id=side["agent"].id)
+               for side in (a, b)]
+    for t in tickets:
+        t.response_due_at = t.response_warn_at = t.resolution_due_at = t.resolution_warn_at = past
+    session.flush()
+    assert run_escalations(session, at=past + timedelta(hours=1))["breached"] == 2
+    for t in tickets:
+        session.refresh(t)
+    assert [t.agent_id for t in tickets] == [a["agent"].id, b["agent"].id]  # A's ticket is not given to B's lead
