@@ -11,7 +11,7 @@ import pytest
 from core.errors import BusinessError
 from core.security.assignees import assignee_errors, employee_serves_store, user_sees_store
 
-pytestmark = pytest.mark.addons("call_center", "commissions")
+pytestmark = pytest.mark.addons("call_center", "commissions", "spare_parts")
 
 
 @pytest.fixture
@@ -120,3 +120,23 @@ def test_breached_ticket_goes_to_the_supervisor_only_where_they_see(session, two
     for t in tickets:
         session.refresh(t)
     assert [t.agent_id for t in tickets] == [a["agent"].id, b["agent"].id]  # A's ticket is not given to B's lead
+
+
+def test_work_order_created_for_a_technician_of_another_shop_is_refused(session, two, make):
+    """Opening a work order with its technician (the back office's create form does) checks
+    the technician as scheduling does."""
+    from addons.spare_parts import services as sp
+    from addons.spare_parts.models import WorkOrder
+    from sqlalchemy import func, select
+
+    a, b = two["a"], two["b"]
+    tech_b = make.user(roles=("technician",), scope_kind="store", scope_ref_id=b["shop"].id)
+    tech_a = make.user(roles=("technician",), scope_kind="store", scope_ref_id=a["shop"].id)
+    session.flush()
+    at = datetime(2026, 12, 1, 2, 0)
+    with pytest.raises(BusinessError) as err:
+        sp.create_work_order(session, a["shop"].id, "no power", technician_id=tech_b.id, appointment_at=at)
+    assert set(err.value.errors) == {"technician_id"}
+    assert session.execute(select(func.count()).select_from(WorkOrder)).scalar() == 0
+    wo = sp.create_work_order(session, a["shop"].id, "no power", technician_id=tech_a.id, appointment_at=at)
+    assert wo.technician_id == tech_a.id
