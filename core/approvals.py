@@ -8,6 +8,16 @@ result text (e.g. the refund number). A requester never approves their own reque
 each approver counts once; an ``independent`` action is never decided by a user of the
 requesting store or of the company that operates it. Services flush, never commit.
 
+An approval applies to what the approvers saw. An action may register, with its executor,
+the function that reads the figures its decision rests on (``figures(session, payload) ->
+dict``: the amount, the lines and quantities, the dates...). They are read when the request
+is filed and kept in the request's payload (``payload["seen"]``, shown to the approvers);
+every vote reads them again and, when they changed meanwhile, the vote is refused with
+``Conflict({"id": ...})`` naming what changed, and nothing runs: the request can only be
+rejected and filed anew. An action whose executor performs exactly the filed figures (e.g. a
+commission statement settling only the lines it was filed for) registers them with
+``recheck=False`` and reads ``payload["seen"]`` itself.
+
 The kernel wires refunds: a refund (back office or API) that takes a sale's refunds above
 ``[security] refund_approval_threshold`` becomes an approval request (``refund_or_request``)
 instead of being paid out at once.
@@ -28,14 +38,71 @@ from core.models.approval import ApprovalRequest, ApprovalVote
 from core.runtime import hook_of, runtime_of
 
 _executors: dict[str, Callable] = {}
+_figures: dict[str, tuple[Callable, bool]] = {}
+SEEN = "seen"  # the payload key holding the figures the request was filed for
 
 DECIDE_PERMISSION = "core.approval.decide"
 REFUND_ACTION = "core.sale.refund"
 
 
-def register_executor(name: str, func: Callable) -> None:
-    """Register the function that performs sensitive action ``name`` once approved."""
+def register_executor(name: str, func: Callable, figures: Callable | None = None, recheck: bool = True) -> None:
+    """Register the function that performs sensitive action ``name`` once approved, and
+    optionally the one reading the figures its decision rests on (see the module doc)."""
     _executors[name] = func
+    if figures is not None:
+        register_figures(name, figures, recheck=recheck)
+
+
+def register_figures(name: str, func: Callable, recheck: bool = True) -> None:
+    """``func(session, payload) -> dict`` reads what a request of action ``name`` is decided
+    on; ``recheck``: every vote compares them with the filed ones (refused when changed)."""
+    _figures[name] = (func, recheck)
+
+
+def _plain(value):
+    """Figures as JSON values that compare exactly (Decimals and dates as text)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return str(money(value)) if value == money(value) else str(value.normalize())
+    return str(value)
+
+
+def figures_now(session, action: str, payload: dict) -> dict | None:
+    """What a request of ``action`` with ``payload`` would be decided on now (None: the
+    action registered no figures)."""
+    entry = _figures.get(action)
+    if entry is None:
+        return None
+    return _plain(entry[0](session, {k: v for k, v in (payload or {}).items() if k != SEEN}))
+
+
+def changed_figures(session, req: ApprovalRequest) -> dict:
+    """``{name: (filed, now)}`` of the figures of ``req`` that changed since it was filed
+    (empty when none did, or the action does not recheck them)."""
+    entry = _figures.get(req.action)
+    seen = (req.payload or {}).get(SEEN)
+    if entry is None or not entry[1] or seen is None:
+        return {}
+    now = figures_now(session, req.action, req.payload)
+    return {k: (seen.get(k), now.get(k)) for k in sorted(set(seen) | set(now)) if seen.get(k) != now.get(k)}
+
+
+def _check_unchanged(session, req: ApprovalRequest) -> None:
+    changed = changed_figures(session, req)
+    if changed:
+        what = "; ".join(f"{k}: {_short(a)} → {_short(b)}" for k, (a, b) in changed.items())
+        raise Conflict({"id": _l("What this request was filed for has changed since (%(changes)s): it can no "
+                                 "longer be approved. Reject it and file a new request.", changes=what)})
+
+
+def _short(value) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def executor_of(name: str) -> Callable | None:
@@ -72,7 +139,11 @@ def request_approval(session, action: str, payload: dict, amount, user, store_id
         raise BusinessError({"action": _l("Unknown sensitive action.")})
     if executor_of(action) is None:
         raise BusinessError({"action": _l("No executor is registered for this action.")})
-    req = ApprovalRequest(action=action, label=(label or str(declared.label))[:200], payload=dict(payload),
+    payload = dict(payload)
+    seen = figures_now(session, action, payload)
+    if seen is not None:
+        payload[SEEN] = seen
+    req = ApprovalRequest(action=action, label=(label or str(declared.label))[:200], payload=payload,
                           amount=money(amount) if amount is not None else None, store_id=store_id,
                           required=max(1, int(declared.approvals)), requested_by_id=getattr(user, "id", None))
     session.add(req)
@@ -130,6 +201,7 @@ def approve(session, request_id: int, user, note: str | None = None) -> Approval
     """Add ``user``'s approval; when enough distinct users approved, run the action now."""
     req = _pending(session, request_id)
     _check_voter(session, req, user)
+    _check_unchanged(session, req)  # an approval applies to what was filed, nothing else
     req.votes.append(ApprovalVote(user_id=user.id, decision="approve", note=note))
     session.flush()
     if req.approvals >= req.required:
@@ -215,4 +287,14 @@ def _execute_refund(session, req: ApprovalRequest, user):
     return doc.number
 
 
-register_executor(REFUND_ACTION, _execute_refund)
+def _refund_figures(session, payload: dict) -> dict:
+    """A refund request is decided on the amount its lines pay back."""
+    from core.services.refund import RefundLineRequest
+
+    sale = session.get(Sale, int(payload["sale_id"]))
+    asked = payload.get("lines")
+    lines = None if asked is None else [RefundLineRequest(int(i), Decimal(q)) for i, q in asked]
+    return {"amount": refundable_amount(session, sale, lines) if sale is not None else None}
+
+
+register_executor(REFUND_ACTION, _execute_refund, figures=_refund_figures)

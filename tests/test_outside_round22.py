@@ -132,7 +132,6 @@ def test_r22_consents_of_another_franchisees_customers_are_hidden(api, admin_app
 
 # ------------------------------------------------------------------------- field messages ---
 
-@pytest.mark.xfail(strict=True, reason="422 naming a field that is not in the request")
 def test_r22_duplicate_bank_reference_error_names_the_request_field(api, session, w):
     """Class: 422 naming a field that is not in the request. ``POST /franchise/payments`` a
     second time with the same ``bank_reference`` answers 422 on ``reference``, a name the
@@ -145,7 +144,6 @@ def test_r22_duplicate_bank_reference_error_names_the_request_field(api, session
     assert _fields(r) == {"bank_reference"}, r.json
 
 
-@pytest.mark.xfail(strict=True, reason="duplicate codes differing only in case")
 def test_r22_bank_reference_differing_only_in_case_is_the_same_payment(api, session, w):
     """Class: duplicate codes differing only in case. A payment is recorded once per bank
     reference ("importing the same bank file twice records each payment once"), but
@@ -216,7 +214,6 @@ def test_r22_unsubscribe_link_works_for_a_list_code_with_a_dot(api, admin_app, s
 
 # ------------------------------------------------------------------- duplicates, messages ---
 
-@pytest.mark.xfail(strict=True, reason="duplicate code refused without a field-level message")
 @pytest.mark.parametrize("path,body,field", [
     (f"{FR}/contracts", {"number": "c-r22", "start_on": "2026-01-01", "end_on": "2027-01-01",
                          "royalty_rate": "0.05"}, "number"),
@@ -247,7 +244,6 @@ def _sell(session, w, side, qty="1"):
     return sale
 
 
-@pytest.mark.xfail(strict=True, reason="four-eyes approval of one amount settles another")
 def test_r22_statement_settles_only_the_total_the_second_approver_saw(api, session, w):
     """Class: four-eyes approval of one amount settles another (money). Above the policy's
     threshold, approving a statement files an approval request for its total at that moment
@@ -339,7 +335,6 @@ def test_r22_nearest_stock_api_names_no_other_franchisees_back_room(api, session
 
 # ------------------------------------------------------------ assignment across franchisees ---
 
-@pytest.mark.xfail(strict=True, reason="work assigned to a user outside the record's scope")
 @pytest.mark.parametrize("how", ["create", "assign"])
 def test_r22_ticket_is_never_given_to_an_agent_who_cannot_see_it(api, session, w, how):
     """Class: work assigned to a user outside the record's scope (cross-franchisee). HQ opens
@@ -367,7 +362,6 @@ def test_r22_ticket_is_never_given_to_an_agent_who_cannot_see_it(api, session, w
     assert session.get(Ticket, tid) is not None
 
 
-@pytest.mark.xfail(strict=True, reason="work assigned to a user outside the record's scope")
 def test_r22_work_order_is_never_scheduled_to_a_technician_who_cannot_see_it(api, session, w):
     """Class: work assigned to a user outside the record's scope (cross-franchisee). HQ
     schedules (``POST /spare_parts/work-orders/<id>/schedule``) a repair at franchisee A's
@@ -387,7 +381,6 @@ def test_r22_work_order_is_never_scheduled_to_a_technician_who_cannot_see_it(api
         "scheduled to a technician who cannot see it"
 
 
-@pytest.mark.xfail(strict=True, reason="money crossing franchisees")
 @pytest.mark.parametrize("what", ["splits", "pools"])
 def test_r22_commission_of_a_franchisees_sale_never_goes_to_another_franchisees_clerk(api, session, w, what):
     """Class: money crossing franchisees. A standing split (``POST /commissions/splits``) or a
@@ -453,7 +446,6 @@ def test_r22_opt_in_link_confirms_only_the_address_it_was_sent_to(api, admin_app
 
 # ------------------------------------------------------------- chain-wide rows, review ---
 
-@pytest.mark.xfail(strict=True, reason="write to shared (chain-wide) rows by a scoped user, bypassing review")
 def test_r22_store_agent_cannot_rewrite_a_published_chain_wide_article(api, session, w):
     """Class: write to shared (chain-wide) rows by a scoped user, bypassing review. HQ
     publishes the knowledge-base article "HQ returns policy" (body "30 days"); store A's

@@ -428,6 +428,64 @@ def test_the_kernel_check_holds_without_any_surface(session, world):
         s.rollback()
 
 
+#: models whose rows no store owns and that declare nothing: the chain's shared data (write
+#: check rule 4). A new model lands here only on purpose (else: a store column, a parent, or
+#: ``__chain_wide__ = False`` for rows that are nobody's store yet not shared data).
+UNDECLARED_SHARED = {"call_center_article", "call_center_article_category", "core_addon", "core_config_version",
+                     "core_role", "core_role_permission", "core_tag"}
+
+
+def test_undeclared_shared_models_are_known(rt):
+    from core.db import Base
+    from core.security.scope import _refs_of, undeclared_shared
+
+    limited = _limited_models(rt.registry)
+    found = {m.class_.__tablename__ for m in Base.registry.mappers
+             if undeclared_shared(m.class_, _refs_of(m.class_), limited)}
+    assert found == UNDECLARED_SHARED
+
+
+def test_a_scoped_user_cannot_rewrite_shared_rows(session, world, make):
+    """Rule 4, whatever code writes: a user limited to some stores (franchisee A's, every
+    permission but the chain one) cannot change or delete a knowledge-base article, a
+    category or a tag; a user who sees the whole chain can; creating a draft stays open."""
+    from addons.call_center.models import Article, ArticleCategory
+    from core.errors import BusinessError
+    from core.models import Tag
+
+    cat = ArticleCategory(name="Policies")
+    art = Article(title="Returns", body="30 days", status="published", category=cat)
+    tag = Tag(name="vip-r4")
+    session.add_all([cat, art, tag])
+    session.commit()
+    rt = RUNTIME.require(session)
+    for obj, change in ((art, {"body": "no returns"}), (cat, {"name": "Mine"}), (tag, {"name": "mine"})):
+        with rt.session(user=world["user"], scoped=True) as s:
+            row = s.get(type(obj), obj.id)
+            for k, v in change.items():
+                setattr(row, k, v)
+            with pytest.raises(BusinessError) as exc:
+                s.flush()
+            assert "_" in exc.value.errors and "whole chain" in str(exc.value.errors["_"][0])
+            s.rollback()
+            s.delete(s.get(type(obj), obj.id))
+            with pytest.raises(BusinessError):
+                s.flush()
+            s.rollback()
+    with rt.session(user=world["user"], scoped=True) as s:  # a draft for HQ to review
+        s.add(Article(title="Draft", body="proposal", status="draft"))
+        s.flush()
+        s.rollback()
+    hq = make.user(roles=("agent",))
+    session.commit()
+    with rt.session(user=hq, scoped=True) as s:
+        s.get(Article, art.id).body = "45 days"
+        s.flush()
+        s.commit()
+    session.expire_all()
+    assert session.get(Article, art.id).body == "45 days"
+
+
 # --- issue 11 §3 -----------------------------------------------------------------------------------
 
 def test_companies_regions_users_of_another_franchisee_are_hidden(admin_app, session, world):

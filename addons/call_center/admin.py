@@ -269,6 +269,16 @@ class RoutingRuleView(ConfigView):
     form_columns = column_list
     column_default_sort = ("sequence", False)
 
+    def on_model_change(self, form, model, is_created):
+        """A rule for one store gives its tickets only to an agent who sees that store
+        (``core.security.assignees``; a chain-wide rule's agent is skipped at routing for
+        the stores they do not see)."""
+        from core.security.assignees import check_assignees
+
+        with self.session.no_autoflush:
+            check_assignees(self.session, getattr(model.store, "id", None) or model.store_id,
+                            users={"agent": getattr(model.agent, "id", None) or model.agent_id})
+
 
 class FollowUpRuleView(ConfigView):
     column_list = ("name", "kind", "ticket_type", "days", "agent", "active")

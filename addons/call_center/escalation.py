@@ -6,7 +6,8 @@ A ticket that is ``new`` or ``open`` (a ticket ``waiting`` on the customer is pa
   while it has no first response, or ``resolution_warn_at``): its priority goes up one step;
 * level 2, *breached*, once ``now`` is past a due instant (``response_due_at`` while it has
   no first response, or ``resolution_due_at``): its priority goes up one step and it is
-  reassigned to its team's supervisor (kept when the team has none).
+  reassigned to its team's supervisor (kept when the team has none, or when the supervisor
+  does not see the ticket's store: ``core.security.assignees``).
 
 Each level is applied once (``escalation`` only rises; the tickets are locked first, so two
 concurrent runs escalate once), by one INSERT of ``escalated``
@@ -39,6 +40,22 @@ def _conditions(now: datetime):
             1: and_(base, warned, ~breached, Ticket.escalation < 1)}
 
 
+def _supervisor_where_seen(session):
+    """The new agent of a breached ticket: its team's supervisor when that supervisor sees
+    the ticket's store (``core.security.assignees``), else the agent it had."""
+    from core.security.assignees import user_store_ids
+
+    whens = []
+    for team_id, sup in session.execute(select(Team.id, Team.supervisor_id)
+                                        .where(Team.supervisor_id.is_not(None)).order_by(Team.id)).all():
+        stores = user_store_ids(session, sup)
+        cond = Ticket.team_id == team_id
+        if stores is not None:
+            cond = and_(cond, or_(Ticket.store_id.is_(None), Ticket.store_id.in_(sorted(stores))))
+        whens.append((cond, literal(sup)))
+    return case(*whens, else_=Ticket.agent_id) if whens else Ticket.agent_id
+
+
 def run_escalations(session, at: datetime | None = None) -> dict:
     """Escalate at ``at`` (UTC, default now); returns ``{"warned": n, "breached": n,
     "notified": n}`` (tickets moved to level 1, to level 2, supervisors notified)."""
@@ -46,7 +63,6 @@ def run_escalations(session, at: datetime | None = None) -> dict:
 
     now = at or utcnow()
     conds = _conditions(now)
-    supervisor = select(Team.supervisor_id).where(Team.id == Ticket.team_id).scalar_subquery()
     counts, per_supervisor = {}, {}
     for level in (2, 1):
         # lock the tickets due for this level first: a concurrent run waits here, then finds
@@ -69,7 +85,7 @@ def run_escalations(session, at: datetime | None = None) -> dict:
                    literal("breached" if level == 2 else "about to breach")).where(cond)))
         values = {"escalation": level, "priority": _RAISE, "updated_at": now}
         if level == 2:
-            values["agent_id"] = func.coalesce(supervisor, Ticket.agent_id)
+            values["agent_id"] = _supervisor_where_seen(session)
         result = session.execute(update(Ticket).where(cond).values(**values)
                                  .execution_options(synchronize_session=False))
         counts[level] = result.rowcount or 0

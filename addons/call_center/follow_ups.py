@@ -3,7 +3,8 @@ INSERT ... SELECT per active rule, whatever the number of tickets or customers.
 
 * ``after_resolution``: a task for each resolved (or closed) ticket of the rule's type that
   has none of this rule yet, due ``days`` after ``resolved_at``, for the rule's agent or the
-  ticket's; the unique key (rule, ticket) makes a second run add nothing.
+  ticket's (the rule's agent only for tickets of stores they see: ``core.security.assignees``);
+  the unique key (rule, ticket) makes a second run add nothing.
 * ``periodic``: a task for each active key account (customer of kind ``company``) that has
   no open task of this rule and none created in the last ``days`` days, due now.
 """
@@ -18,6 +19,7 @@ from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Customer
+from core.security.assignees import user_for_store
 
 from .models import FollowUpRule, FollowUpTask, Ticket
 
@@ -38,7 +40,7 @@ def run_follow_ups(session, at: datetime | None = None) -> dict:
         if rule.kind == "after_resolution":
             has = exists().where(FollowUpTask.rule_id == rule.id, FollowUpTask.ticket_id == Ticket.id)
             src = (select(literal(rule.id), Ticket.customer_id, Ticket.id, Ticket.store_id,
-                          func.coalesce(literal(rule.agent_id), Ticket.agent_id), literal(now),
+                          user_for_store(session, rule.agent_id, Ticket.store_id, Ticket.agent_id), literal(now),
                           _plus_days(session, Ticket.resolved_at, rule.days), literal("open"))
                    .where(Ticket.ticket_type == rule.ticket_type, Ticket.status.in_(("resolved", "closed")),
                           Ticket.resolved_at.is_not(None), Ticket.customer_id.is_not(None), ~has))
@@ -47,7 +49,8 @@ def run_follow_ups(session, at: datetime | None = None) -> dict:
                                     (FollowUpTask.status == "open")
                                     | (FollowUpTask.created_at > now - timedelta(days=rule.days)))
             src = (select(literal(rule.id), Customer.id, literal(None), Customer.home_store_id,
-                          literal(rule.agent_id), literal(now), literal(now), literal("open"))
+                          user_for_store(session, rule.agent_id, Customer.home_store_id), literal(now), literal(now),
+                          literal("open"))
                    .where(Customer.kind == "company", Customer.active.is_(True), ~recent))
         out[rule.id] = insert_from_select(session, FollowUpTask.__table__, [
             "rule_id", "customer_id", "ticket_id", "store_id", "agent_id", "created_at", "due_at", "status"], src)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from core.security.assignees import assignee_errors, check_assignees, user_sees_store
 from core.cache import TransactionMemo
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
@@ -132,6 +133,8 @@ def create_ticket(session, *, subject: str, ticket_type: str, channel: str, prio
         errors["channel"] = [_l("Unknown channel.")]
     if priority not in PRIORITIES:
         errors["priority"] = [_l("Unknown priority.")]
+    # the agent must see the ticket's store (else nobody can work it): core.security.assignees
+    errors.update(assignee_errors(session, store_id, users={"agent_id": agent_id}))
     if errors:
         raise BusinessError(errors)
     ticket = Ticket(subject=subject.strip(), description=description, ticket_type=ticket_type, channel=channel,
@@ -142,7 +145,9 @@ def create_ticket(session, *, subject: str, ticket_type: str, channel: str, prio
     if team_id is None and agent_id is None:
         rule = route(session, ticket)
         if rule is not None:
-            ticket.team_id, ticket.agent_id = rule.team_id, rule.agent_id
+            # a rule's agent who cannot see this store's tickets leaves it to the rule's team
+            agent = rule.agent_id if user_sees_store(session, rule.agent_id, store_id) else None
+            ticket.team_id, ticket.agent_id = rule.team_id, agent
     if ticket.team_id:
         team = session.get(Team, ticket.team_id)
         ticket.calendar_id = team.calendar_id if team else None
@@ -210,6 +215,7 @@ def assign(session, ticket_id: int, *, agent_id: int | None = None, team_id: int
     """Give the ticket to an agent and/or team, record it and notify the new assignee.
     Changing the team takes that team's calendar for the targets."""
     ticket = _locked(session, ticket_id)
+    check_assignees(session, ticket.store_id, users={"agent_id": agent_id})
     before = ticket.agent_id or (ticket.team_id and f"team:{ticket.team_id}")
     if team_id is not None and team_id != ticket.team_id:
         team = session.get(Team, team_id)

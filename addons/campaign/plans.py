@@ -110,7 +110,26 @@ def _approved(session, req, user):
     return plan.code
 
 
-approvals.register_executor(APPROVE_ACTION, _approved)
+def _plan_figures(session, payload: dict) -> dict:
+    """A plan is approved for its cost, budget, audience, message and dates: a change of
+    any of them after submitting refuses the approval (``core.approvals``)."""
+    import hashlib
+
+    from .models import Template
+
+    plan = session.get(Plan, int(payload["plan_id"]))
+    if plan is None:
+        return {}
+    texts = session.execute(select(Template.language, Template.subject, Template.body).where(
+        Template.code == plan.template_code, Template.channel == plan.channel).order_by(Template.language)).all()
+    message = hashlib.sha256(repr([tuple(t) for t in texts]).encode()).hexdigest()[:16]
+    return {"message": message} | {name: getattr(plan, name) for name in (
+        "expected_cost", "budget", "cost_per_message", "channel", "list_code", "segment_id", "template_code",
+        "date_from", "date_to", "holdout_share", "store_id", "trigger", "trigger_days", "trigger_tier",
+        "trigger_spend")}
+
+
+approvals.register_executor(APPROVE_ACTION, _approved, figures=_plan_figures)
 
 
 def sync_rejection(session, plan: Plan) -> Plan:

@@ -91,6 +91,13 @@ class PoolView(ConfigView):
             raise BusinessError({"members": [_l("The shares must add up to 100%.")]})
         if model.valid_to is not None and model.valid_from is not None and model.valid_to <= model.valid_from:
             raise BusinessError({"valid_to": [_l("Must be after the start date.")]})
+        from .pools import member_errors
+
+        with self.session.no_autoflush:
+            errors = member_errors(self.session, model.store_id or getattr(model.store, "id", None),
+                                   [m.employee_id or getattr(m.employee, "id", None) for m in model.members])
+        if errors:
+            raise BusinessError(errors)
 
 
 class PoolHoursView(BanyanModelView):

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from core.security.assignees import assignee_errors
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.labels import EMPLOYEE_ROLE
@@ -92,6 +93,10 @@ def check_split(session, split: CommissionSplit) -> None:
         errors["valid_to"] = [_l("Must be after the start date.")]
     shares = [(s.employee_id, s.percent) for s in split.shares]
     errors.update(rules.check_shares(shares))
+    # a store's sales are shared only with people who work for its operator (core.security.assignees)
+    people = [s.employee_id or getattr(s.employee, "id", None) for s in split.shares]  # a form sets the relation
+    errors.update(assignee_errors(session, split.store_id or getattr(split.store, "id", None),
+                                  employees={f"shares.{i}.employee_id": e for i, e in enumerate(people)}))
     if not errors and shares[0][0] != split.employee_id:
         errors["shares"] = [_l("The first share is the credited employee's.")]
     if errors:

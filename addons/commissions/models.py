@@ -254,6 +254,7 @@ class CommissionPoolEntry(IdPk, Base):
     __scope_derived__ = ("pool_id", "sale_id", "sale_line_id", "origin_id", "rule_id")
 
     __tablename__ = "commissions_pool_entry"
+    __chain_wide__ = False  # nobody's store, yet not shared chain data: a pool's ledger, written by its services (write check rule 4)
     __table_args__ = (Index("ix_commissions_pool_entry_pool_period", "pool_id", "period"),)
     key: Mapped[str] = mapped_column(String(80), unique=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id"))

@@ -23,6 +23,7 @@ from sqlalchemy import and_, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from core.security.assignees import assignee_errors
 from core.db import ZERO, money
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
@@ -216,6 +217,14 @@ def settle_due(session, period: int, store_ids=None) -> list[int]:
     return left
 
 
+def member_errors(session, store_id: int | None, employee_ids) -> dict:
+    """``{"members.<i>.employee_id": [...]}`` for the members who do not work for the
+    company operating the pool's store: a store's pooled sales never pay another
+    franchisee's staff (``core.security.assignees``)."""
+    return assignee_errors(session, store_id,
+                           employees={f"members.{i}.employee_id": e for i, e in enumerate(employee_ids)})
+
+
 def create_pool(session, code: str, name: str, store_id: int, plan_id: int, split_mode: str, valid_from: date,
                 members, valid_to: date | None = None) -> CommissionPool:
     """A pool with ``members`` ``[(employee_id, share % or None)]`` (in order: the first
@@ -233,6 +242,7 @@ def create_pool(session, code: str, name: str, store_id: int, plan_id: int, spli
         errors["valid_to"] = [_l("Must be after the start date.")]
     if len({e for e, _s in members}) != len(members):
         errors["members"] = [_l("This employee is named twice.")]
+    errors.update(member_errors(session, store_id, [e for e, _s in members]))
     if errors:
         raise BusinessError(errors)
     pool = CommissionPool(code=code, name=name.strip(), store_id=store_id, plan_id=plan_id, split_mode=split_mode,

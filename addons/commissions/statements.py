@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import DateTime, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import DateTime, and_, bindparam, func, insert, or_, select, text, update
 
-from core.approvals import executor_of, register_executor, request_approval
+from core.approvals import SEEN, executor_of, register_executor, request_approval
 from core.db import ZERO, money
 from core.fields import rule_of
 from core.errors import BusinessError, Conflict, NotFound
@@ -250,15 +250,28 @@ def _locked(session, statement_id: int) -> CommissionStatement:
     return st
 
 
-def pending_total(session, st: CommissionStatement) -> Decimal:
-    """What approving ``st`` now would freeze: its unattached lines plus the tier bonus."""
-    lines = session.execute(select(func.coalesce(func.sum(CommissionLine.amount), 0)).where(
-        CommissionLine.employee_id == st.employee_id, CommissionLine.period == st.period,
-        CommissionLine.statement_id.is_(None)).execution_options(**_U)).scalar()
+def pending_figures(session, st: CommissionStatement, through: int | None = None) -> dict:
+    """What approving ``st`` now would freeze: ``{"amount": lines + bonus, "lines": the sum of
+    its unattached lines, "bonus": the tier bonus still to post, "through_line": the highest
+    of those lines' ids}``; ``through``: only the lines up to that id (what was filed)."""
+    where = [CommissionLine.employee_id == st.employee_id, CommissionLine.period == st.period,
+             CommissionLine.statement_id.is_(None)]
+    if through is not None:
+        where.append(CommissionLine.id <= through)
+    lines, last = session.execute(select(func.coalesce(func.sum(CommissionLine.amount), 0),
+                                         func.max(CommissionLine.id)).where(*where)
+                                  .execution_options(**_U)).one()
     done = session.execute(select(CommissionLine.id).where(
         CommissionLine.key == f"t:{st.employee_id}:{st.period}").execution_options(**_U)).scalar()
     bonus = ZERO if done else attainment(session, st.employee_id, st.period)["bonus"]
-    return money(Decimal(lines or 0) + bonus)
+    lines = money(Decimal(lines or 0))
+    return {"amount": money(lines + bonus), "lines": lines, "bonus": money(bonus),
+            "through_line": int(last or 0) if through is None else through}
+
+
+def pending_total(session, st: CommissionStatement) -> Decimal:
+    """What approving ``st`` now would freeze: its unattached lines plus the tier bonus."""
+    return pending_figures(session, st)["amount"]
 
 
 def approve_statement(session, statement_id: int, user=None) -> CommissionStatement:
@@ -284,10 +297,17 @@ def approve_statement(session, statement_id: int, user=None) -> CommissionStatem
     return _settle(session, st, user)
 
 
-def _settle(session, st: CommissionStatement, user) -> CommissionStatement:
+def _settle(session, st: CommissionStatement, user, seen: dict | None = None) -> CommissionStatement:
+    """Post the tier bonus, attach the open lines, freeze the total. ``seen`` (the figures
+    an approval request was filed for, ``pending_figures``): exactly those, the lines up to
+    ``through_line`` and the filed ``bonus``; lines posted after the request move to the
+    next open period (the next statement). Conflict ``{"id"}`` when the filed lines no
+    longer add up to the filed amount."""
     cfg = rules.config(session)
     plan = _seller_plan(session, cfg, st.employee_id, st.period)
     info = attainment(session, st.employee_id, st.period)
+    if seen is not None:
+        info = {**info, "bonus": Decimal(str(seen["bonus"]))}
     if plan is not None and info["bonus"] != 0:
         first, _nxt = ledger.period_bounds(st.period)
         emp = session.get(Employee, st.employee_id)
@@ -296,14 +316,24 @@ def _settle(session, st: CommissionStatement, user) -> CommissionStatement:
             "period": st.period, "business_date": first, "kind": "tier", "level": "seller", "plan_id": plan.id,
             "base_amount": info["sales"], "rate": Decimal(info["percent"] or 0), "amount": info["bonus"]}])
     L = CommissionLine.__table__
-    session.execute(update(L).where(L.c.employee_id == st.employee_id, L.c.period == st.period,
-                                    L.c.statement_id.is_(None)).values(statement_id=st.id)
+    mine = [L.c.employee_id == st.employee_id, L.c.period == st.period, L.c.statement_id.is_(None)]
+    if seen is not None:  # the tier line just posted belongs to what was filed
+        mine.append(or_(L.c.id <= int(seen["through_line"]), L.c.key == f"t:{st.employee_id}:{st.period}"))
+    session.execute(update(L).where(*mine).values(statement_id=st.id)
                     .execution_options(synchronize_session=False, **_U))
     total = session.execute(select(func.coalesce(func.sum(L.c.amount), 0)).where(
         L.c.employee_id == st.employee_id, L.c.period == st.period, L.c.statement_id == st.id)).scalar()
     st.total = money(Decimal(total or 0))
+    if seen is not None and st.total != money(Decimal(str(seen["amount"]))):
+        raise Conflict({"id": [_l("The statement's lines no longer add up to the approved %(amount)s: reject the "
+                                  "request and approve the statement again.", amount=seen["amount"])]})
     acc = session.get(CommissionAccount, st.employee_id)
     acc.settled_through = max(acc.settled_through or 0, st.period)
+    if seen is not None:  # lines posted after the request wait for the next open period
+        later = ledger.open_period({st.employee_id: acc.settled_through}, st.employee_id, st.period)
+        session.execute(update(L).where(L.c.employee_id == st.employee_id, L.c.period == st.period,
+                                        L.c.statement_id.is_(None)).values(period=later)
+                        .execution_options(synchronize_session=False, **_U))
     st.state = "approved"
     st.approved_at = utcnow()
     st.approved_by_id = getattr(user, "id", None)
@@ -315,12 +345,19 @@ def _execute_approval(session, req, user):
     st = _locked(session, int(req.payload["statement_id"]))
     if st.state != "draft":
         raise BusinessError({"state": [_l("Only a draft statement can be approved.")]})
-    _settle(session, st, user)
+    _settle(session, st, user, seen=(req.payload or {}).get(SEEN))
     return f"{st.period} {st.total}"
 
 
+def _statement_figures(session, payload: dict) -> dict:
+    """A statement's approval is decided on its open lines and bonus at filing time; the
+    approval settles exactly those (``_settle(seen=...)``), so they are not rechecked."""
+    st = session.get(CommissionStatement, int(payload["statement_id"]))
+    return {k: v for k, v in pending_figures(session, st).items()} if st is not None else {}
+
+
 if executor_of(APPROVE_ACTION) is None:
-    register_executor(APPROVE_ACTION, _execute_approval)
+    register_executor(APPROVE_ACTION, _execute_approval, figures=_statement_figures, recheck=False)
 
 
 def pay_statement(session, statement_id: int, user=None, reference: str | None = None) -> CommissionStatement:

@@ -196,7 +196,7 @@ class Payment(IdPk, Base):
     amount: Mapped[Decimal] = mapped_column(Money, info={"min": "0.01"})
     received_on: Mapped[date] = mapped_column(Date)
     method: Mapped[str] = mapped_column(String(12), default="bank", info={"choices": PAYMENT_METHOD})
-    bank_reference: Mapped[str | None] = mapped_column(String(80))
+    bank_reference: Mapped[str | None] = mapped_column(Code(80))  # canonical: case and spaces do not differ
     invoice_reference: Mapped[str | None] = mapped_column(String(80))
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("franchise_receivable.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"), index=True)

@@ -204,7 +204,17 @@ def _execute_release(session, req, user):
     return order.number
 
 
-register_executor(RELEASE_ACTION, _execute_release)
+def _release_figures(session, payload: dict) -> dict:
+    """A held order is released for its value and lines (``core.approvals``)."""
+    order = session.execute(select(Order).where(Order.id == int(payload["order_id"]))
+                            .execution_options(populate_existing=True, **_U)).scalar()
+    if order is None:
+        return {}
+    return {"amount": order.value, "store_id": order.store_id,
+            "lines": [[ln.product_id, ln.qty, ln.unit_price] for ln in sorted(order.lines, key=lambda ln: ln.id)]}
+
+
+register_executor(RELEASE_ACTION, _execute_release, figures=_release_figures)
 
 
 def ship(session, order_id: int, quantities: dict[int, Decimal] | None = None, user=None) -> Shipment:

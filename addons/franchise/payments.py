@@ -17,6 +17,7 @@ from core.contrib import ImportColumn, Importer
 from core.db import money
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
+from core.codes import normalize_code
 from core.models import Company
 
 from . import credit
@@ -27,8 +28,9 @@ def record_payment(session, company_id: int, amount, received_on: date, method: 
                    bank_reference: str | None = None, invoice: str | None = None, user=None,
                    note: str | None = None) -> Payment:
     """Record and allocate a payment of ``amount`` (> 0, cents). BusinessError naming
-    ``amount``, ``method``, ``reference`` (already recorded) or ``invoice`` (not an open
-    invoice of this franchisee)."""
+    ``amount``, ``method``, ``bank_reference`` (already recorded: references are compared in
+    their canonical form, ``core.codes``, so ``r22-ref`` and ``R22-REF `` are the same
+    payment) or ``invoice`` (not an open invoice of this franchisee)."""
     try:
         amount = Decimal(str(amount))
     except Exception:
@@ -41,11 +43,11 @@ def record_payment(session, company_id: int, amount, received_on: date, method: 
     if session.execute(select(Company.id).where(Company.id == company_id)).scalar() is None:
         raise BusinessError({"company_id": _l("No such franchisee.")})
     credit.lock_account(session, company_id)
-    bank_reference = (bank_reference or "").strip() or None
+    bank_reference = normalize_code(bank_reference, strict=True, field="bank_reference")
     if bank_reference and session.execute(select(Payment.id).where(
             Payment.company_id == company_id, Payment.bank_reference == bank_reference)
             .execution_options(banyan_unscoped=True)).first():
-        raise BusinessError({"reference": _l("Payment %(ref)s is already recorded.", ref=bank_reference)})
+        raise BusinessError({"bank_reference": _l("Payment %(ref)s is already recorded.", ref=bank_reference)})
     entry = credit.post_credit(session, company_id, "payment", amount, received_on, reference=bank_reference,
                                note=note, user=user, invoice=(invoice or "").strip() or None)
     p = Payment(company_id=company_id, amount=amount, received_on=received_on, method=method,
@@ -77,8 +79,11 @@ def parse(ctx, v: dict) -> dict:
 
 
 def load(ctx, v: dict) -> None:
-    record_payment(ctx.session, v["company_id"], v["amount"], v["date"], "bank", v["reference"], v.get("invoice"),
-                   user=ctx.user, note="import")
+    try:
+        record_payment(ctx.session, v["company_id"], v["amount"], v["date"], "bank", v["reference"], v.get("invoice"),
+                       user=ctx.user, note="import")
+    except BusinessError as exc:  # the file's column is ``reference``
+        raise BusinessError({("reference" if k == "bank_reference" else k): m for k, m in exc.errors.items()}) from None
 
 
 IMPORTERS = (

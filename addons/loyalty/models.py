@@ -133,6 +133,7 @@ class LoyaltyLotUsage(IdPk, Base):
     __scope_derived__ = ("lot_id", "entry_id")  # which lots a debit consumed: the ledger decides
 
     __tablename__ = "loyalty_lot_usage"
+    __chain_wide__ = False  # nobody's store, yet not shared chain data: which lots a spend used, written with its ledger (write check rule 4)
     __audit__ = False
     entry_id: Mapped[int] = mapped_column(ForeignKey("loyalty_entry.id"), index=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("loyalty_lot.id"), index=True)

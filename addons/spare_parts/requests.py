@@ -36,6 +36,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from core.approvals import register_executor, request_approval
+from core.db import money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
@@ -45,7 +46,7 @@ from core.validation import quantity_input
 
 from . import stock
 from .catalog import fits, get_part, supersession_chain
-from .models import FAULT_CODE, PartRequest, WorkOrder
+from .models import FAULT_CODE, Part, PartRequest, WorkOrder
 from .warranty import check_warranty
 from .work_orders import get_work_order, wait_for_parts
 
@@ -209,7 +210,18 @@ def _execute(session, approval: ApprovalRequest, user):
     return req.number
 
 
-register_executor(ACTION, _execute)
+def _figures(session, payload: dict) -> dict:
+    """A replacement is approved for this part, quantity and cost (``core.approvals``)."""
+    req = session.get(PartRequest, int(payload["request_id"]))
+    if req is None:
+        return {}
+    part = session.get(Part, req.part_id)
+    return {"part": part.number if part else req.part_id, "qty": req.qty,
+            "amount": money(part.cost * req.qty) if part else None, "in_warranty": req.in_warranty,
+            "work_order_id": req.work_order_id}
+
+
+register_executor(ACTION, _execute, figures=_figures)
 
 
 def approve(session, request_id: int, user, note: str | None = None) -> PartRequest:

@@ -253,7 +253,17 @@ def _execute(session, approval: ApprovalRequest, user):
     return count.number
 
 
-register_executor(ACTION, _execute)
+def _figures(session, payload: dict) -> dict:
+    """A stock take is approved for its counted lines and what they are worth
+    (``core.approvals``): a recount after submitting refuses the approval."""
+    count = session.get(StockCount, int(payload["count_id"]))
+    if count is None:
+        return {}
+    return {"amount": difference_value(session, count, gross=True), "warehouse_id": count.warehouse_id,
+            "lines": [[ln.part_id, ln.counted, ln.difference] for ln in sorted(count.lines, key=lambda ln: ln.part_id)]}
+
+
+register_executor(ACTION, _execute, figures=_figures)
 
 
 def approve(session, count_id: int, user, note: str | None = None) -> StockCount:

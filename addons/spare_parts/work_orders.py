@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from core.security.assignees import assignee_errors, check_assignees
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import lazy_gettext as _l
 from core.localtime import to_utc
@@ -113,6 +114,8 @@ def create_work_order(session, store_id: int, symptom: str, *, customer_id: int 
         errors["fault_code"] = [_l("Unknown fault code.")]
     if technician_id is not None and not is_technician(session, technician_id):
         errors["technician_id"] = [_l("Not an active technician.")]
+    else:  # and one who sees the store's work orders (core.security.assignees)
+        errors.update(assignee_errors(session, store.id, users={"technician_id": technician_id}))
     if errors:
         raise BusinessError(errors)
     from core.services.numbering import next_number
@@ -147,6 +150,7 @@ def schedule(session, work_order_id: int, technician_id: int, appointment_at: da
     wo = get_work_order(session, work_order_id, lock=True)
     if not is_technician(session, technician_id):
         raise BusinessError({"technician_id": _l("Not an active technician.")})
+    check_assignees(session, wo.store_id, users={"technician_id": technician_id})
     if not isinstance(appointment_at, datetime):
         raise BusinessError({"appointment_at": _l("Give the appointment's date and time.")})
     _step(session, wo, "scheduled", user)

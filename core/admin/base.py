@@ -144,6 +144,18 @@ def apply_business_error(form, exc: BusinessError) -> None:
                 flash(m, "error")
 
 
+def _form_conflict(form, exc):
+    """The unique constraint ``exc`` violated as a ``Conflict`` on ``form``'s fields
+    (``core.unique``), or None."""
+    from core.unique import conflict_of
+
+    try:
+        sent = [name for name, field in getattr(form, "_fields", {}).items() if field.data not in (None, "")]
+        return conflict_of(exc, None, sent)
+    except Exception:
+        return None
+
+
 # --- local time in the back office ----------------------------------------------------------
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -647,6 +659,8 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         self.session.rollback()
         if isinstance(exc, BusinessError):
             apply_business_error(form, exc)
+        elif isinstance(exc, IntegrityError) and (named := _form_conflict(form, exc)) is not None:
+            apply_business_error(form, named)  # the unique constraint's field, on the form
         elif isinstance(exc, IntegrityError):
             flash(gettext("This record clashes with another one (a code or number already used?)."), "error")
         elif isinstance(exc, DataError):  # a value the rules did not foresee: refused, not a 500

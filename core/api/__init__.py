@@ -246,6 +246,14 @@ def handle_integrity_error(exc: IntegrityError):
     from core.web import db_session
 
     db_session().rollback()
+    from core.unique import request_conflict
+
+    try:
+        named = request_conflict(exc)
+    except Exception:  # never let the explanation hide the conflict
+        named = None
+    if named is not None:  # a unique constraint: said on the request's field
+        return _error(409, errors=named.errors, message=str(named))
     return _error(409, errors={"_": [_("This conflicts with existing data (a duplicate code or a record in use).")]},
                   message=_("Conflict with existing data."))
 

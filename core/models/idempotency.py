@@ -15,6 +15,7 @@ class IdempotencyRecord(IdPk, Base):
     own transaction: a retry with the same key is answered with these bytes."""
 
     __tablename__ = "core_idempotency"
+    __chain_wide__ = False  # nobody's store, yet not shared chain data: a caller's own replay records (write check rule 4)
     __audit__ = False
     __table_args__ = (UniqueConstraint("scope", "endpoint", "key"),)
     scope: Mapped[str] = mapped_column(String(40))  # "user:<id>"

@@ -20,6 +20,7 @@ class JobRun(IdPk, Base):
     (failed after its last retry); ``error`` holds the exception text."""
 
     __tablename__ = "core_job_run"
+    __chain_wide__ = False  # nobody's store, yet not shared chain data: runs of background jobs (write check rule 4)
     __table_args__ = (Index("ix_core_job_run_job_started", "job", "started_at"),)
     __audit__ = False
     job: Mapped[str] = mapped_column(String(120))

@@ -24,6 +24,7 @@ class Notification(IdPk, Base):
     on ``user_id``; it carries no store, so record scopes do not apply)."""
 
     __tablename__ = "core_notification"
+    __chain_wide__ = False  # nobody's store, yet not shared chain data: a user's own notifications (marked read by them) (write check rule 4)
     __table_args__ = (Index("ix_core_notification_user_read", "user_id", "read_at"),)
     __audit__ = False
     #: the recipient is chosen by core.notify (a role's holders, an approver at HQ), not typed
@@ -49,6 +50,7 @@ class MailMessage(IdPk, Base):
     ``attempts`` counts SMTP attempts, ``last_error`` is the last one's error."""
 
     __tablename__ = "core_mail_message"
+    __chain_wide__ = False  # nobody's store, yet not shared chain data: the outgoing mail queue (write check rule 4)
     __table_args__ = (Index("ix_core_mail_message_state_due", "state", "next_attempt_at"),)
     __audit__ = False
     kind: Mapped[str] = mapped_column(String(80))

@@ -346,6 +346,8 @@ def _apply_scope(state):
 #                          a clearing): not checked, they are never user input.
 # ``__scope_operational__`` columns business operations change on chain-wide rows (a
 #                          reward's stock): changing only these needs no chain permission.
+# ``__chain_wide__ = False`` explicitly: rows that are nobody's store yet no chain-wide data
+#                          (a user's own notifications, the outbox, job runs); see rule 4.
 # ``__chain_wide_unscoped__`` ``True``: a user who sees every store may write the chain-wide
 #                          rows too, without the chain permission (the model's own
 #                          permissions decide: HQ marketers' campaign content); a user
@@ -445,6 +447,21 @@ def _limited_models(registry) -> frozenset:
                     got.add(m)
                     grew = True
         got = _LIMITED[key] = frozenset(got)
+    return got
+
+
+_SHARED: dict = {}
+
+
+def undeclared_shared(cls, info: _Refs, limited: frozenset) -> bool:
+    """Whether ``cls`` is shared chain data by default (rule 4 of the write check): nothing
+    ties its rows to a store and it declares nothing (``__chain_wide__`` unset)."""
+    key = (cls, limited)
+    got = _SHARED.get(key)
+    if got is None:
+        got = (info.scope_col is None and info.chain is None and not info.parent and cls not in limited
+               and not any(target in limited or target is Store for _k, _r, target in info.refs))
+        _SHARED[key] = got
     return got
 
 
@@ -585,6 +602,24 @@ class WriteCheck:
         if wide and not (info.unscoped_ok and self.scope.unrestricted) and not self.may_write_chain():
             self.refuse(col or "_", CHAIN_REFUSED)
 
+    # rule 4: rows of a model that ties them to no store at all (no store column, no record
+    # rule, no parent row, no reference to a row the scope limits) and declares nothing are
+    # the whole chain's shared data (knowledge-base articles, tags, roles): a user limited to
+    # some stores changes or deletes them only with the chain permission. A model whose rows
+    # are nobody's store yet not shared data opts out with ``__chain_wide__ = False``.
+    def is_undeclared_shared(self, cls, info: _Refs) -> bool:
+        return undeclared_shared(cls, info, self.limited)
+
+    def check_undeclared_shared(self, obj, info: _Refs, state, kind: str) -> None:
+        if kind == "dirty":
+            changed = {a.key for a in state.mapper.column_attrs if _changed(state, a.key)}
+            changed |= {r.key for r in state.mapper.relationships
+                        if r.direction.name == "MANYTOONE" and _changed(state, r.key)}
+            if not changed - info.operational:
+                return
+        if not self.may_write_chain():
+            self.refuse("_", CHAIN_REFUSED)
+
     def _rel(self, info: _Refs, key):
         return next((r for k, r, _t in info.refs if k == key), None)
 
@@ -668,6 +703,9 @@ class WriteCheck:
                             None if kind == "new" else lambda key, rel: _ref_touched(state, key, rel))
             if isinstance(obj, User) and not self.scope.unrestricted:
                 self.check_user_scope(obj, state, kind)
+        if kind != "new" and not self.scope.unrestricted and self.is_undeclared_shared(type(obj), info):
+            self.check_undeclared_shared(obj, info, state, kind)
+            return
         if info.chain is None and not info.parent:
             return
         if kind == "dirty":

@@ -106,6 +106,25 @@ def test_plan_lifecycle_and_approval(session, make):
     assert done.state == "done" and done.actual_cost == Decimal("0.00")
 
 
+def test_plan_approval_applies_to_the_message_submitted(session, make):
+    """A plan is approved for what was submitted: its template rewritten while it waits
+    refuses the approval (409 naming the message) and nothing is approved."""
+    from addons.campaign.models import Template
+
+    seg = svc.save_segment(session, name="all", rules={"op": "and", "rules": []})
+    session.add(Template(code="t", channel="outbox", language="zh_Hans", subject="Hi", body="10% off"))
+    owner, boss = make.user(roles=("marketer",)), make.user(roles=("hq_admin",))
+    plan = svc.save_plan(session, _plan_values(seg.id, holdout_share=Decimal("0")), owner)
+    svc.submit(session, plan, owner)
+    tpl = session.execute(select(Template).where(Template.code == "t")).scalar()
+    tpl.body = "90% off"
+    session.flush()
+    with pytest.raises(Conflict) as err:
+        approvals.approve(session, plan.approval_id, boss)
+    assert "message" in str(err.value.errors["id"][0])
+    assert plan.state == "submitted"
+
+
 def test_rejected_plan_goes_back(session, make):
     seg = svc.save_segment(session, name="all", rules={"op": "and", "rules": []})
     owner, boss = make.user(roles=("marketer",)), make.user(roles=("hq_admin",))

@@ -160,3 +160,32 @@ def test_desk_whatif_compares_and_changes_nothing(admin_app, session, make, shop
     assert "is-invalid" in re.search(r'<select[^>]*id="whatif-with_plan_id"', resp.get_data(as_text=True)).group(0)
     session.expire_all()
     assert session.execute(select(func.count()).select_from(CommissionLine)).scalar() == count
+
+
+@pytest.mark.parametrize("view,inline", [("commissions_splits", "shares"), ("commissions_pools", "members")])
+def test_forms_refuse_another_franchisees_employee(admin_app, session, make, shop, view, inline):
+    """A split's share or a pool's member from another company than the store's operator is
+    refused on the form (the API's rule, ``core.security.assignees``); nothing is saved."""
+    from addons.commissions.models import CommissionPool, CommissionSplit
+    from sqlalchemy import func
+
+    model = CommissionSplit if view == "commissions_splits" else CommissionPool
+    other = make.store(kind="franchise", name="Elsewhere")
+    stranger = make.employee(store=other, name="Stranger clerk")
+    admin = make.user()
+    session.commit()
+    client = login(admin_app, admin)
+    url = f"/admin/{view}/new/"
+    data = {"store": str(shop.store.id), "valid_from": "2026-10-01", "csrf_token": csrf_token(client, url),
+            f"{inline}-0-employee": str(shop.clerks[0].id), f"{inline}-1-employee": str(stranger.id),
+            f"{inline}-0-position": "0", f"{inline}-1-position": "1"}
+    if model is CommissionSplit:
+        data.update({"employee": str(shop.clerks[0].id), f"{inline}-0-percent": "50", f"{inline}-1-percent": "50"})
+    else:
+        data.update({"code": "FLOOR", "name": "Floor", "plan": str(shop.plan.id), "split_mode": "equal",
+                     "active": "y"})
+    before = session.execute(select(func.count()).select_from(model)).scalar()
+    html = client.post(url, data=data).get_data(as_text=True)
+    assert "Stranger clerk" in html and ("does not work for" in html or "不属于" in html), html[-3000:]
+    session.expire_all()
+    assert session.execute(select(func.count()).select_from(model)).scalar() == before

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from addons.commissions import services as svc
 from addons.commissions.models import CommissionLine, CommissionStatement
 from core.errors import BusinessError, Conflict, NotFound
+from core.models.approval import ApprovalRequest
 from core.services.refund import RefundLineRequest, refund
 
 from .conftest import START, sell
@@ -255,6 +256,29 @@ def test_four_eyes_above_threshold(session, make, shop):
     vote(session, st.approval_request_id, second)
     session.refresh(st)
     assert (st.state, st.total) == ("approved", D("5.00"))
+
+
+def test_four_eyes_settles_only_what_was_filed(session, make, shop):
+    """An approval applies to the total the approvers saw: lines posted while the request
+    waited are not on the statement, they move to the next period's statement."""
+    from core.approvals import approve as vote
+
+    svc.policy(session).four_eyes_threshold = D("1.00")
+    session.flush()
+    sell(session, shop.store, [(shop.products[0], 5, shop.clerks[0])], at=OCT)
+    svc.prepare_statements(session, 202610)
+    st = session.execute(select(CommissionStatement)).scalar()
+    first, second = make.user(), make.user()
+    svc.approve_statement(session, st.id, user=first)
+    req = session.get(ApprovalRequest, st.approval_request_id)
+    assert (req.amount, req.payload["seen"]["amount"]) == (D("5.00"), "5.00")
+    sell(session, shop.store, [(shop.products[0], 3, shop.clerks[0])], at=OCT)  # while the request waits
+    vote(session, st.approval_request_id, second)
+    session.refresh(st)
+    assert (st.state, st.total) == ("approved", D("5.00"))
+    later = session.execute(select(CommissionLine).where(CommissionLine.employee_id == shop.clerks[0].id,
+                                                         CommissionLine.statement_id.is_(None))).scalars().all()
+    assert [(ln.amount, ln.period) for ln in later] == [(D("3.00"), 202611)]
 
 
 def test_payroll_compares_with_last_year(session, shop):

@@ -33,8 +33,8 @@ def test_payment_allocated_oldest_first_then_named(session, net):
     assert svc.open_amounts(session, co) == {new.id: D("100.00")}
     assert svc.balance(session, co) == D("100.00")
     with pytest.raises(BusinessError) as err:
-        svc.record_payment(session, co, "1.00", date(2026, 3, 2), bank_reference="B2")
-    assert "reference" in err.value.errors
+        svc.record_payment(session, co, "1.00", date(2026, 3, 2), bank_reference=" b2")
+    assert set(err.value.errors) == {"bank_reference"}  # the same reference, typed otherwise
     with pytest.raises(BusinessError) as err:
         svc.record_payment(session, co, "1.00", date(2026, 3, 2), bank_reference="B3", invoice="INV-1")
     assert "invoice" in err.value.errors  # INV-1 is paid
@@ -122,6 +122,28 @@ def test_release_needs_two_approvers_other_than_the_requester(session, make, net
     session.refresh(order)
     assert order.state == "approved" and order.released_at is not None and order.hold_reason
     assert req.state == "approved" and req.result == order.number
+
+
+def test_release_applies_to_the_order_the_approvers_saw(session, make, net):
+    """An approval applies to what was filed: an order changed after its release was asked
+    for is not released by the approvals (409 naming the change, nothing runs)."""
+    from core.models.approval import ApprovalRequest
+
+    svc.post_debit(session, net.a.company.id, "fee", "9999.00", date.today())
+    order = _order(session, net, net.a.store, 1)
+    requester, first, second = (make.user(roles=("hq_admin",)) for _ in range(3))
+    req = svc.request_release(session, order.id, requester)
+    assert req.payload["seen"]["amount"] == str(order.value)
+    approvals.approve(session, req.id, first)
+    order.lines[0].qty, order.value = D("50"), order.value * 50  # grown while the request waited
+    session.flush()
+    with pytest.raises(Conflict) as err:
+        approvals.approve(session, req.id, second)
+    assert "amount" in str(err.value.errors["id"][0])
+    session.refresh(order)
+    assert order.state == "held" and session.get(ApprovalRequest, req.id).state == "pending"
+    approvals.reject(session, req.id, second, "changed")  # it can still be rejected
+    assert session.get(ApprovalRequest, req.id).state == "rejected"
 
 
 def test_partial_shipments_post_receivables_and_receipt_differences(session, net):

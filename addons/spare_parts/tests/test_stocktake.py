@@ -74,6 +74,27 @@ def test_difference_counts_moves_posted_since_the_snapshot(session, chain, stock
     assert svc.balance_breaches(session) == []
 
 
+def test_approval_applies_to_the_figures_submitted(session, chain, stocked):
+    """The approver approves the counted lines at the value they had when submitted: a part
+    whose cost changed meanwhile refuses the approval (409, nothing posted)."""
+    b, c = chain.parts["P-B"].id, chain.parts["P-C"].id
+    count = svc.start_count(session, stocked.id, user=chain.keeper)
+    svc.record_counts(session, count.id, [(b, "8"), (c, "4")], user=chain.keeper)
+    svc.submit_count(session, count.id, user=chain.keeper)
+    ar = session.get(ApprovalRequest, count.approval_request_id)
+    assert ar.payload["seen"]["amount"] == "180.00"
+    chain.parts["P-B"].cost = D("900")
+    session.flush()
+    with pytest.raises(Conflict) as err:
+        svc.approve_count(session, count.id, chain.approver, "ok")
+    assert "180.00" in str(err.value.errors["id"][0])
+    assert count.status == "submitted" and svc.on_hand(session, b, stocked.id) == D("10")
+    chain.parts["P-B"].cost = D("90")
+    session.flush()
+    svc.approve_count(session, count.id, chain.approver, "ok")
+    assert count.status == "posted" and svc.on_hand(session, b, stocked.id) == D("8")
+
+
 def test_submit_needs_every_line_counted(session, chain, stocked):
     count = svc.start_count(session, stocked.id)
     svc.record_counts(session, count.id, [(chain.parts["P-B"].id, "10")])
