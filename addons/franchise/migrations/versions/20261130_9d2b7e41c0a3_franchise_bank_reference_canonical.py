@@ -1,7 +1,7 @@
 """franchise: bank references in canonical form
 
 Revision ID: 9d2b7e41c0a3
-Revises: 6c1e8a2f4b90
+Revises: 9b3d7e5a1c24
 Create Date: 2026-11-30 01:40:00.000000
 
 ``franchise_payment.bank_reference`` is a ``core.codes.Code`` column: ``r22-ref`` and
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from core.codes import normalize_code
 
 revision = '9d2b7e41c0a3'
-down_revision = '6c1e8a2f4b90'
+down_revision = '9b3d7e5a1c24'
 branch_labels = None
 depends_on = None
 
