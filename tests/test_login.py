@@ -120,3 +120,23 @@ def test_language_links_stay_on_the_page(admin_app, session, make):
     assert link.startswith("/admin/customer/details/?") and f"id={c.id}" in link and "lang=zh_Hans" in link
     page = client.get(link)
     assert page.status_code == 200 and "Lang Switch" in page.get_data(as_text=True)
+
+
+def test_usernames_differing_only_in_case_are_one_login(admin_app, session, make):
+    """"Erin" and "erin" are the same login (``core.codes`` kind ``key``): a second user of
+    that name is refused on ``username``, and either spelling signs the one user in."""
+    import pytest
+
+    from core.errors import BusinessError
+    from core.security.users import create_user
+
+    u = create_user(session, "Erin.Li", "secret-pass-1")
+    assert u.username == "erin.li"
+    with pytest.raises(BusinessError) as exc:
+        create_user(session, "ERIN.li", "secret-pass-2")
+    assert "username" in exc.value.errors
+    session.commit()
+    for spelt in ("ERIN.LI", " erin.li"):
+        c = admin_app.test_client()
+        assert _post_login(c, spelt, "secret-pass-1").status_code == 302
+        assert c.get("/admin/").status_code == 200

@@ -92,7 +92,8 @@ class User(IdPk, Timestamps, Base):
     a company (HQ, branch or franchisee), of a region, or one store."""
 
     __tablename__ = "core_user"
-    username: Mapped[str] = mapped_column(String(60), unique=True)
+    #: canonical (lower case, no outer spaces): "Admin" and "admin" are one login
+    username: Mapped[str] = mapped_column(Code(60, "key"), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("core_employee.id"), index=True)
     locale: Mapped[str | None] = mapped_column(String(10))
