@@ -11,7 +11,9 @@ Each worker (the ``campaign.send`` job on the kernel's Huey queue, any backend) 
    Then the batch is **screened**, set-based (:func:`screen`): without a confirmed double
    opt-in (when the chain requires one) an email row is ``skipped``; a customer who already
    got ``cap_messages`` messages in the last ``cap_days`` days, across every campaign, is
-   ``capped`` (within the batch, a customer's rows count in id order).
+   ``capped`` (within the batch, a customer's rows count in id order). The cap is atomic
+   across workers: the batch's customers are locked (:func:`lock_customers`) before they are
+   counted, and rows another worker claimed count as sent.
 3. for each claimed row: mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
    *transactional* channel (the outbox) writes its message in the same transaction that marks
    the row sent: exactly once. A channel error puts the row back in the queue until
@@ -81,6 +83,29 @@ def claim(rt, limit: int, plan_id: int | None = None) -> tuple[str, list[int]]:
     return token, list(got)
 
 
+#: first key of the two-key PostgreSQL advisory locks of the frequency cap ("CAMP"): the
+#: second key is the customer id
+CAP_LOCK_CLASS = 0x43414D50
+
+
+def lock_customers(session, token: str) -> int:
+    """Lock, until the end of the claiming transaction, every customer of the batch claimed
+    with ``token`` (PostgreSQL: ``pg_advisory_xact_lock(CAP_LOCK_CLASS, customer_id)``, in
+    customer-id order so that two workers never deadlock). A worker screening the same
+    customer waits for this batch to commit and then counts its claimed rows. SQLite needs
+    nothing: ``BEGIN IMMEDIATE`` already lets one writer in at a time. Returns the number of
+    customers locked."""
+    from sqlalchemy import text
+
+    if not is_postgres(session.get_bind()):
+        return 0
+    ids = sorted(set(session.execute(select(Recipient.customer_id).where(Recipient.claim == token)).scalars()))
+    if ids:
+        session.execute(text("SELECT count(pg_advisory_xact_lock(:k, c)) FROM unnest(CAST(:ids AS integer[])) "
+                             "WITH ORDINALITY AS u(c, n)"), {"k": CAP_LOCK_CLASS, "ids": ids})
+    return len(ids)
+
+
 def screen(session, token: str, now=None) -> dict:
     """Set-based checks of the batch claimed with ``token`` at send time (two statements at
     most): double opt-in for email, then the frequency cap across campaigns. Returns
@@ -101,11 +126,16 @@ def screen(session, token: str, now=None) -> dict:
             .values(state="skipped", claim=None, error="email consent not confirmed (double opt-in)"),
             "double opt-in not confirmed", "claimed", "skipped"))
     if policy.cap_messages:
+        lock_customers(session, token)
         since = (now or utcnow()) - timedelta(days=int(policy.cap_days))
         prior = aliased(Recipient)
+        # what counts against the cap: sent in the period, being sent, and claimed (screened,
+        # committed) by another worker's batch; the per-customer locks above make sure that
+        # batch is committed, so two workers never both pass the same customer's last slot
         had = (select(func.count(prior.id))
                .where(prior.customer_id == Recipient.customer_id,
-                      or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending"))
+                      or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending",
+                          and_(prior.state == "claimed", prior.claim != token)))
                .correlate(Recipient).scalar_subquery())
         ranked = (select(Recipient.id.label("id"),
                          (func.row_number().over(partition_by=Recipient.customer_id, order_by=Recipient.id)
