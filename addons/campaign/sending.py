@@ -160,7 +160,7 @@ def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
     if key not in cache:
         cache[key] = pick_template(s, plan.template_code, plan.channel, customer.language, chain_locale(rt))
     store = s.get(Store, customer.home_store_id) if customer.home_store_id else None
-    ctx = context(s, rt, customer, plan, store)
+    ctx = context(s, rt, customer, plan, store, rec.occurrence)
     subject, body = render(cache[key], ctx)
     headers, html = (), None
     if plan.channel == "email":
