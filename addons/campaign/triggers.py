@@ -196,7 +196,7 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     if adapter is None:
         return 0
     crit, occurrence = criterion(session, plan, today)
-    seg_rules = rules_of(plan.segment) if plan.segment is not None else {"op": "and", "rules": []}
+    seg_rules = rules_of(plan.segment, session) if plan.segment is not None else {"op": "and", "rules": []}
     stores = None if plan.store_id is None else frozenset([plan.store_id])
     if plan.segment is not None:
         stores = _stores(stores, plan.segment.store_id)
