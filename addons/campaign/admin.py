@@ -85,6 +85,11 @@ class PlanView(BanyanModelView):
     def on_model_change(self, form, model, is_created):
         from .plans import _check
 
+        if is_created:   # a new plan is a draft of its creator (the column default comes at flush)
+            from core.web import current_user
+
+            model.state = "draft"
+            model.owner_id = model.owner_id or getattr(current_user(), "id", None)
         if model.state not in ("draft", "rejected"):
             raise BusinessError({"state": [_l("Only a draft plan can be edited.")]})
         _check(self.session, model)
@@ -358,6 +363,55 @@ class ResultsPage(BanyanView):
         return self.render("campaign/results.html", plan=plan, r=r, chart=chart, state_label=RECIPIENT_STATE.label)
 
 
+class PreviewPage(BanyanView):
+    """The message a plan would send to a chosen customer (``?plan_id=&customer_id=``), rendered
+    with the sandboxed template in the customer's language; the customers offered are the
+    first of the plan's segment within the user's stores. Reached from the results page."""
+    permission = READ
+
+    def is_visible(self):
+        return False
+
+    @expose("/")
+    def index(self):
+        from sqlalchemy import select
+
+        from core import segments as kseg
+        from core.models import Customer
+        from core.web import db_session
+
+        from .audience import _stores, rules_of
+
+        s = db_session()
+        pid = request.args.get("plan_id", type=int)
+        plan = s.execute(select(Plan).where(Plan.id == pid)).scalar() if pid else None
+        if plan is None:
+            abort(404)
+        customers = []
+        if plan.segment is not None:
+            ids = kseg.audience(s, rules_of(plan.segment, s), _stores(self._scope(), plan.segment.store_id))
+            customers = s.execute(select(Customer).where(Customer.id.in_(ids.scalar_subquery()))
+                                  .order_by(Customer.id).limit(50)).scalars().all()
+        cid = request.args.get("customer_id", type=int)
+        message = None
+        if cid:
+            customer = s.execute(select(Customer).where(Customer.id == cid)).scalar()
+            if customer is None:
+                abort(404)
+            try:
+                message = svc.preview(s, plan, customer.id)
+            except BusinessError as exc:
+                _flash(exc)
+        return self.render("campaign/preview.html", plan=plan, customers=customers, customer_id=cid,
+                           message=message)
+
+    def _scope(self):
+        from core.api.visible import scope_store_ids
+        from core.web import db_session
+
+        return scope_store_ids(db_session())
+
+
 def views():
     return [
         SegmentBuilder(name=_l("Segment builder"), endpoint="campaign_builder", category=CATEGORY),
@@ -371,4 +425,5 @@ def views():
         PolicyView(Policy, name=_l("Messaging rules"), endpoint="campaign_policy", category=CATEGORY),
         OutboxView(Outbox, name=_l("Development outbox"), endpoint="campaign_outbox", category=CATEGORY),
         ResultsPage(name=_l("Campaign results"), endpoint="campaign_results", category=CATEGORY),
+        PreviewPage(name=_l("Message preview"), endpoint="campaign_preview", category=CATEGORY),
     ]
