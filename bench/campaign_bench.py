@@ -270,6 +270,8 @@ def sending_bench(args, tmp) -> dict:
     try:
         rt = open_addons_runtime(url, tmp, ADDONS)
         rt.config.setdefault("mail", {}).update({"host": "127.0.0.1", "port": port, "sender": "shop@example.com"})
+        if args.batch:
+            rt.config.setdefault("campaign", {})["batch"] = args.batch
         big, small = make_stores(rt, 2)
         # all customers at store "big"; a tenth of them also form the small audience by language
         make_customers(rt, args.emails, [big], "e")
@@ -290,17 +292,23 @@ def sending_bench(args, tmp) -> dict:
         out.update({"queued": queued, "sent": res["sent"], "received": count.value - before,
                     "seconds": round(t, 2), "messages_per_s": round(res["sent"] / t, 1)})
         # peak memory, a tenth then all of it, in fresh plans
+        snaps = []
         for key, rules in (("peak_kib_tenth", tenth), ("peak_kib_all", everyone)):
             pid = make_plan(rt, f"MEM{key[-3:]}", rules)
             n = _start(rt, pid)
-            tracemalloc.start()
+            tracemalloc.start(8 if args.trace else 1)
             tracemalloc.reset_peak()
             sending.send_due(rt, plan_id=pid)
             peak = tracemalloc.get_traced_memory()[1]
+            if args.trace:
+                snaps.append(tracemalloc.take_snapshot())
             tracemalloc.stop()
             out[key] = round(peak / 1024)
             out[key.replace("peak_kib", "audience")] = n
         out["peak_ratio"] = round(out["peak_kib_all"] / out["peak_kib_tenth"], 2)
+        if args.trace and len(snaps) == 2:
+            for stat in snaps[1].compare_to(snaps[0], "traceback")[:5]:
+                print(stat, *stat.traceback.format()[-8:], sep="\n    ")
         rt.dispose()
         return out
     finally:
@@ -314,6 +322,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--emails", type=int, default=10_000)
     ap.add_argument("--db-url", default=None, help="database server URL (default: a SQLite file)")
     ap.add_argument("--only", choices=("segment", "sending"), default=None)
+    ap.add_argument("--batch", type=int, default=None,
+                    help="recipients claimed per batch (default: [campaign] batch, 200); the peak-memory "
+                         "comparison is fair when both audiences are several batches")
+    ap.add_argument("--trace", action="store_true", help="print where the larger send's extra memory was allocated")
     args = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="banyan-campaign-")
     result = {}

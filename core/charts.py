@@ -100,6 +100,9 @@ def format_figure(value, money: bool = True) -> str:
     """``Decimal("1234.5")`` -> ``"1,234.50"`` (money) or ``"1,234.5"``; ``None`` -> ``"–"``."""
     if value is None:
         return "–"
+    if isinstance(value, float):
+        # pygal's axis steps are floats (0.2, 2.8000000000000003): their shortest decimal form
+        value = Decimal(repr(round(value, 10)))
     if money:
         return f"{Decimal(value):,.2f}"
     d = Decimal(value)

@@ -53,6 +53,18 @@ def test_widget_data_becomes_a_chart():
     assert format_figure(Decimal("3"), money=False) == "3" and format_figure(None) == "–"
 
 
+def test_axis_steps_of_small_counts_read_as_short_decimals():
+    """pygal's y-axis steps are floats; a chart of counts 0..3 showed 2.7999999999999998223…"""
+    assert format_figure(2.8000000000000003, money=False) == "2.8"
+    assert format_figure(0.6000000000000001, money=False) == "0.6" and format_figure(3.0, money=False) == "3"
+    assert format_figure(0.1 + 0.2) == "0.30"
+    svg = str(render(Chart(labels=["a", "b"], series=[Series("n", [1, 3])], money=False)))
+    import re
+
+    labels = re.findall(r">([0-9][0-9.,]*)</text>", svg)
+    assert labels and all(len(t) <= 4 for t in labels), labels       # 0.5, 1, 1.5, ... not 2.7999…
+
+
 def test_periods_and_comparisons():
     p = Period(date(2026, 3, 1), date(2026, 3, 31))
     assert p.days == 31 and p.previous() == Period(date(2026, 1, 29), date(2026, 2, 28))

@@ -15,7 +15,7 @@ from core.i18n import gettext
 from core.i18n import lazy_gettext as _l
 
 from . import services as svc
-from .models import Consent, OptOut, Outbox, Plan, Policy, Recipient, Segment, Template
+from .models import Consent, Income, OptOut, Outbox, Plan, Policy, Recipient, Segment, Template
 from .permissions import CONSENT, READ, SEGMENT_READ, SEGMENT_WRITE, SEND, WRITE
 
 CATEGORY = _l("Campaign")
@@ -30,20 +30,22 @@ def _flash(exc: BusinessError) -> None:
 class SegmentView(BanyanModelView):
     permission = SEGMENT_READ
     write_permission = SEGMENT_WRITE
-    column_list = ("id", "name", "kind", "rfm_class", "store", "last_count", "updated_at")
+    column_list = ("id", "name", "kind", "rfm_class", "matrix_class", "store", "last_count", "updated_at")
     column_searchable_list = ("name",)
-    column_filters = ("kind", "store_id")
-    form_columns = ("name", "kind", "rfm_class", "rules", "store")
+    column_filters = ("kind", "matrix_class", "store_id")
+    form_columns = ("name", "kind", "rfm_class", "matrix_class", "rules", "store")
 
     def on_model_change(self, form, model, is_created):
         from core.security.scope import scope_of
 
-        from .audience import RFM_CODES, count_rules, rules_of
+        from .audience import MATRIX_CODES, RFM_CODES, count_rules, rules_of
 
         if model.kind == "rfm" and model.rfm_class not in RFM_CODES:
             raise BusinessError({"rfm_class": [_l("Unknown RFM class.")]})
+        if model.kind == "matrix" and model.matrix_class not in MATRIX_CODES:
+            raise BusinessError({"matrix_class": [_l("Unknown value/income class.")]})
         scope = scope_of(self.session)
-        model.last_count = count_rules(self.session, rules_of(model), scope.store_ids if scope else None,
+        model.last_count = count_rules(self.session, rules_of(model, self.session), scope.store_ids if scope else None,
                                        model.store_id)
 
 
@@ -83,6 +85,11 @@ class PlanView(BanyanModelView):
     def on_model_change(self, form, model, is_created):
         from .plans import _check
 
+        if is_created:   # a new plan is a draft of its creator (the column default comes at flush)
+            from core.web import current_user
+
+            model.state = "draft"
+            model.owner_id = model.owner_id or getattr(current_user(), "id", None)
         if model.state not in ("draft", "rejected"):
             raise BusinessError({"state": [_l("Only a draft plan can be edited.")]})
         _check(self.session, model)
@@ -207,6 +214,112 @@ class PolicyView(BanyanModelView):
             raise BusinessError({"cap_days": [_l("Enter a number of days from 1 to 365.")]})
 
 
+class IncomeView(BanyanModelView):
+    """Customers' monthly incomes (the income side of the value/income matrix)."""
+    permission = SEGMENT_READ
+    write_permission = SEGMENT_WRITE
+    column_list = ("customer", "monthly_income", "source", "updated_at")
+    column_filters = ("monthly_income", "source", "updated_at")
+    column_sortable_list = ("monthly_income", "updated_at")
+    form_columns = ("customer", "monthly_income", "source")
+
+    def on_model_change(self, form, model, is_created):
+        from core.db import money
+
+        if model.monthly_income is None or model.monthly_income < 0:
+            raise BusinessError({"monthly_income": [_l("Enter an amount of 0 or more.")]})
+        model.monthly_income = money(model.monthly_income)
+
+
+#: the rule operators of ``core.segments``, as the builder shows them
+OPERATOR_LABELS = {
+    "eq": _l("is"), "ne": _l("is not"), "lt": _l("less than"), "le": _l("at most"), "gt": _l("more than"),
+    "ge": _l("at least"), "between": _l("between (low, high)"), "empty": _l("is empty"),
+    "not_empty": _l("is not empty"), "before": _l("before the date"), "after": _l("after the date"),
+    "within_days": _l("within the last N days"), "not_within_days": _l("not within the last N days"),
+    "contains": _l("contains"), "in": _l("is one of"), "not_in": _l("is none of"), "is_true": _l("yes"),
+    "is_false": _l("no"),
+}
+
+
+class SegmentBuilder(BanyanView):
+    """Segments at a glance and by hand: the ready-made classes (the eight RFM classes and the
+    value/income matrix of the supermarket seed, with a chart of the matrix), each saved as a
+    segment with one confirmed click, and a rule builder whose count is live while the rules
+    are edited (``/count``, one ``SELECT count(*)`` within the user's stores)."""
+    permission = SEGMENT_READ
+
+    def _scope(self):
+        from core.api.visible import scope_store_ids
+        from core.web import db_session
+
+        return scope_store_ids(db_session())
+
+    @expose("/")
+    def index(self):
+        from core.charts import Chart, Series, render_responsive
+        from core.segments import describe as describe_fields
+        from core.web import db_session, has_perm
+
+        from .audience import rfm_matrix, value_income_matrix
+        from .consent import get_policy
+
+        s = db_session()
+        stores = self._scope()
+        matrix = value_income_matrix(s, stores)
+        by = {m["code"]: m for m in matrix}
+        chart = render_responsive(Chart(
+            labels=[m["label"] for m in matrix], money=False, kind="bar", title=gettext("Value/income matrix"),
+            series=[Series(gettext("Customers"), [m["count"] for m in matrix])]))
+        return self.render("campaign/segments.html", matrix=by, chart=chart, rfm=rfm_matrix(s, stores),
+                           policy=get_policy(s), fields=describe_fields(s), can_write=has_perm(SEGMENT_WRITE),
+                           operator_labels={k: str(v) for k, v in OPERATOR_LABELS.items()})
+
+    @expose("/count", methods=("POST",))
+    def count(self):
+        from flask import jsonify
+
+        from core.web import db_session
+
+        from .audience import count_rules
+
+        data = request.get_json(silent=True) or {}
+        try:
+            n = count_rules(db_session(), data.get("rules"), self._scope())
+        except BusinessError as exc:
+            return jsonify({"errors": {k: [str(m) for m in v] for k, v in exc.errors.items()}}), 422
+        return jsonify({"count": n})
+
+    @expose("/save", methods=("POST",))
+    def save(self):
+        import json
+
+        from flask import redirect, url_for
+
+        from core.web import current_user, db_session, has_perm
+
+        if not has_perm(SEGMENT_WRITE):
+            abort(403)
+        s = db_session()
+        kind = request.form.get("kind", "rules")
+        try:
+            rules = json.loads(request.form.get("rules") or "null") if kind == "rules" else None
+        except ValueError:
+            flash(gettext("The rules could not be read."), "error")
+            return redirect(url_for(".index"))
+        try:
+            with transaction(s):
+                seg = svc.save_segment(
+                    s, name=request.form.get("name", ""), rules=rules, user=current_user(),
+                    rfm_class=request.form.get("rfm_class") if kind == "rfm" else None,
+                    matrix_class=request.form.get("matrix_class") if kind == "matrix" else None)
+            flash(gettext("Segment saved: %(name)s, %(n)s customers.", name=seg.name, n=seg.last_count), "success")
+            return redirect(url_for("campaign_segment.index_view"))
+        except BusinessError as exc:
+            _flash(exc)
+            return redirect(url_for(".index"))
+
+
 class OutboxView(BanyanModelView):
     permission = READ
     allow_create = allow_edit = False
@@ -250,9 +363,60 @@ class ResultsPage(BanyanView):
         return self.render("campaign/results.html", plan=plan, r=r, chart=chart, state_label=RECIPIENT_STATE.label)
 
 
+class PreviewPage(BanyanView):
+    """The message a plan would send to a chosen customer (``?plan_id=&customer_id=``), rendered
+    with the sandboxed template in the customer's language; the customers offered are the
+    first of the plan's segment within the user's stores. Reached from the results page."""
+    permission = READ
+
+    def is_visible(self):
+        return False
+
+    @expose("/")
+    def index(self):
+        from sqlalchemy import select
+
+        from core import segments as kseg
+        from core.models import Customer
+        from core.web import db_session
+
+        from .audience import _stores, rules_of
+
+        s = db_session()
+        pid = request.args.get("plan_id", type=int)
+        plan = s.execute(select(Plan).where(Plan.id == pid)).scalar() if pid else None
+        if plan is None:
+            abort(404)
+        customers = []
+        if plan.segment is not None:
+            ids = kseg.audience(s, rules_of(plan.segment, s), _stores(self._scope(), plan.segment.store_id))
+            customers = s.execute(select(Customer).where(Customer.id.in_(ids.scalar_subquery()))
+                                  .order_by(Customer.id).limit(50)).scalars().all()
+        cid = request.args.get("customer_id", type=int)
+        message = None
+        if cid:
+            customer = s.execute(select(Customer).where(Customer.id == cid)).scalar()
+            if customer is None:
+                abort(404)
+            try:
+                message = svc.preview(s, plan, customer.id)
+            except BusinessError as exc:
+                _flash(exc)
+        return self.render("campaign/preview.html", plan=plan, customers=customers, customer_id=cid,
+                           message=message)
+
+    def _scope(self):
+        from core.api.visible import scope_store_ids
+        from core.web import db_session
+
+        return scope_store_ids(db_session())
+
+
 def views():
     return [
+        SegmentBuilder(name=_l("Segment builder"), endpoint="campaign_builder", category=CATEGORY),
         SegmentView(Segment, name=_l("Segments"), endpoint="campaign_segment", category=CATEGORY),
+        IncomeView(Income, name=_l("Customer incomes"), endpoint="campaign_income", category=CATEGORY),
         TemplateView(Template, name=_l("Templates"), endpoint="campaign_template", category=CATEGORY),
         PlanView(Plan, name=_l("Marketing plans"), endpoint="campaign_plan", category=CATEGORY),
         RecipientView(Recipient, name=_l("Deliveries"), endpoint="campaign_recipient", category=CATEGORY),
@@ -261,4 +425,5 @@ def views():
         PolicyView(Policy, name=_l("Messaging rules"), endpoint="campaign_policy", category=CATEGORY),
         OutboxView(Outbox, name=_l("Development outbox"), endpoint="campaign_outbox", category=CATEGORY),
         ResultsPage(name=_l("Campaign results"), endpoint="campaign_results", category=CATEGORY),
+        PreviewPage(name=_l("Message preview"), endpoint="campaign_preview", category=CATEGORY),
     ]

@@ -53,6 +53,14 @@ def rfm():
     return svc.rfm_matrix(db_session(), scope_store_ids())
 
 
+@blp.route("/segments/matrix", methods=["GET"])
+@requires(SEGMENT_READ)
+@blp.response(200, S.MatrixOut(many=True))
+def matrix():
+    """The value/income matrix (core, develop, maintain, drop) counted within the user's stores."""
+    return svc.value_income_matrix(db_session(), scope_store_ids())
+
+
 @blp.route("/segments", methods=["GET"])
 @requires(SEGMENT_READ)
 @blp.response(200, S.SegmentOut(many=True))
@@ -71,7 +79,7 @@ def create_segment(data):
     ref_visible(Store, store_id, "store_id")
     with transaction(s):
         seg = svc.save_segment(s, name=data["name"], rules=data.get("rules"), rfm_class=data.get("rfm_class"),
-                               store_id=store_id, user=request_user())
+                               matrix_class=data.get("matrix_class"), store_id=store_id, user=request_user())
     return seg
 
 

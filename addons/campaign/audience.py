@@ -1,4 +1,5 @@
-"""Segments (rule trees over ``core.segments`` fields, and the ready-made RFM classes), their
+"""Segments (rule trees over ``core.segments`` fields, the ready-made RFM classes and the
+value/income matrix of the supermarket seed), their
 live count, and the plan's audience snapshot with its random hold-out group.
 
 Everything here runs as SQL over ``core_customer``: customers are never loaded into Python.
@@ -50,8 +51,83 @@ def rfm_rules(code: str) -> dict:
     ]}
 
 
-def rules_of(segment: Segment) -> dict:
-    return rfm_rules(segment.rfm_class) if segment.kind == "rfm" else (segment.rules or {"op": "and", "rules": []})
+# --------------------------------------------------------------------------- value/income matrix
+
+#: the value/income matrix of the supermarket seed: (high income, high value) → class. Income
+#: is the customer's monthly income (``campaign.monthly_income``, the ``campaign_income``
+#: table; unknown counts as not high), value is the year's purchases (``core.spend`` over
+#: 365 days); the lines are the chain's (``campaign_policy.matrix_income``/``matrix_spend``)
+MATRIX = {(True, True): "core", (True, False): "develop", (False, True): "maintain", (False, False): "drop"}
+MATRIX_CODES = {code: key for key, code in MATRIX.items()}
+INCOME_FIELD = "campaign.monthly_income"
+
+
+def matrix_rules(session, code: str) -> dict:
+    """The rule tree of value/income class ``code`` with the chain's current lines (so it is
+    counted and snapshotted like any rule segment)."""
+    from .consent import get_policy
+
+    if code not in MATRIX_CODES:
+        raise BusinessError({"matrix_class": [_l("Unknown value/income class.")]})
+    high_income, high_value = MATRIX_CODES[code]
+    policy = get_policy(session)
+    income_line = str(policy.matrix_income if policy.matrix_income is not None else "8000")
+    spend_line = str(policy.matrix_spend if policy.matrix_spend is not None else "5000")
+    income = ({"field": INCOME_FIELD, "operator": "ge", "value": income_line} if high_income else
+              {"op": "or", "rules": [{"field": INCOME_FIELD, "operator": "lt", "value": income_line},
+                                     {"field": INCOME_FIELD, "operator": "empty"}]})
+    return {"op": "and", "rules": [
+        income, {"field": "core.spend", "params": {"days": YEAR_DAYS}, "operator": "ge" if high_value else "lt",
+                 "value": spend_line}]}
+
+
+def value_income_matrix(session, store_ids=None) -> list[dict]:
+    """``[{code, label, high_income, high_value, count}]`` for the four classes (core,
+    develop, maintain, drop), counted in the database within ``store_ids``."""
+    from .models import MATRIX_CLASS
+
+    return [{"code": code, "label": str(MATRIX_CLASS.label(code)), "high_income": hi, "high_value": hv,
+             "count": count_rules(session, matrix_rules(session, code), store_ids)}
+            for (hi, hv), code in MATRIX.items()]
+
+
+def set_income(session, customer_id: int, monthly_income, source: str = "backoffice"):
+    """Record (or change) the customer's monthly income, rounded to the cent by the kernel's
+    money rule. 404 naming ``customer_id`` for an unknown customer, 422 naming
+    ``monthly_income`` for a negative or unreadable amount."""
+    from decimal import Decimal, InvalidOperation
+
+    from core.db import money
+    from core.errors import NotFound
+
+    from .models import Income
+
+    if session.get(Customer, customer_id) is None:
+        raise NotFound({"customer_id": [_l("No such customer.")]})
+    try:
+        amount = money(Decimal(str(monthly_income)))
+    except (InvalidOperation, ValueError, TypeError):
+        raise BusinessError({"monthly_income": [_l("Enter an amount.")]}) from None
+    if amount < 0:
+        raise BusinessError({"monthly_income": [_l("Enter an amount of 0 or more.")]})
+    row = session.get(Income, customer_id)
+    if row is None:
+        row = Income(customer_id=customer_id, monthly_income=amount, source=source[:40])
+        session.add(row)
+    else:
+        row.monthly_income, row.source = amount, source[:40]
+    session.flush()
+    return row
+
+
+def rules_of(segment: Segment, session=None) -> dict:
+    if segment.kind == "rfm":
+        return rfm_rules(segment.rfm_class)
+    if segment.kind == "matrix":
+        from sqlalchemy.orm import object_session
+
+        return matrix_rules(session or object_session(segment), segment.matrix_class)
+    return segment.rules or {"op": "and", "rules": []}
 
 
 def _stores(user_store_ids, segment_store_id):
@@ -71,16 +147,26 @@ def count_rules(session, rules, store_ids=None, segment_store_id=None) -> int:
 
 
 def save_segment(session, *, name: str, rules=None, rfm_class: str | None = None, store_id=None,
-                 user=None, segment: Segment | None = None) -> Segment:
-    """Create (or update ``segment``) after validating the rules; stores the live count."""
+                 user=None, segment: Segment | None = None, matrix_class: str | None = None) -> Segment:
+    """Create (or update ``segment``) after validating the rules; stores the live count. A
+    ready-made segment is an RFM class (``rfm_class``) or a value/income class
+    (``matrix_class``): its rules follow the class (and the chain's current lines)."""
     errors = {}
     name = (name or "").strip()
     if not name:
         errors["name"] = [_l("Enter a name.")]
-    kind = "rfm" if rfm_class else "rules"
+    kind = "rfm" if rfm_class else ("matrix" if matrix_class else "rules")
     if kind == "rfm" and rfm_class not in RFM_CODES:
         errors["rfm_class"] = [_l("Unknown RFM class.")]
-    tree = rfm_rules(rfm_class) if kind == "rfm" and not errors else rules
+    if kind == "matrix" and matrix_class not in MATRIX_CODES:
+        errors["matrix_class"] = [_l("Unknown value/income class.")]
+    if rfm_class and matrix_class:
+        errors["matrix_class"] = [_l("Choose an RFM class or a value/income class, not both.")]
+    tree = rules
+    if kind == "rfm" and not errors:
+        tree = rfm_rules(rfm_class)
+    elif kind == "matrix" and not errors:
+        tree = matrix_rules(session, matrix_class)
     if kind == "rules" or not errors:
         try:
             kseg.compile_rules(session, tree)
@@ -89,8 +175,10 @@ def save_segment(session, *, name: str, rules=None, rfm_class: str | None = None
     if errors:
         raise BusinessError(errors)
     seg = segment or Segment()
-    seg.name, seg.kind, seg.rules, seg.rfm_class, seg.store_id = name, kind, (None if kind == "rfm" else rules), \
-        (rfm_class if kind == "rfm" else None), store_id
+    seg.name, seg.kind, seg.store_id = name, kind, store_id
+    seg.rules = rules if kind == "rules" else None
+    seg.rfm_class = rfm_class if kind == "rfm" else None
+    seg.matrix_class = matrix_class if kind == "matrix" else None
     if segment is None:
         seg.owner_id = getattr(user, "id", None)
         session.add(seg)
@@ -149,7 +237,7 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
         raise BusinessError({"segment_id": _l("Choose a segment.")})
     if plan.snapshot_at is None:
         # the audience's own WHERE on core_customer (no "id IN (subquery)": one scan, as by hand)
-        aud = kseg.audience(session, rules_of(plan.segment), _stores(store_ids, plan.segment.store_id)).whereclause
+        aud = kseg.audience(session, rules_of(plan.segment, session), _stores(store_ids, plan.segment.store_id)).whereclause
         addr = address if address is not None else literal(None, type_=Customer.email.type)
         from .consent import needs_confirmation
 

@@ -12,6 +12,8 @@ Frequency cap (``cap_messages`` in ``cap_days``): see ``sending.screen``.
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from core.errors import BusinessError, NotFound
@@ -67,7 +69,8 @@ def opt_outs_of(session, customer_id: int) -> list[OptOut]:
 def get_policy(session) -> Policy:
     """The chain's messaging rules (defaults, unsaved, until someone changes them)."""
     row = session.execute(select(Policy).where(Policy.id == 1).execution_options(banyan_unscoped=True)).scalar()
-    return row if row is not None else Policy(id=1, cap_messages=None, cap_days=7, double_opt_in=False)
+    return row if row is not None else Policy(id=1, cap_messages=None, cap_days=7, double_opt_in=False,
+                                              matrix_income=Decimal("8000"), matrix_spend=Decimal("5000"))
 
 
 def set_policy(session, values: dict) -> Policy:
@@ -84,7 +87,8 @@ def set_policy(session, values: dict) -> Policy:
         raise BusinessError(errors)
     row = session.execute(select(Policy).where(Policy.id == 1).execution_options(banyan_unscoped=True)).scalar()
     if row is None:
-        row = Policy(id=1, cap_messages=None, cap_days=7, double_opt_in=False)
+        row = Policy(id=1, cap_messages=None, cap_days=7, double_opt_in=False, matrix_income=Decimal("8000"),
+                     matrix_spend=Decimal("5000"))
         session.add(row)
     if cap != "keep":
         row.cap_messages = cap

@@ -1,8 +1,9 @@
-"""Demo data of campaign (``banyan demo``): templates in both languages, an RFM segment, a
-birthday segment and a draft plan."""
+"""Demo data of campaign (``banyan demo``): templates in both languages, an RFM segment,
+customers' monthly incomes and two value/income segments, a birthday segment and a draft plan."""
 from __future__ import annotations
 
 from core.localtime import local_today
+from core.mixins import utcnow
 
 from .models import Template
 
@@ -24,6 +25,20 @@ def load(session, demo) -> None:
     ])
     session.flush()
     save_segment(session, name="重要挽留客户", rfm_class="important_winback")
+    # monthly incomes for the value/income matrix: three in four demo customers answered the
+    # survey; the amount follows the customer id (2,000 to 21,000 in steps of 1,000)
+    from sqlalchemy import Numeric, cast, insert, literal, select
+
+    from core.models import Customer
+
+    from .models import Income
+
+    src = (select(Customer.id, cast((Customer.id * 7 % 20) * 1000 + 2000, Numeric(14, 2)), literal("survey"),
+                  literal(utcnow()))
+           .where(Customer.id % 4 != 0, ~select(Income.customer_id).where(Income.customer_id == Customer.id).exists()))
+    session.execute(insert(Income).from_select(["customer_id", "monthly_income", "source", "updated_at"], src))
+    save_segment(session, name="核心客户", matrix_class="core")
+    save_segment(session, name="重点发展客户", matrix_class="develop")
     month = local_today().month
     seg = save_segment(session, name="本月生日", rules={"op": "and", "rules": [
         {"field": "core.birthday_month", "operator": "eq", "value": month}]})

@@ -22,20 +22,42 @@ def register_permissions():
 
 @hookimpl
 def register_record_rules():
-    """An opt-out is seen with its customer: a store-limited user sees those of customers
-    whose home store is one of theirs."""
+    """An opt-out and an income are seen with their customer: a store-limited user sees those
+    of customers whose home store is one of theirs."""
     from sqlalchemy import select
 
     from core.models import Customer
 
-    from .models import OptOut
+    from .models import Income, OptOut
 
-    def mine(scope):
-        if scope.unrestricted:
-            return None
-        return OptOut.customer_id.in_(select(Customer.id).where(Customer.home_store_id.in_(sorted(scope.store_ids))))
+    def mine(model):
+        def rule(scope):
+            if scope.unrestricted:
+                return None
+            return model.customer_id.in_(select(Customer.id)
+                                         .where(Customer.home_store_id.in_(sorted(scope.store_ids))))
+        return rule
 
-    return [RecordRule(OptOut, "campaign.optout.customer_store", mine)]
+    return [RecordRule(OptOut, "campaign.optout.customer_store", mine(OptOut)),
+            RecordRule(Income, "campaign.income.customer_store", mine(Income))]
+
+
+@hookimpl
+def segment_fields():
+    """The customer's monthly income (``campaign_income``), for the value/income matrix and
+    any segment."""
+    from sqlalchemy import select
+
+    from core.contrib import SegmentField
+    from core.models import Customer
+
+    from .models import Income
+
+    def income(params):
+        return (select(Income.monthly_income).where(Income.customer_id == Customer.id)
+                .correlate_except(Income).scalar_subquery())
+
+    return [SegmentField("campaign.monthly_income", _l("Monthly income"), "money", income)]
 
 
 @hookimpl

@@ -28,4 +28,6 @@ def _consent(session, table, kept_row, removed_row) -> None:
 
 
 MERGE_RULES = (MergeRule("campaign_recipient", _recipient), MergeRule("campaign_optout", "keep_kept"),
-               MergeRule("campaign_consent", _consent))
+               MergeRule("campaign_consent", _consent),
+               # both customers' incomes known: the one recorded last is the current one
+               MergeRule("campaign_income", "keep_newest", newest_by="updated_at"))

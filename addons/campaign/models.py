@@ -37,8 +37,16 @@ RECIPIENT_STATE = Choices("campaign.recipient.state", [
 TRIGGER_KIND = Choices("campaign.plan.trigger", [
     ("birthday", _l("Birthday")), ("lapsed", _l("No purchase for N days")),
     ("points_expiring", _l("Points expiring within N days")), ("tier_upgrade", _l("Close to a tier upgrade")),
+    ("holiday", _l("Public holiday greeting")), ("renewal", _l("Card renewal within N days")),
 ])
-SEGMENT_KIND = Choices("campaign.segment.kind", [("rules", _l("Rules")), ("rfm", _l("RFM class"))])
+SEGMENT_KIND = Choices("campaign.segment.kind", [("rules", _l("Rules")), ("rfm", _l("RFM class")),
+                                                 ("matrix", _l("Value/income class"))])
+#: the value/income matrix of the supermarket seed: monthly income (the customer's
+#: characteristic) against a year's purchases (the customer's value)
+MATRIX_CLASS = Choices("campaign.segment.matrix", [
+    ("core", _l("Core customers")), ("develop", _l("Customers to develop")),
+    ("maintain", _l("Customers to maintain")), ("drop", _l("Customers to let go")),
+])
 
 
 class Segment(IdPk, Timestamps, Base):
@@ -51,6 +59,8 @@ class Segment(IdPk, Timestamps, Base):
     kind: Mapped[str] = mapped_column(String(8), default="rules")
     rules: Mapped[dict | None] = mapped_column(JSON)
     rfm_class: Mapped[str | None] = mapped_column(String(20))
+    #: a value/income matrix class (``kind == "matrix"``, see ``audience.matrix_rules``)
+    matrix_class: Mapped[str | None] = mapped_column(String(20))
     #: None: the whole chain (HQ); else the segment belongs to that store's team
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
@@ -142,6 +152,11 @@ class Recipient(IdPk, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(String(255))
+    #: a triggered plan's row: when the trigger selected the customer; conversions are counted
+    #: from then for the plan's ``conversion_days`` (until ``convert_until``). None for a
+    #: one-off plan (its window starts when the plan starts)
+    triggered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    convert_until: Mapped[datetime | None] = mapped_column(DateTime)
 
     plan: Mapped[Plan] = relationship()
 
@@ -187,6 +202,27 @@ class Policy(IdPk, Timestamps, Base):
     cap_messages: Mapped[int | None] = mapped_column(Integer, info={"min": 1, "max": 1000})
     cap_days: Mapped[int] = mapped_column(Integer, default=7, info={"min": 1, "max": 365})
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the value/income matrix lines: a monthly income at or above ``matrix_income`` is high,
+    #: a year's purchases at or above ``matrix_spend`` are high
+    matrix_income: Mapped[Decimal] = mapped_column(Money, default=Decimal("8000"), server_default="8000",
+                                                   info={"min": 0})
+    matrix_spend: Mapped[Decimal] = mapped_column(Money, default=Decimal("5000"), server_default="5000",
+                                                  info={"min": 0})
+
+
+class Income(Base):
+    """A customer's monthly income as the marketer knows it (asked at enrolment, a survey,
+    an import), for the value/income matrix. One row per customer (the key is the kernel's
+    customer), with where it came from."""
+    __tablename__ = "campaign_income"
+    __scope_column__ = ""
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id", ondelete="CASCADE"), primary_key=True)
+    monthly_income: Mapped[Decimal] = mapped_column(Money, info={"min": 0})
+    source: Mapped[str] = mapped_column(String(40), default="backoffice")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    customer = relationship("Customer")
 
 
 EVENT_KIND = Choices("campaign.event.kind", [("open", _l("Opened")), ("click", _l("Clicked"))])
@@ -220,7 +256,7 @@ class Outbox(IdPk, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-MODELS = (Segment, Template, Plan, Recipient, OptOut, Consent, Policy, Event, Outbox)
+MODELS = (Segment, Template, Plan, Recipient, OptOut, Consent, Policy, Income, Event, Outbox)
 
 
 def _channel_items():
@@ -236,8 +272,9 @@ def _channel_items():
 CHANNEL = HookChoices("campaign.channel", _channel_items)
 
 # --- labels: of each model, its fields and its coded values, once (core.labels) -------------------
-describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND}, labels={
+describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND, "matrix_class": MATRIX_CLASS}, labels={
     "kind": _l("Kind"), "rules": _l("Rules"), "rfm_class": _l("RFM class"), "owner_id": _l("Owner"),
+    "matrix_class": _l("Value/income class"),
     "last_count": _l("Last count")})
 describe(Template, name=_l("Message template"), codes={"channel": CHANNEL, "language": LANGUAGE}, labels={
     "channel": _l("Channel"), "subject": _l("Subject"), "body": _l("Body")})
@@ -255,7 +292,8 @@ describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel":
 describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE}, labels={
     "plan": _l("Marketing plan"), "plan_id": _l("Marketing plan"), "holdout": _l("Hold-out"),
     "address": _l("Address"), "claim": _l("Claimed by"), "claimed_at": _l("Claimed at"),
-    "occurrence": _l("Occurrence"), "attempts": _l("Attempts"), "sent_at": _l("Sent at"), "error": _l("Error")})
+    "occurrence": _l("Occurrence"), "attempts": _l("Attempts"), "sent_at": _l("Sent at"), "error": _l("Error"),
+    "triggered_at": _l("Triggered at"), "convert_until": _l("Conversions counted until")})
 describe(OptOut, name=_l("Opt-out"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "list_code": _l("Mailing list"), "at": _l("At"), "source": _l("Source"),
     "method": _l("Method")})
@@ -264,7 +302,11 @@ describe(Consent, name=_l("Consent"), codes={"channel": CHANNEL}, labels={
     "confirmed_at": _l("Confirmed at"), "method": _l("Method")})
 describe(Policy, name=_l("Messaging rules"), labels={
     "cap_messages": _l("At most N messages per customer"), "cap_days": _l("In N days"),
-    "double_opt_in": _l("Email needs a confirmed double opt-in")})
+    "double_opt_in": _l("Email needs a confirmed double opt-in"),
+    "matrix_income": _l("High monthly income from"), "matrix_spend": _l("High yearly purchases from")})
+describe(Income, name=_l("Customer income"), labels={
+    "customer": _l("Customer"), "customer_id": _l("Customer"), "monthly_income": _l("Monthly income"),
+    "source": _l("Source"), "updated_at": _l("Updated")})
 describe(Event, name=_l("Message event"), codes={"kind": EVENT_KIND}, labels={
     "recipient_id": _l("Recipient"), "plan_id": _l("Marketing plan"), "kind": _l("Kind"), "url": _l("Link"),
     "at": _l("At")})

@@ -78,7 +78,10 @@ def read_token(rt, token: str) -> tuple[int, str, str]:
     raise BusinessError({"token": [_l("This unsubscribe link is not valid.")]})
 
 
-def context(session, rt, customer: Customer, plan, store: Store | None = None) -> dict:
+def context(session, rt, customer: Customer, plan, store: Store | None = None, occurrence: str | None = None) -> dict:
+    """The names a template may use: ``customer``, ``store``, ``plan``, ``unsubscribe_url``,
+    and for a holiday greeting ``holiday`` (the festival's name in the customer's language,
+    from the recipient's occurrence ``holiday:YYYY-MM-DD``)."""
     from core.notify import mail_settings
 
     base = mail_settings(rt)["base_url"].rstrip("/")
@@ -90,7 +93,22 @@ def context(session, rt, customer: Customer, plan, store: Store | None = None) -
         "store": {"name": store.name if store else ""},
         "plan": {"code": plan.code, "name": plan.name},
         "unsubscribe_url": f"{base}/campaign/unsubscribe/{token}",
+        "holiday": _holiday_name(occurrence, customer.language),
     }
+
+
+def _holiday_name(occurrence: str | None, language: str | None) -> str:
+    if not occurrence or not occurrence.startswith("holiday:"):
+        return ""
+    from datetime import date
+
+    from .triggers import holiday_on
+
+    try:
+        day = date.fromisoformat(occurrence.split(":", 1)[1])
+    except ValueError:
+        return ""
+    return holiday_on(day, "zh_CN" if (language or "").startswith("zh") else "en_US") or ""
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,8 +1,11 @@
 """Results of a plan: reach, delivery, conversions, revenue, and uplift against the hold-out.
 
-Conversion window: from the plan's start (``started_at``) for ``conversion_days`` days. A
-customer converts when they have a confirmed sale in the window; revenue is the net total of
-their sales and refunds in the window. Both groups are measured the same way:
+Conversion window: ``conversion_days`` days from the plan's start (``started_at``) for a
+one-off plan; for a triggered plan, from each recipient's own trigger time
+(``campaign_recipient.triggered_at`` to ``convert_until``), so a customer greeted on their
+birthday in week three is measured from that day, not from the plan's start. A customer
+converts when they have a confirmed sale in the window; revenue is the net total of their
+sales and refunds in the window. Both groups are measured the same way:
 
 * ``recipients`` = customers messaged (state ``sent``), ``holdout`` = the hold-out group;
 * conversion rates ``p1``, ``p0``; uplift ``p1 - p0`` with a 95 % confidence interval
@@ -22,7 +25,7 @@ import math
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 
 from core.db import ZERO, money
 from core.mixins import utcnow
@@ -35,24 +38,29 @@ def results(session, plan: Plan) -> dict:
     """The figures of ``plan`` (see the module doc): ``{delivery: {state: n}, reach,
     recipients/holdout: {customers, converted, revenue}, conversion_rate,
     holdout_conversion_rate, uplift, uplift_ci95: (low, high), attributed_revenue, cost, roi,
-    window: {from, to}}``; rates are fractions (0..1), money ``Decimal`` to the cent, None
+    window: {from, to}}`` (the one-off window; triggered rows have their own); rates are fractions (0..1), money ``Decimal`` to the cent, None
     where a group is empty or the cost is zero."""
     counts = dict(session.execute(select(Recipient.state, func.count()).where(Recipient.plan_id == plan.id)
                                   .group_by(Recipient.state)).all())
     start = plan.started_at or utcnow()
     end = start + timedelta(days=int(plan.conversion_days))
-    per_customer = (select(Sale.customer_id.label("cid"), func.sum(Sale.total).label("rev"),
-                           func.sum(case((Sale.kind == "sale", 1), else_=0)).label("n"))
-                    .where(Sale.state != "draft", Sale.confirmed_at >= start, Sale.confirmed_at < end)
-                    .group_by(Sale.customer_id).subquery())
+    # each recipient's own window: a triggered row from its trigger time, a one-off plan's
+    # rows from the plan's start; both groups (messaged and hold-out) the same way
+    r_from = func.coalesce(Recipient.triggered_at, start)
+    r_to = func.coalesce(Recipient.convert_until, end)
     group = case((Recipient.holdout.is_(True), "holdout"), else_="recipients")
+    per_rec = (select(Recipient.id.label("rid"), group.label("g"), func.sum(Sale.total).label("rev"),
+                      func.sum(case((Sale.kind == "sale", 1), else_=0)).label("n"))
+               .select_from(Recipient)
+               .outerjoin(Sale, and_(Sale.customer_id == Recipient.customer_id, Sale.state != "draft",
+                                     Sale.confirmed_at >= r_from, Sale.confirmed_at < r_to))
+               .where(Recipient.plan_id == plan.id, Recipient.state.in_(("sent", "holdout")))
+               .group_by(Recipient.id, group).subquery())
+    converted = per_rec.c.n > 0
     rows = session.execute(
-        select(group, func.count(Recipient.id), func.count(per_customer.c.cid),
-               func.coalesce(func.sum(per_customer.c.rev), 0))
-        .select_from(Recipient).outerjoin(per_customer, (per_customer.c.cid == Recipient.customer_id)
-                                          & (per_customer.c.n > 0))
-        .where(Recipient.plan_id == plan.id, Recipient.state.in_(("sent", "holdout")))
-        .group_by(group)).all()
+        select(per_rec.c.g, func.count(per_rec.c.rid), func.sum(case((converted, 1), else_=0)),
+               func.coalesce(func.sum(case((converted, per_rec.c.rev), else_=0)), 0))
+        .group_by(per_rec.c.g)).all()
     g = {name: {"customers": int(n), "converted": int(c), "revenue": money(rev or 0)} for name, n, c, rev in rows}
     rec = g.get("recipients", {"customers": 0, "converted": 0, "revenue": ZERO})
     hold = g.get("holdout", {"customers": 0, "converted": 0, "revenue": ZERO})

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields
 
 from core.api.fields import Choice, DecimalIn, Id, Input, Int, Money, MoneyIn, QId, Query, SafeDate, Str
 
-from .audience import RFM_CODES
+from .audience import MATRIX_CODES, RFM_CODES
 from .models import TRIGGER_KIND
 
 
@@ -22,6 +22,7 @@ class SegmentIn(Input):
     name = Str(max=120, required=True)
     rules = fields.Dict(allow_none=True)
     rfm_class = Choice(list(RFM_CODES), allow_none=True)
+    matrix_class = Choice(list(MATRIX_CODES), allow_none=True)
     store_id = Id(allow_none=True)
 
 
@@ -31,6 +32,7 @@ class SegmentOut(Schema):
     kind = fields.String()
     rules = fields.Dict(allow_none=True)
     rfm_class = fields.String(allow_none=True)
+    matrix_class = fields.String(allow_none=True)
     store_id = fields.Integer(allow_none=True)
     last_count = fields.Integer(allow_none=True)
 
@@ -48,6 +50,14 @@ class FieldOut(Schema):
 class RfmOut(Schema):
     code = fields.String()
     label = fields.String()
+    count = fields.Integer()
+
+
+class MatrixOut(Schema):
+    code = fields.String()
+    label = fields.String()
+    high_income = fields.Boolean()
+    high_value = fields.Boolean()
     count = fields.Integer()
 
 

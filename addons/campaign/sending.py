@@ -11,16 +11,24 @@ Each worker (the ``campaign.send`` job on the kernel's Huey queue, any backend) 
    Then the batch is **screened**, set-based (:func:`screen`): without a confirmed double
    opt-in (when the chain requires one) an email row is ``skipped``; a customer who already
    got ``cap_messages`` messages in the last ``cap_days`` days, across every campaign, is
-   ``capped`` (within the batch, a customer's rows count in id order).
+   ``capped`` (within the batch, a customer's rows count in id order). The cap is atomic
+   across workers: the batch's customers are locked (:func:`lock_customers`) before they are
+   counted, and rows another worker claimed count as sent.
 3. for each claimed row: mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
    *transactional* channel (the outbox) writes its message in the same transaction that marks
    the row sent: exactly once. A channel error puts the row back in the queue until
    ``max_attempts``, then ``failed``.
 
-Only one batch of recipients is in memory at a time; the audience is never loaded whole.
+Only one batch of recipients is in memory at a time; the audience is never loaded whole. A
+worker walks the queue by keyset (``id > last claimed``), so each claim reads one batch from
+where the last ended; when it reaches the end it starts again from the first queued row (rows
+put back for a retry), at most ``max_attempts`` times. After each batch the garbage of its per-message sessions is collected, so
+the worker's peak memory does not grow with the audience (``tests/test_memory.py``,
+``bench/campaign_bench.py``).
 """
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from datetime import timedelta
@@ -59,11 +67,14 @@ def recover(rt, now=None) -> dict:
     return {"requeued": back, "uncertain": lost}
 
 
-def claim(rt, limit: int, plan_id: int | None = None) -> tuple[str, list[int]]:
+def claim(rt, limit: int, plan_id: int | None = None, after: int = 0) -> tuple[str, list[int]]:
+    """Claim up to ``limit`` queued recipients of running plans with ids above ``after``
+    (keyset pagination: a worker walks the queue forward and never rereads what it passed)."""
     token = uuid.uuid4().hex
     with rt.session() as s, transaction(s):
         q = (select(Recipient.id).join(Plan, Plan.id == Recipient.plan_id)
-             .where(Recipient.state == "queued", Plan.state == "running").order_by(Recipient.id).limit(limit))
+             .where(Recipient.state == "queued", Plan.state == "running", Recipient.id > after)
+             .order_by(Recipient.id).limit(limit))
         if plan_id is not None:
             q = q.where(Recipient.plan_id == plan_id)
         if is_postgres(s.get_bind()):
@@ -79,6 +90,29 @@ def claim(rt, limit: int, plan_id: int | None = None) -> tuple[str, list[int]]:
         screen(s, token)
         got = s.execute(select(Recipient.id).where(Recipient.claim == token).order_by(Recipient.id)).scalars().all()
     return token, list(got)
+
+
+#: first key of the two-key PostgreSQL advisory locks of the frequency cap ("CAMP"): the
+#: second key is the customer id
+CAP_LOCK_CLASS = 0x43414D50
+
+
+def lock_customers(session, token: str) -> int:
+    """Lock, until the end of the claiming transaction, every customer of the batch claimed
+    with ``token`` (PostgreSQL: ``pg_advisory_xact_lock(CAP_LOCK_CLASS, customer_id)``, in
+    customer-id order so that two workers never deadlock). A worker screening the same
+    customer waits for this batch to commit and then counts its claimed rows. SQLite needs
+    nothing: ``BEGIN IMMEDIATE`` already lets one writer in at a time. Returns the number of
+    customers locked."""
+    from sqlalchemy import text
+
+    if not is_postgres(session.get_bind()):
+        return 0
+    ids = sorted(set(session.execute(select(Recipient.customer_id).where(Recipient.claim == token)).scalars()))
+    if ids:
+        session.execute(text("SELECT count(pg_advisory_xact_lock(:k, c)) FROM unnest(CAST(:ids AS integer[])) "
+                             "WITH ORDINALITY AS u(c, n)"), {"k": CAP_LOCK_CLASS, "ids": ids})
+    return len(ids)
 
 
 def screen(session, token: str, now=None) -> dict:
@@ -101,11 +135,16 @@ def screen(session, token: str, now=None) -> dict:
             .values(state="skipped", claim=None, error="email consent not confirmed (double opt-in)"),
             "double opt-in not confirmed", "claimed", "skipped"))
     if policy.cap_messages:
+        lock_customers(session, token)
         since = (now or utcnow()) - timedelta(days=int(policy.cap_days))
         prior = aliased(Recipient)
+        # what counts against the cap: sent in the period, being sent, and claimed (screened,
+        # committed) by another worker's batch; the per-customer locks above make sure that
+        # batch is committed, so two workers never both pass the same customer's last slot
         had = (select(func.count(prior.id))
                .where(prior.customer_id == Recipient.customer_id,
-                      or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending"))
+                      or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending",
+                          and_(prior.state == "claimed", prior.claim != token)))
                .correlate(Recipient).scalar_subquery())
         ranked = (select(Recipient.id.label("id"),
                          (func.row_number().over(partition_by=Recipient.customer_id, order_by=Recipient.id)
@@ -130,7 +169,7 @@ def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
     if key not in cache:
         cache[key] = pick_template(s, plan.template_code, plan.channel, customer.language, chain_locale(rt))
     store = s.get(Store, customer.home_store_id) if customer.home_store_id else None
-    ctx = context(s, rt, customer, plan, store)
+    ctx = context(s, rt, customer, plan, store, rec.occurrence)
     subject, body = render(cache[key], ctx)
     headers, html = (), None
     if plan.channel == "email":
@@ -157,11 +196,17 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
     senders: dict[str, object] = {}
     last_at: dict[str, float] = {}
     cache: dict = {}
+    after, passes = 0, 1
     try:
         while stop_after is None or out["sent"] < stop_after:
-            token, ids = claim(rt, limit or int(cfg["batch"]), plan_id)
+            token, ids = claim(rt, limit or int(cfg["batch"]), plan_id, after)
             if not ids:
-                break
+                if after == 0 or passes > int(cfg["max_attempts"]):
+                    break
+                # again from the start: rows put back in the queue for a retry behind us
+                after, passes = 0, passes + 1
+                continue
+            after = ids[-1]
             for rid in ids:
                 with rt.session() as s:
                     with transaction(s):
@@ -207,6 +252,9 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                             out["failed" if final else "retry"] += 1
                 if stop_after is not None and out["sent"] >= stop_after:
                     break
+            # each message's session is freed with its reference cycles now, not when the
+            # collector's oldest generation next runs: the worker's memory stays one batch
+            gc.collect()
         finish_done(rt)
     finally:
         for sender in senders.values():

@@ -2,7 +2,8 @@
 ``hookspecs.py``). Each function flushes; the caller owns the transaction."""
 from __future__ import annotations
 
-from .audience import RFM_CODES, count_rules, delivery_counts, rfm_matrix, rfm_rules, save_segment, snapshot
+from .audience import (MATRIX_CODES, RFM_CODES, count_rules, delivery_counts, matrix_rules, rfm_matrix, rfm_rules,
+                       save_segment, set_income, snapshot, value_income_matrix)
 from .channels import ChannelAdapter, ChannelError, Message, channels
 from .consent import opt_out, opt_outs_of, unsubscribe
 from .plans import APPROVE_ACTION, finish, save_plan, start, submit, sync_rejection
@@ -13,7 +14,7 @@ from .triggers import evaluate as evaluate_triggers
 from .triggers import evaluate_plan as evaluate_trigger
 from .triggers import kinds as trigger_kinds
 
-__all__ = ["APPROVE_ACTION", "ChannelAdapter", "ChannelError", "Message", "RFM_CODES", "channels", "count_rules",
-           "delivery_counts", "evaluate_trigger", "evaluate_triggers", "finish", "opt_out", "opt_outs_of", "preview", "render", "results", "rfm_matrix",
-           "rfm_rules", "save_plan", "save_segment", "send_due", "snapshot", "start", "submit", "sync_rejection",
-           "trigger_kinds", "unsubscribe", "unsubscribe_token"]
+__all__ = ["APPROVE_ACTION", "ChannelAdapter", "ChannelError", "MATRIX_CODES", "Message", "RFM_CODES", "channels", "count_rules",
+           "delivery_counts", "evaluate_trigger", "evaluate_triggers", "finish", "matrix_rules", "opt_out", "opt_outs_of", "preview", "render", "results", "rfm_matrix",
+           "rfm_rules", "save_plan", "save_segment", "send_due", "set_income", "snapshot", "start", "submit", "sync_rejection",
+           "trigger_kinds", "unsubscribe", "unsubscribe_token", "value_income_matrix"]

@@ -1,4 +1,5 @@
-"""Triggered plans: birthday, lapsed customers, points about to expire, close to a tier upgrade.
+"""Triggered plans: birthday, lapsed customers, points about to expire, close to a tier upgrade,
+public holidays and card renewals.
 
 A triggered plan is a marketing plan with ``trigger`` set. It is approved like any plan; once
 started it stays ``running`` until its end date, and the periodic ``campaign.triggers`` job
@@ -24,6 +25,13 @@ nothing. The occurrence of each trigger:
 * ``tier_upgrade``: in tier ``trigger_tier`` (the ``membership.tier`` segment field) and spent
   at least ``trigger_spend`` over the last ``trigger_days`` days (``core.spend``): the marketer
   sets the spend just under the next tier's threshold; occurrence = the tier, so once per tier.
+* ``holiday``: today (in the chain's zone) is the first day of one of China's public holidays
+  (:func:`festivals`, from the ``holidays`` library), or ``trigger_days`` days before it; every
+  customer of the plan's segment is greeted; occurrence = the holiday's date, so once per
+  holiday. The message's template gets the holiday's name as ``holiday``.
+* ``renewal``: a member card in use expires within the next ``trigger_days`` local days (the
+  ``membership.card_expires`` segment field); occurrence = the expiry, so once per card term
+  (a renewed card has a new expiry, a new reminder).
 
 The plan's segment (optional) narrows every trigger further; a store plan only reaches that
 store's customers. Points and tiers come from the other addons only through their segment
@@ -31,22 +39,51 @@ fields: this module imports no loyalty or membership model.
 """
 from __future__ import annotations
 
-from datetime import date
+import functools
+from datetime import date, timedelta
 
-from sqlalchemy import Integer, String, and_, case, cast, extract, func, literal, or_, select
+from sqlalchemy import DateTime, Integer, String, and_, case, cast, extract, false, func, literal, or_, select, true
 
 from core import segments as kseg
 from core.db import money
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
-from core.localtime import local_days_start, local_today
+from core.localtime import local_days_start, local_midnight, local_today
 from core.mixins import utcnow
 from core.models import Customer
 
 from .models import TRIGGER_KIND, Plan, Recipient
 
 #: the segment fields each trigger needs (from the kernel or another addon's segment_fields hook)
-NEEDS = {"points_expiring": ("loyalty.points_expiring",), "tier_upgrade": ("membership.tier", "core.spend")}
+NEEDS = {"points_expiring": ("loyalty.points_expiring",), "tier_upgrade": ("membership.tier", "core.spend"),
+         "renewal": ("membership.card_expires",)}
+
+#: the calendar of holiday greetings: China's public holidays (the maintained ``holidays``
+#: library), greeted on the first day of each festival; substituted days off and "observed"
+#: days are not festivals of their own
+HOLIDAY_COUNTRY = "CN"
+
+
+@functools.lru_cache(maxsize=16)
+def festivals(year: int, language: str = "en_US") -> dict[date, str]:
+    """``{first day: name}`` of the year's public holidays in China (names in ``language``:
+    ``en_US`` or ``zh_CN``)."""
+    import holidays
+
+    en = holidays.country_holidays(HOLIDAY_COUNTRY, years=year, language="en_US")
+    named = holidays.country_holidays(HOLIDAY_COUNTRY, years=year, language=language)
+    first: dict[str, date] = {}
+    for day in sorted(en):
+        for name in en.get_list(day):
+            if name.startswith("Day off") or "(observed)" in name:
+                continue
+            first.setdefault(name, day)
+    return {day: named.get(day) for day in sorted(first.values())}
+
+
+def holiday_on(day: date, language: str = "en_US") -> str | None:
+    """The festival that starts on ``day`` (its name in ``language``), or None."""
+    return festivals(day.year, language).get(day)
 
 
 def kinds(session) -> list[dict]:
@@ -68,9 +105,12 @@ def check(session, plan: Plan) -> dict:
     known = kseg.fields_of(session)
     if any(f not in known for f in NEEDS.get(kind, ())):
         return {"trigger": [_l("This trigger needs an addon that is not installed.")]}
-    if kind in ("lapsed", "points_expiring", "tier_upgrade"):
+    if kind in ("lapsed", "points_expiring", "tier_upgrade", "renewal"):
         if plan.trigger_days is None or not 1 <= int(plan.trigger_days) <= 3660:
             errors["trigger_days"] = [_l("Enter a number of days from 1 to 3660.")]
+    if kind == "holiday" and plan.trigger_days is not None and not 1 <= int(plan.trigger_days) <= 60:
+        errors["trigger_days"] = [_l("Enter how many days before the holiday to greet (1 to 60), or nothing "
+                                     "for the day itself.")]
     if kind == "tier_upgrade":
         if not plan.trigger_tier:
             errors["trigger_tier"] = [_l("Choose the tier before the upgrade.")]
@@ -118,6 +158,16 @@ def criterion(session, plan: Plan, today: date | None = None):
         return expiring > 0, literal(f"p{period}", String(40))
     if kind == "tier_upgrade":
         return kseg.compile_rules(session, _tier_rules(plan), known), literal(f"tier:{plan.trigger_tier}", String(40))
+    if kind == "holiday":
+        day = today + timedelta(days=int(plan.trigger_days or 0))
+        if holiday_on(day) is None:
+            return false(), literal("", String(40))
+        return true(), literal(f"holiday:{day.isoformat()}", String(40))
+    if kind == "renewal":
+        expires = known["membership.card_expires"].expression({})
+        until = local_midnight(today + timedelta(days=int(plan.trigger_days) + 1))
+        return (and_(expires.is_not(None), expires >= local_midnight(today), expires < until),
+                cast(expires, String(40)))
     raise BusinessError({"trigger": [_l("Unknown trigger.")]})
 
 
@@ -146,7 +196,7 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     if adapter is None:
         return 0
     crit, occurrence = criterion(session, plan, today)
-    seg_rules = rules_of(plan.segment) if plan.segment is not None else {"op": "and", "rules": []}
+    seg_rules = rules_of(plan.segment, session) if plan.segment is not None else {"op": "and", "rules": []}
     stores = None if plan.store_id is None else frozenset([plan.store_id])
     if plan.segment is not None:
         stores = _stores(stores, plan.segment.store_id)
@@ -158,15 +208,18 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
               ~optout_exists(plan.channel, plan.list_code, Customer.id))
     hold = holdout_expr(plan, Customer.id)
     state = case((hold, "holdout"), (ok, "queued"), else_="skipped")
+    now = utcnow()
+    until = now + timedelta(days=int(plan.conversion_days or 14))
     src = (select(literal(plan.id, Integer), Customer.id, aud.c.occ, Customer.home_store_id, hold, state, addr,
-                  literal(0, Integer))
+                  literal(0, Integer), literal(now, DateTime), literal(until, DateTime))
            .select_from(Customer).join(aud, aud.c.id == Customer.id)
            .where(Customer.id.is_not(None))  # SQLite: "INSERT ... SELECT ... JOIN ... ON CONFLICT" needs a WHERE
            .execution_options(banyan_unscoped=True))
     from .bulk import audit
 
     ids = _insert_ignoring_duplicates(
-        session, ["plan_id", "customer_id", "occurrence", "store_id", "holdout", "state", "address", "attempts"], src)
+        session, ["plan_id", "customer_id", "occurrence", "store_id", "holdout", "state", "address", "attempts",
+                  "triggered_at", "convert_until"], src)
     audit(session, ids, "create", {"trigger": plan.trigger, "plan_id": plan.id})
     return len(ids)
 

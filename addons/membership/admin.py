@@ -57,8 +57,8 @@ class CardView(BanyanModelView):
     write_permission = "membership.card.write"
     allow_create = allow_edit = allow_delete = False
     simple_list_pager = True
-    column_list = ("number", "member", "kind", "status", "issued_at", "activated_at", "closed_at", "issued_store",
-                   "replaced_by")
+    column_list = ("number", "member", "kind", "status", "issued_at", "activated_at", "expires_at", "closed_at",
+                   "issued_store", "replaced_by")
     column_searchable_list = ("number",)
     column_filters = ("status", "kind", "issued_at")
     column_formatters = {"member": _member_link}

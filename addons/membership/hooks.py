@@ -269,13 +269,14 @@ def franchise_clearing(session, date_from, date_to):
 
 @hookimpl
 def segment_fields():
-    """Tier (a choice of the tiers) and stored-value balance, for marketing segments."""
+    """Tier (a choice of the tiers), stored-value balance and the expiry of the member's card
+    in use (renewal reminders), for marketing segments."""
     from sqlalchemy import func, select
 
     from core.contrib import SegmentField
     from core.models import Customer
 
-    from .models import Member, StoredValueEntry, Tier
+    from .models import Card, Member, StoredValueEntry, Tier
 
     def tier(params):
         return (select(Tier.code).join(Member, Member.tier_id == Tier.id)
@@ -290,8 +291,15 @@ def segment_fields():
                 .where(StoredValueEntry.member_id == Customer.id)
                 .correlate_except(StoredValueEntry).scalar_subquery())
 
+    def card_expires(params):
+        # the earliest expiry of the member's cards in use: the renewal that comes first
+        return (select(func.min(Card.expires_at))
+                .where(Card.member_id == Customer.id, Card.status.in_(("issued", "active")))
+                .correlate_except(Card).scalar_subquery())
+
     return [SegmentField("membership.tier", _l("Tier"), "choice", tier, choices=tiers),
-            SegmentField("membership.stored_value", _l("Stored value balance"), "money", stored_value)]
+            SegmentField("membership.stored_value", _l("Stored value balance"), "money", stored_value),
+            SegmentField("membership.card_expires", _l("Card expires"), "date", card_expires)]
 
 
 @hookimpl(optionalhook=True)

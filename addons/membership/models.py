@@ -138,6 +138,9 @@ class Card(IdPk, Timestamps, Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: when the card must be renewed (None: it does not expire); campaign's renewal reminders
+    #: read it through the ``membership.card_expires`` segment field
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("membership_card.id"), index=True)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("membership_card.id"), index=True)
 
@@ -316,7 +319,7 @@ describe(Member, name=_l("Member"), codes={"status": MEMBER_STATUS, "channel": M
     "downgrade_pending_since": _l("Downgrade pending since"), "enrolled_by_id": _l("Enrolled by")})
 describe(Card, name=_l("Membership card"), codes={"kind": CARD_KIND, "status": CARD_STATUS}, labels={
     "number": _l("Card number"), "activated_at": _l("Activated"), "issued_store": _l("Issued at"),
-    "replaced_by": _l("Replaced by"), "replaces": _l("Replaces")})
+    "replaced_by": _l("Replaced by"), "replaces": _l("Replaces"), "expires_at": _l("Expires")})
 describe(CardEvent, name=_l("Card event"), codes={"action": CARD_ACTION, "from_status": CARD_STATUS,
                                                   "to_status": CARD_STATUS},
          labels={"from_status": _l("From"), "to_status": _l("To"), "at_store_id": _l("At store")})

@@ -129,7 +129,8 @@ def test_triggers_need_their_addons_and_valid_settings(session, make):
 
     store = make.store()
     kinds = {k["code"]: k["available"] for k in triggers.kinds(session)}
-    assert kinds == {"birthday": True, "lapsed": True, "points_expiring": False, "tier_upgrade": False}
+    assert kinds == {"birthday": True, "lapsed": True, "points_expiring": False, "tier_upgrade": False,
+                     "holiday": True, "renewal": False}
     with pytest.raises(BusinessError) as exc:
         _plan(session, make, store, "points_expiring", "PX0", trigger_days=10)
     assert "trigger" in exc.value.errors
@@ -226,3 +227,127 @@ def test_trigger_api(api, make, session):
     assert r.status_code == 200 and r.json["added"] == 1 and r.json["delivery"]["queued"] == 1
     r = api.post(f"/api/v1/campaign/plans/{pid}/trigger", user=hq)
     assert r.status_code == 200 and r.json["added"] == 0
+
+
+@pytest.mark.addons("campaign")
+def test_holiday_greeting_once_per_holiday_in_the_chains_zone(session, make):
+    store = make.store()
+    a = make.customer(name="王一", email="w1@example.com", home_store_id=store.id, language="zh_Hans")
+    b = make.customer(name="Bo", email="bo@example.com", home_store_id=store.id, language="en")
+    plan = _plan(session, make, store, "holiday", "HOL1")
+    plan.state = "running"
+    # National Day 2026 starts on 1 October; the 2nd is the same holiday (not a new greeting),
+    # a substituted day off is no festival, an ordinary day greets nobody
+    assert triggers.festivals(2026)[date(2026, 10, 1)] == "National Day"
+    assert triggers.evaluate_plan(session, plan, date(2026, 9, 30)) == 0
+    assert triggers.evaluate_plan(session, plan, date(2026, 10, 1)) == 2
+    assert triggers.evaluate_plan(session, plan, date(2026, 10, 1)) == 0     # never twice
+    assert triggers.evaluate_plan(session, plan, date(2026, 10, 2)) == 0
+    assert triggers.evaluate_plan(session, plan, date(2026, 10, 6)) == 0     # "Day off (substituted ...)"
+    assert triggers.evaluate_plan(session, plan, date(2027, 1, 1)) == 2      # the next holiday: new occurrence
+    assert _rows(session, plan.id) == sorted([(a.id, "holiday:2026-10-01"), (b.id, "holiday:2026-10-01"),
+                                              (a.id, "holiday:2027-01-01"), (b.id, "holiday:2027-01-01")])
+    # the holiday's name in each customer's language for the template
+    from addons.campaign.rendering import context
+
+    from core.db import RUNTIME
+
+    rt = RUNTIME.get(session)
+    assert context(session, rt, a, plan, store, "holiday:2026-10-01")["holiday"] == "国庆节"
+    assert context(session, rt, b, plan, store, "holiday:2026-10-01")["holiday"] == "National Day"
+    # greeting three days ahead
+    early = _plan(session, make, store, "holiday", "HOL2", trigger_days=3)
+    early.state = "running"
+    assert triggers.evaluate_plan(session, early, date(2026, 9, 28)) == 2
+    assert {o for _c, o in _rows(session, early.id)} == {"holiday:2026-10-01"}
+    with pytest.raises(Exception) as exc:
+        _plan(session, make, store, "holiday", "HOL3", trigger_days=90)
+    assert "trigger_days" in exc.value.errors
+
+
+@pytest.mark.addons("campaign")
+def test_holiday_uses_the_chains_local_date(session, make):
+    """At 23:00 UTC on 30 September it is already 1 October in Shanghai: the job greets."""
+    store = make.store()
+    make.customer(name="Z", email="z@example.com", home_store_id=store.id)
+    plan = _plan(session, make, store, "holiday", "HOL4")
+    plan.state = "running"
+    from datetime import datetime
+
+    from core.localtime import business_date
+
+    with use_timezone("Asia/Shanghai"):
+        today = business_date(datetime(2026, 9, 30, 23))      # the job's local_today() at that instant
+    with use_timezone("America/Los_Angeles"):
+        assert triggers.evaluate_plan(session, plan, business_date(datetime(2026, 9, 30, 23))) == 0
+    assert today == date(2026, 10, 1)
+    assert triggers.evaluate_plan(session, plan, today) == 1
+
+
+@pytest.mark.addons("campaign", "membership")
+def test_renewal_reminder_once_per_card_term(session, make):
+    """Membership contributes the card's expiry as a segment field; campaign reminds members
+    whose card expires within N days, once per expiry (a renewed card is a new reminder)."""
+    from sqlalchemy import text
+
+    from addons.membership import services as membership
+
+    store = make.store()
+    soon = make.customer(name="快到期", email="soon@example.com", home_store_id=store.id)
+    later = make.customer(name="Later", email="later@example.com", home_store_id=store.id)
+    none = make.customer(name="None", email="none@example.com", home_store_id=store.id)
+    for c in (soon, later, none):
+        membership.enrol(session, c.id, store_id=store.id)
+    # membership's own table, set by SQL (campaign imports no membership model)
+    for c, days in ((soon, 10), (later, 60)):
+        session.execute(text("UPDATE membership_card SET expires_at = :at WHERE member_id = :m"),
+                        {"at": utcnow() + timedelta(days=days), "m": c.id})
+    assert {k["code"]: k["available"] for k in triggers.kinds(session)}["renewal"]
+    plan = _plan(session, make, store, "renewal", "REN1", trigger_days=30)
+    svc.start(session, plan)
+    rows = _rows(session, plan.id)
+    assert [c for c, _o in rows] == [soon.id]
+    assert triggers.evaluate_plan(session, plan) == 0                   # never twice
+    # renewed: the card's new expiry is a new term, reminded again when it comes close
+    session.execute(text("UPDATE membership_card SET expires_at = :at WHERE member_id = :m"),
+                    {"at": utcnow() + timedelta(days=20, hours=1), "m": soon.id})
+    assert triggers.evaluate_plan(session, plan) == 1
+    assert len(_rows(session, plan.id)) == 2
+    with pytest.raises(Exception) as exc:
+        _plan(session, make, store, "renewal", "REN2")
+    assert "trigger_days" in exc.value.errors
+
+
+@pytest.mark.addons("campaign")
+def test_renewal_needs_membership(session, make):
+    kinds = {k["code"]: k for k in triggers.kinds(session)}
+    assert kinds["renewal"]["available"] is False and kinds["holiday"]["available"] is True
+
+
+@pytest.mark.addons("campaign")
+def test_triggered_conversions_count_from_each_recipients_trigger_time(session, make):
+    """A triggered plan's conversions are counted from when the trigger selected the customer
+    (for ``conversion_days``), not from the plan's start."""
+    from core.models import Sale
+
+    store = make.store()
+    c = make.customer(name="Conv", email="conv@example.com", home_store_id=store.id)
+    plan = _plan(session, make, store, "holiday", "HOLC", conversion_days=14)
+    plan.state, plan.started_at = "running", utcnow() - timedelta(days=20)
+    assert triggers.evaluate_plan(session, plan, date(2026, 10, 1)) == 1
+    row = session.execute(select(Recipient).where(Recipient.plan_id == plan.id)).scalar_one()
+    assert row.triggered_at is not None and row.convert_until - row.triggered_at == timedelta(days=14)
+    row.state = "sent"
+    before = make.sale(store=store, customer=c, products=[make.product(price="50.00")])
+    # bought ten days ago: inside the plan's first 14 days, but before the trigger
+    session.execute(update(Sale).where(Sale.id == before.id).values(confirmed_at=utcnow() - timedelta(days=10)))
+    session.flush()
+    res = svc.results(session, plan)
+    assert res["recipients"] == {"customers": 1, "converted": 0, "revenue": Decimal("0.00")}
+    make.sale(store=store, customer=c, products=[make.product(price="80.00")])     # after the trigger
+    res = svc.results(session, plan)
+    assert res["recipients"]["converted"] == 1 and res["recipients"]["revenue"] == Decimal("80.00")
+    # too late: past the recipient's window
+    row.convert_until = utcnow() - timedelta(minutes=1)
+    session.flush()
+    assert svc.results(session, plan)["recipients"]["converted"] == 0
