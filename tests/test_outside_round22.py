@@ -285,7 +285,6 @@ def test_r22_statement_settles_only_the_total_the_second_approver_saw(api, sessi
 
 # ------------------------------------------------------------------ refunds after payment ---
 
-@pytest.mark.xfail(strict=True, reason="refund after payment leaves the paid-for work in force")
 def test_r22_refunded_part_charge_is_neither_shipped_nor_stuck(api, session, w):
     """Class: refund after payment leaves the paid-for work in force. An out-of-warranty
     part request is charged to the customer (``POST /spare_parts/requests/<id>/charge``: a

@@ -1,8 +1,9 @@
 """Results of a plan: reach, delivery, conversions, revenue, and uplift against the hold-out.
 
 Conversion window: from the plan's start (``started_at``) for ``conversion_days`` days. A
-customer converts when they have a confirmed sale in the window; revenue is the net total of
-their sales and refunds in the window. Both groups are measured the same way:
+customer converts when they have a confirmed sale in the window that is not refunded in full
+(a purchase given back is no conversion); revenue is the net total of their sales and refunds
+in the window. Both groups are measured the same way:
 
 * ``recipients`` = customers messaged (state ``sent``), ``holdout`` = the hold-out group;
 * conversion rates ``p1``, ``p0``; uplift ``p1 - p0`` with a 95 % confidence interval
@@ -42,7 +43,7 @@ def results(session, plan: Plan) -> dict:
     start = plan.started_at or utcnow()
     end = start + timedelta(days=int(plan.conversion_days))
     per_customer = (select(Sale.customer_id.label("cid"), func.sum(Sale.total).label("rev"),
-                           func.sum(case((Sale.kind == "sale", 1), else_=0)).label("n"))
+                           func.sum(case(((Sale.kind == "sale") & (Sale.state != "refunded"), 1), else_=0)).label("n"))
                     .where(Sale.state != "draft", Sale.confirmed_at >= start, Sale.confirmed_at < end)
                     .group_by(Sale.customer_id).subquery())
     group = case((Recipient.holdout.is_(True), "holdout"), else_="recipients")
