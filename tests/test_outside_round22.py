@@ -163,7 +163,6 @@ def test_r22_bank_reference_differing_only_in_case_is_the_same_payment(api, sess
 
 # --------------------------------------------------------------------------- SLA calendars ---
 
-@pytest.mark.xfail(strict=True, reason="SLA timer wrong across holidays (make-up working days)")
 def test_r22_sla_counts_chinas_make_up_working_sunday(session):
     """Class: SLA timers wrong across holidays. A call-center calendar "Monday to Friday,
     09:00-18:00, mainland China's holidays off" takes the holidays of China but not its
