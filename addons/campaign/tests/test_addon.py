@@ -231,4 +231,4 @@ def test_unsubscribe_list_a_keeps_list_b_global_stops_all(rt, chain):
             == "skipped"
         assert s.execute(select(func.count()).select_from(Outbox).where(Outbox.plan_id == c)).scalar() >= 1
     with rt.session() as s, pytest.raises(BusinessError):
-        svc.unsubscribe(s, rt, token[:-1] + ("0" if token[-1] != "0" else "1"))
+        svc.unsubscribe(s, rt, token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:])
