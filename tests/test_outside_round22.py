@@ -112,7 +112,6 @@ def _seed_campaign_b(session, w):
 
 # ------------------------------------------------------------- reads of another franchisee ---
 
-@pytest.mark.xfail(strict=True, reason="read of another franchisee's rows")
 def test_r22_consents_of_another_franchisees_customers_are_hidden(api, admin_app, session, w):
     """Class: read of another franchisee's rows (API and back office, list and CSV export).
     ``GET /api/v1/campaign/consents`` and ``/admin/campaign_consent/`` (and its CSV export) as
@@ -314,7 +313,6 @@ def test_r22_refunded_part_charge_is_neither_shipped_nor_stuck(api, session, w):
     assert (cancel.status_code, ship.status_code, issued) == (200, 409, 0), (cancel.json, ship.json, issued)
 
 
-@pytest.mark.xfail(strict=True, reason="read of another franchisee's rows")
 def test_r22_nearest_stock_api_names_no_other_franchisees_back_room(api, session, w):
     """Class: read of another franchisee's rows (API). ``GET /spare_parts/stock/nearest``
     documents "quantities only, across the chain", yet as franchisee A's owner or store

@@ -150,6 +150,7 @@ class OptOut(IdPk, Base):
     __tablename__ = "campaign_optout"
     __table_args__ = (UniqueConstraint("customer_id", "channel", "list_code"),)
     __scope_column__ = ""
+    __scope_via__ = "customer_id"  # seen with its customer (core.security.scope)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -167,6 +168,7 @@ class Consent(IdPk, Base):
     __tablename__ = "campaign_consent"
     __table_args__ = (UniqueConstraint("customer_id", "channel"),)
     __scope_column__ = ""
+    __scope_via__ = "customer_id"  # seen with its customer (core.security.scope)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))

@@ -2,8 +2,9 @@
 
 A scoped session carries the user's :class:`Scope`. On every ORM select the kernel adds
 ``with_loader_criteria`` for each model it can scope: models with a ``store_id`` column
-(or naming their column in ``__scope_column__``) are limited to the user's stores, and
-addons add rules for other models through ``register_record_rules``. Lists, details,
+(or naming their column in ``__scope_column__``) are limited to the user's stores, models
+seen with another row (``__scope_via__``: a customer's consent, a pool's ledger) follow
+that row's limits, and addons add rules for other models through ``register_record_rules``. Lists, details,
 exports, reports and the API therefore obey one rule set.
 """
 from __future__ import annotations
@@ -120,16 +121,68 @@ def scoped_column(model):
     return getattr(model, name) if name else None
 
 
+def scope_via(model):
+    """``(column, target class, target column)`` of a model whose rows are seen with the row
+    a foreign key points at (``__scope_via__``: a customer's consent, a pool's hours), or
+    None."""
+    name = getattr(model, "__scope_via__", None)
+    if not name:
+        return None
+    col = model.__table__.c[name]
+    fk = next(iter(col.foreign_keys))
+    target = _class_of_table(fk.column.table.name)
+    if target is None:
+        raise TypeError(f"{model.__name__}.__scope_via__ = {name!r} points at no mapped table")
+    return getattr(model, name), target, fk.column
+
+
+def read_criterion(model, scope: Scope, rules: dict, depth: int = 0):
+    """The condition on ``model`` of the rows ``scope`` may read (None: every row): its store
+    column, its record rules (``rules``: model -> [RecordRule]) and, through
+    ``__scope_via__``, whatever limits the row it points at (to any depth: a pool entry is
+    seen with its pool, which is seen with its store)."""
+    from sqlalchemy import and_
+
+    parts = []
+    col = scoped_column(model)
+    if col is not None:
+        parts.append(col.in_(sorted(scope.store_ids)))
+    for rule in rules.get(model, ()):
+        crit = rule.where(scope)
+        if crit is not None:
+            parts.append(crit)
+    via = scope_via(model)
+    if via is not None and depth < 8:
+        fk_col, target, target_col = via
+        inner = read_criterion(target, scope, rules, depth + 1)
+        if inner is not None:
+            parts.append(fk_col.in_(select(target_col).where(inner)))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else and_(*parts)
+
+
 def criteria_for(registry, scope: Scope) -> list:
     opts = []
     if scope.unrestricted:
         return opts
     ids = sorted(scope.store_ids)
+    rules: dict = {}
+    for group in registry.hook.register_record_rules():
+        for rule in group or ():
+            rules.setdefault(rule.model, []).append(rule)
     for models in registry.models_by_addon.values():
         for model in models:
             col = scoped_column(model)
             if col is not None:
                 opts.append(with_loader_criteria(model, col.in_(ids), include_aliases=True))
+            via = scope_via(model)
+            if via is not None:  # seen with the row it points at (its own column and rules apply too)
+                fk_col, target, target_col = via
+                inner = read_criterion(target, scope, rules)
+                if inner is not None:
+                    opts.append(with_loader_criteria(model, fk_col.in_(select(target_col).where(inner)),
+                                                     include_aliases=True))
     for group in registry.hook.register_record_rules():
         for rule in group or ():
             crit = rule.where(scope)
@@ -245,6 +298,9 @@ def _apply_scope(state):
 #
 # Model declarations (all optional, on the mapped class):
 #
+# ``__scope_via__``        (reads) the foreign-key column of the row this one is seen with
+#                          (a customer's consent, a pool's hours): a scoped user reads it
+#                          only when they may read that row (``read_criterion``).
 # ``__chain_wide__``       ``True``: every row is a chain-wide setting (products, policies);
 #                          ``"store_id"``: the row is chain-wide when that column is empty.
 # ``__scope_parent__``     the foreign-key column of the row this one is part of (a price
