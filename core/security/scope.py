@@ -4,8 +4,9 @@ A scoped session carries the user's :class:`Scope`. On every ORM select the kern
 ``with_loader_criteria`` for each model it can scope: models with a ``store_id`` column
 (or naming their column in ``__scope_column__``) are limited to the user's stores, models
 seen with another row (``__scope_via__``: a customer's consent, a pool's ledger) follow
-that row's limits, and addons add rules for other models through ``register_record_rules``. Lists, details,
-exports, reports and the API therefore obey one rule set.
+that row's limits, and addons add rules for other models through
+``register_record_rules``. Lists, details, exports, reports and the API therefore obey
+one rule set.
 """
 from __future__ import annotations
 
@@ -183,11 +184,11 @@ def criteria_for(registry, scope: Scope) -> list:
                 if inner is not None:
                     opts.append(with_loader_criteria(model, fk_col.in_(select(target_col).where(inner)),
                                                      include_aliases=True))
-    for group in registry.hook.register_record_rules():
-        for rule in group or ():
+    for model, model_rules in rules.items():
+        for rule in model_rules:
             crit = rule.where(scope)
             if crit is not None:
-                opts.append(with_loader_criteria(rule.model, crit, include_aliases=True))
+                opts.append(with_loader_criteria(model, crit, include_aliases=True))
     return opts
 
 
