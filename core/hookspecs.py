@@ -259,8 +259,10 @@ def on_sale_refunded(session, refund, sale) -> None:
     """Reverse what ``on_sale_confirmed`` did, for the lines ``refund`` gives back.
 
     ``refund`` is the refund document (negative quantities, ``origin`` = ``sale``).
-    Same transaction as the refund: an exception aborts the whole refund.
-    Implemented by: membership, loyalty.
+    Same transaction as the refund: an exception aborts the whole refund. Any addon that
+    ties a state to a paid sale (not only to ``on_sale_confirmed``) undoes it here.
+    Implemented by: membership, loyalty, commissions, spare_parts (warranties, charged
+    part requests).
     """
 
 

@@ -270,19 +270,6 @@ class CustomerRef:
     user_id: int
 
 
-def _serializer(rt):
-    """The runtime's signer for references (the instance secret, :data:`REF_SALT`)."""
-    signer = rt.extra.get("lookup_ref_signer")
-    if signer is None:
-        from itsdangerous import URLSafeTimedSerializer
-
-        from core.app import instance_secret_key
-
-        secret = rt.config["security"].get("secret_key") or instance_secret_key(rt.config["instance"]["path"])
-        signer = rt.extra.setdefault("lookup_ref_signer", URLSafeTimedSerializer(secret, salt=REF_SALT))
-    return signer
-
-
 def _ref_minutes(rt) -> int:
     return int(rt.config.get("lookup", {}).get("ref_minutes", REF_MINUTES))
 
@@ -292,27 +279,28 @@ def issue_customer_ref(session, user, customer_id: int, proven: bool = False) ->
     valid ``[lookup] ref_minutes`` minutes. Only :func:`lookup` issues them."""
     from core.runtime import runtime_of
 
-    return _serializer(runtime_of(session)).dumps({"u": int(user.id), "c": int(customer_id), "p": bool(proven)})
+    from core.signing import sign
+
+    return sign(runtime_of(session), REF_SALT, {"u": int(user.id), "c": int(customer_id), "p": bool(proven)})
 
 
 def read_customer_ref(session, user, token, field: str = "customer_ref") -> CustomerRef:
     """Verify ``token`` for ``user``: the :class:`CustomerRef`, or ``BusinessError`` (422)
     naming ``field`` when it is expired (older than ``[lookup] ref_minutes``), forged or
     altered, or issued to another user."""
-    from itsdangerous import BadSignature, SignatureExpired
-
     from core.runtime import runtime_of
+    from core.signing import BadLink, ExpiredLink, unsign
 
     if user is None or not isinstance(token, str) or not token or len(token) > 512:
         raise BusinessError({field: [_l("Not a valid customer reference: look the customer up again.")]})
     rt = runtime_of(session)
     try:
-        data = _serializer(rt).loads(token, max_age=_ref_minutes(rt) * 60)
-    except SignatureExpired:
+        data = unsign(rt, REF_SALT, token, max_age=_ref_minutes(rt) * 60)
+    except ExpiredLink:
         raise BusinessError({field: [_l("This customer reference has expired: look the customer up again.")]}) from None
-    except BadSignature:
+    except BadLink:
         raise BusinessError({field: [_l("Not a valid customer reference: look the customer up again.")]}) from None
-    if not isinstance(data, dict) or data.get("u") != user.id or not isinstance(data.get("c"), int):
+    if data.get("u") != user.id or not isinstance(data.get("c"), int):
         raise BusinessError({field: [_l("Not a valid customer reference: look the customer up again.")]})
     return CustomerRef(customer_id=data["c"], proven=bool(data.get("p")), user_id=user.id)
 

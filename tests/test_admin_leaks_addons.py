@@ -30,8 +30,8 @@ from core.db import RUNTIME, Base
 from core.plugins import build_registry
 from core.security.scope import scoped_column
 
-ADDONS = ("membership", "loyalty", "franchise") + tuple(a for a in ("giftcard", "call_center", "spare_parts")
-                                                        if a in discover())
+ADDONS = ("membership", "loyalty", "franchise") + tuple(a for a in ("giftcard", "call_center", "spare_parts",
+                                                                    "campaign") if a in discover())
 pytestmark = pytest.mark.addons(*ADDONS)
 
 TAGS = {"A": "Alpha", "B": "Bravo"}
@@ -91,6 +91,9 @@ def test_the_generated_set_covers_the_addon_views():
                      "call_center_line_token", "call_center_routing_rule", "call_center_follow_up_task",
                      "call_center_follow_up_rule", "call_center_rating", "call_center_ticket_article",
                      "call_center_inbound_email"}
+    if "campaign" in ADDONS:
+        expected |= {"campaign_segment", "campaign_plan", "campaign_recipient", "campaign_optout",
+                     "campaign_consent", "campaign_outbox"}
     assert expected <= set(SCOPED_ENDPOINTS)
     # chain-wide settings carry no store and stay out
     assert not {"membership_tiers", "membership_topup_rules", "membership_policy",
@@ -246,6 +249,8 @@ def _seed_franchisee(session, make, chain, key):
                                  agent_id=lead.id, due_at=chain["now"] + chain["day"]))
     if "spare_parts" in ADDONS:
         _seed_spare_parts(session, make, chain, tag, company, store, buyer)
+    if "campaign" in ADDONS:
+        _seed_campaign(session, tag, store, buyer)
     session.flush()
     return {"company": company, "store": store, "buyer": buyer, "sale": sale}
 
@@ -280,6 +285,32 @@ def _seed_spare_parts(session, make, chain, tag, company, store, buyer):
     spare.raise_request(session, wo.id, part.id, "leak", f"{tag} pump seal", user=tech)
     count = spare.start_count(session, room.id, note=f"{tag} monthly count")
     spare.record_counts(session, count.id, [(part.id, "3")])
+
+
+def _seed_campaign(session, tag, store, buyer):
+    """The franchisee's store's marketing: a segment, a running plan with a recipient and its
+    message, and the buyer's consent (asked at this store) and opt-out of a list. A consent
+    and an opt-out carry no store: they are seen with their customer (``__scope_via__``)."""
+    from addons.campaign import services as campaign
+    from addons.campaign.models import Consent, Outbox, Plan, Recipient, Segment
+    from core.localtime import local_today
+
+    buyer.email = f"{tag.lower()}-buyer@example.com"
+    segment = Segment(name=f"{tag} regulars", rules={"op": "and", "rules": []}, store_id=store.id)
+    session.add(segment)
+    campaign.opt_out(session, buyer.id, "email", f"{tag.lower()}-news")
+    session.add(Consent(customer_id=buyer.id, channel="email", address=buyer.email, source=f"{tag} shop"))
+    plan = Plan(code=f"{tag}-PLAN", name=f"{tag} plan", store_id=store.id, date_from=local_today(),
+                date_to=local_today(), budget=Decimal("1"), expected_cost=Decimal("1"), channel="email",
+                list_code=f"{tag.lower()}-news", state="running", holdout_share=Decimal("0"), conversion_days=14)
+    session.add(plan)
+    session.flush()
+    recipient = Recipient(plan_id=plan.id, customer_id=buyer.id, store_id=store.id, state="sent",
+                          address=buyer.email)
+    session.add(recipient)
+    session.flush()
+    session.add(Outbox(plan_id=plan.id, recipient_id=recipient.id, store_id=store.id, channel="email",
+                       to_address=buyer.email, subject=f"{tag} subject", body=f"{tag} body"))
 
 
 @pytest.fixture

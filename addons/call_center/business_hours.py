@@ -1,6 +1,7 @@
 """Business time of a calendar: opening hours on working weekdays, minus mainland China's
-public holidays (the maintained ``holidays`` library, ``holidays.China``) and the chain's own
-closing days.
+public holidays and plus its make-up working days (调休) when the calendar follows them
+(``core.workdays``, from the maintained ``holidays`` library), minus the chain's own closing
+days.
 
 Instants in and out are naive UTC; the hours are read as wall-clock times in the chain's zone
 (``core.localtime``). Minutes are whole minutes; an instant inside a minute counts from
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 
 from sqlalchemy import select
 
 from core.localtime import aware_local, to_utc
+from core.workdays import is_working_day, public_holidays
 
 from .models import Calendar, Closure
 
@@ -22,12 +23,10 @@ from .models import Calendar, Closure
 MAX_DAYS = 3660
 
 
-@lru_cache(maxsize=64)
 def cn_holidays(year: int) -> frozenset[date]:
-    """Mainland China's public holidays (days off, substituted days included) of ``year``."""
-    import holidays
-
-    return frozenset(holidays.China(years=year).keys())
+    """Mainland China's public holidays (days off, substituted days included) of ``year``
+    (``core.workdays.public_holidays``)."""
+    return public_holidays(year)
 
 
 @dataclass(frozen=True)
@@ -42,9 +41,9 @@ class Hours:
     cn: bool
 
     def working(self, day: date) -> bool:
-        if day.isoweekday() not in self.weekdays or day in self.closed:
-            return False
-        return not (self.cn and day in cn_holidays(day.year))
+        """The kernel's rule (``core.workdays.is_working_day``): with ``cn``, China's holidays
+        are off and its make-up working days (调休) are worked; closing days are off."""
+        return is_working_day(day, self.weekdays, official=self.cn, closed=self.closed)
 
     def window(self, day: date) -> tuple[datetime, datetime] | None:
         """The day's open interval as naive LOCAL datetimes, or None on a day off."""

@@ -56,7 +56,8 @@ OUTCOMES = OUTCOME.codes
 
 class Calendar(IdPk, Timestamps, Base):
     """Business hours: the same opening hours on each working weekday, minus mainland China's
-    public holidays (``holidays`` library) when ``cn_holidays``, minus the closing days."""
+    public holidays and plus its make-up working days (调休) when ``cn_holidays``
+    (``core.workdays``), minus the closing days."""
     __tablename__ = "call_center_calendar"
     __chain_wide__ = True
 

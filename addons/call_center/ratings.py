@@ -2,15 +2,12 @@
 
 When a ticket with a customer who has an email address is resolved, the customer is sent
 (``core.notify``, email only, after the commit) a link ``/call_center/rate/<token>``. The
-token is signed with itsdangerous (``URLSafeTimedSerializer``, the instance secret, salt
+token is signed by the kernel (``core.signing``: itsdangerous, the instance secret, purpose
 :data:`SALT`) and carries the ticket and the customer; it is valid ``[call_center]
 rating_days`` days (default :data:`RATING_DAYS`). The page asks for a score from 1 to 5 and
 an optional comment. A ticket is rated once: the ``call_center_rating.ticket_id`` unique key
 holds it under concurrent posts, and a second post is refused (``BusinessError`` on
 ``token``). An expired, altered or forged token is refused with its own message.
-
-The kernel has no public signing helper (``core.lookup`` keeps its serializer private), so
-this module builds its serializer the same way, with its own salt.
 """
 from __future__ import annotations
 
@@ -35,18 +32,6 @@ INVALID = _l("This rating link is not valid.")
 ALREADY = _l("This ticket has already been rated. Thank you.")
 
 
-def _serializer(rt):
-    signer = rt.extra.get("call_center_rating_signer")
-    if signer is None:
-        from itsdangerous import URLSafeTimedSerializer
-
-        from core.app import instance_secret_key
-
-        secret = rt.config["security"].get("secret_key") or instance_secret_key(rt.config["instance"]["path"])
-        signer = rt.extra.setdefault("call_center_rating_signer", URLSafeTimedSerializer(secret, salt=SALT))
-    return signer
-
-
 def rating_days(rt) -> int:
     return int((rt.config.get("call_center") or {}).get("rating_days", RATING_DAYS))
 
@@ -55,7 +40,9 @@ def rating_token(session, ticket: Ticket) -> str:
     """The signed token of ``ticket``'s rating link (its customer is in it)."""
     from core.runtime import runtime_of
 
-    return _serializer(runtime_of(session)).dumps({"t": int(ticket.id), "c": int(ticket.customer_id or 0)})
+    from core.signing import sign
+
+    return sign(runtime_of(session), SALT, {"t": int(ticket.id), "c": int(ticket.customer_id or 0)})
 
 
 def rating_url(session, ticket: Ticket) -> str:
@@ -70,20 +57,19 @@ def ticket_of_token(session, token) -> Ticket:
     """The ticket a valid token rates; BusinessError on ``token`` when it is expired
     (:data:`EXPIRED`), altered or forged (:data:`INVALID`), or names a ticket that is gone,
     not resolved or closed, or whose customer changed."""
-    from itsdangerous import BadSignature, SignatureExpired
-
     from core.runtime import runtime_of
+    from core.signing import BadLink, ExpiredLink, unsign
 
     if not isinstance(token, str) or not token or len(token) > 512:
         raise BusinessError({"token": [INVALID]})
     rt = runtime_of(session)
     try:
-        data = _serializer(rt).loads(token, max_age=rating_days(rt) * 86400)
-    except SignatureExpired:
+        data = unsign(rt, SALT, token, max_age=rating_days(rt) * 86400)
+    except ExpiredLink:
         raise BusinessError({"token": [EXPIRED]}) from None
-    except BadSignature:
+    except BadLink:
         raise BusinessError({"token": [INVALID]}) from None
-    if not isinstance(data, dict) or not isinstance(data.get("t"), int):
+    if not isinstance(data.get("t"), int):
         raise BusinessError({"token": [INVALID]})
     ticket = session.get(Ticket, data["t"])
     if ticket is None or (ticket.customer_id or 0) != data.get("c") or ticket.status not in ("resolved", "closed"):

@@ -429,16 +429,21 @@ def confirm(token):
     from .consent import read_confirm_token
 
     rt = current_app.extensions["banyan"]
+
+    def refused(exc):
+        message = (exc.errors.get("token") or [_("This confirmation link is not valid.")])[0]
+        return render_template_string(_PAGE, message=str(message), form=False), 400
+
     try:
         read_confirm_token(rt, token)
-    except BusinessError:
-        return render_template_string(_PAGE, message=_("This confirmation link is not valid."), form=False), 400
+    except BusinessError as exc:
+        return refused(exc)
     if request.method == "POST":
         try:
             with rt.session() as s, transaction(s):
                 do_confirm(s, rt, token)
-        except BusinessError:
-            return render_template_string(_PAGE, message=_("This confirmation link is not valid."), form=False), 400
+        except BusinessError as exc:
+            return refused(exc)
         return render_template_string(_PAGE, message=_("Thank you: your consent is confirmed."), form=False)
     return render_template_string(_CONFIRM, message=_("Do you want to receive our emails?"),
                                   yes=_("Yes, send me emails"))

@@ -3,10 +3,13 @@ and list (``campaign_optout``, with time, source and method). An opt-out of list
 B alone; an opt-out of every list (``list_code='*'``) stops the channel entirely.
 
 Double opt-in (``campaign_policy.double_opt_in``): email goes out only to customers whose
-consent row (``campaign_consent``) is confirmed. :func:`request_opt_in` records the request
-(time, source) and emails a signed link (``/campaign/confirm/<token>``, through the kernel's
-mail outbox); :func:`confirm` records the confirmation (time, method) and sets the kernel's
-email consent flag. The sender checks it at snapshot time and again for each claimed batch.
+consent row (``campaign_consent``) is confirmed for the address they have now.
+:func:`request_opt_in` records the request (time, source, address) and emails a signed link
+(``/campaign/confirm/<token>``, ``core.signing``: customer, channel and the address it went
+to; valid :data:`CONFIRM_DAYS` days) through the kernel's mail outbox; :func:`confirm` checks
+that the address is still the customer's and the one asked, then records the confirmation
+(time, method) and sets the kernel's email consent flag. A changed address needs a new
+confirmation. The sender checks it at snapshot time and again for each claimed batch.
 
 Frequency cap (``cap_messages`` in ``cap_days``): see ``sending.screen``.
 """
@@ -23,6 +26,11 @@ from core.models import Customer
 from .models import Consent, OptOut, Policy
 
 CONFIRM = "campaign.confirm"
+#: how long a confirmation link stays valid
+CONFIRM_DAYS = 30
+INVALID = _l("This confirmation link is not valid.")
+EXPIRED = _l("This confirmation link has expired: ask for a new one.")
+MOVED = _l("This confirmation link was sent to an address that is no longer yours: ask for a new one.")
 
 
 def opt_out(session, customer_id: int, channel: str, list_code: str | None = None, *, source: str = "backoffice",
@@ -102,26 +110,51 @@ def set_policy(session, values: dict) -> Policy:
 
 # --------------------------------------------------------------------------- double opt-in
 
-def confirm_token(rt, customer_id: int, channel: str) -> str:
-    from .rendering import sign
-
-    payload = f"{customer_id}.{channel}"
-    return f"{payload}.{sign(rt, CONFIRM, payload)}"
+def _same_address(a: str | None, b: str | None) -> bool:
+    """Two email addresses are the same mailbox (case and spaces around aside)."""
+    return bool(a) and bool(b) and a.strip().lower() == b.strip().lower()
 
 
-def read_confirm_token(rt, token: str) -> tuple[int, str]:
-    from .rendering import check_signature
+def confirm_token(rt, customer_id: int, channel: str, address: str) -> str:
+    """The signed token of a confirmation link (``core.signing``): the customer, the channel
+    and the address it is mailed to. Valid :data:`CONFIRM_DAYS` days, and only while that
+    address is still the customer's (see :func:`confirm`)."""
+    from core.signing import sign
 
-    parts = (token or "").split(".")
-    if len(parts) == 3 and parts[0].isdigit() and check_signature(rt, CONFIRM, f"{parts[0]}.{parts[1]}", parts[2]):
-        return int(parts[0]), parts[1]
-    raise BusinessError({"token": [_l("This confirmation link is not valid.")]})
+    return sign(rt, CONFIRM, {"c": int(customer_id), "ch": channel, "a": address})
+
+
+def read_confirm_token(rt, token: str) -> tuple[int, str, str]:
+    """``(customer_id, channel, address)`` of a valid confirmation token; BusinessError on
+    ``token`` when it is forged, altered, made for something else or expired."""
+    from core.signing import BadLink, ExpiredLink, unsign
+
+    try:
+        data = unsign(rt, CONFIRM, token, max_age=CONFIRM_DAYS * 86400)
+    except ExpiredLink:
+        raise BusinessError({"token": [EXPIRED]}) from None
+    except BadLink:
+        raise BusinessError({"token": [INVALID]}) from None
+    cid, channel, address = data.get("c"), data.get("ch"), data.get("a")
+    if not (isinstance(cid, int) and isinstance(channel, str) and isinstance(address, str) and address):
+        raise BusinessError({"token": [INVALID]})
+    return cid, channel, address
 
 
 def confirmed_expr(channel: str, customer_id):
-    """SQL: the customer confirmed their consent on ``channel`` (double opt-in)."""
-    return (select(Consent.id).where(Consent.customer_id == customer_id, Consent.channel == channel,
-                                     Consent.confirmed_at.is_not(None)).exists())
+    """SQL: the customer confirmed their consent on ``channel`` (double opt-in), for the
+    address they have now (a confirmation of a former email address is no consent for the
+    new one)."""
+    from sqlalchemy import func
+    from sqlalchemy.orm import aliased
+
+    stmt = select(Consent.id).where(Consent.customer_id == customer_id, Consent.channel == channel,
+                                    Consent.confirmed_at.is_not(None))
+    if channel == "email":
+        owner = aliased(Customer)
+        stmt = stmt.join(owner, owner.id == Consent.customer_id).where(
+            func.lower(func.trim(Consent.address)) == func.lower(func.trim(owner.email)))
+    return stmt.exists()
 
 
 def needs_confirmation(session, channel: str) -> bool:
@@ -149,10 +182,13 @@ def request_opt_in(session, rt, customer_id: int, channel: str = "email", *, sou
     if row is None:
         row = Consent(customer_id=customer_id, channel=channel)
         session.add(row)
+    if row.confirmed_at is not None and not _same_address(row.address, customer.email):
+        row.confirmed_at, row.method = None, None  # confirmed for a former address: ask the new one
     row.address, row.requested_at, row.source = customer.email, utcnow(), source[:40]
     session.flush()
     if row.confirmed_at is None:
-        url = f"{mail_settings(rt)['base_url'].rstrip('/')}/campaign/confirm/{confirm_token(rt, customer_id, channel)}"
+        token = confirm_token(rt, customer_id, channel, customer.email)
+        url = f"{mail_settings(rt)['base_url'].rstrip('/')}/campaign/confirm/{token}"
         with force_locale(customer.language or None):
             subject = _("Please confirm that you want our emails")
             body = _("Open this link to confirm: %(url)s\nIf you did not ask for our emails, ignore this message.",
@@ -163,17 +199,21 @@ def request_opt_in(session, rt, customer_id: int, channel: str = "email", *, sou
 
 def confirm(session, rt, token: str) -> Consent:
     """The customer opened the signed link: the consent is confirmed (time, method) and the
-    kernel's email consent flag set. Idempotent; a forged token is a 422 naming ``token``."""
+    kernel's email consent flag set. Idempotent. A forged or expired token, or one mailed to
+    an address that is no longer the customer's (or no longer the one asked), is a 422
+    naming ``token``: nothing is confirmed."""
     from core.mixins import utcnow
 
-    customer_id, channel = read_confirm_token(rt, token)
+    customer_id, channel, address = read_confirm_token(rt, token)
     row = session.execute(select(Consent).where(Consent.customer_id == customer_id, Consent.channel == channel)
-                          .execution_options(banyan_unscoped=True)).scalar()
+                          .with_for_update().execution_options(banyan_unscoped=True)).scalar()
     if row is None:
-        raise BusinessError({"token": [_l("This confirmation link is not valid.")]})
+        raise BusinessError({"token": [INVALID]})
+    customer = session.get(Customer, customer_id)
+    if not (_same_address(address, row.address) and _same_address(address, customer.email)):
+        raise BusinessError({"token": [MOVED]})
     if row.confirmed_at is None:
         row.confirmed_at, row.method = utcnow(), "double_opt_in_link"
-        customer = session.get(Customer, customer_id)
         if channel == "email" and not customer.consent_email:
             customer.consent_email = True
     session.flush()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from core import hookimpl
-from core.contrib import RecordRule, SensitiveAction, SummaryPanel
+from core.contrib import SensitiveAction, SummaryPanel
 from core.i18n import lazy_gettext as _l
 
 
@@ -18,28 +18,6 @@ def register_permissions():
     from .permissions import PERMISSIONS
 
     return PERMISSIONS
-
-
-@hookimpl
-def register_record_rules():
-    """An opt-out and an income are seen with their customer: a store-limited user sees those
-    of customers whose home store is one of theirs."""
-    from sqlalchemy import select
-
-    from core.models import Customer
-
-    from .models import Income, OptOut
-
-    def mine(model):
-        def rule(scope):
-            if scope.unrestricted:
-                return None
-            return model.customer_id.in_(select(Customer.id)
-                                         .where(Customer.home_store_id.in_(sorted(scope.store_ids))))
-        return rule
-
-    return [RecordRule(OptOut, "campaign.optout.customer_store", mine(OptOut)),
-            RecordRule(Income, "campaign.income.customer_store", mine(Income))]
 
 
 @hookimpl

@@ -165,6 +165,7 @@ class OptOut(IdPk, Base):
     __tablename__ = "campaign_optout"
     __table_args__ = (UniqueConstraint("customer_id", "channel", "list_code"),)
     __scope_column__ = ""
+    __scope_via__ = "customer_id"  # seen with its customer (core.security.scope)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -182,6 +183,7 @@ class Consent(IdPk, Base):
     __tablename__ = "campaign_consent"
     __table_args__ = (UniqueConstraint("customer_id", "channel"),)
     __scope_column__ = ""
+    __scope_via__ = "customer_id"  # seen with its customer (core.security.scope)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -216,6 +218,7 @@ class Income(Base):
     customer), with where it came from."""
     __tablename__ = "campaign_income"
     __scope_column__ = ""
+    __scope_via__ = "customer_id"  # seen with its customer (core.security.scope)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id", ondelete="CASCADE"), primary_key=True)
     monthly_income: Mapped[Decimal] = mapped_column(Money, info={"min": 0})

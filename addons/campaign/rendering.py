@@ -1,4 +1,5 @@
-"""Message templates rendered with sandboxed Jinja2, and signed unsubscribe links.
+"""Message templates rendered with sandboxed Jinja2, and signed unsubscribe links
+(``core.signing``).
 
 A template is chosen by the plan's template code, its channel and the customer's language
 (falling back to the chain's language, then to any language of that code and channel). The
@@ -61,20 +62,46 @@ def check_signature(rt, purpose: str, payload: str, signature: str) -> bool:
     return hmac.compare_digest(sign(rt, purpose, payload), signature or "")
 
 
+UNSUBSCRIBE = "campaign.unsubscribe"
+
+
 def unsubscribe_token(rt, customer_id: int, channel: str, list_code: str) -> str:
-    """``<customer>.<channel>.<list>.<signature>``: HMAC-SHA256 with the instance secret."""
-    payload = f"{customer_id}.{channel}.{list_code}"
-    sig = hmac.new(_secret(rt), payload.encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{payload}.{sig}"
+    """The signed token of an unsubscribe link (``core.signing``): the customer, channel and
+    list as a serialised payload, so any list code survives. It does not expire: a customer
+    can always leave a list from any message they received."""
+    from core.signing import sign as sign_link
+
+    return sign_link(rt, UNSUBSCRIBE, {"c": int(customer_id), "ch": channel, "l": list_code})
+
+
+def _legacy_token(rt, token: str) -> tuple[int, str, str] | None:
+    """Links mailed before round 22: ``<customer>.<channel>.<list>.<signature>`` (HMAC of the
+    dotted payload). Still honoured (a customer keeps the right to leave); the list is
+    whatever lies between the channel and the signature, dots included."""
+    parts = token.split(".")
+    if len(parts) < 4 or not parts[0].isdigit():
+        return None
+    payload = ".".join(parts[:-1])
+    good = hmac.new(_secret(rt), payload.encode(), hashlib.sha256).hexdigest()[:32]
+    if not hmac.compare_digest(good, parts[-1]):
+        return None
+    return int(parts[0]), parts[1], ".".join(parts[2:-1])
 
 
 def read_token(rt, token: str) -> tuple[int, str, str]:
     """``(customer_id, channel, list_code)`` of a valid token; a forged one is a 422."""
-    parts = (token or "").split(".")
-    if len(parts) == 4 and parts[0].isdigit():
-        good = unsubscribe_token(rt, int(parts[0]), parts[1], parts[2])
-        if hmac.compare_digest(good, token):
-            return int(parts[0]), parts[1], parts[2]
+    from core.signing import BadLink, unsign
+
+    try:
+        data = unsign(rt, UNSUBSCRIBE, token)
+    except BadLink:
+        legacy = _legacy_token(rt, token) if isinstance(token, str) and len(token) <= 512 else None
+        if legacy is not None:
+            return legacy
+    else:
+        cid, channel, list_code = data.get("c"), data.get("ch"), data.get("l")
+        if isinstance(cid, int) and isinstance(channel, str) and isinstance(list_code, str):
+            return cid, channel, list_code
     raise BusinessError({"token": [_l("This unsubscribe link is not valid.")]})
 
 

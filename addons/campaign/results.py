@@ -4,8 +4,9 @@ Conversion window: ``conversion_days`` days from the plan's start (``started_at`
 one-off plan; for a triggered plan, from each recipient's own trigger time
 (``campaign_recipient.triggered_at`` to ``convert_until``), so a customer greeted on their
 birthday in week three is measured from that day, not from the plan's start. A customer
-converts when they have a confirmed sale in the window; revenue is the net total of their
-sales and refunds in the window. Both groups are measured the same way:
+converts when they have a confirmed sale in the window that is not refunded in full (a
+purchase given back is no conversion); revenue is the net total of their sales and
+refunds in the window. Both groups are measured the same way:
 
 * ``recipients`` = customers messaged (state ``sent``), ``holdout`` = the hold-out group;
 * conversion rates ``p1``, ``p0``; uplift ``p1 - p0`` with a 95 % confidence interval
@@ -50,7 +51,8 @@ def results(session, plan: Plan) -> dict:
     r_to = func.coalesce(Recipient.convert_until, end)
     group = case((Recipient.holdout.is_(True), "holdout"), else_="recipients")
     per_rec = (select(Recipient.id.label("rid"), group.label("g"), func.sum(Sale.total).label("rev"),
-                      func.sum(case((Sale.kind == "sale", 1), else_=0)).label("n"))
+                      # a sale refunded in full is no conversion (its refund nets the revenue)
+                      func.sum(case(((Sale.kind == "sale") & (Sale.state != "refunded"), 1), else_=0)).label("n"))
                .select_from(Recipient)
                .outerjoin(Sale, and_(Sale.customer_id == Recipient.customer_id, Sale.state != "draft",
                                      Sale.confirmed_at >= r_from, Sale.confirmed_at < r_to))

@@ -182,7 +182,6 @@ class CommissionSplit(IdPk, StoreScoped, Timestamps, Base):
 
 class CommissionSplitShare(IdPk, Base):
     __scope_parent__ = "split_id"
-
     __tablename__ = "commissions_split_share"
     __table_args__ = (UniqueConstraint("split_id", "employee_id"),
                       CheckConstraint("percent > 0 AND percent <= 100", name="percent_range"))
@@ -222,7 +221,6 @@ class CommissionPoolMember(IdPk, Base):
     """A member of a pool; ``share`` (%) is used by the ``fixed`` mode (the shares sum to
     100). The first member (lowest ``position``) takes the rounding remainder."""
     __scope_parent__ = "pool_id"
-
     __tablename__ = "commissions_pool_member"
     __table_args__ = (UniqueConstraint("pool_id", "employee_id"),)
     pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id", ondelete="CASCADE"), index=True)
@@ -236,7 +234,6 @@ class CommissionPoolMember(IdPk, Base):
 class CommissionPoolHours(IdPk, Base):
     """Hours a member worked for the pool in period ``period`` (the ``hours`` mode)."""
     __scope_parent__ = "pool_id"
-
     __tablename__ = "commissions_pool_hours"
     __table_args__ = (UniqueConstraint("pool_id", "employee_id", "period"),
                       CheckConstraint("hours >= 0", name="hours_not_negative"))
@@ -252,7 +249,7 @@ class CommissionPoolEntry(IdPk, Base):
     and the settlement that shared a period's total out (kind ``settle``, amount = -total)."""
     __audit__ = False
     __scope_derived__ = ("pool_id", "sale_id", "sale_line_id", "origin_id", "rule_id")
-
+    __scope_via__ = "pool_id"  # read with its pool (core.security.scope)
     __tablename__ = "commissions_pool_entry"
     __chain_wide__ = False  # nobody's store, yet not shared chain data: a pool's ledger, written by its services (write check rule 4)
     __table_args__ = (Index("ix_commissions_pool_entry_pool_period", "pool_id", "period"),)
@@ -272,7 +269,6 @@ class CommissionPoolEntry(IdPk, Base):
 class CommissionPoolSettlement(IdPk, Base):
     """A pool's period, shared out (once): no entry is posted into it afterwards."""
     __scope_parent__ = "pool_id"
-
     __tablename__ = "commissions_pool_settlement"
     __table_args__ = (UniqueConstraint("pool_id", "period"),)
     pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id"), index=True)

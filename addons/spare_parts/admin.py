@@ -572,7 +572,7 @@ class StockLookupPage(BanyanView):
             else:
                 current = svc.current_part(s, part.id)
                 if to_id is not None and to_id in {w.id for w in warehouses}:
-                    near = svc.nearest_holding(s, current.id, to_id, "1", visible=True)
+                    near = svc.nearest_seen(s, current.id, to_id, "1")
         return self.render("spare_parts/stock_lookup.html", warehouses=warehouses, part=part, current=current,
                            near=near, number=number, to_id=to_id, can_write=has_perm(STOCK_WRITE))
 

@@ -212,9 +212,10 @@ def return_to_supplier(data):
 @blp.response(200, S.HoldingOut(many=True))
 def nearest(args):
     """The locations that can spare ``qty`` of the part, nearest to ``warehouse_id`` first
-    (same region, then HQ, then the rest): quantities only, across the chain."""
+    (same region, then HQ, then the rest). Locations the caller does not see (another
+    franchisee's back room) are quantities only: no ``warehouse_id``, store or name."""
     _warehouse(args["warehouse_id"])
-    return svc.nearest_holding(db_session(), args["part_id"], args["warehouse_id"], args["qty"])
+    return svc.nearest_seen(db_session(), args["part_id"], args["warehouse_id"], args["qty"])
 
 
 @blp.route("/stock/transfer-nearest", methods=["POST"])

@@ -65,8 +65,13 @@ def register_file_owners():
 
 @hookimpl
 def on_sale_refunded(session, refund, sale):
-    """A refunded item's warranty registration is void (see ``warranty.void_refunded``)."""
+    """A refunded item's warranty registration is void (see ``warranty.void_refunded``); a
+    part request charged by the refunded sale is no longer paid for
+    (``requests.charge_refunded``)."""
+    from .requests import charge_refunded
+
     svc.void_refunded(session, sale)
+    charge_refunded(session, sale)
 
 
 @hookimpl

@@ -5,6 +5,7 @@ Lifecycle (``REQUEST_STATUS``)::
     in warranty:      submitted --HQ approves--> approved -> shipped -> installed -> returned -> closed
                       submitted --HQ rejects---> rejected
     out of warranty:  submitted --charged (kernel sale)--> charged -> shipped -> installed -> closed
+                      charged --its sale refunded--> submitted (charge again, or cancel)
     before shipment:  submitted / approved / charged -> cancelled
 
 * Raising a request (from a work order) for a part that is superseded does not substitute
@@ -324,6 +325,47 @@ def charge(session, request_id: int, *, method: str = "cash", reference: str | N
     _reserve_if_possible(session, req, user)
     session.flush()
     return req
+
+
+def charge_refunded(session, sale) -> int:
+    """``on_sale_refunded``: a charged request is paid for by its sale, so a refund of that
+    sale takes the request back with it. Fully refunded, the request leaves "charged" and
+    waits to be charged again ("submitted": it can be charged or cancelled, never shipped),
+    its reservation released; partly refunded, it keeps only the quantity still paid for
+    (the rest of its reservation released). A request already shipped is not changed (the
+    part is in the customer's machine: the refund is the store's decision). Returns how many
+    requests changed."""
+    from sqlalchemy import func
+
+    from core.db import ZERO, money
+    from core.models import Sale
+
+    reqs = session.execute(select(PartRequest).where(PartRequest.sale_id == sale.id, PartRequest.status == "charged")
+                           .with_for_update().execution_options(**_U)).scalars().all()
+    if not reqs:
+        return 0
+    refunded = session.execute(select(func.coalesce(func.sum(Sale.total), 0)).where(
+        Sale.origin_id == sale.id, Sale.kind == "refund").execution_options(**_U)).scalar() or ZERO
+    changed = 0
+    for req in reqs:
+        session.refresh(req)
+        product_id = get_part(session, req.part_id).product_id
+        paid_qty = sum((ln.qty - ln.refunded_qty for ln in sale.lines if ln.product_id == product_id), Decimal("0"))
+        keep = max(Decimal("0"), min(req.qty, paid_qty))
+        if keep == req.qty:
+            continue
+        if req.reserved:
+            stock.release(session, req.part_id, req.ship_warehouse_id, req.qty - keep, request_id=req.id)
+            req.reserved = keep > 0
+        note = str(_l("Charge %(sale)s refunded", sale=sale.number or sale.id))
+        if keep <= 0:
+            req.status, req.sale_id, req.amount = "submitted", None, ZERO
+        else:
+            req.qty, req.amount = keep, money(sale.total + Decimal(refunded))
+        req.decision_note = note[:255]
+        changed += 1
+    session.flush()
+    return changed
 
 
 def ship(session, request_id: int, warehouse_id: int | None = None, *, user=None) -> PartRequest:

@@ -26,7 +26,7 @@ class PartOut(Schema):
 
 
 class HoldingOut(Schema):
-    warehouse_id = fields.Int()
+    warehouse_id = fields.Int(allow_none=True, metadata={"description": "None: a location the caller does not see"})
     warehouse = fields.Str()
     store_id = fields.Int(allow_none=True)
     on_hand = fields.Decimal(**QTY)

@@ -24,6 +24,7 @@ Stable API (shapes and errors in each function's docstring)::
     receive / issue / transfer / adjust / reserve / release / return_faulty / return_to_supplier (stock moves)
     on_hand(session, part_id, warehouse_id=None) -> Decimal;  holdings(session, part_id)
     nearest_holding(session, part_id, warehouse_id, qty);  transfer_from_nearest(...)
+    nearest_seen(session, part_id, warehouse_id, qty)  # what the user is shown (API, back office)
     set_product_warranty, register_warranty, register_from_sale_line, extend_warranty,
     check_warranty(session, serial, on=None, fault_code=None) -> WarrantyCheck
     create_work_order, schedule, start, wait_for_parts, finish, close, cancel_work_order, log_hours
@@ -50,8 +51,8 @@ from .requests import charge as charge_request, charge_options, get_request, sup
 from .requests import install as install_request, raise_request
 from .requests import receive_faulty, reject as reject_request, send_back_faulty, ship as ship_request
 from .stock import (Holding, adjust, available, balance_breaches, holdings, issue, ledger_on_hand, nearest_holding,
-                    on_hand, receive, release, reserve, return_faulty, return_to_supplier, stock_value, transfer,
-                    transfer_from_nearest)
+                    nearest_seen, on_hand, receive, release, reserve, return_faulty, return_to_supplier, stock_value,
+                    transfer, transfer_from_nearest)
 from .stocktake import (approve as approve_count, cancel as cancel_count, get_count, moves_since as count_moves_since,
                         record_counts, reject as reject_count, start_count, submit as submit_count)
 from .warranty import (WarrantyCheck, check_warranty, covered_until, extend_warranty, find_warranty,
@@ -69,7 +70,7 @@ __all__ = [
     "charge_request", "charge_options", "supply_options", "get_request", "install_request", "raise_request",
     "receive_faulty", "reject_request",
     "send_back_faulty", "ship_request", "Holding", "adjust", "available", "balance_breaches", "holdings", "issue",
-    "ledger_on_hand", "nearest_holding", "on_hand", "receive", "release", "reserve", "return_faulty",
+    "ledger_on_hand", "nearest_holding", "nearest_seen", "on_hand", "receive", "release", "reserve", "return_faulty",
     "return_to_supplier",
     "stock_value", "transfer", "transfer_from_nearest", "WarrantyCheck", "check_warranty", "covered_until",
     "extend_warranty", "find_warranty", "register_from_sale_line", "register_warranty", "set_product_warranty",

@@ -215,7 +215,7 @@ def return_to_supplier(session, part_id: int, warehouse_id: int, qty, reason: st
 class Holding:
     """A part at one location: figures from its balance row."""
 
-    warehouse_id: int
+    warehouse_id: int | None  # None: a location the user does not see (``nearest_seen``)
     warehouse: str
     store_id: int | None
     region_id: int | None
@@ -299,6 +299,18 @@ def nearest_holding(session, part_id: int, warehouse_id: int, qty="1", *, visibl
     found = [h for h in holdings(session, part_id, only_available=True, visible=visible)
              if h.warehouse_id != warehouse_id and h.available >= qty]
     return sorted(found, key=lambda h: (rank(h), -h.available, h.warehouse))
+
+
+def nearest_seen(session, part_id: int, warehouse_id: int, qty="1") -> list[Holding]:
+    """:func:`nearest_holding` as the session's user is shown it, on every surface (API and
+    back office): the locations they see by name; the others (another franchisee's back
+    room) as quantities only, with no warehouse, store or region (``warehouse_id`` None,
+    ``warehouse`` "Elsewhere in the chain"), in the same nearest-first order."""
+    seen = visible_warehouse_ids(session)
+    elsewhere = str(_l("Elsewhere in the chain"))
+    return [h if seen is None or h.warehouse_id in seen
+            else Holding(None, elsewhere, None, None, h.on_hand, h.reserved, h.faulty)
+            for h in nearest_holding(session, part_id, warehouse_id, qty)]
 
 
 def transfer_from_nearest(session, part_id: int, to_warehouse_id: int, qty, *, user=None) -> tuple[StockMove, StockMove]:

@@ -3,10 +3,11 @@
 A scoped session carries the user's :class:`Scope`. On every ORM select the kernel adds
 ``with_loader_criteria`` for each model it can scope: models with a ``store_id`` column
 (or naming their column in ``__scope_column__``) are limited to the user's stores, and
-addons add rules for other models through ``register_record_rules``, and a model that is
-part of another (``__scope_parent__``: a ticket's events, an order's lines) is seen with its
-parent row, by a rule the kernel derives. Lists, details, exports, reports and the API
-therefore obey one rule set.
+addons add rules for other models through ``register_record_rules``. A model that is
+part of another (``__scope_parent__``: a ticket's events, an order's lines) or only
+seen with another (``__scope_via__``: a customer's consent) is read with that row, by a
+rule the kernel derives. Lists, details, exports, reports and the API therefore obey
+one rule set.
 """
 from __future__ import annotations
 
@@ -125,16 +126,28 @@ def scoped_column(model):
 def scope_parent(model):
     """``(column, parent class)`` of a model that declares ``__scope_parent__`` (the foreign
     key of the row it is part of: a ticket's events, an order's lines), or None."""
-    name = getattr(model, "__scope_parent__", None)
+    return _fk_parent(model, "__scope_parent__")
+
+
+def read_parent(model):
+    """``(column, parent class)`` of the row ``model``'s rows are read with: its
+    ``__scope_parent__`` (part of that row: reads and writes follow it) or else its
+    ``__scope_via__`` (only seen with that row, such as a customer's consent: reads follow it,
+    writes are checked on their own references), or None."""
+    return _fk_parent(model, "__scope_parent__") or _fk_parent(model, "__scope_via__")
+
+
+def _fk_parent(model, attr: str):
+    name = getattr(model, attr, None)
     if not name:
         return None
     col = getattr(model, name)
     fks = list(col.property.columns[0].foreign_keys)
     if len(fks) != 1:
-        raise TypeError(f"{model.__name__}.__scope_parent__ = {name!r}: not a foreign key to one table")
+        raise TypeError(f"{model.__name__}.{attr} = {name!r}: not a foreign key to one table")
     parent = _class_of_table(fks[0].column.table.name)
     if parent is None:
-        raise TypeError(f"{model.__name__}.__scope_parent__ = {name!r}: {fks[0].column.table.name} is not mapped")
+        raise TypeError(f"{model.__name__}.{attr} = {name!r}: {fks[0].column.table.name} is not mapped")
     return col, parent
 
 
@@ -158,8 +171,8 @@ def _rules_by_model(registry) -> dict:
 def row_criterion(registry, model, scope: Scope, _seen: frozenset = frozenset()):
     """The criterion of the rows of ``model`` that ``scope`` sees, or None (no limit): its
     store column among the scope's stores, each of its record rules, and (for a model with
-    ``__scope_parent__``) its parent row being one the scope sees, to any depth. The read
-    side of ``__scope_parent__``: a row that is part of another is seen with it."""
+    ``__scope_parent__`` or ``__scope_via__``) its parent row being one the scope sees, to any
+    depth: a row that is part of another, or seen with it, is read with it."""
     from sqlalchemy import and_
 
     if scope.unrestricted:
@@ -181,7 +194,7 @@ def row_criterion(registry, model, scope: Scope, _seen: frozenset = frozenset())
 def _parent_criterion(registry, model, scope: Scope, _seen: frozenset = frozenset()):
     """``model``'s parent key among the parent rows ``scope`` sees (None: no parent, or a
     parent nothing limits, such as a chain-wide calendar)."""
-    found = scope_parent(model)
+    found = read_parent(model)
     if found is None or model in _seen:
         return None
     col, parent = found
@@ -336,6 +349,10 @@ def _apply_scope(state):
 #
 # Model declarations (all optional, on the mapped class):
 #
+# ``__scope_via__``        (reads) the foreign-key column of the row this one is seen with
+#                          (a customer's consent, a pool's hours): a scoped user reads it
+#                          only when they may read that row (the rule the kernel derives
+#                          for ``__scope_parent__``, without its write side).
 # ``__chain_wide__``       ``True``: every row is a chain-wide setting (products, policies);
 #                          ``"store_id"``: the row is chain-wide when that column is empty.
 # ``__scope_parent__``     the foreign-key column of the row this one is part of (a price
@@ -437,12 +454,12 @@ def _limited_models(registry) -> frozenset:
         ruled = set(_rules_by_model(registry))
         scoped = {m for m in _all_models(registry) if scoped_column(m) is not None}
         got = ruled | scoped
-        # models seen with their parent (``__scope_parent__``), when something limits it
+        # models seen with their parent (``__scope_parent__``/``__scope_via__``), when something limits it
         grew = True
         while grew:
             grew = False
             for m in _all_models(registry):
-                found = m not in got and scope_parent(m)
+                found = m not in got and read_parent(m)
                 if found and found[1] in got:
                     got.add(m)
                     grew = True

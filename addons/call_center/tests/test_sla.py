@@ -22,6 +22,30 @@ def test_china_holidays_come_from_the_library():
     assert date(2026, 4, 6) in days and date(2026, 10, 1) in days and date(2026, 4, 7) not in days
 
 
+def test_make_up_working_day_counts_unless_the_chain_closes(session, calendar):
+    """Sunday 2025-09-28 is a make-up working day (调休) in the library's calendar: worked
+    with the usual hours by a calendar following China's; a closing day of the chain wins;
+    a calendar not following China's leaves it a Sunday."""
+    from datetime import time
+
+    from addons.call_center.models import Calendar
+
+    from core.workdays import make_up_workdays
+
+    made_up = sorted(d for d in make_up_workdays(2025) if d.isoweekday() == 7)
+    assert date(2025, 9, 28) in made_up
+    hours = svc.hours_of(session, calendar.id)
+    sunday = local(2025, 9, 28, 9, 0)
+    assert svc.business_minutes(hours, sunday, local(2025, 9, 28, 18, 0)) == 540
+    plain = Calendar(name="No official days", opens_at=time(9), closes_at=time(18), weekdays="12345",
+                     cn_holidays=False)
+    session.add(plain)
+    session.add(Closure(calendar_id=calendar.id, day=date(2025, 9, 28), note="Stock-take"))
+    session.flush()
+    assert svc.business_minutes(svc.hours_of(session, calendar.id), sunday, local(2025, 9, 28, 18, 0)) == 0
+    assert svc.business_minutes(svc.hours_of(session, plain.id), sunday, local(2025, 9, 28, 18, 0)) == 0
+
+
 def test_business_minutes_skip_weekend_and_holiday(session, calendar):
     hours = svc.hours_of(session, calendar.id)
     # Fri 2026-04-03 17:30 -> Tue 2026-04-07 09:30: 30 min Friday, weekend, Mon 6 April is a

@@ -201,6 +201,32 @@ def test_results_uplift_and_roi(rt, chain):
     assert lo < res["uplift"] < hi
 
 
+def test_a_refunded_purchase_is_no_conversion(rt, chain):
+    """A recipient who buys and gives the whole purchase back did not convert (and brings
+    no revenue); a partial refund still converts, net of what was given back."""
+    from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
+    from core.services.refund import RefundLineRequest, refund
+    from addons.campaign.sending import send_due
+
+    pid = make_plan(rt, chain, code="REFUNDED", holdout="0")
+    send_due(rt)
+    with rt.session() as s, transaction(s):
+        sent = s.execute(select(Recipient.customer_id).where(Recipient.plan_id == pid, Recipient.state == "sent")
+                         ).scalars().all()
+        assert len(sent) >= 2
+        from core.testing.factories import Factories
+
+        prod = Factories(s).product(price="100.00")
+        sales = [checkout(s, CheckoutRequest(store_id=chain["s1"], customer_id=c, lines=[LineRequest(prod.id, Decimal(2))],
+                                             payments=[PaymentRequest("cash")])) for c in sent[:2]]
+        s.flush()
+        refund(s, sales[0].id)
+        refund(s, sales[1].id, [RefundLineRequest(sales[1].lines[0].id, Decimal(1))])
+    with rt.session() as s:
+        res = svc.results(s, s.get(Plan, pid))
+    assert res["recipients"]["converted"] == 1 and res["recipients"]["revenue"] == Decimal("100.00")
+
+
 def test_unsubscribe_list_a_keeps_list_b_global_stops_all(rt, chain):
     from addons.campaign.sending import send_due
 
@@ -224,4 +250,4 @@ def test_unsubscribe_list_a_keeps_list_b_global_stops_all(rt, chain):
             == "skipped"
         assert s.execute(select(func.count()).select_from(Outbox).where(Outbox.plan_id == c)).scalar() >= 1
     with rt.session() as s, pytest.raises(BusinessError):
-        svc.unsubscribe(s, rt, token[:-1] + ("0" if token[-1] != "0" else "1"))
+        svc.unsubscribe(s, rt, token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:])

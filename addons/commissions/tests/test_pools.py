@@ -72,3 +72,30 @@ def test_fixed_shares_must_sum_to_100(session, shop, pool_plan):
         svc.create_pool(session, "BAD", "Bad", shop.store.id, pool_plan.id, "fixed", START,
                         [(shop.clerks[0].id, 60), (shop.clerks[1].id, 30)])
     assert "members" in err.value.errors
+
+
+def test_pool_hours_and_ledger_are_read_with_their_pool(session, rt, shop, pool_plan, make):
+    """A pool's hours, members, ledger and settlements carry no store: they are seen with
+    their pool (``__scope_via__``), so a user limited to another store reads none of them
+    while a user of the pool's store reads them all."""
+    from core.security.scope import scope_session
+
+    from addons.commissions.models import CommissionPoolHours, CommissionPoolMember, CommissionPoolSettlement
+
+    a, b = shop.clerks[:2]
+    pool = svc.create_pool(session, "TEAMV", "Visible", shop.store.id, pool_plan.id, "hours", START,
+                           [(a.id, None), (b.id, None)])
+    sell(session, shop.store, [(shop.products[0], 10, a)], at=OCT)
+    for emp in (a, b):
+        svc.set_pool_hours(session, pool.id, emp.id, 202610, "8")
+    svc.settle_pool(session, pool.id, 202610)
+    other = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=make.store().id)
+    mine = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=shop.store.id)
+    session.commit()
+    models = (CommissionPoolHours, CommissionPoolMember, CommissionPoolEntry, CommissionPoolSettlement)
+    for user, expect_rows in ((other, False), (mine, True)):
+        with rt.session() as s:
+            scope_session(s, s.get(type(user), user.id))
+            for model in models:
+                rows = s.execute(select(model).where(model.pool_id == pool.id)).scalars().all()
+                assert bool(rows) is expect_rows, (user.username, model.__name__)

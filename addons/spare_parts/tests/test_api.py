@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from core.admin.testing import admin_app  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 
 from addons.spare_parts import services as svc
@@ -216,3 +217,27 @@ def test_return_to_supplier_endpoint(api, session, chain):
     r = api.post(f"{BASE}/stock/return-to-supplier", user=chain.keeper, json={**body, "qty": "2"})
     assert r.status_code == 201 and r.json["kind"] == "faulty_out" and r.json["faulty"] == "-2.000"
     assert api.post(f"{BASE}/stock/return-to-supplier", user=chain.tech, json=body).status_code == 403
+
+
+def test_nearest_stock_names_only_the_locations_the_caller_sees(api, session, chain, make, admin_app):
+    """One function (``nearest_seen``) answers the API and the back office: a store-scoped
+    user gets another store's back room as quantities only (no id, name or store), nearest
+    first still; the chain's own warehouse by name."""
+    from core.admin.testing import login
+
+    p = chain.parts["P-C"]
+    svc.receive(session, p.id, chain.wh["A2"].id, "4")
+    svc.receive(session, p.id, chain.wh["HQ"].id, "2")
+    mgr = make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=chain.a1.id)
+    session.commit()
+    r = api.get(f"{BASE}/stock/nearest?part_id={p.id}&warehouse_id={chain.wh['A1'].id}", user=mgr)
+    assert r.status_code == 200, r.json
+    assert [(h["store_id"], h["available"]) for h in r.json] == [(None, "4.000"), (None, "2.000")]
+    assert r.json[0]["warehouse_id"] is None and "Warehouse A2" not in str(r.json)
+    html = login(admin_app, mgr).get(f"/admin/spare_parts_stock_lookup/?number={p.number}"
+                                     f"&warehouse_id={chain.wh['A1'].id}").get_data(as_text=True)
+    assert "Warehouse A2" not in html and html.count("Elsewhere in the chain") >= 1
+    hq = make.user(roles=("hq_admin",))
+    session.commit()
+    r = api.get(f"{BASE}/stock/nearest?part_id={p.id}&warehouse_id={chain.wh['A1'].id}", user=hq)
+    assert [h["warehouse_id"] for h in r.json] == [chain.wh["A2"].id, chain.wh["HQ"].id]

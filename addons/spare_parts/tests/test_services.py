@@ -313,6 +313,36 @@ def test_out_of_warranty_is_charged_through_a_kernel_sale(session, chain, regist
     assert req.status == "closed"
 
 
+def test_refunding_the_charge_takes_the_request_back(session, chain, registered):
+    """A charged request is paid for by its sale: a partial refund keeps only the quantity
+    still paid for (its reservation shrinks with it), a full refund sends it back to
+    "submitted" (chargeable or cancellable, never shippable) with nothing reserved."""
+    from core.services.refund import RefundLineRequest, refund
+
+    p_c = chain.parts["P-C"]
+    svc.receive(session, p_c.id, chain.wh["A2"].id, "5")
+    wo = _work_order(session, chain)
+    req = svc.raise_request(session, wo.id, p_c.id, "water_damage", "Dropped in water", qty="2", user=chain.tech)
+    svc.charge_request(session, req.id, method="cash", user=chain.admin)
+    assert req.status == "charged" and req.reserved and req.amount == D("300.00")
+    assert svc.available(session, p_c.id, chain.wh["A2"].id) == D("3")
+    sale = session.get(Sale, req.sale_id)
+    refund(session, sale.id, [RefundLineRequest(sale.lines[0].id, D("1"))], user=chain.admin)
+    assert (req.status, req.qty, req.amount, req.reserved) == ("charged", D("1"), D("150.00"), True)
+    assert svc.available(session, p_c.id, chain.wh["A2"].id) == D("4")
+    refund(session, sale.id, user=chain.admin)
+    assert (req.status, req.sale_id, req.reserved) == ("submitted", None, False)
+    assert svc.available(session, p_c.id, chain.wh["A2"].id) == D("5")
+    with pytest.raises(Conflict):
+        with session.begin_nested():
+            svc.ship_request(session, req.id, chain.wh["A2"].id, user=chain.keeper)
+    svc.cancel_request(session, req.id, user=chain.admin)
+    assert req.status == "cancelled"
+    assert session.execute(select(func.count()).select_from(StockMove).where(
+        StockMove.request_id == req.id, StockMove.kind == "issue")).scalar() == 0
+    assert svc.balance_breaches(session) == []
+
+
 def test_request_input_named(session, chain, registered, make):
     wo = _work_order(session, chain)
     with pytest.raises(BusinessError) as err:
