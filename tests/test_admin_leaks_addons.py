@@ -292,7 +292,7 @@ def _seed_campaign(session, tag, store, buyer):
     message, and the buyer's consent (asked at this store) and opt-out of a list. A consent
     and an opt-out carry no store: they are seen with their customer (``__scope_via__``)."""
     from addons.campaign import services as campaign
-    from addons.campaign.models import Consent, Outbox, Plan, Recipient, Segment
+    from addons.campaign.models import Consent, Income, Outbox, Plan, Recipient, Segment
     from core.localtime import local_today
 
     buyer.email = f"{tag.lower()}-buyer@example.com"
@@ -300,6 +300,7 @@ def _seed_campaign(session, tag, store, buyer):
     session.add(segment)
     campaign.opt_out(session, buyer.id, "email", f"{tag.lower()}-news")
     session.add(Consent(customer_id=buyer.id, channel="email", address=buyer.email, source=f"{tag} shop"))
+    session.add(Income(customer_id=buyer.id, monthly_income=Decimal("9000"), source=f"{tag} survey"))
     plan = Plan(code=f"{tag}-PLAN", name=f"{tag} plan", store_id=store.id, date_from=local_today(),
                 date_to=local_today(), budget=Decimal("1"), expected_cost=Decimal("1"), channel="email",
                 list_code=f"{tag.lower()}-news", state="running", holdout_share=Decimal("0"), conversion_days=14)

@@ -454,6 +454,7 @@ class MailboxRun(IdPk, Base):
     that fails after taking some messages in keeps their counts; they are committed."""
     __tablename__ = "call_center_mailbox_run"
     __audit__ = False  # append-only, itself the record
+    __chain_wide__ = False  # the job's own log: nobody's store, not shared data (write check rule 4)
 
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -3,7 +3,7 @@ templates, plans (submit, start, finish as confirmed actions; results), recipien
 and the development outbox."""
 from __future__ import annotations
 
-from flask import abort, flash, request
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from markupsafe import Markup, escape
@@ -384,7 +384,9 @@ class PreviewPage(BanyanView):
 
         s = db_session()
         pid = request.args.get("plan_id", type=int)
-        plan = s.execute(select(Plan).where(Plan.id == pid)).scalar() if pid else None
+        if not pid:  # reached without a plan (a bookmark, the address typed): the plans
+            return redirect(url_for("campaign_plan.index_view"))
+        plan = s.execute(select(Plan).where(Plan.id == pid)).scalar()
         if plan is None:
             abort(404)
         customers = []
