@@ -436,12 +436,11 @@ UNDECLARED_SHARED = {"call_center_article", "call_center_article_category", "cal
 
 
 def test_undeclared_shared_models_are_known(rt):
-    from core.db import Base
-    from core.security.scope import _refs_of, undeclared_shared
+    from core.security.scope import _all_models, _refs_of, undeclared_shared
 
+    # the models of this installation (kernel and addons), not mappers other tests declared
     limited = _limited_models(rt.registry)
-    found = {m.class_.__tablename__ for m in Base.registry.mappers
-             if undeclared_shared(m.class_, _refs_of(m.class_), limited)}
+    found = {m.__tablename__ for m in _all_models(rt.registry) if undeclared_shared(m, _refs_of(m), limited)}
     assert found == UNDECLARED_SHARED
 
 
