@@ -160,7 +160,7 @@ def test_incoming_call_pops_up_on_the_agents_open_page(server, browser, width):
         # logging the call as a ticket ends the ringing call with it (no second call record)
         page.fill("#pop-ticket input[name=subject]", "咨询退货进度")
         page.click("#pop-ticket button[type=submit]")
-        page.wait_for_function("() => document.body.innerText.includes('opened')", timeout=30000)
+        page.wait_for_function("() => document.body && document.body.innerText.includes('opened')", timeout=30000)
         agent, outcome, ticket_id = _calls(rt)[call["call_id"]]
         assert (agent, outcome) == (ids["agent"], "ticket") and ticket_id is not None
         assert sum(1 for c in _calls(rt).values() if c[2] == ticket_id) == 1
