@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from core.addons import discover
 from core.api.testing import api, api_app, build_app  # noqa: F401
 from core.models import IdempotencyRecord, Sale
-from tests.test_outside_round21 import w  # noqa: F401  (franchise, commissions, spare_parts)
+from tests.outside_world import w  # noqa: F401  (franchise, commissions, spare_parts)
 
 ADDONS = tuple(sorted(discover()))
 pytestmark = pytest.mark.addons(*ADDONS)

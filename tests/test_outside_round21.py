@@ -7,83 +7,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
-from core.models import PriceList, Warehouse
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
-from core.services.pricing import set_price
+
+from tests.outside_world import CC, CM, CP, FR, SP, count_rows, error_fields, w  # noqa: F401
 
 pytestmark = pytest.mark.addons("franchise", "commissions", "spare_parts", "call_center", "campaign")
-
-SP = "/api/v1/spare_parts"
-FR = "/api/v1/franchise"
-CM = "/api/v1/commissions"
-CP = "/api/v1/campaign"
-CC = "/api/v1/call_center"
-
-
-def _fields(resp) -> set[str]:
-    body = (resp.json or {}).get("errors") or {}
-    body = body.get("json", body)
-    return set(body)
-
-
-def _count(session, model, *where) -> int:
-    return session.execute(select(func.count()).select_from(model).where(*where)
-                           .execution_options(banyan_unscoped=True)).scalar()
-
-
-@pytest.fixture
-def w(session, make):
-    """Two franchisees A and B in one region, each with a store, a back-room warehouse, a
-    customer, a clerk (employee) and users: the owner (role ``franchisee``, company scope), a
-    store manager, a cashier, a technician and a call-center agent (store scope). Chain-wide: an
-    HQ warehouse, a product with 12 months of warranty and a spare part fitting it, a wholesale
-    price, a 10% seller commission plan."""
-    from addons.commissions import services as cm
-    from addons.franchise import services as fr
-    from addons.spare_parts import services as sp
-
-    region = make.region(name="East")
-    hq_wh = Warehouse(code="WH-HQ-R21", name="HQ parts", company_id=make.hq.id, store_id=None)
-    session.add(hq_wh)
-    product = make.product(price="100.00", name="Coffee machine", cost=Decimal("50.00"))
-    sp.set_product_warranty(session, product.id, 12)
-    part = sp.save_part(session, "R21-PUMP", "Pump", cost="80", product_id=make.product(price="150.00").id)
-    sp.add_fit(session, part.id, product.id)
-    wholesale = session.execute(select(PriceList).where(PriceList.code == "WHOLESALE")).scalar()
-    if wholesale is None:
-        wholesale = PriceList(code="WHOLESALE", name="Wholesale", kind="wholesale")
-        session.add(wholesale)
-        session.flush()
-    set_price(session, wholesale, product, Decimal("60.00"), datetime(2000, 1, 1))
-    plan = cm.create_plan(session, "R21P10", "Ten percent", rules_=[{"basis": "net_pct", "rate": Decimal("10")}])
-    cm.assign_plan(session, plan.id, date(2020, 1, 1), level="seller")
-    out = SimpleNamespace(product=product, part=part, hq_wh=hq_wh, plan=plan,
-                          hq=make.user(roles=("hq_admin",)), hq2=make.user(roles=("hq_admin",)))
-    for side in ("a", "b"):
-        co = make.company("franchisee", name=f"Franchisee {side}")
-        store = make.store(region=region, kind="franchise", operator=co, name=f"Shop {side}")
-        wh = Warehouse(code=f"WH-R21-{side}", name=f"Back room {side}", company_id=co.id, store_id=store.id)
-        session.add(wh)
-        session.flush()
-        fr.open_account(session, co.id, credit_limit=Decimal("10000.00"), terms="monthly", grace_days=10)
-        clerk = make.employee(store=store, role="clerk", name=f"Clerk {side}")
-        setattr(out, side, SimpleNamespace(
-            co=co, store=store, wh=wh, clerk=clerk,
-            cust=make.customer(name=f"Customer {side}", home_store_id=store.id, phone=f"1380000000{ord(side) % 10}"),
-            owner=make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=co.id),
-            owner2=make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=co.id),
-            mgr=make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=store.id),
-            tech=make.user(roles=("technician",), scope_kind="store", scope_ref_id=store.id),
-            agent=make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)))
-    session.flush()
-    return out
 
 
 # ------------------------------------------------------------------ cross-franchisee writes ---
@@ -101,11 +35,11 @@ def test_r21_transfer_nearest_never_draws_another_franchisees_stock(api, session
     session.commit()
     r = api.post(f"{SP}/stock/transfer", user=w.a.mgr, json={
         "part_id": w.part.id, "from_warehouse_id": w.b.wh.id, "to_warehouse_id": w.a.wh.id, "qty": "2"})
-    assert r.status_code == 422 and "from_warehouse_id" in _fields(r)  # the direct way is closed
+    assert r.status_code == 422 and "from_warehouse_id" in error_fields(r)  # the direct way is closed
     r = api.post(f"{SP}/stock/transfer-nearest", user=w.a.mgr,
                  json={"part_id": w.part.id, "qty": "2", "to_warehouse_id": w.a.wh.id})
     assert r.status_code == 422, (r.status_code, r.json)
-    assert _count(session, StockMove, StockMove.warehouse_id == w.b.wh.id, StockMove.kind == "transfer_out") == 0
+    assert count_rows(session, StockMove, StockMove.warehouse_id == w.b.wh.id, StockMove.kind == "transfer_out") == 0
 
 
 def test_r21_back_office_find_a_part_never_draws_another_franchisees_stock(admin_app, session, w):
@@ -123,7 +57,7 @@ def test_r21_back_office_find_a_part_never_draws_another_franchisees_stock(admin
     client.post("/admin/spare_parts_stock_lookup/transfer", data={
         "warehouse_id": w.a.wh.id, "part_id": w.part.id, "qty": "2", "confirm": "1", "number": w.part.number,
         "csrf_token": csrf_token(client, page)})
-    assert _count(session, StockMove, StockMove.warehouse_id == w.b.wh.id, StockMove.kind == "transfer_out") == 0
+    assert count_rows(session, StockMove, StockMove.warehouse_id == w.b.wh.id, StockMove.kind == "transfer_out") == 0
 
 
 def test_r21_commission_prepare_by_franchisee_touches_only_its_stores(api, session, make, w):
@@ -141,7 +75,7 @@ def test_r21_commission_prepare_by_franchisee_touches_only_its_stores(api, sessi
     period = session.execute(select(CommissionLine.period)).scalars().first()
     r = api.post(f"{CM}/statements/prepare", user=w.a.owner, json={"period": period})
     assert r.status_code in (200, 403, 422), (r.status_code, r.json)
-    assert _count(session, CommissionStatement, CommissionStatement.store_id == w.b.store.id) == 0, \
+    assert count_rows(session, CommissionStatement, CommissionStatement.store_id == w.b.store.id) == 0, \
         "franchisee A's user created statements for franchisee B's employees"
 
 
@@ -156,7 +90,7 @@ def test_r21_franchisee_cannot_write_chain_wide_campaign_templates(api, session,
     r = api.post(f"{CP}/templates", user=w.a.owner, json={
         "code": "r21-hello", "channel": "email", "language": "en", "subject": "Hi", "body": "A's words"})
     assert r.status_code in (403, 422), (r.status_code, r.json)
-    assert _count(session, Template, Template.code == "r21-hello") == 0
+    assert count_rows(session, Template, Template.code == "r21-hello") == 0
 
 
 # ------------------------------------------------------- approvals decided by the requester's side ---
@@ -209,7 +143,7 @@ def test_r21_store_cannot_approve_its_own_in_warranty_part_request(api, session,
 def test_r21_part_approvals_page_shows_no_other_franchisees_back_room(admin_app, session, w):
     """Class: read of another franchisee's rows (back office). ``/admin/spare_parts_approvals/``
     as franchisee A's store manager lists, under A's own request, the stock held in franchisee
-    B's back room ("WH-R21-b Back room b: 4"); so does ``Find a part``
+    B's back room ("WH-OUT-b Back room b: 4"); so does ``Find a part``
     (``/admin/spare_parts_stock_lookup/``) among the nearest locations. Expected: only
     locations A sees (its own and HQ's), as ``GET /spare_parts/parts/<id>`` does.
     (``GET /api/v1/spare_parts/stock/nearest`` documents "quantities only, across the chain";
@@ -261,13 +195,13 @@ def test_r21_money_and_stock_posts_honour_idempotency_key(api, session, w):
                          {"part_id": w.part.id, "warehouse_id": w.hq_wh.id, "qty": "3"}, "r21-recv")
     assert r1.status_code == 201, r1.json
     failures = []
-    if r2.json.get("id") != r1.json["id"] or _count(session, StockMove, StockMove.warehouse_id == w.hq_wh.id) != 1:
+    if r2.json.get("id") != r1.json["id"] or count_rows(session, StockMove, StockMove.warehouse_id == w.hq_wh.id) != 1:
         failures.append("spare_parts stock/receive")
 
     r1, r2 = _post_twice(api, w.hq, f"{FR}/payments",
                          {"company_id": w.a.co.id, "amount": "100.00", "received_on": "2026-03-01"}, "r21-pay")
     assert r1.status_code == 201, r1.json
-    if r2.json.get("id") != r1.json["id"] or _count(session, Payment, Payment.company_id == w.a.co.id) != 1:
+    if r2.json.get("id") != r1.json["id"] or count_rows(session, Payment, Payment.company_id == w.a.co.id) != 1:
         failures.append("franchise payments")
 
     order = fr.create_order(session, w.a.store.id, [(w.product.id, 3)])
@@ -278,7 +212,7 @@ def test_r21_money_and_stock_posts_honour_idempotency_key(api, session, w):
     r1, r2 = _post_twice(api, w.hq, f"{FR}/orders/{order.id}/ship", {"lines": [{"line_id": line, "qty": "1"}]},
                          "r21-ship")
     assert r1.status_code == 201, r1.json
-    if r2.json.get("id") != r1.json["id"] or _count(session, Shipment, Shipment.order_id == order.id) != 1:
+    if r2.json.get("id") != r1.json["id"] or count_rows(session, Shipment, Shipment.order_id == order.id) != 1:
         failures.append("franchise ship")
     assert not failures, f"a retry with the same Idempotency-Key took effect twice: {failures}"
 
@@ -310,7 +244,7 @@ HUGE = "1e400"
 def _huge_api_receive(api, admin_app, session, w):
     r = api.post(f"{SP}/stock/receive", user=w.hq, json={"part_id": w.part.id, "warehouse_id": w.hq_wh.id,
                                                          "qty": "1", "unit_cost": HUGE})
-    assert r.status_code == 422 and "unit_cost" in _fields(r), (r.status_code, r.json)
+    assert r.status_code == 422 and "unit_cost" in error_fields(r), (r.status_code, r.json)
 
 
 def _huge_admin_find_part(api, admin_app, session, w):
@@ -357,7 +291,7 @@ def test_r21_huge_exponent_is_a_field_error_not_500(api, admin_app, session, w, 
     from addons.commissions.models import CommissionLine
     from addons.spare_parts.models import PartRequest, StockMove
 
-    before = (_count(session, StockMove), _count(session, PartRequest), _count(session, CommissionLine))
+    before = (count_rows(session, StockMove), count_rows(session, PartRequest), count_rows(session, CommissionLine))
     try:
         probe(api, admin_app, session, w)
     except AssertionError:
@@ -365,7 +299,7 @@ def test_r21_huge_exponent_is_a_field_error_not_500(api, admin_app, session, w, 
     except Exception as exc:  # the test client propagates the server error
         pytest.fail(f"500: {exc!r}")
     session.expire_all()
-    after = (_count(session, StockMove), _count(session, PartRequest), _count(session, CommissionLine))
+    after = (count_rows(session, StockMove), count_rows(session, PartRequest), count_rows(session, CommissionLine))
     assert after == before
 
 
@@ -405,7 +339,7 @@ def test_r21_back_office_adjustment_refuses_what_the_api_refuses(admin_app, sess
     except Exception as exc:
         pytest.fail(f"500: {exc!r}")
     assert r.status_code in (400, 422), r.status_code
-    assert _count(session, CommissionLine, CommissionLine.employee_id == w.a.clerk.id) == 0
+    assert count_rows(session, CommissionLine, CommissionLine.employee_id == w.a.clerk.id) == 0
 
 
 @pytest.mark.parametrize("path,body,field", [
@@ -422,10 +356,10 @@ def test_r21_unknown_codes_are_refused(api, session, w, path, body, field):
 
     if "customer_id" not in body and "optouts" in path:
         body = {**body, "customer_id": w.a.cust.id}
-    before = _count(session, Template) + _count(session, OptOut)
+    before = count_rows(session, Template) + count_rows(session, OptOut)
     r = api.post(path, user=w.hq, json=body)
-    assert r.status_code == 422 and field in _fields(r), (r.status_code, r.json)
-    assert _count(session, Template) + _count(session, OptOut) == before
+    assert r.status_code == 422 and field in error_fields(r), (r.status_code, r.json)
+    assert count_rows(session, Template) + count_rows(session, OptOut) == before
 
 
 def test_r21_receive_error_names_the_request_field(api, session, w):
@@ -447,7 +381,7 @@ def test_r21_receive_error_names_the_request_field(api, session, w):
     r = api.post(f"{FR}/shipments/{mine.id}/receive", user=w.a.owner,
                  json={"lines": [{"line_id": other_line, "qty": "1"}]})
     assert r.status_code == 422, (r.status_code, r.json)
-    assert _fields(r) == {"lines.0.line_id"}, _fields(r)
+    assert error_fields(r) == {"lines.0.line_id"}, error_fields(r)
 
 
 # ------------------------------------------------------------------ store-scoped staff blocked ---
@@ -477,8 +411,8 @@ def test_r21_store_agent_can_open_a_ticket_from_the_screen_pop(admin_app, sessio
     client.post("/admin/call_center_screenpop/ticket", data={
         "number": w.a.cust.phone, "subject": "Broken", "ticket_type": "complaint",
         "csrf_token": csrf_token(client, "/admin/call_center_screenpop/")})
-    assert _count(session, Ticket, Ticket.customer_id == w.a.cust.id) == 1
-    assert _count(session, CallRecord, CallRecord.customer_id == w.a.cust.id) == 1
+    assert count_rows(session, Ticket, Ticket.customer_id == w.a.cust.id) == 1
+    assert count_rows(session, CallRecord, CallRecord.customer_id == w.a.cust.id) == 1
 
 
 def test_r21_file_list_follows_the_technician_record_rule(api, session, make, w):

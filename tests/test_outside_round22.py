@@ -5,85 +5,19 @@ REST API and the back office. Every test states what a chain operator expects an
 the product misbehaves; the docstring names the class of failure."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
-from core.models import PriceList, Warehouse
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
-from core.services.pricing import set_price
+
+from tests.outside_world import CC, CM, CP, FR, SP, count_rows, error_fields, w  # noqa: F401
 
 pytestmark = pytest.mark.addons("franchise", "commissions", "spare_parts", "call_center", "campaign")
-
-SP = "/api/v1/spare_parts"
-FR = "/api/v1/franchise"
-CM = "/api/v1/commissions"
-CP = "/api/v1/campaign"
-CC = "/api/v1/call_center"
-
-
-def _fields(resp) -> set[str]:
-    body = (resp.json or {}).get("errors") or {}
-    body = body.get("json", body)
-    return set(body)
-
-
-def _count(session, model, *where) -> int:
-    return session.execute(select(func.count()).select_from(model).where(*where)
-                           .execution_options(banyan_unscoped=True)).scalar()
-
-
-@pytest.fixture
-def w(session, make):
-    """Two franchisees A and B in one region, each with a store, a back-room warehouse, a
-    customer, a clerk (employee) and users: the owner (role ``franchisee``, company scope), a
-    store manager, a cashier, a technician and a call-center agent (store scope). Chain-wide: an
-    HQ warehouse, a product with 12 months of warranty and a spare part fitting it, a wholesale
-    price, a 10% seller commission plan."""
-    from addons.commissions import services as cm
-    from addons.franchise import services as fr
-    from addons.spare_parts import services as sp
-
-    region = make.region(name="East")
-    hq_wh = Warehouse(code="WH-HQ-R22", name="HQ parts", company_id=make.hq.id, store_id=None)
-    session.add(hq_wh)
-    product = make.product(price="100.00", name="Coffee machine", cost=Decimal("50.00"))
-    sp.set_product_warranty(session, product.id, 12)
-    part = sp.save_part(session, "R22-PUMP", "Pump", cost="80", product_id=make.product(price="150.00").id)
-    sp.add_fit(session, part.id, product.id)
-    wholesale = session.execute(select(PriceList).where(PriceList.code == "WHOLESALE")).scalar()
-    if wholesale is None:
-        wholesale = PriceList(code="WHOLESALE", name="Wholesale", kind="wholesale")
-        session.add(wholesale)
-        session.flush()
-    set_price(session, wholesale, product, Decimal("60.00"), datetime(2000, 1, 1))
-    plan = cm.create_plan(session, "R22P10", "Ten percent", rules_=[{"basis": "net_pct", "rate": Decimal("10")}])
-    cm.assign_plan(session, plan.id, date(2020, 1, 1), level="seller")
-    out = SimpleNamespace(product=product, part=part, hq_wh=hq_wh, plan=plan,
-                          hq=make.user(roles=("hq_admin",)), hq2=make.user(roles=("hq_admin",)))
-    for side in ("a", "b"):
-        co = make.company("franchisee", name=f"Franchisee {side}")
-        store = make.store(region=region, kind="franchise", operator=co, name=f"Shop {side}")
-        wh = Warehouse(code=f"WH-R22-{side}", name=f"Back room {side}", company_id=co.id, store_id=store.id)
-        session.add(wh)
-        session.flush()
-        fr.open_account(session, co.id, credit_limit=Decimal("10000.00"), terms="monthly", grace_days=10)
-        clerk = make.employee(store=store, role="clerk", name=f"Clerk {side}")
-        setattr(out, side, SimpleNamespace(
-            co=co, store=store, wh=wh, clerk=clerk,
-            cust=make.customer(name=f"Customer {side}", home_store_id=store.id, phone=f"1380000000{ord(side) % 10}"),
-            owner=make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=co.id),
-            owner2=make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=co.id),
-            mgr=make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=store.id),
-            tech=make.user(roles=("technician",), scope_kind="store", scope_ref_id=store.id),
-            agent=make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)))
-    session.flush()
-    return out
 
 
 # ------------------------------------------------------------------ campaign rows of B ---
@@ -140,7 +74,7 @@ def test_r22_duplicate_bank_reference_error_names_the_request_field(api, session
     assert api.post(f"{FR}/payments", user=w.hq, json=body).status_code == 201
     r = api.post(f"{FR}/payments", user=w.hq, json=body)
     assert r.status_code == 422
-    assert _fields(r) == {"bank_reference"}, r.json
+    assert error_fields(r) == {"bank_reference"}, r.json
 
 
 def test_r22_bank_reference_differing_only_in_case_is_the_same_payment(api, session, w):
@@ -155,7 +89,7 @@ def test_r22_bank_reference_differing_only_in_case_is_the_same_payment(api, sess
     assert api.post(f"{FR}/payments", user=w.hq, json=body).status_code == 201
     r = api.post(f"{FR}/payments", user=w.hq, json={**body, "bank_reference": "R22-REF-2"})
     assert r.status_code == 422, (r.status_code, r.json)
-    assert _count(session, Payment, Payment.company_id == w.a.co.id) == 1
+    assert count_rows(session, Payment, Payment.company_id == w.a.co.id) == 1
 
 
 # --------------------------------------------------------------------------- SLA calendars ---
@@ -198,7 +132,7 @@ def test_r22_unsubscribe_link_works_for_a_list_code_with_a_dot(api, admin_app, s
     r = api.post(f"{CP}/plans", user=w.hq, json={"code": "r22-dot", "name": "Spring", "date_from": "2026-12-01",
                                                  "date_to": "2026-12-02", "list_code": "spring.sale",
                                                  "channel": "email"})
-    if r.status_code == 422 and "list_code" in _fields(r):
+    if r.status_code == 422 and "list_code" in error_fields(r):
         return  # refused up front: fine
     assert r.status_code == 201, r.json
     plan = session.get(Plan, r.json["id"])
@@ -206,7 +140,7 @@ def test_r22_unsubscribe_link_works_for_a_list_code_with_a_dot(api, admin_app, s
     path = url[url.index("/campaign/unsubscribe/"):]
     resp = admin_app.test_client().post(path, data={})
     assert resp.status_code == 200, resp.status_code
-    assert _count(session, OptOut, OptOut.customer_id == w.a.cust.id, OptOut.list_code == "spring.sale") == 1
+    assert count_rows(session, OptOut, OptOut.customer_id == w.a.cust.id, OptOut.list_code == "spring.sale") == 1
 
 
 # ------------------------------------------------------------------- duplicates, messages ---
@@ -214,12 +148,12 @@ def test_r22_unsubscribe_link_works_for_a_list_code_with_a_dot(api, admin_app, s
 @pytest.mark.parametrize("path,body,field", [
     (f"{FR}/contracts", {"number": "c-r22", "start_on": "2026-01-01", "end_on": "2027-01-01",
                          "royalty_rate": "0.05"}, "number"),
-    (f"{CM}/plans", {"code": "r22p10", "name": "Again"}, "code"),
+    (f"{CM}/plans", {"code": "outp10", "name": "Again"}, "code"),
 ])
 def test_r22_duplicate_code_error_names_its_field(api, session, w, path, body, field):
     """Class: duplicate code refused without a field-level message. A second franchise
-    contract ``C-R22 `` (after ``c-r22``) or commission plan ``r22p10`` (the fixture's
-    ``R22P10``) is refused with 409 on ``_`` ("This conflicts with existing data (a duplicate
+    contract ``C-R22 `` (after ``c-r22``) or commission plan ``outp10`` (the fixture's
+    ``OUTP10``) is refused with 409 on ``_`` ("This conflicts with existing data (a duplicate
     code or a record in use)."), the database's generic answer, where the campaign templates
     answer on ``code``. Expected: 409/422 on ``number`` / ``code`` saying the code is taken."""
     if "contracts" in path:
@@ -228,7 +162,7 @@ def test_r22_duplicate_code_error_names_its_field(api, session, w, path, body, f
         body = {**body, "number": "C-R22 "}
     r = api.post(path, user=w.hq, json=body)
     assert r.status_code in (409, 422), (r.status_code, r.json)
-    assert _fields(r) == {field}, r.json
+    assert error_fields(r) == {field}, r.json
 
 
 # -------------------------------------------------------------------- commissions, money ---
@@ -305,7 +239,7 @@ def test_r22_refunded_part_charge_is_neither_shipped_nor_stuck(api, session, w):
     session.commit()
     cancel = api.post(f"{SP}/requests/{req.id}/cancel", user=w.hq)
     ship = api.post(f"{SP}/requests/{req.id}/ship", user=w.hq, json={"warehouse_id": w.hq_wh.id})
-    issued = _count(session, StockMove, StockMove.request_id == req.id, StockMove.kind == "issue")
+    issued = count_rows(session, StockMove, StockMove.request_id == req.id, StockMove.kind == "issue")
     assert (cancel.status_code, ship.status_code, issued) == (200, 409, 0), (cancel.json, ship.json, issued)
 
 
@@ -349,7 +283,7 @@ def test_r22_ticket_is_never_given_to_an_agent_who_cannot_see_it(api, session, w
         t = cc.create_ticket(session, **body)
         session.commit()
         r = api.post(f"{CC}/tickets/{t.id}/assign", user=w.hq, json={"agent_id": w.b.agent.id})
-    if r.status_code == 422 and "agent_id" in _fields(r):
+    if r.status_code == 422 and "agent_id" in error_fields(r):
         return
     tid = r.json["id"]
     assert api.get(f"{CC}/tickets/{tid}", user=w.b.agent).status_code == 200, \
@@ -369,7 +303,7 @@ def test_r22_work_order_is_never_scheduled_to_a_technician_who_cannot_see_it(api
     session.commit()
     r = api.post(f"{SP}/work-orders/{wo.id}/schedule", user=w.hq,
                  json={"technician_id": w.b.tech.id, "appointment_at": "2026-12-01T10:00:00+08:00"})
-    if r.status_code == 422 and "technician_id" in _fields(r):
+    if r.status_code == 422 and "technician_id" in error_fields(r):
         return
     assert r.status_code == 200, r.json
     assert api.get(f"{SP}/work-orders/{wo.id}", user=w.b.tech).status_code == 200, \
@@ -397,10 +331,10 @@ def test_r22_commission_of_a_franchisees_sale_never_goes_to_another_franchisees_
             "code": "r22-pool", "name": "Floor", "store_id": w.a.store.id, "plan_id": w.plan.id, "split_mode": "equal",
             "valid_from": "2020-01-01", "members": [{"employee_id": w.a.clerk.id}, {"employee_id": w.b.clerk.id}]})
         field, model = "members.1.employee_id", CommissionPoolMember
-    assert r.status_code == 422 and field in _fields(r), (r.status_code, r.json)
-    assert _count(session, model, model.employee_id == w.b.clerk.id) == 0
+    assert r.status_code == 422 and field in error_fields(r), (r.status_code, r.json)
+    assert count_rows(session, model, model.employee_id == w.b.clerk.id) == 0
     _sell(session, w, w.a)
-    assert _count(session, CommissionLine, CommissionLine.employee_id == w.b.clerk.id) == 0
+    assert count_rows(session, CommissionLine, CommissionLine.employee_id == w.b.clerk.id) == 0
 
 
 

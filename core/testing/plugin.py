@@ -2,8 +2,8 @@
 
 Fixtures: ``rt`` (a Runtime with exactly the addons of the ``addons`` marker installed),
 ``session`` (rolled back after each test through a SAVEPOINT), ``make`` (factories),
-``register_plugin`` (a throwaway hook implementation), ``app``/``client``/``api`` when the
-web surfaces are importable. ``--db-url`` runs the same suite on PostgreSQL: each addon set
+``register_plugin`` (a throwaway hook implementation), and for browser tests ``live_server``,
+``browser``, ``open_page``, ``signed_in`` (``core.testing.browser``). ``--db-url`` runs the same suite on PostgreSQL: each addon set
 gets its own freshly created database, dropped at the end.
 """
 from __future__ import annotations
@@ -17,6 +17,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("BANYAN_FAST_HASH", "1")
+
+from core.testing.browser import (  # noqa: E402,F401  (fixtures of browser tests)
+    browser, live_config, live_data, live_runtime, live_server, open_page, signed_in)
 
 
 def pytest_addoption(parser):

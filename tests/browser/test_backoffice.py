@@ -1,43 +1,23 @@
-"""Real headless Chromium against the real app on a committed SQLite file: sign in, create a
+"""Real headless Chromium against the real app on a committed database of its own: sign in, create a
 customer, ring up a sale on the checkout page, find it on the dashboard, refund one line,
 switch to Chinese."""
-import threading
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from core.testing.browser import PASSWORD, SHOTS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-
-    from core.addons.installer import init_db
-    from core.app import create_app
-    from core.config import load_config
+def live_data(live_runtime):
     from core.models import Company, PriceList, Product, Region, Store
-    from core.runtime import Runtime
     from core.services.pricing import set_price
     from core.testing.factories import Factories
 
-    tmp = tmp_path_factory.mktemp("browser")
-    cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp}/banyan.sqlite"},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "security": {"secret_key": "browser-test-secret"},
-                                 "locale": {"default": "en"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    with rt.session() as s:
+    with live_runtime.session() as s:
         hq = Company(code="HQ", name="Banyan HQ", kind="hq")
         s.add(hq)
         s.flush()
@@ -52,34 +32,14 @@ def server(tmp_path_factory):
             s.add(p)
             s.flush()
             set_price(s, pl, p, Decimal(price), datetime(2000, 1, 1))
-        Factories(s).user(username="admin", password="browser-pass-1", roles=("hq_admin",))
+        Factories(s).user(username="admin", password=PASSWORD, roles=("hq_admin",))
         s.commit()
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
+    return {}
 
 
-@pytest.fixture(scope="module")
-def page():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield pg
-        browser.close()
-
-
-def test_backoffice_end_to_end(server, page):
-    base, rt = server
-    SHOTS.mkdir(exist_ok=True)
+def test_backoffice_end_to_end(live_server, open_page):
+    base, rt, _facts = live_server
+    page = open_page()
     # anonymous -> login page
     page.goto(f"{base}/admin/customer/?lang=en")
     assert "/login" in page.url
@@ -88,7 +48,7 @@ def test_backoffice_end_to_end(server, page):
     page.click("button[type=submit]")
     assert "Wrong username or password" in page.inner_text("#login-error")
     page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", "browser-pass-1")
+    page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/admin/customer/**")
 

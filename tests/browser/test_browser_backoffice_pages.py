@@ -1,46 +1,25 @@
 """Real headless Chromium at 1440 px and 390 px: the customer page (addon panels, Enrol from
 the customer), the merge that shows both records and asks first, and the price-list grid
 (bad lines shown per line and nothing saved, then saved). No page is wider than the screen."""
-import threading
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from core.testing.browser import DESKTOP, PASSWORD, PHONE, SHOTS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
-WIDTHS = (1440, 390)
+pytestmark = [pytest.mark.browser, pytest.mark.addons("membership", "loyalty")]
+
+WIDTHS = (DESKTOP, PHONE)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-
-    from core.addons.installer import init_db, install
-    from core.app import create_app
-    from core.config import load_config
+def live_data(live_runtime):
     from core.models import Company, Customer, PriceList, Product, Region, Store
-    from core.runtime import Runtime
     from core.services.pricing import set_price
     from core.testing.factories import Factories
 
-    tmp = tmp_path_factory.mktemp("browser-pages")
-    cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp}/banyan.sqlite"},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "lookup": {"backend": "memory"},
-                                 "security": {"secret_key": "browser-test-secret"},
-                                 "locale": {"default": "en"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    install(rt, ["membership", "loyalty"], schema="create_all")
-    with rt.session() as s:
+    with live_runtime.session() as s:
         hq = Company(code="HQ", name="Banyan HQ", kind="hq")
         s.add(hq)
         s.flush()
@@ -61,38 +40,9 @@ def server(tmp_path_factory):
             s.add(Customer(name=f"Chen Jing {i}", phone=f"1380000100{i}", email=f"chen{i}@example.com",
                            home_store_id=store.id))
             s.add(Customer(name=f"Chen J. {i}", phone=f"1380000100{i}", home_store_id=store.id))
-        Factories(s).user(username="admin", password="browser-pass-1", roles=("hq_admin",))
+        Factories(s).user(username="admin", password=PASSWORD, roles=("hq_admin",))
         s.commit()
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _signed_in(browser, base, width):
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    page.goto(f"{base}/login?lang=en")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", "browser-pass-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
-    return page
+    return {}
 
 
 def _fits(page, width):
@@ -102,20 +52,19 @@ def _fits(page, width):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_customer_page_merge_and_price_grid(server, browser, width):
+def test_customer_page_merge_and_price_grid(live_server, signed_in, width):
     from sqlalchemy import select
 
     from core.models import Customer, PriceList, PriceListItem
 
-    base, rt = server
-    SHOTS.mkdir(exist_ok=True)
+    base, rt, _facts = live_server
     i = WIDTHS.index(width)
     with rt.session() as s:
         kept = s.execute(select(Customer).where(Customer.name == f"Chen Jing {i}")).scalar_one()
         dup = s.execute(select(Customer).where(Customer.name == f"Chen J. {i}")).scalar_one()
         kept_id, dup_id = kept.id, dup.id
         pl_id = s.execute(select(PriceList.id).where(PriceList.code == "RETAIL")).scalar_one()
-    page = _signed_in(browser, base, width)
+    page = signed_in("admin", width=width)
 
     # the customer page: addon panels, recent purchases, Enrol from the customer
     page.goto(f"{base}/admin/customer/details/?id={kept_id}")
@@ -174,4 +123,3 @@ def test_customer_page_merge_and_price_grid(server, browser, width):
     page.click("#grid-save")
     page.wait_for_url(f"{base}/admin/pricelist/details/**")
     assert price in page.inner_text("#price-table")
-    page.close()

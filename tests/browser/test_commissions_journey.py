@@ -12,21 +12,16 @@ Each run uses a month of its own. At 390 px no page is wider than the screen.
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from core.testing.browser import DESKTOP, PASSWORD, PHONE, SHOTS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
-PASSWORD = "journey-pass-1"
-WIDTHS = (1440, 390)
+pytestmark = [pytest.mark.browser, pytest.mark.addons("commissions")]
+
+WIDTHS = (DESKTOP, PHONE)
 LANGS = ("zh_Hans", "en")
 CJK = re.compile(r"[\u3400-\u9fff]")
 ME, COLLEAGUE = "陈晓梅", "林志强"
@@ -42,30 +37,19 @@ T = {
 
 
 @pytest.fixture(scope="module")
-def server(banyan_databases, tmp_path_factory):
+def live_config():
+    return {"locale": {"default": "zh_Hans"}}
+
+
+@pytest.fixture(scope="module")
+def live_data(live_runtime):
     """Commissions installed, one store, two clerks who each sold in every run's month, a
-    10 % seller plan; the clerk's and the manager's logins. ``(base URL, runtime, facts)``."""
+    10 % seller plan; the clerk's and the manager's logins."""
     from addons.commissions import services as svc
-    from core.addons.installer import init_db, install
-    from core.app import create_app
-    from core.config import load_config
-    from core.runtime import Runtime
     from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
     from core.testing.factories import Factories
-    from werkzeug.serving import make_server
 
-    tmp = tmp_path_factory.mktemp("browser-commissions")
-    cfg = load_config(overrides={"database": {"url": banyan_databases.new_url()},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "lookup": {"backend": "memory"},
-                                 "security": {"secret_key": "browser-commissions-secret-0123456789abcdef"},
-                                 "locale": {"default": "zh_Hans"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    install(rt, ["commissions"], schema="create_all")
-    with rt.session() as s:
+    with live_runtime.session() as s:
         make = Factories(s)
         store = make.store()
         me = make.employee(store=store, role="clerk", name=ME)
@@ -83,39 +67,7 @@ def server(banyan_databases, tmp_path_factory):
         make.user(username="j_hq", password=PASSWORD, roles=("hq_admin",), locale="zh_Hans")
         s.commit()
         facts = {"me": me.id, "colleague": colleague.id}
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt, facts
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _signed_in(browser, base, username, lang, width):
-    phone = width < 768
-    ctx = browser.new_context(viewport={"width": width, "height": 900}, has_touch=phone, is_mobile=phone)
-    page = ctx.new_page()
-    page.goto(f"{base}/login?lang={lang}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
-    page.goto(f"{base}/admin/?lang={lang}")
-    return ctx, page
+    return facts
 
 
 def _fits(page, width, lang):
@@ -131,17 +83,16 @@ def _flash(page) -> str:
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("lang", LANGS)
-def test_commissions_journey(server, browser, lang, width):
+def test_commissions_journey(live_server, signed_in, lang, width):
     from sqlalchemy import select
 
     from addons.commissions.models import CommissionStatement
 
-    base, rt, facts = server
+    base, rt, facts = live_server
     t = T[lang]
     period = PERIODS[(lang, width)]
-    SHOTS.mkdir(exist_ok=True)
     # the clerk: own lines only, own attainment, no payroll
-    ctx, page = _signed_in(browser, base, "j_clerk", lang, width)
+    page = signed_in("j_clerk", width=width, lang=lang)
     try:
         page.goto(f"{base}/admin/commissions_lines/")
         _fits(page, width, lang)
@@ -160,9 +111,9 @@ def test_commissions_journey(server, browser, lang, width):
         assert page.locator("#payroll").count() == 0 and page.locator("#prepare-form").count() == 0
         assert COLLEAGUE not in page.inner_text("body")
     finally:
-        ctx.close()
+        page.context.close()
     # the manager: prepare the month's statements, then approve the clerk's
-    ctx, page = _signed_in(browser, base, "j_hq", lang, width)
+    page = signed_in("j_hq", width=width, lang=lang)
     try:
         page.goto(f"{base}/admin/commissions_desk/?period={period}")
         _fits(page, width, lang)
@@ -212,4 +163,4 @@ def test_commissions_journey(server, browser, lang, width):
         assert rows == {facts["me"]: "approved", facts["colleague"]: "draft"}
         assert total == Decimal("5.00")
     finally:
-        ctx.close()
+        page.context.close()

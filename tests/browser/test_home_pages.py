@@ -1,46 +1,26 @@
 """The home page of each role in real headless Chromium, at 1440 and 390 px: the cashier
 (store today, own shift), the store manager (store against its target) and HQ (the
 network); charts are inline SVG that fit the screen, and a bar opens the sales behind it."""
-import threading
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from core.testing.browser import DESKTOP, PASSWORD, PHONE, SHOTS, fits, sign_in
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
-PASSWORD = "browser-pass-1"
-WIDTHS = (1440, 390)
+WIDTHS = (DESKTOP, PHONE)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-
-    from core.addons.installer import init_db
-    from core.app import create_app
-    from core.config import load_config
+def live_data(live_runtime):
     from core.localtime import local_midnight, local_today
     from core.models import SalesTarget
-    from core.runtime import Runtime
     from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
     from core.testing.factories import Factories
 
-    tmp = tmp_path_factory.mktemp("home")
-    cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp}/banyan.sqlite"},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "security": {"secret_key": "browser-test-secret"},
-                                 "locale": {"default": "en"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    with rt.session() as s:
+    with live_runtime.session() as s:
         make = Factories(s)
         east, west = make.region(name="East"), make.region(name="West")
         fr = make.company("franchisee", name="Lotus Trading")
@@ -67,44 +47,16 @@ def server(tmp_path_factory):
                                         payments=[PaymentRequest("cash")], at=start - timedelta(days=days)))
         s.add(SalesTarget(store_id=a.id, year=today.year, month=today.month, amount=Decimal("5000.00")))
         s.commit()
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
+    return {}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _signed_in(browser, base, username, width):
-    ctx = browser.new_context(viewport={"width": width, "height": 900})
-    page = ctx.new_page()
+def _signed_in(open_page, base, username, width):
+    """A page signed in as ``username``, and the addresses of every request it makes."""
+    page = open_page(width)
     requests = []
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(f"{base}/login?lang=en")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
-    return ctx, page, requests
-
-
-def _fits(page):
-    """No page is wider than the screen: nothing scrolls sideways."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    sign_in(page, base, username)
+    return page, requests
 
 
 def _charts_fit(page):
@@ -117,9 +69,9 @@ def _charts_fit(page):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_cashier_home(server, browser, width):
-    base, _rt = server
-    ctx, page, requests = _signed_in(browser, base, "cashier", width)
+def test_cashier_home(live_server, open_page, width):
+    base = live_server.url
+    page, requests = _signed_in(open_page, base, "cashier", width)
     try:
         page.goto(f"{base}/admin/")
         assert page.get_attribute("[data-home]", "data-home") == "cashier"
@@ -128,20 +80,20 @@ def test_cashier_home(server, browser, width):
         assert page.inner_text("[data-kpi='my_shift'] [data-value]") == "84.00"
         assert "cash" in page.inner_text("[data-kpi='my_payments']")
         assert page.locator("[data-chart='store_by_hour'] svg:visible").count() == 1
-        assert _fits(page) and _charts_fit(page)
+        assert fits(page) and _charts_fit(page)
         assert all(u.startswith(base) for u in requests), [u for u in requests if not u.startswith(base)]
         page.screenshot(path=str(SHOTS / f"home-cashier-{width}.png"), full_page=True)
         page.click("#my-sales")
         assert page.inner_text("#drill-total") == "84.00" and page.inner_text("#drill-count") == "2"
-        assert _fits(page)
+        assert fits(page)
     finally:
-        ctx.close()
+        page.context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_store_manager_home(server, browser, width):
-    base, _rt = server
-    ctx, page, _requests = _signed_in(browser, base, "manager", width)
+def test_store_manager_home(live_server, open_page, width):
+    base = live_server.url
+    page, _requests = _signed_in(open_page, base, "manager", width)
     try:
         page.goto(f"{base}/admin/")
         assert page.get_attribute("[data-home]", "data-home") == "store"
@@ -150,20 +102,20 @@ def test_store_manager_home(server, browser, width):
         assert "CD01" not in body and "Chengdu" not in body
         for key in ("store_target", "store_by_day", "store_by_category", "store_by_clerk"):
             assert page.locator(f"[data-chart='{key}'] svg:visible").count() == 1, key
-        assert _fits(page) and _charts_fit(page)
+        assert fits(page) and _charts_fit(page)
         page.screenshot(path=str(SHOTS / f"home-manager-{width}.png"), full_page=True)
         # a category bar opens the sales behind it, within her store
         href = page.locator("[data-chart='store_by_category'] svg:visible a").first.get_attribute("xlink:href")
         page.goto(base + href if href.startswith("/") else href)
         assert "SH01" in page.inner_text("#drill-table") and "CD01" not in page.inner_text("#drill-table")
     finally:
-        ctx.close()
+        page.context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_hq_home(server, browser, width):
-    base, _rt = server
-    ctx, page, requests = _signed_in(browser, base, "hq", width)
+def test_hq_home(live_server, open_page, width):
+    base = live_server.url
+    page, requests = _signed_in(open_page, base, "hq", width)
     try:
         page.goto(f"{base}/admin/?days=1")
         assert page.get_attribute("[data-home]", "data-home") == "network"
@@ -171,14 +123,14 @@ def test_hq_home(server, browser, width):
                     "sales_by_clerk"):
             assert page.locator(f"[data-chart='{key}'] svg:visible").count() == 1, key
         assert "Lotus Trading" in page.inner_text("[data-chart='sales_by_company']")
-        assert _fits(page) and _charts_fit(page)
+        assert fits(page) and _charts_fit(page)
         assert all(u.startswith(base) for u in requests)
         page.screenshot(path=str(SHOTS / f"home-hq-{width}.png"), full_page=True)
         # click the store bar of CD01 (3 x 28.00 + 2 x 45.50 = 175.00 today)
         page.locator("[data-chart='sales_by_store'] svg:visible a").first.click()
         page.wait_for_url("**/admin/figures/sales/**")
         assert page.inner_text("#drill-total") == "175.00"
-        assert _fits(page)
+        assert fits(page)
         # the period form: a bad date is refused on the field
         page.goto(f"{base}/admin/")
         page.fill("#from", "")
@@ -187,4 +139,4 @@ def test_hq_home(server, browser, width):
         page.click("#period-apply")
         assert "Enter a date as YYYY-MM-DD." in page.inner_text(".field-error[data-field='from']")
     finally:
-        ctx.close()
+        page.context.close()

@@ -18,23 +18,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from core.addons import discover
+from core.testing.browser import DESKTOP, PASSWORD, PHONE, SHOTS
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
-PASSWORD = "journey-pass-1"
 ADDONS = ["membership", "loyalty"] + (["giftcard"] if "giftcard" in discover() else [])
-WIDTHS = (1440, 390)
+pytestmark = [pytest.mark.browser, pytest.mark.addons(*ADDONS)]
+
+WIDTHS = (DESKTOP, PHONE)
 LANGS = ("zh_Hans", "en")
 CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -43,35 +37,24 @@ OWN_CUSTOMER, OTHER_CUSTOMER = "慕容雪晴", "上官飞燕"
 
 
 @pytest.fixture(scope="module")
-def server(banyan_databases, tmp_path_factory):
-    """The demo chain served on a free port: ``(base URL, runtime, facts)``; ``facts`` names
-    the records the journeys look for."""
+def live_config():
+    return {"locale": {"default": "zh_Hans"}}
+
+
+@pytest.fixture(scope="module")
+def live_data(live_runtime):
+    """The demo chain, a service-desk cashier and a franchisee; the facts name the records
+    the journeys look for."""
     from sqlalchemy import select
 
-    from core.addons.installer import init_db, install
-    from core.app import create_app
-    from core.config import load_config
     from core.demo import build_demo
     from core.models import Customer, Sale, Store
-    from core.runtime import Runtime
     from core.testing.factories import Factories
-    from werkzeug.serving import make_server
 
-    tmp = tmp_path_factory.mktemp("browser-journeys")
-    cfg = load_config(overrides={"database": {"url": banyan_databases.new_url()},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "lookup": {"backend": "memory"},
-                                 "security": {"secret_key": "browser-journeys-secret-0123456789abcdef"},
-                                 "locale": {"default": "zh_Hans"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    install(rt, ADDONS, schema="create_all")
-    demo = build_demo(rt, scale=0.05, months=1, seed=7, progress=False)
+    demo = build_demo(live_runtime, scale=0.05, months=1, seed=7, progress=False)
     desk = demo.stores[0]  # SH01, run by HQ
     franchisee = next(c for c in demo.companies if c.kind == "franchisee")
-    with rt.session() as s:
+    with live_runtime.session() as s:
         from addons.membership import services as msvc
 
         own_stores = s.execute(select(Store).where(Store.operating_company_id == franchisee.id)
@@ -98,39 +81,7 @@ def server(banyan_databases, tmp_path_factory):
         facts = {"member_id": member.id, "own_store_ids": sorted(x.id for x in own_stores),
                  "own_store_names": [x.name for x in own_stores], "other_store_names": [x.name for x in other_stores],
                  "own_sale": tuple(own_sale), "other_sale": tuple(other_sale)}
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt, facts
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _signed_in(browser, base, username, lang, width):
-    phone = width < 768
-    ctx = browser.new_context(viewport={"width": width, "height": 900}, has_touch=phone, is_mobile=phone)
-    page = ctx.new_page()
-    page.goto(f"{base}/login?lang={lang}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
-    page.goto(f"{base}/admin/?lang={lang}")  # the language of this session, whatever the user's
-    return ctx, page
+    return facts
 
 
 def _fits(page, width):
@@ -168,21 +119,20 @@ def _balance(page) -> Decimal:
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("lang", LANGS)
-def test_member_service(server, browser, lang, width):
+def test_member_service(live_server, signed_in, lang, width):
     from sqlalchemy import select
 
     from addons.membership.models import Card, StoredValueEntry
 
-    base, rt, facts = server
+    base, rt, facts = live_server
     t = T[lang]
-    SHOTS.mkdir(exist_ok=True)
     card_number = f"SVC-{lang[:2].upper()}{width}"
     with rt.session() as s:  # each run reports its own card lost
         from addons.membership import services as msvc
 
         msvc.issue_card(s, facts["member_id"], number=card_number, store_id=None, activate=True)
         s.commit()
-    ctx, page = _signed_in(browser, base, "j_service", lang, width)
+    page = signed_in("j_service", width=width, lang=lang)
     try:
         # the member page: found by phone
         page.goto(f"{base}/admin/membership_member_page/")
@@ -261,7 +211,7 @@ def test_member_service(server, browser, lang, width):
             assert s.execute(select(Card.status).where(Card.number == card_number)).scalar_one() == "lost"
         _fits(page, width)
     finally:
-        ctx.close()
+        page.context.close()
 
 
 def _rows(page) -> list[str]:
@@ -275,15 +225,15 @@ def _search(page, base, url, text):
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("lang", LANGS)
-def test_franchisee(server, browser, lang, width):
+def test_franchisee(live_server, signed_in, lang, width):
     from core.reporting import last_days
     from core.services import figures
 
-    base, rt, facts = server
+    base, rt, facts = live_server
     t = T[lang]
     own_id, own_number = facts["own_sale"]
     other_id, other_number = facts["other_sale"]
-    ctx, page = _signed_in(browser, base, "j_franchisee", lang, width)
+    page = signed_in("j_franchisee", width=width, lang=lang)
     try:
         # home: the network of its own stores, figures of those only
         page.goto(f"{base}/admin/?days=30")
@@ -337,4 +287,4 @@ def test_franchisee(server, browser, lang, width):
         assert resp.status == 200 and own_number in page.inner_text("body")
         _fits(page, width)
     finally:
-        ctx.close()
+        page.context.close()

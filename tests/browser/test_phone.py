@@ -16,22 +16,13 @@ the server ``--db-url`` names.
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
-
 import pytest
 
 from core.addons import discover
+from core.testing.browser import DESKTOP, PASSWORD, PHONE, SHOTS
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
-PHONE, DESKTOP = 390, 1440
-PASSWORD = "phone-pass-1"
 ADDONS = ["membership", "loyalty"] + (["giftcard"] if "giftcard" in discover() else [])
+pytestmark = [pytest.mark.browser, pytest.mark.addons(*ADDONS)]
 CJK = re.compile(r"[\u3400-\u9fff]")
 
 #: what a page looks like, measured in the page: overflow, the list's cards, the details
@@ -82,33 +73,20 @@ INSPECT = """() => {
 
 
 @pytest.fixture(scope="module")
-def server(banyan_databases, tmp_path_factory):
-    """The demo chain in a database of its own, served on a free port: ``(base URL, runtime,
-    app)``."""
-    from werkzeug.serving import make_server
+def live_config():
+    return {"locale": {"default": "zh_Hans"}}
 
-    from core.addons.installer import init_db, install
-    from core.app import create_app
-    from core.config import load_config
+
+@pytest.fixture(scope="module")
+def live_data(live_runtime):
+    """The demo chain with a superuser, a store manager, a technician and a cashier."""
     from core.demo import build_demo
     from core.models import Customer, Notification
-    from core.runtime import Runtime
     from core.testing.factories import Factories
 
-    tmp = tmp_path_factory.mktemp("browser-phone")
-    cfg = load_config(overrides={"database": {"url": banyan_databases.new_url()},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "lookup": {"backend": "memory"},
-                                 "security": {"secret_key": "browser-phone-secret-0123456789abcdef"},
-                                 "locale": {"default": "zh_Hans"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    install(rt, ADDONS, schema="create_all")
-    demo = build_demo(rt, scale=0.05, months=1, seed=5, progress=False)
+    demo = build_demo(live_runtime, scale=0.05, months=1, seed=5, progress=False)
     store_id = demo.stores[0].id
-    with rt.session() as s:
+    with live_runtime.session() as s:
         make = Factories(s)
         users = {
             "boss": make.user(username="phone_boss", password=PASSWORD, superuser=True, locale="zh_Hans"),
@@ -124,39 +102,7 @@ def server(banyan_databases, tmp_path_factory):
                        address="上海市黄浦区南京东路一千二百三十四号金融中心大厦四十五楼A座" * 2))
         s.add(Notification(user_id=users["cashier"].id, kind="phone.test", subject="班次交接"))
         s.commit()
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt, app
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _signed_in(browser, base, username, lang, width=PHONE):
-    ctx = browser.new_context(viewport={"width": width, "height": 844}, has_touch=width < 768,
-                              is_mobile=width < 768)
-    page = ctx.new_page()
-    page.goto(f"{base}/login?lang={lang}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
-    page.goto(f"{base}/admin/?lang={lang}")  # the language of this session, whatever the user's
-    return page
+    return {}
 
 
 def _inspect(page, width=PHONE) -> dict:
@@ -216,12 +162,12 @@ def _pages(app, rt):
 
 
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
-def test_every_page_fits_a_phone_as_the_superuser(server, browser, lang):
-    base, rt, app = server
+def test_every_page_fits_a_phone_as_the_superuser(live_server, signed_in, lang):
+    base, rt, app = live_server.url, live_server.rt, live_server.app
     pages = _pages(app, rt)
     kinds = {k for k, _u in pages}
     assert {"list", "form", "details", "page"} <= kinds and len(pages) > 60
-    page = _signed_in(browser, base, "phone_boss", lang)
+    page = signed_in("phone_boss", width=PHONE, lang=lang)
     problems, seen = [], {"list": 0, "cards": 0, "details": 0, "form": 0}
     for kind, url in pages:
         resp = page.goto(base + url)
@@ -271,11 +217,10 @@ T = {  # the texts a journey looks for, in each language
 
 
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
-def test_cashier_on_a_phone(server, browser, lang):
-    base, _rt, _app = server
+def test_cashier_on_a_phone(live_server, signed_in, lang):
+    base = live_server.url
     t = T[lang]
-    SHOTS.mkdir(exist_ok=True)
-    page = _signed_in(browser, base, "phone_cashier", lang)
+    page = signed_in("phone_cashier", width=PHONE, lang=lang)
     # the bell is in the bar, next to the menu toggler, with the unread count
     bell = page.locator("#notification-bell-compact")
     assert bell.is_visible() and not page.is_visible("#notification-bell")
@@ -311,14 +256,14 @@ def test_cashier_on_a_phone(server, browser, lang):
 
 
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
-def test_store_manager_on_a_phone(server, browser, lang):
+def test_store_manager_on_a_phone(live_server, signed_in, lang):
     from sqlalchemy import select
 
     from core.models import Customer
 
-    base, rt, _app = server
+    base, rt = live_server.url, live_server.rt
     t = T[lang]
-    page = _signed_in(browser, base, "phone_manager", lang)
+    page = signed_in("phone_manager", width=PHONE, lang=lang)
     _menu_to(page, t["customers"], t["customers"])
     got = _inspect(page)
     _check_cards(page.url, got)
@@ -356,9 +301,9 @@ def test_store_manager_on_a_phone(server, browser, lang):
 
 
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
-def test_technician_on_a_phone(server, browser, lang):
-    base, _rt, _app = server
-    page = _signed_in(browser, base, "phone_tech", lang)
+def test_technician_on_a_phone(live_server, signed_in, lang):
+    base = live_server.url
+    page = signed_in("phone_tech", width=PHONE, lang=lang)
     page.goto(f"{base}/admin/")
     _inspect(page)
     page.locator(".navbar-toggler").tap()
@@ -378,9 +323,9 @@ def test_technician_on_a_phone(server, browser, lang):
     page.context.close()
 
 
-def test_lists_are_tables_on_a_wide_screen(server, browser):
-    base, _rt, _app = server
-    page = _signed_in(browser, base, "phone_boss", "zh_Hans", width=DESKTOP)
+def test_lists_are_tables_on_a_wide_screen(live_server, signed_in):
+    base = live_server.url
+    page = signed_in("phone_boss", width=DESKTOP, lang="zh_Hans")
     for url in ("/admin/customer/", "/admin/sale/"):
         page.goto(base + url)
         got = _inspect(page, DESKTOP)

@@ -6,47 +6,25 @@ payment (stored value short refused on its field, a top-up paid in cash with its
 then stored value + cash with change),
 confirm by keyboard, the receipt (80 mm) with labels and the card masked, and the store
 still set for the next ticket."""
-import threading
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from core.testing.browser import DESKTOP, PASSWORD, PHONE, SHOTS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
+pytestmark = [pytest.mark.browser, pytest.mark.addons("membership", "loyalty")]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-
+def live_data(live_runtime):
     from addons.loyalty.models import Coupon, EarningRule, Promotion
     from addons.membership import services as msvc
-    from core.addons.installer import init_db, install
-    from core.app import create_app
-    from core.config import load_config
     from core.models import Company, Customer, PriceList, Product, Region, Store
-    from core.runtime import Runtime
     from core.services.pricing import set_price
     from core.testing.factories import Factories
 
-    tmp = tmp_path_factory.mktemp("till")
-    cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp}/banyan.sqlite"},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "lookup": {"backend": "memory"},
-                                 "security": {"secret_key": "browser-test-secret"},
-                                 "locale": {"default": "en"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    install(rt, ["membership", "loyalty"], schema="create_all")
-    with rt.session() as s:
+    with live_runtime.session() as s:
         stores = {}
         for side in ("A", "B"):
             co = Company(code=f"FR{side}", name=f"Franchisee {side}", kind="franchisee")
@@ -84,29 +62,10 @@ def server(tmp_path_factory):
         s.add(Coupon(code="SAVE5", promotion_id=promo.id))
         f = Factories(s)
         for lang in ("en", "zh_Hans"):
-            f.user(username=f"cashier-{lang}", password="browser-pass-1", roles=("cashier",), scope_kind="store",
+            f.user(username=f"cashier-{lang}", password=PASSWORD, roles=("cashier",), scope_kind="store",
                    scope_ref_id=stores["A"].id, locale=lang)
         s.commit()
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
+    return {}
 
 
 def _wait_text(page, selector, text):
@@ -114,18 +73,11 @@ def _wait_text(page, selector, text):
                            arg=[selector, text], timeout=15000)
 
 
-@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
 @pytest.mark.parametrize("lang", ["en", "zh_Hans"])
-def test_cashier_journey_at_the_till(server, browser, lang, width):
-    base, rt = server
-    SHOTS.mkdir(exist_ok=True)
-    ctx = browser.new_context(viewport={"width": width, "height": 900}, has_touch=width < 500)
-    page = ctx.new_page()
-    page.goto(f"{base}/login?lang={lang}")
-    page.fill("input[name=username]", f"cashier-{lang}")
-    page.fill("input[name=password]", "browser-pass-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
+def test_cashier_journey_at_the_till(live_server, signed_in, lang, width):
+    base, rt, _facts = live_server
+    page = signed_in(f"cashier-{lang}", width=width, lang=lang)
     page.goto(f"{base}/admin/till/?lang={lang}")
     store_id = page.get_attribute("#till-store", "value")
     assert store_id and page.inner_text("#till-store-name").startswith("SA01")  # preset: a one-store cashier
@@ -214,22 +166,15 @@ def test_cashier_journey_at_the_till(server, browser, lang, width):
     assert "张*明" in receipt
     page.screenshot(path=str(SHOTS / f"till-receipt-{lang}-{width}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    ctx.close()
 
 
-def test_a_preview_landing_mid_typing_keeps_the_cashiers_text(server, browser):
+def test_a_preview_landing_mid_typing_keeps_the_cashiers_text(live_server, signed_in):
     """The till rebuilds its lines and payments when a preview arrives. A preview that lands
     between two keystrokes (a slow network, a busy server) must not move the caret or drop
     what was typed: '1' + preview + '.5' is 1.5 kg, and '2' + preview + '0' is 20.00 paid.
     The previews are held by the test and let through mid-typing, so the race is certain."""
-    base, _rt = server
-    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = ctx.new_page()
-    page.goto(f"{base}/login?lang=en")
-    page.fill("input[name=username]", "cashier-en")
-    page.fill("input[name=password]", "browser-pass-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
+    base = live_server.url
+    page = signed_in("cashier-en")
     page.goto(f"{base}/admin/till/?lang=en")
     held = []
     page.route("**/till/preview", lambda route: held.append(route))
@@ -264,4 +209,3 @@ def test_a_preview_landing_mid_typing_keeps_the_cashiers_text(server, browser):
     release("#till-pay-amount-0")
     _wait_text(page, "#till-total", "18.00")  # 1.5 kg x 12.00
     _wait_text(page, "#till-change", "2.00")
-    ctx.close()

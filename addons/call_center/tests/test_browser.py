@@ -1,4 +1,4 @@
-"""The agent's journey in real headless Chromium, at 1280 px and at 390 px (a phone):
+"""The agent's journey in real headless Chromium, at 1440 px and at 390 px (a phone):
 
 * the agent has the screen-pop page open; the phone system posts the call naming them; the
   caller's screen-pop appears on that page without a reload (the bell's live feed), while a
@@ -9,50 +9,32 @@
   and no customer data.
 """
 import json
-import threading
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+from core.testing.browser import DESKTOP, PASSWORD, PHONE as PHONE_WIDTH, SHOTS, fits
+
 pytestmark = [pytest.mark.browser, pytest.mark.addons("call_center", "membership")]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
-PASSWORD = "browser-pass-1"
 PHONE = "+8613800138000"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from werkzeug.serving import make_server
+def live_config():
+    return {"notify": {"live_poll_seconds": 1}}
 
-    from core.addons.installer import init_db, install
-    from core.app import create_app
-    from core.config import load_config
-    from core.runtime import Runtime
+
+@pytest.fixture(scope="module")
+def live_data(live_runtime):
     from core.testing.factories import Factories
 
     from addons.call_center import services as svc
     from addons.call_center.models import ArticleCategory
     from addons.membership import services as membership
 
-    tmp = tmp_path_factory.mktemp("call_center")
-    cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp}/banyan.sqlite"},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "security": {"secret_key": "browser-test-secret"},
-                                 "notify": {"live_poll_seconds": 1},
-                                 "locale": {"default": "en"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    install(rt, ["call_center", "membership"], schema="create_all")
     ids = {}
-    with rt.session() as s:
+    with live_runtime.session() as s:
         make = Factories(s)
         store = make.store(code="SH01", name="Shanghai Nanjing Road")
         customer = make.customer(name="王芳", phone=PHONE, email="wangfang@example.com", home_store_id=store.id)
@@ -75,41 +57,7 @@ def server(tmp_path_factory):
                 svc.set_article_status(s, art.id, "published")
         ids.update(token=token, agent=agent.id, ticket=ticket.id, ticket_number=ticket.number)
         s.commit()
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt, ids
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _signed_in(browser, base, username, width, lang="en"):
-    ctx = browser.new_context(viewport={"width": width, "height": 860})
-    page = ctx.new_page()
-    page.goto(f"{base}/login?lang={lang}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
-    return ctx, page
-
-
-def _fits(page):
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    return ids
 
 
 def _post_call(base, ids, agent_id, line="8001"):
@@ -132,12 +80,11 @@ def _calls(rt, number=PHONE):
                 for c in s.execute(select(CallRecord).where(CallRecord.number == number)).scalars()}
 
 
-@pytest.mark.parametrize("width", [1280, 390])
-def test_incoming_call_pops_up_on_the_agents_open_page(server, browser, width):
-    base, rt, ids = server
-    SHOTS.mkdir(exist_ok=True)
-    ctx, page = _signed_in(browser, base, "agent1", width)
-    ctx2, other = _signed_in(browser, base, "agent2", width)
+@pytest.mark.parametrize("width", [DESKTOP, PHONE_WIDTH])
+def test_incoming_call_pops_up_on_the_agents_open_page(live_server, signed_in, width):
+    base, rt, ids = live_server
+    page = signed_in("agent1", width=width)
+    other = signed_in("agent2", width=width)
     try:
         page.goto(f"{base}/admin/call_center_screenpop/")
         other.goto(f"{base}/admin/call_center_screenpop/")
@@ -152,7 +99,7 @@ def test_incoming_call_pops_up_on_the_agents_open_page(server, browser, width):
         assert "Membership" in page.inner_text("#pop-area") or "会员" in page.inner_text("#pop-area")
         assert page.locator("#pop-ticket input[name=call_id]").input_value() == str(call["call_id"])
         assert f"call_id={call['call_id']}" in page.url
-        assert _fits(page)
+        assert fits(page)
         page.screenshot(path=str(SHOTS / f"call-center-live-pop-{width}.png"), full_page=True)
         # the second agent's page, polling as well, got neither the pop nor a toast
         other.wait_for_timeout(2500)
@@ -165,14 +112,14 @@ def test_incoming_call_pops_up_on_the_agents_open_page(server, browser, width):
         assert (agent, outcome) == (ids["agent"], "ticket") and ticket_id is not None
         assert sum(1 for c in _calls(rt).values() if c[2] == ticket_id) == 1
     finally:
-        ctx.close()
-        ctx2.close()
+        page.context.close()
+        other.context.close()
 
 
-@pytest.mark.parametrize("width", [1280, 390])
-def test_call_on_another_page_is_a_toast_that_opens_the_pop(server, browser, width):
-    base, rt, ids = server
-    ctx, page = _signed_in(browser, base, "agent1", width, lang="zh_Hans")
+@pytest.mark.parametrize("width", [DESKTOP, PHONE_WIDTH])
+def test_call_on_another_page_is_a_toast_that_opens_the_pop(live_server, signed_in, width):
+    base, rt, ids = live_server
+    page = signed_in("agent1", width=width, lang="zh_Hans")
     try:
         page.goto(f"{base}/admin/call_center_ticket/")
         page.wait_for_timeout(300)
@@ -180,19 +127,19 @@ def test_call_on_another_page_is_a_toast_that_opens_the_pop(server, browser, wid
         toast = page.wait_for_selector(".bn-live-toast[data-kind='call_center.call.incoming']", timeout=30000)
         assert "王芳" in toast.inner_text()
         page.wait_for_function("() => document.getElementById('notification-count') !== null")
-        assert _fits(page)
+        assert fits(page)
         page.screenshot(path=str(SHOTS / f"call-center-live-toast-{width}.png"), full_page=True)
         page.click(".bn-live-toast .bn-live-open")
         page.wait_for_selector("#pop-customer", timeout=30000)
         assert "王芳" in page.inner_text("#pop-customer")
         assert page.locator("#pop-ticket input[name=call_id]").input_value() == str(call["call_id"])
     finally:
-        ctx.close()
+        page.context.close()
 
 
-@pytest.mark.parametrize("width", [1280, 390])
-def test_agent_links_an_article_from_the_ticket_page(server, browser, width):
-    base, rt, ids = server
+@pytest.mark.parametrize("width", [DESKTOP, PHONE_WIDTH])
+def test_agent_links_an_article_from_the_ticket_page(live_server, signed_in, width):
+    base, rt, ids = live_server
     from addons.call_center import services as svc
     from core.models import Customer
 
@@ -204,7 +151,7 @@ def test_agent_links_an_article_from_the_ticket_page(server, browser, width):
                                    customer_id=cust.id, store_id=cust.home_store_id, agent_id=ids["agent"])
         ticket_id, number = ticket.id, ticket.number
         s.commit()
-    ctx, page = _signed_in(browser, base, "agent1", width, lang="zh_Hans")
+    page = signed_in("agent1", width=width, lang="zh_Hans")
     try:
         page.goto(f"{base}/admin/call_center_screenpop/?number={PHONE}")
         page.click(f"#pop-tickets a:has-text('{number}')")
@@ -219,10 +166,10 @@ def test_agent_links_an_article_from_the_ticket_page(server, browser, width):
         page.wait_for_function("() => document.querySelector('#kb-linked') && "
                                "document.querySelector('#kb-linked').innerText.includes('如何办理退货退款')",
                                timeout=30000)
-        assert _fits(page)
+        assert fits(page)
         page.screenshot(path=str(SHOTS / f"call-center-ticket-kb-{width}.png"), full_page=True)
     finally:
-        ctx.close()
+        page.context.close()
     from sqlalchemy import select
 
     from addons.call_center.models import Article, TicketArticle
@@ -233,12 +180,11 @@ def test_agent_links_an_article_from_the_ticket_page(server, browser, width):
     assert linked == ["如何办理退货退款"]
 
 
-@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("width", [DESKTOP, PHONE_WIDTH])
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
-def test_public_help_page_shows_only_published_articles(server, browser, width, lang):
-    base, _rt, _ids = server
-    ctx = browser.new_context(viewport={"width": width, "height": 860})
-    page = ctx.new_page()
+def test_public_help_page_shows_only_published_articles(live_server, open_page, width, lang):
+    base = live_server.url
+    page = open_page(width)
     try:
         page.goto(f"{base}/help/?lang={lang}")
         assert page.locator("html").get_attribute("lang") == ("zh-Hans" if lang == "zh_Hans" else "en")
@@ -253,10 +199,10 @@ def test_public_help_page_shows_only_published_articles(server, browser, width, 
         page.wait_for_selector("#help-list")
         found = page.inner_text("#help-list")
         assert "如何办理退货退款" in found and "退货内部草稿" not in found
-        assert _fits(page)
+        assert fits(page)
         page.screenshot(path=str(SHOTS / f"call-center-help-{lang}-{width}.png"), full_page=True)
         page.click("#help-list a >> nth=0")
         page.wait_for_selector("#help-article")
-        assert _fits(page)
+        assert fits(page)
     finally:
-        ctx.close()
+        page.context.close()

@@ -1,45 +1,23 @@
 """The marketer's journey in real headless Chromium, at 1440 px and at 390 px (a phone): build
 a segment with the live count, create a plan on it, preview its message for a customer, and
 see the results page (with the value/income matrix chart on the builder page)."""
-import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.addons("campaign")]
+from core.testing.browser import DESKTOP, PASSWORD, PHONE, SHOTS, fits
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SHOTS = Path("/tmp/banyan-browser")
-PASSWORD = "browser-pass-1"
+pytestmark = [pytest.mark.browser, pytest.mark.addons("campaign")]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-
-    from core.addons.installer import init_db, install
-    from core.app import create_app
-    from core.config import load_config
-    from core.runtime import Runtime
+def live_data(live_runtime):
     from core.testing.factories import Factories
 
     from addons.campaign import services as svc
     from addons.campaign.models import Template
 
-    tmp = tmp_path_factory.mktemp("campaign")
-    cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp}/banyan.sqlite"},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "security": {"secret_key": "browser-test-secret"},
-                                 "locale": {"default": "en"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    install(rt, ["campaign"], schema="create_all")
-    with rt.session() as s:
+    with live_runtime.session() as s:
         make = Factories(s)
         sh, bj = make.store(code="SH01", name="Shanghai Nanjing Road"), make.store(code="BJ01", name="Beijing")
         for i, (name, income) in enumerate((("Li Na", "12000"), ("Wang Fang", "3000"), ("Zhang Wei", None))):
@@ -53,41 +31,7 @@ def server(tmp_path_factory):
         make.user(username="hq", password=PASSWORD, roles=("hq_admin",))
         s.commit()
         ids = {"sh": sh.id}
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt, ids
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def _signed_in(browser, base, width):
-    ctx = browser.new_context(viewport={"width": width, "height": 860})
-    page = ctx.new_page()
-    page.goto(f"{base}/login?lang=en")
-    page.fill("input[name=username]", "hq")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
-    return ctx, page
-
-
-def _fits(page):
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    return ids
 
 
 def _journey(page, base, ids, width):
@@ -105,7 +49,7 @@ def _journey(page, base, ids, width):
     page.wait_for_function("document.getElementById('seg-count').textContent === '3'")
     page.select_option("#seg-op", "or")
     page.fill("#seg-name", f"Shanghai {tag}")
-    assert _fits(page)
+    assert fits(page)
     page.screenshot(path=str(SHOTS / f"campaign-builder-{width}.png"), full_page=True)
     page.click("#seg-save")
     page.wait_for_function("t => document.body && document.body.innerText.includes(t)", arg="3 customers", timeout=20000)
@@ -129,7 +73,7 @@ def _journey(page, base, ids, width):
     # 3. the plan's code opens its results; from there preview a message for a customer
     page.click(f"a:has-text('WELCOME-{tag}')")
     page.wait_for_selector("#results")
-    assert page.inner_text("#reach").strip() == "0" and _fits(page)
+    assert page.inner_text("#reach").strip() == "0" and fits(page)
     page.screenshot(path=str(SHOTS / f"campaign-results-{width}.png"), full_page=True)
     page.click("#preview-link")
     page.wait_for_selector("#preview-customer")
@@ -138,16 +82,11 @@ def _journey(page, base, ids, width):
     page.wait_for_selector("#preview-message")
     assert page.inner_text("#preview-subject") == "Hello Wang Fang"
     assert "welcome to Shanghai Nanjing Road" in page.inner_text("#preview-body")
-    assert "/campaign/unsubscribe/" in page.inner_text("#preview-body") and _fits(page)
+    assert "/campaign/unsubscribe/" in page.inner_text("#preview-body") and fits(page)
     page.screenshot(path=str(SHOTS / f"campaign-preview-{width}.png"), full_page=True)
 
 
-@pytest.mark.parametrize("width", [1440, 390])
-def test_marketer_journey(server, browser, width):
-    base, _rt, ids = server
-    SHOTS.mkdir(exist_ok=True)
-    ctx, page = _signed_in(browser, base, width)
-    try:
-        _journey(page, base, ids, width)
-    finally:
-        ctx.close()
+@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+def test_marketer_journey(live_server, signed_in, width):
+    base, _rt, ids = live_server
+    _journey(signed_in("hq", width=width), base, ids, width)

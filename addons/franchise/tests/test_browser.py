@@ -8,45 +8,25 @@ the screen, each table scrolls in its own box, the charts show the drawing made 
 width (``core.charts``: 420 units on a phone, 800 on a desktop), lists are cards on the
 phone and tables on the desktop; and on the phone a store audit is recorded (two steps,
 by touch) and a credit note posted through its confirmation page."""
-import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from core.testing.browser import DESKTOP, PASSWORD, PHONE
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+pytestmark = [pytest.mark.browser, pytest.mark.addons("franchise")]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-
-    from core.addons.installer import init_db, install
-    from core.app import create_app
-    from core.config import load_config
+def live_data(live_runtime):
     from core.models import Company, PriceList, Product, Region, Store
-    from core.runtime import Runtime
     from core.services.pricing import set_price
     from core.testing.factories import Factories
 
     from addons.franchise import services as svc
 
-    tmp = tmp_path_factory.mktemp("franchise-browser")
-    cfg = load_config(overrides={"database": {"url": f"sqlite:///{tmp}/banyan.sqlite"},
-                                 "instance": {"path": str(tmp)},
-                                 "jobs": {"immediate": True, "backend": "memory"},
-                                 "security": {"secret_key": "browser-test-secret"},
-                                 "locale": {"default": "en"}})
-    rt = Runtime.from_config(cfg, load=False)
-    rt.reload()
-    init_db(rt, schema="create_all")
-    install(rt, ["franchise"], schema="create_all")
-    with rt.session() as s:
+    with live_runtime.session() as s:
         hq = Company(code="HQ", name="Banyan HQ", kind="hq")
         fr = Company(code="JX", name="Jiaxing Franchise", kind="franchisee")
         s.add_all([hq, fr])
@@ -64,7 +44,7 @@ def server(tmp_path_factory):
         svc.open_account(s, fr.id, credit_limit=Decimal("5000.00"))
         order = svc.create_order(s, store.id, [(tea.id, 10)])
         svc.submit(s, order.id)
-        Factories(s).user(username="admin", password="browser-pass-1", roles=("hq_admin",))
+        Factories(s).user(username="admin", password=PASSWORD, roles=("hq_admin",))
         # receivables of several ages (the aging page) and audits over three months
         from core.localtime import local_today
 
@@ -86,45 +66,15 @@ def server(tmp_path_factory):
         s.commit()
         ids = {"order": order.id, "number": order.number, "company": fr.id, "store": store.id, "other": other.id,
                "checklist": checklist.id, "items": items}
-    app = create_app(runtime=rt)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}", rt, ids
-    srv.shutdown()
-    t.join(5)
-    rt.dispose()
+    return ids
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield ctx.new_page()
-    ctx.close()
-
-
-def test_approve_and_ship_an_order(server, page):
+def test_approve_and_ship_an_order(live_server, signed_in):
     from addons.franchise import services as svc
     from addons.franchise.models import Order
 
-    base, rt, ids = server
-    page.goto(f"{base}/login?lang=en")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", "browser-pass-1")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    base, rt, ids = live_server
+    page = signed_in("admin")
     page.goto(f"{base}/admin/franchise_orders/")
     listing = page.inner_text("table.model-list")
     assert ids["number"] in listing and "available 4800.00" in listing
@@ -181,23 +131,10 @@ PAGES = {  # path: has a chart
 }
 
 
-def _open(browser, base, width, lang):
-    phone = width < 576
-    ctx = browser.new_context(viewport={"width": width, "height": 844 if phone else 900}, is_mobile=phone,
-                              has_touch=phone, device_scale_factor=3 if phone else 1)
-    pg = ctx.new_page()
-    pg.goto(f"{base}/login?lang={lang}")
-    pg.fill("input[name=username]", "admin")
-    pg.fill("input[name=password]", "browser-pass-1")
-    with pg.expect_navigation():
-        pg.click("button[type=submit]")
-    return ctx, pg
-
-
-@pytest.mark.parametrize("width,lang", [(390, "zh_Hans"), (390, "en"), (1440, "en")])
-def test_aging_audit_and_adjustment_pages_fit_the_screen(server, browser, width, lang):
-    base, _rt, ids = server
-    ctx, pg = _open(browser, base, width, lang)
+@pytest.mark.parametrize("width,lang", [(PHONE, "zh_Hans"), (PHONE, "en"), (DESKTOP, "en")])
+def test_aging_audit_and_adjustment_pages_fit_the_screen(live_server, signed_in, width, lang):
+    base, _rt, ids = live_server
+    pg = signed_in("admin", width=width, lang=lang)
     try:
         pages = dict(PAGES)
         pages[f"/admin/franchise_inspections/new/?store_id={ids['store']}&checklist_id={ids['checklist']}"] = False
@@ -216,17 +153,17 @@ def test_aging_audit_and_adjustment_pages_fit_the_screen(server, browser, width,
             if lang == "zh_Hans" and path == "/admin/franchise_aging/":
                 assert "账龄" in pg.inner_text("h4") and pg.locator("h2").count() == 0, pg.inner_text("body")[:300]  # one heading
     finally:
-        ctx.close()
+        pg.context.close()
 
 
-def test_audit_and_credit_note_on_a_phone(server, browser):
+def test_audit_and_credit_note_on_a_phone(live_server, signed_in):
     from sqlalchemy import select
 
     from addons.franchise import services as svc
     from addons.franchise.models import Inspection, ReceivableEntry
 
-    base, rt, ids = server
-    ctx, pg = _open(browser, base, 390, "en")
+    base, rt, ids = live_server
+    pg = signed_in("admin", width=PHONE)
     try:
         # a store audit in two steps, by touch: pick the store and checklist, then score
         pg.goto(f"{base}/admin/franchise_inspections/new/")
@@ -265,4 +202,4 @@ def test_audit_and_credit_note_on_a_phone(server, browser):
             assert s.scalars(select(ReceivableEntry.note).where(ReceivableEntry.kind == "credit_note")).all() == [
                 "Damaged on arrival"]
     finally:
-        ctx.close()
+        pg.context.close()
