@@ -18,6 +18,12 @@ rejected and filed anew. An action whose executor performs exactly the filed fig
 commission statement settling only the lines it was filed for) registers them with
 ``recheck=False`` and reads ``payload["seen"]`` itself.
 
+The approvers read the figures as a table (``figure_rows``: label, value), in the back office
+and the API: an action names, with its figures, the model whose field labels and coded values
+they are (``model=``), its own labels (``labels=``) and which figures are money (``money=``;
+``amount`` always is). A store, warehouse, company, region or employee figure (``store_id``...)
+is shown by its name.
+
 The kernel wires refunds: a refund (back office or API) that takes a sale's refunds above
 ``[security] refund_approval_threshold`` becomes an approval request (``refund_or_request``)
 instead of being paid out at once.
@@ -39,24 +45,31 @@ from core.runtime import hook_of, runtime_of
 
 _executors: dict[str, Callable] = {}
 _figures: dict[str, tuple[Callable, bool]] = {}
+_figure_shapes: dict[str, tuple[object, dict, frozenset]] = {}  # action -> (model, labels, money keys)
 SEEN = "seen"  # the payload key holding the figures the request was filed for
+MONEY_FIGURES = frozenset({"amount"})  # money in every action's figures
 
 DECIDE_PERMISSION = "core.approval.decide"
 REFUND_ACTION = "core.sale.refund"
 
 
-def register_executor(name: str, func: Callable, figures: Callable | None = None, recheck: bool = True) -> None:
+def register_executor(name: str, func: Callable, figures: Callable | None = None, recheck: bool = True,
+                      model=None, labels: dict | None = None, money=()) -> None:
     """Register the function that performs sensitive action ``name`` once approved, and
     optionally the one reading the figures its decision rests on (see the module doc)."""
     _executors[name] = func
     if figures is not None:
-        register_figures(name, figures, recheck=recheck)
+        register_figures(name, figures, recheck=recheck, model=model, labels=labels, money=money)
 
 
-def register_figures(name: str, func: Callable, recheck: bool = True) -> None:
+def register_figures(name: str, func: Callable, recheck: bool = True, model=None, labels: dict | None = None,
+                     money=()) -> None:
     """``func(session, payload) -> dict`` reads what a request of action ``name`` is decided
-    on; ``recheck``: every vote compares them with the filed ones (refused when changed)."""
+    on; ``recheck``: every vote compares them with the filed ones (refused when changed).
+    How the approvers read them: ``model`` (its field labels and coded values), ``labels``
+    (``{figure: label}``, before the model's), ``money`` (figures that are amounts)."""
     _figures[name] = (func, recheck)
+    _figure_shapes[name] = (model, dict(labels or {}), MONEY_FIGURES | frozenset(money))
 
 
 def _plain(value):
@@ -90,6 +103,68 @@ def changed_figures(session, req: ApprovalRequest) -> dict:
         return {}
     now = figures_now(session, req.action, req.payload)
     return {k: (seen.get(k), now.get(k)) for k in sorted(set(seen) | set(now)) if seen.get(k) != now.get(k)}
+
+
+def _named_ref(key: str):
+    """The model a ``<key>`` figure names a record of (shown by its name), or None."""
+    from core.models import Company, Employee, Region, Store, Warehouse
+
+    return {"store_id": Store, "warehouse_id": Warehouse, "company_id": Company, "region_id": Region,
+            "employee_id": Employee}.get(key)
+
+
+def _figure_label(model, labels: dict, key: str) -> str:
+    from core.labels import FIELD_LABELS, field_label
+
+    label = labels.get(key)
+    if label is None and model is not None:
+        label = field_label(model, key)
+    if label is None:
+        label = FIELD_LABELS.get(key) or (FIELD_LABELS.get(key[:-3]) if key.endswith("_id") else None)
+    return str(label) if label is not None else key
+
+
+def _figure_text(session, model, money_keys, key: str, value) -> str:
+    from core.i18n import format_money
+    from core.labels import codes_of, yes_no
+
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return "; ".join(", ".join("—" if v is None else str(v) for v in item) if isinstance(item, list) else str(item)
+                         for item in value)
+    if key in money_keys:
+        try:
+            return format_money(Decimal(str(value)))
+        except ArithmeticError:
+            return str(value)
+    codes = codes_of(model, key) if model is not None else None
+    if codes is not None:
+        return str(codes.label(value))
+    if isinstance(value, bool):
+        return str(yes_no(value))
+    ref = _named_ref(key)
+    if ref is not None and session is not None and str(value).isdigit():
+        # read in the user's record scope: a record the user may not see stays a number
+        name = session.execute(select(ref.name).where(ref.id == int(value))).scalar()
+        return str(name) if name is not None else f"#{value}"
+    return str(value)
+
+
+def figure_rows(session, req: ApprovalRequest, part: str = SEEN) -> list[dict]:
+    """The figures ``req`` was filed for, for people: ``[{"name", "label", "value", "text"}]``
+    in the order the action reads them; ``label`` in the current language, ``value`` as filed
+    (JSON), ``text`` shown (money with its currency, a coded value by its label, a store by its
+    name, yes/no). ``part="payload"``: the request's other payload entries, the same way."""
+    model, labels, money_keys = _figure_shapes.get(req.action, (None, {}, MONEY_FIGURES))
+    payload = req.payload or {}
+    if part == SEEN:
+        items = payload.get(SEEN)
+        items = items if isinstance(items, dict) else {}
+    else:
+        items = {k: v for k, v in payload.items() if k != SEEN}
+    return [{"name": key, "label": _figure_label(model, labels, key), "value": value,
+             "text": _figure_text(session, model, money_keys, key, value)} for key, value in items.items()]
 
 
 def _check_unchanged(session, req: ApprovalRequest) -> None:

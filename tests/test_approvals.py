@@ -6,10 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
+from core.api.testing import api, api_app  # noqa: F401
 from core.approvals import (approve, refund_or_request, register_executor, reject, request_approval)
 from core.contrib import SensitiveAction
 from core.errors import BusinessError, Forbidden
 from core.hookspecs import hookimpl
+from core.i18n import lazy_gettext as _l
 from core.models import Sale
 from core.models.approval import ApprovalRequest
 
@@ -145,3 +147,76 @@ def test_back_office_refund_and_approval_pages(admin_app, session, make, rt):
     session.expire_all()
     assert session.get(ApprovalRequest, req.id).state == "approved"
     assert session.get(Sale, big.id).state == "refunded"
+
+
+class Figured:
+    """A throwaway sensitive action decided on figures: an amount, a store, a coded state
+    and lines."""
+
+    @hookimpl
+    def register_sensitive_actions(self):
+        return [SensitiveAction("test.figures", "Move goods", approvals=2, threshold=None)]
+
+
+def _figures_of(session, payload):
+    return {"amount": Decimal(payload["amount"]), "store_id": payload["store_id"], "state": "confirmed",
+            "lines": [[7, Decimal("2.500")], [8, Decimal("1")]]}
+
+
+register_executor("test.figures", _note, figures=_figures_of, model=Sale, labels={"lines": _l("Lines")})
+
+
+@pytest.fixture
+def figured(session, make, register_plugin, people):
+    register_plugin(Figured())
+    store = make.store(name="Nanjing Road 88")
+    req = request_approval(session, "test.figures", {"amount": "12345.6", "store_id": store.id}, Decimal("12345.6"),
+                           people["req"], store_id=store.id)
+    return req, store
+
+
+def test_figures_are_read_with_labels_and_formatted_values(session, figured):
+    from core.approvals import figure_rows
+    from core.i18n import force_locale
+    from core.labels import SALE_STATE
+
+    req, store = figured
+    assert req.payload["seen"]["amount"] == "12345.60"  # stored as filed: JSON, exact
+    with force_locale("en"):
+        rows = [(r["name"], r["label"], r["text"]) for r in figure_rows(session, req)]
+        state = str(SALE_STATE.label("confirmed"))
+    assert rows == [("amount", "Amount", "CN¥12,345.60"), ("store_id", "Store", "Nanjing Road 88"),
+                    ("state", "State", state), ("lines", "Lines", "7, 2.50; 8, 1.00")]
+    with force_locale("zh_Hans"):
+        rows = {r["name"]: (r["label"], r["text"]) for r in figure_rows(session, req)}
+        state = str(SALE_STATE.label("confirmed"))
+    assert rows["amount"] == ("金额", "¥12,345.60") and rows["store_id"] == ("门店", "Nanjing Road 88")
+    assert rows["state"][1] == state and rows["lines"][0] == "商品明细"
+    assert figure_rows(session, req)[0]["value"] == "12345.60"  # the structured value is kept
+
+
+def test_approval_pages_show_the_figures_as_a_table(admin_app, session, make, figured):
+    req, _store = figured
+    hq = make.user(roles=("hq_admin",))
+    session.commit()
+    client = login(admin_app, hq)
+    for lang, amount_row, store_row in (
+            ("en", '<th scope="row">Amount</th><td>CN¥12,345.60</td>', '<th scope="row">Store</th><td>Nanjing Road 88</td>'),
+            ("zh_Hans", '<th scope="row">金额</th><td>¥12,345.60</td>', '<th scope="row">门店</th><td>Nanjing Road 88</td>')):
+        for page in (f"/admin/approval/details/?id={req.id}&lang={lang}", f"/admin/approval/?lang={lang}"):
+            html = client.get(page).get_data(as_text=True)
+            assert amount_row in html and store_row in html, page
+            assert "&#34;seen&#34;" not in html and '"seen"' not in html and "12345.60" not in html, page
+    csv = client.get("/admin/approval/export/csv/?lang=en").get_data(as_text=True)
+    assert "Amount: CN¥12,345.60; Store: Nanjing Road 88" in csv
+
+
+def test_the_api_gives_the_figures_labelled_and_as_filed(api, make, session, rt):
+    manager = make.user(roles=("store_manager",))
+    threshold = rt.config["security"]["refund_approval_threshold"]
+    sale = make.sale(products=[make.product(price=str(threshold))], qty="2")
+    r = api.post(f"/api/v1/sales/{sale.id}/refund", user=manager, json={}, headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 202, r.json
+    amount = Decimal(str(threshold)) * 2
+    assert r.json["figures"] == [{"name": "amount", "label": "金额", "value": f"{amount:.2f}",
+                                  "text": f"¥{amount:,.2f}"}]

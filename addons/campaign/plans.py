@@ -129,7 +129,8 @@ def _plan_figures(session, payload: dict) -> dict:
         "trigger_spend")}
 
 
-approvals.register_executor(APPROVE_ACTION, _approved, figures=_plan_figures)
+approvals.register_executor(APPROVE_ACTION, _approved, figures=_plan_figures, model=Plan,
+                            money=("expected_cost", "budget", "cost_per_message", "trigger_spend"))
 
 
 def sync_rejection(session, plan: Plan) -> Plan:

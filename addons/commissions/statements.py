@@ -357,7 +357,10 @@ def _statement_figures(session, payload: dict) -> dict:
 
 
 if executor_of(APPROVE_ACTION) is None:
-    register_executor(APPROVE_ACTION, _execute_approval, figures=_statement_figures, recheck=False)
+    register_executor(APPROVE_ACTION, _execute_approval, figures=_statement_figures, recheck=False,
+                      model=CommissionStatement, money=("lines", "bonus"),
+                      labels={"lines": _l("Commission lines"), "bonus": _l("Tier bonus"),
+                              "through_line": _l("Up to commission line")})
 
 
 def pay_statement(session, statement_id: int, user=None, reference: str | None = None) -> CommissionStatement:

@@ -222,7 +222,7 @@ def _figures(session, payload: dict) -> dict:
             "work_order_id": req.work_order_id}
 
 
-register_executor(ACTION, _execute, figures=_figures)
+register_executor(ACTION, _execute, figures=_figures, model=PartRequest)
 
 
 def approve(session, request_id: int, user, note: str | None = None) -> PartRequest:

@@ -263,7 +263,7 @@ def _figures(session, payload: dict) -> dict:
             "lines": [[ln.part_id, ln.counted, ln.difference] for ln in sorted(count.lines, key=lambda ln: ln.part_id)]}
 
 
-register_executor(ACTION, _execute, figures=_figures)
+register_executor(ACTION, _execute, figures=_figures, model=StockCount)
 
 
 def approve(session, count_id: int, user, note: str | None = None) -> StockCount:

@@ -464,6 +464,26 @@ class RefundIn(Input):
     reason = Str(max=255, allow_none=True)
 
 
+class ApprovalFigureSchema(Schema):
+    name = fields.String(metadata={"description": "the figure's key in the request's payload (`seen`)"})
+    label = fields.String(metadata={"description": "its label, in the request's language"})
+    value = fields.Raw(allow_none=True, metadata={"description": "the figure as filed (money and quantities as "
+                                                                  "decimal text)"})
+    text = fields.String(metadata={"description": "the value for people (money with its currency, a store by "
+                                                  "its name)"})
+
+
+class _ApprovalFigures(fields.List):
+    """The figures an approval request was filed for (``core.approvals.figure_rows``)."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        from sqlalchemy.orm import object_session
+
+        from core.approvals import figure_rows
+
+        return figure_rows(object_session(obj), obj)
+
+
 class PendingApprovalSchema(Schema):
     id = fields.Integer(metadata={"description": "the approval request"})
     action = fields.String()
@@ -471,6 +491,8 @@ class PendingApprovalSchema(Schema):
     amount = Money(allow_none=True)
     required = fields.Integer(metadata={"description": "distinct approvals needed"})
     label = fields.String()
+    figures = _ApprovalFigures(fields.Nested(ApprovalFigureSchema), dump_only=True, metadata={
+        "description": "what the request was filed for, as the approvers read it (`core.approvals`)"})
 
 
 # --------------------------------------------------------------------------- tokens / me

@@ -570,12 +570,37 @@ class AuditLogView(KernelView):
 class ApprovalView(KernelView):
     permission = "core.approval.decide"
     allow_create = allow_edit = allow_delete = False
-    column_list = ("id", "label", "amount", "store", "state", "requested_by", "requested_at", "required", "result")
+    column_list = ("id", "label", "amount", "figures", "store", "state", "requested_by", "requested_at", "required",
+                   "result")
     column_filters = ("state", "action")
-    column_details_list = ("id", "action", "label", "payload", "amount", "store", "state", "required",
+    column_details_list = ("id", "action", "label", "figures", "payload", "amount", "store", "state", "required",
                            "requested_by", "requested_at", "decided_at", "result", "votes")
-    column_formatters_detail = {"votes": lambda v, c, m, n: _table(
-        [_l("User"), _l("Decision"), _l("At")], [(x.user, APPROVAL_DECISION.label(x.decision), format_local(x.at)) for x in m.votes])}
+    column_labels = {"figures": _l("Filed for")}
+    column_formatters = {"figures": lambda v, c, m, n: v._figures_table(m, "seen")}
+    column_formatters_detail = {
+        "votes": lambda v, c, m, n: _table([_l("User"), _l("Decision"), _l("At")],
+                                           [(x.user, APPROVAL_DECISION.label(x.decision), format_local(x.at))
+                                            for x in m.votes]),
+        "figures": lambda v, c, m, n: v._figures_table(m, "seen"),
+        "payload": lambda v, c, m, n: v._figures_table(m, "payload")}
+    column_formatters_export = {"figures": lambda v, c, m, n: v._figures_text(m, "seen"),
+                                "payload": lambda v, c, m, n: v._figures_text(m, "payload")}
+
+    def _figures_table(self, model, part):
+        """What the request was filed for (``core.approvals.figure_rows``): label, value."""
+        from core.approvals import figure_rows
+
+        rows = figure_rows(self.session, model, part)
+        if not rows:
+            return ""
+        body = "".join(f'<tr data-figure="{escape(r["name"])}"><th scope="row">{escape(r["label"])}</th>'
+                       f'<td>{escape(r["text"])}</td></tr>' for r in rows)
+        return Markup(f'<table class="table table-sm bn-figures mb-0"><tbody>{body}</tbody></table>')
+
+    def _figures_text(self, model, part):
+        from core.approvals import figure_rows
+
+        return "; ".join(f"{r['label']}: {r['text']}" for r in figure_rows(self.session, model, part))
 
     def is_action_allowed(self, name):
         return name in ("approve", "reject", "export_selected") and _has(self.permission)
