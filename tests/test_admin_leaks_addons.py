@@ -380,3 +380,25 @@ def test_no_rows_of_another_franchisee(admin_app, session, world, endpoint):
     for where, content in (("list", html), ("csv", text), ("xlsx", cells)):
         assert other not in content.lower(), f"{endpoint} {where} shows the other franchisee's data"
     assert TAGS["A"].lower() in (html + text).lower(), f"{endpoint} shows nothing of this franchisee's rows"
+
+
+def test_points_accounts_rebates_and_promotion_uses_follow_their_customer_or_sale(session, world):
+    """Loyalty rows with no store of their own are read with the row they belong to: a
+    customer's points account and year-end rebate with the customer (``__scope_via__``), a
+    promotion used on a sale with the sale (``__scope_parent__``). Franchisee A's user reads
+    A's rows, none of B's, through any read (lists, reports, the API)."""
+    from addons.loyalty.models import LoyaltyAccount, PromotionUse, Rebate
+
+    for key in ("A", "B"):
+        session.add(Rebate(customer_id=world[key]["buyer"].id, year=2020, points=500, amount=Decimal("5.00")))
+    session.commit()
+    rt = RUNTIME.require(session)
+    for model, column, of in ((LoyaltyAccount, LoyaltyAccount.customer_id, "buyer"),
+                              (Rebate, Rebate.customer_id, "buyer"), (PromotionUse, PromotionUse.sale_id, "sale")):
+        every = set(session.execute(select(column)).scalars())
+        mine, theirs = world["A"][of].id, world["B"][of].id
+        assert {mine, theirs} <= every, model.__name__  # the seeding made both franchisees' rows
+        with rt.session(user=world["user"], scoped=True) as s:
+            seen = set(s.execute(select(column)).scalars())
+            assert mine in seen and theirs not in seen, (model.__name__, seen)
+            assert s.execute(select(model).where(column == theirs)).first() is None, model.__name__

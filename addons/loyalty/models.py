@@ -67,6 +67,7 @@ class LoyaltyAccount(Base):
 
     __tablename__ = "loyalty_account"
     __audit__ = False
+    __scope_via__ = "customer_id"  # seen with its customer (core.security.scope)
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     customer = relationship("Customer")
@@ -305,6 +306,7 @@ class PromotionUse(IdPk, Base):
 
     __tablename__ = "loyalty_promotion_use"
     __audit__ = False
+    __scope_parent__ = "sale_id"  # part of its sale: seen with it (core.security.scope)
     __table_args__ = (UniqueConstraint("sale_id", "promotion_id"),)
     sale_id: Mapped[int] = mapped_column(ForeignKey("core_sale.id"), index=True)
     promotion_id: Mapped[int] = mapped_column(ForeignKey("loyalty_promotion.id"), index=True)
@@ -320,6 +322,7 @@ class Rebate(IdPk, Base):
     """A year-end rebate granted on the points a customer earned in ``year`` (once a year)."""
 
     __tablename__ = "loyalty_rebate"
+    __scope_via__ = "customer_id"  # seen with its customer (core.security.scope)
     __table_args__ = (UniqueConstraint("customer_id", "year"),)
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
     year: Mapped[int] = mapped_column(Integer)

@@ -53,7 +53,10 @@ def normalise(code: str) -> str:
 
 
 def _uses(session, *, promotion_id=None, coupon_id=None, customer_id=None) -> int:
-    stmt = select(func.count(PromotionUse.id)).where(PromotionUse.released.is_(False))
+    """Uses counted against a promotion's or coupon's limits: across the chain, whichever
+    store's user rings up the sale (a use is otherwise seen with its sale)."""
+    stmt = (select(func.count(PromotionUse.id)).where(PromotionUse.released.is_(False))
+            .execution_options(banyan_unscoped=True))
     if promotion_id is not None:
         stmt = stmt.where(PromotionUse.promotion_id == promotion_id)
     if coupon_id is not None:
@@ -372,7 +375,8 @@ def release_uses(session, sale) -> int:
     if sale.state != "refunded":
         return 0
     uses = list(session.execute(select(PromotionUse).where(PromotionUse.sale_id == sale.id,
-                                                           PromotionUse.released.is_(False))).scalars())
+                                                           PromotionUse.released.is_(False))
+                                .execution_options(banyan_unscoped=True)).scalars())
     for u in uses:
         u.released = True
     session.flush()

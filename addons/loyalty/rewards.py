@@ -79,7 +79,8 @@ def year_end_rebates(session, year: int, apply: bool = False) -> list[dict]:
             continue
         row = {"customer_id": cid, "points": pts, "amount": amount, "coupon": None}
         if apply:
-            done = session.execute(select(Rebate).where(Rebate.customer_id == cid, Rebate.year == year)).scalar()
+            done = session.execute(select(Rebate).where(Rebate.customer_id == cid, Rebate.year == year)
+                                   .execution_options(banyan_unscoped=True)).scalar()  # once a year, chain-wide
             if done is None:
                 if promo is None:
                     promo = _rebate_promotion(session)

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from addons.loyalty import services
 from addons.loyalty.models import Coupon, Promotion, PromotionItem, Reward
@@ -138,3 +139,34 @@ def test_coupon_validate_answers_only_what_a_scoped_cashier_may_see(api, session
     assert statuses.count(429) > 0 and set(statuses) <= {200, 429}
     r = check(code="GUESS999")
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_a_used_up_coupon_is_refused_at_every_store(api, session, make):
+    """A promotion use is read with its sale (``__scope_parent__``), so a cashier of store A
+    does not see a use rung up at store B; the coupon's limits still count every store's
+    uses: a single-use chain-wide coupon spent at B is refused at A."""
+    from addons.loyalty.models import PromotionUse
+
+    a, b = make.store(), make.store()
+    p = make.product(price="100.00")
+    promo = Promotion(code="V10", name="Ten off", kind="fixed", target="ticket", amount=Decimal("10"),
+                      requires_coupon=True)
+    session.add(promo)
+    session.flush()
+    session.add(Coupon(code="ONCE", promotion_id=promo.id, max_uses=1))
+    cashier_a, cashier_b = (make.user(roles=("cashier",), scope_kind="store", scope_ref_id=s.id) for s in (a, b))
+    session.flush()
+    body = {"lines": [{"product_id": p.id, "qty": "1"}], "codes": ["ONCE"]}
+    resp = api.post("/api/v1/sales", user=cashier_b, json={**body, "store_id": b.id})
+    assert resp.status_code == 201 and resp.json["total"] == "90.00", resp.json
+    sale_b = resp.json["id"]
+    with _scoped(session, cashier_a) as s:
+        assert s.execute(select(PromotionUse).where(PromotionUse.sale_id == sale_b)).first() is None
+    resp = api.post("/api/v1/sales", user=cashier_a, json={**body, "store_id": a.id})
+    assert resp.status_code == 422 and "codes" in resp.json["errors"]["json"], resp.json
+
+
+def _scoped(session, user):
+    from core.db import RUNTIME
+
+    return RUNTIME.require(session).session(user=user, scoped=True)
