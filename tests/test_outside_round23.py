@@ -548,3 +548,49 @@ def test_r23_store_agent_cannot_attach_its_draft_to_a_published_chain_wide_artic
     r = api.request("PUT", f"{CC}/articles/{policy}/related", user=w.a.agent, json={"related_ids": [mine.json["id"]]})
     seen = api.get(f"{CC}/articles/{policy}/related", user=w.b.agent)
     assert r.status_code in (403, 422) and seen.json == [], (r.status_code, r.json, seen.json)
+
+
+def _at(*args):
+    from core.localtime import to_utc, use_timezone
+
+    with use_timezone("Asia/Shanghai"):
+        return to_utc(datetime(*args))
+
+
+@pytest.mark.xfail(strict=True, reason="tickets.assign recomputes the due instants from the opening in the new "
+                                       "team's calendar, even after they passed")
+def test_r23_moving_a_breached_ticket_to_another_team_does_not_erase_the_breach(session, make):
+    """Class: SLA figures wrong (breach erased by reassignment). An inquiry opened Monday
+    2026-04-13 09:00 at the hotline (Monday-Friday 09:00-18:00, resolve in 4 business
+    hours) is due at 13:00; at 15:00, two hours late, it is moved to the "callback desk" team
+    (open 09:00-10:00). ``assign`` recomputes both targets from the opening in the new
+    calendar: the ticket is now due on Thursday, and resolved on Tuesday it counts as in
+    time -- an agent hides any breach by moving the ticket. Expected: a due instant already
+    passed stays where it was; the ticket remains breached (``tickets.assign`` ->
+    ``_set_targets``)."""
+    from core.localtime import use_timezone
+
+    from addons.call_center import services as cc
+    from addons.call_center.models import Calendar, SlaPolicy, Team
+
+    sup = make.user(roles=("cc_supervisor",))
+    hotline = Calendar(name="R23 hotline", opens_at=time(9), closes_at=time(18), weekdays="12345", cn_holidays=True)
+    desk = Calendar(name="R23 callback desk", opens_at=time(9), closes_at=time(10), weekdays="12345",
+                    cn_holidays=True)
+    session.add_all([hotline, desk])
+    session.flush()
+    t1 = Team(name="R23 hotline", calendar_id=hotline.id, supervisor_id=sup.id)
+    t2 = Team(name="R23 callback desk", calendar_id=desk.id, supervisor_id=sup.id)
+    session.add_all([t1, t2, SlaPolicy(ticket_type="inquiry", priority="normal", response_minutes=60,
+                                       resolution_minutes=240, warn_minutes=60)])
+    session.flush()
+    with use_timezone("Asia/Shanghai"):
+        t = cc.create_ticket(session, subject="Invoice copy", ticket_type="inquiry", channel="phone",
+                             team_id=t1.id, at=_at(2026, 4, 13, 9, 0))
+        assert t.resolution_due_at == _at(2026, 4, 13, 13, 0)
+        cc.set_status(session, t.id, "open", at=_at(2026, 4, 13, 9, 30))
+        assert cc.sla_state(session, t, at=_at(2026, 4, 13, 15, 0))["resolution_breached"]
+        cc.assign(session, t.id, team_id=t2.id)
+        cc.set_status(session, t.id, "resolved", at=_at(2026, 4, 14, 9, 30))
+        state = cc.sla_state(session, t, at=_at(2026, 4, 14, 9, 30))
+    assert state["resolution_breached"], (state["resolution_due_at"], t.resolved_at)
