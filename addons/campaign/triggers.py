@@ -189,7 +189,7 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     Returns the number of new recipient rows (0 on a second run)."""
     from core.db import RUNTIME
 
-    from .audience import _stores, consent_expr, holdout_expr, optout_exists, rules_of
+    from .audience import draw_columns, plan_stores, rules_of
     from .channels import channels
 
     adapter = channels(RUNTIME.get(session)).get(plan.channel)
@@ -197,17 +197,10 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
         return 0
     crit, occurrence = criterion(session, plan, today)
     seg_rules = rules_of(plan.segment, session) if plan.segment is not None else {"op": "and", "rules": []}
-    stores = None if plan.store_id is None else frozenset([plan.store_id])
-    if plan.segment is not None:
-        stores = _stores(stores, plan.segment.store_id)
-    aud = kseg.audience(session, seg_rules, stores).where(crit).add_columns(occurrence.label("occ")).subquery()
+    aud = (kseg.audience(session, seg_rules, plan_stores(plan)).where(crit)
+           .add_columns(occurrence.label("occ")).subquery())
     addr = adapter.address()
-    from .consent import needs_confirmation
-
-    ok = and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), addr.is_not(None), addr != "",
-              ~optout_exists(plan.channel, plan.list_code, Customer.id))
-    hold = holdout_expr(plan, Customer.id)
-    state = case((hold, "holdout"), (ok, "queued"), else_="skipped")
+    hold, state = draw_columns(session, plan, addr)
     now = utcnow()
     until = now + timedelta(days=int(plan.conversion_days or 14))
     src = (select(literal(plan.id, Integer), Customer.id, aud.c.occ, Customer.home_store_id, hold, state, addr,
