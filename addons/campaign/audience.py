@@ -102,6 +102,8 @@ def set_income(session, customer_id: int, monthly_income, source: str = "backoff
 
     from .models import Income
 
+    from core.db import insert_once
+
     if session.get(Customer, customer_id) is None:
         raise NotFound({"customer_id": [_l("No such customer.")]})
     try:
@@ -110,12 +112,15 @@ def set_income(session, customer_id: int, monthly_income, source: str = "backoff
         raise BusinessError({"monthly_income": [_l("Enter an amount.")]}) from None
     if amount < 0:
         raise BusinessError({"monthly_income": [_l("Enter an amount of 0 or more.")]})
-    row = session.get(Income, customer_id)
-    if row is None:
-        row = Income(customer_id=customer_id, monthly_income=amount, source=source[:40])
-        session.add(row)
-    else:
-        row.monthly_income, row.source = amount, source[:40]
+    # one row per customer: inserted once (two first entries at once never fail on the key),
+    # else the row, locked, takes the new amount
+    if insert_once(session, Income, {"customer_id": customer_id},
+                   {"monthly_income": amount, "source": source[:40], "updated_at": utcnow()}) is not None:
+        return session.execute(select(Income).where(Income.customer_id == customer_id)
+                               .execution_options(populate_existing=True)).scalar_one()
+    row = session.execute(select(Income).where(Income.customer_id == customer_id).with_for_update()
+                          .execution_options(populate_existing=True)).scalar_one()
+    row.monthly_income, row.source = amount, source[:40]
     session.flush()
     return row
 
