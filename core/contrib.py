@@ -395,7 +395,14 @@ class SegmentField:
     ``core_customer`` (a column of ``core.models.Customer`` or a scalar subquery correlated to
     ``Customer.id``); ``params`` maps each :class:`SegmentParam` name to an ``int``. It must
     never load rows into Python. ``choices(session)`` lists ``[(value, label)]`` for a
-    ``choice`` field. ``addon`` is filled in by the registry."""
+    ``choice`` field. ``addon`` is filled in by the registry.
+
+    Every rule's value is checked against the field before anything is counted (a 422 naming
+    ``rules.….value``): its type (a number, a date, one of the choices), and for a
+    ``number``/``money`` field the range ``minimum``..``maximum`` (None: unbounded) and,
+    when ``whole``, a whole number (a month, a count). ``validate(value)``, when given, is a
+    last check of the field's own: it returns an error message (then the value is refused)
+    or None."""
 
     code: str
     label: Any
@@ -404,3 +411,7 @@ class SegmentField:
     params: tuple = ()
     choices: Callable[[Any], list] | None = None
     addon: str = ""
+    minimum: Any = None
+    maximum: Any = None
+    whole: bool = False
+    validate: Callable[[Any], Any] | None = None

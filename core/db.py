@@ -248,6 +248,43 @@ def insert_from_select(executor, target, columns, select_stmt) -> int:
     return count
 
 
+def insert_once(session, model, key: dict, values: dict | None = None):
+    """Insert the row ``key`` + ``values`` of ``model`` unless a row with ``key`` (the columns
+    of one of its unique constraints) exists: ``INSERT ... ON CONFLICT (key) DO NOTHING``, on
+    PostgreSQL and SQLite alike. The idempotent write ("record this once") without the race of
+    reading first and inserting after: two transactions doing it at once never fail on the
+    unique key -- the second waits for the first and inserts nothing. Returns the new row's
+    primary key, or None when the row existed (read it afterwards: it is committed or
+    ours). Column defaults apply; the created row is written to the audit log as the ORM
+    would (``core.audit``), in the same transaction."""
+    from core.mixins import utcnow
+    from core.models import AuditLog
+
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the kernel runs on these two
+        raise RuntimeError(f"insert_once: no ON CONFLICT for {dialect}")
+    table = model.__table__
+    row = {**(values or {}), **key}
+    pk = list(table.primary_key.columns)
+    stmt = (insert(table).values(row).on_conflict_do_nothing(index_elements=[table.c[k] for k in key])
+            .returning(*pk))
+    got = session.execute(stmt.execution_options(banyan_unscoped=True)).first()
+    if got is None:
+        return None
+    ident = got[0] if len(pk) == 1 else tuple(got)
+    if getattr(model, "__audit__", True) and getattr(model, "__audit_create__", True):
+        plain = {k: [None, v if isinstance(v, (str, int, float, bool)) else str(v)] for k, v in row.items()
+                 if v is not None}
+        session.execute(AuditLog.__table__.insert(), [{
+            "user_id": USER_ID.get(session), "model": table.name, "record_id": ",".join(str(x) for x in got),
+            "action": "create", "changes": {"id": [None, got[0]], **plain}, "at": utcnow()}])
+    return ident
+
+
 # --------------------------------------------------------------------------- searching text
 
 #: the escape character of every LIKE pattern the kernel builds (:func:`search_like`)

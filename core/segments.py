@@ -74,6 +74,11 @@ def fields(registry) -> dict[str, SegmentField]:
             raise AddonError(f"addon {owner}: segment field {f.code!r} must start with {owner!r}.")
         if f.code in out:
             raise AddonError(f"segment field {f.code!r} is declared twice")
+        if (f.minimum is not None or f.maximum is not None or f.whole) and f.type not in ("number", "money"):
+            raise AddonError(f"addon {owner}: segment field {f.code!r}: a range or 'whole' is for number and money "
+                             f"fields")
+        if f.minimum is not None and f.maximum is not None and Decimal(str(f.minimum)) > Decimal(str(f.maximum)):
+            raise AddonError(f"addon {owner}: segment field {f.code!r}: minimum above maximum")
         out[f.code] = f
     return out
 
@@ -86,13 +91,14 @@ def fields_of(session) -> dict[str, SegmentField]:
 
 
 def describe(session) -> list[dict]:
-    """The fields for an editor: ``[{code, label, type, operators, params: [{name, label,
+    """The fields for an editor: ``[{code, label, type, operators, minimum, maximum, whole,
+    params: [{name, label,
     default, minimum, maximum}], choices: [{value, label}] | None}]`` sorted by code."""
     out = []
     for code, f in sorted(fields_of(session).items()):
         out.append({
             "code": code, "label": str(f.label), "type": f.type, "addon": f.addon,
-            "operators": list(OPERATORS[f.type]),
+            "operators": list(OPERATORS[f.type]), "minimum": f.minimum, "maximum": f.maximum, "whole": f.whole,
             "params": [{"name": p.name, "label": str(p.label), "default": p.default,
                         "minimum": p.minimum, "maximum": p.maximum} for p in f.params],
             "choices": ([{"value": v, "label": str(lbl)} for v, lbl in f.choices(session)]
@@ -204,19 +210,46 @@ class _Compiler:
             if not val.is_finite():
                 self.fail(path, _("Enter a number."))
                 return None
-            return val
+            return self._checked(f, self._in_range(f, val, path), path)
         if f.type == "choice":
             if f.code not in self._choices:
                 self._choices[f.code] = [v for v, _lbl in f.choices(self.session)] if f.choices else []
             for v in self._choices[f.code]:
                 if str(v) == str(raw):
-                    return v
+                    return self._checked(f, v, path)
             self.fail(path, _("Not one of the choices: %(value)s.", value=str(raw)))
             return None
         if not isinstance(raw, (str, int)) or isinstance(raw, bool) or str(raw) == "":
             self.fail(path, _("Enter a value."))
             return None
-        return str(raw)
+        return self._checked(f, str(raw), path)
+
+    def _in_range(self, f: SegmentField, val: Decimal, path: str):
+        """``val`` when it is within the field's range (and whole, when the field is)."""
+        if f.whole and val != val.to_integral_value():
+            self.fail(path, _("Enter a whole number."))
+            return None
+        lo = None if f.minimum is None else Decimal(str(f.minimum))
+        hi = None if f.maximum is None else Decimal(str(f.maximum))
+        if (lo is not None and val < lo) or (hi is not None and val > hi):
+            if lo is not None and hi is not None:
+                self.fail(path, _("Enter a number from %(lo)s to %(hi)s.", lo=f.minimum, hi=f.maximum))
+            elif lo is not None:
+                self.fail(path, _("Enter a number of %(lo)s or more.", lo=f.minimum))
+            else:
+                self.fail(path, _("Enter a number of %(hi)s or less.", hi=f.maximum))
+            return None
+        return int(val) if f.whole else val
+
+    def _checked(self, f: SegmentField, val, path: str):
+        """``val`` after the field's own ``validate`` (None and the error recorded when it refuses)."""
+        if val is None or f.validate is None:
+            return val
+        problem = f.validate(val)
+        if problem:
+            self.fail(path, problem)
+            return None
+        return val
 
     def value(self, f: SegmentField, op: str, raw, path: str):
         if f.type == "date":
@@ -380,11 +413,13 @@ def kernel_fields() -> list[SegmentField]:
     """The kernel's own segment fields (``core.defaults.kernel`` returns them)."""
     return [
         SegmentField("core.home_store", _l("Home store"), "choice", _home_store, choices=_store_choices),
-        SegmentField("core.birthday_month", _l("Birthday month"), "number", _birthday_month),
+        SegmentField("core.birthday_month", _l("Birthday month"), "number", _birthday_month, minimum=1, maximum=12,
+                     whole=True),
         SegmentField("core.language", _l("Language"), "text", _language),
         SegmentField("core.last_purchase", _l("Last purchase"), "date", _last_purchase),
         SegmentField("core.spend", _l("Spend in the last N days"), "money", _spend, params=(_DAYS,)),
-        SegmentField("core.visits", _l("Visits in the last N days"), "number", _visits, params=(_DAYS,)),
+        SegmentField("core.visits", _l("Visits in the last N days"), "number", _visits, params=(_DAYS,), minimum=0,
+                     whole=True),
     ]
 
 

@@ -166,3 +166,76 @@ def test_merge_everything_in_the_back_office(admin_app, session, make, pair):
                                                   "confirm": "1"})
     assert r.status_code == 302
     _assert_combined(session, a_id, b_id, before_a, before_b, year, rebates)
+
+
+@pytest.mark.addons("campaign", "call_center")
+def test_merge_moves_every_campaign_and_call_center_row(rt, session, make, monkeypatch):
+    """Nothing of an addon stays on the merged-away record: campaign opt-outs, consents,
+    incomes and recipients (one row per plan: the one messaged wins, with its opens), and
+    call_center tickets all end on the kept customer; a link mailed to the removed customer
+    before the merge acts on the kept one (opt-out, consent confirmation)."""
+    from datetime import timedelta
+
+    from core import approvals
+    from core.localtime import local_today
+
+    from addons.call_center import tickets
+    from addons.call_center.models import Ticket
+    from addons.campaign import consent, plans, sending, services as cps, tracking
+    from addons.campaign.audience import optout_exists
+    from addons.campaign.models import Consent, Event, Income, OptOut, Recipient, Template
+    from addons.campaign.rendering import unsubscribe_token
+
+    monkeypatch.setattr(plans, "_enqueue_after_commit", lambda s: None)  # the test sends (or not) itself
+    store = make.store()
+    kept = make.customer(name="Kept", email="kept@example.com", consent_email=True, home_store_id=store.id)
+    gone = make.customer(name="Gone", email="gone@example.com", consent_email=True, home_store_id=store.id)
+    for c in (kept, gone):
+        consent.opt_out(session, c.id, "email", "news")
+        tickets.create_ticket(session, subject=f"about {c.name}", ticket_type="inquiry", channel="phone",
+                              customer_id=c.id)
+    consent.opt_out(session, gone.id, "email", "offers")
+    cps.set_income(session, gone.id, "9000")
+    session.add(Consent(customer_id=gone.id, channel="email", address="gone@example.com"))  # asked, not confirmed
+    confirm = consent.confirm_token(rt, gone.id, "email", "gone@example.com")
+    session.add(Template(code="mg-hello", channel="outbox", language="en", subject="Hi", body="Hello"))
+    seg = cps.save_segment(session, name="mg store", rules={"op": "and", "rules": [
+        {"field": "core.home_store", "operator": "eq", "value": store.id}]})
+    hq, hq2 = make.user(roles=("hq_admin",)), make.user(roles=("hq_admin",))
+    plan = cps.save_plan(session, {"code": "mg-plan", "name": "merge", "date_from": local_today(),
+                                   "date_to": local_today() + timedelta(days=3), "budget": "10", "expected_cost": "1",
+                                   "channel": "outbox", "list_code": "mg", "segment_id": seg.id,
+                                   "template_code": "mg-hello", "holdout_share": "0"}, hq)
+    cps.submit(session, plan, hq)
+    approvals.approve(session, plan.approval_id, hq2)
+    plans.start(session, plan)
+    session.commit()
+    gone_row = session.execute(select(Recipient.id).where(Recipient.customer_id == gone.id)).scalar()
+    # only the removed customer's message went out so far
+    session.get(Recipient, gone_row).state = "sent"
+    session.commit()
+    assert session.scalar(select(Recipient.state).where(Recipient.customer_id == kept.id)) == "queued"
+    tracking.record(session, gone_row, "open")
+    kept_id, gone_id = kept.id, gone.id
+    merge_customers(session, kept_id, gone_id)
+    session.commit()
+    session.expire_all()
+
+    for model in (OptOut, Consent, Income, Recipient, Ticket):
+        left = session.scalar(select(func.count()).select_from(model).where(model.customer_id == gone_id)
+                              .execution_options(banyan_unscoped=True))
+        assert left == 0, model.__tablename__
+    assert {(o.list_code) for o in session.execute(select(OptOut).where(OptOut.customer_id == kept_id))
+            .scalars()} == {"news", "offers"}
+    assert session.scalar(select(func.count()).select_from(Ticket).where(Ticket.customer_id == kept_id)) == 2
+    row = session.execute(select(Recipient).where(Recipient.plan_id == plan.id, Recipient.customer_id == kept_id)
+                          ).scalar_one()
+    assert row.state == "sent"  # one person, already messaged: not messaged again
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.recipient_id == row.id)) == 1
+    assert sending.send_due(rt, plan_id=plan.id)["sent"] == 0
+
+    # links mailed to the removed customer before the merge act on the kept one
+    consent.unsubscribe(session, rt, unsubscribe_token(rt, gone_id, "email", "later"))
+    assert session.execute(select(optout_exists("email", "later", kept_id))).scalar()
+    session.get(Customer, kept_id).email = "gone@example.com"  # the address the link went to is now kept's
+    assert consent.confirm(session, rt, confirm).customer_id == kept_id

@@ -305,7 +305,6 @@ def _approved_plan(session, w, *, code, store_id, segment_id, channel="outbox", 
     return plan
 
 
-@pytest.mark.xfail(strict=True, reason="plans.start/audience.snapshot limit the audience to the starting user's stores, not to the plan's store")
 def test_r23_hq_starting_a_franchisees_plan_messages_only_its_customers(api, session, w, monkeypatch):
     """Class: scope leak across franchisees (audience). Franchisee A's marketing plan
     (``store_id`` = A's shop) on the chain's ready-made segment "everyone who bought" is
@@ -378,7 +377,6 @@ def _started_email_plan(session, w, code):
     return plan
 
 
-@pytest.mark.xfail(strict=True, reason="send_due re-checks opt-outs only, not the customer's consent flag")
 def test_r23_consent_withdrawn_after_the_snapshot_is_not_messaged(rt, session, w, monkeypatch):
     """Class: mailing sent to a customer who withdrew consent (peer bug: "mass mailing sent
     to opted-out contacts"). The audience is frozen when the plan starts; the customer then
@@ -402,7 +400,6 @@ def test_r23_consent_withdrawn_after_the_snapshot_is_not_messaged(rt, session, w
     assert not got and state == "skipped", ([m["To"] for m in got], state)
 
 
-@pytest.mark.xfail(strict=True, reason="the message goes to the address copied at snapshot time (rec.address)")
 def test_r23_campaign_mail_goes_to_the_address_the_customer_has_now(rt, session, w, monkeypatch):
     """Class: message delivered to a stale address (personal data sent to a former mailbox).
     The snapshot copies each customer's address into the recipient row; the customer changes
@@ -425,7 +422,6 @@ def test_r23_campaign_mail_goes_to_the_address_the_customer_has_now(rt, session,
 
 
 
-@pytest.mark.xfail(strict=True, reason="audience.snapshot draws the hold-out before consent/opt-out/address are checked")
 def test_r23_hold_out_group_is_drawn_only_from_customers_who_could_be_messaged(session, make, w, monkeypatch):
     """Class: results computed wrong (uplift against a biased control group). The hold-out
     is drawn from the whole segment *before* consent, opt-outs and addresses are checked, so
@@ -458,7 +454,6 @@ def test_r23_hold_out_group_is_drawn_only_from_customers_who_could_be_messaged(s
     assert held > 0 and unreachable == 0, (held, unreachable)
 
 
-@pytest.mark.xfail(strict=True, reason="the opt-out is stored on the merged-away customer named by the link")
 def test_r23_unsubscribe_link_mailed_before_a_merge_stops_the_merged_customer(admin_app, session, make, w, rt):
     """Class: unsubscribe ignored (peer bug: "unsubscribed contact keeps receiving the
     mailing"). The shop's duplicate records of one person are merged (``merge_customers``:
@@ -484,7 +479,6 @@ def test_r23_unsubscribe_link_mailed_before_a_merge_stops_the_merged_customer(ad
         "the merged customer still receives the list"
 
 
-@pytest.mark.xfail(strict=True, reason="consent.opt_out reads then inserts: the concurrent second click hits the unique key (500)")
 def test_r23_unsubscribe_clicked_twice_at_once_answers_both_clicks(rt, db_is_postgres):
     """Class: double submit answered with an error (concurrency). The customer double-clicks
     "Only this list" on the unsubscribe page: two POSTs of the same signed link arrive
@@ -536,7 +530,6 @@ def test_r23_unsubscribe_clicked_twice_at_once_answers_both_clicks(rt, db_is_pos
     assert out == [200, 200] and n == 1, (out, n)
 
 
-@pytest.mark.xfail(strict=True, reason="plans.start and sending.claim ignore the plan's end date")
 def test_r23_no_message_goes_out_after_the_campaigns_end_date(rt, session, w, monkeypatch):
     """Class: messages sent outside the campaign's dates. "Mid-autumn offer, valid to
     the 14th" is approved late; HQ starts it on the 20th: the audience is snapshotted and
@@ -573,7 +566,6 @@ def test_r23_no_message_goes_out_after_the_campaigns_end_date(rt, session, w, mo
     assert _count(session, Outbox, Outbox.plan_id == plan.id) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="core.birthday_month takes any number: month 13 is saved")
 def test_r23_segment_rule_with_an_impossible_month_is_a_field_error(api, session, w):
     """Class: bad input saved without a field error. ``POST /campaign/segments`` with the
     rule "birthday month = 13" (or 0, -1) is saved (201) and counts 0 customers: a typo in a

@@ -125,3 +125,62 @@ def test_dates_before_after(session, make):
     assert c.id in _ids(session, _and({"field": "core.last_purchase", "operator": "after", "value": yesterday}))
     assert c.id not in _ids(session, _and({"field": "core.last_purchase", "operator": "after",
                                            "value": local_today().isoformat()}))
+
+
+@pytest.mark.parametrize("value", [13, 0, -1, "1.5", 12.5])
+def test_a_value_outside_the_fields_range_is_a_field_error(session, value):
+    """Every field checks its value against its range: a month is a whole number from 1 to
+    12, a number of visits is a whole number of 0 or more (422 naming the value's place)."""
+    rules = _and({"field": "core.visits", "params": {"days": 30}, "operator": "ge", "value": 1},
+                 {"field": "core.birthday_month", "operator": "eq", "value": value})
+    with pytest.raises(BusinessError) as err:
+        segments.compile_rules(session, rules)
+    assert set(err.value.errors) == {"rules.rules.1.value"}
+    for ok in (1, 12, "7"):
+        segments.compile_rules(session, _and({"field": "core.birthday_month", "operator": "eq", "value": ok}))
+    with pytest.raises(BusinessError) as err:
+        segments.compile_rules(session, _and({"field": "core.birthday_month", "operator": "between",
+                                              "value": [1, 13]},
+                                             {"field": "core.birthday_month", "operator": "ne", "value": 0},
+                                             {"field": "core.visits", "operator": "lt", "value": -2}))
+    assert set(err.value.errors) == {"rules.rules.0.value.1", "rules.rules.1.value", "rules.rules.2.value"}
+    described = {f["code"]: f for f in segments.describe(session)}
+    assert (described["core.birthday_month"]["minimum"], described["core.birthday_month"]["maximum"]) == (1, 12)
+
+
+def test_an_addons_field_brings_its_range_and_its_own_check(rt, session, make, register_plugin):
+    """The segment-field hook carries the validator: an addon's field declares a range and a
+    check of its own, and the compiler applies them as it does the kernel's; a range on a
+    field that is not a number is refused when the fields are collected."""
+    from core.contrib import SegmentField
+    from core.errors import AddonError
+    from core.hookspecs import hookimpl
+    from core.models import Customer
+
+    class Shoes:
+        @hookimpl
+        def segment_fields(self):
+            return [SegmentField("shoetest.size", "Shoe size", "number", lambda params: Customer.id, minimum=16,
+                                 maximum=50, validate=lambda v: None if v * 2 == int(v * 2) else "Half sizes only."),
+                    SegmentField("shoetest.brand", "Brand", "text", lambda params: Customer.note,
+                                 validate=lambda v: "Too long." if len(v) > 20 else None)]
+
+    register_plugin(Shoes(), name="shoetest")
+    known = segments.fields(rt.registry)
+    bad = _and({"field": "shoetest.size", "operator": "eq", "value": 51},
+               {"field": "shoetest.size", "operator": "eq", "value": "42.3"},
+               {"field": "shoetest.brand", "operator": "eq", "value": "x" * 21})
+    with pytest.raises(BusinessError) as err:
+        segments.compile_rules(session, bad, known)
+    assert set(err.value.errors) == {"rules.rules.0.value", "rules.rules.1.value", "rules.rules.2.value"}
+    assert err.value.errors["rules.rules.1.value"] == ["Half sizes only."]
+    segments.compile_rules(session, _and({"field": "shoetest.size", "operator": "eq", "value": "42.5"}), known)
+
+    class Wrong:
+        @hookimpl
+        def segment_fields(self):
+            return [SegmentField("wrongtest.name", "Name", "text", lambda params: Customer.name, minimum=1)]
+
+    register_plugin(Wrong(), name="wrongtest")
+    with pytest.raises(AddonError, match="number and money"):
+        segments.fields(rt.registry)

@@ -169,4 +169,5 @@ def segment_fields():
                        Ticket.status.in_(OPEN_STATUSES))
                 .correlate_except(Ticket).scalar_subquery())
 
-    return [SegmentField("call_center.open_complaints", _l("Open complaints"), "number", open_complaints)]
+    return [SegmentField("call_center.open_complaints", _l("Open complaints"), "number", open_complaints, minimum=0,
+                         whole=True)]

@@ -380,7 +380,7 @@ class PreviewPage(BanyanView):
         from core.models import Customer
         from core.web import db_session
 
-        from .audience import _stores, rules_of
+        from .audience import plan_stores, rules_of
 
         s = db_session()
         pid = request.args.get("plan_id", type=int)
@@ -391,7 +391,7 @@ class PreviewPage(BanyanView):
             abort(404)
         customers = []
         if plan.segment is not None:
-            ids = kseg.audience(s, rules_of(plan.segment, s), _stores(self._scope(), plan.segment.store_id))
+            ids = kseg.audience(s, rules_of(plan.segment, s), plan_stores(plan, self._scope()))
             customers = s.execute(select(Customer).where(Customer.id.in_(ids.scalar_subquery()))
                                   .order_by(Customer.id).limit(50)).scalars().all()
         cid = request.args.get("customer_id", type=int)

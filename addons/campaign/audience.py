@@ -102,6 +102,8 @@ def set_income(session, customer_id: int, monthly_income, source: str = "backoff
 
     from .models import Income
 
+    from core.db import insert_once
+
     if session.get(Customer, customer_id) is None:
         raise NotFound({"customer_id": [_l("No such customer.")]})
     try:
@@ -110,12 +112,15 @@ def set_income(session, customer_id: int, monthly_income, source: str = "backoff
         raise BusinessError({"monthly_income": [_l("Enter an amount.")]}) from None
     if amount < 0:
         raise BusinessError({"monthly_income": [_l("Enter an amount of 0 or more.")]})
-    row = session.get(Income, customer_id)
-    if row is None:
-        row = Income(customer_id=customer_id, monthly_income=amount, source=source[:40])
-        session.add(row)
-    else:
-        row.monthly_income, row.source = amount, source[:40]
+    # one row per customer: inserted once (two first entries at once never fail on the key),
+    # else the row, locked, takes the new amount
+    if insert_once(session, Income, {"customer_id": customer_id},
+                   {"monthly_income": amount, "source": source[:40], "updated_at": utcnow()}) is not None:
+        return session.execute(select(Income).where(Income.customer_id == customer_id)
+                               .execution_options(populate_existing=True)).scalar_one()
+    row = session.execute(select(Income).where(Income.customer_id == customer_id).with_for_update()
+                          .execution_options(populate_existing=True)).scalar_one()
+    row.monthly_income, row.source = amount, source[:40]
     session.flush()
     return row
 
@@ -130,13 +135,24 @@ def rules_of(segment: Segment, session=None) -> dict:
     return segment.rules or {"op": "and", "rules": []}
 
 
-def _stores(user_store_ids, segment_store_id):
-    """The stores an audience is limited to: the user's (None = all) and the segment's own."""
-    if segment_store_id is None:
-        return user_store_ids
-    if user_store_ids is not None and segment_store_id not in user_store_ids:
-        return frozenset()
-    return frozenset([segment_store_id])
+def _stores(user_store_ids, *owner_store_ids):
+    """The stores an audience is limited to: the user's (None = all) and, for each owner
+    store given (the segment's, the plan's; None = the whole chain), that store only. The
+    intersection: an empty set when they disagree."""
+    out = user_store_ids
+    for sid in owner_store_ids:
+        if sid is None:
+            continue
+        out = frozenset([sid]) if out is None or sid in out else frozenset()
+    return out
+
+
+def plan_stores(plan: Plan, user_store_ids=None):
+    """The stores the audience of ``plan`` is limited to, whoever starts, evaluates or
+    previews it: the plan's own store (a store's or franchisee's plan reaches that store's
+    customers only), its segment's store and, when given, the acting user's stores."""
+    seg_store = plan.segment.store_id if plan.segment is not None else None
+    return _stores(user_store_ids, plan.store_id, seg_store)
 
 
 def count_rules(session, rules, store_ids=None, segment_store_id=None) -> int:
@@ -227,24 +243,41 @@ def optout_exists(channel: str, list_code: str, customer_id):
                                     OptOut.list_code.in_([list_code, "*"])).exists())
 
 
+def eligible_expr(session, plan: Plan, address):
+    """SQL over ``core_customer``: the plan may message the customer now (consent on the
+    plan's channel, confirmed when the chain requires a double opt-in, an address, and no
+    opt-out of the plan's list). ``address`` is the channel's SQL address expression."""
+    from .consent import needs_confirmation
+
+    return and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), address.is_not(None),
+                address != "", ~optout_exists(plan.channel, plan.list_code, Customer.id))
+
+
+def draw_columns(session, plan: Plan, address):
+    """``(holdout, state)`` SQL columns of a customer entering the plan's audience. The
+    hold-out is drawn among the customers the plan could message only (``holdout`` is false
+    for the others), so the control group is like the messaged group and the uplift
+    measures the campaign, not consent; the others are ``skipped``."""
+    ok = eligible_expr(session, plan, address)
+    hold = and_(ok, holdout_expr(plan, Customer.id))
+    return hold, case((hold, "holdout"), (ok, "queued"), else_="skipped")
+
+
 def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
     """Freeze the audience of ``plan`` into ``campaign_recipient`` with one ``INSERT ...
-    SELECT`` (never loading customers): the hold-out share is drawn in SQL, customers without
-    consent, with an opt-out of the plan's list, or without an address are ``skipped``.
-    ``address`` is the channel's SQL address expression. Idempotent: a second call changes
-    nothing. Returns ``{"total", "holdout", "skipped", "queued"}``."""
+    SELECT`` (never loading customers): limited to the plan's store and its segment's (and
+    ``store_ids``, the acting user's stores, when given), whoever starts it; customers
+    without consent, with an opt-out of the plan's list, or without an address are
+    ``skipped``, and the hold-out share is drawn in SQL among the others. ``address`` is the
+    channel's SQL address expression. Idempotent: a second call changes nothing. Returns
+    ``{"total", "holdout", "skipped", "queued"}``."""
     if plan.segment is None:
         raise BusinessError({"segment_id": _l("Choose a segment.")})
     if plan.snapshot_at is None:
         # the audience's own WHERE on core_customer (no "id IN (subquery)": one scan, as by hand)
-        aud = kseg.audience(session, rules_of(plan.segment, session), _stores(store_ids, plan.segment.store_id)).whereclause
+        aud = kseg.audience(session, rules_of(plan.segment, session), plan_stores(plan, store_ids)).whereclause
         addr = address if address is not None else literal(None, type_=Customer.email.type)
-        from .consent import needs_confirmation
-
-        ok = and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), addr.is_not(None), addr != "",
-                  ~optout_exists(plan.channel, plan.list_code, Customer.id))
-        hold = holdout_expr(plan, Customer.id)
-        state = case((hold, "holdout"), (ok, "queued"), else_="skipped")
+        hold, state = draw_columns(session, plan, addr)
         src = (select(literal(plan.id, Integer), Customer.id, Customer.home_store_id, hold, state, addr,
                       literal(0, Integer))
                .where(aud).execution_options(banyan_unscoped=True))

@@ -19,8 +19,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from core.db import insert_once
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
+from core.mixins import utcnow
 from core.models import Customer
 
 from .models import Consent, OptOut, Policy
@@ -36,8 +38,14 @@ MOVED = _l("This confirmation link was sent to an address that is no longer your
 def opt_out(session, customer_id: int, channel: str, list_code: str | None = None, *, source: str = "backoffice",
             method: str = "manual") -> OptOut:
     """Record that the customer wants no more messages on ``channel`` for ``list_code`` (None
-    or ``"*"``: every list). Idempotent: a second call returns the first record."""
-    if session.get(Customer, customer_id) is None:
+    or ``"*"``: every list). A customer merged into another (a link mailed before the merge)
+    opts out the customer it was merged into. Idempotent and safe when two requests record
+    the same opt-out at once (one row: ``INSERT ... ON CONFLICT DO NOTHING``, then the row is
+    read); a second call returns the first record."""
+    from core.services.customers import surviving_customer_id
+
+    customer_id = surviving_customer_id(session, customer_id)
+    if customer_id is None:
         raise NotFound({"customer_id": _l("No such customer.")})
     if not channel:
         raise BusinessError({"channel": _l("Choose a channel.")})
@@ -46,14 +54,9 @@ def opt_out(session, customer_id: int, channel: str, list_code: str | None = Non
     if errors := code_errors(session, channel=channel):
         raise BusinessError(errors)
     code = list_code or "*"
-    row = session.execute(select(OptOut).where(OptOut.customer_id == customer_id, OptOut.channel == channel,
-                                               OptOut.list_code == code)
-                          .execution_options(banyan_unscoped=True)).scalar()
-    if row is None:
-        row = OptOut(customer_id=customer_id, channel=channel, list_code=code, source=source[:40], method=method[:40])
-        session.add(row)
-        session.flush()
-    return row
+    key = {"customer_id": customer_id, "channel": channel, "list_code": code}
+    insert_once(session, OptOut, key, {"source": source[:40], "method": method[:40], "at": utcnow()})
+    return session.execute(select(OptOut).filter_by(**key).execution_options(banyan_unscoped=True)).scalar_one()
 
 
 def unsubscribe(session, rt, token: str, everything: bool = False) -> OptOut:
@@ -93,11 +96,11 @@ def set_policy(session, values: dict) -> Policy:
         errors["cap_days"] = [_l("Enter a number of days from 1 to 365.")]
     if errors:
         raise BusinessError(errors)
-    row = session.execute(select(Policy).where(Policy.id == 1).execution_options(banyan_unscoped=True)).scalar()
-    if row is None:
-        row = Policy(id=1, cap_messages=None, cap_days=7, double_opt_in=False, matrix_income=Decimal("8000"),
-                     matrix_spend=Decimal("5000"))
-        session.add(row)
+    # the one row, created once even by two first changes at once (no read-then-insert race)
+    insert_once(session, Policy, {"id": 1}, {"cap_messages": None, "cap_days": 7, "double_opt_in": False,
+                                             "matrix_income": Decimal("8000"), "matrix_spend": Decimal("5000")})
+    row = session.execute(select(Policy).where(Policy.id == 1).with_for_update()
+                          .execution_options(banyan_unscoped=True, populate_existing=True)).scalar_one()
     if cap != "keep":
         row.cap_messages = cap
     if days is not None:
@@ -170,18 +173,21 @@ def request_opt_in(session, rt, customer_id: int, channel: str = "email", *, sou
     from core.mixins import utcnow
     from core.notify import mail_settings, notify
 
-    customer = session.get(Customer, customer_id)
+    from core.services.customers import surviving_customer_id
+
+    customer_id = surviving_customer_id(session, customer_id)
+    customer = session.get(Customer, customer_id) if customer_id is not None else None
     if customer is None:
         raise NotFound({"customer_id": _l("No such customer.")})
     if channel != "email":
         raise BusinessError({"channel": [_l("Double opt-in is for email.")]})
     if not customer.email:
         raise BusinessError({"customer_id": [_l("The customer has no email address.")]})
-    row = session.execute(select(Consent).where(Consent.customer_id == customer_id, Consent.channel == channel)
-                          .execution_options(banyan_unscoped=True)).scalar()
-    if row is None:
-        row = Consent(customer_id=customer_id, channel=channel)
-        session.add(row)
+    # one consent row per customer and channel, created once even by two requests at once
+    key = {"customer_id": customer_id, "channel": channel}
+    insert_once(session, Consent, key, {"address": customer.email, "requested_at": utcnow(), "source": source[:40]})
+    row = session.execute(select(Consent).filter_by(**key).with_for_update()
+                          .execution_options(banyan_unscoped=True, populate_existing=True)).scalar_one()
     if row.confirmed_at is not None and not _same_address(row.address, customer.email):
         row.confirmed_at, row.method = None, None  # confirmed for a former address: ask the new one
     row.address, row.requested_at, row.source = customer.email, utcnow(), source[:40]
@@ -204,7 +210,12 @@ def confirm(session, rt, token: str) -> Consent:
     naming ``token``: nothing is confirmed."""
     from core.mixins import utcnow
 
+    from core.services.customers import surviving_customer_id
+
     customer_id, channel, address = read_confirm_token(rt, token)
+    # a link mailed before the customer was merged confirms the customer it was merged into
+    # (the merge moved the consent row there), for the address that customer has now
+    customer_id = surviving_customer_id(session, customer_id)
     row = session.execute(select(Consent).where(Consent.customer_id == customer_id, Consent.channel == channel)
                           .with_for_update().execution_options(banyan_unscoped=True)).scalar()
     if row is None:

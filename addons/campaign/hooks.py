@@ -35,7 +35,7 @@ def segment_fields():
         return (select(Income.monthly_income).where(Income.customer_id == Customer.id)
                 .correlate_except(Income).scalar_subquery())
 
-    return [SegmentField("campaign.monthly_income", _l("Monthly income"), "money", income)]
+    return [SegmentField("campaign.monthly_income", _l("Monthly income"), "money", income, minimum=0)]
 
 
 @hookimpl

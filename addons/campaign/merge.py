@@ -1,5 +1,8 @@
 """Customer merge: a plan's snapshot holds a customer once (per occurrence), and so do an
-opt-out key and a consent row."""
+opt-out key and a consent row. Rows the removed customer alone holds are re-pointed to the
+kept customer by the kernel (every foreign key to ``core_customer``); these rules resolve the
+rows both hold. A link mailed to the removed customer before the merge acts on the kept one
+(``core.services.customers.surviving_customer_id``, see ``consent.py``)."""
 from __future__ import annotations
 
 from sqlalchemy import update
@@ -7,13 +10,27 @@ from sqlalchemy import update
 from core.contrib import MergeRule
 
 
-def _recipient(session, table, kept_row, removed_row) -> None:
-    """Both customers were in the plan's audience: keep the kept customer's row, move what the
-    development outbox wrote for the removed one onto it (the kernel deletes the removed row)."""
-    from .models import Outbox
+#: states of a recipient row that was (or may have been) handed to the channel
+MESSAGED = ("sent", "sending", "uncertain", "claimed")
+#: the delivery columns of a recipient row
+DELIVERY = ("state", "holdout", "address", "claim", "claimed_at", "attempts", "sent_at", "error")
 
-    session.execute(update(Outbox).where(Outbox.recipient_id == removed_row["id"])
-                    .values(recipient_id=kept_row["id"]).execution_options(synchronize_session=False))
+
+def _recipient(session, table, kept_row, removed_row) -> None:
+    """Both customers were in the plan's audience (same occurrence): one person, one row. The
+    kept customer's row stays; when only the removed customer's row was messaged (sent, or
+    being sent), its delivery columns go onto the kept row, so the person is not messaged a
+    second time and the results still count the message. What hangs off the removed row
+    (opens and clicks, the development outbox) moves onto the kept row (the kernel deletes
+    the removed row)."""
+    from .models import Event, Outbox
+
+    if removed_row["state"] in MESSAGED and kept_row["state"] not in MESSAGED:
+        session.execute(update(table).where(table.c.id == kept_row["id"])
+                        .values({c: removed_row[c] for c in DELIVERY}))
+    for model in (Outbox, Event):
+        session.execute(update(model).where(model.recipient_id == removed_row["id"])
+                        .values(recipient_id=kept_row["id"]).execution_options(synchronize_session=False))
 
 
 def _consent(session, table, kept_row, removed_row) -> None:

@@ -146,17 +146,22 @@ def sync_rejection(session, plan: Plan) -> Plan:
 
 
 def start(session, plan: Plan, store_ids=None) -> dict:
-    """Approved → running: snapshot the audience (within ``store_ids``, the starting user's
-    stores) and queue sending. A triggered plan has no snapshot: today's occurrences of its
-    trigger are added now, and the ``campaign.triggers`` job adds each day's after. Returns
-    the delivery counts."""
+    """Approved → running: snapshot the audience (the plan's store's customers only, and
+    within ``store_ids``, the starting user's stores) and queue sending. A triggered plan
+    has no snapshot: today's occurrences of its trigger are added now, and the
+    ``campaign.triggers`` job adds each day's after. A plan whose end date (the chain's local
+    day) has passed is refused (422 naming ``date_to``). Returns the delivery counts."""
     from core.db import RUNTIME
+    from core.localtime import local_today
 
     from .audience import delivery_counts, snapshot
     from .channels import channels
 
     if plan.state != "approved":
         raise Conflict({"state": [_l("Only an approved plan can be started.")]})
+    if plan.date_to is not None and plan.date_to < local_today():
+        raise BusinessError({"date_to": [_l("The plan ended on %(date)s: it can no longer be started.",
+                                            date=plan.date_to.isoformat())]})
     plan.state, plan.started_at = "running", utcnow()
     if plan.trigger:
         from .triggers import evaluate_plan

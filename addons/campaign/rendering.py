@@ -164,6 +164,12 @@ def preview(session, plan, customer_id: int) -> dict:
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound({"customer_id": _l("No such customer.")})
+    from .audience import plan_stores
+
+    stores = plan_stores(plan)
+    if stores is not None and customer.home_store_id not in stores:
+        raise BusinessError({"customer_id": [_l("This customer is outside the plan's stores: the plan never "
+                                                "messages them.")]})
     if not plan.template_code:
         raise BusinessError({"template_code": _l("Choose a template.")})
     tpl = pick_template(session, plan.template_code, plan.channel, customer.language, chain_locale(rt))

@@ -45,6 +45,10 @@ class FieldOut(Schema):
     operators = fields.List(fields.String())
     params = fields.List(fields.Dict())
     choices = fields.List(fields.Dict(), allow_none=True)
+    #: the range of a number or money field's value (None: unbounded), and whether it is whole
+    minimum = fields.Raw(allow_none=True)
+    maximum = fields.Raw(allow_none=True)
+    whole = fields.Boolean()
 
 
 class RfmOut(Schema):

@@ -72,8 +72,12 @@ def claim(rt, limit: int, plan_id: int | None = None, after: int = 0) -> tuple[s
     (keyset pagination: a worker walks the queue forward and never rereads what it passed)."""
     token = uuid.uuid4().hex
     with rt.session() as s, transaction(s):
+        from core.localtime import local_today
+
+        # a plan past its end date (the chain's local day) sends nothing more (expire_ended)
         q = (select(Recipient.id).join(Plan, Plan.id == Recipient.plan_id)
-             .where(Recipient.state == "queued", Plan.state == "running", Recipient.id > after)
+             .where(Recipient.state == "queued", Plan.state == "running", Plan.date_to >= local_today(),
+                    Recipient.id > after)
              .order_by(Recipient.id).limit(limit))
         if plan_id is not None:
             q = q.where(Recipient.plan_id == plan_id)
@@ -115,10 +119,76 @@ def lock_customers(session, token: str) -> int:
     return len(ids)
 
 
+def expire_ended(rt) -> int:
+    """Queued recipients of running plans past their end date (the chain's local day,
+    ``core.localtime``) are ``skipped`` with the reason: nothing goes out after a campaign
+    ends (one audited statement). Returns how many."""
+    from core.localtime import local_today
+
+    from .bulk import update_recipients
+
+    with rt.session() as s, transaction(s):
+        ended = select(Plan.id).where(Plan.state == "running", Plan.date_to < local_today())
+        return len(update_recipients(
+            s, update(Recipient).where(Recipient.state == "queued", Recipient.plan_id.in_(ended))
+            .values(state="skipped", claim=None, error="the plan ended before this message was sent"),
+            "the plan's end date passed", "queued", "skipped"))
+
+
+def recheck(session, token: str) -> dict:
+    """Re-check the batch claimed with ``token`` against the customers as they are *now*
+    (the snapshot may be days old), set-based, a few statements per channel of the batch and
+    never a customer loaded: the recipient's address becomes the customer's current address
+    on the plan's channel, and a row whose customer was merged away or deactivated, withdrew
+    consent on the channel (the kernel's consent flags), opted out of the plan's list or has
+    no address any more is ``skipped`` with the reason. Returns ``{"readdressed": n,
+    "skipped": n}``."""
+    from sqlalchemy import case, or_
+
+    from core.db import RUNTIME
+
+    from .audience import consent_expr
+    from .bulk import update_recipients
+    from .channels import channels
+    from .models import OptOut
+
+    out = {"readdressed": 0, "skipped": 0}
+    mine = (Recipient.claim == token, Recipient.state == "claimed")
+    used = session.execute(select(Plan.channel).where(Plan.id.in_(select(Recipient.plan_id).where(*mine)))
+                           .distinct()).scalars().all()
+    adapters = channels(RUNTIME.get(session))
+    for code in used:
+        adapter = adapters.get(code)
+        if adapter is None:
+            continue  # the send loop skips it: "no such channel"
+        of_channel = Recipient.plan_id.in_(select(Plan.id).where(Plan.channel == code))
+        now_addr = (select(adapter.address()).where(Customer.id == Recipient.customer_id)
+                    .correlate(Recipient).scalar_subquery())
+        out["readdressed"] += len(update_recipients(
+            session, update(Recipient).where(*mine, of_channel, Recipient.address.is_distinct_from(now_addr))
+            .values(address=now_addr), "the customer's address now"))
+        gone = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, Customer.active.is_(True),
+                                           Customer.merged_into_id.is_(None)).correlate(Recipient).exists())
+        refused = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, consent_expr(code))
+                    .correlate(Recipient).exists())
+        plan_list = select(Plan.list_code).where(Plan.id == Recipient.plan_id).correlate(Recipient).scalar_subquery()
+        opted = (select(OptOut.id).where(OptOut.customer_id == Recipient.customer_id, OptOut.channel == code,
+                                         or_(OptOut.list_code == "*", OptOut.list_code == plan_list))
+                 .correlate(Recipient).exists())
+        no_addr = or_(Recipient.address.is_(None), Recipient.address == "")
+        why = case((gone, "the customer was merged or deactivated"), (refused, "consent withdrawn"),
+                   (opted, "opted out"), else_="no address")
+        out["skipped"] += len(update_recipients(
+            session, update(Recipient).where(*mine, of_channel, or_(gone, refused, opted, no_addr))
+            .values(state="skipped", claim=None, error=why), "no longer allowed at send time", "claimed", "skipped"))
+    return out
+
+
 def screen(session, token: str, now=None) -> dict:
-    """Set-based checks of the batch claimed with ``token`` at send time (two statements at
-    most): double opt-in for email, then the frequency cap across campaigns. Returns
-    ``{"unconfirmed": n, "capped": n}``."""
+    """Set-based checks of the batch claimed with ``token`` at send time: the customers as
+    they are now (:func:`recheck`: address, consent, opt-outs), double opt-in for email, then
+    the frequency cap across campaigns. Returns ``{"readdressed": n, "skipped": n,
+    "unconfirmed": n, "capped": n}``."""
     from sqlalchemy import and_, func, or_
     from sqlalchemy.orm import aliased
 
@@ -126,7 +196,7 @@ def screen(session, token: str, now=None) -> dict:
     from .consent import confirmed_expr, get_policy
 
     policy = get_policy(session)
-    out = {"unconfirmed": 0, "capped": 0}
+    out = {**recheck(session, token), "unconfirmed": 0, "capped": 0}
     if policy.double_opt_in:
         out["unconfirmed"] = len(update_recipients(
             session, update(Recipient).where(Recipient.claim == token, Recipient.state == "claimed",
@@ -192,6 +262,7 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
     cfg = settings(rt)
     out = {"sent": 0, "failed": 0, "retry": 0, "skipped": 0}
     out.update(recover(rt))
+    out["ended"] = expire_ended(rt)
     adapters = channels(rt)
     senders: dict[str, object] = {}
     last_at: dict[str, float] = {}

@@ -33,16 +33,26 @@ nothing. The occurrence of each trigger:
   ``membership.card_expires`` segment field); occurrence = the expiry, so once per card term
   (a renewed card has a new expiry, a new reminder).
 
+**Once across plans.** Several running plans of the same trigger (a chain's birthday plan and
+a store's) greet a customer once per occurrence: an occurrence another plan of that trigger
+already holds for the customer (queued, sent, held out...) is not added again; the
+evaluations of one trigger take a lock in turn (PostgreSQL advisory lock), so two jobs at
+once never both add it.
+
 The plan's segment (optional) narrows every trigger further; a store plan only reaches that
-store's customers. Points and tiers come from the other addons only through their segment
-fields: this module imports no loyalty or membership model.
+store's customers (whoever starts it: ``audience.plan_stores``). Points and tiers come from
+the other addons only through their segment fields: this module imports no loyalty or
+membership model.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 from datetime import date, timedelta
 
 from sqlalchemy import DateTime, Integer, String, and_, case, cast, extract, false, func, literal, or_, select, true
+
+from sqlalchemy.orm import aliased
 
 from core import segments as kseg
 from core.db import money
@@ -184,12 +194,32 @@ def _insert_ignoring_duplicates(session, cols, src):
     return session.execute(stmt.returning(Recipient.id)).scalars().all()
 
 
+#: a recipient row in these states greets (or holds out) its customer for the occurrence:
+#: another plan of the same trigger does not add it again (skipped, capped or failed rows do
+#: not count: another plan, e.g. on another channel, may still reach the customer)
+GREETED = ("queued", "claimed", "sending", "sent", "uncertain", "holdout")
+#: first key of the PostgreSQL advisory lock serialising the evaluation of one trigger kind
+TRIGGER_LOCK_CLASS = 0x43545247  # "CTRG"
+
+
+def _lock_trigger(session, kind: str) -> None:
+    """Hold, until the end of the transaction, the lock of trigger ``kind`` (PostgreSQL; SQLite
+    lets one writer in at a time already)."""
+    from sqlalchemy import text
+
+    from core.db import is_postgres
+
+    if is_postgres(session.get_bind()):
+        key = int(hashlib.sha256(kind.encode()).hexdigest()[:7], 16)
+        session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": TRIGGER_LOCK_CLASS, "b": key})
+
+
 def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     """Add today's occurrences of ``plan``'s trigger to its recipients (one statement).
     Returns the number of new recipient rows (0 on a second run)."""
     from core.db import RUNTIME
 
-    from .audience import _stores, consent_expr, holdout_expr, optout_exists, rules_of
+    from .audience import draw_columns, plan_stores, rules_of
     from .channels import channels
 
     adapter = channels(RUNTIME.get(session)).get(plan.channel)
@@ -197,23 +227,25 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
         return 0
     crit, occurrence = criterion(session, plan, today)
     seg_rules = rules_of(plan.segment, session) if plan.segment is not None else {"op": "and", "rules": []}
-    stores = None if plan.store_id is None else frozenset([plan.store_id])
-    if plan.segment is not None:
-        stores = _stores(stores, plan.segment.store_id)
-    aud = kseg.audience(session, seg_rules, stores).where(crit).add_columns(occurrence.label("occ")).subquery()
+    aud = (kseg.audience(session, seg_rules, plan_stores(plan)).where(crit)
+           .add_columns(occurrence.label("occ")).subquery())
     addr = adapter.address()
-    from .consent import needs_confirmation
-
-    ok = and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), addr.is_not(None), addr != "",
-              ~optout_exists(plan.channel, plan.list_code, Customer.id))
-    hold = holdout_expr(plan, Customer.id)
-    state = case((hold, "holdout"), (ok, "queued"), else_="skipped")
+    hold, state = draw_columns(session, plan, addr)
     now = utcnow()
     until = now + timedelta(days=int(plan.conversion_days or 14))
+    # once per customer across the running plans of this trigger: an occurrence another plan
+    # already greets (or holds out) is not added again; plans of one trigger are evaluated
+    # one at a time (the lock below, until the commit), so two jobs never both add it
+    _lock_trigger(session, plan.trigger)
+    other, other_plan = aliased(Recipient), aliased(Plan)
+    had = (select(other.id).join(other_plan, other_plan.id == other.plan_id)
+           .where(other.customer_id == Customer.id, other.occurrence == aud.c.occ, other.plan_id != plan.id,
+                  other_plan.trigger == plan.trigger, other.state.in_(GREETED))
+           .exists())
     src = (select(literal(plan.id, Integer), Customer.id, aud.c.occ, Customer.home_store_id, hold, state, addr,
                   literal(0, Integer), literal(now, DateTime), literal(until, DateTime))
            .select_from(Customer).join(aud, aud.c.id == Customer.id)
-           .where(Customer.id.is_not(None))  # SQLite: "INSERT ... SELECT ... JOIN ... ON CONFLICT" needs a WHERE
+           .where(Customer.id.is_not(None), ~had)  # SQLite: "INSERT ... SELECT ... JOIN ... ON CONFLICT" needs a WHERE
            .execution_options(banyan_unscoped=True))
     from .bulk import audit
 

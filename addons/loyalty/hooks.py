@@ -204,4 +204,4 @@ def segment_fields():
 
     return [SegmentField("loyalty.points", _l("Points balance"), "number", points),
             SegmentField("loyalty.points_expiring", _l("Points expiring within N days"), "number", expiring,
-                         params=(SegmentParam("days", _l("Days"), 30),))]
+                         params=(SegmentParam("days", _l("Days"), 30),), minimum=0)]

@@ -298,7 +298,8 @@ def segment_fields():
                 .correlate_except(Card).scalar_subquery())
 
     return [SegmentField("membership.tier", _l("Tier"), "choice", tier, choices=tiers),
-            SegmentField("membership.stored_value", _l("Stored value balance"), "money", stored_value),
+            SegmentField("membership.stored_value", _l("Stored value balance"), "money", stored_value,
+                         minimum=0),
             SegmentField("membership.card_expires", _l("Card expires"), "date", card_expires)]
 
 

@@ -209,4 +209,4 @@ def segment_fields():
                 .correlate_except(Warranty).scalar_subquery())
 
     return [SegmentField("spare_parts.warranty_ending", _l("Warranties ending within N days"), "number", ending,
-                         params=(SegmentParam("days", _l("Days"), 30),))]
+                         params=(SegmentParam("days", _l("Days"), 30),), minimum=0, whole=True)]

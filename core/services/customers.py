@@ -50,6 +50,28 @@ def _referencing_columns(session):
             for col in customer_columns(table)]
 
 
+#: how many merges deep :func:`surviving_customer_id` follows (a chain longer than this is a loop)
+MAX_MERGE_CHAIN = 32
+
+
+def surviving_customer_id(session, customer_id: int) -> int | None:
+    """The customer that ``customer_id`` is today: itself, or, when it was merged away, the
+    customer it was merged into (followed through later merges). None for an unknown id.
+    For everything that names a customer from outside and acts later (a signed link in an
+    email, a token, a stored reference): the act must reach the surviving record, never the
+    merged-away tombstone. One small query per merge followed."""
+    cid = customer_id
+    for _ in range(MAX_MERGE_CHAIN):
+        nxt = session.execute(select(Customer.merged_into_id).where(Customer.id == cid)
+                              .execution_options(banyan_unscoped=True)).first()
+        if nxt is None:
+            return None
+        if nxt[0] is None or nxt[0] == cid:
+            return cid
+        cid = nxt[0]
+    return cid
+
+
 def merge_customers(session, kept_id: int, removed_id: int, user=None) -> Customer:
     """Merge ``removed`` into ``kept`` inside the caller's transaction and return ``kept``.
 

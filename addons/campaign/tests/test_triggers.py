@@ -255,11 +255,18 @@ def test_holiday_greeting_once_per_holiday_in_the_chains_zone(session, make):
     rt = RUNTIME.get(session)
     assert context(session, rt, a, plan, store, "holiday:2026-10-01")["holiday"] == "国庆节"
     assert context(session, rt, b, plan, store, "holiday:2026-10-01")["holiday"] == "National Day"
-    # greeting three days ahead
-    early = _plan(session, make, store, "holiday", "HOL2", trigger_days=3)
+    # greeting three days ahead (another store's customers: HOL1 greets a and b for this
+    # holiday already, and a customer is greeted once per holiday across plans)
+    other = make.store()
+    for n in range(2):
+        make.customer(name=f"Early {n}", email=f"early{n}@example.com", home_store_id=other.id)
+    early = _plan(session, make, other, "holiday", "HOL2", trigger_days=3)
     early.state = "running"
     assert triggers.evaluate_plan(session, early, date(2026, 9, 28)) == 2
     assert {o for _c, o in _rows(session, early.id)} == {"holiday:2026-10-01"}
+    again = _plan(session, make, store, "holiday", "HOL4", trigger_days=3)
+    again.state = "running"
+    assert triggers.evaluate_plan(session, again, date(2026, 9, 28)) == 0  # HOL1 greets a and b for it
     with pytest.raises(Exception) as exc:
         _plan(session, make, store, "holiday", "HOL3", trigger_days=90)
     assert "trigger_days" in exc.value.errors
@@ -351,3 +358,27 @@ def test_triggered_conversions_count_from_each_recipients_trigger_time(session, 
     row.convert_until = utcnow() - timedelta(minutes=1)
     session.flush()
     assert svc.results(session, plan)["recipients"]["converted"] == 0
+
+
+@pytest.mark.addons("campaign")
+def test_one_birthday_greeting_across_running_plans(session, make):
+    """The chain's birthday plan and a store's: each customer is greeted once per birthday
+    year, by the plan evaluated first; a customer skipped by one plan (no consent on its
+    channel) may be greeted by the other; a held-out customer is not greeted by another."""
+    store = make.store()
+    today = local_today()
+    both = make.customer(name="Both", email="both@example.com", consent_email=True, birthday=today.replace(year=1990),
+                         home_store_id=store.id)
+    chain_plan = _plan(session, make, store, "birthday", "BDX1")
+    chain_plan.store_id = None
+    store_plan = _plan(session, make, store, "birthday", "BDX2")
+    svc.start(session, chain_plan)
+    svc.start(session, store_plan)
+    session.flush()
+    assert _rows(session, chain_plan.id) == [(both.id, str(today.year))]
+    assert _rows(session, store_plan.id) == []
+    ran = triggers.evaluate(session)
+    assert (ran["BDX1"], ran["BDX2"]) == (0, 0)
+    # skipped in the first plan: the second may still greet
+    session.execute(update(Recipient).where(Recipient.plan_id == chain_plan.id).values(state="skipped"))
+    assert triggers.evaluate_plan(session, store_plan) == 1
