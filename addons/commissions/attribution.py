@@ -86,7 +86,8 @@ def sale_rows(session, sale, cfg=None) -> list[dict]:
         # every column of the ledger row (``ledger.post(..., complete=True)`` copies nothing)
         common = {"store_id": store_id, "period": period, "business_date": day, "sale_id": sale.id,
                   "sale_line_id": line.id, "product_id": line.product_id, "qty": Decimal(line.qty),
-                  "origin_id": None, "statement_id": None, "reason": None}
+                  "origin_id": None, "statement_id": None, "reason": None, "line_net": None, "credited_id": None,
+                  "posted_at": None}
         credited = line.clerk_id or sale.cashier_id
         if credited and "seller" in cfg.levels:
             emp = cfg.employees.get(credited)  # an inactive employee earns nothing
@@ -94,15 +95,25 @@ def sale_rows(session, sale, cfg=None) -> list[dict]:
             if plan is not None:
                 rule = rules.rule_for(cfg, plan.id, line.product_id, chain, store_id, emp.role)
                 base, amount = rules.earn(rule, net, Decimal(line.qty), cost)
-                shares = rules.split_for(cfg, store_id, credited, day) or ((credited, rules.HUNDRED),)
-                amounts = rules.split_amounts(amount, shares)
-                sales = rules.split_amounts(net, shares)
-                for (emp_id, pct), part, sold in zip(shares, amounts, sales):
+                shares = rules.split_for(cfg, store_id, credited, day)
+                if shares is None:
+                    out.append({**common, "key": f"s:{line.id}:seller:{credited}", "employee_id": credited,
+                                "kind": "sale", "level": "seller", "plan_id": plan.id,
+                                "rule_id": rule.id if rule else None, "basis": rule.basis if rule else None,
+                                "rate": Decimal(rule.rate) if rule else ZERO, "base_amount": money(base),
+                                "share_pct": rules.HUNDRED, "sales_amount": net, "amount": amount, "due": amount})
+                    shares = ()
+                amounts = rules.split_amounts(amount, shares) if shares else ()
+                sales = rules.split_amounts(net, shares) if shares else ()
+                # a split: every share names the whole line's net, the others the credited
+                # employee (the first share): the what-if recomputes a share on its own
+                for i, ((emp_id, pct), part, sold) in enumerate(zip(shares, amounts, sales)):
                     out.append({**common, "key": f"s:{line.id}:seller:{emp_id}", "employee_id": emp_id,
                                 "kind": "sale", "level": "seller", "plan_id": plan.id,
                                 "rule_id": rule.id if rule else None, "basis": rule.basis if rule else None,
                                 "rate": Decimal(rule.rate) if rule else ZERO, "base_amount": money(base),
-                                "share_pct": Decimal(pct), "sales_amount": sold, "amount": part, "due": part})
+                                "share_pct": Decimal(pct), "sales_amount": sold, "amount": part, "due": part,
+                                "line_net": net, "credited_id": credited if i else None})
         for level, emp in managers:
             plan = rules.plan_for(cfg, emp, level, store_id, day)
             if plan is None:

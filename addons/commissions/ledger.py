@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from operator import itemgetter
 
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -136,21 +137,22 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
     if not rows:
         return 0
     now = utcnow()
-    for r in rows:
-        r.setdefault("posted_at", now)
     rows = rows if complete else _fill(rows)
     dialect = session.get_bind().dialect.name
     conn = session.connection()
     if dialect == "postgresql":
-        ids, found = _post_pg(conn, rows)
+        ids, found = _post_pg(conn, rows, now)
         missing = {r["employee_id"] for r in rows} - found
         if missing:
             lock_accounts(session, missing)
-            more, _found = _post_pg(conn, [r for r in rows if r["employee_id"] in missing])
+            more, _found = _post_pg(conn, [r for r in rows if r["employee_id"] in missing], now)
             ids += more
     elif dialect == "sqlite":
-        ids = [i for (i,) in conn.execute(_POST["sqlite"], {"rows": _json(rows)}).all()]
+        ids = [i for (i,) in conn.execute(_POST["sqlite"], {"rows": _json(rows, now)}).all()]
     else:  # another database: lock, then insert the keys not yet posted
+        for r in rows:
+            if r.get("posted_at") is None:
+                r["posted_at"] = now
         settled = lock_for_posting(session, {r["employee_id"] for r in rows})
         for r in rows:
             r["period"] = open_period(settled, r["employee_id"], r["period"])
@@ -164,11 +166,11 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
     return len(ids)
 
 
-def _post_pg(conn, rows: list[dict]) -> tuple[list[int], set[int]]:
+def _post_pg(conn, rows: list[dict], now: datetime) -> tuple[list[int], set[int]]:
     """Run ``_POST`` on PostgreSQL: ``(ids of the lines inserted, employees whose account
     was locked)``; rows of an employee without an account are not inserted."""
     ids, found = [], set()
-    for line_id, emp in conn.execute(_POST["postgresql"], {"rows": _json(rows),
+    for line_id, emp in conn.execute(_POST["postgresql"], {"rows": _json(rows, now),
                                                              "ids": sorted({r["employee_id"] for r in rows})}):
         if line_id is not None:
             ids.append(line_id)
@@ -177,24 +179,30 @@ def _post_pg(conn, rows: list[dict]) -> tuple[list[int], set[int]]:
     return ids, found
 
 
-def _plain(value):
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return str(value)  # Decimal, date
-
-
-def _json(rows: list[dict]) -> str:
-    """The rows as one JSON array of arrays in ``_COLS`` order (money as exact decimal text)."""
-    return json.dumps([[r[c] for c in _COLS] for r in rows], default=_plain, separators=(",", ":"))
+def _json(rows: list[dict], now: datetime) -> str:
+    """The rows as one JSON array of arrays in ``_COLS`` order: money and dates as their exact
+    text (``str``, called by the C encoder), ``posted_at`` (``now`` unless given) as text once."""
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    out = []
+    for r in rows:
+        v = list(_VALUES(r))
+        at = v[_AT]
+        v[_AT] = stamp if at is None or at is now else (at if isinstance(at, str) else at.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        out.append(v)
+    return _ENCODE(out)
 
 
 _COLS = [c.name for c in _LINES.columns if c.name != "id"]
+_VALUES = itemgetter(*_COLS)
+_AT = _COLS.index("posted_at")
+_ENCODE = json.JSONEncoder(default=str, separators=(",", ":")).encode
 _SQL_TYPES = {"key": "varchar", "employee_id": "integer", "store_id": "integer", "period": "integer",
               "business_date": "date", "posted_at": "timestamp", "kind": "varchar", "level": "varchar",
               "sale_id": "integer", "sale_line_id": "integer", "product_id": "integer", "origin_id": "integer",
               "plan_id": "integer", "rule_id": "integer", "basis": "varchar", "base_amount": "numeric",
               "sales_amount": "numeric", "qty": "numeric", "rate": "numeric", "share_pct": "numeric",
-              "due": "numeric", "amount": "numeric", "statement_id": "integer", "reason": "varchar"}
+              "due": "numeric", "amount": "numeric", "statement_id": "integer", "reason": "varchar",
+              "line_net": "numeric", "credited_id": "integer"}
 _EMP = _COLS.index("employee_id")
 assert set(_SQL_TYPES) == set(_COLS), "commissions_line changed: update ledger._SQL_TYPES"
 #: the period a row goes into: its aimed one, or the one after the account's ``settled_through``
@@ -229,7 +237,8 @@ def _sqlite_post():
 _POST = {"postgresql": _pg_post(), "sqlite": _sqlite_post()}
 
 _DEFAULTS = {"store_id": None, "sale_id": None, "sale_line_id": None, "product_id": None, "origin_id": None,
-             "plan_id": None, "rule_id": None, "basis": None, "statement_id": None, "reason": None}
+             "plan_id": None, "rule_id": None, "basis": None, "statement_id": None, "reason": None,
+             "line_net": None, "credited_id": None, "posted_at": None}
 
 
 def _fill(rows: list[dict]) -> list[dict]:
