@@ -182,12 +182,12 @@ def _post_pg(conn, rows: list[dict], now: datetime) -> tuple[list[int], set[int]
 def _json(rows: list[dict], now: datetime) -> str:
     """The rows as one JSON array of arrays in ``_COLS`` order: money and dates as their exact
     text (``str``, called by the C encoder), ``posted_at`` (``now`` unless given) as text once."""
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    stamp = now.isoformat(" ", "microseconds")
     out = []
     for r in rows:
         v = list(_VALUES(r))
         at = v[_AT]
-        v[_AT] = stamp if at is None or at is now else (at if isinstance(at, str) else at.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        v[_AT] = stamp if at is None or at is now else (at if isinstance(at, str) else at.isoformat(" ", "microseconds"))
         out.append(v)
     return _ENCODE(out)
 
@@ -218,7 +218,7 @@ def _pg_post():
         "WITH a AS (SELECT employee_id, settled_through FROM commissions_account "
         "WHERE employee_id = ANY(CAST(:ids AS integer[])) ORDER BY employee_id FOR SHARE), "
         f"ins AS (INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} "
-        "FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS v(j, n) "
+        "FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS v(j, n) "
         f"JOIN a ON a.employee_id = CAST(v.j ->> {_EMP} AS integer) ORDER BY v.n "
         "ON CONFLICT (key) DO NOTHING RETURNING id) "
         "SELECT id, CAST(NULL AS integer) FROM ins UNION ALL SELECT NULL, employee_id FROM a")
