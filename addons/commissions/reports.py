@@ -116,8 +116,9 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
 
     - a sale line of a replaced plan: the replacing plan's winning rule (``rules.rule_for``'s
       precedence, resolved in SQL) on the line's net, quantity and the product's cost
-      (``rules.earn``); a split's other shares ``money(total x share / 100)``, the first
-      share the rest (``rules.split_amounts``);
+      (``rules.earn``); a split: the whole line's commission (by the credited employee's rule,
+      on the whole net), its other shares ``money(total x share / 100)``, the first share the
+      rest (``rules.split_amounts``);
     - a reversal, clawback or waiver of such a line: ``reverse_refund``'s proportion of the
       simulated line (``money(amount x refunded qty / sold qty)``, never past what is left,
       the last refund takes the rest), replayed over the line's reversals in order;
@@ -128,13 +129,21 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     One SQL statement (``_WHATIF``), set-based, no loop over lines: the period's lines are summed
     per employee as the statement does, with each line's simulated amount beside its amount
     (the replacing plans' rules compiled into one ``CASE`` per line by ``_compiled``: no join,
-    parallel on PostgreSQL); the replaced split shares and reversals, a small part, are read
-    by their own filtered pass and recomputed with their neighbours (window functions). Money
-    is exact: ``numeric`` on PostgreSQL, the kernel's ``money`` as SQL functions on SQLite.
-    The what-if of the plans in force (``{a: a}``) is the statements, to the cent (tested).
+    parallel on PostgreSQL). A split share is computed on its own line too: each share names
+    the whole line's net (``line_net``) and the others the credited employee (``credited_id``),
+    so the first share adds the whole line's commission, each other share its part, which it
+    takes back from the credited employee (summed per employee and credited employee: no
+    window over the shares). The period's reversals of replaced plans, a small part, come
+    through a partial index of reversals, each original is looked up once (a split's first
+    share with its sale line's other shares), and the reversals are replayed in order (window
+    functions over those reversals only). Money is exact: ``numeric`` on PostgreSQL (JIT off
+    for the statement: compiling the long expression cost more than it saved), the kernel's
+    ``money`` as SQL functions on SQLite. The what-if of the plans in force (``{a: a}``) is the
+    statements, to the cent (tested).
     Limits: a margin rule uses the product's cost now; a split whose shares fell into
-    different periods (one employee's period was already settled) is recomputed from the
-    shares in this period."""
+    different periods (one employee's period was already settled): the first share's whole
+    commission counts in its period, each other share's part is taken back from the credited
+    employee in that share's period."""
     from sqlalchemy import text
 
     from core.localtime import local_today

@@ -23,6 +23,13 @@ depends_on = None
 _SHARES = ("FROM commissions_line g WHERE g.sale_line_id = commissions_line.sale_line_id "
            "AND g.level = commissions_line.level AND g.kind = 'sale'")
 _SPLIT = "kind = 'sale' AND share_pct <> 100 AND sale_line_id IS NOT NULL"
+#: the split shares written before: the whole net is the sum of the shares' credited sales
+#: (``rules.split_amounts`` shares the net exactly), the credited employee the first share's
+#: (tested: ``tests/test_whatif.py``)
+BACKFILL = (
+    f"UPDATE commissions_line SET line_net = (SELECT SUM(g.sales_amount) {_SHARES}) WHERE {_SPLIT}",
+    f"UPDATE commissions_line SET credited_id = (SELECT f.employee_id FROM commissions_line f "
+    f"WHERE f.id = (SELECT MIN(g.id) {_SHARES})) WHERE {_SPLIT} AND id > (SELECT MIN(g.id) {_SHARES})")
 
 
 def upgrade() -> None:
@@ -38,11 +45,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_commissions_line_reversal_period', ['period'], unique=False,
                               postgresql_where=sa.text('origin_id IS NOT NULL'),
                               sqlite_where=sa.text('origin_id IS NOT NULL'))
-    # the split shares written before: the whole net is the sum of the shares' credited sales
-    # (``rules.split_amounts`` shares the net exactly), the credited employee the first share's
-    op.execute(f"UPDATE commissions_line SET line_net = (SELECT SUM(g.sales_amount) {_SHARES}) WHERE {_SPLIT}")
-    op.execute(f"UPDATE commissions_line SET credited_id = (SELECT f.employee_id FROM commissions_line f "
-               f"WHERE f.id = (SELECT MIN(g.id) {_SHARES})) WHERE {_SPLIT} AND id > (SELECT MIN(g.id) {_SHARES})")
+    for sql in BACKFILL:
+        op.execute(sql)
 
 
 def downgrade() -> None:
