@@ -148,7 +148,7 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
             more, _found = _post_pg(conn, [r for r in rows if r["employee_id"] in missing], now)
             ids += more
     elif dialect == "sqlite":
-        ids = [i for (i,) in conn.execute(_POST["sqlite"], {"rows": _json(rows, now)}).all()]
+        ids = _post_sqlite(conn, rows, now)
     else:  # another database: lock, then insert the keys not yet posted
         for r in rows:
             if r.get("posted_at") is None:
@@ -224,17 +224,50 @@ def _pg_post():
         "SELECT id, CAST(NULL AS integer) FROM ins UNION ALL SELECT NULL, employee_id FROM a")
 
 
-def _sqlite_post():
-    vals = ", ".join(f"v.value ->> {i}" if c != "period" else _PERIOD.format(p=f"(v.value ->> {i})")
-                     for i, c in enumerate(_COLS))
-    return text(
-        f"INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} "
-        f"FROM json_each(:rows) AS v LEFT JOIN commissions_account AS a ON a.employee_id = (v.value ->> {_EMP}) "
-        "WHERE true ORDER BY v.key ON CONFLICT (key) DO NOTHING RETURNING id")
-
-
 #: built once: every sale posts through it (see ``post``)
-_POST = {"postgresql": _pg_post(), "sqlite": _sqlite_post()}
+_POST = {"postgresql": _pg_post()}
+
+#: SQLite: the rows as bound parameters of one ``VALUES`` list (SQLite 3.40 re-parses a JSON
+#: text at every ``->>``: once per column), the statement built once per number of rows
+_SQLITE_CHUNK = 500  # rows per statement (25 parameters a row, far below SQLite's limit)
+_SQLITE_SQL: dict[int, str] = {}
+_TEXT_IDX = [i for i, c in enumerate(_COLS) if _SQL_TYPES[c] in ("numeric", "date")]  # bound as exact text
+
+
+def _sqlite_sql(n: int) -> str:
+    sql = _SQLITE_SQL.get(n)
+    if sql is None:
+        k = len(_COLS)
+        vals = ", ".join(f"v.column{i + 1}" if c != "period" else _PERIOD.format(p=f"v.column{i + 1}")
+                         for i, c in enumerate(_COLS))
+        row = "(" + ", ".join(["?"] * (k + 1)) + ")"
+        sql = (f"INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} FROM (VALUES {', '.join([row] * n)}) "
+               f"AS v LEFT JOIN commissions_account AS a ON a.employee_id = v.column{_EMP + 1} "
+               f"WHERE true ORDER BY v.column{k + 1} ON CONFLICT (key) DO NOTHING RETURNING id")
+        if n <= 64:  # the usual sizes (a sale's lines) are kept
+            _SQLITE_SQL[n] = sql
+    return sql
+
+
+def _post_sqlite(conn, rows: list[dict], now: datetime) -> list[int]:
+    """Run the SQLite statement over ``rows`` (in chunks): ids of the lines inserted, in order.
+    Money and dates are bound as their exact text, as the ORM's types store them."""
+    stamp = now.isoformat(" ", "microseconds")
+    ids: list[int] = []
+    for start in range(0, len(rows), _SQLITE_CHUNK):
+        chunk = rows[start:start + _SQLITE_CHUNK]
+        flat: list = []
+        for n, r in enumerate(chunk):
+            v = list(_VALUES(r))
+            for i in _TEXT_IDX:
+                if v[i] is not None:
+                    v[i] = str(v[i])
+            at = v[_AT]
+            v[_AT] = stamp if at is None else (at if isinstance(at, str) else at.isoformat(" ", "microseconds"))
+            flat.extend(v)
+            flat.append(n)
+        ids += [i for (i,) in conn.exec_driver_sql(_sqlite_sql(len(chunk)), tuple(flat)).all()]
+    return ids
 
 _DEFAULTS = {"store_id": None, "sale_id": None, "sale_line_id": None, "product_id": None, "origin_id": None,
              "plan_id": None, "rule_id": None, "basis": None, "statement_id": None, "reason": None,

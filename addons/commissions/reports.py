@@ -429,7 +429,7 @@ _WHATIF = (
     "rsim AS (SELECT id, employee_id, in_p, CASE WHEN kind = 'waived' THEN 0 ELSE cum - COALESCE(LAG(cum) OVER "
     "(PARTITION BY okey ORDER BY id), 0) END AS sim FROM rc), "
     "u AS (SELECT employee_id, actual, sim, credited, tier FROM m "
-    "UNION ALL SELECT credited_id, 0, -given, 0, 0 FROM m WHERE credited_id IS NOT NULL "
+    "UNION ALL SELECT credited_id, 0, -given, 0, 0 FROM m WHERE credited_id IS NOT NULL AND given <> 0 "
     "UNION ALL SELECT employee_id, 0, sim, 0, 0 FROM rsim WHERE in_p = 1) "
     "SELECT employee_id, SUM(actual), SUM(sim), SUM(credited), SUM(tier) FROM u "
     "GROUP BY employee_id ORDER BY employee_id")
