@@ -130,9 +130,10 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
     after an employee's first): it locks the accounts ``FOR SHARE``, reads their
     ``settled_through``, moves the rows' periods and inserts them ``ON CONFLICT DO NOTHING``.
     Employees without an account yet get one (``lock_accounts``) and their rows go through
-    the same statement a second time. SQLite serialises writers (the checkout already holds
-    the write lock): the statement reads ``settled_through`` without a lock, and a missing
-    account reads as nothing settled. Rows are inserted in the order given (ids ascending):
+    the same statement a second time. The rows travel as one ``jsonb`` array on PostgreSQL
+    (parsed once), as one ``VALUES`` list of bound parameters on SQLite. SQLite serialises
+    writers (the checkout already holds the write lock): the statement reads
+    ``settled_through`` without a lock, and a missing account reads as nothing settled. Rows are inserted in the order given (ids ascending):
     the first share of a split has the lowest id of its sale line's shares."""
     if not rows:
         return 0
