@@ -424,6 +424,7 @@ describe(CommissionStatement, name=_l("Commission statement"), codes={"state": S
 describe(CommissionLine, name=_l("Commission line"), codes={"kind": LINE_KIND, "level": LEVEL, "basis": BASIS},
          labels={"due": _l("Due"), "sales_amount": _l("Credited sales"), "base_amount": _l("Base"),
                  "share_pct": _l("Share (%)"), "plan": _l("Commission plan"), "basis": _l("Basis"),
+                 "line_net": _l("Net of the whole line"), "credited_id": _l("Credited employee"),
                  "level": _l("Level"), "statement": _l("Commission statement")})
 
 MODELS = (CommissionPolicy, CommissionPlan, CommissionRule, CommissionTier, CommissionAssignment, CommissionSplit,
