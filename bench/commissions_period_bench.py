@@ -88,21 +88,23 @@ def fill(rt, g, n_lines: int) -> dict:
     cols = ("key, employee_id, store_id, period, business_date, posted_at, kind, level, sale_line_id, product_id, "
             "plan_id, basis, base_amount, sales_amount, qty, rate, share_pct, due, amount")
 
-    def lines(level, emp, plan, rate, share, amount, sales, where="true", tag=""):
-        return (f"INSERT INTO commissions_line ({cols}) SELECT 's:' || i || ':{level}:' || {emp} || '{tag}', {emp}, "
-                f"store_id, {PERIOD}, day, now(), 'sale', '{level}', 1000000000 + i, product_id, {plan}, 'net_pct', "
-                f"net, {sales}, qty, {rate}, {share}, {amount}, {amount} FROM ({src}) AS x WHERE {where}")
+    def lines(level, emp, plan, rate, share, amount, sales, where="true", tag="", line_net="NULL", credited="NULL"):
+        return (f"INSERT INTO commissions_line ({cols}, line_net, credited_id) SELECT 's:' || i || ':{level}:' || {emp} "
+                f"|| '{tag}', {emp}, store_id, {PERIOD}, day, now(), 'sale', '{level}', 1000000000 + i, product_id, "
+                f"{plan}, 'net_pct', net, {sales}, qty, {rate}, {share}, {amount}, {amount}, {line_net}, {credited} "
+                f"FROM ({src}) AS x WHERE {where}")
 
     with rt.session() as s, transaction(s):
         s.execute(text("SET LOCAL session_replication_role = replica"))
         seller = plans["B-SELL"]
         s.execute(text(lines("seller", "clerk", seller, 2, 100, "ROUND(net * 0.02, 2)", "net", "i % 10 <> 0")))
-        # splits: 70 % to the credited clerk (the rest), 30 % to a colleague
+        # splits: 70 % to the credited clerk (the rest), 30 % to a colleague; as the checkout writes
+        # them, every share names the whole line's net, the colleague's the credited clerk
         s.execute(text(lines("seller", "clerk", seller, 2, 70,
                              "ROUND(net * 0.02, 2) - ROUND(ROUND(net * 0.02, 2) * 0.3, 2)",
-                             "net - ROUND(net * 0.3, 2)", "i % 10 = 0")))
+                             "net - ROUND(net * 0.3, 2)", "i % 10 = 0", line_net="net")))
         s.execute(text(lines("seller", "helper", seller, 2, 30, "ROUND(ROUND(net * 0.02, 2) * 0.3, 2)",
-                             "ROUND(net * 0.3, 2)", "i % 10 = 0")))
+                             "ROUND(net * 0.3, 2)", "i % 10 = 0", line_net="net", credited="clerk")))
         s.execute(text(lines("store_manager", "mgr", plans["B-MGR"], 0.5, 100, "ROUND(net * 0.005, 2)", "net")))
         s.execute(text(lines("region_manager", str(region), plans["B-REG"], 0.2, 100, "ROUND(net * 0.002, 2)",
                              "net")))

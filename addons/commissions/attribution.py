@@ -76,44 +76,55 @@ def sale_rows(session, sale, cfg=None) -> list[dict]:
         if "region_manager" in cfg.levels and rm is not None:
             managers.append(("region_manager", rm))
     products = _products(session, sale.lines)
+    seller = "seller" in cfg.levels
+    sale_id, cashier_id = sale.id, sale.cashier_id
     out: list[dict] = []
     for line in sale.lines:
-        if line.qty <= 0:
+        qty = line.qty
+        if qty <= 0:
             continue
-        category_id, cost = products[line.product_id]
-        chain = rules.ancestors(cfg, category_id)
+        line_id, product_id = line.id, line.product_id
+        category_id, cost = products[product_id]
         net = Decimal(line.total)
+        qty = Decimal(qty)
         # every column of the ledger row (``ledger.post(..., complete=True)`` copies nothing)
-        common = {"store_id": store_id, "period": period, "business_date": day, "sale_id": sale.id,
-                  "sale_line_id": line.id, "product_id": line.product_id, "qty": Decimal(line.qty),
-                  "origin_id": None, "statement_id": None, "reason": None}
-        credited = line.clerk_id or sale.cashier_id
-        if credited and "seller" in cfg.levels:
+        common = {"store_id": store_id, "period": period, "business_date": day, "sale_id": sale_id,
+                  "sale_line_id": line_id, "product_id": product_id, "qty": qty, "origin_id": None,
+                  "statement_id": None, "reason": None, "line_net": None, "credited_id": None, "posted_at": None}
+        credited = line.clerk_id or cashier_id
+        if credited and seller:
             emp = cfg.employees.get(credited)  # an inactive employee earns nothing
-            plan = rules.plan_for(cfg, emp, "seller", store_id, day) if emp is not None else None
-            if plan is not None:
-                rule = rules.rule_for(cfg, plan.id, line.product_id, chain, store_id, emp.role)
-                base, amount = rules.earn(rule, net, Decimal(line.qty), cost)
-                shares = rules.split_for(cfg, store_id, credited, day) or ((credited, rules.HUNDRED),)
-                amounts = rules.split_amounts(amount, shares)
-                sales = rules.split_amounts(net, shares)
-                for (emp_id, pct), part, sold in zip(shares, amounts, sales):
-                    out.append({**common, "key": f"s:{line.id}:seller:{emp_id}", "employee_id": emp_id,
-                                "kind": "sale", "level": "seller", "plan_id": plan.id,
-                                "rule_id": rule.id if rule else None, "basis": rule.basis if rule else None,
-                                "rate": Decimal(rule.rate) if rule else ZERO, "base_amount": money(base),
-                                "share_pct": Decimal(pct), "sales_amount": sold, "amount": part, "due": part})
+            got = rules.resolve(cfg, emp, "seller", store_id, day, product_id, category_id) if emp is not None else None
+            if got is not None:
+                base, amount = rules.earn(got.rule, net, qty, cost)
+                base = money(base)
+                shares = rules.split_for(cfg, store_id, credited, day)
+                if shares is None:
+                    out.append({**common, "key": f"s:{line_id}:seller:{credited}", "employee_id": credited,
+                                "kind": "sale", "level": "seller", "plan_id": got.plan_id, "rule_id": got.rule_id,
+                                "basis": got.basis, "rate": got.rate, "base_amount": base,
+                                "share_pct": rules.HUNDRED, "sales_amount": net, "amount": amount, "due": amount})
+                else:
+                    # a split: every share names the whole line's net, the others the credited
+                    # employee (the first share): the what-if recomputes a share on its own
+                    amounts = rules.split_amounts(amount, shares)
+                    sales = rules.split_amounts(net, shares)
+                    for i, ((emp_id, pct), part, sold) in enumerate(zip(shares, amounts, sales)):
+                        out.append({**common, "key": f"s:{line_id}:seller:{emp_id}", "employee_id": emp_id,
+                                    "kind": "sale", "level": "seller", "plan_id": got.plan_id,
+                                    "rule_id": got.rule_id, "basis": got.basis, "rate": got.rate,
+                                    "base_amount": base, "share_pct": Decimal(pct), "sales_amount": sold,
+                                    "amount": part, "due": part, "line_net": net,
+                                    "credited_id": credited if i else None})
         for level, emp in managers:
-            plan = rules.plan_for(cfg, emp, level, store_id, day)
-            if plan is None:
+            got = rules.resolve(cfg, emp, level, store_id, day, product_id, category_id)
+            if got is None:
                 continue
-            rule = rules.rule_for(cfg, plan.id, line.product_id, chain, store_id, emp.role)
-            base, amount = rules.earn(rule, net, Decimal(line.qty), cost)
-            out.append({**common, "key": f"s:{line.id}:{level}:{emp.id}", "employee_id": emp.id, "kind": "sale",
-                        "level": level, "plan_id": plan.id, "rule_id": rule.id if rule else None,
-                        "basis": rule.basis if rule else None, "rate": Decimal(rule.rate) if rule else ZERO,
-                        "base_amount": money(base), "share_pct": rules.HUNDRED, "sales_amount": net,
-                        "amount": amount, "due": amount})
+            base, amount = rules.earn(got.rule, net, qty, cost)
+            out.append({**common, "key": f"s:{line_id}:{level}:{emp.id}", "employee_id": emp.id, "kind": "sale",
+                        "level": level, "plan_id": got.plan_id, "rule_id": got.rule_id, "basis": got.basis,
+                        "rate": got.rate, "base_amount": money(base), "share_pct": rules.HUNDRED,
+                        "sales_amount": net, "amount": amount, "due": amount})
     return out
 
 

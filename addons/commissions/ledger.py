@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from operator import itemgetter
 
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -129,28 +130,30 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
     after an employee's first): it locks the accounts ``FOR SHARE``, reads their
     ``settled_through``, moves the rows' periods and inserts them ``ON CONFLICT DO NOTHING``.
     Employees without an account yet get one (``lock_accounts``) and their rows go through
-    the same statement a second time. SQLite serialises writers (the checkout already holds
-    the write lock): the statement reads ``settled_through`` without a lock, and a missing
-    account reads as nothing settled. Rows are inserted in the order given (ids ascending):
+    the same statement a second time. The rows travel as one ``jsonb`` array on PostgreSQL
+    (parsed once), as one ``VALUES`` list of bound parameters on SQLite. SQLite serialises
+    writers (the checkout already holds the write lock): the statement reads
+    ``settled_through`` without a lock, and a missing account reads as nothing settled. Rows are inserted in the order given (ids ascending):
     the first share of a split has the lowest id of its sale line's shares."""
     if not rows:
         return 0
     now = utcnow()
-    for r in rows:
-        r.setdefault("posted_at", now)
     rows = rows if complete else _fill(rows)
     dialect = session.get_bind().dialect.name
     conn = session.connection()
     if dialect == "postgresql":
-        ids, found = _post_pg(conn, rows)
+        ids, found = _post_pg(conn, rows, now)
         missing = {r["employee_id"] for r in rows} - found
         if missing:
             lock_accounts(session, missing)
-            more, _found = _post_pg(conn, [r for r in rows if r["employee_id"] in missing])
+            more, _found = _post_pg(conn, [r for r in rows if r["employee_id"] in missing], now)
             ids += more
     elif dialect == "sqlite":
-        ids = [i for (i,) in conn.execute(_POST["sqlite"], {"rows": _json(rows)}).all()]
+        ids = _post_sqlite(conn, rows, now)
     else:  # another database: lock, then insert the keys not yet posted
+        for r in rows:
+            if r.get("posted_at") is None:
+                r["posted_at"] = now
         settled = lock_for_posting(session, {r["employee_id"] for r in rows})
         for r in rows:
             r["period"] = open_period(settled, r["employee_id"], r["period"])
@@ -164,11 +167,11 @@ def post(session, rows: list[dict], complete: bool = False) -> int:
     return len(ids)
 
 
-def _post_pg(conn, rows: list[dict]) -> tuple[list[int], set[int]]:
+def _post_pg(conn, rows: list[dict], now: datetime) -> tuple[list[int], set[int]]:
     """Run ``_POST`` on PostgreSQL: ``(ids of the lines inserted, employees whose account
     was locked)``; rows of an employee without an account are not inserted."""
     ids, found = [], set()
-    for line_id, emp in conn.execute(_POST["postgresql"], {"rows": _json(rows),
+    for line_id, emp in conn.execute(_POST["postgresql"], {"rows": _json(rows, now),
                                                              "ids": sorted({r["employee_id"] for r in rows})}):
         if line_id is not None:
             ids.append(line_id)
@@ -177,24 +180,30 @@ def _post_pg(conn, rows: list[dict]) -> tuple[list[int], set[int]]:
     return ids, found
 
 
-def _plain(value):
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return str(value)  # Decimal, date
-
-
-def _json(rows: list[dict]) -> str:
-    """The rows as one JSON array of arrays in ``_COLS`` order (money as exact decimal text)."""
-    return json.dumps([[r[c] for c in _COLS] for r in rows], default=_plain, separators=(",", ":"))
+def _json(rows: list[dict], now: datetime) -> str:
+    """The rows as one JSON array of arrays in ``_COLS`` order: money and dates as their exact
+    text (``str``, called by the C encoder), ``posted_at`` (``now`` unless given) as text once."""
+    stamp = now.isoformat(" ", "microseconds")
+    out = []
+    for r in rows:
+        v = list(_VALUES(r))
+        at = v[_AT]
+        v[_AT] = stamp if at is None or at is now else (at if isinstance(at, str) else at.isoformat(" ", "microseconds"))
+        out.append(v)
+    return _ENCODE(out)
 
 
 _COLS = [c.name for c in _LINES.columns if c.name != "id"]
+_VALUES = itemgetter(*_COLS)
+_AT = _COLS.index("posted_at")
+_ENCODE = json.JSONEncoder(default=str, separators=(",", ":")).encode
 _SQL_TYPES = {"key": "varchar", "employee_id": "integer", "store_id": "integer", "period": "integer",
               "business_date": "date", "posted_at": "timestamp", "kind": "varchar", "level": "varchar",
               "sale_id": "integer", "sale_line_id": "integer", "product_id": "integer", "origin_id": "integer",
               "plan_id": "integer", "rule_id": "integer", "basis": "varchar", "base_amount": "numeric",
               "sales_amount": "numeric", "qty": "numeric", "rate": "numeric", "share_pct": "numeric",
-              "due": "numeric", "amount": "numeric", "statement_id": "integer", "reason": "varchar"}
+              "due": "numeric", "amount": "numeric", "statement_id": "integer", "reason": "varchar",
+              "line_net": "numeric", "credited_id": "integer"}
 _EMP = _COLS.index("employee_id")
 assert set(_SQL_TYPES) == set(_COLS), "commissions_line changed: update ledger._SQL_TYPES"
 #: the period a row goes into: its aimed one, or the one after the account's ``settled_through``
@@ -210,26 +219,60 @@ def _pg_post():
         "WITH a AS (SELECT employee_id, settled_through FROM commissions_account "
         "WHERE employee_id = ANY(CAST(:ids AS integer[])) ORDER BY employee_id FOR SHARE), "
         f"ins AS (INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} "
-        "FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS v(j, n) "
+        "FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS v(j, n) "
         f"JOIN a ON a.employee_id = CAST(v.j ->> {_EMP} AS integer) ORDER BY v.n "
         "ON CONFLICT (key) DO NOTHING RETURNING id) "
         "SELECT id, CAST(NULL AS integer) FROM ins UNION ALL SELECT NULL, employee_id FROM a")
 
 
-def _sqlite_post():
-    vals = ", ".join(f"v.value ->> {i}" if c != "period" else _PERIOD.format(p=f"(v.value ->> {i})")
-                     for i, c in enumerate(_COLS))
-    return text(
-        f"INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} "
-        f"FROM json_each(:rows) AS v LEFT JOIN commissions_account AS a ON a.employee_id = (v.value ->> {_EMP}) "
-        "WHERE true ORDER BY v.key ON CONFLICT (key) DO NOTHING RETURNING id")
-
-
 #: built once: every sale posts through it (see ``post``)
-_POST = {"postgresql": _pg_post(), "sqlite": _sqlite_post()}
+_POST = {"postgresql": _pg_post()}
+
+#: SQLite: the rows as bound parameters of one ``VALUES`` list (SQLite 3.40 re-parses a JSON
+#: text at every ``->>``: once per column), the statement built once per number of rows
+_SQLITE_CHUNK = 500  # rows per statement (25 parameters a row, far below SQLite's limit)
+_SQLITE_SQL: dict[int, str] = {}
+_TEXT_IDX = [i for i, c in enumerate(_COLS) if _SQL_TYPES[c] in ("numeric", "date")]  # bound as exact text
+
+
+def _sqlite_sql(n: int) -> str:
+    sql = _SQLITE_SQL.get(n)
+    if sql is None:
+        k = len(_COLS)
+        vals = ", ".join(f"v.column{i + 1}" if c != "period" else _PERIOD.format(p=f"v.column{i + 1}")
+                         for i, c in enumerate(_COLS))
+        row = "(" + ", ".join(["?"] * (k + 1)) + ")"
+        sql = (f"INSERT INTO commissions_line ({', '.join(_COLS)}) SELECT {vals} FROM (VALUES {', '.join([row] * n)}) "
+               f"AS v LEFT JOIN commissions_account AS a ON a.employee_id = v.column{_EMP + 1} "
+               f"WHERE true ORDER BY v.column{k + 1} ON CONFLICT (key) DO NOTHING RETURNING id")
+        if n <= 64:  # the usual sizes (a sale's lines) are kept
+            _SQLITE_SQL[n] = sql
+    return sql
+
+
+def _post_sqlite(conn, rows: list[dict], now: datetime) -> list[int]:
+    """Run the SQLite statement over ``rows`` (in chunks): ids of the lines inserted, in order.
+    Money and dates are bound as their exact text, as the ORM's types store them."""
+    stamp = now.isoformat(" ", "microseconds")
+    ids: list[int] = []
+    for start in range(0, len(rows), _SQLITE_CHUNK):
+        chunk = rows[start:start + _SQLITE_CHUNK]
+        flat: list = []
+        for n, r in enumerate(chunk):
+            v = list(_VALUES(r))
+            for i in _TEXT_IDX:
+                if v[i] is not None:
+                    v[i] = str(v[i])
+            at = v[_AT]
+            v[_AT] = stamp if at is None else (at if isinstance(at, str) else at.isoformat(" ", "microseconds"))
+            flat.extend(v)
+            flat.append(n)
+        ids += [i for (i,) in conn.exec_driver_sql(_sqlite_sql(len(chunk)), tuple(flat)).all()]
+    return ids
 
 _DEFAULTS = {"store_id": None, "sale_id": None, "sale_line_id": None, "product_id": None, "origin_id": None,
-             "plan_id": None, "rule_id": None, "basis": None, "statement_id": None, "reason": None}
+             "plan_id": None, "rule_id": None, "basis": None, "statement_id": None, "reason": None,
+             "line_net": None, "credited_id": None, "posted_at": None}
 
 
 def _fill(rows: list[dict]) -> list[dict]:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
@@ -343,13 +343,20 @@ class CommissionLine(IdPk, Base):
     ``sales_amount`` the net sales credited to the employee (attainment)."""
     __audit__ = False  # a ledger is its own history (core.audit)
     __scope_derived__ = ("employee_id", "sale_id", "sale_line_id", "origin_id", "plan_id", "rule_id",
-                         "statement_id", "product_id", "store_id")
+                         "statement_id", "product_id", "store_id", "credited_id")
     __scope_column__ = ""  # own rows or the scope's stores: permissions.RECORD_RULES
 
     __tablename__ = "commissions_line"
     # few indexes: every sale writes several lines (bench/README.md, "Commissions"); a sale's
-    # lines are found through their sale lines (``sale_line_id``), a period's by a scan (monthly)
-    __table_args__ = (Index("ix_commissions_line_emp_period", "employee_id", "period", "statement_id"),)
+    # lines are found through their sale lines (``sale_line_id``), a period's by a scan (monthly).
+    # Reversals by their original, and a period's reversals (the what-if replays them), through
+    # partial indexes only reversal lines enter (a sale line writes nothing into them)
+    __table_args__ = (Index("ix_commissions_line_emp_period", "employee_id", "period", "statement_id"),
+                      Index("ix_commissions_line_origin_id", "origin_id", postgresql_where=text("origin_id IS NOT NULL"),
+                            sqlite_where=text("origin_id IS NOT NULL")),
+                      Index("ix_commissions_line_reversal_period", "period",
+                            postgresql_where=text("origin_id IS NOT NULL"),
+                            sqlite_where=text("origin_id IS NOT NULL")))
     key: Mapped[str] = mapped_column(String(80), unique=True)
     employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"))
@@ -361,7 +368,7 @@ class CommissionLine(IdPk, Base):
     sale_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale.id"))
     sale_line_id: Mapped[int | None] = mapped_column(ForeignKey("core_sale_line.id"), index=True)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("core_product.id"))
-    origin_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_line.id"), index=True)
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_line.id"))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_plan.id"))
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_rule.id"))
     basis: Mapped[str | None] = mapped_column(String(10))
@@ -370,11 +377,17 @@ class CommissionLine(IdPk, Base):
     qty: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
     rate: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal("0"))
     share_pct: Mapped[Decimal] = mapped_column(Numeric(7, 4), default=Decimal("100"))
+    #: a share of a split sale line (``share_pct`` < 100): the whole line's net, on every share
+    #: (the line's commission is computed once on it); empty on other lines
+    line_net: Mapped[Decimal | None] = mapped_column(Money)
+    #: a share of a split other than the first: the credited employee (the first share, whose
+    #: rule applies and who takes the rounding remainder); empty on other lines
+    credited_id: Mapped[int | None] = mapped_column(ForeignKey("core_employee.id"))
     due: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("commissions_statement.id"))
     reason: Mapped[str | None] = mapped_column(String(255))
-    employee = relationship("Employee")
+    employee = relationship("Employee", foreign_keys=[employee_id])
     store = relationship("Store")
     plan = relationship("CommissionPlan")
     rule = relationship("CommissionRule")
@@ -411,6 +424,7 @@ describe(CommissionStatement, name=_l("Commission statement"), codes={"state": S
 describe(CommissionLine, name=_l("Commission line"), codes={"kind": LINE_KIND, "level": LEVEL, "basis": BASIS},
          labels={"due": _l("Due"), "sales_amount": _l("Credited sales"), "base_amount": _l("Base"),
                  "share_pct": _l("Share (%)"), "plan": _l("Commission plan"), "basis": _l("Basis"),
+                 "line_net": _l("Net of the whole line"), "credited_id": _l("Credited employee"),
                  "level": _l("Level"), "statement": _l("Commission statement")})
 
 MODELS = (CommissionPolicy, CommissionPlan, CommissionRule, CommissionTier, CommissionAssignment, CommissionSplit,

@@ -116,8 +116,9 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
 
     - a sale line of a replaced plan: the replacing plan's winning rule (``rules.rule_for``'s
       precedence, resolved in SQL) on the line's net, quantity and the product's cost
-      (``rules.earn``); a split's other shares ``money(total x share / 100)``, the first
-      share the rest (``rules.split_amounts``);
+      (``rules.earn``); a split: the whole line's commission (by the credited employee's rule,
+      on the whole net), its other shares ``money(total x share / 100)``, the first share the
+      rest (``rules.split_amounts``);
     - a reversal, clawback or waiver of such a line: ``reverse_refund``'s proportion of the
       simulated line (``money(amount x refunded qty / sold qty)``, never past what is left,
       the last refund takes the rest), replayed over the line's reversals in order;
@@ -128,13 +129,21 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     One SQL statement (``_WHATIF``), set-based, no loop over lines: the period's lines are summed
     per employee as the statement does, with each line's simulated amount beside its amount
     (the replacing plans' rules compiled into one ``CASE`` per line by ``_compiled``: no join,
-    parallel on PostgreSQL); the replaced split shares and reversals, a small part, are read
-    by their own filtered pass and recomputed with their neighbours (window functions). Money
-    is exact: ``numeric`` on PostgreSQL, the kernel's ``money`` as SQL functions on SQLite.
-    The what-if of the plans in force (``{a: a}``) is the statements, to the cent (tested).
+    parallel on PostgreSQL). A split share is computed on its own line too: each share names
+    the whole line's net (``line_net``) and the others the credited employee (``credited_id``),
+    so the first share adds the whole line's commission, each other share its part, which it
+    takes back from the credited employee (summed per employee and credited employee: no
+    window over the shares). The period's reversals of replaced plans, a small part, come
+    through a partial index of reversals, each original is looked up once (a split's first
+    share with its sale line's other shares), and the reversals are replayed in order (window
+    functions over those reversals only). Money is exact: ``numeric`` on PostgreSQL (JIT off
+    for the statement: compiling the long expression cost more than it saved), the kernel's
+    ``money`` as SQL functions on SQLite. The what-if of the plans in force (``{a: a}``) is the
+    statements, to the cent (tested).
     Limits: a margin rule uses the product's cost now; a split whose shares fell into
-    different periods (one employee's period was already settled) is recomputed from the
-    shares in this period."""
+    different periods (one employee's period was already settled): the first share's whole
+    commission counts in its period, each other share's part is taken back from the credited
+    employee in that share's period."""
     from sqlalchemy import text
 
     from core.localtime import local_today
@@ -159,22 +168,28 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     olds = ", ".join(str(a) for a in sorted(replace)) or "NULL"
     if replace:
         earn, needs_cost = _compiled(session, replace, f)
-        sim = (f"CASE WHEN l.plan_id IN ({olds}) THEN (CASE WHEN l.kind = 'sale' AND l.share_pct = 100 THEN "
-               + earn("l.plan_id", "l.product_id", "l.store_id", "l.employee_id", "l.sales_amount", "l.qty")
-               + f" WHEN l.kind IN ('tier', 'sale') OR l.origin_id IS NOT NULL THEN 0 ELSE l.amount END) "
+        # a sale line: the whole line's commission (``l.line_net`` for a split) by the credited
+        # employee's rule; a split's other share (``l.credited_id`` set) its part of that
+        whole = earn("l.plan_id", "l.product_id", "l.store_id", "l.employee_id", "COALESCE(l.line_net, l.sales_amount)",
+                     "l.qty")
+        part = f["pct"](earn("l.plan_id", "l.product_id", "l.store_id", "l.credited_id", "l.line_net", "l.qty"),
+                        "l.share_pct")
+        sim = (f"CASE WHEN l.plan_id IN ({olds}) THEN (CASE WHEN l.kind = 'sale' THEN (CASE WHEN l.credited_id IS NULL "
+               f"THEN {whole} ELSE {part} END) WHEN l.kind = 'tier' OR l.origin_id IS NOT NULL THEN 0 ELSE l.amount END) "
                "WHEN l.kind = 'tier' THEN 0 ELSE l.amount END")
-        earn_split = earn("sf.plan_id", "sf.product_id", "sf.store_id", "sf.first_emp", "sf.line_net", "sf.qty")
+        given = (f"COALESCE(SUM({part}) FILTER (WHERE l.credited_id IS NOT NULL AND l.plan_id IN ({olds}) "
+                 "AND l.kind = 'sale'), 0)")
+        earn_o = earn("o.plan_id", "o.product_id", "o.store_id", "COALESCE(o.credited_id, o.employee_id)",
+                      "COALESCE(o.line_net, o.sales_amount)", "o.qty")
     else:
-        needs_cost, sim, earn_split = False, "CASE WHEN l.kind = 'tier' THEN 0 ELSE l.amount END", "0"
-    part2 = f"l.plan_id IN ({olds}) AND (l.origin_id IS NOT NULL OR (l.share_pct <> 100 AND l.kind = 'sale'))"
+        needs_cost, sim, given, earn_o = False, "CASE WHEN l.kind = 'tier' THEN 0 ELSE l.amount END", "0", "0"
     join_p = " LEFT JOIN core_product p ON p.id = {t}.product_id" if needs_cost else ""
-    sql = _WHATIF.format(sim=sim, part2=part2, olds=olds, earn_split=earn_split,
-                         join_l=join_p.format(t="l"), join_sf=join_p.format(t="sf"), scope=scope.format(t="l"),
-                         scope_s=scope.format(t="s"), scope_r=scope.format(t="r"), mat="MATERIALIZED " if pg else "",
-                         pct=f["pct"]("t", "share_pct"), ratio=f["ratio"]("s", "qty", "oq"), greatest=f["greatest"])
-    if pg:  # the splits' and refunds' windows sort a few hundred thousand rows: in memory, for this
-        # transaction only
-        session.execute(text("SELECT set_config('work_mem', '64MB', true)"))
+    sql = _WHATIF.format(sim=sim, given=given, olds=olds, earn_o=earn_o, join_l=join_p.format(t="l"),
+                         join_o=join_p.format(t="o"), scope=scope.format(t="l"), scope_r=scope.format(t="r"),
+                         mat="MATERIALIZED " if pg else "", pct_t=f["pct"]("oo.t", "sh.share_pct"),
+                         pct_o=f["pct"]("oo.t", "oo.share_pct"), ratio=f["ratio"]("s", "qty", "oq"), greatest=f["greatest"])
+    if pg:  # the compiled rules make a long expression per line: compiling it (JIT) costs more than it saves
+        session.execute(text("SELECT set_config('jit', 'off', true)"))  # (this transaction only)
     rows = session.execute(text(sql), {"p": p}).all()
     if not rows:
         return []
@@ -199,7 +214,8 @@ def whatif(session, period: int, replace: dict[int, int], store_ids=None) -> lis
     first, nxt = ledger.period_bounds(p)
     day = min(nxt.fromordinal(nxt.toordinal() - 1), max(local_today(), first))  # as ``_seller_plan``
     out = []
-    for emp_id, actual, sim, credited, tier_lines, n_tier in rows:
+    for emp_id, actual, sim, credited, tier_lines in rows:
+        n_tier = _dec(tier_lines) != 0  # a tier line is posted only for a bonus (``statements._settle``)
         actual, sim = _dec(actual), _dec(sim)
         sales, target = money(_dec(credited)), targets.get(emp_id)
         emp = staff.get(emp_id)
@@ -378,61 +394,42 @@ def _num(value) -> str:
 
 
 _REV_KINDS = "('reversal', 'clawback', 'waived')"
-_D_COLS = ", ".join(f"l.{c}" for c in ("id", "employee_id", "plan_id", "product_id", "store_id", "sales_amount",
-                                         "qty", "share_pct", "sale_line_id", "level", "origin_id"))
-
 
 _WHATIF = (
     "WITH "
-    # the pass over the period's lines, per employee (as the statement's: parallel on PostgreSQL): what
-    # the statement pays, the simulation of every line computed line by line ({sim}: a kept line is its
-    # amount, an unsplit sale line of a replaced plan the compiled rules), the credited sales, the tier line
-    "m AS {mat}(SELECT l.employee_id, SUM(l.amount) AS actual, SUM({sim}) AS sim, "
+    # the pass over the period's lines (as the statement's: parallel on PostgreSQL), per employee and
+    # credited employee (set on a split's other shares only): what the statement pays, the simulation
+    # of every line computed line by line ({sim}: a kept line is its amount, a sale line of a replaced
+    # plan the compiled rules; a split's first share the whole line's commission, each other share its
+    # part, given back by the first share: {given}), the credited sales, the tier line
+    "m AS {mat}(SELECT l.employee_id, l.credited_id, SUM(l.amount) AS actual, SUM({sim}) AS sim, {given} AS given, "
     "COALESCE(SUM(l.sales_amount) FILTER (WHERE l.level = 'seller' AND l.kind IN ('sale', 'reversal', 'clawback', "
-    "'waived')), 0) AS credited, COALESCE(SUM(l.amount) FILTER (WHERE l.kind = 'tier'), 0) AS tier, "
-    "COUNT(*) FILTER (WHERE l.kind = 'tier') AS n_tier "
-    "FROM commissions_line l{join_l} WHERE l.period = :p{scope} GROUP BY l.employee_id), "
-    # the few lines that need their neighbours: the period's replaced split shares and reversals
-    "d AS {mat}(SELECT " + _D_COLS + " FROM commissions_line l WHERE l.period = :p{scope} AND {part2}), "
-    # a reversal's original line (looked up once), and for a split every share of it
-    "oo AS {mat}(SELECT o.id, o.employee_id, o.plan_id, o.product_id, o.store_id, o.sales_amount, o.qty, "
-    "o.share_pct, o.sale_line_id, o.level FROM (SELECT DISTINCT origin_id FROM d WHERE origin_id IS NOT NULL) AS ro "
-    "JOIN commissions_line o ON o.id = ro.origin_id), "
-    "ss AS (SELECT id, employee_id, plan_id, product_id, store_id, sales_amount AS net, qty, share_pct, "
-    "sale_line_id, level, 1 AS in_p FROM d WHERE origin_id IS NULL UNION ALL "
-    "SELECT id, employee_id, plan_id, product_id, store_id, sales_amount, qty, share_pct, sale_line_id, level, 0 "
-    "FROM oo WHERE share_pct = 100 "
-    "UNION ALL SELECT DISTINCT s.id, s.employee_id, s.plan_id, s.product_id, s.store_id, s.sales_amount, s.qty, "
-    "s.share_pct, s.sale_line_id, s.level, 0 FROM oo "
-    "JOIN commissions_line s ON s.sale_line_id = oo.sale_line_id AND s.level = oo.level AND s.kind = 'sale' "
-    "WHERE oo.share_pct <> 100 AND s.plan_id IN ({olds}) AND NOT (s.period = :p{scope_s})), "
-    # a split line is computed once, on its whole net, with the credited employee's (the first
-    # share's) rule; the other shares money(total x share / 100), the first the rest
-    "sf AS (SELECT ss.*, FIRST_VALUE(employee_id) OVER w AS first_emp, FIRST_VALUE(id) OVER w AS first_id, "
-    "SUM(net) OVER w AS line_net FROM ss WINDOW w AS (PARTITION BY sale_line_id, level ORDER BY id "
-    "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)), "
-    "st AS (SELECT sf.*, {earn_split} AS t FROM sf{join_sf}), "
-    "sp AS (SELECT st.*, CASE WHEN id = first_id THEN 0 ELSE {pct} END AS part FROM st), "
-    "ssim AS {mat}(SELECT id, employee_id, in_p, qty, CASE WHEN id = first_id THEN t - SUM(part) OVER "
-    "(PARTITION BY sale_line_id, level) ELSE part END AS sim FROM sp), "
-    # reversals, replayed in order over each original line (``reverse_refund``): each partial one
-    # money(line x refunded / sold) while anything is left, the last one what is left. The original
-    # line's simulation reaches its reversals by a window (the original sorts first), not a join
-    "rw AS (SELECT id AS okey, 0 AS ord, id, employee_id, 0 AS in_p, CAST(NULL AS varchar) AS kind, "
-    "qty AS oq, 0 AS qty, sim AS s FROM ssim UNION ALL "
-    "SELECT r.origin_id, 1, r.id, r.employee_id, CASE WHEN r.period = :p{scope_r} THEN 1 ELSE 0 END, r.kind, "
-    "NULL, r.qty, NULL FROM oo JOIN commissions_line r ON r.origin_id = oo.id WHERE r.kind IN " + _REV_KINDS + "), "
-    "rv AS (SELECT okey, ord, id, employee_id, in_p, kind, qty, MAX(oq) OVER o AS oq, MAX(s) OVER o AS s, "
-    "-SUM(qty) OVER (PARTITION BY okey ORDER BY ord, id ROWS UNBOUNDED PRECEDING) AS done FROM rw "
-    "WINDOW o AS (PARTITION BY okey)), "
-    "rd AS (SELECT rv.*, done >= oq AS last, CASE WHEN done >= oq THEN 0 ELSE {ratio} END AS d "
-    "FROM rv WHERE ord = 1 AND s IS NOT NULL), "
+    "'waived')), 0) AS credited, COALESCE(SUM(l.amount) FILTER (WHERE l.kind = 'tier'), 0) AS tier "
+    "FROM commissions_line l{join_l} WHERE l.period = :p{scope} GROUP BY l.employee_id, l.credited_id), "
+    # the period's reversals of replaced plans (a partial index holds only reversals), their original
+    # lines (looked up once) and what each original would have earned: a split's first share the
+    # whole line's commission less the other shares' parts (the shares of its sale line)
+    "rr AS {mat}(SELECT DISTINCT l.origin_id FROM commissions_line l WHERE l.period = :p AND l.origin_id IS NOT NULL "
+    "AND l.plan_id IN ({olds}){scope}), "
+    "oo AS {mat}(SELECT o.id, o.qty, o.share_pct, o.credited_id, o.sale_line_id, o.level, {earn_o} AS t "
+    "FROM rr JOIN commissions_line o ON o.id = rr.origin_id{join_o}), "
+    "os AS (SELECT oo.id, oo.qty AS oq, CASE WHEN oo.share_pct = 100 THEN oo.t WHEN oo.credited_id IS NOT NULL "
+    "THEN {pct_o} ELSE oo.t - COALESCE((SELECT SUM({pct_t}) FROM commissions_line sh WHERE sh.sale_line_id = "
+    "oo.sale_line_id AND sh.level = oo.level AND sh.kind = 'sale' AND sh.credited_id IS NOT NULL), 0) END AS s "
+    "FROM oo), "
+    # every reversal of those originals, replayed in order (``reverse_refund``): each partial one
+    # money(line x refunded / sold) while anything is left, the last one what is left
+    "rv AS (SELECT r.origin_id AS okey, r.id, r.employee_id, CASE WHEN r.period = :p{scope_r} THEN 1 ELSE 0 END "
+    "AS in_p, r.kind, r.qty, os.oq, os.s, -SUM(r.qty) OVER (PARTITION BY r.origin_id ORDER BY r.id "
+    "ROWS UNBOUNDED PRECEDING) AS done FROM os JOIN commissions_line r ON r.origin_id = os.id "
+    "WHERE r.kind IN " + _REV_KINDS + "), "
+    "rd AS (SELECT rv.*, done >= oq AS last, CASE WHEN done >= oq THEN 0 ELSE {ratio} END AS d FROM rv), "
     "rc AS (SELECT rd.*, CASE WHEN last THEN -s ELSE {greatest}(SUM(d) OVER (PARTITION BY okey ORDER BY id "
     "ROWS UNBOUNDED PRECEDING), -s) END AS cum FROM rd), "
     "rsim AS (SELECT id, employee_id, in_p, CASE WHEN kind = 'waived' THEN 0 ELSE cum - COALESCE(LAG(cum) OVER "
     "(PARTITION BY okey ORDER BY id), 0) END AS sim FROM rc), "
-    "u AS (SELECT employee_id, actual, sim, credited, tier, n_tier FROM m "
-    "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM ssim WHERE in_p = 1 "
-    "UNION ALL SELECT employee_id, 0, sim, 0, 0, 0 FROM rsim WHERE in_p = 1) "
-    "SELECT employee_id, SUM(actual), SUM(sim), SUM(credited), SUM(tier), SUM(n_tier) FROM u "
+    "u AS (SELECT employee_id, actual, sim, credited, tier FROM m "
+    "UNION ALL SELECT credited_id, 0, -given, 0, 0 FROM m WHERE credited_id IS NOT NULL AND given <> 0 "
+    "UNION ALL SELECT employee_id, 0, sim, 0, 0 FROM rsim WHERE in_p = 1) "
+    "SELECT employee_id, SUM(actual), SUM(sim), SUM(credited), SUM(tier) FROM u "
     "GROUP BY employee_id ORDER BY employee_id")

@@ -21,7 +21,7 @@ What a line earns (``earn``), rounded once to the cent, half up (``core.db.money
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -53,6 +53,9 @@ class Config:
     employees: dict       # employee id -> Staff (active employees only)
     store_managers: dict  # store id -> the store manager's employee id (lowest id)
     pools: tuple = ()     # active pool snapshots
+    #: what ``resolve`` found, per (level, employee, store, day, product, category): read-only
+    #: configuration in, so valid as long as this snapshot (a new one starts empty)
+    memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,41 @@ def rule_for(cfg: Config, plan_id: int, product_id: int, category_chain: list[in
         if best_key is None or key > best_key:
             best, best_key = r, key
     return best
+
+
+class Resolved:
+    """What ``resolve`` gives: the plan id, the winning rule (None: none matches) and the
+    rule's ``id``, ``basis`` and ``rate`` as the ledger row names them."""
+
+    __slots__ = ("plan_id", "rule", "rule_id", "basis", "rate")
+
+    def __init__(self, plan_id, rule):
+        self.plan_id, self.rule = plan_id, rule
+        self.rule_id = rule.id if rule is not None else None
+        self.basis = rule.basis if rule is not None else None
+        self.rate = Decimal(rule.rate) if rule is not None else ZERO
+
+
+_MEMO_MAX = 50_000
+
+
+def resolve(cfg: Config, employee, level: str, store_id: int | None, day: date, product_id: int,
+            category_id: int | None) -> Resolved | None:
+    """``plan_for`` then ``rule_for`` for a line of ``product_id`` (of ``category_id``) sold
+    at ``store_id`` on ``day`` (None when no plan is in force), memoised on the snapshot: a
+    checkout resolves the same employee, level and product again and again."""
+    key = (level, employee.id, store_id, day, product_id, category_id)
+    memo = cfg.memo
+    found = memo.get(key, memo)
+    if found is not memo:
+        return found
+    plan = plan_for(cfg, employee, level, store_id, day)
+    found = None if plan is None else Resolved(plan.id, rule_for(cfg, plan.id, product_id, ancestors(cfg, category_id),
+                                                                  store_id, employee.role))
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[key] = found
+    return found
 
 
 def earn(rule, net: Decimal, qty: Decimal, unit_cost: Decimal | None) -> tuple[Decimal, Decimal]:

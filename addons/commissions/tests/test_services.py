@@ -98,6 +98,12 @@ def test_split_of_three_sums_to_the_cent_remainder_to_first(session, shop):
     assert [(r.employee_id, r.amount) for r in rows] == [(a.id, D("0.34")), (b.id, D("0.33")), (c.id, D("0.33"))]
     assert sum(r.amount for r in rows) == D("1.00")
     assert sum(r.sales_amount for r in rows) == D("10.00")
+    # each share names the whole line's net, the others the credited employee (the what-if
+    # recomputes a share on its own line); a line that is not split names neither
+    assert [(r.line_net, r.credited_id) for r in rows] == [(D("10.00"), None), (D("10.00"), a.id),
+                                                          (D("10.00"), a.id)]
+    alone = sell(session, shop.store, [(shop.products[0], 1, shop.clerks[1])], at=OCT)
+    assert [(r.line_net, r.credited_id) for r in lines_of(session, sale_id=alone.id)] == [(None, None)]
 
 
 def test_split_must_sum_to_100(session, shop):

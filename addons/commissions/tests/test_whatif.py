@@ -128,6 +128,35 @@ def test_whatif_of_the_plans_in_force_is_the_statement(session, shop, chain):
     assert svc.whatif(session, 202610, {}) == svc.whatif(session, 202610, same)
 
 
+def test_upgrade_fills_in_the_split_columns_of_earlier_lines(session, shop, chain):
+    """The lines written before the split columns existed get them from the upgrade
+    (migration 4296eb4f0202): the whole net and the credited employee as the checkout writes
+    them, nothing on other lines; the what-if then gives what it gave."""
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    path = next((Path(attribution.__file__).parent / "migrations" / "versions").glob("*_4296eb4f0202_*.py"))
+    spec = importlib.util.spec_from_file_location("commissions_4296eb4f0202", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    cols = lambda: [(r.id, r.line_net, r.credited_id) for r in session.execute(  # noqa: E731
+        select(CommissionLine).order_by(CommissionLine.id).execution_options(populate_existing=True)).scalars()]
+    written = cols()
+    assert sum(1 for _i, net, _c in written if net is not None) >= 6  # shares of three, twice at least
+    assert any(c is not None for _i, _n, c in written)
+    same = {p.id: p.id for p in (chain.whole, chain.marg, chain.mgr)}
+    replace = {chain.whole.id: chain.alt.id, chain.marg.id: chain.alt.id}
+    before = [svc.whatif(session, 202610, same), svc.whatif(session, 202610, replace)]
+    session.execute(text("UPDATE commissions_line SET line_net = NULL, credited_id = NULL"))
+    assert all(net is None and c is None for _i, net, c in cols())
+    for sql in migration.BACKFILL:
+        session.execute(text(sql))
+    assert cols() == written
+    assert [svc.whatif(session, 202610, same), svc.whatif(session, 202610, replace)] == before
+
+
 def _reference(session, period, replace):
     """The what-if the slow way, line by line through the checkout's own code: each sale's
     lines by ``sale_rows`` with the plans' rules replaced, each refund's reversals replayed
