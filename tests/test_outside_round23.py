@@ -111,7 +111,7 @@ def _small_heap():
 
 # =============================================================================== commissions ===
 
-@pytest.mark.xfail(strict=True, reason="statements.tier_bonus compares the attainment rounded to 0.01 %: 99.995 % reaches the 100 % tier")
+
 def test_r23_whole_tier_is_not_reached_by_rounding_the_attainment(session):
     """Class: money error (rounding before a threshold). Whole-bracket tiers compare the
     attainment *after* rounding it to 0.01 %: sales of 9,999.50 against a 10,000.00 target
@@ -133,7 +133,6 @@ def _manager_employee(session, make, w):
     return emp
 
 
-@pytest.mark.xfail(strict=True, reason="the adjustment's beneficiary may cast the approving vote (only the requester is barred)")
 def test_r23_beneficiary_cannot_cast_the_second_vote_on_their_own_adjustment(api, session, make, w):
     """Class: four-eyes decided by the interested party (money). HQ asks for a +500.00
     manual adjustment for store A's manager (``POST /commissions/adjustments``); the manager
@@ -155,7 +154,6 @@ def test_r23_beneficiary_cannot_cast_the_second_vote_on_their_own_adjustment(api
     assert (r.status_code, posted) == (403, 0), (r.status_code, r.json, posted)
 
 
-@pytest.mark.xfail(strict=True, reason="statements._execute_approval does not refuse the statement's own employee")
 def test_r23_beneficiary_cannot_approve_their_own_statement_through_the_request(session, make, w):
     """Class: four-eyes decided by the interested party (money). ``POST .../statements/<id>/
     approve`` refuses "your own statement" (403), but above the four-eyes threshold it files
@@ -187,7 +185,6 @@ def test_r23_beneficiary_cannot_approve_their_own_statement_through_the_request(
     assert st.state == "draft", st.state
 
 
-@pytest.mark.xfail(strict=True, reason="prepare_statements shares out the team pools (settle_due) of a running period for good")
 def test_r23_preparing_draft_statements_mid_month_does_not_close_the_team_pool(session, make, w):
     """Class: money attributed to the wrong period (half-settled pool). ``prepare`` is meant
     to be run again and again ("refresh every draft's total": the managers look at the drafts

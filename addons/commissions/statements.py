@@ -5,7 +5,9 @@ Tier bonus of a period (posted once, when the statement is approved, as a ``tier
 credited net sales S of the employee's ``seller`` lines of the period, target T, attainment
 A = S / T x 100 (%). The seller plan in force on the period's last day gives the tiers
 (``from_pct`` ascending). ``whole``: the highest tier with ``from_pct <= A`` pays its rate on
-all of S. ``marginal``: each tier pays its rate on the part of S between T x its
+all of S. The tier reached is decided on the exact figures, never on the rounded percentage; the
+attainment shown is rounded down to 0.01 % (it never shows a tier as reached when it is
+not). ``marginal``: each tier pays its rate on the part of S between T x its
 ``from_pct`` / 100 and T x the next tier's ``from_pct`` / 100 (no upper bound for the last).
 The bonus is rounded once, to the cent, half up. Because it is computed on the period's
 totals when the statement is approved, crossing a tier in the middle of the period pays the
@@ -13,11 +15,12 @@ reached tier exactly as the mode says, whatever the order of the sales.
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from sqlalchemy import DateTime, and_, bindparam, func, insert, or_, select, text, update
 
-from core.approvals import SEEN, executor_of, register_executor, request_approval
+from core.approvals import (SEEN, check_not_beneficiary, employee_users, executor_of, register_executor,
+                            request_approval)
 from core.db import ZERO, money
 from core.fields import rule_of
 from core.errors import BusinessError, Conflict, NotFound
@@ -120,15 +123,18 @@ def tier_bonus(tiers, mode: str, sales: Decimal, target: Decimal | None) -> tupl
     docstring). No target, no tiers or mode ``none``: ``(0, attainment or None)``."""
     if not target or target <= 0:
         return ZERO, None
-    pct = (sales / target * HUNDRED).quantize(Decimal("0.01"))
+    sales, target = Decimal(sales), Decimal(target)
+    shown = (sales * HUNDRED / target).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
     if mode not in ("whole", "marginal") or not tiers:
-        return ZERO, pct
+        return ZERO, shown
     tiers = sorted(tiers, key=lambda t: Decimal(t.from_pct))
     if mode == "whole":
-        reached = [t for t in tiers if Decimal(t.from_pct) <= pct]
+        # the tier is reached on the exact figures (sales >= target x from_pct / 100), never on
+        # the rounded percentage: 9,999.50 of 10,000.00 is not 100 % (shown rounded down: 99.99)
+        reached = [t for t in tiers if sales * HUNDRED >= target * Decimal(t.from_pct)]
         if not reached:
-            return ZERO, pct
-        return max(money(sales * Decimal(reached[-1].rate) / HUNDRED), ZERO), pct
+            return ZERO, shown
+        return max(money(sales * Decimal(reached[-1].rate) / HUNDRED), ZERO), shown
     raw = Decimal("0")
     for i, t in enumerate(tiers):
         lo = target * Decimal(t.from_pct) / HUNDRED
@@ -136,7 +142,7 @@ def tier_bonus(tiers, mode: str, sales: Decimal, target: Decimal | None) -> tupl
         part = (min(sales, hi) if hi is not None else sales) - lo
         if part > 0:
             raw += part * Decimal(t.rate) / HUNDRED
-    return money(raw), pct
+    return money(raw), shown
 
 
 def attainment(session, employee_id: int, period: int | None = None) -> dict:
@@ -167,7 +173,8 @@ def _seller_plan(session, cfg, employee_id: int, period: int):
 # --- statements ---------------------------------------------------------------------------------
 
 def prepare_statements(session, period: int) -> int:
-    """Share out the team pools of ``period`` not yet shared (``pools.settle_due``), make
+    """Share out the team pools of ``period`` not yet shared when the period has ended, else
+    refresh their provisional shares (``pools.settle_due``: a draft never closes a period), make
     the draft statements of ``period`` (one per employee with lines in it and no statement
     yet) and refresh every draft's total: set-based, idempotent (a second run changes
     nothing). Returns the number of statements created. A session scoped to some stores
@@ -281,6 +288,7 @@ def approve_statement(session, statement_id: int, user=None) -> CommissionStatem
     finishes it. BusinessError ``{"state"}`` unless draft; Conflict ``{"state"}`` while a
     request is pending."""
     st = _locked(session, statement_id)
+    check_not_beneficiary(session, APPROVE_ACTION, {"statement_id": st.id}, user)  # not your own statement
     if st.state != "draft":
         raise BusinessError({"state": [_l("Only a draft statement can be approved.")]})
     if st.approval_request_id is not None:
@@ -356,8 +364,16 @@ def _statement_figures(session, payload: dict) -> dict:
     return {k: v for k, v in pending_figures(session, st).items()} if st is not None else {}
 
 
+def _statement_beneficiaries(session, payload: dict) -> set[int]:
+    """The statement's employee's user accounts: they never decide their own statement."""
+    emp = session.execute(select(CommissionStatement.employee_id).where(
+        CommissionStatement.id == int(payload["statement_id"])).execution_options(**_U)).scalar()
+    return employee_users(session, emp)
+
+
 if executor_of(APPROVE_ACTION) is None:
-    register_executor(APPROVE_ACTION, _execute_approval, figures=_statement_figures, recheck=False)
+    register_executor(APPROVE_ACTION, _execute_approval, figures=_statement_figures, recheck=False,
+                      beneficiaries=_statement_beneficiaries)
 
 
 def pay_statement(session, statement_id: int, user=None, reference: str | None = None) -> CommissionStatement:
@@ -367,6 +383,7 @@ def pay_statement(session, statement_id: int, user=None, reference: str | None =
     if reference is not None and len(reference) > 80:
         raise BusinessError({"reference": [_l("At most 80 characters.")]})
     st = _locked(session, statement_id)
+    check_not_beneficiary(session, APPROVE_ACTION, {"statement_id": st.id}, user)  # not your own statement
     if st.state != "approved":
         raise BusinessError({"state": [_l("Only an approved statement can be paid.")]})
     st.state = "paid"
@@ -452,7 +469,8 @@ def adjustment_request(session, request_id) -> ApprovalRequest:
 
 def decide_adjustment(session, request_id: int, user, approve: bool, note: str | None = None) -> ApprovalRequest:
     """Approve (post the adjustment) or reject (post nothing) a pending adjustment request.
-    Forbidden ``{"id"}`` for the requester or a user without ``core.approval.decide``;
+    Forbidden ``{"id"}`` for the requester, the adjusted employee's own account or a user
+    without ``core.approval.decide``;
     BusinessError ``{"id"}`` when already decided; NotFound for no such request."""
     from core import approvals
 
@@ -468,8 +486,13 @@ def _execute_adjustment(session, req, user):
     return gettext("Posted in %(period)s", period=got)
 
 
+def _adjustment_beneficiaries(session, payload: dict) -> set[int]:
+    """The adjusted employee's user accounts: nobody decides an adjustment of their own pay."""
+    return employee_users(session, payload.get("employee_id"))
+
+
 if executor_of(ADJUST_ACTION) is None:
-    register_executor(ADJUST_ACTION, _execute_adjustment)
+    register_executor(ADJUST_ACTION, _execute_adjustment, beneficiaries=_adjustment_beneficiaries)
 
 
 def balance(session, employee_id: int) -> dict:
