@@ -247,8 +247,6 @@ def test_r23_what_if_refuses_the_same_plan_replaced_twice(api, session, make, w)
     assert r.status_code == 422 and "replace.1.plan_id" in _fields(r), (r.status_code, r.json)
 
 
-@pytest.mark.xfail(strict=True, reason="statements.set_target rewrites the target of a period whose statement is "
-                                       "approved or paid")
 def test_r23_target_of_a_settled_period_cannot_be_rewritten(api, session, w):
     """Class: history rewritten after settlement (a paid statement changes). Store A's
     clerk's statement for the month is approved (and paid) against the month's target; the

@@ -14,7 +14,7 @@ from core.i18n import lazy_gettext as _l
 from core.labels import EMPLOYEE_ROLE
 from core.models import Employee
 
-from . import rules
+from . import ledger, rules
 from .models import (BASES, LEVELS, TIER_MODES, CommissionAssignment, CommissionPlan, CommissionRule,
                      CommissionSplit, CommissionSplitShare, CommissionTier)
 
@@ -69,6 +69,7 @@ def check_assignment(session, a: CommissionAssignment) -> None:
         errors["valid_to"] = [_l("Must be after the start date.")]
     if errors:
         raise BusinessError(errors)
+    check_assignment_unsettled(session, a)
     # two assignments of the same target and level may not be in force on the same day
     same = select(CommissionAssignment).where(
         CommissionAssignment.level == a.level,
@@ -83,6 +84,54 @@ def check_assignment(session, a: CommissionAssignment) -> None:
                                                                            or a.valid_to > other.valid_from):
             raise BusinessError({"valid_from": [_l(
                 "Another plan is assigned to the same people for these dates: end it first.")]})
+
+
+def _assignment_reach(session, employee_id, role, store_id, valid_from, valid_to) -> None:
+    """BusinessError ``{"valid_from"}`` when an assignment of these people and dates reaches
+    a period with an approved or paid statement of one of them (the plan in force there
+    decided what was paid: its tiers, what a what-if compares with)."""
+    from .statements import check_unsettled
+
+    if not isinstance(valid_from, date):
+        return
+    if employee_id is not None:
+        people = [employee_id]
+    elif role is None and store_id is None:
+        people = None  # everyone
+    else:
+        people = select(Employee.id)
+        if role is not None:
+            people = people.where(Employee.role == role)
+        if store_id is not None:
+            people = people.where(Employee.store_id == store_id)
+    last = None
+    if isinstance(valid_to, date):
+        last = ledger.period_of(date.fromordinal(valid_to.toordinal() - 1))
+    check_unsettled(session, people, ledger.period_of(valid_from), last, field="valid_from")
+
+
+_REACH = ("employee_id", "role", "store_id", "valid_from", "valid_to")
+
+
+def check_assignment_unsettled(session, a: CommissionAssignment, deleting: bool = False) -> None:
+    """An assignment (new, changed or deleted) never reaches back into a settled period:
+    neither with its new people and dates nor, when changed or deleted, with its old ones."""
+    from sqlalchemy import inspect
+
+    if not deleting:  # a back-office form sets the relations, not yet the ids
+        now = {k: getattr(a, k) for k in _REACH}
+        for k, rel in (("employee_id", "employee"), ("store_id", "store")):
+            now[k] = now[k] if now[k] is not None else getattr(getattr(a, rel, None), "id", None)
+        _assignment_reach(session, *(now[k] for k in _REACH))
+    state = inspect(a)
+    if a.id is None or (state.transient or state.pending):
+        return
+    old = {}
+    for k in _REACH + ("plan_id", "level"):
+        hist = state.attrs[k].history
+        old[k] = hist.deleted[0] if hist.deleted else getattr(a, k)
+    if deleting or any(state.attrs[k].history.has_changes() for k in _REACH + ("plan_id", "level")):
+        _assignment_reach(session, *(old[k] for k in _REACH))
 
 
 def check_split(session, split: CommissionSplit) -> None:

@@ -52,6 +52,39 @@ def policy(session) -> CommissionPolicy:
     return pol
 
 
+# --- settled periods: history that no longer changes ---------------------------------------------
+
+#: the states of a statement whose period is settled for its employee
+SETTLED_STATES = ("approved", "paid")
+
+
+def settled_period(session, employee_ids=None, period_from: int | None = None, period_to: int | None = None
+                   ) -> int | None:
+    """The first period, between ``period_from`` and ``period_to`` (inclusive, None: open),
+    in which one of ``employee_ids`` (a list, a select of ids, or None: anyone) has an
+    approved or paid statement; None when there is none."""
+    S = CommissionStatement
+    q = select(func.min(S.period)).where(S.state.in_(SETTLED_STATES))
+    if employee_ids is not None:
+        q = q.where(S.employee_id.in_(employee_ids))
+    if period_from is not None:
+        q = q.where(S.period >= period_from)
+    if period_to is not None:
+        q = q.where(S.period <= period_to)
+    return session.execute(q.execution_options(**_U)).scalar()
+
+
+def check_unsettled(session, employee_ids, period_from: int | None, period_to: int | None = None,
+                    field: str = "period") -> None:
+    """BusinessError ``{field}`` when a change to those employees' figures of those periods
+    would rewrite a settled (approved or paid) statement's history."""
+    found = settled_period(session, employee_ids, period_from, period_to)
+    if found is not None:
+        raise BusinessError({field: [_l("The statement of %(period)s is already approved or paid: what it was "
+                                        "computed on can no longer change. Correct it in an open period.",
+                                        period=found)]})
+
+
 # --- targets and attainment -------------------------------------------------------------------
 
 def set_target(session, employee_id: int, period, amount) -> CommissionTarget:
@@ -70,6 +103,7 @@ def set_target(session, employee_id: int, period, amount) -> CommissionTarget:
     value = _amount(amount, "amount", errors, positive=True)
     if errors:
         raise BusinessError(errors)
+    check_unsettled(session, [emp.id], p, p)  # the target a paid statement's tiers were computed on
     row = session.execute(select(CommissionTarget).where(CommissionTarget.employee_id == employee_id,
                                                          CommissionTarget.period == p)).scalar()
     if row is None:
@@ -444,6 +478,8 @@ def request_adjustment(session, employee_id: int, amount, reason: str, user, per
     (an idempotency key): asking again with the same key by the same user returns the first
     request. Returns the pending ApprovalRequest; nothing is in the ledger yet."""
     emp, value, reason, p = _checked_adjustment(session, employee_id, amount, reason, period)
+    if period not in (None, ""):  # naming a settled period is refused, not moved without a word
+        check_unsettled(session, [emp.id], p, p)
     uid = getattr(user, "id", None)
     if key:
         for req in session.execute(select(ApprovalRequest).where(
