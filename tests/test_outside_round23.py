@@ -212,7 +212,6 @@ def test_r23_preparing_draft_statements_mid_month_does_not_close_the_team_pool(s
     assert Decimal(pooled) == Decimal("20.00"), pooled
 
 
-@pytest.mark.xfail(strict=True, reason="duplicate tier answers 409 on 'from_pct', not on 'tiers.1.from_pct'")
 def test_r23_duplicate_tier_error_names_the_tier_in_the_request(api, session, w):
     """Class: 409/422 naming a field that is not in the request. ``POST /commissions/plans``
     with two tiers starting at 100 % answers 409 on ``from_pct``, a name the endpoint does not
@@ -226,7 +225,6 @@ def test_r23_duplicate_tier_error_names_the_tier_in_the_request(api, session, w)
     assert _fields(r) == {"tiers.1.from_pct"}, r.json
 
 
-@pytest.mark.xfail(strict=True, reason="whatif folds 'replace' into a dict: the same plan twice is accepted, last wins")
 def test_r23_what_if_refuses_the_same_plan_replaced_twice(api, session, make, w):
     """Class: duplicated entries in a list accepted silently. ``POST /commissions/whatif``
     with ``replace`` naming the same plan twice (by two different plans: "what if the ten

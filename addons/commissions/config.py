@@ -4,7 +4,7 @@ raises ``BusinessError`` naming every bad field; nothing is written when it fail
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
@@ -12,6 +12,7 @@ from core.security.assignees import assignee_errors
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.labels import EMPLOYEE_ROLE
+from core.validation import duplicate_errors, duplicate_indexes
 from core.models import Employee
 
 from . import ledger, rules
@@ -162,6 +163,16 @@ def check(session, obj) -> None:
 
 # --- services that create configuration -----------------------------------------------------------
 
+_CRITERIA = ("product_id", "category_id", "store_id", "role")
+
+
+def _decimal_key(value):
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except (InvalidOperation, ValueError, TypeError):  # a bad value has its own error (check_tier)
+        return value
+
+
 def create_plan(session, code: str, name: str, tier_mode: str = "none", rules_=(), tiers=()) -> CommissionPlan:
     """A plan with its rules (dicts of ``CommissionRule`` fields) and tiers (dicts with
     ``from_pct`` and ``rate``). BusinessError naming the field (``rules.<i>.<field>``)."""
@@ -182,6 +193,14 @@ def create_plan(session, code: str, name: str, tier_mode: str = "none", rules_=(
         except BusinessError as exc:
             errors.update({f"tiers.{i}.{k}": v for k, v in exc.errors.items()})
         plan.tiers.append(t)
+    # the same tier twice, or two rules with the same criteria (the second would never apply):
+    # named on the later item, before anything is written
+    errors.update(duplicate_errors([_decimal_key(t.get("from_pct")) for t in tiers], "tiers", "from_pct",
+                                   _l("Another tier starts at the same attainment.")))
+    for i in duplicate_indexes([tuple(r.get(k) for k in _CRITERIA) for r in rules_]):
+        r = rules_[i]
+        errors.setdefault(f"rules.{i}.{next((k for k in _CRITERIA if r.get(k) is not None), 'basis')}",
+                          [_l("Another rule of the plan has the same criteria: this one would never apply.")])
     if errors:
         raise BusinessError(errors)
     session.add(plan)

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.security.assignees import assignee_errors
+from core.validation import duplicate_errors
 from core.db import ZERO, money
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
@@ -306,8 +307,8 @@ def create_pool(session, code: str, name: str, store_id: int, plan_id: int, spli
         errors["members"] = [_l("The shares must add up to 100%.")]
     if valid_to is not None and valid_to <= valid_from:
         errors["valid_to"] = [_l("Must be after the start date.")]
-    if len({e for e, _s in members}) != len(members):
-        errors["members"] = [_l("This employee is named twice.")]
+    errors.update(duplicate_errors([e for e, _s in members], "members", "employee_id",
+                                   _l("This employee is named twice.")))
     errors.update(member_errors(session, store_id, [e for e, _s in members]))
     if errors:
         raise BusinessError(errors)
