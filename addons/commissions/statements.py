@@ -18,6 +18,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from sqlalchemy import DateTime, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.orm import aliased
 
 from core.approvals import (SEEN, check_not_beneficiary, employee_users, executor_of, register_executor,
                             request_approval)
@@ -550,3 +551,79 @@ def statement_lines(session, st: CommissionStatement) -> list[CommissionLine]:
     cond = and_(CommissionLine.employee_id == st.employee_id, CommissionLine.period == st.period,
                 CommissionLine.statement_id == st.id if st.state != "draft" else CommissionLine.statement_id.is_(None))
     return list(session.execute(select(CommissionLine).where(cond).order_by(CommissionLine.id)).scalars())
+
+
+# --- tier bonuses clawed back when a paid period's sale is refunded -----------------------------
+
+def _tier_periods(session, sale_line_ids) -> list[tuple[int, int]]:
+    """``[(employee, period)]`` whose approved tier bonus rests on seller lines of
+    ``sale_line_ids`` (the lines already on a statement, with a tier line in their period)."""
+    L, T = CommissionLine, aliased(CommissionLine)
+    ids = list(sale_line_ids)
+    if not ids:
+        return []
+    q = (select(L.employee_id, L.period).join(T, and_(T.employee_id == L.employee_id, T.period == L.period,
+                                                        T.kind == "tier"))
+         .where(L.sale_line_id.in_(ids), L.kind == "sale", L.level == "seller", L.statement_id.is_not(None))
+         .distinct().order_by(L.employee_id, L.period))
+    return [tuple(r) for r in session.execute(q.execution_options(**_U)).all()]
+
+
+def lock_for_tier_clawback(session, sale_line_ids) -> list[tuple[int, int]]:
+    """Before a refund of ``sale_line_ids`` is reversed: lock (exclusive, before the
+    reversal's shared lock) the accounts of the employees whose paid tier bonus rests on
+    those lines, so two refunds at once recompute the bonus one after the other. Returns
+    ``_tier_periods``."""
+    found = _tier_periods(session, sale_line_ids)
+    if found:
+        ledger.lock_accounts(session, sorted({e for e, _p in found}), exclusive=True)
+    return found
+
+
+def clawback_tier_bonus(session, refund, found=None) -> int:
+    """After a refund is reversed (``attribution.reverse_refund``): for every employee and
+    settled period whose tier bonus rested on the refunded lines, recompute the bonus on the
+    period's credited sales less the sales clawed back since (``clawback`` lines: a refund
+    past the clawback window is ``waived`` and keeps the bonus too) and post the difference
+    with what was paid (the tier line and earlier tier clawbacks) as a ``clawback`` line into
+    the next open period. Keyed by refund, employee and period: a replay posts nothing, and
+    each refund claws back only what the previous ones did not (never twice, never missed).
+    Returns the number of lines posted."""
+    from core.localtime import business_date
+
+    if found is None:
+        found = _tier_periods(session, [ln.origin_line_id for ln in refund.lines if ln.origin_line_id])
+    if not found:
+        return 0
+    from .models import CommissionPlan
+
+    L, O = CommissionLine, aliased(CommissionLine)
+    day = refund.business_date or business_date(refund.confirmed_at or refund.created_at)
+    cfg = rules.config(session)
+    rows = []
+    for emp_id, p in found:
+        tier = session.execute(select(L).where(L.key == f"t:{emp_id}:{p}").execution_options(**_U)).scalar()
+        target = session.execute(select(CommissionTarget.amount).where(
+            CommissionTarget.employee_id == emp_id, CommissionTarget.period == p).execution_options(**_U)).scalar()
+        plan = session.get(CommissionPlan, tier.plan_id) if tier is not None and tier.plan_id else None
+        if plan is None:
+            continue
+        paid = session.execute(select(func.coalesce(func.sum(L.amount), 0)).where(
+            or_(L.id == tier.id, and_(L.origin_id == tier.id, L.kind == "clawback"))).execution_options(**_U)).scalar()
+        clawed = session.execute(select(func.coalesce(func.sum(L.sales_amount), 0)).join(O, O.id == L.origin_id).where(
+            L.employee_id == emp_id, L.kind == "clawback", L.level == "seller", O.period == p, L.period != p)
+            .execution_options(**_U)).scalar()
+        sales = credited_sales(session, emp_id, p) + money(Decimal(clawed or 0))
+        want, pct = tier_bonus(cfg.tiers.get(plan.id, ()), plan.tier_mode, sales, target)
+        delta = money(want - Decimal(paid or 0))
+        if delta >= 0:  # a refund never raises a bonus
+            continue
+        emp = session.get(Employee, emp_id)
+        rows.append({"key": f"tc:{refund.id}:{emp_id}:{p}", "employee_id": emp_id,
+                     "store_id": emp.store_id or refund.store_id, "period": ledger.period_of(day),
+                     "business_date": day, "kind": "clawback", "level": "seller", "sale_id": refund.id,
+                     "origin_id": tier.id, "plan_id": plan.id, "base_amount": sales, "rate": Decimal(pct or 0),
+                     "sales_amount": ZERO, "due": delta, "amount": delta,
+                     "reason": gettext("Tier bonus of %(period)s clawed back: attainment %(pct)s%% after a refund",
+                                       period=p, pct=pct)[:255]})
+    return ledger.post(session, rows)

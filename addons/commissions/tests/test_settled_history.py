@@ -176,3 +176,56 @@ def test_duplicates_in_lists_are_named_by_index(api, session, make, shop):
     r = api.post(f"{CM}/splits", user=hq, json={"store_id": shop.store.id, "valid_from": "2020-01-01", "shares": [
         {"employee_id": a.id, "percent": "50"}, {"employee_id": a.id, "percent": "50"}]})
     assert r.status_code == 422 and _fields(r) == {"shares.1.employee_id"}, r.json
+
+
+# --- a paid tier bonus follows the refunds of the sales that earned it ---------------------------
+
+def test_tier_bonus_is_clawed_back_once_when_a_refund_drops_below_the_tier(session, make, shop):
+    from core.services.refund import RefundLineRequest, refund
+
+    from addons.commissions.models import CommissionTier
+
+    clerk = shop.clerks[0]
+    session.add(CommissionTier(plan_id=shop.plan.id, from_pct=D("100"), rate=D("5")))
+    shop.plan.tier_mode = "whole"
+    session.flush()
+    sale = sell(session, shop.store, [(shop.products[0], 10, clerk)], at=OCT)  # 100.00 credited
+    cst.set_target(session, clerk.id, 202610, "100.00")
+    cst.prepare_statements(session, 202610)
+    st = session.execute(select(CommissionStatement).where(CommissionStatement.employee_id == clerk.id)).scalar()
+    hq = make.user()
+    cst.approve_statement(session, st.id, hq)
+    cst.pay_statement(session, st.id, hq)
+    assert st.total == D("15.00")  # 10.00 + the 100 % tier: 5 % of 100.00
+    line_id = sale.lines[0].id
+    refund(session, sale.id, [RefundLineRequest(line_id, D("1"))], at=datetime(2026, 11, 3, 4))  # 90 %: below the tier
+    claws = session.execute(select(CommissionLine).where(CommissionLine.kind == "clawback",
+                                                         CommissionLine.employee_id == clerk.id)
+                            .order_by(CommissionLine.id)).scalars().all()
+    assert sorted(c.amount for c in claws) == [D("-5.00"), D("-1.00")], [(c.key, c.amount) for c in claws]
+    assert {c.period for c in claws} == {202611}  # the next open period
+    refund(session, sale.id, [RefundLineRequest(line_id, D("1"))], at=datetime(2026, 11, 4, 4))  # 80 %
+    tier_claws = session.execute(select(func.sum(CommissionLine.amount)).where(
+        CommissionLine.kind == "clawback", CommissionLine.key.like("tc:%"))).scalar()
+    assert tier_claws == D("-5.00")  # the bonus once, never twice
+    assert st.total == D("15.00") and st.state == "paid"  # the paid statement never changes
+
+
+def test_tier_bonus_is_kept_for_a_refund_past_the_clawback_window(session, make, shop):
+    from core.services.refund import refund
+
+    from addons.commissions.models import CommissionTier
+
+    clerk = shop.clerks[0]
+    session.add(CommissionTier(plan_id=shop.plan.id, from_pct=D("100"), rate=D("5")))
+    shop.plan.tier_mode = "whole"
+    cst.policy(session).clawback_days = 10
+    session.flush()
+    sale = sell(session, shop.store, [(shop.products[0], 10, clerk)], at=OCT)
+    cst.set_target(session, clerk.id, 202610, "100.00")
+    cst.prepare_statements(session, 202610)
+    st = session.execute(select(CommissionStatement).where(CommissionStatement.employee_id == clerk.id)).scalar()
+    cst.approve_statement(session, st.id, make.user())
+    refund(session, sale.id, at=datetime(2026, 11, 20, 4))  # 36 days after the sale: waived
+    assert session.execute(select(func.count()).select_from(CommissionLine).where(
+        CommissionLine.kind == "clawback")).scalar() == 0
