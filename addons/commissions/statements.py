@@ -622,7 +622,9 @@ def clawback_tier_bonus(session, refund, found=None) -> int:
         rows.append({"key": f"tc:{refund.id}:{emp_id}:{p}", "employee_id": emp_id,
                      "store_id": emp.store_id or refund.store_id, "period": ledger.period_of(day),
                      "business_date": day, "kind": "clawback", "level": "seller", "sale_id": refund.id,
-                     "origin_id": tier.id, "plan_id": plan.id, "base_amount": sales, "rate": Decimal(pct or 0),
+                     # no plan of its own (its origin, the tier line, names it): a correction of a
+                     # settled period, which a what-if of this period keeps as it is (as an adjustment)
+                     "origin_id": tier.id, "plan_id": None, "base_amount": sales, "rate": Decimal(pct or 0),
                      "sales_amount": ZERO, "due": delta, "amount": delta,
                      "reason": gettext("Tier bonus of %(period)s clawed back: attainment %(pct)s%% after a refund",
                                        period=p, pct=pct)[:255]})
