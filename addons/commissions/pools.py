@@ -176,7 +176,20 @@ def ended(period: int) -> bool:
     return ledger.period_bounds(period)[1] <= local_today()
 
 
-def _post_shares(session, pool, period: int, total: Decimal, split) -> None:
+def _recipients(session, period: int) -> dict[int, set[int]]:
+    """``{pool_id: {employees}}`` holding a share line of ``period`` (one pass over the lines:
+    what lets each pool's own read go through the employees' index)."""
+    from .models import CommissionLine
+
+    out: dict[int, set[int]] = {}
+    for key, emp in session.execute(select(CommissionLine.key, CommissionLine.employee_id).where(
+            CommissionLine.kind == "pool", CommissionLine.period >= period,
+            CommissionLine.key.like(f"p:%:{period}:%")).execution_options(**_U)):
+        out.setdefault(int(key.split(":")[1]), set()).add(emp)
+    return out
+
+
+def _post_shares(session, pool, period: int, total: Decimal, split, recipients: set | None = None) -> None:
     """Bring the pool's share lines of ``period`` to ``split`` (``[(employee, amount)]``):
     each member (and anyone holding an earlier share that is no longer theirs) gets the
     difference with what was posted for them already (keys ``p:<pool>:<period>:<emp>`` then
@@ -185,11 +198,13 @@ def _post_shares(session, pool, period: int, total: Decimal, split) -> None:
     from .models import CommissionLine
 
     posted: dict[int, tuple[Decimal, int]] = {}
-    for emp, amount, n in session.execute(
-            select(CommissionLine.employee_id, func.sum(CommissionLine.amount), func.count()).where(
-                CommissionLine.kind == "pool", CommissionLine.store_id == pool.store_id,
-                CommissionLine.key.like(f"p:{pool.id}:{period}:%")).group_by(CommissionLine.employee_id)
-            .execution_options(**_U)):
+    q = (select(CommissionLine.employee_id, func.sum(CommissionLine.amount), func.count()).where(
+        CommissionLine.kind == "pool", CommissionLine.period >= period,  # a share only ever moves later
+        CommissionLine.key.like(f"p:{pool.id}:{period}:%")).group_by(CommissionLine.employee_id))
+    if recipients is not None:  # (read before the pool's lock) and the members: by the employees' index
+        q = q.where(CommissionLine.employee_id.in_(sorted(set(recipients) | {e for e, _a in split}
+                                                          | {m.employee_id for m in pool.members})))
+    for emp, amount, n in session.execute(q.execution_options(**_U)):
         posted[emp] = (money(Decimal(amount or 0)), int(n))
     want = dict(split)
     first, _nxt = ledger.period_bounds(period)
@@ -224,7 +239,7 @@ def _settled(session, pool_id: int, period: int) -> bool:
         .execution_options(**_U)).scalar() is not None
 
 
-def settle(session, pool_id: int, period: int) -> Decimal:
+def settle(session, pool_id: int, period: int, recipients: set | None = None) -> Decimal:
     """Share the pool's total of ``period`` out to its members for good (see the module
     docstring). Returns the total. BusinessError ``{"period"}`` when the period has not
     ended yet (in the chain's time zone) or is already shared out, and those of
@@ -236,7 +251,7 @@ def settle(session, pool_id: int, period: int) -> Decimal:
     if _settled(session, pool_id, period):
         raise BusinessError({"period": [_l("This period of the pool is already shared out.")]})
     pool, total, split = _split(session, pool_id, period)
-    _post_shares(session, pool, period, total, split)
+    _post_shares(session, pool, period, total, split, recipients)
     first, _nxt = ledger.period_bounds(period)
     session.connection().execute(insert(_E), [{"key": f"pt:{pool_id}:{period}", "pool_id": pool_id,
                                                 "period": period, "business_date": first, "kind": "settle",
@@ -247,7 +262,7 @@ def settle(session, pool_id: int, period: int) -> Decimal:
     return total
 
 
-def refresh(session, pool_id: int, period: int) -> Decimal:
+def refresh(session, pool_id: int, period: int, recipients: set | None = None) -> Decimal:
     """The provisional shares of a running ``period`` (what the drafts show): brought to the
     pool's total so far, without closing anything (no settle entry, no settlement: later
     sales of the period still go into it, and the next refresh or the settlement posts the
@@ -256,7 +271,7 @@ def refresh(session, pool_id: int, period: int) -> Decimal:
     if _settled(session, pool_id, period):
         return ZERO
     pool, total, split = _split(session, pool_id, period)
-    _post_shares(session, pool, period, total, split)
+    _post_shares(session, pool, period, total, split, recipients)
     session.flush()
     return total
 
@@ -269,6 +284,7 @@ def settle_due(session, period: int, store_ids=None) -> list[int]:
     done = set(session.execute(select(CommissionPoolSettlement.pool_id).where(
         CommissionPoolSettlement.period == period).execution_options(**_U)).scalars())
     act = settle if ended(period) else refresh
+    held = _recipients(session, period)  # one pass for every pool
     left = []
     due = select(CommissionPool).where(CommissionPool.active.is_(True)).order_by(CommissionPool.id)
     if store_ids is not None:
@@ -278,7 +294,7 @@ def settle_due(session, period: int, store_ids=None) -> list[int]:
             continue
         try:
             with session.begin_nested():
-                act(session, pool.id, period)
+                act(session, pool.id, period, held.get(pool.id, set()))
         except BusinessError:
             left.append(pool.id)
     return left
