@@ -24,6 +24,13 @@ they are (``model=``), its own labels (``labels=``) and which figures are money 
 ``amount`` always is). A store, warehouse, company, region or employee figure (``store_id``...)
 is shown by its name.
 
+Nobody decides a request they benefit from. An action where a person gains (a commission
+statement or adjustment paid to an employee) registers, with its executor,
+``beneficiaries(session, payload) -> user ids`` (``employee_users`` gives the accounts of
+employees); every vote, approving or rejecting, by one of them is refused (Forbidden), as is
+the requester's. A service that decides such an action without a request (below its
+threshold) asks ``check_not_beneficiary`` first.
+
 The kernel wires refunds: a refund (back office or API) that takes a sale's refunds above
 ``[security] refund_approval_threshold`` becomes an approval request (``refund_or_request``)
 instead of being paid out at once.
@@ -46,6 +53,7 @@ from core.runtime import hook_of, runtime_of
 _executors: dict[str, Callable] = {}
 _figures: dict[str, tuple[Callable, bool]] = {}
 _figure_shapes: dict[str, tuple[object, dict, frozenset]] = {}  # action -> (model, labels, money keys)
+_beneficiaries: dict[str, Callable] = {}
 SEEN = "seen"  # the payload key holding the figures the request was filed for
 MONEY_FIGURES = frozenset({"amount"})  # money in every action's figures
 
@@ -54,12 +62,53 @@ REFUND_ACTION = "core.sale.refund"
 
 
 def register_executor(name: str, func: Callable, figures: Callable | None = None, recheck: bool = True,
-                      model=None, labels: dict | None = None, money=()) -> None:
+                      model=None, labels: dict | None = None, money=(),
+                      beneficiaries: Callable | None = None) -> None:
     """Register the function that performs sensitive action ``name`` once approved, and
-    optionally the one reading the figures its decision rests on (see the module doc)."""
+    optionally the one reading the figures its decision rests on and the one naming the users
+    who benefit from a request (see the module doc)."""
     _executors[name] = func
     if figures is not None:
         register_figures(name, figures, recheck=recheck, model=model, labels=labels, money=money)
+    if beneficiaries is not None:
+        register_beneficiaries(name, beneficiaries)
+
+
+def register_beneficiaries(name: str, func: Callable) -> None:
+    """``func(session, payload) -> iterable of user ids``: the users who benefit from a
+    request of action ``name`` (they may not vote on it)."""
+    _beneficiaries[name] = func
+
+
+def employee_users(session, *employee_ids) -> set[int]:
+    """The ids of the user accounts of the employees ``employee_ids`` (active or not: an
+    account switched off and on again is the same person)."""
+    from core.models import User
+
+    ids = {int(e) for e in employee_ids if e is not None}
+    if not ids:
+        return set()
+    return set(session.execute(select(User.id).where(User.employee_id.in_(ids))
+                               .execution_options(banyan_unscoped=True)).scalars())
+
+
+def beneficiaries_of(session, action: str, payload: dict) -> set[int]:
+    """The user ids who benefit from a request of ``action`` with ``payload`` (empty when
+    the action names none)."""
+    func = _beneficiaries.get(action)
+    if func is None:
+        return set()
+    return {int(u) for u in (func(session, {k: v for k, v in (payload or {}).items() if k != SEEN}) or ())}
+
+
+BENEFICIARY = _l("You benefit from this request: another person must decide it.")
+
+
+def check_not_beneficiary(session, action: str, payload: dict, user) -> None:
+    """Forbidden ``{"id"}`` when ``user`` benefits from ``action`` with ``payload`` (for a
+    service deciding such an action at once, without a request)."""
+    if user is not None and getattr(user, "id", None) in beneficiaries_of(session, action, payload):
+        raise Forbidden({"id": BENEFICIARY})
 
 
 def register_figures(name: str, func: Callable, recheck: bool = True, model=None, labels: dict | None = None,
@@ -266,6 +315,8 @@ def _check_voter(session, req: ApprovalRequest, user) -> None:
         raise Forbidden({"id": _l("You may not decide approval requests.")})
     if req.requested_by_id == user.id:
         raise Forbidden({"id": _l("You cannot approve your own request.")})
+    if user.id in beneficiaries_of(session, req.action, req.payload):
+        raise Forbidden({"id": BENEFICIARY})
     if _on_requesting_side(session, req, user):
         raise Forbidden({"id": _l("This request is decided outside the store or franchisee that asks for it.")})
     if any(v.user_id == user.id for v in req.votes):

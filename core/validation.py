@@ -216,13 +216,27 @@ def points_input(value, field: str = "points", *, allow_negative: bool = False) 
     return p
 
 
+GIVEN_TWICE = _l("Given twice: name each line once.")
+
+
+def duplicate_indexes(keys) -> list[int]:
+    """The positions of the items whose key an earlier item already had (``keys``: one key
+    per item, in order; a key with None in it -- an item that names nothing -- is never a
+    duplicate)."""
+    seen, out = set(), []
+    for i, key in enumerate(keys):
+        if key is None or (isinstance(key, tuple) and all(k is None for k in key)):
+            continue
+        if key in seen:
+            out.append(i)
+        seen.add(key)
+    return out
+
+
 def duplicate_errors(keys, field: str, sub: str, message=None) -> dict:
     """``{f"{field}.{i}.{sub}": [message]}`` for every item after the first whose key was
     seen before (``keys``: one key per item, in order). For inputs where naming the same
-    thing twice would count it twice (refund lines, transfers)."""
-    seen, errors = set(), {}
-    for i, key in enumerate(keys):
-        if key in seen:
-            errors[f"{field}.{i}.{sub}"] = [message or _l("Given twice: name each line once.")]
-        seen.add(key)
-    return errors
+    thing twice would count it twice or let the last silently win (refund lines, transfers,
+    tiers, shares, members), checked before anything is written so the error names the
+    item, never a column the database refused."""
+    return {f"{field}.{i}.{sub}": [message or GIVEN_TWICE] for i in duplicate_indexes(keys)}

@@ -172,12 +172,22 @@ def test_attainment_against_target(session, chain):
     at = figures.attainment(session, date(2026, 3, 11), store_id=chain["a"].id)
     # month to date at A: 10.00 + 20.00 + 5.50 - 10.00 = 25.50; expected 310 x 11/31 = 110.00
     assert (at.target, at.sales, at.expected) == (D("310.00"), D("25.50"), D("110.00"))
-    assert at.percent == D("8.2") and at.pace == D("23.2")  # 25.5/310 = 8.23 %, 25.5/110 = 23.18 %
+    assert at.percent == D("8.2") and at.pace == D("23.1")  # 25.5/310 = 8.23 %, 25.5/110 = 23.18 % (down)
     # the network: only A has a target, so only A's sales count against it (not B's 10.00)
     net = figures.attainment(session, date(2026, 3, 11))
     assert (net.target, net.sales) == (D("310.00"), D("25.50"))
     none = figures.attainment(session, date(2026, 3, 11), store_id=chain["b"].id)
     assert none.target is None and none.percent is None and none.sales == D("10.00")
+
+
+def test_attainment_never_shows_a_missed_target_as_reached(session, chain):
+    """25.50 against 25.51 is 99.96 %: shown 99.9 %, not rounded up to 100.0 %."""
+    from core.models import SalesTarget
+
+    session.add(SalesTarget(store_id=chain["a"].id, year=2026, month=3, amount=D("25.51")))
+    session.flush()
+    at = figures.attainment(session, date(2026, 3, 31), store_id=chain["a"].id)
+    assert at.sales == D("25.50") and at.percent == D("99.9")
 
 
 def test_sales_behind_a_figure_add_up_to_it(session, chain):

@@ -111,7 +111,7 @@ def _small_heap():
 
 # =============================================================================== commissions ===
 
-@pytest.mark.xfail(strict=True, reason="statements.tier_bonus compares the attainment rounded to 0.01 %: 99.995 % reaches the 100 % tier")
+
 def test_r23_whole_tier_is_not_reached_by_rounding_the_attainment(session):
     """Class: money error (rounding before a threshold). Whole-bracket tiers compare the
     attainment *after* rounding it to 0.01 %: sales of 9,999.50 against a 10,000.00 target
@@ -133,7 +133,6 @@ def _manager_employee(session, make, w):
     return emp
 
 
-@pytest.mark.xfail(strict=True, reason="the adjustment's beneficiary may cast the approving vote (only the requester is barred)")
 def test_r23_beneficiary_cannot_cast_the_second_vote_on_their_own_adjustment(api, session, make, w):
     """Class: four-eyes decided by the interested party (money). HQ asks for a +500.00
     manual adjustment for store A's manager (``POST /commissions/adjustments``); the manager
@@ -155,7 +154,6 @@ def test_r23_beneficiary_cannot_cast_the_second_vote_on_their_own_adjustment(api
     assert (r.status_code, posted) == (403, 0), (r.status_code, r.json, posted)
 
 
-@pytest.mark.xfail(strict=True, reason="statements._execute_approval does not refuse the statement's own employee")
 def test_r23_beneficiary_cannot_approve_their_own_statement_through_the_request(session, make, w):
     """Class: four-eyes decided by the interested party (money). ``POST .../statements/<id>/
     approve`` refuses "your own statement" (403), but above the four-eyes threshold it files
@@ -187,7 +185,6 @@ def test_r23_beneficiary_cannot_approve_their_own_statement_through_the_request(
     assert st.state == "draft", st.state
 
 
-@pytest.mark.xfail(strict=True, reason="prepare_statements shares out the team pools (settle_due) of a running period for good")
 def test_r23_preparing_draft_statements_mid_month_does_not_close_the_team_pool(session, make, w):
     """Class: money attributed to the wrong period (half-settled pool). ``prepare`` is meant
     to be run again and again ("refresh every draft's total": the managers look at the drafts
@@ -215,7 +212,6 @@ def test_r23_preparing_draft_statements_mid_month_does_not_close_the_team_pool(s
     assert Decimal(pooled) == Decimal("20.00"), pooled
 
 
-@pytest.mark.xfail(strict=True, reason="duplicate tier answers 409 on 'from_pct', not on 'tiers.1.from_pct'")
 def test_r23_duplicate_tier_error_names_the_tier_in_the_request(api, session, w):
     """Class: 409/422 naming a field that is not in the request. ``POST /commissions/plans``
     with two tiers starting at 100 % answers 409 on ``from_pct``, a name the endpoint does not
@@ -229,7 +225,6 @@ def test_r23_duplicate_tier_error_names_the_tier_in_the_request(api, session, w)
     assert _fields(r) == {"tiers.1.from_pct"}, r.json
 
 
-@pytest.mark.xfail(strict=True, reason="whatif folds 'replace' into a dict: the same plan twice is accepted, last wins")
 def test_r23_what_if_refuses_the_same_plan_replaced_twice(api, session, make, w):
     """Class: duplicated entries in a list accepted silently. ``POST /commissions/whatif``
     with ``replace`` naming the same plan twice (by two different plans: "what if the ten
@@ -250,8 +245,6 @@ def test_r23_what_if_refuses_the_same_plan_replaced_twice(api, session, make, w)
     assert r.status_code == 422 and "replace.1.plan_id" in _fields(r), (r.status_code, r.json)
 
 
-@pytest.mark.xfail(strict=True, reason="statements.set_target rewrites the target of a period whose statement is "
-                                       "approved or paid")
 def test_r23_target_of_a_settled_period_cannot_be_rewritten(api, session, w):
     """Class: history rewritten after settlement (a paid statement changes). Store A's
     clerk's statement for the month is approved (and paid) against the month's target; the

@@ -67,6 +67,9 @@ class AssignmentView(ConfigView):
     column_default_sort = ("valid_from", True)
     form_columns = column_list
 
+    def on_model_delete(self, model):
+        config.check_assignment_unsettled(self.session, model, deleting=True)
+
 
 class SplitView(ConfigView):
     permission = PLAN_READ
@@ -121,6 +124,25 @@ class PoolEntryView(BanyanModelView):
     column_default_sort = ("id", True)
 
 
+def _target_unsettled(session, model, deleting: bool = False) -> None:
+    """A target of a settled (approved or paid) period is never changed, moved or deleted:
+    the statement's tiers were computed on it (``statements.check_unsettled``)."""
+    from sqlalchemy import inspect
+
+    state = inspect(model)
+    pairs = set()
+    if not deleting:
+        pairs.add((model.employee_id or getattr(model.employee, "id", None), ledger.valid_period(model.period)))
+    if model.id is not None and not (state.transient or state.pending):
+        old = {k: (state.attrs[k].history.deleted or [getattr(model, k)])[0] for k in ("employee_id", "period")}
+        if deleting or any(state.attrs[k].history.has_changes() for k in ("employee", "employee_id", "period",
+                                                                          "amount")):
+            pairs.add((old["employee_id"], ledger.valid_period(old["period"])))
+    for emp, period in pairs:
+        if emp is not None and period is not None:
+            statements.check_unsettled(session, [emp], period, period)
+
+
 class TargetView(BanyanModelView):
     permission = OWN_READ
     write_permission = TARGET_WRITE
@@ -131,6 +153,8 @@ class TargetView(BanyanModelView):
 
     def on_model_change(self, form, model, is_created):
         errors = {}
+        with self.session.no_autoflush:
+            _target_unsettled(self.session, model)
         if model.employee is None:
             errors["employee"] = [_l("No such employee.")]
         elif model.employee.store_id is None:
@@ -140,6 +164,9 @@ class TargetView(BanyanModelView):
         if errors:
             raise BusinessError(errors)
         model.store_id = model.employee.store_id
+
+    def on_model_delete(self, model):
+        _target_unsettled(self.session, model, deleting=True)
 
 
 class LineView(BanyanModelView):

@@ -4,7 +4,7 @@ raises ``BusinessError`` naming every bad field; nothing is written when it fail
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
@@ -12,9 +12,10 @@ from core.security.assignees import assignee_errors
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.labels import EMPLOYEE_ROLE
+from core.validation import duplicate_errors, duplicate_indexes
 from core.models import Employee
 
-from . import rules
+from . import ledger, rules
 from .models import (BASES, LEVELS, TIER_MODES, CommissionAssignment, CommissionPlan, CommissionRule,
                      CommissionSplit, CommissionSplitShare, CommissionTier)
 
@@ -69,6 +70,7 @@ def check_assignment(session, a: CommissionAssignment) -> None:
         errors["valid_to"] = [_l("Must be after the start date.")]
     if errors:
         raise BusinessError(errors)
+    check_assignment_unsettled(session, a)
     # two assignments of the same target and level may not be in force on the same day
     same = select(CommissionAssignment).where(
         CommissionAssignment.level == a.level,
@@ -83,6 +85,54 @@ def check_assignment(session, a: CommissionAssignment) -> None:
                                                                            or a.valid_to > other.valid_from):
             raise BusinessError({"valid_from": [_l(
                 "Another plan is assigned to the same people for these dates: end it first.")]})
+
+
+def _assignment_reach(session, employee_id, role, store_id, valid_from, valid_to) -> None:
+    """BusinessError ``{"valid_from"}`` when an assignment of these people and dates reaches
+    a period with an approved or paid statement of one of them (the plan in force there
+    decided what was paid: its tiers, what a what-if compares with)."""
+    from .statements import check_unsettled
+
+    if not isinstance(valid_from, date):
+        return
+    if employee_id is not None:
+        people = [employee_id]
+    elif role is None and store_id is None:
+        people = None  # everyone
+    else:
+        people = select(Employee.id)
+        if role is not None:
+            people = people.where(Employee.role == role)
+        if store_id is not None:
+            people = people.where(Employee.store_id == store_id)
+    last = None
+    if isinstance(valid_to, date):
+        last = ledger.period_of(date.fromordinal(valid_to.toordinal() - 1))
+    check_unsettled(session, people, ledger.period_of(valid_from), last, field="valid_from")
+
+
+_REACH = ("employee_id", "role", "store_id", "valid_from", "valid_to")
+
+
+def check_assignment_unsettled(session, a: CommissionAssignment, deleting: bool = False) -> None:
+    """An assignment (new, changed or deleted) never reaches back into a settled period:
+    neither with its new people and dates nor, when changed or deleted, with its old ones."""
+    from sqlalchemy import inspect
+
+    if not deleting:  # a back-office form sets the relations, not yet the ids
+        now = {k: getattr(a, k) for k in _REACH}
+        for k, rel in (("employee_id", "employee"), ("store_id", "store")):
+            now[k] = now[k] if now[k] is not None else getattr(getattr(a, rel, None), "id", None)
+        _assignment_reach(session, *(now[k] for k in _REACH))
+    state = inspect(a)
+    if a.id is None or (state.transient or state.pending):
+        return
+    old = {}
+    for k in _REACH + ("plan_id", "level"):
+        hist = state.attrs[k].history
+        old[k] = hist.deleted[0] if hist.deleted else getattr(a, k)
+    if deleting or any(state.attrs[k].history.has_changes() for k in _REACH + ("plan_id", "level")):
+        _assignment_reach(session, *(old[k] for k in _REACH))
 
 
 def check_split(session, split: CommissionSplit) -> None:
@@ -113,6 +163,16 @@ def check(session, obj) -> None:
 
 # --- services that create configuration -----------------------------------------------------------
 
+_CRITERIA = ("product_id", "category_id", "store_id", "role")
+
+
+def _decimal_key(value):
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except (InvalidOperation, ValueError, TypeError):  # a bad value has its own error (check_tier)
+        return value
+
+
 def create_plan(session, code: str, name: str, tier_mode: str = "none", rules_=(), tiers=()) -> CommissionPlan:
     """A plan with its rules (dicts of ``CommissionRule`` fields) and tiers (dicts with
     ``from_pct`` and ``rate``). BusinessError naming the field (``rules.<i>.<field>``)."""
@@ -133,6 +193,14 @@ def create_plan(session, code: str, name: str, tier_mode: str = "none", rules_=(
         except BusinessError as exc:
             errors.update({f"tiers.{i}.{k}": v for k, v in exc.errors.items()})
         plan.tiers.append(t)
+    # the same tier twice, or two rules with the same criteria (the second would never apply):
+    # named on the later item, before anything is written
+    errors.update(duplicate_errors([_decimal_key(t.get("from_pct")) for t in tiers], "tiers", "from_pct",
+                                   _l("Another tier starts at the same attainment.")))
+    for i in duplicate_indexes([tuple(r.get(k) for k in _CRITERIA) for r in rules_]):
+        r = rules_[i]
+        errors.setdefault(f"rules.{i}.{next((k for k in _CRITERIA if r.get(k) is not None), 'basis')}",
+                          [_l("Another rule of the plan has the same criteria: this one would never apply.")])
     if errors:
         raise BusinessError(errors)
     session.add(plan)

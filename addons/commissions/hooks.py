@@ -59,8 +59,11 @@ def on_sale_confirmed(session, sale):
 @hookimpl
 def on_sale_refunded(session, refund, sale):
     from .attribution import reverse_refund
+    from .statements import clawback_tier_bonus, lock_for_tier_clawback
 
+    found = lock_for_tier_clawback(session, [ln.origin_line_id for ln in refund.lines if ln.origin_line_id])
     reverse_refund(session, refund, sale)
+    clawback_tier_bonus(session, refund, found)  # a paid tier bonus the refund no longer reaches
 
 
 @hookimpl

@@ -12,7 +12,11 @@ Sharing a period (``settle``), total T of the period's entries, rounded to the c
 the rest, so the shares add up to T exactly. Each share is a commission line of kind
 ``pool`` (key ``p:<pool>:<period>:<employee>``); a ``settle`` entry of -T empties the pool,
 and the period is recorded in ``commissions_pool_settlement`` (once: a second settlement is
-refused). Postings lock the pool row ``FOR SHARE``, settling ``FOR UPDATE``.
+refused). Only a period that has ended (in the chain's time zone) is shared out; while it
+runs, preparing the drafts posts provisional shares of the total so far (``refresh``) and
+each later refresh, then the settlement, posts only the differences (keys
+``p:<pool>:<period>:<employee>:<n>``): a draft never closes a period. Postings lock the pool
+row ``FOR SHARE``, settling ``FOR UPDATE``.
 """
 from __future__ import annotations
 
@@ -24,9 +28,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.security.assignees import assignee_errors
+from core.validation import duplicate_errors
 from core.db import ZERO, money
 from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
+from core.localtime import local_today
 from core.mixins import utcnow
 
 from . import ledger, rules
@@ -165,15 +171,58 @@ def shares(mode: str, total: Decimal, members: list, hours: dict) -> list[tuple[
     return list(zip([e for e, _s in members], [total - sum(parts, ZERO)] + parts))
 
 
-def settle(session, pool_id: int, period: int) -> Decimal:
-    """Share the pool's total of ``period`` out to its members (see the module docstring).
-    Returns the total. BusinessError ``{"period"}`` when already shared out, and those of
-    :func:`shares`."""
-    _lock(session, [pool_id], exclusive=True)
-    if session.execute(select(CommissionPoolSettlement.id).where(
-            CommissionPoolSettlement.pool_id == pool_id, CommissionPoolSettlement.period == period)
-            .execution_options(**_U)).scalar() is not None:
-        raise BusinessError({"period": [_l("This period of the pool is already shared out.")]})
+def ended(period: int) -> bool:
+    """Whether ``period`` is over in the chain's time zone (its last local day is past)."""
+    return ledger.period_bounds(period)[1] <= local_today()
+
+
+def _recipients(session, period: int) -> dict[int, set[int]]:
+    """``{pool_id: {employees}}`` holding a share line of ``period`` (one pass over the lines:
+    what lets each pool's own read go through the employees' index)."""
+    from .models import CommissionLine
+
+    out: dict[int, set[int]] = {}
+    for key, emp in session.execute(select(CommissionLine.key, CommissionLine.employee_id).where(
+            CommissionLine.kind == "pool", CommissionLine.period >= period,
+            CommissionLine.key.like(f"p:%:{period}:%")).execution_options(**_U)):
+        out.setdefault(int(key.split(":")[1]), set()).add(emp)
+    return out
+
+
+def _post_shares(session, pool, period: int, total: Decimal, split, recipients: set | None = None) -> None:
+    """Bring the pool's share lines of ``period`` to ``split`` (``[(employee, amount)]``):
+    each member (and anyone holding an earlier share that is no longer theirs) gets the
+    difference with what was posted for them already (keys ``p:<pool>:<period>:<emp>`` then
+    ``...:<emp>:<n>``). Append-only: a share already on a statement stays; the difference
+    goes into the employee's open period (``ledger.post``)."""
+    from .models import CommissionLine
+
+    posted: dict[int, tuple[Decimal, int]] = {}
+    q = (select(CommissionLine.employee_id, func.sum(CommissionLine.amount), func.count()).where(
+        CommissionLine.kind == "pool", CommissionLine.period >= period,  # a share only ever moves later
+        CommissionLine.key.like(f"p:{pool.id}:{period}:%")).group_by(CommissionLine.employee_id))
+    if recipients is not None:  # (read before the pool's lock) and the members: by the employees' index
+        q = q.where(CommissionLine.employee_id.in_(sorted(set(recipients) | {e for e, _a in split}
+                                                          | {m.employee_id for m in pool.members})))
+    for emp, amount, n in session.execute(q.execution_options(**_U)):
+        posted[emp] = (money(Decimal(amount or 0)), int(n))
+    want = dict(split)
+    first, _nxt = ledger.period_bounds(period)
+    rows = []
+    for emp in sorted(set(want) | set(posted)):
+        had, n = posted.get(emp, (ZERO, 0))
+        delta = money(Decimal(want.get(emp, ZERO))) - had
+        if delta == 0:
+            continue
+        rows.append({"key": f"p:{pool.id}:{period}:{emp}" + (f":{n}" if n else ""), "employee_id": emp,
+                     "store_id": pool.store_id, "period": period, "business_date": first, "kind": "pool",
+                     "level": "seller", "plan_id": pool.plan_id, "base_amount": total, "amount": delta})
+    if rows:
+        ledger.post(session, rows)
+
+
+def _split(session, pool_id: int, period: int):
+    """``(pool, total, [(employee, share)])`` of the pool's ``period`` as it stands."""
     pool = session.get(CommissionPool, pool_id)
     total = money(Decimal(session.execute(select(func.coalesce(func.sum(CommissionPoolEntry.amount), 0)).where(
         CommissionPoolEntry.pool_id == pool_id, CommissionPoolEntry.period == period)
@@ -181,12 +230,29 @@ def settle(session, pool_id: int, period: int) -> Decimal:
     members = [(m.employee_id, m.share) for m in pool.members]
     hours = dict(session.execute(select(CommissionPoolHours.employee_id, CommissionPoolHours.hours).where(
         CommissionPoolHours.pool_id == pool_id, CommissionPoolHours.period == period).execution_options(**_U)).all())
-    split = shares(pool.split_mode, total, members, hours)
+    return pool, total, shares(pool.split_mode, total, members, hours)
+
+
+def _settled(session, pool_id: int, period: int) -> bool:
+    return session.execute(select(CommissionPoolSettlement.id).where(
+        CommissionPoolSettlement.pool_id == pool_id, CommissionPoolSettlement.period == period)
+        .execution_options(**_U)).scalar() is not None
+
+
+def settle(session, pool_id: int, period: int, recipients: set | None = None) -> Decimal:
+    """Share the pool's total of ``period`` out to its members for good (see the module
+    docstring). Returns the total. BusinessError ``{"period"}`` when the period has not
+    ended yet (in the chain's time zone) or is already shared out, and those of
+    :func:`shares`."""
+    if not ended(period):
+        raise BusinessError({"period": [_l("This period has not ended yet: a pool is shared out once its period "
+                                           "is over.")]})
+    _lock(session, [pool_id], exclusive=True)
+    if _settled(session, pool_id, period):
+        raise BusinessError({"period": [_l("This period of the pool is already shared out.")]})
+    pool, total, split = _split(session, pool_id, period)
+    _post_shares(session, pool, period, total, split, recipients)
     first, _nxt = ledger.period_bounds(period)
-    ledger.post(session, [{"key": f"p:{pool_id}:{period}:{emp}", "employee_id": emp, "store_id": pool.store_id,
-                           "period": period, "business_date": first, "kind": "pool", "level": "seller",
-                           "plan_id": pool.plan_id, "base_amount": total, "amount": amount}
-                          for emp, amount in split if amount != 0])
     session.connection().execute(insert(_E), [{"key": f"pt:{pool_id}:{period}", "pool_id": pool_id,
                                                 "period": period, "business_date": first, "kind": "settle",
                                                 "posted_at": utcnow(), "amount": -total, "sale_id": None,
@@ -196,12 +262,29 @@ def settle(session, pool_id: int, period: int) -> Decimal:
     return total
 
 
+def refresh(session, pool_id: int, period: int, recipients: set | None = None) -> Decimal:
+    """The provisional shares of a running ``period`` (what the drafts show): brought to the
+    pool's total so far, without closing anything (no settle entry, no settlement: later
+    sales of the period still go into it, and the next refresh or the settlement posts the
+    differences). Returns the total so far; BusinessError as :func:`shares`."""
+    _lock(session, [pool_id], exclusive=True)
+    if _settled(session, pool_id, period):
+        return ZERO
+    pool, total, split = _split(session, pool_id, period)
+    _post_shares(session, pool, period, total, split, recipients)
+    session.flush()
+    return total
+
+
 def settle_due(session, period: int, store_ids=None) -> list[int]:
-    """Share out every active pool's ``period`` not yet shared (pools in mode ``hours``
-    without hours are left for later); ``store_ids``: only those stores' pools. Returns the
-    ids of the pools left."""
+    """Share out every active pool's ``period`` not yet shared when the period has ended;
+    while it runs, only refresh the provisional shares (:func:`refresh`): a draft never
+    closes a period. Pools in mode ``hours`` without hours are left for later;
+    ``store_ids``: only those stores' pools. Returns the ids of the pools left."""
     done = set(session.execute(select(CommissionPoolSettlement.pool_id).where(
         CommissionPoolSettlement.period == period).execution_options(**_U)).scalars())
+    act = settle if ended(period) else refresh
+    held = _recipients(session, period)  # one pass for every pool
     left = []
     due = select(CommissionPool).where(CommissionPool.active.is_(True)).order_by(CommissionPool.id)
     if store_ids is not None:
@@ -211,7 +294,7 @@ def settle_due(session, period: int, store_ids=None) -> list[int]:
             continue
         try:
             with session.begin_nested():
-                settle(session, pool.id, period)
+                act(session, pool.id, period, held.get(pool.id, set()))
         except BusinessError:
             left.append(pool.id)
     return left
@@ -240,8 +323,8 @@ def create_pool(session, code: str, name: str, store_id: int, plan_id: int, spli
         errors["members"] = [_l("The shares must add up to 100%.")]
     if valid_to is not None and valid_to <= valid_from:
         errors["valid_to"] = [_l("Must be after the start date.")]
-    if len({e for e, _s in members}) != len(members):
-        errors["members"] = [_l("This employee is named twice.")]
+    errors.update(duplicate_errors([e for e, _s in members], "members", "employee_id",
+                                   _l("This employee is named twice.")))
     errors.update(member_errors(session, store_id, [e for e, _s in members]))
     if errors:
         raise BusinessError(errors)

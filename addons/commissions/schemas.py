@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.fields import (Choice, DecimalIn, Id, Input, Int, MoneyIn, QId, QInt, Query, SafeDate, Str)
+from core.api.fields import (Choice, DecimalIn, Id, Input, Int, Items, MoneyIn, QId, QInt, Query, SafeDate, Str)
 from core.errors import coded
 from core.i18n import lazy_gettext as _l
 from core.labels import EMPLOYEE_ROLE
@@ -47,7 +47,7 @@ class PlanIn(Input):
     name = Str(max=120, min=1, required=True)
     tier_mode = Choice(TIER_MODES, load_default="none")
     rules = fields.List(fields.Nested(PlanRuleIn), load_default=list, validate=validate.Length(max=500))
-    tiers = fields.List(fields.Nested(TierIn), load_default=list, validate=validate.Length(max=20))
+    tiers = Items(TierIn, unique=("from_pct",), load_default=list, validate=validate.Length(max=20))
 
 
 class RuleOut(Schema):
@@ -106,7 +106,7 @@ class SplitIn(Input):
     valid_from = SafeDate(required=True)
     valid_to = SafeDate(load_default=None, allow_none=True)
     note = Str(max=255, load_default=None, allow_none=True)
-    shares = fields.List(fields.Nested(ShareIn), required=True, validate=validate.Length(min=2, max=20))
+    shares = Items(ShareIn, unique=("employee_id",), required=True, validate=validate.Length(min=2, max=20))
 
 
 class ShareOut(Schema):
@@ -278,7 +278,7 @@ class ReplaceIn(Input):
 
 class WhatIfIn(Input):
     period = Period(required=True)
-    replace = fields.List(fields.Nested(ReplaceIn), required=True, validate=validate.Length(min=1, max=20))
+    replace = Items(ReplaceIn, unique=("plan_id",), required=True, validate=validate.Length(min=1, max=20))
 
 
 class WhatIfRowOut(Schema):
@@ -301,7 +301,7 @@ class PoolIn(Input):
     split_mode = Choice(POOL_MODES, load_default="equal")
     valid_from = SafeDate(required=True)
     valid_to = SafeDate(load_default=None, allow_none=True)
-    members = fields.List(fields.Nested(PoolMemberIn), required=True, validate=validate.Length(min=1, max=100))
+    members = Items(PoolMemberIn, unique=("employee_id",), required=True, validate=validate.Length(min=1, max=100))
 
 
 class PoolMemberOut(Schema):

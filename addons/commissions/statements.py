@@ -5,7 +5,9 @@ Tier bonus of a period (posted once, when the statement is approved, as a ``tier
 credited net sales S of the employee's ``seller`` lines of the period, target T, attainment
 A = S / T x 100 (%). The seller plan in force on the period's last day gives the tiers
 (``from_pct`` ascending). ``whole``: the highest tier with ``from_pct <= A`` pays its rate on
-all of S. ``marginal``: each tier pays its rate on the part of S between T x its
+all of S. The tier reached is decided on the exact figures, never on the rounded percentage; the
+attainment shown is rounded down to 0.01 % (it never shows a tier as reached when it is
+not). ``marginal``: each tier pays its rate on the part of S between T x its
 ``from_pct`` / 100 and T x the next tier's ``from_pct`` / 100 (no upper bound for the last).
 The bonus is rounded once, to the cent, half up. Because it is computed on the period's
 totals when the statement is approved, crossing a tier in the middle of the period pays the
@@ -13,11 +15,13 @@ reached tier exactly as the mode says, whatever the order of the sales.
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from sqlalchemy import DateTime, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.orm import aliased
 
-from core.approvals import SEEN, executor_of, register_executor, request_approval
+from core.approvals import (SEEN, check_not_beneficiary, employee_users, executor_of, register_executor,
+                            request_approval)
 from core.db import ZERO, money
 from core.fields import rule_of
 from core.errors import BusinessError, Conflict, NotFound
@@ -49,6 +53,39 @@ def policy(session) -> CommissionPolicy:
     return pol
 
 
+# --- settled periods: history that no longer changes ---------------------------------------------
+
+#: the states of a statement whose period is settled for its employee
+SETTLED_STATES = ("approved", "paid")
+
+
+def settled_period(session, employee_ids=None, period_from: int | None = None, period_to: int | None = None
+                   ) -> int | None:
+    """The first period, between ``period_from`` and ``period_to`` (inclusive, None: open),
+    in which one of ``employee_ids`` (a list, a select of ids, or None: anyone) has an
+    approved or paid statement; None when there is none."""
+    S = CommissionStatement
+    q = select(func.min(S.period)).where(S.state.in_(SETTLED_STATES))
+    if employee_ids is not None:
+        q = q.where(S.employee_id.in_(employee_ids))
+    if period_from is not None:
+        q = q.where(S.period >= period_from)
+    if period_to is not None:
+        q = q.where(S.period <= period_to)
+    return session.execute(q.execution_options(**_U)).scalar()
+
+
+def check_unsettled(session, employee_ids, period_from: int | None, period_to: int | None = None,
+                    field: str = "period") -> None:
+    """BusinessError ``{field}`` when a change to those employees' figures of those periods
+    would rewrite a settled (approved or paid) statement's history."""
+    found = settled_period(session, employee_ids, period_from, period_to)
+    if found is not None:
+        raise BusinessError({field: [_l("The statement of %(period)s is already approved or paid: what it was "
+                                        "computed on can no longer change. Correct it in an open period.",
+                                        period=found)]})
+
+
 # --- targets and attainment -------------------------------------------------------------------
 
 def set_target(session, employee_id: int, period, amount) -> CommissionTarget:
@@ -67,6 +104,7 @@ def set_target(session, employee_id: int, period, amount) -> CommissionTarget:
     value = _amount(amount, "amount", errors, positive=True)
     if errors:
         raise BusinessError(errors)
+    check_unsettled(session, [emp.id], p, p)  # the target a paid statement's tiers were computed on
     row = session.execute(select(CommissionTarget).where(CommissionTarget.employee_id == employee_id,
                                                          CommissionTarget.period == p)).scalar()
     if row is None:
@@ -120,15 +158,18 @@ def tier_bonus(tiers, mode: str, sales: Decimal, target: Decimal | None) -> tupl
     docstring). No target, no tiers or mode ``none``: ``(0, attainment or None)``."""
     if not target or target <= 0:
         return ZERO, None
-    pct = (sales / target * HUNDRED).quantize(Decimal("0.01"))
+    sales, target = Decimal(sales), Decimal(target)
+    shown = (sales * HUNDRED / target).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
     if mode not in ("whole", "marginal") or not tiers:
-        return ZERO, pct
+        return ZERO, shown
     tiers = sorted(tiers, key=lambda t: Decimal(t.from_pct))
     if mode == "whole":
-        reached = [t for t in tiers if Decimal(t.from_pct) <= pct]
+        # the tier is reached on the exact figures (sales >= target x from_pct / 100), never on
+        # the rounded percentage: 9,999.50 of 10,000.00 is not 100 % (shown rounded down: 99.99)
+        reached = [t for t in tiers if sales * HUNDRED >= target * Decimal(t.from_pct)]
         if not reached:
-            return ZERO, pct
-        return max(money(sales * Decimal(reached[-1].rate) / HUNDRED), ZERO), pct
+            return ZERO, shown
+        return max(money(sales * Decimal(reached[-1].rate) / HUNDRED), ZERO), shown
     raw = Decimal("0")
     for i, t in enumerate(tiers):
         lo = target * Decimal(t.from_pct) / HUNDRED
@@ -136,7 +177,7 @@ def tier_bonus(tiers, mode: str, sales: Decimal, target: Decimal | None) -> tupl
         part = (min(sales, hi) if hi is not None else sales) - lo
         if part > 0:
             raw += part * Decimal(t.rate) / HUNDRED
-    return money(raw), pct
+    return money(raw), shown
 
 
 def attainment(session, employee_id: int, period: int | None = None) -> dict:
@@ -167,7 +208,8 @@ def _seller_plan(session, cfg, employee_id: int, period: int):
 # --- statements ---------------------------------------------------------------------------------
 
 def prepare_statements(session, period: int) -> int:
-    """Share out the team pools of ``period`` not yet shared (``pools.settle_due``), make
+    """Share out the team pools of ``period`` not yet shared when the period has ended, else
+    refresh their provisional shares (``pools.settle_due``: a draft never closes a period), make
     the draft statements of ``period`` (one per employee with lines in it and no statement
     yet) and refresh every draft's total: set-based, idempotent (a second run changes
     nothing). Returns the number of statements created. A session scoped to some stores
@@ -281,6 +323,7 @@ def approve_statement(session, statement_id: int, user=None) -> CommissionStatem
     finishes it. BusinessError ``{"state"}`` unless draft; Conflict ``{"state"}`` while a
     request is pending."""
     st = _locked(session, statement_id)
+    check_not_beneficiary(session, APPROVE_ACTION, {"statement_id": st.id}, user)  # not your own statement
     if st.state != "draft":
         raise BusinessError({"state": [_l("Only a draft statement can be approved.")]})
     if st.approval_request_id is not None:
@@ -356,11 +399,19 @@ def _statement_figures(session, payload: dict) -> dict:
     return {k: v for k, v in pending_figures(session, st).items()} if st is not None else {}
 
 
+def _statement_beneficiaries(session, payload: dict) -> set[int]:
+    """The statement's employee's user accounts: they never decide their own statement."""
+    emp = session.execute(select(CommissionStatement.employee_id).where(
+        CommissionStatement.id == int(payload["statement_id"])).execution_options(**_U)).scalar()
+    return employee_users(session, emp)
+
+
 if executor_of(APPROVE_ACTION) is None:
     register_executor(APPROVE_ACTION, _execute_approval, figures=_statement_figures, recheck=False,
                       model=CommissionStatement, money=("lines", "bonus"),
                       labels={"lines": _l("Commission lines"), "bonus": _l("Tier bonus"),
-                              "through_line": _l("Up to commission line")})
+                              "through_line": _l("Up to commission line")},
+                      beneficiaries=_statement_beneficiaries)
 
 
 def pay_statement(session, statement_id: int, user=None, reference: str | None = None) -> CommissionStatement:
@@ -370,6 +421,7 @@ def pay_statement(session, statement_id: int, user=None, reference: str | None =
     if reference is not None and len(reference) > 80:
         raise BusinessError({"reference": [_l("At most 80 characters.")]})
     st = _locked(session, statement_id)
+    check_not_beneficiary(session, APPROVE_ACTION, {"statement_id": st.id}, user)  # not your own statement
     if st.state != "approved":
         raise BusinessError({"state": [_l("Only an approved statement can be paid.")]})
     st.state = "paid"
@@ -430,6 +482,8 @@ def request_adjustment(session, employee_id: int, amount, reason: str, user, per
     (an idempotency key): asking again with the same key by the same user returns the first
     request. Returns the pending ApprovalRequest; nothing is in the ledger yet."""
     emp, value, reason, p = _checked_adjustment(session, employee_id, amount, reason, period)
+    if period not in (None, ""):  # naming a settled period is refused, not moved without a word
+        check_unsettled(session, [emp.id], p, p)
     uid = getattr(user, "id", None)
     if key:
         for req in session.execute(select(ApprovalRequest).where(
@@ -455,7 +509,8 @@ def adjustment_request(session, request_id) -> ApprovalRequest:
 
 def decide_adjustment(session, request_id: int, user, approve: bool, note: str | None = None) -> ApprovalRequest:
     """Approve (post the adjustment) or reject (post nothing) a pending adjustment request.
-    Forbidden ``{"id"}`` for the requester or a user without ``core.approval.decide``;
+    Forbidden ``{"id"}`` for the requester, the adjusted employee's own account or a user
+    without ``core.approval.decide``;
     BusinessError ``{"id"}`` when already decided; NotFound for no such request."""
     from core import approvals
 
@@ -471,8 +526,13 @@ def _execute_adjustment(session, req, user):
     return gettext("Posted in %(period)s", period=got)
 
 
+def _adjustment_beneficiaries(session, payload: dict) -> set[int]:
+    """The adjusted employee's user accounts: nobody decides an adjustment of their own pay."""
+    return employee_users(session, payload.get("employee_id"))
+
+
 if executor_of(ADJUST_ACTION) is None:
-    register_executor(ADJUST_ACTION, _execute_adjustment)
+    register_executor(ADJUST_ACTION, _execute_adjustment, beneficiaries=_adjustment_beneficiaries)
 
 
 def balance(session, employee_id: int) -> dict:
@@ -494,3 +554,81 @@ def statement_lines(session, st: CommissionStatement) -> list[CommissionLine]:
     cond = and_(CommissionLine.employee_id == st.employee_id, CommissionLine.period == st.period,
                 CommissionLine.statement_id == st.id if st.state != "draft" else CommissionLine.statement_id.is_(None))
     return list(session.execute(select(CommissionLine).where(cond).order_by(CommissionLine.id)).scalars())
+
+
+# --- tier bonuses clawed back when a paid period's sale is refunded -----------------------------
+
+def _tier_periods(session, sale_line_ids) -> list[tuple[int, int]]:
+    """``[(employee, period)]`` whose approved tier bonus rests on seller lines of
+    ``sale_line_ids`` (the lines already on a statement, with a tier line in their period)."""
+    L, T = CommissionLine, aliased(CommissionLine)
+    ids = list(sale_line_ids)
+    if not ids:
+        return []
+    q = (select(L.employee_id, L.period).join(T, and_(T.employee_id == L.employee_id, T.period == L.period,
+                                                        T.kind == "tier"))
+         .where(L.sale_line_id.in_(ids), L.kind == "sale", L.level == "seller", L.statement_id.is_not(None))
+         .distinct().order_by(L.employee_id, L.period))
+    return [tuple(r) for r in session.execute(q.execution_options(**_U)).all()]
+
+
+def lock_for_tier_clawback(session, sale_line_ids) -> list[tuple[int, int]]:
+    """Before a refund of ``sale_line_ids`` is reversed: lock (exclusive, before the
+    reversal's shared lock) the accounts of the employees whose paid tier bonus rests on
+    those lines, so two refunds at once recompute the bonus one after the other. Returns
+    ``_tier_periods``."""
+    found = _tier_periods(session, sale_line_ids)
+    if found:
+        ledger.lock_accounts(session, sorted({e for e, _p in found}), exclusive=True)
+    return found
+
+
+def clawback_tier_bonus(session, refund, found=None) -> int:
+    """After a refund is reversed (``attribution.reverse_refund``): for every employee and
+    settled period whose tier bonus rested on the refunded lines, recompute the bonus on the
+    period's credited sales less the sales clawed back since (``clawback`` lines: a refund
+    past the clawback window is ``waived`` and keeps the bonus too) and post the difference
+    with what was paid (the tier line and earlier tier clawbacks) as a ``clawback`` line into
+    the next open period. Keyed by refund, employee and period: a replay posts nothing, and
+    each refund claws back only what the previous ones did not (never twice, never missed).
+    Returns the number of lines posted."""
+    from core.localtime import business_date
+
+    if found is None:
+        found = _tier_periods(session, [ln.origin_line_id for ln in refund.lines if ln.origin_line_id])
+    if not found:
+        return 0
+    from .models import CommissionPlan
+
+    L, O = CommissionLine, aliased(CommissionLine)
+    day = refund.business_date or business_date(refund.confirmed_at or refund.created_at)
+    cfg = rules.config(session)
+    rows = []
+    for emp_id, p in found:
+        tier = session.execute(select(L).where(L.key == f"t:{emp_id}:{p}").execution_options(**_U)).scalar()
+        target = session.execute(select(CommissionTarget.amount).where(
+            CommissionTarget.employee_id == emp_id, CommissionTarget.period == p).execution_options(**_U)).scalar()
+        plan = session.get(CommissionPlan, tier.plan_id) if tier is not None and tier.plan_id else None
+        if plan is None:
+            continue
+        paid = session.execute(select(func.coalesce(func.sum(L.amount), 0)).where(
+            or_(L.id == tier.id, and_(L.origin_id == tier.id, L.kind == "clawback"))).execution_options(**_U)).scalar()
+        clawed = session.execute(select(func.coalesce(func.sum(L.sales_amount), 0)).join(O, O.id == L.origin_id).where(
+            L.employee_id == emp_id, L.kind == "clawback", L.level == "seller", O.period == p, L.period != p)
+            .execution_options(**_U)).scalar()
+        sales = credited_sales(session, emp_id, p) + money(Decimal(clawed or 0))
+        want, pct = tier_bonus(cfg.tiers.get(plan.id, ()), plan.tier_mode, sales, target)
+        delta = money(want - Decimal(paid or 0))
+        if delta >= 0:  # a refund never raises a bonus
+            continue
+        emp = session.get(Employee, emp_id)
+        rows.append({"key": f"tc:{refund.id}:{emp_id}:{p}", "employee_id": emp_id,
+                     "store_id": emp.store_id or refund.store_id, "period": ledger.period_of(day),
+                     "business_date": day, "kind": "clawback", "level": "seller", "sale_id": refund.id,
+                     # no plan of its own (its origin, the tier line, names it): a correction of a
+                     # settled period, which a what-if of this period keeps as it is (as an adjustment)
+                     "origin_id": tier.id, "plan_id": None, "base_amount": sales, "rate": Decimal(pct or 0),
+                     "sales_amount": ZERO, "due": delta, "amount": delta,
+                     "reason": gettext("Tier bonus of %(period)s clawed back: attainment %(pct)s%% after a refund",
+                                       period=p, pct=pct)[:255]})
+    return ledger.post(session, rows)

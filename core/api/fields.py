@@ -21,6 +21,7 @@ field                    accepts
 ``Points()``             whole points, non-zero, ``|v| <= 10**9`` (``allow_negative=True``)
 ``Instant()``            an ISO 8601 datetime (offset, or the chain's local time), to naive UTC
 ``SafeDate()``           a ``YYYY-MM-DD`` date between 1900 and 9000
+``Items(S, unique=)``   a list of nested ``S``; ``unique``: the keys no two items may share
 ``from_column(col)``     the field of an ORM column from its rule (:mod:`core.fields`)
 ``Money()``              (output) an amount as a string
 =======================  ====================================================================
@@ -48,7 +49,7 @@ MAX_ID = 2**31 - 1
 POINTS_MAX = 10**9
 
 __all__ = ["MAX_ID", "POINTS_MAX", "Choice", "DecimalIn", "Id", "Input", "Instant", "Int", "Money", "MoneyIn",
-           "NaiveUTC", "Points", "QId", "QInt", "Qty", "Query", "RuleDecimal", "RuleInteger", "SafeDate", "Str",
+           "Items", "NaiveUTC", "Points", "QId", "QInt", "Qty", "Query", "RuleDecimal", "RuleInteger", "SafeDate", "Str",
            "from_column"]
 
 
@@ -313,3 +314,28 @@ class SafeDate(fields.Date):
         if not YEARS[0] <= d.year <= YEARS[1]:
             raise ValidationError(coded(_l("Out of range.")))
         return d
+
+
+class Items(fields.List):
+    """A list of nested items (``Items(ItemSchema, unique=("plan_id",))``). ``unique``: the
+    item fields (a name, or a tuple of names taken together) that no two items may share:
+    an item repeating an earlier one's key is a 422 on ``<list>.<i>.<field>`` (the last
+    name of the key), never silently folded into one (the last one winning) nor left for
+    the database to refuse on a column name that is not in the request
+    (:func:`core.validation.duplicate_indexes`)."""
+
+    def __init__(self, nested, unique=(), **kw):
+        super().__init__(fields.Nested(nested), **kw)
+        self.unique = [(k,) if isinstance(k, str) else tuple(k) for k in unique]
+
+    def _deserialize(self, value, attr, data, **kw):
+        from core.validation import GIVEN_TWICE, duplicate_indexes
+
+        items = super()._deserialize(value, attr, data, **kw)
+        errors: dict = {}
+        for key in self.unique:
+            for i in duplicate_indexes([tuple(item.get(k) for k in key) for item in items]):
+                errors.setdefault(i, {})[key[-1]] = [coded(GIVEN_TWICE)]
+        if errors:
+            raise ValidationError(errors)
+        return items

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select
@@ -343,8 +343,9 @@ def attainment(session, today: date, store_ids=None, store_id: int | None = None
         sales = totals(session, mtd, sorted(tg) if tg else store_ids).amount
     elapsed = today.day
     expected = money(target * elapsed / days_in_month) if target else None
-    percent = (sales * 100 / target).quantize(Decimal("0.1")) if target else None
-    pace = (sales * 100 / expected).quantize(Decimal("0.1")) if expected else None
+    # shown rounded down: 99.96 % of the target is not shown as 100.0 % (reached) when it is not
+    percent = (sales * 100 / target).quantize(Decimal("0.1"), rounding=ROUND_FLOOR) if target else None
+    pace = (sales * 100 / expected).quantize(Decimal("0.1"), rounding=ROUND_FLOOR) if expected else None
     return Attainment(today.year, today.month, target, sales, percent, expected, pace, elapsed, days_in_month)
 
 

@@ -1,5 +1,5 @@
 """Team pools (公佣): equal, by hours, fixed shares; refunds before and after sharing out."""
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -51,7 +51,7 @@ def test_pool_shared_out_by_mode(session, shop, pool_plan, mode, members, hours,
         svc.settle_pool(session, pool.id, 202610)
 
 
-def test_refund_after_sharing_out_claws_back_next_period(session, shop, pool_plan):
+def test_refund_after_sharing_out_claws_back_next_period(session, shop, pool_plan, monkeypatch):
     a, b = shop.clerks[:2]
     pool = svc.create_pool(session, "TEAM2", "Counter", shop.store.id, pool_plan.id, "equal", START,
                            [(a.id, None), (b.id, None)])
@@ -62,6 +62,13 @@ def test_refund_after_sharing_out_claws_back_next_period(session, shop, pool_pla
     refund(session, sale.id, at=datetime(2026, 10, 28, 4))  # the rest, after sharing out
     claws = session.execute(select(CommissionPoolEntry).where(CommissionPoolEntry.kind == "clawback")).scalars().all()
     assert [(c.amount, c.period) for c in claws] == [(D("-0.30"), 202611)]
+    from addons.commissions import pools as cmpools
+
+    monkeypatch.setattr(cmpools, "local_today", lambda: date(2026, 11, 30))
+    with pytest.raises(BusinessError) as err:  # November is not over: nothing is shared out yet
+        svc.settle_pool(session, pool.id, 202611)
+    assert "period" in err.value.errors
+    monkeypatch.setattr(cmpools, "local_today", lambda: date(2026, 12, 1))
     svc.settle_pool(session, pool.id, 202611)
     got = pool_lines(session)
     assert got[(a.id, 202611)] + got[(b.id, 202611)] == D("-0.30")
