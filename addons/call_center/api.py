@@ -23,13 +23,13 @@ from core.models import Customer, Product, Sale, Store, User
 from core.web import db_session
 
 from . import services as svc
-from .models import Article, ArticleCategory, CallRecord, FollowUpTask, Team, Ticket
+from .models import Article, ArticleCategory, Calendar, CallRecord, FollowUpTask, Team, Ticket
 from .permissions import (CALL_READ, CALL_WRITE, CONFIG, EMAIL_INTAKE, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP, TICKET_READ,
                           TICKET_WRITE, WEBHOOK)
 from .schemas import (AgentFiguresOut, ArticleIn, InboundEmailIn, InboundEmailOut, ArticleOut, ArticlePatch, ArticleQuery, ArticleStatusIn, AssignIn,
                       CallIn, CallOut, EndCallIn, IncomingCallIn, LinkArticleIn, MailboxRunOut, RelatedIn, QueueOut, RatingLinkOut, ReportQuery, ScreenPopOut,
                       SlaFiguresOut, SlaReportQuery,
-                      StatusIn, TaskDoneIn, TaskOut, TicketIn, TicketOut, TicketQuery)
+                      StatusIn, TaskDoneIn, TaskOut, TeamIn, TeamOut, TeamPatch, TicketIn, TicketOut, TicketQuery)
 
 blp = Blueprint("call_center", __name__, description="Call center: tickets, SLAs, calls and the screen-pop")
 
@@ -171,6 +171,45 @@ def post_assign(data, ticket_id):
         ticket = svc.assign(session, ticket_id, agent_id=data.get("agent_id"), team_id=data.get("team_id"),
                             user=request_user(), note=data.get("note"))
     return ticket
+
+
+@blp.route("/teams")
+@requires(TICKET_READ)
+@blp.response(200, TeamOut(many=True))
+@blp.paginate()
+def list_teams(pagination_parameters):
+    """Teams you may see (a team whose supervisor is outside your scope is not shown)."""
+    return paginate_select(db_session(), select(Team).order_by(Team.name, Team.id), pagination_parameters)
+
+
+@blp.route("/teams", methods=["POST"])
+@requires(CONFIG)
+@blp.arguments(TeamIn)
+@blp.response(201, TeamOut)
+def post_team(data):
+    """Make a team (422 ``supervisor_id`` when the supervisor cannot see a store the team's
+    routing rules send it tickets of; ``name`` when used)."""
+    session = db_session()
+    with transaction(session):
+        ref_visible(Calendar, data.get("calendar_id"), "calendar_id")
+        ref_visible(User, data.get("supervisor_id"), "supervisor_id")
+        team = svc.save_team(session, **data)
+    return team
+
+
+@blp.route("/teams/<int:team_id>", methods=["PATCH"])
+@requires(CONFIG)
+@blp.arguments(TeamPatch)
+@blp.response(200, TeamOut)
+def patch_team(data, team_id):
+    """Change a team (the same checks as making one)."""
+    session = db_session()
+    with transaction(session):
+        get_visible(Team, team_id)
+        ref_visible(Calendar, data.get("calendar_id"), "calendar_id")
+        ref_visible(User, data.get("supervisor_id"), "supervisor_id")
+        team = svc.save_team(session, team_id=team_id, **data)
+    return team
 
 
 @blp.route("/tickets/<int:ticket_id>/rating-link")

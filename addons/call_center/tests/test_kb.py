@@ -311,3 +311,84 @@ def test_back_office_article_form_sets_related_articles(session, make):
     session.expire_all()
     c = session.execute(select(Article).where(Article.title == "丙文章")).scalar_one()
     assert [x.id for x in svc.related_articles(session, c.id)] == [a.id]
+
+
+def test_a_draft_stays_its_authors_to_edit_until_it_is_reviewed(api, session, make, supervisor):
+    """Articles are the chain's shared data (write check rule 4): a store agent may write a
+    draft and edit it until it is reviewed (``__scope_author__``); another store agent may
+    not touch it (403), nor may its author once it is reviewed; reviewing needs the chain
+    permission."""
+    from core.security.permissions import sync_roles
+    from core.runtime import runtime_of
+
+    sync_roles(session, runtime_of(session).registry)
+    store, other_store = make.store(), make.store()
+    author = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    colleague = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    elsewhere = make.user(roles=("agent",), scope_kind="store", scope_ref_id=other_store.id)
+    session.commit()
+    r = api.post(f"{BASE}/articles", user=author, json={"title": "退款多久到账", "body": "三到五个工作日。"})
+    assert r.status_code == 201, r.json
+    aid = r.json["id"]
+    assert r.json["author_id"] == author.id
+    r = api.patch(f"{BASE}/articles/{aid}", user=author, json={"body": "三到七个工作日。"})
+    assert r.status_code == 200, r.json
+    assert r.json["body"] == "三到七个工作日。" and r.json["status"] == "draft"
+    for other in (colleague, elsewhere):
+        r = api.patch(f"{BASE}/articles/{aid}", user=other, json={"body": "改掉"})
+        assert r.status_code == 403, (other.username, r.json)
+        assert "author" in str(r.json)
+    # nobody takes it over by naming themselves its author, nor writes a draft in another's name
+    with runtime_of(session).session(user=colleague, scoped=True) as s:
+        s.get(Article, aid).author_id = colleague.id
+        with pytest.raises(BusinessError):
+            s.flush()
+        s.rollback()
+        s.add(Article(title="冒名", body="", author_id=author.id))
+        with pytest.raises(BusinessError) as exc:
+            s.flush()
+        assert "author_id" in exc.value.errors
+    # a store-limited author cannot review it (chain permission), a supervisor of the chain can
+    with runtime_of(session).session(user=author, scoped=True) as s:
+        with pytest.raises(BusinessError) as exc:
+            svc.set_article_status(s, aid, "reviewed")
+        assert "whole chain" in str(exc.value.errors["_"][0])
+    r = api.post(f"{BASE}/articles/{aid}/status", user=supervisor, json={"status": "reviewed"})
+    assert r.status_code == 200, r.json
+    r = api.patch(f"{BASE}/articles/{aid}", user=author, json={"body": "审核后改"})
+    assert r.status_code in (403, 422), r.json
+    session.expire_all()
+    assert session.get(Article, aid).body == "三到七个工作日。"
+
+
+def test_back_office_author_edits_own_draft_only(session, make):
+    from core.admin.testing import csrf_token, login
+    from core.api.testing import build_app
+    from core.runtime import runtime_of
+    from core.security.permissions import sync_roles
+
+    rt = runtime_of(session)
+    sync_roles(session, rt.registry)
+    store = make.store()
+    author = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    colleague = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    session.commit()
+    app = build_app(rt)
+    client = login(app, author)
+    token = csrf_token(client, "/admin/call_center_article/new/")
+    r = client.post("/admin/call_center_article/new/", data={
+        "csrf_token": token, "title": "会员卡补办", "body": "带身份证。", "language": "zh_Hans"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    art = session.execute(select(Article).where(Article.title == "会员卡补办")).scalar_one()
+    assert art.author_id == author.id
+    token = csrf_token(client, f"/admin/call_center_article/edit/?id={art.id}")
+    r = client.post(f"/admin/call_center_article/edit/?id={art.id}", data={
+        "csrf_token": token, "title": "会员卡补办", "body": "带身份证到门店。", "language": "zh_Hans"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    other = login(app, colleague)
+    token = csrf_token(other, f"/admin/call_center_article/edit/?id={art.id}")
+    r = other.post(f"/admin/call_center_article/edit/?id={art.id}", data={
+        "csrf_token": token, "title": "会员卡补办", "body": "不用带。", "language": "zh_Hans"})
+    assert r.status_code == 200 and "Only its author may change a draft" in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Article, art.id).body == "带身份证到门店。"
