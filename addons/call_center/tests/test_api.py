@@ -180,3 +180,26 @@ def test_a_teams_supervisor_must_see_the_stores_it_serves(api, session, make, bo
     with pytest.raises(BusinessError) as exc:
         svc.save_team(session, team_id=tid, supervisor_id=sup_a.id)
     assert "supervisor_id" in exc.value.errors
+
+
+def test_screen_pop_reads_the_caller_and_tickets_through_the_agents_scope(api, session, make):
+    """The one statement of the caller lookup is scoped in each of its parts: a customer of
+    another store is passed over for the key account whose contact has the number, and a
+    ticket of another store is not among the open tickets."""
+    a, b = make.store(), make.store()
+    agent_a = make.user(roles=("agent",), scope_kind="store", scope_ref_id=a.id)
+    agent_b = make.user(roles=("agent",), scope_kind="store", scope_ref_id=b.id)
+    theirs = make.customer(home_store_id=b.id, phone="13100131000", name="乙店顾客")
+    account = make.customer(kind="company", name="甲店客户公司", home_store_id=a.id)
+    session.add(CustomerContact(customer_id=account.id, name="联系人", phone="13100131000"))
+    mine = svc.create_ticket(session, subject="甲店工单", ticket_type="inquiry", channel="phone",
+                             customer_id=account.id, store_id=a.id)
+    svc.create_ticket(session, subject="乙店工单", ticket_type="inquiry", channel="phone",
+                      customer_id=account.id, store_id=b.id)
+    session.commit()
+    r = api.get(f"{BASE}/screen-pop/13100131000", user=agent_a)
+    assert r.status_code == 200, r.json
+    assert r.json["customer"]["id"] == account.id and r.json["contact"]["name"] == "联系人"
+    assert [t["id"] for t in r.json["open_tickets"]] == [mine.id]
+    r = api.get(f"{BASE}/screen-pop/13100131000", user=agent_b)
+    assert r.json["customer"]["id"] == theirs.id and r.json["contact"] is None and r.json["open_tickets"] == []
