@@ -392,3 +392,23 @@ def test_back_office_author_edits_own_draft_only(session, make):
     assert r.status_code == 200 and "Only its author may change a draft" in r.get_data(as_text=True)
     session.expire_all()
     assert session.get(Article, art.id).body == "带身份证到门店。"
+
+
+def test_a_page_is_the_same_slice_of_the_whole_ranking(session):
+    """A page (``limit``/``offset``) of a search is that slice of the full ranking, whether
+    the articles whose title holds every word fill it (the short path that reads only the
+    title index) or not (the whole ranked search), and for a typo (the forgiving search)."""
+    for i in range(5):
+        _published(session, f"退货须知 {i}", "门店说明。")
+    for i in range(4):
+        _published(session, f"门店说明 {i}", "如何退货：凭小票。")
+    _published(session, "发票说明", "退货时发票一并退回。", tags=["退货"])
+    session.flush()
+    for q in ("退货", "退货 发票", "退货 门店", "储直卡", "退化"):
+        everything = _titles(session, svc.search_articles(session, q, limit=None))
+        for limit, offset in ((3, 0), (5, 0), (4, 3), (20, 0), (2, 8)):
+            page = _titles(session, svc.search_articles(session, q, limit=limit, offset=offset))
+            assert page == everything[offset:offset + limit], (q, limit, offset, page, everything)
+    # the title or tags hold the word: those first, newest first (the tag counts as the title)
+    assert _titles(session, svc.search_articles(session, "退货", limit=3)) == ["发票说明", "退货须知 4", "退货须知 3"]
+    assert len(_titles(session, svc.search_articles(session, "退货", limit=None))) == 10
