@@ -33,6 +33,7 @@ Every function works on the caller's session: it flushes, never commits.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import Float, String, and_, case, cast, false, func, literal, literal_column, or_, select, union_all
 from sqlalchemy import text as sql_text
@@ -137,17 +138,31 @@ def search_articles(session, text: str | None = None, *, published_only: bool = 
     module docstring), best first; with no words, every article, most recently published or
     changed first. ``limit=None`` leaves the statement unlimited (for pagination).
 
-    With words, one indexed statement first asks whether any article has them all (else the
-    forgiving search is returned). The search itself ranks and cuts the page on the index and
-    the article's small columns only (on SQLite a covering index), then reads the page's
-    articles: sorting whole articles (texts and all) is what made a search slow."""
+    One statement, one round trip: the strict search (every word), or the forgiving one
+    when no article has every word (an uncorrelated ``NOT EXISTS`` the database evaluates
+    once); a page filled by articles whose title and tags hold every word reads only the
+    title index. The search ranks and cuts the page on the index and the article's small
+    columns only (on SQLite a covering index), then reads the page's articles: sorting whole
+    articles (texts and all) is what made a search slow. The statement is built once per
+    distinct search (``_search_statement``)."""
+    categories = tuple(_category_and_children(session, category_id)) if category_id else None
+    return _search_statement(_postgresql(session), text, published_only, language, categories, limit, offset)
+
+
+@lru_cache(maxsize=512)
+def _search_statement(pg: bool, text, published_only, language, categories, limit, offset):
+    """The statement of :func:`search_articles`: a pure function of its arguments (no
+    database read), built once per distinct search and kept (statements are immutable; a
+    popular search's is reused, with its SQL compiled and its cache key computed once).
+    ``pg`` stands for the session in the helpers below (they only ask for the dialect)."""
+    session = pg
     filters = []
     if published_only:
         filters.append(Article.status == "published")
     if language:
         filters.append(Article.language == language)
-    if category_id:
-        filters.append(Article.category_id.in_(_category_and_children(session, category_id)))
+    if categories is not None:
+        filters.append(Article.category_id.in_(categories))
     words = query_words(text, MAX_TERMS)
     if not words:
         stmt = select(Article).where(*filters).order_by(Article.published_at.desc().nulls_last(),
@@ -203,6 +218,8 @@ def _page(keys, limit, offset):
 
 
 def _postgresql(session) -> bool:
+    if isinstance(session, bool):  # already answered (``_search_statement``)
+        return session
     return session.get_bind().dialect.name == "postgresql"
 
 
