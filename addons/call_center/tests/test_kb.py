@@ -412,3 +412,33 @@ def test_a_page_is_the_same_slice_of_the_whole_ranking(session):
     # the title or tags hold the word: those first, newest first (the tag counts as the title)
     assert _titles(session, svc.search_articles(session, "退货", limit=3)) == ["发票说明", "退货须知 4", "退货须知 3"]
     assert len(_titles(session, svc.search_articles(session, "退货", limit=None))) == 10
+
+
+def test_migrated_database_keeps_the_full_text_index(banyan_databases):
+    """The migrations (the article's author among them, which copies the table on SQLite)
+    leave the search index working: a new article is found, an edited one follows its text."""
+    from core.addons.installer import init_db, install
+    from core.config import load_config
+    from core.db import transaction
+    from core.runtime import Runtime
+
+    cfg = load_config(overrides={"database": {"url": banyan_databases.new_url()},
+                                 "instance": {"path": banyan_databases.tmp.name},
+                                 "jobs": {"immediate": True, "backend": "memory"}, "locale": {"default": "en"}})
+    rt = Runtime.from_config(cfg, load=False)
+    rt.reload()
+    init_db(rt)
+    try:
+        install(rt, ["call_center"])
+        with rt.session() as s, transaction(s):
+            art = _published(s, "储值卡挂失", "到门店办理。")
+        with rt.session() as s:
+            assert _titles(s, svc.search_articles(s, "挂失")) == ["储值卡挂失"]
+            assert _titles(s, svc.search_articles(s, "门店")) == ["储值卡挂失"]
+        with rt.session() as s, transaction(s):
+            svc.save_article(s, article_id=art.id, body="电话办理。")
+        with rt.session() as s:
+            assert _titles(s, svc.search_articles(s, "门店")) == []
+            assert _titles(s, svc.search_articles(s, "电话")) == ["储值卡挂失"]
+    finally:
+        rt.dispose()
