@@ -112,7 +112,8 @@ def normalise_number(raw, field: str = "number") -> str:
     return normalize_identifier("phone", raw, field)
 
 
-def find_caller(session, number: str, *, relaxed_commit: bool = False) -> tuple[Customer | None, CustomerContact | None]:
+def find_caller(session, number: str, *,
+                relaxed_commit: bool = False) -> tuple[Customer | None, CustomerContact | None]:
     """The active customer whose phone is ``number`` (E.164), else the key account one of
     whose contacts has it (with that contact); ``(None, None)`` when nobody visible has it.
 
@@ -159,7 +160,8 @@ def _caller_statement(relaxed: bool):
         from .tickets import OPEN_MEMO_SIZE
 
         number = bindparam("number")
-        own = (select(Customer.id.label("customer_id"), cast(null(), Integer).label("contact_id"), literal(0).label("k"))
+        own = (select(Customer.id.label("customer_id"), cast(null(), Integer).label("contact_id"),
+                      literal(0).label("k"))
                .where(Customer.phone == number, Customer.active.is_(True)).order_by(Customer.id).limit(1))
         via = (select(CustomerContact.customer_id, CustomerContact.id, literal(1))
                .join(Customer, Customer.id == CustomerContact.customer_id)
@@ -173,7 +175,8 @@ def _caller_statement(relaxed: bool):
         stmt = (select(*cols).select_from(found)
                 .join(Customer, Customer.id == found.c.customer_id)
                 .outerjoin(CustomerContact, CustomerContact.id == found.c.contact_id)
-                .outerjoin(Ticket, and_(Ticket.customer_id == found.c.customer_id, Ticket.status.in_(OPEN_STATUSES)))
+                .outerjoin(Ticket, and_(Ticket.customer_id == found.c.customer_id,
+                                        Ticket.status.in_(OPEN_STATUSES)))
                 .order_by(Ticket.opened_at.desc(), Ticket.id.desc()).limit(OPEN_MEMO_SIZE))
         _CALLER[relaxed] = stmt
     return stmt

@@ -41,7 +41,10 @@ Stable API::
     # ratings (ratings.py)
     rating_url(session, ticket) -> str;  rate(session, token, score, comment=None) -> Rating
     # telephony (calls.py)
-    screen_pop(session, user, raw_number) -> dict;  find_caller(session, e164) -> (Customer, Contact)
+    screen_pop(session, user, raw_number, *, panels=True, relaxed_commit=False) -> dict
+    find_caller(session, e164, *, relaxed_commit=False) -> (Customer, Contact)   # one statement,
+        # the open tickets kept for the transaction; relaxed_commit: synchronous_commit off for
+        # this transaction (PostgreSQL; the telephony webhook)
     announce_call(session, call, pop)       # in-app notice to the call's agent, linking the screen-pop
     record_call(...) -> CallRecord;  end_call(session, call_id, *, outcome, ...) -> CallRecord
     create_line_token(session, name, user_id) -> (plain, LineToken);  revoke_line_token(...)
@@ -49,7 +52,7 @@ Stable API::
     save_article(session, *, article_id=None, title, body, category_id, tags, language) -> Article
     set_article_status(session, article_id, status) -> Article     # draft -> reviewed -> published
     search_articles(session, text, *, published_only=True, language=None, category_id=None,
-                    limit=20) -> Select[Article]          # LIKE on both databases, ranked in SQL
+                    limit=20, offset=0) -> Select[Article]   # the full-text index, one statement
     suggest_for_customer(session, customer_id, limit=3) -> list[Article]
     link_article(session, ticket_id, article_id, user=None) -> TicketArticle;  articles_of_ticket(...)
     related_articles(session, article_id, published_only=False) -> list[Article]   # both ways
