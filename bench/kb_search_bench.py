@@ -9,8 +9,8 @@ The rows are written with their index words (``search_terms``, as the ORM writes
 the database's full-text index (SQLite FTS5 table kept by triggers; PostgreSQL GIN indexes)
 holds them. Measured: ``--queries`` searches (one or two words of the vocabulary; 10% a
 word no article has, which goes through the forgiving search too) through
-``services.search_articles`` (the back office's, the API's and the public page's search: an
-indexed probe, then the indexed search ranked in SQL), first page of 20, the rows fetched;
+``services.search_articles`` (the back office's, the API's and the public page's search: one
+indexed statement, ranked in SQL), first page of 20, the rows fetched;
 p50/p95/p99 in ms, this process's CPU ms per search, and the query plan of a two-word search
 (it must read the index).
 """

@@ -39,7 +39,8 @@ TAGS = {"A": "Alpha", "B": "Bravo"}
 
 def _store_carrying_tables(registry) -> set[str]:
     """Tables whose rows belong to a store: a scope column, a record rule, or a foreign key
-    to such a table (to any depth)."""
+    to such a table (to any depth). An author column (``__scope_author__``: a shared
+    knowledge-base draft's writer) ties the row to nobody's store, as the kernel's rule says."""
     ruled = {rule.model for group in registry.hook.register_record_rules() for rule in group or ()}
     classes = [m.class_ for m in Base.registry.mappers]
     tables = {c.__tablename__ for c in classes if scoped_column(c) is not None or c in ruled}
@@ -49,7 +50,8 @@ def _store_carrying_tables(registry) -> set[str]:
         for c in classes:
             if c.__tablename__ in tables:
                 continue
-            if any(fk.column.table.name in tables for fk in c.__table__.foreign_keys):
+            author = (getattr(c, "__scope_author__", None) or (None,))[0]
+            if any(fk.column.table.name in tables for fk in c.__table__.foreign_keys if fk.parent.key != author):
                 tables.add(c.__tablename__)
                 grew = True
     return tables

@@ -257,6 +257,16 @@ class TeamView(ConfigView):
     column_list = ("name", "calendar", "supervisor", "active")
     form_columns = column_list
 
+    def on_model_change(self, form, model, is_created):
+        """The supervisor must see every store the team's routing rules send it tickets of
+        (``services.team_errors``, ``core.security.assignees``): on the form's field."""
+        super().on_model_change(form, model, is_created)
+        with self.session.no_autoflush:
+            errors = svc.team_errors(self.session, None if is_created else model.id,
+                                     getattr(model.supervisor, "id", None) or model.supervisor_id, field="supervisor")
+        if errors:
+            raise BusinessError(errors)
+
 
 class SlaPolicyView(ConfigView):
     column_list = ("ticket_type", "priority", "response_minutes", "resolution_minutes", "warn_minutes", "active")
@@ -276,8 +286,15 @@ class RoutingRuleView(ConfigView):
         from core.security.assignees import check_assignees
 
         with self.session.no_autoflush:
-            check_assignees(self.session, getattr(model.store, "id", None) or model.store_id,
+            store_id = getattr(model.store, "id", None) or model.store_id
+            check_assignees(self.session, store_id,
                             users={"agent": getattr(model.agent, "id", None) or model.agent_id})
+            # the team's supervisor takes the store's breached tickets: they must see it too
+            team = model.team
+            if team is not None and store_id is not None and model.active:
+                errors = svc.team_errors(self.session, None, team.supervisor_id, [store_id], field="team")
+                if errors:
+                    raise BusinessError(errors)
 
 
 class FollowUpRuleView(ConfigView):

@@ -112,46 +112,77 @@ def normalise_number(raw, field: str = "number") -> str:
     return normalize_identifier("phone", raw, field)
 
 
-def find_caller(session, number: str) -> tuple[Customer | None, CustomerContact | None]:
+def find_caller(session, number: str, *,
+                relaxed_commit: bool = False) -> tuple[Customer | None, CustomerContact | None]:
     """The active customer whose phone is ``number`` (E.164), else the key account one of
-    whose contacts has it (with that contact); ``(None, None)`` when nobody visible has it."""
+    whose contacts has it (with that contact); ``(None, None)`` when nobody visible has it.
+
+    One statement: the customer or contact match (an indexed lookup each, ``UNION ALL``,
+    the customer's own phone first), the configuration cache's token (the panels' tiers and
+    policies need it) and the customer's open tickets (outer join: they are kept for the
+    transaction, where :func:`~.tickets.open_tickets_of` finds them for the screen-pop's list,
+    this addon's panel and the article suggestions). Every entity is read through the
+    caller's scope, in the union's branches too.
+
+    ``relaxed_commit`` (PostgreSQL; the telephony webhook): the same statement sets
+    ``synchronous_commit`` off for this transaction only (``set_config(..., true)``), so its
+    commit does not wait for the disk: a crash of the database server within a fraction of
+    a second may lose the newest ringing call records (never corrupt anything); the phone
+    system keeps its own call log. Nothing else is written in that transaction."""
     from core.cache import prime
 
-    # the configuration cache's token comes along (the panels' tiers and policies need it):
-    # one round trip fewer per screen-pop
-    by_customer, by_contact = _caller_statements()
-    row = session.execute(by_customer, {"number": number}).first()
-    if row is not None:
-        prime(session, row[1])
-        return row[0], None
-    row = session.execute(by_contact, {"number": number}).first()
-    if row is not None:
-        prime(session, row[2])
-        return row[1], row[0]
-    return None, None
+    from .tickets import OPEN_MEMO_SIZE, _OPEN_MEMO
+
+    pg = session.get_bind().dialect.name == "postgresql"
+    stmt = _caller_statement(relaxed_commit and pg)
+    rows = session.execute(stmt, {"number": number}).all()
+    if not rows:
+        return None, None
+    customer, contact, token = rows[0][0], rows[0][1], rows[0][2]
+    prime(session, token)
+    # the open tickets read with the caller, for this transaction (as open_tickets_of keeps them)
+    _OPEN_MEMO.of(session)[customer.id] = [r[3] for r in rows if r[3] is not None][:OPEN_MEMO_SIZE]
+    return customer, contact
 
 
-_CALLER: list = []
+_CALLER: dict = {}
 
 
-def _caller_statements():
-    """The two statements of :func:`find_caller` (``number`` bound), built once."""
-    if not _CALLER:
-        from sqlalchemy import bindparam
+def _caller_statement(relaxed: bool):
+    """The statement of :func:`find_caller` (``number`` bound), built once per variant."""
+    stmt = _CALLER.get(relaxed)
+    if stmt is None:
+        from sqlalchemy import Integer, and_, bindparam, cast, func, literal, null, union_all
 
         from core.cache import TOKEN_COLUMN
 
+        from .models import OPEN_STATUSES, Ticket
+        from .tickets import OPEN_MEMO_SIZE
+
         number = bindparam("number")
-        _CALLER.append(select(Customer, TOKEN_COLUMN).where(Customer.phone == number, Customer.active.is_(True))
-                       .order_by(Customer.id).limit(1))
-        _CALLER.append(select(CustomerContact, Customer, TOKEN_COLUMN)
-                       .join(Customer, Customer.id == CustomerContact.customer_id)
-                       .where(CustomerContact.phone == number, Customer.active.is_(True))
-                       .order_by(CustomerContact.id).limit(1))
-    return _CALLER
+        own = (select(Customer.id.label("customer_id"), cast(null(), Integer).label("contact_id"),
+                      literal(0).label("k"))
+               .where(Customer.phone == number, Customer.active.is_(True)).order_by(Customer.id).limit(1))
+        via = (select(CustomerContact.customer_id, CustomerContact.id, literal(1))
+               .join(Customer, Customer.id == CustomerContact.customer_id)
+               .where(CustomerContact.phone == number, Customer.active.is_(True))
+               .order_by(CustomerContact.id).limit(1))
+        both = union_all(own.subquery().select(), via.subquery().select()).subquery("caller")
+        found = select(both).order_by(both.c.k).limit(1).subquery("found")
+        cols = [Customer, CustomerContact, TOKEN_COLUMN, Ticket]
+        if relaxed:
+            cols.append(func.set_config("synchronous_commit", "off", True).label("relaxed"))
+        stmt = (select(*cols).select_from(found)
+                .join(Customer, Customer.id == found.c.customer_id)
+                .outerjoin(CustomerContact, CustomerContact.id == found.c.contact_id)
+                .outerjoin(Ticket, and_(Ticket.customer_id == found.c.customer_id,
+                                        Ticket.status.in_(OPEN_STATUSES)))
+                .order_by(Ticket.opened_at.desc(), Ticket.id.desc()).limit(OPEN_MEMO_SIZE))
+        _CALLER[relaxed] = stmt
+    return stmt
 
 
-def screen_pop(session, user, raw_number, *, panels=True) -> dict:
+def screen_pop(session, user, raw_number, *, panels=True, relaxed_commit: bool = False) -> dict:
     """What the agent sees when ``raw_number`` calls::
 
         {"number": "+86...", "customer": {"id", "name", "kind"} | None,
@@ -161,13 +192,14 @@ def screen_pop(session, user, raw_number, *, panels=True) -> dict:
          "articles": [{"id", "title"}],   # published articles matching the open tickets
          "create_customer": bool}     # True for an unknown number
 
-    Panels are those of every installed addon the user may see (their permission)."""
+    Panels are those of every installed addon the user may see (their permission).
+    ``relaxed_commit``: see :func:`find_caller` (the telephony webhook's transaction)."""
     from core.contrib import sort_by_priority
     from core.runtime import runtime_of
     from core.security.permissions import has_permission
 
     number = normalise_number(raw_number)
-    customer, contact = find_caller(session, number)
+    customer, contact = find_caller(session, number, relaxed_commit=relaxed_commit)
     out = {"number": number, "customer": None, "contact": None, "panels": [], "open_tickets": [],
            "articles": [], "create_customer": customer is None}
     if customer is None:

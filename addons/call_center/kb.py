@@ -33,8 +33,9 @@ Every function works on the caller's session: it flushes, never commits.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import String, and_, case, false, func, literal, literal_column, or_, select
+from sqlalchemy import Float, String, and_, case, cast, false, func, literal, literal_column, or_, select, union_all
 from sqlalchemy import text as sql_text
 
 from core.errors import BusinessError, NotFound
@@ -137,17 +138,31 @@ def search_articles(session, text: str | None = None, *, published_only: bool = 
     module docstring), best first; with no words, every article, most recently published or
     changed first. ``limit=None`` leaves the statement unlimited (for pagination).
 
-    With words, one indexed statement first asks whether any article has them all (else the
-    forgiving search is returned). The search itself ranks and cuts the page on the index and
-    the article's small columns only (on SQLite a covering index), then reads the page's
-    articles: sorting whole articles (texts and all) is what made a search slow."""
+    One statement, one round trip: the strict search (every word), or the forgiving one
+    when no article has every word (an uncorrelated ``NOT EXISTS`` the database evaluates
+    once); a page filled by articles whose title and tags hold every word reads only the
+    title index. The search ranks and cuts the page on the index and the article's small
+    columns only (on SQLite a covering index), then reads the page's articles: sorting whole
+    articles (texts and all) is what made a search slow. The statement is built once per
+    distinct search (``_search_statement``)."""
+    categories = tuple(_category_and_children(session, category_id)) if category_id else None
+    return _search_statement(_postgresql(session), text, published_only, language, categories, limit, offset)
+
+
+@lru_cache(maxsize=512)
+def _search_statement(pg: bool, text, published_only, language, categories, limit, offset):
+    """The statement of :func:`search_articles`: a pure function of its arguments (no
+    database read), built once per distinct search and kept (statements are immutable; a
+    popular search's is reused, with its SQL compiled and its cache key computed once).
+    ``pg`` stands for the session in the helpers below (they only ask for the dialect)."""
+    session = pg
     filters = []
     if published_only:
         filters.append(Article.status == "published")
     if language:
         filters.append(Article.language == language)
-    if category_id:
-        filters.append(Article.category_id.in_(_category_and_children(session, category_id)))
+    if categories is not None:
+        filters.append(Article.category_id.in_(categories))
     words = query_words(text, MAX_TERMS)
     if not words:
         stmt = select(Article).where(*filters).order_by(Article.published_at.desc().nulls_last(),
@@ -155,22 +170,45 @@ def search_articles(session, text: str | None = None, *, published_only: bool = 
         return stmt if limit is None else stmt.limit(limit).offset(offset)
     if any(not w for w in words):
         return select(Article).where(false())
-    strict = _has_all(session, [t for w in words for t in w])
-    if session.execute(select(Article.id).where(*filters, strict).limit(1)).first() is not None:
-        # ranked by how many of the query's words the title and tags hold
-        rank = sum((case((_in_head(session, w), 1), else_=0) for w in words), literal(0))
-        return _page(select(Article.id).where(*filters, strict), rank, limit, offset)
-    found, rank = _head_any(session, fuzzy_words(text, MAX_TERMS))
-    return _page(found.where(*filters), rank, limit, offset)
+    terms = [t for w in words for t in w]
+    strict = _has_all(session, terms)
+    # ranked by how many of the query's words the title and tags hold
+    rank = sum((case((_in_head(session, w), 1), else_=0) for w in words), literal(0))
+    strict_keys = select(Article.id).where(*filters, strict)
+    # the forgiving search only when no article has every word: one statement, one round
+    # trip (the probe is an uncorrelated EXISTS the database evaluates once, stopping at the
+    # first match; the branch it turns off is not run)
+    found, fuzzy_rank = _head_any(session, fuzzy_words(text, MAX_TERMS))
+    anything = select(Article.id).where(*filters, strict).limit(1).exists()
+    forgiving_keys = found.where(*filters, ~anything)
+    if limit is None:
+        return _page(union_all(_keys(strict_keys, rank), _keys(forgiving_keys, fuzzy_rank)), None, 0)
+    # The best rank is "the title and tags hold every word"; those articles hold every word
+    # (the index of the text includes the title and tags). When they fill the page, it is
+    # theirs, newest first: the search reads the (much smaller) title index only, not every
+    # article that mentions the words somewhere in its text. Else the whole ranked search.
+    wanted = limit + offset
+    top = (_keys(select(Article.id).where(*filters, _head_has_all(session, terms)), literal(len(words)))
+           .order_by(Article.published_at.desc().nulls_last(), Article.updated_at.desc(), Article.id.desc())
+           .limit(wanted).cte("kb_top"))
+    full = select(func.count()).select_from(top).scalar_subquery() >= wanted
+    return _page(union_all(select(top).where(full), _keys(strict_keys.where(~full), rank),
+                           _keys(forgiving_keys.where(~full), fuzzy_rank)), limit, offset)
 
 
-def _page(ids, rank, limit, offset):
-    """``select(Article)`` of the ids of ``ids`` (a select of ``Article.id``), best ``rank``
-    first, then newest: ranked and cut in a subquery of small columns."""
-    keys = ids.add_columns(rank.label("rank"), Article.published_at.label("published_at"),
+def _keys(ids, rank):
+    """The sort keys of the articles ``ids`` (a select of ``Article.id``): rank (a float on
+    both sides of the union), published and changed instants."""
+    return ids.add_columns(cast(rank, Float).label("rank"), Article.published_at.label("published_at"),
                            Article.updated_at.label("updated_at"))
-    keys = keys.order_by(rank.desc(), Article.published_at.desc().nulls_last(), Article.updated_at.desc(),
-                         Article.id.desc())
+
+
+def _page(keys, limit, offset):
+    """``select(Article)`` of the ids of ``keys`` (:func:`_keys`, or a union of them), best
+    rank first, then newest: ranked and cut in a subquery of small columns."""
+    u = keys.subquery("kb_keys")
+    keys = select(u.c.id, u.c.rank, u.c.published_at, u.c.updated_at).order_by(
+        u.c.rank.desc(), u.c.published_at.desc().nulls_last(), u.c.updated_at.desc(), u.c.id.desc())
     if limit is not None:
         keys = keys.limit(limit).offset(offset)
     k = keys.subquery("kb_page")
@@ -180,6 +218,8 @@ def _page(ids, rank, limit, offset):
 
 
 def _postgresql(session) -> bool:
+    if isinstance(session, bool):  # already answered (``_search_statement``)
+        return session
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -213,13 +253,23 @@ def _in_head(session, words: list[str]):
     return Article.id.in_(_fts_ids("search_head : (" + " AND ".join(f'"{w}"' for w in words) + ")"))
 
 
+def _head_has_all(session, words: list[str]):
+    """The condition "the title and tags hold every one of ``words``", on the row itself
+    (PostgreSQL: its head vector, read through the head's GIN index; SQLite: the FTS5 table)."""
+    if _postgresql(session):
+        return literal_column(ARTICLE_HEAD).op("@@")(_tsquery(words, " & "))
+    return _in_head(session, words)
+
+
 def _head_any(session, words: list[str]):
     """``(select of the ids of the articles whose title or tags hold any of words, rank)``:
     the forgiving search, ranked by the database (``ts_rank``; FTS5's ``bm25``, negated)."""
     if _postgresql(session):
+        # ranked by how many of the words the title and tags hold, each looked up in the head
+        # index once (a hashed subplan): ts_rank would parse every match's head text again
         query = _tsquery(words, " | ")
         return (select(Article.id).where(literal_column(ARTICLE_HEAD).op("@@")(query)),
-                func.ts_rank(literal_column(ARTICLE_HEAD), query))
+                sum((case((_in_head(session, [w]), 1), else_=0) for w in words), literal(0)))
     from .kb_index import FTS
 
     found = (select(literal_column("rowid").label("id"), (-func.bm25(literal_column(FTS), 1.0, 0.0)).label("score"))
@@ -249,7 +299,7 @@ def suggest_for_customer(session, customer_id: int, limit: int = 3) -> list[Arti
     if not words:
         return []
     found, rank = _head_any(session, words[:4 * MAX_TERMS])
-    return list(session.execute(_page(found.where(Article.status == "published"), rank, limit, 0)).scalars())
+    return list(session.execute(_page(_keys(found.where(Article.status == "published"), rank), limit, 0)).scalars())
 
 
 def link_article(session, ticket_id: int, article_id: int, user=None, at: datetime | None = None) -> TicketArticle:

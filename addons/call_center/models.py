@@ -330,6 +330,9 @@ class Article(IdPk, Timestamps, Base):
     on the public help page and in the agents' suggestions). ``tags`` are comma-separated."""
     __tablename__ = "call_center_article"
     __audit_exclude__ = ("search_head", "search_body")  # derived from the texts
+    # shared chain data (write check rule 4), yet a draft stays its author's to edit until it
+    # is reviewed: reviewing, publishing and editing past the draft need ``core.chain.write``
+    __scope_author__ = ("author_id", "status", ("draft",))
     # the search indexes are made per database by ``kb_index`` (and the migration)
     __table_args__ = {"info": {"banyan_unmanaged_indexes": (
         "ix_call_center_article_search", "ix_call_center_article_search_head", "ix_call_center_article_listing")}}
@@ -341,6 +344,8 @@ class Article(IdPk, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
     language: Mapped[str] = mapped_column(String(8), default="zh_Hans")
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: who wrote the article (set by the write check for a user's session: ``__scope_author__``)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
     #: the words the search index holds (``search_terms``), set from the texts on every write
     search_head: Mapped[str | None] = mapped_column(Text, deferred=True)
     search_body: Mapped[str | None] = mapped_column(Text, deferred=True)

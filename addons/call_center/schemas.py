@@ -24,6 +24,28 @@ class TicketIn(Input):
     agent_id = Id(load_default=None, allow_none=True)
 
 
+class TeamIn(Input):
+    name = Str(min=1, max=80, required=True)
+    calendar_id = Id(load_default=None, allow_none=True)
+    supervisor_id = Id(load_default=None, allow_none=True)
+    active = fields.Bool(load_default=True)
+
+
+class TeamPatch(Input):
+    name = Str(min=1, max=80)
+    calendar_id = Id(allow_none=True)
+    supervisor_id = Id(allow_none=True)
+    active = fields.Bool()
+
+
+class TeamOut(Schema):
+    id = fields.Int()
+    name = fields.Str()
+    calendar_id = fields.Int(allow_none=True)
+    supervisor_id = fields.Int(allow_none=True)
+    active = fields.Bool()
+
+
 class StatusIn(Input):
     status = Choice(STATUSES, required=True)
     note = Str(max=500, load_default=None, allow_none=True)
@@ -228,6 +250,7 @@ class ArticleOut(Schema):
     tags = fields.Method("_tags")
     status = fields.Str()
     language = fields.Str()
+    author_id = fields.Int(allow_none=True)
     published_at = Instant(allow_none=True)
     updated_at = Instant()
 

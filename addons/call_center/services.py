@@ -13,6 +13,10 @@ Stable API::
     set_status(session, ticket_id, status, user=None, note=None, at=None) -> Ticket
         BusinessError {"status"} for a move the status machine refuses; NotFound
     assign(session, ticket_id, *, agent_id=None, team_id=None, user=None, note=None) -> Ticket
+    save_team(session, *, team_id=None, name, calendar_id=None, supervisor_id=None, active=True) -> Team
+        BusinessError {"name"|"supervisor_id"}: the supervisor must see every store the team
+        serves (its routing rules' stores; core.security.assignees)
+    team_errors(session, team_id, supervisor_id, store_ids=None, field="supervisor_id") -> dict
     sla_state(session, ticket, at=None) -> dict      # due instants, breached flags, paused minutes
     open_tickets_of(session, customer_id, limit=20) -> list[Ticket]
     # business hours (business_hours.py)
@@ -37,7 +41,10 @@ Stable API::
     # ratings (ratings.py)
     rating_url(session, ticket) -> str;  rate(session, token, score, comment=None) -> Rating
     # telephony (calls.py)
-    screen_pop(session, user, raw_number) -> dict;  find_caller(session, e164) -> (Customer, Contact)
+    screen_pop(session, user, raw_number, *, panels=True, relaxed_commit=False) -> dict
+    find_caller(session, e164, *, relaxed_commit=False) -> (Customer, Contact)   # one statement,
+        # the open tickets kept for the transaction; relaxed_commit: synchronous_commit off for
+        # this transaction (PostgreSQL; the telephony webhook)
     announce_call(session, call, pop)       # in-app notice to the call's agent, linking the screen-pop
     record_call(...) -> CallRecord;  end_call(session, call_id, *, outcome, ...) -> CallRecord
     create_line_token(session, name, user_id) -> (plain, LineToken);  revoke_line_token(...)
@@ -45,7 +52,7 @@ Stable API::
     save_article(session, *, article_id=None, title, body, category_id, tags, language) -> Article
     set_article_status(session, article_id, status) -> Article     # draft -> reviewed -> published
     search_articles(session, text, *, published_only=True, language=None, category_id=None,
-                    limit=20) -> Select[Article]          # LIKE on both databases, ranked in SQL
+                    limit=20, offset=0) -> Select[Article]   # the full-text index, one statement
     suggest_for_customer(session, customer_id, limit=3) -> list[Article]
     link_article(session, ticket_id, article_id, user=None) -> TicketArticle;  articles_of_ticket(...)
     related_articles(session, article_id, published_only=False) -> list[Article]   # both ways
@@ -81,12 +88,14 @@ from .mailbox import poll as poll_mailbox
 from .intake import intake_email
 from .ratings import rate, rating_url
 from .reports import agent_report, queue, sla_figures
-from .tickets import TRANSITIONS, assign, create_ticket, open_tickets_of, policy_for, route, set_status, sla_state
+from .tickets import (TRANSITIONS, assign, create_ticket, open_tickets_of, policy_for, route, save_team, set_status,
+                      sla_state, team_errors)
 
 __all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "hours_of",
            "announce_call", "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
            "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
-           "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue", "sla_figures",
+           "open_tickets_of", "policy_for", "route", "save_team", "set_status", "sla_state", "team_errors",
+           "agent_report", "queue", "sla_figures",
            "complete_task", "run_follow_ups", "articles_of_ticket", "link_article", "save_article",
            "search_articles", "set_article_status", "suggest_for_customer", "relate_articles", "related_articles",
            "poll_mailbox", "rate", "rating_url", "intake_email"]

@@ -276,3 +276,65 @@ def _open_tickets(session, customer_id: int, limit: int) -> list[Ticket]:
 
 OPEN_MEMO_SIZE = 20
 _OPEN_MEMO = TransactionMemo("call_center.open_tickets", watch=(Ticket,))
+
+
+# --------------------------------------------------------------------------- teams
+
+def team_store_ids(session, team_id: int | None) -> list[int]:
+    """The stores a team serves: those of the routing rules that give it tickets (a rule for
+    every store names none: the chain's tickets may go to anyone, ``core.security.assignees``).
+    Read unscoped: the check must see every rule, whoever saves the team."""
+    if team_id is None:
+        return []
+    return list(session.execute(select(RoutingRule.store_id).where(
+        RoutingRule.team_id == team_id, RoutingRule.store_id.is_not(None), RoutingRule.active.is_(True))
+        .distinct().order_by(RoutingRule.store_id).execution_options(banyan_unscoped=True)).scalars())
+
+
+def team_errors(session, team_id: int | None, supervisor_id: int | None, store_ids=None,
+                field: str = "supervisor_id") -> dict:
+    """``{field: [message]}`` when the supervisor ``supervisor_id`` cannot see one of the
+    stores the team serves (``store_ids``, default :func:`team_store_ids`): escalations would
+    hand that store's breached tickets to someone who cannot open them. Teams have no members
+    of their own; a routing rule's agent is checked with its rule."""
+    if supervisor_id is None:
+        return {}
+    for store_id in (team_store_ids(session, team_id) if store_ids is None else store_ids):
+        errors = assignee_errors(session, store_id, users={field: supervisor_id})
+        if errors:
+            return errors
+    return {}
+
+
+def save_team(session, *, team_id: int | None = None, **values) -> Team:
+    """Create (no ``team_id``) or change a team: ``name``, ``calendar_id``, ``supervisor_id``,
+    ``active``. BusinessError ``name`` (empty or used) or ``supervisor_id`` (cannot see a store
+    the team serves: :func:`team_errors`); NotFound for an unknown ``team_id``."""
+    if team_id is None:
+        team = Team(active=True)
+    else:
+        team = session.get(Team, team_id)
+        if team is None:
+            raise NotFound({"id": _l("No such team.")})
+    errors = {}
+    if "name" in values:
+        name = (values["name"] or "").strip()
+        if not name:
+            errors["name"] = [_l("A team needs a name.")]
+        elif session.execute(select(Team.id).where(Team.name == name, Team.id != (team_id or 0))
+                             .execution_options(banyan_unscoped=True)).first():
+            errors["name"] = [_l("Another team has this name.")]
+        values["name"] = name
+    elif team_id is None:
+        errors["name"] = [_l("A team needs a name.")]
+    supervisor = values.get("supervisor_id", team.supervisor_id)
+    errors.update(team_errors(session, team_id, supervisor))
+    if errors:
+        raise BusinessError(errors)
+    for key in ("name", "calendar_id", "supervisor_id", "active"):
+        if key in values:
+            setattr(team, key, values[key])
+    if team_id is None:
+        session.add(team)
+    session.flush()
+    return team

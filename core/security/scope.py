@@ -365,6 +365,15 @@ def _apply_scope(state):
 #                          reward's stock): changing only these needs no chain permission.
 # ``__chain_wide__ = False`` explicitly: rows that are nobody's store yet no chain-wide data
 #                          (a user's own notifications, the outbox, job runs); see rule 4.
+# ``__scope_author__``     ``(author column, state column, states)`` on shared chain data (rule
+#                          4): its author may still change or delete a row without the chain
+#                          permission while the state column is, and stays, in ``states`` (a
+#                          knowledge-base draft until it is reviewed); anyone else, or the
+#                          author once the row has left those states, needs the chain
+#                          permission (refused with 403). A new row's author column is the
+#                          writing user (set when left empty; naming another user is refused
+#                          without the chain permission). The author column is no scope
+#                          reference: it does not make the model store-limited.
 # ``__chain_wide_unscoped__`` ``True``: a user who sees every store may write the chain-wide
 #                          rows too, without the chain permission (the model's own
 #                          permissions decide: HQ marketers' campaign content); a user
@@ -375,6 +384,9 @@ CHAIN_PERMISSION = "core.chain.write"
 #: what a writer without it is told (the one message, whichever surface or service refuses)
 CHAIN_REFUSED = _l("This applies to the whole chain: only users allowed to change "
                    "chain-wide records may create, change or delete it.")
+#: what a writer of someone else's draft, or of a reviewed one, is told (``__scope_author__``)
+AUTHOR_REFUSED = _l("Only its author may change a draft; once it is reviewed, only users allowed to "
+                    "change chain-wide records may.")
 
 
 def may_write_chain_wide(session) -> bool:
@@ -393,7 +405,7 @@ def may_write_chain_wide(session) -> bool:
 class _Refs:
     """What the write check knows about one mapped class (built once per class)."""
 
-    __slots__ = ("refs", "scope_col", "chain", "parent", "operational", "unscoped_ok")
+    __slots__ = ("refs", "scope_col", "chain", "parent", "operational", "unscoped_ok", "author")
 
     def __init__(self, cls):
         from sqlalchemy import inspect as sa_inspect
@@ -422,6 +434,9 @@ class _Refs:
         self.parent = getattr(cls, "__scope_parent__", None)
         self.operational = set(getattr(cls, "__scope_operational__", ()) or ())
         self.unscoped_ok = bool(getattr(cls, "__chain_wide_unscoped__", False))
+        #: ``(author key, state key, frozenset of states)`` or None (``__scope_author__``)
+        author = getattr(cls, "__scope_author__", None)
+        self.author = (author[0], author[1], frozenset(author[2])) if author else None
 
 
 _TABLE_CLASSES: dict = {}
@@ -476,8 +491,9 @@ def undeclared_shared(cls, info: _Refs, limited: frozenset) -> bool:
     key = (cls, limited)
     got = _SHARED.get(key)
     if got is None:
+        author = info.author[0] if info.author else None
         got = (info.scope_col is None and info.chain is None and not info.parent and cls not in limited
-               and not any(target in limited or target is Store for _k, _r, target in info.refs))
+               and not any(target in limited or target is Store for k, _r, target in info.refs if k != author))
         _SHARED[key] = got
     return got
 
@@ -524,6 +540,12 @@ def _ref_value(obj, state, key, rel):
     return getattr(obj, key), False
 
 
+def _before(obj, state, key):
+    """The value of attribute ``key`` of a stored ``obj`` before this flush's change."""
+    hist = state.attrs[key].history
+    return (hist.deleted or hist.unchanged or [getattr(obj, key)])[0]
+
+
 def object_state(obj):
     from sqlalchemy import inspect as sa_inspect
 
@@ -545,6 +567,8 @@ class WriteCheck:
         self.errors: dict[str, list] = {}
         self._chain_ok = None
         self._seen: dict = {}
+        #: the error keys that are refusals of someone else's row (403, ``__scope_author__``)
+        self.forbidden: set = set()
 
     def may_write_chain(self) -> bool:
         if self._chain_ok is None:
@@ -634,8 +658,45 @@ class WriteCheck:
                         if r.direction.name == "MANYTOONE" and _changed(state, r.key)}
             if not changed - info.operational:
                 return
+        if info.author is not None and self.own_draft(obj, info, state, kind):
+            return
+        if info.author is not None and not self.may_write_chain() and self.someone_elses_draft(obj, info, state):
+            self.forbidden.add("_")
+            self.refuse("_", AUTHOR_REFUSED)
+            return
         if not self.may_write_chain():
             self.refuse("_", CHAIN_REFUSED)
+
+    def own_draft(self, obj, info: _Refs, state, kind: str) -> bool:
+        """Whether ``obj`` (a ``__scope_author__`` row) is the session user's own, in one of
+        the states its author may still change, before and after this change, and the write
+        leaves its author alone."""
+        author, status, states = info.author
+        if not self.scope.user_id:
+            return False
+        if (_changed(state, author) or _before(obj, state, author) != self.scope.user_id
+                or _before(obj, state, status) not in states):
+            return False
+        return kind == "deleted" or getattr(obj, status) in states
+
+    def someone_elses_draft(self, obj, info: _Refs, state) -> bool:
+        """Whether ``obj`` was, before this change, in its author-editable states with
+        another author (refused as not theirs: 403; a row past those states is refused as
+        chain data, like any shared row)."""
+        author, status, _states = info.author
+        return _before(obj, state, status) in info.author[2] and _before(obj, state, author) != self.scope.user_id
+
+    def check_new_author(self, obj, info: _Refs, state) -> None:
+        """A new ``__scope_author__`` row is the writing user's: the author column is set to
+        them when left empty; naming someone else needs the chain permission."""
+        key = info.author[0]
+        if not self.scope.user_id:
+            return
+        value, pending = _ref_value(obj, state, key, self._rel(info, key))
+        if value is None and not pending:
+            setattr(obj, key, self.scope.user_id)
+        elif value != self.scope.user_id and not self.may_write_chain():
+            self.refuse(key, AUTHOR_REFUSED)
 
     def _rel(self, info: _Refs, key):
         return next((r for k, r, _t in info.refs if k == key), None)
@@ -715,6 +776,8 @@ class WriteCheck:
         state = object_state(obj)
         if kind == "new":
             self.default_store(obj, info, state)
+            if info.author is not None:
+                self.check_new_author(obj, info, state)
         if kind != "deleted":
             self.check_refs(info, lambda key, rel: _ref_value(obj, state, key, rel),
                             None if kind == "new" else lambda key, rel: _ref_touched(state, key, rel))
@@ -800,8 +863,10 @@ def _check_writes(session, _ctx, _instances):
 
     check_flush(session, scope, check.refuse)
     if check.errors:
-        from core.errors import BusinessError
+        from core.errors import BusinessError, Forbidden
 
+        if set(check.errors) <= check.forbidden:
+            raise Forbidden(check.errors)
         raise BusinessError(check.errors)
 
 

@@ -182,3 +182,35 @@ def test_unknown_number_creates_the_customer_with_the_number_and_comes_back(admi
     session.expire_all()
     assert session.execute(select(Customer.name).where(Customer.phone == "+8613500135000")).scalar() == "新来电客户"
     assert "新来电客户" in admin.get(r.location).get_data(as_text=True)
+
+
+def test_team_form_checks_the_supervisor_against_the_teams_stores(admin, session, make, calendar):
+    """The back office's team form and routing-rule form refuse a supervisor who cannot see a
+    store the team serves, on the field (``core.security.assignees``)."""
+    from addons.call_center.models import RoutingRule, Team
+
+    a, b = make.store(), make.store()
+    sup_a = make.user(roles=("cc_supervisor",), scope_kind="store", scope_ref_id=a.id)
+    team = Team(name="B 组", calendar_id=calendar.id)
+    session.add(team)
+    session.flush()
+    session.add(RoutingRule(name="B 门店", store_id=b.id, team_id=team.id, sequence=1))
+    session.commit()
+    url = f"/admin/call_center_team/edit/?id={team.id}"
+    r = admin.post(url, data={"csrf_token": csrf_token(admin, url), "name": "B 组", "calendar": str(calendar.id),
+                              "supervisor": str(sup_a.id), "active": "y"})
+    assert r.status_code == 200 and "cannot see this store" in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Team, team.id).supervisor_id is None
+    # with a supervisor of store A, a rule sending store B's tickets to the team is refused
+    team2 = Team(name="A 组", supervisor_id=sup_a.id)
+    session.add(team2)
+    session.commit()
+    url = "/admin/call_center_routing_rule/new/"
+    r = admin.post(url, data={"csrf_token": csrf_token(admin, url), "sequence": "2", "name": "B→A 组",
+                              "store": str(b.id), "team": str(team2.id), "active": "y"})
+    assert r.status_code == 200 and "cannot see this store" in r.get_data(as_text=True)
+    assert session.execute(select(RoutingRule).where(RoutingRule.team_id == team2.id)).first() is None
+    r = admin.post(url, data={"csrf_token": csrf_token(admin, url), "sequence": "2", "name": "A→A 组",
+                              "store": str(a.id), "team": str(team2.id), "active": "y"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]

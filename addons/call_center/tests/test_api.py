@@ -147,3 +147,59 @@ def test_routing_by_customer_tier(session, make, agent, team):
     b = svc.create_ticket(session, subject="plain", ticket_type="inquiry", channel="phone", customer_id=plain.id)
     assert (a.agent_id, a.team_id) == (agent.id, None)
     assert (b.agent_id, b.team_id) == (None, team.id)
+
+
+def test_a_teams_supervisor_must_see_the_stores_it_serves(api, session, make, boss, calendar):
+    """Saving a team checks its supervisor as escalation does (``core.security.assignees``):
+    a supervisor who cannot see a store the team's routing rules serve is refused on the
+    field (422), whether the team is made or changed."""
+    from addons.call_center.models import RoutingRule, Team
+
+    a, b = make.store(), make.store()
+    sup_a = make.user(roles=("cc_supervisor",), scope_kind="store", scope_ref_id=a.id)
+    sup_all = make.user(roles=("cc_supervisor",))
+    r = api.post(f"{BASE}/teams", user=boss, json={"name": "B 组", "calendar_id": calendar.id,
+                                                   "supervisor_id": sup_all.id})
+    assert r.status_code == 201, r.json
+    tid = r.json["id"]
+    session.add(RoutingRule(name="B 门店", store_id=b.id, team_id=tid, sequence=1))
+    session.commit()
+    r = api.patch(f"{BASE}/teams/{tid}", user=boss, json={"supervisor_id": sup_a.id})
+    assert r.status_code == 422 and "supervisor_id" in r.json["errors"]["json"], r.json
+    assert session.get(Team, tid).supervisor_id == sup_all.id
+    # a store the supervisor sees, or no store-bound rule at all, is fine
+    r = api.patch(f"{BASE}/teams/{tid}", user=boss, json={"name": "B 组 2", "supervisor_id": sup_all.id})
+    assert r.status_code == 200 and r.json["name"] == "B 组 2"
+    r = api.post(f"{BASE}/teams", user=boss, json={"name": "A 组", "supervisor_id": sup_a.id})
+    assert r.status_code == 201, r.json
+    assert api.post(f"{BASE}/teams", user=boss, json={"name": "A 组"}).status_code == 422
+    assert [t["name"] for t in api.get(f"{BASE}/teams", user=boss).json] == ["A 组", "B 组 2"]
+    # the service refuses it whatever the surface
+    from core.errors import BusinessError
+
+    with pytest.raises(BusinessError) as exc:
+        svc.save_team(session, team_id=tid, supervisor_id=sup_a.id)
+    assert "supervisor_id" in exc.value.errors
+
+
+def test_screen_pop_reads_the_caller_and_tickets_through_the_agents_scope(api, session, make):
+    """The one statement of the caller lookup is scoped in each of its parts: a customer of
+    another store is passed over for the key account whose contact has the number, and a
+    ticket of another store is not among the open tickets."""
+    a, b = make.store(), make.store()
+    agent_a = make.user(roles=("agent",), scope_kind="store", scope_ref_id=a.id)
+    agent_b = make.user(roles=("agent",), scope_kind="store", scope_ref_id=b.id)
+    theirs = make.customer(home_store_id=b.id, phone="13100131000", name="乙店顾客")
+    account = make.customer(kind="company", name="甲店客户公司", home_store_id=a.id)
+    session.add(CustomerContact(customer_id=account.id, name="联系人", phone="13100131000"))
+    mine = svc.create_ticket(session, subject="甲店工单", ticket_type="inquiry", channel="phone",
+                             customer_id=account.id, store_id=a.id)
+    svc.create_ticket(session, subject="乙店工单", ticket_type="inquiry", channel="phone",
+                      customer_id=account.id, store_id=b.id)
+    session.commit()
+    r = api.get(f"{BASE}/screen-pop/13100131000", user=agent_a)
+    assert r.status_code == 200, r.json
+    assert r.json["customer"]["id"] == account.id and r.json["contact"]["name"] == "联系人"
+    assert [t["id"] for t in r.json["open_tickets"]] == [mine.id]
+    r = api.get(f"{BASE}/screen-pop/13100131000", user=agent_b)
+    assert r.json["customer"]["id"] == theirs.id and r.json["contact"] is None and r.json["open_tickets"] == []

@@ -311,3 +311,134 @@ def test_back_office_article_form_sets_related_articles(session, make):
     session.expire_all()
     c = session.execute(select(Article).where(Article.title == "丙文章")).scalar_one()
     assert [x.id for x in svc.related_articles(session, c.id)] == [a.id]
+
+
+def test_a_draft_stays_its_authors_to_edit_until_it_is_reviewed(api, session, make, supervisor):
+    """Articles are the chain's shared data (write check rule 4): a store agent may write a
+    draft and edit it until it is reviewed (``__scope_author__``); another store agent may
+    not touch it (403), nor may its author once it is reviewed; reviewing needs the chain
+    permission."""
+    from core.security.permissions import sync_roles
+    from core.runtime import runtime_of
+
+    sync_roles(session, runtime_of(session).registry)
+    store, other_store = make.store(), make.store()
+    author = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    colleague = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    elsewhere = make.user(roles=("agent",), scope_kind="store", scope_ref_id=other_store.id)
+    session.commit()
+    r = api.post(f"{BASE}/articles", user=author, json={"title": "退款多久到账", "body": "三到五个工作日。"})
+    assert r.status_code == 201, r.json
+    aid = r.json["id"]
+    assert r.json["author_id"] == author.id
+    r = api.patch(f"{BASE}/articles/{aid}", user=author, json={"body": "三到七个工作日。"})
+    assert r.status_code == 200, r.json
+    assert r.json["body"] == "三到七个工作日。" and r.json["status"] == "draft"
+    for other in (colleague, elsewhere):
+        r = api.patch(f"{BASE}/articles/{aid}", user=other, json={"body": "改掉"})
+        assert r.status_code == 403, (other.username, r.json)
+        assert "author" in str(r.json)
+    # nobody takes it over by naming themselves its author, nor writes a draft in another's name
+    with runtime_of(session).session(user=colleague, scoped=True) as s:
+        s.get(Article, aid).author_id = colleague.id
+        with pytest.raises(BusinessError):
+            s.flush()
+        s.rollback()
+        s.add(Article(title="冒名", body="", author_id=author.id))
+        with pytest.raises(BusinessError) as exc:
+            s.flush()
+        assert "author_id" in exc.value.errors
+    # a store-limited author cannot review it (chain permission), a supervisor of the chain can
+    with runtime_of(session).session(user=author, scoped=True) as s:
+        with pytest.raises(BusinessError) as exc:
+            svc.set_article_status(s, aid, "reviewed")
+        assert "whole chain" in str(exc.value.errors["_"][0])
+    r = api.post(f"{BASE}/articles/{aid}/status", user=supervisor, json={"status": "reviewed"})
+    assert r.status_code == 200, r.json
+    r = api.patch(f"{BASE}/articles/{aid}", user=author, json={"body": "审核后改"})
+    assert r.status_code in (403, 422), r.json
+    session.expire_all()
+    assert session.get(Article, aid).body == "三到七个工作日。"
+
+
+def test_back_office_author_edits_own_draft_only(session, make):
+    from core.admin.testing import csrf_token, login
+    from core.api.testing import build_app
+    from core.runtime import runtime_of
+    from core.security.permissions import sync_roles
+
+    rt = runtime_of(session)
+    sync_roles(session, rt.registry)
+    store = make.store()
+    author = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    colleague = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    session.commit()
+    app = build_app(rt)
+    client = login(app, author)
+    token = csrf_token(client, "/admin/call_center_article/new/")
+    r = client.post("/admin/call_center_article/new/", data={
+        "csrf_token": token, "title": "会员卡补办", "body": "带身份证。", "language": "zh_Hans"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    art = session.execute(select(Article).where(Article.title == "会员卡补办")).scalar_one()
+    assert art.author_id == author.id
+    token = csrf_token(client, f"/admin/call_center_article/edit/?id={art.id}")
+    r = client.post(f"/admin/call_center_article/edit/?id={art.id}", data={
+        "csrf_token": token, "title": "会员卡补办", "body": "带身份证到门店。", "language": "zh_Hans"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    other = login(app, colleague)
+    token = csrf_token(other, f"/admin/call_center_article/edit/?id={art.id}")
+    r = other.post(f"/admin/call_center_article/edit/?id={art.id}", data={
+        "csrf_token": token, "title": "会员卡补办", "body": "不用带。", "language": "zh_Hans"})
+    assert r.status_code == 200 and "Only its author may change a draft" in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Article, art.id).body == "带身份证到门店。"
+
+
+def test_a_page_is_the_same_slice_of_the_whole_ranking(session):
+    """A page (``limit``/``offset``) of a search is that slice of the full ranking, whether
+    the articles whose title holds every word fill it (the short path that reads only the
+    title index) or not (the whole ranked search), and for a typo (the forgiving search)."""
+    for i in range(5):
+        _published(session, f"退货须知 {i}", "门店说明。")
+    for i in range(4):
+        _published(session, f"门店说明 {i}", "如何退货：凭小票。")
+    _published(session, "发票说明", "退货时发票一并退回。", tags=["退货"])
+    session.flush()
+    for q in ("退货", "退货 发票", "退货 门店", "储直卡", "退化"):
+        everything = _titles(session, svc.search_articles(session, q, limit=None))
+        for limit, offset in ((3, 0), (5, 0), (4, 3), (20, 0), (2, 8)):
+            page = _titles(session, svc.search_articles(session, q, limit=limit, offset=offset))
+            assert page == everything[offset:offset + limit], (q, limit, offset, page, everything)
+    # the title or tags hold the word: those first, newest first (the tag counts as the title)
+    assert _titles(session, svc.search_articles(session, "退货", limit=3)) == ["发票说明", "退货须知 4", "退货须知 3"]
+    assert len(_titles(session, svc.search_articles(session, "退货", limit=None))) == 10
+
+
+def test_migrated_database_keeps_the_full_text_index(banyan_databases):
+    """The migrations (the article's author among them, which copies the table on SQLite)
+    leave the search index working: a new article is found, an edited one follows its text."""
+    from core.addons.installer import init_db, install
+    from core.config import load_config
+    from core.db import transaction
+    from core.runtime import Runtime
+
+    cfg = load_config(overrides={"database": {"url": banyan_databases.new_url()},
+                                 "instance": {"path": banyan_databases.tmp.name},
+                                 "jobs": {"immediate": True, "backend": "memory"}, "locale": {"default": "en"}})
+    rt = Runtime.from_config(cfg, load=False)
+    rt.reload()
+    init_db(rt)
+    try:
+        install(rt, ["call_center"])
+        with rt.session() as s, transaction(s):
+            art = _published(s, "储值卡挂失", "到门店办理。")
+        with rt.session() as s:
+            assert _titles(s, svc.search_articles(s, "挂失")) == ["储值卡挂失"]
+            assert _titles(s, svc.search_articles(s, "门店")) == ["储值卡挂失"]
+        with rt.session() as s, transaction(s):
+            svc.save_article(s, article_id=art.id, body="电话办理。")
+        with rt.session() as s:
+            assert _titles(s, svc.search_articles(s, "门店")) == []
+            assert _titles(s, svc.search_articles(s, "电话")) == ["储值卡挂失"]
+    finally:
+        rt.dispose()
