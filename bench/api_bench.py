@@ -16,6 +16,11 @@ backends serving the bench database, and everything else on the machine.
 
     python bench/api_bench.py --customers 1000 --sales 1000 --list-requests 0 \
         --workers 2 --threads 4          # a quick sales-only run
+    python bench/api_bench.py --customers 1000 --sales 3000 --sets kernel,ml,seven
+                                         # addon sets side by side (bench.addon_sets)
+
+Every sale goes to a customer (one of the first ``--members``) and names the store's cashier
+employee, so membership, loyalty and commissions have their work to do when installed.
 """
 from __future__ import annotations
 
@@ -39,6 +44,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 PASSWORD = "bench-pass-1"
 
 
@@ -74,8 +81,11 @@ def drop_database(base_url: str, url: str) -> None:
     admin.dispose()
 
 
-def seed(url: str, n_customers: int):
-    """Schema, one store, 20 products with prices, an admin with a token, n customers."""
+def seed(url: str, n_customers: int, addon_set: str = "kernel", members: int = 10_000):
+    """Schema, one store, 20 products with prices, an admin with a token, n customers; then the
+    addons of ``addon_set`` (``bench.addon_sets``) installed and configured, the first
+    ``members`` customers enrolled. The store is a franchise store in every set (the same
+    kernel data), so franchise's contract covers the store that sells."""
     from core.addons.installer import init_db
     from core.config import load_config
     from core.models import Customer
@@ -89,7 +99,8 @@ def seed(url: str, n_customers: int):
     init_db(rt, schema="create_all")
     with rt.session() as s:
         make = Factories(s)
-        store = make.store()
+        store = make.store(kind="franchise")
+        clerk = make.employee(store=store, role="cashier")
         products = [make.product(price=f"{5 + i}.50") for i in range(20)]
         admin = make.user(roles=("hq_admin",), password=PASSWORD, username="bench-admin", superuser=True)
         cashier = make.user(roles=("cashier",), username="bench-cashier", scope_kind="store",
@@ -97,7 +108,7 @@ def seed(url: str, n_customers: int):
         token, _t = create_token(s, admin, "bench")
         cashier_token, _t = create_token(s, cashier, "bench-till")
         s.commit()
-        ids = (store.id, [p.id for p in products])
+        ids = (store.id, [p.id for p in products], clerk.id)
     t0 = time.perf_counter()
     table = Customer.__table__
     with rt.engine.begin() as conn:
@@ -120,8 +131,15 @@ def seed(url: str, n_customers: int):
                      "consent_wechat": False}
                     for i in range(start, min(start + chunk, n_customers + 1))])
     insert_s = time.perf_counter() - t0
+    with rt.session() as s:
+        customer_ids = s.execute(select(Customer.id).order_by(Customer.id).limit(members)).scalars().all()
+    if addon_set != "kernel":
+        from bench.addon_sets import configure
+
+        configure(rt, addon_set, store_ids=[ids[0]], product_ids=ids[1], customer_ids=customer_ids,
+                  cashier_by_store={ids[0]: ids[2]})
     rt.dispose()
-    return (token, cashier_token), ids, insert_s
+    return (token, cashier_token), ids + (customer_ids,), insert_s
 
 
 def start_gunicorn(url: str, port: int, workers: int, threads: int, worker_class: str | None = None,
@@ -203,13 +221,21 @@ def machine_busy() -> tuple[float, float]:
 
 # --------------------------------------------------------------------------- sales load
 
-def bench_sales(port, token, ids, total, clients, server_pid=None, db_url=None):
+def sale_body(ids, i: int) -> dict:
+    """The ``i``-th sale: 1-3 lines, to a customer (a member when an addon set enrolled them),
+    rung up by the store's cashier employee."""
+    store_id, product_ids, clerk_id, customer_ids = ids
+    body = {"store_id": store_id, "cashier_id": clerk_id,
+            "lines": [{"product_id": product_ids[(i + k) % 20], "qty": "1"} for k in range(1 + i % 3)]}
+    if customer_ids:
+        body["customer_id"] = customer_ids[i % len(customer_ids)]
+    return body
+
+
+def bench_sales(port, token, ids, total, clients, server_pid=None, db_url=None, offset=0):
     """``total`` POST /api/v1/sales from ``clients`` threads, each on its own keep-alive
     connection. Returns latencies, errors, wall seconds and a CPU breakdown."""
-    store_id, product_ids = ids
-    bodies = [json.dumps({"store_id": store_id,
-                          "lines": [{"product_id": product_ids[(i + k) % 20], "qty": "1"}
-                                    for k in range(1 + i % 3)]}).encode() for i in range(total)]
+    bodies = [json.dumps(sale_body(ids, i)).encode() for i in range(offset, offset + total)]
     run = uuid.uuid4().hex[:8]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     lat, errors = [], []
@@ -224,7 +250,7 @@ def bench_sales(port, token, ids, total, clients, server_pid=None, db_url=None):
                 i = next(counter, None)
             if i is None:
                 break
-            h = dict(headers, **{"Idempotency-Key": f"bench-{run}-{i}"})
+            h = dict(headers, **{"Idempotency-Key": f"bench-{run}-{offset + i}"})
             t = time.perf_counter()
             try:
                 conn.request("POST", "/api/v1/sales", body=bodies[i], headers=h)
@@ -314,7 +340,6 @@ def profile_in_process(url: str, token: str, ids, n: int) -> None:
     app = create_app()
     rt = app.extensions["banyan"]
     client = app.test_client()
-    store_id, product_ids = ids
     run = uuid.uuid4().hex[:8]
     statements = [0]
 
@@ -322,8 +347,7 @@ def profile_in_process(url: str, token: str, ids, n: int) -> None:
         statements[0] += 1
 
     def one(i):
-        body = {"store_id": store_id, "lines": [{"product_id": product_ids[(i + k) % 20], "qty": "1"}
-                                                for k in range(1 + i % 3)]}
+        body = sale_body(ids, i)
         r = client.post("/api/v1/sales", json=body,
                         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"p-{run}-{i}"})
         if r.status_code != 201:
@@ -375,12 +399,21 @@ def main(argv=None):
                     help="gunicorn -c file ('none': gunicorn's defaults, no gc.freeze in workers)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="instead of gunicorn: profile N sales in-process (Flask test client)")
+    ap.add_argument("--sets", default=None,
+                    help="comma-separated addon sets (bench.addon_sets: kernel, ml = membership + loyalty, "
+                         "seven = all seven built-in addons), each on its own database and gunicorn, the "
+                         "sales interleaved in chunks of --chunk; e.g. --sets kernel,ml,seven")
+    ap.add_argument("--chunk", type=int, default=500, help="sales per set and turn with --sets")
+    ap.add_argument("--members", type=int, default=10_000,
+                    help="customers the sales go to (enrolled as members by the ml and seven sets)")
     args = ap.parse_args(argv)
+    if args.sets:
+        return run_sets(args)
 
     url = make_database(args.db_url)
     proc = None
     try:
-        (admin_token, till_token), ids, insert_s = seed(url, args.customers)
+        (admin_token, till_token), ids, insert_s = seed(url, args.customers, members=args.members)
         # the sales are rung up as a till would: a cashier scoped to the store (record rules
         # on every read), unless --as-admin (the superuser, no scope)
         token = admin_token if args.as_admin else till_token
@@ -424,6 +457,87 @@ def main(argv=None):
             except subprocess.TimeoutExpired:
                 proc.kill()
         drop_database(args.db_url, url)
+
+
+def _loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def run_sets(args) -> dict:
+    """Several addon sets side by side: a database and a gunicorn per set (all serving at
+    once, idle while another set is measured), warmed up, then ``--sales`` requests per set
+    from ``--clients`` clients in turns of ``--chunk`` (kernel, ml, seven, kernel, ...), so
+    the machine's load falls on every set alike. With ``--profile N``: N sales per set
+    in-process instead (CPU ms and SQL statements per request)."""
+    from bench.addon_sets import LABELS, SETS
+
+    names = [x.strip() for x in args.sets.split(",") if x.strip()]
+    for name in names:
+        if name not in SETS:
+            raise SystemExit(f"unknown set {name!r} ({', '.join(SETS)})")
+    urls, procs, setup = {}, {}, {}
+    try:
+        for k, name in enumerate(names):
+            urls[name] = make_database(args.db_url)
+            tokens, ids, insert_s = seed(urls[name], args.customers, name, args.members)
+            setup[name] = (tokens[0] if args.as_admin else tokens[1], ids)
+            print(f"[{name}] seeded {args.customers:,} customers in {insert_s:.1f} s, "
+                  f"{LABELS[name]} configured ({make_url(urls[name]).get_backend_name()})", flush=True)
+        if args.profile:
+            for name in names:
+                print(f"--- {LABELS[name]}")
+                profile_in_process(urls[name], setup[name][0], setup[name][1], args.profile)
+            return {}
+        for k, name in enumerate(names):
+            procs[name] = start_gunicorn(urls[name], args.port + k, args.workers, args.threads, args.worker_class,
+                                         None if args.gunicorn_config == "none" else args.gunicorn_config)
+        warm = max(32, 8 * args.workers)
+        for k, name in enumerate(names):
+            token, ids = setup[name]
+            bench_sales(args.port + k, token, ids, warm, min(args.clients, 2 * args.workers), offset=10 ** 7)
+        lat = {n: [] for n in names}
+        errors = {n: [] for n in names}
+        wall = dict.fromkeys(names, 0.0)
+        cpu = {n: {} for n in names}
+        loads = [_loadavg()]
+        for start in range(0, args.sales, args.chunk):
+            size = min(args.chunk, args.sales - start)
+            for k, name in enumerate(names):
+                token, ids = setup[name]
+                la, er, wa, cp = bench_sales(args.port + k, token, ids, size, args.clients, procs[name].pid,
+                                             urls[name], offset=start)
+                lat[name] += la
+                errors[name] += er
+                wall[name] += wa
+                for key, v in cp.items():
+                    cpu[name][key] = cpu[name].get(key, 0.0) + v
+            loads.append(_loadavg())
+        print(f"POST /api/v1/sales x{args.sales} per set, {args.clients} clients, gunicorn {args.workers} workers x "
+              f"{args.threads} threads, as {'superuser' if args.as_admin else 'store-scoped cashier'}, "
+              f"turns of {args.chunk}; load average (1/5/15 min) at each turn: {' | '.join(loads)}")
+        result = {}
+        for name in names:
+            lt = lat[name]
+            result[name] = {"p50_ms": round(pct(lt, 50) * 1000, 1), "p95_ms": round(pct(lt, 95) * 1000, 1),
+                            "p99_ms": round(pct(lt, 99) * 1000, 1), "req_per_s": round(len(lt) / wall[name]),
+                            "errors": len(errors[name])}
+            verdict = "meets" if result[name]["p99_ms"] < 50 else "MISSES"
+            print(f"  {LABELS[name]:<22}: {fmt(lt)}; {len(lt) / wall[name]:.0f} req/s; p99 {verdict} target 50 ms; "
+                  f"errors {len(errors[name])} {errors[name][:2]}")
+            print("    " + fmt_cpu(cpu[name], args.sales))
+        print(json.dumps(result))
+        return result
+    finally:
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for url in urls.values():
+            drop_database(args.db_url, url)
 
 
 if __name__ == "__main__":

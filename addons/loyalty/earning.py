@@ -113,9 +113,13 @@ def compute(session, store_id, customer_id, lines, at, rules=None, tier_mult=Non
     return out
 
 
-def earn_for_sale(session, sale) -> int:
-    """Post the points of a confirmed sale: one entry per line, keyed ``earn:line:<id>``."""
+def earn_for_sale(session, sale, promotion_uses=()) -> int:
+    """Post the points of a confirmed sale: one entry per line, keyed ``earn:line:<id>``.
+    ``promotion_uses``: the sale's ``loyalty_promotion_use`` rows (``promotions.use_rows``),
+    written here, with the points when there are any (one statement on PostgreSQL)."""
+    uses = list(promotion_uses)
     if sale.customer_id is None or sale.kind != "sale":
+        ledger.write_promotion_uses(session, uses)
         return 0
     at = sale.confirmed_at or sale.created_at
     total = 0
@@ -123,6 +127,7 @@ def earn_for_sale(session, sale) -> int:
     share = (Decimal(sale.total) - paid_points) / Decimal(sale.total) if sale.total else ONE
     mult = tier_multiplier(session, sale.customer_id)
     if mult is None:
+        ledger.write_promotion_uses(session, uses)
         return 0  # not a member: no points (and no need to read the policy)
     pol, event = _sale_context(session, sale.store_id, at)
     earned = [lp for lp in compute(session, sale.store_id, sale.customer_id, sale.lines, at, share=share,
@@ -130,8 +135,10 @@ def earn_for_sale(session, sale) -> int:
     if earned:
         ledger.credit_many(session, sale.customer_id, "earn",
                            [(lp.points, f"earn:line:{lp.line.id}", f"line:{lp.line.id}") for lp in earned],
-                           store_id=sale.store_id, at=at, sale_id=sale.id, pol=pol)
+                           store_id=sale.store_id, at=at, sale_id=sale.id, pol=pol, promotion_uses=uses)
         total = sum(lp.points for lp in earned)
+    else:
+        ledger.write_promotion_uses(session, uses)
     return total
 
 

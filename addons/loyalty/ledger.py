@@ -28,7 +28,7 @@ from core.mixins import utcnow
 from core.models import Customer, Store
 from core.runtime import hook_of
 
-from .models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, LoyaltyPolicy
+from .models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, LoyaltyPolicy, PromotionUse
 
 
 _POLICY = select(LoyaltyPolicy).order_by(LoyaltyPolicy.id).limit(1)
@@ -157,16 +157,20 @@ _KEYS = select(_ENTRIES.c.idempotency_key, _ENTRIES.c.id).where(
 
 
 def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, at=None,
-                sale_id=None, pol: LoyaltyPolicy | None = None) -> list[int]:
+                sale_id=None, pol: LoyaltyPolicy | None = None, promotion_uses=()) -> list[int]:
     """Several credits of one customer at once (the lines of a sale): ``items`` is
     ``[(points > 0, key, source)]`` with a distinct idempotency ``key`` each. Same result as
     :func:`credit` per item (keys already posted are skipped, each entry gets its own lot),
     with one policy read (``pol``: the policy when the caller has read it already), one
     INSERT of the entries (``ON CONFLICT DO NOTHING`` on the key: a replay posts nothing) and
     one INSERT of their lots -- on PostgreSQL both in one statement. Like every credit it
-    takes no account lock (see the module docstring). Returns the ids of the entries posted now."""
+    takes no account lock (see the module docstring). ``promotion_uses``: rows of
+    ``loyalty_promotion_use`` (a sale's, ``promotions.use_rows``) written with them, in the
+    same statement on PostgreSQL. Returns the ids of the entries posted now."""
     items = [(int(p), k, src) for p, k, src in items]
+    uses = list(promotion_uses)
     if not items:
+        write_promotion_uses(session, uses)
         return []
     if any(p <= 0 for p, _k, _s in items):
         raise BusinessError({"points": _l("Points must be greater than zero.")})
@@ -179,8 +183,9 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
                  sale_id=sale_id, posted_at=at, idempotency_key=k, source=src, note=None) for p, k, src in items]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        new = _post_with_lots(session, rows, expires_at)
+        new = _post_with_lots(session, rows, expires_at, uses)
     else:
+        write_promotion_uses(session, uses)
         if dialect == "sqlite":
             stmt = _SQLITE_POST
         else:  # no ON CONFLICT here: leave out the keys already posted
@@ -230,16 +235,42 @@ SELECT idempotency_key, id FROM posted
 """).bindparams(bindparam("at", type_=DateTime), bindparam("expires_at", type_=DateTime))
 
 
-def _post_with_lots(session, rows, expires_at) -> dict[str, int]:
+def _post_with_lots(session, rows, expires_at, uses=()) -> dict[str, int]:
     """PostgreSQL: the entries and one lot per entry posted in one statement (the lots are
     inserted by a data-modifying CTE from the entries actually inserted; the rows travel as
-    arrays, so the statement text never changes); ``{key: entry id}``."""
+    arrays, so the statement text never changes), and the sale's promotion ``uses`` by
+    another CTE of the same statement; ``{key: entry id}``."""
     first = rows[0]
     params = {"customer_id": first["customer_id"], "kind": first["kind"], "store_id": first["store_id"],
               "company_id": first["company_id"], "sale_id": first["sale_id"], "at": first["posted_at"],
               "expires_at": expires_at, "points": [r["points"] for r in rows],
               "keys": [r["idempotency_key"] for r in rows], "sources": [r["source"] for r in rows]}
-    return dict(session.connection().execute(_POST_WITH_LOTS, params).all())  # a ledger insert: no ORM layer
+    stmt = _POST_WITH_LOTS
+    if uses:
+        stmt = _POST_WITH_LOTS_AND_USES
+        params |= {f"u_{c}": [u[c] for u in uses] for c in _USE_COLUMNS}
+    return dict(session.connection().execute(stmt, params).all())  # a ledger insert: no ORM layer
+
+
+_USE_COLUMNS = ("sale_id", "promotion_id", "coupon_id", "customer_id", "discount", "used_at", "released")
+_USE_ROWS = insert(PromotionUse.__table__)
+# the promotion uses of the sale, as one more data-modifying CTE of the points statement
+# (executed whether or not the final SELECT reads it); the rows travel as arrays
+_POST_WITH_LOTS_AND_USES = text(_POST_WITH_LOTS.text.replace("SELECT idempotency_key, id FROM posted", """, uses AS (
+    INSERT INTO loyalty_promotion_use (sale_id, promotion_id, coupon_id, customer_id, discount, used_at, released)
+    SELECT * FROM unnest(CAST(:u_sale_id AS integer[]), CAST(:u_promotion_id AS integer[]),
+                         CAST(:u_coupon_id AS integer[]), CAST(:u_customer_id AS integer[]),
+                         CAST(:u_discount AS numeric[]), CAST(:u_used_at AS timestamp[]),
+                         CAST(:u_released AS boolean[])))
+SELECT idempotency_key, id FROM posted""")).bindparams(bindparam("at", type_=DateTime),
+                                                       bindparam("expires_at", type_=DateTime))
+assert "uses AS" in _POST_WITH_LOTS_AND_USES.text
+
+
+def write_promotion_uses(session, rows) -> None:
+    """Insert ``loyalty_promotion_use`` rows on their own (one executemany)."""
+    if rows:
+        session.connection().execute(_USE_ROWS, list(rows))  # a ledger insert: no ORM layer
 
 
 def _lots_by_id(session, ids, lock: bool = False) -> dict[int, LoyaltyLot]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from core.cache import cached, snapshot
@@ -318,13 +318,28 @@ def adjustments(session, ticket) -> list[Adjustment]:
 def record_uses(session, sale) -> None:
     """On confirm: one PromotionUse per promotion on the sale; limits re-checked under lock,
     so two tills cannot both take the last use of a coupon or a quantity-limited offer."""
+    write_uses(session, use_rows(session, sale))
+
+
+def write_uses(session, rows: list[dict]) -> None:
+    """Insert the ``loyalty_promotion_use`` rows of :func:`use_rows` (one executemany)."""
+    from .ledger import write_promotion_uses
+
+    write_promotion_uses(session, rows)  # each promotion appears once: use_rows keys them by code
+
+
+def use_rows(session, sale) -> list[dict]:
+    """The ``loyalty_promotion_use`` rows of a confirmed sale, its limits re-checked under
+    lock (BusinessError naming ``codes`` when one is used up), not yet inserted: the sale's
+    points statement inserts them on PostgreSQL (``ledger.credit_many``), else
+    :func:`write_uses`."""
     by_code: dict[str, Decimal] = {}
     for adj in sale.adjustments:
         if adj.rule_code.startswith(RULE_PREFIX):
             code = adj.rule_code[len(RULE_PREFIX):]
             by_code[code] = by_code.get(code, ZERO) + adj.amount
     if not by_code:
-        return
+        return []
     coupons = {}
     for code in getattr(sale, "codes", None) or []:
         c = find_coupon(session, code)
@@ -363,11 +378,9 @@ def record_uses(session, sale) -> None:
         rows.append(dict(sale_id=sale.id, promotion_id=promo.id, coupon_id=coupon.id if coupon else None,
                          customer_id=sale.customer_id, discount=discount, used_at=sale.confirmed_at or utcnow(),
                          released=False))
-    if rows:  # one executemany (each promotion appears once: by_code is keyed by promotion code)
-        session.connection().execute(_USE_ROWS, rows)  # a ledger insert: no ORM layer
+    return rows
 
 
-_USE_ROWS = insert(PromotionUse.__table__)
 
 
 def release_uses(session, sale) -> int:

@@ -292,6 +292,11 @@ _STORE_AND_PRODUCTS = (
 
 _CUSTOMER_BY_REF = (select(Customer).where(Customer.id == bindparam("id"))
                     .execution_options(banyan_unscoped=True))
+# the ticket's customer through the user's scope, built once: the scope keeps the optioned
+# form of a statement that comes back (``core.security.scope._Criteria``), where
+# ``session.get`` builds a new one per sale and computes its cache key with every record
+# rule's loader option, the addons' included (bench/README.md, "All seven addons")
+_CUSTOMER_BY_ID = select(Customer).where(Customer.id == bindparam("id"))
 
 
 def ticket_customer(session, req: CheckoutRequest, user) -> tuple[Customer | None, bool]:
@@ -318,7 +323,9 @@ def ticket_customer(session, req: CheckoutRequest, user) -> tuple[Customer | Non
         return customer, proven
     if req.customer_id is None:
         return None, False
-    customer = session.get(Customer, req.customer_id)
+    customer = session.identity_map.get(session.identity_key(Customer, req.customer_id))
+    if customer is None:
+        customer = session.execute(_CUSTOMER_BY_ID, {"id": req.customer_id}).scalar()
     if customer is None or not customer.active:
         raise NotFound({"customer_id": _l("No such customer.")})
     return customer, True

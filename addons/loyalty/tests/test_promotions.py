@@ -150,3 +150,28 @@ def test_results_and_whatif_leave_data_unchanged(session, make, member):
     after = (session.execute(select(func.count(LoyaltyEntry.id))).scalar(),
              session.execute(select(func.count(SaleAdjustment.id))).scalar())
     assert before == after
+
+
+def test_promotion_uses_written_with_the_points_and_without(session, make, member):
+    """A member's sale writes its promotion uses in the points statement (PostgreSQL), a
+    non-member's on their own: the same rows either way (coupon, customer, discount, time)."""
+    session.add(EarningRule(code="BASE", name="base", kind="base", points_per_unit=Decimal("1")))
+    store = make.store()
+    a = make.product(price="100.00")
+    pct = _promo(session, "P5", "percent", products=[a], percent=Decimal("5"))
+    v = _promo(session, "V10", "fixed", target="ticket", amount=Decimal("10"), min_spend=Decimal("50"),
+               requires_coupon=True)
+    coupon = Coupon(code="TEN", promotion_id=v.id, max_uses=5)
+    session.add(coupon)
+    session.flush()
+    m, stranger = member(), make.customer()
+    sales = [checkout(session, _req(store, m, [(a, 2)], codes=["TEN"])),
+             checkout(session, _req(store, stranger, [(a, 2)], codes=["TEN"]))]
+    for sale, earned in zip(sales, (True, False)):
+        uses = session.execute(select(PromotionUse.promotion_id, PromotionUse.coupon_id, PromotionUse.customer_id,
+                                      PromotionUse.discount, PromotionUse.used_at, PromotionUse.released)
+                               .where(PromotionUse.sale_id == sale.id).order_by(PromotionUse.promotion_id)).all()
+        assert uses == [(pct.id, None, sale.customer_id, Decimal("-10.00"), sale.confirmed_at, False),
+                        (v.id, coupon.id, sale.customer_id, Decimal("-10.00"), sale.confirmed_at, False)]
+        points = session.execute(select(func.count(LoyaltyEntry.id)).where(LoyaltyEntry.sale_id == sale.id)).scalar()
+        assert (points > 0) is earned

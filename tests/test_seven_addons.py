@@ -1,0 +1,113 @@
+"""The seven built-in addons installed together (issue 18, last proof): ``banyan demo`` then
+``banyan check`` through the CLI (click's CliRunner) on a fresh database, a SQLite file or a
+new PostgreSQL database with ``--db-url``. The demo's data of every addon must be there,
+including what the addons posted while the demo rang up its sales, and the check must find
+no breach."""
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from core.cli import main
+
+SEVEN = ("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center", "campaign")
+
+
+@pytest.fixture
+def env(request, tmp_path):
+    base = request.config.getoption("--db-url")
+    created = None
+    if base and make_url(base).get_backend_name() == "postgresql":
+        url = make_url(base).set(drivername="postgresql+psycopg")
+        created = f"banyan_seven_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{created}"'))
+        admin.dispose()
+        db_url = url.set(database=created).render_as_string(hide_password=False)
+    else:
+        db_url = f"sqlite:///{tmp_path}/seven.sqlite"
+    yield {"BANYAN_DATABASE_URL": db_url, "BANYAN_INSTANCE_PATH": str(tmp_path / "instance"),
+           "BANYAN_JOBS_BACKEND": "memory", "BANYAN_LOCALE_DEFAULT": "en"}
+    if created:
+        admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(env, *args):
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+#: per addon, (what, SQL count, least expected): the demo's own rows, and the rows the addon
+#: wrote while the kernel's demo rang up its sales (``on_sale_confirmed`` / ``refunded``)
+EXPECTED = {
+    "membership": [
+        ("members", "SELECT count(*) FROM membership_member", 10),
+        ("member price list", "SELECT count(*) FROM core_price_list WHERE kind = 'member'", 1),
+        ("tier-ledger entries of demo sales", "SELECT count(*) FROM membership_tier_entry", 20),
+    ],
+    "loyalty": [
+        ("earning rules", "SELECT count(*) FROM loyalty_earning_rule", 1),
+        ("points entries of demo sales", "SELECT count(*) FROM loyalty_entry WHERE sale_id IS NOT NULL", 20),
+        ("promotion uses", "SELECT count(*) FROM loyalty_promotion_use", 1),
+    ],
+    "franchise": [
+        ("active contracts", "SELECT count(*) FROM franchise_contract WHERE state = 'active'", 1),
+        ("contract stores", "SELECT count(*) FROM franchise_contract_store", 1),
+        ("receivables", "SELECT count(*) FROM franchise_receivable", 1),
+        ("inspections", "SELECT count(*) FROM franchise_inspection", 6),
+        ("royalty statements", "SELECT count(*) FROM franchise_statement", 1),
+    ],
+    "commissions": [
+        ("plans", "SELECT count(*) FROM commissions_plan", 3),
+        ("sales with commission lines",
+         "SELECT count(DISTINCT sale_id) FROM commissions_line WHERE kind = 'sale'", 20),
+    ],
+    "spare_parts": [
+        ("parts", "SELECT count(*) FROM spare_parts_part", 10),
+        ("work orders", "SELECT count(*) FROM spare_parts_work_order", 4),
+        ("registered items", "SELECT count(*) FROM spare_parts_warranty", 6),
+        ("stock moves", "SELECT count(*) FROM spare_parts_move", 10),
+    ],
+    "call_center": [
+        ("tickets", "SELECT count(*) FROM call_center_ticket", 3),
+        ("published articles", "SELECT count(*) FROM call_center_article WHERE status = 'published'", 6),
+        ("SLA policies", "SELECT count(*) FROM call_center_sla_policy", 4),
+    ],
+    "campaign": [
+        ("templates", "SELECT count(*) FROM campaign_template", 2),
+        ("segments", "SELECT count(*) FROM campaign_segment", 4),
+        ("the demo plan", "SELECT count(*) FROM campaign_plan WHERE code = 'BDAY-DEMO'", 1),
+        ("incomes", "SELECT count(*) FROM campaign_income", 10),
+    ],
+}
+
+
+def test_demo_then_check_with_all_seven_addons(env):
+    demo = run(env, "demo", "--addons", ",".join(SEVEN), "--scale", "0.3", "--months", "2", "--seed", "5",
+               "--quiet")
+    assert demo.exit_code == 0, demo.output
+    assert "demo ready" in demo.output and "refused by addons" not in demo.output
+
+    engine = create_engine(env["BANYAN_DATABASE_URL"])
+    try:
+        with engine.connect() as c:
+            installed = set(c.execute(text("SELECT name FROM core_addon WHERE state = 'installed'")).scalars())
+            sales = c.execute(text("SELECT count(*) FROM core_sale WHERE kind = 'sale'")).scalar()
+            found = {addon: [(what, c.execute(text(sql)).scalar(), least) for what, sql, least in checks]
+                     for addon, checks in EXPECTED.items()}
+    finally:
+        engine.dispose()
+    assert set(SEVEN) <= installed
+    assert sales > 100
+    missing = [f"{addon}: {what} = {n} (expected at least {least})"
+               for addon, rows in found.items() for what, n, least in rows if n < least]
+    assert not missing, missing
+
+    check = run(env, "check")
+    assert check.exit_code == 0, check.output
+    assert "all checks passed" in check.output and "BREACH" not in check.output
