@@ -199,6 +199,9 @@ def _cases(session, w):
                              lambda: _count(session, StoredValueEntry)),
         "membership.adjust": (f"/api/v1/membership/members/{a.id}/adjust", {"amount": "1.00", "reason": "fix"},
                               lambda: _count(session, StoredValueEntry)),
+        # a retried renewal must not extend the card twice (before the card is replaced)
+        "membership.renew": (f"/api/v1/membership/cards/{card.number}/renew", {"months": 12},
+                             lambda: _count(session, CardEvent, CardEvent.action == "renew")),
         "membership.replace": (f"/api/v1/membership/cards/{card.number}/replace", {},
                                lambda: _count(session, Card)),
         "membership.cancel": (f"/api/v1/membership/cards/{card_b.number}/cancel", {"reason": "closing", "policy": "refund"},
@@ -478,7 +481,7 @@ REPLAY = {
     **{name: _case(name) for name in (
         "core_sales.create_sale", "core_sales.refund_sale", "loyalty.redeem", "loyalty.transfer",
         "membership.issue", "membership.topup", "membership.adjust", "membership.replace", "membership.cancel",
-        "giftcard.post_card")},
+        "membership.renew", "giftcard.post_card")},
     # --- spare_parts: stock moves and the replacement request's steps
     "spare_parts.receive": lambda c: (f"{SP}/stock/receive", {"part_id": c.w.part.id, "warehouse_id": c.w.hq_wh.id,
                                                               "qty": "3"}),

@@ -14,6 +14,13 @@ def register_models():
 
 
 @hookimpl
+def register_importers():
+    from .importers import IMPORTERS
+
+    return IMPORTERS
+
+
+@hookimpl
 def register_permissions():
     from .permissions import PERMISSIONS
 

@@ -90,6 +90,12 @@ class CardView(BanyanModelView):
                                               "up or be looked up at the till.")] + [c.number for c in cards])
         self._bulk(ids, svc.report_lost, gettext("Cards blocked as lost."))
 
+    @action("renew", _l("Renew"), _l("Extend the selected cards by the programme's card validity?"))
+    def action_renew(self, ids):
+        """Each selected card in use is extended by ``card_valid_months`` from its expiry (or
+        from today when it has expired); recorded as a card event and in the audit trail."""
+        self._bulk(ids, svc.renew_card, gettext("Cards renewed."))
+
 
 class TierView(BanyanModelView):
     permission = "membership.member.read"
@@ -125,7 +131,7 @@ class PolicyView(BanyanModelView):
     permission = "membership.member.read"
     write_permission = "membership.settings.write"
     allow_create = allow_delete = False
-    column_list = ("auto_enrol", "cancel_policy", "large_adjust_threshold", "card_prefix")
+    column_list = ("auto_enrol", "cancel_policy", "large_adjust_threshold", "card_prefix", "card_valid_months")
     form_columns = column_list
 
     def get_query(self):
@@ -296,7 +302,7 @@ class MemberPage(BanyanView):
                  "adjust": "membership.stored_value.adjust", "set_tier": "membership.tier.write",
                  "issue": "membership.card.write", "activate": "membership.card.write",
                  "report_lost": "membership.card.write", "replace": "membership.card.write",
-                 "cancel": "membership.card.write"}
+                 "cancel": "membership.card.write", "renew": "membership.card.write"}
         if op not in needs:
             flash(gettext("Unknown action."), "error")
             return redirect(url_for(".index", customer_id=customer.id))
@@ -342,6 +348,11 @@ class MemberPage(BanyanView):
                         svc.activate_card(s, card, user=user, store_id=store_id)
                     elif op == "report_lost":
                         svc.report_lost(s, card, user=user, store_id=store_id)
+                    elif op == "renew":
+                        raw = (f.get("months") or "").strip()
+                        # empty: the programme's validity; anything but a whole number is refused
+                        svc.renew_card(s, card, months=(int(raw) if raw.isdigit() else -1) if raw else None,
+                                       user=user, store_id=store_id)
                     elif op == "replace":
                         svc.replace_card(s, card, new_number=f.get("new_number") or None, user=user, store_id=store_id)
                     else:

@@ -163,6 +163,17 @@ def replace(data, number):
     return _card_action(number, data, svc.replace_card, new_number=data.get("new_number"))
 
 
+@blp.route("/cards/<string:number>/renew", methods=["POST"])
+@requires("membership.card.write")
+@idempotent()
+@blp.arguments(S.RenewIn)
+@blp.response(200, S.CardOut)
+def renew(data, number):
+    """Extend the card's validity by ``months`` (default: the programme's card validity),
+    from its current expiry or from now when it has expired."""
+    return _card_action(number, data, svc.renew_card, months=data.get("months"), note=data.get("note"))
+
+
 @blp.route("/cards/<string:number>/cancel", methods=["POST"])
 @requires("membership.card.write")
 @idempotent()

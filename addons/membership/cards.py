@@ -13,6 +13,7 @@ from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
+from core.localtime import add_local_months
 from core.mixins import utcnow
 
 from addons.membership._common import _reason, _uid, _x
@@ -88,8 +89,11 @@ def issue_card(session, customer_id: int, number: str | None = None, kind: str =
             raise Conflict({"card_number": _l("This card number is already in use.")})
     else:
         number = generate_card_number(session)
+    now = utcnow()
+    months = get_policy(session).card_valid_months
     card = Card(number=number, kind=kind, status="issued", member_id=member.customer_id,
-                issued_store_id=store_id, issued_at=utcnow())
+                issued_store_id=store_id, issued_at=now,
+                expires_at=add_local_months(now, int(months)) if months else None)
     session.add(card)
     session.flush()
     _event(session, card, "issue", None, "issued", user, store_id)
@@ -143,6 +147,8 @@ def replace_card(session, card, new_number: str | None = None, user=None, store_
                      user=user, activate=True)
     new.replaces_id = old.id
     old.replaced_by_id = new.id
+    # a replacement takes over the old card's term: losing a card does not renew it
+    new.expires_at = old.expires_at
     _transition(session, old, "replace", user, store_id, note=_("Replaced by %(n)s", n=new.number))
     _event(session, new, "carry_over", None, "active", user, store_id, note=_("Replaces %(n)s", n=old.number))
     # move the value booked on the old card's lines to the new card (net zero for the member)
@@ -162,6 +168,36 @@ def replace_card(session, card, new_number: str | None = None, user=None, store_
                                          source="card_replace", note=f"{old.number} -> {new.number}"))
     session.flush()
     return new
+
+
+def renew_card(session, card, months: int | None = None, user=None, store_id=None, note=None) -> Card:
+    """Extend a card in use (issued or active) by ``months`` (default: the programme's
+    ``card_valid_months``), counted from its current expiry, or from now when it has already
+    expired or had none. Recorded as a ``renew`` card event with the old and new expiry (and
+    in the audit trail by the flush). A card that does not expire cannot be renewed without
+    ``months``."""
+    from core.localtime import format_local
+
+    card = require_card(session, card)
+    _lock_member(session, card.member_id)
+    if months is None:
+        months = get_policy(session).card_valid_months
+        if not months:
+            raise BusinessError({"months": _l("Cards do not expire in this programme: give the months to renew by.")})
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 600:
+        raise BusinessError({"months": _l("Enter a whole number of months from 1 to 600.")})
+    if card.status not in ("issued", "active"):
+        raise BusinessError({"card": _("A card in state %(state)s cannot be changed that way.",
+                                       state=_(card.status))})
+    now = utcnow()
+    before = card.expires_at
+    card.expires_at = add_local_months(before if before is not None and before > now else now, months)
+    text = _("Valid until %(until)s (was %(before)s)", until=format_local(card.expires_at, "%Y-%m-%d"),
+             before=format_local(before, "%Y-%m-%d") if before is not None else _("no expiry"))
+    _event(session, card, "renew", card.status, card.status, user, store_id,
+           note=(f"{text}; {note}" if note else text)[:255])
+    session.flush()
+    return card
 
 
 def cancel_card(session, card, reason: str, user=None, store_id=None, policy: str | None = None) -> Card:

@@ -49,7 +49,8 @@ def install_defaults(session) -> Policy:
 
 
 def set_policy(session, user=None, **values) -> Policy:
-    """Change programme settings: auto_enrol, cancel_policy, large_adjust_threshold, card_prefix."""
+    """Change programme settings: auto_enrol, cancel_policy, large_adjust_threshold, card_prefix,
+    card_valid_months (None or empty: cards never expire)."""
     policy = install_defaults(session)
     errors = {}
     for key, value in values.items():
@@ -67,6 +68,18 @@ def set_policy(session, user=None, **values) -> Policy:
                 errors[key] = [_l("One to eight digits.")]
             else:
                 policy.card_prefix = str(value)
+        elif key == "card_valid_months":
+            if value in (None, ""):
+                policy.card_valid_months = None
+            else:
+                try:
+                    months = int(str(value).strip())
+                except ValueError:
+                    months = 0
+                if not 1 <= months <= 600:
+                    errors[key] = [_l("Enter a whole number of months from 1 to 600, or leave empty.")]
+                else:
+                    policy.card_valid_months = months
         else:
             errors[key] = [_l("Unknown setting.")]
     if errors:

@@ -44,7 +44,7 @@ MEMBER_CHANNEL = Choices("membership.member.channel", [
 CARD_ACTION = Choices("membership.card_event.action", [
     ("issue", _l("Card issued")), ("activate", _l("Card activated")), ("report_lost", _l("Reported lost")),
     ("replace", _l("Replaced")), ("carry_over", _l("Carried over")), ("cancel", _l("Cancelled")),
-    ("merge", _l("Merged"))])
+    ("merge", _l("Merged")), ("renew", _l("Renewed"))])
 TIER_CHANGE_REASON = Choices("membership.tier_change.reason", [
     ("enrol", _l("Enrolment")), ("upgrade", _l("Upgrade")), ("downgrade", _l("Downgrade")),
     ("manual", _l("Set by hand")), ("merge", _l("Merged"))])
@@ -305,6 +305,9 @@ class Policy(Base):
     #: manual stored-value adjustments at or above this need four-eyes approval
     large_adjust_threshold: Mapped[Decimal] = mapped_column(Money, default=Decimal("500"), info={"min": 0})
     card_prefix: Mapped[str] = mapped_column(String(8), default="88")
+    #: months a card is valid when issued or renewed (empty: cards never expire); sets
+    #: ``Card.expires_at``, which campaign's renewal reminders read
+    card_valid_months: Mapped[int | None] = mapped_column(Integer, info={"min": 1, "max": 600})
 
 
 describe(Tier, name=_l("Membership tier"), codes={"qualify": TIER_QUALIFY}, labels={
@@ -343,7 +346,8 @@ describe(ListEntry, name=_l("Black or white list entry"), codes={"kind": LIST_KI
 describe(Policy, name=_l("Membership settings"), codes={"cancel_policy": CANCEL_POLICY}, labels={
     "auto_enrol": _l("Enrol customers automatically at checkout"),
     "cancel_policy": _l("When the last card is cancelled"),
-    "large_adjust_threshold": _l("Adjustments needing approval from"), "card_prefix": _l("Card number prefix")})
+    "large_adjust_threshold": _l("Adjustments needing approval from"), "card_prefix": _l("Card number prefix"),
+    "card_valid_months": _l("Cards valid for (months; empty: never expire)")})
 
 MODELS = (Tier, Member, Card, CardEvent, TierChange, TierEntry, StoredValueEntry, ClearingEntry,
           TopupRule, ListEntry, Policy)

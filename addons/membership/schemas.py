@@ -36,6 +36,7 @@ class CardOut(Schema):
     issued_at = Instant()
     activated_at = Instant(allow_none=True)
     closed_at = Instant(allow_none=True)
+    expires_at = Instant(allow_none=True)
     replaced_by_id = fields.Int(allow_none=True)
     replaces_id = fields.Int(allow_none=True)
 
@@ -114,6 +115,11 @@ class CardActionIn(Input):
 
 class ReplaceIn(CardActionIn):
     new_number = Str(load_default=None, allow_none=True, min=6, max=32)
+
+
+class RenewIn(CardActionIn):
+    #: months to extend by; default: the programme's ``card_valid_months``
+    months = Int(1, 600, load_default=None, allow_none=True)
 
 
 class CancelIn(CardActionIn):

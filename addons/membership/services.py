@@ -59,6 +59,7 @@ exceptions with field-level messages: ``BusinessError`` (422), ``NotFound`` (404
     issue_card(session, customer_id, number=None, kind="physical", ...) -> Card
     require_card(session, number_or_id) -> Card             # NotFound {"card"}
     activate_card, report_lost, replace_card, cancel_card(session, card, ...) -> Card
+    renew_card(session, card, months=None, ...) -> Card      # extends expires_at (policy card_valid_months)
     card_history(session, card) -> list[CardEvent]
     # reports
     liability(session, store_ids=None) -> dict
@@ -121,7 +122,7 @@ from addons.membership.stored_value import (ADJUST_ACTION, _allocate, _buckets, 
                                             stored_value_history, topup, topup_bonus, TOPUP_TENDERS)
 from addons.membership.cards import (CARD_RE, TRANSITIONS, _event, _luhn_digit, _transition, activate_card,
                                      cancel_card, card_history, generate_card_number, issue_card, replace_card,
-                                     report_lost, require_card)
+                                     renew_card, report_lost, require_card)
 from addons.membership.lifecycle import (_TIER_ROW, _post_with_window_stats, _post_with_window_stats_sql, enrol,
                                          merge_lists, merge_members, record_sale, reverse_sale)
 from addons.membership.reports import (clearing_balance, clearing_between, invariant_breaches, liability,
@@ -140,7 +141,7 @@ __all__ = [
     "topup", "topup_bonus", "save_topup_rule", "adjust", "adjust_or_request", "spend", "refund_spend",
     # cards
     "generate_card_number", "issue_card", "require_card", "activate_card", "report_lost",
-    "replace_card", "cancel_card", "card_history",
+    "replace_card", "renew_card", "cancel_card", "card_history",
     # reports
     "liability", "liability_movements", "clearing_balance", "clearing_between", "members_by_tier",
     "new_members_by_month",

@@ -382,3 +382,39 @@ def test_one_birthday_greeting_across_running_plans(session, make):
     # skipped in the first plan: the second may still greet
     session.execute(update(Recipient).where(Recipient.plan_id == chain_plan.id).values(state="skipped"))
     assert triggers.evaluate_plan(session, store_plan) == 1
+
+
+@pytest.mark.addons("campaign", "membership")
+def test_renewal_through_the_job_on_cards_membership_dated(rt, make):
+    """No SQL by hand: membership dates the cards (``card_valid_months`` at issue, a renewal
+    extends), and the hourly ``campaign.triggers`` job reminds the member whose card comes
+    due, once; a renewed card is out of the window until its new term comes close."""
+    from core import jobs
+
+    from addons.membership import services as membership
+
+    with rt.session() as s, transaction(s):
+        m = type(make)(s)
+        store = m.store()
+        forever = m.customer(name="Forever", email="forever@example.com", home_store_id=store.id)
+        membership.enrol(s, forever.id, store_id=store.id)           # issued before cards expired
+        membership.set_policy(s, card_valid_months=1)
+        soon = m.customer(name="Soon", email="soon@example.com", home_store_id=store.id)
+        later = m.customer(name="Later", email="later@example.com", home_store_id=store.id)
+        for c in (soon, later):
+            membership.enrol(s, c.id, store_id=store.id)
+        membership.renew_card(s, membership.usable_card(s, later.id), months=12)
+        plan = _plan(s, m, store, "renewal", "RENJ", trigger_days=35)
+        plan.state, plan.started_at = "running", utcnow()
+        pid, soon_id = plan.id, soon.id
+    jobs.run_job_now(rt, "campaign.triggers")
+    jobs.run_job_now(rt, "campaign.triggers")
+    with rt.session() as s:
+        assert [c for c, _o in _rows(s, pid)] == [soon_id]
+    with rt.session() as s, transaction(s):
+        membership.renew_card(s, membership.usable_card(s, soon_id))    # one more month: ~2 months away
+    jobs.run_job_now(rt, "campaign.triggers")
+    with rt.session() as s:
+        assert [c for c, _o in _rows(s, pid)] == [soon_id]
+        membership.set_policy(s, card_valid_months=None)
+        s.commit()
