@@ -12,7 +12,7 @@ Stable API::
         BusinessError {"subject"|"ticket_type"|"channel"|"priority": ...}
     set_status(session, ticket_id, status, user=None, note=None, at=None) -> Ticket
         BusinessError {"status"} for a move the status machine refuses; NotFound
-    assign(session, ticket_id, *, agent_id=None, team_id=None, user=None, note=None) -> Ticket
+    assign(session, ticket_id, *, agent_id=None, team_id=None, user=None, note=None, at=None) -> Ticket
     sla_state(session, ticket, at=None) -> dict      # due instants, breached flags, paused minutes
     open_tickets_of(session, customer_id, limit=20) -> list[Ticket]
     # business hours (business_hours.py)

@@ -83,20 +83,36 @@ def route(session, ticket: Ticket) -> RoutingRule | None:
     return None
 
 
-def _set_targets(session, ticket: Ticket) -> None:
-    """(Re)compute the due instants from the policy, the calendar and the pauses so far."""
+def _settled(due: datetime | None, done: datetime | None, as_of: datetime | None) -> bool:
+    """Whether a target due at ``due`` is a fact already: met or missed (``done``: the first
+    response or the resolution was given), or breached (its instant passed while the clock
+    ran, up to ``as_of``)."""
+    return due is not None and (done is not None or (as_of is not None and as_of > due))
+
+
+def _set_targets(session, ticket: Ticket, as_of: datetime | None = None) -> None:
+    """(Re)compute the due instants from the policy, the calendar and the pauses so far.
+
+    A target that is already a fact when this runs stays where it is: met or missed (the
+    first response / the resolution was given) or breached (its instant passed before
+    ``as_of``, the last instant the clock ran: now, or when the pause began). A reassignment
+    to another team's calendar, a pause, a new policy never move it, so no later edit
+    erases a breach nor turns a met target into a missed one. ``as_of`` None: nothing is a
+    fact by time yet (a new ticket)."""
     policy = ticket.sla_policy_id and session.get(SlaPolicy, ticket.sla_policy_id)
-    if not policy:
-        ticket.response_due_at = ticket.resolution_due_at = None
-        ticket.response_warn_at = ticket.resolution_warn_at = None
-        return
-    hours = hours_of(session, ticket.calendar_id)
+    hours = hours_of(session, ticket.calendar_id) if policy else None
     paused = ticket.paused_minutes or 0
-    ticket.response_due_at = add_business_minutes(hours, ticket.opened_at, policy.response_minutes + paused)
-    ticket.resolution_due_at = add_business_minutes(hours, ticket.opened_at, policy.resolution_minutes + paused)
-    warn = timedelta(minutes=policy.warn_minutes or 0)
-    ticket.response_warn_at = ticket.response_due_at - warn
-    ticket.resolution_warn_at = ticket.resolution_due_at - warn
+    warn = timedelta(minutes=(policy.warn_minutes or 0) if policy else 0)
+    for due, warn_at, done, minutes in (
+            ("response_due_at", "response_warn_at", ticket.first_response_at,
+             policy.response_minutes if policy else None),
+            ("resolution_due_at", "resolution_warn_at", ticket.resolved_at,
+             policy.resolution_minutes if policy else None)):
+        if _settled(getattr(ticket, due), done, as_of):
+            continue
+        at = add_business_minutes(hours, ticket.opened_at, minutes + paused) if policy else None
+        setattr(ticket, due, at)
+        setattr(ticket, warn_at, at - warn if at is not None else None)
 
 
 def _notify_assignee(session, ticket: Ticket) -> None:
@@ -186,10 +202,12 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
         raise BusinessError({"status": [_l("A ticket cannot go from %(before)s to %(after)s.",
                                            before=before, after=status)]})
     if before == "waiting" and ticket.paused_since is not None:
+        since = ticket.paused_since
         ticket.paused_minutes = (ticket.paused_minutes or 0) + business_minutes(
-            hours_of(session, ticket.calendar_id), ticket.paused_since, now)
+            hours_of(session, ticket.calendar_id), since, now)
         ticket.paused_since = None
-        _set_targets(session, ticket)
+        # the clock stood still since the pause began: a target passed by then stays breached
+        _set_targets(session, ticket, as_of=since)
     if status == "waiting":
         ticket.paused_since = now
     if status in ("open", "waiting", "resolved") and ticket.first_response_at is None:
@@ -211,9 +229,12 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
 
 
 def assign(session, ticket_id: int, *, agent_id: int | None = None, team_id: int | None = None, user=None,
-           note: str | None = None) -> Ticket:
+           note: str | None = None, at: datetime | None = None) -> Ticket:
     """Give the ticket to an agent and/or team, record it and notify the new assignee.
-    Changing the team takes that team's calendar for the targets."""
+    Changing the team takes that team's calendar for the targets still running; a target
+    already met, missed or breached stays where it was (``_set_targets``). ``at`` (UTC)
+    defaults to now."""
+    now = at or utcnow()
     ticket = _locked(session, ticket_id)
     check_assignees(session, ticket.store_id, users={"agent_id": agent_id})
     before = ticket.agent_id or (ticket.team_id and f"team:{ticket.team_id}")
@@ -223,9 +244,9 @@ def assign(session, ticket_id: int, *, agent_id: int | None = None, team_id: int
             raise BusinessError({"team_id": [_l("No such team.")]})
         ticket.team_id = team_id
         ticket.calendar_id = team.calendar_id
-        _set_targets(session, ticket)
+        _set_targets(session, ticket, as_of=ticket.paused_since or now)
     ticket.agent_id = agent_id
-    _event(session, ticket, "assigned", user, before, agent_id or f"team:{ticket.team_id}", note)
+    _event(session, ticket, "assigned", user, before, agent_id or f"team:{ticket.team_id}", note, at=now)
     session.flush()
     _notify_assignee(session, ticket)
     return ticket
@@ -244,8 +265,11 @@ def sla_state(session, ticket: Ticket, at: datetime | None = None) -> dict:
         extra = business_minutes(hours, ticket.paused_since, now)
         paused += extra
         policy = session.get(SlaPolicy, ticket.sla_policy_id)
-        resp = add_business_minutes(hours, ticket.opened_at, policy.response_minutes + paused)
-        reso = add_business_minutes(hours, ticket.opened_at, policy.resolution_minutes + paused)
+        # only a target still running when the pause began moves (``_set_targets``)
+        if not _settled(resp, ticket.first_response_at, ticket.paused_since):
+            resp = add_business_minutes(hours, ticket.opened_at, policy.response_minutes + paused)
+        if not _settled(reso, ticket.resolved_at, ticket.paused_since):
+            reso = add_business_minutes(hours, ticket.opened_at, policy.resolution_minutes + paused)
     responded = ticket.first_response_at
     resolved = ticket.resolved_at
     return {
