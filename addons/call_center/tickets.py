@@ -191,7 +191,9 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
                at: datetime | None = None) -> Ticket:
     """Move the ticket along the status machine (see the module docstring). Entering
     ``waiting`` stops the SLA clock; leaving it adds the business minutes waited to
-    ``paused_minutes`` and moves both due instants by them. Resolving stamps ``resolved_at``
+    ``paused_minutes`` and moves the due instants still running by them (a target missed or
+    breached before the pause stays where it was). Reopening a resolved ticket counts the
+    time it was resolved the same way. Resolving stamps ``resolved_at``
     (and the first response when none was given) and emails the customer the signed link
     to rate the answer (``ratings.request_rating``). BusinessError ``status`` for a move the
     machine refuses."""
@@ -215,7 +217,15 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
     if status == "resolved":
         ticket.resolved_at = now
     elif status == "open" and before == "resolved":
+        # reopened: the clock stood still while the ticket was resolved. A resolution given
+        # in time leaves the target the business minutes it had left; one given late stays
+        # breached where it was (``_set_targets``)
+        since = ticket.resolved_at
         ticket.resolved_at = None
+        if since is not None:
+            ticket.paused_minutes = (ticket.paused_minutes or 0) + business_minutes(
+                hours_of(session, ticket.calendar_id), since, now)
+            _set_targets(session, ticket, as_of=since)
     if status in ("closed", "cancelled"):
         ticket.closed_at = now
     ticket.status = status

@@ -262,3 +262,27 @@ def test_escalated_ticket_moved_by_its_supervisor_stays_breached(session, team, 
     assert t.response_due_at == local(2026, 4, 7, 10, 0)
     assert svc.sla_state(session, t, at=local(2026, 4, 7, 10, 10))["response_breached"]
     assert svc.run_escalations(session, at=local(2026, 4, 7, 10, 15)) == {"breached": 0, "warned": 0, "notified": 0}
+
+
+def test_reopening_keeps_a_late_resolution_late_and_gives_a_timely_one_its_time_left(session, team, policy):
+    """Resolved at 12:00 (due 13:00, an hour to spare) and reopened Wednesday 10:00: the
+    clock stood still while resolved, so the reopened ticket is due Wednesday 11:00 (it used
+    to be breached at once, its due instant long gone). Resolved late at 14:00 and reopened:
+    the breach stays at 13:00."""
+    t = svc.create_ticket(session, subject="Wrong size", ticket_type="inquiry", channel="phone",
+                          team_id=team.id, at=local(2026, 4, 7, 9, 0))
+    svc.set_status(session, t.id, "resolved", at=local(2026, 4, 7, 12, 0))
+    svc.set_status(session, t.id, "open", at=local(2026, 4, 8, 10, 0))
+    assert t.resolution_due_at == local(2026, 4, 8, 11, 0) and t.response_due_at == local(2026, 4, 7, 10, 0)
+    assert not svc.sla_state(session, t, at=local(2026, 4, 8, 10, 30))["resolution_breached"]
+    assert svc.run_escalations(session, at=local(2026, 4, 8, 10, 1))["breached"] == 0
+    svc.set_status(session, t.id, "resolved", at=local(2026, 4, 8, 10, 45))
+    assert not svc.sla_state(session, t, at=local(2026, 4, 8, 10, 45))["resolution_breached"]
+
+    late = svc.create_ticket(session, subject="Still broken", ticket_type="inquiry", channel="phone",
+                             team_id=team.id, at=local(2026, 4, 7, 9, 0))
+    svc.set_status(session, late.id, "resolved", at=local(2026, 4, 7, 14, 0))
+    svc.set_status(session, late.id, "open", at=local(2026, 4, 8, 10, 0))
+    assert late.resolution_due_at == local(2026, 4, 7, 13, 0)
+    svc.set_status(session, late.id, "resolved", at=local(2026, 4, 8, 10, 5))
+    assert svc.sla_state(session, late, at=local(2026, 4, 8, 10, 5))["resolution_breached"]
