@@ -923,14 +923,16 @@ def _check_writes(session, _ctx, _instances):
     if scope is None:
         return
     check = WriteCheck(session, scope)
-    for obj in list(session.new):
+    new, dirty = list(session.new), list(session.dirty)
+    for obj in new:
         check.check(obj, "new")
-    for obj in list(session.dirty):
+    for obj in dirty:
         if session.is_modified(obj, include_collections=False):
             check.check(obj, "dirty")
     for obj in list(session.deleted):
         check.check(obj, "deleted")
-    for obj in list(session.new) + list(session.dirty):
+    # many-to-many pairs (a secondary table's rows are no objects of the flush): rule 5
+    for obj in new + dirty:
         if _secondary_relationships(type(obj)):
             check.check_collections(obj)
     # roles, users and tokens: nobody hands out more than they hold (core.security.delegation)
