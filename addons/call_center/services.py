@@ -40,6 +40,7 @@ Stable API::
     screen_pop(session, user, raw_number) -> dict;  find_caller(session, e164) -> (Customer, Contact)
     announce_call(session, call, pop)       # in-app notice to the call's agent, linking the screen-pop
     record_call(...) -> CallRecord;  end_call(session, call_id, *, outcome, ...) -> CallRecord
+    call_duration(started_at, ended_at) -> int       # seconds; BusinessError ended_at before started_at
     create_line_token(session, name, user_id) -> (plain, LineToken);  revoke_line_token(...)
     # knowledge base (kb.py)
     save_article(session, *, article_id=None, title, body, category_id, tags, language) -> Article
@@ -71,7 +72,7 @@ Where the code lives::
 from __future__ import annotations
 
 from .business_hours import Hours, add_business_minutes, business_minutes, cn_holidays, hours_of
-from .calls import (announce_call, create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
+from .calls import (announce_call, call_duration, create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
                     screen_pop, user_for_line_token)
 from .escalation import run_escalations
 from .follow_ups import complete_task, run_follow_ups
@@ -84,7 +85,7 @@ from .reports import agent_report, queue, sla_figures
 from .tickets import TRANSITIONS, assign, create_ticket, open_tickets_of, policy_for, route, set_status, sla_state
 
 __all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "hours_of",
-           "announce_call", "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
+           "announce_call", "call_duration", "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
            "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
            "open_tickets_of", "policy_for", "route", "set_status", "sla_state", "agent_report", "queue", "sla_figures",
            "complete_task", "run_follow_ups", "articles_of_ticket", "link_article", "save_article",
