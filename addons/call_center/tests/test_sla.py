@@ -286,3 +286,24 @@ def test_reopening_keeps_a_late_resolution_late_and_gives_a_timely_one_its_time_
     assert late.resolution_due_at == local(2026, 4, 7, 13, 0)
     svc.set_status(session, late.id, "resolved", at=local(2026, 4, 8, 10, 5))
     assert svc.sla_state(session, late, at=local(2026, 4, 8, 10, 5))["resolution_breached"]
+
+
+def test_queue_counts_a_waiting_ticket_as_breached_only_for_a_breach_before_the_pause(session, team, policy):
+    """The live queue and the supervisor's "overdue" agree with ``sla_state``: a ticket
+    waiting on the customer since 10:00 (due 13:00) is not breached at 15:00, its clock stood
+    still; one that went waiting at 14:00, an hour late, is."""
+    on_time = svc.create_ticket(session, subject="Parcel", ticket_type="inquiry", channel="phone",
+                                team_id=team.id, at=local(2026, 4, 7, 9, 0))
+    late = svc.create_ticket(session, subject="Lid", ticket_type="inquiry", channel="phone",
+                             team_id=team.id, at=local(2026, 4, 7, 9, 0))
+    for t in (on_time, late):
+        svc.set_status(session, t.id, "open", at=local(2026, 4, 7, 9, 30))
+    svc.set_status(session, on_time.id, "waiting", at=local(2026, 4, 7, 10, 0))
+    svc.set_status(session, late.id, "waiting", at=local(2026, 4, 7, 14, 0))
+    now = local(2026, 4, 7, 15, 0)
+    assert not svc.sla_state(session, on_time, at=now)["resolution_breached"]
+    assert svc.sla_state(session, late, at=now)["resolution_breached"]
+    assert svc.queue(session, at=now)["breached"] == 1
+    row = next(r for r in svc.sla_figures(session, "team", local(2026, 4, 1), local(2026, 5, 1), at=now)
+               if r["id"] == team.id)
+    assert (row["open"], row["overdue"]) == (2, 1)
