@@ -718,9 +718,9 @@ class WriteCheck:
     def check_part(self, row, key) -> None:
         """A change of ``row`` made by adding or removing a link that is part of it."""
         state = object_state(row)
-        if state.key is None or self.scope.unrestricted and not _refs_of(type(row)).chain:
-            return  # a new row is checked itself; an unrestricted scope sees every row
         cls, info = type(row), _refs_of(type(row))
+        if state.key is None or (self.scope.unrestricted and info.chain is None and not info.parent):
+            return  # a new row is checked itself; an unrestricted scope sees every row
         mapper = state.mapper
         ident = state.identity[0] if len(mapper.primary_key) == 1 else None
         if (cls in self.limited or cls is Store) and ident is not None and not self.visible(cls, ident):
