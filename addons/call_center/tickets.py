@@ -37,6 +37,10 @@ TRANSITIONS = {
 }
 
 
+#: statuses whose assignee is history (reports credit them): no reassignment
+DONE = ("resolved", "closed", "cancelled")
+
+
 def _event(session, ticket: Ticket, kind: str, user=None, before=None, after=None, note=None, at=None):
     session.add(TicketEvent(ticket_id=ticket.id, kind=kind, user_id=getattr(user, "id", user),
                             from_value=None if before is None else str(before)[:40],
@@ -243,9 +247,13 @@ def assign(session, ticket_id: int, *, agent_id: int | None = None, team_id: int
     """Give the ticket to an agent and/or team, record it and notify the new assignee.
     Changing the team takes that team's calendar for the targets still running; a target
     already met, missed or breached stays where it was (``_set_targets``). ``at`` (UTC)
-    defaults to now."""
+    defaults to now. BusinessError ``status`` for a ticket resolved, closed or cancelled."""
     now = at or utcnow()
     ticket = _locked(session, ticket_id)
+    if ticket.status in DONE:
+        # who resolved it is a fact: the agents' figures and the rating credit them
+        raise BusinessError({"status": [_l("A resolved, closed or cancelled ticket keeps the agent who worked it "
+                                           "(reopen a resolved one first).")]})
     check_assignees(session, ticket.store_id, users={"agent_id": agent_id})
     before = ticket.agent_id or (ticket.team_id and f"team:{ticket.team_id}")
     if team_id is not None and team_id != ticket.team_id:
