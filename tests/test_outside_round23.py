@@ -576,7 +576,6 @@ def test_r23_segment_rule_with_an_impossible_month_is_a_field_error(api, session
 
 # =============================================================================== call_center ===
 
-@pytest.mark.xfail(strict=True, reason="kb.relate_articles lets a store-scoped agent add relations to a published chain-wide article")
 def test_r23_store_agent_cannot_attach_its_draft_to_a_published_chain_wide_article(api, session, w):
     """Class: write to shared (chain-wide) rows by a scoped user, bypassing review. HQ
     publishes "HQ returns policy"; store A's agent (who may not publish) writes a draft
@@ -604,8 +603,6 @@ def _at(*args):
         return to_utc(datetime(*args))
 
 
-@pytest.mark.xfail(strict=True, reason="tickets.assign recomputes the due instants from the opening in the new "
-                                       "team's calendar, even after they passed")
 def test_r23_moving_a_breached_ticket_to_another_team_does_not_erase_the_breach(session, make):
     """Class: SLA figures wrong (breach erased by reassignment). An inquiry opened Monday
     2026-04-13 09:00 at the hotline (Monday-Friday 09:00-18:00, resolve in 4 business

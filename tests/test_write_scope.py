@@ -485,6 +485,87 @@ def test_a_scoped_user_cannot_rewrite_shared_rows(session, world, make):
     assert session.get(Article, art.id).body == "45 days"
 
 
+def test_link_rows_are_part_of_the_shared_rows_they_link(session, world, make):
+    """Rule 5: a row that links shared rows (two articles' "see also") is part of both: a
+    user limited to some stores can neither add nor remove one on an existing shared
+    article (through the ORM or a Core batch: ``check_rows``), not even to a draft of their
+    own; a user with the chain permission may."""
+    from addons.call_center.models import Article, ArticleRelation
+    from core.errors import BusinessError
+    from core.security.scope import _refs_of, check_rows
+
+    assert [k for k, _t in _refs_of(ArticleRelation).links] == ["article_id", "related_id"]
+    p1 = Article(title="Returns", body="30 days", status="published")
+    p2 = Article(title="Refunds", body="to the card", status="published")
+    p3 = Article(title="Exchanges", body="14 days", status="published")
+    session.add_all([p1, p2, p3])
+    session.flush()
+    session.add(ArticleRelation(article_id=p1.id, related_id=p3.id))
+    session.commit()
+    rt = RUNTIME.require(session)
+    with rt.session(user=world["user"], scoped=True) as s:
+        s.add(ArticleRelation(article_id=p1.id, related_id=p2.id))
+        with pytest.raises(BusinessError) as exc:
+            s.flush()
+        assert "whole chain" in str(exc.value.errors["_"][0])
+        s.rollback()
+        mine = Article(title="Shop A: no returns", body="A's words", status="draft")
+        s.add(mine)
+        s.flush()
+        s.add(ArticleRelation(article_id=p1.id, related_id=mine.id))
+        with pytest.raises(BusinessError):
+            s.flush()
+        s.rollback()
+        s.delete(s.execute(select(ArticleRelation).where(ArticleRelation.article_id == p1.id)).scalar())
+        with pytest.raises(BusinessError):
+            s.flush()
+        s.rollback()
+        assert set(check_rows(s, ArticleRelation, [{"article_id": p1.id, "related_id": p2.id}])) == {0}
+    hq = make.user(roles=("agent",))
+    session.commit()
+    with rt.session(user=hq, scoped=True) as s:
+        s.add(ArticleRelation(article_id=p1.id, related_id=p2.id))
+        s.flush()
+        assert check_rows(s, ArticleRelation, [{"article_id": p2.id, "related_id": p3.id}]) == {}
+        s.rollback()
+
+
+def test_many_to_many_pairs_are_checked_on_the_row_they_belong_to(session, world):
+    """Rule 5 for a collection kept in a secondary table (a customer's tags): the pair is
+    part of the customer (the tag is only referenced): tagging or untagging a customer of
+    one's stores passes, a customer outside them is refused on ``tags`` -- adding and
+    removing alike (a collection change used to skip the flush check altogether)."""
+    from core.errors import BusinessError
+    from core.models import Customer, Tag
+
+    vip = Tag(name="vip-r5")
+    session.add(vip)
+    session.flush()
+    world["B"]["customer"].tags.append(vip)
+    session.commit()
+    rt = RUNTIME.require(session)
+    a_id, b_id = world["A"]["customer"].id, world["B"]["customer"].id
+    with rt.session(user=world["user"], scoped=True) as s:
+        mine = s.get(Customer, a_id)
+        mine.tags.append(s.get(Tag, vip.id))
+        s.flush()
+        s.rollback()
+        other = s.execute(select(Customer).where(Customer.id == b_id)
+                          .execution_options(banyan_unscoped=True)).scalar()
+        other.tags.remove(s.get(Tag, vip.id))
+        with pytest.raises(BusinessError) as exc:
+            s.flush()
+        assert "tags" in exc.value.errors
+        s.rollback()
+        other = s.execute(select(Customer).where(Customer.id == b_id)
+                          .execution_options(banyan_unscoped=True)).scalar()
+        other.tags.append(Tag(name="mine-r5"))
+        with pytest.raises(BusinessError) as exc:
+            s.flush()
+        assert "tags" in exc.value.errors
+        s.rollback()
+
+
 # --- issue 11 §3 -----------------------------------------------------------------------------------
 
 def test_companies_regions_users_of_another_franchisee_are_hidden(admin_app, session, world):

@@ -235,6 +235,22 @@ class CallView(BanyanModelView):
     column_default_sort = ("started_at", True)
     form_columns = ("direction", "number", "line", "customer", "agent", "started_at", "ended_at", "outcome",
                     "notes", "ticket")
+    #: a call once recorded keeps its agent, times and outcome (the agents' figures count them:
+    #: handling time, first-contact resolution); its form changes what was said and what it
+    #: is linked to. A ringing call ends through ``calls.end_call`` (screen-pop, API).
+    EDITABLE = ("customer", "notes", "ticket")
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        for name in [n for n in form._fields if n not in self.EDITABLE and n != "csrf_token"]:
+            del form[name]
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        """A call logged by hand with its end: the duration, as ``calls.end_call`` counts it."""
+        super().on_model_change(form, model, is_created)
+        if is_created and model.ended_at is not None:
+            model.duration_seconds = svc.call_duration(model.started_at, model.ended_at)
 
 
 class ConfigView(BanyanModelView):

@@ -242,6 +242,16 @@ def record_call(session, *, number, direction: str = "in", line: str | None = No
     return call
 
 
+def call_duration(started_at: datetime | None, ended_at: datetime) -> int:
+    """The duration in whole seconds of a call from ``started_at`` to ``ended_at``;
+    BusinessError ``ended_at`` for an end before the start."""
+    if started_at is None:
+        started_at = ended_at
+    if ended_at < started_at:
+        raise BusinessError({"ended_at": [_l("A call cannot end before it starts.")]})
+    return int((ended_at - started_at).total_seconds())
+
+
 def end_call(session, call_id: int, *, outcome: str, notes: str | None = None, ticket_id: int | None = None,
              at: datetime | None = None) -> CallRecord:
     """Close a call: ``ended_at`` (UTC, default now), the duration in whole seconds, the
@@ -254,7 +264,7 @@ def end_call(session, call_id: int, *, outcome: str, notes: str | None = None, t
     if outcome not in OUTCOMES or outcome == "ringing":
         raise BusinessError({"outcome": [_l("Unknown outcome.")]})
     call.ended_at = at or utcnow()
-    call.duration_seconds = max(0, int((call.ended_at - call.started_at).total_seconds()))
+    call.duration_seconds = call_duration(call.started_at, call.ended_at)
     call.outcome = outcome
     if notes is not None:
         call.notes = notes

@@ -1,7 +1,7 @@
 """Figures of the call center, each one GROUP BY in the database (no loop over rows):
 
 * ``queue(session, store_ids=None, at=None)``: open tickets by status, and how many of them are
-  breached now (a due instant passed without the response / resolution);
+  breached now (a due instant passed, while the clock ran, without the response / resolution);
 * ``agent_report(session, start, end, store_ids=None)``: per agent over ``[start, end)``
   (UTC): calls, average handling time (seconds, of the calls that ended), tickets resolved,
   first-contact resolution (calls resolved on the call ÷ calls that ended with an outcome),
@@ -46,6 +46,16 @@ def _mean(total, n) -> Decimal | None:
     return (Decimal(total or 0) / Decimal(n)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def _breached_now(now: datetime):
+    """An open ticket breached at ``now``: a due instant passed while its clock ran. A ticket
+    waiting on the customer has its clock stopped since ``paused_since``: only an instant
+    passed before the pause began counts (one that falls during the pause moves when it ends:
+    ``tickets._set_targets``), as ``tickets.sla_state`` answers for one ticket."""
+    clock = func.coalesce(Ticket.paused_since, now)
+    return or_(and_(Ticket.first_response_at.is_(None), Ticket.response_due_at < clock),
+               Ticket.resolution_due_at < clock)
+
+
 def queue(session, store_ids=None, at: datetime | None = None) -> dict:
     """``{"by_status": {status: n}, "breached": n, "unassigned": n}`` of the open tickets."""
     now = at or utcnow()
@@ -54,8 +64,7 @@ def queue(session, store_ids=None, at: datetime | None = None) -> dict:
         where.append(Ticket.store_id.in_(sorted(store_ids)))
     by_status = dict(session.execute(select(Ticket.status, func.count()).where(*where)
                                      .group_by(Ticket.status)).all())
-    breached = or_(and_(Ticket.first_response_at.is_(None), Ticket.response_due_at < now),
-                   Ticket.resolution_due_at < now)
+    breached = _breached_now(now)
     row = session.execute(select(func.count(case((breached, 1))),
                                  func.count(case((and_(Ticket.agent_id.is_(None), Ticket.team_id.is_(None)), 1))))
                           .where(*where)).one()
@@ -132,8 +141,7 @@ def sla_figures(session, by: str, start: datetime, end: datetime, store_ids=None
     scope = [key.is_not(None)]
     if store_ids is not None:
         scope.append(Ticket.store_id.in_(sorted(store_ids)))
-    overdue = or_(and_(Ticket.first_response_at.is_(None), Ticket.response_due_at < now),
-                  Ticket.resolution_due_at < now)
+    overdue = _breached_now(now)
     opened_in = and_(Ticket.opened_at >= start, Ticket.opened_at < end)
     responded_in = and_(Ticket.first_response_at >= start, Ticket.first_response_at < end)
     resolved_in = and_(Ticket.resolved_at >= start, Ticket.resolved_at < end)

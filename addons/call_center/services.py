@@ -12,7 +12,7 @@ Stable API::
         BusinessError {"subject"|"ticket_type"|"channel"|"priority": ...}
     set_status(session, ticket_id, status, user=None, note=None, at=None) -> Ticket
         BusinessError {"status"} for a move the status machine refuses; NotFound
-    assign(session, ticket_id, *, agent_id=None, team_id=None, user=None, note=None) -> Ticket
+    assign(session, ticket_id, *, agent_id=None, team_id=None, user=None, note=None, at=None) -> Ticket
     save_team(session, *, team_id=None, name, calendar_id=None, supervisor_id=None, active=True) -> Team
         BusinessError {"name"|"supervisor_id"}: the supervisor must see every store the team
         serves (its routing rules' stores; core.security.assignees)
@@ -47,6 +47,7 @@ Stable API::
         # this transaction (PostgreSQL; the telephony webhook)
     announce_call(session, call, pop)       # in-app notice to the call's agent, linking the screen-pop
     record_call(...) -> CallRecord;  end_call(session, call_id, *, outcome, ...) -> CallRecord
+    call_duration(started_at, ended_at) -> int       # seconds; BusinessError ended_at before started_at
     create_line_token(session, name, user_id) -> (plain, LineToken);  revoke_line_token(...)
     # knowledge base (kb.py)
     save_article(session, *, article_id=None, title, body, category_id, tags, language) -> Article
@@ -78,7 +79,7 @@ Where the code lives::
 from __future__ import annotations
 
 from .business_hours import Hours, add_business_minutes, business_minutes, cn_holidays, hours_of
-from .calls import (announce_call, create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
+from .calls import (announce_call, call_duration, create_line_token, end_call, find_caller, normalise_number, record_call, revoke_line_token,
                     screen_pop, user_for_line_token)
 from .escalation import run_escalations
 from .follow_ups import complete_task, run_follow_ups
@@ -92,7 +93,7 @@ from .tickets import (TRANSITIONS, assign, create_ticket, open_tickets_of, polic
                       sla_state, team_errors)
 
 __all__ = ["Hours", "add_business_minutes", "business_minutes", "cn_holidays", "hours_of",
-           "announce_call", "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
+           "announce_call", "call_duration", "create_line_token", "end_call", "find_caller", "normalise_number", "record_call", "revoke_line_token",
            "screen_pop", "user_for_line_token", "run_escalations", "TRANSITIONS", "assign", "create_ticket",
            "open_tickets_of", "policy_for", "route", "save_team", "set_status", "sla_state", "team_errors",
            "agent_report", "queue", "sla_figures",

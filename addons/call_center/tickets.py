@@ -37,6 +37,10 @@ TRANSITIONS = {
 }
 
 
+#: statuses whose assignee is history (reports credit them): no reassignment
+DONE = ("resolved", "closed", "cancelled")
+
+
 def _event(session, ticket: Ticket, kind: str, user=None, before=None, after=None, note=None, at=None):
     session.add(TicketEvent(ticket_id=ticket.id, kind=kind, user_id=getattr(user, "id", user),
                             from_value=None if before is None else str(before)[:40],
@@ -83,20 +87,36 @@ def route(session, ticket: Ticket) -> RoutingRule | None:
     return None
 
 
-def _set_targets(session, ticket: Ticket) -> None:
-    """(Re)compute the due instants from the policy, the calendar and the pauses so far."""
+def _settled(due: datetime | None, done: datetime | None, as_of: datetime | None) -> bool:
+    """Whether a target due at ``due`` is a fact already: met or missed (``done``: the first
+    response or the resolution was given), or breached (its instant passed while the clock
+    ran, up to ``as_of``)."""
+    return due is not None and (done is not None or (as_of is not None and as_of > due))
+
+
+def _set_targets(session, ticket: Ticket, as_of: datetime | None = None) -> None:
+    """(Re)compute the due instants from the policy, the calendar and the pauses so far.
+
+    A target that is already a fact when this runs stays where it is: met or missed (the
+    first response / the resolution was given) or breached (its instant passed before
+    ``as_of``, the last instant the clock ran: now, or when the pause began). A reassignment
+    to another team's calendar, a pause, a new policy never move it, so no later edit
+    erases a breach nor turns a met target into a missed one. ``as_of`` None: nothing is a
+    fact by time yet (a new ticket)."""
     policy = ticket.sla_policy_id and session.get(SlaPolicy, ticket.sla_policy_id)
-    if not policy:
-        ticket.response_due_at = ticket.resolution_due_at = None
-        ticket.response_warn_at = ticket.resolution_warn_at = None
-        return
-    hours = hours_of(session, ticket.calendar_id)
+    hours = hours_of(session, ticket.calendar_id) if policy else None
     paused = ticket.paused_minutes or 0
-    ticket.response_due_at = add_business_minutes(hours, ticket.opened_at, policy.response_minutes + paused)
-    ticket.resolution_due_at = add_business_minutes(hours, ticket.opened_at, policy.resolution_minutes + paused)
-    warn = timedelta(minutes=policy.warn_minutes or 0)
-    ticket.response_warn_at = ticket.response_due_at - warn
-    ticket.resolution_warn_at = ticket.resolution_due_at - warn
+    warn = timedelta(minutes=(policy.warn_minutes or 0) if policy else 0)
+    for due, warn_at, done, minutes in (
+            ("response_due_at", "response_warn_at", ticket.first_response_at,
+             policy.response_minutes if policy else None),
+            ("resolution_due_at", "resolution_warn_at", ticket.resolved_at,
+             policy.resolution_minutes if policy else None)):
+        if _settled(getattr(ticket, due), done, as_of):
+            continue
+        at = add_business_minutes(hours, ticket.opened_at, minutes + paused) if policy else None
+        setattr(ticket, due, at)
+        setattr(ticket, warn_at, at - warn if at is not None else None)
 
 
 def _notify_assignee(session, ticket: Ticket) -> None:
@@ -175,7 +195,9 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
                at: datetime | None = None) -> Ticket:
     """Move the ticket along the status machine (see the module docstring). Entering
     ``waiting`` stops the SLA clock; leaving it adds the business minutes waited to
-    ``paused_minutes`` and moves both due instants by them. Resolving stamps ``resolved_at``
+    ``paused_minutes`` and moves the due instants still running by them (a target missed or
+    breached before the pause stays where it was). Reopening a resolved ticket counts the
+    time it was resolved the same way. Resolving stamps ``resolved_at``
     (and the first response when none was given) and emails the customer the signed link
     to rate the answer (``ratings.request_rating``). BusinessError ``status`` for a move the
     machine refuses."""
@@ -186,10 +208,12 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
         raise BusinessError({"status": [_l("A ticket cannot go from %(before)s to %(after)s.",
                                            before=before, after=status)]})
     if before == "waiting" and ticket.paused_since is not None:
+        since = ticket.paused_since
         ticket.paused_minutes = (ticket.paused_minutes or 0) + business_minutes(
-            hours_of(session, ticket.calendar_id), ticket.paused_since, now)
+            hours_of(session, ticket.calendar_id), since, now)
         ticket.paused_since = None
-        _set_targets(session, ticket)
+        # the clock stood still since the pause began: a target passed by then stays breached
+        _set_targets(session, ticket, as_of=since)
     if status == "waiting":
         ticket.paused_since = now
     if status in ("open", "waiting", "resolved") and ticket.first_response_at is None:
@@ -197,7 +221,15 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
     if status == "resolved":
         ticket.resolved_at = now
     elif status == "open" and before == "resolved":
+        # reopened: the clock stood still while the ticket was resolved. A resolution given
+        # in time leaves the target the business minutes it had left; one given late stays
+        # breached where it was (``_set_targets``)
+        since = ticket.resolved_at
         ticket.resolved_at = None
+        if since is not None:
+            ticket.paused_minutes = (ticket.paused_minutes or 0) + business_minutes(
+                hours_of(session, ticket.calendar_id), since, now)
+            _set_targets(session, ticket, as_of=since)
     if status in ("closed", "cancelled"):
         ticket.closed_at = now
     ticket.status = status
@@ -211,10 +243,17 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
 
 
 def assign(session, ticket_id: int, *, agent_id: int | None = None, team_id: int | None = None, user=None,
-           note: str | None = None) -> Ticket:
+           note: str | None = None, at: datetime | None = None) -> Ticket:
     """Give the ticket to an agent and/or team, record it and notify the new assignee.
-    Changing the team takes that team's calendar for the targets."""
+    Changing the team takes that team's calendar for the targets still running; a target
+    already met, missed or breached stays where it was (``_set_targets``). ``at`` (UTC)
+    defaults to now. BusinessError ``status`` for a ticket resolved, closed or cancelled."""
+    now = at or utcnow()
     ticket = _locked(session, ticket_id)
+    if ticket.status in DONE:
+        # who resolved it is a fact: the agents' figures and the rating credit them
+        raise BusinessError({"status": [_l("A resolved, closed or cancelled ticket keeps the agent who worked it "
+                                           "(reopen a resolved one first).")]})
     check_assignees(session, ticket.store_id, users={"agent_id": agent_id})
     before = ticket.agent_id or (ticket.team_id and f"team:{ticket.team_id}")
     if team_id is not None and team_id != ticket.team_id:
@@ -223,9 +262,9 @@ def assign(session, ticket_id: int, *, agent_id: int | None = None, team_id: int
             raise BusinessError({"team_id": [_l("No such team.")]})
         ticket.team_id = team_id
         ticket.calendar_id = team.calendar_id
-        _set_targets(session, ticket)
+        _set_targets(session, ticket, as_of=ticket.paused_since or now)
     ticket.agent_id = agent_id
-    _event(session, ticket, "assigned", user, before, agent_id or f"team:{ticket.team_id}", note)
+    _event(session, ticket, "assigned", user, before, agent_id or f"team:{ticket.team_id}", note, at=now)
     session.flush()
     _notify_assignee(session, ticket)
     return ticket
@@ -244,8 +283,11 @@ def sla_state(session, ticket: Ticket, at: datetime | None = None) -> dict:
         extra = business_minutes(hours, ticket.paused_since, now)
         paused += extra
         policy = session.get(SlaPolicy, ticket.sla_policy_id)
-        resp = add_business_minutes(hours, ticket.opened_at, policy.response_minutes + paused)
-        reso = add_business_minutes(hours, ticket.opened_at, policy.resolution_minutes + paused)
+        # only a target still running when the pause began moves (``_set_targets``)
+        if not _settled(resp, ticket.first_response_at, ticket.paused_since):
+            resp = add_business_minutes(hours, ticket.opened_at, policy.response_minutes + paused)
+        if not _settled(reso, ticket.resolved_at, ticket.paused_since):
+            reso = add_business_minutes(hours, ticket.opened_at, policy.resolution_minutes + paused)
     responded = ticket.first_response_at
     resolved = ticket.resolved_at
     return {

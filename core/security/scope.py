@@ -374,6 +374,12 @@ def _apply_scope(state):
 #                          writing user (set when left empty; naming another user is refused
 #                          without the chain permission). The author column is no scope
 #                          reference: it does not make the model store-limited.
+# ``__scope_links__``      the foreign-key columns of a row that links other rows (a "see
+#                          also" between two articles): derived for a model whose primary
+#                          key or a unique constraint is made of two or more foreign keys and
+#                          nothing else, declared for any other. On shared chain data (rule
+#                          4) such a row is part of every row it links: creating, changing or
+#                          deleting it is a change of each of them (see rule 5 below).
 # ``__chain_wide_unscoped__`` ``True``: a user who sees every store may write the chain-wide
 #                          rows too, without the chain permission (the model's own
 #                          permissions decide: HQ marketers' campaign content); a user
@@ -405,7 +411,7 @@ def may_write_chain_wide(session) -> bool:
 class _Refs:
     """What the write check knows about one mapped class (built once per class)."""
 
-    __slots__ = ("refs", "scope_col", "chain", "parent", "operational", "unscoped_ok", "author")
+    __slots__ = ("refs", "scope_col", "chain", "parent", "operational", "unscoped_ok", "author", "links")
 
     def __init__(self, cls):
         from sqlalchemy import inspect as sa_inspect
@@ -437,6 +443,26 @@ class _Refs:
         #: ``(author key, state key, frozenset of states)`` or None (``__scope_author__``)
         author = getattr(cls, "__scope_author__", None)
         self.author = (author[0], author[1], frozenset(author[2])) if author else None
+        #: ``(attribute key, target class)`` of the rows a link row links (``__scope_links__``)
+        links = getattr(cls, "__scope_links__", None)
+        if links is None:
+            links = _derived_links(cls.__table__, by_col)
+        targets = {k: t for k, _r, t in self.refs}
+        self.links = tuple((k, targets[k]) for k in links if k in targets)
+
+
+def _derived_links(table, by_col) -> tuple:
+    """The attribute keys of the foreign keys that make up ``table``'s primary key or one of
+    its unique constraints, when one is made of two or more foreign keys and nothing else (an
+    association row: what it is, is which rows it links); else ``()``."""
+    from sqlalchemy import UniqueConstraint
+
+    keys = [table.primary_key] + [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+    for key in keys:
+        cols = list(key.columns)
+        if len(cols) >= 2 and all(col.foreign_keys for col in cols) and all(col in by_col for col in cols):
+            return tuple(by_col[col] for col in cols)
+    return ()
 
 
 _TABLE_CLASSES: dict = {}
@@ -552,6 +578,20 @@ def object_state(obj):
     return sa_inspect(obj)
 
 
+_SECONDARY: dict = {}
+
+
+def _secondary_relationships(cls) -> tuple:
+    """The keys of ``cls``'s writable many-to-many relationships (a ``secondary`` table)."""
+    got = _SECONDARY.get(cls)
+    if got is None:
+        from sqlalchemy import inspect as sa_inspect
+
+        got = _SECONDARY[cls] = tuple(r.key for r in sa_inspect(cls).relationships
+                                      if r.secondary is not None and not r.viewonly)
+    return got
+
+
 def _ref_touched(state, key, rel) -> bool:
     return _changed(state, key) or (rel is not None and _changed(state, rel))
 
@@ -626,6 +666,10 @@ class WriteCheck:
 
             self.check_user_scope(SimpleNamespace(**{k: values.get(k) for k in (
                 "is_superuser", "scope_kind", "scope_ref_id")}), None, "new")
+        if info.links and not self.scope.unrestricted and self.is_undeclared_shared(cls, info):
+            for _key, row in self.links_of(info, values.get):
+                self.check_part(row, "_")
+            return
         if info.chain is None and not info.parent:
             return
         if info.chain is True:
@@ -697,6 +741,87 @@ class WriteCheck:
             setattr(obj, key, self.scope.user_id)
         elif value != self.scope.user_id and not self.may_write_chain():
             self.refuse(key, AUTHOR_REFUSED)
+    # rule 5: a row that links rows (``__scope_links__``: an association row, or a pair of a
+    # many-to-many collection kept in a secondary table) is part of the rows it links that
+    # the scope limits (a customer's tags are the customer's: the tag is only referenced);
+    # when it links no such row, it is part of every row it links (two articles' "see also"
+    # shows on both). Adding it and removing it alike are a change of each row it is part
+    # of: a row outside the scope is refused, a chain-wide or shared row needs the chain
+    # permission (or, for a row its author may still change -- ``__scope_author__`` -- being
+    # that author).
+    def links_of(self, info: _Refs, value_of) -> list:
+        """``[(attribute key, linked row)]`` of a link row, ``value_of(key)`` giving the id
+        each link column names (None or a pending row: left out, it is checked itself)."""
+        out = []
+        for key, target in info.links:
+            ident = value_of(key)
+            if ident is None:
+                continue
+            row = self.session.get(target, ident)
+            if row is not None:
+                out.append((key, row))
+        return out
+
+    def check_link(self, rows, key) -> None:
+        """Rule 5 for one link between ``rows`` (stored objects or new ones), refused on
+        ``key``."""
+        owners = [r for r in rows if type(r) in self.limited or isinstance(r, Store)] or list(rows)
+        for row in owners:
+            self.check_part(row, key)
+
+    def check_part(self, row, key) -> None:
+        """A change of ``row`` made by adding or removing a link that is part of it."""
+        state = object_state(row)
+        cls, info = type(row), _refs_of(type(row))
+        if state.key is None or (self.scope.unrestricted and info.chain is None and not info.parent):
+            return  # a new row is checked itself; an unrestricted scope sees every row
+        mapper = state.mapper
+        ident = state.identity[0] if len(mapper.primary_key) == 1 else None
+        if (cls in self.limited or cls is Store) and ident is not None and not self.visible(cls, ident):
+            self.refuse(key, _l("Outside the stores you may work for."))
+            return
+        if info.chain is not None or info.parent:
+            wide = self.chain_wide(row, info)[0]
+            if wide and not (info.unscoped_ok and self.scope.unrestricted) and not self.may_write_chain():
+                self.refuse(key, CHAIN_REFUSED)
+        elif (not self.scope.unrestricted and self.is_undeclared_shared(cls, info)
+              and not self.may_change_shared(row)):
+            self.refuse(key, CHAIN_REFUSED)
+
+    def may_change_shared(self, row) -> bool:
+        """Whether the user may change shared row ``row`` (rule 4): with the chain permission,
+        or as the author of a row still in its author's hands (``__scope_author__``)."""
+        if self.may_write_chain():
+            return True
+        author = getattr(type(row), "__scope_author__", None)
+        return bool(author and self.scope.user_id and getattr(row, author[0]) == self.scope.user_id
+                    and getattr(row, author[1]) in author[2])
+
+    def check_link_row(self, obj, info: _Refs, state, kind: str) -> None:
+        """Rule 5 for a row of a shared link model: the rows it links before the change (a
+        removal, a change) and after it (an addition, a change)."""
+        rows = []
+        if kind != "new":
+            rows += self.links_of(info, lambda key: _before(obj, state, key))
+        if kind != "deleted":
+            rows += self.links_of(info, lambda key: _ref_value(obj, state, key, self._rel(info, key))[0])
+        for _key, row in rows:
+            self.check_part(row, "_")
+        if kind == "dirty":
+            links = {k for k, _t in info.links}
+            changed = {a.key for a in state.mapper.column_attrs if _changed(state, a.key)} - links
+            if changed - info.operational and not self.may_write_chain():
+                self.refuse("_", CHAIN_REFUSED)
+
+    def check_collections(self, obj) -> None:
+        """Rule 5 for the pairs added to or removed from ``obj``'s many-to-many collections
+        (kept in a secondary table, which no flush sees as a row of its own)."""
+        state = object_state(obj)
+        for rel in _secondary_relationships(type(obj)):
+            hist = state.attrs[rel].history
+            for other in list(hist.added or ()) + list(hist.deleted or ()):
+                if other is not None:
+                    self.check_link([obj, other], rel)
 
     def _rel(self, info: _Refs, key):
         return next((r for k, r, _t in info.refs if k == key), None)
@@ -783,6 +908,9 @@ class WriteCheck:
                             None if kind == "new" else lambda key, rel: _ref_touched(state, key, rel))
             if isinstance(obj, User) and not self.scope.unrestricted:
                 self.check_user_scope(obj, state, kind)
+        if info.links and not self.scope.unrestricted and self.is_undeclared_shared(type(obj), info):
+            self.check_link_row(obj, info, state, kind)
+            return
         if kind != "new" and not self.scope.unrestricted and self.is_undeclared_shared(type(obj), info):
             self.check_undeclared_shared(obj, info, state, kind)
             return
@@ -851,13 +979,18 @@ def _check_writes(session, _ctx, _instances):
     if scope is None:
         return
     check = WriteCheck(session, scope)
-    for obj in list(session.new):
+    new, dirty = list(session.new), list(session.dirty)
+    for obj in new:
         check.check(obj, "new")
-    for obj in list(session.dirty):
+    for obj in dirty:
         if session.is_modified(obj, include_collections=False):
             check.check(obj, "dirty")
     for obj in list(session.deleted):
         check.check(obj, "deleted")
+    # many-to-many pairs (a secondary table's rows are no objects of the flush): rule 5
+    for obj in new + dirty:
+        if _secondary_relationships(type(obj)):
+            check.check_collections(obj)
     # roles, users and tokens: nobody hands out more than they hold (core.security.delegation)
     from core.security.delegation import check_flush
 

@@ -214,3 +214,37 @@ def test_team_form_checks_the_supervisor_against_the_teams_stores(admin, session
     r = admin.post(url, data={"csrf_token": csrf_token(admin, url), "sequence": "2", "name": "A→A 组",
                               "store": str(a.id), "team": str(team2.id), "active": "y"})
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+
+
+def test_a_recorded_call_keeps_its_agent_times_and_outcome(admin, session, make):
+    """The agents' figures count a call's handling time and outcome: once recorded, its form
+    changes only the notes and links (a "callback" cannot be turned into a first-contact
+    resolution, an hour into a minute); a call logged by hand gets its duration, and an end
+    before the start is refused on the field."""
+    agent = make.user(roles=("agent",))
+    call = svc.record_call(session, number="13600136001", agent_id=agent.id)
+    svc.end_call(session, call.id, outcome="callback")
+    session.commit()
+    before = (call.agent_id, call.started_at, call.ended_at, call.duration_seconds, call.outcome)
+    url = f"/admin/call_center_call/edit/?id={call.id}"
+    form = admin.get(url).get_data(as_text=True)
+    assert 'name="notes"' in form and 'name="outcome"' not in form and 'name="ended_at"' not in form
+    r = admin.post(url, data={"csrf_token": csrf_token(admin, url), "notes": "called back at 5",
+                              "outcome": "resolved", "ended_at": "2030-01-01 00:00:00"})
+    assert r.status_code == 302
+    session.expire_all()
+    call = session.get(CallRecord, call.id)
+    assert call.notes == "called back at 5"
+    assert (call.agent_id, call.started_at, call.ended_at, call.duration_seconds, call.outcome) == before
+
+    new = "/admin/call_center_call/new/"
+    data = {"direction": "out", "number": "13600136002", "started_at": "2026-04-07 10:00:00",
+            "ended_at": "2026-04-07 10:04:30", "outcome": "resolved"}
+    r = admin.post(new, data={"csrf_token": csrf_token(admin, new), **data})
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    logged = session.execute(select(CallRecord).where(CallRecord.number.like("%13600136002"))).scalar()
+    assert logged.duration_seconds == 270
+    r = admin.post(new, data={"csrf_token": csrf_token(admin, new), **data, "number": "13600136003",
+                              "ended_at": "2026-04-07 09:59:00"})
+    assert r.status_code == 200 and "cannot end before it starts" in r.get_data(as_text=True)
+    assert session.execute(select(CallRecord).where(CallRecord.number.like("%13600136003"))).scalar() is None

@@ -442,3 +442,29 @@ def test_migrated_database_keeps_the_full_text_index(banyan_databases):
             assert _titles(s, svc.search_articles(s, "电话")) == ["储值卡挂失"]
     finally:
         rt.dispose()
+
+
+def test_store_agent_cannot_relate_a_new_draft_to_a_chain_article_in_the_back_office(session, make):
+    """The back office's "Related articles" goes through the same write check as the API
+    (rule 5): a store agent's new draft naming HQ's published article as related is refused
+    on the form; neither the draft's relation nor the draft is saved."""
+    from core.admin.testing import csrf_token, login
+    from core.api.testing import build_app
+    from core.runtime import runtime_of
+    from core.security.permissions import sync_roles
+
+    rt = runtime_of(session)
+    sync_roles(session, rt.registry)
+    store = make.store()
+    agent = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    policy = svc.save_article(session, title="HQ returns policy", body="30 days")
+    svc.set_article_status(session, policy.id, "published")
+    session.commit()
+    client = login(build_app(rt), agent)
+    token = csrf_token(client, "/admin/call_center_article/new/")
+    r = client.post("/admin/call_center_article/new/", data={
+        "csrf_token": token, "title": "Shop: no returns", "body": "…", "language": "en", "related": [str(policy.id)]})
+    assert r.status_code == 200 and "whole chain" in r.get_data(as_text=True)
+    session.expire_all()
+    assert svc.related_articles(session, policy.id) == []
+    assert session.execute(select(Article).where(Article.title == "Shop: no returns")).scalar() is None
