@@ -15,7 +15,8 @@ from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 from core.errors import BusinessError, Forbidden
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
-from tests.test_outside_round21 import CM, FR, SP, _count, _fields, w  # noqa: F401
+from tests.outside_world import CM, FR, SP, w  # noqa: F401
+from tests.outside_world import count_rows as _count, error_fields as _fields
 
 pytestmark = pytest.mark.addons("franchise", "commissions", "spare_parts", "call_center", "campaign")
 
