@@ -7,9 +7,10 @@ from core.hookspecs import hookimpl
 from core.i18n import lazy_gettext as _l
 
 #: who may open the Import page and the imports API; each importer also names its own
-#: permission (importing customers needs ``core.customer.write`` too)
+#: permission (importing customers needs ``core.customer.write`` too), so a role sees only
+#: the importers of what it may write (a marketer: customers' incomes, not customers)
 IMPORT_PERMISSION = Permission("core.import.use", _l("Bulk-import records from files"),
-                               ("hq_admin", "region_manager", "franchisee", "store_manager"))
+                               ("hq_admin", "region_manager", "franchisee", "store_manager", "marketer"))
 
 
 @hookimpl(trylast=True)

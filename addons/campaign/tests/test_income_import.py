@@ -117,3 +117,28 @@ def test_incomes_import_page(admin_app, session, make):
     assert r.status_code == 302
     session.expire_all()
     assert session.get(Income, cust.id).monthly_income == Decimal("7000.00")
+
+
+def test_a_marketer_imports_incomes_and_nothing_else(api, session, make):
+    """The marketer's role opens the imports (kernel ``core.import.use``) and sees only the
+    importers whose own permission it holds: incomes (segments), not customers or products."""
+    from core.security.permissions import sync_roles
+    from core.runtime import runtime_of
+
+    sync_roles(session, runtime_of(session).registry)
+    store = make.store()
+    cust = make.customer(name="Mkt", phone="13800138031", home_store_id=store.id)
+    marketer = make.user(roles=("marketer",))
+    session.commit()
+    listed = {i["name"] for i in api.get("/api/v1/imports/importers", user=marketer).json}
+    assert listed == {"campaign.incomes"}, listed
+    data = _csv([["phone", "monthly_income"], ["13800138031", "6600"]])
+    r = api.post("/api/v1/imports", user=marketer, content_type="multipart/form-data",
+                 data={"importer": "campaign.incomes", "mode": "all_or_nothing", "file": (io.BytesIO(data), "i.csv")})
+    assert r.status_code in (200, 201, 202), r.json
+    session.expire_all()
+    assert session.get(Income, cust.id).monthly_income == Decimal("6600.00")
+    r = api.post("/api/v1/imports", user=marketer, content_type="multipart/form-data",
+                 data={"importer": "customers", "mode": "dry_run",
+                       "file": (io.BytesIO(b"name\nX\n"), "c.csv")})
+    assert r.status_code in (403, 404, 422), r.json
