@@ -158,6 +158,8 @@ EXAMPLES = {
         "body": lambda a, n: {"store_id": a["store"]}},
     ("POST", "/api/v1/membership/cards/<string:number>/replace"): {
         "body": lambda a, n: {"store_id": a["store"]}},
+    ("POST", "/api/v1/membership/cards/<string:number>/renew"): {
+        "body": lambda a, n: {"store_id": a["store"], "months": 12}},
     ("POST", "/api/v1/membership/cards/<string:number>/cancel"): {
         "body": lambda a, n: {"store_id": a["store"], "reason": "lost for good"}},
     ("POST", "/api/v1/membership/members/<int:customer_id>/topup"): {

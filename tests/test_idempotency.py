@@ -127,6 +127,7 @@ NOT_MONEY = {
     "commissions.approve_adjustment": "money, but once: the request is decided once (422 id afterwards)",
     "commissions.reject_adjustment": "a decision; nothing is posted",
     "call_center.post_article": "a knowledge-base article; no money or stock",
+    "call_center.post_team": "a team (name, calendar, supervisor); no money or stock",
     "call_center.post_article_status": "a state change of an article",
     "call_center.post_ticket_article": "links an article to a ticket; linking twice changes nothing",
     "call_center.post_inbound_email": "a ticket or reply; the same Message-ID twice changes nothing",
@@ -446,8 +447,8 @@ def _cm_pool(c):
     plan = cm.create_plan(c.s, "RPLPOOL", "One percent to the team", rules_=[{"basis": "net_pct", "rate": Decimal("1")}])
     pool = cm.create_pool(c.s, "RPLTEAM", "Counter", c.w.a.store.id, plan.id, "equal", date(2020, 1, 1),
                           [(c.w.a.clerk.id, None)])
-    _cm_sell(c, datetime(2026, 11, 15, 4))
-    return f"{CM}/pools/{pool.id}/settle", {"period": 202611}
+    _cm_sell(c, datetime(2026, 10, 15, 4))  # a month that has ended: pools are shared out after it
+    return f"{CM}/pools/{pool.id}/settle", {"period": 202610}
 
 
 def _cm_statement(c):
