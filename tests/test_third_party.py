@@ -17,6 +17,18 @@ GIFTCARD = ROOT / "examples" / "banyan-addon-giftcard"
 
 @pytest.fixture(scope="module")
 def giftcard_installed():
+    """The example distribution, installed (editable) in this environment. ``scripts/test.sh``
+    installs it; reinstalling it here while the other database's run reads the installed
+    distributions (the two runs side by side share the environment) would show that run a
+    distribution folder without its metadata for a moment, so it is installed only when
+    missing."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution("banyan-addon-giftcard")
+        return
+    except PackageNotFoundError:
+        pass
     r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", str(GIFTCARD)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
