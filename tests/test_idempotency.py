@@ -182,7 +182,10 @@ def _cases(session, w):
     from addons.membership.models import Card, CardEvent, StoredValueEntry
     from banyan_addon_giftcard.models import GiftCard
 
-    card, card_b = (session.execute(select(Card).where(Card.member_id == c.id)).scalars().first()
+    # each member's active card (a database returns rows in no set order without ORDER BY: on
+    # PostgreSQL an updated row moves, and the first card may be one only issued)
+    card, card_b = (session.execute(select(Card).where(Card.member_id == c.id)
+                                    .order_by(Card.status != "active", Card.id)).scalars().first()
                     for c in (w["a"], w["b"]))
     store, a = w["store"], w["a"]
     return {
