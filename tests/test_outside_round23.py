@@ -15,77 +15,13 @@ from sqlalchemy import func, select
 
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
-from core.models import PriceList, Warehouse
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
-from core.services.pricing import set_price
 
 pytestmark = pytest.mark.addons("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center",
                                 "campaign")
 
-SP = "/api/v1/spare_parts"
-FR = "/api/v1/franchise"
-CM = "/api/v1/commissions"
-CP = "/api/v1/campaign"
-CC = "/api/v1/call_center"
-
-
-def _fields(resp) -> set[str]:
-    body = (resp.json or {}).get("errors") or {}
-    body = body.get("json", body)
-    return set(body)
-
-
-def _count(session, model, *where) -> int:
-    return session.execute(select(func.count()).select_from(model).where(*where)
-                           .execution_options(banyan_unscoped=True)).scalar()
-
-
-@pytest.fixture
-def w(session, make):
-    """Two franchisees A and B in one region, each with a store, a back-room warehouse, a
-    customer, a clerk (employee) and users: the owner (role ``franchisee``, company scope), a
-    store manager, a cashier, a technician and a call-center agent (store scope). Chain-wide: an
-    HQ warehouse, a product with 12 months of warranty and a spare part fitting it, a wholesale
-    price, a 10% seller commission plan."""
-    from addons.commissions import services as cm
-    from addons.franchise import services as fr
-    from addons.spare_parts import services as sp
-
-    region = make.region(name="East")
-    hq_wh = Warehouse(code="WH-HQ-R23", name="HQ parts", company_id=make.hq.id, store_id=None)
-    session.add(hq_wh)
-    product = make.product(price="100.00", name="Coffee machine", cost=Decimal("50.00"))
-    sp.set_product_warranty(session, product.id, 12)
-    part = sp.save_part(session, "R23-PUMP", "Pump", cost="80", product_id=make.product(price="150.00").id)
-    sp.add_fit(session, part.id, product.id)
-    wholesale = session.execute(select(PriceList).where(PriceList.code == "WHOLESALE")).scalar()
-    if wholesale is None:
-        wholesale = PriceList(code="WHOLESALE", name="Wholesale", kind="wholesale")
-        session.add(wholesale)
-        session.flush()
-    set_price(session, wholesale, product, Decimal("60.00"), datetime(2000, 1, 1))
-    plan = cm.create_plan(session, "R23P10", "Ten percent", rules_=[{"basis": "net_pct", "rate": Decimal("10")}])
-    cm.assign_plan(session, plan.id, date(2020, 1, 1), level="seller")
-    out = SimpleNamespace(product=product, part=part, hq_wh=hq_wh, plan=plan,
-                          hq=make.user(roles=("hq_admin",)), hq2=make.user(roles=("hq_admin",)))
-    for side in ("a", "b"):
-        co = make.company("franchisee", name=f"Franchisee {side}")
-        store = make.store(region=region, kind="franchise", operator=co, name=f"Shop {side}")
-        wh = Warehouse(code=f"WH-R23-{side}", name=f"Back room {side}", company_id=co.id, store_id=store.id)
-        session.add(wh)
-        session.flush()
-        fr.open_account(session, co.id, credit_limit=Decimal("10000.00"), terms="monthly", grace_days=10)
-        clerk = make.employee(store=store, role="clerk", name=f"Clerk {side}")
-        setattr(out, side, SimpleNamespace(
-            co=co, store=store, wh=wh, clerk=clerk,
-            cust=make.customer(name=f"Customer {side}", home_store_id=store.id, phone=f"1380000000{ord(side) % 10}"),
-            owner=make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=co.id),
-            owner2=make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=co.id),
-            mgr=make.user(roles=("store_manager",), scope_kind="store", scope_ref_id=store.id),
-            tech=make.user(roles=("technician",), scope_kind="store", scope_ref_id=store.id),
-            agent=make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)))
-    session.flush()
-    return out
+from tests.outside_world import CC, CM, CP, w  # noqa: F401,E402
+from tests.outside_world import count_rows as _count, error_fields as _fields  # noqa: E402
 
 
 def _sell(session, w, side, qty="1", product=None):
