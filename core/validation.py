@@ -139,6 +139,14 @@ MONEY_MAX = Decimal("99999999999.99")
 QTY_MAX = Decimal("99999999.999")
 #: Largest number of points in one posting (an ``Integer`` column: 32-bit on PostgreSQL).
 POINTS_MAX = 1_000_000_000
+#: the largest id a request may name (PostgreSQL ``integer``; ``core.api.MAX_ID`` is this)
+ID_MAX = 2**31 - 1
+
+
+def is_id(value) -> bool:
+    """True when ``value`` can be a row id: an ``int`` (not a bool) from 1 to :data:`ID_MAX`.
+    Anything else names no row, without asking the database (which would refuse it)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ID_MAX
 _CENT = Decimal("0.01")
 _MILLI = Decimal("0.001")
 #: the largest power of ten a typed number may reach (``quantize`` needs the digits in the context)

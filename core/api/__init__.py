@@ -35,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.errors import AddonError, BusinessError
 from core.i18n import gettext as _
+from core.validation import ID_MAX
 
 API_PREFIX = "/api/v1"
 #: pseudo-permission: any authenticated user (``GET /api/v1/me``)
@@ -42,7 +43,7 @@ AUTHENTICATED = "@authenticated"
 #: counts stop here: a list over millions of rows reports ``"total": null`` past it
 COUNT_CAP = 10_000
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-MAX_ID = 2**31 - 1
+MAX_ID = ID_MAX  # the largest id a path or body may name (core.validation)
 
 
 class Blueprint(flask_smorest.Blueprint):

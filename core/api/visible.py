@@ -30,9 +30,10 @@ from sqlalchemy import bindparam, select
 
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
+from core.validation import ID_MAX
 
 #: the largest id a path or body may name (PostgreSQL ``integer``)
-MAX_ID = 2**31 - 1
+MAX_ID = ID_MAX
 
 __all__ = ["MAX_ID", "get_visible", "ref_visible", "require_store_for_scoped", "scope_store_ids"]
 
