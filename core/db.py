@@ -209,6 +209,11 @@ def transaction(session: Session):
 
 #: set (True): :func:`transaction` leaves the commit to whoever set it
 HOLD_COMMIT: InfoKey[bool] = InfoKey("core.hold_commit")
+#: set (True) by the checkout (``core.services.checkout.checkout``) while it reads, prices
+#: and writes a sale: a row that the sale's hooks will update anyway (a member's account, say)
+#: may be read ``FOR UPDATE`` on its first read, which saves the second statement that would
+#: lock it later (:func:`locking_reads`). Never set by a preview
+LOCKING_READS: InfoKey[bool] = InfoKey("core.locking_reads")
 #: the :class:`core.runtime.Runtime` that made the session (read it with ``runtime_of``)
 RUNTIME: InfoKey[Any] = InfoKey("core.runtime")
 #: id of the user the session acts for (audit rows, imports), when there is one
@@ -220,6 +225,13 @@ def serialises_writers(session: Session) -> bool:
     first statement (SQLite: ``BEGIN IMMEDIATE``). Then a row read earlier in the transaction
     cannot have changed, and re-reading it ``FOR UPDATE`` before a write is unnecessary."""
     return session.get_bind().dialect.name == "sqlite"
+
+
+def locking_reads(session: Session) -> bool:
+    """Whether a read in this session may lock the rows it reads for the write that follows
+    (:data:`LOCKING_READS` is set, and the database takes row locks: not SQLite, whose
+    writers are serialised anyway, :func:`serialises_writers`)."""
+    return bool(LOCKING_READS.get(session)) and not serialises_writers(session)
 
 
 def is_postgres(bind) -> bool:

@@ -157,8 +157,9 @@ def test_store_cashier_sells_only_in_own_store(api, make, session):
 
 @pytest.mark.parametrize("path", ["/api/v1/sales", "/api/v1/sales/preview"])
 def test_references_outside_the_scope_are_422(api, make, session, path):
-    """The checkout reads the store and the customer through the user's scope; employees are
-    checked by the API. None of another store's rows may be used, and nothing is saved."""
+    """The checkout reads the store, the customer and the employees the ticket names through
+    the user's scope (one statement). None of another store's rows may be used, and nothing
+    is saved."""
     mine, other = make.store(), make.store()
     p = make.product(price="3.00")
     stranger = make.customer(home_store=other)
@@ -174,3 +175,43 @@ def test_references_outside_the_scope_are_422(api, make, session, path):
                                            "lines": [{"product_id": p.id, "qty": "1", "clerk_id": clerk.id}]})
     assert r.status_code == 422 and "lines.0.clerk_id" in r.json["errors"]["json"], r.json
     assert nsales(session) == before
+
+
+def test_a_first_attempt_reads_once_and_never_looks_for_its_key(api, make, session, rt):
+    """A first attempt under an Idempotency-Key costs one SELECT on the kernel (store,
+    products, customer and cashier together) and never looks its key up: the record is
+    inserted with the sale, and a retry is told by its failing insert (core.idempotency).
+    With a clerk of another store the one read still tells which field is wrong."""
+    from sqlalchemy import event
+
+    store = make.store()
+    p, c, cashier = make.product(price="4.00"), make.customer(home_store=store), make.employee(store=store)
+    u = make.user(roles=("cashier",), scope_kind="store", scope_ref_id=store.id)
+    api.post("/api/v1/sales", user=u, json=body(store, p), headers={"Idempotency-Key": "warm-1"})
+    sale = body(store, p, customer_id=c.id, cashier_id=cashier.id)  # read before listening
+    seen = []
+    listener = lambda _c, _cur, statement, *_a: seen.append(" ".join(statement.split()))
+    event.listen(rt.engine, "before_cursor_execute", listener)
+    try:
+        r = api.post("/api/v1/sales", user=u, json=sale, headers={"Idempotency-Key": "first-1"})
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", listener)
+    assert r.status_code == 201, r.json
+    assert r.json["customer_id"] == c.id and r.json["cashier_id"] == cashier.id
+    selects = [s for s in seen if s.startswith("SELECT") and "FROM core_user " not in s]  # the sign-in
+    assert len(selects) == 1, "\n".join(s[:150] for s in selects)
+    assert not [s for s in seen if "core_idempotency" in s and not s.startswith("INSERT")], seen
+    again = api.post("/api/v1/sales", user=u, json=body(store, p, customer_id=c.id, cashier_id=cashier.id),
+                     headers={"Idempotency-Key": "first-1"})
+    assert again.status_code == 200 and again.json["id"] == r.json["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    inactive = make.customer(home_store=store)
+    inactive.active = False
+    session.commit()
+    r = api.post("/api/v1/sales", user=u, json=body(store, p, customer_id=inactive.id, cashier_id=cashier.id))
+    assert r.status_code == 422 and list(r.json["errors"]["json"]) == ["customer_id"], r.json
+    elsewhere = make.employee(store=make.store())
+    r = api.post("/api/v1/sales", user=u, json={"store_id": store.id, "cashier_id": elsewhere.id, "lines": [
+        {"product_id": p.id, "qty": "1", "clerk_id": cashier.id}, {"product_id": p.id, "qty": "1", "clerk_id": 10 ** 9}]})
+    assert r.status_code == 422, r.json
+    assert sorted(r.json["errors"]["json"]) == ["cashier_id", "lines.1.clerk_id"], r.json

@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, func, select
 
 from core.cache import TransactionMemo
 from core.codes import normalize_code
-from core.db import serialises_writers
+from core.db import locking_reads, serialises_writers
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
@@ -123,13 +123,31 @@ _PARTY = (select(Member, ListEntry).select_from(Customer)
           .where(Customer.id == bindparam("customer_id")).limit(1).execution_options(**UNSCOPED))
 
 
+# the checkout's form (core.db.locking_reads): the member row locked FOR UPDATE as it is
+# read, so that record_sale need not lock it in a statement of its own. PostgreSQL refuses
+# to lock the nullable side of an outer join, so the member is the base here; a customer who
+# is no member then takes the plain statement
+_PARTY_LOCKED = (select(Member, ListEntry).select_from(Member)
+                 .outerjoin(ListEntry, and_(ListEntry.customer_id == Member.customer_id, ListEntry.active.is_(True)))
+                 .where(Member.customer_id == bindparam("customer_id")).limit(1)
+                 .with_for_update(of=Member).execution_options(populate_existing=True, **UNSCOPED))
+
+
 def _party(session, customer_id: int) -> tuple[Member | None, ListEntry | None]:
-    """(member row or None, active list entry or None) of a customer: one query, memoised."""
+    """(member row or None, active list entry or None) of a customer: one query, memoised.
+    In the checkout (``core.db.locking_reads``) the member row is locked as it is read, and
+    :func:`_lock_member` then answers it without a statement."""
     memo = _memo(session)
     key = ("party", customer_id)
     found = memo.get(key)
     if found is None:
-        row = session.execute(_PARTY, {"customer_id": customer_id}).first()
+        row = None
+        if locking_reads(session):
+            row = session.execute(_PARTY_LOCKED, {"customer_id": customer_id}).first()
+            if row is not None:
+                memo[("locked", customer_id)] = row[0]
+        if row is None:
+            row = session.execute(_PARTY, {"customer_id": customer_id}).first()
         found = memo[key] = (row[0], row[1]) if row is not None else (None, None)
     return found
 
@@ -162,13 +180,18 @@ _LOCK_MEMBER = (select(Member).where(Member.customer_id == bindparam("customer_i
 def _lock_member(session, customer_id: int) -> Member:
     """Lock the member row (FOR UPDATE on PostgreSQL) and reload it. SQLite serialises
     writers: a member already read in this transaction is current, no second read needed."""
+    memo = _memo(session)
     if serialises_writers(session):
-        member = _memo(session).get(("party", customer_id), (None,))[0]
+        member = memo.get(("party", customer_id), (None,))[0]
         if member is not None:
             return member
+    member = memo.get(("locked", customer_id))
+    if member is not None:  # locked by this transaction's first read (_party)
+        return member
     member = session.execute(_LOCK_MEMBER, {"customer_id": customer_id}).scalar()
     if member is None:
         raise NotFound({"customer_id": _l("This customer is not a member.")})
+    memo[("locked", customer_id)] = member
     return member
 
 

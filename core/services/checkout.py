@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 from core import cache
 from core.codes import claim_ticket_codes, ticket_codes
 from core.contrib import DEFAULT_PRICING_STAGE, sort_by_priority
-from core.db import ZERO, money
+from core.db import LOCKING_READS, ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import lazy_gettext as _l
 from core.localtime import business_date
@@ -394,6 +394,16 @@ def checkout(session, req: CheckoutRequest, user=None, look_for_replay: bool = T
     if replay is not None:
         replay.replayed = True
         return replay
+    held = LOCKING_READS.get(session)
+    LOCKING_READS.set(session, True)  # what the sale updates may be locked when first read
+    try:
+        return _checkout(session, req, user)
+    finally:
+        if not held:
+            LOCKING_READS.pop(session)
+
+
+def _checkout(session, req: CheckoutRequest, user) -> Sale:
     at = req.at or utcnow()
     loaded = load_ticket(session, req, at, user)
     hook = hook_of(session)

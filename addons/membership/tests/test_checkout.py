@@ -146,3 +146,33 @@ def test_stored_value_payment_refused_when_short(session, make, member):
     assert "Insufficient stored value" in str(exc.value)
     session.rollback()
     assert svc.stored_value_balance(session, member.id) == D("30.00")
+
+
+def test_checkout_locks_the_member_with_its_first_read(rt, session, make, member, tiers):
+    """In a checkout the member row is locked FOR UPDATE as it is first read (core.db
+    LOCKING_READS), so crediting the sale needs no second read of it; a preview locks
+    nothing. SQLite serialises writers and takes no row locks at all."""
+    from sqlalchemy import event
+
+    from core.db import serialises_writers
+
+    if serialises_writers(session):
+        pytest.skip("row locks are PostgreSQL's")
+    svc.set_tier(session, member.id, "gold", reason="test")
+    store, p = make.store(), make.product(price="50")
+    session.commit()
+    seen = []
+    listener = lambda _c, _cur, statement, *_a: seen.append(" ".join(statement.split()))
+    event.listen(rt.engine, "before_cursor_execute", listener)
+    try:
+        preview(session, CheckoutRequest(store.id, [LineRequest(p.id, D("1"))], customer_id=member.id))
+        session.rollback()
+        previewed, seen[:] = list(seen), []
+        sale = checkout(session, CheckoutRequest(store.id, [LineRequest(p.id, D("1"))], customer_id=member.id))
+        session.commit()
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", listener)
+    assert not [s for s in previewed if "FOR UPDATE" in s]
+    reads = [s for s in seen if s.startswith("SELECT") and "FROM membership_member" in s]
+    assert len(reads) == 1 and reads[0].endswith("FOR UPDATE OF membership_member"), reads
+    assert sale.total == D("50") * (1 - svc.tier_of(session, member.id).discount_rate)
