@@ -289,7 +289,7 @@ def _price_each_line(session, hook, req, sale, products, store, customer, at, er
 # rules of each joined model go into its ON clause (bench/README.md, "Timings the code
 # refers to": each statement costs about 0.3 ms of CPU per sale).
 _TICKET = (
-    select(Store, cache.TOKEN_COLUMN, Product, retail_price_column(), Customer, Employee)
+    select(Store, cache.TOKEN_COLUMN, Product, retail_price_column(), Customer, Employee.id)
     .select_from(Store)
     .outerjoin(Product, Product.id.in_(bindparam("ids", expanding=True)))
     .outerjoin(Customer, Customer.id == bindparam("customer_id"))
@@ -354,7 +354,7 @@ def load_ticket(session, req: CheckoutRequest, at, user=None) -> LoadedTicket:
     cache.prime(session, rows[0][1])
     products = {r[2].id: r[2] for r in rows if r[2] is not None}
     retail = {r[2].id: r[3] for r in rows if r[2] is not None and r[3] is not None}
-    employees = {r[5].id for r in rows if r[5] is not None}
+    employees = {r[5] for r in rows if r[5] is not None}
     errors.update({f: [_l("No such record.")] for f, e in named if is_id(e) and e not in employees})
     if errors:
         raise BusinessError(errors)
