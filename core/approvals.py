@@ -29,6 +29,10 @@ figures are, so ``unit_price`` in ``money`` is money), and approvers read it as 
 table in the back office and as ``columns``/``rows`` (one object per item, by column) in
 the API.
 
+A request whose subject is cancelled before it is decided (a part request cancelled while it
+waits for HQ) is withdrawn (``withdraw``, state ``withdrawn``) by the service that cancels
+it: it leaves the queue and no vote runs it any more.
+
 Nobody decides a request they benefit from. An action where a person gains (a commission
 statement or adjustment paid to an employee) registers, with its executor,
 ``beneficiaries(session, payload) -> user ids`` (``employee_users`` gives the accounts of
@@ -410,6 +414,21 @@ def reject(session, request_id: int, user, note: str | None = None) -> ApprovalR
     req.votes.append(ApprovalVote(user_id=user.id, decision="reject", note=note))
     req.state = "rejected"
     req.decided_at = utcnow()
+    session.flush()
+    return req
+
+
+def withdraw(session, request_id: int) -> ApprovalRequest | None:
+    """The request's subject was cancelled before anyone decided (a part request cancelled
+    while HQ had still to approve it): a pending request is ``withdrawn``, so it leaves the
+    approvers' queue and no vote can run its action any more; a request already decided is
+    left as it is. Called by the service that cancels the subject, in its transaction; the
+    request is read whoever cancels (they may not decide requests)."""
+    req = session.execute(select(ApprovalRequest).where(ApprovalRequest.id == request_id).with_for_update()
+                          .execution_options(banyan_unscoped=True, populate_existing=True)).scalar()
+    if req is None or req.state != "pending":
+        return req
+    req.state, req.decided_at = "withdrawn", utcnow()
     session.flush()
     return req
 
