@@ -170,9 +170,7 @@ def changed_figures(session, req: ApprovalRequest) -> dict:
 
 def _named_ref(key: str):
     """The model a ``<key>`` figure names a record of (shown by its name), or None."""
-    from core.models import Company, Employee, Region, Store, Warehouse
-
-    from core.models import Product
+    from core.models import Company, Employee, Product, Region, Store, Warehouse
 
     return {"store_id": Store, "warehouse_id": Warehouse, "company_id": Company, "region_id": Region,
             "employee_id": Employee, "product_id": Product}.get(key)
