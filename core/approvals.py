@@ -21,8 +21,17 @@ commission statement settling only the lines it was filed for) registers them wi
 The approvers read the figures as a table (``figure_rows``: label, value), in the back office
 and the API: an action names, with its figures, the model whose field labels and coded values
 they are (``model=``), its own labels (``labels=``) and which figures are money (``money=``;
-``amount`` always is). A store, warehouse, company, region or employee figure (``store_id``...)
-is shown by its name.
+``amount`` always is). A store, warehouse, company, region, employee or product figure
+(``store_id``...) is shown by its name. A figure that is a list of items (an order's lines,
+each ``[product_id, qty, unit_price]``) is a table: the action names its columns
+(``columns={"lines": ("product_id", "qty", "unit_price")}``; labelled, formatted and named as
+figures are, so ``unit_price`` in ``money`` is money), and approvers read it as a nested
+table in the back office and as ``columns``/``rows`` (one object per item, by column) in
+the API.
+
+A request whose subject is cancelled before it is decided (a part request cancelled while it
+waits for HQ) is withdrawn (``withdraw``, state ``withdrawn``) by the service that cancels
+it: it leaves the queue and no vote runs it any more.
 
 Nobody decides a request they benefit from. An action where a person gains (a commission
 statement or adjustment paid to an employee) registers, with its executor,
@@ -53,6 +62,7 @@ from core.runtime import hook_of, runtime_of
 _executors: dict[str, Callable] = {}
 _figures: dict[str, tuple[Callable, bool]] = {}
 _figure_shapes: dict[str, tuple[object, dict, frozenset]] = {}  # action -> (model, labels, money keys)
+_figure_columns: dict[str, dict[str, tuple[str, ...]]] = {}  # action -> {list figure: its items' columns}
 _beneficiaries: dict[str, Callable] = {}
 SEEN = "seen"  # the payload key holding the figures the request was filed for
 MONEY_FIGURES = frozenset({"amount"})  # money in every action's figures
@@ -62,14 +72,15 @@ REFUND_ACTION = "core.sale.refund"
 
 
 def register_executor(name: str, func: Callable, figures: Callable | None = None, recheck: bool = True,
-                      model=None, labels: dict | None = None, money=(),
+                      model=None, labels: dict | None = None, money=(), columns: dict | None = None,
                       beneficiaries: Callable | None = None) -> None:
     """Register the function that performs sensitive action ``name`` once approved, and
     optionally the one reading the figures its decision rests on and the one naming the users
     who benefit from a request (see the module doc)."""
     _executors[name] = func
     if figures is not None:
-        register_figures(name, figures, recheck=recheck, model=model, labels=labels, money=money)
+        register_figures(name, figures, recheck=recheck, model=model, labels=labels, money=money,
+                         columns=columns)
     if beneficiaries is not None:
         register_beneficiaries(name, beneficiaries)
 
@@ -112,13 +123,16 @@ def check_not_beneficiary(session, action: str, payload: dict, user) -> None:
 
 
 def register_figures(name: str, func: Callable, recheck: bool = True, model=None, labels: dict | None = None,
-                     money=()) -> None:
+                     money=(), columns: dict | None = None) -> None:
     """``func(session, payload) -> dict`` reads what a request of action ``name`` is decided
     on; ``recheck``: every vote compares them with the filed ones (refused when changed).
     How the approvers read them: ``model`` (its field labels and coded values), ``labels``
-    (``{figure: label}``, before the model's), ``money`` (figures that are amounts)."""
+    (``{figure: label}``, before the model's), ``money`` (figures that are amounts),
+    ``columns`` (``{figure: column names}`` of the figures that are lists of items, in the
+    order of each item's values; also for the request's other payload entries)."""
     _figures[name] = (func, recheck)
     _figure_shapes[name] = (model, dict(labels or {}), MONEY_FIGURES | frozenset(money))
+    _figure_columns[name] = {k: tuple(v) for k, v in (columns or {}).items()}
 
 
 def _plain(value):
@@ -156,10 +170,10 @@ def changed_figures(session, req: ApprovalRequest) -> dict:
 
 def _named_ref(key: str):
     """The model a ``<key>`` figure names a record of (shown by its name), or None."""
-    from core.models import Company, Employee, Region, Store, Warehouse
+    from core.models import Company, Employee, Product, Region, Store, Warehouse
 
     return {"store_id": Store, "warehouse_id": Warehouse, "company_id": Company, "region_id": Region,
-            "employee_id": Employee}.get(key)
+            "employee_id": Employee, "product_id": Product}.get(key)
 
 
 def _figure_label(model, labels: dict, key: str) -> str:
@@ -200,20 +214,69 @@ def _figure_text(session, model, money_keys, key: str, value) -> str:
     return str(value)
 
 
+def _is_table(value) -> bool:
+    """Whether a figure is a list of items (each a list of values, or an object)."""
+    return (isinstance(value, list) and bool(value)
+            and all(isinstance(item, (list, dict)) for item in value)
+            and (all(isinstance(item, list) for item in value) or all(isinstance(item, dict) for item in value)))
+
+
+def _table(session, model, labels: dict, money_keys, declared, value: list) -> dict:
+    """A list figure as a table: ``columns`` ``[{"name", "label"}]``, ``rows`` (each item as
+    an object by column name, values as filed) and ``cells`` (each item's texts, in column
+    order). Columns: the declared names (when an item has as many values), else an object
+    item's keys, else the positions (``"1"``, ``"2"``... with no label of their own)."""
+    if isinstance(value[0], dict):
+        names = list(declared or ())
+        for item in value:
+            names += [str(k) for k in item if str(k) not in names]
+        items = [{n: item.get(n) for n in names} for item in value]
+    else:
+        width = max(len(item) for item in value)
+        if declared is not None and len(declared) != width:
+            declared = None  # declared for another shape (the figure's, not the payload's): by position
+        names = list(declared) if declared else [str(i + 1) for i in range(width)]
+        items = [{n: (item[i] if i < len(item) else None) for i, n in enumerate(names)} for item in value]
+    positional = not declared and not isinstance(value[0], dict)
+    columns = [{"name": n, "label": "" if positional else _figure_label(model, labels, n)} for n in names]
+    cells = [[_figure_text(session, model, money_keys, n, item[n]) for n in names] for item in items]
+    return {"columns": columns, "rows": items, "cells": cells}
+
+
+def _table_text(table: dict) -> str:
+    """A table figure on one line (exports): ``(Product: Tea, Quantity: 2) (...)``."""
+    out = []
+    for cells in table["cells"]:
+        pairs = [f"{c['label']}: {t}" if c["label"] else t for c, t in zip(table["columns"], cells)]
+        out.append("(" + ", ".join(pairs) + ")")
+    return " ".join(out)
+
+
 def figure_rows(session, req: ApprovalRequest, part: str = SEEN) -> list[dict]:
     """The figures ``req`` was filed for, for people: ``[{"name", "label", "value", "text"}]``
     in the order the action reads them; ``label`` in the current language, ``value`` as filed
     (JSON), ``text`` shown (money with its currency, a coded value by its label, a store by its
-    name, yes/no). ``part="payload"``: the request's other payload entries, the same way."""
+    name, yes/no). A list of items (``_is_table``) also has ``columns``, ``rows`` and
+    ``cells`` (:func:`_table`), and its ``text`` reads one item after another with their
+    column labels. ``part="payload"``: the request's other payload entries, the same way."""
     model, labels, money_keys = _figure_shapes.get(req.action, (None, {}, MONEY_FIGURES))
+    declared = _figure_columns.get(req.action, {})
     payload = req.payload or {}
     if part == SEEN:
         items = payload.get(SEEN)
         items = items if isinstance(items, dict) else {}
     else:
         items = {k: v for k, v in payload.items() if k != SEEN}
-    return [{"name": key, "label": _figure_label(model, labels, key), "value": value,
-             "text": _figure_text(session, model, money_keys, key, value)} for key, value in items.items()]
+    rows = []
+    for key, value in items.items():
+        row = {"name": key, "label": _figure_label(model, labels, key), "value": value}
+        if _is_table(value):
+            table = _table(session, model, labels, money_keys, declared.get(key), value)
+            row.update(text=_table_text(table), **table)
+        else:
+            row["text"] = _figure_text(session, model, money_keys, key, value)
+        rows.append(row)
+    return rows
 
 
 def _check_unchanged(session, req: ApprovalRequest) -> None:
@@ -353,6 +416,21 @@ def reject(session, request_id: int, user, note: str | None = None) -> ApprovalR
     return req
 
 
+def withdraw(session, request_id: int) -> ApprovalRequest | None:
+    """The request's subject was cancelled before anyone decided (a part request cancelled
+    while HQ had still to approve it): a pending request is ``withdrawn``, so it leaves the
+    approvers' queue and no vote can run its action any more; a request already decided is
+    left as it is. Called by the service that cancels the subject, in its transaction; the
+    request is read whoever cancels (they may not decide requests)."""
+    req = session.execute(select(ApprovalRequest).where(ApprovalRequest.id == request_id).with_for_update()
+                          .execution_options(banyan_unscoped=True, populate_existing=True)).scalar()
+    if req is None or req.state != "pending":
+        return req
+    req.state, req.decided_at = "withdrawn", utcnow()
+    session.flush()
+    return req
+
+
 # --- the kernel's sensitive action: refunds over the threshold ------------------------------
 
 def refundable_amount(session, sale: Sale, lines=None) -> Decimal:
@@ -414,13 +492,19 @@ def _execute_refund(session, req: ApprovalRequest, user):
 
 
 def _refund_figures(session, payload: dict) -> dict:
-    """A refund request is decided on the amount its lines pay back."""
+    """A refund request is decided on the amount its lines pay back, and on those lines
+    (sale line, product, quantity) when only some are refunded."""
     from core.services.refund import RefundLineRequest
 
     sale = session.get(Sale, int(payload["sale_id"]))
     asked = payload.get("lines")
     lines = None if asked is None else [RefundLineRequest(int(i), Decimal(q)) for i, q in asked]
-    return {"amount": refundable_amount(session, sale, lines) if sale is not None else None}
+    out = {"amount": refundable_amount(session, sale, lines) if sale is not None else None}
+    if asked is not None and sale is not None:
+        product_of = {ln.id: ln.product_id for ln in sale.lines}
+        out["lines"] = [[int(i), product_of.get(int(i)), Decimal(q)] for i, q in asked]
+    return out
 
 
-register_executor(REFUND_ACTION, _execute_refund, figures=_refund_figures)
+register_executor(REFUND_ACTION, _execute_refund, figures=_refund_figures, columns={"lines": ("sale_line_id", "product_id", "qty")},
+                  labels={"sale_line_id": _l("Sale line")})

@@ -176,7 +176,8 @@ SALE_STATE = Choices("core.sale.state", [("draft", _l("Draft")), ("confirmed", _
                                          ("partially_refunded", _l("Partially refunded")),
                                          ("refunded", _l("Refunded"))])
 APPROVAL_STATE = Choices("core.approval.state", [("pending", _l("Pending")), ("approved", _l("Approved")),
-                                                 ("rejected", _l("Rejected"))])
+                                                 ("rejected", _l("Rejected")),
+                                                 ("withdrawn", _l("Withdrawn"))])
 APPROVAL_DECISION = Choices("core.approval.decision", [("approve", _l("Approve")), ("reject", _l("Reject"))])
 AUDIT_ACTION = Choices("core.audit.action", [("create", _l("Created")), ("update", _l("Changed")),
                                              ("delete", _l("Deleted"))])

@@ -160,18 +160,21 @@ class Figured:
 
 def _figures_of(session, payload):
     return {"amount": Decimal(payload["amount"]), "store_id": payload["store_id"], "state": "confirmed",
-            "lines": [[7, Decimal("2.500")], [8, Decimal("1")]]}
+            "lines": [[payload["product_id"], Decimal("2.500"), Decimal("9.9")],
+                      [payload["product_id"], Decimal("1"), Decimal("12")]]}
 
 
-register_executor("test.figures", _note, figures=_figures_of, model=Sale, labels={"lines": _l("Lines")})
+register_executor("test.figures", _note, figures=_figures_of, model=Sale, labels={"lines": _l("Lines")},
+                  columns={"lines": ("product_id", "qty", "unit_price")}, money=("unit_price",))
 
 
 @pytest.fixture
 def figured(session, make, register_plugin, people):
     register_plugin(Figured())
     store = make.store(name="Nanjing Road 88")
-    req = request_approval(session, "test.figures", {"amount": "12345.6", "store_id": store.id}, Decimal("12345.6"),
-                           people["req"], store_id=store.id)
+    tea = make.product(name="Green tea")
+    req = request_approval(session, "test.figures", {"amount": "12345.6", "store_id": store.id, "product_id": tea.id},
+                           Decimal("12345.6"), people["req"], store_id=store.id)
     return req, store
 
 
@@ -186,13 +189,44 @@ def test_figures_are_read_with_labels_and_formatted_values(session, figured):
         rows = [(r["name"], r["label"], r["text"]) for r in figure_rows(session, req)]
         state = str(SALE_STATE.label("confirmed"))
     assert rows == [("amount", "Amount", "CN¥12,345.60"), ("store_id", "Store", "Nanjing Road 88"),
-                    ("state", "State", state), ("lines", "Lines", "7, 2.50; 8, 1.00")]
+                    ("state", "State", state),
+                    ("lines", "Lines", "(Product: Green tea, Quantity: 2.50, Unit price: CN¥9.90) "
+                                       "(Product: Green tea, Quantity: 1.00, Unit price: CN¥12.00)")]
     with force_locale("zh_Hans"):
         rows = {r["name"]: (r["label"], r["text"]) for r in figure_rows(session, req)}
         state = str(SALE_STATE.label("confirmed"))
     assert rows["amount"] == ("金额", "¥12,345.60") and rows["store_id"] == ("门店", "Nanjing Road 88")
     assert rows["state"][1] == state and rows["lines"][0] == "商品明细"
     assert figure_rows(session, req)[0]["value"] == "12345.60"  # the structured value is kept
+    # a list of items is a table: its columns, each item by column as filed, each item's texts
+    with force_locale("zh_Hans"):
+        lines = figure_rows(session, req)[3]
+    tea = req.payload["product_id"]
+    assert lines["columns"] == [{"name": "product_id", "label": "商品"}, {"name": "qty", "label": "数量"},
+                                {"name": "unit_price", "label": "单价"}]
+    assert lines["rows"] == [{"product_id": tea, "qty": "2.50", "unit_price": "9.90"},
+                              {"product_id": tea, "qty": "1.00", "unit_price": "12.00"}]
+    assert lines["cells"] == [["Green tea", "2.50", "¥9.90"], ["Green tea", "1.00", "¥12.00"]]
+    assert lines["value"] == [[tea, "2.50", "9.90"], [tea, "1.00", "12.00"]]
+
+
+def test_a_list_figure_without_declared_columns_is_a_table_by_position(session, people):
+    """Items of a list figure an action declared no columns for are read by position (no
+    label), objects by their keys; a list of plain values stays a list."""
+    from core.approvals import figure_rows
+    from core.i18n import force_locale
+
+    req = ApprovalRequest(action="test.undeclared", payload={"seen": {
+        "lines": [[7, "2.50"], [8, "1.00", "x"]], "moves": [{"sku": "A1", "qty": "3"}], "codes": ["a", "b"]}})
+    with force_locale("en"):
+        rows = {r["name"]: r for r in figure_rows(session, req)}
+    assert rows["lines"]["columns"] == [{"name": "1", "label": ""}, {"name": "2", "label": ""},
+                                        {"name": "3", "label": ""}]
+    assert rows["lines"]["rows"] == [{"1": 7, "2": "2.50", "3": None}, {"1": 8, "2": "1.00", "3": "x"}]
+    assert rows["lines"]["text"] == "(7, 2.50, —) (8, 1.00, x)"
+    assert rows["moves"]["columns"] == [{"name": "sku", "label": "SKU"}, {"name": "qty", "label": "Quantity"}]
+    assert rows["moves"]["text"] == "(SKU: A1, Quantity: 3)"
+    assert "columns" not in rows["codes"] and rows["codes"]["text"] == "a; b"
 
 
 def test_approval_pages_show_the_figures_as_a_table(admin_app, session, make, figured):
@@ -207,8 +241,21 @@ def test_approval_pages_show_the_figures_as_a_table(admin_app, session, make, fi
             html = client.get(page).get_data(as_text=True)
             assert amount_row in html and store_row in html, page
             assert "&#34;seen&#34;" not in html and '"seen"' not in html and "12345.60" not in html, page
+        # the lines are a nested table: a header of column labels, a row per item
+        head = ('<th scope="col" data-column="product_id">Product</th><th scope="col" data-column="qty">Quantity</th>'
+                '<th scope="col" data-column="unit_price">Unit price</th>') if lang == "en" else (
+                '<th scope="col" data-column="product_id">商品</th><th scope="col" data-column="qty">数量</th>'
+                '<th scope="col" data-column="unit_price">单价</th>')
+        money = "CN¥9.90" if lang == "en" else "¥9.90"
+        for page in (f"/admin/approval/details/?id={req.id}&lang={lang}", f"/admin/approval/?lang={lang}"):
+            html = client.get(page).get_data(as_text=True)
+            assert 'class="table table-sm table-bordered bn-figure-items mb-0"' in html and head in html, page
+            assert f"<tr><td>Green tea</td><td>2.50</td><td>{money}</td></tr>" in html, page
+            assert "Green tea, 2.50" not in html, page  # no longer the items as one line of text
     csv = client.get("/admin/approval/export/csv/?lang=en").get_data(as_text=True)
     assert "Amount: CN¥12,345.60; Store: Nanjing Road 88" in csv
+    assert ("Lines: (Product: Green tea, Quantity: 2.50, Unit price: CN¥9.90) "
+            "(Product: Green tea, Quantity: 1.00, Unit price: CN¥12.00)") in csv
 
 
 def test_the_api_gives_the_figures_labelled_and_as_filed(api, make, session, rt):
@@ -220,3 +267,22 @@ def test_the_api_gives_the_figures_labelled_and_as_filed(api, make, session, rt)
     amount = Decimal(str(threshold)) * 2
     assert r.json["figures"] == [{"name": "amount", "label": "金额", "value": f"{amount:.2f}",
                                   "text": f"¥{amount:,.2f}"}]
+
+
+def test_the_api_gives_a_list_figure_as_columns_and_items(api, make, session, rt):
+    """A refund of some lines is filed for those lines too: the API's ``figures`` give them
+    as a table (``columns``, one object per item in ``rows``, texts in ``cells``)."""
+    manager = make.user(roles=("store_manager",))
+    threshold = rt.config["security"]["refund_approval_threshold"]
+    tea = make.product(name="Green tea", price=str(threshold))
+    sale = make.sale(products=[tea], qty="3")
+    line = sale.lines[0]
+    r = api.post(f"/api/v1/sales/{sale.id}/refund", user=manager, json={"lines": [{"line_id": line.id, "qty": "2"}]},
+                 headers={"Accept-Language": "en"})
+    assert r.status_code == 202, r.json
+    lines = {f["name"]: f for f in r.json["figures"]}["lines"]
+    assert lines["columns"] == [{"name": "sale_line_id", "label": "Sale line"},
+                                {"name": "product_id", "label": "Product"}, {"name": "qty", "label": "Quantity"}]
+    assert lines["rows"] == [{"sale_line_id": line.id, "product_id": tea.id, "qty": "2.00"}]
+    assert lines["cells"] == [[str(line.id), "Green tea", "2.00"]]
+    assert lines["value"] == [[line.id, tea.id, "2.00"]]

@@ -323,8 +323,8 @@ class FollowUpTaskView(BanyanModelView):
     permission = TICKET_READ
     write_permission = TICKET_WRITE
     can_create = can_edit = can_delete = False
-    column_list = ("due_at", "rule", "customer", "ticket", "agent", "status", "done_at", "note")
-    column_filters = ("status", "due_at")
+    column_list = ("due_at", "rule", "customer", "ticket", "agent", "status", "done_at", "cancel_reason", "note")
+    column_filters = ("status", "cancel_reason", "due_at")
     column_default_sort = ("due_at", False)
 
     @action("done", _l("Done"), _l("Mark the selected follow-ups done?"))

@@ -217,7 +217,7 @@ def patch_team(data, team_id):
 @blp.response(200, RatingLinkOut)
 def get_rating_link(ticket_id):
     """The signed rating link of a resolved ticket with a customer, to send by another
-    channel (a text message, the chat); 422 ``ticket`` when it is not resolved, has no
+    channel (a text message, the chat); 422 ``_`` (the ticket as a whole) when it is not resolved, has no
     customer, or is rated already. Valid ``days`` days."""
     from core.errors import BusinessError
     from core.runtime import runtime_of
@@ -227,9 +227,9 @@ def get_rating_link(ticket_id):
     session = db_session()
     ticket = get_visible(Ticket, ticket_id)
     if ticket.status not in ("resolved", "closed") or ticket.customer_id is None:
-        raise BusinessError({"ticket": [_("Only a resolved ticket with a customer can be rated.")]})
+        raise BusinessError({"_": [_("Only a resolved ticket with a customer can be rated.")]})
     if rating_of(session, ticket.id) is not None:
-        raise BusinessError({"ticket": [_("This ticket has already been rated. Thank you.")]})
+        raise BusinessError({"_": [_("This ticket has already been rated. Thank you.")]})
     return {"url": rating_url(session, ticket), "days": rating_days(runtime_of(session))}
 
 

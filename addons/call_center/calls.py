@@ -242,29 +242,34 @@ def record_call(session, *, number, direction: str = "in", line: str | None = No
     return call
 
 
-def call_duration(started_at: datetime | None, ended_at: datetime) -> int:
+def call_duration(started_at: datetime | None, ended_at: datetime, field: str = "ended_at") -> int:
     """The duration in whole seconds of a call from ``started_at`` to ``ended_at``;
-    BusinessError ``ended_at`` for an end before the start."""
+    BusinessError on ``field`` for an end before the start: the field the person typed the
+    end in (the back office's ``ended_at``), or ``_`` (the request as a whole) when the end
+    is now and nobody typed it."""
     if started_at is None:
         started_at = ended_at
     if ended_at < started_at:
-        raise BusinessError({"ended_at": [_l("A call cannot end before it starts.")]})
+        raise BusinessError({field: [_l("A call cannot end before it starts.")]})
     return int((ended_at - started_at).total_seconds())
 
 
 def end_call(session, call_id: int, *, outcome: str, notes: str | None = None, ticket_id: int | None = None,
              at: datetime | None = None) -> CallRecord:
     """Close a call: ``ended_at`` (UTC, default now), the duration in whole seconds, the
-    outcome, notes and the ticket it led to. BusinessError ``outcome``/``call`` (ended)."""
+    outcome, notes and the ticket it led to. BusinessError ``outcome`` (a field of the
+    request, ``schemas.EndCallIn``), or ``_`` (the call as a whole: it has already ended, or
+    it is recorded as starting after now); the request has no time field to name."""
     call = session.execute(select(CallRecord).where(CallRecord.id == call_id).with_for_update()).scalar()
     if call is None:
         raise NotFound({"id": _l("No such call.")})
     if call.ended_at is not None:
-        raise BusinessError({"call": [_l("This call has already ended.")]})
+        raise BusinessError({"_": [_l("This call has already ended.")]})
     if outcome not in OUTCOMES or outcome == "ringing":
         raise BusinessError({"outcome": [_l("Unknown outcome.")]})
-    call.ended_at = at or utcnow()
-    call.duration_seconds = call_duration(call.started_at, call.ended_at)
+    ended_at = at or utcnow()
+    call.duration_seconds = call_duration(call.started_at, ended_at, field="_")
+    call.ended_at = ended_at
     call.outcome = outcome
     if notes is not None:
         call.notes = notes

@@ -50,6 +50,11 @@ FOLLOW_UP_KIND = Choices("call_center.follow_up.kind", [
     ("periodic", _l("Every so many days for key accounts"))])
 TASK_STATUS = Choices("call_center.task.status", [("open", _l("Open")), ("done", _l("Done")),
                                                   ("cancelled", _l("Cancelled"))])
+#: why a task was cancelled: by an agent, or because what made it was undone (its ticket
+#: reopened, its customer no longer an active key account)
+TASK_CANCEL_REASON = Choices("call_center.task.cancel_reason", [
+    ("agent", _l("Cancelled by an agent")), ("reopened", _l("The ticket was reopened")),
+    ("not_key_account", _l("No longer an active key account"))])
 DIRECTIONS = DIRECTION.codes
 OUTCOMES = OUTCOME.codes
 
@@ -254,20 +259,26 @@ class FollowUpRule(IdPk, Timestamps, Base):
 
 
 class FollowUpTask(IdPk, Base):
-    """A call to make: for a customer (and the ticket it follows), due at an instant."""
+    """A call to make: for a customer (and the ticket it follows), due at an instant. An
+    ``after_resolution`` task follows one resolution of its ticket (``resolved_at``): one
+    task per rule, ticket and resolution; reopening the ticket cancels the open ones
+    (``cancel_reason`` ``reopened``), and the next resolution makes its own."""
     __tablename__ = "call_center_follow_up_task"
-    __table_args__ = (UniqueConstraint("rule_id", "ticket_id"),)
+    __table_args__ = (UniqueConstraint("rule_id", "ticket_id", "resolved_at"),)
     __scope_derived__ = ("rule_id",)
 
     rule_id: Mapped[int] = mapped_column(ForeignKey("call_center_follow_up_rule.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("call_center_ticket.id"))
+    #: the resolution of the ticket this task follows (its ``resolved_at`` then)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     status: Mapped[str] = mapped_column(String(10), default="open")
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(String(500))
     rule: Mapped[FollowUpRule] = relationship()
     customer = relationship("Customer")
@@ -513,9 +524,10 @@ describe(CallRecord, name=_l("Call"), codes={"direction": DIRECTION, "outcome": 
 
 describe(FollowUpRule, name=_l("Follow-up rule"), codes={"kind": FOLLOW_UP_KIND, "ticket_type": TICKET_TYPE},
          labels={"kind": _l("Kind"), "ticket_type": _l("Ticket type"), "days": _l("Days"), "agent_id": _l("Agent")})
-describe(FollowUpTask, name=_l("Follow-up task"), codes={"status": TASK_STATUS}, labels={
-    "rule_id": _l("Rule"), "ticket_id": _l("Ticket"), "agent_id": _l("Agent"), "due_at": _l("Due at"),
-    "status": _l("Status"), "done_at": _l("Done at")})
+describe(FollowUpTask, name=_l("Follow-up task"), codes={"status": TASK_STATUS, "cancel_reason": TASK_CANCEL_REASON},
+         labels={"rule_id": _l("Rule"), "ticket_id": _l("Ticket"), "agent_id": _l("Agent"), "due_at": _l("Due at"),
+                 "status": _l("Status"), "done_at": _l("Done at"), "resolved_at": _l("Resolution followed"),
+                 "cancel_reason": _l("Cancelled because")})
 
 describe(ArticleCategory, name=_l("Article category"), labels={"parent_id": _l("Parent category")})
 describe(ArticleRelation, name=_l("Related articles"), labels={"article_id": _l("Article"),

@@ -193,10 +193,13 @@ class TaskOut(Schema):
     rule_id = fields.Int()
     customer_id = fields.Int()
     ticket_id = fields.Int(allow_none=True)
+    resolved_at = Instant(allow_none=True, metadata={"description": "the resolution of the ticket the task follows"})
     agent_id = fields.Int(allow_none=True)
     due_at = Instant()
     status = fields.Str()
     done_at = Instant(allow_none=True)
+    cancel_reason = fields.Str(allow_none=True, metadata={
+        "description": "agent, reopened (the ticket was reopened) or not_key_account"})
     note = fields.Str(allow_none=True)
 
 

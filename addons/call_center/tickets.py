@@ -197,7 +197,8 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
     ``waiting`` stops the SLA clock; leaving it adds the business minutes waited to
     ``paused_minutes`` and moves the due instants still running by them (a target missed or
     breached before the pause stays where it was). Reopening a resolved ticket counts the
-    time it was resolved the same way. Resolving stamps ``resolved_at``
+    time it was resolved the same way, and cancels the open follow-up tasks of that
+    resolution (``follow_ups.cancel_for_reopened``). Resolving stamps ``resolved_at``
     (and the first response when none was given) and emails the customer the signed link
     to rate the answer (``ratings.request_rating``). BusinessError ``status`` for a move the
     machine refuses."""
@@ -226,6 +227,10 @@ def set_status(session, ticket_id: int, status: str, user=None, note: str | None
         # breached where it was (``_set_targets``)
         since = ticket.resolved_at
         ticket.resolved_at = None
+        # what that resolution made is undone with it: its open follow-up calls
+        from .follow_ups import cancel_for_reopened
+
+        cancel_for_reopened(session, ticket, at=now)
         if since is not None:
             ticket.paused_minutes = (ticket.paused_minutes or 0) + business_minutes(
                 hours_of(session, ticket.calendar_id), since, now)
@@ -247,12 +252,13 @@ def assign(session, ticket_id: int, *, agent_id: int | None = None, team_id: int
     """Give the ticket to an agent and/or team, record it and notify the new assignee.
     Changing the team takes that team's calendar for the targets still running; a target
     already met, missed or breached stays where it was (``_set_targets``). ``at`` (UTC)
-    defaults to now. BusinessError ``status`` for a ticket resolved, closed or cancelled."""
+    defaults to now. BusinessError ``agent_id`` (the assignee the request sets) for a ticket
+    resolved, closed or cancelled."""
     now = at or utcnow()
     ticket = _locked(session, ticket_id)
     if ticket.status in DONE:
         # who resolved it is a fact: the agents' figures and the rating credit them
-        raise BusinessError({"status": [_l("A resolved, closed or cancelled ticket keeps the agent who worked it "
+        raise BusinessError({"agent_id": [_l("A resolved, closed or cancelled ticket keeps the agent who worked it "
                                            "(reopen a resolved one first).")]})
     check_assignees(session, ticket.store_id, users={"agent_id": agent_id})
     before = ticket.agent_id or (ticket.team_id and f"team:{ticket.team_id}")

@@ -214,7 +214,8 @@ def _release_figures(session, payload: dict) -> dict:
             "lines": [[ln.product_id, ln.qty, ln.unit_price] for ln in sorted(order.lines, key=lambda ln: ln.id)]}
 
 
-register_executor(RELEASE_ACTION, _execute_release, figures=_release_figures, model=Order)
+register_executor(RELEASE_ACTION, _execute_release, figures=_release_figures, model=Order,
+                  columns={"lines": ("product_id", "qty", "unit_price")}, money=("unit_price",))
 
 
 def ship(session, order_id: int, quantities: dict[int, Decimal] | None = None, user=None) -> Shipment:

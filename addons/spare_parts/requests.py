@@ -446,7 +446,8 @@ def receive_faulty(session, request_id: int, warehouse_id: int, *, user=None) ->
 
 
 def cancel(session, request_id: int, *, user=None) -> PartRequest:
-    """Cancel a request before shipment (its reservation is released)."""
+    """Cancel a request before shipment (its reservation is released; the kernel approval it
+    still waits for is withdrawn: ``core.approvals.withdraw``)."""
     req = get_request(session, request_id, lock=True)
     if req.status not in ("submitted", "approved", "charged"):
         raise Conflict({"status": _l("A shipped, closed or rejected request cannot be cancelled.")})
@@ -455,6 +456,11 @@ def cancel(session, request_id: int, *, user=None) -> PartRequest:
     if req.reserved:
         stock.release(session, req.part_id, req.ship_warehouse_id, req.qty, request_id=req.id, user=user)
         req.reserved = False
+    if req.status == "submitted" and req.approval_request_id is not None:
+        # the approval it was waiting for asked for this request: it goes with it
+        from core.approvals import withdraw
+
+        withdraw(session, req.approval_request_id)
     req.status, req.decided_at = "cancelled", req.decided_at or utcnow()
     session.flush()
     return req

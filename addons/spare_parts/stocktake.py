@@ -263,7 +263,9 @@ def _figures(session, payload: dict) -> dict:
             "lines": [[ln.part_id, ln.counted, ln.difference] for ln in sorted(count.lines, key=lambda ln: ln.part_id)]}
 
 
-register_executor(ACTION, _execute, figures=_figures, model=StockCount)
+register_executor(ACTION, _execute, figures=_figures, model=StockCount,
+                  columns={"lines": ("part_id", "counted", "difference")},
+                  labels={"part_id": _l("Spare part"), "counted": _l("Counted"), "difference": _l("Difference")})
 
 
 def approve(session, count_id: int, user, note: str | None = None) -> StockCount:

@@ -464,6 +464,11 @@ class RefundIn(Input):
     reason = Str(max=255, allow_none=True)
 
 
+class ApprovalFigureColumnSchema(Schema):
+    name = fields.String(metadata={"description": "the column's key in each item"})
+    label = fields.String(metadata={"description": "its label, in the request's language (empty: a position)"})
+
+
 class ApprovalFigureSchema(Schema):
     name = fields.String(metadata={"description": "the figure's key in the request's payload (`seen`)"})
     label = fields.String(metadata={"description": "its label, in the request's language"})
@@ -471,6 +476,13 @@ class ApprovalFigureSchema(Schema):
                                                                   "decimal text)"})
     text = fields.String(metadata={"description": "the value for people (money with its currency, a store by "
                                                   "its name)"})
+    columns = fields.List(fields.Nested(ApprovalFigureColumnSchema), metadata={
+        "description": "a figure that is a list of items (an order's lines): its columns; absent otherwise"})
+    rows = fields.List(fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True)), metadata={
+        "description": "the items as filed, one object per item by column name (money and quantities as "
+                       "decimal text); absent for a figure that is no list of items"})
+    cells = fields.List(fields.List(fields.String()), metadata={
+        "description": "each item's values for people, in the order of `columns`"})
 
 
 class _ApprovalFigures(fields.List):

@@ -567,6 +567,16 @@ class AuditLogView(KernelView):
         return super().get_export_value(model, name) if shown is None else shown
 
 
+def _items_table(row: dict) -> str:
+    """A figure that is a list of items (``core.approvals.figure_rows``: ``columns`` and
+    ``cells``) as a nested table: a header of column labels, one row per item."""
+    head = "".join(f'<th scope="col" data-column="{escape(c["name"])}">{escape(c["label"])}</th>'
+                   for c in row["columns"])
+    body = "".join("<tr>" + "".join(f"<td>{escape(t)}</td>" for t in cells) + "</tr>" for cells in row["cells"])
+    return (f'<table class="table table-sm table-bordered bn-figure-items mb-0"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{body}</tbody></table>')
+
+
 class ApprovalView(KernelView):
     permission = "core.approval.decide"
     allow_create = allow_edit = allow_delete = False
@@ -594,7 +604,7 @@ class ApprovalView(KernelView):
         if not rows:
             return ""
         body = "".join(f'<tr data-figure="{escape(r["name"])}"><th scope="row">{escape(r["label"])}</th>'
-                       f'<td>{escape(r["text"])}</td></tr>' for r in rows)
+                       f'<td>{_items_table(r) if "columns" in r else escape(r["text"])}</td></tr>' for r in rows)
         return Markup(f'<table class="table table-sm bn-figures mb-0"><tbody>{body}</tbody></table>')
 
     def _figures_text(self, model, part):

@@ -112,7 +112,7 @@ def test_calls_recorded_and_ended(api, session, make, agent):
     r = api.post(f"{BASE}/calls/{cid}/end", user=agent, json={"outcome": "resolved", "notes": "ok"})
     assert r.status_code == 200 and r.json["duration_seconds"] >= 0 and r.json["outcome"] == "resolved"
     r = api.post(f"{BASE}/calls/{cid}/end", user=agent, json={"outcome": "resolved"})
-    assert r.status_code == 422 and "call" in str(r.json)
+    assert r.status_code == 422 and set(r.json["errors"]["json"]) == {"_"}, r.json  # the call, not a field
     assert [c["agent_id"] for c in api.get(f"{BASE}/calls", user=agent).json] == [agent.id]
 
 
@@ -203,3 +203,46 @@ def test_screen_pop_reads_the_caller_and_tickets_through_the_agents_scope(api, s
     assert [t["id"] for t in r.json["open_tickets"]] == [mine.id]
     r = api.get(f"{BASE}/screen-pop/13100131000", user=agent_b)
     assert r.json["customer"]["id"] == theirs.id and r.json["contact"] is None and r.json["open_tickets"] == []
+
+
+def _request_fields(schema) -> set[str]:
+    """The fields a client may send to an endpoint taking ``schema`` (``data_key`` when set)."""
+    return {f.data_key or name for name, f in schema().fields.items() if not f.dump_only}
+
+
+def test_a_422_names_the_field_the_client_sent_never_a_model_attribute(api, session, make, agent, team):
+    """Every refusal of these endpoints names a field of the request (``schemas``) or ``_``
+    (the request as a whole): ending a call recorded as starting later (the phone system's
+    clock) or already ended, reassigning a resolved ticket (its ``agent_id``), asking the
+    rating link of a ticket that cannot be rated. The model's ``ended_at``, ``status`` or a
+    ``ticket``/``call`` key is nothing the client sent."""
+    from datetime import timedelta
+
+    from core.mixins import utcnow
+
+    from addons.call_center.models import CallRecord
+    from addons.call_center.schemas import AssignIn, EndCallIn
+
+    call = CallRecord(number="+8613800138000", agent_id=agent.id, started_at=utcnow() + timedelta(minutes=5))
+    session.add(call)
+    t = svc.create_ticket(session, subject="x", ticket_type="inquiry", channel="phone", team_id=team.id,
+                          agent_id=agent.id)
+    svc.set_status(session, t.id, "resolved")
+    other = make.user(roles=("agent",))
+    session.commit()
+    end_fields, assign_fields = _request_fields(EndCallIn) | {"_"}, _request_fields(AssignIn) | {"_"}
+    r = api.post(f"{BASE}/calls/{call.id}/end", user=agent, json={"outcome": "resolved"})
+    assert r.status_code == 422 and set(r.json["errors"]["json"]) == {"_"}, r.json
+    assert "cannot end before it starts" in str(r.json)
+    assert set(r.json["errors"]["json"]) <= end_fields
+    session.expire_all()
+    assert session.get(CallRecord, call.id).ended_at is None  # nothing was written
+    r = api.post(f"{BASE}/tickets/{t.id}/assign", user=agent, json={"agent_id": other.id})
+    assert r.status_code == 422 and set(r.json["errors"]["json"]) == {"agent_id"}, r.json
+    assert set(r.json["errors"]["json"]) <= assign_fields
+    r = api.post(f"{BASE}/tickets/{t.id}/assign", user=agent, json={"team_id": team.id})
+    assert r.status_code == 422 and set(r.json["errors"]["json"]) <= assign_fields, r.json
+    svc.set_status(session, t.id, "open")
+    session.commit()
+    r = api.get(f"{BASE}/tickets/{t.id}/rating-link", user=agent)
+    assert r.status_code == 422 and set(r.json["errors"]["json"]) == {"_"}, r.json

@@ -468,3 +468,62 @@ def test_store_agent_cannot_relate_a_new_draft_to_a_chain_article_in_the_back_of
     session.expire_all()
     assert svc.related_articles(session, policy.id) == []
     assert session.execute(select(Article).where(Article.title == "Shop: no returns")).scalar() is None
+
+
+def test_removing_a_related_article_follows_the_rule_of_adding_it(api, session, make):
+    """Related articles are part of both articles (rule 5): a store-limited author adds and
+    removes a relation between their own drafts, through the API and the article form; with
+    HQ's published article, or once their draft is reviewed, neither adding nor removing
+    passes; the relation stays as it was."""
+    from core.admin.testing import csrf_token, login
+    from core.api.testing import build_app
+    from core.runtime import runtime_of
+    from core.security.permissions import sync_roles
+
+    rt = runtime_of(session)
+    sync_roles(session, rt.registry)
+    store = make.store()
+    author = make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)
+    supervisor = make.user(roles=("cc_supervisor",))
+    policy = _published(session, "HQ returns policy", "30 days")
+    session.commit()
+    a, b, c = (api.post(f"{BASE}/articles", user=author, json={"title": t, "body": "…"}).json["id"]
+               for t in ("Shop returns", "Shop refunds", "Shop exchanges"))
+
+    def related(aid):
+        session.expire_all()
+        return sorted(x.id for x in svc.related_articles(session, aid))
+
+    # API: own drafts, added then removed
+    assert api.request("PUT", f"{BASE}/articles/{a}/related", user=author, json={"related_ids": [b, c]}).status_code == 200
+    assert related(a) == [b, c]
+    r = api.request("PUT", f"{BASE}/articles/{b}/related", user=author, json={"related_ids": []})
+    assert r.status_code == 200 and r.json == [], r.json
+    assert related(a) == [c]
+    # back office: the form's "Related articles", added then removed
+    client = login(build_app(rt), author)
+    edit = f"/admin/call_center_article/edit/?id={a}"
+    r = client.post(edit, data={"csrf_token": csrf_token(client, edit), "title": "Shop returns", "body": "…",
+                                "language": "zh_Hans", "related": [str(b), str(c)]})
+    assert r.status_code == 302 and related(a) == [b, c]
+    r = client.post(edit, data={"csrf_token": csrf_token(client, edit), "title": "Shop returns", "body": "… 7 days",
+                                "language": "zh_Hans", "related": [str(c)]})
+    assert r.status_code == 302 and related(a) == [c]
+    # HQ's published article: neither way for the author, on either surface
+    r = api.request("PUT", f"{BASE}/articles/{a}/related", user=author, json={"related_ids": [c, policy.id]})
+    assert r.status_code == 422 and "whole chain" in str(r.json)
+    assert api.request("PUT", f"{BASE}/articles/{a}/related", user=supervisor,
+                       json={"related_ids": [c, policy.id]}).status_code == 200
+    r = api.request("PUT", f"{BASE}/articles/{a}/related", user=author, json={"related_ids": [c]})
+    assert r.status_code == 422 and "whole chain" in str(r.json)
+    r = client.post(edit, data={"csrf_token": csrf_token(client, edit), "title": "Shop returns", "body": "…",
+                                "language": "zh_Hans", "related": [str(c)]})
+    assert r.status_code == 200 and "whole chain" in r.get_data(as_text=True)
+    assert related(a) == sorted([c, policy.id])
+    # the author's other draft reviewed: its relation is no longer theirs to remove, nor to add
+    assert api.post(f"{BASE}/articles/{c}/status", user=supervisor, json={"status": "reviewed"}).status_code == 200
+    r = api.request("PUT", f"{BASE}/articles/{a}/related", user=author, json={"related_ids": [policy.id]})
+    assert r.status_code == 422 and related(a) == sorted([c, policy.id])
+    assert api.request("PUT", f"{BASE}/articles/{b}/related", user=author,
+                       json={"related_ids": [c]}).status_code == 422
+    assert related(b) == []

@@ -311,14 +311,14 @@ def test_queue_counts_a_waiting_ticket_as_breached_only_for_a_breach_before_the_
 
 def test_a_resolved_ticket_keeps_the_agent_who_resolved_it(session, team, policy, make):
     """Reassigning a resolved (or closed) ticket would move its resolution, and the rating
-    still to come, to another agent's figures: refused on ``status``; reopened, it moves."""
+    still to come, to another agent's figures: refused on ``agent_id``; reopened, it moves."""
     first, second = make.user(roles=("agent",)), make.user(roles=("agent",))
     t = svc.create_ticket(session, subject="Done", ticket_type="inquiry", channel="phone", team_id=team.id,
                           agent_id=first.id, at=local(2026, 4, 7, 9, 0))
     svc.set_status(session, t.id, "resolved", at=local(2026, 4, 7, 10, 0))
     with pytest.raises(BusinessError) as exc:
         svc.assign(session, t.id, agent_id=second.id, at=local(2026, 4, 7, 11, 0))
-    assert "status" in exc.value.errors
+    assert set(exc.value.errors) == {"agent_id"}  # the field the request sets (``AssignIn``)
     rows = svc.agent_report(session, local(2026, 4, 1), local(2026, 5, 1))
     assert [(r["agent_id"], r["resolved"]) for r in rows] == [(first.id, 1)]
     svc.set_status(session, t.id, "open", at=local(2026, 4, 7, 11, 0))

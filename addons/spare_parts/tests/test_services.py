@@ -428,3 +428,31 @@ def test_faulty_parts_returned_to_the_supplier(session, chain):
     bal = svc.holdings(session, p)[0]
     assert (bal.on_hand, bal.faulty) == (D("2"), D("0"))
     assert svc.balance_breaches(session) == []
+
+
+def test_cancelling_a_request_withdraws_the_approval_it_waits_for(session, chain, registered):
+    """The kernel approval request was made by submitting the in-warranty request: cancelling
+    the request before HQ decides withdraws it (out of the queue, no vote runs it), and a
+    decided one is left as it was."""
+    from core.approvals import approve
+    from core.models.approval import ApprovalRequest
+
+    p_c = chain.parts["P-C"]
+    svc.receive(session, p_c.id, chain.wh["HQ"].id, "2")
+    wo = _work_order(session, chain)
+    req = svc.raise_request(session, wo.id, p_c.id, "noise", "Loud", user=chain.tech)
+    assert req.status == "submitted" and req.approval_request_id is not None
+    approval = session.get(ApprovalRequest, req.approval_request_id)
+    assert approval.state == "pending"
+    assert [row["request"].id for row in svc.approval_queue(session)] == [req.id]
+    svc.cancel_request(session, req.id, user=chain.admin)
+    assert (req.status, approval.state) == ("cancelled", "withdrawn") and approval.decided_at is not None
+    assert svc.approval_queue(session) == []
+    with pytest.raises(BusinessError) as err:
+        approve(session, approval.id, chain.approver)
+    assert "already decided" in str(err.value.errors["id"][0])
+    # approved first, cancelled after: the decision stands
+    again = svc.raise_request(session, wo.id, p_c.id, "noise", "Loud again", user=chain.tech)
+    svc.approve_request(session, again.id, chain.approver)
+    svc.cancel_request(session, again.id, user=chain.admin)
+    assert session.get(ApprovalRequest, again.approval_request_id).state == "approved"
