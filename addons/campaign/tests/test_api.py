@@ -29,6 +29,16 @@ def test_count_scope_and_errors(api, session, make):
     r = api.post("/api/v1/campaign/segments/count", user=hq,
                  json={"rules": {"op": "and", "rules": [{"field": "core.spend", "operator": "ge", "value": "x"}]}})
     assert r.status_code == 422 and "rules.rules.0.value" in r.json["errors"]["json"]
+    # a field with a fixed set of values refuses a value outside it, on save and on count
+    for field, bad in (("core.language", "xx"), ("core.gender", "Q"), ("core.customer_kind", "robot")):
+        wrong = {"op": "and", "rules": [{"field": field, "operator": "eq", "value": bad}]}
+        r = api.post("/api/v1/campaign/segments/count", user=hq, json={"rules": wrong})
+        assert r.status_code == 422 and list(r.json["errors"]["json"]) == ["rules.rules.0.value"], (field, r.json)
+        r = api.post("/api/v1/campaign/segments", user=hq, json={"name": "bad", "rules": wrong})
+        assert r.status_code == 422 and "rules.rules.0.value" in r.json["errors"]["json"], (field, r.json)
+    r = api.post("/api/v1/campaign/segments/count", user=hq, json={"rules": {"op": "and", "rules": [
+        {"field": "core.language", "operator": "not_in", "value": ["zh_Hans", "en"]}]}})
+    assert r.status_code == 200 and r.json["count"] == 3   # none has a language: "not in" includes them
     assert api.post("/api/v1/campaign/segments/count", json={"rules": rules}).status_code == 401
     cashier = make.user(roles=("cashier",))
     assert api.post("/api/v1/campaign/segments/count", user=cashier, json={"rules": rules}).status_code == 403
