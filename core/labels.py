@@ -415,7 +415,7 @@ def openapi_coded_values(converter, field, ret, **kwargs) -> dict:
     before = ret.get("description") or (field.metadata or {}).get("description")
     out = {"description": f"{before} ({text})" if before else text}
     if "enum" not in ret:
-        out["enum"] = list(codes.codes)
+        out["enum"] = list(codes.codes) + ([None] if getattr(field, "allow_none", False) else [])
     return out
 
 

@@ -151,8 +151,8 @@ class RecipientView(BanyanModelView):
     permission = READ
     allow_create = allow_edit = False
     simple_list_pager = True
-    column_list = ("plan", "customer_id", "holdout", "state", "attempts", "sent_at", "error")
-    column_filters = ("plan_id", "state", "holdout")
+    column_list = ("plan", "customer_id", "holdout", "state", "reason", "attempts", "sent_at", "error")
+    column_filters = ("plan_id", "state", "reason", "holdout")
 
 
 class OptOutView(BanyanModelView):
@@ -345,7 +345,7 @@ class ResultsPage(BanyanView):
         from core.charts import Chart, Series, render_responsive
         from core.web import db_session
 
-        from .models import RECIPIENT_STATE
+        from .models import RECIPIENT_REASON, RECIPIENT_STATE
         from .results import results
 
         s = db_session()
@@ -360,7 +360,8 @@ class ResultsPage(BanyanView):
         labels = [gettext("Sent"), gettext("Opened"), gettext("Clicked"), gettext("Converted")]
         chart = render_responsive(Chart(labels=labels, money=False, title=gettext("Funnel"), series=[
             Series(gettext("Recipients"), [r["reach"], r["opened"], r["clicked"], r["recipients"]["converted"]])]))
-        return self.render("campaign/results.html", plan=plan, r=r, chart=chart, state_label=RECIPIENT_STATE.label)
+        return self.render("campaign/results.html", plan=plan, r=r, chart=chart, state_label=RECIPIENT_STATE.label,
+                           reason_label=RECIPIENT_REASON.label)
 
 
 class PreviewPage(BanyanView):
