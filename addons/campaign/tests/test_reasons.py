@@ -26,6 +26,18 @@ from .conftest import make_plan
 pytestmark = pytest.mark.addons("campaign")
 
 
+@pytest.fixture(autouse=True)
+def _done_after(rt):
+    """The plans of these tests end with them: nothing of theirs is left queued for the next
+    test's sender (the data is committed)."""
+    yield
+    with rt.session() as s, transaction(s):
+        mine = select(Plan.id).where(Plan.code.like("WHY%"))
+        s.execute(update(Recipient).where(Recipient.plan_id.in_(mine), Recipient.state == "queued")
+                  .values(state="skipped", reason="plan_ended"))
+        s.execute(update(Plan).where(Plan.code.like("WHY%")).values(state="done"))
+
+
 def _plan_with_reasons(rt, chain, code):
     """An email plan over ``chain``: c0 has no address, c1 opted out of the list, c8 and c9
     gave no email consent; the others are queued."""
