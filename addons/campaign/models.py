@@ -57,6 +57,19 @@ CHANGE_WHY = Choices("campaign.change.why", [
     ("rechecked", _l("No longer allowed at send time")),
     ("ended_done", _l("Ended and nobody left to send to")),
 ])
+#: where an opt-out, a consent or an income came from, and how an opt-out or a consent was
+#: given: the words the addon itself writes (``backoffice``, ``unsubscribe_link``...) are codes,
+#: shown as their labels in the reader's language; these columns also take a staff member's or
+#: an integrator's own words (a survey's name), which show as typed (``label`` of an unknown
+#: code is the code), so they are labels for display, not a closed set of the column
+SOURCE = Choices("campaign.source", [
+    ("backoffice", _l("Back office")), ("api", _l("API")), ("import", _l("Import")),
+    ("unsubscribe_link", _l("Unsubscribe link")), ("survey", _l("Survey")),
+])
+METHOD = Choices("campaign.consent.method", [
+    ("manual", _l("Entered by staff")), ("link", _l("Signed link")), ("api", _l("API")),
+    ("double_opt_in_link", _l("Double opt-in link")),
+])
 TRIGGER_KIND = Choices("campaign.plan.trigger", [
     ("birthday", _l("Birthday")), ("lapsed", _l("No purchase for N days")),
     ("points_expiring", _l("Points expiring within N days")), ("tier_upgrade", _l("Close to a tier upgrade")),

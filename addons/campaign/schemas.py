@@ -6,7 +6,7 @@ from marshmallow import Schema, fields
 from core.api.fields import Choice, Coded, DecimalIn, Id, Input, Int, Label, Money, MoneyIn, QId, Query, SafeDate, Str
 
 from .audience import MATRIX_CODES, RFM_CODES
-from .models import RECIPIENT_REASON, RECIPIENT_STATE, TRIGGER_KIND
+from .models import METHOD, RECIPIENT_REASON, RECIPIENT_STATE, SOURCE, TRIGGER_KIND
 
 
 class RulesIn(Input):
@@ -172,7 +172,9 @@ class OptOutOut(Schema):
     list_code = fields.String()
     at = fields.DateTime()
     source = fields.String()
+    source_label = Label(SOURCE, of="source")
     method = fields.String()
+    method_label = Label(METHOD, of="method")
 
 
 class RecipientOut(Schema):
@@ -236,5 +238,7 @@ class ConsentOut(Schema):
     address = fields.String(allow_none=True)
     requested_at = fields.DateTime()
     source = fields.String()
+    source_label = Label(SOURCE, of="source")
     confirmed_at = fields.DateTime(allow_none=True)
     method = fields.String(allow_none=True)
+    method_label = Label(METHOD, of="method")

@@ -179,3 +179,28 @@ def test_the_migration_maps_the_stored_english_texts_to_codes(rt, chain):
         mig.codes_to_texts(conn)
     back = {cid: err for cid, (_st, _why, err) in _reasons(rt, pid).items()}
     assert [back[c[i]] for i in range(len(mig.TEXTS))] == list(mig.TEXTS)
+
+
+def test_sources_and_methods_the_addon_writes_show_as_labels(api, admin_app, rt, chain, make, session):
+    """``backoffice``, ``unsubscribe_link``, ``manual``... are words the addon writes: the API
+    answers them with their label (``source_label``, ``method_label``) and the back office
+    shows the label; a source typed by a person (a survey's name) shows as typed."""
+    from addons.campaign.models import METHOD, SOURCE, Consent
+
+    c = chain["customers"]
+    with rt.session() as s, transaction(s):
+        svc.opt_out(s, c[4], "email", "news")
+        s.add(Consent(customer_id=c[5], channel="email", source="Survey 2026", method="manual"))
+    hq = make.user(roles=("hq_admin",), locale="en")
+    session.commit()
+    r = api.get("/api/v1/campaign/optouts", user=hq)   # newest first
+    assert r.status_code == 200, r.json
+    row = next(x for x in r.json if x["customer_id"] == c[4])
+    assert (row["source"], row["source_label"], row["method"], row["method_label"]) == (
+        "backoffice", "Back office", "manual", "Entered by staff")
+    client = login(admin_app, hq)
+    body = client.get("/admin/campaign_optout/").get_data(as_text=True)
+    assert "Back office" in body and "Entered by staff" in body
+    body = client.get("/admin/campaign_consent/").get_data(as_text=True)
+    assert "Survey 2026" in body
+    assert str(SOURCE.label("Survey 2026")) == "Survey 2026" and str(METHOD.label(None)) == ""
