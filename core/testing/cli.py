@@ -23,7 +23,7 @@ import uuid
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-__all__ = ["CliEnv", "create_database", "drop_database", "is_postgres_url"]
+__all__ = ["CliEnv", "create_database", "drop_database", "fresh_cli_env", "is_postgres_url"]
 
 
 def is_postgres_url(base_url: str | None) -> bool:
