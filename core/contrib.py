@@ -394,8 +394,13 @@ class SegmentField:
     :data:`SEGMENT_TYPES`. ``expression(params)`` returns a SQL column expression over
     ``core_customer`` (a column of ``core.models.Customer`` or a scalar subquery correlated to
     ``Customer.id``); ``params`` maps each :class:`SegmentParam` name to an ``int``. It must
-    never load rows into Python. ``choices(session)`` lists ``[(value, label)]`` for a
-    ``choice`` field. ``addon`` is filled in by the registry.
+    never load rows into Python. ``addon`` is filled in by the registry.
+
+    ``choices`` declares the allowed values of a ``choice`` field (and only of one: every
+    field with a fixed set of values is a ``choice`` field, so that its values are checked):
+    a ``core.labels.Choices`` set (``choices=GENDER``: its codes and labels), a list of
+    ``(value, label)`` pairs, or a callable ``choices(session)`` returning those pairs (values
+    that live in the database: stores, tiers). :meth:`allowed` reads any of them.
 
     Every rule's value is checked against the field before anything is counted (a 422 naming
     ``rules.….value``): its type (a number, a date, one of the choices), and for a
@@ -409,9 +414,21 @@ class SegmentField:
     type: str
     expression: Callable[[dict], Any]
     params: tuple = ()
-    choices: Callable[[Any], list] | None = None
+    choices: Any = None
     addon: str = ""
     minimum: Any = None
     maximum: Any = None
     whole: bool = False
     validate: Callable[[Any], Any] | None = None
+
+    def allowed(self, session) -> list[tuple[Any, Any]] | None:
+        """``[(value, label)]``: the values a rule may give (see ``choices``), None when the
+        field has no fixed set."""
+        found = self.choices
+        if found is None:
+            return None
+        if hasattr(found, "choices") and hasattr(found, "codes"):  # a core.labels.Choices set
+            return list(found.choices())
+        if callable(found):
+            return list(found(session))
+        return list(found)

@@ -185,6 +185,14 @@ JOB_STATE = Choices("core.job.state", [("running", _l("Running")), ("success", _
                                        ("retrying", _l("Retrying")), ("failed", _l("Failed"))])
 MAIL_STATE = Choices("core.mail.state", [("queued", _l("Queued")), ("sending", _l("Sending")),
                                          ("sent", _l("Sent")), ("failed", _l("Failed"))])
+#: what the mail worker itself writes in ``core_mail_message.last_error`` (a code, shown as its
+#: label in the reader's language); any other value is the SMTP server's or the network's own
+#: answer, shown as it came (``label`` of an unknown code is the code). The English sentence
+#: written before the code is labelled the same, so old rows read in the reader's language too.
+MAIL_PROBLEM = Choices("core.mail.problem", [
+    ("worker_stopped", _l("The worker stopped while sending; queued again")),
+    ("the worker stopped while sending; queued again", _l("The worker stopped while sending; queued again")),
+])
 IMPORT_MODE = Choices("core.import.mode", [("dry_run", _l("Dry run")), ("all_or_nothing", _l("All or nothing")),
                                            ("valid_only", _l("Valid rows only"))])
 IMPORT_STATE = Choices("core.import.state", [("queued", _l("Queued")), ("running", _l("Running")),
@@ -416,7 +424,7 @@ def openapi_coded_values(converter, field, ret, **kwargs) -> dict:
     before = ret.get("description") or (field.metadata or {}).get("description")
     out = {"description": f"{before} ({text})" if before else text}
     if "enum" not in ret:
-        out["enum"] = list(codes.codes)
+        out["enum"] = list(codes.codes) + ([None] if getattr(field, "allow_none", False) else [])
     return out
 
 

@@ -205,6 +205,10 @@ def _template_env(rt):
                                    autoescape=False, undefined=StrictUndefined,
                                    extensions=["jinja2.ext.i18n"], keep_trailing_newline=False)
         env.install_gettext_callables(gettext, ngettext, newstyle=True)
+        from core.labels import MAIL_PROBLEM
+
+        # an email's last error for people: the worker's own codes as their labels
+        env.globals["mail_problem"] = lambda value: str(MAIL_PROBLEM.label(value))
         rt.extra[key] = env
     return env
 
@@ -435,7 +439,7 @@ def _recover_stale(rt) -> int:
         return s.execute(update(MailMessage)
                          .where(MailMessage.state == "sending", MailMessage.claimed_at < utcnow() - STALE_CLAIM)
                          .values(state="queued", claim=None,
-                                 last_error="the worker stopped while sending; queued again")
+                                 last_error="worker_stopped")  # a code: core.labels.MAIL_PROBLEM
                          .execution_options(synchronize_session=False)).rowcount
 
 

@@ -24,7 +24,10 @@ Operators by type (``value`` shape in brackets):
   days: within the last N local days, today included; not within includes "never")
 - ``text``: ``eq ne contains`` (a string), ``in`` (a list), ``empty``/``not_empty``
 - ``choice``: ``eq ne`` (one of the field's choices), ``in``/``not_in`` (a list of them),
-  ``empty``/``not_empty``
+  ``empty``/``not_empty``; a value outside the field's declared ``choices`` (a
+  ``core.labels.Choices`` set, pairs, or a callable: ``SegmentField.allowed``) is refused.
+  Every field with a fixed set of values is a ``choice`` field (the registry refuses
+  ``choices`` on another type and a ``choice`` field without them)
 - ``bool``: ``is_true``/``is_false`` (no value)
 
 ``ne`` and ``not_in`` also match customers for whom the field is empty ("tier is not gold"
@@ -77,6 +80,11 @@ def fields(registry) -> dict[str, SegmentField]:
         if (f.minimum is not None or f.maximum is not None or f.whole) and f.type not in ("number", "money"):
             raise AddonError(f"addon {owner}: segment field {f.code!r}: a range or 'whole' is for number and money "
                              f"fields")
+        if f.choices is not None and f.type != "choice":
+            raise AddonError(f"addon {owner}: segment field {f.code!r}: choices are for a 'choice' field (declare "
+                             f"its type 'choice', so that every value is checked against them)")
+        if f.type == "choice" and f.choices is None:
+            raise AddonError(f"addon {owner}: segment field {f.code!r}: a 'choice' field declares its choices")
         if f.minimum is not None and f.maximum is not None and Decimal(str(f.minimum)) > Decimal(str(f.maximum)):
             raise AddonError(f"addon {owner}: segment field {f.code!r}: minimum above maximum")
         out[f.code] = f
@@ -101,8 +109,8 @@ def describe(session) -> list[dict]:
             "operators": list(OPERATORS[f.type]), "minimum": f.minimum, "maximum": f.maximum, "whole": f.whole,
             "params": [{"name": p.name, "label": str(p.label), "default": p.default,
                         "minimum": p.minimum, "maximum": p.maximum} for p in f.params],
-            "choices": ([{"value": v, "label": str(lbl)} for v, lbl in f.choices(session)]
-                        if f.choices else None),
+            "choices": ([{"value": v, "label": str(lbl)} for v, lbl in f.allowed(session)]
+                        if f.choices is not None else None),
         })
     return out
 
@@ -213,7 +221,7 @@ class _Compiler:
             return self._checked(f, self._in_range(f, val, path), path)
         if f.type == "choice":
             if f.code not in self._choices:
-                self._choices[f.code] = [v for v, _lbl in f.choices(self.session)] if f.choices else []
+                self._choices[f.code] = [v for v, _lbl in f.allowed(self.session) or ()]
             for v in self._choices[f.code]:
                 if str(v) == str(raw):
                     return self._checked(f, v, path)
@@ -406,16 +414,33 @@ def _language(params):
     return Customer.language
 
 
+def _gender(params):
+    from core.models import Customer
+
+    return Customer.gender
+
+
+def _customer_kind(params):
+    from core.models import Customer
+
+    return Customer.kind
+
+
 _DAYS = SegmentParam("days", _l("Days"), 90)
 
 
 def kernel_fields() -> list[SegmentField]:
-    """The kernel's own segment fields (``core.defaults.kernel`` returns them)."""
+    """The kernel's own segment fields (``core.defaults.kernel`` returns them). Every field
+    with a fixed set of values is a ``choice`` field declaring its set (checked values)."""
+    from core.labels import CUSTOMER_KIND, GENDER, LANGUAGE
+
     return [
         SegmentField("core.home_store", _l("Home store"), "choice", _home_store, choices=_store_choices),
         SegmentField("core.birthday_month", _l("Birthday month"), "number", _birthday_month, minimum=1, maximum=12,
                      whole=True),
-        SegmentField("core.language", _l("Language"), "text", _language),
+        SegmentField("core.language", _l("Language"), "choice", _language, choices=LANGUAGE),
+        SegmentField("core.gender", _l("Gender"), "choice", _gender, choices=GENDER),
+        SegmentField("core.customer_kind", _l("Customer kind"), "choice", _customer_kind, choices=CUSTOMER_KIND),
         SegmentField("core.last_purchase", _l("Last purchase"), "date", _last_purchase),
         SegmentField("core.spend", _l("Spend in the last N days"), "money", _spend, params=(_DAYS,)),
         SegmentField("core.visits", _l("Visits in the last N days"), "number", _visits, params=(_DAYS,), minimum=0,

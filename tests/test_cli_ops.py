@@ -1,68 +1,49 @@
 """``banyan init / check / jobs / shell`` and addon commands, through click's CliRunner on a
-fresh database (a SQLite file, or a new PostgreSQL database with ``--db-url``)."""
-import os
-import uuid
-
+fresh database (a SQLite file, or a new PostgreSQL database with ``--db-url``): the kernel's
+``cli_env`` fixture (``core/testing/cli.py``), shared with ``test_seven_addons.py``."""
 import click
 import pytest
-from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text, update
 
-from core.cli import main
 from core.hookspecs import hookimpl
 
 
 @pytest.fixture
-def env(request, tmp_path):
-    base = request.config.getoption("--db-url")
-    created = None
-    if base and make_url(base).get_backend_name() == "postgresql":
-        url = make_url(base).set(drivername="postgresql+psycopg")
-        created = f"banyan_cli_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{created}"'))
-        admin.dispose()
-        db_url = url.set(database=created).render_as_string(hide_password=False)
-    else:
-        db_url = f"sqlite:///{tmp_path}/cli.sqlite"
-    yield {"BANYAN_DATABASE_URL": db_url, "BANYAN_INSTANCE_PATH": str(tmp_path / "instance"),
-           "BANYAN_JOBS_BACKEND": "memory", "BANYAN_LOCALE_DEFAULT": "en"}
-    if created:
-        admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
-        admin.dispose()
+def with_plugin(monkeypatch):
+    """``with_plugin(obj, name)``: every registry the CLI builds during the test also registers
+    ``obj`` (an addon's commands or jobs, without installing an addon)."""
+    import core.plugins
+
+    real = core.plugins.build_registry
+    extra = []
+
+    def build(*a, **kw):
+        reg = real(*a, **kw)
+        for obj, name in extra:
+            reg.pm.register(obj, name=name)
+        return reg
+
+    monkeypatch.setattr(core.plugins, "build_registry", build)
+    return lambda obj, name: extra.append((obj, name))
 
 
-def run(env, *args, input=None):
-    return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
-
-
-def _engine(env):
-    from core.db import make_engine
-
-    return make_engine(env["BANYAN_DATABASE_URL"])
-
-
-def test_help_without_database_creates_nothing(env, tmp_path):
-    result = run(env, "--help")
+def test_help_without_database_creates_nothing(cli_env, tmp_path):
+    result = cli_env.run("--help")
     assert result.exit_code == 0
     for name in ("init", "demo", "check", "serve", "worker", "shell", "jobs"):
         assert f"  {name}" in result.output
     assert not (tmp_path / "cli.sqlite").exists()
-    assert run(env, "nope").exit_code == 2
+    assert cli_env.run("nope").exit_code == 2
 
 
-def test_init_creates_schema_and_superuser(env):
-    result = run(env, "init", "--admin-user", "boss", "--admin-password", "s3cret-pw")
+def test_init_creates_schema_and_superuser(cli_env):
+    result = cli_env.run("init", "--admin-user", "boss", "--admin-password", "s3cret-pw")
     assert result.exit_code == 0, result.output
     assert "superuser boss created" in result.output
     from core.models import User
     from core.security.passwords import verify_password
 
-    engine = _engine(env)
+    engine = cli_env.engine()
     with engine.connect() as c:
         row = c.execute(select(User.__table__.c.password_hash, User.__table__.c.is_superuser)
                         .where(User.__table__.c.username == "boss")).one()
@@ -71,34 +52,24 @@ def test_init_creates_schema_and_superuser(env):
     assert row.is_superuser and verify_password(row.password_hash, "s3cret-pw")
     assert version >= 1  # the migrate path was used
     # running it again is harmless; the same user again is one clear error line
-    again = CliRunner().invoke(main, ["init", "--admin-user", "boss", "--admin-password", "x1234"], env=env)
+    again = cli_env.run("init", "--admin-user", "boss", "--admin-password", "x1234", catch_exceptions=True)
     assert again.exit_code == 2 and "already exists" in again.output
     assert "Traceback" not in again.output
 
 
-def test_check_reports_breaches_and_exits_1(env):
-    assert run(env, "init", "--schema", "create_all").exit_code == 0
-    ok = run(env, "check")
+def test_check_reports_breaches_and_exits_1(cli_env):
+    assert cli_env.run("init", "--schema", "create_all").exit_code == 0
+    ok = cli_env.run("check")
     assert ok.exit_code == 0 and "all checks passed" in ok.output
-    from core.config import load_config
     from core.models import Sale
-    from core.runtime import Runtime
     from core.testing.factories import Factories
 
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        rt = Runtime.from_config(load_config())
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    with rt.session() as s:
+    with cli_env.runtime() as rt, rt.session() as s:
         sale = Factories(s).sale()
         s.execute(update(Sale).where(Sale.id == sale.id).values(total=12345))
         s.commit()
         sale_id = sale.id
-    rt.dispose()
-    bad = run(env, "check")
+    bad = cli_env.run("check")
     assert bad.exit_code == 1
     assert "BREACH [core.sale_totals]" in bad.output and f"core_sale:{sale_id}" in bad.output
 
@@ -113,32 +84,18 @@ class _AddonCommands:
             click.echo(f"hello {name} from an addon")
 
 
-@pytest.fixture
-def with_addon_commands(monkeypatch):
-    import core.plugins
-
-    real = core.plugins.build_registry
-
-    def build(*a, **kw):
-        reg = real(*a, **kw)
-        reg.pm.register(_AddonCommands(), name="cli-test-addon")
-        return reg
-
-    monkeypatch.setattr(core.plugins, "build_registry", build)
-
-
-def test_addon_commands_only_when_database_exists(env, with_addon_commands):
-    assert "hello-addon" not in run(env, "--help").output
-    assert run(env, "hello-addon").exit_code == 2  # no database: no addon commands, no crash
-    assert run(env, "init", "--schema", "create_all").exit_code == 0
-    assert "hello-addon" in run(env, "--help").output
-    result = run(env, "hello-addon", "--name", "banyan")
+def test_addon_commands_only_when_database_exists(cli_env, with_plugin):
+    with_plugin(_AddonCommands(), "cli-test-addon")
+    assert "hello-addon" not in cli_env.run("--help").output
+    assert cli_env.run("hello-addon").exit_code == 2  # no database: no addon commands, no crash
+    assert cli_env.run("init", "--schema", "create_all").exit_code == 0
+    assert "hello-addon" in cli_env.run("--help").output
+    result = cli_env.run("hello-addon", "--name", "banyan")
     assert result.exit_code == 0 and "hello banyan from an addon" in result.output
 
 
-def test_jobs_list_and_run(env, monkeypatch):
+def test_jobs_list_and_run(cli_env, with_plugin):
     from core.contrib import Job
-    import core.plugins
 
     class _Jobs:
         @hookimpl
@@ -146,48 +103,41 @@ def test_jobs_list_and_run(env, monkeypatch):
             return [Job("cli.tag", lambda session: session.execute(text("select 1")), schedule="0 3 * * *"),
                     Job("cli.boom", lambda session: 1 / 0, retries=0)]
 
-    real = core.plugins.build_registry
-
-    def build(*a, **kw):
-        reg = real(*a, **kw)
-        reg.pm.register(_Jobs(), name="cli-test-jobs")
-        return reg
-
-    monkeypatch.setattr(core.plugins, "build_registry", build)
-    assert run(env, "init", "--schema", "create_all").exit_code == 0
-    listed = run(env, "jobs", "list")
+    with_plugin(_Jobs(), "cli-test-jobs")
+    assert cli_env.run("init", "--schema", "create_all").exit_code == 0
+    listed = cli_env.run("jobs", "list")
     assert "cli.tag" in listed.output and "0 3 * * *" in listed.output
-    assert run(env, "jobs", "run", "cli.tag").exit_code == 0
-    failed = run(env, "jobs", "run", "cli.boom")
+    assert cli_env.run("jobs", "run", "cli.tag").exit_code == 0
+    failed = cli_env.run("jobs", "run", "cli.boom")
     assert failed.exit_code == 1 and "ZeroDivisionError" in failed.output
-    engine = _engine(env)
+    engine = cli_env.engine()
     with engine.connect() as c:
         states = c.execute(text("select job, state from core_job_run order by id")).all()
     engine.dispose()
     assert [tuple(r) for r in states] == [("cli.tag", "success"), ("cli.boom", "failed")]
 
 
-def test_shell_has_runtime_session_and_models(env):
-    assert run(env, "init", "--schema", "create_all").exit_code == 0
-    result = run(env, "shell", input="print('T', Sale.__tablename__, session.scalar(select(func.count()).select_from(Store)))\n")
+def test_shell_has_runtime_session_and_models(cli_env):
+    assert cli_env.run("init", "--schema", "create_all").exit_code == 0
+    result = cli_env.run("shell", input="print('T', Sale.__tablename__, session.scalar(select(func.count()).select_from(Store)))\n")
     assert result.exit_code == 0
     assert "T core_sale 0" in result.output
 
 
-def test_serve_builds_the_app_lazily(env, monkeypatch):
+def test_serve_builds_the_app_lazily(cli_env, monkeypatch):
     import werkzeug.serving
 
     seen = {}
     monkeypatch.setattr(werkzeug.serving, "run_simple",
                         lambda host, port, app, **kw: seen.update(host=host, port=port, app=app))
-    assert run(env, "init", "--schema", "create_all").exit_code == 0
-    result = run(env, "serve", "--dev", "--port", "5099")
+    assert cli_env.run("init", "--schema", "create_all").exit_code == 0
+    result = cli_env.run("serve", "--dev", "--port", "5099")
     assert result.exit_code == 0, result.output
     assert seen["port"] == 5099 and seen["host"] == "127.0.0.1"
     assert hasattr(seen["app"], "wsgi_app")
 
 
-def test_serve_runs_gunicorn_with_the_worker_hook(env, monkeypatch):
+def test_serve_runs_gunicorn_with_the_worker_hook(cli_env, monkeypatch):
     """``banyan serve`` (no --dev) serves with gunicorn and the worker hook that freezes the
     loaded app's objects (core/serving.py)."""
     pytest.importorskip("gunicorn")
@@ -203,8 +153,38 @@ def test_serve_runs_gunicorn_with_the_worker_hook(env, monkeypatch):
         seen["app"] = self.load()
 
     monkeypatch.setattr(BaseApplication, "run", fake_run)
-    assert run(env, "init", "--admin-user", "boss", "--admin-password", "x1234").exit_code == 0
-    result = run(env, "serve", "--port", "5999")
+    assert cli_env.run("init", "--admin-user", "boss", "--admin-password", "x1234").exit_code == 0
+    result = cli_env.run("serve", "--port", "5999")
     assert result.exit_code == 0, result.output
     assert seen["bind"] == ["127.0.0.1:5999"] and seen["hook"] is post_worker_init
     assert seen["app"].extensions["banyan"] is not None
+
+
+def test_cli_env_is_a_fresh_database_of_its_own_dropped_after(request, tmp_path):
+    """The shared fixture (``core.testing.cli``): two environments are two empty databases;
+    what a command writes in one is not in the other; a PostgreSQL database is dropped on exit."""
+    from sqlalchemy import create_engine, inspect
+
+    from core.testing.cli import fresh_cli_env, is_postgres_url
+
+    base = request.config.getoption("--db-url")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with fresh_cli_env(base, tmp_path / "a") as a, fresh_cli_env(base, tmp_path / "b") as b:
+        assert a.url != b.url and a["BANYAN_INSTANCE_PATH"] != b["BANYAN_INSTANCE_PATH"]
+        assert a.run("init", "--schema", "create_all").exit_code == 0
+        assert a.scalar("select count(*) from core_store") == 0
+        engine = b.engine()
+        try:
+            assert inspect(engine).get_table_names() == []
+        finally:
+            engine.dispose()
+        name = a.url.rsplit("/", 1)[-1]
+    if is_postgres_url(base):
+        server = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            with server.connect() as c:
+                left = c.execute(text("select count(*) from pg_database where datname = :n"), {"n": name}).scalar()
+        finally:
+            server.dispose()
+        assert left == 0

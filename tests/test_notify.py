@@ -381,3 +381,35 @@ def test_two_workers_draining_at_once_send_each_message_once(rt, smtp, db_is_pos
     finally:
         with rt.session() as s, transaction(s):
             s.execute(delete(MailMessage))
+
+
+def test_a_stopped_workers_mail_is_queued_again_with_a_code_shown_as_its_label(session, make, admin_app, rt):
+    """What the mail worker itself writes in ``last_error`` is a code (``core.labels.MAIL_PROBLEM``),
+    shown in the reader's language in the outbox and in the failure notice; an SMTP answer
+    shows as it came; the English sentence of older rows reads as the label too."""
+    from core.i18n import force_locale
+    from core.labels import MAIL_PROBLEM
+    from core.notify import _recover_stale, _template_env
+
+    admin = make.user(roles=("hq_admin",), locale="en")
+    session.merge(RolePermission(role_code="hq_admin", permission="core.mail.admin"))
+    stale = MailMessage(kind="t.stale", to_address="stale@example.com", locale="en", subject="Stale", body="",
+                        state="sending", attempts=1, claim="dead", claimed_at=utcnow() - timedelta(days=1))
+    old = MailMessage(kind="t.stale", to_address="old@example.com", locale="en", subject="Old", body="",
+                      state="failed", attempts=5, last_error="the worker stopped while sending; queued again")
+    session.add_all([stale, old])
+    session.commit()
+    assert _recover_stale(rt) >= 1
+    session.refresh(stale)
+    assert (stale.state, stale.last_error) == ("queued", "worker_stopped")
+    client = login(admin_app, admin)
+    page = client.get("/admin/mailmessage/?flt0_0=queued").get_data(as_text=True)
+    assert "The worker stopped while sending; queued again" in page and "worker_stopped" not in page
+    with force_locale("zh_Hans"):
+        zh = str(MAIL_PROBLEM.label("worker_stopped"))
+        notice = _template_env(rt).get_template("notifications/mail_failed.txt")
+        body = "".join(notice.blocks["body"](notice.new_context({"message": old, "recipient": None})))
+    assert zh in body and "the worker stopped" not in body
+    assert str(MAIL_PROBLEM.label("SMTP 550: mailbox unavailable")) == "SMTP 550: mailbox unavailable"
+    session.execute(delete(MailMessage).where(MailMessage.kind == "t.stale"))
+    session.commit()

@@ -184,3 +184,72 @@ def test_an_addons_field_brings_its_range_and_its_own_check(rt, session, make, r
     register_plugin(Wrong(), name="wrongtest")
     with pytest.raises(AddonError, match="number and money"):
         segments.fields(rt.registry)
+
+
+@pytest.mark.parametrize("field, good, bad", [
+    ("core.language", "zh_Hans", "klingon"), ("core.gender", "F", "X"), ("core.customer_kind", "company", "robot")])
+def test_an_enumerated_fields_value_outside_its_set_is_a_field_error(session, make, field, good, bad):
+    """Language, gender and customer kind are fields with a fixed set of values: a value
+    outside the set is refused on its place (``rules.N.value``, 422 in the API), in a list
+    too; a value of the set selects the customers who have it."""
+    c = make.customer(**{field.split(".")[1].replace("customer_", ""): good})
+    for op, value, where in (("eq", bad, "rules.rules.0.value"), ("in", [good, bad], "rules.rules.0.value.1"),
+                             ("ne", "", "rules.rules.0.value")):
+        with pytest.raises(BusinessError) as err:
+            segments.compile_rules(session, _and({"field": field, "operator": op, "value": value}))
+        assert set(err.value.errors) == {where}
+    assert c.id in _ids(session, _and({"field": field, "operator": "eq", "value": good}))
+    assert c.id in _ids(session, _and({"field": field, "operator": "in", "value": [good]}))
+    described = {f["code"]: f for f in segments.describe(session)}[field]
+    assert described["type"] == "choice" and good in [ch["value"] for ch in described["choices"]]
+
+
+def test_choices_are_declared_on_the_field_and_checked_for_addons_too(rt, session, make, register_plugin):
+    """An addon's field declares its set (a ``Choices`` set, pairs or a callable) and the
+    kernel checks every value against it; ``choices`` on a field that is not a ``choice``
+    field, or a ``choice`` field without choices, is refused when the fields are collected."""
+    from core.contrib import SegmentField
+    from core.errors import AddonError
+    from core.hookspecs import hookimpl
+    from core.labels import STORE_KIND
+    from core.models import Customer
+
+    class Colours:
+        @hookimpl
+        def segment_fields(self):
+            return [SegmentField("colourtest.colour", "Colour", "choice", lambda params: Customer.note,
+                                 choices=[("red", "Red"), ("blue", "Blue")]),
+                    SegmentField("colourtest.kind", "Kind", "choice", lambda params: Customer.note,
+                                 choices=STORE_KIND)]
+
+    register_plugin(Colours(), name="colourtest")
+    known = segments.fields(rt.registry)
+    bad = _and({"field": "colourtest.colour", "operator": "eq", "value": "green"},
+               {"field": "colourtest.kind", "operator": "not_in", "value": ["direct", "moon"]})
+    with pytest.raises(BusinessError) as err:
+        segments.compile_rules(session, bad, known)
+    assert set(err.value.errors) == {"rules.rules.0.value", "rules.rules.1.value.1"}
+    segments.compile_rules(session, _and({"field": "colourtest.colour", "operator": "eq", "value": "red"},
+                                         {"field": "colourtest.kind", "operator": "in", "value": ["franchise"]}),
+                           known)
+
+
+
+@pytest.mark.parametrize("kind, choices", [("text", [("en", "English")]), ("number", [(1, "One")]),
+                                           ("choice", None)])
+def test_choices_only_and_always_on_a_choice_field(rt, register_plugin, kind, choices):
+    """``choices`` on a field that is not a ``choice`` field (its values would go unchecked),
+    or a ``choice`` field without choices, is refused when the fields are collected."""
+    from core.contrib import SegmentField
+    from core.errors import AddonError
+    from core.hookspecs import hookimpl
+    from core.models import Customer
+
+    class Wrong:
+        @hookimpl
+        def segment_fields(self):
+            return [SegmentField("wrongchoice.x", "X", kind, lambda params: Customer.note, choices=choices)]
+
+    register_plugin(Wrong(), name="wrongchoice")
+    with pytest.raises(AddonError, match="wrongchoice.x.*choice"):
+        segments.fields(rt.registry)

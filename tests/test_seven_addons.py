@@ -1,45 +1,11 @@
 """The seven built-in addons installed together (issue 18, last proof): ``banyan demo`` then
 ``banyan check`` through the CLI (click's CliRunner) on a fresh database, a SQLite file or a
-new PostgreSQL database with ``--db-url``. The demo's data of every addon must be there,
-including what the addons posted while the demo rang up its sales, and the check must find
-no breach."""
-import uuid
-
-import pytest
-from click.testing import CliRunner
+new PostgreSQL database with ``--db-url`` (the kernel's ``cli_env`` fixture, as
+``test_cli_ops.py``). The demo's data of every addon must be there, including what the addons
+posted while the demo rang up its sales, and the check must find no breach."""
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-from core.cli import main
 
 SEVEN = ("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center", "campaign")
-
-
-@pytest.fixture
-def env(request, tmp_path):
-    base = request.config.getoption("--db-url")
-    created = None
-    if base and make_url(base).get_backend_name() == "postgresql":
-        url = make_url(base).set(drivername="postgresql+psycopg")
-        created = f"banyan_seven_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{created}"'))
-        admin.dispose()
-        db_url = url.set(database=created).render_as_string(hide_password=False)
-    else:
-        db_url = f"sqlite:///{tmp_path}/seven.sqlite"
-    yield {"BANYAN_DATABASE_URL": db_url, "BANYAN_INSTANCE_PATH": str(tmp_path / "instance"),
-           "BANYAN_JOBS_BACKEND": "memory", "BANYAN_LOCALE_DEFAULT": "en"}
-    if created:
-        admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def run(env, *args):
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
 #: per addon, (what, SQL count, least expected): the demo's own rows, and the rows the addon
@@ -87,13 +53,13 @@ EXPECTED = {
 }
 
 
-def test_demo_then_check_with_all_seven_addons(env):
-    demo = run(env, "demo", "--addons", ",".join(SEVEN), "--scale", "0.3", "--months", "2", "--seed", "5",
+def test_demo_then_check_with_all_seven_addons(cli_env):
+    demo = cli_env.run("demo", "--addons", ",".join(SEVEN), "--scale", "0.3", "--months", "2", "--seed", "5",
                "--quiet")
     assert demo.exit_code == 0, demo.output
     assert "demo ready" in demo.output and "refused by addons" not in demo.output
 
-    engine = create_engine(env["BANYAN_DATABASE_URL"])
+    engine = create_engine(cli_env.url)
     try:
         with engine.connect() as c:
             installed = set(c.execute(text("SELECT name FROM core_addon WHERE state = 'installed'")).scalars())
@@ -108,6 +74,6 @@ def test_demo_then_check_with_all_seven_addons(env):
                for addon, rows in found.items() for what, n, least in rows if n < least]
     assert not missing, missing
 
-    check = run(env, "check")
+    check = cli_env.run("check")
     assert check.exit_code == 0, check.output
     assert "all checks passed" in check.output and "BREACH" not in check.output

@@ -15,7 +15,7 @@ from core.i18n import gettext
 from core.i18n import lazy_gettext as _l
 
 from . import services as svc
-from .models import Consent, Income, OptOut, Outbox, Plan, Policy, Recipient, Segment, Template
+from .models import METHOD, SOURCE, Consent, Income, OptOut, Outbox, Plan, Policy, Recipient, Segment, Template
 from .permissions import CONSENT, READ, SEGMENT_READ, SEGMENT_WRITE, SEND, WRITE
 
 CATEGORY = _l("Campaign")
@@ -151,14 +151,16 @@ class RecipientView(BanyanModelView):
     permission = READ
     allow_create = allow_edit = False
     simple_list_pager = True
-    column_list = ("plan", "customer_id", "holdout", "state", "attempts", "sent_at", "error")
-    column_filters = ("plan_id", "state", "holdout")
+    column_list = ("plan", "customer_id", "holdout", "state", "reason", "attempts", "sent_at", "error")
+    column_filters = ("plan_id", "state", "reason", "holdout")
 
 
 class OptOutView(BanyanModelView):
     permission = CONSENT
     allow_edit = False
     column_list = ("customer_id", "channel", "list_code", "at", "source", "method")
+    column_formatters = {"source": lambda v, c, m, n: SOURCE.label(m.source),
+                         "method": lambda v, c, m, n: METHOD.label(m.method)}
     column_filters = ("channel", "list_code", "at")
     form_columns = ("customer_id", "channel", "list_code", "source", "method")
 
@@ -169,6 +171,8 @@ class ConsentView(BanyanModelView):
     permission = CONSENT
     allow_create = allow_edit = allow_delete = False
     column_list = ("customer_id", "channel", "address", "requested_at", "source", "confirmed_at", "method")
+    column_formatters = {"source": lambda v, c, m, n: SOURCE.label(m.source),
+                         "method": lambda v, c, m, n: METHOD.label(m.method)}
     column_filters = ("channel", "confirmed_at", "requested_at")
 
     @action("resend", _l("Send the confirmation link again"), _l("Email the selected customers the link to "
@@ -219,6 +223,7 @@ class IncomeView(BanyanModelView):
     permission = SEGMENT_READ
     write_permission = SEGMENT_WRITE
     column_list = ("customer", "monthly_income", "source", "updated_at")
+    column_formatters = {"source": lambda v, c, m, n: SOURCE.label(m.source)}
     column_filters = ("monthly_income", "source", "updated_at")
     column_sortable_list = ("monthly_income", "updated_at")
     form_columns = ("customer", "monthly_income", "source")
@@ -345,7 +350,7 @@ class ResultsPage(BanyanView):
         from core.charts import Chart, Series, render_responsive
         from core.web import db_session
 
-        from .models import RECIPIENT_STATE
+        from .models import RECIPIENT_REASON, RECIPIENT_STATE
         from .results import results
 
         s = db_session()
@@ -360,7 +365,8 @@ class ResultsPage(BanyanView):
         labels = [gettext("Sent"), gettext("Opened"), gettext("Clicked"), gettext("Converted")]
         chart = render_responsive(Chart(labels=labels, money=False, title=gettext("Funnel"), series=[
             Series(gettext("Recipients"), [r["reach"], r["opened"], r["clicked"], r["recipients"]["converted"]])]))
-        return self.render("campaign/results.html", plan=plan, r=r, chart=chart, state_label=RECIPIENT_STATE.label)
+        return self.render("campaign/results.html", plan=plan, r=r, chart=chart, state_label=RECIPIENT_STATE.label,
+                           reason_label=RECIPIENT_REASON.label)
 
 
 class PreviewPage(BanyanView):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import BigInteger, Integer, and_, case, cast, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Integer, String, and_, case, cast, func, insert, literal, select, update
 
 from core import segments as kseg
 from core.errors import BusinessError
@@ -254,13 +254,22 @@ def eligible_expr(session, plan: Plan, address):
 
 
 def draw_columns(session, plan: Plan, address):
-    """``(holdout, state)`` SQL columns of a customer entering the plan's audience. The
-    hold-out is drawn among the customers the plan could message only (``holdout`` is false
-    for the others), so the control group is like the messaged group and the uplift
-    measures the campaign, not consent; the others are ``skipped``."""
+    """``(holdout, state, reason)`` SQL columns of a customer entering the plan's audience.
+    The hold-out is drawn among the customers the plan could message only (``holdout`` is
+    false for the others), so the control group is like the messaged group and the uplift
+    measures the campaign, not consent; the others are ``skipped``, with the code of the
+    first reason (``RECIPIENT_REASON``: no consent, consent not confirmed, opted out, no
+    address; None for the others)."""
+    from .consent import needs_confirmation
+
     ok = eligible_expr(session, plan, address)
     hold = and_(ok, holdout_expr(plan, Customer.id))
-    return hold, case((hold, "holdout"), (ok, "queued"), else_="skipped")
+    reason = case((ok, literal(None, String)),
+                  (~consent_expr(plan.channel), "no_consent"),
+                  (~consent_expr(plan.channel, needs_confirmation(session, plan.channel)), "unconfirmed"),
+                  (optout_exists(plan.channel, plan.list_code, Customer.id), "opted_out"),
+                  else_="no_address")
+    return hold, case((hold, "holdout"), (ok, "queued"), else_="skipped"), reason
 
 
 def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
@@ -277,14 +286,14 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
         # the audience's own WHERE on core_customer (no "id IN (subquery)": one scan, as by hand)
         aud = kseg.audience(session, rules_of(plan.segment, session), plan_stores(plan, store_ids)).whereclause
         addr = address if address is not None else literal(None, type_=Customer.email.type)
-        hold, state = draw_columns(session, plan, addr)
-        src = (select(literal(plan.id, Integer), Customer.id, Customer.home_store_id, hold, state, addr,
+        hold, state, reason = draw_columns(session, plan, addr)
+        src = (select(literal(plan.id, Integer), Customer.id, Customer.home_store_id, hold, state, reason, addr,
                       literal(0, Integer))
                .where(aud).execution_options(banyan_unscoped=True))
         from .bulk import audit
 
         ids = session.execute(insert(Recipient).from_select(
-            ["plan_id", "customer_id", "store_id", "holdout", "state", "address", "attempts"], src)
+            ["plan_id", "customer_id", "store_id", "holdout", "state", "reason", "address", "attempts"], src)
             .returning(Recipient.id)).scalars().all()
         plan.snapshot_at = utcnow()
         audit(session, ids, "create", {"snapshot": plan.code, "plan_id": plan.id})
@@ -308,4 +317,4 @@ def recheck_optouts(session, plan_id: int, channel: str, list_code: str) -> int:
     return len(update_recipients(session, update(Recipient).where(
         Recipient.plan_id == plan_id, Recipient.state == "queued",
         optout_exists(channel, list_code, Recipient.customer_id))
-        .values(state="skipped", error="opted out"), "opted out since the snapshot", "queued", "skipped"))
+        .values(state="skipped", reason="opted_out", error=None), "opted_out", "queued", "skipped"))

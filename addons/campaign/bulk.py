@@ -4,8 +4,10 @@ The ORM audits each row it flushes (``core.audit``), but a set-based ``UPDATE`` 
 ... SELECT`` bypasses it. As the kernel's batched import does (``core.imports.kernel``), every
 bulk statement of this addon writes the trail itself: the statement returns the ids it
 touched (``RETURNING``, on SQLite and PostgreSQL), and one ``core_audit_log`` row per statement
-records them with the change (``{"state": [old, new], "ids": [...], "why": ...}``), in the same
-transaction, under the session's user (None for a job).
+records them with the change (``{"state": [old, new], "ids": [...], "why": code}``), in the same
+transaction, under the session's user (None for a job). ``why`` is a code of
+``models.CHANGE_WHY`` (the audit trail shows its label in the reader's language), never English
+text.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from core.db import USER_ID
 from core.mixins import utcnow
 from core.models import AuditLog
 
-from .models import Recipient
+from .models import CHANGE_WHY, Recipient
 
 TABLE = Recipient.__tablename__
 
@@ -30,12 +32,15 @@ def audit(session, ids, action: str, changes: dict) -> None:
         "action": action, "changes": {**changes, "ids": ids}, "at": utcnow()}])
 
 
-def update_recipients(session, stmt, why: str, old=None, new=None) -> list[int]:
+def update_recipients(session, stmt, why: str, old=None, new=None, **details) -> list[int]:
     """Run the ``UPDATE campaign_recipient`` statement ``stmt`` with ``RETURNING id`` and audit
-    it (``state`` ``old`` → ``new`` when given). Returns the ids updated."""
+    it: ``why`` (a code of ``CHANGE_WHY``), ``state`` ``old`` → ``new`` when given, and
+    ``details`` (plain values: the worker's claim, the cap). Returns the ids updated."""
+    if why not in CHANGE_WHY:
+        raise ValueError(f"not a code of {CHANGE_WHY.name}: {why!r}")
     ids = list(session.execute(stmt.returning(Recipient.id).execution_options(synchronize_session=False))
                .scalars())
-    changes = {"why": why}
+    changes = {"why": why, **details}
     if new is not None:
         changes["state"] = [old, new]
     audit(session, ids, "update", changes)

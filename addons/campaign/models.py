@@ -34,6 +34,42 @@ RECIPIENT_STATE = Choices("campaign.recipient.state", [
     ("skipped", _l("Skipped (no consent or address)")), ("holdout", _l("Hold-out (not messaged)")),
     ("capped", _l("Not sent: frequency cap reached")),
 ])
+#: why a recipient was not messaged (``Recipient.reason``): stored as a code, shown as its label in
+#: the reader's language (the back office, exports, the API's ``reason_label``). ``error`` keeps
+#: only what a channel itself answered (an SMTP server's reply), beside ``channel_error``.
+RECIPIENT_REASON = Choices("campaign.recipient.reason", [
+    ("no_consent", _l("No consent on the channel")), ("consent_withdrawn", _l("Consent withdrawn")),
+    ("opted_out", _l("Opted out of the list")), ("no_address", _l("No address on the channel")),
+    ("customer_gone", _l("Customer merged or deactivated")),
+    ("unconfirmed", _l("Email consent not confirmed (double opt-in)")),
+    ("frequency_cap", _l("Frequency cap reached")),
+    ("plan_ended", _l("The plan ended before this message was sent")),
+    ("no_channel", _l("No such channel")),
+    ("worker_stopped", _l("The worker stopped while sending; not sent again")),
+    ("channel_error", _l("The channel refused the message")),
+])
+#: why a set-based statement changed recipients or a plan (the ``why`` of their audit rows,
+#: ``bulk.py``): the reasons above, and the steps of sending
+CHANGE_WHY = Choices("campaign.change.why", [
+    *RECIPIENT_REASON.choices(),
+    ("claimed", _l("Claimed by a worker")), ("stale_claim", _l("Stale claim of a stopped worker, queued again")),
+    ("handed_over", _l("Handed to the channel")), ("readdressed", _l("The customer's address now")),
+    ("rechecked", _l("No longer allowed at send time")),
+    ("ended_done", _l("Ended and nobody left to send to")),
+])
+#: where an opt-out, a consent or an income came from, and how an opt-out or a consent was
+#: given: the words the addon itself writes (``backoffice``, ``unsubscribe_link``...) are codes,
+#: shown as their labels in the reader's language; these columns also take a staff member's or
+#: an integrator's own words (a survey's name), which show as typed (``label`` of an unknown
+#: code is the code), so they are labels for display, not a closed set of the column
+SOURCE = Choices("campaign.source", [
+    ("backoffice", _l("Back office")), ("api", _l("API")), ("import", _l("Import")),
+    ("unsubscribe_link", _l("Unsubscribe link")), ("survey", _l("Survey")),
+])
+METHOD = Choices("campaign.consent.method", [
+    ("manual", _l("Entered by staff")), ("link", _l("Signed link")), ("api", _l("API")),
+    ("double_opt_in_link", _l("Double opt-in link")),
+])
 TRIGGER_KIND = Choices("campaign.plan.trigger", [
     ("birthday", _l("Birthday")), ("lapsed", _l("No purchase for N days")),
     ("points_expiring", _l("Points expiring within N days")), ("tier_upgrade", _l("Close to a tier upgrade")),
@@ -151,6 +187,9 @@ class Recipient(IdPk, Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: why the customer was not (or not yet) messaged: a code of :data:`RECIPIENT_REASON`
+    reason: Mapped[str | None] = mapped_column(String(24))
+    #: what the channel itself answered when it refused the message (``reason`` channel_error)
     error: Mapped[str | None] = mapped_column(String(255))
     #: a triggered plan's row: when the trigger selected the customer; conversions are counted
     #: from then for the plan's ``conversion_days`` (until ``convert_until``). None for a
@@ -281,8 +320,9 @@ describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND, "matrix_class
     "last_count": _l("Last count")})
 describe(Template, name=_l("Message template"), codes={"channel": CHANNEL, "language": LANGUAGE}, labels={
     "channel": _l("Channel"), "subject": _l("Subject"), "body": _l("Body")})
-describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel": CHANNEL, "trigger": TRIGGER_KIND},
-         labels={
+describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel": CHANNEL, "trigger": TRIGGER_KIND,
+                                                "why": CHANGE_WHY},
+         labels={"why": _l("Why"),
     "trigger": _l("Trigger"), "trigger_days": _l("Trigger days"), "trigger_tier": _l("Tier before the upgrade"),
     "trigger_spend": _l("Spend close to the upgrade"), "triggered_at": _l("Triggers last evaluated"),
     "owner_id": _l("Owner"), "date_from": _l("From"), "date_to": _l("Until"), "budget": _l("Budget"),
@@ -292,10 +332,14 @@ describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel":
     "holdout_share": _l("Hold-out share"), "conversion_days": _l("Conversion window (days)"),
     "approval_id": _l("Approval request"), "snapshot_at": _l("Audience taken at"),
     "started_at": _l("Started"), "finished_at": _l("Finished")})
-describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE}, labels={
+describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE, "reason": RECIPIENT_REASON,
+                                                 "why": CHANGE_WHY}, labels={
+    "reason": _l("Reason"), "why": _l("Why"), "snapshot": _l("Audience of plan"), "trigger": _l("Trigger"),
+    "ids": _l("Recipients"),
     "plan": _l("Marketing plan"), "plan_id": _l("Marketing plan"), "holdout": _l("Hold-out"),
     "address": _l("Address"), "claim": _l("Claimed by"), "claimed_at": _l("Claimed at"),
-    "occurrence": _l("Occurrence"), "attempts": _l("Attempts"), "sent_at": _l("Sent at"), "error": _l("Error"),
+    "occurrence": _l("Occurrence"), "attempts": _l("Attempts"), "sent_at": _l("Sent at"),
+    "error": _l("Channel's answer"),
     "triggered_at": _l("Triggered at"), "convert_until": _l("Conversions counted until")})
 describe(OptOut, name=_l("Opt-out"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "list_code": _l("Mailing list"), "at": _l("At"), "source": _l("Source"),

@@ -36,13 +36,19 @@ from .models import Event, Plan, Recipient
 
 
 def results(session, plan: Plan) -> dict:
-    """The figures of ``plan`` (see the module doc): ``{delivery: {state: n}, reach,
+    """The figures of ``plan`` (see the module doc): ``{delivery: {state: n}, not_messaged:
+    {reason code: n} (``RECIPIENT_REASON``), reach,
     recipients/holdout: {customers, converted, revenue}, conversion_rate,
     holdout_conversion_rate, uplift, uplift_ci95: (low, high), attributed_revenue, cost, roi,
     window: {from, to}}`` (the one-off window; triggered rows have their own); rates are fractions (0..1), money ``Decimal`` to the cent, None
     where a group is empty or the cost is zero."""
     counts = dict(session.execute(select(Recipient.state, func.count()).where(Recipient.plan_id == plan.id)
                                   .group_by(Recipient.state)).all())
+    # why the others were not messaged (reason codes, labelled where shown)
+    why = dict(session.execute(select(Recipient.reason, func.count())
+                               .where(Recipient.plan_id == plan.id, Recipient.reason.is_not(None),
+                                      Recipient.state.not_in(("sent", "holdout")))
+                               .group_by(Recipient.reason)).all())
     start = plan.started_at or utcnow()
     end = start + timedelta(days=int(plan.conversion_days))
     # each recipient's own window: a triggered row from its trigger time, a one-off plan's
@@ -88,6 +94,7 @@ def results(session, plan: Plan) -> dict:
         roi = ((attributed - Decimal(cost)) / Decimal(cost)).quantize(Decimal("0.0001"))
     return {
         "delivery": {k: int(v) for k, v in counts.items()},
+        "not_messaged": {k: int(v) for k, v in why.items()},
         "reach": reach,
         "opened": opened, "clicked": clicked, "clicks": ev.get("click", (0, 0))[1],
         "open_rate": round(opened / reach, 4) if reach else None,

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from core.api.fields import Choice, DecimalIn, Id, Input, Int, Money, MoneyIn, QId, Query, SafeDate, Str
+from core.api.fields import Choice, Coded, DecimalIn, Id, Input, Int, Label, Money, MoneyIn, QId, Query, SafeDate, Str
 
 from .audience import MATRIX_CODES, RFM_CODES
-from .models import TRIGGER_KIND
+from .models import METHOD, RECIPIENT_REASON, RECIPIENT_STATE, SOURCE, TRIGGER_KIND
 
 
 class RulesIn(Input):
@@ -172,21 +172,30 @@ class OptOutOut(Schema):
     list_code = fields.String()
     at = fields.DateTime()
     source = fields.String()
+    source_label = Label(SOURCE, of="source")
     method = fields.String()
+    method_label = Label(METHOD, of="method")
 
 
 class RecipientOut(Schema):
     id = fields.Integer()
     customer_id = fields.Integer()
     holdout = fields.Boolean()
-    state = fields.String()
+    state = Coded(RECIPIENT_STATE)
+    state_label = Label(RECIPIENT_STATE, of="state")
+    reason = Coded(RECIPIENT_REASON, allow_none=True,
+                   metadata={"description": "why the customer was not (yet) messaged; null when sent"})
+    reason_label = Label(RECIPIENT_REASON, of="reason")
     attempts = fields.Integer()
     sent_at = fields.DateTime(allow_none=True)
-    error = fields.String(allow_none=True)
+    error = fields.String(allow_none=True, metadata={"description": "the channel's own answer when it refused the "
+                                                                    "message (reason channel_error), as it gave it"})
 
 
 class ResultsOut(Schema):
     delivery = fields.Dict()
+    not_messaged = fields.Dict(metadata={"description": "recipients not messaged, by reason code (the codes of "
+                                                        "`reason` in a plan's recipients)"})
     reach = fields.Integer()
     opened = fields.Integer()
     clicked = fields.Integer()
@@ -229,5 +238,7 @@ class ConsentOut(Schema):
     address = fields.String(allow_none=True)
     requested_at = fields.DateTime()
     source = fields.String()
+    source_label = Label(SOURCE, of="source")
     confirmed_at = fields.DateTime(allow_none=True)
     method = fields.String(allow_none=True)
+    method_label = Label(METHOD, of="method")

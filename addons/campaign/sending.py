@@ -59,11 +59,11 @@ def recover(rt, now=None) -> dict:
     with rt.session() as s, transaction(s):
         back = len(update_recipients(
             s, update(Recipient).where(Recipient.state == "claimed", Recipient.claimed_at < now - STALE)
-            .values(state="queued", claim=None), "stale claim of a stopped worker", "claimed", "queued"))
+            .values(state="queued", claim=None), "stale_claim", "claimed", "queued"))
         lost = len(update_recipients(
             s, update(Recipient).where(Recipient.state == "sending", Recipient.claimed_at < now - STALE)
-            .values(state="uncertain", claim=None, error="the worker stopped while sending; not sent again"),
-            "a stopped worker was sending", "sending", "uncertain"))
+            .values(state="uncertain", claim=None, reason="worker_stopped", error=None),
+            "worker_stopped", "sending", "uncertain"))
     return {"requeued": back, "uncertain": lost}
 
 
@@ -90,7 +90,7 @@ def claim(rt, limit: int, plan_id: int | None = None, after: int = 0) -> tuple[s
 
         update_recipients(s, update(Recipient).where(Recipient.id.in_(ids), Recipient.state == "queued")
                           .values(state="claimed", claim=token, claimed_at=utcnow(), attempts=Recipient.attempts + 1),
-                          f"claimed by worker {token}", "queued", "claimed")
+                          "claimed", "queued", "claimed", claim=token)
         screen(s, token)
         got = s.execute(select(Recipient.id).where(Recipient.claim == token).order_by(Recipient.id)).scalars().all()
     return token, list(got)
@@ -121,7 +121,7 @@ def lock_customers(session, token: str) -> int:
 
 def expire_ended(rt) -> int:
     """Queued recipients of running plans past their end date (the chain's local day,
-    ``core.localtime``) are ``skipped`` with the reason: nothing goes out after a campaign
+    ``core.localtime``) are ``skipped`` with reason ``plan_ended``: nothing goes out after a campaign
     ends (one audited statement). Returns how many."""
     from core.localtime import local_today
 
@@ -131,8 +131,8 @@ def expire_ended(rt) -> int:
         ended = select(Plan.id).where(Plan.state == "running", Plan.date_to < local_today())
         return len(update_recipients(
             s, update(Recipient).where(Recipient.state == "queued", Recipient.plan_id.in_(ended))
-            .values(state="skipped", claim=None, error="the plan ended before this message was sent"),
-            "the plan's end date passed", "queued", "skipped"))
+            .values(state="skipped", claim=None, reason="plan_ended", error=None),
+            "plan_ended", "queued", "skipped"))
 
 
 def recheck(session, token: str) -> dict:
@@ -141,7 +141,7 @@ def recheck(session, token: str) -> dict:
     never a customer loaded: the recipient's address becomes the customer's current address
     on the plan's channel, and a row whose customer was merged away or deactivated, withdrew
     consent on the channel (the kernel's consent flags), opted out of the plan's list or has
-    no address any more is ``skipped`` with the reason. Returns ``{"readdressed": n,
+    no address any more is ``skipped`` with the reason's code (``RECIPIENT_REASON``). Returns ``{"readdressed": n,
     "skipped": n}``."""
     from sqlalchemy import case, or_
 
@@ -166,7 +166,7 @@ def recheck(session, token: str) -> dict:
                     .correlate(Recipient).scalar_subquery())
         out["readdressed"] += len(update_recipients(
             session, update(Recipient).where(*mine, of_channel, Recipient.address.is_distinct_from(now_addr))
-            .values(address=now_addr), "the customer's address now"))
+            .values(address=now_addr), "readdressed"))
         gone = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, Customer.active.is_(True),
                                            Customer.merged_into_id.is_(None)).correlate(Recipient).exists())
         refused = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, consent_expr(code))
@@ -176,11 +176,11 @@ def recheck(session, token: str) -> dict:
                                          or_(OptOut.list_code == "*", OptOut.list_code == plan_list))
                  .correlate(Recipient).exists())
         no_addr = or_(Recipient.address.is_(None), Recipient.address == "")
-        why = case((gone, "the customer was merged or deactivated"), (refused, "consent withdrawn"),
-                   (opted, "opted out"), else_="no address")
+        why = case((gone, "customer_gone"), (refused, "consent_withdrawn"), (opted, "opted_out"),
+                   else_="no_address")
         out["skipped"] += len(update_recipients(
             session, update(Recipient).where(*mine, of_channel, or_(gone, refused, opted, no_addr))
-            .values(state="skipped", claim=None, error=why), "no longer allowed at send time", "claimed", "skipped"))
+            .values(state="skipped", claim=None, reason=why, error=None), "rechecked", "claimed", "skipped"))
     return out
 
 
@@ -202,8 +202,8 @@ def screen(session, token: str, now=None) -> dict:
             session, update(Recipient).where(Recipient.claim == token, Recipient.state == "claimed",
                                              Recipient.plan_id.in_(select(Plan.id).where(Plan.channel == "email")),
                                              ~confirmed_expr("email", Recipient.customer_id))
-            .values(state="skipped", claim=None, error="email consent not confirmed (double opt-in)"),
-            "double opt-in not confirmed", "claimed", "skipped"))
+            .values(state="skipped", claim=None, reason="unconfirmed", error=None),
+            "unconfirmed", "claimed", "skipped"))
     if policy.cap_messages:
         lock_customers(session, token)
         since = (now or utcnow()) - timedelta(days=int(policy.cap_days))
@@ -223,8 +223,8 @@ def screen(session, token: str, now=None) -> dict:
         over = select(ranked.c.id).where(ranked.c.n > int(policy.cap_messages))
         out["capped"] = len(update_recipients(
             session, update(Recipient).where(Recipient.id.in_(over))
-            .values(state="capped", claim=None, error=f"frequency cap: {policy.cap_messages} in {policy.cap_days} days"),
-            "frequency cap", "claimed", "capped"))
+            .values(state="capped", claim=None, reason="frequency_cap", error=None),
+            "frequency_cap", "claimed", "capped", cap_messages=int(policy.cap_messages), cap_days=int(policy.cap_days)))
     return out
 
 
@@ -287,7 +287,8 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                         opted = s.execute(select(optout_exists(plan.channel, plan.list_code, rec.customer_id))).scalar()
                         if adapter is None or opted or plan.state != "running":
                             rec.state, rec.claim = ("skipped" if opted or adapter is None else "queued"), None
-                            rec.error = "opted out" if opted else ("no such channel" if adapter is None else None)
+                            rec.reason = "opted_out" if opted else ("no_channel" if adapter is None else None)
+                            rec.error = None
                             out["skipped"] += 1
                             continue
                         msg = _message(s, rt, rec, plan, cache)
@@ -298,7 +299,7 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                             moved = len(update_recipients(
                                 s, update(Recipient).where(Recipient.id == rid, Recipient.claim == token,
                                                            Recipient.state == "claimed")
-                                .values(state="sending", claimed_at=utcnow()), "handed to the channel",
+                                .values(state="sending", claimed_at=utcnow()), "handed_over",
                                 "claimed", "sending"))
                             if not moved:
                                 continue
@@ -315,11 +316,12 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                         try:
                             sender.send(s, msg, rec)
                             last_at[adapter.code] = time.monotonic()
-                            rec.state, rec.sent_at, rec.claim, rec.error = "sent", utcnow(), None, None
+                            rec.state, rec.sent_at, rec.claim, rec.reason, rec.error = "sent", utcnow(), None, None, None
                             out["sent"] += 1
                         except ChannelError as exc:
                             final = exc.permanent or rec.attempts >= int(cfg["max_attempts"])
-                            rec.state, rec.claim, rec.error = ("failed" if final else "queued"), None, str(exc)[:255]
+                            rec.state, rec.claim = ("failed" if final else "queued"), None
+                            rec.reason, rec.error = "channel_error", str(exc)[:255]
                             out["failed" if final else "retry"] += 1
                 if stop_after is not None and out["sent"] >= stop_after:
                     break
@@ -352,7 +354,7 @@ def finish_done(rt) -> int:
 
             s.execute(insert(AuditLog.__table__), [{
                 "user_id": None, "model": Plan.__tablename__, "record_id": str(pid), "action": "update",
-                "changes": {"state": ["running", "done"], "why": "ended and nobody left to send to"},
+                "changes": {"state": ["running", "done"], "why": "ended_done"},
                 "at": utcnow()} for pid in ids])
         return len(ids)
 

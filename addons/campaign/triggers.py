@@ -230,7 +230,7 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     aud = (kseg.audience(session, seg_rules, plan_stores(plan)).where(crit)
            .add_columns(occurrence.label("occ")).subquery())
     addr = adapter.address()
-    hold, state = draw_columns(session, plan, addr)
+    hold, state, reason = draw_columns(session, plan, addr)
     now = utcnow()
     until = now + timedelta(days=int(plan.conversion_days or 14))
     # once per customer across the running plans of this trigger: an occurrence another plan
@@ -242,7 +242,7 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
            .where(other.customer_id == Customer.id, other.occurrence == aud.c.occ, other.plan_id != plan.id,
                   other_plan.trigger == plan.trigger, other.state.in_(GREETED))
            .exists())
-    src = (select(literal(plan.id, Integer), Customer.id, aud.c.occ, Customer.home_store_id, hold, state, addr,
+    src = (select(literal(plan.id, Integer), Customer.id, aud.c.occ, Customer.home_store_id, hold, state, reason, addr,
                   literal(0, Integer), literal(now, DateTime), literal(until, DateTime))
            .select_from(Customer).join(aud, aud.c.id == Customer.id)
            .where(Customer.id.is_not(None), ~had)  # SQLite: "INSERT ... SELECT ... JOIN ... ON CONFLICT" needs a WHERE
@@ -250,7 +250,8 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     from .bulk import audit
 
     ids = _insert_ignoring_duplicates(
-        session, ["plan_id", "customer_id", "occurrence", "store_id", "holdout", "state", "address", "attempts",
+        session, ["plan_id", "customer_id", "occurrence", "store_id", "holdout", "state", "reason", "address",
+                  "attempts",
                   "triggered_at", "convert_until"], src)
     audit(session, ids, "create", {"trigger": plan.trigger, "plan_id": plan.id})
     return len(ids)

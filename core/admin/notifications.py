@@ -12,6 +12,7 @@ from core.admin.args import bounded
 from core.admin.base import BanyanModelView, BanyanView
 from core.api import AUTHENTICATED
 from core.api.schemas import MAX_ID
+from core.labels import MAIL_PROBLEM
 from core.db import transaction
 from core.i18n import gettext, lazy_gettext as _l
 from core.notify import link_path
@@ -161,6 +162,8 @@ class MailOutboxView(BanyanModelView):
     column_searchable_list = ("to_address", "subject")
     column_exclude_list = ("claim",)
     column_details_exclude_list = ("claim",)
+    # what the worker itself wrote is a code, shown as its label; an SMTP answer as it came
+    column_formatters = {"last_error": lambda v, c, m, n: MAIL_PROBLEM.label(m.last_error)}
     # labels and the states' labels: core.labels (core_mail_message)
 
     @action("retry", _l("Send again"), _l("Send the selected failed emails again?"))

@@ -24,6 +24,9 @@ field                    accepts
 ``Items(S, unique=)``   a list of nested ``S``; ``unique``: the keys no two items may share
 ``from_column(col)``     the field of an ORM column from its rule (:mod:`core.fields`)
 ``Money()``              (output) an amount as a string
+``Coded(SET)``           (output) a coded value (``core.labels.Choices``), its codes in the docs
+``Label(SET, of=)``      (output) the label of the code in attribute ``of``, in the request's
+                         language: answer a stored code with ``x`` plus ``x_label``
 =======================  ====================================================================
 
 Request schemas derive from :class:`Input` (bodies) or :class:`Query` (query strings); both
@@ -50,7 +53,7 @@ POINTS_MAX = 10**9
 
 __all__ = ["MAX_ID", "POINTS_MAX", "Choice", "DecimalIn", "Id", "Input", "Instant", "Int", "Money", "MoneyIn",
            "Items", "NaiveUTC", "Points", "QId", "QInt", "Qty", "Query", "RuleDecimal", "RuleInteger", "SafeDate", "Str",
-           "from_column"]
+           "from_column", "Coded", "Label"]
 
 
 class Input(Schema):
@@ -89,6 +92,33 @@ def Choice(choices, **kw) -> Str:
     """One of ``choices`` (a coded value: a kind, a state, a policy)."""
     validators = _validators(kw.pop("validate", None))
     return Str(validate=[validate.OneOf(tuple(choices)), *validators], **kw)
+
+
+# --------------------------------------------------------------------------- coded values (output)
+
+def Coded(choices, **kw) -> fields.String:
+    """(Output) a stored code of the set ``choices`` (a ``core.labels.Choices``): its codes
+    and their English labels are in the API documentation (``core.labels.openapi_coded_values``)."""
+    metadata = {"codes": choices, **kw.pop("metadata", {})}
+    return fields.String(dump_only=True, metadata=metadata, **kw)
+
+
+class _Label(fields.String):
+    def __init__(self, choices, **kw):
+        super().__init__(**kw)
+        self.choices = choices
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return str(self.choices.label(value))
+
+
+def Label(choices, of: str, **kw) -> fields.String:
+    """(Output) the label of the code in attribute (or key) ``of`` of the answered object, from
+    the set ``choices``, in the request's language (``""`` for no code; an unknown code as
+    itself). A stored code goes out as ``of`` (:func:`Coded`) *and* ``of_label``: programs
+    compare the code, people read the label."""
+    metadata = {"description": f"the label of `{of}`, in the request's language", **kw.pop("metadata", {})}
+    return _Label(choices, attribute=of, dump_only=True, metadata=metadata, **kw)
 
 
 # --------------------------------------------------------------------------- integers

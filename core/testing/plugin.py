@@ -3,8 +3,9 @@
 Fixtures: ``rt`` (a Runtime with exactly the addons of the ``addons`` marker installed),
 ``session`` (rolled back after each test through a SAVEPOINT), ``make`` (factories),
 ``register_plugin`` (a throwaway hook implementation), and for browser tests ``live_server``,
-``browser``, ``open_page``, ``signed_in`` (``core.testing.browser``). ``--db-url`` runs the same suite on PostgreSQL: each addon set
-gets its own freshly created database, dropped at the end.
+``browser``, ``open_page``, ``signed_in`` (``core.testing.browser``), and ``cli_env`` (the
+``banyan`` command line on a fresh, empty database: ``core.testing.cli``). ``--db-url`` runs the
+same suite on PostgreSQL: each addon set gets its own freshly created database, dropped at the end.
 """
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ import tempfile
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 os.environ.setdefault("BANYAN_FAST_HASH", "1")
 
+from core.testing.cli import create_database, drop_database, fresh_cli_env, is_postgres_url  # noqa: E402
 from core.testing.browser import (  # noqa: E402,F401  (fixtures of browser tests)
     browser, live_config, live_data, live_runtime, live_server, open_page, signed_in)
 
@@ -36,8 +36,7 @@ def pytest_configure(config):
 
 def runs_on_postgres(config) -> bool:
     """Whether this run's ``--db-url`` is a PostgreSQL server (else: SQLite files)."""
-    url = config.getoption("--db-url", default="")
-    return bool(url) and make_url(url).get_backend_name() == "postgresql"
+    return is_postgres_url(config.getoption("--db-url", default=""))
 
 
 def pytest_runtest_setup(item):
@@ -57,21 +56,14 @@ class _Databases:
 
     @property
     def is_postgres(self) -> bool:
-        return bool(self.base_url) and make_url(self.base_url).get_backend_name() == "postgresql"
+        return is_postgres_url(self.base_url)
 
     def new_url(self) -> str:
-        if not self.base_url:
+        if not self.is_postgres:
             return f"sqlite:///{self.tmp.name}/db-{uuid.uuid4().hex[:8]}.sqlite"
-        url = make_url(self.base_url)
-        if url.drivername == "postgresql":
-            url = url.set(drivername="postgresql+psycopg")
-        name = f"banyan_test_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        url, name = create_database(self.base_url)
         self.created.append(name)
-        return url.set(database=name).render_as_string(hide_password=False)
+        return url
 
     def runtime(self, addons: tuple[str, ...]):
         key = tuple(sorted(addons))
@@ -97,14 +89,7 @@ class _Databases:
         for rt in self.runtimes.values():
             rt.dispose()
         if self.is_postgres and self.created:
-            url = make_url(self.base_url)
-            if url.drivername == "postgresql":
-                url = url.set(drivername="postgresql+psycopg")
-            admin = create_engine(url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                for name in self.created:
-                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            drop_database(self.base_url, *self.created)
         self.tmp.cleanup()
 
 
@@ -132,6 +117,15 @@ def rt(request, banyan_databases):
     # the configured one) must not leave it to the next test of a runtime built before
     set_default_locale(rt.config["locale"]["default"])
     return rt
+
+
+@pytest.fixture
+def cli_env(request, tmp_path):
+    """The ``banyan`` command line on a fresh, empty database of the test's own (a SQLite file,
+    or a new PostgreSQL database with ``--db-url``, dropped after): a ``core.testing.cli.CliEnv``
+    (``cli_env.run("init")``, ``cli_env.engine()``, ``cli_env.runtime()``)."""
+    with fresh_cli_env(request.config.getoption("--db-url"), tmp_path) as env:
+        yield env
 
 
 @pytest.fixture

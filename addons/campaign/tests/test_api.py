@@ -29,6 +29,21 @@ def test_count_scope_and_errors(api, session, make):
     r = api.post("/api/v1/campaign/segments/count", user=hq,
                  json={"rules": {"op": "and", "rules": [{"field": "core.spend", "operator": "ge", "value": "x"}]}})
     assert r.status_code == 422 and "rules.rules.0.value" in r.json["errors"]["json"]
+    # a field with a fixed set of values refuses a value outside it, on save and on count
+    for field, bad in (("core.language", "xx"), ("core.gender", "Q"), ("core.customer_kind", "robot")):
+        wrong = {"op": "and", "rules": [{"field": field, "operator": "eq", "value": bad}]}
+        r = api.post("/api/v1/campaign/segments/count", user=hq, json={"rules": wrong})
+        assert r.status_code == 422 and list(r.json["errors"]["json"]) == ["rules.rules.0.value"], (field, r.json)
+        r = api.post("/api/v1/campaign/segments", user=hq, json={"name": "bad", "rules": wrong})
+        assert r.status_code == 422 and "rules.rules.0.value" in r.json["errors"]["json"], (field, r.json)
+    counts = {}
+    for op in ("in", "not_in"):
+        r = api.post("/api/v1/campaign/segments/count", user=hq, json={"rules": {"op": "and", "rules": [
+            {"field": "core.language", "operator": op, "value": ["zh_Hans", "en"]}]}})
+        assert r.status_code == 200
+        counts[op] = r.json["count"]
+    total = api.post("/api/v1/campaign/segments/count", user=hq, json={"rules": everyone}).json["count"]
+    assert counts["in"] + counts["not_in"] == total and counts["not_in"] >= 3  # ours have no language
     assert api.post("/api/v1/campaign/segments/count", json={"rules": rules}).status_code == 401
     cashier = make.user(roles=("cashier",))
     assert api.post("/api/v1/campaign/segments/count", user=cashier, json={"rules": rules}).status_code == 403

@@ -54,8 +54,9 @@ def test_hook_campaign_channels(rt, chain, register_plugin):
     out = sending.send_due(rt)
     assert out["sent"] == 9 and out["failed"] == 1 and len(sent) == 9
     with rt.session() as s:
-        err = s.execute(select(Recipient.error).where(Recipient.plan_id == pid, Recipient.state == "failed")).scalar()
-    assert err == "number unknown"
+        err = s.execute(select(Recipient.reason, Recipient.error)
+                         .where(Recipient.plan_id == pid, Recipient.state == "failed")).one()
+    assert tuple(err) == ("channel_error", "number unknown")   # the channel's own answer, beside the code
 
     class Twice:
         @hookimpl
