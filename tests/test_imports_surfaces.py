@@ -6,7 +6,6 @@ from sqlalchemy.engine import make_url
 
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.models import Customer, ImportRun
-from tests.test_cli_ops import env, run  # noqa: F401
 
 
 def test_import_page_dry_run_then_real_run(admin_app, session, make):
@@ -44,26 +43,26 @@ def test_import_page_dry_run_then_real_run(admin_app, session, make):
     assert login(admin_app, cashier).get("/admin/imports/").status_code in (302, 403)
 
 
-def test_banyan_import_command(env, tmp_path):  # noqa: F811
-    assert run(env, "init").exit_code == 0
-    with create_engine(env["BANYAN_DATABASE_URL"]).begin() as c:
+def test_banyan_import_command(cli_env, tmp_path):
+    assert cli_env.run("init").exit_code == 0
+    with create_engine(cli_env.url).begin() as c:
         c.execute(text("INSERT INTO core_company (code, name, kind, active, created_at, updated_at) "
                        "VALUES ('HQ', 'HQ', 'hq', true, '2026-01-01', '2026-01-01')"))
     good = tmp_path / "cats.csv"
     good.write_bytes("名称,电话\n王芳,13800138000\n李雷,13900139000\n".encode("gb18030"))
     bad = tmp_path / "bad.csv"
     bad.write_text("name,phone\nA,13700137000\nB,12\n")
-    listed = run(env, "import", "--list")
+    listed = cli_env.run("import", "--list")
     assert "customers" in listed.output and "name*" in listed.output
-    dry = run(env, "import", "customers", str(good), "--dry-run")
+    dry = cli_env.run("import", "customers", str(good), "--dry-run")
     assert dry.exit_code == 0 and "0 written" in dry.output
-    failed = run(env, "import", "customers", str(bad))
+    failed = cli_env.run("import", "customers", str(bad))
     assert failed.exit_code == 1 and "row 3, phone: Not a valid phone number." in failed.output
     assert "failed" in failed.output
-    done = run(env, "import", "customers", str(good))
+    done = cli_env.run("import", "customers", str(good))
     assert done.exit_code == 0 and "2 written" in done.output, done.output
-    valid = run(env, "import", "customers", str(bad), "--valid-only")
+    valid = cli_env.run("import", "customers", str(bad), "--valid-only")
     assert valid.exit_code == 0 and "1 written" in valid.output
-    url = env["BANYAN_DATABASE_URL"]
+    url = cli_env.url
     with create_engine(make_url(url)).connect() as c:
         assert c.execute(text("SELECT count(*) FROM core_customer")).scalar() == 3

@@ -11,19 +11,12 @@ from core.api.testing import api, api_app  # noqa: F401
 from core.cli import main
 from core.models import ApiToken
 
-from tests.test_cli_ops import env  # noqa: F401  (a fresh database per test, SQLite or PostgreSQL)
 
-
-def run(env, *args):
-    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    return result
-
-
-def test_fresh_install_to_first_api_call(env):
+def test_fresh_install_to_first_api_call(cli_env):
     """banyan init --admin-user -> banyan users token admin -> the printed token works on the API,
     including POST /api/v1/tokens (which needs a token already)."""
-    assert run(env, "init", "--admin-user", "admin", "--admin-password", "admin-pw-1").exit_code == 0
-    out = run(env, "users", "token", "admin", "--label", "first")
+    assert cli_env.run("init", "--admin-user", "admin", "--admin-password", "admin-pw-1").exit_code == 0
+    out = cli_env.run("users", "token", "admin", "--label", "first")
     assert out.exit_code == 0, out.stderr
     token = out.stdout.strip()
     assert re.fullmatch(r"bnyn_[A-Za-z0-9_\-]{40,}", token), out.stdout
@@ -33,8 +26,8 @@ def test_fresh_install_to_first_api_call(env):
     from core.config import load_config
     import os
 
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    old = {k: os.environ.get(k) for k in cli_env}
+    os.environ.update(cli_env)
     try:
         app = create_app(load_config())
     finally:
@@ -53,11 +46,11 @@ def test_fresh_install_to_first_api_call(env):
     listed = client.get("/api/v1/tokens", headers=auth).json
     assert {t["name"] for t in listed} == {"first", "till-1"} and all("token" not in t for t in listed)
     # an integration login, then its token: it carries that user's permissions and scope
-    made = run(env, "users", "create", "pos", "--password", "pos-pass-1", "--role", "cashier")
+    made = cli_env.run("users", "create", "pos", "--password", "pos-pass-1", "--role", "cashier")
     assert made.exit_code == 0, made.stderr
-    listing = run(env, "users", "list")
+    listing = cli_env.run("users", "list")
     assert re.search(r"^pos\s+yes\s+no\s+all\s+cashier$", listing.stdout, re.M), listing.stdout
-    pos_token = run(env, "users", "token", "pos").stdout.strip()
+    pos_token = cli_env.run("users", "token", "pos").stdout.strip()
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {pos_token}"}).json
     assert me["username"] == "pos" and "core.sale.create" in me["permissions"]
     assert "core.user.admin" not in me["permissions"]
@@ -73,15 +66,15 @@ def test_fresh_install_to_first_api_call(env):
     (("users", "create", "pos", "--password", "long-enough-1", "--scope", "store", "--scope-ref", "NOPE"),
      "scope_ref"),
 ])
-def test_users_commands_refuse_bad_input(env, args, message):
-    assert run(env, "init", "--admin-user", "admin", "--admin-password", "admin-pw-1").exit_code == 0
-    result = CliRunner().invoke(main, list(args), env=env)
+def test_users_commands_refuse_bad_input(cli_env, args, message):
+    assert cli_env.run("init", "--admin-user", "admin", "--admin-password", "admin-pw-1").exit_code == 0
+    result = CliRunner().invoke(main, list(args), env=dict(cli_env))
     assert result.exit_code == 2 and message in result.stderr, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
 
 
-def test_users_commands_need_an_initialised_database(env):
-    result = CliRunner().invoke(main, ["users", "token", "admin"], env=env)
+def test_users_commands_need_an_initialised_database(cli_env):
+    result = CliRunner().invoke(main, ["users", "token", "admin"], env=dict(cli_env))
     assert result.exit_code == 2 and "banyan init" in result.stderr
 
 

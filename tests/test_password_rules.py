@@ -9,7 +9,6 @@ from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.errors import BusinessError
 from core.models import User
 from core.security.passwords import check_password, password_errors, verify_password
-from tests.test_cli_ops import env, run  # noqa: F401  (a fresh database, SQLite or PostgreSQL)
 
 CONTROL = "A password cannot contain control characters"
 BAD = ["good-pass\x00word", "good-pass\tword", "good-pass\nword", "good-pass\rword", "good-pass\x7fword",
@@ -82,10 +81,10 @@ def test_create_user_and_the_cli_refuse_a_control_character(session, rt):
                          .where(User.username.in_(("cli-nul", "boss-nul")))).scalar() == 0
 
 
-def test_the_cli_refuses_a_control_character(env):
-    result = run(env, "init", "--admin-user", "boss", "--admin-password", "x12\x0034")
+def test_the_cli_refuses_a_control_character(cli_env):
+    result = cli_env.run("init", "--admin-user", "boss", "--admin-password", "x12\x0034")
     assert result.exit_code != 0 and "control characters" in result.output, result.output
-    assert run(env, "init", "--admin-user", "boss", "--admin-password", "x1234").exit_code == 0
-    result = run(env, "users", "create", "clerk", "--password", "secret\x1bpass-9")
+    assert cli_env.run("init", "--admin-user", "boss", "--admin-password", "x1234").exit_code == 0
+    result = cli_env.run("users", "create", "clerk", "--password", "secret\x1bpass-9")
     assert result.exit_code != 0 and "control characters" in result.output, result.output
-    assert run(env, "users", "create", "clerk", "--password", "secret-pass-9").exit_code == 0
+    assert cli_env.run("users", "create", "clerk", "--password", "secret-pass-9").exit_code == 0
