@@ -30,7 +30,6 @@ import json
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -232,26 +231,43 @@ def sale_body(ids, i: int) -> dict:
     return body
 
 
-def bench_sales(port, token, ids, total, clients, server_pid=None, db_url=None, offset=0):
+def bench_sales(port, token, ids, total, clients, server_pid=None, db_url=None, offset=0, rate=0.0):
     """``total`` POST /api/v1/sales from ``clients`` threads, each on its own keep-alive
-    connection. Returns latencies, errors, wall seconds and a CPU breakdown."""
+    connection. Returns latencies, errors, wall seconds and a CPU breakdown.
+
+    ``rate`` 0: closed loop (each client sends its next sale as soon as the last one is
+    answered: a throughput test, every client always waiting). ``rate`` > 0: paced, each
+    client rings up ``rate`` sales per second on a fixed schedule (a till's pace, phases
+    spread over the clients); a latency is counted from the sale's scheduled time, so a
+    sale held back behind a slow one counts its wait too (no coordinated omission)."""
     bodies = [json.dumps(sale_body(ids, i)).encode() for i in range(offset, offset + total)]
     run = uuid.uuid4().hex[:8]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     lat, errors = [], []
     lock = threading.Lock()
     counter = iter(range(total))
+    start = time.perf_counter() + 0.05
+    phases = iter(range(clients))
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         mine, bad = [], []
+        with lock:
+            due = start + (next(phases) / clients / rate if rate else 0.0)
         while True:
             with lock:
                 i = next(counter, None)
             if i is None:
                 break
             h = dict(headers, **{"Idempotency-Key": f"bench-{run}-{offset + i}"})
-            t = time.perf_counter()
+            if rate:
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                t = due
+                due += 1 / rate
+            else:
+                t = time.perf_counter()
             try:
                 conn.request("POST", "/api/v1/sales", body=bodies[i], headers=h)
                 r = conn.getresponse()
@@ -404,6 +420,8 @@ def main(argv=None):
                          "seven = all seven built-in addons), each on its own database and gunicorn, the "
                          "sales interleaved in chunks of --chunk; e.g. --sets kernel,ml,seven")
     ap.add_argument("--chunk", type=int, default=500, help="sales per set and turn with --sets")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="paced: sales per second per client on a fixed schedule (default 0: closed loop)")
     ap.add_argument("--members", type=int, default=10_000,
                     help="customers the sales go to (enrolled as members by the ml and seven sets)")
     args = ap.parse_args(argv)
@@ -428,8 +446,10 @@ def main(argv=None):
         # warm up every worker (imports, pools, caches) with a few sales
         warm = max(32, 8 * args.workers)
         bench_sales(args.port, token, ids, warm, min(args.clients, 2 * args.workers))
-        lat, errors, wall, cpu = bench_sales(args.port, token, ids, args.sales, args.clients, proc.pid, url)
-        print(f"POST /api/v1/sales x{args.sales}, {args.clients} clients, gunicorn {args.workers} workers x "
+        lat, errors, wall, cpu = bench_sales(args.port, token, ids, args.sales, args.clients, proc.pid, url,
+                                             rate=args.rate)
+        pace = f"paced at {args.rate:g} sales/s per client" if args.rate else "closed loop"
+        print(f"POST /api/v1/sales x{args.sales}, {args.clients} clients ({pace}), gunicorn {args.workers} workers x "
               f"{args.threads} threads, as {'superuser' if args.as_admin else 'store-scoped cashier'}: "
               f"{fmt(lat)}; {len(lat) / wall:.0f} req/s; errors {len(errors)} {errors[:2]}")
         print("  " + fmt_cpu(cpu, args.sales))
@@ -506,14 +526,15 @@ def run_sets(args) -> dict:
             for k, name in enumerate(names):
                 token, ids = setup[name]
                 la, er, wa, cp = bench_sales(args.port + k, token, ids, size, args.clients, procs[name].pid,
-                                             urls[name], offset=start)
+                                             urls[name], offset=start, rate=args.rate)
                 lat[name] += la
                 errors[name] += er
                 wall[name] += wa
                 for key, v in cp.items():
                     cpu[name][key] = cpu[name].get(key, 0.0) + v
             loads.append(_loadavg())
-        print(f"POST /api/v1/sales x{args.sales} per set, {args.clients} clients, gunicorn {args.workers} workers x "
+        pace = f"paced at {args.rate:g} sales/s per client" if args.rate else "closed loop"
+        print(f"POST /api/v1/sales x{args.sales} per set, {args.clients} clients ({pace}), gunicorn {args.workers} workers x "
               f"{args.threads} threads, as {'superuser' if args.as_admin else 'store-scoped cashier'}, "
               f"turns of {args.chunk}; load average (1/5/15 min) at each turn: {' | '.join(loads)}")
         result = {}
