@@ -268,6 +268,8 @@ class _Criteria(list):
     def __init__(self, options):
         super().__init__(options)
         self.statements: OrderedDict = OrderedDict()
+        #: statements written with this scope's criteria (:func:`scoped_statement`)
+        self.built: dict = {}
         self.lock = threading.Lock()
         register(self, _Criteria._after_fork)
 
@@ -311,6 +313,42 @@ def cached_criteria(registry, scope: Scope) -> list:
             per.clear()
         per[key] = opts
     return opts
+
+
+def scoped_statement(session, key: str, build):
+    """A hot statement written with its record rules in place of the loader options: for a
+    user limited to some stores, ``build(criterion)`` once per scope (kept with the scope's
+    criteria, shared by sessions), where ``criterion(model)`` is :func:`row_criterion` for
+    that scope (None: no limit); the statement must name every mapped model it reads, and
+    it runs with ``banyan_unscoped`` (its criteria are already in it). An unlimited
+    session gets ``build(lambda model: None)``, built once too. ``key``: the statement's
+    name, unique in the process (``"core.checkout.ticket"``).
+
+    Why: applying the loader options costs, on every execution of a cached statement,
+    matching their bound values to the compiled statement's annotated copies, three SQL
+    ``==`` expressions per criterion, plus a larger cache key to hash; for the checkout's
+    one read that was about a third of its CPU (bench/README.md, "Timings the code refers
+    to"). ``tests/test_scoped_statement.py`` holds the results equal to the options'."""
+    scope = SCOPE.get(session)
+    if scope is None or scope.unrestricted:
+        stmt = _UNLIMITED.get(key)
+        if stmt is None:
+            stmt = _UNLIMITED[key] = build(lambda model: None).execution_options(banyan_unscoped=True)
+        return stmt
+    rt = RUNTIME.get(session)
+    cache = _SCOPE_CRITERIA.get(session)
+    if cache is None:
+        cache = cached_criteria(rt.registry, scope)
+        _SCOPE_CRITERIA.set(session, cache)
+    stmt = cache.built.get(key)
+    if stmt is None:
+        registry = rt.registry
+        stmt = build(lambda model: row_criterion(registry, model, scope)).execution_options(banyan_unscoped=True)
+        cache.built[key] = stmt
+    return stmt
+
+
+_UNLIMITED: dict = {}
 
 
 @event.listens_for(Session, "do_orm_execute")

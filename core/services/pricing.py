@@ -54,14 +54,16 @@ _prices = (
 )
 
 
-def _best_retail_price():
+def _best_retail_price(criterion=None):
     """Correlated subquery: the retail price in force for ``Product`` at the store, chosen
-    as ``_prices`` chooses (the store's own list first, then the latest ``valid_from``)."""
+    as ``_prices`` chooses (the store's own list first, then the latest ``valid_from``).
+    ``criterion(model)``: the record rules to write in (``core.security.scope.scoped_statement``)."""
     from core.models import Product
 
+    limits = [c for c in (criterion(PriceList), criterion(PriceListItem)) if c is not None] if criterion else []
     return (select(PriceListItem.price)
             .join(PriceList, PriceList.id == PriceListItem.price_list_id)
-            .where(PriceListItem.product_id == Product.id, PriceList.kind == "retail",
+            .where(*limits, PriceListItem.product_id == Product.id, PriceList.kind == "retail",
                    or_(PriceList.store_id == bindparam("store_id"), PriceList.store_id.is_(None)),
                    PriceListItem.valid_from <= bindparam("at"),
                    or_(PriceListItem.valid_to.is_(None), PriceListItem.valid_to > bindparam("at")))
@@ -69,10 +71,11 @@ def _best_retail_price():
             .limit(1).correlate(Product).scalar_subquery())
 
 
-def retail_price_column():
+def retail_price_column(criterion=None):
     """A column for a select of ``Product``: its retail price in force at ``:at`` at the store
-    ``:store_id`` (NULL when none), chosen as :func:`list_prices` chooses."""
-    return _best_retail_price().label("retail_price")
+    ``:store_id`` (NULL when none), chosen as :func:`list_prices` chooses. ``criterion``: see
+    :func:`_best_retail_price`."""
+    return _best_retail_price(criterion).label("retail_price")
 
 
 def _products_with_retail():
