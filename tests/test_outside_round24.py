@@ -125,7 +125,6 @@ def _smtp(rt, run):
 
 # ============================================== a poison message stops the whole queue ===
 
-@pytest.mark.xfail(strict=True, reason="one recipient whose message cannot be rendered stops send_due for every plan")
 def test_r24_one_unrenderable_message_does_not_stop_every_campaign(rt, session, w, quiet):
     """Class: one poison message stops the sending queue (peer bug: Odoo's mass-mailing
     queue stuck on one record whose rendering raises). Plan "生日快乐" renders

@@ -149,6 +149,8 @@ def render(template: Template, ctx: dict) -> tuple[str | None, str]:
     """``(subject, body)`` of ``template`` with ``ctx``; a sandbox or syntax error is a 422."""
     try:
         subject = _compiled(template.subject).render(ctx) if template.subject else None
+        if subject is not None:  # a header is one line (a name typed over two never injects a header)
+            subject = " ".join(subject.split())
         body = _compiled(template.body).render(ctx)
     except TemplateError as exc:
         raise BusinessError({"body": [_l("The template cannot be rendered: %(error)s", error=str(exc))]}) from None

@@ -252,10 +252,31 @@ def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
                    html=html)
 
 
+def _poison(exc: BaseException) -> bool:
+    """A failure of one message (its template cannot be rendered for this customer, its
+    template is gone, the channel refuses its header...): that recipient fails, the queue goes
+    on. A database error is not one: it stops the worker (the rows are recovered)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, Exception) and not isinstance(exc, SQLAlchemyError)
+
+
+def unsendable(exc: BaseException, recipient_id: int | None = None) -> str:
+    """The reason recorded on a recipient whose message could not be built or handed over
+    (and logged for the operator): the error's own words, at most 255 characters."""
+    import logging
+
+    logging.getLogger("banyan.campaign").warning("campaign recipient %s not sent: %r", recipient_id, exc)
+    text = str(exc) or type(exc).__name__
+    return f"not sent: {text}"[:255]
+
+
 def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_after: int | None = None) -> dict:
     """Send claimed batches until no queued recipient of a running plan is left (or
     ``stop_after`` messages). Returns ``{"sent", "failed", "retry", "skipped", "requeued",
-    "uncertain"}``. Channel errors are recorded per recipient, never raised."""
+    "uncertain"}``. Channel errors are recorded per recipient, never raised; so is a message
+    that cannot be built for one recipient (``failed`` with the reason: one poison message
+    never stops the queue of every campaign)."""
     from .audience import optout_exists
     from .channels import ChannelError, channels
 
@@ -290,7 +311,14 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                             rec.error = "opted out" if opted else ("no such channel" if adapter is None else None)
                             out["skipped"] += 1
                             continue
-                        msg = _message(s, rt, rec, plan, cache)
+                        try:
+                            msg = _message(s, rt, rec, plan, cache)
+                        except Exception as exc:  # noqa: BLE001 -- one poison message fails alone
+                            if not _poison(exc):
+                                raise
+                            rec.state, rec.claim, rec.error = "failed", None, unsendable(exc, rid)
+                            out["failed"] += 1
+                            continue
                         if not adapter.transactional:
                             # committed before the channel is called: a crash now leaves 'sending'
                             from .bulk import update_recipients
@@ -321,6 +349,13 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                             final = exc.permanent or rec.attempts >= int(cfg["max_attempts"])
                             rec.state, rec.claim, rec.error = ("failed" if final else "queued"), None, str(exc)[:255]
                             out["failed" if final else "retry"] += 1
+                        except Exception as exc:  # noqa: BLE001 -- the channel could not take it: not sent
+                            if not _poison(exc):
+                                raise
+                            for pending in list(s.new):  # what a transactional sender had added
+                                s.expunge(pending)
+                            rec.state, rec.claim, rec.error = "failed", None, unsendable(exc, rid)
+                            out["failed"] += 1
                 if stop_after is not None and out["sent"] >= stop_after:
                     break
             # each message's session is freed with its reference cycles now, not when the
