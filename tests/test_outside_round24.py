@@ -186,7 +186,6 @@ def _sent_plan(rt, session, w, code, **more):
     return plan
 
 
-@pytest.mark.xfail(strict=True, reason="results count the customer's sales in every store of the chain")
 def test_r24_store_plan_revenue_counts_no_sale_of_another_franchisee(rt, session, w, quiet):
     """Class: ROI counting other stores' sales. Franchisee A's plan (store A) mails its
     customer, who then buys a 100.00 machine at franchisee B's shop. HQ reads A's results
@@ -205,7 +204,6 @@ def test_r24_store_plan_revenue_counts_no_sale_of_another_franchisee(rt, session
     assert (r["recipients"]["converted"], r["recipients"]["revenue"]) == (0, Decimal("0.00")), r["recipients"]
 
 
-@pytest.mark.xfail(strict=True, reason="results net every refund dated in the window, whatever sale it refunds")
 def test_r24_refund_of_a_purchase_before_the_campaign_is_not_taken_off_its_revenue(rt, session, w, quiet):
     """Class: ROI counting refunds. The customer mailed by the plan buys a 100.00 machine
     during the campaign, and the same day returns one bought a month *before* the campaign.
@@ -226,7 +224,6 @@ def test_r24_refund_of_a_purchase_before_the_campaign_is_not_taken_off_its_reven
     assert (r["recipients"]["converted"], r["recipients"]["revenue"]) == (1, Decimal("100.00")), r["recipients"]
 
 
-@pytest.mark.xfail(strict=True, reason="a refund after the window does not reduce the sale counted in the window")
 def test_r24_sale_in_the_window_refunded_later_counts_net(rt, session, w, quiet):
     """Class: ROI counting refunds (the other side). The customer buys two machines (200.00)
     during the campaign and returns one the day after the conversion window closed: the
@@ -249,7 +246,6 @@ def test_r24_sale_in_the_window_refunded_later_counts_net(rt, session, w, quiet)
     assert (r["recipients"]["converted"], r["recipients"]["revenue"]) == (1, Decimal("100.00")), r["recipients"]
 
 
-@pytest.mark.xfail(strict=True, reason="finish_done sets done without the actual cost")
 def test_r24_plan_finished_by_the_job_has_its_actual_cost(rt, session, w, quiet):
     """Class: results computed wrong (ROI on the wrong cost). A plan at 0.50 per message
     sends one message; after its end date the ``campaign.send`` job closes it
@@ -274,7 +270,6 @@ def test_r24_plan_finished_by_the_job_has_its_actual_cost(rt, session, w, quiet)
 
 # ================================================= messages outside the campaign's dates ===
 
-@pytest.mark.xfail(strict=True, reason="start and the claim check date_to only: mailed before date_from")
 def test_r24_nothing_is_sent_before_the_plans_start_date(rt, session, w, quiet):
     """Class: messages sent outside the campaign's dates (round 23 closed the end; the start
     is open). "Double-points weekend from the 3rd" is approved early and the marketer clicks
@@ -295,10 +290,9 @@ def test_r24_nothing_is_sent_before_the_plans_start_date(rt, session, w, quiet):
     sending.send_due(rt)
     session.expire_all()
     assert _count(session, Outbox, Outbox.plan_id == plan.id) == 0
-    assert _count(session, Recipient, Recipient.plan_id == plan.id, Recipient.state == "queued") == 2
+    assert _count(session, Recipient, Recipient.plan_id == plan.id, Recipient.state == "queued") == 1  # waits
 
 
-@pytest.mark.xfail(strict=True, reason="starting a triggered plan evaluates it whatever its date_from")
 def test_r24_triggered_plan_greets_nobody_before_its_start_date(session, make, w, quiet):
     """Class: messages sent outside the campaign's dates. A birthday plan running "from the
     5th" is started today: ``start`` evaluates the trigger at once and today's birthdays are

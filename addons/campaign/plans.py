@@ -150,7 +150,9 @@ def start(session, plan: Plan, store_ids=None) -> dict:
     within ``store_ids``, the starting user's stores) and queue sending. A triggered plan
     has no snapshot: today's occurrences of its trigger are added now, and the
     ``campaign.triggers`` job adds each day's after. A plan whose end date (the chain's local
-    day) has passed is refused (422 naming ``date_to``). Returns the delivery counts."""
+    day) has passed is refused (422 naming ``date_to``); a plan started ahead of its first day
+    (``date_from``) has its audience frozen now and sends nothing before that day (its
+    trigger selects nobody before it either). Returns the delivery counts."""
     from core.db import RUNTIME
     from core.localtime import local_today
 
@@ -204,12 +206,26 @@ def finish(session, plan: Plan, actual_cost: Decimal | None = None) -> Plan:
         raise Conflict({"state": [_l("Only a running plan can be finished.")]})
     if actual_cost is not None and Decimal(actual_cost) < 0:
         raise BusinessError({"actual_cost": [_l("Must not be negative.")]})
-    sent = session.execute(select(func.count()).select_from(Recipient)
-                           .where(Recipient.plan_id == plan.id, Recipient.state == "sent")).scalar() or 0
-    plan.actual_cost = money(actual_cost if actual_cost is not None else Decimal(sent) * plan.cost_per_message)
+    plan.actual_cost = money(actual_cost) if actual_cost is not None else computed_costs(session, [plan.id])[plan.id]
     plan.state, plan.finished_at = "done", utcnow()
     session.flush()
     return plan
+
+
+def computed_costs(session, plan_ids) -> dict[int, Decimal]:
+    """``{plan id: actual cost}`` computed as messages sent × the plan's cost per message,
+    rounded to the cent (half-up, ``core.db.money``): what a plan finished by hand, or by the
+    ``campaign.send`` job once it ended, costs when nobody entered the cost. One grouped
+    query for the plans given."""
+    ids = sorted(set(plan_ids))
+    if not ids:
+        return {}
+    sent = dict(session.execute(select(Recipient.plan_id, func.count()).where(
+        Recipient.plan_id.in_(ids), Recipient.state == "sent").group_by(Recipient.plan_id)
+        .execution_options(banyan_unscoped=True)).all())
+    rates = dict(session.execute(select(Plan.id, Plan.cost_per_message).where(Plan.id.in_(ids))
+                                 .execution_options(banyan_unscoped=True)).all())
+    return {pid: money(Decimal(int(sent.get(pid, 0))) * Decimal(rates.get(pid) or 0)) for pid in ids}
 
 
 def default_dates() -> tuple[date, date]:

@@ -74,10 +74,12 @@ def claim(rt, limit: int, plan_id: int | None = None, after: int = 0) -> tuple[s
     with rt.session() as s, transaction(s):
         from core.localtime import local_today
 
-        # a plan past its end date (the chain's local day) sends nothing more (expire_ended)
+        # a plan sends on its own days only (the chain's local calendar): nothing before its
+        # first day (started ahead, its queue waits), nothing after its last (expire_ended)
+        today = local_today()
         q = (select(Recipient.id).join(Plan, Plan.id == Recipient.plan_id)
-             .where(Recipient.state == "queued", Plan.state == "running", Plan.date_to >= local_today(),
-                    Recipient.id > after)
+             .where(Recipient.state == "queued", Plan.state == "running", Plan.date_from <= today,
+                    Plan.date_to >= today, Recipient.id > after)
              .order_by(Recipient.id).limit(limit))
         if plan_id is not None:
             q = q.where(Recipient.plan_id == plan_id)
@@ -369,7 +371,8 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
 
 
 def finish_done(rt) -> int:
-    """Running plans with nobody left to send to (and past their end date) become done."""
+    """Running plans with nobody left to send to (and past their end date) become done, with
+    their actual cost computed as :func:`plans.finish` computes it (unless it was entered)."""
     from core.localtime import local_today
 
     from .models import Plan
@@ -385,9 +388,21 @@ def finish_done(rt) -> int:
 
             from core.models import AuditLog
 
+            from .plans import computed_costs
+
+            # the actual cost, as a plan finished by hand gets it (messages sent × cost per
+            # message), unless someone entered it
+            costs = computed_costs(s, ids)
+            entered = set(s.execute(select(Plan.id).where(Plan.id.in_(ids), Plan.actual_cost.is_not(None)))
+                          .scalars())
+            for pid in ids:  # the plans that ended now (a handful), never their recipients
+                if pid not in entered:
+                    s.execute(update(Plan).where(Plan.id == pid).values(actual_cost=costs[pid])
+                              .execution_options(synchronize_session=False))
             s.execute(insert(AuditLog.__table__), [{
                 "user_id": None, "model": Plan.__tablename__, "record_id": str(pid), "action": "update",
-                "changes": {"state": ["running", "done"], "why": "ended and nobody left to send to"},
+                "changes": {"state": ["running", "done"], "why": "ended and nobody left to send to",
+                            **({} if pid in entered else {"actual_cost": [None, str(costs[pid])]})},
                 "at": utcnow()} for pid in ids])
         return len(ids)
 

@@ -216,7 +216,9 @@ def _lock_trigger(session, kind: str) -> None:
 
 def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     """Add today's occurrences of ``plan``'s trigger to its recipients (one statement).
-    Returns the number of new recipient rows (0 on a second run)."""
+    Returns the number of new recipient rows (0 on a second run, and 0 on a day outside the
+    plan's dates: whoever asks -- the start, the hourly job, the button -- a plan greets
+    nobody before its first day or after its last)."""
     from core.db import RUNTIME
 
     from .audience import draw_columns, plan_stores, rules_of
@@ -225,6 +227,9 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     adapter = channels(RUNTIME.get(session)).get(plan.channel)
     if adapter is None:
         return 0
+    today = today or local_today()
+    if not (plan.date_from is None or plan.date_from <= today) or not (plan.date_to is None or today <= plan.date_to):
+        return 0  # outside the plan's days (started ahead of its first day, or ended): nobody yet
     crit, occurrence = criterion(session, plan, today)
     seg_rules = rules_of(plan.segment, session) if plan.segment is not None else {"op": "and", "rules": []}
     aud = (kseg.audience(session, seg_rules, plan_stores(plan)).where(crit)
