@@ -3,7 +3,8 @@
 
 A template is chosen by the plan's template code, its channel and the customer's language
 (falling back to the chain's language, then to any language of that code and channel). The
-personal fields a template may use are ``customer.name``, ``customer.first_name``,
+personal fields a template may use are ``customer.name``, ``customer.first_name`` (the name
+to greet by, ``core.names.given_name``: 王芳 → 芳, 欧阳娜娜 → 娜娜, Amy Smith → Amy),
 ``customer.email``, ``customer.birthday``, ``customer.language``, ``store.name``,
 ``plan.code``, ``plan.name`` and ``unsubscribe_url``. The sandbox refuses attribute access to
 anything else (a template cannot reach the database, the session or Python internals).
@@ -111,11 +112,13 @@ def context(session, rt, customer: Customer, plan, store: Store | None = None, o
     from the recipient's occurrence ``holiday:YYYY-MM-DD``)."""
     from core.notify import mail_settings
 
+    from core.names import given_name
+
     base = mail_settings(rt)["base_url"].rstrip("/")
     token = unsubscribe_token(rt, customer.id, plan.channel, plan.list_code)
     name = customer.name or ""
     return {
-        "customer": {"name": name, "first_name": name[1:] if len(name) in (2, 3) else name.split(" ")[0],
+        "customer": {"name": name, "first_name": given_name(name),
                      "email": customer.email, "birthday": customer.birthday, "language": customer.language},
         "store": {"name": store.name if store else ""},
         "plan": {"code": plan.code, "name": plan.name},
