@@ -358,7 +358,6 @@ def test_r24_template_cannot_build_a_message_of_any_size(session, w):
 
 # ===================================================== the franchisee's marketer at work ===
 
-@pytest.mark.xfail(strict=True, reason="the builder's save never gives the segment a store")
 def test_r24_franchisee_saves_a_segment_from_the_builder(admin_app, session, w):
     """Class: a scoped user's row created chain-wide (a feature dead for every franchisee).
     Franchisee A's marketer builds "visits ≥ 1" in the segment builder and clicks Save: the
