@@ -382,7 +382,6 @@ def test_r24_franchisee_saves_a_segment_from_the_builder(admin_app, session, w):
 
 # ================================================== unsubscribed customers still receive ===
 
-@pytest.mark.xfail(strict=True, reason="a plan may use the list code '' or '*' (the every-list wildcard)")
 @pytest.mark.parametrize("list_code", ["", "*"])
 def test_r24_plan_list_code_cannot_be_the_every_list_wildcard(api, session, w, list_code):
     """Class: unsubscribed customers still receive (opt-out by list defeated). ``*`` is how an

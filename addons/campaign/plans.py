@@ -21,6 +21,8 @@ from core.mixins import utcnow
 from .models import Plan, Recipient, Segment
 
 APPROVE_ACTION = "campaign.plan.approve"
+#: the list code of an opt-out of every list of a channel (``campaign_optout.list_code``)
+ALL_LISTS = "*"
 EDITABLE = ("code", "name", "store_id", "date_from", "date_to", "budget", "expected_cost", "channel", "list_code",
             "segment_id", "template_code", "holdout_share", "conversion_days", "cost_per_message", "trigger",
             "trigger_days", "trigger_tier", "trigger_spend")
@@ -44,6 +46,14 @@ def _check(session, plan: Plan) -> None:
         errors["holdout_share"] = [_l("Enter a share from 0 to 0.5.")]
     if plan.expected_cost is not None and plan.budget is not None and Decimal(plan.expected_cost) > Decimal(plan.budget):
         errors["expected_cost"] = [_l("The expected cost exceeds the budget.")]
+    # not given: the column's default list; given empty (or blank): refused
+    plan.list_code = "news" if plan.list_code is None else plan.list_code.strip()
+    if not plan.list_code:
+        errors["list_code"] = [_l("Enter the list this plan mails (e.g. news).")]
+    elif plan.list_code == ALL_LISTS:
+        # "*" is an opt-out's "every list": a plan on it would pass every list opt-out by, and
+        # its unsubscribe link's "only this list" would mean every list
+        errors["list_code"] = [_l("\"*\" means every list: name the plan's own list.")]
     if plan.channel not in channels(RUNTIME.get(session)):
         errors["channel"] = [_l("Unknown channel.")]
     if plan.segment_id is not None and session.get(Segment, plan.segment_id) is None:
