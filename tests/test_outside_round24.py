@@ -428,7 +428,6 @@ def test_r24_mailbox_that_unsubscribed_is_not_mailed_through_another_record(rt, 
 
 # ======================================================== bad references accepted silently ===
 
-@pytest.mark.xfail(strict=True, reason="a plan is submitted with a template code that does not exist")
 def test_r24_plan_with_an_unknown_template_is_not_submitted(api, session, w):
     """Class: bad reference accepted (found only when sending). ``template_code`` "r24-nope"
     exists for no channel; the plan is saved, submitted (``POST .../submit``: 200), approved,

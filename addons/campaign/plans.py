@@ -102,6 +102,9 @@ def submit(session, plan: Plan, user) -> Plan:
         errors["segment_id"] = [_l("Choose a segment.")]
     if not plan.template_code:
         errors["template_code"] = [_l("Choose a template.")]
+    elif not _template_exists(session, plan.template_code, plan.channel):
+        errors["template_code"] = [_l("No template %(code)s for channel %(channel)s.", code=plan.template_code,
+                                      channel=plan.channel)]
     if errors:
         raise BusinessError(errors)
     req = approvals.request_approval(session, APPROVE_ACTION, {"plan_id": plan.id}, plan.expected_cost, user,
@@ -109,6 +112,15 @@ def submit(session, plan: Plan, user) -> Plan:
     plan.state, plan.approval_id = "submitted", req.id
     session.flush()
     return plan
+
+
+def _template_exists(session, code: str, channel: str) -> bool:
+    """A template of ``code`` exists for ``channel`` in some language (what the sender picks
+    from: ``rendering.pick_template``)."""
+    from .models import Template
+
+    return session.execute(select(Template.id).where(Template.code == code, Template.channel == channel)
+                           .limit(1).execution_options(banyan_unscoped=True)).first() is not None
 
 
 def _approved(session, req, user):
