@@ -128,7 +128,7 @@ class PlanView(BanyanModelView):
         from core.errors import Conflict
         from core.web import has_perm
 
-        from .triggers import evaluate_plan
+        from .triggers import evaluate_due
 
         if not has_perm(SEND):
             flash(gettext("You may not start plans."), "error")
@@ -137,7 +137,7 @@ class PlanView(BanyanModelView):
         def run(s, plan, user):
             if plan.state != "running" or not plan.trigger:
                 raise Conflict({"state": [_l("Only a running triggered plan can be evaluated.")]})
-            evaluate_plan(s, plan)
+            evaluate_due(s, plan)  # nobody before the plan's first day
 
         self._each(ids, run, gettext("Trigger evaluated."))
 

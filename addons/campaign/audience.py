@@ -243,14 +243,55 @@ def optout_exists(channel: str, list_code: str, customer_id):
                                     OptOut.list_code.in_([list_code, "*"])).exists())
 
 
+def mailbox(expr):
+    """SQL: an address as a mailbox (case and spaces around aside): ``LiLei@Example.com `` and
+    ``lilei@example.com`` are one mailbox."""
+    return func.lower(func.trim(expr))
+
+
+def address_of(address, customer):
+    """The channel's SQL address expression ``address`` (written over ``core_customer``)
+    read on ``customer``, an alias of the customer table."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.sql.util import ClauseAdapter
+
+    expr = address.__clause_element__() if hasattr(address, "__clause_element__") else address
+    return ClauseAdapter(sa_inspect(customer).selectable).traverse(expr)
+
+
+def optout_mailboxes(channel: str, list_code, address):
+    """``SELECT`` of the mailboxes (on ``channel``, whose SQL address over ``core_customer`` is
+    ``address``) of every customer who opted out of ``list_code`` or of every list: an
+    opt-out is the mailbox's, so another record of the same person (the till's and the
+    membership card's, not merged) holding that address is not messaged on that list either
+    (the rule of peers' blacklists, kept by address). ``list_code`` is a value or a SQL
+    expression (correlated)."""
+    from sqlalchemy import or_
+    from sqlalchemy.orm import aliased
+
+    other = aliased(Customer)
+    addr = address_of(address, other)
+    return (select(mailbox(addr)).select_from(OptOut).join(other, other.id == OptOut.customer_id)
+            .where(OptOut.channel == channel, or_(OptOut.list_code == "*", OptOut.list_code == list_code),
+                   addr.is_not(None), addr != ""))
+
+
+def mailbox_opted_out(channel: str, list_code, address, candidate):
+    """SQL: the mailbox ``candidate`` (an address expression or value) opted out of
+    ``list_code`` (or every list) on ``channel``, through any customer record holding it."""
+    return mailbox(candidate).in_(optout_mailboxes(channel, list_code, address))
+
+
 def eligible_expr(session, plan: Plan, address):
     """SQL over ``core_customer``: the plan may message the customer now (consent on the
     plan's channel, confirmed when the chain requires a double opt-in, an address, and no
-    opt-out of the plan's list). ``address`` is the channel's SQL address expression."""
+    opt-out of the plan's list, neither by the customer nor by their mailbox). ``address`` is
+    the channel's SQL address expression."""
     from .consent import needs_confirmation
 
     return and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), address.is_not(None),
-                address != "", ~optout_exists(plan.channel, plan.list_code, Customer.id))
+                address != "", ~optout_exists(plan.channel, plan.list_code, Customer.id),
+                ~mailbox_opted_out(plan.channel, plan.list_code, address, address))
 
 
 def draw_columns(session, plan: Plan, address):

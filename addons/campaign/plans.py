@@ -188,9 +188,9 @@ def start(session, plan: Plan, store_ids=None) -> dict:
                                             date=plan.date_to.isoformat())]})
     plan.state, plan.started_at = "running", utcnow()
     if plan.trigger:
-        from .triggers import evaluate_plan
+        from .triggers import evaluate_due
 
-        evaluate_plan(session, plan)
+        evaluate_due(session, plan)  # nobody before the plan's first day
         plan.triggered_at = utcnow()
         session.flush()
         _enqueue_after_commit(session)

@@ -142,14 +142,17 @@ def recheck(session, token: str) -> dict:
     (the snapshot may be days old), set-based, a few statements per channel of the batch and
     never a customer loaded: the recipient's address becomes the customer's current address
     on the plan's channel, and a row whose customer was merged away or deactivated, withdrew
-    consent on the channel (the kernel's consent flags), opted out of the plan's list or has
-    no address any more is ``skipped`` with the reason. Returns ``{"readdressed": n,
+    consent on the channel (the kernel's consent flags), opted out of the plan's list (itself,
+    or its mailbox through another customer record) or has no address any more is
+    ``skipped`` with the reason. Returns ``{"readdressed": n,
     "skipped": n}``."""
     from sqlalchemy import case, or_
 
     from core.db import RUNTIME
 
-    from .audience import consent_expr
+    from sqlalchemy.orm import aliased
+
+    from .audience import address_of, consent_expr, mailbox
     from .bulk import update_recipients
     from .channels import channels
     from .models import OptOut
@@ -177,6 +180,12 @@ def recheck(session, token: str) -> dict:
         opted = (select(OptOut.id).where(OptOut.customer_id == Recipient.customer_id, OptOut.channel == code,
                                          or_(OptOut.list_code == "*", OptOut.list_code == plan_list))
                  .correlate(Recipient).exists())
+        # ...or the mailbox opted out through another record of the same person
+        other = aliased(Customer)
+        other_addr = address_of(adapter.address(), other)
+        opted = or_(opted, select(OptOut.id).join(other, other.id == OptOut.customer_id).where(
+            OptOut.channel == code, or_(OptOut.list_code == "*", OptOut.list_code == plan_list),
+            mailbox(other_addr) == mailbox(Recipient.address)).correlate(Recipient).exists())
         no_addr = or_(Recipient.address.is_(None), Recipient.address == "")
         why = case((gone, "the customer was merged or deactivated"), (refused, "consent withdrawn"),
                    (opted, "opted out"), else_="no address")
@@ -254,6 +263,24 @@ def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
                    html=html)
 
 
+def _optout_check(cache: dict, plan: Plan, adapter):
+    """The statement (built once per plan's channel and list, for the worker's life: one
+    compiled statement, whatever the audience) telling whether the recipient (``cid``) or its
+    mailbox (``addr``) opted out of the plan's list or of every list."""
+    from sqlalchemy import String, bindparam, or_
+
+    from .audience import mailbox_opted_out, optout_exists
+
+    key = ("optout", plan.channel, plan.list_code)
+    if key not in cache:
+        crit = optout_exists(plan.channel, plan.list_code, bindparam("cid"))
+        if adapter is not None:
+            crit = or_(crit, mailbox_opted_out(plan.channel, plan.list_code, adapter.address(),
+                                               bindparam("addr", type_=String())))
+        cache[key] = select(crit)
+    return cache[key]
+
+
 def _poison(exc: BaseException) -> bool:
     """A failure of one message (its template cannot be rendered for this customer, its
     template is gone, the channel refuses its header...): that recipient fails, the queue goes
@@ -279,7 +306,6 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
     "uncertain"}``. Channel errors are recorded per recipient, never raised; so is a message
     that cannot be built for one recipient (``failed`` with the reason: one poison message
     never stops the queue of every campaign)."""
-    from .audience import optout_exists
     from .channels import ChannelError, channels
 
     cfg = settings(rt)
@@ -307,7 +333,8 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                         rec = s.get(Recipient, rid)
                         plan = s.get(Plan, rec.plan_id)
                         adapter = adapters.get(plan.channel)
-                        opted = s.execute(select(optout_exists(plan.channel, plan.list_code, rec.customer_id))).scalar()
+                        opted = s.execute(_optout_check(cache, plan, adapter),
+                                          {"cid": rec.customer_id, "addr": rec.address or ""}).scalar()
                         if adapter is None or opted or plan.state != "running":
                             rec.state, rec.claim = ("skipped" if opted or adapter is None else "queued"), None
                             rec.error = "opted out" if opted else ("no such channel" if adapter is None else None)

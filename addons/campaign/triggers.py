@@ -216,9 +216,8 @@ def _lock_trigger(session, kind: str) -> None:
 
 def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     """Add today's occurrences of ``plan``'s trigger to its recipients (one statement).
-    Returns the number of new recipient rows (0 on a second run, and 0 on a day outside the
-    plan's dates: whoever asks -- the start, the hourly job, the button -- a plan greets
-    nobody before its first day or after its last)."""
+    Returns the number of new recipient rows (0 on a second run). Callers evaluate a plan on
+    its own days only (:func:`runs_on`)."""
     from core.db import RUNTIME
 
     from .audience import draw_columns, plan_stores, rules_of
@@ -227,9 +226,6 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     adapter = channels(RUNTIME.get(session)).get(plan.channel)
     if adapter is None:
         return 0
-    today = today or local_today()
-    if not (plan.date_from is None or plan.date_from <= today) or not (plan.date_to is None or today <= plan.date_to):
-        return 0  # outside the plan's days (started ahead of its first day, or ended): nobody yet
     crit, occurrence = criterion(session, plan, today)
     seg_rules = rules_of(plan.segment, session) if plan.segment is not None else {"op": "and", "rules": []}
     aud = (kseg.audience(session, seg_rules, plan_stores(plan)).where(crit)
@@ -261,6 +257,21 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     return len(ids)
 
 
+def runs_on(plan: Plan, day: date | None = None) -> bool:
+    """The plan's trigger may select customers on ``day`` (the chain's local today by
+    default): a day from its first to its last. Whoever asks -- the start, the hourly job, the
+    "evaluate now" button and endpoint -- a plan greets nobody before its first day or after
+    its last."""
+    day = day or local_today()
+    return (plan.date_from is None or plan.date_from <= day) and (plan.date_to is None or day <= plan.date_to)
+
+
+def evaluate_due(session, plan: Plan, today: date | None = None) -> int:
+    """:func:`evaluate_plan` on a day the plan runs (:func:`runs_on`), else nothing (0)."""
+    today = today or local_today()
+    return evaluate_plan(session, plan, today) if runs_on(plan, today) else 0
+
+
 def evaluate(session, today: date | None = None) -> dict:
     """Evaluate every running triggered plan whose dates include today. Returns ``{plan code:
     new recipients}``; each insert is audited with the ids it added (``bulk.py``)."""
@@ -270,7 +281,7 @@ def evaluate(session, today: date | None = None) -> dict:
                             .order_by(Plan.id).execution_options(banyan_unscoped=True)).scalars().all()
     out = {}
     for plan in plans:   # one statement per plan (a handful of plans), never per customer
-        out[plan.code] = evaluate_plan(session, plan, today)
+        out[plan.code] = evaluate_due(session, plan, today)
         plan.triggered_at = utcnow()
     session.flush()
     return out
