@@ -462,7 +462,6 @@ def cap_rules(session):
     session.commit()
 
 
-@pytest.mark.xfail(strict=True, reason="the frequency cap counts sent rows only, not 'uncertain' ones")
 def test_r24_message_that_may_have_gone_out_counts_against_the_frequency_cap(rt, session, w, quiet, cap_rules):
     """Class: frequency caps ignored across campaigns. The chain allows one message per
     customer a week. Plan X's worker died while the SMTP server was taking the customer's
@@ -512,7 +511,6 @@ class _PartnerSms:
                                lambda rt_: _OutboxSender(), transactional=True, **kw)]
 
 
-@pytest.mark.xfail(strict=True, reason="a channel whose code is not email/sms/wechat needs no consent at all")
 def test_r24_partner_sms_channel_messages_only_customers_who_consented(rt, session, w, quiet, register_plugin):
     """Class: messages to customers who never consented. A partner registers its SMS
     gateway as channel ``r24sms`` (the ``campaign_channels`` hook, as the issue invites).
@@ -542,3 +540,30 @@ def test_r24_partner_sms_channel_messages_only_customers_who_consented(rt, sessi
     session.commit()
     sending.send_due(rt)
     assert _count(session, Outbox, Outbox.plan_id == plan.id) == 0
+
+
+def test_r24_partner_sms_channel_that_names_its_consent_reaches_consenting_customers(rt, session, w, quiet,
+                                                                                     register_plugin):
+    """The other side of the consent rule: the partner's gateway says ``consent="sms"``;
+    the customer who ticked SMS consent gets the message."""
+    from core import hookimpl
+
+    from addons.campaign import plans as cpplans
+    from addons.campaign import sending
+    from addons.campaign.models import Outbox
+
+    class Plugin(_PartnerSms):
+        @hookimpl
+        def campaign_channels(self):
+            return super().campaign_channels()
+
+    register_plugin(Plugin(consent="sms"))
+    w.a.cust.consent_sms = True
+    _template(session, "r24-sms", body="【Banyan】{{ customer.name }} 本周会员日", subject=None, channels=("r24sms",))
+    seg = _segment(session, "r24 A", w.a.store)
+    plan = _plan(session, w, code="r24-sms-ok", store_id=w.a.store.id, segment_id=seg.id, channel="r24sms",
+                 template="r24-sms")
+    cpplans.start(session, plan)
+    session.commit()
+    sending.send_due(rt)
+    assert _count(session, Outbox, Outbox.plan_id == plan.id) == 1

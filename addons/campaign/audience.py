@@ -226,15 +226,37 @@ def holdout_expr(plan: Plan, customer_id):
     return bucket < int(plan.holdout_share * 10000)
 
 
-def consent_expr(channel: str, confirmed: bool = False):
-    """SQL over ``core_customer``: the customer opted in to ``channel`` (the kernel's consent
+def consent_expr(channel: str, confirmed: bool = False, consent: str | None = ""):
+    """SQL over ``core_customer``: the customer opted in to the channel (the kernel's consent
     flags) and, when ``confirmed`` (double opt-in), confirmed it by the signed link; opt-outs
-    are checked separately (per list)."""
+    are checked separately (per list). ``consent`` is the channel adapter's consent kind
+    (``ChannelAdapter.consent``): ``""`` -- the kind its code names (email, sms, wechat);
+    one of those kinds; or None, no consent needed (the development outbox only). A kind the
+    kernel has no consent flag for is consented by nobody: a channel reaches only customers
+    who said yes to it."""
+    from sqlalchemy import false, true
+
     from .consent import confirmed_expr
 
-    col = {"email": Customer.consent_email, "sms": Customer.consent_sms, "wechat": Customer.consent_wechat}.get(channel)
-    crit = col.is_(True) if col is not None else literal(True)
+    kind = channel if consent == "" else consent
+    if kind is None:
+        crit = true()
+    else:
+        col = {"email": Customer.consent_email, "sms": Customer.consent_sms,
+               "wechat": Customer.consent_wechat}.get(kind)
+        crit = col.is_(True) if col is not None else false()
     return and_(crit, confirmed_expr(channel, Customer.id)) if confirmed else crit
+
+
+def channel_consent(session, channel: str) -> str | None:
+    """The consent kind of ``channel``'s adapter (see :func:`consent_expr`); ``""`` when no
+    adapter is installed for it."""
+    from core.db import RUNTIME
+
+    from .channels import channels
+
+    adapter = channels(RUNTIME.get(session)).get(channel)
+    return adapter.consent if adapter is not None else ""
 
 
 def optout_exists(channel: str, list_code: str, customer_id):
@@ -289,7 +311,8 @@ def eligible_expr(session, plan: Plan, address):
     the channel's SQL address expression."""
     from .consent import needs_confirmation
 
-    return and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), address.is_not(None),
+    return and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel), channel_consent(session, plan.channel)),
+                address.is_not(None),
                 address != "", ~optout_exists(plan.channel, plan.list_code, Customer.id),
                 ~mailbox_opted_out(plan.channel, plan.list_code, address, address))
 

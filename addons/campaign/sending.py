@@ -11,7 +11,8 @@ Each worker (the ``campaign.send`` job on the kernel's Huey queue, any backend) 
    Then the batch is **screened**, set-based (:func:`screen`): without a confirmed double
    opt-in (when the chain requires one) an email row is ``skipped``; a customer who already
    got ``cap_messages`` messages in the last ``cap_days`` days, across every campaign, is
-   ``capped`` (within the batch, a customer's rows count in id order). The cap is atomic
+   ``capped`` (within the batch, a customer's rows count in id order; a message that may have
+   gone out -- ``uncertain`` -- counts). The cap is atomic
    across workers: the batch's customers are locked (:func:`lock_customers`) before they are
    counted, and rows another worker claimed count as sent.
 3. for each claimed row: mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
@@ -174,7 +175,7 @@ def recheck(session, token: str) -> dict:
             .values(address=now_addr), "the customer's address now"))
         gone = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, Customer.active.is_(True),
                                            Customer.merged_into_id.is_(None)).correlate(Recipient).exists())
-        refused = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, consent_expr(code))
+        refused = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, consent_expr(code, consent=adapter.consent))
                     .correlate(Recipient).exists())
         plan_list = select(Plan.list_code).where(Plan.id == Recipient.plan_id).correlate(Recipient).scalar_subquery()
         opted = (select(OptOut.id).where(OptOut.customer_id == Recipient.customer_id, OptOut.channel == code,
@@ -224,7 +225,10 @@ def screen(session, token: str, now=None) -> dict:
         # batch is committed, so two workers never both pass the same customer's last slot
         had = (select(func.count(prior.id))
                .where(prior.customer_id == Recipient.customer_id,
+                      # "uncertain": the worker stopped while the channel took it -- it may well
+                      # have gone out, so it counts (the cap protects the customer)
                       or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending",
+                          and_(prior.state == "uncertain", prior.claimed_at >= since),
                           and_(prior.state == "claimed", prior.claim != token)))
                .correlate(Recipient).scalar_subquery())
         ranked = (select(Recipient.id.label("id"),
