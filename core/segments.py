@@ -262,21 +262,15 @@ class _Compiler:
                     self.fail(path, _("Enter a whole number of days (1 or more)."))
                     return None
                 return n
-            try:
-                day = date.fromisoformat(str(raw))
-            except (TypeError, ValueError):
-                self.fail(path, _("Enter a date as YYYY-MM-DD."))
-                return None
-            from core.localtime import YEARS
+            from core.localtime import date_error, parse_date
 
-            # the kernel's range of times (as every date field of the API): a far year is a
-            # typo, and its day bounds could not be computed in the chain's zone
-            first, last = date(YEARS[0], 1, 1), date(YEARS[1], 12, 30)  # "after" reads the next day
-            if not first <= day <= last:
-                self.fail(path, _("Enter a date from %(first)s to %(last)s.", first=first.isoformat(),
-                                  last=last.isoformat()))
+            # the kernel's range of days (as every date field): a far year is a typo, and its
+            # day bounds could not be computed in the chain's zone
+            try:
+                return parse_date(raw)
+            except ValueError as exc:
+                self.fail(path, date_error(exc))
                 return None
-            return day
         if op == "between":
             if not isinstance(raw, (list, tuple)) or len(raw) != 2:
                 self.fail(path, _("Enter two numbers: the lowest and the highest."))
