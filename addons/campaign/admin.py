@@ -321,9 +321,8 @@ class SegmentBuilder(BanyanView):
             # the segment's store, as the API takes it: a user limited to some stores saves it
             # for one of them (their only one by default), never for the whole chain
             raw = (request.form.get("store_id") or "").strip()
-            if raw and not raw.isdigit():
-                raise BusinessError({"store_id": [_l("No such record.")]})
-            store_id = require_store_for_scoped(int(raw) if raw else None, "store_id", s)
+            # not a number: names no store (0), refused by ref_visible like an unknown one
+            store_id = require_store_for_scoped((int(raw) if raw.isdigit() else 0) if raw else None, "store_id", s)
             ref_visible(Store, store_id, "store_id", session=s)
             with transaction(s):
                 seg = svc.save_segment(
