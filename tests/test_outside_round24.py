@@ -586,3 +586,20 @@ def test_r24_partner_sms_channel_that_names_its_consent_reaches_consenting_custo
     session.commit()
     sending.send_due(rt)
     assert _count(session, Outbox, Outbox.plan_id == plan.id) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="a store's plan takes another store's segment and reaches nobody")
+def test_r24_store_plan_on_another_stores_segment_is_refused(api, session, w):
+    """Class: bad reference accepted (found only when nothing is sent). HQ drafts franchisee
+    A's plan (store A) on the segment franchisee B's marketer saved for B's shop: the plan is
+    saved (201), approved and started, and its audience -- A's customers *and* B's segment's
+    store -- is always empty: a campaign that silently reaches nobody. Expected: 422 on
+    ``segment_id`` when a store's plan names another store's segment (``plans._check``)."""
+    from core.localtime import local_today
+
+    seg_b = _segment(session, "r24 B", w.b.store)
+    session.commit()
+    r = api.post(f"{CP}/plans", user=w.hq, json={"code": "r24-mix", "name": "x", "date_from": str(local_today()),
+                                                  "date_to": str(local_today()), "store_id": w.a.store.id,
+                                                  "segment_id": seg_b.id, "channel": "outbox"})
+    assert r.status_code == 422 and "segment_id" in _fields(r), (r.status_code, r.json)
