@@ -588,7 +588,6 @@ def test_r24_partner_sms_channel_that_names_its_consent_reaches_consenting_custo
     assert _count(session, Outbox, Outbox.plan_id == plan.id) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="a store's plan takes another store's segment and reaches nobody")
 def test_r24_store_plan_on_another_stores_segment_is_refused(api, session, w):
     """Class: bad reference accepted (found only when nothing is sent). HQ drafts franchisee
     A's plan (store A) on the segment franchisee B's marketer saved for B's shop: the plan is

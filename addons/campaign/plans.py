@@ -56,8 +56,14 @@ def _check(session, plan: Plan) -> None:
         errors["list_code"] = [_l("\"*\" means every list: name the plan's own list.")]
     if plan.channel not in channels(RUNTIME.get(session)):
         errors["channel"] = [_l("Unknown channel.")]
-    if plan.segment_id is not None and session.get(Segment, plan.segment_id) is None:
+    # by id (the API sets the id); the back office's form sets the relationship
+    segment = session.get(Segment, plan.segment_id) if plan.segment_id is not None else plan.segment
+    if plan.segment_id is not None and segment is None:
         errors["segment_id"] = [_l("No such segment.")]
+    elif segment is not None and segment.store_id is not None and plan.store_id is not None \
+            and segment.store_id != plan.store_id:
+        # the audience is the plan's store's customers within the segment's store: nobody
+        errors["segment_id"] = [_l("This segment belongs to another store: the plan would reach nobody.")]
     from .triggers import check as check_trigger
 
     for key, msgs in check_trigger(session, plan).items():
