@@ -647,7 +647,6 @@ def _snapshot_peak(rt, n: int, tag: str) -> int:
             tracemalloc.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="the snapshot returns and audits every recipient id at once")
 def test_r24_snapshot_memory_does_not_grow_with_the_audience(rt, monkeypatch):
     """Class: out of memory on big lists (the issue: "the audience is never loaded into memory
     whole"). Freezing the audience is one ``INSERT ... SELECT``, but it returns every new

@@ -345,13 +345,13 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
         src = (select(literal(plan.id, Integer), Customer.id, Customer.home_store_id, hold, state, addr,
                       literal(0, Integer))
                .where(aud).execution_options(banyan_unscoped=True))
-        from .bulk import audit
+        from .bulk import audit_matching
 
-        ids = session.execute(insert(Recipient).from_select(
-            ["plan_id", "customer_id", "store_id", "holdout", "state", "address", "attempts"], src)
-            .returning(Recipient.id)).scalars().all()
+        # no RETURNING: the audience's ids are never held; the trail is written chunk by chunk
+        session.execute(insert(Recipient).from_select(
+            ["plan_id", "customer_id", "store_id", "holdout", "state", "address", "attempts"], src))
         plan.snapshot_at = utcnow()
-        audit(session, ids, "create", {"snapshot": plan.code, "plan_id": plan.id})
+        audit_matching(session, [Recipient.plan_id == plan.id], "create", {"snapshot": plan.code, "plan_id": plan.id})
         session.flush()
     return delivery_counts(session, plan.id)
 

@@ -128,14 +128,15 @@ def expire_ended(rt) -> int:
     ends (one audited statement). Returns how many."""
     from core.localtime import local_today
 
-    from .bulk import update_recipients
+    from .bulk import update_recipients_chunked
 
     with rt.session() as s, transaction(s):
         ended = select(Plan.id).where(Plan.state == "running", Plan.date_to < local_today())
-        return len(update_recipients(
-            s, update(Recipient).where(Recipient.state == "queued", Recipient.plan_id.in_(ended))
-            .values(state="skipped", claim=None, error="the plan ended before this message was sent"),
-            "the plan's end date passed", "queued", "skipped"))
+        # a plan may end with its whole audience queued: chunk by chunk, never every id at once
+        return update_recipients_chunked(
+            s, [Recipient.state == "queued", Recipient.plan_id.in_(ended)],
+            {"state": "skipped", "claim": None, "error": "the plan ended before this message was sent"},
+            "the plan's end date passed", "queued", "skipped")
 
 
 def recheck(session, token: str) -> dict:
