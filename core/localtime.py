@@ -96,6 +96,34 @@ class OutOfRange(ValueError):
     that refuses unreadable dates refuses it the same way."""
 
 
+#: the first and last local day a typed date may be (the last a day early: "after the day",
+#: "through the day" read the day after, whose start must be computable too)
+FIRST_DAY, LAST_DAY = date(YEARS[0], 1, 1), date(YEARS[1], 12, 30)
+
+
+def parse_date(text) -> date:
+    """A typed local date (``YYYY-MM-DD``, spaces around allowed) within
+    :data:`FIRST_DAY`..:data:`LAST_DAY`: the one parser of dates typed in a form, a query or
+    a rule. Raises ``ValueError`` for text that is not a date, and :class:`OutOfRange` (a
+    ``ValueError`` with the message to show) for a day outside the range -- a year typed
+    with a digit too many would otherwise fail later, when its day bounds are computed in
+    the chain's zone. :func:`date_error` is the message for the field."""
+    day = date.fromisoformat(str(text).strip())
+    if not FIRST_DAY <= day <= LAST_DAY:
+        from core.i18n import gettext
+
+        raise OutOfRange(gettext("Enter a date from %(first)s to %(last)s.", first=FIRST_DAY.isoformat(),
+                                 last=LAST_DAY.isoformat()))
+    return day
+
+
+def date_error(exc: ValueError) -> str:
+    """The field message of a :func:`parse_date` refusal."""
+    from core.i18n import gettext
+
+    return str(exc) if isinstance(exc, OutOfRange) else gettext("Enter a date as YYYY-MM-DD.")
+
+
 def to_utc(value: datetime | None) -> datetime | None:
     """Naive local wall-clock time (an aware value keeps its own offset) -> naive UTC, as stored.
     A wall-clock time that a daylight-saving change skips or repeats takes the first reading

@@ -88,10 +88,12 @@ def _parse_date(value: str, field: str, errors: dict) -> date | None:
     value = (value or "").strip()
     if not value:
         return None
+    from core.localtime import date_error, parse_date
+
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        errors.setdefault(field, []).append(gettext("Enter a date as YYYY-MM-DD."))
+        return parse_date(value)
+    except ValueError as exc:  # not a date, or outside the kernel's range of days
+        errors.setdefault(field, []).append(date_error(exc))
         return None
 
 

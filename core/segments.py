@@ -270,10 +270,14 @@ class _Compiler:
                     self.fail(path, _("Enter a whole number of days (1 or more)."))
                     return None
                 return n
+            from core.localtime import date_error, parse_date
+
+            # the kernel's range of days (as every date field): a far year is a typo, and its
+            # day bounds could not be computed in the chain's zone
             try:
-                return date.fromisoformat(str(raw))
-            except (TypeError, ValueError):
-                self.fail(path, _("Enter a date as YYYY-MM-DD."))
+                return parse_date(raw)
+            except ValueError as exc:
+                self.fail(path, date_error(exc))
                 return None
         if op == "between":
             if not isinstance(raw, (list, tuple)) or len(raw) != 2:

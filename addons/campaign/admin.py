@@ -128,7 +128,7 @@ class PlanView(BanyanModelView):
         from core.errors import Conflict
         from core.web import has_perm
 
-        from .triggers import evaluate_plan
+        from .triggers import evaluate_due
 
         if not has_perm(SEND):
             flash(gettext("You may not start plans."), "error")
@@ -137,7 +137,7 @@ class PlanView(BanyanModelView):
         def run(s, plan, user):
             if plan.state != "running" or not plan.trigger:
                 raise Conflict({"state": [_l("Only a running triggered plan can be evaluated.")]})
-            evaluate_plan(s, plan)
+            evaluate_due(s, plan)  # nobody before the plan's first day
 
         self._each(ids, run, gettext("Trigger evaluated."))
 
@@ -276,7 +276,14 @@ class SegmentBuilder(BanyanView):
         chart = render_responsive(Chart(
             labels=[m["label"] for m in matrix], money=False, kind="bar", title=gettext("Value/income matrix"),
             series=[Series(gettext("Customers"), [m["count"] for m in matrix])]))
+        from sqlalchemy import select
+
+        from core.models import Store
+
+        # the stores a segment may be saved for (the user's; HQ may also leave it chain-wide)
+        store_choices = s.execute(select(Store.id, Store.code, Store.name).order_by(Store.code)).all()
         return self.render("campaign/segments.html", matrix=by, chart=chart, rfm=rfm_matrix(s, stores),
+                           store_choices=store_choices, chain_wide_allowed=stores is None,
                            policy=get_policy(s), fields=describe_fields(s), can_write=has_perm(SEGMENT_WRITE),
                            operator_labels={k: str(v) for k, v in OPERATOR_LABELS.items()})
 
@@ -305,6 +312,9 @@ class SegmentBuilder(BanyanView):
 
         if not has_perm(SEGMENT_WRITE):
             abort(403)
+        from core.api.visible import ref_visible, require_store_for_scoped
+        from core.models import Store
+
         s = db_session()
         kind = request.form.get("kind", "rules")
         try:
@@ -313,9 +323,15 @@ class SegmentBuilder(BanyanView):
             flash(gettext("The rules could not be read."), "error")
             return redirect(url_for(".index"))
         try:
+            # the segment's store, as the API takes it: a user limited to some stores saves it
+            # for one of them (their only one by default), never for the whole chain
+            raw = (request.form.get("store_id") or "").strip()
+            # not a number: names no store (0), refused by ref_visible like an unknown one
+            store_id = require_store_for_scoped((int(raw) if raw.isdigit() else 0) if raw else None, "store_id", s)
+            ref_visible(Store, store_id, "store_id", session=s)
             with transaction(s):
                 seg = svc.save_segment(
-                    s, name=request.form.get("name", ""), rules=rules, user=current_user(),
+                    s, name=request.form.get("name", ""), rules=rules, user=current_user(), store_id=store_id,
                     rfm_class=request.form.get("rfm_class") if kind == "rfm" else None,
                     matrix_class=request.form.get("matrix_class") if kind == "matrix" else None)
             flash(gettext("Segment saved: %(name)s, %(n)s customers.", name=seg.name, n=seg.last_count), "success")

@@ -232,14 +232,14 @@ def run_trigger(plan_id):
     from core.errors import Conflict
     from core.i18n import lazy_gettext as _l
 
-    from .triggers import evaluate_plan
+    from .triggers import evaluate_due
 
     s = db_session()
     plan = get_visible(Plan, plan_id)
     if plan.state != "running" or not plan.trigger:
         raise Conflict({"state": [_l("Only a running triggered plan can be evaluated.")]})
     with transaction(s):
-        added = evaluate_plan(s, plan)
+        added = evaluate_due(s, plan)  # 0 before the plan's first day
         from core.mixins import utcnow
 
         plan.triggered_at = utcnow()

@@ -226,15 +226,37 @@ def holdout_expr(plan: Plan, customer_id):
     return bucket < int(plan.holdout_share * 10000)
 
 
-def consent_expr(channel: str, confirmed: bool = False):
-    """SQL over ``core_customer``: the customer opted in to ``channel`` (the kernel's consent
+def consent_expr(channel: str, confirmed: bool = False, consent: str | None = ""):
+    """SQL over ``core_customer``: the customer opted in to the channel (the kernel's consent
     flags) and, when ``confirmed`` (double opt-in), confirmed it by the signed link; opt-outs
-    are checked separately (per list)."""
+    are checked separately (per list). ``consent`` is the channel adapter's consent kind
+    (``ChannelAdapter.consent``): ``""`` -- the kind its code names (email, sms, wechat);
+    one of those kinds; or None, no consent needed (the development outbox only). A kind the
+    kernel has no consent flag for is consented by nobody: a channel reaches only customers
+    who said yes to it."""
+    from sqlalchemy import false, true
+
     from .consent import confirmed_expr
 
-    col = {"email": Customer.consent_email, "sms": Customer.consent_sms, "wechat": Customer.consent_wechat}.get(channel)
-    crit = col.is_(True) if col is not None else literal(True)
+    kind = channel if consent == "" else consent
+    if kind is None:
+        crit = true()
+    else:
+        col = {"email": Customer.consent_email, "sms": Customer.consent_sms,
+               "wechat": Customer.consent_wechat}.get(kind)
+        crit = col.is_(True) if col is not None else false()
     return and_(crit, confirmed_expr(channel, Customer.id)) if confirmed else crit
+
+
+def channel_consent(session, channel: str) -> str | None:
+    """The consent kind of ``channel``'s adapter (see :func:`consent_expr`); ``""`` when no
+    adapter is installed for it."""
+    from core.db import RUNTIME
+
+    from .channels import channels
+
+    adapter = channels(RUNTIME.get(session)).get(channel)
+    return adapter.consent if adapter is not None else ""
 
 
 def optout_exists(channel: str, list_code: str, customer_id):
@@ -243,14 +265,56 @@ def optout_exists(channel: str, list_code: str, customer_id):
                                     OptOut.list_code.in_([list_code, "*"])).exists())
 
 
+def mailbox(expr):
+    """SQL: an address as a mailbox (case and spaces around aside): ``LiLei@Example.com `` and
+    ``lilei@example.com`` are one mailbox."""
+    return func.lower(func.trim(expr))
+
+
+def address_of(address, customer):
+    """The channel's SQL address expression ``address`` (written over ``core_customer``)
+    read on ``customer``, an alias of the customer table."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.sql.util import ClauseAdapter
+
+    expr = address.__clause_element__() if hasattr(address, "__clause_element__") else address
+    return ClauseAdapter(sa_inspect(customer).selectable).traverse(expr)
+
+
+def optout_mailboxes(channel: str, list_code, address):
+    """``SELECT`` of the mailboxes (on ``channel``, whose SQL address over ``core_customer`` is
+    ``address``) of every customer who opted out of ``list_code`` or of every list: an
+    opt-out is the mailbox's, so another record of the same person (the till's and the
+    membership card's, not merged) holding that address is not messaged on that list either
+    (the rule of peers' blacklists, kept by address). ``list_code`` is a value or a SQL
+    expression (correlated)."""
+    from sqlalchemy import or_
+    from sqlalchemy.orm import aliased
+
+    other = aliased(Customer)
+    addr = address_of(address, other)
+    return (select(mailbox(addr)).select_from(OptOut).join(other, other.id == OptOut.customer_id)
+            .where(OptOut.channel == channel, or_(OptOut.list_code == "*", OptOut.list_code == list_code),
+                   addr.is_not(None), addr != ""))
+
+
+def mailbox_opted_out(channel: str, list_code, address, candidate):
+    """SQL: the mailbox ``candidate`` (an address expression or value) opted out of
+    ``list_code`` (or every list) on ``channel``, through any customer record holding it."""
+    return mailbox(candidate).in_(optout_mailboxes(channel, list_code, address))
+
+
 def eligible_expr(session, plan: Plan, address):
     """SQL over ``core_customer``: the plan may message the customer now (consent on the
     plan's channel, confirmed when the chain requires a double opt-in, an address, and no
-    opt-out of the plan's list). ``address`` is the channel's SQL address expression."""
+    opt-out of the plan's list, neither by the customer nor by their mailbox). ``address`` is
+    the channel's SQL address expression."""
     from .consent import needs_confirmation
 
-    return and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel)), address.is_not(None),
-                address != "", ~optout_exists(plan.channel, plan.list_code, Customer.id))
+    return and_(consent_expr(plan.channel, needs_confirmation(session, plan.channel), channel_consent(session, plan.channel)),
+                address.is_not(None),
+                address != "", ~optout_exists(plan.channel, plan.list_code, Customer.id),
+                ~mailbox_opted_out(plan.channel, plan.list_code, address, address))
 
 
 def draw_columns(session, plan: Plan, address):
@@ -290,13 +354,13 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
         src = (select(literal(plan.id, Integer), Customer.id, Customer.home_store_id, hold, state, reason, addr,
                       literal(0, Integer))
                .where(aud).execution_options(banyan_unscoped=True))
-        from .bulk import audit
+        from .bulk import audit_matching
 
-        ids = session.execute(insert(Recipient).from_select(
-            ["plan_id", "customer_id", "store_id", "holdout", "state", "reason", "address", "attempts"], src)
-            .returning(Recipient.id)).scalars().all()
+        # no RETURNING: the audience's ids are never held; the trail is written chunk by chunk
+        session.execute(insert(Recipient).from_select(
+            ["plan_id", "customer_id", "store_id", "holdout", "state", "reason", "address", "attempts"], src))
         plan.snapshot_at = utcnow()
-        audit(session, ids, "create", {"snapshot": plan.code, "plan_id": plan.id})
+        audit_matching(session, [Recipient.plan_id == plan.id], "create", {"snapshot": plan.code, "plan_id": plan.id})
         session.flush()
     return delivery_counts(session, plan.id)
 

@@ -32,6 +32,50 @@ def audit(session, ids, action: str, changes: dict) -> None:
         "action": action, "changes": {**changes, "ids": ids}, "at": utcnow()}])
 
 
+#: how many recipient ids one audit row of a large statement names: the trail of a snapshot
+#: (or of any statement that may touch the whole audience) is written chunk by chunk, read
+#: back by keyset, so the process never holds the audience's ids at once
+AUDIT_CHUNK = 10_000
+
+
+def audit_matching(session, where, action: str, changes: dict) -> int:
+    """Audit the recipients matching ``where`` (a list of criteria on ``campaign_recipient``),
+    one row per :data:`AUDIT_CHUNK` ids read back by keyset (``id > last``): what a bulk
+    ``INSERT ... SELECT`` without ``RETURNING`` added. Returns how many were audited."""
+    from sqlalchemy import select
+
+    after, total = 0, 0
+    while True:
+        ids = session.execute(select(Recipient.id).where(*where, Recipient.id > after).order_by(Recipient.id)
+                              .limit(AUDIT_CHUNK).execution_options(banyan_unscoped=True)).scalars().all()
+        if not ids:
+            return total
+        audit(session, ids, action, changes)
+        total += len(ids)
+        after = ids[-1]
+        if len(ids) < AUDIT_CHUNK:
+            return total
+
+
+def update_recipients_chunked(session, where, values: dict, why: str, old=None, new=None) -> int:
+    """``UPDATE campaign_recipient SET values WHERE where`` for what may be the whole audience
+    (a plan that ended with its queue full), :data:`AUDIT_CHUNK` rows at a time (keyset over
+    the ids), each chunk audited: never every id in memory. ``where`` must stop matching a
+    row once updated (e.g. a state the update changes). Returns how many were updated."""
+    from sqlalchemy import select, update
+
+    after, total = 0, 0
+    while True:
+        chunk = (select(Recipient.id).where(*where, Recipient.id > after).order_by(Recipient.id)
+                 .limit(AUDIT_CHUNK).scalar_subquery())
+        ids = update_recipients(session, update(Recipient).where(Recipient.id.in_(chunk)).values(**values),
+                                why, old, new)
+        total += len(ids)
+        if len(ids) < AUDIT_CHUNK:
+            return total
+        after = max(ids)
+
+
 def update_recipients(session, stmt, why: str, old=None, new=None, **details) -> list[int]:
     """Run the ``UPDATE campaign_recipient`` statement ``stmt`` with ``RETURNING id`` and audit
     it: ``why`` (a code of ``CHANGE_WHY``), ``state`` ``old`` → ``new`` when given, and

@@ -49,7 +49,8 @@ class ChannelAdapter:
     recipient)`` (raises :class:`ChannelError`) and ``close()``. ``transactional`` senders
     write in ``session`` (the transaction that marks the recipient sent), so they deliver
     exactly once; others (SMTP) are called between two commits. ``rate_per_minute`` (None:
-    unlimited) caps one worker's sending on this channel."""
+    unlimited) caps one worker's sending on this channel. ``consent`` says which of the
+    customer's consents the channel needs (see the field)."""
 
     code: str
     label: Any
@@ -58,6 +59,12 @@ class ChannelAdapter:
     transactional: bool = False
     rate_per_minute: int | None = None
     addon: str = ""
+    #: the consent a customer must have given for this channel: ``""`` (default) the kind
+    #: its code names (``email``, ``sms``, ``wechat``: the kernel's consent flags); one of
+    #: those kinds (a partner's ``aliyun_sms`` says ``consent="sms"``); None for no consent
+    #: at all (the development outbox only). A kind the kernel has no flag for is consented
+    #: by nobody.
+    consent: str | None = ""
 
 
 # --------------------------------------------------------------------------- email
@@ -133,7 +140,7 @@ def builtin_channels() -> list[ChannelAdapter]:
     return [
         ChannelAdapter("email", _l("Email"), lambda: Customer.email, _SmtpSender),
         ChannelAdapter("outbox", _l("Development outbox"), lambda: func.coalesce(Customer.email, Customer.phone),
-                       lambda rt: _OutboxSender(), transactional=True),
+                       lambda rt: _OutboxSender(), transactional=True, consent=None),
     ]
 
 

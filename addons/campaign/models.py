@@ -47,6 +47,7 @@ RECIPIENT_REASON = Choices("campaign.recipient.reason", [
     ("no_channel", _l("No such channel")),
     ("worker_stopped", _l("The worker stopped while sending; not sent again")),
     ("channel_error", _l("The channel refused the message")),
+    ("message_error", _l("The message could not be built for this customer")),
 ])
 #: why a set-based statement changed recipients or a plan (the ``why`` of their audit rows,
 #: ``bulk.py``): the reasons above, and the steps of sending

@@ -21,6 +21,8 @@ from core.mixins import utcnow
 from .models import Plan, Recipient, Segment
 
 APPROVE_ACTION = "campaign.plan.approve"
+#: the list code of an opt-out of every list of a channel (``campaign_optout.list_code``)
+ALL_LISTS = "*"
 EDITABLE = ("code", "name", "store_id", "date_from", "date_to", "budget", "expected_cost", "channel", "list_code",
             "segment_id", "template_code", "holdout_share", "conversion_days", "cost_per_message", "trigger",
             "trigger_days", "trigger_tier", "trigger_spend")
@@ -44,10 +46,24 @@ def _check(session, plan: Plan) -> None:
         errors["holdout_share"] = [_l("Enter a share from 0 to 0.5.")]
     if plan.expected_cost is not None and plan.budget is not None and Decimal(plan.expected_cost) > Decimal(plan.budget):
         errors["expected_cost"] = [_l("The expected cost exceeds the budget.")]
+    # not given: the column's default list; given empty (or blank): refused
+    plan.list_code = "news" if plan.list_code is None else plan.list_code.strip()
+    if not plan.list_code:
+        errors["list_code"] = [_l("Enter the list this plan mails (e.g. news).")]
+    elif plan.list_code == ALL_LISTS:
+        # "*" is an opt-out's "every list": a plan on it would pass every list opt-out by, and
+        # its unsubscribe link's "only this list" would mean every list
+        errors["list_code"] = [_l("\"*\" means every list: name the plan's own list.")]
     if plan.channel not in channels(RUNTIME.get(session)):
         errors["channel"] = [_l("Unknown channel.")]
-    if plan.segment_id is not None and session.get(Segment, plan.segment_id) is None:
+    # by id (the API sets the id); the back office's form sets the relationship
+    segment = session.get(Segment, plan.segment_id) if plan.segment_id is not None else plan.segment
+    if plan.segment_id is not None and segment is None:
         errors["segment_id"] = [_l("No such segment.")]
+    elif segment is not None and segment.store_id is not None and plan.store_id is not None \
+            and segment.store_id != plan.store_id:
+        # the audience is the plan's store's customers within the segment's store: nobody
+        errors["segment_id"] = [_l("This segment belongs to another store: the plan would reach nobody.")]
     from .triggers import check as check_trigger
 
     for key, msgs in check_trigger(session, plan).items():
@@ -92,6 +108,9 @@ def submit(session, plan: Plan, user) -> Plan:
         errors["segment_id"] = [_l("Choose a segment.")]
     if not plan.template_code:
         errors["template_code"] = [_l("Choose a template.")]
+    elif not _template_exists(session, plan.template_code, plan.channel):
+        errors["template_code"] = [_l("No template %(code)s for channel %(channel)s.", code=plan.template_code,
+                                      channel=plan.channel)]
     if errors:
         raise BusinessError(errors)
     req = approvals.request_approval(session, APPROVE_ACTION, {"plan_id": plan.id}, plan.expected_cost, user,
@@ -99,6 +118,15 @@ def submit(session, plan: Plan, user) -> Plan:
     plan.state, plan.approval_id = "submitted", req.id
     session.flush()
     return plan
+
+
+def _template_exists(session, code: str, channel: str) -> bool:
+    """A template of ``code`` exists for ``channel`` in some language (what the sender picks
+    from: ``rendering.pick_template``)."""
+    from .models import Template
+
+    return session.execute(select(Template.id).where(Template.code == code, Template.channel == channel)
+                           .limit(1).execution_options(banyan_unscoped=True)).first() is not None
 
 
 def _approved(session, req, user):
@@ -150,7 +178,9 @@ def start(session, plan: Plan, store_ids=None) -> dict:
     within ``store_ids``, the starting user's stores) and queue sending. A triggered plan
     has no snapshot: today's occurrences of its trigger are added now, and the
     ``campaign.triggers`` job adds each day's after. A plan whose end date (the chain's local
-    day) has passed is refused (422 naming ``date_to``). Returns the delivery counts."""
+    day) has passed is refused (422 naming ``date_to``); a plan started ahead of its first day
+    (``date_from``) has its audience frozen now and sends nothing before that day (its
+    trigger selects nobody before it either). Returns the delivery counts."""
     from core.db import RUNTIME
     from core.localtime import local_today
 
@@ -164,9 +194,9 @@ def start(session, plan: Plan, store_ids=None) -> dict:
                                             date=plan.date_to.isoformat())]})
     plan.state, plan.started_at = "running", utcnow()
     if plan.trigger:
-        from .triggers import evaluate_plan
+        from .triggers import evaluate_due
 
-        evaluate_plan(session, plan)
+        evaluate_due(session, plan)  # nobody before the plan's first day
         plan.triggered_at = utcnow()
         session.flush()
         _enqueue_after_commit(session)
@@ -204,12 +234,26 @@ def finish(session, plan: Plan, actual_cost: Decimal | None = None) -> Plan:
         raise Conflict({"state": [_l("Only a running plan can be finished.")]})
     if actual_cost is not None and Decimal(actual_cost) < 0:
         raise BusinessError({"actual_cost": [_l("Must not be negative.")]})
-    sent = session.execute(select(func.count()).select_from(Recipient)
-                           .where(Recipient.plan_id == plan.id, Recipient.state == "sent")).scalar() or 0
-    plan.actual_cost = money(actual_cost if actual_cost is not None else Decimal(sent) * plan.cost_per_message)
+    plan.actual_cost = money(actual_cost) if actual_cost is not None else computed_costs(session, [plan.id])[plan.id]
     plan.state, plan.finished_at = "done", utcnow()
     session.flush()
     return plan
+
+
+def computed_costs(session, plan_ids) -> dict[int, Decimal]:
+    """``{plan id: actual cost}`` computed as messages sent × the plan's cost per message,
+    rounded to the cent (half-up, ``core.db.money``): what a plan finished by hand, or by the
+    ``campaign.send`` job once it ended, costs when nobody entered the cost. One grouped
+    query for the plans given."""
+    ids = sorted(set(plan_ids))
+    if not ids:
+        return {}
+    sent = dict(session.execute(select(Recipient.plan_id, func.count()).where(
+        Recipient.plan_id.in_(ids), Recipient.state == "sent").group_by(Recipient.plan_id)
+        .execution_options(banyan_unscoped=True)).all())
+    rates = dict(session.execute(select(Plan.id, Plan.cost_per_message).where(Plan.id.in_(ids))
+                                 .execution_options(banyan_unscoped=True)).all())
+    return {pid: money(Decimal(int(sent.get(pid, 0))) * Decimal(rates.get(pid) or 0)) for pid in ids}
 
 
 def default_dates() -> tuple[date, date]:

@@ -3,7 +3,8 @@
 
 A template is chosen by the plan's template code, its channel and the customer's language
 (falling back to the chain's language, then to any language of that code and channel). The
-personal fields a template may use are ``customer.name``, ``customer.first_name``,
+personal fields a template may use are ``customer.name``, ``customer.first_name`` (the name
+to greet by, ``core.names.given_name``: 王芳 → 芳, 欧阳娜娜 → 娜娜, Amy Smith → Amy),
 ``customer.email``, ``customer.birthday``, ``customer.language``, ``store.name``,
 ``plan.code``, ``plan.name`` and ``unsubscribe_url``. The sandbox refuses attribute access to
 anything else (a template cannot reach the database, the session or Python internals).
@@ -24,7 +25,88 @@ from core.models import Customer, Store
 
 from .models import Template
 
-_ENV = SandboxedEnvironment(autoescape=False, trim_blocks=True)
+#: the longest message a template may render (characters), and the largest number a template
+#: may hand to a repetition, a padding or a width (``'x' * n``, ``center(n)``, ``'%9999999s'``)
+MAX_MESSAGE = 200_000
+MAX_COUNT = 100_000
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """The sandbox with bounded arithmetic: besides refusing attribute access, it refuses
+    what would build a huge string or number before it is built -- a repetition (``*``) past
+    :data:`MAX_MESSAGE` characters, a power (``**``) past a few thousand bits, a ``%`` or
+    ``format`` width or a filter's or method's count past :data:`MAX_COUNT`. Each refusal is
+    a ``SecurityError`` (a ``TemplateError``: the 422 of :func:`render`), so a typo in a
+    template never takes the worker's memory."""
+
+    intercepted_binops = frozenset(["*", "**", "%"])
+
+    def call_binop(self, context, operator, left, right):
+        from jinja2.exceptions import SecurityError
+
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_MESSAGE:
+                    raise SecurityError("the repeated text would be too long")
+        elif operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and \
+                    (right > 4096 or max(abs(left), 2).bit_length() * max(right, 0) > 4096):
+                raise SecurityError("the number would be too large")
+        elif operator == "%" and isinstance(left, str):
+            _check_widths(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 -- the sandbox's signature
+        from jinja2.exceptions import SecurityError
+
+        _check_counts(args, kwargs)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and getattr(__obj, "__name__", "") in ("ljust", "rjust", "center", "zfill",
+                                                                         "expandtabs") and not args:
+            raise SecurityError("a width is needed")
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value):
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and getattr(value, "__name__", "") in ("format", "format_map"):
+            _check_widths(owner)
+        return super().wrap_str_format(value)
+
+
+def _check_counts(args, kwargs) -> None:
+    from jinja2.exceptions import SecurityError
+
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_COUNT:
+            raise SecurityError(f"{value} is too large here")
+
+
+def _check_widths(fmt: str) -> None:
+    """Refuse a ``%``/``format`` string whose width or precision exceeds :data:`MAX_COUNT`."""
+    import re
+
+    from jinja2.exceptions import SecurityError
+
+    for number in re.findall(r"\d+", " ".join(re.findall(r"%[-#0 +]*[\d.*]+|\{[^{}]*:[^{}]*\}", fmt))):
+        if int(number) > MAX_COUNT:
+            raise SecurityError("a width in the template is too large")
+
+
+def _bounded_filter(func):
+    import functools
+
+    @functools.wraps(func)
+    def guarded(*args, **kwargs):
+        _check_counts(args[1:], kwargs)  # the value filtered is bounded already; its arguments here
+        if args and isinstance(args[0], str) and func.__name__ in ("do_format",):
+            _check_widths(args[0])
+        return func(*args, **kwargs)
+
+    return guarded
+
+
+_ENV = BoundedSandbox(autoescape=False, trim_blocks=True)
+_ENV.filters = {name: _bounded_filter(f) for name, f in _ENV.filters.items()}
 
 
 def check_source(source: str, field: str) -> None:
@@ -111,11 +193,13 @@ def context(session, rt, customer: Customer, plan, store: Store | None = None, o
     from the recipient's occurrence ``holiday:YYYY-MM-DD``)."""
     from core.notify import mail_settings
 
+    from core.names import given_name
+
     base = mail_settings(rt)["base_url"].rstrip("/")
     token = unsubscribe_token(rt, customer.id, plan.channel, plan.list_code)
     name = customer.name or ""
     return {
-        "customer": {"name": name, "first_name": name[1:] if len(name) in (2, 3) else name.split(" ")[0],
+        "customer": {"name": name, "first_name": given_name(name),
                      "email": customer.email, "birthday": customer.birthday, "language": customer.language},
         "store": {"name": store.name if store else ""},
         "plan": {"code": plan.code, "name": plan.name},
@@ -149,9 +233,13 @@ def render(template: Template, ctx: dict) -> tuple[str | None, str]:
     """``(subject, body)`` of ``template`` with ``ctx``; a sandbox or syntax error is a 422."""
     try:
         subject = _compiled(template.subject).render(ctx) if template.subject else None
+        if subject is not None:  # a header is one line (a name typed over two never injects a header)
+            subject = " ".join(subject.split())
         body = _compiled(template.body).render(ctx)
     except TemplateError as exc:
         raise BusinessError({"body": [_l("The template cannot be rendered: %(error)s", error=str(exc))]}) from None
+    if len(body) > MAX_MESSAGE or len(subject or "") > MAX_MESSAGE:
+        raise BusinessError({"body": [_l("The message is too long: at most %(n)s characters.", n=MAX_MESSAGE)]})
     return subject, body
 
 

@@ -1,12 +1,16 @@
 """Results of a plan: reach, delivery, conversions, revenue, and uplift against the hold-out.
 
-Conversion window: ``conversion_days`` days from the plan's start (``started_at``) for a
-one-off plan; for a triggered plan, from each recipient's own trigger time
+Conversion window: ``conversion_days`` days from the plan's start (``started_at``, or the
+local midnight of ``date_from`` for a plan started ahead of its first day) for a one-off
+plan; for a triggered plan, from each recipient's own trigger time
 (``campaign_recipient.triggered_at`` to ``convert_until``), so a customer greeted on their
-birthday in week three is measured from that day, not from the plan's start. A customer
-converts when they have a confirmed sale in the window that is not refunded in full (a
-purchase given back is no conversion); revenue is the net total of their sales and
-refunds in the window. Both groups are measured the same way:
+birthday in week three is measured from that day, not from the plan's start. Only sales
+made in the plan's stores count (a store's or franchisee's plan never counts another
+franchisee's takings; a chain plan counts every store). A customer converts when they have
+a confirmed sale in the window that is not refunded in full (a purchase given back is no
+conversion); revenue is the total of their sales of the window, each net of its own
+refunds whenever they came (a refund belongs to the sale it refunds: returning something
+bought before the campaign takes nothing off it). Both groups are measured the same way:
 
 * ``recipients`` = customers messaged (state ``sent``), ``holdout`` = the hold-out group;
 * conversion rates ``p1``, ``p0``; uplift ``p1 - p0`` with a 95 % confidence interval
@@ -27,12 +31,45 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import aliased
 
 from core.db import ZERO, money
 from core.mixins import utcnow
 from core.models import Sale
 
 from .models import Event, Plan, Recipient
+
+
+def window_start(plan: Plan):
+    """When a one-off plan's conversion window opens: when it started, or -- started ahead
+    of its first day, whose messages wait for it -- at the local midnight of ``date_from``."""
+    from core.localtime import local_midnight
+
+    start = plan.started_at or utcnow()
+    if plan.date_from is not None:
+        start = max(start, local_midnight(plan.date_from))
+    return start
+
+
+def attributable_sales(plan: Plan):
+    """The sales a plan's results may count, as a subquery ``(id, customer_id, confirmed_at,
+    state, net)``: confirmed sales (never a refund document) made in the plan's stores (a
+    store's or franchisee's plan counts its own takings, never another franchisee's; a
+    chain plan every store's), each worth its total *net of its own refunds* whenever they
+    came. A refund belongs to the sale it refunds: returning an item bought before the
+    campaign takes nothing off it, and a sale of the window refunded later counts net."""
+    from .audience import plan_stores
+
+    refund = aliased(Sale)
+    refunded = (select(func.coalesce(func.sum(refund.total), 0))
+                .where(refund.origin_id == Sale.id, refund.kind == "refund", refund.state != "draft")
+                .correlate(Sale).scalar_subquery())
+    stmt = (select(Sale.id, Sale.customer_id, Sale.confirmed_at, Sale.state, (Sale.total + refunded).label("net"))
+            .where(Sale.kind == "sale", Sale.state != "draft", Sale.customer_id.is_not(None)))
+    stores = plan_stores(plan)
+    if stores is not None:
+        stmt = stmt.where(Sale.store_id.in_(sorted(stores)))
+    return stmt.subquery()
 
 
 def results(session, plan: Plan) -> dict:
@@ -49,19 +86,20 @@ def results(session, plan: Plan) -> dict:
                                .where(Recipient.plan_id == plan.id, Recipient.reason.is_not(None),
                                       Recipient.state.not_in(("sent", "holdout")))
                                .group_by(Recipient.reason)).all())
-    start = plan.started_at or utcnow()
+    start = window_start(plan)
     end = start + timedelta(days=int(plan.conversion_days))
     # each recipient's own window: a triggered row from its trigger time, a one-off plan's
     # rows from the plan's start; both groups (messaged and hold-out) the same way
     r_from = func.coalesce(Recipient.triggered_at, start)
     r_to = func.coalesce(Recipient.convert_until, end)
     group = case((Recipient.holdout.is_(True), "holdout"), else_="recipients")
-    per_rec = (select(Recipient.id.label("rid"), group.label("g"), func.sum(Sale.total).label("rev"),
-                      # a sale refunded in full is no conversion (its refund nets the revenue)
-                      func.sum(case(((Sale.kind == "sale") & (Sale.state != "refunded"), 1), else_=0)).label("n"))
+    sales = attributable_sales(plan)
+    per_rec = (select(Recipient.id.label("rid"), group.label("g"), func.sum(sales.c.net).label("rev"),
+                      # a sale refunded in full is no conversion (its refunds net it to nothing)
+                      func.sum(case((sales.c.state != "refunded", 1), else_=0)).label("n"))
                .select_from(Recipient)
-               .outerjoin(Sale, and_(Sale.customer_id == Recipient.customer_id, Sale.state != "draft",
-                                     Sale.confirmed_at >= r_from, Sale.confirmed_at < r_to))
+               .outerjoin(sales, and_(sales.c.customer_id == Recipient.customer_id,
+                                      sales.c.confirmed_at >= r_from, sales.c.confirmed_at < r_to))
                .where(Recipient.plan_id == plan.id, Recipient.state.in_(("sent", "holdout")))
                .group_by(Recipient.id, group).subquery())
     converted = per_rec.c.n > 0

@@ -11,7 +11,8 @@ Each worker (the ``campaign.send`` job on the kernel's Huey queue, any backend) 
    Then the batch is **screened**, set-based (:func:`screen`): without a confirmed double
    opt-in (when the chain requires one) an email row is ``skipped``; a customer who already
    got ``cap_messages`` messages in the last ``cap_days`` days, across every campaign, is
-   ``capped`` (within the batch, a customer's rows count in id order). The cap is atomic
+   ``capped`` (within the batch, a customer's rows count in id order; a message that may have
+   gone out -- ``uncertain`` -- counts). The cap is atomic
    across workers: the batch's customers are locked (:func:`lock_customers`) before they are
    counted, and rows another worker claimed count as sent.
 3. for each claimed row: mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
@@ -74,10 +75,12 @@ def claim(rt, limit: int, plan_id: int | None = None, after: int = 0) -> tuple[s
     with rt.session() as s, transaction(s):
         from core.localtime import local_today
 
-        # a plan past its end date (the chain's local day) sends nothing more (expire_ended)
+        # a plan sends on its own days only (the chain's local calendar): nothing before its
+        # first day (started ahead, its queue waits), nothing after its last (expire_ended)
+        today = local_today()
         q = (select(Recipient.id).join(Plan, Plan.id == Recipient.plan_id)
-             .where(Recipient.state == "queued", Plan.state == "running", Plan.date_to >= local_today(),
-                    Recipient.id > after)
+             .where(Recipient.state == "queued", Plan.state == "running", Plan.date_from <= today,
+                    Plan.date_to >= today, Recipient.id > after)
              .order_by(Recipient.id).limit(limit))
         if plan_id is not None:
             q = q.where(Recipient.plan_id == plan_id)
@@ -125,14 +128,15 @@ def expire_ended(rt) -> int:
     ends (one audited statement). Returns how many."""
     from core.localtime import local_today
 
-    from .bulk import update_recipients
+    from .bulk import update_recipients_chunked
 
     with rt.session() as s, transaction(s):
         ended = select(Plan.id).where(Plan.state == "running", Plan.date_to < local_today())
-        return len(update_recipients(
-            s, update(Recipient).where(Recipient.state == "queued", Recipient.plan_id.in_(ended))
-            .values(state="skipped", claim=None, reason="plan_ended", error=None),
-            "plan_ended", "queued", "skipped"))
+        # a plan may end with its whole audience queued: chunk by chunk, never every id at once
+        return update_recipients_chunked(
+            s, [Recipient.state == "queued", Recipient.plan_id.in_(ended)],
+            {"state": "skipped", "claim": None, "reason": "plan_ended", "error": None},
+            "plan_ended", "queued", "skipped")
 
 
 def recheck(session, token: str) -> dict:
@@ -140,14 +144,17 @@ def recheck(session, token: str) -> dict:
     (the snapshot may be days old), set-based, a few statements per channel of the batch and
     never a customer loaded: the recipient's address becomes the customer's current address
     on the plan's channel, and a row whose customer was merged away or deactivated, withdrew
-    consent on the channel (the kernel's consent flags), opted out of the plan's list or has
-    no address any more is ``skipped`` with the reason's code (``RECIPIENT_REASON``). Returns ``{"readdressed": n,
+    consent on the channel (the kernel's consent flags), opted out of the plan's list (itself,
+    or its mailbox through another customer record) or has no address any more is
+    ``skipped`` with the reason's code (``RECIPIENT_REASON``). Returns ``{"readdressed": n,
     "skipped": n}``."""
     from sqlalchemy import case, or_
 
     from core.db import RUNTIME
 
-    from .audience import consent_expr
+    from sqlalchemy.orm import aliased
+
+    from .audience import address_of, consent_expr, mailbox
     from .bulk import update_recipients
     from .channels import channels
     from .models import OptOut
@@ -169,12 +176,18 @@ def recheck(session, token: str) -> dict:
             .values(address=now_addr), "readdressed"))
         gone = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, Customer.active.is_(True),
                                            Customer.merged_into_id.is_(None)).correlate(Recipient).exists())
-        refused = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, consent_expr(code))
+        refused = ~(select(Customer.id).where(Customer.id == Recipient.customer_id, consent_expr(code, consent=adapter.consent))
                     .correlate(Recipient).exists())
         plan_list = select(Plan.list_code).where(Plan.id == Recipient.plan_id).correlate(Recipient).scalar_subquery()
         opted = (select(OptOut.id).where(OptOut.customer_id == Recipient.customer_id, OptOut.channel == code,
                                          or_(OptOut.list_code == "*", OptOut.list_code == plan_list))
                  .correlate(Recipient).exists())
+        # ...or the mailbox opted out through another record of the same person
+        other = aliased(Customer)
+        other_addr = address_of(adapter.address(), other)
+        opted = or_(opted, select(OptOut.id).join(other, other.id == OptOut.customer_id).where(
+            OptOut.channel == code, or_(OptOut.list_code == "*", OptOut.list_code == plan_list),
+            mailbox(other_addr) == mailbox(Recipient.address)).correlate(Recipient).exists())
         no_addr = or_(Recipient.address.is_(None), Recipient.address == "")
         why = case((gone, "customer_gone"), (refused, "consent_withdrawn"), (opted, "opted_out"),
                    else_="no_address")
@@ -213,7 +226,10 @@ def screen(session, token: str, now=None) -> dict:
         # batch is committed, so two workers never both pass the same customer's last slot
         had = (select(func.count(prior.id))
                .where(prior.customer_id == Recipient.customer_id,
+                      # "uncertain": the worker stopped while the channel took it -- it may well
+                      # have gone out, so it counts (the cap protects the customer)
                       or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending",
+                          and_(prior.state == "uncertain", prior.claimed_at >= since),
                           and_(prior.state == "claimed", prior.claim != token)))
                .correlate(Recipient).scalar_subquery())
         ranked = (select(Recipient.id.label("id"),
@@ -252,11 +268,49 @@ def _message(s, rt, rec: Recipient, plan: Plan, cache: dict):
                    html=html)
 
 
+def _optout_check(cache: dict, plan: Plan, adapter):
+    """The statement (built once per plan's channel and list, for the worker's life: one
+    compiled statement, whatever the audience) telling whether the recipient (``cid``) or its
+    mailbox (``addr``) opted out of the plan's list or of every list."""
+    from sqlalchemy import String, bindparam, or_
+
+    from .audience import mailbox_opted_out, optout_exists
+
+    key = ("optout", plan.channel, plan.list_code)
+    if key not in cache:
+        crit = optout_exists(plan.channel, plan.list_code, bindparam("cid"))
+        if adapter is not None:
+            crit = or_(crit, mailbox_opted_out(plan.channel, plan.list_code, adapter.address(),
+                                               bindparam("addr", type_=String())))
+        cache[key] = select(crit)
+    return cache[key]
+
+
+def _poison(exc: BaseException) -> bool:
+    """A failure of one message (its template cannot be rendered for this customer, its
+    template is gone, the channel refuses its header...): that recipient fails, the queue goes
+    on. A database error is not one: it stops the worker (the rows are recovered)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, Exception) and not isinstance(exc, SQLAlchemyError)
+
+
+def unsendable(exc: BaseException, recipient_id: int | None = None) -> str:
+    """The reason recorded on a recipient whose message could not be built or handed over
+    (and logged for the operator): the error's own words, at most 255 characters."""
+    import logging
+
+    logging.getLogger("banyan.campaign").warning("campaign recipient %s not sent: %r", recipient_id, exc)
+    text = str(exc) or type(exc).__name__
+    return f"not sent: {text}"[:255]
+
+
 def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_after: int | None = None) -> dict:
     """Send claimed batches until no queued recipient of a running plan is left (or
     ``stop_after`` messages). Returns ``{"sent", "failed", "retry", "skipped", "requeued",
-    "uncertain"}``. Channel errors are recorded per recipient, never raised."""
-    from .audience import optout_exists
+    "uncertain"}``. Channel errors are recorded per recipient, never raised; so is a message
+    that cannot be built for one recipient (``failed`` with the reason: one poison message
+    never stops the queue of every campaign)."""
     from .channels import ChannelError, channels
 
     cfg = settings(rt)
@@ -284,14 +338,23 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                         rec = s.get(Recipient, rid)
                         plan = s.get(Plan, rec.plan_id)
                         adapter = adapters.get(plan.channel)
-                        opted = s.execute(select(optout_exists(plan.channel, plan.list_code, rec.customer_id))).scalar()
+                        opted = s.execute(_optout_check(cache, plan, adapter),
+                                          {"cid": rec.customer_id, "addr": rec.address or ""}).scalar()
                         if adapter is None or opted or plan.state != "running":
                             rec.state, rec.claim = ("skipped" if opted or adapter is None else "queued"), None
                             rec.reason = "opted_out" if opted else ("no_channel" if adapter is None else None)
                             rec.error = None
                             out["skipped"] += 1
                             continue
-                        msg = _message(s, rt, rec, plan, cache)
+                        try:
+                            msg = _message(s, rt, rec, plan, cache)
+                        except Exception as exc:  # noqa: BLE001 -- one poison message fails alone
+                            if not _poison(exc):
+                                raise
+                            rec.state, rec.claim, rec.reason = "failed", None, "message_error"
+                            rec.error = unsendable(exc, rid)
+                            out["failed"] += 1
+                            continue
                         if not adapter.transactional:
                             # committed before the channel is called: a crash now leaves 'sending'
                             from .bulk import update_recipients
@@ -323,6 +386,14 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
                             rec.state, rec.claim = ("failed" if final else "queued"), None
                             rec.reason, rec.error = "channel_error", str(exc)[:255]
                             out["failed" if final else "retry"] += 1
+                        except Exception as exc:  # noqa: BLE001 -- the channel could not take it: not sent
+                            if not _poison(exc):
+                                raise
+                            for pending in list(s.new):  # what a transactional sender had added
+                                s.expunge(pending)
+                            rec.state, rec.claim, rec.reason = "failed", None, "channel_error"
+                            rec.error = unsendable(exc, rid)
+                            out["failed"] += 1
                 if stop_after is not None and out["sent"] >= stop_after:
                     break
             # each message's session is freed with its reference cycles now, not when the
@@ -336,7 +407,8 @@ def send_due(rt, plan_id: int | None = None, limit: int | None = None, stop_afte
 
 
 def finish_done(rt) -> int:
-    """Running plans with nobody left to send to (and past their end date) become done."""
+    """Running plans with nobody left to send to (and past their end date) become done, with
+    their actual cost computed as :func:`plans.finish` computes it (unless it was entered)."""
     from core.localtime import local_today
 
     from .models import Plan
@@ -352,9 +424,21 @@ def finish_done(rt) -> int:
 
             from core.models import AuditLog
 
+            from .plans import computed_costs
+
+            # the actual cost, as a plan finished by hand gets it (messages sent × cost per
+            # message), unless someone entered it
+            costs = computed_costs(s, ids)
+            entered = set(s.execute(select(Plan.id).where(Plan.id.in_(ids), Plan.actual_cost.is_not(None)))
+                          .scalars())
+            for pid in ids:  # the plans that ended now (a handful), never their recipients
+                if pid not in entered:
+                    s.execute(update(Plan).where(Plan.id == pid).values(actual_cost=costs[pid])
+                              .execution_options(synchronize_session=False))
             s.execute(insert(AuditLog.__table__), [{
                 "user_id": None, "model": Plan.__tablename__, "record_id": str(pid), "action": "update",
-                "changes": {"state": ["running", "done"], "why": "ended_done"},
+                "changes": {"state": ["running", "done"], "why": "ended_done",
+                            **({} if pid in entered else {"actual_cost": [None, str(costs[pid])]})},
                 "at": utcnow()} for pid in ids])
         return len(ids)
 

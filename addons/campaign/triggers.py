@@ -216,7 +216,8 @@ def _lock_trigger(session, kind: str) -> None:
 
 def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     """Add today's occurrences of ``plan``'s trigger to its recipients (one statement).
-    Returns the number of new recipient rows (0 on a second run)."""
+    Returns the number of new recipient rows (0 on a second run). Callers evaluate a plan on
+    its own days only (:func:`runs_on`)."""
     from core.db import RUNTIME
 
     from .audience import draw_columns, plan_stores, rules_of
@@ -257,6 +258,21 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
     return len(ids)
 
 
+def runs_on(plan: Plan, day: date | None = None) -> bool:
+    """The plan's trigger may select customers on ``day`` (the chain's local today by
+    default): a day from its first to its last. Whoever asks -- the start, the hourly job, the
+    "evaluate now" button and endpoint -- a plan greets nobody before its first day or after
+    its last."""
+    day = day or local_today()
+    return (plan.date_from is None or plan.date_from <= day) and (plan.date_to is None or day <= plan.date_to)
+
+
+def evaluate_due(session, plan: Plan, today: date | None = None) -> int:
+    """:func:`evaluate_plan` on a day the plan runs (:func:`runs_on`), else nothing (0)."""
+    today = today or local_today()
+    return evaluate_plan(session, plan, today) if runs_on(plan, today) else 0
+
+
 def evaluate(session, today: date | None = None) -> dict:
     """Evaluate every running triggered plan whose dates include today. Returns ``{plan code:
     new recipients}``; each insert is audited with the ids it added (``bulk.py``)."""
@@ -266,7 +282,7 @@ def evaluate(session, today: date | None = None) -> dict:
                             .order_by(Plan.id).execution_options(banyan_unscoped=True)).scalars().all()
     out = {}
     for plan in plans:   # one statement per plan (a handful of plans), never per customer
-        out[plan.code] = evaluate_plan(session, plan, today)
+        out[plan.code] = evaluate_due(session, plan, today)
         plan.triggered_at = utcnow()
     session.flush()
     return out

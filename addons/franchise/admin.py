@@ -15,6 +15,7 @@ from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
+from core.localtime import date_error, parse_date
 
 from . import services as svc
 from .models import (Checklist, ChecklistItem, Contract, ContractRate, CorrectiveAction, Franchisee, Inspection, Order, Payment,
@@ -203,9 +204,9 @@ class ContractView(BanyanModelView):
         errors: dict = {}
         end_on = None
         try:
-            end_on = date.fromisoformat(values["end_on"])
-        except ValueError:
-            errors["end_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+            end_on = parse_date(values["end_on"])
+        except ValueError as exc:  # not a date, or a far year
+            errors["end_on"] = [date_error(exc)]
         if not values["number"]:
             errors["number"] = [gettext("A contract number is required.")]
         if not errors:
@@ -275,9 +276,9 @@ class ReceivableView(BanyanModelView):
             except (InvalidOperation, ValueError):
                 errors["amount"] = [gettext("Enter an amount above zero with at most two decimals.")]
             try:
-                doc_date = date.fromisoformat(values["doc_date"])
-            except ValueError:
-                errors["doc_date"] = [gettext("Enter a date as YYYY-MM-DD.")]
+                doc_date = parse_date(values["doc_date"])
+            except ValueError as exc:  # not a date, or a far year
+                errors["doc_date"] = [date_error(exc)]
             if values["kind"] == "write_off" and not values["note"]:
                 errors["note"] = [gettext("Say why the amount is written off.")]
             if not errors and request.form.get("confirm") == "1":
@@ -493,18 +494,18 @@ class InspectionView(BanyanModelView):
             inspected_on = local_today()
             if (src.get("inspected_on") or "").strip():
                 try:
-                    inspected_on = date.fromisoformat(src["inspected_on"].strip())
-                except ValueError:
-                    errors["inspected_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+                    inspected_on = parse_date(src["inspected_on"].strip())
+                except ValueError as exc:  # not a date, or a far year
+                    errors["inspected_on"] = [date_error(exc)]
             for n in range(ACTION_ROWS):
                 what = (src.get(f"action_{n}_description") or "").strip()
                 due = (src.get(f"action_{n}_due_on") or "").strip()
                 if not what and not due:
                     continue
                 try:
-                    due_on = date.fromisoformat(due)
-                except ValueError:
-                    errors[f"actions.{n}.due_on"] = [gettext("Enter a date as YYYY-MM-DD.")]
+                    due_on = parse_date(due)
+                except ValueError as exc:  # not a date, or a far year
+                    errors[f"actions.{n}.due_on"] = [date_error(exc)]
                     continue
                 actions.append((n, what, due_on, _int(src.get(f"action_{n}_item_id"))))
             if not errors:
@@ -570,9 +571,9 @@ class AuditTrendPage(BanyanView):
         as_of = local_today()
         if (request.args.get("as_of") or "").strip():
             try:
-                as_of = date.fromisoformat(request.args["as_of"].strip())
-            except ValueError:
-                errors["as_of"] = [gettext("Enter a date as YYYY-MM-DD.")]
+                as_of = parse_date(request.args["as_of"].strip())
+            except ValueError as exc:  # not a date, or a far year
+                errors["as_of"] = [date_error(exc)]
         data = svc.monthly_scores(db_session(), as_of, by)
         key, picked = _int(request.args.get("key")), None
         if (request.args.get("key") or "").strip():
@@ -751,9 +752,9 @@ class AgingPage(BanyanView):
         as_of = local_today()
         if (request.args.get("as_of") or "").strip():
             try:
-                as_of = date.fromisoformat(request.args["as_of"].strip())
-            except ValueError:
-                errors["as_of"] = [gettext("Enter a date as YYYY-MM-DD.")]
+                as_of = parse_date(request.args["as_of"].strip())
+            except ValueError as exc:  # not a date, or a far year
+                errors["as_of"] = [date_error(exc)]
         data = report(db_session(), as_of, by)
         names = {"current": _l("Current"), "d1_30": _l("1-30 days"), "d31_60": _l("31-60 days"),
                  "d61_90": _l("61-90 days"), "over_90": _l("Over 90 days")}

@@ -21,6 +21,11 @@ def chain(rt):
     from addons.campaign import services as svc
     from addons.campaign.models import Template
 
+    import uuid
+
+    # addresses of this chain only: an opt-out is its mailbox's, and the committed data of
+    # the tests before stays in the database
+    tag = uuid.uuid4().hex[:8]
     with rt.session() as s, transaction(s):
         make = Factories(s)
         s1, s2 = make.store(), make.store()
@@ -28,10 +33,10 @@ def chain(rt):
         approver = make.user(roles=("hq_admin",))
         custs = []
         for i in range(10):
-            custs.append(make.customer(name=f"张{i}", email=f"c{i}@example.com", consent_email=i < 8,
+            custs.append(make.customer(name=f"张{i}", email=f"c{i}.{tag}@example.com", consent_email=i < 8,
                                        home_store_id=s1.id, language="zh_Hans" if i % 2 else "en"))
         for i in range(3):
-            custs.append(make.customer(name=f"李{i}", email=f"d{i}@example.com", consent_email=True,
+            custs.append(make.customer(name=f"李{i}", email=f"d{i}.{tag}@example.com", consent_email=True,
                                        home_store_id=s2.id))
         have = s.execute(select(Template.id).where(Template.code == "hello")).first()
         s.add_all([] if have else [Template(code="hello", channel="email", language="en", subject="Hi {{ customer.name }}",
@@ -43,7 +48,7 @@ def chain(rt):
         s.flush()
         seg = svc.save_segment(s, name="store 1", rules={"op": "and", "rules": [
             {"field": "core.home_store", "operator": "eq", "value": s1.id}]})
-        ids = dict(s1=s1.id, s2=s2.id, admin=admin.id, approver=approver.id, segment=seg.id,
+        ids = dict(tag=tag, s1=s1.id, s2=s2.id, admin=admin.id, approver=approver.id, segment=seg.id,
                    customers=[c.id for c in custs])
     return ids
 

@@ -76,7 +76,18 @@ def _plan_values(segment_id, **kw):
             "template_code": "t", **kw}
 
 
+def _template_t(session, channel="outbox"):
+    """The plans of these tests mail template ``t``: a plan is submitted only with a template
+    that exists for its channel."""
+    from addons.campaign.models import Template
+
+    if session.execute(select(Template.id).where(Template.code == "t", Template.channel == channel)).first() is None:
+        session.add(Template(code="t", channel=channel, language="zh_Hans", subject="Hi", body="Hi"))
+        session.flush()
+
+
 def test_plan_lifecycle_and_approval(session, make):
+    _template_t(session)
     c = make.customer(email="a@example.com", consent_email=True)
     seg = svc.save_segment(session, name="all", rules={"op": "and", "rules": []})
     owner, boss = make.user(roles=("marketer",)), make.user(roles=("hq_admin",))
@@ -126,6 +137,7 @@ def test_plan_approval_applies_to_the_message_submitted(session, make):
 
 
 def test_rejected_plan_goes_back(session, make):
+    _template_t(session)
     seg = svc.save_segment(session, name="all", rules={"op": "and", "rules": []})
     owner, boss = make.user(roles=("marketer",)), make.user(roles=("hq_admin",))
     plan = svc.save_plan(session, _plan_values(seg.id), owner)
@@ -157,6 +169,7 @@ def test_template_preview_sandboxed(session, make):
 
 
 def test_holdout_share_and_consent(session, make):
+    _template_t(session, "email")
     for i in range(400):
         make.customer(email=f"h{i}@example.com", consent_email=i % 4 != 0)
     seg = svc.save_segment(session, name="all", rules={"op": "and", "rules": []})
