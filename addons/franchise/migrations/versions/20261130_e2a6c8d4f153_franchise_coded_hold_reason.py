@@ -1,0 +1,130 @@
+"""franchise: why an order is held is a code with its figures; the bank import's note a code
+
+Revision ID: e2a6c8d4f153
+Revises: 9d2b7e41c0a3
+Create Date: 2026-11-30 09:00:00.000000
+
+``franchise_order.hold_reason`` held a sentence in the language of the user who submitted the
+order (and the release request's payload a copy of it). It is now a code of ``HOLD_REASON``
+(``overdue``, ``over_limit``) with the figures of its sentence in ``hold_args``, shown in the
+reader's language. Stored sentences in English or Chinese are read back into code and
+figures; any other text moves, as written, to ``hold_note``. Pending and decided release
+requests get the coded reason in their payload (``hold_reason``) the same way.
+``franchise_receivable`` gets ``note_code``/``note_args`` (``core.mixins.CodedNote``): the
+bank file import's ``note`` "import" becomes ``note_code`` ``import``.
+"""
+from __future__ import annotations
+
+from alembic import op
+import sqlalchemy as sa
+
+from core.labels import sentence_args
+
+revision = 'e2a6c8d4f153'
+down_revision = '9d2b7e41c0a3'
+branch_labels = None
+depends_on = None
+
+#: the sentences stored before this revision, per code, in each language they were written in
+SENTENCES = {
+    "overdue": ("Overdue past the %(days)s grace days: %(amount)s unpaid, due since %(due)s.",
+                "已超过 %(days)s 天宽限期逾期：未付 %(amount)s，自 %(due)s 起到期。"),
+    "over_limit": ("Over the credit limit: %(limit)s, owed %(balance)s, open orders %(orders)s, this order "
+                   "%(value)s (%(over)s over).",
+                   "超出信用额度：额度 %(limit)s，欠款 %(balance)s，未发货订单 %(orders)s，本订单 %(value)s（超出 %(over)s）。"),
+}
+RELEASE_ACTION = "franchise.order.release"
+
+_order = sa.table("franchise_order", sa.column("id", sa.Integer), sa.column("hold_reason", sa.String),
+                  sa.column("hold_args", sa.JSON), sa.column("hold_note", sa.String))
+_entry = sa.table("franchise_receivable", sa.column("id", sa.Integer), sa.column("source", sa.String),
+                  sa.column("note", sa.String), sa.column("note_code", sa.String), sa.column("note_args", sa.JSON))
+_request = sa.table("core_approval_request", sa.column("id", sa.Integer), sa.column("action", sa.String),
+                    sa.column("payload", sa.JSON))
+
+
+def coded(text: str | None) -> tuple[str, dict] | None:
+    """``(code, figures)`` of a stored sentence, or None when no known sentence matches."""
+    for code, templates in SENTENCES.items():
+        for template in templates:
+            found = sentence_args(template, text)
+            if found is not None:
+                if "days" in found and found["days"].isdigit():
+                    found["days"] = int(found["days"])
+                return code, found
+    return None
+
+
+def sentences_to_codes(conn) -> int:
+    """Orders and release requests: sentences to code and figures. Returns the rows changed."""
+    changed = 0
+    rows = conn.execute(sa.select(_order.c.id, _order.c.hold_reason)
+                        .where(_order.c.hold_reason.is_not(None), _order.c.hold_args.is_(None))).all()
+    for ident, text in rows:
+        found = coded(text)
+        values = dict(hold_reason=found[0], hold_args=found[1], hold_note=None) if found else \
+            dict(hold_reason=None, hold_args=None, hold_note=text)
+        conn.execute(sa.update(_order).where(_order.c.id == ident).values(**values))
+        changed += 1
+    for ident, payload in conn.execute(sa.select(_request.c.id, _request.c.payload)
+                                       .where(_request.c.action == RELEASE_ACTION)).all():
+        if not isinstance(payload, dict) or "reason" not in payload:
+            continue
+        payload = dict(payload)
+        text = payload.pop("reason")
+        found = coded(text)
+        payload["hold_reason"] = {"code": found[0], "args": found[1]} if found else text
+        conn.execute(sa.update(_request).where(_request.c.id == ident).values(payload=payload))
+        changed += 1
+    changed += conn.execute(sa.update(_entry).where(_entry.c.note == "import", _entry.c.source == "payment",
+                                                    _entry.c.note_code.is_(None))
+                            .values(note=None, note_code="import")).rowcount
+    return changed
+
+
+def _english(code, args) -> str:
+    class Missing(dict):
+        def __missing__(self, key):
+            return "?"
+
+    return (SENTENCES[code][0] % Missing(args or {}))[:255] if code in SENTENCES else code
+
+
+def codes_to_sentences(conn) -> None:
+    """The way back: the English sentence in ``hold_reason`` (a kept text as it was)."""
+    for ident, code, args, note in conn.execute(sa.select(_order.c.id, _order.c.hold_reason, _order.c.hold_args,
+                                                          _order.c.hold_note)
+                                                .where(sa.or_(_order.c.hold_reason.is_not(None),
+                                                              _order.c.hold_note.is_not(None)))).all():
+        conn.execute(sa.update(_order).where(_order.c.id == ident)
+                     .values(hold_reason=_english(code, args) if code else note))
+    for ident, payload in conn.execute(sa.select(_request.c.id, _request.c.payload)
+                                       .where(_request.c.action == RELEASE_ACTION)).all():
+        if not isinstance(payload, dict) or "hold_reason" not in payload:
+            continue
+        payload = dict(payload)
+        held = payload.pop("hold_reason")
+        payload["reason"] = _english(held.get("code"), held.get("args")) if isinstance(held, dict) else held
+        conn.execute(sa.update(_request).where(_request.c.id == ident).values(payload=payload))
+    conn.execute(sa.update(_entry).where(_entry.c.note_code == "import", _entry.c.note.is_(None))
+                 .values(note="import"))
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('franchise_order', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('hold_args', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('hold_note', sa.String(length=255), nullable=True))
+    with op.batch_alter_table('franchise_receivable', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('note_code', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('note_args', sa.JSON(), nullable=True))
+    sentences_to_codes(op.get_bind())
+
+
+def downgrade() -> None:
+    codes_to_sentences(op.get_bind())
+    with op.batch_alter_table('franchise_receivable', schema=None) as batch_op:
+        batch_op.drop_column('note_args')
+        batch_op.drop_column('note_code')
+    with op.batch_alter_table('franchise_order', schema=None) as batch_op:
+        batch_op.drop_column('hold_note')
+        batch_op.drop_column('hold_args')
