@@ -356,6 +356,7 @@ FIELD_LABELS: dict[str, Any] = {
     "job": _l("Job"), "attempt": _l("Attempt"), "line": _l("Sale line"), "origin_line": _l("Original line"),
     "origin_payment_id": _l("Original payment"), "request": _l("Approval request"), "price_list": _l("Price list"),
     "permission": _l("Permission"), "year": _l("Year"), "lot": _l("Points lot"),
+    "note_code": _l("System note"), "note_args": _l("Figures of the system note"),
 }
 
 #: (table, attribute) -> label / coded-value set; table -> the model's human name

@@ -54,7 +54,7 @@ class CodedNote:
     args="note_args")``)."""
 
     note_code: Mapped[str | None] = mapped_column(String(32), default=None)
-    note_args: Mapped[dict | None] = mapped_column(JSON, default=None)
+    note_args: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), default=None)
 
     @property
     def note_text(self) -> str:

@@ -234,7 +234,7 @@ class Order(IdPk, Timestamps, Base):
     value: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     #: why the order is held: a code of :data:`HOLD_REASON`, its figures in ``hold_args``
     hold_reason: Mapped[str | None] = mapped_column(String(255))
-    hold_args: Mapped[dict | None] = mapped_column(JSON)
+    hold_args: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     #: a reason stored as a sentence before the codes that no code matched, kept as written
     hold_note: Mapped[str | None] = mapped_column(String(255))
     reject_reason: Mapped[str | None] = mapped_column(String(255))

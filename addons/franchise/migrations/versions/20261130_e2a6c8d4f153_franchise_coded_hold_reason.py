@@ -36,9 +36,9 @@ SENTENCES = {
 RELEASE_ACTION = "franchise.order.release"
 
 _order = sa.table("franchise_order", sa.column("id", sa.Integer), sa.column("hold_reason", sa.String),
-                  sa.column("hold_args", sa.JSON), sa.column("hold_note", sa.String))
+                  sa.column("hold_args", sa.JSON(none_as_null=True)), sa.column("hold_note", sa.String))
 _entry = sa.table("franchise_receivable", sa.column("id", sa.Integer), sa.column("source", sa.String),
-                  sa.column("note", sa.String), sa.column("note_code", sa.String), sa.column("note_args", sa.JSON))
+                  sa.column("note", sa.String), sa.column("note_code", sa.String), sa.column("note_args", sa.JSON(none_as_null=True)))
 _request = sa.table("core_approval_request", sa.column("id", sa.Integer), sa.column("action", sa.String),
                     sa.column("payload", sa.JSON))
 
