@@ -61,6 +61,12 @@ HOLD_REASON = Phrases("franchise.order.hold", [
      _l("Over the credit limit: %(limit)s, owed %(balance)s, open orders %(orders)s, this order %(value)s "
         "(%(over)s over).")),
 ], money=("amount", "limit", "balance", "orders", "value", "over"))
+#: what the statement computation notes on a line (``StatementLine.note_code``/``note_args``)
+STATEMENT_NOTE = Phrases("franchise.statement_line.note", [
+    ("minimum", _l("Minimum monthly royalty"), _l("Minimum monthly royalty %(amount)s")),
+    ("late_refunds", _l("Refunds of sales of earlier, posted months")),
+    ("late_marketing", _l("Marketing fund on refunds of earlier, posted months")),
+], money=("amount",))
 #: what the addon itself notes on a receivable entry (``ReceivableEntry.note_code``)
 ENTRY_NOTE = Phrases("franchise.receivable.note", [("import", _l("Imported from a bank file"))])
 PAYMENT_METHOD = Choices("franchise.payment.method", [
@@ -350,7 +356,7 @@ class Statement(IdPk, Timestamps, Base):
         return f"{self.company} {self.period:%Y-%m}"
 
 
-class StatementLine(IdPk, Base):
+class StatementLine(IdPk, CodedNote, Base):
     __tablename__ = "franchise_statement_line"
     statement_id: Mapped[int] = mapped_column(ForeignKey("franchise_statement.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(12), info={"choices": LINE_KIND})
@@ -509,7 +515,7 @@ describe(Statement, name=_l("Royalty statement"), labels={
     "company": _l("Franchisee")}, codes={"state": STATEMENT_STATE})
 describe(StatementLine, name=_l("Statement line"), labels={"base": _l("Base"), "rate": _l("Rate"),
                                                            "counterparty": _l("Other company")},
-         codes={"kind": LINE_KIND})
+         codes={"kind": LINE_KIND, "note_code": STATEMENT_NOTE})
 
 describe(Checklist, name=_l("Audit checklist"))
 describe(ChecklistItem, name=_l("Checklist item"), labels={"area": _l("Area"), "text": _l("What is checked"),

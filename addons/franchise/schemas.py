@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from core.api.fields import Choice, Coded, DecimalIn, Id, Input, Instant, Int, Label, MoneyIn, Qty, Query, SafeDate, Str
 
-from .models import ENTRY_NOTE, HOLD_REASON, PAYMENT_METHOD
+from .models import ENTRY_NOTE, HOLD_REASON, PAYMENT_METHOD, STATEMENT_NOTE
 
 MONEY = dict(as_string=True, places=2)
 
@@ -161,7 +161,10 @@ class StatementLineOut(Schema):
     base = fields.Decimal(**MONEY)
     rate = fields.Decimal(as_string=True, allow_none=True)
     amount = fields.Decimal(**MONEY)
-    note = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True, metadata={"description": "a clearing line: what is cleared"})
+    note_code = Coded(STATEMENT_NOTE, allow_none=True, metadata={"description": "what the computation noted"})
+    note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})
+    note_label = Label(STATEMENT_NOTE, of="note_code", args="note_args")
 
 
 class StatementOut(Schema):

@@ -148,3 +148,26 @@ def test_the_migration_reads_stored_sentences_back_into_codes(session, make, net
     back = {o.number[4:]: o.hold_reason for o in session.scalars(select(Order).where(Order.number.like("MIG-%")))}
     assert back["EN-1"] == texts["EN-1"][0] and back["OT-1"] == texts["OT-1"][0]
     assert back["ZH-1"].startswith("Overdue past the 10 grace days")
+
+
+def test_the_migration_reads_statement_line_sentences_back_into_codes(session, net):
+    """The statement computation's sentences (English or Chinese) become STATEMENT_NOTE codes;
+    a clearing line's text stays."""
+    from addons.franchise.models import STATEMENT_NOTE, Statement, StatementLine
+
+    mig = _migration()
+    c = svc.create_contract(session, "MIG-C", net.a.company.id, date(2026, 1, 1), date(2026, 12, 31),
+                            royalty_rate="0.05", minimum_royalty="10.00")
+    svc.activate_contract(session, c.id)
+    (st,) = svc.compute_statements(session, 2026, 3, [net.a.company.id])
+    session.execute(insert(StatementLine), [
+        {"statement_id": st.id, "kind": "minimum", "amount": 1, "base": 0, "note": "每月最低使用费 10.00"},
+        {"statement_id": st.id, "kind": "correction", "amount": 1, "base": 0,
+         "note": "Refunds of sales of earlier, posted months"},
+        {"statement_id": st.id, "kind": "clearing", "amount": 1, "base": 0, "note": "Points"}])
+    session.flush()
+    assert mig.sentences_to_codes(session.connection()) == 2
+    session.expire_all()
+    got = [(ln.note_code, ln.note_args, ln.note) for ln in session.get(Statement, st.id).lines if ln.amount == 1]
+    assert got == [("minimum", {"amount": "10.00"}, None), ("late_refunds", None, None), (None, None, "Points")]
+    assert set(STATEMENT_NOTE.codes) == {"minimum", "late_refunds", "late_marketing"}

@@ -11,7 +11,9 @@ reader's language. Stored sentences in English or Chinese are read back into cod
 figures; any other text moves, as written, to ``hold_note``. Pending and decided release
 requests get the coded reason in their payload (``hold_reason``) the same way.
 ``franchise_receivable`` gets ``note_code``/``note_args`` (``core.mixins.CodedNote``): the
-bank file import's ``note`` "import" becomes ``note_code`` ``import``.
+bank file import's ``note`` "import" becomes ``note_code`` ``import``. ``franchise_statement_line``
+gets them too: the sentences the statement computation wrote in its user's language (minimum
+royalty, refunds of earlier months, marketing fund on them) become ``STATEMENT_NOTE`` codes.
 """
 from __future__ import annotations
 
@@ -34,11 +36,20 @@ SENTENCES = {
                    "超出信用额度：额度 %(limit)s，欠款 %(balance)s，未发货订单 %(orders)s，本订单 %(value)s（超出 %(over)s）。"),
 }
 RELEASE_ACTION = "franchise.order.release"
+#: statement line notes: code -> the sentences written before, in each language
+LINE_SENTENCES = {
+    "minimum": ("Minimum monthly royalty %(amount)s", "每月最低使用费 %(amount)s"),
+    "late_refunds": ("Refunds of sales of earlier, posted months", "已过账月份销售的退款"),
+    "late_marketing": ("Marketing fund on refunds of earlier, posted months", "已过账月份退款对应的市场基金"),
+}
 
 _order = sa.table("franchise_order", sa.column("id", sa.Integer), sa.column("hold_reason", sa.String),
                   sa.column("hold_args", sa.JSON(none_as_null=True)), sa.column("hold_note", sa.String))
 _entry = sa.table("franchise_receivable", sa.column("id", sa.Integer), sa.column("source", sa.String),
                   sa.column("note", sa.String), sa.column("note_code", sa.String), sa.column("note_args", sa.JSON(none_as_null=True)))
+_line = sa.table("franchise_statement_line", sa.column("id", sa.Integer), sa.column("kind", sa.String),
+                 sa.column("note", sa.String), sa.column("note_code", sa.String),
+                 sa.column("note_args", sa.JSON(none_as_null=True)))
 _request = sa.table("core_approval_request", sa.column("id", sa.Integer), sa.column("action", sa.String),
                     sa.column("payload", sa.JSON))
 
@@ -79,6 +90,17 @@ def sentences_to_codes(conn) -> int:
     changed += conn.execute(sa.update(_entry).where(_entry.c.note == "import", _entry.c.source == "payment",
                                                     _entry.c.note_code.is_(None))
                             .values(note=None, note_code="import")).rowcount
+    lines = _line
+    for text in conn.execute(sa.select(lines.c.note).distinct().where(
+            lines.c.kind.in_(("minimum", "correction")), lines.c.note.is_not(None),
+            lines.c.note_code.is_(None))).scalars().all():
+        for code, templates in LINE_SENTENCES.items():
+            found = next((f for f in (sentence_args(t, text) for t in templates) if f is not None), None)
+            if found is not None:
+                changed += conn.execute(sa.update(lines).where(lines.c.note == text, lines.c.note_code.is_(None),
+                                                               lines.c.kind.in_(("minimum", "correction")))
+                                        .values(note=None, note_code=code, note_args=found or None)).rowcount
+                break
     return changed
 
 
@@ -108,23 +130,32 @@ def codes_to_sentences(conn) -> None:
         conn.execute(sa.update(_request).where(_request.c.id == ident).values(payload=payload))
     conn.execute(sa.update(_entry).where(_entry.c.note_code == "import", _entry.c.note.is_(None))
                  .values(note="import"))
+    for code, templates in LINE_SENTENCES.items():
+        if "%(" not in templates[0]:
+            conn.execute(sa.update(_line).where(_line.c.note_code == code).values(note=templates[0]))
+    for ident, args in conn.execute(sa.select(_line.c.id, _line.c.note_args)
+                                    .where(_line.c.note_code == "minimum")).all():
+        conn.execute(sa.update(_line).where(_line.c.id == ident).values(
+            note=LINE_SENTENCES["minimum"][0] % {"amount": (args or {}).get("amount", "?")}))
 
 
 def upgrade() -> None:
     with op.batch_alter_table('franchise_order', schema=None) as batch_op:
         batch_op.add_column(sa.Column('hold_args', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('hold_note', sa.String(length=255), nullable=True))
-    with op.batch_alter_table('franchise_receivable', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('note_code', sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column('note_args', sa.JSON(), nullable=True))
+    for table in ('franchise_receivable', 'franchise_statement_line'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('note_code', sa.String(length=32), nullable=True))
+            batch_op.add_column(sa.Column('note_args', sa.JSON(), nullable=True))
     sentences_to_codes(op.get_bind())
 
 
 def downgrade() -> None:
     codes_to_sentences(op.get_bind())
-    with op.batch_alter_table('franchise_receivable', schema=None) as batch_op:
-        batch_op.drop_column('note_args')
-        batch_op.drop_column('note_code')
+    for table in ('franchise_statement_line', 'franchise_receivable'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column('note_args')
+            batch_op.drop_column('note_code')
     with op.batch_alter_table('franchise_order', schema=None) as batch_op:
         batch_op.drop_column('hold_note')
         batch_op.drop_column('hold_args')
