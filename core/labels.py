@@ -311,6 +311,19 @@ def _payment_methods():
 PAYMENT_METHOD = HookChoices("core.payment.method", _payment_methods)
 
 
+def _sensitive_actions():
+    """``(name, label)`` of every sensitive action the installed addons declare
+    (``register_sensitive_actions``)."""
+    from core.web import runtime
+
+    return [(a.name, a.label) for group in runtime().registry.hook.register_sensitive_actions()
+            for a in (group or ())]
+
+
+#: the actions of approval requests, by the labels their addons declare
+APPROVAL_ACTION = HookChoices("core.approval.action", _sensitive_actions)
+
+
 # --- field labels --------------------------------------------------------------------------------
 
 #: the shared vocabulary: common attribute names, labelled once for every model
@@ -545,7 +558,9 @@ describe("core_sale_line", name=_l("Sale line"))
 describe("core_sale_adjustment", name=_l("Sale adjustment"), labels={"rule_code": _l("Rule")})
 describe("core_sale_payment", name=_l("Payment"), codes={"method": PAYMENT_METHOD})
 describe("core_audit_log", name=_l("Audit log"), labels={"user_id": _l("User")}, codes={"action": AUDIT_ACTION})
-describe("core_approval_request", name=_l("Approval request"), codes={"state": APPROVAL_STATE})
+describe("core_approval_request", name=_l("Approval request"), codes={"state": APPROVAL_STATE,
+                                                                    "action": APPROVAL_ACTION},
+         labels={"subject": _l("About")})
 describe("core_approval_vote", name=_l("Approval vote"), codes={"decision": APPROVAL_DECISION})
 describe("core_job_run", name=_l("Job run"), codes={"state": JOB_STATE},
          labels={"task_id": _l("Task"), "retries_left": _l("Retries left")})

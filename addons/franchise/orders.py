@@ -190,7 +190,7 @@ def request_release(session, order_id: int, user, note: str | None = None):
     held = {"code": order.hold_reason, "args": order.hold_args} if order.hold_reason else order.hold_note
     req = request_approval(session, RELEASE_ACTION, {"order_id": order.id, "hold_reason": held, "note": note},
                            order.value, user, store_id=order.store_id,
-                           label=f"{gettext('Release order')} {order.number}")
+                           subject=order.number)
     order.release_request_id = req.id
     session.flush()
     return req

@@ -358,8 +358,7 @@ def adjust_or_request(session, customer_id: int, amount, reason: str, user, stor
                            {"customer_id": customer_id, "amount": str(value), "reason": reason,
                             "store_id": store_id, "bonus": bool(bonus)},
                            abs(value), user, store_id=store_id,
-                           label=_("Stored-value adjustment %(amount)s for customer %(id)s",
-                                   amount=f"{value:.2f}", id=customer_id))
+                           subject=f"#{customer_id} {value:.2f}")
     return "pending", req
 
 

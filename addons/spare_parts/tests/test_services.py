@@ -444,6 +444,12 @@ def test_cancelling_a_request_withdraws_the_approval_it_waits_for(session, chain
     assert req.status == "submitted" and req.approval_request_id is not None
     approval = session.get(ApprovalRequest, req.approval_request_id)
     assert approval.state == "pending"
+    # what it is about, in no language; read after the action's label in each reader's language
+    assert (approval.label, approval.subject) == ("", req.number)
+    from core.i18n import force_locale
+
+    with force_locale("en"):
+        assert approval.title == f"In-warranty part replacement: {req.number}"
     assert [row["request"].id for row in svc.approval_queue(session)] == [req.id]
     svc.cancel_request(session, req.id, user=chain.admin)
     assert (req.status, approval.state) == ("cancelled", "withdrawn") and approval.decided_at is not None

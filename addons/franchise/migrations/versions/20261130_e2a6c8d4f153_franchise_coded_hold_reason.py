@@ -9,7 +9,9 @@ order (and the release request's payload a copy of it). It is now a code of ``HO
 (``overdue``, ``over_limit``) with the figures of its sentence in ``hold_args``, shown in the
 reader's language. Stored sentences in English or Chinese are read back into code and
 figures; any other text moves, as written, to ``hold_note``. Pending and decided release
-requests get the coded reason in their payload (``hold_reason``) the same way.
+requests get the coded reason in their payload (``hold_reason``) the same way, and keep only
+their subject (the order's number) of the label "Release order <number>" (``ApprovalRequest.title``
+shows the action's label in the reader's language).
 ``franchise_receivable`` gets ``note_code``/``note_args`` (``core.mixins.CodedNote``): the
 bank file import's ``note`` "import" becomes ``note_code`` ``import``. ``franchise_statement_line``
 gets them too: the sentences the statement computation wrote in its user's language (minimum
@@ -20,12 +22,13 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 
+from core.approvals import label_subjects
 from core.labels import sentence_args
 
 revision = 'e2a6c8d4f153'
 down_revision = '9d2b7e41c0a3'
 branch_labels = None
-depends_on = None
+depends_on = 'f7a3c5e9b214'  # the kernel's core_approval_request.subject
 
 #: the sentences stored before this revision, per code, in each language they were written in
 SENTENCES = {
@@ -36,6 +39,9 @@ SENTENCES = {
                    "超出信用额度：额度 %(limit)s，欠款 %(balance)s，未发货订单 %(orders)s，本订单 %(value)s（超出 %(over)s）。"),
 }
 RELEASE_ACTION = "franchise.order.release"
+#: a release request's label was "Release order <number>" (English), or the action's label
+RELEASE_PREFIXES = ("Release order",)
+RELEASE_LABELS = ("Release a held replenishment order", "放行被暂停的要货单")
 #: statement line notes: code -> the sentences written before, in each language
 LINE_SENTENCES = {
     "minimum": ("Minimum monthly royalty %(amount)s", "每月最低使用费 %(amount)s"),
@@ -148,6 +154,7 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column('note_code', sa.String(length=32), nullable=True))
             batch_op.add_column(sa.Column('note_args', sa.JSON(), nullable=True))
     sentences_to_codes(op.get_bind())
+    label_subjects(op.get_bind(), RELEASE_ACTION, RELEASE_PREFIXES, RELEASE_LABELS)
 
 
 def downgrade() -> None:

@@ -12,19 +12,21 @@ days ended, refund of R-0001, replaced by card N, renewed, the import) is a code
 translated into the writer's language (Chinese) -- are read back into code and figures
 (one UPDATE per distinct text); a renewal's note typed by a person after the sentence stays
 in ``note``. A list entry lifted by a merge or in the back office gets its ``lift_reason``
-code (``LIFT_REASON``). Text that matches nothing stays as it is.
+code (``LIFT_REASON``). Text that matches nothing stays as it is. Large adjustment requests
+filed with a sentence as their label keep only their subject (``ApprovalRequest.title``).
 """
 from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
 
+from core.approvals import label_subjects
 from core.labels import sentence_args
 
 revision = 'd5f1a9c3e7b2'
 down_revision = 'c4e8a2f61b97'
 branch_labels = None
-depends_on = None
+depends_on = 'f7a3c5e9b214'  # the kernel's core_approval_request.subject
 
 NO_EXPIRY = ("no expiry", "不过期")
 
@@ -55,6 +57,9 @@ ENGLISH = {"merged_from": "customer %(customer)s", "grace_ended": "Grace period 
            "renewed": "Valid until %(until)s (was %(before)s)",
            "renewed_no_expiry": "Valid until %(until)s (was no expiry)", "import": "import",
            "card_replaced": "%(old)s -> %(new)s"}
+ADJUST_ACTION = "membership.stored_value.adjust"
+#: an adjustment request's label, in each language it was written in: its subject is kept
+ADJUST_LABELS = ("Stored-value adjustment %(amount)s for customer %(id)s", "顾客 %(id)s 的储值调整 %(amount)s")
 LIFT = {"customer merge": "customer_merge", "Lifted in the back office": "backoffice", "在后台解除": "backoffice"}
 
 
@@ -109,6 +114,22 @@ def notes_to_codes(conn) -> int:
     return changed
 
 
+def adjustment_subjects(conn) -> int:
+    """Stored-value adjustment requests filed with a sentence as their label keep only their
+    subject (``#<customer> <amount>``), read after the action's label in each reader's language."""
+    requests = sa.table("core_approval_request", sa.column("id", sa.Integer), sa.column("action", sa.String),
+                        sa.column("label", sa.String), sa.column("subject", sa.String))
+    changed = 0
+    for ident, label in conn.execute(sa.select(requests.c.id, requests.c.label).where(
+            requests.c.action == ADJUST_ACTION, requests.c.subject.is_(None))).all():
+        found = next((f for f in (sentence_args(t, label) for t in ADJUST_LABELS) if f is not None), None)
+        if found is not None:
+            conn.execute(sa.update(requests).where(requests.c.id == ident).values(
+                label="", subject=f"#{found['id']} {found['amount']}"))
+            changed += 1
+    return changed + label_subjects(conn, ADJUST_ACTION, (), ("Large manual stored-value adjustment", "大额手工储值调整"))
+
+
 def codes_to_notes(conn) -> None:
     """The way back: the English sentence in ``note`` (before a person's note)."""
     class Missing(dict):
@@ -133,6 +154,7 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column('note_code', sa.String(length=32), nullable=True))
             batch_op.add_column(sa.Column('note_args', sa.JSON(), nullable=True))
     notes_to_codes(op.get_bind())
+    adjustment_subjects(op.get_bind())
 
 
 def downgrade() -> None:
