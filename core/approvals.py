@@ -318,9 +318,23 @@ def needs_approval(session, name: str, amount: Decimal | None) -> bool:
     return limit is None or (amount is not None and amount > limit)
 
 
+def action_label(session, action: str) -> str:
+    """The label of sensitive action ``action`` in the current language (the action's name
+    when no installed addon declares it any more, or there is no runtime)."""
+    try:
+        declared = sensitive_actions(session).get(action) if session is not None else None
+    except Exception:  # noqa: BLE001 - no runtime (a bare script): the name
+        declared = None
+    return str(declared.label) if declared is not None else action
+
+
 def request_approval(session, action: str, payload: dict, amount, user, store_id: int | None = None,
-                     label: str | None = None) -> ApprovalRequest:
-    """Record a pending request for ``action``; nothing runs until it is approved."""
+                     label: str | None = None, subject: str | None = None) -> ApprovalRequest:
+    """Record a pending request for ``action``; nothing runs until it is approved. ``subject``
+    names what it is about in no language (an order's number, a period): people read the
+    action's label and the subject in their own language (``ApprovalRequest.title``). ``label``
+    is for a name that is the subject's own words (a plan's code and name), stored as given;
+    never pass a sentence translated now -- the approvers may read another language."""
     declared = sensitive_actions(session).get(action)
     if declared is None:
         raise BusinessError({"action": _l("Unknown sensitive action.")})
@@ -330,12 +344,40 @@ def request_approval(session, action: str, payload: dict, amount, user, store_id
     seen = figures_now(session, action, payload)
     if seen is not None:
         payload[SEEN] = seen
-    req = ApprovalRequest(action=action, label=(label or str(declared.label))[:200], payload=payload,
+    if label is None and subject is None:
+        subject = ""  # the action's label alone, in each reader's language
+    req = ApprovalRequest(action=action, label=(label or "")[:200] if subject is None else "",
+                          subject=None if subject is None else str(subject)[:200], payload=payload,
                           amount=money(amount) if amount is not None else None, store_id=store_id,
                           required=max(1, int(declared.approvals)), requested_by_id=getattr(user, "id", None))
     session.add(req)
     session.flush()
     return req
+
+
+def label_subjects(conn, action: str, prefixes, whole=()) -> int:
+    """For a migration: requests of ``action`` filed before ``subject`` was kept, whose label
+    is one of ``prefixes`` (the words the code put first, in each language it wrote them)
+    and a subject (``"Release order S01-RO000012"``), keep only the subject; a label that is
+    one of ``whole`` (the action's own label, as written then) keeps none: both are then shown
+    in the reader's language (``ApprovalRequest.title``). Other labels stay. Returns the rows
+    changed."""
+    import sqlalchemy as sa
+
+    t = sa.table("core_approval_request", sa.column("id", sa.Integer), sa.column("action", sa.String),
+                 sa.column("label", sa.String), sa.column("subject", sa.String))
+    changed = 0
+    rows = conn.execute(sa.select(t.c.id, t.c.label).where(t.c.action == action, t.c.subject.is_(None))).all()
+    for ident, label in rows:
+        label = label or ""
+        if label in whole:
+            subject = ""
+        else:
+            subject = next((label[len(p) + 1:].strip() for p in prefixes if label.startswith(p + " ")), None)
+        if subject is not None:
+            conn.execute(sa.update(t).where(t.c.id == ident).values(label="", subject=subject))
+            changed += 1
+    return changed
 
 
 def _pending(session, request_id: int) -> ApprovalRequest:
@@ -476,7 +518,7 @@ def refund_or_request(session, sale_id: int, user, reason: str | None = None, li
         payload = {"sale_id": sale.id, "reason": reason,
                    "lines": None if lines is None else [[int(r.line_id), str(r.qty)] for r in lines]}
         req = request_approval(session, REFUND_ACTION, payload, amount, user,
-                               store_id=sale.store_id, label=f"{_l('Refund')} {sale.number}")
+                               store_id=sale.store_id, subject=sale.number)
         return "pending", req
     return "refunded", refund(session, sale.id, lines, user=user, reason=reason)
 

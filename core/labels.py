@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable
 
 from core.i18n import lazy_gettext as _l
 
-__all__ = ["Choices", "HookChoices", "describe", "field_label", "codes_of", "table_label", "choice_sets",
+__all__ = ["Choices", "HookChoices", "Phrases", "note_text", "sentence_args", "describe", "field_label", "codes_of", "table_label", "choice_sets",
            "FIELD_LABELS", "YES_NO", "yes_no", "describe_for_docs", "openapi_coded_values"]
 
 _SETS: dict[str, "Choices"] = {}
@@ -139,6 +139,97 @@ class HookChoices(Choices):
             return {}
 
 
+class Phrases(Choices):
+    """Coded sentences that code writes about a record (why an order is held, where a tier
+    change came from): stored as a code plus the figures the sentence needs (a JSON object,
+    ``args``), and put together at display time in the reader's language -- never stored as
+    a sentence in one language.
+
+    ``items`` are ``(code, label)`` or ``(code, label, sentence)``: ``label`` is the short name
+    (filters, select choices, API documentation), ``sentence`` a ``lazy_gettext`` template with
+    ``%(name)s`` placeholders filled from ``args``. ``money`` names the args that are amounts
+    (shown with the currency of the reader's locale)::
+
+        HOLD_REASON = Phrases("franchise.order.hold", [
+            ("over_limit", _l("Over the credit limit"),
+             _l("Over the credit limit: %(limit)s, owed %(balance)s...")),
+        ], money=("limit", "balance"))
+        HOLD_REASON.text("over_limit", {"limit": "1000.00", "balance": "900.00"})
+
+    :meth:`label` of ``{"code": ..., "args": {...}}`` is the sentence too (an approval's
+    payload keeps a coded sentence that way). Args missing from a stored row show as ``?``."""
+
+    def __init__(self, name: str, items: Iterable[tuple], *, money: Iterable[str] = (), open: bool = False):
+        items = list(items)
+        self._sentences = {item[0]: item[2] for item in items if len(item) > 2}
+        self.money = frozenset(money)
+        super().__init__(name, [(item[0], item[1]) for item in items], open=open)
+
+    def text(self, code, args: dict | None = None) -> str:
+        """The sentence of ``code`` with ``args`` (the short label when it has no sentence or
+        no args are stored); an unknown code as itself, ``""`` for None."""
+        if code is None or code == "":
+            return ""
+        sentence = self._sentences.get(code)
+        if sentence is None or args is None:
+            return str(self.label(code))
+        return str(sentence) % _Args(self._shown(args))
+
+    def _shown(self, args: dict) -> dict:
+        from decimal import Decimal, InvalidOperation
+
+        from core.i18n import format_money
+
+        out = {}
+        for key, value in (args or {}).items():
+            if key in self.money and value not in (None, ""):
+                try:
+                    value = format_money(Decimal(str(value)))
+                except (InvalidOperation, ValueError):
+                    pass
+            out[key] = value
+        return out
+
+    def label(self, code) -> Any:
+        if isinstance(code, dict):
+            return self.text(code.get("code"), code.get("args") or {})
+        return super().label(code)
+
+
+class _Args(dict):
+    def __missing__(self, key):
+        return "?"
+
+
+def sentence_args(template: str, text: str | None) -> dict | None:
+    """The values a sentence ``text`` was made of with ``template`` (``"Refund of %(sale)s"``,
+    ``"Refund of R-0001"`` -> ``{"sale": "R-0001"}``), or None when it was not made with it:
+    how a migration turns the sentences code stored before its codes into code and figures.
+    Give every language's template the sentence may have been written in."""
+    import re
+
+    if not text:
+        return None
+    pattern, pos = "", 0
+    for m in re.finditer(r"%\((\w+)\)s", template):
+        pattern += re.escape(template[pos:m.start()]) + f"(?P<{m.group(1)}>.+?)"
+        pos = m.end()
+    pattern += re.escape(template[pos:])
+    found = re.fullmatch(pattern, text.strip(), re.S)
+    return found.groupdict() if found else None
+
+
+def note_text(phrases: "Phrases | None", code, args, note=None) -> str:
+    """What a record's note says to the reader: the coded sentence (``code`` with ``args``,
+    in the current language) and what a person typed (``note``), joined by ``"; "``."""
+    parts = []
+    if code:
+        parts.append(phrases.text(code, args) if phrases is not None else str(code))
+    if note:
+        parts.append(str(note))
+    return "; ".join(parts)
+
+
 def choice_sets() -> dict[str, Choices]:
     """Every declared set by name (tests, API docs)."""
     return dict(_SETS)
@@ -220,6 +311,19 @@ def _payment_methods():
 PAYMENT_METHOD = HookChoices("core.payment.method", _payment_methods)
 
 
+def _sensitive_actions():
+    """``(name, label)`` of every sensitive action the installed addons declare
+    (``register_sensitive_actions``)."""
+    from core.web import runtime
+
+    return [(a.name, a.label) for group in runtime().registry.hook.register_sensitive_actions()
+            for a in (group or ())]
+
+
+#: the actions of approval requests, by the labels their addons declare
+APPROVAL_ACTION = HookChoices("core.approval.action", _sensitive_actions)
+
+
 # --- field labels --------------------------------------------------------------------------------
 
 #: the shared vocabulary: common attribute names, labelled once for every model
@@ -265,6 +369,7 @@ FIELD_LABELS: dict[str, Any] = {
     "job": _l("Job"), "attempt": _l("Attempt"), "line": _l("Sale line"), "origin_line": _l("Original line"),
     "origin_payment_id": _l("Original payment"), "request": _l("Approval request"), "price_list": _l("Price list"),
     "permission": _l("Permission"), "year": _l("Year"), "lot": _l("Points lot"),
+    "note_code": _l("System note"), "note_args": _l("Figures of the system note"),
 }
 
 #: (table, attribute) -> label / coded-value set; table -> the model's human name
@@ -453,7 +558,9 @@ describe("core_sale_line", name=_l("Sale line"))
 describe("core_sale_adjustment", name=_l("Sale adjustment"), labels={"rule_code": _l("Rule")})
 describe("core_sale_payment", name=_l("Payment"), codes={"method": PAYMENT_METHOD})
 describe("core_audit_log", name=_l("Audit log"), labels={"user_id": _l("User")}, codes={"action": AUDIT_ACTION})
-describe("core_approval_request", name=_l("Approval request"), codes={"state": APPROVAL_STATE})
+describe("core_approval_request", name=_l("Approval request"), codes={"state": APPROVAL_STATE,
+                                                                    "action": APPROVAL_ACTION},
+         labels={"subject": _l("About")})
 describe("core_approval_vote", name=_l("Approval vote"), codes={"decision": APPROVAL_DECISION})
 describe("core_job_run", name=_l("Job run"), codes={"state": JOB_STATE},
          labels={"task_id": _l("Task"), "retries_left": _l("Retries left")})

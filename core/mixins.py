@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, String, func
+from sqlalchemy import JSON, DateTime, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from core.db import Money
@@ -41,3 +41,24 @@ class LedgerEntry:
     posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     source: Mapped[str | None] = mapped_column(String(80), default=None)
     note: Mapped[str | None] = mapped_column(String(255), default=None)
+
+
+class CodedNote:
+    """A note that code writes about a row (merged from customer 12, refund R-0001, the import):
+    a code of the model's :class:`core.labels.Phrases` set (``note_code``, declared with
+    ``describe(Model, codes={"note_code": SET})``) and the figures of its sentence
+    (``note_args``), put together in the reader's language when shown (:attr:`note_text`).
+    The model's ``note`` column keeps only what a person typed. The back office shows
+    ``note_text`` in the ``note`` column of every list, detail and export; the API answers
+    ``note_code``, ``note_args`` and ``note_label`` (``core.api.fields.Label(SET, of="note_code",
+    args="note_args")``)."""
+
+    note_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    note_args: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), default=None)
+
+    @property
+    def note_text(self) -> str:
+        from core.labels import codes_of, note_text
+
+        return note_text(codes_of(type(self), "note_code"), self.note_code, self.note_args,
+                         getattr(self, "note", None))

@@ -114,7 +114,7 @@ def submit(session, plan: Plan, user) -> Plan:
     if errors:
         raise BusinessError(errors)
     req = approvals.request_approval(session, APPROVE_ACTION, {"plan_id": plan.id}, plan.expected_cost, user,
-                                     store_id=plan.store_id, label=f"{plan.code} {plan.name}"[:200])
+                                     store_id=plan.store_id, subject=f"{plan.code} {plan.name}"[:200])
     plan.state, plan.approval_id = "submitted", req.id
     session.flush()
     return plan

@@ -179,6 +179,7 @@ class LineView(BanyanModelView):
                    "basis", "rate", "base_amount", "sales_amount", "share_pct", "amount", "statement_id", "reason")
     column_filters = ("employee_id", "store_id", "period", "kind", "level", "sale_id", "statement_id",
                       "business_date")
+    column_formatters = {"reason": lambda v, c, m, n: m.reason_text}
     column_default_sort = ("id", True)
 
 

@@ -23,10 +23,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money, Quantity
 from core.i18n import lazy_gettext as _l
-from core.labels import EMPLOYEE_ROLE, Choices, describe
+from core.labels import EMPLOYEE_ROLE, Choices, Phrases, describe
 from core.mixins import IdPk, StoreScoped, Timestamps, utcnow
 
 # coded values, each declared once with its label (core.labels)
+#: why a line was posted, when the addon itself says it (``CommissionLine.reason`` holds the
+#: code; a person's reason for an adjustment is kept as typed): put together in the reader's
+#: language by ``CommissionLine.reason_text`` from the line's own figures
+LINE_REASON = Phrases("commissions.line.reason", [
+    ("tier_clawback", _l("Tier bonus clawed back after a refund"),
+     _l("Tier bonus of %(period)s clawed back: attainment %(pct)s%% after a refund")),
+])
 TIER_MODE = Choices("commissions.plan.tier_mode", [
     ("none", _l("No tiers")), ("whole", _l("Whole bracket")), ("marginal", _l("Marginal bands"))])
 BASIS = Choices("commissions.rule.basis", [
@@ -395,6 +402,24 @@ class CommissionLine(IdPk, Base):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount}"
+
+    @property
+    def reason_text(self) -> str:
+        """Why the line was posted, in the current language: a person's reason as typed; a code
+        of :data:`LINE_REASON` as its sentence, with the figures of this line (a tier clawback:
+        the period of the bonus it claws back, its origin's, and the attainment, its rate)."""
+        if self.reason not in LINE_REASON:
+            return self.reason or ""
+        from sqlalchemy import select
+        from sqlalchemy.orm import object_session
+
+        session = object_session(self)
+        period = None
+        if session is not None and self.origin_id is not None:
+            period = session.execute(select(CommissionLine.period).where(CommissionLine.id == self.origin_id)
+                                     .execution_options(banyan_unscoped=True)).scalar()
+        pct = f"{Decimal(self.rate or 0).normalize():f}"
+        return LINE_REASON.text(self.reason, {"period": period if period is not None else "?", "pct": pct})
 
 
 describe(CommissionPolicy, name=_l("Commission policy"), labels={

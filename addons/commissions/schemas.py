@@ -166,7 +166,10 @@ class LineOut(Schema):
     due = fields.Decimal(**MONEY)
     amount = fields.Decimal(**MONEY)
     statement_id = fields.Int(allow_none=True)
-    reason = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True, metadata={"description": "a person's reason as typed, or a code the addon "
+                                                                  "writes (tier_clawback)"})
+    reason_label = fields.Function(lambda line: line.reason_text, metadata={
+        "description": "the reason in the request's language (a code put together with the line's figures)"})
 
 
 class StatementQuery(Query):

@@ -333,7 +333,7 @@ def approve_statement(session, statement_id: int, user=None) -> CommissionStatem
     total = pending_total(session, st)
     if total > Decimal(policy(session).four_eyes_threshold):
         req = request_approval(session, APPROVE_ACTION, {"statement_id": st.id}, total, user, store_id=st.store_id,
-                               label=gettext("Approve commission statement %(period)s", period=st.period))
+                               subject=str(st.period))
         st.approval_request_id = req.id
         session.flush()
         return st
@@ -494,8 +494,7 @@ def request_adjustment(session, employee_id: int, amount, reason: str, user, per
     payload = {"employee_id": emp.id, "amount": str(value), "reason": reason,
                "period": None if period in (None, "") else p, "key": key}
     return request_approval(session, ADJUST_ACTION, payload, value, user, store_id=emp.store_id,
-                            label=gettext("Commission adjustment %(amount)s for %(name)s", amount=value,
-                                          name=emp.name)[:200])
+                            subject=f"{emp.name} {value}")
 
 
 def adjustment_request(session, request_id) -> ApprovalRequest:
@@ -523,7 +522,7 @@ def _execute_adjustment(session, req, user):
     data = req.payload
     got = adjust(session, int(data["employee_id"]), data["amount"], data["reason"], period=data.get("period"),
                  key=f"req{req.id}")
-    return gettext("Posted in %(period)s", period=got)
+    return str(got)  # the request's result: the period it was posted in (no sentence: no language)
 
 
 def _adjustment_beneficiaries(session, payload: dict) -> set[int]:
@@ -629,6 +628,6 @@ def clawback_tier_bonus(session, refund, found=None) -> int:
                      # settled period, which a what-if of this period keeps as it is (as an adjustment)
                      "origin_id": tier.id, "plan_id": None, "base_amount": sales, "rate": Decimal(pct or 0),
                      "sales_amount": ZERO, "due": delta, "amount": delta,
-                     "reason": gettext("Tier bonus of %(period)s clawed back: attainment %(pct)s%% after a refund",
-                                       period=p, pct=pct)[:255]})
+                     # a code (LINE_REASON), read in the reader's language with this row's figures
+                     "reason": "tier_clawback"})
     return ledger.post(session, rows)

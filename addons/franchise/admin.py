@@ -353,7 +353,7 @@ class OrderView(BanyanModelView):
                    "approved_at", "released_at")
     column_filters = ("state", "submitted_at")
     column_searchable_list = ("number",)
-    column_formatters = {"credit": _credit_column}
+    column_formatters = {"credit": _credit_column, "hold_reason": lambda v, c, m, n: m.hold_text}
     column_labels = {"credit": _l("Credit state")}
     column_default_sort = ("id", True)
 

@@ -121,7 +121,8 @@ def post_debit(session, company_id: int, kind: str, amount, doc_date: date, refe
 
 
 def post_credit(session, company_id: int, kind: str, amount, doc_date: date, reference: str | None = None,
-                note: str | None = None, user=None, invoice: str | None = None) -> ReceivableEntry:
+                note: str | None = None, user=None, invoice: str | None = None,
+                note_code: str | None = None) -> ReceivableEntry:
     """Post what reduces the franchisee's debt (``kind`` payment, credit_note or write_off;
     ``amount`` > 0, stored negative) and allocate it: to the debit whose reference is
     ``invoice`` first (BusinessError ``{"invoice"}`` when it is not an open debit of this
@@ -140,7 +141,7 @@ def post_credit(session, company_id: int, kind: str, amount, doc_date: date, ref
         if named is None or open_amounts(session, company_id).get(named.id, ZERO) <= 0:
             raise BusinessError({"invoice": _l("No open invoice %(ref)s of this franchisee.", ref=invoice)})
     entry = ReceivableEntry(company_id=company_id, kind=kind, amount=-amount, doc_date=doc_date, reference=reference,
-                            note=note, source=kind, user_id=getattr(user, "id", None))
+                            note=note, note_code=note_code, source=kind, user_id=getattr(user, "id", None))
     session.add(entry)
     session.flush()
     _allocate(session, company_id, entry.id, amount, first=named.id if named else None)
@@ -252,24 +253,22 @@ def credit_state(session, company_id: int, as_of: date | None = None) -> dict:
 
 
 def hold_reason(session, company_id: int, order_value: Decimal, as_of: date | None = None,
-                exclude_order_id: int | None = None) -> str | None:
-    """Why the collection policy holds an order of ``order_value`` (None: it passes). Call
-    under :func:`lock_account`. The reason names the figures, in the chain's words."""
-    from core.i18n import gettext
-
+                exclude_order_id: int | None = None) -> tuple[str, dict] | None:
+    """Why the collection policy holds an order of ``order_value`` (None: it passes): a code of
+    ``HOLD_REASON`` and the figures its sentence names (amounts as text, to the cent), put
+    together in the reader's language when shown (``Order.hold_text``). Call under
+    :func:`lock_account`."""
     as_of = as_of or local_today()
     acc = require_account(session, company_id)
     past_grace, oldest = overdue(session, company_id, as_of, acc.grace_days)
     if past_grace > 0:
-        return gettext("Overdue past the %(days)s grace days: %(amount)s unpaid, due since %(due)s.",
-                       days=acc.grace_days, amount=past_grace, due=oldest.isoformat())
+        return "overdue", {"days": acc.grace_days, "amount": str(money(past_grace)), "due": oldest.isoformat()}
     bal = balance(session, company_id)
     orders = open_orders_value(session, company_id, exclude_order_id)
     if bal + orders + order_value > acc.credit_limit:
-        return gettext("Over the credit limit: %(limit)s, owed %(balance)s, open orders %(orders)s, this "
-                       "order %(value)s (%(over)s over).", limit=money(acc.credit_limit), balance=bal,
-                       orders=orders, value=money(order_value),
-                       over=money(bal + orders + order_value - acc.credit_limit))
+        return "over_limit", {"limit": str(money(acc.credit_limit)), "balance": str(money(bal)),
+                              "orders": str(money(orders)), "value": str(money(order_value)),
+                              "over": str(money(bal + orders + order_value - acc.credit_limit))}
     return None
 
 

@@ -16,15 +16,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, false, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+from sqlalchemy import (JSON, Boolean, false, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
 from core.db import Base, Money, Quantity
 from core.i18n import lazy_gettext as _l
-from core.labels import Choices, describe
-from core.mixins import IdPk, LedgerEntry, Timestamps, utcnow
+from core.labels import Choices, Phrases, describe, note_text
+from core.mixins import CodedNote, IdPk, LedgerEntry, Timestamps, utcnow
 
 Rate = Numeric(7, 4, asdecimal=True)  # 0.0600 = 6 %
 
@@ -52,6 +52,23 @@ AUDIT_AREA = Choices("franchise.audit.area", [
     ("cleanliness", _l("Cleanliness")), ("service", _l("Service")), ("brand", _l("Brand standards")),
     ("food_safety", _l("Food safety")), ("other", _l("Other"))])
 ACTION_STATE = Choices("franchise.corrective_action.state", [("open", _l("Open")), ("done", _l("Done"))])
+#: why the collection policy holds an order (``Order.hold_reason``): a code and the figures of its
+#: sentence (``Order.hold_args``), shown in the reader's language (``Order.hold_text``)
+HOLD_REASON = Phrases("franchise.order.hold", [
+    ("overdue", _l("Overdue past the grace days"),
+     _l("Overdue past the %(days)s grace days: %(amount)s unpaid, due since %(due)s.")),
+    ("over_limit", _l("Over the credit limit"),
+     _l("Over the credit limit: %(limit)s, owed %(balance)s, open orders %(orders)s, this order %(value)s "
+        "(%(over)s over).")),
+], money=("amount", "limit", "balance", "orders", "value", "over"))
+#: what the statement computation notes on a line (``StatementLine.note_code``/``note_args``)
+STATEMENT_NOTE = Phrases("franchise.statement_line.note", [
+    ("minimum", _l("Minimum monthly royalty"), _l("Minimum monthly royalty %(amount)s")),
+    ("late_refunds", _l("Refunds of sales of earlier, posted months")),
+    ("late_marketing", _l("Marketing fund on refunds of earlier, posted months")),
+], money=("amount",))
+#: what the addon itself notes on a receivable entry (``ReceivableEntry.note_code``)
+ENTRY_NOTE = Phrases("franchise.receivable.note", [("import", _l("Imported from a bank file"))])
 PAYMENT_METHOD = Choices("franchise.payment.method", [
     ("bank", _l("Bank transfer")), ("cash", _l("Cash")), ("other", _l("Other"))])
 
@@ -147,7 +164,7 @@ class ContractRate(IdPk, Base):
     category = relationship("ProductCategory")
 
 
-class ReceivableEntry(IdPk, LedgerEntry, Base):
+class ReceivableEntry(IdPk, LedgerEntry, CodedNote, Base):
     """One line of a franchisee's receivables ledger (see the module docstring): ``amount``
     > 0 for a debit (``due_on`` set), < 0 for a credit. ``reference`` is the document (order,
     statement, bank reference)."""
@@ -221,7 +238,11 @@ class Order(IdPk, Timestamps, Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey(COMPANY_FK), index=True)
     state: Mapped[str] = mapped_column(String(12), default="draft", index=True, info={"choices": ORDER_STATE})
     value: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    #: why the order is held: a code of :data:`HOLD_REASON`, its figures in ``hold_args``
     hold_reason: Mapped[str | None] = mapped_column(String(255))
+    hold_args: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    #: a reason stored as a sentence before the codes that no code matched, kept as written
+    hold_note: Mapped[str | None] = mapped_column(String(255))
     reject_reason: Mapped[str | None] = mapped_column(String(255))
     release_request_id: Mapped[int | None] = mapped_column(ForeignKey("core_approval_request.id"), index=True)
     released_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -237,6 +258,11 @@ class Order(IdPk, Timestamps, Base):
     shipments: Mapped[list["Shipment"]] = relationship(back_populates="order", order_by="Shipment.id")
 
     __scope_derived__ = ("company_id", "user_id", "release_request_id")
+
+    @property
+    def hold_text(self) -> str:
+        """Why the order is held, in the reader's language (empty when it is not)."""
+        return note_text(HOLD_REASON, self.hold_reason, self.hold_args, self.hold_note)
 
     def __str__(self) -> str:
         return self.number
@@ -330,7 +356,7 @@ class Statement(IdPk, Timestamps, Base):
         return f"{self.company} {self.period:%Y-%m}"
 
 
-class StatementLine(IdPk, Base):
+class StatementLine(IdPk, CodedNote, Base):
     __tablename__ = "franchise_statement_line"
     statement_id: Mapped[int] = mapped_column(ForeignKey("franchise_statement.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(12), info={"choices": LINE_KIND})
@@ -469,7 +495,7 @@ describe(ContractRate, name=_l("Category royalty rate"), labels={"rate": _l("Roy
 describe(ContractStore, name=_l("Contract store"))
 describe(ReceivableEntry, name=_l("Receivable entry"), labels={
     "doc_date": _l("Document date"), "due_on": _l("Due"), "reference": _l("Reference"), "company": _l("Franchisee")},
-    codes={"kind": ENTRY_KIND, "source": ENTRY_KIND})
+    codes={"kind": ENTRY_KIND, "source": ENTRY_KIND, "note_code": ENTRY_NOTE})
 describe(Allocation, name=_l("Payment allocation"))
 describe(Payment, name=_l("Franchisee payment"), labels={
     "received_on": _l("Received"), "method": _l("Method"), "bank_reference": _l("Bank reference"),
@@ -477,8 +503,9 @@ describe(Payment, name=_l("Franchisee payment"), labels={
 describe(Order, name=_l("Replenishment order"), labels={
     "number": _l("Order number"), "value": _l("Value at wholesale price"), "hold_reason": _l("Why held"),
     "reject_reason": _l("Why rejected"), "released_at": _l("Released"), "submitted_at": _l("Submitted"),
-    "approved_at": _l("Approved"), "received_at": _l("Received"), "company": _l("Franchisee")},
-    codes={"state": ORDER_STATE})
+    "approved_at": _l("Approved"), "received_at": _l("Received"), "company": _l("Franchisee"),
+    "hold_args": _l("Figures of why held"), "hold_note": _l("Why held (as written before)")},
+    codes={"state": ORDER_STATE, "hold_reason": HOLD_REASON})
 describe(OrderLine, name=_l("Order line"), labels={"shipped_qty": _l("Shipped"), "received_qty": _l("Received")})
 describe(Shipment, name=_l("Shipment"), labels={"shipped_at": _l("Shipped"), "received_at": _l("Received")})
 describe(ShipmentLine, name=_l("Shipment line"), labels={"received_qty": _l("Received")})
@@ -488,7 +515,7 @@ describe(Statement, name=_l("Royalty statement"), labels={
     "company": _l("Franchisee")}, codes={"state": STATEMENT_STATE})
 describe(StatementLine, name=_l("Statement line"), labels={"base": _l("Base"), "rate": _l("Rate"),
                                                            "counterparty": _l("Other company")},
-         codes={"kind": LINE_KIND})
+         codes={"kind": LINE_KIND, "note_code": STATEMENT_NOTE})
 
 describe(Checklist, name=_l("Audit checklist"))
 describe(ChecklistItem, name=_l("Checklist item"), labels={"area": _l("Area"), "text": _l("What is checked"),

@@ -132,7 +132,8 @@ def _check_credit(session, order: Order, exclude_self: bool) -> None:
     reason = credit.hold_reason(session, order.company_id, order.value, local_today(),
                                 exclude_order_id=order.id if exclude_self else None)
     if reason:
-        order.state, order.hold_reason = "held", reason[:255]
+        code, figures = reason
+        order.state, order.hold_reason, order.hold_args, order.hold_note = "held", code, figures, None
 
 
 def submit(session, order_id: int, user=None) -> Order:
@@ -185,9 +186,11 @@ def request_release(session, order_id: int, user, note: str | None = None):
         if req is not None and req.state == "pending":
             raise Conflict({"order_id": _l("A release of this order is already waiting for approval (#%(id)s).",
                                            id=req.id)})
-    req = request_approval(session, RELEASE_ACTION, {"order_id": order.id, "reason": order.hold_reason, "note": note},
+    # why it is held, as a coded sentence: each approver reads it in their own language
+    held = {"code": order.hold_reason, "args": order.hold_args} if order.hold_reason else order.hold_note
+    req = request_approval(session, RELEASE_ACTION, {"order_id": order.id, "hold_reason": held, "note": note},
                            order.value, user, store_id=order.store_id,
-                           label=f"{gettext('Release order')} {order.number}")
+                           subject=order.number)
     order.release_request_id = req.id
     session.flush()
     return req

@@ -26,7 +26,7 @@ from .models import PAYMENT_METHOD, Payment
 
 def record_payment(session, company_id: int, amount, received_on: date, method: str = "bank",
                    bank_reference: str | None = None, invoice: str | None = None, user=None,
-                   note: str | None = None) -> Payment:
+                   note: str | None = None, note_code: str | None = None) -> Payment:
     """Record and allocate a payment of ``amount`` (> 0, cents). BusinessError naming
     ``amount``, ``method``, ``bank_reference`` (already recorded: references are compared in
     their canonical form, ``core.codes``, so ``r22-ref`` and ``R22-REF `` are the same
@@ -49,7 +49,7 @@ def record_payment(session, company_id: int, amount, received_on: date, method: 
             .execution_options(banyan_unscoped=True)).first():
         raise BusinessError({"bank_reference": _l("Payment %(ref)s is already recorded.", ref=bank_reference)})
     entry = credit.post_credit(session, company_id, "payment", amount, received_on, reference=bank_reference,
-                               note=note, user=user, invoice=(invoice or "").strip() or None)
+                               note=note, note_code=note_code, user=user, invoice=(invoice or "").strip() or None)
     p = Payment(company_id=company_id, amount=amount, received_on=received_on, method=method,
                 bank_reference=bank_reference, invoice_reference=(invoice or "").strip() or None, entry_id=entry.id,
                 user_id=getattr(user, "id", None))
@@ -81,7 +81,7 @@ def parse(ctx, v: dict) -> dict:
 def load(ctx, v: dict) -> None:
     try:
         record_payment(ctx.session, v["company_id"], v["amount"], v["date"], "bank", v["reference"], v.get("invoice"),
-                       user=ctx.user, note="import")
+                       user=ctx.user, note_code="import")
     except BusinessError as exc:  # the file's column is ``reference``
         raise BusinessError({("reference" if k == "bank_reference" else k): m for k, m in exc.errors.items()}) from None
 

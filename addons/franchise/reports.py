@@ -35,7 +35,7 @@ def widgets(session) -> list[DashboardWidget]:
         DashboardWidget("franchise.orders_waiting", _l("Replenishment orders waiting for HQ"), "table",
                         {"columns": [gettext("Order number"), gettext("Value at wholesale price"),
                                      gettext("Why held")],
-                         "rows": [[o.number, f"{o.value:,.2f}", o.hold_reason or ""] for o in waiting]},
+                         "rows": [[o.number, f"{o.value:,.2f}", o.hold_text] for o in waiting]},
                         priority=61, permission=ORDER_READ),
         DashboardWidget("franchise.receivables_trend", _l("Franchisee receivables, month end"), "bar",
                         {"labels": [m.strftime("%Y-%m") for m, _v in trend], "values": [v for _m, v in trend],

@@ -231,9 +231,12 @@ def _clearing(session, year: int, month: int) -> dict:
     return out
 
 
-def _line(kind, amount, base=ZERO, rate=None, category_id=None, counterparty_id=None, note=None) -> dict:
+def _line(kind, amount, base=ZERO, rate=None, category_id=None, counterparty_id=None, note=None,
+          note_code=None, note_args=None) -> dict:
+    """A statement line; what the computation notes is ``note_code`` (``STATEMENT_NOTE``) with
+    ``note_args``, put together in the reader's language when shown."""
     return {"kind": kind, "amount": amount, "base": base, "rate": rate, "category_id": category_id,
-            "counterparty_id": counterparty_id, "note": note}
+            "counterparty_id": counterparty_id, "note": note, "note_code": note_code, "note_args": note_args}
 
 
 def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: dict, corrections: dict,
@@ -254,17 +257,17 @@ def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: 
         lines.append(_line("marketing", money(net * contract.marketing_rate), net, contract.marketing_rate))
     if royalty < contract.minimum_royalty:
         lines.append(_line("minimum", money(contract.minimum_royalty - royalty), royalty,
-                           note=str(_l("Minimum monthly royalty %(amount)s", amount=money(contract.minimum_royalty)))))
+                           note_code="minimum", note_args={"amount": str(money(contract.minimum_royalty))}))
     late = ZERO
     for category in sorted(corrections, key=lambda c: (c is None, c or 0)):
         base = money(corrections[category])
         rate = rates.get(category, contract.royalty_rate)
         late += base
         lines.append(_line("correction", money(base * rate), base, rate, category,
-                           note=str(_l("Refunds of sales of earlier, posted months"))))
+                           note_code="late_refunds"))
     if late and contract.marketing_rate:
         lines.append(_line("correction", money(late * contract.marketing_rate), late, contract.marketing_rate,
-                           note=str(_l("Marketing fund on refunds of earlier, posted months"))))
+                           note_code="late_marketing"))
     for (counterparty, label), amount in sorted((clearing or {}).items(), key=lambda kv: (kv[0][0], kv[0][1])):
         if amount:
             lines.append(_line("clearing", money(amount), amount, counterparty_id=counterparty,

@@ -6,9 +6,9 @@ from marshmallow import Schema, fields, validate
 
 from decimal import Decimal
 
-from core.api.fields import Choice, DecimalIn, Id, Input, Instant, Int, MoneyIn, Qty, Query, SafeDate, Str
+from core.api.fields import Choice, Coded, DecimalIn, Id, Input, Instant, Int, Label, MoneyIn, Qty, Query, SafeDate, Str
 
-from .models import PAYMENT_METHOD
+from .models import ENTRY_NOTE, HOLD_REASON, PAYMENT_METHOD, STATEMENT_NOTE
 
 MONEY = dict(as_string=True, places=2)
 
@@ -61,6 +61,9 @@ class EntryOut(Schema):
     doc_date = fields.Date()
     due_on = fields.Date(allow_none=True)
     reference = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True, metadata={"description": "what a person wrote"})
+    note_code = Coded(ENTRY_NOTE, allow_none=True, metadata={"description": "what the addon noted (a code)"})
+    note_label = Label(ENTRY_NOTE, of="note_code", args="note_args")
 
 
 class PaymentIn(Input):
@@ -109,7 +112,12 @@ class OrderOut(Schema):
     company_id = fields.Int(allow_none=True)
     state = fields.Str()
     value = fields.Decimal(**MONEY)
-    hold_reason = fields.Str(allow_none=True)
+    hold_reason = Coded(HOLD_REASON, allow_none=True,
+                        metadata={"description": "why the collection policy holds the order (null: not held)"})
+    hold_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `hold_reason` (amounts as "
+                                                                      "text, dates ISO)"})
+    hold_reason_label = fields.Function(lambda o: o.hold_text, metadata={
+        "description": "why the order is held, with its figures, in the request's language"})
     reject_reason = fields.Str(allow_none=True)
     release_request_id = fields.Int(allow_none=True)
     submitted_at = Instant(allow_none=True)
@@ -153,7 +161,10 @@ class StatementLineOut(Schema):
     base = fields.Decimal(**MONEY)
     rate = fields.Decimal(as_string=True, allow_none=True)
     amount = fields.Decimal(**MONEY)
-    note = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True, metadata={"description": "a clearing line: what is cleared"})
+    note_code = Coded(STATEMENT_NOTE, allow_none=True, metadata={"description": "what the computation noted"})
+    note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})
+    note_label = Label(STATEMENT_NOTE, of="note_code", args="note_args")
 
 
 class StatementOut(Schema):

@@ -124,8 +124,10 @@ class MemberPointsView(BanyanView):
             data = {"points": pts, "value": services.points_value(s, pts),
                     "soon": services.expiring_soon(s, customer_id=customer.id),
                     "history": services.history(s, customer.id, limit=100)}
+        from .models import ENTRY_KIND
+
         return self.render("loyalty/member_points.html", customer=customer, data=data,
-                           can_adjust=has_perm("loyalty.points.adjust"))
+                           can_adjust=has_perm("loyalty.points.adjust"), kind_label=ENTRY_KIND.label)
 
 
 class ReportsView(BanyanView):

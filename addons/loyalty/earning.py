@@ -153,7 +153,7 @@ def _sale_context(session, store_id, at):
 def reverse_for_refund(session, refund, sale) -> int:
     """Take back, per refunded line, the share of the points its original line earned (the
     last refund of a line takes all that is left). Points already spent cannot be taken: the
-    reversal stops at the balance and the note records the shortfall."""
+    reversal stops at the balance and the note records the shortfall (``already_spent``)."""
     if refund.customer_id is None:
         return 0
     taken = 0
@@ -178,11 +178,12 @@ def reverse_for_refund(session, refund, sale) -> int:
         ledger.lock_account(session, refund.customer_id)
         have = ledger.balance(session, refund.customer_id)
         take = min(due, max(have, 0))
-        note = None if take == due else f"{due - take} points already spent"
+        short = None if take == due else {"points": due - take}  # ENTRY_NOTE already_spent
         if take <= 0:
             continue
         ledger.debit(session, refund.customer_id, "earn", take, store_id=refund.store_id,
                      at=refund.confirmed_at, key=f"earn-reverse:line:{rline.id}", source=f"line:{origin.id}",
-                     sale_id=refund.id, prefer_entry_id=earned.id, note=note)
+                     sale_id=refund.id, prefer_entry_id=earned.id,
+                     note_code="already_spent" if short else None, note_args=short)
         taken += take
     return taken

@@ -45,7 +45,7 @@ def load(ctx, v: dict) -> None:
         raise BusinessError({"card_number" if v.get("card_number") else "phone":
                              _l("This member has an opening points balance already.")})
     ledger.credit(s, member.customer_id, "adjust", v["points"], store_id=v["store_id"], key=key,
-                  source="opening_balance", note=(v.get("note") or "opening balance")[:255])
+                  source="opening_balance", note=(v.get("note") or None), note_code="opening_balance")
 
 
 IMPORTERS = (

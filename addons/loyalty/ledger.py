@@ -123,7 +123,8 @@ def _post(session, entry: LoyaltyEntry) -> LoyaltyEntry:
 
 
 def credit(session, customer_id: int, kind: str, points: int, *, store_id=None, at=None, key=None,
-           source=None, note=None, sale_id=None, expires_at=None, lots_like=None) -> LoyaltyEntry:
+           source=None, note=None, sale_id=None, expires_at=None, lots_like=None, note_code=None,
+           note_args=None) -> LoyaltyEntry:
     """Add ``points`` (> 0) in a new lot. ``lots_like`` = [(lot, n)] copies origin store,
     company and expiry of those lots instead (transfers keep liability and expiry)."""
     done = entry_by_key(session, key)
@@ -134,7 +135,8 @@ def credit(session, customer_id: int, kind: str, points: int, *, store_id=None, 
     at = at or utcnow()
     entry = _post(session, LoyaltyEntry(customer_id=customer_id, kind=kind, points=points, store_id=store_id,
                                         company_id=_company_of(session, store_id), sale_id=sale_id,
-                                        posted_at=at, idempotency_key=key, source=source, note=note))
+                                        posted_at=at, idempotency_key=key, source=source, note=note,
+                                        note_code=note_code, note_args=note_args))
     if lots_like:
         for lot, n in lots_like:
             session.add(LoyaltyLot(customer_id=customer_id, entry_id=entry.id, store_id=lot.store_id,
@@ -302,7 +304,8 @@ def open_lots(session, customer_id: int, prefer_entry_id=None, lock: bool = Fals
 
 
 def debit(session, customer_id: int, kind: str, points: int, *, store_id=None, at=None, key=None,
-          source=None, note=None, sale_id=None, prefer_entry_id=None, partial=False):
+          source=None, note=None, sale_id=None, prefer_entry_id=None, partial=False, note_code=None,
+          note_args=None):
     """Take ``points`` (> 0). Refused when the balance is short, unless ``partial`` (then as
     many as there are). Returns (entry or None, [(lot, n)] consumed)."""
     done = entry_by_key(session, key)
@@ -327,7 +330,7 @@ def debit(session, customer_id: int, kind: str, points: int, *, store_id=None, a
     entry = _post(session, LoyaltyEntry(customer_id=customer_id, kind=kind, points=-points, store_id=store_id,
                                         company_id=_company_of(session, store_id), sale_id=sale_id,
                                         posted_at=at or utcnow(), idempotency_key=key, source=source,
-                                        note=note))
+                                        note=note, note_code=note_code, note_args=note_args))
     left = points
     taken = []
     for lot in lots:
@@ -345,7 +348,7 @@ def debit(session, customer_id: int, kind: str, points: int, *, store_id=None, a
 
 
 def give_back(session, entry: LoyaltyEntry, points: int, *, kind=None, store_id=None, at=None, key=None,
-              source=None, note=None) -> LoyaltyEntry:
+              source=None, note=None, note_code=None, note_args=None) -> LoyaltyEntry:
     """Reverse ``points`` of debit ``entry`` into the very lots it consumed (latest-expiring
     first), so expiry dates and the earning franchisee are kept."""
     done = entry_by_key(session, key)
@@ -367,7 +370,8 @@ def give_back(session, entry: LoyaltyEntry, points: int, *, kind=None, store_id=
                                       company_id=_company_of(session, store_id if store_id is not None
                                                              else entry.store_id),
                                       sale_id=entry.sale_id, posted_at=at or utcnow(), idempotency_key=key,
-                                      source=f"reverse:{entry.id}", note=note))
+                                      source=f"reverse:{entry.id}", note=note, note_code=note_code,
+                                      note_args=note_args))
     left = points
     usages.sort(key=lambda u: (lots[u.lot_id].expires_at is None, lots[u.lot_id].expires_at or datetime.max,
                                u.lot_id), reverse=True)

@@ -16,11 +16,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money
 from core.i18n import lazy_gettext as _l
-from core.labels import Choices, describe
+from core.labels import Choices, Phrases, describe
 from core.localtime import local_today
-from core.mixins import IdPk, Timestamps, utcnow
+from core.mixins import CodedNote, IdPk, Timestamps, utcnow
 
 # the coded values of the loyalty tables, each declared once with its label (core.labels)
+#: what the addon notes on a points entry (``note_code`` + ``note_args``, core.mixins.CodedNote),
+#: put together in the reader's language; ``note`` keeps only what a person typed
+ENTRY_NOTE = Phrases("loyalty.entry.note", [
+    ("refund", _l("Paid back by a refund"), _l("Paid back by refund %(refund)s")),
+    ("already_spent", _l("Points already spent"), _l("%(points)s points already spent: not taken back")),
+    ("opening_balance", _l("Opening balance")),
+])
 ENTRY_KIND = Choices("loyalty.entry.kind", [
     ("earn", _l("Earned")), ("redeem", _l("Redeemed")), ("expire", _l("Expired")), ("adjust", _l("Adjustment")),
     ("transfer", _l("Transfer"))])
@@ -76,7 +83,7 @@ class LoyaltyAccount(Base):
         return str(self.customer or self.customer_id)
 
 
-class LoyaltyEntry(IdPk, Base):
+class LoyaltyEntry(IdPk, CodedNote, Base):
     """A ledger posting (append-only). ``points`` is signed; ``idempotency_key`` is unique per
     source document line so a replayed sale never earns twice."""
     #: derived by the ledger from the store (company) and from earlier lots: never user input
@@ -338,7 +345,7 @@ describe(LoyaltyPolicy, name=_l("Points policy"), codes={"expiry_mode": EXPIRY_M
     "year_end_offset": _l("Years kept after the year earned"), "reminder_days": _l("Remind days before expiry"),
     "rebate_per_point": _l("Rebate per point"), "rebate_min_points": _l("Minimum points for a rebate")})
 describe(LoyaltyAccount, name=_l("Points account"))
-describe(LoyaltyEntry, name=_l("Points entry"), codes={"kind": ENTRY_KIND})
+describe(LoyaltyEntry, name=_l("Points entry"), codes={"kind": ENTRY_KIND, "note_code": ENTRY_NOTE})
 describe(LoyaltyLot, name=_l("Points lot"), labels={
     "earned_at": _l("Earned"), "remaining": _l("Remaining"), "expired_points": _l("Expired points"),
     "pending_expiry": _l("Expiry pending")})

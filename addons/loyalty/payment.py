@@ -66,7 +66,8 @@ def refund_points(session, refund_doc, payment, amount: Decimal) -> str | None:
     if pts <= 0:
         return None
     rev = ledger.give_back(session, entry, pts, store_id=refund_doc.store_id,
-                           key=f"pay-refund:{refund_doc.id}:{payment.id}", note=f"refund {refund_doc.id}")
+                           key=f"pay-refund:{refund_doc.id}:{payment.id}", note_code="refund",
+                           note_args={"refund": refund_doc.number or str(refund_doc.id)})
     return f"points:{rev.id}"
 
 

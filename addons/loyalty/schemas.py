@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, MoneyIn, Points, QId, QInt, Qty,
-                             Query, Str)
+from core.api.fields import (Choice, Coded, DecimalIn, Id, Input, Instant, Int, Label, Money, MoneyIn, Points, QId,
+                             QInt, Qty, Query, Str)
 
-from .models import EARNING_KINDS, EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS
+from .models import ENTRY_KIND, ENTRY_NOTE, EARNING_KINDS, EXPIRY_MODES, PROMOTION_KINDS, PROMOTION_TARGETS
 
 
 class LoyaltyBalanceOut(Schema):
@@ -21,13 +21,17 @@ class LoyaltyBalanceOut(Schema):
 
 class LoyaltyEntryOut(Schema):
     id = fields.Int()
-    kind = fields.Str()
+    kind = Coded(ENTRY_KIND)
+    kind_label = Label(ENTRY_KIND, of="kind")
     points = fields.Int()
     store_id = fields.Int(allow_none=True)
     sale_id = fields.Int(allow_none=True)
     posted_at = Instant()
     source = fields.Str(allow_none=True)
-    note = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True, metadata={"description": "what a person wrote"})
+    note_code = Coded(ENTRY_NOTE, allow_none=True, metadata={"description": "what the addon noted (a code)"})
+    note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})
+    note_label = Label(ENTRY_NOTE, of="note_code", args="note_args")
 
 
 class LoyaltyHistoryQuery(Query):

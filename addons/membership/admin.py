@@ -18,7 +18,8 @@ from core.models import Company, Customer, Store
 
 from addons.membership import services as svc
 from addons.membership.lookup import PERMISSION, lookup_member
-from addons.membership.models import (CARD_ACTION, CARD_KIND, CARD_STATUS, CARD_STATUSES, MEMBER_STATUS, SV_KIND,
+from addons.membership.models import (CARD_ACTION, CARD_KIND, CARD_STATUS, CARD_STATUSES, LIFT_REASON, MEMBER_STATUS,
+                                      SV_KIND,
                                       TIER_CHANGE_REASON, Card, CardEvent, ClearingEntry, ListEntry, Member, Policy,
                                       StoredValueEntry, Tier, TierChange, TopupRule)
 
@@ -157,6 +158,7 @@ class ListView(BanyanModelView):
     write_permission = "membership.list.write"
     allow_edit = False
     column_list = ("customer", "kind", "reason", "active", "created_at", "lifted_at", "lift_reason")
+    column_formatters = {"lift_reason": lambda v, c, m, n: LIFT_REASON.label(m.lift_reason)}
     form_columns = ("customer", "kind", "reason")
     column_filters = ("kind", "active")
 
@@ -185,7 +187,7 @@ class ListView(BanyanModelView):
             with transaction(s):
                 for entry in self.selected(ids):
                     if entry.active:
-                        svc.lift_list_entry(s, entry.customer_id, gettext("Lifted in the back office"),
+                        svc.lift_list_entry(s, entry.customer_id, "backoffice",  # LIFT_REASON
                                             user=current_user())
             flash(gettext("Taken off the list."), "success")
         except BusinessError as exc:

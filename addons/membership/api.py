@@ -252,6 +252,7 @@ def history(args, customer_id):
             "cards": events,
             "tiers": [{"from_tier": c.from_tier.name if c.from_tier else None,
                        "to_tier": c.to_tier.name if c.to_tier else None, "reason": c.reason, "note": c.note,
+                       "note_code": c.note_code, "note_args": c.note_args,
                        "sale_id": c.sale_id, "at": c.at} for c in changes]}
 
 

@@ -69,9 +69,11 @@ def require_card(session, number_or_id) -> Card:
     return card
 
 
-def _event(session, card: Card, action: str, from_status, to_status, user=None, store_id=None, note=None):
+def _event(session, card: Card, action: str, from_status, to_status, user=None, store_id=None, note=None,
+           note_code=None, note_args=None):
     session.add(CardEvent(card_id=card.id, member_id=card.member_id, action=action, from_status=from_status,
-                          to_status=to_status, user_id=_uid(user), at_store_id=store_id, note=note, at=utcnow()))
+                          to_status=to_status, user_id=_uid(user), at_store_id=store_id, note=note,
+                          note_code=note_code, note_args=note_args, at=utcnow()))
 
 
 def issue_card(session, customer_id: int, number: str | None = None, kind: str = "physical",
@@ -103,7 +105,8 @@ def issue_card(session, customer_id: int, number: str | None = None, kind: str =
     return card
 
 
-def _transition(session, card: Card, action: str, user=None, store_id=None, note=None) -> Card:
+def _transition(session, card: Card, action: str, user=None, store_id=None, note=None, note_code=None,
+                note_args=None) -> Card:
     allowed, to = TRANSITIONS[action]
     if card.status not in allowed:
         raise BusinessError({"card": _("A card in state %(state)s cannot be changed that way.",
@@ -115,7 +118,7 @@ def _transition(session, card: Card, action: str, user=None, store_id=None, note
         card.activated_at = now
     elif to in ("replaced", "cancelled"):
         card.closed_at = now
-    _event(session, card, action, before, to, user, store_id, note)
+    _event(session, card, action, before, to, user, store_id, note, note_code, note_args)
     session.flush()
     return card
 
@@ -149,8 +152,9 @@ def replace_card(session, card, new_number: str | None = None, user=None, store_
     old.replaced_by_id = new.id
     # a replacement takes over the old card's term: losing a card does not renew it
     new.expires_at = old.expires_at
-    _transition(session, old, "replace", user, store_id, note=_("Replaced by %(n)s", n=new.number))
-    _event(session, new, "carry_over", None, "active", user, store_id, note=_("Replaces %(n)s", n=old.number))
+    _transition(session, old, "replace", user, store_id, note_code="replaced_by", note_args={"n": new.number})
+    _event(session, new, "carry_over", None, "active", user, store_id, note_code="replaces",
+           note_args={"n": old.number})
     # move the value booked on the old card's lines to the new card (net zero for the member)
     rows = _x(session, select(StoredValueEntry.issuer_store_id, StoredValueEntry.issuer_company_id,
                               func.sum(StoredValueEntry.amount), func.sum(StoredValueEntry.bonus_amount))
@@ -165,7 +169,8 @@ def replace_card(session, card, new_number: str | None = None, user=None, store_
                                          amount=sign * amount, bonus_amount=sign * bonus,
                                          issuer_store_id=issuer_store, issuer_company_id=issuer_company,
                                          at_store_id=store_id, user_id=_uid(user), posted_at=utcnow(),
-                                         source="card_replace", note=f"{old.number} -> {new.number}"))
+                                         source="card_replace", note_code="card_replaced",
+                                         note_args={"old": old.number, "new": new.number}))
     session.flush()
     return new
 
@@ -192,10 +197,13 @@ def renew_card(session, card, months: int | None = None, user=None, store_id=Non
     now = utcnow()
     before = card.expires_at
     card.expires_at = add_local_months(before if before is not None and before > now else now, months)
-    text = _("Valid until %(until)s (was %(before)s)", until=format_local(card.expires_at, "%Y-%m-%d"),
-             before=format_local(before, "%Y-%m-%d") if before is not None else _("no expiry"))
-    _event(session, card, "renew", card.status, card.status, user, store_id,
-           note=(f"{text}; {note}" if note else text)[:255])
+    until = format_local(card.expires_at, "%Y-%m-%d")
+    if before is None:
+        code, args = "renewed_no_expiry", {"until": until}
+    else:
+        code, args = "renewed", {"until": until, "before": format_local(before, "%Y-%m-%d")}
+    _event(session, card, "renew", card.status, card.status, user, store_id, note=note or None,
+           note_code=code, note_args=args)
     session.flush()
     return card
 

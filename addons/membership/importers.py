@@ -55,7 +55,7 @@ def load(ctx, v: dict) -> None:
           channel="import")
     if v.get("opening_stored_value"):
         open_stored_value(s, customer_id, v["opening_stored_value"], v["store_id"], user=ctx.user,
-                          note="import")
+                          note_code="import")
 
 
 IMPORTERS = (

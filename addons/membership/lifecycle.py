@@ -11,7 +11,6 @@ from sqlalchemy import DateTime, bindparam, delete, func, insert, select, text, 
 
 from core.db import Money, is_postgres, money
 from core.errors import Conflict, NotFound
-from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Customer, Sale, Store
@@ -167,7 +166,7 @@ def reverse_sale(session, refund, sale) -> None:
     before = _x(session, select(Tier).where(Tier.id == change.from_tier_id)).scalar() if change.from_tier_id else None
     target = best if before is None or (best is not None and best.rank > before.rank) else before
     _change_tier(session, account, target, "refund", sale_id=refund.id,
-                 note=_("Refund of %(sale)s", sale=sale.number or sale.id))
+                 note_code="refund", note_args={"sale": sale.number or str(sale.id)})
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,7 +185,7 @@ def merge_lists(session, kept_id: int) -> None:
         if e is not keep:
             e.active = False
             e.lifted_at = utcnow()
-            e.lift_reason = "customer merge"
+            e.lift_reason = "customer_merge"  # a code of LIFT_REASON, shown as its label
     session.flush()
 
 
@@ -208,11 +207,11 @@ def merge_members(session, kept_id: int, removed_id: int) -> None:
         session.add(kept)
         session.flush()
         session.add(TierChange(member_id=kept_id, from_tier_id=None, to_tier_id=removed.tier_id, reason="merge",
-                               note=f"customer {removed_id}", at=utcnow()))
+                               note_code="merged_from", note_args={"customer": removed_id}, at=utcnow()))
     else:
         if _rank(session, removed.tier_id) > _rank(session, kept.tier_id):
             tier = _x(session, select(Tier).where(Tier.id == removed.tier_id)).scalar()
-            _change_tier(session, kept, tier, "merge", note=f"customer {removed_id}")
+            _change_tier(session, kept, tier, "merge", note_code="merged_from", note_args={"customer": removed_id})
         kept.enrolled_at = min(kept.enrolled_at, removed.enrolled_at)
         if removed.tier_locked and not kept.tier_locked:
             kept.tier_locked, kept.tier_lock_reason = True, removed.tier_lock_reason
@@ -231,7 +230,8 @@ def merge_members(session, kept_id: int, removed_id: int) -> None:
                     .values(parent_id=None).execution_options(synchronize_session=False))
     for card in _x(session, select(Card).where(Card.member_id == kept_id)).scalars():
         session.add(CardEvent(card_id=card.id, member_id=kept_id, action="merge", from_status=card.status,
-                              to_status=card.status, at=utcnow(), note=f"customer {removed_id} -> {kept_id}"))
+                              to_status=card.status, at=utcnow(), note_code="merged",
+                              note_args={"removed": removed_id, "kept": kept_id}))
     session.flush()
     session.execute(delete(Member).where(Member.customer_id == removed_id)
                     .execution_options(synchronize_session=False))

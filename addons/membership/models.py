@@ -18,8 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money
 from core.i18n import lazy_gettext as _l
-from core.labels import Choices, describe
-from core.mixins import IdPk, LedgerEntry, Timestamps, utcnow
+from core.labels import Choices, Phrases, describe
+from core.mixins import CodedNote, IdPk, LedgerEntry, Timestamps, utcnow
 
 # the coded values of the membership tables, each declared once with its label (core.labels)
 MEMBER_STATUS = Choices("membership.member.status", [
@@ -47,11 +47,35 @@ CARD_ACTION = Choices("membership.card_event.action", [
     ("merge", _l("Merged")), ("renew", _l("Renewed"))])
 TIER_CHANGE_REASON = Choices("membership.tier_change.reason", [
     ("enrol", _l("Enrolment")), ("upgrade", _l("Upgrade")), ("downgrade", _l("Downgrade")),
-    ("manual", _l("Set by hand")), ("merge", _l("Merged"))])
+    ("manual", _l("Set by hand")), ("merge", _l("Merged")), ("refund", _l("Refund"))])
 SV_SOURCE = Choices("membership.stored_value.source", [
     ("topup", _l("Top-up")), ("spend", _l("Spend")), ("sale", _l("Sale")), ("sale_refund", _l("Sale refund")),
     ("manual", _l("Set by hand")), ("opening_balance", _l("Opening balance")),
     ("card_replace", _l("Card replaced")), ("card_cancel", _l("Card cancelled"))])
+
+# what the addon itself notes on its history rows (``note_code`` + ``note_args``,
+# ``core.mixins.CodedNote``), put together in the reader's language when shown; ``note``
+# keeps only what a person typed
+TIER_NOTE = Phrases("membership.tier_change.note", [
+    ("merged_from", _l("Merged from another customer"), _l("Merged from customer %(customer)s")),
+    ("grace_ended", _l("Grace period ended"), _l("Grace period of %(days)s days ended")),
+    ("refund", _l("Refund"), _l("Refund of %(sale)s")),
+])
+CARD_NOTE = Phrases("membership.card_event.note", [
+    ("merged", _l("Moved by a customer merge"), _l("Customer %(removed)s merged into customer %(kept)s")),
+    ("replaced_by", _l("Replaced"), _l("Replaced by %(n)s")),
+    ("replaces", _l("Carried over"), _l("Replaces %(n)s")),
+    ("renewed", _l("Renewed"), _l("Valid until %(until)s (was %(before)s)")),
+    ("renewed_no_expiry", _l("Renewed"), _l("Valid until %(until)s (was: no expiry)")),
+])
+SV_NOTE = Phrases("membership.stored_value.note", [
+    ("import", _l("Import")),
+    ("card_replaced", _l("Card replaced"), _l("Card %(old)s replaced by %(new)s")),
+])
+#: why a list entry was lifted: a person's words, or one of these codes the addon writes
+#: (shown as their label; any other text as typed)
+LIFT_REASON = Choices("membership.list.lift_reason", [
+    ("customer_merge", _l("Customer merge")), ("backoffice", _l("Lifted in the back office"))])
 
 MEMBER_STATUSES = MEMBER_STATUS.codes
 CARD_STATUSES = CARD_STATUS.codes
@@ -153,7 +177,7 @@ class Card(IdPk, Timestamps, Base):
         return self.number
 
 
-class CardEvent(IdPk, Base):
+class CardEvent(IdPk, CodedNote, Base):
     """One change of a card (issue, activate, report_lost, replace, cancel, move) and who made it."""
 
     __tablename__ = "membership_card_event"
@@ -172,7 +196,7 @@ class CardEvent(IdPk, Base):
     user = relationship("User")
 
 
-class TierChange(IdPk, Base):
+class TierChange(IdPk, CodedNote, Base):
     """History of a member's tier: enrol, upgrade, downgrade, manual override, refund, merge."""
 
     __tablename__ = "membership_tier_change"
@@ -207,7 +231,7 @@ class TierEntry(IdPk, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class StoredValueEntry(IdPk, LedgerEntry, Base):
+class StoredValueEntry(IdPk, LedgerEntry, CodedNote, Base):
     """Stored-value ledger of a member. ``amount`` is signed; ``bonus_amount`` is the part
     of ``amount`` that is bonus value (the rest is paid value). Each line belongs to the
     bucket of the store/company that sold the value (``issuer_*``), which is what the
@@ -324,16 +348,16 @@ describe(Card, name=_l("Membership card"), codes={"kind": CARD_KIND, "status": C
     "number": _l("Card number"), "activated_at": _l("Activated"), "issued_store": _l("Issued at"),
     "replaced_by": _l("Replaced by"), "replaces": _l("Replaces"), "expires_at": _l("Expires")})
 describe(CardEvent, name=_l("Card event"), codes={"action": CARD_ACTION, "from_status": CARD_STATUS,
-                                                  "to_status": CARD_STATUS},
+                                                  "to_status": CARD_STATUS, "note_code": CARD_NOTE},
          labels={"from_status": _l("From"), "to_status": _l("To"), "at_store_id": _l("At store")})
-describe(TierChange, name=_l("Tier change"), codes={"reason": TIER_CHANGE_REASON},
+describe(TierChange, name=_l("Tier change"), codes={"reason": TIER_CHANGE_REASON, "note_code": TIER_NOTE},
          labels={"from_tier": _l("From tier"), "to_tier": _l("To tier")})
 describe(TierEntry, name=_l("Tier ledger entry"), codes={"kind": TIER_ENTRY_KIND},
          labels={"buyer_id": _l("Buyer"), "spend": _l("Spend"), "visits": _l("Visits")})
 #: how a top-up was paid at the till (recorded on the top-up line)
 SV_TENDER = Choices("membership.stored_value.tender", [("cash", _l("Cash")), ("card", _l("Bank card"))])
 describe(StoredValueEntry, name=_l("Stored-value entry"),
-         codes={"kind": SV_KIND, "source": SV_SOURCE, "tender": SV_TENDER}, labels={
+         codes={"kind": SV_KIND, "source": SV_SOURCE, "tender": SV_TENDER, "note_code": SV_NOTE}, labels={
     "tender": _l("Paid by"),
     "bonus_amount": _l("of which bonus"), "issuer_store_id": _l("Sold by store"), "at_store_id": _l("At store"),
     "issuer_company_id": _l("Sold by company"), "payment_id": _l("Payment"), "reverses_id": _l("Reverses")})

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from core.api.fields import Choice, DecimalIn, Id, Input, Instant, Int, Money, MoneyIn, QInt, Query, Str
+from core.api.fields import (Choice, Coded, DecimalIn, Id, Input, Instant, Int, Label, Money, MoneyIn, QInt, Query,
+                             Str)
+
+from addons.membership.models import CARD_NOTE, SV_NOTE, TIER_CHANGE_REASON, TIER_NOTE
+
 
 MONEY = dict(as_string=True, places=2)
 #: a top-up or an adjustment at most this much (a typo of a few zeros is refused)
@@ -163,7 +167,10 @@ class EntryOut(Schema):
     sale_id = fields.Int(allow_none=True)
     posted_at = Instant()
     source = fields.Str(allow_none=True)
-    note = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True, metadata={"description": "what a person wrote"})
+    note_code = Coded(SV_NOTE, allow_none=True, metadata={"description": "what the addon noted (a code)"})
+    note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})
+    note_label = Label(SV_NOTE, of="note_code", args="note_args")
 
 
 class CardEventOut(Schema):
@@ -173,14 +180,21 @@ class CardEventOut(Schema):
     to_status = fields.Str(allow_none=True)
     at = Instant()
     user_id = fields.Int(allow_none=True)
-    note = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True, metadata={"description": "what a person wrote"})
+    note_code = Coded(CARD_NOTE, allow_none=True, metadata={"description": "what the addon noted (a code)"})
+    note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})
+    note_label = Label(CARD_NOTE, of="note_code", args="note_args")
 
 
 class TierChangeOut(Schema):
     from_tier = fields.Str(allow_none=True)
     to_tier = fields.Str(allow_none=True)
-    reason = fields.Str()
-    note = fields.Str(allow_none=True)
+    reason = Coded(TIER_CHANGE_REASON)
+    reason_label = Label(TIER_CHANGE_REASON, of="reason")
+    note = fields.Str(allow_none=True, metadata={"description": "what a person wrote"})
+    note_code = Coded(TIER_NOTE, allow_none=True, metadata={"description": "what the addon noted (a code)"})
+    note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})
+    note_label = Label(TIER_NOTE, of="note_code", args="note_args")
     sale_id = fields.Int(allow_none=True)
     at = Instant()
 

@@ -149,12 +149,13 @@ def topup(session, customer_id: int, amount, store_id: int, user=None, card_numb
 
 
 def open_stored_value(session, customer_id: int, amount, store_id: int, user=None, note: str | None = None,
-                      at: datetime | None = None) -> StoredValueEntry:
+                      at: datetime | None = None, note_code: str | None = None) -> StoredValueEntry:
     """Post a member's opening stored value, carried over from a former system (bulk import):
     paid value (no top-up bonus) issued by ``store_id``'s operating company, on the member's
     usable card, ledger kind ``topup`` with source ``opening_balance``. ``amount`` > 0 with
     at most two decimals (``core.validation.money_input``). Raises BusinessError/NotFound as
-    :func:`topup` does."""
+    :func:`topup` does. ``note`` is a person's words; ``note_code`` what the caller notes itself
+    (``SV_NOTE``: ``import``), shown in the reader's language."""
     amount = _amount(amount, "opening_stored_value")
     store = _store(session, store_id)
     member = _lock_member(session, customer_id)
@@ -164,7 +165,7 @@ def open_stored_value(session, customer_id: int, amount, store_id: int, user=Non
     entry = StoredValueEntry(member_id=customer_id, card_id=card.id, kind="topup", amount=amount, bonus_amount=ZERO,
                              issuer_store_id=store.id, issuer_company_id=store.operating_company_id,
                              at_store_id=store.id, user_id=_uid(user), posted_at=at or utcnow(),
-                             source="opening_balance", note=(note or "")[:255] or None)
+                             source="opening_balance", note=(note or "")[:255] or None, note_code=note_code)
     session.add(entry)
     session.flush()
     return entry
@@ -357,8 +358,7 @@ def adjust_or_request(session, customer_id: int, amount, reason: str, user, stor
                            {"customer_id": customer_id, "amount": str(value), "reason": reason,
                             "store_id": store_id, "bonus": bool(bonus)},
                            abs(value), user, store_id=store_id,
-                           label=_("Stored-value adjustment %(amount)s for customer %(id)s",
-                                   amount=f"{value:.2f}", id=customer_id))
+                           subject=f"#{customer_id} {value:.2f}")
     return "pending", req
 
 

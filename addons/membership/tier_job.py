@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, and_, case, false, func,
                         insert, literal, null, or_, select, text, true, update)
 
-from core.i18n import gettext as _
 from core.mixins import utcnow
 
 from addons.membership._common import _x
@@ -124,15 +123,20 @@ def run_tier_downgrades(session, at: datetime | None = None) -> dict:
             counts["grace_cleared"] += int(had or 0)
             moves += int(n)
     if moves:
-        notes = {t.id: _("Grace period of %(days)s days ended", days=t.grace_days)
-                 for t in tiers(session, active_only=False)}
-        note = case(notes, value=tmp.c.from_tier_id, else_=null()) if notes else null()
+        # a downgrade notes why as a code (TIER_NOTE grace_ended), read in the reader's
+        # language; its figure (the grace days of the tier left) is set per tier below
         conn.execute(insert(TierChange).from_select(
-            ["member_id", "from_tier_id", "to_tier_id", "reason", "note", "at"],
+            ["member_id", "from_tier_id", "to_tier_id", "reason", "note_code", "at"],
             select(tmp.c.member_id, tmp.c.from_tier_id, tmp.c.to_tier_id,
                    case((tmp.c.action == "U", "upgrade"), else_="downgrade"),
-                   case((tmp.c.action == "D", note), else_=null()), literal(at, DateTime))
+                   case((tmp.c.action == "D", "grace_ended"), else_=null()), literal(at, DateTime))
             .where(tmp.c.action.in_(("U", "D"))).order_by(tmp.c.member_id)))
+        for tier in tiers(session, active_only=False):  # one UPDATE per tier (a handful)
+            conn.execute(update(TierChange).where(
+                TierChange.note_code == "grace_ended", TierChange.from_tier_id == tier.id,
+                TierChange.at == literal(at, DateTime), TierChange.note_args.is_(None),
+                TierChange.member_id.in_(select(tmp.c.member_id).where(tmp.c.action == "D")))
+                .values(note_args={"days": tier.grace_days}))
     moved = tmp.c.action.in_(("U", "D"))
     conn.execute(update(Member).where(Member.customer_id == tmp.c.member_id).values(
         tier_id=case((moved, tmp.c.to_tier_id), else_=Member.tier_id),

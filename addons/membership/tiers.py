@@ -247,12 +247,15 @@ def _rank(session, tier_id: int | None) -> int:
 
 
 def _change_tier(session, member: Member, tier: Tier | None, reason: str, *, user=None, sale_id=None,
-                 note=None, at=None) -> TierChange | None:
+                 note=None, at=None, note_code=None, note_args=None) -> TierChange | None:
+    """Move ``member`` to ``tier`` and record it. ``note`` is a person's words; what the code
+    notes is ``note_code`` (``TIER_NOTE``) with ``note_args``, shown in the reader's language."""
     new_id = tier.id if tier is not None else None
     if member.tier_id == new_id:
         return None
     change = TierChange(member_id=member.customer_id, from_tier_id=member.tier_id, to_tier_id=new_id,
-                        reason=reason, note=note, sale_id=sale_id, user_id=_uid(user), at=at or utcnow())
+                        reason=reason, note=note, note_code=note_code,
+                        note_args=note_args, sale_id=sale_id, user_id=_uid(user), at=at or utcnow())
     session.add(change)
     member.tier_id = new_id
     member.tier_since = at or utcnow()

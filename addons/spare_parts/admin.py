@@ -24,7 +24,7 @@ from core.models import Warehouse
 
 from . import services as svc
 from .reports import CONSUMPTION_KEYS
-from .models import (COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WARRANTY_REASON, WORK_ORDER_STATUS, Part, PartFit,
+from .models import (COUNT_STATUS, FAULT_CODE, MOVE_REASON, REQUEST_STATUS, WARRANTY_REASON, WORK_ORDER_STATUS, Part, PartFit,
                      PartRequest, ProductWarranty, StockAlert, StockBalance, StockCount, StockCountLine, StockLevel,
                      StockMove, Warranty, WorkOrder, WorkOrderEvent)
 from .permissions import (PART_READ, PART_WRITE, REPORT_READ, REQ_CHARGE, REQ_READ, REQ_SHIP, REQ_WRITE, STOCK_READ,
@@ -143,6 +143,7 @@ class MoveView(_ReadOnly):
                    "work_order_id", "request_id", "user")
     column_filters = ("kind", "at", "part_id", "warehouse_id", "work_order_id")
     column_searchable_list = ("ref", "reason")
+    column_formatters = {"reason": lambda v, c, m, n: MOVE_REASON.label(m.reason)}
 
 
 class LevelView(BanyanModelView):

@@ -74,6 +74,10 @@ WARRANTY_REASON = Choices("spare_parts.warranty.reason", [
     ("not_covered", _l("Product has no warranty")), ("part_not_covered", _l("Part not covered by warranty")),
     ("void", _l("Warranty void (item refunded)"))])
 
+#: why a stock move was made, when the addon itself says it (``StockMove.reason`` holds the code);
+#: a person's reason is kept as typed and shown as typed (``label`` of an unknown code is itself)
+MOVE_REASON = Choices("spare_parts.move.reason", [("nearest", _l("Nearest location holding the part"))])
+
 WARRANTY_STATUS = Choices("spare_parts.warranty.status", [("active", _l("Active")), ("void", _l("Void"))])
 
 COUNT_STATUS = Choices("spare_parts.count.status", [

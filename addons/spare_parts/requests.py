@@ -177,7 +177,7 @@ def raise_request(session, work_order_id: int, part_id: int, fault_code: str, sy
         wait_for_parts(session, wo.id, user=user, note=req.number)
     if in_warranty:
         ar = request_approval(session, ACTION, {"request_id": req.id}, part.cost * qty, user, store_id=wo.store_id,
-                              label=f"{_l('Replacement request')} {req.number}")
+                              subject=req.number)
         req.approval_request_id = ar.id
         notify(session, [role(HQ_ROLE)], _l("Replacement request %(number)s needs approval", number=req.number),
                _l("%(part)s × %(qty)s for work order %(wo)s", part=str(part), qty=f"{qty.normalize():f}",

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Money, MoneyIn, QId, QInt, Qty, Query, SafeDate,
-                             Str, from_column)
+from core.api.fields import (Choice, DecimalIn, Id, Input, Instant, Int, Label, Money, MoneyIn, QId, QInt, Qty, Query,
+                             SafeDate, Str, from_column)
 
-from .models import COUNT_STATUS, FAULT_CODE, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
+from .models import COUNT_STATUS, FAULT_CODE, MOVE_REASON, REQUEST_STATUS, WORK_ORDER_STATUS, Part, Warranty, WorkOrder
 
 QTY = dict(as_string=True)
 
@@ -92,7 +92,9 @@ class MoveOut(Schema):
     reserved = fields.Decimal(**QTY)
     faulty = fields.Decimal(**QTY)
     unit_cost = Money()
-    reason = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True, metadata={"description": "a person's reason as typed, or a code the addon "
+                                                                  "writes (nearest)"})
+    reason_label = Label(MOVE_REASON, of="reason")
     ref = fields.Str(allow_none=True)
     work_order_id = fields.Int(allow_none=True)
     request_id = fields.Int(allow_none=True)

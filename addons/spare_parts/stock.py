@@ -323,7 +323,7 @@ def transfer_from_nearest(session, part_id: int, to_warehouse_id: int, qty, *, u
         try:
             with session.begin_nested():
                 return transfer(session, part_id, h.warehouse_id, to_warehouse_id, qty, user=user,
-                                reason=str(_l("Nearest location holding the part")))
+                                reason="nearest")  # MOVE_REASON: read in the reader's language
         except BusinessError:  # taken meanwhile by another transaction: try the next one
             continue
     raise BusinessError({"qty": _l("No other location can spare this quantity.")})

@@ -216,7 +216,7 @@ def submit(session, count_id: int, *, user=None) -> StockCount:
         return count
     count.status = "submitted"
     ar = request_approval(session, ACTION, {"count_id": count.id}, difference_value(session, count, gross=True), user,
-                          store_id=count.warehouse.store_id, label=f"{_l('Stock take')} {count.number}")
+                          store_id=count.warehouse.store_id, subject=count.number)
     count.approval_request_id = ar.id
     notify(session, [role(HQ_ROLE)], _l("Stock take %(number)s needs approval", number=count.number),
            _l("%(n)s lines differ at %(wh)s.", n=len(differing), wh=str(count.warehouse.name)),

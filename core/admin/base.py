@@ -566,6 +566,8 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         name = str(name)
         if name in (formatters or {}) or "." in name:
             return None
+        if name == "note" and hasattr(model, "note_code") and hasattr(type(model), "note_text"):
+            return model.note_text  # core.mixins.CodedNote: the coded sentence in the reader's language
         if name in self._coded:  # Flask-Admin's choices map; an empty code shows as nothing
             return "" if getattr(model, name, None) in (None, "") else None
         prop = self.model.__mapper__.attrs.get(name)

@@ -104,21 +104,27 @@ def Coded(choices, **kw) -> fields.String:
 
 
 class _Label(fields.String):
-    def __init__(self, choices, **kw):
+    def __init__(self, choices, args: str | None = None, **kw):
         super().__init__(**kw)
         self.choices = choices
+        self.args = args
 
     def _serialize(self, value, attr, obj, **kwargs):
+        if self.args is not None and hasattr(self.choices, "text"):
+            from marshmallow.utils import get_value
+
+            return self.choices.text(value, get_value(obj, self.args, None))
         return str(self.choices.label(value))
 
 
-def Label(choices, of: str, **kw) -> fields.String:
+def Label(choices, of: str, args: str | None = None, **kw) -> fields.String:
     """(Output) the label of the code in attribute (or key) ``of`` of the answered object, from
     the set ``choices``, in the request's language (``""`` for no code; an unknown code as
     itself). A stored code goes out as ``of`` (:func:`Coded`) *and* ``of_label``: programs
-    compare the code, people read the label."""
+    compare the code, people read the label. For a coded sentence (``core.labels.Phrases``),
+    ``args`` names the attribute holding its figures: the label is then the whole sentence."""
     metadata = {"description": f"the label of `{of}`, in the request's language", **kw.pop("metadata", {})}
-    return _Label(choices, attribute=of, dump_only=True, metadata=metadata, **kw)
+    return _Label(choices, args=args, attribute=of, dump_only=True, metadata=metadata, **kw)
 
 
 # --------------------------------------------------------------------------- integers

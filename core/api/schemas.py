@@ -502,7 +502,10 @@ class PendingApprovalSchema(Schema):
     state = fields.String()
     amount = Money(allow_none=True)
     required = fields.Integer(metadata={"description": "distinct approvals needed"})
-    label = fields.String()
+    label = fields.Function(lambda req: req.title, metadata={
+        "description": "what the request is, in the request's language: the action's label and the subject"})
+    subject = fields.String(allow_none=True, metadata={
+        "description": "what the request is about, in no language (an order's number, a period)"})
     figures = _ApprovalFigures(fields.Nested(ApprovalFigureSchema), dump_only=True, metadata={
         "description": "what the request was filed for, as the approvers read it (`core.approvals`)"})
 

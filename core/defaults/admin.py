@@ -586,14 +586,17 @@ class ApprovalView(KernelView):
     column_details_list = ("id", "action", "label", "figures", "payload", "amount", "store", "state", "required",
                            "requested_by", "requested_at", "decided_at", "result", "votes")
     column_labels = {"figures": _l("Filed for")}
-    column_formatters = {"figures": lambda v, c, m, n: v._figures_table(m, "seen")}
+    column_formatters = {"figures": lambda v, c, m, n: v._figures_table(m, "seen"),
+                         "label": lambda v, c, m, n: m.title}
     column_formatters_detail = {
+        "label": lambda v, c, m, n: m.title,
         "votes": lambda v, c, m, n: _table([_l("User"), _l("Decision"), _l("At")],
                                            [(x.user, APPROVAL_DECISION.label(x.decision), format_local(x.at))
                                             for x in m.votes]),
         "figures": lambda v, c, m, n: v._figures_table(m, "seen"),
         "payload": lambda v, c, m, n: v._figures_table(m, "payload")}
-    column_formatters_export = {"figures": lambda v, c, m, n: v._figures_text(m, "seen"),
+    column_formatters_export = {"label": lambda v, c, m, n: m.title,
+                                "figures": lambda v, c, m, n: v._figures_text(m, "seen"),
                                 "payload": lambda v, c, m, n: v._figures_text(m, "payload")}
 
     def _figures_table(self, model, part):

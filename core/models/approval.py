@@ -21,7 +21,12 @@ class ApprovalRequest(IdPk, Base):
 
     __tablename__ = "core_approval_request"
     action: Mapped[str] = mapped_column(String(80), index=True)
+    #: what the request was filed with before ``subject`` was kept (a sentence in the requester's
+    #: language), or a free label an action gives (a plan's code and name); "" when ``subject`` is set
     label: Mapped[str] = mapped_column(String(200), default="")
+    #: what the request is about, in no language (an order or a refund's number, a period); shown
+    #: after the action's label in the reader's language (:attr:`title`). None: an older request
+    subject: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     amount: Mapped[Decimal | None] = mapped_column(Money)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
@@ -40,8 +45,22 @@ class ApprovalRequest(IdPk, Base):
     def approvals(self) -> int:
         return sum(1 for v in self.votes if v.decision == "approve")
 
+    @property
+    def title(self) -> str:
+        """What the request is, for people, in the current language: the declared action's
+        label, then the subject (``"Release a held replenishment order: S01-RO000012"``). A
+        request filed before subjects were kept shows the label it was filed with."""
+        if self.subject is None and self.label:
+            return self.label
+        from sqlalchemy.orm import object_session
+
+        from core.approvals import action_label
+
+        what = action_label(object_session(self), self.action)
+        return f"{what}: {self.subject}" if self.subject else what
+
     def __str__(self) -> str:
-        return f"#{self.id} {self.label or self.action}"
+        return f"#{self.id} {self.title}"
 
 
 class ApprovalVote(IdPk, Base):

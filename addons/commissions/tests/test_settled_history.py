@@ -204,6 +204,14 @@ def test_tier_bonus_is_clawed_back_once_when_a_refund_drops_below_the_tier(sessi
                             .order_by(CommissionLine.id)).scalars().all()
     assert sorted(c.amount for c in claws) == [D("-5.00"), D("-1.00")], [(c.key, c.amount) for c in claws]
     assert {c.period for c in claws} == {202611}  # the next open period
+    tier_claw = next(c for c in claws if c.key.startswith("tc:"))
+    assert tier_claw.reason == "tier_clawback"  # a code, read in each reader's language with the line's figures
+    from core.i18n import force_locale
+
+    with force_locale("en"):
+        assert tier_claw.reason_text.startswith("Tier bonus of 202610 clawed back: attainment ")
+    with force_locale("zh_Hans"):
+        assert tier_claw.reason_text.startswith("202610 的阶梯奖金已追回")
     refund(session, sale.id, [RefundLineRequest(line_id, D("1"))], at=datetime(2026, 11, 4, 4))  # 80 %
     tier_claws = session.execute(select(func.sum(CommissionLine.amount)).where(
         CommissionLine.kind == "clawback", CommissionLine.key.like("tc:%"))).scalar()

@@ -27,7 +27,8 @@ def test_order_journey_hold_release_ship_receive(api, session, make, net):
     assert r.status_code == 201, r.json
     oid = r.json["id"]
     r = api.post(f"/api/v1/franchise/orders/{oid}/submit", user=owner)
-    assert r.status_code == 200 and r.json["state"] == "held" and "10000.00" in r.json["hold_reason"]
+    assert r.status_code == 200 and r.json["state"] == "held" and r.json["hold_reason"] == "over_limit"
+    assert r.json["hold_args"]["limit"] == "10000.00" and "10,000.00" in r.json["hold_reason_label"]
     assert r.json["value"] == "300.00"
     r = api.post(f"/api/v1/franchise/orders/{oid}/release", user=owner)
     assert r.status_code == 403  # a franchisee cannot ask for its own release

@@ -45,6 +45,14 @@ def test_month_with_refund_category_rate_and_minimum_then_late_refund(session, m
     assert lines[("royalty", net.cat_b.id)].amount == D("2.50")
     royalty = lines[("royalty", net.cat_a.id)].amount + D("2.50")
     assert lines[("minimum", None)].amount == D("20.00") - royalty
+    minimum = lines[("minimum", None)]  # noted as a code with its figure, read in the reader's language
+    assert (minimum.note, minimum.note_code, minimum.note_args) == (None, "minimum", {"amount": "20.00"})
+    from core.i18n import force_locale
+
+    with force_locale("zh_Hans"):
+        assert minimum.note_text.startswith("每月最低使用费 ")
+    with force_locale("en"):
+        assert minimum.note_text.startswith("Minimum monthly royalty ")
     assert lines[("marketing", None)].amount == ((gold + D("50.00")) * D("0.01")).quantize(D("0.01"))
     assert st.total == D("20.00") + lines[("marketing", None)].amount
     assert st.net_sales == gold + D("50.00")
@@ -66,6 +74,8 @@ def test_month_with_refund_category_rate_and_minimum_then_late_refund(session, m
     (april,) = svc.compute_statements(session, 2026, 4, [net.a.company.id])
     corrections = [ln for ln in april.lines if ln.kind == "correction"]
     assert sorted(ln.amount for ln in corrections) == [D("-2.50"), D("-0.50")]
+    assert sorted(ln.note_code for ln in corrections) == ["late_marketing", "late_refunds"]
+    assert {ln.note for ln in corrections} == {None}
     assert april.total == D("20.00") - D("3.00")  # nothing sold in April: the minimum, less the corrections
     # counted once: May has no correction for it
     (may,) = svc.compute_statements(session, 2026, 5, [net.a.company.id])

@@ -51,6 +51,10 @@ def test_opening_points_land_in_the_ledger(rt, session, make):
     assert loyalty.balance(session, stranger.id) == 0
     entry = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.customer_id == a.id)).scalar_one()
     assert entry.source == "opening_balance" and entry.company_id == store.operating_company_id
+    # the file's own note stays as written; what the import notes is a code, never English
+    assert (entry.note, entry.note_code) == ("from POS 1", "opening_balance")
+    plain = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.customer_id == b.id)).scalar_one()
+    assert (plain.note, plain.note_code) == (None, "opening_balance")
     lot = session.execute(select(LoyaltyLot).where(LoyaltyLot.entry_id == entry.id)).scalar_one()
     assert lot.remaining == 1200 and lot.expires_at is not None
     assert run_checks(session) == []

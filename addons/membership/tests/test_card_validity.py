@@ -49,7 +49,7 @@ def test_issue_sets_expiry_renew_extends_and_is_audited(session, make, tiers):
     svc.renew_card(session, card, store_id=store.id)          # from the current expiry, not from now
     assert card.expires_at == add_local_months(first, 12)
     event = session.execute(select(CardEvent).where(CardEvent.card_id == card.id, CardEvent.action == "renew")).scalar_one()
-    assert event.from_status == event.to_status == "active" and "Valid until" in event.note
+    assert event.from_status == event.to_status == "active" and event.note_code == "renewed" and "Valid until" in event.note_text
     trail = session.execute(select(AuditLog).where(AuditLog.model == Card.__tablename__,
                                                    AuditLog.record_id == str(card.id),
                                                    AuditLog.action == "update")).scalars().all()

@@ -40,6 +40,7 @@ def test_members_with_cards_and_opening_stored_value(rt, session, make, tiers):
     assert str(svc.stored_value_balance(session, known.id)) == "150.50"
     entry = session.execute(select(StoredValueEntry).where(StoredValueEntry.member_id == known.id)).scalar_one()
     assert entry.source == "opening_balance" and entry.bonus_amount == 0
+    assert (entry.note, entry.note_code) == (None, "import")  # a code, read in the reader's language
     assert entry.issuer_company_id == store.operating_company_id
     new = session.execute(select(Customer).where(Customer.phone == "+8613900139000")).scalar_one()
     assert new.name == "New Person" and svc.get_member(session, new.id) is not None

@@ -100,8 +100,16 @@ def test_set_based_job_matches_the_per_member_rules(session, make, tiers):
                           .order_by(TierChange.member_id)).scalars().all()
     assert [(c.member_id, c.from_tier_id, c.to_tier_id, c.reason) for c in new] == sorted(changes)
     assert all(c.at == at for c in new)
-    assert {c.note for c in new if c.reason == "downgrade"} == {"Grace period of 10 days ended",
-                                                               "Grace period of 30 days ended"}
+    downs = [c for c in new if c.reason == "downgrade"]
+    assert {c.note for c in downs} == {None} and {c.note_code for c in downs} == {"grace_ended"}
+    assert {c.note_args["days"] for c in downs} == {10, 30}
+    assert {c.note_code for c in new if c.reason == "upgrade"} == {None}
+    from core.i18n import force_locale
+
+    with force_locale("en"):
+        assert {c.note_text for c in downs} == {"Grace period of 10 days ended", "Grace period of 30 days ended"}
+    with force_locale("zh_Hans"):  # the job's language at run time does not matter: each reader's
+        assert {c.note_text for c in downs} == {"10 天宽限期已结束", "30 天宽限期已结束"}
     assert counts["downgraded"] == 4 and counts["grace_started"] == 3 and counts["grace_cleared"] == 2
     # the plan covers every branch; a second run at the same instant changes nothing more
     again = svc.run_tier_downgrades(session, at)

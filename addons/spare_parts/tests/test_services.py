@@ -117,6 +117,17 @@ def test_nearest_location_same_region_first(session, chain):
     assert [h.warehouse_id for h in near] == [chain.wh["A2"].id, chain.wh["HQ"].id, chain.wh["B1"].id]
     out, inn = svc.transfer_from_nearest(session, p, chain.wh["A1"].id, "2")
     assert out.warehouse_id == chain.wh["A2"].id and inn.warehouse_id == chain.wh["A1"].id
+    # why: a code, read in the reader's language (a person's reason shows as typed)
+    from core.i18n import force_locale
+
+    from addons.spare_parts.models import MOVE_REASON
+
+    assert out.reason == inn.reason == "nearest"
+    with force_locale("zh_Hans"):
+        assert str(MOVE_REASON.label(out.reason)) == "持有该备件的最近库位"
+    with force_locale("en"):
+        assert str(MOVE_REASON.label(out.reason)) == "Nearest location holding the part"
+        assert MOVE_REASON.label("采购入库 purchase") == "采购入库 purchase"
     # A2 can no longer spare 2: HQ is next
     out, _ = svc.transfer_from_nearest(session, p, chain.wh["A1"].id, "2")
     assert out.warehouse_id == chain.wh["HQ"].id
@@ -444,6 +455,12 @@ def test_cancelling_a_request_withdraws_the_approval_it_waits_for(session, chain
     assert req.status == "submitted" and req.approval_request_id is not None
     approval = session.get(ApprovalRequest, req.approval_request_id)
     assert approval.state == "pending"
+    # what it is about, in no language; read after the action's label in each reader's language
+    assert (approval.label, approval.subject) == ("", req.number)
+    from core.i18n import force_locale
+
+    with force_locale("en"):
+        assert approval.title == f"In-warranty part replacement: {req.number}"
     assert [row["request"].id for row in svc.approval_queue(session)] == [req.id]
     svc.cancel_request(session, req.id, user=chain.admin)
     assert (req.status, approval.state) == ("cancelled", "withdrawn") and approval.decided_at is not None
