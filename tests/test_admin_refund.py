@@ -198,7 +198,9 @@ def test_approval_threshold_applies_to_the_sales_refunds_together(boss, session,
     assert f"approval request #{req.id}" in boss.get(r.headers["Location"]).get_data(as_text=True)
     assert (req.state, req.amount, req.payload) == (
         "pending", threshold, {"sale_id": sale.id, "reason": "Second broken", "lines": [[line.id, "1"]],
-                               "seen": {"amount": str(threshold.quantize(Decimal("0.01")))}})  # what approvers approve
+                               # what approvers approve: the amount and the lines (sale line, product, quantity)
+                               "seen": {"amount": str(threshold.quantize(Decimal("0.01"))),
+                                        "lines": [[line.id, dear.id, "1.00"]]}})
     session.expire_all()
     assert _refunds(session) == 1 and session.get(SaleLine, line.id).refunded_qty == 1
 
