@@ -132,9 +132,14 @@ def reference(url: str, plan_id: int, stores: list[int], seed: int, share: int) 
     where = (f"c.active AND c.merged_into_id IS NULL AND c.home_store_id IN ({','.join(map(str, stores[:5]))}) "
              f"AND {_month_sql(d)} BETWEEN 3 AND 5 AND c.language = 'zh_Hans'")
     big = "BIGINT" if d == "postgresql" else "INTEGER"
-    hold = f"((CAST(c.id AS {big}) * 2654435761 + {seed}) % 1000003 % 10000 < {share})"
+    # the hold-out is drawn among the customers the plan may message; an opt-out counts for
+    # the customer and for its mailbox (any record holding the same address)
     ok = ("c.consent_email AND c.email IS NOT NULL AND c.email <> '' AND NOT EXISTS (SELECT 1 FROM campaign_optout o "
-          "WHERE o.customer_id = c.id AND o.channel = 'email' AND o.list_code IN ('news', '*'))")
+          "WHERE o.customer_id = c.id AND o.channel = 'email' AND o.list_code IN ('news', '*')) "
+          "AND lower(trim(c.email)) NOT IN (SELECT lower(trim(oc.email)) FROM campaign_optout o "
+          "JOIN core_customer oc ON oc.id = o.customer_id WHERE o.channel = 'email' AND o.list_code IN ('*', 'news') "
+          "AND oc.email IS NOT NULL AND oc.email <> '')")
+    hold = f"((CAST(c.id AS {big}) * 2654435761 + {seed}) % 1000003 % 10000 < {share} AND {ok})"
     with eng.begin() as c:
         n = c.execute(text(f"SELECT count(*) FROM core_customer c WHERE {where}")).scalar()
         c.execute(text(
