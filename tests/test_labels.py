@@ -140,9 +140,6 @@ def test_payment_methods_from_the_hook_keep_their_labels(admin_app):
 
 def test_gender_migration_brings_old_lowercase_rows_to_the_declared_set(session, make):
     """Rows the back office once saved as f/m are read as F/M (core.labels.GENDER) after upgrade."""
-    import importlib.util
-    from pathlib import Path
-
     from alembic import op as alembic_op
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
@@ -150,10 +147,9 @@ def test_gender_migration_brings_old_lowercase_rows_to_the_declared_set(session,
 
     from core.labels import GENDER
 
-    path = next(Path("core/migrations/versions").glob("*_6a1f3c9d2b47_*.py"))
-    spec = importlib.util.spec_from_file_location("mig_gender", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    from core.testing.migrations import load_migration
+
+    mod = load_migration("core", "*_6a1f3c9d2b47_*.py")
     a, b, c = make.customer(), make.customer(), make.customer()
     conn = session.connection()
     for cust, g in ((a, "f"), (b, "m"), (c, None)):

@@ -261,35 +261,13 @@ def test_r23_hq_starting_a_franchisees_plan_messages_only_its_customers(api, ses
     assert w.b.cust.id not in got, "franchisee B's customer is in franchisee A's campaign"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _send_by_smtp(rt):
     """Run the sender against a local SMTP server; the messages it received."""
-    controller = pytest.importorskip("aiosmtpd.controller")
-    from aiosmtpd.handlers import Message as _Handler
-
     from addons.campaign import sending
+    from core.testing.smtp import local_smtp
 
-    got = []
-
-    class Sink(_Handler):
-        def handle_message(self, message):
-            got.append(message)
-
-    port = _free_port()
-    ctl = controller.Controller(Sink(), hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        rt.config.setdefault("mail", {}).update({"host": "127.0.0.1", "port": port, "sender": "shop@example.com"})
+    with local_smtp(rt) as got:
         sending.send_due(rt)
-    finally:
-        ctl.stop()
     return got
 
 

@@ -93,33 +93,12 @@ def quiet(monkeypatch):
 
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _smtp(rt, run):
     """Run ``run()`` against a local SMTP server; the messages it received."""
-    controller = pytest.importorskip("aiosmtpd.controller")
-    from aiosmtpd.handlers import Message as _Handler
+    from core.testing.smtp import local_smtp
 
-    got = []
-
-    class Sink(_Handler):
-        def handle_message(self, message):
-            got.append(message)
-
-    port = _free_port()
-    ctl = controller.Controller(Sink(), hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        rt.config.setdefault("mail", {}).update({"host": "127.0.0.1", "port": port, "sender": "shop@example.com"})
+    with local_smtp(rt) as got:
         run()
-    finally:
-        ctl.stop()
     return got
 
 

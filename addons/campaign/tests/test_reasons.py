@@ -5,8 +5,6 @@ trail (``why`` codes of the bulk statements). Rows written before (English text 
 ``error``) are mapped to codes by the migration."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -22,6 +20,7 @@ from addons.campaign import services as svc
 from addons.campaign.models import CHANGE_WHY, RECIPIENT_REASON, RECIPIENT_STATE, Plan, Recipient
 
 from .conftest import make_plan
+from core.testing.migrations import load_migration
 
 pytestmark = pytest.mark.addons("campaign")
 
@@ -148,11 +147,7 @@ def test_send_time_reasons_and_the_audit_trail_are_codes(rt, chain, monkeypatch)
 
 
 def _migration():
-    path = next(Path(__file__).parents[1].glob("migrations/versions/*_campaign_recipient_reason_codes.py"))
-    spec = importlib.util.spec_from_file_location("campaign_reason_codes", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_migration("campaign", "*_campaign_recipient_reason_codes.py")
 
 
 def test_the_migration_maps_the_stored_english_texts_to_codes(rt, chain):

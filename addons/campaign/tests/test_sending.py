@@ -43,14 +43,6 @@ def test_outbox_sends_each_once_and_consent_is_respected(rt, chain):
                                                         Recipient.store_id == chain["s2"])).first()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_start_queues_sending(rt, chain, monkeypatch):
     """Starting a plan queues ``campaign.send`` after the commit (jobs run at once in tests)."""
     from addons.campaign import plans
@@ -63,24 +55,11 @@ def test_start_queues_sending(rt, chain, monkeypatch):
 
 
 def test_email_consent_and_smtp(rt, chain):
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
-    from aiosmtpd.handlers import Message as _Handler
+    from core.testing.smtp import local_smtp
 
-    got = []
-
-    class Sink(_Handler):
-        def handle_message(self, message):
-            got.append(message)
-
-    port = _free_port()
-    ctl = aiosmtpd.Controller(Sink(), hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        rt.config.setdefault("mail", {}).update({"host": "127.0.0.1", "port": port, "sender": "shop@example.com"})
+    with local_smtp(rt) as got:
         pid = make_plan(rt, chain, code="EM1", channel="email")
         out = sending.send_due(rt)
-    finally:
-        ctl.stop()
     assert out["sent"] == 8 == len(got)                       # two of ten gave no email consent
     assert len({m["To"] for m in got}) == 8
     from email.header import decode_header, make_header

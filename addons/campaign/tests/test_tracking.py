@@ -22,36 +22,17 @@ pytestmark = pytest.mark.addons("campaign")
 OFFER = "https://shop.example.com/offer?x=1&y=2"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def sent_mail(rt, chain):
     """An email plan with a link in its body, sent to a local SMTP server; returns
     ``(plan_id, [email.message.Message])``."""
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
-    from aiosmtpd.handlers import Message as _Handler
-
-    got = []
-
-    class Sink(_Handler):
-        def handle_message(self, message):
-            got.append(message)
-
     with rt.session() as s, transaction(s):
         if not s.execute(select(Template.id).where(Template.code == "trk")).first():
             s.add(Template(code="trk", channel="email", language="en", subject="Offer",
                            body=f"Hello {{{{ customer.name }}}}, see {OFFER}. Leave: {{{{ unsubscribe_url }}}}"))
-    port = _free_port()
-    ctl = aiosmtpd.Controller(Sink(), hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
-        rt.config.setdefault("mail", {}).update({"host": "127.0.0.1", "port": port, "sender": "shop@example.com"})
+    from core.testing.smtp import local_smtp
+
+    with local_smtp(rt) as got:
         import uuid
 
         pid = make_plan(rt, chain, code=f"TRK{uuid.uuid4().hex[:8]}", channel="email", start=False)
@@ -60,8 +41,6 @@ def sent_mail(rt, chain):
             plan.template_code = "trk"
             svc.start(s, plan)
         sending.send_due(rt, plan_id=pid)
-    finally:
-        ctl.stop()
     with rt.session() as s, transaction(s):
         s.execute(update(Plan).where(Plan.id == pid).values(state="done"))
     return pid, got

@@ -4,9 +4,7 @@ the requester's language; the migration maps the clawback sentences and the requ
 stored before (English or Chinese)."""
 from __future__ import annotations
 
-import importlib.util
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -16,6 +14,7 @@ from core.models.approval import ApprovalRequest
 
 from addons.commissions import statements as cst
 from addons.commissions.models import LINE_REASON, CommissionLine
+from core.testing.migrations import load_migration
 
 pytestmark = pytest.mark.addons("commissions")
 
@@ -29,11 +28,7 @@ def test_an_adjustment_request_keeps_its_subject(session, make, shop):
 
 
 def _migration():
-    path = next(Path(__file__).parents[1].glob("migrations/versions/*_commissions_coded_reasons.py"))
-    spec = importlib.util.spec_from_file_location("commissions_coded_reasons", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_migration("commissions", "*_commissions_coded_reasons.py")
 
 
 def test_the_migration_maps_clawback_sentences_and_request_labels(session, make, shop):

@@ -132,15 +132,11 @@ def test_upgrade_fills_in_the_split_columns_of_earlier_lines(session, shop, chai
     """The lines written before the split columns existed get them from the upgrade
     (migration 4296eb4f0202): the whole net and the credited employee as the checkout writes
     them, nothing on other lines; the what-if then gives what it gave."""
-    import importlib.util
-    from pathlib import Path
-
     from sqlalchemy import text
 
-    path = next((Path(attribution.__file__).parent / "migrations" / "versions").glob("*_4296eb4f0202_*.py"))
-    spec = importlib.util.spec_from_file_location("commissions_4296eb4f0202", path)
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    from core.testing.migrations import load_migration
+
+    migration = load_migration("commissions", "*_4296eb4f0202_*.py")
     cols = lambda: [(r.id, r.line_net, r.credited_id) for r in session.execute(  # noqa: E731
         select(CommissionLine).order_by(CommissionLine.id).execution_options(populate_existing=True)).scalars()]
     written = cols()

@@ -5,9 +5,7 @@ release request the approvers read. The bank file import's note is a code too. S
 stored before (English or Chinese) are read back into codes by the migration."""
 from __future__ import annotations
 
-import importlib.util
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -20,6 +18,7 @@ from core.models.approval import ApprovalRequest
 
 from addons.franchise import services as svc
 from addons.franchise.models import ENTRY_NOTE, HOLD_REASON, Order, ReceivableEntry
+from core.testing.migrations import load_migration
 
 pytestmark = pytest.mark.addons("franchise")
 
@@ -104,11 +103,7 @@ def test_the_bank_import_note_is_a_code(session, net):
 
 
 def _migration():
-    path = next(Path(__file__).parents[1].glob("migrations/versions/*_franchise_coded_hold_reason.py"))
-    spec = importlib.util.spec_from_file_location("franchise_coded_hold_reason", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_migration("franchise", "*_franchise_coded_hold_reason.py")
 
 
 def test_the_migration_reads_stored_sentences_back_into_codes(session, make, net):

@@ -5,9 +5,7 @@ back because they were spent, an opening balance. Each reader sees it in their l
 keeps a person's words. The English notes stored before are read back by the migration."""
 from __future__ import annotations
 
-import importlib.util
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -20,6 +18,7 @@ from core.services.refund import refund
 
 from addons.loyalty import services
 from addons.loyalty.models import ENTRY_KIND, ENTRY_NOTE, LoyaltyEntry
+from core.testing.migrations import load_migration
 
 pytestmark = pytest.mark.addons("loyalty")
 
@@ -97,11 +96,7 @@ def test_the_api_history_and_back_office_show_the_note(api, admin_app, session, 
 
 
 def _migration():
-    path = next(Path(__file__).parents[1].glob("migrations/versions/*_loyalty_coded_notes.py"))
-    spec = importlib.util.spec_from_file_location("loyalty_coded_notes", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_migration("loyalty", "*_loyalty_coded_notes.py")
 
 
 def test_the_migration_reads_old_english_notes_back_into_codes(session, make, member, base_rule):

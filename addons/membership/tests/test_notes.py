@@ -7,9 +7,7 @@ a merge says so by a code (``LIFT_REASON``). Old sentences (English or Chinese) 
 into codes by the migration."""
 from __future__ import annotations
 
-import importlib.util
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -19,6 +17,7 @@ from core.api.testing import api, api_app  # noqa: F401
 from core.i18n import force_locale
 from core.services.customers import merge_customers
 from core.services.refund import refund
+from core.testing.migrations import load_migration
 
 from addons.membership import services as svc
 from addons.membership.models import (CARD_NOTE, LIFT_REASON, CardEvent, ListEntry, StoredValueEntry,
@@ -130,11 +129,7 @@ def test_the_back_office_shows_the_note_in_the_readers_language(admin_app, sessi
 
 
 def _migration():
-    path = next(Path(__file__).parents[1].glob("migrations/versions/*_membership_coded_notes.py"))
-    spec = importlib.util.spec_from_file_location("membership_coded_notes", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_migration("membership", "*_membership_coded_notes.py")
 
 
 def test_the_migration_reads_old_sentences_back_into_codes(session, make, member, tiers):
