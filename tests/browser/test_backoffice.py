@@ -115,7 +115,9 @@ def test_backoffice_end_to_end(live_server, open_page):
     page.screenshot(path=str(SHOTS / "refund-en.png"), full_page=True)
     page.click("#refund-submit")
     # a refund cannot be undone: the page says what it gives back, by method, and asks first
-    page.wait_for_selector("#refund-confirm")
+    # (or, refused, says why: the assertion then shows the page's words)
+    page.wait_for_selector("#refund-confirm, .invalid-feedback, .alert-danger, .text-danger")
+    assert page.query_selector("#refund-confirm") is not None, (page.url, page.inner_text("main") if page.query_selector("main") else page.inner_text("body"))
     assert "28.00" in page.inner_text("#refund-by-method")
     page.click("#refund-confirm")
     page.wait_for_url(f"{base}/admin/sale/details/**")
