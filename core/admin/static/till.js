@@ -518,6 +518,9 @@
     d.classList.remove('d-none');
   }
   function confirmSale() {
+    // a preview still on its way was asked for before this sale: its answer must not clear
+    // the sale's own errors when it lands after them
+    state.seq++;
     clearErrors();
     $('till-done').classList.add('d-none');
     if (!state.lines.length) { showErrors({lines: [T.empty]}); $('till-scan').focus(); return; }
