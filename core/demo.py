@@ -3,7 +3,8 @@
 The kernel builds the organisation (HQ, two regions, eight stores of which three are
 franchised, warehouses), customers (valid mainland mobile numbers, key accounts with
 contacts, a few deliberate duplicates), fifty products with retail prices (and one price
-change scheduled in the future; membership adds member prices), employees and users. Then
+change scheduled in the future; membership adds member prices), a grid of favourites on every
+store's till, employees and users. Then
 every installed addon adds its part through ``load_demo_data(session, demo)`` and, last, months of sales
 and some refunds are rung up through the checkout and refund services, so every addon
 reacts to them exactly as in production. Sales are committed in batches; each one runs in
@@ -158,6 +159,12 @@ def build_chain(session, demo: DemoContext) -> None:
     set_price(session, retail, demo.products[4], Decimal("19.00"), future)
     demo.extra["price_lists"] = {"retail": retail, "mall": mall}  # membership adds "member"
     demo.extra["scheduled_price_change"] = (demo.products[4], future)
+    # every till opens with a grid of favourites (a store manager changes them at the till)
+    from core.services.till import set_favourites
+
+    picks = [p.id for p in demo.products[::6]][:9]
+    for s in demo.stores:
+        set_favourites(session, s.id, picks)
 
     # people
     n = 0

@@ -73,6 +73,13 @@ def test_demo_builds_the_chain_and_rings_up_sales(session, rt, register_plugin):
     assert list_price(session, product.id, store.id, "retail", when - timedelta(seconds=1)) != Decimal("19.00")
     assert list_price(session, product.id, store.id, "retail", when) == Decimal("19.00")
 
+    # every till opens with favourites, each with its retail price
+    from core.services.till import favourites
+
+    for s in stores:
+        grid = favourites(session, s.id)
+        assert len(grid) == 9 and all(f["price"] is not None for f in grid)
+
     # people
     admin = session.execute(select(User).where(User.username == ADMIN_LOGIN[0])).scalar_one()
     assert admin.is_superuser and verify_password(admin.password_hash, ADMIN_LOGIN[1])

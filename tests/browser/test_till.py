@@ -81,6 +81,11 @@ def test_cashier_journey_at_the_till(live_server, signed_in, lang, width):
     page.goto(f"{base}/admin/till/?lang={lang}")
     store_id = page.get_attribute("#till-store", "value")
     assert store_id and page.inner_text("#till-store-name").startswith("SA01")  # preset: a one-store cashier
+    # no favourites yet: the grid says who sets them, in the page's language
+    page.wait_for_selector("#till-favs-none", state="visible")
+    assert page.inner_text("#till-favs-none") == {
+        "en": "No favourites yet: a store manager sets them at the till.",
+        "zh_Hans": "还没有常用商品：由门店经理在收银台设置。"}[lang]
 
     # scan a barcode: Enter adds it at once, and the scan field keeps the focus
     page.fill("#till-scan", "6901234567809")

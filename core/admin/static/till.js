@@ -228,9 +228,11 @@
   function loadFavourites() {
     var box = $('till-favs');
     box.innerHTML = '';
+    $('till-favs-none').hidden = true;
     if (!storeId()) { return; }
     api('GET', '/till/favourites?store_id=' + storeId()).then(function (res) {
       if (!res.ok) { return; }
+      $('till-favs-none').hidden = res.data.length > 0;
       res.data.forEach(function (p) {
         var b = el('button', {type: 'button', 'class': 'btn btn-outline-dark btn-sm', 'data-id': p.id},
                    [el('span', {text: p.name}), el('br'), el('small', {text: p.price === null ? T.noPrice : p.price})]);
