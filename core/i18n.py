@@ -117,8 +117,23 @@ def ngettext(singular: str, plural: str, n: int, **kw) -> str:
     return text % kw
 
 
+def pgettext(context: str, message: str, **kw) -> str:
+    """``message`` in the meaning ``context`` names (gettext's ``msgctxt``). Every catalog
+    is merged into one table, so a word that means two things in the suite (a sales
+    ``Ticket`` and a service ``Ticket``) gives the less common meaning a context: its
+    translation is then its own (``core.i18n_tools.conflicts`` reports a msgid translated
+    two ways). Without a translation for the context, ``message`` itself is answered."""
+    text = translations().upgettext(context, message)
+    return text % kw if kw else text
+
+
 def lazy_gettext(message: str, **kw) -> LazyProxy:
     return LazyProxy(gettext, message, enable_cache=False, **kw)
+
+
+def lazy_pgettext(context: str, message: str, **kw) -> LazyProxy:
+    """:func:`pgettext`, resolved when shown (for labels declared at import time)."""
+    return LazyProxy(pgettext, context, message, enable_cache=False, **kw)
 
 
 _ = gettext

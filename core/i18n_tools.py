@@ -24,7 +24,8 @@ from core.i18n import LOCALES
 ROOT = Path(__file__).resolve().parent.parent
 BABEL_CFG = ROOT / "babel.cfg"
 SOURCE_LOCALE = "en"
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2),
+            "lazy_pgettext": ((1, "c"), 2)}
 IGNORED_DIRS = {"tests", "translations", "__pycache__", "node_modules"}
 # a fixed header date keeps regenerated files free of noise in diffs
 HEADER_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -227,6 +228,30 @@ def _left_in_english(msgid, strings) -> bool:
         if re.search(r"[A-Za-z]{2,}", words):
             return True
     return False
+
+
+def conflicts(comps: list[Component] | None = None) -> list[str]:
+    """Msgids translated differently by two catalogs, one line each. The app merges every
+    catalog into one table (``core.i18n.translations``: the kernel's wins, then the first
+    addon's), so only one of the translations is ever shown, and the other meaning reads
+    wrong: a service ticket shown as a sales receipt. Either the two are the same word
+    (use one wording) or two meanings (give one a context: ``pgettext``/``lazy_pgettext``)."""
+    comps = components() if comps is None else comps
+    out = []
+    for locale in LOCALES:
+        seen: dict[tuple, dict] = {}
+        for comp in comps:
+            po = comp.po(locale)
+            if not po.exists():
+                continue
+            for key, text in _messages(_read(po, locale)).items():
+                seen.setdefault(key, {}).setdefault(text, []).append(comp.name)
+        for (context, msgid), texts in sorted(seen.items(), key=lambda kv: str(kv[0])):
+            if len(texts) > 1:
+                where = "; ".join(f"{text!r} in {', '.join(names)}" for text, names in texts.items())
+                ctx = f" (context {context!r})" if context else ""
+                out.append(f"{locale}: {msgid!r}{ctx} is translated two ways: {where}")
+    return out
 
 
 def problems(comp: Component) -> list[str]:

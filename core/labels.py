@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_pgettext
 
 __all__ = ["Choices", "HookChoices", "Phrases", "note_text", "sentence_args", "describe", "field_label", "codes_of", "table_label", "choice_sets",
            "FIELD_LABELS", "YES_NO", "yes_no", "describe_for_docs", "openapi_coded_values"]
@@ -357,15 +357,15 @@ FIELD_LABELS: dict[str, Any] = {
     "points": _l("Points"), "source": _l("Source"), "posted_at": _l("Posted"), "reason": _l("Reason"),
     "method": _l("Method"), "reference": _l("Reference"), "quantity": _l("Quantity"), "qty": _l("Quantity"),
     "promotion": _l("Promotion"), "priority": _l("Priority"), "subject": _l("Subject"), "body": _l("Message"),
-    "to_address": _l("To"), "attempts": _l("Attempts"), "last_error": _l("Last error"), "sent_at": _l("Sent"),
+    "to_address": lazy_pgettext("mail", "To"), "attempts": _l("Attempts"), "last_error": _l("Last error"), "sent_at": _l("Sent"),
     "next_attempt_at": _l("Next attempt"), "password": _l("Password"), "items": _l("Prices"),
     "unit_price": _l("Unit price"), "discount": _l("Discount"), "clerk": _l("Clerk"), "decision": _l("Decision"),
-    "issued_at": _l("Issued"), "closed_at": _l("Closed"), "stock": _l("Stock"), "card": _l("Card"),
+    "issued_at": lazy_pgettext("time", "Issued"), "closed_at": lazy_pgettext("time", "Closed"), "stock": _l("Stock"), "card": _l("Card"),
     "idempotency_key": _l("Idempotency key"), "request_hash": _l("Request fingerprint"),
     "refunded_qty": _l("Refunded"), "started_at": _l("Started"), "finished_at": _l("Finished"), "error": _l("Error"),
     "filename": _l("File name"), "size": _l("Size (bytes)"), "content_type": _l("Content type"),
     "read_at": _l("Read"), "url": _l("Link"), "expires_at": _l("Expires"), "entry_id": _l("Ledger entry"),
-    "coupon": _l("Coupon"), "used_at": _l("Used"), "version": _l("Version"), "installed_at": _l("Installed"),
+    "coupon": _l("Coupon"), "used_at": _l("Used"), "version": _l("Version"), "installed_at": lazy_pgettext("time", "Installed"),
     "job": _l("Job"), "attempt": _l("Attempt"), "line": _l("Sale line"), "origin_line": _l("Original line"),
     "origin_payment_id": _l("Original payment"), "request": _l("Approval request"), "price_list": _l("Price list"),
     "permission": _l("Permission"), "year": _l("Year"), "lot": _l("Points lot"),
@@ -565,7 +565,7 @@ describe("core_approval_vote", name=_l("Approval vote"), codes={"decision": APPR
 describe("core_job_run", name=_l("Job run"), codes={"state": JOB_STATE},
          labels={"task_id": _l("Task"), "retries_left": _l("Retries left")})
 describe("core_mail_message", name=_l("Email"), codes={"state": MAIL_STATE, "locale": LANGUAGE},
-         labels={"claim": _l("Claimed by"), "claimed_at": _l("Claimed"), "body": _l("Text")})
+         labels={"claim": _l("Claimed by"), "claimed_at": lazy_pgettext("time", "Claimed"), "body": _l("Text")})
 describe("core_notification", name=_l("Notification"),
          labels={"link_model": _l("Record type"), "link_id": _l("Record")})
 describe("core_import", name=_l("Import"), codes={"mode": IMPORT_MODE, "state": IMPORT_STATE, "locale": LANGUAGE},

@@ -194,7 +194,7 @@ def _template_env(rt):
         from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
         from jinja2.sandbox import SandboxedEnvironment
 
-        from core.i18n import gettext, ngettext
+        from core.i18n import gettext, ngettext, pgettext
 
         dirs = [str(Path(__file__).resolve().parent / "templates")]
         for info in rt.registry.addons:
@@ -204,7 +204,7 @@ def _template_env(rt):
         env = SandboxedEnvironment(loader=ChoiceLoader([FileSystemLoader(d) for d in dirs]),
                                    autoescape=False, undefined=StrictUndefined,
                                    extensions=["jinja2.ext.i18n"], keep_trailing_newline=False)
-        env.install_gettext_callables(gettext, ngettext, newstyle=True)
+        env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext)
         from core.labels import MAIL_PROBLEM
 
         # an email's last error for people: the worker's own codes as their labels

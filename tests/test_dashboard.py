@@ -165,3 +165,42 @@ def test_targets_are_edited_in_the_back_office_within_scope(admin_app, session, 
     m = login(admin_app, shop["manager"])
     assert m.get("/admin/salestarget/").status_code == 200
     assert m.get("/admin/salestarget/new/").status_code in (302, 403)
+
+
+@pytest.mark.parametrize("lang, words", [("en", ("Network", "My stores", "From", "To")),
+                                         ("zh_Hans", ("全网", "我的门店", "从", "到"))])
+def test_the_home_title_names_what_the_user_sees(admin_app, session, shop, make, lang, words):
+    """HQ sees the network; a user limited to a region (or a franchisee's company) sees its
+    stores under that name, not "the network". The period's "To" is a date, not a mail's
+    recipient (the msgid was shared with the outbox's "To" address)."""
+    network, mine, date_from, date_to = words
+    from core.models import Region
+
+    region = session.get(Region, shop["a"].region_id)
+    boss = make.user(username="region-boss", roles=("hq_admin",), scope_kind="region", scope_ref_id=region.id)
+    session.commit()
+
+    def title(user):
+        html = login(admin_app, user).get(f"/admin/?lang={lang}").get_data(as_text=True)
+        text = re.sub(r"\s+", " ", re.search(r'id="home-title">(.*?)</h2>', html, re.S).group(1)).strip()
+        labels = re.findall(r'<label class="mr-1" for="(?:from|to)">([^<]*)</label>', html)
+        return text, labels
+
+    assert title(shop["hq"]) == (network, [date_from, date_to])
+    assert title(boss) == (f"{mine}: {region.name}", [date_from, date_to])
+
+
+def test_a_user_whose_employee_has_no_store_opens_the_home_page(admin_app, session, shop, make):
+    """The signed-in user is loaded by the login's own session; reading their employee later
+    in the request (the home page does) must not open a second transaction, which on SQLite
+    waits 30 s for the request's own write lock and fails ("database is locked")."""
+    import time
+
+    hq_staff = make.employee(store=None, name="Li Na")
+    agent = make.user(username="desk-agent", roles=("cashier",), employee_id=hq_staff.id)
+    session.commit()
+    c = login(admin_app, agent)
+    t0 = time.monotonic()
+    resp = c.get("/admin/")
+    assert resp.status_code == 200 and 'data-home="cashier"' in resp.get_data(as_text=True)
+    assert time.monotonic() - t0 < 10

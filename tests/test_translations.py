@@ -200,3 +200,22 @@ def test_a_chinese_entry_that_is_the_english_text_again_is_reported():
     assert not _left_in_english("%(subject)s", ["%(subject)s"])
     assert not _left_in_english("API", ["API"])
     assert not _left_in_english(("%(n)d day", "%(n)d days"), ["%(n)d 天"])
+
+
+def test_one_msgid_has_one_translation_across_the_suite():
+    """The app merges every catalog into one table (``core.i18n.translations``), so a msgid
+    translated two ways shows one of them everywhere: the call center's tickets read as
+    sales receipts (小票), a card history's "To" as a mail recipient (收件人), a done task as
+    finished construction work. A second meaning gets a context (``pgettext``)."""
+    found = i18n_tools.conflicts()
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("locale, sale, service", [("zh_Hans", "小票", "工单"), ("en", "Ticket", "Ticket")])
+def test_a_context_keeps_a_second_meaning_apart(locale, sale, service):
+    from core.i18n import add_catalog_dir, force_locale, gettext, lazy_pgettext, pgettext
+
+    add_catalog_dir(i18n_tools.ROOT / "addons" / "call_center" / "translations")
+    with force_locale(locale):
+        assert gettext("Ticket") == sale
+        assert pgettext("service", "Ticket") == service == str(lazy_pgettext("service", "Ticket"))

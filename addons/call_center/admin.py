@@ -8,7 +8,7 @@ from flask_admin.actions import action
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
-from core.i18n import gettext
+from core.i18n import gettext, lazy_pgettext
 from core.i18n import lazy_gettext as _l
 
 from . import services as svc
@@ -632,7 +632,7 @@ def views(app=None):
     return [
         ScreenPopPage(name=_l("Screen-pop"), category=cat, endpoint="call_center_screenpop"),
         SupervisorPage(name=_l("Supervisor board"), category=cat, endpoint="call_center_supervisor"),
-        TicketView(Ticket, name=_l("Tickets"), category=cat, endpoint="call_center_ticket"),
+        TicketView(Ticket, name=lazy_pgettext("service", "Tickets"), category=cat, endpoint="call_center_ticket"),
         TicketEventView(TicketEvent, name=_l("Ticket history"), category=cat, endpoint="call_center_ticket_event"),
         CallView(CallRecord, name=_l("Calls"), category=cat, endpoint="call_center_call"),
         SlaPolicyView(SlaPolicy, name=_l("SLA policies"), category=cat, endpoint="call_center_sla_policy"),

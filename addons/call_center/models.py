@@ -12,7 +12,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, In
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
-from core.i18n import LANGUAGE_NAMES, lazy_gettext as _l
+from core.i18n import LANGUAGE_NAMES, lazy_gettext as _l, lazy_pgettext
 from core.labels import Choices, describe
 from core.mixins import IdPk, Timestamps, utcnow
 
@@ -20,7 +20,7 @@ TICKET_TYPE = Choices("call_center.ticket.type", [
     ("inquiry", _l("Inquiry")), ("complaint", _l("Complaint")), ("praise", _l("Praise")),
     ("suggestion", _l("Suggestion")), ("requirement", _l("New requirement"))])
 CHANNEL = Choices("call_center.ticket.channel", [
-    ("phone", _l("Phone")), ("email", _l("Email")), ("web", _l("Web form")), ("chat", _l("Chat"))])
+    ("phone", _l("Phone")), ("email", lazy_pgettext("channel", "Email")), ("web", _l("Web form")), ("chat", _l("Chat"))])
 PRIORITY = Choices("call_center.ticket.priority", [
     ("low", _l("Low")), ("normal", _l("Normal")), ("high", _l("High")), ("urgent", _l("Urgent"))])
 #: a ticket's states; ``waiting`` (on the customer) pauses the SLA clock
@@ -501,7 +501,7 @@ describe(SlaPolicy, name=_l("SLA policy"), codes={"ticket_type": TICKET_TYPE, "p
 describe(RoutingRule, name=_l("Routing rule"), codes={"ticket_type": TICKET_TYPE, "channel": CHANNEL}, labels={
     "sequence": _l("Sequence"), "ticket_type": _l("Ticket type"), "channel": _l("Channel"),
     "customer_tier": _l("Customer tier"), "team_id": _l("Team"), "agent_id": _l("Agent")})
-describe(Ticket, name=_l("Ticket"), codes={"ticket_type": TICKET_TYPE, "channel": CHANNEL, "priority": PRIORITY,
+describe(Ticket, name=lazy_pgettext("service", "Ticket"), codes={"ticket_type": TICKET_TYPE, "channel": CHANNEL, "priority": PRIORITY,
                                            "status": STATUS, "escalation": ESCALATION}, labels={
     "subject": _l("Subject"), "description": _l("Description"), "ticket_type": _l("Type"),
     "channel": _l("Channel"), "priority": _l("Priority"), "status": _l("Status"), "sale_id": _l("Sale"),
@@ -513,19 +513,19 @@ describe(Ticket, name=_l("Ticket"), codes={"ticket_type": TICKET_TYPE, "channel"
     "resolution_due_at": _l("Resolution due"), "response_warn_at": _l("Response warning at"),
     "resolution_warn_at": _l("Resolution warning at"), "escalation": _l("Escalation")})
 describe(TicketEvent, name=_l("Ticket event"), codes={"kind": EVENT_KIND}, labels={
-    "ticket_id": _l("Ticket"), "at": _l("At"), "user_id": _l("User"), "from_value": _l("From"),
+    "ticket_id": lazy_pgettext("service", "Ticket"), "at": _l("At"), "user_id": _l("User"), "from_value": _l("From"),
     "to_value": _l("To")})
 describe(LineToken, name=_l("Telephony token"), labels={"prefix": _l("Prefix"), "user_id": _l("Runs as"),
                                                         "revoked_at": _l("Revoked at")})
 describe(CallRecord, name=_l("Call"), codes={"direction": DIRECTION, "outcome": OUTCOME}, labels={
-    "direction": _l("Direction"), "number": _l("Number"), "line": _l("Line"), "agent_id": _l("Agent"),
-    "ticket_id": _l("Ticket"), "started_at": _l("Started at"), "ended_at": _l("Ended at"),
+    "direction": _l("Direction"), "number": _l("Number"), "line": lazy_pgettext("phone", "Line"), "agent_id": _l("Agent"),
+    "ticket_id": lazy_pgettext("service", "Ticket"), "started_at": _l("Started at"), "ended_at": _l("Ended at"),
     "duration_seconds": _l("Duration (seconds)"), "outcome": _l("Outcome"), "notes": _l("Notes")})
 
 describe(FollowUpRule, name=_l("Follow-up rule"), codes={"kind": FOLLOW_UP_KIND, "ticket_type": TICKET_TYPE},
          labels={"kind": _l("Kind"), "ticket_type": _l("Ticket type"), "days": _l("Days"), "agent_id": _l("Agent")})
 describe(FollowUpTask, name=_l("Follow-up task"), codes={"status": TASK_STATUS, "cancel_reason": TASK_CANCEL_REASON},
-         labels={"rule_id": _l("Rule"), "ticket_id": _l("Ticket"), "agent_id": _l("Agent"), "due_at": _l("Due at"),
+         labels={"rule_id": _l("Rule"), "ticket_id": lazy_pgettext("service", "Ticket"), "agent_id": _l("Agent"), "due_at": _l("Due at"),
                  "status": _l("Status"), "done_at": _l("Done at"), "resolved_at": _l("Resolution followed"),
                  "cancel_reason": _l("Cancelled because")})
 
@@ -536,12 +536,12 @@ describe(Article, name=_l("Article"), codes={"status": ARTICLE_STATUS, "language
     "title": _l("Article title"), "body": _l("Text"), "category_id": _l("Article category"), "tags": _l("Tags"),
     "status": _l("Status"), "language": _l("Language"), "published_at": _l("Published at")})
 describe(TicketArticle, name=_l("Article of a ticket"), labels={
-    "ticket_id": _l("Ticket"), "article_id": _l("Article"), "user_id": _l("User"), "linked_at": _l("Linked at")})
+    "ticket_id": lazy_pgettext("service", "Ticket"), "article_id": _l("Article"), "user_id": _l("User"), "linked_at": _l("Linked at")})
 describe(Rating, name=_l("Satisfaction rating"), labels={
-    "ticket_id": _l("Ticket"), "agent_id": _l("Agent"), "team_id": _l("Team"), "score": _l("Score (1-5)"),
+    "ticket_id": lazy_pgettext("service", "Ticket"), "agent_id": _l("Agent"), "team_id": _l("Team"), "score": _l("Score (1-5)"),
     "comment": _l("Comment"), "rated_at": _l("Rated at")})
 describe(InboundEmail, name=_l("Inbound email"), labels={
-    "message_id": _l("Message-ID"), "ticket_id": _l("Ticket"), "from_address": _l("Sender"),
+    "message_id": _l("Message-ID"), "ticket_id": lazy_pgettext("service", "Ticket"), "from_address": _l("Sender"),
     "subject": _l("Subject"), "body": _l("Text"), "in_reply_to": _l("In reply to"),
     "received_at": _l("Received at"), "created_ticket": _l("Opened the ticket")})
 

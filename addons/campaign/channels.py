@@ -15,7 +15,7 @@ from typing import Any, Callable
 from sqlalchemy import func
 
 from core.errors import AddonError
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_pgettext
 from core.models import Customer
 
 
@@ -138,7 +138,7 @@ class _OutboxSender:
 
 def builtin_channels() -> list[ChannelAdapter]:
     return [
-        ChannelAdapter("email", _l("Email"), lambda: Customer.email, _SmtpSender),
+        ChannelAdapter("email", lazy_pgettext("channel", "Email"), lambda: Customer.email, _SmtpSender),
         ChannelAdapter("outbox", _l("Development outbox"), lambda: func.coalesce(Customer.email, Customer.phone),
                        lambda rt: _OutboxSender(), transactional=True, consent=None),
     ]

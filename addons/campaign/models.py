@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, Money
 from core.codes import Code
 from core.labels import LANGUAGE, Choices, HookChoices, describe
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_pgettext
 from core.mixins import IdPk, Timestamps, utcnow
 from core.models import Store
 
@@ -344,10 +344,10 @@ describe(Recipient, name=_l("Recipient"), codes={"state": RECIPIENT_STATE, "reas
     "triggered_at": _l("Triggered at"), "convert_until": _l("Conversions counted until")})
 describe(OptOut, name=_l("Opt-out"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "list_code": _l("Mailing list"), "at": _l("At"), "source": _l("Source"),
-    "method": _l("Method")})
+    "method": lazy_pgettext("consent", "Method")})
 describe(Consent, name=_l("Consent"), codes={"channel": CHANNEL}, labels={
     "channel": _l("Channel"), "address": _l("Address"), "requested_at": _l("Asked at"), "source": _l("Source"),
-    "confirmed_at": _l("Confirmed at"), "method": _l("Method")})
+    "confirmed_at": _l("Confirmed at"), "method": lazy_pgettext("consent", "Method")})
 describe(Policy, name=_l("Messaging rules"), labels={
     "cap_messages": _l("At most N messages per customer"), "cap_days": _l("In N days"),
     "double_opt_in": _l("Email needs a confirmed double opt-in"),
@@ -360,4 +360,4 @@ describe(Event, name=_l("Message event"), codes={"kind": EVENT_KIND}, labels={
     "at": _l("At")})
 describe(Outbox, name=_l("Outbox message"), codes={"channel": CHANNEL}, labels={
     "plan_id": _l("Marketing plan"), "recipient_id": _l("Recipient"), "channel": _l("Channel"),
-    "to_address": _l("To"), "subject": _l("Subject"), "body": _l("Body")})
+    "to_address": lazy_pgettext("mail", "To"), "subject": _l("Subject"), "body": _l("Body")})

@@ -14,7 +14,7 @@ from wtforms import SelectMultipleField
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
-from core.i18n import gettext, lazy_gettext as _l
+from core.i18n import gettext, lazy_gettext as _l, lazy_pgettext
 from core.localtime import date_error, parse_date
 
 from . import services as svc
@@ -151,7 +151,7 @@ class ContractView(BanyanModelView):
             model.company_id = model.company.id
         apply_stores(self.session, model, chosen)
 
-    @action("activate", _l("Activate"), _l("Activate the selected contracts? The initial fee is invoiced."))
+    @action("activate", lazy_pgettext("contract", "Activate"), _l("Activate the selected contracts? The initial fee is invoiced."))
     def action_activate(self, ids):
         _run(self, ids, lambda s, c, u: svc.activate_contract(s, c.id, u), gettext("Contracts activated."),
              CONTRACT_WRITE)
@@ -176,7 +176,7 @@ class ContractView(BanyanModelView):
         _run(self, ids, lambda s, c, u: svc.terminate_contract(s, c.id, reason, u),
              gettext("Contracts terminated."), CONTRACT_WRITE)
 
-    @action("renew", _l("Renew"))
+    @action("renew", lazy_pgettext("contract", "Renew"))
     def action_renew(self, ids):
         """A draft contract continuing the selected one the day after it ends, on the same
         terms, stores and category rates: a page asks the new number and end day; errors come
@@ -196,7 +196,7 @@ class ContractView(BanyanModelView):
         fields = [("number", _l("Number of the new contract"), "text"), ("end_on", _l("Ends on"), "date")]
         lines = [gettext("A draft is made from the day after %(end)s, on the same terms.", end=old.end_on.isoformat())]
         if request.form.get("confirm") != "1":
-            return self._step(ids, "renew", _l("Renew"), lines, fields, values, {}, False)
+            return self._step(ids, "renew", lazy_pgettext("contract", "Renew"), lines, fields, values, {}, False)
         s = db_session()
         if not has_permission(s, current_user(), CONTRACT_WRITE):
             flash(gettext("You may not do this."), "error")
@@ -221,7 +221,7 @@ class ContractView(BanyanModelView):
                           for k, v in exc.errors.items()}
             except IntegrityError:  # a number already used
                 errors = {"number": [gettext("This number is already used.")]}
-        return self._step(ids, "renew", _l("Renew"), lines, fields, values, errors, False)
+        return self._step(ids, "renew", lazy_pgettext("contract", "Renew"), lines, fields, values, errors, False)
 
 
 class ReceivableView(BanyanModelView):
@@ -798,7 +798,7 @@ def views():
         OrderView(Order, name=_l("Replenishment orders"), endpoint="franchise_orders"),
         ShipmentView(Shipment, name=_l("Shipments"), endpoint="franchise_shipments"),
         ReceivableView(ReceivableEntry, name=_l("Receivables"), endpoint="franchise_receivables"),
-        PaymentView(Payment, name=_l("Payments"), endpoint="franchise_payments"),
+        PaymentView(Payment, name=lazy_pgettext("received", "Payments"), endpoint="franchise_payments"),
         StatementView(Statement, name=_l("Royalty statements"), endpoint="franchise_statements"),
         ChecklistView(Checklist, name=_l("Audit checklists"), endpoint="franchise_checklists"),
         InspectionView(Inspection, name=_l("Store audits"), endpoint="franchise_inspections"),

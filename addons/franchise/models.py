@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
 from core.db import Base, Money, Quantity
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_pgettext
 from core.labels import Choices, Phrases, describe, note_text
 from core.mixins import CodedNote, IdPk, LedgerEntry, Timestamps, utcnow
 
@@ -32,7 +32,7 @@ TERMS = Choices("franchise.terms", [
     ("monthly", _l("Settled monthly")), ("quarterly", _l("Settled quarterly")),
     ("half_yearly", _l("Settled half-yearly")), ("yearly", _l("Settled yearly"))])
 CONTRACT_STATE = Choices("franchise.contract.state", [
-    ("draft", _l("Draft")), ("active", _l("Active")), ("expiring", _l("Expiring")), ("ended", _l("Ended")),
+    ("draft", _l("Draft")), ("active", lazy_pgettext("in force", "Active")), ("expiring", _l("Expiring")), ("ended", _l("Ended")),
     ("terminated", _l("Terminated"))])
 ENTRY_KIND = Choices("franchise.receivable.kind", [
     ("shipment", _l("Goods shipped")), ("royalty", _l("Royalty statement")), ("fee", _l("Fee")),

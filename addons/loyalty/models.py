@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
 from core.db import Base, Money
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_pgettext
 from core.labels import Choices, Phrases, describe
 from core.localtime import local_today
 from core.mixins import CodedNote, IdPk, Timestamps, utcnow
@@ -40,7 +40,7 @@ PROMOTION_KIND = Choices("loyalty.promotion.kind", [
     ("buy_n_get_m", _l("Buy N get M")), ("percent", _l("Percentage off")), ("fixed", _l("Fixed amount off"))])
 PROMOTION_TARGET = Choices("loyalty.promotion.target", [
     ("lines", _l("Chosen products/categories")), ("ticket", _l("Whole ticket"))])
-EARNING_KIND = Choices("loyalty.earning_rule.kind", [("base", _l("Base")), ("bonus", _l("Bonus"))])
+EARNING_KIND = Choices("loyalty.earning_rule.kind", [("base", lazy_pgettext("points", "Base")), ("bonus", _l("Bonus"))])
 
 ENTRY_KINDS = ENTRY_KIND.codes
 EXPIRY_MODES = EXPIRY_MODE.codes

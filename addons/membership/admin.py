@@ -13,7 +13,7 @@ from core.admin.args import record_id
 from core.admin.base import BanyanModelView, BanyanView
 from core.db import transaction
 from core.errors import BusinessError
-from core.i18n import gettext, lazy_gettext as _l
+from core.i18n import gettext, lazy_gettext as _l, lazy_pgettext
 from core.models import Company, Customer, Store
 
 from addons.membership import services as svc
@@ -452,8 +452,8 @@ class LiabilityPage(BanyanView):
         stores = dict(s.execute(select(Store.id, Store.name)).all())
         companies = dict(s.execute(select(Company.id, Company.name)).all())
         movements = svc.liability_movements(s, lo, hi, store_ids)
-        kinds = [("opening", _l("Opening balance")), ("topup", _l("Top-ups")), ("bonus", _l("Bonus")),
-                 ("spend", _l("Spent")), ("refund", _l("Refunded")), ("adjust", _l("Adjustments")),
+        kinds = [("opening", _l("Opening balance")), ("topup", _l("Top-ups")), ("bonus", lazy_pgettext("amount", "Bonus")),
+                 ("spend", _l("Spent")), ("refund", lazy_pgettext("amount", "Refunded")), ("adjust", lazy_pgettext("amount", "Adjustments")),
                  ("transfer", _l("Transfers")), ("forfeit", _l("Forfeited")), ("closing", _l("Closing balance"))]
         fmt = request.args.get("export")
         if fmt and not errors:

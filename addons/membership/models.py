@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
 from core.db import Base, Money
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_pgettext
 from core.labels import Choices, Phrases, describe
 from core.mixins import CodedNote, IdPk, LedgerEntry, Timestamps, utcnow
 
@@ -43,7 +43,7 @@ MEMBER_CHANNEL = Choices("membership.member.channel", [
     ("import", _l("Import")), ("demo", _l("Demo data"))])
 CARD_ACTION = Choices("membership.card_event.action", [
     ("issue", _l("Card issued")), ("activate", _l("Card activated")), ("report_lost", _l("Reported lost")),
-    ("replace", _l("Replaced")), ("carry_over", _l("Carried over")), ("cancel", _l("Cancelled")),
+    ("replace", _l("Replaced")), ("carry_over", _l("Carried over")), ("cancel", lazy_pgettext("card", "Cancelled")),
     ("merge", _l("Merged")), ("renew", _l("Renewed"))])
 TIER_CHANGE_REASON = Choices("membership.tier_change.reason", [
     ("enrol", _l("Enrolment")), ("upgrade", _l("Upgrade")), ("downgrade", _l("Downgrade")),
@@ -335,7 +335,7 @@ class Policy(Base):
 
 
 describe(Tier, name=_l("Membership tier"), codes={"qualify": TIER_QUALIFY}, labels={
-    "rank": _l("Rank"), "min_spend": _l("Spend threshold"), "min_visits": _l("Visits threshold"),
+    "rank": lazy_pgettext("tier", "Rank"), "min_spend": _l("Spend threshold"), "min_visits": _l("Visits threshold"),
     "qualify": _l("Qualify with"), "window_days": _l("Window (days)"),
     "grace_days": _l("Grace before downgrade (days)"), "discount_rate": _l("Discount rate (0.10 = 10 %)"),
     "points_multiplier": _l("Points multiplier")})
@@ -346,7 +346,7 @@ describe(Member, name=_l("Member"), codes={"status": MEMBER_STATUS, "channel": M
     "downgrade_pending_since": _l("Downgrade pending since"), "enrolled_by_id": _l("Enrolled by")})
 describe(Card, name=_l("Membership card"), codes={"kind": CARD_KIND, "status": CARD_STATUS}, labels={
     "number": _l("Card number"), "activated_at": _l("Activated"), "issued_store": _l("Issued at"),
-    "replaced_by": _l("Replaced by"), "replaces": _l("Replaces"), "expires_at": _l("Expires")})
+    "replaced_by": lazy_pgettext("card", "Replaced by"), "replaces": _l("Replaces"), "expires_at": _l("Expires")})
 describe(CardEvent, name=_l("Card event"), codes={"action": CARD_ACTION, "from_status": CARD_STATUS,
                                                   "to_status": CARD_STATUS, "note_code": CARD_NOTE},
          labels={"from_status": _l("From"), "to_status": _l("To"), "at_store_id": _l("At store")})
@@ -363,7 +363,7 @@ describe(StoredValueEntry, name=_l("Stored-value entry"),
     "issuer_company_id": _l("Sold by company"), "payment_id": _l("Payment"), "reverses_id": _l("Reverses")})
 describe(ClearingEntry, name=_l("Stored-value clearing entry"), labels={
     "from_company": _l("Owed by"), "to_company": _l("Owed to")})
-describe(TopupRule, name=_l("Top-up bonus"), labels={"min_amount": _l("Top up at least"), "bonus": _l("Bonus")})
+describe(TopupRule, name=_l("Top-up bonus"), labels={"min_amount": _l("Top up at least"), "bonus": lazy_pgettext("amount", "Bonus")})
 describe(ListEntry, name=_l("Black or white list entry"), codes={"kind": LIST_KIND}, labels={
     "kind": _l("List"), "created_at": _l("Since"), "lifted_at": _l("Lifted"), "lift_reason": _l("Why lifted"),
     "created_by_id": _l("Added by"), "lifted_by_id": _l("Lifted by")})

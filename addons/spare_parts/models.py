@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.codes import Code
 from core.db import Base, Money, Quantity
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_pgettext
 from core.labels import Choices, describe
 from core.mixins import IdPk, Timestamps, utcnow
 
@@ -78,15 +78,15 @@ WARRANTY_REASON = Choices("spare_parts.warranty.reason", [
 #: a person's reason is kept as typed and shown as typed (``label`` of an unknown code is itself)
 MOVE_REASON = Choices("spare_parts.move.reason", [("nearest", _l("Nearest location holding the part"))])
 
-WARRANTY_STATUS = Choices("spare_parts.warranty.status", [("active", _l("Active")), ("void", _l("Void"))])
+WARRANTY_STATUS = Choices("spare_parts.warranty.status", [("active", lazy_pgettext("in force", "Active")), ("void", _l("Void"))])
 
 COUNT_STATUS = Choices("spare_parts.count.status", [
-    ("open", _l("Counting")), ("submitted", _l("Waiting for approval")), ("posted", _l("Posted")),
+    ("open", _l("Counting")), ("submitted", _l("Waiting for approval")), ("posted", lazy_pgettext("status", "Posted")),
     ("rejected", _l("Rejected")), ("cancelled", _l("Cancelled"))])
 #: a stock take in one of these states blocks a second one at its location
 ACTIVE_COUNT_STATES = ("open", "submitted")
 
-ALERT_SUGGESTION = Choices("spare_parts.alert.suggestion", [("transfer", _l("Transfer")),
+ALERT_SUGGESTION = Choices("spare_parts.alert.suggestion", [("transfer", lazy_pgettext("stock", "Transfer")),
                                                             ("purchase", _l("Purchase"))])
 
 

@@ -20,11 +20,11 @@ from sqlalchemy import inspect, select
 
 from core.admin.base import BanyanView
 from core.errors import AddonError
-from core.i18n import gettext, lazy_gettext as _l
+from core.i18n import gettext, lazy_gettext as _l, lazy_pgettext
 
 PERMISSION = "core.addons.admin"
 OPS = {"install": _l("Install"), "upgrade": _l("Upgrade"), "uninstall": _l("Uninstall")}
-STATES = {"installed": _l("Installed"), "uninstalled": _l("Uninstalled (data kept)"), "available": _l("Available"),
+STATES = {"installed": _l("Installed"), "uninstalled": _l("Uninstalled (data kept)"), "available": lazy_pgettext("addon", "Available"),
           "upgrade": _l("Needs upgrade")}
 
 

@@ -57,6 +57,19 @@ def home_kind(user, store_ids, can) -> str:
     return "none"
 
 
+def scope_name(session, user, store_ids) -> str | None:
+    """What a user who sees several but not all stores calls them on the home page: the
+    name of the company (a franchisee, a branch) or region of their scope; ``None`` for a
+    user who sees every store (the home page is then the whole network)."""
+    from core.models import Company, Region
+
+    if store_ids is None or user is None:
+        return None
+    model = {"company": Company, "region": Region}.get(user.scope_kind)
+    row = session.get(model, user.scope_ref_id) if model is not None and user.scope_ref_id else None
+    return row.name if row is not None else None
+
+
 def drill_url(period: Period, **filters) -> str:
     """The list of sales behind a figure: ``period`` narrowed by ``filters`` (``store``,
     ``region``, ``company``, ``category``, ``clerk``, ``user``; ``None`` keys become
@@ -202,7 +215,8 @@ def home_context() -> dict:
         except BusinessError as exc:
             ctx["errors"] = {k: [str(m) for m in v] for k, v in exc.errors.items()}
             period = last_days(30)
-        ctx.update(network_home(s, period, store_ids), period=period)
+        ctx.update(network_home(s, period, store_ids), period=period, scoped=store_ids is not None,
+                   scope_name=scope_name(s, user, store_ids))
     elif kind == "store":
         ctx.update(store_home(s, store_ids[0], store_ids), store=s.get(Store, store_ids[0]))
     elif kind == "cashier":

@@ -136,6 +136,17 @@ class User(IdPk, Timestamps, Base):
         return self.username
 
 
+def request_user_loads() -> tuple:
+    """Loader options for the user a request runs as (login and API token): their employee
+    and roles are read with them. The user is read by the request's lookup session, which
+    ends its transaction at once; a lazy load later would open a second transaction beside
+    the request's own, and on SQLite wait for the request's write lock ("database is
+    locked" after 30 s)."""
+    from sqlalchemy.orm import joinedload, selectinload
+
+    return (joinedload(User.employee), selectinload(User.roles))
+
+
 class ApiToken(IdPk, Base):
     """A per-user API token; only its SHA-256 is stored. Revoked tokens get 401."""
 

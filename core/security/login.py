@@ -131,8 +131,10 @@ def _load_user(user_id: str):
         ident = int(user_id)
     except (TypeError, ValueError):
         return None
+    from core.models.employee import request_user_loads
+
     s = raw_session()
-    user = s.get(User, ident)
+    user = s.get(User, ident, options=request_user_loads())
     # end the lookup's transaction at once: on SQLite every transaction holds the write lock,
     # and the request's own session must be free to write (expire_on_commit is off)
     s.commit()
@@ -158,10 +160,11 @@ def init_login(app) -> LoginManager:
     """Sessions, CSRF, the login/logout pages and the template loader."""
     app.jinja_loader = _template_loader(app)
     # our templates use the kernel catalogs (core.i18n merges the addons' catalogs)
-    from core.i18n import current_locale
+    from core.i18n import current_locale, pgettext
     from core.web import current_user, has_perm
 
-    app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, current_locale=current_locale,
+    app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext,
+                                 current_locale=current_locale,
                                  banyan_user=current_user, banyan_has_perm=has_perm)
     csrf = CSRFProtect(app)
     app.extensions["csrf"] = csrf

@@ -238,13 +238,14 @@ def authenticate(session, plain: str | None, cache: TokenCache | None = None) ->
                             .execution_options(synchronize_session=False))
             session.commit()
         return ctx
+    from core.models.employee import request_user_loads
     from core.security.permissions import user_permissions
     from core.security.scope import store_ids_for
 
     generation = cache.generation if cache is not None else 0
     row = session.execute(
         select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest)).first()
+        .where(ApiToken.token_hash == digest).options(*request_user_loads())).first()
     if row is None:
         session.rollback()
         return None

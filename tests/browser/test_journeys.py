@@ -79,6 +79,7 @@ def live_data(live_runtime):
                              .order_by(Sale.id.desc()).limit(1)).one()
         own_sale, other_sale = a_sale(own_stores), a_sale(other_stores)
         facts = {"member_id": member.id, "own_store_ids": sorted(x.id for x in own_stores),
+                 "franchisee_name": franchisee.name,
                  "own_store_names": [x.name for x in own_stores], "other_store_names": [x.name for x in other_stores],
                  "own_sale": tuple(own_sale), "other_sale": tuple(other_sale)}
     return facts
@@ -104,12 +105,12 @@ T = {  # the texts the journeys look for, in each language
                 "recent": "最近购买", "stored_value": "储值", "top_up": "充值", "paid_by": "支付方式",
                 "bank_card": "银行卡", "report_lost": "挂失", "confirm_title": "挂失会员卡",
                 "cannot_undo": "此操作无法撤销。", "lost": "已挂失", "topped_up": "已充值 200.00",
-                "card_updated": "卡片已更新。", "network": "全网"},
+                "card_updated": "卡片已更新。", "my_stores": "我的门店"},
     "en": {"member_page": "Member page", "show": ("Show",), "customer_page": "Customer page",
            "recent": "Recent purchases", "stored_value": "Stored value", "top_up": "Top up", "paid_by": "Paid by",
            "bank_card": "Bank card", "report_lost": "Report lost", "confirm_title": "Report the card lost",
            "cannot_undo": "This cannot be undone.", "lost": "lost", "topped_up": "Topped up 200.00",
-           "card_updated": "Card updated.", "network": "Network"},
+           "card_updated": "Card updated.", "my_stores": "My stores"},
 }
 
 
@@ -235,11 +236,11 @@ def test_franchisee(live_server, signed_in, lang, width):
     other_id, other_number = facts["other_sale"]
     page = signed_in("j_franchisee", width=width, lang=lang)
     try:
-        # home: the network of its own stores, figures of those only
+        # home: the network of its own stores, named after the franchisee, figures of those only
         page.goto(f"{base}/admin/?days=30")
         _in_language(page, lang)
         assert page.get_attribute("[data-home]", "data-home") == "network"
-        assert page.inner_text("#home-title").strip() == t["network"]
+        assert page.inner_text("#home-title").strip() == f"{t['my_stores']}: {facts['franchisee_name']}"
         with rt.session() as s:
             mine = figures.totals(s, last_days(30), facts["own_store_ids"])
             everyone = figures.totals(s, last_days(30), None)
