@@ -32,6 +32,10 @@ def test_card_columns_default_and_declared(admin_app):
     # no name-like column: the first columns, the first as the title
     assert store.card_columns([("id", "ID"), ("kind", "Kind"), ("region", "Region")]) == ("kind", "region")
 
+    # a status column is always a key field, shown where the list has it; "subject" titles a card
+    ticket_like = [(c, c) for c in ("id", "subject", "ticket_type", "channel", "priority", "status", "customer")]
+    assert store.card_columns(ticket_like) == ("subject", "ticket_type", "channel", "status")
+
     sale = _view(admin_app, "sale")  # declared: its first the title, then the list's order
     assert sale.column_card == ("number", "state", "store", "total", "confirmed_at")
     cols = [(c, c) for c in ("id", "confirmed_at", "number", "total", "state")]

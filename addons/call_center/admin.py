@@ -33,6 +33,8 @@ class TicketView(BanyanModelView):
     can_view_details = True
     column_list = ("id", "subject", "ticket_type", "channel", "priority", "status", "customer", "store", "team",
                    "agent", "opened_at", "response_due_at", "resolution_due_at", "escalation")
+    #: a ticket's card on a phone: what it is about, where it stands, who asked and when it is due
+    column_card = ("subject", "status", "priority", "customer", "response_due_at")
     column_details_list = column_list + ("description", "sale_id", "product_id", "first_response_at",
                                          "resolved_at", "closed_at", "paused_since", "paused_minutes", "rating")
     column_formatters = {"rating": lambda v, c, m, n: _rating_text(m.rating)}

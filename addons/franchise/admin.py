@@ -233,6 +233,8 @@ class ReceivableView(BanyanModelView):
     permission = CREDIT_READ
     allow_create = allow_edit = allow_delete = False
     column_list = ("company", "kind", "doc_date", "due_on", "amount", "reference", "note", "posted_at")
+    #: a receivable's card on a franchisee's phone: whose, what, how much and when due
+    column_card = ("company", "kind", "amount", "due_on")
     column_filters = ("kind", "doc_date", "due_on")
     column_searchable_list = ("reference",)
     column_default_sort = ("id", True)

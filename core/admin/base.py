@@ -368,7 +368,9 @@ NAMED_TABLES = ("core_store", "core_company", "core_region", "core_warehouse", "
 #: how many list columns a row's card shows on a phone when the view names none (``column_card``)
 CARD_DEFAULT = 4
 #: the columns that make a card's title when the view names no ``column_card``, by preference
-CARD_TITLES = ("name", "number", "username", "title", "label", "code", "sku")
+CARD_TITLES = ("name", "number", "username", "title", "subject", "label", "code", "sku")
+#: the columns a card shows first when the view names no ``column_card``: where a row stands
+CARD_STATES = ("status", "state")
 
 
 def plain_number(value) -> str:
@@ -473,9 +475,9 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         key fields in the list's order. With ``column_card``, the title is its first name the
         list shows and the key fields are its names the list shows (an unknown name is
         ignored, so a view may name a column another addon removes). Without, the title is
-        the list's first column among :data:`CARD_TITLES`, and the key fields the first list
-        columns that are not a generated integer primary key, :data:`CARD_DEFAULT` columns
-        in all. ``list_columns`` are the list's ``(name, label)`` pairs."""
+        the list's first column among :data:`CARD_TITLES`, and the key fields its status
+        (:data:`CARD_STATES`) and the first list columns that are not a generated integer
+        primary key, :data:`CARD_DEFAULT` columns in all. ``list_columns`` are the list's ``(name, label)`` pairs."""
         names = [str(c) for c, _label in list_columns]
         if self.column_card is not None:
             wanted = [n for n in map(str, self.column_card) if n in names]
@@ -485,7 +487,12 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             generated = {c.key for c in self.model.__mapper__.primary_key if isinstance(c.type, Integer)}
             names = [n for n in names if n not in generated]
             title = next((t for t in CARD_TITLES if t in names), None)
-            rest = [n for n in names if n != title][:CARD_DEFAULT - (title is not None)]
+            others = [n for n in names if n != title]
+            # a row's status is always among its key fields (a ticket's, an order's), then the
+            # list's first columns; the card shows them in the list's order
+            chosen = set(([n for n in others if n in CARD_STATES] + [n for n in others if n not in CARD_STATES])
+                         [:CARD_DEFAULT - (title is not None)])
+            rest = [n for n in others if n in chosen]
         return tuple(([title] if title else []) + rest)
 
     # --- permissions -----------------------------------------------------------------------
