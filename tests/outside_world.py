@@ -6,7 +6,7 @@ Also the API prefixes of the five addons tried, ``error_fields`` (the fields a 4
 ``count_rows`` (a count that no record scope narrows)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -80,3 +80,22 @@ def w(session, make):
             agent=make.user(roles=("agent",), scope_kind="store", scope_ref_id=store.id)))
     session.flush()
     return out
+
+
+def request_with_stock_elsewhere(session, w, serial: str):
+    """Franchisee A's technician raises a replacement request for ``w.part`` on a work order
+    (in progress) of an item registered as ``serial``, while B's back room holds 4 of the part
+    and A's 1; committed (through the test's savepoint). Returns the request."""
+    from addons.spare_parts import services as sp
+    from addons.spare_parts.models import FAULT_CODE
+
+    sp.receive(session, w.part.id, w.b.wh.id, "4")
+    sp.receive(session, w.part.id, w.a.wh.id, "1")
+    sp.register_warranty(session, serial, w.product.id, w.a.store.id, date.today() - timedelta(days=10),
+                         customer_id=w.a.cust.id)
+    wo = sp.create_work_order(session, w.a.store.id, "leaks", customer_id=w.a.cust.id, serial=serial)
+    sp.schedule(session, wo.id, w.a.tech.id, datetime(2026, 12, 1, 10))
+    sp.start_work_order(session, wo.id)
+    req = sp.raise_request(session, wo.id, w.part.id, list(FAULT_CODE.codes)[0], "wet", qty="1", user=w.a.tech)
+    session.commit()
+    return req

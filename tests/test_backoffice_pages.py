@@ -11,31 +11,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
+from core.admin.testing import admin_app, csrf_token, login, post_form  # noqa: F401
 from core.models import ApiToken, Customer, PriceList, PriceListItem, User
-from core.db import RUNTIME
 
 pytestmark = pytest.mark.addons("membership", "loyalty")
-
-
-@pytest.fixture
-def two_stores(session, make):
-    """Store A and store B with a customer each, a store manager of A and an HQ admin."""
-    from core.security.permissions import sync_roles
-
-    sync_roles(session, RUNTIME.require(session).registry)
-    a, b = make.store(name="Store A"), make.store(name="Store B")
-    out = {"a": a, "b": b,
-           "cust_a": make.customer(name="Wang Fang", phone="13800000011", home_store_id=a.id),
-           "cust_b": make.customer(name="Zhou Jie", phone="13900000022", home_store_id=b.id),
-           "manager": make.user(username="mgr-a", roles=("store_manager",), scope_kind="store", scope_ref_id=a.id),
-           "hq": make.user(username="hq-admin")}
-    session.commit()
-    return out
-
-
-def _post(client, url, data, page=None):
-    return client.post(url, data={**data, "csrf_token": csrf_token(client, page or url)})
 
 
 # --- the customer page ---------------------------------------------------------------------------
@@ -95,14 +74,14 @@ def test_merge_compares_side_by_side_and_needs_confirm(admin_app, session, make,
     assert page.status_code == 200 and "Li Lei B" in html and "b@example.com" in html
     assert "This cannot be undone" in html
     # the bulk action opens the same comparison and merges nothing
-    r = _post(hq, "/admin/customer/action/", {"action": "merge", "rowid": [str(a.id), str(b.id)]},
+    r = post_form(hq, "/admin/customer/action/", {"action": "merge", "rowid": [str(a.id), str(b.id)]},
               page="/admin/customer/")
     assert r.status_code == 302 and "/admin/customer/merge/" in r.headers["Location"]
-    r = _post(hq, "/admin/customer/merge/", {"kept_id": a.id, "removed_id": b.id})
+    r = post_form(hq, "/admin/customer/merge/", {"kept_id": a.id, "removed_id": b.id})
     assert r.status_code == 200
     session.expire_all()
     assert session.get(Customer, b.id).merged_into_id is None
-    r = _post(hq, "/admin/customer/merge/", {"kept_id": a.id, "removed_id": b.id, "confirm": "1"})
+    r = post_form(hq, "/admin/customer/merge/", {"kept_id": a.id, "removed_id": b.id, "confirm": "1"})
     assert r.status_code == 302
     session.expire_all()
     assert session.get(Customer, b.id).merged_into_id == a.id
@@ -118,7 +97,7 @@ def test_store_manager_cannot_merge_another_stores_customer(admin_app, session, 
     mgr = login(admin_app, two_stores["manager"])
     a, b = two_stores["cust_a"], two_stores["cust_b"]
     assert mgr.get(f"/admin/customer/merge/?kept_id={a.id}&removed_id={b.id}").status_code == 404
-    r = _post(mgr, "/admin/customer/merge/", {"kept_id": a.id, "removed_id": b.id, "confirm": "1"},
+    r = post_form(mgr, "/admin/customer/merge/", {"kept_id": a.id, "removed_id": b.id, "confirm": "1"},
               page="/admin/customer/")
     assert r.status_code == 404
     session.expire_all()
@@ -139,7 +118,7 @@ def test_ajax_customer_select_offers_only_own_records(admin_app, session, make, 
     found = hq.get("/admin/membership_lists/ajax/lookup/?name=customer&query=Zhou").get_json()
     assert [label for _id, label in found] == ["Zhou Jie"]
     # posting another store's customer id is refused on the field, nothing saved
-    r = _post(mgr, "/admin/membership_lists/new/", {"customer": str(two_stores["cust_b"].id), "kind": "black",
+    r = post_form(mgr, "/admin/membership_lists/new/", {"customer": str(two_stores["cust_b"].id), "kind": "black",
                                                     "reason": "test"})
     assert r.status_code == 200 and "Not a valid choice" in r.get_data(as_text=True)
 
@@ -167,7 +146,7 @@ def test_price_list_shows_prices_and_grid_saves_all_or_nothing(admin_app, sessio
     hq = login(admin_app, two_stores["hq"])
     bad = "SKU\tPrice\tValid from\tValid until\nTEA1\t12.50\t2030-01-01\t\nNOPE\t3\t\t\nCUP1\t-1\t2030-13-01\t\n" \
           "TEA1\t12.999\t2030-02-01\t2030-01-01\n"
-    r = _post(hq, _grid_url(pl), {"grid": bad})
+    r = post_form(hq, _grid_url(pl), {"grid": bad})
     assert r.status_code == 422
     html = r.get_data(as_text=True)
     errors = dict(re.findall(r'grid-error" data-line="(\d+)">.*?<td>([^<]*)</td></tr>', html, re.S))
@@ -176,7 +155,7 @@ def test_price_list_shows_prices_and_grid_saves_all_or_nothing(admin_app, sessio
     assert session.execute(select(func.count()).select_from(PriceListItem)
                            .where(PriceListItem.price_list_id == pl.id)).scalar() == 0
     good = "TEA1\t12.50\t2030-01-01\t\nCUP1,45.00,2030/1/1 08:00,2030-06-30"
-    r = _post(hq, _grid_url(pl), {"grid": good})
+    r = post_form(hq, _grid_url(pl), {"grid": good})
     assert r.status_code == 302
     session.expire_all()
     items = {(i.product_id, i.price) for i in session.execute(
@@ -187,7 +166,7 @@ def test_price_list_shows_prices_and_grid_saves_all_or_nothing(admin_app, sessio
     # the grid opens with the stored prices; changing a price on its line updates it (no new row)
     text = hq.get(_grid_url(pl)).get_data(as_text=True)
     assert "TEA1\t12.50\t2030-01-01" in text
-    r = _post(hq, _grid_url(pl), {"grid": "TEA1\t13.00\t2030-01-01\t"})
+    r = post_form(hq, _grid_url(pl), {"grid": "TEA1\t13.00\t2030-01-01\t"})
     assert r.status_code == 302
     session.expire_all()
     rows = session.execute(select(PriceListItem).where(PriceListItem.price_list_id == pl.id,
@@ -210,11 +189,11 @@ def test_price_grid_is_scoped(admin_app, session, make, two_stores):
     session.commit()
     mgr = login(admin_app, two_stores["manager"])
     assert mgr.get(_grid_url(theirs)).status_code == 404
-    r = _post(mgr, _grid_url(theirs), {"grid": "TEA9\t1.00"}, page=_grid_url(mine))
+    r = post_form(mgr, _grid_url(theirs), {"grid": "TEA9\t1.00"}, page=_grid_url(mine))
     assert r.status_code == 404
-    r = _post(mgr, _grid_url(chain), {"grid": "TEA9\t1.00"}, page=_grid_url(mine))
+    r = post_form(mgr, _grid_url(chain), {"grid": "TEA9\t1.00"}, page=_grid_url(mine))
     assert r.status_code == 422  # the chain's list: refused by the record scope, nothing saved
-    assert _post(mgr, _grid_url(mine), {"grid": "TEA9\t1.00"}).status_code == 302
+    assert post_form(mgr, _grid_url(mine), {"grid": "TEA9\t1.00"}).status_code == 302
     session.expire_all()
     counts = dict(session.execute(select(PriceListItem.price_list_id, func.count())
                                   .group_by(PriceListItem.price_list_id)).all())
@@ -268,11 +247,11 @@ def test_addons_page_lists_and_asks_first(admin_app, session, make, two_stores, 
     row = html.split('data-addon="loyalty"')[1].split("</tr>")[0]
     assert "membership" in row
     # membership is needed by loyalty: refused before anything runs
-    r = _post(hq, "/admin/addons/do", {"op": "uninstall", "name": "membership", "confirm": "1"}, page="/admin/addons/")
+    r = post_form(hq, "/admin/addons/do", {"op": "uninstall", "name": "membership", "confirm": "1"}, page="/admin/addons/")
     assert r.status_code == 302 and calls == []
-    r = _post(hq, "/admin/addons/do", {"op": "uninstall", "name": "loyalty"}, page="/admin/addons/")
+    r = post_form(hq, "/admin/addons/do", {"op": "uninstall", "name": "loyalty"}, page="/admin/addons/")
     assert r.status_code == 200 and "tables and data are kept" in r.get_data(as_text=True) and calls == []
-    r = _post(hq, "/admin/addons/do", {"op": "uninstall", "name": "loyalty", "confirm": "1"}, page="/admin/addons/")
+    r = post_form(hq, "/admin/addons/do", {"op": "uninstall", "name": "loyalty", "confirm": "1"}, page="/admin/addons/")
     assert r.status_code == 302 and calls == [("uninstall", "loyalty", False)]
 
 
@@ -296,36 +275,36 @@ def test_preferences_language_password_and_tokens(admin_app, session, make, two_
     user = two_stores["hq"]
     c = login(admin_app, user)
     assert c.get("/admin/preferences/").status_code == 200
-    assert _post(c, "/admin/preferences/language", {"locale": "zh_Hans"}, page="/admin/preferences/").status_code == 302
+    assert post_form(c, "/admin/preferences/language", {"locale": "zh_Hans"}, page="/admin/preferences/").status_code == 302
     session.expire_all()
     assert session.get(User, user.id).locale == "zh_Hans"
-    assert _post(c, "/admin/preferences/language", {"locale": "xx"}, page="/admin/preferences/").status_code == 422
+    assert post_form(c, "/admin/preferences/language", {"locale": "xx"}, page="/admin/preferences/").status_code == 422
     # the current password is required
-    r = _post(c, "/admin/preferences/password", {"current_password": "wrong", "new_password": "new-secret-99",
+    r = post_form(c, "/admin/preferences/password", {"current_password": "wrong", "new_password": "new-secret-99",
                                                  "new_password2": "new-secret-99"}, page="/admin/preferences/")
     assert r.status_code == 422 and 'data-field="current_password"' in r.get_data(as_text=True)
-    r = _post(c, "/admin/preferences/password", {"current_password": "secret-pass-1", "new_password": "new-secret-99",
+    r = post_form(c, "/admin/preferences/password", {"current_password": "secret-pass-1", "new_password": "new-secret-99",
                                                  "new_password2": "new-secret-99"}, page="/admin/preferences/")
     assert r.status_code == 302
     session.expire_all()
     assert verify_password(session.get(User, user.id).password_hash, "new-secret-99")
     # a token is shown once, on the answer to its creation
-    r = _post(c, "/admin/preferences/tokens/new", {"name": "till-1"}, page="/admin/preferences/")
+    r = post_form(c, "/admin/preferences/tokens/new", {"name": "till-1"}, page="/admin/preferences/")
     plain = re.search(r'<code class="d-block mt-2"[^>]*>([^<]+)</code>', r.get_data(as_text=True)).group(1)
     assert plain not in c.get("/admin/preferences/").get_data(as_text=True)
     token = session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalar_one()
     assert plain.startswith(token.prefix)
     # revoking asks first; another user's token is not found
-    r = _post(c, "/admin/preferences/tokens/revoke", {"token_id": token.id}, page="/admin/preferences/")
+    r = post_form(c, "/admin/preferences/tokens/revoke", {"token_id": token.id}, page="/admin/preferences/")
     assert r.status_code == 200 and 'id="confirm-revoke"' in r.get_data(as_text=True)
     session.expire_all()
     assert session.get(ApiToken, token.id).revoked_at is None
     other = login(admin_app, make.user(username="other-admin"))
     session.commit()
-    r = _post(other, "/admin/preferences/tokens/revoke", {"token_id": token.id, "confirm": "1"},
+    r = post_form(other, "/admin/preferences/tokens/revoke", {"token_id": token.id, "confirm": "1"},
               page="/admin/preferences/")
     assert r.status_code == 404
-    r = _post(c, "/admin/preferences/tokens/revoke", {"token_id": token.id, "confirm": "1"}, page="/admin/preferences/")
+    r = post_form(c, "/admin/preferences/tokens/revoke", {"token_id": token.id, "confirm": "1"}, page="/admin/preferences/")
     assert r.status_code == 302
     session.expire_all()
     assert session.get(ApiToken, token.id).revoked_at is not None
@@ -354,7 +333,7 @@ def test_role_form_groups_translated_checkboxes_by_addon(admin_app, session, two
     assert legends[0] == "Kernel" and len(legends) == 3  # kernel, membership, loyalty
     assert 'type="checkbox" name="grants"' in html and "<select" not in html.split('id="grants"')[1][:200]
     assert 'title="core.customer.merge">Merge duplicate customers<' in html
-    r = _post(hq, "/admin/role/new/", {"code": "auditor2", "name": "Auditor", "grants": ["core.audit.read",
+    r = post_form(hq, "/admin/role/new/", {"code": "auditor2", "name": "Auditor", "grants": ["core.audit.read",
                                                                                        "membership.member.read"]})
     assert r.status_code == 302
     from core.models import Role

@@ -13,11 +13,11 @@ from core.security.tokens import create_token
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
 from core.testing.factories import Factories
 
-# a database of its own (no other test uses this addon set), since this test commits
+# this test commits (``committed`` removes its rows after it)
 pytestmark = pytest.mark.addons("giftcard", "membership")
 
 
-def test_ten_concurrent_duplicates_take_effect_once(rt):
+def test_ten_concurrent_duplicates_take_effect_once(rt, committed):
     with rt.session() as s, transaction(s):
         make = Factories(s)
         user = make.user(superuser=True)

@@ -15,7 +15,7 @@ from sqlalchemy import inspect, select, text
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures_addons"))
 
-from fxtools import fresh_runtime, info, use_addons  # noqa: E402
+from fxtools import across_dialects, fresh_runtime, info, use_addons  # noqa: E402
 
 from core import migrations  # noqa: E402
 from core.addons.installer import install, installed_versions, upgrade  # noqa: E402
@@ -156,18 +156,6 @@ def _snapshot(rt, sale_id):
                 "customers": sorted(s.execute(select(Customer.name)).scalars())}
 
 
-def _sqlite_runtime(path):
-    from core.addons.installer import init_db
-    from core.config import load_config
-    from core.runtime import Runtime
-
-    cfg = load_config(overrides={"database": {"url": f"sqlite:///{path}"},
-                                 "jobs": {"immediate": True, "backend": "memory"}})
-    rt = Runtime.from_config(cfg, load=True)
-    init_db(rt)
-    return rt
-
-
 def _round_trip(src, dst):
     sale_id = _fill(src)
     buf = io.StringIO()
@@ -203,17 +191,9 @@ def test_dump_restore_round_trip(banyan_databases):
 
 
 def test_dump_restore_across_dialects(banyan_databases, tmp_path):
-    if not banyan_databases.is_postgres:
-        pytest.skip("needs --db-url postgresql+psycopg://... (SQLite <-> PostgreSQL)")
-    pairs = [(fresh_runtime(banyan_databases), _sqlite_runtime(tmp_path / "to.sqlite")),
-             (_sqlite_runtime(tmp_path / "from.sqlite"), fresh_runtime(banyan_databases))]
-    try:
+    with across_dialects(banyan_databases, tmp_path) as pairs:
         for src, dst in pairs:
             _round_trip(src, dst)
-    finally:
-        for src, dst in pairs:
-            src.dispose()
-            dst.dispose()
 
 
 def test_migrate_refuses_a_create_all_database(banyan_databases):

@@ -16,6 +16,7 @@ from core.api.testing import api, api_app  # noqa: F401
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
 
 from tests.outside_world import CC, CM, CP, FR, SP, count_rows, error_fields, w  # noqa: F401
+from tests.outside_world import request_with_stock_elsewhere
 
 pytestmark = pytest.mark.addons("franchise", "commissions", "spare_parts", "call_center", "campaign")
 
@@ -148,18 +149,7 @@ def test_r21_part_approvals_page_shows_no_other_franchisees_back_room(admin_app,
     locations A sees (its own and HQ's), as ``GET /spare_parts/parts/<id>`` does.
     (``GET /api/v1/spare_parts/stock/nearest`` documents "quantities only, across the chain";
     the back-office pages name B's location and what it holds.)"""
-    from addons.spare_parts import services as sp
-    from addons.spare_parts.models import FAULT_CODE
-
-    sp.receive(session, w.part.id, w.b.wh.id, "4")
-    sp.receive(session, w.part.id, w.a.wh.id, "1")
-    sp.register_warranty(session, "R21-SN-A2", w.product.id, w.a.store.id, date.today() - timedelta(days=10),
-                         customer_id=w.a.cust.id)
-    wo = sp.create_work_order(session, w.a.store.id, "leaks", customer_id=w.a.cust.id, serial="R21-SN-A2")
-    sp.schedule(session, wo.id, w.a.tech.id, datetime(2026, 12, 1, 10))
-    sp.start_work_order(session, wo.id)
-    sp.raise_request(session, wo.id, w.part.id, list(FAULT_CODE.codes)[0], "wet", qty="1", user=w.a.tech)
-    session.commit()
+    request_with_stock_elsewhere(session, w, "R21-SN-A2")
     client = login(admin_app, w.a.mgr)
     r = client.get("/admin/spare_parts_approvals/")
     assert r.status_code == 200

@@ -17,8 +17,10 @@ from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
 
-pytestmark = pytest.mark.addons("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center",
-                                "campaign")
+# the campaign sender collects garbage after each batch: the test process's heap is set aside
+# for each test (``heap_set_aside``, as the campaign addon's own tests do)
+pytestmark = [pytest.mark.addons("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center",
+                                 "campaign"), pytest.mark.usefixtures("heap_set_aside")]
 
 from tests.outside_world import CC, CM, CP, w  # noqa: F401,E402
 from tests.outside_world import count_rows as _count, error_fields as _fields  # noqa: E402
@@ -30,19 +32,6 @@ def _sell(session, w, side, qty="1", product=None):
                                              payments=[PaymentRequest("cash")]))
     session.flush()
     return sale
-
-
-@pytest.fixture(autouse=True)
-def _small_heap():
-    """The campaign sender collects garbage after each batch; the test process's heap is set
-    aside for the test (as the campaign addon's own tests do)."""
-    import gc
-
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 # =============================================================================== commissions ===

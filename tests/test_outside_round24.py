@@ -17,24 +17,13 @@ from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
 
-pytestmark = pytest.mark.addons("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center",
-                                "campaign")
+# the campaign sender collects garbage after each batch: the test process's heap is set aside
+# for each test (``heap_set_aside``, as the campaign addon's own tests do)
+pytestmark = [pytest.mark.addons("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center",
+                                 "campaign"), pytest.mark.usefixtures("heap_set_aside")]
 
 from tests.outside_world import CP, w  # noqa: F401,E402
 from tests.outside_world import count_rows as _count, error_fields as _fields  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _small_heap():
-    """The campaign sender collects garbage after each batch; the test process's heap is set
-    aside for the test (as the campaign addon's own tests do)."""
-    import gc
-
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _sell(session, side, product, customer_id=None, at=None):
@@ -588,14 +577,13 @@ def test_r24_store_plan_on_another_stores_segment_is_refused(api, session, w):
 def _snapshot_peak(rt, n: int, tag: str) -> int:
     """Peak traced memory of snapshotting a plan over ``n`` customers of a new shop (the rows
     are inserted in bulk; the audience is warmed once by another plan)."""
-    import tracemalloc
-
     from sqlalchemy import insert
 
     from core.db import transaction
     from core.localtime import local_today
     from core.models import Customer
     from core.testing.factories import Factories
+    from core.testing.memory import traced_peak
 
     from addons.campaign import services as cps
     from addons.campaign.models import Plan
@@ -617,13 +605,9 @@ def _snapshot_peak(rt, n: int, tag: str) -> int:
         cps.snapshot(s, plan_of(s, f"{tag}-warm", seg.id), address=address)
     with rt.session() as s, transaction(s):
         plan = plan_of(s, tag, seg.id)
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-        try:
+        with traced_peak() as peak:
             cps.snapshot(s, plan, address=address)
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+    return peak.bytes
 
 
 def test_r24_snapshot_memory_does_not_grow_with_the_audience(rt, monkeypatch):

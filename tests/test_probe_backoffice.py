@@ -14,31 +14,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
-from core.db import RUNTIME
+from core.admin.testing import admin_app, csrf_token, login, post_form  # noqa: F401
 from core.models import ApiToken, Customer, PriceList, PriceListItem, Role, RolePermission, User
 
 pytestmark = pytest.mark.addons("membership", "loyalty")
-
-
-@pytest.fixture
-def two_stores(session, make):
-    """Store A and store B with a customer each, a store manager of A and an HQ admin."""
-    from core.security.permissions import sync_roles
-
-    sync_roles(session, RUNTIME.require(session).registry)
-    a, b = make.store(name="Store A"), make.store(name="Store B")
-    out = {"a": a, "b": b,
-           "cust_a": make.customer(name="Wang Fang", phone="13800000011", home_store_id=a.id),
-           "cust_b": make.customer(name="Zhou Jie", phone="13900000022", home_store_id=b.id),
-           "manager": make.user(username="mgr-a", roles=("store_manager",), scope_kind="store", scope_ref_id=a.id),
-           "hq": make.user(username="hq-admin")}
-    session.commit()
-    return out
-
-
-def _post(client, url, data, page=None):
-    return client.post(url, data={**data, "csrf_token": csrf_token(client, page or url)})
 
 
 def _perms(session, code):
@@ -61,7 +40,7 @@ def user_admin(session, make, two_stores):
 
 def test_user_admin_cannot_grant_their_own_role_what_they_do_not_hold(admin_app, session, user_admin):
     c = login(admin_app, user_admin)
-    r = _post(c, "/admin/role/edit/?id=useradm", {"code": "useradm", "name": "User admin",
+    r = post_form(c, "/admin/role/edit/?id=useradm", {"code": "useradm", "name": "User admin",
                                                   "grants": ["core.user.admin", "core.addons.admin"]})
     assert r.status_code == 200 and "core.addons.admin" in r.get_data(as_text=True)
     assert _perms(session, "useradm") == ["core.user.admin"]
@@ -71,23 +50,23 @@ def test_user_admin_cannot_grant_their_own_role_what_they_do_not_hold(admin_app,
     assert re.search(r'value="core.user.admin"( checked)?>', html)
     # saving a role keeps the grants they cannot change (disabled boxes are not posted)
     before = _perms(session, "cashier")
-    r = _post(c, "/admin/role/edit/?id=cashier", {"code": "cashier", "name": "Cashier", "grants": []})
+    r = post_form(c, "/admin/role/edit/?id=cashier", {"code": "cashier", "name": "Cashier", "grants": []})
     assert r.status_code == 302 and _perms(session, "cashier") == before
 
 
 def test_user_admin_cannot_give_a_role_that_holds_more(admin_app, session, user_admin, two_stores):
     c = login(admin_app, user_admin)
-    r = _post(c, "/admin/user/new/", {"username": "evil", "new_password": "12345678xx", "scope_kind": "all",
+    r = post_form(c, "/admin/user/new/", {"username": "evil", "new_password": "12345678xx", "scope_kind": "all",
                                       "roles": ["hq_admin"], "active": "y"})
     assert r.status_code == 200 and "permissions you do not hold" in r.get_data(as_text=True)
     assert session.execute(select(User).where(User.username == "evil")).scalar() is None
     # nor to themselves
-    r = _post(c, f"/admin/user/edit/?id={user_admin.id}", {"username": "ua", "scope_kind": "all",
+    r = post_form(c, f"/admin/user/edit/?id={user_admin.id}", {"username": "ua", "scope_kind": "all",
                                                            "roles": ["useradm", "hq_admin"], "active": "y"})
     session.expire_all()
     assert sorted(r.code for r in session.get(User, user_admin.id).roles) == ["useradm"]
     # nor reset the password of an account that may do more than they may (a takeover)
-    r = _post(c, f"/admin/user/edit/?id={two_stores['hq'].id}", {"username": "hq-admin", "scope_kind": "all",
+    r = post_form(c, f"/admin/user/edit/?id={two_stores['hq'].id}", {"username": "hq-admin", "scope_kind": "all",
                                                                  "roles": ["hq_admin"], "active": "y",
                                                                  "new_password": "taken-over-1"})
     assert r.status_code == 200
@@ -96,7 +75,7 @@ def test_user_admin_cannot_give_a_role_that_holds_more(admin_app, session, user_
 
     assert not verify_password(session.get(User, two_stores["hq"].id).password_hash, "taken-over-1")
     # a user holding less is theirs to manage
-    r = _post(c, "/admin/user/new/", {"username": "ua2", "new_password": "12345678xx", "scope_kind": "all",
+    r = post_form(c, "/admin/user/new/", {"username": "ua2", "new_password": "12345678xx", "scope_kind": "all",
                                       "roles": ["useradm"], "active": "y"})
     assert r.status_code == 302
 
@@ -105,7 +84,7 @@ def test_hq_admin_cannot_take_over_a_superuser(admin_app, session, make, two_sto
     root = make.user(username="root", roles=(), superuser=True)
     session.commit()
     c = login(admin_app, two_stores["hq"])
-    r = _post(c, f"/admin/user/edit/?id={root.id}", {"username": "root", "scope_kind": "all", "is_superuser": "y",
+    r = post_form(c, f"/admin/user/edit/?id={root.id}", {"username": "root", "scope_kind": "all", "is_superuser": "y",
                                                      "active": "y", "new_password": "taken-over-1"})
     assert r.status_code == 200
     from core.security.passwords import verify_password
@@ -162,7 +141,7 @@ def test_exports_write_formula_like_text_as_text(admin_app, session, make, two_s
     assert not any(c and c[0] in "=+-@" and not re.fullmatch(r"[+-]?\d+(\.\d+)?", c) for c in cells)
     assert "+8613800000011" in cells  # a plain number stays as it is
     ids = [str(c.id) for c in session.execute(select(Customer)).scalars()]
-    r = _post(hq, "/admin/customer/action/", {"action": "export_selected", "rowid": ids}, page="/admin/customer/")
+    r = post_form(hq, "/admin/customer/action/", {"action": "export_selected", "rowid": ids}, page="/admin/customer/")
     assert "'" + evil in [c for row in csv.reader(io.StringIO(r.data.decode("utf-8-sig"))) for c in row]
     wb = load_workbook(io.BytesIO(hq.get("/admin/customer/export/xlsx/").data))
     cells = {c.value: c.data_type for row in wb.active.iter_rows() for c in row if c.value is not None}
@@ -236,10 +215,10 @@ def test_malformed_ids_pages_searches_and_filters_never_reach_the_database(admin
     r = hq.get(f"/admin/membership_members/?flt1_{key}=0001-01-01+00:00:00")
     assert r.status_code == 200 and "Invalid Filter Value" in r.get_data(as_text=True)
     # a posted token id that cannot be one: not found
-    r = _post(hq, "/admin/preferences/tokens/revoke", {"token_id": HUGE, "confirm": "1"}, page="/admin/preferences/")
+    r = post_form(hq, "/admin/preferences/tokens/revoke", {"token_id": HUGE, "confirm": "1"}, page="/admin/preferences/")
     assert r.status_code == 404
     # bulk actions: ids that cannot name a record are left out
-    r = _post(hq, "/admin/customer/action/", {"action": "export_selected", "rowid": [HUGE, "abc", str(a)]},
+    r = post_form(hq, "/admin/customer/action/", {"action": "export_selected", "rowid": [HUGE, "abc", str(a)]},
               page="/admin/customer/")
     assert r.status_code == 200 and "Wang Fang" in r.data.decode("utf-8-sig")
 
@@ -289,7 +268,7 @@ def test_price_grid_refuses_control_characters_and_dates_out_of_range(admin_app,
     hq = login(admin_app, two_stores["hq"])
     url = f"/admin/pricelist/prices/?id={pl.id}"
     grid = "TEA\x001\t1\nTEA1\t1\t0001-01-01\nTEA1\t2\t2030-01-01\t9999-12-31 23:59\nTEA1\t3\t1899-12-31"
-    r = _post(hq, url, {"grid": grid})
+    r = post_form(hq, url, {"grid": grid})
     assert r.status_code == 422
     errors = dict(re.findall(r'grid-error" data-line="(\d+)">.*?<td>([^<]*)</td></tr>', r.get_data(as_text=True),
                              re.S))
@@ -299,7 +278,7 @@ def test_price_grid_refuses_control_characters_and_dates_out_of_range(admin_app,
     # too many lines: refused before anything is parsed or looked up
     monkeypatch.setattr(price_grid, "MAX_LINES", 3)
     monkeypatch.setattr(price_grid, "parse_grid", lambda *a, **k: pytest.fail("parsed a paste that is too long"))
-    r = _post(hq, url, {"grid": "\n".join(f"TEA1\t{i}\t2030-01-{i + 1:02d}" for i in range(6))})
+    r = post_form(hq, url, {"grid": "\n".join(f"TEA1\t{i}\t2030-01-{i + 1:02d}" for i in range(6))})
     assert r.status_code == 422 and "At most 3 lines" in r.get_data(as_text=True)
 
 

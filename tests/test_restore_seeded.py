@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures_addons"))
 
-from fxtools import fresh_runtime  # noqa: E402
+from fxtools import across_dialects, fresh_runtime  # noqa: E402
 
 from core.addons.installer import install, installed_versions  # noqa: E402
 from core.errors import AddonError  # noqa: E402
@@ -94,19 +94,9 @@ def test_init_then_restore_replaces_seeded_rows(banyan_databases):
 
 
 def test_init_then_restore_across_dialects(banyan_databases, tmp_path):
-    if not banyan_databases.is_postgres:
-        pytest.skip("needs --db-url postgresql+psycopg://... (SQLite <-> PostgreSQL)")
-    from test_migrations import _sqlite_runtime
-
-    pairs = [(fresh_runtime(banyan_databases), _sqlite_runtime(tmp_path / "to.sqlite")),
-             (_sqlite_runtime(tmp_path / "from.sqlite"), fresh_runtime(banyan_databases))]
-    try:
+    with across_dialects(banyan_databases, tmp_path) as pairs:
         for src, dst in pairs:
             _init_then_restore(src, dst)
-    finally:
-        for src, dst in pairs:
-            src.dispose()
-            dst.dispose()
 
 
 def test_business_data_or_an_edited_seed_still_blocks_restore(banyan_databases):

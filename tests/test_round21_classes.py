@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 from core.errors import BusinessError, Forbidden
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
-from tests.outside_world import CM, FR, SP, w  # noqa: F401
+from tests.outside_world import CM, FR, SP, request_with_stock_elsewhere, w  # noqa: F401
 from tests.outside_world import count_rows as _count, error_fields as _fields
 
 pytestmark = pytest.mark.addons("franchise", "commissions", "spare_parts", "call_center", "campaign")
@@ -92,18 +92,7 @@ def test_release_vote_through_the_kernel_refuses_the_franchisees_staff(session, 
 def test_approval_queue_api_shows_no_other_franchisees_back_room(api, session, w):
     """``GET /spare_parts/requests/approval-queue`` (the approvals page's API twin) lists only
     locations the caller sees."""
-    from addons.spare_parts import services as sp
-    from addons.spare_parts.models import FAULT_CODE
-
-    sp.receive(session, w.part.id, w.b.wh.id, "4")
-    sp.receive(session, w.part.id, w.a.wh.id, "1")
-    sp.register_warranty(session, "R21-SN-Q", w.product.id, w.a.store.id, date.today() - timedelta(days=10),
-                         customer_id=w.a.cust.id)
-    wo = sp.create_work_order(session, w.a.store.id, "leaks", customer_id=w.a.cust.id, serial="R21-SN-Q")
-    sp.schedule(session, wo.id, w.a.tech.id, datetime(2026, 12, 1, 10))
-    sp.start_work_order(session, wo.id)
-    sp.raise_request(session, wo.id, w.part.id, list(FAULT_CODE.codes)[0], "wet", qty="1", user=w.a.tech)
-    session.commit()
+    request_with_stock_elsewhere(session, w, "R21-SN-Q")
     r = api.get(f"{SP}/requests/approval-queue", user=w.a.mgr)
     assert r.status_code == 200, r.json
     names = {h["warehouse"] for item in r.json for h in item["holdings"]}

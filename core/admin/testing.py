@@ -28,6 +28,12 @@ def csrf_token(client, url="/login") -> str:
     return m.group(1)
 
 
+def post_form(client, url, data, page=None):
+    """Post the form ``data`` (a dict) to ``url`` with the CSRF token of the page ``page``
+    (default: ``url`` itself) read by ``client``; returns the response."""
+    return client.post(url, data={**data, "csrf_token": csrf_token(client, page or url)})
+
+
 def login(app, user, password=PASSWORD):
     """A test client signed in as ``user``."""
     client = app.test_client()

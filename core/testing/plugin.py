@@ -2,8 +2,10 @@
 
 Fixtures: ``rt`` (a Runtime with exactly the addons of the ``addons`` marker installed),
 ``session`` (rolled back after each test through a SAVEPOINT), ``make`` (factories),
-``register_plugin`` (a throwaway hook implementation), and for browser tests ``live_server``,
-``browser``, ``open_page``, ``signed_in`` (``core.testing.browser``), and ``cli_env`` (the
+``register_plugin`` (a throwaway hook implementation), ``committed`` (every row the test commits
+is deleted after it: ``core.testing.chain``), ``heap_set_aside`` (the heap left out of garbage
+collection: ``core.testing.memory``), and for browser tests ``live_server``, ``browser``,
+``open_page``, ``signed_in`` (``core.testing.browser``), and ``cli_env`` (the
 ``banyan`` command line on a fresh, empty database: ``core.testing.cli``). ``--db-url`` runs the
 same suite on PostgreSQL: each addon set gets its own freshly created database, dropped at the end.
 """
@@ -126,6 +128,28 @@ def cli_env(request, tmp_path):
     (``cli_env.run("init")``, ``cli_env.engine()``, ``cli_env.runtime()``)."""
     with fresh_cli_env(request.config.getoption("--db-url"), tmp_path) as env:
         yield env
+
+
+@pytest.fixture
+def committed(rt):
+    """For a test that commits (threads on their own connections): every row committed to the
+    database of ``rt`` during the test, by the test or by fixtures set up after this one, is
+    deleted after it, also when it fails. A ``core.testing.chain.CommittedRows`` (``added()``:
+    ``{table: rows}`` committed so far)."""
+    from core.testing.chain import committed_rows
+
+    with committed_rows(rt) as rows:
+        yield rows
+
+
+@pytest.fixture
+def heap_set_aside():
+    """What exists before the test is set aside from the garbage collector for its duration
+    (``core.testing.memory.heap_set_aside``): for tests of code that collects garbage itself."""
+    from core.testing.memory import heap_set_aside as _aside
+
+    with _aside():
+        yield
 
 
 @pytest.fixture

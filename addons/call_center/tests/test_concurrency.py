@@ -6,7 +6,7 @@ import threading
 from datetime import time
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from core.db import transaction
 
@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.addons("call_center"), pytest.mark.postgres_only]
 
 
 @pytest.fixture
-def committed_tickets(rt):
+def committed_tickets(rt, committed):
+    """Twenty committed tickets of one team, due to breach; deleted afterwards (``committed``)."""
     with rt.session() as s, transaction(s):
         cal = Calendar(name="conc-cal", opens_at=time(9), closes_at=time(18), weekdays="12345", cn_holidays=True)
         s.add(cal)
@@ -31,10 +32,6 @@ def committed_tickets(rt):
         for n in range(20):
             svc.create_ticket(s, subject=f"t{n}", ticket_type="inquiry", channel="phone", team_id=team.id,
                               at=local(2026, 4, 3, 17, 30))
-    yield
-    with rt.session() as s, transaction(s):
-        for model in (TicketEvent, Ticket, SlaPolicy, Team, Calendar):
-            s.execute(delete(model))
 
 
 def test_concurrent_escalations_escalate_once(rt, committed_tickets):
@@ -62,17 +59,7 @@ def test_concurrent_escalations_escalate_once(rt, committed_tickets):
         assert set(s.execute(select(Ticket.priority)).scalars()) == {"high"}
 
 
-@pytest.fixture
-def clean_intake(rt):
-    yield
-    from addons.call_center.models import InboundEmail
-
-    with rt.session() as s, transaction(s):
-        for model in (InboundEmail, TicketEvent, Ticket):
-            s.execute(delete(model))
-
-
-def test_the_same_email_posted_twice_at_once_makes_one_ticket(rt, clean_intake):
+def test_the_same_email_posted_twice_at_once_makes_one_ticket(rt, committed):
     """Two posts of one Message-ID race: the unique key decides, the loser answers the
     winner's ticket (``DuplicateEmail``) and its own new ticket is rolled back."""
     from addons.call_center.intake import DuplicateEmail

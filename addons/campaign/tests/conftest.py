@@ -90,17 +90,8 @@ def manual_sending(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def heap_of_the_test_only():
+def heap_of_the_test_only(heap_set_aside):
     """The sending worker runs a full garbage collection after each batch (its memory stays
-    one batch). A worker process holds the app and little else, so that costs milliseconds; the
-    test process holds every app and runtime the session built (millions of objects), where
-    each full collection took seconds. What exists before the test is set aside for its
-    duration (``gc.freeze``) and given back after (``gc.unfreeze``): nothing is leaked, and the
-    collections see what the test made, as in a worker."""
-    import gc
-
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    one batch): what exists before each test is set aside for its duration
+    (``core.testing.memory.heap_set_aside``), so the collections see what the test made, as in
+    a worker."""

@@ -5,7 +5,6 @@ and on the email channel against a local SMTP server (aiosmtpd in another proces
 only the worker's memory is traced)."""
 from __future__ import annotations
 
-import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy import func, select
 
 from core.db import transaction
 from core.localtime import local_today
+from core.testing.memory import traced_peak
 
 from addons.campaign import sending
 from addons.campaign import services as svc
@@ -49,13 +49,10 @@ def _audience(rt, n: int, tag: str, channel: str = "outbox") -> int:
 
 
 def _peak(rt, pid: int) -> tuple[int, int]:
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    try:
+    """Messages sent and the peak traced memory (bytes) of one run of the worker."""
+    with traced_peak() as peak:
         out = sending.send_due(rt, plan_id=pid)
-        return out["sent"], tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    return out["sent"], peak.bytes
 
 
 def test_worker_peak_memory_flat_in_the_audience(rt):

@@ -1,7 +1,6 @@
 """Real threads, real transactions (no shared test connection): a statement approved while
 a sale posts its commission never loses the line, and two refunds racing for the same goods
-claw back once. These tests commit, so they use a database of their own (the marker's
-addon set differs from the other test modules')."""
+claw back once. These tests commit (``committed`` removes their rows after them)."""
 import threading
 import time
 from datetime import date, datetime
@@ -14,10 +13,10 @@ from addons.commissions import services as svc
 from addons.commissions.models import CommissionLine, CommissionStatement
 from core import hookimpl
 from core.db import transaction
-from core.errors import BusinessError
 from core.models import Employee, Product, Store
 from core.services.refund import refund
 from core.testing.factories import Factories
+from core.testing.race import race
 
 from .conftest import sell
 
@@ -50,7 +49,7 @@ class SlowPosting:
         time.sleep(0.5)
 
 
-def test_approval_racing_a_posting_never_loses_a_line(rt, register_plugin):
+def test_approval_racing_a_posting_never_loses_a_line(rt, committed, register_plugin):
     store_id, clerk_id, product_id, _sale = _setup(rt, "RACE1")
     with rt.session() as s, transaction(s):
         svc.prepare_statements(s, 202610)
@@ -91,31 +90,15 @@ def test_approval_racing_a_posting_never_loses_a_line(rt, register_plugin):
         assert total == Decimal("5.00")
 
 
-def test_concurrent_double_refund_claws_back_once(rt):
+def test_concurrent_double_refund_claws_back_once(rt, committed):
     store_id, clerk_id, _p, sale_id = _setup(rt, "RACE2")
     with rt.session() as s, transaction(s):
         svc.prepare_statements(s, 202610)
         st_id = s.execute(select(CommissionStatement.id).where(CommissionStatement.employee_id == clerk_id)).scalar()
         svc.approve_statement(s, st_id)
         svc.pay_statement(s, st_id, reference="P1")
-    barrier = threading.Barrier(2)
-    results = []
-
-    def give_back():
-        barrier.wait()
-        try:
-            with rt.session() as s, transaction(s):
-                refund(s, sale_id, at=datetime(2026, 11, 2, 4))
-            results.append("ok")
-        except BusinessError:
-            results.append("refused")
-
-    threads = [threading.Thread(target=give_back) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(results) == ["ok", "refused"]
+    results = race(rt, *[lambda s: refund(s, sale_id, at=datetime(2026, 11, 2, 4))] * 2)
+    assert sorted(results) == ["ok", "refused"], results
     with rt.session() as s:
         claws = s.execute(select(CommissionLine).where(CommissionLine.employee_id == clerk_id,
                                                        CommissionLine.kind == "clawback")).scalars().all()
@@ -138,7 +121,7 @@ class SlowApproval:
             time.sleep(0.5)
 
 
-def test_posting_racing_an_approval_moves_to_the_next_period(rt, register_plugin):
+def test_posting_racing_an_approval_moves_to_the_next_period(rt, committed, register_plugin):
     """The other order: the approval holds the account when the sale comes; the sale waits,
     then sees the period settled and books into the next one."""
     with rt.session() as s, transaction(s):

@@ -10,8 +10,9 @@ from core import hookimpl
 from core.db import transaction
 from core.errors import BusinessError
 from core.models import Customer
+from core.testing.race import race
 
-# a database of its own (the marker's addon set differs), since this test commits
+# these tests commit (``committed`` removes their rows after them)
 pytestmark = pytest.mark.addons("loyalty", "membership")
 
 
@@ -22,7 +23,7 @@ class SlowPosting:
             time.sleep(0.2)  # hold the account lock while the others queue
 
 
-def test_concurrent_redemptions_never_overspend(rt, register_plugin):
+def test_concurrent_redemptions_never_overspend(rt, committed, register_plugin):
     with rt.session() as s, transaction(s):
         c = Customer(name="Race")
         s.add(c)
@@ -31,30 +32,14 @@ def test_concurrent_redemptions_never_overspend(rt, register_plugin):
         services.adjust(s, c.id, 100, note="start")
         cid = c.id
     register_plugin(SlowPosting())
-    barrier = threading.Barrier(5)
-    results = []
-
-    def spend():
-        barrier.wait()
-        try:
-            with rt.session() as s, transaction(s):
-                services.adjust(s, cid, -30, note="spend")
-            results.append("ok")
-        except BusinessError:
-            results.append("refused")
-
-    threads = [threading.Thread(target=spend) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert sorted(results) == ["ok"] * 3 + ["refused"] * 2
+    results = race(rt, *[lambda s: services.adjust(s, cid, -30, note="spend")] * 5)
+    assert sorted(results) == ["ok"] * 3 + ["refused"] * 2, results
     with rt.session() as s:
         assert services.balance(s, cid) == 10
         assert services.invariant_breaches(s) == []
 
 
-def test_redemption_racing_the_expiry_job_never_overspends(rt):
+def test_redemption_racing_the_expiry_job_never_overspends(rt, committed):
     """The expiry job updates lots without the account lock; a redemption that read a lot
     before expiry committed must not write its stale remainder back over the expiry."""
     from datetime import timedelta
@@ -70,9 +55,6 @@ def test_redemption_racing_the_expiry_job_never_overspends(rt):
         ledger.credit(s, c.id, "adjust", 100, at=utcnow() - timedelta(days=800),
                       expires_at=utcnow() - timedelta(days=1), note="old points")
         cid = c.id
-    expiring = rt.session()
-    expiring.begin()
-    assert ledger.expire_due(expiring) >= 100  # lot updated and locked, not committed
     outcome = []
 
     def redeem():
@@ -83,12 +65,17 @@ def test_redemption_racing_the_expiry_job_never_overspends(rt):
         except BusinessError:
             outcome.append("refused")
 
-    t = threading.Thread(target=redeem)
-    t.start()
-    time.sleep(0.5)  # the redemption now waits: on the lot's row lock (PostgreSQL), on the
-    # database write lock (SQLite, BEGIN IMMEDIATE)
-    expiring.commit()
-    expiring.close()
+    expiring = rt.session()
+    try:  # closed whatever happens: its locks would hold up the clean-up of ``committed``
+        expiring.begin()
+        assert ledger.expire_due(expiring) >= 100  # lot updated and locked, not committed
+        t = threading.Thread(target=redeem)
+        t.start()
+        time.sleep(0.5)  # the redemption now waits: on the lot's row lock (PostgreSQL), on the
+        # database write lock (SQLite, BEGIN IMMEDIATE)
+        expiring.commit()
+    finally:
+        expiring.close()
     t.join(30)
     assert outcome == ["refused"]
     with rt.session() as s:

@@ -2,19 +2,19 @@
 transaction (SQLite and PostgreSQL): exactly as many succeed as the location holds, on hand equals the
 ledger sum, nothing goes negative. The second test removes the row lock and shows the same
 run then over-issues: the first test fails without the lock."""
-import threading
 import time
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from core.db import transaction
-from core.errors import BusinessError
-from core.models import Company, Warehouse
+from core.models import Warehouse
+from core.testing.chain import committed_chain, committed_rows
+from core.testing.race import race
 
 from addons.spare_parts import services as svc
 from addons.spare_parts import stock
-from addons.spare_parts.models import Part, StockBalance, StockMove
+from addons.spare_parts.models import StockBalance
 from addons.spare_parts.tests.conftest import D
 
 pytestmark = pytest.mark.addons("spare_parts")
@@ -25,54 +25,28 @@ THREADS = 20
 @pytest.fixture
 def five_on_hand(rt):
     """A committed part with 5 units at one warehouse; everything is deleted afterwards."""
-    with rt.session() as s, transaction(s):
-        company = Company(code="SPCONC", name="Concurrency HQ", kind="hq")
-        s.add(company)
-        s.flush()
-        wh = Warehouse(code="SPCONC-WH", name="Concurrency warehouse", company_id=company.id)
-        s.add(wh)
-        s.flush()
-        part = svc.save_part(s, "SPCONC-P1", "Contended part", cost="10")
-        svc.receive(s, part.id, wh.id, "5")
-        ids = (company.id, wh.id, part.id)
-    yield ids
-    company_id, wh_id, part_id = ids
-    with rt.session() as s, transaction(s):
-        s.execute(delete(StockMove).where(StockMove.part_id == part_id))
-        s.execute(delete(StockBalance).where(StockBalance.part_id == part_id))
-        s.execute(delete(Part).where(Part.id == part_id))
-        s.execute(delete(Warehouse).where(Warehouse.id == wh_id))
-        s.execute(delete(Company).where(Company.id == company_id))
+    with committed_chain(rt, "SPCONC") as chain:
+        with rt.session() as s, transaction(s):
+            wh = Warehouse(code="SPCONC-WH", name="Concurrency warehouse", company_id=chain.company_id)
+            s.add(wh)
+            s.flush()
+            part = svc.save_part(s, "SPCONC-P1", "Contended part", cost="10")
+            svc.receive(s, part.id, wh.id, "5")
+            ids = (wh.id, part.id)
+        yield ids
+
+
+def _issue(part_id, wh_id):
+    """One unit issued (a callable of ``race``)."""
+    return lambda s: svc.issue(s, part_id, wh_id, "1")
 
 
 def _race(rt, part_id, wh_id) -> list[str]:
-    barrier = threading.Barrier(THREADS)
-    results, lock = [], threading.Lock()
-
-    def worker():
-        outcome = "error"
-        try:
-            barrier.wait(timeout=30)
-            with rt.session() as s, transaction(s):
-                svc.issue(s, part_id, wh_id, "1")
-            outcome = "ok"
-        except BusinessError:
-            outcome = "refused"
-        except Exception as exc:  # noqa: BLE001 - reported in the assertion
-            outcome = f"error: {exc!r}"
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
+    return race(rt, *[_issue(part_id, wh_id)] * THREADS)
 
 
 def test_concurrent_issues_never_go_negative(rt, five_on_hand):
-    _company, wh_id, part_id = five_on_hand
+    wh_id, part_id = five_on_hand
     results = _race(rt, part_id, wh_id)
     assert sorted(results) == ["ok"] * 5 + ["refused"] * (THREADS - 5), results
     with rt.session() as s:
@@ -86,7 +60,7 @@ def test_without_the_lock_the_race_over_issues(rt, five_on_hand, monkeypatch):
     ``FOR UPDATE`` (and a moment between read and write, as under load) over-issues."""
     if rt.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): without the row lock there is no race to show")
-    _company, wh_id, part_id = five_on_hand
+    wh_id, part_id = five_on_hand
 
     def unlocked(session, part_id, warehouse_id):
         row = session.execute(select(StockBalance).where(StockBalance.part_id == part_id,
@@ -108,30 +82,20 @@ def test_without_the_lock_the_race_over_issues(rt, five_on_hand, monkeypatch):
 @pytest.fixture
 def counted(rt, five_on_hand):
     """A committed stock take of the five units, counted 4 (difference -1) and submitted by
-    one user, with a second one to approve it; deleted afterwards."""
-    from core.models import User
-    from core.models.approval import ApprovalRequest, ApprovalVote
+    one user, with a second one to approve it; deleted afterwards (with what its approval
+    posts)."""
     from core.testing.factories import Factories
 
-    from addons.spare_parts.models import StockCount, StockCountLine
-
-    _company, wh_id, part_id = five_on_hand
-    with rt.session() as s, transaction(s):
-        make = Factories(s)
-        keeper, approver = make.user(username="spconc-keeper"), make.user(username="spconc-approver")
-        count = svc.start_count(s, wh_id, user=keeper)
-        svc.record_counts(s, count.id, [(part_id, "4")], user=keeper)
-        svc.submit_count(s, count.id, user=keeper)
-        ids = (count.id, count.approval_request_id, keeper.id, approver.id)
-    yield ids
-    count_id, ar_id, *users = ids
-    with rt.session() as s, transaction(s):
-        s.execute(delete(StockCountLine).where(StockCountLine.count_id == count_id))
-        s.execute(delete(StockCount).where(StockCount.id == count_id))
-        s.execute(delete(ApprovalVote).where(ApprovalVote.request_id == ar_id))
-        s.execute(delete(ApprovalRequest).where(ApprovalRequest.id == ar_id))
-        for u in users:
-            s.delete(s.get(User, u))
+    wh_id, part_id = five_on_hand
+    with committed_rows(rt):
+        with rt.session() as s, transaction(s):
+            make = Factories(s)
+            keeper, approver = make.user(username="spconc-keeper"), make.user(username="spconc-approver")
+            count = svc.start_count(s, wh_id, user=keeper)
+            svc.record_counts(s, count.id, [(part_id, "4")], user=keeper)
+            svc.submit_count(s, count.id, user=keeper)
+            ids = (count.id, approver.id)
+        yield ids
 
 
 def test_stock_take_posted_while_issues_run(rt, five_on_hand, counted):
@@ -141,44 +105,14 @@ def test_stock_take_posted_while_issues_run(rt, five_on_hand, counted):
     this hold is ``stock._lock_balance``; the test above shows the race without it."""
     from core.models import User
 
-    _company, wh_id, part_id = five_on_hand
-    count_id, _ar, _keeper, approver_id = counted
-    barrier = threading.Barrier(11)
-    results, guard = [], threading.Lock()
+    wh_id, part_id = five_on_hand
+    count_id, approver_id = counted
 
-    def issuer():
-        outcome = "error"
-        try:
-            barrier.wait(timeout=30)
-            with rt.session() as s, transaction(s):
-                svc.issue(s, part_id, wh_id, "1")
-            outcome = "ok"
-        except BusinessError:
-            outcome = "refused"
-        except Exception as exc:  # noqa: BLE001
-            outcome = f"error: {exc!r}"
-        with guard:
-            results.append(outcome)
+    def approve(s):
+        svc.approve_count(s, count_id, s.get(User, approver_id))
+        return "posted"
 
-    def approver():
-        outcome = "error"
-        try:
-            barrier.wait(timeout=30)
-            with rt.session() as s, transaction(s):
-                svc.approve_count(s, count_id, s.get(User, approver_id))
-            outcome = "posted"
-        except BusinessError as exc:
-            outcome = f"refused: {exc.errors}"
-        except Exception as exc:  # noqa: BLE001
-            outcome = f"error: {exc!r}"
-        with guard:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=issuer) for _ in range(10)] + [threading.Thread(target=approver)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = race(rt, *[_issue(part_id, wh_id)] * 10, approve)
     with rt.session() as s:
         on_hand, ledger = svc.on_hand(s, part_id, wh_id), svc.ledger_on_hand(s, part_id, wh_id)
         assert on_hand == ledger >= 0
