@@ -70,6 +70,27 @@ def test_membership_stored_value_clearing_reaches_the_statements(session, make, 
     assert (lb.counterparty_id, lb.amount) == (a, D("-80.00"))
 
 
+def test_hook_franchise_clearing_kinds(api_app, session, register_plugin):
+    """The codes the clearing addons declare, with their labels, label the clearing lines:
+    membership's own and a plugin's; a code nobody declares shows as itself."""
+    from core.i18n import force_locale
+
+    from addons.franchise.models import CLEARING_KIND, STATEMENT_NOTE
+
+    class Plugin:
+        @hookimpl
+        def franchise_clearing_kinds(self):
+            return [("gift_cards", "Gift cards")]
+
+    register_plugin(Plugin())
+    with api_app.app_context(), force_locale("zh_Hans"):
+        assert {c: str(label) for c, label in CLEARING_KIND.choices()} == {"stored_value": "储值",
+                                                                            "gift_cards": "Gift cards"}
+        assert "Gift cards" in STATEMENT_NOTE.text("clearing", {"what": "gift_cards"})
+        assert "储值" in STATEMENT_NOTE.text("clearing", {"what": "stored_value"})
+        assert "vouchers" in STATEMENT_NOTE.text("clearing", {"what": "vouchers"})
+
+
 @pytest.mark.parametrize("writer", ["en", "zh_Hans"])
 def test_a_clearing_line_reads_in_the_readers_language(api_app, api, session, make, net, writer):
     """The statement keeps what it clears as a code (``note_args["what"]``), never the hook's
