@@ -495,11 +495,14 @@ def refunded_so_far(session, sale: Sale) -> Decimal:
     return -money(total or 0)
 
 
-def refund_or_request(session, sale_id: int, user, reason: str | None = None, lines=None):
+def refund_or_request(session, sale_id: int, user, reason: str | None = None, lines=None,
+                      note_code: str | None = None):
     """Refund ``lines`` of ``sale_id`` (``RefundLineRequest``s; None: everything left) now or,
     when the sale's refunds with this one pass the threshold, ask for approval (so splitting
     a refund in small ones does not avoid it; one request per sale waits at a time). Every
-    surface goes through here: back office and API. Returns ``("refunded", refund_doc)`` or
+    surface goes through here: back office and API. ``reason`` is a person's words, ``note_code``
+    a ``core.labels.SALE_NOTE`` code the surface notes (both kept on the refund document, and
+    in the request's payload until it is approved). Returns ``("refunded", refund_doc)`` or
     ``("pending", ApprovalRequest)``."""
     from core.services.refund import refund
 
@@ -517,10 +520,12 @@ def refund_or_request(session, sale_id: int, user, reason: str | None = None, li
                                               id=req_id)})
         payload = {"sale_id": sale.id, "reason": reason,
                    "lines": None if lines is None else [[int(r.line_id), str(r.qty)] for r in lines]}
+        if note_code:
+            payload["note_code"] = note_code  # shown by its label (the figures' model is Sale)
         req = request_approval(session, REFUND_ACTION, payload, amount, user,
                                store_id=sale.store_id, subject=sale.number)
         return "pending", req
-    return "refunded", refund(session, sale.id, lines, user=user, reason=reason)
+    return "refunded", refund(session, sale.id, lines, user=user, reason=reason, note_code=note_code)
 
 
 def _execute_refund(session, req: ApprovalRequest, user):
@@ -529,7 +534,8 @@ def _execute_refund(session, req: ApprovalRequest, user):
 
     asked = req.payload.get("lines")
     lines = None if asked is None else [RefundLineRequest(int(i), Decimal(q)) for i, q in asked]
-    doc = refund(session, int(req.payload["sale_id"]), lines, user=user, reason=req.payload.get("reason"))
+    doc = refund(session, int(req.payload["sale_id"]), lines, user=user, reason=req.payload.get("reason"),
+                 note_code=req.payload.get("note_code"))
     return doc.number
 
 
@@ -548,5 +554,5 @@ def _refund_figures(session, payload: dict) -> dict:
     return out
 
 
-register_executor(REFUND_ACTION, _execute_refund, figures=_refund_figures, columns={"lines": ("sale_line_id", "product_id", "qty")},
+register_executor(REFUND_ACTION, _execute_refund, figures=_refund_figures, model=Sale, columns={"lines": ("sale_line_id", "product_id", "qty")},
                   labels={"sale_line_id": _l("Sale line")})

@@ -148,7 +148,9 @@ class Phrases(Choices):
     ``items`` are ``(code, label)`` or ``(code, label, sentence)``: ``label`` is the short name
     (filters, select choices, API documentation), ``sentence`` a ``lazy_gettext`` template with
     ``%(name)s`` placeholders filled from ``args``. ``money`` names the args that are amounts
-    (shown with the currency of the reader's locale)::
+    (shown with the currency of the reader's locale); ``coded`` maps an arg to the
+    :class:`Choices` set its value is a code of (shown as that code's label, so a code an
+    addon declares reads in the reader's language too)::
 
         HOLD_REASON = Phrases("franchise.order.hold", [
             ("over_limit", _l("Over the credit limit"),
@@ -159,10 +161,12 @@ class Phrases(Choices):
     :meth:`label` of ``{"code": ..., "args": {...}}`` is the sentence too (an approval's
     payload keeps a coded sentence that way). Args missing from a stored row show as ``?``."""
 
-    def __init__(self, name: str, items: Iterable[tuple], *, money: Iterable[str] = (), open: bool = False):
+    def __init__(self, name: str, items: Iterable[tuple], *, money: Iterable[str] = (),
+                 coded: dict[str, "Choices"] | None = None, open: bool = False):
         items = list(items)
         self._sentences = {item[0]: item[2] for item in items if len(item) > 2}
         self.money = frozenset(money)
+        self.coded = dict(coded or {})
         super().__init__(name, [(item[0], item[1]) for item in items], open=open)
 
     def text(self, code, args: dict | None = None) -> str:
@@ -187,6 +191,8 @@ class Phrases(Choices):
                     value = format_money(Decimal(str(value)))
                 except (InvalidOperation, ValueError):
                     pass
+            elif key in self.coded and value not in (None, ""):
+                value = str(self.coded[key].label(value))
             out[key] = value
         return out
 
@@ -283,6 +289,16 @@ MAIL_STATE = Choices("core.mail.state", [("queued", _l("Queued")), ("sending", _
 MAIL_PROBLEM = Choices("core.mail.problem", [
     ("worker_stopped", _l("The worker stopped while sending; queued again")),
     ("the worker stopped while sending; queued again", _l("The worker stopped while sending; queued again")),
+])
+#: what the kernel notes on a sale (``Sale.note_code``/``note_args``, ``core.mixins.CodedNote``):
+#: a refund made from the back office's list of sales; ``note`` keeps what a person typed
+SALE_NOTE = Phrases("core.sale.note", [("back_office", _l("Refund from the back office"))])
+#: why an import failed as a whole (``ImportRun.error_code``/``error_args``), put together in the
+#: reader's language; ``error`` keeps only text that is not the kernel's (none is written now)
+IMPORT_PROBLEM = Phrases("core.import.problem", [
+    ("stopped", _l("The import stopped"), _l("The import stopped: %(error)s")),
+    ("rows_have_errors", _l("Nothing was imported: rows have errors"),
+     _l("Nothing was imported: %(n)s row(s) have errors.")),
 ])
 IMPORT_MODE = Choices("core.import.mode", [("dry_run", _l("Dry run")), ("all_or_nothing", _l("All or nothing")),
                                            ("valid_only", _l("Valid rows only"))])
@@ -553,7 +569,7 @@ describe("core_role", name=_l("Role"))
 describe("core_role_permission", name=_l("Role permission"))
 describe("core_user", name=_l("User"), codes={"scope_kind": SCOPE_KIND, "locale": LANGUAGE})
 describe("core_api_token", name=_l("API token"), labels={"name": _l("Label"), "prefix": _l("Starts with")})
-describe("core_sale", name=_l("Sale"), codes={"kind": SALE_KIND, "state": SALE_STATE})
+describe("core_sale", name=_l("Sale"), codes={"kind": SALE_KIND, "state": SALE_STATE, "note_code": SALE_NOTE})
 describe("core_sale_line", name=_l("Sale line"))
 describe("core_sale_adjustment", name=_l("Sale adjustment"), labels={"rule_code": _l("Rule")})
 describe("core_sale_payment", name=_l("Payment"), codes={"method": PAYMENT_METHOD})
@@ -568,10 +584,12 @@ describe("core_mail_message", name=_l("Email"), codes={"state": MAIL_STATE, "loc
          labels={"claim": _l("Claimed by"), "claimed_at": lazy_pgettext("time", "Claimed"), "body": _l("Text")})
 describe("core_notification", name=_l("Notification"),
          labels={"link_model": _l("Record type"), "link_id": _l("Record")})
-describe("core_import", name=_l("Import"), codes={"mode": IMPORT_MODE, "state": IMPORT_STATE, "locale": LANGUAGE},
+describe("core_import", name=_l("Import"), codes={"mode": IMPORT_MODE, "state": IMPORT_STATE, "locale": LANGUAGE,
+                                                  "error_code": IMPORT_PROBLEM},
          labels={"importer": _l("Import of"), "content": _l("File"), "mode": _l("Mode"),
                  "total_rows": _l("Rows"), "processed_rows": _l("Rows read"), "error_rows": _l("Rows with errors"),
-                 "written_rows": _l("Rows written"), "errors": _l("Errors")})
+                 "written_rows": _l("Rows written"), "errors": _l("Errors"), "error_code": _l("Problem"),
+                 "error_args": _l("Figures of the problem")})
 describe("core_file", name=_l("File"),
          labels={"owner_addon": _l("Addon"), "owner_table": _l("Record type"), "owner_id": _l("Record"),
                  "sha256": _l("SHA-256"), "storage_key": _l("Storage key"), "uploaded_by_id": _l("Uploaded by"),

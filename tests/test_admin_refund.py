@@ -228,7 +228,7 @@ def test_service_errors_land_on_the_requested_rows(boss, session, make, monkeypa
     session.commit()
     first, _, third = sale.lines
 
-    def refused(session, sale_id, lines, user=None, reason=None):
+    def refused(session, sale_id, lines, user=None, reason=None, note_code=None):
         assert [(ln.line_id, ln.qty) for ln in lines] == [(first.id, 1), (third.id, 2)]
         raise BusinessError({"lines.1.qty": ["More than is left to refund on this line."],
                              "sale_id": ["Only a confirmed sale can be refunded."]})

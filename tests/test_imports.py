@@ -135,7 +135,8 @@ def test_all_or_nothing_then_valid_only_after_a_dry_run(api, make, session):
     data = csv_bytes([["name", "email"], ["A", "a@example.com"], ["B", "not-mail"], ["C", "c@example.com"]])
     r = upload(api, admin, "customers", data, mode="all_or_nothing")
     assert r.json["state"] == "failed" and r.json["written_rows"] == 0 and r.json["error_rows"] == 1
-    assert "1 row" in r.json["error"]
+    assert (r.json["error"], r.json["error_code"], r.json["error_args"]) == (None, "rows_have_errors", {"n": 1})
+    assert "1 row" in r.json["error_label"]
     assert customers(session) == before
     dry = upload(api, admin, "customers", data)
     run = api.post(f"/api/v1/imports/{dry.json['id']}/run", user=admin, json={"mode": "valid_only"})
@@ -244,7 +245,8 @@ def test_import_run_kept_when_a_loader_breaks(rt, make, session, register_plugin
     execute(rt, rec.id)
     session.expire_all()
     rec = session.get(ImportRun, rec.id)
-    assert rec.state == "failed" and "disk on fire" in rec.error
+    assert rec.state == "failed" and (rec.error_code, rec.error_args) == ("stopped", {"error": "disk on fire"})
+    assert rec.error_text.endswith(": disk on fire")
     assert customers(session) == before
 
 

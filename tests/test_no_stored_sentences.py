@@ -2,8 +2,10 @@
 language) where people of another language read it: it stores a code and the figures of the
 sentence (``core.labels.Phrases``, ``core.mixins.CodedNote``), and an approval request a
 language-free ``subject``. This scans the kernel's and the addons' code for the shapes the
-earlier faults had: a note, reason or approval label given as an f-string or a
-``gettext``/``_``/``str(_l(...))`` call."""
+earlier faults had: a note, reason, error or approval label given as an f-string, a
+``gettext``/``_``/``str(_l(...))`` call or a label made text (``str(item.get("label"))``) --
+as a keyword, a row dict's key, an attribute or a dict item (``outcome["error"] = _(...)``)
+assigned, directly or through a local name that holds such a value."""
 from __future__ import annotations
 
 import ast
@@ -11,34 +13,74 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: keyword arguments that end up in a stored note, reason or label
-STORED = {"note", "reason", "lift_reason", "hold_reason", "label", "description"}
+STORED = {"note", "reason", "lift_reason", "hold_reason", "label", "description", "error"}
 #: calls whose ``label=``/``description=`` is no stored value (declarations, widgets, docs)
 NOT_STORED = {"request_approval"}  # checked below: its label must not be composed either
 #: (file, line text) known to be fine: the words are not the code's (an email's sender and subject)
-ALLOWED = {("addons/call_center/intake.py", 'note=f"{sender}: {subject}"'),
-           # left: the back office's bulk refund reason; the sales API (core/api/resources/sales.py)
-           # must answer a reason_label before it can become a code
-           ("core/defaults/admin.py", 'reason=gettext("Refund from the back office")')}
+ALLOWED = {("addons/call_center/intake.py", 'note=f"{sender}: {subject}"')}
 TRANSLATE = {"_", "gettext", "ngettext"}
+#: calls that answer the request in its user's language (a page, a message), never store
+ANSWERS = {"render_template", "render", "flash", "jsonify"}
 
 
-def _composed(value) -> bool:
+def _labelled(node) -> bool:
+    """Whether ``node`` reads a hook item's label (``item.get("label")``): a lazy text that
+    ``str()`` turns into the current user's language."""
+    return any(isinstance(n, ast.Call) and _call_name(n) == "get" and n.args
+               and isinstance(n.args[0], ast.Constant) and n.args[0].value == "label" for n in ast.walk(node))
+
+
+def _composed(value, names=frozenset()) -> bool:
+    """Whether ``value`` is a sentence composed or translated by code; ``names`` are the local
+    names assigned such a value before (``label = str(item.get("label"))`` ... ``note=label``)."""
+    if isinstance(value, ast.Name):
+        return value.id in names
     if isinstance(value, ast.JoinedStr):
         return True
     if isinstance(value, ast.BoolOp):  # (v.get("note") or "opening balance")
-        return any(_composed(v) for v in value.values)
+        return any(_composed(v, names) for v in value.values)
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
         return " " in value.value.strip()  # English words ("customer merge"), not a code
-    if isinstance(value, ast.Subscript):  # f"..."[:255]
-        return _composed(value.value)
+    if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Slice):  # f"..."[:255]
+        return _composed(value.value, names)
     if isinstance(value, ast.Call):
         name = value.func.id if isinstance(value.func, ast.Name) else getattr(value.func, "attr", "")
         if name in TRANSLATE:
             return True
+        if name == "str" and value.args and _labelled(value.args[0]):
+            return True  # str(item.get("label")): the label in the current user's language
         if name == "str" and value.args and isinstance(value.args[0], ast.Call):
             inner = value.args[0].func
             return (inner.id if isinstance(inner, ast.Name) else getattr(inner, "attr", "")) in ("_l", "lazy_gettext")
     return False
+
+
+def _composed_names(tree) -> dict:
+    """``{id(function or module): names}``: the local names each function (or the module)
+    assigns a composed value to."""
+    out: dict = {}
+    scopes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for scope in scopes:
+        names: set = set()
+        for n in ast.walk(scope):
+            if isinstance(n, ast.Assign) and _composed(n.value, frozenset(names)):
+                names.update(t.id for t in n.targets if isinstance(t, ast.Name))
+        out[id(scope)] = frozenset(names)
+    return out
+
+
+def _scope_of(tree) -> dict:
+    """``{id(node): id(its innermost function, or the module)}``."""
+    out = {}
+
+    def visit(node, scope):
+        for child in ast.iter_child_nodes(node):
+            inner = id(child) if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else scope
+            out[id(child)] = inner
+            visit(child, inner)
+
+    visit(tree, id(tree))
+    return out
 
 
 def _call_name(node: ast.Call) -> str:
@@ -55,6 +97,7 @@ def test_no_code_composed_sentence_is_stored():
         source = path.read_text(encoding="utf-8")
         lines = source.splitlines()
         tree = ast.parse(source)
+        local_names, scope_of = _composed_names(tree), _scope_of(tree)
         answers = set()  # dicts that are an answer or an error, never stored: returned, raised
         for node in ast.walk(tree):
             if isinstance(node, (ast.Return, ast.Raise)):
@@ -62,7 +105,9 @@ def test_no_code_composed_sentence_is_stored():
         for node in ast.walk(tree):
             if id(node) in answers:
                 continue
-            # a row's dict (``"reason": gettext(...)``) or an attribute (``entry.note = f"..."``)
+            names = local_names.get(scope_of.get(id(node)), frozenset())
+            # a row's dict (``"reason": gettext(...)``), an attribute (``entry.note = f"..."``) or
+            # a dict's item (``outcome["error"] = _(...)``)
             pairs = []
             if isinstance(node, ast.Dict):
                 pairs = [(k.value, v) for k, v in zip(node.keys, node.values)
@@ -70,15 +115,24 @@ def test_no_code_composed_sentence_is_stored():
             elif isinstance(node, ast.Assign):
                 pairs = [(t.attr, node.value) for t in node.targets
                          if isinstance(t, ast.Attribute) and t.attr in STORED - {"label", "description"}]
+                pairs += [(t.slice.value, node.value) for t in node.targets
+                          if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant)
+                          and t.slice.value in STORED - {"label", "description"}]
             for key, value in pairs:
                 text = lines[value.lineno - 1]
-                if _composed(value) and not any(rel == f and snippet in text for f, snippet in ALLOWED):
+                if _composed(value, names) and not any(rel == f and snippet in text for f, snippet in ALLOWED):
                     found.append(f"{rel}:{value.lineno}: {key}: {text.strip()}")
             if not isinstance(node, ast.Call):
                 continue
             name = _call_name(node)
+            if name in ANSWERS:
+                continue
+            if name == "str" and node.args and _labelled(node.args[0]):
+                # a hook item's label made text in this user's language, carried on as data (the
+                # franchise statement's clearing lines kept it): ask the hook for a code instead
+                found.append(f"{rel}:{node.lineno}: label made text: {lines[node.lineno - 1].strip()}")
             for kw in node.keywords:
-                if kw.arg not in STORED or not _composed(kw.value):
+                if kw.arg not in STORED or not _composed(kw.value, names):
                     continue
                 if kw.arg in ("label", "description") and name not in NOT_STORED:
                     continue  # a declaration's label (a permission, a widget), not a stored row's
@@ -103,3 +157,46 @@ def test_the_scan_finds_the_shapes_it_looks_for():
     assert not _composed(ast.parse('x(note="import")').body[0].value.keywords[0].value)
     assert _composed(ast.parse('x(lift_reason="customer merge")').body[0].value.keywords[0].value)
     assert _composed(ast.parse('x(note=(v.get("note") or "opening balance")[:255])').body[0].value.keywords[0].value)
+
+
+def _scan_source(src: str) -> list[str]:
+    """What the scan names in ``src`` (a module's text), as ``key: line``."""
+    tree = ast.parse(src)
+    local_names, scope_of = _composed_names(tree), _scope_of(tree)
+    found = []
+    for node in ast.walk(tree):
+        names = local_names.get(scope_of.get(id(node)), frozenset())
+        if isinstance(node, ast.Call) and _call_name(node) == "str" and node.args and _labelled(node.args[0]):
+            found.append("label made text")
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                key = t.attr if isinstance(t, ast.Attribute) else (
+                    t.slice.value if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant) else None)
+                if key in STORED and _composed(node.value, names):
+                    found.append(key)
+        if isinstance(node, ast.Call) and _call_name(node) not in ANSWERS:
+            found += [kw.arg for kw in node.keywords if kw.arg in STORED - {"label", "description"}
+                      and _composed(kw.value, names)]
+    return found
+
+
+def test_the_scan_finds_the_import_error_and_the_clearing_label():
+    """The shapes of the last faults of the class: an import's error translated into the
+    importing user's language (a keyword of ``dict.update``, a dict item), and a clearing
+    line's note made of a hook's label through a local name."""
+    assert _scan_source('outcome.update(state="failed", error=_("The import stopped: %(error)s", error=e)[:4000])') \
+        == ["error"]
+    assert _scan_source('outcome["error"] = _("Nothing was imported: %(n)s row(s) have errors.", n=n)') == ["error"]
+    clearing = ('def f(items, lines):\n'
+                '    for item in items:\n'
+                '        label = str(item.get("label") or "")\n'
+                '        lines.append(_line("clearing", 1, note=label[:255] or None))\n')
+    assert sorted(_scan_source(clearing)) == ["label made text", "note"]
+    assert _scan_source('def f(item, out):\n    label = str(item.get("label") or "")\n    out[(1, label)] += 2\n') \
+        == ["label made text"]
+    assert _scan_source('refund_or_request(s, i, u, reason=gettext("Refund from the back office"))') == ["reason"]
+    # what the code writes now is no sentence: codes, figures, a person's words, an answer
+    assert _scan_source('outcome.update(error_code="stopped", error_args={"error": str(exc)})') == []
+    assert _scan_source('def f(item):\n    what = str(item.get("code") or "")\n    x(note=what)\n') == []
+    assert _scan_source('def f():\n    error = gettext("Wrong password")\n'
+                        '    return render_template("login.html", error=error)\n') == []

@@ -14,10 +14,25 @@ def franchise_clearing(session, date_from, date_to) -> Iterable[Any]:
 
     Called by the royalty statements (``addons.franchise.royalties``) inside the statement's
     transaction, once per computation of a month. Return dicts ``{"owed_by": company id,
-    "owed_to": company id, "amount": Decimal (cents, > 0 or < 0 for reversals), "label": a
-    short lazy text naming what it is}``, one per pair (the statement nets the pairs).
-    Implemented by: membership (stored value sold at one company's store and spent at
-    another's), loyalty (points earned at one and redeemed at another).
+    "owed_to": company id, "amount": Decimal (cents, > 0 or < 0 for reversals), "code": what
+    is cleared, a code the implementer declares with :func:`franchise_clearing_kinds`}``, one
+    per pair (the statement nets the pairs). The statement line keeps the code
+    (``note_code="clearing"``, ``note_args={"what": code}``) and each reader sees its label in
+    their own language; an item without a code (an older implementer) is cleared under its
+    ``"label"`` text as it reads when the statement is computed.
+    Implemented by: membership (``stored_value``: stored value sold at one company's store
+    and spent at another's), loyalty (``points``: points earned at one and redeemed at
+    another).
+    """
+
+
+@hookspec
+def franchise_clearing_kinds() -> Iterable[Any]:
+    """Return ``(code, label)`` pairs: the codes of what this addon clears between operating
+    companies in :func:`franchise_clearing` (``"stored_value"``), each with its lazy label
+    (``_l("Stored value")``). Asked whenever a statement line is shown (no session, no
+    database: declarations only), so a clearing line reads in the reader's language.
+    Implemented by: membership (``stored_value``), loyalty (``points``).
     """
 
 

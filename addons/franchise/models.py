@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money, Quantity
 from core.i18n import lazy_gettext as _l, lazy_pgettext
-from core.labels import Choices, Phrases, describe, note_text
+from core.labels import Choices, HookChoices, Phrases, describe, note_text
 from core.mixins import CodedNote, IdPk, LedgerEntry, Timestamps, utcnow
 
 Rate = Numeric(7, 4, asdecimal=True)  # 0.0600 = 6 %
@@ -61,12 +61,26 @@ HOLD_REASON = Phrases("franchise.order.hold", [
      _l("Over the credit limit: %(limit)s, owed %(balance)s, open orders %(orders)s, this order %(value)s "
         "(%(over)s over).")),
 ], money=("amount", "limit", "balance", "orders", "value", "over"))
-#: what the statement computation notes on a line (``StatementLine.note_code``/``note_args``)
+
+
+def _clearing_kinds():
+    """``(code, label)`` of what the installed addons clear between operating companies (the
+    ``franchise_clearing_kinds`` hook: membership's stored value, loyalty's points)."""
+    from core.web import runtime
+
+    return [pair for group in runtime().registry.hook.franchise_clearing_kinds() for pair in (group or ())]
+
+
+#: what a clearing line clears (``StatementLine.note_args["what"]``), labelled by the addon that clears it
+CLEARING_KIND = HookChoices("franchise.clearing.kind", _clearing_kinds)
+#: what the statement computation notes on a line (``StatementLine.note_code``/``note_args``); a
+#: clearing line reads as the label of what it clears (``CLEARING_KIND``) in the reader's language
 STATEMENT_NOTE = Phrases("franchise.statement_line.note", [
     ("minimum", _l("Minimum monthly royalty"), _l("Minimum monthly royalty %(amount)s")),
     ("late_refunds", _l("Refunds of sales of earlier, posted months")),
     ("late_marketing", _l("Marketing fund on refunds of earlier, posted months")),
-], money=("amount",))
+    ("clearing", _l("Clearing with another company"), _l("Clearing: %(what)s")),
+], money=("amount",), coded={"what": CLEARING_KIND})
 #: what the addon itself notes on a receivable entry (``ReceivableEntry.note_code``)
 ENTRY_NOTE = Phrases("franchise.receivable.note", [("import", _l("Imported from a bank file"))])
 PAYMENT_METHOD = Choices("franchise.payment.method", [

@@ -213,8 +213,9 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
 
 
 def _clearing(session, year: int, month: int) -> dict:
-    """``{company: {(counterparty, label): net amount}}`` from the ``franchise_clearing``
-    hook for the local month: what ``company`` owes ``counterparty`` (negative: is owed)."""
+    """``{company: {(counterparty, what): net amount}}`` from the ``franchise_clearing``
+    hook for the local month: what ``company`` owes ``counterparty`` (negative: is owed);
+    ``what`` is the item's code (``models.CLEARING_KIND``), never a label in this user's language."""
     from core.localtime import month_bounds
     from core.runtime import hook_of
 
@@ -225,9 +226,9 @@ def _clearing(session, year: int, month: int) -> dict:
             a, b, amount = item["owed_by"], item["owed_to"], money(item["amount"])
             if a == b or not amount:
                 continue
-            label = str(item.get("label") or "")
-            out[a][(b, label)] += amount
-            out[b][(a, label)] -= amount
+            what = str(item.get("code") or "")  # CLEARING_KIND: shown by its label when read
+            out[a][(b, what)] += amount
+            out[b][(a, what)] -= amount
     return out
 
 
@@ -268,10 +269,10 @@ def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: 
     if late and contract.marketing_rate:
         lines.append(_line("correction", money(late * contract.marketing_rate), late, contract.marketing_rate,
                            note_code="late_marketing"))
-    for (counterparty, label), amount in sorted((clearing or {}).items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (counterparty, what), amount in sorted((clearing or {}).items(), key=lambda kv: (kv[0][0], kv[0][1])):
         if amount:
             lines.append(_line("clearing", money(amount), amount, counterparty_id=counterparty,
-                               note=label[:255] or None))
+                               note_code="clearing", note_args={"what": what[:80]}))
     st.total = money(sum((line["amount"] for line in lines), ZERO))
     return lines
 

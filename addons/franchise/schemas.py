@@ -161,7 +161,7 @@ class StatementLineOut(Schema):
     base = fields.Decimal(**MONEY)
     rate = fields.Decimal(as_string=True, allow_none=True)
     amount = fields.Decimal(**MONEY)
-    note = fields.Str(allow_none=True, metadata={"description": "a clearing line: what is cleared"})
+    note = fields.Str(allow_none=True, metadata={"description": "what a person wrote"})
     note_code = Coded(STATEMENT_NOTE, allow_none=True, metadata={"description": "what the computation noted"})
     note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})
     note_label = Label(STATEMENT_NOTE, of="note_code", args="note_args")

@@ -83,6 +83,9 @@ class LedgerView(BanyanModelView):
     simple_list_pager = True
     column_list = ("id", "posted_at", "customer", "kind", "points", "store", "source", "note")
     column_filters = ("kind", "customer_id", "store_id", "posted_at")
+    # the stored source is a key (``reverse:12``): people read it in their language
+    column_formatters = {"source": lambda v, c, m, n: m.source_text}
+    column_formatters_export = column_formatters
 
 
 class RedemptionView(BanyanModelView):

@@ -175,8 +175,14 @@ def register_importers():
 def franchise_clearing(session, date_from, date_to):
     """Points earned at one operating company's store and redeemed at another's, at the
     points' value, per pair (franchise nets it in the monthly statements)."""
-    return [{"owed_by": r["owed_by"], "owed_to": r["owed_to"], "amount": r["value"], "label": _l("Points")}
+    return [{"owed_by": r["owed_by"], "owed_to": r["owed_to"], "amount": r["value"], "code": "points"}
             for r in services.clearing(session, date_from, date_to) if r["value"]]
+
+
+@hookimpl(optionalhook=True)
+def franchise_clearing_kinds():
+    """What loyalty clears (:func:`franchise_clearing`), by its label."""
+    return [("points", _l("Points"))]
 
 
 @hookimpl

@@ -28,6 +28,32 @@ ENTRY_NOTE = Phrases("loyalty.entry.note", [
     ("already_spent", _l("Points already spent"), _l("%(points)s points already spent: not taken back")),
     ("opening_balance", _l("Opening balance")),
 ])
+#: where a points entry comes from (``LoyaltyEntry.source``, ``<code>:<reference>``): the stored
+#: value is a key the ledger queries by (``reverse:<entry id>``, ``line:<sale line id>``) and never
+#: changes; people read it as :func:`source_text`, in their language
+ENTRY_SOURCE = Phrases("loyalty.entry.source", [
+    ("line", _l("Sale line"), _l("Sale line %(ref)s")),
+    ("sale", _l("Sale"), _l("Sale %(ref)s")),
+    ("reverse", _l("Reversal"), _l("Reversal of entry %(ref)s")),
+    ("transfer-to", _l("Transfer out"), _l("Transfer to customer %(ref)s")),
+    ("transfer-from", _l("Transfer in"), _l("Transfer from customer %(ref)s")),
+    ("reward", _l("Reward"), _l("Reward %(ref)s")),
+    ("lot", _l("Expiry"), _l("Expiry of points lot %(ref)s")),
+    ("opening_balance", _l("Opening balance")),
+])
+
+
+def source_text(source: str | None) -> str:
+    """A stored ``source`` for people, in the current language (``reverse:12`` -> "Reversal of
+    entry 12"); a source of no declared kind as it is, ``""`` for None."""
+    if not source:
+        return ""
+    code, sep, ref = source.partition(":")
+    if code not in ENTRY_SOURCE:
+        return source
+    return ENTRY_SOURCE.text(code, {"ref": ref} if sep else None)
+
+
 ENTRY_KIND = Choices("loyalty.entry.kind", [
     ("earn", _l("Earned")), ("redeem", _l("Redeemed")), ("expire", _l("Expired")), ("adjust", _l("Adjustment")),
     ("transfer", _l("Transfer"))])
@@ -106,6 +132,11 @@ class LoyaltyEntry(IdPk, CodedNote, Base):
     note: Mapped[str | None] = mapped_column(String(255))
     customer = relationship("Customer")
     store = relationship("Store")
+
+    @property
+    def source_text(self) -> str:
+        """Where the entry comes from, in the reader's language (:func:`source_text`)."""
+        return source_text(self.source)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.points:+d}"

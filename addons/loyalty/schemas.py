@@ -27,7 +27,10 @@ class LoyaltyEntryOut(Schema):
     store_id = fields.Int(allow_none=True)
     sale_id = fields.Int(allow_none=True)
     posted_at = Instant()
-    source = fields.Str(allow_none=True)
+    source = fields.Str(allow_none=True, metadata={"description": "where the entry comes from, a key "
+                                                                   "(`reverse:12`, `line:34`)"})
+    source_label = fields.Str(attribute="source_text", dump_only=True,
+                              metadata={"description": "`source` in the request's language"})
     note = fields.Str(allow_none=True, metadata={"description": "what a person wrote"})
     note_code = Coded(ENTRY_NOTE, allow_none=True, metadata={"description": "what the addon noted (a code)"})
     note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})

@@ -261,10 +261,16 @@ def register_importers():
 def franchise_clearing(session, date_from, date_to):
     """Stored value sold by one operating company and spent at another's stores, per pair
     (franchise nets it in the monthly statements)."""
+    return [{"owed_by": a, "owed_to": b, "amount": amount, "code": "stored_value"}
+            for a, b, amount in svc.clearing_between(session, date_from, date_to)]
+
+
+@hookimpl(optionalhook=True)
+def franchise_clearing_kinds():
+    """What membership clears (:func:`franchise_clearing`), by its label."""
     from core.i18n import lazy_gettext as _l
 
-    return [{"owed_by": a, "owed_to": b, "amount": amount, "label": _l("Stored value")}
-            for a, b, amount in svc.clearing_between(session, date_from, date_to)]
+    return [("stored_value", _l("Stored value"))]
 
 
 @hookimpl

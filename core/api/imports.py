@@ -12,10 +12,12 @@ from flask import Response, request
 from marshmallow import Schema, fields, validate
 
 from core.api import Blueprint, request_user, requires
+from core.api.fields import Coded, Label
 from core.api.schemas import Instant, Str
 from core.db import transaction
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
+from core.labels import IMPORT_PROBLEM
 from core.web import db_session, runtime
 
 imports = Blueprint("core_imports", __name__, url_prefix="/imports",
@@ -40,7 +42,11 @@ class ImportSchema(Schema):
     processed_rows = fields.Integer()
     error_rows = fields.Integer()
     written_rows = fields.Integer()
-    error = fields.String(allow_none=True)
+    error = fields.String(allow_none=True, metadata={"description": "a refusal of the file itself (in the "
+                                                                    "importing user's language, like `errors`)"})
+    error_code = Coded(IMPORT_PROBLEM, allow_none=True, metadata={"description": "why the run failed (a code)"})
+    error_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `error_code`"})
+    error_label = Label(IMPORT_PROBLEM, of="error_code", args="error_args")
     errors = fields.List(fields.Nested(ImportErrorSchema))
     created_at = Instant()
     started_at = Instant(allow_none=True)

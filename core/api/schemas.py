@@ -7,7 +7,9 @@ from marshmallow import Schema, ValidationError, fields, post_dump, validate, va
 
 from core.api.fields import (DECIMAL_DOC, MAX_ID, DecimalIn, Id, Input, Instant, Money, MoneyIn,  # noqa: F401
                              NaiveUTC, QId, Qty, Query, RuleDecimal, RuleInteger, SafeDate, Str, from_column)  # noqa: F401
+from core.api.fields import Coded, Label
 from core.errors import coded
+from core.labels import SALE_NOTE
 from core.i18n import lazy_gettext as _l
 from core.models.customer import CUSTOMER_KINDS
 from core.models.employee import EMPLOYEE_ROLES, SCOPE_KINDS
@@ -383,7 +385,10 @@ class SaleSchema(Schema):
     total = Money()
     confirmed_at = Instant(allow_none=True)
     business_date = fields.Date(allow_none=True)
-    note = fields.String(allow_none=True)
+    note = fields.String(allow_none=True, metadata={"description": "what a person wrote (a refund's reason)"})
+    note_code = Coded(SALE_NOTE, allow_none=True, metadata={"description": "what the kernel noted (a code)"})
+    note_args = fields.Dict(allow_none=True, metadata={"description": "the figures of `note_code`"})
+    note_label = Label(SALE_NOTE, of="note_code", args="note_args")
     lines = fields.List(fields.Nested(SaleLineSchema))
     adjustments = fields.List(fields.Nested(SaleAdjustmentSchema))
     payments = fields.List(fields.Nested(SalePaymentSchema))

@@ -60,7 +60,7 @@ def import_cmd(ctx, name, file, dry_run, valid_only, username, list_only):
             click.echo(f"{where}: {e['message']}")
         click.echo(f"import #{rec.id} {rec.mode}: {rec.state}; {rec.total_rows} row(s), "
                    f"{rec.error_rows} with errors, {rec.written_rows} written")
-        if rec.error:
-            click.echo(rec.error)
+        if rec.error_text:
+            click.echo(rec.error_text)
         failed = rec.state == "failed" or (rec.mode == "dry_run" and rec.error_rows)
     sys.exit(1 if failed else 0)

@@ -434,7 +434,7 @@ class SaleView(SaleRefundMixin, KernelView):
         def work():
             for i in ids:
                 outcome.append(refund_or_request(self.session, int(i), current_user(),
-                                                 reason=gettext("Refund from the back office")))
+                                                 note_code="back_office"))  # core.labels.SALE_NOTE
 
         if _commit_or_flash(self, work):
             for kind, doc in outcome:

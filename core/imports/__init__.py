@@ -632,6 +632,7 @@ def execute(rt, import_id: int) -> None:
             return
         rec.state, rec.started_at, rec.processed_rows = "running", utcnow(), 0
         rec.errors, rec.error, rec.error_rows, rec.written_rows = None, None, 0, 0
+        rec.error_code = rec.error_args = None
         s.commit()
         filename, importer_name, size = rec.filename, rec.importer, rec.size
         mode, locale, user_id = rec.mode, rec.locale, rec.user_id
@@ -674,15 +675,15 @@ def execute(rt, import_id: int) -> None:
                            error_rows=len(report.bad), processed_rows=len(table.rows),
                            written_rows=0 if (mode == "dry_run" or failed) else written,
                            state="failed" if failed else "done")
-            if failed:
-                outcome["error"] = _("Nothing was imported: %(n)s row(s) have errors.", n=len(report.bad))
+            if failed:  # a code and its figures: read in each reader's language (ImportRun.error_text)
+                outcome.update(error_code="rows_have_errors", error_args={"n": len(report.bad)})
         except BusinessError as exc:
             outcome.update(state="failed", errors=[{"row": 1 if k == "file" else 0, "column": "", "message": m}
                                                    for k, ms in exc.errors.items() for m in ms],
                            error=str(exc))
         except Exception as exc:  # recorded, so a failed import is never silently lost
             log.error("import %s failed: %s", import_id, traceback.format_exc())
-            outcome.update(state="failed", error=_("The import stopped: %(error)s", error=str(exc))[:4000])
+            outcome.update(state="failed", error_code="stopped", error_args={"error": str(exc)[:4000]})
         finally:
             progress.close()
     with rt.session() as s:

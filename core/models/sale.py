@@ -13,14 +13,19 @@ from sqlalchemy import (CheckConstraint, Date, DateTime, ForeignKey, Index, Inte
 from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from core.db import Base, Money, Quantity
-from core.mixins import IdPk, StoreScoped, utcnow
+from core.mixins import CodedNote, IdPk, StoreScoped, utcnow
 from core.labels import SALE_KIND, SALE_STATE
 
 SALE_STATES = SALE_STATE.codes  # declared with labels in core.labels
 SALE_KINDS = SALE_KIND.codes  # declared with labels in core.labels
 
 
-class Sale(IdPk, StoreScoped, Base):
+class Sale(IdPk, StoreScoped, CodedNote, Base):
+    """A ticket or a refund document. ``note`` is what a person typed (the cashier's note, a
+    refund's reason); what the kernel notes itself is ``note_code`` (``core.labels.SALE_NOTE``,
+    a refund from the back office's list) with ``note_args``, read as ``note_text`` in the
+    reader's language (``core.mixins.CodedNote``)."""
+
     __tablename__ = "core_sale"
     __table_args__ = (
         UniqueConstraint("store_id", "number"),

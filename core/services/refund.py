@@ -95,8 +95,12 @@ def priced_pieces(session, wanted) -> list[tuple[SaleLine, Decimal, Decimal, Dec
 
 
 def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, user=None,
-           reason: str | None = None, at: datetime | None = None) -> Sale:
-    """Refund ``lines`` of sale ``sale_id`` (all that is left when ``lines`` is None)."""
+           reason: str | None = None, at: datetime | None = None, note_code: str | None = None,
+           note_args: dict | None = None) -> Sale:
+    """Refund ``lines`` of sale ``sale_id`` (all that is left when ``lines`` is None).
+    ``reason`` is what a person typed (the refund document's ``note``); ``note_code`` (a code
+    of ``core.labels.SALE_NOTE``) with ``note_args`` what the surface notes itself, read in
+    each reader's language -- never a sentence translated for the user who refunds."""
     sale = session.execute(select(Sale).where(Sale.id == sale_id).with_for_update()).scalar()
     if sale is None or sale.kind != "sale":
         raise NotFound({"sale_id": _l("No such sale.")})
@@ -105,7 +109,7 @@ def refund(session, sale_id: int, lines: list[RefundLineRequest] | None = None, 
     at = at or utcnow()
     doc = Sale(store_id=sale.store_id, store=sale.store, kind="refund", state="draft", origin_id=sale.id,
                customer_id=sale.customer_id, cashier_id=sale.cashier_id, user_id=getattr(user, "id", None),
-               currency=sale.currency, note=reason, created_at=at, lines=[], adjustments=[], payments=[])
+               currency=sale.currency, note=reason, note_code=note_code, note_args=note_args, created_at=at, lines=[], adjustments=[], payments=[])
     for line, qty, gross, discount in priced_pieces(session, wanted):
         doc.lines.append(SaleLine(product_id=line.product_id, qty=-qty, unit_price=line.unit_price,
                                   discount=-discount, total=-(gross + discount), clerk_id=line.clerk_id,

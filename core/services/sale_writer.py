@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import event, inspect, insert, text
+from sqlalchemy import JSON, bindparam, event, inspect, insert, text
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -204,7 +204,11 @@ UNION ALL SELECT 1, id, _sentinel, NULL FROM l UNION ALL SELECT 2, id, _sentinel
     return sql
 
 
-_PG_DOCUMENT = {(pay, num): text(_pg_document_sql(pay, num)) for pay in (False, True) for num in (False, True)}
+#: the header's JSON columns (``note_args``) bind as JSON: a text statement's parameters have no type
+_PG_JSON = tuple(bindparam(f"s_{k}", type_=Sale.__table__.c[k].type) for k, _ in _SALE
+                 if isinstance(Sale.__table__.c[k].type, JSON))
+_PG_DOCUMENT = {(pay, num): text(_pg_document_sql(pay, num)).bindparams(*_PG_JSON)
+                for pay in (False, True) for num in (False, True)}
 
 
 def _pg_insert_document(conn, sale: Sale, payment: SalePayment | None, number_code: str | None) -> bool:

@@ -123,3 +123,39 @@ def test_the_migration_reads_old_english_notes_back_into_codes(session, make, me
         select(LoyaltyEntry).where(LoyaltyEntry.idempotency_key.like("mig-%")).order_by(LoyaltyEntry.id))]
     assert back == [f"refund {doc.number}", "25 points already spent", "opening balance", "from POS 1",
                     "refund later"]
+
+
+# --- where an entry comes from (``source``: a key, read as a label) -------------------------------
+
+def test_a_source_reads_as_a_label_and_stays_a_key():
+    from addons.loyalty.models import ENTRY_SOURCE, source_text
+
+    with force_locale("en"):
+        assert [source_text(s) for s in ("reverse:12", "line:34", "sale:5", "transfer-to:7", "transfer-from:8",
+                                         "reward:MUG", "lot:9", "opening_balance", "campaign:x", None)] == [
+            "Reversal of entry 12", "Sale line 34", "Sale 5", "Transfer to customer 7", "Transfer from customer 8",
+            "Reward MUG", "Expiry of points lot 9", "Opening balance", "campaign:x", ""]
+    with force_locale("zh_Hans"):
+        assert source_text("reverse:12") == ENTRY_SOURCE.text("reverse", {"ref": "12"}) != "reverse:12"
+        assert source_text("opening_balance") == "期初余额"
+
+
+@pytest.mark.parametrize("lang", ["zh_Hans", "en"])
+def test_the_api_back_office_and_member_page_show_the_source_label(api, admin_app, session, make, member, base_rule,
+                                                                   lang):
+    c, _doc, back = _paid_with_points_then_refunded(session, make, member)
+    assert back.source.startswith("reverse:")  # the key the ledger queries by is unchanged
+    user = make.user(roles=("hq_admin",), locale=lang)
+    with force_locale(lang):
+        want = back.source_text
+    if lang == "en":
+        assert want == f"Reversal of entry {back.source[8:]}"
+    r = api.get(f"/api/v1/loyalty/customers/{c.id}/history", user=user, headers={"Accept-Language": lang})
+    row = next(e for e in r.json if e["id"] == back.id)
+    assert (row["source"], row["source_label"]) == (back.source, want)
+    session.commit()
+    client = login(admin_app, user)
+    for page in (client.get("/admin/loyalty_ledger/").get_data(as_text=True),
+                 client.get("/admin/loyalty_ledger/export/csv/").get_data(as_text=True),
+                 client.get(f"/admin/loyalty_member_points/?customer_id={c.id}").get_data(as_text=True)):
+        assert want in page and back.source not in page

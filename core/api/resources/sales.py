@@ -99,6 +99,7 @@ def sale_json(sale) -> dict:
     answers with it, and the schema's dump was about a twentieth of a sale's CPU. Amounts
     and quantities as strings with their stored decimals, instants in the chain's local time
     with the offset (``core.api.fields.Instant``)."""
+    from core.labels import SALE_NOTE
     from core.localtime import aware_local
 
     confirmed = aware_local(sale.confirmed_at)
@@ -109,7 +110,8 @@ def sale_json(sale) -> dict:
         "subtotal": _num(sale.subtotal), "discount_total": _num(sale.discount_total), "total": _num(sale.total),
         "confirmed_at": None if confirmed is None else confirmed.isoformat(),
         "business_date": None if sale.business_date is None else sale.business_date.isoformat(),
-        "note": _str(sale.note),
+        "note": _str(sale.note), "note_code": _str(sale.note_code), "note_args": sale.note_args,
+        "note_label": SALE_NOTE.text(sale.note_code, sale.note_args),  # the schema's Label: reader's language
         "lines": [{"id": _int(ln.id), "product_id": _int(ln.product_id), "qty": _num(ln.qty),
                    "unit_price": _num(ln.unit_price), "discount": _num(ln.discount), "total": _num(ln.total),
                    "clerk_id": _int(ln.clerk_id), "origin_line_id": _int(ln.origin_line_id),
