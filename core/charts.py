@@ -109,6 +109,20 @@ def format_figure(value, money: bool = True) -> str:
     return f"{d:,.0f}" if d == d.to_integral_value() else f"{d:,}"
 
 
+def _wide_chars(text: str) -> int:
+    """How many characters of ``text`` are full width (Chinese, full-width punctuation)."""
+    import unicodedata
+
+    return sum(1 for ch in text if unicodedata.east_asian_width(ch) in "WF")
+
+
+def axis_label(value) -> str:
+    """A value axis's tick: ``10000.0`` -> ``"10,000"``, ``0.2`` -> ``"0.2"``. Without the
+    cents a money axis's ticks fit side by side (``"10,000.00"`` eleven times overlapped on a
+    horizontal bar chart); the figures themselves keep theirs (:meth:`Chart.fmt`)."""
+    return format_figure(value, money=False)
+
+
 def _style():
     from pygal.style import Style
 
@@ -139,12 +153,15 @@ def render(chart: Chart, width: int = 800) -> Markup:
                   explicit_size=False, show_legend=len(chart.series) > 1 or chart.kind == "pie",
                   legend_at_bottom=True, legend_at_bottom_columns=1 if narrow else min(4, max(1, len(chart.series))),
                   truncate_legend=40, truncate_label=14 if narrow else 24, margin=8, spacing=6, print_values=False,
-                  show_y_guides=True, include_x_axis=True, value_formatter=chart.fmt,
+                  show_y_guides=True, include_x_axis=True, value_formatter=axis_label, formatter=chart.fmt,
                   no_data_text="", tooltip_border_radius=4)
     if chart.kind == "bar":
         c = pygal.Bar(x_label_rotation=-45 if rotate else 0, **common)
     elif chart.kind == "hbar":
-        c = pygal.HorizontalBar(**common)
+        # pygal sizes the label column as if every character were narrow: a Chinese store name
+        # (each character a full em) ran off the left edge; give the wide characters their room
+        wide = max((_wide_chars(str(lbl)[:common["truncate_label"]]) for lbl in chart.labels), default=0)
+        c = pygal.HorizontalBar(margin_left=common["margin"] + round(0.45 * 13 * wide), **common)
     elif chart.kind == "line":
         c = pygal.Line(x_label_rotation=-45 if rotate else 0, dots_size=3, **common)
     else:

@@ -99,3 +99,30 @@ def test_tables_export_with_bom_and_as_numbers():
 
     ws = load_workbook(io.BytesIO(table_xlsx(["a", "b"], [["南京路", Decimal("1.50")]], sheet="x" * 40))).active
     assert [[c.value for c in r] for r in ws.iter_rows()] == [["a", "b"], ["南京路", 1.5]]
+
+
+def test_a_money_axis_ticks_without_cents_and_the_figures_with():
+    """Eleven ticks of "10,000.00" overlapped on a franchisee chart's axis: the ticks drop the
+    cents, the figures (tooltips, the table) keep them."""
+    import re
+
+    chart = Chart(labels=["江浙鑫盛商贸有限公司", "榕树连锁总部"], kind="hbar", title="By franchisee",
+                  series=[Series("This period", [Decimal("9876.54"), Decimal("10234.10")])])
+    svg = str(render(chart))
+    ticks = re.findall(r'<text[^>]*>([\d,.]+)</text>', svg)
+    assert "10,000" in ticks and not any(t.endswith(".00") for t in ticks), ticks
+    assert "<title>榕树连锁总部 · This period: 10,234.10</title>" in svg
+
+
+def test_a_chinese_bar_label_gets_its_full_width():
+    """pygal measures every character as narrow: a Chinese franchisee's name ran off the left
+    edge of a horizontal bar chart. The plot starts further right for full-width labels."""
+    import re
+
+    def plot_x(label):
+        svg = str(render(Chart(labels=[label], kind="hbar", series=[Series("s", [Decimal("5")])])))
+        return float(re.search(r'class="plot"[^>]*transform="translate\(([\d.]+)', svg).group(1)
+                     if 'class="plot" transform' in svg else
+                     re.search(r'transform="translate\(([\d.]+), [\d.]+\)" class="plot"', svg).group(1))
+
+    assert plot_x("江浙鑫盛商贸有限公司") > plot_x("Jiangzhe X") + 40
