@@ -152,8 +152,9 @@ def recheck(session, token: str) -> dict:
     on the plan's channel, and a row whose customer was merged away or deactivated, withdrew
     consent on the channel (the kernel's consent flags), opted out of the plan's list (itself,
     or its mailbox through another customer record) or has no address any more is
-    ``skipped`` with the reason's code (``RECIPIENT_REASON``). Returns ``{"readdressed": n,
-    "skipped": n}``."""
+    ``skipped`` with the reason's code (``RECIPIENT_REASON``); a row of a channel no adapter
+    serves any more is ``skipped`` with ``no_channel``. Hold-out rows of the batch are checked
+    alike (:func:`screen`). Returns ``{"readdressed": n, "skipped": n}``."""
     from sqlalchemy import case, or_
 
     from core.db import RUNTIME
@@ -172,9 +173,15 @@ def recheck(session, token: str) -> dict:
     adapters = channels(RUNTIME.get(session))
     for code in used:
         adapter = adapters.get(code)
-        if adapter is None:
-            continue  # the send loop skips it: "no such channel"
         of_channel = Recipient.plan_id.in_(select(Plan.id).where(Plan.channel == code))
+        if adapter is None:
+            # the channel's addon is gone: nobody of the batch can be messaged on it, the
+            # hold-out rows no more than the others (same code, both groups)
+            out["skipped"] += len(update_recipients(
+                session, update(Recipient).where(*mine, of_channel)
+                .values(state="skipped", claim=None, reason="no_channel", error=None), "no_channel", "claimed",
+                "skipped"))
+            continue
         now_addr = (select(adapter.address()).where(Customer.id == Recipient.customer_id)
                     .correlate(Recipient).scalar_subquery())
         out["readdressed"] += len(update_recipients(

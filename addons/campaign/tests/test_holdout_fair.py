@@ -16,6 +16,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from core.admin.testing import admin_app, login  # noqa: F401
+from core.api.testing import api, api_app  # noqa: F401
 from core.db import money, transaction
 from core.localtime import local_today
 from core.mixins import utcnow
@@ -106,7 +108,8 @@ def _done(rt, pid):
         s.execute(update(Plan).where(Plan.id == pid).values(state="done"))
 
 
-def test_uplift_counts_like_with_like_when_customers_are_capped_or_opt_out(rt, cap_rules):
+def test_uplift_counts_like_with_like_when_customers_are_capped_or_opt_out(rt, cap_rules, admin_app, api, make,
+                                                                          session):
     """Two messaged customers are over the frequency cap, one opted out of the list, one was
     deactivated; so are as many hold-out members. Every one of them buys. The hold-out
     members who would not have been messaged leave the control group, with the same reason
@@ -153,6 +156,15 @@ def test_uplift_counts_like_with_like_when_customers_are_capped_or_opt_out(rt, c
     assert {got[c][1] for c in messaged[4:]} == {"sent"} and {got[c][1] for c in held[4:]} == {"holdout"}
     reasons = {"frequency_cap": 2, "opted_out": 1, "customer_gone": 1}
     assert res["not_messaged"] == reasons and res["holdout_excluded"] == reasons
+    # the API and the back office give the same figures, each group's losses side by side
+    user = make.user(roles=("hq_admin",), locale="en")
+    session.commit()
+    r = api.get(f"/api/v1/campaign/plans/{pid}/results", user=user)
+    assert r.status_code == 200 and r.json["holdout_excluded"] == reasons and r.json["uplift"] == res["uplift"]
+    assert r.json["holdout"]["customers"] == n0
+    page = login(admin_app, user).get(f"/admin/campaign_results/?plan_id={pid}").get_data(as_text=True)
+    assert '<td class="text-right" id="holdout-converted">1 / %d' % n0 in page
+    assert "<td>Frequency cap reached</td><td class=\"text-right\">2</td><td class=\"text-right\">2</td>" in page
     _done(rt, pid)
 
 
@@ -254,3 +266,24 @@ def test_a_hold_out_row_is_skipped_with_the_plan_when_it_ends_unsent(rt):
         assert svc.results(s, s.get(Plan, pid))["holdout_excluded"] == {"plan_ended": 1}
     with rt.session() as s, transaction(s):
         s.execute(update(Plan).where(Plan.id == pid).values(state="done"))
+
+
+def test_a_channel_no_adapter_serves_stops_both_groups(session, make):
+    """A plan whose channel's addon was removed: its messages cannot go out (``no_channel``),
+    and its hold-out is not measured either -- before, the sender skipped the messages one by
+    one and the hold-out, never checked, stayed in the control group."""
+    store = make.store()
+    plan = _plan_row(session, "GONECH")
+    plan.channel = "pigeon"
+    rows = []
+    for i, holdout in enumerate((True, False)):
+        c = make.customer(email=f"pigeon{i}@example.com", home_store_id=store.id)
+        rows.append(Recipient(plan_id=plan.id, customer_id=c.id, store_id=store.id, holdout=holdout, state="claimed",
+                              claim="pigeon", address=c.email, attempts=1))
+    session.add_all(rows)
+    session.flush()
+    out = sending.screen(session, "pigeon")
+    assert out["skipped"] == 2 and out["held_out"] == 0
+    assert set(session.execute(select(Recipient.holdout, Recipient.state, Recipient.reason)
+                               .where(Recipient.plan_id == plan.id)).all()) == {(True, "skipped", "no_channel"),
+                                                                                 (False, "skipped", "no_channel")}
