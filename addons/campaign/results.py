@@ -17,11 +17,12 @@ bought before the campaign takes nothing off it). Both groups are measured the s
   could not be built for them) and ``uncertain`` (the worker stopped while the channel took
   it), since nothing of that kind can be known of a hold-out member and dropping them would
   drop, say, the customers with a dead mailbox from one side only; ``holdout`` = the
-  hold-out members who passed the send-time checks (state ``holdout``). The sender screens hold-out rows in
-  the same batches and with the same checks as the messaged ones (``sending.screen``): a
-  hold-out member who withdrew consent, opted out, was merged or deactivated, lost their
-  address, had no confirmed double opt-in, or *would* have been capped by the frequency cap
-  when the plan sent is left out of the control group, as the messaged customers skipped or
+  hold-out members who passed the send-time checks (state ``holdout``). The sender screens
+  hold-out rows in the same batches and with the same checks as the messaged ones
+  (``sending.screen``): a hold-out member who withdrew consent, opted out, was merged or
+  deactivated, lost their address, had no confirmed double opt-in, whose plan's channel is
+  gone, or who *would* have been capped by the frequency cap when the plan sent is left out
+  of the control group, as the messaged customers skipped or
   capped for those reasons are left out of the messaged group (``not_messaged`` and
   ``holdout_excluded`` count them per reason code). A hold-out row not screened yet (still
   ``queued``) is not counted, as a message not sent yet is not;
