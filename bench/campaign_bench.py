@@ -132,8 +132,9 @@ def reference(url: str, plan_id: int, stores: list[int], seed: int, share: int) 
     where = (f"c.active AND c.merged_into_id IS NULL AND c.home_store_id IN ({','.join(map(str, stores[:5]))}) "
              f"AND {_month_sql(d)} BETWEEN 3 AND 5 AND c.language = 'zh_Hans'")
     big = "BIGINT" if d == "postgresql" else "INTEGER"
-    # the hold-out is drawn among the customers the plan may message; an opt-out counts for
-    # the customer and for its mailbox (any record holding the same address)
+    # the hold-out is drawn among the customers the plan may message (queued like the others:
+    # the sender screens both groups at send time); an opt-out counts for the customer and for
+    # its mailbox (any record holding the same address)
     ok = ("c.consent_email AND c.email IS NOT NULL AND c.email <> '' AND NOT EXISTS (SELECT 1 FROM campaign_optout o "
           "WHERE o.customer_id = c.id AND o.channel = 'email' AND o.list_code IN ('news', '*')) "
           "AND lower(trim(c.email)) NOT IN (SELECT lower(trim(oc.email)) FROM campaign_optout o "
@@ -145,7 +146,7 @@ def reference(url: str, plan_id: int, stores: list[int], seed: int, share: int) 
         c.execute(text(
             "INSERT INTO campaign_recipient (plan_id, customer_id, occurrence, store_id, holdout, state, address, attempts) "
             f"SELECT {plan_id}, c.id, '', c.home_store_id, {hold}, "
-            f"CASE WHEN {hold} THEN 'holdout' WHEN {ok} THEN 'queued' ELSE 'skipped' END, c.email, 0 "
+            f"CASE WHEN {ok} THEN 'queued' ELSE 'skipped' END, c.email, 0 "
             f"FROM core_customer c WHERE {where}"))
         c.execute(text(f"UPDATE campaign_plan SET snapshot_at = CURRENT_TIMESTAMP WHERE id = {plan_id}"))
     eng.dispose()

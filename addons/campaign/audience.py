@@ -323,7 +323,9 @@ def draw_columns(session, plan: Plan, address):
     false for the others), so the control group is like the messaged group and the uplift
     measures the campaign, not consent; the others are ``skipped``, with the code of the
     first reason (``RECIPIENT_REASON``: no consent, consent not confirmed, opted out, no
-    address; None for the others)."""
+    address; None for the others). A hold-out row is ``queued`` like a messaged one: the
+    sender screens it at send time with the same checks (``sending.screen``) and only then
+    makes it ``holdout``, so both groups lose the same customers for the same reasons."""
     from .consent import needs_confirmation
 
     ok = eligible_expr(session, plan, address)
@@ -333,7 +335,7 @@ def draw_columns(session, plan: Plan, address):
                   (~consent_expr(plan.channel, needs_confirmation(session, plan.channel)), "unconfirmed"),
                   (optout_exists(plan.channel, plan.list_code, Customer.id), "opted_out"),
                   else_="no_address")
-    return hold, case((hold, "holdout"), (ok, "queued"), else_="skipped"), reason
+    return hold, case((ok, "queued"), else_="skipped"), reason
 
 
 def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
@@ -343,7 +345,8 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
     without consent, with an opt-out of the plan's list, or without an address are
     ``skipped``, and the hold-out share is drawn in SQL among the others. ``address`` is the
     channel's SQL address expression. Idempotent: a second call changes nothing. Returns
-    ``{"total", "holdout", "skipped", "queued"}``."""
+    :func:`delivery_counts` (``{"total", "skipped", "queued", "holdout_drawn"}``; the hold-out
+    rows are queued until the sender screens them)."""
     if plan.segment is None:
         raise BusinessError({"segment_id": _l("Choose a segment.")})
     if plan.snapshot_at is None:
@@ -366,19 +369,26 @@ def snapshot(session, plan: Plan, store_ids=None, address=None) -> dict:
 
 
 def delivery_counts(session, plan_id: int) -> dict:
-    """``{state: number of recipients, ..., "total": n}`` of plan ``plan_id`` (one grouped query)."""
-    rows = dict(session.execute(select(Recipient.state, func.count()).where(Recipient.plan_id == plan_id)
-                                .group_by(Recipient.state).execution_options(banyan_unscoped=True)).all())
-    out = {k: int(v) for k, v in rows.items()}
+    """``{state: number of recipients, ..., "total": n, "holdout_drawn": n}`` of plan
+    ``plan_id`` (one grouped query): ``holdout_drawn`` counts the rows drawn into the hold-out
+    whatever their state (queued until screened, then ``holdout``, or skipped/capped)."""
+    rows = session.execute(select(Recipient.state, func.count(),
+                                  func.sum(case((Recipient.holdout.is_(True), 1), else_=0)))
+                           .where(Recipient.plan_id == plan_id)
+                           .group_by(Recipient.state).execution_options(banyan_unscoped=True)).all()
+    out = {k: int(v) for k, v, _h in rows}
     out["total"] = sum(out.values())
+    out["holdout_drawn"] = sum(int(h or 0) for _k, _v, h in rows)
     return out
 
 
 def recheck_optouts(session, plan_id: int, channel: str, list_code: str) -> int:
-    """Mark queued recipients who opted out since the snapshot as skipped (set-based)."""
-    from .bulk import update_recipients
+    """Mark queued recipients who opted out since the snapshot as skipped (set-based, chunk
+    by chunk: never every id of the audience at once). The hold-out rows are queued too, so
+    both groups lose the customers who opted out. Returns how many."""
+    from .bulk import update_recipients_chunked
 
-    return len(update_recipients(session, update(Recipient).where(
-        Recipient.plan_id == plan_id, Recipient.state == "queued",
-        optout_exists(channel, list_code, Recipient.customer_id))
-        .values(state="skipped", reason="opted_out", error=None), "opted_out", "queued", "skipped"))
+    return update_recipients_chunked(
+        session, [Recipient.plan_id == plan_id, Recipient.state == "queued",
+                  optout_exists(channel, list_code, Recipient.customer_id)],
+        {"state": "skipped", "reason": "opted_out", "error": None}, "opted_out", "queued", "skipped")

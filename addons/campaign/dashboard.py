@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 
 from core.contrib import DashboardWidget
 from core.i18n import gettext as _
@@ -23,7 +23,9 @@ def _plans_in(stmt, store_ids):
 
 
 def running(session, store_ids) -> list[list]:
-    """``[[code, name, sent, waiting, opened, clicked]]`` of the running plans (at most ten)."""
+    """``[[code, name, sent, waiting, opened, clicked]]`` of the running plans (at most ten);
+    waiting = messages still to send (a hold-out row waiting for its send-time check is no
+    message)."""
     plans = session.execute(_plans_in(select(Plan.id, Plan.code, Plan.name).where(Plan.state == "running"), store_ids)
                             .order_by(Plan.started_at.desc(), Plan.id.desc()).limit(10)
                             .execution_options(banyan_unscoped=True)).all()
@@ -32,7 +34,8 @@ def running(session, store_ids) -> list[list]:
     ids = [p.id for p in plans]
     sent = dict((pid, (int(s or 0), int(w or 0))) for pid, s, w in session.execute(
         select(Recipient.plan_id, func.sum(case((Recipient.state == "sent", 1), else_=0)),
-               func.sum(case((Recipient.state.in_(("queued", "claimed", "sending")), 1), else_=0)))
+               func.sum(case((and_(Recipient.state.in_(("queued", "claimed", "sending")),
+                                   Recipient.holdout.is_(False)), 1), else_=0)))
         .where(Recipient.plan_id.in_(ids)).group_by(Recipient.plan_id).execution_options(banyan_unscoped=True)))
     ev = {(pid, kind): int(n) for pid, kind, n in session.execute(
         select(Event.plan_id, Event.kind, func.count(func.distinct(Event.recipient_id)))

@@ -6,6 +6,9 @@
 * ``campaign_template``: subject and body (sandboxed Jinja2) per code, channel and language.
 * ``campaign_recipient``: the audience snapshot of a plan, one row per customer, with its
   hold-out flag and delivery status; the claim columns make sending resumable and idempotent.
+  A hold-out row is ``queued`` like the others until the sender screens it at send time, then
+  ``holdout`` (measured, not messaged) or ``skipped``/``capped`` with the reason it would not
+  have been messaged (``sending.screen``).
 * ``campaign_optout``: a customer's opt-out of a channel, for one list or all (with proof).
 * ``campaign_outbox``: what the development adapter "sent".
 """
@@ -56,6 +59,7 @@ CHANGE_WHY = Choices("campaign.change.why", [
     ("claimed", _l("Claimed by a worker")), ("stale_claim", _l("Stale claim of a stopped worker, queued again")),
     ("handed_over", _l("Handed to the channel")), ("readdressed", _l("The customer's address now")),
     ("rechecked", _l("No longer allowed at send time")),
+    ("held_out", _l("Hold-out: passed the send-time checks, measured without a message")),
     ("ended_done", _l("Ended and nobody left to send to")),
 ])
 #: where an opt-out, a consent or an income came from, and how an opt-out or a consent was

@@ -12,7 +12,20 @@ conversion); revenue is the total of their sales of the window, each net of its 
 refunds whenever they came (a refund belongs to the sale it refunds: returning something
 bought before the campaign takes nothing off it). Both groups are measured the same way:
 
-* ``recipients`` = customers messaged (state ``sent``), ``holdout`` = the hold-out group;
+* ``recipients`` = the messaged group: customers who passed the send-time checks and whose
+  message was handed over -- ``sent``, and also ``failed`` (the channel refused it, or it
+  could not be built for them) and ``uncertain`` (the worker stopped while the channel took
+  it), since nothing of that kind can be known of a hold-out member and dropping them would
+  drop, say, the customers with a dead mailbox from one side only; ``holdout`` = the
+  hold-out members who passed the send-time checks (state ``holdout``). The sender screens
+  hold-out rows in the same batches and with the same checks as the messaged ones
+  (``sending.screen``): a hold-out member who withdrew consent, opted out, was merged or
+  deactivated, lost their address, had no confirmed double opt-in, whose plan's channel is
+  gone, or who *would* have been capped by the frequency cap when the plan sent is left out
+  of the control group, as the messaged customers skipped or
+  capped for those reasons are left out of the messaged group (``not_messaged`` and
+  ``holdout_excluded`` count them per reason code). A hold-out row not screened yet (still
+  ``queued``) is not counted, as a message not sent yet is not;
 * conversion rates ``p1``, ``p0``; uplift ``p1 - p0`` with a 95 % confidence interval
   ``± 1.96 · sqrt(p1(1-p1)/n1 + p0(1-p0)/n0)`` (normal approximation);
 * attributed revenue = (revenue per recipient − revenue per hold-out customer) × recipients,
@@ -30,7 +43,7 @@ import math
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from core.db import ZERO, money
@@ -38,6 +51,11 @@ from core.mixins import utcnow
 from core.models import Sale
 
 from .models import Event, Plan, Recipient
+
+
+#: states of a messaged-group row measured in the results: it passed the send-time checks and
+#: was handed over (a retry still waiting is ``queued``, not measured yet)
+HANDED_OVER = ("sent", "failed", "uncertain")
 
 
 def window_start(plan: Plan):
@@ -74,7 +92,8 @@ def attributable_sales(plan: Plan):
 
 def results(session, plan: Plan) -> dict:
     """The figures of ``plan`` (see the module doc): ``{delivery: {state: n}, not_messaged:
-    {reason code: n} (``RECIPIENT_REASON``), reach,
+    {reason code: n} (``RECIPIENT_REASON``; the messaged group's rows), holdout_excluded:
+    {reason code: n} (the hold-out rows left out of the control group, same codes), reach,
     recipients/holdout: {customers, converted, revenue}, conversion_rate,
     holdout_conversion_rate, uplift, uplift_ci95: (low, high), attributed_revenue, cost, roi,
     window: {from, to}}`` (the one-off window; triggered rows have their own); rates are fractions (0..1), money ``Decimal`` to the cent, None
@@ -82,10 +101,15 @@ def results(session, plan: Plan) -> dict:
     counts = dict(session.execute(select(Recipient.state, func.count()).where(Recipient.plan_id == plan.id)
                                   .group_by(Recipient.state)).all())
     # why the others were not messaged (reason codes, labelled where shown)
-    why = dict(session.execute(select(Recipient.reason, func.count())
-                               .where(Recipient.plan_id == plan.id, Recipient.reason.is_not(None),
-                                      Recipient.state.not_in(("sent", "holdout")))
-                               .group_by(Recipient.reason)).all())
+    # (messaged group and hold-out apart: each group's losses, counted like with like)
+    why: dict[str, int] = {}
+    excluded: dict[str, int] = {}
+    for held, reason, n in session.execute(
+            select(Recipient.holdout, Recipient.reason, func.count())
+            .where(Recipient.plan_id == plan.id, Recipient.reason.is_not(None),
+                   Recipient.state.not_in(("sent", "holdout")))
+            .group_by(Recipient.holdout, Recipient.reason)).all():
+        (excluded if held else why)[reason] = int(n)
     start = window_start(plan)
     end = start + timedelta(days=int(plan.conversion_days))
     # each recipient's own window: a triggered row from its trigger time, a one-off plan's
@@ -93,6 +117,10 @@ def results(session, plan: Plan) -> dict:
     r_from = func.coalesce(Recipient.triggered_at, start)
     r_to = func.coalesce(Recipient.convert_until, end)
     group = case((Recipient.holdout.is_(True), "holdout"), else_="recipients")
+    # measured: a hold-out row that passed the send-time checks; a messaged row that passed
+    # them and was handed over, whatever the channel made of it (see the module doc)
+    measured = or_(and_(Recipient.holdout.is_(True), Recipient.state == "holdout"),
+                   and_(Recipient.holdout.is_(False), Recipient.state.in_(HANDED_OVER)))
     sales = attributable_sales(plan)
     per_rec = (select(Recipient.id.label("rid"), group.label("g"), func.sum(sales.c.net).label("rev"),
                       # a sale refunded in full is no conversion (its refunds net it to nothing)
@@ -100,7 +128,7 @@ def results(session, plan: Plan) -> dict:
                .select_from(Recipient)
                .outerjoin(sales, and_(sales.c.customer_id == Recipient.customer_id,
                                       sales.c.confirmed_at >= r_from, sales.c.confirmed_at < r_to))
-               .where(Recipient.plan_id == plan.id, Recipient.state.in_(("sent", "holdout")))
+               .where(Recipient.plan_id == plan.id, Recipient.state.in_((*HANDED_OVER, "holdout")), measured)
                .group_by(Recipient.id, group).subquery())
     converted = per_rec.c.n > 0
     rows = session.execute(
@@ -132,7 +160,8 @@ def results(session, plan: Plan) -> dict:
         roi = ((attributed - Decimal(cost)) / Decimal(cost)).quantize(Decimal("0.0001"))
     return {
         "delivery": {k: int(v) for k, v in counts.items()},
-        "not_messaged": {k: int(v) for k, v in why.items()},
+        "not_messaged": why,
+        "holdout_excluded": excluded,
         "reach": reach,
         "opened": opened, "clicked": clicked, "clicks": ev.get("click", (0, 0))[1],
         "open_rate": round(opened / reach, 4) if reach else None,

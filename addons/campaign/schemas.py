@@ -195,7 +195,10 @@ class RecipientOut(Schema):
 class ResultsOut(Schema):
     delivery = fields.Dict()
     not_messaged = fields.Dict(metadata={"description": "recipients not messaged, by reason code (the codes of "
-                                                        "`reason` in a plan's recipients)"})
+                                                        "`reason` in a plan's recipients); the messaged group only"})
+    holdout_excluded = fields.Dict(metadata={"description": "hold-out members left out of the control group at send "
+                                                            "time, by the same reason codes (they would not have "
+                                                            "been messaged: consent, opt-out, address, cap...)"})
     reach = fields.Integer()
     opened = fields.Integer()
     clicked = fields.Integer()

@@ -15,7 +15,13 @@ Each worker (the ``campaign.send`` job on the kernel's Huey queue, any backend) 
    gone out -- ``uncertain`` -- counts). The cap is atomic
    across workers: the batch's customers are locked (:func:`lock_customers`) before they are
    counted, and rows another worker claimed count as sent.
-3. for each claimed row: mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
+   **Hold-out rows go through the same claim and the same screening** (they are ``queued``
+   like the others, with ``holdout`` set, and claimed in the same keyset order): a hold-out
+   member the checks would have skipped or capped at that moment is ``skipped``/``capped``
+   with the same reason code, and the others become ``holdout`` -- measured, never messaged
+   (:func:`screen`). The results then compare the customers messaged with the hold-out
+   members who *would* have been messaged at the same time (``results.py``).
+3. for each claimed row (messaged rows only): mark it ``sending`` (commit), send, mark it ``sent`` (commit). A
    *transactional* channel (the outbox) writes its message in the same transaction that marks
    the row sent: exactly once. A channel error puts the row back in the queue until
    ``max_attempts``, then ``failed``.
@@ -146,8 +152,9 @@ def recheck(session, token: str) -> dict:
     on the plan's channel, and a row whose customer was merged away or deactivated, withdrew
     consent on the channel (the kernel's consent flags), opted out of the plan's list (itself,
     or its mailbox through another customer record) or has no address any more is
-    ``skipped`` with the reason's code (``RECIPIENT_REASON``). Returns ``{"readdressed": n,
-    "skipped": n}``."""
+    ``skipped`` with the reason's code (``RECIPIENT_REASON``); a row of a channel no adapter
+    serves any more is ``skipped`` with ``no_channel``. Hold-out rows of the batch are checked
+    alike (:func:`screen`). Returns ``{"readdressed": n, "skipped": n}``."""
     from sqlalchemy import case, or_
 
     from core.db import RUNTIME
@@ -166,9 +173,15 @@ def recheck(session, token: str) -> dict:
     adapters = channels(RUNTIME.get(session))
     for code in used:
         adapter = adapters.get(code)
-        if adapter is None:
-            continue  # the send loop skips it: "no such channel"
         of_channel = Recipient.plan_id.in_(select(Plan.id).where(Plan.channel == code))
+        if adapter is None:
+            # the channel's addon is gone: nobody of the batch can be messaged on it, the
+            # hold-out rows no more than the others (same code, both groups)
+            out["skipped"] += len(update_recipients(
+                session, update(Recipient).where(*mine, of_channel)
+                .values(state="skipped", claim=None, reason="no_channel", error=None), "no_channel", "claimed",
+                "skipped"))
+            continue
         now_addr = (select(adapter.address()).where(Customer.id == Recipient.customer_id)
                     .correlate(Recipient).scalar_subquery())
         out["readdressed"] += len(update_recipients(
@@ -199,10 +212,24 @@ def recheck(session, token: str) -> dict:
 
 def screen(session, token: str, now=None) -> dict:
     """Set-based checks of the batch claimed with ``token`` at send time: the customers as
-    they are now (:func:`recheck`: address, consent, opt-outs), double opt-in for email, then
-    the frequency cap across campaigns. Returns ``{"readdressed": n, "skipped": n,
-    "unconfirmed": n, "capped": n}``."""
-    from sqlalchemy import and_, func, or_
+    they are now (:func:`recheck`: address, consent, opt-outs, merged or inactive), double
+    opt-in for email, then the frequency cap across campaigns; last, the batch's hold-out rows
+    that passed become ``holdout`` (measured, never messaged). Returns ``{"readdressed": n,
+    "skipped": n, "unconfirmed": n, "capped": n, "held_out": n}``.
+
+    **The hold-out group is screened like the messaged group** (the rule of a fair
+    comparison): a hold-out row is claimed in the same batches, at the moment its plan sends,
+    and every check that would have stopped its message stops its measurement, with the same
+    reason code -- consent withdrawn, opted out (itself or its mailbox), merged or
+    deactivated, no address on the channel, email consent not confirmed. The frequency cap
+    asks *would this message have been capped?*: the customer's messages counted as for any
+    row (sent in the last ``cap_days`` days across campaigns, being sent, uncertain, claimed
+    by another worker) plus the messaged rows of this batch before it (id order), plus the
+    hold-out row itself. A hold-out row is no message: it never uses up a slot of the cap,
+    neither for the batch's other rows nor later. Rows left out this way (``skipped`` or
+    ``capped``, ``holdout`` still set) are out of the results on both sides: the uplift
+    compares customers messaged with hold-out customers who would have been messaged."""
+    from sqlalchemy import and_, case, func, or_
     from sqlalchemy.orm import aliased
 
     from .bulk import update_recipients
@@ -223,24 +250,34 @@ def screen(session, token: str, now=None) -> dict:
         prior = aliased(Recipient)
         # what counts against the cap: sent in the period, being sent, and claimed (screened,
         # committed) by another worker's batch; the per-customer locks above make sure that
-        # batch is committed, so two workers never both pass the same customer's last slot
+        # batch is committed, so two workers never both pass the same customer's last slot.
+        # A hold-out row is never a message (it is never sent, sending or uncertain; and a
+        # claimed one is settled before its batch commits): it counts for nobody.
         had = (select(func.count(prior.id))
-               .where(prior.customer_id == Recipient.customer_id,
+               .where(prior.customer_id == Recipient.customer_id, prior.holdout.is_(False),
                       # "uncertain": the worker stopped while the channel took it -- it may well
                       # have gone out, so it counts (the cap protects the customer)
                       or_(and_(prior.state == "sent", prior.sent_at >= since), prior.state == "sending",
                           and_(prior.state == "uncertain", prior.claimed_at >= since),
                           and_(prior.state == "claimed", prior.claim != token)))
                .correlate(Recipient).scalar_subquery())
-        ranked = (select(Recipient.id.label("id"),
-                         (func.row_number().over(partition_by=Recipient.customer_id, order_by=Recipient.id)
-                          + had).label("n"))
+        # within the batch, in id order: the messages up to this row (a hold-out row adds
+        # none for the rows after it), and a hold-out row counts itself -- the message it
+        # stands for
+        held = Recipient.holdout.is_(True)
+        upto = func.sum(case((held, 0), else_=1)).over(partition_by=Recipient.customer_id, order_by=Recipient.id)
+        ranked = (select(Recipient.id.label("id"), (upto + case((held, 1), else_=0) + had).label("n"))
                   .where(Recipient.claim == token, Recipient.state == "claimed").subquery())
         over = select(ranked.c.id).where(ranked.c.n > int(policy.cap_messages))
         out["capped"] = len(update_recipients(
             session, update(Recipient).where(Recipient.id.in_(over))
             .values(state="capped", claim=None, reason="frequency_cap", error=None),
             "frequency_cap", "claimed", "capped", cap_messages=int(policy.cap_messages), cap_days=int(policy.cap_days)))
+    # the hold-out rows that passed every check: measured from now on, never handed to a channel
+    out["held_out"] = len(update_recipients(
+        session, update(Recipient).where(Recipient.claim == token, Recipient.state == "claimed",
+                                         Recipient.holdout.is_(True))
+        .values(state="holdout", claim=None, reason=None, error=None), "held_out", "claimed", "holdout"))
     return out
 
 

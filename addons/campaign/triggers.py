@@ -4,8 +4,10 @@ public holidays and card renewals.
 A triggered plan is a marketing plan with ``trigger`` set. It is approved like any plan; once
 started it stays ``running`` until its end date, and the periodic ``campaign.triggers`` job
 adds the customers the trigger selects *today* to its recipients, set-based (one ``INSERT ...
-SELECT`` per plan, never a loop over customers). The ``campaign.send`` job then sends them
-like any other recipient (consent, opt-outs, frequency caps, hold-out).
+SELECT`` per plan, never a loop over customers, and no ``RETURNING``: the new rows are audited
+chunk by chunk, read back by keyset, so no list of the selected audience is ever held). The
+``campaign.send`` job then sends them like any other recipient (consent, opt-outs, frequency
+caps; the hold-out rows are screened alike at send time and measured, never sent).
 
 **Never twice.** Each recipient row carries an *occurrence* key, and
 ``(plan_id, customer_id, occurrence)`` is unique in the database. The insert skips rows that
@@ -181,9 +183,12 @@ def criterion(session, plan: Plan, today: date | None = None):
     raise BusinessError({"trigger": [_l("Unknown trigger.")]})
 
 
-def _insert_ignoring_duplicates(session, cols, src):
+def _insert_ignoring_duplicates(session, cols, src) -> None:
     """``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): rows that exist
-    are left alone, so concurrent or repeated runs never add a recipient twice."""
+    are left alone, so concurrent or repeated runs never add a recipient twice. No
+    ``RETURNING``: the new rows' ids are never held at once (a trigger may select a large
+    part of the audience, e.g. a holiday greeting selects the whole segment); the caller
+    reads them back by keyset, chunk by chunk (:func:`evaluate_plan`)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -191,7 +196,7 @@ def _insert_ignoring_duplicates(session, cols, src):
         from sqlalchemy.dialects.sqlite import insert
     stmt = (insert(Recipient).from_select(cols, src).on_conflict_do_nothing()
             .execution_options(banyan_unscoped=True))
-    return session.execute(stmt.returning(Recipient.id)).scalars().all()
+    session.execute(stmt)
 
 
 #: a recipient row in these states greets (or holds out) its customer for the occurrence:
@@ -215,9 +220,13 @@ def _lock_trigger(session, kind: str) -> None:
 
 
 def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
-    """Add today's occurrences of ``plan``'s trigger to its recipients (one statement).
-    Returns the number of new recipient rows (0 on a second run). Callers evaluate a plan on
-    its own days only (:func:`runs_on`)."""
+    """Add today's occurrences of ``plan``'s trigger to its recipients (one ``INSERT ...
+    SELECT``, without ``RETURNING``), then audit the new rows read back by keyset,
+    ``bulk.AUDIT_CHUNK`` ids at a time (the rows of the plan above the highest recipient id
+    before the insert: nobody else adds rows to this plan meanwhile -- the trigger's lock on
+    PostgreSQL, one writer on SQLite), so memory stays flat whatever the audience. Returns
+    the number of new recipient rows (0 on a second run). Callers evaluate a plan on its own
+    days only (:func:`runs_on`)."""
     from core.db import RUNTIME
 
     from .audience import draw_columns, plan_stores, rules_of
@@ -248,14 +257,18 @@ def evaluate_plan(session, plan: Plan, today: date | None = None) -> int:
            .select_from(Customer).join(aud, aud.c.id == Customer.id)
            .where(Customer.id.is_not(None), ~had)  # SQLite: "INSERT ... SELECT ... JOIN ... ON CONFLICT" needs a WHERE
            .execution_options(banyan_unscoped=True))
-    from .bulk import audit
+    from .bulk import audit_matching
 
-    ids = _insert_ignoring_duplicates(
+    # the rows this insert adds are the plan's above the highest id now (the lock above is
+    # held until the commit: no other evaluation of this trigger adds rows meanwhile)
+    before = session.execute(select(func.coalesce(func.max(Recipient.id), 0))
+                             .execution_options(banyan_unscoped=True)).scalar()
+    _insert_ignoring_duplicates(
         session, ["plan_id", "customer_id", "occurrence", "store_id", "holdout", "state", "reason", "address",
                   "attempts",
                   "triggered_at", "convert_until"], src)
-    audit(session, ids, "create", {"trigger": plan.trigger, "plan_id": plan.id})
-    return len(ids)
+    return audit_matching(session, [Recipient.plan_id == plan.id, Recipient.id > before], "create",
+                          {"trigger": plan.trigger, "plan_id": plan.id})
 
 
 def runs_on(plan: Plan, day: date | None = None) -> bool:
