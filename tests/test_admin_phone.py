@@ -78,3 +78,4 @@ def test_stylesheet_and_script_are_served_and_linked(admin):
     assert js.status_code == 200 and "notification-bell-compact" in js.get_data(as_text=True)
     # no file outside the folder
     assert admin.get("/static/../app.py").status_code == 404
+

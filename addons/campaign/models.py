@@ -150,7 +150,7 @@ class Plan(IdPk, Timestamps, Base):
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_segment.id"), index=True)
     template_code: Mapped[str | None] = mapped_column(String(32))
     holdout_share: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.1"),
-                                                   info={"min": 0, "max": "0.5"})
+                                                   info={"min": 0, "max": "0.5", "fraction": True})
     conversion_days: Mapped[int] = mapped_column(Integer, default=14, info={"min": 1, "max": 365})
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("core_approval_request.id"), index=True)
     #: None: a one-off plan (its audience is snapshotted when it starts); else a triggered plan

@@ -108,7 +108,8 @@ class Tier(IdPk, Timestamps, Base):
     qualify: Mapped[str] = mapped_column(String(8), default="any")
     window_days: Mapped[int] = mapped_column(Integer, default=365, info={"min": 1})
     grace_days: Mapped[int] = mapped_column(Integer, default=30, info={"min": 0})
-    discount_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0"), info={"min": 0, "max": "0.9999"})
+    discount_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0"),
+                                                   info={"min": 0, "max": "0.9999", "fraction": True})
     points_multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal("1"), info={"min": 0})
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 

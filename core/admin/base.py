@@ -373,6 +373,20 @@ CARD_TITLES = ("name", "number", "username", "title", "subject", "label", "code"
 CARD_STATES = ("status", "state")
 
 
+def fraction_text(value) -> str:
+    """A rate stored as a fraction, as the back office shows it: ``0.0500`` ->
+    ``"0.05 (5%)"``, ``0.0125`` -> ``"0.0125 (1.25%)"``; ``None`` -> ``""``."""
+    if value is None:
+        return ""
+    from decimal import Decimal
+
+    return f"{plain_number(Decimal(value))} ({plain_number(Decimal(value) * 100)}%)"
+
+
+def _fraction_formatter(view, context, model, name):
+    return fraction_text(getattr(model, name, None))
+
+
 def plain_number(value) -> str:
     """A Decimal without trailing zeros and without an exponent (``2.500`` -> ``2.5``,
     ``3.000`` -> ``3``)."""
@@ -423,6 +437,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             pk = model.__mapper__.primary_key[0].key
             self.column_default_sort = (pk, True)
         self._declare_labels(model)
+        self._declare_fractions(model)  # before the forms are built (their descriptions)
         from core.admin.ajax import default_ajax_refs
 
         # customers and products are picked by typing (scoped), not from a capped dropdown
@@ -459,6 +474,26 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             self.attachments_base_template = self.details_template
             self.details_template = ATTACHMENTS_TEMPLATE
             self.can_view_details = True
+
+    def _declare_fractions(self, model) -> None:
+        """Columns declared ``info={"fraction": True}`` hold a rate as a fraction (0.05 = 5 %;
+        franchise royalties, tier discounts, a hold-out share). Other rates are typed as
+        percents (commissions, promotions): so the operator always knows which, the form
+        says it under the field and the list and details show both (``0.05 (5%)``).
+        Exports keep the number."""
+        fractions = [c.key for c in model.__table__.columns if c.info.get("fraction")]
+        if not fractions:
+            return
+        self.form_args = dict(self.form_args or {})
+        formatters = dict(self.column_formatters or {})
+        detail = dict(getattr(self, "column_formatters_detail", None) or {})
+        for key in fractions:
+            self.form_args[key] = {"description": _l("A fraction: 0.05 means 5 %."), **self.form_args.get(key, {})}
+            formatters.setdefault(key, _fraction_formatter)
+            detail.setdefault(key, _fraction_formatter)
+        self.column_formatters = formatters
+        if hasattr(self, "column_formatters_detail"):
+            self.column_formatters_detail = detail
 
     def attachments_panel(self, model):
         """The attachments panel's data for ``model`` (``core.files.admin.panel``)."""

@@ -173,3 +173,21 @@ def test_member_page_topup_records_its_tender(admin, session, member):
     assert (line.kind, line.amount, line.tender) == ("topup", Decimal("50.00"), "cash")
     html = admin.get(url).get_data(as_text=True)
     assert "<td>Cash</td>" in html  # the history shows how it was paid, by its label
+
+
+def test_a_rate_kept_as_a_fraction_says_so(admin, session, make):
+    """Commissions and promotions take percents (5 = 5 %), franchise royalties, tier discounts
+    and hold-out shares fractions (0.05 = 5 %): every fraction field says so under it, and the
+    list and details show both, so nobody types 5 where 0.05 is meant (or reads 0.05 as 0.05 %)."""
+    from decimal import Decimal
+
+    from addons.membership.models import Tier
+    from core.admin.base import fraction_text
+
+    assert fraction_text(Decimal("0.0500")) == "0.05 (5%)" and fraction_text(Decimal("0.0125")) == "0.0125 (1.25%)"
+    session.add(Tier(code="GOLD", name="Gold", rank=3, discount_rate=Decimal("0.0500")))
+    session.commit()
+    listing = admin.get("/admin/membership_tiers/?lang=en").get_data(as_text=True)
+    assert "0.05 (5%)" in listing
+    form = admin.get("/admin/membership_tiers/new/?lang=zh_Hans").get_data(as_text=True)
+    assert "小数：0.05 表示 5%。" in form
