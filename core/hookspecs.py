@@ -313,6 +313,17 @@ def ticket_preview(session, ticket) -> Iterable[Any]:
 
 
 @hookspec
+def receipt_panels(session, sale) -> Iterable[Any]:
+    """Return ``core.contrib.SummaryPanel`` objects printed on a sale's receipt, below the
+    payments (the till's receipt, its reprint and the emailed receipt): what the sale brought
+    the customer, such as the points earned and the balance. Read-only; ``sale`` is the
+    confirmed ``core.models.Sale`` (or refund). A panel's ``permission`` is not checked: a
+    receipt is the customer's, print nothing the customer may not see.
+    Implemented by: loyalty (points earned, balance), membership (stored value left).
+    """
+
+
+@hookspec
 def dashboard_widgets(session, user, store_ids) -> Iterable[Any]:
     """Return ``core.contrib.DashboardWidget`` objects for the home dashboard.
 

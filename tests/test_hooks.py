@@ -837,6 +837,31 @@ def test_hook_ticket_preview(rt, session, make, register_plugin):
     session.rollback()
 
 
+def test_hook_receipt_panels(rt, session, make, register_plugin):
+    from core.services.checkout import checkout
+    from core.services.till import receipt, receipt_text
+
+    store, p = make.store(), make.product(price="25.00")
+    customer = make.customer()
+    seen = []
+
+    class Stamps:
+        @hookimpl
+        def receipt_panels(self, session, sale):
+            seen.append((sale.number, sale.customer_id))
+            return [SummaryPanel("Stamps", (("Stamps on the card", 7),), priority=5, addon="stamps")]
+
+    register_plugin(Stamps())
+    sale = checkout(session, CheckoutRequest(store_id=store.id, lines=[LineRequest(p.id, Decimal("2"))],
+                                             customer_id=customer.id))
+    user = make.user()
+    data = receipt(session, sale.id, user)
+    assert seen == [(sale.number, customer.id)]
+    assert data["panels"] == [{"title": "Stamps", "addon": "stamps", "fields": [("Stamps on the card", "7")]}]
+    assert receipt_text(data).splitlines()[-1].split() == ["Stamps", "on", "the", "card", "7"]
+    session.rollback()
+
+
 def test_hook_dashboard_widgets(rt, session, make, register_plugin):
     a, b = make.store(code="HOOKTEST-A"), make.store(code="HOOKTEST-B")
     p = make.product(price="10.00")

@@ -106,6 +106,21 @@ def ticket_preview(session, ticket):
 
 
 @hookimpl
+def receipt_panels(session, sale):
+    """The points this ticket moved (earned, spent or given back) and the customer's balance
+    now; nothing for a ticket without a customer or a customer without points."""
+    if getattr(sale, "customer_id", None) is None:
+        return []
+    from .ledger import balance, document_points
+
+    moved, now = document_points(session, sale.id), balance(session, sale.customer_id)
+    if not moved and not now:
+        return []
+    return [SummaryPanel(_l("Points"), ((_l("Points this ticket"), f"{moved:+d}"), (_l("Points balance"), now)),
+                         priority=30, addon="loyalty")]
+
+
+@hookimpl
 def derived_balances(session, customer):
     from decimal import Decimal
 

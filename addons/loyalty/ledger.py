@@ -91,6 +91,15 @@ def lock_account(session, customer_id: int) -> LoyaltyAccount:
     return session.execute(_ACCOUNT.execution_options(populate_existing=True), {"customer_id": customer_id}).scalar_one()
 
 
+def document_points(session, sale_id: int) -> int:
+    """The points a sale or refund document moved (whole points, ``int``, signed): the sum of
+    its entries (earned, spent with points, given back)."""
+    value = session.execute(select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
+                            .where(LoyaltyEntry.sale_id == sale_id)
+                            .execution_options(banyan_unscoped=True)).scalar()
+    return int(value or 0)
+
+
 def balance(session, customer_id: int) -> int:
     """Points balance (whole points, ``int``): the sum of the ledger; 0 for a customer
     without entries. Read without a lock: lock the account first before a write that

@@ -135,6 +135,18 @@ def payment_methods(session, ticket, user):
 
 
 @hookimpl
+def receipt_panels(session, sale):
+    """The stored value left, on a receipt paid (or refunded) with stored value."""
+    if sale.customer_id is None or not any(p.method == "stored_value" for p in sale.payments):
+        return []
+    from addons.membership.stored_value import stored_value_balance
+
+    left = stored_value_balance(session, sale.customer_id)
+    return [SummaryPanel(_l("Stored value"), ((_l("Stored value left"), f"{left:.2f}"),), priority=20,
+                         addon="membership")]
+
+
+@hookimpl
 def validate_sale(session, sale):
     if sale.customer_id is not None:
         svc._refuse_blacklisted(session, sale.customer_id)

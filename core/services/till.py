@@ -347,7 +347,19 @@ def receipt(session, sale_id: int, user) -> dict:
         "total": sale.total,
         "payments": [{"method": p.method, "label": labels.get(p.method, p.method), "amount": p.amount,
                       "reference": mask(p.reference, "code") if p.reference else None} for p in sale.payments],
+        "panels": receipt_panels(session, sale),
     }
+
+
+def receipt_panels(session, sale) -> list[dict]:
+    """The addons' panels for ``sale``'s receipt (the ``receipt_panels`` hook), by priority:
+    ``[{"title", "addon", "fields": [(label, value)]}]`` with labels and values as text in
+    the current language."""
+    from core.runtime import hook_of
+
+    panels = sort_by_priority(hook_of(session).receipt_panels(session=session, sale=sale))
+    return [{"title": str(p.title), "addon": p.addon, "fields": [(str(k), str(v)) for k, v in p.fields]}
+            for p in panels]
 
 
 def receipt_text(data: dict) -> str:
@@ -373,6 +385,10 @@ def receipt_text(data: dict) -> str:
     for p in data["payments"]:
         ref = f' ({p["reference"]})' if p["reference"] else ""
         out.append(f'{p["label"]}{ref}'.ljust(w - 12) + f'{p["amount"]:>12}')
+    for panel in data.get("panels", ()):
+        out.append("-" * w)
+        for label, value in panel["fields"]:
+            out.append(f"{label}".ljust(w - 12) + f"{value:>12}")
     return "\n".join(out)
 
 
