@@ -68,7 +68,8 @@ def test_business_dates_split_at_16_utc(chain):
 def test_totals_with_previous_period_and_last_year(session, chain):
     t = figures.totals(session, MAR)
     # 20.00 + 5.50 + 10.00 - 10.00 (refund); previous 8-9 March: 10.00; 10-11 March 2025: 11.00
-    assert (t.amount, t.previous, t.last_year, t.tickets) == (D("25.50"), D("10.00"), D("11.00"), 4)
+    # tickets: the three sales of the period; the refund is netted, not counted
+    assert (t.amount, t.previous, t.last_year, t.tickets) == (D("25.50"), D("10.00"), D("11.00"), 3)
     # one local day only: the sale at 15:59 UTC, not the one at 16:00 UTC
     day = figures.totals(session, Period(date(2026, 3, 10), date(2026, 3, 10)))
     assert (day.amount, day.tickets) == (D("20.00"), 1)
@@ -113,7 +114,8 @@ def test_by_day_is_one_query_and_periods_may_overlap(session, chain):
 
 def test_by_store_region_franchisee(session, chain):
     by_store = {r.label: (r.amount, r.previous, r.last_year, r.tickets) for r in figures.compare(session, "store", MAR)}
-    assert by_store == {"SA Alpha": (D("15.50"), D("10.00"), D("0.00"), 3),
+    # Alpha's tickets: its two sales (the refund is netted, not counted)
+    assert by_store == {"SA Alpha": (D("15.50"), D("10.00"), D("0.00"), 2),
                         "SB Beta": (D("10.00"), D("0.00"), D("11.00"), 1)}
     assert {r.label: r.amount for r in figures.compare(session, "region", MAR)} == {"East": D("15.50"),
                                                                                   "West": D("10.00")}
@@ -132,9 +134,9 @@ def test_by_category_and_clerk_from_lines(session, chain):
 
 
 def test_hours_are_local(session, chain):
-    hours = {h: (a, n) for h, a, n in figures.by_hour(session, date(2026, 3, 11)) if n}
-    # 16:00 UTC -> 00:00, refund 01:00 UTC -> 09:00, 02:00 UTC -> 10:00 in Shanghai
-    assert hours == {0: (D("5.50"), 1), 9: (D("-10.00"), 1), 10: (D("10.00"), 1)}
+    hours = {h: (a, n) for h, a, n in figures.by_hour(session, date(2026, 3, 11)) if n or a}
+    # 16:00 UTC -> 00:00, refund 01:00 UTC -> 09:00 (netted, no ticket), 02:00 UTC -> 10:00 in Shanghai
+    assert hours == {0: (D("5.50"), 1), 9: (D("-10.00"), 0), 10: (D("10.00"), 1)}
 
 
 def test_scope_by_store_ids_and_by_session(session, chain):

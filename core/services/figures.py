@@ -6,7 +6,8 @@ Every figure is **one set-based SQL query grouped in the database**, never a loo
 
 - *net sales* = ``SUM(core_sale.total)`` over confirmed documents (a refund is a document with
   a negative total, so refunds are netted on the refund's own business date);
-- *tickets* = ``COUNT(DISTINCT core_sale.id)`` of those documents (refunds included);
+- *tickets* = ``COUNT(DISTINCT core_sale.id)`` of the sales among them: a refund is no ticket
+  (a day with one refund and no sale has no ticket), as franchise's roll-up counts them;
 - by **category** and **clerk** the amounts are ``SUM(core_sale_line.total)`` (a line's total
   after its discounts; the lines of a document add up to its total), the clerk being the
   employee credited with the line (``core_sale_line.clerk_id``, the cashier by default);
@@ -63,6 +64,11 @@ class Compared:
     previous: Decimal
     last_year: Decimal
     tickets: int
+
+
+#: a document that counts as a ticket: a sale (a refund is netted, not counted)
+_IS_SALE = Sale.kind == "sale"
+_TICKET = case((_IS_SALE, Sale.id), else_=None)
 
 
 def _confirmed():
@@ -164,7 +170,7 @@ def compare(session, dim: str, period: Period, store_ids=None, filters: dict | N
     def bucket(p: Period):
         return func.coalesce(func.sum(case((_in_period(p), amount), else_=literal(0))), 0)
 
-    tickets = func.count(func.distinct(case((_in_period(period), Sale.id), else_=None)))
+    tickets = func.count(func.distinct(case((and_(_in_period(period), _IS_SALE), Sale.id), else_=None)))
     inner = select(key.label("k"), bucket(period).label("cur"), bucket(prev).label("prev"), bucket(ly).label("ly"),
                    tickets.label("n")).select_from(Sale)
     inner = _joins(_apply_joins(inner, dim, filters), joins)
@@ -194,7 +200,7 @@ def by(session, dim: str, period: Period, store_ids=None, filters: dict | None =
     key, joins, table, label = _key_label(dim)
     amount = _amount(dim, filters)
     inner = select(key.label("k"), func.coalesce(func.sum(amount), 0).label("a"),
-                   func.count(func.distinct(Sale.id)).label("n")).select_from(Sale)
+                   func.count(func.distinct(_TICKET)).label("n")).select_from(Sale)
     inner = _joins(_apply_joins(inner, dim, filters), joins)
     sub = inner.where(*_filters(store_ids, filters), _in_period(period)).group_by(key).subquery()
     stmt = (select(sub.c.k, sub.c.a, sub.c.n, *label).outerjoin(table, table.id == sub.c.k)
@@ -211,7 +217,7 @@ def _days(session, period: Period, store_ids, filters, *more: Period) -> list[li
     figure does not depend on the period asking for it, so overlapping periods are fine)."""
     periods = (period, *more)
     amount = _amount("day", filters)
-    stmt = select(Sale.business_date, func.coalesce(func.sum(amount), 0), func.count(func.distinct(Sale.id)))
+    stmt = select(Sale.business_date, func.coalesce(func.sum(amount), 0), func.count(func.distinct(_TICKET)))
     stmt = _apply_joins(stmt.select_from(Sale), "day", filters)
     stmt = (stmt.where(*_filters(store_ids, filters), or_(*(_in_period(p) for p in periods)))
             .group_by(Sale.business_date))
@@ -256,8 +262,8 @@ def totals(session, period: Period, store_ids=None, filters: dict | None = None)
     def bucket(p):
         return func.coalesce(func.sum(case((_in_period(p), amount), else_=literal(0))), 0)
 
-    stmt = select(bucket(period), bucket(prev), bucket(ly),
-                  func.count(func.distinct(case((_in_period(period), Sale.id), else_=None)))).select_from(Sale)
+    tickets = func.count(func.distinct(case((and_(_in_period(period), _IS_SALE), Sale.id), else_=None)))
+    stmt = select(bucket(period), bucket(prev), bucket(ly), tickets).select_from(Sale)
     stmt = _apply_joins(stmt, None, filters).where(*_filters(store_ids, filters),
                                                    or_(_in_period(period), _in_period(prev), _in_period(ly)))
     cur, p, y, n = session.execute(stmt).one()
@@ -276,7 +282,7 @@ def by_hour(session, day: date, store_ids=None, filters: dict | None = None) -> 
     hour = case(*[(and_(Sale.confirmed_at >= lo, Sale.confirmed_at < hi), literal(h)) for h, lo, hi in bounds],
                 else_=None)
     amount = _amount(None, filters)
-    inner = select(hour.label("h"), amount.label("a"), Sale.id.label("sid")).select_from(Sale)
+    inner = select(hour.label("h"), amount.label("a"), _TICKET.label("sid")).select_from(Sale)
     inner = _apply_joins(inner, None, filters).where(*_filters(store_ids, filters), Sale.business_date == day)
     sub = inner.subquery()  # grouped outside: PostgreSQL cannot match a CASE with bound values in GROUP BY
     rows = session.execute(select(sub.c.h, func.coalesce(func.sum(sub.c.a), 0), func.count(func.distinct(sub.c.sid)))
