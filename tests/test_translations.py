@@ -219,3 +219,44 @@ def test_a_context_keeps_a_second_meaning_apart(locale, sale, service):
     with force_locale(locale):
         assert gettext("Ticket") == sale
         assert pgettext("service", "Ticket") == service == str(lazy_pgettext("service", "Ticket"))
+
+
+def test_a_date_or_quantity_label_is_never_a_state_label():
+    """One msgid has one translation: a timestamp labelled "Confirmed" (确认时间) and the
+    state "Confirmed" (已确认) cannot share it, and the sale page showed its state as
+    "确认时间". A date, time or quantity column's label that is also a coded value's label
+    needs the context ``time`` or ``qty`` (``lazy_pgettext``)."""
+    import importlib
+
+    from sqlalchemy import Date, DateTime, Numeric
+
+    from core.db import Base
+    from core.labels import choice_sets, field_label
+
+    for comp in COMPONENTS:  # every model of the kernel and of every addon
+        if comp.name != "core":
+            module = comp.source.name if comp.source.parent.name != "addons" else f"addons.{comp.name}"
+            importlib.import_module(f"{module}.models")
+
+    def key(label):
+        func, args = getattr(label, "_func", None), getattr(label, "_args", ())
+        if func is None:
+            return None
+        return (args[0], args[1]) if func.__name__ == "pgettext" else (None, args[0])
+
+    states = {}
+    for name, choices in choice_sets().items():
+        for code, label in choices._labels.items():
+            if key(label):
+                states.setdefault(key(label), []).append(f"{name}:{code}")
+    found = []
+    for mapper in Base.registry.mappers:
+        model = mapper.class_
+        for column in model.__table__.columns:
+            if not isinstance(column.type, (Date, DateTime)) and not column.key.endswith("_qty"):
+                continue
+            label = field_label(model, column.key)
+            if label is not None and key(label) in states and column.key != "birthday":
+                found.append(f"{model.__tablename__}.{column.key} is labelled {key(label)[1]!r}, "
+                             f"like {', '.join(states[key(label)][:3])}")
+    assert not found, "\n".join(found)

@@ -512,20 +512,20 @@ describe(ReceivableEntry, name=_l("Receivable entry"), labels={
     codes={"kind": ENTRY_KIND, "source": ENTRY_KIND, "note_code": ENTRY_NOTE})
 describe(Allocation, name=_l("Payment allocation"))
 describe(Payment, name=_l("Franchisee payment"), labels={
-    "received_on": _l("Received"), "method": _l("Method"), "bank_reference": _l("Bank reference"),
+    "received_on": lazy_pgettext("time", "Received"), "method": _l("Method"), "bank_reference": _l("Bank reference"),
     "invoice_reference": _l("Invoice paid"), "company": _l("Franchisee")}, codes={"method": PAYMENT_METHOD})
 describe(Order, name=_l("Replenishment order"), labels={
     "number": _l("Order number"), "value": _l("Value at wholesale price"), "hold_reason": _l("Why held"),
-    "reject_reason": _l("Why rejected"), "released_at": _l("Released"), "submitted_at": _l("Submitted"),
-    "approved_at": _l("Approved"), "received_at": _l("Received"), "company": _l("Franchisee"),
+    "reject_reason": _l("Why rejected"), "released_at": _l("Released"), "submitted_at": lazy_pgettext("time", "Submitted"),
+    "approved_at": lazy_pgettext("time", "Approved"), "received_at": lazy_pgettext("time", "Received"), "company": _l("Franchisee"),
     "hold_args": _l("Figures of why held"), "hold_note": _l("Why held (as written before)")},
     codes={"state": ORDER_STATE, "hold_reason": HOLD_REASON})
-describe(OrderLine, name=_l("Order line"), labels={"shipped_qty": _l("Shipped"), "received_qty": _l("Received")})
-describe(Shipment, name=_l("Shipment"), labels={"shipped_at": _l("Shipped"), "received_at": _l("Received")})
-describe(ShipmentLine, name=_l("Shipment line"), labels={"received_qty": _l("Received")})
+describe(OrderLine, name=_l("Order line"), labels={"shipped_qty": lazy_pgettext("qty", "Shipped"), "received_qty": lazy_pgettext("qty", "Received")})
+describe(Shipment, name=_l("Shipment"), labels={"shipped_at": lazy_pgettext("time", "Shipped"), "received_at": lazy_pgettext("time", "Received")})
+describe(ShipmentLine, name=_l("Shipment line"), labels={"received_qty": lazy_pgettext("qty", "Received")})
 describe(Statement, name=_l("Royalty statement"), labels={
     "period": _l("Month"), "period_end": _l("Last day of the month"), "net_sales": _l("Net sales"),
-    "total": _l("Total due"), "posted_at": _l("Posted"),
+    "total": _l("Total due"), "posted_at": lazy_pgettext("time", "Posted"),
     "company": _l("Franchisee")}, codes={"state": STATEMENT_STATE})
 describe(StatementLine, name=_l("Statement line"), labels={"base": _l("Base"), "rate": _l("Rate"),
                                                            "counterparty": _l("Other company")},
@@ -538,7 +538,7 @@ describe(Inspection, name=_l("Store audit"), labels={"inspector": _l("Inspector"
                                                     "score": _l("Score")})
 describe(InspectionScore, name=_l("Audit score"), labels={"score": _l("Score")})
 describe(CorrectiveAction, name=_l("Corrective action"), labels={"description": _l("What to put right"),
-                                                                "due_on": _l("Due"), "done_at": _l("Done")},
+                                                                "due_on": _l("Due"), "done_at": lazy_pgettext("time", "Done")},
          codes={"state": ACTION_STATE})
 
 MODELS = (Checklist, ChecklistItem, Inspection, InspectionScore, CorrectiveAction, Franchisee, Contract, ContractStore, ContractRate, ReceivableEntry, Allocation, Payment, Order, OrderLine,

@@ -378,7 +378,7 @@ describe(LoyaltyPolicy, name=_l("Points policy"), codes={"expiry_mode": EXPIRY_M
 describe(LoyaltyAccount, name=_l("Points account"))
 describe(LoyaltyEntry, name=_l("Points entry"), codes={"kind": ENTRY_KIND, "note_code": ENTRY_NOTE})
 describe(LoyaltyLot, name=_l("Points lot"), labels={
-    "earned_at": _l("Earned"), "remaining": _l("Remaining"), "expired_points": _l("Expired points"),
+    "earned_at": lazy_pgettext("time", "Earned"), "remaining": _l("Remaining"), "expired_points": _l("Expired points"),
     "pending_expiry": _l("Expiry pending")})
 describe(LoyaltyLotUsage, name=_l("Points lot usage"))
 describe(EarningRule, name=_l("Earning rule"), codes={"kind": EARNING_KIND}, labels={
@@ -397,7 +397,7 @@ describe(PromotionItem, name=_l("Promotion item"), labels={"special_price": _l("
 describe(Coupon, name=_l("Coupon"), labels={"max_uses": _l("Uses allowed"),
                                             "per_customer_limit": _l("Uses per customer")})
 describe(PromotionUse, name=_l("Promotion use"), labels={"released": _l("Released")})
-describe(Rebate, name=_l("Rebate"), labels={"created_on": _l("Created")})
+describe(Rebate, name=_l("Rebate"), labels={"created_on": lazy_pgettext("time", "Created")})
 
 MODELS = [LoyaltyPolicy, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, EarningRule, PointsEvent,
           Promotion, PromotionItem, Coupon, Reward, Redemption, PromotionUse, Rebate]

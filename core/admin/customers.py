@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from core.admin.args import id_or_none, record_id
 from core.errors import BusinessError
-from core.i18n import gettext, lazy_gettext as _l
+from core.i18n import gettext, lazy_gettext as _l, lazy_pgettext
 
 MERGE_PERMISSION = "core.customer.merge"
 RECENT_PURCHASES = 10
@@ -33,7 +33,7 @@ REASONS = {"phone": _l("same phone"), "email": _l("same email"), "name+birthday"
 #: the fields compared side by side before a merge
 COMPARED = (("name", _l("Name")), ("kind", _l("Kind")), ("phone", _l("Phone")), ("email", _l("Email")),
             ("id_number", _l("ID number")), ("birthday", _l("Birthday")), ("home_store", _l("Home store")),
-            ("address", _l("Address")), ("created_at", _l("Created")))
+            ("address", _l("Address")), ("created_at", lazy_pgettext("time", "Created")))
 
 
 def _has(name: str) -> bool:
