@@ -60,6 +60,10 @@ INSPECT = """() => {
       const lh = parseFloat(getComputedStyle(b).lineHeight) || 24;
       return [text(b), b.getBoundingClientRect().height <= lh * 1.5];
     });
+    // a value's own table (a sale's lines): each cell on one line, the table scrolling in its cell
+    out.cells = [...details.querySelectorAll(':scope > tbody > tr > td:last-child table td')].filter(shown)
+      .filter(td => td.getBoundingClientRect().height > (parseFloat(getComputedStyle(td).lineHeight) || 24) * 1.5 + 12)
+      .map(td => text(td));
   }
   const form = document.querySelector('form.admin-form');
   if (form) {
@@ -130,6 +134,8 @@ def _check_cards(url, got):
 def _check_labels(url, got):
     broken = [label for label, one_line in got.get("labels", ()) if CJK.search(label) and not one_line]
     assert not broken, (url, "labels broken over two lines", broken)
+    # "¥3.22" as "¥3." and "22", 绿茶 one character per line: the nested table scrolls instead
+    assert not got.get("cells"), (url, "cells of a value's table broken over lines", got["cells"][:5])
 
 
 def _check_form(url, got):
