@@ -58,6 +58,9 @@ def test_demo_then_check_with_all_seven_addons(cli_env):
                "--quiet")
     assert demo.exit_code == 0, demo.output
     assert "demo ready" in demo.output and "refused by addons" not in demo.output
+    # every login the demo makes is named, those an addon makes too (the technician's)
+    named = demo.output.split("other demo users (", 1)[1].split(")", 1)[0].split(", ")
+    assert {"cashier_sh01", "east_manager", "tech_sh01", "parts_keeper", "service_hq"} <= set(named), named
 
     engine = create_engine(cli_env.url)
     try:

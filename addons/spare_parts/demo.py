@@ -31,7 +31,9 @@ SYMPTOMS = ("不出水 No water flows", "加热慢 Heats slowly", "开机无显�
 FAULTS = ("leak", "overheat", "display", "noise", "leak", "no_power")
 
 
-def _user(session, username: str, role: str, scope_kind: str = "all", ref=None) -> User:
+def _user(session, username: str, role: str, scope_kind: str = "all", ref=None, demo=None) -> User:
+    """The demo login ``username`` (made once, password ``DEMO_PASSWORD``), listed in
+    ``demo.users`` so that ``banyan demo`` names it with the others."""
     from core.security.passwords import hash_password
 
     from core.demo import DEMO_PASSWORD
@@ -44,6 +46,8 @@ def _user(session, username: str, role: str, scope_kind: str = "all", ref=None) 
         u.roles = [r] if r is not None else []
         session.add(u)
         session.flush()
+        if demo is not None:
+            demo.users.append(u)
     return u
 
 
@@ -85,11 +89,11 @@ def load(session, demo) -> None:
         fitted = {"PUMP-V3", "HEAT-01"} | set(rng.sample(sorted(parts), 4))
         for number in sorted(fitted):
             svc.add_fit(session, parts[number].id, product.id)
-    keeper = _user(session, "parts_keeper", "parts_keeper")
+    keeper = _user(session, "parts_keeper", "parts_keeper", demo=demo)
     store0 = demo.stores[0]
-    tech = _user(session, f"tech_{store0.code.lower()}", "technician", "store", store0.id)
+    tech = _user(session, f"tech_{store0.code.lower()}", "technician", "store", store0.id, demo=demo)
     admin = next((u for u in demo.users if u.is_superuser), None) or _user(session, "sp_admin", "hq_admin")
-    approver = _user(session, "service_hq", "hq_admin")
+    approver = _user(session, "service_hq", "hq_admin", demo=demo)
     for number, part in parts.items():
         svc.receive(session, part.id, hq_wh.id, rng.randrange(20, 80), user=keeper, reason="采购入库 purchase")
         session.add(StockLevel(part_id=part.id, warehouse_id=hq_wh.id, safety_stock=Decimal(15),
