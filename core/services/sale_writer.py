@@ -53,12 +53,16 @@ _WRITTEN: InfoKey[list] = InfoKey("core.sale_writer.written")
 @dataclass(slots=True, eq=False)
 class NewAdjustment:
     """One priced adjustment of a ticket, before it is an ORM row: on ``line`` (None: the
-    ticket), ``amount`` (money, negative for a discount) from rule ``rule_code``."""
+    ticket), ``amount`` (money, negative for a discount) from rule ``rule_code``; ``label``
+    as written (at most 160 characters), and for a sentence the rule composed its msgid and
+    arguments (``label_msgid``/``label_args``, ``core.i18n.lazy_source``; None for data)."""
 
     line: SaleLine | None
     amount: Decimal
     rule_code: str
     label: str
+    label_msgid: str | None = None
+    label_args: dict | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -112,14 +116,16 @@ def add_adjustments(sale: Sale, rows: Iterable[NewAdjustment]) -> None:
     if inspect(sale).transient:
         made = []
         for row in rows:
-            adj = SaleAdjustment(amount=row.amount, rule_code=row.rule_code, label=row.label)
+            adj = SaleAdjustment(amount=row.amount, rule_code=row.rule_code, label=row.label,
+                                 label_msgid=row.label_msgid, label_args=row.label_args)
             set_committed_value(adj, "line", row.line)
             set_committed_value(adj, "sale", sale)
             made.append(adj)
         set_committed_value(sale, "adjustments", [*sale.adjustments, *made])
     else:
         sale.adjustments.extend(SaleAdjustment(line=row.line, amount=row.amount, rule_code=row.rule_code,
-                                               label=row.label) for row in rows)
+                                               label=row.label, label_msgid=row.label_msgid,
+                                               label_args=row.label_args) for row in rows)
 
 
 def write(session: Session, doc: NewSale) -> Sale:
@@ -204,9 +210,20 @@ UNION ALL SELECT 1, id, _sentinel, NULL FROM l UNION ALL SELECT 2, id, _sentinel
     return sql
 
 
-#: the header's JSON columns (``note_args``) bind as JSON: a text statement's parameters have no type
-_PG_JSON = tuple(bindparam(f"s_{k}", type_=Sale.__table__.c[k].type) for k, _ in _SALE
-                 if isinstance(Sale.__table__.c[k].type, JSON))
+def _pg_json_params() -> tuple:
+    """JSON columns bind as JSON (a text statement's parameters have no type): the header's
+    (``note_args``) as one value, the lines' and adjustments' (``label_args``) as arrays."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    out = [bindparam(f"s_{k}", type_=Sale.__table__.c[k].type) for k, _ in _SALE
+           if isinstance(Sale.__table__.c[k].type, JSON)]
+    for prefix, model, keys in (("l", SaleLine, _LINE_KEYS), ("a", SaleAdjustment, _ADJ_KEYS)):
+        out += [bindparam(f"{prefix}_{k}", type_=ARRAY(model.__table__.c[k].type)) for k in keys
+                if isinstance(model.__table__.c[k].type, JSON)]
+    return tuple(out)
+
+
+_PG_JSON = _pg_json_params()
 _PG_DOCUMENT = {(pay, num): text(_pg_document_sql(pay, num)).bindparams(*_PG_JSON)
                 for pay in (False, True) for num in (False, True)}
 
