@@ -147,7 +147,7 @@ _PLAIN_ARGS = (str, int, float, bool, type(None))
 
 def lazy_source(value) -> tuple[str, dict | None] | None:
     """What a lazy string was made of, to store instead of its text in one language:
-    ``(msgid, args)`` for a :func:`lazy_gettext` string, ``("context\x04msgid", args)`` for a
+    ``(msgid, args)`` for a :func:`lazy_gettext` string, ``("context\\x04msgid", args)`` for a
     :func:`lazy_pgettext` one (:data:`CONTEXT_SEP`); ``args`` is None without arguments, else a
     JSON-ready dict (strings, numbers, booleans, None; a ``Decimal`` as its plain digits, any
     other value -- a lazy string too -- as its text in the current language). None for

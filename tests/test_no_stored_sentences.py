@@ -1,8 +1,9 @@
 """Code never stores a sentence it composes (English, or translated into the writer's
 language) where people of another language read it: it stores a code and the figures of the
-sentence (``core.labels.Phrases``, ``core.mixins.CodedNote``), and an approval request a
-language-free ``subject``. This scans the kernel's and the addons' code for the shapes the
-earlier faults had: a note, reason, error or approval label given as an f-string, a
+sentence (``core.labels.Phrases``, ``core.mixins.CodedNote``), an approval request a
+language-free ``subject``, and a sale adjustment a lazy label (its msgid and arguments). This
+scans the kernel's and the addons' code for the shapes the earlier faults had: a note,
+reason, error, approval or adjustment label given as an f-string, a
 ``gettext``/``_``/``str(_l(...))`` call or a label made text (``str(item.get("label"))``) --
 as a keyword, a row dict's key, an attribute or a dict item (``outcome["error"] = _(...)``)
 assigned, directly or through a local name that holds such a value."""

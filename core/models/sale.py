@@ -116,7 +116,7 @@ class SaleAdjustment(IdPk, Base):
     as typed, a sentence the rule's code composed (``core.contrib.Adjustment`` with a lazy
     ``label``) in the language of the user who made the sale, kept for readers without the
     catalog. Such a sentence is also stored as its msgid (``label_msgid``, with its context
-    as ``"context\x04msgid"``) and arguments (``label_args``, a JSON object), and every
+    as ``"context\\x04msgid"``) and arguments (``label_args``, a JSON object), and every
     reader shows :attr:`label_text`: the sentence in the reader's language."""
 
     __tablename__ = "core_sale_adjustment"
