@@ -171,10 +171,14 @@ def _label(label) -> tuple:
 
 
 def _apply(sale: Sale, adjustments, new: list[NewAdjustment]) -> None:
+    labels: dict[int, tuple] = {}  # one label object for many lines (a tier): translated once
     for adj in adjustments:
         amount = money(adj.amount)
         if amount == 0:
             continue
+        label = labels.get(id(adj.label))
+        if label is None:
+            label = labels[id(adj.label)] = _label(adj.label)
         if adj.line is not None:
             line = adj.line
             amount = max(amount, -line.total)
@@ -182,7 +186,7 @@ def _apply(sale: Sale, adjustments, new: list[NewAdjustment]) -> None:
                 continue
             line.discount += amount
             line.total += amount
-            new.append(NewAdjustment(line, amount, adj.rule_code, *_label(adj.label)))
+            new.append(NewAdjustment(line, amount, adj.rule_code, *label))
             continue
         base = sum((ln.total for ln in sale.lines), ZERO)
         amount = max(amount, -base)
@@ -195,7 +199,7 @@ def _apply(sale: Sale, adjustments, new: list[NewAdjustment]) -> None:
             line.discount += share
             line.total += share
             left -= share
-        new.append(NewAdjustment(None, amount - left, adj.rule_code, *_label(adj.label)))
+        new.append(NewAdjustment(None, amount - left, adj.rule_code, *label))
 
 
 def pricing_stages(pm) -> list:
