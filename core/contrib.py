@@ -87,12 +87,19 @@ class Adjustment:
     """A discount (negative ``amount``) or surcharge on a ticket line (``line``) or the ticket.
 
     ``rule_code`` and ``label`` say which rule made it; they are printed on the ticket.
-    Adjustments are applied in ascending ``priority``.
+    ``label`` is a plain string for words typed as data (a promotion's name: stored and shown
+    as typed), or a lazy string with its arguments for a sentence your code composes
+    (``core.i18n.lazy_gettext("%(tier)s member discount %(pct)s%%", tier=..., pct=...)`` or
+    ``lazy_pgettext``): the sale then keeps its msgid and arguments and every reader sees it
+    in their own language (``SaleAdjustment.label_text``). Never pass ``gettext(...)``: that
+    freezes the sentence in the cashier's language. Arguments are figures and data (strings,
+    numbers; a ``Decimal`` is kept as its digits). Adjustments are applied in ascending
+    ``priority``.
     """
 
     amount: Decimal
     rule_code: str
-    label: str
+    label: Any  # a str (data, as typed) or a lazy string with its arguments (a sentence)
     line: Any = None
     priority: int = 100
 

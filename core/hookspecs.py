@@ -199,6 +199,9 @@ def price_ticket(session, ticket) -> Iterable[Any]:
     ``ticket`` is the unsaved-state ``core.models.Sale``; each line's ``total`` is what the
     earlier stages left of it. The kernel applies a stage's adjustments in ascending
     ``priority`` before calling the next stage, and never lets a line go below zero.
+    A ``label`` your code composes is a lazy string with its arguments
+    (``core.i18n.lazy_gettext``): the sale keeps its msgid and arguments and each reader sees
+    it in their language (``SaleAdjustment.label_text``); a plain ``str`` is data, as typed.
     Implemented by: membership (tier discount), loyalty (promotions and coupons).
     """
 

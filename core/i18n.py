@@ -139,6 +139,51 @@ def lazy_pgettext(context: str, message: str, **kw) -> LazyProxy:
 _ = gettext
 _l = lazy_gettext
 
+#: how a stored msgid carries its context (:func:`lazy_pgettext`): ``"context\x04msgid"``, the
+#: key gettext catalogs themselves file a ``msgctxt`` message under
+CONTEXT_SEP = "\x04"
+_PLAIN_ARGS = (str, int, float, bool, type(None))
+
+
+def lazy_source(value) -> tuple[str, dict | None] | None:
+    """What a lazy string was made of, to store instead of its text in one language:
+    ``(msgid, args)`` for a :func:`lazy_gettext` string, ``("context\\x04msgid", args)`` for a
+    :func:`lazy_pgettext` one (:data:`CONTEXT_SEP`); ``args`` is None without arguments, else a
+    JSON-ready dict (strings, numbers, booleans, None; a ``Decimal`` as its plain digits, any
+    other value -- a lazy string too -- as its text in the current language). None for
+    anything else (a plain string: data such as a promotion's name, stored as typed).
+    Read it back with :func:`stored_text`. Costs a few attribute reads: no translation."""
+    if type(value) is not LazyProxy:
+        return None
+    func, pos = value._func, value._args
+    if func is gettext and len(pos) == 1:
+        msgid = pos[0]
+    elif func is pgettext and len(pos) == 2:
+        msgid = pos[0] + CONTEXT_SEP + pos[1]
+    else:  # a lazy call of something else (a formatter, ngettext): nothing to look up again
+        return None
+    kw = value._kwargs
+    if not kw:
+        return msgid, None
+    return msgid, {k: v if type(v) in _PLAIN_ARGS else format(v, "f") if isinstance(v, Decimal) else str(v)
+                   for k, v in kw.items()}
+
+
+def stored_text(msgid: str | None, args: dict | None, fallback: str | None = None) -> str:
+    """The text of a message stored as :func:`lazy_source` answered it, in the current
+    language (what ``str()`` of the lazy string gives in it). ``fallback`` (the text written
+    when it was stored) when ``msgid`` is empty, or when the catalog's translation needs an
+    argument the stored ones lack (``""`` for None)."""
+    if not msgid:
+        return fallback or ""
+    try:
+        if CONTEXT_SEP in msgid:
+            context, message = msgid.split(CONTEXT_SEP, 1)
+            return pgettext(context, message, **(args or {}))
+        return gettext(msgid, **(args or {}))
+    except (KeyError, ValueError, TypeError):  # a translation that does not fit the stored args
+        return fallback or ""
+
 
 def format_money(amount: Decimal, currency: str = "CNY", locale: str | None = None) -> str:
     loc = Locale.parse(locale or current_locale())

@@ -1,8 +1,9 @@
 """Code never stores a sentence it composes (English, or translated into the writer's
 language) where people of another language read it: it stores a code and the figures of the
-sentence (``core.labels.Phrases``, ``core.mixins.CodedNote``), and an approval request a
-language-free ``subject``. This scans the kernel's and the addons' code for the shapes the
-earlier faults had: a note, reason, error or approval label given as an f-string, a
+sentence (``core.labels.Phrases``, ``core.mixins.CodedNote``), an approval request a
+language-free ``subject``, and a sale adjustment a lazy label (its msgid and arguments). This
+scans the kernel's and the addons' code for the shapes the earlier faults had: a note,
+reason, error, approval or adjustment label given as an f-string, a
 ``gettext``/``_``/``str(_l(...))`` call or a label made text (``str(item.get("label"))``) --
 as a keyword, a row dict's key, an attribute or a dict item (``outcome["error"] = _(...)``)
 assigned, directly or through a local name that holds such a value."""
@@ -16,6 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 STORED = {"note", "reason", "lift_reason", "hold_reason", "label", "description", "error"}
 #: calls whose ``label=``/``description=`` is no stored value (declarations, widgets, docs)
 NOT_STORED = {"request_approval"}  # checked below: its label must not be composed either
+#: calls whose label a sale keeps, by the position of ``label``: an adjustment's label
+#: (``core.contrib.Adjustment``) is a lazy string (msgid and arguments kept) or data, never a
+#: sentence already translated into the cashier's language
+LABEL_KEPT = {"Adjustment": 2}
 #: (file, line text) known to be fine: the words are not the code's (an email's sender and subject)
 ALLOWED = {("addons/call_center/intake.py", 'note=f"{sender}: {subject}"')}
 TRANSLATE = {"_", "gettext", "ngettext"}
@@ -87,6 +92,14 @@ def _call_name(node: ast.Call) -> str:
     return node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
 
 
+def _kept_labels(node: ast.Call) -> list:
+    """The label values of a :data:`LABEL_KEPT` call (positional or ``label=``)."""
+    pos = LABEL_KEPT.get(_call_name(node))
+    if pos is None:
+        return []
+    return [kw.value for kw in node.keywords if kw.arg == "label"] + node.args[pos:pos + 1]
+
+
 def test_no_code_composed_sentence_is_stored():
     found = []
     files = [p for base in ("core", "addons") for p in (ROOT / base).rglob("*.py")
@@ -131,6 +144,9 @@ def test_no_code_composed_sentence_is_stored():
                 # a hook item's label made text in this user's language, carried on as data (the
                 # franchise statement's clearing lines kept it): ask the hook for a code instead
                 found.append(f"{rel}:{node.lineno}: label made text: {lines[node.lineno - 1].strip()}")
+            for value in _kept_labels(node):
+                if _composed(value, names):
+                    found.append(f"{rel}:{value.lineno}: label= {lines[value.lineno - 1].strip()}")
             for kw in node.keywords:
                 if kw.arg not in STORED or not _composed(kw.value, names):
                     continue
@@ -177,7 +193,22 @@ def _scan_source(src: str) -> list[str]:
         if isinstance(node, ast.Call) and _call_name(node) not in ANSWERS:
             found += [kw.arg for kw in node.keywords if kw.arg in STORED - {"label", "description"}
                       and _composed(kw.value, names)]
+            found += ["label" for value in _kept_labels(node) if _composed(value, names)]
     return found
+
+
+def test_the_scan_finds_an_adjustment_label_translated_for_the_cashier():
+    """A ``price_ticket`` rule's label translated when the ticket is priced was stored in the
+    cashier's language (membership's tier discount did that): given by keyword, by position
+    or through a local name. A lazy string, a promotion's name or a name and a code is fine."""
+    tier = ('def price_ticket(session, ticket):\n'
+            '    label = _("%(tier)s member discount %(pct)s%%", tier=t, pct=p)\n'
+            '    return [Adjustment(amount=a, rule_code="m", label=label, line=ln)]\n')
+    assert _scan_source(tier) == ["label"]
+    assert _scan_source('Adjustment(-a, "giftcard.spend300", _("30 off over 300"), priority=50)') == ["label"]
+    assert _scan_source('Adjustment(-a, "giftcard.spend300", _l("30 off over 300"), priority=50)') == []
+    assert _scan_source('Adjustment(-a, code, promo.name, None, 1)') == []
+    assert _scan_source('Adjustment(-a, code, label=_l("%(tier)s member discount %(pct)s%%", tier=t, pct=p))') == []
 
 
 def test_the_scan_finds_the_import_error_and_the_clearing_label():

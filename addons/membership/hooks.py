@@ -81,13 +81,14 @@ def resolve_price(session, product, store, customer, at):
 def price_ticket(session, ticket):
     """Tier discount per line, named after the tier; lines priced from the member price list
     get no extra tier discount. Runs in the ``customer`` stage, before promotions, which are
-    then measured on what is left (core.contrib.PRICING_STAGES)."""
+    then measured on what is left (core.contrib.PRICING_STAGES). The label is a lazy string
+    with its arguments: the sale keeps its msgid and every reader sees it in their language."""
     tier = svc.tier_of(session, ticket.customer_id)
     if tier is None or tier.discount_rate <= 0:
         return []
     at = ticket.created_at or utcnow()
     pct = f"{(tier.discount_rate * 100).normalize():f}"
-    label = _("%(tier)s member discount %(pct)s%%", tier=tier.name, pct=pct)
+    label = _l("%(tier)s member discount %(pct)s%%", tier=tier.name, pct=pct)
     out = []
     for line in ticket.lines:
         if list_price(session, line.product_id, ticket.store_id, "member", at) is not None:

@@ -351,7 +351,11 @@ class SaleAdjustmentSchema(Schema):
     line_id = fields.Integer(allow_none=True)
     amount = Money()
     rule_code = fields.String()
-    label = fields.String()
+    label = fields.String(metadata={"description": "the label as written at the sale: data (a promotion's "
+                                                   "name) as typed, a sentence in the language of the user "
+                                                   "who made the sale"})
+    label_text = fields.String(metadata={"description": "the label in your language (`Accept-Language`): "
+                                                        "show this one"})
 
 
 class AdjustmentPreviewSchema(Schema):

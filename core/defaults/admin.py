@@ -382,7 +382,7 @@ def _lines(view, context, model, name):
 
 def _adjustments(view, context, model, name):
     return _table([_l("Rule"), _l("Label"), _l("Amount")],
-                  [(a.rule_code, a.label, format_money(a.amount, model.currency)) for a in model.adjustments])
+                  [(a.rule_code, a.label_text, format_money(a.amount, model.currency)) for a in model.adjustments])
 
 
 def _payments(view, context, model, name):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String,
+from sqlalchemy import (JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relationship
 
@@ -110,7 +110,14 @@ class SaleLine(IdPk, Base):
 
 
 class SaleAdjustment(IdPk, Base):
-    """A discount or surcharge and the rule that made it (printed on the ticket)."""
+    """A discount or surcharge and the rule that made it (printed on the ticket).
+
+    ``label`` is the text written at the sale: a label given as data (a promotion's name)
+    as typed, a sentence the rule's code composed (``core.contrib.Adjustment`` with a lazy
+    ``label``) in the language of the user who made the sale, kept for readers without the
+    catalog. Such a sentence is also stored as its msgid (``label_msgid``, with its context
+    as ``"context\\x04msgid"``) and arguments (``label_args``, a JSON object), and every
+    reader shows :attr:`label_text`: the sentence in the reader's language."""
 
     __tablename__ = "core_sale_adjustment"
     _sentinel: Mapped[int] = orm_insert_sentinel()
@@ -119,8 +126,18 @@ class SaleAdjustment(IdPk, Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     rule_code: Mapped[str] = mapped_column(String(80), index=True)
     label: Mapped[str] = mapped_column(String(160))
+    label_msgid: Mapped[str | None] = mapped_column(String(255), default=None)
+    label_args: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), default=None)
     sale: Mapped[Sale] = relationship(back_populates="adjustments")
     line: Mapped[SaleLine | None] = relationship()
+
+    @property
+    def label_text(self) -> str:
+        """The label in the reader's (current) language: the stored sentence put together
+        from ``label_msgid``/``label_args``, else ``label`` as written."""
+        from core.i18n import stored_text
+
+        return stored_text(self.label_msgid, self.label_args, self.label)
 
 
 class SalePayment(IdPk, Base):

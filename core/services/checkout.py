@@ -20,7 +20,7 @@ from core.codes import claim_ticket_codes, ticket_codes
 from core.contrib import DEFAULT_PRICING_STAGE, sort_by_priority
 from core.db import LOCKING_READS, ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_source
 from core.localtime import business_date
 from core.mixins import utcnow
 from core.models import (
@@ -159,11 +159,26 @@ def apply_adjustments(sale: Sale, adjustments) -> None:
     add_adjustments(sale, new)
 
 
+def _label(label) -> tuple:
+    """``(text as written, msgid, args)`` of an adjustment's label: a lazy string keeps what
+    it was made of, so that every reader sees it in their language (``core.i18n.lazy_source``;
+    a msgid too long for its column is not kept); a plain string is data, as typed."""
+    text = str(label)[:160]
+    source = lazy_source(label)
+    if source is None or len(source[0]) > 255:
+        return text, None, None
+    return text, source[0], source[1]
+
+
 def _apply(sale: Sale, adjustments, new: list[NewAdjustment]) -> None:
+    labels: dict[int, tuple] = {}  # one label object for many lines (a tier): translated once
     for adj in adjustments:
         amount = money(adj.amount)
         if amount == 0:
             continue
+        label = labels.get(id(adj.label))
+        if label is None:
+            label = labels[id(adj.label)] = _label(adj.label)
         if adj.line is not None:
             line = adj.line
             amount = max(amount, -line.total)
@@ -171,7 +186,7 @@ def _apply(sale: Sale, adjustments, new: list[NewAdjustment]) -> None:
                 continue
             line.discount += amount
             line.total += amount
-            new.append(NewAdjustment(line, amount, adj.rule_code, str(adj.label)[:160]))
+            new.append(NewAdjustment(line, amount, adj.rule_code, *label))
             continue
         base = sum((ln.total for ln in sale.lines), ZERO)
         amount = max(amount, -base)
@@ -184,7 +199,7 @@ def _apply(sale: Sale, adjustments, new: list[NewAdjustment]) -> None:
             line.discount += share
             line.total += share
             left -= share
-        new.append(NewAdjustment(None, amount - left, adj.rule_code, str(adj.label)[:160]))
+        new.append(NewAdjustment(None, amount - left, adj.rule_code, *label))
 
 
 def pricing_stages(pm) -> list:

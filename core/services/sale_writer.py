@@ -53,12 +53,16 @@ _WRITTEN: InfoKey[list] = InfoKey("core.sale_writer.written")
 @dataclass(slots=True, eq=False)
 class NewAdjustment:
     """One priced adjustment of a ticket, before it is an ORM row: on ``line`` (None: the
-    ticket), ``amount`` (money, negative for a discount) from rule ``rule_code``."""
+    ticket), ``amount`` (money, negative for a discount) from rule ``rule_code``; ``label``
+    as written (at most 160 characters), and for a sentence the rule composed its msgid and
+    arguments (``label_msgid``/``label_args``, ``core.i18n.lazy_source``; None for data)."""
 
     line: SaleLine | None
     amount: Decimal
     rule_code: str
     label: str
+    label_msgid: str | None = None
+    label_args: dict | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -113,13 +117,17 @@ def add_adjustments(sale: Sale, rows: Iterable[NewAdjustment]) -> None:
         made = []
         for row in rows:
             adj = SaleAdjustment(amount=row.amount, rule_code=row.rule_code, label=row.label)
+            # loaded values (None too) of a new object, as the ORM's loaders put them: no
+            # attribute events, no history (set_committed_value's bookkeeping for nothing)
+            adj.__dict__["label_msgid"], adj.__dict__["label_args"] = row.label_msgid, row.label_args
             set_committed_value(adj, "line", row.line)
             set_committed_value(adj, "sale", sale)
             made.append(adj)
         set_committed_value(sale, "adjustments", [*sale.adjustments, *made])
     else:
         sale.adjustments.extend(SaleAdjustment(line=row.line, amount=row.amount, rule_code=row.rule_code,
-                                               label=row.label) for row in rows)
+                                               label=row.label, label_msgid=row.label_msgid,
+                                               label_args=row.label_args) for row in rows)
 
 
 def write(session: Session, doc: NewSale) -> Sale:
@@ -158,9 +166,30 @@ def _pg_type(model, key: str) -> str:
     return model.__table__.c[key].type.compile(dialect=postgresql.dialect())
 
 
+def _is_json(model, key: str) -> bool:
+    return isinstance(model.__table__.c[key].type, JSON)
+
+
 def _unnest(prefix: str, model, keys) -> str:
-    arrays = ", ".join(f"CAST(:{prefix}_{k} AS {_pg_type(model, k)}[])" for k in keys)
-    return f"unnest({arrays}) WITH ORDINALITY AS u({', '.join(keys)}, ord)"
+    """The rows' columns from one array parameter each. A JSON column's values come as one
+    JSON array (``[null, {...}]``: serialised once, where an array of JSON texts would have
+    every quote of every element escaped by the driver), taken apart by
+    ``json_array_elements``; select them with :func:`_column`."""
+    names = f"u({', '.join(keys)}, ord)"
+    if not any(_is_json(model, k) for k in keys):
+        arrays = ", ".join(f"CAST(:{prefix}_{k} AS {_pg_type(model, k)}[])" for k in keys)
+        return f"unnest({arrays}) WITH ORDINALITY AS {names}"
+    # unnest(a, b) is ROWS FROM (unnest(a), unnest(b)): the JSON column's function joins them
+    arrays = ", ".join(f"json_array_elements(CAST(:{prefix}_{k} AS JSON))" if _is_json(model, k)
+                       else f"unnest(CAST(:{prefix}_{k} AS {_pg_type(model, k)}[]))" for k in keys)
+    return f"ROWS FROM ({arrays}) WITH ORDINALITY AS {names}"
+
+
+def _column(model, key: str) -> str:
+    """Column ``key`` of :func:`_unnest`'s rows (a JSON ``null`` element is SQL NULL)."""
+    if _is_json(model, key):
+        return f"CASE WHEN json_typeof(u.{key}) = 'null' THEN NULL ELSE u.{key} END"
+    return f"u.{key}"
 
 
 _LINE_KEYS = tuple(k for k, _ in _LINE if k != "sale_id")
@@ -180,12 +209,12 @@ def _pg_document_sql(with_payment: bool, with_number: bool) -> str:
     RETURNING id, number),
 l AS (
     INSERT INTO core_sale_line (_sentinel, sale_id, {", ".join(_LINE_KEYS)})
-    SELECT u.ord, s.id, {", ".join(f"u.{k}" for k in _LINE_KEYS)}
+    SELECT u.ord, s.id, {", ".join(_column(SaleLine, k) for k in _LINE_KEYS)}
     FROM s, {_unnest("l", SaleLine, _LINE_KEYS)}
     RETURNING id, _sentinel),
 a AS (
     INSERT INTO core_sale_adjustment (_sentinel, sale_id, line_id, {", ".join(_ADJ_KEYS)})
-    SELECT u.ord, s.id, l.id, {", ".join(f"u.{k}" for k in _ADJ_KEYS)}
+    SELECT u.ord, s.id, l.id, {", ".join(_column(SaleAdjustment, k) for k in _ADJ_KEYS)}
     FROM s CROSS JOIN unnest(CAST(:a_line AS INTEGER[])) WITH ORDINALITY AS n(line, ord)
     JOIN {_unnest("a", SaleAdjustment, _ADJ_KEYS)} USING (ord)
     LEFT JOIN l ON l._sentinel = n.line
@@ -204,9 +233,17 @@ UNION ALL SELECT 1, id, _sentinel, NULL FROM l UNION ALL SELECT 2, id, _sentinel
     return sql
 
 
-#: the header's JSON columns (``note_args``) bind as JSON: a text statement's parameters have no type
-_PG_JSON = tuple(bindparam(f"s_{k}", type_=Sale.__table__.c[k].type) for k, _ in _SALE
-                 if isinstance(Sale.__table__.c[k].type, JSON))
+def _pg_json_params() -> tuple:
+    """JSON columns bind as JSON (a text statement's parameters have no type): the header's
+    (``note_args``) as its value, the lines' and adjustments' (``label_args``) as one JSON
+    array of the rows' values (see :func:`_unnest`)."""
+    out = [bindparam(f"s_{k}", type_=Sale.__table__.c[k].type) for k, _ in _SALE if _is_json(Sale, k)]
+    for prefix, model, keys in (("l", SaleLine, _LINE_KEYS), ("a", SaleAdjustment, _ADJ_KEYS)):
+        out += [bindparam(f"{prefix}_{k}", type_=JSON()) for k in keys if _is_json(model, k)]
+    return tuple(out)
+
+
+_PG_JSON = _pg_json_params()
 _PG_DOCUMENT = {(pay, num): text(_pg_document_sql(pay, num)).bindparams(*_PG_JSON)
                 for pay in (False, True) for num in (False, True)}
 
@@ -261,7 +298,9 @@ def _values(obj, columns) -> dict:
         if value is None:
             if default is not None:
                 value = default.arg if default.is_scalar else default.arg(None)
-            setattr(obj, key, value)
+                setattr(obj, key, value)
+            elif key not in state:  # a None already loaded needs no attribute event
+                setattr(obj, key, None)
         row[key] = value
     return row
 

@@ -307,8 +307,9 @@ def till_preview(session, req, user, with_balances: bool = True) -> dict:
 def receipt(session, sale_id: int, user) -> dict:
     """What a receipt prints for sale ``sale_id`` (one the user's scope shows; NotFound
     otherwise): the store, number, local time, cashier, the customer's masked name, each
-    line with its discounts, the totals and each payment by its label with its reference
-    masked (a card number shows its last four characters only). Amounts are Decimals."""
+    line with its discounts (each labelled in the reader's language, ``SaleAdjustment.label_text``),
+    the totals and each payment by its label with its reference masked (a card number shows
+    its last four characters only). Amounts are Decimals."""
     from sqlalchemy.orm import selectinload
 
     from core.api.schemas import mask
@@ -333,7 +334,7 @@ def receipt(session, sale_id: int, user) -> dict:
     ticket_level = []
     for adj in sale.adjustments:
         (per_line.setdefault(adj.line_id, []) if adj.line_id is not None else ticket_level).append(
-            {"label": adj.label, "amount": adj.amount})
+            {"label": adj.label_text, "amount": adj.amount})
     return {
         "id": sale.id, "number": sale.number, "kind": sale.kind,
         "store": {"code": sale.store.code, "name": sale.store.name},

@@ -117,7 +117,7 @@ def sale_json(sale) -> dict:
                    "clerk_id": _int(ln.clerk_id), "origin_line_id": _int(ln.origin_line_id),
                    "refunded_qty": _num(ln.refunded_qty)} for ln in sale.lines],
         "adjustments": [{"line_id": _int(a.line_id), "amount": _num(a.amount), "rule_code": _str(a.rule_code),
-                         "label": _str(a.label)} for a in sale.adjustments],
+                         "label": _str(a.label), "label_text": a.label_text} for a in sale.adjustments],
         "payments": [{"id": _int(p.id), "method": _str(p.method), "amount": _num(p.amount),
                       "reference": _str(p.reference), "origin_payment_id": _int(p.origin_payment_id)}
                      for p in sale.payments],
