@@ -220,6 +220,11 @@ def build_registry(installed, available: dict[str, AddonInfo] | None = None,
     """Build the plugin manager for the addons ``installed`` in this database."""
     available = discover() if available is None else available
     only = only if only is not None else [x for x in os.environ.get("BANYAN_ADDONS", "").split(",") if x]
+    if only:
+        unknown = [n for n in only if n not in installed]
+        if unknown:
+            raise AddonError(f"[addons] only names addon(s) not installed in this database: "
+                             f"{', '.join(unknown)} (installed: {', '.join(installed) or 'none'})")
     names = [n for n in installed if not only or n in only]
     missing = [n for n in names if n not in available]
     if missing:
@@ -227,6 +232,9 @@ def build_registry(installed, available: dict[str, AddonInfo] | None = None,
     check_versions({n: available[n] for n in names}, __version__)
     for n in names:
         for dep in available[n].manifest.dependency_names:
+            if dep not in names and dep in installed:
+                raise AddonError(f"addon {n} depends on {dep}, which [addons] only leaves out: "
+                                 f"add {dep} to it")
             if dep not in names:
                 raise AddonError(f"addon {n} depends on {dep}, which is not installed in this database")
     order = toposort(names, available)

@@ -191,8 +191,6 @@ def check_cmd(ctx):
     from core.services.check import run_checks
 
     rt = get_runtime(ctx)
-    if not _initialised(rt):
-        raise BusinessError("the database is not initialised (run banyan init)")
     with rt.session() as s:
         breaches = run_checks(s)
         s.rollback()
@@ -222,8 +220,9 @@ def _app(ctx):
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=5000, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="gunicorn worker processes.")
 @click.option("--dev", is_flag=True, help="Werkzeug development server with reloader.")
 @click.pass_context
 def serve_cmd(ctx, host, port, workers, dev):
@@ -259,7 +258,8 @@ def serve_cmd(ctx, host, port, workers, dev):
 
 
 @main.command("worker")
-@click.option("--workers", type=int, default=None, help="Worker threads (default: [jobs] workers).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker threads (default: [jobs] workers).")
 @click.option("--no-periodic", is_flag=True, help="Do not schedule periodic jobs.")
 @click.pass_context
 def worker_cmd(ctx, workers, no_periodic):
@@ -284,7 +284,7 @@ def jobs_list(ctx):
     """List the declared jobs and their schedules."""
     from core.jobs import declared_jobs
 
-    jobs = declared_jobs(get_runtime(ctx))
+    jobs = declared_jobs(get_runtime(ctx, initialised=False))
     if not jobs:
         click.echo("no jobs declared")
     for name, job in sorted(jobs.items()):

@@ -240,7 +240,12 @@ def diff(rt, addon: str | None = None) -> list:
 
 
 def check(rt, addon: str | None = None) -> None:
-    """Raise AddonError when the models and the migrated database differ."""
+    """Raise AddonError when the models and the migrated database differ (``addon``: only
+    that addon's tables, "core" for the kernel's; an addon that is not installed in this
+    database is an error, never an empty comparison that passes)."""
+    if addon is not None and addon != "core" and addon not in rt.installed_addons():
+        raise AddonError(f"addon {addon!r} is not installed in this database "
+                         f"(installed: {', '.join(rt.installed_addons()) or 'none'})")
     d = diff(rt, addon)
     if d:
         what = addon or "the kernel and installed addons"
@@ -275,7 +280,9 @@ def revision(rt, addon: str, message: str, version_path: str | os.PathLike | Non
     file, or a new PostgreSQL database on the same server) brought to the current heads,
     so the developer's own database state never leaks into the migration. Only the
     addon's tables are compared. The first revision starts the branch ``addon`` (an addon's
-    branch depends on ``core``). Returns the new file's path.
+    branch depends on ``core``). Returns the new file's path. Raises AddonError, and writes
+    nothing, when the addon's models and migrations already agree (an empty revision would
+    only lengthen the branch).
     """
     from core.addons.graph import closure
     from core.db import make_engine
@@ -314,6 +321,9 @@ def revision(rt, addon: str, message: str, version_path: str | os.PathLike | Non
                 kw["depends_on"] = deps
         if addon in labels:
             _run(scratch, lambda cfg: command.upgrade(cfg, f"{addon}@head"))
+            if not diff(scratch, addon):
+                raise AddonError(f"the models of {addon} and its migrations agree: no revision written "
+                                 f"(change a model of {addon} first)")
         out = _run(scratch, lambda cfg: command.revision(cfg, message=message, autogenerate=True, **kw),
                    addon=addon)
     finally:
