@@ -279,9 +279,10 @@ def build_registry(installed, available: dict[str, AddonInfo] | None = None,
         if not isinstance(item, Table):
             reg.models_by_addon.setdefault(owner, []).append(item)
         reg.tables_by_addon.setdefault(owner, []).append(table)
-    from core.security.permissions import check_grants
+    from core.security.permissions import check_grants, check_named_permissions
     from core.services.merge_rules import check_rules
 
     check_grants(reg)  # every role a permission grants is declared (register_roles)
+    check_named_permissions(reg)  # importers' and file owners' permissions are declared
     reg.merge_rules = check_rules(reg)
     return reg

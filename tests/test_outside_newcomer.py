@@ -214,3 +214,134 @@ def test_readme_first_token_recipe_says_the_store_must_exist():
     recipe = readme[readme.index("### Integrating a till"):readme.index("To run gunicorn yourself")]
     assert "--scope-ref S001" in recipe
     assert "Organisation → Stores" in recipe
+
+
+# --------------------------------------------------------------------------------------
+# a partner's migration chain mistakes: one clear error naming the addon and the file
+# --------------------------------------------------------------------------------------
+
+_REV = '''revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
+'''
+
+
+def _scaffolded_runtime(tmp_path, monkeypatch, banyan_databases, name: str):
+    """A partner addon made by ``banyan addon new`` (importable, discovered) and a fresh
+    database; returns (runtime, its migrations folder, its first revision id)."""
+    import sys
+    from pathlib import Path
+
+    from core.scaffold import new_addon
+
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures_addons"))
+    from fxtools import fresh_runtime, info, use_addons
+
+    root = new_addon(name, tmp_path / "src")
+    monkeypatch.syspath_prepend(str(root))
+    use_addons(monkeypatch, info(f"banyan_addon_{name}"))
+    versions = root / f"banyan_addon_{name}" / "migrations" / "versions"
+    [first] = list(versions.glob("*.py"))
+    first_id = first.name.split("_")[0]
+    return fresh_runtime(banyan_databases), versions, first, first_id
+
+
+@pytest.mark.parametrize("mistake,match", [
+    ("missing_down", r"down_revision 'deadbeef0000' is no revision of any branch"),
+    ("two_heads", r"its migration branch has 2 heads"),
+    ("two_bases", r"its migration branch has 2 first revisions"),
+    ("kernel_id", r"revision id 'f7a3c5e9b214' is already used by .*core/migrations/versions"),
+    ("syntax", r"does not load: SyntaxError"),
+    ("bad_depends_on", r"depends_on 'membershp' is no revision or branch"),
+])
+def test_migration_chain_mistakes_are_one_clear_error(tmp_path, monkeypatch, banyan_databases, mistake, match):
+    from core.addons.installer import install
+    from core.errors import AddonError
+
+    name = f"zzchain_{mistake}"
+    rt, versions, first, first_id = _scaffolded_runtime(tmp_path, monkeypatch, banyan_databases, name)
+    try:
+        if mistake == "missing_down":
+            (versions / "aaaa1111bbbb_next.py").write_text(_REV.format(rev="aaaa1111bbbb", down="deadbeef0000"))
+        elif mistake == "two_heads":
+            for rev in ("aaaa1111bbbb", "cccc2222dddd"):
+                (versions / f"{rev}_next.py").write_text(_REV.format(rev=rev, down=first_id))
+        elif mistake == "two_bases":
+            (versions / "aaaa1111bbbb_next.py").write_text(_REV.format(rev="aaaa1111bbbb", down=None))
+        elif mistake == "kernel_id":
+            (versions / "f7a3c5e9b214_next.py").write_text(_REV.format(rev="f7a3c5e9b214", down=first_id))
+        elif mistake == "syntax":
+            (versions / "aaaa1111bbbb_next.py").write_text("revision = 'aaaa1111bbbb'\ndef broken(:\n")
+        elif mistake == "bad_depends_on":
+            first.write_text(first.read_text().replace("depends_on = 'core'", "depends_on = 'membershp'"))
+        with pytest.raises(AddonError, match=rf"addon {name}: .*{match}"):
+            install(rt, [name])
+        # nothing of it was installed
+        assert name not in rt.installed_addons()
+    finally:
+        rt.dispose()
+
+
+def test_a_correct_scaffolded_chain_still_installs(tmp_path, monkeypatch, banyan_databases):
+    from core.addons.installer import install
+
+    rt, versions, first, first_id = _scaffolded_runtime(tmp_path, monkeypatch, banyan_databases, "zzchain_ok")
+    try:
+        (versions / "aaaa1111bbbb_next.py").write_text(_REV.format(rev="aaaa1111bbbb", down=first_id))
+        install(rt, ["zzchain_ok"])
+        assert "zzchain_ok" in rt.installed_addons()
+    finally:
+        rt.dispose()
+
+
+# --------------------------------------------------------------------------------------
+# permissions named by registered items are declared
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hook,item_attr", [("register_importers", "permission"),
+                                            ("register_file_owners", "read_permission")])
+def test_importer_or_file_owner_naming_an_undeclared_permission_is_refused(hook, item_attr):
+    from dataclasses import replace
+
+    from core.addons.discovery import discover
+    from core.errors import AddonError
+    from core.hookspecs import hookimpl
+    from core.plugins import build_registry
+    from core.security.permissions import check_named_permissions
+
+    available = discover()
+    reg = build_registry(["franchise"], available=available, only=[])
+    check_named_permissions(reg)  # the built-in ones are fine
+    [(_, item), *_] = reg.collect_items(hook)
+
+    class Typo:
+        @hookimpl
+        def register_importers(self):
+            return [replace(item, name="typo_import", addon="", permission="core.customr.write")] \
+                if hook == "register_importers" else []
+
+        @hookimpl
+        def register_file_owners(self):
+            return [replace(item, read_permission="franchise.audit.raed")] \
+                if hook == "register_file_owners" else []
+
+    reg.pm.register(Typo(), name="franchise_typo")
+    with pytest.raises(AddonError, match=rf"{item_attr} '[a-z_.]+' no installed addon declares"):
+        check_named_permissions(reg)
+
+
+def test_build_registry_checks_named_permissions():
+    import inspect as pyinspect
+
+    from core import plugins
+
+    assert "check_named_permissions(reg)" in pyinspect.getsource(plugins.build_registry)
