@@ -267,3 +267,33 @@ def test_documented_banyan_commands_exist():
                 if opt.startswith("--") and opt not in options:
                     wrong.append(f"{page}: banyan {' '.join(words)}: {cmd.name} has no option {opt}")
     assert not wrong, "documented banyan commands that do not exist:\n" + "\n".join(sorted(set(wrong)))
+
+
+def _page_code(page: Path) -> str:
+    text = page.read_text("utf-8")
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.M | re.S)
+    rest = re.sub(r"^```[^\n]*\n.*?^```", "", text, flags=re.M | re.S)
+    return "\n".join(blocks + re.findall(r"`([^`\n]+)`", rest))
+
+
+def test_names_in_every_page_exist():
+    """As :func:`test_guide_names_exist`, for the README and every page of docs/ (the hooks
+    reference, the addons' pages): a dotted ``core.``/``addons.`` name in code is importable,
+    unless it is a permission code or a job name of the kernel or an addon."""
+    from core.addons.discovery import discover
+    from core.plugins import build_registry
+
+    available = discover()
+    reg = build_registry(list(available), available=available, only=[])
+    not_python = ({perm.name for _, perm in reg.collect_items("register_permissions")}
+                  | {job.name for _, job in reg.collect_items("register_jobs")})
+    missing = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for name in sorted(set(DOTTED.findall(_page_code(page)))):
+            if name in not_python:
+                continue
+            try:
+                _resolve(name)
+            except (ImportError, AttributeError) as exc:
+                missing.append(f"{page.relative_to(ROOT)}: {name}: {exc}")
+    assert not missing, "the docs name what does not exist:\n" + "\n".join(missing)
