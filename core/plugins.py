@@ -284,5 +284,8 @@ def build_registry(installed, available: dict[str, AddonInfo] | None = None,
 
     check_grants(reg)  # every role a permission grants is declared (register_roles)
     check_named_permissions(reg)  # importers' and file owners' permissions are declared
+    from core.jobs import check_jobs
+
+    check_jobs(reg)  # cron schedules parse, job names are unique
     reg.merge_rules = check_rules(reg)
     return reg

@@ -345,3 +345,42 @@ def test_build_registry_checks_named_permissions():
     from core import plugins
 
     assert "check_named_permissions(reg)" in pyinspect.getsource(plugins.build_registry)
+
+
+# --------------------------------------------------------------------------------------
+# jobs: a bad cron schedule or a name declared twice is refused at load
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("jobs,match", [
+    ((("franchise.sweep", "61 * * * *"),), r"job 'franchise.sweep': cron schedule '61 \* \* \* \*'"),
+    ((("franchise.sweep", "every day"),), r"job 'franchise.sweep': cron schedule 'every day' must have 5 fields"),
+    ((("franchise.sweep", None), ("franchise.sweep", None)), r"job 'franchise.sweep' is already declared"),
+])
+def test_bad_jobs_are_refused_at_load(jobs, match):
+    from core.addons.discovery import discover
+    from core.contrib import Job
+    from core.errors import AddonError
+    from core.hookspecs import hookimpl
+    from core.jobs import check_jobs
+    from core.plugins import build_registry
+
+    available = discover()
+    reg = build_registry(["franchise"], available=available, only=[])
+    check_jobs(reg)
+
+    class Bad:
+        @hookimpl
+        def register_jobs(self):
+            return [Job(name, lambda session: None, schedule=schedule) for name, schedule in jobs]
+
+    reg.pm.register(Bad(), name="franchise_bad")
+    with pytest.raises(AddonError, match=rf"addon franchise_bad: {match}"):
+        check_jobs(reg)
+
+
+def test_build_registry_checks_jobs():
+    import inspect as pyinspect
+
+    from core import plugins
+
+    assert "check_jobs(reg)" in pyinspect.getsource(plugins.build_registry)

@@ -65,7 +65,8 @@ def get_runtime(ctx: click.Context, load: bool = True, initialised: bool | None 
     if load if initialised is None else initialised:
         from sqlalchemy import inspect
 
-        if not inspect(rt.engine).has_table("core_addon"):
+        bind = rt.extra.get("bind")  # a test's pinned connection (core.testing.plugin)
+        if not inspect(bind if bind is not None else rt.engine).has_table("core_addon"):
             from core.errors import BusinessError
 
             raise BusinessError(NOT_INITIALISED)
