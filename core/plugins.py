@@ -217,9 +217,13 @@ def _check_symmetry(name: str, module) -> None:
 
 def build_registry(installed, available: dict[str, AddonInfo] | None = None,
                    only=None) -> Registry:
-    """Build the plugin manager for the addons ``installed`` in this database."""
+    """Build the plugin manager for the addons ``installed`` in this database (``only``: of
+    those, load only these; an AddonError when one is not installed or leaves out a
+    dependency). Raises AddonError for any addon that breaks the contract."""
     available = discover() if available is None else available
-    only = only if only is not None else [x for x in os.environ.get("BANYAN_ADDONS", "").split(",") if x]
+    # ``only``: the documented ``[addons] only`` (BANYAN_ADDONS_ONLY), read by Runtime.reload;
+    # an undocumented BANYAN_ADDONS variable used to filter here too, silently
+    only = only or []
     if only:
         unknown = [n for n in only if n not in installed]
         if unknown:

@@ -384,3 +384,12 @@ def test_build_registry_checks_jobs():
     from core import plugins
 
     assert "check_jobs(reg)" in pyinspect.getsource(plugins.build_registry)
+
+
+def test_no_undocumented_variable_filters_the_addons(cli_env):
+    """Only the documented ``[addons] only`` (BANYAN_ADDONS_ONLY) limits the loaded addons;
+    a stray BANYAN_ADDONS in the environment used to unload the others silently."""
+    assert cli_env.run("init").exit_code == 0
+    assert cli_env.run("addons", "install", "loyalty").exit_code == 0
+    r = cli_env.run("jobs", "list", env={"BANYAN_ADDONS": "membership"})
+    assert r.exit_code == 0 and "loyalty.expire_points" in r.output, r.output
