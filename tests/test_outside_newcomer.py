@@ -393,3 +393,17 @@ def test_no_undocumented_variable_filters_the_addons(cli_env):
     assert cli_env.run("addons", "install", "loyalty").exit_code == 0
     r = cli_env.run("jobs", "list", env={"BANYAN_ADDONS": "membership"})
     assert r.exit_code == 0 and "loyalty.expire_points" in r.output, r.output
+
+
+@pytest.mark.parametrize("scale", ["nan", "inf", "0", "-1", "1000"])
+def test_demo_scale_must_be_a_sensible_number(cli_env, scale):
+    # "nan" and "inf" used to install the addons and then crash with a traceback
+    r = cli_env.run("demo", "--scale", scale, "--months", "1", "--quiet", "--addons", "membership")
+    assert r.exit_code == 2 and "--scale" in r.output, r.output
+    from sqlalchemy import inspect
+
+    engine = cli_env.engine()
+    try:
+        assert not inspect(engine).has_table("core_addon")  # refused before anything was written
+    finally:
+        engine.dispose()

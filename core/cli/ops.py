@@ -143,7 +143,8 @@ def init_cmd(ctx, admin_user, admin_password, schema):
 @main.command("demo")
 @click.option("--addons", "addon_names", default=None,
               help="Comma-separated addons to install (default: every available addon).")
-@click.option("--scale", type=float, default=1.0, show_default=True, help="Multiplies customers and sales.")
+@click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=1.0, show_default=True,
+              help="Multiplies customers and sales (more than 0, at most 100).")
 @click.option("--months", type=click.IntRange(1, 36), default=6, show_default=True, help="Months of sales.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same data).")
 @click.option("--schema", type=SCHEMA_CHOICE, default="migrate", show_default=True)
@@ -156,8 +157,10 @@ def demo_cmd(ctx, addon_names, scale, months, seed, schema, quiet):
     from core.addons.installer import init_db, install
     from core.demo import ADMIN_LOGIN, DEMO_PASSWORD, build_demo
 
-    if scale <= 0:
-        raise click.BadParameter("must be greater than zero", param_hint="--scale")
+    import math
+
+    if not math.isfinite(scale):  # FloatRange lets "nan" through
+        raise click.BadParameter("must be a number greater than 0, at most 100", param_hint="--scale")
     started = time.monotonic()
     rt = get_runtime(ctx, load=False)
     rt.reload()
