@@ -54,6 +54,24 @@ def declared_jobs(rt) -> dict:
     return jobs
 
 
+def check_jobs(registry) -> None:
+    """Refuse at load (``AddonError`` naming the addon and the job) what would otherwise fail
+    only when ``banyan worker`` starts, or never: a job whose ``schedule`` is no cron
+    expression (``"61 * * * *"``), and two jobs of the same name."""
+    from core.errors import AddonError
+
+    seen: dict[str, str] = {}
+    for owner, job in registry.collect_items("register_jobs"):
+        if job.name in seen:
+            raise AddonError(f"addon {owner}: job {job.name!r} is already declared by {seen[job.name]}")
+        seen[job.name] = owner
+        if job.schedule:
+            try:
+                parse_cron(job.schedule)
+            except ConfigError as exc:
+                raise AddonError(f"addon {owner}: job {job.name!r}: {exc}") from None
+
+
 def _record(rt, job_name: str, state: str, started: datetime, attempt: int, retries_left: int,
             task_id: str | None, error: str | None = None) -> None:
     from core.models import JobRun

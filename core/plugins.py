@@ -217,9 +217,18 @@ def _check_symmetry(name: str, module) -> None:
 
 def build_registry(installed, available: dict[str, AddonInfo] | None = None,
                    only=None) -> Registry:
-    """Build the plugin manager for the addons ``installed`` in this database."""
+    """Build the plugin manager for the addons ``installed`` in this database (``only``: of
+    those, load only these; an AddonError when one is not installed or leaves out a
+    dependency). Raises AddonError for any addon that breaks the contract."""
     available = discover() if available is None else available
-    only = only if only is not None else [x for x in os.environ.get("BANYAN_ADDONS", "").split(",") if x]
+    # ``only``: the documented ``[addons] only`` (BANYAN_ADDONS_ONLY), read by Runtime.reload;
+    # an undocumented BANYAN_ADDONS variable used to filter here too, silently
+    only = only or []
+    if only:
+        unknown = [n for n in only if n not in installed]
+        if unknown:
+            raise AddonError(f"[addons] only names addon(s) not installed in this database: "
+                             f"{', '.join(unknown)} (installed: {', '.join(installed) or 'none'})")
     names = [n for n in installed if not only or n in only]
     missing = [n for n in names if n not in available]
     if missing:
@@ -227,6 +236,9 @@ def build_registry(installed, available: dict[str, AddonInfo] | None = None,
     check_versions({n: available[n] for n in names}, __version__)
     for n in names:
         for dep in available[n].manifest.dependency_names:
+            if dep not in names and dep in installed:
+                raise AddonError(f"addon {n} depends on {dep}, which [addons] only leaves out: "
+                                 f"add {dep} to it")
             if dep not in names:
                 raise AddonError(f"addon {n} depends on {dep}, which is not installed in this database")
     order = toposort(names, available)
@@ -271,9 +283,13 @@ def build_registry(installed, available: dict[str, AddonInfo] | None = None,
         if not isinstance(item, Table):
             reg.models_by_addon.setdefault(owner, []).append(item)
         reg.tables_by_addon.setdefault(owner, []).append(table)
-    from core.security.permissions import check_grants
+    from core.security.permissions import check_grants, check_named_permissions
     from core.services.merge_rules import check_rules
 
     check_grants(reg)  # every role a permission grants is declared (register_roles)
+    check_named_permissions(reg)  # importers' and file owners' permissions are declared
+    from core.jobs import check_jobs
+
+    check_jobs(reg)  # cron schedules parse, job names are unique
     reg.merge_rules = check_rules(reg)
     return reg

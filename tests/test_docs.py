@@ -171,3 +171,129 @@ def test_guide_names_exist():
         except (ImportError, AttributeError) as exc:
             missing.append(f"{name}: {exc}")
     assert not missing, "docs/writing-an-addon.md names what does not exist:\n" + "\n".join(missing)
+
+
+API_PATH = re.compile(r"(/api/v1/[A-Za-z0-9_/<>.\-{}]*)")
+
+
+def _documented_api_paths() -> list[tuple[str, str]]:
+    """``(page, path)`` of every ``/api/v1/...`` path named in the README and docs/ (``<id>``
+    and ``{id}`` are placeholders; ``/api/v1/<addon>/...`` and ``...`` are generic)."""
+    out = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for path in API_PATH.findall(page.read_text("utf-8")):
+            path = path.rstrip("/.")
+            if "<addon>" in path or path.endswith("..."):
+                continue
+            out.append((str(page.relative_to(ROOT)), path))
+    return out
+
+
+def _all_addons() -> tuple[str, ...]:
+    from core.addons.discovery import discover
+
+    return tuple(sorted(n for n, i in discover().items() if i.manifest.installable))
+
+
+@pytest.mark.addons(*_all_addons())
+def test_documented_api_paths_exist(rt):
+    """Every ``/api/v1/...`` path the README and docs/ name is a route of the app with every
+    available addon (the seven built-in ones and the example giftcard) installed; a path
+    prefix of one counts (``/api/v1/membership``)."""
+    from core.api.testing import build_app
+
+    app = build_app(rt)
+
+    def shape(path: str) -> str:
+        return re.sub(r"<[^>]*>|\{[^}]*\}", "<>", path.split("?")[0]).rstrip("/")
+
+    routes = {shape(r.rule) for r in app.url_map.iter_rules()}
+    missing = sorted({f"{page}: {path}" for page, path in _documented_api_paths()
+                      if shape(path) not in routes and not any(r.startswith(shape(path) + "/") for r in routes)})
+    assert not missing, "documented API paths that do not exist:\n" + "\n".join(missing)
+
+
+BANYAN_LINE = re.compile(r"(?:^|`|\$\()banyan ([^`\n#)]*)", re.M)
+
+
+def _documented_banyan_commands() -> list[tuple[str, list[str]]]:
+    """``(page, words)`` of every ``banyan ...`` command line in the README and docs/ (in code
+    blocks and inline code), ``a|b|c`` alternatives expanded."""
+    import shlex
+
+    out = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for line in BANYAN_LINE.findall(page.read_text("utf-8")):
+            line = line.split("&&")[0].split(" ->")[0].strip()
+            try:
+                words = shlex.split(line)
+            except ValueError:
+                continue
+            variants = [[]]
+            for w in words:
+                alts = w.split("|") if "|" in w and not w.startswith("-") else [w]
+                variants = [v + [a] for v in variants for a in alts]
+            out += [(str(page.relative_to(ROOT)), v) for v in variants]
+    return out
+
+
+def test_documented_banyan_commands_exist():
+    """Every ``banyan`` command the README and docs/ show names commands and options that
+    exist (``banyan addons uninstall loyalty --purge``, ``banyan users token pos --label``)."""
+    import click
+
+    from core.cli import main
+
+    wrong = []
+    for page, words in _documented_banyan_commands():
+        cmd, rest = main, list(words)
+        if rest[:1] == ["--config"]:
+            rest = rest[2:]
+        while isinstance(cmd, click.Group) and rest and not rest[0].startswith("-"):
+            name = rest[0]
+            if name in ("...", "<command>", "COMMAND"):
+                rest = []
+                break
+            sub = cmd.commands.get(name)
+            if sub is None:
+                wrong.append(f"{page}: banyan {' '.join(words)}: no command {name!r}")
+                break
+            cmd, rest = sub, rest[1:]
+        else:
+            options = {o for p in cmd.params for o in getattr(p, "opts", ()) + getattr(p, "secondary_opts", ())}
+            options.add("--help")
+            for w in rest:
+                opt = w.split("=")[0].strip("[]")
+                if opt.startswith("--") and opt not in options:
+                    wrong.append(f"{page}: banyan {' '.join(words)}: {cmd.name} has no option {opt}")
+    assert not wrong, "documented banyan commands that do not exist:\n" + "\n".join(sorted(set(wrong)))
+
+
+def _page_code(page: Path) -> str:
+    text = page.read_text("utf-8")
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.M | re.S)
+    rest = re.sub(r"^```[^\n]*\n.*?^```", "", text, flags=re.M | re.S)
+    return "\n".join(blocks + re.findall(r"`([^`\n]+)`", rest))
+
+
+def test_names_in_every_page_exist():
+    """As :func:`test_guide_names_exist`, for the README and every page of docs/ (the hooks
+    reference, the addons' pages): a dotted ``core.``/``addons.`` name in code is importable,
+    unless it is a permission code or a job name of the kernel or an addon."""
+    from core.addons.discovery import discover
+    from core.plugins import build_registry
+
+    available = discover()
+    reg = build_registry(list(available), available=available, only=[])
+    not_python = ({perm.name for _, perm in reg.collect_items("register_permissions")}
+                  | {job.name for _, job in reg.collect_items("register_jobs")})
+    missing = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for name in sorted(set(DOTTED.findall(_page_code(page)))):
+            if name in not_python:
+                continue
+            try:
+                _resolve(name)
+            except (ImportError, AttributeError) as exc:
+                missing.append(f"{page.relative_to(ROOT)}: {name}: {exc}")
+    assert not missing, "the docs name what does not exist:\n" + "\n".join(missing)

@@ -20,6 +20,13 @@ class BanyanGroup(click.Group):
         except BanyanError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:  # a file that cannot be read or written, a port in use
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(2)
+        except UnicodeDecodeError as exc:  # a file given to read that is not UTF-8 text
+            click.echo(f"error: the file is not UTF-8 text ({exc.reason} at byte {exc.start})", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=BanyanGroup)
@@ -32,8 +39,16 @@ def main(ctx, config_path):
     ctx.obj["config_path"] = config_path
 
 
-def get_runtime(ctx: click.Context, load: bool = True):
-    """The Runtime for the configured database (built once per command)."""
+NOT_INITIALISED = "the database is not initialised (run banyan init)"
+
+
+def get_runtime(ctx: click.Context, load: bool = True, initialised: bool | None = None):
+    """The Runtime for the configured database (built once per command).
+
+    ``initialised`` (default: ``load``): the database must hold the kernel's schema, or the
+    command stops with "the database is not initialised (run banyan init)" and exit 2, never
+    a database traceback. ``init``, ``demo``, ``db upgrade``, ``db revision``, ``addons list``
+    and ``jobs list`` work on an empty database and pass ``initialised=False``."""
     from core.config import load_config
     from core.runtime import Runtime
 
@@ -46,7 +61,16 @@ def get_runtime(ctx: click.Context, load: bool = True):
             rt.reload()
         root.obj["runtime"] = rt
         root.call_on_close(rt.dispose)
-    return root.obj["runtime"]
+    rt = root.obj["runtime"]
+    if load if initialised is None else initialised:
+        from sqlalchemy import inspect
+
+        bind = rt.extra.get("bind")  # a test's pinned connection (core.testing.plugin)
+        if not inspect(bind if bind is not None else rt.engine).has_table("core_addon"):
+            from core.errors import BusinessError
+
+            raise BusinessError(NOT_INITIALISED)
+    return rt
 
 
 def _load_subcommands() -> None:

@@ -28,7 +28,7 @@ def list_cmd(ctx):
 
     from core.models import InstalledAddon
 
-    rt = get_runtime(ctx)
+    rt = get_runtime(ctx, initialised=False)
     states = {}
     if inspect(rt.engine).has_table("core_addon"):
         with rt.session() as s:

@@ -17,7 +17,7 @@ def upgrade_cmd(ctx):
     """Apply every pending migration of the kernel and the installed addons."""
     from core import migrations
 
-    rt = get_runtime(ctx)
+    rt = get_runtime(ctx, initialised=False)
     created = migrations.upgrade_heads(rt)
     rt.reload()
     heads = migrations.current_heads(rt)
@@ -34,7 +34,7 @@ def revision_cmd(ctx, addon, message):
     """Autogenerate the next migration of one addon (only its tables are compared)."""
     from core import migrations
 
-    rt = get_runtime(ctx)
+    rt = get_runtime(ctx, initialised=False)
     path = migrations.revision(rt, addon, message)
     click.echo(f"created {path}")
 
@@ -57,9 +57,19 @@ def dump_cmd(ctx, file):
     """Write all data to FILE (JSON lines; portable between SQLite and PostgreSQL)."""
     from core.migrations.dump import dump
 
+    import os
+
     rt = get_runtime(ctx)
-    with open(file, "w", encoding="utf-8") as fp:
-        counts = dump(rt, fp)
+    # written beside FILE, then renamed: a dump that fails half-way never leaves a FILE that
+    # looks complete (and an existing FILE stays as it was)
+    partial = f"{file}.part"
+    try:
+        with open(partial, "w", encoding="utf-8") as fp:
+            counts = dump(rt, fp)
+        os.replace(partial, file)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
     click.echo(f"dumped {sum(counts.values())} rows from {len(counts)} tables to {file}")
 
 

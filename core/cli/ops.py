@@ -143,7 +143,8 @@ def init_cmd(ctx, admin_user, admin_password, schema):
 @main.command("demo")
 @click.option("--addons", "addon_names", default=None,
               help="Comma-separated addons to install (default: every available addon).")
-@click.option("--scale", type=float, default=1.0, show_default=True, help="Multiplies customers and sales.")
+@click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=1.0, show_default=True,
+              help="Multiplies customers and sales (more than 0, at most 100).")
 @click.option("--months", type=click.IntRange(1, 36), default=6, show_default=True, help="Months of sales.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same data).")
 @click.option("--schema", type=SCHEMA_CHOICE, default="migrate", show_default=True)
@@ -156,8 +157,10 @@ def demo_cmd(ctx, addon_names, scale, months, seed, schema, quiet):
     from core.addons.installer import init_db, install
     from core.demo import ADMIN_LOGIN, DEMO_PASSWORD, build_demo
 
-    if scale <= 0:
-        raise click.BadParameter("must be greater than zero", param_hint="--scale")
+    import math
+
+    if not math.isfinite(scale):  # FloatRange lets "nan" through
+        raise click.BadParameter("must be a number greater than 0, at most 100", param_hint="--scale")
     started = time.monotonic()
     rt = get_runtime(ctx, load=False)
     rt.reload()
@@ -191,8 +194,6 @@ def check_cmd(ctx):
     from core.services.check import run_checks
 
     rt = get_runtime(ctx)
-    if not _initialised(rt):
-        raise BusinessError("the database is not initialised (run banyan init)")
     with rt.session() as s:
         breaches = run_checks(s)
         s.rollback()
@@ -222,8 +223,9 @@ def _app(ctx):
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=5000, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="gunicorn worker processes.")
 @click.option("--dev", is_flag=True, help="Werkzeug development server with reloader.")
 @click.pass_context
 def serve_cmd(ctx, host, port, workers, dev):
@@ -259,7 +261,8 @@ def serve_cmd(ctx, host, port, workers, dev):
 
 
 @main.command("worker")
-@click.option("--workers", type=int, default=None, help="Worker threads (default: [jobs] workers).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker threads (default: [jobs] workers).")
 @click.option("--no-periodic", is_flag=True, help="Do not schedule periodic jobs.")
 @click.pass_context
 def worker_cmd(ctx, workers, no_periodic):
@@ -284,7 +287,7 @@ def jobs_list(ctx):
     """List the declared jobs and their schedules."""
     from core.jobs import declared_jobs
 
-    jobs = declared_jobs(get_runtime(ctx))
+    jobs = declared_jobs(get_runtime(ctx, initialised=False))
     if not jobs:
         click.echo("no jobs declared")
     for name, job in sorted(jobs.items()):

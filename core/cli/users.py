@@ -14,13 +14,6 @@ from core.cli import get_runtime, main
 from core.errors import BusinessError
 
 
-def _require_initialised(rt) -> None:
-    from sqlalchemy import inspect
-
-    if not inspect(rt.engine).has_table("core_user"):
-        raise BusinessError("the database is not initialised (run banyan init)")
-
-
 @main.group("users")
 def users_group():
     """Logins and their API tokens."""
@@ -35,7 +28,6 @@ def list_cmd(ctx):
     from core.models import User
 
     rt = get_runtime(ctx)
-    _require_initialised(rt)
     with rt.session() as s:
         users = s.execute(select(User).order_by(User.username)).scalars().all()
         click.echo(f"{'username':<24} {'active':<6} {'super':<5} {'scope':<16} roles")
@@ -61,7 +53,6 @@ def create_cmd(ctx, username, password, roles, scope_kind, scope_ref, superuser,
     from core.security.users import create_user
 
     rt = get_runtime(ctx)
-    _require_initialised(rt)
     if password is None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     with rt.session() as s:
@@ -88,7 +79,6 @@ def token_cmd(ctx, username, label):
     from core.security.tokens import create_token
 
     rt = get_runtime(ctx)
-    _require_initialised(rt)
     with rt.session() as s:
         user = s.execute(select(User).where(User.username == username)).scalar()
         if user is None or not user.active:

@@ -111,6 +111,80 @@ def version_locations(rt, connection=None) -> list[Path]:
     return locs
 
 
+def _owned_locations(rt, connection=None) -> list[tuple[str, Path]]:
+    """``(owner, folder)`` of every folder of :func:`version_locations`."""
+    by_dir = {KERNEL_VERSIONS: "core"}
+    for name, info in rt.registry.available.items():
+        d = addon_versions_dir(info.package)
+        if d is not None:
+            by_dir.setdefault(d, name)
+    return [(by_dir.get(d, d.name), d) for d in version_locations(rt, connection)]
+
+
+def _as_tuple(value) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def check_chains(rt, connection=None) -> None:
+    """Check every migration branch before Alembic runs it, so that a partner's mistake is
+    one clear AddonError naming the addon and the file, not a traceback from inside Alembic
+    or the database: a revision file that does not load (syntax error, failing import) or
+    lacks ``revision``; a revision id used twice (in one branch or across branches); a
+    ``down_revision`` or ``depends_on`` naming no revision or branch; a branch with more
+    than one head or more than one base (revisions that do not follow each other)."""
+    from alembic.util.pyfiles import load_python_file
+
+    revs: dict[str, tuple[str, Path]] = {}
+    loaded: list[tuple[str, Path, object]] = []
+    for owner, folder in _owned_locations(rt, connection):
+        for path in sorted(folder.glob("*.py")):
+            if path.name.startswith("__"):
+                continue
+            where = f"addon {owner}: migration {path}"
+            try:
+                module = load_python_file(str(folder), path.name)
+            except Exception as exc:  # the file itself is broken: say which one
+                raise AddonError(f"{where} does not load: {type(exc).__name__}: {exc}") from None
+            rid = getattr(module, "revision", None)
+            if not isinstance(rid, str) or not rid:
+                raise AddonError(f"{where} has no revision id (revision = '<12 hex digits>')")
+            if rid in revs:
+                other_owner, other = revs[rid]
+                raise AddonError(f"{where}: revision id {rid!r} is already used by {other} "
+                                 f"(addon {other_owner}); give each revision a new id")
+            revs[rid] = (owner, path)
+            loaded.append((owner, path, module))
+    labels = {label for _, _, m in loaded for label in _as_tuple(getattr(m, "branch_labels", None))}
+    children: dict[str, set[str]] = {}
+    for owner, path, module in loaded:
+        where = f"addon {owner}: migration {path}"
+        for down in _as_tuple(getattr(module, "down_revision", None)):
+            if down not in revs:
+                raise AddonError(f"{where}: down_revision {down!r} is no revision of any branch "
+                                 f"(down_revision is the id of the revision this one follows, None "
+                                 f"for the first revision of {owner})")
+            children.setdefault(revs[down][0], set())
+            if revs[down][0] == owner:
+                children.setdefault(owner, set()).add(down)
+        for dep in _as_tuple(getattr(module, "depends_on", None)):
+            if dep not in revs and dep not in labels:
+                raise AddonError(f"{where}: depends_on {dep!r} is no revision or branch")
+    for owner in {o for o, _, _ in loaded}:
+        mine = {m.revision: path for o, path, m in loaded if o == owner}
+        bases = sorted(str(path) for o, path, m in loaded
+                       if o == owner and not [d for d in _as_tuple(getattr(m, "down_revision", None))
+                                              if revs[d][0] == owner])
+        heads = sorted(str(mine[r]) for r in mine if r not in children.get(owner, set()))
+        if len(bases) > 1:
+            raise AddonError(f"addon {owner}: its migration branch has {len(bases)} first revisions "
+                             f"({', '.join(bases)}); every later revision must revise the one before it")
+        if len(heads) > 1:
+            raise AddonError(f"addon {owner}: its migration branch has {len(heads)} heads "
+                             f"({', '.join(heads)}); make one revise the other, or merge them")
+
+
 def make_config(rt, connection=None, addon: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
@@ -168,6 +242,7 @@ def upgrade_heads(rt, exclude: tuple[str, ...] = ()) -> list[str]:
     if not current_heads(rt) and inspect(rt.engine).has_table("core_addon"):
         raise AddonError("this database was built without migrations (create_all); "
                          "start a new database with banyan init, or banyan db dump/restore into one")
+    check_chains(rt)
     labels = branch_labels(rt)
     created = []
     for owner in _owners_in_order(rt):
@@ -183,6 +258,7 @@ def upgrade_heads(rt, exclude: tuple[str, ...] = ()) -> list[str]:
 
 def upgrade_addon(rt, name: str) -> None:
     """Bring one addon's branch (and what it depends on) to its head."""
+    check_chains(rt)
     if name not in branch_labels(rt):
         raise AddonError(f"addon {name} has no migrations branch")
     _run(rt, lambda cfg: command.upgrade(cfg, f"{name}@head"))
@@ -240,7 +316,12 @@ def diff(rt, addon: str | None = None) -> list:
 
 
 def check(rt, addon: str | None = None) -> None:
-    """Raise AddonError when the models and the migrated database differ."""
+    """Raise AddonError when the models and the migrated database differ (``addon``: only
+    that addon's tables, "core" for the kernel's; an addon that is not installed in this
+    database is an error, never an empty comparison that passes)."""
+    if addon is not None and addon != "core" and addon not in rt.installed_addons():
+        raise AddonError(f"addon {addon!r} is not installed in this database "
+                         f"(installed: {', '.join(rt.installed_addons()) or 'none'})")
     d = diff(rt, addon)
     if d:
         what = addon or "the kernel and installed addons"
@@ -275,7 +356,9 @@ def revision(rt, addon: str, message: str, version_path: str | os.PathLike | Non
     file, or a new PostgreSQL database on the same server) brought to the current heads,
     so the developer's own database state never leaks into the migration. Only the
     addon's tables are compared. The first revision starts the branch ``addon`` (an addon's
-    branch depends on ``core``). Returns the new file's path.
+    branch depends on ``core``). Returns the new file's path. Raises AddonError, and writes
+    nothing, when the addon's models and migrations already agree (an empty revision would
+    only lengthen the branch).
     """
     from core.addons.graph import closure
     from core.db import make_engine
@@ -300,6 +383,7 @@ def revision(rt, addon: str, message: str, version_path: str | os.PathLike | Non
     url, cleanup = _scratch_url(rt.config["database"]["url"])
     scratch = Runtime(config=rt.config, engine=make_engine(url), registry=reg)
     try:
+        check_chains(scratch)
         upgrade_heads(scratch, exclude=(addon,))
         labels = branch_labels(scratch)
         kw: dict = {}
@@ -314,6 +398,9 @@ def revision(rt, addon: str, message: str, version_path: str | os.PathLike | Non
                 kw["depends_on"] = deps
         if addon in labels:
             _run(scratch, lambda cfg: command.upgrade(cfg, f"{addon}@head"))
+            if not diff(scratch, addon):
+                raise AddonError(f"the models of {addon} and its migrations agree: no revision written "
+                                 f"(change a model of {addon} first)")
         out = _run(scratch, lambda cfg: command.revision(cfg, message=message, autogenerate=True, **kw),
                    addon=addon)
     finally:

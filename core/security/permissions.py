@@ -75,6 +75,26 @@ def check_grants(registry, roles: dict[str, RoleDef] | None = None) -> None:
                              f"(an addon adds its own with register_roles)")
 
 
+#: ``register_*`` hooks whose items name permissions the user needs, and those fields.
+NAMED_PERMISSIONS = {"register_importers": ("permission",),
+                     "register_file_owners": ("read_permission", "write_permission")}
+
+
+def check_named_permissions(registry) -> None:
+    """Refuse (``AddonError`` naming the addon, the item and the code) an ``Importer`` or a
+    ``FileOwner`` whose permission no installed addon (nor the kernel) declares: a typo
+    would otherwise hide the importer or the files from everyone but superusers, silently."""
+    declared = {perm.name for _, perm in registry.collect_items("register_permissions")}
+    for hook, attrs in NAMED_PERMISSIONS.items():
+        for owner, item in registry.collect_items(hook):
+            for attr in attrs:
+                code = getattr(item, attr, None)
+                if code and code not in declared:
+                    what = getattr(item, "name", None) or getattr(getattr(item, "model", None), "__name__", "")
+                    raise AddonError(f"addon {owner}: {hook} returned {type(item).__name__} {what} whose "
+                                     f"{attr} {code!r} no installed addon declares (register_permissions)")
+
+
 def sync_roles(session, registry) -> None:
     """Create a ``core_role`` row for every declared role (one left unnamed by an older
     version, whose name is its code, gets its label) and grant each declared permission to

@@ -23,7 +23,8 @@ _SCOPE_MODELS = {"company": Company, "region": Region, "store": Store}
 
 def resolve_scope_ref(session, scope_kind: str, ref) -> int | None:
     """The id of the company, region or store ``ref`` (its code or its id) for ``scope_kind``;
-    None for ``all``. Raises BusinessError({"scope_ref": ...}) when there is no such row."""
+    None for ``all``. Raises BusinessError({"scope_ref": "No store has the code or id S001."})
+    (company, region, store alike) when there is no such row."""
     if scope_kind not in SCOPE_KINDS:
         raise BusinessError({"scope_kind": _l("One of: %(kinds)s.", kinds=", ".join(SCOPE_KINDS))})
     if scope_kind == "all":
@@ -39,7 +40,10 @@ def resolve_scope_ref(session, scope_kind: str, ref) -> int | None:
         row = session.execute(select(model.id).where(model.id == int(ref))
                               .execution_options(banyan_unscoped=True)).scalar()
     if row is None:
-        raise BusinessError({"scope_ref": _l("No such record.")})
+        missing = {"company": _l("No company has the code or id %(ref)s.", ref=ref),
+                   "region": _l("No region has the code or id %(ref)s.", ref=ref),
+                   "store": _l("No store has the code or id %(ref)s.", ref=ref)}
+        raise BusinessError({"scope_ref": missing[scope_kind]})
     return row
 
 

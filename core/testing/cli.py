@@ -75,13 +75,16 @@ class CliEnv(dict):
     def url(self) -> str:
         return self["BANYAN_DATABASE_URL"]
 
-    def run(self, *args: str, input: str | None = None, catch_exceptions: bool = False):
-        """``banyan ARGS`` through click's ``CliRunner``; returns its ``Result``."""
+    def run(self, *args: str, input: str | None = None, catch_exceptions: bool = False,
+            env: dict[str, str] | None = None):
+        """``banyan ARGS`` through click's ``CliRunner``; returns its ``Result``. ``env``: more
+        variables for this one run (``{"BANYAN_ADDONS_ONLY": "loyalty"}``)."""
         from click.testing import CliRunner
 
         from core.cli import main
 
-        return CliRunner().invoke(main, list(args), env=dict(self), input=input, catch_exceptions=catch_exceptions)
+        return CliRunner().invoke(main, list(args), env={**self, **(env or {})}, input=input,
+                                  catch_exceptions=catch_exceptions)
 
     def engine(self):
         """A new engine on the test's database (dispose it when done)."""
