@@ -1,0 +1,206 @@
+"""Round 25, tried from outside with all seven addons installed: an HQ auditor and an HQ
+finance clerk typing into the franchise API, a cashier enrolling customers, a franchisee's
+manager importing a former system's points, and bad input (dates of things that happened
+typed in the future, the same entry given twice in a list, errors naming what the request
+does not hold). Each test asserts what a chain operator expects; the docstring names the
+class of fault it stands for."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
+from core.api.testing import api, api_app  # noqa: F401
+
+pytestmark = pytest.mark.addons("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center",
+                                "campaign")
+
+from tests.outside_world import FR, w  # noqa: F401,E402
+from tests.outside_world import count_rows as _count, error_fields as _fields  # noqa: E402
+
+
+def _csv(rows) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue().encode()
+
+
+def _upload(api, user, importer, data, mode="all_or_nothing"):
+    return api.post("/api/v1/imports", user=user, data={"importer": importer, "mode": mode,
+                                                         "file": (io.BytesIO(data), "f.csv")},
+                    content_type="multipart/form-data")
+
+
+def _tomorrow() -> str:
+    from core.localtime import local_today
+
+    return str(local_today() + timedelta(days=1))
+
+
+# ======================================================= store audits: the inspection form ===
+
+@pytest.fixture
+def checklist(session):
+    """A chain-wide checklist of two items: "floor clean" (weight 1), "tables clean" (weight 3)."""
+    from addons.franchise import audits
+
+    cl = audits.create_checklist(session, "R25", "门店检查", [("cleanliness", "地面清洁", 1),
+                                                               ("cleanliness", "桌面清洁", 3)])
+    session.commit()
+    return [i.id for i in cl.items], cl.id
+
+
+def test_r25_inspection_scoring_an_item_twice_is_refused(api, session, w, checklist):
+    """Class: duplicated entries in a list accepted silently (the last one winning; round 23
+    closed it for the commissions lists). The auditor's tablet posts "floor clean: 0"
+    then, after a re-tap, "floor clean: 100": ``POST /franchise/inspections`` folds the list
+    into a dict, keeps 100 and records a perfect audit (score 100.0) of a shop that failed
+    the item. Expected: 422 on ``scores.1.item_id`` and no inspection written
+    (``schemas.InspectionIn``, the kernel's ``Items(unique=)``)."""
+    from addons.franchise.models import Inspection
+
+    (floor, tables), cl = checklist
+    r = api.post(f"{FR}/inspections", user=w.hq, json={
+        "store_id": w.a.store.id, "checklist_id": cl, "scores": [
+            {"item_id": floor, "score": 0}, {"item_id": floor, "score": 100}, {"item_id": tables, "score": 100}]})
+    assert r.status_code == 422 and "scores.1.item_id" in _fields(r), (r.status_code, r.json)
+    assert _count(session, Inspection) == 0
+
+
+def test_r25_inspection_errors_name_the_fields_of_the_request(api, session, w, checklist):
+    """Class: 422 naming a field that is not in the request. ``scores`` is a list of
+    ``{item_id, score}``; the errors are keyed by the *item's database id*:
+    ``scores.999999`` for an unknown item given second (the request's field is
+    ``scores.1.item_id``), ``scores.<id of "tables clean">`` for an item left out (no such
+    field at all: a client cannot put it anywhere). Expected: an unknown item on
+    ``scores.<n>.item_id``; an item left unscored on ``scores`` naming it."""
+    (floor, tables), cl = checklist
+    r = api.post(f"{FR}/inspections", user=w.hq, json={
+        "store_id": w.a.store.id, "checklist_id": cl,
+        "scores": [{"item_id": floor, "score": 50}, {"item_id": 999999, "score": 50}]})
+    assert r.status_code == 422 and _fields(r) == {"scores.1.item_id"}, (r.status_code, r.json)
+    r = api.post(f"{FR}/inspections", user=w.hq, json={
+        "store_id": w.a.store.id, "checklist_id": cl, "scores": [{"item_id": floor, "score": 50}]})
+    assert r.status_code == 422 and _fields(r) == {"scores"}, (r.status_code, r.json)
+    assert "桌面清洁" in r.json["errors"]["json"]["scores"][0]["message"]
+
+
+def test_r25_contract_rate_given_twice_for_one_category_is_refused(api, session, make, w):
+    """Class: duplicated entries in a list accepted silently (money), and the API accepting
+    what the back office refuses. ``POST /franchise/contracts`` with
+    ``category_rates`` [{coffee: 0.05}, {coffee: 0.08}]: saved at 0.08 -- the last line
+    silently wins and the first is gone, while the contract form refuses "Give each category
+    one rate only". Expected: 422 on ``category_rates.1.category_id`` and no contract
+    (``schemas.ContractIn``)."""
+    from addons.franchise.models import Contract
+
+    cat = make.category(name="咖啡")
+    session.commit()
+    r = api.post(f"{FR}/contracts", user=w.hq, json={
+        "number": "R25-C1", "company_id": w.a.co.id, "start_on": "2027-01-01", "end_on": "2029-12-31",
+        "royalty_rate": "0.06", "category_rates": [{"category_id": cat.id, "rate": "0.05"},
+                                                   {"category_id": cat.id, "rate": "0.08"}]})
+    assert r.status_code == 422 and "category_rates.1.category_id" in _fields(r), (r.status_code, r.json)
+    assert _count(session, Contract, Contract.number == "R25-C1") == 0
+
+
+# ==================================== dates of things that happened, typed in the future ===
+
+def test_r25_inspection_dated_in_the_future_is_refused_on_both_surfaces(api, admin_app, session, w, checklist):
+    """Class: bad input saved without a field error (a date of something that happened,
+    in the future). An audit "inspected on 2099-01-01" (a year typed wrong) is recorded: it
+    is the store's *latest* inspection for seventy years, so every audit really done
+    afterwards is shown before it, and the score trend ends in 2099. Expected: 422 on
+    ``inspected_on`` in the API, the field's error on the back-office form, nothing written
+    (``audits.record_inspection``: ``core.validation.past_date``)."""
+    from addons.franchise.models import Inspection
+
+    (floor, tables), cl = checklist
+    scores = [{"item_id": floor, "score": 80}, {"item_id": tables, "score": 90}]
+    r = api.post(f"{FR}/inspections", user=w.hq, json={"store_id": w.a.store.id, "checklist_id": cl,
+                                                         "inspected_on": _tomorrow(), "scores": scores})
+    assert r.status_code == 422 and "inspected_on" in _fields(r), (r.status_code, r.json)
+    client = login(admin_app, w.hq)
+    token = csrf_token(client, "/admin/franchise_inspections/new/")
+    r = client.post("/admin/franchise_inspections/new/", data={
+        "csrf_token": token, "store_id": w.a.store.id, "checklist_id": cl, "inspected_on": "2099-01-01",
+        f"score_{floor}": "80", f"score_{tables}": "90"})
+    assert r.status_code == 400 and 'data-field="inspected_on"' in r.get_data(as_text=True), r.status_code
+    assert _count(session, Inspection) == 0
+
+
+def test_r25_payment_received_in_the_future_is_refused(api, session, w):
+    """Class: bad input saved without a field error (a date of something that happened, in
+    the future). HQ finance records franchisee A's transfer "received on 2099-01-01": it is
+    posted to A's account at once (the credit it frees releases held orders) while the
+    aging, dated by the receipt, never sees it. Expected: 422 on ``received_on``, nothing
+    posted (``payments.record_payment``)."""
+    from addons.franchise.models import Payment
+
+    session.commit()
+    r = api.post(f"{FR}/payments", user=w.hq, json={"company_id": w.a.co.id, "amount": "500.00",
+                                                    "received_on": _tomorrow()})
+    assert r.status_code == 422 and "received_on" in _fields(r), (r.status_code, r.json)
+    assert _count(session, Payment) == 0
+
+
+@pytest.mark.parametrize("surface", ["api", "admin", "import"])
+def test_r25_birthday_in_the_future_is_refused_on_every_surface(api, admin_app, session, w, surface):
+    """Class: bad input saved without a field error, on every surface. A cashier enrols
+    "王芳, born 2099-05-01" (the year picker scrolled too far; or a file's column of
+    birthdays read with the wrong century): saved through the API, the back-office form and
+    the customer import alike. The customer is "-73 years old" in every segment on age and
+    the birthday offers go to the wrong people. Expected: 422 on ``birthday`` (the import:
+    the row refused on that column), nothing saved (``Customer`` validates the birthday
+    as it does the phone and email: ``core.validation.past_date``)."""
+    from core.models import Customer
+
+    session.commit()
+    name = f"r25 王芳 {surface}"
+    if surface == "api":
+        r = api.post("/api/v1/customers", user=w.hq, json={"name": name, "birthday": _tomorrow(),
+                                                           "home_store_id": w.a.store.id})
+        assert r.status_code == 422 and "birthday" in _fields(r), (r.status_code, r.json)
+    elif surface == "admin":
+        client = login(admin_app, w.hq)
+        token = csrf_token(client, "/admin/customer/new/")
+        r = client.post("/admin/customer/new/", data={"csrf_token": token, "name": name, "birthday": "2099-05-01",
+                                                      "kind": "person", "home_store": w.a.store.id})
+        assert r.status_code in (200, 400), r.status_code
+    else:
+        r = _upload(api, w.hq, "customers", _csv([["name", "birthday", "home_store"],
+                                                  [name, "2099-05-01", w.a.store.code]]))
+        assert r.json["state"] == "failed" and {(e["row"], e["column"]) for e in r.json["errors"]} == {
+            (2, "birthday")}, r.json
+    assert _count(session, Customer, Customer.name == name) == 0
+
+
+# ================================================= a franchisee importing a former system ===
+
+@pytest.mark.parametrize("column", ["card_number", "phone"])
+def test_r25_points_import_names_another_franchisees_member_like_an_unknown_one(api, session, w, column):
+    """Class: import resolving a reference chain-wide (a scoped user's file reaches rows of
+    another franchisee), and errors on a column the file does not have. Franchisee A's
+    manager imports opening points balances; one row names B's member (by card or phone).
+    The row is refused -- but on column ``customer_id``, which the file has not, and with
+    "Outside the stores you may work for." when B's member has a points account and "No such
+    customer." when not: the file probes which of B's cards and phones are members with
+    points. Expected: the row refused on its own column with the message a number that
+    does not exist gets, whatever B's member holds (``loyalty.importers.load``)."""
+    from addons.loyalty import ledger
+    from addons.membership import services as ms
+
+    ms.enrol(session, w.b.cust.id, store_id=w.b.store.id, card_number="R25B000001")
+    ledger.lock_account(session, w.b.cust.id)  # B's member has a points account
+    session.commit()
+    value = {"card_number": "R25B000001", "phone": w.b.cust.phone}[column]
+    unknown = {"card_number": "R25X999999", "phone": "13912345678"}[column]
+    r = _upload(api, w.a.owner, "loyalty.opening_points", _csv([[column, "points"], [value, "5000"],
+                                                                 [unknown, "5000"]]))
+    errors = {e["row"]: (e["column"], e["message"]) for e in r.json["errors"]}
+    assert errors[2][0] == column and errors[2] == errors[3], r.json
