@@ -204,3 +204,56 @@ def test_r25_points_import_names_another_franchisees_member_like_an_unknown_one(
                                                                  [unknown, "5000"]]))
     errors = {e["row"]: (e["column"], e["message"]) for e in r.json["errors"]}
     assert errors[2][0] == column and errors[2] == errors[3], r.json
+
+
+# ============================================================ the command line, bad numbers ===
+
+@pytest.mark.parametrize("scale", ["nan", "inf", "-inf", "1e9"])
+def test_r25_demo_scale_that_is_not_a_sensible_number_is_a_usage_error(cli_env, scale):
+    """Class: bad input on the command line answered by a traceback or a run that never
+    ends. A new operator following the README types ``banyan demo --scale nan`` (or ``inf``,
+    or ``1e9`` for "a big one"): ``--scale`` is a plain float whose only check is ``<= 0``,
+    which NaN passes -- the database is initialised, every addon installed, and then the demo
+    builder fails with a Python traceback (NaN/infinity cannot be a number of customers) or
+    starts writing a billion customers. Expected: exit 2 before anything is done, naming
+    ``--scale`` (``core.cli.ops``: the kernel's ``Finite`` range type)."""
+    result = cli_env.run("demo", "--scale", scale, "--quiet", catch_exceptions=True)
+    assert result.exit_code == 2 and "--scale" in result.output, (result.exit_code, result.output[-500:],
+                                                                  result.exception)
+    from sqlalchemy import inspect
+
+    engine = cli_env.engine()
+    try:
+        assert "core_addon" not in inspect(engine).get_table_names()  # nothing was initialised
+    finally:
+        engine.dispose()
+
+
+def test_r25_every_numeric_option_of_the_command_line_is_bounded():
+    """Class: bad input on the command line (the mechanism). ``banyan serve --workers 0``
+    starts a server without workers, ``--port 70000`` fails deep in the socket library,
+    ``banyan worker --workers -1`` is taken as is (and ``0`` silently as the default):
+    numeric options are bare ``int``/``float``. Expected: every number option of every
+    command (the kernel's and the addons') is a bounded range -- an ``IntRange`` with both
+    ends or the kernel's finite ``Finite`` range -- so a bad number is a usage error naming the
+    option, exit 2."""
+    import click
+
+    from core.cli import Finite, main
+
+    loose = []
+
+    def walk(cmd, path):
+        for p in cmd.params:
+            if isinstance(p, click.Option) and not p.is_flag:
+                t = p.type
+                if isinstance(t, click.types.FloatParamType) and not isinstance(t, Finite):
+                    loose.append((path, p.opts[0]))
+                elif isinstance(t, click.types.IntParamType) and not (
+                        isinstance(t, click.IntRange) and t.min is not None and t.max is not None):
+                    loose.append((path, p.opts[0]))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(main, "banyan")
+    assert loose == [], loose
