@@ -257,3 +257,31 @@ def test_r25_every_numeric_option_of_the_command_line_is_bounded():
 
     walk(main, "banyan")
     assert loose == [], loose
+
+
+# ============================================= half a coffee machine, ordered and invoiced ===
+
+def test_r25_replenishment_order_of_half_a_piece_is_refused(api, session, w):
+    """Class: a fraction of a product sold by the piece (the kernel's rule at the till and
+    the refund, ``core.validation.unit_quantity``, missed by the replenishment orders).
+    Franchisee A orders 0.5 coffee machine from HQ (``POST /franchise/orders``: 201), and
+    HQ ships 0.5 of a line of 3: a shipment of half a machine, 30.00 posted to A's
+    receivables. Expected: 422 on ``lines.0.qty`` for the order and for the shipment,
+    nothing posted (``orders.create_order``, ``ship``, ``receive``)."""
+    from addons.franchise.models import Order, Shipment
+
+    session.commit()
+    r = api.post(f"{FR}/orders", user=w.a.owner, json={"store_id": w.a.store.id,
+                                                       "lines": [{"product_id": w.product.id, "qty": "0.5"}]})
+    assert r.status_code == 422 and "lines.0.qty" in _fields(r), (r.status_code, r.json)
+    assert _count(session, Order) == 0
+    r = api.post(f"{FR}/orders", user=w.a.owner, json={"store_id": w.a.store.id,
+                                                       "lines": [{"product_id": w.product.id, "qty": "3"}]})
+    order = r.json["id"]
+    assert api.post(f"{FR}/orders/{order}/submit", user=w.a.owner).status_code == 200
+    r = api.post(f"{FR}/orders/{order}/approve", user=w.hq)
+    assert r.json["state"] == "approved", r.json
+    line = r.json["lines"][0]["id"]
+    r = api.post(f"{FR}/orders/{order}/ship", user=w.hq, json={"lines": [{"line_id": line, "qty": "0.5"}]})
+    assert r.status_code == 422 and "lines.0.qty" in _fields(r), (r.status_code, r.json)
+    assert _count(session, Shipment) == 0
