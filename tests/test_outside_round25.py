@@ -285,3 +285,49 @@ def test_r25_replenishment_order_of_half_a_piece_is_refused(api, session, w):
     r = api.post(f"{FR}/orders/{order}/ship", user=w.hq, json={"lines": [{"line_id": line, "qty": "0.5"}]})
     assert r.status_code == 422 and "lines.0.qty" in _fields(r), (r.status_code, r.json)
     assert _count(session, Shipment) == 0
+
+
+# ================================================================ a body nested too deeply ===
+
+_LEAF = '{"field": "core.visits", "operator": "ge", "value": 1}'
+
+
+@pytest.mark.parametrize("url,body", [
+    ("/api/v1/campaign/segments/count", '{"rules": ' + '{"op": "and", "rules": [' * 5000 + _LEAF + ']}' * 5000 + '}'),
+    ("/api/v1/customers", "[" * 100000 + "]" * 100000),
+    ("/admin/campaign_builder/count", '{"rules": ' + '{"op": "and", "rules": [' * 5000 + _LEAF + ']}' * 5000 + '}'),
+])
+def test_r25_json_body_nested_too_deeply_is_a_400_not_a_500(api, admin_app, session, w, url, body):
+    """Class: bad input answered 500 (the parser's recursion). A client (or an attacker with
+    any token) posts a JSON body of 5000 nested groups -- 200 KB, far under the size limit:
+    Python's JSON parser raises ``RecursionError``, which is not the ``ValueError`` webargs,
+    Flask's ``get_json`` and the kernel catch as "Invalid JSON body.", and every JSON
+    endpoint of the API and the back office answers 500 (and logs a traceback per
+    request). Expected: 400 in the kernel's error format naming the body, on every surface
+    (``core.api.refuse_deep_json``, before any parser runs)."""
+    session.commit()
+    if url.startswith("/admin/"):
+        admin_app.config["PROPAGATE_EXCEPTIONS"] = False
+        client = login(admin_app, w.hq)
+        token = csrf_token(client, "/admin/campaign_builder/")
+        r = client.post(url, data=body, content_type="application/json", headers={"X-CSRFToken": token})
+        assert r.status_code == 400, r.status_code
+        return
+    api.app.config["PROPAGATE_EXCEPTIONS"] = False
+    r = api.post(url, user=w.hq, data=body, content_type="application/json")
+    assert r.status_code == 400 and "_" in _fields(r), (r.status_code, r.json)
+
+
+def test_r25_segment_builder_rules_nested_too_deeply_are_refused_on_the_page(admin_app, session, w):
+    """The back-office member of the class: the segment builder's *Save* posts its rules as
+    a form field, read with ``json.loads``, which catches ``ValueError`` only: 5000 nested
+    groups are a 500. Expected: the builder again with "The rules could not be read."
+    (``campaign.admin.SegmentBuilder.save``)."""
+    session.commit()
+    admin_app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = login(admin_app, w.hq)
+    token = csrf_token(client, "/admin/campaign_builder/")
+    rules = '{"op": "and", "rules": [' * 5000 + _LEAF + ']}' * 5000
+    r = client.post("/admin/campaign_builder/save", data={"csrf_token": token, "kind": "rules", "rules": rules,
+                                                          "name": "r25 deep"}, follow_redirects=True)
+    assert r.status_code == 200 and "could not be read" in r.get_data(as_text=True), r.status_code
