@@ -295,6 +295,7 @@ _LEAF = '{"field": "core.visits", "operator": "ge", "value": 1}'
 @pytest.mark.parametrize("url,body", [
     ("/api/v1/campaign/segments/count", '{"rules": ' + '{"op": "and", "rules": [' * 5000 + _LEAF + ']}' * 5000 + '}'),
     ("/api/v1/customers", "[" * 100000 + "]" * 100000),
+    ("/api/v1/sales", '{"lines": ' + "[" * 100000 + "]" * 100000 + "}"),  # with an Idempotency-Key
     ("/admin/campaign_builder/count", '{"rules": ' + '{"op": "and", "rules": [' * 5000 + _LEAF + ']}' * 5000 + '}'),
 ])
 def test_r25_json_body_nested_too_deeply_is_a_400_not_a_500(api, admin_app, session, w, url, body):
@@ -314,7 +315,7 @@ def test_r25_json_body_nested_too_deeply_is_a_400_not_a_500(api, admin_app, sess
         assert r.status_code == 400, r.status_code
         return
     api.app.config["PROPAGATE_EXCEPTIONS"] = False
-    r = api.post(url, user=w.hq, data=body, content_type="application/json")
+    r = api.post(url, user=w.hq, data=body, content_type="application/json", headers={"Idempotency-Key": "r25-deep"})
     assert r.status_code == 400 and "_" in _fields(r), (r.status_code, r.json)
 
 
