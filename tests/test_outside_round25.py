@@ -287,6 +287,20 @@ def test_r25_replenishment_order_of_half_a_piece_is_refused(api, session, w):
     assert _count(session, Shipment) == 0
 
 
+# ============================================================== the till's favourites grid ===
+
+def test_r25_till_favourites_error_names_the_position_in_the_request(api, session, w):
+    """Class: 422 naming a field that is not the request's. A store manager's phone sends the
+    favourites grid ``[machine, machine, 999999]`` (a double tap, then a product deleted
+    since): repeats are dropped *before* the check, so the unknown product -- the request's
+    ``product_ids.2`` -- is reported as ``product_ids.1``, the machine, and the till marks
+    the wrong tile. Expected: ``product_ids.2`` (``core.services.till.set_favourites``)."""
+    session.commit()
+    r = api.request("PUT", "/api/v1/till/favourites", user=w.a.mgr, json={
+        "store_id": w.a.store.id, "product_ids": [w.product.id, w.product.id, 999999]})
+    assert r.status_code == 422 and _fields(r) == {"product_ids.2"}, (r.status_code, r.json)
+
+
 # ================================================================ a body nested too deeply ===
 
 _LEAF = '{"field": "core.visits", "operator": "ge", "value": 1}'
