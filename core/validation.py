@@ -248,3 +248,26 @@ def duplicate_errors(keys, field: str, sub: str, message=None) -> dict:
     tiers, shares, members), checked before anything is written so the error names the
     item, never a column the database refused."""
     return {f"{field}.{i}.{sub}": [message or GIVEN_TWICE] for i in duplicate_indexes(keys)}
+
+
+NOT_LATER_THAN_TODAY = _l("Must not be later than today.")
+
+
+def past_date(value, field: str = "date", message=None):
+    """``value`` (a ``date``, or None) when it is not later than the chain's local today
+    (``core.localtime.local_today``); else ``BusinessError({field: [message]})``. For the
+    dates of things that have happened -- a birthday, a payment received, an inspection
+    carried out, a purchase -- where a date in the future is a typing error (a year too many,
+    a picker scrolled too far) that would otherwise be kept as a fact: the customer "-73
+    years old", the store's latest audit dated 2099. The models and services holding such
+    dates call it, so the API, the back office and the imports refuse it alike."""
+    from datetime import date, datetime
+
+    if value is None:
+        return None
+    from core.localtime import local_today
+
+    day = value.date() if isinstance(value, datetime) else value
+    if isinstance(day, date) and day > local_today():
+        raise BusinessError({field: [message or NOT_LATER_THAN_TODAY]})
+    return value

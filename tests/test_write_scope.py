@@ -49,7 +49,7 @@ EXTRA = {
     "loyalty_rewards": {"kind": "goods"},
     "user": {"scope_kind": "store", "new_password": "secret-pass-9", "locale": ""},
     "membership_lists": {"kind": "white"},
-    "customer": {"kind": "person", "gender": ""},
+    "customer": {"kind": "person", "gender": "", "birthday": "1990-05-01"},  # a birthday is past
     "membership_tiers": {"qualify": "spend"},
     "salestarget": {"year": "2030", "month": "1"},
     "campaign_optout": {"channel": "email"},

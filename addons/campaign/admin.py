@@ -319,7 +319,7 @@ class SegmentBuilder(BanyanView):
         kind = request.form.get("kind", "rules")
         try:
             rules = json.loads(request.form.get("rules") or "null") if kind == "rules" else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's recursion
             flash(gettext("The rules could not be read."), "error")
             return redirect(url_for(".index"))
         try:

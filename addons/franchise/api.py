@@ -292,6 +292,25 @@ def list_inspections(pagination_parameters):
                            pagination_parameters)
 
 
+def _score_fields(errors: dict, scores: list) -> dict:
+    """The service's errors named by the request's fields. The service keys an item's error
+    by the item's id (``scores.<item id>``, as the back-office form names its fields); here
+    an item the request gave is ``scores.<n>.item_id`` (not an item of this checklist: the
+    scores themselves are checked by the schema) and an item of the checklist the request
+    left out is ``scores``, the list, whose message names the item."""
+    at = {r["item_id"]: n for n, r in enumerate(scores)}
+    out: dict = {}
+    for key, msgs in errors.items():
+        head, _dot, item = key.partition(".")
+        if head != "scores" or not item.isdigit():
+            out[key] = msgs
+        elif int(item) in at:
+            out[f"scores.{at[int(item)]}.item_id"] = msgs
+        else:
+            out.setdefault("scores", []).extend(msgs if isinstance(msgs, (list, tuple)) else [msgs])
+    return out
+
+
 @blp.route("/inspections", methods=["POST"])
 @requires(AUDIT_WRITE)
 @blp.arguments(S.InspectionIn)
@@ -302,10 +321,13 @@ def post_inspection(data):
     s = db_session()
     ref_visible(Store, data["store_id"], "store_id")
     with transaction(s):
-        insp = svc.record_inspection(s, data["store_id"], data["checklist_id"],
-                                     {r["item_id"]: r["score"] for r in data["scores"]}, user=request_user(),
-                                     inspected_on=data["inspected_on"], note=data["note"],
-                                     notes={r["item_id"]: r["note"] for r in data["scores"] if r["note"]})
+        try:
+            insp = svc.record_inspection(s, data["store_id"], data["checklist_id"],
+                                         {r["item_id"]: r["score"] for r in data["scores"]}, user=request_user(),
+                                         inspected_on=data["inspected_on"], note=data["note"],
+                                         notes={r["item_id"]: r["note"] for r in data["scores"] if r["note"]})
+        except BusinessError as exc:
+            raise BusinessError(_score_fields(exc.errors, data["scores"])) from None
         for n, a in enumerate(data["actions"]):
             try:
                 svc.add_action(s, insp.id, a["description"], a["due_on"], a["item_id"])

@@ -51,8 +51,12 @@ def record_inspection(session, store_id: int, checklist_id: int, scores: dict, u
                       inspected_on: date | None = None, note: str | None = None, notes: dict | None = None) -> Inspection:
     """Record an inspection of ``store_id`` with ``scores`` (``{item id: 0-100}`` for every
     item of the checklist) and optional per-item ``notes``. BusinessError naming
-    ``store_id``, ``checklist_id`` or ``scores.<item id>``."""
+    ``store_id``, ``checklist_id``, ``inspected_on`` (later than the chain's local today:
+    ``core.validation.past_date``) or ``scores.<item id>``."""
     from core.localtime import local_today
+    from core.validation import past_date
+
+    past_date(inspected_on, "inspected_on")
 
     if session.execute(select(Store.id).where(Store.id == store_id)).scalar() is None:
         raise BusinessError({"store_id": _l("No such store.")})

@@ -31,7 +31,7 @@ from core.mixins import utcnow
 from core.models import Product, Store
 from core.services.numbering import next_value
 from core.services.pricing import list_prices
-from core.validation import decimal_input, duplicate_errors
+from core.validation import decimal_input, duplicate_errors, unit_quantity
 
 from . import credit
 from .models import Order, OrderLine, Shipment, ShipmentLine
@@ -76,11 +76,14 @@ def _number(value, field: str) -> Decimal:
     return decimal_input(value, field)  # the kernel's reading: no NaN, no "1e400" (a 500 at quantize)
 
 
-def _qty(value, field: str) -> Decimal:
+def _qty(value, field: str, product=None) -> Decimal:
+    """A quantity ordered or shipped: more than zero, at most three decimals, and whole
+    units for a product sold by the piece (``core.validation.unit_quantity``, the rule of
+    the checkout and the refund: half a coffee machine is neither ordered nor invoiced)."""
     q = _number(value, field)
     if q <= 0 or q != q.quantize(Decimal("0.001")):
         raise BusinessError({field: _l("Must be more than zero, at most three decimals.")})
-    return q
+    return q if product is None else unit_quantity(product, q, field)
 
 
 def create_order(session, store_id: int, lines, user=None, note: str | None = None) -> Order:
@@ -103,7 +106,7 @@ def create_order(session, store_id: int, lines, user=None, note: str | None = No
         if product_id in seen:
             raise BusinessError({f"lines.{n}.product_id": _l("This product is ordered twice.")})
         seen.add(product_id)
-        order.lines.append(OrderLine(product_id=product_id, qty=_qty(qty, f"lines.{n}.qty")))
+        order.lines.append(OrderLine(product_id=product_id, qty=_qty(qty, f"lines.{n}.qty", product)))
     order.number = f"{store.code}-RO{next_value(session, store.id, 'franchise_order'):06d}"
     session.add(order)
     session.flush()
@@ -237,7 +240,7 @@ def ship(session, order_id: int, quantities: dict[int, Decimal] | None = None, u
         line = by_id.get(line_id)
         if line is None:
             raise BusinessError({id_field: _l("No such line in this order.")})
-        qty = _qty(qty, qty_field)
+        qty = _qty(qty, qty_field, line.product)
         if line.shipped_qty + qty > line.qty:
             raise BusinessError({qty_field: _l("More than is left to ship (%(left)s).",
                                                         left=line.qty - line.shipped_qty)})
@@ -278,7 +281,7 @@ def receive(session, shipment_id: int, received: dict[int, Decimal] | None = Non
         qty = _number(qty, field)
         if qty < 0 or qty != qty.quantize(Decimal("0.001")):
             raise BusinessError({field: _l("Must be zero or more, at most three decimals.")})
-        line.received_qty = qty
+        line.received_qty = unit_quantity(line.order_line.product, qty, field)
         line.order_line.received_qty += qty
     shipment.received_at = utcnow()
     order = shipment.order

@@ -19,6 +19,7 @@ from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.codes import normalize_code
 from core.models import Company
+from core.validation import past_date
 
 from . import credit
 from .models import PAYMENT_METHOD, Payment
@@ -30,7 +31,8 @@ def record_payment(session, company_id: int, amount, received_on: date, method: 
     """Record and allocate a payment of ``amount`` (> 0, cents). BusinessError naming
     ``amount``, ``method``, ``bank_reference`` (already recorded: references are compared in
     their canonical form, ``core.codes``, so ``r22-ref`` and ``R22-REF `` are the same
-    payment) or ``invoice`` (not an open invoice of this franchisee)."""
+    payment), ``invoice`` (not an open invoice of this franchisee) or ``received_on`` (later
+    than the chain's local today: ``core.validation.past_date``)."""
     try:
         amount = Decimal(str(amount))
     except Exception:
@@ -39,6 +41,7 @@ def record_payment(session, company_id: int, amount, received_on: date, method: 
         raise BusinessError({"amount": _l("Must be more than zero, in cents.")})
     if method not in PAYMENT_METHOD.codes:
         raise BusinessError({"method": _l("Must be one of: %(codes)s.", codes=", ".join(PAYMENT_METHOD.codes))})
+    past_date(received_on, "received_on")  # a payment is recorded once it has been received
     # the franchisee must be visible to the recording user (scoped session)
     if session.execute(select(Company.id).where(Company.id == company_id)).scalar() is None:
         raise BusinessError({"company_id": _l("No such franchisee.")})
@@ -82,8 +85,9 @@ def load(ctx, v: dict) -> None:
     try:
         record_payment(ctx.session, v["company_id"], v["amount"], v["date"], "bank", v["reference"], v.get("invoice"),
                        user=ctx.user, note_code="import")
-    except BusinessError as exc:  # the file's column is ``reference``
-        raise BusinessError({("reference" if k == "bank_reference" else k): m for k, m in exc.errors.items()}) from None
+    except BusinessError as exc:  # the file's columns are ``reference`` and ``date``
+        names = {"bank_reference": "reference", "received_on": "date"}
+        raise BusinessError({names.get(k, k): m for k, m in exc.errors.items()}) from None
 
 
 IMPORTERS = (

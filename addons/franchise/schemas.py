@@ -6,7 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from decimal import Decimal
 
-from core.api.fields import Choice, Coded, DecimalIn, Id, Input, Instant, Int, Label, MoneyIn, Qty, Query, SafeDate, Str
+from core.api.fields import (Choice, Coded, DecimalIn, Id, Input, Instant, Int, Items, Label, MoneyIn, Qty, Query,
+                             SafeDate, Str)
 
 from .models import ENTRY_NOTE, HOLD_REASON, PAYMENT_METHOD, STATEMENT_NOTE
 
@@ -203,7 +204,9 @@ class InspectionIn(Input):
     checklist_id = Id(required=True)
     inspected_on = SafeDate(load_default=None)
     note = Str(max=2000, load_default=None, allow_none=True)
-    scores = fields.List(fields.Nested(ScoreIn), required=True, validate=validate.Length(min=1, max=200))
+    #: one entry per item of the checklist: an item scored twice is refused (422 on
+    #: ``scores.<n>.item_id``), never folded into the last score given
+    scores = Items(ScoreIn, unique=("item_id",), required=True, validate=validate.Length(min=1, max=200))
     actions = fields.List(fields.Nested(lambda: ActionIn()), load_default=list, validate=validate.Length(max=50))
 
 
@@ -263,7 +266,8 @@ class ContractIn(Input):
     marketing_rate = DecimalIn(0, 1, places=4, load_default=Decimal("0"))
     minimum_royalty = MoneyIn(load_default=Decimal("0"))
     store_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=500))
-    category_rates = fields.List(fields.Nested(RateIn), load_default=list, validate=validate.Length(max=200))
+    #: one rate per category: a category given twice is refused (``category_rates.<n>.category_id``)
+    category_rates = Items(RateIn, unique=("category_id",), load_default=list, validate=validate.Length(max=200))
 
 
 class ContractStoresIn(Input):

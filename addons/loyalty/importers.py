@@ -30,13 +30,47 @@ def parse(ctx, v: dict) -> dict:
     return {**v, "points": points, "store_id": store.id if store is not None else None}
 
 
-def load(ctx, v: dict) -> None:
+#: what a row naming no member the importing user may see is told, on its own column: the
+#: same for a number that does not exist and for another franchisee's member (a file is no
+#: way to learn which cards and phones of other stores are members, or hold points)
+UNKNOWN = {"card_number": _l("No such card."), "phone": _l("No member with this phone number.")}
+
+
+def _member(ctx, v: dict):
+    """The member the row names, among the customers the importing user may see (the
+    scoped session's record rules): by card number (the card must be usable), else by
+    phone. ``NotFound`` / ``BusinessError`` on the row's own column."""
+    from sqlalchemy import select
+
+    from core.errors import NotFound
+    from core.models import Customer
+
     from addons.membership import services as membership
 
+    s = ctx.session
+    column = "card_number" if v.get("card_number") else "phone"
+    if column == "card_number":
+        card = membership.find_card(s, v["card_number"])
+        owner = card.member_id if card is not None else None
+    else:
+        from core.validation import normalize_phone
+
+        # the scoped session: customers of the user's stores only, the first who is a member
+        ids = s.execute(select(Customer.id).where(Customer.phone == normalize_phone(v["phone"]),
+                                                  Customer.active.is_(True)).order_by(Customer.id)).scalars()
+        owner = next((cid for cid in ids if membership.get_member(s, cid) is not None), None)
+    if owner is None or s.execute(select(Customer.id).where(Customer.id == owner)).scalar() is None:
+        raise NotFound({column: UNKNOWN[column]})
+    if column == "card_number":
+        return membership.lookup(s, card_number=v["card_number"])  # the card's state is checked there
+    return membership.require_member(s, owner)
+
+
+def load(ctx, v: dict) -> None:
     from . import ledger
 
     s = ctx.session
-    member = membership.lookup(s, card_number=v.get("card_number"), phone=v.get("phone"))
+    member = _member(ctx, v)
     ledger.lock_account(s, member.customer_id)
     # an opening balance is carried over once per member: a file imported twice (or a
     # retried upload) is refused, not credited again

@@ -24,6 +24,7 @@ from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.localtime import business_date, local_today
 from core.models import Customer, Product, Sale, SaleLine, Store
+from core.validation import past_date
 
 from .models import EXCLUDED_FAULTS, FAULT_CODE, WARRANTY_REASON, ProductWarranty, Warranty
 
@@ -95,8 +96,11 @@ def register_warranty(session, serial: str, product_id: int, store_id: int, purc
         errors["customer_id"] = [_l("No such customer.")]
     if not isinstance(purchase_date, date):
         errors["purchase_date"] = [_l("Give the purchase date.")]
-    elif purchase_date > local_today():
-        errors["purchase_date"] = [_l("The purchase date is in the future.")]
+    else:
+        try:
+            past_date(purchase_date, "purchase_date", _l("The purchase date is in the future."))
+        except BusinessError as exc:
+            errors.update(exc.errors)
     model = (model or "").strip()
     if len(model) > 80:
         errors["model"] = [_l("At most %(n)s characters.", n=80)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from functools import wraps
 
 import flask_smorest
@@ -44,6 +45,51 @@ AUTHENTICATED = "@authenticated"
 COUNT_CAP = 10_000
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_ID = ID_MAX  # the largest id a path or body may name (core.validation)
+
+
+#: how deep a JSON body may nest arrays and objects (the deepest body of the API -- a segment's
+#: rules, five groups deep -- needs about a dozen levels)
+JSON_DEPTH = 64
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep the JSON text ``raw`` nests arrays and objects (brackets inside strings do
+    not count; the text need not be valid JSON)."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for b in brackets:
+        if b in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def refuse_deep_json():
+    """``before_request`` of the whole app (API and back office): a JSON body nesting more
+    than :data:`JSON_DEPTH` levels is a 400 before any parser reads it. Python's parser
+    raises ``RecursionError`` on a few thousand levels -- not the ``ValueError`` that
+    webargs, Flask's ``get_json`` and the kernel turn into "Invalid JSON body." -- so such
+    a body (200 KB is enough, far under the size limit) would be a 500 on every JSON
+    endpoint. The API answers in its error format (``_``: the body as a whole). Bodies with
+    few brackets (nearly all) are not scanned."""
+    if request.method in SAFE_METHODS or not request.is_json:
+        return None
+    raw = request.get_data(cache=True)
+    if raw.count(b"[") + raw.count(b"{") <= JSON_DEPTH or json_depth(raw) <= JSON_DEPTH:
+        return None
+    from core.errors import Message
+
+    text = _("The JSON body nests more than %(n)s levels deep.", n=JSON_DEPTH)
+    if request.path.startswith(API_PREFIX + "/"):
+        return _error(400, {"_": [Message(text, "invalid_json")]})
+    from werkzeug.exceptions import BadRequest
+
+    raise BadRequest(text)
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -442,5 +488,6 @@ def init_api(app, rt) -> BanyanApi:
             csrf.exempt(blp)
         mounted.append((owner, blp.name, prefix))
     app.add_url_rule(f"{API_PREFIX}/docs", "api_docs_page", docs_page)
+    app.before_request(refuse_deep_json)
     app.extensions["banyan_api"] = {"api": api, "blueprints": mounted}
     return api

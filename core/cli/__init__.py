@@ -13,6 +13,21 @@ import click
 from core.errors import BanyanError
 
 
+class Finite(click.FloatRange):
+    """A float option between ``min`` and ``max`` that is a real number: ``nan``, ``inf``
+    and ``-inf`` (which ``float`` parses, and NaN passes every range comparison) are a usage
+    error naming the option, exit 2. Every number option of the command line is a bounded
+    range: this for floats, ``click.IntRange(min, max)`` for whole numbers (a test holds it)."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
 class BanyanGroup(click.Group):
     def invoke(self, ctx):
         try:

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from core.cli import BanyanGroup, get_runtime, main
+from core.cli import BanyanGroup, Finite, get_runtime, main
 from core.errors import BanyanError, BusinessError
 
 
@@ -143,10 +143,11 @@ def init_cmd(ctx, admin_user, admin_password, schema):
 @main.command("demo")
 @click.option("--addons", "addon_names", default=None,
               help="Comma-separated addons to install (default: every available addon).")
-@click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=1.0, show_default=True,
+@click.option("--scale", type=Finite(0, 100, min_open=True), default=1.0, show_default=True,
               help="Multiplies customers and sales (more than 0, at most 100).")
 @click.option("--months", type=click.IntRange(1, 36), default=6, show_default=True, help="Months of sales.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=42, show_default=True,
+              help="Random seed (same seed, same data).")
 @click.option("--schema", type=SCHEMA_CHOICE, default="migrate", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -157,10 +158,6 @@ def demo_cmd(ctx, addon_names, scale, months, seed, schema, quiet):
     from core.addons.installer import init_db, install
     from core.demo import ADMIN_LOGIN, DEMO_PASSWORD, build_demo
 
-    import math
-
-    if not math.isfinite(scale):  # FloatRange lets "nan" through
-        raise click.BadParameter("must be a number greater than 0, at most 100", param_hint="--scale")
     started = time.monotonic()
     rt = get_runtime(ctx, load=False)
     rt.reload()
@@ -224,8 +221,7 @@ def _app(ctx):
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="gunicorn worker processes.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="gunicorn worker processes.")
 @click.option("--dev", is_flag=True, help="Werkzeug development server with reloader.")
 @click.pass_context
 def serve_cmd(ctx, host, port, workers, dev):
@@ -261,8 +257,8 @@ def serve_cmd(ctx, host, port, workers, dev):
 
 
 @main.command("worker")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker threads (default: [jobs] workers).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker threads, 1 to 64 (default: [jobs] workers).")
 @click.option("--no-periodic", is_flag=True, help="Do not schedule periodic jobs.")
 @click.pass_context
 def worker_cmd(ctx, workers, no_periodic):

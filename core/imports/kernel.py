@@ -23,6 +23,7 @@ from core.imports import check_length, insert_rows, one_of
 from core.mixins import utcnow
 from core.models import Customer
 from core.models.customer import CUSTOMER_KINDS
+from core.validation import past_date
 
 UNSCOPED = {"banyan_unscoped": True}
 
@@ -156,6 +157,7 @@ def parse_customer(ctx, v: dict) -> dict:
     if note and len(note) > 4000:
         raise BusinessError({"note": _("At most %(n)s characters.", n=4000)})
     kind = one_of(v, "kind", CUSTOMER_KINDS, "person")
+    past_date(v.get("birthday"), "birthday")  # the model's rule (rows are inserted in bulk)
     gender = one_of(v, "gender", ("M", "F"))
     store = ctx.require_store(ctx.store_by_code(v.get("home_store"), "home_store"), "home_store")
     return {"kind": kind, "name": v["name"], "phone": v.get("phone"), "email": v.get("email"), "gender": gender,

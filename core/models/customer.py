@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from core.db import Base
 from core.i18n import lazy_gettext as _l
 from core.mixins import IdPk, Timestamps
-from core.validation import normalize_email, normalize_phone
+from core.validation import normalize_email, normalize_phone, past_date
 from core.labels import CUSTOMER_KIND
 
 CUSTOMER_KINDS = CUSTOMER_KIND.codes  # declared with labels in core.labels
@@ -68,6 +68,10 @@ class Customer(IdPk, Timestamps, Base):
     @validates("email")
     def _v_email(self, _key, value):
         return normalize_email(value)
+
+    @validates("birthday")
+    def _v_birthday(self, _key, value):
+        return past_date(value, "birthday")
 
     @validates("kind")
     def _v_kind(self, _key, value):

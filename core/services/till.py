@@ -130,7 +130,9 @@ def set_favourites(session, store_id: int, product_ids: list[int]) -> list[dict]
         raise BusinessError({"product_ids": [_l("At most %(n)s favourites.", n=FAVOURITES_MAX)]})
     known = set(session.execute(select(Product.id).where(Product.id.in_(ids), Product.active.is_(True))).scalars()) \
         if ids else set()
-    bad = {f"product_ids.{i}": [_l("No such product.")] for i, pid in enumerate(ids) if pid not in known}
+    # named by the position in the request (a repeated id is dropped after the check, so
+    # an unknown product after a repeat is not named one place too early)
+    bad = {f"product_ids.{i}": [_l("No such product.")] for i, pid in enumerate(product_ids) if int(pid) not in known}
     if bad:
         raise BusinessError(bad)
     session.execute(delete(TillFavourite).where(TillFavourite.store_id == store_id))
