@@ -481,7 +481,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         percents (commissions, promotions): so the operator always knows which, the form
         says it under the field and the list and details show both (``0.05 (5%)``).
         Exports keep the number."""
-        fractions = [c.key for c in model.__table__.columns if c.info.get("fraction")]
+        fractions = [c.key for c in model.__table__.columns if (c.info or {}).get("fraction")]  # Column.info
         if not fractions:
             return
         self.form_args = dict(self.form_args or {})

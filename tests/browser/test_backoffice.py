@@ -113,7 +113,10 @@ def test_backoffice_end_to_end(live_server, open_page):
     page.fill("#refund-lines tr:has-text('Jasmine tea') input", "1")
     page.fill("#reason", "Leaking tin")
     page.screenshot(path=str(SHOTS / "refund-en.png"), full_page=True)
-    page.click("#refund-submit")
+    # the answer is a new page: wait for it (the form page itself may carry .text-danger, so
+    # waiting for a selector alone could match before the POST was answered)
+    with page.expect_navigation():
+        page.click("#refund-submit")
     # a refund cannot be undone: the page says what it gives back, by method, and asks first
     # (or, refused, says why: the assertion then shows the page's words)
     page.wait_for_selector("#refund-confirm, .invalid-feedback, .alert-danger, .text-danger")

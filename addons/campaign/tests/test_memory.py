@@ -181,13 +181,9 @@ def _trigger_peak(rt, n: int, tag: str) -> tuple[int, int, int]:
         with rt.session() as s, transaction(s):
             plan = s.get(Plan, pid)
             last = s.execute(select(func.coalesce(func.max(AuditLog.id), 0))).scalar()
-            tracemalloc.start()
-            tracemalloc.reset_peak()
-            try:
+            with traced_peak() as traced:
                 added = triggers.evaluate_plan(s, plan)
-                peak = tracemalloc.get_traced_memory()[1]
-            finally:
-                tracemalloc.stop()
+            peak = traced.bytes
             audited = sum(len(c["ids"]) for c in s.execute(
                 select(AuditLog.changes).where(AuditLog.id > last, AuditLog.model == "campaign_recipient",
                                                AuditLog.action == "create")).scalars() if c.get("plan_id") == pid)
