@@ -103,6 +103,11 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
 
     # {{ sale.confirmed_at|localtime }} (or |localtime('%Y-%m-%d')): stored UTC -> chain local time
     app.jinja_env.filters["localtime"] = format_local
+    from core.i18n import format_money, format_number
+
+    # report figures: {{ r.value|number }} -> 37,728.90 (ints: 12,598); {{ total|money }} -> ¥37,728.90
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["money"] = format_money
 
     from core.web import close_sessions
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import LazyProxy, Translations
 
 LOCALES = ("zh_Hans", "en")
@@ -143,3 +143,17 @@ _l = lazy_gettext
 def format_money(amount: Decimal, currency: str = "CNY", locale: str | None = None) -> str:
     loc = Locale.parse(locale or current_locale())
     return format_currency(amount, currency, locale=loc)
+
+
+def format_number(value, places: int | None = None, locale: str | None = None) -> str:
+    """A figure of a report as the user's locale writes it, with thousands grouped:
+    ``Decimal("37728.9")`` -> ``"37,728.90"`` (a Decimal or float has 2 decimal places unless
+    ``places`` says otherwise), ``12598`` -> ``"12,598"`` (an int has none); ``None`` -> ``""``.
+    Templates use it as the ``number`` filter (``{{ r.value|number }}``); money with its
+    currency sign is ``format_money`` (the ``money`` filter)."""
+    if value is None:
+        return ""
+    if places is None:
+        places = 0 if isinstance(value, int) and not isinstance(value, bool) else 2
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return format_decimal(Decimal(str(value)), format=pattern, locale=Locale.parse(locale or current_locale()))
