@@ -307,6 +307,25 @@ IMPORT_STATE = Choices("core.import.state", [("queued", _l("Queued")), ("running
 YES_NO = Choices("core.yes_no", [(True, _l("Yes")), (False, _l("No"))])
 
 
+def shown(record, attr: str) -> str:
+    """Field ``attr`` of ``record`` as a person reads it in the record's name (its
+    ``__str__``, which a list shows in another record's column and a picker offers): a coded
+    value by its label in the current language (``net_pct`` -> "% of net line amount"), a
+    Decimal without trailing zeros or exponent (``2.5000`` -> ``"2.5"``), None as ``""``,
+    anything else as ``str``."""
+    from decimal import Decimal
+
+    value = getattr(record, attr, None)
+    if value is None:
+        return ""
+    codes = codes_of(type(record), attr)
+    if codes is not None:
+        return str(codes.label(value))
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value else str(value)
+    return str(value)
+
+
 def yes_no(value) -> Any:
     """"Yes" / "No" (translated) for a boolean, "" for None."""
     return "" if value is None else YES_NO.label(bool(value))

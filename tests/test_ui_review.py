@@ -51,3 +51,52 @@ def test_custom_pages_name_themselves_once(admin_app, make, session):
                 twice[view.url] = heads[:4]
     assert seen > 15
     assert not twice, "\n".join(f"{u}: {h}" for u, h in twice.items())
+
+
+def _view(app, endpoint):
+    for view in app.extensions["banyan_admin"]._views:
+        if getattr(view, "endpoint", None) == endpoint:
+            return view
+    raise AssertionError(endpoint)
+
+
+@pytest.mark.addons("commissions")
+def test_a_phone_card_shows_the_rows_money(admin_app):
+    """A commission line's card showed its date, period, employee and store: not what it pays."""
+    lines = _view(admin_app, "commissions_lines")
+    assert lines.column_card is None
+    cols = [(c, c) for c in lines.column_list]
+    card = lines.card_columns(cols)
+    assert "amount" in card and "base_amount" not in card
+    assert card[0] == "business_date" and len(card) == 4
+    statements = _view(admin_app, "commissions_statements")  # status and money: both kept
+    card = statements.card_columns([(c, c) for c in statements.column_list])
+    assert {"state", "total"} <= set(card)
+    store = _view(admin_app, "store")  # no money column: unchanged
+    assert store.card_columns([(c, c) for c in ("id", "code", "name", "kind", "region")]) == ("name", "code", "kind",
+                                                                                              "region")
+
+
+@pytest.mark.addons("commissions", "call_center", "spare_parts")
+def test_a_record_named_in_another_column_says_it_in_words(admin_app):
+    """A commission line's rule column read '#5 net_pct 0.5000'; a ticket's SLA 'complaint/high'."""
+    from addons.call_center.models import SlaPolicy
+    from addons.commissions.models import CommissionAssignment, CommissionPlan, CommissionRule, CommissionTier
+    from core.i18n import force_locale
+    from core.models.sale import SaleLine
+
+    rule = CommissionRule(id=5, basis="net_pct", rate=Decimal("0.5000"))
+    unit = CommissionRule(id=3, basis="per_unit", rate=Decimal("1.5000"))
+    tier = CommissionTier(from_pct=Decimal("80.0000"), rate=Decimal("1.5000"))
+    plan = CommissionPlan(code="DEMO-MGR", name="Managers")
+    assignment = CommissionAssignment(plan=plan, level="store_manager", valid_from=__import__("datetime").date(2026, 1, 1))
+    with force_locale("en"):
+        assert str(rule) == "#5 % of net line amount: 0.5%"
+        assert str(unit) == "#3 Fixed amount per unit: 1.5"
+        assert str(tier) == "≥80%: 1.5%"
+        assert str(assignment) == "DEMO-MGR Managers · Store manager · 2026-01-01"
+        assert str(SaleLine(qty=Decimal("2.000"))).endswith("× 2")
+    with force_locale("zh_Hans"):
+        assert "net_pct" not in str(rule) and "0.5000" not in str(rule)
+        sla = str(SlaPolicy(ticket_type="complaint", priority="high"))
+        assert "complaint" not in sla and "high" not in sla, sla

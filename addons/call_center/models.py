@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
 from core.i18n import LANGUAGE_NAMES, lazy_gettext as _l, lazy_pgettext
-from core.labels import Choices, describe
+from core.labels import Choices, describe, shown
 from core.mixins import IdPk, Timestamps, utcnow
 
 TICKET_TYPE = Choices("call_center.ticket.type", [
@@ -127,7 +127,7 @@ class SlaPolicy(IdPk, Timestamps, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     def __str__(self) -> str:
-        return f"{self.ticket_type}/{self.priority}"
+        return f"{shown(self, 'ticket_type')} / {shown(self, 'priority')}"
 
 
 class RoutingRule(IdPk, Timestamps, Base):

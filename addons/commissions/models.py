@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money, Quantity
 from core.i18n import lazy_gettext as _l
-from core.labels import EMPLOYEE_ROLE, Choices, Phrases, describe
+from core.labels import EMPLOYEE_ROLE, Choices, Phrases, describe, shown
 from core.mixins import IdPk, StoreScoped, Timestamps, utcnow
 
 # coded values, each declared once with its label (core.labels)
@@ -120,7 +120,7 @@ class CommissionRule(IdPk, Timestamps, Base):
     store = relationship("Store")
 
     def __str__(self) -> str:
-        return f"#{self.id} {self.basis} {self.rate}"
+        return f"#{self.id} {shown(self, 'basis')}: {shown(self, 'rate')}{'' if self.basis == 'per_unit' else '%'}"
 
 
 class CommissionTier(IdPk, Base):
@@ -138,7 +138,7 @@ class CommissionTier(IdPk, Base):
     plan: Mapped[CommissionPlan] = relationship(back_populates="tiers")
 
     def __str__(self) -> str:
-        return f"≥{self.from_pct}%: {self.rate}%"
+        return f"≥{shown(self, 'from_pct')}%: {shown(self, 'rate')}%"
 
 
 class CommissionAssignment(IdPk, Timestamps, Base):
@@ -163,7 +163,7 @@ class CommissionAssignment(IdPk, Timestamps, Base):
     store = relationship("Store")
 
     def __str__(self) -> str:
-        return f"{self.plan_id} {self.level} {self.valid_from}"
+        return f"{self.plan} · {shown(self, 'level')} · {self.valid_from}"
 
 
 class CommissionSplit(IdPk, StoreScoped, Timestamps, Base):
@@ -401,7 +401,7 @@ class CommissionLine(IdPk, Base):
     statement = relationship("CommissionStatement")
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount}"
+        return f"{shown(self, 'kind')} {self.amount}"
 
     @property
     def reason_text(self) -> str:

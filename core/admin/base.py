@@ -371,6 +371,9 @@ CARD_DEFAULT = 4
 CARD_TITLES = ("name", "number", "username", "title", "subject", "label", "code", "sku")
 #: the columns a card shows first when the view names no ``column_card``: where a row stands
 CARD_STATES = ("status", "state")
+#: a row's money a card shows when the view names no ``column_card``: the first of these names
+#: among the list's money columns (``core.db.Money``), else its first money column
+CARD_MONEY = ("amount", "total", "net_amount", "balance")
 
 
 def fraction_text(value) -> str:
@@ -511,8 +514,9 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         list shows and the key fields are its names the list shows (an unknown name is
         ignored, so a view may name a column another addon removes). Without, the title is
         the list's first column among :data:`CARD_TITLES`, and the key fields its status
-        (:data:`CARD_STATES`) and the first list columns that are not a generated integer
-        primary key, :data:`CARD_DEFAULT` columns in all. ``list_columns`` are the list's ``(name, label)`` pairs."""
+        (:data:`CARD_STATES`), its money (:data:`CARD_MONEY`) and the first list columns that
+        are not a generated integer primary key, :data:`CARD_DEFAULT` columns in all.
+        ``list_columns`` are the list's ``(name, label)`` pairs."""
         names = [str(c) for c, _label in list_columns]
         if self.column_card is not None:
             wanted = [n for n in map(str, self.column_card) if n in names]
@@ -523,12 +527,24 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             names = [n for n in names if n not in generated]
             title = next((t for t in CARD_TITLES if t in names), None)
             others = [n for n in names if n != title]
-            # a row's status is always among its key fields (a ticket's, an order's), then the
-            # list's first columns; the card shows them in the list's order
-            chosen = set(([n for n in others if n in CARD_STATES] + [n for n in others if n not in CARD_STATES])
-                         [:CARD_DEFAULT - (title is not None)])
+            # a row's status and its money are always among its key fields (a ticket's, an
+            # order's, a commission line's amount), then the list's first columns; the card
+            # shows them in the list's order
+            money = [n for n in others if n in self._money_columns()]
+            money = [next((n for n in CARD_MONEY if n in money), money[0])] if money else []
+            first = [n for n in others if n in CARD_STATES] + money
+            chosen = set((first + [n for n in others if n not in first])[:CARD_DEFAULT - (title is not None)])
             rest = [n for n in others if n in chosen]
         return tuple(([title] if title else []) + rest)
+
+    def _money_columns(self) -> set[str]:
+        """The model's attributes holding money (``core.db.Money``: Numeric(14, 2))."""
+        out = set()
+        for key, prop in self.model.__mapper__.column_attrs.items():
+            typ = prop.columns[0].type
+            if (getattr(typ, "precision", None), getattr(typ, "scale", None)) == (14, 2):
+                out.add(key)
+        return out
 
     # --- permissions -----------------------------------------------------------------------
     def can_write(self) -> bool:
