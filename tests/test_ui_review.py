@@ -100,3 +100,25 @@ def test_a_record_named_in_another_column_says_it_in_words(admin_app):
         assert "net_pct" not in str(rule) and "0.5000" not in str(rule)
         sla = str(SlaPolicy(ticket_type="complaint", priority="high"))
         assert "complaint" not in sla and "high" not in sla, sla
+
+
+@pytest.mark.addons("spare_parts")
+def test_an_approvals_figures_name_records_and_drop_trailing_zeros(session):
+    """A stock-take adjustment's lines read '备件 2 | 2.00 | -1.00' (the part's id, raw quantities);
+    a replacement request's work order '派工单 2'."""
+    from addons.spare_parts.models import Part, PartRequest, StockCount
+    from core.approvals import _figure_text, figure_rows
+    from core.i18n import force_locale
+    from core.models.approval import ApprovalRequest
+
+    part = Part(number="PUMP-V3", name="Pump")
+    session.add(part)
+    session.flush()
+    req = ApprovalRequest(action="spare_parts.stock_take", payload={"seen": {
+        "lines": [[part.id, "2.00", "-1.00"]]}})
+    with force_locale("en"):
+        rows = {r["name"]: r for r in figure_rows(session, req)}
+    assert rows["lines"]["cells"] == [[str(part), "2", "-1"]]
+    # a figure named like a foreign key of the action's model needs no declaration
+    assert _figure_text(session, PartRequest, frozenset(), "part_id", part.id) == str(part)
+    assert _figure_text(session, StockCount, frozenset(), "counted", "00123") == "00123"  # not a decimal: as filed
