@@ -122,3 +122,25 @@ def test_an_approvals_figures_name_records_and_drop_trailing_zeros(session):
     # a figure named like a foreign key of the action's model needs no declaration
     assert _figure_text(session, PartRequest, frozenset(), "part_id", part.id) == str(part)
     assert _figure_text(session, StockCount, frozenset(), "counted", "00123") == "00123"  # not a decimal: as filed
+
+
+def test_report_figures_are_grouped_as_the_locale_writes_them(admin_app):
+    """The loyalty reports read '37728.93', the benchmark '3578.85', the stored-value liability
+    '30760.00' where the home page reads '34,337.19'."""
+    from flask import render_template_string
+
+    from core.i18n import force_locale, format_number
+
+    with force_locale("zh_Hans"):
+        assert format_number(Decimal("37728.9")) == "37,728.90"
+        assert format_number(12598) == "12,598"
+        assert format_number(None) == "" and format_number(Decimal("1.5"), places=0) == "2"
+    with admin_app.test_request_context("/"), force_locale("en"):
+        assert render_template_string("{{ v|number }} {{ v|money }}", v=Decimal("3578.85")) == "3,578.85 CN¥3,578.85"
+    # the class: no back-office template formats a figure with '%.2f' (no grouping) any more
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    raw = [str(p.relative_to(root)) for p in [*root.glob("core/templates/**/*.html"), *root.glob("addons/*/templates/**/*.html")]
+           if "'%.2f'|format" in p.read_text(encoding="utf-8") and "refund" not in p.name]
+    assert not raw, raw
