@@ -157,3 +157,11 @@ def format_number(value, places: int | None = None, locale: str | None = None) -
         places = 0 if isinstance(value, int) and not isinstance(value, bool) else 2
     pattern = "#,##0" + ("." + "0" * places if places else "")
     return format_decimal(Decimal(str(value)), format=pattern, locale=Locale.parse(locale or current_locale()))
+
+
+def format_quantity(value, locale: str | None = None) -> str:
+    """A quantity as people read it: grouped, without trailing zeros, at most 3 decimals
+    (``Decimal("65.000")`` -> ``"65"``, ``Decimal("1250.500")`` -> ``"1,250.5"``); ``None`` -> ``""``."""
+    if value is None:
+        return ""
+    return format_decimal(Decimal(str(value)), format="#,##0.###", locale=Locale.parse(locale or current_locale()))

@@ -144,3 +144,17 @@ def test_report_figures_are_grouped_as_the_locale_writes_them(admin_app):
     raw = [str(p.relative_to(root)) for p in [*root.glob("core/templates/**/*.html"), *root.glob("addons/*/templates/**/*.html")]
            if "'%.2f'|format" in p.read_text(encoding="utf-8") and "refund" not in p.name]
     assert not raw, raw
+
+
+def test_the_home_pages_top_products_show_quantities_without_trailing_zeros(session, make):
+    """Top products read '65.000' (a Decimal's ':g' keeps its places)."""
+    from core.defaults.kernel import dashboard_widgets
+    from core.i18n import force_locale, format_quantity
+
+    tea = make.product(name="Tea", price="10.00")
+    make.sale(products=[tea], qty="65")
+    session.flush()
+    with force_locale("zh_Hans"):
+        top = next(w for w in dashboard_widgets(session, None, None) if w.key == "core.top_products")
+        assert top.data["rows"][0][1] == "65"
+        assert format_quantity(Decimal("1250.500")) == "1,250.5" and format_quantity(None) == ""
