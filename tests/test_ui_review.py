@@ -158,3 +158,26 @@ def test_the_home_pages_top_products_show_quantities_without_trailing_zeros(sess
         top = next(w for w in dashboard_widgets(session, None, None) if w.key == "core.top_products")
         assert top.data["rows"][0][1] == "65"
         assert format_quantity(Decimal("1250.500")) == "1,250.5" and format_quantity(None) == ""
+
+
+@pytest.mark.addons("membership", "call_center")
+def test_a_ledger_source_and_a_ticket_assignment_read_as_names(session, make):
+    """The stored-value ledger's source read 'topup_rule:2'; a ticket's history 'team:2' and
+    an agent's user id."""
+    from addons.call_center.admin import assignee_text
+    from addons.call_center.models import Team
+    from addons.membership.admin import source_text
+    from core.i18n import force_locale
+
+    with force_locale("en"):
+        assert source_text("topup_rule:2") == "Top-up bonus rule #2"
+        assert source_text("sale") == "Sale" and source_text(None) == ""
+    with force_locale("zh_Hans"):
+        assert "topup_rule" not in source_text("topup_rule:2")
+    team = Team(name="Front desk")
+    agent = make.user(username="agent_li")
+    session.add(team)
+    session.flush()
+    assert assignee_text(session, f"team:{team.id}") == "Front desk"
+    assert assignee_text(session, str(agent.id)) == "agent_li"
+    assert assignee_text(session, "team:999999") == "team:999999"  # gone: as recorded
