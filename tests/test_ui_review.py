@@ -181,3 +181,21 @@ def test_a_ledger_source_and_a_ticket_assignment_read_as_names(session, make):
     assert assignee_text(session, f"team:{team.id}") == "Front desk"
     assert assignee_text(session, str(agent.id)) == "agent_li"
     assert assignee_text(session, "team:999999") == "team:999999"  # gone: as recorded
+
+
+@pytest.mark.addons("commissions", "franchise")
+def test_a_month_column_shows_the_month(admin_app):
+    """Commission lines read '期间 202611', a franchise statement '月份 2026-10-01'."""
+    from datetime import date
+
+    from addons.commissions.models import CommissionLine
+    from addons.franchise.models import Statement
+    from core.admin.base import month_text
+
+    assert month_text(202611) == "2026-11" and month_text(date(2026, 10, 1)) == "2026-10"
+    assert month_text(None) == "" and month_text("x") == "x"
+    for endpoint, model in (("commissions_lines", CommissionLine(period=202611)),
+                            ("franchise_statements", Statement(period=date(2026, 10, 1)))):
+        view = _view(admin_app, endpoint)
+        for formatters in (view.column_formatters, view.column_formatters_detail):
+            assert formatters["period"](view, None, model, "period") in ("2026-11", "2026-10"), endpoint

@@ -349,7 +349,7 @@ class Statement(IdPk, Timestamps, Base):
     __table_args__ = (UniqueConstraint("company_id", "period"),)
     company_id: Mapped[int] = mapped_column(ForeignKey(COMPANY_FK), index=True)
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("franchise_contract.id"), index=True)
-    period: Mapped[date] = mapped_column(Date, index=True)
+    period: Mapped[date] = mapped_column(Date, index=True, info={"month": True})
     period_end: Mapped[date] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(12), default="draft", index=True,
                                        info={"choices": STATEMENT_STATE})

@@ -386,6 +386,24 @@ def fraction_text(value) -> str:
     return f"{plain_number(Decimal(value))} ({plain_number(Decimal(value) * 100)}%)"
 
 
+def month_text(value) -> str:
+    """A month as the back office shows it: ``202611`` (an int ``yyyymm``) or
+    ``date(2026, 11, 1)`` -> ``"2026-11"``; ``None`` -> ``""``; anything else as ``str``."""
+    from datetime import date
+
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return f"{value.year:04d}-{value.month:02d}"
+    if isinstance(value, int) and 100001 <= value <= 999912:
+        return f"{value // 100:04d}-{value % 100:02d}"
+    return str(value)
+
+
+def _month_formatter(view, context, model, name):
+    return month_text(getattr(model, name, None))
+
+
 def _fraction_formatter(view, context, model, name):
     return fraction_text(getattr(model, name, None))
 
@@ -441,6 +459,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             self.column_default_sort = (pk, True)
         self._declare_labels(model)
         self._declare_fractions(model)  # before the forms are built (their descriptions)
+        self._declare_months(model)
         from core.admin.ajax import default_ajax_refs
 
         # customers and products are picked by typing (scoped), not from a capped dropdown
@@ -494,6 +513,23 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             self.form_args[key] = {"description": _l("A fraction: 0.05 means 5 %."), **self.form_args.get(key, {})}
             formatters.setdefault(key, _fraction_formatter)
             detail.setdefault(key, _fraction_formatter)
+        self.column_formatters = formatters
+        if hasattr(self, "column_formatters_detail"):
+            self.column_formatters_detail = detail
+
+    def _declare_months(self, model) -> None:
+        """Columns declared ``info={"month": True}`` hold a month (an int ``yyyymm``, as
+        commission periods, or a date on the month's first day, as a franchise statement's):
+        the list and details show ``2026-11``, not ``202611`` or ``2026-11-01``. Exports and
+        forms keep the stored value."""
+        months = [c.key for c in model.__table__.columns if c.info.get("month")]
+        if not months:
+            return
+        formatters = dict(self.column_formatters or {})
+        detail = dict(getattr(self, "column_formatters_detail", None) or {})
+        for key in months:
+            formatters.setdefault(key, _month_formatter)
+            detail.setdefault(key, _month_formatter)
         self.column_formatters = formatters
         if hasattr(self, "column_formatters_detail"):
             self.column_formatters_detail = detail
