@@ -276,7 +276,7 @@ APPROVAL_STATE = Choices("core.approval.state", [("pending", _l("Pending")), ("a
                                                  ("rejected", _l("Rejected")),
                                                  ("withdrawn", _l("Withdrawn"))])
 APPROVAL_DECISION = Choices("core.approval.decision", [("approve", _l("Approve")), ("reject", _l("Reject"))])
-AUDIT_ACTION = Choices("core.audit.action", [("create", _l("Created")), ("update", _l("Changed")),
+AUDIT_ACTION = Choices("core.audit.action", [("create", lazy_pgettext("event", "Created")), ("update", _l("Changed")),
                                              ("delete", _l("Deleted"))])
 JOB_STATE = Choices("core.job.state", [("running", _l("Running")), ("success", _l("Succeeded")),
                                        ("retrying", _l("Retrying")), ("failed", _l("Failed"))])

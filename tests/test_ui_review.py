@@ -199,3 +199,26 @@ def test_a_month_column_shows_the_month(admin_app):
         view = _view(admin_app, endpoint)
         for formatters in (view.column_formatters, view.column_formatters_detail):
             assert formatters["period"](view, None, model, "period") in ("2026-11", "2026-10"), endpoint
+
+
+@pytest.mark.addons("call_center")
+def test_a_history_rows_created_is_the_event_not_the_time_column(admin_app):
+    """A ticket's history and the audit log read '类型 创建时间' (creation time) for the event
+    'Created': the event has its own context (``pgettext("event", "Created")``)."""
+    from addons.call_center.models import EVENT_KIND
+    from core.i18n import force_locale, gettext
+    from core.labels import AUDIT_ACTION
+
+    with force_locale("en"):
+        assert str(EVENT_KIND.label("created")) == str(AUDIT_ACTION.label("create")) == "Created"
+    with force_locale("zh_Hans"):
+        column = gettext("Created")  # the creation-time column's label
+        assert str(EVENT_KIND.label("created")) != column
+        assert str(AUDIT_ACTION.label("create")) != column
+
+
+@pytest.mark.addons("call_center")
+def test_a_ticket_history_card_says_what_changed(admin_app):
+    view = _view(admin_app, "call_center_ticket_event")
+    card = view.card_columns([(c, c) for c in view.column_list])
+    assert {"from_value", "to_value"} <= set(card) and card[0] == "ticket"

@@ -243,6 +243,8 @@ class TicketEventView(BanyanModelView):
     permission = TICKET_READ
     can_create = can_edit = can_delete = False
     column_list = ("ticket", "kind", "at", "user_id", "from_value", "to_value", "note")
+    #: a row's card on a phone: what changed, from what to what (the card showed the kind and time only)
+    column_card = ("ticket", "kind", "from_value", "to_value", "at")
     column_formatters = {"from_value": _event_value, "to_value": _event_value}
     column_filters = ("kind", "at", "ticket_id")
     column_default_sort = ("at", True)

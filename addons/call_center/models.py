@@ -28,7 +28,7 @@ STATUS = Choices("call_center.ticket.status", [
     ("new", _l("New")), ("open", _l("Open")), ("waiting", _l("Waiting on customer")),
     ("resolved", _l("Resolved")), ("closed", _l("Closed")), ("cancelled", _l("Cancelled"))])
 EVENT_KIND = Choices("call_center.event.kind", [
-    ("created", _l("Created")), ("status", _l("Status changed")), ("assigned", _l("Assigned")),
+    ("created", lazy_pgettext("event", "Created")), ("status", _l("Status changed")), ("assigned", _l("Assigned")),
     ("responded", _l("First response")), ("escalated", _l("Escalated")), ("note", _l("Note")),
     ("email", _l("Email received"))])
 DIRECTION = Choices("call_center.call.direction", [("in", _l("Incoming")), ("out", _l("Outgoing"))])
