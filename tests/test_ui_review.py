@@ -222,3 +222,21 @@ def test_a_ticket_history_card_says_what_changed(admin_app):
     view = _view(admin_app, "call_center_ticket_event")
     card = view.card_columns([(c, c) for c in view.column_list])
     assert {"from_value", "to_value"} <= set(card) and card[0] == "ticket"
+
+
+@pytest.mark.addons("campaign")
+def test_a_segments_rfm_class_shows_its_label(admin_app, make, session):
+    """The segments list read 'RFM 分类 important_winback'."""
+    from addons.campaign.models import Segment
+    from core.i18n import force_locale
+
+    session.add(Segment(name="Win back", kind="rfm", rfm_class="important_winback"))
+    boss = make.user(username="marketer_x", superuser=True, locale="zh_Hans")
+    session.commit()
+    html = login(admin_app, boss).get("/admin/campaign_segment/").get_data(as_text=True)
+    with force_locale("zh_Hans"):
+        from addons.campaign.models import RFM_CLASS
+
+        label = str(RFM_CLASS.label("important_winback"))
+    assert ">important_winback<" not in html.replace("\n", "").replace(" ", "")
+    assert label in html
