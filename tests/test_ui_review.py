@@ -240,3 +240,11 @@ def test_a_segments_rfm_class_shows_its_label(admin_app, make, session):
         label = str(RFM_CLASS.label("important_winback"))
     assert ">important_winback<" not in html.replace("\n", "").replace(" ", "")
     assert label in html
+
+
+@pytest.mark.addons("spare_parts")
+def test_a_stock_moves_card_says_how_many_and_where(admin_app):
+    """A stock move's card showed its time, kind, part and unit cost: not the quantity or warehouse."""
+    view = _view(admin_app, "spare_parts_move")
+    card = view.card_columns([(c, c) for c in view.column_list])
+    assert {"qty", "warehouse", "part"} <= set(card) and "unit_cost" not in card

@@ -372,7 +372,7 @@ CARD_TITLES = ("name", "number", "username", "title", "subject", "label", "code"
 #: the columns a card shows first when the view names no ``column_card``: where a row stands
 CARD_STATES = ("status", "state")
 #: a row's money a card shows when the view names no ``column_card``: the first of these names
-#: among the list's money columns (``core.db.Money``), else its first money column
+#: among the list's money columns (``core.db.Money``; a unit price or cost is not the row's money)
 CARD_MONEY = ("amount", "total", "net_amount", "balance")
 
 
@@ -567,7 +567,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             # order's, a commission line's amount), then the list's first columns; the card
             # shows them in the list's order
             money = [n for n in others if n in self._money_columns()]
-            money = [next((n for n in CARD_MONEY if n in money), money[0])] if money else []
+            money = [n for n in CARD_MONEY if n in money][:1]
             first = [n for n in others if n in CARD_STATES] + money
             chosen = set((first + [n for n in others if n not in first])[:CARD_DEFAULT - (title is not None)])
             rest = [n for n in others if n in chosen]
