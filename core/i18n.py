@@ -165,3 +165,10 @@ def format_quantity(value, locale: str | None = None) -> str:
     if value is None:
         return ""
     return format_decimal(Decimal(str(value)), format="#,##0.###", locale=Locale.parse(locale or current_locale()))
+
+
+def with_colon(text) -> str:
+    """A label before its value, with the colon of the user's language: ``"期间："`` in
+    Chinese (full-width, no space), ``"Period: "`` in English. Templates use it as the
+    ``colon`` filter: ``{{ _('Period')|colon }}{{ value }}``."""
+    return f"{text}：" if current_locale().startswith("zh") else f"{text}: "

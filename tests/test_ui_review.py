@@ -248,3 +248,24 @@ def test_a_stock_moves_card_says_how_many_and_where(admin_app):
     view = _view(admin_app, "spare_parts_move")
     card = view.card_columns([(c, c) for c in view.column_list])
     assert {"qty", "warehouse", "part"} <= set(card) and "unit_cost" not in card
+
+
+def test_a_label_before_its_value_takes_the_languages_colon(admin_app):
+    """Chinese pages read '期间: 2026-11-01', '小票数: 476', '工时: 1.50': an ASCII colon after
+    Chinese (the style is full-width) and hours with trailing zeros."""
+    from pathlib import Path
+
+    from flask import render_template_string
+
+    from core.i18n import force_locale
+
+    tpl = "{{ 'Period'|colon }}{{ v|quantity }}"
+    with admin_app.test_request_context("/"):
+        with force_locale("zh_Hans"):
+            assert render_template_string(tpl, v=Decimal("1.50")) == "Period：1.5"
+        with force_locale("en"):
+            assert render_template_string(tpl, v=Decimal("1.50")) == "Period: 1.5"
+    root = Path(__file__).resolve().parents[1]
+    raw = [str(p.relative_to(root)) for p in [*root.glob("core/templates/**/*.html"), *root.glob("addons/*/templates/**/*.html")]
+           if re.search(r"""['"]\) \}\}: """, p.read_text(encoding="utf-8"))]
+    assert not raw, raw
