@@ -2,7 +2,9 @@
 
 - a list row's card hid the values of a table nested in one of its cells (an approval's
   "what it rests on": the labels showed, the values and the items' table did not), because
-  the card's rules reached every cell of every table inside the list.
+  the card's rules reached every cell of every table inside the list;
+- a report's table (the stored-value liability) broke its Chinese headings one character per
+  line (期初余额 in four lines) instead of scrolling sideways in its box.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 
 from core.testing.browser import PHONE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.addons("membership")]
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +52,16 @@ def test_a_cards_nested_table_keeps_its_values(signed_in, live_server):
     assert shown and all(display != "none" for display, _text in shown), shown
     texts = " ".join(t for _d, t in shown)
     assert "Jasmine tea" in texts and "240.00" in texts, texts
+
+
+def test_a_reports_chinese_headings_stay_whole(signed_in, live_server):
+    page = signed_in("admin", width=PHONE, password="pw-review-1", lang="zh_Hans")
+    page.goto(f"{live_server.url}/admin/membership_liability/?lang=zh_Hans")
+    heads = page.evaluate("""() => [...document.querySelectorAll('#liability-movements thead th')].map(th => {
+        const lh = parseFloat(getComputedStyle(th).lineHeight) || 24;
+        const pad = parseFloat(getComputedStyle(th).paddingTop) + parseFloat(getComputedStyle(th).paddingBottom);
+        return [th.innerText.trim(), (th.getBoundingClientRect().height - pad) / lh]; })""")
+    assert len(heads) > 4
+    broken = [(text, round(lines, 1)) for text, lines in heads if text and lines > 1.5]
+    assert not broken, broken
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
