@@ -269,3 +269,19 @@ def test_a_label_before_its_value_takes_the_languages_colon(admin_app):
     raw = [str(p.relative_to(root)) for p in [*root.glob("core/templates/**/*.html"), *root.glob("addons/*/templates/**/*.html")]
            if re.search(r"""['"]\) \}\}: """, p.read_text(encoding="utf-8"))]
     assert not raw, raw
+
+
+def test_a_horizontal_bar_chart_gives_each_label_its_row():
+    """The commission desk's payroll chart drew 30 employees' names over each other (320 units
+    for 30 rows) on a phone."""
+    from core.charts import HBAR_ROW, Chart, Series, render
+
+    names = [f"员工{i:02d}" for i in range(30)]
+    chart = Chart(names, [Series("Total", [i + 1 for i in range(30)])], kind="hbar", money=False)
+    for width in (800, 420):
+        svg = str(render(chart, width))
+        height = float(re.search(r'viewBox="0 0 [\d.]+ ([\d.]+)"', svg).group(1))
+        assert height >= HBAR_ROW * 30, (width, height)
+        assert 'style="max-height: none"' in svg
+    few = str(render(Chart(["A", "B"], [Series("x", [1, 2])], kind="hbar"), 800))
+    assert 'viewBox="0 0 800 320"' in few and "max-height" not in few  # a short chart is unchanged
