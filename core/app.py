@@ -103,6 +103,19 @@ def create_app(config: dict | None = None, runtime=None) -> Flask:
 
     # {{ sale.confirmed_at|localtime }} (or |localtime('%Y-%m-%d')): stored UTC -> chain local time
     app.jinja_env.filters["localtime"] = format_local
+    from core.i18n import format_money, format_number
+
+    # report figures: {{ r.value|number }} -> 37,728.90 (ints: 12,598); {{ total|money }} -> ¥37,728.90
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["money"] = format_money
+    from core.i18n import with_colon
+
+    # a label before its value: {{ _('Period')|colon }}{{ value }} -> 期间：… / Period: …
+    app.jinja_env.filters["colon"] = with_colon
+    from core.i18n import format_quantity
+
+    # a quantity or hours without trailing zeros: {{ wo.labour_hours|quantity }} -> 1.5
+    app.jinja_env.filters["quantity"] = format_quantity
 
     from core.web import close_sessions
 

@@ -46,6 +46,7 @@ instead of being paid out at once.
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Callable
 
@@ -63,6 +64,7 @@ _executors: dict[str, Callable] = {}
 _figures: dict[str, tuple[Callable, bool]] = {}
 _figure_shapes: dict[str, tuple[object, dict, frozenset]] = {}  # action -> (model, labels, money keys)
 _figure_columns: dict[str, dict[str, tuple[str, ...]]] = {}  # action -> {list figure: its items' columns}
+_figure_refs: dict[str, dict[str, object]] = {}  # action -> {figure holding an id: the model it names}
 _beneficiaries: dict[str, Callable] = {}
 SEEN = "seen"  # the payload key holding the figures the request was filed for
 MONEY_FIGURES = frozenset({"amount"})  # money in every action's figures
@@ -73,14 +75,14 @@ REFUND_ACTION = "core.sale.refund"
 
 def register_executor(name: str, func: Callable, figures: Callable | None = None, recheck: bool = True,
                       model=None, labels: dict | None = None, money=(), columns: dict | None = None,
-                      beneficiaries: Callable | None = None) -> None:
+                      beneficiaries: Callable | None = None, refs: dict | None = None) -> None:
     """Register the function that performs sensitive action ``name`` once approved, and
     optionally the one reading the figures its decision rests on and the one naming the users
     who benefit from a request (see the module doc)."""
     _executors[name] = func
     if figures is not None:
         register_figures(name, figures, recheck=recheck, model=model, labels=labels, money=money,
-                         columns=columns)
+                         columns=columns, refs=refs)
     if beneficiaries is not None:
         register_beneficiaries(name, beneficiaries)
 
@@ -123,14 +125,17 @@ def check_not_beneficiary(session, action: str, payload: dict, user) -> None:
 
 
 def register_figures(name: str, func: Callable, recheck: bool = True, model=None, labels: dict | None = None,
-                     money=(), columns: dict | None = None) -> None:
+                     money=(), columns: dict | None = None, refs: dict | None = None) -> None:
     """``func(session, payload) -> dict`` reads what a request of action ``name`` is decided
     on; ``recheck``: every vote compares them with the filed ones (refused when changed).
     How the approvers read them: ``model`` (its field labels and coded values), ``labels``
     (``{figure: label}``, before the model's), ``money`` (figures that are amounts),
     ``columns`` (``{figure: column names}`` of the figures that are lists of items, in the
-    order of each item's values; also for the request's other payload entries)."""
+    order of each item's values; also for the request's other payload entries), ``refs``
+    (``{figure: model}`` of the figures holding a record's id, shown by the record's name;
+    a figure named like a foreign key of ``model`` needs none)."""
     _figures[name] = (func, recheck)
+    _figure_refs[name] = dict(refs or {})
     _figure_shapes[name] = (model, dict(labels or {}), MONEY_FIGURES | frozenset(money))
     _figure_columns[name] = {k: tuple(v) for k, v in (columns or {}).items()}
 
@@ -168,12 +173,24 @@ def changed_figures(session, req: ApprovalRequest) -> dict:
     return {k: (seen.get(k), now.get(k)) for k in sorted(set(seen) | set(now)) if seen.get(k) != now.get(k)}
 
 
-def _named_ref(key: str):
-    """The model a ``<key>`` figure names a record of (shown by its name), or None."""
+def _named_ref(key: str, model=None, refs: dict | None = None):
+    """The model a ``<key>`` figure names a record of (shown by its name), or None: the
+    action's declared ``refs``, the kernel's usual ids, else a foreign key ``key`` of ``model``
+    (a spare-parts request's ``work_order_id``)."""
     from core.models import Company, Employee, Product, Region, Store, Warehouse
 
-    return {"store_id": Store, "warehouse_id": Warehouse, "company_id": Company, "region_id": Region,
-            "employee_id": Employee, "product_id": Product}.get(key)
+    if refs and key in refs:
+        return refs[key]
+    found = {"store_id": Store, "warehouse_id": Warehouse, "company_id": Company, "region_id": Region,
+             "employee_id": Employee, "product_id": Product}.get(key)
+    if found is not None or model is None or isinstance(model, str):
+        return found
+    column = model.__table__.columns.get(key) if hasattr(model, "__table__") else None
+    fks = list(column.foreign_keys) if column is not None else []
+    if len(fks) != 1:
+        return None
+    table = fks[0].column.table
+    return next((m.class_ for m in model.registry.mappers if m.local_table is table), None)
 
 
 def _figure_label(model, labels: dict, key: str) -> str:
@@ -187,7 +204,11 @@ def _figure_label(model, labels: dict, key: str) -> str:
     return str(label) if label is not None else key
 
 
-def _figure_text(session, model, money_keys, key: str, value) -> str:
+#: a number filed as text ("2.00", "-1.000"): shown without trailing zeros, like the lists' quantities
+_DECIMAL_TEXT = re.compile(r"-?\d+\.\d+")
+
+
+def _figure_text(session, model, money_keys, key: str, value, refs: dict | None = None) -> str:
     from core.i18n import format_money
     from core.labels import codes_of, yes_no
 
@@ -206,11 +227,18 @@ def _figure_text(session, model, money_keys, key: str, value) -> str:
         return str(codes.label(value))
     if isinstance(value, bool):
         return str(yes_no(value))
-    ref = _named_ref(key)
+    ref = _named_ref(key, model, refs)
     if ref is not None and session is not None and str(value).isdigit():
         # read in the user's record scope: a record the user may not see stays a number
-        name = session.execute(select(ref.name).where(ref.id == int(value))).scalar()
+        if ref.__module__.startswith("core.models"):  # the kernel's: by its name, as before
+            name = session.execute(select(ref.name).where(ref.id == int(value))).scalar()
+        else:
+            record = session.execute(select(ref).where(ref.id == int(value))).scalars().first()
+            name = None if record is None else str(record)
         return str(name) if name is not None else f"#{value}"
+    if isinstance(value, (Decimal, float)) or (isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value)):
+        number = Decimal(str(value))
+        return format(number.normalize(), "f") if number == number else str(value)
     return str(value)
 
 
@@ -221,7 +249,7 @@ def _is_table(value) -> bool:
             and (all(isinstance(item, list) for item in value) or all(isinstance(item, dict) for item in value)))
 
 
-def _table(session, model, labels: dict, money_keys, declared, value: list) -> dict:
+def _table(session, model, labels: dict, money_keys, declared, value: list, refs: dict | None = None) -> dict:
     """A list figure as a table: ``columns`` ``[{"name", "label"}]``, ``rows`` (each item as
     an object by column name, values as filed) and ``cells`` (each item's texts, in column
     order). Columns: the declared names (when an item has as many values), else an object
@@ -239,7 +267,7 @@ def _table(session, model, labels: dict, money_keys, declared, value: list) -> d
         items = [{n: (item[i] if i < len(item) else None) for i, n in enumerate(names)} for item in value]
     positional = not declared and not isinstance(value[0], dict)
     columns = [{"name": n, "label": "" if positional else _figure_label(model, labels, n)} for n in names]
-    cells = [[_figure_text(session, model, money_keys, n, item[n]) for n in names] for item in items]
+    cells = [[_figure_text(session, model, money_keys, n, item[n], refs) for n in names] for item in items]
     return {"columns": columns, "rows": items, "cells": cells}
 
 
@@ -261,6 +289,7 @@ def figure_rows(session, req: ApprovalRequest, part: str = SEEN) -> list[dict]:
     column labels. ``part="payload"``: the request's other payload entries, the same way."""
     model, labels, money_keys = _figure_shapes.get(req.action, (None, {}, MONEY_FIGURES))
     declared = _figure_columns.get(req.action, {})
+    refs = _figure_refs.get(req.action, {})
     payload = req.payload or {}
     if part == SEEN:
         items = payload.get(SEEN)
@@ -271,10 +300,10 @@ def figure_rows(session, req: ApprovalRequest, part: str = SEEN) -> list[dict]:
     for key, value in items.items():
         row = {"name": key, "label": _figure_label(model, labels, key), "value": value}
         if _is_table(value):
-            table = _table(session, model, labels, money_keys, declared.get(key), value)
+            table = _table(session, model, labels, money_keys, declared.get(key), value, refs)
             row.update(text=_table_text(table), **table)
         else:
-            row["text"] = _figure_text(session, model, money_keys, key, value)
+            row["text"] = _figure_text(session, model, money_keys, key, value, refs)
         rows.append(row)
     return rows
 

@@ -138,6 +138,11 @@ _LABEL = re.compile(r'(<desc class="label">)(.*?)(</desc>)', re.S)
 _ID = re.compile(r'id="chart-[0-9a-f-]+"')
 
 
+#: a horizontal bar chart's height in SVG units: HBAR_ROOM for its axis and legend, then
+#: HBAR_ROW per label (a 13-unit label and its gap)
+HBAR_ROOM, HBAR_ROW = 80, 22
+
+
 def render(chart: Chart, width: int = 800) -> Markup:
     """The chart as an inline ``<svg>`` (``Markup``) drawn ``width`` units wide (it scales to
     its box; fewer units = larger text): no script, no external file. Each figure carries a
@@ -148,6 +153,10 @@ def render(chart: Chart, width: int = 800) -> Markup:
 
     narrow = width < 800
     height = int(chart.height * 1.1) if narrow else chart.height
+    if chart.kind == "hbar":
+        # one row per label, each tall enough for its label's line (a payroll of 30 employees
+        # drew 30 names over each other in 320 units); the drawing grows downwards instead
+        height = max(height, HBAR_ROOM + HBAR_ROW * len(chart.labels))
     rotate = len(chart.labels) > (6 if narrow else 10)
     common = dict(style=_style(), js=[], disable_xml_declaration=True, width=width, height=height,
                   explicit_size=False, show_legend=len(chart.series) > 1 or chart.kind == "pie",
@@ -186,8 +195,9 @@ def render(chart: Chart, width: int = 800) -> Markup:
     svg = _TITLE.sub(f"<title>{escape(str(chart.title))}</title>", svg, count=1)
     # each figure's label becomes its tooltip too (pygal's own tooltips need its script)
     svg = _LABEL.sub(lambda m: f"<title>{m.group(2)}</title>{m.group(1)}{m.group(2)}{m.group(3)}", svg)
+    tall = ' style="max-height: none"' if height > max(chart.height, 420) else ""  # not squeezed back by the CSS cap
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(str(chart.title), quote=True)}" '
-                               f'preserveAspectRatio="xMidYMid meet" ', 1)
+                               f'preserveAspectRatio="xMidYMid meet"{tall} ', 1)
     return Markup(svg)
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import LazyProxy, Translations
 
 LOCALES = ("zh_Hans", "en")
@@ -188,3 +188,32 @@ def stored_text(msgid: str | None, args: dict | None, fallback: str | None = Non
 def format_money(amount: Decimal, currency: str = "CNY", locale: str | None = None) -> str:
     loc = Locale.parse(locale or current_locale())
     return format_currency(amount, currency, locale=loc)
+
+
+def format_number(value, places: int | None = None, locale: str | None = None) -> str:
+    """A figure of a report as the user's locale writes it, with thousands grouped:
+    ``Decimal("37728.9")`` -> ``"37,728.90"`` (a Decimal or float has 2 decimal places unless
+    ``places`` says otherwise), ``12598`` -> ``"12,598"`` (an int has none); ``None`` -> ``""``.
+    Templates use it as the ``number`` filter (``{{ r.value|number }}``); money with its
+    currency sign is ``format_money`` (the ``money`` filter)."""
+    if value is None:
+        return ""
+    if places is None:
+        places = 0 if isinstance(value, int) and not isinstance(value, bool) else 2
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return format_decimal(Decimal(str(value)), format=pattern, locale=Locale.parse(locale or current_locale()))
+
+
+def format_quantity(value, locale: str | None = None) -> str:
+    """A quantity as people read it: grouped, without trailing zeros, at most 3 decimals
+    (``Decimal("65.000")`` -> ``"65"``, ``Decimal("1250.500")`` -> ``"1,250.5"``); ``None`` -> ``""``."""
+    if value is None:
+        return ""
+    return format_decimal(Decimal(str(value)), format="#,##0.###", locale=Locale.parse(locale or current_locale()))
+
+
+def with_colon(text) -> str:
+    """A label before its value, with the colon of the user's language: ``"期间："`` in
+    Chinese (full-width, no space), ``"Period: "`` in English. Templates use it as the
+    ``colon`` filter: ``{{ _('Period')|colon }}{{ value }}``."""
+    return f"{text}：" if current_locale().startswith("zh") else f"{text}: "

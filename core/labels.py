@@ -276,7 +276,7 @@ APPROVAL_STATE = Choices("core.approval.state", [("pending", _l("Pending")), ("a
                                                  ("rejected", _l("Rejected")),
                                                  ("withdrawn", _l("Withdrawn"))])
 APPROVAL_DECISION = Choices("core.approval.decision", [("approve", _l("Approve")), ("reject", _l("Reject"))])
-AUDIT_ACTION = Choices("core.audit.action", [("create", _l("Created")), ("update", _l("Changed")),
+AUDIT_ACTION = Choices("core.audit.action", [("create", lazy_pgettext("event", "Created")), ("update", _l("Changed")),
                                              ("delete", _l("Deleted"))])
 JOB_STATE = Choices("core.job.state", [("running", _l("Running")), ("success", _l("Succeeded")),
                                        ("retrying", _l("Retrying")), ("failed", _l("Failed"))])
@@ -305,6 +305,25 @@ IMPORT_MODE = Choices("core.import.mode", [("dry_run", _l("Dry run")), ("all_or_
 IMPORT_STATE = Choices("core.import.state", [("queued", _l("Queued")), ("running", _l("Running")),
                                              ("done", _l("Done")), ("failed", _l("Failed"))])
 YES_NO = Choices("core.yes_no", [(True, _l("Yes")), (False, _l("No"))])
+
+
+def shown(record, attr: str) -> str:
+    """Field ``attr`` of ``record`` as a person reads it in the record's name (its
+    ``__str__``, which a list shows in another record's column and a picker offers): a coded
+    value by its label in the current language (``net_pct`` -> "% of net line amount"), a
+    Decimal without trailing zeros or exponent (``2.5000`` -> ``"2.5"``), None as ``""``,
+    anything else as ``str``."""
+    from decimal import Decimal
+
+    value = getattr(record, attr, None)
+    if value is None:
+        return ""
+    codes = codes_of(type(record), attr)
+    if codes is not None:
+        return str(codes.label(value))
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value else str(value)
+    return str(value)
 
 
 def yes_no(value) -> Any:

@@ -73,7 +73,7 @@ def test_stylesheet_and_script_are_served_and_linked(admin):
     css = admin.get("/static/banyan/responsive.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
     text = css.get_data(as_text=True)
-    assert "@media (max-width: 767.98px)" in text and ".bn-cards table.model-list thead { display: none; }" in text
+    assert "@media (max-width: 767.98px)" in text and ".bn-cards table.model-list > thead { display: none; }" in text
     js = admin.get("/static/banyan/responsive.js")
     assert js.status_code == 200 and "notification-bell-compact" in js.get_data(as_text=True)
     # no file outside the folder

@@ -204,7 +204,8 @@ class RatingView(BanyanModelView):
 
 def _event_value(view, context, model, name):
     """A history row's before/after by its label: a status for status changes and creation,
-    a priority for escalations; anything else (an agent, a team) as recorded."""
+    a priority for escalations, an assignment's agent by username and team by name (recorded
+    as the agent's user id or ``team:<id>``); anything else as recorded."""
     from .models import PRIORITY, STATUS
 
     value = getattr(model, name)
@@ -214,13 +215,36 @@ def _event_value(view, context, model, name):
         return STATUS.label(value)
     if model.kind == "escalated":
         return PRIORITY.label(value)
+    if model.kind == "assigned":
+        return assignee_text(view.session, value)
     return value
+
+
+def assignee_text(session, value: str) -> str:
+    """Who a ticket was assigned to, recorded as an agent's user id (``"7"``) or a team
+    (``"team:2"``): the agent's username or the team's name, read in the user's record scope
+    (a record out of sight, or gone, stays as recorded)."""
+    from sqlalchemy import select
+
+    from core.models import User
+
+    from .models import Team
+
+    text = str(value)
+    kind, _sep, ident = text.rpartition(":")
+    model, column = (Team, Team.name) if kind == "team" else (User, User.username) if not kind else (None, None)
+    if model is None or not ident.isdigit():
+        return text
+    name = session.execute(select(column).where(model.id == int(ident))).scalar()
+    return str(name) if name is not None else text
 
 
 class TicketEventView(BanyanModelView):
     permission = TICKET_READ
     can_create = can_edit = can_delete = False
     column_list = ("ticket", "kind", "at", "user_id", "from_value", "to_value", "note")
+    #: a row's card on a phone: what changed, from what to what (the card showed the kind and time only)
+    column_card = ("ticket", "kind", "from_value", "to_value", "at")
     column_formatters = {"from_value": _event_value, "to_value": _event_value}
     column_filters = ("kind", "at", "ticket_id")
     column_default_sort = ("at", True)

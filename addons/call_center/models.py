@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
 from core.i18n import LANGUAGE_NAMES, lazy_gettext as _l, lazy_pgettext
-from core.labels import Choices, describe
+from core.labels import Choices, describe, shown
 from core.mixins import IdPk, Timestamps, utcnow
 
 TICKET_TYPE = Choices("call_center.ticket.type", [
@@ -28,7 +28,7 @@ STATUS = Choices("call_center.ticket.status", [
     ("new", _l("New")), ("open", _l("Open")), ("waiting", _l("Waiting on customer")),
     ("resolved", _l("Resolved")), ("closed", _l("Closed")), ("cancelled", _l("Cancelled"))])
 EVENT_KIND = Choices("call_center.event.kind", [
-    ("created", _l("Created")), ("status", _l("Status changed")), ("assigned", _l("Assigned")),
+    ("created", lazy_pgettext("event", "Created")), ("status", _l("Status changed")), ("assigned", _l("Assigned")),
     ("responded", _l("First response")), ("escalated", _l("Escalated")), ("note", _l("Note")),
     ("email", _l("Email received"))])
 DIRECTION = Choices("call_center.call.direction", [("in", _l("Incoming")), ("out", _l("Outgoing"))])
@@ -127,7 +127,7 @@ class SlaPolicy(IdPk, Timestamps, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     def __str__(self) -> str:
-        return f"{self.ticket_type}/{self.priority}"
+        return f"{shown(self, 'ticket_type')} / {shown(self, 'priority')}"
 
 
 class RoutingRule(IdPk, Timestamps, Base):

@@ -16,7 +16,7 @@ from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Customer
 
-from .models import OptOut, Plan, Recipient, Segment
+from .models import RFM_CLASS, OptOut, Plan, Recipient, Segment
 
 #: RFM thresholds: "recent" = bought within RECENT_DAYS, "frequent" = at least FREQUENT_VISITS
 #: visits in the last YEAR_DAYS, "high value" = at least HIGH_SPEND spent in them
@@ -24,14 +24,14 @@ RECENT_DAYS, YEAR_DAYS, FREQUENT_VISITS, HIGH_SPEND = 30, 365, 4, "1000"
 
 #: the eight classic RFM classes: (recent, frequent, high value) → code, label
 RFM_CLASSES = {
-    (True, True, True): ("important_value", _l("Important value")),
-    (False, True, True): ("important_retain", _l("Important to retain")),
-    (True, False, True): ("important_develop", _l("Important to develop")),
-    (False, False, True): ("important_winback", _l("Important to win back")),
-    (True, True, False): ("general_value", _l("General value")),
-    (False, True, False): ("general_retain", _l("General to retain")),
-    (True, False, False): ("general_develop", _l("General to develop")),
-    (False, False, False): ("general_winback", _l("General to win back")),
+    (True, True, True): ("important_value", RFM_CLASS.label("important_value")),
+    (False, True, True): ("important_retain", RFM_CLASS.label("important_retain")),
+    (True, False, True): ("important_develop", RFM_CLASS.label("important_develop")),
+    (False, False, True): ("important_winback", RFM_CLASS.label("important_winback")),
+    (True, True, False): ("general_value", RFM_CLASS.label("general_value")),
+    (False, True, False): ("general_retain", RFM_CLASS.label("general_retain")),
+    (True, False, False): ("general_develop", RFM_CLASS.label("general_develop")),
+    (False, False, False): ("general_winback", RFM_CLASS.label("general_winback")),
 }
 RFM_CODES = {code: (key, label) for key, (code, label) in RFM_CLASSES.items()}
 

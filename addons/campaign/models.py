@@ -82,6 +82,13 @@ TRIGGER_KIND = Choices("campaign.plan.trigger", [
 ])
 SEGMENT_KIND = Choices("campaign.segment.kind", [("rules", _l("Rules")), ("rfm", _l("RFM class")),
                                                  ("matrix", _l("Value/income class"))])
+#: the eight classic RFM classes (recent, frequent, high value: ``audience.RFM_CLASSES``)
+RFM_CLASS = Choices("campaign.segment.rfm_class", [
+    ("important_value", _l("Important value")), ("important_retain", _l("Important to retain")),
+    ("important_develop", _l("Important to develop")), ("important_winback", _l("Important to win back")),
+    ("general_value", _l("General value")), ("general_retain", _l("General to retain")),
+    ("general_develop", _l("General to develop")), ("general_winback", _l("General to win back")),
+])
 #: the value/income matrix of the supermarket seed: monthly income (the customer's
 #: characteristic) against a year's purchases (the customer's value)
 MATRIX_CLASS = Choices("campaign.segment.matrix", [
@@ -319,7 +326,8 @@ def _channel_items():
 CHANNEL = HookChoices("campaign.channel", _channel_items)
 
 # --- labels: of each model, its fields and its coded values, once (core.labels) -------------------
-describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND, "matrix_class": MATRIX_CLASS}, labels={
+describe(Segment, name=_l("Segment"), codes={"kind": SEGMENT_KIND, "matrix_class": MATRIX_CLASS,
+                                              "rfm_class": RFM_CLASS}, labels={
     "kind": _l("Kind"), "rules": _l("Rules"), "rfm_class": _l("RFM class"), "owner_id": _l("Owner"),
     "matrix_class": _l("Value/income class"),
     "last_count": _l("Last count")})

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money, Quantity
 from core.i18n import lazy_gettext as _l
-from core.labels import EMPLOYEE_ROLE, Choices, Phrases, describe
+from core.labels import EMPLOYEE_ROLE, Choices, Phrases, describe, shown
 from core.mixins import IdPk, StoreScoped, Timestamps, utcnow
 
 # coded values, each declared once with its label (core.labels)
@@ -120,7 +120,7 @@ class CommissionRule(IdPk, Timestamps, Base):
     store = relationship("Store")
 
     def __str__(self) -> str:
-        return f"#{self.id} {self.basis} {self.rate}"
+        return f"#{self.id} {shown(self, 'basis')}: {shown(self, 'rate')}{'' if self.basis == 'per_unit' else '%'}"
 
 
 class CommissionTier(IdPk, Base):
@@ -138,7 +138,7 @@ class CommissionTier(IdPk, Base):
     plan: Mapped[CommissionPlan] = relationship(back_populates="tiers")
 
     def __str__(self) -> str:
-        return f"≥{self.from_pct}%: {self.rate}%"
+        return f"≥{shown(self, 'from_pct')}%: {shown(self, 'rate')}%"
 
 
 class CommissionAssignment(IdPk, Timestamps, Base):
@@ -163,7 +163,7 @@ class CommissionAssignment(IdPk, Timestamps, Base):
     store = relationship("Store")
 
     def __str__(self) -> str:
-        return f"{self.plan_id} {self.level} {self.valid_from}"
+        return f"{self.plan} · {shown(self, 'level')} · {self.valid_from}"
 
 
 class CommissionSplit(IdPk, StoreScoped, Timestamps, Base):
@@ -246,7 +246,7 @@ class CommissionPoolHours(IdPk, Base):
                       CheckConstraint("hours >= 0", name="hours_not_negative"))
     pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id", ondelete="CASCADE"), index=True)
     employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"), index=True)
-    period: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer, info={"month": True})
     hours: Mapped[Decimal] = mapped_column(Numeric(7, 2), info={"min": 0, "max": 744})
     employee = relationship("Employee")
 
@@ -262,7 +262,7 @@ class CommissionPoolEntry(IdPk, Base):
     __table_args__ = (Index("ix_commissions_pool_entry_pool_period", "pool_id", "period"),)
     key: Mapped[str] = mapped_column(String(80), unique=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id"))
-    period: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer, info={"month": True})
     business_date: Mapped[date] = mapped_column(Date)
     posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(10))
@@ -279,7 +279,7 @@ class CommissionPoolSettlement(IdPk, Base):
     __tablename__ = "commissions_pool_settlement"
     __table_args__ = (UniqueConstraint("pool_id", "period"),)
     pool_id: Mapped[int] = mapped_column(ForeignKey("commissions_pool.id"), index=True)
-    period: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer, info={"month": True})
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     settled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -293,7 +293,7 @@ class CommissionTarget(IdPk, StoreScoped, Timestamps, Base):
                       CheckConstraint("amount > 0", name="amount_positive"),
                       CheckConstraint("period >= 200001 AND period <= 299912", name="period_range"))
     employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"), index=True)
-    period: Mapped[int] = mapped_column(Integer, info={"min": 200001, "max": 299912})
+    period: Mapped[int] = mapped_column(Integer, info={"min": 200001, "max": 299912, "month": True})
     amount: Mapped[Decimal] = mapped_column(Money, info={"min": 0})
     employee = relationship("Employee")
     store = relationship("Store")
@@ -327,7 +327,7 @@ class CommissionStatement(IdPk, Timestamps, Base):
     #: the employee's store when the statement was made (None for an employee of no store)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"), index=True)
     employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"), index=True)
-    period: Mapped[int] = mapped_column(Integer, index=True)
+    period: Mapped[int] = mapped_column(Integer, index=True, info={"month": True})
     state: Mapped[str] = mapped_column(String(10), default="draft", index=True)
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     approval_request_id: Mapped[int | None] = mapped_column(ForeignKey("core_approval_request.id"))
@@ -367,7 +367,7 @@ class CommissionLine(IdPk, Base):
     key: Mapped[str] = mapped_column(String(80), unique=True)
     employee_id: Mapped[int] = mapped_column(ForeignKey("core_employee.id"))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("core_store.id"))
-    period: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer, info={"month": True})
     business_date: Mapped[date] = mapped_column(Date)
     posted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(10))
@@ -401,7 +401,7 @@ class CommissionLine(IdPk, Base):
     statement = relationship("CommissionStatement")
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount}"
+        return f"{shown(self, 'kind')} {self.amount}"
 
     @property
     def reason_text(self) -> str:

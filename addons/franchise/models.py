@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money, Quantity
 from core.i18n import lazy_gettext as _l, lazy_pgettext
-from core.labels import Choices, HookChoices, Phrases, describe, note_text
+from core.labels import Choices, HookChoices, Phrases, describe, note_text, shown
 from core.mixins import CodedNote, IdPk, LedgerEntry, Timestamps, utcnow
 
 Rate = Numeric(7, 4, asdecimal=True)  # 0.0600 = 6 %
@@ -197,7 +197,7 @@ class ReceivableEntry(IdPk, LedgerEntry, CodedNote, Base):
     __audit__ = False  # append-only ledger: its own history (user, time, document)
 
     def __str__(self) -> str:
-        return f"{self.reference or self.kind} {self.amount}"
+        return f"{self.reference or shown(self, 'kind')} {self.amount}"
 
 
 class Allocation(IdPk, Base):
@@ -297,7 +297,7 @@ class OrderLine(IdPk, Base):
     __scope_parent__ = "order_id"
 
     def __str__(self) -> str:
-        return f"{self.product} x {self.qty}"
+        return f"{self.product} × {shown(self, 'qty')}"
 
 
 class Shipment(IdPk, Base):
@@ -349,7 +349,7 @@ class Statement(IdPk, Timestamps, Base):
     __table_args__ = (UniqueConstraint("company_id", "period"),)
     company_id: Mapped[int] = mapped_column(ForeignKey(COMPANY_FK), index=True)
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("franchise_contract.id"), index=True)
-    period: Mapped[date] = mapped_column(Date, index=True)
+    period: Mapped[date] = mapped_column(Date, index=True, info={"month": True})
     period_end: Mapped[date] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(12), default="draft", index=True,
                                        info={"choices": STATEMENT_STATE})

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money
 from core.i18n import lazy_gettext as _l, lazy_pgettext
-from core.labels import Choices, Phrases, describe
+from core.labels import Choices, Phrases, describe, shown
 from core.localtime import local_today
 from core.mixins import CodedNote, IdPk, Timestamps, utcnow
 
@@ -92,7 +92,7 @@ class LoyaltyPolicy(IdPk, Timestamps, Base):
                       CheckConstraint("expiry_months > 0", name="months_positive"))
 
     def __str__(self) -> str:
-        return f"{self.expiry_mode}/{self.value_per_point}"
+        return f"{shown(self, 'expiry_mode')} / {shown(self, 'value_per_point')}"
 
 
 class LoyaltyAccount(Base):
@@ -139,7 +139,7 @@ class LoyaltyEntry(IdPk, CodedNote, Base):
         return source_text(self.source)
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.points:+d}"
+        return f"{shown(self, 'kind')} {self.points:+d}"
 
 
 class LoyaltyLot(IdPk, Base):

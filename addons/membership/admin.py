@@ -150,7 +150,20 @@ class LedgerView(BanyanModelView):
     column_list = ("id", "posted_at", "member_id", "card", "kind", "amount", "bonus_amount", "issuer_store_id",
                    "at_store_id", "sale_id", "source", "note")
     column_filters = ("kind", "member_id", "issuer_store_id", "at_store_id", "posted_at")
-    column_formatters = {"member_id": _member_link}
+    column_formatters = {"member_id": _member_link, "source": lambda v, c, m, n: source_text(m.source)}
+    column_formatters_detail = {"source": lambda v, c, m, n: source_text(m.source)}
+
+
+def source_text(source: str | None) -> str:
+    """A ledger row's source by its label: ``"sale"`` -> "Sale", ``"topup_rule:2"`` (the bonus of
+    top-up rule 2) -> "Top-up bonus rule #2"; None -> ""."""
+    from .models import SV_SOURCE
+
+    if not source:
+        return ""
+    code, _sep, ident = str(source).partition(":")
+    label = str(SV_SOURCE.label(code))
+    return f"{label} #{ident}" if ident else label
 
 
 class ListView(BanyanModelView):

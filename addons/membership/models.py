@@ -51,7 +51,9 @@ TIER_CHANGE_REASON = Choices("membership.tier_change.reason", [
 SV_SOURCE = Choices("membership.stored_value.source", [
     ("topup", _l("Top-up")), ("spend", _l("Spend")), ("sale", _l("Sale")), ("sale_refund", _l("Sale refund")),
     ("manual", _l("Set by hand")), ("opening_balance", _l("Opening balance")),
-    ("card_replace", _l("Card replaced")), ("card_cancel", _l("Card cancelled"))])
+    ("card_replace", _l("Card replaced")), ("card_cancel", _l("Card cancelled")),
+    # written "topup_rule:<id>": the bonus of that top-up rule (shown "Top-up bonus rule #<id>")
+    ("topup_rule", _l("Top-up bonus rule"))])
 
 # what the addon itself notes on its history rows (``note_code`` + ``note_args``,
 # ``core.mixins.CodedNote``), put together in the reader's language when shown; ``note``

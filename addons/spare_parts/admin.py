@@ -139,6 +139,8 @@ class StockView(_ReadOnly):
 
 class MoveView(_ReadOnly):
     permission = STOCK_READ
+    #: a row's card on a phone: what moved where, and how many
+    column_card = ("at", "kind", "part", "warehouse", "qty")
     column_list = ("at", "kind", "part", "warehouse", "qty", "reserved", "faulty", "unit_cost", "reason", "ref",
                    "work_order_id", "request_id", "user")
     column_filters = ("kind", "at", "part_id", "warehouse_id", "work_order_id")

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.codes import Code
 from core.db import Base, Money, Quantity
 from core.i18n import lazy_gettext as _l, lazy_pgettext
-from core.labels import Choices, describe
+from core.labels import Choices, describe, shown
 from core.mixins import IdPk, Timestamps, utcnow
 
 #: a repair's labour hours: at most 9999.99
@@ -163,7 +163,7 @@ class StockMove(IdPk, Base):
     user = relationship("User")
 
     def __str__(self) -> str:
-        return f"#{self.id} {self.kind} {self.part_id}@{self.warehouse_id} {self.qty}"
+        return f"#{self.id} {shown(self, 'kind')} {self.part} @ {self.warehouse} {shown(self, 'qty')}"
 
 
 class StockBalance(Base):
@@ -190,7 +190,7 @@ class StockBalance(Base):
         return self.on_hand - self.reserved
 
     def __str__(self) -> str:
-        return f"{self.part} @ {self.warehouse}: {self.on_hand}"
+        return f"{self.part} @ {self.warehouse}: {shown(self, 'on_hand')}"
 
 
 class StockLevel(IdPk, Base):

@@ -264,7 +264,7 @@ def _figures(session, payload: dict) -> dict:
 
 
 register_executor(ACTION, _execute, figures=_figures, model=StockCount,
-                  columns={"lines": ("part_id", "counted", "difference")},
+                  columns={"lines": ("part_id", "counted", "difference")}, refs={"part_id": Part},
                   labels={"part_id": _l("Spare part"), "counted": _l("Counted"), "difference": _l("Difference")})
 
 

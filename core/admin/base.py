@@ -371,6 +371,9 @@ CARD_DEFAULT = 4
 CARD_TITLES = ("name", "number", "username", "title", "subject", "label", "code", "sku")
 #: the columns a card shows first when the view names no ``column_card``: where a row stands
 CARD_STATES = ("status", "state")
+#: a row's money a card shows when the view names no ``column_card``: the first of these names
+#: among the list's money columns (``core.db.Money``; a unit price or cost is not the row's money)
+CARD_MONEY = ("amount", "total", "net_amount", "balance")
 
 
 def fraction_text(value) -> str:
@@ -381,6 +384,24 @@ def fraction_text(value) -> str:
     from decimal import Decimal
 
     return f"{plain_number(Decimal(value))} ({plain_number(Decimal(value) * 100)}%)"
+
+
+def month_text(value) -> str:
+    """A month as the back office shows it: ``202611`` (an int ``yyyymm``) or
+    ``date(2026, 11, 1)`` -> ``"2026-11"``; ``None`` -> ``""``; anything else as ``str``."""
+    from datetime import date
+
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return f"{value.year:04d}-{value.month:02d}"
+    if isinstance(value, int) and 100001 <= value <= 999912:
+        return f"{value // 100:04d}-{value % 100:02d}"
+    return str(value)
+
+
+def _month_formatter(view, context, model, name):
+    return month_text(getattr(model, name, None))
 
 
 def _fraction_formatter(view, context, model, name):
@@ -438,6 +459,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             self.column_default_sort = (pk, True)
         self._declare_labels(model)
         self._declare_fractions(model)  # before the forms are built (their descriptions)
+        self._declare_months(model)
         from core.admin.ajax import default_ajax_refs
 
         # customers and products are picked by typing (scoped), not from a capped dropdown
@@ -495,6 +517,23 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         if hasattr(self, "column_formatters_detail"):
             self.column_formatters_detail = detail
 
+    def _declare_months(self, model) -> None:
+        """Columns declared ``info={"month": True}`` hold a month (an int ``yyyymm``, as
+        commission periods, or a date on the month's first day, as a franchise statement's):
+        the list and details show ``2026-11``, not ``202611`` or ``2026-11-01``. Exports and
+        forms keep the stored value."""
+        months = [c.key for c in model.__table__.columns if c.info.get("month")]
+        if not months:
+            return
+        formatters = dict(self.column_formatters or {})
+        detail = dict(getattr(self, "column_formatters_detail", None) or {})
+        for key in months:
+            formatters.setdefault(key, _month_formatter)
+            detail.setdefault(key, _month_formatter)
+        self.column_formatters = formatters
+        if hasattr(self, "column_formatters_detail"):
+            self.column_formatters_detail = detail
+
     def attachments_panel(self, model):
         """The attachments panel's data for ``model`` (``core.files.admin.panel``)."""
         from core.files.admin import panel
@@ -511,8 +550,9 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         list shows and the key fields are its names the list shows (an unknown name is
         ignored, so a view may name a column another addon removes). Without, the title is
         the list's first column among :data:`CARD_TITLES`, and the key fields its status
-        (:data:`CARD_STATES`) and the first list columns that are not a generated integer
-        primary key, :data:`CARD_DEFAULT` columns in all. ``list_columns`` are the list's ``(name, label)`` pairs."""
+        (:data:`CARD_STATES`), its money (:data:`CARD_MONEY`) and the first list columns that
+        are not a generated integer primary key, :data:`CARD_DEFAULT` columns in all.
+        ``list_columns`` are the list's ``(name, label)`` pairs."""
         names = [str(c) for c, _label in list_columns]
         if self.column_card is not None:
             wanted = [n for n in map(str, self.column_card) if n in names]
@@ -523,12 +563,24 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
             names = [n for n in names if n not in generated]
             title = next((t for t in CARD_TITLES if t in names), None)
             others = [n for n in names if n != title]
-            # a row's status is always among its key fields (a ticket's, an order's), then the
-            # list's first columns; the card shows them in the list's order
-            chosen = set(([n for n in others if n in CARD_STATES] + [n for n in others if n not in CARD_STATES])
-                         [:CARD_DEFAULT - (title is not None)])
+            # a row's status and its money are always among its key fields (a ticket's, an
+            # order's, a commission line's amount), then the list's first columns; the card
+            # shows them in the list's order
+            money = [n for n in others if n in self._money_columns()]
+            money = [n for n in CARD_MONEY if n in money][:1]
+            first = [n for n in others if n in CARD_STATES] + money
+            chosen = set((first + [n for n in others if n not in first])[:CARD_DEFAULT - (title is not None)])
             rest = [n for n in others if n in chosen]
         return tuple(([title] if title else []) + rest)
+
+    def _money_columns(self) -> set[str]:
+        """The model's attributes holding money (``core.db.Money``: Numeric(14, 2))."""
+        out = set()
+        for key, prop in self.model.__mapper__.column_attrs.items():
+            typ = prop.columns[0].type
+            if (getattr(typ, "precision", None), getattr(typ, "scale", None)) == (14, 2):
+                out.add(key)
+        return out
 
     # --- permissions -----------------------------------------------------------------------
     def can_write(self) -> bool:

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from core.contrib import Breach, DashboardWidget, Permission, SensitiveAction, SummaryPanel
 from core.hookspecs import hookimpl
-from core.i18n import lazy_gettext as _l
+from core.i18n import format_quantity, lazy_gettext as _l
 from core.localtime import format_local, local_days_start
 from core.models import KERNEL_MODELS, KERNEL_TABLES, Product, Sale, SaleLine, SalePayment, Store
 
@@ -207,7 +207,7 @@ def dashboard_widgets(session, user, store_ids):
                         priority=30, permission="core.report.read"),
         DashboardWidget("core.top_products", _l("Top products"), "table",
                         {"columns": [_l("Product"), _l("Quantity"), _l("Sales amount")],
-                         "rows": [[n, f"{q:g}", f"{t:,.2f}"] for n, q, t in top]},
+                         "rows": [[n, format_quantity(q), f"{t:,.2f}"] for n, q, t in top]},
                         priority=40, permission="core.report.read"),
     ]
 

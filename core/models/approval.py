@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, Money
 from core.mixins import IdPk, utcnow
-from core.labels import APPROVAL_STATE
+from core.labels import APPROVAL_STATE, shown
 
 APPROVAL_STATES = APPROVAL_STATE.codes  # declared with labels in core.labels
 
@@ -75,4 +75,4 @@ class ApprovalVote(IdPk, Base):
     user = relationship("User")
 
     def __str__(self) -> str:
-        return f"{self.user} {self.decision}"
+        return f"{self.user} {shown(self, 'decision')}"

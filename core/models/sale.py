@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel, relations
 
 from core.db import Base, Money, Quantity
 from core.mixins import CodedNote, IdPk, StoreScoped, utcnow
-from core.labels import SALE_KIND, SALE_STATE
+from core.labels import SALE_KIND, SALE_STATE, shown
 
 SALE_STATES = SALE_STATE.codes  # declared with labels in core.labels
 SALE_KINDS = SALE_KIND.codes  # declared with labels in core.labels
@@ -106,7 +106,7 @@ class SaleLine(IdPk, Base):
         return money(self.unit_price * self.qty)
 
     def __str__(self) -> str:
-        return f"{self.product} x {self.qty}"
+        return f"{self.product} × {shown(self, 'qty')}"
 
 
 class SaleAdjustment(IdPk, Base):
