@@ -522,7 +522,7 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         commission periods, or a date on the month's first day, as a franchise statement's):
         the list and details show ``2026-11``, not ``202611`` or ``2026-11-01``. Exports and
         forms keep the stored value."""
-        months = [c.key for c in model.__table__.columns if c.info.get("month")]
+        months = [c.key for c in model.__table__.columns if (c.info or {}).get("month")]  # Column.info
         if not months:
             return
         formatters = dict(self.column_formatters or {})
