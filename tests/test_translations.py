@@ -260,3 +260,25 @@ def test_a_date_or_quantity_label_is_never_a_state_label():
                 found.append(f"{model.__tablename__}.{column.key} is labelled {key(label)[1]!r}, "
                              f"like {', '.join(states[key(label)][:3])}")
     assert not found, "\n".join(found)
+
+
+def test_chinese_text_uses_full_width_punctuation():
+    """docs/translations.md: full-width punctuation in Chinese text (，。：；（）). A half-width
+    colon, comma or bracket beside Chinese reads as a typo; placeholders (%(name)s) and input
+    syntax quoted for the user (SKU:model) keep theirs."""
+    import re
+
+    cjk = "\u4e00-\u9fff"
+    placeholder = re.compile(r"%\(\w+\)[sdif]|%[sdif%]|\{\w*\}")
+    wrong = re.compile(f"[{cjk}][:;,?!](?!//)|[:;,?!](?=[{cjk}])|[{cjk}]\\s*\\(|\\(\\s*[{cjk}]|[{cjk}]\\)|\\)[{cjk}]")
+    found = []
+    for comp in COMPONENTS:
+        po = comp.po("zh_Hans")
+        if not po.exists():
+            continue
+        for msg in read_po(po.open("rb"), locale="zh_Hans"):
+            for text in ([msg.string] if isinstance(msg.string, str) else list(msg.string or ())):
+                bare = placeholder.sub("x", text or "")
+                if wrong.search(bare) and "SKU:" not in bare:
+                    found.append(f"{comp.name}: {text}")
+    assert not found, "\n".join(found)
