@@ -262,3 +262,14 @@ def test_refund_asks_first_with_the_amount_by_method(boss, session, make):
     assert r.status_code == 302
     session.expire_all()
     assert _refunds(session) == 1
+
+
+def test_refund_confirmation_groups_thousands(boss, session, make):
+    """The page that asks before a refund writes its amounts as the rest of the back office
+    does (1,234.50, not 1234.50)."""
+    machine = make.product(price="1234.50")
+    sale = make.sale(products=[machine], qty="1")
+    session.commit()
+    r = _post(boss, sale, {f"qty-{sale.lines[0].id}": "1", "reason": "Faulty"}, confirm=False)
+    html = r.get_data(as_text=True)
+    assert re.search(r'id="refund-total">1,234.50 CNY<', html), html.split('id="refund-total"')[1][:80]
