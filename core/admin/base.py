@@ -336,8 +336,27 @@ class LocalFilterConverter(sqla_filters.FilterConverter):
 
 
 def local_datetime_formatter(view, value, name):
-    """Type formatter of list, detail and export values: a stored datetime in local time."""
+    """Type formatter of export values: a stored datetime in local time."""
     return format_local(value, DATETIME_FORMAT)
+
+
+def _unbroken(*parts: str):
+    """``parts`` as HTML, each kept on one line (a narrow column breaks between them, never
+    at a date's hyphens: ``2026-11-`` over ``30`` reads as another date)."""
+    from markupsafe import Markup, escape
+
+    return Markup(" ").join(Markup('<span class="text-nowrap">%s</span>') % escape(p) for p in parts)
+
+
+def local_datetime_cell(view, value, name):
+    """Type formatter of list and detail cells: a stored datetime in local time, its date and
+    its time each unbroken."""
+    return _unbroken(*format_local(value, DATETIME_FORMAT).split(" ", 1))
+
+
+def date_cell(view, value, name):
+    """Type formatter of list and detail cells: a date (ISO 8601), never broken at a hyphen."""
+    return _unbroken(value.isoformat())
 
 
 def _export_bool(view, value, name):
@@ -466,11 +485,15 @@ class BanyanModelView(_Permissioned, ListingMixin, ModelView):
         self.form_ajax_refs = default_ajax_refs(model, self.form_ajax_refs, self.form_excluded_columns)
         super().__init__(model, RequestSession(), name=name, category=category, endpoint=endpoint,
                          url=url, **kw)
-        from datetime import datetime
+        from datetime import date, datetime
 
-        for formatters in (self.column_type_formatters, self.column_type_formatters_export,
-                           self.column_type_formatters_detail):
-            formatters.setdefault(datetime, local_datetime_formatter)
+        self.column_type_formatters_export = dict(self.column_type_formatters_export)
+        self.column_type_formatters_export.setdefault(datetime, local_datetime_formatter)
+        for attr in ("column_type_formatters", "column_type_formatters_detail"):
+            formatters = dict(getattr(self, attr))
+            formatters.setdefault(datetime, local_datetime_cell)
+            formatters.setdefault(date, date_cell)
+            setattr(self, attr, formatters)
         self.column_type_formatters_export = {**self.column_type_formatters_export, bool: _export_bool}
         for attr, codes in self._coded.items():
             self._column_choices_map[attr] = _ChoiceMap(codes)
