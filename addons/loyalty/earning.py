@@ -17,7 +17,7 @@ from core.cache import cached, snapshot
 from core.models import SaleLine
 
 from . import ledger
-from .models import EarningRule, LoyaltyEntry, LoyaltyPolicy, PointsEvent
+from .models import EarningRule, LoyaltyEntry, LoyaltyLot, LoyaltyPolicy, PointsEvent
 
 ONE = Decimal("1")
 
@@ -153,7 +153,12 @@ def _sale_context(session, store_id, at):
 def reverse_for_refund(session, refund, sale) -> int:
     """Take back, per refunded line, the share of the points its original line earned (the
     last refund of a line takes all that is left). Points already spent cannot be taken: the
-    reversal stops at the balance and the note records the shortfall (``already_spent``)."""
+    reversal stops at the balance and the note records the shortfall (``already_spent``).
+
+    Points of the earning that expired are not taken again: the expiry job already took them
+    off the balance, so the earning is worth to the customer only what did not expire, and a
+    refund taking the whole earning back would take the difference out of the customer's
+    other points (a refund after the year-end clearing taking the new year's points)."""
     if refund.customer_id is None:
         return 0
     taken = 0
@@ -167,11 +172,12 @@ def reverse_for_refund(session, refund, sale) -> int:
         reversed_so_far = -int(session.execute(
             select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
                 LoyaltyEntry.source == f"line:{origin.id}", LoyaltyEntry.points < 0)).scalar() or 0)
-        left = earned.points - reversed_so_far
+        kept = earned.points - _expired_of(session, earned.id)  # what the earning still gave
+        left = kept - reversed_so_far
         if origin.refunded_qty >= origin.qty:
             due = left
         else:
-            share = Decimal(earned.points) * (-Decimal(rline.qty)) / Decimal(origin.qty)
+            share = Decimal(kept) * (-Decimal(rline.qty)) / Decimal(origin.qty)
             due = min(int(share.to_integral_value(rounding=ROUND_DOWN)), left)
         if due <= 0:
             continue
@@ -187,3 +193,11 @@ def reverse_for_refund(session, refund, sale) -> int:
                      note_code="already_spent" if short else None, note_args=short)
         taken += take
     return taken
+
+
+def _expired_of(session, entry_id: int) -> int:
+    """The points of credit ``entry_id`` that expired (its lot's ``expired_points``; 0 without
+    a lot), read unscoped: the lot may be another store's."""
+    return int(session.execute(select(func.coalesce(func.sum(LoyaltyLot.expired_points), 0))
+                               .where(LoyaltyLot.entry_id == entry_id)
+                               .execution_options(banyan_unscoped=True)).scalar() or 0)

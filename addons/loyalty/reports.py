@@ -193,6 +193,9 @@ def unreversed_refunds(session, limit: int = 100) -> list[tuple[str, str, tuple]
         .join(earned, and_(earned.idempotency_key == literal("earn:line:") + cast(SaleLine.origin_line_id, String),
                            earned.points > 0))
         .where(Sale.kind == "refund", Sale.state != "draft", Sale.customer_id.is_not(None),
+               # an earning that expired whole has nothing left to take back (reverse_for_refund)
+               ~select(LoyaltyLot.id).where(LoyaltyLot.entry_id == earned.id,
+                                            LoyaltyLot.expired_points >= earned.points).exists(),
                ~select(back.id).where(back.idempotency_key == literal("earn-reverse:line:")
                                       + cast(SaleLine.id, String)).exists())
         .order_by(SaleLine.id).limit(limit)).all()

@@ -1,0 +1,182 @@
+"""Round 26, the failures the peers' public bug reports describe (Odoo loyalty and POS,
+ERPNext loyalty returns, OCA commissions, franchise-fee tools), built as the same scenario
+against Banyan with all seven addons installed: points reversed twice (by the expiry job,
+then by a refund), a refund after a period is closed and billed, money split over
+refunds. Each test asserts what a chain operator expects; the docstring names the peer
+report's class and the right value."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import update
+
+from core.models import Sale
+from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
+from core.services.refund import RefundLineRequest, refund
+
+pytestmark = pytest.mark.addons("membership", "loyalty", "franchise", "commissions", "spare_parts", "call_center",
+                                "campaign")
+
+from tests.outside_world import w  # noqa: F401,E402
+
+D = Decimal
+
+
+def _sale(session, store, customer, items, payments=None):
+    req = CheckoutRequest(store_id=store.id, lines=[LineRequest(p.id, D(q)) for p, q in items],
+                          payments=payments or [PaymentRequest("cash")],
+                          customer_id=customer.id if customer else None)
+    return checkout(session, req)
+
+
+def _dated(session, doc, day: date) -> None:
+    """Give a sale or refund document the business date ``day`` (the month it belongs to)."""
+    session.execute(update(Sale).where(Sale.id == doc.id).values(business_date=day))
+    session.expire(doc)
+
+
+# ============================================= points: taken back twice (expiry, then refund) ===
+
+@pytest.fixture
+def points_member(session, w):
+    """Customer A of the outside world, a member earning 1 point a yuan; points expire one
+    month after they are earned."""
+    from addons.loyalty import ledger
+    from addons.loyalty.models import EarningRule
+    from addons.membership import services as membership
+
+    session.add(EarningRule(code="R26-BASE", name="1 per yuan", kind="base", points_per_unit=D("1")))
+    pol = ledger.policy(session)
+    pol.expiry_mode, pol.expiry_months = "months", 1
+    membership.enrol(session, w.a.cust.id)
+    session.flush()
+    return w.a.cust
+
+
+def test_r26_refund_after_the_earned_points_expired_takes_none_of_the_new_points(session, w, points_member):
+    """Class: points taken back twice (peer: odoo/odoo#212922, a refund of an order paid with
+    points deducted them a second time; frappe/erpnext#30242, points wrong on a return). The
+    member buys a 100.00 machine (100 points, expiring a month later), earns 50 points more
+    that expire next year; the expiry job takes the 100 points; then the machine comes back.
+    ``reverse_for_refund`` took the earning back whole, capped at the balance: it took the 50
+    points of the new earning (balance 0), though the 100 had already left by expiry -- the
+    customer loses the machine's points twice. Expected: nothing more is taken (the earning is
+    worth what did not expire, 0), balance 50, no invariant breach (``earning.reverse_for_refund``,
+    ``reports.unreversed_refunds``)."""
+    from addons.loyalty import ledger, services
+    from core.mixins import utcnow
+
+    c = points_member
+    sale = _sale(session, w.a.store, c, [(w.product, 1)])
+    assert services.balance(session, c.id) == 100
+    later = utcnow() + timedelta(days=400)
+    ledger.credit(session, c.id, "adjust", 50, at=utcnow(), expires_at=later, note="campaign gift")
+    assert services.expire_due(session, at=utcnow() + timedelta(days=40)) == 100
+    assert services.balance(session, c.id) == 50
+    refund(session, sale.id)
+    assert services.balance(session, c.id) == 50
+    assert services.invariant_breaches(session) == []
+
+
+def test_r26_partial_refunds_after_part_of_the_points_expired_take_back_only_what_was_kept(
+        session, w, points_member):
+    """Class: points taken back twice (the partial side; peer: frappe/erpnext#30242). Two
+    machines (200 points in one lot); the member spends 80 of them, the other 120 expire;
+    a 300-point gift with a later expiry stays. Then the two machines come back one by one.
+    The refunds took 100 + 100 (the half of 200 each), 120 of them out of the gift. Expected:
+    the earning kept 80 (the 80 spent); each machine takes back its half of that, 40, so the
+    gift is left with 300 - 80 = 220 and nothing is noted as short."""
+    from addons.loyalty import ledger, services
+    from core.mixins import utcnow
+
+    c = points_member
+    sale = _sale(session, w.a.store, c, [(w.product, 2)])
+    services.adjust(session, c.id, -80, note="redeemed a mug")
+    ledger.credit(session, c.id, "adjust", 300, at=utcnow(), expires_at=utcnow() + timedelta(days=400),
+                  note="campaign gift")
+    assert services.expire_due(session, at=utcnow() + timedelta(days=40)) == 120
+    assert services.balance(session, c.id) == 300
+    line = sale.lines[0]
+    first = refund(session, sale.id, [RefundLineRequest(line.id, D("1"))])
+    assert ledger.document_points(session, first.id) == -40
+    refund(session, sale.id)
+    assert services.balance(session, c.id) == 220
+    assert services.invariant_breaches(session) == []
+
+
+# ============================== franchise: a refund after the month was billed its minimum ===
+
+@pytest.fixture
+def contract_a(session, w):
+    """Franchisee A's contract for 2026: 5% royalty, no marketing fund, minimum 40.00 a month."""
+    from addons.franchise import services as fr
+
+    c = fr.create_contract(session, "R26-A", w.a.co.id, date(2026, 1, 1), date(2026, 12, 31),
+                           royalty_rate="0.05", minimum_royalty="40.00")
+    fr.activate_contract(session, c.id)
+    return c
+
+
+def _post_month(session, company_id, year, month):
+    from addons.franchise import services as fr
+
+    (st,) = fr.compute_statements(session, year, month, [company_id])
+    fr.review_statement(session, st.id)
+    fr.post_statement(session, st.id)
+    return st
+
+
+def test_r26_late_refund_of_a_month_billed_its_minimum_gives_no_royalty_back(session, w, contract_a):
+    """Class: refund after the period is closed, corrected without the period's rule (peer:
+    RepairDesk#627, franchise fee % of sales with a monthly minimum; OCA/commission#55, a
+    refund after settlement paid the wrong way). March: 7 machines sold (700.00, royalty
+    35.00 < the 40.00 minimum: billed 40.00), posted. In April 2 of them come back. April's
+    statement gave back 5% of 200.00 (-10.00) as a correction, though March with the refund
+    owes its minimum all the same (royalty 25.00 < 40.00): HQ refunds royalty the franchisee
+    never paid. Expected: the 10.00 correction is met by a ``late_minimum`` line of +10.00,
+    April owes just its own minimum (40.00), and March's figures do not move."""
+    from addons.franchise import services as fr
+
+    sale = _sale(session, w.a.store, None, [(w.product, 7)])
+    _dated(session, sale, date(2026, 3, 10))
+    march = _post_month(session, w.a.co.id, 2026, 3)
+    assert march.total == D("40.00")
+    back = refund(session, sale.id, [RefundLineRequest(sale.lines[0].id, D("2"))])
+    _dated(session, back, date(2026, 4, 3))
+    (april,) = fr.compute_statements(session, 2026, 4, [w.a.co.id])
+    corrections = {ln.note_code: ln.amount for ln in april.lines if ln.kind == "correction"}
+    assert corrections == {"late_refunds": D("-10.00"), "late_minimum": D("10.00")}, corrections
+    assert april.total == D("40.00")
+    session.refresh(march)
+    assert march.total == D("40.00") and march.state == "posted"
+
+
+def test_r26_late_refunds_give_back_only_the_royalty_billed_above_the_minimum(session, w, contract_a):
+    """Class: refund after the period is closed (the other side: the month was billed above
+    its minimum). March: 10 machines (1000.00, royalty 50.00, 10.00 above the 40.00 minimum),
+    posted. April: 4 come back (5% of 400.00 = 20.00); May: 1 more (5.00). Before: April
+    gave back 20.00 and May 5.00 -- 25.00 for a month that owed 40.00 at least. Expected:
+    April gives back 10.00 (March falls from 50.00 to its 40.00 minimum: -20.00 and
+    +10.00), May gives back nothing (-5.00 and +5.00: March is already at its minimum); so
+    March has cost the franchisee 40.00 in all."""
+    from addons.franchise import services as fr
+
+    sale = _sale(session, w.a.store, None, [(w.product, 10)])
+    _dated(session, sale, date(2026, 3, 10))
+    march = _post_month(session, w.a.co.id, 2026, 3)
+    assert march.total == D("50.00")
+    line = sale.lines[0]
+    april_back = refund(session, sale.id, [RefundLineRequest(line.id, D("4"))])
+    _dated(session, april_back, date(2026, 4, 3))
+    april = _post_month(session, w.a.co.id, 2026, 4)
+    late = {ln.note_code: ln.amount for ln in april.lines if ln.kind == "correction"}
+    assert late == {"late_refunds": D("-20.00"), "late_minimum": D("10.00")}, late
+    may_back = refund(session, sale.id, [RefundLineRequest(line.id, D("1"))])
+    _dated(session, may_back, date(2026, 5, 6))
+    (may,) = fr.compute_statements(session, 2026, 5, [w.a.co.id])
+    late = {ln.note_code: ln.amount for ln in may.lines if ln.kind == "correction"}
+    assert late == {"late_refunds": D("-5.00"), "late_minimum": D("5.00")}, late
+    given_back = sum((ln.amount for st in (april, may) for ln in st.lines if ln.kind == "correction"), D("0"))
+    assert march.total + given_back == D("40.00")
