@@ -180,3 +180,64 @@ def test_r26_late_refunds_give_back_only_the_royalty_billed_above_the_minimum(se
     assert late == {"late_refunds": D("-5.00"), "late_minimum": D("5.00")}, late
     given_back = sum((ln.amount for st in (april, may) for ln in st.lines if ln.kind == "correction"), D("0"))
     assert march.total + given_back == D("40.00")
+
+
+# ================================ year-end rebate: a December purchase refunded in January ===
+
+def _local(y, m, d, h=12):
+    """Naive UTC of local ``y-m-d h:00`` in the chain's zone."""
+    from core.localtime import local_midnight
+
+    return local_midnight(date(y, m, d)) + timedelta(hours=h)
+
+
+def test_r26_rebate_of_a_year_counts_no_points_of_a_purchase_refunded_after_new_year(session, w, points_member):
+    """Class: refund after the period is closed, counted in the wrong period (peer:
+    frappe/erpnext#32951, returns keep the loyalty points; odoo/odoo#257854, buy -> refund
+    farms points). A member buys 10 machines on 28 December 2026 (1000 points) and brings them
+    all back on 3 January 2027; in 2027 they earn 300 points. The rebate (0.01 a point, from
+    100 points) is run on 10 January. Before: 2026 counted the 1000 points of the refunded
+    purchase (a 10.00 voucher for goods given back) and 2027 counted 300 - 1000 (no rebate
+    for the year's real 300 points). Expected: 2026 has nothing to rebate, 2027 rebates its
+    300 points (3.00)."""
+    from addons.loyalty import services
+    from addons.loyalty.ledger import policy
+
+    pol = policy(session)
+    pol.expiry_mode, pol.rebate_per_point, pol.rebate_min_points = "never", D("0.01"), 100
+    c = points_member
+    sale = checkout(session, CheckoutRequest(store_id=w.a.store.id, customer_id=c.id, at=_local(2026, 12, 28),
+                                             lines=[LineRequest(w.product.id, D("10"))],
+                                             payments=[PaymentRequest("cash")]))
+    refund(session, sale.id, at=_local(2027, 1, 3))
+    later = checkout(session, CheckoutRequest(store_id=w.a.store.id, customer_id=c.id, at=_local(2027, 2, 1),
+                                              lines=[LineRequest(w.product.id, D("3"))],
+                                              payments=[PaymentRequest("cash")]))
+    assert later.total == D("300.00") and services.balance(session, c.id) == 300
+    assert [r for r in services.year_end_rebates(session, 2026) if r["customer_id"] == c.id] == []
+    (row,) = [r for r in services.year_end_rebates(session, 2027) if r["customer_id"] == c.id]
+    assert (row["points"], row["amount"]) == (300, D("3.00"))
+
+
+def test_r26_rebate_already_given_is_taken_back_from_the_next_year(session, w, points_member):
+    """Class: refund after the period is closed (the other side: the year's rebate was already
+    given). The 2026 rebate ran on 1 January (1000 points: a 10.00 voucher); the 10 machines
+    come back on 3 January. A posted year never changes: the points the voucher was paid on
+    are taken back from 2027's rebate (1300 earned in 2027 - 1000 = 300: 3.00), as a royalty
+    correction is carried into the next statement."""
+    from addons.loyalty import services
+    from addons.loyalty.ledger import policy
+
+    pol = policy(session)
+    pol.expiry_mode, pol.rebate_per_point, pol.rebate_min_points = "never", D("0.01"), 100
+    c = points_member
+    sale = checkout(session, CheckoutRequest(store_id=w.a.store.id, customer_id=c.id, at=_local(2026, 12, 28),
+                                             lines=[LineRequest(w.product.id, D("10"))],
+                                             payments=[PaymentRequest("cash")]))
+    (given,) = [r for r in services.year_end_rebates(session, 2026, apply=True) if r["customer_id"] == c.id]
+    assert given["amount"] == D("10.00") and given["coupon"]
+    refund(session, sale.id, at=_local(2027, 1, 3))
+    checkout(session, CheckoutRequest(store_id=w.a.store.id, customer_id=c.id, at=_local(2027, 2, 1),
+                                      lines=[LineRequest(w.product.id, D("13"))], payments=[PaymentRequest("cash")]))
+    (row,) = [r for r in services.year_end_rebates(session, 2027) if r["customer_id"] == c.id]
+    assert (row["points"], row["amount"]) == (300, D("3.00"))
