@@ -241,3 +241,55 @@ def test_r26_rebate_already_given_is_taken_back_from_the_next_year(session, w, p
                                       lines=[LineRequest(w.product.id, D("13"))], payments=[PaymentRequest("cash")]))
     (row,) = [r for r in services.year_end_rebates(session, 2027) if r["customer_id"] == c.id]
     assert (row["points"], row["amount"]) == (300, D("3.00"))
+
+
+# ======================================= points: buy, spend the points, refund, repeat ===
+
+def test_r26_buy_spend_refund_does_not_farm_points(session, w, points_member):
+    """Class: points kept after a refund (peer: odoo/odoo#257854, "buy a product to earn
+    points, refund it to get the money back, and keep the points ... unlimited loyalty points
+    at no cost"; frappe/erpnext#32951). The member buys a machine (100 points), spends the 100
+    points on a 1.00 reward at once, and brings the machine back (100.00 cash back): the
+    reversal stopped at the balance (0) and took nothing, and nothing remembered it -- repeat
+    and the points are farmed. Expected: the 100 points are owed; the next purchases repay them
+    before the customer holds a point: 3 machines later (300 points) the balance is 200, and a
+    replayed confirmation repays nothing twice (``earning.reverse_for_refund`` /
+    ``repay_owed``, ``LoyaltyAccount.owed_points``)."""
+    from addons.loyalty import earning, ledger, services
+    from addons.loyalty.models import LoyaltyAccount
+
+    c = points_member
+    sale = _sale(session, w.a.store, c, [(w.product, 1)])
+    services.adjust(session, c.id, -100, note="reward: a mug")
+    refund(session, sale.id)
+    assert services.balance(session, c.id) == 0
+    assert session.get(LoyaltyAccount, c.id).owed_points == 100
+    second = _sale(session, w.a.store, c, [(w.product, 3)])
+    assert services.balance(session, c.id) == 200
+    assert ledger.document_points(session, second.id) == 200
+    assert session.get(LoyaltyAccount, c.id).owed_points == 0
+    earning.earn_for_sale(session, second)  # a replayed on_sale_confirmed
+    assert services.balance(session, c.id) == 200
+    assert services.invariant_breaches(session) == []
+
+
+def test_r26_points_a_refund_could_not_take_back_survive_a_customer_merge(session, make, w, points_member):
+    """Class: merge of customers with ledgers (peer: OCA/multi-company#1024-style merges losing
+    rows). The member owes 100 points (bought, spent, refunded) and is merged into a duplicate
+    record that holds an account of its own: the kernel kept the kept customer's account row
+    and deleted the other, the debt with it. Expected: the kept customer owes the 100 points
+    (``merge.MERGE_RULES``: the accounts' ``owed_points`` add up)."""
+    from addons.loyalty import services
+    from addons.loyalty.models import LoyaltyAccount
+    from addons.membership import services as membership
+    from core.services.customers import merge_customers
+
+    c = points_member
+    sale = _sale(session, w.a.store, c, [(w.product, 1)])
+    services.adjust(session, c.id, -100, note="reward: a mug")
+    refund(session, sale.id)
+    twin = make.customer(name="Customer a (twin)", home_store_id=w.a.store.id)
+    membership.enrol(session, twin.id)
+    services.adjust(session, twin.id, 10, note="welcome")
+    merge_customers(session, twin.id, c.id)
+    assert session.get(LoyaltyAccount, twin.id).owed_points == 100
