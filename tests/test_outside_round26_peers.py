@@ -293,3 +293,49 @@ def test_r26_points_a_refund_could_not_take_back_survive_a_customer_merge(sessio
     services.adjust(session, twin.id, 10, note="welcome")
     merge_customers(session, twin.id, c.id)
     assert session.get(LoyaltyAccount, twin.id).owed_points == 100
+
+
+def test_r26_refund_racing_a_points_payment_never_lets_the_points_be_kept(rt, committed, db_is_postgres):
+    """Class: points balance under concurrent requests (peer: odoo/odoo#249775, two
+    confirmations each checking the balance and both deducting; odoo/odoo#257854, points kept
+    after a refund). A member holds the 100 points of a machine; at the same moment one till
+    refunds the machine and another lets them pay 1.00 with those 100 points. Whichever
+    comes first, the points cannot be both spent and kept: the balance never goes below zero,
+    and what the refund took back plus what the member now owes is the 100 the machine earned.
+    Expected (PostgreSQL, real threads): both requests end (one may be refused), balance 0,
+    taken + owed = 100, no invariant breach."""
+    if not db_is_postgres:
+        pytest.skip("concurrency: PostgreSQL")
+    from addons.loyalty import ledger, services
+    from addons.loyalty.models import EarningRule, LoyaltyAccount
+    from addons.membership import services as membership
+    from core.db import transaction
+    from core.testing.factories import Factories
+    from core.testing.race import race
+
+    with rt.session() as s, transaction(s):
+        make = Factories(s)
+        store = make.store()
+        machine, mug = make.product(price="100.00"), make.product(price="1.00")
+        cust = make.customer(name="Race member", home_store_id=store.id)
+        s.add(EarningRule(code="R26-RACE", name="1 per yuan", kind="base", points_per_unit=D("1")))
+        s.flush()
+        membership.enrol(s, cust.id)
+        sale = _sale(s, store, cust, [(machine, 1)])
+        assert services.balance(s, cust.id) == 100 and ledger.policy(s).value_per_point == D("0.01")
+        ids = (store.id, cust.id, sale.id, mug.id)
+    store_id, cid, sale_id, mug_id = ids
+
+    def pay_with_points(s):
+        checkout(s, CheckoutRequest(store_id=store_id, customer_id=cid, lines=[LineRequest(mug_id, D("1"))],
+                                    payments=[PaymentRequest("points", D("1.00"))]))
+
+    outcomes = race(rt, lambda s: refund(s, sale_id) and None, pay_with_points)
+    assert len(outcomes) == 2 and all(o in ("ok", "refused") for o in outcomes), outcomes
+    assert "ok" in outcomes, outcomes
+    with rt.session() as s:
+        taken = -sum(e.points for e in services.history(s, cid, limit=50) if e.kind == "earn" and e.points < 0)
+        owed = s.get(LoyaltyAccount, cid).owed_points
+        assert services.balance(s, cid) == 0
+        assert taken + owed == 100, (taken, owed, outcomes)
+        assert services.invariant_breaches(s) == []
