@@ -106,6 +106,27 @@ def test_r26_partial_refunds_after_part_of_the_points_expired_take_back_only_wha
     assert services.invariant_breaches(session) == []
 
 
+def test_r26_refund_whose_share_of_the_points_rounds_to_nothing_is_not_reported(session, make, w, points_member):
+    """Class: the check disagreeing with the mechanism (a false alarm on points reversals; peer:
+    frappe/erpnext#30242, points wrong on returns, found by reconciling). Three 0.50 buns earn
+    1 point (1.50 rounds down); one bun comes back: its share, a third of a point, rounds down
+    to 0, so rightly nothing is taken, but ``banyan check`` reported "the points its sale
+    earned were not taken back" (``loyalty.refund_reversed``: any refund line without a
+    reversal while the member held points). Expected: no breach; the last bun's refund takes
+    the point, and still no breach."""
+    from addons.loyalty import ledger, services
+
+    bun = make.product(price="0.50")
+    sale = _sale(session, w.a.store, points_member, [(bun, 3)])
+    assert services.balance(session, points_member.id) == 1
+    first = refund(session, sale.id, [RefundLineRequest(sale.lines[0].id, D("1"))])
+    assert ledger.document_points(session, first.id) == 0
+    assert services.invariant_breaches(session) == []
+    refund(session, sale.id)
+    assert services.balance(session, points_member.id) == 0
+    assert services.invariant_breaches(session) == []
+
+
 # ============================== franchise: a refund after the month was billed its minimum ===
 
 @pytest.fixture
