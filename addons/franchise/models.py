@@ -79,6 +79,8 @@ STATEMENT_NOTE = Phrases("franchise.statement_line.note", [
     ("minimum", _l("Minimum monthly royalty"), _l("Minimum monthly royalty %(amount)s")),
     ("late_refunds", _l("Refunds of sales of earlier, posted months")),
     ("late_marketing", _l("Marketing fund on refunds of earlier, posted months")),
+    ("late_minimum", _l("Minimum monthly royalty still due on refunds of earlier, posted months"),
+     _l("Minimum monthly royalty %(amount)s still due on refunds of %(month)s")),
     ("clearing", _l("Clearing with another company"), _l("Clearing: %(what)s")),
 ], money=("amount",), coded={"what": CLEARING_KIND})
 #: what the addon itself notes on a receivable entry (``ReceivableEntry.note_code``)

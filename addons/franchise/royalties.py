@@ -21,7 +21,12 @@ How a statement for franchisee F and month M is computed (:func:`compute_stateme
    through the statement).
 6. Corrections: a refund of a sale of an earlier month whose statement is already posted is
    not counted there (a posted statement never changes) but here, as a *correction* line per
-   category at the rate of this contract (royalty, and marketing fund when it has one).
+   month of sale and category at the rate of this contract (royalty, and marketing fund when
+   it has one). The minimum of the month of sale still holds: when that month's royalty, less
+   the refunds counted so far, falls below its minimum, a *correction* line (``late_minimum``)
+   gives back what the minimum still covers -- a franchisee billed the minimum owes it still,
+   and only the royalty billed above the minimum is given back. Each correction line notes
+   its month of sale (``note_args["period"]``), which later statements read.
 
 Each refund counted is claimed by the statement (``franchise_statement_refund``), so it is
 never counted twice; recomputing a draft releases its claims first. Rounding: money() (half
@@ -33,7 +38,7 @@ import calendar
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, union_all
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, union_all
 
 from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, NotFound
@@ -125,11 +130,18 @@ def _counted(session, start: date, end: date, statement_ids: list[int], company_
     franchisee from the store.
 
     Returns ``(sales, refunds, corrections)``: ``{(company, contract): {category: amount}}``
-    for sales, ``{company: {category: amount}}`` for the other two (negative)."""
+    for sales, ``{company: {category: amount}}`` for refunds and ``{company: {(date of the
+    original sale, category): amount}}`` for corrections (negative)."""
     cs = _contract_stores(_contracts(start, end, company_ids))
     doc = Sale.__table__.alias("doc")
+    origin = Sale.__table__.alias("origin")
     claim = StatementRefund.__table__.alias("claim")
-    counted = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, claim.c.correction,
+    # a correction's month of sale (the posted statement it corrects): the original sale's
+    # date, looked up by key for the (few) corrections only
+    sold_on = case((claim.c.correction.is_(True),
+                    select(origin.c.business_date).where(origin.c.id == doc.c.origin_id).scalar_subquery()),
+                   else_=None).label("sold_on")
+    counted = (select(cs.c.company_id, cs.c.contract_id, Product.category_id, claim.c.correction, sold_on,
                       func.sum(SaleLine.total).label("total"))
                .select_from(SaleLine)
                .join(doc, doc.c.id == SaleLine.sale_id)
@@ -139,15 +151,17 @@ def _counted(session, start: date, end: date, statement_ids: list[int], company_
                .where(doc.c.state != "draft",
                       or_(and_(doc.c.kind == "sale", doc.c.business_date >= start, doc.c.business_date <= end),
                           and_(doc.c.kind == "refund", claim.c.refund_id.is_not(None))))
-               .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id, claim.c.correction))
+               .group_by(cs.c.company_id, cs.c.contract_id, Product.category_id, claim.c.correction, sold_on))
     sales = defaultdict(lambda: defaultdict(lambda: ZERO))
     refunds = defaultdict(lambda: defaultdict(lambda: ZERO))
     corrections = defaultdict(lambda: defaultdict(lambda: ZERO))
-    for company, contract, category, correction, total in session.execute(counted.execution_options(**_U)):
+    for company, contract, category, correction, day, total in session.execute(counted.execution_options(**_U)):
         if correction is None:
             sales[(company, contract)][category] += total
+        elif correction:
+            corrections[company][(day, category)] += total
         else:
-            (corrections if correction else refunds)[company][category] += total
+            refunds[company][category] += total
     return sales, refunds, corrections
 
 
@@ -197,12 +211,13 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     ids = [st.id for st in written]
     _claim(session, start, end, company_ids, skipped={c for c, st in existing.items() if st.state != "draft"})
     sales, refunds, corrections = _counted(session, start, end, ids, company_ids)
+    late = _late_months(session, start, corrections)
     clearing = _clearing(session, year, month)
     rows, now = [], utcnow()
     for st in written:
         rows += [{**line, "statement_id": st.id} for line in _fill(
             st, contracts[st.contract_id], rates[st.contract_id], sales.get((st.company_id, st.contract_id), {}),
-            refunds.get(st.company_id, {}), corrections.get(st.company_id, {}), clearing.get(st.company_id, {}))]
+            refunds.get(st.company_id, {}), *late.get(st.company_id, ({}, {})), clearing.get(st.company_id, {}))]
         st.computed_at = now
     if rows:
         session.execute(insert(StatementLine.__table__), rows)  # Core executemany: one statement
@@ -210,6 +225,47 @@ def compute_statements(session, year: int, month: int, company_ids=None) -> list
     for st in written:
         session.expire(st, ["lines"])
     return written
+
+
+def _late_months(session, start: date, corrections: dict) -> dict:
+    """``{company: (corrections, months)}`` for the statements of the month beginning
+    ``start``: ``corrections`` ``{(month of sale, category): amount}`` (the month as the
+    first day of the posted statement the refunds correct, None when none covers the day),
+    ``months`` ``{month of sale: (royalty billed, minimum)}``: the royalty lines of that
+    posted statement plus the royalty corrections made for it by statements of earlier months
+    (the lines noting it as their ``period``), and its contract's minimum monthly royalty.
+    Reads the posted statements of the companies with corrections only (none: no query)."""
+    if not corrections:
+        return {}
+    posted = list(session.execute(
+        select(Statement).where(Statement.company_id.in_(sorted(corrections)), Statement.state == "posted")
+        .execution_options(**_U)).scalars())
+    minimums = dict(session.execute(
+        select(Contract.id, Contract.minimum_royalty)
+        .where(Contract.id.in_(sorted({st.contract_id for st in posted if st.contract_id})))
+        .execution_options(**_U)).all()) if posted else {}
+    earlier = defaultdict(lambda: ZERO)  # (company, month iso) -> royalty corrections made before
+    for company, amount, args in session.execute(
+            select(Statement.company_id, StatementLine.amount, StatementLine.note_args)
+            .join(Statement, Statement.id == StatementLine.statement_id)
+            .where(Statement.company_id.in_(sorted(corrections)), Statement.period < start,
+                   StatementLine.kind == "correction", StatementLine.note_code == "late_refunds")
+            .execution_options(**_U)):
+        if isinstance(args, dict) and args.get("period"):
+            earlier[(company, args["period"])] += amount
+    out = {}
+    for company, by_day in corrections.items():
+        mine = [st for st in posted if st.company_id == company]
+        late, months = defaultdict(lambda: ZERO), {}
+        for (day, category), amount in by_day.items():
+            st = next((st for st in mine if day is not None and st.period <= day <= st.period_end), None)
+            late[(st.period if st else None, category)] += amount
+            if st is not None and st.period not in months:
+                billed = sum((ln.amount for ln in st.lines if ln.kind == "royalty"), ZERO)
+                months[st.period] = (billed + earlier[(company, st.period.isoformat())],
+                                     minimums.get(st.contract_id) or ZERO)
+        out[company] = (late, months)
+    return out
 
 
 def _clearing(session, year: int, month: int) -> dict:
@@ -241,8 +297,9 @@ def _line(kind, amount, base=ZERO, rate=None, category_id=None, counterparty_id=
 
 
 def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: dict, corrections: dict,
-          clearing: dict | None = None) -> list[dict]:
-    """Set ``st``'s net sales and total; return its lines (dicts for one bulk INSERT)."""
+          months: dict | None = None, clearing: dict | None = None) -> list[dict]:
+    """Set ``st``'s net sales and total; return its lines (dicts for one bulk INSERT).
+    ``corrections`` and ``months`` as :func:`_late_months` gives them for ``st``'s company."""
     lines = []
     net_by_cat = {c: money(sales.get(c, ZERO) + refunds.get(c, ZERO)) for c in set(sales) | set(refunds)}
     royalty = ZERO
@@ -260,12 +317,25 @@ def _fill(st: Statement, contract: Contract, rates: dict, sales: dict, refunds: 
         lines.append(_line("minimum", money(contract.minimum_royalty - royalty), royalty,
                            note_code="minimum", note_args={"amount": str(money(contract.minimum_royalty))}))
     late = ZERO
-    for category in sorted(corrections, key=lambda c: (c is None, c or 0)):
-        base = money(corrections[category])
+    given_back = defaultdict(lambda: ZERO)  # month of sale -> royalty corrections on this statement
+    for period, category in sorted(corrections, key=lambda k: (k[0] is None, k[0] or date.min, k[1] is None,
+                                                               k[1] or 0)):
+        base = money(corrections[(period, category)])
         rate = rates.get(category, contract.royalty_rate)
         late += base
-        lines.append(_line("correction", money(base * rate), base, rate, category,
-                           note_code="late_refunds"))
+        amount = money(base * rate)
+        given_back[period] += amount
+        lines.append(_line("correction", amount, base, rate, category, note_code="late_refunds",
+                           note_args={"period": period.isoformat()} if period else None))
+    for period in sorted(p for p in given_back if p is not None and p in (months or {})):
+        billed, minimum = months[period]
+        # what the month of sale owes now, less what it was billed: the minimum still holds
+        owed = max(minimum, billed + given_back[period]) - max(minimum, billed)
+        if owed != given_back[period]:
+            lines.append(_line("correction", money(owed - given_back[period]), billed + given_back[period],
+                               note_code="late_minimum",
+                               note_args={"period": period.isoformat(), "month": period.strftime("%Y-%m"),
+                                          "amount": str(money(minimum))}))
     if late and contract.marketing_rate:
         lines.append(_line("correction", money(late * contract.marketing_rate), late, contract.marketing_rate,
                            note_code="late_marketing"))

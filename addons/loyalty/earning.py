@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from core.cache import cached, snapshot
 from core.models import SaleLine
 
 from . import ledger
-from .models import EarningRule, LoyaltyEntry, LoyaltyPolicy, PointsEvent
+from .models import EarningRule, LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyPolicy, PointsEvent
 
 ONE = Decimal("1")
 
@@ -137,9 +137,39 @@ def earn_for_sale(session, sale, promotion_uses=()) -> int:
                            [(lp.points, f"earn:line:{lp.line.id}", f"line:{lp.line.id}") for lp in earned],
                            store_id=sale.store_id, at=at, sale_id=sale.id, pol=pol, promotion_uses=uses)
         total = sum(lp.points for lp in earned)
+        repay_owed(session, sale, total)
     else:
         ledger.write_promotion_uses(session, uses)
     return total
+
+
+_OWED = select(LoyaltyAccount.owed_points).where(LoyaltyAccount.customer_id == bindparam("customer_id")) \
+    .execution_options(banyan_unscoped=True)
+
+
+def repay_owed(session, sale, earned: int) -> int:
+    """Take from the points ``sale`` just earned (``earned``) what the customer owes for
+    refunds that could not take back points already spent (``LoyaltyAccount.owed_points``):
+    at most what was earned and what the balance holds; one entry keyed ``owed:sale:<id>``
+    (``ENTRY_NOTE`` ``owed_repaid``). Returns the points repaid (0: nothing owed, one
+    primary-key read)."""
+    if earned <= 0 or not session.execute(_OWED, {"customer_id": sale.customer_id}).scalar():
+        return 0
+    account = ledger.lock_account(session, sale.customer_id)
+    if ledger.entry_by_key(session, f"owed:sale:{sale.id}") is not None:
+        return 0  # a replayed confirmation: repaid already
+    n = min(account.owed_points or 0, earned, max(ledger.balance(session, sale.customer_id), 0))
+    if n <= 0:
+        return 0
+    entry, _ = ledger.debit(session, sale.customer_id, "earn", n, store_id=sale.store_id,
+                            at=sale.confirmed_at or sale.created_at, key=f"owed:sale:{sale.id}",
+                            source=f"sale:{sale.id}", sale_id=sale.id, note_code="owed_repaid",
+                            note_args={"points": n})
+    if entry is None:
+        return 0
+    account.owed_points -= n
+    session.flush()
+    return n
 
 
 def _sale_context(session, store_id, at):
@@ -153,7 +183,14 @@ def _sale_context(session, store_id, at):
 def reverse_for_refund(session, refund, sale) -> int:
     """Take back, per refunded line, the share of the points its original line earned (the
     last refund of a line takes all that is left). Points already spent cannot be taken: the
-    reversal stops at the balance and the note records the shortfall (``already_spent``)."""
+    reversal stops at the balance, the note records the shortfall (``already_spent``) and the
+    account owes it (``owed_points``): the customer's next earnings repay it
+    (:func:`repay_owed`), so buying, spending the points and refunding never keeps them.
+
+    Points of the earning that expired are not taken again: the expiry job already took them
+    off the balance, so the earning is worth to the customer only what did not expire, and a
+    refund taking the whole earning back would take the difference out of the customer's
+    other points (a refund after the year-end clearing taking the new year's points)."""
     if refund.customer_id is None:
         return 0
     taken = 0
@@ -167,18 +204,22 @@ def reverse_for_refund(session, refund, sale) -> int:
         reversed_so_far = -int(session.execute(
             select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
                 LoyaltyEntry.source == f"line:{origin.id}", LoyaltyEntry.points < 0)).scalar() or 0)
-        left = earned.points - reversed_so_far
+        kept = earned.points - _expired_of(session, earned.id)  # what the earning still gave
+        left = kept - reversed_so_far
         if origin.refunded_qty >= origin.qty:
             due = left
         else:
-            share = Decimal(earned.points) * (-Decimal(rline.qty)) / Decimal(origin.qty)
+            share = Decimal(kept) * (-Decimal(rline.qty)) / Decimal(origin.qty)
             due = min(int(share.to_integral_value(rounding=ROUND_DOWN)), left)
         if due <= 0:
             continue
-        ledger.lock_account(session, refund.customer_id)
+        account = ledger.lock_account(session, refund.customer_id)
         have = ledger.balance(session, refund.customer_id)
         take = min(due, max(have, 0))
         short = None if take == due else {"points": due - take}  # ENTRY_NOTE already_spent
+        if short:  # spent already: owed, the next earnings repay it (repay_owed)
+            account.owed_points = (account.owed_points or 0) + short["points"]
+            session.flush()
         if take <= 0:
             continue
         ledger.debit(session, refund.customer_id, "earn", take, store_id=refund.store_id,
@@ -187,3 +228,11 @@ def reverse_for_refund(session, refund, sale) -> int:
                      note_code="already_spent" if short else None, note_args=short)
         taken += take
     return taken
+
+
+def _expired_of(session, entry_id: int) -> int:
+    """The points of credit ``entry_id`` that expired (its lot's ``expired_points``; 0 without
+    a lot), read unscoped: the lot may be another store's."""
+    return int(session.execute(select(func.coalesce(func.sum(LoyaltyLot.expired_points), 0))
+                               .where(LoyaltyLot.entry_id == entry_id)
+                               .execution_options(banyan_unscoped=True)).scalar() or 0)

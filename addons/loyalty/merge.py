@@ -8,9 +8,10 @@ from .ledger import lock_account
 
 
 #: how the kernel merges loyalty's rows keyed by customer when both customers hold one:
-#: the account row only carries the lock (keep the kept one); two rebates for the same year
-#: add up into the kept customer's (points and amount; both coupons move to the kept customer)
-MERGE_RULES = (MergeRule("loyalty_account", "keep_kept"),
+#: the account rows carry the lock and the points refunds could not take back (``owed_points``:
+#: they add up, a merge must not wipe a debt); two rebates for the same year add up into the
+#: kept customer's (points and amount; both coupons move to the kept customer)
+MERGE_RULES = (MergeRule("loyalty_account", "sum", columns=("owed_points",)),
                MergeRule("loyalty_rebate", "sum", columns=("points", "amount")))
 
 

@@ -27,6 +27,8 @@ ENTRY_NOTE = Phrases("loyalty.entry.note", [
     ("refund", _l("Paid back by a refund"), _l("Paid back by refund %(refund)s")),
     ("already_spent", _l("Points already spent"), _l("%(points)s points already spent: not taken back")),
     ("opening_balance", _l("Opening balance")),
+    ("owed_repaid", _l("Points owed by a refund, repaid"),
+     _l("%(points)s points a refund could not take back, repaid from this purchase")),
 ])
 #: where a points entry comes from (``LoyaltyEntry.source``, ``<code>:<reference>``): the stored
 #: value is a key the ledger queries by (``reverse:<entry id>``, ``line:<sale line id>``) and never
@@ -40,6 +42,8 @@ ENTRY_SOURCE = Phrases("loyalty.entry.source", [
     ("reward", _l("Reward"), _l("Reward %(ref)s")),
     ("lot", _l("Expiry"), _l("Expiry of points lot %(ref)s")),
     ("opening_balance", _l("Opening balance")),
+    ("owed_repaid", _l("Points owed by a refund, repaid"),
+     _l("%(points)s points a refund could not take back, repaid from this purchase")),
 ])
 
 
@@ -96,13 +100,16 @@ class LoyaltyPolicy(IdPk, Timestamps, Base):
 
 
 class LoyaltyAccount(Base):
-    """One row per customer holding points: the row locked before any balance is read."""
+    """One row per customer holding points: the row locked before any balance is read.
+    ``owed_points``: what refunds could not take back of the points their sales earned (the
+    customer had spent them); the next earnings repay it (``earning.repay_owed``)."""
 
     __tablename__ = "loyalty_account"
     __audit__ = False
     __scope_via__ = "customer_id"  # seen with its customer (core.security.scope)
     customer_id: Mapped[int] = mapped_column(ForeignKey("core_customer.id"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    owed_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     customer = relationship("Customer")
 
     def __str__(self) -> str:

@@ -188,16 +188,22 @@ def unreversed_refunds(session, limit: int = 100) -> list[tuple[str, str, tuple]
 
     earned, back = aliased(LoyaltyEntry), aliased(LoyaltyEntry)
     candidates = session.execute(
-        select(SaleLine.id, Sale.id, Sale.number, Sale.customer_id, Sale.confirmed_at)
+        select(SaleLine.id, Sale.id, Sale.number, Sale.customer_id, Sale.confirmed_at, SaleLine.qty,
+               SaleLine.origin_line_id, earned.id, earned.points)
         .join(Sale, Sale.id == SaleLine.sale_id)
         .join(earned, and_(earned.idempotency_key == literal("earn:line:") + cast(SaleLine.origin_line_id, String),
                            earned.points > 0))
         .where(Sale.kind == "refund", Sale.state != "draft", Sale.customer_id.is_not(None),
+               # an earning that expired whole has nothing left to take back (reverse_for_refund)
+               ~select(LoyaltyLot.id).where(LoyaltyLot.entry_id == earned.id,
+                                            LoyaltyLot.expired_points >= earned.points).exists(),
                ~select(back.id).where(back.idempotency_key == literal("earn-reverse:line:")
                                       + cast(SaleLine.id, String)).exists())
         .order_by(SaleLine.id).limit(limit)).all()
     out = []
-    for line_id, refund_id, number, customer_id, at in candidates:
+    for line_id, refund_id, number, customer_id, at, qty, origin_id, earned_id, points in candidates:
+        if _due(session, line_id, qty, origin_id, earned_id, points) <= 0:
+            continue  # its share rounds down to nothing, or nothing of the earning was left
         held = session.execute(select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
             LoyaltyEntry.customer_id == customer_id, LoyaltyEntry.posted_at <= at)).scalar()
         if int(held or 0) > 0:
@@ -205,3 +211,26 @@ def unreversed_refunds(session, limit: int = 100) -> list[tuple[str, str, tuple]
                         f"refund {number or refund_id}, line {line_id}: the points its sale earned were not "
                         f"taken back", (f"core_sale:{refund_id}", f"core_sale_line:{line_id}")))
     return out
+
+
+def _due(session, line_id: int, qty, origin_id: int, earned_id: int, points: int) -> int:
+    """The points refund line ``line_id`` (``qty``, negative) had to take back of earning
+    ``earned_id`` (``points``) of sale line ``origin_id``, as ``earning.reverse_for_refund``
+    worked it out: the share of what the earning kept (less what expired), rounded down; the
+    refund that gave back the line's last unit takes whatever the others left."""
+    from decimal import ROUND_DOWN, Decimal
+
+    from .earning import _expired_of
+
+    origin_qty = session.execute(select(SaleLine.qty).where(SaleLine.id == origin_id)).scalar()
+    if not origin_qty:
+        return 0
+    kept = int(points) - _expired_of(session, earned_id)
+    through = -(session.execute(select(func.coalesce(func.sum(SaleLine.qty), 0)).where(
+        SaleLine.origin_line_id == origin_id, SaleLine.id <= line_id)).scalar() or 0)
+    if through >= origin_qty:  # the last refund of the line: what the reversals left
+        taken = -int(session.execute(select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+            LoyaltyEntry.source == f"line:{origin_id}", LoyaltyEntry.points < 0)).scalar() or 0)
+        return kept - taken
+    share = Decimal(kept) * (-Decimal(qty)) / Decimal(origin_qty)
+    return int(share.to_integral_value(rounding=ROUND_DOWN))

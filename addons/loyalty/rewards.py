@@ -57,17 +57,15 @@ def redeem_reward(session, customer_id: int, reward_id: int, store_id=None, key=
 
 
 def year_end_rebates(session, year: int, apply: bool = False) -> list[dict]:
-    """Rebate per member on the points earned in the local calendar ``year`` (policy
-    ``rebate_per_point`` in money per point, ``rebate_min_points``):
+    """Rebate per member on the points earned in the local calendar ``year``, net of what
+    refunds took back of them (:func:`_year_points`; policy ``rebate_per_point`` in money
+    per point, ``rebate_min_points``):
     ``[{"customer_id", "points", "amount": Decimal, "coupon": code | None}]`` in customer
     order. With ``apply`` each member gets it once, as a single-use voucher for the amount
     valid from the next local new year (a second run returns the same coupons)."""
     pol = policy(session)
     start, end = year_bounds(year)  # local new year to local new year (core.localtime)
-    rows = session.execute(select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
-                           .where(LoyaltyEntry.kind == "earn", LoyaltyEntry.posted_at >= start,
-                                  LoyaltyEntry.posted_at < end)
-                           .group_by(LoyaltyEntry.customer_id).order_by(LoyaltyEntry.customer_id)).all()
+    rows = _year_points(session, year, start, end)
     out = []
     promo = None
     for cid, pts in rows:
@@ -94,6 +92,47 @@ def year_end_rebates(session, year: int, apply: bool = False) -> list[dict]:
             row["coupon"] = session.get(Coupon, done.coupon_id).code if done.coupon_id else None
         out.append(row)
     return out
+
+
+def _year_points(session, year: int, start, end) -> list[tuple[int, int]]:
+    """``[(customer id, points)]`` the rebate of local ``year`` (``[start, end)``) counts, by
+    customer: the points earned in the year less what refunds took back of them, whenever the
+    refund came (a purchase of 28 December refunded on 3 January earned nothing in the year).
+    A refund in the year of points earned in an earlier year counts in this year only when the
+    customer's rebate of that year was already given (it was paid on those points: this year's
+    rebate takes it back); otherwise that year counts it. A refund's entry (``earn-reverse``)
+    finds its earning by its ``source`` (``line:<id>``, the earning's key ``earn:line:<id>``)."""
+    from sqlalchemy import and_, literal, not_
+    from sqlalchemy.orm import aliased
+
+    from core.localtime import local_year
+
+    earned = aliased(LoyaltyEntry)
+    e = LoyaltyEntry
+    joined = (select(e.customer_id, func.sum(e.points))
+              .outerjoin(earned, and_(e.points < 0, e.source.is_not(None),
+                                      earned.idempotency_key == literal("earn:") + e.source))
+              .where(e.kind == "earn").group_by(e.customer_id))
+    in_year = and_(e.posted_at >= start, e.posted_at < end)
+    earned_before = and_(earned.id.is_not(None), earned.posted_at < start)
+    earned_in_year = and_(earned.id.is_not(None), earned.posted_at >= start, earned.posted_at < end)
+    totals: dict[int, int] = {}
+    for where in (and_(in_year, not_(earned_before)),  # the year's earnings and their refunds so far
+                  and_(e.posted_at >= end, earned_in_year)):  # refunded after the year ended
+        for cid, pts in session.execute(joined.where(where)).all():
+            totals[cid] = totals.get(cid, 0) + int(pts or 0)
+    # refunds in the year of an earlier year's points: carried here when that year's rebate was given
+    late = session.execute(select(e.customer_id, e.points, earned.posted_at)
+                           .join(earned, earned.idempotency_key == literal("earn:") + e.source)
+                           .where(e.kind == "earn", e.points < 0, in_year, earned.posted_at < start)).all()
+    if late:
+        given = {(cid, y) for cid, y in session.execute(
+            select(Rebate.customer_id, Rebate.year).where(Rebate.customer_id.in_(sorted({r[0] for r in late})))
+            .execution_options(banyan_unscoped=True)).all()}
+        for cid, pts, at in late:
+            if (cid, local_year(at)) in given:
+                totals[cid] = totals.get(cid, 0) + int(pts)
+    return sorted(totals.items())
 
 
 def _rebate_promotion(session) -> Promotion:

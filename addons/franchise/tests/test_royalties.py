@@ -72,11 +72,15 @@ def test_month_with_refund_category_rate_and_minimum_then_late_refund(session, m
     _dated(session, late, date(2026, 4, 2))
     assert svc.compute_statements(session, 2026, 3, [net.a.company.id]) == []  # posted: untouched
     (april,) = svc.compute_statements(session, 2026, 4, [net.a.company.id])
-    corrections = [ln for ln in april.lines if ln.kind == "correction"]
-    assert sorted(ln.amount for ln in corrections) == [D("-2.50"), D("-0.50")]
-    assert sorted(ln.note_code for ln in corrections) == ["late_marketing", "late_refunds"]
-    assert {ln.note for ln in corrections} == {None}
-    assert april.total == D("20.00") - D("3.00")  # nothing sold in April: the minimum, less the corrections
+    corrections = {ln.note_code: ln for ln in april.lines if ln.kind == "correction"}
+    # March was billed its minimum (royalty 18.50 < 20.00): with the silver line refunded its
+    # royalty is 16.00, still under the minimum, so none of it is given back (the 2.50 of the
+    # silver line is taken back by the minimum's line); the marketing fund has no minimum
+    assert {code: ln.amount for code, ln in corrections.items()} == {
+        "late_refunds": D("-2.50"), "late_minimum": D("2.50"), "late_marketing": D("-0.50")}
+    assert corrections["late_refunds"].note_args == {"period": "2026-03-01"}
+    assert {ln.note for ln in corrections.values()} == {None}
+    assert april.total == D("20.00") - D("0.50")  # nothing sold in April: the minimum, less the marketing fund
     # counted once: May has no correction for it
     (may,) = svc.compute_statements(session, 2026, 5, [net.a.company.id])
     assert not [ln for ln in may.lines if ln.kind == "correction"]

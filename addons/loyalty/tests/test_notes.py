@@ -71,7 +71,7 @@ def test_an_opening_balance_reads_in_each_language(session, make, member):
     entry = services.adjust(session, c.id, 10, "x")
     entry.note, entry.note_code = None, "opening_balance"
     assert _in("en", entry) == "Opening balance" and _in("zh_Hans", entry) == "期初余额"
-    assert set(ENTRY_NOTE.codes) == {"refund", "already_spent", "opening_balance"}
+    assert set(ENTRY_NOTE.codes) == {"refund", "already_spent", "opening_balance", "owed_repaid"}
 
 
 @pytest.mark.parametrize("lang", ["zh_Hans", "en"])
