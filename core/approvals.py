@@ -54,7 +54,7 @@ from sqlalchemy import func, select
 
 from core.db import ZERO, money
 from core.errors import BusinessError, Conflict, Forbidden, NotFound
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, with_colon
 from core.mixins import utcnow
 from core.models import Sale
 from core.models.approval import ApprovalRequest, ApprovalVote
@@ -275,7 +275,7 @@ def _table_text(table: dict) -> str:
     """A table figure on one line (exports): ``(Product: Tea, Quantity: 2) (...)``."""
     out = []
     for cells in table["cells"]:
-        pairs = [f"{c['label']}: {t}" if c["label"] else t for c, t in zip(table["columns"], cells)]
+        pairs = [with_colon(c["label"]) + t if c["label"] else t for c, t in zip(table["columns"], cells)]
         out.append("(" + ", ".join(pairs) + ")")
     return " ".join(out)
 

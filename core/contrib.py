@@ -155,13 +155,17 @@ class CodeClaim:
 class PaymentMethod:
     """A way to pay. ``capture(session, sale, amount, reference)`` takes the money inside the
     sale's transaction (raise BusinessError to refuse); ``refund(session, refund, payment,
-    amount)`` gives it back (``amount`` is positive). Either returns an optional reference."""
+    amount)`` gives it back (``amount`` is positive). Either returns an optional reference.
+    ``receipt_reference``: whether the receipt prints the reference (masked); False for a
+    reference only the addon reads (a ledger entry's id, such as loyalty's ``points:<id>``),
+    which the sale's page still shows."""
 
     code: str
     label: Any
     capture: Callable[..., Any] | None = None
     refund: Callable[..., Any] | None = None
     priority: int = 100
+    receipt_reference: bool = True
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,18 @@ def gettext(message: str, **kw) -> str:
     return text % kw if kw else text
 
 
+def template_gettext(message: str, **kw):
+    """Templates' ``_``: :func:`gettext`, and when a value is markup (a link such as
+    ``page_link(...)``) the translation is escaped and the markup put in as is (the other
+    values escaped), as Jinja's own new-style gettext does: ``{{ _('see %(page)s',
+    page=page_link('campaign_policy')) }}`` shows a link, not its source."""
+    if not any(hasattr(v, "__html__") for v in kw.values()):
+        return gettext(message, **kw)
+    from markupsafe import Markup, escape
+
+    return Markup(escape(translations().ugettext(message))) % kw
+
+
 def ngettext(singular: str, plural: str, n: int, **kw) -> str:
     text = translations().ungettext(singular, plural, n)
     kw.setdefault("num", n)

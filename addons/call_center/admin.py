@@ -5,7 +5,7 @@ from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 
-from core.admin.base import BanyanModelView, BanyanView
+from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_pgettext
@@ -16,12 +16,6 @@ from .models import (Article, ArticleCategory, Calendar, InboundEmail, CallRecor
                      MailboxRun, Rating, RoutingRule, SlaPolicy, Team, Ticket, TicketArticle, TicketEvent)
 from .permissions import (CALL_READ, CALL_WRITE, CONFIG, KB_PUBLISH, KB_READ, KB_WRITE, REPORT, SCREEN_POP,
                           TICKET_READ, TICKET_WRITE)
-
-
-def _flash_error(exc: BusinessError) -> None:
-    for messages in exc.errors.values():
-        for m in (messages if isinstance(messages, (list, tuple)) else [messages]):
-            flash(str(m), "error")
 
 
 class TicketView(BanyanModelView):
@@ -113,7 +107,7 @@ class TicketView(BanyanModelView):
                     svc.link_article(s, ticket.id, article.id, user=current_user())
                 flash(gettext("Article linked to the ticket."), "success")
             except BusinessError as exc:
-                _flash_error(exc)
+                flash_error(exc, self)
         return redirect(url_for(".details_view", id=ticket.id, kb=request.form.get("kb") or None))
 
     def _move(self, ids, status, done):
@@ -126,7 +120,7 @@ class TicketView(BanyanModelView):
                     svc.set_status(s, t.id, status, user=current_user())
             flash(done, "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
 
     @action("open", _l("Open"), _l("Open the selected tickets?"))
     def action_open(self, ids):
@@ -362,7 +356,7 @@ class FollowUpTaskView(BanyanModelView):
                     svc.complete_task(s, t.id)
             flash(gettext("Follow-ups done."), "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
 
 
 class LineTokenView(BanyanModelView):
@@ -412,7 +406,7 @@ class ScreenPopPage(BanyanView):
             try:
                 pop = svc.screen_pop(s, current_user(), number)
             except BusinessError as exc:
-                _flash_error(exc)
+                flash_error(exc, self)
         from .models import PRIORITY, TICKET_TYPE
 
         call_id = request.args.get("call_id", type=int) if pop is not None else None
@@ -444,7 +438,7 @@ class ScreenPopPage(BanyanView):
                                     outcome="ticket", ticket_id=ticket.id)
             flash(gettext("Ticket %(number)s opened.", number=ticket.number), "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
         return redirect(url_for(".index", number=number))
 
 
@@ -535,7 +529,7 @@ class ArticleView(BanyanModelView):
                     svc.set_article_status(s, a.id, status)
             flash(done, "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
 
     @action("review", _l("Mark reviewed"), _l("Mark the selected articles reviewed?"))
     def action_review(self, ids):

@@ -8,23 +8,17 @@ from flask_admin import expose
 from flask_admin.actions import action
 from markupsafe import Markup, escape
 
-from core.admin.base import BanyanModelView, BanyanView
+from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, lazy_pgettext
 
 from . import services as svc
 from .models import METHOD, SOURCE, Consent, Income, OptOut, Outbox, Plan, Policy, Recipient, Segment, Template
 from .permissions import CONSENT, READ, SEGMENT_READ, SEGMENT_WRITE, SEND, WRITE
 
 CATEGORY = _l("Campaign")
-
-
-def _flash(exc: BusinessError) -> None:
-    for field, messages in exc.errors.items():
-        for m in messages:
-            flash(m if field == "_" else f"{field}: {m}", "error")
 
 
 class SegmentView(BanyanModelView):
@@ -104,7 +98,7 @@ class PlanView(BanyanModelView):
                     func(s, plan, current_user())
             flash(done, "success")
         except BusinessError as exc:
-            _flash(exc)
+            flash_error(exc, self)
 
     @action("submit", _l("Submit for approval"), _l("Submit the selected plans for approval?"))
     def action_submit(self, ids):
@@ -141,8 +135,9 @@ class PlanView(BanyanModelView):
 
         self._each(ids, run, gettext("Trigger evaluated."))
 
-    @action("finish", _l("Finish"), _l("Finish the selected plans? The actual cost is computed from the "
-                                       "messages sent."))
+    # "Finish" alone is a work order's (完工): a plan's is its own word (结束)
+    @action("finish", lazy_pgettext("plan", "Finish"),
+            _l("Finish the selected plans? The actual cost is computed from the messages sent."))
     def action_finish(self, ids):
         self._each(ids, lambda s, plan, user: svc.finish(s, plan), gettext("Finished."))
 
@@ -189,7 +184,7 @@ class ConsentView(BanyanModelView):
                     request_opt_in(s, runtime(), row.customer_id, row.channel, source=row.source)
             flash(gettext("Confirmation links sent."), "success")
         except BusinessError as exc:
-            _flash(exc)
+            flash_error(exc, self)
 
 
 class PolicyView(BanyanModelView):
@@ -337,7 +332,7 @@ class SegmentBuilder(BanyanView):
             flash(gettext("Segment saved: %(name)s, %(n)s customers.", name=seg.name, n=seg.last_count), "success")
             return redirect(url_for("campaign_segment.index_view"))
         except BusinessError as exc:
-            _flash(exc)
+            flash_error(exc, self)
             return redirect(url_for(".index"))
 
 
@@ -425,7 +420,7 @@ class PreviewPage(BanyanView):
             try:
                 message = svc.preview(s, plan, customer.id)
             except BusinessError as exc:
-                _flash(exc)
+                flash_error(exc, self)
         return self.render("campaign/preview.html", plan=plan, customers=customers, customer_id=cid,
                            message=message)
 

@@ -7,7 +7,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 
-from core.admin.base import BanyanModelView, BanyanView
+from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import ZERO, transaction
 from core.errors import BusinessError, Forbidden
 from core.i18n import gettext, lazy_gettext as _l
@@ -19,12 +19,6 @@ from .models import (CommissionAssignment, CommissionLine, CommissionPlan, Commi
 from .permissions import (ADJUST, APPROVE, LINE_READ, OWN_READ, PAY, PLAN_READ, PLAN_WRITE, TARGET_WRITE)
 
 DECIDE = "core.approval.decide"
-
-
-def _flash(exc: BusinessError) -> None:
-    for field, messages in exc.errors.items():
-        for text in messages if isinstance(messages, (list, tuple)) else [messages]:
-            flash(f"{field}: {text}", "error")
 
 
 class ConfigView(BanyanModelView):
@@ -221,7 +215,7 @@ class StatementView(BanyanModelView):
                     func(s, st.id, user)
             flash(done, "success")
         except BusinessError as exc:
-            _flash(exc)
+            flash_error(exc, self)
         return None
 
     @action("approve", _l("Approve"))

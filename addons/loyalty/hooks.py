@@ -57,7 +57,9 @@ def payment_methods(session, ticket, user):
     if ticket is not None and getattr(ticket, "customer_id", None) is None:
         return []  # points pay only for a known customer (no ticket: the list of every method)
     return [PaymentMethod(code="points", label=_l("Points"), capture=services.capture_points,
-                          refund=services.refund_points, priority=40)]
+                          refund=services.refund_points, priority=40,
+                          # "points:<entry id>" is the ledger's link; the receipt's points panel says what moved
+                          receipt_reference=False)]
 
 
 @hookimpl

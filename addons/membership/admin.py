@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from core.admin.args import record_id
-from core.admin.base import BanyanModelView, BanyanView
+from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l, lazy_pgettext
@@ -28,12 +28,6 @@ STATUS_LABELS = {**dict(CARD_STATUS.choices()), **dict(MEMBER_STATUS.choices())}
 #: labels of the codes stored in the card, ledger and tier history shown on the member page
 CODE_LABELS = {**dict(TIER_CHANGE_REASON.choices()), **dict(SV_KIND.choices()), **dict(CARD_ACTION.choices()),
                **dict(CARD_KIND.choices())}
-
-
-def _flash_error(exc: BusinessError) -> None:
-    for messages in exc.errors.values():
-        for m in messages:
-            flash(str(m), "error")
 
 
 def _member_link(view, context, model, name):
@@ -74,7 +68,7 @@ class CardView(BanyanModelView):
                     func(s, card, user=current_user())
             flash(done, "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
 
     @action("activate", _l("Activate"), _l("Activate the selected cards?"))
     def action_activate(self, ids):
@@ -204,7 +198,7 @@ class ListView(BanyanModelView):
                                             user=current_user())
             flash(gettext("Taken off the list."), "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
 
 
 class ClearingView(BanyanModelView):
@@ -264,7 +258,7 @@ class MemberPage(BanyanView):
         except Forbidden:
             return None, None
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
             return None, None
 
     @expose("/", methods=["GET"])
@@ -376,7 +370,7 @@ class MemberPage(BanyanView):
                     msg = gettext("Card updated.")
             flash(msg, "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
         return redirect(url_for(".index", customer_id=customer.id))
 
 

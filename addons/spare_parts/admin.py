@@ -15,7 +15,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from sqlalchemy import select
 
-from core.admin.base import BanyanModelView, BanyanView
+from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
@@ -31,12 +31,6 @@ from .permissions import (PART_READ, PART_WRITE, REPORT_READ, REQ_CHARGE, REQ_RE
                           STOCK_WRITE, WARRANTY_READ, WARRANTY_WRITE, WO_READ, WO_WORK, WO_WRITE)
 
 CATEGORY = _l("Spare parts and repairs")
-
-
-def _flash_error(exc: BusinessError) -> None:
-    for field, messages in exc.errors.items():
-        for m in messages:
-            flash(f"{m}", "error")
 
 
 def _user():
@@ -134,7 +128,7 @@ class StockView(_ReadOnly):
                     svc.return_to_supplier(s, r.part_id, r.warehouse_id, r.faulty, reason, user=_user())
             flash(gettext("Faulty parts returned to the supplier."), "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
 
 
 class MoveView(_ReadOnly):
@@ -222,7 +216,7 @@ class _Steps:
                     func(s, row.id, user=_user(), **kw)
             flash(done, "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
 
     def _confirm(self, ids, name, title, lines):
         rows = self.selected(ids)
@@ -344,7 +338,7 @@ class RequestView(_Steps, BanyanModelView):
             try:
                 options = [(r, svc.charge_options(s, r.id, _user())) for r in rows]
             except BusinessError as exc:
-                _flash_error(exc)
+                flash_error(exc, self)
                 return redirect(url_for(".index_view"))
             methods = options[0][1]["methods"] if options else []
             return self.render("spare_parts/charge_confirm.html", options=options, methods=methods,
@@ -510,7 +504,7 @@ class TechnicianPage(BanyanView):
                     msg = gettext("Request %(number)s sent.", number=req.number)
             flash(msg, "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
         return redirect(url_for(".index"))
 
 
@@ -550,7 +544,7 @@ class ApprovalPage(BanyanView):
             flash(gettext("Request %(number)s: %(status)s.", number=req.number,
                           status=str(REQUEST_STATUS.label(req.status))), "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
         return redirect(url_for(".index"))
 
 
@@ -600,7 +594,7 @@ class StockLookupPage(BanyanView):
             flash(gettext("Transferred %(qty)s from %(wh)s.", qty=f"{_in.qty.normalize():f}",
                           wh=str(out.warehouse)), "success")
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
         return redirect(back)
 
 
@@ -639,7 +633,7 @@ class StockTakePage(BanyanView):
             flash(gettext("Stock take %(number)s started.", number=count.number), "success")
             return redirect(url_for(".count", count_id=count.id))
         except BusinessError as exc:
-            _flash_error(exc)
+            flash_error(exc, self)
         return redirect(url_for(".index"))
 
     def _visible(self, s, count_id):
@@ -676,7 +670,7 @@ class StockTakePage(BanyanView):
                     svc.record_counts(s, count_id, entries, user=_user())
                 flash(gettext("Counts saved."), "success")
             except BusinessError as exc:
-                _flash_error(exc)
+                flash_error(exc, self)
             return redirect(url_for(".count", count_id=count_id))
         count = svc.get_count(s, count.id)
         return self.render("spare_parts/stock_take.html", count=count, since=svc.count_moves_since(s, count),

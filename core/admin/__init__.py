@@ -115,7 +115,28 @@ def init_admin(app, rt) -> Admin:
     from core.admin.listing import breadcrumbs
 
     app.jinja_env.globals["banyan_breadcrumbs"] = breadcrumbs
+    # a help text naming another page: {{ _('... (see %(page)s).', page=page_link('campaign_policy')) }}
+    app.jinja_env.globals["page_link"] = page_link
     return admin
+
+
+def page_link(endpoint: str):
+    """Another back-office page named in a help text, by its menu name in the reader's
+    language (the view's own ``name``, so the text never names a page the menu calls
+    otherwise), linked when the user may open it. A view that is not there (its addon is
+    not installed) gives its endpoint, so a typo shows in the page instead of vanishing."""
+    from flask import current_app, url_for
+    from markupsafe import Markup, escape
+
+    admin = current_app.extensions.get("banyan_admin")
+    for view in getattr(admin, "_views", ()):
+        if view.endpoint != endpoint:
+            continue
+        name = escape(str(view.name))
+        if view.is_accessible():
+            return Markup(f'<a href="{escape(url_for(f"{endpoint}.{view._default_view}"))}" data-page="{escape(endpoint)}">{name}</a>')
+        return Markup(f'<em data-page="{escape(endpoint)}">{name}</em>')
+    return escape(endpoint)
 
 
 def unread_notifications() -> int | None:

@@ -47,12 +47,13 @@ from flask_admin.helpers import get_redirect_target
 from jinja2 import pass_context
 from sqlalchemy import Integer
 from sqlalchemy.exc import DataError, IntegrityError
+from wtforms import StringField
 from wtforms.validators import Length, StopValidation
 
 from core.admin.listing import ListingMixin
 from core.errors import BusinessError
 from core.fields import rule_of
-from core.i18n import format_money, gettext, lazy_gettext as _l
+from core.i18n import format_money, gettext, lazy_gettext as _l, with_colon
 from core.labels import HookChoices, codes_of, field_label, yes_no
 from core.localtime import format_local, to_local, to_utc
 from core.spreadsheet import csv_cell, xlsx_row
@@ -196,6 +197,45 @@ class CodeValidator:
             raise StopValidation(str(_l("Pick a value from the list.")))
 
 
+def flash_error(exc: BusinessError, view=None) -> None:
+    """Flash a refusal (``BusinessError``) on a back-office page: each message after the
+    label of the field it names, in the reader's language (``模板：渠道 email 没有模板 xmas。``),
+    the label from the view's ``column_labels`` or ``core.labels`` for its model; a message
+    about the whole record (``_``) or a field nothing labels alone, never after a raw field
+    code (``template_code: ...``)."""
+    model = getattr(view, "model", None)
+    own = getattr(view, "column_labels", None) or {}
+    for field, messages in exc.errors.items():
+        name = str(field).split(".")[0]
+        label = None
+        if name != "_":
+            label = own.get(name)
+            if label is None and model is not None:
+                label = field_label(model, name)
+        for text in messages if isinstance(messages, (list, tuple)) else [messages]:
+            flash(with_colon(label) + str(text) if label is not None else str(text), "error")
+
+
+class CodeInput:
+    """The text box of a typed coded value with the codes it takes offered as you type (a
+    ``<datalist>`` of the codes the installed addons give now, each with its label): without
+    it the form said "Pick a value from the list." under a box that showed no list."""
+
+    def __init__(self, codes):
+        self.codes = codes
+
+    def __call__(self, field, **kwargs):
+        from markupsafe import Markup, escape
+        from wtforms.widgets import TextInput
+
+        listed = f"{field.id}-codes"
+        kwargs.setdefault("list", listed)
+        kwargs.setdefault("autocomplete", "off")
+        options = "".join(f'<option value="{escape(code)}">{escape(str(label))}</option>'
+                          for code, label in self.codes.choices())
+        return Markup(TextInput()(field, **kwargs)) + Markup(f'<datalist id="{escape(listed)}">{options}</datalist>')
+
+
 class RuleValidator:
     """A WTForms validator from a column's :class:`core.fields.FieldRule` (range, decimals,
     length, control characters, allowed characters): the back office refuses what the API
@@ -286,6 +326,10 @@ class LocalModelConverter(AdminModelConverter):
                 field_args["validators"] = [*(field_args.get("validators") or ()), CodeValidator(codes)]
         field = super().convert(model, mapper, name, prop, field_args, hidden_pk)
         kwargs = getattr(field, "kwargs", None)
+        if (column is not None and kwargs is not None and "widget" not in kwargs
+                and isinstance(codes_of(model, name), HookChoices)
+                and issubclass(getattr(field, "field_class", object), StringField)):
+            kwargs["widget"] = CodeInput(codes_of(model, name))  # a typed code: its codes offered as you type
         if kwargs is not None and kwargs.get("allow_blank") and not kwargs.get("blank_text"):
             import inspect
 

@@ -19,7 +19,7 @@ from flask_admin import expose
 from sqlalchemy import select
 
 from core.admin.base import BanyanView
-from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_gettext as _l, with_colon
 from core.models import Store
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -81,6 +81,8 @@ class TillView(BanyanView):
             preset = next(s for s in stores if s.id == chosen)
         membership = _installed("membership")
         texts = {k: str(v) for k, v in SCRIPT_TEXTS.items()}
+        # between a label and its value, as the templates' colon filter: "：" or ": "
+        texts["colon"] = with_colon("")
         config = {
             "api": "/api/v1", "member": membership, "giftcard": _installed("giftcard"),
             "enrol": membership and has_perm("core.customer.write") and has_perm("membership.member.write"),

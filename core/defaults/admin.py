@@ -18,7 +18,7 @@ from core.admin.roles import PermissionChecklist, permission_groups
 from core.admin.refund import SaleRefundMixin
 from core.errors import BusinessError
 from core.hookspecs import hookimpl
-from core.i18n import format_money, gettext, lazy_gettext as _l
+from core.i18n import format_money, gettext, lazy_gettext as _l, with_colon
 from core.labels import APPROVAL_DECISION, PAYMENT_METHOD
 from core.localtime import format_local
 from core.models import (ApiToken, AuditLog, Company, Customer, CustomerContact, Employee, PriceList, PriceListItem,
@@ -543,7 +543,7 @@ class AuditLogView(KernelView):
         if name == "changes":
             if html:
                 return self._changes_html(model)
-            return "; ".join(f"{label}: {before} → {after}" for label, before, after in self.change_lines(model))
+            return "; ".join(f"{with_colon(label)}{before} → {after}" for label, before, after in self.change_lines(model))
         if name == "user_id":
             return self._user(model)
         if name == "model":
@@ -613,7 +613,7 @@ class ApprovalView(KernelView):
     def _figures_text(self, model, part):
         from core.approvals import figure_rows
 
-        return "; ".join(f"{r['label']}: {r['text']}" for r in figure_rows(self.session, model, part))
+        return "; ".join(f"{with_colon(r['label'])}{r['text']}" for r in figure_rows(self.session, model, part))
 
     def is_action_allowed(self, name):
         return name in ("approve", "reject", "export_selected") and _has(self.permission)

@@ -160,10 +160,10 @@ def init_login(app) -> LoginManager:
     """Sessions, CSRF, the login/logout pages and the template loader."""
     app.jinja_loader = _template_loader(app)
     # our templates use the kernel catalogs (core.i18n merges the addons' catalogs)
-    from core.i18n import current_locale, pgettext
+    from core.i18n import current_locale, pgettext, template_gettext
     from core.web import current_user, has_perm
 
-    app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext,
+    app.jinja_env.globals.update(_=template_gettext, gettext=template_gettext, ngettext=ngettext, pgettext=pgettext,
                                  current_locale=current_locale,
                                  banyan_user=current_user, banyan_has_perm=has_perm)
     csrf = CSRFProtect(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -95,6 +95,9 @@ class LoadedTicket:
     retail: dict[int, Decimal] | None = None
     #: whether the customer's balances may be shown to this user (:func:`ticket_customer`)
     customer_proven: bool = True
+    #: the cashier when the ticket names none: the signed-in user's own employee, when the
+    #: user's scope shows it (a sale rung at the till is the cashier's, for commissions too)
+    cashier_id: int | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -365,11 +368,14 @@ def load_ticket(session, req: CheckoutRequest, at, user=None) -> LoadedTicket:
     named = [("cashier_id", req.cashier_id)] + [(f"lines.{i}.clerk_id", ln.clerk_id) for i, ln in enumerate(req.lines)]
     named = [(f, e) for f, e in named if e is not None]
     errors = {f: [_l("No such record.")] for f, e in named if not is_id(e)}
+    # no cashier named: the user's own employee, read with the others (kept only if visible)
+    own = getattr(user, "employee_id", None) if req.cashier_id is None else None
+    own = own if is_id(own) else None
     by_ref = bool(req.customer_ref)
     customer_id = None if by_ref or not is_id(req.customer_id) else req.customer_id
     rows = session.execute(scoped_statement(session, "core.checkout.ticket", _ticket_statement), {
         "store_id": req.store_id if is_id(req.store_id) else 0, "ids": ids, "at": at, "customer_id": customer_id,
-        "employee_ids": list({e for _f, e in named if is_id(e)})}).all()
+        "employee_ids": list({e for _f, e in named if is_id(e)} | ({own} if own else set()))}).all()
     if not rows or not rows[0][0].active:
         raise NotFound({"store_id": _l("No such store.")})
     store = rows[0][0]
@@ -388,7 +394,8 @@ def load_ticket(session, req: CheckoutRequest, at, user=None) -> LoadedTicket:
         customer, proven = rows[0][4], True
         if customer is None or not customer.active:
             raise NotFound({"customer_id": _l("No such customer.")})
-    return LoadedTicket(store, customer, at, products, retail, customer_proven=proven)
+    return LoadedTicket(store, customer, at, products, retail, customer_proven=proven,
+                        cashier_id=own if own in employees else None)
 
 
 def preview(session, req: CheckoutRequest, user=None) -> Sale:
@@ -429,11 +436,15 @@ def _checkout(session, req: CheckoutRequest, user) -> Sale:
     at = req.at or utcnow()
     loaded = load_ticket(session, req, at, user)
     hook = hook_of(session)
+    # the request as sent is what a retry under the same key must match
+    request_hash = req.fingerprint() if req.idempotency_key else None
+    if req.cashier_id is None and loaded.cashier_id is not None:
+        req = replace(req, cashier_id=loaded.cashier_id)  # the sale and its lines are the cashier's
     with session.no_autoflush:
         sale = price_lines(session, req, loaded.store, loaded.customer, at, loaded)
     sale.user_id = getattr(user, "id", None)
     sale.idempotency_key = req.idempotency_key
-    sale.request_hash = req.fingerprint() if req.idempotency_key else None
+    sale.request_hash = request_hash
     # The sale is written once, already numbered and confirmed: nothing is visible to anyone
     # before the transaction commits, and any refusal below rolls back the number too.
     plan = plan_payments(session, sale, req.payments or [PaymentRequest("cash")], user)

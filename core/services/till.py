@@ -311,7 +311,8 @@ def receipt(session, sale_id: int, user) -> dict:
     otherwise): the store, number, local time, cashier, the customer's masked name, each
     line with its discounts (each labelled in the reader's language, ``SaleAdjustment.label_text``),
     the totals and each payment by its label with its reference masked (a card number shows
-    its last four characters only). Amounts are Decimals."""
+    its last four characters only; none for a method whose ``receipt_reference`` is False).
+    Amounts are Decimals."""
     from sqlalchemy.orm import selectinload
 
     from core.api.schemas import mask
@@ -331,7 +332,10 @@ def receipt(session, sale_id: int, user) -> dict:
                                .execution_options(banyan_unscoped=True)).scalar()
     cashier = session.execute(select(User.username).where(User.id == sale.user_id)
                               .execution_options(banyan_unscoped=True)).scalar() if sale.user_id else None
-    labels = {code: str(m.label) for code, m in payment_method_map(session, sale, user).items()}
+    methods = payment_method_map(session, sale, user)
+    labels = {code: str(m.label) for code, m in methods.items()}
+    # a reference only its addon reads (a ledger entry) says nothing to the customer
+    unprinted = {code for code, m in methods.items() if not m.receipt_reference}
     per_line: dict = {}
     ticket_level = []
     for adj in sale.adjustments:
@@ -349,7 +353,8 @@ def receipt(session, sale_id: int, user) -> dict:
         "discounts": ticket_level, "subtotal": sale.subtotal, "discount_total": sale.discount_total,
         "total": sale.total,
         "payments": [{"method": p.method, "label": labels.get(p.method, p.method), "amount": p.amount,
-                      "reference": mask(p.reference, "code") if p.reference else None} for p in sale.payments],
+                      "reference": mask(p.reference, "code") if p.reference and p.method not in unprinted else None}
+                     for p in sale.payments],
         "panels": receipt_panels(session, sale),
     }
 
@@ -367,14 +372,14 @@ def receipt_panels(session, sale) -> list[dict]:
 
 def receipt_text(data: dict) -> str:
     """The receipt as plain text (the email's body), in the current language."""
-    from core.i18n import gettext as _
+    from core.i18n import gettext as _, with_colon
 
     w = 40
     out = [data["store"]["name"], f'{_("Ticket")} {data["number"]}', data["at"]]
     if data["cashier"]:
-        out.append(f'{_("Cashier")}: {data["cashier"]}')
+        out.append(with_colon(_("Cashier")) + data["cashier"])
     if data["customer"]:
-        out.append(f'{_("Customer")}: {data["customer"]}')
+        out.append(with_colon(_("Customer")) + data["customer"])
     out.append("-" * w)
     for ln in data["lines"]:
         out.append(ln["name"])

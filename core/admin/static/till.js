@@ -147,7 +147,7 @@
   function addProduct(p) {
     clearErrors('q');
     if (p.price === null || p.price === undefined) {
-      showErrors({q: [p.name + ': ' + T.noPrice]});
+      showErrors({q: [p.name + T.colon + T.noPrice]});
       return;
     }
     var same = state.lines.filter(function (l) { return l.product_id === p.id && !l.sold_by_weight; })[0];
@@ -348,7 +348,7 @@
     var earn = $('till-earn');
     earn.innerHTML = '';
     p.earn.forEach(function (panel) {
-      panel.fields.forEach(function (f) { earn.appendChild(el('div', {text: f[0] + ': ' + f[1]})); });
+      panel.fields.forEach(function (f) { earn.appendChild(el('div', {text: f[0] + T.colon + f[1]})); });
     });
     var codes = $('till-codes');
     codes.innerHTML = '';
@@ -359,7 +359,7 @@
         refresh();
       });
       codes.appendChild(el('li', {'class': 'bn-code-' + c.state, 'data-code': c.code, 'data-state': c.state},
-        [el('strong', {text: c.code}), el('span', {text: ' · ' + (c.state === 'applied' ? T.applied : T[c.state] + ': ' + c.message)}), rm]));
+        [el('strong', {text: c.code}), el('span', {text: ' · ' + (c.state === 'applied' ? T.applied : T[c.state] + T.colon + c.message)}), rm]));
     });
     $('till-due').textContent = p.due;
     $('till-change').textContent = p.change;
