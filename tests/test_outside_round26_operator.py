@@ -217,4 +217,23 @@ def test_r26_a_refused_action_names_the_field_by_its_label(admin_app, session, w
     alert = re.search(r'alert-danger[^>]*>(.*?)</div>', html, re.S).group(1)
     # a plan without a segment is refused first, on ``segment``: its label, the colon, the message
     assert "segment" not in alert and "template_code" not in alert
-    assert "客群：请选择客户分群。" in alert
+    assert "客户分群：请选择客户分群。" in alert
+
+
+def test_r26_one_thing_one_word_on_the_plan_and_ticket_pages(admin_app, session, w):
+    """Class: one thing shown under two words, or a word standing for two things. The plan
+    form called a segment 客群 where the menu says 客户分群; its dates were a bare 从 and 截至
+    (the period picker's words); the tickets' action *Open* (a verb: move them to open) read
+    as the state 未完成. Expected: the plan's segment is the menu's 客户分群, its dates say
+    what they bound (开始日期, 结束日期), the action says what it does (设为处理中)."""
+    from core.models import User
+
+    client = login(admin_app, session.get(User, w.hq.id), password="secret-pass-1")
+    form = client.get("/admin/campaign_plan/new/?lang=zh_Hans").get_data(as_text=True)
+    labels = {k: v.replace("&nbsp;", "").strip()
+              for k, v in re.findall(r'<label[^>]*for="(\w+)"[^>]*>\s*([^<]+?)\s*(?:<|$)', form)}
+    assert labels.get("segment") == "客户分群", labels
+    assert (labels.get("date_from"), labels.get("date_to")) == ("开始日期", "结束日期"), labels
+    tickets = client.get("/admin/call_center_ticket/?lang=zh_Hans").get_data(as_text=True)
+    assert re.search(r"""data-action="open"[^>]*>\s*设为处理中|submitAction\('open'[^)]*\)[^>]*>\s*设为处理中|>设为处理中<""",
+                     tickets), "the ticket action 'open' is a verb"

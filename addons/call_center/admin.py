@@ -122,7 +122,7 @@ class TicketView(BanyanModelView):
         except BusinessError as exc:
             flash_error(exc, self)
 
-    @action("open", _l("Open"), _l("Open the selected tickets?"))
+    @action("open", lazy_pgettext("action", "Open"), _l("Open the selected tickets?"))
     def action_open(self, ids):
         self._move(ids, "open", gettext("Tickets opened."))
 

@@ -338,7 +338,7 @@ describe(Plan, name=_l("Marketing plan"), codes={"state": PLAN_STATE, "channel":
          labels={"why": _l("Why"),
     "trigger": _l("Trigger"), "trigger_days": _l("Trigger days"), "trigger_tier": _l("Tier before the upgrade"),
     "trigger_spend": _l("Spend close to the upgrade"), "triggered_at": _l("Triggers last evaluated"),
-    "owner_id": _l("Owner"), "date_from": _l("From"), "date_to": _l("Until"), "budget": _l("Budget"),
+    "owner_id": _l("Owner"), "date_from": _l("Runs from"), "date_to": _l("Runs until"), "budget": _l("Budget"),
     "expected_cost": _l("Expected cost"), "actual_cost": _l("Actual cost"),
     "cost_per_message": _l("Cost per message"), "channel": _l("Channel"), "list_code": _l("Mailing list"),
     "segment": _l("Segment"), "segment_id": _l("Segment"), "template_code": _l("Template"),
