@@ -23,7 +23,7 @@ from core.testing.migrations import load_migration
 
 OTHER = {"en": "zh_Hans", "zh_Hans": "en"}
 #: the kernel's own msgids (translated in its catalogs), standing in for an addon's sentences
-LINE = {"en": "Member price (list price 12.50)", "zh_Hans": "会员价（标价 12.50）"}
+LINE = {"en": "List price 12.50", "zh_Hans": "标价 12.50"}
 TICKET = {"en": "Available", "zh_Hans": "可安装"}
 DATA = "周末特价 Weekend deal"
 
@@ -35,7 +35,7 @@ class Labels:
     @hookimpl
     def price_ticket(self, session, ticket):
         return [Adjustment(Decimal("-1.00"), "t.sentence",
-                           lazy_gettext("Member price (list price %(price)s)", price=Decimal("12.50")),
+                           lazy_gettext("List price %(price)s", price=Decimal("12.50")),
                            ticket.lines[0]),
                 Adjustment(Decimal("-2.00"), "t.context", lazy_pgettext("addon", "Available")),
                 Adjustment(Decimal("-0.50"), "t.data", DATA, ticket.lines[1])]
@@ -46,18 +46,18 @@ def _rows(session, sale_id) -> dict:
 
 
 def test_a_lazy_label_gives_its_msgid_and_arguments():
-    assert lazy_source(lazy_gettext("Member price (list price %(price)s)", price=Decimal("12.50"))) == (
-        "Member price (list price %(price)s)", {"price": "12.50"})
+    assert lazy_source(lazy_gettext("List price %(price)s", price=Decimal("12.50"))) == (
+        "List price %(price)s", {"price": "12.50"})
     assert lazy_source(lazy_pgettext("addon", "Available")) == (f"addon{CONTEXT_SEP}Available", None)
     assert lazy_source(lazy_gettext("Total", n=2, ok=True, x=None)) == ("Total", {"n": 2, "ok": True, "x": None})
     assert lazy_source(DATA) is None and lazy_source("Member price") is None
     for lang in ("en", "zh_Hans"):
         with force_locale(lang):
-            assert stored_text("Member price (list price %(price)s)", {"price": "12.50"}, "x") == LINE[lang]
+            assert stored_text("List price %(price)s", {"price": "12.50"}, "x") == LINE[lang]
             assert stored_text(f"addon{CONTEXT_SEP}Available", None, "x") == TICKET[lang]
             assert stored_text(None, None, DATA) == DATA
             # a stored sentence whose arguments do not fit: the text as written
-            assert stored_text("Member price (list price %(price)s)", {"cost": "1"}, "as written") == "as written"
+            assert stored_text("List price %(price)s", {"cost": "1"}, "as written") == "as written"
 
 
 @pytest.mark.parametrize("writer", ["en", "zh_Hans"])
@@ -79,7 +79,7 @@ def test_a_composed_label_reads_in_the_readers_language(api, admin_app, session,
                        "t.data": (DATA, DATA)}
     rows = _rows(session, sale_id)
     assert [(rows[c].label, rows[c].label_msgid, rows[c].label_args) for c in ("t.sentence", "t.context", "t.data")] \
-        == [(LINE[writer], "Member price (list price %(price)s)", {"price": "12.50"}),
+        == [(LINE[writer], "List price %(price)s", {"price": "12.50"}),
             (TICKET[writer], f"addon{CONTEXT_SEP}Available", None), (DATA, None, None)]
 
     got = api.get(f"/api/v1/sales/{sale_id}", user=manager, headers={"Accept-Language": reader})

@@ -203,3 +203,26 @@ def test_back_office_session_writes_only_with_the_csrf_header(api, shop):
     r = api.client.post(f"{T}/preview", json=body, headers={"X-CSRFToken": token})
     assert r.status_code == 200, r.json
     assert r.json["total"] == "28.00"
+
+
+def test_member_price_badge_and_label_say_different_things(api, session, shop):
+    """The till shows a discount as its kind (a badge) and its label: the member price read
+    "会员价 会员价（标价 28.00）", the kind twice. Its label now gives the list price only,
+    and a label that is just the kind's name is left empty."""
+    from datetime import datetime
+
+    from core.models import PriceList
+    from core.services.pricing import set_price
+
+    plist = PriceList(code="MEMBER", name="Member prices", kind="member")
+    session.add(plist)
+    session.flush()
+    set_price(session, plist, shop["tea"], Decimal("25.00"), valid_from=datetime(2000, 1, 1))
+    session.commit()
+    for lang, kind, label in (("en", "Member price", "List price 28.00"), ("zh_Hans", "会员价", "标价 28.00")):
+        r = api.post(f"{T}/preview?lang={lang}", json={"store_id": shop["store"].id, "customer_id": shop["member"].id,
+                                                        "lines": [{"product_id": shop["tea"].id, "qty": "1"}]},
+                     user=shop["cashier"], headers={"Accept-Language": lang.replace("_Hans", "-CN")})
+        assert r.status_code == 200, r.json
+        member = [d for d in r.json["lines"][0]["discounts"] if d["kind"] == "member_price"]
+        assert [(d["kind_label"], d["label"], d["amount"]) for d in member] == [(kind, label, "-3.00")]

@@ -238,7 +238,10 @@ def till_preview(session, req, user, with_balances: bool = True) -> dict:
         label = str(adj.label)
         if kind == "coupon" and coupon_rules[adj.rule_code] not in label:
             label = f"{label} ({coupon_rules[adj.rule_code]})"
-        return {"label": label, "amount": adj.amount, "kind": kind, "kind_label": str(DISCOUNT_KINDS[kind]),
+        kind_label = str(DISCOUNT_KINDS[kind])
+        if label == kind_label:  # the badge says it already: "会员价 会员价"
+            label = ""
+        return {"label": label, "amount": adj.amount, "kind": kind, "kind_label": kind_label,
                 "rule_code": adj.rule_code}
 
     lines = []
@@ -255,7 +258,8 @@ def till_preview(session, req, user, with_balances: bool = True) -> dict:
         ds = list(by_line.get(id(ln), []))
         if listed is not None and ln.unit_price < money(listed):
             # the member price list priced it: said as a discount, already in the unit price
-            ds.insert(0, {"label": str(_l("Member price (list price %(price)s)", price=money(listed))),
+            # the badge says 'member price': the label gives what it is off (not the kind again)
+            ds.insert(0, {"label": str(_l("List price %(price)s", price=money(listed))),
                           "amount": money((ln.unit_price - money(listed)) * ln.qty), "kind": "member_price",
                           "kind_label": str(DISCOUNT_KINDS["member_price"]), "rule_code": "member_price",
                           "in_price": True})
