@@ -169,6 +169,16 @@ def test_a_marketer_builds_a_segment_with_a_range_in_chinese(live_server, signed
     row.locator(".seg-value").fill("0, 5000")
     page.wait_for_function("() => /^\\d+$/.test(document.getElementById('seg-count').textContent)", timeout=15000)
     assert page.inner_text(".seg-row:nth-child(2) .seg-row-error") == ""
+    # a new condition, nothing typed in it yet: no error under it, the count is the others'
+    counted = page.inner_text("#seg-count")
+    with page.expect_response(lambda r: "/count" in r.url and r.request.method == "POST", timeout=15000):
+        page.click("#seg-add")
+        page.locator(".seg-row").nth(2).locator(".seg-field").select_option("core.spend")
+    page.wait_for_timeout(100)  # the answer's handler has run
+    assert page.inner_text(".seg-row:nth-child(3) .seg-row-error") == ""
+    assert page.locator(".seg-row:nth-child(3) .is-invalid").count() == 0
+    assert page.inner_text("#seg-count") == counted
+    page.locator(".seg-row").nth(2).locator(".btn-link").click()
     assert fits(page)
     page.screenshot(path=str(SHOTS / "r26-segment-zh.png"), full_page=True)
     page.click("#seg-save")
