@@ -133,11 +133,13 @@ def earn_for_sale(session, sale, promotion_uses=()) -> int:
     earned = [lp for lp in compute(session, sale.store_id, sale.customer_id, sale.lines, at, share=share,
                                    event=event, tier_mult=mult) if lp.points > 0]
     if earned:
+        seen: dict = {}
         ledger.credit_many(session, sale.customer_id, "earn",
                            [(lp.points, f"earn:line:{lp.line.id}", f"line:{lp.line.id}") for lp in earned],
-                           store_id=sale.store_id, at=at, sale_id=sale.id, pol=pol, promotion_uses=uses)
+                           store_id=sale.store_id, at=at, sale_id=sale.id, pol=pol, promotion_uses=uses,
+                           seen=seen)
         total = sum(lp.points for lp in earned)
-        repay_owed(session, sale, total)
+        repay_owed(session, sale, total, owed=seen.get("owed_points"))
     else:
         ledger.write_promotion_uses(session, uses)
     return total
@@ -147,13 +149,18 @@ _OWED = select(LoyaltyAccount.owed_points).where(LoyaltyAccount.customer_id == b
     .execution_options(banyan_unscoped=True)
 
 
-def repay_owed(session, sale, earned: int) -> int:
+def repay_owed(session, sale, earned: int, owed: int | None = None) -> int:
     """Take from the points ``sale`` just earned (``earned``) what the customer owes for
     refunds that could not take back points already spent (``LoyaltyAccount.owed_points``):
     at most what was earned and what the balance holds; one entry keyed ``owed:sale:<id>``
     (``ENTRY_NOTE`` ``owed_repaid``). Returns the points repaid (0: nothing owed, one
-    primary-key read)."""
-    if earned <= 0 or not session.execute(_OWED, {"customer_id": sale.customer_id}).scalar():
+    primary-key read, none when ``owed`` gives what the points' own statement read: 0 is
+    the end of it)."""
+    if earned <= 0:
+        return 0
+    if owed is None:
+        owed = session.execute(_OWED, {"customer_id": sale.customer_id}).scalar()
+    if not owed:
         return 0
     account = ledger.lock_account(session, sale.customer_id)
     if ledger.entry_by_key(session, f"owed:sale:{sale.id}") is not None:

@@ -168,7 +168,8 @@ _KEYS = select(_ENTRIES.c.idempotency_key, _ENTRIES.c.id).where(
 
 
 def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, at=None,
-                sale_id=None, pol: LoyaltyPolicy | None = None, promotion_uses=()) -> list[int]:
+                sale_id=None, pol: LoyaltyPolicy | None = None, promotion_uses=(),
+                seen: dict | None = None) -> list[int]:
     """Several credits of one customer at once (the lines of a sale): ``items`` is
     ``[(points > 0, key, source)]`` with a distinct idempotency ``key`` each. Same result as
     :func:`credit` per item (keys already posted are skipped, each entry gets its own lot),
@@ -177,7 +178,11 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
     one INSERT of their lots -- on PostgreSQL both in one statement. Like every credit it
     takes no account lock (see the module docstring). ``promotion_uses``: rows of
     ``loyalty_promotion_use`` (a sale's, ``promotions.use_rows``) written with them, in the
-    same statement on PostgreSQL. Returns the ids of the entries posted now."""
+    same statement on PostgreSQL. Returns the ids of the entries posted now.
+
+    ``seen``: a dict the PostgreSQL statement fills with the account's ``owed_points``
+    (key ``"owed_points"``; 0 without an account) as it stood when the entries were posted,
+    when it posted any, so that the earning needs no read of its own (``earning.repay_owed``)."""
     items = [(int(p), k, src) for p, k, src in items]
     uses = list(promotion_uses)
     if not items:
@@ -194,7 +199,9 @@ def credit_many(session, customer_id: int, kind: str, items, *, store_id=None, a
                  sale_id=sale_id, posted_at=at, idempotency_key=k, source=src, note=None) for p, k, src in items]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        new = _post_with_lots(session, rows, expires_at, uses)
+        new, owed = _post_with_lots(session, rows, expires_at, uses)
+        if seen is not None and new:
+            seen["owed_points"] = owed
     else:
         write_promotion_uses(session, uses)
         if dialect == "sqlite":
@@ -242,15 +249,18 @@ lots AS (
     INSERT INTO loyalty_lot (customer_id, entry_id, store_id, company_id, earned_at, expires_at, points,
                              remaining, expired_points, pending_expiry)
     SELECT :customer_id, id, :store_id, :company_id, :at, :expires_at, points, points, 0, 0 FROM posted)
-SELECT idempotency_key, id FROM posted
+SELECT idempotency_key, id,
+       (SELECT coalesce(max(owed_points), 0) FROM loyalty_account WHERE customer_id = :customer_id)
+FROM posted
 """).bindparams(bindparam("at", type_=DateTime), bindparam("expires_at", type_=DateTime))
 
 
-def _post_with_lots(session, rows, expires_at, uses=()) -> dict[str, int]:
+def _post_with_lots(session, rows, expires_at, uses=()) -> tuple[dict[str, int], int | None]:
     """PostgreSQL: the entries and one lot per entry posted in one statement (the lots are
     inserted by a data-modifying CTE from the entries actually inserted; the rows travel as
     arrays, so the statement text never changes), and the sale's promotion ``uses`` by
-    another CTE of the same statement; ``{key: entry id}``."""
+    another CTE of the same statement; ``({key: entry id}, the account's owed points or
+    None when nothing was posted)``."""
     first = rows[0]
     params = {"customer_id": first["customer_id"], "kind": first["kind"], "store_id": first["store_id"],
               "company_id": first["company_id"], "sale_id": first["sale_id"], "at": first["posted_at"],
@@ -260,20 +270,21 @@ def _post_with_lots(session, rows, expires_at, uses=()) -> dict[str, int]:
     if uses:
         stmt = _POST_WITH_LOTS_AND_USES
         params |= {f"u_{c}": [u[c] for u in uses] for c in _USE_COLUMNS}
-    return dict(session.connection().execute(stmt, params).all())  # a ledger insert: no ORM layer
+    rows = session.connection().execute(stmt, params).all()  # a ledger insert: no ORM layer
+    return {key: entry_id for key, entry_id, _owed in rows}, (int(rows[0][2]) if rows else None)
 
 
 _USE_COLUMNS = ("sale_id", "promotion_id", "coupon_id", "customer_id", "discount", "used_at", "released")
 _USE_ROWS = insert(PromotionUse.__table__)
 # the promotion uses of the sale, as one more data-modifying CTE of the points statement
 # (executed whether or not the final SELECT reads it); the rows travel as arrays
-_POST_WITH_LOTS_AND_USES = text(_POST_WITH_LOTS.text.replace("SELECT idempotency_key, id FROM posted", """, uses AS (
+_POST_WITH_LOTS_AND_USES = text(_POST_WITH_LOTS.text.replace("SELECT idempotency_key, id,", """, uses AS (
     INSERT INTO loyalty_promotion_use (sale_id, promotion_id, coupon_id, customer_id, discount, used_at, released)
     SELECT * FROM unnest(CAST(:u_sale_id AS integer[]), CAST(:u_promotion_id AS integer[]),
                          CAST(:u_coupon_id AS integer[]), CAST(:u_customer_id AS integer[]),
                          CAST(:u_discount AS numeric[]), CAST(:u_used_at AS timestamp[]),
                          CAST(:u_released AS boolean[])))
-SELECT idempotency_key, id FROM posted""")).bindparams(bindparam("at", type_=DateTime),
+SELECT idempotency_key, id,""")).bindparams(bindparam("at", type_=DateTime),
                                                        bindparam("expires_at", type_=DateTime))
 assert "uses AS" in _POST_WITH_LOTS_AND_USES.text
 
