@@ -6,7 +6,6 @@ the combination of both, and ``banyan check`` stays clean. Service, API and back
 """
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 
 from core.addons.discovery import discover
 from core.admin.testing import admin_app, csrf_token, login  # noqa: F401
+from core.localtime import local_today
 from core.api.testing import api, api_app  # noqa: F401
 from core.models import Customer, Sale, Tag
 from core.services.check import run_checks
@@ -69,7 +69,7 @@ def pair(session, make):
     vip, gold, new = Tag(name="mg-vip"), Tag(name="mg-gold"), Tag(name="mg-new")
     a = _everything(session, make, store, products, 1, [vip, new])
     b = _everything(session, make, store, products, 2, [vip, gold])
-    year = datetime.utcnow().year
+    year = local_today().year  # the chain's year
     rebates = {r["customer_id"]: r for r in loyalty.year_end_rebates(session, year, apply=True)}
     assert set(rebates) == {a.id, b.id}  # both hold a rebate for the same year
     session.flush()
@@ -177,7 +177,6 @@ def test_merge_moves_every_campaign_and_call_center_row(rt, session, make, monke
     from datetime import timedelta
 
     from core import approvals
-    from core.localtime import local_today
 
     from addons.call_center import tickets
     from addons.call_center.models import Ticket

@@ -407,13 +407,22 @@ def give_back(session, entry: LoyaltyEntry, points: int, *, kind=None, store_id=
     if left:
         raise BusinessError({"points": [_l("More points given back than were taken.")]})
     session.flush()
+    # points given back keep their lot's date: into a lot already past it, they expire at
+    # once (else they could be spent until the next expiry run)
+    stale = [lot.id for lot in lots.values()
+             if lot.expires_at is not None and lot.expires_at <= rev.posted_at and lot.remaining > 0]
+    if stale:
+        expire_due(session, at=rev.posted_at, lot_ids=stale)
+        for lot_id in stale:
+            session.expire(lots[lot_id])
     return rev
 
 
-def expire_due(session, at: datetime | None = None) -> int:
+def expire_due(session, at: datetime | None = None, lot_ids=None) -> int:
     """Expire every lot past its date, set-based; returns the number of points expired. Each
     lot gets one ``expire`` entry (key ``expire:<at>:<lot id>``) and is emptied into
-    ``expired_points``. Safe to run twice (a second run finds nothing).
+    ``expired_points``. Safe to run twice (a second run finds nothing). ``lot_ids``: only
+    those lots (``give_back`` expires at once what it returns into a lot past its date).
 
     PostgreSQL: one statement (``UPDATE ... FROM`` the due lots ``RETURNING`` what each had
     left, feeding ``INSERT`` of the entries). The UPDATE only takes a lot whose ``remaining``
@@ -423,6 +432,8 @@ def expire_due(session, at: datetime | None = None) -> int:
     of the entries, then one ``UPDATE`` of the same lots."""
     at = at or utcnow()
     due = and_(LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at <= at, LoyaltyLot.remaining > 0)
+    if lot_ids is not None:  # only these lots (a give-back into lots past their date)
+        due = and_(due, LoyaltyLot.id.in_(sorted(lot_ids)))
     stamp = at.strftime("%Y%m%d%H%M%S%f")
     cols = ["customer_id", "kind", "points", "store_id", "company_id", "posted_at", "idempotency_key", "source"]
     session.flush()

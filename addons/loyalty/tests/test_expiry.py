@@ -34,3 +34,28 @@ def test_expire_due_posts_one_entry_per_due_lot(session, make):
     assert services.expire_due(session, at=at) == 0
     assert services.expire_due(session, at=now + timedelta(days=41)) == 70
     assert services.invariant_breaches(session) == []
+
+
+def test_points_given_back_into_a_lot_past_its_date_expire_at_once(session, make):
+    """A refund gives points back into the lots they were paid from, keeping their dates. A
+    lot already past its date took them back spendable until the next expiry run (a day at
+    most): the refund's points are now expired in the same transaction, one ``expire``
+    entry, and the balance is what it was before the refund."""
+    now = services.ledger.utcnow()
+    c, store = make.customer(), make.store()
+    earned = services.ledger.credit(session, c.id, "adjust", 100, at=now - timedelta(days=40), store_id=store.id,
+                                    expires_at=now - timedelta(days=1))
+    later = services.ledger.credit(session, c.id, "adjust", 30, at=now - timedelta(days=40), store_id=store.id,
+                                   expires_at=now + timedelta(days=300))
+    spent, _ = services.ledger.debit(session, c.id, "redeem", 120, store_id=store.id, at=now - timedelta(days=3),
+                                     key="pay:1")
+    assert services.balance(session, c.id) == 10
+    services.ledger.give_back(session, spent, 120, key="pay:1:back")
+    lots = {lot.entry_id: lot for lot in session.execute(select(LoyaltyLot)).scalars()}
+    assert (lots[earned.id].remaining, lots[earned.id].expired_points) == (0, 100)
+    assert (lots[later.id].remaining, lots[later.id].expired_points) == (30, 0)
+    expired = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.kind == "expire")).scalars().all()
+    assert [(e.points, e.source) for e in expired] == [(-100, f"lot:{lots[earned.id].id}")]
+    assert services.balance(session, c.id) == 30
+    assert services.expire_due(session) == 0  # the job finds nothing left to do
+    assert services.invariant_breaches(session) == []

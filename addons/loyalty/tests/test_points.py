@@ -10,6 +10,7 @@ from addons.membership import services as membership
 from core.errors import BusinessError
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
 from core.services.refund import RefundLineRequest, refund
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("loyalty")
 
@@ -222,7 +223,7 @@ def test_leaderboard_and_rebate(session, make, member, base_rule):
     _sale(session, store, b, [(p, 5)])
     board = services.leaderboard(session)
     assert [r["customer_id"] for r in board[:2]] == [a.id, b.id]
-    year = datetime.utcnow().year
+    year = local_today().year  # the chain's year
     pol = policy(session)
     pol.rebate_min_points = 1000
     rows = services.year_end_rebates(session, year, apply=True)

@@ -2,6 +2,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
+from core.localtime import local_today
 from sqlalchemy import func, select
 
 from addons.loyalty import services
@@ -88,8 +90,9 @@ def test_time_store_quantity_and_birthday(session, make, member):
     _promo(session, "OLD", "percent", target="ticket", percent=Decimal("50"), valid_to=now - timedelta(days=1))
     _promo(session, "S2", "fixed", target="ticket", amount=Decimal("1"), store_id=s2.id)
     _promo(session, "ONE", "fixed", target="ticket", amount=Decimal("2"), max_uses=1)
-    bday = member(birthday=date(1990, now.month, 1))
-    other = member(birthday=date(1990, (now.month % 12) + 1, 1))
+    month = local_today().month  # the birthday month is the chain's (Shanghai's month starts 8 h early)
+    bday = member(birthday=date(1990, month, 1))
+    other = member(birthday=date(1990, (month % 12) + 1, 1))
     _promo(session, "BDAY", "fixed", target="ticket", amount=Decimal("3"), birthday_only=True)
     s = checkout(session, _req(s1, bday, [(a, 1)]))
     assert _adj(s) == [("loyalty.promo.BDAY", Decimal("-3.00")), ("loyalty.promo.ONE", Decimal("-2.00"))]
