@@ -225,3 +225,24 @@ def test_demo_sales_fall_in_local_business_hours(zone):
         hours = {localtime.to_local(t).hour for t in plan}
         assert min(hours) >= 8 and max(hours) <= 21
         assert max(localtime.business_date(t) for t in plan) < localtime.business_date(now)
+
+
+def test_no_product_code_reads_the_machines_clock_as_a_date():
+    """A date or time people mean is the chain's (``core.localtime``): ``date.today()``,
+    ``datetime.now()`` and ``datetime.today()`` read the machine's zone, which is UTC on a
+    server, so between 16:00 and 24:00 UTC they give Shanghai's yesterday (a birthday month,
+    a period or a due date one day or one month off). Test code is not scanned."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"\b(?:date\.today|datetime\.now|datetime\.today)\(\s*\)")
+    found = []
+    for folder in ("core", "addons", "examples"):
+        for path in (root / folder).rglob("*.py"):
+            if "tests" in path.parts or "migrations" in path.parts:
+                continue
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                code = line.split("#", 1)[0]
+                if pattern.search(code) and '"""' not in line and "``" not in line:
+                    found.append(f"{path.relative_to(root)}:{n}")
+    assert found == []
