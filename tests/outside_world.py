@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from core.models import PriceList, Warehouse
 from core.services.pricing import set_price
+from core.localtime import local_today
 
 SP = "/api/v1/spare_parts"
 FR = "/api/v1/franchise"
@@ -91,7 +92,7 @@ def request_with_stock_elsewhere(session, w, serial: str):
 
     sp.receive(session, w.part.id, w.b.wh.id, "4")
     sp.receive(session, w.part.id, w.a.wh.id, "1")
-    sp.register_warranty(session, serial, w.product.id, w.a.store.id, date.today() - timedelta(days=10),
+    sp.register_warranty(session, serial, w.product.id, w.a.store.id, local_today() - timedelta(days=10),
                          customer_id=w.a.cust.id)
     wo = sp.create_work_order(session, w.a.store.id, "leaks", customer_id=w.a.cust.id, serial=serial)
     sp.schedule(session, wo.id, w.a.tech.id, datetime(2026, 12, 1, 10))

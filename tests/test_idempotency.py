@@ -20,6 +20,7 @@ from core.addons import discover
 from core.api.testing import api, api_app, build_app  # noqa: F401
 from core.models import IdempotencyRecord, Sale
 from tests.outside_world import w  # noqa: F401  (franchise, commissions, spare_parts)
+from core.localtime import local_today
 
 ADDONS = tuple(sorted(discover()))
 pytestmark = pytest.mark.addons(*ADDONS)
@@ -380,7 +381,7 @@ def _sp_request(c, state):
         req = sp.raise_request(c.s, wo.id, c.w.part.id, "water_damage", "Dropped in water")
         return sp.charge_request(c.s, req.id, method="cash")
     serial = f"RPL-{state}"
-    sp.register_warranty(c.s, serial, c.w.product.id, c.w.a.store.id, date.today(), customer_id=c.w.a.cust.id)
+    sp.register_warranty(c.s, serial, c.w.product.id, c.w.a.store.id, local_today(), customer_id=c.w.a.cust.id)
     wo = _sp_work_order(c, serial)
     req = sp.raise_request(c.s, wo.id, c.w.part.id, "leak", "Leaks", user=c.w.a.tech)
     sp.approve_request(c.s, req.id, c.w.hq)
@@ -412,7 +413,7 @@ def _sp_return_to_supplier(c):
 def _fr_debit(c, amount="100.00"):
     from addons.franchise import services as fr
 
-    fr.post_debit(c.s, c.w.a.co.id, "fee", amount, date.today())
+    fr.post_debit(c.s, c.w.a.co.id, "fee", amount, local_today())
     return c.w.a.co.id
 
 

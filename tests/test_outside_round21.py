@@ -17,6 +17,7 @@ from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest,
 
 from tests.outside_world import CC, CM, CP, FR, SP, count_rows, error_fields, w  # noqa: F401
 from tests.outside_world import request_with_stock_elsewhere
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("franchise", "commissions", "spare_parts", "call_center", "campaign")
 
@@ -103,7 +104,7 @@ def test_r21_franchisee_cannot_vote_the_release_of_its_own_held_order(api, sessi
     a user of the ordering franchisee; the order stays held."""
     from addons.franchise import services as fr
 
-    fr.post_debit(session, w.a.co.id, "fee", "9990.00", date.today())
+    fr.post_debit(session, w.a.co.id, "fee", "9990.00", local_today())
     order = fr.create_order(session, w.a.store.id, [(w.product.id, 5)])
     fr.submit(session, order.id)
     session.commit()
@@ -125,7 +126,7 @@ def test_r21_store_cannot_approve_its_own_in_warranty_part_request(api, session,
     from addons.spare_parts.models import FAULT_CODE
 
     sp.receive(session, w.part.id, w.hq_wh.id, "5")
-    sp.register_warranty(session, "R21-SN-A", w.product.id, w.a.store.id, date.today() - timedelta(days=10),
+    sp.register_warranty(session, "R21-SN-A", w.product.id, w.a.store.id, local_today() - timedelta(days=10),
                          customer_id=w.a.cust.id)
     wo = sp.create_work_order(session, w.a.store.id, "no power", customer_id=w.a.cust.id, serial="R21-SN-A")
     sp.schedule(session, wo.id, w.a.tech.id, datetime(2026, 12, 1, 10))

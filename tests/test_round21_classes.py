@@ -17,6 +17,7 @@ from core.errors import BusinessError, Forbidden
 from core.services.checkout import CheckoutRequest, LineRequest, PaymentRequest, checkout
 from tests.outside_world import CM, FR, SP, request_with_stock_elsewhere, w  # noqa: F401
 from tests.outside_world import count_rows as _count, error_fields as _fields
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("franchise", "commissions", "spare_parts", "call_center", "campaign")
 
@@ -73,7 +74,7 @@ def test_release_vote_through_the_kernel_refuses_the_franchisees_staff(session, 
     from addons.franchise import services as fr
     from core import approvals
 
-    fr.post_debit(session, w.a.co.id, "fee", "9990.00", date.today())
+    fr.post_debit(session, w.a.co.id, "fee", "9990.00", local_today())
     order = fr.create_order(session, w.a.store.id, [(w.product.id, 5)])
     fr.submit(session, order.id)
     assert order.state == "held"

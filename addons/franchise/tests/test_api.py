@@ -8,6 +8,7 @@ import pytest
 from core.api.testing import api, api_app  # noqa: F401
 
 from addons.franchise import services as svc
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("franchise")
 
@@ -21,7 +22,7 @@ def test_order_journey_hold_release_ship_receive(api, session, make, net):
     hq = make.user(roles=("hq_admin",))
     approvers = [make.user(roles=("hq_admin",)) for _ in range(2)]
     owner = make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=net.a.company.id)
-    svc.post_debit(session, net.a.company.id, "fee", "9800.00", date.today())
+    svc.post_debit(session, net.a.company.id, "fee", "9800.00", local_today())
     r = api.post("/api/v1/franchise/orders", user=owner,
                  json={"store_id": net.a.store.id, "lines": [{"product_id": net.p1.id, "qty": "5"}]})
     assert r.status_code == 201, r.json

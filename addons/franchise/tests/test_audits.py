@@ -9,6 +9,7 @@ from core.api.testing import api, api_app  # noqa: F401
 from core.errors import BusinessError, Conflict
 
 from addons.franchise import services as svc
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("franchise")
 
@@ -61,7 +62,7 @@ def test_api_inspection_with_actions_evidence_and_scope(api, session, make, net,
     hq = make.user(roles=("hq_admin",))
     body = {"store_id": net.b.store.id, "checklist_id": checklist.id,
             "scores": [{"item_id": i.id, "score": 100} for i in checklist.items],
-            "actions": [{"description": "Repaint the sign", "due_on": (date.today() + timedelta(days=7)).isoformat()}]}
+            "actions": [{"description": "Repaint the sign", "due_on": (local_today() + timedelta(days=7)).isoformat()}]}
     r = api.post("/api/v1/franchise/inspections", user=hq, json=body)
     assert r.status_code == 201 and r.json["score"] == "100.0"
     theirs = r.json["id"]

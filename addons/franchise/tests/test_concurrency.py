@@ -13,6 +13,7 @@ from core.testing.race import race
 
 from addons.franchise import credit, orders
 from addons.franchise import services as svc
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("franchise")
 
@@ -31,7 +32,7 @@ def last_thousand(rt):
             s.add(PriceListItem(price_list_id=wl.id, product_id=product.id, price=Decimal("800.00"),
                                 valid_from=datetime(2000, 1, 1)))
             svc.open_account(s, co_id, credit_limit=Decimal("5000.00"))
-            svc.post_debit(s, co_id, "fee", "4000.00", date.today())  # 1,000.00 left
+            svc.post_debit(s, co_id, "fee", "4000.00", local_today())  # 1,000.00 left
             ids = [svc.create_order(s, chain.store_id, [(product.id, 1)]).id for _ in range(2)]
         yield ids
 

@@ -10,6 +10,7 @@ from core.errors import BusinessError, Conflict, Forbidden
 
 from addons.franchise import services as svc
 from addons.franchise.models import Allocation
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("franchise")
 D = Decimal
@@ -77,7 +78,7 @@ def _order(session, net, store, qty):
 
 
 def test_order_over_the_limit_is_held_naming_the_figure(session, net):
-    svc.post_debit(session, net.a.company.id, "fee", "9500.00", date.today())
+    svc.post_debit(session, net.a.company.id, "fee", "9500.00", local_today())
     order = _order(session, net, net.a.store, 10)  # 600.00 at wholesale
     assert order.value == D("600.00")
     assert order.state == "held"
@@ -90,14 +91,14 @@ def test_order_over_the_limit_is_held_naming_the_figure(session, net):
 
 def test_order_during_an_overdue_invoice_is_held(session, net):
     co = net.a.company.id
-    due = date.today() - timedelta(days=11)  # grace is 10 days
+    due = local_today() - timedelta(days=11)  # grace is 10 days
     svc.post_debit(session, co, "fee", "1.00", due - timedelta(days=5), due_on=due)
     order = _order(session, net, net.a.store, 1)
     assert order.state == "held" and order.hold_reason == "overdue"
     assert order.hold_args == {"days": 10, "amount": "1.00", "due": due.isoformat()}
     # within grace: not held
-    svc.record_payment(session, co, "1.00", date.today())
-    svc.post_debit(session, co, "fee", "1.00", date.today(), due_on=date.today() - timedelta(days=3))
+    svc.record_payment(session, co, "1.00", local_today())
+    svc.post_debit(session, co, "fee", "1.00", local_today(), due_on=local_today() - timedelta(days=3))
     assert _order(session, net, net.a.store, 1).state == "submitted"
 
 
@@ -110,7 +111,7 @@ def test_direct_store_orders_are_never_held_and_post_nothing(session, net):
 
 
 def test_release_needs_two_approvers_other_than_the_requester(session, make, net):
-    svc.post_debit(session, net.a.company.id, "fee", "9999.00", date.today())
+    svc.post_debit(session, net.a.company.id, "fee", "9999.00", local_today())
     order = _order(session, net, net.a.store, 1)
     assert order.state == "held"
     requester, first, second = (make.user(roles=("hq_admin",)) for _ in range(3))
@@ -132,7 +133,7 @@ def test_release_applies_to_the_order_the_approvers_saw(session, make, net):
     for is not released by the approvals (409 naming the change, nothing runs)."""
     from core.models.approval import ApprovalRequest
 
-    svc.post_debit(session, net.a.company.id, "fee", "9999.00", date.today())
+    svc.post_debit(session, net.a.company.id, "fee", "9999.00", local_today())
     order = _order(session, net, net.a.store, 1)
     requester, first, second = (make.user(roles=("hq_admin",)) for _ in range(3))
     req = svc.request_release(session, order.id, requester)
@@ -193,9 +194,9 @@ def test_dashboard_widgets_and_invariants(session, make, rt, net):
     from addons.franchise.models import ReceivableEntry
     from addons.franchise.reports import invariant_breaches, widgets
 
-    svc.post_debit(session, net.a.company.id, "fee", "70.00", date.today() - timedelta(days=40),
-                   due_on=date.today() - timedelta(days=35))
-    svc.post_debit(session, net.b.company.id, "fee", "30.00", date.today())
+    svc.post_debit(session, net.a.company.id, "fee", "70.00", local_today() - timedelta(days=40),
+                   due_on=local_today() - timedelta(days=35))
+    svc.post_debit(session, net.b.company.id, "fee", "30.00", local_today())
     held = _order(session, net, net.b.store, 1000)
     assert held.state == "held"
     user = make.user(roles=("franchisee",), scope_kind="company", scope_ref_id=net.a.company.id)
@@ -210,7 +211,7 @@ def test_dashboard_widgets_and_invariants(session, make, rt, net):
         assert mine["franchise.orders_waiting"].data["rows"] == []
     assert invariant_breaches(session) == []
     debit = session.query(ReceivableEntry).filter_by(company_id=net.b.company.id).one()
-    credit_row = svc.post_credit(session, net.a.company.id, "credit_note", "1.00", date.today())
+    credit_row = svc.post_credit(session, net.a.company.id, "credit_note", "1.00", local_today())
     session.execute(insert(Allocation).values(company_id=net.b.company.id, credit_id=credit_row.id,
                                               debit_id=debit.id, amount=D("50.00")))
     assert {b.check for b in invariant_breaches(session)} == {"franchise.debit_over_allocated",

@@ -19,6 +19,7 @@ from core.models.approval import ApprovalRequest
 from addons.franchise import services as svc
 from addons.franchise.models import ENTRY_NOTE, HOLD_REASON, Order, ReceivableEntry
 from core.testing.migrations import load_migration
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("franchise")
 
@@ -27,7 +28,7 @@ EN_OVER = "Over the credit limit: "
 
 
 def _held(session, net, qty=5):
-    svc.post_debit(session, net.a.company.id, "fee", "9800.00", date.today())
+    svc.post_debit(session, net.a.company.id, "fee", "9800.00", local_today())
     order = svc.create_order(session, net.a.store.id, [(net.p1.id, qty)])
     return svc.submit(session, order.id)
 
@@ -94,7 +95,7 @@ def test_the_dashboard_widget_shows_the_sentence(session, net):
 
 
 def test_the_bank_import_note_is_a_code(session, net):
-    p = svc.record_payment(session, net.a.company.id, "10.00", date.today(), bank_reference="IMP-1",
+    p = svc.record_payment(session, net.a.company.id, "10.00", local_today(), bank_reference="IMP-1",
                            note_code="import")
     entry = session.get(ReceivableEntry, p.entry_id)
     assert (entry.note, entry.note_code) == (None, "import")
@@ -124,8 +125,8 @@ def test_the_migration_reads_stored_sentences_back_into_codes(session, make, net
     req = ApprovalRequest(action=mig.RELEASE_ACTION, label="Release order MIG", required=2,
                           payload={"order_id": 1, "reason": texts["ZH-1"][0], "note": None})
     session.add(req)
-    svc.post_debit(session, net.a.company.id, "fee", "50.00", date.today())
-    p = svc.record_payment(session, net.a.company.id, "10.00", date.today(), bank_reference="OLD-1", note="import")
+    svc.post_debit(session, net.a.company.id, "fee", "50.00", local_today())
+    p = svc.record_payment(session, net.a.company.id, "10.00", local_today(), bank_reference="OLD-1", note="import")
     session.flush()
     conn = session.connection()
     assert mig.sentences_to_codes(conn) >= 5

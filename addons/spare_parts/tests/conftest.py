@@ -9,6 +9,7 @@ import pytest
 from core.models import Warehouse
 
 from addons.spare_parts import services as svc
+from core.localtime import local_today
 
 
 def D(x) -> Decimal:
@@ -52,5 +53,5 @@ def chain(session, make):
 @pytest.fixture
 def registered(session, chain):
     """An item bought 30 days ago, registered by serial."""
-    return svc.register_warranty(session, "SN-0001", chain.product.id, chain.a1.id, date.today() - timedelta(days=30),
+    return svc.register_warranty(session, "SN-0001", chain.product.id, chain.a1.id, local_today() - timedelta(days=30),
                                  customer_id=chain.customer.id)

@@ -8,6 +8,7 @@ from core.admin.testing import admin_app  # noqa: F401
 from core.api.testing import api, api_app  # noqa: F401
 
 from addons.spare_parts import services as svc
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("spare_parts")
 
@@ -88,7 +89,7 @@ def test_warranty_check_and_registration(api, session, chain, registered, make):
     assert r.json["customer_id"] == chain.customer.id and r.json["months"] == 12 and r.json["extended_months"] == 12
     r = api.post(f"{BASE}/warranties", user=chain.admin,
                  json={"serial": "SN-API-1", "product_id": chain.product.id, "store_id": chain.a1.id,
-                       "purchase_date": date.today().isoformat()})
+                       "purchase_date": local_today().isoformat()})
     assert r.status_code == 422 and "serial" in r.json["errors"]["json"]
 
 

@@ -12,6 +12,7 @@ from core.models import Sale
 from addons.spare_parts import services as svc
 from addons.spare_parts.models import StockAlert, StockMove, WorkOrderEvent
 from addons.spare_parts.tests.conftest import D
+from core.localtime import local_today
 
 pytestmark = pytest.mark.addons("spare_parts")
 
@@ -187,10 +188,10 @@ def test_extended_warranty_and_month_end(session, chain):
 
 def test_registration_refuses_bad_input(session, chain, registered):
     with pytest.raises(BusinessError) as err:
-        svc.register_warranty(session, "sn-0001", chain.product.id, chain.a1.id, date.today())
+        svc.register_warranty(session, "sn-0001", chain.product.id, chain.a1.id, local_today())
     assert "serial" in err.value.errors
     with pytest.raises(BusinessError) as err:
-        svc.register_warranty(session, "SN-X", chain.product.id, chain.a1.id, date.today() + timedelta(days=5),
+        svc.register_warranty(session, "SN-X", chain.product.id, chain.a1.id, local_today() + timedelta(days=5),
                               extended_months=500)
     assert {"purchase_date", "extended_months"} <= set(err.value.errors)
 
