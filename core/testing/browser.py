@@ -31,6 +31,7 @@ Helpers for the journeys: :func:`sign_in`, :func:`fits` (no sideways scroll), :f
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,11 +156,21 @@ def open_page(browser):
 def sign_in(page, base: str, username: str, password: str = PASSWORD, lang: str = "en") -> None:
     """Sign in through the login form, then open the home page in ``lang`` (the language of
     this browser session, whatever the user's)."""
-    page.goto(f"{base}/login?lang={lang}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin/**")
+    for attempt in (1, 2):
+        page.goto(f"{base}/login?lang={lang}")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        try:
+            page.wait_for_url(f"{base}/admin/**", timeout=15000 * attempt)
+            break
+        except Exception:
+            # seen once in a full SQLite run under load: the login's 302 was followed by a
+            # bounce from /admin/ back to the login page (not reproduced since; see the
+            # stop-26 note). A second bounce is a failure.
+            if attempt == 2 or "/login" not in page.url:
+                raise
+            warnings.warn(f"sign_in({username!r}): bounced back to {page.url}; signing in again")
     page.goto(f"{base}/admin/?lang={lang}")
 
 
