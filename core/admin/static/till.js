@@ -313,13 +313,20 @@
   }
   // balances do not change with the lines: asked for when the customer changes (or is topped up)
   var balances = [], needBalances = true;
+  // Enter in a field both asks (keydown) and commits it (change, or blur as the focus moves on):
+  // the same ticket asked again while its answer is current or on its way is not sent twice.
+  var lastAsked = {seq: -1, ticket: null};
   function refresh() {
     if (!storeId()) { return; }
-    var seq = ++state.seq;
     var body = ticketBody(true);
     var asked = needBalances && !!state.customer;
     body.balances = asked;
+    var ticket = JSON.stringify(body);
+    if (ticket === lastAsked.ticket && lastAsked.seq === state.seq) { return; }
+    var seq = ++state.seq;
+    lastAsked = {seq: seq, ticket: ticket};
     api('POST', '/till/preview', body).then(function (res) {
+      if (res.status === 0 && lastAsked.seq === seq) { lastAsked.ticket = null; }  // the network failed: ask again
       if (seq !== state.seq) { return; }  // a newer change is on its way
       clearErrors();
       if (!res.ok) { showErrors(errorsOf(res)); return; }
