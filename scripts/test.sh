@@ -51,7 +51,7 @@ run_pytest() {  # name, extra pytest args...
   local name=$1; shift
   log "tests on $name"
   local rc=0
-  "$PY" -m pytest "${PATHS[@]}" -q -p no:cacheprovider --durations=10 "$@" || rc=$?
+  "$PY" -m pytest "${PATHS[@]}" -q -p no:cacheprovider --durations=10 -rfER "$@" || rc=$?
   if [[ $rc == 5 ]]; then
     echo "error: pytest collected no test on $name" >&2
   fi
@@ -74,6 +74,15 @@ PYEOF
 # other). They share nothing: each run has its own temporary instance folders, SQLite files or
 # PostgreSQL databases, and ports picked free. The SQLite run writes to a log printed when it
 # ends; the PostgreSQL run prints as it goes.
+# Browser tests: side by side, the SQLite run drives Chromium first and the PostgreSQL run last,
+# so two Chromiums, two servers and two pytests do not share the two cores at once. A failed
+# browser test runs once more (reported as R in the summary); one failing twice fails the run.
+BROWSER_FIRST="--browser-reruns 1"
+BROWSER_LAST="--browser-reruns 1"
+if [[ $WHICH == all && "${BANYAN_SERIAL:-0}" != 1 ]]; then
+  BROWSER_FIRST+=" --browser-tests first"
+  BROWSER_LAST+=" --browser-tests last"
+fi
 declare -A RESULT=()
 STATUS=0
 SQLITE_PID=""
@@ -82,10 +91,10 @@ if [[ $WHICH == all || $WHICH == sqlite ]]; then
   if [[ $WHICH == all && "${BANYAN_SERIAL:-0}" != 1 ]]; then
     SQLITE_LOG=$(mktemp "${TMPDIR:-/tmp}/banyan-sqlite-run.XXXXXX")
     log "tests on sqlite: started beside the PostgreSQL run (its output follows when it ends)"
-    ( run_pytest sqlite "$@" ) >"$SQLITE_LOG" 2>&1 &
+    ( run_pytest sqlite $BROWSER_FIRST "$@" ) >"$SQLITE_LOG" 2>&1 &
     SQLITE_PID=$!
   else
-    rc=0; run_pytest sqlite "$@" || rc=$?
+    rc=0; run_pytest sqlite $BROWSER_FIRST "$@" || rc=$?
     RESULT[sqlite]=$rc; [[ $rc == 0 ]] || STATUS=1
   fi
 fi
@@ -93,7 +102,7 @@ if [[ $WHICH == all || $WHICH == postgres ]]; then
   if ! pg_reachable; then
     RESULT[postgres]=unreachable; STATUS=1
   else
-    rc=0; run_pytest postgres --db-url "$PG_URL" "$@" || rc=$?
+    rc=0; run_pytest postgres --db-url "$PG_URL" $BROWSER_LAST "$@" || rc=$?
     RESULT[postgres]=$rc; [[ $rc == 0 ]] || STATUS=1
   fi
 fi

@@ -28,6 +28,13 @@ def pytest_addoption(parser):
     parser.addoption("--db-url", default=os.environ.get("BANYAN_TEST_DATABASE_URL", ""),
                      help="run on this database server (e.g. postgresql+psycopg://postgres@127.0.0.1/postgres); "
                           "default: SQLite files in a temporary folder")
+    parser.addoption("--browser-tests", choices=("first", "last", "in-place"), default="in-place",
+                     help="run the browser tests' modules before or after all others (scripts/test.sh runs "
+                          "them first on one database and last on the other, so that the two runs side by "
+                          "side do not drive two Chromiums on two cores at once)")
+    parser.addoption("--browser-reruns", type=int, default=0, metavar="N",
+                     help="run a failed browser test again, up to N times (pytest-rerunfailures); every "
+                          "rerun is reported in the summary (R), and a test failing every time fails")
 
 
 def pytest_configure(config):
@@ -39,6 +46,27 @@ def pytest_configure(config):
 def runs_on_postgres(config) -> bool:
     """Whether this run's ``--db-url`` is a PostgreSQL server (else: SQLite files)."""
     return is_postgres_url(config.getoption("--db-url", default=""))
+
+
+def is_browser_test(item) -> bool:
+    """A test that drives Chromium (it uses the ``browser`` fixture, directly or through
+    ``open_page``/``signed_in``)."""
+    return "browser" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config, items):
+    order = config.getoption("--browser-tests")
+    if order != "in-place":
+        # a stable sort on one key keeps each module's tests together, in their own order
+        first = order == "first"
+        items.sort(key=lambda item: 0 if is_browser_test(item) == first else 1)
+    reruns = config.getoption("--browser-reruns")
+    if reruns > 0:
+        if not config.pluginmanager.hasplugin("rerunfailures"):
+            raise pytest.UsageError("--browser-reruns needs pytest-rerunfailures (the [test] extra)")
+        for item in items:
+            if is_browser_test(item) and item.get_closest_marker("flaky") is None:
+                item.add_marker(pytest.mark.flaky(reruns=reruns, reruns_delay=2))
 
 
 def pytest_runtest_setup(item):
