@@ -123,7 +123,7 @@ class MemberPointsView(BanyanView):
                         flash(text, "error")
         data = None
         if customer is not None:
-            pts = services.balance(s, customer.id)
+            pts = services.spendable(s, customer.id)
             data = {"points": pts, "value": services.points_value(s, pts),
                     "soon": services.expiring_soon(s, customer_id=customer.id),
                     "history": services.history(s, customer.id, limit=100)}

@@ -56,7 +56,7 @@ def balance(customer_id):
     """Points balance, its value and the points expiring soon."""
     s = db_session()
     _customer(customer_id)
-    pts = services.balance(s, customer_id)
+    pts = services.spendable(s, customer_id)
     soon = services.expiring_soon(s, customer_id=customer_id)
     return {"customer_id": customer_id, "points": pts, "value": services.points_value(s, pts),
             "expiring_soon": soon[0]["points"] if soon else 0,
@@ -87,7 +87,7 @@ def redeem(data, customer_id):
                                      key=user_key(request_user(), data["idempotency_key"], "api-redeem:"))
         code = s.get(Coupon, red.coupon_id).code if red.coupon_id else None
         out = {"id": red.id, "reward_id": red.reward_id, "points": red.points, "coupon_code": code,
-               "balance": services.balance(s, customer_id)}
+               "balance": services.spendable(s, customer_id)}
     return out
 
 
@@ -104,8 +104,8 @@ def transfer(data, customer_id):
     with transaction(s):
         services.transfer(s, customer_id, data["to_customer_id"], data["points"], note=data["note"],
                           key=user_key(request_user(), data["idempotency_key"], "api-transfer:"))
-        out = {"from_balance": services.balance(s, customer_id),
-               "to_balance": services.balance(s, data["to_customer_id"])}
+        out = {"from_balance": services.spendable(s, customer_id),
+               "to_balance": services.spendable(s, data["to_customer_id"])}
     return out
 
 

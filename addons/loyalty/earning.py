@@ -165,11 +165,12 @@ def repay_owed(session, sale, earned: int, owed: int | None = None) -> int:
     account = ledger.lock_account(session, sale.customer_id)
     if ledger.entry_by_key(session, f"owed:sale:{sale.id}") is not None:
         return 0  # a replayed confirmation: repaid already
-    n = min(account.owed_points or 0, earned, max(ledger.balance(session, sale.customer_id), 0))
+    at = sale.confirmed_at or sale.created_at
+    n = min(account.owed_points or 0, earned, max(ledger.spendable(session, sale.customer_id, at), 0))
     if n <= 0:
         return 0
     entry, _ = ledger.debit(session, sale.customer_id, "earn", n, store_id=sale.store_id,
-                            at=sale.confirmed_at or sale.created_at, key=f"owed:sale:{sale.id}",
+                            at=at, key=f"owed:sale:{sale.id}",
                             source=f"sale:{sale.id}", sale_id=sale.id, note_code="owed_repaid",
                             note_args={"points": n})
     if entry is None:
@@ -221,7 +222,7 @@ def reverse_for_refund(session, refund, sale) -> int:
         if due <= 0:
             continue
         account = ledger.lock_account(session, refund.customer_id)
-        have = ledger.balance(session, refund.customer_id)
+        have = ledger.spendable(session, refund.customer_id, refund.confirmed_at)
         take = min(due, max(have, 0))
         short = None if take == due else {"points": due - take}  # ENTRY_NOTE already_spent
         if short:  # spent already: owed, the next earnings repay it (repay_owed)

@@ -113,9 +113,9 @@ def receipt_panels(session, sale):
     now; nothing for a ticket without a customer or a customer without points."""
     if getattr(sale, "customer_id", None) is None:
         return []
-    from .ledger import balance, document_points
+    from .ledger import document_points, spendable
 
-    moved, now = document_points(session, sale.id), balance(session, sale.customer_id)
+    moved, now = document_points(session, sale.id), spendable(session, sale.customer_id)
     if not moved and not now:
         return []
     return [SummaryPanel(_l("Points"), ((_l("Points this ticket"), f"{moved:+d}"), (_l("Points balance"), now)),

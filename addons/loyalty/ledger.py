@@ -110,6 +110,27 @@ def balance(session, customer_id: int) -> int:
     return int(value or 0)
 
 
+def _due_points(customer_id, at):
+    """What the customer's lots past their date (``expires_at <= at``) still hold: points the
+    expiry job has not posted yet, no longer spendable."""
+    return (select(func.coalesce(func.sum(LoyaltyLot.remaining), 0))
+            .where(LoyaltyLot.customer_id == customer_id, LoyaltyLot.remaining > 0,
+                   LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at <= at).scalar_subquery())
+
+
+def spendable(session, customer_id: int, at: datetime | None = None) -> int:
+    """Points the customer can spend at ``at`` (default now; whole points, ``int``): the
+    ledger balance less what lots past their date still hold. The expiry job posts those
+    expiries after midnight (or later, while the worker is down); a debit posts them first.
+    This is the balance shown to people (till, receipt, API, back office); :func:`balance` is
+    the ledger's sum, which the lots' invariants are checked against. One statement."""
+    bal = (select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
+           .where(LoyaltyEntry.customer_id == customer_id).scalar_subquery())
+    value = session.execute(select(bal - _due_points(customer_id, at or utcnow()))
+                            .execution_options(banyan_unscoped=True)).scalar()
+    return int(value or 0)
+
+
 def entry_by_key(session, key: str | None) -> LoyaltyEntry | None:
     if not key:
         return None
@@ -340,6 +361,14 @@ def debit(session, customer_id: int, kind: str, points: int, *, store_id=None, a
     # lots first: once they are locked, a concurrent expiry has either committed (and the
     # balance below sees it) or waits for this transaction
     lots = open_lots(session, customer_id, prefer_entry_id, lock=True)
+    # a lot past its date is expired before anything is taken, not spent: the expiry job runs
+    # after midnight (and not at all while the worker is down), and points past their date
+    # are no longer the customer's to spend
+    cutoff = at or utcnow()
+    due = [lot.id for lot in lots if lot.expires_at is not None and lot.expires_at <= cutoff]
+    if due:
+        expire_due(session, at=cutoff, lot_ids=due)
+        lots = [lot for lot in open_lots(session, customer_id, prefer_entry_id) if lot.id not in due]
     have = balance(session, customer_id)
     if have < points:
         if not partial:
@@ -482,8 +511,8 @@ def expiring_soon(session, within_days: int | None = None, at: datetime | None =
 
 
 _PANEL = select(
-    select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(LoyaltyEntry.customer_id == bindparam("customer_id"))
-    .scalar_subquery().label("balance"),
+    (select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(LoyaltyEntry.customer_id == bindparam("customer_id"))
+     .scalar_subquery() - _due_points(bindparam("customer_id"), bindparam("at"))).label("balance"),
     *(select(agg).where(LoyaltyLot.customer_id == bindparam("customer_id"), LoyaltyLot.remaining > 0,
                         LoyaltyLot.expires_at.is_not(None), LoyaltyLot.expires_at > bindparam("at"),
                         LoyaltyLot.expires_at <= bindparam("until")).scalar_subquery().label(name)
@@ -494,7 +523,7 @@ _PANEL = select(
 
 def panel_figures(session, customer_id: int, at: datetime | None = None) -> dict:
     """The points panel of one customer in one statement: ``{"balance", "value",
-    "expiring", "first_expiry"}``: the balance (as :func:`balance`), its money value, and
+    "expiring", "first_expiry"}``: the balance (as :func:`spendable`), its money value, and
     the points expiring within the policy's reminder days (as :func:`expiring_soon`; 0 and
     None when none), each by the ``customer_id`` indexes. The policy comes from the
     configuration cache (``earning.earning_config``)."""

@@ -10,7 +10,8 @@ exceptions carrying field-level messages: ``BusinessError`` (422), ``NotFound`` 
 Stable API (``__all__``)::
 
     policy(session) -> LoyaltyPolicy                  # the chain's points policy (made on first use)
-    balance(session, customer_id) -> int              # points held now (0 without an account)
+    balance(session, customer_id) -> int              # the ledger's sum (0 without an account)
+    spendable(session, customer_id, at=None) -> int   # what can be spent: less lots past their date
     lock_account(session, customer_id) -> LoyaltyAccount   # FOR UPDATE before a read-then-write
         NotFound {"customer_id"} for an unknown customer
     history(session, customer_id, limit=50, offset=0) -> list[LoyaltyEntry]   # newest first
@@ -69,7 +70,7 @@ from core.mixins import utcnow
 
 from . import earning, ledger, promotions
 from .accounts import _require_member, adjust, history, points_value, transfer
-from .ledger import balance, expire_due, expiring_soon, lock_account, policy
+from .ledger import balance, expire_due, expiring_soon, lock_account, policy, spendable
 from .merge import MERGE_RULES, merge_customers
 from .models import (Coupon, LoyaltyEntry, LoyaltyLot, LoyaltyLotUsage, Promotion, Rebate,
                      Redemption, Reward)
@@ -82,7 +83,7 @@ from .simulation import _past_sales, _snapshot, preview_promotions, whatif
 
 __all__ = [
     # accounts and the ledger
-    "policy", "balance", "lock_account", "history", "points_value", "expiring_soon", "expire_due",
+    "policy", "balance", "spendable", "lock_account", "history", "points_value", "expiring_soon", "expire_due",
     "adjust", "transfer",
     # rewards, coupons, points as payment
     "redeem_reward", "validate_coupon", "points_for_amount", "year_end_rebates",

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.addons("loyalty")
 
 
 def test_expire_due_posts_one_entry_per_due_lot(session, make):
-    now = datetime(2026, 3, 1)
+    now = services.ledger.utcnow()  # the spending below is now: the lots must not be past their date yet
     a, b = make.customer(), make.customer()
     store = make.store()
     due_a = services.ledger.credit(session, a.id, "adjust", 100, at=now, store_id=store.id,
@@ -58,4 +58,36 @@ def test_points_given_back_into_a_lot_past_its_date_expire_at_once(session, make
     assert [(e.points, e.source) for e in expired] == [(-100, f"lot:{lots[earned.id].id}")]
     assert services.balance(session, c.id) == 30
     assert services.expire_due(session) == 0  # the job finds nothing left to do
+    assert services.invariant_breaches(session) == []
+
+
+def test_points_past_their_date_are_not_spendable_before_the_expiry_job(session, make):
+    """The expiry job runs after midnight, and not at all while the worker is down. A lot past
+    its date kept counting in the balance shown and could be spent until then. Now the shown
+    balance leaves it out, and a debit expires it first (one ``expire`` entry) and spends only
+    what is left: 100 points due yesterday and 30 due next year are 30 points to spend."""
+    from core.errors import BusinessError
+
+    now = services.ledger.utcnow()
+    c, store = make.customer(), make.store()
+    old = services.ledger.credit(session, c.id, "adjust", 100, at=now - timedelta(days=400), store_id=store.id,
+                                 expires_at=now - timedelta(days=1))
+    services.ledger.credit(session, c.id, "adjust", 30, at=now - timedelta(days=10), store_id=store.id,
+                           expires_at=now + timedelta(days=300))
+    assert services.balance(session, c.id) == 130  # the ledger: the job has not run
+    assert services.spendable(session, c.id) == 30
+    assert services.ledger.panel_figures(session, c.id)["balance"] == 30
+    assert services.spendable(session, c.id, at=now - timedelta(days=2)) == 130  # before the date
+    with pytest.raises(BusinessError) as refused:
+        with session.begin_nested():
+            services.ledger.debit(session, c.id, "redeem", 50, store_id=store.id)
+    assert "30" in str(refused.value.errors["points"][0])
+    services.ledger.debit(session, c.id, "redeem", 20, store_id=store.id, key="pay:2")
+    lot = session.execute(select(LoyaltyLot).where(LoyaltyLot.entry_id == old.id)).scalar_one()
+    assert (lot.remaining, lot.expired_points) == (0, 100)
+    expired = session.execute(select(LoyaltyEntry).where(LoyaltyEntry.kind == "expire",
+                                                         LoyaltyEntry.customer_id == c.id)).scalars().all()
+    assert [e.points for e in expired] == [-100]
+    assert services.balance(session, c.id) == services.spendable(session, c.id) == 10
+    assert services.expire_due(session) == 0
     assert services.invariant_breaches(session) == []

@@ -92,7 +92,7 @@ def test_idempotent_replay_and_double_confirm(session, make, member, base_rule):
 
 def test_fifo_by_expiry_and_expiry_job(session, make, member):
     c = member()
-    now = datetime(2026, 1, 1)
+    now = services.ledger.utcnow()  # the spending below is now: the lots must not be past their date yet
     late = services.ledger.credit(session, c.id, "adjust", 100, at=now, expires_at=now + timedelta(days=300))
     soon = services.ledger.credit(session, c.id, "adjust", 50, at=now, expires_at=now + timedelta(days=10))
     never = services.ledger.credit(session, c.id, "adjust", 20, at=now, expires_at=None)
