@@ -214,9 +214,16 @@ def segment_fields():
     from .models import LoyaltyLot
 
     def points(params):
-        return (select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
+        # what can be spent (as ledger.spendable): lots past their date are left out before
+        # the expiry job has posted them
+        held = (select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
                 .where(LoyaltyEntry.customer_id == Customer.id)
                 .correlate_except(LoyaltyEntry).scalar_subquery())
+        due = (select(func.coalesce(func.sum(LoyaltyLot.remaining), 0))
+               .where(LoyaltyLot.customer_id == Customer.id, LoyaltyLot.remaining > 0,
+                      LoyaltyLot.expires_at <= utcnow())
+               .correlate_except(LoyaltyLot).scalar_subquery())
+        return held - due
 
     def expiring(params):
         now = utcnow()

@@ -2,6 +2,7 @@
 membership and loyalty implement it."""
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -86,6 +87,13 @@ def test_membership_and_loyalty_segment_fields(rt, session, make):
     expiring = {"op": "and", "rules": [{"field": "loyalty.points_expiring", "params": {"days": 3660},
                                         "operator": "gt", "value": 0}]}
     assert rich.id in ids(expiring) and poor.id not in ids(expiring)
+    # points past their date count for nothing, even before the expiry job posts them
+    lapsed = make.customer()
+    now = loyalty.ledger.utcnow()
+    loyalty.ledger.credit(session, lapsed.id, "adjust", 2000, at=now - timedelta(days=400),
+                          expires_at=now - timedelta(days=1))
+    assert loyalty.balance(session, lapsed.id) == 2000
+    assert ids({"op": "and", "rules": [{"field": "loyalty.points", "operator": "ge", "value": 1000}]}) == [rich.id]
     membership.save_tier(session, "SEGT1", "Basic", 1)
     store = make.store()
     member = make.customer(home_store_id=store.id)
