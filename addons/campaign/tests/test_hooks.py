@@ -6,9 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core import hookimpl
+from core.mixins import utcnow
 from core.errors import AddonError
 from core.segments import audience, fields
 
@@ -89,9 +90,9 @@ def test_membership_and_loyalty_segment_fields(rt, session, make):
     assert rich.id in ids(expiring) and poor.id not in ids(expiring)
     # points past their date count for nothing, even before the expiry job posts them
     lapsed = make.customer()
-    now = loyalty.ledger.utcnow()
-    loyalty.ledger.credit(session, lapsed.id, "adjust", 2000, at=now - timedelta(days=400),
-                          expires_at=now - timedelta(days=1))
+    loyalty.adjust(session, lapsed.id, 2000, note="start")
+    session.execute(text("UPDATE loyalty_lot SET expires_at = :t WHERE customer_id = :c"),  # a year on
+                    {"t": utcnow() - timedelta(days=1), "c": lapsed.id})
     assert loyalty.balance(session, lapsed.id) == 2000
     assert ids({"op": "and", "rules": [{"field": "loyalty.points", "operator": "ge", "value": 1000}]}) == [rich.id]
     membership.save_tier(session, "SEGT1", "Basic", 1)
