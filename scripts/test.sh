@@ -77,8 +77,8 @@ PYEOF
 # Browser tests: side by side, the SQLite run drives Chromium first and the PostgreSQL run last,
 # so two Chromiums, two servers and two pytests do not share the two cores at once. A failed
 # browser test runs once more (reported as R in the summary); one failing twice fails the run.
-BROWSER_FIRST="--browser-reruns 1"
-BROWSER_LAST="--browser-reruns 1"
+BROWSER_FIRST="--browser-reruns 1 --rerun-show-tracebacks"
+BROWSER_LAST="--browser-reruns 1 --rerun-show-tracebacks"
 if [[ $WHICH == all && "${BANYAN_SERIAL:-0}" != 1 ]]; then
   BROWSER_FIRST+=" --browser-tests first"
   BROWSER_LAST+=" --browser-tests last"
