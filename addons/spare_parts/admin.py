@@ -21,6 +21,7 @@ from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import local_day_bounds, local_today
 from core.models import Warehouse
+from core.validation import is_id
 
 from . import services as svc
 from .reports import CONSUMPTION_KEYS
@@ -102,7 +103,7 @@ class StockView(_ReadOnly):
         keys = []
         for i in ids:
             p, _sep, w = str(i).partition(",")
-            if p.isdigit() and w.isdigit():
+            if p.isdigit() and w.isdigit() and is_id(int(p)) and is_id(int(w)):  # else it names no row
                 keys.append((int(p), int(w)))
         if not keys:
             return []
