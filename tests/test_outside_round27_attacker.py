@@ -76,3 +76,36 @@ def test_r27_stock_action_on_a_row_key_no_row_can_have_names_no_row(rt, admin_ap
                                               "rowid": key})
     assert resp.status_code == 302, resp.status_code
     assert "No faulty parts are held" in client.get(url).get_data(as_text=True)
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize("who,url", [
+    ("agent", f"/admin/call_center_screenpop/?customer_id={HUGE}"),
+    ("mgr", f"/admin/spare_parts_stock_lookup/?number=OUT-PUMP&warehouse_id={HUGE}"),
+    ("owner", f"/admin/campaign_results/?plan_id={HUGE}"),
+    ("owner", f"/admin/campaign_preview/?plan_id={HUGE}"),
+    ("mgr", f"/admin/till/?store={HUGE}"),
+])
+def test_r27_back_office_pages_read_an_id_no_row_can_have_as_none(rt, admin_app, session, w, who, url):
+    """The same class on the back office's pages that read an id from the address or the
+    form with ``type=int`` (any digits, to the database) rather than the kernel's
+    ``core.admin.args.record_id`` (1..2**31-1, else none): ``?customer_id=999...`` gave the
+    "database refused a value" 400 page. Expected: the page answers as for an id of no row
+    (the page itself, a redirect, or its 404) -- never the database's refusal."""
+    from core.security.permissions import sync_roles
+
+    sync_roles(session, rt.registry)
+    session.commit()
+    client = login(admin_app, getattr(w.a, who))
+    resp = client.get(url)
+    assert resp.status_code in (200, 302, 404), resp.status_code
+
+
+def test_r27_help_centre_page_number_past_any_page_is_an_empty_page(rt, admin_app, session, w):
+    """The public help centre's ``?page=`` is any whole number: a page past every article
+    (``?page=999...``) is an empty page, not the database refusing the offset."""
+    client = admin_app.test_client()
+    resp = client.get(f"/help/?page={HUGE}")
+    assert resp.status_code == 200, resp.status_code
