@@ -5,6 +5,7 @@ from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 
+from core.admin.args import record_id
 from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import transaction
 from core.errors import BusinessError
@@ -96,7 +97,7 @@ class TicketView(BanyanModelView):
         ticket = self.get_one(request.form.get("ticket_id", ""))
         if ticket is None:
             abort(404)
-        article_id = request.form.get("article_id", type=int)
+        article_id = request.form.get("article_id", type=record_id)
         s = self.session
         article = s.get(Article, article_id) if article_id and 0 < article_id < 2**31 else None
         if article is None:
@@ -397,7 +398,7 @@ class ScreenPopPage(BanyanView):
 
         s = db_session()
         number = (request.args.get("number") or "").strip()
-        cid = request.args.get("customer_id", type=int)
+        cid = request.args.get("customer_id", type=record_id)
         pop = None
         if not number and cid:
             phone = s.execute(select(Customer.phone).where(Customer.id == cid)).scalar()
@@ -409,7 +410,7 @@ class ScreenPopPage(BanyanView):
                 flash_error(exc, self)
         from .models import PRIORITY, TICKET_TYPE
 
-        call_id = request.args.get("call_id", type=int) if pop is not None else None
+        call_id = request.args.get("call_id", type=record_id) if pop is not None else None
         return self.render("call_center/screen_pop.html", number=number, pop=pop, call_id=call_id,
                            ticket_type_label=TICKET_TYPE.label, priority_label=PRIORITY.label)
 
@@ -433,7 +434,7 @@ class ScreenPopPage(BanyanView):
                                            priority=request.form.get("priority", "normal"),
                                            description=request.form.get("description") or None,
                                            customer_id=cust, user=current_user())
-                if not _end_ringing_call(s, request.form.get("call_id", type=int), pop["number"], ticket.id):
+                if not _end_ringing_call(s, request.form.get("call_id", type=record_id), pop["number"], ticket.id):
                     svc.record_call(s, number=number, agent_id=current_user().id, customer_id=cust,
                                     outcome="ticket", ticket_id=ticket.id)
             flash(gettext("Ticket %(number)s opened.", number=ticket.number), "success")

@@ -19,6 +19,8 @@ public = Blueprint("call_center_public", __name__)
 
 #: articles per page of the public list
 PAGE_SIZE = 20
+#: the last page number ``?page=`` reaches (any beyond it: the same empty page)
+MAX_PAGE = 10**6
 
 
 def _session():
@@ -31,7 +33,8 @@ def help_index():
     from .kb import search_articles
 
     q = (request.args.get("q") or "").strip()[:200]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    # a page past every article is an empty page: capped, the offset stays one the database takes
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), MAX_PAGE)
     with _session() as s:
         rows = list(s.execute(search_articles(s, q, published_only=True, limit=PAGE_SIZE + 1,
                                               offset=(page - 1) * PAGE_SIZE)).scalars())

@@ -8,6 +8,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from markupsafe import Markup, escape
 
+from core.admin.args import record_id
 from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import transaction
 from core.errors import BusinessError
@@ -365,7 +366,7 @@ class ResultsPage(BanyanView):
         from .results import results
 
         s = db_session()
-        pid = request.args.get("plan_id", type=int)
+        pid = request.args.get("plan_id", type=record_id)
         if not pid:  # an old bookmark or a typed address: the plans, where each code leads here
             flash(gettext("Pick a plan: its code opens its results."), "info")
             return redirect(url_for("campaign_plan.index_view"))
@@ -400,7 +401,7 @@ class PreviewPage(BanyanView):
         from .audience import plan_stores, rules_of
 
         s = db_session()
-        pid = request.args.get("plan_id", type=int)
+        pid = request.args.get("plan_id", type=record_id)
         if not pid:  # reached without a plan (a bookmark, the address typed): the plans
             return redirect(url_for("campaign_plan.index_view"))
         plan = s.execute(select(Plan).where(Plan.id == pid)).scalar()
@@ -411,7 +412,7 @@ class PreviewPage(BanyanView):
             ids = kseg.audience(s, rules_of(plan.segment, s), plan_stores(plan, self._scope()))
             customers = s.execute(select(Customer).where(Customer.id.in_(ids.scalar_subquery()))
                                   .order_by(Customer.id).limit(50)).scalars().all()
-        cid = request.args.get("customer_id", type=int)
+        cid = request.args.get("customer_id", type=record_id)
         message = None
         if cid:
             customer = s.execute(select(Customer).where(Customer.id == cid)).scalar()

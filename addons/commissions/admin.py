@@ -7,6 +7,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 
+from core.admin.args import record_id
 from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import ZERO, transaction
 from core.errors import BusinessError, Forbidden
@@ -277,7 +278,7 @@ class DeskView(BanyanView):
 
                     from core.models import Employee
 
-                    emp = request.form.get("employee_id", type=int)
+                    emp = request.form.get("employee_id", type=record_id)
                     if emp is None or s.execute(select(Employee.id).where(Employee.id == emp)).scalar() is None:
                         raise BusinessError({"employee_id": [_l("No such employee.")]})
                     with transaction(s):
@@ -287,7 +288,7 @@ class DeskView(BanyanView):
                     flash(gettext("Adjustment #%(id)s waits for a second person's approval.", id=req.id), "info")
                     return redirect(url_for(".index", period=period))
                 elif op in ("adjust_approve", "adjust_reject") and has_perm(DECIDE):
-                    req_id = request.form.get("request_id", type=int)
+                    req_id = request.form.get("request_id", type=record_id)
                     if req_id is None or _pending_adjustment(s, req_id) is None:
                         raise BusinessError({"request_id": [_l("No such adjustment request.")]})
                     if request.form.get("confirm") != "1":
@@ -338,8 +339,8 @@ def _whatif(s, period: int, errors: dict) -> dict:
     from core.models import Employee
 
     plans = list(s.execute(select(CommissionPlan).order_by(CommissionPlan.code)).scalars())
-    out = {"plans": plans, "rows": None, "plan_id": request.args.get("plan_id", type=int),
-           "with_plan_id": request.args.get("with_plan_id", type=int)}
+    out = {"plans": plans, "rows": None, "plan_id": request.args.get("plan_id", type=record_id),
+           "with_plan_id": request.args.get("with_plan_id", type=record_id)}
     if request.args.get("whatif") != "1":
         return out
     ids = {p.id for p in plans}

@@ -28,7 +28,7 @@ from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import local_today
 from core.mixins import utcnow
-from core.validation import decimal_input
+from core.validation import decimal_input, is_id
 from core.models import Employee
 from core.models.approval import ApprovalRequest
 
@@ -93,7 +93,7 @@ def set_target(session, employee_id: int, period, amount) -> CommissionTarget:
     ``{"employee_id"}`` unknown employee or one without a store, ``{"period"}``,
     ``{"amount"}`` not a positive amount with at most 2 decimals."""
     errors: dict = {}
-    emp = session.get(Employee, employee_id) if isinstance(employee_id, int) else None
+    emp = session.get(Employee, employee_id) if is_id(employee_id) else None
     if emp is None:
         errors["employee_id"] = [_l("No such employee.")]
     elif emp.store_id is None:
@@ -279,7 +279,7 @@ _PREPARE_PG = ("WITH agg AS MATERIALIZED (" + _AGG + "), "
 def statement(session, statement_id: int) -> CommissionStatement:
     """The statement (read unscoped: surfaces check their scope first). NotFound ``{"id"}``."""
     st = session.execute(select(CommissionStatement).where(CommissionStatement.id == statement_id)
-                         .execution_options(**_U)).scalar() if isinstance(statement_id, int) else None
+                         .execution_options(**_U)).scalar() if is_id(statement_id) else None
     if st is None:
         raise NotFound({"id": _l("No such statement.")})
     return st
@@ -436,7 +436,7 @@ def _checked_adjustment(session, employee_id, amount, reason, period):
     """``(employee, amount, reason, period)`` of a valid adjustment, else BusinessError with
     every field's message."""
     errors: dict = {}
-    emp = session.get(Employee, employee_id) if isinstance(employee_id, int) else None
+    emp = session.get(Employee, employee_id) if is_id(employee_id) else None
     if emp is None:
         errors["employee_id"] = [_l("No such employee.")]
     # the API's bounds (``AdjustIn``), for every caller: the back office's desk too
@@ -500,7 +500,7 @@ def request_adjustment(session, employee_id: int, amount, reason: str, user, per
 def adjustment_request(session, request_id) -> ApprovalRequest:
     """The adjustment request ``request_id`` (read unscoped: surfaces check their scope
     first). NotFound ``{"id"}`` for no such request or one of another action."""
-    req = session.get(ApprovalRequest, request_id) if isinstance(request_id, int) else None
+    req = session.get(ApprovalRequest, request_id) if is_id(request_id) else None
     if req is None or req.action != ADJUST_ACTION:
         raise NotFound({"id": _l("No such adjustment request.")})
     return req

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from core.db import money
 from core.errors import BusinessError, Conflict, NotFound
 from core.i18n import lazy_gettext as _l
+from core.validation import is_id
 from core.localtime import local_today
 from core.models import Company, ProductCategory, Store
 
@@ -84,7 +85,7 @@ def apply_stores(session, contract: Contract, store_ids) -> Contract:
     for n, sid in enumerate(store_ids or ()):
         if sid in wanted:
             raise BusinessError({f"store_ids.{n}": _l("This store is listed twice.")})
-        store = session.execute(select(Store).where(Store.id == sid)).scalar() if isinstance(sid, int) else None
+        store = session.execute(select(Store).where(Store.id == sid)).scalar() if is_id(sid) else None
         if store is None:
             raise BusinessError({f"store_ids.{n}": _l("No such store.")})
         if store.operating_company_id is None or store.operating_company_id != contract.company_id:

@@ -15,12 +15,14 @@ from flask_admin import expose
 from flask_admin.actions import action
 from sqlalchemy import select
 
+from core.admin.args import record_id
 from core.admin.base import BanyanModelView, BanyanView, flash_error
 from core.db import transaction
 from core.errors import BusinessError
 from core.i18n import gettext, lazy_gettext as _l
 from core.localtime import local_day_bounds, local_today
 from core.models import Warehouse
+from core.validation import is_id
 
 from . import services as svc
 from .reports import CONSUMPTION_KEYS
@@ -102,7 +104,7 @@ class StockView(_ReadOnly):
         keys = []
         for i in ids:
             p, _sep, w = str(i).partition(",")
-            if p.isdigit() and w.isdigit():
+            if p.isdigit() and w.isdigit() and is_id(int(p)) and is_id(int(w)):  # else it names no row
                 keys.append((int(p), int(w)))
         if not keys:
             return []
@@ -466,7 +468,7 @@ class TechnicianPage(BanyanView):
         s = _session()
         f = request.form
         op = f.get("op", "")
-        wo_id = f.get("work_order_id", type=int)
+        wo_id = f.get("work_order_id", type=record_id)
         needs = {"start": WO_WORK, "finish": WO_WORK, "hours": WO_WORK, "request": REQ_WRITE}
         if op not in needs:
             flash(gettext("Unknown action."), "error")
@@ -479,10 +481,10 @@ class TechnicianPage(BanyanView):
         if op == "finish" and f.get("confirm") != "1":
             return self.render("spare_parts/tech_confirm.html", wo=svc.get_work_order(s, wo_id),
                                hours=f.get("hours") or "")
-        supply = f.get("supply_part_id", type=int)
+        supply = f.get("supply_part_id", type=record_id)
         if op == "request" and supply is None:
             # a superseded part: offer its successor (and the part itself while active), never substitute
-            asked = s.execute(select(Part).where(Part.id == (f.get("part_id", type=int) or 0))).scalar()
+            asked = s.execute(select(Part).where(Part.id == (f.get("part_id", type=record_id) or 0))).scalar()
             options = svc.supply_options(s, asked.id) if asked is not None else []
             if asked is not None and [p.id for p in options] != [asked.id]:
                 return self.render("spare_parts/supply_choice.html", asked=asked, options=options, f=f)
@@ -498,7 +500,7 @@ class TechnicianPage(BanyanView):
                     svc.finish_work_order(s, wo_id, hours=f.get("hours") or None, user=_user())
                     msg = gettext("Done.")
                 else:
-                    req = svc.raise_request(s, wo_id, f.get("part_id", type=int) or 0, f.get("fault_code") or "",
+                    req = svc.raise_request(s, wo_id, f.get("part_id", type=record_id) or 0, f.get("fault_code") or "",
                                             f.get("symptom") or "", qty=f.get("qty") or "1", supply_part_id=supply,
                                             user=_user())
                     msg = gettext("Request %(number)s sent.", number=req.number)
@@ -526,7 +528,7 @@ class ApprovalPage(BanyanView):
     def do(self):
         s = _session()
         f = request.form
-        req_id = f.get("request_id", type=int)
+        req_id = f.get("request_id", type=record_id)
         op = f.get("op")
         if req_id is None or s.execute(select(PartRequest.id).where(PartRequest.id == req_id)).scalar() is None:
             flash(gettext("No such replacement request."), "error")
@@ -560,7 +562,7 @@ class StockLookupPage(BanyanView):
         s = _session()
         warehouses = s.execute(select(Warehouse).order_by(Warehouse.code)).scalars().all()
         number = (request.args.get("number") or "").strip()
-        to_id = request.args.get("warehouse_id", type=int)
+        to_id = request.args.get("warehouse_id", type=record_id)
         part, near, current = None, [], None
         if number:
             part = svc.find_part(s, number)
@@ -581,7 +583,7 @@ class StockLookupPage(BanyanView):
             return self.inaccessible_callback("transfer")
         s = _session()
         f = request.form
-        to_id, part_id = f.get("warehouse_id", type=int), f.get("part_id", type=int)
+        to_id, part_id = f.get("warehouse_id", type=record_id), f.get("part_id", type=record_id)
         back = url_for(".index", number=f.get("number", ""), warehouse_id=to_id)
         if to_id is None or s.execute(select(Warehouse.id).where(Warehouse.id == to_id)).scalar() is None:
             flash(gettext("No such location."), "error")
@@ -623,7 +625,7 @@ class StockTakePage(BanyanView):
         if not has_perm(STOCK_WRITE):
             return self.inaccessible_callback("start")
         s = _session()
-        wh_id = request.form.get("warehouse_id", type=int)
+        wh_id = request.form.get("warehouse_id", type=record_id)
         if wh_id is None or s.execute(select(Warehouse.id).where(Warehouse.id == wh_id)).scalar() is None:
             flash(gettext("No such location."), "error")
             return redirect(url_for(".index"))

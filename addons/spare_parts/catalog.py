@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from core.errors import BusinessError, NotFound
 from core.i18n import lazy_gettext as _l
 from core.models import Product
-from core.validation import money_input
+from core.validation import is_id, money_input
 
 from .models import Part, PartFit
 
@@ -28,7 +28,10 @@ MAX_CHAIN = 50
 
 def get_part(session, part_id: int, field: str = "part_id") -> Part:
     """The part ``part_id``; ``NotFound({field})`` when there is none."""
-    part = session.execute(select(Part).where(Part.id == part_id).execution_options(**_U)).scalar()
+    # an id no row can have (a form's ``part_99999999999``) is no part, not a value the
+    # database is asked about and refuses (``core.validation.is_id``)
+    part = session.execute(select(Part).where(Part.id == part_id).execution_options(**_U)).scalar() \
+        if is_id(part_id) else None
     if part is None:
         raise NotFound({field: _l("No such part.")})
     return part

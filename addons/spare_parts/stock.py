@@ -32,7 +32,7 @@ from core.errors import BusinessError
 from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Store, Warehouse
-from core.validation import quantity_input
+from core.validation import is_id, quantity_input
 
 from .catalog import get_part
 from .models import StockBalance, StockMove
@@ -44,7 +44,7 @@ Q0 = Decimal("0.000")
 def get_warehouse(session, warehouse_id, field: str = "warehouse_id") -> Warehouse:
     """The warehouse ``warehouse_id`` (unscoped); BusinessError naming ``field`` when none."""
     wh = session.execute(select(Warehouse).where(Warehouse.id == warehouse_id).execution_options(**_U)).scalar() \
-        if isinstance(warehouse_id, int) and not isinstance(warehouse_id, bool) else None
+        if is_id(warehouse_id) else None
     if wh is None:
         raise BusinessError({field: _l("No such location.")})
     return wh

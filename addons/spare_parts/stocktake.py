@@ -41,6 +41,7 @@ from core.i18n import lazy_gettext as _l
 from core.mixins import utcnow
 from core.models import Warehouse
 from core.models.approval import ApprovalRequest
+from core.validation import is_id
 
 from . import stock
 from .catalog import get_part
@@ -57,7 +58,7 @@ def get_count(session, count_id, lock: bool = False, field: str = "count_id") ->
     stmt = select(StockCount).where(StockCount.id == count_id).execution_options(**_U)
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    count = session.execute(stmt).scalar() if isinstance(count_id, int) else None
+    count = session.execute(stmt).scalar() if is_id(count_id) else None
     if count is None:
         raise NotFound({field: _l("No such stock take.")})
     return sync_decision(session, count)

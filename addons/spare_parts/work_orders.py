@@ -27,7 +27,7 @@ from core.i18n import lazy_gettext as _l
 from core.localtime import to_utc
 from core.mixins import utcnow
 from core.models import Customer, Product, Store, User
-from core.validation import decimal_input
+from core.validation import decimal_input, is_id
 
 from .models import FAULT_CODE, OPEN_REQUEST_STATES, WORK_ORDER_STATUS, PartRequest, WorkOrder, WorkOrderEvent
 
@@ -97,7 +97,7 @@ def create_work_order(session, store_id: int, symptom: str, *, customer_id: int 
     ``fault_code``, ``technician_id`` (not an active technician)."""
     from .warranty import find_warranty
 
-    store = session.get(Store, store_id) if isinstance(store_id, int) else None
+    store = session.get(Store, store_id) if is_id(store_id) else None
     errors: dict = {}
     if store is None:
         errors["store_id"] = [_l("No such store.")]

@@ -18,6 +18,7 @@ from flask import abort, request, url_for
 from flask_admin import expose
 from sqlalchemy import select
 
+from core.admin.args import record_id
 from core.admin.base import BanyanView
 from core.i18n import lazy_gettext as _l, with_colon
 from core.models import Store
@@ -76,7 +77,7 @@ class TillView(BanyanView):
 
         stores = self._stores()
         preset = stores[0] if len(stores) == 1 else None
-        chosen = request.args.get("store", type=int)
+        chosen = request.args.get("store", type=record_id)
         if preset is None and chosen is not None and any(s.id == chosen for s in stores):
             preset = next(s for s in stores if s.id == chosen)
         membership = _installed("membership")
