@@ -32,43 +32,8 @@ ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 
 
-#: ``info`` key of a foreign key the database does not hold (``__copied_references__``): its
-#: value names the enforced reference the column copies its value from.
-COPIED_FROM = "banyan_copied_from"
-
-
-def _not_in_database(*_args, **_kw) -> bool:
-    return False
-
-
-def mark_copied(table, copied: dict) -> None:
-    """Declare columns of ``table`` copies of facts another, enforced reference already fixes
-    (``{column: that reference}``, e.g. ``{"sale_id": "sale_line_id"}``): their foreign keys
-    stay in the metadata, for the ORM, scope checks, labels, the customer merge and ``banyan
-    check`` (which reports a copy naming a missing row), but are never created in the database.
-    A ledger row written on every sale pays one index probe and one row lock per enforced
-    reference; a copy of the sale's own store or product adds nothing a missing row could
-    break. TypeError for a column that is no foreign key or a source that is no column."""
-    for name, source in copied.items():
-        if name not in table.c or not table.c[name].foreign_keys:
-            raise TypeError(f"{table.name}.{name}: __copied_references__ names no foreign key column")
-        if source not in table.c or not table.c[source].foreign_keys:
-            raise TypeError(f"{table.name}.{name}: copied from {source!r}, which is no enforced reference")
-        for fk in table.c[name].foreign_keys:
-            fk.constraint.info[COPIED_FROM] = source
-            fk.constraint.ddl_if(callable_=_not_in_database)
-
-
 class Base(DeclarativeBase):
-    """Declarative base of every model. A model may set ``__copied_references__ = {column:
-    source column}``: see :func:`mark_copied`."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-    def __init_subclass__(cls, **kw) -> None:
-        super().__init_subclass__(**kw)
-        copied = cls.__dict__.get("__copied_references__")
-        if copied and "__table__" in cls.__dict__:
-            mark_copied(cls.__table__, copied)
 
     def __repr__(self) -> str:
         ident = getattr(self, "id", None)

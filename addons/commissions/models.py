@@ -352,9 +352,6 @@ class CommissionLine(IdPk, Base):
     __scope_derived__ = ("employee_id", "sale_id", "sale_line_id", "origin_id", "plan_id", "rule_id",
                          "statement_id", "product_id", "store_id", "credited_id")
     __scope_column__ = ""  # own rows or the scope's stores: permissions.RECORD_RULES
-    # the sale and the product of a sale's line are its sale line's: declared, checked by
-    # ``banyan check``, not enforced row by row (core.db.mark_copied; bench/README.md, stop 27)
-    __copied_references__ = {"sale_id": "sale_line_id", "product_id": "sale_line_id"}
 
     __tablename__ = "commissions_line"
     # few indexes: every sale writes several lines (bench/README.md, "Commissions"); a sale's

@@ -53,13 +53,11 @@ UNMANAGED_INDEXES = "banyan_unmanaged_indexes"
 def include_object_for(rt, addon: str | None):
     """Alembic ``include_object``: known tables only (of ``addon`` when given), without the
     indexes their owners create themselves (:data:`UNMANAGED_INDEXES`)."""
-    from core.db import COPIED_FROM, Base
+    from core.db import Base
 
     owners = table_owners(rt)
 
     def include_object(obj, name, type_, reflected, compare_to):
-        if type_ == "foreign_key_constraint" and COPIED_FROM in (getattr(obj, "info", None) or {}):
-            return False  # declared, never in the database (core.db.mark_copied)
         if type_ == "table":
             tname = name
         else:

@@ -6,8 +6,7 @@ Two sources of :class:`core.contrib.Breach`:
   plugin checks sale totals), each run on its own so one crashing check is reported as a
   breach instead of hiding the others;
 - the kernel checks here: rows whose foreign key points at nothing (possible after a
-  restore or an import with constraints off) in every table of this database, copied
-  references that disagree with their source (``core.db.mark_copied``), and
+  restore or an import with constraints off) in every table of this database, and
   document links that constraints cannot express (a refund whose origin is not a sale, a
   refund line whose original line belongs to another sale, refunded quantities that do
   not add up, merged customers still active).
@@ -66,44 +65,6 @@ def orphan_rows(session) -> list[Breach]:
                 f"{count} row(s) of {table.name} point at a missing {target.table.name} "
                 f"({col.name} -> {target.table.name}.{target.name})",
                 records))
-    return breaches
-
-
-def copied_references(session) -> list[Breach]:
-    """Rows whose copied reference (``__copied_references__``: declared, never enforced by the
-    database) disagrees with the row its enforced source reference leads to: a commission
-    line's ``sale_id`` must be its sale line's ``sale_id``. Orphans are :func:`orphan_rows`'."""
-    from sqlalchemy import inspect
-
-    from core.db import COPIED_FROM
-
-    breaches = []
-    existing = set(inspect(session.connection()).get_table_names())
-    for table in runtime_of(session).registry.tables():
-        if table.name not in existing:
-            continue
-        pk = list(table.primary_key.columns)
-        for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name):
-            source_name = fk.constraint.info.get(COPIED_FROM)
-            if source_name is None:
-                continue
-            copy, source = fk.parent, table.c[source_name]
-            via = next(iter(source.foreign_keys)).column.table  # the row the source leads to
-            fact = [c for c in via.c if any(f.column is fk.column for f in c.foreign_keys)]
-            if len(fact) != 1 or via.name not in existing:
-                continue
-            ref = via.alias("src")
-            base = table.join(ref, ref.c[next(iter(source.foreign_keys)).column.name] == source)
-            cond = and_(copy.is_not(None), ref.c[fact[0].name] != copy)
-            count = session.execute(select(func.count()).select_from(base).where(cond)).scalar()
-            if not count:
-                continue
-            rows = session.execute(select(*pk).select_from(base).where(cond).order_by(*pk).limit(MAX_RECORDS)).all()
-            breaches.append(Breach(
-                "core.copied_references",
-                f"{count} row(s) of {table.name} disagree with their {source.name}: {copy.name} is not "
-                f"{via.name}.{fact[0].name}",
-                tuple(_ref(table.name, "/".join(str(v) for v in r)) for r in rows)))
     return breaches
 
 
@@ -227,7 +188,7 @@ def merged_customer_rows(session) -> list[Breach]:
     return breaches
 
 
-KERNEL_CHECKS = (orphan_rows, copied_references, refund_links, confirmed_sales, merged_customers, merged_customer_rows)
+KERNEL_CHECKS = (orphan_rows, refund_links, confirmed_sales, merged_customers, merged_customer_rows)
 
 
 def _hook_breaches(session) -> list[Breach]:
