@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select, true
 
 from core.db import money
 from core.models import Sale, SaleLine, Warehouse
@@ -147,15 +147,22 @@ def trend(session, first: date, last: date, store_ids=None) -> list[dict]:
     bks = buckets(first, last)
     lo, hi = bks[0][1], bks[-1][2]
     idx = case(*[(StockMove.at < end, i) for i, (_l, _s, end) in enumerate(bks)], else_=len(bks))
-    warranty = case((PartRequest.in_warranty, -StockMove.qty * StockMove.unit_cost), else_=0)
-    stmt = (select(idx.label("b"), func.sum(-StockMove.qty), func.sum(-StockMove.qty * StockMove.unit_cost),
-                   func.sum(warranty))
+    # as consumption() and warranty_cost(): a store's consumption is what its warehouses
+    # issued, its warranty cost what was issued for its own requests (from any warehouse)
+    issued, for_own = true(), true()
+    if store_ids is not None:
+        ids = sorted(store_ids)
+        issued = Warehouse.store_id.in_(ids)
+        for_own = PartRequest.store_id.in_(ids)
+    cost = -StockMove.qty * StockMove.unit_cost
+    stmt = (select(idx.label("b"), func.sum(case((issued, -StockMove.qty), else_=0)),
+                   func.sum(case((issued, cost), else_=0)),
+                   func.sum(case((and_(PartRequest.in_warranty, for_own), cost), else_=0)))
             .outerjoin(PartRequest, PartRequest.id == StockMove.request_id)
             .where(StockMove.kind == "issue", StockMove.at >= lo, StockMove.at < hi)
             .group_by(idx))
     if store_ids is not None:
-        stmt = stmt.join(Warehouse, Warehouse.id == StockMove.warehouse_id).where(
-            Warehouse.store_id.in_(sorted(store_ids)))
+        stmt = stmt.join(Warehouse, Warehouse.id == StockMove.warehouse_id).where(or_(issued, for_own))
     got = {b: (q, c, w) for b, q, c, w in session.execute(stmt.execution_options(**_U)).all()}
     out = []
     for i, (label, start, _end) in enumerate(bks):

@@ -56,6 +56,11 @@ def test_trend_and_scope(session, chain, repaired):
     assert sum(r["qty"] for r in rows) == D("3")
     a1 = svc.report_trend(session, today, today, store_ids=[chain.a1.id])
     assert a1[0]["cost"] == D("0.00")  # the HQ warehouse and B1's back room belong to no store of A1
+    # a store's warranty cost is what was issued for its own requests, from any warehouse: the
+    # trend agrees with the warranty-cost figure (it counted A1's warehouses' issues instead)
+    assert a1[0]["warranty_cost"] == D("100.00")
+    b1 = svc.report_trend(session, today, today, store_ids=[chain.b1.id])
+    assert b1[0]["warranty_cost"] == D("0.00")
     start, end = reports.buckets(today, today)[0][1:]
     assert [r["fault_code"] for r in svc.failure_rate(session, start, end, store_ids=[chain.b1.id])] == ["leak"]
     assert svc.warranty_cost(session, start, end, store_ids=[chain.b1.id]) == D("0.00")
