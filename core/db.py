@@ -172,11 +172,25 @@ class SessionInfo(dict):
 
 class BanyanSession(Session):
     """The session class of every runtime: a plain :class:`~sqlalchemy.orm.Session` whose
-    ``info`` is a :class:`SessionInfo`."""
+    ``info`` is a :class:`SessionInfo`, and whose :meth:`get` answers through
+    :attr:`identity_guards` when it returns a row from its identity map without a query."""
+
+    #: ``guard(session, obj) -> bool`` run by :meth:`get` on a row it found without a query:
+    #: False makes ``get`` answer None (``core.security.scope``: a row a service read past the
+    #: user's record scope is not handed back to a scoped ``get``)
+    identity_guards: list = []
 
     @util.memoized_property
     def info(self) -> SessionInfo:  # type: ignore[override]
         return SessionInfo()
+
+    def get(self, entity, ident, **kw):
+        obj = super().get(entity, ident, **kw)
+        if obj is not None:
+            for guard in self.identity_guards:
+                if not guard(self, obj):
+                    return None
+        return obj
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
 from core.db import RUNTIME, InfoKey
@@ -368,6 +368,60 @@ def _apply_scope(state):
         _SCOPE_CRITERIA.set(session, cache)
     if cache:
         state.statement = cache.apply(state.statement)
+
+
+# --- rows read past the scope, asked for again by ``get`` -------------------------------------
+#
+# A service reads unscoped (``banyan_unscoped``) through the request's own session, so the
+# rows it loads sit in that session's identity map, and ``Session.get`` returns a row from
+# the map without a query: without this, ``get`` of an id the user cannot see would answer
+# that row if a service had read it earlier in the request. A row loaded past a restricted
+# scope is marked; ``get`` re-checks a marked row with one scoped query, and answers None
+# when the scope does not show it (what ``get`` answers when the row was not loaded yet).
+
+_UNSCOPED_LOAD = "banyan_unscoped_load"
+
+
+def _mark_load(target, context, *_attrs):
+    session = getattr(context, "session", None)  # None: a merge() of a new object
+    scope = SCOPE.get(session) if session is not None else None
+    if scope is None or scope.unrestricted:
+        return
+    info = inspect(target).info
+    stmt = getattr(context, "query", None)
+    if context.execution_options.get("banyan_unscoped") or (
+            stmt is not None and stmt._execution_options.get("banyan_unscoped")):
+        info[_UNSCOPED_LOAD] = True
+    elif _UNSCOPED_LOAD in info:
+        del info[_UNSCOPED_LOAD]  # read again through the scope: it showed the row
+
+
+def _visible_on_get(session, obj) -> bool:
+    state = inspect(obj)
+    if not state.info.get(_UNSCOPED_LOAD):
+        return True
+    scope = SCOPE.get(session)
+    if scope is None or scope.unrestricted:
+        return True
+    mapper = state.mapper
+    cond = [col == value for col, value in zip(mapper.primary_key, state.identity)]
+    with session.no_autoflush:
+        seen = session.execute(select(*mapper.primary_key).select_from(mapper).where(*cond)).first()
+    if seen is not None:
+        del state.info[_UNSCOPED_LOAD]
+    return seen is not None
+
+
+def _install_identity_guard():
+    from core.db import Base, BanyanSession
+
+    if _visible_on_get not in BanyanSession.identity_guards:
+        BanyanSession.identity_guards.append(_visible_on_get)
+        event.listen(Base, "load", _mark_load, propagate=True)
+        event.listen(Base, "refresh", _mark_load, propagate=True)
+
+
+_install_identity_guard()
 
 
 # --- writes ----------------------------------------------------------------------------------
