@@ -379,7 +379,8 @@ def _apply_scope(state):
 # scope is marked; ``get`` re-checks a marked row with one scoped query, and answers None
 # when the scope does not show it (what ``get`` answers when the row was not loaded yet).
 
-_UNSCOPED_LOAD = "banyan_unscoped_load"
+#: identity keys of the rows this session read past its restricted scope
+_UNSCOPED_ROWS: InfoKey = InfoKey("core.scope.unscoped_rows")
 
 
 def _mark_load(target, context, *_attrs):
@@ -387,18 +388,27 @@ def _mark_load(target, context, *_attrs):
     scope = SCOPE.get(session) if session is not None else None
     if scope is None or scope.unrestricted:
         return
-    info = inspect(target).info
+    key = inspect(target).key
+    if key is None:
+        return
     stmt = getattr(context, "query", None)
+    marks = _UNSCOPED_ROWS.get(session)
     if context.execution_options.get("banyan_unscoped") or (
             stmt is not None and stmt._execution_options.get("banyan_unscoped")):
-        info[_UNSCOPED_LOAD] = True
-    elif _UNSCOPED_LOAD in info:
-        del info[_UNSCOPED_LOAD]  # read again through the scope: it showed the row
+        if marks is None:
+            marks = set()
+            _UNSCOPED_ROWS.set(session, marks)
+        marks.add(key)
+    elif marks:
+        marks.discard(key)  # read again through the scope: it showed the row
 
 
 def _visible_on_get(session, obj) -> bool:
+    marks = _UNSCOPED_ROWS.get(session)
+    if not marks:
+        return True
     state = inspect(obj)
-    if not state.info.get(_UNSCOPED_LOAD):
+    if state.key not in marks:
         return True
     scope = SCOPE.get(session)
     if scope is None or scope.unrestricted:
@@ -408,7 +418,7 @@ def _visible_on_get(session, obj) -> bool:
     with session.no_autoflush:
         seen = session.execute(select(*mapper.primary_key).select_from(mapper).where(*cond)).first()
     if seen is not None:
-        del state.info[_UNSCOPED_LOAD]
+        marks.discard(state.key)
     return seen is not None
 
 
