@@ -343,7 +343,10 @@ def scoped_statement(session, key: str, build):
     stmt = cache.built.get(key)
     if stmt is None:
         registry = rt.registry
-        stmt = build(lambda model: row_criterion(registry, model, scope)).execution_options(banyan_unscoped=True)
+        # its criteria are in it: the loader options are not added, and what it loads is no
+        # row read past the scope (``banyan_scope_inline``: not marked for ``get``)
+        stmt = build(lambda model: row_criterion(registry, model, scope)).execution_options(
+            banyan_unscoped=True, banyan_scope_inline=True)
         cache.built[key] = stmt
     return stmt
 
@@ -392,9 +395,10 @@ def _mark_load(target, context, *_attrs):
     if key is None:
         return
     stmt = getattr(context, "query", None)
+    opts = stmt._execution_options if stmt is not None else {}
     marks = _UNSCOPED_ROWS.get(session)
-    if context.execution_options.get("banyan_unscoped") or (
-            stmt is not None and stmt._execution_options.get("banyan_unscoped")):
+    if ((context.execution_options.get("banyan_unscoped") or opts.get("banyan_unscoped"))
+            and not opts.get("banyan_scope_inline")):
         if marks is None:
             marks = set()
             _UNSCOPED_ROWS.set(session, marks)
@@ -416,10 +420,13 @@ def _visible_on_get(session, obj) -> bool:
     mapper = state.mapper
     cond = [col == value for col, value in zip(mapper.primary_key, state.identity)]
     with session.no_autoflush:
-        seen = session.execute(select(*mapper.primary_key).select_from(mapper).where(*cond)).first()
-    if seen is not None:
+        seen = session.execute(select(*mapper.primary_key).select_from(mapper).where(*cond)).first() is not None
+        if not seen and len(mapper.primary_key) == 1:
+            # a customer the checkout's lookup verified (a member of another store at the till)
+            seen = _of_granted_customer(session, mapper.class_, mapper.primary_key[0], state.identity[0])
+    if seen:
         marks.discard(state.key)
-    return seen is not None
+    return seen
 
 
 def _install_identity_guard():
