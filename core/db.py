@@ -175,8 +175,8 @@ class BanyanSession(Session):
     ``info`` is a :class:`SessionInfo`, and whose :meth:`get` answers through
     :attr:`identity_guards` when it returns a row from its identity map without a query."""
 
-    #: ``guard(session, obj) -> bool`` run by :meth:`get` on a row it found without a query:
-    #: False makes ``get`` answer None (``core.security.scope``: a row a service read past the
+    #: ``guard(session, obj) -> bool`` run by :meth:`get` on a row it found (unless asked with
+    #: ``execution_options={"banyan_unscoped": True}``, a service's read): False makes ``get`` answer None (``core.security.scope``: a row a service read past the
     #: user's record scope is not handed back to a scoped ``get``)
     identity_guards: list = []
 
@@ -186,7 +186,7 @@ class BanyanSession(Session):
 
     def get(self, entity, ident, **kw):
         obj = super().get(entity, ident, **kw)
-        if obj is not None:
+        if obj is not None and not (kw.get("execution_options") or {}).get("banyan_unscoped"):
             for guard in self.identity_guards:
                 if not guard(self, obj):
                     return None

@@ -24,6 +24,8 @@ def test_get_does_not_hand_back_a_row_read_past_the_scope(session, two_stores):
     assert set(unscoped) == {a_id, b_id}  # a service's read sees both
     assert session.get(Customer, b_id) is None  # the map holds B's customer: not handed back
     assert session.get(Customer, a_id) is unscoped[a_id]  # A's is, the same object
+    # a service's business read says so, and gets the row whoever asks
+    assert session.get(Customer, b_id, execution_options={"banyan_unscoped": True}) is unscoped[b_id]
     assert session.execute(select(Customer).where(Customer.id == b_id)).scalar() is None
     # a chain-wide row read past the scope is everyone's
     p = session.execute(select(Product).where(Product.sku == "IDMAP1")

@@ -141,7 +141,7 @@ def entry_by_key(session, key: str | None) -> LoyaltyEntry | None:
 def _company_of(session, store_id):
     if store_id is None:
         return None
-    store = session.get(Store, store_id)
+    store = session.get(Store, store_id, execution_options={"banyan_unscoped": True})  # a business read
     return store.operating_company_id if store else None
 
 
